@@ -1,0 +1,341 @@
+"""Shared harness for the gregor real-client compatibility suite.
+
+The broker under test is the gregor binary taken from ``$GREGOR_BIN`` (default
+``<repo>/target/debug/gregor``).  Every broker started here gets a free
+loopback port, its own temporary ``log.dirs`` and a log file holding its
+stderr/stdout; the tail of that log is attached to the report of every failed
+test that had a broker running.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+GREGOR_BIN = os.environ.get("GREGOR_BIN", str(REPO_ROOT / "target" / "debug" / "gregor"))
+READY_TIMEOUT_S = float(os.environ.get("GREGOR_READY_TIMEOUT", "20"))
+STOP_TIMEOUT_S = 20.0
+LOG_TAIL_LINES = 80
+
+# Brokers that are currently started (or were started during the running test):
+# their log tails are attached to failing test reports.
+_LIVE_BROKERS: list["Broker"] = []
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class BrokerError(AssertionError):
+    pass
+
+
+class Broker:
+    """One gregor broker process (restartable on the same port and data dir)."""
+
+    def __init__(self, name: str = "gregor", overrides: dict | None = None,
+                 data_dir: str | Path | None = None, port: int | None = None):
+        self.name = name
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self._own_tmp = None
+        if data_dir is None:
+            self._own_tmp = tempfile.mkdtemp(prefix=f"gregor-{name}-")
+            data_dir = Path(self._own_tmp) / "data"
+            data_dir.mkdir()
+        self.data_dir = Path(data_dir)
+        self.log_path = self.data_dir.parent / f"{name}.log"
+        self.overrides = dict(overrides or {})
+        self.proc: subprocess.Popen | None = None
+        self._log_file = None
+        self.starts = 0
+        self.exit_codes: list[int] = []
+
+    # -- addressing -------------------------------------------------------
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def partition_dir(self, topic: str, partition: int = 0) -> Path:
+        return self.data_dir / f"{topic}-{partition}"
+
+    # -- lifecycle ----------------------------------------------------------
+    def command(self) -> list[str]:
+        listener = f"PLAINTEXT://{self.host}:{self.port}"
+        settings = {
+            "listeners": listener,
+            "advertised.listeners": listener,
+            "log.dirs": str(self.data_dir),
+            "node.id": "1",
+        }
+        settings.update({k: str(v) for k, v in self.overrides.items()})
+        cmd = [GREGOR_BIN, "broker"]
+        for k, v in settings.items():
+            cmd += ["--override", f"{k}={v}"]
+        return cmd
+
+    def start(self, timeout: float = READY_TIMEOUT_S) -> "Broker":
+        if not os.path.isfile(GREGOR_BIN) or not os.access(GREGOR_BIN, os.X_OK):
+            raise BrokerError(
+                f"gregor binary not found or not executable at {GREGOR_BIN} "
+                "(build it, or point GREGOR_BIN at it)")
+        if self.running:
+            raise BrokerError(f"{self.name}: already running")
+        env = dict(os.environ)
+        env.setdefault("RUST_LOG", "info")
+        env.setdefault("RUST_BACKTRACE", "1")
+        self._log_file = open(self.log_path, "ab", buffering=0)
+        self.starts += 1
+        self._log_file.write(
+            f"\n===== start #{self.starts}: {' '.join(self.command())}\n".encode())
+        self.proc = subprocess.Popen(
+            self.command(), stdin=subprocess.DEVNULL, stdout=self._log_file,
+            stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        if self not in _LIVE_BROKERS:
+            _LIVE_BROKERS.append(self)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                code = self.proc.returncode
+                self._closed(code)
+                raise BrokerError(
+                    f"{self.name}: exited with code {code} during startup\n{self.log_tail()}")
+            if port_accepts(self.host, self.port):
+                return self
+            time.sleep(0.1)
+        self.kill()
+        raise BrokerError(
+            f"{self.name}: port {self.port} not accepting connections after {timeout}s\n"
+            f"{self.log_tail()}")
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def _closed(self, code: int) -> None:
+        self.exit_codes.append(code)
+        if self._log_file is not None:
+            self._log_file.write(f"\n===== exited with code {code}\n".encode())
+            self._log_file.close()
+            self._log_file = None
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> int:
+        """SIGTERM and wait. Returns the exit code; raises if it does not exit in time
+        (the process is SIGKILLed in that case)."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+                self._closed(self.proc.returncode)
+                self.proc = None
+                raise BrokerError(
+                    f"{self.name}: did not exit within {timeout}s of SIGTERM (SIGKILLed)\n"
+                    f"{self.log_tail()}")
+        code = self.proc.returncode
+        self._closed(code)
+        self.proc = None
+        return code
+
+    def kill(self) -> int:
+        """SIGKILL (simulated crash / power loss of the process)."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+        code = self.proc.returncode
+        self._closed(code)
+        self.proc = None
+        return code
+
+    def restart(self) -> int:
+        code = self.stop()
+        self.start()
+        return code
+
+    def cleanup(self) -> None:
+        try:
+            if self.proc is not None:
+                self.stop()
+        finally:
+            if self in _LIVE_BROKERS:
+                _LIVE_BROKERS.remove(self)
+            if self._own_tmp and not os.environ.get("GREGOR_KEEP_DATA"):
+                shutil.rmtree(self._own_tmp, ignore_errors=True)
+
+    # -- diagnostics --------------------------------------------------------
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        try:
+            data = self.log_path.read_bytes()
+        except OSError:
+            return f"(no log at {self.log_path})"
+        text = data.decode("utf-8", "replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def __repr__(self) -> str:
+        return f"<Broker {self.name} {self.bootstrap} data={self.data_dir}>"
+
+
+# ---------------------------------------------------------------------------
+# Report hook: attach broker log tails to failing tests
+# ---------------------------------------------------------------------------
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        for b in list(_LIVE_BROKERS):
+            rep.sections.append(
+                (f"gregor log tail: {b.name} ({b.log_path})", b.log_tail()))
+
+
+# ---------------------------------------------------------------------------
+# Fixtures
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def session_broker():
+    b = Broker(name="session")
+    failure = None
+    try:
+        b.start()
+    except BrokerError as e:
+        failure = str(e)
+    if failure is not None:
+        b.cleanup()
+        pytest.fail(failure, pytrace=False)
+    yield b
+    b.cleanup()
+
+
+@pytest.fixture
+def broker(session_broker, request):
+    """The shared broker. If the process died while a test ran, that test errors
+    in teardown (so the crash is attributed to it) and the broker is restarted
+    on the same data dir for the following tests."""
+    if not session_broker.running:
+        # died earlier (already reported by that test's teardown): bring it back
+        if session_broker.proc is not None:
+            session_broker.kill()
+        session_broker.start()
+    yield session_broker
+    if not session_broker.running:
+        code = session_broker.proc.returncode if session_broker.proc else None
+        tail = session_broker.log_tail()
+        session_broker.kill()
+        try:
+            session_broker.start()
+        except BrokerError:
+            pass
+        pytest.fail(f"gregor (session broker) exited with code {code} during "
+                    f"{request.node.nodeid}\n{tail}", pytrace=False)
+
+
+@pytest.fixture
+def broker_factory(request):
+    """Start dedicated brokers (function scope), e.g. for restart/kill tests or
+    non-default configs: ``b = broker_factory(**{"auto.create.topics.enable": "false"})``."""
+    made: list[Broker] = []
+
+    def make(name: str | None = None, start: bool = True, **overrides) -> Broker:
+        b = Broker(name=name or f"fn{len(made)}", overrides=overrides)
+        made.append(b)
+        if start:
+            failure = None
+            try:
+                b.start()
+            except BrokerError as e:
+                failure = str(e)
+            if failure is not None:
+                pytest.fail(failure, pytrace=False)
+        return b
+
+    yield make
+    errors = []
+    for b in made:
+        try:
+            b.cleanup()
+        except BrokerError as e:
+            errors.append(str(e))
+    if errors:
+        pytest.fail("\n".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def topic(request) -> str:
+    """A topic name unique to this test (and this run)."""
+    return unique_topic(request.node.name)
+
+
+def unique_topic(hint: str = "t") -> str:
+    base = re.sub(r"[^a-zA-Z0-9._-]+", "-", hint).strip("-.")[:60] or "t"
+    return f"{base}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def make_topic(request):
+    """Factory for additional unique topic names within one test."""
+    counter = iter(range(1000))
+
+    def make(suffix: str = "") -> str:
+        return unique_topic(f"{request.node.name}{suffix}{next(counter)}")
+
+    return make
+
+
+# ---------------------------------------------------------------------------
+# Small shared helpers
+# ---------------------------------------------------------------------------
+
+def wait_until(pred, timeout: float, interval: float = 0.1, what: str = "condition"):
+    """Poll ``pred`` until it returns a truthy value; return that value, or raise
+    AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = pred()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last={last!r})")
+        time.sleep(interval)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def segment_files(partition_dir: Path) -> dict[str, list[str]]:
+    """Group files of a partition folder by extension."""
+    out: dict[str, list[str]] = {}
+    for p in sorted(partition_dir.iterdir()):
+        if p.is_file():
+            out.setdefault(p.suffix, []).append(p.name)
+    return out

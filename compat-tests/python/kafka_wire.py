@@ -1,0 +1,396 @@
+"""Minimal hand-written Kafka wire-protocol helpers for the raw-socket tests.
+
+Only what test_bad_input.py needs: request framing (header v1 / v2), an
+ApiVersions v0 exchange, Produce v3..v12 encode/decode, and a RecordBatch v2
+(magic 2) builder with CRC-32C.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+
+try:  # the crc32c package is in requirements.txt; keep a fallback anyway
+    from crc32c import crc32c as _crc32c_impl
+except ImportError:  # pragma: no cover
+    _crc32c_impl = None
+
+# --------------------------------------------------------------------------
+# CRC-32C (Castagnoli), table driven
+# --------------------------------------------------------------------------
+_CRC32C_TABLE = []
+for _i in range(256):
+    _c = _i
+    for _ in range(8):
+        _c = (_c >> 1) ^ 0x82F63B78 if _c & 1 else _c >> 1
+    _CRC32C_TABLE.append(_c)
+
+
+def crc32c_py(data: bytes) -> int:
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc = _CRC32C_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def crc32c(data: bytes) -> int:
+    if _crc32c_impl is not None:
+        return _crc32c_impl(data)
+    return crc32c_py(data)
+
+
+# --------------------------------------------------------------------------
+# Primitive encoders
+# --------------------------------------------------------------------------
+
+def uvarint(n: int) -> bytes:
+    assert n >= 0
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def varint(n: int) -> bytes:
+    """Zigzag varint (as used inside records); also valid for varlong."""
+    return uvarint((n << 1) ^ (n >> 63))
+
+
+def i8(v): return struct.pack(">b", v)
+def i16(v): return struct.pack(">h", v)
+def i32(v): return struct.pack(">i", v)
+def u32(v): return struct.pack(">I", v)
+def i64(v): return struct.pack(">q", v)
+
+
+def string(s: str | None) -> bytes:
+    if s is None:
+        return i16(-1)
+    b = s.encode()
+    return i16(len(b)) + b
+
+
+def compact_string(s: str | None) -> bytes:
+    if s is None:
+        return uvarint(0)
+    b = s.encode()
+    return uvarint(len(b) + 1) + b
+
+
+def nbytes(b: bytes | None) -> bytes:
+    if b is None:
+        return i32(-1)
+    return i32(len(b)) + b
+
+
+def compact_bytes(b: bytes | None) -> bytes:
+    if b is None:
+        return uvarint(0)
+    return uvarint(len(b) + 1) + b
+
+
+TAGS_NONE = uvarint(0)
+
+
+# --------------------------------------------------------------------------
+# Decoder
+# --------------------------------------------------------------------------
+
+class Reader:
+    def __init__(self, data: bytes):
+        self.data = data
+        self.pos = 0
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise ValueError(f"short read: need {n} at {self.pos}, have {len(self.data)}")
+        b = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return b
+
+    def i8(self): return struct.unpack(">b", self.take(1))[0]
+    def i16(self): return struct.unpack(">h", self.take(2))[0]
+    def i32(self): return struct.unpack(">i", self.take(4))[0]
+    def i64(self): return struct.unpack(">q", self.take(8))[0]
+
+    def uvarint(self) -> int:
+        shift = 0
+        result = 0
+        while True:
+            b = self.take(1)[0]
+            result |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return result
+            shift += 7
+            if shift > 63:
+                raise ValueError("varint too long")
+
+    def varint(self) -> int:
+        n = self.uvarint()
+        return (n >> 1) ^ -(n & 1)
+
+    def string(self):
+        n = self.i16()
+        return None if n < 0 else self.take(n).decode()
+
+    def compact_string(self):
+        n = self.uvarint()
+        return None if n == 0 else self.take(n - 1).decode()
+
+    def array_len(self, flexible: bool) -> int:
+        if flexible:
+            return self.uvarint() - 1
+        return self.i32()
+
+    def skip_tags(self):
+        for _ in range(self.uvarint()):
+            self.uvarint()  # tag
+            self.take(self.uvarint())
+
+    @property
+    def remaining(self) -> int:
+        return len(self.data) - self.pos
+
+
+# --------------------------------------------------------------------------
+# Framing
+# --------------------------------------------------------------------------
+
+def request_header(api_key: int, api_version: int, correlation_id: int,
+                   client_id: str | None = "gregor-compat", flexible: bool = False) -> bytes:
+    h = i16(api_key) + i16(api_version) + i32(correlation_id) + string(client_id)
+    if flexible:
+        h += TAGS_NONE
+    return h
+
+
+def frame(payload: bytes) -> bytes:
+    return i32(len(payload)) + payload
+
+
+def connect(host: str, port: int, timeout: float = 10.0) -> socket.socket:
+    s = socket.create_connection((host, port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def recv_exact(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError(f"connection closed after {len(buf)} of {n} bytes")
+        buf += chunk
+    return bytes(buf)
+
+
+def recv_frame(sock: socket.socket) -> bytes:
+    size = struct.unpack(">i", recv_exact(sock, 4))[0]
+    if size < 0 or size > 64 * 1024 * 1024:
+        raise ValueError(f"implausible response size {size}")
+    return recv_exact(sock, size)
+
+
+def wait_closed(sock: socket.socket, timeout: float) -> tuple[bool, bytes]:
+    """Wait until the peer closes the connection. Returns (closed, bytes_received)."""
+    deadline = time.monotonic() + timeout
+    got = bytearray()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False, bytes(got)
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            return False, bytes(got)
+        except (ConnectionResetError, BrokenPipeError):
+            return True, bytes(got)
+        if not chunk:
+            return True, bytes(got)
+        got += chunk
+
+
+# --------------------------------------------------------------------------
+# ApiVersions
+# --------------------------------------------------------------------------
+
+@dataclass
+class ApiVersionsResult:
+    correlation_id: int
+    error_code: int
+    api_keys: dict[int, tuple[int, int]]
+    trailing: int
+
+
+def parse_api_versions_v0(frame_body: bytes) -> ApiVersionsResult:
+    """Response header v0 (correlation id only) + ApiVersionsResponse v0 body."""
+    r = Reader(frame_body)
+    corr = r.i32()
+    err = r.i16()
+    n = r.i32()
+    keys = {}
+    for _ in range(max(n, 0)):
+        k, lo, hi = r.i16(), r.i16(), r.i16()
+        keys[k] = (lo, hi)
+    return ApiVersionsResult(corr, err, keys, r.remaining)
+
+
+def api_versions_v0(sock: socket.socket, correlation_id: int = 1) -> ApiVersionsResult:
+    sock.sendall(frame(request_header(18, 0, correlation_id)))
+    res = parse_api_versions_v0(recv_frame(sock))
+    return res
+
+
+# --------------------------------------------------------------------------
+# RecordBatch v2
+# --------------------------------------------------------------------------
+
+@dataclass
+class Rec:
+    key: bytes | None
+    value: bytes | None
+    timestamp: int
+    headers: list[tuple[str, bytes | None]] = field(default_factory=list)
+
+
+def encode_record(offset_delta: int, ts_delta: int, rec: Rec) -> bytes:
+    body = bytearray()
+    body += i8(0)                       # attributes
+    body += varint(ts_delta)
+    body += varint(offset_delta)
+    if rec.key is None:
+        body += varint(-1)
+    else:
+        body += varint(len(rec.key)) + rec.key
+    if rec.value is None:
+        body += varint(-1)
+    else:
+        body += varint(len(rec.value)) + rec.value
+    body += varint(len(rec.headers))
+    for hk, hv in rec.headers:
+        kb = hk.encode()
+        body += varint(len(kb)) + kb
+        if hv is None:
+            body += varint(-1)
+        else:
+            body += varint(len(hv)) + hv
+    return varint(len(body)) + bytes(body)
+
+
+def record_batch(records: list[Rec], base_offset: int = 0, attributes: int = 0,
+                 producer_id: int = -1, producer_epoch: int = -1,
+                 base_sequence: int = -1, partition_leader_epoch: int = -1) -> bytes:
+    """An uncompressed RecordBatch (magic 2) with a correct CRC-32C."""
+    assert records
+    base_ts = records[0].timestamp
+    max_ts = max(r.timestamp for r in records)
+    recs = b"".join(encode_record(i, r.timestamp - base_ts, r) for i, r in enumerate(records))
+    after_crc = (
+        i16(attributes)
+        + i32(len(records) - 1)          # lastOffsetDelta
+        + i64(base_ts)
+        + i64(max_ts)
+        + i64(producer_id)
+        + i16(producer_epoch)
+        + i32(base_sequence)
+        + i32(len(records))
+        + recs
+    )
+    crc = crc32c(after_crc)
+    after_length = i32(partition_leader_epoch) + i8(2) + u32(crc) + after_crc
+    return i64(base_offset) + i32(len(after_length)) + after_length
+
+
+# byte offset of the CRC field inside a batch: baseOffset(8)+batchLength(4)+leaderEpoch(4)+magic(1)
+BATCH_CRC_OFFSET = 17
+
+
+def corrupt_crc(batch: bytes) -> bytes:
+    b = bytearray(batch)
+    b[BATCH_CRC_OFFSET] ^= 0xFF
+    return bytes(b)
+
+
+# --------------------------------------------------------------------------
+# Produce
+# --------------------------------------------------------------------------
+
+def produce_request(version: int, correlation_id: int, topic: str, partition: int,
+                    records: bytes | None, acks: int = -1, timeout_ms: int = 10000,
+                    transactional_id: str | None = None) -> bytes:
+    """A framed Produce request (v3..v12, one topic, one partition)."""
+    assert 3 <= version <= 12, version
+    flexible = version >= 9
+    hdr = request_header(0, version, correlation_id, flexible=flexible)
+    if flexible:
+        body = (compact_string(transactional_id) + i16(acks) + i32(timeout_ms)
+                + uvarint(1 + 1) + compact_string(topic)
+                + uvarint(1 + 1) + i32(partition) + compact_bytes(records) + TAGS_NONE
+                + TAGS_NONE
+                + TAGS_NONE)
+    else:
+        body = (string(transactional_id) + i16(acks) + i32(timeout_ms)
+                + i32(1) + string(topic)
+                + i32(1) + i32(partition) + nbytes(records))
+    return frame(hdr + body)
+
+
+@dataclass
+class ProducePartitionResult:
+    partition: int
+    error_code: int
+    base_offset: int
+    log_append_time: int
+    log_start_offset: int | None
+    error_message: str | None = None
+
+
+def parse_produce_response(version: int, frame_body: bytes) -> tuple[int, dict]:
+    """Returns (correlation_id, {(topic, partition): ProducePartitionResult})."""
+    flexible = version >= 9
+    r = Reader(frame_body)
+    corr = r.i32()
+    if flexible:
+        r.skip_tags()
+    out = {}
+    for _ in range(r.array_len(flexible)):
+        name = r.compact_string() if flexible else r.string()
+        for _ in range(r.array_len(flexible)):
+            idx = r.i32()
+            err = r.i16()
+            base = r.i64()
+            lat = r.i64() if version >= 2 else -1
+            lso = r.i64() if version >= 5 else None
+            msg = None
+            if version >= 8:
+                for _ in range(r.array_len(flexible)):
+                    r.i32()
+                    r.compact_string() if flexible else r.string()
+                    if flexible:
+                        r.skip_tags()
+                msg = r.compact_string() if flexible else r.string()
+            if flexible:
+                r.skip_tags()
+            out[(name, idx)] = ProducePartitionResult(idx, err, base, lat, lso, msg)
+        if flexible:
+            r.skip_tags()
+    r.i32()  # throttle_time_ms
+    if flexible:
+        r.skip_tags()
+    return corr, out
+
+
+def pick_produce_version(api_keys: dict[int, tuple[int, int]]) -> int:
+    lo, hi = api_keys[0]
+    for v in (7, 8, 9, 10, 11, 12, 6, 5, 4, 3):
+        if lo <= v <= hi:
+            return v
+    raise AssertionError(f"broker advertises no Produce version in 3..12: {lo}..{hi}")

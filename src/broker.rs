@@ -1,0 +1,215 @@
+//! One broker: its config, the controller's metadata, the logs and the
+//! partitions built from them, and the background tasks that keep them
+//! (retention, time-based flush). Handlers reach every subsystem from here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+use tracing::{info, warn};
+
+use crate::config::{BrokerConfig, ConfigError, LogConfig};
+use crate::controller::{Controller, ControllerError, NewTopic};
+use crate::log::{LogError, LogManager};
+use crate::metadata::{BrokerImage, MetadataImage, TopicImage};
+use crate::partition::{Partition, Partitions};
+use crate::types::{LeaderEpoch, TopicPartition};
+
+#[derive(Debug, Error)]
+pub enum BrokerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Controller(#[from] ControllerError),
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+pub struct Broker {
+    config: BrokerConfig,
+    controller: Controller,
+    logs: LogManager,
+    partitions: Partitions,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+impl Broker {
+    /// Opens the data directory, recovers every log and builds the
+    /// partitions the metadata says this broker leads.
+    pub fn open(config: BrokerConfig, advertised_port: u16) -> Result<Arc<Broker>, BrokerError> {
+        let logs = LogManager::open(config.data_dir())?;
+        let listener = config.advertised_listener();
+        let host = match listener.host.as_str() {
+            "" | "0.0.0.0" | "::" => "localhost".to_string(),
+            host => host.to_string(),
+        };
+        let me = BrokerImage {
+            node_id: config.node_id,
+            host,
+            port: advertised_port,
+            rack: None,
+        };
+        let controller = Controller::open(config.data_dir(), me, config.log.clone())?;
+        let broker = Arc::new(Broker {
+            config,
+            controller,
+            logs,
+            partitions: Partitions::default(),
+        });
+        broker.remove_stray_logs()?;
+        let image = broker.controller.image();
+        for topic in image.topics.values() {
+            broker.open_partitions(topic)?;
+        }
+        info!(partitions = broker.partitions.all().len(), cluster_id = %image.cluster_id, "logs loaded");
+        Ok(broker)
+    }
+
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    pub fn metadata(&self) -> Arc<MetadataImage> {
+        self.controller.image()
+    }
+
+    pub fn partition(&self, topic_partition: &TopicPartition) -> Option<Arc<Partition>> {
+        self.partitions.get(topic_partition)
+    }
+
+    /// The effective log config of a topic: broker defaults plus its overrides.
+    pub fn log_config(&self, topic: &TopicImage) -> Result<LogConfig, ConfigError> {
+        self.config.log.with_overrides(&topic.configs)
+    }
+
+    /// Partition folders whose topic is gone from the metadata (a crash
+    /// during deletion) are removed, as Kafka removes stray logs.
+    fn remove_stray_logs(&self) -> Result<(), BrokerError> {
+        let image = self.controller.image();
+        for found in self.logs.partitions_on_disk()? {
+            let known = image
+                .topic(&found.topic)
+                .is_some_and(|topic| (found.partition as usize) < topic.partitions.len());
+            if !known {
+                warn!(partition = %found, "removing stray log of a deleted topic");
+                std::fs::remove_dir_all(self.logs.partition_dir(&found)).map_err(LogError::Io)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn open_partitions(&self, topic: &TopicImage) -> Result<(), BrokerError> {
+        let config = self.log_config(topic)?;
+        for partition in &topic.partitions {
+            let topic_partition = TopicPartition::new(&topic.name, partition.partition);
+            if self.partitions.contains(&topic_partition) {
+                continue;
+            }
+            let log = self.logs.open_log(&topic_partition, config.clone())?;
+            self.partitions.insert(Partition::new(
+                topic_partition,
+                topic.id,
+                log,
+                LeaderEpoch(partition.leader_epoch),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Creates a topic through the controller and opens its partitions.
+    /// Runs on a blocking thread: it writes the metadata and creates logs.
+    pub async fn create_topic(
+        self: &Arc<Self>,
+        topic: NewTopic,
+        validate_only: bool,
+    ) -> Result<TopicImage, BrokerError> {
+        let broker = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let created = broker.controller.create_topic(&topic, validate_only)?;
+            if !validate_only {
+                broker.open_partitions(&created)?;
+            }
+            Ok(created)
+        })
+        .await
+        .map_err(|join_error| LogError::Io(std::io::Error::other(join_error.to_string())))?
+    }
+
+    /// Creates a topic with the broker's defaults, as auto-creation does.
+    /// Losing a creation race to another request is fine.
+    pub async fn auto_create_topic(
+        self: &Arc<Self>,
+        name: &str,
+    ) -> Result<Option<TopicImage>, BrokerError> {
+        let topic = NewTopic {
+            name: name.to_string(),
+            num_partitions: self.config.num_partitions,
+            replication_factor: self.config.default_replication_factor,
+            configs: Default::default(),
+        };
+        match self.create_topic(topic, false).await {
+            Ok(created) => Ok(Some(created)),
+            Err(BrokerError::Controller(ControllerError::TopicAlreadyExists(_))) => {
+                Ok(self.metadata().topic(name).cloned())
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Deletes a topic from the metadata, then its partitions and files.
+    pub async fn delete_topic(&self, name: &str) -> Result<TopicImage, BrokerError> {
+        if !self.config.delete_topic_enable {
+            return Err(ControllerError::TopicDeletionDisabled.into());
+        }
+        let removed = self.controller.delete_topic(name)?;
+        for partition in &removed.partitions {
+            let topic_partition = TopicPartition::new(&removed.name, partition.partition);
+            if let Some(partition) = self.partitions.remove(&topic_partition) {
+                partition.delete_log_files().await?;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Runs retention and time-based flushes until the broker stops.
+    pub async fn run_log_maintenance(self: Arc<Self>) {
+        let retention_every =
+            Duration::from_millis(self.config.log_retention_check_interval_ms.max(1));
+        let flush_every = Duration::from_millis(self.config.log_flush_scheduler_interval_ms.max(1));
+        let mut retention = tokio::time::interval(retention_every);
+        let mut flush = tokio::time::interval(flush_every);
+        loop {
+            tokio::select! {
+                _ = retention.tick() => {
+                    for partition in self.partitions.all() {
+                        if let Err(error) = partition.apply_retention(now_ms()).await {
+                            warn!(partition = %partition.topic_partition(), %error, "retention failed");
+                        }
+                    }
+                }
+                _ = flush.tick() => {
+                    for partition in self.partitions.all() {
+                        if let Err(error) = partition.maybe_flush_by_time().await {
+                            warn!(partition = %partition.topic_partition(), %error, "flush failed");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Flushes every log and leaves the clean-shutdown marker.
+    pub fn shutdown(&self) -> Result<(), BrokerError> {
+        for partition in self.partitions.all() {
+            partition.flush_blocking()?;
+        }
+        self.logs.mark_clean_shutdown()?;
+        info!("logs flushed; clean shutdown");
+        Ok(())
+    }
+}

@@ -1,0 +1,207 @@
+//! Broker settings, by Kafka's names and with Kafka's defaults.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::topic::LogConfig;
+use super::{listener::Listener, ConfigError};
+
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    pub node_id: i32,
+    pub listeners: Vec<Listener>,
+    pub advertised_listeners: Vec<Listener>,
+    pub log_dirs: Vec<PathBuf>,
+    pub num_partitions: i32,
+    pub default_replication_factor: i16,
+    pub auto_create_topics_enable: bool,
+    pub delete_topic_enable: bool,
+    pub socket_request_max_bytes: usize,
+    pub log_retention_check_interval_ms: u64,
+    pub log_flush_scheduler_interval_ms: u64,
+    /// Defaults for every topic's log (the `log.*` settings).
+    pub log: LogConfig,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            node_id: 1,
+            listeners: vec![Listener::plaintext("localhost", 9092)],
+            advertised_listeners: Vec::new(),
+            log_dirs: vec![PathBuf::from("./gregor-data")],
+            num_partitions: 1,
+            default_replication_factor: 1,
+            auto_create_topics_enable: true,
+            delete_topic_enable: true,
+            socket_request_max_bytes: 104_857_600,
+            log_retention_check_interval_ms: 300_000,
+            log_flush_scheduler_interval_ms: 1_000,
+            log: LogConfig::default(),
+        }
+    }
+}
+
+fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError::InvalidValue {
+        name: name.to_string(),
+        value: value.to_string(),
+        reason: "not a number in range".to_string(),
+    })
+}
+
+fn boolean(name: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ConfigError::InvalidValue {
+            name: name.to_string(),
+            value: value.to_string(),
+            reason: "expected true or false".to_string(),
+        }),
+    }
+}
+
+/// Broker `log.*` names and the topic-level names they default.
+const LOG_DEFAULTS: &[(&str, &str)] = &[
+    ("log.segment.bytes", "segment.bytes"),
+    ("log.roll.ms", "segment.ms"),
+    ("log.retention.ms", "retention.ms"),
+    ("log.retention.bytes", "retention.bytes"),
+    ("log.index.interval.bytes", "index.interval.bytes"),
+    ("message.max.bytes", "max.message.bytes"),
+    ("log.message.timestamp.type", "message.timestamp.type"),
+    ("log.flush.interval.messages", "flush.messages"),
+    ("log.flush.interval.ms", "flush.ms"),
+    ("log.cleanup.policy", "cleanup.policy"),
+    ("min.insync.replicas", "min.insync.replicas"),
+];
+
+impl BrokerConfig {
+    /// Builds the config from `server.properties` entries (overrides already
+    /// merged in). Unknown keys are ignored with a warning by the caller, as
+    /// Kafka logs them as unused.
+    pub fn from_properties(
+        properties: &BTreeMap<String, String>,
+    ) -> Result<(BrokerConfig, Vec<String>), ConfigError> {
+        let mut config = BrokerConfig::default();
+        let mut unused = Vec::new();
+        // Coarser units first, so that the finer-grained names win as in Kafka.
+        let mut ordered: Vec<(&String, &String)> = properties.iter().collect();
+        ordered.sort_by_key(|(name, _)| match name.as_str() {
+            "log.retention.hours" | "log.roll.hours" => 0,
+            "log.retention.minutes" => 1,
+            _ => 2,
+        });
+        for (name, value) in ordered {
+            let name = name.as_str();
+            match name {
+                "node.id" | "broker.id" => config.node_id = number(name, value)?,
+                "listeners" => config.listeners = Listener::parse_list(value)?,
+                "advertised.listeners" => {
+                    config.advertised_listeners = Listener::parse_list(value)?
+                }
+                "log.dirs" | "log.dir" => {
+                    config.log_dirs = value.split(',').map(|d| PathBuf::from(d.trim())).collect()
+                }
+                "num.partitions" => config.num_partitions = number(name, value)?,
+                "default.replication.factor" => {
+                    config.default_replication_factor = number(name, value)?
+                }
+                "auto.create.topics.enable" => {
+                    config.auto_create_topics_enable = boolean(name, value)?
+                }
+                "delete.topic.enable" => config.delete_topic_enable = boolean(name, value)?,
+                "socket.request.max.bytes" => {
+                    config.socket_request_max_bytes = number(name, value)?
+                }
+                "log.retention.check.interval.ms" => {
+                    config.log_retention_check_interval_ms = number(name, value)?
+                }
+                "log.flush.scheduler.interval.ms" => {
+                    config.log_flush_scheduler_interval_ms = number(name, value)?
+                }
+                "log.retention.hours" => {
+                    config.log.retention_ms = number::<i64>(name, value)? * 3_600_000
+                }
+                "log.retention.minutes" => {
+                    config.log.retention_ms = number::<i64>(name, value)? * 60_000
+                }
+                "log.roll.hours" => config.log.segment_ms = number::<i64>(name, value)? * 3_600_000,
+                _ => match LOG_DEFAULTS
+                    .iter()
+                    .find(|(broker_name, _)| *broker_name == name)
+                {
+                    Some((_, topic_name)) => config.log.set(topic_name, value)?,
+                    None => unused.push(name.to_string()),
+                },
+            }
+        }
+        if config.log_dirs.is_empty() {
+            return Err(ConfigError::Missing("log.dirs"));
+        }
+        Ok((config, unused))
+    }
+
+    /// What Metadata tells clients to connect to: the advertised listeners,
+    /// or the listeners themselves when none are advertised.
+    pub fn advertised_listener(&self) -> &Listener {
+        self.advertised_listeners
+            .first()
+            .or(self.listeners.first())
+            .unwrap_or(&DEFAULT_LISTENER)
+    }
+
+    /// The one data directory partitions live in (multiple `log.dirs` are
+    /// accepted, but only the first is used for now).
+    pub fn data_dir(&self) -> &PathBuf {
+        &self.log_dirs[0]
+    }
+}
+
+static DEFAULT_LISTENER: Listener = Listener {
+    name: String::new(),
+    host: String::new(),
+    port: 9092,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_names_set_broker_and_log_defaults() {
+        let properties = BTreeMap::from([
+            ("node.id".to_string(), "7".to_string()),
+            (
+                "listeners".to_string(),
+                "PLAINTEXT://127.0.0.1:19092".to_string(),
+            ),
+            ("log.segment.bytes".to_string(), "4096".to_string()),
+            ("log.retention.hours".to_string(), "1".to_string()),
+            ("something.else".to_string(), "x".to_string()),
+        ]);
+        let (config, unused) = BrokerConfig::from_properties(&properties).unwrap();
+        assert_eq!(config.node_id, 7);
+        assert_eq!(config.listeners[0].port, 19092);
+        assert_eq!(config.log.segment_bytes, 4096);
+        assert_eq!(config.log.retention_ms, 3_600_000);
+        assert_eq!(unused, vec!["something.else"]);
+    }
+
+    #[test]
+    fn retention_ms_wins_over_hours() {
+        let properties = BTreeMap::from([
+            ("log.retention.ms".to_string(), "5".to_string()),
+            ("log.retention.hours".to_string(), "1".to_string()),
+        ]);
+        assert_eq!(
+            BrokerConfig::from_properties(&properties)
+                .unwrap()
+                .0
+                .log
+                .retention_ms,
+            5
+        );
+    }
+}

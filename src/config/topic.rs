@@ -1,0 +1,171 @@
+//! Topic-level configs (`segment.bytes`, `retention.ms`, …): the broker's
+//! `log.*` defaults, overridden per topic by the configs given at creation.
+
+use std::collections::BTreeMap;
+
+use super::ConfigError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampType {
+    CreateTime,
+    LogAppendTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CleanupPolicy {
+    Delete,
+    Compact,
+    CompactAndDelete,
+}
+
+/// The effective configuration of one topic's logs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogConfig {
+    pub segment_bytes: u64,
+    pub segment_ms: i64,
+    pub retention_ms: i64,
+    pub retention_bytes: i64,
+    pub index_interval_bytes: u64,
+    pub max_message_bytes: usize,
+    pub message_timestamp_type: TimestampType,
+    pub flush_messages: i64,
+    pub flush_ms: i64,
+    pub cleanup_policy: CleanupPolicy,
+    pub min_insync_replicas: i32,
+}
+
+impl Default for LogConfig {
+    /// Kafka's documented defaults.
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: 1024 * 1024 * 1024,
+            segment_ms: 7 * 24 * 60 * 60 * 1000,
+            retention_ms: 7 * 24 * 60 * 60 * 1000,
+            retention_bytes: -1,
+            index_interval_bytes: 4096,
+            max_message_bytes: 1_048_588,
+            message_timestamp_type: TimestampType::CreateTime,
+            flush_messages: i64::MAX,
+            flush_ms: i64::MAX,
+            cleanup_policy: CleanupPolicy::Delete,
+            min_insync_replicas: 1,
+        }
+    }
+}
+
+/// The topic config names gregor honours.
+pub const TOPIC_CONFIG_NAMES: &[&str] = &[
+    "segment.bytes",
+    "segment.ms",
+    "retention.ms",
+    "retention.bytes",
+    "index.interval.bytes",
+    "max.message.bytes",
+    "message.timestamp.type",
+    "flush.messages",
+    "flush.ms",
+    "cleanup.policy",
+    "min.insync.replicas",
+];
+
+fn parse_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError::InvalidValue {
+        name: name.to_string(),
+        value: value.to_string(),
+        reason: "not a number in range".to_string(),
+    })
+}
+
+fn at_least<T: PartialOrd + std::fmt::Display>(
+    name: &str,
+    value: T,
+    minimum: T,
+) -> Result<T, ConfigError> {
+    if value < minimum {
+        return Err(ConfigError::InvalidValue {
+            name: name.to_string(),
+            value: value.to_string(),
+            reason: format!("must be at least {minimum}"),
+        });
+    }
+    Ok(value)
+}
+
+impl LogConfig {
+    /// Applies one topic-level setting by its Kafka name.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        match name {
+            "segment.bytes" => self.segment_bytes = at_least(name, parse_number(name, value)?, 14)?,
+            "segment.ms" => self.segment_ms = at_least(name, parse_number(name, value)?, 1)?,
+            "retention.ms" => self.retention_ms = at_least(name, parse_number(name, value)?, -1)?,
+            "retention.bytes" => self.retention_bytes = parse_number(name, value)?,
+            "index.interval.bytes" => self.index_interval_bytes = parse_number(name, value)?,
+            "max.message.bytes" => self.max_message_bytes = parse_number(name, value)?,
+            "message.timestamp.type" => {
+                self.message_timestamp_type = match value.trim() {
+                    "CreateTime" => TimestampType::CreateTime,
+                    "LogAppendTime" => TimestampType::LogAppendTime,
+                    _ => return Err(invalid(name, value, "CreateTime or LogAppendTime")),
+                }
+            }
+            "flush.messages" => {
+                self.flush_messages = at_least(name, parse_number(name, value)?, 1)?
+            }
+            "flush.ms" => self.flush_ms = at_least(name, parse_number(name, value)?, 0)?,
+            "cleanup.policy" => {
+                let mut policies: Vec<&str> = value.split(',').map(str::trim).collect();
+                policies.sort_unstable();
+                self.cleanup_policy = match policies.as_slice() {
+                    ["delete"] => CleanupPolicy::Delete,
+                    ["compact"] => CleanupPolicy::Compact,
+                    ["compact", "delete"] => CleanupPolicy::CompactAndDelete,
+                    _ => return Err(invalid(name, value, "delete, compact or compact,delete")),
+                }
+            }
+            "min.insync.replicas" => {
+                self.min_insync_replicas = at_least(name, parse_number(name, value)?, 1)?
+            }
+            _ => return Err(ConfigError::UnknownTopicConfig(name.to_string())),
+        }
+        Ok(())
+    }
+
+    /// These defaults with a topic's overrides applied.
+    pub fn with_overrides(
+        &self,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = self.clone();
+        for (name, value) in overrides {
+            config.set(name, value)?;
+        }
+        Ok(config)
+    }
+}
+
+fn invalid(name: &str, value: &str, expected: &str) -> ConfigError {
+    ConfigError::InvalidValue {
+        name: name.to_string(),
+        value: value.to_string(),
+        reason: format!("expected {expected}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_apply_by_kafka_name_and_are_validated() {
+        let overrides = BTreeMap::from([
+            ("retention.ms".to_string(), "1000".to_string()),
+            ("cleanup.policy".to_string(), "delete,compact".to_string()),
+        ]);
+        let config = LogConfig::default().with_overrides(&overrides).unwrap();
+        assert_eq!(config.retention_ms, 1000);
+        assert_eq!(config.cleanup_policy, CleanupPolicy::CompactAndDelete);
+        assert!(LogConfig::default().set("segment.bytes", "1").is_err());
+        assert!(LogConfig::default().set("no.such.config", "1").is_err());
+        assert!(LogConfig::default().set("retention.ms", "soon").is_err());
+    }
+}

@@ -1,0 +1,74 @@
+//! The one mapping from gregor's typed errors to Kafka error codes.
+
+use kafka_protocol::error::ResponseError;
+
+use crate::broker::BrokerError;
+use crate::config::ConfigError;
+use crate::controller::ControllerError;
+use crate::log::LogError;
+use crate::records::batch::BatchError;
+
+/// A Kafka error code for an error, as responses carry it.
+pub trait KafkaError {
+    fn kafka_error(&self) -> ResponseError;
+
+    fn code(&self) -> i16 {
+        self.kafka_error().code()
+    }
+}
+
+impl KafkaError for LogError {
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            LogError::Io(_) => ResponseError::KafkaStorageError,
+            LogError::Batch(BatchError::UnsupportedMagic(_)) => {
+                ResponseError::UnsupportedForMessageFormat
+            }
+            LogError::Batch(BatchError::InvalidRecordCount(_))
+            | LogError::Batch(BatchError::InvalidOffsetDelta { .. }) => {
+                ResponseError::InvalidRecord
+            }
+            LogError::Batch(_) | LogError::Compression(_) | LogError::EmptyRecords => {
+                ResponseError::CorruptMessage
+            }
+            LogError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
+            LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+        }
+    }
+}
+
+impl KafkaError for ConfigError {
+    fn kafka_error(&self) -> ResponseError {
+        ResponseError::InvalidConfig
+    }
+}
+
+impl KafkaError for ControllerError {
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            ControllerError::TopicAlreadyExists(_) => ResponseError::TopicAlreadyExists,
+            ControllerError::UnknownTopic(_) => ResponseError::UnknownTopicOrPartition,
+            ControllerError::UnknownTopicId(_) => ResponseError::UnknownTopicId,
+            ControllerError::InvalidTopicName(_) => ResponseError::InvalidTopicException,
+            ControllerError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
+            ControllerError::InvalidReplicationFactor { .. } => {
+                ResponseError::InvalidReplicationFactor
+            }
+            ControllerError::InvalidConfig(_) => ResponseError::InvalidConfig,
+            ControllerError::TopicDeletionDisabled => ResponseError::TopicDeletionDisabled,
+            ControllerError::Storage(_) | ControllerError::CorruptSnapshot(_) => {
+                ResponseError::UnknownServerError
+            }
+        }
+    }
+}
+
+impl KafkaError for BrokerError {
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            BrokerError::Config(error) => error.kafka_error(),
+            BrokerError::Controller(error) => error.kafka_error(),
+            BrokerError::Log(error) => error.kafka_error(),
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The segment store: per partition a folder `<topic>-<partition>` of
+//! segments named by base offset, each a `.log` of record batches exactly as
+//! they travel on the wire plus sparse `.index` and `.timeindex` files.
+
+pub mod index_file;
+pub mod manager;
+pub mod offset_index;
+pub mod partition_log;
+pub mod recovery;
+pub mod segment;
+pub mod time_index;
+
+use thiserror::Error;
+
+use crate::records::batch::BatchError;
+use crate::records::compression::CompressionError;
+use crate::types::Offset;
+
+pub use manager::LogManager;
+pub use partition_log::PartitionLog;
+
+#[derive(Debug, Error)]
+pub enum LogError {
+    #[error("log I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("invalid record batch: {0}")]
+    Batch(#[from] BatchError),
+    #[error(transparent)]
+    Compression(#[from] CompressionError),
+    #[error("batch of {size} bytes exceeds max.message.bytes {max}")]
+    MessageTooLarge { size: usize, max: usize },
+    #[error("produce request carries no record batch")]
+    EmptyRecords,
+    #[error("offset {requested} is outside [{log_start_offset}, {log_end_offset}]")]
+    OffsetOutOfRange {
+        requested: Offset,
+        log_start_offset: Offset,
+        log_end_offset: Offset,
+    },
+}

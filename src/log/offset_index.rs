@@ -1,0 +1,183 @@
+//! The sparse offset index of one segment (`.index`), in Kafka's layout.
+//!
+//! Each 8-byte entry is `relative offset: u32 | position: u32`, big-endian:
+//! the last offset of a batch (relative to the segment's base offset) and the
+//! byte position where that batch starts in the `.log`. An entry is added after
+//! every `log.index.interval.bytes` of appended data, so a lookup is a binary
+//! search followed by a short scan of the log.
+
+use std::io;
+use std::path::Path;
+
+use super::index_file::{be_u32, IndexFile};
+use crate::types::Offset;
+
+pub const ENTRY_SIZE: usize = 8;
+
+pub struct OffsetIndex {
+    base_offset: Offset,
+    file: IndexFile,
+}
+
+/// A position in the log from which to scan for an offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetPosition {
+    pub offset: Offset,
+    pub position: u32,
+}
+
+impl OffsetIndex {
+    pub fn open_active(path: &Path, base_offset: Offset) -> io::Result<Self> {
+        Ok(OffsetIndex {
+            base_offset,
+            file: IndexFile::open_active(path, ENTRY_SIZE)?,
+        })
+    }
+
+    pub fn open_sealed(path: &Path, base_offset: Offset) -> io::Result<Self> {
+        Ok(OffsetIndex {
+            base_offset,
+            file: IndexFile::open_sealed(path, ENTRY_SIZE)?,
+        })
+    }
+
+    fn decode(&self, entry: &[u8]) -> OffsetPosition {
+        OffsetPosition {
+            offset: self.base_offset.plus(i64::from(be_u32(&entry[..4]))),
+            position: be_u32(&entry[4..]),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.file.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.file.is_empty()
+    }
+
+    pub fn last(&self) -> Option<OffsetPosition> {
+        let count = self.file.len();
+        (count > 0).then(|| self.decode(self.file.entry(count - 1)))
+    }
+
+    pub fn append(&mut self, last_offset: Offset, position: u32) -> io::Result<()> {
+        let relative = (last_offset.0 - self.base_offset.0) as u32;
+        let mut entry = [0u8; ENTRY_SIZE];
+        entry[..4].copy_from_slice(&relative.to_be_bytes());
+        entry[4..].copy_from_slice(&position.to_be_bytes());
+        self.file.append(&entry)
+    }
+
+    /// Where to start scanning for `target`: the greatest indexed batch whose
+    /// last offset is `<= target`, or the segment start.
+    pub fn lookup(&self, target: Offset) -> OffsetPosition {
+        let relative = target.0 - self.base_offset.0;
+        match self.file.floor(&relative, |entry| i64::from(be_u32(entry))) {
+            Some(index) => self.decode(self.file.entry(index)),
+            None => OffsetPosition {
+                offset: self.base_offset,
+                position: 0,
+            },
+        }
+    }
+
+    /// Drops every entry at or after byte `position` of the log.
+    pub fn truncate_to_position(&mut self, position: u32) -> io::Result<()> {
+        let keep = (0..self.file.len())
+            .take_while(|&index| self.decode(self.file.entry(index)).position < position)
+            .count();
+        self.file.truncate_entries(keep)
+    }
+
+    pub fn seal(&mut self) -> io::Result<()> {
+        self.file.seal()
+    }
+
+    pub fn flush(&self) -> io::Result<()> {
+        self.file.flush()
+    }
+
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    /// True if entries are strictly increasing and within `log_size`: what
+    /// recovery checks before trusting an index left by a previous run.
+    pub fn is_consistent(&self, log_size: u64) -> bool {
+        let mut previous: Option<OffsetPosition> = None;
+        for index in 0..self.file.len() {
+            let entry = self.decode(self.file.entry(index));
+            if u64::from(entry.position) >= log_size {
+                return false;
+            }
+            if let Some(previous) = previous {
+                if entry.offset <= previous.offset || entry.position <= previous.position {
+                    return false;
+                }
+            }
+            previous = Some(entry);
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_finds_the_floor_entry_or_the_segment_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("00000000000000000100.index");
+        let mut index = OffsetIndex::open_active(&path, Offset(100)).unwrap();
+        index.append(Offset(109), 0).unwrap();
+        index.append(Offset(119), 4096).unwrap();
+        index.append(Offset(129), 8192).unwrap();
+
+        let start = OffsetPosition {
+            offset: Offset(100),
+            position: 0,
+        };
+        assert_eq!(index.lookup(Offset(100)), start);
+        assert_eq!(index.lookup(Offset(109)).position, 0);
+        assert_eq!(index.lookup(Offset(125)).position, 4096);
+        assert_eq!(index.lookup(Offset(10_000)).position, 8192);
+        assert!(index.is_consistent(10_000));
+        assert!(!index.is_consistent(8192));
+    }
+
+    #[test]
+    fn entries_survive_sealing_and_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("00000000000000000000.index");
+        let mut index = OffsetIndex::open_active(&path, Offset(0)).unwrap();
+        index.append(Offset(5), 100).unwrap();
+        index.seal().unwrap();
+        assert_eq!(index.lookup(Offset(7)).position, 100);
+        let reopened = OffsetIndex::open_sealed(&path, Offset(0)).unwrap();
+        assert_eq!(reopened.len(), 1);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 8);
+    }
+
+    #[test]
+    fn a_torn_trailing_entry_is_dropped_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("00000000000000000000.index");
+        std::fs::write(&path, [0, 0, 0, 1, 0, 0, 0, 10, 0, 0, 0]).unwrap();
+        let index = OffsetIndex::open_active(&path, Offset(0)).unwrap();
+        assert_eq!(index.len(), 1);
+    }
+
+    #[test]
+    fn truncation_keeps_entries_before_the_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("00000000000000000000.index");
+        let mut index = OffsetIndex::open_active(&path, Offset(0)).unwrap();
+        index.append(Offset(1), 10).unwrap();
+        index.append(Offset(2), 20).unwrap();
+        index.truncate_to_position(20).unwrap();
+        assert_eq!(index.len(), 1);
+        assert_eq!(index.last().unwrap().offset, Offset(1));
+    }
+}

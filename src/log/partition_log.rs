@@ -1,0 +1,575 @@
+//! The log of one partition: its ordered segments, log start and end
+//! offsets, appends with roll, reads by offset and by time, retention.
+//!
+//! A `PartitionLog` is single-writer; the partition layer serialises access
+//! and runs it on blocking threads, since everything here does file I/O.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tracing::{debug, info};
+
+use super::recovery::{list_segment_base_offsets, recover_active_segment, recover_sealed_segment};
+use super::segment::Segment;
+use super::LogError;
+use crate::config::topic::{LogConfig, TimestampType};
+use crate::records::batch::{
+    set_base_offset, set_log_append_time, set_partition_leader_epoch, Batch, Batches, Compression,
+};
+use crate::records::compression::decompress;
+use crate::records::record::Records;
+use crate::types::{LeaderEpoch, Offset};
+
+/// Where an append landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub base_offset: Offset,
+    pub last_offset: Offset,
+    /// The broker time stamped on the batches, for LogAppendTime topics.
+    pub log_append_time: Option<i64>,
+}
+
+/// A record found by timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimestampAndOffset {
+    pub timestamp: i64,
+    pub offset: Offset,
+}
+
+pub struct PartitionLog {
+    dir: PathBuf,
+    config: LogConfig,
+    /// Segments by base offset; the last one is active.
+    segments: BTreeMap<Offset, Segment>,
+    log_start_offset: Offset,
+    unflushed_messages: i64,
+    last_flush: Instant,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+const LOG_START_OFFSET_FILE: &str = "log-start-offset";
+
+impl PartitionLog {
+    /// Opens (or creates) the log in `dir`, recovering it. `clean_shutdown`
+    /// says whether the previous run closed its logs; if not, the active
+    /// segment is validated batch by batch.
+    pub fn open(dir: &Path, config: LogConfig, clean_shutdown: bool) -> Result<Self, LogError> {
+        std::fs::create_dir_all(dir)?;
+        let base_offsets = list_segment_base_offsets(dir)?;
+        let mut segments = BTreeMap::new();
+        let last = base_offsets.last().copied();
+        for base_offset in base_offsets {
+            let mut segment = Segment::open(dir, base_offset, config.index_interval_bytes)?;
+            if Some(base_offset) == last {
+                if clean_shutdown {
+                    recover_sealed_segment(&mut segment, dir)?;
+                } else {
+                    recover_active_segment(&mut segment, dir)?;
+                }
+            } else {
+                recover_sealed_segment(&mut segment, dir)?;
+                segment.seal()?;
+            }
+            segments.insert(base_offset, segment);
+        }
+        if segments.is_empty() {
+            segments.insert(
+                Offset::ZERO,
+                Segment::create(dir, Offset::ZERO, config.index_interval_bytes)?,
+            );
+        }
+        let first_base = *segments.keys().next().unwrap_or(&Offset::ZERO);
+        let stored_start = std::fs::read_to_string(dir.join(LOG_START_OFFSET_FILE))
+            .ok()
+            .and_then(|text| text.trim().parse::<i64>().ok())
+            .map(Offset);
+        let mut log = PartitionLog {
+            dir: dir.to_path_buf(),
+            config,
+            segments,
+            log_start_offset: first_base,
+            unflushed_messages: 0,
+            last_flush: Instant::now(),
+        };
+        if let Some(start) = stored_start {
+            log.log_start_offset = start.clamp(first_base, log.log_end_offset());
+        }
+        debug!(dir = %dir.display(), log_start_offset = %log.log_start_offset,
+               log_end_offset = %log.log_end_offset(), "log opened");
+        Ok(log)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
+    fn active(&self) -> &Segment {
+        // Invariant: a log always has at least one segment.
+        self.segments
+            .values()
+            .next_back()
+            .expect("a partition log always has an active segment") // ok: invariant
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        self.segments
+            .values_mut()
+            .next_back()
+            .expect("a partition log always has an active segment") // ok: invariant
+    }
+
+    /// The offset the next appended record gets (LEO).
+    pub fn log_end_offset(&self) -> Offset {
+        self.active().next_offset()
+    }
+
+    pub fn log_start_offset(&self) -> Offset {
+        self.log_start_offset
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.values().map(Segment::size).sum()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Checks every batch of a produce request's records before anything is
+    /// written, so that a bad batch appends nothing.
+    pub fn validate_records(&self, records: &[u8]) -> Result<usize, LogError> {
+        let mut count = 0;
+        for item in Batches::new(records) {
+            let (_, batch) = item?;
+            batch.validate()?;
+            if batch.size() > self.config.max_message_bytes {
+                return Err(LogError::MessageTooLarge {
+                    size: batch.size(),
+                    max: self.config.max_message_bytes,
+                });
+            }
+            count += 1;
+        }
+        if count == 0 {
+            return Err(LogError::EmptyRecords);
+        }
+        Ok(count)
+    }
+
+    /// Appends a produce request's batches as leader: validates them, assigns
+    /// offsets and the leader epoch in place, and writes them.
+    pub fn append_as_leader(
+        &mut self,
+        records: &mut [u8],
+        leader_epoch: LeaderEpoch,
+    ) -> Result<AppendInfo, LogError> {
+        self.validate_records(records)?;
+        let log_append_time =
+            (self.config.message_timestamp_type == TimestampType::LogAppendTime).then(now_ms);
+        let base_offset = self.log_end_offset();
+        let mut next_offset = base_offset;
+        let mut position = 0;
+        let mut messages = 0i64;
+        while position < records.len() {
+            let size = Batch::parse(&records[position..])?.size();
+            let bytes = &mut records[position..position + size];
+            set_base_offset(bytes, next_offset);
+            set_partition_leader_epoch(bytes, leader_epoch);
+            if let Some(now) = log_append_time {
+                set_log_append_time(bytes, now);
+            }
+            let batch = Batch::parse(bytes)?;
+            messages += i64::from(batch.records_count());
+            self.maybe_roll(batch.size() as u64)?;
+            self.active_mut().append(&batch)?;
+            next_offset = batch.next_offset();
+            position += size;
+        }
+        self.unflushed_messages += messages;
+        if self.unflushed_messages >= self.config.flush_messages {
+            self.flush()?;
+        }
+        Ok(AppendInfo {
+            base_offset,
+            last_offset: next_offset.plus(-1),
+            log_append_time,
+        })
+    }
+
+    /// Rolls to a new segment if the active one is full or too old.
+    fn maybe_roll(&mut self, incoming: u64) -> Result<(), LogError> {
+        let active = self.active();
+        let full = active.size() + incoming > self.config.segment_bytes;
+        let old = active.age() >= Duration::from_millis(self.config.segment_ms.max(0) as u64);
+        if !active.is_empty() && (full || old) {
+            self.roll()?;
+        }
+        Ok(())
+    }
+
+    /// Seals the active segment and starts a new one at the log end offset.
+    pub fn roll(&mut self) -> Result<(), LogError> {
+        let next = self.log_end_offset();
+        self.active_mut().seal()?;
+        let segment = Segment::create(&self.dir, next, self.config.index_interval_bytes)?;
+        info!(dir = %self.dir.display(), base_offset = %next, "rolled new segment");
+        self.segments.insert(next, segment);
+        Ok(())
+    }
+
+    /// Reads whole batches starting at the one holding `offset`, up to
+    /// `max_bytes` (but at least one batch), never past `max_offset`
+    /// (exclusive: the high watermark for consumers).
+    pub fn read(
+        &self,
+        offset: Offset,
+        max_bytes: usize,
+        max_offset: Offset,
+    ) -> Result<Vec<u8>, LogError> {
+        if offset < self.log_start_offset || offset > self.log_end_offset() {
+            return Err(LogError::OffsetOutOfRange {
+                requested: offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: self.log_end_offset(),
+            });
+        }
+        if offset >= max_offset {
+            return Ok(Vec::new());
+        }
+        for (_, segment) in self
+            .segments
+            .range(..=offset)
+            .next_back()
+            .into_iter()
+            .chain(self.segments.range((
+                std::ops::Bound::Excluded(offset),
+                std::ops::Bound::Unbounded,
+            )))
+        {
+            if let Some(header) = segment.find_batch(offset)? {
+                let mut bytes = segment.read_batches(header.position, max_bytes)?;
+                trim_to_offset(&mut bytes, max_offset);
+                return Ok(bytes);
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// The first record with a timestamp `>= timestamp` (ListOffsets by time).
+    pub fn offset_for_timestamp(
+        &self,
+        timestamp: i64,
+    ) -> Result<Option<TimestampAndOffset>, LogError> {
+        for segment in self.segments.values() {
+            if segment
+                .max_timestamp()
+                .is_none_or(|max| max.timestamp < timestamp)
+            {
+                continue;
+            }
+            let Some(header) = segment.find_batch_by_time(timestamp)? else {
+                continue;
+            };
+            let bytes = segment.read_at(header.position, header.size as usize)?;
+            let batch = Batch::parse(&bytes)?;
+            if let Some(found) = self.first_record_at_or_after(&batch, timestamp)? {
+                if found.offset >= self.log_start_offset {
+                    return Ok(Some(found));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The record with the greatest timestamp (ListOffsets MAX_TIMESTAMP).
+    pub fn max_timestamp(&self) -> Result<Option<TimestampAndOffset>, LogError> {
+        let max = self
+            .segments
+            .values()
+            .filter_map(Segment::max_timestamp)
+            .max_by_key(|max| max.timestamp);
+        match max {
+            Some(max) => self.offset_for_timestamp(max.timestamp),
+            None => Ok(None),
+        }
+    }
+
+    /// Looks inside a batch for the first record whose timestamp is
+    /// `>= timestamp`; LogAppendTime batches carry one time for all records.
+    fn first_record_at_or_after(
+        &self,
+        batch: &Batch<'_>,
+        timestamp: i64,
+    ) -> Result<Option<TimestampAndOffset>, LogError> {
+        if batch.is_log_append_time() {
+            return Ok(
+                (batch.max_timestamp() >= timestamp).then(|| TimestampAndOffset {
+                    timestamp: batch.max_timestamp(),
+                    offset: batch.base_offset(),
+                }),
+            );
+        }
+        let decompressed;
+        let payload = match batch.compression() {
+            Compression::None => batch.records_payload(),
+            codec => {
+                // Records of one batch never exceed the largest allowed message
+                // by more than the compression ratio; cap generously.
+                let limit = (self.config.max_message_bytes * 64).max(64 * 1024 * 1024);
+                decompressed = decompress(codec, batch.records_payload(), limit)?;
+                &decompressed
+            }
+        };
+        let found = Records::new(payload, batch.records_count())
+            .map(|record| TimestampAndOffset {
+                timestamp: batch.base_timestamp() + record.timestamp_delta,
+                offset: batch.base_offset().plus(record.offset_delta),
+            })
+            .find(|record| record.timestamp >= timestamp);
+        Ok(found)
+    }
+
+    /// Deletes whole segments that retention no longer keeps: older than
+    /// `retention.ms` (by their largest timestamp) or beyond
+    /// `retention.bytes`. The active segment is never deleted. Returns the
+    /// number of segments removed.
+    pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize, LogError> {
+        let mut removable = Vec::new();
+        let mut size = self.size_bytes() as i64;
+        let active_base = self.active().base_offset();
+        for (base_offset, segment) in &self.segments {
+            if *base_offset == active_base {
+                break;
+            }
+            let expired = self.config.retention_ms >= 0
+                && segment
+                    .max_timestamp()
+                    .is_some_and(|max| now_ms - max.timestamp > self.config.retention_ms);
+            let over_size = self.config.retention_bytes >= 0
+                && size - segment.size() as i64 >= self.config.retention_bytes;
+            if !(expired || over_size) {
+                break;
+            }
+            size -= segment.size() as i64;
+            removable.push(*base_offset);
+        }
+        for base_offset in &removable {
+            if let Some(segment) = self.segments.remove(base_offset) {
+                info!(dir = %self.dir.display(), base_offset = %base_offset, "deleting segment past retention");
+                segment.delete_files(&self.dir)?;
+            }
+        }
+        if let Some(first) = self.segments.keys().next().copied() {
+            if first > self.log_start_offset {
+                self.set_log_start_offset(first)?;
+            }
+        }
+        Ok(removable.len())
+    }
+
+    fn set_log_start_offset(&mut self, offset: Offset) -> Result<(), LogError> {
+        self.log_start_offset = offset;
+        let path = self.dir.join(LOG_START_OFFSET_FILE);
+        let temporary = self.dir.join(format!("{LOG_START_OFFSET_FILE}.tmp"));
+        std::fs::write(&temporary, offset.0.to_string())?;
+        std::fs::rename(&temporary, &path)?;
+        Ok(())
+    }
+
+    /// Flushes if `flush.ms` has passed since the last flush.
+    pub fn maybe_flush_by_time(&mut self) -> Result<(), LogError> {
+        let due = self.last_flush.elapsed() >= Duration::from_millis(self.config.flush_ms as u64);
+        if due && self.unflushed_messages > 0 {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Forces the active segment and its indexes to disk.
+    pub fn flush(&mut self) -> Result<(), LogError> {
+        self.active_mut().flush()?;
+        self.unflushed_messages = 0;
+        self.last_flush = Instant::now();
+        Ok(())
+    }
+}
+
+/// Drops batches at or past `max_offset` from a read buffer.
+fn trim_to_offset(bytes: &mut Vec<u8>, max_offset: Offset) {
+    let mut keep = 0;
+    for (position, batch) in Batches::new(bytes).map_while(Result::ok) {
+        if batch.base_offset() >= max_offset {
+            break;
+        }
+        keep = position + batch.size();
+    }
+    bytes.truncate(keep);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::batch::tests::sample_batch;
+    use crate::records::builder::BatchBuilder;
+
+    fn small_config() -> LogConfig {
+        LogConfig {
+            segment_bytes: 1024,
+            index_interval_bytes: 128,
+            ..LogConfig::default()
+        }
+    }
+
+    fn append(log: &mut PartitionLog, records: usize) -> AppendInfo {
+        let mut bytes = sample_batch(records);
+        log.append_as_leader(&mut bytes, LeaderEpoch(0)).unwrap()
+    }
+
+    #[test]
+    fn appends_assign_consecutive_offsets_and_roll_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+        let mut expected = 0;
+        for _ in 0..50 {
+            let info = append(&mut log, 3);
+            assert_eq!(info.base_offset, Offset(expected));
+            assert_eq!(info.last_offset, Offset(expected + 2));
+            expected += 3;
+        }
+        assert_eq!(log.log_end_offset(), Offset(150));
+        assert!(log.segment_count() > 3, "segments: {}", log.segment_count());
+        for target in [0, 1, 77, 149] {
+            let bytes = log.read(Offset(target), 1, Offset(150)).unwrap();
+            let batch = Batch::parse(&bytes).unwrap();
+            assert!(batch.base_offset() <= Offset(target) && batch.last_offset() >= Offset(target));
+        }
+        assert!(log.read(Offset(150), 1000, Offset(150)).unwrap().is_empty());
+        assert!(matches!(
+            log.read(Offset(151), 1000, Offset(150)),
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
+    }
+
+    #[test]
+    fn reads_stop_at_the_max_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), LogConfig::default(), true).unwrap();
+        append(&mut log, 2);
+        append(&mut log, 2);
+        let bytes = log.read(Offset(0), 1 << 20, Offset(2)).unwrap();
+        assert_eq!(Batches::new(&bytes).count(), 1);
+    }
+
+    #[test]
+    fn a_bad_batch_appends_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), LogConfig::default(), true).unwrap();
+        let mut bytes = sample_batch(2);
+        bytes.extend(sample_batch(2));
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        assert!(matches!(
+            log.append_as_leader(&mut bytes, LeaderEpoch(0)),
+            Err(LogError::Batch(_))
+        ));
+        assert_eq!(log.log_end_offset(), Offset(0));
+    }
+
+    #[test]
+    fn reopening_restores_offsets_and_data() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+            for _ in 0..30 {
+                append(&mut log, 2);
+            }
+        }
+        for clean in [true, false] {
+            let log = PartitionLog::open(dir.path(), small_config(), clean).unwrap();
+            assert_eq!(log.log_end_offset(), Offset(60));
+            let bytes = log.read(Offset(33), 1, Offset(60)).unwrap();
+            assert_eq!(Batch::parse(&bytes).unwrap().base_offset(), Offset(32));
+        }
+    }
+
+    #[test]
+    fn finds_records_by_timestamp_inside_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+        for batch in 0..20i64 {
+            let mut builder = BatchBuilder::new(batch * 100);
+            for record in 0..5 {
+                builder.push(batch * 100 + record * 10, None, Some(b"v"), &[]);
+            }
+            log.append_as_leader(&mut builder.build(), LeaderEpoch(0))
+                .unwrap();
+        }
+        let at = |t| {
+            log.offset_for_timestamp(t)
+                .unwrap()
+                .map(|f| (f.offset.0, f.timestamp))
+        };
+        assert_eq!(at(0), Some((0, 0)));
+        assert_eq!(at(15), Some((2, 20)));
+        assert_eq!(at(1_030), Some((53, 1_030)));
+        assert_eq!(at(1_941), None);
+        let max = log.max_timestamp().unwrap().unwrap();
+        assert_eq!((max.offset.0, max.timestamp), (99, 1_940));
+    }
+
+    #[test]
+    fn retention_by_size_deletes_old_segments_and_moves_the_start_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            retention_bytes: 2048,
+            ..small_config()
+        };
+        let mut log = PartitionLog::open(dir.path(), config, true).unwrap();
+        for _ in 0..60 {
+            append(&mut log, 2);
+        }
+        let removed = log.apply_retention(now_ms()).unwrap();
+        assert!(removed > 0);
+        assert!(log.size_bytes() <= 2048 + 1024);
+        assert!(log.log_start_offset() > Offset(0));
+        assert!(matches!(
+            log.read(Offset(0), 100, Offset(120)),
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
+        let start = log.log_start_offset();
+        drop(log);
+        let reopened = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+        assert_eq!(reopened.log_start_offset(), start);
+    }
+
+    #[test]
+    fn retention_by_time_keeps_the_active_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            retention_ms: 1_000,
+            ..small_config()
+        };
+        let mut log = PartitionLog::open(dir.path(), config, true).unwrap();
+        for _ in 0..30 {
+            append(&mut log, 2); // timestamps around 1000 ms after the epoch
+        }
+        log.apply_retention(now_ms()).unwrap();
+        assert_eq!(log.segment_count(), 1);
+        assert_eq!(log.log_start_offset(), log.active().base_offset());
+        assert_eq!(log.log_end_offset(), Offset(60));
+    }
+}

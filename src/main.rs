@@ -1,0 +1,157 @@
+//! The `gregor` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use gregor::broker::Broker;
+use gregor::config;
+
+#[derive(Parser)]
+#[command(
+    name = "gregor",
+    version,
+    about = "A Kafka-wire-compatible message broker"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs a broker.
+    Broker {
+        /// A Kafka-style server.properties file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// A setting by its Kafka name, e.g. --override log.dirs=/tmp/data (repeatable).
+        #[arg(long = "override", value_name = "KEY=VALUE", value_parser = parse_override)]
+        overrides: Vec<(String, String)>,
+    },
+}
+
+fn parse_override(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {text:?}"))
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            error!(%error, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Broker { config, overrides } => runtime.block_on(run_broker(config, overrides)),
+    }
+}
+
+async fn run_broker(config_file: Option<PathBuf>, overrides: Vec<(String, String)>) -> ExitCode {
+    let (config, unused) = match config::load(config_file.as_deref(), &overrides) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            error!(%error, "invalid configuration");
+            return ExitCode::FAILURE;
+        }
+    };
+    for name in unused {
+        warn!(config = %name, "unknown or unsupported config ignored");
+    }
+    let Some(listener_config) = config.listeners.first().cloned() else {
+        error!("no listener configured (listeners=PLAINTEXT://host:port)");
+        return ExitCode::FAILURE;
+    };
+    let listener = match TcpListener::bind(listener_config.bind_address()).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            error!(address = %listener_config.bind_address(), %error, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    let bound_port = listener
+        .local_addr()
+        .map_or(listener_config.port, |a| a.port());
+    let advertised_port = match config.advertised_listeners.first() {
+        Some(advertised) if advertised.port != 0 => advertised.port,
+        _ => bound_port,
+    };
+    let broker =
+        match tokio::task::spawn_blocking(move || Broker::open(config, advertised_port)).await {
+            Ok(Ok(broker)) => broker,
+            Ok(Err(error)) => {
+                error!(%error, "cannot open the broker's data");
+                return ExitCode::FAILURE;
+            }
+            Err(error) => {
+                error!(%error, "broker start-up failed");
+                return ExitCode::FAILURE;
+            }
+        };
+    info!(
+        node_id = broker.config().node_id,
+        listener = %listener_config.bind_address(),
+        port = bound_port,
+        data_dir = %broker.config().data_dir().display(),
+        "gregor broker started"
+    );
+    let shutdown = CancellationToken::new();
+    let maintenance = tokio::spawn(std::sync::Arc::clone(&broker).run_log_maintenance());
+    let serving = tokio::spawn(gregor::server::listener::run(
+        std::sync::Arc::clone(&broker),
+        listener,
+        shutdown.clone(),
+    ));
+    wait_for_signal().await;
+    info!("shutting down");
+    shutdown.cancel();
+    let _ = serving.await;
+    maintenance.abort();
+    match tokio::task::spawn_blocking(move || broker.shutdown()).await {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(error)) => {
+            error!(%error, "shutdown failed; the next start recovers the logs");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            error!(%error, "shutdown failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGTERM or SIGINT (Ctrl-C).
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(error) => {
+            warn!(%error, "cannot watch SIGTERM; only Ctrl-C stops the broker");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Per-partition state shared by produce, fetch and (later) replication:
+//! the log, the leader epoch, the high watermark, and the waiters woken when
+//! new data becomes visible.
+//!
+//! On a single broker the ISR is the leader alone, so the high watermark
+//! follows the log end offset on every append; replication will advance it
+//! from follower progress instead.
+
+pub mod registry;
+
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::config::LogConfig;
+use crate::log::partition_log::{AppendInfo, TimestampAndOffset};
+use crate::log::{LogError, PartitionLog};
+use crate::types::{LeaderEpoch, Offset, TopicPartition};
+
+pub use registry::Partitions;
+
+pub struct Partition {
+    topic_partition: TopicPartition,
+    topic_id: Uuid,
+    log: Mutex<PartitionLog>,
+    leader_epoch: AtomicI32,
+    high_watermark: AtomicI64,
+    log_start_offset: AtomicI64,
+    log_end_offset: AtomicI64,
+    /// Woken when the high watermark moves, for long-polling fetches.
+    new_data: Notify,
+}
+
+/// What a fetch read from one partition.
+#[derive(Debug, Default)]
+pub struct FetchedData {
+    pub records: Vec<u8>,
+    pub high_watermark: Offset,
+    pub log_start_offset: Offset,
+}
+
+impl Partition {
+    pub fn new(
+        topic_partition: TopicPartition,
+        topic_id: Uuid,
+        log: PartitionLog,
+        leader_epoch: LeaderEpoch,
+    ) -> Partition {
+        let log_end = log.log_end_offset();
+        let log_start = log.log_start_offset();
+        Partition {
+            topic_partition,
+            topic_id,
+            log: Mutex::new(log),
+            leader_epoch: AtomicI32::new(leader_epoch.0),
+            high_watermark: AtomicI64::new(log_end.0),
+            log_start_offset: AtomicI64::new(log_start.0),
+            log_end_offset: AtomicI64::new(log_end.0),
+            new_data: Notify::new(),
+        }
+    }
+
+    pub fn topic_partition(&self) -> &TopicPartition {
+        &self.topic_partition
+    }
+
+    pub fn topic_id(&self) -> Uuid {
+        self.topic_id
+    }
+
+    pub fn leader_epoch(&self) -> LeaderEpoch {
+        LeaderEpoch(self.leader_epoch.load(Ordering::Acquire))
+    }
+
+    pub fn high_watermark(&self) -> Offset {
+        Offset(self.high_watermark.load(Ordering::Acquire))
+    }
+
+    pub fn log_start_offset(&self) -> Offset {
+        Offset(self.log_start_offset.load(Ordering::Acquire))
+    }
+
+    pub fn log_end_offset(&self) -> Offset {
+        Offset(self.log_end_offset.load(Ordering::Acquire))
+    }
+
+    /// A future that completes the next time new data becomes visible.
+    /// Create it (and `enable` it) before checking for data, so that no
+    /// wake-up is missed between the check and the wait.
+    pub fn data_arrived(&self) -> tokio::sync::futures::Notified<'_> {
+        self.new_data.notified()
+    }
+
+    fn lock_log(&self) -> MutexGuard<'_, PartitionLog> {
+        // A panic while holding the lock cannot leave the log half-written in
+        // memory in a way later calls would misread: its state is re-derived
+        // from the files on the next open. Keep serving.
+        self.log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `work` on the log on a blocking thread: log calls do file I/O.
+    async fn with_log<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&mut PartitionLog) -> Result<T, LogError> + Send + 'static,
+    ) -> Result<T, LogError> {
+        let partition = Arc::clone(self);
+        tokio::task::spawn_blocking(move || work(&mut partition.lock_log()))
+            .await
+            .map_err(|join_error| LogError::Io(std::io::Error::other(join_error.to_string())))?
+    }
+
+    /// Appends a produce request's batches as leader, then makes them visible.
+    pub async fn append_as_leader(
+        self: &Arc<Self>,
+        mut records: Vec<u8>,
+    ) -> Result<AppendInfo, LogError> {
+        let epoch = self.leader_epoch();
+        let partition = Arc::clone(self);
+        let info = self
+            .with_log(move |log| {
+                let info = log.append_as_leader(&mut records, epoch)?;
+                // Publish while still holding the log lock, so that offsets only move forward.
+                partition.publish_offsets(log);
+                Ok(info)
+            })
+            .await?;
+        self.new_data.notify_waiters();
+        Ok(info)
+    }
+
+    fn publish_offsets(&self, log: &PartitionLog) {
+        let end = log.log_end_offset().0;
+        self.log_end_offset.store(end, Ordering::Release);
+        self.log_start_offset
+            .store(log.log_start_offset().0, Ordering::Release);
+        // Single replica: everything appended is replicated to the whole ISR.
+        self.high_watermark.store(end, Ordering::Release);
+    }
+
+    /// Reads for a consumer: never past the high watermark.
+    pub async fn read(
+        self: &Arc<Self>,
+        offset: Offset,
+        max_bytes: usize,
+    ) -> Result<FetchedData, LogError> {
+        let high_watermark = self.high_watermark();
+        let records = self
+            .with_log(move |log| log.read(offset, max_bytes, high_watermark))
+            .await?;
+        Ok(FetchedData {
+            records,
+            high_watermark,
+            log_start_offset: self.log_start_offset(),
+        })
+    }
+
+    pub async fn offset_for_timestamp(
+        self: &Arc<Self>,
+        timestamp: i64,
+    ) -> Result<Option<TimestampAndOffset>, LogError> {
+        self.with_log(move |log| log.offset_for_timestamp(timestamp))
+            .await
+    }
+
+    pub async fn max_timestamp(self: &Arc<Self>) -> Result<Option<TimestampAndOffset>, LogError> {
+        self.with_log(|log| log.max_timestamp()).await
+    }
+
+    pub async fn set_config(self: &Arc<Self>, config: LogConfig) -> Result<(), LogError> {
+        self.with_log(move |log| {
+            log.set_config(config);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Deletes segments past retention; returns how many went.
+    pub async fn apply_retention(self: &Arc<Self>, now_ms: i64) -> Result<usize, LogError> {
+        let partition = Arc::clone(self);
+        self.with_log(move |log| {
+            let removed = log.apply_retention(now_ms)?;
+            partition.publish_offsets(log);
+            Ok(removed)
+        })
+        .await
+    }
+
+    pub async fn maybe_flush_by_time(self: &Arc<Self>) -> Result<(), LogError> {
+        self.with_log(|log| log.maybe_flush_by_time()).await
+    }
+
+    /// Flushes the log (clean shutdown).
+    pub fn flush_blocking(&self) -> Result<(), LogError> {
+        self.lock_log().flush()
+    }
+
+    /// Removes the partition's folder (topic deletion). Requests still holding
+    /// this partition keep working on the unlinked files until they finish.
+    pub async fn delete_log_files(self: &Arc<Self>) -> Result<(), LogError> {
+        self.with_log(|log| {
+            std::fs::remove_dir_all(log.dir())?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,7 @@
+//! Record batches: the unit the broker stores and serves, byte for byte.
+
+pub mod batch;
+pub mod builder;
+pub mod compression;
+pub mod record;
+pub mod varint;

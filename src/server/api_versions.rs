@@ -1,0 +1,84 @@
+//! The one table of API version ranges gregor advertises and accepts.
+//!
+//! Ranges are chosen so that every client gets versions gregor implements
+//! fully:
+//! - Produce is advertised from v0 although v0–v2 are refused at request time
+//!   (as Kafka 4 does): librdkafka disables compression unless Produce v0 is
+//!   listed. Produce v12 (transactions V2) and v13 (topic ids) are not
+//!   advertised yet.
+//! - Fetch stops at v12: v13+ address topics by id and v15+ carry replica
+//!   state; they come with replication.
+
+use kafka_protocol::messages::ApiKey;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionRange {
+    pub api_key: ApiKey,
+    pub min: i16,
+    pub max: i16,
+}
+
+const fn range(api_key: ApiKey, min: i16, max: i16) -> VersionRange {
+    VersionRange { api_key, min, max }
+}
+
+/// Advertised in ApiVersions responses, in api-key order.
+pub const ADVERTISED: &[VersionRange] = &[
+    range(ApiKey::Produce, 0, 11),
+    range(ApiKey::Fetch, 4, 12),
+    range(ApiKey::ListOffsets, 1, 7),
+    range(ApiKey::Metadata, 0, 12),
+    range(ApiKey::ApiVersions, 0, 4),
+    range(ApiKey::CreateTopics, 2, 7),
+    range(ApiKey::DeleteTopics, 1, 6),
+];
+
+/// Produce versions advertised for librdkafka's sake but refused.
+const PRODUCE_REFUSED_BELOW: i16 = 3;
+
+pub fn advertised(api_key: ApiKey) -> Option<VersionRange> {
+    ADVERTISED.iter().copied().find(|r| r.api_key == api_key)
+}
+
+/// Whether a request of this key and version is decoded and handled.
+pub fn is_accepted(api_key: ApiKey, version: i16) -> bool {
+    if api_key == ApiKey::Produce && version < PRODUCE_REFUSED_BELOW {
+        return false;
+    }
+    advertised(api_key).is_some_and(|r| (r.min..=r.max).contains(&version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::protocol::Message;
+
+    #[test]
+    fn every_advertised_range_is_within_what_the_codec_supports() {
+        for range in ADVERTISED {
+            let supported = range.api_key.valid_versions();
+            let min = if range.api_key == ApiKey::Produce {
+                PRODUCE_REFUSED_BELOW
+            } else {
+                range.min
+            };
+            assert!(
+                supported.min <= min && range.max <= supported.max,
+                "{range:?} vs {supported:?}"
+            );
+        }
+        assert_eq!(
+            kafka_protocol::messages::ApiVersionsRequest::VERSIONS.max,
+            4
+        );
+    }
+
+    #[test]
+    fn produce_v0_to_v2_are_advertised_but_refused() {
+        assert_eq!(advertised(ApiKey::Produce).map(|r| r.min), Some(0));
+        assert!(!is_accepted(ApiKey::Produce, 2));
+        assert!(is_accepted(ApiKey::Produce, 3));
+        assert!(!is_accepted(ApiKey::Fetch, 13));
+        assert!(!is_accepted(ApiKey::JoinGroup, 0));
+    }
+}

@@ -1,0 +1,167 @@
+//! Request and response framing above the size prefix: header versions,
+//! decoding bodies through kafka-protocol, and the ApiVersions fallback for
+//! versions newer than ours.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::{Decodable, Encodable};
+use thiserror::Error;
+
+use super::api_versions;
+
+#[derive(Debug, Error)]
+pub enum CodecError {
+    #[error("request of {0} bytes is shorter than a request header")]
+    TooShort(usize),
+    #[error("unknown api key {0}")]
+    UnknownApiKey(i16),
+    #[error("{api_key:?} v{version} is not supported")]
+    UnsupportedVersion { api_key: ApiKey, version: i16 },
+    #[error("malformed {api_key:?} v{version} request: {reason}")]
+    Malformed {
+        api_key: ApiKey,
+        version: i16,
+        reason: String,
+    },
+    #[error("cannot encode {api_key:?} v{version} response: {reason}")]
+    Encode {
+        api_key: ApiKey,
+        version: i16,
+        reason: String,
+    },
+}
+
+/// A decoded request.
+#[derive(Debug)]
+pub struct Request {
+    pub api_key: ApiKey,
+    pub header: RequestHeader,
+    pub body: RequestKind,
+}
+
+impl Request {
+    pub fn version(&self) -> i16 {
+        self.header.request_api_version
+    }
+}
+
+/// What a frame turned out to be.
+#[derive(Debug)]
+pub enum Incoming {
+    Request(Request),
+    /// ApiVersions at a version we do not know: answered with a v0 body,
+    /// UNSUPPORTED_VERSION and our ranges, so the client can pick one.
+    ApiVersionsTooNew {
+        correlation_id: i32,
+    },
+}
+
+fn be_i16(bytes: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([bytes[at], bytes[at + 1]])
+}
+
+/// Decodes one request frame (the bytes after the size prefix).
+pub fn decode_request(mut frame: Bytes) -> Result<Incoming, CodecError> {
+    // api key, api version, correlation id: the fixed start of every header.
+    if frame.len() < 8 {
+        return Err(CodecError::TooShort(frame.len()));
+    }
+    let raw_key = be_i16(&frame, 0);
+    let version = be_i16(&frame, 2);
+    let api_key = ApiKey::try_from(raw_key).map_err(|_| CodecError::UnknownApiKey(raw_key))?;
+    if !api_versions::is_accepted(api_key, version) {
+        if api_key == ApiKey::ApiVersions && version > 0 {
+            let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+            return Ok(Incoming::ApiVersionsTooNew { correlation_id });
+        }
+        return Err(CodecError::UnsupportedVersion { api_key, version });
+    }
+    let malformed = |error: anyhow::Error| CodecError::Malformed {
+        api_key,
+        version,
+        reason: error.to_string(),
+    };
+    let header = RequestHeader::decode(&mut frame, api_key.request_header_version(version))
+        .map_err(malformed)?;
+    let body = RequestKind::decode(api_key, &mut frame, version).map_err(malformed)?;
+    Ok(Incoming::Request(Request {
+        api_key,
+        header,
+        body,
+    }))
+}
+
+/// Encodes a response with its size prefix and header. The ApiVersions
+/// response header is always v0, whatever the request version.
+pub fn encode_response(
+    api_key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &ResponseKind,
+) -> Result<Bytes, CodecError> {
+    let failed = |error: anyhow::Error| CodecError::Encode {
+        api_key,
+        version,
+        reason: error.to_string(),
+    };
+    let header_version = api_key.response_header_version(version);
+    let mut buffer = BytesMut::with_capacity(64);
+    buffer.put_i32(0); // size, patched below
+    ResponseHeader::default()
+        .with_correlation_id(correlation_id)
+        .encode(&mut buffer, header_version)
+        .map_err(failed)?;
+    body.encode(&mut buffer, version).map_err(failed)?;
+    let size = (buffer.len() - 4) as i32;
+    buffer[..4].copy_from_slice(&size.to_be_bytes());
+    Ok(buffer.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(api_key: i16, version: i16, body: &[u8]) -> Bytes {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&api_key.to_be_bytes());
+        bytes.extend_from_slice(&version.to_be_bytes());
+        bytes.extend_from_slice(&7i32.to_be_bytes());
+        bytes.extend_from_slice(&(-1i16).to_be_bytes()); // null client id
+        bytes.extend_from_slice(body);
+        Bytes::from(bytes)
+    }
+
+    #[test]
+    fn unknown_keys_short_frames_and_refused_versions_are_errors() {
+        assert!(matches!(
+            decode_request(frame(9999, 0, &[])),
+            Err(CodecError::UnknownApiKey(9999))
+        ));
+        assert!(matches!(
+            decode_request(Bytes::from_static(&[0, 0, 0])),
+            Err(CodecError::TooShort(3))
+        ));
+        assert!(matches!(
+            decode_request(frame(0, 2, &[])),
+            Err(CodecError::UnsupportedVersion { version: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn api_versions_newer_than_ours_gets_the_fallback() {
+        match decode_request(frame(18, 99, &[])) {
+            Ok(Incoming::ApiVersionsTooNew { correlation_id: 7 }) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_truncated_body_is_malformed() {
+        // Metadata v1: topics array claims 3 entries, none follow.
+        let body = 3i32.to_be_bytes();
+        assert!(matches!(
+            decode_request(frame(3, 1, &body)),
+            Err(CodecError::Malformed { .. })
+        ));
+    }
+}

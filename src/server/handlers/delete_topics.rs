@@ -1,0 +1,72 @@
+//! DeleteTopics (v1–v6): by name, or (v6) by name or topic id; removes the
+//! topic from the metadata and its partition folders from disk.
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
+use kafka_protocol::protocol::StrBytes;
+use uuid::Uuid;
+
+use super::topic_name;
+use crate::broker::Broker;
+use crate::error::KafkaError;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: DeleteTopicsRequest,
+    version: i16,
+) -> DeleteTopicsResponse {
+    let targets: Vec<(Option<String>, Uuid)> = if version >= 6 {
+        request
+            .topics
+            .into_iter()
+            .map(|topic| (topic.name.map(|name| name.to_string()), topic.topic_id))
+            .collect()
+    } else {
+        request
+            .topic_names
+            .into_iter()
+            .map(|name| (Some(name.to_string()), Uuid::nil()))
+            .collect()
+    };
+    let mut responses = Vec::with_capacity(targets.len());
+    for (name, id) in targets {
+        let resolved = match &name {
+            Some(name) => Some(name.clone()),
+            None => broker
+                .metadata()
+                .topic_by_id(id)
+                .map(|topic| topic.name.clone()),
+        };
+        let mut result = DeletableTopicResult::default()
+            .with_name(name.as_deref().map(topic_name))
+            .with_topic_id(if version >= 6 { id } else { Uuid::nil() });
+        let outcome = match resolved {
+            None => Err((
+                ResponseError::UnknownTopicId,
+                "unknown topic id".to_string(),
+            )),
+            Some(resolved) => broker
+                .delete_topic(&resolved)
+                .await
+                .map(|deleted| {
+                    if version >= 6 {
+                        result = std::mem::take(&mut result)
+                            .with_name(Some(topic_name(&deleted.name)))
+                            .with_topic_id(deleted.id);
+                    }
+                })
+                .map_err(|error| (error.kafka_error(), error.to_string())),
+        };
+        if let Err((error, message)) = outcome {
+            result = result.with_error_code(error.code());
+            if version >= 5 {
+                result = result.with_error_message(Some(StrBytes::from_string(message)));
+            }
+        }
+        responses.push(result);
+    }
+    DeleteTopicsResponse::default().with_responses(responses)
+}

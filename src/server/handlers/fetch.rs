@@ -1,0 +1,152 @@
+//! Fetch (v4–v12): reads whole batches from each requested partition up to
+//! the high watermark, within `max_bytes` and per-partition limits (but at
+//! least one batch, KIP-74), long-polling up to `max_wait_ms` until
+//! `min_bytes` are available.
+//!
+//! Fetch sessions (KIP-227) are not kept: every response is a full one with
+//! session id 0, which clients accept as "no session".
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::select_all;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::fetch_request::FetchTopic;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use tokio::time::Instant;
+
+use super::{leader_epoch_error, topic_name};
+use crate::broker::Broker;
+use crate::error::KafkaError;
+use crate::partition::Partition;
+use crate::types::{Offset, TopicPartition};
+
+/// Upper bound on how long one fetch may park, whatever the client asks.
+const MAX_WAIT_CAP: Duration = Duration::from_secs(60);
+const READ_COMMITTED: i8 = 1;
+
+pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, _version: i16) -> FetchResponse {
+    let max_wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
+    let deadline = Instant::now() + max_wait;
+    let min_bytes = request.min_bytes.max(0) as usize;
+    let wanted = resolve(broker, &request.topics);
+    let read_committed = request.isolation_level == READ_COMMITTED;
+
+    loop {
+        // Register for wake-ups before reading, so data appended between the
+        // read and the wait is not missed.
+        let mut waiters: Vec<_> = wanted
+            .iter()
+            .filter_map(|(_, partition)| partition.as_ref())
+            .map(|partition| Box::pin(partition.data_arrived()))
+            .collect();
+        for waiter in &mut waiters {
+            waiter.as_mut().enable();
+        }
+        let (topics, total_bytes, any_error) = read_all(&wanted, &request, read_committed).await;
+        let now = Instant::now();
+        if total_bytes >= min_bytes || any_error || now >= deadline || waiters.is_empty() {
+            return FetchResponse::default().with_responses(topics);
+        }
+        let _ = tokio::time::timeout(deadline - now, select_all(waiters)).await;
+    }
+}
+
+/// The requested partitions, looked up once per request.
+type Wanted = Vec<((TopicPartition, i32, i64, i32), Option<Arc<Partition>>)>;
+
+fn resolve(broker: &Broker, topics: &[FetchTopic]) -> Wanted {
+    topics
+        .iter()
+        .flat_map(|topic| {
+            topic.partitions.iter().map(move |p| {
+                let topic_partition = TopicPartition::new(topic.topic.to_string(), p.partition);
+                let partition = broker.partition(&topic_partition);
+                (
+                    (
+                        topic_partition,
+                        p.current_leader_epoch,
+                        p.fetch_offset,
+                        p.partition_max_bytes,
+                    ),
+                    partition,
+                )
+            })
+        })
+        .collect()
+}
+
+async fn read_all(
+    wanted: &Wanted,
+    request: &FetchRequest,
+    read_committed: bool,
+) -> (Vec<FetchableTopicResponse>, usize, bool) {
+    let mut topics: Vec<FetchableTopicResponse> = Vec::new();
+    let mut remaining = request.max_bytes.max(0) as usize;
+    let mut total = 0usize;
+    let mut any_error = false;
+    for ((topic_partition, client_epoch, fetch_offset, partition_max_bytes), partition) in wanted {
+        let mut data = PartitionData::default()
+            .with_partition_index(topic_partition.partition)
+            .with_high_watermark(-1)
+            .with_last_stable_offset(-1)
+            .with_log_start_offset(-1)
+            .with_aborted_transactions(read_committed.then(Vec::new))
+            .with_records(Some(Bytes::new()));
+        match partition {
+            None => {
+                any_error = true;
+                data = data.with_error_code(ResponseError::UnknownTopicOrPartition.code());
+            }
+            Some(partition) => {
+                data = data
+                    .with_high_watermark(partition.high_watermark().value())
+                    .with_last_stable_offset(partition.high_watermark().value())
+                    .with_log_start_offset(partition.log_start_offset().value());
+                if let Some(error) = leader_epoch_error(*client_epoch, partition.leader_epoch()) {
+                    any_error = true;
+                    data = data.with_error_code(error.code());
+                } else {
+                    // Past the response limit, a partition still gets its
+                    // first batch only if nothing was returned yet (KIP-74).
+                    let limit = (*partition_max_bytes).max(0) as usize;
+                    let limit = if total == 0 {
+                        limit
+                    } else {
+                        limit.min(remaining)
+                    };
+                    if limit > 0 || total == 0 {
+                        match partition.read(Offset(*fetch_offset), limit.max(1)).await {
+                            Ok(fetched) => {
+                                total += fetched.records.len();
+                                remaining = remaining.saturating_sub(fetched.records.len());
+                                data = data
+                                    .with_high_watermark(fetched.high_watermark.value())
+                                    .with_last_stable_offset(fetched.high_watermark.value())
+                                    .with_log_start_offset(fetched.log_start_offset.value())
+                                    .with_records(Some(Bytes::from(fetched.records)));
+                            }
+                            Err(error) => {
+                                any_error = true;
+                                data = data.with_error_code(error.code());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        match topics.last_mut() {
+            Some(last) if last.topic.as_str() == topic_partition.topic => {
+                last.partitions.push(data)
+            }
+            _ => topics.push(
+                FetchableTopicResponse::default()
+                    .with_topic(topic_name(&topic_partition.topic))
+                    .with_partitions(vec![data]),
+            ),
+        }
+    }
+    (topics, total, any_error)
+}

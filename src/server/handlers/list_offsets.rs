@@ -1,0 +1,78 @@
+//! ListOffsets (v1–v7): earliest (-2), latest (-1), max timestamp (-3), or
+//! the first offset whose timestamp is at or after a given time.
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+
+use super::{leader_epoch_error, topic_name};
+use crate::broker::Broker;
+use crate::error::KafkaError;
+use crate::types::TopicPartition;
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: ListOffsetsRequest,
+    version: i16,
+) -> ListOffsetsResponse {
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for topic in request.topics {
+        let name = topic.name.to_string();
+        let mut partitions = Vec::with_capacity(topic.partitions.len());
+        for wanted in topic.partitions {
+            let topic_partition = TopicPartition::new(name.clone(), wanted.partition_index);
+            let mut response = ListOffsetsPartitionResponse::default()
+                .with_partition_index(wanted.partition_index)
+                .with_timestamp(-1)
+                .with_offset(-1);
+            let Some(partition) = broker.partition(&topic_partition) else {
+                partitions
+                    .push(response.with_error_code(ResponseError::UnknownTopicOrPartition.code()));
+                continue;
+            };
+            if let Some(error) =
+                leader_epoch_error(wanted.current_leader_epoch, partition.leader_epoch())
+            {
+                partitions.push(response.with_error_code(error.code()));
+                continue;
+            }
+            let found = match wanted.timestamp {
+                EARLIEST => Ok(Some((-1, partition.log_start_offset().value()))),
+                LATEST => Ok(Some((-1, partition.high_watermark().value()))),
+                MAX_TIMESTAMP => partition
+                    .max_timestamp()
+                    .await
+                    .map(|found| found.map(|f| (f.timestamp, f.offset.value()))),
+                timestamp => partition
+                    .offset_for_timestamp(timestamp)
+                    .await
+                    .map(|found| found.map(|f| (f.timestamp, f.offset.value()))),
+            };
+            response = match found {
+                Ok(Some((timestamp, offset))) => {
+                    response.with_timestamp(timestamp).with_offset(offset)
+                }
+                Ok(None) => response,
+                Err(error) => response.with_error_code(error.code()),
+            };
+            if version >= 4 {
+                response = response.with_leader_epoch(partition.leader_epoch().value());
+            }
+            partitions.push(response);
+        }
+        topics.push(
+            ListOffsetsTopicResponse::default()
+                .with_name(topic_name(&name))
+                .with_partitions(partitions),
+        );
+    }
+    ListOffsetsResponse::default().with_topics(topics)
+}

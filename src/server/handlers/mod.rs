@@ -1,0 +1,32 @@
+//! One handler per Kafka API: validate, call a subsystem, build the response.
+
+pub mod api_versions;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod fetch;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+
+use kafka_protocol::messages::TopicName;
+use kafka_protocol::protocol::StrBytes;
+
+/// A topic name as the response types carry it.
+pub(crate) fn topic_name(name: &str) -> TopicName {
+    TopicName(StrBytes::from_string(name.to_string()))
+}
+
+/// Kafka's check of a client's view of the leader epoch (KIP-320): -1 means
+/// "don't check"; an older epoch is fenced, a newer one not known yet.
+pub(crate) fn leader_epoch_error(
+    client_epoch: i32,
+    current: crate::types::LeaderEpoch,
+) -> Option<kafka_protocol::error::ResponseError> {
+    use kafka_protocol::error::ResponseError;
+    match client_epoch {
+        -1 => None,
+        epoch if epoch < current.value() => Some(ResponseError::FencedLeaderEpoch),
+        epoch if epoch > current.value() => Some(ResponseError::UnknownLeaderEpoch),
+        _ => None,
+    }
+}

@@ -1,0 +1,92 @@
+//! Produce (v3–v11; v0–v2 advertised for librdkafka but refused): appends
+//! each partition's batches as sent, after validating headers and CRCs, and
+//! answers with base offsets — or not at all for acks=0.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::protocol::StrBytes;
+use tracing::debug;
+
+use super::topic_name;
+use crate::broker::Broker;
+use crate::error::KafkaError;
+use crate::types::TopicPartition;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: ProduceRequest,
+    _version: i16,
+) -> Option<ProduceResponse> {
+    let acks = request.acks;
+    let mut topics = Vec::with_capacity(request.topic_data.len());
+    for topic in request.topic_data {
+        let name = topic.name.to_string();
+        let known = broker.metadata().topic(&name).is_some();
+        if !known && broker.config().auto_create_topics_enable {
+            if let Err(error) = broker.auto_create_topic(&name).await {
+                debug!(topic = %name, %error, "auto-creation on produce failed");
+            }
+        }
+        let partitions = join_all(topic.partition_data.into_iter().map(|data| {
+            let topic_partition = TopicPartition::new(name.clone(), data.index);
+            append_one(broker, topic_partition, data.records, acks)
+        }))
+        .await;
+        topics.push(
+            TopicProduceResponse::default()
+                .with_name(topic_name(&name))
+                .with_partition_responses(partitions),
+        );
+    }
+    (acks != 0).then(|| ProduceResponse::default().with_responses(topics))
+}
+
+async fn append_one(
+    broker: &Arc<Broker>,
+    topic_partition: TopicPartition,
+    records: Option<bytes::Bytes>,
+    acks: i16,
+) -> PartitionProduceResponse {
+    let response = PartitionProduceResponse::default()
+        .with_index(topic_partition.partition)
+        .with_base_offset(-1)
+        .with_log_append_time_ms(-1)
+        .with_log_start_offset(-1);
+    let failed = |error: ResponseError, message: String| {
+        response
+            .clone()
+            .with_error_code(error.code())
+            .with_error_message(Some(StrBytes::from_string(message)))
+    };
+    if !matches!(acks, -1..=1) {
+        return failed(
+            ResponseError::InvalidRequiredAcks,
+            format!("acks={acks} is not -1, 0 or 1"),
+        );
+    }
+    let Some(partition) = broker.partition(&topic_partition) else {
+        return failed(
+            ResponseError::UnknownTopicOrPartition,
+            format!("{topic_partition} is not hosted here"),
+        );
+    };
+    let Some(records) = records else {
+        return failed(ResponseError::CorruptMessage, "null records".to_string());
+    };
+    // The batches are patched in place (offsets, leader epoch), so they need
+    // a buffer of their own.
+    match partition.append_as_leader(records.to_vec()).await {
+        Ok(info) => response
+            .with_base_offset(info.base_offset.value())
+            .with_log_append_time_ms(info.log_append_time.unwrap_or(-1))
+            .with_log_start_offset(partition.log_start_offset().value()),
+        Err(error) => {
+            debug!(partition = %topic_partition, %error, "produce rejected");
+            failed(error.kafka_error(), error.to_string())
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The Kafka protocol front end: accepting connections, framing, decoding,
+//! dispatching to one handler per API, encoding responses.
+
+pub mod api_versions;
+pub mod codec;
+pub mod connection;
+pub mod dispatch;
+pub mod handlers;
+pub mod listener;
+pub mod wire_alloc;
