@@ -412,7 +412,9 @@ def test_create_topic_segment_bytes_config_is_honoured(broker, topic, admin):
     create_topic(admin, topic, partitions=1, config={"segment.bytes": "4096"})
     records = [{"key": None, "value": bytes([i % 256]) * 500, "headers": [], "timestamp": now_ms()}
                for i in range(40)]
-    produce(make_producer(broker.bootstrap, **{"linger.ms": 0}), topic, records)
+    p = make_producer(broker.bootstrap, **{"linger.ms": 0})
+    for r in records:  # one batch (~570 bytes) per request
+        produce(p, topic, [r])
     logs = sorted(p.name for p in broker.partition_dir(topic, 0).glob("*.log"))
     assert len(logs) >= 3, f"segment.bytes=4096 with ~20 KB of data gave segments {logs}"
     msgs = consume(broker.bootstrap, topic, 0, 40)

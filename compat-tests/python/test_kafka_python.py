@@ -101,7 +101,7 @@ def consume(bootstrap, topic, start: int, n: int, partition: int = 0, timeout: f
         out = []
         deadline = time.monotonic() + timeout
         while len(out) < n and time.monotonic() < deadline:
-            for recs in c.poll(timeout_ms=200).values():
+            for recs in c.poll(timeout_ms=200, max_records=n - len(out)).values():
                 out.extend(recs)
         assert len(out) == n, f"got {len(out)} of {n} records within {timeout}s"
         return out

@@ -41,10 +41,13 @@ impl Listener {
             .collect()
     }
 
-    /// The address to bind: an empty host means every interface.
+    /// The address to bind: an empty host means every interface, as in
+    /// Kafka; `localhost` binds the IPv4 loopback rather than whichever
+    /// address the resolver lists first.
     pub fn bind_address(&self) -> String {
         match self.host.as_str() {
             "" => format!("0.0.0.0:{}", self.port),
+            "localhost" => format!("127.0.0.1:{}", self.port),
             host if host.contains(':') => format!("[{host}]:{}", self.port),
             host => format!("{host}:{}", self.port),
         }

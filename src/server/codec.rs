@@ -48,7 +48,7 @@ impl Request {
 /// What a frame turned out to be.
 #[derive(Debug)]
 pub enum Incoming {
-    Request(Request),
+    Request(Box<Request>),
     /// ApiVersions at a version we do not know: answered with a v0 body,
     /// UNSUPPORTED_VERSION and our ranges, so the client can pick one.
     ApiVersionsTooNew {
@@ -84,11 +84,11 @@ pub fn decode_request(mut frame: Bytes) -> Result<Incoming, CodecError> {
     let header = RequestHeader::decode(&mut frame, api_key.request_header_version(version))
         .map_err(malformed)?;
     let body = RequestKind::decode(api_key, &mut frame, version).map_err(malformed)?;
-    Ok(Incoming::Request(Request {
+    Ok(Incoming::Request(Box::new(Request {
         api_key,
         header,
         body,
-    }))
+    })))
 }
 
 /// Encodes a response with its size prefix and header. The ApiVersions

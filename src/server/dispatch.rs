@@ -10,7 +10,7 @@ use crate::broker::Broker;
 
 /// What the connection does after a request.
 pub enum Reply {
-    Send(ResponseKind),
+    Send(Box<ResponseKind>),
     /// The client expects no response (acks=0 produce).
     Nothing,
     /// The request cannot be answered; the connection closes with this reason.
@@ -19,6 +19,7 @@ pub enum Reply {
 
 pub async fn dispatch(broker: &Arc<Broker>, request: Request) -> Reply {
     let version = request.version();
+    let api_key = request.api_key;
     let response = match request.body {
         RequestKind::ApiVersions(body) => {
             ResponseKind::ApiVersions(handlers::api_versions::handle(&body, version))
@@ -34,7 +35,7 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request) -> Reply {
         }
         RequestKind::Produce(body) => {
             return match handlers::produce::handle(broker, body, version).await {
-                Some(response) => Reply::Send(ResponseKind::Produce(response)),
+                Some(response) => Reply::Send(Box::new(ResponseKind::Produce(response))),
                 None => Reply::Nothing,
             }
         }
@@ -46,7 +47,7 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request) -> Reply {
         }
         // The codec only passes advertised APIs, so this is a gap between the
         // api_versions table and this match.
-        _ => return Reply::Close(format!("no handler for {:?}", request.api_key)),
+        _ => return Reply::Close(format!("no handler for {api_key:?}")),
     };
-    Reply::Send(response)
+    Reply::Send(Box::new(response))
 }

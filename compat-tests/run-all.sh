@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every gregor test on a fresh machine: installs what the real clients
+# need (Debian and Python packages), builds the broker, runs the unit tests,
+# then the compatibility suites that drive a real broker process with kcat,
+# confluent-kafka-python, kafka-python and the Rust rdkafka crate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+command -v kcat >/dev/null || missing+=(kcat)
+command -v cmake >/dev/null || missing+=(cmake)
+dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || missing+=(libcurl4-openssl-dev)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+venv="$root/target/compat-venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -r compat-tests/requirements.txt
+
+echo "== build and unit tests"
+cargo build --locked
+cargo test --locked
+
+export GREGOR_BIN="$root/target/debug/gregor"
+
+echo "== compat: kcat, confluent-kafka-python, kafka-python"
+"$venv/bin/python" -m pytest compat-tests/python
+
+echo "== compat: Rust rdkafka crate"
+(cd compat-tests/rust && CARGO_TARGET_DIR="$root/target/rdkafka" cargo test --locked)

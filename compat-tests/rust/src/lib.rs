@@ -1,0 +1,1 @@
+//! Intentionally empty: everything lives in `tests/` (harness in `tests/common/mod.rs`).
