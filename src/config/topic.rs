@@ -95,7 +95,11 @@ impl LogConfig {
     /// Applies one topic-level setting by its Kafka name.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         match name {
-            "segment.bytes" => self.segment_bytes = at_least(name, parse_number(name, value)?, 14)?,
+            // An int in Kafka: segment positions are 32-bit in the offset index.
+            "segment.bytes" => {
+                let bytes: i32 = parse_number(name, value)?;
+                self.segment_bytes = at_least(name, bytes, 14)? as u64
+            }
             "segment.ms" => self.segment_ms = at_least(name, parse_number(name, value)?, 1)?,
             "retention.ms" => self.retention_ms = at_least(name, parse_number(name, value)?, -1)?,
             "retention.bytes" => self.retention_bytes = parse_number(name, value)?,

@@ -215,7 +215,10 @@ impl PartitionLog {
         let active = self.active();
         let full = active.size() + incoming > self.config.segment_bytes;
         let old = active.age() >= Duration::from_millis(self.config.segment_ms.max(0) as u64);
-        if !active.is_empty() && (full || old) {
+        // Index entries hold offsets relative to the base offset in 32 bits.
+        let offsets_exhausted =
+            active.next_offset().0 - active.base_offset().0 > i64::from(i32::MAX) - 1_000_000;
+        if !active.is_empty() && (full || old || offsets_exhausted) {
             self.roll()?;
         }
         Ok(())

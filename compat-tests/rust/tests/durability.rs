@@ -1,8 +1,6 @@
 //! (g) Data acknowledged with acks=all survives SIGKILL of the broker.
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use rdkafka::consumer::Consumer;
 use rdkafka::topic_partition_list::Offset;
@@ -75,5 +73,4 @@ fn data_survives_clean_restart() {
         .unwrap();
     let t = md.topics().iter().find(|t| t.name() == topic).expect("topic listed after restart");
     assert_eq!(t.partitions().len(), 1);
-    std::thread::sleep(Duration::from_millis(10));
 }
