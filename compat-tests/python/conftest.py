@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -332,10 +333,20 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def segment_files(partition_dir: Path) -> dict[str, list[str]]:
-    """Group files of a partition folder by extension."""
-    out: dict[str, list[str]] = {}
-    for p in sorted(partition_dir.iterdir()):
-        if p.is_file():
-            out.setdefault(p.suffix, []).append(p.name)
+def read_batches(log_path: Path) -> list[dict]:
+    """Walk a Kafka-format segment file (concatenated v2 RecordBatches) and
+    return each batch's header fields."""
+    data = Path(log_path).read_bytes()
+    out = []
+    pos = 0
+    while pos + 61 <= len(data):
+        base_offset, length = struct.unpack_from(">qi", data, pos)
+        if length <= 0:
+            break
+        magic = data[pos + 16]
+        attributes, last_delta = struct.unpack_from(">hi", data, pos + 21)
+        count = struct.unpack_from(">i", data, pos + 57)[0]
+        out.append({"base_offset": base_offset, "length": length, "magic": magic,
+                    "codec": attributes & 7, "last_offset_delta": last_delta, "count": count})
+        pos += 12 + length
     return out

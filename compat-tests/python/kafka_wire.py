@@ -394,3 +394,43 @@ def pick_produce_version(api_keys: dict[int, tuple[int, int]]) -> int:
         if lo <= v <= hi:
             return v
     raise AssertionError(f"broker advertises no Produce version in 3..12: {lo}..{hi}")
+
+
+# --------------------------------------------------------------------------
+# Metadata v4 (non-flexible)
+# --------------------------------------------------------------------------
+
+def metadata_v4_request(correlation_id: int, topics: list[str] | None,
+                        allow_auto_create: bool) -> bytes:
+    body = (w_array([string(t) for t in topics]) if topics is not None else i32(-1))
+    body += i8(1 if allow_auto_create else 0)
+    return frame(request_header(3, 4, correlation_id) + body)
+
+
+def w_array(items: list[bytes]) -> bytes:
+    return i32(len(items)) + b"".join(items)
+
+
+def parse_metadata_v4(frame_body: bytes) -> tuple[int, dict]:
+    """Returns (correlation_id, {topic: (error_code, partition_count)})."""
+    r = Reader(frame_body)
+    corr = r.i32()
+    r.i32()                                  # throttle_time_ms
+    for _ in range(r.i32()):                 # brokers
+        r.i32(); r.string(); r.i32(); r.string()
+    r.string()                               # cluster_id
+    r.i32()                                  # controller_id
+    topics = {}
+    for _ in range(r.i32()):
+        err = r.i16()
+        name = r.string()
+        r.i8()                               # is_internal
+        n = r.i32()
+        for _ in range(max(n, 0)):
+            r.i16(); r.i32(); r.i32()        # error, index, leader
+            for _ in range(r.i32()):         # replicas
+                r.i32()
+            for _ in range(r.i32()):         # isr
+                r.i32()
+        topics[name] = (err, n)
+    return corr, topics

@@ -275,6 +275,20 @@ def test_produce_bad_crc_only_batch_leaves_log_unchanged(broker, topic):
     assert_healthy(broker)
 
 
+def test_produce_batch_larger_than_max_message_bytes(broker, topic):
+    produce_confluent(broker.bootstrap, topic, 1)
+    version = w.pick_produce_version(api_keys(broker))
+    # one uncompressed batch of ~1.5 MB > message.max.bytes default (1048588)
+    batch = w.record_batch([w.Rec(b"big", b"z" * 1_500_000, now_ms())])
+    with w.connect(broker.host, broker.port) as s:
+        s.sendall(w.produce_request(version, 8, topic, 0, batch, acks=1))
+        corr, res = w.parse_produce_response(version, w.recv_frame(s))
+    assert corr == 8
+    assert res[(topic, 0)].error_code == 10, f"expected MESSAGE_TOO_LARGE (10), got {res}"
+    assert watermarks(broker.bootstrap, topic) == (0, 1)
+    assert_healthy(broker)
+
+
 def test_produce_to_unknown_partition(broker, topic):
     produce_confluent(broker.bootstrap, topic, 1)
     version = w.pick_produce_version(api_keys(broker))
@@ -285,6 +299,38 @@ def test_produce_to_unknown_partition(broker, topic):
     assert corr == 6
     assert res[(topic, 7)].error_code == 3, f"expected UNKNOWN_TOPIC_OR_PARTITION (3), got {res}"
     assert watermarks(broker.bootstrap, topic) == (0, 1)
+    assert_healthy(broker)
+
+
+# ---------------------------------------------------------------------------
+# auto-creation must validate names like CreateTopics does
+# ---------------------------------------------------------------------------
+
+def _dirs(root):
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_dir()}
+
+
+@pytest.mark.parametrize("name", ["../escape", "bad/name", "..", ".", "a" * 250, "has space"],
+                         ids=["dotdot-slash", "slash", "dotdot", "dot", "len250", "space"])
+def test_auto_create_rejects_invalid_names(broker, name):
+    root = broker.data_dir.parent  # the test's temp dir: data dir + broker log
+    before = _dirs(root)
+    with w.connect(broker.host, broker.port) as s:
+        s.sendall(w.metadata_v4_request(21, [name], allow_auto_create=True))
+        corr, topics = w.parse_metadata_v4(w.recv_frame(s))
+        assert corr == 21
+        assert topics.get(name, (None, None))[0] == 17, \
+            f"expected INVALID_TOPIC_EXCEPTION (17) for {name!r}, got {topics}"
+        # a Produce to it (which also auto-creates in Kafka) must not create it either
+        version = w.pick_produce_version(api_keys(broker))
+        batch = w.record_batch([w.Rec(b"k", b"v", now_ms())])
+        s.sendall(w.produce_request(version, 22, name, 0, batch, acks=1))
+        corr, res = w.parse_produce_response(version, w.recv_frame(s))
+        assert corr == 22
+        assert res[(name, 0)].error_code in (3, 17), res
+    created = sorted(_dirs(root) - before)
+    assert not created, f"directories created for invalid topic {name!r}: {created}"
+    assert not (root / "escape-0").exists() and not (root.parent / "escape-0").exists()
     assert_healthy(broker)
 
 

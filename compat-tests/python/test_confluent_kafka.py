@@ -11,13 +11,14 @@ import time
 import zlib
 
 import pytest
-from confluent_kafka import (TIMESTAMP_CREATE_TIME, Consumer, KafkaError, KafkaException,
+from confluent_kafka import (TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME, Consumer, KafkaError, KafkaException,
                              Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
-from conftest import now_ms, wait_until
+from conftest import now_ms, read_batches, wait_until
 
 COMPRESSIONS = ["none", "gzip", "snappy", "lz4", "zstd"]
+CODEC_IDS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 ACKS = ["0", "1", "all"]
 
 # Kafka error codes
@@ -26,6 +27,7 @@ INVALID_TOPIC_EXCEPTION = 17
 TOPIC_ALREADY_EXISTS = 36
 INVALID_PARTITIONS = 37
 INVALID_REPLICATION_FACTOR = 38
+INVALID_CONFIG = 40
 
 
 # ---------------------------------------------------------------------------
@@ -63,9 +65,10 @@ def make_records(n: int, base_ts: int, seed: int = 1, big_every: int = 0):
         elif i % 11 == 6:
             value = b""
         else:
-            value = f"value-{i}-".encode() + rnd.randbytes(rnd.randrange(0, 300))
+            # compressible text plus a few random bytes
+            value = (f"value-{i}-" * rnd.randrange(1, 30)).encode() + rnd.randbytes(rnd.randrange(0, 40))
         if big_every and i % big_every == big_every - 1:
-            value = rnd.randbytes(64 * 1024)
+            value = rnd.randbytes(4096) * 16  # 64 KiB, compressible
         hsel = i % 4
         if hsel == 0:
             headers = []
@@ -189,6 +192,16 @@ def test_produce_consume_roundtrip(broker, topic, acks, compression):
     msgs = consume(broker.bootstrap, topic, 0, len(records))
     assert_records_equal(msgs, records, topic=topic)
     assert watermarks(broker.bootstrap, topic) == (0, len(records))
+    # stored as sent: every batch on disk carries the producer's codec
+    # (a client may send an individual batch uncompressed when compression does not pay).
+    # Note: librdkafka enables lz4 only if the broker advertises FindCoordinator (api
+    # key 10, its "LZ4" feature check); otherwise it silently sends lz4 uncompressed.
+    batches = read_batches(broker.partition_dir(topic, 0) / f"{0:020d}.log")
+    assert sum(b["count"] for b in batches) == len(records)
+    codecs = {b["codec"] for b in batches}
+    assert CODEC_IDS[compression] in codecs and codecs <= {0, CODEC_IDS[compression]}, (
+        f"codecs of the stored batches: {codecs}; expected the client to send "
+        f"{compression} (codec {CODEC_IDS[compression]}) batches")
 
 
 def test_multiple_batches_append_in_order(broker, topic):
@@ -218,6 +231,22 @@ def test_multi_partition_topic(broker, topic, admin):
         assert watermarks(broker.bootstrap, topic, part) == (0, len(recs))
         msgs = consume(broker.bootstrap, topic, 0, len(recs), partition=part)
         assert_records_equal(msgs, recs, partition=part)
+    # one consumer assigned to all three partitions (multi-partition Fetch)
+    c = make_consumer(broker.bootstrap)
+    try:
+        c.assign([TopicPartition(topic, part, 0) for part in range(3)])
+        got = {0: [], 1: [], 2: []}
+        deadline = time.monotonic() + 20
+        while sum(map(len, got.values())) < 18 and time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is None or (m.error() and m.error().code() == KafkaError._PARTITION_EOF):
+                continue
+            assert m.error() is None, m.error()
+            got[m.partition()].append(m)
+    finally:
+        c.close()
+    for part, recs in per_part.items():
+        assert_records_equal(got[part], recs, partition=part)
 
 
 def test_long_poll_returns_new_record_promptly(broker, topic):
@@ -246,6 +275,86 @@ def test_long_poll_returns_new_record_promptly(broker, topic):
         c.close()
 
 
+def test_fetch_limits_smaller_than_a_batch(broker, topic):
+    # KIP-74: the first batch is returned even if it exceeds the fetch limits,
+    # so a consumer with tiny limits still makes progress
+    records = [{"key": f"k{i}".encode(), "value": bytes([i]) * 50_000, "headers": [],
+                "timestamp": now_ms()} for i in range(6)]
+    p = make_producer(broker.bootstrap, **{"linger.ms": 0})
+    for r in records:  # one ~50 KB batch per record
+        produce(p, topic, [r])
+    msgs = consume(broker.bootstrap, topic, 0, 6, **{"fetch.max.bytes": 1024,
+                                                      "message.max.bytes": 1000,
+                                                      "max.partition.fetch.bytes": 1024})
+    assert [(m.offset(), m.value()) for m in msgs] == [(i, r["value"]) for i, r in enumerate(records)]
+
+
+@pytest.mark.parametrize("compression", [None, "gzip", "snappy", "lz4", "zstd"],
+                         ids=lambda c: c or "none")
+def test_consume_batches_produced_by_kafka_python(broker, topic, compression):
+    """Interop: batches written by kafka-python (including lz4, which librdkafka
+    itself only sends when the broker advertises FindCoordinator) read by librdkafka."""
+    from kafka import KafkaProducer
+    records = make_records(25, now_ms() - 600_000, seed=11)
+    for r in records:  # kafka-python: header values must be bytes, key or value set
+        r["headers"] = [(k, v if v is not None else b"") for k, v in r["headers"]]
+        if r["key"] is None and r["value"] is None:
+            r["value"] = b""
+    p = KafkaProducer(bootstrap_servers=broker.bootstrap, enable_idempotence=False, acks="all",
+                      linger_ms=100, compression_type=compression)
+    futs = [p.send(topic, value=r["value"], key=r["key"], headers=r["headers"], partition=0,
+                   timestamp_ms=r["timestamp"]) for r in records]
+    p.flush(30)
+    assert [f.get(10).offset for f in futs] == list(range(25))
+    p.close(timeout=10)
+    codecs = {b["codec"] for b in read_batches(broker.partition_dir(topic, 0) / f"{0:020d}.log")}
+    assert codecs == {CODEC_IDS[compression or "none"]}, codecs
+    assert_records_equal(consume(broker.bootstrap, topic, 0, 25), records)
+
+
+def test_concurrent_producers_same_partition(broker, topic):
+    """Appends from several connections at once get unique, contiguous offsets."""
+    import threading
+    n_threads, per_thread = 4, 400
+    acked: list[list] = [[] for _ in range(n_threads)]
+
+    def run(t):
+        p = make_producer(broker.bootstrap, **{"linger.ms": 2, "acks": "all"})
+        for i in range(per_thread):
+            p.produce(topic, value=f"t{t}-{i}".encode(), partition=0,
+                      on_delivery=lambda err, msg: acked[t].append((err, msg.offset(), msg.value())))
+            if i % 50 == 0:
+                p.poll(0)
+        assert p.flush(30) == 0
+
+    produce(make_producer(broker.bootstrap), topic,
+            [{"key": None, "value": b"init", "headers": [], "timestamp": now_ms()}])
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(n_threads)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    total = n_threads * per_thread
+    results = [r for rs in acked for r in rs]
+    assert len(results) == total and all(err is None for err, _, _ in results)
+    assert sorted(off for _, off, _ in results) == list(range(1, total + 1))
+    for t in range(n_threads):  # each producer's records keep their order
+        offs = [off for _, off, _ in acked[t]]
+        assert offs == sorted(offs)
+    by_offset = {off: val for _, off, val in results}
+    msgs = consume(broker.bootstrap, topic, 1, total, timeout=30)
+    assert [(m.offset(), m.value()) for m in msgs] == sorted(by_offset.items())
+
+
+def test_large_record_near_limit(broker, topic):
+    value = bytes(range(256)) * 3900  # 998,400 bytes, below message.max.bytes (1048588)
+    reports = produce(make_producer(broker.bootstrap), topic,
+                      [{"key": b"big", "value": value, "headers": [], "timestamp": now_ms()}])
+    assert reports[0][0] is None and reports[0][1] == 0
+    (m,) = consume(broker.bootstrap, topic, 0, 1)
+    assert (m.key(), m.value()) == (b"big", value)
+
+
 # ---------------------------------------------------------------------------
 # timestamps / offsets_for_times / ListOffsets
 # ---------------------------------------------------------------------------
@@ -258,6 +367,12 @@ def test_offsets_for_times(broker, topic, compression):
     p = make_producer(broker.bootstrap, **{"linger.ms": 200, "compression.type": compression})
     reports = produce(p, topic, records)
     assert [r[1] for r in reports] == list(range(n))
+    # precondition: the records really sit several to a batch (and compressed
+    # as sent), so the lookups below land inside batches
+    batches = read_batches(broker.partition_dir(topic, 0) / f"{0:020d}.log")
+    assert sum(b["count"] for b in batches) == n
+    assert len(batches) < n / 2, f"{len(batches)} batches for {n} records"
+    assert {b["codec"] for b in batches} == {CODEC_IDS[compression]}
 
     cases = {
         base - 60_000: 0,            # before everything
@@ -320,9 +435,13 @@ def test_watermarks_empty_and_filled(broker, topic, admin):
 # positioning
 # ---------------------------------------------------------------------------
 
-def test_assign_middle_offset(broker, topic):
+@pytest.mark.parametrize("compression", ["none", "zstd"])
+def test_assign_middle_offset(broker, topic, compression):
+    # several records per batch: offset 17 is inside a batch, which the broker
+    # returns whole and the client trims
     records = make_records(30, now_ms() - 600_000, seed=5)
-    produce(make_producer(broker.bootstrap, **{"linger.ms": 100}), topic, records)
+    produce(make_producer(broker.bootstrap, **{"linger.ms": 100, "compression.type": compression}),
+            topic, records)
     msgs = consume(broker.bootstrap, topic, 17, 13)
     assert_records_equal(msgs, records[17:], first_offset=17)
 
@@ -419,6 +538,42 @@ def test_create_topic_segment_bytes_config_is_honoured(broker, topic, admin):
     assert len(logs) >= 3, f"segment.bytes=4096 with ~20 KB of data gave segments {logs}"
     msgs = consume(broker.bootstrap, topic, 0, 40)
     assert [m.value() for m in msgs] == [r["value"] for r in records]
+
+
+def test_create_topics_mixed_batch(broker, admin, make_topic):
+    good, existing = make_topic("good"), make_topic("existing")
+    create_topic(admin, existing, partitions=1)
+    fs = admin.create_topics([NewTopic(good, num_partitions=2, replication_factor=1),
+                              NewTopic("bad/name", num_partitions=1, replication_factor=1),
+                              NewTopic(existing, num_partitions=1, replication_factor=1)])
+    assert fs[good].result(15) is None
+    assert error_code_of(fs["bad/name"]) == INVALID_TOPIC_EXCEPTION
+    assert error_code_of(fs[existing]) == TOPIC_ALREADY_EXISTS
+    assert sorted(admin.list_topics(timeout=10).topics[good].partitions) == [0, 1]
+
+
+@pytest.mark.parametrize("config", [{"no.such.config": "1"}, {"cleanup.policy": "bogus"},
+                                    {"retention.ms": "not-a-number"}],
+                         ids=["unknown-name", "bad-enum", "bad-number"])
+def test_create_topic_invalid_config(broker, topic, admin, config):
+    fs = admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1,
+                                       config=config)])
+    assert error_code_of(fs[topic]) == INVALID_CONFIG
+    assert topic not in topic_names(admin)
+
+
+def test_log_append_time_topic(broker, topic, admin):
+    create_topic(admin, topic, config={"message.timestamp.type": "LogAppendTime"})
+    before = now_ms()
+    records = make_records(5, before - 3_600_000, seed=13)  # create times an hour old
+    produce(make_producer(broker.bootstrap), topic, records)
+    after = now_ms()
+    msgs = consume(broker.bootstrap, topic, 0, 5)
+    for m, r in zip(msgs, records):
+        assert (m.key(), m.value()) == (r["key"], r["value"])
+        ts_type, ts = m.timestamp()
+        assert ts_type == TIMESTAMP_LOG_APPEND_TIME
+        assert before - 1000 <= ts <= after + 1000, (before, ts, after)
 
 
 def test_create_topic_validate_only(broker, topic, admin):

@@ -16,7 +16,7 @@ import time
 from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from conftest import now_ms, segment_files
+from conftest import now_ms
 
 SEGMENT_NAME = re.compile(r"^(\d{20})\.(log|index|timeindex)$")
 
@@ -226,6 +226,8 @@ def _kill_mid_stream(b, topic, min_acked: int, value_size: int):
     assert not prod.is_alive(), "producer thread did not finish"
     acked = dict(prod.acked)
     assert len(acked) >= acked_before
+    print(f"SIGKILL after {acked_before} acks; finally acked={len(acked)} failed={prod.failed} "
+          f"sent={prod.sent} max acked offset={max(acked)}")
     b.start()
     return acked, prod
 
@@ -294,3 +296,74 @@ def test_segment_layout_after_clean_restart(broker_factory, topic):
     mid = logs[len(logs) // 2] + 1
     msgs = consume_until_eof(b.bootstrap, topic, start=mid)
     assert [m.offset() for m in msgs] == list(range(mid, 120))
+
+
+def test_sigterm_with_connected_clients(broker_factory, topic):
+    """A clean shutdown does not wait for clients: a consumer parked in a long
+    poll and an idle producer are connected while SIGTERM arrives."""
+    b = broker_factory(name="sigterm-clients")
+    assert produce_sync(b.bootstrap, topic, [(b"k", b"v", now_ms())]) == [0]
+    idle_producer = make_producer(b.bootstrap)
+    idle_producer.list_topics(timeout=10)
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "compat-sigterm",
+                  "enable.auto.commit": False, "fetch.wait.max.ms": 10000,
+                  "enable.partition.eof": False})
+    try:
+        c.assign([TopicPartition(topic, 0, 1)])
+        assert c.poll(1.5) is None  # now waiting in Fetch at the end of the log
+        t0 = time.monotonic()
+        code = b.stop(timeout=15)
+        took = time.monotonic() - t0
+    finally:
+        c.close()
+    assert code == 0, f"exit code {code} on SIGTERM"
+    # (the pending Fetch would otherwise complete only at fetch.wait.max.ms, ~8.5 s later)
+    assert took < 5, f"shutdown took {took:.1f}s with a consumer parked in a long poll"
+    b.start()
+    msgs = consume_until_eof(b.bootstrap, topic)
+    assert [(m.offset(), m.value()) for m in msgs] == [(0, b"v")]
+
+
+def test_indexes_after_crash_across_segments(broker_factory, topic):
+    """Offset and timestamp lookups after a SIGKILL, with many small segments:
+    fetches from arbitrary offsets and offsets_for_times must be exact."""
+    b = broker_factory(name="index-crash", **{"log.segment.bytes": "4096"})
+    n = 400
+    base = now_ms() - 600_000
+    p = make_producer(b.bootstrap, **{"linger.ms": 0})
+    offsets = []
+    for i in range(n):
+        # small batches of varying size, so segment and batch boundaries move around
+        p.produce(topic, key=f"k{i}".encode(), value=f"value-{i}-".encode() * (1 + i % 7),
+                  timestamp=base + 10 * i, partition=0,
+                  on_delivery=lambda err, msg: offsets.append((err, msg.offset())))
+        if i % 3 == 2:
+            assert p.flush(15) == 0
+    assert p.flush(15) == 0
+    assert offsets == [(None, i) for i in range(n)]
+    logs_before = check_segment_layout(b.partition_dir(topic, 0), min_segments=5)
+    b.kill()
+    b.start()
+    logs_after = check_segment_layout(b.partition_dir(topic, 0), min_segments=len(logs_before))
+    assert logs_after[: len(logs_before)] == logs_before
+
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "compat-index",
+                  "enable.auto.commit": False})
+    try:
+        probes = sorted({0, 1, 2, 3, 57, 58, 199, 200, 201, n - 2, n - 1}
+                        | {o for o in logs_before if o < n} | {o + 1 for o in logs_before if o + 1 < n})
+        for k in probes:
+            for t, expect in ((base + 10 * k, k), (base + 10 * k - 5, k)):
+                (res,) = c.offsets_for_times([TopicPartition(topic, 0, t)], timeout=10)
+                assert res.error is None and res.offset == expect, \
+                    f"offsets_for_times(record {k} {t - base - 10 * k:+d}ms) -> {res.offset}"
+        (res,) = c.offsets_for_times([TopicPartition(topic, 0, base + 10 * n)], timeout=10)
+        assert res.offset == -1
+    finally:
+        c.close()
+    for start in (0, 57, logs_before[len(logs_before) // 2], n - 1):
+        msgs = consume_until_eof(b.bootstrap, topic, start=start)
+        assert [m.offset() for m in msgs] == list(range(start, n))
+        assert msgs[0].key() == f"k{start}".encode()
+        assert msgs[0].timestamp() == (TIMESTAMP_CREATE_TIME, base + 10 * start)
+    assert produce_sync(b.bootstrap, topic, [(None, b"next", base + 10 * n)]) == [n]

@@ -15,17 +15,20 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import OffsetSpec
 import kafka.errors as Errors
 
-from conftest import now_ms, wait_until
+from conftest import now_ms, read_batches, wait_until
 
 COMPRESSIONS = [None, "gzip", "snappy", "lz4", "zstd"]
+CODEC_IDS = {None: 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 ACKS = [0, 1, "all"]
 CREATE_TIME = 0  # ConsumerRecord.timestamp_type
+LOG_APPEND_TIME = 1
 
 UNKNOWN_TOPIC_OR_PART = 3
 INVALID_TOPIC_EXCEPTION = 17
 TOPIC_ALREADY_EXISTS = 36
 INVALID_PARTITIONS = 37
 INVALID_REPLICATION_FACTOR = 38
+INVALID_CONFIG = 40
 
 
 # ---------------------------------------------------------------------------
@@ -67,9 +70,10 @@ def make_records(n: int, base_ts: int, seed: int = 1, big_every: int = 0):
         elif i % 11 == 6:
             value = b""
         else:
-            value = f"value-{i}-".encode() + rnd.randbytes(rnd.randrange(0, 300))
+            # compressible text plus a few random bytes
+            value = (f"value-{i}-" * rnd.randrange(1, 30)).encode() + rnd.randbytes(rnd.randrange(0, 40))
         if big_every and i % big_every == big_every - 1:
-            value = rnd.randbytes(64 * 1024)
+            value = rnd.randbytes(4096) * 16  # 64 KiB, compressible
         hsel = i % 4
         if hsel == 0:
             headers = []
@@ -178,6 +182,14 @@ def test_produce_consume_roundtrip(broker, topic, acks, compression):
     msgs = consume(broker.bootstrap, topic, 0, len(records))
     assert_records_equal(msgs, records)
     assert watermarks(broker.bootstrap, topic) == (0, len(records))
+    # stored as sent: every batch on disk carries the producer's codec
+    # (a client may send an individual batch uncompressed when compression does not pay)
+    batches = read_batches(broker.partition_dir(topic, 0) / f"{0:020d}.log")
+    assert sum(b["count"] for b in batches) == len(records)
+    codecs = {b["codec"] for b in batches}
+    assert CODEC_IDS[compression] in codecs and codecs <= {0, CODEC_IDS[compression]}, (
+        f"codecs of the stored batches: {codecs}; expected the client to send "
+        f"{compression} (codec {CODEC_IDS[compression]}) batches")
 
 
 def test_multiple_batches_append_in_order(broker, topic):
@@ -209,6 +221,50 @@ def test_multi_partition_topic(broker, topic, admin):
         assert watermarks(broker.bootstrap, topic, part) == (0, len(recs))
         assert_records_equal(consume(broker.bootstrap, topic, 0, len(recs), partition=part),
                              recs, partition=part)
+    # one consumer assigned to all three partitions (multi-partition Fetch)
+    c = make_consumer(broker.bootstrap)
+    try:
+        tps = [TopicPartition(topic, part) for part in range(3)]
+        c.assign(tps)
+        for tp in tps:
+            c.seek(tp, 0)
+        got = {0: [], 1: [], 2: []}
+        deadline = time.monotonic() + 20
+        while sum(map(len, got.values())) < 18 and time.monotonic() < deadline:
+            for tp, recs in c.poll(timeout_ms=200).items():
+                got[tp.partition].extend(recs)
+    finally:
+        c.close()
+    for part, recs in per_part.items():
+        assert_records_equal(got[part], recs, partition=part)
+
+
+def test_fetch_limits_smaller_than_a_batch(broker, topic):
+    records = [{"key": f"k{i}".encode(), "value": bytes([i]) * 50_000, "headers": [],
+                "timestamp": now_ms()} for i in range(6)]
+    p = make_producer(broker.bootstrap, linger_ms=0)
+    for r in records:  # one ~50 KB batch per record
+        produce(p, topic, [r])
+    p.close(timeout=10)
+    msgs = consume(broker.bootstrap, topic, 0, 6, fetch_max_bytes=1024,
+                   max_partition_fetch_bytes=1024)
+    assert [(m.offset, m.value) for m in msgs] == [(i, r["value"]) for i, r in enumerate(records)]
+
+
+def test_consume_batches_produced_by_confluent(broker, topic):
+    """Interop: librdkafka-written (zstd) batches read by kafka-python."""
+    from confluent_kafka import Producer
+    records = make_records(25, now_ms() - 600_000, seed=12)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": False,
+                  "linger.ms": 100, "compression.type": "zstd"})
+    offsets = []
+    for r in records:
+        p.produce(topic, value=r["value"], key=r["key"], headers=r["headers"] or None,
+                  timestamp=r["timestamp"], partition=0,
+                  on_delivery=lambda err, msg: offsets.append((err, msg.offset())))
+    assert p.flush(30) == 0
+    assert offsets == [(None, i) for i in range(25)]
+    assert_records_equal(consume(broker.bootstrap, topic, 0, 25), records)
 
 
 def test_long_poll_returns_new_record_promptly(broker, topic):
@@ -246,6 +302,11 @@ def test_offsets_for_times(broker, topic, compression):
     metas = produce(p, topic, records)
     p.close(timeout=10)
     assert [m.offset for m in metas] == list(range(n))
+    # precondition: several records per batch, compressed as sent
+    batches = read_batches(broker.partition_dir(topic, 0) / f"{0:020d}.log")
+    assert sum(b["count"] for b in batches) == n
+    assert len(batches) < n / 2, f"{len(batches)} batches for {n} records"
+    assert {b["codec"] for b in batches} == {CODEC_IDS[compression]}
 
     cases = {
         base - 60_000: 0,
@@ -309,9 +370,10 @@ def test_beginning_end_offsets_empty_and_filled(broker, topic, admin):
 # positioning
 # ---------------------------------------------------------------------------
 
-def test_assign_seek_middle_offset(broker, topic):
+@pytest.mark.parametrize("compression", [None, "zstd"], ids=lambda c: c or "none")
+def test_assign_seek_middle_offset(broker, topic, compression):
     records = make_records(30, now_ms() - 600_000, seed=5)
-    p = make_producer(broker.bootstrap, linger_ms=100)
+    p = make_producer(broker.bootstrap, linger_ms=100, compression_type=compression)
     produce(p, topic, records)
     p.close(timeout=10)
     assert_records_equal(consume(broker.bootstrap, topic, 17, 13), records[17:], first_offset=17)
@@ -402,6 +464,29 @@ def test_create_topic_with_partitions_and_configs(broker, topic, admin):
     metas = produce(p, topic, make_records(2, now_ms()), partition=2)
     p.close(timeout=10)
     assert [(m.partition, m.offset) for m in metas] == [(2, 0), (2, 1)]
+
+
+@pytest.mark.parametrize("configs", [{"no.such.config": "1"}, {"cleanup.policy": "bogus"},
+                                     {"retention.ms": "not-a-number"}],
+                         ids=["unknown-name", "bad-enum", "bad-number"])
+def test_create_topic_invalid_config(broker, topic, admin, configs):
+    assert create_topic(admin, topic, configs=configs)["error_code"] == INVALID_CONFIG
+    assert topic not in admin.list_topics()
+
+
+def test_log_append_time_topic(broker, topic, admin):
+    assert create_topic(admin, topic, configs={"message.timestamp.type": "LogAppendTime"})["error_code"] == 0
+    before = now_ms()
+    records = make_records(5, before - 3_600_000, seed=13)
+    p = make_producer(broker.bootstrap)
+    produce(p, topic, records)
+    p.close(timeout=10)
+    after = now_ms()
+    msgs = consume(broker.bootstrap, topic, 0, 5)
+    for m, r in zip(msgs, records):
+        assert (m.key, m.value) == (r["key"], r["value"])
+        assert m.timestamp_type == LOG_APPEND_TIME
+        assert before - 1000 <= m.timestamp <= after + 1000, (before, m.timestamp, after)
 
 
 def test_create_topic_validate_only(broker, topic, admin):

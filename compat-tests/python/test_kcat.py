@@ -53,7 +53,7 @@ def produce_lines(broker, topic, lines=LINES, headers=("hdr=val",)):
 def test_metadata_list(broker, topic):
     produce_lines(broker, topic, LINES[:1])
     out = kcat(broker, "-L").stdout.decode()
-    assert re.search(rf"^\s*1 brokers:\s*$", out, re.M), out
+    assert re.search(r"^\s*1 brokers:\s*$", out, re.M), out
     assert re.search(rf"^\s*broker 1 at {re.escape(broker.host)}:{broker.port}\b", out, re.M), out
     assert re.search(rf'^\s*topic "{re.escape(topic)}" with 1 partitions:\s*$', out, re.M), out
     # the topic's partition line follows its topic line

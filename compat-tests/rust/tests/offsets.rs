@@ -10,6 +10,7 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaErrorCode;
 
@@ -33,14 +34,28 @@ fn offset_for_time(c: &BaseConsumer, topic: &str, ts: i64) -> Offset {
 
 #[test]
 fn offsets_for_times_first_offset_at_or_after() {
+    offsets_for_times_case("none");
+}
+
+/// Same lookups with compressed batches: the broker has to look inside the
+/// batch for the first record with timestamp >= T.
+#[test]
+fn offsets_for_times_in_compressed_batches() {
+    offsets_for_times_case("zstd");
+}
+
+fn offsets_for_times_case(compression: &str) {
     let b = Broker::start();
-    let topic = unique_topic("oft");
+    let topic = unique_topic(&format!("oft-{compression}"));
     create_topic(&b.bootstrap(), &topic, 1);
     let base = now_ms() - 3_600_000;
     let records = timed_records(40, base, 11);
     // Two produce rounds with a long linger: each round goes out as one or
     // a few multi-record batches, so most lookups land inside a batch.
-    let p = producer(&b.bootstrap(), &[("acks", "all"), ("linger.ms", "200")]);
+    let p = producer(
+        &b.bootstrap(),
+        &[("acks", "all"), ("linger.ms", "200"), ("compression.type", compression)],
+    );
     assert_eq!(produce_with(&p, &topic, 0, &records[..25]).last(), Some(&(0, 24)));
     assert_eq!(produce_with(&p, &topic, 0, &records[25..]).last(), Some(&(0, 39)));
 

@@ -333,7 +333,10 @@ pub fn make_records(n: usize, base_ts: i64, seed: u64, big_every: usize) -> Vec<
             let key = match i % 7 {
                 3 => None,
                 5 => Some(Vec::new()),
-                6 => Some(rng.bytes(1 + rng.below(40) as usize)),
+                6 => {
+                    let len = 1 + rng.below(40) as usize;
+                    Some(rng.bytes(len))
+                }
                 _ => Some(format!("key-{i}").into_bytes()),
             };
             let value = if big_every != 0 && i % big_every == big_every - 1 {
