@@ -8,8 +8,11 @@ use std::time::Duration;
 use thiserror::Error;
 use tracing::{info, warn};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::config::{BrokerConfig, ConfigError, LogConfig};
 use crate::controller::{Controller, ControllerError, NewTopic};
+use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::log::{LogError, LogManager};
 use crate::metadata::{BrokerImage, MetadataImage, TopicImage};
 use crate::partition::{Partition, Partitions};
@@ -29,7 +32,11 @@ pub struct Broker {
     config: BrokerConfig,
     controller: Controller,
     logs: LogManager,
-    partitions: Partitions,
+    partitions: Arc<Partitions>,
+    groups: GroupCoordinator,
+    /// Cancelled when the broker starts shutting down, so that parked
+    /// requests (fetch long polls) answer at once instead of holding it up.
+    shutting_down: CancellationToken,
 }
 
 fn now_ms() -> i64 {
@@ -55,17 +62,22 @@ impl Broker {
             rack: None,
         };
         let controller = Controller::open(config.data_dir(), me, config.log.clone())?;
+        let partitions = Arc::new(Partitions::default());
+        let groups = GroupCoordinator::new(config.group.clone(), Arc::clone(&partitions));
         let broker = Arc::new(Broker {
             config,
             controller,
             logs,
-            partitions: Partitions::default(),
+            partitions,
+            groups,
+            shutting_down: CancellationToken::new(),
         });
         broker.remove_stray_logs()?;
         let image = broker.controller.image();
         for topic in image.topics.values() {
             broker.open_partitions(topic)?;
         }
+        broker.groups.load()?;
         info!(partitions = broker.partitions.all().len(), cluster_id = %image.cluster_id, "logs loaded");
         Ok(broker)
     }
@@ -80,6 +92,47 @@ impl Broker {
 
     pub fn partition(&self, topic_partition: &TopicPartition) -> Option<Arc<Partition>> {
         self.partitions.get(topic_partition)
+    }
+
+    pub fn groups(&self) -> &GroupCoordinator {
+        &self.groups
+    }
+
+    /// Completes when shutdown begins.
+    pub async fn shutting_down(&self) {
+        self.shutting_down.cancelled().await
+    }
+
+    /// Starts shutting down: parked requests answer now.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.cancel();
+    }
+
+    /// Creates `__consumer_offsets` on first use, as Kafka does, with the
+    /// `offsets.topic.*` settings and compaction.
+    pub async fn ensure_offsets_topic(self: &Arc<Self>) -> Result<(), BrokerError> {
+        if self.metadata().topic(OFFSETS_TOPIC).is_some() {
+            return Ok(());
+        }
+        let group = &self.config.group;
+        let topic = NewTopic {
+            name: OFFSETS_TOPIC.to_string(),
+            num_partitions: group.offsets_topic_num_partitions,
+            replication_factor: 1,
+            configs: [
+                ("cleanup.policy".to_string(), "compact".to_string()),
+                (
+                    "segment.bytes".to_string(),
+                    group.offsets_topic_segment_bytes.to_string(),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        match self.create_topic(topic, false).await {
+            Ok(_) | Err(BrokerError::Controller(ControllerError::TopicAlreadyExists(_))) => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 
     /// The effective log config of a topic: broker defaults plus its overrides.
@@ -146,6 +199,10 @@ impl Broker {
         self: &Arc<Self>,
         name: &str,
     ) -> Result<Option<TopicImage>, BrokerError> {
+        if name == OFFSETS_TOPIC {
+            self.ensure_offsets_topic().await?;
+            return Ok(self.metadata().topic(name).cloned());
+        }
         let topic = NewTopic {
             name: name.to_string(),
             num_partitions: self.config.num_partitions,

@@ -123,6 +123,7 @@ async fn run_broker(config_file: Option<PathBuf>, overrides: Vec<(String, String
     ));
     wait_for_signal().await;
     info!("shutting down");
+    broker.begin_shutdown();
     shutdown.cancel();
     let _ = serving.await;
     maintenance.abort();

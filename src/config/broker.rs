@@ -2,9 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::topic::LogConfig;
 use super::{listener::Listener, ConfigError};
+use crate::group::GroupConfig;
 
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
@@ -21,6 +23,8 @@ pub struct BrokerConfig {
     pub log_flush_scheduler_interval_ms: u64,
     /// Defaults for every topic's log (the `log.*` settings).
     pub log: LogConfig,
+    /// The group coordinator's settings (`group.*`, `offsets.*`).
+    pub group: GroupConfig,
 }
 
 impl Default for BrokerConfig {
@@ -38,6 +42,7 @@ impl Default for BrokerConfig {
             log_retention_check_interval_ms: 300_000,
             log_flush_scheduler_interval_ms: 1_000,
             log: LogConfig::default(),
+            group: GroupConfig::default(),
         }
     }
 }
@@ -48,6 +53,21 @@ fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigErro
         value: value.to_string(),
         reason: "not a number in range".to_string(),
     })
+}
+
+fn millis(name: &str, value: &str) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_millis(number(name, value)?))
+}
+
+fn at_least_one(name: &str, value: i32) -> Result<i32, ConfigError> {
+    if value < 1 {
+        return Err(ConfigError::InvalidValue {
+            name: name.to_string(),
+            value: value.to_string(),
+            reason: "must be at least 1".to_string(),
+        });
+    }
+    Ok(value)
 }
 
 fn boolean(name: &str, value: &str) -> Result<bool, ConfigError> {
@@ -128,6 +148,34 @@ impl BrokerConfig {
                     config.log.retention_ms = number::<i64>(name, value)? * 60_000
                 }
                 "log.roll.hours" => config.log.segment_ms = number::<i64>(name, value)? * 3_600_000,
+                "group.min.session.timeout.ms" => {
+                    config.group.min_session_timeout = millis(name, value)?
+                }
+                "group.max.session.timeout.ms" => {
+                    config.group.max_session_timeout = millis(name, value)?
+                }
+                "group.initial.rebalance.delay.ms" => {
+                    config.group.initial_rebalance_delay = millis(name, value)?
+                }
+                "group.max.size" => config.group.max_size = number(name, value)?,
+                "offsets.retention.minutes" => {
+                    config.group.offsets_retention =
+                        Duration::from_secs(number::<u64>(name, value)? * 60)
+                }
+                "offsets.retention.check.interval.ms" => {
+                    config.group.offsets_retention_check_interval = millis(name, value)?
+                }
+                "offset.metadata.max.bytes" => {
+                    config.group.offset_metadata_max_bytes = number(name, value)?
+                }
+                "offsets.topic.num.partitions" => {
+                    config.group.offsets_topic_num_partitions =
+                        at_least_one(name, number(name, value)?)?
+                }
+                "offsets.topic.segment.bytes" => {
+                    config.group.offsets_topic_segment_bytes =
+                        at_least_one(name, number(name, value)?)?
+                }
                 _ => match LOG_DEFAULTS
                     .iter()
                     .find(|(broker_name, _)| *broker_name == name)

@@ -158,6 +158,13 @@ impl Partition {
         })
     }
 
+    /// Reads up to the high watermark on the calling thread: for loaders
+    /// that run at start-up, off the async runtime.
+    pub fn read_blocking(&self, offset: Offset, max_bytes: usize) -> Result<Vec<u8>, LogError> {
+        let high_watermark = self.high_watermark();
+        self.lock_log().read(offset, max_bytes, high_watermark)
+    }
+
     pub async fn offset_for_timestamp(
         self: &Arc<Self>,
         timestamp: i64,

@@ -97,9 +97,15 @@ mod tests {
         let bytes = builder.build();
         let batch = Batch::parse(&bytes).unwrap();
         batch.validate().unwrap();
-        let deltas: Vec<_> = Records::new(batch.records_payload(), batch.records_count())
-            .map(|r| (r.offset_delta, r.timestamp_delta))
+        let records: Vec<_> = Records::new(batch.records_payload(), batch.records_count())
+            .map(|r| (r.offset_delta, r.timestamp_delta, r.key, r.value))
             .collect();
-        assert_eq!(deltas, vec![(0, 0), (1, 10)]);
+        assert_eq!(
+            records,
+            vec![
+                (0, 0, None, Some(&b"a"[..])),
+                (1, 10, Some(&b"k"[..]), None)
+            ]
+        );
     }
 }

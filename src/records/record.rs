@@ -1,18 +1,21 @@
-//! Reading the records inside a v2 batch, for the few places the broker must
-//! look inside one (ListOffsets by timestamp). Never used on the produce or
-//! fetch path.
+//! Reading the records inside an uncompressed v2 batch, for the few places
+//! the broker must look inside one: ListOffsets by timestamp, and loading the
+//! group coordinator's state from `__consumer_offsets`. Never used on the
+//! produce or fetch path.
 
 use super::varint::get_varlong;
 
-/// What the broker needs of one record: where it is and when it was written.
+/// One record's fields, borrowed from the batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordPosition {
+pub struct Record<'a> {
     pub offset_delta: i64,
     pub timestamp_delta: i64,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
 }
 
-/// Walks the uncompressed records of a batch, yielding each record's offset
-/// and timestamp deltas. Stops (returns `None`) on malformed input.
+/// Walks the records of an uncompressed payload. Stops (returns `None`) at
+/// the declared count or at the first malformed record.
 pub struct Records<'a> {
     remaining: &'a [u8],
     left: i32,
@@ -27,10 +30,25 @@ impl<'a> Records<'a> {
     }
 }
 
-impl Iterator for Records<'_> {
-    type Item = RecordPosition;
+/// A length-prefixed field: -1 is null.
+fn nullable_bytes<'a>(input: &mut &'a [u8]) -> Option<Option<&'a [u8]>> {
+    let length = get_varlong(input)?;
+    if length < 0 {
+        return Some(None);
+    }
+    let length = usize::try_from(length).ok()?;
+    if input.len() < length {
+        return None;
+    }
+    let (bytes, rest) = input.split_at(length);
+    *input = rest;
+    Some(Some(bytes))
+}
 
-    fn next(&mut self) -> Option<RecordPosition> {
+impl<'a> Iterator for Records<'a> {
+    type Item = Record<'a>;
+
+    fn next(&mut self) -> Option<Record<'a>> {
         if self.left <= 0 {
             return None;
         }
@@ -42,13 +60,16 @@ impl Iterator for Records<'_> {
         }
         let (mut record, rest) = input.split_at(length);
         self.remaining = rest;
-        // attributes (1 byte), then timestamp delta and offset delta.
-        record = record.get(1..)?;
+        record = record.get(1..)?; // attributes, unused in v2
         let timestamp_delta = get_varlong(&mut record)?;
         let offset_delta = get_varlong(&mut record)?;
-        Some(RecordPosition {
+        let key = nullable_bytes(&mut record)?;
+        let value = nullable_bytes(&mut record)?;
+        Some(Record {
             offset_delta,
             timestamp_delta,
+            key,
+            value,
         })
     }
 }

@@ -8,6 +8,8 @@
 //!   advertised yet.
 //! - Fetch stops at v12: v13+ address topics by id and v15+ carry replica
 //!   state; they come with replication.
+//! - OffsetCommit and OffsetFetch stop at v8: v9 carries KIP-848 member
+//!   epochs, and DescribeGroups at v5 (v6 reports unknown groups as errors).
 
 use kafka_protocol::messages::ApiKey;
 
@@ -28,9 +30,20 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::Fetch, 4, 12),
     range(ApiKey::ListOffsets, 1, 7),
     range(ApiKey::Metadata, 0, 12),
+    range(ApiKey::OffsetCommit, 2, 8),
+    range(ApiKey::OffsetFetch, 1, 8),
+    range(ApiKey::FindCoordinator, 0, 5),
+    range(ApiKey::JoinGroup, 0, 9),
+    range(ApiKey::Heartbeat, 0, 4),
+    range(ApiKey::LeaveGroup, 0, 5),
+    range(ApiKey::SyncGroup, 0, 5),
+    range(ApiKey::DescribeGroups, 0, 5),
+    range(ApiKey::ListGroups, 0, 5),
     range(ApiKey::ApiVersions, 0, 4),
     range(ApiKey::CreateTopics, 2, 7),
     range(ApiKey::DeleteTopics, 1, 6),
+    range(ApiKey::DeleteGroups, 0, 2),
+    range(ApiKey::OffsetDelete, 0, 0),
 ];
 
 /// Produce versions advertised for librdkafka's sake but refused.
@@ -79,6 +92,6 @@ mod tests {
         assert!(!is_accepted(ApiKey::Produce, 2));
         assert!(is_accepted(ApiKey::Produce, 3));
         assert!(!is_accepted(ApiKey::Fetch, 13));
-        assert!(!is_accepted(ApiKey::JoinGroup, 0));
+        assert!(!is_accepted(ApiKey::InitProducerId, 0));
     }
 }

@@ -64,7 +64,7 @@ pub async fn serve(
                 let (api_key, version) = (request.api_key, request.version());
                 let correlation_id = request.header.correlation_id;
                 debug!(%peer, ?api_key, version, correlation_id, "request");
-                match dispatch(&broker, *request).await {
+                match dispatch(&broker, *request, peer).await {
                     Reply::Send(body) => encode_response(api_key, version, correlation_id, &body),
                     Reply::Nothing => continue,
                     Reply::Close(reason) => break Closed::Reason(reason),

@@ -1,5 +1,6 @@
 //! Api key → handler.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use kafka_protocol::messages::{RequestKind, ResponseKind};
@@ -17,9 +18,15 @@ pub enum Reply {
     Close(String),
 }
 
-pub async fn dispatch(broker: &Arc<Broker>, request: Request) -> Reply {
+pub async fn dispatch(broker: &Arc<Broker>, request: Request, peer: SocketAddr) -> Reply {
     let version = request.version();
     let api_key = request.api_key;
+    let client_id = request
+        .header
+        .client_id
+        .as_deref()
+        .unwrap_or("")
+        .to_string();
     let response = match request.body {
         RequestKind::ApiVersions(body) => {
             ResponseKind::ApiVersions(handlers::api_versions::handle(&body, version))
@@ -44,6 +51,39 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request) -> Reply {
         }
         RequestKind::ListOffsets(body) => {
             ResponseKind::ListOffsets(handlers::list_offsets::handle(broker, body, version).await)
+        }
+        RequestKind::FindCoordinator(body) => ResponseKind::FindCoordinator(
+            handlers::find_coordinator::handle(broker, body, version).await,
+        ),
+        RequestKind::JoinGroup(body) => ResponseKind::JoinGroup(
+            handlers::join_group::handle(broker, body, version, &client_id, peer).await,
+        ),
+        RequestKind::SyncGroup(body) => {
+            ResponseKind::SyncGroup(handlers::sync_group::handle(broker, body, version).await)
+        }
+        RequestKind::Heartbeat(body) => {
+            ResponseKind::Heartbeat(handlers::heartbeat::handle(broker, body, version).await)
+        }
+        RequestKind::LeaveGroup(body) => {
+            ResponseKind::LeaveGroup(handlers::leave_group::handle(broker, body, version).await)
+        }
+        RequestKind::OffsetCommit(body) => {
+            ResponseKind::OffsetCommit(handlers::offset_commit::handle(broker, body, version).await)
+        }
+        RequestKind::OffsetFetch(body) => {
+            ResponseKind::OffsetFetch(handlers::offset_fetch::handle(broker, body, version).await)
+        }
+        RequestKind::ListGroups(body) => {
+            ResponseKind::ListGroups(handlers::list_groups::handle(broker, body, version).await)
+        }
+        RequestKind::DescribeGroups(body) => ResponseKind::DescribeGroups(
+            handlers::describe_groups::handle(broker, body, version).await,
+        ),
+        RequestKind::DeleteGroups(body) => {
+            ResponseKind::DeleteGroups(handlers::delete_groups::handle(broker, body, version).await)
+        }
+        RequestKind::OffsetDelete(body) => {
+            ResponseKind::OffsetDelete(handlers::offset_delete::handle(broker, body, version).await)
         }
         // The codec only passes advertised APIs, so this is a gap between the
         // api_versions table and this match.

@@ -50,7 +50,11 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, _version: i16) 
         if total_bytes >= min_bytes || any_error || now >= deadline || waiters.is_empty() {
             return FetchResponse::default().with_responses(topics);
         }
-        let _ = tokio::time::timeout(deadline - now, select_all(waiters)).await;
+        tokio::select! {
+            _ = tokio::time::timeout(deadline - now, select_all(waiters)) => {}
+            // Answer with what there is rather than hold up shutdown.
+            _ = broker.shutting_down() => return FetchResponse::default().with_responses(topics),
+        }
     }
 }
 

@@ -1,0 +1,446 @@
+//! One task per group: it owns the group's [`Group`] state, answers the
+//! commands the coordinator forwards, parks JoinGroup and SyncGroup replies
+//! until the rebalance gets there, wakes up for the group's time-outs, and
+//! writes what must be durable to `__consumer_offsets` before answering.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+use super::state::{
+    CommittedOffset, Event, Group, GroupState, JoinRequest, JoinResult, Outcome, SyncRequest,
+    SyncResult,
+};
+use super::{log_format, GroupConfig};
+use crate::partition::Partitions;
+use crate::records::builder::BatchBuilder;
+use crate::types::TopicPartition;
+
+pub(super) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+/// A per-partition outcome of an offset operation.
+pub type PartitionResults = Vec<(TopicPartition, Option<ResponseError>)>;
+
+/// A snapshot of a group for DescribeGroups and ListGroups.
+#[derive(Debug, Clone)]
+pub struct GroupDescription {
+    pub group_id: String,
+    pub state: GroupState,
+    pub protocol_type: String,
+    pub protocol_name: String,
+    pub members: Vec<MemberDescription>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MemberDescription {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub metadata: Bytes,
+    pub assignment: Bytes,
+}
+
+pub(super) enum Command {
+    Join(JoinRequest, oneshot::Sender<JoinResult>),
+    Sync(SyncRequest, oneshot::Sender<SyncResult>),
+    Heartbeat {
+        member_id: String,
+        generation_id: i32,
+        group_instance_id: Option<String>,
+        reply: oneshot::Sender<Option<ResponseError>>,
+    },
+    Leave {
+        members: Vec<(String, Option<String>)>,
+        reply: oneshot::Sender<Vec<Result<String, ResponseError>>>,
+    },
+    Commit {
+        member_id: String,
+        generation_id: i32,
+        group_instance_id: Option<String>,
+        offsets: Vec<(TopicPartition, CommittedOffset)>,
+        reply: oneshot::Sender<Result<PartitionResults, ResponseError>>,
+    },
+    FetchOffsets {
+        partitions: Option<Vec<TopicPartition>>,
+        reply: oneshot::Sender<Vec<(TopicPartition, Option<CommittedOffset>)>>,
+    },
+    DeleteOffsets {
+        partitions: Vec<TopicPartition>,
+        reply: oneshot::Sender<Result<PartitionResults, ResponseError>>,
+    },
+    Describe(oneshot::Sender<GroupDescription>),
+    Delete(oneshot::Sender<Result<(), ResponseError>>),
+}
+
+/// Where a group's records go: its `__consumer_offsets` partition.
+pub(super) struct GroupStorage {
+    pub partitions: Arc<Partitions>,
+    pub topic_partition: TopicPartition,
+}
+
+impl GroupStorage {
+    /// Appends key/value records (a `None` value is a tombstone).
+    async fn append(&self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), ResponseError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let partition = self
+            .partitions
+            .get(&self.topic_partition)
+            .ok_or(ResponseError::CoordinatorNotAvailable)?;
+        let now = now_ms();
+        let mut builder = BatchBuilder::new(now);
+        for (key, value) in records {
+            builder.push(now, Some(key), value.as_deref(), &[]);
+        }
+        partition
+            .append_as_leader(builder.build())
+            .await
+            .map(|_| ())
+            .map_err(|error| {
+                warn!(partition = %self.topic_partition, %error, "writing group records failed");
+                ResponseError::CoordinatorNotAvailable
+            })
+    }
+}
+
+pub(super) struct GroupActor {
+    group: Group,
+    storage: GroupStorage,
+    config: GroupConfig,
+    join_waiters: HashMap<String, oneshot::Sender<JoinResult>>,
+    sync_waiters: HashMap<String, oneshot::Sender<SyncResult>>,
+    next_retention_check: Instant,
+}
+
+impl GroupActor {
+    pub fn new(group: Group, storage: GroupStorage, config: GroupConfig) -> Self {
+        GroupActor {
+            group,
+            storage,
+            next_retention_check: Instant::now() + config.offsets_retention_check_interval,
+            config,
+            join_waiters: HashMap::new(),
+            sync_waiters: HashMap::new(),
+        }
+    }
+
+    /// Runs until the group is deleted or the coordinator drops its handle;
+    /// returns the group id so the coordinator can forget it.
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> String {
+        loop {
+            let deadline = self
+                .group
+                .next_deadline()
+                .map_or(self.next_retention_check, |d| {
+                    d.min(self.next_retention_check)
+                });
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(command) => self.handle(command).await,
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {}
+            }
+            let now = Instant::now();
+            let events = self.group.poll(now, now_ms());
+            self.apply(events).await;
+            if now >= self.next_retention_check {
+                self.next_retention_check = now + self.config.offsets_retention_check_interval;
+                self.expire_offsets().await;
+            }
+            if self.group.state == GroupState::Dead {
+                break;
+            }
+        }
+        self.group.group_id.clone()
+    }
+
+    async fn handle(&mut self, command: Command) {
+        let now = Instant::now();
+        let now_ms = now_ms();
+        match command {
+            Command::Join(request, reply) => {
+                let (outcome, events) = self.group.join(now, now_ms, request);
+                match outcome {
+                    Outcome::Respond(result) => {
+                        let _ = reply.send(result);
+                    }
+                    Outcome::Wait { member_id } => {
+                        self.join_waiters.insert(member_id, reply);
+                    }
+                }
+                self.apply(events).await;
+            }
+            Command::Sync(request, reply) => {
+                let (outcome, events) = self.group.sync(now, now_ms, request);
+                match outcome {
+                    Outcome::Respond(result) => {
+                        let _ = reply.send(result);
+                    }
+                    Outcome::Wait { member_id } => {
+                        self.sync_waiters.insert(member_id, reply);
+                    }
+                }
+                self.apply(events).await;
+            }
+            Command::Heartbeat {
+                member_id,
+                generation_id,
+                group_instance_id,
+                reply,
+            } => {
+                let error = self.group.heartbeat(
+                    now,
+                    &member_id,
+                    generation_id,
+                    group_instance_id.as_deref(),
+                );
+                let _ = reply.send(error);
+            }
+            Command::Leave { members, reply } => {
+                let mut events = Vec::new();
+                let results = members
+                    .iter()
+                    .map(|(member_id, instance_id)| {
+                        self.group.leave(
+                            now,
+                            now_ms,
+                            member_id,
+                            instance_id.as_deref(),
+                            &mut events,
+                        )
+                    })
+                    .collect();
+                self.apply(events).await;
+                let _ = reply.send(results);
+            }
+            Command::Commit {
+                member_id,
+                generation_id,
+                group_instance_id,
+                offsets,
+                reply,
+            } => {
+                let result = self
+                    .commit(
+                        &member_id,
+                        generation_id,
+                        group_instance_id.as_deref(),
+                        offsets,
+                    )
+                    .await;
+                let _ = reply.send(result);
+            }
+            Command::FetchOffsets { partitions, reply } => {
+                let offsets = match partitions {
+                    Some(partitions) => partitions
+                        .into_iter()
+                        .map(|p| {
+                            let offset = self.group.offsets.get(&p).cloned();
+                            (p, offset)
+                        })
+                        .collect(),
+                    None => {
+                        let mut all: Vec<_> = self
+                            .group
+                            .offsets
+                            .iter()
+                            .map(|(p, o)| (p.clone(), Some(o.clone())))
+                            .collect();
+                        all.sort_by(|a, b| a.0.cmp(&b.0));
+                        all
+                    }
+                };
+                let _ = reply.send(offsets);
+            }
+            Command::DeleteOffsets { partitions, reply } => {
+                let result = self.delete_offsets(partitions).await;
+                let _ = reply.send(result);
+            }
+            Command::Describe(reply) => {
+                let _ = reply.send(self.describe());
+            }
+            Command::Delete(reply) => {
+                let result = self.delete(now_ms).await;
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    /// Persists first, then answers the members that waited: a SyncGroup
+    /// answer means the assignment is on disk.
+    async fn apply(&mut self, events: Vec<Event>) {
+        if events.contains(&Event::PersistGroup) {
+            let record = (
+                log_format::group_key(&self.group.group_id),
+                Some(log_format::group_value(&self.group)),
+            );
+            if let Err(error) = self.storage.append(&[record]).await {
+                warn!(group = %self.group.group_id, ?error, "persisting group metadata failed");
+            }
+        }
+        for event in events {
+            match event {
+                Event::Joined { member_id, result } => {
+                    if let Some(reply) = self.join_waiters.remove(&member_id) {
+                        let _ = reply.send(result);
+                    }
+                }
+                Event::Synced { member_id, result } => {
+                    if let Some(reply) = self.sync_waiters.remove(&member_id) {
+                        let _ = reply.send(result);
+                    }
+                }
+                Event::PersistGroup => {}
+            }
+        }
+    }
+
+    async fn commit(
+        &mut self,
+        member_id: &str,
+        generation_id: i32,
+        group_instance_id: Option<&str>,
+        offsets: Vec<(TopicPartition, CommittedOffset)>,
+    ) -> Result<PartitionResults, ResponseError> {
+        self.group
+            .validate_commit(member_id, generation_id, group_instance_id)?;
+        let max_metadata = self.config.offset_metadata_max_bytes;
+        let mut results = Vec::with_capacity(offsets.len());
+        let mut accepted = Vec::new();
+        for (partition, offset) in offsets {
+            if offset.metadata.len() > max_metadata {
+                results.push((partition, Some(ResponseError::OffsetMetadataTooLarge)));
+            } else {
+                accepted.push((partition, offset));
+            }
+        }
+        let records: Vec<_> = accepted
+            .iter()
+            .map(|(partition, offset)| {
+                (
+                    log_format::offset_key(&self.group.group_id, partition),
+                    Some(log_format::offset_value(offset)),
+                )
+            })
+            .collect();
+        let stored = self.storage.append(&records).await;
+        for (partition, offset) in accepted {
+            match stored {
+                Ok(()) => {
+                    self.group.offsets.insert(partition.clone(), offset);
+                    results.push((partition, None));
+                }
+                Err(error) => results.push((partition, Some(error))),
+            }
+        }
+        Ok(results)
+    }
+
+    async fn delete_offsets(
+        &mut self,
+        partitions: Vec<TopicPartition>,
+    ) -> Result<PartitionResults, ResponseError> {
+        if self.group.state == GroupState::Dead {
+            return Err(ResponseError::GroupIdNotFound);
+        }
+        let mut results = Vec::with_capacity(partitions.len());
+        let mut tombstones = Vec::new();
+        for partition in partitions {
+            if self.group.state != GroupState::Empty
+                && self.group.is_subscribed_to(&partition.topic)
+            {
+                results.push((partition, Some(ResponseError::GroupSubscribedToTopic)));
+                continue;
+            }
+            if self.group.offsets.remove(&partition).is_some() {
+                tombstones.push((
+                    log_format::offset_key(&self.group.group_id, &partition),
+                    None,
+                ));
+            }
+            results.push((partition, None));
+        }
+        self.storage.append(&tombstones).await?;
+        Ok(results)
+    }
+
+    async fn delete(&mut self, now_ms: i64) -> Result<(), ResponseError> {
+        let partitions: Vec<TopicPartition> = self.group.offsets.keys().cloned().collect();
+        self.group.delete(now_ms)?;
+        let mut tombstones: Vec<_> = partitions
+            .iter()
+            .map(|p| (log_format::offset_key(&self.group.group_id, p), None))
+            .collect();
+        tombstones.push((log_format::group_key(&self.group.group_id), None));
+        self.storage.append(&tombstones).await?;
+        info!(group = %self.group.group_id, "deleted group");
+        Ok(())
+    }
+
+    /// Offsets of a group left empty for `offsets.retention.minutes` expire,
+    /// and with them the group.
+    async fn expire_offsets(&mut self) {
+        let retention = self.config.offsets_retention;
+        let now_ms = now_ms();
+        let expired = self.group.state == GroupState::Empty
+            && !self.group.offsets.is_empty()
+            && now_ms - self.group.state_timestamp >= retention.as_millis() as i64;
+        if expired {
+            info!(group = %self.group.group_id, "offsets expired after offsets.retention.minutes");
+            if let Err(error) = self.delete(now_ms).await {
+                warn!(group = %self.group.group_id, ?error, "expiring offsets failed");
+            }
+        }
+    }
+
+    fn describe(&self) -> GroupDescription {
+        let stable = self.group.state == GroupState::Stable;
+        let protocol = self.group.protocol_name.clone().unwrap_or_default();
+        GroupDescription {
+            group_id: self.group.group_id.clone(),
+            state: self.group.state,
+            protocol_type: self.group.protocol_type.clone().unwrap_or_default(),
+            protocol_name: if stable {
+                protocol.clone()
+            } else {
+                String::new()
+            },
+            members: self
+                .group
+                .members()
+                .map(|m| MemberDescription {
+                    member_id: m.member_id.clone(),
+                    group_instance_id: m.group_instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    metadata: if stable {
+                        m.protocols
+                            .iter()
+                            .find(|(name, _)| *name == protocol)
+                            .map(|(_, meta)| meta.clone())
+                            .unwrap_or_default()
+                    } else {
+                        Bytes::new()
+                    },
+                    assignment: if stable {
+                        m.assignment.clone()
+                    } else {
+                        Bytes::new()
+                    },
+                })
+                .collect(),
+        }
+    }
+}

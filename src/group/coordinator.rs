@@ -1,0 +1,339 @@
+//! Routes group requests to each group's actor, starting actors on demand,
+//! and rebuilds every group's state from `__consumer_offsets` at start-up.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+use super::actor::{now_ms, Command, GroupActor, GroupDescription, GroupStorage, PartitionResults};
+use super::log_format::{self, Key};
+use super::state::{
+    CommittedOffset, Group, GroupState, JoinRequest, JoinResult, SyncRequest, SyncResult,
+};
+use super::{partition_for, GroupConfig, OFFSETS_TOPIC};
+use crate::log::LogError;
+use crate::partition::Partitions;
+use crate::records::batch::{Batches, Compression};
+use crate::records::record::Records;
+use crate::types::TopicPartition;
+
+/// Commands queued per group before senders wait.
+const GROUP_QUEUE: usize = 256;
+
+pub struct GroupCoordinator {
+    config: GroupConfig,
+    partitions: Arc<Partitions>,
+    running: Mutex<HashMap<String, mpsc::Sender<Command>>>,
+    /// Groups restored from the log that no request has touched yet.
+    restored: Mutex<HashMap<String, Group>>,
+}
+
+/// The answer when a group's actor is gone mid-request (shutdown).
+const GONE: ResponseError = ResponseError::CoordinatorNotAvailable;
+
+impl GroupCoordinator {
+    pub fn new(config: GroupConfig, partitions: Arc<Partitions>) -> GroupCoordinator {
+        GroupCoordinator {
+            config,
+            partitions,
+            running: Mutex::new(HashMap::new()),
+            restored: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn config(&self) -> &GroupConfig {
+        &self.config
+    }
+
+    /// Replays every `__consumer_offsets` partition hosted here: the last
+    /// record per key wins, tombstones delete. Blocking: call at start-up.
+    pub fn load(&self) -> Result<(), LogError> {
+        let mut groups: HashMap<String, Group> = HashMap::new();
+        let mut records = 0usize;
+        for index in 0..self.config.offsets_topic_num_partitions {
+            let topic_partition = TopicPartition::new(OFFSETS_TOPIC, index);
+            let Some(partition) = self.partitions.get(&topic_partition) else {
+                continue;
+            };
+            let mut offset = partition.log_start_offset();
+            let end = partition.high_watermark();
+            while offset < end {
+                let fetched = partition.read_blocking(offset, 1 << 20)?;
+                if fetched.is_empty() {
+                    break;
+                }
+                for (_, batch) in Batches::new(&fetched).map_while(Result::ok) {
+                    offset = batch.next_offset();
+                    if batch.compression() != Compression::None || batch.is_control() {
+                        continue;
+                    }
+                    for record in Records::new(batch.records_payload(), batch.records_count()) {
+                        records += 1;
+                        self.replay(&mut groups, record.key, record.value);
+                    }
+                }
+            }
+        }
+        groups.retain(|_, group| group.state != GroupState::Dead);
+        info!(
+            groups = groups.len(),
+            records, "group coordinator loaded __consumer_offsets"
+        );
+        *self.restored.lock().unwrap_or_else(|p| p.into_inner()) = groups;
+        Ok(())
+    }
+
+    fn replay(
+        &self,
+        groups: &mut HashMap<String, Group>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) {
+        let Some(key) = key.and_then(log_format::decode_key) else {
+            warn!("skipping unreadable __consumer_offsets record");
+            return;
+        };
+        let group_id = match &key {
+            Key::Offset { group, .. } | Key::Group { group } => group.clone(),
+        };
+        let group = groups
+            .entry(group_id.clone())
+            .or_insert_with(|| Group::new(&group_id, self.config.clone(), now_ms()));
+        match (key, value) {
+            (Key::Offset { partition, .. }, Some(value)) => {
+                if let Some(offset) = log_format::decode_offset_value(value) {
+                    group.offsets.insert(partition, offset);
+                }
+            }
+            (Key::Offset { partition, .. }, None) => {
+                group.offsets.remove(&partition);
+            }
+            (Key::Group { .. }, Some(value)) => {
+                if let Some(metadata) = log_format::decode_group_value(value) {
+                    let protocol_type =
+                        (!metadata.protocol_type.is_empty()).then_some(metadata.protocol_type);
+                    group.restore(
+                        metadata.generation_id,
+                        protocol_type,
+                        metadata.state_timestamp,
+                    );
+                    group.state = GroupState::Empty;
+                }
+            }
+            (Key::Group { .. }, None) => {
+                group.offsets.clear();
+                group.state = GroupState::Dead;
+            }
+        }
+    }
+
+    /// The actor of a group, started if needed. Without `create`, unknown
+    /// groups give `None`.
+    fn handle(&self, group_id: &str, create: bool) -> Option<mpsc::Sender<Command>> {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sender) = running.get(group_id) {
+            if !sender.is_closed() {
+                return Some(sender.clone());
+            }
+            running.remove(group_id);
+        }
+        let restored = self
+            .restored
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(group_id);
+        let group = match restored {
+            Some(group) => group,
+            None if create => Group::new(group_id, self.config.clone(), now_ms()),
+            None => return None,
+        };
+        let storage = GroupStorage {
+            partitions: Arc::clone(&self.partitions),
+            topic_partition: TopicPartition::new(
+                OFFSETS_TOPIC,
+                partition_for(group_id, self.config.offsets_topic_num_partitions),
+            ),
+        };
+        let (sender, receiver) = mpsc::channel(GROUP_QUEUE);
+        let actor = GroupActor::new(group, storage, self.config.clone());
+        tokio::spawn(actor.run(receiver));
+        running.insert(group_id.to_string(), sender.clone());
+        Some(sender)
+    }
+
+    /// Sends a command built around a reply channel and waits for the reply.
+    async fn ask<T>(
+        &self,
+        group_id: &str,
+        create: bool,
+        command: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Option<T> {
+        let sender = self.handle(group_id, create)?;
+        let (reply, response) = oneshot::channel();
+        sender.send(command(reply)).await.ok()?;
+        response.await.ok()
+    }
+
+    pub async fn join(&self, group_id: &str, request: JoinRequest) -> JoinResult {
+        let member_id = request.member_id.clone();
+        self.ask(group_id, true, |reply| Command::Join(request, reply))
+            .await
+            .unwrap_or_else(|| JoinResult {
+                error: Some(GONE),
+                generation_id: -1,
+                protocol_type: None,
+                protocol_name: None,
+                leader: String::new(),
+                member_id,
+                members: Vec::new(),
+                skip_assignment: false,
+            })
+    }
+
+    pub async fn sync(&self, group_id: &str, request: SyncRequest) -> SyncResult {
+        self.ask(group_id, false, |reply| Command::Sync(request, reply))
+            .await
+            .unwrap_or(SyncResult {
+                error: Some(ResponseError::UnknownMemberId),
+                protocol_type: None,
+                protocol_name: None,
+                assignment: Bytes::new(),
+            })
+    }
+
+    pub async fn heartbeat(
+        &self,
+        group_id: &str,
+        member_id: String,
+        generation_id: i32,
+        group_instance_id: Option<String>,
+    ) -> Option<ResponseError> {
+        let command = |reply| Command::Heartbeat {
+            member_id,
+            generation_id,
+            group_instance_id,
+            reply,
+        };
+        self.ask(group_id, false, command)
+            .await
+            .unwrap_or(Some(ResponseError::UnknownMemberId))
+    }
+
+    /// Removes members by id or instance id; per member the resolved id or
+    /// an error.
+    pub async fn leave(
+        &self,
+        group_id: &str,
+        members: Vec<(String, Option<String>)>,
+    ) -> Result<Vec<Result<String, ResponseError>>, ResponseError> {
+        self.ask(group_id, false, |reply| Command::Leave { members, reply })
+            .await
+            .ok_or(ResponseError::UnknownMemberId)
+    }
+
+    pub async fn commit_offsets(
+        &self,
+        group_id: &str,
+        member_id: String,
+        generation_id: i32,
+        group_instance_id: Option<String>,
+        offsets: Vec<(TopicPartition, CommittedOffset)>,
+    ) -> Result<PartitionResults, ResponseError> {
+        let command = |reply| Command::Commit {
+            member_id,
+            generation_id,
+            group_instance_id,
+            offsets,
+            reply,
+        };
+        // Commits from outside group management create the group.
+        self.ask(group_id, true, command).await.unwrap_or(Err(GONE))
+    }
+
+    /// Committed offsets; `None` partitions means all of the group's.
+    pub async fn fetch_offsets(
+        &self,
+        group_id: &str,
+        partitions: Option<Vec<TopicPartition>>,
+    ) -> Vec<(TopicPartition, Option<CommittedOffset>)> {
+        let requested = partitions.clone();
+        match self
+            .ask(group_id, false, |reply| Command::FetchOffsets {
+                partitions,
+                reply,
+            })
+            .await
+        {
+            Some(offsets) => offsets,
+            None => requested
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| (p, None))
+                .collect(),
+        }
+    }
+
+    pub async fn delete_offsets(
+        &self,
+        group_id: &str,
+        partitions: Vec<TopicPartition>,
+    ) -> Result<PartitionResults, ResponseError> {
+        self.ask(group_id, false, |reply| Command::DeleteOffsets {
+            partitions,
+            reply,
+        })
+        .await
+        .unwrap_or(Err(ResponseError::GroupIdNotFound))
+    }
+
+    pub async fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        self.ask(group_id, false, Command::Describe).await
+    }
+
+    pub async fn delete(&self, group_id: &str) -> Result<(), ResponseError> {
+        let result = self
+            .ask(group_id, false, Command::Delete)
+            .await
+            .unwrap_or(Err(ResponseError::GroupIdNotFound));
+        if result.is_ok() {
+            self.running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(group_id);
+        }
+        result
+    }
+
+    /// Every group this coordinator knows.
+    pub async fn list(&self) -> Vec<GroupDescription> {
+        let mut ids: Vec<String> = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        ids.extend(
+            self.restored
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .keys()
+                .cloned(),
+        );
+        ids.sort();
+        ids.dedup();
+        let mut groups = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(description) = self.describe(&id).await {
+                if description.state != GroupState::Dead {
+                    groups.push(description);
+                }
+            }
+        }
+        groups
+    }
+}

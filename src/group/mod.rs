@@ -1,0 +1,88 @@
+//! The group coordinator: Kafka's classic consumer-group protocol (join,
+//! sync, heartbeat, leave, static membership) and committed offsets, kept
+//! durably as records in the compacted internal topic `__consumer_offsets`.
+//!
+//! The coordinator of a group is the leader of the `__consumer_offsets`
+//! partition the group id hashes to, so when partitions move between
+//! brokers, coordinators move with them.
+
+mod actor;
+pub mod coordinator;
+pub mod log_format;
+pub mod state;
+pub mod subscription;
+
+use std::time::Duration;
+
+pub use coordinator::GroupCoordinator;
+
+/// The internal topic holding group metadata and committed offsets.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Group settings, by Kafka's names and defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupConfig {
+    /// `group.min.session.timeout.ms`
+    pub min_session_timeout: Duration,
+    /// `group.max.session.timeout.ms`
+    pub max_session_timeout: Duration,
+    /// `group.initial.rebalance.delay.ms`
+    pub initial_rebalance_delay: Duration,
+    /// `group.max.size`
+    pub max_size: usize,
+    /// `offsets.retention.minutes`
+    pub offsets_retention: Duration,
+    /// `offsets.retention.check.interval.ms`
+    pub offsets_retention_check_interval: Duration,
+    /// `offset.metadata.max.bytes`
+    pub offset_metadata_max_bytes: usize,
+    /// `offsets.topic.num.partitions`
+    pub offsets_topic_num_partitions: i32,
+    /// `offsets.topic.segment.bytes`
+    pub offsets_topic_segment_bytes: i32,
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        GroupConfig {
+            min_session_timeout: Duration::from_millis(6_000),
+            max_session_timeout: Duration::from_millis(1_800_000),
+            initial_rebalance_delay: Duration::from_millis(3_000),
+            max_size: i32::MAX as usize,
+            offsets_retention: Duration::from_secs(7 * 24 * 60 * 60),
+            offsets_retention_check_interval: Duration::from_millis(600_000),
+            offset_metadata_max_bytes: 4096,
+            offsets_topic_num_partitions: 50,
+            offsets_topic_segment_bytes: 104_857_600,
+        }
+    }
+}
+
+/// Java's `String.hashCode`, which Kafka uses to place a group on a
+/// `__consumer_offsets` partition (`abs(hash) % partitions`).
+pub fn java_string_hash(value: &str) -> i32 {
+    value.encode_utf16().fold(0i32, |hash, unit| {
+        hash.wrapping_mul(31).wrapping_add(i32::from(unit))
+    })
+}
+
+/// The `__consumer_offsets` partition that holds a group.
+pub fn partition_for(group_id: &str, partitions: i32) -> i32 {
+    (java_string_hash(group_id) & 0x7fff_ffff) % partitions.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn group_placement_matches_kafka() {
+        // Values computed with Java's "...".hashCode().
+        assert_eq!(super::java_string_hash(""), 0);
+        assert_eq!(super::java_string_hash("hello"), 99_162_322);
+        assert_eq!(
+            super::java_string_hash("my-group-with-a-long-name"),
+            1_977_297_176
+        );
+        assert_eq!(super::java_string_hash("polygenelubricants"), i32::MIN);
+        assert_eq!(super::partition_for("hello", 50), 99_162_322 % 50);
+    }
+}

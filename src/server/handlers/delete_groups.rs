@@ -1,0 +1,30 @@
+//! DeleteGroups (v0–v2): removes empty groups and their offsets
+//! (NON_EMPTY_GROUP while members remain, GROUP_ID_NOT_FOUND if unknown).
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
+use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
+
+use super::groups::coordinator_for;
+use crate::broker::Broker;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: DeleteGroupsRequest,
+    _version: i16,
+) -> DeleteGroupsResponse {
+    let mut results = Vec::with_capacity(request.groups_names.len());
+    for group_id in request.groups_names {
+        let outcome = match coordinator_for(broker, &group_id).await {
+            Ok(coordinator) => coordinator.delete(&group_id).await,
+            Err(error) => Err(error),
+        };
+        results.push(
+            DeletableGroupResult::default()
+                .with_group_id(group_id)
+                .with_error_code(outcome.err().map_or(0, |e| e.code())),
+        );
+    }
+    DeleteGroupsResponse::default().with_results(results)
+}

@@ -1,0 +1,51 @@
+//! DescribeGroups (v0–v5): state, protocol and members of each group;
+//! member metadata and assignments only while the group is Stable, and
+//! state "Dead" for groups that do not exist, as Kafka answers.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
+
+use super::groups::str_bytes;
+use crate::broker::Broker;
+use crate::group::state::GroupState;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: DescribeGroupsRequest,
+    _version: i16,
+) -> DescribeGroupsResponse {
+    let mut groups = Vec::with_capacity(request.groups.len());
+    for group_id in request.groups {
+        let described = DescribedGroup::default().with_group_id(group_id.clone());
+        let description = if group_id.is_empty() {
+            None
+        } else {
+            broker.groups().describe(&group_id).await
+        };
+        groups.push(match description {
+            None => described.with_group_state(str_bytes(GroupState::Dead.name())),
+            Some(group) => described
+                .with_group_state(str_bytes(group.state.name()))
+                .with_protocol_type(str_bytes(group.protocol_type))
+                .with_protocol_data(str_bytes(group.protocol_name))
+                .with_members(
+                    group
+                        .members
+                        .into_iter()
+                        .map(|m| {
+                            DescribedGroupMember::default()
+                                .with_member_id(str_bytes(m.member_id))
+                                .with_group_instance_id(m.group_instance_id.map(str_bytes))
+                                .with_client_id(str_bytes(m.client_id))
+                                .with_client_host(str_bytes(m.client_host))
+                                .with_member_metadata(m.metadata)
+                                .with_member_assignment(m.assignment)
+                        })
+                        .collect(),
+                ),
+        });
+    }
+    DescribeGroupsResponse::default().with_groups(groups)
+}

@@ -1,0 +1,86 @@
+//! FindCoordinator (v0–v5): group keys are coordinated by this broker (the
+//! leader of the group's `__consumer_offsets` partition); v4+ batch keys.
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
+use tracing::warn;
+
+use super::groups::str_bytes;
+use crate::broker::Broker;
+
+const GROUP_KEY: i8 = 0;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: FindCoordinatorRequest,
+    version: i16,
+) -> FindCoordinatorResponse {
+    let keys: Vec<String> = if version >= 4 {
+        request
+            .coordinator_keys
+            .iter()
+            .map(|k| k.to_string())
+            .collect()
+    } else {
+        vec![request.key.to_string()]
+    };
+    let mut coordinators = Vec::with_capacity(keys.len());
+    for key in keys {
+        coordinators.push(find(broker, request.key_type, key).await);
+    }
+    if version >= 4 {
+        return FindCoordinatorResponse::default().with_coordinators(coordinators);
+    }
+    let single = coordinators.pop().unwrap_or_default();
+    let mut response = FindCoordinatorResponse::default()
+        .with_error_code(single.error_code)
+        .with_node_id(single.node_id)
+        .with_host(single.host)
+        .with_port(single.port);
+    if version >= 1 {
+        response = response.with_error_message(single.error_message);
+    }
+    response
+}
+
+async fn find(broker: &Arc<Broker>, key_type: i8, key: String) -> Coordinator {
+    let failed = |error: ResponseError, message: &str| {
+        Coordinator::default()
+            .with_key(str_bytes(key.clone()))
+            .with_node_id(BrokerId(-1))
+            .with_port(-1)
+            .with_error_code(error.code())
+            .with_error_message(Some(str_bytes(message)))
+    };
+    if key_type != GROUP_KEY {
+        return failed(
+            ResponseError::CoordinatorNotAvailable,
+            "only group coordinators are supported",
+        );
+    }
+    if key.is_empty() {
+        return failed(ResponseError::InvalidRequest, "empty group id");
+    }
+    if let Err(error) = broker.ensure_offsets_topic().await {
+        warn!(%error, "cannot create __consumer_offsets");
+        return failed(
+            ResponseError::CoordinatorNotAvailable,
+            "offsets topic unavailable",
+        );
+    }
+    let image = broker.metadata();
+    let Some(me) = image.broker(broker.config().node_id) else {
+        return failed(
+            ResponseError::CoordinatorNotAvailable,
+            "broker not registered",
+        );
+    };
+    Coordinator::default()
+        .with_key(str_bytes(key.clone()))
+        .with_node_id(BrokerId(me.node_id))
+        .with_host(str_bytes(me.host.clone()))
+        .with_port(i32::from(me.port))
+}

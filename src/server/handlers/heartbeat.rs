@@ -1,0 +1,31 @@
+//! Heartbeat (v0–v4): keeps a member's session alive and tells it when a
+//! rebalance is under way.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
+
+use super::groups::{coordinator_for, optional};
+use crate::broker::Broker;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: HeartbeatRequest,
+    _version: i16,
+) -> HeartbeatResponse {
+    let group_id = request.group_id.to_string();
+    let error = match coordinator_for(broker, &group_id).await {
+        Ok(coordinator) => {
+            coordinator
+                .heartbeat(
+                    &group_id,
+                    request.member_id.to_string(),
+                    request.generation_id,
+                    optional(&request.group_instance_id),
+                )
+                .await
+        }
+        Err(error) => Some(error),
+    };
+    HeartbeatResponse::default().with_error_code(error.map_or(0, |e| e.code()))
+}

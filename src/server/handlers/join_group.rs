@@ -1,0 +1,80 @@
+//! JoinGroup (v0–v9): hands the request to the group's coordinator, which
+//! answers at once (errors, MEMBER_ID_REQUIRED, a static rejoin) or when the
+//! rebalance completes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
+
+use super::groups::{coordinator_for, optional, str_bytes};
+use crate::broker::Broker;
+use crate::group::state::JoinRequest;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: JoinGroupRequest,
+    version: i16,
+    client_id: &str,
+    peer: SocketAddr,
+) -> JoinGroupResponse {
+    let group_id = request.group_id.to_string();
+    let coordinator = match coordinator_for(broker, &group_id).await {
+        Ok(coordinator) => coordinator,
+        Err(error) => {
+            return JoinGroupResponse::default()
+                .with_error_code(error.code())
+                .with_generation_id(-1)
+                .with_member_id(request.member_id)
+        }
+    };
+    // v0 had no rebalance timeout: it was the session timeout.
+    let rebalance_timeout = if version >= 1 {
+        request.rebalance_timeout_ms
+    } else {
+        request.session_timeout_ms
+    };
+    let join = JoinRequest {
+        member_id: request.member_id.to_string(),
+        group_instance_id: optional(&request.group_instance_id),
+        client_id: client_id.to_string(),
+        client_host: format!("/{}", peer.ip()),
+        session_timeout: Duration::from_millis(request.session_timeout_ms.max(0) as u64),
+        rebalance_timeout: Duration::from_millis(rebalance_timeout.max(0) as u64),
+        protocol_type: request.protocol_type.to_string(),
+        protocols: request
+            .protocols
+            .into_iter()
+            .map(|p| (p.name.to_string(), p.metadata))
+            .collect(),
+        require_known_member_id: version >= 4,
+    };
+    let result = coordinator.join(&group_id, join).await;
+    let mut response = JoinGroupResponse::default()
+        .with_error_code(result.error.map_or(0, |e| e.code()))
+        .with_generation_id(result.generation_id)
+        .with_protocol_name(Some(str_bytes(result.protocol_name.unwrap_or_default())))
+        .with_leader(str_bytes(result.leader))
+        .with_member_id(str_bytes(result.member_id))
+        .with_members(
+            result
+                .members
+                .into_iter()
+                .map(|m| {
+                    JoinGroupResponseMember::default()
+                        .with_member_id(str_bytes(m.member_id))
+                        .with_group_instance_id(m.group_instance_id.map(str_bytes))
+                        .with_metadata(m.metadata)
+                })
+                .collect(),
+        );
+    if version >= 7 {
+        response = response.with_protocol_type(result.protocol_type.map(str_bytes));
+    }
+    if version >= 9 {
+        response = response.with_skip_assignment(result.skip_assignment);
+    }
+    response
+}

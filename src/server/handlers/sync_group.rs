@@ -1,0 +1,44 @@
+//! SyncGroup (v0–v5): the leader delivers the assignment; every member gets
+//! its own share once the leader's arrives.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
+
+use super::groups::{coordinator_for, optional, str_bytes};
+use crate::broker::Broker;
+use crate::group::state::SyncRequest;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: SyncGroupRequest,
+    version: i16,
+) -> SyncGroupResponse {
+    let group_id = request.group_id.to_string();
+    let coordinator = match coordinator_for(broker, &group_id).await {
+        Ok(coordinator) => coordinator,
+        Err(error) => return SyncGroupResponse::default().with_error_code(error.code()),
+    };
+    let sync = SyncRequest {
+        member_id: request.member_id.to_string(),
+        generation_id: request.generation_id,
+        group_instance_id: optional(&request.group_instance_id),
+        protocol_type: optional(&request.protocol_type),
+        protocol_name: optional(&request.protocol_name),
+        assignments: request
+            .assignments
+            .into_iter()
+            .map(|a| (a.member_id.to_string(), a.assignment))
+            .collect(),
+    };
+    let result = coordinator.sync(&group_id, sync).await;
+    let mut response = SyncGroupResponse::default()
+        .with_error_code(result.error.map_or(0, |e| e.code()))
+        .with_assignment(result.assignment);
+    if version >= 5 {
+        response = response
+            .with_protocol_type(result.protocol_type.map(str_bytes))
+            .with_protocol_name(result.protocol_name.map(str_bytes));
+    }
+    response
+}
