@@ -6,6 +6,8 @@
 //! compatible.
 
 pub mod broker;
+pub mod cli;
+pub mod client;
 pub mod config;
 pub mod controller;
 pub mod error;

@@ -33,6 +33,34 @@ enum Command {
         #[arg(long = "override", value_name = "KEY=VALUE", value_parser = parse_override)]
         overrides: Vec<(String, String)>,
     },
+    /// Lists, describes and deletes consumer groups (like kafka-consumer-groups.sh).
+    Groups(GroupsArgs),
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("action").required(true).args(["list", "describe", "delete"])))]
+struct GroupsArgs {
+    /// The broker to connect to.
+    #[arg(long = "bootstrap-server", default_value = "localhost:9092")]
+    bootstrap_server: String,
+    /// Lists every group.
+    #[arg(long)]
+    list: bool,
+    /// Describes the groups given with --group: offsets and lag, or --members, or --state.
+    #[arg(long)]
+    describe: bool,
+    /// Deletes the groups given with --group.
+    #[arg(long)]
+    delete: bool,
+    /// A group to act on (repeatable).
+    #[arg(long = "group")]
+    groups: Vec<String>,
+    /// With --describe: the members.
+    #[arg(long, requires = "describe")]
+    members: bool,
+    /// With --describe: the group's state.
+    #[arg(long, requires = "describe", conflicts_with = "members")]
+    state: bool,
 }
 
 fn parse_override(text: &str) -> Result<(String, String), String> {
@@ -63,6 +91,36 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Broker { config, overrides } => runtime.block_on(run_broker(config, overrides)),
+        Command::Groups(args) => runtime.block_on(run_groups(args)),
+    }
+}
+
+async fn run_groups(args: GroupsArgs) -> ExitCode {
+    use gregor::cli::groups::{run, Action, DescribeView};
+    let action = if args.list {
+        Action::List
+    } else if args.delete {
+        Action::Delete
+    } else if args.members {
+        Action::Describe(DescribeView::Members)
+    } else if args.state {
+        Action::Describe(DescribeView::State)
+    } else {
+        Action::Describe(DescribeView::Offsets)
+    };
+    if !args.list && args.groups.is_empty() {
+        eprintln!("--describe and --delete need at least one --group");
+        return ExitCode::FAILURE;
+    }
+    match run(&args.bootstrap_server, action, &args.groups).await {
+        Ok(output) => {
+            print!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("Error: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -7,10 +7,10 @@
 //! brokers, coordinators move with them.
 
 mod actor;
+pub mod consumer_protocol;
 pub mod coordinator;
 pub mod log_format;
 pub mod state;
-pub mod subscription;
 
 use std::time::Duration;
 

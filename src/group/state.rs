@@ -1000,7 +1000,7 @@ impl Group {
         }
         let protocol = self.protocol_name.clone().unwrap_or_default();
         self.members.values().any(|member| {
-            super::subscription::topics(&member.metadata_for(&protocol))
+            super::consumer_protocol::subscription_topics(&member.metadata_for(&protocol))
                 .is_some_and(|topics| topics.iter().any(|t| t == topic))
         })
     }

@@ -1,0 +1,4 @@
+//! Console commands that speak the Kafka protocol like any client, with
+//! flags modelled on Kafka's own scripts.
+
+pub mod groups;
