@@ -220,6 +220,15 @@ impl Broker {
         }
     }
 
+    /// CPU seconds (utime + stime, all threads) the running broker has used.
+    pub fn cpu_secs(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()?)).ok()?;
+        let f: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
+        let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        Some(ticks as f64 / if hz > 0 { hz as f64 } else { 100.0 })
+    }
+
     /// Starts the broker again on the same port and data dir.
     pub fn restart(&mut self) {
         self.spawn();
