@@ -4,6 +4,7 @@
 //! A segment only grows at its end and is never rewritten in place; the
 //! partition log decides when to roll to a new one.
 
+use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
@@ -51,7 +52,13 @@ pub struct Segment {
     bytes_since_last_index_entry: u64,
     max_timestamp: Option<MaxTimestamp>,
     created: Instant,
+    /// Headers of the last appended batches: consumers that keep up read
+    /// from here without scanning the log from the last index entry.
+    recent: VecDeque<BatchHeader>,
 }
+
+/// How many recent batch headers a segment remembers.
+const RECENT_BATCHES: usize = 64;
 
 /// Batch header fields read from disk while scanning a segment.
 #[derive(Debug, Clone, Copy)]
@@ -87,6 +94,7 @@ impl Segment {
             bytes_since_last_index_entry: 0,
             max_timestamp: None,
             created: Instant::now(),
+            recent: VecDeque::with_capacity(RECENT_BATCHES),
         })
     }
 
@@ -108,6 +116,7 @@ impl Segment {
             bytes_since_last_index_entry: 0,
             max_timestamp: None,
             created: Instant::now(),
+            recent: VecDeque::with_capacity(RECENT_BATCHES),
         })
     }
 
@@ -168,6 +177,10 @@ impl Segment {
     /// appends and by recovery's index rebuild.
     fn after_append(&mut self, header: BatchHeader, write_indexes: bool) -> io::Result<()> {
         self.next_offset = header.last_offset.plus(1);
+        if self.recent.len() == RECENT_BATCHES {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(header);
         if self
             .max_timestamp
             .is_none_or(|max| header.max_timestamp > max.timestamp)
@@ -215,8 +228,20 @@ impl Segment {
         }))
     }
 
-    /// The first batch holding an offset `>= target`, scanning from the index.
+    /// The first batch holding an offset `>= target`, from the recent
+    /// batches or by scanning from the index.
     pub fn find_batch(&self, target: Offset) -> io::Result<Option<BatchHeader>> {
+        if self
+            .recent
+            .front()
+            .is_some_and(|oldest| oldest.base_offset <= target)
+        {
+            return Ok(self
+                .recent
+                .iter()
+                .find(|h| h.last_offset >= target)
+                .copied());
+        }
         let mut position = u64::from(self.offset_index.lookup(target).position);
         while let Some(header) = self.read_header(position)? {
             if header.last_offset >= target {
@@ -281,6 +306,7 @@ impl Segment {
         self.file.set_len(position)?;
         self.size = position;
         self.next_offset = next_offset;
+        self.recent.retain(|header| header.position < position);
         self.offset_index.truncate_to_position(position as u32)?;
         self.time_index.truncate_to_offset(next_offset)?;
         Ok(())
@@ -302,6 +328,7 @@ impl Segment {
     /// optionally re-writing index entries on the way.
     pub fn replay_headers(&mut self, write_indexes: bool) -> io::Result<()> {
         self.next_offset = self.base_offset;
+        self.recent.clear();
         self.max_timestamp = None;
         self.bytes_since_last_index_entry = 0;
         let mut position = 0;
@@ -315,6 +342,7 @@ impl Segment {
     /// Restores next offset and max timestamp of a segment whose indexes are
     /// trusted: scans only the batches after the last offset-index entry.
     pub fn restore_from_indexes(&mut self) -> io::Result<()> {
+        self.recent.clear();
         let mut position = self
             .offset_index
             .last()
@@ -364,5 +392,53 @@ impl Segment {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::batch::{set_base_offset, tests::sample_batch};
+
+    #[test]
+    fn finds_every_offset_whether_recent_or_scanned() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut segment = Segment::create(dir.path(), Offset(0), 4096).unwrap();
+        for _ in 0..200 {
+            let mut bytes = sample_batch(2);
+            set_base_offset(&mut bytes, segment.next_offset());
+            segment.append(&Batch::parse(&bytes).unwrap()).unwrap();
+        }
+        for target in 0..400 {
+            let found = segment.find_batch(Offset(target)).unwrap().unwrap();
+            assert_eq!(
+                found.base_offset,
+                Offset(target - target % 2),
+                "offset {target}"
+            );
+            assert_eq!(
+                segment
+                    .read_header(found.position)
+                    .unwrap()
+                    .unwrap()
+                    .base_offset,
+                found.base_offset
+            );
+        }
+        assert!(segment.find_batch(Offset(400)).unwrap().is_none());
+        // After a truncation, forgotten batches are not served from memory.
+        let cut = segment.find_batch(Offset(398)).unwrap().unwrap();
+        segment
+            .truncate_to_position(cut.position, Offset(398))
+            .unwrap();
+        assert!(segment.find_batch(Offset(398)).unwrap().is_none());
+        assert_eq!(
+            segment
+                .find_batch(Offset(397))
+                .unwrap()
+                .unwrap()
+                .base_offset,
+            Offset(396)
+        );
     }
 }
