@@ -37,6 +37,8 @@ pub struct Broker {
     /// Cancelled when the broker starts shutting down, so that parked
     /// requests (fetch long polls) answer at once instead of holding it up.
     shutting_down: CancellationToken,
+    /// The block of producer ids this broker hands out next.
+    producer_ids: std::sync::Mutex<std::ops::Range<i64>>,
 }
 
 fn now_ms() -> i64 {
@@ -71,6 +73,7 @@ impl Broker {
             partitions,
             groups,
             shutting_down: CancellationToken::new(),
+            producer_ids: std::sync::Mutex::new(0..0),
         });
         broker.remove_stray_logs()?;
         let image = broker.controller.image();
@@ -96,6 +99,27 @@ impl Broker {
 
     pub fn groups(&self) -> &GroupCoordinator {
         &self.groups
+    }
+
+    /// A new producer id for an idempotent producer (InitProducerId), from
+    /// this broker's block, fetching a new block from the controller when
+    /// it runs out.
+    pub async fn next_producer_id(self: &Arc<Self>) -> Result<i64, BrokerError> {
+        let broker = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let mut block = broker
+                .producer_ids
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if block.is_empty() {
+                *block = broker.controller.allocate_producer_ids()?;
+            }
+            let id = block.start;
+            block.start += 1;
+            Ok(id)
+        })
+        .await
+        .map_err(|join_error| LogError::Io(std::io::Error::other(join_error.to_string())))?
     }
 
     /// Completes when shutdown begins.
@@ -240,8 +264,19 @@ impl Broker {
         let flush_every = Duration::from_millis(self.config.log_flush_scheduler_interval_ms.max(1));
         let mut retention = tokio::time::interval(retention_every);
         let mut flush = tokio::time::interval(flush_every);
+        let mut producer_expiry = tokio::time::interval(Duration::from_millis(
+            self.config.producer_id_expiration_check_interval_ms.max(1),
+        ));
         loop {
             tokio::select! {
+                _ = producer_expiry.tick() => {
+                    for partition in self.partitions.all() {
+                        let expiration = self.config.producer_id_expiration_ms;
+                        if let Err(error) = partition.expire_producers(now_ms(), expiration).await {
+                            warn!(partition = %partition.topic_partition(), %error, "producer expiry failed");
+                        }
+                    }
+                }
                 _ = retention.tick() => {
                     for partition in self.partitions.all() {
                         if let Err(error) = partition.apply_retention(now_ms()).await {
@@ -263,7 +298,7 @@ impl Broker {
     /// Flushes every log and leaves the clean-shutdown marker.
     pub fn shutdown(&self) -> Result<(), BrokerError> {
         for partition in self.partitions.all() {
-            partition.flush_blocking()?;
+            partition.checkpoint_blocking()?;
         }
         self.logs.mark_clean_shutdown()?;
         info!("logs flushed; clean shutdown");

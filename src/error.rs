@@ -5,6 +5,7 @@ use kafka_protocol::error::ResponseError;
 use crate::broker::BrokerError;
 use crate::config::ConfigError;
 use crate::controller::ControllerError;
+use crate::log::producer_state::ProducerStateError;
 use crate::log::LogError;
 use crate::records::batch::BatchError;
 
@@ -32,6 +33,13 @@ impl KafkaError for LogError {
                 ResponseError::CorruptMessage
             }
             LogError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
+            LogError::MultipleIdempotentBatches => ResponseError::InvalidRecord,
+            LogError::ProducerState(ProducerStateError::InvalidProducerEpoch { .. }) => {
+                ResponseError::InvalidProducerEpoch
+            }
+            LogError::ProducerState(ProducerStateError::OutOfOrderSequence { .. }) => {
+                ResponseError::OutOfOrderSequenceNumber
+            }
             LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         }
     }

@@ -25,6 +25,10 @@ pub struct BrokerConfig {
     pub log: LogConfig,
     /// The group coordinator's settings (`group.*`, `offsets.*`).
     pub group: GroupConfig,
+    /// `producer.id.expiration.ms`: idle producers' dedup state is dropped.
+    pub producer_id_expiration_ms: i64,
+    /// `producer.id.expiration.check.interval.ms`
+    pub producer_id_expiration_check_interval_ms: u64,
 }
 
 impl Default for BrokerConfig {
@@ -43,6 +47,8 @@ impl Default for BrokerConfig {
             log_flush_scheduler_interval_ms: 1_000,
             log: LogConfig::default(),
             group: GroupConfig::default(),
+            producer_id_expiration_ms: 86_400_000,
+            producer_id_expiration_check_interval_ms: 600_000,
         }
     }
 }
@@ -148,6 +154,12 @@ impl BrokerConfig {
                     config.log.retention_ms = number::<i64>(name, value)? * 60_000
                 }
                 "log.roll.hours" => config.log.segment_ms = number::<i64>(name, value)? * 3_600_000,
+                "producer.id.expiration.ms" => {
+                    config.producer_id_expiration_ms = number(name, value)?
+                }
+                "producer.id.expiration.check.interval.ms" => {
+                    config.producer_id_expiration_check_interval_ms = number(name, value)?
+                }
                 "group.min.session.timeout.ms" => {
                     config.group.min_session_timeout = millis(name, value)?
                 }

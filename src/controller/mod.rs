@@ -56,14 +56,27 @@ pub struct NewTopic {
 }
 
 const SNAPSHOT_FILE: &str = "gregor-metadata.json";
+
+/// Producer ids are handed to brokers in blocks of this size, as Kafka's
+/// controller does (AllocateProducerIds).
+pub const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;
+
+/// What the controller persists.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Snapshot {
+    topics: BTreeMap<String, TopicImage>,
+    /// The first producer id not yet handed out in any block.
+    #[serde(default)]
+    next_producer_id: i64,
+}
 const META_PROPERTIES: &str = "meta.properties";
 
 pub struct Controller {
     node_id: i32,
     snapshot_path: PathBuf,
     log_defaults: LogConfig,
-    /// Serialises writers; readers use `image`.
-    write_lock: Mutex<()>,
+    /// Serialises writers (and holds the next producer id); readers use `image`.
+    write_lock: Mutex<i64>,
     image: RwLock<Arc<MetadataImage>>,
 }
 
@@ -77,9 +90,12 @@ impl Controller {
         std::fs::create_dir_all(data_dir)?;
         let cluster_id = load_or_create_cluster_id(data_dir, broker.node_id)?;
         let snapshot_path = data_dir.join(SNAPSHOT_FILE);
-        let topics: BTreeMap<String, TopicImage> = match std::fs::read(&snapshot_path) {
+        let Snapshot {
+            topics,
+            next_producer_id,
+        } = match std::fs::read(&snapshot_path) {
             Ok(bytes) => serde_json::from_slice(&bytes)?,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Snapshot::default(),
             Err(error) => return Err(error.into()),
         };
         let node_id = broker.node_id;
@@ -88,7 +104,7 @@ impl Controller {
             node_id,
             snapshot_path,
             log_defaults,
-            write_lock: Mutex::new(()),
+            write_lock: Mutex::new(next_producer_id),
             image: RwLock::new(Arc::new(image)),
         })
     }
@@ -107,7 +123,7 @@ impl Controller {
         topic: &NewTopic,
         validate_only: bool,
     ) -> Result<TopicImage, ControllerError> {
-        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let image = self.image();
         validate_topic_name(&topic.name).map_err(ControllerError::InvalidTopicName)?;
         if image.topic(&topic.name).is_some() {
@@ -142,31 +158,48 @@ impl Controller {
         }
         let mut topics = image.topics.clone();
         topics.insert(created.name.clone(), created.clone());
-        self.publish(&image, topics)?;
+        self.publish(&image, topics, *writer)?;
         info!(topic = %created.name, id = %created.id, partitions = topic.num_partitions, "created topic");
         Ok(created)
     }
 
     /// Removes a topic from the metadata; its logs go when the image is applied.
     pub fn delete_topic(&self, name: &str) -> Result<TopicImage, ControllerError> {
-        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let image = self.image();
         let mut topics = image.topics.clone();
         let removed = topics
             .remove(name)
             .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
-        self.publish(&image, topics)?;
+        self.publish(&image, topics, *writer)?;
         info!(topic = %name, "deleted topic");
         Ok(removed)
     }
 
-    /// Persists the new topic set (write, fsync, rename), then swaps the image.
+    /// Hands out the next block of producer ids, persisted before it is
+    /// used so that no id is ever given twice, even across restarts.
+    pub fn allocate_producer_ids(&self) -> Result<std::ops::Range<i64>, ControllerError> {
+        let mut next = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let block = *next..*next + PRODUCER_ID_BLOCK_SIZE;
+        let image = self.image();
+        self.publish(&image, image.topics.clone(), block.end)?;
+        *next = block.end;
+        Ok(block)
+    }
+
+    /// Persists the new state (write, fsync, rename), then swaps the image.
     fn publish(
         &self,
         current: &MetadataImage,
         topics: BTreeMap<String, TopicImage>,
+        next_producer_id: i64,
     ) -> Result<(), ControllerError> {
-        write_atomically(&self.snapshot_path, &serde_json::to_vec_pretty(&topics)?)?;
+        let snapshot = Snapshot {
+            topics,
+            next_producer_id,
+        };
+        write_atomically(&self.snapshot_path, &serde_json::to_vec_pretty(&snapshot)?)?;
+        let topics = snapshot.topics;
         let next = MetadataImage::new(
             current.cluster_id.clone(),
             current.controller_id,
@@ -284,5 +317,23 @@ mod tests {
         ));
         controller.delete_topic("a").unwrap();
         assert!(controller.image().topic("a").is_none());
+    }
+
+    #[test]
+    fn producer_id_blocks_never_repeat_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = controller(dir.path()).allocate_producer_ids().unwrap();
+        let reopened = controller(dir.path());
+        let second = reopened.allocate_producer_ids().unwrap();
+        assert_eq!(first, 0..PRODUCER_ID_BLOCK_SIZE);
+        assert_eq!(second.start, first.end);
+        reopened.create_topic(&new_topic("t"), false).unwrap();
+        assert_eq!(
+            controller(dir.path())
+                .allocate_producer_ids()
+                .unwrap()
+                .start,
+            second.end
+        );
     }
 }

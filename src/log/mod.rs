@@ -6,6 +6,7 @@ pub mod index_file;
 pub mod manager;
 pub mod offset_index;
 pub mod partition_log;
+pub mod producer_state;
 pub mod recovery;
 pub mod segment;
 pub mod time_index;
@@ -15,6 +16,7 @@ use thiserror::Error;
 use crate::records::batch::BatchError;
 use crate::records::compression::CompressionError;
 use crate::types::Offset;
+use producer_state::ProducerStateError;
 
 pub use manager::LogManager;
 pub use partition_log::PartitionLog;
@@ -31,6 +33,10 @@ pub enum LogError {
     MessageTooLarge { size: usize, max: usize },
     #[error("produce request carries no record batch")]
     EmptyRecords,
+    #[error("an idempotent or transactional produce must carry exactly one batch per partition")]
+    MultipleIdempotentBatches,
+    #[error(transparent)]
+    ProducerState(#[from] ProducerStateError),
     #[error("offset {requested} is outside [{log_start_offset}, {log_end_offset}]")]
     OffsetOutOfRange {
         requested: Offset,

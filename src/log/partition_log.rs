@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, info};
 
+use super::producer_state::{
+    load_latest_snapshot, write_snapshot, BatchMetadata, ProducerBatch, ProducerState,
+    SequenceCheck,
+};
 use super::recovery::{list_segment_base_offsets, recover_active_segment, recover_sealed_segment};
 use super::segment::Segment;
 use super::LogError;
@@ -45,6 +49,7 @@ pub struct PartitionLog {
     log_start_offset: Offset,
     unflushed_messages: i64,
     last_flush: Instant,
+    producers: ProducerState,
 }
 
 fn now_ms() -> i64 {
@@ -96,10 +101,12 @@ impl PartitionLog {
             log_start_offset: first_base,
             unflushed_messages: 0,
             last_flush: Instant::now(),
+            producers: ProducerState::default(),
         };
         if let Some(start) = stored_start {
             log.log_start_offset = start.clamp(first_base, log.log_end_offset());
         }
+        log.load_producer_state()?;
         debug!(dir = %dir.display(), log_start_offset = %log.log_start_offset,
                log_end_offset = %log.log_end_offset(), "log opened");
         Ok(log)
@@ -149,13 +156,43 @@ impl PartitionLog {
         self.segments.len()
     }
 
+    /// Rebuilds the idempotent-producer state: the newest snapshot, then
+    /// the batches written after it.
+    fn load_producer_state(&mut self) -> Result<(), LogError> {
+        let end = self.log_end_offset();
+        let (from, state) = match load_latest_snapshot(&self.dir, end)? {
+            Some((offset, state)) if offset >= self.log_start_offset => (offset, state),
+            _ => (self.log_start_offset, ProducerState::default()),
+        };
+        self.producers = state;
+        for segment in self.segments.values() {
+            if segment.next_offset() <= from {
+                continue;
+            }
+            for header in segment.headers_from(from)? {
+                if let Some(producer) = header.producer {
+                    let metadata = BatchMetadata::new(
+                        &producer,
+                        header.base_offset,
+                        header.last_offset,
+                        header.max_timestamp,
+                    );
+                    self.producers.update(&producer, metadata);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Checks every batch of a produce request's records before anything is
     /// written, so that a bad batch appends nothing.
     pub fn validate_records(&self, records: &[u8]) -> Result<usize, LogError> {
         let mut count = 0;
+        let mut idempotent = false;
         for item in Batches::new(records) {
             let (_, batch) = item?;
             batch.validate()?;
+            idempotent |= batch.producer_id() >= 0;
             if batch.size() > self.config.max_message_bytes {
                 return Err(LogError::MessageTooLarge {
                     size: batch.size(),
@@ -166,6 +203,9 @@ impl PartitionLog {
         }
         if count == 0 {
             return Err(LogError::EmptyRecords);
+        }
+        if idempotent && count > 1 {
+            return Err(LogError::MultipleIdempotentBatches);
         }
         Ok(count)
     }
@@ -178,6 +218,17 @@ impl PartitionLog {
         leader_epoch: LeaderEpoch,
     ) -> Result<AppendInfo, LogError> {
         self.validate_records(records)?;
+        // Idempotent produce carries exactly one batch (checked above).
+        let producer = ProducerBatch::of(&Batch::parse(records)?);
+        if let Some(producer) = &producer {
+            if let SequenceCheck::Duplicate(original) = self.producers.check(producer)? {
+                return Ok(AppendInfo {
+                    base_offset: original.first_offset,
+                    last_offset: original.last_offset,
+                    log_append_time: None,
+                });
+            }
+        }
         let log_append_time =
             (self.config.message_timestamp_type == TimestampType::LogAppendTime).then(now_ms);
         let base_offset = self.log_end_offset();
@@ -196,6 +247,15 @@ impl PartitionLog {
             messages += i64::from(batch.records_count());
             self.maybe_roll(batch.size() as u64)?;
             self.active_mut().append(&batch)?;
+            if let Some(producer) = &producer {
+                let metadata = BatchMetadata::new(
+                    producer,
+                    batch.base_offset(),
+                    batch.last_offset(),
+                    batch.max_timestamp(),
+                );
+                self.producers.update(producer, metadata);
+            }
             next_offset = batch.next_offset();
             position += size;
         }
@@ -224,10 +284,12 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Seals the active segment and starts a new one at the log end offset.
+    /// Seals the active segment and starts a new one at the log end offset,
+    /// snapshotting the producer state there so recovery replays less.
     pub fn roll(&mut self) -> Result<(), LogError> {
         let next = self.log_end_offset();
         self.active_mut().seal()?;
+        write_snapshot(&self.dir, next, &self.producers)?;
         let segment = Segment::create(&self.dir, next, self.config.index_interval_bytes)?;
         info!(dir = %self.dir.display(), base_offset = %next, "rolled new segment");
         self.segments.insert(next, segment);
@@ -402,6 +464,18 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// Forgets producers idle for longer than `producer.id.expiration.ms`.
+    pub fn expire_producers(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.producers.expire(now_ms, expiration_ms)
+    }
+
+    /// Flushes and snapshots the producer state (clean shutdown).
+    pub fn checkpoint(&mut self) -> Result<(), LogError> {
+        self.flush()?;
+        write_snapshot(&self.dir, self.log_end_offset(), &self.producers)?;
+        Ok(())
+    }
+
     /// Forces the active segment and its indexes to disk.
     pub fn flush(&mut self) -> Result<(), LogError> {
         self.active_mut().flush()?;
@@ -532,6 +606,62 @@ mod tests {
         assert_eq!(at(1_941), None);
         let max = log.max_timestamp().unwrap().unwrap();
         assert_eq!((max.offset.0, max.timestamp), (99, 1_940));
+    }
+
+    fn idempotent_batch(sequence: i32, records: i32) -> Vec<u8> {
+        let mut builder = BatchBuilder::new(now_ms()).idempotent(42, 0, sequence);
+        for _ in 0..records {
+            builder.push(now_ms(), None, Some(b"v"), &[]);
+        }
+        builder.build()
+    }
+
+    #[test]
+    fn idempotent_retries_get_their_original_offsets_even_after_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+        append(&mut log, 1); // offset 0, not idempotent
+        for sequence in [0, 2, 4] {
+            log.append_as_leader(&mut idempotent_batch(sequence, 2), LeaderEpoch(0))
+                .unwrap();
+        }
+        let retry = log
+            .append_as_leader(&mut idempotent_batch(2, 2), LeaderEpoch(0))
+            .unwrap();
+        assert_eq!(
+            (retry.base_offset, retry.last_offset),
+            (Offset(3), Offset(4))
+        );
+        assert_eq!(log.log_end_offset(), Offset(7));
+        assert!(matches!(
+            log.append_as_leader(&mut idempotent_batch(9, 1), LeaderEpoch(0)),
+            Err(LogError::ProducerState(_))
+        ));
+        let mut two = idempotent_batch(6, 1);
+        two.extend(idempotent_batch(7, 1));
+        assert!(matches!(
+            log.append_as_leader(&mut two, LeaderEpoch(0)),
+            Err(LogError::MultipleIdempotentBatches)
+        ));
+        drop(log);
+        // Unclean restart: no snapshot, the state comes from replaying the log.
+        let mut log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
+        let retry = log
+            .append_as_leader(&mut idempotent_batch(4, 2), LeaderEpoch(0))
+            .unwrap();
+        assert_eq!(retry.base_offset, Offset(5));
+        log.checkpoint().unwrap();
+        drop(log);
+        // Clean restart: from the snapshot.
+        let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+        let retry = log
+            .append_as_leader(&mut idempotent_batch(4, 2), LeaderEpoch(0))
+            .unwrap();
+        assert_eq!(retry.base_offset, Offset(5));
+        let next = log
+            .append_as_leader(&mut idempotent_batch(6, 1), LeaderEpoch(0))
+            .unwrap();
+        assert_eq!(next.base_offset, Offset(7));
     }
 
     #[test]

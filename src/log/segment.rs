@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::offset_index::OffsetIndex;
+use super::producer_state::ProducerBatch;
 use super::time_index::TimeIndex;
 use crate::records::batch::{frame_size, Batch, HEADER_SIZE};
 use crate::types::Offset;
@@ -68,6 +69,21 @@ pub struct BatchHeader {
     pub base_offset: Offset,
     pub last_offset: Offset,
     pub max_timestamp: i64,
+    /// The idempotent producer that wrote the batch, if any.
+    pub producer: Option<ProducerBatch>,
+}
+
+impl BatchHeader {
+    fn of(batch: &Batch<'_>, position: u64) -> BatchHeader {
+        BatchHeader {
+            position,
+            size: batch.size() as u64,
+            base_offset: batch.base_offset(),
+            last_offset: batch.last_offset(),
+            max_timestamp: batch.max_timestamp(),
+            producer: ProducerBatch::of(batch),
+        }
+    }
 }
 
 impl Segment {
@@ -161,16 +177,7 @@ impl Segment {
         let position = self.size;
         self.file.write_all_at(batch.bytes(), position)?;
         self.size += batch.size() as u64;
-        self.after_append(
-            BatchHeader {
-                position,
-                size: batch.size() as u64,
-                base_offset: batch.base_offset(),
-                last_offset: batch.last_offset(),
-                max_timestamp: batch.max_timestamp(),
-            },
-            true,
-        )
+        self.after_append(BatchHeader::of(batch, position), true)
     }
 
     /// Index and bookkeeping for a batch now at `header.position`; shared by
@@ -220,11 +227,8 @@ impl Segment {
         }
         let batch = Batch::parse_header_only(&header);
         Ok(Some(BatchHeader {
-            position,
             size,
-            base_offset: batch.base_offset(),
-            last_offset: batch.last_offset(),
-            max_timestamp: batch.max_timestamp(),
+            ..BatchHeader::of(&batch, position)
         }))
     }
 
@@ -263,6 +267,20 @@ impl Segment {
             position += header.size;
         }
         Ok(None)
+    }
+
+    /// Headers of every batch from the one holding `offset` to the end.
+    pub fn headers_from(&self, offset: Offset) -> io::Result<Vec<BatchHeader>> {
+        let mut headers = Vec::new();
+        let Some(first) = self.find_batch(offset)? else {
+            return Ok(headers);
+        };
+        let mut position = first.position;
+        while let Some(header) = self.read_header(position)? {
+            position += header.size;
+            headers.push(header);
+        }
+        Ok(headers)
     }
 
     /// Reads whole batches from `position`, at most `max_bytes` of them, but

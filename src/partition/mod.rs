@@ -200,9 +200,18 @@ impl Partition {
         self.with_log(|log| log.maybe_flush_by_time()).await
     }
 
-    /// Flushes the log (clean shutdown).
-    pub fn flush_blocking(&self) -> Result<(), LogError> {
-        self.lock_log().flush()
+    /// Flushes the log and snapshots its producer state (clean shutdown).
+    pub fn checkpoint_blocking(&self) -> Result<(), LogError> {
+        self.lock_log().checkpoint()
+    }
+
+    pub async fn expire_producers(
+        self: &Arc<Self>,
+        now_ms: i64,
+        expiration_ms: i64,
+    ) -> Result<usize, LogError> {
+        self.with_log(move |log| Ok(log.expire_producers(now_ms, expiration_ms)))
+            .await
     }
 
     /// Removes the partition's folder (topic deletion). Requests still holding

@@ -10,6 +10,8 @@ pub struct BatchBuilder {
     max_timestamp: i64,
     count: i32,
     records: Vec<u8>,
+    /// Producer id, epoch and base sequence of an idempotent batch.
+    producer: (i64, i16, i32),
 }
 
 fn put_nullable(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
@@ -29,7 +31,14 @@ impl BatchBuilder {
             max_timestamp: base_timestamp,
             count: 0,
             records: Vec::new(),
+            producer: (-1, -1, -1),
         }
+    }
+
+    /// Marks the batch as written by an idempotent producer.
+    pub fn idempotent(mut self, producer_id: i64, epoch: i16, base_sequence: i32) -> Self {
+        self.producer = (producer_id, epoch, base_sequence);
+        self
     }
 
     pub fn is_empty(&self) -> bool {
@@ -72,9 +81,10 @@ impl BatchBuilder {
         out.extend_from_slice(&(self.count - 1).max(0).to_be_bytes());
         out.extend_from_slice(&self.base_timestamp.to_be_bytes());
         out.extend_from_slice(&self.max_timestamp.to_be_bytes());
-        out.extend_from_slice(&(-1i64).to_be_bytes()); // producer id
-        out.extend_from_slice(&(-1i16).to_be_bytes()); // producer epoch
-        out.extend_from_slice(&(-1i32).to_be_bytes()); // base sequence
+        let (producer_id, epoch, base_sequence) = self.producer;
+        out.extend_from_slice(&producer_id.to_be_bytes());
+        out.extend_from_slice(&epoch.to_be_bytes());
+        out.extend_from_slice(&base_sequence.to_be_bytes());
         out.extend_from_slice(&self.count.to_be_bytes());
         out.extend_from_slice(&self.records);
         let crc = crc32c::crc32c(&out[21..]);

@@ -42,6 +42,7 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::ApiVersions, 0, 4),
     range(ApiKey::CreateTopics, 2, 7),
     range(ApiKey::DeleteTopics, 1, 6),
+    range(ApiKey::InitProducerId, 0, 4),
     range(ApiKey::DeleteGroups, 0, 2),
     range(ApiKey::OffsetDelete, 0, 0),
 ];
@@ -92,6 +93,6 @@ mod tests {
         assert!(!is_accepted(ApiKey::Produce, 2));
         assert!(is_accepted(ApiKey::Produce, 3));
         assert!(!is_accepted(ApiKey::Fetch, 13));
-        assert!(!is_accepted(ApiKey::InitProducerId, 0));
+        assert!(!is_accepted(ApiKey::AddPartitionsToTxn, 0));
     }
 }

@@ -52,6 +52,9 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, peer: SocketAddr) 
         RequestKind::ListOffsets(body) => {
             ResponseKind::ListOffsets(handlers::list_offsets::handle(broker, body, version).await)
         }
+        RequestKind::InitProducerId(body) => ResponseKind::InitProducerId(
+            handlers::init_producer_id::handle(broker, body, version).await,
+        ),
         RequestKind::FindCoordinator(body) => ResponseKind::FindCoordinator(
             handlers::find_coordinator::handle(broker, body, version).await,
         ),
