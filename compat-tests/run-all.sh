@@ -26,7 +26,9 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r compat-tests/requirements.txt
 
-echo "== build and unit tests"
+echo "== format, lints, build and unit tests"
+cargo fmt --all -- --check
+cargo clippy --locked --all-targets -- -D warnings
 cargo build --locked
 cargo test --locked
 
