@@ -199,14 +199,12 @@ impl Broker {
     }
 
     /// Creates a topic through the controller and opens its partitions.
-    /// Runs on a blocking thread: it writes the metadata and creates logs.
     pub async fn create_topic(
         self: &Arc<Self>,
         topic: NewTopic,
         validate_only: bool,
     ) -> Result<TopicImage, BrokerError> {
-        let broker = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
+        self.on_controller(move |broker| {
             let created = broker.controller.create_topic(&topic, validate_only)?;
             if !validate_only {
                 broker.open_partitions(&created)?;
@@ -214,7 +212,6 @@ impl Broker {
             Ok(created)
         })
         .await
-        .map_err(|join_error| LogError::Io(std::io::Error::other(join_error.to_string())))?
     }
 
     /// Creates a topic with the broker's defaults, as auto-creation does.
@@ -240,6 +237,76 @@ impl Broker {
             }
             Err(error) => Err(error),
         }
+    }
+
+    /// Runs controller work on a blocking thread (it writes the metadata).
+    async fn on_controller<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&Broker) -> Result<T, BrokerError> + Send + 'static,
+    ) -> Result<T, BrokerError> {
+        let broker = Arc::clone(self);
+        tokio::task::spawn_blocking(move || work(&broker))
+            .await
+            .map_err(|join_error| LogError::Io(std::io::Error::other(join_error.to_string())))?
+    }
+
+    /// Replaces a topic's config overrides; live partitions take the new
+    /// settings at once.
+    pub async fn alter_topic_configs(
+        self: &Arc<Self>,
+        name: String,
+        configs: std::collections::BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<TopicImage, BrokerError> {
+        let topic = self
+            .on_controller(move |broker| {
+                Ok(broker
+                    .controller
+                    .alter_topic_configs(&name, configs, validate_only)?)
+            })
+            .await?;
+        if !validate_only {
+            let config = self.log_config(&topic)?;
+            for partition in &topic.partitions {
+                if let Some(live) =
+                    self.partition(&TopicPartition::new(&topic.name, partition.partition))
+                {
+                    live.set_config(config.clone()).await?;
+                }
+            }
+        }
+        Ok(topic)
+    }
+
+    /// Grows a topic to `count` partitions and opens the new ones.
+    pub async fn create_partitions(
+        self: &Arc<Self>,
+        name: String,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<TopicImage, BrokerError> {
+        self.on_controller(move |broker| {
+            let topic = broker
+                .controller
+                .create_partitions(&name, count, validate_only)?;
+            if !validate_only {
+                broker.open_partitions(&topic)?;
+            }
+            Ok(topic)
+        })
+        .await
+    }
+
+    /// The data directory and every hosted partition with its size.
+    pub fn log_dir_sizes(&self) -> (std::path::PathBuf, Vec<(TopicPartition, u64)>) {
+        let mut sizes: Vec<(TopicPartition, u64)> = self
+            .partitions
+            .all()
+            .iter()
+            .map(|p| (p.topic_partition().clone(), p.size_bytes()))
+            .collect();
+        sizes.sort();
+        (self.config.data_dir().clone(), sizes)
     }
 
     /// Deletes a topic from the metadata, then its partitions and files.

@@ -64,6 +64,8 @@ impl KafkaError for ControllerError {
             }
             ControllerError::InvalidConfig(_) => ResponseError::InvalidConfig,
             ControllerError::TopicDeletionDisabled => ResponseError::TopicDeletionDisabled,
+            ControllerError::PartitionCountNotIncreased { .. } => ResponseError::InvalidPartitions,
+            ControllerError::InvalidReplicaAssignment(_) => ResponseError::InvalidReplicaAssignment,
             ControllerError::Storage(_) | ControllerError::CorruptSnapshot(_) => {
                 ResponseError::UnknownServerError
             }

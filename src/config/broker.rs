@@ -29,6 +29,9 @@ pub struct BrokerConfig {
     pub producer_id_expiration_ms: i64,
     /// `producer.id.expiration.check.interval.ms`
     pub producer_id_expiration_check_interval_ms: u64,
+    /// Every setting as given (file, environment, overrides), to report
+    /// which values are static rather than defaults.
+    pub given: BTreeMap<String, String>,
 }
 
 impl Default for BrokerConfig {
@@ -49,6 +52,7 @@ impl Default for BrokerConfig {
             group: GroupConfig::default(),
             producer_id_expiration_ms: 86_400_000,
             producer_id_expiration_check_interval_ms: 600_000,
+            given: BTreeMap::new(),
         }
     }
 }
@@ -110,7 +114,10 @@ impl BrokerConfig {
     pub fn from_properties(
         properties: &BTreeMap<String, String>,
     ) -> Result<(BrokerConfig, Vec<String>), ConfigError> {
-        let mut config = BrokerConfig::default();
+        let mut config = BrokerConfig {
+            given: properties.clone(),
+            ..BrokerConfig::default()
+        };
         let mut unused = Vec::new();
         // Coarser units first, so that the finer-grained names win as in Kafka.
         let mut ordered: Vec<(&String, &String)> = properties.iter().collect();
@@ -210,6 +217,106 @@ impl BrokerConfig {
             .first()
             .or(self.listeners.first())
             .unwrap_or(&DEFAULT_LISTENER)
+    }
+
+    /// The broker settings gregor knows, with their current values, as
+    /// DescribeConfigs reports them for the broker resource.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        let listeners = |list: &[Listener]| {
+            list.iter()
+                .map(|l| format!("{}://{}:{}", l.name, l.host, l.port))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let group = &self.group;
+        let mut settings = vec![
+            ("node.id", self.node_id.to_string()),
+            ("listeners", listeners(&self.listeners)),
+            (
+                "advertised.listeners",
+                listeners(&self.advertised_listeners),
+            ),
+            (
+                "log.dirs",
+                self.log_dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            ("num.partitions", self.num_partitions.to_string()),
+            (
+                "default.replication.factor",
+                self.default_replication_factor.to_string(),
+            ),
+            (
+                "auto.create.topics.enable",
+                self.auto_create_topics_enable.to_string(),
+            ),
+            ("delete.topic.enable", self.delete_topic_enable.to_string()),
+            (
+                "socket.request.max.bytes",
+                self.socket_request_max_bytes.to_string(),
+            ),
+            (
+                "log.retention.check.interval.ms",
+                self.log_retention_check_interval_ms.to_string(),
+            ),
+            (
+                "log.flush.scheduler.interval.ms",
+                self.log_flush_scheduler_interval_ms.to_string(),
+            ),
+            (
+                "group.min.session.timeout.ms",
+                group.min_session_timeout.as_millis().to_string(),
+            ),
+            (
+                "group.max.session.timeout.ms",
+                group.max_session_timeout.as_millis().to_string(),
+            ),
+            (
+                "group.initial.rebalance.delay.ms",
+                group.initial_rebalance_delay.as_millis().to_string(),
+            ),
+            ("group.max.size", group.max_size.to_string()),
+            (
+                "offsets.retention.minutes",
+                (group.offsets_retention.as_secs() / 60).to_string(),
+            ),
+            (
+                "offsets.retention.check.interval.ms",
+                group
+                    .offsets_retention_check_interval
+                    .as_millis()
+                    .to_string(),
+            ),
+            (
+                "offset.metadata.max.bytes",
+                group.offset_metadata_max_bytes.to_string(),
+            ),
+            (
+                "offsets.topic.num.partitions",
+                group.offsets_topic_num_partitions.to_string(),
+            ),
+            (
+                "offsets.topic.segment.bytes",
+                group.offsets_topic_segment_bytes.to_string(),
+            ),
+            (
+                "producer.id.expiration.ms",
+                self.producer_id_expiration_ms.to_string(),
+            ),
+            (
+                "producer.id.expiration.check.interval.ms",
+                self.producer_id_expiration_check_interval_ms.to_string(),
+            ),
+        ];
+        for (broker_name, topic_name) in LOG_DEFAULTS {
+            if let Some(value) = self.log.value_of(topic_name) {
+                settings.push((broker_name, value));
+            }
+        }
+        settings
     }
 
     /// The one data directory partitions live in (multiple `log.dirs` are

@@ -2,6 +2,7 @@
 //! `server.properties` and `--override`, and per-topic log configs.
 
 pub mod broker;
+pub mod catalog;
 pub mod listener;
 pub mod properties;
 pub mod topic;

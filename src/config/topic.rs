@@ -53,7 +53,7 @@ impl Default for LogConfig {
     }
 }
 
-/// The topic config names gregor honours.
+/// The topic config names the log models (see `catalog` for the rest).
 pub const TOPIC_CONFIG_NAMES: &[&str] = &[
     "segment.bytes",
     "segment.ms",
@@ -134,16 +134,46 @@ impl LogConfig {
         Ok(())
     }
 
-    /// These defaults with a topic's overrides applied.
+    /// These defaults with a topic's overrides applied. Every override is
+    /// validated against the catalog; those the log does not act on are
+    /// kept by the caller and only reported.
     pub fn with_overrides(
         &self,
         overrides: &BTreeMap<String, String>,
     ) -> Result<Self, ConfigError> {
         let mut config = self.clone();
         for (name, value) in overrides {
-            config.set(name, value)?;
+            super::catalog::validate(name, value)?;
+            if TOPIC_CONFIG_NAMES.contains(&name.as_str()) {
+                config.set(name, value)?;
+            }
         }
         Ok(config)
+    }
+
+    /// The current value of a modelled setting, as Kafka prints it.
+    pub fn value_of(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "segment.bytes" => self.segment_bytes.to_string(),
+            "segment.ms" => self.segment_ms.to_string(),
+            "retention.ms" => self.retention_ms.to_string(),
+            "retention.bytes" => self.retention_bytes.to_string(),
+            "index.interval.bytes" => self.index_interval_bytes.to_string(),
+            "max.message.bytes" => self.max_message_bytes.to_string(),
+            "message.timestamp.type" => match self.message_timestamp_type {
+                TimestampType::CreateTime => "CreateTime".to_string(),
+                TimestampType::LogAppendTime => "LogAppendTime".to_string(),
+            },
+            "flush.messages" => self.flush_messages.to_string(),
+            "flush.ms" => self.flush_ms.to_string(),
+            "cleanup.policy" => match self.cleanup_policy {
+                CleanupPolicy::Delete => "delete".to_string(),
+                CleanupPolicy::Compact => "compact".to_string(),
+                CleanupPolicy::CompactAndDelete => "compact,delete".to_string(),
+            },
+            "min.insync.replicas" => self.min_insync_replicas.to_string(),
+            _ => return None,
+        })
     }
 }
 
@@ -171,5 +201,14 @@ mod tests {
         assert!(LogConfig::default().set("segment.bytes", "1").is_err());
         assert!(LogConfig::default().set("no.such.config", "1").is_err());
         assert!(LogConfig::default().set("retention.ms", "soon").is_err());
+        let stored_only =
+            BTreeMap::from([("min.cleanable.dirty.ratio".to_string(), "0.1".to_string())]);
+        assert_eq!(
+            LogConfig::default().with_overrides(&stored_only).unwrap(),
+            LogConfig::default()
+        );
+        for name in TOPIC_CONFIG_NAMES {
+            assert!(LogConfig::default().value_of(name).is_some(), "{name}");
+        }
     }
 }

@@ -38,6 +38,10 @@ pub enum ControllerError {
     InvalidReplicationFactor { requested: i16, available: usize },
     #[error("invalid topic config: {0}")]
     InvalidConfig(#[from] ConfigError),
+    #[error("topic has {current} partitions; the new count must be larger, got {requested}")]
+    PartitionCountNotIncreased { current: i32, requested: i32 },
+    #[error("invalid replica assignment: {0}")]
+    InvalidReplicaAssignment(String),
     #[error("topic deletion is disabled (delete.topic.enable=false)")]
     TopicDeletionDisabled,
     #[error("metadata storage failed: {0}")]
@@ -161,6 +165,68 @@ impl Controller {
         self.publish(&image, topics, *writer)?;
         info!(topic = %created.name, id = %created.id, partitions = topic.num_partitions, "created topic");
         Ok(created)
+    }
+
+    /// Replaces a topic's config overrides (validated first).
+    pub fn alter_topic_configs(
+        &self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<TopicImage, ControllerError> {
+        let writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let image = self.image();
+        let mut topic = image
+            .topic(name)
+            .cloned()
+            .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
+        self.log_defaults.with_overrides(&configs)?;
+        topic.configs = configs;
+        if !validate_only {
+            let mut topics = image.topics.clone();
+            topics.insert(name.to_string(), topic.clone());
+            self.publish(&image, topics, *writer)?;
+            info!(topic = %name, "altered topic configs");
+        }
+        Ok(topic)
+    }
+
+    /// Grows a topic to `count` partitions.
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<TopicImage, ControllerError> {
+        let writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let image = self.image();
+        let mut topic = image
+            .topic(name)
+            .cloned()
+            .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
+        let current = topic.partitions.len() as i32;
+        if count <= current {
+            return Err(ControllerError::PartitionCountNotIncreased {
+                current,
+                requested: count,
+            });
+        }
+        topic
+            .partitions
+            .extend((current..count).map(|partition| PartitionImage {
+                partition,
+                leader: self.node_id,
+                leader_epoch: 0,
+                replicas: vec![self.node_id],
+                isr: vec![self.node_id],
+            }));
+        if !validate_only {
+            let mut topics = image.topics.clone();
+            topics.insert(name.to_string(), topic.clone());
+            self.publish(&image, topics, *writer)?;
+            info!(topic = %name, from = current, to = count, "created partitions");
+        }
+        Ok(topic)
     }
 
     /// Removes a topic from the metadata; its logs go when the image is applied.

@@ -446,6 +446,42 @@ impl PartitionLog {
         Ok(removable.len())
     }
 
+    /// DeleteRecords: moves the log start offset up to `offset` (at most the
+    /// high watermark) and deletes the segments wholly before it.
+    pub fn delete_records_before(
+        &mut self,
+        offset: Offset,
+        high_watermark: Offset,
+    ) -> Result<Offset, LogError> {
+        if offset < Offset::ZERO || offset > high_watermark {
+            return Err(LogError::OffsetOutOfRange {
+                requested: offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: high_watermark,
+            });
+        }
+        if offset <= self.log_start_offset {
+            return Ok(self.log_start_offset);
+        }
+        let active_base = self.active().base_offset();
+        let removable: Vec<Offset> = self
+            .segments
+            .values()
+            .filter(|segment| {
+                segment.base_offset() != active_base && segment.next_offset() <= offset
+            })
+            .map(Segment::base_offset)
+            .collect();
+        for base_offset in removable {
+            if let Some(segment) = self.segments.remove(&base_offset) {
+                segment.delete_files(&self.dir)?;
+            }
+        }
+        self.set_log_start_offset(offset)?;
+        info!(dir = %self.dir.display(), log_start_offset = %offset, "records deleted");
+        Ok(offset)
+    }
+
     fn set_log_start_offset(&mut self, offset: Offset) -> Result<(), LogError> {
         self.log_start_offset = offset;
         let path = self.dir.join(LOG_START_OFFSET_FILE);
@@ -687,6 +723,39 @@ mod tests {
         drop(log);
         let reopened = PartitionLog::open(dir.path(), small_config(), true).unwrap();
         assert_eq!(reopened.log_start_offset(), start);
+    }
+
+    #[test]
+    fn deleting_records_moves_the_start_offset_and_drops_whole_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+        for _ in 0..40 {
+            append(&mut log, 2);
+        }
+        let segments = log.segment_count();
+        assert_eq!(
+            log.delete_records_before(Offset(50), Offset(80)).unwrap(),
+            Offset(50)
+        );
+        assert!(log.segment_count() < segments);
+        assert!(matches!(
+            log.read(Offset(49), 100, Offset(80)),
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
+        let bytes = log.read(Offset(50), 1, Offset(80)).unwrap();
+        assert_eq!(Batch::parse(&bytes).unwrap().base_offset(), Offset(50));
+        assert_eq!(
+            log.delete_records_before(Offset(10), Offset(80)).unwrap(),
+            Offset(50)
+        );
+        assert!(log.delete_records_before(Offset(81), Offset(80)).is_err());
+        drop(log);
+        assert_eq!(
+            PartitionLog::open(dir.path(), small_config(), true)
+                .unwrap()
+                .log_start_offset(),
+            Offset(50)
+        );
     }
 
     #[test]

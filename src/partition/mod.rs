@@ -205,6 +205,31 @@ impl Partition {
         self.lock_log().checkpoint()
     }
 
+    /// DeleteRecords up to `offset` (-1: the high watermark); returns the
+    /// new log start offset.
+    pub async fn delete_records_before(
+        self: &Arc<Self>,
+        offset: Offset,
+    ) -> Result<Offset, LogError> {
+        let high_watermark = self.high_watermark();
+        let target = if offset.0 == -1 {
+            high_watermark
+        } else {
+            offset
+        };
+        let partition = Arc::clone(self);
+        self.with_log(move |log| {
+            let start = log.delete_records_before(target, high_watermark)?;
+            partition.publish_offsets(log);
+            Ok(start)
+        })
+        .await
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.lock_log().size_bytes()
+    }
+
     pub async fn expire_producers(
         self: &Arc<Self>,
         now_ms: i64,

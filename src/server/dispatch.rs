@@ -88,6 +88,24 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, peer: SocketAddr) 
         RequestKind::OffsetDelete(body) => {
             ResponseKind::OffsetDelete(handlers::offset_delete::handle(broker, body, version).await)
         }
+        RequestKind::DescribeConfigs(body) => ResponseKind::DescribeConfigs(
+            handlers::describe_configs::handle(broker, body, version).await,
+        ),
+        RequestKind::AlterConfigs(body) => {
+            ResponseKind::AlterConfigs(handlers::alter_configs::handle(broker, body, version).await)
+        }
+        RequestKind::IncrementalAlterConfigs(body) => ResponseKind::IncrementalAlterConfigs(
+            handlers::incremental_alter_configs::handle(broker, body, version).await,
+        ),
+        RequestKind::CreatePartitions(body) => ResponseKind::CreatePartitions(
+            handlers::create_partitions::handle(broker, body, version).await,
+        ),
+        RequestKind::DeleteRecords(body) => ResponseKind::DeleteRecords(
+            handlers::delete_records::handle(broker, body, version).await,
+        ),
+        RequestKind::DescribeLogDirs(body) => ResponseKind::DescribeLogDirs(
+            handlers::describe_log_dirs::handle(broker, body, version).await,
+        ),
         // The codec only passes advertised APIs, so this is a gap between the
         // api_versions table and this match.
         _ => return Reply::Close(format!("no handler for {api_key:?}")),

@@ -1,0 +1,74 @@
+//! CreatePartitions (v0–v3): grows topics, with validate-only and explicit
+//! replica assignments (which on one broker may only name this broker).
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
+use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
+
+use super::groups::str_bytes;
+use crate::broker::Broker;
+use crate::error::KafkaError;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: CreatePartitionsRequest,
+    _version: i16,
+) -> CreatePartitionsResponse {
+    let node_id = broker.config().node_id;
+    let mut results = Vec::with_capacity(request.topics.len());
+    let mut seen = std::collections::HashSet::new();
+    for topic in request.topics {
+        let name = topic.name.to_string();
+        let result = CreatePartitionsTopicResult::default().with_name(topic.name.clone());
+        let current = broker
+            .metadata()
+            .topic(&name)
+            .map(|t| t.partitions.len() as i32);
+        let check = if !seen.insert(name.clone()) {
+            Err((
+                ResponseError::InvalidRequest,
+                format!("topic '{name}' appears twice"),
+            ))
+        } else if let (Some(assignments), Some(current)) = (&topic.assignments, current) {
+            let expected = (topic.count - current).max(0) as usize;
+            if assignments.len() != expected {
+                Err((
+                    ResponseError::InvalidReplicaAssignment,
+                    format!(
+                        "{} assignments given for {expected} new partitions",
+                        assignments.len()
+                    ),
+                ))
+            } else if assignments
+                .iter()
+                .any(|a| a.broker_ids.is_empty() || a.broker_ids.iter().any(|b| b.0 != node_id))
+            {
+                Err((
+                    ResponseError::InvalidReplicaAssignment,
+                    format!("replicas must be the one broker of this cluster, {node_id}"),
+                ))
+            } else {
+                Ok(())
+            }
+        } else {
+            Ok(())
+        };
+        let outcome = match check {
+            Err(failure) => Err(failure),
+            Ok(()) => broker
+                .create_partitions(name, topic.count, request.validate_only)
+                .await
+                .map(|_| ())
+                .map_err(|error| (error.kafka_error(), error.to_string())),
+        };
+        results.push(match outcome {
+            Ok(()) => result,
+            Err((error, message)) => result
+                .with_error_code(error.code())
+                .with_error_message(Some(str_bytes(message))),
+        });
+    }
+    CreatePartitionsResponse::default().with_results(results)
+}

@@ -1,0 +1,69 @@
+//! DescribeLogDirs (v1–v4): the data directory, each partition's size on
+//! disk, and (v4) the file system's total and usable bytes.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::describe_log_dirs_response::{
+    DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
+};
+use kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse};
+
+use super::groups::str_bytes;
+use super::topic_name;
+use crate::broker::Broker;
+
+/// Total and available bytes of the file system holding `path`.
+fn file_system_bytes(path: &std::path::Path) -> (i64, i64) {
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return (-1, -1);
+    };
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: c_path is a valid NUL-terminated string and stats a writable struct.
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stats) } != 0 {
+        return (-1, -1);
+    }
+    let block = stats.f_frsize as i64;
+    (stats.f_blocks as i64 * block, stats.f_bavail as i64 * block)
+}
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: DescribeLogDirsRequest,
+    version: i16,
+) -> DescribeLogDirsResponse {
+    let (dir, sizes) = broker.log_dir_sizes();
+    let wanted = |topic: &str, partition: i32| match &request.topics {
+        None => true,
+        Some(topics) => topics
+            .iter()
+            .any(|t| t.topic.as_str() == topic && t.partitions.contains(&partition)),
+    };
+    let mut topics: Vec<DescribeLogDirsTopic> = Vec::new();
+    for (topic_partition, size) in sizes {
+        if !wanted(&topic_partition.topic, topic_partition.partition) {
+            continue;
+        }
+        let entry = DescribeLogDirsPartition::default()
+            .with_partition_index(topic_partition.partition)
+            .with_partition_size(size as i64);
+        match topics.last_mut() {
+            Some(last) if last.name.as_str() == topic_partition.topic => {
+                last.partitions.push(entry)
+            }
+            _ => topics.push(
+                DescribeLogDirsTopic::default()
+                    .with_name(topic_name(&topic_partition.topic))
+                    .with_partitions(vec![entry]),
+            ),
+        }
+    }
+    let absolute = std::fs::canonicalize(&dir).unwrap_or(dir);
+    let mut result = DescribeLogDirsResult::default()
+        .with_log_dir(str_bytes(absolute.display().to_string()))
+        .with_topics(topics);
+    if version >= 4 {
+        let (total, usable) = file_system_bytes(&absolute);
+        result = result.with_total_bytes(total).with_usable_bytes(usable);
+    }
+    DescribeLogDirsResponse::default().with_results(vec![result])
+}
