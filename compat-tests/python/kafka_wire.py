@@ -434,3 +434,151 @@ def parse_metadata_v4(frame_body: bytes) -> tuple[int, dict]:
                 r.i32()
         topics[name] = (err, n)
     return corr, topics
+
+
+# --------------------------------------------------------------------------
+# InitProducerId (api key 22), v0..v4
+# --------------------------------------------------------------------------
+
+def init_producer_id_request(version: int, correlation_id: int,
+                             transactional_id: str | None = None,
+                             transaction_timeout_ms: int = 60000,
+                             producer_id: int = -1, producer_epoch: int = -1) -> bytes:
+    """A framed InitProducerId request (v0..v4; v2+ flexible, v3+ carry the
+    current producer id/epoch)."""
+    assert 0 <= version <= 4, version
+    flexible = version >= 2
+    hdr = request_header(22, version, correlation_id, flexible=flexible)
+    body = (compact_string(transactional_id) if flexible else string(transactional_id))
+    body += i32(transaction_timeout_ms)
+    if version >= 3:
+        body += i64(producer_id) + i16(producer_epoch)
+    if flexible:
+        body += TAGS_NONE
+    return frame(hdr + body)
+
+
+@dataclass
+class InitProducerIdResult:
+    correlation_id: int
+    throttle_time_ms: int
+    error_code: int
+    producer_id: int
+    producer_epoch: int
+
+
+def parse_init_producer_id_response(version: int, frame_body: bytes) -> InitProducerIdResult:
+    flexible = version >= 2
+    r = Reader(frame_body)
+    corr = r.i32()
+    if flexible:
+        r.skip_tags()
+    throttle = r.i32()
+    err = r.i16()
+    pid = r.i64()
+    epoch = r.i16()
+    if flexible:
+        r.skip_tags()
+    return InitProducerIdResult(corr, throttle, err, pid, epoch)
+
+
+# --------------------------------------------------------------------------
+# ListOffsets v1 (non-flexible, no isolation level)
+# --------------------------------------------------------------------------
+
+LATEST_TIMESTAMP = -1
+EARLIEST_TIMESTAMP = -2
+
+
+def list_offsets_v1_request(correlation_id: int, topic: str,
+                            partitions: list[tuple[int, int]]) -> bytes:
+    """partitions: [(partition, timestamp)] (timestamp -1 latest, -2 earliest)."""
+    body = i32(-1)                                  # replica_id
+    body += i32(1) + string(topic)
+    body += w_array([i32(p) + i64(ts) for p, ts in partitions])
+    return frame(request_header(2, 1, correlation_id) + body)
+
+
+def parse_list_offsets_v1(frame_body: bytes) -> tuple[int, dict]:
+    """Returns (correlation_id, {(topic, partition): (error_code, timestamp, offset)})."""
+    r = Reader(frame_body)
+    corr = r.i32()
+    out = {}
+    for _ in range(r.i32()):
+        name = r.string()
+        for _ in range(r.i32()):
+            p = r.i32()
+            err = r.i16()
+            ts = r.i64()
+            off = r.i64()
+            out[(name, p)] = (err, ts, off)
+    return corr, out
+
+
+# --------------------------------------------------------------------------
+# A small synchronous connection wrapper
+# --------------------------------------------------------------------------
+
+class WireClient:
+    """One connection; numbers correlation ids and checks them in responses."""
+
+    def __init__(self, host: str, port: int, timeout: float = 10.0):
+        self.sock = connect(host, port, timeout)
+        self._corr = 0
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def next_corr(self) -> int:
+        self._corr += 1
+        return self._corr
+
+    def _roundtrip(self, build, parse):
+        corr = self.next_corr()
+        self.sock.sendall(build(corr))
+        res = parse(recv_frame(self.sock))
+        got = res[0] if isinstance(res, tuple) else res.correlation_id
+        if got != corr:
+            raise AssertionError(f"correlation id {got} in response, expected {corr}")
+        return res
+
+    def api_keys(self) -> dict[int, tuple[int, int]]:
+        res = self._roundtrip(lambda c: frame(request_header(18, 0, c)), parse_api_versions_v0)
+        if res.error_code != 0:
+            raise AssertionError(f"ApiVersions error {res.error_code}")
+        return res.api_keys
+
+    def init_producer_id(self, version: int = 4, **kw) -> InitProducerIdResult:
+        return self._roundtrip(lambda c: init_producer_id_request(version, c, **kw),
+                               lambda b: parse_init_producer_id_response(version, b))
+
+    def produce(self, version: int, topic: str, partition: int, records: bytes,
+                acks: int = -1, timeout_ms: int = 10000) -> ProducePartitionResult:
+        _, res = self._roundtrip(
+            lambda c: produce_request(version, c, topic, partition, records, acks, timeout_ms),
+            lambda b: parse_produce_response(version, b))
+        return res[(topic, partition)]
+
+    def list_offset(self, topic: str, partition: int, timestamp: int = LATEST_TIMESTAMP) -> int:
+        """The offset ListOffsets v1 answers (asserting no error)."""
+        _, res = self._roundtrip(
+            lambda c: list_offsets_v1_request(c, topic, [(partition, timestamp)]),
+            parse_list_offsets_v1)
+        err, _, off = res[(topic, partition)]
+        if err != 0:
+            raise AssertionError(f"ListOffsets {topic}-{partition} ts={timestamp}: error {err}")
+        return off
+
+    def metadata_v4(self, topics: list[str] | None, allow_auto_create: bool = True) -> dict:
+        _, res = self._roundtrip(
+            lambda c: metadata_v4_request(c, topics, allow_auto_create), parse_metadata_v4)
+        return res
