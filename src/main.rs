@@ -35,6 +35,45 @@ enum Command {
     },
     /// Lists, describes and deletes consumer groups (like kafka-consumer-groups.sh).
     Groups(GroupsArgs),
+    /// Creates, lists, describes, alters and deletes topics (like kafka-topics.sh and kafka-configs.sh).
+    Topics(TopicsArgs),
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("action").required(true).args(["list", "describe", "create", "alter", "delete"])))]
+struct TopicsArgs {
+    /// The broker to connect to.
+    #[arg(long = "bootstrap-server", default_value = "localhost:9092")]
+    bootstrap_server: String,
+    #[arg(long)]
+    list: bool,
+    /// Describes --topic, or every topic.
+    #[arg(long)]
+    describe: bool,
+    #[arg(long)]
+    create: bool,
+    /// Changes --partitions and/or configs (--add-config, --delete-config).
+    #[arg(long)]
+    alter: bool,
+    #[arg(long)]
+    delete: bool,
+    #[arg(long)]
+    topic: Option<String>,
+    /// Partitions for --create (-1: the broker's num.partitions) or the new count for --alter.
+    #[arg(long)]
+    partitions: Option<i32>,
+    /// Replication factor for --create (-1: the broker's default).
+    #[arg(long = "replication-factor", default_value_t = -1)]
+    replication_factor: i16,
+    /// A topic config for --create, KEY=VALUE (repeatable).
+    #[arg(long = "config", value_parser = parse_override)]
+    configs: Vec<(String, String)>,
+    /// Configs to set with --alter: KEY=VALUE[,KEY=VALUE…].
+    #[arg(long = "add-config", value_delimiter = ',', value_parser = parse_override)]
+    add_configs: Vec<(String, String)>,
+    /// Config names to remove with --alter (comma-separated).
+    #[arg(long = "delete-config", value_delimiter = ',')]
+    delete_configs: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -92,6 +131,45 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Broker { config, overrides } => runtime.block_on(run_broker(config, overrides)),
         Command::Groups(args) => runtime.block_on(run_groups(args)),
+        Command::Topics(args) => runtime.block_on(run_topics(args)),
+    }
+}
+
+async fn run_topics(args: TopicsArgs) -> ExitCode {
+    use gregor::cli::topics::{run, Action};
+    let action = if args.list {
+        Action::List
+    } else if args.describe {
+        Action::Describe
+    } else if args.create {
+        Action::Create {
+            partitions: args.partitions.unwrap_or(-1),
+            replication_factor: args.replication_factor,
+            configs: args.configs,
+        }
+    } else if args.alter {
+        Action::Alter {
+            partitions: args.partitions,
+            add_configs: args.add_configs,
+            delete_configs: args.delete_configs,
+        }
+    } else {
+        Action::Delete
+    };
+    print_outcome(run(&args.bootstrap_server, action, args.topic.as_deref()).await)
+}
+
+/// Prints a console command's output, or its error on stderr.
+fn print_outcome(outcome: Result<String, gregor::client::ClientError>) -> ExitCode {
+    match outcome {
+        Ok(output) => {
+            print!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("Error: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -112,16 +190,7 @@ async fn run_groups(args: GroupsArgs) -> ExitCode {
         eprintln!("--describe and --delete need at least one --group");
         return ExitCode::FAILURE;
     }
-    match run(&args.bootstrap_server, action, &args.groups).await {
-        Ok(output) => {
-            print!("{output}");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("Error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    print_outcome(run(&args.bootstrap_server, action, &args.groups).await)
 }
 
 async fn run_broker(config_file: Option<PathBuf>, overrides: Vec<(String, String)>) -> ExitCode {

@@ -320,7 +320,9 @@ async fn fill_log_end_offsets(
             .map(|t| MetadataRequestTopic::default().with_name(Some(TopicName(str_bytes(t)))))
             .collect(),
     ));
-    let metadata = bootstrap.request(request, 9).await?;
+    let metadata = bootstrap
+        .request(request.with_allow_auto_topic_creation(false), 9)
+        .await?;
     let addresses: HashMap<i32, String> = metadata
         .brokers
         .iter()

@@ -2,3 +2,4 @@
 //! flags modelled on Kafka's own scripts.
 
 pub mod groups;
+pub mod topics;
