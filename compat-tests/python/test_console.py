@@ -1,0 +1,103 @@
+"""`gregor topics` and `gregor groups`: the console tools, driven as a user
+would, checked against what real clients see (confluent-kafka's admin API and
+consumer)."""
+
+import subprocess
+import time
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
+
+from conftest import GREGOR_BIN, GROUP_BROKER_OVERRIDES
+
+
+def gregor(*args: str, bootstrap: str, check: bool = True) -> subprocess.CompletedProcess:
+    command = [GREGOR_BIN, args[0], "--bootstrap-server", bootstrap, *args[1:]]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    if check:
+        assert result.returncode == 0, f"{command}: {result.stderr}"
+    return result
+
+
+def test_topics_create_alter_describe_delete(broker, topic):
+    bootstrap = broker.bootstrap
+    created = gregor("topics", "--create", "--topic", topic, "--partitions", "2",
+                     "--config", "retention.ms=123456", bootstrap=bootstrap)
+    assert created.stdout == f"Created topic {topic}.\n"
+    assert topic in gregor("topics", "--list", bootstrap=bootstrap).stdout.splitlines()
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    metadata = admin.list_topics(topic, timeout=10)
+    assert sorted(metadata.topics[topic].partitions) == [0, 1]
+
+    gregor("topics", "--alter", "--topic", topic, "--partitions", "3",
+           "--add-config", "max.message.bytes=5000,segment.ms=600000",
+           "--delete-config", "retention.ms", bootstrap=bootstrap)
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    configs = admin.describe_configs([resource])[resource].result()
+    assert configs["max.message.bytes"].value == "5000"
+    assert configs["segment.ms"].value == "600000"
+    assert configs["retention.ms"].value == "604800000"  # back to the default
+    assert sorted(admin.list_topics(topic, timeout=10).topics[topic].partitions) == [0, 1, 2]
+
+    described = gregor("topics", "--describe", "--topic", topic, bootstrap=bootstrap).stdout
+    lines = described.splitlines()
+    assert lines[0].startswith(f"Topic: {topic}\tTopicId: ")
+    assert "\tPartitionCount: 3\tReplicationFactor: 1\t" in lines[0]
+    assert lines[0].endswith("Configs: max.message.bytes=5000,segment.ms=600000")
+    assert lines[1:] == [f"\tTopic: {topic}\tPartition: {p}\tLeader: 1\tReplicas: 1\tIsr: 1" for p in range(3)]
+
+    duplicate = gregor("topics", "--create", "--topic", topic, bootstrap=bootstrap, check=False)
+    assert duplicate.returncode == 1
+    assert "TopicAlreadyExists" in duplicate.stderr
+    bad = gregor("topics", "--alter", "--topic", topic, "--add-config", "retention.ms=soon",
+                 bootstrap=bootstrap, check=False)
+    assert bad.returncode == 1 and "InvalidConfig" in bad.stderr
+
+    assert gregor("topics", "--delete", "--topic", topic, bootstrap=bootstrap).stdout == f"Deleted topic {topic}.\n"
+    gone = gregor("topics", "--describe", "--topic", topic, bootstrap=bootstrap, check=False)
+    assert gone.returncode == 1 and "UnknownTopicOrPartition" in gone.stderr
+    assert topic not in gregor("topics", "--list", bootstrap=bootstrap).stdout.splitlines()
+
+
+def test_groups_describe_shows_offsets_lag_and_members(broker_factory, topic):
+    broker = broker_factory(**GROUP_BROKER_OVERRIDES)
+    bootstrap = broker.bootstrap
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    for i in range(10):
+        producer.produce(topic, value=b"v%d" % i, partition=0)
+    assert producer.flush(15) == 0
+
+    group = f"console-{topic}"
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "client.id": "console-client",
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                         "session.timeout.ms": 6000})
+    consumer.subscribe([topic])
+    deadline = time.time() + 30
+    while not consumer.assignment() and time.time() < deadline:
+        consumer.poll(0.2)
+    assert [tp.partition for tp in consumer.assignment()] == [0]
+    consumer.commit(offsets=[TopicPartition(topic, 0, 4)], asynchronous=False)
+
+    assert group in gregor("groups", "--list", bootstrap=bootstrap).stdout.splitlines()
+    rows = gregor("groups", "--describe", "--group", group, bootstrap=bootstrap).stdout.splitlines()
+    assert rows[0].split() == ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG",
+                               "CONSUMER-ID", "HOST", "CLIENT-ID"]
+    fields = rows[1].split()
+    assert fields[:6] == [group, topic, "0", "4", "10", "6"]
+    assert fields[6].startswith("console-client-")
+    assert fields[7:] == ["/127.0.0.1", "console-client"]
+
+    members = gregor("groups", "--describe", "--group", group, "--members", bootstrap=bootstrap).stdout.splitlines()
+    assert members[1].split()[2:] == ["/127.0.0.1", "console-client", "1"]
+    state = gregor("groups", "--describe", "--group", group, "--state", bootstrap=bootstrap).stdout.splitlines()
+    assert state[1].split()[0] == group
+    assert state[1].split()[-3:] == ["range", "Stable", "1"]
+
+    refused = gregor("groups", "--delete", "--group", group, bootstrap=bootstrap).stdout
+    assert "NonEmptyGroup" in refused
+    consumer.close()
+    deleted = gregor("groups", "--delete", "--group", group, bootstrap=bootstrap).stdout
+    assert deleted == f"Deletion of requested consumer groups ('{group}') was successful.\n"
+    missing = gregor("groups", "--describe", "--group", group, bootstrap=bootstrap).stdout
+    assert missing == f"Error: Consumer group '{group}' does not exist.\n\n"
