@@ -324,7 +324,8 @@ impl Broker {
         Ok(removed)
     }
 
-    /// Runs retention and time-based flushes until the broker stops.
+    /// Runs retention, compaction, producer expiry and time-based flushes
+    /// until the broker stops.
     pub async fn run_log_maintenance(self: Arc<Self>) {
         let retention_every =
             Duration::from_millis(self.config.log_retention_check_interval_ms.max(1));
@@ -334,8 +335,18 @@ impl Broker {
         let mut producer_expiry = tokio::time::interval(Duration::from_millis(
             self.config.producer_id_expiration_check_interval_ms.max(1),
         ));
+        let mut cleaner = tokio::time::interval(Duration::from_millis(
+            self.config.log_cleaner_backoff_ms.max(1),
+        ));
         loop {
             tokio::select! {
+                _ = cleaner.tick(), if self.config.log_cleaner_enable => {
+                    for partition in self.partitions.all() {
+                        if let Err(error) = partition.compact(now_ms()).await {
+                            warn!(partition = %partition.topic_partition(), %error, "compaction failed");
+                        }
+                    }
+                }
                 _ = producer_expiry.tick() => {
                     for partition in self.partitions.all() {
                         let expiration = self.config.producer_id_expiration_ms;

@@ -33,7 +33,9 @@ impl KafkaError for LogError {
                 ResponseError::CorruptMessage
             }
             LogError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
-            LogError::MultipleIdempotentBatches => ResponseError::InvalidRecord,
+            LogError::MultipleIdempotentBatches | LogError::KeylessRecordOnCompactedTopic => {
+                ResponseError::InvalidRecord
+            }
             LogError::ProducerState(ProducerStateError::InvalidProducerEpoch { .. }) => {
                 ResponseError::InvalidProducerEpoch
             }

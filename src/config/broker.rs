@@ -25,6 +25,10 @@ pub struct BrokerConfig {
     pub log: LogConfig,
     /// The group coordinator's settings (`group.*`, `offsets.*`).
     pub group: GroupConfig,
+    /// `log.cleaner.enable`
+    pub log_cleaner_enable: bool,
+    /// `log.cleaner.backoff.ms`: pause between compaction passes.
+    pub log_cleaner_backoff_ms: u64,
     /// `producer.id.expiration.ms`: idle producers' dedup state is dropped.
     pub producer_id_expiration_ms: i64,
     /// `producer.id.expiration.check.interval.ms`
@@ -50,6 +54,8 @@ impl Default for BrokerConfig {
             log_flush_scheduler_interval_ms: 1_000,
             log: LogConfig::default(),
             group: GroupConfig::default(),
+            log_cleaner_enable: true,
+            log_cleaner_backoff_ms: 15_000,
             producer_id_expiration_ms: 86_400_000,
             producer_id_expiration_check_interval_ms: 600_000,
             given: BTreeMap::new(),
@@ -105,6 +111,13 @@ const LOG_DEFAULTS: &[(&str, &str)] = &[
     ("log.flush.interval.ms", "flush.ms"),
     ("log.cleanup.policy", "cleanup.policy"),
     ("min.insync.replicas", "min.insync.replicas"),
+    (
+        "log.cleaner.min.cleanable.ratio",
+        "min.cleanable.dirty.ratio",
+    ),
+    ("log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms"),
+    ("log.cleaner.max.compaction.lag.ms", "max.compaction.lag.ms"),
+    ("log.cleaner.delete.retention.ms", "delete.retention.ms"),
 ];
 
 impl BrokerConfig {
@@ -161,6 +174,8 @@ impl BrokerConfig {
                     config.log.retention_ms = number::<i64>(name, value)? * 60_000
                 }
                 "log.roll.hours" => config.log.segment_ms = number::<i64>(name, value)? * 3_600_000,
+                "log.cleaner.enable" => config.log_cleaner_enable = boolean(name, value)?,
+                "log.cleaner.backoff.ms" => config.log_cleaner_backoff_ms = number(name, value)?,
                 "producer.id.expiration.ms" => {
                     config.producer_id_expiration_ms = number(name, value)?
                 }

@@ -56,7 +56,7 @@ use ConfigType::{Boolean, Double, Int, List, Long, String as Str};
 pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     TopicConfigDef {
         allowed: &["delete", "compact"],
-        ..def("cleanup.policy", List, Some("log.cleanup.policy"), false, "How old segments are cleaned: delete them by retention, compact them by key, or both.")
+        ..def("cleanup.policy", List, Some("log.cleanup.policy"), true, "How old segments are cleaned: delete them by retention, compact them by key, or both.")
     },
     TopicConfigDef {
         allowed: &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"],
@@ -65,7 +65,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     def("compression.gzip.level", Int, Some("compression.gzip.level"), false, "Compression level when the topic recompresses with gzip."),
     def("compression.lz4.level", Int, Some("compression.lz4.level"), false, "Compression level when the topic recompresses with lz4."),
     def("compression.zstd.level", Int, Some("compression.zstd.level"), false, "Compression level when the topic recompresses with zstd."),
-    def("delete.retention.ms", Long, Some("log.cleaner.delete.retention.ms"), false, "How long tombstones are kept on compacted topics."),
+    def("delete.retention.ms", Long, Some("log.cleaner.delete.retention.ms"), true, "How long tombstones are kept on compacted topics."),
     def("file.delete.delay.ms", Long, Some("log.segment.delete.delay.ms"), false, "Delay before a deleted segment's files are removed."),
     def("flush.messages", Long, Some("log.flush.interval.messages"), true, "Messages appended between forced flushes to disk."),
     def("flush.ms", Long, Some("log.flush.interval.ms"), true, "Milliseconds between forced flushes to disk."),
@@ -74,7 +74,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     def("leader.replication.throttled.replicas", List, None, false, "Replicas whose leader-side replication is throttled."),
     def("local.retention.bytes", Long, Some("log.local.retention.bytes"), false, "Local retention by size with tiered storage."),
     def("local.retention.ms", Long, Some("log.local.retention.ms"), false, "Local retention by time with tiered storage."),
-    def("max.compaction.lag.ms", Long, Some("log.cleaner.max.compaction.lag.ms"), false, "Longest time a record may stay uncompacted."),
+    def("max.compaction.lag.ms", Long, Some("log.cleaner.max.compaction.lag.ms"), true, "Longest time a record may stay uncompacted."),
     def("max.message.bytes", Int, Some("message.max.bytes"), true, "Largest record batch the topic accepts."),
     def("message.timestamp.after.max.ms", Long, Some("log.message.timestamp.after.max.ms"), false, "How far in the future a record's timestamp may be."),
     def("message.timestamp.before.max.ms", Long, Some("log.message.timestamp.before.max.ms"), false, "How far in the past a record's timestamp may be."),
@@ -82,8 +82,8 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         allowed: &["CreateTime", "LogAppendTime"],
         ..def("message.timestamp.type", Str, Some("log.message.timestamp.type"), true, "Whether records keep the producer's timestamp or get the broker's.")
     },
-    def("min.cleanable.dirty.ratio", Double, Some("log.cleaner.min.cleanable.ratio"), false, "Share of uncompacted log that triggers compaction."),
-    def("min.compaction.lag.ms", Long, Some("log.cleaner.min.compaction.lag.ms"), false, "Shortest time a record stays uncompacted."),
+    def("min.cleanable.dirty.ratio", Double, Some("log.cleaner.min.cleanable.ratio"), true, "Share of uncompacted log that triggers compaction."),
+    def("min.compaction.lag.ms", Long, Some("log.cleaner.min.compaction.lag.ms"), true, "Shortest time a record stays uncompacted."),
     def("min.insync.replicas", Int, Some("min.insync.replicas"), true, "Replicas that must acknowledge an acks=all write."),
     def("preallocate", Boolean, Some("log.preallocate"), false, "Whether segment files are preallocated."),
     def("remote.storage.enable", Boolean, None, false, "Whether the topic uses tiered storage."),

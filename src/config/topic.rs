@@ -32,6 +32,14 @@ pub struct LogConfig {
     pub flush_ms: i64,
     pub cleanup_policy: CleanupPolicy,
     pub min_insync_replicas: i32,
+    /// Compaction: share of dirty bytes that makes a log worth cleaning.
+    pub min_cleanable_dirty_ratio: f64,
+    /// Compaction: records younger than this are not compacted.
+    pub min_compaction_lag_ms: i64,
+    /// Compaction: a dirty log older than this is cleaned whatever its ratio.
+    pub max_compaction_lag_ms: i64,
+    /// Compaction: how long tombstones survive.
+    pub delete_retention_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -49,6 +57,10 @@ impl Default for LogConfig {
             flush_ms: i64::MAX,
             cleanup_policy: CleanupPolicy::Delete,
             min_insync_replicas: 1,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
+            delete_retention_ms: 86_400_000,
         }
     }
 }
@@ -66,6 +78,10 @@ pub const TOPIC_CONFIG_NAMES: &[&str] = &[
     "flush.ms",
     "cleanup.policy",
     "min.insync.replicas",
+    "min.cleanable.dirty.ratio",
+    "min.compaction.lag.ms",
+    "max.compaction.lag.ms",
+    "delete.retention.ms",
 ];
 
 fn parse_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError> {
@@ -129,6 +145,22 @@ impl LogConfig {
             "min.insync.replicas" => {
                 self.min_insync_replicas = at_least(name, parse_number(name, value)?, 1)?
             }
+            "min.cleanable.dirty.ratio" => {
+                let ratio: f64 = parse_number(name, value)?;
+                if !(0.0..=1.0).contains(&ratio) {
+                    return Err(invalid(name, value, "a ratio between 0 and 1"));
+                }
+                self.min_cleanable_dirty_ratio = ratio
+            }
+            "min.compaction.lag.ms" => {
+                self.min_compaction_lag_ms = at_least(name, parse_number(name, value)?, 0)?
+            }
+            "max.compaction.lag.ms" => {
+                self.max_compaction_lag_ms = at_least(name, parse_number(name, value)?, 1)?
+            }
+            "delete.retention.ms" => {
+                self.delete_retention_ms = at_least(name, parse_number(name, value)?, 0)?
+            }
             _ => return Err(ConfigError::UnknownTopicConfig(name.to_string())),
         }
         Ok(())
@@ -172,6 +204,10 @@ impl LogConfig {
                 CleanupPolicy::CompactAndDelete => "compact,delete".to_string(),
             },
             "min.insync.replicas" => self.min_insync_replicas.to_string(),
+            "min.cleanable.dirty.ratio" => self.min_cleanable_dirty_ratio.to_string(),
+            "min.compaction.lag.ms" => self.min_compaction_lag_ms.to_string(),
+            "max.compaction.lag.ms" => self.max_compaction_lag_ms.to_string(),
+            "delete.retention.ms" => self.delete_retention_ms.to_string(),
             _ => return None,
         })
     }
@@ -201,8 +237,7 @@ mod tests {
         assert!(LogConfig::default().set("segment.bytes", "1").is_err());
         assert!(LogConfig::default().set("no.such.config", "1").is_err());
         assert!(LogConfig::default().set("retention.ms", "soon").is_err());
-        let stored_only =
-            BTreeMap::from([("min.cleanable.dirty.ratio".to_string(), "0.1".to_string())]);
+        let stored_only = BTreeMap::from([("preallocate".to_string(), "true".to_string())]);
         assert_eq!(
             LogConfig::default().with_overrides(&stored_only).unwrap(),
             LogConfig::default()

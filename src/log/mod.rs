@@ -2,6 +2,7 @@
 //! segments named by base offset, each a `.log` of record batches exactly as
 //! they travel on the wire plus sparse `.index` and `.timeindex` files.
 
+pub mod cleaner;
 pub mod index_file;
 pub mod manager;
 pub mod offset_index;
@@ -33,6 +34,8 @@ pub enum LogError {
     MessageTooLarge { size: usize, max: usize },
     #[error("produce request carries no record batch")]
     EmptyRecords,
+    #[error("compacted topics accept only records with keys")]
+    KeylessRecordOnCompactedTopic,
     #[error("an idempotent or transactional produce must carry exactly one batch per partition")]
     MultipleIdempotentBatches,
     #[error(transparent)]

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, info};
 
+use super::cleaner::{self, CleanStats};
 use super::producer_state::{
     load_latest_snapshot, write_snapshot, BatchMetadata, ProducerBatch, ProducerState,
     SequenceCheck,
@@ -17,7 +18,7 @@ use super::producer_state::{
 use super::recovery::{list_segment_base_offsets, recover_active_segment, recover_sealed_segment};
 use super::segment::Segment;
 use super::LogError;
-use crate::config::topic::{LogConfig, TimestampType};
+use crate::config::topic::{CleanupPolicy, LogConfig, TimestampType};
 use crate::records::batch::{
     set_base_offset, set_log_append_time, set_partition_leader_epoch, Batch, Batches, Compression,
 };
@@ -66,6 +67,7 @@ impl PartitionLog {
     /// segment is validated batch by batch.
     pub fn open(dir: &Path, config: LogConfig, clean_shutdown: bool) -> Result<Self, LogError> {
         std::fs::create_dir_all(dir)?;
+        cleaner::remove_leftovers(dir)?;
         let base_offsets = list_segment_base_offsets(dir)?;
         let mut segments = BTreeMap::new();
         let last = base_offsets.last().copied();
@@ -198,6 +200,11 @@ impl PartitionLog {
                     size: batch.size(),
                     max: self.config.max_message_bytes,
                 });
+            }
+            if self.is_compacted()
+                && !cleaner::all_records_keyed(&batch, self.decompression_limit())?
+            {
+                return Err(LogError::KeylessRecordOnCompactedTopic);
             }
             count += 1;
         }
@@ -373,6 +380,54 @@ impl PartitionLog {
         }
     }
 
+    fn is_compacted(&self) -> bool {
+        matches!(
+            self.config.cleanup_policy,
+            CleanupPolicy::Compact | CleanupPolicy::CompactAndDelete
+        )
+    }
+
+    /// Records of one batch never exceed the largest allowed message by more
+    /// than the compression ratio; cap decompression generously above that.
+    fn decompression_limit(&self) -> usize {
+        (self.config.max_message_bytes * 64).max(64 * 1024 * 1024)
+    }
+
+    /// One compaction pass over the sealed segments, if the topic is
+    /// compacted and enough of it is dirty (see `log/cleaner.rs`).
+    pub fn compact(&mut self, now_ms: i64) -> Result<Option<CleanStats>, LogError> {
+        if !self.is_compacted() {
+            return Ok(None);
+        }
+        let first_dirty = cleaner::read_checkpoint(&self.dir)
+            .unwrap_or(self.log_start_offset)
+            .max(self.log_start_offset);
+        let active_base = self.active().base_offset();
+        let sealed: Vec<&Segment> = self
+            .segments
+            .values()
+            .filter(|s| s.base_offset() != active_base)
+            .collect();
+        let Some(compacted) =
+            cleaner::compact(&self.dir, &sealed, first_dirty, &self.config, now_ms)?
+        else {
+            return Ok(None);
+        };
+        for (base_offset, cleaned) in compacted.outputs {
+            // Close the old files (and index mappings) before replacing them.
+            drop(self.segments.remove(&base_offset));
+            cleaner::install(&self.dir, base_offset, &cleaned)?;
+            let mut segment =
+                Segment::open(&self.dir, base_offset, self.config.index_interval_bytes)?;
+            recover_sealed_segment(&mut segment, &self.dir)?;
+            segment.seal()?;
+            self.segments.insert(base_offset, segment);
+        }
+        cleaner::write_checkpoint(&self.dir, compacted.checkpoint)?;
+        info!(dir = %self.dir.display(), stats = ?compacted.stats, "compacted");
+        Ok(Some(compacted.stats))
+    }
+
     /// Looks inside a batch for the first record whose timestamp is
     /// `>= timestamp`; LogAppendTime batches carry one time for all records.
     fn first_record_at_or_after(
@@ -392,10 +447,8 @@ impl PartitionLog {
         let payload = match batch.compression() {
             Compression::None => batch.records_payload(),
             codec => {
-                // Records of one batch never exceed the largest allowed message
-                // by more than the compression ratio; cap generously.
-                let limit = (self.config.max_message_bytes * 64).max(64 * 1024 * 1024);
-                decompressed = decompress(codec, batch.records_payload(), limit)?;
+                decompressed =
+                    decompress(codec, batch.records_payload(), self.decompression_limit())?;
                 &decompressed
             }
         };
@@ -756,6 +809,147 @@ mod tests {
                 .log_start_offset(),
             Offset(50)
         );
+    }
+
+    fn keyed_batch(timestamp: i64, records: &[(&str, Option<&str>)]) -> Vec<u8> {
+        let mut builder = BatchBuilder::new(timestamp);
+        for (key, value) in records {
+            builder.push(
+                timestamp,
+                Some(key.as_bytes()),
+                value.map(str::as_bytes),
+                &[],
+            );
+        }
+        builder.build()
+    }
+
+    /// Every (offset, key, value) a full read returns.
+    fn read_all(log: &PartitionLog) -> Vec<(i64, String, Option<String>)> {
+        let mut out = Vec::new();
+        let mut offset = log.log_start_offset();
+        while offset < log.log_end_offset() {
+            let bytes = log.read(offset, 1 << 20, log.log_end_offset()).unwrap();
+            if bytes.is_empty() {
+                break;
+            }
+            for (_, batch) in Batches::new(&bytes).map(Result::unwrap) {
+                batch.validate().unwrap();
+                for record in Records::new(batch.records_payload(), batch.records_count()) {
+                    let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+                    out.push((
+                        batch.base_offset().value() + record.offset_delta,
+                        text(record.key.unwrap()),
+                        record.value.map(text),
+                    ));
+                }
+                offset = batch.next_offset();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn compaction_keeps_the_latest_value_per_key_at_its_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            cleanup_policy: CleanupPolicy::Compact,
+            segment_bytes: 300,
+            delete_retention_ms: 1_000,
+            ..LogConfig::default()
+        };
+        let mut log = PartitionLog::open(dir.path(), config.clone(), true).unwrap();
+        let now = now_ms();
+        // keys a, b, c with several versions; b deleted by an old tombstone, c by a fresh one.
+        let old = now - 10_000;
+        for (round, records) in [
+            vec![("a", Some("a0")), ("b", Some("b0"))],
+            vec![("c", Some("c0")), ("a", Some("a1"))],
+            vec![("b", None)],
+            vec![("a", Some("a2")), ("c", Some("c1"))],
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            log.append_as_leader(
+                &mut keyed_batch(old + round as i64, &records),
+                LeaderEpoch(0),
+            )
+            .unwrap();
+        }
+        log.append_as_leader(&mut keyed_batch(now, &[("c", None)]), LeaderEpoch(0))
+            .unwrap();
+        log.roll().unwrap();
+        log.append_as_leader(
+            &mut keyed_batch(now, &[("d", Some("active"))]),
+            LeaderEpoch(0),
+        )
+        .unwrap();
+        let stats = log.compact(now).unwrap().expect("dirty enough to clean");
+        assert!(stats.records_removed >= 5, "{stats:?}");
+        assert_eq!(
+            read_all(&log),
+            vec![
+                (5, "a".into(), Some("a2".into())),
+                (7, "c".into(), None), // fresh tombstone kept
+                (8, "d".into(), Some("active".into())),
+            ]
+        );
+        assert_eq!(log.compact(now).unwrap(), None, "nothing dirty any more");
+        assert!(matches!(
+            log.append_as_leader(&mut sample_batch_without_keys(), LeaderEpoch(0)),
+            Err(LogError::KeylessRecordOnCompactedTopic)
+        ));
+        drop(log);
+        let reopened = PartitionLog::open(dir.path(), config, false).unwrap();
+        assert_eq!(read_all(&reopened).len(), 3);
+        assert_eq!(reopened.log_end_offset(), Offset(9));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Compaction never loses the latest value of a key, never moves an
+        /// offset, and never reorders: a full read equals, key by key, the
+        /// last write of each key, in offset order.
+        #[test]
+        fn compaction_keeps_exactly_the_last_write_of_every_key(
+            writes in proptest::collection::vec((0u8..6, proptest::option::of(0u16..1000)), 1..80),
+            segment_bytes in 200u64..800,
+            batch_size in 1usize..4,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let config = LogConfig {
+                cleanup_policy: CleanupPolicy::Compact,
+                segment_bytes,
+                min_cleanable_dirty_ratio: 0.0,
+                ..LogConfig::default()
+            };
+            let mut log = PartitionLog::open(dir.path(), config, true).unwrap();
+            let now = now_ms();
+            let keys: Vec<String> = writes.iter().map(|(k, _)| format!("key-{k}")).collect();
+            let values: Vec<Option<String>> = writes.iter().map(|(_, v)| v.map(|v| format!("v{v}"))).collect();
+            for chunk in (0..writes.len()).collect::<Vec<_>>().chunks(batch_size) {
+                let records: Vec<(&str, Option<&str>)> =
+                    chunk.iter().map(|&i| (keys[i].as_str(), values[i].as_deref())).collect();
+                log.append_as_leader(&mut keyed_batch(now, &records), LeaderEpoch(0)).unwrap();
+            }
+            log.roll().unwrap();
+            log.compact(now).unwrap();
+            let mut expected: Vec<(i64, String, Option<String>)> = Vec::new();
+            for (offset, key) in keys.iter().enumerate() {
+                if keys[offset + 1..].iter().all(|later| later != key) {
+                    expected.push((offset as i64, key.clone(), values[offset].clone()));
+                }
+            }
+            proptest::prop_assert_eq!(read_all(&log), expected);
+            proptest::prop_assert_eq!(log.log_end_offset(), Offset(writes.len() as i64));
+        }
+    }
+
+    fn sample_batch_without_keys() -> Vec<u8> {
+        let mut builder = BatchBuilder::new(now_ms());
+        builder.push(now_ms(), None, Some(b"v"), &[]);
+        builder.build()
     }
 
     #[test]

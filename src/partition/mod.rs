@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::config::LogConfig;
+use crate::log::cleaner::CleanStats;
 use crate::log::partition_log::{AppendInfo, TimestampAndOffset};
 use crate::log::{LogError, PartitionLog};
 use crate::types::{LeaderEpoch, Offset, TopicPartition};
@@ -194,6 +195,12 @@ impl Partition {
             Ok(removed)
         })
         .await
+    }
+
+    /// One compaction pass (compacted topics only). Holds the partition's
+    /// log for the duration: appends to this partition wait meanwhile.
+    pub async fn compact(self: &Arc<Self>, now_ms: i64) -> Result<Option<CleanStats>, LogError> {
+        self.with_log(move |log| log.compact(now_ms)).await
     }
 
     pub async fn maybe_flush_by_time(self: &Arc<Self>) -> Result<(), LogError> {

@@ -268,6 +268,27 @@ pub fn set_log_append_time(bytes: &mut [u8], now_ms: i64) {
     bytes[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
+/// A copy of `original` holding only `records` (encoded records taken from
+/// it, uncompressed): what compaction writes. Offsets, timestamps, producer
+/// fields and the last offset delta stay, so offsets never move and the
+/// producer's sequence range is kept; the codec becomes none.
+pub fn with_records(original: &Batch<'_>, records: &[&[u8]]) -> Vec<u8> {
+    let payload: usize = records.iter().map(|r| r.len()).sum();
+    let mut out = Vec::with_capacity(HEADER_SIZE + payload);
+    out.extend_from_slice(&original.bytes[..HEADER_SIZE]);
+    for record in records {
+        out.extend_from_slice(record);
+    }
+    let batch_length = (out.len() - LOG_OVERHEAD) as i32;
+    out[BATCH_LENGTH..BATCH_LENGTH + 4].copy_from_slice(&batch_length.to_be_bytes());
+    let attributes = original.attributes() & !COMPRESSION_MASK;
+    out[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attributes.to_be_bytes());
+    out[RECORDS_COUNT..RECORDS_COUNT + 4].copy_from_slice(&(records.len() as i32).to_be_bytes());
+    let crc = crc32c::crc32c(&out[ATTRIBUTES..]);
+    out[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+    out
+}
+
 /// Iterates over the batches laid end to end in a buffer (a produce request's
 /// records, a segment read). Stops with an error at the first malformed one.
 pub struct Batches<'a> {

@@ -12,6 +12,9 @@ pub struct Record<'a> {
     pub timestamp_delta: i64,
     pub key: Option<&'a [u8]>,
     pub value: Option<&'a [u8]>,
+    /// The whole encoded record, length prefix included: the cleaner copies
+    /// kept records verbatim (their deltas stay valid in the same batch).
+    pub raw: &'a [u8],
 }
 
 /// Walks the records of an uncompressed payload. Stops (returns `None`) at
@@ -53,6 +56,7 @@ impl<'a> Iterator for Records<'a> {
             return None;
         }
         self.left -= 1;
+        let start = self.remaining;
         let mut input = self.remaining;
         let length = usize::try_from(get_varlong(&mut input)?).ok()?;
         if input.len() < length {
@@ -70,6 +74,7 @@ impl<'a> Iterator for Records<'a> {
             timestamp_delta,
             key,
             value,
+            raw: &start[..start.len() - self.remaining.len()],
         })
     }
 }

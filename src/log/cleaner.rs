@@ -1,0 +1,244 @@
+//! Log compaction (`cleanup.policy=compact`): keeps the latest record of
+//! every key in the sealed segments, drops tombstones older than
+//! `delete.retention.ms`, and never touches the active segment.
+//!
+//! Offsets never move: a kept record stays in its batch, which keeps its base
+//! offset, last offset delta, timestamps and producer fields, so gaps
+//! appear where records went. Control batches (transaction markers) are kept.
+//! Each segment is rewritten to `<base>.log.cleaned` and swapped in with a
+//! rename after its indexes are removed, so a crash leaves either the old or
+//! the new file and indexes that recovery rebuilds.
+//!
+//! Which part is "dirty" is remembered in `cleaner-offset-checkpoint` in the
+//! partition folder: everything before it was compacted already.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use tracing::info;
+
+use super::segment::{log_path, Segment};
+use super::LogError;
+use crate::config::LogConfig;
+use crate::records::batch::{with_records, Batch, Compression};
+use crate::records::compression::decompress;
+use crate::records::record::Records;
+use crate::types::Offset;
+
+pub const CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
+const CLEANED_SUFFIX: &str = ".log.cleaned";
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CleanStats {
+    pub segments: usize,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+    pub records_removed: u64,
+}
+
+pub fn read_checkpoint(dir: &Path) -> Option<Offset> {
+    let text = std::fs::read_to_string(dir.join(CHECKPOINT_FILE)).ok()?;
+    text.trim().parse().ok().map(Offset)
+}
+
+pub fn write_checkpoint(dir: &Path, offset: Offset) -> std::io::Result<()> {
+    crate::controller::write_atomically(&dir.join(CHECKPOINT_FILE), offset.0.to_string().as_bytes())
+}
+
+/// Removes half-written compaction output left by a crash.
+pub fn remove_leftovers(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.to_str().is_some_and(|p| p.ends_with(CLEANED_SUFFIX)) {
+            std::fs::remove_file(path)?;
+        }
+    }
+    Ok(())
+}
+
+/// The records of a batch, decompressed if needed.
+fn payload<'a>(batch: &Batch<'a>, limit: usize) -> Result<std::borrow::Cow<'a, [u8]>, LogError> {
+    Ok(match batch.compression() {
+        Compression::None => std::borrow::Cow::Borrowed(batch.records_payload()),
+        codec => std::borrow::Cow::Owned(decompress(codec, batch.records_payload(), limit)?),
+    })
+}
+
+/// Whether every record of a batch has a key (compacted topics require it).
+pub fn all_records_keyed(batch: &Batch<'_>, limit: usize) -> Result<bool, LogError> {
+    if batch.is_control() {
+        return Ok(true);
+    }
+    let records = payload(batch, limit)?;
+    let mut count = 0;
+    for record in Records::new(&records, batch.records_count()) {
+        if record.key.is_none() {
+            return Ok(false);
+        }
+        count += 1;
+    }
+    Ok(count == batch.records_count())
+}
+
+/// Calls `visit` with each batch of a segment, in order.
+fn for_each_batch(
+    segment: &Segment,
+    mut visit: impl FnMut(&Batch<'_>) -> Result<(), LogError>,
+) -> Result<(), LogError> {
+    let mut position = 0;
+    while let Some(header) = segment.read_header(position)? {
+        let bytes = segment.read_at(header.position, header.size as usize)?;
+        visit(&Batch::parse(&bytes)?)?;
+        position += header.size;
+    }
+    Ok(())
+}
+
+/// Decides whether a log should be compacted now: `Some(n)` cleans the
+/// first `n` sealed segments (those past `min.compaction.lag.ms`).
+fn plan(
+    segments: &[&Segment],
+    first_dirty: Offset,
+    config: &LogConfig,
+    now_ms: i64,
+) -> Option<usize> {
+    // Segments whose newest record is older than min.compaction.lag.ms.
+    let cleanable = segments
+        .iter()
+        .take_while(|s| {
+            s.max_timestamp()
+                .is_none_or(|max| now_ms - max.timestamp >= config.min_compaction_lag_ms)
+        })
+        .count();
+    let dirty: Vec<&&Segment> = segments[..cleanable]
+        .iter()
+        .filter(|s| s.next_offset() > first_dirty)
+        .collect();
+    if dirty.is_empty() {
+        return None;
+    }
+    let total: u64 = segments[..cleanable].iter().map(|s| s.size()).sum();
+    let dirty_bytes: u64 = dirty.iter().map(|s| s.size()).sum();
+    let ratio = dirty_bytes as f64 / total.max(1) as f64;
+    let overdue = dirty.iter().any(|s| {
+        s.max_timestamp()
+            .is_some_and(|max| now_ms.saturating_sub(max.timestamp) >= config.max_compaction_lag_ms)
+    });
+    (ratio >= config.min_cleanable_dirty_ratio || overdue).then_some(cleanable)
+}
+
+/// The output of a compaction pass, for the caller to [`install`].
+#[derive(Debug)]
+pub struct Compacted {
+    /// Everything before this offset is now compacted.
+    pub checkpoint: Offset,
+    /// Each rewritten segment's base offset and its `.cleaned` file.
+    pub outputs: Vec<(Offset, PathBuf)>,
+    pub stats: CleanStats,
+}
+
+/// Compacts the sealed segments of a log; `segments` are in offset order
+/// and exclude the active one. `None` if nothing was worth cleaning.
+pub fn compact(
+    dir: &Path,
+    segments: &[&Segment],
+    first_dirty: Offset,
+    config: &LogConfig,
+    now_ms: i64,
+) -> Result<Option<Compacted>, LogError> {
+    let Some(cleanable) = plan(segments, first_dirty, config, now_ms) else {
+        return Ok(None);
+    };
+    let limit = (config.max_message_bytes * 64).max(64 * 1024 * 1024);
+    let segments = &segments[..cleanable];
+
+    // The latest offset of every key in the dirty part.
+    let mut latest: HashMap<Vec<u8>, Offset> = HashMap::new();
+    for segment in segments.iter().filter(|s| s.next_offset() > first_dirty) {
+        for_each_batch(segment, |batch| {
+            if batch.is_control() {
+                return Ok(());
+            }
+            let records = payload(batch, limit)?;
+            for record in Records::new(&records, batch.records_count()) {
+                let offset = batch.base_offset().plus(record.offset_delta);
+                if let (Some(key), true) = (record.key, offset >= first_dirty) {
+                    latest.insert(key.to_vec(), offset);
+                }
+            }
+            Ok(())
+        })?;
+    }
+
+    let mut stats = CleanStats::default();
+    let mut outputs = Vec::with_capacity(segments.len());
+    for segment in segments {
+        let output = dir.join(format!("{:020}{CLEANED_SUFFIX}", segment.base_offset().0));
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&output)?);
+        for_each_batch(segment, |batch| {
+            if batch.is_control() {
+                file.write_all(batch.bytes())?;
+                return Ok(());
+            }
+            // Tombstones go once delete.retention.ms has passed since their batch.
+            let tombstones_expire =
+                now_ms.saturating_sub(batch.max_timestamp()) >= config.delete_retention_ms;
+            let records = payload(batch, limit)?;
+            let mut kept: Vec<&[u8]> = Vec::new();
+            let mut total = 0;
+            for record in Records::new(&records, batch.records_count()) {
+                total += 1;
+                let offset = batch.base_offset().plus(record.offset_delta);
+                let superseded = record
+                    .key
+                    .and_then(|key| latest.get(key))
+                    .is_some_and(|newest| *newest > offset);
+                let expired_tombstone = record.value.is_none() && tombstones_expire;
+                if !superseded && !expired_tombstone {
+                    kept.push(record.raw);
+                }
+            }
+            stats.records_removed += (total - kept.len()) as u64;
+            if kept.len() == total && batch.compression() == Compression::None {
+                file.write_all(batch.bytes())?;
+            } else if !kept.is_empty() {
+                file.write_all(&with_records(batch, &kept))?;
+            }
+            Ok(())
+        })?;
+        let file = file
+            .into_inner()
+            .map_err(|error| LogError::Io(error.into_error()))?;
+        file.sync_all()?;
+        stats.segments += 1;
+        stats.bytes_before += segment.size();
+        stats.bytes_after += file.metadata()?.len();
+        outputs.push((segment.base_offset(), output));
+    }
+    let checkpoint = segments.last().map_or(first_dirty, |s| s.next_offset());
+    Ok(Some(Compacted {
+        checkpoint,
+        outputs,
+        stats,
+    }))
+}
+
+/// Swaps a compacted segment file in: indexes first (so a crash leaves
+/// none, and recovery rebuilds them), then an atomic rename over the log.
+pub fn install(dir: &Path, base_offset: Offset, cleaned: &Path) -> std::io::Result<()> {
+    for path in [
+        super::segment::index_path(dir, base_offset),
+        super::segment::time_index_path(dir, base_offset),
+    ] {
+        match std::fs::remove_file(&path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
+    }
+    std::fs::rename(cleaned, log_path(dir, base_offset))?;
+    std::fs::File::open(dir)?.sync_all()?;
+    info!(dir = %dir.display(), base_offset = %base_offset, "compacted segment installed");
+    Ok(())
+}
