@@ -51,6 +51,7 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::DeleteGroups, 0, 2),
     range(ApiKey::IncrementalAlterConfigs, 0, 1),
     range(ApiKey::OffsetDelete, 0, 0),
+    range(ApiKey::DescribeTopicPartitions, 0, 0),
 ];
 
 /// Produce versions advertised for librdkafka's sake but refused.

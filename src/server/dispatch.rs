@@ -106,6 +106,9 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, peer: SocketAddr) 
         RequestKind::DescribeLogDirs(body) => ResponseKind::DescribeLogDirs(
             handlers::describe_log_dirs::handle(broker, body, version).await,
         ),
+        RequestKind::DescribeTopicPartitions(body) => ResponseKind::DescribeTopicPartitions(
+            handlers::describe_topic_partitions::handle(broker, body, version).await,
+        ),
         // The codec only passes advertised APIs, so this is a gap between the
         // api_versions table and this match.
         _ => return Reply::Close(format!("no handler for {api_key:?}")),
