@@ -8,7 +8,7 @@
 
 pub mod registry;
 
-use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
@@ -30,6 +30,9 @@ pub struct Partition {
     high_watermark: AtomicI64,
     log_start_offset: AtomicI64,
     log_end_offset: AtomicI64,
+    /// Bytes on disk, refreshed whenever the log changes, so that readers
+    /// never wait for the log lock (held during compaction).
+    size_bytes: AtomicU64,
     /// Woken when the high watermark moves, for long-polling fetches.
     new_data: Notify,
 }
@@ -51,6 +54,7 @@ impl Partition {
     ) -> Partition {
         let log_end = log.log_end_offset();
         let log_start = log.log_start_offset();
+        let size = log.size_bytes();
         Partition {
             topic_partition,
             topic_id,
@@ -59,6 +63,7 @@ impl Partition {
             high_watermark: AtomicI64::new(log_end.0),
             log_start_offset: AtomicI64::new(log_start.0),
             log_end_offset: AtomicI64::new(log_end.0),
+            size_bytes: AtomicU64::new(size),
             new_data: Notify::new(),
         }
     }
@@ -138,6 +143,7 @@ impl Partition {
         self.log_end_offset.store(end, Ordering::Release);
         self.log_start_offset
             .store(log.log_start_offset().0, Ordering::Release);
+        self.size_bytes.store(log.size_bytes(), Ordering::Release);
         // Single replica: everything appended is replicated to the whole ISR.
         self.high_watermark.store(end, Ordering::Release);
     }
@@ -200,7 +206,13 @@ impl Partition {
     /// One compaction pass (compacted topics only). Holds the partition's
     /// log for the duration: appends to this partition wait meanwhile.
     pub async fn compact(self: &Arc<Self>, now_ms: i64) -> Result<Option<CleanStats>, LogError> {
-        self.with_log(move |log| log.compact(now_ms)).await
+        let partition = Arc::clone(self);
+        self.with_log(move |log| {
+            let stats = log.compact(now_ms)?;
+            partition.publish_offsets(log);
+            Ok(stats)
+        })
+        .await
     }
 
     pub async fn maybe_flush_by_time(self: &Arc<Self>) -> Result<(), LogError> {
@@ -234,7 +246,7 @@ impl Partition {
     }
 
     pub fn size_bytes(&self) -> u64 {
-        self.lock_log().size_bytes()
+        self.size_bytes.load(Ordering::Acquire)
     }
 
     pub async fn expire_producers(
