@@ -466,11 +466,14 @@ impl PartitionLog {
     /// `retention.bytes`. The active segment is never deleted. Returns the
     /// number of segments removed.
     pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize, LogError> {
+        if self.config.cleanup_policy == CleanupPolicy::Compact {
+            return Ok(0);
+        }
         let mut removable = Vec::new();
         let mut size = self.size_bytes() as i64;
         let active_base = self.active().base_offset();
         for (base_offset, segment) in &self.segments {
-            if *base_offset == active_base {
+            if segment.is_empty() && *base_offset == active_base {
                 break;
             }
             let expired = self.config.retention_ms >= 0
@@ -484,6 +487,12 @@ impl PartitionLog {
             }
             size -= segment.size() as i64;
             removable.push(*base_offset);
+        }
+        // Like Kafka, an expired active segment goes too: roll first, so the
+        // log keeps an empty active segment at its end offset. (With one
+        // replica the high watermark is the log end, so all of it is safe.)
+        if removable.last() == Some(&active_base) {
+            self.roll()?;
         }
         for base_offset in &removable {
             if let Some(segment) = self.segments.remove(base_offset) {
@@ -953,7 +962,7 @@ mod tests {
     }
 
     #[test]
-    fn retention_by_time_keeps_the_active_segment() {
+    fn retention_by_time_retires_even_the_active_segment_once_it_expired() {
         let dir = tempfile::tempdir().unwrap();
         let config = LogConfig {
             retention_ms: 1_000,
@@ -965,7 +974,30 @@ mod tests {
         }
         log.apply_retention(now_ms()).unwrap();
         assert_eq!(log.segment_count(), 1);
-        assert_eq!(log.log_start_offset(), log.active().base_offset());
+        assert!(log.active().is_empty());
+        assert_eq!(log.log_start_offset(), Offset(60));
         assert_eq!(log.log_end_offset(), Offset(60));
+        assert_eq!(
+            log.apply_retention(now_ms()).unwrap(),
+            0,
+            "an empty active segment stays"
+        );
+        let info = append(&mut log, 1);
+        assert_eq!(info.base_offset, Offset(60));
+    }
+
+    #[test]
+    fn retention_leaves_compact_only_topics_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            retention_ms: 1_000,
+            cleanup_policy: CleanupPolicy::Compact,
+            ..small_config()
+        };
+        let mut log = PartitionLog::open(dir.path(), config, true).unwrap();
+        log.append_as_leader(&mut keyed_batch(1_000, &[("k", Some("v"))]), LeaderEpoch(0))
+            .unwrap();
+        assert_eq!(log.apply_retention(now_ms()).unwrap(), 0);
+        assert_eq!(log.log_start_offset(), Offset(0));
     }
 }

@@ -19,10 +19,11 @@ const DYNAMIC_TOPIC_CONFIG: i8 = 1;
 const STATIC_BROKER_CONFIG: i8 = 4;
 const DEFAULT_CONFIG: i8 = 5;
 
-/// Whether an entry is one the request asked for (`None`: all of them).
+/// Whether an entry is one the request asked for (null or empty: all of
+/// them, as Kafka reads both).
 pub(crate) fn wanted(keys: &Option<Vec<kafka_protocol::protocol::StrBytes>>, name: &str) -> bool {
     keys.as_ref()
-        .is_none_or(|keys| keys.iter().any(|k| k.as_str() == name))
+        .is_none_or(|keys| keys.is_empty() || keys.iter().any(|k| k.as_str() == name))
 }
 
 fn synonym(name: &str, value: String, source: i8) -> DescribeConfigsSynonym {
@@ -32,8 +33,26 @@ fn synonym(name: &str, value: String, source: i8) -> DescribeConfigsSynonym {
         .with_source(source)
 }
 
+/// The default-level synonym of a topic config: the broker setting that
+/// has a default in Kafka (for `retention.ms` that is
+/// `log.retention.hours=168`, since `log.retention.ms` defaults to null).
+fn default_synonym(def: &TopicConfigDef) -> Option<(&'static str, String)> {
+    match def.name {
+        "retention.ms" => Some(("log.retention.hours", "168".to_string())),
+        "segment.ms" => Some(("log.roll.hours", "168".to_string())),
+        "segment.jitter.ms" => Some(("log.roll.jitter.hours", "0".to_string())),
+        _ => def.broker_synonym.map(|name| {
+            (
+                name,
+                default_value(def.name, &crate::config::LogConfig::default()),
+            )
+        }),
+    }
+}
+
 /// One topic config as DescribeConfigs reports it: the override, else the
-/// broker's static setting, else Kafka's default; with synonyms in that order.
+/// broker's static setting, else Kafka's default; synonyms in that order,
+/// as Kafka builds them (none for configs without a broker setting).
 pub(crate) fn describe_topic_config(
     def: &TopicConfigDef,
     topic: &TopicImage,
@@ -46,25 +65,19 @@ pub(crate) fn describe_topic_config(
     if let Some(value) = topic.configs.get(def.name) {
         synonyms.push(synonym(def.name, value.clone(), DYNAMIC_TOPIC_CONFIG));
     }
-    let broker_names = broker_synonyms(def);
-    for name in &broker_names {
-        if let Some(value) = broker.given.get(*name) {
+    for name in broker_synonyms(def) {
+        if let Some(value) = broker.given.get(name) {
             synonyms.push(synonym(name, value.clone(), STATIC_BROKER_CONFIG));
         }
     }
-    let kafka_default = default_value(def.name, &crate::config::LogConfig::default());
-    let default_name = broker_names.first().copied().unwrap_or(def.name);
-    synonyms.push(synonym(default_name, kafka_default, DEFAULT_CONFIG));
-    // The effective value: the override, else the broker's (in the topic
-    // config's own unit), else Kafka's default.
+    if let Some((name, value)) = default_synonym(def) {
+        synonyms.push(synonym(name, value, DEFAULT_CONFIG));
+    }
     let source = synonyms.first().map_or(DEFAULT_CONFIG, |s| s.source);
-    let value = match source {
-        DYNAMIC_TOPIC_CONFIG => synonyms[0].value.clone(),
-        _ => Some(str_bytes(default_value(def.name, &broker.log))),
-    };
+    // The effective value, in the topic config's own unit.
     let value = match (source, broker.log.value_of(def.name)) {
-        (STATIC_BROKER_CONFIG, None) => synonyms[0].value.clone(),
-        _ => value,
+        (DYNAMIC_TOPIC_CONFIG, _) | (STATIC_BROKER_CONFIG, None) => synonyms[0].value.clone(),
+        _ => Some(str_bytes(default_value(def.name, &broker.log))),
     };
     let mut entry = DescribeConfigsResourceResult::default()
         .with_name(str_bytes(def.name))
@@ -75,10 +88,9 @@ pub(crate) fn describe_topic_config(
         entry = entry.with_synonyms(synonyms);
     }
     if version >= 3 {
-        entry = entry.with_config_type(def.kind as i8);
-        if include_documentation {
-            entry = entry.with_documentation(Some(str_bytes(def.doc)));
-        }
+        entry = entry
+            .with_config_type(def.kind as i8)
+            .with_documentation(include_documentation.then(|| str_bytes(def.doc)));
     }
     entry
 }
@@ -108,37 +120,60 @@ pub(crate) fn describe_topic(
         .collect()
 }
 
-/// The broker's settings: static if given at start-up, else defaults; none
-/// can be changed at run time yet, so all are read-only.
+/// Broker settings Kafka leaves null unless given: their coarser-unit
+/// siblings carry the default.
+const NULL_BY_DEFAULT: &[&str] = &["log.retention.ms", "log.retention.minutes", "log.roll.ms"];
+
+/// The broker's settings: static if given at start-up, else defaults, with
+/// synonyms [static, default]; none can be changed at run time yet, so all
+/// are read-only.
 pub(crate) fn describe_broker(
     broker: &BrokerConfig,
     keys: &Option<Vec<kafka_protocol::protocol::StrBytes>>,
     include_synonyms: bool,
 ) -> Vec<DescribeConfigsResourceResult> {
-    broker
-        .settings()
+    let defaults: std::collections::HashMap<&str, String> =
+        BrokerConfig::default().settings().into_iter().collect();
+    let mut settings = broker.settings();
+    settings.extend([
+        ("log.retention.minutes", String::new()),
+        ("log.retention.hours", "168".to_string()),
+        ("log.roll.hours", "168".to_string()),
+    ]);
+    settings
         .into_iter()
         .filter(|(name, _)| wanted(keys, name))
-        .map(|(name, value)| {
-            let coarser: &[&str] = match name {
-                "log.retention.ms" => &["log.retention.minutes", "log.retention.hours"],
-                "log.roll.ms" => &["log.roll.hours"],
-                _ => &[],
+        .map(|(name, effective)| {
+            let given = broker.given.get(name);
+            let default = match name {
+                "log.retention.hours" | "log.roll.hours" => Some("168".to_string()),
+                _ if NULL_BY_DEFAULT.contains(&name) => None,
+                _ => defaults.get(name).cloned(),
             };
-            let given = broker.given.contains_key(name)
-                || coarser.iter().any(|n| broker.given.contains_key(*n));
-            let source = if given {
+            let value = match (given, NULL_BY_DEFAULT.contains(&name)) {
+                (Some(given), _) => Some(given.clone()),
+                (None, true) => None,
+                (None, false) => Some(effective),
+            };
+            let source = if given.is_some() {
                 STATIC_BROKER_CONFIG
             } else {
                 DEFAULT_CONFIG
             };
             let mut entry = DescribeConfigsResourceResult::default()
                 .with_name(str_bytes(name))
-                .with_value(Some(str_bytes(value.clone())))
+                .with_value(value.map(str_bytes))
                 .with_config_source(source)
                 .with_read_only(true);
             if include_synonyms {
-                entry = entry.with_synonyms(vec![synonym(name, value, source)]);
+                let mut synonyms = Vec::new();
+                if let Some(given) = given {
+                    synonyms.push(synonym(name, given.clone(), STATIC_BROKER_CONFIG));
+                }
+                if let Some(default) = default {
+                    synonyms.push(synonym(name, default, DEFAULT_CONFIG));
+                }
+                entry = entry.with_synonyms(synonyms);
             }
             entry
         })

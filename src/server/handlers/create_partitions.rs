@@ -43,7 +43,7 @@ pub async fn handle(
                 ))
             } else if assignments
                 .iter()
-                .any(|a| a.broker_ids.is_empty() || a.broker_ids.iter().any(|b| b.0 != node_id))
+                .any(|a| a.broker_ids.len() != 1 || a.broker_ids[0].0 != node_id)
             {
                 Err((
                     ResponseError::InvalidReplicaAssignment,

@@ -55,10 +55,15 @@ fn apply(
             DELETE => {
                 overrides.remove(&name);
             }
-            APPEND | SUBTRACT if def.kind != ConfigType::List => {
+            op @ (APPEND | SUBTRACT) if def.kind != ConfigType::List => {
+                let verb = if op == APPEND {
+                    "APPEND to"
+                } else {
+                    "SUBTRACT from"
+                };
                 return Err((
-                    ResponseError::InvalidRequest,
-                    format!("{name} is not a list; APPEND and SUBTRACT apply to lists only"),
+                    ResponseError::InvalidConfig,
+                    format!("Can't {verb} key {name} because its type is not LIST."),
                 ));
             }
             op @ (APPEND | SUBTRACT) => {
@@ -172,7 +177,7 @@ mod tests {
             apply(result.clone(), &[op("segment.ms", APPEND, "1")])
                 .unwrap_err()
                 .0,
-            ResponseError::InvalidRequest
+            ResponseError::InvalidConfig
         );
         assert_eq!(
             apply(result.clone(), &[op("nope", SET, "1")])
