@@ -4,12 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use gregor::broker::Broker;
-use gregor::config;
+use gregor::config::{self, BrokerConfig};
+use gregor::server::instance::RunningBroker;
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +30,13 @@ enum Command {
         /// A setting by its Kafka name, e.g. --override log.dirs=/tmp/data (repeatable).
         #[arg(long = "override", value_name = "KEY=VALUE", value_parser = parse_override)]
         overrides: Vec<(String, String)>,
+        /// Dev mode: a fresh temporary data directory removed on exit, topics
+        /// auto-created, rebalances without delay; prints the address first.
+        #[arg(long)]
+        dev: bool,
+        /// The port to listen on (0: any free port).
+        #[arg(long)]
+        port: Option<u16>,
     },
     /// Lists, describes and deletes consumer groups (like kafka-consumer-groups.sh).
     Groups(GroupsArgs),
@@ -129,7 +134,18 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Broker { config, overrides } => runtime.block_on(run_broker(config, overrides)),
+        Command::Broker {
+            config,
+            overrides,
+            dev,
+            port,
+        } => match broker_config(config, overrides, dev, port) {
+            Ok((config, dev_data)) => runtime.block_on(run_broker(config, dev_data)),
+            Err(error) => {
+                error!(%error, "invalid configuration");
+                ExitCode::FAILURE
+            }
+        },
         Command::Groups(args) => runtime.block_on(run_groups(args)),
         Command::Topics(args) => runtime.block_on(run_topics(args)),
     }
@@ -193,78 +209,69 @@ async fn run_groups(args: GroupsArgs) -> ExitCode {
     print_outcome(run(&args.bootstrap_server, action, &args.groups).await)
 }
 
-async fn run_broker(config_file: Option<PathBuf>, overrides: Vec<(String, String)>) -> ExitCode {
-    let (config, unused) = match config::load(config_file.as_deref(), &overrides) {
-        Ok(loaded) => loaded,
+async fn run_broker(config: BrokerConfig, dev_data: Option<tempfile::TempDir>) -> ExitCode {
+    let running = match RunningBroker::start(config).await {
+        Ok(running) => running,
         Err(error) => {
-            error!(%error, "invalid configuration");
+            error!(%error, "cannot start");
             return ExitCode::FAILURE;
         }
     };
-    for name in unused {
-        warn!(config = %name, "unknown or unsupported config ignored");
+    if dev_data.is_some() {
+        // Dev mode's first stdout line is the address, for scripts to read.
+        println!("localhost:{}", running.address().port());
     }
-    let Some(listener_config) = config.listeners.first().cloned() else {
-        error!("no listener configured (listeners=PLAINTEXT://host:port)");
-        return ExitCode::FAILURE;
-    };
-    let listener = match TcpListener::bind(listener_config.bind_address()).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            error!(address = %listener_config.bind_address(), %error, "cannot listen");
-            return ExitCode::FAILURE;
-        }
-    };
-    let bound_port = listener
-        .local_addr()
-        .map_or(listener_config.port, |a| a.port());
-    let advertised_port = match config.advertised_listeners.first() {
-        Some(advertised) if advertised.port != 0 => advertised.port,
-        _ => bound_port,
-    };
-    let broker =
-        match tokio::task::spawn_blocking(move || Broker::open(config, advertised_port)).await {
-            Ok(Ok(broker)) => broker,
-            Ok(Err(error)) => {
-                error!(%error, "cannot open the broker's data");
-                return ExitCode::FAILURE;
-            }
-            Err(error) => {
-                error!(%error, "broker start-up failed");
-                return ExitCode::FAILURE;
-            }
-        };
-    info!(
-        node_id = broker.config().node_id,
-        listener = %listener_config.bind_address(),
-        port = bound_port,
-        data_dir = %broker.config().data_dir().display(),
-        "gregor broker started"
-    );
-    let shutdown = CancellationToken::new();
-    let maintenance = tokio::spawn(std::sync::Arc::clone(&broker).run_log_maintenance());
-    let serving = tokio::spawn(gregor::server::listener::run(
-        std::sync::Arc::clone(&broker),
-        listener,
-        shutdown.clone(),
-    ));
     wait_for_signal().await;
     info!("shutting down");
-    broker.begin_shutdown();
-    shutdown.cancel();
-    let _ = serving.await;
-    maintenance.abort();
-    match tokio::task::spawn_blocking(move || broker.shutdown()).await {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(error)) => {
+    let outcome = running.shutdown().await;
+    drop(dev_data);
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
             error!(%error, "shutdown failed; the next start recovers the logs");
             ExitCode::FAILURE
         }
-        Err(error) => {
-            error!(%error, "shutdown failed");
-            ExitCode::FAILURE
-        }
     }
+}
+
+/// Loads the broker's settings: file, environment, overrides; in dev mode
+/// a temporary data directory, instant rebalances, and `--port`.
+fn broker_config(
+    config_file: Option<PathBuf>,
+    mut overrides: Vec<(String, String)>,
+    dev: bool,
+    port: Option<u16>,
+) -> Result<(BrokerConfig, Option<tempfile::TempDir>), String> {
+    let mut dev_data = None;
+    if dev {
+        let dir = tempfile::Builder::new()
+            .prefix("gregor-dev-")
+            .tempdir()
+            .map_err(|error| format!("cannot create a temporary data directory: {error}"))?;
+        let mut dev_overrides = vec![
+            ("log.dirs".to_string(), dir.path().display().to_string()),
+            (
+                "group.initial.rebalance.delay.ms".to_string(),
+                "0".to_string(),
+            ),
+            ("auto.create.topics.enable".to_string(), "true".to_string()),
+        ];
+        dev_overrides.extend(overrides);
+        overrides = dev_overrides;
+        dev_data = Some(dir);
+    }
+    if let Some(port) = port.or(dev.then_some(9092)) {
+        overrides.push((
+            "listeners".to_string(),
+            format!("PLAINTEXT://localhost:{port}"),
+        ));
+    }
+    let (config, unused) =
+        config::load(config_file.as_deref(), &overrides).map_err(|error| error.to_string())?;
+    for name in unused {
+        warn!(config = %name, "unknown or unsupported config ignored");
+    }
+    Ok((config, dev_data))
 }
 
 /// SIGTERM or SIGINT (Ctrl-C).

@@ -6,5 +6,6 @@ pub mod codec;
 pub mod connection;
 pub mod dispatch;
 pub mod handlers;
+pub mod instance;
 pub mod listener;
 pub mod wire_alloc;

@@ -1,0 +1,128 @@
+//! A running broker: its listener bound, its data opened, its connection and
+//! maintenance tasks started. The command line and the testkit both start
+//! brokers through this.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::broker::{Broker, BrokerError};
+use crate::config::BrokerConfig;
+use crate::log::LogError;
+
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("no listener configured (listeners=PLAINTEXT://host:port)")]
+    NoListener,
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("cannot open the broker's data: {0}")]
+    Open(#[from] BrokerError),
+}
+
+pub struct RunningBroker {
+    broker: Arc<Broker>,
+    address: SocketAddr,
+    connections: CancellationToken,
+    serving: JoinHandle<()>,
+    maintenance: JoinHandle<()>,
+}
+
+fn blocking_failed(error: tokio::task::JoinError) -> StartError {
+    StartError::Open(BrokerError::Log(LogError::Io(std::io::Error::other(
+        error.to_string(),
+    ))))
+}
+
+impl RunningBroker {
+    /// Binds the first listener (port 0 picks a free one), opens and
+    /// recovers the data, and starts serving.
+    pub async fn start(config: BrokerConfig) -> Result<RunningBroker, StartError> {
+        let listener_config = config
+            .listeners
+            .first()
+            .cloned()
+            .ok_or(StartError::NoListener)?;
+        let listener = TcpListener::bind(listener_config.bind_address())
+            .await
+            .map_err(|source| StartError::Bind {
+                address: listener_config.bind_address(),
+                source,
+            })?;
+        let address = listener.local_addr().map_err(|source| StartError::Bind {
+            address: listener_config.bind_address(),
+            source,
+        })?;
+        let advertised_port = match config.advertised_listeners.first() {
+            Some(advertised) if advertised.port != 0 => advertised.port,
+            _ => address.port(),
+        };
+        let broker = tokio::task::spawn_blocking(move || Broker::open(config, advertised_port))
+            .await
+            .map_err(blocking_failed)??;
+        info!(
+            node_id = broker.config().node_id,
+            address = %address,
+            data_dir = %broker.config().data_dir().display(),
+            "gregor broker started"
+        );
+        let connections = CancellationToken::new();
+        let maintenance = tokio::spawn(Arc::clone(&broker).run_log_maintenance());
+        let serving = tokio::spawn(super::listener::run(
+            Arc::clone(&broker),
+            listener,
+            connections.clone(),
+        ));
+        Ok(RunningBroker {
+            broker,
+            address,
+            connections,
+            serving,
+            maintenance,
+        })
+    }
+
+    /// The address the listener is bound to.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
+    }
+
+    /// Stops accepting, lets connections finish their current request, and
+    /// stops the background tasks.
+    async fn stop_serving(&mut self) {
+        self.broker.begin_shutdown();
+        self.connections.cancel();
+        let _ = (&mut self.serving).await;
+        self.maintenance.abort();
+    }
+
+    /// A clean shutdown: logs flushed, producer state snapshotted, the
+    /// clean-shutdown marker written.
+    pub async fn shutdown(mut self) -> Result<(), BrokerError> {
+        self.stop_serving().await;
+        let broker = Arc::clone(&self.broker);
+        tokio::task::spawn_blocking(move || broker.shutdown())
+            .await
+            .map_err(|error| {
+                BrokerError::Log(LogError::Io(std::io::Error::other(error.to_string())))
+            })?
+    }
+
+    /// Stops without the clean shutdown: nothing is flushed or marked, so
+    /// the next start runs crash recovery, as after `kill -9`.
+    pub async fn abort(mut self) {
+        self.stop_serving().await;
+    }
+}
