@@ -17,6 +17,7 @@ pub mod metadata;
 pub mod partition;
 pub mod records;
 pub mod server;
+pub mod testkit;
 pub mod types;
 
 /// Declared by the library so that every binary embedding gregor (the
