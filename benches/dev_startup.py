@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Dev-mode cold start and idle memory of a gregor binary.
+
+Starts `gregor broker --dev --port 0` N times and measures, from exec: the
+first stdout line (the address), and the first Metadata response on a raw
+socket. Then reads the idle resident set size after a second. Prints
+median and worst figures.
+
+    benches/dev_startup.py [--bin target/release/gregor] [--runs 20]
+"""
+
+import argparse
+import os
+import socket
+import statistics
+import struct
+import subprocess
+import time
+
+
+def metadata_request() -> bytes:
+    # Metadata v1, correlation id 1, client id "bench", all topics (null array).
+    body = struct.pack(">hhih", 3, 1, 1, 5) + b"bench" + struct.pack(">i", -1)
+    return struct.pack(">i", len(body)) + body
+
+
+def first_metadata(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(metadata_request())
+        size = struct.unpack(">i", sock.recv(4, socket.MSG_WAITALL))[0]
+        sock.recv(size, socket.MSG_WAITALL)
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "gregor"))
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    address_ms, metadata_ms, rss = [], [], []
+    for _ in range(args.runs):
+        start = time.perf_counter()
+        process = subprocess.Popen([args.bin, "broker", "--dev", "--port", "0"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"})
+        line = process.stdout.readline().decode().strip()
+        address_ms.append((time.perf_counter() - start) * 1000)
+        first_metadata(int(line.rsplit(":", 1)[1]))
+        metadata_ms.append((time.perf_counter() - start) * 1000)
+        time.sleep(1.0)
+        rss.append(rss_kib(process.pid))
+        process.terminate()
+        process.wait(10)
+    print(f"binary: {os.path.realpath(args.bin)}, {args.runs} runs")
+    for name, values, unit in [("address printed", address_ms, "ms"), ("first Metadata answered", metadata_ms, "ms"),
+                               ("idle RSS after 1 s", [v / 1024 for v in rss], "MiB")]:
+        print(f"{name:>26}: median {statistics.median(values):7.2f} {unit}, max {max(values):7.2f} {unit}")
+
+
+if __name__ == "__main__":
+    main()
