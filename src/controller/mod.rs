@@ -167,12 +167,13 @@ impl Controller {
         Ok(created)
     }
 
-    /// Replaces a topic's config overrides (validated first).
-    pub fn alter_topic_configs(
+    /// Changes one topic under the write lock and, unless `validate_only`,
+    /// publishes the result.
+    fn update_topic(
         &self,
         name: &str,
-        configs: BTreeMap<String, String>,
         validate_only: bool,
+        change: impl FnOnce(&mut TopicImage) -> Result<(), ControllerError>,
     ) -> Result<TopicImage, ControllerError> {
         let writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let image = self.image();
@@ -180,12 +181,28 @@ impl Controller {
             .topic(name)
             .cloned()
             .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
-        self.log_defaults.with_overrides(&configs)?;
-        topic.configs = configs;
+        change(&mut topic)?;
         if !validate_only {
             let mut topics = image.topics.clone();
             topics.insert(name.to_string(), topic.clone());
             self.publish(&image, topics, *writer)?;
+        }
+        Ok(topic)
+    }
+
+    /// Replaces a topic's config overrides (validated first).
+    pub fn alter_topic_configs(
+        &self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<TopicImage, ControllerError> {
+        let topic = self.update_topic(name, validate_only, |topic| {
+            self.log_defaults.with_overrides(&configs)?;
+            topic.configs = configs;
+            Ok(())
+        })?;
+        if !validate_only {
             info!(topic = %name, "altered topic configs");
         }
         Ok(topic)
@@ -198,32 +215,28 @@ impl Controller {
         count: i32,
         validate_only: bool,
     ) -> Result<TopicImage, ControllerError> {
-        let writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let image = self.image();
-        let mut topic = image
-            .topic(name)
-            .cloned()
-            .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
-        let current = topic.partitions.len() as i32;
-        if count <= current {
-            return Err(ControllerError::PartitionCountNotIncreased {
-                current,
-                requested: count,
-            });
-        }
-        topic
-            .partitions
-            .extend((current..count).map(|partition| PartitionImage {
-                partition,
-                leader: self.node_id,
-                leader_epoch: 0,
-                replicas: vec![self.node_id],
-                isr: vec![self.node_id],
-            }));
+        let node_id = self.node_id;
+        let mut current = 0;
+        let topic = self.update_topic(name, validate_only, |topic| {
+            current = topic.partitions.len() as i32;
+            if count <= current {
+                return Err(ControllerError::PartitionCountNotIncreased {
+                    current,
+                    requested: count,
+                });
+            }
+            topic
+                .partitions
+                .extend((current..count).map(|partition| PartitionImage {
+                    partition,
+                    leader: node_id,
+                    leader_epoch: 0,
+                    replicas: vec![node_id],
+                    isr: vec![node_id],
+                }));
+            Ok(())
+        })?;
         if !validate_only {
-            let mut topics = image.topics.clone();
-            topics.insert(name.to_string(), topic.clone());
-            self.publish(&image, topics, *writer)?;
             info!(topic = %name, from = current, to = count, "created partitions");
         }
         Ok(topic)

@@ -9,7 +9,7 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 
-use super::configs::{BROKER, TOPIC};
+use super::configs::{unalterable, TOPIC};
 use super::groups::str_bytes;
 use crate::broker::Broker;
 use crate::error::KafkaError;
@@ -45,15 +45,7 @@ pub async fn handle(
                     .map(|_| ())
                     .map_err(|error| (error.kafka_error(), error.to_string()))
             }
-            BROKER => Err((
-                ResponseError::InvalidRequest,
-                "dynamic broker configs are not supported; set them in server.properties"
-                    .to_string(),
-            )),
-            other => Err((
-                ResponseError::InvalidRequest,
-                format!("unsupported resource type {other}"),
-            )),
+            other => Err(unalterable(other)),
         };
         responses.push(match outcome {
             Ok(()) => response,

@@ -14,6 +14,21 @@ pub(crate) const TOPIC: i8 = 2;
 pub(crate) const BROKER: i8 = 4;
 pub(crate) const BROKER_LOGGER: i8 = 8;
 
+/// The answer for resources whose configs cannot be altered here.
+pub(crate) fn unalterable(resource_type: i8) -> (kafka_protocol::error::ResponseError, String) {
+    use kafka_protocol::error::ResponseError;
+    match resource_type {
+        BROKER => (
+            ResponseError::InvalidRequest,
+            "dynamic broker configs are not supported; set them in server.properties".to_string(),
+        ),
+        other => (
+            ResponseError::InvalidRequest,
+            format!("unsupported resource type {other}"),
+        ),
+    }
+}
+
 /// Kafka's `ConfigSource` codes.
 const DYNAMIC_TOPIC_CONFIG: i8 = 1;
 const STATIC_BROKER_CONFIG: i8 = 4;
