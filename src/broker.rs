@@ -39,6 +39,10 @@ pub struct Broker {
     shutting_down: CancellationToken,
     /// The block of producer ids this broker hands out next.
     producer_ids: std::sync::Mutex<std::ops::Range<i64>>,
+    /// Held while a topic is created: the controller publishes the topic
+    /// before its partitions are open, and internal users (the group
+    /// coordinator) must not see it in between.
+    topic_creation: tokio::sync::Mutex<()>,
 }
 
 fn now_ms() -> i64 {
@@ -74,6 +78,7 @@ impl Broker {
             groups,
             shutting_down: CancellationToken::new(),
             producer_ids: std::sync::Mutex::new(0..0),
+            topic_creation: tokio::sync::Mutex::new(()),
         });
         broker.remove_stray_logs()?;
         let image = broker.controller.image();
@@ -135,6 +140,15 @@ impl Broker {
     /// Creates `__consumer_offsets` on first use, as Kafka does, with the
     /// `offsets.topic.*` settings and compaction.
     pub async fn ensure_offsets_topic(self: &Arc<Self>) -> Result<(), BrokerError> {
+        let last = TopicPartition::new(
+            OFFSETS_TOPIC,
+            self.config.group.offsets_topic_num_partitions - 1,
+        );
+        if self.partitions.contains(&last) {
+            return Ok(());
+        }
+        // Wait for a creation in flight, then look again.
+        let _creating = self.topic_creation.lock().await;
         if self.metadata().topic(OFFSETS_TOPIC).is_some() {
             return Ok(());
         }
@@ -153,10 +167,7 @@ impl Broker {
             .into_iter()
             .collect(),
         };
-        match self.create_topic(topic, false).await {
-            Ok(_) | Err(BrokerError::Controller(ControllerError::TopicAlreadyExists(_))) => Ok(()),
-            Err(error) => Err(error),
-        }
+        self.create_topic_now(topic, false).await.map(|_| ())
     }
 
     /// The effective log config of a topic: broker defaults plus its overrides.
@@ -200,6 +211,16 @@ impl Broker {
 
     /// Creates a topic through the controller and opens its partitions.
     pub async fn create_topic(
+        self: &Arc<Self>,
+        topic: NewTopic,
+        validate_only: bool,
+    ) -> Result<TopicImage, BrokerError> {
+        let _creating = self.topic_creation.lock().await;
+        self.create_topic_now(topic, validate_only).await
+    }
+
+    /// Creates a topic; the caller holds `topic_creation`.
+    async fn create_topic_now(
         self: &Arc<Self>,
         topic: NewTopic,
         validate_only: bool,

@@ -259,6 +259,53 @@ def broker(session_broker, request):
                     f"{request.node.nodeid}\n{tail}", pytrace=False)
 
 
+# Consumer-group tests share one broker that starts rebalances at once
+# (Kafka's default group.initial.rebalance.delay.ms of 3 s would slow every test).
+GROUP_BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
+
+
+@pytest.fixture(scope="session")
+def group_session_broker():
+    b = Broker(name="groups", overrides=GROUP_BROKER_OVERRIDES)
+    failure = None
+    try:
+        b.start()
+    except BrokerError as e:
+        failure = str(e)
+    if failure is not None:
+        b.cleanup()
+        pytest.fail(failure, pytrace=False)
+    yield b
+    b.cleanup()
+
+
+@pytest.fixture
+def group_broker(group_session_broker, request):
+    """The shared consumer-group broker (same crash handling as ``broker``)."""
+    b = group_session_broker
+    if not b.running:
+        if b.proc is not None:
+            b.kill()
+        b.start()
+    yield b
+    if not b.running:
+        code = b.proc.returncode if b.proc else None
+        tail = b.log_tail()
+        b.kill()
+        try:
+            b.start()
+        except BrokerError:
+            pass
+        pytest.fail(f"gregor (group broker) exited with code {code} during "
+                    f"{request.node.nodeid}\n{tail}", pytrace=False)
+
+
+@pytest.fixture
+def group_id(request) -> str:
+    """A consumer group id unique to this test (and this run)."""
+    return unique_topic("g-" + request.node.name)
+
+
 @pytest.fixture
 def broker_factory(request):
     """Start dedicated brokers (function scope), e.g. for restart/kill tests or

@@ -281,6 +281,7 @@ impl GroupActor {
     /// Persists first, then answers the members that waited: a SyncGroup
     /// answer means the assignment is on disk.
     async fn apply(&mut self, events: Vec<Event>) {
+        let mut persisted = true;
         if events.contains(&Event::PersistGroup) {
             let record = (
                 log_format::group_key(&self.group.group_id),
@@ -288,6 +289,7 @@ impl GroupActor {
             );
             if let Err(error) = self.storage.append(&[record]).await {
                 warn!(group = %self.group.group_id, ?error, "persisting group metadata failed");
+                persisted = false;
             }
         }
         for event in events {
@@ -298,6 +300,12 @@ impl GroupActor {
                     }
                 }
                 Event::Synced { member_id, result } => {
+                    // An assignment that is not on disk is not handed out:
+                    // members retry, as Kafka's would.
+                    let result = match persisted || result.error.is_some() {
+                        true => result,
+                        false => SyncResult::error(ResponseError::CoordinatorNotAvailable),
+                    };
                     if let Some(reply) = self.sync_waiters.remove(&member_id) {
                         let _ = reply.send(result);
                     }

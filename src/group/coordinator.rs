@@ -114,14 +114,7 @@ impl GroupCoordinator {
             }
             (Key::Group { .. }, Some(value)) => {
                 if let Some(metadata) = log_format::decode_group_value(value) {
-                    let protocol_type =
-                        (!metadata.protocol_type.is_empty()).then_some(metadata.protocol_type);
-                    group.restore(
-                        metadata.generation_id,
-                        protocol_type,
-                        metadata.state_timestamp,
-                    );
-                    group.state = GroupState::Empty;
+                    group.restore(metadata, std::time::Instant::now());
                 }
             }
             (Key::Group { .. }, None) => {

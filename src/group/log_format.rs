@@ -36,7 +36,23 @@ pub enum Key {
 pub struct GroupMetadata {
     pub protocol_type: String,
     pub generation_id: i32,
+    pub protocol_name: Option<String>,
+    pub leader: Option<String>,
     pub state_timestamp: i64,
+    pub members: Vec<MemberMetadata>,
+}
+
+/// A member as the group metadata record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberMetadata {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub rebalance_timeout_ms: i32,
+    pub session_timeout_ms: i32,
+    pub subscription: Bytes,
+    pub assignment: Bytes,
 }
 
 fn put_string(out: &mut Vec<u8>, value: &str) {
@@ -138,6 +154,11 @@ impl<'a> Reader<'a> {
         String::from_utf8(self.take(length)?.to_vec()).ok()
     }
 
+    fn bytes(&mut self) -> Option<Bytes> {
+        let length = usize::try_from(self.i32()?).ok()?;
+        Some(Bytes::copy_from_slice(self.take(length)?))
+    }
+
     fn nullable_string(&mut self) -> Option<Option<String>> {
         let length = self.i16()?;
         if length < 0 {
@@ -183,13 +204,46 @@ pub fn decode_group_value(bytes: &[u8]) -> Option<GroupMetadata> {
     let version = reader.i16()?;
     let protocol_type = reader.string()?;
     let generation_id = reader.i32()?;
-    reader.nullable_string()?;
-    reader.nullable_string()?;
+    let protocol_name = reader.nullable_string()?;
+    let leader = reader.nullable_string()?;
     let state_timestamp = if version >= 2 { reader.i64()? } else { -1 };
+    let count = usize::try_from(reader.i32()?).ok()?;
+    // Every member takes more than 20 bytes: do not trust the count.
+    if count > bytes.len() / 20 {
+        return None;
+    }
+    let mut members = Vec::with_capacity(count);
+    for _ in 0..count {
+        let member_id = reader.string()?;
+        let group_instance_id = if version >= 3 {
+            reader.nullable_string()?
+        } else {
+            None
+        };
+        let client_id = reader.string()?;
+        let client_host = reader.string()?;
+        let rebalance_timeout_ms = if version >= 1 { reader.i32()? } else { -1 };
+        let session_timeout_ms = reader.i32()?;
+        let subscription = reader.bytes()?;
+        let assignment = reader.bytes()?;
+        members.push(MemberMetadata {
+            member_id,
+            group_instance_id,
+            client_id,
+            client_host,
+            rebalance_timeout_ms,
+            session_timeout_ms,
+            subscription,
+            assignment,
+        });
+    }
     Some(GroupMetadata {
         protocol_type,
         generation_id,
+        protocol_name,
+        leader,
         state_timestamp,
+        members,
     })
 }
 
@@ -220,21 +274,40 @@ mod tests {
     }
 
     #[test]
-    fn group_records_round_trip() {
-        let mut group = Group::new("g1", GroupConfig::default(), 123);
-        group.restore(5, Some("consumer".into()), 123);
+    fn group_records_round_trip_with_members() {
+        let metadata = GroupMetadata {
+            protocol_type: "consumer".into(),
+            generation_id: 5,
+            protocol_name: Some("range".into()),
+            leader: Some("m-1".into()),
+            state_timestamp: 123,
+            members: vec![MemberMetadata {
+                member_id: "m-1".into(),
+                group_instance_id: Some("instance".into()),
+                client_id: "client".into(),
+                client_host: "/127.0.0.1".into(),
+                rebalance_timeout_ms: 30_000,
+                session_timeout_ms: 10_000,
+                subscription: Bytes::from_static(b"subscription"),
+                assignment: Bytes::from_static(b"assignment"),
+            }],
+        };
+        let mut group = Group::new("g1", GroupConfig::default(), 0);
+        group.restore(metadata.clone(), std::time::Instant::now());
+        assert_eq!(
+            group.member("m-1").map(|m| m.assignment.clone()),
+            Some(Bytes::from_static(b"assignment"))
+        );
         assert_eq!(
             decode_key(&group_key("g1")),
             Some(Key::Group { group: "g1".into() })
         );
-        assert_eq!(
-            decode_group_value(&group_value(&group)),
-            Some(GroupMetadata {
-                protocol_type: "consumer".into(),
-                generation_id: 5,
-                state_timestamp: 123
-            })
-        );
+        assert_eq!(decode_group_value(&group_value(&group)), Some(metadata));
+        let mut hostile = group_value(&group);
+        // version, "consumer", generation, "range", "m-1", timestamp: then the member count.
+        let members_at = 2 + (2 + 8) + 4 + (2 + 5) + (2 + 3) + 8;
+        hostile[members_at..members_at + 4].copy_from_slice(&i32::MAX.to_be_bytes());
+        assert_eq!(decode_group_value(&hostile), None);
         assert_eq!(decode_key(&[0, 9]), None);
     }
 }

@@ -88,6 +88,9 @@ pub struct JoinRequest {
     pub protocols: Vec<(String, Bytes)>,
     /// v4+: a new member must first learn its member id and join again.
     pub require_known_member_id: bool,
+    /// v9+: a static leader rejoining a stable group can be told to skip
+    /// the assignment (KIP-814).
+    pub supports_skip_assignment: bool,
 }
 
 /// What a SyncGroup asks.
@@ -150,7 +153,7 @@ pub struct SyncResult {
 }
 
 impl SyncResult {
-    fn error(error: ResponseError) -> SyncResult {
+    pub fn error(error: ResponseError) -> SyncResult {
         SyncResult {
             error: Some(error),
             protocol_type: None,
@@ -261,17 +264,53 @@ impl Group {
         self.state_timestamp = now_ms;
     }
 
-    /// Restores what `__consumer_offsets` recorded: a group without live
-    /// members (they rejoin after a coordinator restart).
-    pub fn restore(
-        &mut self,
-        generation_id: i32,
-        protocol_type: Option<String>,
-        state_timestamp: i64,
-    ) {
-        self.generation_id = generation_id;
-        self.protocol_type = protocol_type;
-        self.state_timestamp = state_timestamp;
+    /// Restores what `__consumer_offsets` recorded: generation, protocol,
+    /// leader and members with their assignments, as Kafka reloads a group
+    /// when it becomes its coordinator. Members' sessions start now, so
+    /// members that are gone expire after their session timeout.
+    pub fn restore(&mut self, metadata: super::log_format::GroupMetadata, now: Instant) {
+        self.generation_id = metadata.generation_id;
+        self.protocol_type = (!metadata.protocol_type.is_empty()).then_some(metadata.protocol_type);
+        self.protocol_name = metadata.protocol_name.clone();
+        self.state_timestamp = metadata.state_timestamp;
+        self.members.clear();
+        self.join_order.clear();
+        self.static_members.clear();
+        let protocol = metadata.protocol_name.unwrap_or_default();
+        for member in metadata.members {
+            let session_timeout = Duration::from_millis(member.session_timeout_ms.max(0) as u64);
+            if let Some(instance_id) = &member.group_instance_id {
+                self.static_members
+                    .insert(instance_id.clone(), member.member_id.clone());
+            }
+            self.join_order.push(member.member_id.clone());
+            self.members.insert(
+                member.member_id.clone(),
+                Member {
+                    member_id: member.member_id,
+                    group_instance_id: member.group_instance_id,
+                    client_id: member.client_id,
+                    client_host: member.client_host,
+                    rebalance_timeout: Duration::from_millis(
+                        member.rebalance_timeout_ms.max(0) as u64
+                    ),
+                    session_timeout,
+                    protocols: vec![(protocol.clone(), member.subscription)],
+                    assignment: member.assignment,
+                    awaiting_join: false,
+                    awaiting_sync: false,
+                    heartbeat_deadline: now + session_timeout,
+                },
+            );
+        }
+        self.leader_id = metadata
+            .leader
+            .filter(|leader| self.members.contains_key(leader));
+        self.state = if self.members.is_empty() {
+            GroupState::Empty
+        } else {
+            GroupState::Stable
+        };
     }
 
     /// Whether a joining member's protocols fit the group's.
@@ -431,6 +470,7 @@ impl Group {
         }
         let new_id = new_member_id(&instance_id);
         let protocols_changed = member.protocols != request.protocols;
+        let old_leader = self.leader_id.clone().unwrap_or_default();
         member.member_id = new_id.clone();
         member.awaiting_join = false;
         member.awaiting_sync = false;
@@ -450,8 +490,18 @@ impl Group {
 
         match self.state {
             GroupState::Stable if !protocols_changed => {
+                // As Kafka answers: the leader id is the *old* one, so that a
+                // rejoining leader does not recompute an assignment a stable
+                // group would not hand out; from v9 it is told so instead
+                // (skip_assignment) and sees the members.
+                let is_leader = self.leader_id.as_deref() == Some(new_id.as_str());
+                let skip = is_leader && request.supports_skip_assignment;
                 let mut result = self.join_result_for(&new_id);
-                result.skip_assignment = self.leader_id.as_deref() == Some(new_id.as_str());
+                result.skip_assignment = skip;
+                if !skip {
+                    result.leader = old_leader;
+                    result.members.clear();
+                }
                 (Outcome::Respond(result), events)
             }
             GroupState::PreparingRebalance => {
@@ -683,12 +733,19 @@ impl Group {
             return;
         }
         self.protocol_name = self.select_protocol();
-        if self
+        // The leader must be a member that rejoined: a static leader that
+        // stayed away keeps its membership but not the lead.
+        let leader_rejoined = self
             .leader_id
             .as_ref()
-            .is_none_or(|leader| !self.members.contains_key(leader))
-        {
-            self.leader_id = self.join_order.first().cloned();
+            .and_then(|leader| self.members.get(leader))
+            .is_some_and(|m| m.awaiting_join);
+        if !leader_rejoined {
+            let rejoined = self
+                .join_order
+                .iter()
+                .find(|id| self.members.get(*id).is_some_and(|m| m.awaiting_join));
+            self.leader_id = rejoined.or(self.join_order.first()).cloned();
         }
         self.set_state(GroupState::CompletingRebalance, now_ms);
         let rebalance_timeout = self
@@ -1028,6 +1085,7 @@ mod tests {
             protocol_type: "consumer".to_string(),
             protocols: vec![("range".to_string(), Bytes::from_static(b"meta"))],
             require_known_member_id: true,
+            supports_skip_assignment: true,
         }
     }
 

@@ -50,6 +50,7 @@ pub async fn handle(
             .map(|p| (p.name.to_string(), p.metadata))
             .collect(),
         require_known_member_id: version >= 4,
+        supports_skip_assignment: version >= 9,
     };
     let result = coordinator.join(&group_id, join).await;
     let mut response = JoinGroupResponse::default()

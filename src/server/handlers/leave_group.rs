@@ -44,7 +44,8 @@ pub async fn handle(
                 .with_member_id(str_bytes(member_id))
                 .with_group_instance_id(instance_id.map(str_bytes));
             match result {
-                Ok(_) => response,
+                // Members left by instance id are answered with their member id.
+                Ok(resolved) => response.with_member_id(str_bytes(resolved)),
                 Err(error) => response.with_error_code(error.code()),
             }
         })
