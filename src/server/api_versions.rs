@@ -32,7 +32,7 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::Metadata, 0, 12),
     range(ApiKey::OffsetCommit, 2, 8),
     range(ApiKey::OffsetFetch, 1, 8),
-    range(ApiKey::FindCoordinator, 0, 5),
+    range(ApiKey::FindCoordinator, 0, 6),
     range(ApiKey::JoinGroup, 0, 9),
     range(ApiKey::Heartbeat, 0, 4),
     range(ApiKey::LeaveGroup, 0, 5),

@@ -1,4 +1,4 @@
-//! FindCoordinator (v0–v5): group keys are coordinated by this broker (the
+//! FindCoordinator (v0–v6): group keys are coordinated by this broker (the
 //! leader of the group's `__consumer_offsets` partition); v4+ batch keys.
 
 use std::sync::Arc;
