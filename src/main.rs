@@ -42,6 +42,54 @@ enum Command {
     Groups(GroupsArgs),
     /// Creates, lists, describes, alters and deletes topics (like kafka-topics.sh and kafka-configs.sh).
     Topics(TopicsArgs),
+    /// Sends stdin lines as records (like kafka-console-producer.sh).
+    Produce(ProduceArgs),
+    /// Prints records (like kafka-console-consumer.sh).
+    Consume(ConsumeArgs),
+}
+
+fn parse_property(text: &str) -> Result<(String, String), String> {
+    parse_override(text)
+}
+
+#[derive(clap::Args)]
+struct ProduceArgs {
+    #[arg(long = "bootstrap-server", default_value = "localhost:9092")]
+    bootstrap_server: String,
+    #[arg(long)]
+    topic: String,
+    /// parse.key=true, key.separator=SEP (repeatable).
+    #[arg(long = "property", value_parser = parse_property)]
+    properties: Vec<(String, String)>,
+}
+
+#[derive(clap::Args)]
+struct ConsumeArgs {
+    #[arg(long = "bootstrap-server", default_value = "localhost:9092")]
+    bootstrap_server: String,
+    #[arg(long)]
+    topic: String,
+    /// Start from the earliest offset instead of the end.
+    #[arg(long = "from-beginning")]
+    from_beginning: bool,
+    /// Only this partition.
+    #[arg(long)]
+    partition: Option<i32>,
+    /// With --partition: the offset to start at (earliest, latest or a number).
+    #[arg(long, requires = "partition")]
+    offset: Option<String>,
+    /// Exit after this many records.
+    #[arg(long = "max-messages")]
+    max_messages: Option<usize>,
+    /// Exit after this long without a record.
+    #[arg(long = "timeout-ms")]
+    timeout_ms: Option<u64>,
+    /// Consume as part of a consumer group: not supported yet.
+    #[arg(long)]
+    group: Option<String>,
+    /// print.key, print.offset, print.partition, print.timestamp, print.value, key.separator (repeatable).
+    #[arg(long = "property", value_parser = parse_property)]
+    properties: Vec<(String, String)>,
 }
 
 #[derive(clap::Args)]
@@ -148,6 +196,64 @@ fn main() -> ExitCode {
         },
         Command::Groups(args) => runtime.block_on(run_groups(args)),
         Command::Topics(args) => runtime.block_on(run_topics(args)),
+        Command::Produce(args) => runtime.block_on(run_produce(args)),
+        Command::Consume(args) => runtime.block_on(run_consume(args)),
+    }
+}
+
+async fn run_produce(args: ProduceArgs) -> ExitCode {
+    use std::io::BufRead;
+    let properties = gregor::cli::console::Properties(args.properties.into_iter().collect());
+    let lines = std::io::stdin().lock().lines().map_while(Result::ok);
+    let outcome =
+        gregor::cli::console::produce(&args.bootstrap_server, &args.topic, &properties, lines)
+            .await;
+    print_outcome(outcome.map(|_| String::new()))
+}
+
+async fn run_consume(args: ConsumeArgs) -> ExitCode {
+    use gregor::cli::console::{consume, ConsumeOptions, Properties, StartAt};
+    if args.group.is_some() {
+        eprintln!("Error: --group is not supported yet; consume without a group");
+        return ExitCode::FAILURE;
+    }
+    let start = match args.offset.as_deref() {
+        Some("earliest") => StartAt::Beginning,
+        Some("latest") => StartAt::End,
+        Some(number) => match number.parse() {
+            Ok(offset) => StartAt::Offset(offset),
+            Err(_) => {
+                eprintln!("Error: --offset takes earliest, latest or a number");
+                return ExitCode::FAILURE;
+            }
+        },
+        None if args.from_beginning => StartAt::Beginning,
+        None => StartAt::End,
+    };
+    let options = ConsumeOptions {
+        partition: args.partition,
+        start,
+        max_messages: args.max_messages,
+        timeout: args.timeout_ms.map(std::time::Duration::from_millis),
+    };
+    let properties = Properties(args.properties.into_iter().collect());
+    let outcome = consume(
+        &args.bootstrap_server,
+        &args.topic,
+        &properties,
+        &options,
+        |line| println!("{line}"),
+    )
+    .await;
+    match outcome {
+        Ok(count) => {
+            eprintln!("Processed a total of {count} messages");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("Error: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

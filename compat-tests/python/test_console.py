@@ -101,3 +101,52 @@ def test_groups_describe_shows_offsets_lag_and_members(broker_factory, topic):
     assert deleted == f"Deletion of requested consumer groups ('{group}') was successful.\n"
     missing = gregor("groups", "--describe", "--group", group, bootstrap=bootstrap).stdout
     assert missing == f"Error: Consumer group '{group}' does not exist.\n\n"
+
+
+def test_console_producer_and_consumer(broker, topic):
+    bootstrap = broker.bootstrap
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    from confluent_kafka.admin import NewTopic
+    admin.create_topics([NewTopic(topic, 3, 1)])[topic].result(15)
+    lines = "".join(f"key{i}:value {i}\n" for i in range(30))
+    produced = subprocess.run([GREGOR_BIN, "produce", "--bootstrap-server", bootstrap, "--topic", topic,
+                               "--property", "parse.key=true", "--property", "key.separator=:"],
+                              input=lines, capture_output=True, text=True, timeout=60)
+    assert produced.returncode == 0, produced.stderr
+
+    # Keys land where Kafka's Java partitioner (murmur2) puts them: librdkafka's
+    # murmur2_random partitioner must agree for every key.
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "console-check",
+                         "enable.auto.commit": False, "enable.partition.eof": True})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
+    seen, eofs, deadline = {}, 0, time.time() + 20
+    while eofs < 3 and time.time() < deadline:
+        message = consumer.poll(0.5)
+        if message is None:
+            continue
+        if message.error():
+            eofs += 1
+            continue
+        seen[message.key().decode()] = (message.partition(), message.value().decode())
+    consumer.close()
+    assert {k: v for k, (_, v) in seen.items()} == {f"key{i}": f"value {i}" for i in range(30)}
+    expected = {}
+    check_topic = f"{topic}-check"
+    admin.create_topics([NewTopic(check_topic, 3, 1)])[check_topic].result(15)
+    producer = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random"})
+    for key in seen:
+        producer.produce(check_topic, key=key.encode(), value=b"x",
+                         on_delivery=lambda err, msg: expected.__setitem__(msg.key().decode(), msg.partition()))
+    assert producer.flush(15) == 0
+    assert {k: p for k, (p, _) in seen.items()} == expected
+
+    consumed = subprocess.run([GREGOR_BIN, "consume", "--bootstrap-server", bootstrap, "--topic", topic,
+                               "--partition", str(expected["key7"]), "--offset", "earliest",
+                               "--max-messages", "100", "--timeout-ms", "1500",
+                               "--property", "print.key=true", "--property", "key.separator=="],
+                              capture_output=True, text=True, timeout=60)
+    assert consumed.returncode == 0, consumed.stderr
+    printed = consumed.stdout.splitlines()
+    assert "key7=value 7" in printed
+    assert sorted(printed) == sorted(f"{k}={v}" for k, (p, v) in seen.items() if p == expected["key7"])
+    assert consumed.stderr.strip().endswith(f"Processed a total of {len(printed)} messages")

@@ -1,5 +1,6 @@
 //! Console commands that speak the Kafka protocol like any client, with
 //! flags modelled on Kafka's own scripts.
 
+pub mod console;
 pub mod groups;
 pub mod topics;
