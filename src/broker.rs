@@ -43,6 +43,7 @@ pub struct Broker {
     /// before its partitions are open, and internal users (the group
     /// coordinator) must not see it in between.
     topic_creation: tokio::sync::Mutex<()>,
+    metrics: crate::metrics::Metrics,
 }
 
 fn now_ms() -> i64 {
@@ -79,6 +80,7 @@ impl Broker {
             shutting_down: CancellationToken::new(),
             producer_ids: std::sync::Mutex::new(0..0),
             topic_creation: tokio::sync::Mutex::new(()),
+            metrics: crate::metrics::Metrics::default(),
         });
         broker.remove_stray_logs()?;
         let image = broker.controller.image();
@@ -104,6 +106,19 @@ impl Broker {
 
     pub fn groups(&self) -> &GroupCoordinator {
         &self.groups
+    }
+
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
+    }
+
+    /// Every hosted partition, by name.
+    pub fn partitions_by_name(&self) -> std::collections::BTreeMap<TopicPartition, Arc<Partition>> {
+        self.partitions
+            .all()
+            .into_iter()
+            .map(|p| (p.topic_partition().clone(), p))
+            .collect()
     }
 
     /// A new producer id for an idempotent producer (InitProducerId), from

@@ -14,6 +14,7 @@ pub mod error;
 pub mod group;
 pub mod log;
 pub mod metadata;
+pub mod metrics;
 pub mod partition;
 pub mod records;
 pub mod server;

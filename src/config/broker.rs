@@ -25,6 +25,9 @@ pub struct BrokerConfig {
     pub log: LogConfig,
     /// The group coordinator's settings (`group.*`, `offsets.*`).
     pub group: GroupConfig,
+    /// `admin.listener` (gregor's own): `host:port` of the HTTP endpoint for
+    /// `/metrics` and `/health`; off when unset.
+    pub admin_listener: Option<String>,
     /// `log.cleaner.enable`
     pub log_cleaner_enable: bool,
     /// `log.cleaner.backoff.ms`: pause between compaction passes.
@@ -54,6 +57,7 @@ impl Default for BrokerConfig {
             log_flush_scheduler_interval_ms: 1_000,
             log: LogConfig::default(),
             group: GroupConfig::default(),
+            admin_listener: None,
             log_cleaner_enable: true,
             log_cleaner_backoff_ms: 15_000,
             producer_id_expiration_ms: 86_400_000,
@@ -174,6 +178,7 @@ impl BrokerConfig {
                     config.log.retention_ms = number::<i64>(name, value)? * 60_000
                 }
                 "log.roll.hours" => config.log.segment_ms = number::<i64>(name, value)? * 3_600_000,
+                "admin.listener" => config.admin_listener = Some(value.trim().to_string()),
                 "log.cleaner.enable" => config.log_cleaner_enable = boolean(name, value)?,
                 "log.cleaner.backoff.ms" => config.log_cleaner_backoff_ms = number(name, value)?,
                 "producer.id.expiration.ms" => {

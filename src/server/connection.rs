@@ -35,6 +35,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
+    broker.metrics().connection_opened();
     let (reader, writer) = stream.into_split();
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
     let mut writer = BufWriter::with_capacity(64 * 1024, writer);
@@ -64,7 +65,10 @@ pub async fn serve(
                 let (api_key, version) = (request.api_key, request.version());
                 let correlation_id = request.header.correlation_id;
                 debug!(%peer, ?api_key, version, correlation_id, "request");
-                match dispatch(&broker, *request, peer).await {
+                let started = std::time::Instant::now();
+                let reply = dispatch(&broker, *request, peer).await;
+                broker.metrics().request_handled(api_key, started.elapsed());
+                match reply {
                     Reply::Send(body) => encode_response(api_key, version, correlation_id, &body),
                     Reply::Nothing => continue,
                     Reply::Close(reason) => break Closed::Reason(reason),
@@ -79,6 +83,7 @@ pub async fn serve(
             break Closed::Reason(format!("write failed: {error}"));
         }
     };
+    broker.metrics().connection_closed();
     match closed {
         Closed::ByClient => debug!(%peer, "connection closed by client"),
         Closed::Shutdown => debug!(%peer, "connection closed for shutdown"),

@@ -31,6 +31,7 @@ pub enum StartError {
 pub struct RunningBroker {
     broker: Arc<Broker>,
     address: SocketAddr,
+    admin_address: Option<SocketAddr>,
     connections: CancellationToken,
     serving: JoinHandle<()>,
     maintenance: JoinHandle<()>,
@@ -75,6 +76,23 @@ impl RunningBroker {
             "gregor broker started"
         );
         let connections = CancellationToken::new();
+        let mut admin_address = None;
+        if let Some(admin) = broker.config().admin_listener.clone() {
+            let admin_listener =
+                TcpListener::bind(&admin)
+                    .await
+                    .map_err(|source| StartError::Bind {
+                        address: admin.clone(),
+                        source,
+                    })?;
+            admin_address = admin_listener.local_addr().ok();
+            info!(address = ?admin_address, "admin listener (/metrics, /health) started");
+            tokio::spawn(super::admin::run(
+                Arc::clone(&broker),
+                admin_listener,
+                connections.clone(),
+            ));
+        }
         let maintenance = tokio::spawn(Arc::clone(&broker).run_log_maintenance());
         let serving = tokio::spawn(super::listener::run(
             Arc::clone(&broker),
@@ -84,6 +102,7 @@ impl RunningBroker {
         Ok(RunningBroker {
             broker,
             address,
+            admin_address,
             connections,
             serving,
             maintenance,
@@ -93,6 +112,11 @@ impl RunningBroker {
     /// The address the listener is bound to.
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The admin HTTP listener's address, if one is configured.
+    pub fn admin_address(&self) -> Option<SocketAddr> {
+        self.admin_address
     }
 
     pub fn broker(&self) -> &Arc<Broker> {

@@ -1,6 +1,7 @@
 //! The Kafka protocol front end: accepting connections, framing, decoding,
 //! dispatching to one handler per API, encoding responses.
 
+pub mod admin;
 pub mod api_versions;
 pub mod codec;
 pub mod connection;

@@ -48,14 +48,29 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, _version: i16) 
         let (topics, total_bytes, any_error) = read_all(&wanted, &request, read_committed).await;
         let now = Instant::now();
         if total_bytes >= min_bytes || any_error || now >= deadline || waiters.is_empty() {
-            return FetchResponse::default().with_responses(topics);
+            return respond(broker, topics);
         }
         tokio::select! {
             _ = tokio::time::timeout(deadline - now, select_all(waiters)) => {}
             // Answer with what there is rather than hold up shutdown.
-            _ = broker.shutting_down() => return FetchResponse::default().with_responses(topics),
+            _ = broker.shutting_down() => return respond(broker, topics),
         }
     }
+}
+
+/// The response, counting the bytes it serves per topic.
+fn respond(broker: &Broker, topics: Vec<FetchableTopicResponse>) -> FetchResponse {
+    for topic in &topics {
+        let bytes: usize = topic
+            .partitions
+            .iter()
+            .filter_map(|p| p.records.as_ref().map(Bytes::len))
+            .sum();
+        if bytes > 0 {
+            broker.metrics().bytes_fetched(topic.topic.as_str(), bytes);
+        }
+    }
+    FetchResponse::default().with_responses(topics)
 }
 
 /// The requested partitions, looked up once per request.

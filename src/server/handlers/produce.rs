@@ -79,11 +79,17 @@ async fn append_one(
     };
     // The batches are patched in place (offsets, leader epoch), so they need
     // a buffer of their own.
+    let size = records.len();
     match partition.append_as_leader(records.to_vec()).await {
-        Ok(info) => response
-            .with_base_offset(info.base_offset.value())
-            .with_log_append_time_ms(info.log_append_time.unwrap_or(-1))
-            .with_log_start_offset(partition.log_start_offset().value()),
+        Ok(info) => {
+            broker
+                .metrics()
+                .bytes_produced(&topic_partition.topic, size);
+            response
+                .with_base_offset(info.base_offset.value())
+                .with_log_append_time_ms(info.log_append_time.unwrap_or(-1))
+                .with_log_start_offset(partition.log_start_offset().value())
+        }
         Err(error) => {
             debug!(partition = %topic_partition, %error, "produce rejected");
             failed(error.kafka_error(), error.to_string())

@@ -1,0 +1,67 @@
+"""The admin HTTP listener: /health and Prometheus /metrics, checked against
+what confluent-kafka and kafka-python did."""
+
+import re
+import time
+import urllib.error
+import urllib.request
+
+import kafka
+from confluent_kafka import Producer
+
+from conftest import free_port
+
+
+def scrape(port: int, path: str = "/metrics") -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        assert response.status == 200
+        return response.read().decode()
+
+
+def sample(text: str, name: str, **labels) -> float:
+    selector = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    pattern = "^" + re.escape(f"{name}{{{selector}}}" if labels else name) + r" (\S+)$"
+    values = [float(m.group(1)) for m in re.finditer(pattern, text, re.MULTILINE)]
+    assert len(values) == 1, f"{name} {labels}: {values}\n{text}"
+    return values[0]
+
+
+def test_health_and_metrics_reflect_clients(broker_factory, topic):
+    port = free_port()
+    broker = broker_factory(**{"admin.listener": f"127.0.0.1:{port}", "group.initial.rebalance.delay.ms": "0"})
+    assert scrape(port, "/health") == "ok\n"
+
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(25):
+        producer.produce(topic, key=b"k%d" % i, value=b"v" * 50)
+    assert producer.flush(15) == 0
+
+    group = f"metrics-{topic}"
+    consumer = kafka.KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, group_id=group,
+                                   auto_offset_reset="earliest", enable_auto_commit=False)
+    got, deadline = 0, time.time() + 30
+    while got < 25 and time.time() < deadline:
+        got += sum(len(records) for records in consumer.poll(timeout_ms=500).values())
+    assert got == 25
+    partition = kafka.TopicPartition(topic, 0)
+    consumer.commit({partition: kafka.OffsetAndMetadata(10, "", -1)})
+
+    text = scrape(port)
+    assert sample(text, "gregor_partition_log_end_offset", topic=topic, partition=0) == 25
+    assert sample(text, "gregor_partition_log_start_offset", topic=topic, partition=0) == 0
+    assert sample(text, "gregor_partition_size_bytes", topic=topic, partition=0) > 25 * 50
+    assert sample(text, "gregor_topic_bytes_in_total", topic=topic) > 25 * 50
+    assert sample(text, "gregor_topic_bytes_out_total", topic=topic) >= sample(
+        text, "gregor_topic_bytes_in_total", topic=topic)
+    assert sample(text, "gregor_group_lag", group=group, topic=topic, partition=0) == 15
+    assert sample(text, "gregor_requests_total", api="Produce") >= 1
+    assert sample(text, "gregor_requests_total", api="JoinGroup") >= 1
+    assert sample(text, "gregor_request_seconds_sum", api="Fetch") > 0
+    assert sample(text, "gregor_connections") >= 1
+    consumer.close()
+
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/nope", timeout=10)
+        raise AssertionError("expected 404")
+    except urllib.error.HTTPError as error:
+        assert error.code == 404

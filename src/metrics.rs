@@ -1,0 +1,241 @@
+//! Broker metrics in the Prometheus text exposition format: request rates
+//! and latencies per API, bytes in and out per topic, partition offsets and
+//! sizes, consumer-group lag, open connections.
+//!
+//! Counters are plain atomics updated on the request path; gauges (offsets,
+//! sizes, lag) are read from the live state when `/metrics` is scraped.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kafka_protocol::messages::ApiKey;
+
+use crate::broker::Broker;
+
+/// Api keys are small integers; this covers every key Kafka defines today.
+const API_KEYS: usize = 96;
+
+#[derive(Default)]
+struct TopicBytes {
+    produced: u64,
+    fetched: u64,
+}
+
+pub struct Metrics {
+    requests: Vec<AtomicU64>,
+    request_micros: Vec<AtomicU64>,
+    connections: AtomicI64,
+    topics: Mutex<BTreeMap<String, TopicBytes>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: (0..API_KEYS).map(|_| AtomicU64::new(0)).collect(),
+            request_micros: (0..API_KEYS).map(|_| AtomicU64::new(0)).collect(),
+            connections: AtomicI64::new(0),
+            topics: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn request_handled(&self, api_key: ApiKey, latency: Duration) {
+        let index = api_key as usize;
+        if let (Some(count), Some(micros)) =
+            (self.requests.get(index), self.request_micros.get(index))
+        {
+            count.fetch_add(1, Ordering::Relaxed);
+            micros.fetch_add(latency.as_micros() as u64, Ordering::Relaxed);
+        }
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn add_bytes(&self, topic: &str, update: impl FnOnce(&mut TopicBytes)) {
+        let mut topics = self.topics.lock().unwrap_or_else(|p| p.into_inner());
+        match topics.get_mut(topic) {
+            Some(bytes) => update(bytes),
+            None => update(topics.entry(topic.to_string()).or_default()),
+        }
+    }
+
+    pub fn bytes_produced(&self, topic: &str, bytes: usize) {
+        self.add_bytes(topic, |t| t.produced += bytes as u64);
+    }
+
+    pub fn bytes_fetched(&self, topic: &str, bytes: usize) {
+        self.add_bytes(topic, |t| t.fetched += bytes as u64);
+    }
+
+    /// The exposition text, with gauges read from `broker` now.
+    pub async fn render(&self, broker: &Broker) -> String {
+        let mut out = String::new();
+        header(
+            &mut out,
+            "gregor_requests_total",
+            "counter",
+            "Requests handled, by API.",
+        );
+        for (index, count) in self.requests.iter().enumerate() {
+            let count = count.load(Ordering::Relaxed);
+            if let (true, Ok(api)) = (count > 0, ApiKey::try_from(index as i16)) {
+                writeln!(out, "gregor_requests_total{{api=\"{api:?}\"}} {count}").ok();
+            }
+        }
+        header(
+            &mut out,
+            "gregor_request_seconds_sum",
+            "counter",
+            "Total time spent handling requests, by API.",
+        );
+        for (index, micros) in self.request_micros.iter().enumerate() {
+            let count = self.requests[index].load(Ordering::Relaxed);
+            if let (true, Ok(api)) = (count > 0, ApiKey::try_from(index as i16)) {
+                let seconds = micros.load(Ordering::Relaxed) as f64 / 1e6;
+                writeln!(
+                    out,
+                    "gregor_request_seconds_sum{{api=\"{api:?}\"}} {seconds}"
+                )
+                .ok();
+            }
+        }
+        header(
+            &mut out,
+            "gregor_connections",
+            "gauge",
+            "Open client connections.",
+        );
+        writeln!(
+            out,
+            "gregor_connections {}",
+            self.connections.load(Ordering::Relaxed)
+        )
+        .ok();
+
+        {
+            let topics = self.topics.lock().unwrap_or_else(|p| p.into_inner());
+            header(
+                &mut out,
+                "gregor_topic_bytes_in_total",
+                "counter",
+                "Record batch bytes appended, by topic.",
+            );
+            for (topic, bytes) in topics.iter() {
+                writeln!(
+                    out,
+                    "gregor_topic_bytes_in_total{{topic=\"{topic}\"}} {}",
+                    bytes.produced
+                )
+                .ok();
+            }
+            header(
+                &mut out,
+                "gregor_topic_bytes_out_total",
+                "counter",
+                "Record batch bytes served to fetches, by topic.",
+            );
+            for (topic, bytes) in topics.iter() {
+                writeln!(
+                    out,
+                    "gregor_topic_bytes_out_total{{topic=\"{topic}\"}} {}",
+                    bytes.fetched
+                )
+                .ok();
+            }
+        }
+
+        let partitions = broker.partitions_by_name();
+        header(
+            &mut out,
+            "gregor_partition_log_end_offset",
+            "gauge",
+            "Log end offset, by partition.",
+        );
+        for (tp, partition) in &partitions {
+            let labels = format!("topic=\"{}\",partition=\"{}\"", tp.topic, tp.partition);
+            writeln!(
+                out,
+                "gregor_partition_log_end_offset{{{labels}}} {}",
+                partition.log_end_offset()
+            )
+            .ok();
+        }
+        header(
+            &mut out,
+            "gregor_partition_log_start_offset",
+            "gauge",
+            "Log start offset, by partition.",
+        );
+        for (tp, partition) in &partitions {
+            let labels = format!("topic=\"{}\",partition=\"{}\"", tp.topic, tp.partition);
+            writeln!(
+                out,
+                "gregor_partition_log_start_offset{{{labels}}} {}",
+                partition.log_start_offset()
+            )
+            .ok();
+        }
+        header(
+            &mut out,
+            "gregor_partition_size_bytes",
+            "gauge",
+            "Bytes on disk, by partition.",
+        );
+        for (tp, partition) in &partitions {
+            let labels = format!("topic=\"{}\",partition=\"{}\"", tp.topic, tp.partition);
+            writeln!(
+                out,
+                "gregor_partition_size_bytes{{{labels}}} {}",
+                partition.size_bytes()
+            )
+            .ok();
+        }
+
+        header(
+            &mut out,
+            "gregor_group_lag",
+            "gauge",
+            "High watermark minus committed offset, by group and partition.",
+        );
+        for group in broker.groups().list().await {
+            for (tp, committed) in broker.groups().fetch_offsets(&group.group_id, None).await {
+                let (Some(committed), Some(partition)) = (committed, partitions.get(&tp)) else {
+                    continue;
+                };
+                let lag = (partition.high_watermark().value() - committed.offset).max(0);
+                writeln!(
+                    out,
+                    "gregor_group_lag{{group=\"{}\",topic=\"{}\",partition=\"{}\"}} {lag}",
+                    escape_label(&group.group_id),
+                    tp.topic,
+                    tp.partition
+                )
+                .ok();
+            }
+        }
+        out
+    }
+}
+
+/// Group ids are free text: escape what the exposition format reserves.
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    writeln!(out, "# HELP {name} {help}").ok();
+    writeln!(out, "# TYPE {name} {kind}").ok();
+}
