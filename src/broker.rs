@@ -44,6 +44,8 @@ pub struct Broker {
     /// coordinator) must not see it in between.
     topic_creation: tokio::sync::Mutex<()>,
     metrics: crate::metrics::Metrics,
+    faults: crate::server::faults::Faults,
+    journal: crate::server::journal::Journal,
 }
 
 fn now_ms() -> i64 {
@@ -81,6 +83,8 @@ impl Broker {
             producer_ids: std::sync::Mutex::new(0..0),
             topic_creation: tokio::sync::Mutex::new(()),
             metrics: crate::metrics::Metrics::default(),
+            faults: Default::default(),
+            journal: Default::default(),
         });
         broker.remove_stray_logs()?;
         let image = broker.controller.image();
@@ -110,6 +114,15 @@ impl Broker {
 
     pub fn metrics(&self) -> &crate::metrics::Metrics {
         &self.metrics
+    }
+
+    /// Faults armed through the admin listener.
+    pub fn faults(&self) -> &crate::server::faults::Faults {
+        &self.faults
+    }
+
+    pub fn journal(&self) -> &crate::server::journal::Journal {
+        &self.journal
     }
 
     /// Every hosted partition, by name.
@@ -150,6 +163,9 @@ impl Broker {
     /// Starts shutting down: parked requests answer now.
     pub fn begin_shutdown(&self) {
         self.shutting_down.cancel();
+        for partition in self.partitions.all() {
+            partition.set_paused(false);
+        }
     }
 
     /// Creates `__consumer_offsets` on first use, as Kafka does, with the

@@ -35,6 +35,8 @@ pub struct Partition {
     size_bytes: AtomicU64,
     /// Woken when the high watermark moves, for long-polling fetches.
     new_data: Notify,
+    /// Set by the fault plane: appends wait while it is true.
+    paused: tokio::sync::watch::Sender<bool>,
 }
 
 /// What a fetch read from one partition.
@@ -65,11 +67,17 @@ impl Partition {
             log_end_offset: AtomicI64::new(log_end.0),
             size_bytes: AtomicU64::new(size),
             new_data: Notify::new(),
+            paused: tokio::sync::watch::Sender::new(false),
         }
     }
 
     pub fn topic_partition(&self) -> &TopicPartition {
         &self.topic_partition
+    }
+
+    /// Makes appends wait (fault plane), or lets them go again.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.send_replace(paused);
     }
 
     pub fn topic_id(&self) -> Uuid {
@@ -124,6 +132,8 @@ impl Partition {
         self: &Arc<Self>,
         mut records: Vec<u8>,
     ) -> Result<AppendInfo, LogError> {
+        // A paused partition (fault plane) holds appends until resumed.
+        let _ = self.paused.subscribe().wait_for(|paused| !*paused).await;
         let epoch = self.leader_epoch();
         let partition = Arc::clone(self);
         let info = self

@@ -1,12 +1,19 @@
-//! The admin HTTP listener (`admin.listener`, off unless configured):
-//! `/health` and Prometheus `/metrics`. Kept off the Kafka port so that
-//! operators can bind it to loopback only.
+//! The admin HTTP listener (`admin.listener`, off unless configured), kept
+//! off the Kafka port so that it can be bound to loopback only:
+//!
+//! - `GET /health`, `GET /metrics` (Prometheus text format);
+//! - the fault plane: `POST /faults` arms a fault (JSON, see
+//!   `server/faults.rs`), `GET /faults` lists the armed ones, `DELETE
+//!   /faults` clears them;
+//! - `POST /partitions/<topic>/<partition>/pause` and `/resume` hold and
+//!   release a partition's appends;
+//! - `GET /journal`: the most recent requests.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -16,19 +23,89 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::faults::Fault;
 use crate::broker::Broker;
+use crate::types::TopicPartition;
+
+/// Request bodies larger than this are refused: faults are small JSON.
+const MAX_BODY: usize = 64 * 1024;
+
+type Answer = (StatusCode, &'static str, String);
+
+fn json(status: StatusCode, value: &impl serde::Serialize) -> Answer {
+    match serde_json::to_string(value) {
+        Ok(body) => (status, "application/json", body),
+        Err(error) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            error.to_string(),
+        ),
+    }
+}
+
+fn bad_request(message: String) -> Answer {
+    (StatusCode::BAD_REQUEST, "text/plain", message + "\n")
+}
+
+async fn arm_fault(broker: &Broker, request: Request<Incoming>) -> Answer {
+    let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(error) => return bad_request(format!("cannot read the body: {error}")),
+    };
+    let fault: Fault = match serde_json::from_slice(&body) {
+        Ok(fault) => fault,
+        Err(error) => return bad_request(format!("not a fault: {error}")),
+    };
+    match broker.faults().arm(fault) {
+        Ok(armed) => json(StatusCode::CREATED, &armed),
+        Err(message) => bad_request(message),
+    }
+}
+
+/// `/partitions/<topic>/<partition>/pause` or `/resume`.
+fn pause(broker: &Broker, path: &str) -> Answer {
+    let parts: Vec<&str> = path.trim_start_matches("/partitions/").split('/').collect();
+    let [topic, partition, action] = parts.as_slice() else {
+        return bad_request("expected /partitions/<topic>/<partition>/pause|resume".into());
+    };
+    let Ok(partition) = partition.parse::<i32>() else {
+        return bad_request(format!("bad partition {partition:?}"));
+    };
+    let Some(live) = broker.partition(&TopicPartition::new(*topic, partition)) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "no such partition\n".into(),
+        );
+    };
+    match *action {
+        "pause" => live.set_paused(true),
+        "resume" => live.set_paused(false),
+        other => return bad_request(format!("unknown action {other:?}")),
+    }
+    (StatusCode::NO_CONTENT, "text/plain", String::new())
+}
 
 async fn route(
     broker: Arc<Broker>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let (status, content_type, body) = match (request.method(), request.uri().path()) {
-        (&Method::GET, "/health") => (StatusCode::OK, "text/plain", "ok\n".to_string()),
-        (&Method::GET, "/metrics") => (
+    let path = request.uri().path().to_string();
+    let (status, content_type, body) = match (request.method().clone(), path.as_str()) {
+        (Method::GET, "/health") => (StatusCode::OK, "text/plain", "ok\n".to_string()),
+        (Method::GET, "/metrics") => (
             StatusCode::OK,
             "text/plain; version=0.0.4",
             broker.metrics().render(&broker).await,
         ),
+        (Method::GET, "/faults") => json(StatusCode::OK, &broker.faults().list()),
+        (Method::POST, "/faults") => arm_fault(&broker, request).await,
+        (Method::DELETE, "/faults") => {
+            broker.faults().clear();
+            (StatusCode::NO_CONTENT, "text/plain", String::new())
+        }
+        (Method::GET, "/journal") => json(StatusCode::OK, &broker.journal().entries()),
+        (Method::POST, p) if p.starts_with("/partitions/") => pause(&broker, p),
         _ => (
             StatusCode::NOT_FOUND,
             "text/plain",

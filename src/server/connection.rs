@@ -18,7 +18,9 @@ use tracing::{debug, info, warn};
 
 use super::codec::{decode_request, encode_response, Incoming};
 use super::dispatch::{dispatch, Reply};
+use super::faults::{self, FaultAction};
 use super::handlers::api_versions;
+use super::journal;
 use crate::broker::Broker;
 
 /// Why a connection ended, for the log line.
@@ -65,11 +67,52 @@ pub async fn serve(
                 let (api_key, version) = (request.api_key, request.version());
                 let correlation_id = request.header.correlation_id;
                 debug!(%peer, ?api_key, version, correlation_id, "request");
+                let client_id = request
+                    .header
+                    .client_id
+                    .as_deref()
+                    .unwrap_or("")
+                    .to_string();
                 let started = std::time::Instant::now();
-                let reply = dispatch(&broker, *request, peer).await;
-                broker.metrics().request_handled(api_key, started.elapsed());
+                let fault = broker.faults().take(api_key, &client_id, &request.body);
+                if let Some(FaultAction::LatencyMs(ms)) = fault {
+                    tokio::time::sleep(faults::latency(ms)).await;
+                }
+                let reply = match fault {
+                    Some(FaultAction::Error(code)) => {
+                        match faults::error_response(&request.body, code) {
+                            Some(body) => Reply::Send(Box::new(body)),
+                            None => Reply::Nothing,
+                        }
+                    }
+                    _ => dispatch(&broker, *request, peer).await,
+                };
+                let latency = started.elapsed();
+                broker.metrics().request_handled(api_key, latency);
+                broker.journal().record(journal::Entry {
+                    api: format!("{api_key:?}"),
+                    version,
+                    client_id,
+                    correlation_id,
+                    latency_us: latency.as_micros() as u64,
+                    error_code: match &reply {
+                        Reply::Send(body) => journal::error_code(body),
+                        _ => 0,
+                    },
+                    fault: fault.as_ref().map(|f| format!("{f:?}")),
+                });
                 match reply {
-                    Reply::Send(body) => encode_response(api_key, version, correlation_id, &body),
+                    Reply::Send(body) => {
+                        let encoded = encode_response(api_key, version, correlation_id, &body);
+                        if let (Some(FaultAction::Disconnect), Ok(bytes)) = (&fault, &encoded) {
+                            // Half a response, then the connection goes: what a
+                            // client sees when a broker dies mid-write.
+                            let _ =
+                                write_response(&mut writer, &bytes.slice(..bytes.len() / 2)).await;
+                            break Closed::Reason("fault plane: disconnect".to_string());
+                        }
+                        encoded
+                    }
                     Reply::Nothing => continue,
                     Reply::Close(reason) => break Closed::Reason(reason),
                 }

@@ -1,0 +1,91 @@
+//! A journal of the most recent requests, for tests to see what their client
+//! actually sent: API, version, client id, correlation id, latency, and the
+//! error answered (the top-level or first partition error; injected faults
+//! included).
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use kafka_protocol::messages::ResponseKind;
+use serde::Serialize;
+
+/// How many requests the journal keeps.
+const CAPACITY: usize = 1000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub api: String,
+    pub version: i16,
+    pub client_id: String,
+    pub correlation_id: i32,
+    pub latency_us: u64,
+    pub error_code: i16,
+    /// What the fault plane did to the request, if anything.
+    pub fault: Option<String>,
+}
+
+#[derive(Default)]
+pub struct Journal {
+    entries: Mutex<VecDeque<Entry>>,
+}
+
+impl Journal {
+    pub fn record(&self, entry: Entry) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() == CAPACITY {
+            entries.pop_front();
+        }
+        entries.push_back(entry);
+    }
+
+    /// Oldest first.
+    pub fn entries(&self) -> Vec<Entry> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.iter().cloned().collect()
+    }
+}
+
+fn first_nonzero(codes: impl IntoIterator<Item = i16>) -> i16 {
+    codes.into_iter().find(|c| *c != 0).unwrap_or(0)
+}
+
+/// The error a response carries: top-level, or the first partition's.
+pub fn error_code(response: &ResponseKind) -> i16 {
+    match response {
+        ResponseKind::Produce(r) => first_nonzero(
+            r.responses
+                .iter()
+                .flat_map(|t| t.partition_responses.iter().map(|p| p.error_code)),
+        ),
+        ResponseKind::Fetch(r) => match r.error_code {
+            0 => first_nonzero(
+                r.responses
+                    .iter()
+                    .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+            ),
+            code => code,
+        },
+        ResponseKind::ListOffsets(r) => first_nonzero(
+            r.topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+        ),
+        ResponseKind::Metadata(r) => first_nonzero(r.topics.iter().map(|t| t.error_code)),
+        ResponseKind::OffsetCommit(r) => first_nonzero(
+            r.topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+        ),
+        ResponseKind::FindCoordinator(r) => match r.error_code {
+            0 => first_nonzero(r.coordinators.iter().map(|c| c.error_code)),
+            code => code,
+        },
+        ResponseKind::JoinGroup(r) => r.error_code,
+        ResponseKind::SyncGroup(r) => r.error_code,
+        ResponseKind::Heartbeat(r) => r.error_code,
+        ResponseKind::LeaveGroup(r) => r.error_code,
+        ResponseKind::InitProducerId(r) => r.error_code,
+        ResponseKind::CreateTopics(r) => first_nonzero(r.topics.iter().map(|t| t.error_code)),
+        _ => 0,
+    }
+}
