@@ -84,8 +84,8 @@ struct ConsumeArgs {
     /// Exit after this long without a record.
     #[arg(long = "timeout-ms")]
     timeout_ms: Option<u64>,
-    /// Consume as part of a consumer group: not supported yet.
-    #[arg(long)]
+    /// Consume as a member of this consumer group (committing what it prints).
+    #[arg(long, conflicts_with = "partition")]
     group: Option<String>,
     /// print.key, print.offset, print.partition, print.timestamp, print.value, key.separator (repeatable).
     #[arg(long = "property", value_parser = parse_property)]
@@ -213,10 +213,6 @@ async fn run_produce(args: ProduceArgs) -> ExitCode {
 
 async fn run_consume(args: ConsumeArgs) -> ExitCode {
     use gregor::cli::console::{consume, ConsumeOptions, Properties, StartAt};
-    if args.group.is_some() {
-        eprintln!("Error: --group is not supported yet; consume without a group");
-        return ExitCode::FAILURE;
-    }
     let start = match args.offset.as_deref() {
         Some("earliest") => StartAt::Beginning,
         Some("latest") => StartAt::End,
@@ -235,6 +231,7 @@ async fn run_consume(args: ConsumeArgs) -> ExitCode {
         start,
         max_messages: args.max_messages,
         timeout: args.timeout_ms.map(std::time::Duration::from_millis),
+        group: args.group,
     };
     let properties = Properties(args.properties.into_iter().collect());
     let outcome = consume(

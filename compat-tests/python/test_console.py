@@ -150,3 +150,44 @@ def test_console_producer_and_consumer(broker, topic):
     assert "key7=value 7" in printed
     assert sorted(printed) == sorted(f"{k}={v}" for k, (p, v) in seen.items() if p == expected["key7"])
     assert consumed.stderr.strip().endswith(f"Processed a total of {len(printed)} messages")
+
+
+def test_console_consumers_in_a_group_share_partitions_and_commit(broker_factory, topic):
+    broker = broker_factory(**GROUP_BROKER_OVERRIDES)
+    bootstrap = broker.bootstrap
+    from confluent_kafka.admin import NewTopic
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept: a collected client fails its futures
+    admin.create_topics([NewTopic(topic, 4, 1)])[topic].result(15)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for i in range(40):
+        producer.produce(topic, value=b"m%d" % i, partition=i % 4)
+    assert producer.flush(15) == 0
+
+    group = f"console-group-{topic}"
+    command = [GREGOR_BIN, "consume", "--bootstrap-server", bootstrap, "--topic", topic, "--group", group,
+               "--from-beginning", "--timeout-ms", "8000"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # While both run, the group holds two members with two partitions each.
+    shared, deadline = False, time.time() + 20
+    while not shared and time.time() < deadline:
+        members = gregor("groups", "--describe", "--group", group, "--members", bootstrap=bootstrap,
+                         check=False).stdout.splitlines()[1:]
+        shared = sorted(line.split()[-1] for line in members if line.strip()) == ["2", "2"]
+        time.sleep(0.3)
+    assert shared, "two console consumers never shared the topic's partitions"
+    outputs = [p.communicate(timeout=90) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], [o[1] for o in outputs]
+    printed = [line for out, _ in outputs for line in out.splitlines()]
+    # Every record at least once; after the rebalance settles each partition
+    # has one owner, so nothing beyond what a rebalance may repeat.
+    assert sorted(set(printed)) == sorted(f"m{i}" for i in range(40))
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    committed = consumer.committed([TopicPartition(topic, p) for p in range(4)], timeout=10)
+    assert [tp.offset for tp in committed] == [10, 10, 10, 10]
+    consumer.close()
+    again = subprocess.run(command[:-1] + ["1500"], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and again.stdout == ""
+    assert again.stderr.strip().endswith("Processed a total of 0 messages")

@@ -17,6 +17,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::group_member::GroupMember;
 use crate::client::{ClientError, Connection};
 use crate::records::batch::{Batches, Compression};
 use crate::records::builder::BatchBuilder;
@@ -240,30 +241,37 @@ pub struct ConsumeOptions {
     pub max_messages: Option<usize>,
     /// Stop after this long without a new message.
     pub timeout: Option<Duration>,
+    /// Consume as a member of this consumer group, from its committed offsets.
+    pub group: Option<String>,
 }
 
-/// Reads records and formats them as the console consumer prints them.
-pub async fn consume(
-    bootstrap: &str,
+/// How often a group member heartbeats and commits.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(3);
+
+/// Each partition's leader address and the next offset to read.
+type Positions = BTreeMap<i32, (String, i64)>;
+
+/// Where to start each partition: the committed offset if there is one,
+/// else the requested start.
+async fn start_positions(
     topic: &str,
-    properties: &Properties,
-    options: &ConsumeOptions,
-    mut output: impl FnMut(&str),
-) -> Result<usize, ClientError> {
-    let mut bootstrap = Connection::connect(bootstrap, CLIENT_ID).await?;
-    let leaders = leaders(&mut bootstrap, topic).await?;
-    let mut positions: BTreeMap<i32, (String, i64)> = BTreeMap::new();
-    for (partition, address) in &leaders {
-        if options.partition.is_some_and(|wanted| wanted != *partition) {
+    leaders: &BTreeMap<i32, String>,
+    partitions: &[i32],
+    start: &StartAt,
+    committed: &BTreeMap<i32, i64>,
+) -> Result<Positions, ClientError> {
+    let mut positions = Positions::new();
+    for partition in partitions {
+        let Some(address) = leaders.get(partition) else {
             continue;
-        }
-        let timestamp = match options.start {
-            StartAt::Beginning => -2,
-            StartAt::End => -1,
-            StartAt::Offset(offset) => {
-                positions.insert(*partition, (address.clone(), offset));
+        };
+        let timestamp = match (committed.get(partition), start) {
+            (Some(offset), _) | (None, StartAt::Offset(offset)) => {
+                positions.insert(*partition, (address.clone(), *offset));
                 continue;
             }
+            (None, StartAt::Beginning) => -2,
+            (None, StartAt::End) => -1,
         };
         let mut connection = Connection::connect(address, CLIENT_ID).await?;
         let request = ListOffsetsRequest::default()
@@ -279,91 +287,172 @@ pub async fn consume(
             positions.insert(*partition, (address.clone(), found.offset));
         }
     }
-    if positions.is_empty() {
+    Ok(positions)
+}
+
+/// One fetch from every partition; prints records, at most `limit`.
+async fn fetch_round(
+    connections: &mut BTreeMap<String, Connection>,
+    positions: &mut Positions,
+    topic: &str,
+    properties: &Properties,
+    limit: usize,
+    output: &mut impl FnMut(&str),
+) -> Result<usize, ClientError> {
+    let mut consumed = 0usize;
+    for (partition, (address, offset)) in positions.iter_mut() {
+        if !connections.contains_key(address.as_str()) {
+            connections.insert(
+                address.clone(),
+                Connection::connect(address, CLIENT_ID).await?,
+            );
+        }
+        let Some(connection) = connections.get_mut(address.as_str()) else {
+            continue;
+        };
+        let request = FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_wait_ms(200)
+            .with_min_bytes(1)
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(topic_name(topic))
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(*partition)
+                    .with_fetch_offset(*offset)
+                    .with_partition_max_bytes(1 << 20)])]);
+        let response = connection.request(request, 11).await?;
+        for data in response.responses.iter().flat_map(|t| t.partitions.iter()) {
+            check(
+                data.error_code,
+                &format!("fetch {topic}-{partition} at {offset}"),
+            )?;
+            let Some(records) = &data.records else {
+                continue;
+            };
+            for (_, batch) in Batches::new(records).map_while(Result::ok) {
+                if batch.is_control() {
+                    *offset = batch.next_offset().value();
+                    continue;
+                }
+                let payload = match batch.compression() {
+                    Compression::None => batch.records_payload().to_vec(),
+                    codec => decompress(codec, batch.records_payload(), 256 << 20)
+                        .map_err(|error| ClientError::Protocol(error.to_string()))?,
+                };
+                for record in Records::new(&payload, batch.records_count()) {
+                    let record_offset = batch.base_offset().value() + record.offset_delta;
+                    if record_offset < *offset {
+                        continue;
+                    }
+                    if consumed == limit {
+                        return Ok(consumed);
+                    }
+                    let timestamp = batch.base_timestamp() + record.timestamp_delta;
+                    output(&format_record(
+                        properties,
+                        *partition,
+                        record_offset,
+                        timestamp,
+                        record.key,
+                        record.value,
+                    ));
+                    consumed += 1;
+                    *offset = record_offset + 1;
+                }
+                *offset = (*offset).max(batch.next_offset().value());
+            }
+        }
+    }
+    Ok(consumed)
+}
+
+/// Reads records and formats them as the console consumer prints them;
+/// with a group, shares the topic with the group's other members and
+/// commits what it printed.
+pub async fn consume(
+    bootstrap: &str,
+    topic: &str,
+    properties: &Properties,
+    options: &ConsumeOptions,
+    mut output: impl FnMut(&str),
+) -> Result<usize, ClientError> {
+    let mut bootstrap = Connection::connect(bootstrap, CLIENT_ID).await?;
+    let leaders = leaders(&mut bootstrap, topic).await?;
+    let all: Vec<i32> = leaders
+        .keys()
+        .copied()
+        .filter(|p| options.partition.is_none_or(|wanted| wanted == *p))
+        .collect();
+    if all.is_empty() {
         return Err(ClientError::Broker(format!(
             "topic '{topic}' has no such partition"
         )));
     }
+    let mut member = None;
+    let mut positions = match &options.group {
+        None => start_positions(topic, &leaders, &all, &options.start, &BTreeMap::new()).await?,
+        Some(group) => {
+            let (mut joined, assigned) =
+                GroupMember::join(&mut bootstrap, group, topic, &all).await?;
+            let committed = joined.committed(&assigned).await?;
+            member = Some(joined);
+            start_positions(topic, &leaders, &assigned, &options.start, &committed).await?
+        }
+    };
 
     let mut connections: BTreeMap<String, Connection> = BTreeMap::new();
     let mut consumed = 0usize;
     let mut last_message = Instant::now();
+    let mut last_heartbeat = Instant::now();
     loop {
-        let mut progressed = false;
-        for (partition, (address, offset)) in positions.iter_mut() {
-            if !connections.contains_key(address.as_str()) {
-                connections.insert(
-                    address.clone(),
-                    Connection::connect(address, CLIENT_ID).await?,
-                );
-            }
-            let Some(connection) = connections.get_mut(address.as_str()) else {
-                continue;
-            };
-            let request = FetchRequest::default()
-                .with_replica_id(BrokerId(-1))
-                .with_max_wait_ms(200)
-                .with_min_bytes(1)
-                .with_max_bytes(1 << 20)
-                .with_topics(vec![FetchTopic::default()
-                    .with_topic(topic_name(topic))
-                    .with_partitions(vec![FetchPartition::default()
-                        .with_partition(*partition)
-                        .with_fetch_offset(*offset)
-                        .with_partition_max_bytes(1 << 20)])]);
-            let response = connection.request(request, 11).await?;
-            for data in response.responses.iter().flat_map(|t| t.partitions.iter()) {
-                check(
-                    data.error_code,
-                    &format!("fetch {topic}-{partition} at {offset}"),
-                )?;
-                let Some(records) = &data.records else {
-                    continue;
-                };
-                for (_, batch) in Batches::new(records).map_while(Result::ok) {
-                    let next = batch.next_offset().value();
-                    if batch.is_control() {
-                        *offset = next;
-                        continue;
-                    }
-                    let payload = match batch.compression() {
-                        Compression::None => batch.records_payload().to_vec(),
-                        codec => decompress(codec, batch.records_payload(), 256 << 20)
-                            .map_err(|error| ClientError::Protocol(error.to_string()))?,
-                    };
-                    for record in Records::new(&payload, batch.records_count()) {
-                        let record_offset = batch.base_offset().value() + record.offset_delta;
-                        if record_offset < *offset {
-                            continue;
-                        }
-                        let timestamp = batch.base_timestamp() + record.timestamp_delta;
-                        output(&format_record(
-                            properties,
-                            *partition,
-                            record_offset,
-                            timestamp,
-                            record.key,
-                            record.value,
-                        ));
-                        consumed += 1;
-                        progressed = true;
-                        if options.max_messages.is_some_and(|max| consumed >= max) {
-                            return Ok(consumed);
-                        }
-                    }
-                    *offset = next;
+        let limit = options
+            .max_messages
+            .map_or(usize::MAX, |max| max - consumed);
+        let got = fetch_round(
+            &mut connections,
+            &mut positions,
+            topic,
+            properties,
+            limit,
+            &mut output,
+        )
+        .await?;
+        consumed += got;
+        if got > 0 {
+            last_message = Instant::now();
+        } else if positions.is_empty() {
+            // A member with no partitions (more members than partitions).
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let done = options.max_messages.is_some_and(|max| consumed >= max)
+            || (got == 0
+                && options
+                    .timeout
+                    .is_some_and(|timeout| last_message.elapsed() >= timeout));
+        if let Some(joined) = member.as_mut() {
+            if done || last_heartbeat.elapsed() >= HEARTBEAT_EVERY {
+                last_heartbeat = Instant::now();
+                let offsets: BTreeMap<i32, i64> =
+                    positions.iter().map(|(p, (_, o))| (*p, *o)).collect();
+                joined.commit(&offsets).await?;
+                if !done && joined.heartbeat().await? {
+                    let assigned = joined.rejoin(&all).await?;
+                    let committed = joined.committed(&assigned).await?;
+                    positions =
+                        start_positions(topic, &leaders, &assigned, &options.start, &committed)
+                            .await?;
                 }
             }
         }
-        if progressed {
-            last_message = Instant::now();
-        } else if options
-            .timeout
-            .is_some_and(|timeout| last_message.elapsed() >= timeout)
-        {
-            return Ok(consumed);
+        if done {
+            break;
         }
     }
+    if let Some(joined) = member {
+        joined.leave().await?;
+    }
+    Ok(consumed)
 }
 
 /// One record as kafka-console-consumer prints it with the `print.*`

@@ -2,5 +2,6 @@
 //! flags modelled on Kafka's own scripts.
 
 pub mod console;
+pub mod group_member;
 pub mod groups;
 pub mod topics;
