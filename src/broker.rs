@@ -16,7 +16,7 @@ use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::log::{LogError, LogManager};
 use crate::metadata::{BrokerImage, MetadataImage, TopicImage};
 use crate::partition::{Partition, Partitions};
-use crate::types::{LeaderEpoch, TopicPartition};
+use crate::types::{now_ms, LeaderEpoch, TopicPartition};
 
 #[derive(Debug, Error)]
 pub enum BrokerError {
@@ -46,12 +46,6 @@ pub struct Broker {
     metrics: crate::metrics::Metrics,
     faults: crate::server::faults::Faults,
     journal: crate::server::journal::Journal,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
 
 impl Broker {

@@ -23,6 +23,7 @@ use crate::records::batch::{Batches, Compression};
 use crate::records::builder::BatchBuilder;
 use crate::records::compression::decompress;
 use crate::records::record::Records;
+use crate::types::now_ms;
 
 const CLIENT_ID: &str = "gregor-console";
 /// Records per produce request when reading stdin.
@@ -47,12 +48,6 @@ impl Properties {
 
 fn topic_name(name: &str) -> TopicName {
     TopicName(StrBytes::from_string(name.to_string()))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
 
 fn check(code: i16, context: &str) -> Result<(), ClientError> {

@@ -19,13 +19,7 @@ use super::state::{
 use super::{log_format, GroupConfig};
 use crate::partition::Partitions;
 use crate::records::builder::BatchBuilder;
-use crate::types::TopicPartition;
-
-pub(super) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as i64)
-}
+use crate::types::{now_ms, TopicPartition};
 
 /// A per-partition outcome of an offset operation.
 pub type PartitionResults = Vec<(TopicPartition, Option<ResponseError>)>;

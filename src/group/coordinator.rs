@@ -9,7 +9,7 @@ use kafka_protocol::error::ResponseError;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
-use super::actor::{now_ms, Command, GroupActor, GroupDescription, GroupStorage, PartitionResults};
+use super::actor::{Command, GroupActor, GroupDescription, GroupStorage, PartitionResults};
 use super::log_format::{self, Key};
 use super::state::{
     CommittedOffset, Group, GroupState, JoinRequest, JoinResult, SyncRequest, SyncResult,
@@ -19,6 +19,7 @@ use crate::log::LogError;
 use crate::partition::Partitions;
 use crate::records::batch::{Batches, Compression};
 use crate::records::record::Records;
+use crate::types::now_ms;
 use crate::types::TopicPartition;
 
 /// Commands queued per group before senders wait.

@@ -24,7 +24,7 @@ use crate::records::batch::{
 };
 use crate::records::compression::decompress;
 use crate::records::record::Records;
-use crate::types::{LeaderEpoch, Offset};
+use crate::types::{now_ms, LeaderEpoch, Offset};
 
 /// Where an append landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,12 +51,6 @@ pub struct PartitionLog {
     unflushed_messages: i64,
     last_flush: Instant,
     producers: ProducerState,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
 
 const LOG_START_OFFSET_FILE: &str = "log-start-offset";

@@ -14,13 +14,7 @@ use super::groups::{coordinator_for, optional};
 use super::topic_name;
 use crate::broker::Broker;
 use crate::group::state::CommittedOffset;
-use crate::types::TopicPartition;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as i64)
-}
+use crate::types::{now_ms, TopicPartition};
 
 pub async fn handle(
     broker: &Arc<Broker>,
