@@ -242,16 +242,10 @@ async fn run_consume(args: ConsumeArgs) -> ExitCode {
         |line| println!("{line}"),
     )
     .await;
-    match outcome {
-        Ok(count) => {
-            eprintln!("Processed a total of {count} messages");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("Error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    print_outcome(outcome.map(|count| {
+        eprintln!("Processed a total of {count} messages");
+        String::new()
+    }))
 }
 
 async fn run_topics(args: TopicsArgs) -> ExitCode {
