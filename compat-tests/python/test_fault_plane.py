@@ -129,3 +129,30 @@ def test_latency_pause_and_client_scoping(broker_factory, topic):
     journal = admin.journal()
     assert any(e["api"] == "Produce" and e["client_id"] == "slow-one" and e["fault"] == "LatencyMs(400)"
                for e in journal)
+
+
+def test_error_faults_on_admin_apis_reach_both_admin_clients(broker_factory, topic):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    from kafka.admin import KafkaAdminClient, NewTopic as KpNewTopic
+
+    broker, admin = start(broker_factory)
+    POLICY_VIOLATION = 44
+    admin.arm(api="CreateTopics", action={"error": POLICY_VIOLATION}, count=2)
+    confluent = AdminClient({"bootstrap.servers": broker.bootstrap})
+    try:
+        confluent.create_topics([NewTopic(topic, 1, 1)])[topic].result(15)
+        raise AssertionError("CreateTopics should have failed")
+    except Exception as error:  # confluent_kafka.KafkaException
+        assert error.args[0].code() == POLICY_VIOLATION
+    kp = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        kp.create_topics([KpNewTopic(topic, 1, 1)])
+        raise AssertionError("CreateTopics should have failed")
+    except kafka.errors.PolicyViolationError:
+        pass
+    # The faults are used up: the topic can now be created, and nothing was created before.
+    assert topic not in confluent.list_topics(timeout=10).topics
+    confluent.create_topics([NewTopic(topic, 1, 1)])[topic].result(15)
+    kp.close()
+    assert [(e["api"], e["error_code"]) for e in admin.journal() if e["fault"]] == [
+        ("CreateTopics", POLICY_VIOLATION), ("CreateTopics", POLICY_VIOLATION)]

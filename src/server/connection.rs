@@ -80,7 +80,7 @@ pub async fn serve(
                 }
                 let reply = match fault {
                     Some(FaultAction::Error(code)) => {
-                        match faults::error_response(&request.body, code) {
+                        match faults::error_response(&request.body, version, code) {
                             Some(body) => Reply::Send(Box::new(body)),
                             None => Reply::Nothing,
                         }

@@ -122,11 +122,8 @@ impl Faults {
         let Some(api_key) = fault.api_key() else {
             return Err(format!("unknown api {:?}", fault.api));
         };
-        if matches!(fault.action, FaultAction::Error(_)) && !ERROR_APIS.contains(&api_key) {
-            return Err(format!(
-                "error faults are supported for {:?}, not {api_key:?}",
-                ERROR_APIS
-            ));
+        if super::api_versions::advertised(api_key).is_none() {
+            return Err(format!("{api_key:?} is not served by this broker"));
         }
         let mut next_id = self.next_id.lock().unwrap_or_else(|p| p.into_inner());
         *next_id += 1;
@@ -171,22 +168,9 @@ impl Faults {
     }
 }
 
-/// APIs whose error answers the fault plane can build.
-const ERROR_APIS: &[ApiKey] = &[
-    ApiKey::Produce,
-    ApiKey::Fetch,
-    ApiKey::ListOffsets,
-    ApiKey::FindCoordinator,
-    ApiKey::JoinGroup,
-    ApiKey::SyncGroup,
-    ApiKey::Heartbeat,
-    ApiKey::OffsetCommit,
-    ApiKey::InitProducerId,
-];
-
 /// The answer to `request` failing with `code`, shaped as its API answers;
 /// `None` for acks=0 produce (no answer at all).
-pub fn error_response(request: &RequestKind, code: i16) -> Option<ResponseKind> {
+pub fn error_response(request: &RequestKind, version: i16, code: i16) -> Option<ResponseKind> {
     use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
     use kafka_protocol::messages::list_offsets_response::{
         ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -293,12 +277,14 @@ pub fn error_response(request: &RequestKind, code: i16) -> Option<ResponseKind> 
                     .collect(),
             ),
         ),
-        RequestKind::FindCoordinator(r) => ResponseKind::FindCoordinator(
+        RequestKind::FindCoordinator(_) if version < 4 => ResponseKind::FindCoordinator(
             FindCoordinatorResponse::default()
                 .with_error_code(code)
                 .with_node_id(BrokerId(-1))
-                .with_port(-1)
-                .with_coordinators(
+                .with_port(-1),
+        ),
+        RequestKind::FindCoordinator(r) => ResponseKind::FindCoordinator(
+            FindCoordinatorResponse::default().with_coordinators(
                     r.coordinator_keys
                         .iter()
                         .map(|key| {
@@ -329,6 +315,202 @@ pub fn error_response(request: &RequestKind, code: i16) -> Option<ResponseKind> 
                 .with_producer_id(ProducerId(-1))
                 .with_producer_epoch(-1),
         ),
+        RequestKind::Metadata(r) => ResponseKind::Metadata(
+            MetadataResponse::default().with_topics(
+                r.topics
+                    .iter()
+                    .flatten()
+                    .map(|t| {
+                        metadata_response::MetadataResponseTopic::default()
+                            .with_error_code(code)
+                            .with_name(t.name.clone())
+                            .with_topic_id(t.topic_id)
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(ApiVersionsResponse::default().with_error_code(code)),
+        RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(
+            CreateTopicsResponse::default().with_topics(
+                r.topics
+                    .iter()
+                    .map(|t| {
+                        create_topics_response::CreatableTopicResult::default()
+                            .with_name(t.name.clone())
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(
+            DeleteTopicsResponse::default().with_responses(
+                r.topic_names
+                    .iter()
+                    .map(|name| Some(name.clone()))
+                    .chain(r.topics.iter().map(|t| t.name.clone()))
+                    .map(|name| {
+                        delete_topics_response::DeletableTopicResult::default()
+                            .with_name(name)
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::DeleteRecords(r) => ResponseKind::DeleteRecords(
+            DeleteRecordsResponse::default().with_topics(
+                r.topics
+                    .iter()
+                    .map(|t| {
+                        delete_records_response::DeleteRecordsTopicResult::default()
+                            .with_name(t.name.clone())
+                            .with_partitions(
+                                t.partitions
+                                    .iter()
+                                    .map(|p| {
+                                        delete_records_response::DeleteRecordsPartitionResult::default()
+                                            .with_partition_index(p.partition_index)
+                                            .with_low_watermark(-1)
+                                            .with_error_code(code)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::CreatePartitions(r) => ResponseKind::CreatePartitions(
+            CreatePartitionsResponse::default().with_results(
+                r.topics
+                    .iter()
+                    .map(|t| {
+                        create_partitions_response::CreatePartitionsTopicResult::default()
+                            .with_name(t.name.clone())
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::DescribeConfigs(r) => ResponseKind::DescribeConfigs(
+            DescribeConfigsResponse::default().with_results(
+                r.resources
+                    .iter()
+                    .map(|c| {
+                        describe_configs_response::DescribeConfigsResult::default()
+                            .with_resource_type(c.resource_type)
+                            .with_resource_name(c.resource_name.clone())
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::AlterConfigs(r) => ResponseKind::AlterConfigs(
+            AlterConfigsResponse::default().with_responses(
+                r.resources
+                    .iter()
+                    .map(|c| {
+                        alter_configs_response::AlterConfigsResourceResponse::default()
+                            .with_resource_type(c.resource_type)
+                            .with_resource_name(c.resource_name.clone())
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::IncrementalAlterConfigs(r) => ResponseKind::IncrementalAlterConfigs(
+            IncrementalAlterConfigsResponse::default().with_responses(
+                r.resources
+                    .iter()
+                    .map(|c| {
+                        incremental_alter_configs_response::AlterConfigsResourceResponse::default()
+                            .with_resource_type(c.resource_type)
+                            .with_resource_name(c.resource_name.clone())
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::DescribeLogDirs(_) => {
+            let response = DescribeLogDirsResponse::default().with_results(vec![
+                describe_log_dirs_response::DescribeLogDirsResult::default().with_error_code(code),
+            ]);
+            ResponseKind::DescribeLogDirs(if version >= 3 { response.with_error_code(code) } else { response })
+        }
+        RequestKind::OffsetFetch(r) if version >= 8 => ResponseKind::OffsetFetch(
+            OffsetFetchResponse::default().with_groups(
+                r.groups
+                    .iter()
+                    .map(|g| {
+                        offset_fetch_response::OffsetFetchResponseGroup::default()
+                            .with_group_id(g.group_id.clone())
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::OffsetFetch(r) => ResponseKind::OffsetFetch(
+            OffsetFetchResponse::default()
+                .with_topics(
+                    r.topics
+                        .iter()
+                        .flatten()
+                        .map(|t| {
+                            offset_fetch_response::OffsetFetchResponseTopic::default()
+                                .with_name(t.name.clone())
+                                .with_partitions(
+                                    t.partition_indexes
+                                        .iter()
+                                        .map(|p| {
+                                            offset_fetch_response::OffsetFetchResponsePartition::default()
+                                                .with_partition_index(*p)
+                                                .with_committed_offset(-1)
+                                                .with_error_code(code)
+                                        })
+                                        .collect(),
+                                )
+                        })
+                        .collect(),
+                )
+                .with_error_code(if version >= 2 { code } else { 0 }),
+        ),
+        RequestKind::LeaveGroup(_) => ResponseKind::LeaveGroup(LeaveGroupResponse::default().with_error_code(code)),
+        RequestKind::ListGroups(_) => ResponseKind::ListGroups(ListGroupsResponse::default().with_error_code(code)),
+        RequestKind::DescribeGroups(r) => ResponseKind::DescribeGroups(
+            DescribeGroupsResponse::default().with_groups(
+                r.groups
+                    .iter()
+                    .map(|g| {
+                        describe_groups_response::DescribedGroup::default()
+                            .with_group_id(g.clone())
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(
+            DeleteGroupsResponse::default().with_results(
+                r.groups_names
+                    .iter()
+                    .map(|g| {
+                        delete_groups_response::DeletableGroupResult::default()
+                            .with_group_id(g.clone())
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::OffsetDelete(_) => ResponseKind::OffsetDelete(OffsetDeleteResponse::default().with_error_code(code)),
+        RequestKind::DescribeTopicPartitions(r) => ResponseKind::DescribeTopicPartitions(
+            DescribeTopicPartitionsResponse::default().with_topics(
+                r.topics
+                    .iter()
+                    .map(|t| {
+                        describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic::default()
+                            .with_name(Some(t.name.clone()))
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
         _ => return None,
     })
 }
@@ -351,6 +533,149 @@ mod tests {
             .with_name(TopicName(StrBytes::from_static_str(topic)))
             .with_partition_data(vec![PartitionProduceData::default().with_index(partition)])],
         ))
+    }
+
+    /// A request of each advertised API with one item in each list, so
+    /// that the per-item error fields are encoded too.
+    fn sample_request(api_key: ApiKey, version: i16) -> Option<RequestKind> {
+        use kafka_protocol::messages::*;
+        let name = || TopicName(StrBytes::from_static_str("t"));
+        let group = || GroupId(StrBytes::from_static_str("g"));
+        Some(match api_key {
+            ApiKey::Produce => match produce_to("t", 0) {
+                RequestKind::Produce(r) => RequestKind::Produce(r.with_acks(1)),
+                other => other,
+            },
+            ApiKey::Fetch => RequestKind::Fetch(FetchRequest::default().with_topics(vec![
+                fetch_request::FetchTopic::default()
+                    .with_topic(name())
+                    .with_partitions(vec![Default::default()]),
+            ])),
+            ApiKey::ListOffsets => {
+                RequestKind::ListOffsets(ListOffsetsRequest::default().with_topics(vec![
+                list_offsets_request::ListOffsetsTopic::default()
+                    .with_name(name())
+                    .with_partitions(vec![Default::default()]),
+            ]))
+            }
+            ApiKey::Metadata => {
+                RequestKind::Metadata(MetadataRequest::default().with_topics(Some(vec![
+                    metadata_request::MetadataRequestTopic::default().with_name(Some(name())),
+                ])))
+            }
+            ApiKey::OffsetCommit => {
+                RequestKind::OffsetCommit(OffsetCommitRequest::default().with_topics(vec![
+                offset_commit_request::OffsetCommitRequestTopic::default()
+                    .with_name(name())
+                    .with_partitions(vec![Default::default()]),
+            ]))
+            }
+            ApiKey::OffsetFetch if version >= 8 => {
+                RequestKind::OffsetFetch(OffsetFetchRequest::default().with_groups(
+                    vec![offset_fetch_request::OffsetFetchRequestGroup::default()
+                    .with_group_id(group())
+                    .with_topics(None)],
+                ))
+            }
+            ApiKey::OffsetFetch => RequestKind::OffsetFetch(
+                OffsetFetchRequest::default()
+                    .with_group_id(group())
+                    .with_topics(Some(vec![
+                        offset_fetch_request::OffsetFetchRequestTopic::default()
+                            .with_name(name())
+                            .with_partition_indexes(vec![0]),
+                    ])),
+            ),
+            ApiKey::FindCoordinator if version < 4 => RequestKind::FindCoordinator(
+                FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g")),
+            ),
+            ApiKey::FindCoordinator => RequestKind::FindCoordinator(
+                FindCoordinatorRequest::default()
+                    .with_coordinator_keys(vec![StrBytes::from_static_str("g")]),
+            ),
+            ApiKey::JoinGroup => RequestKind::JoinGroup(Default::default()),
+            ApiKey::Heartbeat => RequestKind::Heartbeat(Default::default()),
+            ApiKey::LeaveGroup => RequestKind::LeaveGroup(Default::default()),
+            ApiKey::SyncGroup => RequestKind::SyncGroup(Default::default()),
+            ApiKey::DescribeGroups => RequestKind::DescribeGroups(
+                DescribeGroupsRequest::default().with_groups(vec![group()]),
+            ),
+            ApiKey::ListGroups => RequestKind::ListGroups(Default::default()),
+            ApiKey::ApiVersions => RequestKind::ApiVersions(Default::default()),
+            ApiKey::CreateTopics => {
+                RequestKind::CreateTopics(CreateTopicsRequest::default().with_topics(vec![
+                    create_topics_request::CreatableTopic::default().with_name(name()),
+                ]))
+            }
+            ApiKey::DeleteTopics => RequestKind::DeleteTopics(
+                DeleteTopicsRequest::default().with_topic_names(vec![name()]),
+            ),
+            ApiKey::DeleteRecords => {
+                RequestKind::DeleteRecords(DeleteRecordsRequest::default().with_topics(vec![
+                delete_records_request::DeleteRecordsTopic::default()
+                    .with_name(name())
+                    .with_partitions(vec![Default::default()]),
+            ]))
+            }
+            ApiKey::InitProducerId => RequestKind::InitProducerId(Default::default()),
+            ApiKey::DescribeConfigs => RequestKind::DescribeConfigs(
+                DescribeConfigsRequest::default().with_resources(vec![Default::default()]),
+            ),
+            ApiKey::AlterConfigs => RequestKind::AlterConfigs(
+                AlterConfigsRequest::default().with_resources(vec![Default::default()]),
+            ),
+            ApiKey::DescribeLogDirs => RequestKind::DescribeLogDirs(Default::default()),
+            ApiKey::CreatePartitions => {
+                RequestKind::CreatePartitions(CreatePartitionsRequest::default().with_topics(vec![
+                    create_partitions_request::CreatePartitionsTopic::default().with_name(name()),
+                ]))
+            }
+            ApiKey::DeleteGroups => RequestKind::DeleteGroups(
+                DeleteGroupsRequest::default().with_groups_names(vec![group()]),
+            ),
+            ApiKey::IncrementalAlterConfigs => RequestKind::IncrementalAlterConfigs(
+                IncrementalAlterConfigsRequest::default().with_resources(vec![Default::default()]),
+            ),
+            ApiKey::OffsetDelete => RequestKind::OffsetDelete(Default::default()),
+            ApiKey::DescribeTopicPartitions => RequestKind::DescribeTopicPartitions(
+                DescribeTopicPartitionsRequest::default().with_topics(vec![
+                    describe_topic_partitions_request::TopicRequest::default().with_name(name()),
+                ]),
+            ),
+            _ => return None,
+        })
+    }
+
+    /// Every advertised API at every version it is accepted in can be
+    /// answered with an injected error.
+    #[test]
+    fn error_answers_encode_for_every_advertised_api_and_version() {
+        for range in crate::server::api_versions::ADVERTISED {
+            let mut tested = 0;
+            for version in range.min..=range.max {
+                let request = sample_request(range.api_key, version)
+                    .unwrap_or_else(|| panic!("no sample request for {:?}", range.api_key));
+                // Only versions this sample request is valid in.
+                let mut encoded = bytes::BytesMut::new();
+                if request.encode(&mut encoded, version).is_err() {
+                    continue;
+                }
+                if crate::server::api_versions::is_accepted(range.api_key, version) {
+                    let response = error_response(&request, version, 6)
+                        .unwrap_or_else(|| panic!("no error answer for {:?}", range.api_key));
+                    crate::server::codec::encode_response(range.api_key, version, 1, &response)
+                        .unwrap_or_else(|e| panic!("{:?} v{version}: {e}", range.api_key));
+                    assert_eq!(
+                        crate::server::journal::error_code(&response),
+                        6,
+                        "{:?} v{version}",
+                        range.api_key
+                    );
+                    tested += 1;
+                }
+            }
+            assert!(tested > 0, "no version of {:?} tested", range.api_key);
+        }
     }
 
     #[test]

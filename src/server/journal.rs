@@ -86,6 +86,38 @@ pub fn error_code(response: &ResponseKind) -> i16 {
         ResponseKind::LeaveGroup(r) => r.error_code,
         ResponseKind::InitProducerId(r) => r.error_code,
         ResponseKind::CreateTopics(r) => first_nonzero(r.topics.iter().map(|t| t.error_code)),
+        ResponseKind::OffsetFetch(r) => first_nonzero(
+            std::iter::once(r.error_code)
+                .chain(
+                    r.topics
+                        .iter()
+                        .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+                )
+                .chain(r.groups.iter().map(|g| g.error_code)),
+        ),
+        ResponseKind::ApiVersions(r) => r.error_code,
+        ResponseKind::DeleteTopics(r) => first_nonzero(r.responses.iter().map(|t| t.error_code)),
+        ResponseKind::DeleteRecords(r) => first_nonzero(
+            r.topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+        ),
+        ResponseKind::CreatePartitions(r) => first_nonzero(r.results.iter().map(|t| t.error_code)),
+        ResponseKind::DescribeConfigs(r) => first_nonzero(r.results.iter().map(|c| c.error_code)),
+        ResponseKind::AlterConfigs(r) => first_nonzero(r.responses.iter().map(|c| c.error_code)),
+        ResponseKind::IncrementalAlterConfigs(r) => {
+            first_nonzero(r.responses.iter().map(|c| c.error_code))
+        }
+        ResponseKind::DescribeLogDirs(r) => first_nonzero(
+            std::iter::once(r.error_code).chain(r.results.iter().map(|d| d.error_code)),
+        ),
+        ResponseKind::ListGroups(r) => r.error_code,
+        ResponseKind::DescribeGroups(r) => first_nonzero(r.groups.iter().map(|g| g.error_code)),
+        ResponseKind::DeleteGroups(r) => first_nonzero(r.results.iter().map(|g| g.error_code)),
+        ResponseKind::OffsetDelete(r) => r.error_code,
+        ResponseKind::DescribeTopicPartitions(r) => {
+            first_nonzero(r.topics.iter().map(|t| t.error_code))
+        }
         _ => 0,
     }
 }
