@@ -2,8 +2,10 @@
 //!
 //! Clients speak the Kafka protocol to [`server`]; handlers call the
 //! subsystems: [`partition`] and [`log`] for data, [`controller`] and
-//! [`metadata`] for topics. See `docs/` for the architecture and what is
-//! compatible.
+//! [`metadata`] for topics, [`group`] for consumer groups. [`broker`]
+//! assembles them; [`testkit`] embeds a broker in other programs' tests;
+//! [`cli`] and [`client`] are the console tools. See `docs/` for what is
+//! compatible and how it performs.
 
 pub mod broker;
 pub mod cli;

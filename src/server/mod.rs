@@ -1,5 +1,6 @@
 //! The Kafka protocol front end: accepting connections, framing, decoding,
-//! dispatching to one handler per API, encoding responses.
+//! dispatching to one handler per API, encoding responses; and beside it the
+//! admin HTTP listener (metrics, health, the fault plane, the journal).
 
 pub mod admin;
 pub mod api_versions;
