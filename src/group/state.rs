@@ -187,6 +187,13 @@ pub enum Event {
     PersistGroup,
 }
 
+/// Which parked call members are waiting on.
+#[derive(Debug, Clone, Copy)]
+enum Waiting {
+    Join,
+    Sync,
+}
+
 /// The initial-rebalance delay of a new group: the join completes once no
 /// new member arrived for one `group.initial.rebalance.delay.ms` window, or
 /// at the rebalance timeout.
@@ -755,19 +762,38 @@ impl Group {
             .max()
             .unwrap_or_default();
         self.sync_deadline = Some(now + rebalance_timeout);
-        let waiting: Vec<String> = self
+        self.answer_waiting(now, Waiting::Join, events);
+    }
+
+    /// Answers every member parked on `waiting`: each gets its result, stops
+    /// waiting, and its session restarts now.
+    fn answer_waiting(&mut self, now: Instant, waiting: Waiting, events: &mut Vec<Event>) {
+        let parked: Vec<String> = self
             .members
             .values()
-            .filter(|m| m.awaiting_join)
+            .filter(|m| match waiting {
+                Waiting::Join => m.awaiting_join,
+                Waiting::Sync => m.awaiting_sync,
+            })
             .map(|m| m.member_id.clone())
             .collect();
-        for member_id in waiting {
-            let result = self.join_result_for(&member_id);
+        for member_id in parked {
+            let event = match waiting {
+                Waiting::Join => Event::Joined {
+                    result: self.join_result_for(&member_id),
+                    member_id: member_id.clone(),
+                },
+                Waiting::Sync => Event::Synced {
+                    result: self.sync_result(&member_id),
+                    member_id: member_id.clone(),
+                },
+            };
             if let Some(member) = self.members.get_mut(&member_id) {
                 member.awaiting_join = false;
+                member.awaiting_sync = false;
                 member.heartbeat_deadline = now + member.session_timeout;
             }
-            events.push(Event::Joined { member_id, result });
+            events.push(event);
         }
     }
 
@@ -906,23 +932,7 @@ impl Group {
                     self.sync_deadline = None;
                     self.set_state(GroupState::Stable, now_ms);
                     events.push(Event::PersistGroup);
-                    let waiting: Vec<String> = self
-                        .members
-                        .values()
-                        .filter(|m| m.awaiting_sync)
-                        .map(|m| m.member_id.clone())
-                        .collect();
-                    for waiting_id in waiting {
-                        let result = self.sync_result(&waiting_id);
-                        if let Some(member) = self.members.get_mut(&waiting_id) {
-                            member.awaiting_sync = false;
-                            member.heartbeat_deadline = now + member.session_timeout;
-                        }
-                        events.push(Event::Synced {
-                            member_id: waiting_id,
-                            result,
-                        });
-                    }
+                    self.answer_waiting(now, Waiting::Sync, &mut events);
                 }
                 (
                     Outcome::Wait {
