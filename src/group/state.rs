@@ -523,6 +523,26 @@ impl Group {
         }
     }
 
+    /// The checks SyncGroup, Heartbeat and OffsetCommit share, in Kafka's
+    /// order: fenced instance, unknown member, wrong generation.
+    fn check_member(
+        &self,
+        member_id: &str,
+        generation_id: i32,
+        group_instance_id: Option<&str>,
+    ) -> Result<(), ResponseError> {
+        if let Some(error) = self.fencing_error(member_id, group_instance_id) {
+            return Err(error);
+        }
+        if !self.members.contains_key(member_id) {
+            return Err(ResponseError::UnknownMemberId);
+        }
+        if generation_id != self.generation_id {
+            return Err(ResponseError::IllegalGeneration);
+        }
+        Ok(())
+    }
+
     /// A static member is fenced when its instance id now belongs to
     /// another member id (a newer process took it over).
     fn fencing_error(&self, member_id: &str, instance_id: Option<&str>) -> Option<ResponseError> {
@@ -893,14 +913,8 @@ impl Group {
         if self.state == GroupState::Dead {
             return respond(ResponseError::CoordinatorNotAvailable);
         }
-        if let Some(error) = self.fencing_error(member_id, group_instance_id) {
+        if let Err(error) = self.check_member(member_id, generation_id, group_instance_id) {
             return respond(error);
-        }
-        if !self.members.contains_key(member_id) {
-            return respond(ResponseError::UnknownMemberId);
-        }
-        if generation_id != self.generation_id {
-            return respond(ResponseError::IllegalGeneration);
         }
         let (protocol_type, protocol_name) = (
             request.protocol_type.as_deref(),
@@ -967,14 +981,9 @@ impl Group {
         if self.state == GroupState::Dead {
             return Some(ResponseError::CoordinatorNotAvailable);
         }
-        if let Some(error) = self.fencing_error(member_id, group_instance_id) {
+        // An Empty group has no members, so its heartbeats are unknown members.
+        if let Err(error) = self.check_member(member_id, generation_id, group_instance_id) {
             return Some(error);
-        }
-        if self.state == GroupState::Empty || !self.members.contains_key(member_id) {
-            return Some(ResponseError::UnknownMemberId);
-        }
-        if generation_id != self.generation_id {
-            return Some(ResponseError::IllegalGeneration);
         }
         if let Some(member) = self.members.get_mut(member_id) {
             member.heartbeat_deadline = now + member.session_timeout;
@@ -1034,16 +1043,7 @@ impl Group {
         if self.state == GroupState::CompletingRebalance {
             return Err(ResponseError::RebalanceInProgress);
         }
-        if let Some(error) = self.fencing_error(member_id, group_instance_id) {
-            return Err(error);
-        }
-        if !self.members.contains_key(member_id) {
-            return Err(ResponseError::UnknownMemberId);
-        }
-        if generation_id != self.generation_id {
-            return Err(ResponseError::IllegalGeneration);
-        }
-        Ok(())
+        self.check_member(member_id, generation_id, group_instance_id)
     }
 
     /// Marks the group deleted; only an empty group can be.
