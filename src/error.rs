@@ -42,6 +42,10 @@ impl KafkaError for LogError {
             LogError::ProducerState(ProducerStateError::OutOfOrderSequence { .. }) => {
                 ResponseError::OutOfOrderSequenceNumber
             }
+            LogError::ProducerState(ProducerStateError::CoordinatorFenced { .. }) => {
+                ResponseError::TransactionCoordinatorFenced
+            }
+            LogError::ControlBatchFromClient => ResponseError::InvalidRecord,
             LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         }
     }

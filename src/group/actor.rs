@@ -17,6 +17,7 @@ use super::state::{
     SyncResult,
 };
 use super::{log_format, GroupConfig};
+use crate::log::partition_log::AppendOrigin;
 use crate::partition::Partitions;
 use crate::records::builder::BatchBuilder;
 use crate::types::{now_ms, TopicPartition};
@@ -98,7 +99,7 @@ impl GroupStorage {
             builder.push(now, Some(key), value.as_deref(), &[]);
         }
         partition
-            .append_as_leader(builder.build())
+            .append_as_leader(builder.build(), AppendOrigin::Coordinator)
             .await
             .map(|_| ())
             .map_err(|error| {

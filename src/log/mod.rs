@@ -11,6 +11,7 @@ pub mod producer_state;
 pub mod recovery;
 pub mod segment;
 pub mod time_index;
+pub mod txn_index;
 
 use thiserror::Error;
 
@@ -40,6 +41,8 @@ pub enum LogError {
     MultipleIdempotentBatches,
     #[error(transparent)]
     ProducerState(#[from] ProducerStateError),
+    #[error("clients may not write control batches")]
+    ControlBatchFromClient,
     #[error("offset {requested} is outside [{log_start_offset}, {log_end_offset}]")]
     OffsetOutOfRange {
         requested: Offset,

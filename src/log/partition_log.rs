@@ -12,17 +12,19 @@ use tracing::{debug, info};
 
 use super::cleaner::{self, CleanStats};
 use super::producer_state::{
-    load_latest_snapshot, write_snapshot, BatchMetadata, ProducerBatch, ProducerState,
-    SequenceCheck,
+    load_latest_snapshot, write_snapshot, BatchMetadata, CompletedTxn, ProducerBatch,
+    ProducerState, ProducerSummary, SequenceCheck,
 };
 use super::recovery::{list_segment_base_offsets, recover_active_segment, recover_sealed_segment};
 use super::segment::Segment;
+use super::txn_index::AbortedTxn;
 use super::LogError;
 use crate::config::topic::{CleanupPolicy, LogConfig, TimestampType};
 use crate::records::batch::{
     set_base_offset, set_log_append_time, set_partition_leader_epoch, Batch, Batches, Compression,
 };
 use crate::records::compression::decompress;
+use crate::records::control::TxnMarker;
 use crate::records::record::Records;
 use crate::types::{now_ms, LeaderEpoch, Offset};
 
@@ -33,6 +35,15 @@ pub struct AppendInfo {
     pub last_offset: Offset,
     /// The broker time stamped on the batches, for LogAppendTime topics.
     pub log_append_time: Option<i64>,
+}
+
+/// Who is appending: clients go through sequence checks; the broker's own
+/// coordinators write transactional records without sequences (offsets
+/// committed in a transaction), as Kafka's coordinator appends do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendOrigin {
+    Client,
+    Coordinator,
 }
 
 /// A record found by timestamp.
@@ -161,10 +172,12 @@ impl PartitionLog {
             _ => (self.log_start_offset, ProducerState::default()),
         };
         self.producers = state;
-        for segment in self.segments.values() {
+        for segment in self.segments.values_mut() {
             if segment.next_offset() <= from {
                 continue;
             }
+            // The replay below re-derives the aborted transactions from here.
+            segment.truncate_aborted_txns(from)?;
             for header in segment.headers_from(from)? {
                 if let Some(producer) = header.producer {
                     let metadata = BatchMetadata::new(
@@ -174,6 +187,20 @@ impl PartitionLog {
                         header.max_timestamp,
                     );
                     self.producers.update(&producer, metadata);
+                }
+                if header.control {
+                    let bytes = segment.read_at(header.position, header.size as usize)?;
+                    let batch = Batch::parse(&bytes)?;
+                    if let Some(marker) = TxnMarker::of(&batch) {
+                        let completed = self.producers.complete_txn(
+                            &marker,
+                            batch.base_offset(),
+                            batch.max_timestamp(),
+                        );
+                        if let Some(aborted) = aborted_entry(&completed, &self.producers) {
+                            segment.record_aborted_txn(aborted)?;
+                        }
+                    }
                 }
             }
         }
@@ -188,6 +215,9 @@ impl PartitionLog {
         for item in Batches::new(records) {
             let (_, batch) = item?;
             batch.validate()?;
+            if batch.is_control() {
+                return Err(LogError::ControlBatchFromClient);
+            }
             idempotent |= batch.producer_id() >= 0;
             if batch.size() > self.config.max_message_bytes {
                 return Err(LogError::MessageTooLarge {
@@ -217,12 +247,17 @@ impl PartitionLog {
         &mut self,
         records: &mut [u8],
         leader_epoch: LeaderEpoch,
+        origin: AppendOrigin,
     ) -> Result<AppendInfo, LogError> {
         self.validate_records(records)?;
         // Idempotent produce carries exactly one batch (checked above).
         let producer = ProducerBatch::of(&Batch::parse(records)?);
         if let Some(producer) = &producer {
-            if let SequenceCheck::Duplicate(original) = self.producers.check(producer)? {
+            let check = match origin {
+                AppendOrigin::Client => self.producers.check(producer)?,
+                AppendOrigin::Coordinator => self.producers.check_epoch(producer)?,
+            };
+            if let SequenceCheck::Duplicate(original) = check {
                 return Ok(AppendInfo {
                     base_offset: original.first_offset,
                     last_offset: original.last_offset,
@@ -269,6 +304,67 @@ impl PartitionLog {
             last_offset: next_offset.plus(-1),
             log_append_time,
         })
+    }
+
+    /// Appends a transaction marker for the coordinator, closing the
+    /// producer's transaction here; an abort is recorded in the active
+    /// segment's `.txnindex` for read_committed fetches.
+    pub fn append_marker(
+        &mut self,
+        marker: &TxnMarker,
+        leader_epoch: LeaderEpoch,
+    ) -> Result<(AppendInfo, CompletedTxn), LogError> {
+        self.producers.check_marker(marker)?;
+        let mut bytes = marker.to_batch(now_ms());
+        let offset = self.log_end_offset();
+        set_base_offset(&mut bytes, offset);
+        set_partition_leader_epoch(&mut bytes, leader_epoch);
+        let batch = Batch::parse(&bytes)?;
+        self.maybe_roll(batch.size() as u64)?;
+        self.active_mut().append(&batch)?;
+        let completed = self
+            .producers
+            .complete_txn(marker, offset, batch.max_timestamp());
+        if let Some(aborted) = aborted_entry(&completed, &self.producers) {
+            self.active_mut().record_aborted_txn(aborted)?;
+        }
+        self.unflushed_messages += 1;
+        if self.unflushed_messages >= self.config.flush_messages {
+            self.flush()?;
+        }
+        let info = AppendInfo {
+            base_offset: offset,
+            last_offset: offset,
+            log_append_time: None,
+        };
+        Ok((info, completed))
+    }
+
+    /// The first offset of the oldest open transaction, if any.
+    pub fn first_unstable_offset(&self) -> Option<Offset> {
+        self.producers.first_unstable_offset()
+    }
+
+    /// Every producer known here, for DescribeProducers.
+    pub fn producer_summaries(&self) -> Vec<ProducerSummary> {
+        self.producers.summaries()
+    }
+
+    /// The aborted transactions a read_committed consumer of
+    /// `[from, upper_bound)` must know about: those that ended at or after
+    /// `from` and began before `upper_bound`.
+    pub fn aborted_txns(&self, from: Offset, upper_bound: Offset) -> Vec<AbortedTxn> {
+        let first_segment = self
+            .segments
+            .range(..=from)
+            .next_back()
+            .map_or(Offset::ZERO, |(base, _)| *base);
+        self.segments
+            .range(first_segment..)
+            .flat_map(|(_, segment)| segment.aborted_txns())
+            .filter(|txn| txn.last_offset >= from && txn.first_offset < upper_bound)
+            .copied()
+            .collect()
     }
 
     /// Rolls to a new segment if the active one is full or too old.
@@ -577,6 +673,20 @@ impl PartitionLog {
     }
 }
 
+/// The `.txnindex` entry for a transaction a marker aborted (none for
+/// commits, or when the producer wrote nothing here).
+fn aborted_entry(completed: &CompletedTxn, producers: &ProducerState) -> Option<AbortedTxn> {
+    let first_offset = completed.first_offset?;
+    (!completed.committed).then(|| AbortedTxn {
+        producer_id: completed.producer_id,
+        first_offset,
+        last_offset: completed.last_offset,
+        last_stable_offset: producers
+            .first_unstable_offset()
+            .unwrap_or(completed.last_offset.plus(1)),
+    })
+}
+
 /// Drops batches at or past `max_offset` from a read buffer.
 fn trim_to_offset(bytes: &mut Vec<u8>, max_offset: Offset) {
     let mut keep = 0;
@@ -605,7 +715,8 @@ mod tests {
 
     fn append(log: &mut PartitionLog, records: usize) -> AppendInfo {
         let mut bytes = sample_batch(records);
-        log.append_as_leader(&mut bytes, LeaderEpoch(0)).unwrap()
+        log.append_as_leader(&mut bytes, LeaderEpoch(0), AppendOrigin::Client)
+            .unwrap()
     }
 
     #[test]
@@ -652,7 +763,7 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         assert!(matches!(
-            log.append_as_leader(&mut bytes, LeaderEpoch(0)),
+            log.append_as_leader(&mut bytes, LeaderEpoch(0), AppendOrigin::Client),
             Err(LogError::Batch(_))
         ));
         assert_eq!(log.log_end_offset(), Offset(0));
@@ -684,7 +795,7 @@ mod tests {
             for record in 0..5 {
                 builder.push(batch * 100 + record * 10, None, Some(b"v"), &[]);
             }
-            log.append_as_leader(&mut builder.build(), LeaderEpoch(0))
+            log.append_as_leader(&mut builder.build(), LeaderEpoch(0), AppendOrigin::Client)
                 .unwrap();
         }
         let at = |t| {
@@ -714,11 +825,19 @@ mod tests {
         let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
         append(&mut log, 1); // offset 0, not idempotent
         for sequence in [0, 2, 4] {
-            log.append_as_leader(&mut idempotent_batch(sequence, 2), LeaderEpoch(0))
-                .unwrap();
+            log.append_as_leader(
+                &mut idempotent_batch(sequence, 2),
+                LeaderEpoch(0),
+                AppendOrigin::Client,
+            )
+            .unwrap();
         }
         let retry = log
-            .append_as_leader(&mut idempotent_batch(2, 2), LeaderEpoch(0))
+            .append_as_leader(
+                &mut idempotent_batch(2, 2),
+                LeaderEpoch(0),
+                AppendOrigin::Client,
+            )
             .unwrap();
         assert_eq!(
             (retry.base_offset, retry.last_offset),
@@ -726,20 +845,28 @@ mod tests {
         );
         assert_eq!(log.log_end_offset(), Offset(7));
         assert!(matches!(
-            log.append_as_leader(&mut idempotent_batch(9, 1), LeaderEpoch(0)),
+            log.append_as_leader(
+                &mut idempotent_batch(9, 1),
+                LeaderEpoch(0),
+                AppendOrigin::Client
+            ),
             Err(LogError::ProducerState(_))
         ));
         let mut two = idempotent_batch(6, 1);
         two.extend(idempotent_batch(7, 1));
         assert!(matches!(
-            log.append_as_leader(&mut two, LeaderEpoch(0)),
+            log.append_as_leader(&mut two, LeaderEpoch(0), AppendOrigin::Client),
             Err(LogError::MultipleIdempotentBatches)
         ));
         drop(log);
         // Unclean restart: no snapshot, the state comes from replaying the log.
         let mut log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
         let retry = log
-            .append_as_leader(&mut idempotent_batch(4, 2), LeaderEpoch(0))
+            .append_as_leader(
+                &mut idempotent_batch(4, 2),
+                LeaderEpoch(0),
+                AppendOrigin::Client,
+            )
             .unwrap();
         assert_eq!(retry.base_offset, Offset(5));
         log.checkpoint().unwrap();
@@ -747,13 +874,113 @@ mod tests {
         // Clean restart: from the snapshot.
         let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
         let retry = log
-            .append_as_leader(&mut idempotent_batch(4, 2), LeaderEpoch(0))
+            .append_as_leader(
+                &mut idempotent_batch(4, 2),
+                LeaderEpoch(0),
+                AppendOrigin::Client,
+            )
             .unwrap();
         assert_eq!(retry.base_offset, Offset(5));
         let next = log
-            .append_as_leader(&mut idempotent_batch(6, 1), LeaderEpoch(0))
+            .append_as_leader(
+                &mut idempotent_batch(6, 1),
+                LeaderEpoch(0),
+                AppendOrigin::Client,
+            )
             .unwrap();
         assert_eq!(next.base_offset, Offset(7));
+    }
+
+    fn txn_batch(producer_id: i64, sequence: i32, records: i32) -> Vec<u8> {
+        let mut builder = BatchBuilder::new(now_ms())
+            .idempotent(producer_id, 0, sequence)
+            .transactional();
+        for _ in 0..records {
+            builder.push(now_ms(), None, Some(b"t"), &[]);
+        }
+        builder.build()
+    }
+
+    fn marker(producer_id: i64, commit: bool) -> TxnMarker {
+        TxnMarker {
+            producer_id,
+            producer_epoch: 0,
+            commit,
+            coordinator_epoch: 0,
+        }
+    }
+
+    #[test]
+    fn open_transactions_hold_the_stable_offset_and_aborts_are_indexed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+        let client = AppendOrigin::Client;
+        append(&mut log, 2); // 0..=1
+        log.append_as_leader(&mut txn_batch(7, 0, 3), LeaderEpoch(0), client)
+            .unwrap(); // 2..=4, producer 7
+        log.append_as_leader(&mut txn_batch(8, 0, 2), LeaderEpoch(0), client)
+            .unwrap(); // 5..=6, producer 8
+        assert_eq!(log.first_unstable_offset(), Some(Offset(2)));
+        let (_, completed) = log
+            .append_marker(&marker(7, false), LeaderEpoch(0))
+            .unwrap();
+        assert_eq!(
+            (completed.first_offset, completed.last_offset),
+            (Some(Offset(2)), Offset(7))
+        );
+        assert_eq!(log.first_unstable_offset(), Some(Offset(5)));
+        log.append_marker(&marker(8, true), LeaderEpoch(0)).unwrap(); // 8
+        assert_eq!(log.first_unstable_offset(), None);
+        let aborted = |log: &PartitionLog, from, to| -> Vec<(i64, i64)> {
+            log.aborted_txns(Offset(from), Offset(to))
+                .iter()
+                .map(|t| (t.producer_id, t.first_offset.value()))
+                .collect()
+        };
+        assert_eq!(aborted(&log, 0, 9), vec![(7, 2)]);
+        assert_eq!(aborted(&log, 0, 2), vec![], "ends before the transaction");
+        assert_eq!(aborted(&log, 8, 9), vec![], "starts after its marker");
+        // A client may not forge markers.
+        assert!(matches!(
+            log.append_as_leader(&mut marker(9, true).to_batch(0), LeaderEpoch(0), client),
+            Err(LogError::ControlBatchFromClient)
+        ));
+        // A marker from an older producer epoch is fenced.
+        let stale = TxnMarker {
+            producer_epoch: -1,
+            ..marker(7, true)
+        };
+        assert!(log.append_marker(&stale, LeaderEpoch(0)).is_err());
+        // One more open transaction, then restarts: clean and unclean.
+        log.append_as_leader(&mut txn_batch(7, 3, 1), LeaderEpoch(0), client)
+            .unwrap(); // 9
+        log.checkpoint().unwrap();
+        drop(log);
+        for clean in [true, false] {
+            let log = PartitionLog::open(dir.path(), small_config(), clean).unwrap();
+            assert_eq!(
+                log.first_unstable_offset(),
+                Some(Offset(9)),
+                "clean={clean}"
+            );
+            assert_eq!(aborted(&log, 0, 10), vec![(7, 2)], "clean={clean}");
+        }
+        // Without snapshots everything is replayed from the log.
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path
+                .extension()
+                .is_some_and(|e| e == "snapshot" || e == "txnindex")
+            {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+        let mut log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
+        assert_eq!(log.first_unstable_offset(), Some(Offset(9)));
+        assert_eq!(aborted(&log, 0, 10), vec![(7, 2)]);
+        log.append_marker(&marker(7, false), LeaderEpoch(0))
+            .unwrap(); // 10
+        assert_eq!(aborted(&log, 0, 11), vec![(7, 2), (7, 9)]);
     }
 
     #[test]
@@ -877,15 +1104,21 @@ mod tests {
             log.append_as_leader(
                 &mut keyed_batch(old + round as i64, &records),
                 LeaderEpoch(0),
+                AppendOrigin::Client,
             )
             .unwrap();
         }
-        log.append_as_leader(&mut keyed_batch(now, &[("c", None)]), LeaderEpoch(0))
-            .unwrap();
+        log.append_as_leader(
+            &mut keyed_batch(now, &[("c", None)]),
+            LeaderEpoch(0),
+            AppendOrigin::Client,
+        )
+        .unwrap();
         log.roll().unwrap();
         log.append_as_leader(
             &mut keyed_batch(now, &[("d", Some("active"))]),
             LeaderEpoch(0),
+            AppendOrigin::Client,
         )
         .unwrap();
         let stats = log.compact(now).unwrap().expect("dirty enough to clean");
@@ -900,7 +1133,11 @@ mod tests {
         );
         assert_eq!(log.compact(now).unwrap(), None, "nothing dirty any more");
         assert!(matches!(
-            log.append_as_leader(&mut sample_batch_without_keys(), LeaderEpoch(0)),
+            log.append_as_leader(
+                &mut sample_batch_without_keys(),
+                LeaderEpoch(0),
+                AppendOrigin::Client
+            ),
             Err(LogError::KeylessRecordOnCompactedTopic)
         ));
         drop(log);
@@ -934,7 +1171,7 @@ mod tests {
             for chunk in (0..writes.len()).collect::<Vec<_>>().chunks(batch_size) {
                 let records: Vec<(&str, Option<&str>)> =
                     chunk.iter().map(|&i| (keys[i].as_str(), values[i].as_deref())).collect();
-                log.append_as_leader(&mut keyed_batch(now, &records), LeaderEpoch(0)).unwrap();
+                log.append_as_leader(&mut keyed_batch(now, &records), LeaderEpoch(0), AppendOrigin::Client).unwrap();
             }
             log.roll().unwrap();
             log.compact(now).unwrap();
@@ -989,8 +1226,12 @@ mod tests {
             ..small_config()
         };
         let mut log = PartitionLog::open(dir.path(), config, true).unwrap();
-        log.append_as_leader(&mut keyed_batch(1_000, &[("k", Some("v"))]), LeaderEpoch(0))
-            .unwrap();
+        log.append_as_leader(
+            &mut keyed_batch(1_000, &[("k", Some("v"))]),
+            LeaderEpoch(0),
+            AppendOrigin::Client,
+        )
+        .unwrap();
         assert_eq!(log.apply_retention(now_ms()).unwrap(), 0);
         assert_eq!(log.log_start_offset(), Offset(0));
     }

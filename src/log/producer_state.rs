@@ -7,6 +7,10 @@
 //! of order, and a retry of one of the last five batches is answered with the
 //! offsets it already has instead of being appended again.
 //!
+//! It also tracks each producer's open transaction in this partition (the
+//! offset of its first record), which bounds the last stable offset, and
+//! closes it when the coordinator's marker arrives.
+//!
 //! The state is rebuilt from batch headers (replay) and saved in
 //! `<offset>.snapshot` files so that a restart replays only the tail.
 
@@ -17,6 +21,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::records::batch::Batch;
+use crate::records::control::TxnMarker;
 use crate::types::Offset;
 
 /// Kafka keeps this many batches per producer for duplicate detection.
@@ -45,6 +50,12 @@ pub enum ProducerStateError {
         epoch: i16,
         sequence: i32,
         last: i32,
+    },
+    #[error("marker from coordinator epoch {epoch}, producer {producer_id} saw epoch {current}")]
+    CoordinatorFenced {
+        producer_id: i64,
+        epoch: i32,
+        current: i32,
     },
 }
 
@@ -79,6 +90,46 @@ impl BatchMetadata {
 struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<BatchMetadata>,
+    /// Offset of the first record of the producer's open transaction here.
+    current_txn_first_offset: Option<Offset>,
+    /// Epoch of the coordinator that wrote the producer's last marker.
+    coordinator_epoch: i32,
+    /// Time of the producer's last write (batch or marker), for expiry.
+    last_timestamp: i64,
+}
+
+impl ProducerEntry {
+    fn new(epoch: i16) -> Self {
+        ProducerEntry {
+            epoch,
+            batches: VecDeque::with_capacity(BATCHES_PER_PRODUCER),
+            current_txn_first_offset: None,
+            coordinator_epoch: -1,
+            last_timestamp: -1,
+        }
+    }
+}
+
+/// A transaction a marker closed in this partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletedTxn {
+    pub producer_id: i64,
+    /// `None` when the producer wrote nothing here in that transaction.
+    pub first_offset: Option<Offset>,
+    /// The marker's offset.
+    pub last_offset: Offset,
+    pub committed: bool,
+}
+
+/// What DescribeProducers reports of one producer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerSummary {
+    pub producer_id: i64,
+    pub epoch: i16,
+    pub last_sequence: i32,
+    pub last_timestamp: i64,
+    pub coordinator_epoch: i32,
+    pub current_txn_start_offset: Option<Offset>,
 }
 
 /// The idempotence fields of a batch header.
@@ -88,6 +139,7 @@ pub struct ProducerBatch {
     pub epoch: i16,
     pub first_sequence: i32,
     pub last_sequence: i32,
+    pub transactional: bool,
 }
 
 impl ProducerBatch {
@@ -105,6 +157,7 @@ impl ProducerBatch {
             epoch: batch.producer_epoch(),
             first_sequence,
             last_sequence,
+            transactional: batch.is_transactional(),
         })
     }
 }
@@ -116,6 +169,8 @@ fn in_sequence(last: i32, next: i32) -> bool {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ProducerState {
     producers: BTreeMap<i64, ProducerEntry>,
+    /// Open transactions by first offset: the smallest bounds the LSO.
+    ongoing: BTreeMap<Offset, i64>,
 }
 
 impl ProducerState {
@@ -169,15 +224,28 @@ impl ProducerState {
         })
     }
 
-    /// Records an appended (or replayed) batch.
+    /// Checks only the epoch of a batch the broker's own coordinator writes
+    /// for a producer (no sequence: offsets committed in a transaction).
+    pub fn check_epoch(&self, batch: &ProducerBatch) -> Result<SequenceCheck, ProducerStateError> {
+        match self.producers.get(&batch.producer_id) {
+            Some(entry) if batch.epoch < entry.epoch => {
+                Err(ProducerStateError::InvalidProducerEpoch {
+                    producer_id: batch.producer_id,
+                    epoch: batch.epoch,
+                    current: entry.epoch,
+                })
+            }
+            _ => Ok(SequenceCheck::Append),
+        }
+    }
+
+    /// Records an appended (or replayed) batch; a transactional batch opens
+    /// its producer's transaction here if none is open.
     pub fn update(&mut self, batch: &ProducerBatch, metadata: BatchMetadata) {
         let entry = self
             .producers
             .entry(batch.producer_id)
-            .or_insert_with(|| ProducerEntry {
-                epoch: batch.epoch,
-                batches: VecDeque::with_capacity(BATCHES_PER_PRODUCER),
-            });
+            .or_insert_with(|| ProducerEntry::new(batch.epoch));
         if batch.epoch != entry.epoch {
             entry.epoch = batch.epoch;
             entry.batches.clear();
@@ -186,25 +254,98 @@ impl ProducerState {
             entry.batches.pop_front();
         }
         entry.batches.push_back(metadata);
+        entry.last_timestamp = entry.last_timestamp.max(metadata.max_timestamp);
+        if batch.transactional && entry.current_txn_first_offset.is_none() {
+            entry.current_txn_first_offset = Some(metadata.first_offset);
+            self.ongoing
+                .insert(metadata.first_offset, batch.producer_id);
+        }
+    }
+
+    /// Checks a transaction marker against the producer's epoch and the
+    /// coordinator epoch of its last marker (a zombie coordinator is fenced).
+    pub fn check_marker(&self, marker: &TxnMarker) -> Result<(), ProducerStateError> {
+        let Some(entry) = self.producers.get(&marker.producer_id) else {
+            return Ok(());
+        };
+        if marker.producer_epoch < entry.epoch {
+            return Err(ProducerStateError::InvalidProducerEpoch {
+                producer_id: marker.producer_id,
+                epoch: marker.producer_epoch,
+                current: entry.epoch,
+            });
+        }
+        if marker.coordinator_epoch < entry.coordinator_epoch {
+            return Err(ProducerStateError::CoordinatorFenced {
+                producer_id: marker.producer_id,
+                epoch: marker.coordinator_epoch,
+                current: entry.coordinator_epoch,
+            });
+        }
+        Ok(())
+    }
+
+    /// Applies a marker written (or replayed) at `offset`: closes the
+    /// producer's open transaction here.
+    pub fn complete_txn(
+        &mut self,
+        marker: &TxnMarker,
+        offset: Offset,
+        timestamp: i64,
+    ) -> CompletedTxn {
+        let entry = self
+            .producers
+            .entry(marker.producer_id)
+            .or_insert_with(|| ProducerEntry::new(marker.producer_epoch));
+        if marker.producer_epoch > entry.epoch {
+            // A bumped epoch (fencing, or transactions V2) restarts sequences.
+            entry.epoch = marker.producer_epoch;
+            entry.batches.clear();
+        }
+        entry.coordinator_epoch = marker.coordinator_epoch;
+        entry.last_timestamp = entry.last_timestamp.max(timestamp);
+        let first_offset = entry.current_txn_first_offset.take();
+        if let Some(first) = first_offset {
+            self.ongoing.remove(&first);
+        }
+        CompletedTxn {
+            producer_id: marker.producer_id,
+            first_offset,
+            last_offset: offset,
+            committed: marker.commit,
+        }
+    }
+
+    /// The first offset of the oldest open transaction: nothing at or past
+    /// it is stable yet.
+    pub fn first_unstable_offset(&self) -> Option<Offset> {
+        self.ongoing.keys().next().copied()
+    }
+
+    /// Every producer, for DescribeProducers.
+    pub fn summaries(&self) -> Vec<ProducerSummary> {
+        self.producers
+            .iter()
+            .map(|(producer_id, entry)| ProducerSummary {
+                producer_id: *producer_id,
+                epoch: entry.epoch,
+                last_sequence: entry.batches.back().map_or(-1, |b| b.last_sequence),
+                last_timestamp: entry.last_timestamp,
+                coordinator_epoch: entry.coordinator_epoch,
+                current_txn_start_offset: entry.current_txn_first_offset,
+            })
+            .collect()
     }
 
     /// Forgets producers whose last write is older than `expiration_ms`
-    /// (`producer.id.expiration.ms`).
+    /// (`producer.id.expiration.ms`), unless a transaction of theirs is open.
     pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
         let before = self.producers.len();
         self.producers.retain(|_, entry| {
-            entry
-                .batches
-                .back()
-                .is_some_and(|b| now_ms - b.max_timestamp < expiration_ms)
+            entry.current_txn_first_offset.is_some()
+                || now_ms - entry.last_timestamp < expiration_ms
         });
         before - self.producers.len()
-    }
-
-    /// Drops what was written at or after `offset` (log truncation): the
-    /// state is rebuilt by replay from an earlier snapshot instead.
-    pub fn clear(&mut self) {
-        self.producers.clear();
     }
 
     fn encode(&self) -> Vec<u8> {
@@ -213,6 +354,10 @@ impl ProducerState {
         for (producer_id, entry) in &self.producers {
             body.extend_from_slice(&producer_id.to_be_bytes());
             body.extend_from_slice(&entry.epoch.to_be_bytes());
+            let txn_first = entry.current_txn_first_offset.map_or(-1, |o| o.0);
+            body.extend_from_slice(&txn_first.to_be_bytes());
+            body.extend_from_slice(&entry.coordinator_epoch.to_be_bytes());
+            body.extend_from_slice(&entry.last_timestamp.to_be_bytes());
             body.push(entry.batches.len() as u8);
             for b in &entry.batches {
                 body.extend_from_slice(&b.first_sequence.to_be_bytes());
@@ -232,7 +377,8 @@ impl ProducerState {
         let version = i16::from_be_bytes(bytes.get(..2)?.try_into().ok()?);
         let crc = u32::from_be_bytes(bytes.get(2..6)?.try_into().ok()?);
         let body = bytes.get(6..)?;
-        if version != SNAPSHOT_VERSION || crc32c::crc32c(body) != crc {
+        // Version 1 (before transactions) lacks the transaction fields.
+        if !(1..=SNAPSHOT_VERSION).contains(&version) || crc32c::crc32c(body) != crc {
             return None;
         }
         let mut input = body;
@@ -246,11 +392,14 @@ impl ProducerState {
         for _ in 0..count {
             let producer_id = i64::from_be_bytes(take(8)?.try_into().ok()?);
             let epoch = i16::from_be_bytes(take(2)?.try_into().ok()?);
+            let mut entry = ProducerEntry::new(epoch);
+            if version >= 2 {
+                let txn_first = i64::from_be_bytes(take(8)?.try_into().ok()?);
+                entry.current_txn_first_offset = (txn_first >= 0).then_some(Offset(txn_first));
+                entry.coordinator_epoch = i32::from_be_bytes(take(4)?.try_into().ok()?);
+                entry.last_timestamp = i64::from_be_bytes(take(8)?.try_into().ok()?);
+            }
             let batches = take(1)?[0] as usize;
-            let mut entry = ProducerEntry {
-                epoch,
-                batches: VecDeque::with_capacity(BATCHES_PER_PRODUCER),
-            };
             for _ in 0..batches.min(BATCHES_PER_PRODUCER) {
                 entry.batches.push_back(BatchMetadata {
                     first_sequence: i32::from_be_bytes(take(4)?.try_into().ok()?),
@@ -260,13 +409,19 @@ impl ProducerState {
                     max_timestamp: i64::from_be_bytes(take(8)?.try_into().ok()?),
                 });
             }
+            if version == 1 {
+                entry.last_timestamp = entry.batches.back().map_or(-1, |b| b.max_timestamp);
+            }
+            if let Some(first) = entry.current_txn_first_offset {
+                state.ongoing.insert(first, producer_id);
+            }
             state.producers.insert(producer_id, entry);
         }
         Some(state)
     }
 }
 
-const SNAPSHOT_VERSION: i16 = 1;
+const SNAPSHOT_VERSION: i16 = 2;
 const SNAPSHOT_SUFFIX: &str = ".snapshot";
 
 pub fn snapshot_path(dir: &Path, offset: Offset) -> PathBuf {
@@ -332,6 +487,7 @@ mod tests {
             epoch,
             first_sequence: first,
             last_sequence: first + (count - 1),
+            transactional: false,
         }
     }
 

@@ -1,5 +1,6 @@
 //! One log segment: a `.log` file of record batches, exactly as produced
-//! (with broker-assigned offsets), plus its sparse `.index` and `.timeindex`.
+//! (with broker-assigned offsets), plus its sparse `.index` and `.timeindex`
+//! and the `.txnindex` of transactions aborted by markers in it.
 //!
 //! A segment only grows at its end and is never rewritten in place; the
 //! partition log decides when to roll to a new one.
@@ -14,6 +15,7 @@ use std::time::Instant;
 use super::offset_index::OffsetIndex;
 use super::producer_state::ProducerBatch;
 use super::time_index::TimeIndex;
+use super::txn_index::{txn_index_path, AbortedTxn, TxnIndex};
 use crate::records::batch::{frame_size, Batch, HEADER_SIZE};
 use crate::types::Offset;
 
@@ -49,6 +51,7 @@ pub struct Segment {
     next_offset: Offset,
     offset_index: OffsetIndex,
     time_index: TimeIndex,
+    txn_index: TxnIndex,
     index_interval_bytes: u64,
     bytes_since_last_index_entry: u64,
     max_timestamp: Option<MaxTimestamp>,
@@ -71,6 +74,8 @@ pub struct BatchHeader {
     pub max_timestamp: i64,
     /// The idempotent producer that wrote the batch, if any.
     pub producer: Option<ProducerBatch>,
+    /// A control batch (transaction marker).
+    pub control: bool,
 }
 
 impl BatchHeader {
@@ -82,6 +87,7 @@ impl BatchHeader {
             last_offset: batch.last_offset(),
             max_timestamp: batch.max_timestamp(),
             producer: ProducerBatch::of(batch),
+            control: batch.is_control(),
         }
     }
 }
@@ -98,6 +104,10 @@ impl Segment {
             .open(&path)?;
         std::fs::write(index_path(dir, base_offset), [])?;
         std::fs::write(time_index_path(dir, base_offset), [])?;
+        match std::fs::remove_file(txn_index_path(dir, base_offset)) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
         Ok(Segment {
             base_offset,
             file,
@@ -106,6 +116,7 @@ impl Segment {
             next_offset: base_offset,
             offset_index: OffsetIndex::open_active(&index_path(dir, base_offset), base_offset)?,
             time_index: TimeIndex::open_active(&time_index_path(dir, base_offset), base_offset)?,
+            txn_index: TxnIndex::open(txn_index_path(dir, base_offset))?,
             index_interval_bytes,
             bytes_since_last_index_entry: 0,
             max_timestamp: None,
@@ -128,6 +139,7 @@ impl Segment {
             next_offset: base_offset,
             offset_index: OffsetIndex::open_active(&index_path(dir, base_offset), base_offset)?,
             time_index: TimeIndex::open_active(&time_index_path(dir, base_offset), base_offset)?,
+            txn_index: TxnIndex::open(txn_index_path(dir, base_offset))?,
             index_interval_bytes,
             bytes_since_last_index_entry: 0,
             max_timestamp: None,
@@ -170,6 +182,20 @@ impl Segment {
 
     pub fn time_index(&self) -> &TimeIndex {
         &self.time_index
+    }
+
+    /// Transactions aborted by markers in this segment.
+    pub fn aborted_txns(&self) -> &[AbortedTxn] {
+        self.txn_index.entries()
+    }
+
+    pub fn record_aborted_txn(&mut self, entry: AbortedTxn) -> io::Result<()> {
+        self.txn_index.append(entry)
+    }
+
+    /// Forgets aborted transactions whose marker is at or after `offset`.
+    pub fn truncate_aborted_txns(&mut self, offset: Offset) -> io::Result<()> {
+        self.txn_index.truncate_from(offset)
     }
 
     /// Appends one batch whose header already carries its final offsets.
@@ -327,6 +353,7 @@ impl Segment {
         self.recent.retain(|header| header.position < position);
         self.offset_index.truncate_to_position(position as u32)?;
         self.time_index.truncate_to_offset(next_offset)?;
+        self.txn_index.truncate_from(next_offset)?;
         Ok(())
     }
 
@@ -392,6 +419,7 @@ impl Segment {
         self.file.flush()?;
         self.file.sync_data()?;
         self.offset_index.flush()?;
+        self.txn_index.flush()?;
         self.time_index.flush()
     }
 
@@ -403,6 +431,7 @@ impl Segment {
             log_path(dir, base_offset),
             index_path(dir, base_offset),
             time_index_path(dir, base_offset),
+            txn_index_path(dir, base_offset),
         ] {
             match std::fs::remove_file(&path) {
                 Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),

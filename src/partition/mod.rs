@@ -1,6 +1,6 @@
 //! Per-partition state shared by produce, fetch and (later) replication:
-//! the log, the leader epoch, the high watermark, and the waiters woken when
-//! new data becomes visible.
+//! the log, the leader epoch, the high watermark, the last stable offset,
+//! and the waiters woken when new data becomes visible.
 //!
 //! On a single broker the ISR is the leader alone, so the high watermark
 //! follows the log end offset on every append; replication will advance it
@@ -16,8 +16,11 @@ use uuid::Uuid;
 
 use crate::config::LogConfig;
 use crate::log::cleaner::CleanStats;
-use crate::log::partition_log::{AppendInfo, TimestampAndOffset};
+use crate::log::partition_log::{AppendInfo, AppendOrigin, TimestampAndOffset};
+use crate::log::producer_state::{CompletedTxn, ProducerSummary};
+use crate::log::txn_index::AbortedTxn;
 use crate::log::{LogError, PartitionLog};
+use crate::records::control::TxnMarker;
 use crate::types::{LeaderEpoch, Offset, TopicPartition};
 
 pub use registry::Partitions;
@@ -28,6 +31,9 @@ pub struct Partition {
     log: Mutex<PartitionLog>,
     leader_epoch: AtomicI32,
     high_watermark: AtomicI64,
+    /// The high watermark, held back to the first offset of the oldest
+    /// open transaction: read_committed consumers stop here.
+    last_stable_offset: AtomicI64,
     log_start_offset: AtomicI64,
     log_end_offset: AtomicI64,
     /// Bytes on disk, refreshed whenever the log changes, so that readers
@@ -39,12 +45,34 @@ pub struct Partition {
     paused: tokio::sync::watch::Sender<bool>,
 }
 
+/// Which records a consumer may see (the Fetch and ListOffsets field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Up to the high watermark, aborted records included.
+    ReadUncommitted,
+    /// Up to the last stable offset, with the aborted transactions listed.
+    ReadCommitted,
+}
+
+impl Isolation {
+    pub fn from_wire(level: i8) -> Isolation {
+        if level == 1 {
+            Isolation::ReadCommitted
+        } else {
+            Isolation::ReadUncommitted
+        }
+    }
+}
+
 /// What a fetch read from one partition.
 #[derive(Debug, Default)]
 pub struct FetchedData {
     pub records: Vec<u8>,
     pub high_watermark: Offset,
+    pub last_stable_offset: Offset,
     pub log_start_offset: Offset,
+    /// For read_committed: transactions aborted within the returned range.
+    pub aborted: Vec<AbortedTxn>,
 }
 
 impl Partition {
@@ -57,12 +85,14 @@ impl Partition {
         let log_end = log.log_end_offset();
         let log_start = log.log_start_offset();
         let size = log.size_bytes();
+        let stable = log.first_unstable_offset().unwrap_or(log_end).min(log_end);
         Partition {
             topic_partition,
             topic_id,
             log: Mutex::new(log),
             leader_epoch: AtomicI32::new(leader_epoch.0),
             high_watermark: AtomicI64::new(log_end.0),
+            last_stable_offset: AtomicI64::new(stable.0),
             log_start_offset: AtomicI64::new(log_start.0),
             log_end_offset: AtomicI64::new(log_end.0),
             size_bytes: AtomicU64::new(size),
@@ -94,6 +124,18 @@ impl Partition {
 
     pub fn log_start_offset(&self) -> Offset {
         Offset(self.log_start_offset.load(Ordering::Acquire))
+    }
+
+    pub fn last_stable_offset(&self) -> Offset {
+        Offset(self.last_stable_offset.load(Ordering::Acquire))
+    }
+
+    /// Where a consumer with this isolation stops reading.
+    pub fn visible_end(&self, isolation: Isolation) -> Offset {
+        match isolation {
+            Isolation::ReadUncommitted => self.high_watermark(),
+            Isolation::ReadCommitted => self.last_stable_offset(),
+        }
     }
 
     pub fn log_end_offset(&self) -> Offset {
@@ -131,6 +173,7 @@ impl Partition {
     pub async fn append_as_leader(
         self: &Arc<Self>,
         mut records: Vec<u8>,
+        origin: AppendOrigin,
     ) -> Result<AppendInfo, LogError> {
         // A paused partition (fault plane) holds appends until resumed.
         let _ = self.paused.subscribe().wait_for(|paused| !*paused).await;
@@ -138,7 +181,7 @@ impl Partition {
         let partition = Arc::clone(self);
         let info = self
             .with_log(move |log| {
-                let info = log.append_as_leader(&mut records, epoch)?;
+                let info = log.append_as_leader(&mut records, epoch, origin)?;
                 // Publish while still holding the log lock, so that offsets only move forward.
                 partition.publish_offsets(log);
                 Ok(info)
@@ -148,31 +191,78 @@ impl Partition {
         Ok(info)
     }
 
+    /// Writes a transaction marker (coordinator only) and publishes the
+    /// last stable offset it releases.
+    pub async fn append_marker(
+        self: &Arc<Self>,
+        marker: TxnMarker,
+    ) -> Result<CompletedTxn, LogError> {
+        let epoch = self.leader_epoch();
+        let partition = Arc::clone(self);
+        let completed = self
+            .with_log(move |log| {
+                let (_, completed) = log.append_marker(&marker, epoch)?;
+                partition.publish_offsets(log);
+                Ok(completed)
+            })
+            .await?;
+        self.new_data.notify_waiters();
+        Ok(completed)
+    }
+
     fn publish_offsets(&self, log: &PartitionLog) {
-        let end = log.log_end_offset().0;
-        self.log_end_offset.store(end, Ordering::Release);
+        let end = log.log_end_offset();
+        self.log_end_offset.store(end.0, Ordering::Release);
         self.log_start_offset
             .store(log.log_start_offset().0, Ordering::Release);
         self.size_bytes.store(log.size_bytes(), Ordering::Release);
         // Single replica: everything appended is replicated to the whole ISR.
-        self.high_watermark.store(end, Ordering::Release);
+        let high_watermark = end;
+        let stable = log
+            .first_unstable_offset()
+            .map_or(high_watermark, |first| first.min(high_watermark));
+        // Store the LSO first: a reader never sees it above the watermark.
+        self.last_stable_offset.store(stable.0, Ordering::Release);
+        self.high_watermark
+            .store(high_watermark.0, Ordering::Release);
     }
 
-    /// Reads for a consumer: never past the high watermark.
+    /// Reads for a consumer: never past the high watermark, or for
+    /// read_committed the last stable offset, listing the aborted
+    /// transactions in what it returns.
     pub async fn read(
         self: &Arc<Self>,
         offset: Offset,
         max_bytes: usize,
+        isolation: Isolation,
     ) -> Result<FetchedData, LogError> {
         let high_watermark = self.high_watermark();
-        let records = self
-            .with_log(move |log| log.read(offset, max_bytes, high_watermark))
+        let last_stable_offset = self.last_stable_offset();
+        let end = self.visible_end(isolation);
+        let (records, aborted) = self
+            .with_log(move |log| {
+                let records = log.read(offset, max_bytes, end)?;
+                let aborted = match isolation {
+                    Isolation::ReadCommitted if !records.is_empty() => {
+                        log.aborted_txns(offset, upper_bound(&records, offset))
+                    }
+                    _ => Vec::new(),
+                };
+                Ok((records, aborted))
+            })
             .await?;
         Ok(FetchedData {
             records,
             high_watermark,
+            last_stable_offset,
             log_start_offset: self.log_start_offset(),
+            aborted,
         })
+    }
+
+    /// Every producer with state here, for DescribeProducers.
+    pub async fn producer_summaries(self: &Arc<Self>) -> Result<Vec<ProducerSummary>, LogError> {
+        self.with_log(|log| Ok(log.producer_summaries())).await
     }
 
     /// Reads up to the high watermark on the calling thread: for loaders
@@ -277,4 +367,12 @@ impl Partition {
         })
         .await
     }
+}
+
+/// The offset after the last batch of a read buffer.
+fn upper_bound(records: &[u8], from: Offset) -> Offset {
+    crate::records::batch::Batches::new(records)
+        .map_while(Result::ok)
+        .last()
+        .map_or(from, |(_, batch)| batch.next_offset())
 }

@@ -1,5 +1,6 @@
-//! Builds uncompressed v2 record batches: for the console producer and tests.
-//! The broker itself never builds batches from records.
+//! Builds uncompressed v2 record batches: for the console producer, the
+//! coordinators' own records and transaction markers, and tests. The broker
+//! never rebuilds the batches clients send.
 
 use super::batch::HEADER_SIZE;
 use super::varint::put_varlong;
@@ -12,6 +13,8 @@ pub struct BatchBuilder {
     records: Vec<u8>,
     /// Producer id, epoch and base sequence of an idempotent batch.
     producer: (i64, i16, i32),
+    /// Attribute bits: transactional, control.
+    attributes: i16,
 }
 
 fn put_nullable(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
@@ -32,7 +35,20 @@ impl BatchBuilder {
             count: 0,
             records: Vec::new(),
             producer: (-1, -1, -1),
+            attributes: 0,
         }
+    }
+
+    /// Marks the batch as part of its producer's transaction.
+    pub fn transactional(mut self) -> Self {
+        self.attributes |= super::batch::TRANSACTIONAL;
+        self
+    }
+
+    /// Marks the batch as a control batch (a transaction marker).
+    pub fn control(mut self) -> Self {
+        self.attributes |= super::batch::CONTROL;
+        self
     }
 
     /// Marks the batch as written by an idempotent producer.
@@ -77,7 +93,7 @@ impl BatchBuilder {
         out.extend_from_slice(&(-1i32).to_be_bytes()); // partition leader epoch
         out.push(2); // magic
         out.extend_from_slice(&[0; 4]); // crc, filled below
-        out.extend_from_slice(&0i16.to_be_bytes()); // attributes
+        out.extend_from_slice(&self.attributes.to_be_bytes());
         out.extend_from_slice(&(self.count - 1).max(0).to_be_bytes());
         out.extend_from_slice(&self.base_timestamp.to_be_bytes());
         out.extend_from_slice(&self.max_timestamp.to_be_bytes());

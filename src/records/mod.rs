@@ -3,5 +3,6 @@
 pub mod batch;
 pub mod builder;
 pub mod compression;
+pub mod control;
 pub mod record;
 pub mod varint;

@@ -3,6 +3,9 @@
 //! least one batch, KIP-74), long-polling up to `max_wait_ms` until
 //! `min_bytes` are available.
 //!
+//! read_committed consumers read up to the last stable offset and get the
+//! aborted transactions of what they read, to drop those records.
+//!
 //! Fetch sessions (KIP-227) are not kept: every response is a full one with
 //! session id 0, which clients accept as "no session".
 
@@ -13,26 +16,29 @@ use bytes::Bytes;
 use futures_util::future::select_all;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_request::FetchTopic;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::ProducerId;
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use tokio::time::Instant;
 
 use super::{leader_epoch_error, topic_name};
 use crate::broker::Broker;
 use crate::error::KafkaError;
-use crate::partition::Partition;
+use crate::log::txn_index::AbortedTxn;
+use crate::partition::{Isolation, Partition};
 use crate::types::{Offset, TopicPartition};
 
 /// Upper bound on how long one fetch may park, whatever the client asks.
 const MAX_WAIT_CAP: Duration = Duration::from_secs(60);
-const READ_COMMITTED: i8 = 1;
 
 pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, _version: i16) -> FetchResponse {
     let max_wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + max_wait;
     let min_bytes = request.min_bytes.max(0) as usize;
     let wanted = resolve(broker, &request.topics);
-    let read_committed = request.isolation_level == READ_COMMITTED;
+    let isolation = Isolation::from_wire(request.isolation_level);
 
     loop {
         // Register for wake-ups before reading, so data appended between the
@@ -45,7 +51,7 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, _version: i16) 
         for waiter in &mut waiters {
             waiter.as_mut().enable();
         }
-        let (topics, total_bytes, any_error) = read_all(&wanted, &request, read_committed).await;
+        let (topics, total_bytes, any_error) = read_all(&wanted, &request, isolation).await;
         let now = Instant::now();
         if total_bytes >= min_bytes || any_error || now >= deadline || waiters.is_empty() {
             return respond(broker, topics);
@@ -100,8 +106,9 @@ fn resolve(broker: &Broker, topics: &[FetchTopic]) -> Wanted {
 async fn read_all(
     wanted: &Wanted,
     request: &FetchRequest,
-    read_committed: bool,
+    isolation: Isolation,
 ) -> (Vec<FetchableTopicResponse>, usize, bool) {
+    let read_committed = isolation == Isolation::ReadCommitted;
     let mut topics: Vec<FetchableTopicResponse> = Vec::new();
     let mut remaining = request.max_bytes.max(0) as usize;
     let mut total = 0usize;
@@ -122,7 +129,7 @@ async fn read_all(
             Some(partition) => {
                 data = data
                     .with_high_watermark(partition.high_watermark().value())
-                    .with_last_stable_offset(partition.high_watermark().value())
+                    .with_last_stable_offset(partition.last_stable_offset().value())
                     .with_log_start_offset(partition.log_start_offset().value());
                 if let Some(error) = leader_epoch_error(*client_epoch, partition.leader_epoch()) {
                     any_error = true;
@@ -137,14 +144,19 @@ async fn read_all(
                         limit.min(remaining)
                     };
                     if limit > 0 || total == 0 {
-                        match partition.read(Offset(*fetch_offset), limit.max(1)).await {
+                        let read = partition.read(Offset(*fetch_offset), limit.max(1), isolation);
+                        match read.await {
                             Ok(fetched) => {
                                 total += fetched.records.len();
                                 remaining = remaining.saturating_sub(fetched.records.len());
+                                let aborted = read_committed.then(|| {
+                                    fetched.aborted.iter().map(aborted_transaction).collect()
+                                });
                                 data = data
                                     .with_high_watermark(fetched.high_watermark.value())
-                                    .with_last_stable_offset(fetched.high_watermark.value())
+                                    .with_last_stable_offset(fetched.last_stable_offset.value())
                                     .with_log_start_offset(fetched.log_start_offset.value())
+                                    .with_aborted_transactions(aborted)
                                     .with_records(Some(Bytes::from(fetched.records)));
                             }
                             Err(error) => {
@@ -168,4 +180,10 @@ async fn read_all(
         }
     }
     (topics, total, any_error)
+}
+
+fn aborted_transaction(txn: &AbortedTxn) -> AbortedTransaction {
+    AbortedTransaction::default()
+        .with_producer_id(ProducerId(txn.producer_id))
+        .with_first_offset(txn.first_offset.value())
 }

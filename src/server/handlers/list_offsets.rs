@@ -1,5 +1,6 @@
 //! ListOffsets (v1–v7): earliest (-2), latest (-1), max timestamp (-3), or
-//! the first offset whose timestamp is at or after a given time.
+//! the first offset whose timestamp is at or after a given time. Latest is
+//! the high watermark, or the last stable offset for read_committed.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use super::{leader_epoch_error, topic_name};
 use crate::broker::Broker;
 use crate::error::KafkaError;
+use crate::partition::Isolation;
 use crate::types::TopicPartition;
 
 const LATEST: i64 = -1;
@@ -23,6 +25,7 @@ pub async fn handle(
     request: ListOffsetsRequest,
     version: i16,
 ) -> ListOffsetsResponse {
+    let isolation = Isolation::from_wire(request.isolation_level);
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.to_string();
@@ -46,7 +49,7 @@ pub async fn handle(
             }
             let found = match wanted.timestamp {
                 EARLIEST => Ok(Some((-1, partition.log_start_offset().value()))),
-                LATEST => Ok(Some((-1, partition.high_watermark().value()))),
+                LATEST => Ok(Some((-1, partition.visible_end(isolation).value()))),
                 MAX_TIMESTAMP => partition
                     .max_timestamp()
                     .await

@@ -14,6 +14,7 @@ use tracing::debug;
 use super::topic_name;
 use crate::broker::Broker;
 use crate::error::KafkaError;
+use crate::log::partition_log::AppendOrigin;
 use crate::types::TopicPartition;
 
 pub async fn handle(
@@ -80,7 +81,10 @@ async fn append_one(
     // The batches are patched in place (offsets, leader epoch), so they need
     // a buffer of their own.
     let size = records.len();
-    match partition.append_as_leader(records.to_vec()).await {
+    match partition
+        .append_as_leader(records.to_vec(), AppendOrigin::Client)
+        .await
+    {
         Ok(info) => {
             broker
                 .metrics()
