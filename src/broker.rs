@@ -16,6 +16,8 @@ use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::log::{LogError, LogManager};
 use crate::metadata::{BrokerImage, MetadataImage, TopicImage};
 use crate::partition::{Partition, Partitions};
+use crate::txn::producer_ids::ProducerIds;
+use crate::txn::{TransactionCoordinator, TRANSACTION_STATE_TOPIC};
 use crate::types::{now_ms, LeaderEpoch, TopicPartition};
 
 #[derive(Debug, Error)]
@@ -30,18 +32,18 @@ pub enum BrokerError {
 
 pub struct Broker {
     config: BrokerConfig,
-    controller: Controller,
+    controller: Arc<Controller>,
     logs: LogManager,
     partitions: Arc<Partitions>,
-    groups: GroupCoordinator,
+    groups: Arc<GroupCoordinator>,
+    txn: TransactionCoordinator,
     /// Cancelled when the broker starts shutting down, so that parked
     /// requests (fetch long polls) answer at once instead of holding it up.
     shutting_down: CancellationToken,
-    /// The block of producer ids this broker hands out next.
-    producer_ids: std::sync::Mutex<std::ops::Range<i64>>,
+    producer_ids: Arc<ProducerIds>,
     /// Held while a topic is created: the controller publishes the topic
-    /// before its partitions are open, and internal users (the group
-    /// coordinator) must not see it in between.
+    /// before its partitions are open, and internal users (the group and
+    /// transaction coordinators) must not see it in between.
     topic_creation: tokio::sync::Mutex<()>,
     metrics: crate::metrics::Metrics,
     faults: crate::server::faults::Faults,
@@ -64,17 +66,28 @@ impl Broker {
             port: advertised_port,
             rack: None,
         };
-        let controller = Controller::open(config.data_dir(), me, config.log.clone())?;
+        let controller = Arc::new(Controller::open(config.data_dir(), me, config.log.clone())?);
         let partitions = Arc::new(Partitions::default());
-        let groups = GroupCoordinator::new(config.group.clone(), Arc::clone(&partitions));
+        let groups = Arc::new(GroupCoordinator::new(
+            config.group.clone(),
+            Arc::clone(&partitions),
+        ));
+        let producer_ids = Arc::new(ProducerIds::new(Arc::clone(&controller)));
+        let txn = TransactionCoordinator::new(
+            config.txn.clone(),
+            Arc::clone(&partitions),
+            Arc::clone(&groups),
+            Arc::clone(&producer_ids),
+        );
         let broker = Arc::new(Broker {
             config,
             controller,
             logs,
             partitions,
             groups,
+            txn,
             shutting_down: CancellationToken::new(),
-            producer_ids: std::sync::Mutex::new(0..0),
+            producer_ids,
             topic_creation: tokio::sync::Mutex::new(()),
             metrics: crate::metrics::Metrics::default(),
             faults: Default::default(),
@@ -86,6 +99,7 @@ impl Broker {
             broker.open_partitions(topic)?;
         }
         broker.groups.load()?;
+        broker.txn.load()?;
         info!(partitions = broker.partitions.all().len(), cluster_id = %image.cluster_id, "logs loaded");
         Ok(broker)
     }
@@ -104,6 +118,10 @@ impl Broker {
 
     pub fn groups(&self) -> &GroupCoordinator {
         &self.groups
+    }
+
+    pub fn txn(&self) -> &TransactionCoordinator {
+        &self.txn
     }
 
     pub fn metrics(&self) -> &crate::metrics::Metrics {
@@ -128,25 +146,9 @@ impl Broker {
             .collect()
     }
 
-    /// A new producer id for an idempotent producer (InitProducerId), from
-    /// this broker's block, fetching a new block from the controller when
-    /// it runs out.
+    /// A new producer id for an idempotent producer (InitProducerId).
     pub async fn next_producer_id(self: &Arc<Self>) -> Result<i64, BrokerError> {
-        let broker = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let mut block = broker
-                .producer_ids
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if block.is_empty() {
-                *block = broker.controller.allocate_producer_ids()?;
-            }
-            let id = block.start;
-            block.start += 1;
-            Ok(id)
-        })
-        .await
-        .map_err(|join_error| LogError::Io(std::io::Error::other(join_error.to_string())))?
+        Ok(self.producer_ids.next().await?)
     }
 
     /// Completes when shutdown begins.
@@ -165,29 +167,51 @@ impl Broker {
     /// Creates `__consumer_offsets` on first use, as Kafka does, with the
     /// `offsets.topic.*` settings and compaction.
     pub async fn ensure_offsets_topic(self: &Arc<Self>) -> Result<(), BrokerError> {
-        let last = TopicPartition::new(
+        let group = &self.config.group;
+        self.ensure_internal_topic(
             OFFSETS_TOPIC,
-            self.config.group.offsets_topic_num_partitions - 1,
-        );
-        if self.partitions.contains(&last) {
+            group.offsets_topic_num_partitions,
+            group.offsets_topic_segment_bytes,
+        )
+        .await
+    }
+
+    /// Creates `__transaction_state` on first use, with the
+    /// `transaction.state.log.*` settings and compaction.
+    pub async fn ensure_transaction_state_topic(self: &Arc<Self>) -> Result<(), BrokerError> {
+        let txn = &self.config.txn;
+        self.ensure_internal_topic(
+            TRANSACTION_STATE_TOPIC,
+            txn.state_log_num_partitions,
+            txn.state_log_segment_bytes,
+        )
+        .await
+    }
+
+    async fn ensure_internal_topic(
+        self: &Arc<Self>,
+        name: &str,
+        num_partitions: i32,
+        segment_bytes: i32,
+    ) -> Result<(), BrokerError> {
+        if self
+            .partitions
+            .contains(&TopicPartition::new(name, num_partitions - 1))
+        {
             return Ok(());
         }
         // Wait for a creation in flight, then look again.
         let _creating = self.topic_creation.lock().await;
-        if self.metadata().topic(OFFSETS_TOPIC).is_some() {
+        if self.metadata().topic(name).is_some() {
             return Ok(());
         }
-        let group = &self.config.group;
         let topic = NewTopic {
-            name: OFFSETS_TOPIC.to_string(),
-            num_partitions: group.offsets_topic_num_partitions,
+            name: name.to_string(),
+            num_partitions,
             replication_factor: 1,
             configs: [
                 ("cleanup.policy".to_string(), "compact".to_string()),
-                (
-                    "segment.bytes".to_string(),
-                    group.offsets_topic_segment_bytes.to_string(),
-                ),
+                ("segment.bytes".to_string(), segment_bytes.to_string()),
             ]
             .into_iter()
             .collect(),
@@ -268,6 +292,10 @@ impl Broker {
     ) -> Result<Option<TopicImage>, BrokerError> {
         if name == OFFSETS_TOPIC {
             self.ensure_offsets_topic().await?;
+            return Ok(self.metadata().topic(name).cloned());
+        }
+        if name == TRANSACTION_STATE_TOPIC {
+            self.ensure_transaction_state_topic().await?;
             return Ok(self.metadata().topic(name).cloned());
         }
         let topic = NewTopic {
@@ -370,8 +398,8 @@ impl Broker {
         Ok(removed)
     }
 
-    /// Runs retention, compaction, producer expiry and time-based flushes
-    /// until the broker stops.
+    /// Runs retention, compaction, producer expiry, time-based flushes and
+    /// the transaction coordinator's time-outs until the broker stops.
     pub async fn run_log_maintenance(self: Arc<Self>) {
         let retention_every =
             Duration::from_millis(self.config.log_retention_check_interval_ms.max(1));
@@ -384,8 +412,15 @@ impl Broker {
         let mut cleaner = tokio::time::interval(Duration::from_millis(
             self.config.log_cleaner_backoff_ms.max(1),
         ));
+        let txn = &self.config.txn;
+        let mut txn_timeouts =
+            tokio::time::interval(txn.abort_timed_out_interval.max(Duration::from_millis(1)));
+        let mut txn_expiry =
+            tokio::time::interval(txn.remove_expired_interval.max(Duration::from_millis(1)));
         loop {
             tokio::select! {
+                _ = txn_timeouts.tick() => self.txn.abort_timed_out().await,
+                _ = txn_expiry.tick() => self.txn.expire_transactional_ids().await,
                 _ = cleaner.tick(), if self.config.log_cleaner_enable => {
                     for partition in self.partitions.all() {
                         if let Err(error) = partition.compact(now_ms()).await {

@@ -8,6 +8,7 @@ use crate::controller::ControllerError;
 use crate::log::producer_state::ProducerStateError;
 use crate::log::LogError;
 use crate::records::batch::BatchError;
+use crate::txn::state::TxnError;
 
 /// A Kafka error code for an error, as responses carry it.
 pub trait KafkaError {
@@ -86,5 +87,32 @@ impl KafkaError for BrokerError {
             BrokerError::Controller(error) => error.kafka_error(),
             BrokerError::Log(error) => error.kafka_error(),
         }
+    }
+}
+
+impl KafkaError for TxnError {
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            TxnError::InvalidProducerIdMapping { .. } => ResponseError::InvalidProducerIdMapping,
+            TxnError::ProducerFenced { .. } => ResponseError::ProducerFenced,
+            TxnError::ConcurrentTransactions => ResponseError::ConcurrentTransactions,
+            TxnError::InvalidTxnState(_) => ResponseError::InvalidTxnState,
+            TxnError::InvalidTransactionTimeout { .. } => ResponseError::InvalidTransactionTimeout,
+            TxnError::CoordinatorNotAvailable(_) => ResponseError::CoordinatorNotAvailable,
+            TxnError::UnknownTransactionalId => ResponseError::TransactionalIdNotFound,
+        }
+    }
+}
+
+/// The error code a transactional API answers with at `version`: requests
+/// from before KIP-588 (`fenced_since` is the first version that knows
+/// PRODUCER_FENCED) learn of fencing as INVALID_PRODUCER_EPOCH, as Kafka
+/// answers them.
+pub fn txn_error_code(error: &TxnError, version: i16, fenced_since: i16) -> i16 {
+    match error.kafka_error() {
+        ResponseError::ProducerFenced if version < fenced_since => {
+            ResponseError::InvalidProducerEpoch.code()
+        }
+        other => other.code(),
     }
 }

@@ -21,6 +21,7 @@ pub mod partition;
 pub mod records;
 pub mod server;
 pub mod testkit;
+pub mod txn;
 pub mod types;
 
 /// Declared by the library so that every binary embedding gregor (the

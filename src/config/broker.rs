@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::topic::LogConfig;
 use super::{listener::Listener, ConfigError};
 use crate::group::GroupConfig;
+use crate::txn::TxnConfig;
 
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
@@ -25,6 +26,8 @@ pub struct BrokerConfig {
     pub log: LogConfig,
     /// The group coordinator's settings (`group.*`, `offsets.*`).
     pub group: GroupConfig,
+    /// The transaction coordinator's settings (`transaction*`).
+    pub txn: TxnConfig,
     /// `admin.listener` (gregor's own): `host:port` of the HTTP endpoint for
     /// `/metrics` and `/health`; off when unset.
     pub admin_listener: Option<String>,
@@ -57,6 +60,7 @@ impl Default for BrokerConfig {
             log_flush_scheduler_interval_ms: 1_000,
             log: LogConfig::default(),
             group: GroupConfig::default(),
+            txn: TxnConfig::default(),
             admin_listener: None,
             log_cleaner_enable: true,
             log_cleaner_backoff_ms: 15_000,
@@ -197,6 +201,22 @@ impl BrokerConfig {
                     config.group.initial_rebalance_delay = millis(name, value)?
                 }
                 "group.max.size" => config.group.max_size = number(name, value)?,
+                "transaction.state.log.num.partitions" => {
+                    config.txn.state_log_num_partitions = at_least_one(name, number(name, value)?)?
+                }
+                "transaction.state.log.segment.bytes" => {
+                    config.txn.state_log_segment_bytes = at_least_one(name, number(name, value)?)?
+                }
+                "transaction.max.timeout.ms" => config.txn.max_timeout_ms = number(name, value)?,
+                "transactional.id.expiration.ms" => {
+                    config.txn.id_expiration_ms = number(name, value)?
+                }
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
+                    config.txn.abort_timed_out_interval = millis(name, value)?
+                }
+                "transaction.remove.expired.transaction.cleanup.interval.ms" => {
+                    config.txn.remove_expired_interval = millis(name, value)?
+                }
                 "offsets.retention.minutes" => {
                     config.group.offsets_retention =
                         Duration::from_secs(number::<u64>(name, value)? * 60)

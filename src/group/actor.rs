@@ -17,6 +17,7 @@ use super::state::{
     SyncResult,
 };
 use super::{log_format, GroupConfig};
+use crate::error::KafkaError;
 use crate::log::partition_log::AppendOrigin;
 use crate::partition::Partitions;
 use crate::records::builder::BatchBuilder;
@@ -73,8 +74,28 @@ pub(super) enum Command {
         partitions: Vec<TopicPartition>,
         reply: oneshot::Sender<Result<PartitionResults, ResponseError>>,
     },
+    TxnCommit {
+        producer: TxnProducer,
+        member_id: String,
+        generation_id: i32,
+        group_instance_id: Option<String>,
+        offsets: Vec<(TopicPartition, CommittedOffset)>,
+        reply: oneshot::Sender<Result<PartitionResults, ResponseError>>,
+    },
+    CompleteTxn {
+        producer_id: i64,
+        commit: bool,
+        reply: oneshot::Sender<()>,
+    },
     Describe(oneshot::Sender<GroupDescription>),
     Delete(oneshot::Sender<Result<(), ResponseError>>),
+}
+
+/// The transactional producer an offset commit belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxnProducer {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
 }
 
 /// Where a group's records go: its `__consumer_offsets` partition.
@@ -86,6 +107,17 @@ pub(super) struct GroupStorage {
 impl GroupStorage {
     /// Appends key/value records (a `None` value is a tombstone).
     async fn append(&self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), ResponseError> {
+        self.append_as(records, None).await
+    }
+
+    /// Appends records, as part of a producer's transaction if given: the
+    /// log then fences older producer epochs, and the transaction's marker
+    /// decides on replay whether the records count.
+    async fn append_as(
+        &self,
+        records: &[(Vec<u8>, Option<Vec<u8>>)],
+        producer: Option<TxnProducer>,
+    ) -> Result<(), ResponseError> {
         if records.is_empty() {
             return Ok(());
         }
@@ -95,6 +127,11 @@ impl GroupStorage {
             .ok_or(ResponseError::CoordinatorNotAvailable)?;
         let now = now_ms();
         let mut builder = BatchBuilder::new(now);
+        if let Some(producer) = producer {
+            builder = builder
+                .idempotent(producer.producer_id, producer.producer_epoch, -1)
+                .transactional();
+        }
         for (key, value) in records {
             builder.push(now, Some(key), value.as_deref(), &[]);
         }
@@ -104,7 +141,10 @@ impl GroupStorage {
             .map(|_| ())
             .map_err(|error| {
                 warn!(partition = %self.topic_partition, %error, "writing group records failed");
-                ResponseError::CoordinatorNotAvailable
+                match error.kafka_error() {
+                    ResponseError::InvalidProducerEpoch => ResponseError::ProducerFenced,
+                    _ => ResponseError::CoordinatorNotAvailable,
+                }
             })
     }
 }
@@ -237,6 +277,33 @@ impl GroupActor {
                     .await;
                 let _ = reply.send(result);
             }
+            Command::TxnCommit {
+                producer,
+                member_id,
+                generation_id,
+                group_instance_id,
+                offsets,
+                reply,
+            } => {
+                let result = self
+                    .txn_commit(
+                        producer,
+                        &member_id,
+                        generation_id,
+                        group_instance_id.as_deref(),
+                        offsets,
+                    )
+                    .await;
+                let _ = reply.send(result);
+            }
+            Command::CompleteTxn {
+                producer_id,
+                commit,
+                reply,
+            } => {
+                self.group.complete_txn(producer_id, commit);
+                let _ = reply.send(());
+            }
             Command::FetchOffsets { partitions, reply } => {
                 let offsets = match partitions {
                     Some(partitions) => partitions
@@ -319,6 +386,31 @@ impl GroupActor {
     ) -> Result<PartitionResults, ResponseError> {
         self.group
             .validate_commit(member_id, generation_id, group_instance_id)?;
+        self.store_offsets(offsets, None).await
+    }
+
+    /// TxnOffsetCommit: the offsets are written now, in the producer's
+    /// transaction, and count once its commit marker is written.
+    async fn txn_commit(
+        &mut self,
+        producer: TxnProducer,
+        member_id: &str,
+        generation_id: i32,
+        group_instance_id: Option<&str>,
+        offsets: Vec<(TopicPartition, CommittedOffset)>,
+    ) -> Result<PartitionResults, ResponseError> {
+        self.group
+            .validate_txn_commit(member_id, generation_id, group_instance_id)?;
+        self.store_offsets(offsets, Some(producer)).await
+    }
+
+    /// Writes offsets (in a transaction if `producer` is given), then
+    /// applies them: committed, or pending the transaction's outcome.
+    async fn store_offsets(
+        &mut self,
+        offsets: Vec<(TopicPartition, CommittedOffset)>,
+        producer: Option<TxnProducer>,
+    ) -> Result<PartitionResults, ResponseError> {
         let max_metadata = self.config.offset_metadata_max_bytes;
         let mut results = Vec::with_capacity(offsets.len());
         let mut accepted = Vec::new();
@@ -338,11 +430,19 @@ impl GroupActor {
                 )
             })
             .collect();
-        let stored = self.storage.append(&records).await;
+        let stored = self.storage.append_as(&records, producer).await;
         for (partition, offset) in accepted {
             match stored {
                 Ok(()) => {
-                    self.group.offsets.insert(partition.clone(), offset);
+                    let target = match producer {
+                        Some(producer) => self
+                            .group
+                            .pending_txn_offsets
+                            .entry(producer.producer_id)
+                            .or_default(),
+                        None => &mut self.group.offsets,
+                    };
+                    target.insert(partition.clone(), offset);
                     results.push((partition, None));
                 }
                 Err(error) => results.push((partition, Some(error))),

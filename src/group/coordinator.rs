@@ -9,7 +9,9 @@ use kafka_protocol::error::ResponseError;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
-use super::actor::{Command, GroupActor, GroupDescription, GroupStorage, PartitionResults};
+use super::actor::{
+    Command, GroupActor, GroupDescription, GroupStorage, PartitionResults, TxnProducer,
+};
 use super::log_format::{self, Key};
 use super::state::{
     CommittedOffset, Group, GroupState, JoinRequest, JoinResult, SyncRequest, SyncResult,
@@ -17,7 +19,8 @@ use super::state::{
 use super::{partition_for, GroupConfig, OFFSETS_TOPIC};
 use crate::log::LogError;
 use crate::partition::Partitions;
-use crate::records::batch::{Batches, Compression};
+use crate::records::batch::{Batch, Batches, Compression};
+use crate::records::control::TxnMarker;
 use crate::records::record::Records;
 use crate::types::now_ms;
 use crate::types::TopicPartition;
@@ -31,7 +34,13 @@ pub struct GroupCoordinator {
     running: Mutex<HashMap<String, mpsc::Sender<Command>>>,
     /// Groups restored from the log that no request has touched yet.
     restored: Mutex<HashMap<String, Group>>,
+    /// Groups holding offsets of each producer's open transaction, so that
+    /// the transaction coordinator's outcome reaches them.
+    txn_groups: Mutex<HashMap<i64, std::collections::BTreeSet<String>>>,
 }
+
+/// Records of open transactions met while loading a partition, by producer.
+type PendingRecords = HashMap<i64, Vec<(Vec<u8>, Option<Vec<u8>>)>>;
 
 /// The answer when a group's actor is gone mid-request (shutdown).
 const GONE: ResponseError = ResponseError::CoordinatorNotAvailable;
@@ -43,6 +52,7 @@ impl GroupCoordinator {
             partitions,
             running: Mutex::new(HashMap::new()),
             restored: Mutex::new(HashMap::new()),
+            txn_groups: Mutex::new(HashMap::new()),
         }
     }
 
@@ -51,7 +61,9 @@ impl GroupCoordinator {
     }
 
     /// Replays every `__consumer_offsets` partition hosted here: the last
-    /// record per key wins, tombstones delete. Blocking: call at start-up.
+    /// record per key wins, tombstones delete; offsets written in a
+    /// transaction count once its commit marker is read, and stay pending
+    /// if no marker came yet. Blocking: call at start-up.
     pub fn load(&self) -> Result<(), LogError> {
         let mut groups: HashMap<String, Group> = HashMap::new();
         let mut records = 0usize;
@@ -62,6 +74,7 @@ impl GroupCoordinator {
             };
             let mut offset = partition.log_start_offset();
             let end = partition.high_watermark();
+            let mut pending = PendingRecords::new();
             while offset < end {
                 let fetched = partition.read_blocking(offset, 1 << 20)?;
                 if fetched.is_empty() {
@@ -69,15 +82,10 @@ impl GroupCoordinator {
                 }
                 for (_, batch) in Batches::new(&fetched).map_while(Result::ok) {
                     offset = batch.next_offset();
-                    if batch.compression() != Compression::None || batch.is_control() {
-                        continue;
-                    }
-                    for record in Records::new(batch.records_payload(), batch.records_count()) {
-                        records += 1;
-                        self.replay(&mut groups, record.key, record.value);
-                    }
+                    records += self.load_batch(&batch, &mut groups, &mut pending);
                 }
             }
+            self.restore_pending(&mut groups, pending);
         }
         groups.retain(|_, group| group.state != GroupState::Dead);
         info!(
@@ -86,6 +94,67 @@ impl GroupCoordinator {
         );
         *self.restored.lock().unwrap_or_else(|p| p.into_inner()) = groups;
         Ok(())
+    }
+
+    /// Applies one batch of `__consumer_offsets`; returns the records read.
+    fn load_batch(
+        &self,
+        batch: &Batch<'_>,
+        groups: &mut HashMap<String, Group>,
+        pending: &mut PendingRecords,
+    ) -> usize {
+        if let Some(marker) = TxnMarker::of(batch) {
+            if let Some(records) = pending.remove(&marker.producer_id) {
+                if marker.commit {
+                    for (key, value) in &records {
+                        self.replay(groups, Some(key), value.as_deref());
+                    }
+                }
+            }
+            return 0;
+        }
+        if batch.compression() != Compression::None || batch.is_control() {
+            return 0;
+        }
+        let records = Records::new(batch.records_payload(), batch.records_count());
+        if batch.is_transactional() {
+            let open = pending.entry(batch.producer_id()).or_default();
+            open.extend(records.map(|r| {
+                (
+                    r.key.unwrap_or_default().to_vec(),
+                    r.value.map(<[u8]>::to_vec),
+                )
+            }));
+            return open.len();
+        }
+        records
+            .map(|record| self.replay(groups, record.key, record.value))
+            .count()
+    }
+
+    /// Offsets of transactions still open at the end of the log wait in
+    /// their groups for the coordinator's outcome.
+    fn restore_pending(&self, groups: &mut HashMap<String, Group>, pending: PendingRecords) {
+        let mut txn_groups = self.txn_groups.lock().unwrap_or_else(|p| p.into_inner());
+        for (producer_id, records) in pending {
+            for (key, value) in records {
+                let Some(Key::Offset { group, partition }) = log_format::decode_key(&key) else {
+                    continue;
+                };
+                let Some(offset) = value.as_deref().and_then(log_format::decode_offset_value)
+                else {
+                    continue;
+                };
+                groups
+                    .entry(group.clone())
+                    .or_insert_with(|| Group::new(&group, self.config.clone(), now_ms()))
+                    .pending_txn_offsets
+                    .entry(producer_id)
+                    .or_default()
+                    .insert(partition, offset);
+                txn_groups.entry(producer_id).or_default().insert(group);
+            }
+        }
     }
 
     fn replay(
@@ -246,6 +315,54 @@ impl GroupCoordinator {
         };
         // Commits from outside group management create the group.
         self.ask(group_id, true, command).await.unwrap_or(Err(GONE))
+    }
+
+    /// TxnOffsetCommit: stores offsets in the producer's transaction.
+    pub async fn txn_commit_offsets(
+        &self,
+        group_id: &str,
+        producer: TxnProducer,
+        member: (String, i32, Option<String>),
+        offsets: Vec<(TopicPartition, CommittedOffset)>,
+    ) -> Result<PartitionResults, ResponseError> {
+        let (member_id, generation_id, group_instance_id) = member;
+        let command = |reply| Command::TxnCommit {
+            producer,
+            member_id,
+            generation_id,
+            group_instance_id,
+            offsets,
+            reply,
+        };
+        let result = self.ask(group_id, true, command).await.unwrap_or(Err(GONE));
+        if result.is_ok() {
+            self.txn_groups
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(producer.producer_id)
+                .or_default()
+                .insert(group_id.to_string());
+        }
+        result
+    }
+
+    /// A producer's transaction ended (its marker is written to the offsets
+    /// partitions): every group holding its offsets applies or drops them.
+    pub async fn complete_txn(&self, producer_id: i64, commit: bool) {
+        let groups = self
+            .txn_groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&producer_id)
+            .unwrap_or_default();
+        for group_id in groups {
+            let command = |reply| Command::CompleteTxn {
+                producer_id,
+                commit,
+                reply,
+            };
+            self.ask(&group_id, false, command).await;
+        }
     }
 
     /// Committed offsets; `None` partitions means all of the group's.

@@ -14,6 +14,7 @@ pub mod state;
 
 use std::time::Duration;
 
+pub use actor::TxnProducer;
 pub use coordinator::GroupCoordinator;
 
 /// The internal topic holding group metadata and committed offsets.

@@ -225,6 +225,9 @@ pub struct Group {
     initial_delay: Option<InitialDelay>,
     sync_deadline: Option<Instant>,
     pub offsets: HashMap<TopicPartition, CommittedOffset>,
+    /// Offsets committed inside open transactions, by producer id: they
+    /// become `offsets` when the transaction commits, and vanish if it aborts.
+    pub pending_txn_offsets: HashMap<i64, HashMap<TopicPartition, CommittedOffset>>,
     config: GroupConfig,
 }
 
@@ -250,6 +253,7 @@ impl Group {
             initial_delay: None,
             sync_deadline: None,
             offsets: HashMap::new(),
+            pending_txn_offsets: HashMap::new(),
             config,
         }
     }
@@ -1044,6 +1048,41 @@ impl Group {
             return Err(ResponseError::RebalanceInProgress);
         }
         self.check_member(member_id, generation_id, group_instance_id)
+    }
+
+    /// Checks a TxnOffsetCommit: producers that name no member and no
+    /// generation are not checked against the group (KIP-447 made the
+    /// check possible, not mandatory).
+    pub fn validate_txn_commit(
+        &self,
+        member_id: &str,
+        generation_id: i32,
+        group_instance_id: Option<&str>,
+    ) -> Result<(), ResponseError> {
+        if self.state == GroupState::Dead {
+            return Err(ResponseError::CoordinatorNotAvailable);
+        }
+        if generation_id < 0 && member_id.is_empty() {
+            return Ok(());
+        }
+        self.check_member(member_id, generation_id, group_instance_id)
+    }
+
+    /// Ends a producer's transaction for this group: its pending offsets
+    /// become committed offsets, or are dropped.
+    pub fn complete_txn(&mut self, producer_id: i64, commit: bool) {
+        if let Some(pending) = self.pending_txn_offsets.remove(&producer_id) {
+            if commit {
+                self.offsets.extend(pending);
+            }
+        }
+    }
+
+    /// Whether an open transaction holds an offset for this partition.
+    pub fn has_pending_txn_offset(&self, partition: &TopicPartition) -> bool {
+        self.pending_txn_offsets
+            .values()
+            .any(|offsets| offsets.contains_key(partition))
     }
 
     /// Marks the group deleted; only an empty group can be.

@@ -8,6 +8,9 @@
 //!   advertised yet.
 //! - Fetch stops at v12: v13+ address topics by id and v15+ carry replica
 //!   state; they come with replication.
+//! - The transactional APIs stop before transactions V2 (KIP-890: Produce
+//!   v12, AddPartitionsToTxn v4+, EndTxn v5, TxnOffsetCommit v4+), which no
+//!   client gets unless the broker finalises `transaction.version` 2.
 //! - OffsetCommit and OffsetFetch stop at v8: v9 carries KIP-848 member
 //!   epochs, and DescribeGroups at v5 (v6 reports unknown groups as errors).
 
@@ -44,6 +47,11 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::DeleteTopics, 1, 6),
     range(ApiKey::DeleteRecords, 0, 2),
     range(ApiKey::InitProducerId, 0, 4),
+    range(ApiKey::AddPartitionsToTxn, 0, 3),
+    range(ApiKey::AddOffsetsToTxn, 0, 3),
+    range(ApiKey::EndTxn, 0, 4),
+    range(ApiKey::WriteTxnMarkers, 1, 1),
+    range(ApiKey::TxnOffsetCommit, 0, 3),
     range(ApiKey::DescribeConfigs, 1, 4),
     range(ApiKey::AlterConfigs, 0, 2),
     range(ApiKey::DescribeLogDirs, 1, 4),
@@ -51,6 +59,9 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::DeleteGroups, 0, 2),
     range(ApiKey::IncrementalAlterConfigs, 0, 1),
     range(ApiKey::OffsetDelete, 0, 0),
+    range(ApiKey::DescribeProducers, 0, 0),
+    range(ApiKey::DescribeTransactions, 0, 0),
+    range(ApiKey::ListTransactions, 0, 1),
     range(ApiKey::DescribeTopicPartitions, 0, 0),
 ];
 
@@ -100,6 +111,6 @@ mod tests {
         assert!(!is_accepted(ApiKey::Produce, 2));
         assert!(is_accepted(ApiKey::Produce, 3));
         assert!(!is_accepted(ApiKey::Fetch, 13));
-        assert!(!is_accepted(ApiKey::AddPartitionsToTxn, 0));
+        assert!(!is_accepted(ApiKey::AddPartitionsToTxn, 4));
     }
 }

@@ -109,6 +109,30 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, peer: SocketAddr) 
         RequestKind::DescribeTopicPartitions(body) => ResponseKind::DescribeTopicPartitions(
             handlers::describe_topic_partitions::handle(broker, body, version).await,
         ),
+        RequestKind::AddPartitionsToTxn(body) => ResponseKind::AddPartitionsToTxn(
+            handlers::add_partitions_to_txn::handle(broker, body, version).await,
+        ),
+        RequestKind::AddOffsetsToTxn(body) => ResponseKind::AddOffsetsToTxn(
+            handlers::add_offsets_to_txn::handle(broker, body, version).await,
+        ),
+        RequestKind::EndTxn(body) => {
+            ResponseKind::EndTxn(handlers::end_txn::handle(broker, body, version).await)
+        }
+        RequestKind::TxnOffsetCommit(body) => ResponseKind::TxnOffsetCommit(
+            handlers::txn_offset_commit::handle(broker, body, version).await,
+        ),
+        RequestKind::WriteTxnMarkers(body) => ResponseKind::WriteTxnMarkers(
+            handlers::write_txn_markers::handle(broker, body, version).await,
+        ),
+        RequestKind::DescribeProducers(body) => ResponseKind::DescribeProducers(
+            handlers::describe_producers::handle(broker, body, version).await,
+        ),
+        RequestKind::ListTransactions(body) => ResponseKind::ListTransactions(
+            handlers::list_transactions::handle(broker, body, version).await,
+        ),
+        RequestKind::DescribeTransactions(body) => ResponseKind::DescribeTransactions(
+            handlers::describe_transactions::handle(broker, body, version).await,
+        ),
         // The codec only passes advertised APIs, so this is a gap between the
         // api_versions table and this match.
         _ => return Reply::Close(format!("no handler for {api_key:?}")),

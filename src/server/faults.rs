@@ -511,6 +511,114 @@ pub fn error_response(request: &RequestKind, version: i16, code: i16) -> Option<
                     .collect(),
             ),
         ),
+        RequestKind::AddPartitionsToTxn(r) => ResponseKind::AddPartitionsToTxn(
+            AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(
+                r.v3_and_below_topics
+                    .iter()
+                    .map(|t| {
+                        add_partitions_to_txn_response::AddPartitionsToTxnTopicResult::default()
+                            .with_name(t.name.clone())
+                            .with_results_by_partition(
+                                t.partitions
+                                    .iter()
+                                    .map(|p| {
+                                        add_partitions_to_txn_response::AddPartitionsToTxnPartitionResult::default()
+                                            .with_partition_index(*p)
+                                            .with_partition_error_code(code)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::AddOffsetsToTxn(_) => ResponseKind::AddOffsetsToTxn(AddOffsetsToTxnResponse::default().with_error_code(code)),
+        RequestKind::EndTxn(_) => ResponseKind::EndTxn(EndTxnResponse::default().with_error_code(code)),
+        RequestKind::TxnOffsetCommit(r) => ResponseKind::TxnOffsetCommit(
+            TxnOffsetCommitResponse::default().with_topics(
+                r.topics
+                    .iter()
+                    .map(|t| {
+                        txn_offset_commit_response::TxnOffsetCommitResponseTopic::default()
+                            .with_name(t.name.clone())
+                            .with_partitions(
+                                t.partitions
+                                    .iter()
+                                    .map(|p| {
+                                        txn_offset_commit_response::TxnOffsetCommitResponsePartition::default()
+                                            .with_partition_index(p.partition_index)
+                                            .with_error_code(code)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::WriteTxnMarkers(r) => ResponseKind::WriteTxnMarkers(
+            WriteTxnMarkersResponse::default().with_markers(
+                r.markers
+                    .iter()
+                    .map(|m| {
+                        write_txn_markers_response::WritableTxnMarkerResult::default()
+                            .with_producer_id(m.producer_id)
+                            .with_topics(
+                                m.topics
+                                    .iter()
+                                    .map(|t| {
+                                        write_txn_markers_response::WritableTxnMarkerTopicResult::default()
+                                            .with_name(t.name.clone())
+                                            .with_partitions(
+                                                t.partition_indexes
+                                                    .iter()
+                                                    .map(|p| {
+                                                        write_txn_markers_response::WritableTxnMarkerPartitionResult::default()
+                                                            .with_partition_index(*p)
+                                                            .with_error_code(code)
+                                                    })
+                                                    .collect(),
+                                            )
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::DescribeProducers(r) => ResponseKind::DescribeProducers(
+            DescribeProducersResponse::default().with_topics(
+                r.topics
+                    .iter()
+                    .map(|t| {
+                        describe_producers_response::TopicResponse::default()
+                            .with_name(t.name.clone())
+                            .with_partitions(
+                                t.partition_indexes
+                                    .iter()
+                                    .map(|p| {
+                                        describe_producers_response::PartitionResponse::default()
+                                            .with_partition_index(*p)
+                                            .with_error_code(code)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::ListTransactions(_) => ResponseKind::ListTransactions(ListTransactionsResponse::default().with_error_code(code)),
+        RequestKind::DescribeTransactions(r) => ResponseKind::DescribeTransactions(
+            DescribeTransactionsResponse::default().with_transaction_states(
+                r.transactional_ids
+                    .iter()
+                    .map(|id| {
+                        describe_transactions_response::TransactionState::default()
+                            .with_transactional_id(id.clone())
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
         _ => return None,
     })
 }
@@ -637,6 +745,43 @@ mod tests {
                 IncrementalAlterConfigsRequest::default().with_resources(vec![Default::default()]),
             ),
             ApiKey::OffsetDelete => RequestKind::OffsetDelete(Default::default()),
+            ApiKey::AddPartitionsToTxn => RequestKind::AddPartitionsToTxn(
+                AddPartitionsToTxnRequest::default().with_v3_and_below_topics(vec![
+                    add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                        .with_name(name())
+                        .with_partitions(vec![0]),
+                ]),
+            ),
+            ApiKey::AddOffsetsToTxn => RequestKind::AddOffsetsToTxn(Default::default()),
+            ApiKey::EndTxn => RequestKind::EndTxn(Default::default()),
+            ApiKey::TxnOffsetCommit => {
+                RequestKind::TxnOffsetCommit(TxnOffsetCommitRequest::default().with_topics(vec![
+                    txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                        .with_name(name())
+                        .with_partitions(vec![Default::default()]),
+                ]))
+            }
+            ApiKey::WriteTxnMarkers => {
+                RequestKind::WriteTxnMarkers(WriteTxnMarkersRequest::default().with_markers(vec![
+                    write_txn_markers_request::WritableTxnMarker::default().with_topics(vec![
+                        write_txn_markers_request::WritableTxnMarkerTopic::default()
+                            .with_name(name())
+                            .with_partition_indexes(vec![0]),
+                    ]),
+                ]))
+            }
+            ApiKey::DescribeProducers => {
+                RequestKind::DescribeProducers(DescribeProducersRequest::default().with_topics(
+                    vec![describe_producers_request::TopicRequest::default()
+                        .with_name(name())
+                        .with_partition_indexes(vec![0])],
+                ))
+            }
+            ApiKey::ListTransactions => RequestKind::ListTransactions(Default::default()),
+            ApiKey::DescribeTransactions => RequestKind::DescribeTransactions(
+                DescribeTransactionsRequest::default()
+                    .with_transactional_ids(vec![TransactionalId(StrBytes::from_static_str("t"))]),
+            ),
             ApiKey::DescribeTopicPartitions => RequestKind::DescribeTopicPartitions(
                 DescribeTopicPartitionsRequest::default().with_topics(vec![
                     describe_topic_partitions_request::TopicRequest::default().with_name(name()),

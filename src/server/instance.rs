@@ -93,6 +93,9 @@ impl RunningBroker {
                 connections.clone(),
             ));
         }
+        // Transactions decided before a restart get their markers now.
+        let recovering = Arc::clone(&broker);
+        tokio::spawn(async move { recovering.txn().recover().await });
         let maintenance = tokio::spawn(Arc::clone(&broker).run_log_maintenance());
         let serving = tokio::spawn(super::listener::run(
             Arc::clone(&broker),

@@ -118,6 +118,34 @@ pub fn error_code(response: &ResponseKind) -> i16 {
         ResponseKind::DescribeTopicPartitions(r) => {
             first_nonzero(r.topics.iter().map(|t| t.error_code))
         }
+        ResponseKind::AddPartitionsToTxn(r) => first_nonzero(std::iter::once(r.error_code).chain(
+            r.results_by_topic_v3_and_below.iter().flat_map(|t| {
+                t.results_by_partition
+                    .iter()
+                    .map(|p| p.partition_error_code)
+            }),
+        )),
+        ResponseKind::AddOffsetsToTxn(r) => r.error_code,
+        ResponseKind::EndTxn(r) => r.error_code,
+        ResponseKind::TxnOffsetCommit(r) => first_nonzero(
+            r.topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+        ),
+        ResponseKind::WriteTxnMarkers(r) => first_nonzero(r.markers.iter().flat_map(|m| {
+            m.topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code))
+        })),
+        ResponseKind::DescribeProducers(r) => first_nonzero(
+            r.topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+        ),
+        ResponseKind::ListTransactions(r) => r.error_code,
+        ResponseKind::DescribeTransactions(r) => {
+            first_nonzero(r.transaction_states.iter().map(|t| t.error_code))
+        }
         _ => 0,
     }
 }

@@ -1,5 +1,7 @@
-//! FindCoordinator (v0–v6): group keys are coordinated by this broker (the
-//! leader of the group's `__consumer_offsets` partition); v4+ batch keys.
+//! FindCoordinator (v0–v6): group keys are coordinated by the leader of the
+//! group's `__consumer_offsets` partition, transactional ids by the leader
+//! of their `__transaction_state` partition — this broker, for now. The
+//! internal topic is created on first use. v4+ batch keys.
 
 use std::sync::Arc;
 
@@ -12,6 +14,7 @@ use super::groups::str_bytes;
 use crate::broker::Broker;
 
 const GROUP_KEY: i8 = 0;
+const TRANSACTION_KEY: i8 = 1;
 
 pub async fn handle(
     broker: &Arc<Broker>,
@@ -55,20 +58,27 @@ async fn find(broker: &Arc<Broker>, key_type: i8, key: String) -> Coordinator {
             .with_error_code(error.code())
             .with_error_message(Some(str_bytes(message)))
     };
-    if key_type != GROUP_KEY {
+    let ready = match key_type {
+        GROUP_KEY if key.is_empty() => {
+            return failed(ResponseError::InvalidRequest, "empty group id")
+        }
+        GROUP_KEY => broker.ensure_offsets_topic().await,
+        TRANSACTION_KEY if key.is_empty() => {
+            return failed(ResponseError::InvalidRequest, "empty transactional id")
+        }
+        TRANSACTION_KEY => broker.ensure_transaction_state_topic().await,
+        _ => {
+            return failed(
+                ResponseError::InvalidRequest,
+                "unknown coordinator key type",
+            )
+        }
+    };
+    if let Err(error) = ready {
+        warn!(%error, "cannot create the coordinator's internal topic");
         return failed(
             ResponseError::CoordinatorNotAvailable,
-            "only group coordinators are supported",
-        );
-    }
-    if key.is_empty() {
-        return failed(ResponseError::InvalidRequest, "empty group id");
-    }
-    if let Err(error) = broker.ensure_offsets_topic().await {
-        warn!(%error, "cannot create __consumer_offsets");
-        return failed(
-            ResponseError::CoordinatorNotAvailable,
-            "offsets topic unavailable",
+            "coordinator topic unavailable",
         );
     }
     let image = broker.metadata();

@@ -1,7 +1,8 @@
-//! InitProducerId (v0–v4) for idempotent producers: a fresh producer id at
-//! epoch 0. Like Kafka, a request without a transactional id always gets a
-//! new id, even if it names its previous one (KIP-360 epoch bumps only
-//! apply to transactional producers).
+//! InitProducerId (v0–v4). Without a transactional id: a fresh producer id
+//! at epoch 0 for an idempotent producer (like Kafka, even if the request
+//! names its previous one: KIP-360 epoch bumps apply to transactional
+//! producers only). With one: the transaction coordinator's id and next
+//! epoch, which fences every earlier instance of that transactional id.
 
 use std::sync::Arc;
 
@@ -10,29 +11,56 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Pr
 use tracing::warn;
 
 use crate::broker::Broker;
+use crate::error::txn_error_code;
+use crate::txn::coordinator::InitRequest;
+
+/// InitProducerId learnt PRODUCER_FENCED in v4 (KIP-588).
+const FENCED_SINCE: i16 = 4;
 
 pub async fn handle(
     broker: &Arc<Broker>,
     request: InitProducerIdRequest,
-    _version: i16,
+    version: i16,
 ) -> InitProducerIdResponse {
-    let failed = |error: ResponseError| {
+    let failed = |code: i16| {
         InitProducerIdResponse::default()
-            .with_error_code(error.code())
+            .with_error_code(code)
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1)
     };
-    if request.transactional_id.is_some() {
-        // Transactions are not implemented: no coordinator can take them.
-        return failed(ResponseError::CoordinatorNotAvailable);
-    }
-    match broker.next_producer_id().await {
-        Ok(producer_id) => InitProducerIdResponse::default()
+    let granted = |producer_id: i64, epoch: i16| {
+        InitProducerIdResponse::default()
             .with_producer_id(ProducerId(producer_id))
-            .with_producer_epoch(0),
-        Err(error) => {
-            warn!(%error, "cannot allocate a producer id");
-            failed(ResponseError::CoordinatorNotAvailable)
-        }
+            .with_producer_epoch(epoch)
+    };
+    let Some(transactional_id) = request.transactional_id.as_ref().map(|id| id.to_string()) else {
+        return match broker.next_producer_id().await {
+            Ok(producer_id) => granted(producer_id, 0),
+            Err(error) => {
+                warn!(%error, "cannot allocate a producer id");
+                failed(ResponseError::CoordinatorNotAvailable.code())
+            }
+        };
+    };
+    if transactional_id.is_empty() {
+        return failed(ResponseError::InvalidRequest.code());
+    }
+    let expected = match (request.producer_id.0, request.producer_epoch) {
+        (-1, -1) => None,
+        (producer_id, epoch) if producer_id >= 0 && epoch >= 0 => Some((producer_id, epoch)),
+        _ => return failed(ResponseError::InvalidRequest.code()),
+    };
+    if let Err(error) = broker.ensure_transaction_state_topic().await {
+        warn!(%error, "cannot create __transaction_state");
+        return failed(ResponseError::CoordinatorNotAvailable.code());
+    }
+    let init = InitRequest {
+        transactional_id,
+        timeout_ms: request.transaction_timeout_ms,
+        expected,
+    };
+    match broker.txn().init_producer_id(init).await {
+        Ok((producer_id, epoch)) => granted(producer_id, epoch),
+        Err(error) => failed(txn_error_code(&error, version, FENCED_SINCE)),
     }
 }

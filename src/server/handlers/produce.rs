@@ -15,6 +15,8 @@ use super::topic_name;
 use crate::broker::Broker;
 use crate::error::KafkaError;
 use crate::log::partition_log::AppendOrigin;
+use crate::records::batch::Batch;
+use crate::txn::state::TxnError;
 use crate::types::TopicPartition;
 
 pub async fn handle(
@@ -78,6 +80,12 @@ async fn append_one(
     let Some(records) = records else {
         return failed(ResponseError::CorruptMessage, "null records".to_string());
     };
+    if let Err(error) = verify_transaction(broker, &topic_partition, &records).await {
+        return failed(
+            error,
+            format!("{topic_partition}: transactional batch refused"),
+        );
+    }
     // The batches are patched in place (offsets, leader epoch), so they need
     // a buffer of their own.
     let size = records.len();
@@ -99,4 +107,29 @@ async fn append_one(
             failed(error.kafka_error(), error.to_string())
         }
     }
+}
+
+/// A transactional batch is accepted only into a partition its producer
+/// added to its open transaction (KIP-890's verification: a late or stray
+/// write must not open a transaction nobody will end).
+async fn verify_transaction(
+    broker: &Arc<Broker>,
+    topic_partition: &TopicPartition,
+    records: &bytes::Bytes,
+) -> Result<(), ResponseError> {
+    let Ok(batch) = Batch::parse(records) else {
+        return Ok(()); // the log rejects it with the precise error
+    };
+    if !batch.is_transactional() || batch.is_control() {
+        return Ok(());
+    }
+    broker
+        .txn()
+        .verify(batch.producer_id(), batch.producer_epoch(), topic_partition)
+        .await
+        .map_err(|error| match error {
+            // Produce answers a stale epoch as the log would.
+            TxnError::ProducerFenced { .. } => ResponseError::InvalidProducerEpoch,
+            other => other.kafka_error(),
+        })
 }

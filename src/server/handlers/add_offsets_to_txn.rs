@@ -1,0 +1,44 @@
+//! AddOffsetsToTxn (v0–v3): the group's `__consumer_offsets` partition joins
+//! the producer's transaction, so that TxnOffsetCommit may write there and
+//! the transaction's marker reaches it.
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
+use tracing::warn;
+
+use crate::broker::Broker;
+use crate::error::txn_error_code;
+
+/// AddOffsetsToTxn learnt PRODUCER_FENCED in v2 (KIP-588).
+const FENCED_SINCE: i16 = 2;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: AddOffsetsToTxnRequest,
+    version: i16,
+) -> AddOffsetsToTxnResponse {
+    let response = AddOffsetsToTxnResponse::default();
+    if request.group_id.is_empty() {
+        return response.with_error_code(ResponseError::InvalidGroupId.code());
+    }
+    if let Err(error) = broker.ensure_offsets_topic().await {
+        warn!(%error, "cannot create __consumer_offsets");
+        return response.with_error_code(ResponseError::CoordinatorNotAvailable.code());
+    }
+    let offsets_partition = broker.txn().offsets_partition(&request.group_id);
+    let result = broker
+        .txn()
+        .add_partitions(
+            &request.transactional_id,
+            request.producer_id.0,
+            request.producer_epoch,
+            vec![offsets_partition],
+        )
+        .await;
+    match result {
+        Ok(()) => response,
+        Err(error) => response.with_error_code(txn_error_code(&error, version, FENCED_SINCE)),
+    }
+}

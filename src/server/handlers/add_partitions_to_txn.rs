@@ -1,0 +1,82 @@
+//! AddPartitionsToTxn (v0–v3, the client path): the partitions join the
+//! producer's open transaction. An unknown partition fails the request:
+//! it gets UNKNOWN_TOPIC_OR_PARTITION and the others OPERATION_NOT_ATTEMPTED,
+//! and nothing is added, as Kafka answers.
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::add_partitions_to_txn_response::{
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
+};
+use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse};
+
+use super::topic_name;
+use crate::broker::Broker;
+use crate::error::txn_error_code;
+use crate::types::TopicPartition;
+
+/// AddPartitionsToTxn learnt PRODUCER_FENCED in v2 (KIP-588).
+const FENCED_SINCE: i16 = 2;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: AddPartitionsToTxnRequest,
+    version: i16,
+) -> AddPartitionsToTxnResponse {
+    let wanted: Vec<TopicPartition> = request
+        .v3_and_below_topics
+        .iter()
+        .flat_map(|topic| {
+            topic
+                .partitions
+                .iter()
+                .map(|p| TopicPartition::new(topic.name.to_string(), *p))
+        })
+        .collect();
+    let unknown: Vec<bool> = wanted
+        .iter()
+        .map(|tp| broker.partition(tp).is_none())
+        .collect();
+    let code_for = |index: usize, code: i16| -> i16 {
+        match unknown.iter().any(|u| *u) {
+            true if unknown[index] => ResponseError::UnknownTopicOrPartition.code(),
+            true => ResponseError::OperationNotAttempted.code(),
+            false => code,
+        }
+    };
+    let code = if unknown.iter().any(|u| *u) {
+        0
+    } else {
+        let result = broker
+            .txn()
+            .add_partitions(
+                &request.v3_and_below_transactional_id,
+                request.v3_and_below_producer_id.0,
+                request.v3_and_below_producer_epoch,
+                wanted.clone(),
+            )
+            .await;
+        match result {
+            Ok(()) => 0,
+            Err(error) => txn_error_code(&error, version, FENCED_SINCE),
+        }
+    };
+    let mut topics: Vec<AddPartitionsToTxnTopicResult> = Vec::new();
+    for (index, partition) in wanted.iter().enumerate() {
+        let result = AddPartitionsToTxnPartitionResult::default()
+            .with_partition_index(partition.partition)
+            .with_partition_error_code(code_for(index, code));
+        match topics.last_mut() {
+            Some(last) if last.name.as_str() == partition.topic => {
+                last.results_by_partition.push(result)
+            }
+            _ => topics.push(
+                AddPartitionsToTxnTopicResult::default()
+                    .with_name(topic_name(&partition.topic))
+                    .with_results_by_partition(vec![result]),
+            ),
+        }
+    }
+    AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(topics)
+}

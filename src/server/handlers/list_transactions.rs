@@ -1,0 +1,74 @@
+//! ListTransactions (v0–v1): the transactional ids this broker coordinates,
+//! filtered by state, producer id and (v1) how long they have been running.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::list_transactions_response::TransactionState;
+use kafka_protocol::messages::{
+    ListTransactionsRequest, ListTransactionsResponse, ProducerId, TransactionalId,
+};
+
+use super::groups::str_bytes;
+use crate::broker::Broker;
+use crate::txn::state::TxnState;
+use crate::types::now_ms;
+
+const STATES: [TxnState; 8] = [
+    TxnState::Empty,
+    TxnState::Ongoing,
+    TxnState::PrepareCommit,
+    TxnState::PrepareAbort,
+    TxnState::CompleteCommit,
+    TxnState::CompleteAbort,
+    TxnState::Dead,
+    TxnState::PrepareEpochFence,
+];
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: ListTransactionsRequest,
+    _version: i16,
+) -> ListTransactionsResponse {
+    let unknown_filters: Vec<_> = request
+        .state_filters
+        .iter()
+        .filter(|f| !STATES.iter().any(|s| s.name() == f.as_str()))
+        .cloned()
+        .collect();
+    let now = now_ms();
+    let states = broker
+        .txn()
+        .list()
+        .await
+        .into_iter()
+        .filter(|meta| {
+            request.state_filters.is_empty()
+                || request
+                    .state_filters
+                    .iter()
+                    .any(|f| f.as_str() == meta.state.name())
+        })
+        .filter(|meta| {
+            request.producer_id_filters.is_empty()
+                || request
+                    .producer_id_filters
+                    .iter()
+                    .any(|p| p.0 == meta.producer_id)
+        })
+        .filter(|meta| {
+            // KIP-994: only transactions open for longer than the filter.
+            request.duration_filter < 0
+                || (meta.state == TxnState::Ongoing
+                    && now - meta.start_timestamp > request.duration_filter)
+        })
+        .map(|meta| {
+            TransactionState::default()
+                .with_transactional_id(TransactionalId(str_bytes(meta.transactional_id)))
+                .with_producer_id(ProducerId(meta.producer_id))
+                .with_transaction_state(str_bytes(meta.state.name()))
+        })
+        .collect();
+    ListTransactionsResponse::default()
+        .with_unknown_state_filters(unknown_filters)
+        .with_transaction_states(states)
+}

@@ -1,0 +1,497 @@
+//! Serves the transactional APIs for the transactional ids this broker
+//! coordinates: every transition is written to `__transaction_state`
+//! before it is answered, and the outcome of a transaction is written as
+//! markers to each of its partitions (and handed to the group coordinator
+//! for offsets committed in it) before the Complete state is recorded.
+//!
+//! One async lock per transactional id serialises its requests; a request
+//! that arrives while markers are written waits for them instead of
+//! getting CONCURRENT_TRANSACTIONS.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Mutex as AsyncMutex;
+use tracing::{info, warn};
+
+use super::log_format;
+use super::producer_ids::ProducerIds;
+use super::state::{InitPlan, TxnError, TxnMetadata, TxnState};
+use super::{partition_for, TxnConfig, TRANSACTION_STATE_TOPIC};
+use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
+use crate::log::partition_log::AppendOrigin;
+use crate::log::LogError;
+use crate::partition::{Partition, Partitions};
+use crate::records::batch::{Batches, Compression};
+use crate::records::builder::BatchBuilder;
+use crate::records::control::TxnMarker;
+use crate::records::record::Records;
+use crate::types::{now_ms, TopicPartition};
+
+type Entry = Arc<AsyncMutex<Option<TxnMetadata>>>;
+
+pub struct TransactionCoordinator {
+    config: TxnConfig,
+    partitions: Arc<Partitions>,
+    groups: Arc<GroupCoordinator>,
+    producer_ids: Arc<ProducerIds>,
+    entries: Mutex<HashMap<String, Entry>>,
+    /// Transactional id of each producer id handed out, for checking
+    /// transactional produce requests.
+    owners: Mutex<HashMap<i64, String>>,
+}
+
+/// What InitProducerId asks.
+#[derive(Debug, Clone)]
+pub struct InitRequest {
+    pub transactional_id: String,
+    pub timeout_ms: i32,
+    /// The producer id and epoch a KIP-360 client already holds.
+    pub expected: Option<(i64, i16)>,
+}
+
+impl TransactionCoordinator {
+    pub fn new(
+        config: TxnConfig,
+        partitions: Arc<Partitions>,
+        groups: Arc<GroupCoordinator>,
+        producer_ids: Arc<ProducerIds>,
+    ) -> Self {
+        TransactionCoordinator {
+            config,
+            partitions,
+            groups,
+            producer_ids,
+            entries: Mutex::new(HashMap::new()),
+            owners: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn config(&self) -> &TxnConfig {
+        &self.config
+    }
+
+    fn state_partition(&self, transactional_id: &str) -> TopicPartition {
+        TopicPartition::new(
+            TRANSACTION_STATE_TOPIC,
+            partition_for(transactional_id, self.config.state_log_num_partitions),
+        )
+    }
+
+    fn entry(&self, transactional_id: &str) -> Entry {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(entries.entry(transactional_id.to_string()).or_default())
+    }
+
+    fn existing(&self, transactional_id: &str) -> Option<Entry> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.get(transactional_id).cloned()
+    }
+
+    fn set_owner(&self, producer_id: i64, transactional_id: &str) {
+        self.owners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(producer_id, transactional_id.to_string());
+    }
+
+    /// Replays every `__transaction_state` partition hosted here (the last
+    /// record per id wins; tombstones remove). Blocking: call at start-up,
+    /// then `recover` finishes what was decided but not completed.
+    pub fn load(&self) -> Result<(), LogError> {
+        let mut loaded: HashMap<String, Option<TxnMetadata>> = HashMap::new();
+        for index in 0..self.config.state_log_num_partitions {
+            let topic_partition = TopicPartition::new(TRANSACTION_STATE_TOPIC, index);
+            let Some(partition) = self.partitions.get(&topic_partition) else {
+                continue;
+            };
+            let mut offset = partition.log_start_offset();
+            while offset < partition.high_watermark() {
+                let fetched = partition.read_blocking(offset, 1 << 20)?;
+                if fetched.is_empty() {
+                    break;
+                }
+                for (_, batch) in Batches::new(&fetched).map_while(Result::ok) {
+                    offset = batch.next_offset();
+                    if batch.compression() != Compression::None || batch.is_control() {
+                        continue;
+                    }
+                    for record in Records::new(batch.records_payload(), batch.records_count()) {
+                        let Some(id) = record.key.and_then(log_format::decode_key) else {
+                            warn!("skipping unreadable __transaction_state record");
+                            continue;
+                        };
+                        let meta = record.value.and_then(|v| log_format::decode_value(&id, v));
+                        loaded.insert(id, meta);
+                    }
+                }
+            }
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
+        for (id, meta) in loaded.into_iter() {
+            if let Some(meta) = meta {
+                owners.insert(meta.producer_id, id.clone());
+                entries.insert(id, Arc::new(AsyncMutex::new(Some(meta))));
+            }
+        }
+        info!(
+            transactional_ids = entries.len(),
+            "transaction coordinator loaded __transaction_state"
+        );
+        Ok(())
+    }
+
+    /// Completes transactions whose outcome was recorded before a restart
+    /// but whose markers may not all be written.
+    pub async fn recover(&self) {
+        for (id, entry) in self.all_entries() {
+            let mut guard = entry.lock().await;
+            let Some(meta) = guard.clone() else { continue };
+            if meta.state.is_prepared() {
+                info!(transactional_id = %id, state = meta.state.name(), "completing a transaction decided before restart");
+                if let Err(error) = self.write_outcome(&mut guard, meta).await {
+                    warn!(transactional_id = %id, %error, "completing transaction failed; will retry");
+                }
+            }
+        }
+    }
+
+    fn all_entries(&self) -> Vec<(String, Entry)> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .iter()
+            .map(|(id, entry)| (id.clone(), Arc::clone(entry)))
+            .collect()
+    }
+
+    /// Writes a transactional id's state to `__transaction_state` (a
+    /// tombstone for `None`).
+    async fn persist(
+        &self,
+        transactional_id: &str,
+        meta: Option<&TxnMetadata>,
+    ) -> Result<(), TxnError> {
+        let topic_partition = self.state_partition(transactional_id);
+        let partition = self.partitions.get(&topic_partition).ok_or_else(|| {
+            TxnError::CoordinatorNotAvailable(format!("{topic_partition} is not hosted here"))
+        })?;
+        let now = now_ms();
+        let mut builder = BatchBuilder::new(now);
+        let value = meta.map(log_format::value);
+        builder.push(
+            now,
+            Some(&log_format::key(transactional_id)),
+            value.as_deref(),
+            &[],
+        );
+        partition
+            .append_as_leader(builder.build(), AppendOrigin::Coordinator)
+            .await
+            .map(|_| ())
+            .map_err(|error| {
+                warn!(partition = %topic_partition, %error, "writing transaction state failed");
+                TxnError::CoordinatorNotAvailable(error.to_string())
+            })
+    }
+
+    /// Persists a new state, then makes it the current one.
+    async fn transition(
+        &self,
+        current: &mut Option<TxnMetadata>,
+        next: TxnMetadata,
+    ) -> Result<(), TxnError> {
+        self.persist(&next.transactional_id, Some(&next)).await?;
+        *current = Some(next);
+        Ok(())
+    }
+
+    /// The coordinator epoch stamped on markers: the leader epoch of the
+    /// state partition, so that a deposed coordinator's markers are fenced.
+    fn coordinator_epoch(&self, transactional_id: &str) -> i32 {
+        self.partitions
+            .get(&self.state_partition(transactional_id))
+            .map_or(0, |p| p.leader_epoch().value())
+    }
+
+    /// InitProducerId for a transactional id: a producer id and a new epoch
+    /// that fences every earlier instance; an open transaction is aborted.
+    pub async fn init_producer_id(&self, request: InitRequest) -> Result<(i64, i16), TxnError> {
+        if request.timeout_ms <= 0 || i64::from(request.timeout_ms) > self.config.max_timeout_ms {
+            return Err(TxnError::InvalidTransactionTimeout {
+                given: request.timeout_ms,
+                max: self.config.max_timeout_ms,
+            });
+        }
+        let id = &request.transactional_id;
+        let entry = self.entry(id);
+        let mut guard = entry.lock().await;
+        let mut expected = request.expected;
+        loop {
+            let now = now_ms();
+            let Some(meta) = guard.clone() else {
+                let producer_id = self.new_producer_id().await?;
+                let meta = TxnMetadata::new(id, producer_id, request.timeout_ms, now);
+                self.transition(&mut guard, meta).await?;
+                self.set_owner(producer_id, id);
+                return Ok((producer_id, 0));
+            };
+            let (producer_id, epoch) = match meta.plan_init(expected)? {
+                InitPlan::AbortOngoing => {
+                    info!(transactional_id = %id, "new producer instance: aborting the open transaction");
+                    self.write_outcome(&mut guard, meta.fenced_abort(now))
+                        .await?;
+                    // The fencing bumped the epoch the caller may have named.
+                    expected = None;
+                    continue;
+                }
+                InitPlan::WaitForCompletion => {
+                    self.write_outcome(&mut guard, meta).await?;
+                    continue;
+                }
+                InitPlan::NewProducerId => (self.new_producer_id().await?, 0),
+                InitPlan::BumpEpoch => (meta.producer_id, meta.producer_epoch + 1),
+            };
+            let mut next = meta.clone();
+            next.reset(producer_id, epoch, request.timeout_ms, now);
+            self.transition(&mut guard, next).await?;
+            self.set_owner(producer_id, id);
+            return Ok((producer_id, epoch));
+        }
+    }
+
+    async fn new_producer_id(&self) -> Result<i64, TxnError> {
+        self.producer_ids
+            .next()
+            .await
+            .map_err(|error| TxnError::CoordinatorNotAvailable(error.to_string()))
+    }
+
+    /// Locks the entry of a transactional id and checks the producer.
+    async fn producer_entry(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+    ) -> Result<(Entry, TxnMetadata), TxnError> {
+        let entry = self
+            .existing(transactional_id)
+            .ok_or(TxnError::InvalidProducerIdMapping {
+                given: producer_id,
+                owner: -1,
+            })?;
+        let meta = entry
+            .lock()
+            .await
+            .clone()
+            .ok_or(TxnError::InvalidProducerIdMapping {
+                given: producer_id,
+                owner: -1,
+            })?;
+        meta.check_producer(producer_id, epoch)?;
+        Ok((entry, meta))
+    }
+
+    /// AddPartitionsToTxn (and AddOffsetsToTxn, through the group's offsets
+    /// partition): the partitions join the open transaction.
+    pub async fn add_partitions(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        partitions: Vec<TopicPartition>,
+    ) -> Result<(), TxnError> {
+        let (entry, _) = self
+            .producer_entry(transactional_id, producer_id, epoch)
+            .await?;
+        let mut guard = entry.lock().await;
+        let Some(meta) = guard.clone() else {
+            return Err(TxnError::UnknownTransactionalId);
+        };
+        // Checked again under the lock: the state may have moved meanwhile.
+        meta.check_producer(producer_id, epoch)?;
+        let already = meta.state == TxnState::Ongoing
+            && partitions.iter().all(|p| meta.partitions.contains(p));
+        if already {
+            return Ok(());
+        }
+        let next = meta.with_partitions(partitions, now_ms())?;
+        self.transition(&mut guard, next).await
+    }
+
+    /// The `__consumer_offsets` partition a group's offsets go to.
+    pub fn offsets_partition(&self, group_id: &str) -> TopicPartition {
+        TopicPartition::new(
+            OFFSETS_TOPIC,
+            crate::group::partition_for(
+                group_id,
+                self.groups.config().offsets_topic_num_partitions,
+            ),
+        )
+    }
+
+    /// EndTxn: records the decision, writes the markers, records completion.
+    pub async fn end_txn(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+    ) -> Result<(), TxnError> {
+        let (entry, _) = self
+            .producer_entry(transactional_id, producer_id, epoch)
+            .await?;
+        let mut guard = entry.lock().await;
+        let Some(meta) = guard.clone() else {
+            return Err(TxnError::UnknownTransactionalId);
+        };
+        meta.check_producer(producer_id, epoch)?;
+        match meta.plan_end(commit, now_ms())? {
+            None => Ok(()),
+            Some(prepared) => self.write_outcome(&mut guard, prepared).await,
+        }
+    }
+
+    /// Persists a Prepare state (if not yet), writes its markers, and
+    /// persists the Complete state.
+    async fn write_outcome(
+        &self,
+        current: &mut Option<TxnMetadata>,
+        prepared: TxnMetadata,
+    ) -> Result<(), TxnError> {
+        if current.as_ref() != Some(&prepared) {
+            self.transition(current, prepared.clone()).await?;
+        }
+        let commit = prepared.state == TxnState::PrepareCommit;
+        let marker = TxnMarker {
+            producer_id: prepared.producer_id,
+            producer_epoch: prepared.producer_epoch,
+            commit,
+            coordinator_epoch: self.coordinator_epoch(&prepared.transactional_id),
+        };
+        let mut offsets_touched = false;
+        for topic_partition in &prepared.partitions {
+            let Some(partition) = self.partitions.get(topic_partition) else {
+                // The topic was deleted meanwhile: nothing left to mark.
+                warn!(partition = %topic_partition, "no partition for a transaction marker");
+                continue;
+            };
+            write_marker(&partition, marker).await?;
+            offsets_touched |= topic_partition.topic == OFFSETS_TOPIC;
+        }
+        if offsets_touched {
+            self.groups.complete_txn(prepared.producer_id, commit).await;
+        }
+        self.transition(current, prepared.completed(now_ms())).await
+    }
+
+    /// Checks a transactional produce (or TxnOffsetCommit) against the
+    /// transaction: the partition must have been added to the producer's
+    /// open transaction (KIP-890's verification against hanging
+    /// transactions).
+    pub async fn verify(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        partition: &TopicPartition,
+    ) -> Result<(), TxnError> {
+        let owner = self
+            .owners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&producer_id)
+            .cloned();
+        let not_in_txn = || {
+            TxnError::InvalidTxnState(format!(
+                "{partition} is not part of an open transaction of producer {producer_id}"
+            ))
+        };
+        let id = owner.ok_or_else(not_in_txn)?;
+        let entry = self.existing(&id).ok_or_else(not_in_txn)?;
+        let guard = entry.lock().await;
+        let meta = guard.as_ref().ok_or_else(not_in_txn)?;
+        meta.check_producer(producer_id, epoch)?;
+        if meta.state == TxnState::Ongoing && meta.partitions.contains(partition) {
+            Ok(())
+        } else {
+            Err(not_in_txn())
+        }
+    }
+
+    /// Aborts open transactions that outlived `transaction.timeout.ms`,
+    /// bumping the epoch so that their producer is fenced.
+    pub async fn abort_timed_out(&self) {
+        for (id, entry) in self.all_entries() {
+            // A busy id is being worked on by its producer; look next time.
+            let Ok(mut guard) = entry.try_lock() else {
+                continue;
+            };
+            let Some(meta) = guard.clone() else { continue };
+            let now = now_ms();
+            if meta.timed_out(now) {
+                info!(transactional_id = %id, timeout_ms = meta.timeout_ms, "aborting a timed-out transaction");
+                if let Err(error) = self.write_outcome(&mut guard, meta.fenced_abort(now)).await {
+                    warn!(transactional_id = %id, %error, "aborting timed-out transaction failed");
+                }
+            } else if meta.state.is_prepared() {
+                if let Err(error) = self.write_outcome(&mut guard, meta).await {
+                    warn!(transactional_id = %id, %error, "completing transaction failed");
+                }
+            }
+        }
+    }
+
+    /// Forgets transactional ids idle for `transactional.id.expiration.ms`
+    /// with no transaction open (a tombstone in `__transaction_state`).
+    pub async fn expire_transactional_ids(&self) {
+        for (id, entry) in self.all_entries() {
+            let Ok(mut guard) = entry.try_lock() else {
+                continue;
+            };
+            let Some(meta) = guard.clone() else { continue };
+            let idle = now_ms().saturating_sub(meta.last_update_timestamp);
+            let settled = matches!(
+                meta.state,
+                TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
+            );
+            if settled
+                && idle >= self.config.id_expiration_ms
+                && self.persist(&id, None).await.is_ok()
+            {
+                info!(transactional_id = %id, "transactional id expired");
+                *guard = None;
+                self.owners
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&meta.producer_id);
+            }
+        }
+    }
+
+    /// A transactional id's state, for DescribeTransactions.
+    pub async fn describe(&self, transactional_id: &str) -> Option<TxnMetadata> {
+        let entry = self.existing(transactional_id)?;
+        let meta = entry.lock().await.clone();
+        meta
+    }
+
+    /// Every transactional id with its state, for ListTransactions.
+    pub async fn list(&self) -> Vec<TxnMetadata> {
+        let mut all = Vec::new();
+        for (_, entry) in self.all_entries() {
+            if let Some(meta) = entry.lock().await.clone() {
+                all.push(meta);
+            }
+        }
+        all.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
+        all
+    }
+}
+
+/// Writes one marker; the partition's producer state fences stale ones.
+async fn write_marker(partition: &Arc<Partition>, marker: TxnMarker) -> Result<(), TxnError> {
+    partition.append_marker(marker).await.map(|_| ()).map_err(|error| {
+        warn!(partition = %partition.topic_partition(), %error, "writing transaction marker failed");
+        TxnError::CoordinatorNotAvailable(error.to_string())
+    })
+}
