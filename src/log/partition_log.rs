@@ -983,6 +983,149 @@ mod tests {
         assert_eq!(aborted(&log, 0, 11), vec![(7, 2), (7, 9)]);
     }
 
+    /// What a Kafka read_committed consumer keeps of a read: it skips
+    /// control batches, and drops a producer's transactional batches from
+    /// the first offset of an aborted transaction the broker listed up to
+    /// that producer's abort marker.
+    fn read_committed_values(log: &PartitionLog, max_bytes: usize) -> Vec<(i64, String)> {
+        let stable = log.first_unstable_offset().unwrap_or(log.log_end_offset());
+        let mut kept = Vec::new();
+        let mut offset = log.log_start_offset();
+        let mut aborted_now = std::collections::HashSet::new();
+        while offset < stable {
+            let bytes = log.read(offset, max_bytes, stable).unwrap();
+            let batches: Vec<_> = Batches::new(&bytes).map(|b| b.unwrap().1).collect();
+            let upper = batches.last().unwrap().next_offset();
+            let mut listed = log.aborted_txns(offset, upper);
+            listed.sort_by_key(|t| t.first_offset);
+            for batch in batches {
+                assert!(batch.last_offset() < stable, "read past the LSO");
+                for txn in listed
+                    .iter()
+                    .filter(|t| t.first_offset <= batch.last_offset())
+                {
+                    if txn.last_offset >= batch.base_offset() {
+                        aborted_now.insert(txn.producer_id);
+                    }
+                }
+                if let Some(marker) = TxnMarker::of(&batch) {
+                    if !marker.commit {
+                        aborted_now.remove(&marker.producer_id);
+                    }
+                } else if !(batch.is_transactional() && aborted_now.contains(&batch.producer_id()))
+                {
+                    for record in Records::new(batch.records_payload(), batch.records_count()) {
+                        let value = String::from_utf8(record.value.unwrap().to_vec()).unwrap();
+                        kept.push((batch.base_offset().value() + record.offset_delta, value));
+                    }
+                }
+                offset = batch.next_offset();
+            }
+        }
+        kept
+    }
+
+    #[derive(Debug, Clone)]
+    enum TxnOp {
+        Write { producer: i64, records: usize },
+        Plain,
+        End { producer: i64, commit: bool },
+        Roll,
+        Reopen { clean: bool },
+    }
+
+    fn txn_op() -> impl proptest::strategy::Strategy<Value = TxnOp> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (0i64..3, 1usize..4).prop_map(|(producer, records)| TxnOp::Write { producer, records }),
+            1 => Just(TxnOp::Plain),
+            3 => (0i64..3, proptest::bool::ANY).prop_map(|(producer, commit)| TxnOp::End { producer, commit }),
+            1 => Just(TxnOp::Roll),
+            1 => proptest::bool::ANY.prop_map(|clean| TxnOp::Reopen { clean }),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+        /// Random interleavings of transactional writes, commits, aborts,
+        /// rolls and restarts: a read_committed consumer never sees an
+        /// aborted record nor anything past the LSO, and sees every record
+        /// of every committed transaction and every plain write below it.
+        #[test]
+        fn read_committed_never_sees_aborted_records(
+            ops in proptest::collection::vec(txn_op(), 1..60),
+            max_bytes in 1usize..600,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let config = LogConfig { segment_bytes: 400, ..LogConfig::default() };
+            let mut log = PartitionLog::open(dir.path(), config.clone(), true).unwrap();
+            let mut sequences = [0i32; 3];
+            let mut open: [Vec<(i64, String)>; 3] = Default::default();
+            let mut visible: Vec<(i64, String)> = Vec::new();
+            let mut aborted: Vec<String> = Vec::new();
+            for (step, op) in ops.into_iter().enumerate() {
+                match op {
+                    TxnOp::Write { producer, records } => {
+                        let index = producer as usize;
+                        let mut builder = BatchBuilder::new(now_ms())
+                            .idempotent(producer, 0, sequences[index])
+                            .transactional();
+                        let values: Vec<String> =
+                            (0..records).map(|r| format!("p{producer}-s{step}-r{r}")).collect();
+                        for value in &values {
+                            builder.push(now_ms(), None, Some(value.as_bytes()), &[]);
+                        }
+                        let info = log
+                            .append_as_leader(&mut builder.build(), LeaderEpoch(0), AppendOrigin::Client)
+                            .unwrap();
+                        sequences[index] += records as i32;
+                        for (i, value) in values.into_iter().enumerate() {
+                            open[index].push((info.base_offset.value() + i as i64, value));
+                        }
+                    }
+                    TxnOp::Plain => {
+                        let value = format!("plain-s{step}");
+                        let mut builder = BatchBuilder::new(now_ms());
+                        builder.push(now_ms(), None, Some(value.as_bytes()), &[]);
+                        let info = log
+                            .append_as_leader(&mut builder.build(), LeaderEpoch(0), AppendOrigin::Client)
+                            .unwrap();
+                        visible.push((info.base_offset.value(), value));
+                    }
+                    TxnOp::End { producer, commit } => {
+                        log.append_marker(&marker(producer, commit), LeaderEpoch(0)).unwrap();
+                        let records = std::mem::take(&mut open[producer as usize]);
+                        if commit {
+                            visible.extend(records);
+                        } else {
+                            aborted.extend(records.into_iter().map(|(_, v)| v));
+                        }
+                    }
+                    TxnOp::Roll => log.roll().unwrap(),
+                    TxnOp::Reopen { clean } => {
+                        if clean {
+                            log.checkpoint().unwrap();
+                        }
+                        drop(log);
+                        log = PartitionLog::open(dir.path(), config.clone(), clean).unwrap();
+                    }
+                }
+                let stable = log.first_unstable_offset().unwrap_or(log.log_end_offset());
+                let expected: Vec<(i64, String)> = {
+                    let mut below: Vec<_> =
+                        visible.iter().filter(|(o, _)| *o < stable.value()).cloned().collect();
+                    below.sort();
+                    below
+                };
+                let seen = read_committed_values(&log, max_bytes);
+                for (_, value) in &seen {
+                    proptest::prop_assert!(!aborted.contains(value), "aborted {value} visible");
+                }
+                proptest::prop_assert_eq!(seen, expected);
+            }
+        }
+    }
+
     #[test]
     fn retention_by_size_deletes_old_segments_and_moves_the_start_offset() {
         let dir = tempfile::tempdir().unwrap();
