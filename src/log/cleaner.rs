@@ -5,6 +5,9 @@
 //! Offsets never move: a kept record stays in its batch, which keeps its base
 //! offset, last offset delta, timestamps and producer fields, so gaps
 //! appear where records went. Control batches (transaction markers) are kept.
+//! Records of aborted transactions are dropped and never shadow an older
+//! committed value; nothing at or past the first unstable offset (an open
+//! transaction) is cleaned.
 //! Each segment is rewritten to `<base>.log.cleaned` and swapped in with a
 //! rename after its indexes are removed, so a crash leaves either the old or
 //! the new file and indexes that recovery rebuilds.
@@ -19,6 +22,7 @@ use std::path::{Path, PathBuf};
 use tracing::info;
 
 use super::segment::{log_path, Segment};
+use super::txn_index::AbortedTxn;
 use super::LogError;
 use crate::config::LogConfig;
 use crate::records::batch::{with_records, Batch, Compression};
@@ -147,6 +151,7 @@ pub fn compact(
     first_dirty: Offset,
     config: &LogConfig,
     now_ms: i64,
+    aborted: &[AbortedTxn],
 ) -> Result<Option<Compacted>, LogError> {
     let Some(cleanable) = plan(segments, first_dirty, config, now_ms) else {
         return Ok(None);
@@ -158,7 +163,7 @@ pub fn compact(
     let mut latest: HashMap<Vec<u8>, Offset> = HashMap::new();
     for segment in segments.iter().filter(|s| s.next_offset() > first_dirty) {
         for_each_batch(segment, |batch| {
-            if batch.is_control() {
+            if batch.is_control() || is_aborted(batch, aborted) {
                 return Ok(());
             }
             let records = payload(batch, limit)?;
@@ -180,6 +185,12 @@ pub fn compact(
         for_each_batch(segment, |batch| {
             if batch.is_control() {
                 file.write_all(batch.bytes())?;
+                return Ok(());
+            }
+            if is_aborted(batch, aborted) {
+                // Aborted data is never read by read_committed consumers;
+                // it must not outlive the value it would shadow either.
+                stats.records_removed += batch.records_count().max(0) as u64;
                 return Ok(());
             }
             // Tombstones go once delete.retention.ms has passed since their batch.
@@ -227,6 +238,16 @@ pub fn compact(
 
 /// Swaps a compacted segment file in: indexes first (so a crash leaves
 /// none, and recovery rebuilds them), then an atomic rename over the log.
+/// Whether a batch belongs to a transaction its producer aborted.
+fn is_aborted(batch: &Batch<'_>, aborted: &[AbortedTxn]) -> bool {
+    batch.is_transactional()
+        && aborted.iter().any(|txn| {
+            txn.producer_id == batch.producer_id()
+                && txn.first_offset <= batch.base_offset()
+                && batch.base_offset() <= txn.last_offset
+        })
+}
+
 pub fn install(dir: &Path, base_offset: Offset, cleaned: &Path) -> std::io::Result<()> {
     for path in [
         super::segment::index_path(dir, base_offset),

@@ -493,13 +493,27 @@ impl PartitionLog {
             .unwrap_or(self.log_start_offset)
             .max(self.log_start_offset);
         let active_base = self.active().base_offset();
+        // Only what is stable is cleaned: an open transaction's outcome
+        // decides which of its records stay.
+        let stable = self.first_unstable_offset().unwrap_or(active_base);
         let sealed: Vec<&Segment> = self
             .segments
             .values()
-            .filter(|s| s.base_offset() != active_base)
+            .filter(|s| s.base_offset() != active_base && s.next_offset() <= stable)
             .collect();
-        let Some(compacted) =
-            cleaner::compact(&self.dir, &sealed, first_dirty, &self.config, now_ms)?
+        let aborted: Vec<AbortedTxn> = self
+            .segments
+            .values()
+            .flat_map(|s| s.aborted_txns().iter().copied())
+            .collect();
+        let Some(compacted) = cleaner::compact(
+            &self.dir,
+            &sealed,
+            first_dirty,
+            &self.config,
+            now_ms,
+            &aborted,
+        )?
         else {
             return Ok(None);
         };
@@ -1208,7 +1222,11 @@ mod tests {
             }
             for (_, batch) in Batches::new(&bytes).map(Result::unwrap) {
                 batch.validate().unwrap();
-                for record in Records::new(batch.records_payload(), batch.records_count()) {
+                let records = match batch.is_control() {
+                    true => 0,
+                    false => batch.records_count(),
+                };
+                for record in Records::new(batch.records_payload(), records) {
                     let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
                     out.push((
                         batch.base_offset().value() + record.offset_delta,
@@ -1287,6 +1305,70 @@ mod tests {
         let reopened = PartitionLog::open(dir.path(), config, false).unwrap();
         assert_eq!(read_all(&reopened).len(), 3);
         assert_eq!(reopened.log_end_offset(), Offset(9));
+    }
+
+    #[test]
+    fn compaction_drops_aborted_records_and_leaves_open_transactions_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            cleanup_policy: CleanupPolicy::Compact,
+            min_cleanable_dirty_ratio: 0.0,
+            ..LogConfig::default()
+        };
+        let mut log = PartitionLog::open(dir.path(), config, true).unwrap();
+        let now = now_ms();
+        let keyed_txn = |producer: i64, sequence: i32, key: &str, value: &str| {
+            let mut builder = BatchBuilder::new(now)
+                .idempotent(producer, 0, sequence)
+                .transactional();
+            builder.push(now, Some(key.as_bytes()), Some(value.as_bytes()), &[]);
+            builder.build()
+        };
+        let client = AppendOrigin::Client;
+        log.append_as_leader(
+            &mut keyed_batch(now, &[("a", Some("a0"))]),
+            LeaderEpoch(0),
+            client,
+        )
+        .unwrap(); // 0
+        log.append_as_leader(&mut keyed_txn(1, 0, "a", "aborted"), LeaderEpoch(0), client)
+            .unwrap(); // 1
+        log.append_marker(&marker(1, false), LeaderEpoch(0))
+            .unwrap(); // 2
+        log.append_as_leader(
+            &mut keyed_txn(1, 1, "b", "b-committed"),
+            LeaderEpoch(0),
+            client,
+        )
+        .unwrap(); // 3
+        log.append_marker(&marker(1, true), LeaderEpoch(0)).unwrap(); // 4
+        log.roll().unwrap();
+        log.append_as_leader(&mut keyed_txn(2, 0, "a", "open"), LeaderEpoch(0), client)
+            .unwrap(); // 5, stays open
+        log.roll().unwrap();
+        log.append_as_leader(
+            &mut keyed_batch(now, &[("a", Some("a1"))]),
+            LeaderEpoch(0),
+            client,
+        )
+        .unwrap(); // 6
+        log.roll().unwrap();
+        // Markers carry the broker's clock at append: clean as of later.
+        let stats = log
+            .compact(now_ms())
+            .unwrap()
+            .expect("cleans below the open transaction");
+        assert_eq!(stats.records_removed, 1, "only the aborted record");
+        assert_eq!(
+            read_all(&log),
+            vec![
+                (0, "a".into(), Some("a0".into())),
+                (3, "b".into(), Some("b-committed".into())),
+                (5, "a".into(), Some("open".into())),
+                (6, "a".into(), Some("a1".into())),
+            ]
+        );
+        assert_eq!(log.aborted_txns(Offset(0), Offset(7)).len(), 1);
     }
 
     proptest::proptest! {
