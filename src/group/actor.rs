@@ -87,6 +87,8 @@ pub(super) enum Command {
         commit: bool,
         reply: oneshot::Sender<()>,
     },
+    /// Partitions with offsets pending in an open transaction.
+    UnstablePartitions(oneshot::Sender<Vec<TopicPartition>>),
     Describe(oneshot::Sender<GroupDescription>),
     Delete(oneshot::Sender<Result<(), ResponseError>>),
 }
@@ -303,6 +305,17 @@ impl GroupActor {
             } => {
                 self.group.complete_txn(producer_id, commit);
                 let _ = reply.send(());
+            }
+            Command::UnstablePartitions(reply) => {
+                let mut partitions: Vec<TopicPartition> = self
+                    .group
+                    .pending_txn_offsets
+                    .values()
+                    .flat_map(|offsets| offsets.keys().cloned())
+                    .collect();
+                partitions.sort();
+                partitions.dedup();
+                let _ = reply.send(partitions);
             }
             Command::FetchOffsets { partitions, reply } => {
                 let offsets = match partitions {

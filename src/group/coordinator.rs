@@ -365,6 +365,14 @@ impl GroupCoordinator {
         }
     }
 
+    /// Partitions whose offsets wait on an open transaction (OffsetFetch
+    /// with require_stable answers them UNSTABLE_OFFSET_COMMIT).
+    pub async fn unstable_partitions(&self, group_id: &str) -> Vec<TopicPartition> {
+        self.ask(group_id, false, Command::UnstablePartitions)
+            .await
+            .unwrap_or_default()
+    }
+
     /// Committed offsets; `None` partitions means all of the group's.
     pub async fn fetch_offsets(
         &self,

@@ -1078,13 +1078,6 @@ impl Group {
         }
     }
 
-    /// Whether an open transaction holds an offset for this partition.
-    pub fn has_pending_txn_offset(&self, partition: &TopicPartition) -> bool {
-        self.pending_txn_offsets
-            .values()
-            .any(|offsets| offsets.contains_key(partition))
-    }
-
     /// Marks the group deleted; only an empty group can be.
     pub fn delete(&mut self, now_ms: i64) -> Result<(), ResponseError> {
         match self.state {

@@ -1,6 +1,8 @@
 //! OffsetFetch (v1–v8): committed offsets of one group (v1–v7) or several
 //! (v8), for the partitions asked or (v2+, null topics) all of them.
-//! Partitions without a commit answer offset -1 and empty metadata.
+//! Partitions without a commit answer offset -1 and empty metadata; with
+//! require_stable (v7+, KIP-447), partitions whose offsets wait on an open
+//! transaction answer UNSTABLE_OFFSET_COMMIT so that the consumer retries.
 
 use std::sync::Arc;
 
@@ -18,17 +20,35 @@ use crate::group::state::CommittedOffset;
 use crate::types::TopicPartition;
 
 /// A topic's partitions and their committed offsets, if any.
-type TopicOffsets = (String, Vec<(i32, Option<CommittedOffset>)>);
+type TopicOffsets = (String, Vec<(i32, PartitionOffset)>);
 
-type Fetched = Result<Vec<(TopicPartition, Option<CommittedOffset>)>, ResponseError>;
+/// A partition's committed offset, or the partition-level error.
+type PartitionOffset = Result<Option<CommittedOffset>, ResponseError>;
+
+type Fetched = Result<Vec<(TopicPartition, PartitionOffset)>, ResponseError>;
 
 async fn fetch(
     broker: &Arc<Broker>,
     group_id: &str,
     partitions: Option<Vec<TopicPartition>>,
+    require_stable: bool,
 ) -> Fetched {
     let coordinator = coordinator_for(broker, group_id).await?;
-    Ok(coordinator.fetch_offsets(group_id, partitions).await)
+    let unstable = match require_stable {
+        true => coordinator.unstable_partitions(group_id).await,
+        false => Vec::new(),
+    };
+    let offsets = coordinator.fetch_offsets(group_id, partitions).await;
+    Ok(offsets
+        .into_iter()
+        .map(|(partition, offset)| {
+            let answer = match unstable.contains(&partition) {
+                true => Err(ResponseError::UnstableOffsetCommit),
+                false => Ok(offset),
+            };
+            (partition, answer)
+        })
+        .collect())
 }
 
 fn wanted<'a>(topics: impl Iterator<Item = (&'a str, &'a [i32])>) -> Vec<TopicPartition> {
@@ -42,7 +62,7 @@ fn wanted<'a>(topics: impl Iterator<Item = (&'a str, &'a [i32])>) -> Vec<TopicPa
 }
 
 /// Offsets grouped by topic, in the order first seen.
-fn by_topic(offsets: Vec<(TopicPartition, Option<CommittedOffset>)>) -> Vec<TopicOffsets> {
+fn by_topic(offsets: Vec<(TopicPartition, PartitionOffset)>) -> Vec<TopicOffsets> {
     let mut topics: Vec<TopicOffsets> = Vec::new();
     for (partition, offset) in offsets {
         match topics.iter_mut().find(|(name, _)| *name == partition.topic) {
@@ -53,10 +73,12 @@ fn by_topic(offsets: Vec<(TopicPartition, Option<CommittedOffset>)>) -> Vec<Topi
     topics
 }
 
-fn fields(offset: &Option<CommittedOffset>) -> (i64, i32, String) {
+/// Offset, leader epoch, metadata and error code of a partition's answer.
+fn fields(offset: &PartitionOffset) -> (i64, i32, String, i16) {
     match offset {
-        Some(o) => (o.offset, o.leader_epoch, o.metadata.clone()),
-        None => (-1, -1, String::new()),
+        Ok(Some(o)) => (o.offset, o.leader_epoch, o.metadata.clone(), 0),
+        Ok(None) => (-1, -1, String::new(), 0),
+        Err(error) => (-1, -1, String::new(), error.code()),
     }
 }
 
@@ -78,7 +100,8 @@ pub async fn handle(
             let group_id = group.group_id.to_string();
             let response = OffsetFetchResponseGroup::default()
                 .with_group_id(GroupId(str_bytes(group_id.clone())));
-            groups.push(match fetch(broker, &group_id, partitions).await {
+            let fetched = fetch(broker, &group_id, partitions, request.require_stable).await;
+            groups.push(match fetched {
                 Err(error) => response.with_error_code(error.code()),
                 Ok(offsets) => response.with_topics(
                     by_topic(offsets)
@@ -90,9 +113,11 @@ pub async fn handle(
                                     entries
                                         .into_iter()
                                         .map(|(index, offset)| {
-                                            let (committed, epoch, metadata) = fields(&offset);
+                                            let (committed, epoch, metadata, code) =
+                                                fields(&offset);
                                             OffsetFetchResponsePartitions::default()
                                                 .with_partition_index(index)
+                                                .with_error_code(code)
                                                 .with_committed_offset(committed)
                                                 .with_committed_leader_epoch(epoch)
                                                 .with_metadata(Some(str_bytes(metadata)))
@@ -115,7 +140,7 @@ pub async fn handle(
                 .map(|t| (t.name.as_str(), t.partition_indexes.as_slice())),
         )
     });
-    match fetch(broker, &group_id, partitions).await {
+    match fetch(broker, &group_id, partitions, request.require_stable).await {
         Err(error) => {
             let response = OffsetFetchResponse::default();
             if version >= 2 {
@@ -134,9 +159,10 @@ pub async fn handle(
                             entries
                                 .into_iter()
                                 .map(|(index, offset)| {
-                                    let (committed, epoch, metadata) = fields(&offset);
+                                    let (committed, epoch, metadata, code) = fields(&offset);
                                     let partition = OffsetFetchResponsePartition::default()
                                         .with_partition_index(index)
+                                        .with_error_code(code)
                                         .with_committed_offset(committed)
                                         .with_metadata(Some(str_bytes(metadata)));
                                     if version >= 5 {
