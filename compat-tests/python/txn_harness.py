@@ -59,11 +59,12 @@ TXN_OVERRIDES = {
 
 
 def txn_broker_fixture(name: str):
-    """A module-scoped broker fixture with TXN_OVERRIDES. If the broker dies
+    """Fixtures ``txn_module_broker`` (module scope) and ``txn_broker`` with
+    TXN_OVERRIDES; bind both names in the test module. If the broker dies
     during a test, that test fails in teardown and the next one gets a
     restarted broker (same data dir)."""
 
-    @pytest.fixture(scope="module")
+    @pytest.fixture(scope="module", name="txn_module_broker")
     def _module_broker():
         b = Broker(name=name, overrides=TXN_OVERRIDES)
         failure = None
@@ -77,9 +78,9 @@ def txn_broker_fixture(name: str):
         yield b
         b.cleanup()
 
-    @pytest.fixture
-    def _broker(_module_broker, request):
-        b = _module_broker
+    @pytest.fixture(name="txn_broker")
+    def _broker(txn_module_broker, request):
+        b = txn_module_broker
         if not b.running:
             if b.proc is not None:
                 b.kill()
