@@ -106,6 +106,30 @@ def txn_factory_broker(broker_factory, name: str, **extra):
     return broker_factory(name=name, **overrides)
 
 
+class FaultPlane:
+    """The broker's fault plane on its admin listener (see test_fault_plane.py)."""
+
+    def __init__(self, port: int):
+        self.base = f"http://127.0.0.1:{port}"
+
+    def call(self, method: str, path: str, body=None):
+        import urllib.request
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = response.read().decode()
+            return response.status, (json.loads(text) if text else None)
+
+    def arm(self, **fault):
+        status, armed = self.call("POST", "/faults", fault)
+        assert status == 201, (status, armed)
+        return armed
+
+    def journal(self) -> list[dict]:
+        return self.call("GET", "/journal")[1]
+
+
 # ---------------------------------------------------------------------------
 # raw wire protocol
 # ---------------------------------------------------------------------------

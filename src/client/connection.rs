@@ -90,6 +90,15 @@ impl Connection {
         self.send(request, version).await
     }
 
+    /// Sends a request at exactly `version` (for tests of a given version).
+    pub async fn request_at<R: Request>(
+        &mut self,
+        request: R,
+        version: i16,
+    ) -> Result<R::Response, ClientError> {
+        self.send(request, version).await
+    }
+
     async fn send<R: Request>(
         &mut self,
         request: R,

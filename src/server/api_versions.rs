@@ -4,13 +4,14 @@
 //! fully:
 //! - Produce is advertised from v0 although v0–v2 are refused at request time
 //!   (as Kafka 4 does): librdkafka disables compression unless Produce v0 is
-//!   listed. Produce v12 (transactions V2) and v13 (topic ids) are not
-//!   advertised yet.
+//!   listed. Produce v13 (topic ids) is not advertised yet.
 //! - Fetch stops at v12: v13+ address topics by id and v15+ carry replica
 //!   state; they come with replication.
-//! - The transactional APIs stop before transactions V2 (KIP-890: Produce
-//!   v12, AddPartitionsToTxn v4+, EndTxn v5, TxnOffsetCommit v4+), which no
-//!   client gets unless the broker finalises `transaction.version` 2.
+//! - Transactions V2 (KIP-890) is offered as Kafka 4 offers it: the
+//!   finalised feature `transaction.version` 2 in ApiVersions, and Produce
+//!   v12, EndTxn v5 and TxnOffsetCommit v5, which are what a client that
+//!   opts in sends. Lower versions keep the classic protocol.
+//!   AddPartitionsToTxn v4+ is broker-to-broker and not advertised.
 //! - OffsetCommit and OffsetFetch stop at v8: v9 carries KIP-848 member
 //!   epochs, and DescribeGroups at v5 (v6 reports unknown groups as errors).
 
@@ -29,7 +30,7 @@ const fn range(api_key: ApiKey, min: i16, max: i16) -> VersionRange {
 
 /// Advertised in ApiVersions responses, in api-key order.
 pub const ADVERTISED: &[VersionRange] = &[
-    range(ApiKey::Produce, 0, 11),
+    range(ApiKey::Produce, 0, 12),
     range(ApiKey::Fetch, 4, 12),
     range(ApiKey::ListOffsets, 1, 7),
     range(ApiKey::Metadata, 0, 12),
@@ -49,9 +50,9 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::InitProducerId, 0, 4),
     range(ApiKey::AddPartitionsToTxn, 0, 3),
     range(ApiKey::AddOffsetsToTxn, 0, 3),
-    range(ApiKey::EndTxn, 0, 4),
+    range(ApiKey::EndTxn, 0, 5),
     range(ApiKey::WriteTxnMarkers, 1, 1),
-    range(ApiKey::TxnOffsetCommit, 0, 3),
+    range(ApiKey::TxnOffsetCommit, 0, 5),
     range(ApiKey::DescribeConfigs, 1, 4),
     range(ApiKey::AlterConfigs, 0, 2),
     range(ApiKey::DescribeLogDirs, 1, 4),
@@ -67,6 +68,11 @@ pub const ADVERTISED: &[VersionRange] = &[
 
 /// Produce versions advertised for librdkafka's sake but refused.
 const PRODUCE_REFUSED_BELOW: i16 = 3;
+
+/// Features advertised in ApiVersions v3+: name, supported range and
+/// finalised level. `transaction.version` 2 lets clients use transactions
+/// V2 (KIP-890); clients that do not know it keep the classic protocol.
+pub const FEATURES: &[(&str, i16, i16, i16)] = &[("transaction.version", 0, 2, 2)];
 
 pub fn advertised(api_key: ApiKey) -> Option<VersionRange> {
     ADVERTISED.iter().copied().find(|r| r.api_key == api_key)

@@ -41,6 +41,15 @@ pub struct TransactionCoordinator {
     owners: Mutex<HashMap<i64, String>>,
 }
 
+/// Which transaction protocol a request speaks: the classic one, or
+/// transactions V2 (KIP-890 part 2), chosen per request by its version as
+/// Kafka does, so that a classic client is never treated as a V2 one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnProtocol {
+    Classic,
+    V2,
+}
+
 /// What InitProducerId asks.
 #[derive(Debug, Clone)]
 pub struct InitRequest {
@@ -330,26 +339,48 @@ impl TransactionCoordinator {
         )
     }
 
-    /// EndTxn: records the decision, writes the markers, records completion.
+    /// EndTxn: records the decision, writes the markers, records
+    /// completion. Returns the producer id and epoch the producer goes on
+    /// with: unchanged in the classic protocol, bumped under V2.
     pub async fn end_txn(
         &self,
         transactional_id: &str,
         producer_id: i64,
         epoch: i16,
         commit: bool,
-    ) -> Result<(), TxnError> {
-        let (entry, _) = self
-            .producer_entry(transactional_id, producer_id, epoch)
-            .await?;
+        protocol: TxnProtocol,
+    ) -> Result<(i64, i16), TxnError> {
+        let unknown = TxnError::InvalidProducerIdMapping {
+            given: producer_id,
+            owner: -1,
+        };
+        let entry = self.existing(transactional_id).ok_or(unknown.clone())?;
         let mut guard = entry.lock().await;
-        let Some(meta) = guard.clone() else {
+        let meta = guard.clone().ok_or(unknown)?;
+        let plan = match protocol {
+            TxnProtocol::Classic => {
+                meta.check_producer(producer_id, epoch)?;
+                meta.plan_end(commit, now_ms())?
+            }
+            TxnProtocol::V2 => meta.plan_end_v2(producer_id, epoch, commit, now_ms())?,
+        };
+        if let Some(prepared) = plan {
+            self.write_outcome(&mut guard, prepared).await?;
+        }
+        let Some(done) = guard.clone() else {
             return Err(TxnError::UnknownTransactionalId);
         };
-        meta.check_producer(producer_id, epoch)?;
-        match meta.plan_end(commit, now_ms())? {
-            None => Ok(()),
-            Some(prepared) => self.write_outcome(&mut guard, prepared).await,
+        if protocol == TxnProtocol::V2 && done.epoch_exhausted() {
+            // The producer carries on under a fresh producer id.
+            let new_id = self.new_producer_id().await?;
+            let mut next = done.clone();
+            next.reset(new_id, 0, done.timeout_ms, now_ms());
+            next.state = done.state;
+            self.transition(&mut guard, next).await?;
+            self.set_owner(new_id, transactional_id);
+            return Ok((new_id, 0));
         }
+        Ok((done.producer_id, done.producer_epoch))
     }
 
     /// Persists a Prepare state (if not yet), writes its markers, and
@@ -386,14 +417,15 @@ impl TransactionCoordinator {
     }
 
     /// Checks a transactional produce (or TxnOffsetCommit) against the
-    /// transaction: the partition must have been added to the producer's
-    /// open transaction (KIP-890's verification against hanging
-    /// transactions).
+    /// transaction: in the classic protocol the partition must have been
+    /// added to the producer's open transaction (KIP-890 part 1, against
+    /// hanging transactions); under V2 the write adds it (part 2).
     pub async fn verify(
         &self,
         producer_id: i64,
         epoch: i16,
         partition: &TopicPartition,
+        protocol: TxnProtocol,
     ) -> Result<(), TxnError> {
         let owner = self
             .owners
@@ -408,13 +440,18 @@ impl TransactionCoordinator {
         };
         let id = owner.ok_or_else(not_in_txn)?;
         let entry = self.existing(&id).ok_or_else(not_in_txn)?;
-        let guard = entry.lock().await;
-        let meta = guard.as_ref().ok_or_else(not_in_txn)?;
+        let mut guard = entry.lock().await;
+        let meta = guard.clone().ok_or_else(not_in_txn)?;
         meta.check_producer(producer_id, epoch)?;
         if meta.state == TxnState::Ongoing && meta.partitions.contains(partition) {
-            Ok(())
-        } else {
-            Err(not_in_txn())
+            return Ok(());
+        }
+        match protocol {
+            TxnProtocol::Classic => Err(not_in_txn()),
+            TxnProtocol::V2 => {
+                let next = meta.with_partitions([partition.clone()], now_ms())?;
+                self.transition(&mut guard, next).await
+            }
         }
     }
 

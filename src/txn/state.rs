@@ -232,6 +232,76 @@ impl TxnMetadata {
         }
     }
 
+    /// Decides EndTxn under transactions V2 (KIP-890, EndTxn v5+), where
+    /// every transaction ends with an epoch bump that fences its late
+    /// writes. The request's epoch is the current one, or the one before it
+    /// for a retry of an EndTxn that already completed; an abort may also
+    /// end a transaction that never started (clients abort when unsure).
+    /// `Some(next)` is the Prepare state (with the bumped epoch) to persist;
+    /// `None` means the outcome is already complete.
+    pub fn plan_end_v2(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+        now_ms: i64,
+    ) -> Result<Option<TxnMetadata>, TxnError> {
+        if producer_id != self.producer_id {
+            return Err(TxnError::InvalidProducerIdMapping {
+                given: producer_id,
+                owner: self.producer_id,
+            });
+        }
+        let current = epoch == self.producer_epoch;
+        let retry = i32::from(epoch) == i32::from(self.producer_epoch) - 1;
+        let fenced = || TxnError::ProducerFenced {
+            given: epoch,
+            current: self.producer_epoch,
+        };
+        let invalid = || {
+            TxnError::InvalidTxnState(format!(
+                "cannot {} a transaction in state {}",
+                if commit { "commit" } else { "abort" },
+                self.state.name()
+            ))
+        };
+        let bumped = |mut next: TxnMetadata| {
+            if next.producer_epoch < MAX_EPOCH {
+                next.producer_epoch += 1;
+            }
+            next
+        };
+        match self.state {
+            TxnState::Ongoing if current => Ok(Some(bumped(self.prepared(commit, now_ms)))),
+            TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
+                if current && !commit =>
+            {
+                let mut next = bumped(self.prepared(false, now_ms));
+                next.partitions.clear();
+                Ok(Some(next))
+            }
+            TxnState::CompleteCommit if retry && commit => Ok(None),
+            TxnState::CompleteAbort if retry && !commit => Ok(None),
+            TxnState::CompleteCommit | TxnState::CompleteAbort if retry => Err(invalid()),
+            TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort if current => {
+                Err(invalid())
+            }
+            TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence
+                if retry || current =>
+            {
+                Err(TxnError::ConcurrentTransactions)
+            }
+            TxnState::Dead => Err(invalid()),
+            _ => Err(fenced()),
+        }
+    }
+
+    /// Whether the epoch ran out: the transaction's producer continues
+    /// under a new producer id.
+    pub fn epoch_exhausted(&self) -> bool {
+        self.producer_epoch >= MAX_EPOCH
+    }
+
     /// The Prepare state for an outcome.
     pub fn prepared(&self, commit: bool, now_ms: i64) -> TxnMetadata {
         let mut next = self.clone();
@@ -337,6 +407,43 @@ mod tests {
         assert_eq!(meta.plan_init(Some((10, 4))), Ok(InitPlan::BumpEpoch));
         meta.producer_epoch = MAX_EPOCH;
         assert_eq!(meta.plan_init(None), Ok(InitPlan::NewProducerId));
+    }
+
+    #[test]
+    fn transactions_v2_bump_the_epoch_at_every_end_and_accept_retries() {
+        let open = TxnMetadata::new("tx", 10, 60_000, 0)
+            .with_partitions([tp(0)], 1)
+            .unwrap();
+        let prepared = open.plan_end_v2(10, 0, true, 2).unwrap().unwrap();
+        assert_eq!(
+            (prepared.state, prepared.producer_epoch),
+            (TxnState::PrepareCommit, 1)
+        );
+        let done = prepared.completed(3);
+        assert_eq!(done.plan_end_v2(10, 0, true, 4), Ok(None), "a retry");
+        assert!(matches!(
+            done.plan_end_v2(10, 0, false, 4),
+            Err(TxnError::InvalidTxnState(_))
+        ));
+        assert!(matches!(
+            done.plan_end_v2(10, 1, true, 4),
+            Err(TxnError::InvalidTxnState(_))
+        ));
+        // Aborting when unsure is fine, and bumps again.
+        let aborted = done.plan_end_v2(10, 1, false, 4).unwrap().unwrap();
+        assert_eq!(
+            (aborted.state, aborted.producer_epoch),
+            (TxnState::PrepareAbort, 2)
+        );
+        assert!(aborted.partitions.is_empty());
+        assert!(matches!(
+            open.plan_end_v2(10, 5, true, 2),
+            Err(TxnError::ProducerFenced { .. })
+        ));
+        assert!(matches!(
+            open.plan_end_v2(11, 0, true, 2),
+            Err(TxnError::InvalidProducerIdMapping { .. })
+        ));
     }
 
     #[test]

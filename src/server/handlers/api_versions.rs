@@ -1,13 +1,48 @@
-//! ApiVersions (v0–v4): the version ranges of [`crate::server::api_versions`].
+//! ApiVersions (v0–v4): the version ranges of [`crate::server::api_versions`],
+//! and from v3 the supported and finalised features.
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::api_versions_response::{
+    ApiVersion, FinalizedFeatureKey, SupportedFeatureKey,
+};
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
+use kafka_protocol::protocol::StrBytes;
 
-use crate::server::api_versions::ADVERTISED;
+use crate::server::api_versions::{ADVERTISED, FEATURES};
 
-pub fn handle(_request: &ApiVersionsRequest, _version: i16) -> ApiVersionsResponse {
-    ApiVersionsResponse::default().with_api_keys(advertised())
+/// Finalised features never change on a running gregor: epoch 0.
+const FINALIZED_FEATURES_EPOCH: i64 = 0;
+
+pub fn handle(_request: &ApiVersionsRequest, version: i16) -> ApiVersionsResponse {
+    let response = ApiVersionsResponse::default().with_api_keys(advertised());
+    if version < 3 {
+        return response;
+    }
+    let name = |name: &str| StrBytes::from_string(name.to_string());
+    response
+        .with_supported_features(
+            FEATURES
+                .iter()
+                .map(|(feature, min, max, _)| {
+                    SupportedFeatureKey::default()
+                        .with_name(name(feature))
+                        .with_min_version(*min)
+                        .with_max_version(*max)
+                })
+                .collect(),
+        )
+        .with_finalized_features_epoch(FINALIZED_FEATURES_EPOCH)
+        .with_finalized_features(
+            FEATURES
+                .iter()
+                .map(|(feature, _, _, level)| {
+                    FinalizedFeatureKey::default()
+                        .with_name(name(feature))
+                        .with_min_version_level(*level)
+                        .with_max_version_level(*level)
+                })
+                .collect(),
+        )
 }
 
 /// The answer to an ApiVersions version we do not support: a v0 body with

@@ -1,4 +1,4 @@
-//! Produce (v3–v11; v0–v2 advertised for librdkafka but refused): appends
+//! Produce (v3–v12; v0–v2 advertised for librdkafka but refused): appends
 //! each partition's batches as sent, after validating headers and CRCs, and
 //! answers with base offsets — or not at all for acks=0.
 
@@ -16,13 +16,17 @@ use crate::broker::Broker;
 use crate::error::KafkaError;
 use crate::log::partition_log::AppendOrigin;
 use crate::records::batch::Batch;
+use crate::txn::coordinator::TxnProtocol;
 use crate::txn::state::TxnError;
+
+/// The first Produce version of transactions V2 (KIP-890).
+const PRODUCE_V2_SINCE: i16 = 12;
 use crate::types::TopicPartition;
 
 pub async fn handle(
     broker: &Arc<Broker>,
     request: ProduceRequest,
-    _version: i16,
+    version: i16,
 ) -> Option<ProduceResponse> {
     let acks = request.acks;
     let mut topics = Vec::with_capacity(request.topic_data.len());
@@ -36,7 +40,7 @@ pub async fn handle(
         }
         let partitions = join_all(topic.partition_data.into_iter().map(|data| {
             let topic_partition = TopicPartition::new(name.clone(), data.index);
-            append_one(broker, topic_partition, data.records, acks)
+            append_one(broker, topic_partition, data.records, acks, version)
         }))
         .await;
         topics.push(
@@ -53,6 +57,7 @@ async fn append_one(
     topic_partition: TopicPartition,
     records: Option<bytes::Bytes>,
     acks: i16,
+    version: i16,
 ) -> PartitionProduceResponse {
     let response = PartitionProduceResponse::default()
         .with_index(topic_partition.partition)
@@ -80,7 +85,11 @@ async fn append_one(
     let Some(records) = records else {
         return failed(ResponseError::CorruptMessage, "null records".to_string());
     };
-    if let Err(error) = verify_transaction(broker, &topic_partition, &records).await {
+    let protocol = match version >= PRODUCE_V2_SINCE {
+        true => TxnProtocol::V2,
+        false => TxnProtocol::Classic,
+    };
+    if let Err(error) = verify_transaction(broker, &topic_partition, &records, protocol).await {
         return failed(
             error,
             format!("{topic_partition}: transactional batch refused"),
@@ -111,11 +120,13 @@ async fn append_one(
 
 /// A transactional batch is accepted only into a partition its producer
 /// added to its open transaction (KIP-890's verification: a late or stray
-/// write must not open a transaction nobody will end).
+/// write must not open a transaction nobody will end); from v12
+/// (transactions V2) the write itself adds the partition.
 async fn verify_transaction(
     broker: &Arc<Broker>,
     topic_partition: &TopicPartition,
     records: &bytes::Bytes,
+    protocol: TxnProtocol,
 ) -> Result<(), ResponseError> {
     let Ok(batch) = Batch::parse(records) else {
         return Ok(()); // the log rejects it with the precise error
@@ -125,7 +136,12 @@ async fn verify_transaction(
     }
     broker
         .txn()
-        .verify(batch.producer_id(), batch.producer_epoch(), topic_partition)
+        .verify(
+            batch.producer_id(),
+            batch.producer_epoch(),
+            topic_partition,
+            protocol,
+        )
         .await
         .map_err(|error| match error {
             // Produce answers a stale epoch as the log would.

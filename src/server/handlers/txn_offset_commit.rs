@@ -1,7 +1,10 @@
-//! TxnOffsetCommit (v0–v3): offsets committed inside a transaction. The
+//! TxnOffsetCommit (v0–v5): offsets committed inside a transaction. The
 //! group's offsets partition must have joined the transaction
-//! (AddOffsetsToTxn); the offsets are written now, under the producer's id
-//! and epoch, and count once the transaction commits.
+//! (AddOffsetsToTxn) — or, from v5 (transactions V2), joins it with this
+//! request; the offsets are written now, under the producer's id and
+//! epoch, and count once the transaction commits. v4+ answer a partition
+//! outside the transaction with TRANSACTION_ABORTABLE, older versions with
+//! INVALID_TXN_STATE.
 
 use std::sync::Arc;
 
@@ -17,15 +20,20 @@ use crate::broker::Broker;
 use crate::error::KafkaError;
 use crate::group::state::CommittedOffset;
 use crate::group::TxnProducer;
+use crate::txn::coordinator::TxnProtocol;
 use crate::txn::state::TxnError;
+
+/// TxnOffsetCommit learnt TRANSACTION_ABORTABLE in v4 (KIP-890).
+const ABORTABLE_SINCE: i16 = 4;
+/// The first TxnOffsetCommit version of transactions V2.
+const V2_SINCE: i16 = 5;
 use crate::types::{now_ms, TopicPartition};
 
 pub async fn handle(
     broker: &Arc<Broker>,
     request: TxnOffsetCommitRequest,
-    _version: i16,
+    version: i16,
 ) -> TxnOffsetCommitResponse {
-    let group_id = request.group_id.to_string();
     let requested: Vec<(TopicPartition, CommittedOffset)> = request
         .topics
         .iter()
@@ -51,7 +59,7 @@ pub async fn handle(
         producer_id: request.producer_id.0,
         producer_epoch: request.producer_epoch,
     };
-    let results = match commit(broker, &request, &group_id, producer, requested.clone()).await {
+    let results = match commit(broker, &request, version, producer, requested.clone()).await {
         Ok(results) => results,
         Err(error) => requested
             .into_iter()
@@ -81,11 +89,16 @@ pub async fn handle(
 async fn commit(
     broker: &Arc<Broker>,
     request: &TxnOffsetCommitRequest,
-    group_id: &str,
+    version: i16,
     producer: TxnProducer,
     requested: Vec<(TopicPartition, CommittedOffset)>,
 ) -> Result<Vec<(TopicPartition, Option<ResponseError>)>, ResponseError> {
+    let group_id = request.group_id.as_str();
     let coordinator = coordinator_for(broker, group_id).await?;
+    let protocol = match version >= V2_SINCE {
+        true => TxnProtocol::V2,
+        false => TxnProtocol::Classic,
+    };
     let offsets_partition = broker.txn().offsets_partition(group_id);
     broker
         .txn()
@@ -93,11 +106,15 @@ async fn commit(
             producer.producer_id,
             producer.producer_epoch,
             &offsets_partition,
+            protocol,
         )
         .await
         .map_err(|error| match error {
             // The log answers a stale epoch this way for TxnOffsetCommit.
             TxnError::ProducerFenced { .. } => ResponseError::InvalidProducerEpoch,
+            TxnError::InvalidTxnState(_) if version >= ABORTABLE_SINCE => {
+                ResponseError::TransactionAbortable
+            }
             other => other.kafka_error(),
         })?;
     let image = broker.metadata();
