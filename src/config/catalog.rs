@@ -15,9 +15,12 @@ pub enum ConfigType {
     Boolean = 1,
     String = 2,
     Int = 3,
+    Short = 4,
     Long = 5,
     Double = 6,
     List = 7,
+    Class = 8,
+    Password = 9,
 }
 
 /// One topic config.
@@ -174,7 +177,7 @@ pub fn validate(name: &str, value: &str) -> Result<(), ConfigError> {
                 .parse::<f64>()
                 .map_err(|_| invalid("expected a number".into()))?;
         }
-        Str | List => {}
+        Str | List | ConfigType::Short | ConfigType::Class | ConfigType::Password => {}
     }
     if !def.allowed.is_empty() {
         let entries: Vec<&str> = match def.kind {

@@ -1,7 +1,9 @@
 //! Configuration with Kafka's names and defaults: broker settings from
-//! `server.properties` and `--override`, and per-topic log configs.
+//! `server.properties` and `--override`, dynamic broker settings changed at
+//! run time, and per-topic log configs.
 
 pub mod broker;
+pub mod broker_catalog;
 pub mod catalog;
 pub mod listener;
 pub mod properties;
