@@ -5,6 +5,7 @@
 pub mod broker;
 pub mod broker_catalog;
 pub mod catalog;
+pub mod dynamic;
 pub mod listener;
 pub mod properties;
 pub mod topic;
