@@ -2,6 +2,7 @@
 //! partitions built from them, and the background tasks that keep them
 //! (retention, time-based flush). Handlers reach every subsystem from here.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -217,10 +218,7 @@ impl Broker {
     pub async fn alter_broker_configs(
         self: &Arc<Self>,
         scope: Scope,
-        change: impl FnOnce(
-                &std::collections::BTreeMap<String, String>,
-            )
-                -> Result<std::collections::BTreeMap<String, String>, BrokerConfigError>
+        change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, BrokerConfigError>
             + Send
             + 'static,
         validate_only: bool,
