@@ -2,6 +2,7 @@
 //! partitions built from them, and the background tasks that keep them
 //! (retention, time-based flush). Handlers reach every subsystem from here.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use tracing::{info, warn};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::config::dynamic::{self, BrokerConfigError, BrokerConfigLayers, Scope};
 use crate::config::{BrokerConfig, ConfigError, LogConfig};
 use crate::controller::{Controller, ControllerError, NewTopic};
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
@@ -219,9 +221,59 @@ impl Broker {
         self.create_topic_now(topic, false).await.map(|_| ())
     }
 
-    /// The effective log config of a topic: broker defaults plus its overrides.
+    /// This broker's settings in layers: static, dynamic cluster default,
+    /// dynamic per-broker, and what they resolve to.
+    pub fn config_layers(&self) -> Result<BrokerConfigLayers, ConfigError> {
+        BrokerConfigLayers::resolve(&self.config, &self.controller.broker_configs())
+    }
+
+    /// The effective log config of a topic: the broker's (static and
+    /// dynamic) defaults plus its overrides.
     pub fn log_config(&self, topic: &TopicImage) -> Result<LogConfig, ConfigError> {
-        self.config.log.with_overrides(&topic.configs)
+        self.config_layers()?
+            .effective
+            .log
+            .with_overrides(&topic.configs)
+    }
+
+    /// Changes the dynamic broker configs of one scope to what `change`
+    /// makes of its current ones, after Kafka's checks; every live
+    /// partition then takes its topic's new effective config.
+    pub async fn alter_broker_configs(
+        self: &Arc<Self>,
+        scope: Scope,
+        change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, BrokerConfigError>
+            + Send
+            + 'static,
+        validate_only: bool,
+    ) -> Result<(), BrokerError> {
+        self.on_controller(move |broker| {
+            broker
+                .controller
+                .alter_broker_configs(scope, validate_only, |current| {
+                    let configs = change(current.of(scope))?;
+                    dynamic::validate(&configs, scope)?;
+                    let next = current.with(scope, configs.clone());
+                    BrokerConfigLayers::resolve(&broker.config, &next)
+                        .map_err(|error| BrokerConfigError::Unusable(error.to_string()))?;
+                    Ok(configs)
+                })?;
+            Ok(())
+        })
+        .await?;
+        if !validate_only {
+            for topic in self.metadata().topics.values() {
+                let config = self.log_config(topic)?;
+                for partition in &topic.partitions {
+                    if let Some(live) =
+                        self.partition(&TopicPartition::new(&topic.name, partition.partition))
+                    {
+                        live.set_config(config.clone()).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Partition folders whose topic is gone from the metadata (a crash
@@ -429,8 +481,13 @@ impl Broker {
                     }
                 }
                 _ = producer_expiry.tick() => {
+                    // producer.id.expiration.ms may be changed at run time
+                    let expiration = self
+                        .config_layers()
+                        .map_or(self.config.producer_id_expiration_ms, |layers| {
+                            layers.effective.producer_id_expiration_ms
+                        });
                     for partition in self.partitions.all() {
-                        let expiration = self.config.producer_id_expiration_ms;
                         if let Err(error) = partition.expire_producers(now_ms(), expiration).await {
                             warn!(partition = %partition.topic_partition(), %error, "producer expiry failed");
                         }

@@ -3,6 +3,7 @@
 use kafka_protocol::error::ResponseError;
 
 use crate::broker::BrokerError;
+use crate::config::dynamic::BrokerConfigError;
 use crate::config::ConfigError;
 use crate::controller::ControllerError;
 use crate::log::producer_state::ProducerStateError;
@@ -73,9 +74,24 @@ impl KafkaError for ControllerError {
             ControllerError::TopicDeletionDisabled => ResponseError::TopicDeletionDisabled,
             ControllerError::PartitionCountNotIncreased { .. } => ResponseError::InvalidPartitions,
             ControllerError::InvalidReplicaAssignment(_) => ResponseError::InvalidReplicaAssignment,
+            ControllerError::BrokerConfig(error) => error.kafka_error(),
             ControllerError::Storage(_) | ControllerError::CorruptSnapshot(_) => {
                 ResponseError::UnknownServerError
             }
+        }
+    }
+}
+
+/// Kafka answers INVALID_REQUEST for a broker config it will not apply,
+/// whatever the reason (KAFKA-13609), and INVALID_CONFIG only where an
+/// APPEND/SUBTRACT names an unknown or non-list config.
+impl KafkaError for BrokerConfigError {
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            BrokerConfigError::UnknownName(_) | BrokerConfigError::NotAList { .. } => {
+                ResponseError::InvalidConfig
+            }
+            _ => ResponseError::InvalidRequest,
         }
     }
 }

@@ -15,9 +15,12 @@ pub enum ConfigType {
     Boolean = 1,
     String = 2,
     Int = 3,
+    Short = 4,
     Long = 5,
     Double = 6,
     List = 7,
+    Class = 8,
+    Password = 9,
 }
 
 /// One topic config.
@@ -96,21 +99,6 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     def("unclean.leader.election.enable", Boolean, Some("unclean.leader.election.enable"), false, "Whether an out-of-sync replica may become leader."),
 ];
 
-/// The broker settings that supply a topic config's default, most specific
-/// first (Kafka lets `log.retention.ms` override `.minutes` and `.hours`).
-pub fn broker_synonyms(def: &TopicConfigDef) -> Vec<&'static str> {
-    match def.name {
-        "retention.ms" => vec![
-            "log.retention.ms",
-            "log.retention.minutes",
-            "log.retention.hours",
-        ],
-        "segment.ms" => vec!["log.roll.ms", "log.roll.hours"],
-        "segment.jitter.ms" => vec!["log.roll.jitter.ms", "log.roll.jitter.hours"],
-        _ => def.broker_synonym.into_iter().collect(),
-    }
-}
-
 pub fn topic_config(name: &str) -> Option<&'static TopicConfigDef> {
     TOPIC_CONFIGS.iter().find(|def| def.name == name)
 }
@@ -174,7 +162,7 @@ pub fn validate(name: &str, value: &str) -> Result<(), ConfigError> {
                 .parse::<f64>()
                 .map_err(|_| invalid("expected a number".into()))?;
         }
-        Str | List => {}
+        Str | List | ConfigType::Short | ConfigType::Class | ConfigType::Password => {}
     }
     if !def.allowed.is_empty() {
         let entries: Vec<&str> = match def.kind {

@@ -1,8 +1,11 @@
 //! Configuration with Kafka's names and defaults: broker settings from
-//! `server.properties` and `--override`, and per-topic log configs.
+//! `server.properties` and `--override`, dynamic broker settings changed at
+//! run time, and per-topic log configs.
 
 pub mod broker;
+pub mod broker_catalog;
 pub mod catalog;
+pub mod dynamic;
 pub mod listener;
 pub mod properties;
 pub mod topic;

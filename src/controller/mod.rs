@@ -1,6 +1,6 @@
 //! The controller: the one writer of cluster metadata (topics, partitions,
-//! assignments, configs), publishing each new version as a
-//! [`MetadataImage`].
+//! assignments, topic configs, dynamic broker configs), publishing each new
+//! version as a [`MetadataImage`].
 //!
 //! Today a single broker is its own controller and keeps the metadata in a
 //! JSON snapshot beside the logs, replaced atomically on every change. The
@@ -17,6 +17,7 @@ use thiserror::Error;
 use tracing::info;
 use uuid::Uuid;
 
+use crate::config::dynamic::{BrokerConfigError, DynamicBrokerConfigs, Scope};
 use crate::config::{ConfigError, LogConfig};
 use crate::metadata::{BrokerImage, MetadataImage, PartitionImage, TopicImage};
 
@@ -44,6 +45,8 @@ pub enum ControllerError {
     InvalidReplicaAssignment(String),
     #[error("topic deletion is disabled (delete.topic.enable=false)")]
     TopicDeletionDisabled,
+    #[error(transparent)]
+    BrokerConfig(#[from] BrokerConfigError),
     #[error("metadata storage failed: {0}")]
     Storage(#[from] std::io::Error),
     #[error("metadata snapshot is corrupt: {0}")]
@@ -72,6 +75,9 @@ struct Snapshot {
     /// The first producer id not yet handed out in any block.
     #[serde(default)]
     next_producer_id: i64,
+    /// Dynamic broker configs (absent from snapshots written before them).
+    #[serde(default)]
+    broker_configs: DynamicBrokerConfigs,
 }
 const META_PROPERTIES: &str = "meta.properties";
 
@@ -82,6 +88,7 @@ pub struct Controller {
     /// Serialises writers (and holds the next producer id); readers use `image`.
     write_lock: Mutex<i64>,
     image: RwLock<Arc<MetadataImage>>,
+    broker_configs: RwLock<Arc<DynamicBrokerConfigs>>,
 }
 
 impl Controller {
@@ -97,6 +104,7 @@ impl Controller {
         let Snapshot {
             topics,
             next_producer_id,
+            broker_configs,
         } = match std::fs::read(&snapshot_path) {
             Ok(bytes) => serde_json::from_slice(&bytes)?,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Snapshot::default(),
@@ -110,6 +118,7 @@ impl Controller {
             log_defaults,
             write_lock: Mutex::new(next_producer_id),
             image: RwLock::new(Arc::new(image)),
+            broker_configs: RwLock::new(Arc::new(broker_configs)),
         })
     }
 
@@ -119,6 +128,42 @@ impl Controller {
             Ok(image) => image.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// The current dynamic broker configs.
+    pub fn broker_configs(&self) -> Arc<DynamicBrokerConfigs> {
+        match self.broker_configs.read() {
+            Ok(configs) => configs.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the dynamic configs of one scope with what `change` makes
+    /// of all current ones (it validates them; it runs under the write
+    /// lock, so concurrent changes do not lose each other's updates).
+    /// With `validate_only`, nothing is stored.
+    pub fn alter_broker_configs(
+        &self,
+        scope: Scope,
+        validate_only: bool,
+        change: impl FnOnce(
+            &DynamicBrokerConfigs,
+        ) -> Result<BTreeMap<String, String>, BrokerConfigError>,
+    ) -> Result<Arc<DynamicBrokerConfigs>, ControllerError> {
+        let writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.broker_configs();
+        let next = Arc::new(current.with(scope, change(&current)?));
+        if validate_only {
+            return Ok(next);
+        }
+        let image = self.image();
+        self.persist(&image.topics, *writer, &next)?;
+        match self.broker_configs.write() {
+            Ok(mut configs) => *configs = Arc::clone(&next),
+            Err(poisoned) => *poisoned.into_inner() = Arc::clone(&next),
+        }
+        info!(?scope, "altered dynamic broker configs");
+        Ok(next)
     }
 
     /// Validates a new topic; with `validate_only`, stops there.
@@ -273,12 +318,7 @@ impl Controller {
         topics: BTreeMap<String, TopicImage>,
         next_producer_id: i64,
     ) -> Result<(), ControllerError> {
-        let snapshot = Snapshot {
-            topics,
-            next_producer_id,
-        };
-        write_atomically(&self.snapshot_path, &serde_json::to_vec_pretty(&snapshot)?)?;
-        let topics = snapshot.topics;
+        self.persist(&topics, next_producer_id, &self.broker_configs())?;
         let next = MetadataImage::new(
             current.cluster_id.clone(),
             current.controller_id,
@@ -289,6 +329,29 @@ impl Controller {
             Ok(mut image) => *image = Arc::new(next),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(next),
         }
+        Ok(())
+    }
+
+    /// Writes the snapshot (write, fsync, rename).
+    fn persist(
+        &self,
+        topics: &BTreeMap<String, TopicImage>,
+        next_producer_id: i64,
+        broker_configs: &DynamicBrokerConfigs,
+    ) -> Result<(), ControllerError> {
+        /// [`Snapshot`], borrowed: written without cloning the topics.
+        #[derive(serde::Serialize)]
+        struct SnapshotRef<'a> {
+            topics: &'a BTreeMap<String, TopicImage>,
+            next_producer_id: i64,
+            broker_configs: &'a DynamicBrokerConfigs,
+        }
+        let snapshot = SnapshotRef {
+            topics,
+            next_producer_id,
+            broker_configs,
+        };
+        write_atomically(&self.snapshot_path, &serde_json::to_vec_pretty(&snapshot)?)?;
         Ok(())
     }
 }
@@ -396,6 +459,60 @@ mod tests {
         ));
         controller.delete_topic("a").unwrap();
         assert!(controller.image().topic("a").is_none());
+    }
+
+    #[test]
+    fn broker_configs_survive_reopening_and_validate_only_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = controller(dir.path());
+        first.create_topic(&new_topic("t"), false).unwrap();
+        let set = |configs: &[(&str, &str)]| {
+            let configs: BTreeMap<String, String> = configs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            move |_: &DynamicBrokerConfigs| Ok(configs)
+        };
+        first
+            .alter_broker_configs(Scope::Broker(1), false, set(&[("message.max.bytes", "10")]))
+            .unwrap();
+        first
+            .alter_broker_configs(
+                Scope::ClusterDefault,
+                false,
+                set(&[("log.retention.ms", "5")]),
+            )
+            .unwrap();
+        let checked = first
+            .alter_broker_configs(Scope::ClusterDefault, true, set(&[]))
+            .unwrap();
+        assert!(checked.cluster_default.is_empty());
+        assert_eq!(first.broker_configs().cluster_default.len(), 1);
+        let refused = first.alter_broker_configs(Scope::Broker(1), false, |_| {
+            Err(BrokerConfigError::DuplicateKeys)
+        });
+        assert!(matches!(refused, Err(ControllerError::BrokerConfig(_))));
+        // later topic changes keep the broker configs in the snapshot
+        first.create_topic(&new_topic("u"), false).unwrap();
+        drop(first);
+        let reopened = controller(dir.path());
+        let configs = reopened.broker_configs();
+        assert_eq!(configs.of(Scope::Broker(1))["message.max.bytes"], "10");
+        assert_eq!(configs.cluster_default["log.retention.ms"], "5");
+        assert!(reopened.image().topic("u").is_some());
+    }
+
+    #[test]
+    fn snapshots_written_before_broker_configs_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(SNAPSHOT_FILE),
+            br#"{"topics": {}, "next_producer_id": 7}"#,
+        )
+        .unwrap();
+        let reopened = controller(dir.path());
+        assert_eq!(*reopened.broker_configs(), DynamicBrokerConfigs::default());
+        assert_eq!(reopened.allocate_producer_ids().unwrap().start, 7);
     }
 
     #[test]

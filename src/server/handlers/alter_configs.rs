@@ -1,6 +1,7 @@
-//! AlterConfigs (v0–v2): replaces a topic's config overrides with the
-//! given set (validated; validate-only honoured). Broker configs cannot be
-//! changed at run time yet.
+//! AlterConfigs (v0–v2): replaces a topic's config overrides, or the
+//! dynamic configs of a broker (resource name = its node id) or of the
+//! cluster-wide default (resource name ""), with the given set; validated,
+//! validate-only honoured.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,9 +10,10 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 
-use super::configs::{unalterable, TOPIC};
+use super::configs::{unalterable, BROKER, TOPIC};
 use super::groups::str_bytes;
 use crate::broker::Broker;
+use crate::config::dynamic::{replacement, Scope};
 use crate::error::KafkaError;
 
 pub async fn handle(
@@ -45,10 +47,27 @@ pub async fn handle(
                     .map(|_| ())
                     .map_err(|error| (error.kafka_error(), error.to_string()))
             }
+            BROKER => {
+                let configs: Vec<(String, Option<String>)> = resource
+                    .configs
+                    .iter()
+                    .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
+                    .collect();
+                let node_id = broker.config().node_id;
+                match replacement(&configs).and_then(|configs| {
+                    Ok((configs, Scope::parse(&resource.resource_name, node_id)?))
+                }) {
+                    Err(error) => Err((error.kafka_error(), error.to_string())),
+                    Ok((configs, scope)) => broker
+                        .alter_broker_configs(scope, move |_| Ok(configs), request.validate_only)
+                        .await
+                        .map_err(|error| (error.kafka_error(), error.to_string())),
+                }
+            }
             other => Err(unalterable(other)),
         };
         responses.push(match outcome {
-            Ok(()) => response,
+            Ok(()) => response.with_error_message(None),
             Err((error, message)) => response
                 .with_error_code(error.code())
                 .with_error_message(Some(str_bytes(message))),

@@ -1,6 +1,7 @@
-//! DescribeConfigs (v1–v4): every topic config Kafka documents (or only the
-//! keys asked for) with value, source, synonyms, type and documentation;
-//! and the broker's own settings.
+//! DescribeConfigs (v1–v4): every topic config Kafka documents, every
+//! broker config Kafka documents (this broker's resource), or the dynamic
+//! cluster-wide defaults (the broker resource named ""), or only the keys
+//! asked for; with value, source, synonyms, type and documentation.
 
 use std::sync::Arc;
 
@@ -8,9 +9,12 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_configs_response::DescribeConfigsResult;
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
-use super::configs::{describe_broker, describe_topic, BROKER, BROKER_LOGGER, TOPIC};
+use super::configs::{
+    describe_broker, describe_broker_defaults, describe_topic, Detail, BROKER, BROKER_LOGGER, TOPIC,
+};
 use super::groups::str_bytes;
 use crate::broker::Broker;
+use crate::error::KafkaError;
 
 pub async fn handle(
     broker: &Arc<Broker>,
@@ -18,7 +22,13 @@ pub async fn handle(
     version: i16,
 ) -> DescribeConfigsResponse {
     let image = broker.metadata();
-    let config = broker.config();
+    let node_id = broker.config().node_id;
+    let layers = broker.config_layers();
+    let detail = Detail {
+        version,
+        include_synonyms: request.include_synonyms,
+        include_documentation: request.include_documentation,
+    };
     let results = request
         .resources
         .into_iter()
@@ -32,31 +42,31 @@ pub async fn handle(
                     .with_error_code(error.code())
                     .with_error_message(Some(str_bytes(message)))
             };
+            let layers = match &layers {
+                Ok(layers) => layers,
+                Err(error) => return failed(error.kafka_error(), error.to_string()),
+            };
             let name = resource.resource_name.as_str();
+            let keys = &resource.configuration_keys;
             match resource.resource_type {
                 TOPIC => match image.topic(name) {
-                    Some(topic) => result.with_configs(describe_topic(
-                        topic,
-                        config,
-                        &resource.configuration_keys,
-                        version,
-                        request.include_synonyms,
-                        request.include_documentation,
-                    )),
+                    Some(topic) => result.with_configs(describe_topic(topic, layers, keys, detail)),
                     None => failed(
                         ResponseError::UnknownTopicOrPartition,
                         format!("topic '{name}' does not exist"),
                     ),
                 },
-                BROKER if name.is_empty() || name == config.node_id.to_string() => result
-                    .with_configs(describe_broker(
-                        config,
-                        &resource.configuration_keys,
-                        request.include_synonyms,
-                    )),
+                BROKER if name.is_empty() => {
+                    result.with_configs(describe_broker_defaults(layers, keys, detail))
+                }
+                BROKER if name == node_id.to_string() => {
+                    result.with_configs(describe_broker(layers, keys, detail))
+                }
                 BROKER => failed(
                     ResponseError::InvalidRequest,
-                    format!("this is broker {}, not {name}", config.node_id),
+                    format!(
+                        "Unexpected broker id, expected {node_id} or empty string, but received {name}"
+                    ),
                 ),
                 // Log levels are set with RUST_LOG, not through Kafka's API.
                 BROKER_LOGGER => result,

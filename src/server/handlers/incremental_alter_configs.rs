@@ -1,6 +1,8 @@
 //! IncrementalAlterConfigs (v0–v1): SET, DELETE, APPEND and SUBTRACT on a
-//! topic's config overrides (APPEND/SUBTRACT on list configs only,
-//! starting from the current value), validated, validate-only honoured.
+//! topic's config overrides, or on the dynamic configs of a broker
+//! (resource name = its node id) or of the cluster-wide default (resource
+//! name ""); APPEND/SUBTRACT on list configs only, starting from the
+//! current value; validated, validate-only honoured.
 
 use std::sync::Arc;
 
@@ -9,10 +11,11 @@ use kafka_protocol::messages::incremental_alter_configs_request::AlterableConfig
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
 
-use super::configs::{unalterable, TOPIC};
+use super::configs::{unalterable, BROKER, TOPIC};
 use super::groups::str_bytes;
 use crate::broker::Broker;
 use crate::config::catalog::{default_value, topic_config, ConfigType};
+use crate::config::dynamic::{apply_operations, Operation, Scope};
 use crate::config::LogConfig;
 use crate::error::KafkaError;
 
@@ -123,10 +126,32 @@ pub async fn handle(
                         .map_err(|error| (error.kafka_error(), error.to_string())),
                 },
             },
+            BROKER => match Scope::parse(&name, broker.config().node_id) {
+                Err(error) => Err((error.kafka_error(), error.to_string())),
+                Ok(scope) => {
+                    let operations: Vec<Operation> = resource
+                        .configs
+                        .iter()
+                        .map(|c| Operation {
+                            name: c.name.to_string(),
+                            operation: c.config_operation,
+                            value: c.value.as_ref().map(|v| v.to_string()),
+                        })
+                        .collect();
+                    broker
+                        .alter_broker_configs(
+                            scope,
+                            move |current| apply_operations(current, &operations),
+                            request.validate_only,
+                        )
+                        .await
+                        .map_err(|error| (error.kafka_error(), error.to_string()))
+                }
+            },
             other => Err(unalterable(other)),
         };
         responses.push(match outcome {
-            Ok(()) => response,
+            Ok(()) => response.with_error_message(None),
             Err((error, message)) => response
                 .with_error_code(error.code())
                 .with_error_message(Some(str_bytes(message))),
