@@ -443,3 +443,207 @@ def test_kafka_python_admin_describes_live_transaction(txn_broker, topic):
             [TransactionState.COMPLETE_ABORT]
     finally:
         admin.close()
+
+
+# ---------------------------------------------------------------------------
+# (4) last stable offset with overlapping transactions, aborted transactions
+#     spanning segments, fetches starting inside them
+# ---------------------------------------------------------------------------
+
+def test_lso_is_the_first_offset_of_the_oldest_open_transaction(txn_broker, topic):
+    b = txn_broker
+    with TxnWire(b.host, b.port) as c:
+        version = w.pick_produce_version(c.api_keys())
+        create_topics(b.bootstrap, {topic: 1})
+        p1, e1 = init_txn(c, f"lso1-{topic}")
+        p2, e2 = init_txn(c, f"lso2-{topic}")
+
+        def produce(txn_id, pid, epoch, seq, values, at):
+            res = c.produce_txn(txn_id, topic, 0, raw_batch(values, pid, epoch, seq), version=version)
+            assert (res.error_code, res.base_offset) == (NONE, at), res
+
+        def lso():
+            return c.list_offset_isolated(topic, 0, READ_COMMITTED)[1]
+
+        assert c.add_partitions_to_txn(f"lso1-{topic}", p1, e1, {topic: [0]}) == {(topic, 0): NONE}
+        produce(f"lso1-{topic}", p1, e1, 0, [b"p1-a", b"p1-b"], 0)       # 0, 1
+        assert c.add_partitions_to_txn(f"lso2-{topic}", p2, e2, {topic: [0]}) == {(topic, 0): NONE}
+        produce(f"lso2-{topic}", p2, e2, 0, [b"p2-a", b"p2-b"], 2)       # 2, 3
+        assert lso() == 0
+        assert c.end_txn(f"lso1-{topic}", p1, e1, True) == NONE           # marker 4
+        assert lso() == 2, "LSO must stop at the first offset of the still open transaction"
+        f = c.fetch(topic, 0, 0, READ_COMMITTED)
+        assert f.last_stable_offset == 2
+        assert batches_summary(parse_batches(f.records)) == [(0, 1, True, False, None)]
+        assert c.add_partitions_to_txn(f"lso1-{topic}", p1, e1, {topic: [0]}) == {(topic, 0): NONE}
+        produce(f"lso1-{topic}", p1, e1, 2, [b"p1-c"], 5)                 # 5
+        assert lso() == 2
+        assert c.end_txn(f"lso2-{topic}", p2, e2, False) == NONE          # abort marker 6
+        assert lso() == 5
+        f = c.fetch(topic, 0, 0, READ_COMMITTED)
+        assert (f.last_stable_offset, f.aborted_transactions) == (5, [(p2, 2)]), f
+        assert c.end_txn(f"lso1-{topic}", p1, e1, True) == NONE           # marker 7
+        assert lso() == 8
+        err, prods = c.describe_producers(topic, [0])[0]
+        assert sorted((x.producer_id, x.current_txn_start_offset) for x in prods) == \
+            sorted([(p1, -1), (p2, -1)])
+    got = [(m.offset, m.value) for m in
+           __import__("txn_harness").read_confluent(b.bootstrap, [(topic, 0)], "read_committed")]
+    assert got == [(0, b"p1-a"), (1, b"p1-b"), (5, b"p1-c")]
+
+
+def test_aborted_transaction_spanning_segments(broker_factory, topic):
+    """An aborted transaction whose batches spread over several 1 KiB
+    segments, interleaved with plain records: every read_committed fetch
+    that returns some of its batches lists it as aborted, from any start
+    offset, before and after kill -9."""
+    from txn_harness import read_confluent, read_kafka_python, txn_factory_broker
+    b = txn_factory_broker(broker_factory, "txn-segments", **{"log.segment.bytes": 1024})
+    txn_id = f"span-{topic}"
+    plain_values, aborted_offsets = [], []
+    with TxnWire(b.host, b.port) as c:
+        version = w.pick_produce_version(c.api_keys())
+        create_topics(b.bootstrap, {topic: 1})
+        pid, epoch = init_txn(c, txn_id)
+        assert c.add_partitions_to_txn(txn_id, pid, epoch, {topic: [0]}) == {(topic, 0): NONE}
+        offset = 0
+        for i in range(12):
+            res = c.produce_txn(txn_id, topic, 0,
+                                raw_batch([b"ABORTED-%02d-" % i + b"x" * 200], pid, epoch, i),
+                                version=version)
+            assert (res.error_code, res.base_offset) == (NONE, offset), res
+            aborted_offsets.append(offset)
+            offset += 1
+            plain = w.record_batch([w.Rec(None, b"plain-%02d" % i, int(time.time() * 1000))])
+            res = c.produce(version, topic, 0, plain)
+            assert (res.error_code, res.base_offset) == (NONE, offset), res
+            plain_values.append((offset, b"plain-%02d" % i))
+            offset += 1
+        assert c.end_txn(txn_id, pid, epoch, commit=False) == NONE       # marker at 24
+    segments = sorted(p.name for p in b.partition_dir(topic).glob("*.log"))
+    assert len(segments) >= 3, f"expected several segments, got {segments}"
+
+    def check(when):
+        with TxnWire(b.host, b.port) as c:
+            assert c.list_offset_isolated(topic, 0, READ_COMMITTED) == (NONE, 25), when
+            for start in range(25):
+                f = c.fetch(topic, 0, start, READ_COMMITTED, max_bytes=600)
+                got = parse_batches(f.records)
+                returned_aborted = [x["base_offset"] for x in got
+                                    if x["transactional"] and not x["control"]]
+                if returned_aborted:
+                    assert f.aborted_transactions == [(pid, 0)], \
+                        f"{when}: fetch from {start} returned aborted batches at " \
+                        f"{returned_aborted} with aborted_transactions={f.aborted_transactions}"
+        for start in (0, 7, 13, 22):
+            from confluent_kafka import Consumer, KafkaError, TopicPartition
+            cons = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "span",
+                             "isolation.level": "read_committed", "enable.partition.eof": True,
+                             "fetch.max.bytes": 1024, "max.partition.fetch.bytes": 600})
+            try:
+                cons.assign([TopicPartition(topic, 0, start)])
+                seen, deadline = [], time.monotonic() + 15
+                while time.monotonic() < deadline:
+                    m = cons.poll(0.2)
+                    if m is None:
+                        continue
+                    if m.error():
+                        assert m.error().code() == KafkaError._PARTITION_EOF, m.error()
+                        break
+                    seen.append((m.offset(), m.value()))
+                assert seen == [v for v in plain_values if v[0] >= start], \
+                    f"{when}: read_committed from {start}: {seen}"
+            finally:
+                cons.close()
+        assert [(m.offset, m.value) for m in read_kafka_python(
+            b.bootstrap, [(topic, 0)], "read_committed")] == plain_values, when
+        assert len(read_confluent(b.bootstrap, [(topic, 0)], "read_uncommitted")) == 24, when
+
+    check("before restart")
+    b.kill()
+    b.start()
+    check("after kill -9")
+    assert b.stop() == 0
+    b.start()
+    check("after a clean restart")
+
+
+# ---------------------------------------------------------------------------
+# (5) TxnOffsetCommit against a live consumer group
+# ---------------------------------------------------------------------------
+
+def test_txn_offset_commit_checks_group_membership(txn_broker, topic, group_id):
+    from kafka import KafkaConsumer
+    b = txn_broker
+    create_topics(b.bootstrap, {topic: 1})
+    member = KafkaConsumer(topic, bootstrap_servers=b.bootstrap, group_id=group_id,
+                           enable_auto_commit=False, session_timeout_ms=10000)
+    try:
+        wait_for(lambda: (member.poll(timeout_ms=100) is not None and member.assignment()), 20,
+                 "the consumer to join its group")
+        gen = member.group_metadata()
+        txn_id = f"toc-{topic}"
+        with TxnWire(b.host, b.port) as c:
+            pid, epoch = init_txn(c, txn_id)
+            assert c.add_offsets_to_txn(txn_id, pid, epoch, group_id) == NONE
+            tp = {(topic, 0): 3}
+            assert c.txn_offset_commit(txn_id, group_id, pid, epoch, tp, version=3,
+                                       generation_id=gen.generation_id, member_id="bogus") == \
+                {(topic, 0): 25}, "unknown member id: UNKNOWN_MEMBER_ID"
+            assert c.txn_offset_commit(txn_id, group_id, pid, epoch, tp, version=3,
+                                       generation_id=gen.generation_id + 7,
+                                       member_id=gen.member_id) == {(topic, 0): 22}, \
+                "wrong generation: ILLEGAL_GENERATION"
+            assert c.txn_offset_commit(txn_id, group_id, pid, epoch, tp, version=3,
+                                       generation_id=gen.generation_id,
+                                       member_id=gen.member_id) == {(topic, 0): NONE}
+            # older versions carry no member: accepted
+            assert c.txn_offset_commit(txn_id, group_id, pid, epoch, {(topic, 0): 4},
+                                       version=2) == {(topic, 0): NONE}
+            # a stale producer epoch is fenced
+            got = c.txn_offset_commit(txn_id, group_id, pid, epoch + 1, tp, version=3,
+                                      generation_id=gen.generation_id, member_id=gen.member_id)
+            assert got[(topic, 0)] in (INVALID_PRODUCER_EPOCH, PRODUCER_FENCED), got
+            assert c.end_txn(txn_id, pid, epoch, commit=True) == NONE
+            err, res = c.offset_fetch(group_id, {topic: [0]}, require_stable=True)
+            assert res == {(topic, 0): (4, NONE)}, res
+    finally:
+        member.close()
+
+
+# ---------------------------------------------------------------------------
+# (6) transactional.id expiration
+# ---------------------------------------------------------------------------
+
+def test_transactional_id_expires_only_when_idle(broker_factory, topic):
+    from txn_harness import txn_factory_broker
+    b = txn_factory_broker(broker_factory, "txn-expire", **{
+        "transactional.id.expiration.ms": 1500,
+        "transaction.remove.expired.transaction.cleanup.interval.ms": 300})
+    with TxnWire(b.host, b.port) as c:
+        version = w.pick_produce_version(c.api_keys())
+        create_topics(b.bootstrap, {topic: 1})
+        idle_pid, _ = init_txn(c, "idle-id")
+        busy_pid, busy_epoch = init_txn(c, "busy-id", timeout_ms=60000)
+        assert c.add_partitions_to_txn("busy-id", busy_pid, busy_epoch, {topic: [0]}) == \
+            {(topic, 0): NONE}
+        res = c.produce_txn("busy-id", topic, 0, raw_batch([b"open"], busy_pid, busy_epoch, 0),
+                            version=version)
+        assert res.error_code == NONE
+        wait_for(lambda: c.describe_transactions(["idle-id"])["idle-id"].error_code ==
+                 TRANSACTIONAL_ID_NOT_FOUND, 15, "idle-id to expire", interval=0.3)
+        assert "idle-id" not in c.list_transactions()[2]
+        d = c.describe_transactions(["busy-id"])["busy-id"]
+        assert (d.error_code, d.state) == (NONE, "Ongoing"), \
+            f"a transactional id with an open transaction must not expire: {d}"
+    b.kill()
+    b.start()
+    with TxnWire(b.host, b.port) as c:
+        d = wait_for(lambda: c.describe_transactions(["idle-id", "busy-id"]), 15, "describe")
+        assert d["idle-id"].error_code == TRANSACTIONAL_ID_NOT_FOUND, d["idle-id"]
+        assert (d["busy-id"].error_code, d["busy-id"].state) == (NONE, "Ongoing"), d["busy-id"]
+        # the expired id starts afresh at epoch 0
+        pid, epoch = init_txn(c, "idle-id")
+        assert epoch == 0 and pid != busy_pid
+        assert c.end_txn("busy-id", busy_pid, busy_epoch, commit=True) == NONE
+        assert c.list_offset_isolated(topic, 0, READ_COMMITTED) == (NONE, 2)

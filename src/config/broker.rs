@@ -350,6 +350,30 @@ impl BrokerConfig {
                 "producer.id.expiration.check.interval.ms",
                 self.producer_id_expiration_check_interval_ms.to_string(),
             ),
+            (
+                "transaction.state.log.num.partitions",
+                self.txn.state_log_num_partitions.to_string(),
+            ),
+            (
+                "transaction.state.log.segment.bytes",
+                self.txn.state_log_segment_bytes.to_string(),
+            ),
+            (
+                "transaction.max.timeout.ms",
+                self.txn.max_timeout_ms.to_string(),
+            ),
+            (
+                "transactional.id.expiration.ms",
+                self.txn.id_expiration_ms.to_string(),
+            ),
+            (
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+                self.txn.abort_timed_out_interval.as_millis().to_string(),
+            ),
+            (
+                "transaction.remove.expired.transaction.cleanup.interval.ms",
+                self.txn.remove_expired_interval.as_millis().to_string(),
+            ),
         ];
         for (broker_name, topic_name) in LOG_DEFAULTS {
             if let Some(value) = self.log.value_of(topic_name) {

@@ -469,6 +469,12 @@ const HONOURED: &[(&str, &str)] = &[
     ("producer.id.expiration.check.interval.ms", "How often idle producers' state is expired."),
     ("producer.id.expiration.ms", "How long an idle producer's deduplication state is kept."),
     ("socket.request.max.bytes", "Largest request the broker reads; larger ones close the connection."),
+    ("transaction.abort.timed.out.transaction.cleanup.interval.ms", "How often open transactions past their timeout are aborted."),
+    ("transaction.max.timeout.ms", "Largest transaction.timeout.ms a transactional producer may ask for."),
+    ("transaction.remove.expired.transaction.cleanup.interval.ms", "How often idle transactional ids are expired."),
+    ("transaction.state.log.num.partitions", "Partition count of __transaction_state."),
+    ("transaction.state.log.segment.bytes", "Segment size of __transaction_state."),
+    ("transactional.id.expiration.ms", "How long an idle transactional id is kept."),
 ];
 
 fn honoured_doc(name: &str) -> Option<&'static str> {
