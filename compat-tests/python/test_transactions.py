@@ -14,6 +14,12 @@
 (3) kafka-python's KafkaAdminClient (describe_producers, list_transactions,
     describe_transactions) against the live state of a confluent-kafka
     transactional producer.
+(4) The LSO with overlapping transactions of two producers; an aborted
+    transaction spread over several 1 KiB segments, fetched from every start
+    offset (raw and librdkafka), before and after kill -9 and a clean restart.
+(5) TxnOffsetCommit against a group with a live member: unknown member,
+    wrong generation, stale epoch.
+(6) transactional.id.expiration.ms expires idle ids only, across kill -9.
 """
 
 from __future__ import annotations
@@ -28,8 +34,8 @@ from txn_harness import (
     INVALID_PRODUCER_ID_MAPPING, INVALID_TRANSACTION_TIMEOUT, INVALID_TXN_STATE, NONE,
     PRODUCER_FENCED, READ_COMMITTED, READ_UNCOMMITTED, TRANSACTIONAL_ID_NOT_FOUND,
     UNKNOWN_TOPIC_OR_PARTITION, TxnWire, confluent_txn_producer, create_topics, parse_batches,
-    raw_batch,
-    txn_broker_fixture, wait_for,
+    raw_batch, read_confluent, read_kafka_python, txn_broker_fixture, txn_factory_broker,
+    wait_for,
 )
 
 txn_module_broker, txn_broker = txn_broker_fixture("txn-wire")
@@ -487,8 +493,7 @@ def test_lso_is_the_first_offset_of_the_oldest_open_transaction(txn_broker, topi
         err, prods = c.describe_producers(topic, [0])[0]
         assert sorted((x.producer_id, x.current_txn_start_offset) for x in prods) == \
             sorted([(p1, -1), (p2, -1)])
-    got = [(m.offset, m.value) for m in
-           __import__("txn_harness").read_confluent(b.bootstrap, [(topic, 0)], "read_committed")]
+    got = [(m.offset, m.value) for m in read_confluent(b.bootstrap, [(topic, 0)], "read_committed")]
     assert got == [(0, b"p1-a"), (1, b"p1-b"), (5, b"p1-c")]
 
 
@@ -497,7 +502,6 @@ def test_aborted_transaction_spanning_segments(broker_factory, topic):
     segments, interleaved with plain records: every read_committed fetch
     that returns some of its batches lists it as aborted, from any start
     offset, before and after kill -9."""
-    from txn_harness import read_confluent, read_kafka_python, txn_factory_broker
     b = txn_factory_broker(broker_factory, "txn-segments", **{"log.segment.bytes": 1024})
     txn_id = f"span-{topic}"
     plain_values, aborted_offsets = [], []
@@ -539,7 +543,7 @@ def test_aborted_transaction_spanning_segments(broker_factory, topic):
             from confluent_kafka import Consumer, KafkaError, TopicPartition
             cons = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "span",
                              "isolation.level": "read_committed", "enable.partition.eof": True,
-                             "fetch.max.bytes": 1024, "max.partition.fetch.bytes": 600})
+                             "max.partition.fetch.bytes": 600})
             try:
                 cons.assign([TopicPartition(topic, 0, start)])
                 seen, deadline = [], time.monotonic() + 15
@@ -616,7 +620,6 @@ def test_txn_offset_commit_checks_group_membership(txn_broker, topic, group_id):
 # ---------------------------------------------------------------------------
 
 def test_transactional_id_expires_only_when_idle(broker_factory, topic):
-    from txn_harness import txn_factory_broker
     b = txn_factory_broker(broker_factory, "txn-expire", **{
         "transactional.id.expiration.ms": 1500,
         "transaction.remove.expired.transaction.cleanup.interval.ms": 300})

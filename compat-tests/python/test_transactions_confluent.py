@@ -2,7 +2,8 @@
 
 (a) A transactional producer writes to several partitions of several topics
     and commits offsets with send_offsets_to_transaction; the next
-    transaction aborts, a third commits. read_committed consumers (librdkafka
+    transaction aborts, a third commits (uncompressed, zstd and lz4 batches).
+    read_committed consumers (librdkafka
     and kafka-python) see exactly the committed records (offsets, keys,
     values, headers) with gaps where the markers are; read_uncommitted sees
     every data record; the group's committed offsets are those of the
@@ -20,6 +21,9 @@
 (e) transaction.timeout.ms: a stalled transaction is aborted by the broker,
     read_committed consumers move past it, the stalled producer cannot
     commit it.
+(g) A compacted topic written in transactions: the cleaner drops aborted
+    records without letting them shadow committed values, leaves the open
+    transaction alone, and read_committed never sees an aborted value.
 (f) Consume-transform-produce in a worker process that is SIGKILLed in the
     middle of a transaction and restarted: the output holds every input
     record exactly once for read_committed readers.
@@ -84,12 +88,14 @@ def produce_plain(bootstrap: str, topic: str, partition: int, values: list[bytes
 # (a) commit / abort across topics and partitions
 # ---------------------------------------------------------------------------
 
-def test_commit_abort_commit_across_topics_and_partitions(txn_broker, make_topic, group_id):
+@pytest.mark.parametrize("compression", ["none", "zstd", "lz4"])
+def test_commit_abort_commit_across_topics_and_partitions(txn_broker, make_topic, group_id,
+                                                          compression):
     b = txn_broker
     t1, t2, src = make_topic("a"), make_topic("b"), make_topic("in")
     create_topics(b.bootstrap, {t1: 3, t2: 2, src: 2})
     tps = [(t1, 0), (t1, 1), (t1, 2), (t2, 0), (t2, 1)]
-    p = confluent_txn_producer(b.bootstrap, f"tx-{t1}")
+    p = confluent_txn_producer(b.bootstrap, f"tx-{t1}", **{"compression.type": compression})
     meta_consumer = group_consumer(b.bootstrap, group_id)
     expected_committed: list[Msg] = []
     all_data: list[Msg] = []
@@ -486,3 +492,69 @@ def test_consume_transform_produce_exactly_once_across_worker_kill(txn_broker, m
     everything = read_confluent(b.bootstrap, out_tps, "read_uncommitted")
     assert len(everything) == len(expected) + stalled["records"], \
         "read_uncommitted should also hold the killed worker's aborted records"
+
+
+# ---------------------------------------------------------------------------
+# (g) compaction
+# ---------------------------------------------------------------------------
+
+@pytest.mark.timeout(60)
+def test_compacted_topic_with_transactions(broker_factory, topic):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    from txn_harness import txn_factory_broker
+    b = txn_factory_broker(broker_factory, "txn-compact", **{
+        "log.cleaner.backoff.ms": 300, "log.retention.check.interval.ms": 300})
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    admin.create_topics([NewTopic(
+        topic, 1, 1, config={"cleanup.policy": "compact", "segment.ms": "300",
+                             "min.cleanable.dirty.ratio": "0.01",
+                             "delete.retention.ms": "86400000"})])[topic].result(15)
+    p = confluent_txn_producer(b.bootstrap, f"compact-{topic}")
+    p.init_transactions(15)
+
+    def txn(values: dict, end: str | None):
+        p.begin_transaction()
+        for k, v in values.items():
+            p.produce(topic, key=k.encode(), value=v.encode(), partition=0)
+        assert p.flush(10) == 0
+        if end == "commit":
+            p.commit_transaction(15)
+        elif end == "abort":
+            p.abort_transaction(15)
+
+    keys = ["k0", "k1", "k2", "k3"]
+    txn({k: "c1" for k in keys}, "commit")              # 0..3, marker 4
+    txn({k: "ABORTED" for k in keys}, "abort")          # 5..8, marker 9
+    txn({"k0": "c3", "k1": "c3"}, "commit")             # 10, 11, marker 12
+    time.sleep(0.5)                                     # older than segment.ms: next append rolls
+    plain = Producer({"bootstrap.servers": b.bootstrap, "acks": "all"})
+    plain.produce(topic, key=b"filler", value=b"f", partition=0)      # 13
+    assert plain.flush(10) == 0
+    txn({"k2": "OPEN"}, None)                           # 14, left open
+
+    def read(isolation):
+        return [(m.offset, m.key.decode(), m.value.decode())
+                for m in read_confluent(b.bootstrap, [(topic, 0)], isolation)]
+
+    compacted_committed = [(2, "k2", "c1"), (3, "k3", "c1"), (10, "k0", "c3"), (11, "k1", "c3"),
+                           (13, "filler", "f")]
+    wait_for(lambda: read("read_uncommitted") == compacted_committed + [(14, "k2", "OPEN")],
+             30, "the cleaner to compact the transactional records", interval=0.5)
+    assert read("read_committed") == compacted_committed
+    assert [(m.offset, m.value) for m in read_kafka_python(
+        b.bootstrap, [(topic, 0)], "read_committed")] == \
+        [(o, v.encode()) for o, _, v in compacted_committed]
+    with TxnWire(b.host, b.port) as c:
+        batches, _ = c.fetch_all(topic, 0, READ_UNCOMMITTED)
+        markers = [(x["base_offset"], x["control_type"]) for x in batches if x["control"]]
+        assert markers == [(4, 1), (9, 0), (12, 1)], f"markers after compaction: {markers}"
+    p.commit_transaction(15)                            # marker 15
+    # k2@2 is now shadowed by k2@14 and may be cleaned at any time
+    want = [(3, "k3", "c1"), (10, "k0", "c3"), (11, "k1", "c3"), (13, "filler", "f"),
+            (14, "k2", "OPEN")]
+    got = read("read_committed")
+    assert got in (want, [(2, "k2", "c1")] + want), got
+    b.kill()
+    b.start()
+    got = read("read_committed")
+    assert got in (want, [(2, "k2", "c1")] + want), got

@@ -461,3 +461,56 @@ def test_mixed_run_with_kill(broker_factory, topic):
                 c.list_offset_isolated(t, part, READ_UNCOMMITTED)
     print(f"mixed run: {outcomes}, kills after {killed_at} decided transactions, "
           f"reinits {[r.reinits for r in runners]}")
+
+
+# ---------------------------------------------------------------------------
+# (f) __transaction_state in many small segments
+# ---------------------------------------------------------------------------
+
+def test_transaction_state_reloaded_from_small_segments(broker_factory, topic):
+    b = txn_factory_broker(broker_factory, "txn-state-segments",
+                           **{"transaction.state.log.segment.bytes": 1024})
+    create_topics(b.bootstrap, {topic: 2})
+    ids = [f"seg-{i}-{topic[-8:]}" for i in range(4)]
+    producers = {i: confluent_txn_producer(b.bootstrap, i) for i in ids}
+    for p in producers.values():
+        p.init_transactions(15)
+    for n in range(10):
+        for i, p in producers.items():
+            p.begin_transaction()
+            p.produce(topic, value=b"%s-%d" % (i.encode(), n), partition=n % 2)
+            if n == 9 and i == ids[0]:
+                assert p.flush(10) == 0                  # left open
+            elif n % 4 == 3:
+                p.abort_transaction(15)
+            else:
+                p.commit_transaction(15)
+    state_dirs = sorted(b.data_dir.glob("__transaction_state-*"))
+    assert max(len(list(d.glob("*.log"))) for d in state_dirs) >= 3, \
+        "__transaction_state should have rolled several segments"
+    with TxnWire(b.host, b.port) as c:
+        before = c.describe_transactions(ids)
+    assert before[ids[0]].state == "Ongoing"
+    assert {before[i].state for i in ids[1:]} == {"CompleteCommit"}
+    b.kill()
+    b.start()
+    with TxnWire(b.host, b.port) as c:
+        after = wait_for(lambda: c.describe_transactions(ids), 15, "describe after restart")
+        for i in ids:
+            assert (after[i].error_code, after[i].state, after[i].producer_id,
+                    after[i].producer_epoch, after[i].partitions) == \
+                (NONE, before[i].state, before[i].producer_id, before[i].producer_epoch,
+                 before[i].partitions), f"{i}: before {before[i]}, after {after[i]}"
+    for i in ids:
+        p = confluent_txn_producer(b.bootstrap, i)
+        init_with_retry(p)
+    with TxnWire(b.host, b.port) as c:
+        again = c.describe_transactions(ids)
+        for i in ids:
+            assert again[i].producer_id == before[i].producer_id, (i, again[i])
+            assert again[i].producer_epoch > before[i].producer_epoch, (i, again[i])
+            assert again[i].state == "Empty", again[i]
+    got = read_confluent(b.bootstrap, [(topic, 0), (topic, 1)], "read_committed")
+    want = sorted(b"%s-%d" % (i.encode(), n) for i in ids for n in range(10)
+                  if n % 4 != 3 and not (n == 9 and i == ids[0]))
+    assert sorted(m.value for m in got) == want

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use tracing::info;
 
-use super::segment::{log_path, Segment};
+use super::segment::{log_path, SegmentView};
 use super::txn_index::AbortedTxn;
 use super::LogError;
 use crate::config::LogConfig;
@@ -88,7 +88,7 @@ pub fn all_records_keyed(batch: &Batch<'_>, limit: usize) -> Result<bool, LogErr
 
 /// Calls `visit` with each batch of a segment, in order.
 fn for_each_batch(
-    segment: &Segment,
+    segment: &SegmentView,
     mut visit: impl FnMut(&Batch<'_>) -> Result<(), LogError>,
 ) -> Result<(), LogError> {
     let mut position = 0;
@@ -103,7 +103,7 @@ fn for_each_batch(
 /// Decides whether a log should be compacted now: `Some(n)` cleans the
 /// first `n` sealed segments (those past `min.compaction.lag.ms`).
 fn plan(
-    segments: &[&Segment],
+    segments: &[SegmentView],
     first_dirty: Offset,
     config: &LogConfig,
     now_ms: i64,
@@ -116,7 +116,7 @@ fn plan(
                 .is_none_or(|max| now_ms - max.timestamp >= config.min_compaction_lag_ms)
         })
         .count();
-    let dirty: Vec<&&Segment> = segments[..cleanable]
+    let dirty: Vec<&SegmentView> = segments[..cleanable]
         .iter()
         .filter(|s| s.next_offset() > first_dirty)
         .collect();
@@ -138,16 +138,27 @@ fn plan(
 pub struct Compacted {
     /// Everything before this offset is now compacted.
     pub checkpoint: Offset,
-    /// Each rewritten segment's base offset and its `.cleaned` file.
-    pub outputs: Vec<(Offset, PathBuf)>,
+    /// The rewritten segments.
+    pub outputs: Vec<CleanedSegment>,
     pub stats: CleanStats,
+}
+
+/// A rewritten segment waiting to replace the one it was cleaned from.
+#[derive(Debug)]
+pub struct CleanedSegment {
+    pub base_offset: Offset,
+    /// Its `.cleaned` file.
+    pub path: PathBuf,
+    /// Size of the segment it was made from: if the segment changed
+    /// meanwhile (deleted by retention), the cleaned file is dropped.
+    pub source_size: u64,
 }
 
 /// Compacts the sealed segments of a log; `segments` are in offset order
 /// and exclude the active one. `None` if nothing was worth cleaning.
 pub fn compact(
     dir: &Path,
-    segments: &[&Segment],
+    segments: &[SegmentView],
     first_dirty: Offset,
     config: &LogConfig,
     now_ms: i64,
@@ -226,7 +237,11 @@ pub fn compact(
         stats.segments += 1;
         stats.bytes_before += segment.size();
         stats.bytes_after += file.metadata()?.len();
-        outputs.push((segment.base_offset(), output));
+        outputs.push(CleanedSegment {
+            base_offset: segment.base_offset(),
+            path: output,
+            source_size: segment.size(),
+        });
     }
     let checkpoint = segments.last().map_or(first_dirty, |s| s.next_offset());
     Ok(Some(Compacted {

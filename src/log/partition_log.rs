@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, info};
 
-use super::cleaner::{self, CleanStats};
+use super::cleaner::{self, CleanStats, Compacted};
 use super::producer_state::{
     load_latest_snapshot, write_snapshot, BatchMetadata, CompletedTxn, ProducerBatch,
     ProducerState, ProducerSummary, SequenceCheck,
 };
 use super::recovery::{list_segment_base_offsets, recover_active_segment, recover_sealed_segment};
-use super::segment::Segment;
+use super::segment::{Segment, SegmentView};
 use super::txn_index::AbortedTxn;
 use super::LogError;
 use crate::config::topic::{CleanupPolicy, LogConfig, TimestampType};
@@ -484,8 +484,23 @@ impl PartitionLog {
     }
 
     /// One compaction pass over the sealed segments, if the topic is
-    /// compacted and enough of it is dirty (see `log/cleaner.rs`).
+    /// compacted and enough of it is dirty (see `log/cleaner.rs`). The
+    /// partition layer runs the three steps apart, so that only the first
+    /// and the last hold the partition.
     pub fn compact(&mut self, now_ms: i64) -> Result<Option<CleanStats>, LogError> {
+        let Some(job) = self.compaction_job()? else {
+            return Ok(None);
+        };
+        match job.run(now_ms)? {
+            Some(compacted) => self.install_compaction(compacted).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// What a compaction pass reads: the sealed segments below the first
+    /// unstable offset (an open transaction's outcome decides which of its
+    /// records stay), as views that stay valid without the lock.
+    pub fn compaction_job(&self) -> Result<Option<CompactionJob>, LogError> {
         if !self.is_compacted() {
             return Ok(None);
         }
@@ -493,43 +508,54 @@ impl PartitionLog {
             .unwrap_or(self.log_start_offset)
             .max(self.log_start_offset);
         let active_base = self.active().base_offset();
-        // Only what is stable is cleaned: an open transaction's outcome
-        // decides which of its records stay.
         let stable = self.first_unstable_offset().unwrap_or(active_base);
-        let sealed: Vec<&Segment> = self
+        let segments = self
             .segments
             .values()
             .filter(|s| s.base_offset() != active_base && s.next_offset() <= stable)
-            .collect();
-        let aborted: Vec<AbortedTxn> = self
+            .map(Segment::view)
+            .collect::<Result<Vec<_>, _>>()?;
+        let aborted = self
             .segments
             .values()
             .flat_map(|s| s.aborted_txns().iter().copied())
             .collect();
-        let Some(compacted) = cleaner::compact(
-            &self.dir,
-            &sealed,
+        Ok(Some(CompactionJob {
+            dir: self.dir.clone(),
+            segments,
             first_dirty,
-            &self.config,
-            now_ms,
-            &aborted,
-        )?
-        else {
-            return Ok(None);
-        };
-        for (base_offset, cleaned) in compacted.outputs {
+            config: self.config.clone(),
+            aborted,
+        }))
+    }
+
+    /// Swaps cleaned segments in. One whose source changed meanwhile
+    /// (retention deleted it) is dropped instead.
+    pub fn install_compaction(&mut self, compacted: Compacted) -> Result<CleanStats, LogError> {
+        for cleaned in compacted.outputs {
+            let unchanged = self
+                .segments
+                .get(&cleaned.base_offset)
+                .is_some_and(|s| s.size() == cleaned.source_size);
+            if !unchanged {
+                std::fs::remove_file(&cleaned.path)?;
+                continue;
+            }
             // Close the old files (and index mappings) before replacing them.
-            drop(self.segments.remove(&base_offset));
-            cleaner::install(&self.dir, base_offset, &cleaned)?;
-            let mut segment =
-                Segment::open(&self.dir, base_offset, self.config.index_interval_bytes)?;
+            drop(self.segments.remove(&cleaned.base_offset));
+            cleaner::install(&self.dir, cleaned.base_offset, &cleaned.path)?;
+            let mut segment = Segment::open(
+                &self.dir,
+                cleaned.base_offset,
+                self.config.index_interval_bytes,
+            )?;
             recover_sealed_segment(&mut segment, &self.dir)?;
             segment.seal()?;
-            self.segments.insert(base_offset, segment);
+            self.segments.insert(cleaned.base_offset, segment);
         }
         cleaner::write_checkpoint(&self.dir, compacted.checkpoint)?;
         info!(dir = %self.dir.display(), stats = ?compacted.stats, "compacted");
-        Ok(Some(compacted.stats))
+        Ok(compacted.stats)
     }
 
     /// Looks inside a batch for the first record whose timestamp is
@@ -684,6 +710,31 @@ impl PartitionLog {
         self.unflushed_messages = 0;
         self.last_flush = Instant::now();
         Ok(())
+    }
+}
+
+/// A compaction pass's input, taken under the partition's lock; `run`
+/// cleans without it.
+pub struct CompactionJob {
+    dir: PathBuf,
+    segments: Vec<SegmentView>,
+    first_dirty: Offset,
+    config: LogConfig,
+    aborted: Vec<AbortedTxn>,
+}
+
+impl CompactionJob {
+    /// Writes the cleaned segments beside the originals; `None` if the log
+    /// is not dirty enough.
+    pub fn run(&self, now_ms: i64) -> Result<Option<Compacted>, LogError> {
+        cleaner::compact(
+            &self.dir,
+            &self.segments,
+            self.first_dirty,
+            &self.config,
+            now_ms,
+            &self.aborted,
+        )
     }
 }
 
@@ -1305,6 +1356,62 @@ mod tests {
         let reopened = PartitionLog::open(dir.path(), config, false).unwrap();
         assert_eq!(read_all(&reopened).len(), 3);
         assert_eq!(reopened.log_end_offset(), Offset(9));
+    }
+
+    #[test]
+    fn appends_and_retention_may_run_while_a_compaction_pass_cleans() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            cleanup_policy: CleanupPolicy::CompactAndDelete,
+            min_cleanable_dirty_ratio: 0.0,
+            segment_bytes: 200,
+            ..LogConfig::default()
+        };
+        let mut log = PartitionLog::open(dir.path(), config, true).unwrap();
+        let now = now_ms();
+        let client = AppendOrigin::Client;
+        for round in 0..6 {
+            let value = format!("v{round}");
+            let records = [("k", Some(value.as_str())), ("other", Some("x"))];
+            log.append_as_leader(&mut keyed_batch(now, &records), LeaderEpoch(0), client)
+                .unwrap();
+        }
+        log.roll().unwrap();
+        let job = log.compaction_job().unwrap().unwrap();
+        // Meanwhile: more appends, and the oldest segment goes by DeleteRecords.
+        log.append_as_leader(
+            &mut keyed_batch(now, &[("k", Some("new"))]),
+            LeaderEpoch(0),
+            client,
+        )
+        .unwrap();
+        let first_sealed_end = *log.segments.keys().nth(1).unwrap();
+        log.delete_records_before(first_sealed_end, log.log_end_offset())
+            .unwrap();
+        let compacted = job.run(now).unwrap().unwrap();
+        log.install_compaction(compacted).unwrap();
+        let all = read_all(&log);
+        assert_eq!(all.last().unwrap(), &(12, "k".into(), Some("new".into())));
+        assert!(all.iter().all(|(o, _, _)| *o >= first_sealed_end.value()));
+        assert_eq!(
+            all.iter().filter(|(_, k, _)| k == "other").count(),
+            1,
+            "{all:?}"
+        );
+        let leftovers = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .to_string_lossy()
+                    .ends_with(".cleaned")
+            })
+            .count();
+        assert_eq!(
+            leftovers, 0,
+            "the cleaned copy of a deleted segment is removed"
+        );
     }
 
     #[test]

@@ -92,6 +92,65 @@ impl BatchHeader {
     }
 }
 
+/// Reads the header of the batch at `position` of a segment file of `size`
+/// bytes, if a whole batch is there.
+fn read_header(file: &File, size: u64, position: u64) -> io::Result<Option<BatchHeader>> {
+    if position + HEADER_SIZE as u64 > size {
+        return Ok(None);
+    }
+    let mut header = [0u8; HEADER_SIZE];
+    file.read_exact_at(&mut header, position)?;
+    let batch_size = match frame_size(&header) {
+        Some(Ok(batch_size)) => batch_size as u64,
+        _ => return Ok(None),
+    };
+    if position + batch_size > size {
+        return Ok(None);
+    }
+    let batch = Batch::parse_header_only(&header);
+    Ok(Some(BatchHeader {
+        size: batch_size,
+        ..BatchHeader::of(&batch, position)
+    }))
+}
+
+/// A sealed segment as the cleaner reads it, outside the partition's lock.
+pub struct SegmentView {
+    base_offset: Offset,
+    file: File,
+    size: u64,
+    next_offset: Offset,
+    max_timestamp: Option<MaxTimestamp>,
+}
+
+impl SegmentView {
+    pub fn base_offset(&self) -> Offset {
+        self.base_offset
+    }
+
+    pub fn next_offset(&self) -> Offset {
+        self.next_offset
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn max_timestamp(&self) -> Option<MaxTimestamp> {
+        self.max_timestamp
+    }
+
+    pub fn read_header(&self, position: u64) -> io::Result<Option<BatchHeader>> {
+        read_header(&self.file, self.size, position)
+    }
+
+    pub fn read_at(&self, position: u64, length: usize) -> io::Result<Vec<u8>> {
+        let mut buffer = vec![0u8; length];
+        self.file.read_exact_at(&mut buffer, position)?;
+        Ok(buffer)
+    }
+}
+
 impl Segment {
     /// Creates an empty segment (truncating any leftover files of that name).
     pub fn create(dir: &Path, base_offset: Offset, index_interval_bytes: u64) -> io::Result<Self> {
@@ -239,23 +298,19 @@ impl Segment {
 
     /// Reads the header of the batch at `position`, if a whole one is there.
     pub fn read_header(&self, position: u64) -> io::Result<Option<BatchHeader>> {
-        if position + HEADER_SIZE as u64 > self.size {
-            return Ok(None);
-        }
-        let mut header = [0u8; HEADER_SIZE];
-        self.file.read_exact_at(&mut header, position)?;
-        let size = match frame_size(&header) {
-            Some(Ok(size)) => size as u64,
-            _ => return Ok(None),
-        };
-        if position + size > self.size {
-            return Ok(None);
-        }
-        let batch = Batch::parse_header_only(&header);
-        Ok(Some(BatchHeader {
-            size,
-            ..BatchHeader::of(&batch, position)
-        }))
+        read_header(&self.file, self.size, position)
+    }
+
+    /// A read-only view of this (sealed) segment for work done without the
+    /// partition's lock: a sealed segment's file never changes in place.
+    pub fn view(&self) -> io::Result<SegmentView> {
+        Ok(SegmentView {
+            base_offset: self.base_offset,
+            file: self.file.try_clone()?,
+            size: self.size,
+            next_offset: self.next_offset,
+            max_timestamp: self.max_timestamp,
+        })
     }
 
     /// The first batch holding an offset `>= target`, from the recent

@@ -303,14 +303,24 @@ impl Partition {
         .await
     }
 
-    /// One compaction pass (compacted topics only). Holds the partition's
-    /// log for the duration: appends to this partition wait meanwhile.
+    /// One compaction pass (compacted topics only). The partition is held
+    /// only to take the sealed segments and to swap the cleaned ones in;
+    /// produce and fetch go on while the segments are rewritten.
     pub async fn compact(self: &Arc<Self>, now_ms: i64) -> Result<Option<CleanStats>, LogError> {
+        let Some(job) = self.with_log(|log| log.compaction_job()).await? else {
+            return Ok(None);
+        };
+        let cleaned = tokio::task::spawn_blocking(move || job.run(now_ms))
+            .await
+            .map_err(|join_error| LogError::Io(std::io::Error::other(join_error.to_string())))??;
+        let Some(compacted) = cleaned else {
+            return Ok(None);
+        };
         let partition = Arc::clone(self);
         self.with_log(move |log| {
-            let stats = log.compact(now_ms)?;
+            let stats = log.install_compaction(compacted)?;
             partition.publish_offsets(log);
-            Ok(stats)
+            Ok(Some(stats))
         })
         .await
     }
