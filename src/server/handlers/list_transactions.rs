@@ -56,10 +56,9 @@ pub async fn handle(
                     .any(|p| p.0 == meta.producer_id)
         })
         .filter(|meta| {
-            // KIP-994: only transactions open for longer than the filter.
-            request.duration_filter < 0
-                || (meta.state == TxnState::Ongoing
-                    && now - meta.start_timestamp > request.duration_filter)
+            // KIP-994: only transactions running for longer than the
+            // filter, counted from their start time as Kafka counts it.
+            request.duration_filter < 0 || now - meta.start_timestamp > request.duration_filter
         })
         .map(|meta| {
             TransactionState::default()
