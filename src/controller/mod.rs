@@ -6,6 +6,7 @@
 //! JSON snapshot beside the logs, replaced atomically on every change. The
 //! multi-broker quorum (openraft) replaces the storage, not this interface.
 
+pub mod quorum;
 mod topic_name;
 
 use std::collections::BTreeMap;

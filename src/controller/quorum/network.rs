@@ -1,0 +1,244 @@
+//! Raft's RPCs between controllers: each a frame `length u32 | JSON` over
+//! TCP to the peer's controller listener, answered by one frame. A client
+//! keeps one connection per peer and reconnects after any failure; the
+//! server answers each connection's requests in order.
+
+use std::time::Duration;
+
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::BasicNode;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::{MetadataRaft, TypeConfig};
+
+/// Frames larger than this are refused (a snapshot chunk is far smaller).
+const MAX_FRAME: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Serialize, Deserialize)]
+enum RaftRequest {
+    AppendEntries(AppendEntriesRequest<TypeConfig>),
+    Vote(VoteRequest<u64>),
+    InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum RaftReply {
+    AppendEntries(Result<AppendEntriesResponse<u64>, RaftError<u64>>),
+    Vote(Result<VoteResponse<u64>, RaftError<u64>>),
+    InstallSnapshot(Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>),
+}
+
+async fn write_frame(stream: &mut TcpStream, value: &impl Serialize) -> std::io::Result<()> {
+    let body = serde_json::to_vec(value).map_err(std::io::Error::other)?;
+    let mut frame = Vec::with_capacity(4 + body.len());
+    frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&body);
+    stream.write_all(&frame).await
+}
+
+async fn read_frame<T: DeserializeOwned>(stream: &mut TcpStream) -> std::io::Result<T> {
+    let length = stream.read_u32().await? as usize;
+    if length > MAX_FRAME {
+        return Err(std::io::Error::other(format!("frame of {length} bytes")));
+    }
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await?;
+    serde_json::from_slice(&body).map_err(std::io::Error::other)
+}
+
+/// Makes clients for peers; a peer's address is its `BasicNode` address.
+#[derive(Debug, Clone, Default)]
+pub struct QuorumNetwork;
+
+impl RaftNetworkFactory<TypeConfig> for QuorumNetwork {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: u64, node: &BasicNode) -> PeerClient {
+        PeerClient {
+            target,
+            address: node.addr.clone(),
+            stream: None,
+        }
+    }
+}
+
+/// One peer's connection.
+pub struct PeerClient {
+    target: u64,
+    address: String,
+    stream: Option<TcpStream>,
+}
+
+/// How a call failed, before it is put in openraft's per-RPC error type.
+enum CallError {
+    Unreachable(std::io::Error),
+    Network(std::io::Error),
+}
+
+impl PeerClient {
+    async fn call(&mut self, request: RaftRequest, ttl: Duration) -> Result<RaftReply, CallError> {
+        let stream = match self.stream.take() {
+            Some(stream) => stream,
+            None => match tokio::time::timeout(ttl, TcpStream::connect(&self.address)).await {
+                Ok(Ok(stream)) => {
+                    let _ = stream.set_nodelay(true);
+                    stream
+                }
+                Ok(Err(error)) => return Err(CallError::Unreachable(error)),
+                Err(_) => {
+                    return Err(CallError::Unreachable(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("connecting to {} timed out", self.address),
+                    )))
+                }
+            },
+        };
+        let mut stream = stream;
+        let exchange = async {
+            write_frame(&mut stream, &request).await?;
+            read_frame::<RaftReply>(&mut stream).await
+        };
+        match tokio::time::timeout(ttl, exchange).await {
+            Ok(Ok(reply)) => {
+                self.stream = Some(stream);
+                Ok(reply)
+            }
+            Ok(Err(error)) => Err(CallError::Network(error)),
+            Err(_) => Err(CallError::Network(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("controller {} did not answer in {ttl:?}", self.target),
+            ))),
+        }
+    }
+
+    fn rpc_error<E: std::error::Error>(&self, error: CallError) -> RPCError<u64, BasicNode, E> {
+        match error {
+            CallError::Unreachable(error) => RPCError::Unreachable(Unreachable::new(&error)),
+            CallError::Network(error) => RPCError::Network(NetworkError::new(&error)),
+        }
+    }
+
+    fn unexpected<E: std::error::Error>(&self) -> RPCError<u64, BasicNode, E> {
+        let error = std::io::Error::other("mismatched reply");
+        RPCError::Network(NetworkError::new(&error))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for PeerClient {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
+        match self
+            .call(RaftRequest::AppendEntries(rpc), option.hard_ttl())
+            .await
+        {
+            Ok(RaftReply::AppendEntries(Ok(response))) => Ok(response),
+            Ok(RaftReply::AppendEntries(Err(error))) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, error)))
+            }
+            Ok(_) => Err(self.unexpected()),
+            Err(error) => Err(self.rpc_error(error)),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<u64>,
+        RPCError<u64, BasicNode, RaftError<u64, InstallSnapshotError>>,
+    > {
+        match self
+            .call(RaftRequest::InstallSnapshot(rpc), option.hard_ttl())
+            .await
+        {
+            Ok(RaftReply::InstallSnapshot(Ok(response))) => Ok(response),
+            Ok(RaftReply::InstallSnapshot(Err(error))) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, error)))
+            }
+            Ok(_) => Err(self.unexpected()),
+            Err(error) => Err(self.rpc_error(error)),
+        }
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<u64>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
+        match self.call(RaftRequest::Vote(rpc), option.hard_ttl()).await {
+            Ok(RaftReply::Vote(Ok(response))) => Ok(response),
+            Ok(RaftReply::Vote(Err(error))) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, error)))
+            }
+            Ok(_) => Err(self.unexpected()),
+            Err(error) => Err(self.rpc_error(error)),
+        }
+    }
+}
+
+/// Answers peers' Raft RPCs on the controller listener until `shutdown`.
+pub async fn serve(listener: TcpListener, raft: MetadataRaft, shutdown: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.cancelled() => return,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let raft = raft.clone();
+                let shutdown = shutdown.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        result = answer(stream, raft) => {
+                            if let Err(error) = result {
+                                debug!(%peer, %error, "controller connection closed");
+                            }
+                        }
+                        _ = shutdown.cancelled() => {}
+                    }
+                });
+            }
+            Err(error) => {
+                warn!(%error, "accepting a controller connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn answer(mut stream: TcpStream, raft: MetadataRaft) -> std::io::Result<()> {
+    let _ = stream.set_nodelay(true);
+    loop {
+        let request: RaftRequest = match read_frame(&mut stream).await {
+            Ok(request) => request,
+            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(error) => return Err(error),
+        };
+        let reply = match request {
+            RaftRequest::AppendEntries(rpc) => {
+                RaftReply::AppendEntries(raft.append_entries(rpc).await)
+            }
+            RaftRequest::Vote(rpc) => RaftReply::Vote(raft.vote(rpc).await),
+            RaftRequest::InstallSnapshot(rpc) => {
+                RaftReply::InstallSnapshot(raft.install_snapshot(rpc).await)
+            }
+        };
+        write_frame(&mut stream, &reply).await?;
+    }
+}
