@@ -68,7 +68,17 @@ impl Broker {
             port: advertised_port,
             rack: None,
         };
-        let controller = Arc::new(Controller::open(config.data_dir(), me, config.log.clone())?);
+        // Opening runs on a blocking thread of the broker's runtime; the
+        // controller waits there for the metadata quorum.
+        let runtime = tokio::runtime::Handle::try_current().map_err(|error| {
+            LogError::Io(std::io::Error::other(format!("no async runtime: {error}")))
+        })?;
+        let controller = Arc::new(Controller::open(
+            config.data_dir(),
+            me,
+            config.log.clone(),
+            runtime,
+        )?);
         let partitions = Arc::new(Partitions::default());
         let groups = Arc::new(GroupCoordinator::new(
             config.group.clone(),
@@ -436,11 +446,14 @@ impl Broker {
     }
 
     /// Deletes a topic from the metadata, then its partitions and files.
-    pub async fn delete_topic(&self, name: &str) -> Result<TopicImage, BrokerError> {
+    pub async fn delete_topic(self: &Arc<Self>, name: &str) -> Result<TopicImage, BrokerError> {
         if !self.config.delete_topic_enable {
             return Err(ControllerError::TopicDeletionDisabled.into());
         }
-        let removed = self.controller.delete_topic(name)?;
+        let name = name.to_string();
+        let removed = self
+            .on_controller(move |broker| Ok(broker.controller.delete_topic(&name)?))
+            .await?;
         for partition in &removed.partitions {
             let topic_partition = TopicPartition::new(&removed.name, partition.partition);
             if let Some(partition) = self.partitions.remove(&topic_partition) {
@@ -517,6 +530,7 @@ impl Broker {
             partition.checkpoint_blocking()?;
         }
         self.logs.mark_clean_shutdown()?;
+        self.controller.shutdown();
         info!("logs flushed; clean shutdown");
         Ok(())
     }

@@ -78,6 +78,8 @@ impl KafkaError for ControllerError {
             ControllerError::Storage(_) | ControllerError::CorruptSnapshot(_) => {
                 ResponseError::UnknownServerError
             }
+            // The quorum could not commit (no leader yet): clients retry.
+            ControllerError::Quorum(_) => ResponseError::NotController,
         }
     }
 }

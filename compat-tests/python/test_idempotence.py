@@ -169,12 +169,16 @@ def test_init_producer_id_fresh_ids_never_reused(broker_factory):
         # still gets a new id at epoch 0
         fresh(c, 4, producer_id=second, producer_epoch=0)
         fresh(c, 3, producer_id=first, producer_epoch=0)
-        # transactions are not implemented
-        for v in (0, 2, 4):
-            res = c.init_producer_id(v, transactional_id="txn-1")
-            assert (res.error_code, res.producer_id, res.producer_epoch) == \
-                (COORDINATOR_NOT_AVAILABLE, -1, -1), \
-                f"transactional InitProducerId v{v}: expected (15, -1, -1), got {res}"
+        # a transactional id draws from the same blocks: a fresh id at epoch
+        # 0, then the same id at the next epoch for each new instance
+        res = c.init_producer_id(4, transactional_id="txn-1")
+        assert res.error_code == 0 and res.producer_epoch == 0, res
+        assert res.producer_id not in seen, f"transactional id reused {res.producer_id}"
+        seen.append(res.producer_id)
+        for epoch, v in ((1, 0), (2, 2), (3, 4)):
+            again = c.init_producer_id(v, transactional_id="txn-1")
+            assert (again.error_code, again.producer_id, again.producer_epoch) == \
+                (0, res.producer_id, epoch), f"transactional InitProducerId v{v}: {again}"
 
     assert b.restart() == 0, "broker did not exit cleanly on SIGTERM"
     with w.WireClient(b.host, b.port) as c:
@@ -186,7 +190,7 @@ def test_init_producer_id_fresh_ids_never_reused(broker_factory):
     with w.WireClient(b.host, b.port) as c:
         fresh(c, 4)
         fresh(c, 0)
-    assert len(set(seen)) == len(seen) == 13
+    assert len(set(seen)) == len(seen) == 14
 
 
 def test_raw_sequence_epoch_and_duplicate_rules(broker_factory, topic):

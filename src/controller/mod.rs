@@ -2,15 +2,20 @@
 //! assignments, topic configs, dynamic broker configs), publishing each new
 //! version as a [`MetadataImage`].
 //!
-//! Today a single broker is its own controller and keeps the metadata in a
-//! JSON snapshot beside the logs, replaced atomically on every change. The
-//! multi-broker quorum (openraft) replaces the storage, not this interface.
+//! The controller validates each change, then writes it as a record to the
+//! metadata quorum (`quorum/`, on openraft) and waits until it is committed
+//! and applied; the image is rebuilt from the applied state. A single
+//! broker is the quorum's only voter: the same code path as a cluster's.
+//!
+//! Data directories of earlier gregor versions kept the metadata in a JSON
+//! snapshot (`gregor-metadata.json`); it is carried into the quorum's log
+//! on first start and renamed `.migrated`.
 
 pub mod quorum;
 mod topic_name;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 use base64::Engine;
@@ -21,6 +26,7 @@ use uuid::Uuid;
 use crate::config::dynamic::{BrokerConfigError, DynamicBrokerConfigs, Scope};
 use crate::config::{ConfigError, LogConfig};
 use crate::metadata::{BrokerImage, MetadataImage, PartitionImage, TopicImage};
+use quorum::{MetadataRecord, MetadataResponse};
 
 pub use topic_name::validate_topic_name;
 
@@ -52,6 +58,8 @@ pub enum ControllerError {
     Storage(#[from] std::io::Error),
     #[error("metadata snapshot is corrupt: {0}")]
     CorruptSnapshot(#[from] serde_json::Error),
+    #[error(transparent)]
+    Quorum(#[from] quorum::QuorumError),
 }
 
 /// What CreateTopics asks for, after defaults (-1) are resolved by the caller.
@@ -69,7 +77,7 @@ const SNAPSHOT_FILE: &str = "gregor-metadata.json";
 /// controller does (AllocateProducerIds).
 pub const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;
 
-/// What the controller persists.
+/// What earlier versions persisted in `gregor-metadata.json`.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Snapshot {
     topics: BTreeMap<String, TopicImage>,
@@ -84,43 +92,89 @@ const META_PROPERTIES: &str = "meta.properties";
 
 pub struct Controller {
     node_id: i32,
-    snapshot_path: PathBuf,
+    cluster_id: String,
     log_defaults: LogConfig,
-    /// Serialises writers (and holds the next producer id); readers use `image`.
-    write_lock: Mutex<i64>,
+    quorum: quorum::Quorum,
+    /// Serialises writers: each validates against the state the previous
+    /// one left. Readers use `image`.
+    write_lock: Mutex<()>,
     image: RwLock<Arc<MetadataImage>>,
     broker_configs: RwLock<Arc<DynamicBrokerConfigs>>,
 }
 
 impl Controller {
-    /// Loads the metadata kept in `data_dir`, or starts a new cluster there.
+    /// Starts this broker's controller on the metadata log in `data_dir`
+    /// (a new cluster if there is none), registers the broker, and builds
+    /// the first image. Blocking: call off the async runtime.
     pub fn open(
         data_dir: &Path,
         broker: BrokerImage,
         log_defaults: LogConfig,
+        runtime: tokio::runtime::Handle,
     ) -> Result<Controller, ControllerError> {
         std::fs::create_dir_all(data_dir)?;
         let cluster_id = load_or_create_cluster_id(data_dir, broker.node_id)?;
-        let snapshot_path = data_dir.join(SNAPSHOT_FILE);
-        let Snapshot {
-            topics,
-            next_producer_id,
-            broker_configs,
-        } = match std::fs::read(&snapshot_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)?,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Snapshot::default(),
-            Err(error) => return Err(error.into()),
-        };
         let node_id = broker.node_id;
-        let image = MetadataImage::new(cluster_id, node_id, vec![broker], topics);
-        Ok(Controller {
+        let quorum = quorum::Quorum::start_single_voter(data_dir, node_id as u64, runtime)?;
+        migrate_json_snapshot(data_dir, &quorum)?;
+        if quorum.state().brokers.get(&node_id) != Some(&broker) {
+            quorum.propose(MetadataRecord::RegisterBroker(broker))?;
+        }
+        let controller = Controller {
             node_id,
-            snapshot_path,
+            cluster_id,
             log_defaults,
-            write_lock: Mutex::new(next_producer_id),
-            image: RwLock::new(Arc::new(image)),
-            broker_configs: RwLock::new(Arc::new(broker_configs)),
-        })
+            quorum,
+            write_lock: Mutex::new(()),
+            image: RwLock::new(Arc::new(MetadataImage::default())),
+            broker_configs: RwLock::new(Arc::new(DynamicBrokerConfigs::default())),
+        };
+        controller.refresh();
+        Ok(controller)
+    }
+
+    /// Rebuilds the image and the broker configs from the applied state.
+    fn refresh(&self) {
+        let state = self.quorum.state();
+        let brokers = state
+            .brokers
+            .values()
+            .filter(|b| !state.fenced.contains(&b.node_id))
+            .cloned()
+            .collect();
+        let image = MetadataImage::new(
+            self.cluster_id.clone(),
+            self.node_id,
+            brokers,
+            state.topics.clone(),
+        );
+        match self.image.write() {
+            Ok(mut current) => *current = Arc::new(image),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(image),
+        }
+        let configs = Arc::new(state.broker_configs.clone());
+        match self.broker_configs.write() {
+            Ok(mut current) => *current = configs,
+            Err(poisoned) => *poisoned.into_inner() = configs,
+        }
+    }
+
+    /// Writes records to the quorum, then refreshes the image.
+    fn commit(
+        &self,
+        records: Vec<MetadataRecord>,
+    ) -> Result<Vec<MetadataResponse>, ControllerError> {
+        let mut responses = Vec::with_capacity(records.len());
+        for record in records {
+            responses.push(self.quorum.propose(record)?);
+        }
+        self.refresh();
+        Ok(responses)
+    }
+
+    /// Stops the metadata quorum (clean shutdown).
+    pub fn shutdown(&self) {
+        self.quorum.shutdown();
     }
 
     /// The current metadata image.
@@ -151,18 +205,13 @@ impl Controller {
             &DynamicBrokerConfigs,
         ) -> Result<BTreeMap<String, String>, BrokerConfigError>,
     ) -> Result<Arc<DynamicBrokerConfigs>, ControllerError> {
-        let writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let current = self.broker_configs();
         let next = Arc::new(current.with(scope, change(&current)?));
         if validate_only {
             return Ok(next);
         }
-        let image = self.image();
-        self.persist(&image.topics, *writer, &next)?;
-        match self.broker_configs.write() {
-            Ok(mut configs) => *configs = Arc::clone(&next),
-            Err(poisoned) => *poisoned.into_inner() = Arc::clone(&next),
-        }
+        self.commit(vec![MetadataRecord::PutBrokerConfigs((*next).clone())])?;
         info!(?scope, "altered dynamic broker configs");
         Ok(next)
     }
@@ -173,7 +222,7 @@ impl Controller {
         topic: &NewTopic,
         validate_only: bool,
     ) -> Result<TopicImage, ControllerError> {
-        let writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let image = self.image();
         validate_topic_name(&topic.name).map_err(ControllerError::InvalidTopicName)?;
         if image.topic(&topic.name).is_some() {
@@ -206,9 +255,7 @@ impl Controller {
         if validate_only {
             return Ok(created);
         }
-        let mut topics = image.topics.clone();
-        topics.insert(created.name.clone(), created.clone());
-        self.publish(&image, topics, *writer)?;
+        self.commit(vec![MetadataRecord::PutTopic(created.clone())])?;
         info!(topic = %created.name, id = %created.id, partitions = topic.num_partitions, "created topic");
         Ok(created)
     }
@@ -221,7 +268,7 @@ impl Controller {
         validate_only: bool,
         change: impl FnOnce(&mut TopicImage) -> Result<(), ControllerError>,
     ) -> Result<TopicImage, ControllerError> {
-        let writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let image = self.image();
         let mut topic = image
             .topic(name)
@@ -229,9 +276,7 @@ impl Controller {
             .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
         change(&mut topic)?;
         if !validate_only {
-            let mut topics = image.topics.clone();
-            topics.insert(name.to_string(), topic.clone());
-            self.publish(&image, topics, *writer)?;
+            self.commit(vec![MetadataRecord::PutTopic(topic.clone())])?;
         }
         Ok(topic)
     }
@@ -290,71 +335,61 @@ impl Controller {
 
     /// Removes a topic from the metadata; its logs go when the image is applied.
     pub fn delete_topic(&self, name: &str) -> Result<TopicImage, ControllerError> {
-        let writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let image = self.image();
-        let mut topics = image.topics.clone();
-        let removed = topics
-            .remove(name)
+        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let removed = self
+            .image()
+            .topic(name)
+            .cloned()
             .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
-        self.publish(&image, topics, *writer)?;
+        self.commit(vec![MetadataRecord::RemoveTopic {
+            name: name.to_string(),
+        }])?;
         info!(topic = %name, "deleted topic");
         Ok(removed)
     }
 
-    /// Hands out the next block of producer ids, persisted before it is
+    /// Hands out the next block of producer ids, committed before it is
     /// used so that no id is ever given twice, even across restarts.
     pub fn allocate_producer_ids(&self) -> Result<std::ops::Range<i64>, ControllerError> {
-        let mut next = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let block = *next..*next + PRODUCER_ID_BLOCK_SIZE;
-        let image = self.image();
-        self.publish(&image, image.topics.clone(), block.end)?;
-        *next = block.end;
-        Ok(block)
-    }
-
-    /// Persists the new state (write, fsync, rename), then swaps the image.
-    fn publish(
-        &self,
-        current: &MetadataImage,
-        topics: BTreeMap<String, TopicImage>,
-        next_producer_id: i64,
-    ) -> Result<(), ControllerError> {
-        self.persist(&topics, next_producer_id, &self.broker_configs())?;
-        let next = MetadataImage::new(
-            current.cluster_id.clone(),
-            current.controller_id,
-            current.brokers.clone(),
-            topics,
-        );
-        match self.image.write() {
-            Ok(mut image) => *image = Arc::new(next),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(next),
-        }
-        Ok(())
-    }
-
-    /// Writes the snapshot (write, fsync, rename).
-    fn persist(
-        &self,
-        topics: &BTreeMap<String, TopicImage>,
-        next_producer_id: i64,
-        broker_configs: &DynamicBrokerConfigs,
-    ) -> Result<(), ControllerError> {
-        /// [`Snapshot`], borrowed: written without cloning the topics.
-        #[derive(serde::Serialize)]
-        struct SnapshotRef<'a> {
-            topics: &'a BTreeMap<String, TopicImage>,
-            next_producer_id: i64,
-            broker_configs: &'a DynamicBrokerConfigs,
-        }
-        let snapshot = SnapshotRef {
-            topics,
-            next_producer_id,
-            broker_configs,
+        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let record = MetadataRecord::AllocateProducerIds {
+            block_size: PRODUCER_ID_BLOCK_SIZE,
         };
-        write_atomically(&self.snapshot_path, &serde_json::to_vec_pretty(&snapshot)?)?;
-        Ok(())
+        match self.commit(vec![record])?.pop() {
+            Some(MetadataResponse::ProducerIds { start, end }) => Ok(start..end),
+            other => Err(quorum::QuorumError::Raft(format!(
+                "producer id allocation answered {other:?}"
+            ))
+            .into()),
+        }
     }
+}
+
+/// Carries the metadata of a data directory written by an earlier gregor
+/// (`gregor-metadata.json`) into a quorum that has none yet, once.
+fn migrate_json_snapshot(data_dir: &Path, quorum: &quorum::Quorum) -> Result<(), ControllerError> {
+    let path = data_dir.join(SNAPSHOT_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error.into()),
+    };
+    let state = quorum.state();
+    if state.brokers.is_empty() && state.topics.is_empty() {
+        let snapshot: Snapshot = serde_json::from_slice(&bytes)?;
+        for topic in snapshot.topics.into_values() {
+            quorum.propose(MetadataRecord::PutTopic(topic))?;
+        }
+        if snapshot.next_producer_id > 0 {
+            quorum.propose(MetadataRecord::AllocateProducerIds {
+                block_size: snapshot.next_producer_id,
+            })?;
+        }
+        quorum.propose(MetadataRecord::PutBrokerConfigs(snapshot.broker_configs))?;
+        info!(path = %path.display(), "metadata snapshot carried into the metadata log");
+    }
+    std::fs::rename(&path, path.with_extension("json.migrated"))?;
+    Ok(())
 }
 
 /// Replaces `path` so that a crash leaves either the old or the new content.
@@ -393,14 +428,43 @@ fn load_or_create_cluster_id(data_dir: &Path, node_id: i32) -> Result<String, Co
 mod tests {
     use super::*;
 
-    fn controller(dir: &Path) -> Controller {
+    fn runtime() -> &'static tokio::runtime::Runtime {
+        static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+        RUNTIME.get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap()
+        })
+    }
+
+    /// A controller whose quorum stops when the test drops it, so that the
+    /// next one can open the same directory.
+    struct TestController(Controller);
+
+    impl std::ops::Deref for TestController {
+        type Target = Controller;
+        fn deref(&self) -> &Controller {
+            &self.0
+        }
+    }
+
+    impl Drop for TestController {
+        fn drop(&mut self) {
+            self.0.shutdown();
+        }
+    }
+
+    fn controller(dir: &Path) -> TestController {
         let broker = BrokerImage {
             node_id: 1,
             host: "localhost".into(),
             port: 9092,
             rack: None,
         };
-        Controller::open(dir, broker, LogConfig::default()).unwrap()
+        let handle = runtime().handle().clone();
+        TestController(Controller::open(dir, broker, LogConfig::default(), handle).unwrap())
     }
 
     fn new_topic(name: &str) -> NewTopic {
@@ -501,6 +565,30 @@ mod tests {
         assert_eq!(configs.of(Scope::Broker(1))["message.max.bytes"], "10");
         assert_eq!(configs.cluster_default["log.retention.ms"], "5");
         assert!(reopened.image().topic("u").is_some());
+    }
+
+    #[test]
+    fn json_snapshots_of_earlier_versions_are_carried_into_the_metadata_log() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let first = controller(dir.path());
+            first.create_topic(&new_topic("kept"), false).unwrap();
+        }
+        // An earlier gregor's data directory: only the JSON snapshot.
+        let topic = controller(dir.path())
+            .image()
+            .topic("kept")
+            .cloned()
+            .unwrap();
+        std::fs::remove_dir_all(dir.path().join(quorum::METADATA_LOG_DIR)).unwrap();
+        let snapshot = serde_json::json!({"topics": {"kept": topic}, "next_producer_id": 3000});
+        std::fs::write(dir.path().join(SNAPSHOT_FILE), snapshot.to_string()).unwrap();
+        let migrated = controller(dir.path());
+        assert_eq!(migrated.image().topic("kept"), Some(&topic));
+        assert_eq!(migrated.allocate_producer_ids().unwrap().start, 3000);
+        assert!(!dir.path().join(SNAPSHOT_FILE).exists());
+        drop(migrated);
+        assert_eq!(controller(dir.path()).image().topic("kept"), Some(&topic));
     }
 
     #[test]

@@ -62,6 +62,9 @@ impl LogManager {
             }
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
+            if name == crate::controller::quorum::METADATA_LOG_DIR {
+                continue;
+            }
             match name.rsplit_once('-').map(|(t, p)| (t, p.parse::<i32>())) {
                 Some((topic, Ok(partition))) if !topic.is_empty() && partition >= 0 => {
                     found.push(TopicPartition::new(topic, partition))

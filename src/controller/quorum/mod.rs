@@ -37,6 +37,118 @@ openraft::declare_raft_types!(
 /// The Raft handle of one controller.
 pub type MetadataRaft = openraft::Raft<TypeConfig>;
 
+/// Where the metadata log lives in the data directory (Kafka's name for
+/// the KRaft log); the log manager leaves it alone.
+pub const METADATA_LOG_DIR: &str = "__cluster_metadata-0";
+
+/// Why the quorum could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum QuorumError {
+    #[error("metadata log storage failed: {0}")]
+    Storage(#[from] std::io::Error),
+    #[error("metadata quorum: {0}")]
+    Raft(String),
+}
+
+/// One controller's part in the quorum, used from blocking threads: the
+/// controller validates on the caller's thread and waits here for its
+/// records to be committed and applied.
+pub struct Quorum {
+    raft: MetadataRaft,
+    state: state_machine::StateMachineStore,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Quorum {
+    /// Starts this node as the only voter (the single-broker default),
+    /// initialising the quorum on first start, and waits until it leads.
+    /// Call from a thread outside the runtime (a blocking task).
+    pub fn start_single_voter(
+        data_dir: &std::path::Path,
+        node_id: u64,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Quorum, QuorumError> {
+        let dir = data_dir.join(METADATA_LOG_DIR);
+        let log = log_store::LogStore::open(&dir)?;
+        let state = state_machine::StateMachineStore::open(&dir)?;
+        let config = openraft::Config {
+            cluster_name: "gregor".to_string(),
+            heartbeat_interval: 50,
+            election_timeout_min: 150,
+            election_timeout_max: 300,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| QuorumError::Raft(e.to_string()))?;
+        let raft = runtime
+            .block_on(MetadataRaft::new(
+                node_id,
+                std::sync::Arc::new(config),
+                network::QuorumNetwork,
+                log,
+                state.clone(),
+            ))
+            .map_err(|e| QuorumError::Raft(e.to_string()))?;
+        let quorum = Quorum {
+            raft,
+            state,
+            runtime,
+        };
+        quorum.runtime.block_on(quorum.lead_alone(node_id))?;
+        Ok(quorum)
+    }
+
+    async fn lead_alone(&self, node_id: u64) -> Result<(), QuorumError> {
+        let raft_error = |e: &dyn std::fmt::Display| QuorumError::Raft(e.to_string());
+        if !self
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| raft_error(&e))?
+        {
+            let members =
+                std::collections::BTreeMap::from([(node_id, openraft::BasicNode::default())]);
+            self.raft
+                .initialize(members)
+                .await
+                .map_err(|e| raft_error(&e))?;
+        } else {
+            // A lone voter need not wait out an election timeout.
+            self.raft
+                .trigger()
+                .elect()
+                .await
+                .map_err(|e| raft_error(&e))?;
+        }
+        self.raft
+            .wait(Some(std::time::Duration::from_secs(30)))
+            .current_leader(node_id, "this controller leads")
+            .await
+            .map_err(|e| raft_error(&e))?;
+        Ok(())
+    }
+
+    /// Proposes a record and waits until it is committed and applied.
+    pub fn propose(&self, record: MetadataRecord) -> Result<MetadataResponse, QuorumError> {
+        self.runtime
+            .block_on(self.raft.client_write(record))
+            .map(|written| written.data)
+            .map_err(|e| QuorumError::Raft(e.to_string()))
+    }
+
+    /// The applied metadata.
+    pub fn state(&self) -> std::sync::Arc<MetadataState> {
+        self.state.state()
+    }
+
+    /// Stops the Raft tasks (clean shutdown).
+    pub fn shutdown(&self) {
+        if let Err(error) = self.runtime.block_on(self.raft.shutdown()) {
+            tracing::warn!(%error, "metadata quorum did not stop cleanly");
+        }
+    }
+}
+
 /// A storage failure, in openraft's terms.
 pub type StorageError = openraft::StorageError<u64>;
 
