@@ -30,6 +30,9 @@ pub struct Partition {
     topic_id: Uuid,
     log: Mutex<PartitionLog>,
     leader_epoch: AtomicI32,
+    /// `min.insync.replicas` of the topic, read by acks=all produce
+    /// without taking the log.
+    min_insync_replicas: AtomicI32,
     high_watermark: AtomicI64,
     /// The high watermark, held back to the first offset of the oldest
     /// open transaction: read_committed consumers stop here.
@@ -86,11 +89,13 @@ impl Partition {
         let log_start = log.log_start_offset();
         let size = log.size_bytes();
         let stable = log.first_unstable_offset().unwrap_or(log_end).min(log_end);
+        let min_insync_replicas = log.config().min_insync_replicas;
         Partition {
             topic_partition,
             topic_id,
             log: Mutex::new(log),
             leader_epoch: AtomicI32::new(leader_epoch.0),
+            min_insync_replicas: AtomicI32::new(min_insync_replicas),
             high_watermark: AtomicI64::new(log_end.0),
             last_stable_offset: AtomicI64::new(stable.0),
             log_start_offset: AtomicI64::new(log_start.0),
@@ -112,6 +117,12 @@ impl Partition {
 
     pub fn topic_id(&self) -> Uuid {
         self.topic_id
+    }
+
+    /// The topic's `min.insync.replicas`: acks=all writes need that many
+    /// replicas in sync.
+    pub fn min_insync_replicas(&self) -> i32 {
+        self.min_insync_replicas.load(Ordering::Acquire)
     }
 
     pub fn leader_epoch(&self) -> LeaderEpoch {
@@ -285,6 +296,8 @@ impl Partition {
     }
 
     pub async fn set_config(self: &Arc<Self>, config: LogConfig) -> Result<(), LogError> {
+        self.min_insync_replicas
+            .store(config.min_insync_replicas, Ordering::Release);
         self.with_log(move |log| {
             log.set_config(config);
             Ok(())

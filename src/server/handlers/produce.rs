@@ -85,6 +85,22 @@ async fn append_one(
     let Some(records) = records else {
         return failed(ResponseError::CorruptMessage, "null records".to_string());
     };
+    // acks=all needs min.insync.replicas replicas in sync before anything
+    // is appended, as Kafka checks it.
+    if acks == -1 {
+        let in_sync = broker
+            .metadata()
+            .topic(&topic_partition.topic)
+            .and_then(|topic| topic.partitions.get(topic_partition.partition as usize))
+            .map_or(0, |p| p.isr.len() as i32);
+        let required = partition.min_insync_replicas();
+        if in_sync < required {
+            return failed(
+                ResponseError::NotEnoughReplicas,
+                format!("{topic_partition} has {in_sync} in-sync replicas; min.insync.replicas is {required}"),
+            );
+        }
+    }
     let protocol = match version >= PRODUCE_V2_SINCE {
         true => TxnProtocol::V2,
         false => TxnProtocol::Classic,
