@@ -9,6 +9,9 @@
 //! 3. latency: one message at a time (linger 0) carrying its send time in the
 //!    payload, consumed by a BaseConsumer that is already fetching;
 //!    p50/p99/max of send -> receive.
+//! 4. transactions (with `--transactions N`): a transactional producer runs N
+//!    transactions of `--txn-messages` messages each (begin, send, commit);
+//!    throughput and p50/p99/max of commit_transaction.
 //!
 //! With `--broker-pid`, the broker's CPU time (utime+stime from
 //! /proc/<pid>/stat, in clock ticks / sysconf(_SC_CLK_TCK)) is reported for
@@ -46,6 +49,8 @@ USAGE: gregor-bench [OPTIONS]
   --topic-prefix NAME       prefix of the topics created [gregor-bench]
   --skip-consume            no consume phase
   --skip-latency            no latency phase
+  --transactions N          transactions in the transactions phase [0: none]
+  --txn-messages N          messages per transaction     [100]
   --free-port               print a free 127.0.0.1 TCP port and exit
   -h, --help                this text
 ";
@@ -64,6 +69,8 @@ struct Args {
     topic_prefix: String,
     skip_consume: bool,
     skip_latency: bool,
+    transactions: usize,
+    txn_messages: usize,
 }
 
 fn parse_args() -> Args {
@@ -81,6 +88,8 @@ fn parse_args() -> Args {
         topic_prefix: "gregor-bench".into(),
         skip_consume: false,
         skip_latency: false,
+        transactions: 0,
+        txn_messages: 100,
     };
     let mut it = std::env::args().skip(1);
     fn val(it: &mut impl Iterator<Item = String>, flag: &str) -> String {
@@ -112,6 +121,8 @@ fn parse_args() -> Args {
             "--topic-prefix" => a.topic_prefix = value(),
             "--skip-consume" => a.skip_consume = true,
             "--skip-latency" => a.skip_latency = true,
+            "--transactions" => a.transactions = num(value(), &flag),
+            "--txn-messages" => a.txn_messages = num(value(), &flag),
             "--free-port" => {
                 let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
                 println!("{}", l.local_addr().unwrap().port());
@@ -284,6 +295,22 @@ impl ProducerContext for CountingContext {
     }
 }
 
+/// Queues one record for partition 0, polling while the queue is full.
+fn send(producer: &BaseProducer<CountingContext>, topic: &str, payload: &[u8], what: &str) {
+    let mut rec: BaseRecord<'_, [u8], [u8], ()> =
+        BaseRecord::to(topic).partition(0).payload(payload);
+    loop {
+        match producer.send(rec) {
+            Ok(()) => return,
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                rec = r;
+                producer.poll(Duration::from_millis(5));
+            }
+            Err((e, _)) => die(&format!("{what}: {e}")),
+        }
+    }
+}
+
 struct ProduceResult {
     secs: f64,
     broker_cpu: Option<f64>,
@@ -321,18 +348,7 @@ fn produce_phase(a: &Args, topic: &str, acks: &str, cpu: Option<&CpuProbe>) -> P
         let n = (i as u64).to_le_bytes();
         let k = n.len().min(payload.len());
         payload[..k].copy_from_slice(&n[..k]);
-        let mut rec: BaseRecord<'_, [u8], [u8], ()> =
-            BaseRecord::to(topic).partition(0).payload(&payload[..]);
-        loop {
-            match producer.send(rec) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                    rec = r;
-                    producer.poll(Duration::from_millis(5));
-                }
-                Err((e, _)) => die(&format!("produce: {e}")),
-            }
-        }
+        send(&producer, topic, &payload, "produce");
         if i % 1024 == 0 {
             producer.poll(Duration::ZERO);
         }
@@ -528,6 +544,62 @@ fn ms(us: u64) -> String {
 
 // ---------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------
+// transactions
+// ---------------------------------------------------------------------------
+
+struct TxnResult {
+    secs: f64,
+    commits_us: Vec<u64>,
+    broker_cpu: Option<f64>,
+}
+
+fn transactions_phase(a: &Args, topic: &str, cpu: Option<&CpuProbe>) -> TxnResult {
+    let counts = Arc::new(Counts::default());
+    let producer: BaseProducer<CountingContext> = ClientConfig::new()
+        .set("bootstrap.servers", &a.bootstrap)
+        .set("transactional.id", format!("{topic}-txn"))
+        .set("linger.ms", a.linger_ms.to_string())
+        .set("compression.type", &a.compression)
+        .create_with_context(CountingContext(counts.clone()))
+        .expect("transactional producer");
+    producer
+        .init_transactions(Duration::from_secs(30))
+        .unwrap_or_else(|e| die(&format!("init_transactions: {e}")));
+    let payload = vec![7u8; a.size];
+    let mut commits_us = Vec::with_capacity(a.transactions);
+    let span = CpuSpan::start(cpu);
+    let t0 = Instant::now();
+    for done in 0..a.transactions {
+        producer
+            .begin_transaction()
+            .unwrap_or_else(|e| die(&format!("begin_transaction: {e}")));
+        for _ in 0..a.txn_messages {
+            send(&producer, topic, &payload, "transactional produce");
+        }
+        let commit = Instant::now();
+        // Serve delivery reports here: librdkafka's own flush inside the
+        // commit waits in 100 ms poll slices on a BaseProducer.
+        let sent = ((done + 1) * a.txn_messages) as u64;
+        while counts.ok.load(Ordering::Relaxed) + counts.failed.load(Ordering::Relaxed) < sent {
+            producer.poll(Duration::from_millis(1));
+        }
+        producer
+            .commit_transaction(Duration::from_secs(60))
+            .unwrap_or_else(|e| die(&format!("commit_transaction: {e}")));
+        commits_us.push(commit.elapsed().as_micros() as u64);
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    if counts.failed.load(Ordering::Relaxed) > 0 {
+        die("transactional deliveries failed");
+    }
+    TxnResult {
+        secs,
+        commits_us,
+        broker_cpu: span.end(),
+    }
+}
+
 fn main() {
     let a = parse_args();
     let probe = a.broker_pid.map(CpuProbe::new);
@@ -605,6 +677,27 @@ fn main() {
             ms(s.first().copied().unwrap_or(0)),
             ms(mean),
             cpu_text(r.broker_cpu, s.len()),
+        );
+    }
+
+    if a.transactions > 0 {
+        let topic = format!("{}-{}-txn", a.topic_prefix, run);
+        create_topic(&a.bootstrap, &topic);
+        let r = transactions_phase(&a, &topic, cpu);
+        let mut s = r.commits_us.clone();
+        s.sort_unstable();
+        let messages = a.transactions * a.txn_messages;
+        println!(
+            "transactions    : {} x {} msgs in {:.3} s = {:.0} txn/s, {} | commit p50 {}  p99 {}  max {}{}",
+            a.transactions,
+            a.txn_messages,
+            r.secs,
+            a.transactions as f64 / r.secs,
+            rate(messages, messages * a.size, r.secs),
+            ms(pct(&s, 50.0)),
+            ms(pct(&s, 99.0)),
+            ms(s.last().copied().unwrap_or(0)),
+            cpu_text(r.broker_cpu, messages),
         );
     }
 }
