@@ -133,6 +133,12 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, peer: SocketAddr) 
         RequestKind::DescribeTransactions(body) => ResponseKind::DescribeTransactions(
             handlers::describe_transactions::handle(broker, body, version).await,
         ),
+        RequestKind::DescribeCluster(body) => ResponseKind::DescribeCluster(
+            handlers::describe_cluster::handle(broker, body, version).await,
+        ),
+        RequestKind::ElectLeaders(body) => {
+            ResponseKind::ElectLeaders(handlers::elect_leaders::handle(broker, body, version).await)
+        }
         // The codec only passes advertised APIs, so this is a gap between the
         // api_versions table and this match.
         _ => return Reply::Close(format!("no handler for {api_key:?}")),

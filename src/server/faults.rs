@@ -619,6 +619,31 @@ pub fn error_response(request: &RequestKind, version: i16, code: i16) -> Option<
                     .collect(),
             ),
         ),
+        RequestKind::DescribeCluster(_) => ResponseKind::DescribeCluster(DescribeClusterResponse::default().with_error_code(code)),
+        RequestKind::ElectLeaders(r) => ResponseKind::ElectLeaders(
+            ElectLeadersResponse::default()
+                .with_error_code(if version >= 1 { code } else { 0 })
+                .with_replica_election_results(
+                    r.topic_partitions
+                        .iter()
+                        .flatten()
+                        .map(|t| {
+                            elect_leaders_response::ReplicaElectionResult::default()
+                                .with_topic(t.topic.clone())
+                                .with_partition_result(
+                                    t.partitions
+                                        .iter()
+                                        .map(|p| {
+                                            elect_leaders_response::PartitionResult::default()
+                                                .with_partition_id(*p)
+                                                .with_error_code(code)
+                                        })
+                                        .collect(),
+                                )
+                        })
+                        .collect(),
+                ),
+        ),
         _ => return None,
     })
 }
@@ -778,6 +803,14 @@ mod tests {
                 ))
             }
             ApiKey::ListTransactions => RequestKind::ListTransactions(Default::default()),
+            ApiKey::DescribeCluster => RequestKind::DescribeCluster(Default::default()),
+            ApiKey::ElectLeaders => {
+                RequestKind::ElectLeaders(ElectLeadersRequest::default().with_topic_partitions(
+                    Some(vec![elect_leaders_request::TopicPartitions::default()
+                        .with_topic(name())
+                        .with_partitions(vec![0])]),
+                ))
+            }
             ApiKey::DescribeTransactions => RequestKind::DescribeTransactions(
                 DescribeTransactionsRequest::default()
                     .with_transactional_ids(vec![TransactionalId(StrBytes::from_static_str("t"))]),

@@ -143,6 +143,14 @@ pub fn error_code(response: &ResponseKind) -> i16 {
                 .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
         ),
         ResponseKind::ListTransactions(r) => r.error_code,
+        ResponseKind::DescribeCluster(r) => r.error_code,
+        ResponseKind::ElectLeaders(r) => first_nonzero(
+            std::iter::once(r.error_code).chain(
+                r.replica_election_results
+                    .iter()
+                    .flat_map(|t| t.partition_result.iter().map(|p| p.error_code)),
+            ),
+        ),
         ResponseKind::DescribeTransactions(r) => {
             first_nonzero(r.transaction_states.iter().map(|t| t.error_code))
         }

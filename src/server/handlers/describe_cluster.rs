@@ -1,0 +1,51 @@
+//! DescribeCluster (v0–v2, KIP-700): the cluster id, the active controller
+//! and the registered brokers, as admin clients' `describe_cluster` asks.
+//! Brokers answer for the broker endpoints (endpoint type 1); controller
+//! endpoints (type 2) are for clients bootstrapping from controllers.
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
+
+use super::groups::str_bytes;
+use crate::broker::Broker;
+
+const BROKER_ENDPOINTS: i8 = 1;
+/// "Not requested" (and gregor has no authorizer to compute them).
+const AUTHORIZED_OPERATIONS_UNKNOWN: i32 = i32::MIN;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: DescribeClusterRequest,
+    version: i16,
+) -> DescribeClusterResponse {
+    let image = broker.metadata();
+    let response = DescribeClusterResponse::default()
+        .with_endpoint_type(BROKER_ENDPOINTS)
+        .with_cluster_id(str_bytes(image.cluster_id.clone()))
+        .with_controller_id(BrokerId(image.controller_id))
+        .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_UNKNOWN);
+    if version >= 1 && request.endpoint_type != BROKER_ENDPOINTS {
+        return response
+            .with_error_code(ResponseError::UnsupportedEndpointType.code())
+            .with_error_message(Some(str_bytes(format!(
+                "endpoint type {} is answered by controllers, not brokers",
+                request.endpoint_type
+            ))));
+    }
+    let brokers = image
+        .brokers
+        .iter()
+        .map(|b| {
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(b.node_id))
+                .with_host(str_bytes(b.host.clone()))
+                .with_port(i32::from(b.port))
+                .with_rack(b.rack.clone().map(str_bytes))
+                .with_is_fenced(false)
+        })
+        .collect();
+    response.with_brokers(brokers)
+}
