@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::dynamic::{self, BrokerConfigError, BrokerConfigLayers, Scope};
 use crate::config::{BrokerConfig, ConfigError, LogConfig};
+use crate::controller::quorum::QuorumMembers;
 use crate::controller::{Controller, ControllerError, NewTopic};
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::log::{LogError, LogManager};
@@ -73,10 +74,19 @@ impl Broker {
         let runtime = tokio::runtime::Handle::try_current().map_err(|error| {
             LogError::Io(std::io::Error::other(format!("no async runtime: {error}")))
         })?;
+        let members = QuorumMembers {
+            voters: config
+                .controller_quorum_voters
+                .iter()
+                .map(|v| (v.node_id as u64, v.address()))
+                .collect(),
+            bind: config.controller_listener().map(|l| l.bind_address()),
+        };
         let controller = Arc::new(Controller::open(
             config.data_dir(),
             me,
             config.log.clone(),
+            &members,
             runtime,
         )?);
         let partitions = Arc::new(Partitions::default());

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::quorum::{parse_roles, parse_voters, QuorumVoter};
 use super::topic::LogConfig;
 use super::{listener::Listener, ConfigError};
 use crate::group::GroupConfig;
@@ -12,6 +13,13 @@ use crate::txn::TxnConfig;
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
     pub node_id: i32,
+    /// `process.roles`: always `broker,controller` (combined mode).
+    pub process_roles: Vec<String>,
+    /// `controller.quorum.voters`: empty means this node is the only voter.
+    pub controller_quorum_voters: Vec<QuorumVoter>,
+    /// `controller.listener.names`: the listeners that carry the quorum's
+    /// traffic, not clients'.
+    pub controller_listener_names: Vec<String>,
     pub listeners: Vec<Listener>,
     pub advertised_listeners: Vec<Listener>,
     pub log_dirs: Vec<PathBuf>,
@@ -48,6 +56,9 @@ impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig {
             node_id: 1,
+            process_roles: vec!["broker".to_string(), "controller".to_string()],
+            controller_quorum_voters: Vec::new(),
+            controller_listener_names: vec!["CONTROLLER".to_string()],
             listeners: vec![Listener::plaintext("localhost", 9092)],
             advertised_listeners: Vec::new(),
             log_dirs: vec![PathBuf::from("./gregor-data")],
@@ -152,6 +163,17 @@ impl BrokerConfig {
             match name {
                 "node.id" | "broker.id" => config.node_id = number(name, value)?,
                 "listeners" => config.listeners = Listener::parse_list(value)?,
+                "process.roles" => config.process_roles = parse_roles(value)?,
+                "controller.quorum.voters" => {
+                    config.controller_quorum_voters = parse_voters(value)?
+                }
+                "controller.listener.names" => {
+                    config.controller_listener_names = value
+                        .split(',')
+                        .map(|n| n.trim().to_string())
+                        .filter(|n| !n.is_empty())
+                        .collect()
+                }
                 "advertised.listeners" => {
                     config.advertised_listeners = Listener::parse_list(value)?
                 }
@@ -247,15 +269,68 @@ impl BrokerConfig {
         if config.log_dirs.is_empty() {
             return Err(ConfigError::Missing("log.dirs"));
         }
+        config.check_quorum()?;
         Ok((config, unused))
     }
 
+    /// A quorum of several voters needs this node among them and a
+    /// controller listener to serve the others on.
+    fn check_quorum(&self) -> Result<(), ConfigError> {
+        if self.controller_quorum_voters.is_empty() {
+            return Ok(());
+        }
+        let invalid = |reason: String| ConfigError::InvalidValue {
+            name: "controller.quorum.voters".to_string(),
+            value: self
+                .controller_quorum_voters
+                .iter()
+                .map(|v| format!("{}@{}", v.node_id, v.address()))
+                .collect::<Vec<_>>()
+                .join(","),
+            reason,
+        };
+        if !self
+            .controller_quorum_voters
+            .iter()
+            .any(|v| v.node_id == self.node_id)
+        {
+            return Err(invalid(format!("node.id {} is not a voter", self.node_id)));
+        }
+        if self.controller_listener().is_none() {
+            return Err(invalid(format!(
+                "no listener named in controller.listener.names {:?}",
+                self.controller_listener_names
+            )));
+        }
+        Ok(())
+    }
+
+    fn is_controller_listener(&self, listener: &Listener) -> bool {
+        self.controller_listener_names.contains(&listener.name)
+    }
+
+    /// The listener clients connect to: the first that is not a
+    /// controller listener.
+    pub fn client_listener(&self) -> Option<&Listener> {
+        self.listeners
+            .iter()
+            .find(|l| !self.is_controller_listener(l))
+    }
+
+    /// The listener the metadata quorum's peers connect to.
+    pub fn controller_listener(&self) -> Option<&Listener> {
+        self.listeners
+            .iter()
+            .find(|l| self.is_controller_listener(l))
+    }
+
     /// What Metadata tells clients to connect to: the advertised listeners,
-    /// or the listeners themselves when none are advertised.
+    /// or the client listener itself when none are advertised.
     pub fn advertised_listener(&self) -> &Listener {
         self.advertised_listeners
-            .first()
-            .or(self.listeners.first())
+            .iter()
+            .find(|l| !self.is_controller_listener(l))
+            .or(self.client_listener())
             .unwrap_or(&DEFAULT_LISTENER)
     }
 
@@ -271,6 +346,19 @@ impl BrokerConfig {
         let group = &self.group;
         let mut settings = vec![
             ("node.id", self.node_id.to_string()),
+            ("process.roles", self.process_roles.join(",")),
+            (
+                "controller.quorum.voters",
+                self.controller_quorum_voters
+                    .iter()
+                    .map(|v| format!("{}@{}", v.node_id, v.address()))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            (
+                "controller.listener.names",
+                self.controller_listener_names.join(","),
+            ),
             ("listeners", listeners(&self.listeners)),
             (
                 "advertised.listeners",

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod dynamic;
 pub mod listener;
 pub mod properties;
+pub mod quorum;
 pub mod topic;
 
 use std::collections::BTreeMap;

@@ -92,14 +92,46 @@ const META_PROPERTIES: &str = "meta.properties";
 
 pub struct Controller {
     node_id: i32,
-    cluster_id: String,
     log_defaults: LogConfig,
     quorum: quorum::Quorum,
     /// Serialises writers: each validates against the state the previous
     /// one left. Readers use `image`.
     write_lock: Mutex<()>,
+    published: Arc<Published>,
+}
+
+/// What readers see: rebuilt whenever the applied metadata changes, by
+/// this controller's writes or by records other voters wrote.
+struct Published {
+    cluster_id: String,
+    node_id: i32,
     image: RwLock<Arc<MetadataImage>>,
     broker_configs: RwLock<Arc<DynamicBrokerConfigs>>,
+}
+
+impl Published {
+    fn update(&self, state: &quorum::MetadataState) {
+        let cluster_id = state
+            .cluster_id
+            .clone()
+            .unwrap_or_else(|| self.cluster_id.clone());
+        let brokers = state
+            .brokers
+            .values()
+            .filter(|b| !state.fenced.contains(&b.node_id))
+            .cloned()
+            .collect();
+        let image = MetadataImage::new(cluster_id, self.node_id, brokers, state.topics.clone());
+        match self.image.write() {
+            Ok(mut current) => *current = Arc::new(image),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(image),
+        }
+        let configs = Arc::new(state.broker_configs.clone());
+        match self.broker_configs.write() {
+            Ok(mut current) => *current = configs,
+            Err(poisoned) => *poisoned.into_inner() = configs,
+        }
+    }
 }
 
 impl Controller {
@@ -110,53 +142,68 @@ impl Controller {
         data_dir: &Path,
         broker: BrokerImage,
         log_defaults: LogConfig,
+        members: &quorum::QuorumMembers,
         runtime: tokio::runtime::Handle,
     ) -> Result<Controller, ControllerError> {
         std::fs::create_dir_all(data_dir)?;
-        let cluster_id = load_or_create_cluster_id(data_dir, broker.node_id)?;
+        let proposed_id = load_or_create_cluster_id(data_dir, broker.node_id)?;
         let node_id = broker.node_id;
-        let quorum = quorum::Quorum::start_single_voter(data_dir, node_id as u64, runtime)?;
+        let quorum = quorum::Quorum::start(data_dir, node_id as u64, members, runtime.clone())?;
         migrate_json_snapshot(data_dir, &quorum)?;
+        if quorum.state().cluster_id.is_none() {
+            quorum.propose(MetadataRecord::InitCluster {
+                cluster_id: proposed_id.clone(),
+            })?;
+        }
+        let cluster_id = quorum
+            .state()
+            .cluster_id
+            .clone()
+            .unwrap_or(proposed_id.clone());
+        if cluster_id != proposed_id {
+            // Another voter's id won: this node's meta.properties follows.
+            write_meta_properties(data_dir, &cluster_id, node_id)?;
+        }
         if quorum.state().brokers.get(&node_id) != Some(&broker) {
             quorum.propose(MetadataRecord::RegisterBroker(broker))?;
         }
-        let controller = Controller {
-            node_id,
+        let published = Arc::new(Published {
             cluster_id,
+            node_id,
+            image: RwLock::new(Arc::new(MetadataImage::default())),
+            broker_configs: RwLock::new(Arc::new(DynamicBrokerConfigs::default())),
+        });
+        published.update(&quorum.state());
+        // Records written on other voters reach this image too.
+        let mut changes = quorum.subscribe();
+        let stopped = quorum.stopped();
+        let following = Arc::clone(&published);
+        runtime.spawn(async move {
+            loop {
+                tokio::select! {
+                    changed = changes.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        let state = changes.borrow_and_update().clone();
+                        following.update(&state);
+                    }
+                    _ = stopped.cancelled() => return,
+                }
+            }
+        });
+        Ok(Controller {
+            node_id,
             log_defaults,
             quorum,
             write_lock: Mutex::new(()),
-            image: RwLock::new(Arc::new(MetadataImage::default())),
-            broker_configs: RwLock::new(Arc::new(DynamicBrokerConfigs::default())),
-        };
-        controller.refresh();
-        Ok(controller)
+            published,
+        })
     }
 
     /// Rebuilds the image and the broker configs from the applied state.
     fn refresh(&self) {
-        let state = self.quorum.state();
-        let brokers = state
-            .brokers
-            .values()
-            .filter(|b| !state.fenced.contains(&b.node_id))
-            .cloned()
-            .collect();
-        let image = MetadataImage::new(
-            self.cluster_id.clone(),
-            self.node_id,
-            brokers,
-            state.topics.clone(),
-        );
-        match self.image.write() {
-            Ok(mut current) => *current = Arc::new(image),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(image),
-        }
-        let configs = Arc::new(state.broker_configs.clone());
-        match self.broker_configs.write() {
-            Ok(mut current) => *current = configs,
-            Err(poisoned) => *poisoned.into_inner() = configs,
-        }
+        self.published.update(&self.quorum.state());
     }
 
     /// Writes records to the quorum, then refreshes the image.
@@ -179,7 +226,7 @@ impl Controller {
 
     /// The current metadata image.
     pub fn image(&self) -> Arc<MetadataImage> {
-        match self.image.read() {
+        match self.published.image.read() {
             Ok(image) => image.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
@@ -187,7 +234,7 @@ impl Controller {
 
     /// The current dynamic broker configs.
     pub fn broker_configs(&self) -> Arc<DynamicBrokerConfigs> {
-        match self.broker_configs.read() {
+        match self.published.broker_configs.read() {
             Ok(configs) => configs.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
@@ -419,9 +466,13 @@ fn load_or_create_cluster_id(data_dir: &Path, node_id: i32) -> Result<String, Co
     }
     let cluster_id =
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Uuid::new_v4().as_bytes());
-    let contents = format!("version=1\ncluster.id={cluster_id}\nnode.id={node_id}\n");
-    write_atomically(&path, contents.as_bytes())?;
+    write_meta_properties(data_dir, &cluster_id, node_id)?;
     Ok(cluster_id)
+}
+
+fn write_meta_properties(data_dir: &Path, cluster_id: &str, node_id: i32) -> std::io::Result<()> {
+    let contents = format!("version=1\ncluster.id={cluster_id}\nnode.id={node_id}\n");
+    write_atomically(&data_dir.join(META_PROPERTIES), contents.as_bytes())
 }
 
 #[cfg(test)]
@@ -464,7 +515,10 @@ mod tests {
             rack: None,
         };
         let handle = runtime().handle().clone();
-        TestController(Controller::open(dir, broker, LogConfig::default(), handle).unwrap())
+        let members = quorum::QuorumMembers::default();
+        TestController(
+            Controller::open(dir, broker, LogConfig::default(), &members, handle).unwrap(),
+        )
     }
 
     fn new_topic(name: &str) -> NewTopic {

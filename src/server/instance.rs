@@ -44,12 +44,11 @@ fn blocking_failed(error: tokio::task::JoinError) -> StartError {
 }
 
 impl RunningBroker {
-    /// Binds the first listener (port 0 picks a free one), opens and
+    /// Binds the client listener (port 0 picks a free one), opens and
     /// recovers the data, and starts serving.
     pub async fn start(config: BrokerConfig) -> Result<RunningBroker, StartError> {
         let listener_config = config
-            .listeners
-            .first()
+            .client_listener()
             .cloned()
             .ok_or(StartError::NoListener)?;
         let listener = TcpListener::bind(listener_config.bind_address())
@@ -62,8 +61,10 @@ impl RunningBroker {
             address: listener_config.bind_address(),
             source,
         })?;
-        let advertised_port = match config.advertised_listeners.first() {
-            Some(advertised) if advertised.port != 0 => advertised.port,
+        let advertised = config.advertised_listener();
+        let advertised_port = match advertised.port {
+            0 => address.port(),
+            port if config.advertised_listeners.contains(advertised) => port,
             _ => address.port(),
         };
         let broker = tokio::task::spawn_blocking(move || Broker::open(config, advertised_port))

@@ -50,6 +50,22 @@ pub enum QuorumError {
     Raft(String),
 }
 
+/// Who votes in the quorum: this node alone, or the configured voters
+/// (`controller.quorum.voters`) with this node serving its peers on `bind`.
+#[derive(Debug, Clone, Default)]
+pub struct QuorumMembers {
+    /// Voter id and controller address; empty: this node alone.
+    pub voters: Vec<(u64, String)>,
+    /// Where this node's controller listener binds.
+    pub bind: Option<String>,
+}
+
+/// How long a starting controller waits for the quorum to elect a leader
+/// (its peers may be starting at the same moment).
+const ELECTION_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a proposal may look for a leader before failing.
+const PROPOSAL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// One controller's part in the quorum, used from blocking threads: the
 /// controller validates on the caller's thread and waits here for its
 /// records to be committed and applied.
@@ -57,15 +73,19 @@ pub struct Quorum {
     raft: MetadataRaft,
     state: state_machine::StateMachineStore,
     runtime: tokio::runtime::Handle,
+    stop: tokio_util::sync::CancellationToken,
 }
 
 impl Quorum {
-    /// Starts this node as the only voter (the single-broker default),
-    /// initialising the quorum on first start, and waits until it leads.
-    /// Call from a thread outside the runtime (a blocking task).
-    pub fn start_single_voter(
+    /// Starts this node's controller: opens the metadata log, serves the
+    /// peers (if any), initialises the quorum on first start (every voter
+    /// proposes the same membership, so no separate format step is
+    /// needed), and waits until a leader is elected. Call from a thread
+    /// outside the runtime (a blocking task).
+    pub fn start(
         data_dir: &std::path::Path,
         node_id: u64,
+        members: &QuorumMembers,
         runtime: tokio::runtime::Handle,
     ) -> Result<Quorum, QuorumError> {
         let dir = data_dir.join(METADATA_LOG_DIR);
@@ -93,8 +113,13 @@ impl Quorum {
             raft,
             state,
             runtime,
+            stop: tokio_util::sync::CancellationToken::new(),
         };
-        quorum.runtime.block_on(quorum.lead_alone(node_id))?;
+        if members.voters.is_empty() {
+            quorum.runtime.block_on(quorum.lead_alone(node_id))?;
+        } else {
+            quorum.join(members)?;
+        }
         Ok(quorum)
     }
 
@@ -128,12 +153,86 @@ impl Quorum {
         Ok(())
     }
 
-    /// Proposes a record and waits until it is committed and applied.
+    /// Serves the peers and takes part in (or starts) the quorum.
+    fn join(&self, members: &QuorumMembers) -> Result<(), QuorumError> {
+        let raft_error = |e: &dyn std::fmt::Display| QuorumError::Raft(e.to_string());
+        let bind = members
+            .bind
+            .clone()
+            .ok_or_else(|| QuorumError::Raft("no controller listener".to_string()))?;
+        let listener = self
+            .runtime
+            .block_on(tokio::net::TcpListener::bind(&bind))?;
+        self.runtime.spawn(network::serve(
+            listener,
+            self.raft.clone(),
+            self.stop.clone(),
+        ));
+        self.runtime.block_on(async {
+            if !self
+                .raft
+                .is_initialized()
+                .await
+                .map_err(|e| raft_error(&e))?
+            {
+                let voters: std::collections::BTreeMap<u64, openraft::BasicNode> = members
+                    .voters
+                    .iter()
+                    .map(|(id, address)| (*id, openraft::BasicNode::new(address)))
+                    .collect();
+                // Another voter's log may have reached us first: then the
+                // quorum is initialised already, which is what we want.
+                if let Err(error) = self.raft.initialize(voters).await {
+                    tracing::debug!(%error, "metadata quorum already initialised");
+                }
+            }
+            self.raft
+                .wait(Some(ELECTION_WAIT))
+                .metrics(|m| m.current_leader.is_some(), "a metadata quorum leader")
+                .await
+                .map_err(|e| raft_error(&e))?;
+            Ok(())
+        })
+    }
+
+    /// Proposes a record and waits until it is committed and applied here
+    /// — on the leader directly, or forwarded to it from another voter.
     pub fn propose(&self, record: MetadataRecord) -> Result<MetadataResponse, QuorumError> {
-        self.runtime
-            .block_on(self.raft.client_write(record))
-            .map(|written| written.data)
-            .map_err(|e| QuorumError::Raft(e.to_string()))
+        self.runtime.block_on(self.propose_async(record))
+    }
+
+    async fn propose_async(&self, record: MetadataRecord) -> Result<MetadataResponse, QuorumError> {
+        let deadline = tokio::time::Instant::now() + PROPOSAL_WAIT;
+        loop {
+            let failure = match self.raft.client_write(record.clone()).await {
+                Ok(written) => return Ok(written.data),
+                Err(error) => match error.forward_to_leader::<openraft::BasicNode>() {
+                    Some(forward) => match &forward.leader_node {
+                        Some(leader) => {
+                            match network::forward(&leader.addr, record.clone(), PROPOSAL_WAIT)
+                                .await
+                            {
+                                Ok((response, index)) => {
+                                    self.raft
+                                        .wait(Some(PROPOSAL_WAIT))
+                                        .applied_index_at_least(Some(index), "forwarded record")
+                                        .await
+                                        .map_err(|e| QuorumError::Raft(e.to_string()))?;
+                                    return Ok(response);
+                                }
+                                Err(error) => error,
+                            }
+                        }
+                        None => "no metadata quorum leader yet".to_string(),
+                    },
+                    None => return Err(QuorumError::Raft(error.to_string())),
+                },
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(QuorumError::Raft(failure));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// The applied metadata.
@@ -141,8 +240,19 @@ impl Quorum {
         self.state.state()
     }
 
-    /// Stops the Raft tasks (clean shutdown).
+    /// Applied metadata as it changes (records written by any voter).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<std::sync::Arc<MetadataState>> {
+        self.state.subscribe()
+    }
+
+    /// Cancelled when the quorum stops.
+    pub fn stopped(&self) -> tokio_util::sync::CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Stops serving peers and the Raft tasks (clean shutdown).
     pub fn shutdown(&self) {
+        self.stop.cancel();
         if let Err(error) = self.runtime.block_on(self.raft.shutdown()) {
             tracing::warn!(%error, "metadata quorum did not stop cleanly");
         }

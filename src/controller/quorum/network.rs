@@ -21,7 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::{MetadataRaft, TypeConfig};
+use super::{MetadataRaft, MetadataRecord, MetadataResponse, TypeConfig};
 
 /// Frames larger than this are refused (a snapshot chunk is far smaller).
 const MAX_FRAME: usize = 64 * 1024 * 1024;
@@ -31,6 +31,8 @@ enum RaftRequest {
     AppendEntries(AppendEntriesRequest<TypeConfig>),
     Vote(VoteRequest<u64>),
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// A record proposed on another controller, for the leader to write.
+    Propose(MetadataRecord),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -38,6 +40,28 @@ enum RaftReply {
     AppendEntries(Result<AppendEntriesResponse<u64>, RaftError<u64>>),
     Vote(Result<VoteResponse<u64>, RaftError<u64>>),
     InstallSnapshot(Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>),
+    /// The applied record's response and log index, or why it failed.
+    Propose(Result<(MetadataResponse, u64), String>),
+}
+
+/// Sends a proposal to the leader's controller listener at `address`;
+/// the response and the log index it was written at.
+pub async fn forward(
+    address: &str,
+    record: MetadataRecord,
+    ttl: Duration,
+) -> Result<(MetadataResponse, u64), String> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(address).await?;
+        write_frame(&mut stream, &RaftRequest::Propose(record)).await?;
+        read_frame::<RaftReply>(&mut stream).await
+    };
+    match tokio::time::timeout(ttl, exchange).await {
+        Ok(Ok(RaftReply::Propose(result))) => result,
+        Ok(Ok(_)) => Err("mismatched reply".to_string()),
+        Ok(Err(error)) => Err(format!("controller {address}: {error}")),
+        Err(_) => Err(format!("controller {address} did not answer in {ttl:?}")),
+    }
 }
 
 async fn write_frame(stream: &mut TcpStream, value: &impl Serialize) -> std::io::Result<()> {
@@ -238,6 +262,12 @@ async fn answer(mut stream: TcpStream, raft: MetadataRaft) -> std::io::Result<()
             RaftRequest::InstallSnapshot(rpc) => {
                 RaftReply::InstallSnapshot(raft.install_snapshot(rpc).await)
             }
+            RaftRequest::Propose(record) => RaftReply::Propose(
+                raft.client_write(record)
+                    .await
+                    .map(|written| (written.data, written.log_id.index))
+                    .map_err(|error| error.to_string()),
+            ),
         };
         write_frame(&mut stream, &reply).await?;
     }

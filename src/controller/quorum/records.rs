@@ -11,6 +11,11 @@ use crate::metadata::{BrokerImage, TopicImage};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MetadataRecord {
+    /// The cluster's id, proposed by every node as it starts: the first
+    /// one applied is the cluster's, so that no format step is needed.
+    InitCluster {
+        cluster_id: String,
+    },
     /// A broker (re)registers with its endpoint.
     RegisterBroker(BrokerImage),
     /// A broker stops being available (fenced): it leads nothing.
@@ -43,6 +48,8 @@ pub enum MetadataResponse {
 /// Everything the metadata log describes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetadataState {
+    #[serde(default)]
+    pub cluster_id: Option<String>,
     pub brokers: BTreeMap<i32, BrokerImage>,
     /// Brokers that registered but are fenced (not alive).
     pub fenced: std::collections::BTreeSet<i32>,
@@ -55,6 +62,9 @@ pub struct MetadataState {
 impl MetadataState {
     pub fn apply(&mut self, record: &MetadataRecord) -> MetadataResponse {
         match record {
+            MetadataRecord::InitCluster { cluster_id } => {
+                self.cluster_id.get_or_insert_with(|| cluster_id.clone());
+            }
             MetadataRecord::RegisterBroker(broker) => {
                 self.fenced.remove(&broker.node_id);
                 self.brokers.insert(broker.node_id, broker.clone());

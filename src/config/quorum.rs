@@ -1,0 +1,95 @@
+//! The KRaft-style settings of the metadata quorum: `process.roles`,
+//! `controller.quorum.voters` and `controller.listener.names`, parsed as
+//! Kafka writes them.
+
+use super::ConfigError;
+
+/// One voter of `controller.quorum.voters`: `id@host:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumVoter {
+    pub node_id: i32,
+    pub host: String,
+    pub port: u16,
+}
+
+impl QuorumVoter {
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+fn invalid(name: &str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::InvalidValue {
+        name: name.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Parses `controller.quorum.voters` (empty: this node alone).
+pub fn parse_voters(value: &str) -> Result<Vec<QuorumVoter>, ConfigError> {
+    let name = "controller.quorum.voters";
+    let mut voters = Vec::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let bad = || invalid(name, entry, "expected id@host:port");
+        let (id, address) = entry.split_once('@').ok_or_else(bad)?;
+        let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
+        let voter = QuorumVoter {
+            node_id: id.trim().parse().map_err(|_| bad())?,
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            port: port.parse().map_err(|_| bad())?,
+        };
+        if voters
+            .iter()
+            .any(|v: &QuorumVoter| v.node_id == voter.node_id)
+        {
+            return Err(invalid(name, value, "a node id appears twice"));
+        }
+        voters.push(voter);
+    }
+    Ok(voters)
+}
+
+/// Parses `process.roles`: gregor runs brokers and controllers combined
+/// (Kafka's combined mode), which is also what an unset value means here.
+pub fn parse_roles(value: &str) -> Result<Vec<String>, ConfigError> {
+    let mut roles: Vec<String> = value
+        .split(',')
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .collect();
+    roles.sort();
+    roles.dedup();
+    if roles != ["broker", "controller"] {
+        return Err(invalid(
+            "process.roles",
+            value,
+            "gregor runs in combined mode only: process.roles=broker,controller",
+        ));
+    }
+    Ok(roles)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn voters_and_roles_parse_as_kafka_writes_them() {
+        let voters = parse_voters("1@localhost:9093, 2@[::1]:9094,3@10.0.0.3:9095").unwrap();
+        assert_eq!(voters.len(), 3);
+        assert_eq!(voters[1].host, "::1");
+        assert_eq!(voters[2].address(), "10.0.0.3:9095");
+        assert!(parse_voters("1@localhost:9093,1@localhost:9094").is_err());
+        assert!(parse_voters("localhost:9093").is_err());
+        assert!(parse_voters("").unwrap().is_empty());
+        assert_eq!(
+            parse_roles("controller, broker").unwrap(),
+            ["broker", "controller"]
+        );
+        assert!(parse_roles("broker").is_err());
+    }
+}
