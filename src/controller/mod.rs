@@ -302,7 +302,10 @@ impl Controller {
         if validate_only {
             return Ok(created);
         }
-        self.commit(vec![MetadataRecord::PutTopic(created.clone())])?;
+        let responses = self.commit(vec![MetadataRecord::PutTopic(created.clone())])?;
+        if responses.contains(&MetadataResponse::TopicExists) {
+            return Err(ControllerError::TopicAlreadyExists(created.name));
+        }
         info!(topic = %created.name, id = %created.id, partitions = topic.num_partitions, "created topic");
         Ok(created)
     }

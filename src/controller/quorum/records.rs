@@ -43,6 +43,9 @@ pub enum MetadataResponse {
     Applied,
     /// The producer-id block reserved: `start..end`.
     ProducerIds { start: i64, end: i64 },
+    /// A `PutTopic` lost a race: another topic of that name (another id)
+    /// was created first, on another controller.
+    TopicExists,
 }
 
 /// Everything the metadata log describes.
@@ -73,6 +76,13 @@ impl MetadataState {
                 self.fenced.insert(*node_id);
             }
             MetadataRecord::PutTopic(topic) => {
+                if self
+                    .topics
+                    .get(&topic.name)
+                    .is_some_and(|existing| existing.id != topic.id)
+                {
+                    return MetadataResponse::TopicExists;
+                }
                 self.topics.insert(topic.name.clone(), topic.clone());
             }
             MetadataRecord::RemoveTopic { name } => {
@@ -112,6 +122,26 @@ mod tests {
         assert!(state.fenced.contains(&2));
         state.apply(&MetadataRecord::RegisterBroker(broker));
         assert!(state.fenced.is_empty());
+        let topic = |id: u128| TopicImage {
+            name: "orders".into(),
+            id: uuid::Uuid::from_u128(id),
+            partitions: Vec::new(),
+            configs: BTreeMap::new(),
+        };
+        assert_eq!(
+            state.apply(&MetadataRecord::PutTopic(topic(1))),
+            MetadataResponse::Applied
+        );
+        assert_eq!(
+            state.apply(&MetadataRecord::PutTopic(topic(1))),
+            MetadataResponse::Applied
+        );
+        assert_eq!(
+            state.apply(&MetadataRecord::PutTopic(topic(2))),
+            MetadataResponse::TopicExists,
+            "a second creation of the name loses"
+        );
+        assert_eq!(state.topics["orders"].id, uuid::Uuid::from_u128(1));
         let first = state.apply(&MetadataRecord::AllocateProducerIds { block_size: 1000 });
         let second = state.apply(&MetadataRecord::AllocateProducerIds { block_size: 1000 });
         assert_eq!(
