@@ -534,6 +534,12 @@ impl Broker {
         }
     }
 
+    /// Stops the metadata quorum without flushing anything (a simulated
+    /// crash). Blocking.
+    pub fn stop_metadata_quorum(&self) {
+        self.controller.shutdown();
+    }
+
     /// Flushes every log and leaves the clean-shutdown marker.
     pub fn shutdown(&self) -> Result<(), BrokerError> {
         for partition in self.partitions.all() {

@@ -152,5 +152,9 @@ impl RunningBroker {
     /// the next start runs crash recovery, as after `kill -9`.
     pub async fn abort(mut self) {
         self.stop_serving().await;
+        // The metadata quorum's tasks stop too, as they would with the
+        // process: a restart in the same process opens the log afresh.
+        let broker = Arc::clone(&self.broker);
+        let _ = tokio::task::spawn_blocking(move || broker.stop_metadata_quorum()).await;
     }
 }
