@@ -67,6 +67,21 @@ impl RunningBroker {
             port if config.advertised_listeners.contains(advertised) => port,
             _ => address.port(),
         };
+        // Bound before the data is opened, like the client listener: early
+        // connections wait in the backlog rather than being refused.
+        let admin_listener = match config.admin_listener.clone() {
+            Some(admin) => {
+                Some(
+                    TcpListener::bind(&admin)
+                        .await
+                        .map_err(|source| StartError::Bind {
+                            address: admin.clone(),
+                            source,
+                        })?,
+                )
+            }
+            None => None,
+        };
         let broker = tokio::task::spawn_blocking(move || Broker::open(config, advertised_port))
             .await
             .map_err(blocking_failed)??;
@@ -78,14 +93,7 @@ impl RunningBroker {
         );
         let connections = CancellationToken::new();
         let mut admin_address = None;
-        if let Some(admin) = broker.config().admin_listener.clone() {
-            let admin_listener =
-                TcpListener::bind(&admin)
-                    .await
-                    .map_err(|source| StartError::Bind {
-                        address: admin.clone(),
-                        source,
-                    })?;
+        if let Some(admin_listener) = admin_listener {
             admin_address = admin_listener.local_addr().ok();
             info!(address = ?admin_address, "admin listener (/metrics, /health) started");
             tokio::spawn(super::admin::run(
