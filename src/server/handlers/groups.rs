@@ -1,5 +1,7 @@
 //! What every group handler needs first: a valid group id and a ready
-//! coordinator (with `__consumer_offsets` created on first use).
+//! coordinator (with `__consumer_offsets` created on first use); and what
+//! the offset handlers share: reading offsets from a commit request,
+//! refusing unknown partitions, grouping answers by topic.
 
 use std::sync::Arc;
 
@@ -7,7 +9,9 @@ use kafka_protocol::error::ResponseError;
 use tracing::warn;
 
 use crate::broker::Broker;
+use crate::group::state::CommittedOffset;
 use crate::group::GroupCoordinator;
+use crate::types::{now_ms, TopicPartition};
 
 pub(crate) async fn coordinator_for<'a>(
     broker: &'a Arc<Broker>,
@@ -30,4 +34,53 @@ pub(crate) fn optional(value: &Option<kafka_protocol::protocol::StrBytes>) -> Op
 
 pub(crate) fn str_bytes(value: impl Into<String>) -> kafka_protocol::protocol::StrBytes {
     kafka_protocol::protocol::StrBytes::from_string(value.into())
+}
+
+/// An offset as a commit request carries it, stamped with the commit time.
+pub(crate) fn committed_offset(
+    offset: i64,
+    leader_epoch: i32,
+    metadata: Option<&kafka_protocol::protocol::StrBytes>,
+) -> CommittedOffset {
+    CommittedOffset {
+        offset,
+        leader_epoch,
+        metadata: metadata.map(|m| m.to_string()).unwrap_or_default(),
+        commit_timestamp: now_ms(),
+    }
+}
+
+/// Per-partition outcomes of an offset request.
+pub(crate) type PartitionErrors = Vec<(TopicPartition, Option<ResponseError>)>;
+
+/// Splits requested offsets into those of partitions that exist and
+/// `UNKNOWN_TOPIC_OR_PARTITION` answers for the rest: Kafka refuses
+/// offsets of topics that do not exist.
+pub(crate) fn split_unknown(
+    broker: &Broker,
+    requested: Vec<(TopicPartition, CommittedOffset)>,
+) -> (Vec<(TopicPartition, CommittedOffset)>, PartitionErrors) {
+    let image = broker.metadata();
+    let (known, unknown): (Vec<_>, Vec<_>) = requested.into_iter().partition(|(p, _)| {
+        image
+            .topic(&p.topic)
+            .is_some_and(|t| p.partition >= 0 && (p.partition as usize) < t.partitions.len())
+    });
+    let refused = unknown
+        .into_iter()
+        .map(|(p, _)| (p, Some(ResponseError::UnknownTopicOrPartition)))
+        .collect();
+    (known, refused)
+}
+
+/// Per-partition answers grouped by topic, in the order first seen.
+pub(crate) fn by_topic<T>(answers: Vec<(TopicPartition, T)>) -> Vec<(String, Vec<(i32, T)>)> {
+    let mut topics: Vec<(String, Vec<(i32, T)>)> = Vec::new();
+    for (partition, answer) in answers {
+        match topics.iter_mut().find(|(name, _)| *name == partition.topic) {
+            Some((_, entries)) => entries.push((partition.partition, answer)),
+            None => topics.push((partition.topic, vec![(partition.partition, answer)])),
+        }
+    }
+    topics
 }

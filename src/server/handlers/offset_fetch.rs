@@ -13,14 +13,11 @@ use kafka_protocol::messages::offset_fetch_response::{
 };
 use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse};
 
-use super::groups::{coordinator_for, str_bytes};
+use super::groups::{by_topic, coordinator_for, str_bytes};
 use super::topic_name;
 use crate::broker::Broker;
 use crate::group::state::CommittedOffset;
 use crate::types::TopicPartition;
-
-/// A topic's partitions and their committed offsets, if any.
-type TopicOffsets = (String, Vec<(i32, PartitionOffset)>);
 
 /// A partition's committed offset, or the partition-level error.
 type PartitionOffset = Result<Option<CommittedOffset>, ResponseError>;
@@ -59,18 +56,6 @@ fn wanted<'a>(topics: impl Iterator<Item = (&'a str, &'a [i32])>) -> Vec<TopicPa
                 .map(move |p| TopicPartition::new(name, *p))
         })
         .collect()
-}
-
-/// Offsets grouped by topic, in the order first seen.
-fn by_topic(offsets: Vec<(TopicPartition, PartitionOffset)>) -> Vec<TopicOffsets> {
-    let mut topics: Vec<TopicOffsets> = Vec::new();
-    for (partition, offset) in offsets {
-        match topics.iter_mut().find(|(name, _)| *name == partition.topic) {
-            Some((_, entries)) => entries.push((partition.partition, offset)),
-            None => topics.push((partition.topic, vec![(partition.partition, offset)])),
-        }
-    }
-    topics
 }
 
 /// Offset, leader epoch, metadata and error code of a partition's answer.

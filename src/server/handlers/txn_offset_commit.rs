@@ -14,7 +14,9 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 };
 use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
-use super::groups::{coordinator_for, optional};
+use super::groups::{
+    by_topic, committed_offset, coordinator_for, optional, split_unknown, PartitionErrors,
+};
 use super::topic_name;
 use crate::broker::Broker;
 use crate::error::KafkaError;
@@ -22,12 +24,12 @@ use crate::group::state::CommittedOffset;
 use crate::group::TxnProducer;
 use crate::txn::coordinator::TxnProtocol;
 use crate::txn::state::TxnError;
+use crate::types::TopicPartition;
 
 /// TxnOffsetCommit learnt TRANSACTION_ABORTABLE in v4 (KIP-890).
 const ABORTABLE_SINCE: i16 = 4;
 /// The first TxnOffsetCommit version of transactions V2.
 const V2_SINCE: i16 = 5;
-use crate::types::{now_ms, TopicPartition};
 
 pub async fn handle(
     broker: &Arc<Broker>,
@@ -41,16 +43,11 @@ pub async fn handle(
             topic.partitions.iter().map(move |p| {
                 (
                     TopicPartition::new(topic.name.to_string(), p.partition_index),
-                    CommittedOffset {
-                        offset: p.committed_offset,
-                        leader_epoch: p.committed_leader_epoch,
-                        metadata: p
-                            .committed_metadata
-                            .as_ref()
-                            .map(|m| m.to_string())
-                            .unwrap_or_default(),
-                        commit_timestamp: now_ms(),
-                    },
+                    committed_offset(
+                        p.committed_offset,
+                        p.committed_leader_epoch,
+                        p.committed_metadata.as_ref(),
+                    ),
                 )
             })
         })
@@ -66,23 +63,23 @@ pub async fn handle(
             .map(|(p, _)| (p, Some(error)))
             .collect(),
     };
-    let mut topics: Vec<TxnOffsetCommitResponseTopic> = Vec::new();
-    for (partition, error) in results {
-        let entry = TxnOffsetCommitResponsePartition::default()
-            .with_partition_index(partition.partition)
-            .with_error_code(error.map_or(0, |e| e.code()));
-        match topics
-            .iter_mut()
-            .find(|t| t.name.as_str() == partition.topic)
-        {
-            Some(topic) => topic.partitions.push(entry),
-            None => topics.push(
-                TxnOffsetCommitResponseTopic::default()
-                    .with_name(topic_name(&partition.topic))
-                    .with_partitions(vec![entry]),
-            ),
-        }
-    }
+    let topics = by_topic(results)
+        .into_iter()
+        .map(|(name, partitions)| {
+            TxnOffsetCommitResponseTopic::default()
+                .with_name(topic_name(&name))
+                .with_partitions(
+                    partitions
+                        .into_iter()
+                        .map(|(index, error)| {
+                            TxnOffsetCommitResponsePartition::default()
+                                .with_partition_index(index)
+                                .with_error_code(error.map_or(0, |e| e.code()))
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
     TxnOffsetCommitResponse::default().with_topics(topics)
 }
 
@@ -92,7 +89,7 @@ async fn commit(
     version: i16,
     producer: TxnProducer,
     requested: Vec<(TopicPartition, CommittedOffset)>,
-) -> Result<Vec<(TopicPartition, Option<ResponseError>)>, ResponseError> {
+) -> Result<PartitionErrors, ResponseError> {
     let group_id = request.group_id.as_str();
     let coordinator = coordinator_for(broker, group_id).await?;
     let protocol = match version >= V2_SINCE {
@@ -117,16 +114,7 @@ async fn commit(
             }
             other => other.kafka_error(),
         })?;
-    let image = broker.metadata();
-    let (known, unknown): (Vec<_>, Vec<_>) = requested.into_iter().partition(|(p, _)| {
-        image
-            .topic(&p.topic)
-            .is_some_and(|t| p.partition >= 0 && (p.partition as usize) < t.partitions.len())
-    });
-    let mut results: Vec<(TopicPartition, Option<ResponseError>)> = unknown
-        .into_iter()
-        .map(|(p, _)| (p, Some(ResponseError::UnknownTopicOrPartition)))
-        .collect();
+    let (known, mut results) = split_unknown(broker, requested);
     let member = (
         request.member_id.to_string(),
         request.generation_id,
