@@ -6,38 +6,12 @@
 //! (i16-length strings); an assignment's names are each followed by an
 //! array of partition numbers.
 
+use crate::records::primitives::Reader;
 use crate::types::TopicPartition;
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, tail) = (self.0.get(..n)?, self.0.get(n..)?);
-        self.0 = tail;
-        Some(head)
-    }
-
-    fn i32(&mut self) -> Option<i32> {
-        Some(i32::from_be_bytes(self.take(4)?.try_into().ok()?))
-    }
-
-    /// An array count, refused if the remaining bytes cannot hold that
-    /// many elements of at least `min_size` bytes.
-    fn count(&mut self, min_size: usize) -> Option<usize> {
-        let count = usize::try_from(self.i32()?).ok()?;
-        (count <= self.0.len() / min_size).then_some(count)
-    }
-
-    fn string(&mut self) -> Option<String> {
-        let length = i16::from_be_bytes(self.take(2)?.try_into().ok()?);
-        let bytes = self.take(usize::try_from(length).ok()?)?;
-        String::from_utf8(bytes.to_vec()).ok()
-    }
-}
 
 /// The subscribed topics, or `None` if the bytes are not a subscription.
 pub fn subscription_topics(metadata: &[u8]) -> Option<Vec<String>> {
-    let mut reader = Reader(metadata);
+    let mut reader = Reader::new(metadata);
     reader.take(2)?;
     let count = reader.count(2)?;
     (0..count).map(|_| reader.string()).collect()
@@ -45,7 +19,7 @@ pub fn subscription_topics(metadata: &[u8]) -> Option<Vec<String>> {
 
 /// The assigned partitions, or `None` if the bytes are not an assignment.
 pub fn assignment_partitions(assignment: &[u8]) -> Option<Vec<TopicPartition>> {
-    let mut reader = Reader(assignment);
+    let mut reader = Reader::new(assignment);
     reader.take(2)?;
     let topics = reader.count(6)?;
     let mut partitions = Vec::new();

@@ -12,6 +12,7 @@
 use bytes::Bytes;
 
 use super::state::{CommittedOffset, Group};
+use crate::records::primitives::{put_bytes, put_nullable_string, put_string, Reader};
 use crate::types::TopicPartition;
 
 const OFFSET_KEY_VERSION: i16 = 1;
@@ -53,23 +54,6 @@ pub struct MemberMetadata {
     pub session_timeout_ms: i32,
     pub subscription: Bytes,
     pub assignment: Bytes,
-}
-
-fn put_string(out: &mut Vec<u8>, value: &str) {
-    out.extend_from_slice(&(value.len() as i16).to_be_bytes());
-    out.extend_from_slice(value.as_bytes());
-}
-
-fn put_nullable_string(out: &mut Vec<u8>, value: Option<&str>) {
-    match value {
-        Some(value) => put_string(out, value),
-        None => out.extend_from_slice(&(-1i16).to_be_bytes()),
-    }
-}
-
-fn put_bytes(out: &mut Vec<u8>, value: &[u8]) {
-    out.extend_from_slice(&(value.len() as i32).to_be_bytes());
-    out.extend_from_slice(value);
 }
 
 pub fn offset_key(group: &str, partition: &TopicPartition) -> Vec<u8> {
@@ -124,54 +108,8 @@ pub fn group_value(group: &Group) -> Vec<u8> {
     out
 }
 
-/// A bounds-checked big-endian reader.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, tail) = self.0.split_at(n);
-        self.0 = tail;
-        Some(head)
-    }
-
-    fn i16(&mut self) -> Option<i16> {
-        Some(i16::from_be_bytes(self.take(2)?.try_into().ok()?))
-    }
-
-    fn i32(&mut self) -> Option<i32> {
-        Some(i32::from_be_bytes(self.take(4)?.try_into().ok()?))
-    }
-
-    fn i64(&mut self) -> Option<i64> {
-        Some(i64::from_be_bytes(self.take(8)?.try_into().ok()?))
-    }
-
-    fn string(&mut self) -> Option<String> {
-        let length = usize::try_from(self.i16()?).ok()?;
-        String::from_utf8(self.take(length)?.to_vec()).ok()
-    }
-
-    fn bytes(&mut self) -> Option<Bytes> {
-        let length = usize::try_from(self.i32()?).ok()?;
-        Some(Bytes::copy_from_slice(self.take(length)?))
-    }
-
-    fn nullable_string(&mut self) -> Option<Option<String>> {
-        let length = self.i16()?;
-        if length < 0 {
-            return Some(None);
-        }
-        String::from_utf8(self.take(length as usize)?.to_vec())
-            .ok()
-            .map(Some)
-    }
-}
-
 pub fn decode_key(bytes: &[u8]) -> Option<Key> {
-    let mut reader = Reader(bytes);
+    let mut reader = Reader::new(bytes);
     match reader.i16()? {
         0 | 1 => Some(Key::Offset {
             group: reader.string()?,
@@ -185,7 +123,7 @@ pub fn decode_key(bytes: &[u8]) -> Option<Key> {
 }
 
 pub fn decode_offset_value(bytes: &[u8]) -> Option<CommittedOffset> {
-    let mut reader = Reader(bytes);
+    let mut reader = Reader::new(bytes);
     let version = reader.i16()?;
     let offset = reader.i64()?;
     let leader_epoch = if version >= 3 { reader.i32()? } else { -1 };
@@ -200,7 +138,7 @@ pub fn decode_offset_value(bytes: &[u8]) -> Option<CommittedOffset> {
 }
 
 pub fn decode_group_value(bytes: &[u8]) -> Option<GroupMetadata> {
-    let mut reader = Reader(bytes);
+    let mut reader = Reader::new(bytes);
     let version = reader.i16()?;
     let protocol_type = reader.string()?;
     let generation_id = reader.i32()?;

@@ -4,5 +4,6 @@ pub mod batch;
 pub mod builder;
 pub mod compression;
 pub mod control;
+pub mod primitives;
 pub mod record;
 pub mod varint;

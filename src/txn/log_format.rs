@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use super::state::{TxnMetadata, TxnState};
+use crate::records::primitives::{put_string, Reader};
 use crate::types::TopicPartition;
 
 const KEY_VERSION: i16 = 0;
@@ -53,46 +54,14 @@ pub fn value(meta: &TxnMetadata) -> Vec<u8> {
     out
 }
 
-fn put_string(out: &mut Vec<u8>, value: &str) {
-    out.extend_from_slice(&(value.len() as i16).to_be_bytes());
-    out.extend_from_slice(value.as_bytes());
-}
-
-/// A cursor over a record's bytes; every read is bounds-checked.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, tail) = (self.0.get(..n)?, self.0.get(n..)?);
-        self.0 = tail;
-        Some(head)
-    }
-    fn i8(&mut self) -> Option<i8> {
-        Some(i8::from_be_bytes(self.take(1)?.try_into().ok()?))
-    }
-    fn i16(&mut self) -> Option<i16> {
-        Some(i16::from_be_bytes(self.take(2)?.try_into().ok()?))
-    }
-    fn i32(&mut self) -> Option<i32> {
-        Some(i32::from_be_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn i64(&mut self) -> Option<i64> {
-        Some(i64::from_be_bytes(self.take(8)?.try_into().ok()?))
-    }
-    fn string(&mut self) -> Option<String> {
-        let length = usize::try_from(self.i16()?).ok()?;
-        String::from_utf8(self.take(length)?.to_vec()).ok()
-    }
-}
-
 pub fn decode_key(bytes: &[u8]) -> Option<String> {
-    let mut reader = Reader(bytes);
+    let mut reader = Reader::new(bytes);
     (reader.i16()? == KEY_VERSION).then_some(())?;
     reader.string()
 }
 
 pub fn decode_value(transactional_id: &str, bytes: &[u8]) -> Option<TxnMetadata> {
-    let mut reader = Reader(bytes);
+    let mut reader = Reader::new(bytes);
     (reader.i16()? == VALUE_VERSION).then_some(())?;
     let producer_id = reader.i64()?;
     let producer_epoch = reader.i16()?;
