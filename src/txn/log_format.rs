@@ -9,8 +9,6 @@
 //! A null value is a tombstone (the id expired). Strings are
 //! i16-length-prefixed, arrays i32-length-prefixed, big-endian.
 
-use std::collections::BTreeMap;
-
 use super::state::{TxnMetadata, TxnState};
 use crate::records::primitives::{put_string, Reader};
 use crate::types::TopicPartition;
@@ -33,13 +31,7 @@ pub fn value(meta: &TxnMetadata) -> Vec<u8> {
     if meta.state == TxnState::Empty {
         out.extend_from_slice(&(-1i32).to_be_bytes());
     } else {
-        let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-        for partition in &meta.partitions {
-            by_topic
-                .entry(&partition.topic)
-                .or_default()
-                .push(partition.partition);
-        }
+        let by_topic = meta.partitions_by_topic();
         out.extend_from_slice(&(by_topic.len() as i32).to_be_bytes());
         for (topic, partitions) in by_topic {
             put_string(&mut out, topic);

@@ -4,7 +4,7 @@
 //! older producers. Pure: the coordinator persists every transition before
 //! it answers.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use thiserror::Error;
 
@@ -127,18 +127,7 @@ impl TxnMetadata {
     /// another producer took over.
     pub fn plan_init(&self, expected: Option<(i64, i16)>) -> Result<InitPlan, TxnError> {
         if let Some((producer_id, epoch)) = expected {
-            if producer_id != self.producer_id {
-                return Err(TxnError::InvalidProducerIdMapping {
-                    given: producer_id,
-                    owner: self.producer_id,
-                });
-            }
-            if epoch != self.producer_epoch {
-                return Err(TxnError::ProducerFenced {
-                    given: epoch,
-                    current: self.producer_epoch,
-                });
-            }
+            self.check_producer(producer_id, epoch)?;
         }
         Ok(match self.state {
             TxnState::Ongoing => InitPlan::AbortOngoing,
@@ -335,6 +324,18 @@ impl TxnMetadata {
             next.producer_epoch += 1;
         }
         next
+    }
+
+    /// The transaction's partitions by topic, in name order.
+    pub fn partitions_by_topic(&self) -> BTreeMap<&str, Vec<i32>> {
+        let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for partition in &self.partitions {
+            by_topic
+                .entry(&partition.topic)
+                .or_default()
+                .push(partition.partition);
+        }
+        by_topic
     }
 
     /// Whether an open transaction outlived its timeout.

@@ -2,7 +2,6 @@
 //! transactional id: state, producer id and epoch, timeout, start time and
 //! the partitions of the open transaction.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
@@ -32,14 +31,8 @@ pub async fn handle(
             states.push(state.with_error_code(ResponseError::TransactionalIdNotFound.code()));
             continue;
         };
-        let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-        for partition in &meta.partitions {
-            by_topic
-                .entry(&partition.topic)
-                .or_default()
-                .push(partition.partition);
-        }
-        let topics = by_topic
+        let topics = meta
+            .partitions_by_topic()
             .into_iter()
             .map(|(topic, partitions)| {
                 TopicData::default()
