@@ -59,7 +59,9 @@ pub(super) enum Command {
         members: Vec<(String, Option<String>)>,
         reply: oneshot::Sender<Vec<Result<String, ResponseError>>>,
     },
+    /// OffsetCommit, or TxnOffsetCommit when `producer` is given.
     Commit {
+        producer: Option<TxnProducer>,
         member_id: String,
         generation_id: i32,
         group_instance_id: Option<String>,
@@ -72,14 +74,6 @@ pub(super) enum Command {
     },
     DeleteOffsets {
         partitions: Vec<TopicPartition>,
-        reply: oneshot::Sender<Result<PartitionResults, ResponseError>>,
-    },
-    TxnCommit {
-        producer: TxnProducer,
-        member_id: String,
-        generation_id: i32,
-        group_instance_id: Option<String>,
-        offsets: Vec<(TopicPartition, CommittedOffset)>,
         reply: oneshot::Sender<Result<PartitionResults, ResponseError>>,
     },
     CompleteTxn {
@@ -263,23 +257,6 @@ impl GroupActor {
                 let _ = reply.send(results);
             }
             Command::Commit {
-                member_id,
-                generation_id,
-                group_instance_id,
-                offsets,
-                reply,
-            } => {
-                let result = self
-                    .commit(
-                        &member_id,
-                        generation_id,
-                        group_instance_id.as_deref(),
-                        offsets,
-                    )
-                    .await;
-                let _ = reply.send(result);
-            }
-            Command::TxnCommit {
                 producer,
                 member_id,
                 generation_id,
@@ -288,7 +265,7 @@ impl GroupActor {
                 reply,
             } => {
                 let result = self
-                    .txn_commit(
+                    .commit(
                         producer,
                         &member_id,
                         generation_id,
@@ -390,31 +367,27 @@ impl GroupActor {
         }
     }
 
+    /// OffsetCommit, checked against the group's membership; or, with a
+    /// producer, TxnOffsetCommit: written now in the producer's
+    /// transaction, counting once its commit marker is written.
     async fn commit(
         &mut self,
+        producer: Option<TxnProducer>,
         member_id: &str,
         generation_id: i32,
         group_instance_id: Option<&str>,
         offsets: Vec<(TopicPartition, CommittedOffset)>,
     ) -> Result<PartitionResults, ResponseError> {
-        self.group
-            .validate_commit(member_id, generation_id, group_instance_id)?;
-        self.store_offsets(offsets, None).await
-    }
-
-    /// TxnOffsetCommit: the offsets are written now, in the producer's
-    /// transaction, and count once its commit marker is written.
-    async fn txn_commit(
-        &mut self,
-        producer: TxnProducer,
-        member_id: &str,
-        generation_id: i32,
-        group_instance_id: Option<&str>,
-        offsets: Vec<(TopicPartition, CommittedOffset)>,
-    ) -> Result<PartitionResults, ResponseError> {
-        self.group
-            .validate_txn_commit(member_id, generation_id, group_instance_id)?;
-        self.store_offsets(offsets, Some(producer)).await
+        match producer {
+            None => self
+                .group
+                .validate_commit(member_id, generation_id, group_instance_id)?,
+            Some(_) => {
+                self.group
+                    .validate_txn_commit(member_id, generation_id, group_instance_id)?
+            }
+        }
+        self.store_offsets(offsets, producer).await
     }
 
     /// Writes offsets (in a transaction if `producer` is given), then

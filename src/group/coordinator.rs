@@ -307,6 +307,7 @@ impl GroupCoordinator {
         offsets: Vec<(TopicPartition, CommittedOffset)>,
     ) -> Result<PartitionResults, ResponseError> {
         let command = |reply| Command::Commit {
+            producer: None,
             member_id,
             generation_id,
             group_instance_id,
@@ -326,8 +327,8 @@ impl GroupCoordinator {
         offsets: Vec<(TopicPartition, CommittedOffset)>,
     ) -> Result<PartitionResults, ResponseError> {
         let (member_id, generation_id, group_instance_id) = member;
-        let command = |reply| Command::TxnCommit {
-            producer,
+        let command = |reply| Command::Commit {
+            producer: Some(producer),
             member_id,
             generation_id,
             group_instance_id,
