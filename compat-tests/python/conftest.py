@@ -9,6 +9,7 @@ test that had a broker running.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ import struct
 import subprocess
 import tempfile
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -221,9 +223,10 @@ def pytest_runtest_makereport(item, call):
 # Fixtures
 # ---------------------------------------------------------------------------
 
-@pytest.fixture(scope="session")
-def session_broker():
-    b = Broker(name="session")
+def started_shared_broker(name: str, overrides: dict | None = None):
+    """Generator for a broker shared by many tests (a session- or
+    module-scoped fixture): started once, cleaned up at the end."""
+    b = Broker(name=name, overrides=overrides)
     failure = None
     try:
         b.start()
@@ -236,54 +239,13 @@ def session_broker():
     b.cleanup()
 
 
-@pytest.fixture
-def broker(session_broker, request):
-    """The shared broker. If the process died while a test ran, that test errors
-    in teardown (so the crash is attributed to it) and the broker is restarted
-    on the same data dir for the following tests."""
-    if not session_broker.running:
-        # died earlier (already reported by that test's teardown): bring it back
-        if session_broker.proc is not None:
-            session_broker.kill()
-        session_broker.start()
-    yield session_broker
-    if not session_broker.running:
-        code = session_broker.proc.returncode if session_broker.proc else None
-        tail = session_broker.log_tail()
-        session_broker.kill()
-        try:
-            session_broker.start()
-        except BrokerError:
-            pass
-        pytest.fail(f"gregor (session broker) exited with code {code} during "
-                    f"{request.node.nodeid}\n{tail}", pytrace=False)
-
-
-# Consumer-group tests share one broker that starts rebalances at once
-# (Kafka's default group.initial.rebalance.delay.ms of 3 s would slow every test).
-GROUP_BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
-
-
-@pytest.fixture(scope="session")
-def group_session_broker():
-    b = Broker(name="groups", overrides=GROUP_BROKER_OVERRIDES)
-    failure = None
-    try:
-        b.start()
-    except BrokerError as e:
-        failure = str(e)
-    if failure is not None:
-        b.cleanup()
-        pytest.fail(failure, pytrace=False)
-    yield b
-    b.cleanup()
-
-
-@pytest.fixture
-def group_broker(group_session_broker, request):
-    """The shared consumer-group broker (same crash handling as ``broker``)."""
-    b = group_session_broker
+def lend_shared_broker(b: Broker, label: str, request):
+    """Generator lending a shared broker to one test. If the process died
+    while the test ran, that test errors in teardown (so the crash is
+    attributed to it) and the broker is restarted on the same data dir for
+    the following tests."""
     if not b.running:
+        # died earlier (already reported by that test's teardown): bring it back
         if b.proc is not None:
             b.kill()
         b.start()
@@ -296,8 +258,35 @@ def group_broker(group_session_broker, request):
             b.start()
         except BrokerError:
             pass
-        pytest.fail(f"gregor (group broker) exited with code {code} during "
+        pytest.fail(f"gregor ({label}) exited with code {code} during "
                     f"{request.node.nodeid}\n{tail}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def session_broker():
+    yield from started_shared_broker("session")
+
+
+@pytest.fixture
+def broker(session_broker, request):
+    """The shared broker (see ``lend_shared_broker`` for crash handling)."""
+    yield from lend_shared_broker(session_broker, "session broker", request)
+
+
+# Consumer-group tests share one broker that starts rebalances at once
+# (Kafka's default group.initial.rebalance.delay.ms of 3 s would slow every test).
+GROUP_BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
+
+
+@pytest.fixture(scope="session")
+def group_session_broker():
+    yield from started_shared_broker("groups", GROUP_BROKER_OVERRIDES)
+
+
+@pytest.fixture
+def group_broker(group_session_broker, request):
+    """The shared consumer-group broker (same crash handling as ``broker``)."""
+    yield from lend_shared_broker(group_session_broker, "group broker", request)
 
 
 @pytest.fixture
@@ -361,6 +350,30 @@ def make_topic(request):
 # ---------------------------------------------------------------------------
 # Small shared helpers
 # ---------------------------------------------------------------------------
+
+class FaultPlane:
+    """A client of the broker's fault plane on its admin listener
+    (`admin.listener`): arm faults, read the journal."""
+
+    def __init__(self, port: int):
+        self.base = f"http://127.0.0.1:{port}"
+
+    def call(self, method: str, path: str, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = response.read().decode()
+            return response.status, (json.loads(text) if text else None)
+
+    def arm(self, **fault):
+        status, armed = self.call("POST", "/faults", fault)
+        assert status == 201, (status, armed)
+        return armed
+
+    def journal(self) -> list[dict]:
+        return self.call("GET", "/journal")[1]
+
 
 def wait_until(pred, timeout: float, interval: float = 0.1, what: str = "condition"):
     """Poll ``pred`` until it returns a truthy value; return that value, or raise

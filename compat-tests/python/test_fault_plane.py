@@ -1,44 +1,21 @@
 """The fault plane on the admin listener: exact, deterministic faults that
 real clients must ride through (confluent-kafka and kafka-python)."""
 
-import json
 import time
-import urllib.request
 
 import kafka
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from conftest import free_port
+from conftest import FaultPlane, free_port
 
 NOT_LEADER_OR_FOLLOWER = 6
 REQUEST_TIMED_OUT = 7
 
 
-class Admin:
-    def __init__(self, port):
-        self.base = f"http://127.0.0.1:{port}"
-
-    def call(self, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            text = response.read().decode()
-            return response.status, (json.loads(text) if text else None)
-
-    def arm(self, **fault):
-        status, armed = self.call("POST", "/faults", fault)
-        assert status == 201
-        return armed
-
-    def journal(self):
-        return self.call("GET", "/journal")[1]
-
-
 def start(broker_factory):
     port = free_port()
     broker = broker_factory(**{"admin.listener": f"127.0.0.1:{port}"})
-    return broker, Admin(port)
+    return broker, FaultPlane(port)
 
 
 def read_all(bootstrap, topic, partitions=1):

@@ -28,9 +28,9 @@ import time
 import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from conftest import free_port
+from conftest import FaultPlane, free_port
 from txn_harness import (
-    NONE, READ_COMMITTED, FaultPlane, READ_UNCOMMITTED, UNSTABLE_OFFSET_COMMIT, TxnWire,
+    NONE, READ_COMMITTED, READ_UNCOMMITTED, UNSTABLE_OFFSET_COMMIT, TxnWire,
     confluent_txn_producer, create_topics, end_offsets_kafka_python, read_confluent,
     read_kafka_python, txn_factory_broker, wait_for,
 )

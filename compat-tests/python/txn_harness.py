@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import pytest
 
 import kafka_wire as w
-from conftest import Broker, BrokerError
+from conftest import lend_shared_broker, started_shared_broker
 
 # Kafka error codes used by the transaction tests.
 NONE = 0
@@ -66,36 +66,11 @@ def txn_broker_fixture(name: str):
 
     @pytest.fixture(scope="module", name="txn_module_broker")
     def _module_broker():
-        b = Broker(name=name, overrides=TXN_OVERRIDES)
-        failure = None
-        try:
-            b.start()
-        except BrokerError as e:
-            failure = str(e)
-        if failure is not None:
-            b.cleanup()
-            pytest.fail(failure, pytrace=False)
-        yield b
-        b.cleanup()
+        yield from started_shared_broker(name, TXN_OVERRIDES)
 
     @pytest.fixture(name="txn_broker")
     def _broker(txn_module_broker, request):
-        b = txn_module_broker
-        if not b.running:
-            if b.proc is not None:
-                b.kill()
-            b.start()
-        yield b
-        if not b.running:
-            code = b.proc.returncode if b.proc else None
-            tail = b.log_tail()
-            b.kill()
-            try:
-                b.start()
-            except BrokerError:
-                pass
-            pytest.fail(f"gregor ({name}) exited with code {code} during "
-                        f"{request.node.nodeid}\n{tail}", pytrace=False)
+        yield from lend_shared_broker(txn_module_broker, name, request)
 
     return _module_broker, _broker
 
@@ -104,30 +79,6 @@ def txn_factory_broker(broker_factory, name: str, **extra):
     overrides = dict(TXN_OVERRIDES)
     overrides.update({k: str(v) for k, v in extra.items()})
     return broker_factory(name=name, **overrides)
-
-
-class FaultPlane:
-    """The broker's fault plane on its admin listener (see test_fault_plane.py)."""
-
-    def __init__(self, port: int):
-        self.base = f"http://127.0.0.1:{port}"
-
-    def call(self, method: str, path: str, body=None):
-        import urllib.request
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            text = response.read().decode()
-            return response.status, (json.loads(text) if text else None)
-
-    def arm(self, **fault):
-        status, armed = self.call("POST", "/faults", fault)
-        assert status == 201, (status, armed)
-        return armed
-
-    def journal(self) -> list[dict]:
-        return self.call("GET", "/journal")[1]
 
 
 # ---------------------------------------------------------------------------
