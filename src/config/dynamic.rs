@@ -392,18 +392,21 @@ impl BrokerConfigLayers {
     }
 }
 
+/// Layers built from literal settings, for tests here and in the config
+/// handlers.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
 
-    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pub(crate) fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
     }
 
-    fn layers(
+    /// Static settings, the cluster-wide default and broker 1's own values.
+    pub(crate) fn layers(
         static_pairs: &[(&str, &str)],
         default_pairs: &[(&str, &str)],
         broker_pairs: &[(&str, &str)],
@@ -414,6 +417,12 @@ mod tests {
             .with(Scope::Broker(1), map(broker_pairs));
         BrokerConfigLayers::resolve(&static_config, &dynamic).unwrap()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{layers, map};
+    use super::*;
 
     #[test]
     fn per_broker_beats_cluster_default_beats_static_beats_default() {

@@ -237,37 +237,16 @@ pub(crate) fn describe_broker_defaults(
 mod tests {
     use super::*;
     use crate::config::catalog::topic_config;
+    use crate::config::dynamic::testing::{layers, map};
     use crate::config::dynamic::{
-        DynamicBrokerConfigs, Scope, DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG,
-        STATIC_BROKER_CONFIG,
+        DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG, STATIC_BROKER_CONFIG,
     };
-    use crate::config::BrokerConfig;
-    use std::collections::BTreeMap;
 
     const DETAIL: Detail = Detail {
         version: 4,
         include_synonyms: true,
         include_documentation: true,
     };
-
-    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn layers(
-        statics: &[(&str, &str)],
-        cluster: &[(&str, &str)],
-        broker: &[(&str, &str)],
-    ) -> BrokerConfigLayers {
-        let (config, _) = BrokerConfig::from_properties(&map(statics)).unwrap();
-        let dynamic = DynamicBrokerConfigs::default()
-            .with(Scope::ClusterDefault, map(cluster))
-            .with(Scope::Broker(1), map(broker));
-        BrokerConfigLayers::resolve(&config, &dynamic).unwrap()
-    }
 
     fn topic(configs: &[(&str, &str)]) -> TopicImage {
         TopicImage {
