@@ -40,8 +40,7 @@ def cluster():
         broker.start()
     yield brokers
     for broker in brokers:
-        if broker.running:
-            broker.stop()
+        broker.cleanup()
 
 
 def described(broker):

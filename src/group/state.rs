@@ -890,16 +890,17 @@ impl Group {
                 result: SyncResult::error(ResponseError::UnknownMemberId),
             });
         }
-        match self.state {
-            GroupState::Stable | GroupState::CompletingRebalance => {
-                self.prepare_rebalance(now, now_ms, events)
-            }
-            GroupState::PreparingRebalance
-                if self.members.is_empty() && self.initial_delay.is_none() =>
-            {
-                self.complete_join(now, now_ms, events)
-            }
-            _ => {}
+        if matches!(
+            self.state,
+            GroupState::Stable | GroupState::CompletingRebalance
+        ) {
+            self.prepare_rebalance(now, now_ms, events);
+        }
+        // As Kafka's join purgatory: if everyone left is already waiting in
+        // JoinGroup (or nobody is left) the join completes now, so the
+        // caller persists the new generation before it answers.
+        if self.state == GroupState::PreparingRebalance && self.join_can_complete(now) {
+            self.complete_join(now, now_ms, events);
         }
     }
 
@@ -1330,7 +1331,8 @@ mod tests {
         group.sync(now, 0, sync_request(&member, 1, None, vec![]));
         let mut events = Vec::new();
         group.leave(now, 0, &member, None, &mut events).unwrap();
-        events.extend(group.poll(now, 0));
+        // Decided by the leave itself, not a later poll: the LeaveGroup
+        // answer must not go out before the empty generation is persisted.
         assert_eq!(group.state, GroupState::Empty);
         assert_eq!(group.generation_id, 2);
         assert!(events.contains(&Event::PersistGroup));
