@@ -4,6 +4,7 @@
 
 pub mod cleaner;
 pub mod index_file;
+pub mod leader_epoch_cache;
 pub mod manager;
 pub mod offset_index;
 pub mod partition_log;

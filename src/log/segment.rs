@@ -17,7 +17,7 @@ use super::producer_state::ProducerBatch;
 use super::time_index::TimeIndex;
 use super::txn_index::{txn_index_path, AbortedTxn, TxnIndex};
 use crate::records::batch::{frame_size, Batch, HEADER_SIZE};
-use crate::types::Offset;
+use crate::types::{LeaderEpoch, Offset};
 
 /// File name stem of a segment: its base offset on 20 digits, as Kafka names them.
 pub fn file_stem(base_offset: Offset) -> String {
@@ -72,6 +72,8 @@ pub struct BatchHeader {
     pub base_offset: Offset,
     pub last_offset: Offset,
     pub max_timestamp: i64,
+    /// The epoch of the leader that appended the batch.
+    pub leader_epoch: LeaderEpoch,
     /// The idempotent producer that wrote the batch, if any.
     pub producer: Option<ProducerBatch>,
     /// A control batch (transaction marker).
@@ -86,6 +88,7 @@ impl BatchHeader {
             base_offset: batch.base_offset(),
             last_offset: batch.last_offset(),
             max_timestamp: batch.max_timestamp(),
+            leader_epoch: batch.partition_leader_epoch(),
             producer: ProducerBatch::of(batch),
             control: batch.is_control(),
         }
