@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info};
 
 use super::cleaner::{self, CleanStats, Compacted};
+use super::leader_epoch_cache::LeaderEpochCache;
 use super::producer_state::{
     load_latest_snapshot, write_snapshot, BatchMetadata, CompletedTxn, ProducerBatch,
     ProducerState, ProducerSummary, SequenceCheck,
@@ -62,6 +63,7 @@ pub struct PartitionLog {
     unflushed_messages: i64,
     last_flush: Instant,
     producers: ProducerState,
+    leader_epochs: LeaderEpochCache,
 }
 
 const LOG_START_OFFSET_FILE: &str = "log-start-offset";
@@ -109,11 +111,13 @@ impl PartitionLog {
             unflushed_messages: 0,
             last_flush: Instant::now(),
             producers: ProducerState::default(),
+            leader_epochs: LeaderEpochCache::empty(dir),
         };
         if let Some(start) = stored_start {
             log.log_start_offset = start.clamp(first_base, log.log_end_offset());
         }
         log.load_producer_state()?;
+        log.load_leader_epoch_cache(clean_shutdown)?;
         debug!(dir = %dir.display(), log_start_offset = %log.log_start_offset,
                log_end_offset = %log.log_end_offset(), "log opened");
         Ok(log)
@@ -207,6 +211,57 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// Loads the leader-epoch checkpoint, or rebuilds it from the batch
+    /// headers if it is missing or unreadable, then fits it to the log as
+    /// recovered: after a crash the active segment may hold a batch of a new
+    /// epoch the checkpoint never saw, or lack one it did.
+    fn load_leader_epoch_cache(&mut self, clean_shutdown: bool) -> Result<(), LogError> {
+        let (cache, replay_from) = match LeaderEpochCache::load(&self.dir) {
+            Some(cache) if clean_shutdown => (cache, None),
+            Some(cache) => (cache, Some(self.active().base_offset())),
+            None => {
+                let mut cache = LeaderEpochCache::empty(&self.dir);
+                cache.clear()?;
+                (cache, Some(Offset::ZERO))
+            }
+        };
+        self.leader_epochs = cache;
+        let log_end_offset = self.log_end_offset();
+        self.leader_epochs.truncate_from_end(log_end_offset)?;
+        if let Some(from) = replay_from {
+            for segment in self.segments.range(from..).map(|(_, segment)| segment) {
+                let mut position = 0;
+                while let Some(header) = segment.read_header(position)? {
+                    // Only newer epochs: older batches are already accounted for.
+                    if self
+                        .leader_epochs
+                        .latest_epoch()
+                        .is_none_or(|latest| header.leader_epoch > latest)
+                    {
+                        self.leader_epochs
+                            .assign(header.leader_epoch, header.base_offset)?;
+                    }
+                    position += header.size;
+                }
+            }
+        }
+        self.leader_epochs
+            .truncate_from_start(self.log_start_offset)?;
+        Ok(())
+    }
+
+    /// The epoch of the leader that wrote the last batch that has one.
+    pub fn latest_epoch(&self) -> Option<LeaderEpoch> {
+        self.leader_epochs.latest_epoch()
+    }
+
+    /// Where leader epoch `epoch` ended in this log, for
+    /// OffsetsForLeaderEpoch: see [`LeaderEpochCache::end_offset_for`].
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, Offset) {
+        self.leader_epochs
+            .end_offset_for(epoch, self.log_end_offset())
+    }
+
     /// Checks every batch of a produce request's records before anything is
     /// written, so that a bad batch appends nothing.
     pub fn validate_records(&self, records: &[u8]) -> Result<usize, LogError> {
@@ -295,6 +350,7 @@ impl PartitionLog {
             next_offset = batch.next_offset();
             position += size;
         }
+        self.leader_epochs.assign(leader_epoch, base_offset)?;
         self.unflushed_messages += messages;
         if self.unflushed_messages >= self.config.flush_messages {
             self.flush()?;
@@ -328,6 +384,7 @@ impl PartitionLog {
         if let Some(aborted) = aborted_entry(&completed, &self.producers) {
             self.active_mut().record_aborted_txn(aborted)?;
         }
+        self.leader_epochs.assign(leader_epoch, offset)?;
         self.unflushed_messages += 1;
         if self.unflushed_messages >= self.config.flush_messages {
             self.flush()?;
@@ -676,6 +733,7 @@ impl PartitionLog {
 
     fn set_log_start_offset(&mut self, offset: Offset) -> Result<(), LogError> {
         self.log_start_offset = offset;
+        self.leader_epochs.truncate_from_start(offset)?;
         let path = self.dir.join(LOG_START_OFFSET_FILE);
         let temporary = self.dir.join(format!("{LOG_START_OFFSET_FILE}.tmp"));
         std::fs::write(&temporary, offset.0.to_string())?;
