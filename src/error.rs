@@ -49,6 +49,8 @@ impl KafkaError for LogError {
             }
             LogError::ControlBatchFromClient => ResponseError::InvalidRecord,
             LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+            // Only a replica fetcher meets it; Kafka has no code for it either.
+            LogError::NonContiguousReplicaAppend { .. } => ResponseError::UnknownServerError,
         }
     }
 }

@@ -50,4 +50,10 @@ pub enum LogError {
         log_start_offset: Offset,
         log_end_offset: Offset,
     },
+    #[error("replicated batch [{base_offset}, {last_offset}] does not continue the log at {log_end_offset}")]
+    NonContiguousReplicaAppend {
+        base_offset: Offset,
+        last_offset: Offset,
+        log_end_offset: Offset,
+    },
 }

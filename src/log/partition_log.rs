@@ -22,7 +22,8 @@ use super::txn_index::AbortedTxn;
 use super::LogError;
 use crate::config::topic::{CleanupPolicy, LogConfig, TimestampType};
 use crate::records::batch::{
-    set_base_offset, set_log_append_time, set_partition_leader_epoch, Batch, Batches, Compression,
+    set_base_offset, set_log_append_time, set_partition_leader_epoch, Batch, BatchError, Batches,
+    Compression,
 };
 use crate::records::compression::decompress;
 use crate::records::control::TxnMarker;
@@ -395,6 +396,90 @@ impl PartitionLog {
             log_append_time: None,
         };
         Ok((info, completed))
+    }
+
+    /// Appends what a leader returned to this replica's Fetch: whole v2
+    /// batches that already carry their offsets and leader epochs, written
+    /// as they are so that replicas stay byte-identical. The leader checked
+    /// sequences and epochs; here the batches only update the producer
+    /// state, the transaction index and the leader-epoch cache. Batches
+    /// already in the log are skipped, and an incomplete last batch (a fetch
+    /// response may end inside one) is ignored. `None` if nothing was new.
+    pub fn append_as_follower(&mut self, records: &[u8]) -> Result<Option<AppendInfo>, LogError> {
+        let batches = self.replicated_batches(records)?;
+        let (Some(first), Some(last)) = (batches.first(), batches.last()) else {
+            return Ok(None);
+        };
+        let info = AppendInfo {
+            base_offset: first.base_offset(),
+            last_offset: last.last_offset(),
+            log_append_time: None,
+        };
+        let mut messages = 0i64;
+        for batch in &batches {
+            self.maybe_roll(batch.size() as u64)?;
+            self.active_mut().append(batch)?;
+            self.leader_epochs
+                .assign(batch.partition_leader_epoch(), batch.base_offset())?;
+            if let Some(producer) = ProducerBatch::of(batch) {
+                let metadata = BatchMetadata::new(
+                    &producer,
+                    batch.base_offset(),
+                    batch.last_offset(),
+                    batch.max_timestamp(),
+                );
+                self.producers.update(&producer, metadata);
+            }
+            if let Some(marker) = TxnMarker::of(batch) {
+                let completed = self.producers.complete_txn(
+                    &marker,
+                    batch.base_offset(),
+                    batch.max_timestamp(),
+                );
+                if let Some(aborted) = aborted_entry(&completed, &self.producers) {
+                    self.active_mut().record_aborted_txn(aborted)?;
+                }
+            }
+            messages += i64::from(batch.records_count());
+        }
+        self.unflushed_messages += messages;
+        if self.unflushed_messages >= self.config.flush_messages {
+            self.flush()?;
+        }
+        Ok(Some(info))
+    }
+
+    /// The batches of a replica fetch that extend the log, all checked
+    /// before anything is written. Each must start exactly at the log end
+    /// offset so far: a gap would lose records, an overlap duplicate them.
+    /// Only compacted topics may skip offsets, where the leader's cleaner
+    /// left gaps.
+    fn replicated_batches<'a>(&self, records: &'a [u8]) -> Result<Vec<Batch<'a>>, LogError> {
+        let mut log_end_offset = self.log_end_offset();
+        let mut batches = Vec::new();
+        for item in Batches::new(records) {
+            let batch = match item {
+                Ok((_, batch)) => batch,
+                Err(BatchError::Truncated { .. }) => break,
+                Err(error) => return Err(error.into()),
+            };
+            batch.validate()?;
+            if batches.is_empty() && batch.last_offset() < log_end_offset {
+                continue;
+            }
+            let base_offset = batch.base_offset();
+            let gap = base_offset > log_end_offset && !self.is_compacted();
+            if base_offset < log_end_offset || gap {
+                return Err(LogError::NonContiguousReplicaAppend {
+                    base_offset,
+                    last_offset: batch.last_offset(),
+                    log_end_offset,
+                });
+            }
+            log_end_offset = batch.next_offset();
+            batches.push(batch);
+        }
+        Ok(batches)
     }
 
     /// The first offset of the oldest open transaction, if any.
@@ -825,7 +910,9 @@ fn trim_to_offset(bytes: &mut Vec<u8>, max_offset: Offset) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::leader_epoch_cache::CHECKPOINT_FILE as EPOCH_CHECKPOINT_FILE;
     use crate::records::batch::tests::sample_batch;
+    use crate::records::batch::{set_base_offset, set_partition_leader_epoch};
     use crate::records::builder::BatchBuilder;
 
     fn small_config() -> LogConfig {
@@ -1624,5 +1711,191 @@ mod tests {
         .unwrap();
         assert_eq!(log.apply_retention(now_ms()).unwrap(), 0);
         assert_eq!(log.log_start_offset(), Offset(0));
+    }
+
+    /// Everything a leader's log holds, as a replica Fetch would read it.
+    fn all_bytes(log: &PartitionLog) -> Vec<u8> {
+        let mut all = Vec::new();
+        let mut offset = log.log_start_offset();
+        while offset < log.log_end_offset() {
+            let bytes = log.read(offset, 1 << 20, log.log_end_offset()).unwrap();
+            let (_, last) = Batches::new(&bytes).last().unwrap().unwrap();
+            offset = last.next_offset();
+            all.extend_from_slice(&bytes);
+        }
+        all
+    }
+
+    /// The `.log` files of a partition folder, by name.
+    fn segment_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "log"))
+            .map(|path| {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&path).unwrap())
+            })
+            .collect()
+    }
+
+    fn epoch_checkpoint(dir: &Path) -> String {
+        std::fs::read_to_string(dir.join(EPOCH_CHECKPOINT_FILE)).unwrap()
+    }
+
+    /// Feeds a follower the leader's bytes in growing windows that end
+    /// inside batches and repeat what it already has.
+    fn replicate(leader: &PartitionLog, follower: &mut PartitionLog) {
+        let all = all_bytes(leader);
+        let mut end = 0;
+        while end < all.len() {
+            end = (end + 150).min(all.len());
+            follower.append_as_follower(&all[..end]).unwrap();
+        }
+        assert_eq!(follower.log_end_offset(), leader.log_end_offset());
+    }
+
+    /// A leader log of plain, idempotent and transactional batches and
+    /// markers over leader epochs 0, 2 and 5, across several segments.
+    fn leader_with_history(dir: &Path) -> PartitionLog {
+        let mut log = PartitionLog::open(dir, small_config(), true).unwrap();
+        let client = AppendOrigin::Client;
+        for _ in 0..12 {
+            append(&mut log, 3);
+        }
+        log.append_as_leader(&mut idempotent_batch(0, 2), LeaderEpoch(2), client)
+            .unwrap();
+        log.append_as_leader(&mut txn_batch(7, 0, 2), LeaderEpoch(2), client)
+            .unwrap();
+        log.append_as_leader(&mut sample_batch(4), LeaderEpoch(2), client)
+            .unwrap();
+        log.append_marker(&marker(7, false), LeaderEpoch(2))
+            .unwrap();
+        log.append_as_leader(&mut txn_batch(8, 0, 1), LeaderEpoch(5), client)
+            .unwrap();
+        log.append_marker(&marker(8, true), LeaderEpoch(5)).unwrap();
+        for _ in 0..8 {
+            log.append_as_leader(&mut sample_batch(2), LeaderEpoch(5), client)
+                .unwrap();
+        }
+        log.append_as_leader(&mut txn_batch(7, 2, 1), LeaderEpoch(5), client)
+            .unwrap();
+        log
+    }
+
+    #[test]
+    fn a_follower_log_is_byte_identical_to_its_leaders() {
+        let (leader_dir, follower_dir) =
+            (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let leader = leader_with_history(leader_dir.path());
+        let mut follower = PartitionLog::open(follower_dir.path(), small_config(), true).unwrap();
+        replicate(&leader, &mut follower);
+        assert!(leader.segment_count() > 2);
+        assert_eq!(
+            segment_files(follower_dir.path()),
+            segment_files(leader_dir.path())
+        );
+        let end = leader.log_end_offset();
+        assert_eq!(
+            follower.aborted_txns(Offset::ZERO, end),
+            leader.aborted_txns(Offset::ZERO, end)
+        );
+        assert_eq!(follower.aborted_txns(Offset::ZERO, end).len(), 1);
+        assert_eq!(
+            follower.first_unstable_offset(),
+            leader.first_unstable_offset()
+        );
+        assert_eq!(follower.producer_summaries(), leader.producer_summaries());
+        assert_eq!(
+            epoch_checkpoint(follower_dir.path()),
+            epoch_checkpoint(leader_dir.path())
+        );
+        assert_eq!(follower.latest_epoch(), Some(LeaderEpoch(5)));
+        assert_eq!(
+            follower.append_as_follower(&all_bytes(&leader)).unwrap(),
+            None,
+            "nothing new"
+        );
+    }
+
+    /// A batch of `records` records already placed at `base_offset`.
+    fn placed_batch(base_offset: i64, records: usize, epoch: i32) -> Vec<u8> {
+        let mut bytes = sample_batch(records);
+        set_base_offset(&mut bytes, Offset(base_offset));
+        set_partition_leader_epoch(&mut bytes, LeaderEpoch(epoch));
+        bytes
+    }
+
+    #[test]
+    fn a_follower_refuses_batches_that_do_not_continue_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+        assert!(matches!(
+            log.append_as_follower(&placed_batch(2, 3, 0)),
+            Err(LogError::NonContiguousReplicaAppend {
+                base_offset: Offset(2),
+                ..
+            })
+        ));
+        let info = log
+            .append_as_follower(&placed_batch(0, 3, 0))
+            .unwrap()
+            .unwrap();
+        assert_eq!((info.base_offset, info.last_offset), (Offset(0), Offset(2)));
+        assert!(matches!(
+            log.append_as_follower(&placed_batch(2, 3, 0)),
+            Err(LogError::NonContiguousReplicaAppend {
+                log_end_offset: Offset(3),
+                ..
+            })
+        ));
+        // A gap after a good batch refuses the whole fetch.
+        let mut bytes = placed_batch(3, 1, 0);
+        bytes.extend(placed_batch(5, 1, 0));
+        assert!(log.append_as_follower(&bytes).is_err());
+        assert_eq!(log.log_end_offset(), Offset(3));
+        let mut corrupt = placed_batch(3, 1, 0);
+        let last = corrupt.len() - 1;
+        corrupt[last] ^= 1;
+        assert!(matches!(
+            log.append_as_follower(&corrupt),
+            Err(LogError::Batch(_))
+        ));
+        assert_eq!(
+            log.append_as_follower(&placed_batch(0, 3, 0)).unwrap(),
+            None
+        );
+        assert!(log
+            .append_as_follower(&placed_batch(3, 1, 0))
+            .unwrap()
+            .is_some());
+
+        // Compacted topics have gaps where the leader's cleaner removed batches.
+        let compacted_dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            cleanup_policy: CleanupPolicy::Compact,
+            ..small_config()
+        };
+        let mut compacted = PartitionLog::open(compacted_dir.path(), config, true).unwrap();
+        compacted
+            .append_as_follower(&placed_batch(4, 2, 0))
+            .unwrap();
+        assert_eq!(compacted.log_end_offset(), Offset(6));
+    }
+
+    #[test]
+    fn after_a_crash_the_epoch_cache_matches_the_recovered_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), LogConfig::default(), true).unwrap();
+        append(&mut log, 2); // epoch 0 at 0
+        log.append_as_leader(&mut sample_batch(2), LeaderEpoch(3), AppendOrigin::Client)
+            .unwrap(); // epoch 3 at 2
+        drop(log);
+        let checkpoint = dir.path().join(EPOCH_CHECKPOINT_FILE);
+        // The cache never saw epoch 3, but saw an epoch 4 whose batch was lost.
+        std::fs::write(&checkpoint, "0\n2\n0 0\n4 4\n").unwrap();
+        let log = PartitionLog::open(dir.path(), LogConfig::default(), false).unwrap();
+        assert_eq!(epoch_checkpoint(dir.path()), "0\n2\n0 0\n3 2\n");
+        assert_eq!(log.latest_epoch(), Some(LeaderEpoch(3)));
     }
 }
