@@ -13,8 +13,8 @@ use tracing::{debug, info};
 use super::cleaner::{self, CleanStats, Compacted};
 use super::leader_epoch_cache::LeaderEpochCache;
 use super::producer_state::{
-    load_latest_snapshot, write_snapshot, BatchMetadata, CompletedTxn, ProducerBatch,
-    ProducerState, ProducerSummary, SequenceCheck,
+    delete_snapshots, load_latest_snapshot, write_snapshot, BatchMetadata, CompletedTxn,
+    ProducerBatch, ProducerState, ProducerSummary, SequenceCheck,
 };
 use super::recovery::{list_segment_base_offsets, recover_active_segment, recover_sealed_segment};
 use super::segment::{Segment, SegmentView};
@@ -406,7 +406,25 @@ impl PartitionLog {
     /// already in the log are skipped, and an incomplete last batch (a fetch
     /// response may end inside one) is ignored. `None` if nothing was new.
     pub fn append_as_follower(&mut self, records: &[u8]) -> Result<Option<AppendInfo>, LogError> {
-        let batches = self.replicated_batches(records)?;
+        let batches = match self.replicated_batches(records) {
+            // An empty follower whose first batch starts before its log
+            // start (the leader's log start is inside that batch, after
+            // DeleteRecords) restarts its log at the batch, as Kafka does.
+            Err(LogError::NonContiguousReplicaAppend {
+                base_offset,
+                log_end_offset,
+                ..
+            }) if log_end_offset == self.log_start_offset
+                && log_end_offset == self.log_end_offset()
+                && base_offset < log_end_offset =>
+            {
+                info!(dir = %self.dir.display(), %base_offset,
+                      "first replicated batch starts before the log start: restarting the log there");
+                self.truncate_fully_and_start_at(base_offset)?;
+                self.replicated_batches(records)?
+            }
+            other => other?,
+        };
         let (Some(first), Some(last)) = (batches.first(), batches.last()) else {
             return Ok(None);
         };
@@ -480,6 +498,97 @@ impl PartitionLog {
             batches.push(batch);
         }
         Ok(batches)
+    }
+
+    /// Drops every batch at or after `offset`, as a follower does where its
+    /// log diverged from its leader's. A batch holding `offset` goes whole,
+    /// so the log may then end before `offset` (truncation points are batch
+    /// boundaries in practice). Segments above it are deleted, the one
+    /// holding it is cut; the transaction indexes, producer state and
+    /// leader-epoch cache follow. Cutting at or below the log start empties
+    /// the log there ([`PartitionLog::truncate_fully_and_start_at`]).
+    /// Nothing happens if `offset` is at or past the log end.
+    pub fn truncate_to(&mut self, offset: Offset) -> Result<(), LogError> {
+        if offset >= self.log_end_offset() {
+            return Ok(());
+        }
+        if offset <= self.log_start_offset {
+            return self.truncate_fully_and_start_at(offset);
+        }
+        let Some((&base_offset, segment)) = self.segments.range(..=offset).next_back() else {
+            return self.truncate_fully_and_start_at(offset);
+        };
+        let (position, cut_offset) = match segment.find_batch(offset)? {
+            Some(header) => (header.position, header.base_offset),
+            None => (segment.size(), segment.next_offset()),
+        };
+        if cut_offset <= self.log_start_offset {
+            // The batch holding `offset` also holds the log start.
+            return self.truncate_fully_and_start_at(self.log_start_offset);
+        }
+        info!(dir = %self.dir.display(), %offset, %cut_offset, "truncating log");
+        let above: Vec<Offset> = self
+            .segments
+            .range(base_offset.plus(1)..)
+            .map(|(base, _)| *base)
+            .collect();
+        for base in above.into_iter().rev() {
+            if let Some(segment) = self.segments.remove(&base) {
+                segment.delete_files(&self.dir)?;
+            }
+        }
+        // Reopened so that its indexes are appendable again, were it sealed.
+        drop(self.segments.remove(&base_offset));
+        let mut segment = Segment::open(&self.dir, base_offset, self.config.index_interval_bytes)?;
+        segment.truncate_to_position(position, cut_offset)?;
+        recover_sealed_segment(&mut segment, &self.dir)?;
+        segment.flush()?;
+        self.segments.insert(base_offset, segment);
+        let log_end_offset = self.log_end_offset();
+        self.leader_epochs.truncate_from_end(log_end_offset)?;
+        self.lower_cleaner_checkpoint(log_end_offset)?;
+        // Snapshots past the new end are deleted; the rest is replayed.
+        self.load_producer_state()?;
+        Ok(())
+    }
+
+    /// Deletes the whole log and starts it empty at `offset`, which becomes
+    /// both log start and log end: a follower whose log lies wholly below
+    /// its leader's log start does this. Producer state, its snapshots and
+    /// the leader-epoch cache are cleared.
+    pub fn truncate_fully_and_start_at(&mut self, offset: Offset) -> Result<(), LogError> {
+        info!(dir = %self.dir.display(), %offset, "deleting the whole log to start it anew");
+        let old: Vec<Offset> = self.segments.keys().copied().collect();
+        if !self.segments.contains_key(&offset) {
+            // The new segment goes in first: a log always has an active one.
+            let segment = Segment::create(&self.dir, offset, self.config.index_interval_bytes)?;
+            self.segments.insert(offset, segment);
+        }
+        for base in old.into_iter().rev() {
+            if let Some(segment) = self.segments.remove(&base) {
+                segment.delete_files(&self.dir)?;
+            }
+            if base == offset {
+                let segment = Segment::create(&self.dir, offset, self.config.index_interval_bytes)?;
+                self.segments.insert(offset, segment);
+            }
+        }
+        self.leader_epochs.clear()?;
+        self.producers = ProducerState::default();
+        delete_snapshots(&self.dir)?;
+        self.lower_cleaner_checkpoint(offset)?;
+        self.set_log_start_offset(offset)?;
+        self.flush()
+    }
+
+    /// Past a truncation, the cleaner must not take re-appended records
+    /// for already-compacted ones.
+    fn lower_cleaner_checkpoint(&self, log_end_offset: Offset) -> Result<(), LogError> {
+        if cleaner::read_checkpoint(&self.dir).is_some_and(|checkpoint| checkpoint > log_end_offset)
+        {
+            cleaner::write_checkpoint(&self.dir, log_end_offset)?;
+        }
+        Ok(())
     }
 
     /// The first offset of the oldest open transaction, if any.
@@ -1884,6 +1993,203 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_follower_restarts_at_a_batch_holding_its_log_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+        log.truncate_fully_and_start_at(Offset(5)).unwrap();
+        log.append_as_follower(&placed_batch(3, 4, 1)).unwrap();
+        assert_eq!(log.log_start_offset(), Offset(3));
+        assert_eq!(log.log_end_offset(), Offset(7));
+        assert_eq!(log.latest_epoch(), Some(LeaderEpoch(1)));
+    }
+
+    #[test]
+    fn truncation_cuts_inside_and_across_segments_and_replication_resumes() {
+        let (leader_dir, follower_dir) =
+            (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let leader = leader_with_history(leader_dir.path());
+        let mut follower = PartitionLog::open(follower_dir.path(), small_config(), true).unwrap();
+        replicate(&leader, &mut follower);
+        let end = leader.log_end_offset();
+        let segments = follower.segment_count();
+
+        // Inside the active segment, at a batch boundary.
+        let active_base = follower.active().base_offset();
+        let last_batch = follower.active().find_batch(end.plus(-1)).unwrap().unwrap();
+        follower.truncate_to(last_batch.base_offset).unwrap();
+        assert_eq!(follower.log_end_offset(), last_batch.base_offset);
+        assert_eq!(follower.segment_count(), segments);
+        follower.truncate_to(end).unwrap();
+        assert_eq!(
+            follower.log_end_offset(),
+            last_batch.base_offset,
+            "no-op past the end"
+        );
+
+        // Inside a batch of an older segment: the whole batch goes.
+        let second_base = *follower.segments.keys().nth(1).unwrap();
+        let batch = follower.segments[&second_base]
+            .headers_from(second_base)
+            .unwrap()[1];
+        assert!(batch.last_offset > batch.base_offset);
+        follower.truncate_to(batch.base_offset.plus(1)).unwrap();
+        assert_eq!(follower.log_end_offset(), batch.base_offset);
+        assert_eq!(follower.segment_count(), 2);
+        assert!(!follower_dir
+            .path()
+            .join(format!("{:020}.log", active_base.0))
+            .exists());
+        let bytes = follower
+            .read(second_base, 1 << 20, follower.log_end_offset())
+            .unwrap();
+        assert_eq!(
+            Batches::new(&bytes)
+                .last()
+                .unwrap()
+                .unwrap()
+                .1
+                .next_offset(),
+            batch.base_offset
+        );
+
+        // At a segment's base offset: that segment stays, empty and active.
+        follower.truncate_to(second_base).unwrap();
+        assert_eq!(follower.log_end_offset(), second_base);
+        assert_eq!(follower.segment_count(), 2);
+
+        replicate(&leader, &mut follower);
+        assert_eq!(
+            segment_files(follower_dir.path()),
+            segment_files(leader_dir.path())
+        );
+        assert_eq!(
+            follower.aborted_txns(Offset::ZERO, end),
+            leader.aborted_txns(Offset::ZERO, end)
+        );
+        assert_eq!(follower.producer_summaries(), leader.producer_summaries());
+        drop(follower);
+        for clean in [true, false] {
+            let reopened = PartitionLog::open(follower_dir.path(), small_config(), clean).unwrap();
+            assert_eq!(reopened.log_end_offset(), end, "clean={clean}");
+            assert_eq!(all_bytes(&reopened), all_bytes(&leader), "clean={clean}");
+        }
+    }
+
+    #[test]
+    fn truncation_forgets_the_truncated_batches_of_idempotent_producers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+        let client = AppendOrigin::Client;
+        append(&mut log, 1); // 0
+        for sequence in [0, 2] {
+            log.append_as_leader(&mut idempotent_batch(sequence, 2), LeaderEpoch(0), client)
+                .unwrap(); // 1..=2, 3..=4
+        }
+        log.roll().unwrap(); // a producer snapshot at 5
+        log.append_as_leader(&mut idempotent_batch(4, 2), LeaderEpoch(0), client)
+            .unwrap(); // 5..=6
+        log.truncate_to(Offset(3)).unwrap();
+        assert_eq!(log.log_end_offset(), Offset(3));
+        assert!(
+            !dir.path().join("00000000000000000005.snapshot").exists(),
+            "snapshot past the end deleted"
+        );
+        assert!(matches!(
+            log.append_as_leader(&mut idempotent_batch(4, 2), LeaderEpoch(0), client),
+            Err(LogError::ProducerState(_))
+        ));
+        let retried = log
+            .append_as_leader(&mut idempotent_batch(2, 2), LeaderEpoch(0), client)
+            .unwrap();
+        assert_eq!(
+            (retried.base_offset, log.log_end_offset()),
+            (Offset(3), Offset(5)),
+            "appended, not a duplicate"
+        );
+        let duplicate = log
+            .append_as_leader(&mut idempotent_batch(0, 2), LeaderEpoch(0), client)
+            .unwrap();
+        assert_eq!(
+            duplicate.base_offset,
+            Offset(1),
+            "kept batches are still duplicates"
+        );
+    }
+
+    #[test]
+    fn truncating_a_transaction_marker_reopens_its_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+        let client = AppendOrigin::Client;
+        log.append_as_leader(&mut txn_batch(7, 0, 2), LeaderEpoch(0), client)
+            .unwrap(); // 0..=1
+        append(&mut log, 1); // 2
+        log.append_marker(&marker(7, false), LeaderEpoch(0))
+            .unwrap(); // 3
+        assert_eq!(log.aborted_txns(Offset(0), Offset(4)).len(), 1);
+        assert_eq!(log.first_unstable_offset(), None);
+        log.truncate_to(Offset(3)).unwrap();
+        assert_eq!(log.aborted_txns(Offset(0), Offset(3)), vec![]);
+        assert_eq!(log.first_unstable_offset(), Some(Offset(0)));
+        let marker_bytes = {
+            let mut bytes = marker(7, true).to_batch(now_ms());
+            set_base_offset(&mut bytes, Offset(3));
+            bytes
+        };
+        log.append_as_follower(&marker_bytes).unwrap();
+        assert_eq!(log.first_unstable_offset(), None);
+        assert_eq!(
+            log.aborted_txns(Offset(0), Offset(4)),
+            vec![],
+            "committed this time"
+        );
+    }
+
+    #[test]
+    fn the_leader_epoch_cache_follows_appends_truncation_and_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = leader_with_history(dir.path());
+        // Epoch 0 wrote 0..=35, epoch 2 from 36, epoch 5 from 45.
+        assert_eq!(epoch_checkpoint(dir.path()), "0\n3\n0 0\n2 36\n5 45\n");
+        assert_eq!(log.latest_epoch(), Some(LeaderEpoch(5)));
+        let end = log.log_end_offset();
+        assert_eq!(log.end_offset_for_epoch(5), (5, end));
+        assert_eq!(log.end_offset_for_epoch(3), (2, Offset(45)));
+        assert_eq!(log.end_offset_for_epoch(0), (0, Offset(36)));
+        assert_eq!(log.end_offset_for_epoch(6), (-1, Offset(-1)));
+
+        log.truncate_to(Offset(45)).unwrap();
+        assert_eq!(epoch_checkpoint(dir.path()), "0\n2\n0 0\n2 36\n");
+        assert_eq!(log.end_offset_for_epoch(2), (2, Offset(45)));
+        log.append_as_leader(&mut sample_batch(1), LeaderEpoch(6), AppendOrigin::Client)
+            .unwrap();
+        assert_eq!(epoch_checkpoint(dir.path()), "0\n3\n0 0\n2 36\n6 45\n");
+
+        log.delete_records_before(Offset(38), Offset(46)).unwrap();
+        let expected = "0\n2\n2 38\n6 45\n";
+        assert_eq!(epoch_checkpoint(dir.path()), expected);
+        assert_eq!(
+            log.end_offset_for_epoch(1),
+            (1, Offset(38)),
+            "below the first known epoch"
+        );
+        drop(log);
+        for clean in [true, false] {
+            let log = PartitionLog::open(dir.path(), small_config(), clean).unwrap();
+            assert_eq!(epoch_checkpoint(dir.path()), expected, "clean={clean}");
+            assert_eq!(log.latest_epoch(), Some(LeaderEpoch(6)));
+        }
+        std::fs::remove_file(dir.path().join(EPOCH_CHECKPOINT_FILE)).unwrap();
+        let log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+        assert_eq!(
+            epoch_checkpoint(dir.path()),
+            expected,
+            "rebuilt from the batches"
+        );
+        assert_eq!(log.end_offset_for_epoch(2), (2, Offset(45)));
+    }
+
+    #[test]
     fn after_a_crash_the_epoch_cache_matches_the_recovered_log() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = PartitionLog::open(dir.path(), LogConfig::default(), true).unwrap();
@@ -1897,5 +2203,39 @@ mod tests {
         let log = PartitionLog::open(dir.path(), LogConfig::default(), false).unwrap();
         assert_eq!(epoch_checkpoint(dir.path()), "0\n2\n0 0\n3 2\n");
         assert_eq!(log.latest_epoch(), Some(LeaderEpoch(3)));
+    }
+
+    #[test]
+    fn a_log_truncated_fully_starts_empty_at_the_new_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = leader_with_history(dir.path());
+        log.checkpoint().unwrap();
+        log.truncate_fully_and_start_at(Offset(100)).unwrap();
+        let check = |log: &PartitionLog| {
+            assert_eq!(log.log_start_offset(), Offset(100));
+            assert_eq!(log.log_end_offset(), Offset(100));
+            assert_eq!(log.segment_count(), 1);
+            assert_eq!(log.latest_epoch(), None);
+            assert!(log.producer_summaries().is_empty());
+            assert_eq!(log.first_unstable_offset(), None);
+        };
+        check(&log);
+        assert_eq!(epoch_checkpoint(dir.path()), "0\n0\n");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".snapshot") || name.ends_with(".txnindex"))
+            .collect();
+        assert_eq!(leftovers, Vec::<String>::new());
+        drop(log);
+        let mut log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
+        check(&log);
+        assert_eq!(append(&mut log, 1).base_offset, Offset(100));
+        // Truncating below the log start empties the log there too.
+        log.truncate_to(Offset(50)).unwrap();
+        assert_eq!(
+            (log.log_start_offset(), log.log_end_offset()),
+            (Offset(50), Offset(50))
+        );
     }
 }

@@ -440,6 +440,14 @@ pub fn write_snapshot(dir: &Path, offset: Offset, state: &ProducerState) -> io::
     Ok(())
 }
 
+/// Deletes every snapshot (the log was emptied and starts anew).
+pub fn delete_snapshots(dir: &Path) -> io::Result<()> {
+    for offset in list_snapshots(dir)? {
+        std::fs::remove_file(snapshot_path(dir, offset))?;
+    }
+    Ok(())
+}
+
 fn list_snapshots(dir: &Path) -> io::Result<Vec<Offset>> {
     let mut offsets = Vec::new();
     for entry in std::fs::read_dir(dir)? {
