@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use tokio_util::sync::CancellationToken;
 
@@ -18,6 +18,7 @@ use crate::controller::{Controller, ControllerError, NewTopic};
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::log::{LogError, LogManager};
 use crate::metadata::{BrokerImage, MetadataImage, TopicImage};
+use crate::partition::role::Role;
 use crate::partition::{Partition, Partitions};
 use crate::txn::producer_ids::ProducerIds;
 use crate::txn::{TransactionCoordinator, TRANSACTION_STATE_TOPIC};
@@ -51,6 +52,10 @@ pub struct Broker {
     metrics: crate::metrics::Metrics,
     faults: crate::server::faults::Faults,
     journal: crate::server::journal::Journal,
+    /// Serialises reconciliations with the metadata image.
+    reconciling: std::sync::Mutex<()>,
+    /// The fetchers that keep this broker's follower replicas in step.
+    replication: crate::replication::ReplicaFetchers,
 }
 
 impl Broker {
@@ -67,7 +72,7 @@ impl Broker {
             node_id: config.node_id,
             host,
             port: advertised_port,
-            rack: None,
+            rack: config.replication.rack.clone(),
         };
         // Opening runs on a blocking thread of the broker's runtime; the
         // controller waits there for the metadata quorum.
@@ -82,6 +87,9 @@ impl Broker {
                 .collect(),
             bind: config.controller_listener().map(|l| l.bind_address()),
         };
+        let config_node_id = config.node_id;
+        let replication_config = config.replication.clone();
+        let runtime_handle = runtime.clone();
         let controller = Arc::new(Controller::open(
             config.data_dir(),
             me,
@@ -114,12 +122,16 @@ impl Broker {
             metrics: crate::metrics::Metrics::default(),
             faults: Default::default(),
             journal: Default::default(),
+            reconciling: Default::default(),
+            replication: crate::replication::ReplicaFetchers::new(
+                config_node_id,
+                replication_config,
+                runtime_handle,
+            ),
         });
         broker.remove_stray_logs()?;
         let image = broker.controller.image();
-        for topic in image.topics.values() {
-            broker.open_partitions(topic)?;
-        }
+        broker.reconcile(&image)?;
         broker.groups.load()?;
         broker.txn.load()?;
         info!(partitions = broker.partitions.all().len(), cluster_id = %image.cluster_id, "logs loaded");
@@ -132,6 +144,10 @@ impl Broker {
 
     pub fn metadata(&self) -> Arc<MetadataImage> {
         self.controller.image()
+    }
+
+    pub fn controller(&self) -> &Controller {
+        &self.controller
     }
 
     pub fn partition(&self, topic_partition: &TopicPartition) -> Option<Arc<Partition>> {
@@ -193,6 +209,7 @@ impl Broker {
         self.ensure_internal_topic(
             OFFSETS_TOPIC,
             group.offsets_topic_num_partitions,
+            self.config.offsets_topic_replication_factor,
             group.offsets_topic_segment_bytes,
         )
         .await
@@ -205,6 +222,7 @@ impl Broker {
         self.ensure_internal_topic(
             TRANSACTION_STATE_TOPIC,
             txn.state_log_num_partitions,
+            self.config.transaction_state_log_replication_factor,
             txn.state_log_segment_bytes,
         )
         .await
@@ -214,6 +232,7 @@ impl Broker {
         self: &Arc<Self>,
         name: &str,
         num_partitions: i32,
+        replication_factor: i16,
         segment_bytes: i32,
     ) -> Result<(), BrokerError> {
         if self
@@ -230,7 +249,11 @@ impl Broker {
         let topic = NewTopic {
             name: name.to_string(),
             num_partitions,
-            replication_factor: 1,
+            // Kafka's default of 3 would leave a smaller cluster without
+            // coordinators; the live brokers are what there is.
+            replication_factor: replication_factor
+                .min(self.metadata().brokers.len() as i16)
+                .max(1),
             configs: [
                 ("cleanup.policy".to_string(), "compact".to_string()),
                 ("segment.bytes".to_string(), segment_bytes.to_string()),
@@ -312,22 +335,144 @@ impl Broker {
         Ok(())
     }
 
-    fn open_partitions(&self, topic: &TopicImage) -> Result<(), BrokerError> {
-        let config = self.log_config(topic)?;
-        for partition in &topic.partitions {
-            let topic_partition = TopicPartition::new(&topic.name, partition.partition);
-            if self.partitions.contains(&topic_partition) {
-                continue;
+    /// Brings the hosted partitions in line with a metadata image: drops
+    /// those of deleted (or re-created) topics, opens the logs of every
+    /// partition this broker is a replica of, gives each its role, and
+    /// points the follower fetchers at the leaders. Idempotent; blocking.
+    fn reconcile(&self, image: &MetadataImage) -> Result<(), BrokerError> {
+        let me = self.config.node_id;
+        let _one_at_a_time = self.reconciling.lock().unwrap_or_else(|p| p.into_inner());
+        for hosted in self.partitions.all() {
+            let topic_partition = hosted.topic_partition();
+            let wanted = image
+                .topic(&topic_partition.topic)
+                .filter(|topic| topic.id == hosted.topic_id())
+                .and_then(|topic| topic.partitions.get(topic_partition.partition as usize))
+                .is_some_and(|p| p.replicas.contains(&me));
+            if !wanted {
+                self.partitions.remove(topic_partition);
+                hosted.become_follower(crate::metadata::NO_LEADER, hosted.leader_epoch());
+                info!(partition = %topic_partition, "no longer a replica: removing the log");
+                match std::fs::remove_dir_all(self.logs.partition_dir(topic_partition)) {
+                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(LogError::Io(error).into())
+                    }
+                    _ => {}
+                }
             }
-            let log = self.logs.open_log(&topic_partition, config.clone())?;
-            self.partitions.insert(Partition::new(
-                topic_partition,
-                topic.id,
-                log,
-                LeaderEpoch(partition.leader_epoch),
-            ));
         }
+        let mut following = BTreeMap::new();
+        for topic in image.topics.values() {
+            let mut config = None;
+            for assigned in topic.partitions.iter().filter(|p| p.replicas.contains(&me)) {
+                let topic_partition = TopicPartition::new(&topic.name, assigned.partition);
+                let partition = match self.partitions.get(&topic_partition) {
+                    Some(partition) => partition,
+                    None => {
+                        let config = match &config {
+                            Some(config) => config,
+                            None => config.insert(self.log_config(topic)?),
+                        };
+                        let log = self.logs.open_log(&topic_partition, config.clone())?;
+                        self.partitions.insert(Partition::new(
+                            topic_partition.clone(),
+                            topic.id,
+                            log,
+                            LeaderEpoch(assigned.leader_epoch),
+                        ))
+                    }
+                };
+                let epoch = LeaderEpoch(assigned.leader_epoch);
+                if assigned.leader == me {
+                    partition.become_leader(
+                        me,
+                        epoch,
+                        assigned.replicas.clone(),
+                        assigned.isr.clone(),
+                        assigned.partition_epoch,
+                    );
+                } else {
+                    let changed = match partition.role() {
+                        Role::Follower { leader } => {
+                            leader != assigned.leader || partition.leader_epoch() != epoch
+                        }
+                        Role::Leader(_) => true,
+                    };
+                    if changed {
+                        partition.become_follower(assigned.leader, epoch);
+                    }
+                    if let Some(leader) = image.broker(assigned.leader) {
+                        following.insert(topic_partition, (leader.clone(), partition));
+                    }
+                }
+            }
+        }
+        self.replication.follow(following);
         Ok(())
+    }
+
+    /// Asks the controller to change the ISR of a partition this broker
+    /// leads (a follower caught up, or some lag too far behind); one
+    /// request per partition at a time. The new ISR takes effect when the
+    /// controller has written it.
+    pub fn propose_isr(self: &Arc<Self>, partition: Arc<Partition>, isr: Vec<i32>) {
+        use std::sync::atomic::Ordering;
+        if partition.isr_change_pending.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let broker = Arc::clone(self);
+        tokio::spawn(async move {
+            let topic_partition = partition.topic_partition().clone();
+            if let Some(partition_epoch) = partition.partition_epoch() {
+                let epoch = partition.leader_epoch();
+                let outcome = broker
+                    .controller
+                    .alter_isr(
+                        &topic_partition.topic,
+                        topic_partition.partition,
+                        epoch.value(),
+                        partition_epoch,
+                        isr.clone(),
+                    )
+                    .await;
+                match outcome {
+                    Ok(applied) => partition.become_leader(
+                        broker.config.node_id,
+                        epoch,
+                        applied.replicas,
+                        applied.isr,
+                        applied.partition_epoch,
+                    ),
+                    Err(error) => {
+                        debug!(partition = %topic_partition, ?isr, ?error, "ISR change refused")
+                    }
+                }
+            }
+            partition.isr_change_pending.store(false, Ordering::Release);
+        });
+    }
+
+    /// Reconciles every new metadata image until the broker stops.
+    pub async fn follow_metadata(self: Arc<Self>) {
+        let mut images = self.controller.subscribe_images();
+        loop {
+            tokio::select! {
+                changed = images.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                _ = self.shutting_down() => return,
+            }
+            let image = images.borrow_and_update().clone();
+            let broker = Arc::clone(&self);
+            let outcome = tokio::task::spawn_blocking(move || broker.reconcile(&image)).await;
+            match outcome {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => warn!(%error, "applying the metadata image failed"),
+                Err(error) => warn!(%error, "applying the metadata image failed"),
+            }
+        }
     }
 
     /// Creates a topic through the controller and opens its partitions.
@@ -349,7 +494,7 @@ impl Broker {
         self.on_controller(move |broker| {
             let created = broker.controller.create_topic(&topic, validate_only)?;
             if !validate_only {
-                broker.open_partitions(&created)?;
+                broker.reconcile(&broker.metadata())?;
             }
             Ok(created)
         })
@@ -436,7 +581,7 @@ impl Broker {
                 .controller
                 .create_partitions(&name, count, validate_only)?;
             if !validate_only {
-                broker.open_partitions(&topic)?;
+                broker.reconcile(&broker.metadata())?;
             }
             Ok(topic)
         })
@@ -487,6 +632,8 @@ impl Broker {
         let mut cleaner = tokio::time::interval(Duration::from_millis(
             self.config.log_cleaner_backoff_ms.max(1),
         ));
+        let max_lag = self.config.replication.replica_lag_time_max;
+        let mut isr_check = tokio::time::interval((max_lag / 2).max(Duration::from_millis(10)));
         let txn = &self.config.txn;
         let mut txn_timeouts =
             tokio::time::interval(txn.abort_timed_out_interval.max(Duration::from_millis(1)));
@@ -496,6 +643,14 @@ impl Broker {
             tokio::select! {
                 _ = txn_timeouts.tick() => self.txn.abort_timed_out().await,
                 _ = txn_expiry.tick() => self.txn.expire_transactional_ids().await,
+                _ = isr_check.tick() => {
+                    for partition in self.partitions.all() {
+                        if let Some((isr, _, _)) = partition.lagging_isr(max_lag) {
+                            info!(partition = %partition.topic_partition(), ?isr, "followers lag: shrinking the ISR");
+                            self.propose_isr(partition, isr);
+                        }
+                    }
+                }
                 _ = cleaner.tick(), if self.config.log_cleaner_enable => {
                     for partition in self.partitions.all() {
                         if let Err(error) = partition.compact(now_ms()).await {
@@ -537,11 +692,21 @@ impl Broker {
     /// Stops the metadata quorum without flushing anything (a simulated
     /// crash). Blocking.
     pub fn stop_metadata_quorum(&self) {
+        self.replication.stop_all();
         self.controller.shutdown();
+    }
+
+    /// Starts the broker's metadata-driven tasks: reconciling partitions
+    /// with each new image, and heartbeats (and, while this node leads
+    /// the quorum, fencing of silent brokers).
+    pub fn start_cluster_tasks(self: &Arc<Self>) {
+        tokio::spawn(Arc::clone(self).follow_metadata());
+        tokio::spawn(Arc::clone(&self.controller).run_liveness(self.config.replication.clone()));
     }
 
     /// Flushes every log and leaves the clean-shutdown marker.
     pub fn shutdown(&self) -> Result<(), BrokerError> {
+        self.replication.stop_all();
         for partition in self.partitions.all() {
             partition.checkpoint_blocking()?;
         }

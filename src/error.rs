@@ -48,6 +48,7 @@ impl KafkaError for LogError {
                 ResponseError::TransactionCoordinatorFenced
             }
             LogError::ControlBatchFromClient => ResponseError::InvalidRecord,
+            LogError::NotLeader => ResponseError::NotLeaderOrFollower,
             LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
             // Only a replica fetcher meets it; Kafka has no code for it either.
             LogError::NonContiguousReplicaAppend { .. } => ResponseError::UnknownServerError,

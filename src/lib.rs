@@ -19,6 +19,7 @@ pub mod metadata;
 pub mod metrics;
 pub mod partition;
 pub mod records;
+pub mod replication;
 pub mod server;
 pub mod testkit;
 pub mod txn;

@@ -99,6 +99,11 @@ class Broker:
         return cmd
 
     def start(self, timeout: float = READY_TIMEOUT_S) -> "Broker":
+        self.start_async()
+        return self.wait_ready(timeout)
+
+    def start_async(self) -> None:
+        """Launches the process without waiting for it to listen."""
         if not os.path.isfile(GREGOR_BIN) or not os.access(GREGOR_BIN, os.X_OK):
             raise BrokerError(
                 f"gregor binary not found or not executable at {GREGOR_BIN} "
@@ -117,6 +122,9 @@ class Broker:
             stderr=subprocess.STDOUT, env=env, start_new_session=True)
         if self not in _LIVE_BROKERS:
             _LIVE_BROKERS.append(self)
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> "Broker":
+        """Waits until the started process accepts connections."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -373,6 +381,36 @@ class FaultPlane:
 
     def journal(self) -> list[dict]:
         return self.call("GET", "/journal")[1]
+
+
+def start_cluster(size: int = 3, overrides: dict | None = None) -> list[Broker]:
+    """`size` brokers in KRaft combined mode (every one a voter), on
+    loopback ports, configured as Kafka's are; started at the same moment."""
+    ports = {node: (free_port(), free_port()) for node in range(1, size + 1)}
+    voters = ",".join(f"{node}@127.0.0.1:{controller}"
+                      for node, (_, controller) in ports.items())
+    brokers = [Broker(name=f"node-{node}", port=port, overrides={
+        "node.id": node,
+        "process.roles": "broker,controller",
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "controller.quorum.voters": voters,
+        **(overrides or {}),
+    }) for node, (port, controller) in ports.items()]
+    # Started in parallel: each waits for the quorum, which needs the others.
+    procs = []
+    try:
+        for b in brokers:
+            procs.append(b)
+            b.start_async()
+        for b in brokers:
+            b.wait_ready()
+    except BaseException:
+        for b in procs:
+            b.cleanup()
+        raise
+    return brokers
 
 
 def wait_until(pred, timeout: float, interval: float = 0.1, what: str = "condition"):

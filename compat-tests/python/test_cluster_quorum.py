@@ -5,9 +5,7 @@ lists all three, a topic created through one is known to the others, and
 the quorum keeps serving after a broker is killed with SIGKILL; the killed
 broker catches up when it returns.
 
-Partition replication, placement across brokers and broker fencing are not
-built yet: topics here have one replica, on the broker that created them,
-and a killed broker stays listed.
+Replication itself is tested in test_cluster_replication.py.
 """
 
 from __future__ import annotations
@@ -16,28 +14,14 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import kafka_wire as w
-from conftest import Broker, free_port, wait_until
+from conftest import start_cluster, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
 def cluster():
-    ports = {node: (free_port(), free_port()) for node in (1, 2, 3)}
-    voters = ",".join(f"{node}@127.0.0.1:{controller}"
-                      for node, (_, controller) in ports.items())
-    brokers = []
-    for node, (port, controller) in ports.items():
-        brokers.append(Broker(name=f"quorum-{node}", port=port, overrides={
-            "node.id": node,
-            "process.roles": "broker,controller",
-            "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
-            "controller.listener.names": "CONTROLLER",
-            "controller.quorum.voters": voters,
-        }))
-    for broker in brokers:
-        broker.start()
+    brokers = start_cluster(3)
     yield brokers
     for broker in brokers:
         broker.cleanup()
@@ -50,7 +34,7 @@ def described(broker):
 
 def topics_known_to(broker) -> set[str]:
     """The topics this very broker's Metadata lists (no other broker is
-    asked: a killed broker stays registered, as fencing is not built yet)."""
+    asked)."""
     with w.WireClient(broker.host, broker.port) as client:
         return set(client.metadata_v4(None, allow_auto_create=False))
 

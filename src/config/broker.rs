@@ -47,9 +47,60 @@ pub struct BrokerConfig {
     pub producer_id_expiration_ms: i64,
     /// `producer.id.expiration.check.interval.ms`
     pub producer_id_expiration_check_interval_ms: u64,
+    /// Replication and broker liveness (`replica.*`, `broker.*`).
+    pub replication: ReplicationConfig,
+    /// `offsets.topic.replication.factor`. This and the next are capped
+    /// at the number of live brokers when the internal topic is created,
+    /// so that a single broker still works with Kafka's default of 3.
+    pub offsets_topic_replication_factor: i16,
+    /// `transaction.state.log.replication.factor`
+    pub transaction_state_log_replication_factor: i16,
     /// Every setting as given (file, environment, overrides), to report
     /// which values are static rather than defaults.
     pub given: BTreeMap<String, String>,
+}
+
+/// How replicas follow their leaders and how the controller decides a
+/// broker is gone.
+#[derive(Debug, Clone)]
+pub struct ReplicationConfig {
+    /// `replica.lag.time.max.ms`: a follower that has not caught up for
+    /// this long leaves the ISR.
+    pub replica_lag_time_max: Duration,
+    /// `replica.fetch.wait.max.ms`: how long a follower's fetch may park.
+    pub fetch_wait_max: Duration,
+    /// `replica.fetch.max.bytes`: per partition, per fetch.
+    pub fetch_max_bytes: i32,
+    /// `replica.fetch.response.max.bytes`
+    pub fetch_response_max_bytes: i32,
+    /// `replica.fetch.backoff.ms`: pause after a failed fetch.
+    pub fetch_backoff: Duration,
+    /// `broker.heartbeat.interval.ms`
+    pub heartbeat_interval: Duration,
+    /// `broker.session.timeout.ms`: a broker silent this long is fenced
+    /// and its leaderships move.
+    pub session_timeout: Duration,
+    /// `unclean.leader.election.enable` (the broker default; topics may
+    /// override it).
+    pub unclean_leader_election: bool,
+    /// `broker.rack`
+    pub rack: Option<String>,
+}
+
+impl Default for ReplicationConfig {
+    fn default() -> Self {
+        ReplicationConfig {
+            replica_lag_time_max: Duration::from_millis(30_000),
+            fetch_wait_max: Duration::from_millis(500),
+            fetch_max_bytes: 1_048_576,
+            fetch_response_max_bytes: 10_485_760,
+            fetch_backoff: Duration::from_millis(1_000),
+            heartbeat_interval: Duration::from_millis(2_000),
+            session_timeout: Duration::from_millis(9_000),
+            unclean_leader_election: false,
+            rack: None,
+        }
+    }
 }
 
 impl Default for BrokerConfig {
@@ -77,6 +128,9 @@ impl Default for BrokerConfig {
             log_cleaner_backoff_ms: 15_000,
             producer_id_expiration_ms: 86_400_000,
             producer_id_expiration_check_interval_ms: 600_000,
+            replication: ReplicationConfig::default(),
+            offsets_topic_replication_factor: 3,
+            transaction_state_log_replication_factor: 3,
             given: BTreeMap::new(),
         }
     }
@@ -223,6 +277,38 @@ impl BrokerConfig {
                     config.group.initial_rebalance_delay = millis(name, value)?
                 }
                 "group.max.size" => config.group.max_size = number(name, value)?,
+                "replica.lag.time.max.ms" => {
+                    config.replication.replica_lag_time_max = millis(name, value)?
+                }
+                "replica.fetch.wait.max.ms" => {
+                    config.replication.fetch_wait_max = millis(name, value)?
+                }
+                "replica.fetch.max.bytes" => {
+                    config.replication.fetch_max_bytes = at_least_one(name, number(name, value)?)?
+                }
+                "replica.fetch.response.max.bytes" => {
+                    config.replication.fetch_response_max_bytes =
+                        at_least_one(name, number(name, value)?)?
+                }
+                "replica.fetch.backoff.ms" => {
+                    config.replication.fetch_backoff = millis(name, value)?
+                }
+                "broker.heartbeat.interval.ms" => {
+                    config.replication.heartbeat_interval = millis(name, value)?
+                }
+                "broker.session.timeout.ms" => {
+                    config.replication.session_timeout = millis(name, value)?
+                }
+                "unclean.leader.election.enable" => {
+                    config.replication.unclean_leader_election = boolean(name, value)?
+                }
+                "broker.rack" => config.replication.rack = Some(value.trim().to_string()),
+                "offsets.topic.replication.factor" => {
+                    config.offsets_topic_replication_factor = number(name, value)?
+                }
+                "transaction.state.log.replication.factor" => {
+                    config.transaction_state_log_replication_factor = number(name, value)?
+                }
                 "transaction.state.log.num.partitions" => {
                     config.txn.state_log_num_partitions = at_least_one(name, number(name, value)?)?
                 }

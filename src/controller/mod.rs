@@ -11,6 +11,9 @@
 //! snapshot (`gregor-metadata.json`); it is carried into the quorum's log
 //! on first start and renamed `.migrated`.
 
+pub mod election;
+pub mod liveness;
+mod placement;
 pub mod quorum;
 mod topic_name;
 
@@ -25,8 +28,11 @@ use uuid::Uuid;
 
 use crate::config::dynamic::{BrokerConfigError, DynamicBrokerConfigs, Scope};
 use crate::config::{ConfigError, LogConfig};
-use crate::metadata::{BrokerImage, MetadataImage, PartitionImage, TopicImage};
-use quorum::{MetadataRecord, MetadataResponse};
+use crate::metadata::{BrokerImage, MetadataImage, PartitionImage, TopicImage, NO_LEADER};
+use kafka_protocol::error::ResponseError;
+use quorum::{MetadataRecord, MetadataResponse, PartitionChange};
+
+use crate::config::broker::ReplicationConfig;
 
 pub use topic_name::validate_topic_name;
 
@@ -106,6 +112,8 @@ struct Published {
     cluster_id: String,
     node_id: i32,
     image: RwLock<Arc<MetadataImage>>,
+    /// Every new image, for the broker to bring its partitions in line.
+    images: tokio::sync::watch::Sender<Arc<MetadataImage>>,
     broker_configs: RwLock<Arc<DynamicBrokerConfigs>>,
 }
 
@@ -121,11 +129,21 @@ impl Published {
             .filter(|b| !state.fenced.contains(&b.node_id))
             .cloned()
             .collect();
-        let image = MetadataImage::new(cluster_id, self.node_id, brokers, state.topics.clone());
+        let image = Arc::new(MetadataImage::new(
+            cluster_id,
+            self.node_id,
+            brokers,
+            state.topics.clone(),
+        ));
         match self.image.write() {
-            Ok(mut current) => *current = Arc::new(image),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(image),
+            Ok(mut current) => *current = Arc::clone(&image),
+            Err(poisoned) => *poisoned.into_inner() = Arc::clone(&image),
         }
+        self.images.send_if_modified(|current| {
+            let changed = **current != *image;
+            *current = Arc::clone(&image);
+            changed
+        });
         let configs = Arc::new(state.broker_configs.clone());
         match self.broker_configs.write() {
             Ok(mut current) => *current = configs,
@@ -171,6 +189,7 @@ impl Controller {
             cluster_id,
             node_id,
             image: RwLock::new(Arc::new(MetadataImage::default())),
+            images: tokio::sync::watch::Sender::new(Arc::new(MetadataImage::default())),
             broker_configs: RwLock::new(Arc::new(DynamicBrokerConfigs::default())),
         });
         published.update(&quorum.state());
@@ -232,6 +251,11 @@ impl Controller {
         }
     }
 
+    /// Each new metadata image, as it is published.
+    pub fn subscribe_images(&self) -> tokio::sync::watch::Receiver<Arc<MetadataImage>> {
+        self.published.images.subscribe()
+    }
+
     /// The current dynamic broker configs.
     pub fn broker_configs(&self) -> Arc<DynamicBrokerConfigs> {
         match self.published.broker_configs.read() {
@@ -288,15 +312,13 @@ impl Controller {
         let created = TopicImage {
             name: topic.name.clone(),
             id: Uuid::new_v4(),
-            partitions: (0..topic.num_partitions)
-                .map(|partition| PartitionImage {
-                    partition,
-                    leader: self.node_id,
-                    leader_epoch: 0,
-                    replicas: vec![self.node_id],
-                    isr: vec![self.node_id],
-                })
-                .collect(),
+            partitions: new_partitions(
+                &image,
+                &topic.name,
+                0,
+                topic.num_partitions,
+                topic.replication_factor as usize,
+            ),
             configs: topic.configs.clone(),
         };
         if validate_only {
@@ -356,7 +378,7 @@ impl Controller {
         count: i32,
         validate_only: bool,
     ) -> Result<TopicImage, ControllerError> {
-        let node_id = self.node_id;
+        let image = self.image();
         let mut current = 0;
         let topic = self.update_topic(name, validate_only, |topic| {
             current = topic.partitions.len() as i32;
@@ -366,15 +388,21 @@ impl Controller {
                     requested: count,
                 });
             }
-            topic
-                .partitions
-                .extend((current..count).map(|partition| PartitionImage {
-                    partition,
-                    leader: node_id,
-                    leader_epoch: 0,
-                    replicas: vec![node_id],
-                    isr: vec![node_id],
-                }));
+            let replication_factor = topic.partitions.first().map_or(1, |p| p.replicas.len());
+            if replication_factor > image.brokers.len() {
+                return Err(ControllerError::InvalidReplicationFactor {
+                    requested: replication_factor as i16,
+                    available: image.brokers.len(),
+                });
+            }
+            let added = new_partitions(
+                &image,
+                &topic.name,
+                current,
+                count - current,
+                replication_factor,
+            );
+            topic.partitions.extend(added);
             Ok(())
         })?;
         if !validate_only {
@@ -398,6 +426,175 @@ impl Controller {
         Ok(removed)
     }
 
+    /// Writes partition changes decided by `election`; how many applied
+    /// (the others were decided on a partition that changed meanwhile).
+    async fn write_changes(&self, changes: Vec<PartitionChange>) -> Result<usize, ControllerError> {
+        let mut applied = 0;
+        for change in changes {
+            let (topic, partition) = (change.topic.clone(), change.partition.clone());
+            let response = self
+                .quorum
+                .propose_async(MetadataRecord::ChangePartition(change))
+                .await?;
+            if response == MetadataResponse::Applied {
+                applied += 1;
+                info!(%topic, partition = partition.partition, leader = partition.leader,
+                      leader_epoch = partition.leader_epoch, isr = ?partition.isr,
+                      "partition changed");
+            }
+        }
+        self.refresh();
+        Ok(applied)
+    }
+
+    /// This broker, leading `topic`-`partition` at `leader_epoch`, asks
+    /// for a new ISR (AlterPartition); the partition as it now is.
+    pub async fn alter_isr(
+        &self,
+        topic: &str,
+        partition: i32,
+        leader_epoch: i32,
+        partition_epoch: i32,
+        isr: Vec<i32>,
+    ) -> Result<PartitionImage, ResponseError> {
+        let state = self.quorum.state();
+        let (topic, old) = find_partition(&state, topic, partition)?;
+        let change = election::alter_isr(
+            &state,
+            topic,
+            old,
+            self.node_id,
+            leader_epoch,
+            partition_epoch,
+            isr,
+        )?;
+        let wanted = change.partition.clone();
+        match self.write_changes(vec![change]).await {
+            Ok(1) => Ok(wanted),
+            Ok(_) => Err(ResponseError::InvalidUpdateVersion),
+            Err(_) => Err(ResponseError::RequestTimedOut),
+        }
+    }
+
+    /// Leader election of one partition (ElectLeaders): preferred, or
+    /// unclean; whether the leader moved (`Ok(false)`: no election needed).
+    pub async fn elect_leader(
+        &self,
+        topic: &str,
+        partition: i32,
+        unclean: bool,
+    ) -> Result<bool, ResponseError> {
+        let state = self.quorum.state();
+        let (topic, old) = find_partition(&state, topic, partition)?;
+        let decided = match unclean {
+            false => election::preferred(&state, topic, old)?,
+            true => election::unclean(&state, topic, old)?,
+        };
+        let Some(change) = decided else {
+            return Ok(false);
+        };
+        match self.write_changes(vec![change]).await {
+            Ok(1) => Ok(true),
+            Ok(_) => Err(ResponseError::EligibleLeadersNotAvailable),
+            Err(_) => Err(ResponseError::RequestTimedOut),
+        }
+    }
+
+    /// Sends this broker's heartbeats and, while this node leads the
+    /// quorum, fences brokers that went silent and unfences those that
+    /// came back, moving leaderships accordingly. Runs until the quorum
+    /// stops.
+    pub async fn run_liveness(self: Arc<Self>, config: ReplicationConfig) {
+        let stopped = self.quorum.stopped();
+        let mut ticks = tokio::time::interval(
+            config
+                .heartbeat_interval
+                .max(std::time::Duration::from_millis(50)),
+        );
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut leading = false;
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = stopped.cancelled() => return,
+            }
+            if let Err(error) = self
+                .quorum
+                .heartbeat(self.node_id, config.heartbeat_interval)
+                .await
+            {
+                tracing::debug!(%error, "broker heartbeat not delivered");
+            }
+            let is_leader = self
+                .quorum
+                .leader()
+                .is_some_and(|(leader, _)| leader == self.node_id as u64);
+            if !is_leader {
+                leading = false;
+                continue;
+            }
+            if !leading {
+                leading = true;
+                let brokers = self
+                    .quorum
+                    .state()
+                    .brokers
+                    .keys()
+                    .copied()
+                    .collect::<Vec<_>>();
+                self.quorum.liveness().restart_clocks(brokers);
+                continue;
+            }
+            if let Err(error) = self.check_brokers(&config).await {
+                tracing::warn!(%error, "broker liveness check failed");
+            }
+        }
+    }
+
+    /// One pass of the active controller over the registered brokers.
+    async fn check_brokers(&self, config: &ReplicationConfig) -> Result<(), ControllerError> {
+        let state = self.quorum.state();
+        let liveness = self.quorum.liveness();
+        for &node in state.brokers.keys() {
+            let alive = node == self.node_id || liveness.is_alive(node, config.session_timeout);
+            let fenced = state.fenced.contains(&node);
+            if !alive && !fenced {
+                tracing::warn!(node, timeout = ?config.session_timeout, "no heartbeat: fencing broker");
+                self.quorum
+                    .propose_async(MetadataRecord::FenceBroker { node_id: node })
+                    .await?;
+            } else if alive && fenced {
+                info!(node, "broker heard again: unfencing");
+                if let Some(image) = state.brokers.get(&node) {
+                    self.quorum
+                        .propose_async(MetadataRecord::RegisterBroker(image.clone()))
+                        .await?;
+                }
+            }
+        }
+        // Leaderships of fenced brokers move; leaderless partitions take
+        // a live broker that may lead them. Both are no-ops once done.
+        let state = self.quorum.state();
+        let unclean = config.unclean_leader_election;
+        let mut changes = Vec::new();
+        for &node in state.brokers.keys() {
+            if state.fenced.contains(&node) {
+                changes.extend(election::on_fenced(&state, node, unclean));
+            }
+        }
+        if changes.is_empty() {
+            for &node in state.brokers.keys() {
+                if !state.fenced.contains(&node) {
+                    changes.extend(election::on_unfenced(&state, node, unclean));
+                }
+            }
+        }
+        if !changes.is_empty() {
+            self.write_changes(changes).await?;
+        }
+        Ok(())
+    }
+
     /// Hands out the next block of producer ids, committed before it is
     /// used so that no id is ever given twice, even across restarts.
     pub fn allocate_producer_ids(&self) -> Result<std::ops::Range<i64>, ControllerError> {
@@ -413,6 +610,54 @@ impl Controller {
             .into()),
         }
     }
+}
+
+fn find_partition<'a>(
+    state: &'a quorum::MetadataState,
+    topic: &str,
+    partition: i32,
+) -> Result<(&'a TopicImage, &'a PartitionImage), ResponseError> {
+    let topic = state
+        .topics
+        .get(topic)
+        .ok_or(ResponseError::UnknownTopicOrPartition)?;
+    let partition = topic
+        .partitions
+        .get(partition.max(0) as usize)
+        .ok_or(ResponseError::UnknownTopicOrPartition)?;
+    Ok((topic, partition))
+}
+
+/// Partitions `first..first + count` of a topic, placed on the live
+/// brokers, each led by its first replica.
+fn new_partitions(
+    image: &MetadataImage,
+    topic: &str,
+    first: i32,
+    count: i32,
+    replication_factor: usize,
+) -> Vec<PartitionImage> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    topic.hash(&mut hasher);
+    placement::place(
+        &image.brokers,
+        first,
+        count,
+        replication_factor,
+        hasher.finish() as usize,
+    )
+    .into_iter()
+    .zip(first..)
+    .map(|(replicas, partition)| PartitionImage {
+        partition,
+        leader: replicas.first().copied().unwrap_or(NO_LEADER),
+        leader_epoch: 0,
+        isr: replicas.clone(),
+        replicas,
+        partition_epoch: 0,
+    })
+    .collect()
 }
 
 /// Carries the metadata of a data directory written by an earlier gregor

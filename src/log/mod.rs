@@ -28,6 +28,9 @@ pub use partition_log::PartitionLog;
 pub enum LogError {
     #[error("log I/O failed: {0}")]
     Io(#[from] std::io::Error),
+    /// Appends as leader on a broker that does not lead the partition.
+    #[error("this broker is not the partition's leader")]
+    NotLeader,
     #[error("invalid record batch: {0}")]
     Batch(#[from] BatchError),
     #[error(transparent)]

@@ -19,11 +19,19 @@ pub struct BrokerImage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionImage {
     pub partition: i32,
+    /// -1 when no replica may lead (every in-sync one is fenced).
     pub leader: i32,
     pub leader_epoch: i32,
     pub replicas: Vec<i32>,
     pub isr: Vec<i32>,
+    /// Bumped on every change of leader or ISR: an AlterPartition from a
+    /// leader that saw an older version is refused (Kafka's partition epoch).
+    #[serde(default)]
+    pub partition_epoch: i32,
 }
+
+/// The leader id of a partition that has none.
+pub const NO_LEADER: i32 = -1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicImage {

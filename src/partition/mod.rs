@@ -2,11 +2,14 @@
 //! the log, the leader epoch, the high watermark, the last stable offset,
 //! and the waiters woken when new data becomes visible.
 //!
-//! On a single broker the ISR is the leader alone, so the high watermark
-//! follows the log end offset on every append; replication will advance it
-//! from follower progress instead.
+//! A leader advances the high watermark to the lowest log end offset in
+//! the ISR (on a single broker: its own, at every append); a follower
+//! takes it from its leader's fetch responses. acks=all produce and
+//! long-polling fetches wait on the same wake-up, fired whenever the
+//! visible end moves or the role changes.
 
 pub mod registry;
+pub mod role;
 
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,6 +27,7 @@ use crate::records::control::TxnMarker;
 use crate::types::{LeaderEpoch, Offset, TopicPartition};
 
 pub use registry::Partitions;
+use role::{LeaderState, Role};
 
 pub struct Partition {
     topic_partition: TopicPartition,
@@ -46,6 +50,28 @@ pub struct Partition {
     new_data: Notify,
     /// Set by the fault plane: appends wait while it is true.
     paused: tokio::sync::watch::Sender<bool>,
+    /// The first offset of the oldest open transaction (`i64::MAX`: none),
+    /// as of the last log change, so that the watermarks can move on a
+    /// follower's fetch without the log lock.
+    first_unstable_offset: AtomicI64,
+    role: Mutex<Role>,
+    /// A follower's high watermark, as its leader last reported it.
+    leader_high_watermark: AtomicI64,
+    /// The newest leader epoch in the log (-1: none).
+    latest_epoch: AtomicI32,
+    /// Set while an ISR change this leader asked for is with the
+    /// controller, so that fetches do not ask again meanwhile.
+    pub(crate) isr_change_pending: std::sync::atomic::AtomicBool,
+}
+
+/// Why an acks=all append is not acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicationError {
+    /// Leadership moved while waiting.
+    NotLeader,
+    /// Replicated, but the ISR is smaller than `min.insync.replicas`.
+    NotEnoughReplicasAfterAppend,
+    TimedOut,
 }
 
 /// Which records a consumer may see (the Fetch and ListOffsets field).
@@ -55,6 +81,8 @@ pub enum Isolation {
     ReadUncommitted,
     /// Up to the last stable offset, with the aborted transactions listed.
     ReadCommitted,
+    /// Up to the log end: a follower replicating the leader's log.
+    Replica,
 }
 
 impl Isolation {
@@ -90,10 +118,18 @@ impl Partition {
         let size = log.size_bytes();
         let stable = log.first_unstable_offset().unwrap_or(log_end).min(log_end);
         let min_insync_replicas = log.config().min_insync_replicas;
+        let first_unstable = log.first_unstable_offset().map_or(i64::MAX, |o| o.0);
+        let latest_epoch = log.latest_epoch().map_or(-1, |e| e.0);
         Partition {
             topic_partition,
             topic_id,
             log: Mutex::new(log),
+            first_unstable_offset: AtomicI64::new(first_unstable),
+            // Until the metadata says otherwise: a follower of nobody.
+            role: Mutex::new(Role::Follower { leader: -1 }),
+            leader_high_watermark: AtomicI64::new(log_end.0),
+            latest_epoch: AtomicI32::new(latest_epoch),
+            isr_change_pending: Default::default(),
             leader_epoch: AtomicI32::new(leader_epoch.0),
             min_insync_replicas: AtomicI32::new(min_insync_replicas),
             high_watermark: AtomicI64::new(log_end.0),
@@ -146,6 +182,7 @@ impl Partition {
         match isolation {
             Isolation::ReadUncommitted => self.high_watermark(),
             Isolation::ReadCommitted => self.last_stable_offset(),
+            Isolation::Replica => self.log_end_offset(),
         }
     }
 
@@ -158,6 +195,237 @@ impl Partition {
     /// wake-up is missed between the check and the wait.
     pub fn data_arrived(&self) -> tokio::sync::futures::Notified<'_> {
         self.new_data.notified()
+    }
+
+    fn lock_role(&self) -> MutexGuard<'_, Role> {
+        self.role
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A copy of the current role.
+    pub fn role(&self) -> Role {
+        self.lock_role().clone()
+    }
+
+    pub fn is_leader(&self) -> bool {
+        matches!(*self.lock_role(), Role::Leader(_))
+    }
+
+    /// The ISR as this broker knows it: the leader's, or empty on a follower.
+    pub fn in_sync_replicas(&self) -> Vec<i32> {
+        match &*self.lock_role() {
+            Role::Leader(state) => state.isr.clone(),
+            Role::Follower { .. } => Vec::new(),
+        }
+    }
+
+    /// Becomes (or stays) the leader at `leader_epoch`. A new epoch starts
+    /// follower tracking afresh; the same epoch only takes the new ISR.
+    pub fn become_leader(
+        &self,
+        node_id: i32,
+        leader_epoch: LeaderEpoch,
+        replicas: Vec<i32>,
+        isr: Vec<i32>,
+        partition_epoch: i32,
+    ) {
+        {
+            let mut role = self.lock_role();
+            match &mut *role {
+                Role::Leader(state) if self.leader_epoch() == leader_epoch => {
+                    state.update(replicas, isr, partition_epoch)
+                }
+                _ => {
+                    *role = Role::Leader(LeaderState::new(
+                        node_id,
+                        replicas,
+                        isr,
+                        partition_epoch,
+                        self.log_end_offset(),
+                    ))
+                }
+            }
+            self.leader_epoch.store(leader_epoch.0, Ordering::Release);
+        }
+        self.refresh_watermarks();
+    }
+
+    /// Becomes a follower of `leader` at `leader_epoch`; acks=all waiters
+    /// learn that they will not be acknowledged here.
+    pub fn become_follower(&self, leader: i32, leader_epoch: LeaderEpoch) {
+        *self.lock_role() = Role::Follower { leader };
+        self.leader_epoch.store(leader_epoch.0, Ordering::Release);
+        self.new_data.notify_waiters();
+    }
+
+    /// Leader: records a follower's fetch; the ISR it should move to if
+    /// the follower just caught up (for the controller to approve).
+    pub fn record_follower_fetch(&self, replica: i32, fetch_offset: Offset) -> Option<Vec<i32>> {
+        let expanded = {
+            let mut role = self.lock_role();
+            let Role::Leader(state) = &mut *role else {
+                return None;
+            };
+            state.record_fetch(replica, fetch_offset, self.log_end_offset());
+            state.expanded_isr(replica, self.high_watermark())
+        };
+        self.refresh_watermarks();
+        expanded
+    }
+
+    /// Leader: the ISR without followers lagging more than `max_lag`, with
+    /// the leader epoch and partition epoch it was computed at.
+    pub fn lagging_isr(
+        &self,
+        max_lag: std::time::Duration,
+    ) -> Option<(Vec<i32>, LeaderEpoch, i32)> {
+        match &*self.lock_role() {
+            Role::Leader(state) => state
+                .shrunk_isr(max_lag)
+                .map(|isr| (isr, self.leader_epoch(), state.partition_epoch)),
+            Role::Follower { .. } => None,
+        }
+    }
+
+    /// Leader: the partition epoch of the ISR it holds.
+    pub fn partition_epoch(&self) -> Option<i32> {
+        match &*self.lock_role() {
+            Role::Leader(state) => Some(state.partition_epoch),
+            Role::Follower { .. } => None,
+        }
+    }
+
+    /// Recomputes the high watermark (never backwards on a leader) and the
+    /// last stable offset, and wakes waiters if they moved.
+    fn refresh_watermarks(&self) {
+        let end = self.log_end_offset();
+        let current = self.high_watermark();
+        let high_watermark = match &*self.lock_role() {
+            Role::Leader(state) => state
+                .isr_high_watermark(end)
+                .map_or(current, |allowed| allowed.max(current))
+                .min(end),
+            Role::Follower { .. } => {
+                Offset(self.leader_high_watermark.load(Ordering::Acquire)).min(end)
+            }
+        };
+        let unstable = Offset(self.first_unstable_offset.load(Ordering::Acquire));
+        let stable = unstable.min(high_watermark);
+        let moved = high_watermark != current || stable != self.last_stable_offset();
+        // Store the LSO first: a reader never sees it above the watermark.
+        self.last_stable_offset.store(stable.0, Ordering::Release);
+        self.high_watermark
+            .store(high_watermark.0, Ordering::Release);
+        if moved {
+            self.new_data.notify_waiters();
+        }
+    }
+
+    /// acks=all: waits until the high watermark passes `last_offset`, then
+    /// checks the ISR is still at least `min.insync.replicas` strong.
+    pub async fn wait_for_replication(
+        &self,
+        last_offset: Offset,
+        timeout: std::time::Duration,
+    ) -> Result<(), ReplicationError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.new_data.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let in_sync = match &*self.lock_role() {
+                Role::Leader(state) => state.isr.len() as i32,
+                Role::Follower { .. } => return Err(ReplicationError::NotLeader),
+            };
+            if self.high_watermark() > last_offset {
+                if in_sync < self.min_insync_replicas() {
+                    return Err(ReplicationError::NotEnoughReplicasAfterAppend);
+                }
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(ReplicationError::TimedOut);
+            }
+        }
+    }
+
+    /// The newest leader epoch in the log (the follower's last fetched
+    /// epoch), kept with the offsets so a fetcher need not lock the log.
+    pub fn latest_epoch(&self) -> Option<LeaderEpoch> {
+        match self.latest_epoch.load(Ordering::Acquire) {
+            -1 => None,
+            epoch => Some(LeaderEpoch(epoch)),
+        }
+    }
+
+    /// Follower: the high watermark the leader reported.
+    pub fn set_leader_high_watermark(&self, high_watermark: Offset) {
+        self.leader_high_watermark
+            .store(high_watermark.0, Ordering::Release);
+        self.refresh_watermarks();
+    }
+
+    /// Follower: appends batches fetched from the leader, byte for byte.
+    pub async fn append_as_follower(
+        self: &Arc<Self>,
+        records: bytes::Bytes,
+    ) -> Result<(), LogError> {
+        if self.is_leader() {
+            return Err(LogError::NotLeader);
+        }
+        let partition = Arc::clone(self);
+        self.with_log(move |log| {
+            log.append_as_follower(&records)?;
+            partition.publish_offsets(log);
+            Ok(())
+        })
+        .await?;
+        self.new_data.notify_waiters();
+        Ok(())
+    }
+
+    /// Follower: drops the log from `offset` on (it diverged from the
+    /// leader's there).
+    pub async fn truncate_to(self: &Arc<Self>, offset: Offset) -> Result<(), LogError> {
+        let partition = Arc::clone(self);
+        self.with_log(move |log| {
+            log.truncate_to(offset)?;
+            partition.publish_offsets(log);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Follower: empties the log and restarts it at `offset` (the leader's
+    /// log start, past everything held here).
+    pub async fn truncate_fully_and_start_at(
+        self: &Arc<Self>,
+        offset: Offset,
+    ) -> Result<(), LogError> {
+        let partition = Arc::clone(self);
+        self.with_log(move |log| {
+            log.truncate_fully_and_start_at(offset)?;
+            partition.publish_offsets(log);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Leader: where the given epoch ends in this log (Kafka's
+    /// OffsetForLeaderEpoch answer): the epoch found and its end offset.
+    pub async fn end_offset_for_epoch(
+        self: &Arc<Self>,
+        epoch: i32,
+    ) -> Result<(i32, Offset), LogError> {
+        if self
+            .latest_epoch()
+            .is_some_and(|latest| latest.value() == epoch)
+        {
+            return Ok((epoch, self.log_end_offset()));
+        }
+        self.with_log(move |log| Ok(log.end_offset_for_epoch(epoch)))
+            .await
     }
 
     fn lock_log(&self) -> MutexGuard<'_, PartitionLog> {
@@ -188,6 +456,9 @@ impl Partition {
     ) -> Result<AppendInfo, LogError> {
         // A paused partition (fault plane) holds appends until resumed.
         let _ = self.paused.subscribe().wait_for(|paused| !*paused).await;
+        if !self.is_leader() {
+            return Err(LogError::NotLeader);
+        }
         let epoch = self.leader_epoch();
         let partition = Arc::clone(self);
         let info = self
@@ -208,6 +479,9 @@ impl Partition {
         self: &Arc<Self>,
         marker: TxnMarker,
     ) -> Result<CompletedTxn, LogError> {
+        if !self.is_leader() {
+            return Err(LogError::NotLeader);
+        }
         let epoch = self.leader_epoch();
         let partition = Arc::clone(self);
         let completed = self
@@ -227,15 +501,12 @@ impl Partition {
         self.log_start_offset
             .store(log.log_start_offset().0, Ordering::Release);
         self.size_bytes.store(log.size_bytes(), Ordering::Release);
-        // Single replica: everything appended is replicated to the whole ISR.
-        let high_watermark = end;
-        let stable = log
-            .first_unstable_offset()
-            .map_or(high_watermark, |first| first.min(high_watermark));
-        // Store the LSO first: a reader never sees it above the watermark.
-        self.last_stable_offset.store(stable.0, Ordering::Release);
-        self.high_watermark
-            .store(high_watermark.0, Ordering::Release);
+        self.latest_epoch
+            .store(log.latest_epoch().map_or(-1, |e| e.0), Ordering::Release);
+        let unstable = log.first_unstable_offset().map_or(i64::MAX, |o| o.0);
+        self.first_unstable_offset
+            .store(unstable, Ordering::Release);
+        self.refresh_watermarks();
     }
 
     /// Reads for a consumer: never past the high watermark, or for

@@ -105,6 +105,7 @@ impl RunningBroker {
         // Transactions decided before a restart get their markers now.
         let recovering = Arc::clone(&broker);
         tokio::spawn(async move { recovering.txn().recover().await });
+        broker.start_cluster_tasks();
         let maintenance = tokio::spawn(Arc::clone(&broker).run_log_maintenance());
         let serving = tokio::spawn(super::listener::run(
             Arc::clone(&broker),

@@ -20,7 +20,7 @@ pub mod state_machine;
 
 use std::io::Cursor;
 
-pub use records::{MetadataRecord, MetadataResponse, MetadataState};
+pub use records::{MetadataRecord, MetadataResponse, MetadataState, PartitionChange};
 
 openraft::declare_raft_types!(
     /// The Raft types of gregor's metadata quorum.
@@ -71,6 +71,9 @@ const PROPOSAL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// records to be committed and applied.
 pub struct Quorum {
     raft: MetadataRaft,
+    /// Brokers heard from, as this node's controller hears them when it
+    /// leads the quorum.
+    liveness: std::sync::Arc<crate::controller::liveness::Liveness>,
     state: state_machine::StateMachineStore,
     runtime: tokio::runtime::Handle,
     stop: tokio_util::sync::CancellationToken,
@@ -111,6 +114,7 @@ impl Quorum {
             .map_err(|e| QuorumError::Raft(e.to_string()))?;
         let quorum = Quorum {
             raft,
+            liveness: Default::default(),
             state,
             runtime,
             stop: tokio_util::sync::CancellationToken::new(),
@@ -166,6 +170,7 @@ impl Quorum {
         self.runtime.spawn(network::serve(
             listener,
             self.raft.clone(),
+            std::sync::Arc::clone(&self.liveness),
             self.stop.clone(),
         ));
         self.runtime.block_on(async {
@@ -201,7 +206,11 @@ impl Quorum {
         self.runtime.block_on(self.propose_async(record))
     }
 
-    async fn propose_async(&self, record: MetadataRecord) -> Result<MetadataResponse, QuorumError> {
+    /// `propose` for async callers.
+    pub async fn propose_async(
+        &self,
+        record: MetadataRecord,
+    ) -> Result<MetadataResponse, QuorumError> {
         let deadline = tokio::time::Instant::now() + PROPOSAL_WAIT;
         loop {
             let failure = match self.raft.client_write(record.clone()).await {
@@ -232,6 +241,37 @@ impl Quorum {
                 return Err(QuorumError::Raft(failure));
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn liveness(&self) -> &crate::controller::liveness::Liveness {
+        &self.liveness
+    }
+
+    /// The quorum's current leader and its controller address, if known.
+    pub fn leader(&self) -> Option<(u64, String)> {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        let leader = metrics.current_leader?;
+        let address = metrics
+            .membership_config
+            .membership()
+            .get_node(&leader)
+            .map(|node| node.addr.clone())
+            .unwrap_or_default();
+        Some((leader, address))
+    }
+
+    /// Sends this node's heartbeat to the quorum's leader (or records it,
+    /// when this node leads).
+    pub async fn heartbeat(&self, node_id: i32, ttl: std::time::Duration) -> Result<(), String> {
+        match self.leader() {
+            Some((leader, _)) if leader == node_id as u64 => {
+                self.liveness.heard(node_id);
+                Ok(())
+            }
+            Some((_, address)) => network::heartbeat(&address, node_id, ttl).await,
+            None => Err("no metadata quorum leader".to_string()),
         }
     }
 

@@ -21,7 +21,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use std::sync::Arc;
+
 use super::{MetadataRaft, MetadataRecord, MetadataResponse, TypeConfig};
+use crate::controller::liveness::Liveness;
 
 /// Frames larger than this are refused (a snapshot chunk is far smaller).
 const MAX_FRAME: usize = 64 * 1024 * 1024;
@@ -33,6 +36,10 @@ enum RaftRequest {
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
     /// A record proposed on another controller, for the leader to write.
     Propose(MetadataRecord),
+    /// A broker is alive (sent to the quorum's leader).
+    Heartbeat {
+        node_id: i32,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -42,6 +49,7 @@ enum RaftReply {
     InstallSnapshot(Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>),
     /// The applied record's response and log index, or why it failed.
     Propose(Result<(MetadataResponse, u64), String>),
+    Heartbeat,
 }
 
 /// Sends a proposal to the leader's controller listener at `address`;
@@ -58,6 +66,22 @@ pub async fn forward(
     };
     match tokio::time::timeout(ttl, exchange).await {
         Ok(Ok(RaftReply::Propose(result))) => result,
+        Ok(Ok(_)) => Err("mismatched reply".to_string()),
+        Ok(Err(error)) => Err(format!("controller {address}: {error}")),
+        Err(_) => Err(format!("controller {address} did not answer in {ttl:?}")),
+    }
+}
+
+/// Tells the quorum leader's controller at `address` that `node_id` is
+/// alive.
+pub async fn heartbeat(address: &str, node_id: i32, ttl: Duration) -> Result<(), String> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(address).await?;
+        write_frame(&mut stream, &RaftRequest::Heartbeat { node_id }).await?;
+        read_frame::<RaftReply>(&mut stream).await
+    };
+    match tokio::time::timeout(ttl, exchange).await {
+        Ok(Ok(RaftReply::Heartbeat)) => Ok(()),
         Ok(Ok(_)) => Err("mismatched reply".to_string()),
         Ok(Err(error)) => Err(format!("controller {address}: {error}")),
         Err(_) => Err(format!("controller {address} did not answer in {ttl:?}")),
@@ -217,7 +241,12 @@ impl RaftNetwork<TypeConfig> for PeerClient {
 }
 
 /// Answers peers' Raft RPCs on the controller listener until `shutdown`.
-pub async fn serve(listener: TcpListener, raft: MetadataRaft, shutdown: CancellationToken) {
+pub async fn serve(
+    listener: TcpListener,
+    raft: MetadataRaft,
+    liveness: Arc<Liveness>,
+    shutdown: CancellationToken,
+) {
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -226,10 +255,11 @@ pub async fn serve(listener: TcpListener, raft: MetadataRaft, shutdown: Cancella
         match accepted {
             Ok((stream, peer)) => {
                 let raft = raft.clone();
+                let liveness = Arc::clone(&liveness);
                 let shutdown = shutdown.clone();
                 tokio::spawn(async move {
                     tokio::select! {
-                        result = answer(stream, raft) => {
+                        result = answer(stream, raft, liveness) => {
                             if let Err(error) = result {
                                 debug!(%peer, %error, "controller connection closed");
                             }
@@ -246,7 +276,11 @@ pub async fn serve(listener: TcpListener, raft: MetadataRaft, shutdown: Cancella
     }
 }
 
-async fn answer(mut stream: TcpStream, raft: MetadataRaft) -> std::io::Result<()> {
+async fn answer(
+    mut stream: TcpStream,
+    raft: MetadataRaft,
+    liveness: Arc<Liveness>,
+) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
     loop {
         let request: RaftRequest = match read_frame(&mut stream).await {
@@ -268,6 +302,10 @@ async fn answer(mut stream: TcpStream, raft: MetadataRaft) -> std::io::Result<()
                     .map(|written| (written.data, written.log_id.index))
                     .map_err(|error| error.to_string()),
             ),
+            RaftRequest::Heartbeat { node_id } => {
+                liveness.heard(node_id);
+                RaftReply::Heartbeat
+            }
         };
         write_frame(&mut stream, &reply).await?;
     }

@@ -7,7 +7,18 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::dynamic::DynamicBrokerConfigs;
-use crate::metadata::{BrokerImage, TopicImage};
+use crate::metadata::{BrokerImage, PartitionImage, TopicImage};
+
+/// A new leader, leader epoch or ISR for one partition; it applies only
+/// if the partition is still at `expected_partition_epoch`, so that two
+/// changes decided on the same view cannot both land.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionChange {
+    pub topic: String,
+    pub topic_id: uuid::Uuid,
+    pub expected_partition_epoch: i32,
+    pub partition: PartitionImage,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MetadataRecord {
@@ -22,9 +33,11 @@ pub enum MetadataRecord {
     FenceBroker {
         node_id: i32,
     },
-    /// A topic is created, or its partitions, leaders, ISR or configs
-    /// change: the whole new image of the topic.
+    /// A topic is created, gets more partitions or new configs: the whole
+    /// new image of the topic. Partitions it had keep their applied state
+    /// (only `ChangePartition` changes leaders and ISRs).
     PutTopic(TopicImage),
+    ChangePartition(PartitionChange),
     RemoveTopic {
         name: String,
     },
@@ -46,6 +59,9 @@ pub enum MetadataResponse {
     /// A `PutTopic` lost a race: another topic of that name (another id)
     /// was created first, on another controller.
     TopicExists,
+    /// A `ChangePartition` was decided on an outdated partition (or the
+    /// topic is gone): nothing changed.
+    StalePartition,
 }
 
 /// Everything the metadata log describes.
@@ -76,14 +92,31 @@ impl MetadataState {
                 self.fenced.insert(*node_id);
             }
             MetadataRecord::PutTopic(topic) => {
-                if self
-                    .topics
-                    .get(&topic.name)
-                    .is_some_and(|existing| existing.id != topic.id)
-                {
-                    return MetadataResponse::TopicExists;
+                let mut topic = topic.clone();
+                if let Some(existing) = self.topics.get(&topic.name) {
+                    if existing.id != topic.id {
+                        return MetadataResponse::TopicExists;
+                    }
+                    let kept = existing.partitions.len().min(topic.partitions.len());
+                    topic.partitions[..kept].clone_from_slice(&existing.partitions[..kept]);
                 }
-                self.topics.insert(topic.name.clone(), topic.clone());
+                self.topics.insert(topic.name.clone(), topic);
+            }
+            MetadataRecord::ChangePartition(change) => {
+                let current = self
+                    .topics
+                    .get_mut(&change.topic)
+                    .filter(|topic| topic.id == change.topic_id)
+                    .and_then(|topic| {
+                        topic
+                            .partitions
+                            .get_mut(change.partition.partition.max(0) as usize)
+                    })
+                    .filter(|p| p.partition_epoch == change.expected_partition_epoch);
+                match current {
+                    Some(current) => *current = change.partition.clone(),
+                    None => return MetadataResponse::StalePartition,
+                }
             }
             MetadataRecord::RemoveTopic { name } => {
                 self.topics.remove(name);
@@ -158,5 +191,48 @@ mod tests {
                 end: 2000
             }
         );
+    }
+
+    #[test]
+    fn partition_changes_apply_only_to_the_epoch_they_were_decided_on() {
+        let mut state = MetadataState::default();
+        let partition = |leader: i32, partition_epoch: i32| crate::metadata::PartitionImage {
+            partition: 0,
+            leader,
+            leader_epoch: leader,
+            replicas: vec![1, 2],
+            isr: vec![1, 2],
+            partition_epoch,
+        };
+        let topic = TopicImage {
+            name: "t".into(),
+            id: uuid::Uuid::from_u128(1),
+            partitions: vec![partition(1, 0)],
+            configs: BTreeMap::new(),
+        };
+        state.apply(&MetadataRecord::PutTopic(topic.clone()));
+        let to_two = PartitionChange {
+            topic: "t".into(),
+            topic_id: topic.id,
+            expected_partition_epoch: 0,
+            partition: partition(2, 1),
+        };
+        assert_eq!(
+            state.apply(&MetadataRecord::ChangePartition(to_two.clone())),
+            MetadataResponse::Applied
+        );
+        assert_eq!(
+            state.apply(&MetadataRecord::ChangePartition(to_two)),
+            MetadataResponse::StalePartition
+        );
+        // a config change re-putting the topic keeps the applied leader
+        let mut reconfigured = topic.clone();
+        reconfigured
+            .configs
+            .insert("retention.ms".into(), "1".into());
+        reconfigured.partitions.push(partition(1, 0));
+        state.apply(&MetadataRecord::PutTopic(reconfigured));
+        let partitions = &state.topics["t"].partitions;
+        assert_eq!((partitions[0].leader, partitions.len()), (2, 2));
     }
 }

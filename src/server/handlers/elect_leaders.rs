@@ -2,8 +2,8 @@
 //! partition whose preferred replica already leads answers
 //! ELECTION_NOT_NEEDED; asked for every partition (null list), only the
 //! partitions where an election happened are listed, as Kafka answers.
-//! Leaders only move between brokers of a cluster; on a single broker the
-//! one replica always leads.
+//! Elections go through the controller, which refuses a preferred replica
+//! out of the ISR and an unclean election of a partition that has a leader.
 
 use std::sync::Arc;
 
@@ -32,57 +32,58 @@ pub async fn handle(
         return ElectLeadersResponse::default()
             .with_error_code(ResponseError::InvalidRequest.code());
     }
+    let unclean = election_type == UNCLEAN;
     let image = broker.metadata();
-    let Some(wanted) = request.topic_partitions else {
-        // Every partition: list only those whose leader changed — none,
-        // as each one's preferred replica leads.
-        return ElectLeadersResponse::default();
+    // Asked for every partition (null): only those whose leader moved
+    // are listed.
+    let every = request.topic_partitions.is_none();
+    let wanted: Vec<(String, Vec<i32>)> = match request.topic_partitions {
+        Some(wanted) => wanted
+            .into_iter()
+            .map(|t| (t.topic.to_string(), t.partitions))
+            .collect(),
+        None => image
+            .topics
+            .values()
+            .map(|t| {
+                (
+                    t.name.clone(),
+                    t.partitions.iter().map(|p| p.partition).collect(),
+                )
+            })
+            .collect(),
     };
     let mut results = Vec::with_capacity(wanted.len());
-    for topic in wanted {
-        let known = image.topic(topic.topic.as_str());
-        let partition_result = topic
-            .partitions
-            .iter()
-            .map(|&index| {
-                let partition = known.and_then(|t| t.partitions.get(index as usize));
-                let (error, message) = match partition {
-                    None => (
-                        ResponseError::UnknownTopicOrPartition,
-                        format!("{}-{index} does not exist", topic.topic.as_str()),
-                    ),
-                    Some(p)
-                        if election_type == PREFERRED && p.replicas.first() == Some(&p.leader) =>
-                    {
-                        (
-                            ResponseError::ElectionNotNeeded,
-                            format!("the preferred replica {} already leads", p.leader),
-                        )
-                    }
-                    Some(p) if election_type == UNCLEAN && p.leader >= 0 => (
-                        ResponseError::ElectionNotNeeded,
-                        format!("broker {} leads", p.leader),
-                    ),
-                    Some(p) if election_type == PREFERRED => (
-                        ResponseError::PreferredLeaderNotAvailable,
-                        format!("the preferred replica of {:?} cannot take over", p.replicas),
-                    ),
-                    Some(_) => (
-                        ResponseError::EligibleLeadersNotAvailable,
-                        "no replica left to lead".to_string(),
-                    ),
-                };
+    for (topic, partitions) in wanted {
+        let mut partition_result = Vec::with_capacity(partitions.len());
+        for index in partitions {
+            let outcome = broker
+                .controller()
+                .elect_leader(&topic, index, unclean)
+                .await;
+            let (error, message) = match outcome {
+                Ok(true) => (None, None),
+                Ok(false) if every => continue,
+                Ok(false) => (
+                    Some(ResponseError::ElectionNotNeeded),
+                    Some(format!("{topic}-{index} needs no election")),
+                ),
+                Err(error) => (Some(error), Some(format!("{topic}-{index}: {error:?}"))),
+            };
+            partition_result.push(
                 PartitionResult::default()
                     .with_partition_id(index)
-                    .with_error_code(error.code())
-                    .with_error_message(Some(str_bytes(message)))
-            })
-            .collect();
-        results.push(
-            ReplicaElectionResult::default()
-                .with_topic(topic_name(topic.topic.as_str()))
-                .with_partition_result(partition_result),
-        );
+                    .with_error_code(error.map_or(0, |e| e.code()))
+                    .with_error_message(message.map(str_bytes)),
+            );
+        }
+        if !partition_result.is_empty() {
+            results.push(
+                ReplicaElectionResult::default()
+                    .with_topic(topic_name(&topic))
+                    .with_partition_result(partition_result),
+            );
+        }
     }
     ElectLeadersResponse::default().with_replica_election_results(results)
 }

@@ -17,7 +17,7 @@ use futures_util::future::select_all;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_request::FetchTopic;
 use kafka_protocol::messages::fetch_response::{
-    AbortedTransaction, FetchableTopicResponse, PartitionData,
+    AbortedTransaction, EpochEndOffset, FetchableTopicResponse, PartitionData,
 };
 use kafka_protocol::messages::ProducerId;
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
@@ -38,7 +38,16 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, _version: i16) 
     let deadline = Instant::now() + max_wait;
     let min_bytes = request.min_bytes.max(0) as usize;
     let wanted = resolve(broker, &request.topics);
-    let isolation = Isolation::from_wire(request.isolation_level);
+    // A follower (replica id >= 0) reads to the log end and reports its
+    // progress with each fetch; consumers read to the visible end.
+    let replica = (request.replica_id.0 >= 0).then_some(request.replica_id.0);
+    let isolation = match replica {
+        Some(_) => Isolation::Replica,
+        None => Isolation::from_wire(request.isolation_level),
+    };
+    if let Some(replica) = replica {
+        record_follower_progress(broker, &wanted, replica).await;
+    }
 
     loop {
         // Register for wake-ups before reading, so data appended between the
@@ -64,6 +73,37 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, _version: i16) 
     }
 }
 
+/// A follower's fetch offsets are its log end offsets: the leader's ISR
+/// and high watermark move with them. A diverging follower (its last
+/// fetched epoch ends before its fetch offset here) is not counted.
+async fn record_follower_progress(broker: &Arc<Broker>, wanted: &Wanted, replica: i32) {
+    for (fetch, partition) in wanted {
+        let Some(partition) = partition else { continue };
+        if !partition.is_leader() || diverging(partition, fetch).await.is_some() {
+            continue;
+        }
+        if let Some(isr) = partition.record_follower_fetch(replica, Offset(fetch.fetch_offset)) {
+            broker.propose_isr(Arc::clone(partition), isr);
+        }
+    }
+}
+
+/// Where a follower's log leaves the leader's, if it does: the epoch
+/// and end offset the follower must truncate to (KIP-320 in Fetch v12+).
+async fn diverging(partition: &Arc<Partition>, fetch: &Fetch) -> Option<(i32, Offset)> {
+    if fetch.last_fetched_epoch < 0 {
+        return None;
+    }
+    let (epoch, end) = partition
+        .end_offset_for_epoch(fetch.last_fetched_epoch)
+        .await
+        .ok()?;
+    if epoch < 0 {
+        return None;
+    }
+    (epoch < fetch.last_fetched_epoch || end.value() < fetch.fetch_offset).then_some((epoch, end))
+}
+
 /// The response, counting the bytes it serves per topic.
 fn respond(broker: &Broker, topics: Vec<FetchableTopicResponse>) -> FetchResponse {
     for topic in &topics {
@@ -79,8 +119,17 @@ fn respond(broker: &Broker, topics: Vec<FetchableTopicResponse>) -> FetchRespons
     FetchResponse::default().with_responses(topics)
 }
 
+/// One requested partition.
+struct Fetch {
+    topic_partition: TopicPartition,
+    current_leader_epoch: i32,
+    fetch_offset: i64,
+    partition_max_bytes: i32,
+    last_fetched_epoch: i32,
+}
+
 /// The requested partitions, looked up once per request.
-type Wanted = Vec<((TopicPartition, i32, i64, i32), Option<Arc<Partition>>)>;
+type Wanted = Vec<(Fetch, Option<Arc<Partition>>)>;
 
 fn resolve(broker: &Broker, topics: &[FetchTopic]) -> Wanted {
     topics
@@ -89,15 +138,14 @@ fn resolve(broker: &Broker, topics: &[FetchTopic]) -> Wanted {
             topic.partitions.iter().map(move |p| {
                 let topic_partition = TopicPartition::new(topic.topic.to_string(), p.partition);
                 let partition = broker.partition(&topic_partition);
-                (
-                    (
-                        topic_partition,
-                        p.current_leader_epoch,
-                        p.fetch_offset,
-                        p.partition_max_bytes,
-                    ),
-                    partition,
-                )
+                let fetch = Fetch {
+                    topic_partition,
+                    current_leader_epoch: p.current_leader_epoch,
+                    fetch_offset: p.fetch_offset,
+                    partition_max_bytes: p.partition_max_bytes,
+                    last_fetched_epoch: p.last_fetched_epoch,
+                };
+                (fetch, partition)
             })
         })
         .collect()
@@ -113,7 +161,8 @@ async fn read_all(
     let mut remaining = request.max_bytes.max(0) as usize;
     let mut total = 0usize;
     let mut any_error = false;
-    for ((topic_partition, client_epoch, fetch_offset, partition_max_bytes), partition) in wanted {
+    for (fetch, partition) in wanted {
+        let topic_partition = &fetch.topic_partition;
         let mut data = PartitionData::default()
             .with_partition_index(topic_partition.partition)
             .with_high_watermark(-1)
@@ -131,20 +180,38 @@ async fn read_all(
                     .with_high_watermark(partition.high_watermark().value())
                     .with_last_stable_offset(partition.last_stable_offset().value())
                     .with_log_start_offset(partition.log_start_offset().value());
-                if let Some(error) = leader_epoch_error(*client_epoch, partition.leader_epoch()) {
+                let error = match partition.is_leader() {
+                    false => Some(ResponseError::NotLeaderOrFollower),
+                    true => {
+                        leader_epoch_error(fetch.current_leader_epoch, partition.leader_epoch())
+                    }
+                };
+                let diverged = match (error, isolation) {
+                    (None, Isolation::Replica) => diverging(partition, fetch).await,
+                    _ => None,
+                };
+                if let Some(error) = error {
                     any_error = true;
                     data = data.with_error_code(error.code());
+                } else if let Some((epoch, end)) = diverged {
+                    any_error = true;
+                    data = data.with_diverging_epoch(
+                        EpochEndOffset::default()
+                            .with_epoch(epoch)
+                            .with_end_offset(end.value()),
+                    );
                 } else {
                     // Past the response limit, a partition still gets its
                     // first batch only if nothing was returned yet (KIP-74).
-                    let limit = (*partition_max_bytes).max(0) as usize;
+                    let limit = fetch.partition_max_bytes.max(0) as usize;
                     let limit = if total == 0 {
                         limit
                     } else {
                         limit.min(remaining)
                     };
                     if limit > 0 || total == 0 {
-                        let read = partition.read(Offset(*fetch_offset), limit.max(1), isolation);
+                        let read =
+                            partition.read(Offset(fetch.fetch_offset), limit.max(1), isolation);
                         match read.await {
                             Ok(fetched) => {
                                 total += fetched.records.len();

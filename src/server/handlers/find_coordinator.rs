@@ -81,16 +81,26 @@ async fn find(broker: &Arc<Broker>, key_type: i8, key: String) -> Coordinator {
             "coordinator topic unavailable",
         );
     }
+    // The coordinator is the leader of the internal partition the key
+    // hashes to, as in Kafka.
     let image = broker.metadata();
-    let Some(me) = image.broker(broker.config().node_id) else {
+    let topic = match key_type {
+        GROUP_KEY => crate::group::OFFSETS_TOPIC,
+        _ => crate::txn::TRANSACTION_STATE_TOPIC,
+    };
+    let leader = image.topic(topic).and_then(|topic| {
+        let index = crate::group::partition_for(&key, topic.partitions.len() as i32);
+        topic.partitions.get(index as usize)
+    });
+    let Some(coordinator) = leader.and_then(|p| image.broker(p.leader)) else {
         return failed(
             ResponseError::CoordinatorNotAvailable,
-            "broker not registered",
+            "the coordinator's partition has no leader",
         );
     };
     Coordinator::default()
         .with_key(str_bytes(key.clone()))
-        .with_node_id(BrokerId(me.node_id))
-        .with_host(str_bytes(me.host.clone()))
-        .with_port(i32::from(me.port))
+        .with_node_id(BrokerId(coordinator.node_id))
+        .with_host(str_bytes(coordinator.host.clone()))
+        .with_port(i32::from(coordinator.port))
 }

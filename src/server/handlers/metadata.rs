@@ -16,7 +16,7 @@ use super::topic_name;
 use crate::broker::Broker;
 use crate::controller::validate_topic_name;
 use crate::error::KafkaError;
-use crate::metadata::TopicImage;
+use crate::metadata::{MetadataImage, TopicImage, NO_LEADER};
 
 /// A requested topic, by name or (v10+) by id.
 enum Wanted {
@@ -51,14 +51,19 @@ pub async fn handle(
     match wanted {
         None => {
             let image = broker.metadata();
-            topics.extend(image.topics.values().map(|topic| describe(topic, version)));
+            topics.extend(
+                image
+                    .topics
+                    .values()
+                    .map(|topic| describe(&image, topic, version)),
+            );
         }
         Some(wanted) => {
             for topic in wanted {
                 topics.push(match topic {
                     Wanted::Name(name) => by_name(broker, &name, may_create, version).await,
                     Wanted::Id(id) => match broker.metadata().topic_by_id(id) {
-                        Some(topic) => describe(topic, version),
+                        Some(topic) => describe(&broker.metadata(), topic, version),
                         None => error_topic(None, id, ResponseError::UnknownTopicId),
                     },
                 });
@@ -91,8 +96,9 @@ async fn by_name(
     may_create: bool,
     version: i16,
 ) -> MetadataResponseTopic {
-    if let Some(topic) = broker.metadata().topic(name) {
-        return describe(topic, version);
+    let image = broker.metadata();
+    if let Some(topic) = image.topic(name) {
+        return describe(&image, topic, version);
     }
     if validate_topic_name(name).is_err() {
         return error_topic(
@@ -109,7 +115,7 @@ async fn by_name(
         );
     }
     match broker.auto_create_topic(name).await {
-        Ok(Some(topic)) => describe(&topic, version),
+        Ok(Some(topic)) => describe(&broker.metadata(), &topic, version),
         Ok(None) => error_topic(
             Some(name),
             Uuid::nil(),
@@ -129,13 +135,28 @@ fn error_topic(name: Option<&str>, id: Uuid, error: ResponseError) -> MetadataRe
         .with_topic_id(id)
 }
 
-fn describe(topic: &TopicImage, version: i16) -> MetadataResponseTopic {
+fn describe(image: &MetadataImage, topic: &TopicImage, version: i16) -> MetadataResponseTopic {
     let partitions = topic
         .partitions
         .iter()
         .map(|partition| {
+            // Replicas on fenced brokers are offline; a partition whose
+            // in-sync replicas are all gone has no leader.
+            let offline = partition
+                .replicas
+                .iter()
+                .copied()
+                .filter(|id| image.broker(*id).is_none())
+                .map(BrokerId)
+                .collect();
+            let error = match partition.leader {
+                NO_LEADER => ResponseError::LeaderNotAvailable.code(),
+                _ => 0,
+            };
             MetadataResponsePartition::default()
                 .with_partition_index(partition.partition)
+                .with_error_code(error)
+                .with_offline_replicas(offline)
                 .with_leader_id(BrokerId(partition.leader))
                 .with_leader_epoch(if version >= 7 {
                     partition.leader_epoch

@@ -15,6 +15,7 @@ use super::topic_name;
 use crate::broker::Broker;
 use crate::error::KafkaError;
 use crate::log::partition_log::AppendOrigin;
+use crate::partition::ReplicationError;
 use crate::records::batch::Batch;
 use crate::txn::coordinator::TxnProtocol;
 use crate::txn::state::TxnError;
@@ -29,6 +30,7 @@ pub async fn handle(
     version: i16,
 ) -> Option<ProduceResponse> {
     let acks = request.acks;
+    let timeout = std::time::Duration::from_millis(request.timeout_ms.max(0) as u64);
     let mut topics = Vec::with_capacity(request.topic_data.len());
     for topic in request.topic_data {
         let name = topic.name.to_string();
@@ -40,7 +42,14 @@ pub async fn handle(
         }
         let partitions = join_all(topic.partition_data.into_iter().map(|data| {
             let topic_partition = TopicPartition::new(name.clone(), data.index);
-            append_one(broker, topic_partition, data.records, acks, version)
+            append_one(
+                broker,
+                topic_partition,
+                data.records,
+                acks,
+                version,
+                timeout,
+            )
         }))
         .await;
         topics.push(
@@ -58,6 +67,7 @@ async fn append_one(
     records: Option<bytes::Bytes>,
     acks: i16,
     version: i16,
+    timeout: std::time::Duration,
 ) -> PartitionProduceResponse {
     let response = PartitionProduceResponse::default()
         .with_index(topic_partition.partition)
@@ -87,12 +97,14 @@ async fn append_one(
     };
     // acks=all needs min.insync.replicas replicas in sync before anything
     // is appended, as Kafka checks it.
+    if !partition.is_leader() {
+        return failed(
+            ResponseError::NotLeaderOrFollower,
+            format!("this broker does not lead {topic_partition}"),
+        );
+    }
     if acks == -1 {
-        let in_sync = broker
-            .metadata()
-            .topic(&topic_partition.topic)
-            .and_then(|topic| topic.partitions.get(topic_partition.partition as usize))
-            .map_or(0, |p| p.isr.len() as i32);
+        let in_sync = partition.in_sync_replicas().len() as i32;
         let required = partition.min_insync_replicas();
         if in_sync < required {
             return failed(
@@ -122,6 +134,27 @@ async fn append_one(
             broker
                 .metrics()
                 .bytes_produced(&topic_partition.topic, size);
+            if acks == -1 {
+                if let Err(error) = partition
+                    .wait_for_replication(info.last_offset, timeout)
+                    .await
+                {
+                    let (code, why) = match error {
+                        ReplicationError::NotLeader => {
+                            (ResponseError::NotLeaderOrFollower, "leadership moved")
+                        }
+                        ReplicationError::NotEnoughReplicasAfterAppend => (
+                            ResponseError::NotEnoughReplicasAfterAppend,
+                            "written, but the ISR shrank below min.insync.replicas",
+                        ),
+                        ReplicationError::TimedOut => (
+                            ResponseError::RequestTimedOut,
+                            "the in-sync replicas did not confirm in time",
+                        ),
+                    };
+                    return failed(code, format!("{topic_partition}: {why}"));
+                }
+            }
             response
                 .with_base_offset(info.base_offset.value())
                 .with_log_append_time_ms(info.log_append_time.unwrap_or(-1))

@@ -1,0 +1,227 @@
+"""ISR replication across three brokers in KRaft combined mode (issue #5,
+points 1–3): leaders and replicas spread over the brokers, clients send to
+each leader, followers copy the leaders' logs byte for byte, acks=all
+waits for the ISR and honours min.insync.replicas, and a killed leader is
+replaced by an in-sync replica without losing an acknowledged record.
+
+The brokers fence a silent broker after broker.session.timeout.ms (3 s
+here, 9 s by default) and followers report every fetch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+from confluent_kafka import Producer, KafkaError
+from confluent_kafka.admin import AdminClient, NewTopic
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from conftest import start_cluster, wait_until
+
+pytestmark = pytest.mark.timeout(240)
+
+CLUSTER_OVERRIDES = {
+    "broker.session.timeout.ms": "3000",
+    "broker.heartbeat.interval.ms": "500",
+    "replica.lag.time.max.ms": "4000",
+    "offsets.topic.replication.factor": "3",
+}
+
+
+@pytest.fixture
+def cluster():
+    brokers = start_cluster(3, CLUSTER_OVERRIDES)
+    for broker in brokers:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        wait_until(lambda: len(admin.describe_cluster().result(timeout=10).nodes) == 3,
+                   timeout=60, what=f"{broker.name} lists three brokers")
+    yield brokers
+    for broker in brokers:
+        broker.cleanup()
+
+
+def bootstrap(cluster) -> str:
+    return ",".join(b.bootstrap for b in cluster if b.running)
+
+
+def create(cluster, name, partitions, replication, **configs):
+    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    topic = NewTopic(name, partitions, replication, config=configs)
+    for future in admin.create_topics([topic]).values():
+        future.result(timeout=30)
+
+
+def layout(broker, topic):
+    """{partition: (leader, replicas, isr)} as this broker's Metadata says."""
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    described = admin.list_topics(topic, timeout=10).topics[topic]
+    return {p.id: (p.leader, sorted(p.replicas), sorted(p.isrs))
+            for p in described.partitions.values()}
+
+
+def fully_replicated(cluster, topic, partitions):
+    def check():
+        for broker in cluster:
+            if not broker.running:
+                continue
+            seen = layout(broker, topic)
+            if len(seen) != partitions or any(
+                    leader < 0 or isr != replicas for leader, replicas, isr in seen.values()):
+                return None
+        return seen
+    return wait_until(check, timeout=60, what=f"{topic} fully replicated")
+
+
+def segment_bytes(broker, topic, partition):
+    log = broker.partition_dir(topic, partition) / "00000000000000000000.log"
+    return log.read_bytes() if log.exists() else b""
+
+
+def wait_identical_replicas(cluster, topic, partitions):
+    """Every live replica's first segment ends up byte-identical to the
+    leader's (leaders wrote offsets and epochs; followers copy bytes)."""
+    def same():
+        for partition in range(partitions):
+            copies = {segment_bytes(b, topic, partition) for b in cluster if b.running}
+            if len(copies) != 1:
+                return False
+        return True
+    wait_until(same, timeout=30, what="byte-identical replicas")
+
+
+def consume_all(cluster, topic, partitions, expected_count, timeout=60):
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap(cluster), enable_auto_commit=False,
+                             auto_offset_reset="earliest", consumer_timeout_ms=1000)
+    consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
+    got = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(got) < expected_count and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                got.extend(records)
+        # and nothing more turns up
+        for records in consumer.poll(timeout_ms=1000).values():
+            got.extend(records)
+    finally:
+        consumer.close()
+    return got
+
+
+def test_replicated_topic_spreads_leaders_and_copies_logs_byte_for_byte(cluster):
+    create(cluster, "spread", 6, 3)
+    seen = fully_replicated(cluster, "spread", 6)
+    leaders = Counter(leader for leader, _, _ in seen.values())
+    assert sorted(leaders) == [1, 2, 3] and set(leaders.values()) == {2}, seen
+    assert all(replicas == [1, 2, 3] for _, replicas, _ in seen.values())
+
+    # confluent-kafka, acks=all and idempotent: every partition's leader
+    acked = []
+    producer = Producer({"bootstrap.servers": bootstrap(cluster), "acks": "all",
+                         "enable.idempotence": True, "linger.ms": 5})
+    for i in range(60):
+        producer.produce("spread", key=f"k{i}".encode(), value=f"cf-{i}".encode(),
+                         partition=i % 6, headers=[("h", f"{i}".encode())],
+                         on_delivery=lambda err, msg: acked.append((err, msg.partition(), msg.offset())))
+    assert producer.flush(30) == 0
+    assert [e for e, _, _ in acked if e is not None] == []
+    assert sorted(o for _, p, o in acked if p == 0) == list(range(10))
+
+    # kafka-python, acks=all
+    kp = KafkaProducer(bootstrap_servers=bootstrap(cluster), acks="all")
+    futures = [kp.send("spread", key=f"kp{i}".encode(), value=f"kp-{i}".encode(), partition=i % 6)
+               for i in range(30)]
+    offsets = [f.get(timeout=30) for f in futures]
+    kp.close()
+    assert sorted(m.offset for m in offsets if m.partition == 0) == list(range(10, 15))
+
+    records = consume_all(cluster, "spread", 6, 90)
+    values = Counter(r.value for r in records)
+    assert sorted(values) == sorted([f"cf-{i}".encode() for i in range(60)]
+                                    + [f"kp-{i}".encode() for i in range(30)])
+    assert set(values.values()) == {1}
+    by_value = {r.value: r for r in records}
+    assert by_value[b"cf-7"].key == b"k7" and by_value[b"cf-7"].headers == [("h", b"7")]
+    wait_identical_replicas(cluster, "spread", 6)
+
+
+def test_a_killed_leader_is_replaced_without_losing_acknowledged_records(cluster):
+    create(cluster, "failover", 3, 3, **{"min.insync.replicas": "2"})
+    fully_replicated(cluster, "failover", 3)
+    acked: list[tuple[int, int, bytes]] = []
+    failed: list[KafkaError] = []
+
+    def on_delivery(err, msg):
+        if err is None:
+            acked.append((msg.partition(), msg.offset(), msg.value()))
+        else:
+            failed.append(err)
+
+    producer = Producer({"bootstrap.servers": bootstrap(cluster), "acks": "all",
+                         "enable.idempotence": True, "linger.ms": 2,
+                         "message.timeout.ms": 60000})
+    sent = 0
+
+    def send(n):
+        nonlocal sent
+        for _ in range(n):
+            producer.produce("failover", value=f"m-{sent}".encode(), partition=sent % 3,
+                             on_delivery=on_delivery)
+            sent += 1
+            producer.poll(0)
+
+    send(150)
+    producer.flush(30)
+    leader = layout(cluster[1], "failover")[0][0]
+    victim = cluster[leader - 1]
+    victim.kill()
+    survivors = [b for b in cluster if b.running]
+    # a new leader from the ISR takes partition 0 over
+    wait_until(lambda: layout(survivors[0], "failover")[0][0] not in (-1, leader),
+               timeout=30, what="a new leader for partition 0")
+    send(150)
+    assert producer.flush(60) == 0
+    assert failed == [], failed
+    assert len(acked) == 300
+
+    records = consume_all(survivors, "failover", 3, 300)
+    values = Counter(r.value for r in records)
+    assert set(values) == {f"m-{i}".encode() for i in range(300)}, "acknowledged records lost"
+    assert set(values.values()) == {1}, "duplicates"
+    # offsets acknowledged are where the records are
+    at = {(r.partition, r.offset): r.value for r in records}
+    assert all(at.get((p, o)) == v for p, o, v in acked)
+
+    # the killed broker returns, catches up and rejoins every ISR
+    victim.start()
+    fully_replicated(cluster, "failover", 3)
+    wait_identical_replicas(cluster, "failover", 3)
+
+
+def test_acks_all_needs_min_insync_replicas_but_acks_1_does_not(cluster):
+    create(cluster, "isr", 1, 2, **{"min.insync.replicas": "2"})
+    leader, replicas, _ = fully_replicated(cluster, "isr", 1)[0]
+    follower = next(r for r in replicas if r != leader)
+    cluster[follower - 1].kill()
+    live = [b for b in cluster if b.running]
+    wait_until(lambda: layout(live[0], "isr")[0][2] == [leader], timeout=30,
+               what="the ISR shrinks to the leader")
+
+    def produce(acks):
+        outcome = []
+        p = Producer({"bootstrap.servers": bootstrap(live), "acks": acks,
+                      "message.timeout.ms": 5000, "retries": 0})
+        p.produce("isr", value=b"x", on_delivery=lambda err, msg: outcome.append(err))
+        p.flush(20)
+        return outcome[0]
+
+    err = produce("all")
+    assert err is not None and err.code() == KafkaError.NOT_ENOUGH_REPLICAS, err
+    assert produce("1") is None
+
+    kp = KafkaProducer(bootstrap_servers=bootstrap(live), acks="all", retries=0)
+    with pytest.raises(Exception) as raised:
+        kp.send("isr", b"y").get(timeout=20)
+    kp.close()
+    assert "NotEnoughReplicas" in type(raised.value).__name__, raised.value

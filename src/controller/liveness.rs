@@ -1,0 +1,56 @@
+//! Which brokers are alive, as the active controller hears them: every
+//! broker sends a heartbeat to the quorum's leader each
+//! `broker.heartbeat.interval.ms`; the leader fences a broker it has not
+//! heard from for `broker.session.timeout.ms` (its leaderships move) and
+//! unfences it when it is heard again. Heartbeats are not written to the
+//! metadata log: only the fencing decisions are.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+pub struct Liveness {
+    heard: Mutex<HashMap<i32, Instant>>,
+}
+
+impl Liveness {
+    pub fn heard(&self, node_id: i32) {
+        let mut heard = self.heard.lock().unwrap_or_else(|p| p.into_inner());
+        heard.insert(node_id, Instant::now());
+    }
+
+    /// A controller that just took the lead starts every broker's clock
+    /// now: it cannot know what the previous leader heard.
+    pub fn restart_clocks(&self, nodes: impl IntoIterator<Item = i32>) {
+        let now = Instant::now();
+        let mut heard = self.heard.lock().unwrap_or_else(|p| p.into_inner());
+        heard.clear();
+        heard.extend(nodes.into_iter().map(|node| (node, now)));
+    }
+
+    /// Whether `node_id` was heard within `session_timeout`.
+    pub fn is_alive(&self, node_id: i32, session_timeout: Duration) -> bool {
+        let heard = self.heard.lock().unwrap_or_else(|p| p.into_inner());
+        heard
+            .get(&node_id)
+            .is_some_and(|at| at.elapsed() < session_timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broker_is_alive_until_its_session_times_out() {
+        let liveness = Liveness::default();
+        assert!(!liveness.is_alive(1, Duration::from_secs(9)));
+        liveness.heard(1);
+        assert!(liveness.is_alive(1, Duration::from_secs(9)));
+        assert!(!liveness.is_alive(1, Duration::ZERO));
+        liveness.restart_clocks([2]);
+        assert!(!liveness.is_alive(1, Duration::from_secs(9)));
+        assert!(liveness.is_alive(2, Duration::from_secs(9)));
+    }
+}

@@ -1,0 +1,112 @@
+//! Where a new partition's replicas go: leaders spread round-robin over the
+//! live brokers, followers on the next brokers along, and — when brokers
+//! set `broker.rack` — the broker list alternates racks first, so that a
+//! partition's replicas land on different racks as far as there are racks
+//! (Kafka's rack-aware assignment, without its random start).
+
+use std::collections::BTreeMap;
+
+use crate::metadata::BrokerImage;
+
+/// The replica lists of partitions `first..first + count`, each
+/// `replication_factor` long (callers check there are enough brokers).
+/// `seed` picks where the round-robin starts (a topic name's hash), so
+/// that many small topics do not all lead on the same broker.
+pub fn place(
+    brokers: &[BrokerImage],
+    first: i32,
+    count: i32,
+    replication_factor: usize,
+    seed: usize,
+) -> Vec<Vec<i32>> {
+    let order = rack_alternated(brokers);
+    if order.is_empty() {
+        return Vec::new();
+    }
+    let n = order.len();
+    (first..first + count)
+        .map(|partition| {
+            let start = (seed + partition as usize) % n;
+            (0..replication_factor.min(n))
+                .map(|i| order[(start + i) % n])
+                .collect()
+        })
+        .collect()
+}
+
+/// Broker ids ordered so that consecutive ones are on different racks
+/// where possible: the first of each rack, then the second of each…
+/// Brokers without a rack count as one rack of their own each.
+fn rack_alternated(brokers: &[BrokerImage]) -> Vec<i32> {
+    let mut by_rack: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+    for broker in brokers {
+        let rack = match &broker.rack {
+            Some(rack) => rack.clone(),
+            None => format!("\u{0}{}", broker.node_id),
+        };
+        by_rack.entry(rack).or_default().push(broker.node_id);
+    }
+    for ids in by_rack.values_mut() {
+        ids.sort_unstable();
+    }
+    let mut racks: Vec<Vec<i32>> = by_rack.into_values().collect();
+    // Without racks, plain id order.
+    racks.sort_by_key(|ids| ids.first().copied());
+    let deepest = racks.iter().map(Vec::len).max().unwrap_or(0);
+    (0..deepest)
+        .flat_map(|level| {
+            racks
+                .iter()
+                .filter_map(move |ids| ids.get(level).copied())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broker(node_id: i32, rack: Option<&str>) -> BrokerImage {
+        BrokerImage {
+            node_id,
+            host: "localhost".into(),
+            port: 9092,
+            rack: rack.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn leaders_and_replicas_spread_over_the_brokers() {
+        let brokers = [broker(3, None), broker(1, None), broker(2, None)];
+        let placed = place(&brokers, 0, 6, 3, 0);
+        assert_eq!(placed[0], vec![1, 2, 3]);
+        assert_eq!(placed[1], vec![2, 3, 1]);
+        assert_eq!(placed[2], vec![3, 1, 2]);
+        let mut leaders: Vec<i32> = placed.iter().map(|r| r[0]).collect();
+        leaders.sort_unstable();
+        assert_eq!(leaders, vec![1, 1, 2, 2, 3, 3]);
+        for replicas in &placed {
+            let mut distinct = replicas.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            assert_eq!(distinct.len(), 3);
+        }
+        assert_eq!(place(&brokers, 4, 1, 1, 0), vec![vec![2]]);
+        assert_eq!(place(&brokers, 0, 1, 2, 1), vec![vec![2, 3]]);
+    }
+
+    #[test]
+    fn replicas_of_a_partition_go_to_different_racks_first() {
+        let brokers = [
+            broker(1, Some("a")),
+            broker(2, Some("a")),
+            broker(3, Some("b")),
+            broker(4, Some("b")),
+        ];
+        for replicas in place(&brokers, 0, 8, 2, 0) {
+            let rack = |id: i32| if id <= 2 { "a" } else { "b" };
+            assert_ne!(rack(replicas[0]), rack(replicas[1]), "{replicas:?}");
+        }
+    }
+}

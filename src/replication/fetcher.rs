@@ -1,0 +1,241 @@
+//! One leader's fetcher: a loop of Fetch requests (v12, with this
+//! broker's replica id and each partition's last fetched epoch) over one
+//! connection, appending what comes back byte for byte. A diverging epoch
+//! in the answer (KIP-320/KIP-595's check, the Fetch-borne form of
+//! OffsetForLeaderEpoch) truncates the follower's log to where it agrees
+//! with the leader before it fetches on.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_response::PartitionData;
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::Followed;
+use crate::client::Connection;
+use crate::config::broker::ReplicationConfig;
+use crate::metadata::BrokerImage;
+use crate::partition::Partition;
+use crate::types::{LeaderEpoch, Offset, TopicPartition};
+
+/// The Fetch version followers speak: topics by name, replica id in the
+/// body, last fetched epoch and diverging epochs.
+const FETCH_VERSION: i16 = 12;
+
+pub(super) struct Fetcher {
+    node_id: i32,
+    leader: BrokerImage,
+    config: ReplicationConfig,
+    partitions: watch::Receiver<Followed>,
+    stop: CancellationToken,
+}
+
+impl Fetcher {
+    pub(super) fn new(
+        node_id: i32,
+        leader: BrokerImage,
+        config: ReplicationConfig,
+        partitions: watch::Receiver<Followed>,
+        stop: CancellationToken,
+    ) -> Fetcher {
+        Fetcher {
+            node_id,
+            leader,
+            config,
+            partitions,
+            stop,
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        let address = format!("{}:{}", self.leader.host, self.leader.port);
+        info!(leader = self.leader.node_id, %address, "replica fetcher started");
+        let mut connection: Option<Connection> = None;
+        loop {
+            if self.stop.is_cancelled() {
+                break;
+            }
+            let followed = self.partitions.borrow_and_update().clone();
+            if followed.is_empty() {
+                tokio::select! {
+                    _ = self.partitions.changed() => continue,
+                    _ = self.stop.cancelled() => break,
+                }
+            }
+            let mut open = match connection.take() {
+                Some(open) => open,
+                None => {
+                    let client_id = format!("gregor-replica-{}", self.node_id);
+                    match Connection::connect(&address, &client_id).await {
+                        Ok(open) => open,
+                        Err(error) => {
+                            debug!(leader = self.leader.node_id, %error, "cannot reach leader");
+                            self.back_off().await;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let (request, epochs) = self.request(&followed);
+            // A fetch interrupted mid-flight leaves the connection unusable:
+            // it is dropped, and the next round reconnects.
+            let response = tokio::select! {
+                response = open.request_at(request, FETCH_VERSION) => response,
+                _ = self.stop.cancelled() => break,
+            };
+            let response = match response {
+                Ok(response) => response,
+                Err(error) => {
+                    debug!(leader = self.leader.node_id, %error, "replica fetch failed");
+                    self.back_off().await;
+                    continue;
+                }
+            };
+            connection = Some(open);
+            if !self.apply(&followed, &epochs, response).await {
+                self.back_off().await;
+            }
+        }
+        info!(leader = self.leader.node_id, "replica fetcher stopped");
+    }
+
+    async fn back_off(&self) {
+        tokio::select! {
+            _ = tokio::time::sleep(self.config.fetch_backoff) => {}
+            _ = self.stop.cancelled() => {}
+        }
+    }
+
+    /// The next Fetch, and the leader epoch each partition was at: an
+    /// answer for a partition whose epoch moved since is dropped.
+    fn request(
+        &self,
+        followed: &Followed,
+    ) -> (FetchRequest, BTreeMap<TopicPartition, LeaderEpoch>) {
+        let mut topics: Vec<FetchTopic> = Vec::new();
+        let mut epochs = BTreeMap::new();
+        for (topic_partition, partition) in followed.iter() {
+            let epoch = partition.leader_epoch();
+            epochs.insert(topic_partition.clone(), epoch);
+            let fetch = FetchPartition::default()
+                .with_partition(topic_partition.partition)
+                .with_current_leader_epoch(epoch.value())
+                .with_fetch_offset(partition.log_end_offset().value())
+                .with_last_fetched_epoch(partition.latest_epoch().map_or(-1, |e| e.value()))
+                .with_log_start_offset(partition.log_start_offset().value())
+                .with_partition_max_bytes(self.config.fetch_max_bytes);
+            match topics.last_mut() {
+                Some(last) if last.topic.as_str() == topic_partition.topic => {
+                    last.partitions.push(fetch)
+                }
+                _ => topics.push(
+                    FetchTopic::default()
+                        .with_topic(TopicName(StrBytes::from_string(
+                            topic_partition.topic.clone(),
+                        )))
+                        .with_partitions(vec![fetch]),
+                ),
+            }
+        }
+        let request = FetchRequest::default()
+            .with_replica_id(BrokerId(self.node_id))
+            .with_max_wait_ms(self.config.fetch_wait_max.as_millis() as i32)
+            .with_min_bytes(1)
+            .with_max_bytes(self.config.fetch_response_max_bytes)
+            .with_session_epoch(-1)
+            .with_topics(topics);
+        (request, epochs)
+    }
+
+    /// Applies one response; false if nothing went well (back off).
+    async fn apply(
+        &self,
+        followed: &Followed,
+        epochs: &BTreeMap<TopicPartition, LeaderEpoch>,
+        response: FetchResponse,
+    ) -> bool {
+        let by_name: BTreeMap<&str, _> = response
+            .responses
+            .iter()
+            .map(|topic| (topic.topic.as_str(), topic))
+            .collect();
+        let mut progressed = false;
+        for (topic_partition, partition) in followed.iter() {
+            let Some(data) = by_name
+                .get(topic_partition.topic.as_str())
+                .and_then(|topic| {
+                    topic
+                        .partitions
+                        .iter()
+                        .find(|p| p.partition_index == topic_partition.partition)
+                })
+            else {
+                continue;
+            };
+            if epochs.get(topic_partition) != Some(&partition.leader_epoch()) {
+                continue;
+            }
+            match self.apply_partition(topic_partition, partition, data).await {
+                Ok(()) => progressed = true,
+                Err(error) => {
+                    debug!(partition = %topic_partition, leader = self.leader.node_id, %error,
+                           "replica fetch of partition failed")
+                }
+            }
+        }
+        progressed
+    }
+
+    async fn apply_partition(
+        &self,
+        topic_partition: &TopicPartition,
+        partition: &Arc<Partition>,
+        data: &PartitionData,
+    ) -> Result<(), String> {
+        let error = ResponseError::try_from_code(data.error_code);
+        match error {
+            None => {}
+            Some(ResponseError::OffsetOutOfRange) => {
+                // The whole local log lies before the leader's start
+                // (retention moved it): start over there.
+                let leader_start = Offset(data.log_start_offset);
+                if leader_start > partition.log_end_offset() {
+                    warn!(partition = %topic_partition, start = %leader_start,
+                          "follower behind the leader's log start: starting over there");
+                    return partition
+                        .truncate_fully_and_start_at(leader_start)
+                        .await
+                        .map_err(|e| e.to_string());
+                }
+                return Err("offset out of range".to_string());
+            }
+            Some(other) => return Err(format!("{other:?}")),
+        }
+        if data.diverging_epoch.epoch >= 0 || data.diverging_epoch.end_offset >= 0 {
+            let end = Offset(data.diverging_epoch.end_offset);
+            info!(partition = %topic_partition, epoch = data.diverging_epoch.epoch, end_offset = %end,
+                  "log diverges from the leader's: truncating");
+            return partition.truncate_to(end).await.map_err(|e| e.to_string());
+        }
+        let records = data.records.clone().unwrap_or_default();
+        if !records.is_empty() {
+            append(partition, records).await?;
+        }
+        partition.set_leader_high_watermark(Offset(data.high_watermark));
+        Ok(())
+    }
+}
+
+async fn append(partition: &Arc<Partition>, records: Bytes) -> Result<(), String> {
+    partition
+        .append_as_follower(records)
+        .await
+        .map_err(|error| error.to_string())
+}
