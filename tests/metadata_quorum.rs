@@ -38,7 +38,12 @@ async fn start(id: u64, dir: &std::path::Path, listener: TcpListener) -> Voter {
         .await
         .unwrap();
     let stop = CancellationToken::new();
-    tokio::spawn(serve(listener, raft.clone(), Default::default(), stop.clone()));
+    tokio::spawn(serve(
+        listener,
+        raft.clone(),
+        Default::default(),
+        stop.clone(),
+    ));
     Voter { raft, state, stop }
 }
 
