@@ -54,6 +54,8 @@ pub struct Broker {
     journal: crate::server::journal::Journal,
     /// Serialises reconciliations with the metadata image.
     reconciling: std::sync::Mutex<()>,
+    /// Set when this broker took over `__transaction_state` partitions.
+    txn_recovery_due: std::sync::atomic::AtomicBool,
     /// The fetchers that keep this broker's follower replicas in step.
     replication: crate::replication::ReplicaFetchers,
 }
@@ -108,6 +110,7 @@ impl Broker {
             Arc::clone(&partitions),
             Arc::clone(&groups),
             Arc::clone(&producer_ids),
+            Arc::clone(&controller),
         );
         let broker = Arc::new(Broker {
             config,
@@ -123,6 +126,7 @@ impl Broker {
             faults: Default::default(),
             journal: Default::default(),
             reconciling: Default::default(),
+            txn_recovery_due: Default::default(),
             replication: crate::replication::ReplicaFetchers::new(
                 config_node_id,
                 replication_config,
@@ -132,8 +136,6 @@ impl Broker {
         broker.remove_stray_logs()?;
         let image = broker.controller.image();
         broker.reconcile(&image)?;
-        broker.groups.load()?;
-        broker.txn.load()?;
         info!(partitions = broker.partitions.all().len(), cluster_id = %image.cluster_id, "logs loaded");
         Ok(broker)
     }
@@ -350,6 +352,7 @@ impl Broker {
                 .and_then(|topic| topic.partitions.get(topic_partition.partition as usize))
                 .is_some_and(|p| p.replicas.contains(&me));
             if !wanted {
+                self.coordinators_lose(topic_partition);
                 self.partitions.remove(topic_partition);
                 hosted.become_follower(crate::metadata::NO_LEADER, hosted.leader_epoch());
                 info!(partition = %topic_partition, "no longer a replica: removing the log");
@@ -384,6 +387,7 @@ impl Broker {
                 };
                 let epoch = LeaderEpoch(assigned.leader_epoch);
                 if assigned.leader == me {
+                    let newly = !partition.is_leader() || partition.leader_epoch() != epoch;
                     partition.become_leader(
                         me,
                         epoch,
@@ -391,7 +395,13 @@ impl Broker {
                         assigned.isr.clone(),
                         assigned.partition_epoch,
                     );
+                    if newly {
+                        self.coordinators_gain(&topic_partition)?;
+                    }
                 } else {
+                    if partition.is_leader() {
+                        self.coordinators_lose(&topic_partition);
+                    }
                     let changed = match partition.role() {
                         Role::Follower { leader } => {
                             leader != assigned.leader || partition.leader_epoch() != epoch
@@ -452,6 +462,41 @@ impl Broker {
         });
     }
 
+    /// The group and transaction coordinators follow the leadership of
+    /// their internal partitions: a new leader loads the partition's
+    /// groups or transactional ids and serves them from then on.
+    fn coordinators_gain(&self, topic_partition: &TopicPartition) -> Result<(), BrokerError> {
+        match topic_partition.topic.as_str() {
+            OFFSETS_TOPIC => self.groups.load_partition(topic_partition.partition)?,
+            TRANSACTION_STATE_TOPIC => {
+                self.txn.load_partition(topic_partition.partition)?;
+                self.txn_recovery_due
+                    .store(true, std::sync::atomic::Ordering::Release);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn coordinators_lose(&self, topic_partition: &TopicPartition) {
+        match topic_partition.topic.as_str() {
+            OFFSETS_TOPIC => self.groups.unload_partition(topic_partition.partition),
+            TRANSACTION_STATE_TOPIC => self.txn.unload_partition(topic_partition.partition),
+            _ => {}
+        }
+    }
+
+    /// Completes the transactions decided but not completed under the
+    /// previous coordinator of partitions this broker just took over.
+    pub async fn recover_transactions_if_due(&self) {
+        if self
+            .txn_recovery_due
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
+            self.txn.recover().await;
+        }
+    }
+
     /// Reconciles every new metadata image until the broker stops.
     pub async fn follow_metadata(self: Arc<Self>) {
         let mut images = self.controller.subscribe_images();
@@ -472,6 +517,7 @@ impl Broker {
                 Ok(Err(error)) => warn!(%error, "applying the metadata image failed"),
                 Err(error) => warn!(%error, "applying the metadata image failed"),
             }
+            self.recover_transactions_if_due().await;
         }
     }
 

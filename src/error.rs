@@ -121,6 +121,7 @@ impl KafkaError for TxnError {
             TxnError::InvalidTransactionTimeout { .. } => ResponseError::InvalidTransactionTimeout,
             TxnError::CoordinatorNotAvailable(_) => ResponseError::CoordinatorNotAvailable,
             TxnError::UnknownTransactionalId => ResponseError::TransactionalIdNotFound,
+            TxnError::NotCoordinator => ResponseError::NotCoordinator,
         }
     }
 }

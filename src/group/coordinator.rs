@@ -37,6 +37,9 @@ pub struct GroupCoordinator {
     /// Groups holding offsets of each producer's open transaction, so that
     /// the transaction coordinator's outcome reaches them.
     txn_groups: Mutex<HashMap<i64, std::collections::BTreeSet<String>>>,
+    /// The `__consumer_offsets` partitions this broker leads and has
+    /// loaded: it coordinates exactly the groups that hash to them.
+    owned: Mutex<std::collections::HashSet<i32>>,
 }
 
 /// Records of open transactions met while loading a partition, by producer.
@@ -53,24 +56,64 @@ impl GroupCoordinator {
             running: Mutex::new(HashMap::new()),
             restored: Mutex::new(HashMap::new()),
             txn_groups: Mutex::new(HashMap::new()),
+            owned: Mutex::new(Default::default()),
         }
+    }
+
+    fn offsets_partition(&self, group_id: &str) -> i32 {
+        partition_for(group_id, self.config.offsets_topic_num_partitions)
+    }
+
+    /// Whether this broker coordinates `group_id` (it leads the group's
+    /// `__consumer_offsets` partition and has loaded it); others answer
+    /// NOT_COORDINATOR, as Kafka's do.
+    pub fn coordinates(&self, group_id: &str) -> bool {
+        let owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
+        owned.contains(&self.offsets_partition(group_id))
+    }
+
+    /// This broker stopped leading `__consumer_offsets-<index>`: its groups
+    /// go (their actors stop once in-flight requests are answered).
+    pub fn unload_partition(&self, index: i32) {
+        if !self
+            .owned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&index)
+        {
+            return;
+        }
+        let of_partition = |group_id: &String| self.offsets_partition(group_id) == index;
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|group_id, _| !of_partition(group_id));
+        self.restored
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|group_id, _| !of_partition(group_id));
+        info!(
+            partition = index,
+            "no longer coordinating the groups of this partition"
+        );
     }
 
     pub fn config(&self) -> &GroupConfig {
         &self.config
     }
 
-    /// Replays every `__consumer_offsets` partition hosted here: the last
-    /// record per key wins, tombstones delete; offsets written in a
-    /// transaction count once its commit marker is read, and stay pending
-    /// if no marker came yet. Blocking: call at start-up.
-    pub fn load(&self) -> Result<(), LogError> {
+    /// This broker now leads `__consumer_offsets-<index>`: replays it
+    /// (the last record per key wins, tombstones delete; offsets written in
+    /// a transaction count once its commit marker is read, and stay pending
+    /// if no marker came yet) and coordinates its groups from then on.
+    /// Blocking: called while the metadata image is applied.
+    pub fn load_partition(&self, index: i32) -> Result<(), LogError> {
         let mut groups: HashMap<String, Group> = HashMap::new();
         let mut records = 0usize;
-        for index in 0..self.config.offsets_topic_num_partitions {
+        {
             let topic_partition = TopicPartition::new(OFFSETS_TOPIC, index);
             let Some(partition) = self.partitions.get(&topic_partition) else {
-                continue;
+                return Ok(());
             };
             let mut offset = partition.log_start_offset();
             let end = partition.high_watermark();
@@ -88,11 +131,27 @@ impl GroupCoordinator {
             self.restore_pending(&mut groups, pending);
         }
         groups.retain(|_, group| group.state != GroupState::Dead);
-        info!(
-            groups = groups.len(),
-            records, "group coordinator loaded __consumer_offsets"
-        );
-        *self.restored.lock().unwrap_or_else(|p| p.into_inner()) = groups;
+        if !groups.is_empty() || records > 0 {
+            info!(
+                partition = index,
+                groups = groups.len(),
+                records,
+                "group coordinator loaded a __consumer_offsets partition"
+            );
+        }
+        // Groups of this partition from an earlier leadership are stale.
+        let of_partition = |group_id: &String| self.offsets_partition(group_id) == index;
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|group_id, _| !of_partition(group_id));
+        let mut restored = self.restored.lock().unwrap_or_else(|p| p.into_inner());
+        restored.retain(|group_id, _| !of_partition(group_id));
+        restored.extend(groups);
+        self.owned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(index);
         Ok(())
     }
 
@@ -197,6 +256,9 @@ impl GroupCoordinator {
     /// The actor of a group, started if needed. Without `create`, unknown
     /// groups give `None`.
     fn handle(&self, group_id: &str, create: bool) -> Option<mpsc::Sender<Command>> {
+        if !self.coordinates(group_id) {
+            return None;
+        }
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(sender) = running.get(group_id) {
             if !sender.is_closed() {
@@ -216,10 +278,7 @@ impl GroupCoordinator {
         };
         let storage = GroupStorage {
             partitions: Arc::clone(&self.partitions),
-            topic_partition: TopicPartition::new(
-                OFFSETS_TOPIC,
-                partition_for(group_id, self.config.offsets_topic_num_partitions),
-            ),
+            topic_partition: TopicPartition::new(OFFSETS_TOPIC, self.offsets_partition(group_id)),
         };
         let (sender, receiver) = mpsc::channel(GROUP_QUEUE);
         let actor = GroupActor::new(group, storage, self.config.clone());

@@ -104,7 +104,7 @@ impl RunningBroker {
         }
         // Transactions decided before a restart get their markers now.
         let recovering = Arc::clone(&broker);
-        tokio::spawn(async move { recovering.txn().recover().await });
+        tokio::spawn(async move { recovering.recover_transactions_if_due().await });
         broker.start_cluster_tasks();
         let maintenance = tokio::spawn(Arc::clone(&broker).run_log_maintenance());
         let serving = tokio::spawn(super::listener::run(

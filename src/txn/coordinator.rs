@@ -18,10 +18,11 @@ use super::log_format;
 use super::producer_ids::ProducerIds;
 use super::state::{InitPlan, TxnError, TxnMetadata, TxnState};
 use super::{partition_for, TxnConfig, TRANSACTION_STATE_TOPIC};
+use crate::controller::Controller;
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::log::partition_log::AppendOrigin;
 use crate::log::LogError;
-use crate::partition::{Partition, Partitions};
+use crate::partition::Partitions;
 use crate::records::batch::{Batches, Compression};
 use crate::records::builder::BatchBuilder;
 use crate::records::control::TxnMarker;
@@ -39,6 +40,11 @@ pub struct TransactionCoordinator {
     /// Transactional id of each producer id handed out, for checking
     /// transactional produce requests.
     owners: Mutex<HashMap<i64, String>>,
+    /// The `__transaction_state` partitions this broker leads and has
+    /// loaded: it coordinates exactly the transactional ids hashing there.
+    owned: Mutex<std::collections::HashSet<i32>>,
+    /// Where remote partitions' leaders are, for their markers.
+    controller: Arc<Controller>,
 }
 
 /// Which transaction protocol a request speaks: the classic one, or
@@ -65,6 +71,7 @@ impl TransactionCoordinator {
         partitions: Arc<Partitions>,
         groups: Arc<GroupCoordinator>,
         producer_ids: Arc<ProducerIds>,
+        controller: Arc<Controller>,
     ) -> Self {
         TransactionCoordinator {
             config,
@@ -73,7 +80,56 @@ impl TransactionCoordinator {
             producer_ids,
             entries: Mutex::new(HashMap::new()),
             owners: Mutex::new(HashMap::new()),
+            owned: Mutex::new(Default::default()),
+            controller,
         }
+    }
+
+    fn state_partition_index(&self, transactional_id: &str) -> i32 {
+        partition_for(transactional_id, self.config.state_log_num_partitions)
+    }
+
+    /// Whether this broker coordinates `transactional_id` (it leads the
+    /// id's `__transaction_state` partition and has loaded it).
+    pub fn coordinates(&self, transactional_id: &str) -> bool {
+        let owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
+        owned.contains(&self.state_partition_index(transactional_id))
+    }
+
+    /// NOT_COORDINATOR for ids another broker coordinates.
+    fn check_coordinator(&self, transactional_id: &str) -> Result<(), TxnError> {
+        match self.coordinates(transactional_id) {
+            true => Ok(()),
+            false => Err(TxnError::NotCoordinator),
+        }
+    }
+
+    /// This broker stopped leading `__transaction_state-<index>`: its
+    /// transactional ids go to the new leader.
+    pub fn unload_partition(&self, index: i32) {
+        if !self
+            .owned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&index)
+        {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let gone: Vec<String> = entries
+            .keys()
+            .filter(|id| self.state_partition_index(id) == index)
+            .cloned()
+            .collect();
+        let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
+        for id in &gone {
+            entries.remove(id);
+        }
+        owners.retain(|_, id| !gone.contains(id));
+        info!(
+            partition = index,
+            "no longer coordinating the transactions of this partition"
+        );
     }
 
     pub fn config(&self) -> &TxnConfig {
@@ -104,15 +160,16 @@ impl TransactionCoordinator {
             .insert(producer_id, transactional_id.to_string());
     }
 
-    /// Replays every `__transaction_state` partition hosted here (the last
-    /// record per id wins; tombstones remove). Blocking: call at start-up,
-    /// then `recover` finishes what was decided but not completed.
-    pub fn load(&self) -> Result<(), LogError> {
+    /// This broker now leads `__transaction_state-<index>`: replays it
+    /// (the last record per id wins; tombstones remove) and coordinates its
+    /// ids from then on; `recover` finishes what was decided but not
+    /// completed. Blocking: called while the metadata image is applied.
+    pub fn load_partition(&self, index: i32) -> Result<(), LogError> {
         let mut loaded: HashMap<String, Option<TxnMetadata>> = HashMap::new();
-        for index in 0..self.config.state_log_num_partitions {
+        {
             let topic_partition = TopicPartition::new(TRANSACTION_STATE_TOPIC, index);
             let Some(partition) = self.partitions.get(&topic_partition) else {
-                continue;
+                return Ok(());
             };
             let mut offset = partition.log_start_offset();
             while offset < partition.high_watermark() {
@@ -138,16 +195,25 @@ impl TransactionCoordinator {
         }
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
+        let mut count = 0;
         for (id, meta) in loaded.into_iter() {
             if let Some(meta) = meta {
                 owners.insert(meta.producer_id, id.clone());
                 entries.insert(id, Arc::new(AsyncMutex::new(Some(meta))));
+                count += 1;
             }
         }
-        info!(
-            transactional_ids = entries.len(),
-            "transaction coordinator loaded __transaction_state"
-        );
+        if count > 0 {
+            info!(
+                partition = index,
+                transactional_ids = count,
+                "transaction coordinator loaded a __transaction_state partition"
+            );
+        }
+        self.owned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(index);
         Ok(())
     }
 
@@ -233,6 +299,7 @@ impl TransactionCoordinator {
             });
         }
         let id = &request.transactional_id;
+        self.check_coordinator(id)?;
         let entry = self.entry(id);
         let mut guard = entry.lock().await;
         let mut expected = request.expected;
@@ -310,6 +377,7 @@ impl TransactionCoordinator {
         epoch: i16,
         partitions: Vec<TopicPartition>,
     ) -> Result<(), TxnError> {
+        self.check_coordinator(transactional_id)?;
         let (entry, _) = self
             .producer_entry(transactional_id, producer_id, epoch)
             .await?;
@@ -350,6 +418,7 @@ impl TransactionCoordinator {
         commit: bool,
         protocol: TxnProtocol,
     ) -> Result<(i64, i16), TxnError> {
+        self.check_coordinator(transactional_id)?;
         let unknown = TxnError::InvalidProducerIdMapping {
             given: producer_id,
             owner: -1,
@@ -400,16 +469,10 @@ impl TransactionCoordinator {
             commit,
             coordinator_epoch: self.coordinator_epoch(&prepared.transactional_id),
         };
-        let mut offsets_touched = false;
-        for topic_partition in &prepared.partitions {
-            let Some(partition) = self.partitions.get(topic_partition) else {
-                // The topic was deleted meanwhile: nothing left to mark.
-                warn!(partition = %topic_partition, "no partition for a transaction marker");
-                continue;
-            };
-            write_marker(&partition, marker).await?;
-            offsets_touched |= topic_partition.topic == OFFSETS_TOPIC;
-        }
+        let image = self.controller.image();
+        let written =
+            super::markers::write(&self.partitions, &image, marker, &prepared.partitions).await?;
+        let offsets_touched = written.local.iter().any(|tp| tp.topic == OFFSETS_TOPIC);
         if offsets_touched {
             self.groups.complete_txn(prepared.producer_id, commit).await;
         }
@@ -438,7 +501,16 @@ impl TransactionCoordinator {
                 "{partition} is not part of an open transaction of producer {producer_id}"
             ))
         };
-        let id = owner.ok_or_else(not_in_txn)?;
+        // The producer's coordinator may be another broker; then only it
+        // could check (Kafka asks it over AddPartitionsToTxn v4; gregor
+        // does not yet), so the write is let through unchecked.
+        let all_coordinated_here = self.owned.lock().unwrap_or_else(|p| p.into_inner()).len()
+            >= self.config.state_log_num_partitions as usize;
+        let id = match owner {
+            Some(id) => id,
+            None if !all_coordinated_here => return Ok(()),
+            None => return Err(not_in_txn()),
+        };
         let entry = self.existing(&id).ok_or_else(not_in_txn)?;
         let mut guard = entry.lock().await;
         let meta = guard.clone().ok_or_else(not_in_txn)?;
@@ -523,12 +595,4 @@ impl TransactionCoordinator {
         all.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
         all
     }
-}
-
-/// Writes one marker; the partition's producer state fences stale ones.
-async fn write_marker(partition: &Arc<Partition>, marker: TxnMarker) -> Result<(), TxnError> {
-    partition.append_marker(marker).await.map(|_| ()).map_err(|error| {
-        warn!(partition = %partition.topic_partition(), %error, "writing transaction marker failed");
-        TxnError::CoordinatorNotAvailable(error.to_string())
-    })
 }

@@ -6,6 +6,7 @@
 
 pub mod coordinator;
 pub mod log_format;
+pub mod markers;
 pub mod producer_ids;
 pub mod state;
 

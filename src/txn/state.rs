@@ -76,6 +76,8 @@ pub enum TxnError {
     CoordinatorNotAvailable(String),
     #[error("unknown transactional id")]
     UnknownTransactionalId,
+    #[error("another broker coordinates this transactional id")]
+    NotCoordinator,
 }
 
 /// Producers give up an epoch this close to the top and take a new id.

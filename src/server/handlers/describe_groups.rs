@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
+
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
@@ -19,6 +21,15 @@ pub async fn handle(
     let mut groups = Vec::with_capacity(request.groups.len());
     for group_id in request.groups {
         let described = DescribedGroup::default().with_group_id(group_id.clone());
+        // Once the offsets topic exists, only its partition's leader answers.
+        let offsets_topic = broker
+            .metadata()
+            .topic(crate::group::OFFSETS_TOPIC)
+            .is_some();
+        if offsets_topic && !group_id.is_empty() && !broker.groups().coordinates(&group_id) {
+            groups.push(described.with_error_code(ResponseError::NotCoordinator.code()));
+            continue;
+        }
         let description = if group_id.is_empty() {
             None
         } else {

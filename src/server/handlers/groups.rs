@@ -24,6 +24,9 @@ pub(crate) async fn coordinator_for<'a>(
         warn!(%error, "cannot create __consumer_offsets");
         return Err(ResponseError::CoordinatorNotAvailable);
     }
+    if !broker.groups().coordinates(group_id) {
+        return Err(ResponseError::NotCoordinator);
+    }
     Ok(broker.groups())
 }
 

@@ -1,0 +1,170 @@
+"""Issue #5 point 5: the group and transaction coordinators follow the
+leaders of their internal partitions (`__consumer_offsets`,
+`__transaction_state`, replicated to all three brokers), so consumer
+groups and transactions keep working when the coordinator's broker is
+killed with SIGKILL: the new leader loads the partition and answers
+FindCoordinator, committed offsets and transactional state included.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition as CfPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from conftest import start_cluster, wait_until
+
+pytestmark = pytest.mark.timeout(240)
+
+INTERNAL_PARTITIONS = 3
+OVERRIDES = {
+    "broker.session.timeout.ms": "3000",
+    "broker.heartbeat.interval.ms": "500",
+    "replica.lag.time.max.ms": "10000",
+    "offsets.topic.num.partitions": str(INTERNAL_PARTITIONS),
+    "transaction.state.log.num.partitions": str(INTERNAL_PARTITIONS),
+    "group.initial.rebalance.delay.ms": "0",
+}
+
+
+@pytest.fixture
+def cluster():
+    brokers = start_cluster(3, OVERRIDES)
+    for broker in brokers:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        wait_until(lambda: len(admin.describe_cluster().result(timeout=10).nodes) == 3,
+                   timeout=60, what=f"{broker.name} lists three brokers")
+    yield brokers
+    for broker in brokers:
+        broker.cleanup()
+
+
+def bootstrap(cluster) -> str:
+    return ",".join(b.bootstrap for b in cluster if b.running)
+
+
+def java_partition(key: str, partitions: int) -> int:
+    """Kafka's coordinator partition: abs(String.hashCode) % partitions."""
+    h = 0
+    for ch in key:
+        h = (31 * h + ord(ch)) & 0xFFFFFFFF
+    return (h & 0x7FFFFFFF) % partitions
+
+
+def leader_of(cluster, topic: str, partition: int) -> int:
+    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    return admin.list_topics(topic, timeout=10).topics[topic].partitions[partition].leader
+
+
+def create(cluster, name, partitions=3):
+    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    for future in admin.create_topics([NewTopic(name, partitions, 3)]).values():
+        future.result(timeout=30)
+
+
+def kill_leader_of(cluster, topic, partition):
+    """SIGKILLs the leader of an internal partition; returns the victim
+    once another broker leads it."""
+    leader = leader_of(cluster, topic, partition)
+    victim = cluster[leader - 1]
+    victim.kill()
+    wait_until(lambda: leader_of(cluster, topic, partition) not in (-1, leader),
+               timeout=30, what=f"a new leader of {topic}-{partition}")
+    return victim
+
+
+def test_consumer_group_offsets_survive_the_coordinator_broker_kill(cluster):
+    create(cluster, "work")
+    kp = KafkaProducer(bootstrap_servers=bootstrap(cluster), acks="all")
+    for i in range(30):
+        kp.send("work", value=f"before-{i}".encode(), partition=i % 3)
+    kp.flush(30)
+    kp.close()
+
+    group = "survivors"
+    consumer = KafkaConsumer("work", bootstrap_servers=bootstrap(cluster), group_id=group,
+                             enable_auto_commit=False, auto_offset_reset="earliest")
+    got = []
+    deadline = time.monotonic() + 60
+    while len(got) < 30 and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            got.extend(records)
+    assert len(got) == 30
+    consumer.commit()
+    consumer.close()
+
+    victim = kill_leader_of(cluster, "__consumer_offsets",
+                            java_partition(group, INTERNAL_PARTITIONS))
+    survivors = [b for b in cluster if b.running]
+
+    kp = KafkaProducer(bootstrap_servers=bootstrap(survivors), acks="all")
+    for i in range(9):
+        kp.send("work", value=f"after-{i}".encode(), partition=i % 3)
+    kp.flush(30)
+    kp.close()
+
+    # confluent-kafka, same group: the new coordinator has the offsets
+    cf = Consumer({"bootstrap.servers": bootstrap(survivors), "group.id": group,
+                   "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    committed = cf.committed([CfPartition("work", p) for p in range(3)], timeout=30)
+    assert [tp.offset for tp in committed] == [10, 10, 10]
+    cf.subscribe(["work"])
+    after = []
+    deadline = time.monotonic() + 60
+    while len(after) < 9 and time.monotonic() < deadline:
+        msg = cf.poll(0.5)
+        if msg is not None and msg.error() is None:
+            after.append(msg.value())
+    cf.close()
+    assert sorted(after) == sorted(f"after-{i}".encode() for i in range(9))
+
+    admin = AdminClient({"bootstrap.servers": bootstrap(survivors)})
+    described = admin.describe_consumer_groups([group])[group].result(timeout=30)
+    assert described.coordinator.id != int(victim.name.split("-")[1])
+
+
+def test_transactions_go_on_after_the_coordinator_broker_is_killed(cluster):
+    create(cluster, "ledger")
+    txn_id = "ledger-writer"
+
+    def producer():
+        p = Producer({"bootstrap.servers": bootstrap(cluster), "transactional.id": txn_id,
+                      "transaction.timeout.ms": 30000})
+        p.init_transactions(60)
+        return p
+
+    first = producer()
+    first.begin_transaction()
+    for i in range(10):
+        first.produce("ledger", value=f"one-{i}".encode(), partition=i % 3)
+    first.commit_transaction(60)
+
+    kill_leader_of(cluster, "__transaction_state", java_partition(txn_id, INTERNAL_PARTITIONS))
+
+    # a new instance of the same transactional id finds its coordinator
+    second = producer()
+    second.begin_transaction()
+    for i in range(10):
+        second.produce("ledger", value=f"two-{i}".encode(), partition=i % 3)
+    second.commit_transaction(60)
+    second.begin_transaction()
+    for i in range(5):
+        second.produce("ledger", value=f"aborted-{i}".encode(), partition=i % 3)
+    second.abort_transaction(60)
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap(cluster), isolation_level="read_committed",
+                             enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer.assign([TopicPartition("ledger", p) for p in range(3)])
+    seen = []
+    deadline = time.monotonic() + 60
+    while len(seen) < 20 and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            seen.extend(r.value for r in records)
+    for records in consumer.poll(timeout_ms=1500).values():
+        seen.extend(r.value for r in records)
+    consumer.close()
+    assert sorted(seen) == sorted([f"one-{i}".encode() for i in range(10)]
+                                  + [f"two-{i}".encode() for i in range(10)])
