@@ -58,7 +58,10 @@ class Broker:
     """One gregor broker process (restartable on the same port and data dir)."""
 
     def __init__(self, name: str = "gregor", overrides: dict | None = None,
-                 data_dir: str | Path | None = None, port: int | None = None):
+                 data_dir: str | Path | None = None, port: int | None = None,
+                 env: dict | None = None):
+        """`overrides` become --override flags (None drops one of the
+        defaults below); `env` adds environment variables (GREGOR_*)."""
         self.name = name
         self.host = "127.0.0.1"
         self.port = port or free_port()
@@ -70,6 +73,7 @@ class Broker:
         self.data_dir = Path(data_dir)
         self.log_path = self.data_dir.parent / f"{name}.log"
         self.overrides = dict(overrides or {})
+        self.env = dict(env or {})
         self.proc: subprocess.Popen | None = None
         self._log_file = None
         self.starts = 0
@@ -92,7 +96,9 @@ class Broker:
             "log.dirs": str(self.data_dir),
             "node.id": "1",
         }
-        settings.update({k: str(v) for k, v in self.overrides.items()})
+        settings.update({k: str(v) for k, v in self.overrides.items() if v is not None})
+        for k in [k for k, v in self.overrides.items() if v is None]:
+            settings.pop(k, None)
         cmd = [GREGOR_BIN, "broker"]
         for k, v in settings.items():
             cmd += ["--override", f"{k}={v}"]
@@ -113,6 +119,7 @@ class Broker:
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "info")
         env.setdefault("RUST_BACKTRACE", "1")
+        env.update(self.env)
         self._log_file = open(self.log_path, "ab", buffering=0)
         self.starts += 1
         self._log_file.write(
