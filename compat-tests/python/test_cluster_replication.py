@@ -225,3 +225,37 @@ def test_acks_all_needs_min_insync_replicas_but_acks_1_does_not(cluster):
         kp.send("isr", b"y").get(timeout=20)
     kp.close()
     assert "NotEnoughReplicas" in type(raised.value).__name__, raised.value
+
+
+def test_a_stopped_broker_hands_its_leaderships_over_before_it_exits():
+    # A session timeout far beyond the test's waits: only the broker's own
+    # controlled shutdown can move its leaderships this quickly.
+    cluster = start_cluster(3, {**CLUSTER_OVERRIDES, "broker.session.timeout.ms": "60000"})
+    try:
+        for broker in cluster:
+            admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+            wait_until(lambda: len(admin.describe_cluster().result(timeout=10).nodes) == 3,
+                       timeout=60, what=f"{broker.name} lists three brokers")
+        create(cluster, "handover", 3, 3)
+        fully_replicated(cluster, "handover", 3)
+        leader = layout(cluster[0], "handover")[0][0]
+        victim = cluster[leader - 1]
+        assert victim.stop() == 0
+        survivor = next(b for b in cluster if b.running)
+        moved = layout(survivor, "handover")
+        assert all(l not in (-1, leader) for l, _, _ in moved.values()), moved
+        admin = AdminClient({"bootstrap.servers": survivor.bootstrap})
+        assert leader not in {n.id for n in admin.describe_cluster().result(timeout=10).nodes}
+        # acks=all goes on with the two others, and the broker rejoins
+        p = Producer({"bootstrap.servers": bootstrap(cluster), "acks": "all"})
+        acked = []
+        for i in range(9):
+            p.produce("handover", value=b"v", partition=i % 3,
+                      on_delivery=lambda err, msg: acked.append(err))
+        assert p.flush(30) == 0 and acked == [None] * 9
+        victim.start()
+        fully_replicated(cluster, "handover", 3)
+        wait_identical_replicas(cluster, "handover", 3)
+    finally:
+        for broker in cluster:
+            broker.cleanup()

@@ -12,12 +12,25 @@ use std::time::{Duration, Instant};
 #[derive(Default)]
 pub struct Liveness {
     heard: Mutex<HashMap<i32, Instant>>,
+    /// Brokers shutting down (controlled shutdown): fenced on request,
+    /// never unfenced until they are heard again as not leaving.
+    leaving: Mutex<std::collections::HashSet<i32>>,
 }
 
 impl Liveness {
-    pub fn heard(&self, node_id: i32) {
+    pub fn heard(&self, node_id: i32, leaving: bool) {
         let mut heard = self.heard.lock().unwrap_or_else(|p| p.into_inner());
         heard.insert(node_id, Instant::now());
+        let mut leavers = self.leaving.lock().unwrap_or_else(|p| p.into_inner());
+        match leaving {
+            true => leavers.insert(node_id),
+            false => leavers.remove(&node_id),
+        };
+    }
+
+    pub fn is_leaving(&self, node_id: i32) -> bool {
+        let leavers = self.leaving.lock().unwrap_or_else(|p| p.into_inner());
+        leavers.contains(&node_id)
     }
 
     /// A controller that just took the lead starts every broker's clock
@@ -46,8 +59,12 @@ mod tests {
     fn a_broker_is_alive_until_its_session_times_out() {
         let liveness = Liveness::default();
         assert!(!liveness.is_alive(1, Duration::from_secs(9)));
-        liveness.heard(1);
+        liveness.heard(1, false);
         assert!(liveness.is_alive(1, Duration::from_secs(9)));
+        liveness.heard(1, true);
+        assert!(liveness.is_leaving(1));
+        liveness.heard(1, false);
+        assert!(!liveness.is_leaving(1));
         assert!(!liveness.is_alive(1, Duration::ZERO));
         liveness.restart_clocks([2]);
         assert!(!liveness.is_alive(1, Duration::from_secs(9)));

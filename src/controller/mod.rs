@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use base64::Engine;
 use thiserror::Error;
-use tracing::info;
+use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::config::dynamic::{BrokerConfigError, DynamicBrokerConfigs, Scope};
@@ -104,6 +104,8 @@ pub struct Controller {
     /// one left. Readers use `image`.
     write_lock: Mutex<()>,
     published: Arc<Published>,
+    /// Set by a controlled shutdown: heartbeats say this broker is leaving.
+    leaving: std::sync::atomic::AtomicBool,
 }
 
 /// What readers see: rebuilt whenever the applied metadata changes, by
@@ -217,6 +219,7 @@ impl Controller {
             quorum,
             write_lock: Mutex::new(()),
             published,
+            leaving: Default::default(),
         })
     }
 
@@ -518,9 +521,10 @@ impl Controller {
                 _ = ticks.tick() => {}
                 _ = stopped.cancelled() => return,
             }
+            let leaving = self.leaving.load(std::sync::atomic::Ordering::Acquire);
             if let Err(error) = self
                 .quorum
-                .heartbeat(self.node_id, config.heartbeat_interval)
+                .heartbeat(self.node_id, leaving, config.heartbeat_interval)
                 .await
             {
                 tracing::debug!(%error, "broker heartbeat not delivered");
@@ -563,7 +567,7 @@ impl Controller {
                 self.quorum
                     .propose_async(MetadataRecord::FenceBroker { node_id: node })
                     .await?;
-            } else if alive && fenced {
+            } else if alive && fenced && !liveness.is_leaving(node) {
                 info!(node, "broker heard again: unfencing");
                 if let Some(image) = state.brokers.get(&node) {
                     self.quorum
@@ -593,6 +597,37 @@ impl Controller {
             self.write_changes(changes).await?;
         }
         Ok(())
+    }
+
+    /// Kafka's controlled shutdown: this broker says it is leaving and
+    /// fences itself, so that its leaderships move to in-sync replicas
+    /// now rather than after its session times out. Best effort within
+    /// `timeout` (the quorum may be gone too).
+    pub async fn controlled_shutdown(
+        &self,
+        config: &ReplicationConfig,
+        timeout: std::time::Duration,
+    ) {
+        self.leaving
+            .store(true, std::sync::atomic::Ordering::Release);
+        let node = self.node_id;
+        let work = async {
+            self.quorum
+                .heartbeat(node, true, config.heartbeat_interval)
+                .await
+                .map_err(quorum::QuorumError::Raft)?;
+            self.quorum
+                .propose_async(MetadataRecord::FenceBroker { node_id: node })
+                .await?;
+            let state = self.quorum.state();
+            let changes = election::on_fenced(&state, node, config.unclean_leader_election);
+            self.write_changes(changes).await
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Ok(Ok(moved)) => info!(partitions = moved, "controlled shutdown: leaderships moved"),
+            Ok(Err(error)) => warn!(%error, "controlled shutdown incomplete"),
+            Err(_) => warn!(?timeout, "controlled shutdown timed out"),
+        }
     }
 
     /// Hands out the next block of producer ids, committed before it is

@@ -148,6 +148,7 @@ impl RunningBroker {
     /// A clean shutdown: logs flushed, producer state snapshotted, the
     /// clean-shutdown marker written.
     pub async fn shutdown(mut self) -> Result<(), BrokerError> {
+        self.broker.controlled_shutdown().await;
         self.stop_serving().await;
         let broker = Arc::clone(&self.broker);
         tokio::task::spawn_blocking(move || broker.shutdown())

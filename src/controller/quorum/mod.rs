@@ -264,13 +264,18 @@ impl Quorum {
 
     /// Sends this node's heartbeat to the quorum's leader (or records it,
     /// when this node leads).
-    pub async fn heartbeat(&self, node_id: i32, ttl: std::time::Duration) -> Result<(), String> {
+    pub async fn heartbeat(
+        &self,
+        node_id: i32,
+        leaving: bool,
+        ttl: std::time::Duration,
+    ) -> Result<(), String> {
         match self.leader() {
             Some((leader, _)) if leader == node_id as u64 => {
-                self.liveness.heard(node_id);
+                self.liveness.heard(node_id, leaving);
                 Ok(())
             }
-            Some((_, address)) => network::heartbeat(&address, node_id, ttl).await,
+            Some((_, address)) => network::heartbeat(&address, node_id, leaving, ttl).await,
             None => Err("no metadata quorum leader".to_string()),
         }
     }

@@ -36,9 +36,11 @@ enum RaftRequest {
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
     /// A record proposed on another controller, for the leader to write.
     Propose(MetadataRecord),
-    /// A broker is alive (sent to the quorum's leader).
+    /// A broker is alive (sent to the quorum's leader); `leaving` when it
+    /// is shutting down and must not be unfenced.
     Heartbeat {
         node_id: i32,
+        leaving: bool,
     },
 }
 
@@ -74,10 +76,15 @@ pub async fn forward(
 
 /// Tells the quorum leader's controller at `address` that `node_id` is
 /// alive.
-pub async fn heartbeat(address: &str, node_id: i32, ttl: Duration) -> Result<(), String> {
+pub async fn heartbeat(
+    address: &str,
+    node_id: i32,
+    leaving: bool,
+    ttl: Duration,
+) -> Result<(), String> {
     let exchange = async {
         let mut stream = TcpStream::connect(address).await?;
-        write_frame(&mut stream, &RaftRequest::Heartbeat { node_id }).await?;
+        write_frame(&mut stream, &RaftRequest::Heartbeat { node_id, leaving }).await?;
         read_frame::<RaftReply>(&mut stream).await
     };
     match tokio::time::timeout(ttl, exchange).await {
@@ -302,8 +309,8 @@ async fn answer(
                     .map(|written| (written.data, written.log_id.index))
                     .map_err(|error| error.to_string()),
             ),
-            RaftRequest::Heartbeat { node_id } => {
-                liveness.heard(node_id);
+            RaftRequest::Heartbeat { node_id, leaving } => {
+                liveness.heard(node_id, leaving);
                 RaftReply::Heartbeat
             }
         };
