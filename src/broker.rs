@@ -449,13 +449,18 @@ impl Broker {
                     )
                     .await;
                 match outcome {
-                    Ok(applied) => partition.become_leader(
-                        broker.config.node_id,
-                        epoch,
-                        applied.replicas,
-                        applied.isr,
-                        applied.partition_epoch,
-                    ),
+                    // Unless leadership moved on meanwhile (the image then
+                    // says what this broker is).
+                    Ok(applied) if partition.is_leader() && partition.leader_epoch() == epoch => {
+                        partition.become_leader(
+                            broker.config.node_id,
+                            epoch,
+                            applied.replicas,
+                            applied.isr,
+                            applied.partition_epoch,
+                        )
+                    }
+                    Ok(_) => {}
                     Err(error) => {
                         debug!(partition = %topic_partition, ?isr, ?error, "ISR change refused")
                     }

@@ -251,9 +251,19 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// The epoch of the leader that wrote the last batch that has one.
+    /// The epoch of the leader that wrote the last batch that has one, or
+    /// that leads this log now.
     pub fn latest_epoch(&self) -> Option<LeaderEpoch> {
         self.leader_epochs.latest_epoch()
+    }
+
+    /// A new leader's epoch starts at the log end even before anything is
+    /// appended (Kafka's `maybeAssignEpochStartOffset`), so that
+    /// OffsetForLeaderEpoch answers the current epoch with the log end.
+    pub fn assign_epoch_start(&mut self, epoch: LeaderEpoch) -> Result<(), LogError> {
+        let end = self.log_end_offset();
+        self.leader_epochs.assign(epoch, end)?;
+        Ok(())
     }
 
     /// Where leader epoch `epoch` ended in this log, for

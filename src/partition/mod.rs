@@ -230,11 +230,12 @@ impl Partition {
         isr: Vec<i32>,
         partition_epoch: i32,
     ) {
-        {
+        let new_epoch = {
             let mut role = self.lock_role();
-            match &mut *role {
+            let new_epoch = match &mut *role {
                 Role::Leader(state) if self.leader_epoch() == leader_epoch => {
-                    state.update(replicas, isr, partition_epoch)
+                    state.update(replicas, isr, partition_epoch);
+                    false
                 }
                 _ => {
                     *role = Role::Leader(LeaderState::new(
@@ -243,10 +244,23 @@ impl Partition {
                         isr,
                         partition_epoch,
                         self.log_end_offset(),
-                    ))
+                    ));
+                    true
                 }
-            }
+            };
             self.leader_epoch.store(leader_epoch.0, Ordering::Release);
+            new_epoch
+        };
+        // The log lock is taken outside the role lock: publishing offsets
+        // takes them the other way round.
+        if new_epoch {
+            let log = &mut *self.lock_log();
+            if let Err(error) = log.assign_epoch_start(leader_epoch) {
+                tracing::warn!(partition = %self.topic_partition, %error,
+                               "cannot record the new leader epoch");
+            }
+            self.latest_epoch
+                .store(log.latest_epoch().map_or(-1, |e| e.0), Ordering::Release);
         }
         self.refresh_watermarks();
     }

@@ -48,6 +48,7 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::DeleteTopics, 1, 6),
     range(ApiKey::DeleteRecords, 0, 2),
     range(ApiKey::InitProducerId, 0, 4),
+    range(ApiKey::OffsetForLeaderEpoch, 2, 4),
     range(ApiKey::AddPartitionsToTxn, 0, 3),
     range(ApiKey::AddOffsetsToTxn, 0, 3),
     range(ApiKey::EndTxn, 0, 5),

@@ -136,6 +136,9 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, peer: SocketAddr) 
         RequestKind::DescribeCluster(body) => ResponseKind::DescribeCluster(
             handlers::describe_cluster::handle(broker, body, version).await,
         ),
+        RequestKind::OffsetForLeaderEpoch(body) => ResponseKind::OffsetForLeaderEpoch(
+            handlers::offset_for_leader_epoch::handle(broker, body, version).await,
+        ),
         RequestKind::ElectLeaders(body) => {
             ResponseKind::ElectLeaders(handlers::elect_leaders::handle(broker, body, version).await)
         }

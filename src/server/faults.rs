@@ -620,6 +620,29 @@ pub fn error_response(request: &RequestKind, version: i16, code: i16) -> Option<
             ),
         ),
         RequestKind::DescribeCluster(_) => ResponseKind::DescribeCluster(DescribeClusterResponse::default().with_error_code(code)),
+        RequestKind::OffsetForLeaderEpoch(r) => ResponseKind::OffsetForLeaderEpoch(
+            OffsetForLeaderEpochResponse::default().with_topics(
+                r.topics
+                    .iter()
+                    .map(|t| {
+                        offset_for_leader_epoch_response::OffsetForLeaderTopicResult::default()
+                            .with_topic(t.topic.clone())
+                            .with_partitions(
+                                t.partitions
+                                    .iter()
+                                    .map(|p| {
+                                        offset_for_leader_epoch_response::EpochEndOffset::default()
+                                            .with_partition(p.partition)
+                                            .with_error_code(code)
+                                            .with_leader_epoch(-1)
+                                            .with_end_offset(-1)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
+        ),
         RequestKind::ElectLeaders(r) => ResponseKind::ElectLeaders(
             ElectLeadersResponse::default()
                 .with_error_code(if version >= 1 { code } else { 0 })
@@ -804,6 +827,17 @@ mod tests {
             }
             ApiKey::ListTransactions => RequestKind::ListTransactions(Default::default()),
             ApiKey::DescribeCluster => RequestKind::DescribeCluster(Default::default()),
+            ApiKey::OffsetForLeaderEpoch => RequestKind::OffsetForLeaderEpoch(
+                OffsetForLeaderEpochRequest::default().with_topics(vec![
+                    offset_for_leader_epoch_request::OffsetForLeaderTopic::default()
+                        .with_topic(name())
+                        .with_partitions(vec![
+                            offset_for_leader_epoch_request::OffsetForLeaderPartition::default()
+                                .with_partition(0)
+                                .with_leader_epoch(0),
+                        ]),
+                ]),
+            ),
             ApiKey::ElectLeaders => {
                 RequestKind::ElectLeaders(ElectLeadersRequest::default().with_topic_partitions(
                     Some(vec![elect_leaders_request::TopicPartitions::default()

@@ -65,6 +65,11 @@ pub fn error_code(response: &ResponseKind) -> i16 {
             ),
             code => code,
         },
+        ResponseKind::OffsetForLeaderEpoch(r) => first_nonzero(
+            r.topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+        ),
         ResponseKind::ListOffsets(r) => first_nonzero(
             r.topics
                 .iter()

@@ -1,0 +1,64 @@
+//! OffsetForLeaderEpoch (v2–v4): where a leader epoch ends in the leader's
+//! log, from its leader-epoch checkpoint (KIP-101/KIP-279). Consumers use
+//! it to detect a log truncated under them after a leader change
+//! (KIP-320); followers here learn the same from Fetch's diverging epoch.
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::offset_for_leader_epoch_response::{
+    EpochEndOffset, OffsetForLeaderTopicResult,
+};
+use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
+
+use super::{leader_epoch_error, topic_name};
+use crate::broker::Broker;
+use crate::error::KafkaError;
+use crate::types::TopicPartition;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: OffsetForLeaderEpochRequest,
+    _version: i16,
+) -> OffsetForLeaderEpochResponse {
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for topic in request.topics {
+        let mut partitions = Vec::with_capacity(topic.partitions.len());
+        for wanted in topic.partitions {
+            let topic_partition = TopicPartition::new(topic.topic.to_string(), wanted.partition);
+            let answer = EpochEndOffset::default()
+                .with_partition(wanted.partition)
+                .with_leader_epoch(-1)
+                .with_end_offset(-1);
+            let error = |e: ResponseError| answer.clone().with_error_code(e.code());
+            let Some(partition) = broker.partition(&topic_partition) else {
+                partitions.push(error(ResponseError::UnknownTopicOrPartition));
+                continue;
+            };
+            if !partition.is_leader() {
+                partitions.push(error(ResponseError::NotLeaderOrFollower));
+                continue;
+            }
+            if let Some(fenced) =
+                leader_epoch_error(wanted.current_leader_epoch, partition.leader_epoch())
+            {
+                partitions.push(error(fenced));
+                continue;
+            }
+            partitions.push(
+                match partition.end_offset_for_epoch(wanted.leader_epoch).await {
+                    Ok((epoch, end)) => {
+                        answer.with_leader_epoch(epoch).with_end_offset(end.value())
+                    }
+                    Err(failure) => error(failure.kafka_error()),
+                },
+            );
+        }
+        topics.push(
+            OffsetForLeaderTopicResult::default()
+                .with_topic(topic_name(topic.topic.as_str()))
+                .with_partitions(partitions),
+        );
+    }
+    OffsetForLeaderEpochResponse::default().with_topics(topics)
+}
