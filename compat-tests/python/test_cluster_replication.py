@@ -54,10 +54,11 @@ def create(cluster, name, partitions, replication, **configs):
 
 
 def layout(broker, topic):
-    """{partition: (leader, replicas, isr)} as this broker's Metadata says."""
+    """{partition: (leader, replicas in assignment order, sorted isr)} as
+    this broker's Metadata says."""
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
     described = admin.list_topics(topic, timeout=10).topics[topic]
-    return {p.id: (p.leader, sorted(p.replicas), sorted(p.isrs))
+    return {p.id: (p.leader, list(p.replicas), sorted(p.isrs))
             for p in described.partitions.values()}
 
 
@@ -68,7 +69,8 @@ def fully_replicated(cluster, topic, partitions):
                 continue
             seen = layout(broker, topic)
             if len(seen) != partitions or any(
-                    leader < 0 or isr != replicas for leader, replicas, isr in seen.values()):
+                    leader < 0 or isr != sorted(replicas)
+                    for leader, replicas, isr in seen.values()):
                 return None
         return seen
     return wait_until(check, timeout=60, what=f"{topic} fully replicated")
@@ -114,7 +116,7 @@ def test_replicated_topic_spreads_leaders_and_copies_logs_byte_for_byte(cluster)
     seen = fully_replicated(cluster, "spread", 6)
     leaders = Counter(leader for leader, _, _ in seen.values())
     assert sorted(leaders) == [1, 2, 3] and set(leaders.values()) == {2}, seen
-    assert all(replicas == [1, 2, 3] for _, replicas, _ in seen.values())
+    assert all(sorted(replicas) == [1, 2, 3] for _, replicas, _ in seen.values())
 
     # confluent-kafka, acks=all and idempotent: every partition's leader
     acked = []
@@ -314,3 +316,63 @@ def test_consumers_validate_their_position_after_a_leader_change(cluster):
     assert second == [f"b-{i}".encode() for i in range(50)]
     assert any("Received OffsetForLeaderEpochResponse" in line for line in lines), \
         "no epoch validation seen"
+
+
+def test_unclean_election_only_when_allowed_and_preferred_election_moves_leaders_back(cluster):
+    from confluent_kafka._model import ElectionType
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
+    from kafka.admin import KafkaAdminClient
+
+    # Replicas on two of the three brokers: the third keeps the quorum.
+    create(cluster, "unclean", 1, 2)
+    leader, replicas, _ = fully_replicated(cluster, "unclean", 1)[0]
+    follower = next(r for r in replicas if r != leader)
+    bystander = next(b for b in cluster if int(b.name.split("-")[1]) not in replicas)
+    cluster[follower - 1].kill()
+    wait_until(lambda: layout(bystander, "unclean")[0][2] == [leader], timeout=30,
+               what="the ISR shrinks to the leader")
+    kp = KafkaProducer(bootstrap_servers=bootstrap(cluster), acks=1)
+    kp.send("unclean", b"only-on-the-leader", partition=0).get(timeout=20)
+    kp.close()
+    cluster[leader - 1].kill()
+    cluster[follower - 1].start()       # back, out of sync; quorum again
+    # The last in-sync replica is gone: no leader, and the stale replica
+    # does not take over while unclean election is off.
+    wait_until(lambda: layout(bystander, "unclean")[0][0] == -1, timeout=30,
+               what="the partition has no leader")
+    time.sleep(2)
+    assert layout(bystander, "unclean")[0][0] == -1
+
+    admin = AdminClient({"bootstrap.servers": bystander.bootstrap})
+    resource = ConfigResource(ConfigResource.Type.TOPIC, "unclean", incremental_configs=[
+        ConfigEntry("unclean.leader.election.enable", "true",
+                    incremental_operation=AlterConfigOpType.SET)])
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(timeout=20)
+    wait_until(lambda: layout(bystander, "unclean")[0][0] == follower, timeout=30,
+               what="the out-of-sync replica leads once unclean election is allowed")
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap(cluster), auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=3000)
+    consumer.assign([TopicPartition("unclean", 0)])
+    assert [r.value for r in consumer] == [], "the unreplicated record is lost, as unclean allows"
+    consumer.close()
+
+    # The old leader returns and catches up; ElectLeaders (preferred, from
+    # kafka-python) gives the partition back to its first replica.
+    cluster[leader - 1].start()
+    wait_until(lambda: sorted(layout(bystander, "unclean")[0][2]) == sorted(replicas),
+               timeout=60, what="both replicas in sync")
+    preferred = replicas[0]
+    if layout(bystander, "unclean")[0][0] != preferred:
+        kadmin = KafkaAdminClient(bootstrap_servers=bystander.bootstrap)
+        try:
+            response = kadmin.elect_leaders(0, {"unclean": [0]})
+        finally:
+            kadmin.close()
+        codes = [p.error_code for r in response.replica_election_results
+                 for p in r.partition_result]
+        assert codes == [0]
+    assert layout(bystander, "unclean")[0][0] == preferred
+    result = admin.elect_leaders(ElectionType.PREFERRED,
+                                 [CfPartition("unclean", 0)]).result(timeout=20)
+    assert [e.code() for e in result.values()] == [KafkaError.ELECTION_NOT_NEEDED]
