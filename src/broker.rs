@@ -91,6 +91,7 @@ impl Broker {
                 .map(|v| (v.node_id as u64, v.address()))
                 .collect(),
             bind: config.controller_listener().map(|l| l.bind_address()),
+            observer: !config.is_controller(),
         };
         let config_node_id = config.node_id;
         let replication_config = config.replication.clone();

@@ -41,6 +41,7 @@ async fn start(id: u64, dir: &std::path::Path, listener: TcpListener) -> Voter {
     tokio::spawn(serve(
         listener,
         raft.clone(),
+        state.clone(),
         Default::default(),
         stop.clone(),
     ));

@@ -390,8 +390,10 @@ class FaultPlane:
         return self.call("GET", "/journal")[1]
 
 
-def start_cluster(size: int = 3, overrides: dict | None = None) -> list[Broker]:
-    """`size` brokers in KRaft combined mode (every one a voter), on
+def start_cluster(size: int = 3, overrides: dict | None = None,
+                  observers: int = 0) -> list[Broker]:
+    """`size` brokers in KRaft combined mode (every one a voter), plus
+    `observers` brokers with `process.roles=broker` that follow them, on
     loopback ports, configured as Kafka's are; started at the same moment."""
     ports = {node: (free_port(), free_port()) for node in range(1, size + 1)}
     voters = ",".join(f"{node}@127.0.0.1:{controller}"
@@ -405,6 +407,17 @@ def start_cluster(size: int = 3, overrides: dict | None = None) -> list[Broker]:
         "controller.quorum.voters": voters,
         **(overrides or {}),
     }) for node, (port, controller) in ports.items()]
+    for node in range(size + 1, size + observers + 1):
+        port = free_port()
+        brokers.append(Broker(name=f"node-{node}", port=port, overrides={
+            "node.id": node,
+            "process.roles": "broker",
+            "listeners": f"PLAINTEXT://127.0.0.1:{port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+            "controller.listener.names": "CONTROLLER",
+            "controller.quorum.voters": voters,
+            **(overrides or {}),
+        }))
     # Started in parallel: each waits for the quorum, which needs the others.
     procs = []
     try:

@@ -70,3 +70,50 @@ def test_three_brokers_share_one_metadata_quorum(cluster):
     wait_until(lambda: {"through-one", "after-kill"} <= topics_known_to(cluster[0]),
                timeout=60, what="the restarted broker caught up")
     assert described(cluster[0]).cluster_id == seen[0].cluster_id
+
+
+def test_a_broker_that_is_not_a_voter_follows_the_quorum():
+    """process.roles=broker: node 4 takes no part in Raft; it learns the
+    metadata from the voters, registers, leads and follows partitions like
+    the others, and its changes go through the voters."""
+    from confluent_kafka import Producer
+    from kafka import KafkaConsumer, TopicPartition
+
+    brokers = start_cluster(3, {"broker.session.timeout.ms": "3000",
+                                "broker.heartbeat.interval.ms": "500"}, observers=1)
+    try:
+        observer = brokers[3]
+        wait_until(lambda: len(described(observer).nodes) == 4, timeout=60,
+                   what="the observer lists all four brokers")
+        assert {n.id for n in described(brokers[0]).nodes} == {1, 2, 3, 4}
+        # a topic created through the observer, with replicas on it
+        admin = AdminClient({"bootstrap.servers": observer.bootstrap})
+        for future in admin.create_topics([NewTopic("observed", 4, 3)]).values():
+            future.result(timeout=30)
+        wait_until(lambda: "observed" in topics_known_to(brokers[0]), timeout=20,
+                   what="the voters know the topic")
+        partitions = admin.list_topics("observed", timeout=10).topics["observed"].partitions
+        assert any(4 in p.replicas for p in partitions.values())
+        assert any(p.leader == 4 for p in partitions.values())
+        bootstrap = ",".join(b.bootstrap for b in brokers)
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+        acked = []
+        for i in range(40):
+            producer.produce("observed", value=f"v{i}".encode(), partition=i % 4,
+                             on_delivery=lambda err, msg: acked.append(err))
+        assert producer.flush(30) == 0 and acked == [None] * 40
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                 enable_auto_commit=False, consumer_timeout_ms=3000)
+        consumer.assign([TopicPartition("observed", p) for p in range(4)])
+        assert sorted(r.value for r in consumer) == sorted(f"v{i}".encode() for i in range(40))
+        consumer.close()
+        # killed, the observer is fenced like any broker; back, it catches up
+        observer.kill()
+        wait_until(lambda: 4 not in {n.id for n in described(brokers[0]).nodes}, timeout=30,
+                   what="the killed observer is fenced")
+        observer.start()
+        wait_until(lambda: len(described(observer).nodes) == 4, timeout=60,
+                   what="the observer is back")
+    finally:
+        for broker in brokers:
+            broker.cleanup()

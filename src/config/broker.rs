@@ -363,6 +363,14 @@ impl BrokerConfig {
     /// controller listener to serve the others on.
     fn check_quorum(&self) -> Result<(), ConfigError> {
         if self.controller_quorum_voters.is_empty() {
+            if !self.is_controller() {
+                return Err(ConfigError::InvalidValue {
+                    name: "controller.quorum.voters".to_string(),
+                    value: String::new(),
+                    reason: "a broker without the controller role needs the voters to follow"
+                        .to_string(),
+                });
+            }
             return Ok(());
         }
         let invalid = |reason: String| ConfigError::InvalidValue {
@@ -375,11 +383,20 @@ impl BrokerConfig {
                 .join(","),
             reason,
         };
-        if !self
+        let voter = self
             .controller_quorum_voters
             .iter()
-            .any(|v| v.node_id == self.node_id)
-        {
+            .any(|v| v.node_id == self.node_id);
+        if !self.is_controller() {
+            if voter {
+                return Err(invalid(format!(
+                    "node.id {} is a voter, but process.roles has no controller",
+                    self.node_id
+                )));
+            }
+            return Ok(());
+        }
+        if !voter {
             return Err(invalid(format!("node.id {} is not a voter", self.node_id)));
         }
         if self.controller_listener().is_none() {
@@ -389,6 +406,12 @@ impl BrokerConfig {
             )));
         }
         Ok(())
+    }
+
+    /// Whether this node votes in the metadata quorum (`process.roles`
+    /// includes `controller`); otherwise it follows the voters.
+    pub fn is_controller(&self) -> bool {
+        self.process_roles.iter().any(|role| role == "controller")
     }
 
     fn is_controller_listener(&self, listener: &Listener) -> bool {

@@ -53,8 +53,9 @@ pub fn parse_voters(value: &str) -> Result<Vec<QuorumVoter>, ConfigError> {
     Ok(voters)
 }
 
-/// Parses `process.roles`: gregor runs brokers and controllers combined
-/// (Kafka's combined mode), which is also what an unset value means here.
+/// Parses `process.roles`: `broker,controller` (Kafka's combined mode,
+/// also what an unset value means here) or `broker` (a broker that follows
+/// the voters' metadata); dedicated controllers are not supported.
 pub fn parse_roles(value: &str) -> Result<Vec<String>, ConfigError> {
     let mut roles: Vec<String> = value
         .split(',')
@@ -63,11 +64,11 @@ pub fn parse_roles(value: &str) -> Result<Vec<String>, ConfigError> {
         .collect();
     roles.sort();
     roles.dedup();
-    if roles != ["broker", "controller"] {
+    if roles != ["broker", "controller"] && roles != ["broker"] {
         return Err(invalid(
             "process.roles",
             value,
-            "gregor runs in combined mode only: process.roles=broker,controller",
+            "gregor runs brokers only: process.roles=broker,controller or broker",
         ));
     }
     Ok(roles)
@@ -90,6 +91,7 @@ mod tests {
             parse_roles("controller, broker").unwrap(),
             ["broker", "controller"]
         );
-        assert!(parse_roles("broker").is_err());
+        assert_eq!(parse_roles("broker").unwrap(), ["broker"]);
+        assert!(parse_roles("controller").is_err());
     }
 }

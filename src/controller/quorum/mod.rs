@@ -15,6 +15,7 @@
 
 pub mod log_store;
 pub mod network;
+pub mod observer;
 pub mod records;
 pub mod state_machine;
 
@@ -58,6 +59,9 @@ pub struct QuorumMembers {
     pub voters: Vec<(u64, String)>,
     /// Where this node's controller listener binds.
     pub bind: Option<String>,
+    /// This node is not a voter (`process.roles=broker`): it follows the
+    /// voters' metadata instead of taking part in Raft.
+    pub observer: bool,
 }
 
 /// How long a starting controller waits for the quorum to elect a leader
@@ -70,13 +74,22 @@ const PROPOSAL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// controller validates on the caller's thread and waits here for its
 /// records to be committed and applied.
 pub struct Quorum {
-    raft: MetadataRaft,
+    member: Member,
     /// Brokers heard from, as this node's controller hears them when it
     /// leads the quorum.
     liveness: std::sync::Arc<crate::controller::liveness::Liveness>,
-    state: state_machine::StateMachineStore,
     runtime: tokio::runtime::Handle,
     stop: tokio_util::sync::CancellationToken,
+}
+
+/// How this node takes part: a Raft voter with its own copy of the log,
+/// or an observer of the voters' applied state.
+enum Member {
+    Voter {
+        raft: MetadataRaft,
+        state: state_machine::StateMachineStore,
+    },
+    Observer(std::sync::Arc<observer::Observer>),
 }
 
 impl Quorum {
@@ -91,6 +104,9 @@ impl Quorum {
         members: &QuorumMembers,
         runtime: tokio::runtime::Handle,
     ) -> Result<Quorum, QuorumError> {
+        if members.observer {
+            return Quorum::observe(members, runtime);
+        }
         let dir = data_dir.join(METADATA_LOG_DIR);
         let log = log_store::LogStore::open(&dir)?;
         let state = state_machine::StateMachineStore::open(&dir)?;
@@ -113,9 +129,8 @@ impl Quorum {
             ))
             .map_err(|e| QuorumError::Raft(e.to_string()))?;
         let quorum = Quorum {
-            raft,
+            member: Member::Voter { raft, state },
             liveness: Default::default(),
-            state,
             runtime,
             stop: tokio_util::sync::CancellationToken::new(),
         };
@@ -127,30 +142,47 @@ impl Quorum {
         Ok(quorum)
     }
 
+    /// Follows the voters' metadata without voting, once it has arrived.
+    fn observe(
+        members: &QuorumMembers,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Quorum, QuorumError> {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let voters = members
+            .voters
+            .iter()
+            .map(|(_, address)| address.clone())
+            .collect();
+        let observer = observer::Observer::start(voters, &runtime, stop.clone());
+        runtime.block_on(observer.caught_up_to(1, ELECTION_WAIT))?;
+        Ok(Quorum {
+            member: Member::Observer(observer),
+            liveness: Default::default(),
+            runtime,
+            stop,
+        })
+    }
+
+    /// The Raft handle of a voter.
+    fn raft(&self) -> Result<&MetadataRaft, QuorumError> {
+        match &self.member {
+            Member::Voter { raft, .. } => Ok(raft),
+            Member::Observer(_) => Err(QuorumError::Raft("not a voter".to_string())),
+        }
+    }
+
     async fn lead_alone(&self, node_id: u64) -> Result<(), QuorumError> {
         let raft_error = |e: &dyn std::fmt::Display| QuorumError::Raft(e.to_string());
-        if !self
-            .raft
-            .is_initialized()
-            .await
-            .map_err(|e| raft_error(&e))?
-        {
+        let raft = self.raft()?;
+        if !raft.is_initialized().await.map_err(|e| raft_error(&e))? {
             let members =
                 std::collections::BTreeMap::from([(node_id, openraft::BasicNode::default())]);
-            self.raft
-                .initialize(members)
-                .await
-                .map_err(|e| raft_error(&e))?;
+            raft.initialize(members).await.map_err(|e| raft_error(&e))?;
         } else {
             // A lone voter need not wait out an election timeout.
-            self.raft
-                .trigger()
-                .elect()
-                .await
-                .map_err(|e| raft_error(&e))?;
+            raft.trigger().elect().await.map_err(|e| raft_error(&e))?;
         }
-        self.raft
-            .wait(Some(std::time::Duration::from_secs(30)))
+        raft.wait(Some(std::time::Duration::from_secs(30)))
             .current_leader(node_id, "this controller leads")
             .await
             .map_err(|e| raft_error(&e))?;
@@ -160,6 +192,10 @@ impl Quorum {
     /// Serves the peers and takes part in (or starts) the quorum.
     fn join(&self, members: &QuorumMembers) -> Result<(), QuorumError> {
         let raft_error = |e: &dyn std::fmt::Display| QuorumError::Raft(e.to_string());
+        let (raft, state) = match &self.member {
+            Member::Voter { raft, state } => (raft, state),
+            Member::Observer(_) => return Err(QuorumError::Raft("not a voter".to_string())),
+        };
         let bind = members
             .bind
             .clone()
@@ -169,17 +205,13 @@ impl Quorum {
             .block_on(tokio::net::TcpListener::bind(&bind))?;
         self.runtime.spawn(network::serve(
             listener,
-            self.raft.clone(),
+            raft.clone(),
+            state.clone(),
             std::sync::Arc::clone(&self.liveness),
             self.stop.clone(),
         ));
         self.runtime.block_on(async {
-            if !self
-                .raft
-                .is_initialized()
-                .await
-                .map_err(|e| raft_error(&e))?
-            {
+            if !raft.is_initialized().await.map_err(|e| raft_error(&e))? {
                 let voters: std::collections::BTreeMap<u64, openraft::BasicNode> = members
                     .voters
                     .iter()
@@ -187,12 +219,11 @@ impl Quorum {
                     .collect();
                 // Another voter's log may have reached us first: then the
                 // quorum is initialised already, which is what we want.
-                if let Err(error) = self.raft.initialize(voters).await {
+                if let Err(error) = raft.initialize(voters).await {
                     tracing::debug!(%error, "metadata quorum already initialised");
                 }
             }
-            self.raft
-                .wait(Some(ELECTION_WAIT))
+            raft.wait(Some(ELECTION_WAIT))
                 .metrics(|m| m.current_leader.is_some(), "a metadata quorum leader")
                 .await
                 .map_err(|e| raft_error(&e))?;
@@ -211,9 +242,13 @@ impl Quorum {
         &self,
         record: MetadataRecord,
     ) -> Result<MetadataResponse, QuorumError> {
+        let raft = match &self.member {
+            Member::Voter { raft, .. } => raft,
+            Member::Observer(observer) => return observer.propose(record, PROPOSAL_WAIT).await,
+        };
         let deadline = tokio::time::Instant::now() + PROPOSAL_WAIT;
         loop {
-            let failure = match self.raft.client_write(record.clone()).await {
+            let failure = match raft.client_write(record.clone()).await {
                 Ok(written) => return Ok(written.data),
                 Err(error) => match error.forward_to_leader::<openraft::BasicNode>() {
                     Some(forward) => match &forward.leader_node {
@@ -222,8 +257,7 @@ impl Quorum {
                                 .await
                             {
                                 Ok((response, index)) => {
-                                    self.raft
-                                        .wait(Some(PROPOSAL_WAIT))
+                                    raft.wait(Some(PROPOSAL_WAIT))
                                         .applied_index_at_least(Some(index), "forwarded record")
                                         .await
                                         .map_err(|e| QuorumError::Raft(e.to_string()))?;
@@ -249,8 +283,12 @@ impl Quorum {
     }
 
     /// The quorum's current leader and its controller address, if known.
+    /// An observer knows none: it sends to every voter.
     pub fn leader(&self) -> Option<(u64, String)> {
-        let metrics = self.raft.metrics();
+        let Member::Voter { raft, .. } = &self.member else {
+            return None;
+        };
+        let metrics = raft.metrics();
         let metrics = metrics.borrow();
         let leader = metrics.current_leader?;
         let address = metrics
@@ -270,6 +308,9 @@ impl Quorum {
         leaving: bool,
         ttl: std::time::Duration,
     ) -> Result<(), String> {
+        if let Member::Observer(observer) = &self.member {
+            return observer.heartbeat(node_id, leaving, ttl).await;
+        }
         match self.leader() {
             Some((leader, _)) if leader == node_id as u64 => {
                 self.liveness.heard(node_id, leaving);
@@ -282,12 +323,18 @@ impl Quorum {
 
     /// The applied metadata.
     pub fn state(&self) -> std::sync::Arc<MetadataState> {
-        self.state.state()
+        match &self.member {
+            Member::Voter { state, .. } => state.state(),
+            Member::Observer(observer) => observer.state(),
+        }
     }
 
     /// Applied metadata as it changes (records written by any voter).
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<std::sync::Arc<MetadataState>> {
-        self.state.subscribe()
+        match &self.member {
+            Member::Voter { state, .. } => state.subscribe(),
+            Member::Observer(observer) => observer.subscribe(),
+        }
     }
 
     /// Cancelled when the quorum stops.
@@ -298,7 +345,10 @@ impl Quorum {
     /// Stops serving peers and the Raft tasks (clean shutdown).
     pub fn shutdown(&self) {
         self.stop.cancel();
-        if let Err(error) = self.runtime.block_on(self.raft.shutdown()) {
+        let Member::Voter { raft, .. } = &self.member else {
+            return;
+        };
+        if let Err(error) = self.runtime.block_on(raft.shutdown()) {
             tracing::warn!(%error, "metadata quorum did not stop cleanly");
         }
     }

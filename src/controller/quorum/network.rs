@@ -23,7 +23,8 @@ use tracing::{debug, warn};
 
 use std::sync::Arc;
 
-use super::{MetadataRaft, MetadataRecord, MetadataResponse, TypeConfig};
+use super::state_machine::StateMachineStore;
+use super::{MetadataRaft, MetadataRecord, MetadataResponse, MetadataState, TypeConfig};
 use crate::controller::liveness::Liveness;
 
 /// Frames larger than this are refused (a snapshot chunk is far smaller).
@@ -42,6 +43,11 @@ enum RaftRequest {
         node_id: i32,
         leaving: bool,
     },
+    /// An observer's long poll: the applied state once it is past
+    /// `known_index`.
+    FetchState {
+        known_index: u64,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -52,6 +58,8 @@ enum RaftReply {
     /// The applied record's response and log index, or why it failed.
     Propose(Result<(MetadataResponse, u64), String>),
     Heartbeat,
+    /// The applied index and state, or nothing new within the poll.
+    State(Option<(u64, MetadataState)>),
 }
 
 /// Sends a proposal to the leader's controller listener at `address`;
@@ -89,6 +97,26 @@ pub async fn heartbeat(
     };
     match tokio::time::timeout(ttl, exchange).await {
         Ok(Ok(RaftReply::Heartbeat)) => Ok(()),
+        Ok(Ok(_)) => Err("mismatched reply".to_string()),
+        Ok(Err(error)) => Err(format!("controller {address}: {error}")),
+        Err(_) => Err(format!("controller {address} did not answer in {ttl:?}")),
+    }
+}
+
+/// An observer's poll of the voter at `address`: the applied state if it
+/// moved past `known_index` within the voter's poll wait.
+pub async fn fetch_state(
+    address: &str,
+    known_index: u64,
+    ttl: Duration,
+) -> Result<Option<(u64, MetadataState)>, String> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(address).await?;
+        write_frame(&mut stream, &RaftRequest::FetchState { known_index }).await?;
+        read_frame::<RaftReply>(&mut stream).await
+    };
+    match tokio::time::timeout(ttl, exchange).await {
+        Ok(Ok(RaftReply::State(state))) => Ok(state),
         Ok(Ok(_)) => Err("mismatched reply".to_string()),
         Ok(Err(error)) => Err(format!("controller {address}: {error}")),
         Err(_) => Err(format!("controller {address} did not answer in {ttl:?}")),
@@ -251,6 +279,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
 pub async fn serve(
     listener: TcpListener,
     raft: MetadataRaft,
+    state: StateMachineStore,
     liveness: Arc<Liveness>,
     shutdown: CancellationToken,
 ) {
@@ -262,11 +291,12 @@ pub async fn serve(
         match accepted {
             Ok((stream, peer)) => {
                 let raft = raft.clone();
+                let state = state.clone();
                 let liveness = Arc::clone(&liveness);
                 let shutdown = shutdown.clone();
                 tokio::spawn(async move {
                     tokio::select! {
-                        result = answer(stream, raft, liveness) => {
+                        result = answer(stream, raft, state, liveness) => {
                             if let Err(error) = result {
                                 debug!(%peer, %error, "controller connection closed");
                             }
@@ -286,6 +316,7 @@ pub async fn serve(
 async fn answer(
     mut stream: TcpStream,
     raft: MetadataRaft,
+    state: StateMachineStore,
     liveness: Arc<Liveness>,
 ) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
@@ -303,17 +334,47 @@ async fn answer(
             RaftRequest::InstallSnapshot(rpc) => {
                 RaftReply::InstallSnapshot(raft.install_snapshot(rpc).await)
             }
-            RaftRequest::Propose(record) => RaftReply::Propose(
-                raft.client_write(record)
-                    .await
-                    .map(|written| (written.data, written.log_id.index))
-                    .map_err(|error| error.to_string()),
-            ),
+            RaftRequest::Propose(record) => RaftReply::Propose(propose(&raft, record).await),
             RaftRequest::Heartbeat { node_id, leaving } => {
+                // An observer sends to every voter; the leader counts it.
                 liveness.heard(node_id, leaving);
                 RaftReply::Heartbeat
             }
+            RaftRequest::FetchState { known_index } => {
+                let applied = |raft: &MetadataRaft| {
+                    raft.metrics()
+                        .borrow()
+                        .last_applied
+                        .map_or(0, |log_id| log_id.index)
+                };
+                if applied(&raft) <= known_index {
+                    let _ = raft
+                        .wait(Some(super::observer::POLL_WAIT))
+                        .applied_index_at_least(Some(known_index + 1), "observer poll")
+                        .await;
+                }
+                let index = applied(&raft);
+                RaftReply::State((index > known_index).then(|| (index, (*state.state()).clone())))
+            }
         };
         write_frame(&mut stream, &reply).await?;
+    }
+}
+
+/// Writes a record proposed by a peer: directly when this voter leads,
+/// else passed on to the leader (observers may ask any voter).
+async fn propose(
+    raft: &MetadataRaft,
+    record: MetadataRecord,
+) -> Result<(MetadataResponse, u64), String> {
+    match raft.client_write(record.clone()).await {
+        Ok(written) => Ok((written.data, written.log_id.index)),
+        Err(error) => match error
+            .forward_to_leader::<BasicNode>()
+            .and_then(|forward| forward.leader_node.clone())
+        {
+            Some(leader) => forward(&leader.addr, record, Duration::from_secs(30)).await,
+            None => Err(error.to_string()),
+        },
     }
 }
