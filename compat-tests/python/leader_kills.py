@@ -90,6 +90,16 @@ def run_rounds(cluster, rounds: int, log=print) -> dict:
     wait_until(lambda: fully_in_sync(cluster), timeout=60, what="topic in sync")
     producer = SteadyProducer(bootstrap)
     producer.start()
+    try:
+        kill_rounds(cluster, rounds, producer, log)
+    except BaseException:
+        producer.stopping.set()     # no producer left running after a failure
+        raise
+    unflushed = producer.finish()
+    return check(cluster, producer, unflushed)
+
+
+def kill_rounds(cluster, rounds: int, producer: SteadyProducer, log) -> None:
     for round_ in range(rounds):
         partition = round_ % PARTITIONS
         before = any_layout(cluster)
@@ -104,8 +114,6 @@ def run_rounds(cluster, rounds: int, log=print) -> dict:
                    what=f"round {round_}: every ISR full again")
         log(f"round {round_ + 1}/{rounds}: killed broker {leader} (leader of partition "
             f"{partition}); sent {producer.sent}, acknowledged {len(producer.acked)}")
-    unflushed = producer.finish()
-    return check(cluster, producer, unflushed)
 
 
 def check(cluster, producer: SteadyProducer, unflushed: int) -> dict:

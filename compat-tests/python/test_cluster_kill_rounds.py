@@ -25,20 +25,24 @@ OVERRIDES = {
 }
 
 
-def test_leader_kills_lose_no_acknowledged_record():
-    cluster = start_cluster(3, OVERRIDES)
-    try:
-        for broker in cluster:
-            admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-            wait_until(lambda: len(admin.describe_cluster().result(timeout=10).nodes) == 3,
-                       timeout=60, what=f"{broker.name} lists three brokers")
-        outcome = run_rounds(cluster, ROUNDS)
-        print(outcome)
-        assert outcome["acknowledged"] > 0
-        assert outcome["failed"] == 0 and outcome["unflushed"] == 0, outcome
-        assert outcome["lost"] == 0 and outcome["duplicates"] == 0, outcome
-        assert outcome["misplaced"] == 0, outcome
-        assert outcome["identical_replicas"], outcome
-    finally:
-        for broker in cluster:
-            broker.cleanup()
+@pytest.fixture
+def cluster():
+    # Torn down after the test's report, so a failure shows the brokers' logs.
+    brokers = start_cluster(3, OVERRIDES)
+    yield brokers
+    for broker in brokers:
+        broker.cleanup()
+
+
+def test_leader_kills_lose_no_acknowledged_record(cluster):
+    for broker in cluster:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        wait_until(lambda: len(admin.describe_cluster().result(timeout=10).nodes) == 3,
+                   timeout=60, what=f"{broker.name} lists three brokers")
+    outcome = run_rounds(cluster, ROUNDS)
+    print(outcome)
+    assert outcome["acknowledged"] > 0
+    assert outcome["failed"] == 0 and outcome["unflushed"] == 0, outcome
+    assert outcome["lost"] == 0 and outcome["duplicates"] == 0, outcome
+    assert outcome["misplaced"] == 0, outcome
+    assert outcome["identical_replicas"], outcome

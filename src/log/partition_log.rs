@@ -520,6 +520,10 @@ impl PartitionLog {
     /// Nothing happens if `offset` is at or past the log end.
     pub fn truncate_to(&mut self, offset: Offset) -> Result<(), LogError> {
         if offset >= self.log_end_offset() {
+            // No records go, but an epoch that started here without a
+            // record (a leader that wrote nothing) is not this log's: the
+            // follower must not claim it in its next fetch.
+            self.leader_epochs.truncate_from_end(offset)?;
             return Ok(());
         }
         if offset <= self.log_start_offset {
@@ -2153,6 +2157,21 @@ mod tests {
             vec![],
             "committed this time"
         );
+    }
+
+    #[test]
+    fn an_epoch_a_leader_wrote_nothing_in_goes_when_truncated_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = leader_with_history(dir.path());
+        let end = log.log_end_offset();
+        log.assign_epoch_start(LeaderEpoch(7)).unwrap();
+        assert_eq!(log.latest_epoch(), Some(LeaderEpoch(7)));
+        assert_eq!(log.end_offset_for_epoch(7), (7, end));
+        // A follower told its log diverges at its own end: no record goes,
+        // the empty epoch does.
+        log.truncate_to(end).unwrap();
+        assert_eq!(log.log_end_offset(), end);
+        assert_eq!(log.latest_epoch(), Some(LeaderEpoch(5)));
     }
 
     #[test]

@@ -219,10 +219,24 @@ impl Fetcher {
             Some(other) => return Err(format!("{other:?}")),
         }
         if data.diverging_epoch.epoch >= 0 || data.diverging_epoch.end_offset >= 0 {
-            let end = Offset(data.diverging_epoch.end_offset);
-            info!(partition = %topic_partition, epoch = data.diverging_epoch.epoch, end_offset = %end,
+            let epoch = data.diverging_epoch.epoch;
+            // Where both logs agree: up to the leader's end of that epoch,
+            // and no further than this log's own end of it.
+            let mut target =
+                Offset(data.diverging_epoch.end_offset).min(partition.log_end_offset());
+            let (own_epoch, own_end) = partition
+                .end_offset_for_epoch(epoch)
+                .await
+                .map_err(|e| e.to_string())?;
+            if own_epoch >= 0 {
+                target = target.min(own_end);
+            }
+            info!(partition = %topic_partition, epoch, end_offset = %target,
                   "log diverges from the leader's: truncating");
-            return partition.truncate_to(end).await.map_err(|e| e.to_string());
+            return partition
+                .truncate_to(target)
+                .await
+                .map_err(|e| e.to_string());
         }
         let records = data.records.clone().unwrap_or_default();
         if !records.is_empty() {
