@@ -49,6 +49,7 @@ impl KafkaError for LogError {
             }
             LogError::ControlBatchFromClient => ResponseError::InvalidRecord,
             LogError::NotLeader => ResponseError::NotLeaderOrFollower,
+            LogError::NotReplicated(_) => ResponseError::NotEnoughReplicas,
             LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
             // Only a replica fetcher meets it; Kafka has no code for it either.
             LogError::NonContiguousReplicaAppend { .. } => ResponseError::UnknownServerError,

@@ -433,6 +433,31 @@ def start_cluster(size: int = 3, overrides: dict | None = None,
     return brokers
 
 
+def wait_for_brokers(brokers: list[Broker], timeout: float = 60) -> None:
+    """Waits until every running broker lists all running brokers as live."""
+    from confluent_kafka.admin import AdminClient
+    running = [b for b in brokers if b.running]
+    for broker in running:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        wait_until(lambda: len(admin.describe_cluster().result(timeout=10).nodes) == len(running),
+                   timeout=timeout, what=f"{broker.name} lists {len(running)} brokers")
+
+
+def running_cluster(size: int = 3, overrides: dict | None = None, observers: int = 0):
+    """Generator for a cluster fixture: started, every broker registered,
+    and torn down after the test's report (so a failure shows the logs)."""
+    brokers = start_cluster(size, overrides, observers)
+    try:
+        wait_for_brokers(brokers)
+    except BaseException:
+        for broker in brokers:
+            broker.cleanup()
+        raise
+    yield brokers
+    for broker in brokers:
+        broker.cleanup()
+
+
 def wait_until(pred, timeout: float, interval: float = 0.1, what: str = "condition"):
     """Poll ``pred`` until it returns a truthy value; return that value, or raise
     AssertionError after ``timeout`` seconds."""

@@ -11,9 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from confluent_kafka.admin import AdminClient
-
-from conftest import start_cluster, wait_until
+from conftest import start_cluster, wait_for_brokers
 from leader_kills import run_rounds
 
 
@@ -25,10 +23,7 @@ def main() -> int:
                                 "broker.heartbeat.interval.ms": "500",
                                 "replica.lag.time.max.ms": "10000"})
     try:
-        for broker in cluster:
-            admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-            wait_until(lambda: len(admin.describe_cluster().result(timeout=10).nodes) == 3,
-                       timeout=60, what=f"{broker.name} lists three brokers")
+        wait_for_brokers(cluster)
         outcome = run_rounds(cluster, args.rounds, log=lambda line: print(line, flush=True))
     finally:
         for broker in cluster:

@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition as CfPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from conftest import start_cluster, wait_until
+from conftest import running_cluster, wait_until
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -32,14 +32,7 @@ OVERRIDES = {
 
 @pytest.fixture
 def cluster():
-    brokers = start_cluster(3, OVERRIDES)
-    for broker in brokers:
-        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-        wait_until(lambda: len(admin.describe_cluster().result(timeout=10).nodes) == 3,
-                   timeout=60, what=f"{broker.name} lists three brokers")
-    yield brokers
-    for broker in brokers:
-        broker.cleanup()
+    yield from running_cluster(3, OVERRIDES)
 
 
 def bootstrap(cluster) -> str:

@@ -10,9 +10,8 @@ import os
 
 import pytest
 
-from conftest import start_cluster, wait_until
+from conftest import running_cluster
 from leader_kills import run_rounds
-from confluent_kafka.admin import AdminClient
 
 ROUNDS = int(os.environ.get("GREGOR_KILL_ROUNDS", "20"))
 
@@ -27,18 +26,10 @@ OVERRIDES = {
 
 @pytest.fixture
 def cluster():
-    # Torn down after the test's report, so a failure shows the brokers' logs.
-    brokers = start_cluster(3, OVERRIDES)
-    yield brokers
-    for broker in brokers:
-        broker.cleanup()
+    yield from running_cluster(3, OVERRIDES)
 
 
 def test_leader_kills_lose_no_acknowledged_record(cluster):
-    for broker in cluster:
-        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-        wait_until(lambda: len(admin.describe_cluster().result(timeout=10).nodes) == 3,
-                   timeout=60, what=f"{broker.name} lists three brokers")
     outcome = run_rounds(cluster, ROUNDS)
     print(outcome)
     assert outcome["acknowledged"] > 0

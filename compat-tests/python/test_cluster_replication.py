@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition as Cf
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from conftest import start_cluster, wait_until
+from conftest import running_cluster, start_cluster, wait_for_brokers, wait_until
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -32,14 +32,7 @@ CLUSTER_OVERRIDES = {
 
 @pytest.fixture
 def cluster():
-    brokers = start_cluster(3, CLUSTER_OVERRIDES)
-    for broker in brokers:
-        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-        wait_until(lambda: len(admin.describe_cluster().result(timeout=10).nodes) == 3,
-                   timeout=60, what=f"{broker.name} lists three brokers")
-    yield brokers
-    for broker in brokers:
-        broker.cleanup()
+    yield from running_cluster(3, CLUSTER_OVERRIDES)
 
 
 def bootstrap(cluster) -> str:
@@ -234,10 +227,7 @@ def test_a_stopped_broker_hands_its_leaderships_over_before_it_exits():
     # controlled shutdown can move its leaderships this quickly.
     cluster = start_cluster(3, {**CLUSTER_OVERRIDES, "broker.session.timeout.ms": "60000"})
     try:
-        for broker in cluster:
-            admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-            wait_until(lambda: len(admin.describe_cluster().result(timeout=10).nodes) == 3,
-                       timeout=60, what=f"{broker.name} lists three brokers")
+        wait_for_brokers(cluster)
         create(cluster, "handover", 3, 3)
         fully_replicated(cluster, "handover", 3)
         leader = layout(cluster[0], "handover")[0][0]

@@ -14,7 +14,7 @@ import yaml
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from conftest import Broker, free_port, wait_until
+from conftest import Broker, free_port, wait_for_brokers
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -55,10 +55,7 @@ def test_the_compose_cluster_configuration_works():
             broker.start_async()
         for broker in brokers:
             broker.wait_ready()
-        for broker in brokers:
-            admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-            wait_until(lambda: len(admin.describe_cluster().result(timeout=10).nodes) == 3,
-                       timeout=60, what=f"{broker.name} lists three brokers")
+        wait_for_brokers(brokers)
         bootstrap = ",".join(b.bootstrap for b in brokers)
         admin = AdminClient({"bootstrap.servers": bootstrap})
         # default.replication.factor=3 and min.insync.replicas=2 from the file

@@ -18,7 +18,6 @@ use super::state::{
 };
 use super::{log_format, GroupConfig};
 use crate::error::KafkaError;
-use crate::log::partition_log::AppendOrigin;
 use crate::partition::Partitions;
 use crate::records::builder::BatchBuilder;
 use crate::types::{now_ms, TopicPartition};
@@ -132,7 +131,7 @@ impl GroupStorage {
             builder.push(now, Some(key), value.as_deref(), &[]);
         }
         partition
-            .append_as_leader(builder.build(), AppendOrigin::Coordinator)
+            .append_coordinator_records(builder.build())
             .await
             .map(|_| ())
             .map_err(|error| {

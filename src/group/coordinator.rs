@@ -39,7 +39,7 @@ pub struct GroupCoordinator {
     txn_groups: Mutex<HashMap<i64, std::collections::BTreeSet<String>>>,
     /// The `__consumer_offsets` partitions this broker leads and has
     /// loaded: it coordinates exactly the groups that hash to them.
-    owned: Mutex<std::collections::HashSet<i32>>,
+    owned: crate::partition::loaded::LoadedPartitions,
 }
 
 /// Records of open transactions met while loading a partition, by producer.
@@ -56,7 +56,7 @@ impl GroupCoordinator {
             running: Mutex::new(HashMap::new()),
             restored: Mutex::new(HashMap::new()),
             txn_groups: Mutex::new(HashMap::new()),
-            owned: Mutex::new(Default::default()),
+            owned: Default::default(),
         }
     }
 
@@ -68,19 +68,13 @@ impl GroupCoordinator {
     /// `__consumer_offsets` partition and has loaded it); others answer
     /// NOT_COORDINATOR, as Kafka's do.
     pub fn coordinates(&self, group_id: &str) -> bool {
-        let owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
-        owned.contains(&self.offsets_partition(group_id))
+        self.owned.contains(self.offsets_partition(group_id))
     }
 
     /// This broker stopped leading `__consumer_offsets-<index>`: its groups
     /// go (their actors stop once in-flight requests are answered).
     pub fn unload_partition(&self, index: i32) {
-        if !self
-            .owned
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&index)
-        {
+        if !self.owned.remove(index) {
             return;
         }
         let of_partition = |group_id: &String| self.offsets_partition(group_id) == index;
@@ -148,10 +142,7 @@ impl GroupCoordinator {
         let mut restored = self.restored.lock().unwrap_or_else(|p| p.into_inner());
         restored.retain(|group_id, _| !of_partition(group_id));
         restored.extend(groups);
-        self.owned
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(index);
+        self.owned.insert(index);
         Ok(())
     }
 

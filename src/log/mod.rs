@@ -31,6 +31,10 @@ pub enum LogError {
     /// Appends as leader on a broker that does not lead the partition.
     #[error("this broker is not the partition's leader")]
     NotLeader,
+    /// A write that must reach the ISR (coordinator records, markers) did
+    /// not in time.
+    #[error("the in-sync replicas did not confirm the write: {0}")]
+    NotReplicated(String),
     #[error("invalid record batch: {0}")]
     Batch(#[from] BatchError),
     #[error(transparent)]

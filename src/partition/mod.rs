@@ -8,6 +8,7 @@
 //! long-polling fetches wait on the same wake-up, fired whenever the
 //! visible end moves or the role changes.
 
+pub mod loaded;
 pub mod registry;
 pub mod role;
 
@@ -63,6 +64,10 @@ pub struct Partition {
     /// controller, so that fetches do not ask again meanwhile.
     pub(crate) isr_change_pending: std::sync::atomic::AtomicBool,
 }
+
+/// How long a coordinator's write waits for the ISR (Kafka's
+/// `offsets.commit.timeout.ms` default).
+const COORDINATOR_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(5_000);
 
 /// Why an acks=all append is not acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -488,7 +493,8 @@ impl Partition {
     }
 
     /// Writes a transaction marker (coordinator only) and publishes the
-    /// last stable offset it releases.
+    /// last stable offset it releases; answered, as Kafka's marker writes
+    /// are, once the ISR has it (acks=all).
     pub async fn append_marker(
         self: &Arc<Self>,
         marker: TxnMarker,
@@ -498,15 +504,39 @@ impl Partition {
         }
         let epoch = self.leader_epoch();
         let partition = Arc::clone(self);
-        let completed = self
+        let (info, completed) = self
             .with_log(move |log| {
-                let (_, completed) = log.append_marker(&marker, epoch)?;
+                let written = log.append_marker(&marker, epoch)?;
                 partition.publish_offsets(log);
-                Ok(completed)
+                Ok(written)
             })
             .await?;
         self.new_data.notify_waiters();
+        self.replicated(info.last_offset).await?;
         Ok(completed)
+    }
+
+    /// Appends a coordinator's own records (group metadata and offsets,
+    /// transaction state), answered once the ISR has them: a coordinator
+    /// must not acknowledge what a leader failover would lose.
+    pub async fn append_coordinator_records(
+        self: &Arc<Self>,
+        records: Vec<u8>,
+    ) -> Result<AppendInfo, LogError> {
+        let info = self
+            .append_as_leader(records, AppendOrigin::Coordinator)
+            .await?;
+        self.replicated(info.last_offset).await?;
+        Ok(info)
+    }
+
+    async fn replicated(&self, last_offset: Offset) -> Result<(), LogError> {
+        self.wait_for_replication(last_offset, COORDINATOR_WRITE_TIMEOUT)
+            .await
+            .map_err(|error| match error {
+                ReplicationError::NotLeader => LogError::NotLeader,
+                other => LogError::NotReplicated(format!("{other:?}")),
+            })
     }
 
     fn publish_offsets(&self, log: &PartitionLog) {

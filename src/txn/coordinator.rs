@@ -20,7 +20,6 @@ use super::state::{InitPlan, TxnError, TxnMetadata, TxnState};
 use super::{partition_for, TxnConfig, TRANSACTION_STATE_TOPIC};
 use crate::controller::Controller;
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
-use crate::log::partition_log::AppendOrigin;
 use crate::log::LogError;
 use crate::partition::Partitions;
 use crate::records::batch::{Batches, Compression};
@@ -42,7 +41,7 @@ pub struct TransactionCoordinator {
     owners: Mutex<HashMap<i64, String>>,
     /// The `__transaction_state` partitions this broker leads and has
     /// loaded: it coordinates exactly the transactional ids hashing there.
-    owned: Mutex<std::collections::HashSet<i32>>,
+    owned: crate::partition::loaded::LoadedPartitions,
     /// Where remote partitions' leaders are, for their markers.
     controller: Arc<Controller>,
 }
@@ -80,7 +79,7 @@ impl TransactionCoordinator {
             producer_ids,
             entries: Mutex::new(HashMap::new()),
             owners: Mutex::new(HashMap::new()),
-            owned: Mutex::new(Default::default()),
+            owned: Default::default(),
             controller,
         }
     }
@@ -92,8 +91,8 @@ impl TransactionCoordinator {
     /// Whether this broker coordinates `transactional_id` (it leads the
     /// id's `__transaction_state` partition and has loaded it).
     pub fn coordinates(&self, transactional_id: &str) -> bool {
-        let owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
-        owned.contains(&self.state_partition_index(transactional_id))
+        self.owned
+            .contains(self.state_partition_index(transactional_id))
     }
 
     /// NOT_COORDINATOR for ids another broker coordinates.
@@ -107,12 +106,7 @@ impl TransactionCoordinator {
     /// This broker stopped leading `__transaction_state-<index>`: its
     /// transactional ids go to the new leader.
     pub fn unload_partition(&self, index: i32) {
-        if !self
-            .owned
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&index)
-        {
+        if !self.owned.remove(index) {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -210,10 +204,7 @@ impl TransactionCoordinator {
                 "transaction coordinator loaded a __transaction_state partition"
             );
         }
-        self.owned
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(index);
+        self.owned.insert(index);
         Ok(())
     }
 
@@ -261,7 +252,7 @@ impl TransactionCoordinator {
             &[],
         );
         partition
-            .append_as_leader(builder.build(), AppendOrigin::Coordinator)
+            .append_coordinator_records(builder.build())
             .await
             .map(|_| ())
             .map_err(|error| {
@@ -504,8 +495,8 @@ impl TransactionCoordinator {
         // The producer's coordinator may be another broker; then only it
         // could check (Kafka asks it over AddPartitionsToTxn v4; gregor
         // does not yet), so the write is let through unchecked.
-        let all_coordinated_here = self.owned.lock().unwrap_or_else(|p| p.into_inner()).len()
-            >= self.config.state_log_num_partitions as usize;
+        let all_coordinated_here =
+            self.owned.len() >= self.config.state_log_num_partitions as usize;
         let id = match owner {
             Some(id) => id,
             None if !all_coordinated_here => return Ok(()),

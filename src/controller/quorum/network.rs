@@ -62,6 +62,27 @@ enum RaftReply {
     State(Option<(u64, MetadataState)>),
 }
 
+/// One request to the controller listener at `address` on a fresh
+/// connection, answered within `ttl`.
+async fn call_once(
+    address: &str,
+    request: RaftRequest,
+    ttl: Duration,
+) -> Result<RaftReply, String> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(address).await?;
+        write_frame(&mut stream, &request).await?;
+        read_frame::<RaftReply>(&mut stream).await
+    };
+    match tokio::time::timeout(ttl, exchange).await {
+        Ok(Ok(reply)) => Ok(reply),
+        Ok(Err(error)) => Err(format!("controller {address}: {error}")),
+        Err(_) => Err(format!("controller {address} did not answer in {ttl:?}")),
+    }
+}
+
+const MISMATCHED: &str = "mismatched reply";
+
 /// Sends a proposal to the leader's controller listener at `address`;
 /// the response and the log index it was written at.
 pub async fn forward(
@@ -69,16 +90,9 @@ pub async fn forward(
     record: MetadataRecord,
     ttl: Duration,
 ) -> Result<(MetadataResponse, u64), String> {
-    let exchange = async {
-        let mut stream = TcpStream::connect(address).await?;
-        write_frame(&mut stream, &RaftRequest::Propose(record)).await?;
-        read_frame::<RaftReply>(&mut stream).await
-    };
-    match tokio::time::timeout(ttl, exchange).await {
-        Ok(Ok(RaftReply::Propose(result))) => result,
-        Ok(Ok(_)) => Err("mismatched reply".to_string()),
-        Ok(Err(error)) => Err(format!("controller {address}: {error}")),
-        Err(_) => Err(format!("controller {address} did not answer in {ttl:?}")),
+    match call_once(address, RaftRequest::Propose(record), ttl).await? {
+        RaftReply::Propose(result) => result,
+        _ => Err(MISMATCHED.to_string()),
     }
 }
 
@@ -90,16 +104,9 @@ pub async fn heartbeat(
     leaving: bool,
     ttl: Duration,
 ) -> Result<(), String> {
-    let exchange = async {
-        let mut stream = TcpStream::connect(address).await?;
-        write_frame(&mut stream, &RaftRequest::Heartbeat { node_id, leaving }).await?;
-        read_frame::<RaftReply>(&mut stream).await
-    };
-    match tokio::time::timeout(ttl, exchange).await {
-        Ok(Ok(RaftReply::Heartbeat)) => Ok(()),
-        Ok(Ok(_)) => Err("mismatched reply".to_string()),
-        Ok(Err(error)) => Err(format!("controller {address}: {error}")),
-        Err(_) => Err(format!("controller {address} did not answer in {ttl:?}")),
+    match call_once(address, RaftRequest::Heartbeat { node_id, leaving }, ttl).await? {
+        RaftReply::Heartbeat => Ok(()),
+        _ => Err(MISMATCHED.to_string()),
     }
 }
 
@@ -110,16 +117,9 @@ pub async fn fetch_state(
     known_index: u64,
     ttl: Duration,
 ) -> Result<Option<(u64, MetadataState)>, String> {
-    let exchange = async {
-        let mut stream = TcpStream::connect(address).await?;
-        write_frame(&mut stream, &RaftRequest::FetchState { known_index }).await?;
-        read_frame::<RaftReply>(&mut stream).await
-    };
-    match tokio::time::timeout(ttl, exchange).await {
-        Ok(Ok(RaftReply::State(state))) => Ok(state),
-        Ok(Ok(_)) => Err("mismatched reply".to_string()),
-        Ok(Err(error)) => Err(format!("controller {address}: {error}")),
-        Err(_) => Err(format!("controller {address} did not answer in {ttl:?}")),
+    match call_once(address, RaftRequest::FetchState { known_index }, ttl).await? {
+        RaftReply::State(state) => Ok(state),
+        _ => Err(MISMATCHED.to_string()),
     }
 }
 
