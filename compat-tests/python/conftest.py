@@ -180,6 +180,15 @@ class Broker:
         self.proc = None
         return code
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process stays, but does nothing (a stalled broker)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+
     def kill(self) -> int:
         """SIGKILL (simulated crash / power loss of the process)."""
         if self.proc is None:

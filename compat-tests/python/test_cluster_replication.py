@@ -366,3 +366,35 @@ def test_unclean_election_only_when_allowed_and_preferred_election_moves_leaders
     result = admin.elect_leaders(ElectionType.PREFERRED,
                                  [CfPartition("unclean", 0)]).result(timeout=20)
     assert [e.code() for e in result.values()] == [KafkaError.ELECTION_NOT_NEEDED]
+
+
+def test_a_stalled_follower_leaves_the_isr_after_the_lag_time_and_rejoins():
+    """replica.lag.time.max.ms (4 s here): a follower that stops fetching —
+    its process frozen with SIGSTOP, its session (60 s) far from timing
+    out — leaves the ISR; thawed, it catches up and rejoins."""
+    cluster = start_cluster(3, {**CLUSTER_OVERRIDES, "broker.session.timeout.ms": "60000"})
+    try:
+        wait_for_brokers(cluster)
+        create(cluster, "lagging", 1, 3, **{"min.insync.replicas": "2"})
+        leader, replicas, _ = fully_replicated(cluster, "lagging", 1)[0]
+        stalled = next(r for r in replicas if r != leader)
+        others = [b for b in cluster if int(b.name.split("-")[1]) != stalled]
+        cluster[stalled - 1].freeze()
+        wait_until(lambda: stalled not in layout(others[0], "lagging")[0][2], timeout=30,
+                   what="the stalled follower leaves the ISR")
+        # still registered: it left for lagging, not for being fenced
+        admin = AdminClient({"bootstrap.servers": others[0].bootstrap})
+        assert stalled in {n.id for n in admin.describe_cluster().result(timeout=10).nodes}
+        # acks=all goes on with the two in-sync replicas (min.insync.replicas=2)
+        kp = KafkaProducer(bootstrap_servers=",".join(b.bootstrap for b in others), acks="all")
+        offsets = [kp.send("lagging", f"v{i}".encode(), partition=0).get(timeout=20).offset
+                   for i in range(5)]
+        kp.close()
+        assert offsets == list(range(5))
+        cluster[stalled - 1].thaw()
+        fully_replicated(cluster, "lagging", 1)
+        wait_identical_replicas(cluster, "lagging", 1)
+    finally:
+        for broker in cluster:
+            broker.thaw()
+            broker.cleanup()
