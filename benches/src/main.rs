@@ -47,6 +47,7 @@ USAGE: gregor-bench [OPTIONS]
   --latency-max-secs SECS   time budget for latency      [20]
   --broker-pid PID          report the broker's CPU time per phase
   --topic-prefix NAME       prefix of the topics created [gregor-bench]
+  --replication-factor N    replicas of the topics created [1]
   --skip-consume            no consume phase
   --skip-latency            no latency phase
   --transactions N          transactions in the transactions phase [0: none]
@@ -67,6 +68,7 @@ struct Args {
     latency_max_secs: u64,
     broker_pid: Option<u32>,
     topic_prefix: String,
+    replication_factor: i32,
     skip_consume: bool,
     skip_latency: bool,
     transactions: usize,
@@ -86,6 +88,7 @@ fn parse_args() -> Args {
         latency_max_secs: 20,
         broker_pid: None,
         topic_prefix: "gregor-bench".into(),
+        replication_factor: 1,
         skip_consume: false,
         skip_latency: false,
         transactions: 0,
@@ -119,6 +122,7 @@ fn parse_args() -> Args {
             "--latency-max-secs" => a.latency_max_secs = num(value(), &flag),
             "--broker-pid" => a.broker_pid = Some(num(value(), &flag)),
             "--topic-prefix" => a.topic_prefix = value(),
+            "--replication-factor" => a.replication_factor = num(value(), &flag),
             "--skip-consume" => a.skip_consume = true,
             "--skip-latency" => a.skip_latency = true,
             "--transactions" => a.transactions = num(value(), &flag),
@@ -230,12 +234,12 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-fn create_topic(bootstrap: &str, topic: &str) {
+fn create_topic(bootstrap: &str, topic: &str, replication_factor: i32) {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
         .expect("admin client");
-    let nt = NewTopic::new(topic, 1, TopicReplication::Fixed(1));
+    let nt = NewTopic::new(topic, 1, TopicReplication::Fixed(replication_factor));
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     match block_on(admin.create_topics([&nt], &opts)) {
         Ok(r) => match &r[..] {
@@ -621,7 +625,7 @@ fn main() {
     let mut topics = Vec::new();
     for acks in &a.acks {
         let topic = format!("{}-{}-acks{}", a.topic_prefix, run, acks.replace('-', "m"));
-        create_topic(&a.bootstrap, &topic);
+        create_topic(&a.bootstrap, &topic, a.replication_factor);
         let r = produce_phase(&a, &topic, acks, cpu);
         let ok = a.messages as u64 - r.failed;
         println!(
@@ -657,7 +661,7 @@ fn main() {
 
     if !a.skip_latency {
         let topic = format!("{}-{}-latency", a.topic_prefix, run);
-        create_topic(&a.bootstrap, &topic);
+        create_topic(&a.bootstrap, &topic, a.replication_factor);
         let r = latency_phase(&a, &topic, cpu);
         let mut s = r.samples_us.clone();
         s.sort_unstable();
@@ -682,7 +686,7 @@ fn main() {
 
     if a.transactions > 0 {
         let topic = format!("{}-{}-txn", a.topic_prefix, run);
-        create_topic(&a.bootstrap, &topic);
+        create_topic(&a.bootstrap, &topic, a.replication_factor);
         let r = transactions_phase(&a, &topic, cpu);
         let mut s = r.commits_us.clone();
         s.sort_unstable();
