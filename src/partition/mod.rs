@@ -393,13 +393,8 @@ impl Partition {
         if self.is_leader() {
             return Err(LogError::NotLeader);
         }
-        let partition = Arc::clone(self);
-        self.with_log(move |log| {
-            log.append_as_follower(&records)?;
-            partition.publish_offsets(log);
-            Ok(())
-        })
-        .await?;
+        self.changing_log(move |log| log.append_as_follower(&records))
+            .await?;
         self.new_data.notify_waiters();
         Ok(())
     }
@@ -407,13 +402,7 @@ impl Partition {
     /// Follower: drops the log from `offset` on (it diverged from the
     /// leader's there).
     pub async fn truncate_to(self: &Arc<Self>, offset: Offset) -> Result<(), LogError> {
-        let partition = Arc::clone(self);
-        self.with_log(move |log| {
-            log.truncate_to(offset)?;
-            partition.publish_offsets(log);
-            Ok(())
-        })
-        .await
+        self.changing_log(move |log| log.truncate_to(offset)).await
     }
 
     /// Follower: empties the log and restarts it at `offset` (the leader's
@@ -422,13 +411,8 @@ impl Partition {
         self: &Arc<Self>,
         offset: Offset,
     ) -> Result<(), LogError> {
-        let partition = Arc::clone(self);
-        self.with_log(move |log| {
-            log.truncate_fully_and_start_at(offset)?;
-            partition.publish_offsets(log);
-            Ok(())
-        })
-        .await
+        self.changing_log(move |log| log.truncate_fully_and_start_at(offset))
+            .await
     }
 
     /// Leader: where the given epoch ends in this log (Kafka's
@@ -467,6 +451,22 @@ impl Partition {
             .map_err(|join_error| LogError::Io(std::io::Error::other(join_error.to_string())))?
     }
 
+    /// `with_log` for work that changes the log: the offsets it moved are
+    /// published while the lock is still held, so that they only move
+    /// forward.
+    async fn changing_log<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&mut PartitionLog) -> Result<T, LogError> + Send + 'static,
+    ) -> Result<T, LogError> {
+        let partition = Arc::clone(self);
+        self.with_log(move |log| {
+            let outcome = work(log)?;
+            partition.publish_offsets(log);
+            Ok(outcome)
+        })
+        .await
+    }
+
     /// Appends a produce request's batches as leader, then makes them visible.
     pub async fn append_as_leader(
         self: &Arc<Self>,
@@ -479,14 +479,8 @@ impl Partition {
             return Err(LogError::NotLeader);
         }
         let epoch = self.leader_epoch();
-        let partition = Arc::clone(self);
         let info = self
-            .with_log(move |log| {
-                let info = log.append_as_leader(&mut records, epoch, origin)?;
-                // Publish while still holding the log lock, so that offsets only move forward.
-                partition.publish_offsets(log);
-                Ok(info)
-            })
+            .changing_log(move |log| log.append_as_leader(&mut records, epoch, origin))
             .await?;
         self.new_data.notify_waiters();
         Ok(info)
@@ -503,13 +497,8 @@ impl Partition {
             return Err(LogError::NotLeader);
         }
         let epoch = self.leader_epoch();
-        let partition = Arc::clone(self);
         let (info, completed) = self
-            .with_log(move |log| {
-                let written = log.append_marker(&marker, epoch)?;
-                partition.publish_offsets(log);
-                Ok(written)
-            })
+            .changing_log(move |log| log.append_marker(&marker, epoch))
             .await?;
         self.new_data.notify_waiters();
         self.replicated(info.last_offset).await?;
@@ -622,13 +611,8 @@ impl Partition {
 
     /// Deletes segments past retention; returns how many went.
     pub async fn apply_retention(self: &Arc<Self>, now_ms: i64) -> Result<usize, LogError> {
-        let partition = Arc::clone(self);
-        self.with_log(move |log| {
-            let removed = log.apply_retention(now_ms)?;
-            partition.publish_offsets(log);
-            Ok(removed)
-        })
-        .await
+        self.changing_log(move |log| log.apply_retention(now_ms))
+            .await
     }
 
     /// One compaction pass (compacted topics only). The partition is held
@@ -644,13 +628,8 @@ impl Partition {
         let Some(compacted) = cleaned else {
             return Ok(None);
         };
-        let partition = Arc::clone(self);
-        self.with_log(move |log| {
-            let stats = log.install_compaction(compacted)?;
-            partition.publish_offsets(log);
-            Ok(Some(stats))
-        })
-        .await
+        self.changing_log(move |log| log.install_compaction(compacted).map(Some))
+            .await
     }
 
     pub async fn maybe_flush_by_time(self: &Arc<Self>) -> Result<(), LogError> {
@@ -674,13 +653,8 @@ impl Partition {
         } else {
             offset
         };
-        let partition = Arc::clone(self);
-        self.with_log(move |log| {
-            let start = log.delete_records_before(target, high_watermark)?;
-            partition.publish_offsets(log);
-            Ok(start)
-        })
-        .await
+        self.changing_log(move |log| log.delete_records_before(target, high_watermark))
+            .await
     }
 
     pub fn size_bytes(&self) -> u64 {
