@@ -37,7 +37,7 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, _version: i16) 
     let max_wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + max_wait;
     let min_bytes = request.min_bytes.max(0) as usize;
-    let wanted = resolve(broker, &request.topics);
+    let mut wanted = resolve(broker, &request.topics);
     // A follower (replica id >= 0) reads to the log end and reports its
     // progress with each fetch; consumers read to the visible end.
     let replica = (request.replica_id.0 >= 0).then_some(request.replica_id.0);
@@ -46,7 +46,8 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, _version: i16) 
         None => Isolation::from_wire(request.isolation_level),
     };
     if let Some(replica) = replica {
-        record_follower_progress(broker, &wanted, replica).await;
+        find_divergences(&mut wanted).await;
+        record_follower_progress(broker, &wanted, replica);
     }
 
     loop {
@@ -73,13 +74,23 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, _version: i16) 
     }
 }
 
+/// Checks each partition a follower fetches for divergence once per
+/// request, not on every pass of the long poll.
+async fn find_divergences(wanted: &mut Wanted) {
+    for (fetch, partition) in wanted.iter_mut() {
+        if let Some(partition) = partition.as_ref().filter(|p| p.is_leader()) {
+            fetch.diverged = diverging(partition, fetch).await;
+        }
+    }
+}
+
 /// A follower's fetch offsets are its log end offsets: the leader's ISR
 /// and high watermark move with them. A diverging follower (its last
 /// fetched epoch ends before its fetch offset here) is not counted.
-async fn record_follower_progress(broker: &Arc<Broker>, wanted: &Wanted, replica: i32) {
+fn record_follower_progress(broker: &Arc<Broker>, wanted: &Wanted, replica: i32) {
     for (fetch, partition) in wanted {
         let Some(partition) = partition else { continue };
-        if !partition.is_leader() || diverging(partition, fetch).await.is_some() {
+        if !partition.is_leader() || fetch.diverged.is_some() {
             continue;
         }
         if let Some(isr) = partition.record_follower_fetch(replica, Offset(fetch.fetch_offset)) {
@@ -126,6 +137,9 @@ struct Fetch {
     fetch_offset: i64,
     partition_max_bytes: i32,
     last_fetched_epoch: i32,
+    /// For a follower: the epoch and end offset where its log leaves
+    /// this leader's, if it does.
+    diverged: Option<(i32, Offset)>,
 }
 
 /// The requested partitions, looked up once per request.
@@ -144,6 +158,7 @@ fn resolve(broker: &Broker, topics: &[FetchTopic]) -> Wanted {
                     fetch_offset: p.fetch_offset,
                     partition_max_bytes: p.partition_max_bytes,
                     last_fetched_epoch: p.last_fetched_epoch,
+                    diverged: None,
                 };
                 (fetch, partition)
             })
@@ -186,14 +201,10 @@ async fn read_all(
                         leader_epoch_error(fetch.current_leader_epoch, partition.leader_epoch())
                     }
                 };
-                let diverged = match (error, isolation) {
-                    (None, Isolation::Replica) => diverging(partition, fetch).await,
-                    _ => None,
-                };
                 if let Some(error) = error {
                     any_error = true;
                     data = data.with_error_code(error.code());
-                } else if let Some((epoch, end)) = diverged {
+                } else if let Some((epoch, end)) = fetch.diverged {
                     any_error = true;
                     data = data.with_diverging_epoch(
                         EpochEndOffset::default()
