@@ -17,27 +17,19 @@ import time
 from collections import Counter
 
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
-from kafka import KafkaConsumer, TopicPartition
-
+from cluster_harness import (bootstrap, consume_all, create_topic, in_sync, layout,
+                             replicas_identical)
 from conftest import wait_until
 
 TOPIC = "kill-rounds"
 PARTITIONS = 3
 
 
-def layout(broker, topic=TOPIC):
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-    described = admin.list_topics(topic, timeout=10).topics[topic]
-    return {p.id: (p.leader, sorted(p.replicas), sorted(p.isrs))
-            for p in described.partitions.values()}
-
-
 def any_layout(cluster):
     for broker in cluster:
         if broker.running:
             try:
-                return layout(broker)
+                return layout(broker.bootstrap, TOPIC)
             except Exception:
                 continue
     return None
@@ -45,8 +37,7 @@ def any_layout(cluster):
 
 def fully_in_sync(cluster):
     seen = any_layout(cluster)
-    return seen is not None and len(seen) == PARTITIONS and all(
-        leader > 0 and isr == replicas for leader, replicas, isr in seen.values())
+    return seen is not None and in_sync(seen, PARTITIONS)
 
 
 class SteadyProducer(threading.Thread):
@@ -82,13 +73,9 @@ class SteadyProducer(threading.Thread):
 
 
 def run_rounds(cluster, rounds: int, log=print) -> dict:
-    bootstrap = ",".join(b.bootstrap for b in cluster)
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.create_topics([NewTopic(TOPIC, PARTITIONS, 3,
-                                                config={"min.insync.replicas": "2"})]).values():
-        future.result(timeout=30)
+    create_topic(cluster, TOPIC, PARTITIONS, 3, **{"min.insync.replicas": "2"})
     wait_until(lambda: fully_in_sync(cluster), timeout=60, what="topic in sync")
-    producer = SteadyProducer(bootstrap)
+    producer = SteadyProducer(bootstrap(cluster))
     producer.start()
     try:
         kill_rounds(cluster, rounds, producer, log)
@@ -118,34 +105,15 @@ def kill_rounds(cluster, rounds: int, producer: SteadyProducer, log) -> None:
 
 def check(cluster, producer: SteadyProducer, unflushed: int) -> dict:
     acked = producer.acked
-    consumer = KafkaConsumer(bootstrap_servers=",".join(b.bootstrap for b in cluster),
-                             enable_auto_commit=False, auto_offset_reset="earliest")
-    consumer.assign([TopicPartition(TOPIC, p) for p in range(PARTITIONS)])
-    records = []
-    deadline = time.monotonic() + 120
-    while len(records) < len(acked) and time.monotonic() < deadline:
-        for batch in consumer.poll(timeout_ms=500).values():
-            records.extend(batch)
-    for batch in consumer.poll(timeout_ms=1000).values():
-        records.extend(batch)
-    consumer.close()
+    records = consume_all(bootstrap(cluster), TOPIC, PARTITIONS, len(acked), timeout=120)
     values = Counter(r.value for r in records)
     at = {(r.partition, r.offset): r.value for r in records}
     lost = [v for _, _, v in acked if v not in values]
     misplaced = [(p, o, v) for p, o, v in acked if at.get((p, o)) != v]
     duplicates = [v for v, n in values.items() if n > 1]
-
-    def identical():
-        for p in range(PARTITIONS):
-            copies = set()
-            for b in cluster:
-                log = b.partition_dir(TOPIC, p) / "00000000000000000000.log"
-                copies.add(log.read_bytes() if log.exists() else b"")
-            if len(copies) != 1:
-                return False
-        return True
     try:
-        wait_until(identical, timeout=60, what="byte-identical replicas")
+        wait_until(lambda: replicas_identical(cluster, TOPIC, PARTITIONS), timeout=60,
+                   what="byte-identical replicas")
         same = True
     except AssertionError:
         same = False

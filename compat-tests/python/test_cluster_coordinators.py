@@ -12,9 +12,10 @@ import time
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition as CfPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from cluster_harness import bootstrap, create_topic, layout
 from conftest import running_cluster, wait_until
 
 pytestmark = pytest.mark.timeout(240)
@@ -35,10 +36,6 @@ def cluster():
     yield from running_cluster(3, OVERRIDES)
 
 
-def bootstrap(cluster) -> str:
-    return ",".join(b.bootstrap for b in cluster if b.running)
-
-
 def java_partition(key: str, partitions: int) -> int:
     """Kafka's coordinator partition: abs(String.hashCode) % partitions."""
     h = 0
@@ -48,14 +45,7 @@ def java_partition(key: str, partitions: int) -> int:
 
 
 def leader_of(cluster, topic: str, partition: int) -> int:
-    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
-    return admin.list_topics(topic, timeout=10).topics[topic].partitions[partition].leader
-
-
-def create(cluster, name, partitions=3):
-    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
-    for future in admin.create_topics([NewTopic(name, partitions, 3)]).values():
-        future.result(timeout=30)
+    return layout(bootstrap(cluster), topic)[partition][0]
 
 
 def kill_leader_of(cluster, topic, partition):
@@ -70,7 +60,7 @@ def kill_leader_of(cluster, topic, partition):
 
 
 def test_consumer_group_offsets_survive_the_coordinator_broker_kill(cluster):
-    create(cluster, "work")
+    create_topic(cluster, "work", 3, 3)
     kp = KafkaProducer(bootstrap_servers=bootstrap(cluster), acks="all")
     for i in range(30):
         kp.send("work", value=f"before-{i}".encode(), partition=i % 3)
@@ -120,7 +110,7 @@ def test_consumer_group_offsets_survive_the_coordinator_broker_kill(cluster):
 
 
 def test_transactions_go_on_after_the_coordinator_broker_is_killed(cluster):
-    create(cluster, "ledger")
+    create_topic(cluster, "ledger", 3, 3)
     txn_id = "ledger-writer"
 
     def producer():

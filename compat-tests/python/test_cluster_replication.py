@@ -15,9 +15,11 @@ from collections import Counter
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition as CfPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+import cluster_harness
+from cluster_harness import bootstrap, create_topic, in_sync, replicas_identical
 from conftest import running_cluster, start_cluster, wait_for_brokers, wait_until
 
 pytestmark = pytest.mark.timeout(240)
@@ -35,77 +37,33 @@ def cluster():
     yield from running_cluster(3, CLUSTER_OVERRIDES)
 
 
-def bootstrap(cluster) -> str:
-    return ",".join(b.bootstrap for b in cluster if b.running)
-
-
-def create(cluster, name, partitions, replication, **configs):
-    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
-    topic = NewTopic(name, partitions, replication, config=configs)
-    for future in admin.create_topics([topic]).values():
-        future.result(timeout=30)
-
-
 def layout(broker, topic):
-    """{partition: (leader, replicas in assignment order, sorted isr)} as
-    this broker's Metadata says."""
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-    described = admin.list_topics(topic, timeout=10).topics[topic]
-    return {p.id: (p.leader, list(p.replicas), sorted(p.isrs))
-            for p in described.partitions.values()}
+    return cluster_harness.layout(broker.bootstrap, topic)
 
 
 def fully_replicated(cluster, topic, partitions):
     def check():
         for broker in cluster:
-            if not broker.running:
-                continue
-            seen = layout(broker, topic)
-            if len(seen) != partitions or any(
-                    leader < 0 or isr != sorted(replicas)
-                    for leader, replicas, isr in seen.values()):
-                return None
+            if broker.running:
+                seen = layout(broker, topic)
+                if not in_sync(seen, partitions):
+                    return None
         return seen
     return wait_until(check, timeout=60, what=f"{topic} fully replicated")
 
 
-def segment_bytes(broker, topic, partition):
-    log = broker.partition_dir(topic, partition) / "00000000000000000000.log"
-    return log.read_bytes() if log.exists() else b""
-
-
 def wait_identical_replicas(cluster, topic, partitions):
-    """Every live replica's first segment ends up byte-identical to the
-    leader's (leaders wrote offsets and epochs; followers copy bytes)."""
-    def same():
-        for partition in range(partitions):
-            copies = {segment_bytes(b, topic, partition) for b in cluster if b.running}
-            if len(copies) != 1:
-                return False
-        return True
-    wait_until(same, timeout=30, what="byte-identical replicas")
+    wait_until(lambda: replicas_identical(cluster, topic, partitions), timeout=30,
+               what="byte-identical replicas")
 
 
 def consume_all(cluster, topic, partitions, expected_count, timeout=60):
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap(cluster), enable_auto_commit=False,
-                             auto_offset_reset="earliest", consumer_timeout_ms=1000)
-    consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
-    got = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(got) < expected_count and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=500).values():
-                got.extend(records)
-        # and nothing more turns up
-        for records in consumer.poll(timeout_ms=1000).values():
-            got.extend(records)
-    finally:
-        consumer.close()
-    return got
+    return cluster_harness.consume_all(bootstrap(cluster), topic, partitions, expected_count,
+                                       timeout)
 
 
 def test_replicated_topic_spreads_leaders_and_copies_logs_byte_for_byte(cluster):
-    create(cluster, "spread", 6, 3)
+    create_topic(cluster, "spread", 6, 3)
     seen = fully_replicated(cluster, "spread", 6)
     leaders = Counter(leader for leader, _, _ in seen.values())
     assert sorted(leaders) == [1, 2, 3] and set(leaders.values()) == {2}, seen
@@ -142,7 +100,7 @@ def test_replicated_topic_spreads_leaders_and_copies_logs_byte_for_byte(cluster)
 
 
 def test_a_killed_leader_is_replaced_without_losing_acknowledged_records(cluster):
-    create(cluster, "failover", 3, 3, **{"min.insync.replicas": "2"})
+    create_topic(cluster, "failover", 3, 3, **{"min.insync.replicas": "2"})
     fully_replicated(cluster, "failover", 3)
     acked: list[tuple[int, int, bytes]] = []
     failed: list[KafkaError] = []
@@ -195,7 +153,7 @@ def test_a_killed_leader_is_replaced_without_losing_acknowledged_records(cluster
 
 
 def test_acks_all_needs_min_insync_replicas_but_acks_1_does_not(cluster):
-    create(cluster, "isr", 1, 2, **{"min.insync.replicas": "2"})
+    create_topic(cluster, "isr", 1, 2, **{"min.insync.replicas": "2"})
     leader, replicas, _ = fully_replicated(cluster, "isr", 1)[0]
     follower = next(r for r in replicas if r != leader)
     cluster[follower - 1].kill()
@@ -228,7 +186,7 @@ def test_a_stopped_broker_hands_its_leaderships_over_before_it_exits():
     cluster = start_cluster(3, {**CLUSTER_OVERRIDES, "broker.session.timeout.ms": "60000"})
     try:
         wait_for_brokers(cluster)
-        create(cluster, "handover", 3, 3)
+        create_topic(cluster, "handover", 3, 3)
         fully_replicated(cluster, "handover", 3)
         leader = layout(cluster[0], "handover")[0][0]
         victim = cluster[leader - 1]
@@ -259,7 +217,7 @@ def test_consumers_validate_their_position_after_a_leader_change(cluster):
     from where it was: nothing is read twice, nothing skipped."""
     import logging
 
-    create(cluster, "validated", 1, 3)
+    create_topic(cluster, "validated", 1, 3)
     fully_replicated(cluster, "validated", 1)
     kp = KafkaProducer(bootstrap_servers=bootstrap(cluster), acks="all")
     for i in range(50):
@@ -314,7 +272,7 @@ def test_unclean_election_only_when_allowed_and_preferred_election_moves_leaders
     from kafka.admin import KafkaAdminClient
 
     # Replicas on two of the three brokers: the third keeps the quorum.
-    create(cluster, "unclean", 1, 2)
+    create_topic(cluster, "unclean", 1, 2)
     leader, replicas, _ = fully_replicated(cluster, "unclean", 1)[0]
     follower = next(r for r in replicas if r != leader)
     bystander = next(b for b in cluster if int(b.name.split("-")[1]) not in replicas)
@@ -375,7 +333,7 @@ def test_a_stalled_follower_leaves_the_isr_after_the_lag_time_and_rejoins():
     cluster = start_cluster(3, {**CLUSTER_OVERRIDES, "broker.session.timeout.ms": "60000"})
     try:
         wait_for_brokers(cluster)
-        create(cluster, "lagging", 1, 3, **{"min.insync.replicas": "2"})
+        create_topic(cluster, "lagging", 1, 3, **{"min.insync.replicas": "2"})
         leader, replicas, _ = fully_replicated(cluster, "lagging", 1)[0]
         stalled = next(r for r in replicas if r != leader)
         others = [b for b in cluster if int(b.name.split("-")[1]) != stalled]
