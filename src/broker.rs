@@ -37,6 +37,14 @@ pub enum BrokerError {
 /// How long a stopping broker tries to move its leaderships away.
 const CONTROLLED_SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
+/// One log dir as DescribeLogDirs reports it.
+pub struct LogDirUsage {
+    pub path: std::path::PathBuf,
+    /// Why the dir is offline, if it is.
+    pub failure: Option<String>,
+    pub sizes: Vec<(TopicPartition, u64)>,
+}
+
 pub struct Broker {
     config: BrokerConfig,
     controller: Arc<Controller>,
@@ -67,7 +75,7 @@ impl Broker {
     /// Opens the data directory, recovers every log and builds the
     /// partitions the metadata says this broker leads.
     pub fn open(config: BrokerConfig, advertised_port: u16) -> Result<Arc<Broker>, BrokerError> {
-        let logs = LogManager::open(config.data_dir())?;
+        let logs = LogManager::open(&config.log_dirs)?;
         let listener = config.advertised_listener();
         let host = match listener.host.as_str() {
             "" | "0.0.0.0" | "::" => "localhost".to_string(),
@@ -335,7 +343,7 @@ impl Broker {
                 .is_some_and(|topic| (found.partition as usize) < topic.partitions.len());
             if !known {
                 warn!(partition = %found, "removing stray log of a deleted topic");
-                std::fs::remove_dir_all(self.logs.partition_dir(&found)).map_err(LogError::Io)?;
+                self.logs.delete_partition(&found, Duration::ZERO)?;
             }
         }
         Ok(())
@@ -360,12 +368,7 @@ impl Broker {
                 self.partitions.remove(topic_partition);
                 hosted.become_follower(crate::metadata::NO_LEADER, hosted.leader_epoch());
                 info!(partition = %topic_partition, "no longer a replica: removing the log");
-                match std::fs::remove_dir_all(self.logs.partition_dir(topic_partition)) {
-                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                        return Err(LogError::Io(error).into())
-                    }
-                    _ => {}
-                }
+                hosted.delete_log_blocking(&self.logs)?;
             }
         }
         let mut following = BTreeMap::new();
@@ -380,15 +383,28 @@ impl Broker {
                             Some(config) => config,
                             None => config.insert(self.log_config(topic)?),
                         };
-                        let log = self.logs.open_log(&topic_partition, config.clone())?;
+                        let (log, dir) = match self.logs.open_log(&topic_partition, config.clone())
+                        {
+                            Ok(opened) => opened,
+                            Err(error @ (LogError::LogDirOffline { .. } | LogError::Io(_))) => {
+                                warn!(partition = %topic_partition, %error, "cannot host the partition: its log dir is offline");
+                                continue;
+                            }
+                            Err(error) => return Err(error.into()),
+                        };
                         self.partitions.insert(Partition::new(
                             topic_partition.clone(),
                             topic.id,
                             log,
+                            dir,
                             LeaderEpoch(assigned.leader_epoch),
                         ))
                     }
                 };
+                if partition.is_offline() {
+                    // It serves nothing and follows no one until a restart.
+                    continue;
+                }
                 let epoch = LeaderEpoch(assigned.leader_epoch);
                 if assigned.leader == me {
                     let newly = !partition.is_leader() || partition.leader_epoch() != epoch;
@@ -593,7 +609,7 @@ impl Broker {
         let broker = Arc::clone(self);
         tokio::task::spawn_blocking(move || work(&broker))
             .await
-            .map_err(|join_error| LogError::Io(std::io::Error::other(join_error.to_string())))?
+            .map_err(|join_error| LogError::TaskFailed(join_error.to_string()))?
     }
 
     /// Replaces a topic's config overrides; live partitions take the new
@@ -643,16 +659,74 @@ impl Broker {
         .await
     }
 
-    /// The data directory and every hosted partition with its size.
-    pub fn log_dir_sizes(&self) -> (std::path::PathBuf, Vec<(TopicPartition, u64)>) {
-        let mut sizes: Vec<(TopicPartition, u64)> = self
-            .partitions
-            .all()
+    /// Every log dir, why it is offline if it is, and the partitions it
+    /// holds with their sizes.
+    pub fn log_dir_sizes(&self) -> Vec<LogDirUsage> {
+        let partitions = self.partitions.all();
+        self.logs
+            .dirs()
             .iter()
-            .map(|p| (p.topic_partition().clone(), p.size_bytes()))
-            .collect();
-        sizes.sort();
-        (self.config.data_dir().clone(), sizes)
+            .map(|dir| {
+                let mut sizes: Vec<(TopicPartition, u64)> = partitions
+                    .iter()
+                    .filter(|p| Arc::ptr_eq(p.log_dir(), dir))
+                    .map(|p| (p.topic_partition().clone(), p.size_bytes()))
+                    .collect();
+                sizes.sort();
+                LogDirUsage {
+                    path: dir.path().to_path_buf(),
+                    failure: dir.failure().map(str::to_string),
+                    sizes,
+                }
+            })
+            .collect()
+    }
+
+    /// When a log dir fails, its partitions stop leading and following
+    /// here: their coordinators unload, and the controller moves their
+    /// leadership to in-sync replicas on other brokers (Kafka's
+    /// `handleLogDirFailure`). The dir stays offline until a restart.
+    pub async fn watch_log_dirs(self: Arc<Self>) {
+        let mut failures = self.logs.subscribe_failures();
+        loop {
+            tokio::select! {
+                changed = failures.changed() => if changed.is_err() { return },
+                _ = self.shutting_down() => return,
+            }
+            let offline: Vec<Arc<Partition>> = self
+                .partitions
+                .all()
+                .into_iter()
+                .filter(|partition| partition.is_offline())
+                .collect();
+            for partition in &offline {
+                self.coordinators_lose(partition.topic_partition());
+                partition.become_follower(crate::metadata::NO_LEADER, partition.leader_epoch());
+            }
+            let names: Vec<TopicPartition> = offline
+                .iter()
+                .map(|partition| partition.topic_partition().clone())
+                .collect();
+            warn!(
+                partitions = names.len(),
+                "log dir offline: moving the leadership of its partitions"
+            );
+            if let Err(error) = self
+                .controller
+                .replicas_offline(
+                    self.config.node_id,
+                    names,
+                    self.config.replication.unclean_leader_election,
+                )
+                .await
+            {
+                warn!(%error, "could not tell the controller of the offline replicas");
+            }
+            // Fetchers stop for the offline partitions.
+            let image = self.metadata();
+            let broker = Arc::clone(&self);
+            let _ = tokio::task::spawn_blocking(move || broker.reconcile(&image)).await;
+        }
     }
 
     /// Deletes a topic from the metadata, then its partitions and files.
@@ -667,7 +741,8 @@ impl Broker {
         for partition in &removed.partitions {
             let topic_partition = TopicPartition::new(&removed.name, partition.partition);
             if let Some(partition) = self.partitions.remove(&topic_partition) {
-                partition.delete_log_files().await?;
+                self.on_controller(move |broker| Ok(partition.delete_log_blocking(&broker.logs)?))
+                    .await?;
             }
         }
         Ok(removed)
@@ -756,6 +831,7 @@ impl Broker {
     /// the quorum, fencing of silent brokers).
     pub fn start_cluster_tasks(self: &Arc<Self>) {
         tokio::spawn(Arc::clone(self).follow_metadata());
+        tokio::spawn(Arc::clone(self).watch_log_dirs());
         tokio::spawn(Arc::clone(&self.controller).run_liveness(self.config.replication.clone()));
     }
 

@@ -191,6 +191,15 @@ const LOG_DEFAULTS: &[(&str, &str)] = &[
     ("log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms"),
     ("log.cleaner.max.compaction.lag.ms", "max.compaction.lag.ms"),
     ("log.cleaner.delete.retention.ms", "delete.retention.ms"),
+    (
+        "log.message.timestamp.before.max.ms",
+        "message.timestamp.before.max.ms",
+    ),
+    (
+        "log.message.timestamp.after.max.ms",
+        "message.timestamp.after.max.ms",
+    ),
+    ("log.segment.delete.delay.ms", "file.delete.delay.ms"),
 ];
 
 impl BrokerConfig {

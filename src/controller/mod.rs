@@ -630,6 +630,25 @@ impl Controller {
         }
     }
 
+    /// This broker's replicas of `partitions` are offline (their log dir
+    /// failed): it leaves their ISRs and their leaderships move. Returns
+    /// how many partitions changed.
+    pub async fn replicas_offline(
+        &self,
+        node: i32,
+        partitions: Vec<crate::types::TopicPartition>,
+        unclean_leader_election: bool,
+    ) -> Result<usize, ControllerError> {
+        let partitions: Vec<(String, i32)> = partitions
+            .into_iter()
+            .map(|tp| (tp.topic, tp.partition))
+            .collect();
+        let state = self.quorum.state();
+        let changes =
+            election::on_replicas_offline(&state, node, &partitions, unclean_leader_election);
+        self.write_changes(changes).await
+    }
+
     /// Hands out the next block of producer ids, committed before it is
     /// used so that no id is ever given twice, even across restarts.
     pub fn allocate_producer_ids(&self) -> Result<std::ops::Range<i64>, ControllerError> {

@@ -8,22 +8,23 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tracing::{debug, info};
+use tracing::{info, warn};
 
 use super::cleaner::{self, CleanStats, Compacted};
 use super::leader_epoch_cache::LeaderEpochCache;
 use super::producer_state::{
-    delete_snapshots, load_latest_snapshot, write_snapshot, BatchMetadata, CompletedTxn,
-    ProducerBatch, ProducerState, ProducerSummary, SequenceCheck,
+    delete_snapshots, write_snapshot, BatchMetadata, CompletedTxn, ProducerBatch, ProducerState,
+    ProducerSummary, SequenceCheck,
 };
-use super::recovery::{list_segment_base_offsets, recover_active_segment, recover_sealed_segment};
-use super::segment::{Segment, SegmentView};
+use super::recovery::recover_sealed_segment;
+use super::segment::{PendingBatch, Segment, SegmentView};
 use super::txn_index::AbortedTxn;
+use super::validator::LogValidator;
 use super::LogError;
 use crate::config::topic::{CleanupPolicy, LogConfig, TimestampType};
 use crate::records::batch::{
-    set_base_offset, set_log_append_time, set_partition_leader_epoch, Batch, BatchError, Batches,
-    Compression,
+    leader_header, set_base_offset, set_partition_leader_epoch, Batch, BatchError, Batches,
+    Compression, HEADER_SIZE,
 };
 use crate::records::compression::decompress;
 use crate::records::control::TxnMarker;
@@ -39,14 +40,10 @@ pub struct AppendInfo {
     pub log_append_time: Option<i64>,
 }
 
-/// Who is appending: clients go through sequence checks; the broker's own
-/// coordinators write transactional records without sequences (offsets
-/// committed in a transaction), as Kafka's coordinator appends do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AppendOrigin {
-    Client,
-    Coordinator,
-}
+pub use super::validator::AppendOrigin;
+
+/// Where the log start offset is kept across restarts.
+pub(super) const LOG_START_OFFSET_FILE: &str = "log-start-offset";
 
 /// A record found by timestamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,76 +53,26 @@ pub struct TimestampAndOffset {
 }
 
 pub struct PartitionLog {
-    dir: PathBuf,
-    config: LogConfig,
+    pub(super) dir: PathBuf,
+    pub(super) config: LogConfig,
     /// Segments by base offset; the last one is active.
-    segments: BTreeMap<Offset, Segment>,
-    log_start_offset: Offset,
-    unflushed_messages: i64,
-    last_flush: Instant,
-    producers: ProducerState,
-    leader_epochs: LeaderEpochCache,
+    pub(super) segments: BTreeMap<Offset, Segment>,
+    pub(super) log_start_offset: Offset,
+    pub(super) unflushed_messages: i64,
+    pub(super) last_flush: Instant,
+    pub(super) producers: ProducerState,
+    pub(super) leader_epochs: LeaderEpochCache,
 }
 
-const LOG_START_OFFSET_FILE: &str = "log-start-offset";
-
 impl PartitionLog {
-    /// Opens (or creates) the log in `dir`, recovering it. `clean_shutdown`
-    /// says whether the previous run closed its logs; if not, the active
-    /// segment is validated batch by batch.
-    pub fn open(dir: &Path, config: LogConfig, clean_shutdown: bool) -> Result<Self, LogError> {
-        std::fs::create_dir_all(dir)?;
-        cleaner::remove_leftovers(dir)?;
-        let base_offsets = list_segment_base_offsets(dir)?;
-        let mut segments = BTreeMap::new();
-        let last = base_offsets.last().copied();
-        for base_offset in base_offsets {
-            let mut segment = Segment::open(dir, base_offset, config.index_interval_bytes)?;
-            if Some(base_offset) == last {
-                if clean_shutdown {
-                    recover_sealed_segment(&mut segment, dir)?;
-                } else {
-                    recover_active_segment(&mut segment, dir)?;
-                }
-            } else {
-                recover_sealed_segment(&mut segment, dir)?;
-                segment.seal()?;
-            }
-            segments.insert(base_offset, segment);
-        }
-        if segments.is_empty() {
-            segments.insert(
-                Offset::ZERO,
-                Segment::create(dir, Offset::ZERO, config.index_interval_bytes)?,
-            );
-        }
-        let first_base = *segments.keys().next().unwrap_or(&Offset::ZERO);
-        let stored_start = std::fs::read_to_string(dir.join(LOG_START_OFFSET_FILE))
-            .ok()
-            .and_then(|text| text.trim().parse::<i64>().ok())
-            .map(Offset);
-        let mut log = PartitionLog {
-            dir: dir.to_path_buf(),
-            config,
-            segments,
-            log_start_offset: first_base,
-            unflushed_messages: 0,
-            last_flush: Instant::now(),
-            producers: ProducerState::default(),
-            leader_epochs: LeaderEpochCache::empty(dir),
-        };
-        if let Some(start) = stored_start {
-            log.log_start_offset = start.clamp(first_base, log.log_end_offset());
-        }
-        log.load_producer_state()?;
-        log.load_leader_epoch_cache(clean_shutdown)?;
-        debug!(dir = %dir.display(), log_start_offset = %log.log_start_offset,
-               log_end_offset = %log.log_end_offset(), "log opened");
-        Ok(log)
-    }
-
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The folder was renamed for deletion: later writes of requests still
+    /// running go to the renamed files.
+    pub fn renamed_to(&mut self, dir: PathBuf) {
+        self.dir = dir;
     }
 
     pub fn config(&self) -> &LogConfig {
@@ -136,7 +83,7 @@ impl PartitionLog {
         self.config = config;
     }
 
-    fn active(&self) -> &Segment {
+    pub(super) fn active(&self) -> &Segment {
         // Invariant: a log always has at least one segment.
         self.segments
             .values()
@@ -168,89 +115,6 @@ impl PartitionLog {
         self.segments.len()
     }
 
-    /// Rebuilds the idempotent-producer state: the newest snapshot, then
-    /// the batches written after it.
-    fn load_producer_state(&mut self) -> Result<(), LogError> {
-        let end = self.log_end_offset();
-        let (from, state) = match load_latest_snapshot(&self.dir, end)? {
-            Some((offset, state)) if offset >= self.log_start_offset => (offset, state),
-            _ => (self.log_start_offset, ProducerState::default()),
-        };
-        self.producers = state;
-        for segment in self.segments.values_mut() {
-            if segment.next_offset() <= from {
-                continue;
-            }
-            // The replay below re-derives the aborted transactions from here.
-            segment.truncate_aborted_txns(from)?;
-            for header in segment.headers_from(from)? {
-                if let Some(producer) = header.producer {
-                    let metadata = BatchMetadata::new(
-                        &producer,
-                        header.base_offset,
-                        header.last_offset,
-                        header.max_timestamp,
-                    );
-                    self.producers.update(&producer, metadata);
-                }
-                if header.control {
-                    let bytes = segment.read_at(header.position, header.size as usize)?;
-                    let batch = Batch::parse(&bytes)?;
-                    if let Some(marker) = TxnMarker::of(&batch) {
-                        let completed = self.producers.complete_txn(
-                            &marker,
-                            batch.base_offset(),
-                            batch.max_timestamp(),
-                        );
-                        if let Some(aborted) = aborted_entry(&completed, &self.producers) {
-                            segment.record_aborted_txn(aborted)?;
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Loads the leader-epoch checkpoint, or rebuilds it from the batch
-    /// headers if it is missing or unreadable, then fits it to the log as
-    /// recovered: after a crash the active segment may hold a batch of a new
-    /// epoch the checkpoint never saw, or lack one it did.
-    fn load_leader_epoch_cache(&mut self, clean_shutdown: bool) -> Result<(), LogError> {
-        let (cache, replay_from) = match LeaderEpochCache::load(&self.dir) {
-            Some(cache) if clean_shutdown => (cache, None),
-            Some(cache) => (cache, Some(self.active().base_offset())),
-            None => {
-                let mut cache = LeaderEpochCache::empty(&self.dir);
-                cache.clear()?;
-                (cache, Some(Offset::ZERO))
-            }
-        };
-        self.leader_epochs = cache;
-        let log_end_offset = self.log_end_offset();
-        self.leader_epochs.truncate_from_end(log_end_offset)?;
-        if let Some(from) = replay_from {
-            for segment in self.segments.range(from..).map(|(_, segment)| segment) {
-                let mut position = 0;
-                while let Some(header) = segment.read_header(position)? {
-                    // Only newer epochs: older batches are already accounted for.
-                    if self
-                        .leader_epochs
-                        .latest_epoch()
-                        .is_none_or(|latest| header.leader_epoch > latest)
-                    {
-                        self.leader_epochs
-                            .assign(header.leader_epoch, header.base_offset)?;
-                    }
-                    position += header.size;
-                }
-            }
-        }
-        self.leader_epochs
-            .truncate_from_start(self.log_start_offset)?;
-        Ok(())
-    }
-
     /// The epoch of the leader that wrote the last batch that has one, or
     /// that leads this log now.
     pub fn latest_epoch(&self) -> Option<LeaderEpoch> {
@@ -273,51 +137,28 @@ impl PartitionLog {
             .end_offset_for(epoch, self.log_end_offset())
     }
 
-    /// Checks every batch of a produce request's records before anything is
-    /// written, so that a bad batch appends nothing.
-    pub fn validate_records(&self, records: &[u8]) -> Result<usize, LogError> {
-        let mut count = 0;
-        let mut idempotent = false;
-        for item in Batches::new(records) {
-            let (_, batch) = item?;
-            batch.validate()?;
-            if batch.is_control() {
-                return Err(LogError::ControlBatchFromClient);
-            }
-            idempotent |= batch.producer_id() >= 0;
-            if batch.size() > self.config.max_message_bytes {
-                return Err(LogError::MessageTooLarge {
-                    size: batch.size(),
-                    max: self.config.max_message_bytes,
-                });
-            }
-            if self.is_compacted()
-                && !cleaner::all_records_keyed(&batch, self.decompression_limit())?
-            {
-                return Err(LogError::KeylessRecordOnCompactedTopic);
-            }
-            count += 1;
-        }
-        if count == 0 {
-            return Err(LogError::EmptyRecords);
-        }
-        if idempotent && count > 1 {
-            return Err(LogError::MultipleIdempotentBatches);
-        }
-        Ok(count)
+    /// The partition's name (its folder's), for messages.
+    fn name(&self) -> String {
+        self.dir
+            .file_name()
+            .map_or_else(String::new, |name| name.to_string_lossy().into_owned())
     }
 
-    /// Appends a produce request's batches as leader: validates them, assigns
-    /// offsets and the leader epoch in place, and writes them.
+    /// Appends a produce request's batches as leader: validates them, gives
+    /// each a header of its own with its offsets and the leader epoch, and
+    /// writes them with the request's record bytes in one all-or-nothing
+    /// write. Nothing is changed if any of it fails.
     pub fn append_as_leader(
         &mut self,
-        records: &mut [u8],
+        records: &[u8],
         leader_epoch: LeaderEpoch,
         origin: AppendOrigin,
     ) -> Result<AppendInfo, LogError> {
-        self.validate_records(records)?;
+        let now = now_ms();
+        let name = self.name();
+        let batches = LogValidator::new(&self.config, &name, origin, now).validate(records)?;
         // Idempotent produce carries exactly one batch (checked above).
-        let producer = ProducerBatch::of(&Batch::parse(records)?);
+        let producer = batches.first().and_then(ProducerBatch::of);
         if let Some(producer) = &producer {
             let check = match origin {
                 AppendOrigin::Client => self.producers.check(producer)?,
@@ -332,45 +173,55 @@ impl PartitionLog {
             }
         }
         let log_append_time =
-            (self.config.message_timestamp_type == TimestampType::LogAppendTime).then(now_ms);
+            (self.config.message_timestamp_type == TimestampType::LogAppendTime).then_some(now);
         let base_offset = self.log_end_offset();
         let mut next_offset = base_offset;
-        let mut position = 0;
         let mut messages = 0i64;
-        while position < records.len() {
-            let size = Batch::parse(&records[position..])?.size();
-            let bytes = &mut records[position..position + size];
-            set_base_offset(bytes, next_offset);
-            set_partition_leader_epoch(bytes, leader_epoch);
-            if let Some(now) = log_append_time {
-                set_log_append_time(bytes, now);
-            }
-            let batch = Batch::parse(bytes)?;
-            messages += i64::from(batch.records_count());
-            self.maybe_roll(batch.size() as u64)?;
-            self.active_mut().append(&batch)?;
-            if let Some(producer) = &producer {
-                let metadata = BatchMetadata::new(
-                    producer,
-                    batch.base_offset(),
-                    batch.last_offset(),
-                    batch.max_timestamp(),
-                );
-                self.producers.update(producer, metadata);
-            }
-            next_offset = batch.next_offset();
-            position += size;
+        let mut max_timestamp = i64::MIN;
+        let pending: Vec<PendingBatch<'_>> = batches
+            .iter()
+            .map(|batch| {
+                let header = leader_header(batch, next_offset, leader_epoch, log_append_time);
+                next_offset = next_offset.plus(i64::from(batch.last_offset_delta()) + 1);
+                messages += i64::from(batch.records_count());
+                max_timestamp = max_timestamp.max(log_append_time.unwrap_or(batch.max_timestamp()));
+                PendingBatch {
+                    header,
+                    body: &batch.bytes()[HEADER_SIZE..],
+                }
+            })
+            .collect();
+        self.append_pending(&pending)?;
+        let last_offset = next_offset.plus(-1);
+        if let Some(producer) = &producer {
+            let metadata = BatchMetadata::new(producer, base_offset, last_offset, max_timestamp);
+            self.producers.update(producer, metadata);
         }
         self.leader_epochs.assign(leader_epoch, base_offset)?;
+        self.after_append(messages)?;
+        Ok(AppendInfo {
+            base_offset,
+            last_offset,
+            log_append_time,
+        })
+    }
+
+    /// Writes batches at the log end in one write, rolling first if the
+    /// active segment cannot take them all.
+    fn append_pending(&mut self, pending: &[PendingBatch<'_>]) -> Result<(), LogError> {
+        let size = pending.iter().map(PendingBatch::size).sum();
+        self.maybe_roll(size)?;
+        self.active_mut().append_batches(pending)?;
+        Ok(())
+    }
+
+    /// Counts appended messages towards `flush.messages`.
+    fn after_append(&mut self, messages: i64) -> Result<(), LogError> {
         self.unflushed_messages += messages;
         if self.unflushed_messages >= self.config.flush_messages {
             self.flush()?;
         }
-        Ok(AppendInfo {
-            base_offset,
-            last_offset: next_offset.plus(-1),
-            log_append_time,
-        })
+        Ok(())
     }
 
     /// Appends a transaction marker for the coordinator, closing the
@@ -387,8 +238,7 @@ impl PartitionLog {
         set_base_offset(&mut bytes, offset);
         set_partition_leader_epoch(&mut bytes, leader_epoch);
         let batch = Batch::parse(&bytes)?;
-        self.maybe_roll(batch.size() as u64)?;
-        self.active_mut().append(&batch)?;
+        self.append_pending(&[PendingBatch::unchanged(&batch)])?;
         let completed = self
             .producers
             .complete_txn(marker, offset, batch.max_timestamp());
@@ -396,10 +246,7 @@ impl PartitionLog {
             self.active_mut().record_aborted_txn(aborted)?;
         }
         self.leader_epochs.assign(leader_epoch, offset)?;
-        self.unflushed_messages += 1;
-        if self.unflushed_messages >= self.config.flush_messages {
-            self.flush()?;
-        }
+        self.after_append(1)?;
         let info = AppendInfo {
             base_offset: offset,
             last_offset: offset,
@@ -445,8 +292,10 @@ impl PartitionLog {
         };
         let mut messages = 0i64;
         for batch in &batches {
-            self.maybe_roll(batch.size() as u64)?;
-            self.active_mut().append(batch)?;
+            // One batch at a time, rolling where the leader rolled, so that
+            // the segments stay byte-identical; what is written before a
+            // failure is a consistent prefix for the next fetch to extend.
+            self.append_pending(&[PendingBatch::unchanged(batch)])?;
             self.leader_epochs
                 .assign(batch.partition_leader_epoch(), batch.base_offset())?;
             if let Some(producer) = ProducerBatch::of(batch) {
@@ -470,10 +319,7 @@ impl PartitionLog {
             }
             messages += i64::from(batch.records_count());
         }
-        self.unflushed_messages += messages;
-        if self.unflushed_messages >= self.config.flush_messages {
-            self.flush()?;
-        }
+        self.after_append(messages)?;
         Ok(Some(info))
     }
 
@@ -648,11 +494,21 @@ impl PartitionLog {
 
     /// Seals the active segment and starts a new one at the log end offset,
     /// snapshotting the producer state there so recovery replays less.
+    /// The new segment is made before the old one is sealed, so that a
+    /// failure leaves the old one active and the log as it was.
     pub fn roll(&mut self) -> Result<(), LogError> {
         let next = self.log_end_offset();
-        self.active_mut().seal()?;
-        write_snapshot(&self.dir, next, &self.producers)?;
         let segment = Segment::create(&self.dir, next, self.config.index_interval_bytes)?;
+        let sealed = self
+            .active_mut()
+            .seal()
+            .and_then(|()| write_snapshot(&self.dir, next, &self.producers));
+        if let Err(error) = sealed {
+            if let Err(cleanup) = segment.delete_files(&self.dir) {
+                warn!(dir = %self.dir.display(), %cleanup, "cannot remove the segment of a failed roll");
+            }
+            return Err(error.into());
+        }
         info!(dir = %self.dir.display(), base_offset = %next, "rolled new segment");
         self.segments.insert(next, segment);
         Ok(())
@@ -752,8 +608,12 @@ impl PartitionLog {
     /// compacted and enough of it is dirty (see `log/cleaner.rs`). The
     /// partition layer runs the three steps apart, so that only the first
     /// and the last hold the partition.
-    pub fn compact(&mut self, now_ms: i64) -> Result<Option<CleanStats>, LogError> {
-        let Some(job) = self.compaction_job()? else {
+    pub fn compact(
+        &mut self,
+        now_ms: i64,
+        last_stable_offset: Offset,
+    ) -> Result<Option<CleanStats>, LogError> {
+        let Some(job) = self.compaction_job(last_stable_offset)? else {
             return Ok(None);
         };
         match job.run(now_ms)? {
@@ -762,10 +622,14 @@ impl PartitionLog {
         }
     }
 
-    /// What a compaction pass reads: the sealed segments below the first
-    /// unstable offset (an open transaction's outcome decides which of its
-    /// records stay), as views that stay valid without the lock.
-    pub fn compaction_job(&self) -> Result<Option<CompactionJob>, LogError> {
+    /// What a compaction pass reads: the sealed segments below the last
+    /// stable offset (an open transaction's outcome decides which of its
+    /// records stay, and nothing above the high watermark is final), as
+    /// views that stay valid without the lock.
+    pub fn compaction_job(
+        &self,
+        last_stable_offset: Offset,
+    ) -> Result<Option<CompactionJob>, LogError> {
         if !self.is_compacted() {
             return Ok(None);
         }
@@ -773,7 +637,10 @@ impl PartitionLog {
             .unwrap_or(self.log_start_offset)
             .max(self.log_start_offset);
         let active_base = self.active().base_offset();
-        let stable = self.first_unstable_offset().unwrap_or(active_base);
+        let stable = self
+            .first_unstable_offset()
+            .unwrap_or(active_base)
+            .min(last_stable_offset);
         let segments = self
             .segments
             .values()
@@ -856,99 +723,6 @@ impl PartitionLog {
         Ok(found)
     }
 
-    /// Deletes whole segments that retention no longer keeps: older than
-    /// `retention.ms` (by their largest timestamp) or beyond
-    /// `retention.bytes`. The active segment is never deleted. Returns the
-    /// number of segments removed.
-    pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize, LogError> {
-        if self.config.cleanup_policy == CleanupPolicy::Compact {
-            return Ok(0);
-        }
-        let mut removable = Vec::new();
-        let mut size = self.size_bytes() as i64;
-        let active_base = self.active().base_offset();
-        for (base_offset, segment) in &self.segments {
-            if segment.is_empty() && *base_offset == active_base {
-                break;
-            }
-            let expired = self.config.retention_ms >= 0
-                && segment
-                    .max_timestamp()
-                    .is_some_and(|max| now_ms - max.timestamp > self.config.retention_ms);
-            let over_size = self.config.retention_bytes >= 0
-                && size - segment.size() as i64 >= self.config.retention_bytes;
-            if !(expired || over_size) {
-                break;
-            }
-            size -= segment.size() as i64;
-            removable.push(*base_offset);
-        }
-        // Like Kafka, an expired active segment goes too: roll first, so the
-        // log keeps an empty active segment at its end offset. (With one
-        // replica the high watermark is the log end, so all of it is safe.)
-        if removable.last() == Some(&active_base) {
-            self.roll()?;
-        }
-        for base_offset in &removable {
-            if let Some(segment) = self.segments.remove(base_offset) {
-                info!(dir = %self.dir.display(), base_offset = %base_offset, "deleting segment past retention");
-                segment.delete_files(&self.dir)?;
-            }
-        }
-        if let Some(first) = self.segments.keys().next().copied() {
-            if first > self.log_start_offset {
-                self.set_log_start_offset(first)?;
-            }
-        }
-        Ok(removable.len())
-    }
-
-    /// DeleteRecords: moves the log start offset up to `offset` (at most the
-    /// high watermark) and deletes the segments wholly before it.
-    pub fn delete_records_before(
-        &mut self,
-        offset: Offset,
-        high_watermark: Offset,
-    ) -> Result<Offset, LogError> {
-        if offset < Offset::ZERO || offset > high_watermark {
-            return Err(LogError::OffsetOutOfRange {
-                requested: offset,
-                log_start_offset: self.log_start_offset,
-                log_end_offset: high_watermark,
-            });
-        }
-        if offset <= self.log_start_offset {
-            return Ok(self.log_start_offset);
-        }
-        let active_base = self.active().base_offset();
-        let removable: Vec<Offset> = self
-            .segments
-            .values()
-            .filter(|segment| {
-                segment.base_offset() != active_base && segment.next_offset() <= offset
-            })
-            .map(Segment::base_offset)
-            .collect();
-        for base_offset in removable {
-            if let Some(segment) = self.segments.remove(&base_offset) {
-                segment.delete_files(&self.dir)?;
-            }
-        }
-        self.set_log_start_offset(offset)?;
-        info!(dir = %self.dir.display(), log_start_offset = %offset, "records deleted");
-        Ok(offset)
-    }
-
-    fn set_log_start_offset(&mut self, offset: Offset) -> Result<(), LogError> {
-        self.log_start_offset = offset;
-        self.leader_epochs.truncate_from_start(offset)?;
-        let path = self.dir.join(LOG_START_OFFSET_FILE);
-        let temporary = self.dir.join(format!("{LOG_START_OFFSET_FILE}.tmp"));
-        std::fs::write(&temporary, offset.0.to_string())?;
-        std::fs::rename(&temporary, &path)?;
-        Ok(())
-    }
-
     /// Flushes if `flush.ms` has passed since the last flush.
     pub fn maybe_flush_by_time(&mut self) -> Result<(), LogError> {
         let due = self.last_flush.elapsed() >= Duration::from_millis(self.config.flush_ms as u64);
@@ -1006,7 +780,10 @@ impl CompactionJob {
 
 /// The `.txnindex` entry for a transaction a marker aborted (none for
 /// commits, or when the producer wrote nothing here).
-fn aborted_entry(completed: &CompletedTxn, producers: &ProducerState) -> Option<AbortedTxn> {
+pub(super) fn aborted_entry(
+    completed: &CompletedTxn,
+    producers: &ProducerState,
+) -> Option<AbortedTxn> {
     let first_offset = completed.first_offset?;
     (!completed.committed).then(|| AbortedTxn {
         producer_id: completed.producer_id,
@@ -1047,8 +824,8 @@ mod tests {
     }
 
     fn append(log: &mut PartitionLog, records: usize) -> AppendInfo {
-        let mut bytes = sample_batch(records);
-        log.append_as_leader(&mut bytes, LeaderEpoch(0), AppendOrigin::Client)
+        let bytes = sample_batch(records);
+        log.append_as_leader(&bytes, LeaderEpoch(0), AppendOrigin::Client)
             .unwrap()
     }
 
@@ -1096,7 +873,7 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         assert!(matches!(
-            log.append_as_leader(&mut bytes, LeaderEpoch(0), AppendOrigin::Client),
+            log.append_as_leader(&bytes, LeaderEpoch(0), AppendOrigin::Client),
             Err(LogError::Batch(_))
         ));
         assert_eq!(log.log_end_offset(), Offset(0));
@@ -1128,7 +905,7 @@ mod tests {
             for record in 0..5 {
                 builder.push(batch * 100 + record * 10, None, Some(b"v"), &[]);
             }
-            log.append_as_leader(&mut builder.build(), LeaderEpoch(0), AppendOrigin::Client)
+            log.append_as_leader(&builder.build(), LeaderEpoch(0), AppendOrigin::Client)
                 .unwrap();
         }
         let at = |t| {
@@ -1159,7 +936,7 @@ mod tests {
         append(&mut log, 1); // offset 0, not idempotent
         for sequence in [0, 2, 4] {
             log.append_as_leader(
-                &mut idempotent_batch(sequence, 2),
+                &idempotent_batch(sequence, 2),
                 LeaderEpoch(0),
                 AppendOrigin::Client,
             )
@@ -1167,7 +944,7 @@ mod tests {
         }
         let retry = log
             .append_as_leader(
-                &mut idempotent_batch(2, 2),
+                &idempotent_batch(2, 2),
                 LeaderEpoch(0),
                 AppendOrigin::Client,
             )
@@ -1179,7 +956,7 @@ mod tests {
         assert_eq!(log.log_end_offset(), Offset(7));
         assert!(matches!(
             log.append_as_leader(
-                &mut idempotent_batch(9, 1),
+                &idempotent_batch(9, 1),
                 LeaderEpoch(0),
                 AppendOrigin::Client
             ),
@@ -1188,7 +965,7 @@ mod tests {
         let mut two = idempotent_batch(6, 1);
         two.extend(idempotent_batch(7, 1));
         assert!(matches!(
-            log.append_as_leader(&mut two, LeaderEpoch(0), AppendOrigin::Client),
+            log.append_as_leader(&two, LeaderEpoch(0), AppendOrigin::Client),
             Err(LogError::MultipleIdempotentBatches)
         ));
         drop(log);
@@ -1196,7 +973,7 @@ mod tests {
         let mut log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
         let retry = log
             .append_as_leader(
-                &mut idempotent_batch(4, 2),
+                &idempotent_batch(4, 2),
                 LeaderEpoch(0),
                 AppendOrigin::Client,
             )
@@ -1208,7 +985,7 @@ mod tests {
         let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
         let retry = log
             .append_as_leader(
-                &mut idempotent_batch(4, 2),
+                &idempotent_batch(4, 2),
                 LeaderEpoch(0),
                 AppendOrigin::Client,
             )
@@ -1216,7 +993,7 @@ mod tests {
         assert_eq!(retry.base_offset, Offset(5));
         let next = log
             .append_as_leader(
-                &mut idempotent_batch(6, 1),
+                &idempotent_batch(6, 1),
                 LeaderEpoch(0),
                 AppendOrigin::Client,
             )
@@ -1249,9 +1026,9 @@ mod tests {
         let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
         let client = AppendOrigin::Client;
         append(&mut log, 2); // 0..=1
-        log.append_as_leader(&mut txn_batch(7, 0, 3), LeaderEpoch(0), client)
+        log.append_as_leader(&txn_batch(7, 0, 3), LeaderEpoch(0), client)
             .unwrap(); // 2..=4, producer 7
-        log.append_as_leader(&mut txn_batch(8, 0, 2), LeaderEpoch(0), client)
+        log.append_as_leader(&txn_batch(8, 0, 2), LeaderEpoch(0), client)
             .unwrap(); // 5..=6, producer 8
         assert_eq!(log.first_unstable_offset(), Some(Offset(2)));
         let (_, completed) = log
@@ -1275,7 +1052,7 @@ mod tests {
         assert_eq!(aborted(&log, 8, 9), vec![], "starts after its marker");
         // A client may not forge markers.
         assert!(matches!(
-            log.append_as_leader(&mut marker(9, true).to_batch(0), LeaderEpoch(0), client),
+            log.append_as_leader(&marker(9, true).to_batch(0), LeaderEpoch(0), client),
             Err(LogError::ControlBatchFromClient)
         ));
         // A marker from an older producer epoch is fenced.
@@ -1285,7 +1062,7 @@ mod tests {
         };
         assert!(log.append_marker(&stale, LeaderEpoch(0)).is_err());
         // One more open transaction, then restarts: clean and unclean.
-        log.append_as_leader(&mut txn_batch(7, 3, 1), LeaderEpoch(0), client)
+        log.append_as_leader(&txn_batch(7, 3, 1), LeaderEpoch(0), client)
             .unwrap(); // 9
         log.checkpoint().unwrap();
         drop(log);
@@ -1409,7 +1186,7 @@ mod tests {
                             builder.push(now_ms(), None, Some(value.as_bytes()), &[]);
                         }
                         let info = log
-                            .append_as_leader(&mut builder.build(), LeaderEpoch(0), AppendOrigin::Client)
+                            .append_as_leader(&builder.build(), LeaderEpoch(0), AppendOrigin::Client)
                             .unwrap();
                         sequences[index] += records as i32;
                         for (i, value) in values.into_iter().enumerate() {
@@ -1421,7 +1198,7 @@ mod tests {
                         let mut builder = BatchBuilder::new(now_ms());
                         builder.push(now_ms(), None, Some(value.as_bytes()), &[]);
                         let info = log
-                            .append_as_leader(&mut builder.build(), LeaderEpoch(0), AppendOrigin::Client)
+                            .append_as_leader(&builder.build(), LeaderEpoch(0), AppendOrigin::Client)
                             .unwrap();
                         visible.push((info.base_offset.value(), value));
                     }
@@ -1470,7 +1247,7 @@ mod tests {
         for _ in 0..60 {
             append(&mut log, 2);
         }
-        let removed = log.apply_retention(now_ms()).unwrap();
+        let removed = log.apply_retention(now_ms(), log.log_end_offset()).unwrap();
         assert!(removed > 0);
         assert!(log.size_bytes() <= 2048 + 1024);
         assert!(log.log_start_offset() > Offset(0));
@@ -1582,26 +1359,29 @@ mod tests {
         .enumerate()
         {
             log.append_as_leader(
-                &mut keyed_batch(old + round as i64, &records),
+                &keyed_batch(old + round as i64, &records),
                 LeaderEpoch(0),
                 AppendOrigin::Client,
             )
             .unwrap();
         }
         log.append_as_leader(
-            &mut keyed_batch(now, &[("c", None)]),
+            &keyed_batch(now, &[("c", None)]),
             LeaderEpoch(0),
             AppendOrigin::Client,
         )
         .unwrap();
         log.roll().unwrap();
         log.append_as_leader(
-            &mut keyed_batch(now, &[("d", Some("active"))]),
+            &keyed_batch(now, &[("d", Some("active"))]),
             LeaderEpoch(0),
             AppendOrigin::Client,
         )
         .unwrap();
-        let stats = log.compact(now).unwrap().expect("dirty enough to clean");
+        let stats = log
+            .compact(now, log.log_end_offset())
+            .unwrap()
+            .expect("dirty enough to clean");
         assert!(stats.records_removed >= 5, "{stats:?}");
         assert_eq!(
             read_all(&log),
@@ -1611,14 +1391,17 @@ mod tests {
                 (8, "d".into(), Some("active".into())),
             ]
         );
-        assert_eq!(log.compact(now).unwrap(), None, "nothing dirty any more");
+        assert_eq!(
+            log.compact(now, log.log_end_offset()).unwrap(),
+            None,
+            "nothing dirty any more"
+        );
         assert!(matches!(
-            log.append_as_leader(
-                &mut sample_batch_without_keys(),
+            log.append_as_leader(&sample_batch_without_keys(),
                 LeaderEpoch(0),
                 AppendOrigin::Client
             ),
-            Err(LogError::KeylessRecordOnCompactedTopic)
+            Err(LogError::InvalidRecord { record_errors, .. }) if record_errors.len() == 1 && record_errors[0].batch_index == 0
         ));
         drop(log);
         let reopened = PartitionLog::open(dir.path(), config, false).unwrap();
@@ -1641,14 +1424,14 @@ mod tests {
         for round in 0..6 {
             let value = format!("v{round}");
             let records = [("k", Some(value.as_str())), ("other", Some("x"))];
-            log.append_as_leader(&mut keyed_batch(now, &records), LeaderEpoch(0), client)
+            log.append_as_leader(&keyed_batch(now, &records), LeaderEpoch(0), client)
                 .unwrap();
         }
         log.roll().unwrap();
-        let job = log.compaction_job().unwrap().unwrap();
+        let job = log.compaction_job(log.log_end_offset()).unwrap().unwrap();
         // Meanwhile: more appends, and the oldest segment goes by DeleteRecords.
         log.append_as_leader(
-            &mut keyed_batch(now, &[("k", Some("new"))]),
+            &keyed_batch(now, &[("k", Some("new"))]),
             LeaderEpoch(0),
             client,
         )
@@ -1701,36 +1484,33 @@ mod tests {
         };
         let client = AppendOrigin::Client;
         log.append_as_leader(
-            &mut keyed_batch(now, &[("a", Some("a0"))]),
+            &keyed_batch(now, &[("a", Some("a0"))]),
             LeaderEpoch(0),
             client,
         )
         .unwrap(); // 0
-        log.append_as_leader(&mut keyed_txn(1, 0, "a", "aborted"), LeaderEpoch(0), client)
+        log.append_as_leader(&keyed_txn(1, 0, "a", "aborted"), LeaderEpoch(0), client)
             .unwrap(); // 1
         log.append_marker(&marker(1, false), LeaderEpoch(0))
             .unwrap(); // 2
-        log.append_as_leader(
-            &mut keyed_txn(1, 1, "b", "b-committed"),
-            LeaderEpoch(0),
-            client,
-        )
-        .unwrap(); // 3
+        log.append_as_leader(&keyed_txn(1, 1, "b", "b-committed"), LeaderEpoch(0), client)
+            .unwrap(); // 3
         log.append_marker(&marker(1, true), LeaderEpoch(0)).unwrap(); // 4
         log.roll().unwrap();
-        log.append_as_leader(&mut keyed_txn(2, 0, "a", "open"), LeaderEpoch(0), client)
+        log.append_as_leader(&keyed_txn(2, 0, "a", "open"), LeaderEpoch(0), client)
             .unwrap(); // 5, stays open
         log.roll().unwrap();
         log.append_as_leader(
-            &mut keyed_batch(now, &[("a", Some("a1"))]),
+            &keyed_batch(now, &[("a", Some("a1"))]),
             LeaderEpoch(0),
             client,
         )
         .unwrap(); // 6
         log.roll().unwrap();
         // Markers carry the broker's clock at append: clean as of later.
+        let end = log.log_end_offset();
         let stats = log
-            .compact(now_ms())
+            .compact(now_ms(), end)
             .unwrap()
             .expect("cleans below the open transaction");
         assert_eq!(stats.records_removed, 1, "only the aborted record");
@@ -1771,10 +1551,10 @@ mod tests {
             for chunk in (0..writes.len()).collect::<Vec<_>>().chunks(batch_size) {
                 let records: Vec<(&str, Option<&str>)> =
                     chunk.iter().map(|&i| (keys[i].as_str(), values[i].as_deref())).collect();
-                log.append_as_leader(&mut keyed_batch(now, &records), LeaderEpoch(0), AppendOrigin::Client).unwrap();
+                log.append_as_leader(&keyed_batch(now, &records), LeaderEpoch(0), AppendOrigin::Client).unwrap();
             }
             log.roll().unwrap();
-            log.compact(now).unwrap();
+            log.compact(now, log.log_end_offset()).unwrap();
             let mut expected: Vec<(i64, String, Option<String>)> = Vec::new();
             for (offset, key) in keys.iter().enumerate() {
                 if keys[offset + 1..].iter().all(|later| later != key) {
@@ -1803,13 +1583,13 @@ mod tests {
         for _ in 0..30 {
             append(&mut log, 2); // timestamps around 1000 ms after the epoch
         }
-        log.apply_retention(now_ms()).unwrap();
+        log.apply_retention(now_ms(), log.log_end_offset()).unwrap();
         assert_eq!(log.segment_count(), 1);
         assert!(log.active().is_empty());
         assert_eq!(log.log_start_offset(), Offset(60));
         assert_eq!(log.log_end_offset(), Offset(60));
         assert_eq!(
-            log.apply_retention(now_ms()).unwrap(),
+            log.apply_retention(now_ms(), log.log_end_offset()).unwrap(),
             0,
             "an empty active segment stays"
         );
@@ -1827,12 +1607,15 @@ mod tests {
         };
         let mut log = PartitionLog::open(dir.path(), config, true).unwrap();
         log.append_as_leader(
-            &mut keyed_batch(1_000, &[("k", Some("v"))]),
+            &keyed_batch(1_000, &[("k", Some("v"))]),
             LeaderEpoch(0),
             AppendOrigin::Client,
         )
         .unwrap();
-        assert_eq!(log.apply_retention(now_ms()).unwrap(), 0);
+        assert_eq!(
+            log.apply_retention(now_ms(), log.log_end_offset()).unwrap(),
+            0
+        );
         assert_eq!(log.log_start_offset(), Offset(0));
     }
 
@@ -1886,22 +1669,22 @@ mod tests {
         for _ in 0..12 {
             append(&mut log, 3);
         }
-        log.append_as_leader(&mut idempotent_batch(0, 2), LeaderEpoch(2), client)
+        log.append_as_leader(&idempotent_batch(0, 2), LeaderEpoch(2), client)
             .unwrap();
-        log.append_as_leader(&mut txn_batch(7, 0, 2), LeaderEpoch(2), client)
+        log.append_as_leader(&txn_batch(7, 0, 2), LeaderEpoch(2), client)
             .unwrap();
-        log.append_as_leader(&mut sample_batch(4), LeaderEpoch(2), client)
+        log.append_as_leader(&sample_batch(4), LeaderEpoch(2), client)
             .unwrap();
         log.append_marker(&marker(7, false), LeaderEpoch(2))
             .unwrap();
-        log.append_as_leader(&mut txn_batch(8, 0, 1), LeaderEpoch(5), client)
+        log.append_as_leader(&txn_batch(8, 0, 1), LeaderEpoch(5), client)
             .unwrap();
         log.append_marker(&marker(8, true), LeaderEpoch(5)).unwrap();
         for _ in 0..8 {
-            log.append_as_leader(&mut sample_batch(2), LeaderEpoch(5), client)
+            log.append_as_leader(&sample_batch(2), LeaderEpoch(5), client)
                 .unwrap();
         }
-        log.append_as_leader(&mut txn_batch(7, 2, 1), LeaderEpoch(5), client)
+        log.append_as_leader(&txn_batch(7, 2, 1), LeaderEpoch(5), client)
             .unwrap();
         log
     }
@@ -2096,11 +1879,11 @@ mod tests {
         let client = AppendOrigin::Client;
         append(&mut log, 1); // 0
         for sequence in [0, 2] {
-            log.append_as_leader(&mut idempotent_batch(sequence, 2), LeaderEpoch(0), client)
+            log.append_as_leader(&idempotent_batch(sequence, 2), LeaderEpoch(0), client)
                 .unwrap(); // 1..=2, 3..=4
         }
         log.roll().unwrap(); // a producer snapshot at 5
-        log.append_as_leader(&mut idempotent_batch(4, 2), LeaderEpoch(0), client)
+        log.append_as_leader(&idempotent_batch(4, 2), LeaderEpoch(0), client)
             .unwrap(); // 5..=6
         log.truncate_to(Offset(3)).unwrap();
         assert_eq!(log.log_end_offset(), Offset(3));
@@ -2109,11 +1892,11 @@ mod tests {
             "snapshot past the end deleted"
         );
         assert!(matches!(
-            log.append_as_leader(&mut idempotent_batch(4, 2), LeaderEpoch(0), client),
+            log.append_as_leader(&idempotent_batch(4, 2), LeaderEpoch(0), client),
             Err(LogError::ProducerState(_))
         ));
         let retried = log
-            .append_as_leader(&mut idempotent_batch(2, 2), LeaderEpoch(0), client)
+            .append_as_leader(&idempotent_batch(2, 2), LeaderEpoch(0), client)
             .unwrap();
         assert_eq!(
             (retried.base_offset, log.log_end_offset()),
@@ -2121,7 +1904,7 @@ mod tests {
             "appended, not a duplicate"
         );
         let duplicate = log
-            .append_as_leader(&mut idempotent_batch(0, 2), LeaderEpoch(0), client)
+            .append_as_leader(&idempotent_batch(0, 2), LeaderEpoch(0), client)
             .unwrap();
         assert_eq!(
             duplicate.base_offset,
@@ -2135,7 +1918,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
         let client = AppendOrigin::Client;
-        log.append_as_leader(&mut txn_batch(7, 0, 2), LeaderEpoch(0), client)
+        log.append_as_leader(&txn_batch(7, 0, 2), LeaderEpoch(0), client)
             .unwrap(); // 0..=1
         append(&mut log, 1); // 2
         log.append_marker(&marker(7, false), LeaderEpoch(0))
@@ -2190,7 +1973,7 @@ mod tests {
         log.truncate_to(Offset(45)).unwrap();
         assert_eq!(epoch_checkpoint(dir.path()), "0\n2\n0 0\n2 36\n");
         assert_eq!(log.end_offset_for_epoch(2), (2, Offset(45)));
-        log.append_as_leader(&mut sample_batch(1), LeaderEpoch(6), AppendOrigin::Client)
+        log.append_as_leader(&sample_batch(1), LeaderEpoch(6), AppendOrigin::Client)
             .unwrap();
         assert_eq!(epoch_checkpoint(dir.path()), "0\n3\n0 0\n2 36\n6 45\n");
 
@@ -2223,7 +2006,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut log = PartitionLog::open(dir.path(), LogConfig::default(), true).unwrap();
         append(&mut log, 2); // epoch 0 at 0
-        log.append_as_leader(&mut sample_batch(2), LeaderEpoch(3), AppendOrigin::Client)
+        log.append_as_leader(&sample_batch(2), LeaderEpoch(3), AppendOrigin::Client)
             .unwrap(); // epoch 3 at 2
         drop(log);
         let checkpoint = dir.path().join(EPOCH_CHECKPOINT_FILE);
