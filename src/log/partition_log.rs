@@ -811,6 +811,7 @@ fn trim_to_offset(bytes: &mut Vec<u8>, max_offset: Offset) {
 mod tests {
     use super::*;
     use crate::log::leader_epoch_cache::CHECKPOINT_FILE as EPOCH_CHECKPOINT_FILE;
+    use crate::log::segment;
     use crate::records::batch::tests::sample_batch;
     use crate::records::batch::{set_base_offset, set_partition_leader_epoch};
     use crate::records::builder::BatchBuilder;
@@ -1595,6 +1596,100 @@ mod tests {
         );
         let info = append(&mut log, 1);
         assert_eq!(info.base_offset, Offset(60));
+    }
+
+    #[test]
+    fn retention_never_deletes_above_the_high_watermark() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            retention_ms: 1_000,
+            ..small_config()
+        };
+        let mut log = PartitionLog::open(dir.path(), config, true).unwrap();
+        for _ in 0..30 {
+            append(&mut log, 2); // long expired
+        }
+        let segments = log.segment_count();
+        // Nothing replicated yet: nothing may go.
+        assert_eq!(log.apply_retention(now_ms(), Offset(0)).unwrap(), 0);
+        assert_eq!(log.segment_count(), segments);
+        assert_eq!(log.log_start_offset(), Offset(0));
+        // Replicated up to offset 41: only segments wholly below it go.
+        log.apply_retention(now_ms(), Offset(41)).unwrap();
+        assert!(log.log_start_offset() <= Offset(41));
+        assert!(log.log_start_offset() > Offset(0));
+        assert!(log.segment_count() > 1, "the active segment stays");
+        assert_eq!(log.log_end_offset(), Offset(60));
+        assert_eq!(
+            Batch::parse(&log.read(Offset(41), 1, Offset(60)).unwrap())
+                .unwrap()
+                .last_offset(),
+            Offset(41),
+            "offset 41 is still readable"
+        );
+    }
+
+    #[test]
+    fn a_failed_write_appends_nothing_and_the_retry_lands_where_it_would_have() {
+        use crate::log::disk_faults::{self, DiskErrno, DiskFault, DiskOp};
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+        append(&mut log, 2);
+        let size = log.size_bytes();
+        let mut request = sample_batch(3);
+        request.extend(sample_batch(4));
+        disk_faults::arm(DiskFault {
+            path: dir.path().to_path_buf(),
+            op: DiskOp::Write,
+            errno: DiskErrno::Enospc,
+            count: 1,
+        });
+        let failed = log.append_as_leader(&request, LeaderEpoch(0), AppendOrigin::Client);
+        assert!(
+            matches!(failed, Err(LogError::Io(ref e)) if e.raw_os_error() == Some(libc::ENOSPC))
+        );
+        assert_eq!(log.log_end_offset(), Offset(2));
+        assert_eq!(log.size_bytes(), size);
+        let file = std::fs::metadata(segment::log_path(dir.path(), Offset(0))).unwrap();
+        assert_eq!(file.len(), size, "the torn half-write was cut back");
+        let retried = log
+            .append_as_leader(&request, LeaderEpoch(0), AppendOrigin::Client)
+            .unwrap();
+        assert_eq!(
+            (retried.base_offset, retried.last_offset),
+            (Offset(2), Offset(8))
+        );
+        drop(log);
+        let reopened = PartitionLog::open(dir.path(), small_config(), false).unwrap();
+        assert_eq!(reopened.log_end_offset(), Offset(9));
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_even_after_a_clean_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut log = PartitionLog::open(dir.path(), LogConfig::default(), true).unwrap();
+            for _ in 0..10 {
+                append(&mut log, 2);
+            }
+            log.checkpoint().unwrap();
+        }
+        // What a failed write leaves past the end: half a batch.
+        let path = segment::log_path(dir.path(), Offset(0));
+        let good = std::fs::metadata(&path).unwrap().len();
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut file, &sample_batch(5)[..40]).unwrap();
+        drop(file);
+        let mut log = PartitionLog::open(dir.path(), LogConfig::default(), true).unwrap();
+        assert_eq!(log.log_end_offset(), Offset(20));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), good);
+        let next = append(&mut log, 1);
+        assert_eq!(next.base_offset, Offset(20));
+        let bytes = log.read(Offset(20), 1 << 20, Offset(21)).unwrap();
+        assert_eq!(Batch::parse(&bytes).unwrap().base_offset(), Offset(20));
     }
 
     #[test]

@@ -280,3 +280,101 @@ fn invalid_record(message: String) -> LogError {
         record_errors: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::batch::tests::sample_batch;
+    use crate::records::builder::BatchBuilder;
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    fn validate(config: &LogConfig, records: &[u8]) -> Result<usize, LogError> {
+        LogValidator::new(config, "t-0", AppendOrigin::Client, NOW)
+            .validate(records)
+            .map(|batches| batches.len())
+    }
+
+    /// A batch claiming `last_offset_delta` with its CRC made right.
+    fn with_last_offset_delta(mut bytes: Vec<u8>, delta: i32) -> Vec<u8> {
+        bytes[23..27].copy_from_slice(&delta.to_be_bytes());
+        let crc = crc32c::crc32c(&bytes[21..]);
+        bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+        bytes
+    }
+
+    #[test]
+    fn a_batch_must_claim_exactly_as_many_offsets_as_it_has_records() {
+        let config = LogConfig::default();
+        assert_eq!(validate(&config, &sample_batch(3)).unwrap(), 1);
+        // One 3-record batch pushing the log end by 2^31 offsets.
+        let greedy = with_last_offset_delta(sample_batch(3), i32::MAX);
+        assert!(matches!(
+            validate(&config, &greedy),
+            Err(LogError::InvalidRecord { ref record_errors, .. }) if record_errors.is_empty()
+        ));
+        let short = with_last_offset_delta(sample_batch(3), 1);
+        assert!(validate(&config, &short).is_err());
+    }
+
+    #[test]
+    fn out_of_range_timestamps_are_refused_record_by_record() {
+        let config = LogConfig {
+            message_timestamp_before_max_ms: 60_000,
+            ..LogConfig::default()
+        };
+        let mut builder = BatchBuilder::new(NOW);
+        builder.push(NOW, None, Some(b"ok"), &[]);
+        builder.push(NOW - 120_000, None, Some(b"too old"), &[]);
+        builder.push(NOW + 2 * 3_600_000, None, Some(b"too new"), &[]);
+        builder.push(NOW - 1_000, None, Some(b"ok"), &[]);
+        match validate(&config, &builder.build()) {
+            Err(LogError::InvalidTimestamp { record_errors, .. }) => {
+                let indexes: Vec<i32> = record_errors.iter().map(|e| e.batch_index).collect();
+                assert_eq!(indexes, vec![1, 2]);
+                assert!(record_errors[0].message.contains("out of range"));
+            }
+            other => panic!("expected INVALID_TIMESTAMP, got {other:?}"),
+        }
+        let log_append_time = LogConfig {
+            message_timestamp_type: TimestampType::LogAppendTime,
+            ..config
+        };
+        assert!(validate(&log_append_time, &builder.build()).is_ok());
+    }
+
+    #[test]
+    fn keyless_records_on_a_compacted_topic_are_named() {
+        let config = LogConfig {
+            cleanup_policy: CleanupPolicy::Compact,
+            ..LogConfig::default()
+        };
+        let mut builder = BatchBuilder::new(NOW);
+        builder.push(NOW, Some(b"k"), Some(b"v"), &[]);
+        builder.push(NOW, None, Some(b"v"), &[]);
+        builder.push(NOW, None, Some(b"v"), &[]);
+        match validate(&config, &builder.build()) {
+            Err(LogError::InvalidRecord {
+                message,
+                record_errors,
+            }) => {
+                let indexes: Vec<i32> = record_errors.iter().map(|e| e.batch_index).collect();
+                assert_eq!(indexes, vec![1, 2]);
+                assert!(message.contains("2 record errors"), "{message}");
+            }
+            other => panic!("expected INVALID_RECORD, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_record_count_that_does_not_match_the_records_is_refused() {
+        let mut bytes = sample_batch(3);
+        // Claim 4 records (and offsets) where 3 are encoded.
+        bytes[57..61].copy_from_slice(&4i32.to_be_bytes());
+        let bytes = with_last_offset_delta(bytes, 3);
+        assert!(matches!(
+            validate(&LogConfig::default(), &bytes),
+            Err(LogError::InvalidRecord { ref message, .. }) if message.contains("declared")
+        ));
+    }
+}
