@@ -774,7 +774,7 @@ impl Broker {
                 _ = txn_timeouts.tick() => self.txn.abort_timed_out().await,
                 _ = txn_expiry.tick() => self.txn.expire_transactional_ids().await,
                 _ = isr_check.tick() => {
-                    for partition in self.partitions.all() {
+                    for partition in self.partitions.online() {
                         if let Some((isr, _, _)) = partition.lagging_isr(max_lag) {
                             info!(partition = %partition.topic_partition(), ?isr, "followers lag: shrinking the ISR");
                             self.propose_isr(partition, isr);
@@ -782,7 +782,7 @@ impl Broker {
                     }
                 }
                 _ = cleaner.tick(), if self.config.log_cleaner_enable => {
-                    for partition in self.partitions.all() {
+                    for partition in self.partitions.online() {
                         if let Err(error) = partition.compact(now_ms()).await {
                             warn!(partition = %partition.topic_partition(), %error, "compaction failed");
                         }
@@ -795,21 +795,21 @@ impl Broker {
                         .map_or(self.config.producer_id_expiration_ms, |layers| {
                             layers.effective.producer_id_expiration_ms
                         });
-                    for partition in self.partitions.all() {
+                    for partition in self.partitions.online() {
                         if let Err(error) = partition.expire_producers(now_ms(), expiration).await {
                             warn!(partition = %partition.topic_partition(), %error, "producer expiry failed");
                         }
                     }
                 }
                 _ = retention.tick() => {
-                    for partition in self.partitions.all() {
+                    for partition in self.partitions.online() {
                         if let Err(error) = partition.apply_retention(now_ms()).await {
                             warn!(partition = %partition.topic_partition(), %error, "retention failed");
                         }
                     }
                 }
                 _ = flush.tick() => {
-                    for partition in self.partitions.all() {
+                    for partition in self.partitions.online() {
                         if let Err(error) = partition.maybe_flush_by_time().await {
                             warn!(partition = %partition.topic_partition(), %error, "flush failed");
                         }

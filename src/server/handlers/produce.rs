@@ -116,6 +116,14 @@ async fn append_one(
     let Some(records) = records else {
         return failed(ResponseError::CorruptMessage, "null records".to_string());
     };
+    // An offline replica answers for its disk before anything else, as
+    // Kafka's `HostedPartition.Offline` does.
+    if partition.is_offline() {
+        return failed(
+            ResponseError::KafkaStorageError,
+            format!("{topic_partition} is in an offline log dir"),
+        );
+    }
     // acks=all needs min.insync.replicas replicas in sync before anything
     // is appended, as Kafka checks it.
     if !partition.is_leader() {
