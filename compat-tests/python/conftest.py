@@ -400,7 +400,7 @@ class FaultPlane:
 
 
 def start_cluster(size: int = 3, overrides: dict | None = None,
-                  observers: int = 0) -> list[Broker]:
+                  observers: int = 0, admin_listeners: bool = False) -> list[Broker]:
     """`size` brokers in KRaft combined mode (every one a voter), plus
     `observers` brokers with `process.roles=broker` that follow them, on
     loopback ports, configured as Kafka's are; started at the same moment."""
@@ -427,6 +427,11 @@ def start_cluster(size: int = 3, overrides: dict | None = None,
             "controller.quorum.voters": voters,
             **(overrides or {}),
         }))
+    if admin_listeners:
+        # Each broker's fault plane, at `broker.admin_port`.
+        for b in brokers:
+            b.admin_port = free_port()
+            b.overrides["admin.listener"] = f"127.0.0.1:{b.admin_port}"
     # Started in parallel: each waits for the quorum, which needs the others.
     procs = []
     try:
@@ -452,10 +457,11 @@ def wait_for_brokers(brokers: list[Broker], timeout: float = 60) -> None:
                    timeout=timeout, what=f"{broker.name} lists {len(running)} brokers")
 
 
-def running_cluster(size: int = 3, overrides: dict | None = None, observers: int = 0):
+def running_cluster(size: int = 3, overrides: dict | None = None, observers: int = 0,
+                    admin_listeners: bool = False):
     """Generator for a cluster fixture: started, every broker registered,
     and torn down after the test's report (so a failure shows the logs)."""
-    brokers = start_cluster(size, overrides, observers)
+    brokers = start_cluster(size, overrides, observers, admin_listeners)
     try:
         wait_for_brokers(brokers)
     except BaseException:

@@ -741,20 +741,6 @@ fn migrate_json_snapshot(data_dir: &Path, quorum: &quorum::Quorum) -> Result<(),
     Ok(())
 }
 
-/// Replaces `path` so that a crash leaves either the old or the new content.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let temporary = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
-}
-
 /// Reads `cluster.id` from `meta.properties` (Kafka's file), or creates one:
 /// a random UUID in URL-safe base64 without padding, as Kafka's are.
 fn load_or_create_cluster_id(data_dir: &Path, node_id: i32) -> Result<String, ControllerError> {
@@ -774,7 +760,7 @@ fn load_or_create_cluster_id(data_dir: &Path, node_id: i32) -> Result<String, Co
 
 fn write_meta_properties(data_dir: &Path, cluster_id: &str, node_id: i32) -> std::io::Result<()> {
     let contents = format!("version=1\ncluster.id={cluster_id}\nnode.id={node_id}\n");
-    write_atomically(&data_dir.join(META_PROPERTIES), contents.as_bytes())
+    crate::durable::write_atomically(&data_dir.join(META_PROPERTIES), contents.as_bytes())
 }
 
 #[cfg(test)]
