@@ -392,12 +392,14 @@ impl Broker {
                             }
                             Err(error) => return Err(error.into()),
                         };
+                        let checkpointed = self.logs.checkpointed_high_watermark(&topic_partition);
                         self.partitions.insert(Partition::new(
                             topic_partition.clone(),
                             topic.id,
                             log,
                             dir,
                             LeaderEpoch(assigned.leader_epoch),
+                            checkpointed,
                         ))
                     }
                 };
@@ -769,8 +771,17 @@ impl Broker {
             tokio::time::interval(txn.abort_timed_out_interval.max(Duration::from_millis(1)));
         let mut txn_expiry =
             tokio::time::interval(txn.remove_expired_interval.max(Duration::from_millis(1)));
+        let mut high_watermark_checkpoint = tokio::time::interval(Duration::from_millis(
+            self.config
+                .replica_high_watermark_checkpoint_interval_ms
+                .max(1),
+        ));
         loop {
             tokio::select! {
+                _ = high_watermark_checkpoint.tick() => {
+                    let broker = Arc::clone(&self);
+                    let _ = tokio::task::spawn_blocking(move || broker.checkpoint_high_watermarks()).await;
+                }
                 _ = txn_timeouts.tick() => self.txn.abort_timed_out().await,
                 _ = txn_expiry.tick() => self.txn.expire_transactional_ids().await,
                 _ = isr_check.tick() => {
@@ -846,12 +857,33 @@ impl Broker {
         }
     }
 
-    /// Flushes every log and leaves the clean-shutdown marker.
+    /// Writes every online partition's high watermark to its log dir's
+    /// `replication-offset-checkpoint`. Blocking.
+    fn checkpoint_high_watermarks(&self) {
+        let entries: Vec<_> = self
+            .partitions
+            .online()
+            .into_iter()
+            .map(|p| {
+                let high_watermark = p.high_watermark();
+                (
+                    Arc::clone(p.log_dir()),
+                    p.topic_partition().clone(),
+                    high_watermark,
+                )
+            })
+            .collect();
+        self.logs.checkpoint_high_watermarks(&entries);
+    }
+
+    /// Flushes every log, checkpoints the high watermarks and leaves the
+    /// clean-shutdown marker.
     pub fn shutdown(&self) -> Result<(), BrokerError> {
         self.replication.stop_all();
-        for partition in self.partitions.all() {
+        for partition in self.partitions.online() {
             partition.checkpoint_blocking()?;
         }
+        self.checkpoint_high_watermarks();
         self.logs.mark_clean_shutdown()?;
         self.controller.shutdown();
         info!("logs flushed; clean shutdown");

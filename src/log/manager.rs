@@ -7,6 +7,7 @@
 //! requests still reading the old files finish undisturbed, and a new log
 //! of the same name never meets the old one's files.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,9 +16,10 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::log_dir::LogDir;
+use super::offset_checkpoint;
 use super::{LogError, PartitionLog};
 use crate::config::LogConfig;
-use crate::types::TopicPartition;
+use crate::types::{Offset, TopicPartition};
 
 /// Present while no broker runs on the directory after a clean stop.
 const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
@@ -29,6 +31,8 @@ pub struct LogManager {
     /// Which dirs were closed cleanly by the last run, by position.
     clean_shutdown: Vec<bool>,
     failures: watch::Sender<usize>,
+    /// The high watermarks the last run checkpointed, by partition.
+    high_watermarks: HashMap<TopicPartition, Offset>,
 }
 
 impl LogManager {
@@ -66,10 +70,16 @@ impl LogManager {
                 .unwrap_or_else(|| std::io::Error::other("log.dirs is empty"))
                 .into());
         }
+        let high_watermarks = dirs
+            .iter()
+            .filter(|dir| !dir.is_offline())
+            .flat_map(|dir| offset_checkpoint::read(dir.path()))
+            .collect();
         let manager = LogManager {
             dirs,
             clean_shutdown,
             failures,
+            high_watermarks,
         };
         manager.remove_deleted_leftovers();
         Ok(manager)
@@ -105,6 +115,27 @@ impl LogManager {
         self.online().min_by_key(|(_, dir)| {
             std::fs::read_dir(dir.path()).map_or(usize::MAX, |entries| entries.count())
         })
+    }
+
+    /// The high watermark the last run checkpointed for a partition.
+    pub fn checkpointed_high_watermark(&self, partition: &TopicPartition) -> Option<Offset> {
+        self.high_watermarks.get(partition).copied()
+    }
+
+    /// Checkpoints the high watermarks of the partitions in each online
+    /// dir (Kafka's `replica.high.watermark.checkpoint.interval.ms` task);
+    /// a dir that cannot be written goes offline.
+    pub fn checkpoint_high_watermarks(&self, partitions: &[(Arc<LogDir>, TopicPartition, Offset)]) {
+        for (_, dir) in self.online() {
+            let entries: Vec<(TopicPartition, Offset)> = partitions
+                .iter()
+                .filter(|(of, _, _)| Arc::ptr_eq(of, dir))
+                .map(|(_, partition, offset)| (partition.clone(), *offset))
+                .collect();
+            if let Err(error) = offset_checkpoint::write(dir.path(), &entries) {
+                dir.fail(&format!("writing the high-watermark checkpoint: {error}"));
+            }
+        }
     }
 
     /// Opens (creating if missing) one partition's log, with the dir it

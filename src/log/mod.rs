@@ -9,6 +9,7 @@ pub mod leader_epoch_cache;
 mod loader;
 pub mod log_dir;
 pub mod manager;
+pub mod offset_checkpoint;
 pub mod offset_index;
 pub mod partition_log;
 pub mod producer_state;

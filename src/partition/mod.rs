@@ -124,11 +124,20 @@ impl Partition {
         log: PartitionLog,
         log_dir: Arc<LogDir>,
         leader_epoch: LeaderEpoch,
+        checkpointed_high_watermark: Option<Offset>,
     ) -> Partition {
         let log_end = log.log_end_offset();
+        // What the replicas had confirmed when the last run checkpointed;
+        // a leader moves it on as followers fetch (at once if it is alone).
+        let high_watermark = checkpointed_high_watermark
+            .unwrap_or(log.log_start_offset())
+            .clamp(log.log_start_offset(), log_end);
         let log_start = log.log_start_offset();
         let size = log.size_bytes();
-        let stable = log.first_unstable_offset().unwrap_or(log_end).min(log_end);
+        let stable = log
+            .first_unstable_offset()
+            .unwrap_or(log_end)
+            .min(high_watermark);
         let min_insync_replicas = log.config().min_insync_replicas;
         let first_unstable = log.first_unstable_offset().map_or(i64::MAX, |o| o.0);
         let latest_epoch = log.latest_epoch().map_or(-1, |e| e.0);
@@ -141,12 +150,12 @@ impl Partition {
             first_unstable_offset: AtomicI64::new(first_unstable),
             // Until the metadata says otherwise: a follower of nobody.
             role: Mutex::new(Role::Follower { leader: -1 }),
-            leader_high_watermark: AtomicI64::new(log_end.0),
+            leader_high_watermark: AtomicI64::new(high_watermark.0),
             latest_epoch: AtomicI32::new(latest_epoch),
             isr_change_pending: Default::default(),
             leader_epoch: AtomicI32::new(leader_epoch.0),
             min_insync_replicas: AtomicI32::new(min_insync_replicas),
-            high_watermark: AtomicI64::new(log_end.0),
+            high_watermark: AtomicI64::new(high_watermark.0),
             last_stable_offset: AtomicI64::new(stable.0),
             log_start_offset: AtomicI64::new(log_start.0),
             log_end_offset: AtomicI64::new(log_end.0),
