@@ -321,3 +321,62 @@ def test_topics_deleted_while_a_consumer_reads_them_never_fail_on_storage(broker
                what="deleted partition folders removed")
     assert "KAFKA_STORAGE_ERROR" not in b.log_tail(1000)
     assert "log dir failed" not in b.log_tail(1000)
+
+
+# --- a really full file system ----------------------------------------------
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A 3 MiB tmpfs, where the machine lets the tests mount one (root)."""
+    import subprocess
+    mount_point = tmp_path / "small-fs"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount_point)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+
+    def grow(megabytes: int):
+        subprocess.run(["mount", "-o", f"remount,size={megabytes}m", str(mount_point)], check=True)
+
+    yield mount_point, grow
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_really_full_disk_loses_nothing_acknowledged(broker_factory, tmp_path, small_filesystem):
+    full_disk, grow = small_filesystem
+    roomy = tmp_path / "roomy"
+    # The metadata log lives in the first dir; new partitions go to the dir
+    # holding fewest, the small one.
+    b = broker_factory(**{"log.dirs": f"{roomy},{full_disk}"})
+    topic = unique_topic("full")
+    create(b.bootstrap, topic)
+    assert (full_disk / f"{topic}-0").is_dir()
+    acked = []
+    producer = KafkaProducer(bootstrap_servers=b.bootstrap, acks="all", linger_ms=5)
+    try:
+        futures = [(f"kp-{i}".encode() + b"." * 1000, producer.send(
+            topic, value=f"kp-{i}".encode() + b"." * 1000)) for i in range(1000)]
+        producer.flush(60)
+        acked += [value for value, future in futures if future.succeeded()]
+    finally:
+        producer.close()
+    assert len(acked) == 1000, "1 MB fits"
+    # Then confluent-kafka fills the disk: ENOSPC, the dir goes offline.
+    outcomes = produce_confluent(b.bootstrap, topic,
+                                 [{"value": f"ck-{i}".encode() + b"." * 1000} for i in range(4000)],
+                                 **{"enable.idempotence": True, "message.timeout.ms": 8000,
+                                    "batch.num.messages": 50})
+    acked += [value for err, _, _, value in outcomes if err is None]
+    refused = [err for err, *_ in outcomes if err is not None]
+    assert refused, "the disk filled up"
+    assert "No space left on device" in b.log_tail(2000)
+    assert b.stop() == 0
+    grow(16)
+    b.start()
+    got = consume_all(b.bootstrap, topic, 1, len(acked), timeout=60)
+    assert [offset for _, offset, _ in got] == list(range(len(got))), "no gap"
+    assert len(got) == len(acked), "every acknowledged record, none twice"
+    assert sorted(value for *_, value in got) == sorted(acked)
+    more = produce_confluent(b.bootstrap, topic, [{"value": b"room again"}])
+    assert more[0][0] is None and more[0][2] == len(acked)

@@ -14,7 +14,7 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::messages::ResponseKind;
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::topic_name;
 use crate::broker::Broker;
@@ -119,6 +119,8 @@ async fn append_one(
     // An offline replica answers for its disk before anything else, as
     // Kafka's `HostedPartition.Offline` does.
     if partition.is_offline() {
+        warn!(partition = %topic_partition, cause = partition.log_dir().failure().unwrap_or(""),
+              "KAFKA_STORAGE_ERROR: produce to a partition in an offline log dir");
         return failed(
             ResponseError::KafkaStorageError,
             format!("{topic_partition} is in an offline log dir"),
