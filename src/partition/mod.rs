@@ -785,3 +785,86 @@ fn upper_bound(records: &[u8], from: Offset) -> Offset {
         .last()
         .map_or(from, |(_, batch)| batch.next_offset())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::batch::tests::sample_batch;
+
+    fn partition(dir: &std::path::Path) -> Arc<Partition> {
+        let log_dir = Arc::new(LogDir::new(
+            dir.to_path_buf(),
+            tokio::sync::watch::Sender::new(0),
+        ));
+        let log = PartitionLog::open(&dir.join("t-0"), LogConfig::default(), true).unwrap();
+        let partition = Arc::new(Partition::new(
+            TopicPartition::new("t", 0),
+            Uuid::nil(),
+            log,
+            log_dir,
+            LeaderEpoch(0),
+            None,
+        ));
+        partition.become_leader(1, LeaderEpoch(1), vec![1], vec![1], 0);
+        partition
+    }
+
+    #[tokio::test]
+    async fn a_demoted_leader_appends_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let partition = partition(dir.path());
+        let client = AppendOrigin::Client;
+        let info = partition
+            .append_as_leader(sample_batch(2).into(), client)
+            .await
+            .unwrap();
+        assert_eq!(info.base_offset, Offset(0));
+        partition.become_follower(2, LeaderEpoch(2));
+        assert!(matches!(
+            partition
+                .append_as_leader(sample_batch(2).into(), client)
+                .await,
+            Err(LogError::NotLeader)
+        ));
+        assert_eq!(partition.log_end_offset(), Offset(2));
+    }
+
+    #[tokio::test]
+    async fn an_io_error_takes_the_log_dir_offline_for_every_later_call() {
+        use crate::log::disk_faults::{self, DiskErrno, DiskFault, DiskOp};
+        let dir = tempfile::tempdir().unwrap();
+        let partition = partition(dir.path());
+        disk_faults::arm(DiskFault {
+            path: dir.path().to_path_buf(),
+            op: DiskOp::Write,
+            errno: DiskErrno::Eio,
+            count: 1,
+        });
+        let client = AppendOrigin::Client;
+        assert!(matches!(
+            partition
+                .append_as_leader(sample_batch(2).into(), client)
+                .await,
+            Err(LogError::Io(_))
+        ));
+        assert!(partition.is_offline());
+        assert!(partition
+            .log_dir()
+            .failure()
+            .is_some_and(|cause| cause.contains("t-0")));
+        // The fault is used up; the dir stays offline all the same.
+        assert!(matches!(
+            partition
+                .append_as_leader(sample_batch(2).into(), client)
+                .await,
+            Err(LogError::LogDirOffline { .. })
+        ));
+        assert!(matches!(
+            partition
+                .read(Offset(0), 1024, Isolation::ReadUncommitted)
+                .await,
+            Err(LogError::LogDirOffline { .. })
+        ));
+        assert_eq!(partition.log_end_offset(), Offset(0));
+    }
+}
