@@ -122,6 +122,20 @@ fn at_least<T: PartialOrd + std::fmt::Display>(
 }
 
 impl LogConfig {
+    /// Whether the cleaner compacts these logs (and records need keys).
+    pub fn is_compacted(&self) -> bool {
+        matches!(
+            self.cleanup_policy,
+            CleanupPolicy::Compact | CleanupPolicy::CompactAndDelete
+        )
+    }
+
+    /// Records of one batch never exceed the largest allowed message by
+    /// more than the compression ratio; decompression is capped well above.
+    pub fn decompression_limit(&self) -> usize {
+        (self.max_message_bytes * 64).max(64 * 1024 * 1024)
+    }
+
     /// Applies one topic-level setting by its Kafka name.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         match name {

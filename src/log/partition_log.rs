@@ -21,7 +21,7 @@ use super::segment::{PendingBatch, Segment, SegmentView};
 use super::txn_index::AbortedTxn;
 use super::validator::LogValidator;
 use super::LogError;
-use crate::config::topic::{CleanupPolicy, LogConfig, TimestampType};
+use crate::config::topic::{LogConfig, TimestampType};
 use crate::records::batch::{
     leader_header, set_base_offset, set_partition_leader_epoch, Batch, BatchError, Batches,
     Compression, HEADER_SIZE,
@@ -342,7 +342,7 @@ impl PartitionLog {
                 continue;
             }
             let base_offset = batch.base_offset();
-            let gap = base_offset > log_end_offset && !self.is_compacted();
+            let gap = base_offset > log_end_offset && !self.config.is_compacted();
             if base_offset < log_end_offset || gap {
                 return Err(LogError::NonContiguousReplicaAppend {
                     base_offset,
@@ -591,19 +591,6 @@ impl PartitionLog {
         }
     }
 
-    fn is_compacted(&self) -> bool {
-        matches!(
-            self.config.cleanup_policy,
-            CleanupPolicy::Compact | CleanupPolicy::CompactAndDelete
-        )
-    }
-
-    /// Records of one batch never exceed the largest allowed message by more
-    /// than the compression ratio; cap decompression generously above that.
-    fn decompression_limit(&self) -> usize {
-        (self.config.max_message_bytes * 64).max(64 * 1024 * 1024)
-    }
-
     /// One compaction pass over the sealed segments, if the topic is
     /// compacted and enough of it is dirty (see `log/cleaner.rs`). The
     /// partition layer runs the three steps apart, so that only the first
@@ -630,7 +617,7 @@ impl PartitionLog {
         &self,
         last_stable_offset: Offset,
     ) -> Result<Option<CompactionJob>, LogError> {
-        if !self.is_compacted() {
+        if !self.config.is_compacted() {
             return Ok(None);
         }
         let first_dirty = cleaner::read_checkpoint(&self.dir)
@@ -709,8 +696,11 @@ impl PartitionLog {
         let payload = match batch.compression() {
             Compression::None => batch.records_payload(),
             codec => {
-                decompressed =
-                    decompress(codec, batch.records_payload(), self.decompression_limit())?;
+                decompressed = decompress(
+                    codec,
+                    batch.records_payload(),
+                    self.config.decompression_limit(),
+                )?;
                 &decompressed
             }
         };

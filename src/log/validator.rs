@@ -11,7 +11,7 @@
 use std::fmt;
 
 use super::LogError;
-use crate::config::topic::{CleanupPolicy, LogConfig, TimestampType};
+use crate::config::topic::{LogConfig, TimestampType};
 use crate::records::batch::{Batch, Batches, Compression};
 use crate::records::compression::decompress;
 use crate::records::record::Records;
@@ -182,8 +182,11 @@ impl<'c> LogValidator<'c> {
         let payload = match batch.compression() {
             Compression::None => batch.records_payload(),
             codec if self.must_look_inside(batch) => {
-                decompressed =
-                    decompress(codec, batch.records_payload(), self.decompression_limit())?;
+                decompressed = decompress(
+                    codec,
+                    batch.records_payload(),
+                    self.config.decompression_limit(),
+                )?;
                 &decompressed
             }
             _ => return Ok(()),
@@ -207,7 +210,7 @@ impl<'c> LogValidator<'c> {
             {
                 errors.push(index, message, true);
             }
-            if self.is_compacted() && record.key.is_none() {
+            if self.config.is_compacted() && record.key.is_none() {
                 errors.push(
                     index,
                     format!(
@@ -232,7 +235,7 @@ impl<'c> LogValidator<'c> {
     fn must_look_inside(&self, batch: &Batch<'_>) -> bool {
         let header_in_range = self.timestamp_error(batch.base_timestamp(), 0).is_none()
             && self.timestamp_error(batch.max_timestamp(), 0).is_none();
-        self.is_compacted()
+        self.config.is_compacted()
             || !header_in_range
             || (self.checks_create_time() && self.config.message_timestamp_before_max_ms < i64::MAX)
     }
@@ -259,19 +262,6 @@ impl<'c> LogValidator<'c> {
             )
         })
     }
-
-    fn is_compacted(&self) -> bool {
-        matches!(
-            self.config.cleanup_policy,
-            CleanupPolicy::Compact | CleanupPolicy::CompactAndDelete
-        )
-    }
-
-    /// Records of one batch never exceed the largest allowed message by
-    /// more than the compression ratio; cap decompression well above that.
-    fn decompression_limit(&self) -> usize {
-        (self.config.max_message_bytes * 64).max(64 * 1024 * 1024)
-    }
 }
 
 fn invalid_record(message: String) -> LogError {
@@ -284,6 +274,7 @@ fn invalid_record(message: String) -> LogError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::topic::CleanupPolicy;
     use crate::records::batch::tests::sample_batch;
     use crate::records::builder::BatchBuilder;
 

@@ -51,14 +51,22 @@ fn bad_request(message: String) -> Answer {
     (StatusCode::BAD_REQUEST, "text/plain", message + "\n")
 }
 
-async fn arm_fault(broker: &Broker, request: Request<Incoming>) -> Answer {
+/// A request's JSON body, or the 400 answer saying why it is not one.
+async fn json_body<T: serde::de::DeserializeOwned>(
+    request: Request<Incoming>,
+    what: &str,
+) -> Result<T, Answer> {
     let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
         Ok(body) => body.to_bytes(),
-        Err(error) => return bad_request(format!("cannot read the body: {error}")),
+        Err(error) => return Err(bad_request(format!("cannot read the body: {error}"))),
     };
-    let fault: Fault = match serde_json::from_slice(&body) {
+    serde_json::from_slice(&body).map_err(|error| bad_request(format!("not {what}: {error}")))
+}
+
+async fn arm_fault(broker: &Broker, request: Request<Incoming>) -> Answer {
+    let fault: Fault = match json_body(request, "a fault").await {
         Ok(fault) => fault,
-        Err(error) => return bad_request(format!("not a fault: {error}")),
+        Err(answer) => return answer,
     };
     match broker.faults().arm(fault) {
         Ok(armed) => json(StatusCode::CREATED, &armed),
@@ -85,13 +93,9 @@ fn one() -> u32 {
 }
 
 async fn arm_disk_fault(broker: &Broker, request: Request<Incoming>) -> Answer {
-    let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(error) => return bad_request(format!("cannot read the body: {error}")),
-    };
-    let wanted: DiskFaultRequest = match serde_json::from_slice(&body) {
+    let wanted: DiskFaultRequest = match json_body(request, "a disk fault").await {
         Ok(wanted) => wanted,
-        Err(error) => return bad_request(format!("not a disk fault: {error}")),
+        Err(answer) => return answer,
     };
     let dirs: Vec<std::path::PathBuf> = broker
         .log_dir_sizes()

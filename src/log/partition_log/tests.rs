@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::topic::CleanupPolicy;
 use crate::log::leader_epoch_cache::CHECKPOINT_FILE as EPOCH_CHECKPOINT_FILE;
 use crate::log::segment;
 use crate::records::batch::tests::sample_batch;
