@@ -289,9 +289,9 @@ def test_an_fsync_failure_takes_only_its_log_dir_offline(broker_factory, tmp_pat
 
 def test_topics_deleted_while_a_consumer_reads_them_never_fail_on_storage(broker_factory):
     b = broker_factory(**{"log.segment.delete.delay.ms": "300"})
-    topics = [unique_topic(f"del{i}") for i in range(30)]
+    topics = [unique_topic(f"del{i}") for i in range(100)]
     admin = AdminClient({"bootstrap.servers": b.bootstrap})
-    for future in admin.create_topics([NewTopic(t, 2, 1) for t in topics]).values():
+    for future in admin.create_topics([NewTopic(t, 1, 1) for t in topics]).values():
         future.result(timeout=60)
     produce_confluent(b.bootstrap, topics[0], [{"value": b"x", "partition": 0}])
     consumer = Consumer({"bootstrap.servers": b.bootstrap, "group.id": unique_topic("g"),

@@ -276,3 +276,64 @@ fn remove_now(folder: &Path) {
         Err(error) => warn!(folder = %folder.display(), %error, "cannot remove a deleted log"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_spread_over_the_dirs_and_deletion_renames_at_once() {
+        let root = tempfile::tempdir().unwrap();
+        let dirs = vec![root.path().join("a"), root.path().join("b")];
+        let logs = LogManager::open(&dirs).unwrap();
+        let mut placed = Vec::new();
+        for partition in 0..4 {
+            let topic_partition = TopicPartition::new("t", partition);
+            let (_log, dir) = logs
+                .open_log(&topic_partition, LogConfig::default())
+                .unwrap();
+            placed.push(dir.path().to_path_buf());
+        }
+        assert_eq!(placed.iter().filter(|d| **d == dirs[0]).count(), 2);
+        assert_eq!(placed.iter().filter(|d| **d == dirs[1]).count(), 2);
+        // Reopening finds a partition where it is, whatever the counts.
+        let (_log, dir) = logs
+            .open_log(&TopicPartition::new("t", 3), LogConfig::default())
+            .unwrap();
+        assert_eq!(dir.path(), placed[3]);
+
+        // Removal waits on the broker's runtime.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let _inside = runtime.enter();
+        let gone = TopicPartition::new("t", 0);
+        let renamed = logs
+            .delete_partition(&gone, Duration::from_secs(3600))
+            .unwrap()
+            .expect("had a folder");
+        assert!(!placed[0].join(gone.dir_name()).exists());
+        assert!(renamed.is_dir());
+        assert!(renamed.to_string_lossy().ends_with(DELETE_SUFFIX));
+        assert!(!logs.partitions_on_disk().unwrap().contains(&gone));
+        // A restart removes what a previous run renamed and left behind.
+        drop(logs);
+        let _logs = LogManager::open(&dirs).unwrap();
+        assert!(!renamed.exists());
+    }
+
+    #[test]
+    fn a_dir_that_cannot_be_used_is_offline_from_the_start() {
+        let root = tempfile::tempdir().unwrap();
+        let file = root.path().join("not-a-dir");
+        std::fs::write(&file, b"").unwrap();
+        let logs = LogManager::open(&[file.clone(), root.path().join("ok")]).unwrap();
+        assert!(logs.dirs()[0].is_offline());
+        let (_log, dir) = logs
+            .open_log(&TopicPartition::new("t", 0), LogConfig::default())
+            .unwrap();
+        assert_eq!(dir.path(), root.path().join("ok"));
+        assert!(LogManager::open(&[file]).is_err(), "no usable dir at all");
+    }
+}
