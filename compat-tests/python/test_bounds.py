@@ -1,0 +1,247 @@
+"""Bounds on what a client can make the broker hold (issue 16, point 6).
+
+(1) Fetch sizes (KIP-74), raw wire: a response never carries more than the
+    request's max_bytes capped by the broker's fetch.max.bytes, summed over
+    its partitions, nor more than a partition's partition_max_bytes; only the
+    first batch of the first partition with data may exceed them. Every
+    record still arrives.
+(2) The same through real clients, their Fetch responses measured by a
+    frame-aware proxy: confluent-kafka (fetch.max.bytes,
+    max.partition.fetch.bytes, and receive.message.max.bytes just above
+    fetch.max.bytes, which makes librdkafka drop any larger response) and
+    kafka-python (fetch_max_bytes, max_partition_fetch_bytes).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+import kafka_wire as w
+from conftest import now_ms
+from tcp_proxy import CuttingProxy
+
+FETCH = 1
+# What a Fetch response frame holds beyond its records (headers, names,
+# per-partition fields) for the few partitions these tests fetch.
+RESPONSE_OVERHEAD = 1024
+
+
+def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions,
+                                            replication_factor=1)], operation_timeout=10)
+    futures[topic].result(15)
+
+
+def produce_batches(broker, topic: str, partition: int, sizes: list[int]) -> None:
+    """One single-record batch per entry of ``sizes`` (the value's length)."""
+    with w.WireClient(broker.host, broker.port) as client:
+        version = w.pick_produce_version(client.api_keys())
+        for i, size in enumerate(sizes):
+            record = w.Rec(key=f"k{partition}-{i}".encode(), value=b"v" * size,
+                           timestamp=now_ms())
+            result = client.produce(version, topic, partition, w.record_batch([record]))
+            assert result.error_code == 0, result
+
+
+def fetch_everything(broker, topic: str, partitions: int, ends: dict[int, int],
+                     max_bytes: int, partition_max_bytes: int,
+                     replica_id: int = -1) -> list[dict]:
+    """Fetches from offset 0 until every partition reached its end; returns
+    each response's {partition: [(base, last) of its batches]} after checking
+    its sizes against the limits."""
+    offsets = {p: 0 for p in range(partitions)}
+    responses = []
+    with w.WireClient(broker.host, broker.port) as client:
+        for _ in range(200):
+            if all(offsets[p] >= ends[p] for p in offsets):
+                return responses
+            wanted = [(topic, p, offsets[p], partition_max_bytes) for p in offsets]
+            result = client.fetch_v4(wanted, max_bytes, replica_id=replica_id)
+            sizes = {p: len(result[(topic, p)].records) for p in offsets}
+            batches = {p: w.batch_offsets(result[(topic, p)].records) for p in offsets}
+            for p in offsets:
+                assert result[(topic, p)].error_code == 0, (p, result[(topic, p)])
+            first_with_data = next((p for p in offsets if sizes[p]), None)
+            for p in offsets:
+                if p == first_with_data and len(batches[p]) == 1:
+                    continue    # KIP-74: the first batch may be larger than any limit
+                assert sizes[p] <= partition_max_bytes, (p, sizes, partition_max_bytes)
+            over = sum(sizes.values()) - max_bytes
+            if over > 0:
+                # only when the first batch alone is larger than the limit
+                assert len(batches[first_with_data]) == 1 and sum(
+                    s for p, s in sizes.items() if p != first_with_data) == 0, (sizes, max_bytes)
+            for p, found in batches.items():
+                for base, last in found:
+                    assert base == offsets[p], (p, base, offsets[p])
+                    offsets[p] = last + 1
+            responses.append(batches)
+    raise AssertionError(f"not everything fetched after 200 fetches: {offsets} of {ends}")
+
+
+def test_a_fetch_stays_within_max_bytes_summed_over_its_partitions(broker, topic):
+    """Three partitions of 100 kB batches; max_bytes 1,000,000 with a
+    per-partition limit of 1 MiB: the first partition may not fill its own
+    limit past the request's, and a later one gets no batch that does not
+    fit (before the fix: 1,000,800 bytes from the first partition alone)."""
+    create_topic(broker.bootstrap, topic, 3)
+    for p in range(3):
+        produce_batches(broker, topic, p, [100_000] * 12)
+    responses = fetch_everything(broker, topic, 3, {p: 12 for p in range(3)},
+                                 max_bytes=1_000_000, partition_max_bytes=1_048_576)
+    first = responses[0]
+    assert [len(first[p]) for p in range(3)] == [9, 0, 0], first
+    assert len(responses) >= 4
+
+
+def test_only_the_first_batch_of_the_first_partition_with_data_may_exceed(broker, topic):
+    create_topic(broker.bootstrap, topic, 3)
+    produce_batches(broker, topic, 1, [300_000, 10])
+    produce_batches(broker, topic, 2, [10_000])
+    with w.WireClient(broker.host, broker.port) as client:
+        # partition 0 is empty: partition 1's 300 kB batch comes whole, over both
+        # limits; partition 2's batch does not fit what is left, so it waits
+        result = client.fetch_v4([(topic, p, 0, 50_000) for p in range(3)], 100_000)
+        assert [w.batch_offsets(result[(topic, p)].records) for p in range(3)] == [
+            [], [(0, 0)], []]
+        assert len(result[(topic, 1)].records) > 300_000
+        # from there on, nothing may exceed them
+        result = client.fetch_v4([(topic, 1, 1, 50_000), (topic, 2, 0, 50_000)], 100_000)
+        assert w.batch_offsets(result[(topic, 1)].records) == [(1, 1)]
+        assert w.batch_offsets(result[(topic, 2)].records) == [(0, 0)]
+        # a later partition gets no batch that does not fit what is left (before
+        # the fix, partition 2's 10 kB batch came whole after 90 bytes of 1)
+        result = client.fetch_v4([(topic, 1, 1, 100_000), (topic, 2, 0, 100_000)], 5_000)
+        assert w.batch_offsets(result[(topic, 1)].records) == [(1, 1)]
+        assert result[(topic, 2)].records == b""
+        # a partition limit of 0 still lets the first batch through, alone
+        result = client.fetch_v4([(topic, 2, 0, 0), (topic, 1, 1, 0)], 100_000)
+        assert w.batch_offsets(result[(topic, 2)].records) == [(0, 0)]
+        assert result[(topic, 1)].records == b""
+
+
+def test_the_brokers_fetch_max_bytes_caps_consumers_and_followers(broker_factory, topic):
+    """fetch.max.bytes=262144 caps a request asking for 50 MB, a consumer's
+    and a follower's (replica_id >= 0) alike, as Kafka's KafkaApis caps both."""
+    b = broker_factory(**{"fetch.max.bytes": "262144"})
+    create_topic(b.bootstrap, topic, 2)
+    for p in range(2):
+        produce_batches(b, topic, p, [50_000] * 10)
+    for replica_id in (-1, 7):
+        responses = fetch_everything(b, topic, 2, {0: 10, 1: 10}, max_bytes=262_144,
+                                     partition_max_bytes=10_000_000, replica_id=replica_id)
+        with w.WireClient(b.host, b.port) as client:
+            result = client.fetch_v4([(topic, p, 0, 10_000_000) for p in range(2)],
+                                     50_000_000, replica_id=replica_id)
+        total = sum(len(result[(topic, p)].records) for p in range(2))
+        assert 0 < total <= 262_144, (replica_id, total)
+        assert len(responses) >= 2
+
+
+# ---------------------------------------------------------------------------
+# (2) real clients
+# ---------------------------------------------------------------------------
+
+@pytest.fixture
+def measured_broker(broker_factory):
+    """A broker whose advertised address is a proxy that measures responses."""
+    proxy = CuttingProxy(seed=7).start()
+    try:
+        b = broker_factory(name="measured", start=False, **{
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{proxy.port}"})
+        proxy.upstream = (b.host, b.port)
+        b.start()
+        yield b, proxy
+    finally:
+        proxy.close()
+
+
+# 120 kB batches with these limits: two fit one response, a third must wait
+# (before the fix it came too, making a 360 kB response).
+CLIENT_FETCH_MAX = 300_000
+CLIENT_PARTITION_MAX = 200_000
+CLIENT_BATCHES = 8
+
+
+def fill_three_partitions(broker, topic: str) -> None:
+    create_topic(broker.bootstrap, topic, 3)
+    for p in range(3):
+        produce_batches(broker, topic, p, [120_000] * CLIENT_BATCHES)
+
+
+def assert_fetch_responses_within(proxy: CuttingProxy, max_bytes: int) -> None:
+    sizes = proxy.response_sizes(FETCH)
+    assert sizes, "no Fetch response went through the proxy"
+    assert max(sizes) <= max_bytes + RESPONSE_OVERHEAD, (max(sizes), max_bytes)
+    assert max(sizes) > CLIENT_FETCH_MAX // 2, "the limit was never approached"
+
+
+def test_confluent_kafka_fetch_limits(measured_broker, topic):
+    broker, proxy = measured_broker
+    fill_three_partitions(broker, topic)
+    consumer = Consumer({
+        "bootstrap.servers": f"127.0.0.1:{proxy.port}",
+        "group.id": f"bounds-{topic}",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": True,
+        "fetch.max.bytes": CLIENT_FETCH_MAX,
+        "max.partition.fetch.bytes": CLIENT_PARTITION_MAX,
+        "message.max.bytes": CLIENT_FETCH_MAX,   # librdkafka: at most fetch.max.bytes
+        # librdkafka's smallest allowed: a larger response is an error
+        "receive.message.max.bytes": CLIENT_FETCH_MAX + 512,
+    })
+    try:
+        consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
+        seen = {p: [] for p in range(3)}
+        at_end: set[int] = set()
+        deadline = time.monotonic() + 60
+        while len(at_end) < 3 and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            if message.error():
+                assert message.error().code() == KafkaError._PARTITION_EOF, message.error()
+                if len(seen[message.partition()]) == CLIENT_BATCHES:
+                    at_end.add(message.partition())
+                continue
+            seen[message.partition()].append(message.offset())
+            assert len(message.value()) == 120_000
+    finally:
+        consumer.close()
+    assert seen == {p: list(range(CLIENT_BATCHES)) for p in range(3)}
+    assert_fetch_responses_within(proxy, CLIENT_FETCH_MAX)
+
+
+def test_kafka_python_fetch_limits(measured_broker, topic):
+    from kafka import KafkaConsumer
+    from kafka import TopicPartition as KTopicPartition
+
+    broker, proxy = measured_broker
+    fill_three_partitions(broker, topic)
+    consumer = KafkaConsumer(
+        bootstrap_servers=f"127.0.0.1:{proxy.port}",
+        enable_auto_commit=False,
+        fetch_max_bytes=CLIENT_FETCH_MAX,
+        max_partition_fetch_bytes=CLIENT_PARTITION_MAX,
+        consumer_timeout_ms=20_000,
+    )
+    try:
+        partitions = [KTopicPartition(topic, p) for p in range(3)]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        seen = {p: [] for p in range(3)}
+        for message in consumer:
+            seen[message.partition].append(message.offset)
+            assert len(message.value) == 120_000
+            if sum(len(v) for v in seen.values()) == 3 * CLIENT_BATCHES:
+                break
+    finally:
+        consumer.close()
+    assert seen == {p: list(range(CLIENT_BATCHES)) for p in range(3)}
+    assert_fetch_responses_within(proxy, CLIENT_FETCH_MAX)
