@@ -10,6 +10,10 @@
     max.partition.fetch.bytes, and receive.message.max.bytes just above
     fetch.max.bytes, which makes librdkafka drop any larger response) and
     kafka-python (fetch_max_bytes, max_partition_fetch_bytes).
+(3) Partitions per request: a CreateTopics or CreatePartitions that would
+    create more than 10,000 partitions is refused whole with
+    POLICY_VIOLATION, validate-only too (Kafka 4's controller limit), on the
+    raw wire and through confluent-kafka's and kafka-python's admin clients.
 """
 
 from __future__ import annotations
@@ -245,3 +249,66 @@ def test_kafka_python_fetch_limits(measured_broker, topic):
         consumer.close()
     assert seen == {p: list(range(CLIENT_BATCHES)) for p in range(3)}
     assert_fetch_responses_within(proxy, CLIENT_FETCH_MAX)
+
+
+# ---------------------------------------------------------------------------
+# (3) partitions per request
+# ---------------------------------------------------------------------------
+
+POLICY_VIOLATION = 44
+TOO_MANY = "Excessively large number of partitions per request."
+
+
+def test_create_topics_refuses_more_than_10000_partitions_in_one_request(broker, make_topic):
+    a, b = make_topic("a"), make_topic("b")
+    with w.WireClient(broker.host, broker.port) as client:
+        for validate_only in (True, False):
+            result = client.create_topics_v4([(a, 5_000, 1), (b, 5_001, 1)],
+                                             validate_only=validate_only)
+            assert result == {a: (POLICY_VIOLATION, TOO_MANY), b: (POLICY_VIOLATION, TOO_MANY)}
+        # exactly the limit passes (validated only: creating it would be slow)
+        result = client.create_topics_v4([(a, 5_000, 1), (b, 5_000, 1)], validate_only=True)
+        assert {name: code for name, (code, _) in result.items()} == {a: 0, b: 0}
+        assert client.metadata_v4([a, b], allow_auto_create=False) == {
+            a: (3, 0), b: (3, 0)}, "nothing was created"
+
+
+def test_create_partitions_refuses_more_than_10000_new_partitions(broker, topic):
+    create_topic(broker.bootstrap, topic, 2)
+    with w.WireClient(broker.host, broker.port) as client:
+        for validate_only in (True, False):
+            result = client.create_partitions_v1([(topic, 10_003)], validate_only=validate_only)
+            assert result == {topic: (POLICY_VIOLATION, TOO_MANY)}
+        result = client.create_partitions_v1([(topic, 10_002)], validate_only=True)
+        assert result[topic][0] == 0, result
+        assert client.metadata_v4([topic], allow_auto_create=False) == {topic: (0, 2)}
+
+
+def test_admin_clients_see_policy_violation(broker, make_topic, topic):
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import NewPartitions
+    from kafka.admin import KafkaAdminClient
+    from kafka.admin import NewTopic as KNewTopic
+    from kafka.errors import PolicyViolationError
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    big = make_topic("big")
+    futures = admin.create_topics([NewTopic(big, num_partitions=10_001, replication_factor=1)],
+                                  validate_only=True, request_timeout=15)
+    with pytest.raises(KafkaException) as refused:
+        futures[big].result(20)
+    assert refused.value.args[0].code() == KafkaError.POLICY_VIOLATION
+    create_topic(broker.bootstrap, topic, 1)
+    futures = admin.create_partitions([NewPartitions(topic, 10_002)], validate_only=True,
+                                      request_timeout=15)
+    with pytest.raises(KafkaException) as refused:
+        futures[topic].result(20)
+    assert refused.value.args[0].code() == KafkaError.POLICY_VIOLATION
+
+    kafka_admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        with pytest.raises(PolicyViolationError):
+            kafka_admin.create_topics([KNewTopic(make_topic("kp"), 10_001, 1)],
+                                      validate_only=True, raise_errors=True)
+    finally:
+        kafka_admin.close()
