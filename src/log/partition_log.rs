@@ -756,7 +756,7 @@ impl PartitionLog {
         let Some(job) = self.compaction_job()? else {
             return Ok(None);
         };
-        match job.run(now_ms)? {
+        match job.run(now_ms, usize::MAX)? {
             Some(compacted) => self.install_compaction(compacted).map(Some),
             None => Ok(None),
         }
@@ -991,8 +991,13 @@ pub struct CompactionJob {
 
 impl CompactionJob {
     /// Writes the cleaned segments beside the originals; `None` if the log
-    /// is not dirty enough.
-    pub fn run(&self, now_ms: i64) -> Result<Option<Compacted>, LogError> {
+    /// is not dirty enough. The key map takes at most `dedupe_buffer_size`
+    /// bytes (`log.cleaner.dedupe.buffer.size`).
+    pub fn run(
+        &self,
+        now_ms: i64,
+        dedupe_buffer_size: usize,
+    ) -> Result<Option<Compacted>, LogError> {
         cleaner::compact(
             &self.dir,
             &self.segments,
@@ -1000,6 +1005,7 @@ impl CompactionJob {
             &self.config,
             now_ms,
             &self.aborted,
+            dedupe_buffer_size,
         )
     }
 }
@@ -1656,7 +1662,7 @@ mod tests {
         let first_sealed_end = *log.segments.keys().nth(1).unwrap();
         log.delete_records_before(first_sealed_end, log.log_end_offset())
             .unwrap();
-        let compacted = job.run(now).unwrap().unwrap();
+        let compacted = job.run(now, usize::MAX).unwrap().unwrap();
         log.install_compaction(compacted).unwrap();
         let all = read_all(&log);
         assert_eq!(all.last().unwrap(), &(12, "k".into(), Some("new".into())));

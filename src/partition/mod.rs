@@ -615,14 +615,19 @@ impl Partition {
             .await
     }
 
-    /// One compaction pass (compacted topics only). The partition is held
-    /// only to take the sealed segments and to swap the cleaned ones in;
-    /// produce and fetch go on while the segments are rewritten.
-    pub async fn compact(self: &Arc<Self>, now_ms: i64) -> Result<Option<CleanStats>, LogError> {
+    /// One compaction pass (compacted topics only), its key map within
+    /// `dedupe_buffer_size` bytes. The partition is held only to take the
+    /// sealed segments and to swap the cleaned ones in; produce and fetch
+    /// go on while the segments are rewritten.
+    pub async fn compact(
+        self: &Arc<Self>,
+        now_ms: i64,
+        dedupe_buffer_size: usize,
+    ) -> Result<Option<CleanStats>, LogError> {
         let Some(job) = self.with_log(|log| log.compaction_job()).await? else {
             return Ok(None);
         };
-        let cleaned = tokio::task::spawn_blocking(move || job.run(now_ms))
+        let cleaned = tokio::task::spawn_blocking(move || job.run(now_ms, dedupe_buffer_size))
             .await
             .map_err(|join_error| LogError::Io(std::io::Error::other(join_error.to_string())))??;
         let Some(compacted) = cleaned else {
