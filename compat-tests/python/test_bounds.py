@@ -14,6 +14,11 @@
     create more than 10,000 partitions is refused whole with
     POLICY_VIOLATION, validate-only too (Kafka 4's controller limit), on the
     raw wire and through confluent-kafka's and kafka-python's admin clients.
+(4) Strings: what the coordinators write to __consumer_offsets and
+    __transaction_state has i16-length strings; longer ones are refused
+    where the request is accepted (INVALID_GROUP_ID, INVALID_REQUEST,
+    OFFSET_METADATA_TOO_LARGE even when offset.metadata.max.bytes is set
+    higher), never cut into an unreadable record.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 import kafka_wire as w
 from conftest import now_ms
+from group_harness import GroupWire
 from tcp_proxy import CuttingProxy
 
 FETCH = 1
@@ -312,3 +318,72 @@ def test_admin_clients_see_policy_violation(broker, make_topic, topic):
                                       validate_only=True, raise_errors=True)
     finally:
         kafka_admin.close()
+
+
+# ---------------------------------------------------------------------------
+# (4) strings in the coordinators' records
+# ---------------------------------------------------------------------------
+
+INVALID_GROUP_ID = 24
+INVALID_REQUEST = 42
+OFFSET_METADATA_TOO_LARGE = 12
+TOO_LONG = 40_000       # bytes: more than an i16 length holds
+
+
+def test_strings_too_long_for_the_internal_records_are_refused(broker, topic):
+    create_topic(broker.bootstrap, topic, 1)
+    wire = GroupWire(broker.host, broker.port)
+    try:
+        # flexible versions carry compact strings, which can be longer than 32767
+        commit = wire.call("OffsetCommit", 8, group_id="g" * TOO_LONG, generation_id=-1,
+                           member_id="", topics=[{"name": topic, "partitions": [
+                               {"partition_index": 0, "committed_offset": 1,
+                                "committed_leader_epoch": -1, "committed_metadata": ""}]}])
+        assert commit["topics"][0]["partitions"][0]["error_code"] == INVALID_GROUP_ID
+        join = dict(group_id=f"g-{topic}", session_timeout_ms=10_000, rebalance_timeout_ms=10_000,
+                    member_id="", protocol_type="consumer",
+                    protocols=[{"name": "range", "metadata": b""}])
+        for field, value in [("group_instance_id", "i" * TOO_LONG),
+                             ("protocol_type", "t" * TOO_LONG),
+                             ("protocols", [{"name": "p" * TOO_LONG, "metadata": b""}])]:
+            answer = wire.call("JoinGroup", 6, **dict(join, **{field: value}))
+            assert answer["error_code"] == INVALID_REQUEST, (field, answer["error_code"])
+    finally:
+        wire.close()
+    with w.WireClient(broker.host, broker.port) as client:
+        answer = client.init_producer_id(version=4, transactional_id="x" * TOO_LONG)
+        assert answer.error_code == INVALID_REQUEST
+
+
+def test_offset_metadata_stays_within_what_a_record_holds(broker_factory, topic):
+    """offset.metadata.max.bytes above 32767 does not let a longer metadata
+    string through (before: it was cut, the record unreadable on reload)."""
+    from kafka import KafkaConsumer
+    from kafka import TopicPartition as KTopicPartition
+    from kafka.errors import OffsetMetadataTooLargeError
+    from kafka.structs import OffsetAndMetadata
+
+    b = broker_factory(**{"offset.metadata.max.bytes": "100000",
+                          "group.initial.rebalance.delay.ms": "0"})
+    create_topic(b.bootstrap, topic, 1)
+    consumer = KafkaConsumer(bootstrap_servers=b.bootstrap, group_id=f"kp-{topic}",
+                             enable_auto_commit=False)
+    try:
+        tp = KTopicPartition(topic, 0)
+        consumer.assign([tp])
+        with pytest.raises(OffsetMetadataTooLargeError):
+            consumer.commit({tp: OffsetAndMetadata(3, "m" * TOO_LONG, -1)})
+        consumer.commit({tp: OffsetAndMetadata(4, "m" * 30_000, -1)})
+        assert consumer.committed(tp, metadata=True).metadata == "m" * 30_000
+    finally:
+        consumer.close()
+
+    confluent = Consumer({"bootstrap.servers": b.bootstrap, "group.id": f"ck-{topic}",
+                          "enable.auto.commit": False})
+    try:
+        with pytest.raises(Exception) as refused:
+            confluent.commit(offsets=[TopicPartition(topic, 0, 3, metadata="m" * TOO_LONG)],
+                             asynchronous=False)
+        assert "OFFSET_METADATA_TOO_LARGE" in str(refused.value), refused.value
+    finally:
+        confluent.close()

@@ -244,13 +244,9 @@ impl TransactionCoordinator {
         })?;
         let now = now_ms();
         let mut builder = BatchBuilder::new(now);
-        let value = meta.map(log_format::value);
-        builder.push(
-            now,
-            Some(&log_format::key(transactional_id)),
-            value.as_deref(),
-            &[],
-        );
+        let key = log_format::key(transactional_id)?;
+        let value = meta.map(log_format::value).transpose()?;
+        builder.push(now, Some(&key), value.as_deref(), &[]);
         partition
             .append_coordinator_records(builder.build())
             .await
