@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -387,3 +388,199 @@ def test_offset_metadata_stays_within_what_a_record_holds(broker_factory, topic)
         assert "OFFSET_METADATA_TOO_LARGE" in str(refused.value), refused.value
     finally:
         confluent.close()
+
+
+# ---------------------------------------------------------------------------
+# (5) connections: limits, idle timeout, queued request bytes
+# ---------------------------------------------------------------------------
+
+def served(sock, correlation_id: int = 7) -> bool:
+    """Whether an ApiVersions on ``sock`` is answered."""
+    try:
+        return w.api_versions_v0(sock, correlation_id).correlation_id == correlation_id
+    except (OSError, ConnectionError, ValueError):
+        return False
+
+
+def wait_for_log(broker, text: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in broker.log_path.read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"no {text!r} in the broker log"
+        time.sleep(0.1)
+
+
+def hold_connections(broker, n: int) -> list:
+    """``n`` served connections, once the start-up probe's connection (the
+    test harness's) has been closed on the broker's side too."""
+    deadline = time.monotonic() + 10
+    while True:
+        held = [w.connect(broker.host, broker.port) for _ in range(n)]
+        if all(served(s) for s in held):
+            return held
+        for s in held:
+            s.close()
+        assert time.monotonic() < deadline, f"{n} connections were never all served"
+        time.sleep(0.2)
+
+
+def test_a_connection_over_its_address_limit_is_closed_at_once(broker_factory):
+    b = broker_factory(**{"max.connections.per.ip": "3"})
+    held = hold_connections(b, 3)
+    try:
+        extra = w.connect(b.host, b.port)
+        closed, got = w.wait_closed(extra, 10)
+        assert closed and got == b"", "the fourth connection from 127.0.0.1 was not closed"
+        wait_for_log(b, "Rejected connection from 127.0.0.1, address already has the "
+                        "configured maximum of 3 connections.")
+        held.pop().close()
+        # the slot is free once the broker has seen the close
+        deadline = time.monotonic() + 10
+        while True:
+            with w.connect(b.host, b.port) as again:
+                if served(again):
+                    break
+            assert time.monotonic() < deadline, "a closed connection never freed its slot"
+            time.sleep(0.1)
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_overrides_give_an_address_its_own_limit(broker_factory):
+    b = broker_factory(**{"max.connections.per.ip": "0",
+                          "max.connections.per.ip.overrides": "localhost:2,10.9.9.9:50"})
+    held = hold_connections(b, 2)
+    try:
+        extra = w.connect(b.host, b.port)
+        closed, _ = w.wait_closed(extra, 10)
+        assert closed, "the third connection from localhost (127.0.0.1) was not closed"
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_at_max_connections_new_clients_wait_until_one_closes(broker_factory):
+    """Kafka blocks its acceptor at max.connections: the new client's
+    request is answered only once another connection closes."""
+    b = broker_factory(**{"max.connections": "3"})
+    held = hold_connections(b, 3)
+    try:
+        waiting = w.connect(b.host, b.port)       # the kernel completes the handshake
+        waiting.sendall(w.frame(w.request_header(18, 0, 99)))
+        waiting.settimeout(1.5)
+        with pytest.raises(TimeoutError):
+            waiting.recv(1)
+        wait_for_log(b, "max.connections reached")
+        held.pop().close()
+        waiting.settimeout(10)
+        assert w.parse_api_versions_v0(w.recv_frame(waiting)).correlation_id == 99
+        waiting.close()
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_idle_and_stalled_connections_are_closed_after_connections_max_idle_ms(broker_factory):
+    b = broker_factory(**{"connections.max.idle.ms": "1000"})
+    silent = w.connect(b.host, b.port)
+    half_sent = w.connect(b.host, b.port)
+    half_sent.sendall(w.i32(100_000) + b"x" * 1_000)      # a frame that never completes
+    prefix_only = w.connect(b.host, b.port)
+    prefix_only.sendall(b"\x00\x00")                       # half a size prefix
+    busy = w.connect(b.host, b.port)
+    try:
+        # a connection in use every 300 ms outlives the others
+        start = time.monotonic()
+        while time.monotonic() - start < 3:
+            assert served(busy)
+            time.sleep(0.3)
+        for name, sock in [("silent", silent), ("half-sent frame", half_sent),
+                           ("half a size prefix", prefix_only)]:
+            closed, _ = w.wait_closed(sock, 10)
+            assert closed, f"{name} connection still open"
+        wait_for_log(b, "closing connection idle past connections.max.idle.ms")
+    finally:
+        for s in (silent, half_sent, prefix_only, busy):
+            s.close()
+
+
+def test_a_client_that_never_reads_its_responses_is_closed(broker_factory, topic):
+    b = broker_factory(**{"connections.max.idle.ms": "1000"})
+    create_topic(b.bootstrap, topic, 1)
+    produce_batches(b, topic, 0, [500_000] * 8)
+    reader = w.connect(b.host, b.port)
+    try:
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        for correlation_id in range(20):     # 4 MB each, never read
+            reader.sendall(w.fetch_v4_request(correlation_id, [(topic, 0, 0, 10_000_000)],
+                                              10_000_000))
+        wait_for_log(b, "during=\"writing a response\"")
+        with w.connect(b.host, b.port) as other:
+            assert served(other)
+    finally:
+        reader.close()
+
+
+def test_queued_max_request_bytes_holds_requests_until_the_pool_has_room(broker_factory, topic):
+    """With queued.max.request.bytes=1,000,000, a request claiming 900,000
+    bytes holds them while it is read; a 200,000-byte request waits for
+    them, a small one does not."""
+    b = broker_factory(**{"queued.max.request.bytes": "1000000"})
+    create_topic(b.bootstrap, topic, 1)
+    stalled = w.connect(b.host, b.port)
+    stalled.sendall(w.i32(900_000) + b"\x00" * 1_000)
+    time.sleep(0.5)                      # let the broker reserve its 900,000 bytes
+    large = w.connect(b.host, b.port)
+    small = w.connect(b.host, b.port)
+    try:
+        version = w.pick_produce_version(w.api_versions_v0(small).api_keys)
+        assert served(small), "a small request fits what is left"
+        batch = w.record_batch([w.Rec(key=b"k", value=b"v" * 200_000, timestamp=now_ms())])
+        large.sendall(w.produce_request(version, 5, topic, 0, batch))
+        large.settimeout(1.5)
+        with pytest.raises(TimeoutError):
+            large.recv(1)
+        stalled.close()                  # its reservation goes with it
+        large.settimeout(10)
+        _, results = w.parse_produce_response(version, w.recv_frame(large))
+        assert results[(topic, 0)].error_code == 0
+    finally:
+        for s in (stalled, large, small):
+            s.close()
+
+
+def test_clients_carry_on_across_idle_disconnects(broker_factory, topic):
+    """confluent-kafka and kafka-python reconnect when the broker closes
+    their idle connections, and lose nothing."""
+    from kafka import KafkaProducer
+
+    b = broker_factory(**{"connections.max.idle.ms": "1000"})
+    create_topic(b.bootstrap, topic, 1)
+    from confluent_kafka import Producer
+    confluent = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 0})
+    kafka_python = KafkaProducer(bootstrap_servers=b.bootstrap, linger_ms=0)
+    try:
+        for round_ in range(2):
+            confluent.produce(topic, key=b"ck", value=f"confluent-{round_}".encode(), partition=0)
+            assert confluent.flush(15) == 0
+            kafka_python.send(topic, key=b"kp", value=f"kafka-python-{round_}".encode(),
+                              partition=0).get(timeout=15)
+            time.sleep(2.5)              # idle past connections.max.idle.ms
+        wait_for_log(b, 'during="waiting for a request"')
+    finally:
+        kafka_python.close()
+    consumer = Consumer({"bootstrap.servers": b.bootstrap, "group.id": f"idle-{topic}",
+                         "enable.auto.commit": False, "enable.partition.eof": True})
+    try:
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        values = []
+        while True:
+            message = consumer.poll(10)
+            assert message is not None, values
+            if message.error():
+                assert message.error().code() == KafkaError._PARTITION_EOF
+                break
+            values.append(message.value().decode())
+    finally:
+        consumer.close()
+    assert sorted(values) == ["confluent-0", "confluent-1", "kafka-python-0", "kafka-python-1"]

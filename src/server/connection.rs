@@ -167,11 +167,6 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, sha
     match closed {
         Closed::ByClient => debug!(%peer, "connection closed by client"),
         Closed::Shutdown => debug!(%peer, "connection closed for shutdown"),
-        Closed::Idle {
-            during: "waiting for a request",
-        } => {
-            debug!(%peer, "closing idle connection (connections.max.idle.ms)")
-        }
         Closed::Idle { during } => {
             info!(%peer, during, "closing connection idle past connections.max.idle.ms")
         }
