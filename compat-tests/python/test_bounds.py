@@ -19,10 +19,18 @@
     where the request is accepted (INVALID_GROUP_ID, INVALID_REQUEST,
     OFFSET_METADATA_TOO_LARGE even when offset.metadata.max.bytes is set
     higher), never cut into an unreadable record.
+(5) Connections: max.connections, max.connections.per.ip (+ overrides),
+    connections.max.idle.ms (idle, half-sent, not reading), and
+    queued.max.request.bytes; real clients across idle closes.
+(6) A hostile load (hostile_load.py): many idle connections, half-sent
+    frames claiming 100 MB, bad size prefixes, pipelined requests and slow
+    readers that never read; a normal client is served throughout and the
+    broker's VmRSS stays within the bound stated in docs/reliability.md.
 """
 
 from __future__ import annotations
 
+import resource
 import socket
 import time
 
@@ -30,6 +38,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+import hostile_load
 import kafka_wire as w
 from conftest import now_ms
 from group_harness import GroupWire
@@ -584,3 +593,60 @@ def test_clients_carry_on_across_idle_disconnects(broker_factory, topic):
     finally:
         consumer.close()
     assert sorted(values) == ["confluent-0", "confluent-1", "kafka-python-0", "kafka-python-1"]
+
+
+
+# ---------------------------------------------------------------------------
+# (6) a hostile load
+# ---------------------------------------------------------------------------
+
+HOSTILE_IDLE_MS = 4_000
+HOSTILE_TOPIC_BYTES = 20 * 100_000
+
+
+def hostile_bound_kib(opened: dict[str, int]) -> int:
+    """What the load may make the broker hold, as docs/reliability.md states
+    it: 64 KiB of read buffer per connection; per connection that does not
+    read its responses, one response, twice while it is encoded (a slow
+    fetcher's is the whole topic, 2 MB); and 32 MiB for the rest (the probe,
+    the allocator's slack)."""
+    connections = sum(opened.values())
+    responses = opened["slow_fetchers"] * 2 * HOSTILE_TOPIC_BYTES // 1024
+    return connections * 64 + responses + 32 * 1024
+
+
+def test_a_hostile_load_leaves_the_broker_serving_within_its_memory_bound(broker_factory, topic):
+    # ~450 sockets here and as many in the broker (which inherits the limit)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    b = broker_factory(**{"connections.max.idle.ms": str(HOSTILE_IDLE_MS)})
+    create_topic(b.bootstrap, topic, 2)
+    hostile_load.fill_topic(b.host, b.port, topic, 20, 100_000)
+
+    def confluent_round_trip():
+        from confluent_kafka import Producer
+        producer = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 0})
+        producer.produce(topic, key=b"real", value=b"client", partition=1)
+        assert producer.flush(30) == 0
+        consumer = Consumer({"bootstrap.servers": b.bootstrap, "group.id": f"h-{topic}",
+                             "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+        try:
+            consumer.assign([TopicPartition(topic, 1, 0)])
+            message = consumer.poll(30)
+            assert message is not None and not message.error(), message
+            assert message.value() == b"client"
+        finally:
+            consumer.close()
+
+    report, baseline, peak = hostile_load.run(b.host, b.port, b.proc.pid, topic, scale=1,
+                                              seconds=6, idle_ms=HOSTILE_IDLE_MS,
+                                              client_check=confluent_round_trip)
+    growth = peak - baseline
+    bound = hostile_bound_kib(report.opened)
+    print(f"hostile load: {report}; VmRSS {baseline} KiB before, peak {peak} KiB "
+          f"(+{growth} KiB, bound +{bound} KiB)")
+    assert b.running
+    assert report.probe_rounds >= 20, report
+    # everything the broker should close, it closed: at once or once idle
+    assert report.closed_by_broker == report.opened, report
+    assert growth <= bound, (growth, bound)
