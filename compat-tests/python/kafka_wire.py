@@ -589,8 +589,9 @@ def create_topics_v4_request(correlation_id: int, topics: list[tuple[str, int, i
     return frame(request_header(19, 4, correlation_id) + body)
 
 
-def parse_create_topics_v4(frame_body: bytes) -> tuple[int, dict]:
-    """Returns (correlation_id, {topic: (error_code, error_message)})."""
+def parse_topic_errors(frame_body: bytes) -> tuple[int, dict]:
+    """CreateTopics v2-v4 and CreatePartitions v0-v1 answer alike: returns
+    (correlation_id, {topic: (error_code, error_message)})."""
     r = Reader(frame_body)
     corr = r.i32()
     r.i32()                                  # throttle_time_ms
@@ -603,14 +604,6 @@ def create_partitions_v1_request(correlation_id: int, topics: list[tuple[str, in
     body = w_array([string(name) + i32(count) + i32(-1) for name, count in topics])
     body += i32(timeout_ms) + i8(1 if validate_only else 0)
     return frame(request_header(37, 1, correlation_id) + body)
-
-
-def parse_create_partitions_v1(frame_body: bytes) -> tuple[int, dict]:
-    """Returns (correlation_id, {topic: (error_code, error_message)})."""
-    r = Reader(frame_body)
-    corr = r.i32()
-    r.i32()                                  # throttle_time_ms
-    return corr, {r.string(): (r.i16(), r.string()) for _ in range(r.i32())}
 
 
 # --------------------------------------------------------------------------
@@ -690,10 +683,10 @@ class WireClient:
 
     def create_topics_v4(self, topics: list[tuple[str, int, int]], **kw) -> dict:
         _, res = self._roundtrip(lambda c: create_topics_v4_request(c, topics, **kw),
-                                 parse_create_topics_v4)
+                                 parse_topic_errors)
         return res
 
     def create_partitions_v1(self, topics: list[tuple[str, int]], **kw) -> dict:
         _, res = self._roundtrip(lambda c: create_partitions_v1_request(c, topics, **kw),
-                                 parse_create_partitions_v1)
+                                 parse_topic_errors)
         return res

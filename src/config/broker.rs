@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::quorum::{parse_roles, parse_voters, QuorumVoter};
-use super::topic::LogConfig;
+use super::topic::{at_least, LogConfig};
 use super::{listener::Listener, ConfigError};
 use crate::group::GroupConfig;
 use crate::txn::TxnConfig;
@@ -253,18 +253,6 @@ fn at_least_one(name: &str, value: i32) -> Result<i32, ConfigError> {
     Ok(value)
 }
 
-fn at_least(name: &str, value: &str, minimum: i32) -> Result<i32, ConfigError> {
-    let parsed: i32 = number(name, value)?;
-    if parsed < minimum {
-        return Err(ConfigError::InvalidValue {
-            name: name.to_string(),
-            value: value.to_string(),
-            reason: format!("must be at least {minimum}"),
-        });
-    }
-    Ok(parsed)
-}
-
 fn boolean(name: &str, value: &str) -> Result<bool, ConfigError> {
     match value.trim() {
         "true" => Ok(true),
@@ -351,9 +339,11 @@ impl BrokerConfig {
                 "socket.request.max.bytes" => {
                     config.socket_request_max_bytes = number(name, value)?
                 }
-                "max.connections" => config.socket.max_connections = at_least(name, value, 0)?,
+                "max.connections" => {
+                    config.socket.max_connections = at_least(name, number(name, value)?, 0)?
+                }
                 "max.connections.per.ip" => {
-                    config.socket.max_connections_per_ip = at_least(name, value, 0)?
+                    config.socket.max_connections_per_ip = at_least(name, number(name, value)?, 0)?
                 }
                 "max.connections.per.ip.overrides" => {
                     config.socket.max_connections_per_ip_overrides =
@@ -365,7 +355,9 @@ impl BrokerConfig {
                 "queued.max.request.bytes" => {
                     config.socket.queued_max_request_bytes = number(name, value)?
                 }
-                "fetch.max.bytes" => config.fetch_max_bytes = at_least(name, value, 1024)?,
+                "fetch.max.bytes" => {
+                    config.fetch_max_bytes = at_least(name, number(name, value)?, 1024)?
+                }
                 "log.retention.check.interval.ms" => {
                     config.log_retention_check_interval_ms = number(name, value)?
                 }

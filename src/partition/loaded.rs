@@ -97,13 +97,21 @@ pub fn replay(
                             offset = next;
                             continue;
                         }
-                        Err(reason) => (reason, claimed_next_offset(batch.bytes())),
+                        // Where the next batch starts says best where this
+                        // one ends; else its own header.
+                        Err(reason) => {
+                            let following = fetched.get(position..).and_then(base_offset);
+                            (
+                                reason,
+                                following.or_else(|| claimed_next_offset(batch.bytes())),
+                            )
+                        }
                     }
                 }
                 Err(error) => (error.to_string(), claimed_next_offset(&fetched[position..])),
             };
             let (reason, claimed) = unreadable;
-            // As far as its header claims, if that moves on; else one offset.
+            // As far as that moves on; else one offset.
             let next = claimed
                 .filter(|next| *next > offset)
                 .unwrap_or(offset.plus(1));
@@ -146,6 +154,11 @@ fn records_of<'a>(batch: &Batch<'_>, payload: &'a [u8], skipped: &mut usize) -> 
         *skipped += 1;
     }
     records
+}
+
+/// The base offset of the batch at the start of `bytes`, if one parses.
+fn base_offset(bytes: &[u8]) -> Option<Offset> {
+    Batch::parse(bytes).ok().map(|batch| batch.base_offset())
 }
 
 /// The next offset a batch header claims, if there is a header to read.

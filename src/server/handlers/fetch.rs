@@ -229,7 +229,7 @@ async fn read_all(
                             if !budget.take(fetched.records.len(), limit) {
                                 // Its first batch alone is over the limit, and
                                 // only the first partition with data may do that.
-                                fetched.records.clear();
+                                fetched.records = Vec::new();
                                 fetched.aborted.clear();
                             }
                             let aborted = read_committed
