@@ -538,7 +538,7 @@ def test_queued_max_request_bytes_holds_requests_until_the_pool_has_room(broker_
     create_topic(b.bootstrap, topic, 1)
     stalled = w.connect(b.host, b.port)
     stalled.sendall(w.i32(900_000) + b"\x00" * 1_000)
-    time.sleep(0.5)                      # let the broker reserve its 900,000 bytes
+    time.sleep(1.0)                      # the broker reserves its 900,000 bytes at once
     large = w.connect(b.host, b.port)
     small = w.connect(b.host, b.port)
     try:

@@ -42,8 +42,9 @@ impl MemoryPool {
         }
     }
 
-    /// Bytes free now (for tests and metrics); `None` when unbounded.
-    pub fn available(&self) -> Option<usize> {
+    /// Bytes free now; `None` when unbounded.
+    #[cfg(test)]
+    fn available(&self) -> Option<usize> {
         self.budget
             .as_ref()
             .map(|(semaphore, _)| semaphore.available_permits())
