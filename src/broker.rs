@@ -793,8 +793,17 @@ impl Broker {
                     }
                 }
                 _ = cleaner.tick(), if self.config.log_cleaner_enable => {
+                    // log.cleaner.dedupe.buffer.size may be changed at run time;
+                    // gregor's one cleaner task gets all of it, as Kafka's one
+                    // cleaner thread (log.cleaner.threads=1) does.
+                    let dedupe_buffer_size = self
+                        .config_layers()
+                        .map_or(self.config.log_cleaner_dedupe_buffer_size, |layers| {
+                            layers.effective.log_cleaner_dedupe_buffer_size
+                        });
+                    let dedupe_buffer_size = usize::try_from(dedupe_buffer_size).unwrap_or(0);
                     for partition in self.partitions.online() {
-                        if let Err(error) = partition.compact(now_ms()).await {
+                        if let Err(error) = partition.compact(now_ms(), dedupe_buffer_size).await {
                             warn!(partition = %partition.topic_partition(), %error, "compaction failed");
                         }
                     }

@@ -126,6 +126,7 @@ impl KafkaError for TxnError {
             TxnError::CoordinatorNotAvailable(_) => ResponseError::CoordinatorNotAvailable,
             TxnError::UnknownTransactionalId => ResponseError::TransactionalIdNotFound,
             TxnError::NotCoordinator => ResponseError::NotCoordinator,
+            TxnError::Unstorable(_) => ResponseError::InvalidRequest,
         }
     }
 }

@@ -1,8 +1,10 @@
 """Minimal hand-written Kafka wire-protocol helpers for the raw-socket tests.
 
-Only what test_bad_input.py needs: request framing (header v1 / v2), an
-ApiVersions v0 exchange, Produce v3..v12 encode/decode, and a RecordBatch v2
-(magic 2) builder with CRC-32C.
+What the raw-socket tests need: request framing (header v1 / v2), an
+ApiVersions v0 exchange, Produce v3..v12 encode/decode, a RecordBatch v2
+(magic 2) builder with CRC-32C, and a few more requests (Metadata v4,
+InitProducerId, ListOffsets v1, Fetch v4, CreateTopics v4, CreatePartitions
+v1).
 """
 
 from __future__ import annotations
@@ -521,6 +523,95 @@ def parse_list_offsets_v1(frame_body: bytes) -> tuple[int, dict]:
 
 
 # --------------------------------------------------------------------------
+# Fetch v4 (non-flexible, with isolation level)
+# --------------------------------------------------------------------------
+
+def fetch_v4_request(correlation_id: int, partitions: list[tuple[str, int, int, int]],
+                     max_bytes: int, min_bytes: int = 1, max_wait_ms: int = 0,
+                     replica_id: int = -1, isolation_level: int = 0) -> bytes:
+    """partitions: [(topic, partition, fetch_offset, partition_max_bytes)],
+    grouped by topic in the order given."""
+    topics: dict[str, list[bytes]] = {}
+    for topic, partition, offset, partition_max in partitions:
+        topics.setdefault(topic, []).append(i32(partition) + i64(offset) + i32(partition_max))
+    body = (i32(replica_id) + i32(max_wait_ms) + i32(min_bytes) + i32(max_bytes)
+            + i8(isolation_level)
+            + w_array([string(t) + w_array(ps) for t, ps in topics.items()]))
+    return frame(request_header(1, 4, correlation_id) + body)
+
+
+@dataclass
+class FetchPartitionResult:
+    error_code: int
+    high_watermark: int
+    records: bytes
+
+
+def parse_fetch_v4(frame_body: bytes) -> tuple[int, dict]:
+    """Returns (correlation_id, {(topic, partition): FetchPartitionResult})."""
+    r = Reader(frame_body)
+    corr = r.i32()
+    r.i32()                                  # throttle_time_ms
+    out = {}
+    for _ in range(r.i32()):
+        name = r.string()
+        for _ in range(r.i32()):
+            index, err, hw = r.i32(), r.i16(), r.i64()
+            r.i64()                          # last_stable_offset
+            for _ in range(max(r.i32(), 0)):     # aborted transactions (nullable)
+                r.i64(); r.i64()
+            n = r.i32()
+            records = r.take(n) if n > 0 else b""
+            out[(name, index)] = FetchPartitionResult(err, hw, records)
+    return corr, out
+
+
+def batch_offsets(records: bytes) -> list[tuple[int, int]]:
+    """(base offset, last offset) of every whole batch in a records blob;
+    raises if the blob ends in a partial batch."""
+    out = []
+    pos = 0
+    while pos < len(records):
+        base, length = struct.unpack_from(">qi", records, pos)
+        if pos + 12 + length > len(records):
+            raise AssertionError(f"partial batch at byte {pos} of {len(records)}")
+        last_delta = struct.unpack_from(">i", records, pos + 23)[0]
+        out.append((base, base + last_delta))
+        pos += 12 + length
+    return out
+
+
+# --------------------------------------------------------------------------
+# CreateTopics v4 and CreatePartitions v1 (non-flexible)
+# --------------------------------------------------------------------------
+
+def create_topics_v4_request(correlation_id: int, topics: list[tuple[str, int, int]],
+                             validate_only: bool = False, timeout_ms: int = 10000) -> bytes:
+    """topics: [(name, num_partitions, replication_factor)], no assignments or configs."""
+    body = w_array([string(name) + i32(n) + i16(rf) + i32(0) + i32(0)
+                    for name, n, rf in topics])
+    body += i32(timeout_ms) + i8(1 if validate_only else 0)
+    return frame(request_header(19, 4, correlation_id) + body)
+
+
+def parse_topic_errors(frame_body: bytes) -> tuple[int, dict]:
+    """CreateTopics v2-v4 and CreatePartitions v0-v1 answer alike: returns
+    (correlation_id, {topic: (error_code, error_message)})."""
+    r = Reader(frame_body)
+    corr = r.i32()
+    r.i32()                                  # throttle_time_ms
+    return corr, {r.string(): (r.i16(), r.string()) for _ in range(r.i32())}
+
+
+def create_partitions_v1_request(correlation_id: int, topics: list[tuple[str, int]],
+                                 validate_only: bool = False, timeout_ms: int = 10000) -> bytes:
+    """topics: [(name, new total count)], no assignments."""
+    body = w_array([string(name) + i32(count) + i32(-1) for name, count in topics])
+    body += i32(timeout_ms) + i8(1 if validate_only else 0)
+    return frame(request_header(37, 1, correlation_id) + body)
+
+
+# --------------------------------------------------------------------------
 # A small synchronous connection wrapper
 # --------------------------------------------------------------------------
 
@@ -586,4 +677,21 @@ class WireClient:
     def metadata_v4(self, topics: list[str] | None, allow_auto_create: bool = True) -> dict:
         _, res = self._roundtrip(
             lambda c: metadata_v4_request(c, topics, allow_auto_create), parse_metadata_v4)
+        return res
+
+    def fetch_v4(self, partitions: list[tuple[str, int, int, int]], max_bytes: int,
+                 **kw) -> dict:
+        """{(topic, partition): FetchPartitionResult} of one Fetch v4."""
+        _, res = self._roundtrip(lambda c: fetch_v4_request(c, partitions, max_bytes, **kw),
+                                 parse_fetch_v4)
+        return res
+
+    def create_topics_v4(self, topics: list[tuple[str, int, int]], **kw) -> dict:
+        _, res = self._roundtrip(lambda c: create_topics_v4_request(c, topics, **kw),
+                                 parse_topic_errors)
+        return res
+
+    def create_partitions_v1(self, topics: list[tuple[str, int]], **kw) -> dict:
+        _, res = self._roundtrip(lambda c: create_partitions_v1_request(c, topics, **kw),
+                                 parse_topic_errors)
         return res

@@ -23,7 +23,8 @@ After ``max_cuts`` cuts the proxy passes everything through unchanged.
 to kill the broker after it answered a Produce request the client never sees
 answered); ``release_responses()`` passes the queue on.
 ``stats`` counts what happened (cuts, Produce requests whose response was
-lost, truncated requests).
+lost, truncated requests); ``response_sizes(api_key)`` lists the size of every
+response passed on for that api key (e.g. to check Fetch size limits).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class CuttingProxy:
         self.holding = False
         self._held_produce_responses = 0
         self.requests_by_api: dict[int, int] = {}    # api key -> requests forwarded
+        self._response_sizes: dict[int, list[int]] = {}   # api key -> response frame sizes
         self._accept_thread = threading.Thread(target=self._accept_loop, daemon=True,
                                                name=f"proxy-accept-{self.port}")
 
@@ -117,6 +119,11 @@ class CuttingProxy:
     def snapshot(self) -> dict:
         with self._lock:
             return dict(self.stats, requests_by_api=dict(sorted(self.requests_by_api.items())))
+
+    def response_sizes(self, api_key: int) -> list[int]:
+        """Sizes (the frame's size prefix) of the responses passed on to clients."""
+        with self._lock:
+            return list(self._response_sizes.get(api_key, []))
 
     def close(self) -> None:
         self._closed.set()
@@ -217,7 +224,7 @@ class CuttingProxy:
             if held and not self.holding:
                 for corr, frame in held:
                     client.sendall(frame)
-                    if in_flight.pop(corr, None) == PRODUCE:
+                    if self._passed_on(in_flight.pop(corr, None), frame) == PRODUCE:
                         with self._lock:
                             self._produce_in_flight -= 1
                             self._held_produce_responses -= 1
@@ -282,9 +289,16 @@ class CuttingProxy:
                         continue
                     client.sendall(frame)
                     moved += len(frame)
-                    if in_flight.pop(corr, None) == PRODUCE:
+                    if self._passed_on(in_flight.pop(corr, None), frame) == PRODUCE:
                         with self._lock:
                             self._produce_in_flight -= 1
+
+    def _passed_on(self, api_key: int | None, frame: bytes) -> int | None:
+        """Notes the size of a response given to the client; returns its api key."""
+        if api_key is not None:
+            with self._lock:
+                self._response_sizes.setdefault(api_key, []).append(len(frame) - 4)
+        return api_key
 
     def _lost(self, in_flight: dict[int, int]) -> None:
         n = sum(1 for k in in_flight.values() if k == PRODUCE)

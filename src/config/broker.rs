@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::quorum::{parse_roles, parse_voters, QuorumVoter};
-use super::topic::LogConfig;
+use super::topic::{at_least, LogConfig};
 use super::{listener::Listener, ConfigError};
 use crate::group::GroupConfig;
 use crate::txn::TxnConfig;
@@ -28,6 +28,11 @@ pub struct BrokerConfig {
     pub auto_create_topics_enable: bool,
     pub delete_topic_enable: bool,
     pub socket_request_max_bytes: usize,
+    /// What one client may make the broker hold on its connections.
+    pub socket: SocketServerConfig,
+    /// `fetch.max.bytes`: the most one Fetch response carries, whatever the
+    /// request asks (KIP-74).
+    pub fetch_max_bytes: i32,
     pub log_retention_check_interval_ms: u64,
     /// How often the high watermarks are written to each log dir's
     /// `replication-offset-checkpoint`.
@@ -46,6 +51,9 @@ pub struct BrokerConfig {
     pub log_cleaner_enable: bool,
     /// `log.cleaner.backoff.ms`: pause between compaction passes.
     pub log_cleaner_backoff_ms: u64,
+    /// `log.cleaner.dedupe.buffer.size`: memory of the compaction pass's
+    /// key → offset map.
+    pub log_cleaner_dedupe_buffer_size: i64,
     /// `producer.id.expiration.ms`: idle producers' dedup state is dropped.
     pub producer_id_expiration_ms: i64,
     /// `producer.id.expiration.check.interval.ms`
@@ -61,6 +69,89 @@ pub struct BrokerConfig {
     /// Every setting as given (file, environment, overrides), to report
     /// which values are static rather than defaults.
     pub given: BTreeMap<String, String>,
+}
+
+/// Kafka's `SocketServerConfigs` limits on connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketServerConfig {
+    /// `max.connections`: past it, the broker stops accepting until one
+    /// closes.
+    pub max_connections: i32,
+    /// `max.connections.per.ip`: past it, a new connection from that
+    /// address is closed at once.
+    pub max_connections_per_ip: i32,
+    /// `max.connections.per.ip.overrides`: `host:count` pairs, by host
+    /// name or address.
+    pub max_connections_per_ip_overrides: BTreeMap<String, i32>,
+    /// `connections.max.idle.ms`: a connection that neither sends nor
+    /// receives for this long is closed; negative never closes one.
+    pub connections_max_idle_ms: i64,
+    /// `queued.max.request.bytes`: request bytes all connections may hold
+    /// at once before no more are read; zero or less is unbounded.
+    pub queued_max_request_bytes: i64,
+}
+
+impl Default for SocketServerConfig {
+    fn default() -> Self {
+        SocketServerConfig {
+            max_connections: i32::MAX,
+            max_connections_per_ip: i32::MAX,
+            max_connections_per_ip_overrides: BTreeMap::new(),
+            connections_max_idle_ms: 600_000,
+            queued_max_request_bytes: -1,
+        }
+    }
+}
+
+impl SocketServerConfig {
+    /// How long a connection may stay silent, if it is bounded.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        u64::try_from(self.connections_max_idle_ms)
+            .ok()
+            .map(Duration::from_millis)
+    }
+
+    /// The byte budget of queued requests, if it is bounded.
+    pub fn queued_request_bytes(&self) -> Option<usize> {
+        usize::try_from(self.queued_max_request_bytes)
+            .ok()
+            .filter(|bytes| *bytes > 0)
+    }
+
+    /// `max.connections.per.ip.overrides` as Kafka writes it.
+    pub fn overrides_value(&self) -> String {
+        self.max_connections_per_ip_overrides
+            .iter()
+            .map(|(host, count)| format!("{host}:{count}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Parses `max.connections.per.ip.overrides`: comma-separated `host:count`,
+/// split at the last colon (so IPv6 addresses work), as Kafka's
+/// `Csv.parseCsvMap` does.
+fn connection_overrides(name: &str, value: &str) -> Result<BTreeMap<String, i32>, ConfigError> {
+    let invalid = |reason: &str| ConfigError::InvalidValue {
+        name: name.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    };
+    let mut overrides = BTreeMap::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (host, count) = entry
+            .rsplit_once(':')
+            .ok_or_else(|| invalid("expected host:count pairs"))?;
+        let count: i32 = count
+            .trim()
+            .parse()
+            .map_err(|_| invalid("a count is not a number"))?;
+        if count < 0 || host.trim().is_empty() {
+            return Err(invalid("expected a host and a count of at least 0"));
+        }
+        overrides.insert(host.trim().to_string(), count);
+    }
+    Ok(overrides)
 }
 
 /// How replicas follow their leaders and how the controller decides a
@@ -121,6 +212,8 @@ impl Default for BrokerConfig {
             auto_create_topics_enable: true,
             delete_topic_enable: true,
             socket_request_max_bytes: 104_857_600,
+            socket: SocketServerConfig::default(),
+            fetch_max_bytes: 57_671_680,
             log_retention_check_interval_ms: 300_000,
             replica_high_watermark_checkpoint_interval_ms: 5_000,
             log_flush_scheduler_interval_ms: 1_000,
@@ -130,6 +223,7 @@ impl Default for BrokerConfig {
             admin_listener: None,
             log_cleaner_enable: true,
             log_cleaner_backoff_ms: 15_000,
+            log_cleaner_dedupe_buffer_size: 134_217_728,
             producer_id_expiration_ms: 86_400_000,
             producer_id_expiration_check_interval_ms: 600_000,
             replication: ReplicationConfig::default(),
@@ -258,6 +352,25 @@ impl BrokerConfig {
                 "socket.request.max.bytes" => {
                     config.socket_request_max_bytes = number(name, value)?
                 }
+                "max.connections" => {
+                    config.socket.max_connections = at_least(name, number(name, value)?, 0)?
+                }
+                "max.connections.per.ip" => {
+                    config.socket.max_connections_per_ip = at_least(name, number(name, value)?, 0)?
+                }
+                "max.connections.per.ip.overrides" => {
+                    config.socket.max_connections_per_ip_overrides =
+                        connection_overrides(name, value)?
+                }
+                "connections.max.idle.ms" => {
+                    config.socket.connections_max_idle_ms = number(name, value)?
+                }
+                "queued.max.request.bytes" => {
+                    config.socket.queued_max_request_bytes = number(name, value)?
+                }
+                "fetch.max.bytes" => {
+                    config.fetch_max_bytes = at_least(name, number(name, value)?, 1024)?
+                }
                 "log.retention.check.interval.ms" => {
                     config.log_retention_check_interval_ms = number(name, value)?
                 }
@@ -277,6 +390,9 @@ impl BrokerConfig {
                 "admin.listener" => config.admin_listener = Some(value.trim().to_string()),
                 "log.cleaner.enable" => config.log_cleaner_enable = boolean(name, value)?,
                 "log.cleaner.backoff.ms" => config.log_cleaner_backoff_ms = number(name, value)?,
+                "log.cleaner.dedupe.buffer.size" => {
+                    config.log_cleaner_dedupe_buffer_size = number(name, value)?
+                }
                 "producer.id.expiration.ms" => {
                     config.producer_id_expiration_ms = number(name, value)?
                 }
@@ -370,6 +486,16 @@ impl BrokerConfig {
         }
         if config.log_dirs.is_empty() {
             return Err(ConfigError::Missing("log.dirs"));
+        }
+        if config.socket.max_connections_per_ip == 0
+            && config.socket.max_connections_per_ip_overrides.is_empty()
+        {
+            return Err(ConfigError::InvalidValue {
+                name: "max.connections.per.ip".to_string(),
+                value: "0".to_string(),
+                reason: "can be set to zero only if max.connections.per.ip.overrides is set"
+                    .to_string(),
+            });
         }
         config.check_quorum()?;
         Ok((config, unused))
@@ -510,6 +636,28 @@ impl BrokerConfig {
             (
                 "socket.request.max.bytes",
                 self.socket_request_max_bytes.to_string(),
+            ),
+            ("max.connections", self.socket.max_connections.to_string()),
+            (
+                "max.connections.per.ip",
+                self.socket.max_connections_per_ip.to_string(),
+            ),
+            (
+                "max.connections.per.ip.overrides",
+                self.socket.overrides_value(),
+            ),
+            (
+                "connections.max.idle.ms",
+                self.socket.connections_max_idle_ms.to_string(),
+            ),
+            (
+                "queued.max.request.bytes",
+                self.socket.queued_max_request_bytes.to_string(),
+            ),
+            ("fetch.max.bytes", self.fetch_max_bytes.to_string()),
+            (
+                "log.cleaner.dedupe.buffer.size",
+                self.log_cleaner_dedupe_buffer_size.to_string(),
             ),
             (
                 "log.retention.check.interval.ms",
@@ -652,5 +800,56 @@ mod tests {
                 .retention_ms,
             5
         );
+    }
+
+    #[test]
+    fn connection_limits_parse_as_kafka_writes_them() {
+        let parse = |pairs: &[(&str, &str)]| {
+            let properties = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            BrokerConfig::from_properties(&properties).map(|(config, _)| config)
+        };
+        let defaults = parse(&[]).unwrap();
+        assert_eq!(defaults.socket, SocketServerConfig::default());
+        assert_eq!(
+            defaults.socket.idle_timeout(),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(defaults.socket.queued_request_bytes(), None);
+        assert_eq!(defaults.fetch_max_bytes, 57_671_680);
+        assert_eq!(defaults.log_cleaner_dedupe_buffer_size, 134_217_728);
+        let set = parse(&[
+            ("max.connections", "10"),
+            ("max.connections.per.ip", "0"),
+            (
+                "max.connections.per.ip.overrides",
+                "hostName:100, 127.0.0.1:200,::1:3",
+            ),
+            ("connections.max.idle.ms", "-1"),
+            ("queued.max.request.bytes", "1048576"),
+        ])
+        .unwrap();
+        assert_eq!(set.socket.max_connections, 10);
+        assert_eq!(
+            set.socket.max_connections_per_ip_overrides,
+            BTreeMap::from([
+                ("::1".to_string(), 3),
+                ("127.0.0.1".to_string(), 200),
+                ("hostName".to_string(), 100),
+            ])
+        );
+        assert_eq!(
+            set.socket.overrides_value(),
+            "127.0.0.1:200,::1:3,hostName:100"
+        );
+        assert_eq!(set.socket.idle_timeout(), None);
+        assert_eq!(set.socket.queued_request_bytes(), Some(1_048_576));
+        // as Kafka: zero per address only with overrides to let some in
+        assert!(parse(&[("max.connections.per.ip", "0")]).is_err());
+        assert!(parse(&[("max.connections.per.ip.overrides", "nohost")]).is_err());
+        assert!(parse(&[("max.connections", "-1")]).is_err());
+        assert!(parse(&[("fetch.max.bytes", "1000")]).is_err());
     }
 }

@@ -106,7 +106,7 @@ fn parse_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, Conf
     })
 }
 
-fn at_least<T: PartialOrd + std::fmt::Display>(
+pub(super) fn at_least<T: PartialOrd + std::fmt::Display>(
     name: &str,
     value: T,
     minimum: T,

@@ -20,6 +20,7 @@ use super::{log_format, GroupConfig};
 use crate::error::KafkaError;
 use crate::partition::Partitions;
 use crate::records::builder::BatchBuilder;
+use crate::records::primitives::{StringTooLong, MAX_STRING_LENGTH};
 use crate::types::{now_ms, TopicPartition};
 
 /// A per-partition outcome of an offset operation.
@@ -334,11 +335,11 @@ impl GroupActor {
     async fn apply(&mut self, events: Vec<Event>) {
         let mut persisted = true;
         if events.contains(&Event::PersistGroup) {
-            let record = (
-                log_format::group_key(&self.group.group_id),
-                Some(log_format::group_value(&self.group)),
-            );
-            if let Err(error) = self.storage.append(&[record]).await {
+            let stored = match group_record(&self.group) {
+                Ok(record) => self.storage.append(&[record]).await,
+                Err(error) => Err(unstorable(&self.group.group_id, error)),
+            };
+            if let Err(error) = stored {
                 warn!(group = %self.group.group_id, ?error, "persisting group metadata failed");
                 persisted = false;
             }
@@ -396,25 +397,30 @@ impl GroupActor {
         offsets: Vec<(TopicPartition, CommittedOffset)>,
         producer: Option<TxnProducer>,
     ) -> Result<PartitionResults, ResponseError> {
-        let max_metadata = self.config.offset_metadata_max_bytes;
+        // Kafka's offset.metadata.max.bytes, within what its record's
+        // i16-length string can hold whatever the setting.
+        let max_metadata = self.config.offset_metadata_max_bytes.min(MAX_STRING_LENGTH);
         let mut results = Vec::with_capacity(offsets.len());
         let mut accepted = Vec::new();
+        let mut records = Vec::new();
         for (partition, offset) in offsets {
             if offset.metadata.len() > max_metadata {
                 results.push((partition, Some(ResponseError::OffsetMetadataTooLarge)));
-            } else {
-                accepted.push((partition, offset));
+                continue;
+            }
+            let record = log_format::offset_key(&self.group.group_id, &partition)
+                .and_then(|key| Ok((key, Some(log_format::offset_value(&offset)?))));
+            match record {
+                Ok(record) => {
+                    records.push(record);
+                    accepted.push((partition, offset));
+                }
+                Err(error) => {
+                    let error = unstorable(&self.group.group_id, error);
+                    results.push((partition, Some(error)));
+                }
             }
         }
-        let records: Vec<_> = accepted
-            .iter()
-            .map(|(partition, offset)| {
-                (
-                    log_format::offset_key(&self.group.group_id, partition),
-                    Some(log_format::offset_value(offset)),
-                )
-            })
-            .collect();
         let stored = self.storage.append_as(&records, producer).await;
         for (partition, offset) in accepted {
             match stored {
@@ -453,10 +459,9 @@ impl GroupActor {
                 continue;
             }
             if self.group.offsets.remove(&partition).is_some() {
-                tombstones.push((
-                    log_format::offset_key(&self.group.group_id, &partition),
-                    None,
-                ));
+                let key = log_format::offset_key(&self.group.group_id, &partition)
+                    .map_err(|error| unstorable(&self.group.group_id, error))?;
+                tombstones.push((key, None));
             }
             results.push((partition, None));
         }
@@ -467,11 +472,15 @@ impl GroupActor {
     async fn delete(&mut self, now_ms: i64) -> Result<(), ResponseError> {
         let partitions: Vec<TopicPartition> = self.group.offsets.keys().cloned().collect();
         self.group.delete(now_ms)?;
-        let mut tombstones: Vec<_> = partitions
+        let group_id = &self.group.group_id;
+        let mut tombstones = partitions
             .iter()
-            .map(|p| (log_format::offset_key(&self.group.group_id, p), None))
-            .collect();
-        tombstones.push((log_format::group_key(&self.group.group_id), None));
+            .map(|p| log_format::offset_key(group_id, p).map(|key| (key, None)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| unstorable(group_id, error))?;
+        let group_key =
+            log_format::group_key(group_id).map_err(|error| unstorable(group_id, error))?;
+        tombstones.push((group_key, None));
         self.storage.append(&tombstones).await?;
         info!(group = %self.group.group_id, "deleted group");
         Ok(())
@@ -531,4 +540,20 @@ impl GroupActor {
                 .collect(),
         }
     }
+}
+
+/// The group metadata record of `group`.
+fn group_record(group: &Group) -> Result<(Vec<u8>, Option<Vec<u8>>), StringTooLong> {
+    Ok((
+        log_format::group_key(&group.group_id)?,
+        Some(log_format::group_value(group)?),
+    ))
+}
+
+/// A record that cannot be written because a string in it is longer than
+/// Kafka's record format holds. The handlers refuse such strings first;
+/// this is what answers if one gets through.
+fn unstorable(group_id: &str, error: StringTooLong) -> ResponseError {
+    warn!(group = %group_id, %error, "refusing to write a __consumer_offsets record");
+    ResponseError::InvalidRequest
 }

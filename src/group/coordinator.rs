@@ -18,10 +18,10 @@ use super::state::{
 };
 use super::{partition_for, GroupConfig, OFFSETS_TOPIC};
 use crate::log::LogError;
-use crate::partition::Partitions;
-use crate::records::batch::{Batch, Batches, Compression};
+use crate::partition::{loaded, Partitions};
+use crate::records::batch::Batch;
 use crate::records::control::TxnMarker;
-use crate::records::record::Records;
+use crate::records::record::Record;
 use crate::types::now_ms;
 use crate::types::TopicPartition;
 
@@ -104,32 +104,25 @@ impl GroupCoordinator {
     pub fn load_partition(&self, index: i32) -> Result<(), LogError> {
         let mut groups: HashMap<String, Group> = HashMap::new();
         let mut records = 0usize;
+        let skipped;
         {
             let topic_partition = TopicPartition::new(OFFSETS_TOPIC, index);
             let Some(partition) = self.partitions.get(&topic_partition) else {
                 return Ok(());
             };
-            let mut offset = partition.log_start_offset();
-            let end = partition.high_watermark();
             let mut pending = PendingRecords::new();
-            while offset < end {
-                let fetched = partition.read_blocking(offset, 1 << 20)?;
-                if fetched.is_empty() {
-                    break;
-                }
-                for (_, batch) in Batches::new(&fetched).map_while(Result::ok) {
-                    offset = batch.next_offset();
-                    records += self.load_batch(&batch, &mut groups, &mut pending);
-                }
-            }
+            skipped = loaded::replay(&partition, |batch, batch_records| {
+                records += self.load_batch(batch, batch_records, &mut groups, &mut pending);
+            })?;
             self.restore_pending(&mut groups, pending);
         }
         groups.retain(|_, group| group.state != GroupState::Dead);
-        if !groups.is_empty() || records > 0 {
+        if !groups.is_empty() || records > 0 || skipped > 0 {
             info!(
                 partition = index,
                 groups = groups.len(),
                 records,
+                skipped,
                 "group coordinator loaded a __consumer_offsets partition"
             );
         }
@@ -150,6 +143,7 @@ impl GroupCoordinator {
     fn load_batch(
         &self,
         batch: &Batch<'_>,
+        records: &[Record<'_>],
         groups: &mut HashMap<String, Group>,
         pending: &mut PendingRecords,
     ) -> usize {
@@ -163,23 +157,23 @@ impl GroupCoordinator {
             }
             return 0;
         }
-        if batch.compression() != Compression::None || batch.is_control() {
+        if batch.is_control() {
             return 0;
         }
-        let records = Records::new(batch.records_payload(), batch.records_count());
         if batch.is_transactional() {
             let open = pending.entry(batch.producer_id()).or_default();
-            open.extend(records.map(|r| {
+            open.extend(records.iter().map(|r| {
                 (
                     r.key.unwrap_or_default().to_vec(),
                     r.value.map(<[u8]>::to_vec),
                 )
             }));
-            return open.len();
+            return records.len();
         }
-        records
-            .map(|record| self.replay(groups, record.key, record.value))
-            .count()
+        for record in records {
+            self.replay(groups, record.key, record.value);
+        }
+        records.len()
     }
 
     /// Offsets of transactions still open at the end of the log wait in
@@ -505,5 +499,56 @@ impl GroupCoordinator {
             }
         }
         groups
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::partition::loaded::testing::{batch, overwrite, partition_of, terminates};
+    use crate::records::batch::HEADER_SIZE;
+
+    fn commit(group: &str, offset: i64) -> (Vec<u8>, Option<Vec<u8>>) {
+        let partition = TopicPartition::new("orders", 0);
+        let value = CommittedOffset {
+            offset,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_timestamp: 1_000,
+        };
+        (
+            log_format::offset_key(group, &partition).unwrap(),
+            Some(log_format::offset_value(&value).unwrap()),
+        )
+    }
+
+    #[test]
+    fn the_load_skips_unreadable_batches_and_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let batches: Vec<Vec<u8>> = [("g1", 10), ("g2", 20), ("g3", 30), ("g4", 40)]
+            .iter()
+            .map(|(group, offset)| batch(&[commit(group, *offset)]))
+            .collect();
+        let topic_partition = TopicPartition::new(OFFSETS_TOPIC, 0);
+        let (partition, segment, positions) = partition_of(dir.path(), topic_partition, &batches);
+        // g2's record is corrupt (its CRC no longer matches); the last batch,
+        // g4's, claims offset 0, which sent the load back to offset 1 for ever.
+        overwrite(&segment, positions[1] + HEADER_SIZE as u64 + 8, &[0xff; 4]);
+        overwrite(&segment, positions[3], &0i64.to_be_bytes());
+        let partitions = Arc::new(Partitions::default());
+        partitions.insert(partition);
+        let coordinator = Arc::new(GroupCoordinator::new(GroupConfig::default(), partitions));
+        let loading = Arc::clone(&coordinator);
+        terminates(move || loading.load_partition(0)).unwrap();
+        let restored = coordinator.restored.lock().unwrap();
+        let offsets = |group: &str| {
+            restored
+                .get(group)
+                .map(|g| g.offsets[&TopicPartition::new("orders", 0)].offset)
+        };
+        assert_eq!(offsets("g1"), Some(10));
+        assert_eq!(offsets("g2"), None);
+        assert_eq!(offsets("g3"), Some(30));
+        assert_eq!(offsets("g4"), None);
     }
 }

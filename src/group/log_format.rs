@@ -7,12 +7,15 @@
 //!   protocol, leader, state timestamp, members`.
 //!
 //! A null value is a tombstone (offset or group deleted). Strings are
-//! i16-length-prefixed, byte arrays i32-length-prefixed, big-endian.
+//! i16-length-prefixed, byte arrays i32-length-prefixed, big-endian; a
+//! string longer than an i16 length holds is refused, never cut.
 
 use bytes::Bytes;
 
 use super::state::{CommittedOffset, Group};
-use crate::records::primitives::{put_bytes, put_nullable_string, put_string, Reader};
+use crate::records::primitives::{
+    put_bytes, put_nullable_string, put_string, Reader, StringTooLong,
+};
 use crate::types::TopicPartition;
 
 const OFFSET_KEY_VERSION: i16 = 1;
@@ -56,44 +59,44 @@ pub struct MemberMetadata {
     pub assignment: Bytes,
 }
 
-pub fn offset_key(group: &str, partition: &TopicPartition) -> Vec<u8> {
+pub fn offset_key(group: &str, partition: &TopicPartition) -> Result<Vec<u8>, StringTooLong> {
     let mut out = OFFSET_KEY_VERSION.to_be_bytes().to_vec();
-    put_string(&mut out, group);
-    put_string(&mut out, &partition.topic);
+    put_string(&mut out, group)?;
+    put_string(&mut out, &partition.topic)?;
     out.extend_from_slice(&partition.partition.to_be_bytes());
-    out
+    Ok(out)
 }
 
-pub fn offset_value(offset: &CommittedOffset) -> Vec<u8> {
+pub fn offset_value(offset: &CommittedOffset) -> Result<Vec<u8>, StringTooLong> {
     let mut out = OFFSET_VALUE_VERSION.to_be_bytes().to_vec();
     out.extend_from_slice(&offset.offset.to_be_bytes());
     out.extend_from_slice(&offset.leader_epoch.to_be_bytes());
-    put_string(&mut out, &offset.metadata);
+    put_string(&mut out, &offset.metadata)?;
     out.extend_from_slice(&offset.commit_timestamp.to_be_bytes());
-    out
+    Ok(out)
 }
 
-pub fn group_key(group: &str) -> Vec<u8> {
+pub fn group_key(group: &str) -> Result<Vec<u8>, StringTooLong> {
     let mut out = GROUP_KEY_VERSION.to_be_bytes().to_vec();
-    put_string(&mut out, group);
-    out
+    put_string(&mut out, group)?;
+    Ok(out)
 }
 
-pub fn group_value(group: &Group) -> Vec<u8> {
+pub fn group_value(group: &Group) -> Result<Vec<u8>, StringTooLong> {
     let mut out = GROUP_VALUE_VERSION.to_be_bytes().to_vec();
-    put_string(&mut out, group.protocol_type.as_deref().unwrap_or(""));
+    put_string(&mut out, group.protocol_type.as_deref().unwrap_or(""))?;
     out.extend_from_slice(&group.generation_id.to_be_bytes());
-    put_nullable_string(&mut out, group.protocol_name.as_deref());
-    put_nullable_string(&mut out, group.leader_id.as_deref());
+    put_nullable_string(&mut out, group.protocol_name.as_deref())?;
+    put_nullable_string(&mut out, group.leader_id.as_deref())?;
     out.extend_from_slice(&group.state_timestamp.to_be_bytes());
     let members: Vec<_> = group.members().collect();
     out.extend_from_slice(&(members.len() as i32).to_be_bytes());
     let protocol = group.protocol_name.clone().unwrap_or_default();
     for member in members {
-        put_string(&mut out, &member.member_id);
-        put_nullable_string(&mut out, member.group_instance_id.as_deref());
-        put_string(&mut out, &member.client_id);
-        put_string(&mut out, &member.client_host);
+        put_string(&mut out, &member.member_id)?;
+        put_nullable_string(&mut out, member.group_instance_id.as_deref())?;
+        put_string(&mut out, &member.client_id)?;
+        put_string(&mut out, &member.client_host)?;
         out.extend_from_slice(&(member.rebalance_timeout.as_millis() as i32).to_be_bytes());
         out.extend_from_slice(&(member.session_timeout.as_millis() as i32).to_be_bytes());
         let subscription = member
@@ -105,7 +108,7 @@ pub fn group_value(group: &Group) -> Vec<u8> {
         put_bytes(&mut out, &subscription);
         put_bytes(&mut out, &member.assignment);
     }
-    out
+    Ok(out)
 }
 
 pub fn decode_key(bytes: &[u8]) -> Option<Key> {
@@ -193,12 +196,12 @@ mod tests {
     #[test]
     fn offset_records_round_trip() {
         let partition = TopicPartition::new("orders", 3);
-        let key = offset_key("g1", &partition);
+        let key = offset_key("g1", &partition).unwrap();
         assert_eq!(
             decode_key(&key),
             Some(Key::Offset {
                 group: "g1".into(),
-                partition
+                partition: partition.clone()
             })
         );
         let value = CommittedOffset {
@@ -207,7 +210,19 @@ mod tests {
             metadata: "meta".into(),
             commit_timestamp: 1_700_000_000_000,
         };
-        assert_eq!(decode_offset_value(&offset_value(&value)), Some(value));
+        assert_eq!(
+            decode_offset_value(&offset_value(&value).unwrap()),
+            Some(value.clone())
+        );
+        let too_long = CommittedOffset {
+            metadata: "m".repeat(40_000),
+            ..value
+        };
+        assert_eq!(
+            offset_value(&too_long),
+            Err(StringTooLong { length: 40_000 })
+        );
+        assert!(offset_key(&"g".repeat(32_768), &partition).is_err());
         assert_eq!(decode_offset_value(&[0, 3, 1]), None);
     }
 
@@ -237,11 +252,14 @@ mod tests {
             Some(Bytes::from_static(b"assignment"))
         );
         assert_eq!(
-            decode_key(&group_key("g1")),
+            decode_key(&group_key("g1").unwrap()),
             Some(Key::Group { group: "g1".into() })
         );
-        assert_eq!(decode_group_value(&group_value(&group)), Some(metadata));
-        let mut hostile = group_value(&group);
+        assert_eq!(
+            decode_group_value(&group_value(&group).unwrap()),
+            Some(metadata)
+        );
+        let mut hostile = group_value(&group).unwrap();
         // version, "consumer", generation, "range", "m-1", timestamp: then the member count.
         let members_at = 2 + (2 + 8) + 4 + (2 + 5) + (2 + 3) + 8;
         hostile[members_at..members_at + 4].copy_from_slice(&i32::MAX.to_be_bytes());

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 
 use super::GroupConfig;
+use crate::records::primitives::MAX_STRING_LENGTH;
 use crate::types::TopicPartition;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,8 +232,16 @@ pub struct Group {
     config: GroupConfig,
 }
 
+/// `<client id or group instance id>-<uuid>`, as Kafka makes them; a
+/// prefix too long for the i16-length string the member id is stored in
+/// is cut (a member id is opaque to clients).
 fn new_member_id(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid::Uuid::new_v4())
+    const SUFFIX: usize = 37; // "-" and a hyphenated UUID
+    let mut end = prefix.len().min(MAX_STRING_LENGTH - SUFFIX);
+    while !prefix.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}-{}", &prefix[..end], uuid::Uuid::new_v4())
 }
 
 impl Group {
@@ -1173,6 +1182,15 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn member_ids_made_from_the_longest_client_ids_still_fit_a_record() {
+        let id = new_member_id(&"c".repeat(MAX_STRING_LENGTH));
+        assert_eq!(id.len(), MAX_STRING_LENGTH);
+        assert!(new_member_id(&"é".repeat(20_000)).len() <= MAX_STRING_LENGTH);
+        let short = new_member_id("client");
+        assert!(short.starts_with("client-") && short.len() == "client".len() + 37);
     }
 
     #[test]

@@ -14,9 +14,17 @@
 //!
 //! Which part is "dirty" is remembered in `cleaner-offset-checkpoint` in the
 //! partition folder: everything before it was compacted already.
+//!
+//! The latest offset of each dirty key is kept in an [`OffsetMap`] of at
+//! most `log.cleaner.dedupe.buffer.size` bytes. As in Kafka, a pass whose
+//! dirty keys do not all fit cleans only up to the first record that did
+//! not fit: records from there on stay as they are, and the next pass
+//! starts there.
 
-use std::collections::HashMap;
+mod offset_map;
+
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use tracing::info;
@@ -29,6 +37,7 @@ use crate::records::batch::{with_records, Batch, Compression};
 use crate::records::compression::decompress;
 use crate::records::record::Records;
 use crate::types::Offset;
+use offset_map::OffsetMap;
 
 pub const CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
 const CLEANED_SUFFIX: &str = ".log.cleaned";
@@ -70,31 +79,17 @@ fn payload<'a>(batch: &Batch<'a>, limit: usize) -> Result<std::borrow::Cow<'a, [
     })
 }
 
-/// Whether every record of a batch has a key (compacted topics require it).
-pub fn all_records_keyed(batch: &Batch<'_>, limit: usize) -> Result<bool, LogError> {
-    if batch.is_control() {
-        return Ok(true);
-    }
-    let records = payload(batch, limit)?;
-    let mut count = 0;
-    for record in Records::new(&records, batch.records_count()) {
-        if record.key.is_none() {
-            return Ok(false);
-        }
-        count += 1;
-    }
-    Ok(count == batch.records_count())
-}
-
-/// Calls `visit` with each batch of a segment, in order.
+/// Calls `visit` with each batch of a segment, in order, until it breaks.
 fn for_each_batch(
     segment: &SegmentView,
-    mut visit: impl FnMut(&Batch<'_>) -> Result<(), LogError>,
+    mut visit: impl FnMut(&Batch<'_>) -> Result<ControlFlow<()>, LogError>,
 ) -> Result<(), LogError> {
     let mut position = 0;
     while let Some(header) = segment.read_header(position)? {
         let bytes = segment.read_at(header.position, header.size as usize)?;
-        visit(&Batch::parse(&bytes)?)?;
+        if visit(&Batch::parse(&bytes)?)?.is_break() {
+            break;
+        }
         position += header.size;
     }
     Ok(())
@@ -155,7 +150,8 @@ pub struct CleanedSegment {
 }
 
 /// Compacts the sealed segments of a log; `segments` are in offset order
-/// and exclude the active one. `None` if nothing was worth cleaning.
+/// and exclude the active one. `None` if nothing was worth cleaning. The
+/// key map takes at most `dedupe_buffer_size` bytes.
 pub fn compact(
     dir: &Path,
     segments: &[SegmentView],
@@ -163,30 +159,20 @@ pub fn compact(
     config: &LogConfig,
     now_ms: i64,
     aborted: &[AbortedTxn],
+    dedupe_buffer_size: usize,
 ) -> Result<Option<Compacted>, LogError> {
     let Some(cleanable) = plan(segments, first_dirty, config, now_ms) else {
         return Ok(None);
     };
     let limit = (config.max_message_bytes * 64).max(64 * 1024 * 1024);
     let segments = &segments[..cleanable];
-
-    // The latest offset of every key in the dirty part.
-    let mut latest: HashMap<Vec<u8>, Offset> = HashMap::new();
-    for segment in segments.iter().filter(|s| s.next_offset() > first_dirty) {
-        for_each_batch(segment, |batch| {
-            if batch.is_control() || is_aborted(batch, aborted) {
-                return Ok(());
-            }
-            let records = payload(batch, limit)?;
-            for record in Records::new(&records, batch.records_count()) {
-                let offset = batch.base_offset().plus(record.offset_delta);
-                if let (Some(key), true) = (record.key, offset >= first_dirty) {
-                    latest.insert(key.to_vec(), offset);
-                }
-            }
-            Ok(())
-        })?;
-    }
+    let (latest, end) =
+        build_offset_map(segments, first_dirty, aborted, limit, dedupe_buffer_size)?;
+    // Only records before `end` were weighed against the map.
+    let segments: Vec<&SegmentView> = segments
+        .iter()
+        .take_while(|s| s.base_offset() < end)
+        .collect();
 
     let mut stats = CleanStats::default();
     let mut outputs = Vec::with_capacity(segments.len());
@@ -196,13 +182,13 @@ pub fn compact(
         for_each_batch(segment, |batch| {
             if batch.is_control() {
                 file.write_all(batch.bytes())?;
-                return Ok(());
+                return Ok(ControlFlow::Continue(()));
             }
             if is_aborted(batch, aborted) {
                 // Aborted data is never read by read_committed consumers;
                 // it must not outlive the value it would shadow either.
                 stats.records_removed += batch.records_count().max(0) as u64;
-                return Ok(());
+                return Ok(ControlFlow::Continue(()));
             }
             // Tombstones go once delete.retention.ms has passed since their batch.
             let tombstones_expire =
@@ -216,9 +202,9 @@ pub fn compact(
                 let superseded = record
                     .key
                     .and_then(|key| latest.get(key))
-                    .is_some_and(|newest| *newest > offset);
+                    .is_some_and(|newest| newest > offset);
                 let expired_tombstone = record.value.is_none() && tombstones_expire;
-                if !superseded && !expired_tombstone {
+                if offset >= end || (!superseded && !expired_tombstone) {
                     kept.push(record.raw);
                 }
             }
@@ -228,7 +214,7 @@ pub fn compact(
             } else if !kept.is_empty() {
                 file.write_all(&with_records(batch, &kept))?;
             }
-            Ok(())
+            Ok(ControlFlow::Continue(()))
         })?;
         let file = file
             .into_inner()
@@ -243,16 +229,64 @@ pub fn compact(
             source_size: segment.size(),
         });
     }
-    let checkpoint = segments.last().map_or(first_dirty, |s| s.next_offset());
     Ok(Some(Compacted {
-        checkpoint,
+        checkpoint: end,
         outputs,
         stats,
     }))
 }
 
-/// Swaps a compacted segment file in: indexes first (so a crash leaves
-/// none, and recovery rebuilds them), then an atomic rename over the log.
+/// Maps every key of the dirty records (from `first_dirty` on) to its
+/// latest offset, as far as a map of `memory` bytes holds them. Returns
+/// the map and where it stops: the first record whose key did not fit, or
+/// the end of `segments`.
+fn build_offset_map(
+    segments: &[SegmentView],
+    first_dirty: Offset,
+    aborted: &[AbortedTxn],
+    limit: usize,
+    memory: usize,
+) -> Result<(OffsetMap, Offset), LogError> {
+    let dirty: Vec<&SegmentView> = segments
+        .iter()
+        .filter(|s| s.next_offset() > first_dirty)
+        .collect();
+    let dirty_records: i64 = dirty
+        .iter()
+        .map(|s| s.next_offset().0 - s.base_offset().0.max(first_dirty.0))
+        .sum();
+    let mut map = OffsetMap::new(memory, usize::try_from(dirty_records).unwrap_or(0));
+    let mut full_at = None;
+    for segment in dirty {
+        for_each_batch(segment, |batch| {
+            if batch.is_control() || is_aborted(batch, aborted) {
+                return Ok(ControlFlow::Continue(()));
+            }
+            let records = payload(batch, limit)?;
+            for record in Records::new(&records, batch.records_count()) {
+                let offset = batch.base_offset().plus(record.offset_delta);
+                if let (Some(key), true) = (record.key, offset >= first_dirty) {
+                    if !map.put(key, offset) {
+                        full_at = Some(offset);
+                        return Ok(ControlFlow::Break(()));
+                    }
+                }
+            }
+            Ok(ControlFlow::Continue(()))
+        })?;
+        if let Some(end) = full_at {
+            info!(
+                %end,
+                map_bytes = map.memory(),
+                "compaction key map full (log.cleaner.dedupe.buffer.size): cleaning up to there this pass"
+            );
+            return Ok((map, end));
+        }
+    }
+    let end = segments.last().map_or(first_dirty, |s| s.next_offset());
+    Ok((map, end))
+}
+
 /// Whether a batch belongs to a transaction its producer aborted.
 fn is_aborted(batch: &Batch<'_>, aborted: &[AbortedTxn]) -> bool {
     batch.is_transactional()
@@ -263,6 +297,8 @@ fn is_aborted(batch: &Batch<'_>, aborted: &[AbortedTxn]) -> bool {
         })
 }
 
+/// Swaps a compacted segment file in: indexes first (so a crash leaves
+/// none, and recovery rebuilds them), then an atomic rename over the log.
 pub fn install(dir: &Path, base_offset: Offset, cleaned: &Path) -> std::io::Result<()> {
     for path in [
         super::segment::index_path(dir, base_offset),
@@ -277,4 +313,114 @@ pub fn install(dir: &Path, base_offset: Offset, cleaned: &Path) -> std::io::Resu
     std::fs::File::open(dir)?.sync_all()?;
     info!(dir = %dir.display(), base_offset = %base_offset, "compacted segment installed");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::topic::CleanupPolicy;
+    use crate::log::partition_log::{AppendOrigin, PartitionLog};
+    use crate::records::batch::Batches;
+    use crate::records::builder::BatchBuilder;
+    use crate::types::{now_ms, LeaderEpoch};
+
+    const KEYS: usize = 40;
+    const ROUNDS: usize = 3;
+
+    /// Every (offset, key, value) a full read returns.
+    fn read_all(log: &PartitionLog) -> Vec<(i64, String, String)> {
+        let mut out = Vec::new();
+        let mut offset = log.log_start_offset();
+        while offset < log.log_end_offset() {
+            let bytes = log.read(offset, 1 << 20, log.log_end_offset()).unwrap();
+            for (_, batch) in Batches::new(&bytes).map(Result::unwrap) {
+                batch.validate().unwrap();
+                for record in Records::new(batch.records_payload(), batch.records_count()) {
+                    let text = |b: Option<&[u8]>| String::from_utf8(b.unwrap().to_vec()).unwrap();
+                    out.push((
+                        batch.base_offset().plus(record.offset_delta).value(),
+                        text(record.key),
+                        text(record.value),
+                    ));
+                }
+                offset = batch.next_offset();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_map_smaller_than_the_keys_compacts_over_several_passes() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            cleanup_policy: CleanupPolicy::Compact,
+            segment_bytes: 1024,
+            min_cleanable_dirty_ratio: 0.0,
+            ..LogConfig::default()
+        };
+        let mut log = PartitionLog::open(dir.path(), config, true).unwrap();
+        let now = now_ms();
+        // Three versions of 40 keys, four records a batch.
+        for round in 0..ROUNDS {
+            for first in (0..KEYS).step_by(4) {
+                let mut builder = BatchBuilder::new(now);
+                for key in first..first + 4 {
+                    let value = format!("v{round}");
+                    builder.push(
+                        now,
+                        Some(format!("k{key:02}").as_bytes()),
+                        Some(value.as_bytes()),
+                        &[],
+                    );
+                }
+                log.append_as_leader(&builder.build(), LeaderEpoch(0), AppendOrigin::Client)
+                    .unwrap();
+            }
+        }
+        log.roll().unwrap();
+        let sealed_end = log.log_end_offset();
+        let before = read_all(&log);
+        assert_eq!(before.len(), KEYS * ROUNDS);
+
+        // 288 bytes: 12 slots, room for 10 keys of the 40.
+        let memory = 12 * 24;
+        let mut checkpoints = Vec::new();
+        let end = log.log_end_offset();
+        while let Some(compacted) = log
+            .compaction_job(end)
+            .unwrap()
+            .unwrap()
+            .run(now, memory)
+            .unwrap()
+        {
+            let checkpoint = compacted.checkpoint;
+            assert!(
+                checkpoints.last().is_none_or(|last| checkpoint > *last),
+                "every pass moves on: {checkpoints:?} then {checkpoint}"
+            );
+            log.install_compaction(compacted).unwrap();
+            checkpoints.push(checkpoint);
+            assert!(checkpoints.len() < 100, "passes never end: {checkpoints:?}");
+        }
+        assert!(
+            checkpoints.len() > 3,
+            "the map was too small for one pass: {checkpoints:?}"
+        );
+        assert_eq!(checkpoints.last(), Some(&sealed_end));
+
+        // Exactly the last version of every key, at the offset it was written.
+        let after = read_all(&log);
+        let last_writes: Vec<_> = before
+            .iter()
+            .filter(|(offset, key, _)| {
+                !before
+                    .iter()
+                    .any(|(later, other, _)| later > offset && other == key)
+            })
+            .cloned()
+            .collect();
+        assert_eq!(after, last_writes);
+        assert_eq!(after.len(), KEYS);
+        assert!(after.iter().all(|(_, _, value)| value == "v2"));
+    }
 }

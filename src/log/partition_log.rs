@@ -603,7 +603,7 @@ impl PartitionLog {
         let Some(job) = self.compaction_job(last_stable_offset)? else {
             return Ok(None);
         };
-        match job.run(now_ms)? {
+        match job.run(now_ms, usize::MAX)? {
             Some(compacted) => self.install_compaction(compacted).map(Some),
             None => Ok(None),
         }
@@ -755,8 +755,13 @@ pub struct CompactionJob {
 
 impl CompactionJob {
     /// Writes the cleaned segments beside the originals; `None` if the log
-    /// is not dirty enough.
-    pub fn run(&self, now_ms: i64) -> Result<Option<Compacted>, LogError> {
+    /// is not dirty enough. The key map takes at most `dedupe_buffer_size`
+    /// bytes (`log.cleaner.dedupe.buffer.size`).
+    pub fn run(
+        &self,
+        now_ms: i64,
+        dedupe_buffer_size: usize,
+    ) -> Result<Option<Compacted>, LogError> {
         cleaner::compact(
             &self.dir,
             &self.segments,
@@ -764,6 +769,7 @@ impl CompactionJob {
             &self.config,
             now_ms,
             &self.aborted,
+            dedupe_buffer_size,
         )
     }
 }

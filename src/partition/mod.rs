@@ -701,10 +701,15 @@ impl Partition {
             .await
     }
 
-    /// One compaction pass (compacted topics only). The partition is held
-    /// only to take the sealed segments and to swap the cleaned ones in;
-    /// produce and fetch go on while the segments are rewritten.
-    pub async fn compact(self: &Arc<Self>, now_ms: i64) -> Result<Option<CleanStats>, LogError> {
+    /// One compaction pass (compacted topics only), its key map within
+    /// `dedupe_buffer_size` bytes. The partition is held only to take the
+    /// sealed segments and to swap the cleaned ones in; produce and fetch
+    /// go on while the segments are rewritten.
+    pub async fn compact(
+        self: &Arc<Self>,
+        now_ms: i64,
+        dedupe_buffer_size: usize,
+    ) -> Result<Option<CleanStats>, LogError> {
         let last_stable_offset = self.last_stable_offset();
         let Some(job) = self
             .with_log(move |log| log.compaction_job(last_stable_offset))
@@ -712,7 +717,7 @@ impl Partition {
         else {
             return Ok(None);
         };
-        let cleaned = tokio::task::spawn_blocking(move || job.run(now_ms))
+        let cleaned = tokio::task::spawn_blocking(move || job.run(now_ms, dedupe_buffer_size))
             .await
             .map_err(|join_error| LogError::TaskFailed(join_error.to_string()))
             .and_then(|outcome| outcome);

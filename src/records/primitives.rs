@@ -5,16 +5,41 @@
 //! Reading never trusts a length or count beyond the bytes at hand.
 
 use bytes::Bytes;
+use thiserror::Error;
 
-pub fn put_string(out: &mut Vec<u8>, value: &str) {
-    out.extend_from_slice(&(value.len() as i16).to_be_bytes());
-    out.extend_from_slice(value.as_bytes());
+/// The longest string an i16 length prefix holds.
+pub const MAX_STRING_LENGTH: usize = i16::MAX as usize;
+
+/// A string too long for Kafka's i16-length strings. Written anyway, its
+/// length would wrap and the record be misread, so writers refuse it.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[error("a string of {length} bytes does not fit Kafka's {MAX_STRING_LENGTH}-byte strings")]
+pub struct StringTooLong {
+    pub length: usize,
 }
 
-pub fn put_nullable_string(out: &mut Vec<u8>, value: Option<&str>) {
+/// Whether `value` fits an i16-length string.
+pub fn check_string(value: &str) -> Result<(), StringTooLong> {
+    match value.len() {
+        length if length > MAX_STRING_LENGTH => Err(StringTooLong { length }),
+        _ => Ok(()),
+    }
+}
+
+pub fn put_string(out: &mut Vec<u8>, value: &str) -> Result<(), StringTooLong> {
+    check_string(value)?;
+    out.extend_from_slice(&(value.len() as i16).to_be_bytes());
+    out.extend_from_slice(value.as_bytes());
+    Ok(())
+}
+
+pub fn put_nullable_string(out: &mut Vec<u8>, value: Option<&str>) -> Result<(), StringTooLong> {
     match value {
         Some(value) => put_string(out, value),
-        None => out.extend_from_slice(&(-1i16).to_be_bytes()),
+        None => {
+            out.extend_from_slice(&(-1i16).to_be_bytes());
+            Ok(())
+        }
     }
 }
 
@@ -88,8 +113,8 @@ mod tests {
     #[test]
     fn written_values_read_back_and_short_input_is_none() {
         let mut out = Vec::new();
-        put_string(&mut out, "group");
-        put_nullable_string(&mut out, None);
+        put_string(&mut out, "group").unwrap();
+        put_nullable_string(&mut out, None).unwrap();
         put_bytes(&mut out, b"abc");
         out.extend_from_slice(&7i64.to_be_bytes());
         let mut reader = Reader::new(&out);
@@ -99,5 +124,27 @@ mod tests {
         assert_eq!(reader.i64(), Some(7));
         assert_eq!(reader.i8(), None);
         assert_eq!(Reader::new(&i32::MAX.to_be_bytes()).count(1), None);
+    }
+
+    #[test]
+    fn strings_longer_than_an_i16_length_are_refused_not_cut() {
+        let mut out = Vec::new();
+        let longest = "x".repeat(MAX_STRING_LENGTH);
+        put_string(&mut out, &longest).unwrap();
+        assert_eq!(
+            Reader::new(&out).string().as_deref(),
+            Some(longest.as_str())
+        );
+        let mut out = Vec::new();
+        let too_long = "x".repeat(MAX_STRING_LENGTH + 1);
+        assert_eq!(
+            put_string(&mut out, &too_long),
+            Err(StringTooLong { length: 32_768 })
+        );
+        assert_eq!(
+            put_nullable_string(&mut out, Some(&too_long)),
+            Err(StringTooLong { length: 32_768 })
+        );
+        assert!(out.is_empty(), "nothing written");
     }
 }

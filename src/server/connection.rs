@@ -5,52 +5,83 @@
 //! mutes a connection while a request is in flight); it keeps responses in
 //! request order without bookkeeping, and lets a pipelining client fill the
 //! socket buffer meanwhile.
+//!
+//! What one connection holds is bounded: one request at a time (at most
+//! `socket.request.max.bytes`, grown as its bytes arrive, and counted
+//! against `queued.max.request.bytes`) and one response. A connection that
+//! neither sends nor receives for `connections.max.idle.ms` is closed —
+//! waiting for its next request, stalled in the middle of one, or not
+//! reading its response — as Kafka's idle expiry closes it. Kafka has no
+//! read timeout of its own for a half-sent request; its idle timeout is
+//! what frees one, and the same holds here.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::ResponseKind;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::codec::{decode_request, encode_response, Incoming};
+use super::connection_quotas::ConnectionSlot;
 use super::dispatch::{dispatch, Reply};
 use super::faults::{self, FaultAction};
 use super::handlers::api_versions;
 use super::journal;
+use super::memory_pool::{MemoryPool, Reserved};
 use crate::broker::Broker;
 
 /// Why a connection ended, for the log line.
 enum Closed {
     ByClient,
     Shutdown,
+    /// Nothing sent or received for `connections.max.idle.ms`.
+    Idle {
+        during: &'static str,
+    },
     Reason(String),
 }
 
-pub async fn serve(
-    broker: Arc<Broker>,
-    stream: TcpStream,
-    peer: SocketAddr,
-    shutdown: CancellationToken,
-) {
+/// What a connection shares with the listener.
+pub struct Shared {
+    /// Its place in the connection counts, freed when it ends.
+    pub slot: ConnectionSlot,
+    /// The budget of request bytes held by all connections.
+    pub memory: MemoryPool,
+    pub shutdown: CancellationToken,
+}
+
+/// The limits every read and write of a connection observes.
+struct Limits {
+    max_request_bytes: usize,
+    idle: Option<Duration>,
+}
+
+pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, shared: Shared) {
     let _ = stream.set_nodelay(true);
     broker.metrics().connection_opened();
-    let (reader, writer) = stream.into_split();
+    let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
-    let mut writer = BufWriter::with_capacity(64 * 1024, writer);
-    let max_request_bytes = broker.config().socket_request_max_bytes;
+    let limits = Limits {
+        max_request_bytes: broker.config().socket_request_max_bytes,
+        idle: broker.config().socket.idle_timeout(),
+    };
+    let shutdown = &shared.shutdown;
     let closed = loop {
         let frame = tokio::select! {
-            frame = read_frame(&mut reader, max_request_bytes) => frame,
+            frame = read_frame(&mut reader, &limits, &shared.memory) => frame,
             _ = shutdown.cancelled() => break Closed::Shutdown,
         };
-        let frame = match frame {
+        let (frame, reserved) = match frame {
             Ok(Some(frame)) => frame,
             Ok(None) => break Closed::ByClient,
-            Err(reason) => break Closed::Reason(reason),
+            Err(closed) => break closed,
         };
         let response = match decode_request(frame) {
             Err(error) => break Closed::Reason(error.to_string()),
@@ -107,8 +138,12 @@ pub async fn serve(
                         if let (Some(FaultAction::Disconnect), Ok(bytes)) = (&fault, &encoded) {
                             // Half a response, then the connection goes: what a
                             // client sees when a broker dies mid-write.
-                            let _ =
-                                write_response(&mut writer, &bytes.slice(..bytes.len() / 2)).await;
+                            let _ = write_response(
+                                &mut writer,
+                                &bytes.slice(..bytes.len() / 2),
+                                limits.idle,
+                            )
+                            .await;
                             break Closed::Reason("fault plane: disconnect".to_string());
                         }
                         encoded
@@ -118,65 +153,130 @@ pub async fn serve(
                 }
             }
         };
-        let written = match response {
-            Ok(bytes) => write_response(&mut writer, &bytes).await,
+        // Handled: its bytes no longer count against the pool.
+        drop(reserved);
+        let bytes = match response {
+            Ok(bytes) => bytes,
             Err(error) => break Closed::Reason(error.to_string()),
         };
-        if let Err(error) = written {
-            break Closed::Reason(format!("write failed: {error}"));
+        if let Err(closed) = write_response(&mut writer, &bytes, limits.idle).await {
+            break closed;
         }
     };
     broker.metrics().connection_closed();
     match closed {
         Closed::ByClient => debug!(%peer, "connection closed by client"),
         Closed::Shutdown => debug!(%peer, "connection closed for shutdown"),
+        Closed::Idle { during } => {
+            info!(%peer, during, "closing connection idle past connections.max.idle.ms")
+        }
         Closed::Reason(reason) => info!(%peer, %reason, "closing connection"),
     }
+    drop(shared.slot);
 }
 
+/// Runs one read or write; `Closed::Idle` if it makes no progress within
+/// the idle timeout.
+async fn within<T>(
+    idle: Option<Duration>,
+    during: &'static str,
+    io: impl Future<Output = std::io::Result<T>>,
+) -> Result<T, Closed> {
+    let result = match idle {
+        Some(idle) => tokio::time::timeout(idle, io)
+            .await
+            .map_err(|_| Closed::Idle { during })?,
+        None => io.await,
+    };
+    result.map_err(|error| Closed::Reason(format!("{during}: {error}")))
+}
+
+/// Writes a whole response. Each write must make progress within the idle
+/// timeout: a client that stops reading its responses holds one response,
+/// and only until then.
 async fn write_response(
-    writer: &mut BufWriter<tokio::net::tcp::OwnedWriteHalf>,
-    bytes: &Bytes,
-) -> std::io::Result<()> {
-    writer.write_all(bytes).await?;
-    writer.flush().await
+    writer: &mut OwnedWriteHalf,
+    bytes: &[u8],
+    idle: Option<Duration>,
+) -> Result<(), Closed> {
+    let mut written = 0;
+    while written < bytes.len() {
+        let sent = within(idle, "writing a response", writer.write(&bytes[written..])).await?;
+        if sent == 0 {
+            return Err(Closed::Reason("write returned 0 bytes".to_string()));
+        }
+        written += sent;
+    }
+    Ok(())
 }
 
-/// Reads one frame. `Ok(None)` on a clean end of stream between frames; an
-/// error for a bad size prefix or a stream cut mid-frame.
+/// Reads one frame and reserves its bytes in the pool. `Ok(None)` on a
+/// clean end of stream between frames; an error for a bad size prefix, a
+/// stream cut mid-frame, or no bytes for the idle timeout.
 async fn read_frame(
-    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
-    max_request_bytes: usize,
-) -> Result<Option<Bytes>, String> {
-    let size = match reader.read_i32().await {
-        Ok(size) => size,
-        Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(error) => return Err(format!("read failed: {error}")),
+    reader: &mut BufReader<OwnedReadHalf>,
+    limits: &Limits,
+    memory: &MemoryPool,
+) -> Result<Option<(Bytes, Reserved)>, Closed> {
+    let size = match read_size(reader, limits.idle).await? {
+        Some(size) => size,
+        None => return Ok(None),
     };
     if size < 0 {
-        return Err(format!("negative request size {size}"));
+        return Err(Closed::Reason(format!("negative request size {size}")));
     }
     let size = size as usize;
+    let max_request_bytes = limits.max_request_bytes;
     if size > max_request_bytes {
         warn!(
             size,
             max_request_bytes, "request larger than socket.request.max.bytes"
         );
-        return Err(format!(
+        return Err(Closed::Reason(format!(
             "request of {size} bytes exceeds socket.request.max.bytes {max_request_bytes}"
-        ));
+        )));
     }
+    // Waiting for the pool is the broker's doing, not the client's: it
+    // does not count as idle.
+    let reserved = memory.reserve(size).await;
     // Grow with the data actually received rather than trusting the prefix.
     let mut frame = Vec::with_capacity(size.min(64 * 1024));
-    let received = (&mut *reader)
-        .take(size as u64)
-        .read_to_end(&mut frame)
-        .await
-        .map_err(|error| format!("read failed: {error}"))?;
-    if received < size {
-        return Err(format!(
-            "stream ended mid-request ({received} of {size} bytes)"
-        ));
+    let mut body = (&mut *reader).take(size as u64);
+    loop {
+        let received = within(limits.idle, "reading a request", body.read_buf(&mut frame)).await?;
+        if received == 0 {
+            break;
+        }
     }
-    Ok(Some(Bytes::from(frame)))
+    if frame.len() < size {
+        return Err(Closed::Reason(format!(
+            "stream ended mid-request ({} of {size} bytes)",
+            frame.len()
+        )));
+    }
+    Ok(Some((Bytes::from(frame), reserved)))
+}
+
+/// The 4-byte size prefix, or `None` if the stream ended cleanly before it.
+async fn read_size(
+    reader: &mut (impl AsyncRead + Unpin),
+    idle: Option<Duration>,
+) -> Result<Option<i32>, Closed> {
+    let mut prefix = [0u8; 4];
+    let mut filled = 0;
+    while filled < prefix.len() {
+        let during = match filled {
+            0 => "waiting for a request",
+            _ => "reading a request",
+        };
+        let read = within(idle, during, reader.read(&mut prefix[filled..])).await?;
+        if read == 0 {
+            return match filled {
+                0 => Ok(None),
+                _ => Err(Closed::Reason("stream ended mid-request".to_string())),
+            };
+        }
+        filled += read;
+    }
+    Ok(Some(i32::from_be_bytes(prefix)))
 }

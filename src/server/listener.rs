@@ -1,4 +1,5 @@
-//! Accepting connections until shutdown, then waiting for them to finish.
+//! Accepting connections until shutdown, within the connection limits,
+//! then waiting for them to finish.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,27 +10,51 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use super::connection;
+use super::connection_quotas::{ConnectionLimits, ConnectionQuotas, TooManyConnections};
+use super::memory_pool::MemoryPool;
 use crate::broker::Broker;
+use crate::config::broker::SocketServerConfig;
 
 /// How long connections get to finish their current request on shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often a listener held at `max.connections` looks again at the
+/// limit, which may be raised at run time.
+const LIMIT_RECHECK: Duration = Duration::from_secs(1);
+
 pub async fn run(broker: Arc<Broker>, listener: TcpListener, shutdown: CancellationToken) {
     let connections = TaskTracker::new();
+    let quotas = Arc::new(ConnectionQuotas::default());
+    let memory = MemoryPool::new(broker.config().socket.queued_request_bytes());
+    let mut limits = CurrentLimits::default();
     loop {
+        let Some(current) = wait_for_slot(&broker, &quotas, &mut limits, &shutdown).await else {
+            break;
+        };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = shutdown.cancelled() => break,
         };
         match accepted {
-            Ok((stream, peer)) => {
-                connections.spawn(connection::serve(
-                    Arc::clone(&broker),
-                    stream,
-                    peer,
-                    shutdown.clone(),
-                ));
-            }
+            Ok((stream, peer)) => match quotas.open(peer.ip(), &current) {
+                Ok(slot) => {
+                    connections.spawn(connection::serve(
+                        Arc::clone(&broker),
+                        stream,
+                        peer,
+                        connection::Shared {
+                            slot,
+                            memory: memory.clone(),
+                            shutdown: shutdown.clone(),
+                        },
+                    ));
+                }
+                Err(TooManyConnections { address, max }) => {
+                    // Kafka's words for it.
+                    info!("Rejected connection from {address}, address already has the configured maximum of {max} connections.");
+                    drop(stream);
+                }
+            },
             Err(error) => {
                 // Typically EMFILE: back off instead of spinning.
                 warn!(%error, "accept failed");
@@ -47,5 +72,61 @@ pub async fn run(broker: Arc<Broker>, listener: TcpListener, shutdown: Cancellat
         .is_err()
     {
         warn!("connections still busy after drain timeout");
+    }
+}
+
+/// Waits while the broker holds `max.connections` (Kafka blocks its
+/// acceptor the same way), then gives the limits to accept under; `None`
+/// on shutdown.
+async fn wait_for_slot(
+    broker: &Broker,
+    quotas: &ConnectionQuotas,
+    limits: &mut CurrentLimits,
+    shutdown: &CancellationToken,
+) -> Option<Arc<ConnectionLimits>> {
+    let mut reported = false;
+    loop {
+        let current = limits.get(broker).await;
+        let max = current.max_connections;
+        if quotas.total() < max {
+            return Some(current);
+        }
+        if !reported {
+            warn!(
+                max_connections = max,
+                "max.connections reached: new connections wait until one closes"
+            );
+            reported = true;
+        }
+        tokio::select! {
+            _ = quotas.wait_for_slot(max) => {}
+            _ = tokio::time::sleep(LIMIT_RECHECK) => {}
+            _ = shutdown.cancelled() => return None,
+        }
+    }
+}
+
+/// The connection limits as last resolved. `max.connections*` may change
+/// at run time (dynamic broker configs), so they are read again before
+/// each accept; host names are resolved again only when they change.
+#[derive(Default)]
+struct CurrentLimits {
+    resolved: Option<(SocketServerConfig, Arc<ConnectionLimits>)>,
+}
+
+impl CurrentLimits {
+    async fn get(&mut self, broker: &Broker) -> Arc<ConnectionLimits> {
+        let config = broker
+            .config_layers()
+            .map(|layers| layers.effective.socket)
+            .unwrap_or_else(|_| broker.config().socket.clone());
+        if let Some((seen, limits)) = &self.resolved {
+            if *seen == config {
+                return Arc::clone(limits);
+            }
+        }
+        let limits = Arc::new(ConnectionLimits::resolve(&config).await);
+        self.resolved = Some((config, Arc::clone(&limits)));
+        limits
     }
 }

@@ -21,11 +21,10 @@ use super::{partition_for, TxnConfig, TRANSACTION_STATE_TOPIC};
 use crate::controller::Controller;
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::log::LogError;
-use crate::partition::Partitions;
-use crate::records::batch::{Batches, Compression};
+use crate::partition::loaded::replay;
+use crate::partition::{Partition, Partitions};
 use crate::records::builder::BatchBuilder;
 use crate::records::control::TxnMarker;
-use crate::records::record::Records;
 use crate::types::{now_ms, TopicPartition};
 
 type Entry = Arc<AsyncMutex<Option<TxnMetadata>>>;
@@ -159,34 +158,11 @@ impl TransactionCoordinator {
     /// ids from then on; `recover` finishes what was decided but not
     /// completed. Blocking: called while the metadata image is applied.
     pub fn load_partition(&self, index: i32) -> Result<(), LogError> {
-        let mut loaded: HashMap<String, Option<TxnMetadata>> = HashMap::new();
-        {
-            let topic_partition = TopicPartition::new(TRANSACTION_STATE_TOPIC, index);
-            let Some(partition) = self.partitions.get(&topic_partition) else {
-                return Ok(());
-            };
-            let mut offset = partition.log_start_offset();
-            while offset < partition.high_watermark() {
-                let fetched = partition.read_blocking(offset, 1 << 20)?;
-                if fetched.is_empty() {
-                    break;
-                }
-                for (_, batch) in Batches::new(&fetched).map_while(Result::ok) {
-                    offset = batch.next_offset();
-                    if batch.compression() != Compression::None || batch.is_control() {
-                        continue;
-                    }
-                    for record in Records::new(batch.records_payload(), batch.records_count()) {
-                        let Some(id) = record.key.and_then(log_format::decode_key) else {
-                            warn!("skipping unreadable __transaction_state record");
-                            continue;
-                        };
-                        let meta = record.value.and_then(|v| log_format::decode_value(&id, v));
-                        loaded.insert(id, meta);
-                    }
-                }
-            }
-        }
+        let topic_partition = TopicPartition::new(TRANSACTION_STATE_TOPIC, index);
+        let Some(partition) = self.partitions.get(&topic_partition) else {
+            return Ok(());
+        };
+        let (loaded, skipped) = read_state(&partition)?;
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
         let mut count = 0;
@@ -197,10 +173,11 @@ impl TransactionCoordinator {
                 count += 1;
             }
         }
-        if count > 0 {
+        if count > 0 || skipped > 0 {
             info!(
                 partition = index,
                 transactional_ids = count,
+                skipped,
                 "transaction coordinator loaded a __transaction_state partition"
             );
         }
@@ -244,13 +221,9 @@ impl TransactionCoordinator {
         })?;
         let now = now_ms();
         let mut builder = BatchBuilder::new(now);
-        let value = meta.map(log_format::value);
-        builder.push(
-            now,
-            Some(&log_format::key(transactional_id)),
-            value.as_deref(),
-            &[],
-        );
+        let key = log_format::key(transactional_id)?;
+        let value = meta.map(log_format::value).transpose()?;
+        builder.push(now, Some(&key), value.as_deref(), &[]);
         partition
             .append_coordinator_records(builder.build())
             .await
@@ -585,5 +558,65 @@ impl TransactionCoordinator {
         }
         all.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
         all
+    }
+}
+
+/// The last state of every transactional id in a `__transaction_state`
+/// partition (`None`: expired), and how many unreadable batches were
+/// skipped on the way.
+fn read_state(
+    partition: &Partition,
+) -> Result<(HashMap<String, Option<TxnMetadata>>, usize), LogError> {
+    let mut loaded = HashMap::new();
+    let skipped = replay(partition, |batch, records| {
+        if batch.is_control() {
+            return;
+        }
+        for record in records {
+            let Some(id) = record.key.and_then(log_format::decode_key) else {
+                warn!("skipping unreadable __transaction_state record");
+                continue;
+            };
+            let meta = record.value.and_then(|v| log_format::decode_value(&id, v));
+            loaded.insert(id, meta);
+        }
+    })?;
+    Ok((loaded, skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::partition::loaded::testing::{batch, overwrite, partition_of, terminates};
+    use crate::records::batch::HEADER_SIZE;
+
+    fn state(id: &str, producer_id: i64) -> (Vec<u8>, Option<Vec<u8>>) {
+        let meta = TxnMetadata::new(id, producer_id, 60_000, 1_000);
+        (
+            log_format::key(id).unwrap(),
+            Some(log_format::value(&meta).unwrap()),
+        )
+    }
+
+    #[test]
+    fn the_load_skips_unreadable_batches_and_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let batches: Vec<Vec<u8>> = [("t1", 1), ("t2", 2), ("t3", 3), ("t4", 4)]
+            .iter()
+            .map(|(id, producer_id)| batch(&[state(id, *producer_id)]))
+            .collect();
+        let topic_partition = TopicPartition::new(TRANSACTION_STATE_TOPIC, 0);
+        let (partition, segment, positions) = partition_of(dir.path(), topic_partition, &batches);
+        // t2's record is corrupt (its CRC no longer matches); the last batch,
+        // t4's, claims offset 0, which sent the load back to offset 1 for ever.
+        overwrite(&segment, positions[1] + HEADER_SIZE as u64 + 8, &[0xff; 4]);
+        overwrite(&segment, positions[3], &0i64.to_be_bytes());
+        let (loaded, skipped) = terminates(move || read_state(&partition)).unwrap();
+        let producer = |id: &str| loaded.get(id).cloned().flatten().map(|m| m.producer_id);
+        assert_eq!(producer("t1"), Some(1));
+        assert_eq!(producer("t2"), None);
+        assert_eq!(producer("t3"), Some(3));
+        assert_eq!(producer("t4"), None);
+        assert_eq!(skipped, 2);
     }
 }

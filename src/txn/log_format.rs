@@ -7,22 +7,23 @@
 //!   when Empty) | last update ms i64 | start ms i64`.
 //!
 //! A null value is a tombstone (the id expired). Strings are
-//! i16-length-prefixed, arrays i32-length-prefixed, big-endian.
+//! i16-length-prefixed, arrays i32-length-prefixed, big-endian; a string
+//! longer than an i16 length holds is refused, never cut.
 
 use super::state::{TxnMetadata, TxnState};
-use crate::records::primitives::{put_string, Reader};
+use crate::records::primitives::{put_string, Reader, StringTooLong};
 use crate::types::TopicPartition;
 
 const KEY_VERSION: i16 = 0;
 const VALUE_VERSION: i16 = 0;
 
-pub fn key(transactional_id: &str) -> Vec<u8> {
+pub fn key(transactional_id: &str) -> Result<Vec<u8>, StringTooLong> {
     let mut out = KEY_VERSION.to_be_bytes().to_vec();
-    put_string(&mut out, transactional_id);
-    out
+    put_string(&mut out, transactional_id)?;
+    Ok(out)
 }
 
-pub fn value(meta: &TxnMetadata) -> Vec<u8> {
+pub fn value(meta: &TxnMetadata) -> Result<Vec<u8>, StringTooLong> {
     let mut out = VALUE_VERSION.to_be_bytes().to_vec();
     out.extend_from_slice(&meta.producer_id.to_be_bytes());
     out.extend_from_slice(&meta.producer_epoch.to_be_bytes());
@@ -34,7 +35,7 @@ pub fn value(meta: &TxnMetadata) -> Vec<u8> {
         let by_topic = meta.partitions_by_topic();
         out.extend_from_slice(&(by_topic.len() as i32).to_be_bytes());
         for (topic, partitions) in by_topic {
-            put_string(&mut out, topic);
+            put_string(&mut out, topic)?;
             out.extend_from_slice(&(partitions.len() as i32).to_be_bytes());
             for partition in partitions {
                 out.extend_from_slice(&partition.to_be_bytes());
@@ -43,7 +44,7 @@ pub fn value(meta: &TxnMetadata) -> Vec<u8> {
     }
     out.extend_from_slice(&meta.last_update_timestamp.to_be_bytes());
     out.extend_from_slice(&meta.start_timestamp.to_be_bytes());
-    out
+    Ok(out)
 }
 
 pub fn decode_key(bytes: &[u8]) -> Option<String> {
@@ -87,7 +88,7 @@ mod tests {
     #[test]
     fn records_round_trip_and_empty_transactions_have_null_partitions() {
         let mut meta = TxnMetadata::new("payments-1", 4_000, 60_000, 123);
-        let empty = value(&meta);
+        let empty = value(&meta).unwrap();
         assert_eq!(&empty[17..21], &(-1i32).to_be_bytes(), "null partitions");
         assert_eq!(decode_value("payments-1", &empty), Some(meta.clone()));
         meta = meta
@@ -101,10 +102,17 @@ mod tests {
             )
             .unwrap();
         meta.producer_epoch = 7;
-        assert_eq!(decode_value("payments-1", &value(&meta)), Some(meta));
         assert_eq!(
-            decode_key(&key("payments-1")).as_deref(),
+            decode_value("payments-1", &value(&meta).unwrap()),
+            Some(meta)
+        );
+        assert_eq!(
+            decode_key(&key("payments-1").unwrap()).as_deref(),
             Some("payments-1")
+        );
+        assert_eq!(
+            key(&"t".repeat(32_768)),
+            Err(StringTooLong { length: 32_768 })
         );
         assert_eq!(decode_value("x", &[0, 0, 1]), None, "truncated");
     }

@@ -78,6 +78,10 @@ pub enum TxnError {
     UnknownTransactionalId,
     #[error("another broker coordinates this transactional id")]
     NotCoordinator,
+    /// A transactional id or topic too long for `__transaction_state`'s
+    /// record format (the handlers refuse those first).
+    #[error(transparent)]
+    Unstorable(#[from] crate::records::primitives::StringTooLong),
 }
 
 /// Producers give up an epoch this close to the top and take a new id.

@@ -1,5 +1,10 @@
 //! CreatePartitions (v0–v3): grows topics, with validate-only and explicit
 //! replica assignments (which on one broker may only name this broker).
+//!
+//! A request that would add more than Kafka's per-request limit of new
+//! partitions in all is refused whole, validate-only too, with CreateTopics'
+//! POLICY_VIOLATION and message (Kafka applies its controller's record
+//! batch limit to both; KAFKA-19673 gives CreatePartitions the same answer).
 
 use std::sync::Arc;
 
@@ -7,6 +12,7 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 
+use super::create_topics::{MAX_PARTITIONS_PER_REQUEST, TOO_MANY_PARTITIONS};
 use super::groups::str_bytes;
 use crate::broker::Broker;
 use crate::error::KafkaError;
@@ -17,6 +23,28 @@ pub async fn handle(
     _version: i16,
 ) -> CreatePartitionsResponse {
     let node_id = broker.config().node_id;
+    let metadata = broker.metadata();
+    let new_partitions: i64 = request
+        .topics
+        .iter()
+        .filter_map(|topic| {
+            let current = metadata.topic(&topic.name)?.partitions.len() as i64;
+            Some((i64::from(topic.count) - current).max(0))
+        })
+        .sum();
+    if new_partitions > MAX_PARTITIONS_PER_REQUEST {
+        let refused = request
+            .topics
+            .into_iter()
+            .map(|topic| {
+                CreatePartitionsTopicResult::default()
+                    .with_name(topic.name)
+                    .with_error_code(ResponseError::PolicyViolation.code())
+                    .with_error_message(Some(str_bytes(TOO_MANY_PARTITIONS)))
+            })
+            .collect();
+        return CreatePartitionsResponse::default().with_results(refused);
+    }
     let mut results = Vec::with_capacity(request.topics.len());
     let mut seen = std::collections::HashSet::new();
     for topic in request.topics {

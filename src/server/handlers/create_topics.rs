@@ -1,10 +1,16 @@
 //! CreateTopics (v2–v7): validates each topic (name, partitions,
 //! replication factor, configs), honours validate-only, and reports each
 //! topic's outcome with Kafka's error codes.
+//!
+//! A request that would create more than [`MAX_PARTITIONS_PER_REQUEST`]
+//! partitions in all is refused whole, validate-only too, as Kafka 4's
+//! controller refuses it (KAFKA-17870).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
@@ -18,6 +24,20 @@ pub async fn handle(
     request: CreateTopicsRequest,
     version: i16,
 ) -> CreateTopicsResponse {
+    let default_partitions = broker.config().num_partitions;
+    if requested_partitions(&request.topics, default_partitions) > MAX_PARTITIONS_PER_REQUEST {
+        let refused = request
+            .topics
+            .into_iter()
+            .map(|topic| {
+                CreatableTopicResult::default()
+                    .with_name(topic.name)
+                    .with_error_code(ResponseError::PolicyViolation.code())
+                    .with_error_message(Some(StrBytes::from_static_str(TOO_MANY_PARTITIONS)))
+            })
+            .collect();
+        return CreateTopicsResponse::default().with_topics(refused);
+    }
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.to_string();
@@ -67,4 +87,57 @@ pub async fn handle(
         results.push(result);
     }
     CreateTopicsResponse::default().with_topics(results)
+}
+
+/// The most partitions one CreateTopics or CreatePartitions may create:
+/// Kafka's controller writes a request's records in one batch of at most
+/// this many (`MAX_PARTITIONS_PER_BATCH`), and refuses a larger request
+/// with POLICY_VIOLATION.
+pub(super) const MAX_PARTITIONS_PER_REQUEST: i64 = 10_000;
+
+/// Kafka's message for it.
+pub(super) const TOO_MANY_PARTITIONS: &str = "Excessively large number of partitions per request.";
+
+/// The partitions a request asks for, counted as Kafka counts them: the
+/// assignments if given, else the partition count (-1: the broker's
+/// default).
+fn requested_partitions(topics: &[CreatableTopic], default_partitions: i32) -> i64 {
+    topics
+        .iter()
+        .map(
+            |topic| match (topic.assignments.len(), topic.num_partitions) {
+                (0, -1) => i64::from(default_partitions),
+                (0, count) => i64::from(count.max(0)),
+                (assigned, _) => assigned as i64,
+            },
+        )
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::create_topics_request::CreatableReplicaAssignment;
+
+    #[test]
+    fn partitions_are_counted_as_kafka_counts_them() {
+        let topic = |count: i32, assigned: usize| {
+            CreatableTopic::default()
+                .with_num_partitions(count)
+                .with_assignments(vec![CreatableReplicaAssignment::default(); assigned])
+        };
+        assert_eq!(
+            requested_partitions(&[topic(5000, 0), topic(5000, 0)], 3),
+            10_000
+        );
+        assert_eq!(
+            requested_partitions(&[topic(-1, 0), topic(-1, 2)], 9_999),
+            10_001
+        );
+        assert_eq!(requested_partitions(&[topic(0, 0), topic(-7, 0)], 1), 0);
+        assert_eq!(
+            requested_partitions(&[topic(i32::MAX, 0), topic(i32::MAX, 0)], 1),
+            2 * i64::from(i32::MAX)
+        );
+    }
 }

@@ -1,7 +1,17 @@
 //! Fetch (v4–v12): reads whole batches from each requested partition up to
-//! the high watermark, within `max_bytes` and per-partition limits (but at
-//! least one batch, KIP-74), long-polling up to `max_wait_ms` until
-//! `min_bytes` are available.
+//! the high watermark, long-polling up to `max_wait_ms` until `min_bytes`
+//! are available.
+//!
+//! Sizes follow KIP-74, as Kafka's `ReplicaManager.readFromLog`: the
+//! response holds at most the request's `max_bytes`, capped by the
+//! broker's `fetch.max.bytes`, summed over all partitions, and each
+//! partition at most its `partition_max_bytes`. Only the first batch of the
+//! first partition with data may exceed them (so a batch larger than the
+//! limits still gets through); every later partition gets only whole
+//! batches that fit. Followers are held to the same: their request's
+//! `max_bytes` is `replica.fetch.response.max.bytes` (see
+//! `replication/fetcher.rs`), and `fetch.max.bytes` caps it here as
+//! Kafka's leader does.
 //!
 //! read_committed consumers read up to the last stable offset and get the
 //! aborted transactions of what they read, to drop those records.
@@ -36,7 +46,8 @@ const MAX_WAIT_CAP: Duration = Duration::from_secs(60);
 pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, _version: i16) -> FetchResponse {
     let max_wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + max_wait;
-    let min_bytes = request.min_bytes.max(0) as usize;
+    let max_bytes = request.max_bytes.clamp(0, broker.config().fetch_max_bytes) as usize;
+    let min_bytes = (request.min_bytes.max(0) as usize).min(max_bytes);
     let mut wanted = resolve(broker, &request.topics);
     // A follower (replica id >= 0) reads to the log end and reports its
     // progress with each fetch; consumers read to the visible end.
@@ -61,7 +72,7 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, _version: i16) 
         for waiter in &mut waiters {
             waiter.as_mut().enable();
         }
-        let (topics, total_bytes, any_error) = read_all(&wanted, &request, isolation).await;
+        let (topics, total_bytes, any_error) = read_all(&wanted, max_bytes, isolation).await;
         let now = Instant::now();
         if total_bytes >= min_bytes || any_error || now >= deadline || waiters.is_empty() {
             return respond(broker, topics);
@@ -166,15 +177,15 @@ fn resolve(broker: &Broker, topics: &[FetchTopic]) -> Wanted {
         .collect()
 }
 
+/// Reads every wanted partition within the response budget `max_bytes`.
 async fn read_all(
     wanted: &Wanted,
-    request: &FetchRequest,
+    max_bytes: usize,
     isolation: Isolation,
 ) -> (Vec<FetchableTopicResponse>, usize, bool) {
     let read_committed = isolation == Isolation::ReadCommitted;
     let mut topics: Vec<FetchableTopicResponse> = Vec::new();
-    let mut remaining = request.max_bytes.max(0) as usize;
-    let mut total = 0usize;
+    let mut budget = ResponseBudget::new(max_bytes);
     let mut any_error = false;
     for (fetch, partition) in wanted {
         let topic_partition = &fetch.topic_partition;
@@ -217,36 +228,28 @@ async fn read_all(
                             .with_epoch(epoch)
                             .with_end_offset(end.value()),
                     );
-                } else {
-                    // Past the response limit, a partition still gets its
-                    // first batch only if nothing was returned yet (KIP-74).
-                    let limit = fetch.partition_max_bytes.max(0) as usize;
-                    let limit = if total == 0 {
-                        limit
-                    } else {
-                        limit.min(remaining)
-                    };
-                    if limit > 0 || total == 0 {
-                        let read =
-                            partition.read(Offset(fetch.fetch_offset), limit.max(1), isolation);
-                        match read.await {
-                            Ok(fetched) => {
-                                total += fetched.records.len();
-                                remaining = remaining.saturating_sub(fetched.records.len());
-                                let aborted = read_committed.then(|| {
-                                    fetched.aborted.iter().map(aborted_transaction).collect()
-                                });
-                                data = data
-                                    .with_high_watermark(fetched.high_watermark.value())
-                                    .with_last_stable_offset(fetched.last_stable_offset.value())
-                                    .with_log_start_offset(fetched.log_start_offset.value())
-                                    .with_aborted_transactions(aborted)
-                                    .with_records(Some(Bytes::from(fetched.records)));
+                } else if let Some(limit) = budget.limit(fetch.partition_max_bytes) {
+                    let read = partition.read(Offset(fetch.fetch_offset), limit, isolation);
+                    match read.await {
+                        Ok(mut fetched) => {
+                            if !budget.take(fetched.records.len(), limit) {
+                                // Its first batch alone is over the limit, and
+                                // only the first partition with data may do that.
+                                fetched.records = Vec::new();
+                                fetched.aborted.clear();
                             }
-                            Err(error) => {
-                                any_error = true;
-                                data = data.with_error_code(error.code());
-                            }
+                            let aborted = read_committed
+                                .then(|| fetched.aborted.iter().map(aborted_transaction).collect());
+                            data = data
+                                .with_high_watermark(fetched.high_watermark.value())
+                                .with_last_stable_offset(fetched.last_stable_offset.value())
+                                .with_log_start_offset(fetched.log_start_offset.value())
+                                .with_aborted_transactions(aborted)
+                                .with_records(Some(Bytes::from(fetched.records)));
+                        }
+                        Err(error) => {
+                            any_error = true;
+                            data = data.with_error_code(error.code());
                         }
                     }
                 }
@@ -263,11 +266,87 @@ async fn read_all(
             ),
         }
     }
-    (topics, total, any_error)
+    (topics, budget.used, any_error)
+}
+
+/// What is left of a response's size limit as partitions are read.
+struct ResponseBudget {
+    remaining: usize,
+    used: usize,
+}
+
+impl ResponseBudget {
+    fn new(max_bytes: usize) -> ResponseBudget {
+        ResponseBudget {
+            remaining: max_bytes,
+            used: 0,
+        }
+    }
+
+    /// Until some partition returned data, a read may return one batch
+    /// larger than its limit (KIP-74's "first message").
+    fn min_one_batch(&self) -> bool {
+        self.used == 0
+    }
+
+    /// The bytes the next partition may read, or `None` if there is no
+    /// point reading it.
+    fn limit(&self, partition_max_bytes: i32) -> Option<usize> {
+        let limit = (partition_max_bytes.max(0) as usize).min(self.remaining);
+        (limit > 0 || self.min_one_batch()).then_some(limit)
+    }
+
+    /// Counts `read` bytes read under `limit`; `false` if they must not be
+    /// sent (over the limit, and not the first batch of the response).
+    fn take(&mut self, read: usize, limit: usize) -> bool {
+        if read > limit && !self.min_one_batch() {
+            return false;
+        }
+        self.used += read;
+        self.remaining = self.remaining.saturating_sub(read);
+        true
+    }
 }
 
 fn aborted_transaction(txn: &AbortedTxn) -> AbortedTransaction {
     AbortedTransaction::default()
         .with_producer_id(ProducerId(txn.producer_id))
         .with_first_offset(txn.first_offset.value())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ResponseBudget;
+
+    #[test]
+    fn only_the_first_batch_of_the_response_may_exceed_the_limits() {
+        let mut budget = ResponseBudget::new(1_000);
+        // first partition: up to its own limit; its first batch may be larger
+        assert_eq!(budget.limit(600), Some(600));
+        assert!(budget.take(700, 600));
+        assert_eq!((budget.used, budget.remaining), (700, 300));
+        // later partitions: capped by what is left, and never over it
+        assert_eq!(budget.limit(600), Some(300));
+        assert!(!budget.take(400, 300));
+        assert!(budget.take(250, 300));
+        assert_eq!(budget.limit(600), Some(50));
+        assert!(budget.take(50, 50));
+        assert_eq!(budget.limit(600), None);
+        assert_eq!(budget.used, 1_000);
+    }
+
+    #[test]
+    fn empty_partitions_keep_the_first_batch_allowance_for_the_next() {
+        let mut budget = ResponseBudget::new(100);
+        assert_eq!(budget.limit(0), Some(0));
+        assert!(budget.take(0, 0));
+        assert_eq!(budget.limit(50), Some(50));
+        assert!(
+            budget.take(5_000, 50),
+            "the first data may be one large batch"
+        );
+        assert_eq!(budget.limit(50), None);
+        let nothing = ResponseBudget::new(0);
+        assert_eq!(nothing.limit(1_000), Some(0));
+    }
 }

@@ -11,13 +11,17 @@ use tracing::warn;
 use crate::broker::Broker;
 use crate::group::state::CommittedOffset;
 use crate::group::GroupCoordinator;
+use crate::records::primitives::check_string;
 use crate::types::{now_ms, TopicPartition};
 
 pub(crate) async fn coordinator_for<'a>(
     broker: &'a Arc<Broker>,
     group_id: &str,
 ) -> Result<&'a GroupCoordinator, ResponseError> {
-    if group_id.is_empty() {
+    // A group id is written into `__consumer_offsets` records, whose
+    // strings hold at most i16::MAX bytes (as every string of Kafka's
+    // protocol; Kafka's decoder refuses longer ones).
+    if group_id.is_empty() || check_string(group_id).is_err() {
         return Err(ResponseError::InvalidGroupId);
     }
     if let Err(error) = broker.ensure_offsets_topic().await {

@@ -12,6 +12,7 @@ use tracing::warn;
 
 use crate::broker::Broker;
 use crate::error::txn_error_code;
+use crate::records::primitives::check_string;
 use crate::txn::coordinator::InitRequest;
 
 /// InitProducerId learnt PRODUCER_FENCED in v4 (KIP-588).
@@ -42,7 +43,8 @@ pub async fn handle(
             }
         };
     };
-    if transactional_id.is_empty() {
+    // The id keys a `__transaction_state` record: an i16-length string.
+    if transactional_id.is_empty() || check_string(&transactional_id).is_err() {
         return failed(ResponseError::InvalidRequest.code());
     }
     let expected = match (request.producer_id.0, request.producer_epoch) {

@@ -6,12 +6,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 
 use super::groups::{coordinator_for, optional, str_bytes};
 use crate::broker::Broker;
 use crate::group::state::JoinRequest;
+use crate::records::primitives::check_string;
 
 pub async fn handle(
     broker: &Arc<Broker>,
@@ -21,15 +23,26 @@ pub async fn handle(
     peer: SocketAddr,
 ) -> JoinGroupResponse {
     let group_id = request.group_id.to_string();
+    let refused = |error: ResponseError, member_id| {
+        JoinGroupResponse::default()
+            .with_error_code(error.code())
+            .with_generation_id(-1)
+            .with_member_id(member_id)
+    };
     let coordinator = match coordinator_for(broker, &group_id).await {
         Ok(coordinator) => coordinator,
-        Err(error) => {
-            return JoinGroupResponse::default()
-                .with_error_code(error.code())
-                .with_generation_id(-1)
-                .with_member_id(request.member_id)
-        }
+        Err(error) => return refused(error, request.member_id),
     };
+    // What the group's metadata record keeps must fit its i16-length strings.
+    let stored = request
+        .protocols
+        .iter()
+        .map(|p| p.name.as_str())
+        .chain(request.group_instance_id.as_deref())
+        .chain([request.protocol_type.as_str()]);
+    if stored.map(check_string).any(|fits| fits.is_err()) {
+        return refused(ResponseError::InvalidRequest, request.member_id);
+    }
     // v0 had no rebalance timeout: it was the session timeout.
     let rebalance_timeout = if version >= 1 {
         request.rebalance_timeout_ms
