@@ -221,6 +221,8 @@ pub(crate) mod testing {
             LeaderEpoch(0),
             None,
         );
+        // Alone in its ISR, the leader's high watermark is its log end.
+        partition.become_leader(1, LeaderEpoch(0), vec![1], vec![1], 0);
         (partition, dir.join("00000000000000000000.log"), positions)
     }
 
