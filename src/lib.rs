@@ -25,8 +25,3 @@ pub mod server;
 pub mod testkit;
 pub mod txn;
 pub mod types;
-
-/// Declared by the library so that every binary embedding gregor (the
-/// broker, tests, the testkit) is protected from hostile array lengths.
-#[global_allocator]
-static ALLOCATOR: server::wire_alloc::WireSafeAllocator = server::wire_alloc::WireSafeAllocator;

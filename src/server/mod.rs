@@ -12,4 +12,3 @@ pub mod handlers;
 pub mod instance;
 pub mod journal;
 pub mod listener;
-pub mod wire_alloc;

@@ -892,6 +892,11 @@ impl Record {
             bail!("Unexpected negative record header count: {num_headers}");
         }
         let num_headers = num_headers as usize;
+        // Every header takes at least two bytes: refuse a count the buffer
+        // cannot hold before allocating for it.
+        if num_headers > bytes::Buf::remaining(buf) {
+            bail!("Record header count {num_headers} exceeds the bytes remaining");
+        }
 
         let mut headers = IndexMap::with_capacity(num_headers);
         for _ in 0..num_headers {

@@ -10,6 +10,45 @@ use anyhow::{bail, Result};
 use std::convert::TryFrom;
 use std::string::String as StdString;
 
+/// Arrays longer than this are refused before anything is allocated for
+/// them, as Apache Kafka refuses them.
+pub const MAX_ARRAY_LENGTH: usize = 1_000_000;
+
+/// Tagged-field sections with more fields than this are refused, as Apache
+/// Kafka refuses them.
+pub const MAX_TAGGED_FIELDS: u32 = 10_000;
+
+/// A length read from the wire, checked before anything is allocated for it:
+/// every byte of a string and every element of an array takes at least one
+/// byte of the buffer, so a length beyond the bytes remaining is malformed.
+fn checked_length<B: ByteBuf>(buf: &B, length: usize, what: &str) -> Result<usize> {
+    if length > buf.remaining() {
+        bail!(
+            "{what} length {length} exceeds the {} bytes remaining",
+            buf.remaining()
+        );
+    }
+    Ok(length)
+}
+
+/// An array length read from the wire, checked before the array is allocated.
+fn checked_array_length<B: ByteBuf>(buf: &B, length: usize) -> Result<usize> {
+    if length > MAX_ARRAY_LENGTH {
+        bail!("Array length {length} exceeds the limit of {MAX_ARRAY_LENGTH}");
+    }
+    checked_length(buf, length, "Array")
+}
+
+/// Reads the number of fields of a tagged-field section, refusing more than
+/// [`MAX_TAGGED_FIELDS`].
+pub(crate) fn decode_tagged_field_count<B: ByteBuf>(buf: &mut B) -> Result<u32> {
+    let count: u32 = UnsignedVarInt.decode(buf)?;
+    if count > MAX_TAGGED_FIELDS {
+        bail!("{count} tagged fields exceed the limit of {MAX_TAGGED_FIELDS}");
+    }
+    Ok(count)
+}
+
 macro_rules! define_copy_impl {
     ($e:ident, $t:ty) => (
         impl Encoder<$t> for $e {
@@ -359,7 +398,7 @@ impl Decoder<Option<StdString>> for String {
         match Int16.decode(buf)? {
             -1 => Ok(None),
             n if n >= 0 => {
-                let mut strbuf = vec![0; n as usize];
+                let mut strbuf = vec![0; checked_length(buf, n as usize, "String")?];
                 buf.try_copy_to_slice(&mut strbuf)?;
                 Ok(Some(std::string::String::from_utf8(strbuf)?))
             }
@@ -511,7 +550,7 @@ impl Decoder<Option<StdString>> for CompactString {
         match UnsignedVarInt.decode(buf)? {
             0 => Ok(None),
             n => {
-                let mut strbuf = vec![0; (n - 1) as usize];
+                let mut strbuf = vec![0; checked_length(buf, (n - 1) as usize, "String")?];
                 buf.try_copy_to_slice(&mut strbuf)?;
                 Ok(Some(std::string::String::from_utf8(strbuf)?))
             }
@@ -655,7 +694,7 @@ impl Decoder<Option<Vec<u8>>> for Bytes {
         match Int32.decode(buf)? {
             -1 => Ok(None),
             n if n >= 0 => {
-                let mut data = vec![0; n as usize];
+                let mut data = vec![0; checked_length(buf, n as usize, "Data")?];
                 buf.try_copy_to_slice(&mut data)?;
                 Ok(Some(data))
             }
@@ -804,7 +843,7 @@ impl Decoder<Option<Vec<u8>>> for CompactBytes {
         match UnsignedVarInt.decode(buf)? {
             0 => Ok(None),
             n => {
-                let mut data = vec![0; (n - 1) as usize];
+                let mut data = vec![0; checked_length(buf, (n - 1) as usize, "Data")?];
                 buf.try_copy_to_slice(&mut data)?;
                 Ok(Some(data))
             }
@@ -985,7 +1024,7 @@ impl<T, E: Decoder<T>> Decoder<Option<Vec<T>>> for Array<E> {
         match Int32.decode(buf)? {
             -1 => Ok(None),
             n if n >= 0 => {
-                let mut result = Vec::with_capacity(n as usize);
+                let mut result = Vec::with_capacity(checked_array_length(buf, n as usize)?);
                 for _ in 0..n {
                     result.push(self.0.decode(buf)?);
                 }
@@ -1093,7 +1132,7 @@ impl<T, E: Decoder<T>> Decoder<Option<Vec<T>>> for CompactArray<E> {
         match UnsignedVarInt.decode(buf)? {
             0 => Ok(None),
             n => {
-                let mut result = Vec::with_capacity((n - 1) as usize);
+                let mut result = Vec::with_capacity(checked_array_length(buf, (n - 1) as usize)?);
                 for _ in 1..n {
                     result.push(self.0.decode(buf)?);
                 }
