@@ -14,6 +14,8 @@ pub mod config;
 pub mod controller;
 pub mod durable;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod group;
 pub mod log;
 pub mod metadata;
