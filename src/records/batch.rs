@@ -181,13 +181,20 @@ impl<'a> Batch<'a> {
         Offset(read_i64(self.bytes, BASE_OFFSET))
     }
 
+    /// Saturates at i64::MAX: [`Batch::validate`] refuses a batch whose
+    /// offsets pass it, but a sealed segment's headers are read unvalidated.
     pub fn last_offset(&self) -> Offset {
-        self.base_offset().plus(i64::from(self.last_offset_delta()))
+        Offset(
+            self.base_offset()
+                .0
+                .saturating_add(i64::from(self.last_offset_delta())),
+        )
     }
 
-    /// The offset after this batch: where the next one starts.
+    /// The offset after this batch: where the next one starts (saturating
+    /// as [`Batch::last_offset`]).
     pub fn next_offset(&self) -> Offset {
-        self.last_offset().plus(1)
+        Offset(self.last_offset().0.saturating_add(1))
     }
 
     pub fn partition_leader_epoch(&self) -> LeaderEpoch {
@@ -449,6 +456,19 @@ pub(crate) mod tests {
         set_base_offset(&mut bytes, Offset(i64::MAX - 3));
         let batch = Batch::parse(&bytes).unwrap();
         batch.validate().unwrap();
+        assert_eq!(batch.next_offset(), Offset(i64::MAX));
+    }
+
+    /// Found by the segment_recovery fuzz target: a sealed segment's batch
+    /// headers are read without validation, and an overflowing one panicked
+    /// in last_offset(); the offsets saturate instead.
+    #[test]
+    fn an_unvalidated_header_past_i64_max_saturates() {
+        let mut bytes = sample_batch(3);
+        set_base_offset(&mut bytes, Offset(i64::MAX - 1));
+        let header: [u8; HEADER_SIZE] = bytes[..HEADER_SIZE].try_into().unwrap();
+        let batch = Batch::parse_header_only(&header);
+        assert_eq!(batch.last_offset(), Offset(i64::MAX));
         assert_eq!(batch.next_offset(), Offset(i64::MAX));
     }
 
