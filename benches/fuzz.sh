@@ -11,6 +11,7 @@
 #   FUZZ_BUILD_FLAGS   flags for `cargo fuzz build` (default -O: optimised, with
 #                      debug assertions, overflow checks and AddressSanitizer)
 #   FUZZ_NICE          niceness of the fuzzing processes (default 10)
+#   FUZZ_SEED          libFuzzer's -seed (default: a random one per run)
 #
 # The corpus grows in fuzz/corpus/<target> (not committed), seeded from the
 # committed fuzz/seeds/<target>; a crash, hang or OOM is saved in
@@ -25,6 +26,8 @@ rss_limit_mb="${FUZZ_RSS_LIMIT_MB:-2048}"
 timeout_s="${FUZZ_TIMEOUT_S:-10}"
 build_flags="${FUZZ_BUILD_FLAGS:--O}"
 niceness="${FUZZ_NICE:-10}"
+seed_flag=()
+[ -n "${FUZZ_SEED:-}" ] && seed_flag=(-seed="$FUZZ_SEED")
 started=$SECONDS
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
@@ -59,7 +62,7 @@ for target in "${targets[@]}"; do
   status=0
   TMPDIR="$scratch" nice -n "$niceness" "$bin_dir/$target" \
     -max_total_time="$budget" -rss_limit_mb="$rss_limit_mb" -timeout="$timeout_s" \
-    -print_final_stats=1 -artifact_prefix="artifacts/$target/" \
+    -print_final_stats=1 -artifact_prefix="artifacts/$target/" "${seed_flag[@]}" \
     "corpus/$target" "seeds/$target" >"$log" 2>&1 || status=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   runs=${runs:-0}
