@@ -421,6 +421,9 @@ pub struct SegmentFiles<'a> {
     pub time_index: &'a [u8],
     /// Recovered as a sealed segment (else as the active one).
     pub sealed: bool,
+    /// The broker had shut down cleanly (the active segment's indexes are
+    /// then trusted if consistent).
+    pub clean_shutdown: bool,
 }
 
 /// Recovers a segment made of `files` as a partition opening its log does,
@@ -436,15 +439,16 @@ pub fn segment_recovery(dir: &Path, files: &SegmentFiles<'_>) {
     let recovered = if files.sealed {
         recover_sealed_segment(&mut segment, dir)
     } else {
-        recover_active_segment(&mut segment, dir).map(|_| ())
+        recover_active_segment(&mut segment, dir, files.clean_shutdown).map(|_| ())
     };
     if recovered.is_err() {
         return;
     }
     assert!(segment.size() <= files.log.len() as u64);
     // A sealed segment's batches are trusted as Kafka trusts those below the
-    // recovery point: only the active one's content is checked.
-    if !files.sealed {
+    // recovery point, and so are the active one's up to its last index entry
+    // after a clean shutdown: only what recovery validates is checked.
+    if !files.sealed && !files.clean_shutdown {
         assert!(segment.next_offset() >= base_offset);
         // What recovery keeps of an active segment is whole, valid batches.
         let kept = &files.log[..segment.size() as usize];

@@ -2,7 +2,7 @@
 //! input, recovered as the active or a sealed segment, then read.
 //!
 //! Input: flags (u8; bit 0: sealed; bit 1: recompute every batch's CRC
-//! first) | base offset (u32) | index length (u16) | index | time index
+//! first; bit 2: after a clean shutdown) | base offset (u32) | index length (u16) | index | time index
 //! length (u16) | time index | the log.
 #![no_main]
 
@@ -26,6 +26,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         offset_index,
         time_index,
         sealed: flags & 1 != 0,
+        clean_shutdown: flags & 4 != 0,
     };
     segment_recovery(scratch_dir(), &files);
 });
