@@ -19,8 +19,9 @@ use crate::controller::quorum::MetadataState;
 use crate::group::{consumer_protocol, log_format as offsets_format, state::Group, GroupConfig};
 use crate::log::leader_epoch_cache::{LeaderEpochCache, CHECKPOINT_FILE};
 use crate::log::offset_index::OffsetIndex;
-use crate::log::producer_state::ProducerBatch;
-use crate::log::producer_state::{load_latest_snapshot, snapshot_path, write_snapshot};
+use crate::log::producer_state::{
+    load_latest_snapshot, snapshot_path, write_snapshot, ProducerBatch,
+};
 use crate::log::recovery::{recover_active_segment, recover_sealed_segment};
 use crate::log::segment::{index_path, log_path, time_index_path, Segment};
 use crate::log::time_index::TimeIndex;
@@ -36,7 +37,7 @@ use crate::types::{LeaderEpoch, Offset};
 
 /// The output cap the record target decompresses with: the broker's is
 /// larger (64 MiB and up), the check that enforces it is the same.
-pub const DECOMPRESSION_LIMIT: usize = 1 << 20;
+const DECOMPRESSION_LIMIT: usize = 1 << 20;
 
 /// Decodes one request frame (the bytes after the size prefix) as a
 /// connection does.
