@@ -1,7 +1,7 @@
 //! The metadata log (`raft.log`) as a controller opens it, its records
 //! applied to the metadata state.
 //!
-//! Input: mode (u8) | bytes. Mode even: the bytes are the file. Mode odd:
+//! Input: mode (u8) | bytes. Bit 0 clear: the bytes are the file. Set:
 //! the bytes are entries' JSON, one per line, framed by the target with a
 //! correct length and CRC, so that mutations reach the JSON and the records.
 #![no_main]
@@ -12,7 +12,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let mut input = Input::new(data);
     let mode = input.u8();
     let bytes = input.rest();
-    if mode % 2 == 0 {
+    if mode & 1 == 0 {
         gregor::fuzzing::metadata_log(bytes);
         return;
     }
