@@ -2,7 +2,8 @@
 # Runs every gregor test on a fresh machine: installs what the real clients
 # need (Debian and Python packages), builds the broker, runs the unit tests,
 # then the compatibility suites that drive a real broker process with kcat,
-# confluent-kafka-python, kafka-python and the Rust rdkafka crate.
+# confluent-kafka-python, kafka-python and the Rust rdkafka crate, and a short
+# run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -48,3 +49,12 @@ stage "compat: kcat, confluent-kafka-python, kafka-python, aiokafka"
 
 stage "compat: Rust rdkafka crate"
 (cd compat-tests/rust && CARGO_TARGET_DIR="$root/target/rdkafka" cargo test --locked)
+
+# Independent of the stages above: builds the cargo-fuzz targets (nightly,
+# unoptimised and without a sanitizer, to keep the build short) and runs each
+# for a few seconds from its seed corpus. benches/fuzz.sh installs
+# cargo-fuzz (and nightly, if missing) itself.
+echo "== fuzz smoke: every cargo-fuzz target for ${FUZZ_SMOKE_SECONDS:-3} s"
+fuzz_started=$SECONDS
+FUZZ_BUILD_FLAGS="--dev -s none" FUZZ_NICE=0 FUZZ_SEED=1 bash benches/fuzz.sh "${FUZZ_SMOKE_SECONDS:-3}"
+echo "== fuzz smoke took $((SECONDS - fuzz_started)) s"

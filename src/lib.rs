@@ -14,6 +14,8 @@ pub mod config;
 pub mod controller;
 pub mod durable;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod group;
 pub mod log;
 pub mod metadata;
@@ -25,8 +27,3 @@ pub mod server;
 pub mod testkit;
 pub mod txn;
 pub mod types;
-
-/// Declared by the library so that every binary embedding gregor (the
-/// broker, tests, the testkit) is protected from hostile array lengths.
-#[global_allocator]
-static ALLOCATOR: server::wire_alloc::WireSafeAllocator = server::wire_alloc::WireSafeAllocator;

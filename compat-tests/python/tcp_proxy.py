@@ -69,6 +69,9 @@ class CuttingProxy:
         self._held_produce_responses = 0
         self.requests_by_api: dict[int, int] = {}    # api key -> requests forwarded
         self._response_sizes: dict[int, list[int]] = {}   # api key -> response frame sizes
+        # called with every whole request frame forwarded (size prefix
+        # included), e.g. to record real client traffic
+        self.on_request = None
         self._accept_thread = threading.Thread(target=self._accept_loop, daemon=True,
                                                name=f"proxy-accept-{self.port}")
 
@@ -252,6 +255,8 @@ class CuttingProxy:
                         self._lost(in_flight)
                         return
                     upstream.sendall(frame)
+                    if self.on_request is not None:
+                        self.on_request(frame)
                     moved += len(frame)
                     in_flight[corr] = api_key
                     with self._lock:

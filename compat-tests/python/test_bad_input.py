@@ -134,6 +134,52 @@ def test_produce_topic_array_count_overflow(broker):
     assert_healthy(broker)
 
 
+def vm_kib(broker, field: str) -> int:
+    """A ``/proc/<pid>/status`` size of the broker process, in KiB."""
+    for line in open(f"/proc/{broker.proc.pid}/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"{field} missing from /proc/{broker.proc.pid}/status")
+
+
+def hostile_lengths(produce_version: int) -> dict[str, bytes]:
+    """Small requests whose lengths claim far more than their frame holds."""
+    flexible = produce_version >= 9
+    produce_head = (w.compact_string(None) if flexible else w.string(None)) + w.i16(1) + w.i32(1000)
+    produce_header = w.request_header(0, produce_version, 1, flexible=flexible)
+    return {
+        # Metadata v1: a topics array of i32::MAX names
+        "metadata-topics": w.request_header(3, 1, 2) + w.i32(0x7FFFFFFF),
+        # Produce: one topic, then a partitions array of i32::MAX (or u32::MAX - 1) entries
+        "produce-partitions": produce_header + produce_head
+        + (w.uvarint(2) + w.compact_string("t") + w.uvarint(0xFFFFFFFF) if flexible
+           else w.i32(1) + w.string("t") + w.i32(0x7FFFFFFF)),
+        # a flexible header whose tagged-field section claims u32::MAX - 1 fields
+        "header-tags": w.request_header(18, 3, 3) + w.uvarint(0xFFFFFFFE),
+        # ApiVersions v3: a client software name of u32::MAX - 2 bytes
+        "compact-string": w.request_header(18, 3, 4, flexible=True) + w.uvarint(0xFFFFFFFF),
+    }
+
+
+def test_hostile_lengths_close_the_connection_without_growing_memory(broker):
+    """Lengths from the wire are checked before anything is allocated: each
+    request is refused with a log line naming why, and the process' address
+    space does not grow by what the lengths claim (hundreds of GiB)."""
+    version = w.pick_produce_version(api_keys(broker))
+    peak_before = vm_kib(broker, "VmPeak")
+    for name, payload in hostile_lengths(version).items():
+        with w.connect(broker.host, broker.port) as s:
+            s.sendall(w.frame(payload))
+            expect_closed(s, name)
+    assert broker.running
+    grown_mib = (vm_kib(broker, "VmPeak") - peak_before) // 1024
+    assert grown_mib < 512, f"the broker's address space grew by {grown_mib} MiB"
+    log = broker.log_path.read_text(errors="replace")
+    assert log.count("exceeds the") >= 2, f"no decode error logged:\n{log[-3000:]}"
+    assert "tagged fields exceed the limit of 10000" in log
+    assert_healthy(broker)
+
+
 # ---------------------------------------------------------------------------
 # (2) oversized frame, (3) negative / zero size
 # ---------------------------------------------------------------------------

@@ -61,8 +61,10 @@ impl OffsetIndex {
         (count > 0).then(|| self.decode(self.file.entry(count - 1)))
     }
 
+    /// Fails for an offset a 4-byte relative offset cannot hold (a batch
+    /// below the segment's base offset, or more than u32::MAX above it).
     pub fn append(&mut self, last_offset: Offset, position: u32) -> io::Result<()> {
-        let relative = (last_offset.0 - self.base_offset.0) as u32;
+        let relative = relative_offset(self.base_offset, last_offset)?;
         let mut entry = [0u8; ENTRY_SIZE];
         entry[..4].copy_from_slice(&relative.to_be_bytes());
         entry[4..].copy_from_slice(&position.to_be_bytes());
@@ -72,7 +74,7 @@ impl OffsetIndex {
     /// Where to start scanning for `target`: the greatest indexed batch whose
     /// last offset is `<= target`, or the segment start.
     pub fn lookup(&self, target: Offset) -> OffsetPosition {
-        let relative = target.0 - self.base_offset.0;
+        let relative = target.0.saturating_sub(self.base_offset.0);
         match self.file.floor(&relative, |entry| i64::from(be_u32(entry))) {
             Some(index) => self.decode(self.file.entry(index)),
             None => OffsetPosition {
@@ -122,6 +124,20 @@ impl OffsetIndex {
     }
 }
 
+/// `offset` relative to a segment's `base_offset`, as the index entries of
+/// both indexes store it.
+pub(crate) fn relative_offset(base_offset: Offset, offset: Offset) -> io::Result<u32> {
+    offset
+        .0
+        .checked_sub(base_offset.0)
+        .and_then(|relative| u32::try_from(relative).ok())
+        .ok_or_else(|| {
+            io::Error::other(format!(
+                "offset {offset} is outside the index range of the segment at {base_offset}"
+            ))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +161,23 @@ mod tests {
         assert_eq!(index.lookup(Offset(10_000)).position, 8192);
         assert!(index.is_consistent(10_000));
         assert!(!index.is_consistent(8192));
+    }
+
+    /// Found by the segment_recovery fuzz target: a sealed segment's
+    /// unvalidated batches may claim any offset, and looking one up (or
+    /// indexing one) below the base offset overflowed.
+    #[test]
+    fn offsets_outside_the_segment_are_looked_up_and_refused_without_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("00000000000000000100.index");
+        let mut index = OffsetIndex::open_active(&path, Offset(100)).unwrap();
+        index.append(Offset(109), 0).unwrap();
+        assert_eq!(index.lookup(Offset(i64::MIN)).offset, Offset(100));
+        assert_eq!(index.lookup(Offset(i64::MAX)).offset, Offset(109));
+        assert!(index.append(Offset(i64::MIN), 10).is_err());
+        assert!(index.append(Offset(99), 10).is_err());
+        assert!(index.append(Offset(100 + (1 << 32)), 10).is_err());
+        assert_eq!(index.len(), 1, "nothing refused was written");
     }
 
     #[test]

@@ -343,7 +343,7 @@ impl ProducerState {
         let before = self.producers.len();
         self.producers.retain(|_, entry| {
             entry.current_txn_first_offset.is_some()
-                || now_ms - entry.last_timestamp < expiration_ms
+                || now_ms.saturating_sub(entry.last_timestamp) < expiration_ms
         });
         before - self.producers.len()
     }
@@ -412,10 +412,18 @@ impl ProducerState {
             if version == 1 {
                 entry.last_timestamp = entry.batches.back().map_or(-1, |b| b.max_timestamp);
             }
+            // A producer appears once in a snapshot, and no two open
+            // transactions start at one offset: anything else is corrupt
+            // (and would leave an open transaction no producer owns, which
+            // holds the last stable offset back for good).
             if let Some(first) = entry.current_txn_first_offset {
-                state.ongoing.insert(first, producer_id);
+                if state.ongoing.insert(first, producer_id).is_some() {
+                    return None;
+                }
             }
-            state.producers.insert(producer_id, entry);
+            if state.producers.insert(producer_id, entry).is_some() {
+                return None;
+            }
         }
         Some(state)
     }
@@ -602,5 +610,65 @@ mod tests {
         assert_eq!(state.expire(1_000 + 500, 1_000), 0);
         assert_eq!(state.expire(1_000 + 1_000, 1_000), 3);
         assert!(state.is_empty());
+    }
+
+    /// A snapshot body (version 2) holding `producers` as (producer id,
+    /// first offset of its open transaction or -1), each without batches and
+    /// last written at `last_timestamp`.
+    fn snapshot_bytes(producers: &[(i64, i64)], last_timestamp: i64) -> Vec<u8> {
+        let mut body = (producers.len() as i32).to_be_bytes().to_vec();
+        for &(producer_id, txn_first_offset) in producers {
+            body.extend_from_slice(&producer_id.to_be_bytes());
+            body.extend_from_slice(&0i16.to_be_bytes()); // epoch
+            body.extend_from_slice(&txn_first_offset.to_be_bytes());
+            body.extend_from_slice(&0i32.to_be_bytes()); // coordinator epoch
+            body.extend_from_slice(&last_timestamp.to_be_bytes());
+            body.push(0); // no batches
+        }
+        let mut out = 2i16.to_be_bytes().to_vec();
+        out.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Found by the producer_snapshot fuzz target: a producer listed twice
+    /// left its first entry's open transaction in the state with no producer
+    /// owning it, so the last stable offset could never pass it.
+    #[test]
+    fn a_snapshot_naming_a_producer_or_a_transaction_start_twice_is_not_trusted() {
+        let open = snapshot_bytes(&[(7, 5), (8, 9)], 1_000);
+        let state = ProducerState::decode(&open).expect("a well-formed snapshot decodes");
+        assert_eq!(state.first_unstable_offset(), Some(Offset(5)));
+        assert_eq!(
+            ProducerState::decode(&snapshot_bytes(&[(7, 5), (7, -1)], 1_000)),
+            None
+        );
+        assert_eq!(
+            ProducerState::decode(&snapshot_bytes(&[(7, 5), (8, 5)], 1_000)),
+            None
+        );
+    }
+
+    /// A snapshot may carry any timestamp (a producer's clock is not the
+    /// broker's): expiry must not overflow on one from the far past or future.
+    #[test]
+    fn expiry_copes_with_any_stored_timestamp() {
+        for last_timestamp in [i64::MIN, i64::MAX] {
+            let mut state = ProducerState::decode(&snapshot_bytes(&[(7, -1)], last_timestamp))
+                .expect("a well-formed snapshot decodes");
+            state.expire(1_700_000_000_000, 86_400_000);
+        }
+        let mut past = ProducerState::decode(&snapshot_bytes(&[(7, -1)], i64::MIN)).unwrap();
+        assert_eq!(
+            past.expire(1_700_000_000_000, 86_400_000),
+            1,
+            "long expired"
+        );
+        let mut future = ProducerState::decode(&snapshot_bytes(&[(7, -1)], i64::MAX)).unwrap();
+        assert_eq!(
+            future.expire(1_700_000_000_000, 86_400_000),
+            0,
+            "not yet expired"
+        );
     }
 }

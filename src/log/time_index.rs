@@ -11,6 +11,7 @@ use std::io;
 use std::path::Path;
 
 use super::index_file::{be_i64, be_u32, IndexFile};
+use super::offset_index::relative_offset;
 use crate::types::Offset;
 
 pub const ENTRY_SIZE: usize = 12;
@@ -61,14 +62,17 @@ impl TimeIndex {
         (count > 0).then(|| self.decode(self.file.entry(count - 1)))
     }
 
-    /// Appends an entry if `timestamp` is greater than the last one.
+    /// Appends an entry if `timestamp` is greater than the last one. Fails
+    /// for an offset outside the segment's index range, as the offset
+    /// index does.
     pub fn maybe_append(&mut self, timestamp: i64, offset: Offset) -> io::Result<()> {
         if self.last().is_some_and(|last| last.timestamp >= timestamp) {
             return Ok(());
         }
+        let relative = relative_offset(self.base_offset, offset)?;
         let mut entry = [0u8; ENTRY_SIZE];
         entry[..8].copy_from_slice(&timestamp.to_be_bytes());
-        entry[8..].copy_from_slice(&((offset.0 - self.base_offset.0) as u32).to_be_bytes());
+        entry[8..].copy_from_slice(&relative.to_be_bytes());
         self.file.append(&entry)
     }
 
@@ -142,5 +146,15 @@ mod tests {
         assert_eq!(index.lookup(5_000), Offset(20));
         assert!(index.is_consistent(Offset(21)));
         assert!(!index.is_consistent(Offset(20)));
+    }
+
+    #[test]
+    fn an_offset_below_the_segment_is_refused_without_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("00000000000000000010.timeindex");
+        let mut index = TimeIndex::open_active(&path, Offset(10)).unwrap();
+        assert!(index.maybe_append(1_000, Offset(i64::MIN)).is_err());
+        assert!(index.maybe_append(1_000, Offset(9)).is_err());
+        assert!(index.is_empty());
     }
 }

@@ -49,6 +49,11 @@ pub enum BatchError {
     InvalidRecordCount(i32),
     #[error("batch last offset delta {last_offset_delta} does not fit record count {count}")]
     InvalidOffsetDelta { last_offset_delta: i32, count: i32 },
+    #[error("batch offsets from {base_offset} by {last_offset_delta} pass the greatest offset")]
+    OffsetOverflow {
+        base_offset: i64,
+        last_offset_delta: i32,
+    },
 }
 
 /// The compression codec in a batch's attributes.
@@ -149,6 +154,18 @@ impl<'a> Batch<'a> {
                 count,
             });
         }
+        // The offset after the batch must exist: recovery and replication
+        // continue the log from it.
+        let base_offset = self.base_offset().0;
+        if base_offset
+            .checked_add(i64::from(last_offset_delta) + 1)
+            .is_none()
+        {
+            return Err(BatchError::OffsetOverflow {
+                base_offset,
+                last_offset_delta,
+            });
+        }
         Ok(())
     }
 
@@ -164,13 +181,20 @@ impl<'a> Batch<'a> {
         Offset(read_i64(self.bytes, BASE_OFFSET))
     }
 
+    /// Saturates at i64::MAX: [`Batch::validate`] refuses a batch whose
+    /// offsets pass it, but a sealed segment's headers are read unvalidated.
     pub fn last_offset(&self) -> Offset {
-        self.base_offset().plus(i64::from(self.last_offset_delta()))
+        Offset(
+            self.base_offset()
+                .0
+                .saturating_add(i64::from(self.last_offset_delta())),
+        )
     }
 
-    /// The offset after this batch: where the next one starts.
+    /// The offset after this batch: where the next one starts (saturating
+    /// as [`Batch::last_offset`]).
     pub fn next_offset(&self) -> Offset {
-        self.last_offset().plus(1)
+        Offset(self.last_offset().0.saturating_add(1))
     }
 
     pub fn partition_leader_epoch(&self) -> LeaderEpoch {
@@ -293,6 +317,13 @@ pub fn leader_header(
     header
 }
 
+/// Recomputes the CRC-32C of a whole batch after a change inside the range
+/// it covers (from the attributes to the end).
+pub fn update_crc(bytes: &mut [u8]) {
+    let crc = crc32c::crc32c(&bytes[ATTRIBUTES..]);
+    bytes[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
 /// A copy of `original` holding only `records` (encoded records taken from
 /// it, uncompressed): what compaction writes. Offsets, timestamps, producer
 /// fields and the last offset delta stay, so offsets never move and the
@@ -309,8 +340,7 @@ pub fn with_records(original: &Batch<'_>, records: &[&[u8]]) -> Vec<u8> {
     let attributes = original.attributes() & !COMPRESSION_MASK;
     out[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attributes.to_be_bytes());
     out[RECORDS_COUNT..RECORDS_COUNT + 4].copy_from_slice(&(records.len() as i32).to_be_bytes());
-    let crc = crc32c::crc32c(&out[ATTRIBUTES..]);
-    out[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+    update_crc(&mut out);
     out
 }
 
@@ -407,6 +437,39 @@ pub(crate) mod tests {
             batch.validate(),
             Err(BatchError::CrcMismatch { .. })
         ));
+    }
+
+    /// A batch from disk or a leader keeps the base offset it was given:
+    /// one whose last offset would pass i64::MAX is invalid (its offsets
+    /// overflowed into negative ones, or panicked, before).
+    #[test]
+    fn a_batch_whose_offsets_pass_i64_max_is_invalid() {
+        let mut bytes = sample_batch(3);
+        set_base_offset(&mut bytes, Offset(i64::MAX - 2));
+        assert_eq!(
+            Batch::parse(&bytes).unwrap().validate(),
+            Err(BatchError::OffsetOverflow {
+                base_offset: i64::MAX - 2,
+                last_offset_delta: 2
+            })
+        );
+        set_base_offset(&mut bytes, Offset(i64::MAX - 3));
+        let batch = Batch::parse(&bytes).unwrap();
+        batch.validate().unwrap();
+        assert_eq!(batch.next_offset(), Offset(i64::MAX));
+    }
+
+    /// Found by the segment_recovery fuzz target: a sealed segment's batch
+    /// headers are read without validation, and an overflowing one panicked
+    /// in last_offset(); the offsets saturate instead.
+    #[test]
+    fn an_unvalidated_header_past_i64_max_saturates() {
+        let mut bytes = sample_batch(3);
+        set_base_offset(&mut bytes, Offset(i64::MAX - 1));
+        let header: [u8; HEADER_SIZE] = bytes[..HEADER_SIZE].try_into().unwrap();
+        let batch = Batch::parse_header_only(&header);
+        assert_eq!(batch.last_offset(), Offset(i64::MAX));
+        assert_eq!(batch.next_offset(), Offset(i64::MAX));
     }
 
     #[test]

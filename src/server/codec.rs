@@ -76,10 +76,11 @@ pub fn decode_request(mut frame: Bytes) -> Result<Incoming, CodecError> {
         }
         return Err(CodecError::UnsupportedVersion { api_key, version });
     }
+    // `{:#}` keeps the cause under kafka-protocol's "Failed to decode" context.
     let malformed = |error: anyhow::Error| CodecError::Malformed {
         api_key,
         version,
-        reason: error.to_string(),
+        reason: format!("{error:#}"),
     };
     let header = RequestHeader::decode(&mut frame, api_key.request_header_version(version))
         .map_err(malformed)?;
@@ -153,6 +154,81 @@ mod tests {
             Ok(Incoming::ApiVersionsTooNew { correlation_id: 7 }) => {}
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    /// Request header v2: a flexible request's header ends with its own
+    /// tagged-field section (here empty).
+    fn flexible_frame(api_key: i16, version: i16, body: &[u8]) -> Bytes {
+        let mut bytes = frame(api_key, version, &[0]).to_vec();
+        bytes.extend_from_slice(body);
+        Bytes::from(bytes)
+    }
+
+    fn assert_malformed(frame: Bytes, reason_contains: &str) {
+        match decode_request(frame) {
+            Err(CodecError::Malformed { reason, .. }) => assert!(
+                reason.contains(reason_contains),
+                "{reason:?} does not mention {reason_contains:?}"
+            ),
+            other => panic!("expected a malformed request, got {other:?}"),
+        }
+    }
+
+    /// The named hostile case: a Produce body whose topic array claims
+    /// i32::MAX entries in 12 bytes. Without a bounded decoder this asks the
+    /// allocator for hundreds of gigabytes and aborts the process.
+    #[test]
+    fn a_produce_claiming_i32_max_topics_is_malformed() {
+        let mut body = Vec::new();
+        body.extend_from_slice(&(-1i16).to_be_bytes()); // null transactional id
+        body.extend_from_slice(&1i16.to_be_bytes()); // acks
+        body.extend_from_slice(&30_000i32.to_be_bytes()); // timeout
+        body.extend_from_slice(&i32::MAX.to_be_bytes()); // topic count
+        assert_eq!(body.len(), 12);
+        assert_malformed(frame(0, 7, &body), "exceeds");
+    }
+
+    #[test]
+    fn a_flexible_produce_claiming_u32_max_topics_is_malformed() {
+        // Produce v9: compact nullable string (0 = null), acks, timeout, compact array.
+        let mut body = vec![0u8];
+        body.extend_from_slice(&1i16.to_be_bytes());
+        body.extend_from_slice(&30_000i32.to_be_bytes());
+        body.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+        assert_malformed(flexible_frame(0, 9, &body), "exceeds");
+    }
+
+    /// Kafka refuses arrays over 1,000,000 elements even when the bytes are
+    /// there: a Metadata request naming 1,000,001 empty topics.
+    #[test]
+    fn an_array_of_more_than_a_million_elements_is_malformed() {
+        let count = 1_000_001i32;
+        let mut body = count.to_be_bytes().to_vec();
+        body.resize(4 + 2 * count as usize, 0); // each topic: a 0-length string
+        assert_malformed(frame(3, 1, &body), "exceeds the limit of 1000000");
+    }
+
+    /// ... and tagged-field sections over 10,000 fields: 10,001 empty
+    /// unknown tags in a flexible request header.
+    #[test]
+    fn more_than_ten_thousand_tagged_fields_are_malformed() {
+        let mut header_tags = Vec::new();
+        put_unsigned_varint(&mut header_tags, 10_001);
+        for tag in 0..10_001 {
+            put_unsigned_varint(&mut header_tags, 1_000 + tag); // no known header tag
+            header_tags.push(0); // size
+        }
+        let mut bytes = frame(18, 3, &header_tags).to_vec();
+        bytes.extend_from_slice(&[0, 0, 0]); // ApiVersions v3: two null compact strings, no tags
+        assert_malformed(Bytes::from(bytes), "exceed the limit of 10000");
+    }
+
+    fn put_unsigned_varint(out: &mut Vec<u8>, mut value: u32) {
+        while value >= 0x80 {
+            out.push((value as u8) | 0x80);
+            value >>= 7;
+        }
+        out.push(value as u8);
     }
 
     #[test]

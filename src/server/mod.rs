@@ -14,4 +14,3 @@ pub mod instance;
 pub mod journal;
 pub mod listener;
 pub mod memory_pool;
-pub mod wire_alloc;

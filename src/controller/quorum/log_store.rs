@@ -57,7 +57,7 @@ fn encode_frame(entry: &Entry<TypeConfig>) -> Result<Vec<u8>, serde_json::Error>
 }
 
 /// The whole entries at the start of `bytes`, and how many bytes they use.
-fn decode_frames(bytes: &[u8]) -> (Vec<Entry<TypeConfig>>, usize) {
+pub(crate) fn decode_frames(bytes: &[u8]) -> (Vec<Entry<TypeConfig>>, usize) {
     let mut entries = Vec::new();
     let mut position = 0;
     while let Some(header) = bytes.get(position..position + FRAME_HEADER) {
