@@ -9,13 +9,22 @@ root=$(pwd)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# Each stage says how long the previous one took, and the total at the end.
+started=$SECONDS
+stage_started=$SECONDS
+stage() {
+  echo "== ($((SECONDS - stage_started)) s) $*"
+  stage_started=$SECONDS
+}
+trap 'echo "== total $((SECONDS - started)) s"' EXIT
+
 missing=()
 command -v kcat >/dev/null || missing+=(kcat)
 command -v cmake >/dev/null || missing+=(cmake)
 dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || missing+=(libcurl4-openssl-dev)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "== installing ${missing[*]}"
+  stage "installing ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
@@ -26,7 +35,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r compat-tests/requirements.txt
 
-echo "== format, lints, build and unit tests"
+stage "format, lints, build and unit tests"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo build --locked
@@ -34,8 +43,8 @@ cargo test --locked
 
 export GREGOR_BIN="$root/target/debug/gregor"
 
-echo "== compat: kcat, confluent-kafka-python, kafka-python"
+stage "compat: kcat, confluent-kafka-python, kafka-python, aiokafka"
 "$venv/bin/python" -m pytest compat-tests/python
 
-echo "== compat: Rust rdkafka crate"
+stage "compat: Rust rdkafka crate"
 (cd compat-tests/rust && CARGO_TARGET_DIR="$root/target/rdkafka" cargo test --locked)

@@ -37,6 +37,14 @@ pub enum BrokerError {
 /// How long a stopping broker tries to move its leaderships away.
 const CONTROLLED_SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
+/// One log dir as DescribeLogDirs reports it.
+pub struct LogDirUsage {
+    pub path: std::path::PathBuf,
+    /// Why the dir is offline, if it is.
+    pub failure: Option<String>,
+    pub sizes: Vec<(TopicPartition, u64)>,
+}
+
 pub struct Broker {
     config: BrokerConfig,
     controller: Arc<Controller>,
@@ -67,7 +75,7 @@ impl Broker {
     /// Opens the data directory, recovers every log and builds the
     /// partitions the metadata says this broker leads.
     pub fn open(config: BrokerConfig, advertised_port: u16) -> Result<Arc<Broker>, BrokerError> {
-        let logs = LogManager::open(config.data_dir())?;
+        let logs = LogManager::open(&config.log_dirs)?;
         let listener = config.advertised_listener();
         let host = match listener.host.as_str() {
             "" | "0.0.0.0" | "::" => "localhost".to_string(),
@@ -335,7 +343,7 @@ impl Broker {
                 .is_some_and(|topic| (found.partition as usize) < topic.partitions.len());
             if !known {
                 warn!(partition = %found, "removing stray log of a deleted topic");
-                std::fs::remove_dir_all(self.logs.partition_dir(&found)).map_err(LogError::Io)?;
+                self.logs.delete_partition(&found, Duration::ZERO)?;
             }
         }
         Ok(())
@@ -360,12 +368,7 @@ impl Broker {
                 self.partitions.remove(topic_partition);
                 hosted.become_follower(crate::metadata::NO_LEADER, hosted.leader_epoch());
                 info!(partition = %topic_partition, "no longer a replica: removing the log");
-                match std::fs::remove_dir_all(self.logs.partition_dir(topic_partition)) {
-                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                        return Err(LogError::Io(error).into())
-                    }
-                    _ => {}
-                }
+                hosted.delete_log_blocking(&self.logs)?;
             }
         }
         let mut following = BTreeMap::new();
@@ -380,15 +383,30 @@ impl Broker {
                             Some(config) => config,
                             None => config.insert(self.log_config(topic)?),
                         };
-                        let log = self.logs.open_log(&topic_partition, config.clone())?;
+                        let (log, dir) = match self.logs.open_log(&topic_partition, config.clone())
+                        {
+                            Ok(opened) => opened,
+                            Err(error @ (LogError::LogDirOffline { .. } | LogError::Io(_))) => {
+                                warn!(partition = %topic_partition, %error, "cannot host the partition: its log dir is offline");
+                                continue;
+                            }
+                            Err(error) => return Err(error.into()),
+                        };
+                        let checkpointed = self.logs.checkpointed_high_watermark(&topic_partition);
                         self.partitions.insert(Partition::new(
                             topic_partition.clone(),
                             topic.id,
                             log,
+                            dir,
                             LeaderEpoch(assigned.leader_epoch),
+                            checkpointed,
                         ))
                     }
                 };
+                if partition.is_offline() {
+                    // It serves nothing and follows no one until a restart.
+                    continue;
+                }
                 let epoch = LeaderEpoch(assigned.leader_epoch);
                 if assigned.leader == me {
                     let newly = !partition.is_leader() || partition.leader_epoch() != epoch;
@@ -593,7 +611,7 @@ impl Broker {
         let broker = Arc::clone(self);
         tokio::task::spawn_blocking(move || work(&broker))
             .await
-            .map_err(|join_error| LogError::Io(std::io::Error::other(join_error.to_string())))?
+            .map_err(|join_error| LogError::TaskFailed(join_error.to_string()))?
     }
 
     /// Replaces a topic's config overrides; live partitions take the new
@@ -643,16 +661,74 @@ impl Broker {
         .await
     }
 
-    /// The data directory and every hosted partition with its size.
-    pub fn log_dir_sizes(&self) -> (std::path::PathBuf, Vec<(TopicPartition, u64)>) {
-        let mut sizes: Vec<(TopicPartition, u64)> = self
-            .partitions
-            .all()
+    /// Every log dir, why it is offline if it is, and the partitions it
+    /// holds with their sizes.
+    pub fn log_dir_sizes(&self) -> Vec<LogDirUsage> {
+        let partitions = self.partitions.all();
+        self.logs
+            .dirs()
             .iter()
-            .map(|p| (p.topic_partition().clone(), p.size_bytes()))
-            .collect();
-        sizes.sort();
-        (self.config.data_dir().clone(), sizes)
+            .map(|dir| {
+                let mut sizes: Vec<(TopicPartition, u64)> = partitions
+                    .iter()
+                    .filter(|p| Arc::ptr_eq(p.log_dir(), dir))
+                    .map(|p| (p.topic_partition().clone(), p.size_bytes()))
+                    .collect();
+                sizes.sort();
+                LogDirUsage {
+                    path: dir.path().to_path_buf(),
+                    failure: dir.failure().map(str::to_string),
+                    sizes,
+                }
+            })
+            .collect()
+    }
+
+    /// When a log dir fails, its partitions stop leading and following
+    /// here: their coordinators unload, and the controller moves their
+    /// leadership to in-sync replicas on other brokers (Kafka's
+    /// `handleLogDirFailure`). The dir stays offline until a restart.
+    pub async fn watch_log_dirs(self: Arc<Self>) {
+        let mut failures = self.logs.subscribe_failures();
+        loop {
+            tokio::select! {
+                changed = failures.changed() => if changed.is_err() { return },
+                _ = self.shutting_down() => return,
+            }
+            let offline: Vec<Arc<Partition>> = self
+                .partitions
+                .all()
+                .into_iter()
+                .filter(|partition| partition.is_offline())
+                .collect();
+            for partition in &offline {
+                self.coordinators_lose(partition.topic_partition());
+                partition.become_follower(crate::metadata::NO_LEADER, partition.leader_epoch());
+            }
+            let names: Vec<TopicPartition> = offline
+                .iter()
+                .map(|partition| partition.topic_partition().clone())
+                .collect();
+            warn!(
+                partitions = names.len(),
+                "log dir offline: moving the leadership of its partitions"
+            );
+            if let Err(error) = self
+                .controller
+                .replicas_offline(
+                    self.config.node_id,
+                    names,
+                    self.config.replication.unclean_leader_election,
+                )
+                .await
+            {
+                warn!(%error, "could not tell the controller of the offline replicas");
+            }
+            // Fetchers stop for the offline partitions.
+            let image = self.metadata();
+            let broker = Arc::clone(&self);
+            let _ = tokio::task::spawn_blocking(move || broker.reconcile(&image)).await;
+        }
     }
 
     /// Deletes a topic from the metadata, then its partitions and files.
@@ -667,7 +743,8 @@ impl Broker {
         for partition in &removed.partitions {
             let topic_partition = TopicPartition::new(&removed.name, partition.partition);
             if let Some(partition) = self.partitions.remove(&topic_partition) {
-                partition.delete_log_files().await?;
+                self.on_controller(move |broker| Ok(partition.delete_log_blocking(&broker.logs)?))
+                    .await?;
             }
         }
         Ok(removed)
@@ -694,12 +771,21 @@ impl Broker {
             tokio::time::interval(txn.abort_timed_out_interval.max(Duration::from_millis(1)));
         let mut txn_expiry =
             tokio::time::interval(txn.remove_expired_interval.max(Duration::from_millis(1)));
+        let mut high_watermark_checkpoint = tokio::time::interval(Duration::from_millis(
+            self.config
+                .replica_high_watermark_checkpoint_interval_ms
+                .max(1),
+        ));
         loop {
             tokio::select! {
+                _ = high_watermark_checkpoint.tick() => {
+                    let broker = Arc::clone(&self);
+                    let _ = tokio::task::spawn_blocking(move || broker.checkpoint_high_watermarks()).await;
+                }
                 _ = txn_timeouts.tick() => self.txn.abort_timed_out().await,
                 _ = txn_expiry.tick() => self.txn.expire_transactional_ids().await,
                 _ = isr_check.tick() => {
-                    for partition in self.partitions.all() {
+                    for partition in self.partitions.online() {
                         if let Some((isr, _, _)) = partition.lagging_isr(max_lag) {
                             info!(partition = %partition.topic_partition(), ?isr, "followers lag: shrinking the ISR");
                             self.propose_isr(partition, isr);
@@ -707,7 +793,7 @@ impl Broker {
                     }
                 }
                 _ = cleaner.tick(), if self.config.log_cleaner_enable => {
-                    for partition in self.partitions.all() {
+                    for partition in self.partitions.online() {
                         if let Err(error) = partition.compact(now_ms()).await {
                             warn!(partition = %partition.topic_partition(), %error, "compaction failed");
                         }
@@ -720,21 +806,21 @@ impl Broker {
                         .map_or(self.config.producer_id_expiration_ms, |layers| {
                             layers.effective.producer_id_expiration_ms
                         });
-                    for partition in self.partitions.all() {
+                    for partition in self.partitions.online() {
                         if let Err(error) = partition.expire_producers(now_ms(), expiration).await {
                             warn!(partition = %partition.topic_partition(), %error, "producer expiry failed");
                         }
                     }
                 }
                 _ = retention.tick() => {
-                    for partition in self.partitions.all() {
+                    for partition in self.partitions.online() {
                         if let Err(error) = partition.apply_retention(now_ms()).await {
                             warn!(partition = %partition.topic_partition(), %error, "retention failed");
                         }
                     }
                 }
                 _ = flush.tick() => {
-                    for partition in self.partitions.all() {
+                    for partition in self.partitions.online() {
                         if let Err(error) = partition.maybe_flush_by_time().await {
                             warn!(partition = %partition.topic_partition(), %error, "flush failed");
                         }
@@ -756,6 +842,7 @@ impl Broker {
     /// the quorum, fencing of silent brokers).
     pub fn start_cluster_tasks(self: &Arc<Self>) {
         tokio::spawn(Arc::clone(self).follow_metadata());
+        tokio::spawn(Arc::clone(self).watch_log_dirs());
         tokio::spawn(Arc::clone(&self.controller).run_liveness(self.config.replication.clone()));
     }
 
@@ -770,12 +857,33 @@ impl Broker {
         }
     }
 
-    /// Flushes every log and leaves the clean-shutdown marker.
+    /// Writes every online partition's high watermark to its log dir's
+    /// `replication-offset-checkpoint`. Blocking.
+    fn checkpoint_high_watermarks(&self) {
+        let entries: Vec<_> = self
+            .partitions
+            .online()
+            .into_iter()
+            .map(|p| {
+                let high_watermark = p.high_watermark();
+                (
+                    Arc::clone(p.log_dir()),
+                    p.topic_partition().clone(),
+                    high_watermark,
+                )
+            })
+            .collect();
+        self.logs.checkpoint_high_watermarks(&entries);
+    }
+
+    /// Flushes every log, checkpoints the high watermarks and leaves the
+    /// clean-shutdown marker.
     pub fn shutdown(&self) -> Result<(), BrokerError> {
         self.replication.stop_all();
-        for partition in self.partitions.all() {
+        for partition in self.partitions.online() {
             partition.checkpoint_blocking()?;
         }
+        self.checkpoint_high_watermarks();
         self.logs.mark_clean_shutdown()?;
         self.controller.shutdown();
         info!("logs flushed; clean shutdown");

@@ -23,7 +23,7 @@ pub trait KafkaError {
 impl KafkaError for LogError {
     fn kafka_error(&self) -> ResponseError {
         match self {
-            LogError::Io(_) => ResponseError::KafkaStorageError,
+            LogError::Io(_) | LogError::LogDirOffline { .. } => ResponseError::KafkaStorageError,
             LogError::Batch(BatchError::UnsupportedMagic(_)) => {
                 ResponseError::UnsupportedForMessageFormat
             }
@@ -35,9 +35,10 @@ impl KafkaError for LogError {
                 ResponseError::CorruptMessage
             }
             LogError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
-            LogError::MultipleIdempotentBatches | LogError::KeylessRecordOnCompactedTopic => {
+            LogError::MultipleIdempotentBatches | LogError::InvalidRecord { .. } => {
                 ResponseError::InvalidRecord
             }
+            LogError::InvalidTimestamp { .. } => ResponseError::InvalidTimestamp,
             LogError::ProducerState(ProducerStateError::InvalidProducerEpoch { .. }) => {
                 ResponseError::InvalidProducerEpoch
             }
@@ -52,7 +53,9 @@ impl KafkaError for LogError {
             LogError::NotReplicated(_) => ResponseError::NotEnoughReplicas,
             LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
             // Only a replica fetcher meets it; Kafka has no code for it either.
-            LogError::NonContiguousReplicaAppend { .. } => ResponseError::UnknownServerError,
+            LogError::NonContiguousReplicaAppend { .. } | LogError::TaskFailed(_) => {
+                ResponseError::UnknownServerError
+            }
         }
     }
 }

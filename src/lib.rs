@@ -12,6 +12,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod controller;
+pub mod durable;
 pub mod error;
 pub mod group;
 pub mod log;

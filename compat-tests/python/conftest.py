@@ -404,7 +404,8 @@ class FaultPlane:
 
 
 def start_cluster(size: int = 3, overrides: dict | None = None,
-                  observers: int = 0, network=None) -> list[Broker]:
+                  observers: int = 0, admin_listeners: bool = False,
+                  network=None) -> list[Broker]:
     """`size` brokers in KRaft combined mode (every one a voter), plus
     `observers` brokers with `process.roles=broker` that follow them,
     configured as Kafka's are; started at the same moment. On loopback
@@ -438,6 +439,11 @@ def start_cluster(size: int = 3, overrides: dict | None = None,
     for node in range(size + 1, size + observers + 1):
         port = free_port()
         brokers.append(broker(node, port, "broker", f"PLAINTEXT://{host(node)}:{port}"))
+    if admin_listeners:
+        # Each broker's fault plane, at `broker.admin_port`.
+        for b in brokers:
+            b.admin_port = free_port()
+            b.overrides["admin.listener"] = f"{b.host}:{b.admin_port}"
     # Started in parallel: each waits for the quorum, which needs the others.
     procs = []
     try:
@@ -464,10 +470,10 @@ def wait_for_brokers(brokers: list[Broker], timeout: float = 60) -> None:
 
 
 def running_cluster(size: int = 3, overrides: dict | None = None, observers: int = 0,
-                    network=None):
+                    admin_listeners: bool = False):
     """Generator for a cluster fixture: started, every broker registered,
     and torn down after the test's report (so a failure shows the logs)."""
-    brokers = start_cluster(size, overrides, observers, network)
+    brokers = start_cluster(size, overrides, observers, admin_listeners)
     try:
         wait_for_brokers(brokers)
     except BaseException:

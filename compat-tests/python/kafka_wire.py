@@ -351,6 +351,8 @@ class ProducePartitionResult:
     log_append_time: int
     log_start_offset: int | None
     error_message: str | None = None
+    # KIP-467: (batch_index, message) of each refused record (v8+).
+    record_errors: list = field(default_factory=list)
 
 
 def parse_produce_response(version: int, frame_body: bytes) -> tuple[int, dict]:
@@ -370,16 +372,19 @@ def parse_produce_response(version: int, frame_body: bytes) -> tuple[int, dict]:
             lat = r.i64() if version >= 2 else -1
             lso = r.i64() if version >= 5 else None
             msg = None
+            record_errors = []
             if version >= 8:
                 for _ in range(r.array_len(flexible)):
-                    r.i32()
-                    r.compact_string() if flexible else r.string()
+                    index = r.i32()
+                    why = r.compact_string() if flexible else r.string()
+                    record_errors.append((index, why))
                     if flexible:
                         r.skip_tags()
                 msg = r.compact_string() if flexible else r.string()
             if flexible:
                 r.skip_tags()
-            out[(name, idx)] = ProducePartitionResult(idx, err, base, lat, lso, msg)
+            out[(name, idx)] = ProducePartitionResult(idx, err, base, lat, lso, msg,
+                                                      record_errors)
         if flexible:
             r.skip_tags()
     r.i32()  # throttle_time_ms

@@ -29,6 +29,9 @@ pub struct BrokerConfig {
     pub delete_topic_enable: bool,
     pub socket_request_max_bytes: usize,
     pub log_retention_check_interval_ms: u64,
+    /// How often the high watermarks are written to each log dir's
+    /// `replication-offset-checkpoint`.
+    pub replica_high_watermark_checkpoint_interval_ms: u64,
     pub log_flush_scheduler_interval_ms: u64,
     /// Defaults for every topic's log (the `log.*` settings).
     pub log: LogConfig,
@@ -119,6 +122,7 @@ impl Default for BrokerConfig {
             delete_topic_enable: true,
             socket_request_max_bytes: 104_857_600,
             log_retention_check_interval_ms: 300_000,
+            replica_high_watermark_checkpoint_interval_ms: 5_000,
             log_flush_scheduler_interval_ms: 1_000,
             log: LogConfig::default(),
             group: GroupConfig::default(),
@@ -191,6 +195,15 @@ const LOG_DEFAULTS: &[(&str, &str)] = &[
     ("log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms"),
     ("log.cleaner.max.compaction.lag.ms", "max.compaction.lag.ms"),
     ("log.cleaner.delete.retention.ms", "delete.retention.ms"),
+    (
+        "log.message.timestamp.before.max.ms",
+        "message.timestamp.before.max.ms",
+    ),
+    (
+        "log.message.timestamp.after.max.ms",
+        "message.timestamp.after.max.ms",
+    ),
+    ("log.segment.delete.delay.ms", "file.delete.delay.ms"),
 ];
 
 impl BrokerConfig {
@@ -247,6 +260,9 @@ impl BrokerConfig {
                 }
                 "log.retention.check.interval.ms" => {
                     config.log_retention_check_interval_ms = number(name, value)?
+                }
+                "replica.high.watermark.checkpoint.interval.ms" => {
+                    config.replica_high_watermark_checkpoint_interval_ms = number(name, value)?
                 }
                 "log.flush.scheduler.interval.ms" => {
                     config.log_flush_scheduler_interval_ms = number(name, value)?
@@ -498,6 +514,11 @@ impl BrokerConfig {
             (
                 "log.retention.check.interval.ms",
                 self.log_retention_check_interval_ms.to_string(),
+            ),
+            (
+                "replica.high.watermark.checkpoint.interval.ms",
+                self.replica_high_watermark_checkpoint_interval_ms
+                    .to_string(),
             ),
             (
                 "log.flush.scheduler.interval.ms",

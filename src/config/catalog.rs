@@ -111,11 +111,8 @@ fn unmodelled_default(name: &str) -> &'static str {
         "compression.lz4.level" => "9",
         "compression.zstd.level" => "3",
         "delete.retention.ms" => "86400000",
-        "file.delete.delay.ms" => "60000",
         "local.retention.bytes" | "local.retention.ms" => "-2",
-        "max.compaction.lag.ms"
-        | "message.timestamp.after.max.ms"
-        | "message.timestamp.before.max.ms" => "9223372036854775807",
+        "max.compaction.lag.ms" => "9223372036854775807",
         "min.cleanable.dirty.ratio" => "0.5",
         "min.compaction.lag.ms" | "segment.jitter.ms" => "0",
         "preallocate" | "remote.storage.enable" | "unclean.leader.election.enable" => "false",

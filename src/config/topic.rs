@@ -40,6 +40,13 @@ pub struct LogConfig {
     pub max_compaction_lag_ms: i64,
     /// Compaction: how long tombstones survive.
     pub delete_retention_ms: i64,
+    /// How far in the past a CreateTime record's timestamp may be.
+    pub message_timestamp_before_max_ms: i64,
+    /// How far in the future a CreateTime record's timestamp may be.
+    pub message_timestamp_after_max_ms: i64,
+    /// How long deleted segments and partitions stay on disk, renamed,
+    /// before their files are removed (readers may still hold them).
+    pub file_delete_delay_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -61,6 +68,10 @@ impl Default for LogConfig {
             min_compaction_lag_ms: 0,
             max_compaction_lag_ms: i64::MAX,
             delete_retention_ms: 86_400_000,
+            message_timestamp_before_max_ms: i64::MAX,
+            // Kafka 4.0 lowered it from Long.MAX_VALUE to one hour.
+            message_timestamp_after_max_ms: 3_600_000,
+            file_delete_delay_ms: 60_000,
         }
     }
 }
@@ -82,6 +93,9 @@ pub const TOPIC_CONFIG_NAMES: &[&str] = &[
     "min.compaction.lag.ms",
     "max.compaction.lag.ms",
     "delete.retention.ms",
+    "message.timestamp.before.max.ms",
+    "message.timestamp.after.max.ms",
+    "file.delete.delay.ms",
 ];
 
 fn parse_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError> {
@@ -108,6 +122,20 @@ fn at_least<T: PartialOrd + std::fmt::Display>(
 }
 
 impl LogConfig {
+    /// Whether the cleaner compacts these logs (and records need keys).
+    pub fn is_compacted(&self) -> bool {
+        matches!(
+            self.cleanup_policy,
+            CleanupPolicy::Compact | CleanupPolicy::CompactAndDelete
+        )
+    }
+
+    /// Records of one batch never exceed the largest allowed message by
+    /// more than the compression ratio; decompression is capped well above.
+    pub fn decompression_limit(&self) -> usize {
+        (self.max_message_bytes * 64).max(64 * 1024 * 1024)
+    }
+
     /// Applies one topic-level setting by its Kafka name.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         match name {
@@ -161,6 +189,16 @@ impl LogConfig {
             "delete.retention.ms" => {
                 self.delete_retention_ms = at_least(name, parse_number(name, value)?, 0)?
             }
+            "message.timestamp.before.max.ms" => {
+                self.message_timestamp_before_max_ms =
+                    at_least(name, parse_number(name, value)?, 0)?
+            }
+            "message.timestamp.after.max.ms" => {
+                self.message_timestamp_after_max_ms = at_least(name, parse_number(name, value)?, 0)?
+            }
+            "file.delete.delay.ms" => {
+                self.file_delete_delay_ms = at_least(name, parse_number(name, value)?, 0)?
+            }
             _ => return Err(ConfigError::UnknownTopicConfig(name.to_string())),
         }
         Ok(())
@@ -208,6 +246,9 @@ impl LogConfig {
             "min.compaction.lag.ms" => self.min_compaction_lag_ms.to_string(),
             "max.compaction.lag.ms" => self.max_compaction_lag_ms.to_string(),
             "delete.retention.ms" => self.delete_retention_ms.to_string(),
+            "message.timestamp.before.max.ms" => self.message_timestamp_before_max_ms.to_string(),
+            "message.timestamp.after.max.ms" => self.message_timestamp_after_max_ms.to_string(),
+            "file.delete.delay.ms" => self.file_delete_delay_ms.to_string(),
             _ => return None,
         })
     }

@@ -44,11 +44,41 @@ fn with_leader(old: &PartitionImage, leader: i32, isr: Vec<i32>) -> PartitionIma
 /// leader at all (the fenced broker stays the ISR, to lead again when it
 /// returns, as Kafka keeps the last ISR member).
 pub fn on_fenced(state: &MetadataState, node: i32, unclean_default: bool) -> Vec<PartitionChange> {
+    without_replica(state, node, unclean_default, |_, _| true)
+}
+
+/// A broker's log dir failed: for the partitions it held there, it leaves
+/// the ISR and hands its leaderships on, as when it is fenced (Kafka's
+/// handling of a broker's offline log dirs).
+pub fn on_replicas_offline(
+    state: &MetadataState,
+    node: i32,
+    partitions: &[(String, i32)],
+    unclean_default: bool,
+) -> Vec<PartitionChange> {
+    without_replica(state, node, unclean_default, |topic, partition| {
+        partitions
+            .iter()
+            .any(|(name, index)| name == topic && *index == partition)
+    })
+}
+
+/// `node` leaves the ISR of the partitions `affected` picks, and their
+/// leaderships move to the next live in-sync replica.
+fn without_replica(
+    state: &MetadataState,
+    node: i32,
+    unclean_default: bool,
+    affected: impl Fn(&str, i32) -> bool,
+) -> Vec<PartitionChange> {
     let live =
         |id: &i32| *id != node && !state.fenced.contains(id) && state.brokers.contains_key(id);
     let mut changes = Vec::new();
     for topic in state.topics.values() {
         for old in &topic.partitions {
+            if !affected(&topic.name, old.partition) {
+                continue;
+            }
             let isr: Vec<i32> = old.isr.iter().copied().filter(|id| *id != node).collect();
             if old.leader == node {
                 let next = old

@@ -641,6 +641,25 @@ impl Controller {
         }
     }
 
+    /// This broker's replicas of `partitions` are offline (their log dir
+    /// failed): it leaves their ISRs and their leaderships move. Returns
+    /// how many partitions changed.
+    pub async fn replicas_offline(
+        &self,
+        node: i32,
+        partitions: Vec<crate::types::TopicPartition>,
+        unclean_leader_election: bool,
+    ) -> Result<usize, ControllerError> {
+        let partitions: Vec<(String, i32)> = partitions
+            .into_iter()
+            .map(|tp| (tp.topic, tp.partition))
+            .collect();
+        let state = self.quorum.state();
+        let changes =
+            election::on_replicas_offline(&state, node, &partitions, unclean_leader_election);
+        self.write_changes(changes, None).await
+    }
+
     /// Hands out the next block of producer ids, committed before it is
     /// used so that no id is ever given twice, even across restarts.
     pub fn allocate_producer_ids(&self) -> Result<std::ops::Range<i64>, ControllerError> {
@@ -733,20 +752,6 @@ fn migrate_json_snapshot(data_dir: &Path, quorum: &quorum::Quorum) -> Result<(),
     Ok(())
 }
 
-/// Replaces `path` so that a crash leaves either the old or the new content.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let temporary = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
-}
-
 /// Reads `cluster.id` from `meta.properties` (Kafka's file), or creates one:
 /// a random UUID in URL-safe base64 without padding, as Kafka's are.
 fn load_or_create_cluster_id(data_dir: &Path, node_id: i32) -> Result<String, ControllerError> {
@@ -766,7 +771,7 @@ fn load_or_create_cluster_id(data_dir: &Path, node_id: i32) -> Result<String, Co
 
 fn write_meta_properties(data_dir: &Path, cluster_id: &str, node_id: i32) -> std::io::Result<()> {
     let contents = format!("version=1\ncluster.id={cluster_id}\nnode.id={node_id}\n");
-    write_atomically(&data_dir.join(META_PROPERTIES), contents.as_bytes())
+    crate::durable::write_atomically(&data_dir.join(META_PROPERTIES), contents.as_bytes())
 }
 
 #[cfg(test)]

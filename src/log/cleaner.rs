@@ -48,7 +48,7 @@ pub fn read_checkpoint(dir: &Path) -> Option<Offset> {
 }
 
 pub fn write_checkpoint(dir: &Path, offset: Offset) -> std::io::Result<()> {
-    crate::controller::write_atomically(&dir.join(CHECKPOINT_FILE), offset.0.to_string().as_bytes())
+    crate::durable::write_atomically(&dir.join(CHECKPOINT_FILE), offset.0.to_string().as_bytes())
 }
 
 /// Removes half-written compaction output left by a crash.

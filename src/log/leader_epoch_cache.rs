@@ -198,7 +198,7 @@ impl LeaderEpochCache {
     }
 
     fn write(&self) -> io::Result<()> {
-        crate::controller::write_atomically(&self.path, format_checkpoint(&self.entries).as_bytes())
+        crate::durable::write_atomically(&self.path, format_checkpoint(&self.entries).as_bytes())
     }
 }
 

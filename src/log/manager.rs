@@ -1,87 +1,339 @@
-//! All partition logs under the data directory: finding them at start-up,
-//! creating and deleting them, and the clean-shutdown marker that tells
+//! All partition logs under `log.dirs`: finding them at start-up, placing
+//! new ones, deleting them, and the clean-shutdown marker that tells
 //! recovery whether the last run closed its logs.
+//!
+//! Deleting a partition renames its folder to `<topic>-<partition>.<id>-delete`
+//! at once and removes it `file.delete.delay.ms` later, as Kafka does:
+//! requests still reading the old files finish undisturbed, and a new log
+//! of the same name never meets the old one's files.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-use tracing::warn;
+use tokio::sync::watch;
+use tracing::{info, warn};
 
+use super::log_dir::LogDir;
+use super::offset_checkpoint;
 use super::{LogError, PartitionLog};
 use crate::config::LogConfig;
-use crate::types::TopicPartition;
+use crate::types::{Offset, TopicPartition};
 
 /// Present while no broker runs on the directory after a clean stop.
 const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+/// The suffix of a deleted partition's folder until it is removed.
+const DELETE_SUFFIX: &str = "-delete";
 
 pub struct LogManager {
-    data_dir: PathBuf,
-    clean_shutdown: bool,
+    dirs: Vec<Arc<LogDir>>,
+    /// Which dirs were closed cleanly by the last run, by position.
+    clean_shutdown: Vec<bool>,
+    failures: watch::Sender<usize>,
+    /// The high watermarks the last run checkpointed, by partition.
+    high_watermarks: HashMap<TopicPartition, Offset>,
 }
 
 impl LogManager {
-    /// Takes the data directory, noting (and clearing) the clean-shutdown
-    /// marker: from now until [`LogManager::mark_clean_shutdown`], a crash
-    /// leaves the directory "unclean".
-    pub fn open(data_dir: &Path) -> Result<LogManager, LogError> {
-        std::fs::create_dir_all(data_dir)?;
-        let marker = data_dir.join(CLEAN_SHUTDOWN_FILE);
-        let clean_shutdown = marker.exists();
-        if clean_shutdown {
-            std::fs::remove_file(&marker)?;
+    /// Takes the data directories, noting (and clearing) their clean-shutdown
+    /// markers: from now until [`LogManager::mark_clean_shutdown`], a crash
+    /// leaves them "unclean". A dir that cannot be used is offline from
+    /// the start; if none can, the broker cannot start.
+    pub fn open(paths: &[PathBuf]) -> Result<LogManager, LogError> {
+        let failures = watch::Sender::new(0);
+        let mut dirs = Vec::new();
+        let mut clean_shutdown = Vec::new();
+        let mut first_error = None;
+        for path in paths {
+            let dir = Arc::new(LogDir::new(path.clone(), failures.clone()));
+            let opened = std::fs::create_dir_all(path).and_then(|()| {
+                let marker = path.join(CLEAN_SHUTDOWN_FILE);
+                let clean = marker.exists();
+                if clean {
+                    std::fs::remove_file(&marker)?;
+                }
+                Ok(clean)
+            });
+            match opened {
+                Ok(clean) => clean_shutdown.push(clean),
+                Err(error) => {
+                    dir.fail(&format!("cannot open the dir: {error}"));
+                    clean_shutdown.push(false);
+                    first_error.get_or_insert(error);
+                }
+            }
+            dirs.push(dir);
         }
-        Ok(LogManager {
-            data_dir: data_dir.to_path_buf(),
+        if dirs.iter().all(|dir| dir.is_offline()) {
+            return Err(first_error
+                .unwrap_or_else(|| std::io::Error::other("log.dirs is empty"))
+                .into());
+        }
+        let high_watermarks = dirs
+            .iter()
+            .filter(|dir| !dir.is_offline())
+            .flat_map(|dir| offset_checkpoint::read(dir.path()))
+            .collect();
+        let manager = LogManager {
+            dirs,
             clean_shutdown,
+            failures,
+            high_watermarks,
+        };
+        manager.remove_deleted_leftovers();
+        Ok(manager)
+    }
+
+    pub fn dirs(&self) -> &[Arc<LogDir>] {
+        &self.dirs
+    }
+
+    /// Changes whenever a dir goes offline.
+    pub fn subscribe_failures(&self) -> watch::Receiver<usize> {
+        self.failures.subscribe()
+    }
+
+    fn online(&self) -> impl Iterator<Item = (usize, &Arc<LogDir>)> {
+        self.dirs
+            .iter()
+            .enumerate()
+            .filter(|(_, dir)| !dir.is_offline())
+    }
+
+    /// The dir holding a partition's folder, whether online or not.
+    fn dir_holding(&self, partition: &TopicPartition) -> Option<(usize, &Arc<LogDir>)> {
+        self.dirs
+            .iter()
+            .enumerate()
+            .find(|(_, dir)| dir.path().join(partition.dir_name()).is_dir())
+    }
+
+    /// Where a new partition goes: the online dir holding the fewest
+    /// partitions, as Kafka places new logs.
+    fn dir_for_new(&self) -> Option<(usize, &Arc<LogDir>)> {
+        self.online().min_by_key(|(_, dir)| {
+            std::fs::read_dir(dir.path()).map_or(usize::MAX, |entries| entries.count())
         })
     }
 
-    pub fn data_dir(&self) -> &Path {
-        &self.data_dir
+    /// The high watermark the last run checkpointed for a partition.
+    pub fn checkpointed_high_watermark(&self, partition: &TopicPartition) -> Option<Offset> {
+        self.high_watermarks.get(partition).copied()
     }
 
-    pub fn partition_dir(&self, partition: &TopicPartition) -> PathBuf {
-        self.data_dir.join(partition.dir_name())
+    /// Checkpoints the high watermarks of the partitions in each online
+    /// dir (Kafka's `replica.high.watermark.checkpoint.interval.ms` task);
+    /// a dir that cannot be written goes offline.
+    pub fn checkpoint_high_watermarks(&self, partitions: &[(Arc<LogDir>, TopicPartition, Offset)]) {
+        for (_, dir) in self.online() {
+            let entries: Vec<(TopicPartition, Offset)> = partitions
+                .iter()
+                .filter(|(of, _, _)| Arc::ptr_eq(of, dir))
+                .map(|(_, partition, offset)| (partition.clone(), *offset))
+                .collect();
+            if let Err(error) = offset_checkpoint::write(dir.path(), &entries) {
+                dir.fail(&format!("writing the high-watermark checkpoint: {error}"));
+            }
+        }
     }
 
-    /// Opens (creating if missing) one partition's log.
+    /// Opens (creating if missing) one partition's log, with the dir it
+    /// lives in.
     pub fn open_log(
         &self,
         partition: &TopicPartition,
         config: LogConfig,
-    ) -> Result<PartitionLog, LogError> {
-        PartitionLog::open(&self.partition_dir(partition), config, self.clean_shutdown)
+    ) -> Result<(PartitionLog, Arc<LogDir>), LogError> {
+        let (index, dir) = match self.dir_holding(partition) {
+            Some(found) => found,
+            None => self.dir_for_new().ok_or_else(|| LogError::LogDirOffline {
+                dir: "every log dir".to_string(),
+            })?,
+        };
+        if dir.is_offline() {
+            return Err(LogError::LogDirOffline {
+                dir: dir.path().display().to_string(),
+            });
+        }
+        let path = dir.path().join(partition.dir_name());
+        match PartitionLog::open(&path, config, self.clean_shutdown[index]) {
+            Ok(log) => Ok((log, Arc::clone(dir))),
+            Err(LogError::Io(error)) => {
+                dir.fail(&format!("opening {}: {error}", path.display()));
+                Err(LogError::Io(error))
+            }
+            Err(other) => Err(other),
+        }
     }
 
-    /// Partition folders found on disk, by `<topic>-<partition>` name.
+    /// Partition folders found in the online dirs, by `<topic>-<partition>`
+    /// name.
     pub fn partitions_on_disk(&self) -> Result<Vec<TopicPartition>, LogError> {
         let mut found = Vec::new();
-        for entry in std::fs::read_dir(&self.data_dir)? {
-            let entry = entry?;
-            if !entry.file_type()?.is_dir() {
-                continue;
-            }
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if name == crate::controller::quorum::METADATA_LOG_DIR {
-                continue;
-            }
-            match name.rsplit_once('-').map(|(t, p)| (t, p.parse::<i32>())) {
-                Some((topic, Ok(partition))) if !topic.is_empty() && partition >= 0 => {
-                    found.push(TopicPartition::new(topic, partition))
+        for (_, dir) in self.online() {
+            for entry in std::fs::read_dir(dir.path())? {
+                let entry = entry?;
+                if !entry.file_type()?.is_dir() {
+                    continue;
                 }
-                _ => warn!(
-                    folder = name,
-                    "ignoring folder that is not <topic>-<partition>"
-                ),
+                let name = entry.file_name();
+                let Some(name) = name.to_str() else { continue };
+                if name == crate::controller::quorum::METADATA_LOG_DIR
+                    || name.ends_with(DELETE_SUFFIX)
+                {
+                    continue;
+                }
+                match name.rsplit_once('-').map(|(t, p)| (t, p.parse::<i32>())) {
+                    Some((topic, Ok(partition))) if !topic.is_empty() && partition >= 0 => {
+                        found.push(TopicPartition::new(topic, partition))
+                    }
+                    _ => warn!(
+                        folder = name,
+                        "ignoring folder that is not <topic>-<partition>"
+                    ),
+                }
             }
         }
         found.sort();
         Ok(found)
     }
 
-    /// Writes the marker after every log was flushed and closed.
+    /// Renames a partition's folder out of the way at once and removes it
+    /// after `delay`. Nothing to do if it has no folder.
+    pub fn delete_partition(
+        &self,
+        partition: &TopicPartition,
+        delay: Duration,
+    ) -> Result<Option<PathBuf>, LogError> {
+        let Some((_, dir)) = self.dir_holding(partition) else {
+            return Ok(None);
+        };
+        let from = dir.path().join(partition.dir_name());
+        let to = deleted_name(&from);
+        match std::fs::rename(&from, &to) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error.into()),
+        }
+        info!(partition = %partition, folder = %to.display(), ?delay, "log renamed for deletion");
+        remove_later(to.clone(), delay);
+        Ok(Some(to))
+    }
+
+    /// Folders a previous run renamed for deletion and did not remove.
+    fn remove_deleted_leftovers(&self) {
+        for (_, dir) in self.online() {
+            let Ok(entries) = std::fs::read_dir(dir.path()) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().ends_with(DELETE_SUFFIX) {
+                    remove_now(&entry.path());
+                }
+            }
+        }
+    }
+
+    /// Writes the markers after every log was flushed and closed; an
+    /// offline dir gets none, so its logs are recovered in full next time.
     pub fn mark_clean_shutdown(&self) -> Result<(), LogError> {
-        std::fs::write(self.data_dir.join(CLEAN_SHUTDOWN_FILE), b"")?;
+        for (_, dir) in self.online() {
+            std::fs::write(dir.path().join(CLEAN_SHUTDOWN_FILE), b"")?;
+        }
         Ok(())
+    }
+}
+
+/// `<dir>/<topic>-<partition>` → `<dir>/<topic>-<partition>.<unique id>-delete`.
+pub fn deleted_name(folder: &Path) -> PathBuf {
+    let name = folder
+        .file_name()
+        .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+    let id = uuid::Uuid::new_v4().simple();
+    folder.with_file_name(format!("{name}.{id}{DELETE_SUFFIX}"))
+}
+
+/// Removes a renamed folder after `delay`, on the broker's runtime (or at
+/// once without one); what is left when the broker stops first goes at the
+/// next start.
+fn remove_later(folder: PathBuf, delay: Duration) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = tokio::task::spawn_blocking(move || remove_now(&folder)).await;
+            });
+        }
+        Err(_) => remove_now(&folder),
+    }
+}
+
+fn remove_now(folder: &Path) {
+    match std::fs::remove_dir_all(folder) {
+        Ok(()) => info!(folder = %folder.display(), "deleted log removed"),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => warn!(folder = %folder.display(), %error, "cannot remove a deleted log"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_spread_over_the_dirs_and_deletion_renames_at_once() {
+        let root = tempfile::tempdir().unwrap();
+        let dirs = vec![root.path().join("a"), root.path().join("b")];
+        let logs = LogManager::open(&dirs).unwrap();
+        let mut placed = Vec::new();
+        for partition in 0..4 {
+            let topic_partition = TopicPartition::new("t", partition);
+            let (_log, dir) = logs
+                .open_log(&topic_partition, LogConfig::default())
+                .unwrap();
+            placed.push(dir.path().to_path_buf());
+        }
+        assert_eq!(placed.iter().filter(|d| **d == dirs[0]).count(), 2);
+        assert_eq!(placed.iter().filter(|d| **d == dirs[1]).count(), 2);
+        // Reopening finds a partition where it is, whatever the counts.
+        let (_log, dir) = logs
+            .open_log(&TopicPartition::new("t", 3), LogConfig::default())
+            .unwrap();
+        assert_eq!(dir.path(), placed[3]);
+
+        // Removal waits on the broker's runtime.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let _inside = runtime.enter();
+        let gone = TopicPartition::new("t", 0);
+        let renamed = logs
+            .delete_partition(&gone, Duration::from_secs(3600))
+            .unwrap()
+            .expect("had a folder");
+        assert!(!placed[0].join(gone.dir_name()).exists());
+        assert!(renamed.is_dir());
+        assert!(renamed.to_string_lossy().ends_with(DELETE_SUFFIX));
+        assert!(!logs.partitions_on_disk().unwrap().contains(&gone));
+        // A restart removes what a previous run renamed and left behind.
+        drop(logs);
+        let _logs = LogManager::open(&dirs).unwrap();
+        assert!(!renamed.exists());
+    }
+
+    #[test]
+    fn a_dir_that_cannot_be_used_is_offline_from_the_start() {
+        let root = tempfile::tempdir().unwrap();
+        let file = root.path().join("not-a-dir");
+        std::fs::write(&file, b"").unwrap();
+        let logs = LogManager::open(&[file.clone(), root.path().join("ok")]).unwrap();
+        assert!(logs.dirs()[0].is_offline());
+        let (_log, dir) = logs
+            .open_log(&TopicPartition::new("t", 0), LogConfig::default())
+            .unwrap();
+        assert_eq!(dir.path(), root.path().join("ok"));
+        assert!(LogManager::open(&[file]).is_err(), "no usable dir at all");
     }
 }

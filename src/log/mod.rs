@@ -3,16 +3,22 @@
 //! they travel on the wire plus sparse `.index` and `.timeindex` files.
 
 pub mod cleaner;
+pub mod disk_faults;
 pub mod index_file;
 pub mod leader_epoch_cache;
+mod loader;
+pub mod log_dir;
 pub mod manager;
+pub mod offset_checkpoint;
 pub mod offset_index;
 pub mod partition_log;
 pub mod producer_state;
 pub mod recovery;
+mod retention;
 pub mod segment;
 pub mod time_index;
 pub mod txn_index;
+pub mod validator;
 
 use thiserror::Error;
 
@@ -23,6 +29,18 @@ use producer_state::ProducerStateError;
 
 pub use manager::LogManager;
 pub use partition_log::PartitionLog;
+
+impl LogError {
+    /// The records a client should fail, for a produce response's
+    /// `record_errors`.
+    pub fn record_errors(&self) -> &[validator::RecordError] {
+        match self {
+            LogError::InvalidRecord { record_errors, .. }
+            | LogError::InvalidTimestamp { record_errors, .. } => record_errors,
+            _ => &[],
+        }
+    }
+}
 
 #[derive(Debug, Error)]
 pub enum LogError {
@@ -43,8 +61,26 @@ pub enum LogError {
     MessageTooLarge { size: usize, max: usize },
     #[error("produce request carries no record batch")]
     EmptyRecords,
-    #[error("compacted topics accept only records with keys")]
-    KeylessRecordOnCompactedTopic,
+    /// Kafka's InvalidRecordException, with the refused records if it
+    /// was about single records.
+    #[error("{message}")]
+    InvalidRecord {
+        message: String,
+        record_errors: Vec<validator::RecordError>,
+    },
+    /// Records whose CreateTime is outside `message.timestamp.*.max.ms`.
+    #[error("{message}")]
+    InvalidTimestamp {
+        message: String,
+        record_errors: Vec<validator::RecordError>,
+    },
+    /// The partition's log dir failed earlier; it stays offline until the
+    /// broker restarts, as Kafka's do.
+    #[error("log dir {dir} is offline")]
+    LogDirOffline { dir: String },
+    /// A blocking log task could not run or panicked: not the disk's fault.
+    #[error("log task failed: {0}")]
+    TaskFailed(String),
     #[error("an idempotent or transactional produce must carry exactly one batch per partition")]
     MultipleIdempotentBatches,
     #[error(transparent)]

@@ -431,7 +431,7 @@ pub fn snapshot_path(dir: &Path, offset: Offset) -> PathBuf {
 /// Writes the state as of `offset` (everything before it applied), keeping
 /// only the two newest snapshots.
 pub fn write_snapshot(dir: &Path, offset: Offset, state: &ProducerState) -> io::Result<()> {
-    crate::controller::write_atomically(&snapshot_path(dir, offset), &state.encode())?;
+    crate::durable::write_atomically(&snapshot_path(dir, offset), &state.encode())?;
     let mut snapshots = list_snapshots(dir)?;
     snapshots.sort();
     while snapshots.len() > 2 {

@@ -2,10 +2,11 @@
 //!
 //! Sealed segments were fsynced when they were rolled, so their data is
 //! trusted; only their indexes are checked and rebuilt if missing or
-//! inconsistent. The active (last) segment may end in a torn write after a
-//! crash: after an unclean shutdown it is validated batch by batch (length,
-//! magic, CRC-32C, increasing offsets) and cut at the first bad byte, and its
-//! indexes are rebuilt from what remains.
+//! inconsistent. The active (last) segment may end in a torn write, after a
+//! crash or after a failed write whose cut-back failed too: every open
+//! validates its tail batch by batch (length, magic, CRC-32C, increasing
+//! offsets) and cuts it at the first bad byte — all of it after an unclean
+//! shutdown, with its indexes rebuilt from what remains.
 
 use std::io;
 use std::path::Path;
@@ -16,25 +17,61 @@ use super::segment::Segment;
 use crate::records::batch::{frame_size, Batch, HEADER_SIZE};
 use crate::types::Offset;
 
-/// Validates every batch of `segment`, truncating at the first invalid one.
-/// Returns the number of bytes cut off.
-pub fn recover_active_segment(segment: &mut Segment, dir: &Path) -> io::Result<u64> {
+/// Validates the active segment's batches and cuts it at the first one
+/// that is not whole and valid. After an unclean shutdown every batch is
+/// checked and the indexes are rebuilt; after a clean one the indexes are
+/// trusted if consistent and only the batches after the last index entry
+/// are checked. Returns the number of bytes cut off.
+pub fn recover_active_segment(
+    segment: &mut Segment,
+    dir: &Path,
+    clean_shutdown: bool,
+) -> io::Result<u64> {
+    let trusted_from = match clean_shutdown && offset_index_is_trusted(segment)? {
+        true => segment
+            .offset_index()
+            .last()
+            .map_or(0, |entry| u64::from(entry.position)),
+        false => 0,
+    };
     let original_size = segment.size();
-    let mut position = 0u64;
+    let (valid_end, next_offset) = valid_prefix(segment, trusted_from)?;
+    let cut = original_size - valid_end;
+    if cut > 0 {
+        warn!(
+            segment = %segment.path().display(),
+            valid_bytes = valid_end,
+            truncated_bytes = cut,
+            "truncating torn or corrupt tail of the active segment"
+        );
+        segment.truncate_to_position(valid_end, next_offset)?;
+    }
+    if trusted_from == 0 {
+        segment.rebuild_indexes(dir)?;
+    } else {
+        recover_sealed_segment(segment, dir)?;
+    }
+    Ok(cut)
+}
+
+/// Where the whole, valid batches from `position` end (length, magic,
+/// CRC-32C, increasing offsets), and the offset after the last of them.
+fn valid_prefix(segment: &Segment, mut position: u64) -> io::Result<(u64, Offset)> {
+    let size = segment.size();
     let mut next_offset = segment.base_offset();
     loop {
-        if position + HEADER_SIZE as u64 > original_size {
+        if position + HEADER_SIZE as u64 > size {
             break;
         }
         let header = segment.read_at(position, HEADER_SIZE)?;
-        let size = match frame_size(&header) {
-            Some(Ok(size)) => size as u64,
+        let batch_size = match frame_size(&header) {
+            Some(Ok(batch_size)) => batch_size as u64,
             _ => break,
         };
-        if position + size > original_size {
+        if position + batch_size > size {
             break;
         }
-        let bytes = segment.read_at(position, size as usize)?;
+        let bytes = segment.read_at(position, batch_size as usize)?;
         let valid = Batch::parse(&bytes)
             .and_then(|batch| batch.validate().map(|()| batch))
             .ok()
@@ -42,23 +79,12 @@ pub fn recover_active_segment(segment: &mut Segment, dir: &Path) -> io::Result<u
         match valid {
             Some(batch) => {
                 next_offset = batch.next_offset();
-                position += size;
+                position += batch_size;
             }
             None => break,
         }
     }
-    let cut = original_size - position;
-    if cut > 0 {
-        warn!(
-            segment = %segment.path().display(),
-            valid_bytes = position,
-            truncated_bytes = cut,
-            "truncating torn or corrupt tail of the active segment"
-        );
-        segment.truncate_to_position(position, next_offset)?;
-    }
-    segment.rebuild_indexes(dir)?;
-    Ok(cut)
+    Ok((position, next_offset))
 }
 
 /// Checks a sealed segment's indexes against its log and rebuilds them if
@@ -151,7 +177,7 @@ mod tests {
             std::fs::write(&path, &bytes).unwrap();
 
             let mut segment = Segment::open(dir.path(), Offset(0), 64).unwrap();
-            recover_active_segment(&mut segment, dir.path()).unwrap();
+            recover_active_segment(&mut segment, dir.path(), false).unwrap();
             let whole = ends.iter().filter(|&&end| end <= cut).count();
             let expected_size = if whole == 0 { 0 } else { ends[whole - 1] };
             prop_assert_eq!(segment.size(), expected_size);

@@ -7,11 +7,12 @@
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::disk_faults::{self, DiskOp};
 use super::offset_index::OffsetIndex;
 use super::producer_state::ProducerBatch;
 use super::time_index::TimeIndex;
@@ -115,6 +116,93 @@ fn read_header(file: &File, size: u64, position: u64) -> io::Result<Option<Batch
         size: batch_size,
         ..BatchHeader::of(&batch, position)
     }))
+}
+
+/// A batch on its way into a segment: the header as it will be stored
+/// (patched by the leader) and the rest of the batch, borrowed from the
+/// request or fetch response it came in.
+pub struct PendingBatch<'a> {
+    pub header: [u8; HEADER_SIZE],
+    pub body: &'a [u8],
+}
+
+impl<'a> PendingBatch<'a> {
+    /// A batch stored exactly as it is (a replica's, a marker).
+    pub fn unchanged(batch: &Batch<'a>) -> PendingBatch<'a> {
+        let mut header = [0u8; HEADER_SIZE];
+        header.copy_from_slice(&batch.bytes()[..HEADER_SIZE]);
+        PendingBatch {
+            header,
+            body: &batch.bytes()[HEADER_SIZE..],
+        }
+    }
+
+    pub fn size(&self) -> u64 {
+        (HEADER_SIZE + self.body.len()) as u64
+    }
+
+    fn batch_header(&self, position: u64) -> BatchHeader {
+        BatchHeader {
+            size: self.size(),
+            ..BatchHeader::of(&Batch::parse_header_only(&self.header), position)
+        }
+    }
+}
+
+/// What [`Segment::append_batches`] restores when a write fails.
+struct Bookkeeping {
+    next_offset: Offset,
+    max_timestamp: Option<MaxTimestamp>,
+    bytes_since_last_index_entry: u64,
+}
+
+/// Writes every slice at `position` with `pwritev`, continuing after short
+/// writes, in chunks of at most `IOV_MAX` slices.
+fn write_all_vectored_at(
+    file: &File,
+    path: &Path,
+    mut slices: &mut [IoSlice<'_>],
+    mut position: u64,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    const IOV_MAX: usize = 1024;
+    if let Some(error) = disk_faults::check(path, DiskOp::Write) {
+        // What a disk that fails mid-request leaves: part of the bytes.
+        let half = slices.iter().map(|slice| slice.len()).sum::<usize>() / 2;
+        if let Some(first) = slices.first() {
+            file.write_all_at(&first[..half.min(first.len())], position)?;
+        }
+        return Err(error);
+    }
+    while !slices.is_empty() {
+        let count = slices.len().min(IOV_MAX);
+        // SAFETY: `IoSlice` is ABI-compatible with `iovec` on Unix, and the
+        // `count` slices borrowed here outlive the call.
+        let written = unsafe {
+            libc::pwritev(
+                file.as_raw_fd(),
+                slices.as_ptr().cast::<libc::iovec>(),
+                count as libc::c_int,
+                position as libc::off_t,
+            )
+        };
+        if written < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        if written == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "pwritev wrote nothing",
+            ));
+        }
+        position += written as u64;
+        IoSlice::advance_slices(&mut slices, written as usize);
+    }
+    Ok(())
 }
 
 /// A sealed segment as the cleaner reads it, outside the partition's lock.
@@ -260,12 +348,61 @@ impl Segment {
         self.txn_index.truncate_from(offset)
     }
 
-    /// Appends one batch whose header already carries its final offsets.
+    /// Appends batches whose headers carry their final offsets, all or
+    /// nothing: one vectored write of every header and body, then the index
+    /// entries. If any of it fails, the file is cut back to where it ended
+    /// and the segment's state is as before, so a failed request leaves no
+    /// batch behind for its retry to duplicate.
+    pub fn append_batches(&mut self, batches: &[PendingBatch<'_>]) -> io::Result<()> {
+        let start = self.size;
+        let before = self.bookkeeping();
+        let mut slices = Vec::with_capacity(2 * batches.len());
+        for batch in batches {
+            slices.push(IoSlice::new(&batch.header));
+            slices.push(IoSlice::new(batch.body));
+        }
+        let written =
+            write_all_vectored_at(&self.file, &self.path, &mut slices, start).and_then(|()| {
+                let mut position = start;
+                for batch in batches {
+                    let header = batch.batch_header(position);
+                    position += header.size;
+                    self.size = position;
+                    self.after_append(header, true)?;
+                }
+                Ok(())
+            });
+        if let Err(error) = written {
+            self.cut_back(start, before);
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// Appends one batch stored exactly as it is.
     pub fn append(&mut self, batch: &Batch<'_>) -> io::Result<()> {
-        let position = self.size;
-        self.file.write_all_at(batch.bytes(), position)?;
-        self.size += batch.size() as u64;
-        self.after_append(BatchHeader::of(batch, position), true)
+        self.append_batches(&[PendingBatch::unchanged(batch)])
+    }
+
+    /// The in-memory state an append moves, to put back if it fails.
+    fn bookkeeping(&self) -> Bookkeeping {
+        Bookkeeping {
+            next_offset: self.next_offset,
+            max_timestamp: self.max_timestamp,
+            bytes_since_last_index_entry: self.bytes_since_last_index_entry,
+        }
+    }
+
+    /// Undoes a failed append: the file and the indexes end at `position`
+    /// again. If even that fails the log dir is going offline anyway, and
+    /// recovery cuts the torn tail at the next start.
+    fn cut_back(&mut self, position: u64, before: Bookkeeping) {
+        if let Err(error) = self.truncate_to_position(position, before.next_offset) {
+            tracing::error!(segment = %self.path.display(), %error,
+                            "cannot cut back a failed append");
+        }
+        self.max_timestamp = before.max_timestamp;
+        self.bytes_since_last_index_entry = before.bytes_since_last_index_entry;
     }
 
     /// Index and bookkeeping for a batch now at `header.position`; shared by
@@ -405,10 +542,12 @@ impl Segment {
     /// Cuts the segment at byte `position`, dropping batches and index
     /// entries from there on, then restores `next_offset`.
     pub fn truncate_to_position(&mut self, position: u64, next_offset: Offset) -> io::Result<()> {
-        self.file.set_len(position)?;
+        // Memory first: whatever the file does, nothing past `position` is
+        // served again.
         self.size = position;
         self.next_offset = next_offset;
         self.recent.retain(|header| header.position < position);
+        self.file.set_len(position)?;
         self.offset_index.truncate_to_position(position as u32)?;
         self.time_index.truncate_to_offset(next_offset)?;
         self.txn_index.truncate_from(next_offset)?;
@@ -468,17 +607,24 @@ impl Segment {
         if let Some(max) = self.max_timestamp {
             self.time_index.maybe_append(max.timestamp, max.offset)?;
         }
-        self.file.sync_data()?;
+        self.sync_data()?;
         self.offset_index.seal()?;
         self.time_index.seal()
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
         self.file.flush()?;
-        self.file.sync_data()?;
+        self.sync_data()?;
         self.offset_index.flush()?;
         self.txn_index.flush()?;
         self.time_index.flush()
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        if let Some(error) = disk_faults::check(&self.path, DiskOp::Fsync) {
+            return Err(error);
+        }
+        self.file.sync_data()
     }
 
     /// Removes the segment's files (retention, topic deletion).

@@ -130,7 +130,7 @@ impl TxnIndex {
             };
         }
         let bytes: Vec<u8> = self.entries.iter().flat_map(AbortedTxn::encode).collect();
-        crate::controller::write_atomically(&self.path, &bytes)
+        crate::durable::write_atomically(&self.path, &bytes)
     }
 }
 

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::config::LogConfig;
 use crate::log::cleaner::CleanStats;
+use crate::log::log_dir::LogDir;
 use crate::log::partition_log::{AppendInfo, AppendOrigin, TimestampAndOffset};
 use crate::log::producer_state::{CompletedTxn, ProducerSummary};
 use crate::log::txn_index::AbortedTxn;
@@ -34,6 +35,11 @@ pub struct Partition {
     topic_partition: TopicPartition,
     topic_id: Uuid,
     log: Mutex<PartitionLog>,
+    /// The log dir the log lives in: an I/O error takes it offline.
+    log_dir: Arc<LogDir>,
+    /// Set once the partition's folder is renamed for deletion: errors of
+    /// requests still running on it are not the disk's.
+    deleted: std::sync::atomic::AtomicBool,
     leader_epoch: AtomicI32,
     /// `min.insync.replicas` of the topic, read by acks=all produce
     /// without taking the log.
@@ -116,12 +122,22 @@ impl Partition {
         topic_partition: TopicPartition,
         topic_id: Uuid,
         log: PartitionLog,
+        log_dir: Arc<LogDir>,
         leader_epoch: LeaderEpoch,
+        checkpointed_high_watermark: Option<Offset>,
     ) -> Partition {
         let log_end = log.log_end_offset();
+        // What the replicas had confirmed when the last run checkpointed;
+        // a leader moves it on as followers fetch (at once if it is alone).
+        let high_watermark = checkpointed_high_watermark
+            .unwrap_or(log.log_start_offset())
+            .clamp(log.log_start_offset(), log_end);
         let log_start = log.log_start_offset();
         let size = log.size_bytes();
-        let stable = log.first_unstable_offset().unwrap_or(log_end).min(log_end);
+        let stable = log
+            .first_unstable_offset()
+            .unwrap_or(log_end)
+            .min(high_watermark);
         let min_insync_replicas = log.config().min_insync_replicas;
         let first_unstable = log.first_unstable_offset().map_or(i64::MAX, |o| o.0);
         let latest_epoch = log.latest_epoch().map_or(-1, |e| e.0);
@@ -129,15 +145,17 @@ impl Partition {
             topic_partition,
             topic_id,
             log: Mutex::new(log),
+            log_dir,
+            deleted: Default::default(),
             first_unstable_offset: AtomicI64::new(first_unstable),
             // Until the metadata says otherwise: a follower of nobody.
             role: Mutex::new(Role::Follower { leader: -1 }),
-            leader_high_watermark: AtomicI64::new(log_end.0),
+            leader_high_watermark: AtomicI64::new(high_watermark.0),
             latest_epoch: AtomicI32::new(latest_epoch),
             isr_change_pending: Default::default(),
             leader_epoch: AtomicI32::new(leader_epoch.0),
             min_insync_replicas: AtomicI32::new(min_insync_replicas),
-            high_watermark: AtomicI64::new(log_end.0),
+            high_watermark: AtomicI64::new(high_watermark.0),
             last_stable_offset: AtomicI64::new(stable.0),
             log_start_offset: AtomicI64::new(log_start.0),
             log_end_offset: AtomicI64::new(log_end.0),
@@ -272,10 +290,59 @@ impl Partition {
 
     /// Becomes a follower of `leader` at `leader_epoch`; acks=all waiters
     /// learn that they will not be acknowledged here.
+    /// Appends check leadership under the log lock, so taking it here
+    /// means no append of the old leadership lands after this returns.
     pub fn become_follower(&self, leader: i32, leader_epoch: LeaderEpoch) {
-        *self.lock_role() = Role::Follower { leader };
-        self.leader_epoch.store(leader_epoch.0, Ordering::Release);
+        {
+            let _no_append_meanwhile = self.lock_log();
+            *self.lock_role() = Role::Follower { leader };
+            self.leader_epoch.store(leader_epoch.0, Ordering::Release);
+        }
         self.new_data.notify_waiters();
+    }
+
+    /// The epoch this broker leads at, or `NotLeader`.
+    fn leading_epoch(&self) -> Result<LeaderEpoch, LogError> {
+        match &*self.lock_role() {
+            Role::Leader(_) => Ok(self.leader_epoch()),
+            Role::Follower { .. } => Err(LogError::NotLeader),
+        }
+    }
+
+    /// The log dir this partition's log lives in.
+    pub fn log_dir(&self) -> &Arc<LogDir> {
+        &self.log_dir
+    }
+
+    /// Whether the partition's log dir failed.
+    pub fn is_offline(&self) -> bool {
+        self.log_dir.is_offline()
+    }
+
+    /// Passes a log outcome on, taking the log dir offline on an I/O error
+    /// and logging every storage error answered with its cause.
+    fn checked<T>(&self, outcome: Result<T, LogError>) -> Result<T, LogError> {
+        match &outcome {
+            Err(LogError::Io(error)) if !self.deleted.load(Ordering::Acquire) => {
+                self.log_dir
+                    .fail(&format!("{}: {error}", self.topic_partition));
+                tracing::warn!(partition = %self.topic_partition, %error,
+                               "KAFKA_STORAGE_ERROR: log I/O failed");
+            }
+            Err(LogError::LogDirOffline { dir }) => {
+                tracing::warn!(partition = %self.topic_partition, %dir,
+                               cause = self.log_dir.failure().unwrap_or(""),
+                               "KAFKA_STORAGE_ERROR: log dir offline");
+            }
+            _ => {}
+        }
+        outcome
+    }
+
+    fn offline_error(&self) -> LogError {
+        LogError::LogDirOffline {
+            dir: self.log_dir.path().display().to_string(),
+        }
     }
 
     /// Leader: records a follower's fetch; the ISR it should move to if
@@ -441,14 +508,32 @@ impl Partition {
     }
 
     /// Runs `work` on the log on a blocking thread: log calls do file I/O.
+    /// Nothing runs on a log whose dir is offline.
     async fn with_log<T: Send + 'static>(
         self: &Arc<Self>,
         work: impl FnOnce(&mut PartitionLog) -> Result<T, LogError> + Send + 'static,
     ) -> Result<T, LogError> {
+        if self.is_offline() {
+            return self.checked(Err(self.offline_error()));
+        }
         let partition = Arc::clone(self);
-        tokio::task::spawn_blocking(move || work(&mut partition.lock_log()))
+        let outcome = tokio::task::spawn_blocking(move || work(&mut partition.lock_log()))
             .await
-            .map_err(|join_error| LogError::Io(std::io::Error::other(join_error.to_string())))?
+            .map_err(|join_error| LogError::TaskFailed(join_error.to_string()))
+            .and_then(|outcome| outcome);
+        self.checked(outcome)
+    }
+
+    /// `with_log` on the calling thread, for start-up and shutdown.
+    fn with_log_blocking<T>(
+        &self,
+        work: impl FnOnce(&mut PartitionLog) -> Result<T, LogError>,
+    ) -> Result<T, LogError> {
+        if self.is_offline() {
+            return self.checked(Err(self.offline_error()));
+        }
+        let outcome = work(&mut self.lock_log());
+        self.checked(outcome)
     }
 
     /// `with_log` for work that changes the log: the offsets it moved are
@@ -468,19 +553,21 @@ impl Partition {
     }
 
     /// Appends a produce request's batches as leader, then makes them visible.
+    /// Leadership and its epoch are checked under the log lock, which a
+    /// demotion takes too: no append of a deposed leader lands.
     pub async fn append_as_leader(
         self: &Arc<Self>,
-        mut records: Vec<u8>,
+        records: bytes::Bytes,
         origin: AppendOrigin,
     ) -> Result<AppendInfo, LogError> {
         // A paused partition (fault plane) holds appends until resumed.
         let _ = self.paused.subscribe().wait_for(|paused| !*paused).await;
-        if !self.is_leader() {
-            return Err(LogError::NotLeader);
-        }
-        let epoch = self.leader_epoch();
+        let partition = Arc::clone(self);
         let info = self
-            .changing_log(move |log| log.append_as_leader(&mut records, epoch, origin))
+            .changing_log(move |log| {
+                let epoch = partition.leading_epoch()?;
+                log.append_as_leader(&records, epoch, origin)
+            })
             .await?;
         self.new_data.notify_waiters();
         Ok(info)
@@ -493,12 +580,9 @@ impl Partition {
         self: &Arc<Self>,
         marker: TxnMarker,
     ) -> Result<CompletedTxn, LogError> {
-        if !self.is_leader() {
-            return Err(LogError::NotLeader);
-        }
-        let epoch = self.leader_epoch();
+        let partition = Arc::clone(self);
         let (info, completed) = self
-            .changing_log(move |log| log.append_marker(&marker, epoch))
+            .changing_log(move |log| log.append_marker(&marker, partition.leading_epoch()?))
             .await?;
         self.new_data.notify_waiters();
         self.replicated(info.last_offset).await?;
@@ -513,7 +597,7 @@ impl Partition {
         records: Vec<u8>,
     ) -> Result<AppendInfo, LogError> {
         let info = self
-            .append_as_leader(records, AppendOrigin::Coordinator)
+            .append_as_leader(records.into(), AppendOrigin::Coordinator)
             .await?;
         self.replicated(info.last_offset).await?;
         Ok(info)
@@ -584,7 +668,7 @@ impl Partition {
     /// that run at start-up, off the async runtime.
     pub fn read_blocking(&self, offset: Offset, max_bytes: usize) -> Result<Vec<u8>, LogError> {
         let high_watermark = self.high_watermark();
-        self.lock_log().read(offset, max_bytes, high_watermark)
+        self.with_log_blocking(|log| log.read(offset, max_bytes, high_watermark))
     }
 
     pub async fn offset_for_timestamp(
@@ -609,9 +693,11 @@ impl Partition {
         .await
     }
 
-    /// Deletes segments past retention; returns how many went.
+    /// Deletes segments past retention, never above the high watermark;
+    /// returns how many went.
     pub async fn apply_retention(self: &Arc<Self>, now_ms: i64) -> Result<usize, LogError> {
-        self.changing_log(move |log| log.apply_retention(now_ms))
+        let partition = Arc::clone(self);
+        self.changing_log(move |log| log.apply_retention(now_ms, partition.high_watermark()))
             .await
     }
 
@@ -619,12 +705,18 @@ impl Partition {
     /// only to take the sealed segments and to swap the cleaned ones in;
     /// produce and fetch go on while the segments are rewritten.
     pub async fn compact(self: &Arc<Self>, now_ms: i64) -> Result<Option<CleanStats>, LogError> {
-        let Some(job) = self.with_log(|log| log.compaction_job()).await? else {
+        let last_stable_offset = self.last_stable_offset();
+        let Some(job) = self
+            .with_log(move |log| log.compaction_job(last_stable_offset))
+            .await?
+        else {
             return Ok(None);
         };
         let cleaned = tokio::task::spawn_blocking(move || job.run(now_ms))
             .await
-            .map_err(|join_error| LogError::Io(std::io::Error::other(join_error.to_string())))??;
+            .map_err(|join_error| LogError::TaskFailed(join_error.to_string()))
+            .and_then(|outcome| outcome);
+        let cleaned = self.checked(cleaned)?;
         let Some(compacted) = cleaned else {
             return Ok(None);
         };
@@ -638,7 +730,7 @@ impl Partition {
 
     /// Flushes the log and snapshots its producer state (clean shutdown).
     pub fn checkpoint_blocking(&self) -> Result<(), LogError> {
-        self.lock_log().checkpoint()
+        self.with_log_blocking(PartitionLog::checkpoint)
     }
 
     /// DeleteRecords up to `offset` (-1: the high watermark); returns the
@@ -670,14 +762,19 @@ impl Partition {
             .await
     }
 
-    /// Removes the partition's folder (topic deletion). Requests still holding
-    /// this partition keep working on the unlinked files until they finish.
-    pub async fn delete_log_files(self: &Arc<Self>) -> Result<(), LogError> {
-        self.with_log(|log| {
-            std::fs::remove_dir_all(log.dir())?;
-            Ok(())
-        })
-        .await
+    /// Renames the partition's folder for deletion (topic deletion, or no
+    /// longer a replica here) and has it removed after
+    /// `file.delete.delay.ms`. Under the log lock, so no log operation sees
+    /// the folder move under it; requests still holding the partition
+    /// finish on the renamed files.
+    pub fn delete_log_blocking(&self, logs: &crate::log::LogManager) -> Result<(), LogError> {
+        let mut log = self.lock_log();
+        self.deleted.store(true, Ordering::Release);
+        let delay = std::time::Duration::from_millis(log.config().file_delete_delay_ms as u64);
+        if let Some(renamed) = logs.delete_partition(&self.topic_partition, delay)? {
+            log.renamed_to(renamed);
+        }
+        Ok(())
     }
 }
 
@@ -687,4 +784,87 @@ fn upper_bound(records: &[u8], from: Offset) -> Offset {
         .map_while(Result::ok)
         .last()
         .map_or(from, |(_, batch)| batch.next_offset())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::batch::tests::sample_batch;
+
+    fn partition(dir: &std::path::Path) -> Arc<Partition> {
+        let log_dir = Arc::new(LogDir::new(
+            dir.to_path_buf(),
+            tokio::sync::watch::Sender::new(0),
+        ));
+        let log = PartitionLog::open(&dir.join("t-0"), LogConfig::default(), true).unwrap();
+        let partition = Arc::new(Partition::new(
+            TopicPartition::new("t", 0),
+            Uuid::nil(),
+            log,
+            log_dir,
+            LeaderEpoch(0),
+            None,
+        ));
+        partition.become_leader(1, LeaderEpoch(1), vec![1], vec![1], 0);
+        partition
+    }
+
+    #[tokio::test]
+    async fn a_demoted_leader_appends_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let partition = partition(dir.path());
+        let client = AppendOrigin::Client;
+        let info = partition
+            .append_as_leader(sample_batch(2).into(), client)
+            .await
+            .unwrap();
+        assert_eq!(info.base_offset, Offset(0));
+        partition.become_follower(2, LeaderEpoch(2));
+        assert!(matches!(
+            partition
+                .append_as_leader(sample_batch(2).into(), client)
+                .await,
+            Err(LogError::NotLeader)
+        ));
+        assert_eq!(partition.log_end_offset(), Offset(2));
+    }
+
+    #[tokio::test]
+    async fn an_io_error_takes_the_log_dir_offline_for_every_later_call() {
+        use crate::log::disk_faults::{self, DiskErrno, DiskFault, DiskOp};
+        let dir = tempfile::tempdir().unwrap();
+        let partition = partition(dir.path());
+        disk_faults::arm(DiskFault {
+            path: dir.path().to_path_buf(),
+            op: DiskOp::Write,
+            errno: DiskErrno::Eio,
+            count: 1,
+        });
+        let client = AppendOrigin::Client;
+        assert!(matches!(
+            partition
+                .append_as_leader(sample_batch(2).into(), client)
+                .await,
+            Err(LogError::Io(_))
+        ));
+        assert!(partition.is_offline());
+        assert!(partition
+            .log_dir()
+            .failure()
+            .is_some_and(|cause| cause.contains("t-0")));
+        // The fault is used up; the dir stays offline all the same.
+        assert!(matches!(
+            partition
+                .append_as_leader(sample_batch(2).into(), client)
+                .await,
+            Err(LogError::LogDirOffline { .. })
+        ));
+        assert!(matches!(
+            partition
+                .read(Offset(0), 1024, Isolation::ReadUncommitted)
+                .await,
+            Err(LogError::LogDirOffline { .. })
+        ));
+        assert_eq!(partition.log_end_offset(), Offset(0));
+    }
 }

@@ -34,6 +34,12 @@ impl Partitions {
         map.values().cloned().collect()
     }
 
+    /// The partitions whose log dir serves: what background work visits.
+    pub fn online(&self) -> Vec<Arc<Partition>> {
+        let map = self.by_name.read().unwrap_or_else(|p| p.into_inner());
+        map.values().filter(|p| !p.is_offline()).cloned().collect()
+    }
+
     pub fn contains(&self, topic_partition: &TopicPartition) -> bool {
         let map = self.by_name.read().unwrap_or_else(|p| p.into_inner());
         map.contains_key(topic_partition)

@@ -261,11 +261,36 @@ pub fn set_partition_leader_epoch(bytes: &mut [u8], epoch: LeaderEpoch) {
 /// the timestamp-type bit change, so the CRC is recomputed. Records inside are
 /// left untouched; readers take the batch's max timestamp for every record.
 pub fn set_log_append_time(bytes: &mut [u8], now_ms: i64) {
-    let attributes = read_i16(bytes, ATTRIBUTES) | TIMESTAMP_TYPE_LOG_APPEND;
-    bytes[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attributes.to_be_bytes());
-    bytes[MAX_TIMESTAMP..MAX_TIMESTAMP + 8].copy_from_slice(&now_ms.to_be_bytes());
-    let crc = crc32c::crc32c(&bytes[ATTRIBUTES..]);
-    bytes[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+    let (header, records) = bytes.split_at_mut(HEADER_SIZE);
+    stamp_log_append_time(header, records, now_ms);
+}
+
+fn stamp_log_append_time(header: &mut [u8], records: &[u8], now_ms: i64) {
+    let attributes = read_i16(header, ATTRIBUTES) | TIMESTAMP_TYPE_LOG_APPEND;
+    header[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attributes.to_be_bytes());
+    header[MAX_TIMESTAMP..MAX_TIMESTAMP + 8].copy_from_slice(&now_ms.to_be_bytes());
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[ATTRIBUTES..HEADER_SIZE]), records);
+    header[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// The header a leader writes for `batch`: the producer's header with the
+/// broker's base offset and leader epoch, and for LogAppendTime topics the
+/// broker's time. The records after it are written from the request's own
+/// bytes, so a produce request is never copied whole.
+pub fn leader_header(
+    batch: &Batch<'_>,
+    base_offset: Offset,
+    leader_epoch: LeaderEpoch,
+    log_append_time: Option<i64>,
+) -> [u8; HEADER_SIZE] {
+    let mut header = [0u8; HEADER_SIZE];
+    header.copy_from_slice(&batch.bytes[..HEADER_SIZE]);
+    set_base_offset(&mut header, base_offset);
+    set_partition_leader_epoch(&mut header, leader_epoch);
+    if let Some(now_ms) = log_append_time {
+        stamp_log_append_time(&mut header, batch.records_payload(), now_ms);
+    }
+    header
 }
 
 /// A copy of `original` holding only `records` (encoded records taken from

@@ -31,6 +31,12 @@ impl<'a> Records<'a> {
             left: count,
         }
     }
+
+    /// Bytes not yet read: after the declared count of records, a
+    /// well-formed payload has none left.
+    pub fn remaining_bytes(&self) -> usize {
+        self.remaining.len()
+    }
 }
 
 /// A length-prefixed field: -1 is null.

@@ -5,6 +5,9 @@
 //! - the fault plane: `POST /faults` arms a fault (JSON, see
 //!   `server/faults.rs`), `GET /faults` lists the armed ones, `DELETE
 //!   /faults` clears them;
+//! - disk faults: `POST /faults/disk` makes the next writes or fsyncs of a
+//!   partition or a log dir fail with EIO or ENOSPC (`log/disk_faults.rs`),
+//!   `GET` lists, `DELETE` clears them;
 //! - `POST /partitions/<topic>/<partition>/pause` and `/resume` hold and
 //!   release a partition's appends;
 //! - `GET /journal`: the most recent requests.
@@ -25,6 +28,7 @@ use tracing::{debug, warn};
 
 use super::faults::Fault;
 use crate::broker::Broker;
+use crate::log::disk_faults::{self, DiskErrno, DiskFault, DiskOp};
 use crate::types::TopicPartition;
 
 /// Request bodies larger than this are refused: faults are small JSON.
@@ -47,19 +51,94 @@ fn bad_request(message: String) -> Answer {
     (StatusCode::BAD_REQUEST, "text/plain", message + "\n")
 }
 
-async fn arm_fault(broker: &Broker, request: Request<Incoming>) -> Answer {
+/// A request's JSON body, or the 400 answer saying why it is not one.
+async fn json_body<T: serde::de::DeserializeOwned>(
+    request: Request<Incoming>,
+    what: &str,
+) -> Result<T, Answer> {
     let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
         Ok(body) => body.to_bytes(),
-        Err(error) => return bad_request(format!("cannot read the body: {error}")),
+        Err(error) => return Err(bad_request(format!("cannot read the body: {error}"))),
     };
-    let fault: Fault = match serde_json::from_slice(&body) {
+    serde_json::from_slice(&body).map_err(|error| bad_request(format!("not {what}: {error}")))
+}
+
+async fn arm_fault(broker: &Broker, request: Request<Incoming>) -> Answer {
+    let fault: Fault = match json_body(request, "a fault").await {
         Ok(fault) => fault,
-        Err(error) => return bad_request(format!("not a fault: {error}")),
+        Err(answer) => return answer,
     };
     match broker.faults().arm(fault) {
         Ok(armed) => json(StatusCode::CREATED, &armed),
         Err(message) => bad_request(message),
     }
+}
+
+/// What `POST /faults/disk` takes: the next `count` writes or fsyncs fail
+/// with `errno`, for one partition (`topic` and `partition`), one log dir
+/// (`log_dir`), or every log dir of the broker (neither).
+#[derive(serde::Deserialize)]
+struct DiskFaultRequest {
+    op: DiskOp,
+    errno: DiskErrno,
+    #[serde(default = "one")]
+    count: u32,
+    topic: Option<String>,
+    partition: Option<i32>,
+    log_dir: Option<std::path::PathBuf>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+async fn arm_disk_fault(broker: &Broker, request: Request<Incoming>) -> Answer {
+    let wanted: DiskFaultRequest = match json_body(request, "a disk fault").await {
+        Ok(wanted) => wanted,
+        Err(answer) => return answer,
+    };
+    let dirs: Vec<std::path::PathBuf> = broker
+        .log_dir_sizes()
+        .into_iter()
+        .map(|dir| dir.path)
+        .collect();
+    let paths = match (&wanted.topic, wanted.partition, &wanted.log_dir) {
+        (Some(topic), Some(partition), None) => {
+            let topic_partition = TopicPartition::new(topic, partition);
+            match broker.partition(&topic_partition) {
+                Some(live) => vec![live.log_dir().path().join(topic_partition.dir_name())],
+                None => return bad_request(format!("{topic_partition} is not hosted here")),
+            }
+        }
+        (None, None, Some(dir)) if dirs.contains(dir) => vec![dir.clone()],
+        (None, None, Some(dir)) => {
+            return bad_request(format!("{} is not one of log.dirs", dir.display()))
+        }
+        (None, None, None) => dirs,
+        _ => return bad_request("name topic and partition, or log_dir, or neither".to_string()),
+    };
+    let armed: Vec<DiskFault> = paths
+        .into_iter()
+        .map(|path| DiskFault {
+            path,
+            op: wanted.op,
+            errno: wanted.errno,
+            count: wanted.count.max(1),
+        })
+        .collect();
+    for fault in &armed {
+        disk_faults::arm(fault.clone());
+    }
+    json(StatusCode::CREATED, &armed)
+}
+
+/// The disk faults still armed on this broker's log dirs.
+fn disk_faults_of(broker: &Broker) -> Vec<DiskFault> {
+    broker
+        .log_dir_sizes()
+        .iter()
+        .flat_map(|dir| disk_faults::armed_under(&dir.path))
+        .collect()
 }
 
 /// `/partitions/<topic>/<partition>/pause` or `/resume`.
@@ -102,6 +181,14 @@ async fn route(
         (Method::POST, "/faults") => arm_fault(&broker, request).await,
         (Method::DELETE, "/faults") => {
             broker.faults().clear();
+            (StatusCode::NO_CONTENT, "text/plain", String::new())
+        }
+        (Method::GET, "/faults/disk") => json(StatusCode::OK, &disk_faults_of(&broker)),
+        (Method::POST, "/faults/disk") => arm_disk_fault(&broker, request).await,
+        (Method::DELETE, "/faults/disk") => {
+            for dir in broker.log_dir_sizes() {
+                disk_faults::clear_under(&dir.path);
+            }
             (StatusCode::NO_CONTENT, "text/plain", String::new())
         }
         (Method::GET, "/journal") => json(StatusCode::OK, &broker.journal().entries()),

@@ -41,10 +41,7 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, peer: SocketAddr) 
             ResponseKind::DeleteTopics(handlers::delete_topics::handle(broker, body, version).await)
         }
         RequestKind::Produce(body) => {
-            return match handlers::produce::handle(broker, body, version).await {
-                Some(response) => Reply::Send(Box::new(ResponseKind::Produce(response))),
-                None => Reply::Nothing,
-            }
+            return handlers::produce::handle(broker, body, version).await;
         }
         RequestKind::Fetch(body) => {
             ResponseKind::Fetch(handlers::fetch::handle(broker, body, version).await)

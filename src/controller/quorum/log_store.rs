@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{storage_error, StorageError, TypeConfig};
-use crate::controller::write_atomically;
+use crate::durable::write_atomically;
 
 const LOG_FILE: &str = "raft.log";
 const VOTE_FILE: &str = "raft-vote.json";

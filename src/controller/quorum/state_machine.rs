@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::{storage_error, MetadataResponse, MetadataState, StorageError, TypeConfig};
-use crate::controller::write_atomically;
+use crate::durable::write_atomically;
 
 const SNAPSHOT_FILE: &str = "raft-snapshot.json";
 

@@ -1,8 +1,10 @@
-//! DescribeLogDirs (v1–v4): the data directory, each partition's size on
-//! disk, and (v4) the file system's total and usable bytes.
+//! DescribeLogDirs (v1–v4): each of `log.dirs` (KAFKA_STORAGE_ERROR for an
+//! offline one), each partition's size on disk, and (v4) the file system's
+//! total and usable bytes.
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_log_dirs_response::{
     DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
 };
@@ -31,39 +33,50 @@ pub async fn handle(
     request: DescribeLogDirsRequest,
     version: i16,
 ) -> DescribeLogDirsResponse {
-    let (dir, sizes) = broker.log_dir_sizes();
     let wanted = |topic: &str, partition: i32| match &request.topics {
         None => true,
         Some(topics) => topics
             .iter()
             .any(|t| t.topic.as_str() == topic && t.partitions.contains(&partition)),
     };
-    let mut topics: Vec<DescribeLogDirsTopic> = Vec::new();
-    for (topic_partition, size) in sizes {
-        if !wanted(&topic_partition.topic, topic_partition.partition) {
-            continue;
-        }
-        let entry = DescribeLogDirsPartition::default()
-            .with_partition_index(topic_partition.partition)
-            .with_partition_size(size as i64);
-        match topics.last_mut() {
-            Some(last) if last.name.as_str() == topic_partition.topic => {
-                last.partitions.push(entry)
+    let results = broker
+        .log_dir_sizes()
+        .into_iter()
+        .map(|dir| {
+            let absolute = std::fs::canonicalize(&dir.path).unwrap_or(dir.path);
+            let result = DescribeLogDirsResult::default()
+                .with_log_dir(str_bytes(absolute.display().to_string()));
+            // An offline dir is reported with its error and nothing else,
+            // as Kafka reports it.
+            if dir.failure.is_some() {
+                return result.with_error_code(ResponseError::KafkaStorageError.code());
             }
-            _ => topics.push(
-                DescribeLogDirsTopic::default()
-                    .with_name(topic_name(&topic_partition.topic))
-                    .with_partitions(vec![entry]),
-            ),
-        }
-    }
-    let absolute = std::fs::canonicalize(&dir).unwrap_or(dir);
-    let mut result = DescribeLogDirsResult::default()
-        .with_log_dir(str_bytes(absolute.display().to_string()))
-        .with_topics(topics);
-    if version >= 4 {
-        let (total, usable) = file_system_bytes(&absolute);
-        result = result.with_total_bytes(total).with_usable_bytes(usable);
-    }
-    DescribeLogDirsResponse::default().with_results(vec![result])
+            let mut topics: Vec<DescribeLogDirsTopic> = Vec::new();
+            for (topic_partition, size) in dir.sizes {
+                if !wanted(&topic_partition.topic, topic_partition.partition) {
+                    continue;
+                }
+                let entry = DescribeLogDirsPartition::default()
+                    .with_partition_index(topic_partition.partition)
+                    .with_partition_size(size as i64);
+                match topics.last_mut() {
+                    Some(last) if last.name.as_str() == topic_partition.topic => {
+                        last.partitions.push(entry)
+                    }
+                    _ => topics.push(
+                        DescribeLogDirsTopic::default()
+                            .with_name(topic_name(&topic_partition.topic))
+                            .with_partitions(vec![entry]),
+                    ),
+                }
+            }
+            let mut result = result.with_topics(topics);
+            if version >= 4 {
+                let (total, usable) = file_system_bytes(&absolute);
+                result = result.with_total_bytes(total).with_usable_bytes(usable);
+            }
+            result
+        })
+        .collect();
+    DescribeLogDirsResponse::default().with_results(results)
 }

@@ -196,6 +196,12 @@ async fn read_all(
                     .with_last_stable_offset(partition.last_stable_offset().value())
                     .with_log_start_offset(partition.log_start_offset().value());
                 let error = match partition.is_leader() {
+                    _ if partition.is_offline() => {
+                        tracing::warn!(partition = %partition.topic_partition(),
+                                       cause = partition.log_dir().failure().unwrap_or(""),
+                                       "KAFKA_STORAGE_ERROR: fetch from a partition in an offline log dir");
+                        Some(ResponseError::KafkaStorageError)
+                    }
                     false => Some(ResponseError::NotLeaderOrFollower),
                     true => {
                         leader_epoch_error(fetch.current_leader_epoch, partition.leader_epoch())

@@ -1,34 +1,38 @@
 //! Produce (v3–v12; v0–v2 advertised for librdkafka but refused): appends
-//! each partition's batches as sent, after validating headers and CRCs, and
-//! answers with base offsets — or not at all for acks=0.
+//! each partition's batches as sent, after Kafka's validation, and answers
+//! with base offsets, or with the error and the refused records (KIP-467).
+//! acks=0 gets no answer; if any partition failed, the connection is closed
+//! instead, as Kafka does, so the client refreshes its metadata.
 
 use std::sync::Arc;
 
 use futures_util::future::join_all;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
+use kafka_protocol::messages::ResponseKind;
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::topic_name;
 use crate::broker::Broker;
 use crate::error::KafkaError;
 use crate::log::partition_log::AppendOrigin;
+use crate::log::validator::RecordError;
 use crate::partition::ReplicationError;
 use crate::records::batch::Batch;
+use crate::server::dispatch::Reply;
 use crate::txn::coordinator::TxnProtocol;
 use crate::txn::state::TxnError;
 
-/// The first Produce version of transactions V2 (KIP-890).
-const PRODUCE_V2_SINCE: i16 = 12;
 use crate::types::TopicPartition;
 
-pub async fn handle(
-    broker: &Arc<Broker>,
-    request: ProduceRequest,
-    version: i16,
-) -> Option<ProduceResponse> {
+/// The first Produce version of transactions V2 (KIP-890).
+const PRODUCE_V2_SINCE: i16 = 12;
+
+pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16) -> Reply {
     let acks = request.acks;
     let timeout = std::time::Duration::from_millis(request.timeout_ms.max(0) as u64);
     let mut topics = Vec::with_capacity(request.topic_data.len());
@@ -58,7 +62,24 @@ pub async fn handle(
                 .with_partition_responses(partitions),
         );
     }
-    (acks != 0).then(|| ProduceResponse::default().with_responses(topics))
+    if acks != 0 {
+        let response = ProduceResponse::default().with_responses(topics);
+        return Reply::Send(Box::new(ResponseKind::Produce(response)));
+    }
+    let failed = topics.iter().find_map(|topic| {
+        topic
+            .partition_responses
+            .iter()
+            .find(|partition| partition.error_code != 0)
+            .map(|partition| (topic.name.to_string(), partition))
+    });
+    match failed {
+        Some((topic, partition)) => Reply::Close(format!(
+            "acks=0 produce to {topic}-{} failed with error {}",
+            partition.index, partition.error_code
+        )),
+        None => Reply::Nothing,
+    }
 }
 
 async fn append_one(
@@ -95,6 +116,16 @@ async fn append_one(
     let Some(records) = records else {
         return failed(ResponseError::CorruptMessage, "null records".to_string());
     };
+    // An offline replica answers for its disk before anything else, as
+    // Kafka's `HostedPartition.Offline` does.
+    if partition.is_offline() {
+        warn!(partition = %topic_partition, cause = partition.log_dir().failure().unwrap_or(""),
+              "KAFKA_STORAGE_ERROR: produce to a partition in an offline log dir");
+        return failed(
+            ResponseError::KafkaStorageError,
+            format!("{topic_partition} is in an offline log dir"),
+        );
+    }
     // acks=all needs min.insync.replicas replicas in sync before anything
     // is appended, as Kafka checks it.
     if !partition.is_leader() {
@@ -123,11 +154,9 @@ async fn append_one(
             format!("{topic_partition}: transactional batch refused"),
         );
     }
-    // The batches are patched in place (offsets, leader epoch), so they need
-    // a buffer of their own.
     let size = records.len();
     match partition
-        .append_as_leader(records.to_vec(), AppendOrigin::Client)
+        .append_as_leader(records, AppendOrigin::Client)
         .await
     {
         Ok(info) => {
@@ -163,8 +192,15 @@ async fn append_one(
         Err(error) => {
             debug!(partition = %topic_partition, %error, "produce rejected");
             failed(error.kafka_error(), error.to_string())
+                .with_record_errors(error.record_errors().iter().map(record_error).collect())
         }
     }
+}
+
+fn record_error(error: &RecordError) -> BatchIndexAndErrorMessage {
+    BatchIndexAndErrorMessage::default()
+        .with_batch_index(error.batch_index)
+        .with_batch_index_error_message(Some(StrBytes::from_string(error.message.clone())))
 }
 
 /// A transactional batch is accepted only into a partition its producer
