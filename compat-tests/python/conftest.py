@@ -59,11 +59,15 @@ class Broker:
 
     def __init__(self, name: str = "gregor", overrides: dict | None = None,
                  data_dir: str | Path | None = None, port: int | None = None,
-                 env: dict | None = None):
+                 env: dict | None = None, host: str = "127.0.0.1",
+                 launcher: list[str] | None = None):
         """`overrides` become --override flags (None drops one of the
-        defaults below); `env` adds environment variables (GREGOR_*)."""
+        defaults below); `env` adds environment variables (GREGOR_*);
+        `launcher` is an argv prefix the command runs under (e.g. `ip netns
+        exec <ns>`), which must exec it so that signals reach the broker."""
         self.name = name
-        self.host = "127.0.0.1"
+        self.host = host
+        self.launcher = list(launcher or [])
         self.port = port or free_port()
         self._own_tmp = None
         if data_dir is None:
@@ -99,7 +103,7 @@ class Broker:
         settings.update({k: str(v) for k, v in self.overrides.items() if v is not None})
         for k in [k for k, v in self.overrides.items() if v is None]:
             settings.pop(k, None)
-        cmd = [GREGOR_BIN, "broker"]
+        cmd = [*self.launcher, GREGOR_BIN, "broker"]
         for k, v in settings.items():
             cmd += ["--override", f"{k}={v}"]
         return cmd
@@ -400,38 +404,46 @@ class FaultPlane:
 
 
 def start_cluster(size: int = 3, overrides: dict | None = None,
-                  observers: int = 0, admin_listeners: bool = False) -> list[Broker]:
+                  observers: int = 0, admin_listeners: bool = False,
+                  network=None) -> list[Broker]:
     """`size` brokers in KRaft combined mode (every one a voter), plus
-    `observers` brokers with `process.roles=broker` that follow them, on
-    loopback ports, configured as Kafka's are; started at the same moment."""
+    `observers` brokers with `process.roles=broker` that follow them,
+    configured as Kafka's are; started at the same moment. On loopback
+    ports, or on a `network` that gives each node its `host(node)` and the
+    `launcher(node)` its process runs under (campaign/network.py)."""
+    def host(node: int) -> str:
+        return network.host(node) if network else "127.0.0.1"
+
+    def launcher(node: int) -> list[str]:
+        return network.launcher(node) if network else []
+
     ports = {node: (free_port(), free_port()) for node in range(1, size + 1)}
-    voters = ",".join(f"{node}@127.0.0.1:{controller}"
+    voters = ",".join(f"{node}@{host(node)}:{controller}"
                       for node, (_, controller) in ports.items())
-    brokers = [Broker(name=f"node-{node}", port=port, overrides={
-        "node.id": node,
-        "process.roles": "broker,controller",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
-        "controller.listener.names": "CONTROLLER",
-        "controller.quorum.voters": voters,
-        **(overrides or {}),
-    }) for node, (port, controller) in ports.items()]
+
+    def broker(node: int, port: int, roles: str, listeners: str) -> Broker:
+        return Broker(name=f"node-{node}", port=port, host=host(node), launcher=launcher(node),
+                      overrides={
+                          "node.id": node,
+                          "process.roles": roles,
+                          "listeners": listeners,
+                          "advertised.listeners": f"PLAINTEXT://{host(node)}:{port}",
+                          "controller.listener.names": "CONTROLLER",
+                          "controller.quorum.voters": voters,
+                          **(overrides or {}),
+                      })
+
+    brokers = [broker(node, port, "broker,controller",
+                      f"PLAINTEXT://{host(node)}:{port},CONTROLLER://{host(node)}:{controller}")
+               for node, (port, controller) in ports.items()]
     for node in range(size + 1, size + observers + 1):
         port = free_port()
-        brokers.append(Broker(name=f"node-{node}", port=port, overrides={
-            "node.id": node,
-            "process.roles": "broker",
-            "listeners": f"PLAINTEXT://127.0.0.1:{port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
-            "controller.listener.names": "CONTROLLER",
-            "controller.quorum.voters": voters,
-            **(overrides or {}),
-        }))
+        brokers.append(broker(node, port, "broker", f"PLAINTEXT://{host(node)}:{port}"))
     if admin_listeners:
         # Each broker's fault plane, at `broker.admin_port`.
         for b in brokers:
             b.admin_port = free_port()
-            b.overrides["admin.listener"] = f"127.0.0.1:{b.admin_port}"
+            b.overrides["admin.listener"] = f"{b.host}:{b.admin_port}"
     # Started in parallel: each waits for the quorum, which needs the others.
     procs = []
     try:

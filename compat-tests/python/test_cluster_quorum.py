@@ -3,18 +3,23 @@
 moment with no format step, they agree on one cluster id, every broker
 lists all three, a topic created through one is known to the others, and
 the quorum keeps serving after a broker is killed with SIGKILL; the killed
-broker catches up when it returns.
+broker catches up when it returns; an active controller that was paused
+and deposed fences no one when it wakes.
 
 Replication itself is tested in test_cluster_replication.py.
 """
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import kafka_wire as w
-from conftest import start_cluster, wait_until
+from cluster_harness import bootstrap, create_topic, in_sync, layout
+from conftest import start_cluster, wait_for_brokers, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -114,6 +119,65 @@ def test_a_broker_that_is_not_a_voter_follows_the_quorum():
         observer.start()
         wait_until(lambda: len(described(observer).nodes) == 4, timeout=60,
                    what="the observer is back")
+    finally:
+        for broker in brokers:
+            broker.cleanup()
+
+
+def active_controller(brokers) -> tuple[int, int] | None:
+    """(term, node id) of the latest active controller, from the line each
+    broker logs when it takes the lead of the metadata quorum."""
+    latest = None
+    for node, broker in enumerate(brokers, 1):
+        for term in re.findall(r"this node is now the active controller term=(\d+)",
+                               broker.log_path.read_text(errors="replace")):
+            latest = max(latest or (0, 0), (int(term), node))
+    return latest
+
+
+def test_a_paused_active_controller_fences_no_broker_when_it_wakes():
+    """Found by the fault campaign: the active controller, SIGSTOPped for
+    longer than broker.session.timeout.ms, woke up still believing it led,
+    saw every other broker silent for as long as it had itself been
+    stopped, and fenced a healthy broker: its proposal was forwarded to the
+    new controller, which wrote it. A deposed controller's decisions must
+    be dropped, not forwarded: healthy brokers stay registered and keep
+    their leaderships."""
+    brokers = start_cluster(3, {"broker.session.timeout.ms": "3000",
+                                "broker.heartbeat.interval.ms": "500"})
+    try:
+        wait_for_brokers(brokers)
+        create_topic(brokers, "steady", 3, 3)
+        wait_until(lambda: in_sync(layout(bootstrap(brokers), "steady"), 3), timeout=60,
+                   what="the topic in sync")
+        term, node = wait_until(lambda: active_controller(brokers), timeout=30,
+                                what="an active controller")
+        paused = brokers[node - 1]
+        healthy = [b for b in brokers if b is not paused]
+        healthy_ids = {n + 1 for n, b in enumerate(brokers) if b is not paused}
+        led_by_healthy = {p: leader for p, (leader, _, _)
+                          in layout(healthy[0].bootstrap, "steady").items() if leader != node}
+        assert led_by_healthy
+
+        paused.freeze()
+        wait_until(lambda: active_controller(brokers)[0] > term, timeout=30,
+                   what="a new active controller")
+        wait_until(lambda: {n.id for n in described(healthy[0]).nodes} == healthy_ids,
+                   timeout=30, what=f"broker {node} fenced")
+        paused.thaw()
+
+        fenced_healthy = set()
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            fenced_healthy |= healthy_ids - {n.id for n in described(healthy[0]).nodes}
+            time.sleep(0.1)
+        wait_until(lambda: len(described(healthy[0]).nodes) == 3, timeout=30,
+                   what=f"broker {node} back")
+        wait_until(lambda: in_sync(layout(bootstrap(brokers), "steady"), 3), timeout=60,
+                   what="the topic in sync again")
+        after = layout(bootstrap(brokers), "steady")
+        assert fenced_healthy == set(), f"healthy brokers fenced: {fenced_healthy}"
+        assert {p: after[p][0] for p in led_by_healthy} == led_by_healthy, after
     finally:
         for broker in brokers:
             broker.cleanup()

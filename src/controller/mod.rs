@@ -431,14 +431,22 @@ impl Controller {
 
     /// Writes partition changes decided by `election`; how many applied
     /// (the others were decided on a partition that changed meanwhile).
-    async fn write_changes(&self, changes: Vec<PartitionChange>) -> Result<usize, ControllerError> {
+    /// Changes this node decided as the leader in `leader_term` are written
+    /// in that term or not at all; those asked for by a client or a broker
+    /// (`None`) go to whichever node leads.
+    async fn write_changes(
+        &self,
+        changes: Vec<PartitionChange>,
+        leader_term: Option<u64>,
+    ) -> Result<usize, ControllerError> {
         let mut applied = 0;
         for change in changes {
             let (topic, partition) = (change.topic.clone(), change.partition.clone());
-            let response = self
-                .quorum
-                .propose_async(MetadataRecord::ChangePartition(change))
-                .await?;
+            let record = MetadataRecord::ChangePartition(change);
+            let response = match leader_term {
+                Some(term) => self.quorum.propose_as_leader(record, term).await?,
+                None => self.quorum.propose_async(record).await?,
+            };
             if response == MetadataResponse::Applied {
                 applied += 1;
                 info!(%topic, partition = partition.partition, leader = partition.leader,
@@ -472,7 +480,7 @@ impl Controller {
             isr,
         )?;
         let wanted = change.partition.clone();
-        match self.write_changes(vec![change]).await {
+        match self.write_changes(vec![change], None).await {
             Ok(1) => Ok(wanted),
             Ok(_) => Err(ResponseError::InvalidUpdateVersion),
             Err(_) => Err(ResponseError::RequestTimedOut),
@@ -496,7 +504,7 @@ impl Controller {
         let Some(change) = decided else {
             return Ok(false);
         };
-        match self.write_changes(vec![change]).await {
+        match self.write_changes(vec![change], None).await {
             Ok(1) => Ok(true),
             Ok(_) => Err(ResponseError::EligibleLeadersNotAvailable),
             Err(_) => Err(ResponseError::RequestTimedOut),
@@ -515,7 +523,7 @@ impl Controller {
                 .max(std::time::Duration::from_millis(50)),
         );
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut leading = false;
+        let mut leading_term = None;
         loop {
             tokio::select! {
                 _ = ticks.tick() => {}
@@ -529,16 +537,13 @@ impl Controller {
             {
                 tracing::debug!(%error, "broker heartbeat not delivered");
             }
-            let is_leader = self
-                .quorum
-                .leader()
-                .is_some_and(|(leader, _)| leader == self.node_id as u64);
-            if !is_leader {
-                leading = false;
+            let Some(term) = self.quorum.leader_term() else {
+                leading_term = None;
                 continue;
-            }
-            if !leading {
-                leading = true;
+            };
+            if leading_term != Some(term) {
+                leading_term = Some(term);
+                info!(term, "this node is now the active controller");
                 let brokers = self
                     .quorum
                     .state()
@@ -549,30 +554,36 @@ impl Controller {
                 self.quorum.liveness().restart_clocks(brokers);
                 continue;
             }
-            if let Err(error) = self.check_brokers(&config).await {
+            if let Err(error) = self.check_brokers(&config, term).await {
                 tracing::warn!(%error, "broker liveness check failed");
             }
         }
     }
 
-    /// One pass of the active controller over the registered brokers.
-    async fn check_brokers(&self, config: &ReplicationConfig) -> Result<(), ControllerError> {
+    /// One pass of the active controller, leading in `term`, over the
+    /// registered brokers. Its decisions are written in that term or not
+    /// at all.
+    async fn check_brokers(
+        &self,
+        config: &ReplicationConfig,
+        term: u64,
+    ) -> Result<(), ControllerError> {
         let state = self.quorum.state();
         let liveness = self.quorum.liveness();
         for &node in state.brokers.keys() {
             let alive = node == self.node_id || liveness.is_alive(node, config.session_timeout);
             let fenced = state.fenced.contains(&node);
             if !alive && !fenced {
-                tracing::warn!(node, timeout = ?config.session_timeout, "no heartbeat: fencing broker");
                 self.quorum
-                    .propose_async(MetadataRecord::FenceBroker { node_id: node })
+                    .propose_as_leader(MetadataRecord::FenceBroker { node_id: node }, term)
                     .await?;
+                tracing::warn!(node, timeout = ?config.session_timeout, "no heartbeat: fenced broker");
             } else if alive && fenced && !liveness.is_leaving(node) {
-                info!(node, "broker heard again: unfencing");
                 if let Some(image) = state.brokers.get(&node) {
                     self.quorum
-                        .propose_async(MetadataRecord::RegisterBroker(image.clone()))
+                        .propose_as_leader(MetadataRecord::RegisterBroker(image.clone()), term)
                         .await?;
+                    info!(node, "broker heard again: unfenced");
                 }
             }
         }
@@ -594,7 +605,7 @@ impl Controller {
             }
         }
         if !changes.is_empty() {
-            self.write_changes(changes).await?;
+            self.write_changes(changes, Some(term)).await?;
         }
         Ok(())
     }
@@ -621,7 +632,7 @@ impl Controller {
                 .await?;
             let state = self.quorum.state();
             let changes = election::on_fenced(&state, node, config.unclean_leader_election);
-            self.write_changes(changes).await
+            self.write_changes(changes, None).await
         };
         match tokio::time::timeout(timeout, work).await {
             Ok(Ok(moved)) => info!(partitions = moved, "controlled shutdown: leaderships moved"),
@@ -646,7 +657,7 @@ impl Controller {
         let state = self.quorum.state();
         let changes =
             election::on_replicas_offline(&state, node, &partitions, unclean_leader_election);
-        self.write_changes(changes).await
+        self.write_changes(changes, None).await
     }
 
     /// Hands out the next block of producer ids, committed before it is

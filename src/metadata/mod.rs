@@ -91,4 +91,47 @@ impl MetadataImage {
     pub fn broker(&self, node_id: i32) -> Option<&BrokerImage> {
         self.brokers.iter().find(|broker| broker.node_id == node_id)
     }
+
+    /// The partition's leader as clients are told it: a live broker, or
+    /// `NO_LEADER`. Fencing a broker and moving its leaderships are two
+    /// metadata records, so between them a partition can name a leader
+    /// that is no longer listed among the brokers; Kafka's metadata cache
+    /// reports a leader it has no live endpoint for as none (clients look
+    /// again), and a client told of an unlisted leader may never recover.
+    pub fn live_leader(&self, partition: &PartitionImage) -> i32 {
+        match self.broker(partition.leader) {
+            Some(_) => partition.leader,
+            None => NO_LEADER,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broker(node_id: i32) -> BrokerImage {
+        BrokerImage {
+            node_id,
+            host: "localhost".to_string(),
+            port: 9092,
+            rack: None,
+        }
+    }
+
+    #[test]
+    fn a_leader_that_is_not_a_live_broker_is_reported_as_none() {
+        let image = MetadataImage::new("c".to_string(), 1, vec![broker(1)], BTreeMap::new());
+        let led_by = |leader| PartitionImage {
+            partition: 0,
+            leader,
+            leader_epoch: 3,
+            replicas: vec![1, 2],
+            isr: vec![1, 2],
+            partition_epoch: 5,
+        };
+        assert_eq!(image.live_leader(&led_by(1)), 1);
+        assert_eq!(image.live_leader(&led_by(2)), NO_LEADER);
+        assert_eq!(image.live_leader(&led_by(NO_LEADER)), NO_LEADER);
+    }
 }

@@ -49,6 +49,8 @@ pub enum QuorumError {
     Storage(#[from] std::io::Error),
     #[error("metadata quorum: {0}")]
     Raft(String),
+    #[error("this node no longer leads the metadata quorum")]
+    NotLeader,
 }
 
 /// Who votes in the quorum: this node alone, or the configured voters
@@ -278,6 +280,35 @@ impl Quorum {
         }
     }
 
+    /// Proposes a decision this node took as the quorum's leader in
+    /// `term`, and fails rather than forward it to another leader: a
+    /// leader that lost its term (paused, or cut off) decided from a stale
+    /// view (brokers look silent to a leader that was not listening), and
+    /// its successor decides afresh. Kafka's active controller likewise
+    /// appends only in its own epoch.
+    pub async fn propose_as_leader(
+        &self,
+        record: MetadataRecord,
+        term: u64,
+    ) -> Result<MetadataResponse, QuorumError> {
+        let Member::Voter { raft, .. } = &self.member else {
+            return Err(QuorumError::NotLeader);
+        };
+        if self.leader_term() != Some(term) {
+            return Err(QuorumError::NotLeader);
+        }
+        match tokio::time::timeout(PROPOSAL_WAIT, raft.client_write(record)).await {
+            Ok(Ok(written)) => Ok(written.data),
+            Ok(Err(error)) => Err(match error.forward_to_leader::<openraft::BasicNode>() {
+                Some(_) => QuorumError::NotLeader,
+                None => QuorumError::Raft(error.to_string()),
+            }),
+            Err(_) => Err(QuorumError::Raft(format!(
+                "not committed within {PROPOSAL_WAIT:?}"
+            ))),
+        }
+    }
+
     pub fn liveness(&self) -> &crate::controller::liveness::Liveness {
         &self.liveness
     }
@@ -298,6 +329,16 @@ impl Quorum {
             .map(|node| node.addr.clone())
             .unwrap_or_default();
         Some((leader, address))
+    }
+
+    /// The Raft term in which this node leads the quorum, if it does.
+    pub fn leader_term(&self) -> Option<u64> {
+        let Member::Voter { raft, .. } = &self.member else {
+            return None;
+        };
+        let metrics = raft.metrics();
+        let metrics = metrics.borrow();
+        (metrics.current_leader == Some(metrics.id)).then_some(metrics.current_term)
     }
 
     /// Sends this node's heartbeat to the quorum's leader (or records it,

@@ -70,7 +70,7 @@ pub async fn handle(
             partitions.push(
                 DescribeTopicPartitionsResponsePartition::default()
                     .with_partition_index(partition.partition)
-                    .with_leader_id(BrokerId(partition.leader))
+                    .with_leader_id(BrokerId(image.live_leader(partition)))
                     .with_leader_epoch(partition.leader_epoch)
                     .with_replica_nodes(nodes(&partition.replicas))
                     .with_isr_nodes(nodes(&partition.isr))

@@ -141,7 +141,8 @@ fn describe(image: &MetadataImage, topic: &TopicImage, version: i16) -> Metadata
         .iter()
         .map(|partition| {
             // Replicas on fenced brokers are offline; a partition whose
-            // in-sync replicas are all gone has no leader.
+            // in-sync replicas are all gone has no leader, nor has one
+            // whose fenced leader's leadership has not moved yet.
             let offline = partition
                 .replicas
                 .iter()
@@ -149,7 +150,8 @@ fn describe(image: &MetadataImage, topic: &TopicImage, version: i16) -> Metadata
                 .filter(|id| image.broker(*id).is_none())
                 .map(BrokerId)
                 .collect();
-            let error = match partition.leader {
+            let leader = image.live_leader(partition);
+            let error = match leader {
                 NO_LEADER => ResponseError::LeaderNotAvailable.code(),
                 _ => 0,
             };
@@ -157,7 +159,7 @@ fn describe(image: &MetadataImage, topic: &TopicImage, version: i16) -> Metadata
                 .with_partition_index(partition.partition)
                 .with_error_code(error)
                 .with_offline_replicas(offline)
-                .with_leader_id(BrokerId(partition.leader))
+                .with_leader_id(BrokerId(leader))
                 .with_leader_epoch(if version >= 7 {
                     partition.leader_epoch
                 } else {
