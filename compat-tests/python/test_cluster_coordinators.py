@@ -154,12 +154,6 @@ def test_transactions_go_on_after_the_coordinator_broker_is_killed(cluster):
                                   + [f"two-{i}".encode() for i in range(10)])
 
 
-@pytest.mark.xfail(reason=(
-    "the group coordinator loads __consumer_offsets only up to the high watermark "
-    "(Partition::read_blocking), and a leader restarted after kill -9 starts from its "
-    "checkpointed high watermark, older than its log end: commits acknowledged after the "
-    "last checkpoint are not loaded. Kafka's loaders read to the log end; the fix needs a "
-    "blocking read to the log end in src/partition (found by the fault campaign)"))
 def test_offsets_committed_before_a_quick_restart_of_the_coordinator_broker_survive():
     """The coordinator's broker is killed with SIGKILL and started again
     before its session times out, so it leads __consumer_offsets again with

@@ -54,7 +54,7 @@ impl LoadedPartitions {
     }
 }
 
-/// Replays an internal partition from its log start to its high watermark,
+/// Replays an internal partition from its log start to its log end,
 /// giving `visit` every batch with its records, in order. A stored batch
 /// that cannot be read (a bad header or CRC, records that do not
 /// decompress or decode) is skipped with an error log, whole or from its
@@ -66,13 +66,13 @@ pub fn replay(
     mut visit: impl FnMut(&Batch<'_>, &[Record<'_>]),
 ) -> Result<usize, LogError> {
     let topic_partition = partition.topic_partition();
-    let end = partition.high_watermark();
+    let end = partition.log_end_offset();
     let mut offset = partition.log_start_offset();
     let mut skipped = 0;
     // Set while stepping over what the log cannot read.
     let mut stepping = false;
     while offset < end {
-        let fetched = partition.read_blocking(offset, LOAD_BUFFER_BYTES)?;
+        let fetched = partition.read_to_log_end_blocking(offset, LOAD_BUFFER_BYTES)?;
         if fetched.is_empty() {
             // The log reads nothing here before the end: what is stored at
             // this offset does not parse. Step over it, one offset at a time.

@@ -664,11 +664,17 @@ impl Partition {
         self.with_log(|log| Ok(log.producer_summaries())).await
     }
 
-    /// Reads up to the high watermark on the calling thread: for loaders
-    /// that run at start-up, off the async runtime.
-    pub fn read_blocking(&self, offset: Offset, max_bytes: usize) -> Result<Vec<u8>, LogError> {
-        let high_watermark = self.high_watermark();
-        self.with_log_blocking(|log| log.read(offset, max_bytes, high_watermark))
+    /// Reads up to the log end on the calling thread, for the coordinators'
+    /// loaders (off the async runtime). The log end, not the high watermark,
+    /// as Kafka's loaders read: a leader restarted after kill -9 starts from
+    /// its checkpointed high watermark, below records it acknowledged and
+    /// every in-sync replica holds.
+    pub fn read_to_log_end_blocking(
+        &self,
+        offset: Offset,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, LogError> {
+        self.with_log_blocking(|log| log.read(offset, max_bytes, log.log_end_offset()))
     }
 
     pub async fn offset_for_timestamp(
