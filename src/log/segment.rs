@@ -408,7 +408,9 @@ impl Segment {
     /// Index and bookkeeping for a batch now at `header.position`; shared by
     /// appends and by recovery's index rebuild.
     fn after_append(&mut self, header: BatchHeader, write_indexes: bool) -> io::Result<()> {
-        self.next_offset = header.last_offset.plus(1);
+        // Saturating: a sealed segment's headers are read unvalidated, and a
+        // corrupt one may end at i64::MAX (found by fuzzing).
+        self.next_offset = Offset(header.last_offset.0.saturating_add(1));
         if self.recent.len() == RECENT_BATCHES {
             self.recent.pop_front();
         }
@@ -650,6 +652,19 @@ impl Segment {
 mod tests {
     use super::*;
     use crate::records::batch::{set_base_offset, tests::sample_batch};
+
+    #[test]
+    fn headers_ending_at_i64_max_are_read_without_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = sample_batch(1);
+        set_base_offset(&mut bytes, Offset(i64::MAX));
+        std::fs::write(log_path(dir.path(), Offset(0)), &bytes).unwrap();
+        let mut segment = Segment::open(dir.path(), Offset(0), 4096).unwrap();
+        segment.replay_headers(false).unwrap();
+        assert_eq!(segment.next_offset(), Offset(i64::MAX));
+        segment.restore_from_indexes().unwrap();
+        assert_eq!(segment.next_offset(), Offset(i64::MAX));
+    }
 
     #[test]
     fn finds_every_offset_whether_recent_or_scanned() {
