@@ -55,7 +55,6 @@ stage "compat: Rust rdkafka crate"
 # unoptimised and without a sanitizer, to keep the build short) and runs each
 # for a few seconds from its seed corpus. benches/fuzz.sh installs
 # cargo-fuzz (and nightly, if missing) itself.
-echo "== fuzz smoke: every cargo-fuzz target for ${FUZZ_SMOKE_SECONDS:-3} s"
-fuzz_started=$SECONDS
+stage "fuzz smoke: every cargo-fuzz target for ${FUZZ_SMOKE_SECONDS:-3} s"
 FUZZ_BUILD_FLAGS="--dev -s none" FUZZ_NICE=0 FUZZ_SEED=1 bash benches/fuzz.sh "${FUZZ_SMOKE_SECONDS:-3}"
-echo "== fuzz smoke took $((SECONDS - fuzz_started)) s"
+stage "done"
