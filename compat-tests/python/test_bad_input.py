@@ -348,6 +348,29 @@ def test_produce_to_unknown_partition(broker, topic):
     assert_healthy(broker)
 
 
+def test_produce_to_an_unknown_topic_creates_nothing(broker, topic):
+    """Only Metadata auto-creates, as in Kafka: a Produce to an unknown topic
+    answers UNKNOWN_TOPIC_OR_PARTITION though auto.create.topics.enable is
+    on, and no topic appears (clients that produce to a new topic ask
+    Metadata first: test_*::test_auto_create_on_produce)."""
+    version = w.pick_produce_version(api_keys(broker))
+    batch = w.record_batch([w.Rec(b"x", b"y", now_ms())])
+    with w.connect(broker.host, broker.port) as s:
+        s.sendall(w.produce_request(version, 7, topic, 0, batch, acks=1))
+        corr, res = w.parse_produce_response(version, w.recv_frame(s))
+        assert corr == 7
+        assert res[(topic, 0)].error_code == 3, f"expected UNKNOWN_TOPIC_OR_PARTITION (3), got {res}"
+        s.sendall(w.metadata_v4_request(8, [topic], allow_auto_create=False))
+        corr, topics = w.parse_metadata_v4(w.recv_frame(s))
+        assert corr == 8 and topics[topic][0] == 3, topics
+        # Metadata asking for it creates it, empty
+        s.sendall(w.metadata_v4_request(9, [topic], allow_auto_create=True))
+        corr, topics = w.parse_metadata_v4(w.recv_frame(s))
+        assert corr == 9 and topics[topic][0] in (0, 5), topics  # 5: LEADER_NOT_AVAILABLE while created
+    assert watermarks(broker.bootstrap, topic) == (0, 0)
+    assert_healthy(broker)
+
+
 # ---------------------------------------------------------------------------
 # auto-creation must validate names like CreateTopics does
 # ---------------------------------------------------------------------------
@@ -367,7 +390,7 @@ def test_auto_create_rejects_invalid_names(broker, name):
         assert corr == 21
         assert topics.get(name, (None, None))[0] == 17, \
             f"expected INVALID_TOPIC_EXCEPTION (17) for {name!r}, got {topics}"
-        # a Produce to it (which also auto-creates in Kafka) must not create it either
+        # a Produce to it must not create it either
         version = w.pick_produce_version(api_keys(broker))
         batch = w.record_batch([w.Rec(b"k", b"v", now_ms())])
         s.sendall(w.produce_request(version, 22, name, 0, batch, acks=1))

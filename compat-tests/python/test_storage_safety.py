@@ -179,7 +179,9 @@ def test_a_torn_tail_is_cut_at_a_clean_restart(broker_factory):
     with open(segment, "ab") as f:
         f.write(w.record_batch([w.Rec(None, b"torn" * 20, 0)])[:45])
     b.start()
-    assert segment.stat().st_size == good, "the torn bytes were cut"
+    # The port opens before the logs are recovered in the background.
+    wait_until(lambda: segment.stat().st_size == good, 20, interval=0.1,
+               what="the torn bytes cut")
     producer = KafkaProducer(bootstrap_servers=b.bootstrap, acks="all")
     try:
         for i in range(50):

@@ -37,13 +37,9 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
     let timeout = std::time::Duration::from_millis(request.timeout_ms.max(0) as u64);
     let mut topics = Vec::with_capacity(request.topic_data.len());
     for topic in request.topic_data {
+        // No auto-creation here: as in Kafka, only Metadata creates topics,
+        // and a Produce to an unknown one answers UNKNOWN_TOPIC_OR_PARTITION.
         let name = topic.name.to_string();
-        let known = broker.metadata().topic(&name).is_some();
-        if !known && broker.config().auto_create_topics_enable {
-            if let Err(error) = broker.auto_create_topic(&name).await {
-                debug!(topic = %name, %error, "auto-creation on produce failed");
-            }
-        }
         let partitions = join_all(topic.partition_data.into_iter().map(|data| {
             let topic_partition = TopicPartition::new(name.clone(), data.index);
             append_one(
@@ -108,10 +104,27 @@ async fn append_one(
         );
     }
     let Some(partition) = broker.partition(&topic_partition) else {
-        return failed(
-            ResponseError::UnknownTopicOrPartition,
-            format!("{topic_partition} is not hosted here"),
-        );
+        // Kafka's `ReplicaManager.getPartitionOrException`: a partition the
+        // metadata knows but this broker does not host is led elsewhere.
+        let known = broker
+            .metadata()
+            .topic(&topic_partition.topic)
+            .is_some_and(|topic| {
+                topic
+                    .partitions
+                    .iter()
+                    .any(|p| p.partition == topic_partition.partition)
+            });
+        return match known {
+            true => failed(
+                ResponseError::NotLeaderOrFollower,
+                format!("{topic_partition} is not hosted here"),
+            ),
+            false => failed(
+                ResponseError::UnknownTopicOrPartition,
+                format!("{topic_partition} does not exist"),
+            ),
+        };
     };
     let Some(records) = records else {
         return failed(ResponseError::CorruptMessage, "null records".to_string());
