@@ -22,6 +22,7 @@ trap 'echo "== total $((SECONDS - started)) s"' EXIT
 missing=()
 command -v kcat >/dev/null || missing+=(kcat)
 command -v cmake >/dev/null || missing+=(cmake)
+command -v openssl >/dev/null || missing+=(openssl)  # test_tls.py makes its certificates
 command -v ip >/dev/null || missing+=(iproute2)    # network namespaces of the fault campaign
 dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || missing+=(libcurl4-openssl-dev)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)

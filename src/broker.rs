@@ -17,7 +17,7 @@ use crate::controller::quorum::QuorumMembers;
 use crate::controller::{Controller, ControllerError, NewTopic};
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::log::{LogError, LogManager};
-use crate::metadata::{BrokerImage, MetadataImage, TopicImage};
+use crate::metadata::{BrokerImage, Endpoint, MetadataImage, TopicImage};
 use crate::partition::role::Role;
 use crate::partition::{Partition, Partitions};
 use crate::txn::producer_ids::ProducerIds;
@@ -74,18 +74,26 @@ pub struct Broker {
 impl Broker {
     /// Opens the data directory, recovers every log and builds the
     /// partitions the metadata says this broker leads.
-    pub fn open(config: BrokerConfig, advertised_port: u16) -> Result<Arc<Broker>, BrokerError> {
+    /// `endpoints`: each client listener's advertised address.
+    pub fn open(
+        config: BrokerConfig,
+        endpoints: Vec<Endpoint>,
+    ) -> Result<Arc<Broker>, BrokerError> {
         let logs = LogManager::open(&config.log_dirs)?;
-        let listener = config.advertised_listener();
-        let host = match listener.host.as_str() {
-            "" | "0.0.0.0" | "::" => "localhost".to_string(),
-            host => host.to_string(),
-        };
+        // Followers fetch from the inter-broker listener.
+        let inter_broker = endpoints
+            .iter()
+            .find(|e| e.listener == config.security.inter_broker_listener_name)
+            .or(endpoints.first())
+            .map_or(("localhost".to_string(), 9092), |e| {
+                (e.host.clone(), e.port)
+            });
         let me = BrokerImage {
             node_id: config.node_id,
-            host,
-            port: advertised_port,
+            host: inter_broker.0,
+            port: inter_broker.1,
             rack: config.replication.rack.clone(),
+            endpoints,
         };
         // Opening runs on a blocking thread of the broker's runtime; the
         // controller waits there for the metadata quorum.

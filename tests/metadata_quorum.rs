@@ -118,6 +118,7 @@ async fn three_voters_elect_replicate_fail_over_and_catch_up() {
         host: "localhost".into(),
         port: 9092,
         rack: None,
+        endpoints: Vec::new(),
     };
     leading
         .client_write(MetadataRecord::RegisterBroker(broker))

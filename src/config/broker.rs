@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::quorum::{parse_roles, parse_voters, QuorumVoter};
+use super::security::{is_security_setting, SecurityConfig};
 use super::topic::{at_least, LogConfig};
 use super::{listener::Listener, ConfigError};
 use crate::group::GroupConfig;
@@ -22,6 +23,9 @@ pub struct BrokerConfig {
     pub controller_listener_names: Vec<String>,
     pub listeners: Vec<Listener>,
     pub advertised_listeners: Vec<Listener>,
+    /// Each listener's security protocol and TLS settings, and the
+    /// inter-broker listener.
+    pub security: SecurityConfig,
     pub log_dirs: Vec<PathBuf>,
     pub num_partitions: i32,
     pub default_replication_factor: i16,
@@ -206,6 +210,10 @@ impl Default for BrokerConfig {
             controller_listener_names: vec!["CONTROLLER".to_string()],
             listeners: vec![Listener::plaintext("localhost", 9092)],
             advertised_listeners: Vec::new(),
+            security: SecurityConfig {
+                inter_broker_listener_name: "PLAINTEXT".to_string(),
+                ..SecurityConfig::default()
+            },
             log_dirs: vec![PathBuf::from("./gregor-data")],
             num_partitions: 1,
             default_replication_factor: 1,
@@ -475,6 +483,8 @@ impl BrokerConfig {
                     config.group.offsets_topic_segment_bytes =
                         at_least_one(name, number(name, value)?)?
                 }
+                // Read together below, once the listeners are known.
+                _ if is_security_setting(name) => {}
                 _ => match LOG_DEFAULTS
                     .iter()
                     .find(|(broker_name, _)| *broker_name == name)
@@ -498,6 +508,12 @@ impl BrokerConfig {
             });
         }
         config.check_quorum()?;
+        config.security = SecurityConfig::from_properties(
+            properties,
+            &config.listeners,
+            &config.advertised_listeners,
+            &config.controller_listener_names,
+        )?;
         Ok((config, unused))
     }
 
@@ -560,12 +576,12 @@ impl BrokerConfig {
         self.controller_listener_names.contains(&listener.name)
     }
 
-    /// The listener clients connect to: the first that is not a
-    /// controller listener.
-    pub fn client_listener(&self) -> Option<&Listener> {
+    /// The listeners clients (and other brokers) connect to: all but the
+    /// controller listeners.
+    pub fn client_listeners(&self) -> impl Iterator<Item = &Listener> {
         self.listeners
             .iter()
-            .find(|l| !self.is_controller_listener(l))
+            .filter(|l| !self.is_controller_listener(l))
     }
 
     /// The listener the metadata quorum's peers connect to.
@@ -575,14 +591,14 @@ impl BrokerConfig {
             .find(|l| self.is_controller_listener(l))
     }
 
-    /// What Metadata tells clients to connect to: the advertised listeners,
-    /// or the client listener itself when none are advertised.
-    pub fn advertised_listener(&self) -> &Listener {
+    /// What clients of `listener` are told to connect to: its entry in
+    /// `advertised.listeners`, else the listener itself.
+    pub fn advertised(&self, listener: &Listener) -> Listener {
         self.advertised_listeners
             .iter()
-            .find(|l| !self.is_controller_listener(l))
-            .or(self.client_listener())
-            .unwrap_or(&DEFAULT_LISTENER)
+            .find(|l| l.name == listener.name)
+            .unwrap_or(listener)
+            .clone()
     }
 
     /// The broker settings gregor knows, with their current values, as
@@ -755,12 +771,6 @@ impl BrokerConfig {
         &self.log_dirs[0]
     }
 }
-
-static DEFAULT_LISTENER: Listener = Listener {
-    name: String::new(),
-    host: String::new(),
-    port: 9092,
-};
 
 #[cfg(test)]
 mod tests {

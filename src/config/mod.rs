@@ -9,6 +9,7 @@ pub mod dynamic;
 pub mod listener;
 pub mod properties;
 pub mod quorum;
+pub mod security;
 pub mod topic;
 
 use std::collections::BTreeMap;

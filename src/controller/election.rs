@@ -223,6 +223,7 @@ mod tests {
                     host: "localhost".into(),
                     port: 9090 + node_id as u16,
                     rack: None,
+                    endpoints: Vec::new(),
                 },
             );
         }

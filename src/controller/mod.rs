@@ -812,6 +812,7 @@ mod tests {
             host: "localhost".into(),
             port: 9092,
             rack: None,
+            endpoints: Vec::new(),
         };
         let handle = runtime().handle().clone();
         let members = quorum::QuorumMembers::default();

@@ -73,6 +73,7 @@ mod tests {
             host: "localhost".into(),
             port: 9092,
             rack: rack.map(str::to_string),
+            endpoints: Vec::new(),
         }
     }
 

@@ -11,9 +11,40 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerImage {
     pub node_id: i32,
+    /// The inter-broker listener's advertised address: followers fetch
+    /// from it.
     pub host: String,
     pub port: u16,
     pub rack: Option<String>,
+    /// Every client listener's advertised address, by listener name, so
+    /// that each client is told the brokers' addresses on the listener it
+    /// came in on. Empty in registrations written before listeners were
+    /// named: then `host` and `port` serve every listener.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// One advertised listener of a broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub listener: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl BrokerImage {
+    /// Where a client that came in on `listener` reaches this broker;
+    /// `None` if the broker has no such listener (Kafka then leaves it out
+    /// of Metadata).
+    pub fn endpoint(&self, listener: &str) -> Option<(&str, u16)> {
+        if self.endpoints.is_empty() {
+            return Some((&self.host, self.port));
+        }
+        self.endpoints
+            .iter()
+            .find(|e| e.listener == listener)
+            .map(|e| (e.host.as_str(), e.port))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,6 +147,7 @@ mod tests {
             host: "localhost".to_string(),
             port: 9092,
             rack: None,
+            endpoints: Vec::new(),
         }
     }
 

@@ -22,14 +22,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::ResponseKind;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::codec::{decode_request, encode_response, Incoming};
 use super::connection_quotas::ConnectionSlot;
+use super::context::{ListenerContext, RequestContext};
 use super::dispatch::{dispatch, Reply};
 use super::faults::{self, FaultAction};
 use super::handlers::api_versions;
@@ -63,19 +63,68 @@ struct Limits {
     idle: Option<Duration>,
 }
 
-pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, shared: Shared) {
+pub async fn serve(
+    broker: Arc<Broker>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    listener: Arc<ListenerContext>,
+    shared: Shared,
+) {
     let _ = stream.set_nodelay(true);
     broker.metrics().connection_opened();
-    let (reader, mut writer) = stream.into_split();
-    let mut reader = BufReader::with_capacity(64 * 1024, reader);
     let limits = Limits {
         max_request_bytes: broker.config().socket_request_max_bytes,
         idle: broker.config().socket.idle_timeout(),
     };
+    let context = RequestContext { peer, listener };
+    let closed = match context.listener.tls.clone() {
+        None => {
+            let (reader, writer) = stream.into_split();
+            serve_requests(&broker, reader, writer, &context, &limits, &shared).await
+        }
+        // The handshake is bounded like any other read or write.
+        Some(acceptor) => {
+            match within(limits.idle, "in the TLS handshake", acceptor.accept(stream)).await {
+                Ok(stream) => {
+                    let (reader, writer) = tokio::io::split(stream);
+                    serve_requests(&broker, reader, writer, &context, &limits, &shared).await
+                }
+                // Kafka's words for it.
+                Err(Closed::Reason(reason)) => Closed::Reason(format!(
+                    "Failed authentication with {peer} (SSL handshake failed): {reason}"
+                )),
+                Err(closed) => closed,
+            }
+        }
+    };
+    broker.metrics().connection_closed();
+    match closed {
+        Closed::ByClient => debug!(%peer, "connection closed by client"),
+        Closed::Shutdown => debug!(%peer, "connection closed for shutdown"),
+        Closed::Idle { during } => {
+            info!(%peer, during, "closing connection idle past connections.max.idle.ms")
+        }
+        Closed::Reason(reason) => info!(%peer, %reason, "closing connection"),
+    }
+    drop(shared.slot);
+}
+
+/// Reads, handles and answers requests one at a time until the connection
+/// ends; says why it did.
+async fn serve_requests(
+    broker: &Arc<Broker>,
+    reader: impl AsyncRead + Unpin,
+    mut writer: impl AsyncWrite + Unpin,
+    context: &RequestContext,
+    limits: &Limits,
+    shared: &Shared,
+) -> Closed {
+    let peer = context.peer;
+    let mut reader = BufReader::with_capacity(64 * 1024, reader);
     let shutdown = &shared.shutdown;
-    let closed = loop {
+    loop {
         let frame = tokio::select! {
-            frame = read_frame(&mut reader, &limits, &shared.memory) => frame,
+            frame = read_frame(&mut reader, limits, &shared.memory) => frame,
             _ = shutdown.cancelled() => break Closed::Shutdown,
         };
         let (frame, reserved) = match frame {
@@ -116,7 +165,7 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, sha
                             None => Reply::Nothing,
                         }
                     }
-                    _ => dispatch(&broker, *request, peer).await,
+                    _ => dispatch(broker, *request, context).await,
                 };
                 let latency = started.elapsed();
                 broker.metrics().request_handled(api_key, latency);
@@ -162,17 +211,7 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, sha
         if let Err(closed) = write_response(&mut writer, &bytes, limits.idle).await {
             break closed;
         }
-    };
-    broker.metrics().connection_closed();
-    match closed {
-        Closed::ByClient => debug!(%peer, "connection closed by client"),
-        Closed::Shutdown => debug!(%peer, "connection closed for shutdown"),
-        Closed::Idle { during } => {
-            info!(%peer, during, "closing connection idle past connections.max.idle.ms")
-        }
-        Closed::Reason(reason) => info!(%peer, %reason, "closing connection"),
     }
-    drop(shared.slot);
 }
 
 /// Runs one read or write; `Closed::Idle` if it makes no progress within
@@ -182,20 +221,30 @@ async fn within<T>(
     during: &'static str,
     io: impl Future<Output = std::io::Result<T>>,
 ) -> Result<T, Closed> {
-    let result = match idle {
+    timed(idle, during, io)
+        .await?
+        .map_err(|error| Closed::Reason(format!("{during}: {error}")))
+}
+
+/// `within`, leaving the I/O error to the caller.
+async fn timed<T>(
+    idle: Option<Duration>,
+    during: &'static str,
+    io: impl Future<Output = std::io::Result<T>>,
+) -> Result<std::io::Result<T>, Closed> {
+    match idle {
         Some(idle) => tokio::time::timeout(idle, io)
             .await
-            .map_err(|_| Closed::Idle { during })?,
-        None => io.await,
-    };
-    result.map_err(|error| Closed::Reason(format!("{during}: {error}")))
+            .map_err(|_| Closed::Idle { during }),
+        None => Ok(io.await),
+    }
 }
 
 /// Writes a whole response. Each write must make progress within the idle
 /// timeout: a client that stops reading its responses holds one response,
 /// and only until then.
 async fn write_response(
-    writer: &mut OwnedWriteHalf,
+    writer: &mut (impl AsyncWrite + Unpin),
     bytes: &[u8],
     idle: Option<Duration>,
 ) -> Result<(), Closed> {
@@ -207,14 +256,15 @@ async fn write_response(
         }
         written += sent;
     }
-    Ok(())
+    // TLS holds what it encrypted until flushed; TCP flushes nothing.
+    within(idle, "writing a response", writer.flush()).await
 }
 
 /// Reads one frame and reserves its bytes in the pool. `Ok(None)` on a
 /// clean end of stream between frames; an error for a bad size prefix, a
 /// stream cut mid-frame, or no bytes for the idle timeout.
 async fn read_frame(
-    reader: &mut BufReader<OwnedReadHalf>,
+    reader: &mut BufReader<impl AsyncRead + Unpin>,
     limits: &Limits,
     memory: &MemoryPool,
 ) -> Result<Option<(Bytes, Reserved)>, Closed> {
@@ -269,7 +319,13 @@ async fn read_size(
             0 => "waiting for a request",
             _ => "reading a request",
         };
-        let read = within(idle, during, reader.read(&mut prefix[filled..])).await?;
+        let read = match timed(idle, during, reader.read(&mut prefix[filled..])).await? {
+            Ok(read) => read,
+            // A TLS client that closes its socket without close_notify
+            // between requests has simply gone, as a TCP one has.
+            Err(error) if filled == 0 && error.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+            Err(error) => return Err(Closed::Reason(format!("{during}: {error}"))),
+        };
         if read == 0 {
             return match filled {
                 0 => Ok(None),

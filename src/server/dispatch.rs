@@ -1,11 +1,11 @@
 //! Api key → handler.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 
 use super::codec::Request;
+use super::context::RequestContext;
 use super::handlers;
 use crate::broker::Broker;
 
@@ -18,7 +18,7 @@ pub enum Reply {
     Close(String),
 }
 
-pub async fn dispatch(broker: &Arc<Broker>, request: Request, peer: SocketAddr) -> Reply {
+pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestContext) -> Reply {
     let version = request.version();
     let api_key = request.api_key;
     let client_id = request
@@ -32,7 +32,7 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, peer: SocketAddr) 
             ResponseKind::ApiVersions(handlers::api_versions::handle(&body, version))
         }
         RequestKind::Metadata(body) => {
-            ResponseKind::Metadata(handlers::metadata::handle(broker, body, version).await)
+            ResponseKind::Metadata(handlers::metadata::handle(broker, body, version, context).await)
         }
         RequestKind::CreateTopics(body) => {
             ResponseKind::CreateTopics(handlers::create_topics::handle(broker, body, version).await)
@@ -53,10 +53,10 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, peer: SocketAddr) 
             handlers::init_producer_id::handle(broker, body, version).await,
         ),
         RequestKind::FindCoordinator(body) => ResponseKind::FindCoordinator(
-            handlers::find_coordinator::handle(broker, body, version).await,
+            handlers::find_coordinator::handle(broker, body, version, context).await,
         ),
         RequestKind::JoinGroup(body) => ResponseKind::JoinGroup(
-            handlers::join_group::handle(broker, body, version, &client_id, peer).await,
+            handlers::join_group::handle(broker, body, version, &client_id, context.peer).await,
         ),
         RequestKind::SyncGroup(body) => {
             ResponseKind::SyncGroup(handlers::sync_group::handle(broker, body, version).await)
@@ -131,7 +131,7 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, peer: SocketAddr) 
             handlers::describe_transactions::handle(broker, body, version).await,
         ),
         RequestKind::DescribeCluster(body) => ResponseKind::DescribeCluster(
-            handlers::describe_cluster::handle(broker, body, version).await,
+            handlers::describe_cluster::handle(broker, body, version, context).await,
         ),
         RequestKind::OffsetForLeaderEpoch(body) => ResponseKind::OffsetForLeaderEpoch(
             handlers::offset_for_leader_epoch::handle(broker, body, version).await,

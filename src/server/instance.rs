@@ -11,9 +11,15 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use super::context::ListenerContext;
+use super::listener::Budgets;
+use super::tls::{self, TlsError};
 use crate::broker::{Broker, BrokerError};
+use crate::config::listener::Listener;
+use crate::config::security::SecurityProtocol;
 use crate::config::BrokerConfig;
 use crate::log::LogError;
+use crate::metadata::Endpoint;
 
 #[derive(Debug, Error)]
 pub enum StartError {
@@ -26,6 +32,20 @@ pub enum StartError {
     },
     #[error("cannot open the broker's data: {0}")]
     Open(#[from] BrokerError),
+    /// Configured, but not built yet: refused rather than served with less
+    /// security than asked for.
+    #[error("{0}")]
+    Unsupported(String),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// A client listener, bound.
+struct Bound {
+    listener: TcpListener,
+    address: SocketAddr,
+    context: Arc<ListenerContext>,
+    endpoint: Endpoint,
 }
 
 pub struct RunningBroker {
@@ -33,7 +53,7 @@ pub struct RunningBroker {
     address: SocketAddr,
     admin_address: Option<SocketAddr>,
     connections: CancellationToken,
-    serving: JoinHandle<()>,
+    serving: Vec<JoinHandle<()>>,
     maintenance: JoinHandle<()>,
 }
 
@@ -44,29 +64,17 @@ fn blocking_failed(error: tokio::task::JoinError) -> StartError {
 }
 
 impl RunningBroker {
-    /// Binds the client listener (port 0 picks a free one), opens and
+    /// Binds the client listeners (port 0 picks a free one), opens and
     /// recovers the data, and starts serving.
     pub async fn start(config: BrokerConfig) -> Result<RunningBroker, StartError> {
-        let listener_config = config
-            .client_listener()
-            .cloned()
-            .ok_or(StartError::NoListener)?;
-        let listener = TcpListener::bind(listener_config.bind_address())
-            .await
-            .map_err(|source| StartError::Bind {
-                address: listener_config.bind_address(),
-                source,
-            })?;
-        let address = listener.local_addr().map_err(|source| StartError::Bind {
-            address: listener_config.bind_address(),
-            source,
-        })?;
-        let advertised = config.advertised_listener();
-        let advertised_port = match advertised.port {
-            0 => address.port(),
-            port if config.advertised_listeners.contains(advertised) => port,
-            _ => address.port(),
-        };
+        check_security(&config)?;
+        let mut bound = Vec::new();
+        for listener in config.client_listeners() {
+            bound.push(bind(&config, listener).await?);
+        }
+        let first = bound.first().ok_or(StartError::NoListener)?;
+        let address = first.address;
+        let endpoints = bound.iter().map(|b| b.endpoint.clone()).collect();
         // Bound before the data is opened, like the client listener: early
         // connections wait in the backlog rather than being refused.
         let admin_listener = match config.admin_listener.clone() {
@@ -82,9 +90,18 @@ impl RunningBroker {
             }
             None => None,
         };
-        let broker = tokio::task::spawn_blocking(move || Broker::open(config, advertised_port))
+        let broker = tokio::task::spawn_blocking(move || Broker::open(config, endpoints))
             .await
             .map_err(blocking_failed)??;
+        for b in &bound {
+            info!(
+                listener = %b.context.name,
+                protocol = %b.context.protocol,
+                address = %b.address,
+                advertised = %format!("{}:{}", b.endpoint.host, b.endpoint.port),
+                "listening"
+            );
+        }
         info!(
             node_id = broker.config().node_id,
             address = %address,
@@ -107,11 +124,19 @@ impl RunningBroker {
         tokio::spawn(async move { recovering.recover_transactions_if_due().await });
         broker.start_cluster_tasks();
         let maintenance = tokio::spawn(Arc::clone(&broker).run_log_maintenance());
-        let serving = tokio::spawn(super::listener::run(
-            Arc::clone(&broker),
-            listener,
-            connections.clone(),
-        ));
+        let budgets = Budgets::new(&broker);
+        let serving = bound
+            .into_iter()
+            .map(|b| {
+                tokio::spawn(super::listener::run(
+                    Arc::clone(&broker),
+                    b.listener,
+                    b.context,
+                    budgets.clone(),
+                    connections.clone(),
+                ))
+            })
+            .collect();
         Ok(RunningBroker {
             broker,
             address,
@@ -122,7 +147,7 @@ impl RunningBroker {
         })
     }
 
-    /// The address the listener is bound to.
+    /// The address the first client listener is bound to.
     pub fn address(&self) -> SocketAddr {
         self.address
     }
@@ -141,7 +166,9 @@ impl RunningBroker {
     async fn stop_serving(&mut self) {
         self.broker.begin_shutdown();
         self.connections.cancel();
-        let _ = (&mut self.serving).await;
+        for serving in &mut self.serving {
+            let _ = serving.await;
+        }
         self.maintenance.abort();
     }
 
@@ -167,4 +194,71 @@ impl RunningBroker {
         let broker = Arc::clone(&self.broker);
         let _ = tokio::task::spawn_blocking(move || broker.stop_metadata_quorum()).await;
     }
+}
+
+/// Refuses what the configuration asks for and gregor does not do yet.
+fn check_security(config: &BrokerConfig) -> Result<(), StartError> {
+    let security = &config.security;
+    for listener in &config.listeners {
+        let protocol = security.protocol(&listener.name);
+        if config.controller_listener_names.contains(&listener.name)
+            && protocol != SecurityProtocol::Plaintext
+        {
+            return Err(StartError::Unsupported(format!(
+                "controller listener {} is {protocol}: the quorum speaks PLAINTEXT only yet",
+                listener.name
+            )));
+        }
+    }
+    let inter_broker = &security.inter_broker_listener_name;
+    let alone = config.controller_quorum_voters.len() <= 1 && config.is_controller();
+    if security.protocol(inter_broker) != SecurityProtocol::Plaintext && !alone {
+        return Err(StartError::Unsupported(format!(
+            "inter-broker listener {inter_broker} is {}: brokers reach each other over PLAINTEXT only yet; \
+             add a PLAINTEXT listener and set inter.broker.listener.name to it",
+            security.protocol(inter_broker)
+        )));
+    }
+    Ok(())
+}
+
+/// Binds one client listener; its TLS acceptor is built now, so that a bad
+/// key or a missing file stops start-up.
+async fn bind(config: &BrokerConfig, listener: &Listener) -> Result<Bound, StartError> {
+    let protocol = config.security.protocol(&listener.name);
+    let tls = match config.security.ssl.get(&listener.name) {
+        Some(ssl) if protocol.uses_tls() => Some(tls::acceptor(&listener.name, ssl)?),
+        _ => None,
+    };
+    let bind_error = |source| StartError::Bind {
+        address: listener.bind_address(),
+        source,
+    };
+    let socket = TcpListener::bind(listener.bind_address())
+        .await
+        .map_err(bind_error)?;
+    let address = socket.local_addr().map_err(bind_error)?;
+    let advertised = config.advertised(listener);
+    let endpoint = Endpoint {
+        listener: listener.name.clone(),
+        host: match advertised.host.as_str() {
+            "" | "0.0.0.0" | "::" => "localhost".to_string(),
+            host => host.to_string(),
+        },
+        // Port 0 binds any free port: the one bound is advertised.
+        port: match advertised.port {
+            0 => address.port(),
+            port => port,
+        },
+    };
+    Ok(Bound {
+        listener: socket,
+        address,
+        context: Arc::new(ListenerContext {
+            name: listener.name.clone(),
+            protocol,
+            tls,
+        }),
+        endpoint,
+    })
 }

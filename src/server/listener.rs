@@ -11,6 +11,7 @@ use tracing::{info, warn};
 
 use super::connection;
 use super::connection_quotas::{ConnectionLimits, ConnectionQuotas, TooManyConnections};
+use super::context::ListenerContext;
 use super::memory_pool::MemoryPool;
 use crate::broker::Broker;
 use crate::config::broker::SocketServerConfig;
@@ -22,10 +23,32 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// limit, which may be raised at run time.
 const LIMIT_RECHECK: Duration = Duration::from_secs(1);
 
-pub async fn run(broker: Arc<Broker>, listener: TcpListener, shutdown: CancellationToken) {
+/// What every listener shares: the connection counts and the pool of
+/// queued request bytes are broker-wide, as in Kafka.
+#[derive(Clone)]
+pub struct Budgets {
+    quotas: Arc<ConnectionQuotas>,
+    memory: MemoryPool,
+}
+
+impl Budgets {
+    pub fn new(broker: &Broker) -> Budgets {
+        Budgets {
+            quotas: Arc::new(ConnectionQuotas::default()),
+            memory: MemoryPool::new(broker.config().socket.queued_request_bytes()),
+        }
+    }
+}
+
+pub async fn run(
+    broker: Arc<Broker>,
+    listener: TcpListener,
+    context: Arc<ListenerContext>,
+    budgets: Budgets,
+    shutdown: CancellationToken,
+) {
     let connections = TaskTracker::new();
-    let quotas = Arc::new(ConnectionQuotas::default());
-    let memory = MemoryPool::new(broker.config().socket.queued_request_bytes());
+    let Budgets { quotas, memory } = budgets;
     let mut limits = CurrentLimits::default();
     loop {
         let Some(current) = wait_for_slot(&broker, &quotas, &mut limits, &shutdown).await else {
@@ -42,6 +65,7 @@ pub async fn run(broker: Arc<Broker>, listener: TcpListener, shutdown: Cancellat
                         Arc::clone(&broker),
                         stream,
                         peer,
+                        Arc::clone(&context),
                         connection::Shared {
                             slot,
                             memory: memory.clone(),
@@ -64,6 +88,7 @@ pub async fn run(broker: Arc<Broker>, listener: TcpListener, shutdown: Cancellat
     }
     connections.close();
     info!(
+        listener = %context.name,
         open = connections.len(),
         "listener stopped; draining connections"
     );

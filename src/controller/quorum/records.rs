@@ -149,6 +149,7 @@ mod tests {
             host: "localhost".into(),
             port: 9093,
             rack: None,
+            endpoints: Vec::new(),
         };
         state.apply(&MetadataRecord::RegisterBroker(broker.clone()));
         state.apply(&MetadataRecord::FenceBroker { node_id: 2 });

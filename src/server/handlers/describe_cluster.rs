@@ -11,6 +11,7 @@ use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeCluster
 
 use super::groups::str_bytes;
 use crate::broker::Broker;
+use crate::server::context::RequestContext;
 
 const BROKER_ENDPOINTS: i8 = 1;
 /// "Not requested" (and gregor has no authorizer to compute them).
@@ -20,6 +21,7 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: DescribeClusterRequest,
     version: i16,
+    context: &RequestContext,
 ) -> DescribeClusterResponse {
     let image = broker.metadata();
     let response = DescribeClusterResponse::default()
@@ -38,13 +40,16 @@ pub async fn handle(
     let brokers = image
         .brokers
         .iter()
-        .map(|b| {
-            DescribeClusterBroker::default()
-                .with_broker_id(BrokerId(b.node_id))
-                .with_host(str_bytes(b.host.clone()))
-                .with_port(i32::from(b.port))
-                .with_rack(b.rack.clone().map(str_bytes))
-                .with_is_fenced(false)
+        .filter_map(|b| {
+            let (host, port) = b.endpoint(context.listener_name())?;
+            Some(
+                DescribeClusterBroker::default()
+                    .with_broker_id(BrokerId(b.node_id))
+                    .with_host(str_bytes(host.to_string()))
+                    .with_port(i32::from(port))
+                    .with_rack(b.rack.clone().map(str_bytes))
+                    .with_is_fenced(false),
+            )
         })
         .collect();
     response.with_brokers(brokers)

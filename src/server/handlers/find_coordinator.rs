@@ -12,6 +12,7 @@ use tracing::warn;
 
 use super::groups::str_bytes;
 use crate::broker::Broker;
+use crate::server::context::RequestContext;
 
 const GROUP_KEY: i8 = 0;
 const TRANSACTION_KEY: i8 = 1;
@@ -20,6 +21,7 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: FindCoordinatorRequest,
     version: i16,
+    context: &RequestContext,
 ) -> FindCoordinatorResponse {
     let keys: Vec<String> = if version >= 4 {
         request
@@ -32,7 +34,7 @@ pub async fn handle(
     };
     let mut coordinators = Vec::with_capacity(keys.len());
     for key in keys {
-        coordinators.push(find(broker, request.key_type, key).await);
+        coordinators.push(find(broker, request.key_type, key, context.listener_name()).await);
     }
     if version >= 4 {
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
@@ -49,7 +51,7 @@ pub async fn handle(
     response
 }
 
-async fn find(broker: &Arc<Broker>, key_type: i8, key: String) -> Coordinator {
+async fn find(broker: &Arc<Broker>, key_type: i8, key: String, listener: &str) -> Coordinator {
     let failed = |error: ResponseError, message: &str| {
         Coordinator::default()
             .with_key(str_bytes(key.clone()))
@@ -98,9 +100,15 @@ async fn find(broker: &Arc<Broker>, key_type: i8, key: String) -> Coordinator {
             "the coordinator's partition has no leader",
         );
     };
+    let Some((host, port)) = coordinator.endpoint(listener) else {
+        return failed(
+            ResponseError::CoordinatorNotAvailable,
+            "the coordinator has no endpoint on this listener",
+        );
+    };
     Coordinator::default()
         .with_key(str_bytes(key.clone()))
         .with_node_id(BrokerId(coordinator.node_id))
-        .with_host(str_bytes(coordinator.host.clone()))
-        .with_port(i32::from(coordinator.port))
+        .with_host(str_bytes(host.to_string()))
+        .with_port(i32::from(port))
 }

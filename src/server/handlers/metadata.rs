@@ -17,6 +17,7 @@ use crate::broker::Broker;
 use crate::controller::validate_topic_name;
 use crate::error::KafkaError;
 use crate::metadata::{MetadataImage, TopicImage, NO_LEADER};
+use crate::server::context::RequestContext;
 
 /// A requested topic, by name or (v10+) by id.
 enum Wanted {
@@ -28,7 +29,9 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: MetadataRequest,
     version: i16,
+    context: &RequestContext,
 ) -> MetadataResponse {
+    let listener = context.listener_name();
     let wanted: Option<Vec<Wanted>> = match request.topics {
         None => None,
         // v0 has no null: an empty list means every topic.
@@ -55,15 +58,17 @@ pub async fn handle(
                 image
                     .topics
                     .values()
-                    .map(|topic| describe(&image, topic, version)),
+                    .map(|topic| describe(&image, topic, version, listener)),
             );
         }
         Some(wanted) => {
             for topic in wanted {
                 topics.push(match topic {
-                    Wanted::Name(name) => by_name(broker, &name, may_create, version).await,
+                    Wanted::Name(name) => {
+                        by_name(broker, &name, may_create, version, listener).await
+                    }
                     Wanted::Id(id) => match broker.metadata().topic_by_id(id) {
-                        Some(topic) => describe(&broker.metadata(), topic, version),
+                        Some(topic) => describe(&broker.metadata(), topic, version, listener),
                         None => error_topic(None, id, ResponseError::UnknownTopicId),
                     },
                 });
@@ -72,15 +77,20 @@ pub async fn handle(
     }
 
     let image = broker.metadata();
+    // Each broker's address on the listener this request came in on;
+    // brokers without that listener are left out, as in Kafka.
     let brokers = image
         .brokers
         .iter()
-        .map(|b| {
-            MetadataResponseBroker::default()
-                .with_node_id(BrokerId(b.node_id))
-                .with_host(StrBytes::from_string(b.host.clone()))
-                .with_port(i32::from(b.port))
-                .with_rack(b.rack.clone().map(StrBytes::from_string))
+        .filter_map(|b| {
+            let (host, port) = b.endpoint(listener)?;
+            Some(
+                MetadataResponseBroker::default()
+                    .with_node_id(BrokerId(b.node_id))
+                    .with_host(StrBytes::from_string(host.to_string()))
+                    .with_port(i32::from(port))
+                    .with_rack(b.rack.clone().map(StrBytes::from_string)),
+            )
         })
         .collect();
     MetadataResponse::default()
@@ -95,10 +105,11 @@ async fn by_name(
     name: &str,
     may_create: bool,
     version: i16,
+    listener: &str,
 ) -> MetadataResponseTopic {
     let image = broker.metadata();
     if let Some(topic) = image.topic(name) {
-        return describe(&image, topic, version);
+        return describe(&image, topic, version, listener);
     }
     if validate_topic_name(name).is_err() {
         return error_topic(
@@ -115,7 +126,7 @@ async fn by_name(
         );
     }
     match broker.auto_create_topic(name).await {
-        Ok(Some(topic)) => describe(&broker.metadata(), &topic, version),
+        Ok(Some(topic)) => describe(&broker.metadata(), &topic, version, listener),
         Ok(None) => error_topic(
             Some(name),
             Uuid::nil(),
@@ -135,7 +146,12 @@ fn error_topic(name: Option<&str>, id: Uuid, error: ResponseError) -> MetadataRe
         .with_topic_id(id)
 }
 
-fn describe(image: &MetadataImage, topic: &TopicImage, version: i16) -> MetadataResponseTopic {
+fn describe(
+    image: &MetadataImage,
+    topic: &TopicImage,
+    version: i16,
+    listener: &str,
+) -> MetadataResponseTopic {
     let partitions = topic
         .partitions
         .iter()
@@ -150,11 +166,20 @@ fn describe(image: &MetadataImage, topic: &TopicImage, version: i16) -> Metadata
                 .filter(|id| image.broker(*id).is_none())
                 .map(BrokerId)
                 .collect();
-            let leader = image.live_leader(partition);
-            let error = match leader {
+            let mut leader = image.live_leader(partition);
+            let mut error = match leader {
                 NO_LEADER => ResponseError::LeaderNotAvailable.code(),
                 _ => 0,
             };
+            // A leader this listener cannot reach is no leader to this
+            // client: Kafka answers LISTENER_NOT_FOUND.
+            if image
+                .broker(leader)
+                .is_some_and(|b| b.endpoint(listener).is_none())
+            {
+                leader = NO_LEADER;
+                error = ResponseError::ListenerNotFound.code();
+            }
             MetadataResponsePartition::default()
                 .with_partition_index(partition.partition)
                 .with_error_code(error)

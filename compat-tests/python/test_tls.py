@@ -1,0 +1,358 @@
+"""TLS listeners (issue 11, points 1 and 2): listeners as Kafka configures
+them (`listener.security.protocol.map`, per-listener `listener.name.*`
+settings, several listeners at once), PEM keystores and truststores by
+Kafka's names, `ssl.client.auth`, `ssl.enabled.protocols`, and start-up
+refusing what gregor does not implement rather than serving less security.
+
+Certificates are made per run with the openssl command line; none is
+committed."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError
+
+import kafka_wire as w
+from conftest import GREGOR_BIN, free_port, unique_topic, wait_until
+
+pytestmark = pytest.mark.timeout(120)
+
+
+# --- a throw-away PKI ---------------------------------------------------------
+
+def openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_ca(d: Path, name: str) -> None:
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.pem", cwd=d)
+
+
+def make_cert(d: Path, ca: str, name: str, san: str | None = None) -> None:
+    """`name`.key (PKCS#8, unencrypted) and `name`.pem signed by `ca`, and
+    `name`-keystore.pem with both, as Kafka's PEM keystore holds them."""
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+            "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
+    ext = d / f"{name}.ext"
+    ext.write_text(f"subjectAltName={san}\n" if san else "basicConstraints=CA:FALSE\n")
+    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
+            "-CAcreateserial", "-days", "2", "-extfile", ext.name, "-out", f"{name}.pem", cwd=d)
+    (d / f"{name}-keystore.pem").write_text((d / f"{name}.key").read_text()
+                                            + (d / f"{name}.pem").read_text())
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("pki")
+    make_ca(d, "ca")
+    make_cert(d, "ca", "broker", san="DNS:localhost,IP:127.0.0.1")
+    make_cert(d, "ca", "alice")
+    make_ca(d, "rogue-ca")
+    make_cert(d, "rogue-ca", "mallory")
+    return d
+
+
+# --- helpers ------------------------------------------------------------------
+
+def tls_broker(broker_factory, pki: Path, **overrides):
+    """A broker with a PLAINTEXT listener (its `port`) and an SSL one
+    (returned beside it)."""
+    ssl_port = free_port()
+    b = broker_factory(start=False, **{
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(pki / "broker-keystore.pem"),
+        **overrides,
+    })
+    listeners = f"PLAINTEXT://127.0.0.1:{b.port},SSL://127.0.0.1:{ssl_port}"
+    b.overrides.setdefault("listeners", listeners)
+    b.overrides.setdefault("advertised.listeners", listeners)
+    b.start()
+    return b, ssl_port
+
+
+def confluent_ssl(pki: Path, cert: str | None = None) -> dict:
+    config = {"security.protocol": "SSL", "ssl.ca.location": str(pki / "ca.pem")}
+    if cert:
+        config["ssl.certificate.location"] = str(pki / f"{cert}.pem")
+        config["ssl.key.location"] = str(pki / f"{cert}.key")
+    return config
+
+
+def kafka_python_ssl(pki: Path, cert: str | None = None) -> dict:
+    config = {"security_protocol": "SSL", "ssl_cafile": str(pki / "ca.pem")}
+    if cert:
+        config["ssl_certfile"] = str(pki / f"{cert}.pem")
+        config["ssl_keyfile"] = str(pki / f"{cert}.key")
+    return config
+
+
+def create_topic(bootstrap: str, security: dict, topic: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap, **security})
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(15)
+
+
+def confluent_round_trip(bootstrap: str, security: dict, topic: str, values: list[bytes]) -> list:
+    """Produces `values` with acks=all, reads the topic from the start in a
+    group, and returns (offset, value) pairs read."""
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", **security})
+    offsets = []
+    for value in values:
+        producer.produce(topic, value=value, partition=0,
+                         on_delivery=lambda err, msg: offsets.append((err, msg.offset())))
+    assert producer.flush(30) == 0
+    assert [err for err, _ in offsets] == [None] * len(values)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique_topic("tls-g"),
+                         "auto.offset.reset": "earliest", **security})
+    consumer.subscribe([topic])
+    got = []
+    deadline = time.monotonic() + 30
+    try:
+        while len(got) < len(values) and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and msg.error() is None:
+                got.append((msg.offset(), msg.value()))
+        consumer.commit(asynchronous=False)
+    finally:
+        consumer.close()
+    return got
+
+
+def metadata_port(bootstrap: str, security: dict) -> int:
+    admin = AdminClient({"bootstrap.servers": bootstrap, **security})
+    brokers = admin.list_topics(timeout=15).brokers
+    assert list(brokers) == [1]
+    return brokers[1].port
+
+
+def refused_by_confluent(bootstrap: str, security: dict) -> bool:
+    admin = AdminClient({"bootstrap.servers": bootstrap, **security})
+    try:
+        admin.list_topics(timeout=5)
+    except KafkaException:
+        return True
+    return False
+
+
+# --- serving ------------------------------------------------------------------
+
+def test_ssl_and_plaintext_listeners_serve_both_clients(broker_factory, pki):
+    b, ssl_port = tls_broker(broker_factory, pki)
+    tls = f"127.0.0.1:{ssl_port}"
+    # Each listener advertises itself to its own clients.
+    assert metadata_port(tls, confluent_ssl(pki)) == ssl_port
+    assert metadata_port(b.bootstrap, {}) == b.port
+
+    topic = unique_topic("tls")
+    create_topic(tls, confluent_ssl(pki), topic)
+    values = [f"cf-{i}".encode() for i in range(10)]
+    assert confluent_round_trip(tls, confluent_ssl(pki), topic, values) == list(enumerate(values))
+
+    producer = KafkaProducer(bootstrap_servers=tls, acks="all", **kafka_python_ssl(pki))
+    sent = [producer.send(topic, value=f"kp-{i}".encode(), partition=0) for i in range(10)]
+    producer.flush(30)
+    assert [f.get(10).offset for f in sent] == list(range(10, 20))
+    producer.close()
+    consumer = KafkaConsumer(topic, bootstrap_servers=tls, group_id=unique_topic("tls-kp"),
+                             auto_offset_reset="earliest", consumer_timeout_ms=15000,
+                             **kafka_python_ssl(pki))
+    got = []
+    for msg in consumer:
+        got.append((msg.offset, msg.value))
+        if len(got) == 20:
+            break
+    consumer.commit()
+    consumer.close()
+    assert got == list(enumerate(values + [f"kp-{i}".encode() for i in range(10)]))
+    # What one listener wrote, the other reads.
+    with w.WireClient(b.host, b.port) as plain:
+        assert plain.list_offset(topic, 0) == 20
+
+
+def test_a_plaintext_client_on_the_ssl_port_gets_no_kafka_answer(broker_factory, pki):
+    b, ssl_port = tls_broker(broker_factory, pki)
+    with socket.create_connection(("127.0.0.1", ssl_port), timeout=10) as s:
+        s.sendall(w.frame(w.request_header(18, 0, 1)))    # ApiVersions v0
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    # Nothing, or a TLS alert record (content type 21): never a Kafka frame.
+    assert data == b"" or data[0] == 0x15, data[:16]
+    wait_until(lambda: "SSL handshake failed" in b.log_tail(200), 10,
+               what="the failed handshake logged")
+
+
+def test_inline_pem_keystore_on_a_named_listener(broker_factory, pki):
+    """`listener.name.<listener>.ssl.keystore.key` and `.certificate.chain`
+    as inline PEM, on a listener mapped to SSL under another name."""
+    b = broker_factory(start=False)
+    port = free_port()
+    listeners = f"PLAINTEXT://127.0.0.1:{b.port},CLIENTS://127.0.0.1:{port}"
+    b.overrides.update({
+        "listeners": listeners,
+        "advertised.listeners": listeners,
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CLIENTS:SSL,CONTROLLER:PLAINTEXT",
+        "listener.name.clients.ssl.keystore.key": (pki / "broker.key").read_text(),
+        "listener.name.clients.ssl.keystore.certificate.chain": (pki / "broker.pem").read_text(),
+    })
+    b.start()
+    bootstrap = f"127.0.0.1:{port}"
+    assert metadata_port(bootstrap, confluent_ssl(pki)) == port
+    topic = unique_topic("inline")
+    create_topic(bootstrap, confluent_ssl(pki), topic)
+    assert confluent_round_trip(bootstrap, confluent_ssl(pki), topic, [b"a", b"b"]) == \
+        [(0, b"a"), (1, b"b")]
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **kafka_python_ssl(pki))
+    assert producer.send(topic, value=b"c", partition=0).get(15).offset == 2
+    producer.close()
+
+
+# --- client certificates ------------------------------------------------------
+
+def test_client_auth_required_accepts_only_certificates_from_the_truststore(broker_factory, pki):
+    b, ssl_port = tls_broker(broker_factory, pki, **{
+        "ssl.client.auth": "required",
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(pki / "ca.pem"),
+    })
+    tls = f"127.0.0.1:{ssl_port}"
+    topic = unique_topic("mtls")
+    create_topic(tls, confluent_ssl(pki, "alice"), topic)
+    assert confluent_round_trip(tls, confluent_ssl(pki, "alice"), topic, [b"x"]) == [(0, b"x")]
+    producer = KafkaProducer(bootstrap_servers=tls, **kafka_python_ssl(pki, "alice"))
+    assert producer.send(topic, value=b"y", partition=0).get(15).offset == 1
+    producer.close()
+
+    assert refused_by_confluent(tls, confluent_ssl(pki))                # no certificate
+    assert refused_by_confluent(tls, confluent_ssl(pki, "mallory"))     # an untrusted CA's
+    with pytest.raises(KafkaError):
+        refused = KafkaProducer(bootstrap_servers=tls, max_block_ms=5000,
+                                **kafka_python_ssl(pki, "mallory"))
+        try:
+            refused.send(topic, value=b"z", partition=0).get(10)
+        finally:
+            refused.close(timeout=5)
+    # The plaintext listener does not ask for certificates.
+    assert metadata_port(b.bootstrap, {}) == b.port
+
+
+def test_client_auth_requested_lets_clients_without_a_certificate_in(broker_factory, pki):
+    b, ssl_port = tls_broker(broker_factory, pki, **{
+        "ssl.client.auth": "requested",
+        "ssl.truststore.location": str(pki / "ca.pem"),
+    })
+    tls = f"127.0.0.1:{ssl_port}"
+    assert metadata_port(tls, confluent_ssl(pki)) == ssl_port
+    assert metadata_port(tls, confluent_ssl(pki, "alice")) == ssl_port
+    # A certificate that is presented must still be trusted. (librdkafka
+    # does not send one its server's CA list does not name, so the check
+    # uses Python's ssl, which sends what it is given.)
+    context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    context.load_cert_chain(str(pki / "mallory.pem"), str(pki / "mallory.key"))
+    with socket.create_connection(("127.0.0.1", ssl_port), timeout=10) as raw:
+        with pytest.raises(ssl.SSLError, match="UNKNOWN_CA"):
+            with context.wrap_socket(raw, server_hostname="localhost") as s:
+                # TLS 1.3: the server's verdict on the client's certificate
+                # arrives with the first read.
+                s.sendall(w.frame(w.request_header(18, 0, 1)))
+                s.recv(16)
+
+
+def test_ssl_enabled_protocols_and_cipher_suites_limit_the_handshake(broker_factory, pki):
+    b, ssl_port = tls_broker(broker_factory, pki, **{
+        "ssl.enabled.protocols": "TLSv1.2",
+        "ssl.cipher.suites": "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    })
+    context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    with socket.create_connection(("127.0.0.1", ssl_port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as s:
+            assert s.version() == "TLSv1.2"
+            assert s.cipher()[0] == "ECDHE-RSA-AES256-GCM-SHA384"
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    with socket.create_connection(("127.0.0.1", ssl_port), timeout=10) as raw:
+        with pytest.raises(ssl.SSLError):
+            context.wrap_socket(raw, server_hostname="localhost")
+    assert metadata_port(f"127.0.0.1:{ssl_port}", confluent_ssl(pki)) == ssl_port
+
+
+# --- start-up refuses what it cannot honour -------------------------------------
+
+def start_fails(tmp_path: Path, overrides: dict) -> str:
+    """Runs a broker that must refuse to start; returns its output."""
+    settings = {"log.dirs": str(tmp_path / "data"), "node.id": "1", **overrides}
+    cmd = [GREGOR_BIN, "broker"]
+    for k, v in settings.items():
+        cmd += ["--override", f"{k}={v}"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=30,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode != 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("case", [
+    "sasl-ssl", "sasl-plaintext-mapped", "unmapped", "jks", "no-keystore",
+    "missing-file", "encrypted-key", "client-auth-without-truststore", "tls-1.1",
+    "ssl-between-brokers", "unknown-cipher-suite", "authorizer",
+])
+def test_start_up_refuses_what_gregor_cannot_honour(tmp_path, pki, case):
+    p1, p2, c1 = free_port(), free_port(), free_port()
+    keystore = {"ssl.keystore.location": str(pki / "broker-keystore.pem")}
+    cases = {
+        "sasl-ssl": ({"listeners": f"SASL_SSL://127.0.0.1:{p1}"}, "SASL is not implemented yet"),
+        "sasl-plaintext-mapped": ({"listeners": f"EXT://127.0.0.1:{p1}",
+                                   "listener.security.protocol.map": "EXT:SASL_PLAINTEXT"},
+                                  "SASL is not implemented yet"),
+        "unmapped": ({"listeners": f"EXTERNAL://127.0.0.1:{p1}"},
+                     "no security protocol for listener EXTERNAL"),
+        "jks": ({"listeners": f"SSL://127.0.0.1:{p1}", "ssl.keystore.type": "JKS", **keystore},
+                "only PEM stores are supported"),
+        "no-keystore": ({"listeners": f"SSL://127.0.0.1:{p1}"}, "needs a key and certificate"),
+        "missing-file": ({"listeners": f"SSL://127.0.0.1:{p1}",
+                          "ssl.keystore.location": str(tmp_path / "nope.pem")},
+                         "cannot read ssl.keystore.location"),
+        "encrypted-key": ({"listeners": f"SSL://127.0.0.1:{p1}", "ssl.key.password": "secret",
+                           **keystore}, "encrypted private keys are not supported yet"),
+        "client-auth-without-truststore": ({"listeners": f"SSL://127.0.0.1:{p1}",
+                                            "ssl.client.auth": "required", **keystore},
+                                           "needs a truststore"),
+        "tls-1.1": ({"listeners": f"SSL://127.0.0.1:{p1}", "ssl.enabled.protocols": "TLSv1.1",
+                     **keystore}, "TLSv1.1 is not supported"),
+        "unknown-cipher-suite": ({"listeners": f"SSL://127.0.0.1:{p1}",
+                                  "ssl.cipher.suites": "TLS_RSA_WITH_RC4_128_MD5", **keystore},
+                                 "ssl.cipher.suites: [\"TLS_RSA_WITH_RC4_128_MD5\"] not supported"),
+        "authorizer": ({"listeners": f"PLAINTEXT://127.0.0.1:{p1}",
+                        "authorizer.class.name":
+                            "org.apache.kafka.metadata.authorizer.StandardAuthorizer"},
+                       "ACLs are not implemented yet"),
+        "ssl-between-brokers": ({
+            "listeners": f"SSL://127.0.0.1:{p1},CONTROLLER://127.0.0.1:{c1}",
+            "controller.listener.names": "CONTROLLER",
+            "controller.quorum.voters": f"1@127.0.0.1:{c1},2@127.0.0.1:{p2}",
+            "inter.broker.listener.name": "SSL", **keystore,
+        }, "brokers reach each other over PLAINTEXT only yet"),
+    }
+    overrides, message = cases[case]
+    output = start_fails(tmp_path, overrides)
+    assert message in output, output
+    # Nothing was left listening on the port it refused to serve.
+    assert not _accepts(p1)
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,597 @@
+//! What each listener speaks: `listener.security.protocol.map`, the
+//! inter-broker listener, and the TLS settings (`ssl.*`, overridden per
+//! listener by `listener.name.<listener>.ssl.*`), by Kafka's names.
+//!
+//! Only what the broker implements is accepted: a listener mapped to SASL,
+//! a keystore that is not PEM, or an `ssl.*` value gregor cannot honour
+//! stops start-up with an error naming the setting. Nothing is ever served
+//! with less security than configured.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use super::listener::Listener;
+use super::ConfigError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityProtocol {
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    fn parse(text: &str) -> Option<SecurityProtocol> {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "PLAINTEXT" => Some(SecurityProtocol::Plaintext),
+            "SSL" => Some(SecurityProtocol::Ssl),
+            "SASL_PLAINTEXT" => Some(SecurityProtocol::SaslPlaintext),
+            "SASL_SSL" => Some(SecurityProtocol::SaslSsl),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "PLAINTEXT",
+            SecurityProtocol::Ssl => "SSL",
+            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+            SecurityProtocol::SaslSsl => "SASL_SSL",
+        }
+    }
+
+    pub fn uses_tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
+}
+
+impl fmt::Display for SecurityProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `ssl.client.auth`
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    Required,
+    Requested,
+    None,
+}
+
+/// A TLS version of `ssl.enabled.protocols`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersion {
+    Tls12,
+    Tls13,
+}
+
+/// PEM text from a file (`*.location`) or given inline (Kafka's
+/// `ssl.keystore.key` / `ssl.keystore.certificate.chain` /
+/// `ssl.truststore.certificates`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Pem {
+    File(PathBuf),
+    Inline(String),
+}
+
+impl fmt::Debug for Pem {
+    // Inline PEM may hold a private key: never printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pem::File(path) => write!(f, "File({})", path.display()),
+            Pem::Inline(_) => f.write_str("Inline(..)"),
+        }
+    }
+}
+
+/// Where a listener's private key and certificate chain come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyStore {
+    /// `ssl.keystore.location`: one PEM file with the key and the chain.
+    File(PathBuf),
+    /// `ssl.keystore.key` and `ssl.keystore.certificate.chain`.
+    Inline { key: Pem, chain: Pem },
+}
+
+/// The TLS settings of one listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SslConfig {
+    pub keystore: KeyStore,
+    /// `ssl.truststore.location` or `ssl.truststore.certificates`: the CAs
+    /// client certificates are checked against.
+    pub truststore: Option<Pem>,
+    pub client_auth: ClientAuth,
+    pub enabled_protocols: Vec<TlsVersion>,
+    /// `ssl.cipher.suites` by their IANA names, as Java names them; empty
+    /// for every suite the TLS library offers.
+    pub cipher_suites: Vec<String>,
+}
+
+/// What every listener speaks.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecurityConfig {
+    /// By listener name, for every listener.
+    pub protocols: BTreeMap<String, SecurityProtocol>,
+    /// By listener name, for the listeners that use TLS.
+    pub ssl: BTreeMap<String, SslConfig>,
+    /// The listener the brokers reach each other on.
+    pub inter_broker_listener_name: String,
+}
+
+/// Kafka's default `listener.security.protocol.map`.
+const DEFAULT_MAP: &str =
+    "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL";
+
+/// Settings read here rather than by the broker config's own parser.
+pub fn is_security_setting(name: &str) -> bool {
+    matches!(
+        name,
+        "listener.security.protocol.map"
+            | "inter.broker.listener.name"
+            | "security.inter.broker.protocol"
+            | "authorizer.class.name"
+    ) || name.starts_with("ssl.")
+        || name.starts_with("listener.name.")
+}
+
+fn invalid(name: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::InvalidValue {
+        name: name.to_string(),
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+impl SecurityConfig {
+    /// Resolves every listener's protocol and TLS settings, and the
+    /// inter-broker listener, as Kafka's `KafkaConfig` validates them.
+    pub fn from_properties(
+        properties: &BTreeMap<String, String>,
+        listeners: &[Listener],
+        advertised: &[Listener],
+        controller_listener_names: &[String],
+    ) -> Result<SecurityConfig, ConfigError> {
+        // An authorizer asked for and not there would let everyone in.
+        if let Some(authorizer) = properties
+            .get("authorizer.class.name")
+            .filter(|name| !name.trim().is_empty())
+        {
+            return Err(invalid(
+                "authorizer.class.name",
+                authorizer,
+                "ACLs are not implemented yet; unset it to run without authorization",
+            ));
+        }
+        let given_map = properties.get("listener.security.protocol.map");
+        let map = parse_map(given_map.map_or(DEFAULT_MAP, String::as_str))?;
+        let mut protocols = BTreeMap::new();
+        for listener in listeners.iter().chain(advertised) {
+            let protocol = match map.get(&listener.name) {
+                Some(protocol) => *protocol,
+                // Kafka (KRaft): a controller listener missing from a map
+                // that was not set speaks PLAINTEXT.
+                None if given_map.is_none()
+                    && controller_listener_names.contains(&listener.name) =>
+                {
+                    SecurityProtocol::Plaintext
+                }
+                None => {
+                    return Err(invalid(
+                        "listener.security.protocol.map",
+                        given_map.map_or(DEFAULT_MAP, String::as_str),
+                        format!("no security protocol for listener {}", listener.name),
+                    ))
+                }
+            };
+            // Refused here, before its other settings are looked at.
+            if matches!(
+                protocol,
+                SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+            ) {
+                return Err(invalid(
+                    "listeners",
+                    &format!("{}://{}:{}", listener.name, listener.host, listener.port),
+                    format!(
+                        "listener {} is {protocol}: SASL is not implemented yet (PLAINTEXT and SSL are)",
+                        listener.name
+                    ),
+                ));
+            }
+            protocols.insert(listener.name.clone(), protocol);
+        }
+        let inter_broker_listener_name =
+            inter_broker_listener(properties, listeners, controller_listener_names)?;
+        let mut ssl = BTreeMap::new();
+        for listener in listeners {
+            if protocols[&listener.name].uses_tls() {
+                ssl.insert(
+                    listener.name.clone(),
+                    SslConfig::for_listener(properties, &listener.name)?,
+                );
+            }
+        }
+        Ok(SecurityConfig {
+            protocols,
+            ssl,
+            inter_broker_listener_name,
+        })
+    }
+
+    pub fn protocol(&self, listener: &str) -> SecurityProtocol {
+        self.protocols
+            .get(listener)
+            .copied()
+            .unwrap_or(SecurityProtocol::Plaintext)
+    }
+}
+
+fn parse_map(text: &str) -> Result<BTreeMap<String, SecurityProtocol>, ConfigError> {
+    let name = "listener.security.protocol.map";
+    let mut map = BTreeMap::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (listener, protocol) = entry
+            .split_once(':')
+            .ok_or_else(|| invalid(name, text, format!("{entry:?} is not LISTENER:PROTOCOL")))?;
+        let protocol = SecurityProtocol::parse(protocol).ok_or_else(|| {
+            invalid(
+                name,
+                text,
+                format!("unknown security protocol {protocol:?} (PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL)"),
+            )
+        })?;
+        map.insert(listener.trim().to_string(), protocol);
+    }
+    Ok(map)
+}
+
+/// `inter.broker.listener.name`, or the listener named after
+/// `security.inter.broker.protocol` (default PLAINTEXT); only one of the two
+/// may be set, as in Kafka. Where neither is set and no listener is named
+/// PLAINTEXT — a configuration Kafka refuses — the first client listener
+/// serves, so that a single broker with one listener of another name runs.
+fn inter_broker_listener(
+    properties: &BTreeMap<String, String>,
+    listeners: &[Listener],
+    controller_listener_names: &[String],
+) -> Result<String, ConfigError> {
+    let by_name = properties.get("inter.broker.listener.name");
+    let by_protocol = properties.get("security.inter.broker.protocol");
+    let client_listeners = || {
+        listeners
+            .iter()
+            .filter(|l| !controller_listener_names.contains(&l.name))
+    };
+    let named = match (by_name, by_protocol) {
+        (Some(_), Some(_)) => return Err(invalid(
+            "inter.broker.listener.name",
+            by_name.map_or("", String::as_str),
+            "only one of inter.broker.listener.name and security.inter.broker.protocol may be set",
+        )),
+        (Some(name), None) => name.trim().to_string(),
+        (None, Some(protocol)) => SecurityProtocol::parse(protocol)
+            .ok_or_else(|| {
+                invalid(
+                    "security.inter.broker.protocol",
+                    protocol,
+                    "unknown security protocol",
+                )
+            })?
+            .name()
+            .to_string(),
+        (None, None) => {
+            let default = SecurityProtocol::Plaintext.name();
+            return Ok(match client_listeners().any(|l| l.name == default) {
+                true => default.to_string(),
+                false => client_listeners()
+                    .next()
+                    .map_or_else(|| default.to_string(), |l| l.name.clone()),
+            });
+        }
+    };
+    if controller_listener_names.contains(&named) {
+        return Err(invalid(
+            "inter.broker.listener.name",
+            &named,
+            "a controller listener cannot carry broker traffic",
+        ));
+    }
+    if !client_listeners().any(|l| l.name == named) {
+        return Err(invalid(
+            "inter.broker.listener.name",
+            &named,
+            "no listener of that name in listeners",
+        ));
+    }
+    Ok(named)
+}
+
+impl SslConfig {
+    /// The `ssl.*` settings of `listener`: `listener.name.<listener>.ssl.*`
+    /// (the listener's name in lower case) first, then `ssl.*`.
+    fn for_listener(
+        properties: &BTreeMap<String, String>,
+        listener: &str,
+    ) -> Result<SslConfig, ConfigError> {
+        let prefix = format!("listener.name.{}.", listener.to_ascii_lowercase());
+        let get = |key: &str| -> Option<(String, &str)> {
+            let scoped = format!("{prefix}{key}");
+            match properties.get(&scoped) {
+                Some(value) => Some((scoped, value.as_str())),
+                None => properties
+                    .get(key)
+                    .map(|value| (key.to_string(), value.as_str())),
+            }
+        };
+        let nonempty = |key: &str| get(key).filter(|(_, value)| !value.trim().is_empty());
+
+        for store in ["ssl.keystore.type", "ssl.truststore.type"] {
+            if let Some((name, value)) = nonempty(store) {
+                if !value.trim().eq_ignore_ascii_case("PEM") {
+                    return Err(invalid(
+                        &name,
+                        value,
+                        "only PEM stores are supported; convert with `openssl pkcs12 -nodes` or keytool -exportcert",
+                    ));
+                }
+            }
+        }
+        let keystore = match (
+            nonempty("ssl.keystore.location"),
+            nonempty("ssl.keystore.key"),
+            nonempty("ssl.keystore.certificate.chain"),
+        ) {
+            (Some((_, path)), None, None) => KeyStore::File(PathBuf::from(path.trim())),
+            (None, Some((_, key)), Some((_, chain))) => KeyStore::Inline {
+                key: Pem::Inline(key.to_string()),
+                chain: Pem::Inline(chain.to_string()),
+            },
+            (None, None, None) => {
+                return Err(invalid(
+                    &format!("{prefix}ssl.keystore.location"),
+                    "",
+                    format!("listener {listener} uses TLS and needs a key and certificate (ssl.keystore.location, or ssl.keystore.key with ssl.keystore.certificate.chain)"),
+                ))
+            }
+            _ => {
+                return Err(invalid(
+                    "ssl.keystore.location",
+                    "",
+                    "set either ssl.keystore.location or both ssl.keystore.key and ssl.keystore.certificate.chain",
+                ))
+            }
+        };
+        if let Some((name, _)) = nonempty("ssl.key.password") {
+            return Err(invalid(
+                &name,
+                "[hidden]",
+                "encrypted private keys are not supported yet; decrypt the key (openssl pkcs8 -nocrypt) and unset it",
+            ));
+        }
+        let truststore = match (
+            nonempty("ssl.truststore.location"),
+            nonempty("ssl.truststore.certificates"),
+        ) {
+            (Some((_, path)), None) => Some(Pem::File(PathBuf::from(path.trim()))),
+            (None, Some((_, certificates))) => Some(Pem::Inline(certificates.to_string())),
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "ssl.truststore.location",
+                    "",
+                    "set ssl.truststore.location or ssl.truststore.certificates, not both",
+                ))
+            }
+        };
+        let client_auth = match nonempty("ssl.client.auth") {
+            None => ClientAuth::None,
+            Some((name, value)) => match value.trim().to_ascii_lowercase().as_str() {
+                "required" => ClientAuth::Required,
+                "requested" => ClientAuth::Requested,
+                "none" => ClientAuth::None,
+                _ => {
+                    return Err(invalid(
+                        &name,
+                        value,
+                        "expected required, requested or none",
+                    ))
+                }
+            },
+        };
+        if client_auth != ClientAuth::None && truststore.is_none() {
+            return Err(invalid(
+                "ssl.client.auth",
+                "",
+                format!("listener {listener} checks client certificates and needs a truststore (ssl.truststore.location or ssl.truststore.certificates)"),
+            ));
+        }
+        let enabled_protocols = match nonempty("ssl.enabled.protocols") {
+            None => vec![TlsVersion::Tls12, TlsVersion::Tls13],
+            Some((name, value)) => {
+                let mut versions = Vec::new();
+                for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                    versions.push(match entry {
+                        "TLSv1.2" => TlsVersion::Tls12,
+                        "TLSv1.3" => TlsVersion::Tls13,
+                        _ => {
+                            return Err(invalid(
+                                &name,
+                                value,
+                                format!("{entry} is not supported (TLSv1.2, TLSv1.3)"),
+                            ))
+                        }
+                    });
+                }
+                if versions.is_empty() {
+                    return Err(invalid(&name, value, "no TLS version enabled"));
+                }
+                versions
+            }
+        };
+        if let Some((name, value)) = nonempty("ssl.principal.mapping.rules") {
+            if value.trim() != "DEFAULT" {
+                return Err(invalid(&name, value, "only DEFAULT is supported yet"));
+            }
+        }
+        let cipher_suites = nonempty("ssl.cipher.suites")
+            .map(|(_, value)| {
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|suite| !suite.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(SslConfig {
+            keystore,
+            truststore,
+            client_auth,
+            enabled_protocols,
+            cipher_suites,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn resolve(pairs: &[(&str, &str)]) -> Result<SecurityConfig, ConfigError> {
+        let properties = props(pairs);
+        let listeners = Listener::parse_list(&properties["listeners"]).unwrap();
+        SecurityConfig::from_properties(&properties, &listeners, &[], &["CONTROLLER".to_string()])
+    }
+
+    #[test]
+    fn listeners_take_their_protocol_from_the_map() {
+        let config = resolve(&[
+            (
+                "listeners",
+                "PLAINTEXT://:9092,SSL://:9093,CONTROLLER://:9094",
+            ),
+            ("ssl.keystore.location", "/k.pem"),
+        ])
+        .unwrap();
+        assert_eq!(config.protocol("SSL"), SecurityProtocol::Ssl);
+        // Not in Kafka's default map, but a controller listener.
+        assert_eq!(config.protocol("CONTROLLER"), SecurityProtocol::Plaintext);
+        assert_eq!(config.inter_broker_listener_name, "PLAINTEXT");
+        assert_eq!(config.ssl["SSL"].keystore, KeyStore::File("/k.pem".into()));
+        assert_eq!(config.ssl["SSL"].client_auth, ClientAuth::None);
+    }
+
+    #[test]
+    fn per_listener_settings_win() {
+        let config = resolve(&[
+            ("listeners", "INTERNAL://:9092,EXTERNAL://:9093"),
+            (
+                "listener.security.protocol.map",
+                "INTERNAL:PLAINTEXT,EXTERNAL:SSL",
+            ),
+            ("inter.broker.listener.name", "INTERNAL"),
+            ("ssl.keystore.location", "/default.pem"),
+            (
+                "listener.name.external.ssl.keystore.location",
+                "/external.pem",
+            ),
+            ("listener.name.external.ssl.client.auth", "required"),
+            ("ssl.truststore.location", "/ca.pem"),
+        ])
+        .unwrap();
+        let external = &config.ssl["EXTERNAL"];
+        assert_eq!(external.keystore, KeyStore::File("/external.pem".into()));
+        assert_eq!(external.client_auth, ClientAuth::Required);
+        assert_eq!(external.truststore, Some(Pem::File("/ca.pem".into())));
+        assert!(!config.ssl.contains_key("INTERNAL"));
+    }
+
+    #[test]
+    fn what_cannot_be_honoured_is_refused() {
+        let refused = |pairs: &[(&str, &str)], setting: &str| match resolve(pairs) {
+            Err(ConfigError::InvalidValue { name, .. }) => assert_eq!(name, setting, "{pairs:?}"),
+            other => panic!("{pairs:?}: {other:?}"),
+        };
+        refused(
+            &[("listeners", "EXTERNAL://:9092")],
+            "listener.security.protocol.map",
+        );
+        refused(&[("listeners", "SASL_SSL://:9092")], "listeners");
+        refused(
+            &[
+                ("listeners", "PLAINTEXT://:9092"),
+                (
+                    "authorizer.class.name",
+                    "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                ),
+            ],
+            "authorizer.class.name",
+        );
+        refused(
+            &[
+                ("listeners", "A://:9092"),
+                ("listener.security.protocol.map", "A:SASL_PLAINTEXT"),
+            ],
+            "listeners",
+        );
+        refused(
+            &[
+                ("listeners", "A://:9092"),
+                ("listener.security.protocol.map", "A:TLS"),
+            ],
+            "listener.security.protocol.map",
+        );
+        refused(
+            &[("listeners", "SSL://:9093")],
+            "listener.name.ssl.ssl.keystore.location",
+        );
+        refused(
+            &[
+                ("listeners", "SSL://:9093"),
+                ("ssl.keystore.location", "/k"),
+                ("ssl.keystore.type", "JKS"),
+            ],
+            "ssl.keystore.type",
+        );
+        refused(
+            &[
+                ("listeners", "SSL://:9093"),
+                ("ssl.keystore.location", "/k"),
+                ("ssl.client.auth", "required"),
+            ],
+            "ssl.client.auth",
+        );
+        refused(
+            &[
+                ("listeners", "SSL://:9093"),
+                ("ssl.keystore.location", "/k"),
+                ("ssl.enabled.protocols", "TLSv1.1"),
+            ],
+            "ssl.enabled.protocols",
+        );
+        refused(
+            &[
+                ("listeners", "PLAINTEXT://:9092"),
+                ("inter.broker.listener.name", "OTHER"),
+            ],
+            "inter.broker.listener.name",
+        );
+        refused(
+            &[
+                ("listeners", "PLAINTEXT://:9092"),
+                ("inter.broker.listener.name", "PLAINTEXT"),
+                ("security.inter.broker.protocol", "PLAINTEXT"),
+            ],
+            "inter.broker.listener.name",
+        );
+    }
+}

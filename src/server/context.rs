@@ -1,0 +1,32 @@
+//! Who a request came from and on which listener, as Kafka's
+//! `RequestContext` carries it: handlers that answer with addresses
+//! (Metadata, FindCoordinator, DescribeCluster) answer with the listener's.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::security::SecurityProtocol;
+
+/// One bound client listener.
+pub struct ListenerContext {
+    /// Its name in `listeners`, e.g. `PLAINTEXT` or `EXTERNAL`.
+    pub name: String,
+    pub protocol: SecurityProtocol,
+    /// Set for TLS listeners: every connection is handshaken first.
+    pub tls: Option<TlsAcceptor>,
+}
+
+/// What a handler may know of the connection a request came on.
+#[derive(Clone)]
+pub struct RequestContext {
+    pub peer: SocketAddr,
+    pub listener: Arc<ListenerContext>,
+}
+
+impl RequestContext {
+    pub fn listener_name(&self) -> &str {
+        &self.listener.name
+    }
+}
