@@ -46,6 +46,9 @@ cargo test --locked
 
 export GREGOR_BIN="$root/target/debug/gregor"
 
+stage "Java client harness (Maven: kafka-clients 4.4.0)"
+mvn -q -B -f compat-tests/java/pom.xml package
+
 stage "compat: kcat, confluent-kafka-python, kafka-python, aiokafka"
 "$venv/bin/python" -m pytest compat-tests/python
 

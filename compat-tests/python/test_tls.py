@@ -21,6 +21,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 
+import java_client
 import kafka_wire as w
 from conftest import GREGOR_BIN, free_port, unique_topic, wait_until
 
@@ -246,6 +247,34 @@ def test_client_auth_required_accepts_only_certificates_from_the_truststore(brok
             refused.close(timeout=5)
     # The plaintext listener does not ask for certificates.
     assert metadata_port(b.bootstrap, {}) == b.port
+
+
+def test_the_java_client_over_ssl_with_a_client_certificate(broker_factory, pki):
+    """Kafka's own Java client with PEM stores, as Kafka documents them."""
+    b, ssl_port = tls_broker(broker_factory, pki, **{
+        "ssl.client.auth": "required",
+        "ssl.truststore.location": str(pki / "ca.pem"),
+    })
+    config = {
+        "bootstrap.servers": f"127.0.0.1:{ssl_port}",
+        "security.protocol": "SSL",
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(pki / "ca.pem"),
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(pki / "alice-keystore.pem"),
+    }
+    assert java_client.run(config, "nodes") == [f"node 1 127.0.0.1 {ssl_port}"]
+    topic = unique_topic("java-tls")
+    assert java_client.run(config, "create", topic, "1") == [f"created {topic}"]
+    assert java_client.run(config, "produce", topic, "a", "b", "c") == \
+        ["offset 0", "offset 1", "offset 2"]
+    assert java_client.run(config, "consume", topic, unique_topic("java-g"), "3") == \
+        ["record 0 a", "record 1 b", "record 2 c", "committed 3"]
+    # Without a certificate the handshake fails, and the client says so.
+    without = {k: v for k, v in config.items() if not k.startswith("ssl.keystore")}
+    without.update({"request.timeout.ms": "10000", "default.api.timeout.ms": "10000"})
+    with pytest.raises(java_client.JavaClientError, match="SslAuthenticationException"):
+        java_client.run(without, "nodes")
 
 
 def test_client_auth_requested_lets_clients_without_a_certificate_in(broker_factory, pki):

@@ -1,0 +1,110 @@
+package gregor.compat;
+
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.Future;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.Node;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * Kafka's Java client, driven from the Python compatibility tests. Each
+ * command prints one line per fact ("key value"), which the tests assert;
+ * any exception ends the process with a non-zero status and its message.
+ *
+ * <pre>
+ * JavaClient CONFIG_FILE nodes                      -- the brokers Metadata names
+ * JavaClient CONFIG_FILE create TOPIC PARTITIONS
+ * JavaClient CONFIG_FILE produce TOPIC VALUE...     -- acks=all, partition 0
+ * JavaClient CONFIG_FILE consume TOPIC GROUP COUNT  -- from the start, in a group, committed
+ * </pre>
+ *
+ * CONFIG_FILE holds the client settings (bootstrap.servers, security.protocol,
+ * ssl.*), as Kafka's tools take them with --command-config.
+ */
+public final class JavaClient {
+    private static final Duration TIMEOUT = Duration.ofSeconds(30);
+
+    public static void main(String[] args) throws Exception {
+        Properties config = new Properties();
+        try (FileInputStream in = new FileInputStream(args[0])) {
+            config.load(in);
+        }
+        switch (args[1]) {
+            case "nodes" -> nodes(config);
+            case "create" -> create(config, args[2], Integer.parseInt(args[3]));
+            case "produce" -> produce(config, args[2], List.of(args).subList(3, args.length));
+            case "consume" -> consume(config, args[2], args[3], Integer.parseInt(args[4]));
+            default -> throw new IllegalArgumentException("unknown command " + args[1]);
+        }
+    }
+
+    private static void nodes(Properties config) throws Exception {
+        try (Admin admin = Admin.create(config)) {
+            for (Node node : admin.describeCluster().nodes().get()) {
+                System.out.println("node " + node.id() + " " + node.host() + " " + node.port());
+            }
+        }
+    }
+
+    private static void create(Properties config, String topic, int partitions) throws Exception {
+        try (Admin admin = Admin.create(config)) {
+            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get();
+            System.out.println("created " + topic);
+        }
+    }
+
+    private static void produce(Properties config, String topic, List<String> values)
+            throws Exception {
+        Properties producerConfig = new Properties();
+        producerConfig.putAll(config);
+        producerConfig.put("acks", "all");
+        producerConfig.put("key.serializer", StringSerializer.class.getName());
+        producerConfig.put("value.serializer", StringSerializer.class.getName());
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(producerConfig)) {
+            List<Future<RecordMetadata>> sent = new ArrayList<>();
+            for (String value : values) {
+                sent.add(producer.send(new ProducerRecord<>(topic, 0, null, value)));
+            }
+            for (Future<RecordMetadata> result : sent) {
+                System.out.println("offset " + result.get().offset());
+            }
+        }
+    }
+
+    private static void consume(Properties config, String topic, String group, int count)
+            throws IOException {
+        Properties consumerConfig = new Properties();
+        consumerConfig.putAll(config);
+        consumerConfig.put("group.id", group);
+        consumerConfig.put("auto.offset.reset", "earliest");
+        consumerConfig.put("enable.auto.commit", "false");
+        consumerConfig.put("key.deserializer", StringDeserializer.class.getName());
+        consumerConfig.put("value.deserializer", StringDeserializer.class.getName());
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(consumerConfig)) {
+            consumer.subscribe(List.of(topic));
+            int seen = 0;
+            long deadline = System.nanoTime() + TIMEOUT.toNanos();
+            while (seen < count && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(500))) {
+                    System.out.println("record " + record.offset() + " " + record.value());
+                    seen++;
+                }
+            }
+            consumer.commitSync(TIMEOUT);
+            System.out.println("committed " + seen);
+        }
+    }
+}
