@@ -45,6 +45,13 @@ impl SecurityProtocol {
     pub fn uses_tls(self) -> bool {
         matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
     }
+
+    pub fn uses_sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
 }
 
 impl fmt::Display for SecurityProtocol {
@@ -110,6 +117,29 @@ pub struct SslConfig {
     pub cipher_suites: Vec<String>,
 }
 
+/// The SASL settings of one listener: its mechanisms (PLAIN only so far)
+/// and the users its PLAIN login module knows.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SaslConfig {
+    pub mechanisms: Vec<String>,
+    /// `user_<name>="<password>"` options of the listener's
+    /// `PlainLoginModule`.
+    pub plain_users: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for SaslConfig {
+    // Passwords are never printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SaslConfig")
+            .field("mechanisms", &self.mechanisms)
+            .field("plain_users", &self.plain_users.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The SASL mechanisms gregor implements.
+pub const SASL_MECHANISMS: &[&str] = &["PLAIN"];
+
 /// What every listener speaks.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SecurityConfig {
@@ -117,6 +147,8 @@ pub struct SecurityConfig {
     pub protocols: BTreeMap<String, SecurityProtocol>,
     /// By listener name, for the listeners that use TLS.
     pub ssl: BTreeMap<String, SslConfig>,
+    /// By listener name, for the SASL listeners.
+    pub sasl: BTreeMap<String, SaslConfig>,
     /// The listener the brokers reach each other on.
     pub inter_broker_listener_name: String,
 }
@@ -134,6 +166,7 @@ pub fn is_security_setting(name: &str) -> bool {
             | "security.inter.broker.protocol"
             | "authorizer.class.name"
     ) || name.starts_with("ssl.")
+        || name.starts_with("sasl.")
         || name.starts_with("listener.name.")
 }
 
@@ -186,27 +219,21 @@ impl SecurityConfig {
                     ))
                 }
             };
-            // Refused here, before its other settings are looked at.
-            if matches!(
-                protocol,
-                SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
-            ) {
-                return Err(invalid(
-                    "listeners",
-                    &format!("{}://{}:{}", listener.name, listener.host, listener.port),
-                    format!(
-                        "listener {} is {protocol}: SASL is not implemented yet (PLAINTEXT and SSL are)",
-                        listener.name
-                    ),
-                ));
-            }
             protocols.insert(listener.name.clone(), protocol);
         }
         let inter_broker_listener_name =
             inter_broker_listener(properties, listeners, controller_listener_names)?;
         let mut ssl = BTreeMap::new();
+        let mut sasl = BTreeMap::new();
         for listener in listeners {
-            if protocols[&listener.name].uses_tls() {
+            let protocol = protocols[&listener.name];
+            if protocol.uses_sasl() {
+                sasl.insert(
+                    listener.name.clone(),
+                    SaslConfig::for_listener(properties, &listener.name)?,
+                );
+            }
+            if protocol.uses_tls() {
                 ssl.insert(
                     listener.name.clone(),
                     SslConfig::for_listener(properties, &listener.name)?,
@@ -216,6 +243,7 @@ impl SecurityConfig {
         Ok(SecurityConfig {
             protocols,
             ssl,
+            sasl,
             inter_broker_listener_name,
         })
     }
@@ -306,6 +334,135 @@ fn inter_broker_listener(
         ));
     }
     Ok(named)
+}
+
+impl SaslConfig {
+    /// `sasl.enabled.mechanisms` (Kafka's default: GSSAPI) and each
+    /// mechanism's `listener.name.<listener>.<mechanism>.sasl.jaas.config`.
+    fn for_listener(
+        properties: &BTreeMap<String, String>,
+        listener: &str,
+    ) -> Result<SaslConfig, ConfigError> {
+        let prefix = format!("listener.name.{}.", listener.to_ascii_lowercase());
+        let scoped = format!("{prefix}sasl.enabled.mechanisms");
+        let (name, value) = match properties.get(&scoped) {
+            Some(value) => (scoped, value.clone()),
+            None => (
+                "sasl.enabled.mechanisms".to_string(),
+                properties
+                    .get("sasl.enabled.mechanisms")
+                    .cloned()
+                    .unwrap_or_else(|| "GSSAPI".to_string()),
+            ),
+        };
+        let mechanisms: Vec<String> = value
+            .split(',')
+            .map(|m| m.trim().to_string())
+            .filter(|m| !m.is_empty())
+            .collect();
+        if mechanisms.is_empty() {
+            return Err(invalid(
+                &name,
+                &value,
+                format!("listener {listener} enables no SASL mechanism"),
+            ));
+        }
+        if let Some(unsupported) = mechanisms
+            .iter()
+            .find(|m| !SASL_MECHANISMS.contains(&m.as_str()))
+        {
+            return Err(invalid(
+                &name,
+                &value,
+                format!("SASL mechanism {unsupported} is not implemented yet (PLAIN is)"),
+            ));
+        }
+        let jaas_name = format!("{prefix}plain.sasl.jaas.config");
+        let jaas = properties.get(&jaas_name).ok_or_else(|| {
+            invalid(
+                &jaas_name,
+                "",
+                format!(
+                    "listener {listener} enables PLAIN and needs its users: {jaas_name}=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-secret\";"
+                ),
+            )
+        })?;
+        let (module, options) =
+            parse_jaas(jaas).map_err(|reason| invalid(&jaas_name, "[hidden]", reason))?;
+        if module != "org.apache.kafka.common.security.plain.PlainLoginModule" {
+            return Err(invalid(
+                &jaas_name,
+                "[hidden]",
+                format!("{module} is not PLAIN's login module"),
+            ));
+        }
+        let plain_users: BTreeMap<String, String> = options
+            .into_iter()
+            .filter_map(|(key, value)| Some((key.strip_prefix("user_")?.to_string(), value)))
+            .collect();
+        if plain_users.is_empty() {
+            return Err(invalid(
+                &jaas_name,
+                "[hidden]",
+                "no user_<name>=\"<password>\" entries",
+            ));
+        }
+        Ok(SaslConfig {
+            mechanisms,
+            plain_users,
+        })
+    }
+}
+
+/// One JAAS login module entry, as Kafka's `sasl.jaas.config` holds it:
+/// `<class> <required|requisite|sufficient|optional> key="value" ... ;`.
+/// Returns the class and its options.
+fn parse_jaas(text: &str) -> Result<(String, Vec<(String, String)>), String> {
+    let text = text.trim();
+    let text = text.strip_suffix(';').unwrap_or(text).trim();
+    let mut rest = text;
+    let mut word = || -> Option<String> {
+        rest = rest.trim_start();
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (word, tail) = rest.split_at(end);
+        rest = tail;
+        (!word.is_empty()).then(|| word.to_string())
+    };
+    let module = word().ok_or("no login module")?;
+    let flag = word().ok_or("no control flag after the login module")?;
+    if !["required", "requisite", "sufficient", "optional"].contains(&flag.as_str()) {
+        return Err(format!("{flag:?} is not a control flag"));
+    }
+    let mut options = Vec::new();
+    loop {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            break;
+        }
+        let (key, tail) = rest.split_once('=').ok_or_else(|| {
+            format!(
+                "expected key=\"value\" near {:?}",
+                rest.chars().take(20).collect::<String>()
+            )
+        })?;
+        let key = key.trim().to_string();
+        let tail = tail.trim_start();
+        let (value, tail) = match tail.strip_prefix('"') {
+            Some(quoted) => {
+                let end = quoted
+                    .find('"')
+                    .ok_or_else(|| format!("unterminated value for {key}"))?;
+                (quoted[..end].to_string(), &quoted[end + 1..])
+            }
+            None => {
+                let end = tail.find(char::is_whitespace).unwrap_or(tail.len());
+                (tail[..end].to_string(), &tail[end..])
+            }
+        };
+        options.push((key, value));
+        rest = tail;
+    }
+    Ok((module, options))
 }
 
 impl SslConfig {
@@ -491,6 +648,29 @@ mod tests {
     }
 
     #[test]
+    fn plain_users_come_from_the_listeners_jaas_config() {
+        let config = resolve(&[
+            ("listeners", "SASL_SSL://:9093"),
+            ("ssl.keystore.location", "/k.pem"),
+            ("listener.name.sasl_ssl.sasl.enabled.mechanisms", "PLAIN"),
+            (
+                "listener.name.sasl_ssl.plain.sasl.jaas.config",
+                "org.apache.kafka.common.security.plain.PlainLoginModule required \
+                 username=\"admin\" password=\"admin-secret\" \
+                 user_admin=\"admin-secret\" user_alice=\"a b;c\";",
+            ),
+        ])
+        .unwrap();
+        let sasl = &config.sasl["SASL_SSL"];
+        assert_eq!(sasl.mechanisms, ["PLAIN"]);
+        assert_eq!(sasl.plain_users["alice"], "a b;c");
+        assert_eq!(sasl.plain_users["admin"], "admin-secret");
+        assert_eq!(sasl.plain_users.len(), 2);
+        assert!(!format!("{sasl:?}").contains("secret"));
+        assert!(config.ssl.contains_key("SASL_SSL"));
+    }
+
+    #[test]
     fn per_listener_settings_win() {
         let config = resolve(&[
             ("listeners", "INTERNAL://:9092,EXTERNAL://:9093"),
@@ -525,7 +705,24 @@ mod tests {
             &[("listeners", "EXTERNAL://:9092")],
             "listener.security.protocol.map",
         );
-        refused(&[("listeners", "SASL_SSL://:9092")], "listeners");
+        refused(
+            &[("listeners", "SASL_PLAINTEXT://:9092")],
+            "sasl.enabled.mechanisms",
+        );
+        refused(
+            &[
+                ("listeners", "SASL_PLAINTEXT://:9092"),
+                ("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-256"),
+            ],
+            "sasl.enabled.mechanisms",
+        );
+        refused(
+            &[
+                ("listeners", "SASL_PLAINTEXT://:9092"),
+                ("sasl.enabled.mechanisms", "PLAIN"),
+            ],
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config",
+        );
         refused(
             &[
                 ("listeners", "PLAINTEXT://:9092"),
@@ -535,13 +732,6 @@ mod tests {
                 ),
             ],
             "authorizer.class.name",
-        );
-        refused(
-            &[
-                ("listeners", "A://:9092"),
-                ("listener.security.protocol.map", "A:SASL_PLAINTEXT"),
-            ],
-            "listeners",
         );
         refused(
             &[

@@ -35,6 +35,7 @@ use super::faults::{self, FaultAction};
 use super::handlers::api_versions;
 use super::journal;
 use super::memory_pool::{MemoryPool, Reserved};
+use super::sasl::{Authenticator, Step};
 use crate::broker::Broker;
 
 /// Why a connection ended, for the log line.
@@ -121,6 +122,11 @@ async fn serve_requests(
 ) -> Closed {
     let peer = context.peer;
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
+    let mut authenticator = context
+        .listener
+        .sasl
+        .as_ref()
+        .map(|config| Authenticator::new(Arc::clone(config)));
     let shutdown = &shared.shutdown;
     loop {
         let frame = tokio::select! {
@@ -147,6 +153,39 @@ async fn serve_requests(
                 let (api_key, version) = (request.api_key, request.version());
                 let correlation_id = request.header.correlation_id;
                 debug!(%peer, ?api_key, version, correlation_id, "request");
+                let answer =
+                    |body: &ResponseKind| encode_response(api_key, version, correlation_id, body);
+                // Nothing but authentication before authentication.
+                match authenticator.as_mut().map(|a| a.step(&request)) {
+                    None | Some(Step::Pass) => {}
+                    Some(Step::Answer(body)) => {
+                        drop(reserved);
+                        match answer(&body) {
+                            Ok(bytes) => {
+                                match write_response(&mut writer, &bytes, limits.idle).await {
+                                    Ok(()) => continue,
+                                    Err(closed) => break closed,
+                                }
+                            }
+                            Err(error) => break Closed::Reason(error.to_string()),
+                        }
+                    }
+                    Some(Step::AnswerAndClose(body, reason)) => {
+                        if let Ok(bytes) = answer(&body) {
+                            let _ = write_response(&mut writer, &bytes, limits.idle).await;
+                        }
+                        break Closed::Reason(format!(
+                            "{reason} (listener {})",
+                            context.listener_name()
+                        ));
+                    }
+                    Some(Step::Close(reason)) => {
+                        break Closed::Reason(format!(
+                            "{reason} (listener {})",
+                            context.listener_name()
+                        ))
+                    }
+                }
                 let client_id = request
                     .header
                     .client_id

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::security::SecurityProtocol;
+use crate::config::security::{SaslConfig, SecurityProtocol};
 
 /// One bound client listener.
 pub struct ListenerContext {
@@ -16,6 +16,8 @@ pub struct ListenerContext {
     pub protocol: SecurityProtocol,
     /// Set for TLS listeners: every connection is handshaken first.
     pub tls: Option<TlsAcceptor>,
+    /// Set for SASL listeners: every connection authenticates first.
+    pub sasl: Option<Arc<SaslConfig>>,
 }
 
 /// What a handler may know of the connection a request came on.

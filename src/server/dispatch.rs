@@ -139,6 +139,11 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
         RequestKind::ElectLeaders(body) => {
             ResponseKind::ElectLeaders(handlers::elect_leaders::handle(broker, body, version).await)
         }
+        // A SASL listener's connections authenticate before dispatch; here
+        // the exchange does not belong.
+        RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_) => {
+            super::sasl::illegal_state(api_key)
+        }
         // The codec only passes advertised APIs, so this is a gap between the
         // api_versions table and this match.
         _ => return Reply::Close(format!("no handler for {api_key:?}")),

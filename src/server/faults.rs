@@ -330,6 +330,12 @@ pub fn error_response(request: &RequestKind, version: i16, code: i16) -> Option<
             ),
         ),
         RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(ApiVersionsResponse::default().with_error_code(code)),
+        RequestKind::SaslHandshake(_) => {
+            ResponseKind::SaslHandshake(SaslHandshakeResponse::default().with_error_code(code))
+        }
+        RequestKind::SaslAuthenticate(_) => ResponseKind::SaslAuthenticate(
+            SaslAuthenticateResponse::default().with_error_code(code),
+        ),
         RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(
             CreateTopicsResponse::default().with_topics(
                 r.topics
@@ -758,6 +764,8 @@ mod tests {
             ),
             ApiKey::ListGroups => RequestKind::ListGroups(Default::default()),
             ApiKey::ApiVersions => RequestKind::ApiVersions(Default::default()),
+            ApiKey::SaslHandshake => RequestKind::SaslHandshake(Default::default()),
+            ApiKey::SaslAuthenticate => RequestKind::SaslAuthenticate(Default::default()),
             ApiKey::CreateTopics => {
                 RequestKind::CreateTopics(CreateTopicsRequest::default().with_topics(vec![
                     create_topics_request::CreatableTopic::default().with_name(name()),

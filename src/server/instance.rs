@@ -258,6 +258,15 @@ async fn bind(config: &BrokerConfig, listener: &Listener) -> Result<Bound, Start
             name: listener.name.clone(),
             protocol,
             tls,
+            sasl: match protocol.uses_sasl() {
+                true => config
+                    .security
+                    .sasl
+                    .get(&listener.name)
+                    .cloned()
+                    .map(Arc::new),
+                false => None,
+            },
         }),
         endpoint,
     })

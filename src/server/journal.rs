@@ -101,6 +101,8 @@ pub fn error_code(response: &ResponseKind) -> i16 {
                 .chain(r.groups.iter().map(|g| g.error_code)),
         ),
         ResponseKind::ApiVersions(r) => r.error_code,
+        ResponseKind::SaslHandshake(r) => r.error_code,
+        ResponseKind::SaslAuthenticate(r) => r.error_code,
         ResponseKind::DeleteTopics(r) => first_nonzero(r.responses.iter().map(|t| t.error_code)),
         ResponseKind::DeleteRecords(r) => first_nonzero(
             r.topics

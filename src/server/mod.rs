@@ -15,4 +15,5 @@ pub mod instance;
 pub mod journal;
 pub mod listener;
 pub mod memory_pool;
+pub mod sasl;
 pub mod tls;
