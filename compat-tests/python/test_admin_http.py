@@ -65,3 +65,32 @@ def test_health_and_metrics_reflect_clients(broker_factory, topic):
         raise AssertionError("expected 404")
     except urllib.error.HTTPError as error:
         assert error.code == 404
+
+
+def test_changes_need_a_json_content_type(broker_factory):
+    """A web page can make a browser POST to a local port cross-site only
+    without `Content-Type: application/json`: such requests arm nothing."""
+    port = free_port()
+    broker_factory(**{"admin.listener": f"127.0.0.1:{port}"})
+    fault = b'{"api": "Produce", "action": {"error": 6}, "count": 1}'
+    for method, path, data in [("POST", "/faults", fault), ("POST", "/faults/disk",
+                                b'{"op": "write", "errno": "EIO"}'),
+                               ("DELETE", "/faults", None),
+                               ("POST", "/partitions/t/0/pause", None)]:
+        for headers in [{}, {"Content-Type": "text/plain"},
+                        {"Content-Type": "application/x-www-form-urlencoded"}]:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data,
+                                             method=method, headers=headers)
+            try:
+                urllib.request.urlopen(request, timeout=10)
+                raise AssertionError(f"{method} {path} {headers} was accepted")
+            except urllib.error.HTTPError as error:
+                assert error.code == 415, (method, path, headers, error.code)
+    assert scrape(port, "/faults") == "[]"
+    assert scrape(port, "/faults/disk") == "[]"
+    # With the header, the same fault is armed.
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/faults", data=fault, method="POST",
+                                     headers={"Content-Type": "application/json; charset=utf-8"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+    assert scrape(port, "/faults") != "[]"

@@ -11,6 +11,10 @@
 //! - `POST /partitions/<topic>/<partition>/pause` and `/resume` hold and
 //!   release a partition's appends;
 //! - `GET /journal`: the most recent requests.
+//!
+//! Every request that changes something (POST, DELETE) must carry
+//! `Content-Type: application/json`, which a browser sends cross-site only
+//! after a CORS preflight this listener never approves.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -170,7 +174,16 @@ async fn route(
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_string();
+    let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
     let (status, content_type, body) = match (request.method().clone(), path.as_str()) {
+        // A web page can send a cross-site POST or DELETE to a local broker
+        // only without this header: faults are never armed by a browser.
+        _ if changes && !is_json(&request) => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "text/plain",
+            "requests that change something must be sent with Content-Type: application/json\n"
+                .to_string(),
+        ),
         (Method::GET, "/health") => (StatusCode::OK, "text/plain", "ok\n".to_string()),
         (Method::GET, "/metrics") => (
             StatusCode::OK,
@@ -207,6 +220,19 @@ async fn route(
             .insert(hyper::header::CONTENT_TYPE, value);
     }
     Ok(response)
+}
+
+fn is_json(request: &Request<Incoming>) -> bool {
+    request
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .split(';')
+                .next()
+                .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+        })
 }
 
 /// Serves the admin endpoints until `shutdown`.
