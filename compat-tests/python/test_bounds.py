@@ -40,7 +40,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 import hostile_load
 import kafka_wire as w
-from conftest import now_ms
+from conftest import free_port, now_ms
 from group_harness import GroupWire
 from tcp_proxy import CuttingProxy
 
@@ -650,3 +650,39 @@ def test_a_hostile_load_leaves_the_broker_serving_within_its_memory_bound(broker
     # everything the broker should close, it closed: at once or once idle
     assert report.closed_by_broker == report.opened, report
     assert growth <= bound, (growth, bound)
+
+
+def _vm_kib(broker, field: str) -> int:
+    for line in open(f"/proc/{broker.proc.pid}/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"{field} missing")
+
+
+def test_the_controller_port_allocates_what_arrives_not_what_is_claimed(broker_factory):
+    """The controller listener is open to whoever reaches it: 100 frames
+    that each claim 60 MB and send 16 bytes must not make the broker map
+    6 GB (it did: the body was allocated from the size prefix)."""
+    controller = free_port()
+    b = broker_factory(start=False)
+    b.overrides.update({
+        "listeners": f"PLAINTEXT://127.0.0.1:{b.port},CONTROLLER://127.0.0.1:{controller}",
+        "controller.listener.names": "CONTROLLER",
+        "controller.quorum.voters": f"1@127.0.0.1:{controller}",
+    })
+    b.start()
+    peak_before = _vm_kib(b, "VmPeak")
+    held = []
+    try:
+        for _ in range(100):
+            s = socket.create_connection(("127.0.0.1", controller), timeout=10)
+            s.sendall((60 * 1024 * 1024).to_bytes(4, "big") + b"{" * 16)
+            held.append(s)
+        time.sleep(1)
+        grown_mib = (_vm_kib(b, "VmPeak") - peak_before) // 1024
+        assert grown_mib < 1024, f"the address space grew by {grown_mib} MiB"
+    finally:
+        for s in held:
+            s.close()
+    # The quorum still works: a topic can be created.
+    create_topic(b.bootstrap, "after-hostile-controller-frames", 1)

@@ -136,8 +136,22 @@ async fn read_frame<T: DeserializeOwned>(stream: &mut TcpStream) -> std::io::Res
     if length > MAX_FRAME {
         return Err(std::io::Error::other(format!("frame of {length} bytes")));
     }
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).await?;
+    // Grown with the bytes that arrive, not with what the prefix claims:
+    // the controller port is open to whoever reaches it.
+    let mut body = Vec::with_capacity(length.min(64 * 1024));
+    (&mut *stream)
+        .take(length as u64)
+        .read_to_end(&mut body)
+        .await?;
+    if body.len() < length {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!(
+                "stream ended {} bytes into a {length}-byte frame",
+                body.len()
+            ),
+        ));
+    }
     serde_json::from_slice(&body).map_err(std::io::Error::other)
 }
 
