@@ -47,3 +47,17 @@ def run(config: dict[str, str], *args: str, timeout: float = 120) -> list[str]:
         raise JavaClientError(f"JavaClient {' '.join(args)} exited {done.returncode}:\n"
                               f"{done.stderr[-4000:]}")
     return done.stdout.splitlines()
+
+
+def run_tool(main_class: str, *args: str, stdin: str | None = None,
+             timeout: float = 120) -> str:
+    """Runs one of Kafka's command-line tools (the class a `kafka-*.sh`
+    script runs, e.g. `org.apache.kafka.tools.TopicCommand`) as the script
+    would; returns what it printed. Raises JavaClientError if it fails."""
+    done = subprocess.run(
+        ["java", "-cp", _classpath(), main_class, *args],
+        input=stdin, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise JavaClientError(f"{main_class} {' '.join(args)} exited {done.returncode}:\n"
+                              f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    return done.stdout

@@ -29,7 +29,13 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * JavaClient CONFIG_FILE create TOPIC PARTITIONS
  * JavaClient CONFIG_FILE produce TOPIC VALUE...     -- acks=all, partition 0
  * JavaClient CONFIG_FILE consume TOPIC GROUP COUNT  -- from the start, in a group, committed
+ * JavaClient CONFIG_FILE transaction TOPIC TXN_ID commit|abort VALUE...
+ * JavaClient CONFIG_FILE end-offsets TOPIC          -- Admin.listOffsets(latest) per partition
+ * JavaClient CONFIG_FILE committed GROUP TOPIC      -- Admin.listConsumerGroupOffsets
  * </pre>
+ *
+ * Consumers read with the settings of CONFIG_FILE, so isolation.level and
+ * group.protocol come from there.
  *
  * CONFIG_FILE holds the client settings (bootstrap.servers, security.protocol,
  * ssl.*), as Kafka's tools take them with --command-config.
@@ -47,6 +53,10 @@ public final class JavaClient {
             case "create" -> create(config, args[2], Integer.parseInt(args[3]));
             case "produce" -> produce(config, args[2], List.of(args).subList(3, args.length));
             case "consume" -> consume(config, args[2], args[3], Integer.parseInt(args[4]));
+            case "transaction" -> transaction(config, args[2], args[3], args[4],
+                    List.of(args).subList(5, args.length));
+            case "end-offsets" -> endOffsets(config, args[2]);
+            case "committed" -> committed(config, args[2], args[3]);
             default -> throw new IllegalArgumentException("unknown command " + args[1]);
         }
     }
@@ -81,6 +91,66 @@ public final class JavaClient {
             for (Future<RecordMetadata> result : sent) {
                 System.out.println("offset " + result.get().offset());
             }
+        }
+    }
+
+    private static void transaction(Properties config, String topic, String transactionalId,
+            String outcome, List<String> values) throws Exception {
+        Properties producerConfig = new Properties();
+        producerConfig.putAll(config);
+        producerConfig.put("transactional.id", transactionalId);
+        producerConfig.put("key.serializer", StringSerializer.class.getName());
+        producerConfig.put("value.serializer", StringSerializer.class.getName());
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(producerConfig)) {
+            producer.initTransactions();
+            producer.beginTransaction();
+            List<Future<RecordMetadata>> sent = new ArrayList<>();
+            for (String value : values) {
+                sent.add(producer.send(new ProducerRecord<>(topic, 0, null, value)));
+            }
+            producer.flush();
+            for (Future<RecordMetadata> result : sent) {
+                System.out.println("offset " + result.get().offset());
+            }
+            if (outcome.equals("commit")) {
+                producer.commitTransaction();
+            } else {
+                producer.abortTransaction();
+            }
+            System.out.println(outcome.equals("commit") ? "committed" : "aborted");
+        }
+    }
+
+    private static void endOffsets(Properties config, String topic) throws Exception {
+        try (Admin admin = Admin.create(config)) {
+            var description = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+            var wanted = new java.util.HashMap<org.apache.kafka.common.TopicPartition,
+                    org.apache.kafka.clients.admin.OffsetSpec>();
+            for (var partition : description.partitions()) {
+                wanted.put(new org.apache.kafka.common.TopicPartition(topic, partition.partition()),
+                        org.apache.kafka.clients.admin.OffsetSpec.latest());
+            }
+            var offsets = admin.listOffsets(wanted).all().get();
+            offsets.entrySet().stream()
+                    .sorted(java.util.Map.Entry.comparingByKey(
+                            java.util.Comparator.comparingInt(
+                                    org.apache.kafka.common.TopicPartition::partition)))
+                    .forEach(e -> System.out.println(
+                            "end " + e.getKey().partition() + " " + e.getValue().offset()));
+        }
+    }
+
+    private static void committed(Properties config, String group, String topic)
+            throws Exception {
+        try (Admin admin = Admin.create(config)) {
+            var offsets = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
+            offsets.entrySet().stream()
+                    .filter(e -> e.getKey().topic().equals(topic))
+                    .sorted(java.util.Map.Entry.comparingByKey(
+                            java.util.Comparator.comparingInt(
+                                    org.apache.kafka.common.TopicPartition::partition)))
+                    .forEach(e -> System.out.println(
+                            "committed " + e.getKey().partition() + " " + e.getValue().offset()));
         }
     }
 
