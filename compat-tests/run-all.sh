@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every gregor test on a fresh machine: installs what the real clients
-# need (Debian and Python packages), builds the broker, runs the unit tests,
-# then the compatibility suites that drive a real broker process with kcat,
-# confluent-kafka-python, kafka-python and the Rust rdkafka crate, and a short
-# run of every fuzz target.
+# need (Debian, Python and Maven packages), builds the broker, runs the unit
+# tests, then the compatibility suites that drive a real broker process with
+# kcat, confluent-kafka-python, kafka-python, aiokafka, Kafka's Java client and
+# command-line tools, and the Rust rdkafka crate, and a short run of every fuzz
+# target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -24,6 +25,8 @@ command -v kcat >/dev/null || missing+=(kcat)
 command -v cmake >/dev/null || missing+=(cmake)
 command -v openssl >/dev/null || missing+=(openssl)  # test_tls.py makes its certificates
 command -v ip >/dev/null || missing+=(iproute2)    # network namespaces of the fault campaign
+command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)  # Kafka's Java client and tools
+command -v mvn >/dev/null || missing+=(maven)
 dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || missing+=(libcurl4-openssl-dev)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -46,10 +49,10 @@ cargo test --locked
 
 export GREGOR_BIN="$root/target/debug/gregor"
 
-stage "Java client harness (Maven: kafka-clients 4.4.0)"
+stage "Java client harness (Maven: kafka-clients and kafka-tools 4.4.0)"
 mvn -q -B -f compat-tests/java/pom.xml package
 
-stage "compat: kcat, confluent-kafka-python, kafka-python, aiokafka"
+stage "compat: kcat, confluent-kafka-python, kafka-python, aiokafka, the Java client and Kafka's tools"
 "$venv/bin/python" -m pytest compat-tests/python
 
 stage "compat: Rust rdkafka crate"
