@@ -352,6 +352,9 @@ fn broker_config(
                 "0".to_string(),
             ),
             ("auto.create.topics.enable".to_string(), "true".to_string()),
+            // A dev broker is a test broker: its admin listener, when given
+            // one, serves the fault plane.
+            ("admin.fault.plane.enable".to_string(), "true".to_string()),
         ];
         dev_overrides.extend(overrides);
         overrides = dev_overrides;

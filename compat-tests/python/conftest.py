@@ -444,6 +444,7 @@ def start_cluster(size: int = 3, overrides: dict | None = None,
         for b in brokers:
             b.admin_port = free_port()
             b.overrides["admin.listener"] = f"{b.host}:{b.admin_port}"
+            b.overrides["admin.fault.plane.enable"] = "true"
     # Started in parallel: each waits for the quorum, which needs the others.
     procs = []
     try:

@@ -71,7 +71,7 @@ def test_changes_need_a_json_content_type(broker_factory):
     """A web page can make a browser POST to a local port cross-site only
     without `Content-Type: application/json`: such requests arm nothing."""
     port = free_port()
-    broker_factory(**{"admin.listener": f"127.0.0.1:{port}"})
+    broker_factory(**{"admin.listener": f"127.0.0.1:{port}", "admin.fault.plane.enable": "true"})
     fault = b'{"api": "Produce", "action": {"error": 6}, "count": 1}'
     for method, path, data in [("POST", "/faults", fault), ("POST", "/faults/disk",
                                 b'{"op": "write", "errno": "EIO"}'),
@@ -94,3 +94,44 @@ def test_changes_need_a_json_content_type(broker_factory):
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 201
     assert scrape(port, "/faults") != "[]"
+
+
+def _call(port: int, method: str, path: str, data: bytes | None = None,
+          headers: dict | None = None) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
+                                     headers={"Content-Type": "application/json",
+                                              **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_the_fault_plane_is_off_unless_enabled(broker_factory):
+    port = free_port()
+    broker_factory(**{"admin.listener": f"127.0.0.1:{port}"})
+    fault = b'{"api": "Produce", "action": {"error": 6}, "count": 1}'
+    assert _call(port, "POST", "/faults", fault) == 404
+    assert _call(port, "POST", "/faults/disk", b'{"op": "write", "errno": "EIO"}') == 404
+    assert _call(port, "POST", "/partitions/t/0/pause") == 404
+    assert _call(port, "GET", "/faults") == 404
+    assert scrape(port, "/health") == "ok\n"
+    assert "gregor_connections" in scrape(port)
+
+
+def test_an_admin_token_guards_everything_but_metrics_and_health(broker_factory):
+    port = free_port()
+    broker_factory(**{"admin.listener": f"127.0.0.1:{port}", "admin.fault.plane.enable": "true",
+                      "admin.listener.token": "s3cret-token"})
+    fault = b'{"api": "Produce", "action": {"error": 6}, "count": 1}'
+    for headers in [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-token"},
+                    {"Authorization": "Bearer s3cret-token-and-more"}]:
+        assert _call(port, "POST", "/faults", fault, headers) == 401, headers
+        assert _call(port, "GET", "/journal", None, headers) == 401, headers
+    bearer = {"Authorization": "Bearer s3cret-token"}
+    assert _call(port, "GET", "/faults", None, bearer) == 200
+    assert _call(port, "POST", "/faults", fault, bearer) == 201
+    assert _call(port, "DELETE", "/faults", None, bearer) == 204
+    assert scrape(port, "/health") == "ok\n"
+    assert "gregor_connections" in scrape(port)

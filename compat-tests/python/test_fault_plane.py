@@ -14,7 +14,8 @@ REQUEST_TIMED_OUT = 7
 
 def start(broker_factory):
     port = free_port()
-    broker = broker_factory(**{"admin.listener": f"127.0.0.1:{port}"})
+    broker = broker_factory(**{"admin.listener": f"127.0.0.1:{port}",
+                               "admin.fault.plane.enable": "true"})
     return broker, FaultPlane(port)
 
 

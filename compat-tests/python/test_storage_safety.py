@@ -199,7 +199,8 @@ def test_a_torn_tail_is_cut_at_a_clean_restart(broker_factory):
 
 def admin_broker(broker_factory, **overrides):
     port = free_port()
-    b = broker_factory(**{"admin.listener": f"127.0.0.1:{port}", **overrides})
+    b = broker_factory(**{"admin.listener": f"127.0.0.1:{port}",
+                          "admin.fault.plane.enable": "true", **overrides})
     return b, FaultPlane(port)
 
 

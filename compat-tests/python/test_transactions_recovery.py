@@ -258,7 +258,7 @@ def test_transactions_survive_kill(broker_factory, topic, group_id, segment_byte
                                  "TxnOffsetCommit", "EndTxn"])
 def test_lost_transactional_responses_confluent(broker_factory, topic, group_id, api):
     port = free_port()
-    b = txn_factory_broker(broker_factory, "txn-faults", **{"admin.listener": f"127.0.0.1:{port}"})
+    b = txn_factory_broker(broker_factory, "txn-faults", **{"admin.listener": f"127.0.0.1:{port}", "admin.fault.plane.enable": "true"})
     admin = FaultPlane(port)
     src = topic + "-in"
     create_topics(b.bootstrap, {topic: 2, src: 1})
@@ -293,7 +293,7 @@ def test_lost_end_txn_response_kafka_python(broker_factory, topic):
     from kafka import KafkaProducer
     port = free_port()
     b = txn_factory_broker(broker_factory, "txn-faults-kp",
-                           **{"admin.listener": f"127.0.0.1:{port}"})
+                           **{"admin.listener": f"127.0.0.1:{port}", "admin.fault.plane.enable": "true"})
     admin = FaultPlane(port)
     create_topics(b.bootstrap, {topic: 1})
     p = KafkaProducer(bootstrap_servers=b.bootstrap, transactional_id=f"kp-lost-{topic}",

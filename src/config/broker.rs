@@ -51,6 +51,13 @@ pub struct BrokerConfig {
     /// `admin.listener` (gregor's own): `host:port` of the HTTP endpoint for
     /// `/metrics` and `/health`; off when unset.
     pub admin_listener: Option<String>,
+    /// `admin.fault.plane.enable` (gregor's own): whether the admin
+    /// listener serves the fault plane. Off unless asked for (on in
+    /// `--dev`): it can fail requests and disks on purpose.
+    pub admin_fault_plane_enable: bool,
+    /// `admin.listener.token` (gregor's own): when set, every admin
+    /// endpoint but `/metrics` and `/health` needs it as a bearer token.
+    pub admin_listener_token: Option<Secret>,
     /// `log.cleaner.enable`
     pub log_cleaner_enable: bool,
     /// `log.cleaner.backoff.ms`: pause between compaction passes.
@@ -73,6 +80,16 @@ pub struct BrokerConfig {
     /// Every setting as given (file, environment, overrides), to report
     /// which values are static rather than defaults.
     pub given: BTreeMap<String, String>,
+}
+
+/// A value that is never printed: `Debug` shows only that it is set.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[hidden]")
+    }
 }
 
 /// Kafka's `SocketServerConfigs` limits on connections.
@@ -229,6 +246,8 @@ impl Default for BrokerConfig {
             group: GroupConfig::default(),
             txn: TxnConfig::default(),
             admin_listener: None,
+            admin_fault_plane_enable: false,
+            admin_listener_token: None,
             log_cleaner_enable: true,
             log_cleaner_backoff_ms: 15_000,
             log_cleaner_dedupe_buffer_size: 134_217_728,
@@ -396,6 +415,13 @@ impl BrokerConfig {
                 }
                 "log.roll.hours" => config.log.segment_ms = number::<i64>(name, value)? * 3_600_000,
                 "admin.listener" => config.admin_listener = Some(value.trim().to_string()),
+                "admin.fault.plane.enable" => {
+                    config.admin_fault_plane_enable = boolean(name, value)?
+                }
+                "admin.listener.token" => {
+                    config.admin_listener_token =
+                        Some(Secret(value.trim().to_string())).filter(|t| !t.0.is_empty())
+                }
                 "log.cleaner.enable" => config.log_cleaner_enable = boolean(name, value)?,
                 "log.cleaner.backoff.ms" => config.log_cleaner_backoff_ms = number(name, value)?,
                 "log.cleaner.dedupe.buffer.size" => {

@@ -97,13 +97,15 @@ use Validator::{
 };
 
 /// Kafka 4.1's documented broker configs, by name, plus gregor's own
-/// `admin.listener` and Kafka's internal
+/// `admin.*` settings and Kafka's internal
 /// `producer.id.expiration.check.interval.ms`, which gregor honours.
 #[rustfmt::skip]
 pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     def("add.partitions.to.txn.retry.backoff.max.ms", Int, Some("100"), AtLeast(0.0), ReadOnly),
     def("add.partitions.to.txn.retry.backoff.ms", Int, Some("20"), AtLeast(1.0), ReadOnly),
+    def("admin.fault.plane.enable", Boolean, Some("false"), Any, ReadOnly),
     def("admin.listener", Str, None, Any, ReadOnly),
+    def("admin.listener.token", Password, None, Any, ReadOnly),
     def("advertised.listeners", Str, None, Any, ReadOnly),
     def("alter.config.policy.class.name", Class, None, Any, ReadOnly),
     def("alter.log.dirs.replication.quota.window.num", Int, Some("11"), AtLeast(1.0), ReadOnly),
@@ -424,9 +426,11 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
 /// The broker configs gregor acts on, with what each does in gregor.
 #[rustfmt::skip]
 const HONOURED: &[(&str, &str)] = &[
+    ("admin.fault.plane.enable", "gregor's own: whether the admin listener serves the fault plane (/faults, /faults/disk, partition pause); on in --dev mode."),
     ("admin.listener", "gregor's own: host:port of the HTTP endpoint serving /metrics and /health; off when unset."),
-    ("advertised.listeners", "The address Metadata gives clients; the listener's own address when unset."),
-    ("auto.create.topics.enable", "Whether Metadata and Produce for an unknown topic create it with the broker's defaults."),
+    ("admin.listener.token", "gregor's own: when set, every admin endpoint but /metrics and /health needs Authorization: Bearer <token>."),
+    ("advertised.listeners", "What Metadata gives the clients of each listener; the listener's own address when unset."),
+    ("auto.create.topics.enable", "Whether Metadata for an unknown topic creates it with the broker's defaults (Produce never does)."),
     ("broker.heartbeat.interval.ms", "How often a broker tells the active controller it is alive."),
     ("broker.id", "Accepted as a synonym of node.id."),
     ("broker.rack", "The broker's rack, shown in Metadata and DescribeCluster."),
@@ -439,7 +443,9 @@ const HONOURED: &[(&str, &str)] = &[
     ("group.max.session.timeout.ms", "Largest session timeout a group member may ask for."),
     ("group.max.size", "Largest number of members of a classic group."),
     ("group.min.session.timeout.ms", "Smallest session timeout a group member may ask for."),
-    ("listeners", "The address the broker listens on (the first listener is bound)."),
+    ("inter.broker.listener.name", "The listener brokers reach each other on (PLAINTEXT only in a cluster, yet)."),
+    ("listener.security.protocol.map", "Each listener's protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."),
+    ("listeners", "Where the broker listens: every listener but the controller's serves clients."),
     ("log.cleaner.backoff.ms", "Pause between compaction passes over the compacted partitions."),
     ("log.cleaner.dedupe.buffer.size", "Memory of a compaction pass's key to offset map; a pass cleans as far as the map holds, the next one goes on."),
     ("log.cleaner.delete.retention.ms", "Default of delete.retention.ms: how long tombstones survive compaction."),
@@ -449,7 +455,7 @@ const HONOURED: &[(&str, &str)] = &[
     ("log.cleaner.min.compaction.lag.ms", "Default of min.compaction.lag.ms."),
     ("log.cleanup.policy", "Default of cleanup.policy: delete old segments, compact by key, or both."),
     ("log.dir", "Accepted as a synonym of log.dirs."),
-    ("log.dirs", "Where partitions are stored (gregor uses the first directory)."),
+    ("log.dirs", "Where partitions are stored: new ones go to the directory holding fewest; a failed one goes offline alone."),
     ("log.flush.interval.messages", "Default of flush.messages: appends between forced flushes."),
     ("log.flush.interval.ms", "Default of flush.ms: time between forced flushes."),
     ("log.flush.scheduler.interval.ms", "How often the broker checks for logs due a time-based flush."),

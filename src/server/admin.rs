@@ -12,6 +12,9 @@
 //!   release a partition's appends;
 //! - `GET /journal`: the most recent requests.
 //!
+//! The fault plane and the partition pause are served only with
+//! `admin.fault.plane.enable` (on in `--dev`); with `admin.listener.token`
+//! every endpoint but `/metrics` and `/health` needs it as a bearer token.
 //! Every request that changes something (POST, DELETE) must carry
 //! `Content-Type: application/json`, which a browser sends cross-site only
 //! after a CORS preflight this listener never approves.
@@ -31,7 +34,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::faults::Fault;
+use super::sasl::constant_time_eq;
 use crate::broker::Broker;
+use crate::config::broker::Secret;
 use crate::log::disk_faults::{self, DiskErrno, DiskFault, DiskOp};
 use crate::types::TopicPartition;
 
@@ -175,7 +180,20 @@ async fn route(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_string();
     let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
+    let open = matches!(path.as_str(), "/health" | "/metrics");
+    let fault_plane = path.starts_with("/faults") || path.starts_with("/partitions/");
+    let config = broker.config();
     let (status, content_type, body) = match (request.method().clone(), path.as_str()) {
+        _ if !open && !has_token(&request, config.admin_listener_token.as_ref()) => (
+            StatusCode::UNAUTHORIZED,
+            "text/plain",
+            "this endpoint needs Authorization: Bearer <admin.listener.token>\n".to_string(),
+        ),
+        _ if fault_plane && !config.admin_fault_plane_enable => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "the fault plane is off: admin.fault.plane.enable=true turns it on\n".to_string(),
+        ),
         // A web page can send a cross-site POST or DELETE to a local broker
         // only without this header: faults are never armed by a browser.
         _ if changes && !is_json(&request) => (
@@ -220,6 +238,19 @@ async fn route(
             .insert(hyper::header::CONTENT_TYPE, value);
     }
     Ok(response)
+}
+
+/// Whether the request carries the admin token, if one is configured.
+fn has_token(request: &Request<Incoming>, token: Option<&Secret>) -> bool {
+    let Some(Secret(token)) = token else {
+        return true;
+    };
+    request
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .is_some_and(|given| constant_time_eq(token.as_bytes(), given.as_bytes()))
 }
 
 fn is_json(request: &Request<Incoming>) -> bool {

@@ -175,7 +175,7 @@ fn verify_plain(config: &SaslConfig, token: &[u8]) -> Option<String> {
 
 /// Compares without stopping at the first difference, so that the time
 /// taken does not tell how much of a guess was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut difference = a.len() ^ b.len();
     for (i, byte) in b.iter().enumerate() {
         difference |= usize::from(a.get(i).copied().unwrap_or(0) ^ byte);
