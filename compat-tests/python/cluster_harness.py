@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import time
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer, TopicPartition
+
+from conftest import wait_until
 
 
 def bootstrap(brokers) -> str:
@@ -21,6 +24,20 @@ def create_topic(brokers, name: str, partitions: int, replication: int, **config
     topic = NewTopic(name, partitions, replication, config=configs)
     for future in admin.create_topics([topic]).values():
         future.result(timeout=30)
+    # As Kafka's own test harness waits (TestUtils.createTopic): until every
+    # running broker's Metadata has the topic with a leader for each
+    # partition, so that a client asking any of them sees it whole.
+    def led_everywhere(address: str) -> bool:
+        try:
+            seen = layout(address, name)
+        except KafkaException:
+            return False
+        return len(seen) == partitions and all(leader > 0 for leader, _, _ in seen.values())
+
+    for broker in brokers:
+        if broker.running:
+            wait_until(lambda: led_everywhere(broker.bootstrap), 30, interval=0.2,
+                       what=f"{name} in the metadata of {broker.name}")
 
 
 def layout(address: str, topic: str) -> dict:

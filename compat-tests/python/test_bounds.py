@@ -40,7 +40,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 import hostile_load
 import kafka_wire as w
-from conftest import free_port, now_ms
+from conftest import free_port, now_ms, port_accepts, wait_until
 from group_harness import GroupWire
 from tcp_proxy import CuttingProxy
 
@@ -671,6 +671,8 @@ def test_the_controller_port_allocates_what_arrives_not_what_is_claimed(broker_f
         "controller.quorum.voters": f"1@127.0.0.1:{controller}",
     })
     b.start()
+    # The client port opens first; the controller's when its quorum starts.
+    wait_until(lambda: port_accepts("127.0.0.1", controller), 20, what="the controller port")
     peak_before = _vm_kib(b, "VmPeak")
     held = []
     try:
