@@ -8,8 +8,9 @@
 # Environment:
 #   FUZZ_RSS_LIMIT_MB  libFuzzer's -rss_limit_mb (default 2048): more is an OOM
 #   FUZZ_TIMEOUT_S     libFuzzer's -timeout (default 10): a slower input is a hang
-#   FUZZ_BUILD_FLAGS   flags for `cargo fuzz build` (default -O: optimised, with
-#                      debug assertions, overflow checks and AddressSanitizer)
+#   FUZZ_BUILD_FLAGS   flags for `cargo fuzz build` (default "-O -a": optimised,
+#                      with debug assertions, overflow checks and AddressSanitizer;
+#                      -O alone turns the assertions and overflow checks off)
 #   FUZZ_NICE          niceness of the fuzzing processes (default 10)
 #   FUZZ_SEED          libFuzzer's -seed (default: a random one per run)
 #
@@ -24,7 +25,7 @@ budget="${1:-60}"
 shift || true
 rss_limit_mb="${FUZZ_RSS_LIMIT_MB:-2048}"
 timeout_s="${FUZZ_TIMEOUT_S:-10}"
-build_flags="${FUZZ_BUILD_FLAGS:--O}"
+build_flags="${FUZZ_BUILD_FLAGS:--O -a}"
 niceness="${FUZZ_NICE:-10}"
 seed_flag=()
 [ -n "${FUZZ_SEED:-}" ] && seed_flag=(-seed="$FUZZ_SEED")
