@@ -198,6 +198,16 @@ impl SecurityConfig {
                 "ACLs are not implemented yet; unset it to run without authorization",
             ));
         }
+        if let Some(stray) = advertised
+            .iter()
+            .find(|a| !listeners.iter().any(|l| l.name == a.name))
+        {
+            return Err(invalid(
+                "advertised.listeners",
+                &stray.name,
+                "every advertised listener must be one of listeners, by name (as Kafka requires)",
+            ));
+        }
         let given_map = properties.get("listener.security.protocol.map");
         let map = parse_map(given_map.map_or(DEFAULT_MAP, String::as_str))?;
         let mut protocols = BTreeMap::new();
@@ -709,6 +719,13 @@ mod tests {
             &[("listeners", "SASL_PLAINTEXT://:9092")],
             "sasl.enabled.mechanisms",
         );
+        let properties = props(&[("listeners", "PLAINTEXT://:9092")]);
+        let listeners = Listener::parse_list("PLAINTEXT://:9092").unwrap();
+        let advertised = Listener::parse_list("EXTERNAL://example.com:9092").unwrap();
+        assert!(matches!(
+            SecurityConfig::from_properties(&properties, &listeners, &advertised, &[]),
+            Err(ConfigError::InvalidValue { name, .. }) if name == "advertised.listeners"
+        ));
         refused(
             &[
                 ("listeners", "SASL_PLAINTEXT://:9092"),
