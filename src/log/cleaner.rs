@@ -34,7 +34,7 @@ use super::txn_index::AbortedTxn;
 use super::LogError;
 use crate::config::LogConfig;
 use crate::records::batch::{with_records, Batch, Compression};
-use crate::records::compression::decompress;
+use crate::records::compression::records_payload;
 use crate::records::record::Records;
 use crate::types::Offset;
 use offset_map::OffsetMap;
@@ -73,10 +73,7 @@ pub fn remove_leftovers(dir: &Path) -> std::io::Result<()> {
 
 /// The records of a batch, decompressed if needed.
 fn payload<'a>(batch: &Batch<'a>, limit: usize) -> Result<std::borrow::Cow<'a, [u8]>, LogError> {
-    Ok(match batch.compression() {
-        Compression::None => std::borrow::Cow::Borrowed(batch.records_payload()),
-        codec => std::borrow::Cow::Owned(decompress(codec, batch.records_payload(), limit)?),
-    })
+    Ok(records_payload(batch, limit)?)
 }
 
 /// Calls `visit` with each batch of a segment, in order, until it breaks.

@@ -24,9 +24,9 @@ use super::LogError;
 use crate::config::topic::{LogConfig, TimestampType};
 use crate::records::batch::{
     leader_header, set_base_offset, set_partition_leader_epoch, Batch, BatchError, Batches,
-    Compression, HEADER_SIZE,
+    HEADER_SIZE,
 };
-use crate::records::compression::decompress;
+use crate::records::compression::records_payload;
 use crate::records::control::TxnMarker;
 use crate::records::record::Records;
 use crate::types::{now_ms, LeaderEpoch, Offset};
@@ -692,19 +692,8 @@ impl PartitionLog {
                 }),
             );
         }
-        let decompressed;
-        let payload = match batch.compression() {
-            Compression::None => batch.records_payload(),
-            codec => {
-                decompressed = decompress(
-                    codec,
-                    batch.records_payload(),
-                    self.config.decompression_limit(),
-                )?;
-                &decompressed
-            }
-        };
-        let found = Records::new(payload, batch.records_count())
+        let payload = records_payload(batch, self.config.decompression_limit())?;
+        let found = Records::new(&payload, batch.records_count())
             .map(|record| TimestampAndOffset {
                 timestamp: batch.base_timestamp() + record.timestamp_delta,
                 offset: batch.base_offset().plus(record.offset_delta),

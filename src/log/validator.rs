@@ -13,7 +13,7 @@ use std::fmt;
 use super::LogError;
 use crate::config::topic::{LogConfig, TimestampType};
 use crate::records::batch::{Batch, Batches, Compression};
-use crate::records::compression::decompress;
+use crate::records::compression::records_payload;
 use crate::records::record::Records;
 
 /// Who is appending: clients go through every check and the sequence
@@ -178,21 +178,12 @@ impl<'c> LogValidator<'c> {
         if self.origin != AppendOrigin::Client {
             return Ok(());
         }
-        let decompressed;
-        let payload = match batch.compression() {
-            Compression::None => batch.records_payload(),
-            codec if self.must_look_inside(batch) => {
-                decompressed = decompress(
-                    codec,
-                    batch.records_payload(),
-                    self.config.decompression_limit(),
-                )?;
-                &decompressed
-            }
-            _ => return Ok(()),
-        };
+        if batch.compression() != Compression::None && !self.must_look_inside(batch) {
+            return Ok(());
+        }
+        let payload = records_payload(batch, self.config.decompression_limit())?;
         let count = batch.records_count();
-        let mut records = Records::new(payload, count);
+        let mut records = Records::new(&payload, count);
         let mut seen = 0i32;
         for (index, record) in records.by_ref().enumerate() {
             if record.offset_delta != i64::from(seen) {

@@ -11,8 +11,8 @@ use tracing::error;
 
 use super::Partition;
 use crate::log::LogError;
-use crate::records::batch::{Batch, Batches, Compression, HEADER_SIZE};
-use crate::records::compression::decompress;
+use crate::records::batch::{Batch, Batches, HEADER_SIZE};
+use crate::records::compression::records_payload;
 use crate::records::record::{Record, Records};
 use crate::types::Offset;
 
@@ -132,12 +132,7 @@ fn readable<'a>(batch: &Batch<'a>, offset: Offset) -> Result<(Cow<'a, [u8]>, Off
     let next = next_offset(batch)
         .filter(|next| *next > offset)
         .ok_or_else(|| format!("its offsets do not move past {offset}"))?;
-    let payload = match batch.compression() {
-        Compression::None => Cow::Borrowed(batch.records_payload()),
-        codec => decompress(codec, batch.records_payload(), DECOMPRESSED_LIMIT)
-            .map(Cow::Owned)
-            .map_err(|error| error.to_string())?,
-    };
+    let payload = records_payload(batch, DECOMPRESSED_LIMIT).map_err(|error| error.to_string())?;
     Ok((payload, next))
 }
 

@@ -7,7 +7,9 @@ use std::io::Read;
 
 use thiserror::Error;
 
-use super::batch::Compression;
+use std::borrow::Cow;
+
+use super::batch::{Batch, Compression};
 
 #[derive(Debug, Error)]
 pub enum CompressionError {
@@ -22,6 +24,18 @@ const XERIAL_MAGIC: &[u8] = &[0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
 const XERIAL_HEADER_SIZE: usize = 16;
 
 /// Decompresses `input` with `codec`, failing past `limit` output bytes.
+/// A batch's records payload: borrowed when uncompressed, else
+/// decompressed into at most `limit` bytes.
+pub fn records_payload<'a>(
+    batch: &Batch<'a>,
+    limit: usize,
+) -> Result<Cow<'a, [u8]>, CompressionError> {
+    Ok(match batch.compression() {
+        Compression::None => Cow::Borrowed(batch.records_payload()),
+        codec => Cow::Owned(decompress(codec, batch.records_payload(), limit)?),
+    })
+}
+
 pub fn decompress(
     codec: Compression,
     input: &[u8],
