@@ -346,6 +346,22 @@ fn inter_broker_listener(
     Ok(named)
 }
 
+/// A setting of `listener`: `listener.name.<listener in lower case>.<key>`
+/// if given, else `<key>`; with the name it was found under.
+fn listener_setting<'a>(
+    properties: &'a BTreeMap<String, String>,
+    listener: &str,
+    key: &str,
+) -> Option<(String, &'a str)> {
+    let scoped = format!("listener.name.{}.{key}", listener.to_ascii_lowercase());
+    match properties.get(&scoped) {
+        Some(value) => Some((scoped, value.as_str())),
+        None => properties
+            .get(key)
+            .map(|value| (key.to_string(), value.as_str())),
+    }
+}
+
 impl SaslConfig {
     /// `sasl.enabled.mechanisms` (Kafka's default: GSSAPI) and each
     /// mechanism's `listener.name.<listener>.<mechanism>.sasl.jaas.config`.
@@ -354,17 +370,9 @@ impl SaslConfig {
         listener: &str,
     ) -> Result<SaslConfig, ConfigError> {
         let prefix = format!("listener.name.{}.", listener.to_ascii_lowercase());
-        let scoped = format!("{prefix}sasl.enabled.mechanisms");
-        let (name, value) = match properties.get(&scoped) {
-            Some(value) => (scoped, value.clone()),
-            None => (
-                "sasl.enabled.mechanisms".to_string(),
-                properties
-                    .get("sasl.enabled.mechanisms")
-                    .cloned()
-                    .unwrap_or_else(|| "GSSAPI".to_string()),
-            ),
-        };
+        let (name, value) = listener_setting(properties, listener, "sasl.enabled.mechanisms")
+            .map(|(name, value)| (name, value.to_string()))
+            .unwrap_or_else(|| ("sasl.enabled.mechanisms".to_string(), "GSSAPI".to_string()));
         let mechanisms: Vec<String> = value
             .split(',')
             .map(|m| m.trim().to_string())
@@ -483,16 +491,10 @@ impl SslConfig {
         listener: &str,
     ) -> Result<SslConfig, ConfigError> {
         let prefix = format!("listener.name.{}.", listener.to_ascii_lowercase());
-        let get = |key: &str| -> Option<(String, &str)> {
-            let scoped = format!("{prefix}{key}");
-            match properties.get(&scoped) {
-                Some(value) => Some((scoped, value.as_str())),
-                None => properties
-                    .get(key)
-                    .map(|value| (key.to_string(), value.as_str())),
-            }
+        let nonempty = |key: &str| {
+            listener_setting(properties, listener, key)
+                .filter(|(_, value)| !value.trim().is_empty())
         };
-        let nonempty = |key: &str| get(key).filter(|(_, value)| !value.trim().is_empty());
 
         for store in ["ssl.keystore.type", "ssl.truststore.type"] {
             if let Some((name, value)) = nonempty(store) {
