@@ -7,6 +7,7 @@
 //! [`cli`] and [`client`] are the console tools. See `docs/` for what is
 //! compatible and how it performs.
 
+pub mod auth;
 pub mod broker;
 pub mod cli;
 pub mod client;

@@ -107,6 +107,10 @@ pub struct SocketServerConfig {
     /// `connections.max.idle.ms`: a connection that neither sends nor
     /// receives for this long is closed; negative never closes one.
     pub connections_max_idle_ms: i64,
+    /// `connections.max.reauth.ms`: the lifetime of a SASL session
+    /// (KIP-368); 0, Kafka's default, lets sessions live as long as their
+    /// connection.
+    pub connections_max_reauth_ms: i64,
     /// `queued.max.request.bytes`: request bytes all connections may hold
     /// at once before no more are read; zero or less is unbounded.
     pub queued_max_request_bytes: i64,
@@ -119,6 +123,7 @@ impl Default for SocketServerConfig {
             max_connections_per_ip: i32::MAX,
             max_connections_per_ip_overrides: BTreeMap::new(),
             connections_max_idle_ms: 600_000,
+            connections_max_reauth_ms: 0,
             queued_max_request_bytes: -1,
         }
     }
@@ -129,6 +134,14 @@ impl SocketServerConfig {
     pub fn idle_timeout(&self) -> Option<Duration> {
         u64::try_from(self.connections_max_idle_ms)
             .ok()
+            .map(Duration::from_millis)
+    }
+
+    /// How long a SASL session lasts before it must re-authenticate.
+    pub fn reauth_after(&self) -> Option<Duration> {
+        u64::try_from(self.connections_max_reauth_ms)
+            .ok()
+            .filter(|ms| *ms > 0)
             .map(Duration::from_millis)
     }
 
@@ -391,6 +404,9 @@ impl BrokerConfig {
                 }
                 "connections.max.idle.ms" => {
                     config.socket.connections_max_idle_ms = number(name, value)?
+                }
+                "connections.max.reauth.ms" => {
+                    config.socket.connections_max_reauth_ms = number(name, value)?
                 }
                 "queued.max.request.bytes" => {
                     config.socket.queued_max_request_bytes = number(name, value)?
@@ -691,6 +707,10 @@ impl BrokerConfig {
             (
                 "connections.max.idle.ms",
                 self.socket.connections_max_idle_ms.to_string(),
+            ),
+            (
+                "connections.max.reauth.ms",
+                self.socket.connections_max_reauth_ms.to_string(),
             ),
             (
                 "queued.max.request.bytes",

@@ -117,8 +117,8 @@ pub struct SslConfig {
     pub cipher_suites: Vec<String>,
 }
 
-/// The SASL settings of one listener: its mechanisms (PLAIN only so far)
-/// and the users its PLAIN login module knows.
+/// The SASL settings of one listener: its mechanisms and the users its
+/// PLAIN login module knows (SCRAM's users are in the cluster metadata).
 #[derive(Clone, PartialEq, Eq)]
 pub struct SaslConfig {
     pub mechanisms: Vec<String>,
@@ -138,7 +138,7 @@ impl fmt::Debug for SaslConfig {
 }
 
 /// The SASL mechanisms gregor implements.
-pub const SASL_MECHANISMS: &[&str] = &["PLAIN"];
+pub const SASL_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
 
 /// What every listener speaks.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -151,6 +151,84 @@ pub struct SecurityConfig {
     pub sasl: BTreeMap<String, SaslConfig>,
     /// The listener the brokers reach each other on.
     pub inter_broker_listener_name: String,
+    pub authorizer: AuthorizerConfig,
+}
+
+/// `authorizer.class.name` and the settings of Kafka's
+/// `StandardAuthorizer`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuthorizerConfig {
+    /// Whether requests are authorized at all (an authorizer is set).
+    pub enabled: bool,
+    /// `super.users`: principals every action is allowed to.
+    pub super_users: Vec<String>,
+    /// `allow.everyone.if.no.acl.found`: a resource no ACL names is open
+    /// to all (Kafka's default: closed).
+    pub allow_everyone_if_no_acl_found: bool,
+}
+
+/// The authorizer class names that turn gregor's authorizer on: Kafka's
+/// KRaft authorizer, whose semantics it has, and gregor's own name.
+pub const AUTHORIZER_CLASS_NAMES: &[&str] = &[
+    "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+    "gregor.auth.Authorizer",
+];
+
+impl AuthorizerConfig {
+    fn from_properties(properties: &BTreeMap<String, String>) -> Result<AuthorizerConfig, ConfigError> {
+        let class = properties
+            .get("authorizer.class.name")
+            .map(|name| name.trim())
+            .unwrap_or("");
+        if !class.is_empty() && !AUTHORIZER_CLASS_NAMES.contains(&class) {
+            return Err(invalid(
+                "authorizer.class.name",
+                class,
+                format!(
+                    "not an authorizer gregor has; use {} (or unset it to authorize nothing)",
+                    AUTHORIZER_CLASS_NAMES.join(" or ")
+                ),
+            ));
+        }
+        let super_users = properties
+            .get("super.users")
+            .map(|users| {
+                users
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        if let Some(bad) = super_users.iter().find(|u| !u.contains(':')) {
+            return Err(invalid(
+                "super.users",
+                bad,
+                "each super user is a principal, Type:name (e.g. User:admin), separated by ';'",
+            ));
+        }
+        let allow_everyone = match properties
+            .get("allow.everyone.if.no.acl.found")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(invalid(
+                    "allow.everyone.if.no.acl.found",
+                    other,
+                    "must be true or false",
+                ))
+            }
+        };
+        Ok(AuthorizerConfig {
+            enabled: !class.is_empty(),
+            super_users,
+            allow_everyone_if_no_acl_found: allow_everyone,
+        })
+    }
 }
 
 /// Kafka's default `listener.security.protocol.map`.
@@ -165,6 +243,8 @@ pub fn is_security_setting(name: &str) -> bool {
             | "inter.broker.listener.name"
             | "security.inter.broker.protocol"
             | "authorizer.class.name"
+            | "super.users"
+            | "allow.everyone.if.no.acl.found"
     ) || name.starts_with("ssl.")
         || name.starts_with("sasl.")
         || name.starts_with("listener.name.")
@@ -188,16 +268,7 @@ impl SecurityConfig {
         controller_listener_names: &[String],
     ) -> Result<SecurityConfig, ConfigError> {
         // An authorizer asked for and not there would let everyone in.
-        if let Some(authorizer) = properties
-            .get("authorizer.class.name")
-            .filter(|name| !name.trim().is_empty())
-        {
-            return Err(invalid(
-                "authorizer.class.name",
-                authorizer,
-                "ACLs are not implemented yet; unset it to run without authorization",
-            ));
-        }
+        let authorizer = AuthorizerConfig::from_properties(properties)?;
         if let Some(stray) = advertised
             .iter()
             .find(|a| !listeners.iter().any(|l| l.name == a.name))
@@ -255,6 +326,7 @@ impl SecurityConfig {
             ssl,
             sasl,
             inter_broker_listener_name,
+            authorizer,
         })
     }
 
@@ -392,8 +464,17 @@ impl SaslConfig {
             return Err(invalid(
                 &name,
                 &value,
-                format!("SASL mechanism {unsupported} is not implemented yet (PLAIN is)"),
+                format!(
+                    "SASL mechanism {unsupported} is not implemented yet ({} are)",
+                    SASL_MECHANISMS.join(", ")
+                ),
             ));
+        }
+        if !mechanisms.iter().any(|m| m == "PLAIN") {
+            return Ok(SaslConfig {
+                mechanisms,
+                plain_users: BTreeMap::new(),
+            });
         }
         let jaas_name = format!("{prefix}plain.sasl.jaas.config");
         let jaas = properties.get(&jaas_name).ok_or_else(|| {
@@ -731,7 +812,7 @@ mod tests {
         refused(
             &[
                 ("listeners", "SASL_PLAINTEXT://:9092"),
-                ("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-256"),
+                ("sasl.enabled.mechanisms", "SCRAM-SHA-256,OAUTHBEARER"),
             ],
             "sasl.enabled.mechanisms",
         );
@@ -745,12 +826,13 @@ mod tests {
         refused(
             &[
                 ("listeners", "PLAINTEXT://:9092"),
-                (
-                    "authorizer.class.name",
-                    "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-                ),
+                ("authorizer.class.name", "kafka.security.authorizer.AclAuthorizer"),
             ],
             "authorizer.class.name",
+        );
+        refused(
+            &[("listeners", "PLAINTEXT://:9092"), ("super.users", "admin")],
+            "super.users",
         );
         refused(
             &[

@@ -11,11 +11,18 @@
 //! snapshot (`gregor-metadata.json`); it is carried into the quorum's log
 //! on first start and renamed `.migrated`.
 
+mod acls;
+mod cluster;
+mod configs;
 pub mod election;
 pub mod liveness;
+mod partitions;
 mod placement;
+mod producer_ids;
 pub mod quorum;
+pub mod scram;
 mod topic_name;
+mod topics;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,16 +30,13 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use base64::Engine;
 use thiserror::Error;
-use tracing::{info, warn};
+use tracing::info;
 use uuid::Uuid;
 
-use crate::config::dynamic::{BrokerConfigError, DynamicBrokerConfigs, Scope};
+use crate::config::dynamic::{BrokerConfigError, DynamicBrokerConfigs};
 use crate::config::{ConfigError, LogConfig};
-use crate::metadata::{BrokerImage, MetadataImage, PartitionImage, TopicImage, NO_LEADER};
-use kafka_protocol::error::ResponseError;
-use quorum::{MetadataRecord, MetadataResponse, PartitionChange};
-
-use crate::config::broker::ReplicationConfig;
+use crate::metadata::{BrokerImage, MetadataImage, TopicImage};
+use quorum::{MetadataRecord, MetadataResponse};
 
 pub use topic_name::validate_topic_name;
 
@@ -131,12 +135,10 @@ impl Published {
             .filter(|b| !state.fenced.contains(&b.node_id))
             .cloned()
             .collect();
-        let image = Arc::new(MetadataImage::new(
-            cluster_id,
-            self.node_id,
-            brokers,
-            state.topics.clone(),
-        ));
+        let mut image = MetadataImage::new(cluster_id, self.node_id, brokers, state.topics.clone());
+        image.scram = Arc::new(state.scram_credentials.clone());
+        image.acls = Arc::new(state.acls.clone());
+        let image = Arc::new(image);
         match self.image.write() {
             Ok(mut current) => *current = Arc::clone(&image),
             Err(poisoned) => *poisoned.into_inner() = Arc::clone(&image),
@@ -267,462 +269,6 @@ impl Controller {
         }
     }
 
-    /// Replaces the dynamic configs of one scope with what `change` makes
-    /// of all current ones (it validates them; it runs under the write
-    /// lock, so concurrent changes do not lose each other's updates).
-    /// With `validate_only`, nothing is stored.
-    pub fn alter_broker_configs(
-        &self,
-        scope: Scope,
-        validate_only: bool,
-        change: impl FnOnce(
-            &DynamicBrokerConfigs,
-        ) -> Result<BTreeMap<String, String>, BrokerConfigError>,
-    ) -> Result<Arc<DynamicBrokerConfigs>, ControllerError> {
-        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let current = self.broker_configs();
-        let next = Arc::new(current.with(scope, change(&current)?));
-        if validate_only {
-            return Ok(next);
-        }
-        self.commit(vec![MetadataRecord::PutBrokerConfigs((*next).clone())])?;
-        info!(?scope, "altered dynamic broker configs");
-        Ok(next)
-    }
-
-    /// Validates a new topic; with `validate_only`, stops there.
-    pub fn create_topic(
-        &self,
-        topic: &NewTopic,
-        validate_only: bool,
-    ) -> Result<TopicImage, ControllerError> {
-        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let image = self.image();
-        validate_topic_name(&topic.name).map_err(ControllerError::InvalidTopicName)?;
-        if image.topic(&topic.name).is_some() {
-            return Err(ControllerError::TopicAlreadyExists(topic.name.clone()));
-        }
-        if topic.num_partitions < 1 {
-            return Err(ControllerError::InvalidPartitions(topic.num_partitions));
-        }
-        if topic.replication_factor < 1 || topic.replication_factor as usize > image.brokers.len() {
-            return Err(ControllerError::InvalidReplicationFactor {
-                requested: topic.replication_factor,
-                available: image.brokers.len(),
-            });
-        }
-        self.log_defaults.with_overrides(&topic.configs)?;
-        let created = TopicImage {
-            name: topic.name.clone(),
-            id: Uuid::new_v4(),
-            partitions: new_partitions(
-                &image,
-                &topic.name,
-                0,
-                topic.num_partitions,
-                topic.replication_factor as usize,
-            ),
-            configs: topic.configs.clone(),
-        };
-        if validate_only {
-            return Ok(created);
-        }
-        let responses = self.commit(vec![MetadataRecord::PutTopic(created.clone())])?;
-        if responses.contains(&MetadataResponse::TopicExists) {
-            return Err(ControllerError::TopicAlreadyExists(created.name));
-        }
-        info!(topic = %created.name, id = %created.id, partitions = topic.num_partitions, "created topic");
-        Ok(created)
-    }
-
-    /// Changes one topic under the write lock and, unless `validate_only`,
-    /// publishes the result.
-    fn update_topic(
-        &self,
-        name: &str,
-        validate_only: bool,
-        change: impl FnOnce(&mut TopicImage) -> Result<(), ControllerError>,
-    ) -> Result<TopicImage, ControllerError> {
-        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let image = self.image();
-        let mut topic = image
-            .topic(name)
-            .cloned()
-            .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
-        change(&mut topic)?;
-        if !validate_only {
-            self.commit(vec![MetadataRecord::PutTopic(topic.clone())])?;
-        }
-        Ok(topic)
-    }
-
-    /// Replaces a topic's config overrides (validated first).
-    pub fn alter_topic_configs(
-        &self,
-        name: &str,
-        configs: BTreeMap<String, String>,
-        validate_only: bool,
-    ) -> Result<TopicImage, ControllerError> {
-        let topic = self.update_topic(name, validate_only, |topic| {
-            self.log_defaults.with_overrides(&configs)?;
-            topic.configs = configs;
-            Ok(())
-        })?;
-        if !validate_only {
-            info!(topic = %name, "altered topic configs");
-        }
-        Ok(topic)
-    }
-
-    /// Grows a topic to `count` partitions.
-    pub fn create_partitions(
-        &self,
-        name: &str,
-        count: i32,
-        validate_only: bool,
-    ) -> Result<TopicImage, ControllerError> {
-        let image = self.image();
-        let mut current = 0;
-        let topic = self.update_topic(name, validate_only, |topic| {
-            current = topic.partitions.len() as i32;
-            if count <= current {
-                return Err(ControllerError::PartitionCountNotIncreased {
-                    current,
-                    requested: count,
-                });
-            }
-            let replication_factor = topic.partitions.first().map_or(1, |p| p.replicas.len());
-            if replication_factor > image.brokers.len() {
-                return Err(ControllerError::InvalidReplicationFactor {
-                    requested: replication_factor as i16,
-                    available: image.brokers.len(),
-                });
-            }
-            let added = new_partitions(
-                &image,
-                &topic.name,
-                current,
-                count - current,
-                replication_factor,
-            );
-            topic.partitions.extend(added);
-            Ok(())
-        })?;
-        if !validate_only {
-            info!(topic = %name, from = current, to = count, "created partitions");
-        }
-        Ok(topic)
-    }
-
-    /// Removes a topic from the metadata; its logs go when the image is applied.
-    pub fn delete_topic(&self, name: &str) -> Result<TopicImage, ControllerError> {
-        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let removed = self
-            .image()
-            .topic(name)
-            .cloned()
-            .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
-        self.commit(vec![MetadataRecord::RemoveTopic {
-            name: name.to_string(),
-        }])?;
-        info!(topic = %name, "deleted topic");
-        Ok(removed)
-    }
-
-    /// Writes partition changes decided by `election`; how many applied
-    /// (the others were decided on a partition that changed meanwhile).
-    /// Changes this node decided as the leader in `leader_term` are written
-    /// in that term or not at all; those asked for by a client or a broker
-    /// (`None`) go to whichever node leads.
-    async fn write_changes(
-        &self,
-        changes: Vec<PartitionChange>,
-        leader_term: Option<u64>,
-    ) -> Result<usize, ControllerError> {
-        let mut applied = 0;
-        for change in changes {
-            let (topic, partition) = (change.topic.clone(), change.partition.clone());
-            let record = MetadataRecord::ChangePartition(change);
-            let response = match leader_term {
-                Some(term) => self.quorum.propose_as_leader(record, term).await?,
-                None => self.quorum.propose_async(record).await?,
-            };
-            if response == MetadataResponse::Applied {
-                applied += 1;
-                info!(%topic, partition = partition.partition, leader = partition.leader,
-                      leader_epoch = partition.leader_epoch, isr = ?partition.isr,
-                      "partition changed");
-            }
-        }
-        self.refresh();
-        Ok(applied)
-    }
-
-    /// This broker, leading `topic`-`partition` at `leader_epoch`, asks
-    /// for a new ISR (AlterPartition); the partition as it now is.
-    pub async fn alter_isr(
-        &self,
-        topic: &str,
-        partition: i32,
-        leader_epoch: i32,
-        partition_epoch: i32,
-        isr: Vec<i32>,
-    ) -> Result<PartitionImage, ResponseError> {
-        let state = self.quorum.state();
-        let (topic, old) = find_partition(&state, topic, partition)?;
-        let change = election::alter_isr(
-            &state,
-            topic,
-            old,
-            self.node_id,
-            leader_epoch,
-            partition_epoch,
-            isr,
-        )?;
-        let wanted = change.partition.clone();
-        match self.write_changes(vec![change], None).await {
-            Ok(1) => Ok(wanted),
-            Ok(_) => Err(ResponseError::InvalidUpdateVersion),
-            Err(_) => Err(ResponseError::RequestTimedOut),
-        }
-    }
-
-    /// Leader election of one partition (ElectLeaders): preferred, or
-    /// unclean; whether the leader moved (`Ok(false)`: no election needed).
-    pub async fn elect_leader(
-        &self,
-        topic: &str,
-        partition: i32,
-        unclean: bool,
-    ) -> Result<bool, ResponseError> {
-        let state = self.quorum.state();
-        let (topic, old) = find_partition(&state, topic, partition)?;
-        let decided = match unclean {
-            false => election::preferred(&state, topic, old)?,
-            true => election::unclean(&state, topic, old)?,
-        };
-        let Some(change) = decided else {
-            return Ok(false);
-        };
-        match self.write_changes(vec![change], None).await {
-            Ok(1) => Ok(true),
-            Ok(_) => Err(ResponseError::EligibleLeadersNotAvailable),
-            Err(_) => Err(ResponseError::RequestTimedOut),
-        }
-    }
-
-    /// Sends this broker's heartbeats and, while this node leads the
-    /// quorum, fences brokers that went silent and unfences those that
-    /// came back, moving leaderships accordingly. Runs until the quorum
-    /// stops.
-    pub async fn run_liveness(self: Arc<Self>, config: ReplicationConfig) {
-        let stopped = self.quorum.stopped();
-        let mut ticks = tokio::time::interval(
-            config
-                .heartbeat_interval
-                .max(std::time::Duration::from_millis(50)),
-        );
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut leading_term = None;
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                _ = stopped.cancelled() => return,
-            }
-            let leaving = self.leaving.load(std::sync::atomic::Ordering::Acquire);
-            if let Err(error) = self
-                .quorum
-                .heartbeat(self.node_id, leaving, config.heartbeat_interval)
-                .await
-            {
-                tracing::debug!(%error, "broker heartbeat not delivered");
-            }
-            let Some(term) = self.quorum.leader_term() else {
-                leading_term = None;
-                continue;
-            };
-            if leading_term != Some(term) {
-                leading_term = Some(term);
-                info!(term, "this node is now the active controller");
-                let brokers = self
-                    .quorum
-                    .state()
-                    .brokers
-                    .keys()
-                    .copied()
-                    .collect::<Vec<_>>();
-                self.quorum.liveness().restart_clocks(brokers);
-                continue;
-            }
-            if let Err(error) = self.check_brokers(&config, term).await {
-                tracing::warn!(%error, "broker liveness check failed");
-            }
-        }
-    }
-
-    /// One pass of the active controller, leading in `term`, over the
-    /// registered brokers. Its decisions are written in that term or not
-    /// at all.
-    async fn check_brokers(
-        &self,
-        config: &ReplicationConfig,
-        term: u64,
-    ) -> Result<(), ControllerError> {
-        let state = self.quorum.state();
-        let liveness = self.quorum.liveness();
-        for &node in state.brokers.keys() {
-            let alive = node == self.node_id || liveness.is_alive(node, config.session_timeout);
-            let fenced = state.fenced.contains(&node);
-            if !alive && !fenced {
-                self.quorum
-                    .propose_as_leader(MetadataRecord::FenceBroker { node_id: node }, term)
-                    .await?;
-                tracing::warn!(node, timeout = ?config.session_timeout, "no heartbeat: fenced broker");
-            } else if alive && fenced && !liveness.is_leaving(node) {
-                if let Some(image) = state.brokers.get(&node) {
-                    self.quorum
-                        .propose_as_leader(MetadataRecord::RegisterBroker(image.clone()), term)
-                        .await?;
-                    info!(node, "broker heard again: unfenced");
-                }
-            }
-        }
-        // Leaderships of fenced brokers move; leaderless partitions take
-        // a live broker that may lead them. Both are no-ops once done.
-        let state = self.quorum.state();
-        let unclean = config.unclean_leader_election;
-        let mut changes = Vec::new();
-        for &node in state.brokers.keys() {
-            if state.fenced.contains(&node) {
-                changes.extend(election::on_fenced(&state, node, unclean));
-            }
-        }
-        if changes.is_empty() {
-            for &node in state.brokers.keys() {
-                if !state.fenced.contains(&node) {
-                    changes.extend(election::on_unfenced(&state, node, unclean));
-                }
-            }
-        }
-        if !changes.is_empty() {
-            self.write_changes(changes, Some(term)).await?;
-        }
-        Ok(())
-    }
-
-    /// Kafka's controlled shutdown: this broker says it is leaving and
-    /// fences itself, so that its leaderships move to in-sync replicas
-    /// now rather than after its session times out. Best effort within
-    /// `timeout` (the quorum may be gone too).
-    pub async fn controlled_shutdown(
-        &self,
-        config: &ReplicationConfig,
-        timeout: std::time::Duration,
-    ) {
-        self.leaving
-            .store(true, std::sync::atomic::Ordering::Release);
-        let node = self.node_id;
-        let work = async {
-            self.quorum
-                .heartbeat(node, true, config.heartbeat_interval)
-                .await
-                .map_err(quorum::QuorumError::Raft)?;
-            self.quorum
-                .propose_async(MetadataRecord::FenceBroker { node_id: node })
-                .await?;
-            let state = self.quorum.state();
-            let changes = election::on_fenced(&state, node, config.unclean_leader_election);
-            self.write_changes(changes, None).await
-        };
-        match tokio::time::timeout(timeout, work).await {
-            Ok(Ok(moved)) => info!(partitions = moved, "controlled shutdown: leaderships moved"),
-            Ok(Err(error)) => warn!(%error, "controlled shutdown incomplete"),
-            Err(_) => warn!(?timeout, "controlled shutdown timed out"),
-        }
-    }
-
-    /// This broker's replicas of `partitions` are offline (their log dir
-    /// failed): it leaves their ISRs and their leaderships move. Returns
-    /// how many partitions changed.
-    pub async fn replicas_offline(
-        &self,
-        node: i32,
-        partitions: Vec<crate::types::TopicPartition>,
-        unclean_leader_election: bool,
-    ) -> Result<usize, ControllerError> {
-        let partitions: Vec<(String, i32)> = partitions
-            .into_iter()
-            .map(|tp| (tp.topic, tp.partition))
-            .collect();
-        let state = self.quorum.state();
-        let changes =
-            election::on_replicas_offline(&state, node, &partitions, unclean_leader_election);
-        self.write_changes(changes, None).await
-    }
-
-    /// Hands out the next block of producer ids, committed before it is
-    /// used so that no id is ever given twice, even across restarts.
-    pub fn allocate_producer_ids(&self) -> Result<std::ops::Range<i64>, ControllerError> {
-        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let record = MetadataRecord::AllocateProducerIds {
-            block_size: PRODUCER_ID_BLOCK_SIZE,
-        };
-        match self.commit(vec![record])?.pop() {
-            Some(MetadataResponse::ProducerIds { start, end }) => Ok(start..end),
-            other => Err(quorum::QuorumError::Raft(format!(
-                "producer id allocation answered {other:?}"
-            ))
-            .into()),
-        }
-    }
-}
-
-fn find_partition<'a>(
-    state: &'a quorum::MetadataState,
-    topic: &str,
-    partition: i32,
-) -> Result<(&'a TopicImage, &'a PartitionImage), ResponseError> {
-    let topic = state
-        .topics
-        .get(topic)
-        .ok_or(ResponseError::UnknownTopicOrPartition)?;
-    let partition = topic
-        .partitions
-        .get(partition.max(0) as usize)
-        .ok_or(ResponseError::UnknownTopicOrPartition)?;
-    Ok((topic, partition))
-}
-
-/// Partitions `first..first + count` of a topic, placed on the live
-/// brokers, each led by its first replica.
-fn new_partitions(
-    image: &MetadataImage,
-    topic: &str,
-    first: i32,
-    count: i32,
-    replication_factor: usize,
-) -> Vec<PartitionImage> {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    topic.hash(&mut hasher);
-    placement::place(
-        &image.brokers,
-        first,
-        count,
-        replication_factor,
-        hasher.finish() as usize,
-    )
-    .into_iter()
-    .zip(first..)
-    .map(|(replicas, partition)| PartitionImage {
-        partition,
-        leader: replicas.first().copied().unwrap_or(NO_LEADER),
-        leader_epoch: 0,
-        isr: replicas.clone(),
-        replicas,
-        partition_epoch: 0,
-    })
-    .collect()
 }
 
 /// Carries the metadata of a data directory written by an earlier gregor
@@ -777,6 +323,7 @@ fn write_meta_properties(data_dir: &Path, cluster_id: &str, node_id: i32) -> std
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::dynamic::Scope;
 
     fn runtime() -> &'static tokio::runtime::Runtime {
         static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();

@@ -3,7 +3,11 @@
 //! overrides. The controller publishes a new image on every change; readers
 //! hold an `Arc` to one consistent version.
 
+pub mod acls;
+pub mod scram;
+
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -87,6 +91,12 @@ pub struct MetadataImage {
     pub topics: BTreeMap<String, TopicImage>,
     #[serde(skip)]
     topic_names_by_id: HashMap<Uuid, String>,
+    /// SCRAM credentials by user and mechanism (secrets: never served).
+    #[serde(skip)]
+    pub scram: Arc<scram::ScramCredentials>,
+    /// Every ACL, for the authorizer.
+    #[serde(skip)]
+    pub acls: Arc<acls::Acls>,
 }
 
 impl MetadataImage {
@@ -106,6 +116,8 @@ impl MetadataImage {
             brokers,
             topics,
             topic_names_by_id,
+            scram: Arc::default(),
+            acls: Arc::default(),
         }
     }
 

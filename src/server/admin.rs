@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::faults::Fault;
-use super::sasl::constant_time_eq;
+use crate::auth::constant_time_eq;
 use crate::broker::Broker;
 use crate::config::broker::Secret;
 use crate::log::disk_faults::{self, DiskErrno, DiskFault, DiskOp};

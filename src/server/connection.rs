@@ -77,7 +77,11 @@ pub async fn serve(
         max_request_bytes: broker.config().socket_request_max_bytes,
         idle: broker.config().socket.idle_timeout(),
     };
-    let context = RequestContext { peer, listener };
+    let context = RequestContext {
+        peer,
+        listener,
+        principal: Arc::from(super::context::ANONYMOUS),
+    };
     let closed = match context.listener.tls.clone() {
         None => {
             let (reader, writer) = stream.into_split();
@@ -126,7 +130,10 @@ async fn serve_requests(
         .listener
         .sasl
         .as_ref()
-        .map(|config| Authenticator::new(Arc::clone(config)));
+        .map(|config| {
+            Authenticator::new(Arc::clone(config), broker.config().socket.reauth_after())
+        });
+    let mut context = context.clone();
     let shutdown = &shared.shutdown;
     loop {
         let frame = tokio::select! {
@@ -156,7 +163,19 @@ async fn serve_requests(
                 let answer =
                     |body: &ResponseKind| encode_response(api_key, version, correlation_id, body);
                 // Nothing but authentication before authentication.
-                match authenticator.as_mut().map(|a| a.step(&request)) {
+                let credentials = |user: &str, mechanism| {
+                    let image = broker.controller().image();
+                    image.scram.get(user)?.get(&mechanism).cloned()
+                };
+                let step = authenticator
+                    .as_mut()
+                    .map(|a| a.step(&request, credentials));
+                if let Some(principal) = authenticator.as_ref().and_then(|a| a.principal()) {
+                    if *context.principal != *principal {
+                        context.principal = Arc::from(principal);
+                    }
+                }
+                match step {
                     None | Some(Step::Pass) => {}
                     Some(Step::Answer(body)) => {
                         drop(reserved);
@@ -204,7 +223,7 @@ async fn serve_requests(
                             None => Reply::Nothing,
                         }
                     }
-                    _ => dispatch(broker, *request, context).await,
+                    _ => dispatch(broker, *request, &context).await,
                 };
                 let latency = started.elapsed();
                 broker.metrics().request_handled(api_key, latency);

@@ -25,7 +25,13 @@ pub struct ListenerContext {
 pub struct RequestContext {
     pub peer: SocketAddr,
     pub listener: Arc<ListenerContext>,
+    /// Who sent it: `User:ANONYMOUS` until a TLS client certificate or a
+    /// SASL exchange says otherwise.
+    pub principal: Arc<str>,
 }
+
+/// Kafka's principal of unauthenticated connections.
+pub const ANONYMOUS: &str = "User:ANONYMOUS";
 
 impl RequestContext {
     pub fn listener_name(&self) -> &str {

@@ -13,7 +13,7 @@ use tracing::info;
 
 use super::context::ListenerContext;
 use super::listener::Budgets;
-use super::tls::{self, TlsError};
+use crate::auth::tls::{self, TlsError};
 use crate::broker::{Broker, BrokerError};
 use crate::config::listener::Listener;
 use crate::config::security::SecurityProtocol;

@@ -16,4 +16,3 @@ pub mod journal;
 pub mod listener;
 pub mod memory_pool;
 pub mod sasl;
-pub mod tls;

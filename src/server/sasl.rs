@@ -1,14 +1,20 @@
 //! SASL authentication of a connection on a `SASL_PLAINTEXT` or `SASL_SSL`
 //! listener, as Kafka's `SaslServerAuthenticator` does it: until a
-//! SaslHandshake (v1) names an enabled mechanism and a SaslAuthenticate
+//! SaslHandshake (v1) names an enabled mechanism and SaslAuthenticate
 //! completes it, the connection may send only ApiVersions and those two;
 //! anything else, an unsupported mechanism or a failed exchange ends it.
 //!
-//! The identity comes only from a completed, verified exchange: a PLAIN
-//! password is compared in constant time with the listener's
-//! `user_<name>` entry, and nothing is authenticated before that.
+//! The identity comes only from a completed, verified exchange (PLAIN's
+//! password compared in constant time; SCRAM's proof checked against the
+//! stored key): no state before that one carries a principal.
+//!
+//! With `connections.max.reauth.ms` set, SaslAuthenticate tells the client
+//! its session's lifetime (KIP-368); the client re-authenticates before it
+//! ends, as the same principal, or the connection is closed at its next
+//! request after it.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
@@ -19,25 +25,77 @@ use kafka_protocol::protocol::StrBytes;
 use tracing::info;
 
 use super::codec::Request;
+use crate::auth::plain;
+use crate::auth::scram::{ScramError, ScramServer};
 use crate::config::security::SaslConfig;
+use crate::metadata::scram::{ScramCredential, ScramMechanism};
 
-/// Kafka's message for a failed PLAIN or SCRAM exchange: it does not say
-/// which of the two was wrong.
-const AUTHENTICATION_FAILED: &str = "Authentication failed: Invalid username or password";
+/// Kafka's message for a failed PLAIN exchange: it does not say which of
+/// user or password was wrong.
+const PLAIN_FAILED: &str = "Authentication failed: Invalid username or password";
+
+/// Kafka's message for a failed SCRAM exchange (any step but two).
+fn scram_failed(mechanism: ScramMechanism, reauthenticating: bool) -> String {
+    let during = match reauthenticating {
+        true => "re-authentication",
+        false => "authentication",
+    };
+    format!(
+        "Authentication failed during {during} due to invalid credentials with SASL mechanism {mechanism}"
+    )
+}
+
+/// A mechanism a handshake agreed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mechanism {
+    Plain,
+    Scram(ScramMechanism),
+}
+
+impl Mechanism {
+    fn from_name(name: &str) -> Option<Mechanism> {
+        match name {
+            "PLAIN" => Some(Mechanism::Plain),
+            other => ScramMechanism::from_name(other).map(Mechanism::Scram),
+        }
+    }
+
+    fn failure(self, reauthenticating: bool) -> String {
+        match self {
+            Mechanism::Plain => PLAIN_FAILED.to_string(),
+            Mechanism::Scram(scram) => scram_failed(scram, reauthenticating),
+        }
+    }
+}
+
+/// An authenticated session.
+struct Session {
+    /// `User:<name>`.
+    principal: String,
+    /// When re-authentication is due (`connections.max.reauth.ms`).
+    expires: Option<Instant>,
+}
 
 /// Where a connection is in its authentication.
 enum State {
     /// Waiting for SaslHandshake.
     Handshake,
     /// The mechanism is agreed; waiting for SaslAuthenticate.
-    Authenticate,
-    /// Authenticated as this principal (`User:<name>`).
-    Done(String),
+    Authenticate(Mechanism),
+    /// SCRAM's server-first message is sent; waiting for the client-final.
+    ScramFinal(Box<ScramServer>),
+    /// Authenticated.
+    Done(Session),
 }
 
 pub struct Authenticator {
     config: Arc<SaslConfig>,
+    /// `connections.max.reauth.ms`; `None` when 0 (sessions do not end).
+    max_reauth: Option<Duration>,
     state: State,
+    /// The principal of the session being renewed (KIP-368): the new
+    /// exchange must authenticate the same one.
+    reauthenticating: Option<String>,
 }
 
 /// What the connection does with a request the authenticator looked at.
@@ -53,75 +111,89 @@ pub enum Step {
 }
 
 impl Authenticator {
-    pub fn new(config: Arc<SaslConfig>) -> Authenticator {
+    pub fn new(config: Arc<SaslConfig>, max_reauth: Option<Duration>) -> Authenticator {
         Authenticator {
             config,
+            max_reauth,
             state: State::Handshake,
+            reauthenticating: None,
         }
     }
 
     /// The authenticated principal, once there is one.
     pub fn principal(&self) -> Option<&str> {
         match &self.state {
-            State::Done(principal) => Some(principal),
+            State::Done(session) => Some(&session.principal),
             _ => None,
         }
     }
 
-    pub fn step(&mut self, request: &Request) -> Step {
-        match (&self.state, &request.body) {
+    /// Looks at a request before it is handled. `credentials` finds a
+    /// user's SCRAM credential in the current metadata.
+    pub fn step(
+        &mut self,
+        request: &Request,
+        credentials: impl FnOnce(&str, ScramMechanism) -> Option<ScramCredential>,
+    ) -> Step {
+        let state = std::mem::replace(&mut self.state, State::Handshake);
+        match (state, &request.body) {
             (State::Handshake, RequestKind::SaslHandshake(handshake)) => {
-                let mechanisms = self
-                    .config
-                    .mechanisms
-                    .iter()
-                    .map(|m| StrBytes::from_string(m.clone()))
-                    .collect();
-                let response = SaslHandshakeResponse::default().with_mechanisms(mechanisms);
-                let wanted = handshake.mechanism.as_str();
-                if !self.config.mechanisms.iter().any(|m| m == wanted) {
-                    return Step::AnswerAndClose(
-                        ResponseKind::SaslHandshake(
-                            response
-                                .with_error_code(ResponseError::UnsupportedSaslMechanism.code()),
-                        ),
-                        format!("Unsupported SASL mechanism {wanted}"),
-                    );
-                }
-                self.state = State::Authenticate;
-                Step::Answer(ResponseKind::SaslHandshake(response))
+                self.handshake(handshake.mechanism.as_str())
             }
-            (State::Authenticate, RequestKind::SaslAuthenticate(authenticate)) => {
-                match verify_plain(&self.config, &authenticate.auth_bytes) {
-                    Some(user) => {
-                        let principal = format!("User:{user}");
-                        info!(%principal, mechanism = "PLAIN", "authenticated");
-                        self.state = State::Done(principal);
-                        Step::Answer(ResponseKind::SaslAuthenticate(
-                            SaslAuthenticateResponse::default()
-                                .with_error_message(None)
-                                .with_auth_bytes(Bytes::new()),
-                        ))
-                    }
-                    None => Step::AnswerAndClose(
-                        ResponseKind::SaslAuthenticate(
-                            SaslAuthenticateResponse::default()
-                                .with_error_code(ResponseError::SaslAuthenticationFailed.code())
-                                .with_error_message(Some(StrBytes::from_static_str(
-                                    AUTHENTICATION_FAILED,
-                                ))),
-                        ),
-                        format!("Failed authentication ({AUTHENTICATION_FAILED})"),
+            (State::Authenticate(mechanism), RequestKind::SaslAuthenticate(authenticate)) => {
+                self.authenticate(mechanism, &authenticate.auth_bytes, request.version(), credentials)
+            }
+            (State::ScramFinal(server), RequestKind::SaslAuthenticate(authenticate)) => {
+                let mechanism = Mechanism::Scram(server.mechanism());
+                match server.finish(&authenticate.auth_bytes) {
+                    Ok(verified) => self.authenticated(
+                        mechanism,
+                        verified.user,
+                        verified.server_final,
+                        request.version(),
                     ),
+                    Err(error) => self.failed(mechanism, None, &error.to_string()),
                 }
             }
-            (_, RequestKind::ApiVersions(_)) => Step::Pass,
-            // Re-authentication (KIP-368) is not offered: sessions have no
-            // lifetime, so clients never start one.
-            (State::Done(_), RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_)) => {
+            (state, RequestKind::ApiVersions(_)) => {
+                self.state = state;
+                Step::Pass
+            }
+            // KIP-368: a new handshake on an authenticated connection
+            // renews its session, when sessions have a lifetime.
+            (State::Done(session), RequestKind::SaslHandshake(handshake))
+                if self.max_reauth.is_some() =>
+            {
+                self.reauthenticating = Some(session.principal);
+                self.handshake(handshake.mechanism.as_str())
+            }
+            // Otherwise Kafka's request handlers answer them, and the
+            // connection stays.
+            (State::Done(session), RequestKind::SaslHandshake(_)) => {
+                self.state = State::Done(session);
                 Step::Answer(illegal_state(request.api_key))
             }
-            (State::Done(_), _) => Step::Pass,
+            (State::Done(session), RequestKind::SaslAuthenticate(_)) => {
+                self.state = State::Done(session);
+                Step::Answer(ResponseKind::SaslAuthenticate(
+                    SaslAuthenticateResponse::default()
+                        .with_error_code(ResponseError::IllegalSaslState.code())
+                        .with_error_message(Some(StrBytes::from_static_str(
+                            "SaslAuthenticate request received after successful authentication",
+                        ))),
+                ))
+            }
+            (State::Done(session), _) => {
+                let expired = session.expires.is_some_and(|at| Instant::now() >= at);
+                self.state = State::Done(session);
+                match expired {
+                    true => Step::Close(format!(
+                        "session expired without re-authentication (connections.max.reauth.ms); {:?} refused",
+                        request.api_key
+                    )),
+                    false => Step::Pass,
+                }
+            }
             (_, RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_)) => {
                 Step::AnswerAndClose(
                     illegal_state(request.api_key),
@@ -136,6 +208,117 @@ impl Authenticator {
                 request.api_key
             )),
         }
+    }
+
+    fn handshake(&mut self, wanted: &str) -> Step {
+        let mechanisms = self
+            .config
+            .mechanisms
+            .iter()
+            .map(|m| StrBytes::from_string(m.clone()))
+            .collect();
+        let response = SaslHandshakeResponse::default().with_mechanisms(mechanisms);
+        let mechanism = Mechanism::from_name(wanted)
+            .filter(|_| self.config.mechanisms.iter().any(|m| m == wanted));
+        let Some(mechanism) = mechanism else {
+            return Step::AnswerAndClose(
+                ResponseKind::SaslHandshake(
+                    response.with_error_code(ResponseError::UnsupportedSaslMechanism.code()),
+                ),
+                format!("Unsupported SASL mechanism {wanted}"),
+            );
+        };
+        self.state = State::Authenticate(mechanism);
+        Step::Answer(ResponseKind::SaslHandshake(response))
+    }
+
+    fn authenticate(
+        &mut self,
+        mechanism: Mechanism,
+        token: &[u8],
+        version: i16,
+        credentials: impl FnOnce(&str, ScramMechanism) -> Option<ScramCredential>,
+    ) -> Step {
+        match mechanism {
+            Mechanism::Plain => match plain::verify(&self.config.plain_users, token) {
+                Some(user) => self.authenticated(mechanism, user, Vec::new(), version),
+                None => self.failed(mechanism, None, "invalid username or password"),
+            },
+            Mechanism::Scram(scram) => {
+                match ScramServer::start(scram, token, |user| credentials(user, scram)) {
+                    Ok((server, server_first)) => {
+                        self.state = State::ScramFinal(Box::new(server));
+                        Step::Answer(ResponseKind::SaslAuthenticate(
+                            SaslAuthenticateResponse::default()
+                                .with_error_message(None)
+                                .with_auth_bytes(Bytes::from(server_first)),
+                        ))
+                    }
+                    // Kafka tells this one apart; every other failure
+                    // is "invalid credentials".
+                    Err(error @ ScramError::AuthorizationId) => self.failed(
+                        mechanism,
+                        Some("Authentication failed: Client requested an authorization id that is different from username"),
+                        &error.to_string(),
+                    ),
+                    Err(error) => self.failed(mechanism, None, &error.to_string()),
+                }
+            }
+        }
+    }
+
+    fn authenticated(
+        &mut self,
+        mechanism: Mechanism,
+        user: String,
+        final_bytes: Vec<u8>,
+        version: i16,
+    ) -> Step {
+        let principal = format!("User:{user}");
+        if let Some(previous) = self.reauthenticating.take() {
+            if previous != principal {
+                // Kafka refuses a re-authentication as someone else, and
+                // says so (with its `Type.name` spelling).
+                let message = format!(
+                    "Cannot change principals during re-authentication from {}: {}",
+                    previous.replacen(':', ".", 1),
+                    principal.replacen(':', ".", 1)
+                );
+                return self.failed(mechanism, Some(&message), "principal changed");
+            }
+        }
+        info!(%principal, ?mechanism, "authenticated");
+        // Session lifetimes exist from SaslAuthenticate v1 (KIP-368).
+        let lifetime = self.max_reauth.filter(|_| version >= 1);
+        self.state = State::Done(Session {
+            principal,
+            expires: lifetime.map(|lifetime| Instant::now() + lifetime),
+        });
+        Step::Answer(ResponseKind::SaslAuthenticate(
+            SaslAuthenticateResponse::default()
+                .with_error_message(None)
+                .with_auth_bytes(Bytes::from(final_bytes))
+                .with_session_lifetime_ms(
+                    lifetime.map_or(0, |l| i64::try_from(l.as_millis()).unwrap_or(i64::MAX)),
+                ),
+        ))
+    }
+
+    /// Answers Kafka's message for the mechanism (or `message`), never the
+    /// precise cause (that goes to the broker's log), and closes.
+    fn failed(&mut self, mechanism: Mechanism, message: Option<&str>, cause: &str) -> Step {
+        let reauthenticating = self.reauthenticating.take().is_some();
+        let message = message
+            .map(str::to_string)
+            .unwrap_or_else(|| mechanism.failure(reauthenticating));
+        Step::AnswerAndClose(
+            ResponseKind::SaslAuthenticate(
+                SaslAuthenticateResponse::default()
+                    .with_error_code(ResponseError::SaslAuthenticationFailed.code())
+                    .with_error_message(Some(StrBytes::from_string(message.clone()))),
+            ),
+            format!("Failed authentication ({message}): {cause}"),
+        )
     }
 }
 
@@ -154,69 +337,5 @@ pub fn illegal_state(api_key: ApiKey) -> ResponseKind {
                     "SASL authentication is not expected here",
                 ))),
         ),
-    }
-}
-
-/// RFC 4616: `[authzid] NUL authcid NUL passwd`. The user, if the password
-/// is theirs and no other identity is asked for.
-fn verify_plain(config: &SaslConfig, token: &[u8]) -> Option<String> {
-    let mut parts = token.split(|b| *b == 0);
-    let (authzid, user, password) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    let user = std::str::from_utf8(user).ok()?;
-    if user.is_empty() || !(authzid.is_empty() || authzid == user.as_bytes()) {
-        return None;
-    }
-    let expected = config.plain_users.get(user)?;
-    constant_time_eq(expected.as_bytes(), password).then(|| user.to_string())
-}
-
-/// Compares without stopping at the first difference, so that the time
-/// taken does not tell how much of a guess was right.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut difference = a.len() ^ b.len();
-    for (i, byte) in b.iter().enumerate() {
-        difference |= usize::from(a.get(i).copied().unwrap_or(0) ^ byte);
-    }
-    difference == 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config() -> SaslConfig {
-        SaslConfig {
-            mechanisms: vec!["PLAIN".to_string()],
-            plain_users: [("alice".to_string(), "alice-secret".to_string())].into(),
-        }
-    }
-
-    #[test]
-    fn plain_accepts_only_the_users_own_password() {
-        let config = config();
-        assert_eq!(
-            verify_plain(&config, b"\0alice\0alice-secret").as_deref(),
-            Some("alice")
-        );
-        assert_eq!(
-            verify_plain(&config, b"alice\0alice\0alice-secret").as_deref(),
-            Some("alice")
-        );
-        for refused in [
-            &b"\0alice\0alice-secreT"[..],
-            b"\0alice\0alice-secret\0",
-            b"\0alice\0alice-secre",
-            b"\0alice\0",
-            b"\0bob\0alice-secret",
-            b"admin\0alice\0alice-secret",
-            b"\0\0alice-secret",
-            b"alice-secret",
-            b"",
-        ] {
-            assert_eq!(verify_plain(&config, refused), None, "{refused:?}");
-        }
     }
 }

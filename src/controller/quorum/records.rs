@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::dynamic::DynamicBrokerConfigs;
+use crate::metadata::acls::{AclBinding, Acls};
+use crate::metadata::scram::{ScramCredential, ScramCredentials, ScramMechanism};
 use crate::metadata::{BrokerImage, PartitionImage, TopicImage};
 
 /// A new leader, leader epoch or ISR for one partition; it applies only
@@ -47,6 +49,15 @@ pub enum MetadataRecord {
     },
     /// The dynamic broker configs after an AlterConfigs.
     PutBrokerConfigs(DynamicBrokerConfigs),
+    /// An AlterUserScramCredentials' accepted changes, all at once.
+    AlterScramCredentials {
+        deletions: Vec<(String, ScramMechanism)>,
+        upsertions: Vec<(String, ScramMechanism, ScramCredential)>,
+    },
+    /// ACLs created (identical ones are kept once).
+    CreateAcls(Vec<AclBinding>),
+    /// ACLs deleted (absent ones are ignored).
+    DeleteAcls(Vec<AclBinding>),
 }
 
 /// What applying a record answers its proposer.
@@ -76,6 +87,10 @@ pub struct MetadataState {
     /// The first producer id not handed out in any block.
     pub next_producer_id: i64,
     pub broker_configs: DynamicBrokerConfigs,
+    #[serde(default)]
+    pub scram_credentials: ScramCredentials,
+    #[serde(default)]
+    pub acls: Acls,
 }
 
 impl MetadataState {
@@ -131,6 +146,31 @@ impl MetadataState {
             }
             MetadataRecord::PutBrokerConfigs(configs) => {
                 self.broker_configs = configs.clone();
+            }
+            MetadataRecord::AlterScramCredentials {
+                deletions,
+                upsertions,
+            } => {
+                for (user, mechanism) in deletions {
+                    if let Some(credentials) = self.scram_credentials.get_mut(user) {
+                        credentials.remove(mechanism);
+                        if credentials.is_empty() {
+                            self.scram_credentials.remove(user);
+                        }
+                    }
+                }
+                for (user, mechanism, credential) in upsertions {
+                    self.scram_credentials
+                        .entry(user.clone())
+                        .or_default()
+                        .insert(*mechanism, credential.clone());
+                }
+            }
+            MetadataRecord::CreateAcls(acls) => self.acls.extend(acls.iter().cloned()),
+            MetadataRecord::DeleteAcls(acls) => {
+                for acl in acls {
+                    self.acls.remove(acl);
+                }
             }
         }
         MetadataResponse::Applied

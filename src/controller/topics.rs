@@ -1,0 +1,186 @@
+//! Topics and their partitions' placement (Kafka's
+//! `ReplicationControlManager`, for what admins ask): create, grow,
+//! reconfigure, delete.
+
+use std::collections::BTreeMap;
+
+use tracing::info;
+use uuid::Uuid;
+
+use super::placement;
+use super::quorum::{MetadataRecord, MetadataResponse};
+use super::{validate_topic_name, Controller, ControllerError, NewTopic};
+use crate::metadata::{MetadataImage, PartitionImage, TopicImage, NO_LEADER};
+
+impl Controller {
+    /// Validates a new topic; with `validate_only`, stops there.
+    pub fn create_topic(
+        &self,
+        topic: &NewTopic,
+        validate_only: bool,
+    ) -> Result<TopicImage, ControllerError> {
+        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let image = self.image();
+        validate_topic_name(&topic.name).map_err(ControllerError::InvalidTopicName)?;
+        if image.topic(&topic.name).is_some() {
+            return Err(ControllerError::TopicAlreadyExists(topic.name.clone()));
+        }
+        if topic.num_partitions < 1 {
+            return Err(ControllerError::InvalidPartitions(topic.num_partitions));
+        }
+        if topic.replication_factor < 1 || topic.replication_factor as usize > image.brokers.len() {
+            return Err(ControllerError::InvalidReplicationFactor {
+                requested: topic.replication_factor,
+                available: image.brokers.len(),
+            });
+        }
+        self.log_defaults.with_overrides(&topic.configs)?;
+        let created = TopicImage {
+            name: topic.name.clone(),
+            id: Uuid::new_v4(),
+            partitions: new_partitions(
+                &image,
+                &topic.name,
+                0,
+                topic.num_partitions,
+                topic.replication_factor as usize,
+            ),
+            configs: topic.configs.clone(),
+        };
+        if validate_only {
+            return Ok(created);
+        }
+        let responses = self.commit(vec![MetadataRecord::PutTopic(created.clone())])?;
+        if responses.contains(&MetadataResponse::TopicExists) {
+            return Err(ControllerError::TopicAlreadyExists(created.name));
+        }
+        info!(topic = %created.name, id = %created.id, partitions = topic.num_partitions, "created topic");
+        Ok(created)
+    }
+
+    /// Changes one topic under the write lock and, unless `validate_only`,
+    /// publishes the result.
+    fn update_topic(
+        &self,
+        name: &str,
+        validate_only: bool,
+        change: impl FnOnce(&mut TopicImage) -> Result<(), ControllerError>,
+    ) -> Result<TopicImage, ControllerError> {
+        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let image = self.image();
+        let mut topic = image
+            .topic(name)
+            .cloned()
+            .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
+        change(&mut topic)?;
+        if !validate_only {
+            self.commit(vec![MetadataRecord::PutTopic(topic.clone())])?;
+        }
+        Ok(topic)
+    }
+
+    /// Replaces a topic's config overrides (validated first).
+    pub fn alter_topic_configs(
+        &self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<TopicImage, ControllerError> {
+        let topic = self.update_topic(name, validate_only, |topic| {
+            self.log_defaults.with_overrides(&configs)?;
+            topic.configs = configs;
+            Ok(())
+        })?;
+        if !validate_only {
+            info!(topic = %name, "altered topic configs");
+        }
+        Ok(topic)
+    }
+
+    /// Grows a topic to `count` partitions.
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<TopicImage, ControllerError> {
+        let image = self.image();
+        let mut current = 0;
+        let topic = self.update_topic(name, validate_only, |topic| {
+            current = topic.partitions.len() as i32;
+            if count <= current {
+                return Err(ControllerError::PartitionCountNotIncreased {
+                    current,
+                    requested: count,
+                });
+            }
+            let replication_factor = topic.partitions.first().map_or(1, |p| p.replicas.len());
+            if replication_factor > image.brokers.len() {
+                return Err(ControllerError::InvalidReplicationFactor {
+                    requested: replication_factor as i16,
+                    available: image.brokers.len(),
+                });
+            }
+            let added = new_partitions(
+                &image,
+                &topic.name,
+                current,
+                count - current,
+                replication_factor,
+            );
+            topic.partitions.extend(added);
+            Ok(())
+        })?;
+        if !validate_only {
+            info!(topic = %name, from = current, to = count, "created partitions");
+        }
+        Ok(topic)
+    }
+
+    /// Removes a topic from the metadata; its logs go when the image is applied.
+    pub fn delete_topic(&self, name: &str) -> Result<TopicImage, ControllerError> {
+        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let removed = self
+            .image()
+            .topic(name)
+            .cloned()
+            .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
+        self.commit(vec![MetadataRecord::RemoveTopic {
+            name: name.to_string(),
+        }])?;
+        info!(topic = %name, "deleted topic");
+        Ok(removed)
+    }
+}
+
+/// Partitions `first..first + count` of a topic, placed on the live
+/// brokers, each led by its first replica.
+fn new_partitions(
+    image: &MetadataImage,
+    topic: &str,
+    first: i32,
+    count: i32,
+    replication_factor: usize,
+) -> Vec<PartitionImage> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    topic.hash(&mut hasher);
+    placement::place(
+        &image.brokers,
+        first,
+        count,
+        replication_factor,
+        hasher.finish() as usize,
+    )
+    .into_iter()
+    .zip(first..)
+    .map(|(replicas, partition)| PartitionImage {
+        partition,
+        leader: replicas.first().copied().unwrap_or(NO_LEADER),
+        leader_epoch: 0,
+        isr: replicas.clone(),
+        replicas,
+        partition_epoch: 0,
+    })
+    .collect()
+}
