@@ -69,6 +69,8 @@ pub struct Broker {
     txn_recovery_due: std::sync::atomic::AtomicBool,
     /// The fetchers that keep this broker's follower replicas in step.
     replication: crate::replication::ReplicaFetchers,
+    /// Decides what each principal may do (`authorizer.class.name`).
+    authorizer: crate::auth::authorizer::Authorizer,
 }
 
 impl Broker {
@@ -132,7 +134,9 @@ impl Broker {
             Arc::clone(&producer_ids),
             Arc::clone(&controller),
         );
+        let authorizer = crate::auth::authorizer::Authorizer::new(config.security.authorizer.clone());
         let broker = Arc::new(Broker {
+            authorizer,
             config,
             controller,
             logs,
@@ -170,6 +174,10 @@ impl Broker {
 
     pub fn controller(&self) -> &Controller {
         &self.controller
+    }
+
+    pub fn authorizer(&self) -> &crate::auth::authorizer::Authorizer {
+        &self.authorizer
     }
 
     pub fn partition(&self, topic_partition: &TopicPartition) -> Option<Arc<Partition>> {
@@ -612,7 +620,7 @@ impl Broker {
     }
 
     /// Runs controller work on a blocking thread (it writes the metadata).
-    async fn on_controller<T: Send + 'static>(
+    pub(crate) async fn on_controller<T: Send + 'static>(
         self: &Arc<Self>,
         work: impl FnOnce(&Broker) -> Result<T, BrokerError> + Send + 'static,
     ) -> Result<T, BrokerError> {

@@ -28,7 +28,7 @@ pub enum ScramAlteration {
 }
 
 impl ScramAlteration {
-    fn user(&self) -> &str {
+    pub fn user(&self) -> &str {
         match self {
             ScramAlteration::Delete { user, .. } | ScramAlteration::Upsert { user, .. } => user,
         }

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use tokio_rustls::TlsAcceptor;
 
+use crate::auth::authorizer::Session;
+use crate::broker::Broker;
 use crate::config::security::{SaslConfig, SecurityProtocol};
 
 /// One bound client listener.
@@ -36,5 +38,17 @@ pub const ANONYMOUS: &str = "User:ANONYMOUS";
 impl RequestContext {
     pub fn listener_name(&self) -> &str {
         &self.listener.name
+    }
+
+    /// What this request's principal may do, against the ACLs of the
+    /// current metadata (every check passes without an authorizer).
+    pub fn authz<'a>(&'a self, broker: &'a Broker) -> Session<'a> {
+        let acls = match broker.authorizer().enabled() {
+            true => Arc::clone(&broker.metadata().acls),
+            false => Arc::default(),
+        };
+        broker
+            .authorizer()
+            .session(acls, &self.principal, self.peer.ip())
     }
 }

@@ -139,6 +139,32 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
         RequestKind::ElectLeaders(body) => {
             ResponseKind::ElectLeaders(handlers::elect_leaders::handle(broker, body, version).await)
         }
+        RequestKind::DescribeAcls(body) => {
+            match handlers::describe_acls::handle(broker, body, context).await {
+                Ok(response) => ResponseKind::DescribeAcls(response),
+                Err(reason) => return Reply::Close(reason),
+            }
+        }
+        RequestKind::CreateAcls(body) => {
+            match handlers::create_acls::handle(broker, body, context).await {
+                Ok(response) => ResponseKind::CreateAcls(response),
+                Err(reason) => return Reply::Close(reason),
+            }
+        }
+        RequestKind::DeleteAcls(body) => {
+            match handlers::delete_acls::handle(broker, body, context).await {
+                Ok(response) => ResponseKind::DeleteAcls(response),
+                Err(reason) => return Reply::Close(reason),
+            }
+        }
+        RequestKind::DescribeUserScramCredentials(body) => {
+            ResponseKind::DescribeUserScramCredentials(
+                handlers::describe_user_scram_credentials::handle(broker, body, context),
+            )
+        }
+        RequestKind::AlterUserScramCredentials(body) => ResponseKind::AlterUserScramCredentials(
+            handlers::alter_user_scram_credentials::handle(broker, body, context).await,
+        ),
         // A SASL listener's connections authenticate before dispatch; here
         // the exchange does not belong.
         RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_) => {
