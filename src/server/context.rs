@@ -43,9 +43,12 @@ impl RequestContext {
     /// What this request's principal may do, against the ACLs of the
     /// current metadata (every check passes without an authorizer).
     pub fn authz<'a>(&'a self, broker: &'a Broker) -> Session<'a> {
+        // Without an authorizer nothing is looked up: one shared empty set.
+        static NO_ACLS: std::sync::LazyLock<Arc<crate::metadata::acls::Acls>> =
+            std::sync::LazyLock::new(Arc::default);
         let acls = match broker.authorizer().enabled() {
             true => Arc::clone(&broker.metadata().acls),
-            false => Arc::default(),
+            false => Arc::clone(&NO_ACLS),
         };
         broker
             .authorizer()

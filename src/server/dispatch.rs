@@ -41,13 +41,13 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
             ResponseKind::DeleteTopics(handlers::delete_topics::handle(broker, body, version).await)
         }
         RequestKind::Produce(body) => {
-            return handlers::produce::handle(broker, body, version).await;
+            return handlers::produce::handle(broker, body, version, context).await;
         }
         RequestKind::Fetch(body) => {
-            ResponseKind::Fetch(handlers::fetch::handle(broker, body, version).await)
+            ResponseKind::Fetch(handlers::fetch::handle(broker, body, version, context).await)
         }
         RequestKind::ListOffsets(body) => {
-            ResponseKind::ListOffsets(handlers::list_offsets::handle(broker, body, version).await)
+            ResponseKind::ListOffsets(handlers::list_offsets::handle(broker, body, version, context).await)
         }
         RequestKind::InitProducerId(body) => ResponseKind::InitProducerId(
             handlers::init_producer_id::handle(broker, body, version).await,
@@ -56,34 +56,34 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
             handlers::find_coordinator::handle(broker, body, version, context).await,
         ),
         RequestKind::JoinGroup(body) => ResponseKind::JoinGroup(
-            handlers::join_group::handle(broker, body, version, &client_id, context.peer).await,
+            handlers::join_group::handle(broker, body, version, &client_id, context).await,
         ),
         RequestKind::SyncGroup(body) => {
-            ResponseKind::SyncGroup(handlers::sync_group::handle(broker, body, version).await)
+            ResponseKind::SyncGroup(handlers::sync_group::handle(broker, body, version, context).await)
         }
         RequestKind::Heartbeat(body) => {
-            ResponseKind::Heartbeat(handlers::heartbeat::handle(broker, body, version).await)
+            ResponseKind::Heartbeat(handlers::heartbeat::handle(broker, body, version, context).await)
         }
         RequestKind::LeaveGroup(body) => {
-            ResponseKind::LeaveGroup(handlers::leave_group::handle(broker, body, version).await)
+            ResponseKind::LeaveGroup(handlers::leave_group::handle(broker, body, version, context).await)
         }
         RequestKind::OffsetCommit(body) => {
-            ResponseKind::OffsetCommit(handlers::offset_commit::handle(broker, body, version).await)
+            ResponseKind::OffsetCommit(handlers::offset_commit::handle(broker, body, version, context).await)
         }
         RequestKind::OffsetFetch(body) => {
-            ResponseKind::OffsetFetch(handlers::offset_fetch::handle(broker, body, version).await)
+            ResponseKind::OffsetFetch(handlers::offset_fetch::handle(broker, body, version, context).await)
         }
         RequestKind::ListGroups(body) => {
-            ResponseKind::ListGroups(handlers::list_groups::handle(broker, body, version).await)
+            ResponseKind::ListGroups(handlers::list_groups::handle(broker, body, version, context).await)
         }
         RequestKind::DescribeGroups(body) => ResponseKind::DescribeGroups(
-            handlers::describe_groups::handle(broker, body, version).await,
+            handlers::describe_groups::handle(broker, body, version, context).await,
         ),
         RequestKind::DeleteGroups(body) => {
-            ResponseKind::DeleteGroups(handlers::delete_groups::handle(broker, body, version).await)
+            ResponseKind::DeleteGroups(handlers::delete_groups::handle(broker, body, version, context).await)
         }
         RequestKind::OffsetDelete(body) => {
-            ResponseKind::OffsetDelete(handlers::offset_delete::handle(broker, body, version).await)
+            ResponseKind::OffsetDelete(handlers::offset_delete::handle(broker, body, version, context).await)
         }
         RequestKind::DescribeConfigs(body) => ResponseKind::DescribeConfigs(
             handlers::describe_configs::handle(broker, body, version).await,

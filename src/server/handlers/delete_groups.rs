@@ -8,15 +8,22 @@ use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 
 use super::groups::coordinator_for;
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 
 pub async fn handle(
     broker: &Arc<Broker>,
     request: DeleteGroupsRequest,
     _version: i16,
+    context: &RequestContext,
 ) -> DeleteGroupsResponse {
     let mut results = Vec::with_capacity(request.groups_names.len());
     for group_id in request.groups_names {
+        let allowed = context
+            .authz(broker)
+            .allows(AclOperation::Delete, ResourceType::Group, &group_id);
         let outcome = match coordinator_for(broker, &group_id).await {
+            _ if !allowed => Err(kafka_protocol::error::ResponseError::GroupAuthorizationFailed),
             Ok(coordinator) => coordinator.delete(&group_id).await,
             Err(error) => Err(error),
         };

@@ -11,16 +11,37 @@ use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
 use super::groups::str_bytes;
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 use crate::group::state::GroupState;
 
 pub async fn handle(
     broker: &Arc<Broker>,
     request: DescribeGroupsRequest,
-    _version: i16,
+    version: i16,
+    context: &RequestContext,
 ) -> DescribeGroupsResponse {
+    let authz = context.authz(broker);
+    let include_operations = version >= 3 && request.include_authorized_operations;
     let mut groups = Vec::with_capacity(request.groups.len());
     for group_id in request.groups {
         let described = DescribedGroup::default().with_group_id(group_id.clone());
+        if !authz.allows(AclOperation::Describe, ResourceType::Group, &group_id) {
+            groups.push(
+                described
+                    .with_error_code(ResponseError::GroupAuthorizationFailed.code())
+                    .with_group_state(Default::default())
+                    .with_protocol_type(Default::default())
+                    .with_protocol_data(Default::default()),
+            );
+            continue;
+        }
+        let described = match include_operations {
+            true => described.with_authorized_operations(
+                authz.authorized_operations(ResourceType::Group, &group_id),
+            ),
+            false => described,
+        };
         // Once the offsets topic exists, only its partition's leader answers.
         let offsets_topic = broker
             .metadata()

@@ -35,6 +35,8 @@ use tokio::time::Instant;
 
 use super::{leader_epoch_error, topic_name};
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::server::context::RequestContext;
 use crate::error::KafkaError;
 use crate::log::txn_index::AbortedTxn;
 use crate::partition::{Isolation, Partition};
@@ -43,15 +45,61 @@ use crate::types::{Offset, TopicPartition};
 /// Upper bound on how long one fetch may park, whatever the client asks.
 const MAX_WAIT_CAP: Duration = Duration::from_secs(60);
 
-pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, _version: i16) -> FetchResponse {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    mut request: FetchRequest,
+    _version: i16,
+    context: &RequestContext,
+) -> FetchResponse {
     let max_wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + max_wait;
     let max_bytes = request.max_bytes.clamp(0, broker.config().fetch_max_bytes) as usize;
     let min_bytes = (request.min_bytes.max(0) as usize).min(max_bytes);
-    let mut wanted = resolve(broker, &request.topics);
     // A follower (replica id >= 0) reads to the log end and reports its
     // progress with each fetch; consumers read to the visible end.
     let replica = (request.replica_id.0 >= 0).then_some(request.replica_id.0);
+    // Followers need CLUSTER_ACTION (a client claiming a replica id must
+    // not read past the high watermark, nor move it); consumers need READ
+    // on each topic. Kafka answers both refusals per partition, with
+    // TOPIC_AUTHORIZATION_FAILED, after what was read.
+    let authz = context.authz(broker);
+    let follower_allowed =
+        replica.is_none() || authz.allows(AclOperation::ClusterAction, ResourceType::Cluster, CLUSTER_NAME);
+    let (allowed, denied): (Vec<FetchTopic>, Vec<FetchTopic>) =
+        std::mem::take(&mut request.topics).into_iter().partition(|topic| {
+            follower_allowed
+                && (replica.is_some()
+                    || authz.allows(AclOperation::Read, ResourceType::Topic, topic.topic.as_str()))
+        });
+    drop(authz);
+    let denied: Vec<FetchableTopicResponse> = denied
+        .into_iter()
+        .map(|topic| {
+            FetchableTopicResponse::default()
+                .with_partitions(
+                    topic
+                        .partitions
+                        .iter()
+                        .map(|p| {
+                            PartitionData::default()
+                                .with_partition_index(p.partition)
+                                .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                                .with_high_watermark(-1)
+                                .with_last_stable_offset(-1)
+                                .with_log_start_offset(-1)
+                                .with_records(Some(Bytes::new()))
+                        })
+                        .collect(),
+                )
+                .with_topic(topic.topic)
+        })
+        .collect();
+    request.topics = allowed;
+    let respond = |broker: &Broker, mut topics: Vec<FetchableTopicResponse>| {
+        topics.extend(denied.iter().cloned());
+        respond(broker, topics)
+    };
+    let mut wanted = resolve(broker, &request.topics);
     let isolation = match replica {
         Some(_) => Isolation::Replica,
         None => Isolation::from_wire(request.isolation_level),

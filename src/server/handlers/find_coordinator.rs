@@ -12,6 +12,7 @@ use tracing::warn;
 
 use super::groups::str_bytes;
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::server::context::RequestContext;
 
 const GROUP_KEY: i8 = 0;
@@ -34,6 +35,29 @@ pub async fn handle(
     };
     let mut coordinators = Vec::with_capacity(keys.len());
     for key in keys {
+        // DESCRIBE on the group or transactional id, before anything is
+        // looked up or created.
+        let (resource_type, refused) = match request.key_type {
+            TRANSACTION_KEY => (
+                ResourceType::TransactionalId,
+                ResponseError::TransactionalIdAuthorizationFailed,
+            ),
+            _ => (ResourceType::Group, ResponseError::GroupAuthorizationFailed),
+        };
+        if matches!(request.key_type, GROUP_KEY | TRANSACTION_KEY)
+            && !context
+                .authz(broker)
+                .allows(AclOperation::Describe, resource_type, &key)
+        {
+            coordinators.push(
+                Coordinator::default()
+                    .with_key(str_bytes(key))
+                    .with_node_id(BrokerId(-1))
+                    .with_port(-1)
+                    .with_error_code(refused.code()),
+            );
+            continue;
+        }
         coordinators.push(find(broker, request.key_type, key, context.listener_name()).await);
     }
     if version >= 4 {

@@ -3,18 +3,26 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
 
 use super::groups::{coordinator_for, optional};
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 
 pub async fn handle(
     broker: &Arc<Broker>,
     request: HeartbeatRequest,
     _version: i16,
+    context: &RequestContext,
 ) -> HeartbeatResponse {
     let group_id = request.group_id.to_string();
+    let allowed = context
+        .authz(broker)
+        .allows(AclOperation::Read, ResourceType::Group, &group_id);
     let error = match coordinator_for(broker, &group_id).await {
+        _ if !allowed => Some(ResponseError::GroupAuthorizationFailed),
         Ok(coordinator) => {
             coordinator
                 .heartbeat(

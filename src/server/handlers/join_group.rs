@@ -2,7 +2,6 @@
 //! answers at once (errors, MEMBER_ID_REQUIRED, a static rejoin) or when the
 //! rebalance completes.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +11,8 @@ use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 
 use super::groups::{coordinator_for, optional, str_bytes};
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 use crate::group::state::JoinRequest;
 use crate::records::primitives::check_string;
 
@@ -20,8 +21,9 @@ pub async fn handle(
     request: JoinGroupRequest,
     version: i16,
     client_id: &str,
-    peer: SocketAddr,
+    context: &RequestContext,
 ) -> JoinGroupResponse {
+    let peer = context.peer;
     let group_id = request.group_id.to_string();
     let refused = |error: ResponseError, member_id| {
         JoinGroupResponse::default()
@@ -29,6 +31,12 @@ pub async fn handle(
             .with_generation_id(-1)
             .with_member_id(member_id)
     };
+    if !context
+        .authz(broker)
+        .allows(AclOperation::Read, ResourceType::Group, &group_id)
+    {
+        return refused(ResponseError::GroupAuthorizationFailed, Default::default());
+    }
     let coordinator = match coordinator_for(broker, &group_id).await {
         Ok(coordinator) => coordinator,
         Err(error) => return refused(error, request.member_id),

@@ -3,18 +3,29 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 
 use super::groups::{coordinator_for, optional, str_bytes};
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 
 pub async fn handle(
     broker: &Arc<Broker>,
     request: LeaveGroupRequest,
     version: i16,
+    context: &RequestContext,
 ) -> LeaveGroupResponse {
     let group_id = request.group_id.to_string();
+    if !context
+        .authz(broker)
+        .allows(AclOperation::Read, ResourceType::Group, &group_id)
+    {
+        return LeaveGroupResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+    }
     let coordinator = match coordinator_for(broker, &group_id).await {
         Ok(coordinator) => coordinator,
         Err(error) => return LeaveGroupResponse::default().with_error_code(error.code()),

@@ -8,12 +8,22 @@ use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
 
 use super::groups::str_bytes;
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::server::context::RequestContext;
 
 pub async fn handle(
     broker: &Arc<Broker>,
     request: ListGroupsRequest,
     _version: i16,
+    context: &RequestContext,
 ) -> ListGroupsResponse {
+    // DESCRIBE on the cluster lists every group; otherwise those one may
+    // DESCRIBE, silently.
+    let authz = context.authz(broker);
+    let all = authz.allows(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME);
+    let listed = |group_id: &str| {
+        all || authz.allows(AclOperation::Describe, ResourceType::Group, group_id)
+    };
     let states: Vec<String> = request
         .states_filter
         .iter()
@@ -33,6 +43,7 @@ pub async fn handle(
         .await
         .into_iter()
         .filter(|g| states.is_empty() || states.contains(&g.state.name().to_lowercase()))
+        .filter(|g| listed(&g.group_id))
         .map(|g| {
             ListedGroup::default()
                 .with_group_id(GroupId(str_bytes(g.group_id)))

@@ -12,6 +12,8 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use super::{leader_epoch_error, topic_name};
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 use crate::error::KafkaError;
 use crate::partition::Isolation;
 use crate::types::TopicPartition;
@@ -24,18 +26,27 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: ListOffsetsRequest,
     version: i16,
+    context: &RequestContext,
 ) -> ListOffsetsResponse {
     let isolation = Isolation::from_wire(request.isolation_level);
+    let authz = context.authz(broker);
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.to_string();
         let mut partitions = Vec::with_capacity(topic.partitions.len());
+        // DESCRIBE on the topic, checked before it is looked up.
+        let allowed = authz.allows(AclOperation::Describe, ResourceType::Topic, &name);
         for wanted in topic.partitions {
             let topic_partition = TopicPartition::new(name.clone(), wanted.partition_index);
             let mut response = ListOffsetsPartitionResponse::default()
                 .with_partition_index(wanted.partition_index)
                 .with_timestamp(-1)
                 .with_offset(-1);
+            if !allowed {
+                partitions
+                    .push(response.with_error_code(ResponseError::TopicAuthorizationFailed.code()));
+                continue;
+            }
             let Some(partition) = broker.partition(&topic_partition) else {
                 partitions
                     .push(response.with_error_code(ResponseError::UnknownTopicOrPartition.code()));

@@ -1,5 +1,12 @@
 //! Metadata (v0–v12): brokers, cluster id, controller, and topics with their
 //! ids and partitions, auto-creating requested topics when allowed.
+//!
+//! Authorization as Kafka's `handleTopicMetadataRequest`: a listing of all
+//! topics leaves out those the principal may not DESCRIBE; a topic asked
+//! for by name or id is answered TOPIC_AUTHORIZATION_FAILED, before its
+//! existence is looked at (an unknown id is UNKNOWN_TOPIC_ID first: ids
+//! are not secret). Auto-creation needs CREATE on the cluster or on the
+//! topic.
 
 use std::sync::Arc;
 
@@ -16,6 +23,7 @@ use super::topic_name;
 use crate::broker::Broker;
 use crate::controller::validate_topic_name;
 use crate::error::KafkaError;
+use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::metadata::{MetadataImage, TopicImage, NO_LEADER};
 use crate::server::context::RequestContext;
 
@@ -49,6 +57,18 @@ pub async fn handle(
     // Before v4 auto-creation was implied.
     let may_create = (version < 4 || request.allow_auto_topic_creation)
         && broker.config().auto_create_topics_enable;
+    let authz = context.authz(broker);
+    let describable = |name: &str| authz.allows(AclOperation::Describe, ResourceType::Topic, name);
+    let with_operations = |topic: MetadataResponseTopic| match (
+        version >= 8 && request.include_topic_authorized_operations,
+        &topic.name,
+    ) {
+        (true, Some(name)) if topic.error_code != ResponseError::TopicAuthorizationFailed.code() => {
+            let operations = authz.authorized_operations(ResourceType::Topic, name.as_str());
+            topic.with_topic_authorized_operations(operations)
+        }
+        _ => topic,
+    };
 
     let mut topics = Vec::new();
     match wanted {
@@ -58,23 +78,44 @@ pub async fn handle(
                 image
                     .topics
                     .values()
-                    .map(|topic| describe(&image, topic, version, listener)),
+                    .filter(|topic| describable(&topic.name))
+                    .map(|topic| with_operations(describe(&image, topic, version, listener))),
             );
         }
         Some(wanted) => {
+            let denied = ResponseError::TopicAuthorizationFailed;
             for topic in wanted {
                 topics.push(match topic {
+                    Wanted::Name(name) if !describable(&name) => {
+                        error_topic(Some(&name), Uuid::nil(), denied)
+                    }
                     Wanted::Name(name) => {
-                        by_name(broker, &name, may_create, version, listener).await
+                        let creatable = || {
+                            authz.allows(AclOperation::Create, ResourceType::Cluster, CLUSTER_NAME)
+                                || authz.allows(AclOperation::Create, ResourceType::Topic, &name)
+                        };
+                        with_operations(
+                            by_name(broker, &name, may_create, creatable, version, listener).await,
+                        )
                     }
                     Wanted::Id(id) => match broker.metadata().topic_by_id(id) {
-                        Some(topic) => describe(&broker.metadata(), topic, version, listener),
+                        Some(topic) if !describable(&topic.name) => error_topic(None, id, denied),
+                        Some(topic) => {
+                            with_operations(describe(&broker.metadata(), topic, version, listener))
+                        }
                         None => error_topic(None, id, ResponseError::UnknownTopicId),
                     },
                 });
             }
         }
     }
+    // Cluster operations (v8–v10): 0 to whoever may not DESCRIBE it.
+    let cluster_operations = match version >= 8 && request.include_cluster_authorized_operations {
+        false => i32::MIN,
+        true if !authz.allows(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME) => 0,
+        true => authz.authorized_operations(ResourceType::Cluster, CLUSTER_NAME),
+    };
+    drop(authz);
 
     let image = broker.metadata();
     // Each broker's address on the listener this request came in on;
@@ -97,6 +138,7 @@ pub async fn handle(
         .with_brokers(brokers)
         .with_cluster_id(Some(StrBytes::from_string(image.cluster_id.clone())))
         .with_controller_id(BrokerId(image.controller_id))
+        .with_cluster_authorized_operations(cluster_operations)
         .with_topics(topics)
 }
 
@@ -104,6 +146,7 @@ async fn by_name(
     broker: &Arc<Broker>,
     name: &str,
     may_create: bool,
+    creatable: impl FnOnce() -> bool,
     version: i16,
     listener: &str,
 ) -> MetadataResponseTopic {
@@ -123,6 +166,13 @@ async fn by_name(
             Some(name),
             Uuid::nil(),
             ResponseError::UnknownTopicOrPartition,
+        );
+    }
+    if !creatable() {
+        return error_topic(
+            Some(name),
+            Uuid::nil(),
+            ResponseError::TopicAuthorizationFailed,
         );
     }
     match broker.auto_create_topic(name).await {

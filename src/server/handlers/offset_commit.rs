@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
@@ -12,6 +13,8 @@ use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 use super::groups::{by_topic, committed_offset, coordinator_for, optional, split_unknown};
 use super::topic_name;
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 use crate::group::state::CommittedOffset;
 use crate::types::TopicPartition;
 
@@ -19,8 +22,14 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: OffsetCommitRequest,
     _version: i16,
+    context: &RequestContext,
 ) -> OffsetCommitResponse {
     let group_id = request.group_id.to_string();
+    // READ on the group, else every partition is refused; then READ on
+    // each topic, whose refused partitions are not committed.
+    let authz = context.authz(broker);
+    let group_allowed = authz.allows(AclOperation::Read, ResourceType::Group, &group_id);
+    let mut refused: Vec<(TopicPartition, Option<ResponseError>)> = Vec::new();
     let requested: Vec<(TopicPartition, CommittedOffset)> = request
         .topics
         .iter()
@@ -37,7 +46,23 @@ pub async fn handle(
             })
         })
         .collect();
-    let results = match coordinator_for(broker, &group_id).await {
+    let requested: Vec<(TopicPartition, CommittedOffset)> = requested
+        .into_iter()
+        .filter_map(|(partition, offset)| {
+            let error = match group_allowed {
+                false => ResponseError::GroupAuthorizationFailed,
+                true if !authz.allows(AclOperation::Read, ResourceType::Topic, &partition.topic) => {
+                    ResponseError::TopicAuthorizationFailed
+                }
+                true => return Some((partition, offset)),
+            };
+            refused.push((partition, Some(error)));
+            None
+        })
+        .collect();
+    drop(authz);
+    let mut results = match coordinator_for(broker, &group_id).await {
+        _ if requested.is_empty() => Vec::new(),
         Err(error) => requested
             .into_iter()
             .map(|(p, _)| (p, Some(error)))
@@ -60,6 +85,7 @@ pub async fn handle(
             results
         }
     };
+    results.extend(refused);
     let topics = by_topic(results)
         .into_iter()
         .map(|(name, partitions)| {

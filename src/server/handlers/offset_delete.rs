@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_delete_response::{
     OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
 };
@@ -10,14 +11,30 @@ use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 
 use super::groups::coordinator_for;
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 use crate::types::TopicPartition;
 
 pub async fn handle(
     broker: &Arc<Broker>,
     request: OffsetDeleteRequest,
     _version: i16,
+    context: &RequestContext,
 ) -> OffsetDeleteResponse {
     let group_id = request.group_id.to_string();
+    let authz = context.authz(broker);
+    if !authz.allows(AclOperation::Delete, ResourceType::Group, &group_id) {
+        return OffsetDeleteResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+    }
+    // Topics one may not READ are answered per partition, not deleted.
+    let readable: std::collections::BTreeSet<String> = request
+        .topics
+        .iter()
+        .map(|t| t.name.to_string())
+        .filter(|name| authz.allows(AclOperation::Read, ResourceType::Topic, name))
+        .collect();
+    drop(authz);
     let coordinator = match coordinator_for(broker, &group_id).await {
         Ok(coordinator) => coordinator,
         Err(error) => return OffsetDeleteResponse::default().with_error_code(error.code()),
@@ -25,6 +42,7 @@ pub async fn handle(
     let partitions: Vec<TopicPartition> = request
         .topics
         .iter()
+        .filter(|t| readable.contains(t.name.as_str()))
         .flat_map(|t| {
             t.partitions
                 .iter()
@@ -39,6 +57,20 @@ pub async fn handle(
         .topics
         .into_iter()
         .map(|topic| {
+            if !readable.contains(topic.name.as_str()) {
+                let partitions = topic
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        OffsetDeleteResponsePartition::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                    })
+                    .collect();
+                return OffsetDeleteResponseTopic::default()
+                    .with_name(topic.name)
+                    .with_partitions(partitions);
+            }
             let partitions = results
                 .iter()
                 .filter(|(p, _)| p.topic == topic.name.as_str())

@@ -16,6 +16,8 @@ use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse}
 use super::groups::{by_topic, coordinator_for, str_bytes};
 use super::topic_name;
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 use crate::group::state::CommittedOffset;
 use crate::types::TopicPartition;
 
@@ -24,20 +26,52 @@ type PartitionOffset = Result<Option<CommittedOffset>, ResponseError>;
 
 type Fetched = Result<Vec<(TopicPartition, PartitionOffset)>, ResponseError>;
 
+/// One group's offsets, as its principal may see them: DESCRIBE on the
+/// group, else the group's error; partitions asked for in topics it may
+/// not DESCRIBE are refused each, and a listing of all leaves them out.
 async fn fetch(
     broker: &Arc<Broker>,
+    context: &RequestContext,
     group_id: &str,
     partitions: Option<Vec<TopicPartition>>,
     require_stable: bool,
 ) -> Fetched {
+    let describable = |topic: &str| {
+        context
+            .authz(broker)
+            .allows(AclOperation::Describe, ResourceType::Topic, topic)
+    };
+    if !context
+        .authz(broker)
+        .allows(AclOperation::Describe, ResourceType::Group, group_id)
+    {
+        return Err(ResponseError::GroupAuthorizationFailed);
+    }
+    let (partitions, mut refused) = match partitions {
+        None => (None, Vec::new()),
+        Some(partitions) => {
+            let (allowed, refused): (Vec<_>, Vec<_>) =
+                partitions.into_iter().partition(|p| describable(&p.topic));
+            let refused = refused
+                .into_iter()
+                .map(|p| (p, Err(ResponseError::TopicAuthorizationFailed)))
+                .collect();
+            (Some(allowed), refused)
+        }
+    };
+    let listing_all = partitions.is_none();
+    if partitions.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(refused);
+    }
     let coordinator = coordinator_for(broker, group_id).await?;
     let unstable = match require_stable {
         true => coordinator.unstable_partitions(group_id).await,
         false => Vec::new(),
     };
     let offsets = coordinator.fetch_offsets(group_id, partitions).await;
-    Ok(offsets
+    let mut fetched: Vec<(TopicPartition, PartitionOffset)> = offsets
         .into_iter()
+        .filter(|(partition, _)| !listing_all || describable(&partition.topic))
         .map(|(partition, offset)| {
             let answer = match unstable.contains(&partition) {
                 true => Err(ResponseError::UnstableOffsetCommit),
@@ -45,7 +79,9 @@ async fn fetch(
             };
             (partition, answer)
         })
-        .collect())
+        .collect();
+    fetched.append(&mut refused);
+    Ok(fetched)
 }
 
 fn wanted<'a>(topics: impl Iterator<Item = (&'a str, &'a [i32])>) -> Vec<TopicPartition> {
@@ -71,6 +107,7 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: OffsetFetchRequest,
     version: i16,
+    context: &RequestContext,
 ) -> OffsetFetchResponse {
     if version >= 8 {
         let mut groups = Vec::with_capacity(request.groups.len());
@@ -85,7 +122,14 @@ pub async fn handle(
             let group_id = group.group_id.to_string();
             let response = OffsetFetchResponseGroup::default()
                 .with_group_id(GroupId(str_bytes(group_id.clone())));
-            let fetched = fetch(broker, &group_id, partitions, request.require_stable).await;
+            let fetched = fetch(
+                broker,
+                context,
+                &group_id,
+                partitions,
+                request.require_stable,
+            )
+            .await;
             groups.push(match fetched {
                 Err(error) => response.with_error_code(error.code()),
                 Ok(offsets) => response.with_topics(
@@ -125,7 +169,15 @@ pub async fn handle(
                 .map(|t| (t.name.as_str(), t.partition_indexes.as_slice())),
         )
     });
-    match fetch(broker, &group_id, partitions, request.require_stable).await {
+    match fetch(
+        broker,
+        context,
+        &group_id,
+        partitions,
+        request.require_stable,
+    )
+    .await
+    {
         Err(error) => {
             let response = OffsetFetchResponse::default();
             if version >= 2 {

@@ -22,7 +22,9 @@ use crate::error::KafkaError;
 use crate::log::partition_log::AppendOrigin;
 use crate::log::validator::RecordError;
 use crate::partition::ReplicationError;
-use crate::records::batch::Batch;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::records::batch::{Batch, Batches};
+use crate::server::context::RequestContext;
 use crate::server::dispatch::Reply;
 use crate::txn::coordinator::TxnProtocol;
 use crate::txn::state::TxnError;
@@ -32,14 +34,45 @@ use crate::types::TopicPartition;
 /// The first Produce version of transactions V2 (KIP-890).
 const PRODUCE_V2_SINCE: i16 = 12;
 
-pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16) -> Reply {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: ProduceRequest,
+    version: i16,
+    context: &RequestContext,
+) -> Reply {
     let acks = request.acks;
     let timeout = std::time::Duration::from_millis(request.timeout_ms.max(0) as u64);
+    let authz = context.authz(broker);
+    // Transactional batches need WRITE on their transactional id, or the
+    // whole request is refused (Kafka's `handleProduceRequest`).
+    if let Some(id) = &request.transactional_id {
+        if !authz.allows(AclOperation::Write, ResourceType::TransactionalId, id)
+            && has_transactional_batches(&request)
+        {
+            return refuse_all(request, ResponseError::TransactionalIdAuthorizationFailed);
+        }
+    }
     let mut topics = Vec::with_capacity(request.topic_data.len());
     for topic in request.topic_data {
         // No auto-creation here: as in Kafka, only Metadata creates topics,
         // and a Produce to an unknown one answers UNKNOWN_TOPIC_OR_PARTITION.
         let name = topic.name.to_string();
+        // Authorization comes first: an unknown topic one may not write
+        // to is TOPIC_AUTHORIZATION_FAILED, which tells nothing of it.
+        if !authz.allows(AclOperation::Write, ResourceType::Topic, &name) {
+            let code = ResponseError::TopicAuthorizationFailed;
+            let partitions = topic
+                .partition_data
+                .iter()
+                .map(|data| refused(data.index, code))
+                .collect();
+            topics.push(
+                TopicProduceResponse::default()
+                    .with_name(topic_name(&name))
+                    .with_partition_responses(partitions),
+            );
+            continue;
+        }
         let partitions = join_all(topic.partition_data.into_iter().map(|data| {
             let topic_partition = TopicPartition::new(name.clone(), data.index);
             append_one(
@@ -58,6 +91,12 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
                 .with_partition_responses(partitions),
         );
     }
+    answer(acks, topics)
+}
+
+/// The response, or for acks=0 nothing — or the connection closed if a
+/// partition failed, so that the client refreshes its metadata.
+fn answer(acks: i16, topics: Vec<TopicProduceResponse>) -> Reply {
     if acks != 0 {
         let response = ProduceResponse::default().with_responses(topics);
         return Reply::Send(Box::new(ResponseKind::Produce(response)));
@@ -76,6 +115,48 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
         )),
         None => Reply::Nothing,
     }
+}
+
+fn refused(index: i32, code: ResponseError) -> PartitionProduceResponse {
+    PartitionProduceResponse::default()
+        .with_index(index)
+        .with_error_code(code.code())
+        .with_base_offset(-1)
+        .with_log_append_time_ms(-1)
+        .with_log_start_offset(-1)
+}
+
+/// Every partition of the request refused with `code`.
+fn refuse_all(request: ProduceRequest, code: ResponseError) -> Reply {
+    let topics = request
+        .topic_data
+        .into_iter()
+        .map(|topic| {
+            TopicProduceResponse::default()
+                .with_partition_responses(
+                    topic
+                        .partition_data
+                        .iter()
+                        .map(|data| refused(data.index, code))
+                        .collect(),
+                )
+                .with_name(topic.name)
+        })
+        .collect();
+    answer(request.acks, topics)
+}
+
+fn has_transactional_batches(request: &ProduceRequest) -> bool {
+    request
+        .topic_data
+        .iter()
+        .flat_map(|topic| &topic.partition_data)
+        .filter_map(|data| data.records.as_deref())
+        .any(|records| {
+            Batches::new(records)
+                .map_while(Result::ok)
+                .any(|(_, batch)| batch.is_transactional())
+        })
 }
 
 async fn append_one(

@@ -3,18 +3,29 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 
 use super::groups::{coordinator_for, optional, str_bytes};
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 use crate::group::state::SyncRequest;
 
 pub async fn handle(
     broker: &Arc<Broker>,
     request: SyncGroupRequest,
     version: i16,
+    context: &RequestContext,
 ) -> SyncGroupResponse {
     let group_id = request.group_id.to_string();
+    if !context
+        .authz(broker)
+        .allows(AclOperation::Read, ResourceType::Group, &group_id)
+    {
+        return SyncGroupResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+    }
     let coordinator = match coordinator_for(broker, &group_id).await {
         Ok(coordinator) => coordinator,
         Err(error) => return SyncGroupResponse::default().with_error_code(error.code()),
