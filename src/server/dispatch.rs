@@ -35,10 +35,10 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
             ResponseKind::Metadata(handlers::metadata::handle(broker, body, version, context).await)
         }
         RequestKind::CreateTopics(body) => {
-            ResponseKind::CreateTopics(handlers::create_topics::handle(broker, body, version).await)
+            ResponseKind::CreateTopics(handlers::create_topics::handle(broker, body, version, context).await)
         }
         RequestKind::DeleteTopics(body) => {
-            ResponseKind::DeleteTopics(handlers::delete_topics::handle(broker, body, version).await)
+            ResponseKind::DeleteTopics(handlers::delete_topics::handle(broker, body, version, context).await)
         }
         RequestKind::Produce(body) => {
             return handlers::produce::handle(broker, body, version, context).await;
@@ -50,7 +50,7 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
             ResponseKind::ListOffsets(handlers::list_offsets::handle(broker, body, version, context).await)
         }
         RequestKind::InitProducerId(body) => ResponseKind::InitProducerId(
-            handlers::init_producer_id::handle(broker, body, version).await,
+            handlers::init_producer_id::handle(broker, body, version, context).await,
         ),
         RequestKind::FindCoordinator(body) => ResponseKind::FindCoordinator(
             handlers::find_coordinator::handle(broker, body, version, context).await,
@@ -86,19 +86,19 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
             ResponseKind::OffsetDelete(handlers::offset_delete::handle(broker, body, version, context).await)
         }
         RequestKind::DescribeConfigs(body) => ResponseKind::DescribeConfigs(
-            handlers::describe_configs::handle(broker, body, version).await,
+            handlers::describe_configs::handle(broker, body, version, context).await,
         ),
         RequestKind::AlterConfigs(body) => {
-            ResponseKind::AlterConfigs(handlers::alter_configs::handle(broker, body, version).await)
+            ResponseKind::AlterConfigs(handlers::alter_configs::handle(broker, body, version, context).await)
         }
         RequestKind::IncrementalAlterConfigs(body) => ResponseKind::IncrementalAlterConfigs(
-            handlers::incremental_alter_configs::handle(broker, body, version).await,
+            handlers::incremental_alter_configs::handle(broker, body, version, context).await,
         ),
         RequestKind::CreatePartitions(body) => ResponseKind::CreatePartitions(
-            handlers::create_partitions::handle(broker, body, version).await,
+            handlers::create_partitions::handle(broker, body, version, context).await,
         ),
         RequestKind::DeleteRecords(body) => ResponseKind::DeleteRecords(
-            handlers::delete_records::handle(broker, body, version).await,
+            handlers::delete_records::handle(broker, body, version, context).await,
         ),
         RequestKind::DescribeLogDirs(body) => ResponseKind::DescribeLogDirs(
             handlers::describe_log_dirs::handle(broker, body, version).await,
@@ -107,19 +107,19 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
             handlers::describe_topic_partitions::handle(broker, body, version).await,
         ),
         RequestKind::AddPartitionsToTxn(body) => ResponseKind::AddPartitionsToTxn(
-            handlers::add_partitions_to_txn::handle(broker, body, version).await,
+            handlers::add_partitions_to_txn::handle(broker, body, version, context).await,
         ),
         RequestKind::AddOffsetsToTxn(body) => ResponseKind::AddOffsetsToTxn(
-            handlers::add_offsets_to_txn::handle(broker, body, version).await,
+            handlers::add_offsets_to_txn::handle(broker, body, version, context).await,
         ),
         RequestKind::EndTxn(body) => {
-            ResponseKind::EndTxn(handlers::end_txn::handle(broker, body, version).await)
+            ResponseKind::EndTxn(handlers::end_txn::handle(broker, body, version, context).await)
         }
         RequestKind::TxnOffsetCommit(body) => ResponseKind::TxnOffsetCommit(
-            handlers::txn_offset_commit::handle(broker, body, version).await,
+            handlers::txn_offset_commit::handle(broker, body, version, context).await,
         ),
         RequestKind::WriteTxnMarkers(body) => ResponseKind::WriteTxnMarkers(
-            handlers::write_txn_markers::handle(broker, body, version).await,
+            handlers::write_txn_markers::handle(broker, body, version, context).await,
         ),
         RequestKind::DescribeProducers(body) => ResponseKind::DescribeProducers(
             handlers::describe_producers::handle(broker, body, version).await,

@@ -9,6 +9,8 @@ use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 use tracing::warn;
 
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 use crate::error::txn_error_code;
 
 /// AddOffsetsToTxn learnt PRODUCER_FENCED in v2 (KIP-588).
@@ -18,8 +20,21 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: AddOffsetsToTxnRequest,
     version: i16,
+    context: &RequestContext,
 ) -> AddOffsetsToTxnResponse {
     let response = AddOffsetsToTxnResponse::default();
+    let authz = context.authz(broker);
+    if !authz.allows(
+        AclOperation::Write,
+        ResourceType::TransactionalId,
+        &request.transactional_id,
+    ) {
+        return response.with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code());
+    }
+    if !authz.allows(AclOperation::Read, ResourceType::Group, &request.group_id) {
+        return response.with_error_code(ResponseError::GroupAuthorizationFailed.code());
+    }
+    drop(authz);
     if request.group_id.is_empty() {
         return response.with_error_code(ResponseError::InvalidGroupId.code());
     }

@@ -13,6 +13,8 @@ use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResp
 
 use super::topic_name;
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 use crate::error::txn_error_code;
 use crate::types::TopicPartition;
 
@@ -23,6 +25,7 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: AddPartitionsToTxnRequest,
     version: i16,
+    context: &RequestContext,
 ) -> AddPartitionsToTxnResponse {
     let wanted: Vec<TopicPartition> = request
         .v3_and_below_topics
@@ -34,18 +37,42 @@ pub async fn handle(
                 .map(|p| TopicPartition::new(topic.name.to_string(), *p))
         })
         .collect();
-    let unknown: Vec<bool> = wanted
+    // WRITE on the transactional id, else every partition is refused;
+    // then WRITE on each topic (internal topics never count as written to
+    // by clients). One refused or unknown partition fails the others
+    // with OPERATION_NOT_ATTEMPTED.
+    let authz = context.authz(broker);
+    let id_allowed = authz.allows(
+        AclOperation::Write,
+        ResourceType::TransactionalId,
+        &request.v3_and_below_transactional_id,
+    );
+    let failures: Vec<Option<ResponseError>> = wanted
         .iter()
-        .map(|tp| broker.partition(tp).is_none())
+        .map(|tp| {
+            let internal = tp.topic.starts_with("__");
+            if !id_allowed {
+                Some(ResponseError::TransactionalIdAuthorizationFailed)
+            } else if internal || !authz.allows(AclOperation::Write, ResourceType::Topic, &tp.topic)
+            {
+                Some(ResponseError::TopicAuthorizationFailed)
+            } else if broker.partition(tp).is_none() {
+                Some(ResponseError::UnknownTopicOrPartition)
+            } else {
+                None
+            }
+        })
         .collect();
+    drop(authz);
+    let any_failed = failures.iter().any(Option::is_some);
     let code_for = |index: usize, code: i16| -> i16 {
-        match unknown.iter().any(|u| *u) {
-            true if unknown[index] => ResponseError::UnknownTopicOrPartition.code(),
-            true => ResponseError::OperationNotAttempted.code(),
-            false => code,
+        match (any_failed, failures[index]) {
+            (true, Some(error)) => error.code(),
+            (true, None) => ResponseError::OperationNotAttempted.code(),
+            (false, _) => code,
         }
     };
-    let code = if unknown.iter().any(|u| *u) {
+    let code = if any_failed {
         0
     } else {
         let result = broker

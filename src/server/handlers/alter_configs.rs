@@ -13,6 +13,7 @@ use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 use super::configs::{unalterable, BROKER, TOPIC};
 use super::groups::str_bytes;
 use crate::broker::Broker;
+use crate::server::context::RequestContext;
 use crate::config::dynamic::{replacement, Scope};
 use crate::error::KafkaError;
 
@@ -20,13 +21,21 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: AlterConfigsRequest,
     _version: i16,
+    context: &RequestContext,
 ) -> AlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
         let response = AlterConfigsResourceResponse::default()
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name.clone());
+        let allowed = super::configs::authorized(
+            &context.authz(broker),
+            resource.resource_type,
+            &resource.resource_name,
+            true,
+        );
         let outcome: Result<(), (ResponseError, String)> = match resource.resource_type {
+            _ if allowed.is_err() => allowed,
             TOPIC => {
                 let configs: BTreeMap<String, String> = resource
                     .configs

@@ -19,6 +19,41 @@ pub(crate) const TOPIC: i8 = 2;
 pub(crate) const BROKER: i8 = 4;
 pub(crate) const BROKER_LOGGER: i8 = 8;
 
+/// Kafka's config resource type of groups' configs.
+const GROUP: i8 = 32;
+
+/// Whether a principal may describe (`alter: false`) or alter a config
+/// resource, as Kafka's `ConfigHelper` and `ControllerApis` check it:
+/// DESCRIBE_CONFIGS or ALTER_CONFIGS on the topic or group, or on the
+/// cluster for broker configs. Checked before the resource is looked up.
+pub(crate) fn authorized(
+    authz: &crate::auth::authorizer::Session<'_>,
+    resource_type: i8,
+    name: &str,
+    alter: bool,
+) -> Result<(), (kafka_protocol::error::ResponseError, String)> {
+    use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+    use kafka_protocol::error::ResponseError;
+    let operation = match alter {
+        true => AclOperation::AlterConfigs,
+        false => AclOperation::DescribeConfigs,
+    };
+    let (resource, name, refused) = match resource_type {
+        TOPIC => (ResourceType::Topic, name, ResponseError::TopicAuthorizationFailed),
+        GROUP => (ResourceType::Group, name, ResponseError::GroupAuthorizationFailed),
+        BROKER | BROKER_LOGGER => (
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+            ResponseError::ClusterAuthorizationFailed,
+        ),
+        _ => return Ok(()),
+    };
+    match authz.allows(operation, resource, name) {
+        true => Ok(()),
+        false => Err((refused, refused.to_string())),
+    }
+}
+
 /// Kafka's `ConfigType` code for a config it cannot type.
 const UNKNOWN_TYPE: i8 = 0;
 

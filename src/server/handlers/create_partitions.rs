@@ -15,12 +15,15 @@ use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse
 use super::create_topics::{MAX_PARTITIONS_PER_REQUEST, TOO_MANY_PARTITIONS};
 use super::groups::str_bytes;
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 use crate::error::KafkaError;
 
 pub async fn handle(
     broker: &Arc<Broker>,
     request: CreatePartitionsRequest,
     _version: i16,
+    context: &RequestContext,
 ) -> CreatePartitionsResponse {
     let node_id = broker.config().node_id;
     let metadata = broker.metadata();
@@ -58,6 +61,15 @@ pub async fn handle(
             Err((
                 ResponseError::InvalidRequest,
                 format!("topic '{name}' appears twice"),
+            ))
+        } else if !context
+            .authz(broker)
+            .allows(AclOperation::Alter, ResourceType::Topic, &name)
+        {
+            // Before existence: a hidden topic and an absent one look alike.
+            Err((
+                ResponseError::TopicAuthorizationFailed,
+                "Authorization failed.".to_string(),
             ))
         } else if let (Some(assignments), Some(current)) = (&topic.assignments, current) {
             let expected = (topic.count - current).max(0) as usize;

@@ -16,6 +16,8 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::server::context::RequestContext;
 use crate::controller::NewTopic;
 use crate::error::KafkaError;
 
@@ -23,7 +25,12 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: CreateTopicsRequest,
     version: i16,
+    context: &RequestContext,
 ) -> CreateTopicsResponse {
+    // CREATE on the cluster, else on each topic — checked before the
+    // topic is validated or looked up, as Kafka's controller does.
+    let authz = context.authz(broker);
+    let cluster_create = authz.allows(AclOperation::Create, ResourceType::Cluster, CLUSTER_NAME);
     let default_partitions = broker.config().num_partitions;
     if requested_partitions(&request.topics, default_partitions) > MAX_PARTITIONS_PER_REQUEST {
         let refused = request
@@ -42,6 +49,16 @@ pub async fn handle(
     for topic in request.topics {
         let name = topic.name.to_string();
         let mut result = CreatableTopicResult::default().with_name(topic.name.clone());
+        if !cluster_create && !authz.allows(AclOperation::Create, ResourceType::Topic, &name) {
+            results.push(
+                result
+                    .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                    .with_error_message(Some(StrBytes::from_static_str("Authorization failed."))),
+            );
+            continue;
+        }
+        // What was created is described only to whoever may DESCRIBE_CONFIGS.
+        let describable = authz.allows(AclOperation::DescribeConfigs, ResourceType::Topic, &name);
         let configs: BTreeMap<String, String> = topic
             .configs
             .iter()
@@ -76,6 +93,14 @@ pub async fn handle(
                     .with_replication_factor(replication_factor);
                 if version >= 7 {
                     result = result.with_topic_id(created.id);
+                }
+                if version >= 5 && !describable {
+                    result = result
+                        .with_num_partitions(-1)
+                        .with_replication_factor(-1)
+                        .with_topic_config_error_code(
+                            ResponseError::TopicAuthorizationFailed.code(),
+                        );
                 }
             }
             Err(error) => {

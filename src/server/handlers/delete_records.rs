@@ -11,6 +11,8 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
 use super::topic_name;
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 use crate::error::KafkaError;
 use crate::types::{Offset, TopicPartition};
 
@@ -18,10 +20,14 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: DeleteRecordsRequest,
     _version: i16,
+    context: &RequestContext,
 ) -> DeleteRecordsResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.to_string();
+        let allowed = context
+            .authz(broker)
+            .allows(AclOperation::Delete, ResourceType::Topic, &name);
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for wanted in topic.partitions {
             let result = DeleteRecordsPartitionResult::default()
@@ -29,6 +35,9 @@ pub async fn handle(
                 .with_low_watermark(-1);
             let topic_partition = TopicPartition::new(name.clone(), wanted.partition_index);
             partitions.push(match broker.partition(&topic_partition) {
+                _ if !allowed => {
+                    result.with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                }
                 None => result.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
                 Some(partition) => {
                     match partition.delete_records_before(Offset(wanted.offset)).await {

@@ -11,13 +11,25 @@ use uuid::Uuid;
 
 use super::topic_name;
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::server::context::RequestContext;
 use crate::error::KafkaError;
 
 pub async fn handle(
     broker: &Arc<Broker>,
     request: DeleteTopicsRequest,
     version: i16,
+    context: &RequestContext,
 ) -> DeleteTopicsResponse {
+    // DELETE on the cluster allows every topic; otherwise DESCRIBE and
+    // DELETE on each, checked before existence so that a hidden topic
+    // and an absent one look alike (an unknown id is told: ids are not
+    // secret).
+    let authz = context.authz(broker);
+    let cluster_delete = authz.allows(AclOperation::Delete, ResourceType::Cluster, CLUSTER_NAME);
+    let may = |operation, name: &str| {
+        cluster_delete || authz.allows(operation, ResourceType::Topic, name)
+    };
     let targets: Vec<(Option<String>, Uuid)> = if version >= 6 {
         request
             .topics
@@ -43,11 +55,31 @@ pub async fn handle(
         let mut result = DeletableTopicResult::default()
             .with_name(name.as_deref().map(topic_name))
             .with_topic_id(if version >= 6 { id } else { Uuid::nil() });
+        let denied = || {
+            Err((
+                ResponseError::TopicAuthorizationFailed,
+                "Authorization failed.".to_string(),
+            ))
+        };
         let outcome = match resolved {
             None => Err((
                 ResponseError::UnknownTopicId,
                 "unknown topic id".to_string(),
             )),
+            Some(resolved) if !may(AclOperation::Describe, &resolved) => {
+                if name.is_none() {
+                    result = std::mem::take(&mut result).with_name(None);
+                }
+                denied()
+            }
+            Some(resolved) if broker.metadata().topic(&resolved).is_some()
+                && !may(AclOperation::Delete, &resolved) =>
+            {
+                if version >= 6 {
+                    result = std::mem::take(&mut result).with_name(Some(topic_name(&resolved)));
+                }
+                denied()
+            }
             Some(resolved) => broker
                 .delete_topic(&resolved)
                 .await

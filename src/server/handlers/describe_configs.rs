@@ -14,13 +14,16 @@ use super::configs::{
 };
 use super::groups::str_bytes;
 use crate::broker::Broker;
+use crate::server::context::RequestContext;
 use crate::error::KafkaError;
 
 pub async fn handle(
     broker: &Arc<Broker>,
     request: DescribeConfigsRequest,
     version: i16,
+    context: &RequestContext,
 ) -> DescribeConfigsResponse {
+    let authz = context.authz(broker);
     let image = broker.metadata();
     let node_id = broker.config().node_id;
     let layers = broker.config_layers();
@@ -47,6 +50,11 @@ pub async fn handle(
                 Err(error) => return failed(error.kafka_error(), error.to_string()),
             };
             let name = resource.resource_name.as_str();
+            if let Err((error, message)) =
+                super::configs::authorized(&authz, resource.resource_type, name, false)
+            {
+                return failed(error, message);
+            }
             let keys = &resource.configuration_keys;
             match resource.resource_type {
                 TOPIC => match image.topic(name) {

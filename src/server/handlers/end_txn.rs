@@ -8,9 +8,12 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{EndTxnRequest, EndTxnResponse, ProducerId};
 
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 use crate::error::txn_error_code;
 use crate::txn::coordinator::TxnProtocol;
 
@@ -19,7 +22,20 @@ const FENCED_SINCE: i16 = 2;
 /// The first EndTxn version of transactions V2.
 pub const V2_SINCE: i16 = 5;
 
-pub async fn handle(broker: &Arc<Broker>, request: EndTxnRequest, version: i16) -> EndTxnResponse {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: EndTxnRequest,
+    version: i16,
+    context: &RequestContext,
+) -> EndTxnResponse {
+    if !context.authz(broker).allows(
+        AclOperation::Write,
+        ResourceType::TransactionalId,
+        &request.transactional_id,
+    ) {
+        return EndTxnResponse::default()
+            .with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code());
+    }
     let protocol = match version >= V2_SINCE {
         true => TxnProtocol::V2,
         false => TxnProtocol::Classic,

@@ -14,6 +14,7 @@ use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterC
 use super::configs::{unalterable, BROKER, TOPIC};
 use super::groups::str_bytes;
 use crate::broker::Broker;
+use crate::server::context::RequestContext;
 use crate::config::catalog::{default_value, topic_config, ConfigType};
 use crate::config::dynamic::{apply_operations, Operation, Scope};
 use crate::config::LogConfig;
@@ -104,6 +105,7 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: IncrementalAlterConfigsRequest,
     _version: i16,
+    context: &RequestContext,
 ) -> IncrementalAlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
@@ -111,7 +113,10 @@ pub async fn handle(
         let response = AlterConfigsResourceResponse::default()
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name.clone());
+        let allowed =
+            super::configs::authorized(&context.authz(broker), resource.resource_type, &name, true);
         let outcome: Result<(), Failure> = match resource.resource_type {
+            _ if allowed.is_err() => allowed,
             TOPIC => match broker.metadata().topic(&name) {
                 None => Err((
                     ResponseError::UnknownTopicOrPartition,

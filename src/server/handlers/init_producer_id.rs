@@ -11,6 +11,8 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Pr
 use tracing::warn;
 
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::server::context::RequestContext;
 use crate::error::txn_error_code;
 use crate::records::primitives::check_string;
 use crate::txn::coordinator::InitRequest;
@@ -22,6 +24,7 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: InitProducerIdRequest,
     version: i16,
+    context: &RequestContext,
 ) -> InitProducerIdResponse {
     let failed = |code: i16| {
         InitProducerIdResponse::default()
@@ -34,7 +37,15 @@ pub async fn handle(
             .with_producer_id(ProducerId(producer_id))
             .with_producer_epoch(epoch)
     };
+    let authz = context.authz(broker);
     let Some(transactional_id) = request.transactional_id.as_ref().map(|id| id.to_string()) else {
+        // An idempotent producer: IDEMPOTENT_WRITE on the cluster, or
+        // WRITE on at least one topic (Kafka's `authorizeByResourceType`).
+        if !authz.allows(AclOperation::IdempotentWrite, ResourceType::Cluster, CLUSTER_NAME)
+            && !authz.allows_any(AclOperation::Write, ResourceType::Topic)
+        {
+            return failed(ResponseError::ClusterAuthorizationFailed.code());
+        }
         return match broker.next_producer_id().await {
             Ok(producer_id) => granted(producer_id, 0),
             Err(error) => {
@@ -43,6 +54,10 @@ pub async fn handle(
             }
         };
     };
+    if !authz.allows(AclOperation::Write, ResourceType::TransactionalId, &transactional_id) {
+        return failed(ResponseError::TransactionalIdAuthorizationFailed.code());
+    }
+    drop(authz);
     // The id keys a `__transaction_state` record: an i16-length string.
     if transactional_id.is_empty() || check_string(&transactional_id).is_err() {
         return failed(ResponseError::InvalidRequest.code());

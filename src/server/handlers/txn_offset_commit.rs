@@ -19,6 +19,8 @@ use super::groups::{
 };
 use super::topic_name;
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 use crate::error::KafkaError;
 use crate::group::state::CommittedOffset;
 use crate::group::TxnProducer;
@@ -35,6 +37,7 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: TxnOffsetCommitRequest,
     version: i16,
+    context: &RequestContext,
 ) -> TxnOffsetCommitResponse {
     let requested: Vec<(TopicPartition, CommittedOffset)> = request
         .topics
@@ -56,13 +59,42 @@ pub async fn handle(
         producer_id: request.producer_id.0,
         producer_epoch: request.producer_epoch,
     };
-    let results = match commit(broker, &request, version, producer, requested.clone()).await {
-        Ok(results) => results,
-        Err(error) => requested
-            .into_iter()
-            .map(|(p, _)| (p, Some(error)))
-            .collect(),
+    // WRITE on the transactional id, READ on the group (each refusal
+    // for every partition), then READ on each topic.
+    let authz = context.authz(broker);
+    let refused_all = if !authz.allows(
+        AclOperation::Write,
+        ResourceType::TransactionalId,
+        &request.transactional_id,
+    ) {
+        Some(ResponseError::TransactionalIdAuthorizationFailed)
+    } else if !authz.allows(AclOperation::Read, ResourceType::Group, &request.group_id) {
+        Some(ResponseError::GroupAuthorizationFailed)
+    } else {
+        None
     };
+    let (requested, mut refused): (Vec<_>, Vec<_>) = requested.into_iter().partition(|(p, _)| {
+        refused_all.is_none() && authz.allows(AclOperation::Read, ResourceType::Topic, &p.topic)
+    });
+    drop(authz);
+    let refused: Vec<(TopicPartition, Option<ResponseError>)> = refused
+        .drain(..)
+        .map(|(p, _)| {
+            let error = refused_all.unwrap_or(ResponseError::TopicAuthorizationFailed);
+            (p, Some(error))
+        })
+        .collect();
+    let mut results = match requested.is_empty() {
+        true => Vec::new(),
+        false => match commit(broker, &request, version, producer, requested.clone()).await {
+            Ok(results) => results,
+            Err(error) => requested
+                .into_iter()
+                .map(|(p, _)| (p, Some(error)))
+                .collect(),
+        },
+    };
+    results.extend(refused);
     let topics = by_topic(results)
         .into_iter()
         .map(|(name, partitions)| {

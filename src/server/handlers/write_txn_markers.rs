@@ -12,6 +12,8 @@ use kafka_protocol::messages::write_txn_markers_response::{
 use kafka_protocol::messages::{WriteTxnMarkersRequest, WriteTxnMarkersResponse};
 
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::server::context::RequestContext;
 use crate::error::KafkaError;
 use crate::group::OFFSETS_TOPIC;
 use crate::records::control::TxnMarker;
@@ -21,7 +23,17 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: WriteTxnMarkersRequest,
     _version: i16,
+    context: &RequestContext,
 ) -> WriteTxnMarkersResponse {
+    // Broker-to-broker: ALTER or CLUSTER_ACTION on the cluster, else
+    // every partition is refused and no marker written.
+    let authz = context.authz(broker);
+    let allowed = authz.allows(AclOperation::Alter, ResourceType::Cluster, CLUSTER_NAME)
+        || authz.allows(AclOperation::ClusterAction, ResourceType::Cluster, CLUSTER_NAME);
+    drop(authz);
+    if !allowed {
+        return refuse_all(request, ResponseError::ClusterAuthorizationFailed);
+    }
     let mut results = Vec::with_capacity(request.markers.len());
     for wanted in request.markers {
         let marker = TxnMarker {
@@ -71,4 +83,35 @@ pub async fn handle(
         );
     }
     WriteTxnMarkersResponse::default().with_markers(results)
+}
+
+fn refuse_all(request: WriteTxnMarkersRequest, error: ResponseError) -> WriteTxnMarkersResponse {
+    let markers = request
+        .markers
+        .into_iter()
+        .map(|marker| {
+            let topics = marker
+                .topics
+                .into_iter()
+                .map(|topic| {
+                    let partitions = topic
+                        .partition_indexes
+                        .iter()
+                        .map(|index| {
+                            WritableTxnMarkerPartitionResult::default()
+                                .with_partition_index(*index)
+                                .with_error_code(error.code())
+                        })
+                        .collect();
+                    WritableTxnMarkerTopicResult::default()
+                        .with_name(topic.name)
+                        .with_partitions(partitions)
+                })
+                .collect();
+            WritableTxnMarkerResult::default()
+                .with_producer_id(marker.producer_id)
+                .with_topics(topics)
+        })
+        .collect();
+    WriteTxnMarkersResponse::default().with_markers(markers)
 }

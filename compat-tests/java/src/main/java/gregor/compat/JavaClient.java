@@ -28,6 +28,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * JavaClient CONFIG_FILE nodes                      -- the brokers Metadata names
  * JavaClient CONFIG_FILE create TOPIC PARTITIONS
  * JavaClient CONFIG_FILE produce TOPIC VALUE...     -- acks=all, partition 0
+ * JavaClient CONFIG_FILE try-produce TOPIC VALUE... -- as produce, but a failed send prints
+ *                                                     "error EXCEPTION_CLASS" (exit status 0)
  * JavaClient CONFIG_FILE consume TOPIC GROUP COUNT  -- from the start, in a group, committed
  * JavaClient CONFIG_FILE transaction TOPIC TXN_ID commit|abort VALUE...
  * JavaClient CONFIG_FILE end-offsets TOPIC          -- Admin.listOffsets(latest) per partition
@@ -52,6 +54,7 @@ public final class JavaClient {
             case "nodes" -> nodes(config);
             case "create" -> create(config, args[2], Integer.parseInt(args[3]));
             case "produce" -> produce(config, args[2], List.of(args).subList(3, args.length));
+            case "try-produce" -> tryProduce(config, args[2], List.of(args).subList(3, args.length));
             case "consume" -> consume(config, args[2], args[3], Integer.parseInt(args[4]));
             case "transaction" -> transaction(config, args[2], args[3], args[4],
                     List.of(args).subList(5, args.length));
@@ -90,6 +93,38 @@ public final class JavaClient {
             }
             for (Future<RecordMetadata> result : sent) {
                 System.out.println("offset " + result.get().offset());
+            }
+        }
+    }
+
+    /**
+     * Like produce, but reports a refused send as "error SimpleClassName" (the
+     * cause of the failed future, e.g. TopicAuthorizationException), one line
+     * per value, instead of failing.
+     */
+    private static void tryProduce(Properties config, String topic, List<String> values)
+            throws Exception {
+        Properties producerConfig = new Properties();
+        producerConfig.putAll(config);
+        producerConfig.putIfAbsent("acks", "all");
+        producerConfig.put("key.serializer", StringSerializer.class.getName());
+        producerConfig.put("value.serializer", StringSerializer.class.getName());
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(producerConfig)) {
+            List<Future<RecordMetadata>> sent = new ArrayList<>();
+            for (String value : values) {
+                try {
+                    sent.add(producer.send(new ProducerRecord<>(topic, 0, null, value)));
+                } catch (org.apache.kafka.common.KafkaException e) {
+                    sent.add(java.util.concurrent.CompletableFuture.failedFuture(e));
+                }
+            }
+            for (Future<RecordMetadata> result : sent) {
+                try {
+                    System.out.println("offset " + result.get().offset());
+                } catch (java.util.concurrent.ExecutionException e) {
+                    Throwable cause = e.getCause() == null ? e : e.getCause();
+                    System.out.println("error " + cause.getClass().getSimpleName());
+                }
             }
         }
     }
