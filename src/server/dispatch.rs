@@ -101,10 +101,10 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
             handlers::delete_records::handle(broker, body, version, context).await,
         ),
         RequestKind::DescribeLogDirs(body) => ResponseKind::DescribeLogDirs(
-            handlers::describe_log_dirs::handle(broker, body, version).await,
+            handlers::describe_log_dirs::handle(broker, body, version, context).await,
         ),
         RequestKind::DescribeTopicPartitions(body) => ResponseKind::DescribeTopicPartitions(
-            handlers::describe_topic_partitions::handle(broker, body, version).await,
+            handlers::describe_topic_partitions::handle(broker, body, version, context).await,
         ),
         RequestKind::AddPartitionsToTxn(body) => ResponseKind::AddPartitionsToTxn(
             handlers::add_partitions_to_txn::handle(broker, body, version, context).await,
@@ -122,22 +122,22 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
             handlers::write_txn_markers::handle(broker, body, version, context).await,
         ),
         RequestKind::DescribeProducers(body) => ResponseKind::DescribeProducers(
-            handlers::describe_producers::handle(broker, body, version).await,
+            handlers::describe_producers::handle(broker, body, version, context).await,
         ),
         RequestKind::ListTransactions(body) => ResponseKind::ListTransactions(
-            handlers::list_transactions::handle(broker, body, version).await,
+            handlers::list_transactions::handle(broker, body, version, context).await,
         ),
         RequestKind::DescribeTransactions(body) => ResponseKind::DescribeTransactions(
-            handlers::describe_transactions::handle(broker, body, version).await,
+            handlers::describe_transactions::handle(broker, body, version, context).await,
         ),
         RequestKind::DescribeCluster(body) => ResponseKind::DescribeCluster(
             handlers::describe_cluster::handle(broker, body, version, context).await,
         ),
         RequestKind::OffsetForLeaderEpoch(body) => ResponseKind::OffsetForLeaderEpoch(
-            handlers::offset_for_leader_epoch::handle(broker, body, version).await,
+            handlers::offset_for_leader_epoch::handle(broker, body, version, context).await,
         ),
         RequestKind::ElectLeaders(body) => {
-            ResponseKind::ElectLeaders(handlers::elect_leaders::handle(broker, body, version).await)
+            ResponseKind::ElectLeaders(handlers::elect_leaders::handle(broker, body, version, context).await)
         }
         RequestKind::DescribeAcls(body) => {
             match handlers::describe_acls::handle(broker, body, context).await {

@@ -11,11 +11,10 @@ use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeCluster
 
 use super::groups::str_bytes;
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::server::context::RequestContext;
 
 const BROKER_ENDPOINTS: i8 = 1;
-/// "Not requested" (and gregor has no authorizer to compute them).
-const AUTHORIZED_OPERATIONS_UNKNOWN: i32 = i32::MIN;
 
 pub async fn handle(
     broker: &Arc<Broker>,
@@ -24,11 +23,19 @@ pub async fn handle(
     context: &RequestContext,
 ) -> DescribeClusterResponse {
     let image = broker.metadata();
+    // Asked for: 0 to whoever may not DESCRIBE the cluster; else i32::MIN.
+    let authz = context.authz(broker);
+    let operations = match request.include_cluster_authorized_operations {
+        false => i32::MIN,
+        true if !authz.allows(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME) => 0,
+        true => authz.authorized_operations(ResourceType::Cluster, CLUSTER_NAME),
+    };
+    drop(authz);
     let response = DescribeClusterResponse::default()
         .with_endpoint_type(BROKER_ENDPOINTS)
         .with_cluster_id(str_bytes(image.cluster_id.clone()))
         .with_controller_id(BrokerId(image.controller_id))
-        .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_UNKNOWN);
+        .with_cluster_authorized_operations(operations);
     if version >= 1 && request.endpoint_type != BROKER_ENDPOINTS {
         return response
             .with_error_code(ResponseError::UnsupportedEndpointType.code())

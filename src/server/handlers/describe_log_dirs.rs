@@ -13,6 +13,8 @@ use kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse};
 use super::groups::str_bytes;
 use super::topic_name;
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::server::context::RequestContext;
 
 /// Total and available bytes of the file system holding `path`.
 fn file_system_bytes(path: &std::path::Path) -> (i64, i64) {
@@ -32,7 +34,18 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: DescribeLogDirsRequest,
     version: i16,
+    context: &RequestContext,
 ) -> DescribeLogDirsResponse {
+    if !context
+        .authz(broker)
+        .allows(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME)
+    {
+        let response = DescribeLogDirsResponse::default();
+        return match version >= 3 {
+            true => response.with_error_code(ResponseError::ClusterAuthorizationFailed.code()),
+            false => response,
+        };
+    }
     let wanted = |topic: &str, partition: i32| match &request.topics {
         None => true,
         Some(topics) => topics

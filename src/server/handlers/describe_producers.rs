@@ -11,6 +11,8 @@ use kafka_protocol::messages::describe_producers_response::{
 use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersResponse, ProducerId};
 
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 use crate::error::KafkaError;
 use crate::types::TopicPartition;
 
@@ -18,12 +20,22 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: DescribeProducersRequest,
     _version: i16,
+    context: &RequestContext,
 ) -> DescribeProducersResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
+        // READ on the topic (not DESCRIBE), as Kafka checks it.
+        let allowed = context
+            .authz(broker)
+            .allows(AclOperation::Read, ResourceType::Topic, &topic.name);
         let mut partitions = Vec::with_capacity(topic.partition_indexes.len());
         for index in topic.partition_indexes {
             let response = PartitionResponse::default().with_partition_index(index);
+            if !allowed {
+                partitions
+                    .push(response.with_error_code(ResponseError::TopicAuthorizationFailed.code()));
+                continue;
+            }
             let topic_partition = TopicPartition::new(topic.name.to_string(), index);
             let Some(partition) = broker.partition(&topic_partition) else {
                 partitions

@@ -14,6 +14,8 @@ use kafka_protocol::messages::{
 
 use super::topic_name;
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 
 /// Kafka's cap when the client asks for no limit.
 const DEFAULT_PARTITION_LIMIT: i32 = 2000;
@@ -22,8 +24,14 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: DescribeTopicPartitionsRequest,
     _version: i16,
+    context: &RequestContext,
 ) -> DescribeTopicPartitionsResponse {
     let image = broker.metadata();
+    let authz = context.authz(broker);
+    let listing_all = request.topics.is_empty();
+    // Topics asked for by name that one may not DESCRIBE are answered
+    // at the end; a listing of all leaves them out.
+    let mut refused = Vec::new();
     let mut names: Vec<String> = if request.topics.is_empty() {
         image.topics.keys().cloned().collect()
     } else {
@@ -42,6 +50,16 @@ pub async fn handle(
     let mut topics = Vec::new();
     let mut next_cursor = None;
     for name in names.into_iter().filter(|n| *n >= cursor_topic) {
+        if !authz.allows(AclOperation::Describe, ResourceType::Topic, &name) {
+            if !listing_all {
+                refused.push(
+                    DescribeTopicPartitionsResponseTopic::default()
+                        .with_name(Some(topic_name(&name)))
+                        .with_error_code(ResponseError::TopicAuthorizationFailed.code()),
+                );
+            }
+            continue;
+        }
         let Some(topic) = image.topic(&name) else {
             topics.push(
                 DescribeTopicPartitionsResponseTopic::default()
@@ -84,6 +102,9 @@ pub async fn handle(
                     .with_name(Some(topic_name(&name)))
                     .with_topic_id(topic.id)
                     .with_is_internal(topic.is_internal())
+                    .with_topic_authorized_operations(
+                        authz.authorized_operations(ResourceType::Topic, &name),
+                    )
                     .with_partitions(partitions),
             );
         }
@@ -91,6 +112,7 @@ pub async fn handle(
             break;
         }
     }
+    topics.append(&mut refused);
     DescribeTopicPartitionsResponse::default()
         .with_topics(topics)
         .with_next_cursor(next_cursor)

@@ -13,14 +13,26 @@ use kafka_protocol::messages::{
 use super::groups::str_bytes;
 use super::topic_name;
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 
 pub async fn handle(
     broker: &Arc<Broker>,
     request: DescribeTransactionsRequest,
     _version: i16,
+    context: &RequestContext,
 ) -> DescribeTransactionsResponse {
+    let authz = context.authz(broker);
     let mut states = Vec::with_capacity(request.transactional_ids.len());
     for id in request.transactional_ids {
+        if !authz.allows(AclOperation::Describe, ResourceType::TransactionalId, &id) {
+            states.push(
+                TransactionState::default()
+                    .with_transactional_id(id)
+                    .with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code()),
+            );
+            continue;
+        }
         let state = TransactionState::default()
             .with_transactional_id(id.clone())
             .with_transaction_state(str_bytes(""))
@@ -34,6 +46,8 @@ pub async fn handle(
         let topics = meta
             .partitions_by_topic()
             .into_iter()
+            // Topics one may not DESCRIBE are left out, silently.
+            .filter(|(topic, _)| authz.allows(AclOperation::Describe, ResourceType::Topic, topic))
             .map(|(topic, partitions)| {
                 TopicData::default()
                     .with_topic(topic_name(topic))

@@ -14,6 +14,8 @@ use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse};
 use super::groups::str_bytes;
 use super::topic_name;
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::server::context::RequestContext;
 
 const PREFERRED: i8 = 0;
 const UNCLEAN: i8 = 1;
@@ -22,7 +24,40 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: ElectLeadersRequest,
     version: i16,
+    context: &RequestContext,
 ) -> ElectLeadersResponse {
+    // ALTER on the cluster, else the request and every partition in it
+    // are refused.
+    if !context
+        .authz(broker)
+        .allows(AclOperation::Alter, ResourceType::Cluster, CLUSTER_NAME)
+    {
+        let code = ResponseError::ClusterAuthorizationFailed.code();
+        let message = super::acls::not_authorized(kafka_protocol::messages::ApiKey::ElectLeaders);
+        let results = request
+            .topic_partitions
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| {
+                ReplicaElectionResult::default()
+                    .with_partition_result(
+                        t.partitions
+                            .iter()
+                            .map(|index| {
+                                PartitionResult::default()
+                                    .with_partition_id(*index)
+                                    .with_error_code(code)
+                                    .with_error_message(Some(str_bytes(message.clone())))
+                            })
+                            .collect(),
+                    )
+                    .with_topic(t.topic)
+            })
+            .collect();
+        return ElectLeadersResponse::default()
+            .with_error_code(code)
+            .with_replica_election_results(results);
+    }
     let election_type = if version == 0 {
         PREFERRED
     } else {

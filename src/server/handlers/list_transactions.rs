@@ -10,6 +10,8 @@ use kafka_protocol::messages::{
 
 use super::groups::str_bytes;
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 use crate::txn::state::TxnState;
 use crate::types::now_ms;
 
@@ -28,7 +30,9 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: ListTransactionsRequest,
     _version: i16,
+    context: &RequestContext,
 ) -> ListTransactionsResponse {
+    let authz = context.authz(broker);
     let unknown_filters: Vec<_> = request
         .state_filters
         .iter()
@@ -54,6 +58,14 @@ pub async fn handle(
                     .producer_id_filters
                     .iter()
                     .any(|p| p.0 == meta.producer_id)
+        })
+        // Only the transactions one may DESCRIBE, silently.
+        .filter(|meta| {
+            authz.allows(
+                AclOperation::Describe,
+                ResourceType::TransactionalId,
+                &meta.transactional_id,
+            )
         })
         .filter(|meta| {
             // KIP-994: only transactions running for longer than the

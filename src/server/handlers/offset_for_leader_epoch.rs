@@ -13,6 +13,8 @@ use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpoch
 
 use super::{leader_epoch_error, topic_name};
 use crate::broker::Broker;
+use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::server::context::RequestContext;
 use crate::error::KafkaError;
 use crate::types::TopicPartition;
 
@@ -20,9 +22,20 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: OffsetForLeaderEpochRequest,
     _version: i16,
+    context: &RequestContext,
 ) -> OffsetForLeaderEpochResponse {
+    // CLUSTER_ACTION (followers) allows every topic; otherwise DESCRIBE
+    // on each (consumers validating their position, KIP-320).
+    let authz = context.authz(broker);
+    let cluster = authz.allows(AclOperation::ClusterAction, ResourceType::Cluster, CLUSTER_NAME);
+    let allowed: Vec<bool> = request
+        .topics
+        .iter()
+        .map(|t| cluster || authz.allows(AclOperation::Describe, ResourceType::Topic, &t.topic))
+        .collect();
+    drop(authz);
     let mut topics = Vec::with_capacity(request.topics.len());
-    for topic in request.topics {
+    for (topic, allowed) in request.topics.into_iter().zip(allowed) {
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for wanted in topic.partitions {
             let topic_partition = TopicPartition::new(topic.topic.to_string(), wanted.partition);
@@ -31,6 +44,10 @@ pub async fn handle(
                 .with_leader_epoch(-1)
                 .with_end_offset(-1);
             let error = |e: ResponseError| answer.clone().with_error_code(e.code());
+            if !allowed {
+                partitions.push(error(ResponseError::TopicAuthorizationFailed));
+                continue;
+            }
             let Some(partition) = broker.partition(&topic_partition) else {
                 partitions.push(error(ResponseError::UnknownTopicOrPartition));
                 continue;
