@@ -134,7 +134,8 @@ impl Broker {
             Arc::clone(&producer_ids),
             Arc::clone(&controller),
         );
-        let authorizer = crate::auth::authorizer::Authorizer::new(config.security.authorizer.clone());
+        let authorizer =
+            crate::auth::authorizer::Authorizer::new(config.security.authorizer.clone());
         let broker = Arc::new(Broker {
             authorizer,
             config,

@@ -110,7 +110,10 @@ impl Session<'_> {
             return true;
         }
         self.config.allow_everyone_if_no_acl_found
-            && !self.acls.iter().any(|acl| acl.resource_type == resource_type)
+            && !self
+                .acls
+                .iter()
+                .any(|acl| acl.resource_type == resource_type)
     }
 
     /// Kafka's `authorized_operations` bit field: bit n set when the
@@ -223,19 +226,40 @@ mod tests {
         let alice = authorizer.session(Arc::new(acls.clone()), "User:alice", HOST);
         let topic = ResourceType::Topic;
         assert!(alice.allows(Read, topic, "orders"));
-        assert!(alice.allows(Describe, topic, "orders"), "READ implies DESCRIBE");
+        assert!(
+            alice.allows(Describe, topic, "orders"),
+            "READ implies DESCRIBE"
+        );
         assert!(!alice.allows(Write, topic, "orders"));
         assert!(alice.allows(Write, topic, "payments"), "prefixed");
-        assert!(!alice.allows(Write, topic, "payroll"), "DENY wins over ALLOW");
-        assert!(!alice.allows(Describe, topic, "secret"), "DENY ALL wins over User:*");
-        assert!(alice.allows(Describe, topic, "anything"), "wildcard name and principal");
-        assert!(!alice.allows(Read, ResourceType::Group, "g"), "no ACL: closed");
+        assert!(
+            !alice.allows(Write, topic, "payroll"),
+            "DENY wins over ALLOW"
+        );
+        assert!(
+            !alice.allows(Describe, topic, "secret"),
+            "DENY ALL wins over User:*"
+        );
+        assert!(
+            alice.allows(Describe, topic, "anything"),
+            "wildcard name and principal"
+        );
+        assert!(
+            !alice.allows(Read, ResourceType::Group, "g"),
+            "no ACL: closed"
+        );
         let admin = authorizer.session(Arc::new(acls.clone()), "User:admin", HOST);
         assert!(admin.allows(Write, topic, "secret"), "super users");
         let open = super::tests::authorizer(&[], true);
         let bob = open.session(Arc::new(acls), "User:bob", HOST);
-        assert!(bob.allows(Read, ResourceType::Group, "g"), "no ACL: open when configured");
-        assert!(!bob.allows(Read, topic, "orders"), "ACLs exist for it: closed");
+        assert!(
+            bob.allows(Read, ResourceType::Group, "g"),
+            "no ACL: open when configured"
+        );
+        assert!(
+            !bob.allows(Read, topic, "orders"),
+            "ACLs exist for it: closed"
+        );
     }
 
     #[test]
@@ -255,7 +279,10 @@ mod tests {
         .collect();
         let authorizer = authorizer(&[], false);
         let alice = authorizer.session(Arc::new(acls.clone()), "User:alice", HOST);
-        assert!(!alice.allows(Read, ResourceType::Topic, "t"), "another host");
+        assert!(
+            !alice.allows(Read, ResourceType::Topic, "t"),
+            "another host"
+        );
         assert!(alice.allows_any(Write, ResourceType::Topic));
         assert!(!alice.allows_any(Read, ResourceType::Topic));
         assert_eq!(
@@ -271,6 +298,10 @@ mod tests {
         let alice = authorizer.session(Arc::new(denied), "User:alice", HOST);
         assert!(!alice.allows_any(Write, ResourceType::Topic));
         let off = Authorizer::default();
-        assert!(off.session(Arc::new(acls), "User:ANONYMOUS", HOST).allows(Alter, ResourceType::Cluster, "kafka-cluster"));
+        assert!(off.session(Arc::new(acls), "User:ANONYMOUS", HOST).allows(
+            Alter,
+            ResourceType::Cluster,
+            "kafka-cluster"
+        ));
     }
 }

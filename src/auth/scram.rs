@@ -126,8 +126,7 @@ impl ScramServer {
     /// Verifies the client-final message's proof; the identity and the
     /// server-final message only if it holds.
     pub fn finish(self, client_final: &[u8]) -> Result<Verified, ScramError> {
-        let text =
-            std::str::from_utf8(client_final).map_err(|_| ScramError::Malformed("UTF-8"))?;
+        let text = std::str::from_utf8(client_final).map_err(|_| ScramError::Malformed("UTF-8"))?;
         let (without_proof, proof) = text
             .rsplit_once(",p=")
             .ok_or(ScramError::Malformed("proof"))?;
@@ -240,7 +239,11 @@ mod tests {
             server.client_first_bare, server.server_first
         );
         let signature = m.hmac_of(&stored_key, auth_message.as_bytes());
-        let proof: Vec<u8> = client_key.iter().zip(&signature).map(|(a, b)| a ^ b).collect();
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
         format!("{without_proof},p={}", BASE64.encode(proof))
     }
 
@@ -266,7 +269,10 @@ mod tests {
     fn a_wrong_or_forged_proof_never_authenticates() {
         let (server, _) = start("n,,n=user,r=abc").unwrap();
         let wrong = client_final(&server, "pencil2");
-        assert_eq!(server.finish(wrong.as_bytes()).unwrap_err(), ScramError::Proof);
+        assert_eq!(
+            server.finish(wrong.as_bytes()).unwrap_err(),
+            ScramError::Proof
+        );
         // A proof of the right length made of zeros, or an empty one.
         for proof in [BASE64.encode([0u8; 32]), String::new()] {
             let (server, _) = start("n,,n=user,r=abc").unwrap();
@@ -276,12 +282,18 @@ mod tests {
         // The right proof with another nonce.
         let (server, _) = start("n,,n=user,r=abc").unwrap();
         let message = client_final(&server, "pencil").replacen("r=abc", "r=abd", 1);
-        assert_eq!(server.finish(message.as_bytes()).unwrap_err(), ScramError::Nonce);
+        assert_eq!(
+            server.finish(message.as_bytes()).unwrap_err(),
+            ScramError::Nonce
+        );
     }
 
     #[test]
     fn unknown_users_malformed_messages_and_other_identities_are_refused() {
-        assert_eq!(start("n,,n=bob,r=abc").unwrap_err(), ScramError::UnknownUser);
+        assert_eq!(
+            start("n,,n=bob,r=abc").unwrap_err(),
+            ScramError::UnknownUser
+        );
         assert_eq!(
             start("n,a=admin,n=user,r=abc").unwrap_err(),
             ScramError::AuthorizationId
@@ -291,7 +303,15 @@ mod tests {
             start("n,,n=user,r=abc,tokenauth=true").unwrap_err(),
             ScramError::TokenAuth
         );
-        for malformed in ["", "n", "p=tls,,n=user,r=a", "y,,n=user,r=a", "n,,n=us=er,r=a", "n,,n=user", "n,,n=user,r="] {
+        for malformed in [
+            "",
+            "n",
+            "p=tls,,n=user,r=a",
+            "y,,n=user,r=a",
+            "n,,n=us=er,r=a",
+            "n,,n=user",
+            "n,,n=user,r=",
+        ] {
             assert!(start(malformed).is_err(), "{malformed}");
         }
         assert_eq!(decode_sasl_name("a=2Cb=3Dc").unwrap(), "a,b=c");

@@ -175,7 +175,9 @@ pub const AUTHORIZER_CLASS_NAMES: &[&str] = &[
 ];
 
 impl AuthorizerConfig {
-    fn from_properties(properties: &BTreeMap<String, String>) -> Result<AuthorizerConfig, ConfigError> {
+    fn from_properties(
+        properties: &BTreeMap<String, String>,
+    ) -> Result<AuthorizerConfig, ConfigError> {
         let class = properties
             .get("authorizer.class.name")
             .map(|name| name.trim())
@@ -826,7 +828,10 @@ mod tests {
         refused(
             &[
                 ("listeners", "PLAINTEXT://:9092"),
-                ("authorizer.class.name", "kafka.security.authorizer.AclAuthorizer"),
+                (
+                    "authorizer.class.name",
+                    "kafka.security.authorizer.AclAuthorizer",
+                ),
             ],
             "authorizer.class.name",
         );

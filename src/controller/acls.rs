@@ -31,7 +31,13 @@ impl Controller {
         let current = self.image().acls.clone();
         let matched: Vec<Vec<AclBinding>> = filters
             .iter()
-            .map(|filter| current.iter().filter(|acl| filter.matches(acl)).cloned().collect())
+            .map(|filter| {
+                current
+                    .iter()
+                    .filter(|acl| filter.matches(acl))
+                    .cloned()
+                    .collect()
+            })
             .collect();
         let mut deleted: Vec<AclBinding> = matched.iter().flatten().cloned().collect();
         deleted.sort();

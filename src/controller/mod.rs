@@ -268,7 +268,6 @@ impl Controller {
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
-
 }
 
 /// Carries the metadata of a data directory written by an earlier gregor

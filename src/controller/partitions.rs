@@ -93,7 +93,6 @@ impl Controller {
         }
     }
 
-
     /// This broker's replicas of `partitions` are offline (their log dir
     /// failed): it leaves their ISRs and their leaderships move. Returns
     /// how many partitions changed.

@@ -70,8 +70,7 @@ impl Controller {
                     user,
                     (
                         ResponseError::DuplicateResource,
-                        "A user credential cannot be altered twice in the same request"
-                            .to_string(),
+                        "A user credential cannot be altered twice in the same request".to_string(),
                     ),
                 );
                 continue;

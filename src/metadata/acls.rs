@@ -106,11 +106,23 @@ impl ResourceType {
         use AclOperation::*;
         let supported: &[AclOperation] = match self {
             ResourceType::Topic => &[
-                Read, Write, Create, Describe, Delete, Alter, DescribeConfigs, AlterConfigs,
+                Read,
+                Write,
+                Create,
+                Describe,
+                Delete,
+                Alter,
+                DescribeConfigs,
+                AlterConfigs,
             ],
             ResourceType::Group => &[Read, Describe, Delete, DescribeConfigs, AlterConfigs],
             ResourceType::Cluster => &[
-                Create, ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite, Alter,
+                Create,
+                ClusterAction,
+                DescribeConfigs,
+                AlterConfigs,
+                IdempotentWrite,
+                Alter,
                 Describe,
             ],
             ResourceType::TransactionalId => &[Describe, Write, TwoPhaseCommit],
@@ -191,7 +203,10 @@ impl AclFilter {
     pub fn is_exact(&self) -> bool {
         self.resource_type != ResourceType::Any
             && self.resource_name.is_some()
-            && matches!(self.pattern_type, PatternType::Literal | PatternType::Prefixed)
+            && matches!(
+                self.pattern_type,
+                PatternType::Literal | PatternType::Prefixed
+            )
             && self.principal.is_some()
             && self.host.is_some()
             && self.operation != AclOperation::Any
@@ -253,10 +268,22 @@ mod tests {
                 .map(|a| a.resource_name.clone())
                 .collect::<Vec<_>>()
         };
-        assert_eq!(matching(&filter(Some("orders"), PatternType::Match)), ["orders", "*", "ord"]);
-        assert_eq!(matching(&filter(Some("orders"), PatternType::Any)), ["orders"]);
-        assert_eq!(matching(&filter(Some("ord"), PatternType::Prefixed)), ["ord"]);
-        assert_eq!(matching(&filter(None, PatternType::Literal)), ["orders", "*", "payments"]);
+        assert_eq!(
+            matching(&filter(Some("orders"), PatternType::Match)),
+            ["orders", "*", "ord"]
+        );
+        assert_eq!(
+            matching(&filter(Some("orders"), PatternType::Any)),
+            ["orders"]
+        );
+        assert_eq!(
+            matching(&filter(Some("ord"), PatternType::Prefixed)),
+            ["ord"]
+        );
+        assert_eq!(
+            matching(&filter(None, PatternType::Literal)),
+            ["orders", "*", "payments"]
+        );
         assert_eq!(matching(&filter(None, PatternType::Any)).len(), 4);
         let mut group = filter(None, PatternType::Any);
         group.resource_type = ResourceType::Group;
@@ -269,7 +296,10 @@ mod tests {
             assert_eq!(AclOperation::from_code(op.code()), Some(*op));
             assert_eq!(AclOperation::from_name(op.name()), Some(*op));
         }
-        assert_eq!(AclOperation::from_name("describe-configs"), Some(AclOperation::DescribeConfigs));
+        assert_eq!(
+            AclOperation::from_name("describe-configs"),
+            Some(AclOperation::DescribeConfigs)
+        );
         assert_eq!(ResourceType::from_code(0), None);
         assert!(ResourceType::Topic.supports(AclOperation::Read));
         assert!(!ResourceType::Topic.supports(AclOperation::IdempotentWrite));

@@ -165,7 +165,8 @@ mod tests {
             ScramCredential::from_password(ScramMechanism::Sha256, "pencil", &salt, 4096);
         // ServerSignature of the RFC's exchange, from its ServerKey.
         let auth_message = "n=user,r=rOprNGfwEbeRWgbNEkqO,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
-        let signature = ScramMechanism::Sha256.hmac_of(&credential.server_key, auth_message.as_bytes());
+        let signature =
+            ScramMechanism::Sha256.hmac_of(&credential.server_key, auth_message.as_bytes());
         assert_eq!(
             b64.encode(signature),
             "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="

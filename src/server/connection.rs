@@ -126,13 +126,9 @@ async fn serve_requests(
 ) -> Closed {
     let peer = context.peer;
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
-    let mut authenticator = context
-        .listener
-        .sasl
-        .as_ref()
-        .map(|config| {
-            Authenticator::new(Arc::clone(config), broker.config().socket.reauth_after())
-        });
+    let mut authenticator = context.listener.sasl.as_ref().map(|config| {
+        Authenticator::new(Arc::clone(config), broker.config().socket.reauth_after())
+    });
     let mut context = context.clone();
     let shutdown = &shared.shutdown;
     loop {

@@ -34,21 +34,21 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
         RequestKind::Metadata(body) => {
             ResponseKind::Metadata(handlers::metadata::handle(broker, body, version, context).await)
         }
-        RequestKind::CreateTopics(body) => {
-            ResponseKind::CreateTopics(handlers::create_topics::handle(broker, body, version, context).await)
-        }
-        RequestKind::DeleteTopics(body) => {
-            ResponseKind::DeleteTopics(handlers::delete_topics::handle(broker, body, version, context).await)
-        }
+        RequestKind::CreateTopics(body) => ResponseKind::CreateTopics(
+            handlers::create_topics::handle(broker, body, version, context).await,
+        ),
+        RequestKind::DeleteTopics(body) => ResponseKind::DeleteTopics(
+            handlers::delete_topics::handle(broker, body, version, context).await,
+        ),
         RequestKind::Produce(body) => {
             return handlers::produce::handle(broker, body, version, context).await;
         }
         RequestKind::Fetch(body) => {
             ResponseKind::Fetch(handlers::fetch::handle(broker, body, version, context).await)
         }
-        RequestKind::ListOffsets(body) => {
-            ResponseKind::ListOffsets(handlers::list_offsets::handle(broker, body, version, context).await)
-        }
+        RequestKind::ListOffsets(body) => ResponseKind::ListOffsets(
+            handlers::list_offsets::handle(broker, body, version, context).await,
+        ),
         RequestKind::InitProducerId(body) => ResponseKind::InitProducerId(
             handlers::init_producer_id::handle(broker, body, version, context).await,
         ),
@@ -58,39 +58,39 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
         RequestKind::JoinGroup(body) => ResponseKind::JoinGroup(
             handlers::join_group::handle(broker, body, version, &client_id, context).await,
         ),
-        RequestKind::SyncGroup(body) => {
-            ResponseKind::SyncGroup(handlers::sync_group::handle(broker, body, version, context).await)
-        }
-        RequestKind::Heartbeat(body) => {
-            ResponseKind::Heartbeat(handlers::heartbeat::handle(broker, body, version, context).await)
-        }
-        RequestKind::LeaveGroup(body) => {
-            ResponseKind::LeaveGroup(handlers::leave_group::handle(broker, body, version, context).await)
-        }
-        RequestKind::OffsetCommit(body) => {
-            ResponseKind::OffsetCommit(handlers::offset_commit::handle(broker, body, version, context).await)
-        }
-        RequestKind::OffsetFetch(body) => {
-            ResponseKind::OffsetFetch(handlers::offset_fetch::handle(broker, body, version, context).await)
-        }
-        RequestKind::ListGroups(body) => {
-            ResponseKind::ListGroups(handlers::list_groups::handle(broker, body, version, context).await)
-        }
+        RequestKind::SyncGroup(body) => ResponseKind::SyncGroup(
+            handlers::sync_group::handle(broker, body, version, context).await,
+        ),
+        RequestKind::Heartbeat(body) => ResponseKind::Heartbeat(
+            handlers::heartbeat::handle(broker, body, version, context).await,
+        ),
+        RequestKind::LeaveGroup(body) => ResponseKind::LeaveGroup(
+            handlers::leave_group::handle(broker, body, version, context).await,
+        ),
+        RequestKind::OffsetCommit(body) => ResponseKind::OffsetCommit(
+            handlers::offset_commit::handle(broker, body, version, context).await,
+        ),
+        RequestKind::OffsetFetch(body) => ResponseKind::OffsetFetch(
+            handlers::offset_fetch::handle(broker, body, version, context).await,
+        ),
+        RequestKind::ListGroups(body) => ResponseKind::ListGroups(
+            handlers::list_groups::handle(broker, body, version, context).await,
+        ),
         RequestKind::DescribeGroups(body) => ResponseKind::DescribeGroups(
             handlers::describe_groups::handle(broker, body, version, context).await,
         ),
-        RequestKind::DeleteGroups(body) => {
-            ResponseKind::DeleteGroups(handlers::delete_groups::handle(broker, body, version, context).await)
-        }
-        RequestKind::OffsetDelete(body) => {
-            ResponseKind::OffsetDelete(handlers::offset_delete::handle(broker, body, version, context).await)
-        }
+        RequestKind::DeleteGroups(body) => ResponseKind::DeleteGroups(
+            handlers::delete_groups::handle(broker, body, version, context).await,
+        ),
+        RequestKind::OffsetDelete(body) => ResponseKind::OffsetDelete(
+            handlers::offset_delete::handle(broker, body, version, context).await,
+        ),
         RequestKind::DescribeConfigs(body) => ResponseKind::DescribeConfigs(
             handlers::describe_configs::handle(broker, body, version, context).await,
         ),
-        RequestKind::AlterConfigs(body) => {
-            ResponseKind::AlterConfigs(handlers::alter_configs::handle(broker, body, version, context).await)
-        }
+        RequestKind::AlterConfigs(body) => ResponseKind::AlterConfigs(
+            handlers::alter_configs::handle(broker, body, version, context).await,
+        ),
         RequestKind::IncrementalAlterConfigs(body) => ResponseKind::IncrementalAlterConfigs(
             handlers::incremental_alter_configs::handle(broker, body, version, context).await,
         ),
@@ -136,9 +136,9 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
         RequestKind::OffsetForLeaderEpoch(body) => ResponseKind::OffsetForLeaderEpoch(
             handlers::offset_for_leader_epoch::handle(broker, body, version, context).await,
         ),
-        RequestKind::ElectLeaders(body) => {
-            ResponseKind::ElectLeaders(handlers::elect_leaders::handle(broker, body, version, context).await)
-        }
+        RequestKind::ElectLeaders(body) => ResponseKind::ElectLeaders(
+            handlers::elect_leaders::handle(broker, body, version, context).await,
+        ),
         RequestKind::DescribeAcls(body) => {
             match handlers::describe_acls::handle(broker, body, context).await {
                 Ok(response) => ResponseKind::DescribeAcls(response),

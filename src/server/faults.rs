@@ -626,6 +626,40 @@ pub fn error_response(request: &RequestKind, version: i16, code: i16) -> Option<
             ),
         ),
         RequestKind::DescribeCluster(_) => ResponseKind::DescribeCluster(DescribeClusterResponse::default().with_error_code(code)),
+        RequestKind::DescribeAcls(_) => ResponseKind::DescribeAcls(DescribeAclsResponse::default().with_error_code(code)),
+        RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(
+            CreateAclsResponse::default().with_results(
+                r.creations
+                    .iter()
+                    .map(|_| create_acls_response::AclCreationResult::default().with_error_code(code))
+                    .collect(),
+            ),
+        ),
+        RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(
+            DeleteAclsResponse::default().with_filter_results(
+                r.filters
+                    .iter()
+                    .map(|_| delete_acls_response::DeleteAclsFilterResult::default().with_error_code(code))
+                    .collect(),
+            ),
+        ),
+        RequestKind::DescribeUserScramCredentials(_) => ResponseKind::DescribeUserScramCredentials(
+            DescribeUserScramCredentialsResponse::default().with_error_code(code),
+        ),
+        RequestKind::AlterUserScramCredentials(r) => ResponseKind::AlterUserScramCredentials(
+            AlterUserScramCredentialsResponse::default().with_results(
+                r.deletions
+                    .iter()
+                    .map(|d| d.name.clone())
+                    .chain(r.upsertions.iter().map(|u| u.name.clone()))
+                    .map(|user| {
+                        alter_user_scram_credentials_response::AlterUserScramCredentialsResult::default()
+                            .with_user(user)
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
         RequestKind::OffsetForLeaderEpoch(r) => ResponseKind::OffsetForLeaderEpoch(
             OffsetForLeaderEpochResponse::default().with_topics(
                 r.topics
@@ -835,6 +869,44 @@ mod tests {
             }
             ApiKey::ListTransactions => RequestKind::ListTransactions(Default::default()),
             ApiKey::DescribeCluster => RequestKind::DescribeCluster(Default::default()),
+            ApiKey::DescribeAcls => RequestKind::DescribeAcls(
+                DescribeAclsRequest::default()
+                    .with_resource_type_filter(1)
+                    .with_pattern_type_filter(3)
+                    .with_operation(1)
+                    .with_permission_type(1),
+            ),
+            ApiKey::CreateAcls => {
+                RequestKind::CreateAcls(CreateAclsRequest::default().with_creations(vec![
+                create_acls_request::AclCreation::default()
+                    .with_resource_type(2)
+                    .with_resource_name(name().0)
+                    .with_resource_pattern_type(3)
+                    .with_principal(StrBytes::from_static_str("User:a"))
+                    .with_host(StrBytes::from_static_str("*"))
+                    .with_operation(3)
+                    .with_permission_type(3),
+            ]))
+            }
+            ApiKey::DeleteAcls => {
+                RequestKind::DeleteAcls(DeleteAclsRequest::default().with_filters(vec![
+                delete_acls_request::DeleteAclsFilter::default()
+                    .with_resource_type_filter(1)
+                    .with_pattern_type_filter(3)
+                    .with_operation(1)
+                    .with_permission_type(1),
+            ]))
+            }
+            ApiKey::DescribeUserScramCredentials => {
+                RequestKind::DescribeUserScramCredentials(Default::default())
+            }
+            ApiKey::AlterUserScramCredentials => RequestKind::AlterUserScramCredentials(
+                AlterUserScramCredentialsRequest::default().with_deletions(vec![
+                    alter_user_scram_credentials_request::ScramCredentialDeletion::default()
+                        .with_name(StrBytes::from_static_str("alice"))
+                        .with_mechanism(1),
+                ]),
+            ),
             ApiKey::OffsetForLeaderEpoch => RequestKind::OffsetForLeaderEpoch(
                 OffsetForLeaderEpochRequest::default().with_topics(vec![
                     offset_for_leader_epoch_request::OffsetForLeaderTopic::default()

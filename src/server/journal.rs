@@ -151,6 +151,16 @@ pub fn error_code(response: &ResponseKind) -> i16 {
         ),
         ResponseKind::ListTransactions(r) => r.error_code,
         ResponseKind::DescribeCluster(r) => r.error_code,
+        ResponseKind::DescribeAcls(r) => r.error_code,
+        ResponseKind::CreateAcls(r) => first_nonzero(r.results.iter().map(|c| c.error_code)),
+        ResponseKind::DeleteAcls(r) => first_nonzero(r.filter_results.iter().map(|f| f.error_code)),
+        ResponseKind::DescribeUserScramCredentials(r) => match r.error_code {
+            0 => first_nonzero(r.results.iter().map(|u| u.error_code)),
+            code => code,
+        },
+        ResponseKind::AlterUserScramCredentials(r) => {
+            first_nonzero(r.results.iter().map(|u| u.error_code))
+        }
         ResponseKind::ElectLeaders(r) => first_nonzero(
             std::iter::once(r.error_code).chain(
                 r.replica_election_results

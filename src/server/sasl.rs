@@ -140,9 +140,13 @@ impl Authenticator {
             (State::Handshake, RequestKind::SaslHandshake(handshake)) => {
                 self.handshake(handshake.mechanism.as_str())
             }
-            (State::Authenticate(mechanism), RequestKind::SaslAuthenticate(authenticate)) => {
-                self.authenticate(mechanism, &authenticate.auth_bytes, request.version(), credentials)
-            }
+            (State::Authenticate(mechanism), RequestKind::SaslAuthenticate(authenticate)) => self
+                .authenticate(
+                    mechanism,
+                    &authenticate.auth_bytes,
+                    request.version(),
+                    credentials,
+                ),
             (State::ScramFinal(server), RequestKind::SaslAuthenticate(authenticate)) => {
                 let mechanism = Mechanism::Scram(server.mechanism());
                 match server.finish(&authenticate.auth_bytes) {

@@ -18,16 +18,30 @@ pub enum AclError {
 }
 
 fn code<T>(value: i8, parse: fn(i8) -> Option<T>, what: &str) -> Result<T, AclError> {
-    parse(value).ok_or_else(|| AclError::Malformed(format!("unknown {what} code {value} in an ACL request")))
+    parse(value).ok_or_else(|| {
+        AclError::Malformed(format!("unknown {what} code {value} in an ACL request"))
+    })
 }
 
 /// A CreateAcls entry as a binding, validated as Kafka's `AclApis` and
 /// `AclControlManager` do.
 pub fn binding(creation: &AclCreation) -> Result<AclBinding, AclError> {
-    let resource_type = code(creation.resource_type, ResourceType::from_code, "resource type")?;
-    let pattern_type = code(creation.resource_pattern_type, PatternType::from_code, "pattern type")?;
+    let resource_type = code(
+        creation.resource_type,
+        ResourceType::from_code,
+        "resource type",
+    )?;
+    let pattern_type = code(
+        creation.resource_pattern_type,
+        PatternType::from_code,
+        "pattern type",
+    )?;
     let operation = code(creation.operation, AclOperation::from_code, "operation")?;
-    let permission = code(creation.permission_type, PermissionType::from_code, "permission type")?;
+    let permission = code(
+        creation.permission_type,
+        PermissionType::from_code,
+        "permission type",
+    )?;
     let invalid = |message: String| Err(AclError::Invalid(message));
     if resource_type == ResourceType::Any {
         return invalid(format!("Invalid resourceType {}", resource_type.name()));

@@ -9,9 +9,9 @@ use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 use tracing::warn;
 
 use crate::broker::Broker;
+use crate::error::txn_error_code;
 use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::server::context::RequestContext;
-use crate::error::txn_error_code;
 
 /// AddOffsetsToTxn learnt PRODUCER_FENCED in v2 (KIP-588).
 const FENCED_SINCE: i16 = 2;

@@ -13,9 +13,9 @@ use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResp
 
 use super::topic_name;
 use crate::broker::Broker;
+use crate::error::txn_error_code;
 use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::server::context::RequestContext;
-use crate::error::txn_error_code;
 use crate::types::TopicPartition;
 
 /// AddPartitionsToTxn learnt PRODUCER_FENCED in v2 (KIP-588).

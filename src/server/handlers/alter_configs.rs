@@ -13,9 +13,9 @@ use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 use super::configs::{unalterable, BROKER, TOPIC};
 use super::groups::str_bytes;
 use crate::broker::Broker;
-use crate::server::context::RequestContext;
 use crate::config::dynamic::{replacement, Scope};
 use crate::error::KafkaError;
+use crate::server::context::RequestContext;
 
 pub async fn handle(
     broker: &Arc<Broker>,

@@ -31,13 +31,18 @@ pub async fn handle(
             user: d.name.to_string(),
             mechanism: d.mechanism,
         })
-        .chain(request.upsertions.into_iter().map(|u| ScramAlteration::Upsert {
-            user: u.name.to_string(),
-            mechanism: u.mechanism,
-            iterations: u.iterations,
-            salt: u.salt.to_vec(),
-            salted_password: u.salted_password.to_vec(),
-        }))
+        .chain(
+            request
+                .upsertions
+                .into_iter()
+                .map(|u| ScramAlteration::Upsert {
+                    user: u.name.to_string(),
+                    mechanism: u.mechanism,
+                    iterations: u.iterations,
+                    salt: u.salt.to_vec(),
+                    salted_password: u.salted_password.to_vec(),
+                }),
+        )
         .collect();
     let result = |user: &str, error: Option<(ResponseError, String)>| {
         let result = AlterUserScramCredentialsResult::default().with_user(str_bytes(user));

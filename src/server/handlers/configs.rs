@@ -39,8 +39,16 @@ pub(crate) fn authorized(
         false => AclOperation::DescribeConfigs,
     };
     let (resource, name, refused) = match resource_type {
-        TOPIC => (ResourceType::Topic, name, ResponseError::TopicAuthorizationFailed),
-        GROUP => (ResourceType::Group, name, ResponseError::GroupAuthorizationFailed),
+        TOPIC => (
+            ResourceType::Topic,
+            name,
+            ResponseError::TopicAuthorizationFailed,
+        ),
+        GROUP => (
+            ResourceType::Group,
+            name,
+            ResponseError::GroupAuthorizationFailed,
+        ),
         BROKER | BROKER_LOGGER => (
             ResourceType::Cluster,
             CLUSTER_NAME,

@@ -15,9 +15,9 @@ use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse
 use super::create_topics::{MAX_PARTITIONS_PER_REQUEST, TOO_MANY_PARTITIONS};
 use super::groups::str_bytes;
 use crate::broker::Broker;
+use crate::error::KafkaError;
 use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::server::context::RequestContext;
-use crate::error::KafkaError;
 
 pub async fn handle(
     broker: &Arc<Broker>,

@@ -16,10 +16,10 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
-use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
-use crate::server::context::RequestContext;
 use crate::controller::NewTopic;
 use crate::error::KafkaError;
+use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::server::context::RequestContext;
 
 pub async fn handle(
     broker: &Arc<Broker>,

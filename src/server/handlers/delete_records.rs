@@ -11,9 +11,9 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
 use super::topic_name;
 use crate::broker::Broker;
+use crate::error::KafkaError;
 use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::server::context::RequestContext;
-use crate::error::KafkaError;
 use crate::types::{Offset, TopicPartition};
 
 pub async fn handle(
@@ -25,9 +25,10 @@ pub async fn handle(
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.to_string();
-        let allowed = context
-            .authz(broker)
-            .allows(AclOperation::Delete, ResourceType::Topic, &name);
+        let allowed =
+            context
+                .authz(broker)
+                .allows(AclOperation::Delete, ResourceType::Topic, &name);
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for wanted in topic.partitions {
             let result = DeleteRecordsPartitionResult::default()

@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use super::topic_name;
 use crate::broker::Broker;
+use crate::error::KafkaError;
 use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::server::context::RequestContext;
-use crate::error::KafkaError;
 
 pub async fn handle(
     broker: &Arc<Broker>,
@@ -72,8 +72,9 @@ pub async fn handle(
                 }
                 denied()
             }
-            Some(resolved) if broker.metadata().topic(&resolved).is_some()
-                && !may(AclOperation::Delete, &resolved) =>
+            Some(resolved)
+                if broker.metadata().topic(&resolved).is_some()
+                    && !may(AclOperation::Delete, &resolved) =>
             {
                 if version >= 6 {
                     result = std::mem::take(&mut result).with_name(Some(topic_name(&resolved)));

@@ -14,8 +14,8 @@ use super::configs::{
 };
 use super::groups::str_bytes;
 use crate::broker::Broker;
-use crate::server::context::RequestContext;
 use crate::error::KafkaError;
+use crate::server::context::RequestContext;
 
 pub async fn handle(
     broker: &Arc<Broker>,

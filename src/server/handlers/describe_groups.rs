@@ -11,9 +11,9 @@ use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
 use super::groups::str_bytes;
 use crate::broker::Broker;
+use crate::group::state::GroupState;
 use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::server::context::RequestContext;
-use crate::group::state::GroupState;
 
 pub async fn handle(
     broker: &Arc<Broker>,

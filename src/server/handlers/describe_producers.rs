@@ -11,9 +11,9 @@ use kafka_protocol::messages::describe_producers_response::{
 use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersResponse, ProducerId};
 
 use crate::broker::Broker;
+use crate::error::KafkaError;
 use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::server::context::RequestContext;
-use crate::error::KafkaError;
 use crate::types::TopicPartition;
 
 pub async fn handle(
@@ -25,9 +25,10 @@ pub async fn handle(
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         // READ on the topic (not DESCRIBE), as Kafka checks it.
-        let allowed = context
-            .authz(broker)
-            .allows(AclOperation::Read, ResourceType::Topic, &topic.name);
+        let allowed =
+            context
+                .authz(broker)
+                .allows(AclOperation::Read, ResourceType::Topic, &topic.name);
         let mut partitions = Vec::with_capacity(topic.partition_indexes.len());
         for index in topic.partition_indexes {
             let response = PartitionResponse::default().with_partition_index(index);

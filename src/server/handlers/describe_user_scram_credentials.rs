@@ -61,7 +61,9 @@ pub fn handle(
                     .map(|(mechanism, credential)| {
                         CredentialInfo::default()
                             .with_mechanism(mechanism.code())
-                            .with_iterations(i32::try_from(credential.iterations).unwrap_or(i32::MAX))
+                            .with_iterations(
+                                i32::try_from(credential.iterations).unwrap_or(i32::MAX),
+                            )
                     })
                     .collect(),
             ),

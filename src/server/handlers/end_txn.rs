@@ -12,9 +12,9 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{EndTxnRequest, EndTxnResponse, ProducerId};
 
 use crate::broker::Broker;
+use crate::error::txn_error_code;
 use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::server::context::RequestContext;
-use crate::error::txn_error_code;
 use crate::txn::coordinator::TxnProtocol;
 
 /// EndTxn learnt PRODUCER_FENCED in v2 (KIP-588).

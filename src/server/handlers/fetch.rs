@@ -35,11 +35,11 @@ use tokio::time::Instant;
 
 use super::{leader_epoch_error, topic_name};
 use crate::broker::Broker;
-use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
-use crate::server::context::RequestContext;
 use crate::error::KafkaError;
 use crate::log::txn_index::AbortedTxn;
+use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::partition::{Isolation, Partition};
+use crate::server::context::RequestContext;
 use crate::types::{Offset, TopicPartition};
 
 /// Upper bound on how long one fetch may park, whatever the client asks.
@@ -63,13 +63,22 @@ pub async fn handle(
     // on each topic. Kafka answers both refusals per partition, with
     // TOPIC_AUTHORIZATION_FAILED, after what was read.
     let authz = context.authz(broker);
-    let follower_allowed =
-        replica.is_none() || authz.allows(AclOperation::ClusterAction, ResourceType::Cluster, CLUSTER_NAME);
-    let (allowed, denied): (Vec<FetchTopic>, Vec<FetchTopic>) =
-        std::mem::take(&mut request.topics).into_iter().partition(|topic| {
+    let follower_allowed = replica.is_none()
+        || authz.allows(
+            AclOperation::ClusterAction,
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+        );
+    let (allowed, denied): (Vec<FetchTopic>, Vec<FetchTopic>) = std::mem::take(&mut request.topics)
+        .into_iter()
+        .partition(|topic| {
             follower_allowed
                 && (replica.is_some()
-                    || authz.allows(AclOperation::Read, ResourceType::Topic, topic.topic.as_str()))
+                    || authz.allows(
+                        AclOperation::Read,
+                        ResourceType::Topic,
+                        topic.topic.as_str(),
+                    ))
         });
     drop(authz);
     let denied: Vec<FetchableTopicResponse> = denied

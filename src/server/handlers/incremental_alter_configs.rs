@@ -14,11 +14,11 @@ use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterC
 use super::configs::{unalterable, BROKER, TOPIC};
 use super::groups::str_bytes;
 use crate::broker::Broker;
-use crate::server::context::RequestContext;
 use crate::config::catalog::{default_value, topic_config, ConfigType};
 use crate::config::dynamic::{apply_operations, Operation, Scope};
 use crate::config::LogConfig;
 use crate::error::KafkaError;
+use crate::server::context::RequestContext;
 
 const SET: i8 = 0;
 const DELETE: i8 = 1;

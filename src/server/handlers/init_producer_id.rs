@@ -11,10 +11,10 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Pr
 use tracing::warn;
 
 use crate::broker::Broker;
-use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
-use crate::server::context::RequestContext;
 use crate::error::txn_error_code;
+use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::records::primitives::check_string;
+use crate::server::context::RequestContext;
 use crate::txn::coordinator::InitRequest;
 
 /// InitProducerId learnt PRODUCER_FENCED in v4 (KIP-588).
@@ -41,8 +41,11 @@ pub async fn handle(
     let Some(transactional_id) = request.transactional_id.as_ref().map(|id| id.to_string()) else {
         // An idempotent producer: IDEMPOTENT_WRITE on the cluster, or
         // WRITE on at least one topic (Kafka's `authorizeByResourceType`).
-        if !authz.allows(AclOperation::IdempotentWrite, ResourceType::Cluster, CLUSTER_NAME)
-            && !authz.allows_any(AclOperation::Write, ResourceType::Topic)
+        if !authz.allows(
+            AclOperation::IdempotentWrite,
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+        ) && !authz.allows_any(AclOperation::Write, ResourceType::Topic)
         {
             return failed(ResponseError::ClusterAuthorizationFailed.code());
         }
@@ -54,7 +57,11 @@ pub async fn handle(
             }
         };
     };
-    if !authz.allows(AclOperation::Write, ResourceType::TransactionalId, &transactional_id) {
+    if !authz.allows(
+        AclOperation::Write,
+        ResourceType::TransactionalId,
+        &transactional_id,
+    ) {
         return failed(ResponseError::TransactionalIdAuthorizationFailed.code());
     }
     drop(authz);

@@ -11,10 +11,10 @@ use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 
 use super::groups::{coordinator_for, optional, str_bytes};
 use crate::broker::Broker;
-use crate::metadata::acls::{AclOperation, ResourceType};
-use crate::server::context::RequestContext;
 use crate::group::state::JoinRequest;
+use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::records::primitives::check_string;
+use crate::server::context::RequestContext;
 
 pub async fn handle(
     broker: &Arc<Broker>,

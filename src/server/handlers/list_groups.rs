@@ -21,9 +21,8 @@ pub async fn handle(
     // DESCRIBE, silently.
     let authz = context.authz(broker);
     let all = authz.allows(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME);
-    let listed = |group_id: &str| {
-        all || authz.allows(AclOperation::Describe, ResourceType::Group, group_id)
-    };
+    let listed =
+        |group_id: &str| all || authz.allows(AclOperation::Describe, ResourceType::Group, group_id);
     let states: Vec<String> = request
         .states_filter
         .iter()

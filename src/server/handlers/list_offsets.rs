@@ -12,10 +12,10 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use super::{leader_epoch_error, topic_name};
 use crate::broker::Broker;
-use crate::metadata::acls::{AclOperation, ResourceType};
-use crate::server::context::RequestContext;
 use crate::error::KafkaError;
+use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::partition::Isolation;
+use crate::server::context::RequestContext;
 use crate::types::TopicPartition;
 
 const LATEST: i64 = -1;

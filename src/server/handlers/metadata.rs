@@ -63,7 +63,9 @@ pub async fn handle(
         version >= 8 && request.include_topic_authorized_operations,
         &topic.name,
     ) {
-        (true, Some(name)) if topic.error_code != ResponseError::TopicAuthorizationFailed.code() => {
+        (true, Some(name))
+            if topic.error_code != ResponseError::TopicAuthorizationFailed.code() =>
+        {
             let operations = authz.authorized_operations(ResourceType::Topic, name.as_str());
             topic.with_topic_authorized_operations(operations)
         }

@@ -1,10 +1,10 @@
 //! One handler per Kafka API: validate, call a subsystem, build the response.
 
+mod acls;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
-mod acls;
-pub mod alter_user_scram_credentials;
 pub mod alter_configs;
+pub mod alter_user_scram_credentials;
 pub mod api_versions;
 mod configs;
 pub mod create_acls;

@@ -13,9 +13,9 @@ use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 use super::groups::{by_topic, committed_offset, coordinator_for, optional, split_unknown};
 use super::topic_name;
 use crate::broker::Broker;
+use crate::group::state::CommittedOffset;
 use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::server::context::RequestContext;
-use crate::group::state::CommittedOffset;
 use crate::types::TopicPartition;
 
 pub async fn handle(
@@ -51,7 +51,12 @@ pub async fn handle(
         .filter_map(|(partition, offset)| {
             let error = match group_allowed {
                 false => ResponseError::GroupAuthorizationFailed,
-                true if !authz.allows(AclOperation::Read, ResourceType::Topic, &partition.topic) => {
+                true if !authz.allows(
+                    AclOperation::Read,
+                    ResourceType::Topic,
+                    &partition.topic,
+                ) =>
+                {
                     ResponseError::TopicAuthorizationFailed
                 }
                 true => return Some((partition, offset)),

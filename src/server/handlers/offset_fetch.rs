@@ -16,9 +16,9 @@ use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse}
 use super::groups::{by_topic, coordinator_for, str_bytes};
 use super::topic_name;
 use crate::broker::Broker;
+use crate::group::state::CommittedOffset;
 use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::server::context::RequestContext;
-use crate::group::state::CommittedOffset;
 use crate::types::TopicPartition;
 
 /// A partition's committed offset, or the partition-level error.

@@ -13,9 +13,9 @@ use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpoch
 
 use super::{leader_epoch_error, topic_name};
 use crate::broker::Broker;
+use crate::error::KafkaError;
 use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::server::context::RequestContext;
-use crate::error::KafkaError;
 use crate::types::TopicPartition;
 
 pub async fn handle(
@@ -27,7 +27,11 @@ pub async fn handle(
     // CLUSTER_ACTION (followers) allows every topic; otherwise DESCRIBE
     // on each (consumers validating their position, KIP-320).
     let authz = context.authz(broker);
-    let cluster = authz.allows(AclOperation::ClusterAction, ResourceType::Cluster, CLUSTER_NAME);
+    let cluster = authz.allows(
+        AclOperation::ClusterAction,
+        ResourceType::Cluster,
+        CLUSTER_NAME,
+    );
     let allowed: Vec<bool> = request
         .topics
         .iter()

@@ -8,9 +8,9 @@ use kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 
 use super::groups::{coordinator_for, optional, str_bytes};
 use crate::broker::Broker;
+use crate::group::state::SyncRequest;
 use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::server::context::RequestContext;
-use crate::group::state::SyncRequest;
 
 pub async fn handle(
     broker: &Arc<Broker>,

@@ -19,11 +19,11 @@ use super::groups::{
 };
 use super::topic_name;
 use crate::broker::Broker;
-use crate::metadata::acls::{AclOperation, ResourceType};
-use crate::server::context::RequestContext;
 use crate::error::KafkaError;
 use crate::group::state::CommittedOffset;
 use crate::group::TxnProducer;
+use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::server::context::RequestContext;
 use crate::txn::coordinator::TxnProtocol;
 use crate::txn::state::TxnError;
 use crate::types::TopicPartition;

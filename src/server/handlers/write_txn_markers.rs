@@ -12,11 +12,11 @@ use kafka_protocol::messages::write_txn_markers_response::{
 use kafka_protocol::messages::{WriteTxnMarkersRequest, WriteTxnMarkersResponse};
 
 use crate::broker::Broker;
-use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
-use crate::server::context::RequestContext;
 use crate::error::KafkaError;
 use crate::group::OFFSETS_TOPIC;
+use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::records::control::TxnMarker;
+use crate::server::context::RequestContext;
 use crate::types::TopicPartition;
 
 pub async fn handle(
@@ -29,7 +29,11 @@ pub async fn handle(
     // every partition is refused and no marker written.
     let authz = context.authz(broker);
     let allowed = authz.allows(AclOperation::Alter, ResourceType::Cluster, CLUSTER_NAME)
-        || authz.allows(AclOperation::ClusterAction, ResourceType::Cluster, CLUSTER_NAME);
+        || authz.allows(
+            AclOperation::ClusterAction,
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+        );
     drop(authz);
     if !allowed {
         return refuse_all(request, ResponseError::ClusterAuthorizationFailed);
