@@ -15,7 +15,12 @@ broker.
 * AlterUserScramCredentials / DescribeUserScramCredentials semantics on the
   wire (per-user errors, as Kafka's ScramControlManager answers them).
 * Credentials survive a restart and a crash of the broker.
-* Re-authentication (KIP-368, `connections.max.reauth.ms`).
+* Re-authentication (KIP-368, `connections.max.reauth.ms`): the lifetime
+  SaslAuthenticate tells, the close of an expired session at its next
+  request, renewal on the same connection (same principal, same mechanism,
+  at most once a second), and librdkafka and kafka-python renewing on their
+  own.
+* `connection.failed.authentication.delay.ms`: a failure is answered late.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import socket
@@ -37,11 +43,12 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 from kafka import KafkaConsumer, KafkaProducer
+from kafka import TopicPartition as KpTopicPartition
 from kafka.errors import KafkaError
 
 import java_client
 import kafka_wire as w
-from conftest import Broker, free_port, unique_topic
+from conftest import Broker, free_port, unique_topic, wait_until
 from pki import make as make_pki
 
 try:
@@ -66,7 +73,7 @@ RESOURCE_NOT_FOUND = 91
 DUPLICATE_RESOURCE = 92
 UNACCEPTABLE_CREDENTIAL = 93
 
-# The users the module broker starts with: name -> (mechanism, iterations, password).
+# The users the module broker starts with: (name, mechanism, iterations, password).
 ALICE = ("alice", SHA256, 8192, "alice-secret")
 BOB = ("bob", SHA512, 4096, "bob-secret")
 
@@ -298,8 +305,9 @@ def assert_confluent_refused(config: dict, mechanism: str) -> None:
     assert errors, "no error reported"
     assert errors[0].code() == ConfluentError._AUTHENTICATION, errors
     assert failed(mechanism) in errors[0].str(), errors[0].str()
+    # and nothing is served to it
     with pytest.raises(KafkaException):
-        Producer({**config, "log_level": 0}).list_topics(timeout=2)
+        Producer({**config, "log_level": 0}).list_topics(timeout=0.5)
 
 
 def run(coro, timeout: float = 60):
@@ -404,14 +412,20 @@ def served(s: socket.socket, corr: int) -> bool:
     return got == corr
 
 
-def refused_from_now_on(s: socket.socket) -> bool:
-    """A Metadata request on `s` gets no answer: the broker closes the connection."""
+def refused_from_now_on(s: socket.socket, timeout: float = 5) -> bool:
+    """A Metadata request on `s` gets no answer: the broker closes the
+    connection (False as soon as anything comes back)."""
     try:
         s.sendall(w.metadata_v4_request(999, None, allow_auto_create=False))
     except OSError:
         return True                         # already closed
-    closed, got = w.wait_closed(s, 10)
-    return closed and got == b""
+    s.settimeout(timeout)
+    try:
+        return s.recv(65536) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
 
 
 # ---------------------------------------------------------------------------
@@ -547,7 +561,6 @@ def test_admin_creates_users_and_three_clients_produce_and_consume(scram, pki):
         if len(records) == n:
             break
     kc.commit()
-    from kafka import TopicPartition as KpTopicPartition
     assert kc.committed(KpTopicPartition(topic, 0)) == n
     kc.close()
     assert records == list(enumerate(expected))
@@ -626,17 +639,23 @@ def test_transactions_over_scram(scram, pki):
     ("alice", "alice-secret", SHA512),      # alice has a SHA-256 credential only
     ("bob", "bob-secret", SHA256),          # bob a SHA-512 one only
 ], ids=["wrong-password", "password-prefix", "unknown-user", "alice-sha512", "bob-sha256"])
-def test_bad_credentials_are_refused(scram, pki, user, password, mechanism):
+def test_bad_credentials_are_refused(scram, pki, user, password, mechanism, caplog):
     for protocol in ("SASL_PLAINTEXT", "SASL_SSL"):
         assert_confluent_refused(confluent(scram, pki, protocol, mechanism, user, password),
                                  mechanism)
-    with pytest.raises(KafkaError):
-        kp = KafkaProducer(max_block_ms=5000, **kafka_python(
-            scram, pki, "SASL_PLAINTEXT", mechanism, user, password))
-        try:
-            kp.send(unique_topic("never"), value=b"x").get(10)
-        finally:
-            kp.close(timeout=5)
+    # kafka-python too: it never gets past bootstrapping. (It does not report
+    # the broker's message: its transport drops data read together with the
+    # FIN, and the failure response and the close come together, from Kafka
+    # as from gregor.)
+    if (user, password) in (("alice", "wrong"), ("nobody", "alice-secret")):
+        log_before = scram.log_tail(100000).count(f"Failed authentication ({failed(mechanism)})")
+        with caplog.at_level(logging.WARNING, logger="kafka"):
+            with pytest.raises(KafkaError, match="Unable to bootstrap"):
+                KafkaProducer(bootstrap_timeout_ms=1500, **kafka_python(
+                    scram, pki, "SASL_PLAINTEXT", mechanism, user, password))
+        assert not any("Bootstrap complete" in r.getMessage() for r in caplog.records)
+        assert scram.log_tail(100000).count(
+            f"Failed authentication ({failed(mechanism)})") > log_before
 
 
 def test_deleted_and_changed_credentials_stop_working(scram, pki):
@@ -726,6 +745,27 @@ def test_a_forged_client_final_never_authenticates(scram, forge):
         assert (error, final) == (NONE, x.server_final())
 
 
+def test_a_failed_authentication_is_answered_after_the_failure_delay(scram):
+    """connection.failed.authentication.delay.ms (default 100): Kafka's
+    Selector holds the failure response and the close of a connection that
+    failed authentication for that long (it slows down password guessing,
+    and hides that an unknown user fails one step earlier)."""
+    for user, final in (("alice", True), ("nobody", False)):
+        with w.connect("127.0.0.1", scram.sasl_port) as s:
+            assert handshake(s, SHA256, 1)[0] == NONE
+            x = ScramExchange(SHA256, user, "wrong")
+            if final:
+                error, _, first, _ = authenticate(s, x.client_first(), 2)
+                assert error == NONE
+                x.server_first(first)
+                token = x.client_final()
+            else:
+                token = x.client_first()
+            sent = time.monotonic()
+            assert authenticate(s, token, 3)[0] == SASL_AUTHENTICATION_FAILED
+            assert time.monotonic() - sent >= 0.09, (user, time.monotonic() - sent)
+
+
 @pytest.mark.parametrize("user,mechanism,authzid,message", [
     ("nobody", SHA256, "", failed(SHA256)),
     ("bob", SHA256, "", failed(SHA256)),            # bob has no SHA-256 credential
@@ -752,19 +792,24 @@ def test_nothing_but_authentication_is_served_before_it(scram):
         assert versions.api_keys[50] == (0, 0) and versions.api_keys[51] == (0, 0)
         assert refused_from_now_on(s)
     # After the handshake, and between the two SCRAM steps: Kafka may answer
-    # that request with ILLEGAL_SASL_STATE there, but never serves it.
+    # that request with its error response (ILLEGAL_SASL_STATE: a Metadata
+    # response naming no broker) before closing, but never serves it.
+    def not_served(s: socket.socket, corr: int) -> None:
+        s.sendall(w.metadata_v4_request(corr, None, allow_auto_create=False))
+        closed, got = w.wait_closed(s, 10)
+        assert closed
+        if got:
+            r = w.Reader(got[4:])
+            assert (r.i32(), r.i32(), r.i32()) == (corr, 0, 0), got
+
     with w.connect("127.0.0.1", scram.sasl_port) as s:
         assert handshake(s, SHA256, 1)[0] == NONE
-        s.sendall(w.metadata_v4_request(2, None, allow_auto_create=False))
-        closed, _ = w.wait_closed(s, 10)
-        assert closed
+        not_served(s, 2)
     with w.connect("127.0.0.1", scram.sasl_port) as s:
         assert handshake(s, SHA256, 1)[0] == NONE
         x = ScramExchange(SHA256, "alice", "alice-secret")
         assert authenticate(s, x.client_first(), 2)[0] == NONE
-        s.sendall(w.metadata_v4_request(3, None, allow_auto_create=False))
-        closed, _ = w.wait_closed(s, 10)
-        assert closed
+        not_served(s, 3)
     # A mechanism that is not enabled (PLAIN) is refused with the enabled ones.
     with w.connect("127.0.0.1", scram.sasl_port) as s:
         assert handshake(s, "PLAIN", 1) == (UNSUPPORTED_SASL_MECHANISM, [SHA256, SHA512])
@@ -919,8 +964,11 @@ def reauth(pki):
     b.start()
     try:
         assert admin_alter(b, [upsertion("alice", SHA256, 4096, "alice-secret"),
-                               upsertion("bob", SHA256, 4096, "bob-secret")]) == \
-            {"alice": None, "bob": None}
+                               upsertion("bob", SHA256, 4096, "bob-secret"),
+                               upsertion("carol", SHA256, 4096, "carol-secret")]) == \
+            {"alice": None, "bob": None, "carol": None}
+        assert admin_alter(b, [upsertion("carol", SHA512, 4096, "carol-secret")]) == \
+            {"carol": None}
         yield b
     finally:
         b.cleanup()
@@ -942,7 +990,7 @@ def test_the_session_lifetime_is_told_and_enforced(reauth):
         # Past the lifetime without re-authenticating: the next request closes it.
         sleep_until(authenticated + LIFETIME_MS / 1000 + 0.3)
         assert refused_from_now_on(s)
-    assert "session expired" in reauth.log_tail(400)
+    wait_until(lambda: "session expired" in reauth.log_tail(400), 5, what="the expiry logged")
 
 
 def test_re_authentication_renews_the_session(reauth):
@@ -988,10 +1036,43 @@ def test_a_bad_re_authentication_closes_the_connection(reauth, user, password, m
     with w.connect("127.0.0.1", reauth.sasl_port) as s:
         assert scram_login(s, SHA256, "alice", "alice-secret")[0][0] == NONE
         assert served(s, 5)
-        time.sleep(1.05)                     # past Kafka's one-second re-auth rate limit
         (error, text, final, lifetime), _ = scram_login(s, SHA256, user, password, corr=10)
         assert (error, text, final, lifetime) == (SASL_AUTHENTICATION_FAILED, message, b"", 0)
         assert refused_from_now_on(s)
+
+
+def test_re_authentication_keeps_the_mechanism(reauth):
+    """carol has both credentials; her session began with SCRAM-SHA-256, so
+    Kafka answers a SCRAM-SHA-512 re-authentication handshake, then closes
+    the connection at its SaslAuthenticate without answering it
+    (REAUTH_BAD_MECHANISM: "SASL mechanism 'SCRAM-SHA-512' requested by
+    client is not supported for re-authentication of mechanism
+    'SCRAM-SHA-256'")."""
+    with w.connect("127.0.0.1", reauth.sasl_port) as s:
+        assert scram_login(s, SHA256, "carol", "carol-secret")[0][0] == NONE
+        assert handshake(s, SHA512, 10) == (NONE, [SHA256, SHA512])
+        x = ScramExchange(SHA512, "carol", "carol-secret")
+        s.sendall(w.frame(w.request_header(36, 1, 11) + w.nbytes(x.client_first())))
+        s.settimeout(5)
+        try:
+            got = s.recv(65536)
+        except ConnectionResetError:
+            got = b""
+        assert got == b"", "the re-authentication with another mechanism was answered"
+
+
+def test_re_authentication_is_limited_to_once_a_second(reauth):
+    """KafkaChannel.maybeBeginServerReauthentication: a re-authentication
+    starting less than a second after the previous one is not begun; the
+    SaslHandshake goes to the request handlers, which answer
+    ILLEGAL_SASL_STATE, and the connection goes on."""
+    with w.connect("127.0.0.1", reauth.sasl_port) as s:
+        assert scram_login(s, SHA256, "alice", "alice-secret")[0][0] == NONE
+        # The first re-authentication may come at once ...
+        assert scram_login(s, SHA256, "alice", "alice-secret", corr=10)[0][0] == NONE
+        # ... the next one not within the second.
+        assert handshake(s, SHA256, 20) == (ILLEGAL_SASL_STATE, [])
+        assert served(s, 21)
 
 
 def test_a_v0_session_expires_too(reauth):
@@ -1009,29 +1090,49 @@ def test_a_v0_session_expires_too(reauth):
         assert refused_from_now_on(s)
 
 
-def test_librdkafka_re_authenticates_on_its_own(reauth, pki):
-    topic = unique_topic("scram-reauth")
-    create_topic(reauth, topic)
-    before = reauth.log_tail(100000).count("session expired")
+def test_clients_re_authenticate_on_their_own(reauth, pki, caplog):
+    """librdkafka and kafka-python (both implement KIP-368) keep producing
+    on their connections across three session lifetimes: they re-authenticate
+    before each session ends, so the broker never closes an expired one."""
+    cf_topic, kp_topic = unique_topic("scram-reauth-cf"), unique_topic("scram-reauth-kp")
+    create_topic(reauth, cf_topic)
+    create_topic(reauth, kp_topic)
+    log = reauth.log_tail(100000)
+    expired_before = log.count("session expired")
+    logins_before = log.count("authenticated principal=User:alice")
     errors = []
     producer = Producer({**confluent(reauth, pki, "SASL_PLAINTEXT", SHA256, "alice",
                                      "alice-secret"),
                          "acks": "all", "linger.ms": 0, "error_cb": errors.append})
-    reports = []
-    start = time.monotonic()
-    i = 0
-    while time.monotonic() < start + 3 * LIFETIME_MS / 1000 + 0.5:
-        producer.produce(topic, value=f"r-{i}".encode(), partition=0,
-                         on_delivery=lambda err, msg: reports.append((err, msg.offset())))
-        producer.poll(0.25)
-        i += 1
-    assert producer.flush(15) == 0
-    assert reports == [(None, o) for o in range(i)]
+    with caplog.at_level(logging.DEBUG, logger="kafka.net.connection"):
+        kp = KafkaProducer(acks="all", linger_ms=0, **kafka_python(
+            reauth, pki, "SASL_PLAINTEXT", SHA256, "alice", "alice-secret"))
+        reports, futures = [], []
+        start = time.monotonic()
+        n = 0
+        while time.monotonic() < start + 3 * LIFETIME_MS / 1000 + 0.5:
+            producer.produce(cf_topic, value=f"r-{n}".encode(), partition=0,
+                             on_delivery=lambda err, msg: reports.append((err, msg.offset())))
+            futures.append(kp.send(kp_topic, value=f"r-{n}".encode(), partition=0))
+            producer.poll(0.25)
+            n += 1
+        assert producer.flush(15) == 0
+        kp.flush(15)
+        kp_offsets = [f.get(10).offset for f in futures]
+        kp.close(timeout=5)
+    assert reports == [(None, o) for o in range(n)]
+    assert kp_offsets == list(range(n))
     assert errors == []
     log = reauth.log_tail(100000)
-    assert log.count("session expired") == before, "a librdkafka connection expired"
-    assert confluent_read(confluent(reauth, pki, "SASL_PLAINTEXT", SHA256, "bob", "bob-secret"),
-                          topic) == [(o, f"r-{o}") for o in range(i)]
+    assert log.count("session expired") == expired_before, "a client's session expired"
+    # Both clients' connections renewed their sessions (each connection at
+    # least twice in 3 lifetimes).
+    assert log.count("authenticated principal=User:alice") - logins_before >= 2 * 2 * 2
+    assert any("re-authentication" in r.getMessage() for r in caplog.records)
+    for topic in (cf_topic, kp_topic):
+        assert confluent_read(confluent(reauth, pki, "SASL_PLAINTEXT", SHA256, "bob",
+                                        "bob-secret"), topic) == \
+            [(o, f"r-{o}") for o in range(n)]
 
 
 # ===========================================================================

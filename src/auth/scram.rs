@@ -179,6 +179,84 @@ impl ScramServer {
     }
 }
 
+/// The client side of an exchange, for the broker's own connections to
+/// other brokers and for gregor's console commands.
+pub struct ScramClient {
+    mechanism: ScramMechanism,
+    password: String,
+    client_first_bare: String,
+    nonce: String,
+    /// The ServerSignature expected in the server-final message.
+    expected: Option<Vec<u8>>,
+}
+
+impl ScramClient {
+    /// Starts an exchange; the client-first message to send.
+    pub fn start(mechanism: ScramMechanism, user: &str, password: &str) -> (ScramClient, Vec<u8>) {
+        let nonce = server_nonce();
+        let name = user.replace('=', "=3D").replace(',', "=2C");
+        let client_first_bare = format!("n={name},r={nonce}");
+        let message = format!("n,,{client_first_bare}").into_bytes();
+        (
+            ScramClient {
+                mechanism,
+                password: password.to_string(),
+                client_first_bare,
+                nonce,
+                expected: None,
+            },
+            message,
+        )
+    }
+
+    /// Answers the server-first message with the client-final one.
+    pub fn respond(&mut self, server_first: &[u8]) -> Result<Vec<u8>, ScramError> {
+        let text = std::str::from_utf8(server_first).map_err(|_| ScramError::Malformed("UTF-8"))?;
+        let mut nonce = None;
+        let mut salt = None;
+        let mut iterations = None;
+        for field in text.split(',') {
+            match field.split_at_checked(2) {
+                Some(("r=", value)) => nonce = Some(value),
+                Some(("s=", value)) => salt = BASE64.decode(value).ok(),
+                Some(("i=", value)) => iterations = value.parse::<u32>().ok(),
+                _ => {}
+            }
+        }
+        let nonce = nonce
+            .filter(|n| n.starts_with(&self.nonce) && n.len() > self.nonce.len())
+            .ok_or(ScramError::Nonce)?;
+        let salt = salt.ok_or(ScramError::Malformed("salt"))?;
+        let iterations = iterations
+            .filter(|i| *i >= self.mechanism.min_iterations() && *i <= self.mechanism.max_iterations())
+            .ok_or(ScramError::Malformed("iterations"))?;
+        let m = self.mechanism;
+        let salted = m.salted_password(self.password.as_bytes(), &salt, iterations);
+        let client_key = m.hmac_of(&salted, b"Client Key");
+        let stored_key = m.hash(&client_key);
+        let without_proof = format!("c=biws,r={nonce}");
+        let auth_message = format!("{},{text},{without_proof}", self.client_first_bare);
+        let signature = m.hmac_of(&stored_key, auth_message.as_bytes());
+        let proof: Vec<u8> = client_key.iter().zip(&signature).map(|(k, s)| k ^ s).collect();
+        let server_key = m.hmac_of(&salted, b"Server Key");
+        self.expected = Some(m.hmac_of(&server_key, auth_message.as_bytes()));
+        Ok(format!("{without_proof},p={}", BASE64.encode(proof)).into_bytes())
+    }
+
+    /// Checks that the server knew the credential too.
+    pub fn verify(&self, server_final: &[u8]) -> Result<(), ScramError> {
+        let text = std::str::from_utf8(server_final).map_err(|_| ScramError::Malformed("UTF-8"))?;
+        let signature = text
+            .strip_prefix("v=")
+            .and_then(|v| BASE64.decode(v).ok())
+            .ok_or(ScramError::Malformed("server final"))?;
+        match &self.expected {
+            Some(expected) if constant_time_eq(expected, &signature) => Ok(()),
+            _ => Err(ScramError::Proof),
+        }
+    }
+}
+
 /// RFC 5802's saslname: `=2C` is a comma and `=3D` an equals sign; any
 /// other `=` is malformed.
 fn decode_sasl_name(name: &str) -> Result<String, ScramError> {
@@ -263,6 +341,19 @@ mod tests {
         let verified = server.finish(message.as_bytes()).unwrap();
         assert_eq!(verified.user, "user");
         assert!(verified.server_final.starts_with(b"v="));
+    }
+
+    #[test]
+    fn the_client_and_the_server_agree() {
+        let (mut client, first) = ScramClient::start(ScramMechanism::Sha256, "user", "pencil");
+        let (server, server_first) = ScramServer::start(ScramMechanism::Sha256, &first, |user| {
+            (user == "user").then(rfc_7677_credential)
+        })
+        .unwrap();
+        let client_final = client.respond(&server_first).unwrap();
+        let verified = server.finish(&client_final).unwrap();
+        client.verify(&verified.server_final).unwrap();
+        assert!(client.verify(b"v=AAAA").is_err());
     }
 
     #[test]

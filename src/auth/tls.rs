@@ -11,8 +11,9 @@ use thiserror::Error;
 use tokio_rustls::rustls::crypto::ring;
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
+use crate::config::client_security::ClientTlsConfig;
 use crate::config::security::{ClientAuth, KeyStore, Pem, SslConfig, TlsVersion};
 
 #[derive(Debug, Error)]
@@ -126,6 +127,116 @@ pub fn acceptor(listener: &str, config: &SslConfig) -> Result<TlsAcceptor, TlsEr
         .with_single_cert(chain, key)
         .map_err(|error| invalid(format!("key and certificate: {error}")))?;
     Ok(TlsAcceptor::from(Arc::new(server)))
+}
+
+/// The connector of a client: the server's certificate checked against
+/// the truststore (required: the system's roots are not read), its host
+/// name checked unless `verify_hostname` is off, and a client certificate
+/// presented if the keystore has one.
+pub fn connector(config: &ClientTlsConfig) -> Result<TlsConnector, TlsError> {
+    let what = "client";
+    let invalid = |reason: String| TlsError::Invalid {
+        listener: what.to_string(),
+        reason,
+    };
+    let trusted = match &config.truststore {
+        Some(pem) => read(what, pem, "ssl.truststore.location")?,
+        None => return Err(invalid("TLS needs ssl.truststore.location (PEM)".to_string())),
+    };
+    let mut roots = RootCertStore::empty();
+    for certificate in certificates(&trusted)
+        .map_err(|error| invalid(format!("bad certificate in the truststore: {error}")))?
+    {
+        roots
+            .add(certificate)
+            .map_err(|error| invalid(format!("truststore: {error}")))?;
+    }
+    #[allow(deprecated)]
+    let provider = Arc::new(ring::default_provider());
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        Arc::clone(&provider),
+    )
+    .build()
+    .map_err(|error| invalid(format!("truststore: {error}")))?;
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| invalid(error.to_string()))?;
+    let builder = match config.verify_hostname {
+        true => builder.with_webpki_verifier(verifier),
+        false => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyHostName(verifier))),
+    };
+    let client = match &config.keystore {
+        None => builder.with_no_client_auth(),
+        Some(keystore) => {
+            let (key, chain) = match keystore {
+                KeyStore::File(path) => {
+                    let pem = read(what, &Pem::File(path.clone()), "ssl.keystore.location")?;
+                    (pem.clone(), pem)
+                }
+                KeyStore::Inline { key, chain } => (
+                    read(what, key, "ssl.keystore.key")?,
+                    read(what, chain, "ssl.keystore.certificate.chain")?,
+                ),
+            };
+            let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
+                .map_err(|error| invalid(format!("no usable private key: {error}")))?;
+            let chain = certificates(&chain)
+                .map_err(|error| invalid(format!("bad certificate chain: {error}")))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|error| invalid(format!("key and certificate: {error}")))?
+        }
+    };
+    Ok(TlsConnector::from(Arc::new(client)))
+}
+
+/// `ssl.endpoint.identification.algorithm=` (empty): the chain must still
+/// lead to a trusted CA, but any host name is accepted.
+#[derive(Debug)]
+struct AnyHostName(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyHostName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls_pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::{CertificateError, Error};
+        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }
 
 fn read(listener: &str, pem: &Pem, what: &str) -> Result<String, TlsError> {

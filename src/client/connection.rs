@@ -1,5 +1,6 @@
-//! One client connection: ApiVersions handshake, then request/response in
-//! order, each matched by correlation id.
+//! One client connection: TLS and SASL if its security asks for them, the
+//! ApiVersions handshake, then request/response in order, each matched by
+//! correlation id.
 
 use std::collections::HashMap;
 
@@ -9,8 +10,13 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use kafka_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::auth::scram::ScramClient;
+use crate::config::client_security::{ClientSecurityConfig, SaslCredentials};
+use crate::metadata::scram::ScramMechanism;
 
 #[derive(Debug, Error)]
 pub enum ClientError {
@@ -27,13 +33,21 @@ pub enum ClientError {
     UnsupportedApi(ApiKey),
     #[error("{0}")]
     Broker(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("authentication failed: {0}")]
+    Authentication(String),
 }
+
+/// A TCP or TLS stream.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// Responses larger than this are refused rather than buffered.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
 
 pub struct Connection {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     client_id: String,
     next_correlation_id: i32,
     /// The broker's version range per api key.
@@ -41,13 +55,44 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// A plaintext, unauthenticated connection.
     pub async fn connect(address: &str, client_id: &str) -> Result<Connection, ClientError> {
-        let stream = TcpStream::connect(address)
+        Connection::connect_with(address, client_id, &ClientSecurityConfig::default()).await
+    }
+
+    /// A connection with `security`: TLS first if it says so, then SASL.
+    pub async fn connect_with(
+        address: &str,
+        client_id: &str,
+        security: &ClientSecurityConfig,
+    ) -> Result<Connection, ClientError> {
+        let tcp = TcpStream::connect(address)
             .await
             .map_err(|source| ClientError::Connect {
                 address: address.to_string(),
                 source,
             })?;
+        let _ = tcp.set_nodelay(true);
+        let stream: Box<dyn Stream> = match &security.tls {
+            None => Box::new(tcp),
+            Some(tls) => {
+                let connector =
+                    crate::auth::tls::connector(tls).map_err(|e| ClientError::Tls(e.to_string()))?;
+                let host = address
+                    .rsplit_once(':')
+                    .map_or(address, |(host, _)| host)
+                    .trim_start_matches('[')
+                    .trim_end_matches(']');
+                let name = rustls_pki_types::ServerName::try_from(host.to_string())
+                    .map_err(|e| ClientError::Tls(format!("server name {host}: {e}")))?;
+                Box::new(
+                    connector
+                        .connect(name, tcp)
+                        .await
+                        .map_err(|e| ClientError::Tls(e.to_string()))?,
+                )
+            }
+        };
         let mut connection = Connection {
             stream,
             client_id: client_id.to_string(),
@@ -61,7 +106,71 @@ impl Connection {
             .iter()
             .map(|api| (api.api_key, (api.min_version, api.max_version)))
             .collect();
+        if let Some(credentials) = &security.sasl {
+            connection.authenticate(credentials).await?;
+        }
         Ok(connection)
+    }
+
+    /// SaslHandshake v1, then SaslAuthenticate until the mechanism is done.
+    async fn authenticate(&mut self, credentials: &SaslCredentials) -> Result<(), ClientError> {
+        let mechanism = credentials.mechanism.as_str();
+        let handshake = self
+            .send(
+                SaslHandshakeRequest::default()
+                    .with_mechanism(StrBytes::from_string(mechanism.to_string())),
+                1,
+            )
+            .await?;
+        if handshake.error_code != 0 {
+            return Err(ClientError::Authentication(format!(
+                "the broker does not offer {mechanism} (it offers {:?})",
+                handshake.mechanisms
+            )));
+        }
+        let version = self.version::<SaslAuthenticateRequest>(2)?;
+        let failed = |response: &kafka_protocol::messages::SaslAuthenticateResponse| {
+            ClientError::Authentication(
+                response
+                    .error_message
+                    .as_ref()
+                    .map_or_else(|| format!("error {}", response.error_code), |m| m.to_string()),
+            )
+        };
+        match ScramMechanism::from_name(mechanism) {
+            None => {
+                let token = format!("\0{}\0{}", credentials.username, credentials.password);
+                let response = self
+                    .send(SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(token)), version)
+                    .await?;
+                if response.error_code != 0 {
+                    return Err(failed(&response));
+                }
+            }
+            Some(scram) => {
+                let (mut client, first) =
+                    ScramClient::start(scram, &credentials.username, &credentials.password);
+                let response = self
+                    .send(SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(first)), version)
+                    .await?;
+                if response.error_code != 0 {
+                    return Err(failed(&response));
+                }
+                let last = client
+                    .respond(&response.auth_bytes)
+                    .map_err(|e| ClientError::Authentication(e.to_string()))?;
+                let response = self
+                    .send(SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(last)), version)
+                    .await?;
+                if response.error_code != 0 {
+                    return Err(failed(&response));
+                }
+                client
+                    .verify(&response.auth_bytes)
+                    .map_err(|e| ClientError::Authentication(format!("the broker's proof: {e}")))?;
+            }
+        }
+        Ok(())
     }
 
     /// The highest version both sides speak, up to `ours`.
@@ -125,6 +234,7 @@ impl Connection {
         let size = (buffer.len() - 4) as i32;
         buffer[..4].copy_from_slice(&size.to_be_bytes());
         self.stream.write_all(&buffer).await?;
+        self.stream.flush().await?;
 
         let size = self.stream.read_i32().await?;
         let size = usize::try_from(size)

@@ -213,6 +213,9 @@ pub struct ReplicationConfig {
     pub unclean_leader_election: bool,
     /// `broker.rack`
     pub rack: Option<String>,
+    /// How followers connect to leaders: the inter-broker listener's
+    /// TLS and SASL, as `SecurityConfig` resolved them.
+    pub inter_broker_security: crate::config::client_security::ClientSecurityConfig,
 }
 
 impl Default for ReplicationConfig {
@@ -227,6 +230,7 @@ impl Default for ReplicationConfig {
             session_timeout: Duration::from_millis(9_000),
             unclean_leader_election: false,
             rack: None,
+            inter_broker_security: Default::default(),
         }
     }
 }
@@ -556,6 +560,12 @@ impl BrokerConfig {
             &config.advertised_listeners,
             &config.controller_listener_names,
         )?;
+        // Followers and the transaction coordinator's marker writes
+        // connect to other brokers as the inter-broker listener says.
+        if let Ok(client) = &config.security.inter_broker_client {
+            config.replication.inter_broker_security = client.clone();
+            config.txn.inter_broker_security = client.clone();
+        }
         Ok((config, unused))
     }
 

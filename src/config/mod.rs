@@ -5,6 +5,7 @@
 pub mod broker;
 pub mod broker_catalog;
 pub mod catalog;
+pub mod client_security;
 pub mod dynamic;
 pub mod listener;
 pub mod properties;

@@ -23,7 +23,7 @@ pub enum SecurityProtocol {
 }
 
 impl SecurityProtocol {
-    fn parse(text: &str) -> Option<SecurityProtocol> {
+    pub fn parse(text: &str) -> Option<SecurityProtocol> {
         match text.trim().to_ascii_uppercase().as_str() {
             "PLAINTEXT" => Some(SecurityProtocol::Plaintext),
             "SSL" => Some(SecurityProtocol::Ssl),
@@ -141,7 +141,7 @@ impl fmt::Debug for SaslConfig {
 pub const SASL_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
 
 /// What every listener speaks.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecurityConfig {
     /// By listener name, for every listener.
     pub protocols: BTreeMap<String, SecurityProtocol>,
@@ -151,7 +151,23 @@ pub struct SecurityConfig {
     pub sasl: BTreeMap<String, SaslConfig>,
     /// The listener the brokers reach each other on.
     pub inter_broker_listener_name: String,
+    /// How this broker connects to the others on it, or why it cannot:
+    /// a lone broker never does, and starts anyway (Kafka refuses).
+    pub inter_broker_client: Result<super::client_security::ClientSecurityConfig, String>,
     pub authorizer: AuthorizerConfig,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        SecurityConfig {
+            protocols: BTreeMap::new(),
+            ssl: BTreeMap::new(),
+            sasl: BTreeMap::new(),
+            inter_broker_listener_name: String::new(),
+            inter_broker_client: Ok(Default::default()),
+            authorizer: AuthorizerConfig::default(),
+        }
+    }
 }
 
 /// `authorizer.class.name` and the settings of Kafka's
@@ -252,7 +268,7 @@ pub fn is_security_setting(name: &str) -> bool {
         || name.starts_with("listener.name.")
 }
 
-fn invalid(name: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(name: &str, value: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError::InvalidValue {
         name: name.to_string(),
         value: value.to_string(),
@@ -323,11 +339,40 @@ impl SecurityConfig {
                 );
             }
         }
+        let inter_broker_client = match protocols.get(&inter_broker_listener_name) {
+            Some(protocol) => super::client_security::ClientSecurityConfig::inter_broker(
+                properties,
+                &inter_broker_listener_name,
+                *protocol,
+            ),
+            None => Ok(Default::default()),
+        }
+        .and_then(|client| {
+            // As Kafka requires: the brokers' own mechanism is one their
+            // listener accepts.
+            match (&client.sasl, sasl.get(&inter_broker_listener_name)) {
+                (Some(credentials), Some(listener))
+                    if !listener.mechanisms.contains(&credentials.mechanism) =>
+                {
+                    Err(invalid(
+                        "sasl.mechanism.inter.broker.protocol",
+                        &credentials.mechanism,
+                        format!(
+                            "must be one of the inter-broker listener {inter_broker_listener_name}'s sasl.enabled.mechanisms {:?}",
+                            listener.mechanisms
+                        ),
+                    ))
+                }
+                _ => Ok(client),
+            }
+        })
+        .map_err(|error| error.to_string());
         Ok(SecurityConfig {
             protocols,
             ssl,
             sasl,
             inter_broker_listener_name,
+            inter_broker_client,
             authorizer,
         })
     }
@@ -422,7 +467,7 @@ fn inter_broker_listener(
 
 /// A setting of `listener`: `listener.name.<listener in lower case>.<key>`
 /// if given, else `<key>`; with the name it was found under.
-fn listener_setting<'a>(
+pub(crate) fn listener_setting<'a>(
     properties: &'a BTreeMap<String, String>,
     listener: &str,
     key: &str,
@@ -518,7 +563,7 @@ impl SaslConfig {
 /// One JAAS login module entry, as Kafka's `sasl.jaas.config` holds it:
 /// `<class> <required|requisite|sufficient|optional> key="value" ... ;`.
 /// Returns the class and its options.
-fn parse_jaas(text: &str) -> Result<(String, Vec<(String, String)>), String> {
+pub(crate) fn parse_jaas(text: &str) -> Result<(String, Vec<(String, String)>), String> {
     let text = text.trim();
     let text = text.strip_suffix(';').unwrap_or(text).trim();
     let mut rest = text;

@@ -73,7 +73,7 @@ impl Fetcher {
                 Some(open) => open,
                 None => {
                     let client_id = format!("gregor-replica-{}", self.node_id);
-                    match Connection::connect(&address, &client_id).await {
+                    match Connection::connect_with(&address, &client_id, &self.config.inter_broker_security).await {
                         Ok(open) => open,
                         Err(error) => {
                             debug!(leader = self.leader.node_id, %error, "cannot reach leader");

@@ -210,13 +210,12 @@ fn check_security(config: &BrokerConfig) -> Result<(), StartError> {
             )));
         }
     }
-    let inter_broker = &security.inter_broker_listener_name;
+    // Brokers that have others to talk to must be able to.
     let alone = config.controller_quorum_voters.len() <= 1 && config.is_controller();
-    if security.protocol(inter_broker) != SecurityProtocol::Plaintext && !alone {
+    if let (Err(reason), false) = (&security.inter_broker_client, alone) {
         return Err(StartError::Unsupported(format!(
-            "inter-broker listener {inter_broker} is {}: brokers reach each other over PLAINTEXT only yet; \
-             add a PLAINTEXT listener and set inter.broker.listener.name to it",
-            security.protocol(inter_broker)
+            "the inter-broker listener {}: {reason}",
+            security.inter_broker_listener_name
         )));
     }
     Ok(())

@@ -4,6 +4,7 @@
 //! coordinator sends them. The partition leader settles transactional
 //! offsets of `__consumer_offsets` itself when its marker arrives.
 
+use crate::config::client_security::ClientSecurityConfig;
 use std::collections::{BTreeMap, BTreeSet};
 
 use kafka_protocol::messages::write_txn_markers_request::{
@@ -32,6 +33,7 @@ pub async fn write(
     image: &MetadataImage,
     marker: TxnMarker,
     targets: &BTreeSet<TopicPartition>,
+    security: &ClientSecurityConfig,
 ) -> Result<Written, TxnError> {
     let mut local = Vec::new();
     let mut remote: BTreeMap<i32, (BrokerImage, Vec<TopicPartition>)> = BTreeMap::new();
@@ -63,7 +65,7 @@ pub async fn write(
             .push(topic_partition.clone());
     }
     for (leader, partitions) in remote.into_values() {
-        send(&leader, marker, &partitions).await?;
+        send(&leader, marker, &partitions, security).await?;
     }
     Ok(Written { local })
 }
@@ -72,6 +74,7 @@ async fn send(
     leader: &BrokerImage,
     marker: TxnMarker,
     partitions: &[TopicPartition],
+    security: &ClientSecurityConfig,
 ) -> Result<(), TxnError> {
     let unavailable = |why: String| {
         warn!(leader = leader.node_id, %why, "transaction markers not delivered");
@@ -101,7 +104,7 @@ async fn send(
                     .collect(),
             )]);
     let address = format!("{}:{}", leader.host, leader.port);
-    let mut connection = Connection::connect(&address, "gregor-txn-coordinator")
+    let mut connection = Connection::connect_with(&address, "gregor-txn-coordinator", security)
         .await
         .map_err(|e| unavailable(e.to_string()))?;
     let response = connection

@@ -32,6 +32,9 @@ pub struct TxnConfig {
     pub abort_timed_out_interval: Duration,
     /// `transaction.remove.expired.transaction.cleanup.interval.ms`
     pub remove_expired_interval: Duration,
+    /// How markers reach other brokers (the inter-broker listener's TLS
+    /// and SASL).
+    pub inter_broker_security: crate::config::client_security::ClientSecurityConfig,
 }
 
 impl Default for TxnConfig {
@@ -43,6 +46,7 @@ impl Default for TxnConfig {
             id_expiration_ms: 604_800_000,
             abort_timed_out_interval: Duration::from_millis(10_000),
             remove_expired_interval: Duration::from_millis(3_600_000),
+            inter_broker_security: Default::default(),
         }
     }
 }

@@ -1,0 +1,266 @@
+//! How gregor connects as a Kafka client, with Kafka's client settings:
+//! its console commands' `--command-config client.properties`
+//! (`security.protocol`, `sasl.mechanism`, `sasl.jaas.config`, `ssl.*`),
+//! and a broker's own connections to other brokers on the inter-broker
+//! listener (that listener's `ssl.*`, `sasl.mechanism.inter.broker.protocol`
+//! and the `username`/`password` of its JAAS login module), as Kafka's
+//! brokers connect.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use super::security::{invalid, listener_setting, parse_jaas, KeyStore, Pem, SecurityProtocol};
+use super::ConfigError;
+
+/// A client's security: TLS and SASL, each if its protocol uses it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClientSecurityConfig {
+    pub tls: Option<ClientTlsConfig>,
+    pub sasl: Option<SaslCredentials>,
+}
+
+/// TLS as a client: the CAs the server's certificate is checked against
+/// (the system's when unset), and a certificate to present if asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientTlsConfig {
+    pub truststore: Option<Pem>,
+    pub keystore: Option<KeyStore>,
+    /// `ssl.endpoint.identification.algorithm=https` (Kafka's default):
+    /// the certificate must name the host connected to.
+    pub verify_hostname: bool,
+}
+
+/// A SASL mechanism and the identity it logs in with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SaslCredentials {
+    pub mechanism: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl fmt::Debug for SaslCredentials {
+    // The password is never printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SaslCredentials")
+            .field("mechanism", &self.mechanism)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The mechanisms gregor can log in with.
+const CLIENT_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
+
+impl ClientSecurityConfig {
+    /// From a client's properties, as Kafka's clients read them.
+    pub fn from_client_properties(
+        properties: &BTreeMap<String, String>,
+    ) -> Result<ClientSecurityConfig, ConfigError> {
+        let protocol_text = properties
+            .get("security.protocol")
+            .map_or("PLAINTEXT", |p| p.trim());
+        let protocol = SecurityProtocol::parse(protocol_text).ok_or_else(|| {
+            invalid(
+                "security.protocol",
+                protocol_text,
+                "expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+            )
+        })?;
+        let tls = match protocol.uses_tls() {
+            true => Some(tls(properties, None)?),
+            false => None,
+        };
+        let sasl = match protocol.uses_sasl() {
+            false => None,
+            true => {
+                // Kafka's default mechanism is GSSAPI, which gregor lacks.
+                let mechanism = properties
+                    .get("sasl.mechanism")
+                    .map_or("GSSAPI", |m| m.trim())
+                    .to_string();
+                let jaas = properties.get("sasl.jaas.config").ok_or_else(|| {
+                    invalid("sasl.jaas.config", "", "SASL needs a username and password")
+                })?;
+                Some(credentials("sasl.mechanism", mechanism, "sasl.jaas.config", jaas)?)
+            }
+        };
+        Ok(ClientSecurityConfig { tls, sasl })
+    }
+
+    /// A broker's client side on its inter-broker listener.
+    pub fn inter_broker(
+        properties: &BTreeMap<String, String>,
+        listener: &str,
+        protocol: SecurityProtocol,
+    ) -> Result<ClientSecurityConfig, ConfigError> {
+        let tls = match protocol.uses_tls() {
+            true => Some(tls(properties, Some(listener))?),
+            false => None,
+        };
+        let sasl = match protocol.uses_sasl() {
+            false => None,
+            true => {
+                let name = "sasl.mechanism.inter.broker.protocol";
+                let mechanism = properties.get(name).map_or("GSSAPI", |m| m.trim()).to_string();
+                let jaas_name = format!(
+                    "listener.name.{}.{}.sasl.jaas.config",
+                    listener.to_ascii_lowercase(),
+                    mechanism.to_ascii_lowercase()
+                );
+                let jaas = properties.get(&jaas_name).ok_or_else(|| {
+                    invalid(
+                        &jaas_name,
+                        "",
+                        format!("the inter-broker listener {listener} uses SASL/{mechanism}: its login module needs username=\"…\" password=\"…\" for this broker's own connections"),
+                    )
+                })?;
+                Some(credentials(name, mechanism, &jaas_name, jaas)?)
+            }
+        };
+        Ok(ClientSecurityConfig { tls, sasl })
+    }
+}
+
+fn credentials(
+    mechanism_name: &str,
+    mechanism: String,
+    jaas_name: &str,
+    jaas: &str,
+) -> Result<SaslCredentials, ConfigError> {
+    if !CLIENT_MECHANISMS.contains(&mechanism.as_str()) {
+        return Err(invalid(
+            mechanism_name,
+            &mechanism,
+            format!("gregor logs in with {} only", CLIENT_MECHANISMS.join(", ")),
+        ));
+    }
+    let (_, options) = parse_jaas(jaas).map_err(|reason| invalid(jaas_name, "[hidden]", reason))?;
+    let option = |key: &str| {
+        options
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| invalid(jaas_name, "[hidden]", format!("no {key}=\"…\" option")))
+    };
+    Ok(SaslCredentials {
+        mechanism,
+        username: option("username")?,
+        password: option("password")?,
+    })
+}
+
+/// `ssl.*` as a client reads them (`listener.name.<l>.ssl.*` first for a
+/// broker's listener).
+fn tls(
+    properties: &BTreeMap<String, String>,
+    listener: Option<&str>,
+) -> Result<ClientTlsConfig, ConfigError> {
+    let get = |key: &str| -> Option<(String, String)> {
+        let found = match listener {
+            Some(listener) => listener_setting(properties, listener, key)
+                .map(|(name, value)| (name, value.to_string())),
+            None => properties.get(key).map(|v| (key.to_string(), v.clone())),
+        };
+        found.filter(|(_, value)| !value.trim().is_empty())
+    };
+    for store in ["ssl.keystore.type", "ssl.truststore.type"] {
+        if let Some((name, value)) = get(store) {
+            if !value.trim().eq_ignore_ascii_case("PEM") {
+                return Err(invalid(&name, &value, "only PEM stores are supported"));
+            }
+        }
+    }
+    let truststore = match (get("ssl.truststore.location"), get("ssl.truststore.certificates")) {
+        (Some((_, path)), _) => Some(Pem::File(PathBuf::from(path.trim()))),
+        (None, Some((_, text))) => Some(Pem::Inline(text)),
+        (None, None) => None,
+    };
+    let keystore = match (
+        get("ssl.keystore.location"),
+        get("ssl.keystore.key"),
+        get("ssl.keystore.certificate.chain"),
+    ) {
+        (Some((_, path)), _, _) => Some(KeyStore::File(PathBuf::from(path.trim()))),
+        (None, Some((_, key)), Some((_, chain))) => Some(KeyStore::Inline {
+            key: Pem::Inline(key),
+            chain: Pem::Inline(chain),
+        }),
+        _ => None,
+    };
+    if let Some((name, _)) = get("ssl.key.password") {
+        return Err(invalid(&name, "[hidden]", "encrypted private keys are not supported yet"));
+    }
+    let verify_hostname = match properties.get("ssl.endpoint.identification.algorithm") {
+        None => true,
+        Some(value) => value.trim().eq_ignore_ascii_case("https"),
+    };
+    Ok(ClientTlsConfig {
+        truststore,
+        keystore,
+        verify_hostname,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn client_properties_as_kafka_clients_read_them() {
+        let plain = ClientSecurityConfig::from_client_properties(&props(&[])).unwrap();
+        assert_eq!(plain, ClientSecurityConfig::default());
+        let scram = ClientSecurityConfig::from_client_properties(&props(&[
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            (
+                "sasl.jaas.config",
+                "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"alice\" password=\"s3cret\";",
+            ),
+            ("ssl.truststore.location", "/tmp/ca.pem"),
+            ("ssl.endpoint.identification.algorithm", ""),
+        ]))
+        .unwrap();
+        let sasl = scram.sasl.unwrap();
+        assert_eq!((sasl.mechanism.as_str(), sasl.username.as_str(), sasl.password.as_str()), ("SCRAM-SHA-512", "alice", "s3cret"));
+        let tls = scram.tls.unwrap();
+        assert!(!tls.verify_hostname);
+        assert_eq!(tls.truststore, Some(Pem::File("/tmp/ca.pem".into())));
+        for refused in [
+            props(&[("security.protocol", "TLS")]),
+            props(&[("security.protocol", "SASL_PLAINTEXT")]),
+            props(&[
+                ("security.protocol", "SASL_PLAINTEXT"),
+                ("sasl.mechanism", "OAUTHBEARER"),
+                ("sasl.jaas.config", "x required username=\"a\" password=\"b\";"),
+            ]),
+            props(&[
+                ("security.protocol", "SASL_PLAINTEXT"),
+                ("sasl.mechanism", "PLAIN"),
+                ("sasl.jaas.config", "x required username=\"a\";"),
+            ]),
+        ] {
+            assert!(ClientSecurityConfig::from_client_properties(&refused).is_err(), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn a_broker_logs_in_to_others_with_its_listeners_login_module() {
+        let properties = props(&[
+            ("sasl.mechanism.inter.broker.protocol", "PLAIN"),
+            (
+                "listener.name.internal.plain.sasl.jaas.config",
+                "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"broker\" password=\"b\" user_broker=\"b\";",
+            ),
+            ("listener.name.internal.ssl.truststore.location", "/ca.pem"),
+        ]);
+        let config = ClientSecurityConfig::inter_broker(&properties, "INTERNAL", SecurityProtocol::SaslSsl).unwrap();
+        assert_eq!(config.sasl.unwrap().username, "broker");
+        assert_eq!(config.tls.unwrap().truststore, Some(Pem::File("/ca.pem".into())));
+        assert!(ClientSecurityConfig::inter_broker(&props(&[]), "INTERNAL", SecurityProtocol::SaslPlaintext).is_err());
+    }
+}
