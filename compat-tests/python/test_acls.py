@@ -18,7 +18,6 @@ that test uses."""
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 
@@ -82,13 +81,12 @@ ASSIGN_GROUPS = "assign-"
 _admins: dict[tuple[int, str], AdminClient] = {}
 
 
-@pytest.fixture(scope="module")
-def acl():
-    """The module's broker: PLAINTEXT on `port` (User:ANONYMOUS),
-    SASL_PLAINTEXT/PLAIN on `sasl_port`, Kafka's StandardAuthorizer,
-    admin a super user, everything else denied unless an ACL allows it."""
+def sasl_broker(name: str, **extra) -> Broker:
+    """A started broker: PLAINTEXT on `port` (User:ANONYMOUS),
+    SASL_PLAINTEXT/PLAIN on `sasl_port`, Kafka's StandardAuthorizer, admin a
+    super user."""
     sasl_port = free_port()
-    b = Broker(name="acls")
+    b = Broker(name=name)
     listeners = f"PLAINTEXT://127.0.0.1:{b.port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}"
     b.overrides.update({
         "listeners": listeners,
@@ -102,17 +100,30 @@ def acl():
         "group.initial.rebalance.delay.ms": "0",
         "offsets.topic.num.partitions": "1",
         "transaction.state.log.num.partitions": "1",
+        **extra,
     })
     b.start()
     b.sasl_port = sasl_port
     b.sasl_bootstrap = f"127.0.0.1:{sasl_port}"
+    return b
+
+
+def forget_admins(b: Broker) -> None:
+    for key in [k for k in _admins if k[0] == b.port]:
+        del _admins[key]
+
+
+@pytest.fixture(scope="module")
+def acl():
+    """The module's broker (see sasl_broker): everything but the super
+    user's requests denied unless an ACL allows it."""
+    b = sasl_broker("acls")
     # Consumers that assign partitions still look up their group's
     # coordinator (DESCRIBE GROUP): groups named assign-* are describable.
     grant(b, binding("User:*", ResourceType.GROUP, ASSIGN_GROUPS, AclOperation.DESCRIBE,
                      pattern=ResourcePatternType.PREFIXED))
     yield b
-    for key in [k for k in _admins if k[0] == b.port]:
-        del _admins[key]
+    forget_admins(b)
     b.cleanup()
 
 
@@ -1468,7 +1479,6 @@ def test_transactional_offset_commits_need_the_group(acl):
         assert wire.add_offsets_to_txn(txn, pid, epoch, g) == GROUP_AUTHORIZATION_FAILED
         assert wire.txn_offset_commit(txn, g, pid, epoch, {(t, 0): 1, (t2, 0): 1}) == \
             {(t, 0): GROUP_AUTHORIZATION_FAILED, (t2, 0): GROUP_AUTHORIZATION_FAILED}
-        state = wire.describe_transactions([txn])[txn]
     assert committed(acl, g, t) == -1001 and g not in groups(acl)
     grant(acl, group_acl("alice", g, AclOperation.READ))
     with Wire(acl, "alice") as wire:
@@ -1506,12 +1516,14 @@ def test_transaction_listings_are_filtered(acl):
             assert (described[mine].error_code, described[mine].state,
                     described[mine].partitions) == (NONE, "Ongoing", {t: [0]})
             assert wire.describe_producers(t, [0]) == {0: (TOPIC_AUTHORIZATION_FAILED, [])}
+        # without DESCRIBE on the topic, its partitions are left out
         revoke(acl, topic_acl("alice", t, AclOperation.DESCRIBE))
-        grant(acl, topic_acl("alice", t, AclOperation.READ, allow=False),
-              txn_acl("bob", mine, AclOperation.DESCRIBE))
         with Wire(acl, "alice") as wire:
-            assert wire.describe_transactions([mine])[mine].partitions == {}
-        grant(acl, topic_acl("bob", t, AclOperation.READ))
+            described = wire.describe_transactions([mine])[mine]
+            assert (described.error_code, described.partitions) == (NONE, {})
+        # READ (which DescribeProducers needs, and which implies DESCRIBE)
+        grant(acl, txn_acl("bob", mine, AclOperation.DESCRIBE),
+              topic_acl("bob", t, AclOperation.READ))
         with Wire(acl, "bob") as wire:
             assert wire.describe_transactions([mine])[mine].partitions == {t: [0]}
             error, producers_seen = wire.describe_producers(t, [0])[0]
@@ -1605,6 +1617,30 @@ def test_the_super_user_needs_no_acls(acl):
     wait_until(lambda: t not in topics(acl), timeout=10, what=f"{t} deleted")
 
 
+def test_allow_everyone_if_no_acl_found_applies_to_resources_without_any_acl():
+    """allow.everyone.if.no.acl.found=true: a resource no ACL matches is
+    open to everyone; once any ACL matches the resource (even another
+    principal's, another operation's), what it does not allow is denied
+    (§2.2, §2.3)."""
+    b = sasl_broker("acls-open", **{"allow.everyone.if.no.acl.found": "true"})
+    try:
+        open_, bobs = create_topic(b, records=1), create_topic(b, records=1)
+        grant(b, topic_acl("bob", bobs, AclOperation.READ))
+        with Wire(b, "alice") as wire:
+            assert wire.produce_raw(open_, [b"a"]).error_code == NONE
+            got = wire.fetch_raw([(open_, 0, 0), (bobs, 0, 0)])
+            assert {k: v.error_code for k, v in got.items()} == \
+                {(open_, 0): NONE, (bobs, 0): TOPIC_AUTHORIZATION_FAILED}
+            assert wire.produce_raw(bobs, [b"a"]).error_code == TOPIC_AUTHORIZATION_FAILED
+            # the cluster has no ACL: open too
+            assert wire.describe_log_dirs()[0] == NONE
+        assert (end_offset(b, open_), end_offset(b, bobs)) == (2, 1)
+        assert consume(b, "bob", bobs, 1) == ([b"r0"], [])
+    finally:
+        forget_admins(b)
+        b.cleanup()
+
+
 def test_acls_for_another_host_do_not_apply(acl):
     """Host matching is exact on the client's IP: an ACL for 10.9.9.9
     neither allows nor denies 127.0.0.1 (§2.6)."""
@@ -1641,19 +1677,20 @@ def test_a_forged_follower_fetch_is_refused(acl):
     the topic) gets TOPIC_AUTHORIZATION_FAILED on every partition, no
     records, and the high watermark does not move (§1 Fetch, Follower)."""
     t = create_topic(acl, partitions=2, records=3)
-    other = create_topic(acl, records=1)
+    other, ghost = create_topic(acl, records=1), unique_topic("ghost")
     grant(acl, topic_acl("alice", t, AclOperation.READ))
     with Wire(acl, "alice") as wire:
         got = wire.fetch_raw([(t, 0, 0)])[(t, 0)]
         assert (got.error_code, got.high_watermark) == (NONE, 3)
         for replica_id in (BROKER_ID, 2):
             for fetch_offset in (3, 1000):
-                got = wire.fetch_raw([(t, 0, fetch_offset), (t, 1, 0), (other, 0, 0)],
-                                     replica_id=replica_id)
+                got = wire.fetch_raw([(t, 0, fetch_offset), (t, 1, 0), (other, 0, 0),
+                                      (ghost, 0, 0)], replica_id=replica_id)
                 assert {k: (v.error_code, v.records) for k, v in got.items()} == {
                     (t, 0): (TOPIC_AUTHORIZATION_FAILED, b""),
                     (t, 1): (TOPIC_AUTHORIZATION_FAILED, b""),
-                    (other, 0): (TOPIC_AUTHORIZATION_FAILED, b"")}, (replica_id, fetch_offset)
+                    (other, 0): (TOPIC_AUTHORIZATION_FAILED, b""),
+                    (ghost, 0): (TOPIC_AUTHORIZATION_FAILED, b"")}, (replica_id, fetch_offset)
         assert wire.list_offsets_raw(t) == (NONE, -1, 3)
     assert end_offset(acl, t) == 3
     assert offset_of(acl, t, OffsetSpec.latest(), committed=True) == 3
@@ -1701,8 +1738,7 @@ def pair():
     finally:
         for b in brokers:
             b.thaw()
-            for key in [k for k in _admins if k[0] == b.port]:
-                del _admins[key]
+            forget_admins(b)
             b.cleanup()
 
 

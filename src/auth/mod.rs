@@ -6,6 +6,7 @@
 
 pub mod authorizer;
 pub mod plain;
+pub mod principal;
 pub mod scram;
 pub mod tls;
 

@@ -228,7 +228,9 @@ impl ScramClient {
             .ok_or(ScramError::Nonce)?;
         let salt = salt.ok_or(ScramError::Malformed("salt"))?;
         let iterations = iterations
-            .filter(|i| *i >= self.mechanism.min_iterations() && *i <= self.mechanism.max_iterations())
+            .filter(|i| {
+                *i >= self.mechanism.min_iterations() && *i <= self.mechanism.max_iterations()
+            })
             .ok_or(ScramError::Malformed("iterations"))?;
         let m = self.mechanism;
         let salted = m.salted_password(self.password.as_bytes(), &salt, iterations);
@@ -237,7 +239,11 @@ impl ScramClient {
         let without_proof = format!("c=biws,r={nonce}");
         let auth_message = format!("{},{text},{without_proof}", self.client_first_bare);
         let signature = m.hmac_of(&stored_key, auth_message.as_bytes());
-        let proof: Vec<u8> = client_key.iter().zip(&signature).map(|(k, s)| k ^ s).collect();
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&signature)
+            .map(|(k, s)| k ^ s)
+            .collect();
         let server_key = m.hmac_of(&salted, b"Server Key");
         self.expected = Some(m.hmac_of(&server_key, auth_message.as_bytes()));
         Ok(format!("{without_proof},p={}", BASE64.encode(proof)).into_bytes())

@@ -141,7 +141,11 @@ pub fn connector(config: &ClientTlsConfig) -> Result<TlsConnector, TlsError> {
     };
     let trusted = match &config.truststore {
         Some(pem) => read(what, pem, "ssl.truststore.location")?,
-        None => return Err(invalid("TLS needs ssl.truststore.location (PEM)".to_string())),
+        None => {
+            return Err(invalid(
+                "TLS needs ssl.truststore.location (PEM)".to_string(),
+            ))
+        }
     };
     let mut roots = RootCertStore::empty();
     for certificate in certificates(&trusted)
@@ -208,7 +212,10 @@ impl rustls::client::danger::ServerCertVerifier for AnyHostName {
         now: rustls_pki_types::UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
         use rustls::{CertificateError, Error};
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
             Err(Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),

@@ -8,9 +8,9 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader,
 };
+use kafka_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use thiserror::Error;
-use kafka_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -76,8 +76,8 @@ impl Connection {
         let stream: Box<dyn Stream> = match &security.tls {
             None => Box::new(tcp),
             Some(tls) => {
-                let connector =
-                    crate::auth::tls::connector(tls).map_err(|e| ClientError::Tls(e.to_string()))?;
+                let connector = crate::auth::tls::connector(tls)
+                    .map_err(|e| ClientError::Tls(e.to_string()))?;
                 let host = address
                     .rsplit_once(':')
                     .map_or(address, |(host, _)| host)
@@ -130,18 +130,19 @@ impl Connection {
         }
         let version = self.version::<SaslAuthenticateRequest>(2)?;
         let failed = |response: &kafka_protocol::messages::SaslAuthenticateResponse| {
-            ClientError::Authentication(
-                response
-                    .error_message
-                    .as_ref()
-                    .map_or_else(|| format!("error {}", response.error_code), |m| m.to_string()),
-            )
+            ClientError::Authentication(response.error_message.as_ref().map_or_else(
+                || format!("error {}", response.error_code),
+                |m| m.to_string(),
+            ))
         };
         match ScramMechanism::from_name(mechanism) {
             None => {
                 let token = format!("\0{}\0{}", credentials.username, credentials.password);
                 let response = self
-                    .send(SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(token)), version)
+                    .send(
+                        SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(token)),
+                        version,
+                    )
                     .await?;
                 if response.error_code != 0 {
                     return Err(failed(&response));
@@ -151,7 +152,10 @@ impl Connection {
                 let (mut client, first) =
                     ScramClient::start(scram, &credentials.username, &credentials.password);
                 let response = self
-                    .send(SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(first)), version)
+                    .send(
+                        SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(first)),
+                        version,
+                    )
                     .await?;
                 if response.error_code != 0 {
                     return Err(failed(&response));
@@ -160,7 +164,10 @@ impl Connection {
                     .respond(&response.auth_bytes)
                     .map_err(|e| ClientError::Authentication(e.to_string()))?;
                 let response = self
-                    .send(SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(last)), version)
+                    .send(
+                        SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(last)),
+                        version,
+                    )
                     .await?;
                 if response.error_code != 0 {
                     return Err(failed(&response));

@@ -111,6 +111,10 @@ pub struct SocketServerConfig {
     /// (KIP-368); 0, Kafka's default, lets sessions live as long as their
     /// connection.
     pub connections_max_reauth_ms: i64,
+    /// `connection.failed.authentication.delay.ms`: how long the answer
+    /// to a failed authentication, and the close after it, wait (it slows
+    /// password guessing down).
+    pub failed_authentication_delay_ms: i64,
     /// `queued.max.request.bytes`: request bytes all connections may hold
     /// at once before no more are read; zero or less is unbounded.
     pub queued_max_request_bytes: i64,
@@ -124,6 +128,7 @@ impl Default for SocketServerConfig {
             max_connections_per_ip_overrides: BTreeMap::new(),
             connections_max_idle_ms: 600_000,
             connections_max_reauth_ms: 0,
+            failed_authentication_delay_ms: 100,
             queued_max_request_bytes: -1,
         }
     }
@@ -411,6 +416,10 @@ impl BrokerConfig {
                 }
                 "connections.max.reauth.ms" => {
                     config.socket.connections_max_reauth_ms = number(name, value)?
+                }
+                "connection.failed.authentication.delay.ms" => {
+                    config.socket.failed_authentication_delay_ms =
+                        at_least(name, number(name, value)?, 0)?
                 }
                 "queued.max.request.bytes" => {
                     config.socket.queued_max_request_bytes = number(name, value)?
@@ -721,6 +730,10 @@ impl BrokerConfig {
             (
                 "connections.max.reauth.ms",
                 self.socket.connections_max_reauth_ms.to_string(),
+            ),
+            (
+                "connection.failed.authentication.delay.ms",
+                self.socket.failed_authentication_delay_ms.to_string(),
             ),
             (
                 "queued.max.request.bytes",

@@ -82,7 +82,12 @@ impl ClientSecurityConfig {
                 let jaas = properties.get("sasl.jaas.config").ok_or_else(|| {
                     invalid("sasl.jaas.config", "", "SASL needs a username and password")
                 })?;
-                Some(credentials("sasl.mechanism", mechanism, "sasl.jaas.config", jaas)?)
+                Some(credentials(
+                    "sasl.mechanism",
+                    mechanism,
+                    "sasl.jaas.config",
+                    jaas,
+                )?)
             }
         };
         Ok(ClientSecurityConfig { tls, sasl })
@@ -102,7 +107,10 @@ impl ClientSecurityConfig {
             false => None,
             true => {
                 let name = "sasl.mechanism.inter.broker.protocol";
-                let mechanism = properties.get(name).map_or("GSSAPI", |m| m.trim()).to_string();
+                let mechanism = properties
+                    .get(name)
+                    .map_or("GSSAPI", |m| m.trim())
+                    .to_string();
                 let jaas_name = format!(
                     "listener.name.{}.{}.sasl.jaas.config",
                     listener.to_ascii_lowercase(),
@@ -171,7 +179,10 @@ fn tls(
             }
         }
     }
-    let truststore = match (get("ssl.truststore.location"), get("ssl.truststore.certificates")) {
+    let truststore = match (
+        get("ssl.truststore.location"),
+        get("ssl.truststore.certificates"),
+    ) {
         (Some((_, path)), _) => Some(Pem::File(PathBuf::from(path.trim()))),
         (None, Some((_, text))) => Some(Pem::Inline(text)),
         (None, None) => None,
@@ -189,7 +200,11 @@ fn tls(
         _ => None,
     };
     if let Some((name, _)) = get("ssl.key.password") {
-        return Err(invalid(&name, "[hidden]", "encrypted private keys are not supported yet"));
+        return Err(invalid(
+            &name,
+            "[hidden]",
+            "encrypted private keys are not supported yet",
+        ));
     }
     let verify_hostname = match properties.get("ssl.endpoint.identification.algorithm") {
         None => true,
@@ -207,7 +222,10 @@ mod tests {
     use super::*;
 
     fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -226,7 +244,14 @@ mod tests {
         ]))
         .unwrap();
         let sasl = scram.sasl.unwrap();
-        assert_eq!((sasl.mechanism.as_str(), sasl.username.as_str(), sasl.password.as_str()), ("SCRAM-SHA-512", "alice", "s3cret"));
+        assert_eq!(
+            (
+                sasl.mechanism.as_str(),
+                sasl.username.as_str(),
+                sasl.password.as_str()
+            ),
+            ("SCRAM-SHA-512", "alice", "s3cret")
+        );
         let tls = scram.tls.unwrap();
         assert!(!tls.verify_hostname);
         assert_eq!(tls.truststore, Some(Pem::File("/tmp/ca.pem".into())));
@@ -236,7 +261,10 @@ mod tests {
             props(&[
                 ("security.protocol", "SASL_PLAINTEXT"),
                 ("sasl.mechanism", "OAUTHBEARER"),
-                ("sasl.jaas.config", "x required username=\"a\" password=\"b\";"),
+                (
+                    "sasl.jaas.config",
+                    "x required username=\"a\" password=\"b\";",
+                ),
             ]),
             props(&[
                 ("security.protocol", "SASL_PLAINTEXT"),
@@ -244,7 +272,10 @@ mod tests {
                 ("sasl.jaas.config", "x required username=\"a\";"),
             ]),
         ] {
-            assert!(ClientSecurityConfig::from_client_properties(&refused).is_err(), "{refused:?}");
+            assert!(
+                ClientSecurityConfig::from_client_properties(&refused).is_err(),
+                "{refused:?}"
+            );
         }
     }
 
@@ -258,9 +289,19 @@ mod tests {
             ),
             ("listener.name.internal.ssl.truststore.location", "/ca.pem"),
         ]);
-        let config = ClientSecurityConfig::inter_broker(&properties, "INTERNAL", SecurityProtocol::SaslSsl).unwrap();
+        let config =
+            ClientSecurityConfig::inter_broker(&properties, "INTERNAL", SecurityProtocol::SaslSsl)
+                .unwrap();
         assert_eq!(config.sasl.unwrap().username, "broker");
-        assert_eq!(config.tls.unwrap().truststore, Some(Pem::File("/ca.pem".into())));
-        assert!(ClientSecurityConfig::inter_broker(&props(&[]), "INTERNAL", SecurityProtocol::SaslPlaintext).is_err());
+        assert_eq!(
+            config.tls.unwrap().truststore,
+            Some(Pem::File("/ca.pem".into()))
+        );
+        assert!(ClientSecurityConfig::inter_broker(
+            &props(&[]),
+            "INTERNAL",
+            SecurityProtocol::SaslPlaintext
+        )
+        .is_err());
     }
 }

@@ -73,7 +73,13 @@ impl Fetcher {
                 Some(open) => open,
                 None => {
                     let client_id = format!("gregor-replica-{}", self.node_id);
-                    match Connection::connect_with(&address, &client_id, &self.config.inter_broker_security).await {
+                    match Connection::connect_with(
+                        &address,
+                        &client_id,
+                        &self.config.inter_broker_security,
+                    )
+                    .await
+                    {
                         Ok(open) => open,
                         Err(error) => {
                             debug!(leader = self.leader.node_id, %error, "cannot reach leader");

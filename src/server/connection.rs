@@ -77,7 +77,7 @@ pub async fn serve(
         max_request_bytes: broker.config().socket_request_max_bytes,
         idle: broker.config().socket.idle_timeout(),
     };
-    let context = RequestContext {
+    let mut context = RequestContext {
         peer,
         listener,
         principal: Arc::from(super::context::ANONYMOUS),
@@ -91,6 +91,15 @@ pub async fn serve(
         Some(acceptor) => {
             match within(limits.idle, "in the TLS handshake", acceptor.accept(stream)).await {
                 Ok(stream) => {
+                    // An SSL listener's client is whom its certificate
+                    // names (SASL, on SASL_SSL, says it again later).
+                    let certificate = stream.get_ref().1.peer_certificates();
+                    if let Some(principal) = certificate
+                        .and_then(|chain| chain.first())
+                        .and_then(|leaf| crate::auth::principal::from_certificate(leaf))
+                    {
+                        context.principal = Arc::from(principal);
+                    }
                     let (reader, writer) = tokio::io::split(stream);
                     serve_requests(&broker, reader, writer, &context, &limits, &shared).await
                 }
@@ -186,6 +195,12 @@ async fn serve_requests(
                         }
                     }
                     Some(Step::AnswerAndClose(body, reason)) => {
+                        // Kafka holds a failed authentication's answer and
+                        // close back a while, to slow guessing down.
+                        if authenticator.as_ref().is_some_and(|a| a.has_failed()) {
+                            let delay = broker.config().socket.failed_authentication_delay_ms;
+                            tokio::time::sleep(Duration::from_millis(delay.max(0) as u64)).await;
+                        }
                         if let Ok(bytes) = answer(&body) {
                             let _ = write_response(&mut writer, &bytes, limits.idle).await;
                         }

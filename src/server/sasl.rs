@@ -72,9 +72,21 @@ impl Mechanism {
 struct Session {
     /// `User:<name>`.
     principal: String,
-    /// When re-authentication is due (`connections.max.reauth.ms`).
+    mechanism: Mechanism,
+    /// When re-authentication is due (`connections.max.reauth.ms`), for
+    /// clients of every SaslAuthenticate version (v0 ones are not told).
     expires: Option<Instant>,
 }
+
+/// What a re-authentication must match (KIP-368).
+struct Renewal {
+    principal: String,
+    mechanism: Mechanism,
+}
+
+/// Kafka starts at most one re-authentication a second per connection
+/// (`KafkaChannel.maybeBeginServerReauthentication`).
+const MIN_REAUTH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Where a connection is in its authentication.
 enum State {
@@ -93,9 +105,14 @@ pub struct Authenticator {
     /// `connections.max.reauth.ms`; `None` when 0 (sessions do not end).
     max_reauth: Option<Duration>,
     state: State,
-    /// The principal of the session being renewed (KIP-368): the new
-    /// exchange must authenticate the same one.
-    reauthenticating: Option<String>,
+    /// The session being renewed (KIP-368): the new exchange must use
+    /// its mechanism and authenticate its principal.
+    reauthenticating: Option<Renewal>,
+    /// When the last re-authentication began.
+    last_reauth: Option<Instant>,
+    /// Whether the last step was a failed authentication (its answer
+    /// waits `connection.failed.authentication.delay.ms`).
+    failed: bool,
 }
 
 /// What the connection does with a request the authenticator looked at.
@@ -117,7 +134,14 @@ impl Authenticator {
             max_reauth,
             state: State::Handshake,
             reauthenticating: None,
+            last_reauth: None,
+            failed: false,
         }
+    }
+
+    /// Whether the exchange just failed on the client's credentials.
+    pub fn has_failed(&self) -> bool {
+        self.failed
     }
 
     /// The authenticated principal, once there is one.
@@ -139,6 +163,17 @@ impl Authenticator {
         match (state, &request.body) {
             (State::Handshake, RequestKind::SaslHandshake(handshake)) => {
                 self.handshake(handshake.mechanism.as_str())
+            }
+            (State::Authenticate(mechanism), RequestKind::SaslAuthenticate(_))
+                if self
+                    .reauthenticating
+                    .as_ref()
+                    .is_some_and(|renewal| renewal.mechanism != mechanism) =>
+            {
+                let previous = self.reauthenticating.take().map(|r| r.mechanism);
+                Step::Close(format!(
+                    "SASL mechanism {mechanism:?} requested by client is not supported for re-authentication of mechanism {previous:?}"
+                ))
             }
             (State::Authenticate(mechanism), RequestKind::SaslAuthenticate(authenticate)) => self
                 .authenticate(
@@ -166,9 +201,16 @@ impl Authenticator {
             // KIP-368: a new handshake on an authenticated connection
             // renews its session, when sessions have a lifetime.
             (State::Done(session), RequestKind::SaslHandshake(handshake))
-                if self.max_reauth.is_some() =>
+                if self.max_reauth.is_some()
+                    && self
+                        .last_reauth
+                        .is_none_or(|at| at.elapsed() >= MIN_REAUTH_INTERVAL) =>
             {
-                self.reauthenticating = Some(session.principal);
+                self.last_reauth = Some(Instant::now());
+                self.reauthenticating = Some(Renewal {
+                    principal: session.principal,
+                    mechanism: session.mechanism,
+                });
                 self.handshake(handshake.mechanism.as_str())
             }
             // Otherwise Kafka's request handlers answer them, and the
@@ -279,7 +321,7 @@ impl Authenticator {
         version: i16,
     ) -> Step {
         let principal = format!("User:{user}");
-        if let Some(previous) = self.reauthenticating.take() {
+        if let Some(previous) = self.reauthenticating.take().map(|r| r.principal) {
             if previous != principal {
                 // Kafka refuses a re-authentication as someone else, and
                 // says so (with its `Type.name` spelling).
@@ -292,12 +334,15 @@ impl Authenticator {
             }
         }
         info!(%principal, ?mechanism, "authenticated");
-        // Session lifetimes exist from SaslAuthenticate v1 (KIP-368).
-        let lifetime = self.max_reauth.filter(|_| version >= 1);
+        // Every session ends; clients learn when from SaslAuthenticate v1
+        // (KIP-368), older ones by being disconnected.
+        let lifetime = self.max_reauth;
         self.state = State::Done(Session {
             principal,
+            mechanism,
             expires: lifetime.map(|lifetime| Instant::now() + lifetime),
         });
+        let lifetime = lifetime.filter(|_| version >= 1);
         Step::Answer(ResponseKind::SaslAuthenticate(
             SaslAuthenticateResponse::default()
                 .with_error_message(None)
@@ -312,6 +357,7 @@ impl Authenticator {
     /// precise cause (that goes to the broker's log), and closes.
     fn failed(&mut self, mechanism: Mechanism, message: Option<&str>, cause: &str) -> Step {
         let reauthenticating = self.reauthenticating.take().is_some();
+        self.failed = true;
         let message = message
             .map(str::to_string)
             .unwrap_or_else(|| mechanism.failure(reauthenticating));

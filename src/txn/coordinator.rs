@@ -434,15 +434,14 @@ impl TransactionCoordinator {
             coordinator_epoch: self.coordinator_epoch(&prepared.transactional_id),
         };
         let image = self.controller.image();
-        let written =
-            super::markers::write(
-                &self.partitions,
-                &image,
-                marker,
-                &prepared.partitions,
-                &self.config.inter_broker_security,
-            )
-            .await?;
+        let written = super::markers::write(
+            &self.partitions,
+            &image,
+            marker,
+            &prepared.partitions,
+            &self.config.inter_broker_security,
+        )
+        .await?;
         let offsets_touched = written.local.iter().any(|tp| tp.topic == OFFSETS_TOPIC);
         if offsets_touched {
             self.groups.complete_txn(prepared.producer_id, commit).await;

@@ -35,7 +35,12 @@ pub async fn handle(
         .authz(broker)
         .allows(AclOperation::Read, ResourceType::Group, &group_id)
     {
-        return refused(ResponseError::GroupAuthorizationFailed, Default::default());
+        let response = refused(ResponseError::GroupAuthorizationFailed, Default::default());
+        // Kafka's refusal names no protocol: null where the field may be.
+        return match version >= 7 {
+            true => response.with_protocol_name(None),
+            false => response,
+        };
     }
     let coordinator = match coordinator_for(broker, &group_id).await {
         Ok(coordinator) => coordinator,

@@ -19,6 +19,12 @@ pub async fn handle(
     context: &RequestContext,
 ) -> SyncGroupResponse {
     let group_id = request.group_id.to_string();
+    // v5 names the protocol; without it, Kafka refuses before it
+    // authorizes anything.
+    if version >= 5 && (request.protocol_type.is_none() || request.protocol_name.is_none()) {
+        return SyncGroupResponse::default()
+            .with_error_code(ResponseError::InconsistentGroupProtocol.code());
+    }
     if !context
         .authz(broker)
         .allows(AclOperation::Read, ResourceType::Group, &group_id)

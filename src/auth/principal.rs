@@ -1,0 +1,234 @@
+//! The principal of a TLS client certificate, as Kafka's default
+//! principal builder names it: `User:` and the certificate's subject in
+//! RFC 2253 form, as Java's `X500Principal.getName()` writes it
+//! (`CN=alice,OU=eng,O=example`: the last RDN first, no spaces, special
+//! characters escaped). `ssl.principal.mapping.rules=DEFAULT` keeps it so.
+
+/// The principal of a certificate (DER), or `None` if it cannot be read.
+pub fn from_certificate(der: &[u8]) -> Option<String> {
+    let subject = subject(der)?;
+    Some(format!("User:{}", rfc2253(subject)?))
+}
+
+/// One DER element: its tag, its contents, and what follows it.
+fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (length, rest) = match first {
+        short if short < 0x80 => (usize::from(short), rest),
+        long => {
+            let count = usize::from(long & 0x7f);
+            if count == 0 || count > 4 || rest.len() < count {
+                return None;
+            }
+            let length = rest[..count]
+                .iter()
+                .fold(0usize, |length, byte| (length << 8) | usize::from(*byte));
+            (length, &rest[count..])
+        }
+    };
+    if rest.len() < length {
+        return None;
+    }
+    Some((tag, &rest[..length], &rest[length..]))
+}
+
+const SEQUENCE: u8 = 0x30;
+const SET: u8 = 0x31;
+
+/// The subject Name of a certificate: Certificate → tbsCertificate →
+/// [version], serial, signature, issuer, validity, subject.
+fn subject(der: &[u8]) -> Option<&[u8]> {
+    let (SEQUENCE, certificate, _) = element(der)? else {
+        return None;
+    };
+    let (SEQUENCE, tbs, _) = element(certificate)? else {
+        return None;
+    };
+    let mut rest = tbs;
+    let (tag, _, after) = element(rest)?;
+    if tag == 0xa0 {
+        rest = after; // [0] version
+    }
+    for _ in 0..4 {
+        // serial, signature algorithm, issuer, validity
+        rest = element(rest)?.2;
+    }
+    match element(rest)? {
+        (SEQUENCE, subject, _) => Some(subject),
+        _ => None,
+    }
+}
+
+/// The Name's RDNs, last first, as RFC 2253 strings.
+fn rfc2253(name: &[u8]) -> Option<String> {
+    let mut rdns = Vec::new();
+    let mut rest = name;
+    while !rest.is_empty() {
+        let (SET, set, after) = element(rest)? else {
+            return None;
+        };
+        rest = after;
+        let mut attributes = Vec::new();
+        let mut inner = set;
+        while !inner.is_empty() {
+            let (SEQUENCE, pair, after) = element(inner)? else {
+                return None;
+            };
+            inner = after;
+            let (0x06, oid, value) = element(pair)? else {
+                return None;
+            };
+            let (value_tag, text, _) = element(value)?;
+            // Java writes the values of types it has no keyword for, and
+            // of non-string types, as `#` and their DER in hex.
+            let attribute = match (keyword(oid), string(value_tag, text)) {
+                (Some(keyword), Some(text)) => format!("{keyword}={}", escape(&text)),
+                (keyword, _) => format!(
+                    "{}=#{}",
+                    keyword.map_or_else(|| dotted(oid), str::to_string),
+                    hex(value)
+                ),
+            };
+            attributes.push(attribute);
+        }
+        rdns.push(attributes.join("+"));
+    }
+    rdns.reverse();
+    Some(rdns.join(","))
+}
+
+/// Java's keywords for the attribute types RFC 2253 names.
+fn keyword(oid: &[u8]) -> Option<&'static str> {
+    Some(match oid {
+        [0x55, 0x04, 0x03] => "CN",
+        [0x55, 0x04, 0x06] => "C",
+        [0x55, 0x04, 0x07] => "L",
+        [0x55, 0x04, 0x08] => "ST",
+        [0x55, 0x04, 0x0a] => "O",
+        [0x55, 0x04, 0x0b] => "OU",
+        [0x55, 0x04, 0x09] => "STREET",
+        [0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19] => "DC",
+        [0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x01] => "UID",
+        _ => return None,
+    })
+}
+
+fn dotted(oid: &[u8]) -> String {
+    let mut parts = Vec::new();
+    let mut value: u64 = 0;
+    for (i, byte) in oid.iter().enumerate() {
+        value = (value << 7) | u64::from(byte & 0x7f);
+        if byte & 0x80 == 0 {
+            if parts.is_empty() && i < oid.len() {
+                let first = (value / 40).min(2);
+                parts.push(first.to_string());
+                parts.push((value - first * 40).to_string());
+            } else {
+                parts.push(value.to_string());
+            }
+            value = 0;
+        }
+    }
+    parts.join(".")
+}
+
+/// The text of a directory string (UTF8, Printable, IA5, Teletex as
+/// Latin-1, BMP).
+fn string(tag: u8, bytes: &[u8]) -> Option<String> {
+    match tag {
+        0x0c | 0x13 | 0x16 => std::str::from_utf8(bytes).ok().map(str::to_string),
+        0x14 => Some(bytes.iter().map(|b| char::from(*b)).collect()),
+        0x1e => {
+            let units: Vec<u16> = bytes
+                .chunks_exact(2)
+                .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
+                .collect();
+            String::from_utf16(&units).ok()
+        }
+        _ => None,
+    }
+}
+
+/// RFC 2253 escaping: `,+"\<>;` always, `#` or a space first, a space last.
+fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let last = value.chars().count().saturating_sub(1);
+    for (i, c) in value.chars().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && (c == '#' || c == ' '))
+            || (i == last && c == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        match content.len() {
+            n if n < 0x80 => out.push(n as u8),
+            n => {
+                out.push(0x82);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(content);
+        out
+    }
+
+    fn rdn(oid: &[u8], tag: u8, value: &str) -> Vec<u8> {
+        let pair = [tlv(0x06, oid), tlv(tag, value.as_bytes())].concat();
+        tlv(SET, &tlv(SEQUENCE, &pair))
+    }
+
+    /// A certificate skeleton: only the fields before the subject matter.
+    fn certificate(subject: Vec<u8>) -> Vec<u8> {
+        let tbs = [
+            tlv(0xa0, &tlv(0x02, &[2])),
+            tlv(0x02, &[1]),
+            tlv(SEQUENCE, &[]),
+            tlv(SEQUENCE, &[]),
+            tlv(SEQUENCE, &[]),
+            tlv(SEQUENCE, &subject),
+        ]
+        .concat();
+        tlv(SEQUENCE, &tlv(SEQUENCE, &tbs))
+    }
+
+    #[test]
+    fn subjects_read_as_java_writes_them() {
+        let subject = [
+            rdn(&[0x55, 0x04, 0x06], 0x13, "US"),
+            rdn(&[0x55, 0x04, 0x0a], 0x0c, "Example, Inc."),
+            rdn(&[0x55, 0x04, 0x03], 0x0c, "alice"),
+        ]
+        .concat();
+        assert_eq!(
+            from_certificate(&certificate(subject)).as_deref(),
+            Some("User:CN=alice,O=Example\\, Inc.,C=US")
+        );
+        let odd = [rdn(
+            &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01],
+            0x16,
+            "a@b",
+        )]
+        .concat();
+        assert_eq!(
+            from_certificate(&certificate(odd)).as_deref(),
+            Some("User:1.2.840.113549.1.9.1=#1603614062")
+        );
+        assert_eq!(from_certificate(b"\x30\x05junk"), None);
+        assert_eq!(from_certificate(&[]), None);
+    }
+}
