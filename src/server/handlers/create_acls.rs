@@ -77,3 +77,14 @@ pub async fn handle(
         .collect();
     Ok(CreateAclsResponse::default().with_results(results))
 }
+
+/// The answer to `request` failing with `code` for every creation.
+pub fn error_response(request: &CreateAclsRequest, _version: i16, code: i16) -> CreateAclsResponse {
+    CreateAclsResponse::default().with_results(
+        request
+            .creations
+            .iter()
+            .map(|_| AclCreationResult::default().with_error_code(code))
+            .collect(),
+    )
+}

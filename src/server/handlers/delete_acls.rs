@@ -93,3 +93,14 @@ pub async fn handle(
         .collect();
     Ok(DeleteAclsResponse::default().with_filter_results(results))
 }
+
+/// The answer to `request` failing with `code` for every filter.
+pub fn error_response(request: &DeleteAclsRequest, _version: i16, code: i16) -> DeleteAclsResponse {
+    DeleteAclsResponse::default().with_filter_results(
+        request
+            .filters
+            .iter()
+            .map(|_| DeleteAclsFilterResult::default().with_error_code(code))
+            .collect(),
+    )
+}

@@ -122,3 +122,35 @@ pub async fn handle(
     }
     ElectLeadersResponse::default().with_replica_election_results(results)
 }
+
+/// The answer to `request` failing with `code` in every partition asked
+/// for, and from v1 at the top level (v0 has no top-level error).
+pub fn error_response(
+    request: &ElectLeadersRequest,
+    version: i16,
+    code: i16,
+) -> ElectLeadersResponse {
+    ElectLeadersResponse::default()
+        .with_error_code(if version >= 1 { code } else { 0 })
+        .with_replica_election_results(
+            request
+                .topic_partitions
+                .iter()
+                .flatten()
+                .map(|t| {
+                    ReplicaElectionResult::default()
+                        .with_topic(t.topic.clone())
+                        .with_partition_result(
+                            t.partitions
+                                .iter()
+                                .map(|p| {
+                                    PartitionResult::default()
+                                        .with_partition_id(*p)
+                                        .with_error_code(code)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        )
+}

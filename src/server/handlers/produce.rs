@@ -328,3 +328,42 @@ async fn verify_transaction(
             other => other.kafka_error(),
         })
 }
+
+/// The answer to `request` failing with `code` in every partition (Kafka's
+/// `ProduceRequest.getErrorResponse`); none for acks=0, which is never
+/// answered.
+pub fn error_response(
+    request: &ProduceRequest,
+    _version: i16,
+    code: i16,
+) -> Option<ProduceResponse> {
+    if request.acks == 0 {
+        return None;
+    }
+    Some(ProduceResponse::default().with_responses(refusals(request, code)))
+}
+
+/// Every partition of `request` refused with `code`.
+fn refusals(request: &ProduceRequest, code: i16) -> Vec<TopicProduceResponse> {
+    request
+        .topic_data
+        .iter()
+        .map(|t| {
+            TopicProduceResponse::default()
+                .with_name(t.name.clone())
+                .with_partition_responses(
+                    t.partition_data
+                        .iter()
+                        .map(|p| {
+                            PartitionProduceResponse::default()
+                                .with_index(p.index)
+                                .with_error_code(code)
+                                .with_base_offset(-1)
+                                .with_log_append_time_ms(-1)
+                                .with_log_start_offset(-1)
+                        })
+                        .collect(),
+                )
+        })
+        .collect()
+}

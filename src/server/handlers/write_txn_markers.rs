@@ -119,3 +119,41 @@ fn refuse_all(request: WriteTxnMarkersRequest, error: ResponseError) -> WriteTxn
         .collect();
     WriteTxnMarkersResponse::default().with_markers(markers)
 }
+
+/// The answer to `request` failing with `code` in every partition of
+/// every marker.
+pub fn error_response(
+    request: &WriteTxnMarkersRequest,
+    _version: i16,
+    code: i16,
+) -> WriteTxnMarkersResponse {
+    WriteTxnMarkersResponse::default().with_markers(
+        request
+            .markers
+            .iter()
+            .map(|m| {
+                WritableTxnMarkerResult::default()
+                    .with_producer_id(m.producer_id)
+                    .with_topics(
+                        m.topics
+                            .iter()
+                            .map(|t| {
+                                WritableTxnMarkerTopicResult::default()
+                                    .with_name(t.name.clone())
+                                    .with_partitions(
+                                        t.partition_indexes
+                                            .iter()
+                                            .map(|p| {
+                                                WritableTxnMarkerPartitionResult::default()
+                                                    .with_partition_index(*p)
+                                                    .with_error_code(code)
+                                            })
+                                            .collect(),
+                                    )
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}
