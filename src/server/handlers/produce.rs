@@ -126,24 +126,10 @@ fn refused(index: i32, code: ResponseError) -> PartitionProduceResponse {
         .with_log_start_offset(-1)
 }
 
-/// Every partition of the request refused with `code`.
+/// Every partition of the request refused with `code`, as `error_response`
+/// builds them, but through `answer`: acks=0 gets the connection closed.
 fn refuse_all(request: ProduceRequest, code: ResponseError) -> Reply {
-    let topics = request
-        .topic_data
-        .into_iter()
-        .map(|topic| {
-            TopicProduceResponse::default()
-                .with_partition_responses(
-                    topic
-                        .partition_data
-                        .iter()
-                        .map(|data| refused(data.index, code))
-                        .collect(),
-                )
-                .with_name(topic.name)
-        })
-        .collect();
-    answer(request.acks, topics)
+    answer(request.acks, refusals(&request, code.code()))
 }
 
 fn has_transactional_batches(request: &ProduceRequest) -> bool {
