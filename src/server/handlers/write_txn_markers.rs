@@ -22,7 +22,7 @@ use crate::types::TopicPartition;
 pub async fn handle(
     broker: &Arc<Broker>,
     request: WriteTxnMarkersRequest,
-    _version: i16,
+    version: i16,
     context: &RequestContext,
 ) -> WriteTxnMarkersResponse {
     // Broker-to-broker: ALTER or CLUSTER_ACTION on the cluster, else
@@ -36,7 +36,8 @@ pub async fn handle(
         );
     drop(authz);
     if !allowed {
-        return refuse_all(request, ResponseError::ClusterAuthorizationFailed);
+        let code = ResponseError::ClusterAuthorizationFailed.code();
+        return error_response(&request, version, code);
     }
     let mut results = Vec::with_capacity(request.markers.len());
     for wanted in request.markers {
@@ -87,37 +88,6 @@ pub async fn handle(
         );
     }
     WriteTxnMarkersResponse::default().with_markers(results)
-}
-
-fn refuse_all(request: WriteTxnMarkersRequest, error: ResponseError) -> WriteTxnMarkersResponse {
-    let markers = request
-        .markers
-        .into_iter()
-        .map(|marker| {
-            let topics = marker
-                .topics
-                .into_iter()
-                .map(|topic| {
-                    let partitions = topic
-                        .partition_indexes
-                        .iter()
-                        .map(|index| {
-                            WritableTxnMarkerPartitionResult::default()
-                                .with_partition_index(*index)
-                                .with_error_code(error.code())
-                        })
-                        .collect();
-                    WritableTxnMarkerTopicResult::default()
-                        .with_name(topic.name)
-                        .with_partitions(partitions)
-                })
-                .collect();
-            WritableTxnMarkerResult::default()
-                .with_producer_id(marker.producer_id)
-                .with_topics(topics)
-        })
-        .collect();
-    WriteTxnMarkersResponse::default().with_markers(markers)
 }
 
 /// The answer to `request` failing with `code` in every partition of
