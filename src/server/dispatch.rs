@@ -147,13 +147,13 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
             }
         }
         RequestKind::CreateAcls(body) => {
-            match handlers::create_acls::handle(broker, body, context).await {
+            match handlers::create_acls::handle(broker, body, version, context).await {
                 Ok(response) => ResponseKind::CreateAcls(response),
                 Err(reason) => return Reply::Close(reason),
             }
         }
         RequestKind::DeleteAcls(body) => {
-            match handlers::delete_acls::handle(broker, body, context).await {
+            match handlers::delete_acls::handle(broker, body, version, context).await {
                 Ok(response) => ResponseKind::DeleteAcls(response),
                 Err(reason) => return Reply::Close(reason),
             }

@@ -18,19 +18,16 @@ use crate::server::context::RequestContext;
 pub async fn handle(
     broker: &Arc<Broker>,
     request: CreateAclsRequest,
+    version: i16,
     context: &RequestContext,
 ) -> Result<CreateAclsResponse, String> {
     let count = request.creations.len();
     let every = |code: ResponseError, message: String| {
-        CreateAclsResponse::default().with_results(
-            (0..count)
-                .map(|_| {
-                    AclCreationResult::default()
-                        .with_error_code(code.code())
-                        .with_error_message(Some(str_bytes(message.clone())))
-                })
-                .collect(),
-        )
+        let mut response = error_response(&request, version, code.code());
+        for result in &mut response.results {
+            result.error_message = Some(str_bytes(message.clone()));
+        }
+        response
     };
     let mut results = Vec::with_capacity(count);
     let mut accepted = Vec::new();
