@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{
-    ApiKey, RequestKind, ResponseKind, SaslAuthenticateResponse, SaslHandshakeResponse,
+    ApiKey, RequestKind, ResponseKind, SaslAuthenticateRequest, SaslAuthenticateResponse,
+    SaslHandshakeRequest, SaslHandshakeResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use tracing::info;
@@ -388,4 +389,22 @@ pub fn illegal_state(api_key: ApiKey) -> ResponseKind {
                 ))),
         ),
     }
+}
+
+/// The answer to a SaslHandshake failing with `code`.
+pub fn handshake_error_response(
+    _request: &SaslHandshakeRequest,
+    _version: i16,
+    code: i16,
+) -> SaslHandshakeResponse {
+    SaslHandshakeResponse::default().with_error_code(code)
+}
+
+/// The answer to a SaslAuthenticate failing with `code`.
+pub fn authenticate_error_response(
+    _request: &SaslAuthenticateRequest,
+    _version: i16,
+    code: i16,
+) -> SaslAuthenticateResponse {
+    SaslAuthenticateResponse::default().with_error_code(code)
 }

@@ -57,3 +57,12 @@ pub async fn handle(
         Err(error) => response.with_error_code(txn_error_code(&error, version, FENCED_SINCE)),
     }
 }
+
+/// The answer to `request` failing with `code`.
+pub fn error_response(
+    _request: &AddOffsetsToTxnRequest,
+    _version: i16,
+    code: i16,
+) -> AddOffsetsToTxnResponse {
+    AddOffsetsToTxnResponse::default().with_error_code(code)
+}

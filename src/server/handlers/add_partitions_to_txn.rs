@@ -107,3 +107,32 @@ pub async fn handle(
     }
     AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(topics)
 }
+
+/// The answer to `request` failing with `code` in every partition of a
+/// client's (v3 and below) request.
+pub fn error_response(
+    request: &AddPartitionsToTxnRequest,
+    _version: i16,
+    code: i16,
+) -> AddPartitionsToTxnResponse {
+    AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(
+        request
+            .v3_and_below_topics
+            .iter()
+            .map(|t| {
+                AddPartitionsToTxnTopicResult::default()
+                    .with_name(t.name.clone())
+                    .with_results_by_partition(
+                        t.partitions
+                            .iter()
+                            .map(|p| {
+                                AddPartitionsToTxnPartitionResult::default()
+                                    .with_partition_index(*p)
+                                    .with_partition_error_code(code)
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}

@@ -84,3 +84,23 @@ pub async fn handle(
     }
     AlterConfigsResponse::default().with_responses(responses)
 }
+
+/// The answer to `request` failing with `code` for every resource.
+pub fn error_response(
+    request: &AlterConfigsRequest,
+    _version: i16,
+    code: i16,
+) -> AlterConfigsResponse {
+    AlterConfigsResponse::default().with_responses(
+        request
+            .resources
+            .iter()
+            .map(|c| {
+                AlterConfigsResourceResponse::default()
+                    .with_resource_type(c.resource_type)
+                    .with_resource_name(c.resource_name.clone())
+                    .with_error_code(code)
+            })
+            .collect(),
+    )
+}

@@ -89,3 +89,25 @@ pub async fn handle(
         Err(error) => every(ResponseError::UnknownServerError, error.to_string()),
     }
 }
+
+/// The answer to `request` failing with `code` for every user named, in
+/// the order of the deletions then the upsertions.
+pub fn error_response(
+    request: &AlterUserScramCredentialsRequest,
+    _version: i16,
+    code: i16,
+) -> AlterUserScramCredentialsResponse {
+    AlterUserScramCredentialsResponse::default().with_results(
+        request
+            .deletions
+            .iter()
+            .map(|d| d.name.clone())
+            .chain(request.upsertions.iter().map(|u| u.name.clone()))
+            .map(|user| {
+                AlterUserScramCredentialsResult::default()
+                    .with_user(user)
+                    .with_error_code(code)
+            })
+            .collect(),
+    )
+}

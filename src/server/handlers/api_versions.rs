@@ -64,3 +64,12 @@ fn advertised() -> Vec<ApiVersion> {
         })
         .collect()
 }
+
+/// The answer to `request` failing with `code`.
+pub fn error_response(
+    _request: &ApiVersionsRequest,
+    _version: i16,
+    code: i16,
+) -> ApiVersionsResponse {
+    ApiVersionsResponse::default().with_error_code(code)
+}

@@ -18,19 +18,16 @@ use crate::server::context::RequestContext;
 pub async fn handle(
     broker: &Arc<Broker>,
     request: CreateAclsRequest,
+    version: i16,
     context: &RequestContext,
 ) -> Result<CreateAclsResponse, String> {
     let count = request.creations.len();
     let every = |code: ResponseError, message: String| {
-        CreateAclsResponse::default().with_results(
-            (0..count)
-                .map(|_| {
-                    AclCreationResult::default()
-                        .with_error_code(code.code())
-                        .with_error_message(Some(str_bytes(message.clone())))
-                })
-                .collect(),
-        )
+        let mut response = error_response(&request, version, code.code());
+        for result in &mut response.results {
+            result.error_message = Some(str_bytes(message.clone()));
+        }
+        response
     };
     let mut results = Vec::with_capacity(count);
     let mut accepted = Vec::new();
@@ -76,4 +73,15 @@ pub async fn handle(
         })
         .collect();
     Ok(CreateAclsResponse::default().with_results(results))
+}
+
+/// The answer to `request` failing with `code` for every creation.
+pub fn error_response(request: &CreateAclsRequest, _version: i16, code: i16) -> CreateAclsResponse {
+    CreateAclsResponse::default().with_results(
+        request
+            .creations
+            .iter()
+            .map(|_| AclCreationResult::default().with_error_code(code))
+            .collect(),
+    )
 }

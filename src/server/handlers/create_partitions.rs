@@ -112,3 +112,22 @@ pub async fn handle(
     }
     CreatePartitionsResponse::default().with_results(results)
 }
+
+/// The answer to `request` failing with `code` for every topic.
+pub fn error_response(
+    request: &CreatePartitionsRequest,
+    _version: i16,
+    code: i16,
+) -> CreatePartitionsResponse {
+    CreatePartitionsResponse::default().with_results(
+        request
+            .topics
+            .iter()
+            .map(|t| {
+                CreatePartitionsTopicResult::default()
+                    .with_name(t.name.clone())
+                    .with_error_code(code)
+            })
+            .collect(),
+    )
+}

@@ -139,6 +139,25 @@ fn requested_partitions(topics: &[CreatableTopic], default_partitions: i32) -> i
         .sum()
 }
 
+/// The answer to `request` failing with `code` for every topic.
+pub fn error_response(
+    request: &CreateTopicsRequest,
+    _version: i16,
+    code: i16,
+) -> CreateTopicsResponse {
+    CreateTopicsResponse::default().with_topics(
+        request
+            .topics
+            .iter()
+            .map(|t| {
+                CreatableTopicResult::default()
+                    .with_name(t.name.clone())
+                    .with_error_code(code)
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

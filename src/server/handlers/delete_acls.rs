@@ -19,6 +19,7 @@ use crate::server::context::RequestContext;
 pub async fn handle(
     broker: &Arc<Broker>,
     request: DeleteAclsRequest,
+    version: i16,
     context: &RequestContext,
 ) -> Result<DeleteAclsResponse, String> {
     let filters = request
@@ -37,16 +38,11 @@ pub async fn handle(
         })
         .collect::<Result<Vec<_>, String>>()?;
     let every = |code: ResponseError, message: String| {
-        DeleteAclsResponse::default().with_filter_results(
-            filters
-                .iter()
-                .map(|_| {
-                    DeleteAclsFilterResult::default()
-                        .with_error_code(code.code())
-                        .with_error_message(Some(str_bytes(message.clone())))
-                })
-                .collect(),
-        )
+        let mut response = error_response(&request, version, code.code());
+        for result in &mut response.filter_results {
+            result.error_message = Some(str_bytes(message.clone()));
+        }
+        response
     };
     if !broker.authorizer().enabled() {
         let (code, message) = security_disabled();
@@ -92,4 +88,15 @@ pub async fn handle(
         })
         .collect();
     Ok(DeleteAclsResponse::default().with_filter_results(results))
+}
+
+/// The answer to `request` failing with `code` for every filter.
+pub fn error_response(request: &DeleteAclsRequest, _version: i16, code: i16) -> DeleteAclsResponse {
+    DeleteAclsResponse::default().with_filter_results(
+        request
+            .filters
+            .iter()
+            .map(|_| DeleteAclsFilterResult::default().with_error_code(code))
+            .collect(),
+    )
 }

@@ -36,3 +36,22 @@ pub async fn handle(
     }
     DeleteGroupsResponse::default().with_results(results)
 }
+
+/// The answer to `request` failing with `code` for every group.
+pub fn error_response(
+    request: &DeleteGroupsRequest,
+    _version: i16,
+    code: i16,
+) -> DeleteGroupsResponse {
+    DeleteGroupsResponse::default().with_results(
+        request
+            .groups_names
+            .iter()
+            .map(|g| {
+                DeletableGroupResult::default()
+                    .with_group_id(g.clone())
+                    .with_error_code(code)
+            })
+            .collect(),
+    )
+}

@@ -56,3 +56,32 @@ pub async fn handle(
     }
     DeleteRecordsResponse::default().with_topics(topics)
 }
+
+/// The answer to `request` failing with `code` in every partition.
+pub fn error_response(
+    request: &DeleteRecordsRequest,
+    _version: i16,
+    code: i16,
+) -> DeleteRecordsResponse {
+    DeleteRecordsResponse::default().with_topics(
+        request
+            .topics
+            .iter()
+            .map(|t| {
+                DeleteRecordsTopicResult::default()
+                    .with_name(t.name.clone())
+                    .with_partitions(
+                        t.partitions
+                            .iter()
+                            .map(|p| {
+                                DeleteRecordsPartitionResult::default()
+                                    .with_partition_index(p.partition_index)
+                                    .with_low_watermark(-1)
+                                    .with_error_code(code)
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}

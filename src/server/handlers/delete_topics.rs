@@ -103,3 +103,25 @@ pub async fn handle(
     }
     DeleteTopicsResponse::default().with_responses(responses)
 }
+
+/// The answer to `request` failing with `code` for every topic, named as
+/// asked for (by name before v6, by name or id from v6).
+pub fn error_response(
+    request: &DeleteTopicsRequest,
+    _version: i16,
+    code: i16,
+) -> DeleteTopicsResponse {
+    DeleteTopicsResponse::default().with_responses(
+        request
+            .topic_names
+            .iter()
+            .map(|name| Some(name.clone()))
+            .chain(request.topics.iter().map(|t| t.name.clone()))
+            .map(|name| {
+                DeletableTopicResult::default()
+                    .with_name(name)
+                    .with_error_code(code)
+            })
+            .collect(),
+    )
+}

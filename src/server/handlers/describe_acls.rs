@@ -76,3 +76,12 @@ pub async fn handle(
         .with_error_message(None)
         .with_resources(resources))
 }
+
+/// The answer to `request` failing with `code`.
+pub fn error_response(
+    _request: &DescribeAclsRequest,
+    _version: i16,
+    code: i16,
+) -> DescribeAclsResponse {
+    DescribeAclsResponse::default().with_error_code(code)
+}

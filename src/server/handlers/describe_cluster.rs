@@ -61,3 +61,12 @@ pub async fn handle(
         .collect();
     response.with_brokers(brokers)
 }
+
+/// The answer to `request` failing with `code`.
+pub fn error_response(
+    _request: &DescribeClusterRequest,
+    _version: i16,
+    code: i16,
+) -> DescribeClusterResponse {
+    DescribeClusterResponse::default().with_error_code(code)
+}

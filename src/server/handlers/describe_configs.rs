@@ -87,3 +87,23 @@ pub async fn handle(
         .collect();
     DescribeConfigsResponse::default().with_results(results)
 }
+
+/// The answer to `request` failing with `code` for every resource.
+pub fn error_response(
+    request: &DescribeConfigsRequest,
+    _version: i16,
+    code: i16,
+) -> DescribeConfigsResponse {
+    DescribeConfigsResponse::default().with_results(
+        request
+            .resources
+            .iter()
+            .map(|c| {
+                DescribeConfigsResult::default()
+                    .with_resource_type(c.resource_type)
+                    .with_resource_name(c.resource_name.clone())
+                    .with_error_code(code)
+            })
+            .collect(),
+    )
+}

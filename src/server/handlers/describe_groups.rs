@@ -81,3 +81,22 @@ pub async fn handle(
     }
     DescribeGroupsResponse::default().with_groups(groups)
 }
+
+/// The answer to `request` failing with `code` for every group.
+pub fn error_response(
+    request: &DescribeGroupsRequest,
+    _version: i16,
+    code: i16,
+) -> DescribeGroupsResponse {
+    DescribeGroupsResponse::default().with_groups(
+        request
+            .groups
+            .iter()
+            .map(|g| {
+                DescribedGroup::default()
+                    .with_group_id(g.clone())
+                    .with_error_code(code)
+            })
+            .collect(),
+    )
+}

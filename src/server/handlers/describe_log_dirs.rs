@@ -93,3 +93,19 @@ pub async fn handle(
         .collect();
     DescribeLogDirsResponse::default().with_results(results)
 }
+
+/// The answer to `request` failing with `code`: one errored log dir, and
+/// from v3 the top-level error too.
+pub fn error_response(
+    _request: &DescribeLogDirsRequest,
+    version: i16,
+    code: i16,
+) -> DescribeLogDirsResponse {
+    let response = DescribeLogDirsResponse::default()
+        .with_results(vec![DescribeLogDirsResult::default().with_error_code(code)]);
+    if version >= 3 {
+        response.with_error_code(code)
+    } else {
+        response
+    }
+}

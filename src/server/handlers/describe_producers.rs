@@ -71,3 +71,31 @@ pub async fn handle(
     }
     DescribeProducersResponse::default().with_topics(topics)
 }
+
+/// The answer to `request` failing with `code` in every partition.
+pub fn error_response(
+    request: &DescribeProducersRequest,
+    _version: i16,
+    code: i16,
+) -> DescribeProducersResponse {
+    DescribeProducersResponse::default().with_topics(
+        request
+            .topics
+            .iter()
+            .map(|t| {
+                TopicResponse::default()
+                    .with_name(t.name.clone())
+                    .with_partitions(
+                        t.partition_indexes
+                            .iter()
+                            .map(|p| {
+                                PartitionResponse::default()
+                                    .with_partition_index(*p)
+                                    .with_error_code(code)
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}

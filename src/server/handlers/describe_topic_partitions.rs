@@ -117,3 +117,22 @@ pub async fn handle(
         .with_topics(topics)
         .with_next_cursor(next_cursor)
 }
+
+/// The answer to `request` failing with `code` for every topic.
+pub fn error_response(
+    request: &DescribeTopicPartitionsRequest,
+    _version: i16,
+    code: i16,
+) -> DescribeTopicPartitionsResponse {
+    DescribeTopicPartitionsResponse::default().with_topics(
+        request
+            .topics
+            .iter()
+            .map(|t| {
+                DescribeTopicPartitionsResponseTopic::default()
+                    .with_name(Some(t.name.clone()))
+                    .with_error_code(code)
+            })
+            .collect(),
+    )
+}

@@ -66,3 +66,22 @@ pub async fn handle(
     }
     DescribeTransactionsResponse::default().with_transaction_states(states)
 }
+
+/// The answer to `request` failing with `code` for every transactional id.
+pub fn error_response(
+    request: &DescribeTransactionsRequest,
+    _version: i16,
+    code: i16,
+) -> DescribeTransactionsResponse {
+    DescribeTransactionsResponse::default().with_transaction_states(
+        request
+            .transactional_ids
+            .iter()
+            .map(|id| {
+                TransactionState::default()
+                    .with_transactional_id(id.clone())
+                    .with_error_code(code)
+            })
+            .collect(),
+    )
+}

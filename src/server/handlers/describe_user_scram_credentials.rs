@@ -100,3 +100,12 @@ pub fn handle(
         .with_error_message(None)
         .with_results(results)
 }
+
+/// The answer to `request` failing with `code`.
+pub fn error_response(
+    _request: &DescribeUserScramCredentialsRequest,
+    _version: i16,
+    code: i16,
+) -> DescribeUserScramCredentialsResponse {
+    DescribeUserScramCredentialsResponse::default().with_error_code(code)
+}

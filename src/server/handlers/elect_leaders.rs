@@ -34,29 +34,15 @@ pub async fn handle(
     {
         let code = ResponseError::ClusterAuthorizationFailed.code();
         let message = super::acls::not_authorized(kafka_protocol::messages::ApiKey::ElectLeaders);
-        let results = request
-            .topic_partitions
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| {
-                ReplicaElectionResult::default()
-                    .with_partition_result(
-                        t.partitions
-                            .iter()
-                            .map(|index| {
-                                PartitionResult::default()
-                                    .with_partition_id(*index)
-                                    .with_error_code(code)
-                                    .with_error_message(Some(str_bytes(message.clone())))
-                            })
-                            .collect(),
-                    )
-                    .with_topic(t.topic)
-            })
-            .collect();
-        return ElectLeadersResponse::default()
-            .with_error_code(code)
-            .with_replica_election_results(results);
+        let mut response = error_response(&request, version, code);
+        for partition in response
+            .replica_election_results
+            .iter_mut()
+            .flat_map(|topic| &mut topic.partition_result)
+        {
+            partition.error_message = Some(str_bytes(message.clone()));
+        }
+        return response;
     }
     let election_type = if version == 0 {
         PREFERRED
@@ -121,4 +107,36 @@ pub async fn handle(
         }
     }
     ElectLeadersResponse::default().with_replica_election_results(results)
+}
+
+/// The answer to `request` failing with `code` in every partition asked
+/// for, and from v1 at the top level (v0 has no top-level error).
+pub fn error_response(
+    request: &ElectLeadersRequest,
+    version: i16,
+    code: i16,
+) -> ElectLeadersResponse {
+    ElectLeadersResponse::default()
+        .with_error_code(if version >= 1 { code } else { 0 })
+        .with_replica_election_results(
+            request
+                .topic_partitions
+                .iter()
+                .flatten()
+                .map(|t| {
+                    ReplicaElectionResult::default()
+                        .with_topic(t.topic.clone())
+                        .with_partition_result(
+                            t.partitions
+                                .iter()
+                                .map(|p| {
+                                    PartitionResult::default()
+                                        .with_partition_id(*p)
+                                        .with_error_code(code)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        )
 }

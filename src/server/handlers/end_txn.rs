@@ -61,3 +61,8 @@ pub async fn handle(
             .with_producer_epoch(-1),
     }
 }
+
+/// The answer to `request` failing with `code`.
+pub fn error_response(_request: &EndTxnRequest, _version: i16, code: i16) -> EndTxnResponse {
+    EndTxnResponse::default().with_error_code(code)
+}

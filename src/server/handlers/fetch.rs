@@ -371,6 +371,35 @@ fn aborted_transaction(txn: &AbortedTxn) -> AbortedTransaction {
         .with_first_offset(txn.first_offset.value())
 }
 
+/// The answer to `request` failing with `code` in every partition (Kafka's
+/// `FetchRequest.getErrorResponse`).
+pub fn error_response(request: &FetchRequest, _version: i16, code: i16) -> FetchResponse {
+    FetchResponse::default().with_responses(
+        request
+            .topics
+            .iter()
+            .map(|t| {
+                FetchableTopicResponse::default()
+                    .with_topic(t.topic.clone())
+                    .with_partitions(
+                        t.partitions
+                            .iter()
+                            .map(|p| {
+                                PartitionData::default()
+                                    .with_partition_index(p.partition)
+                                    .with_error_code(code)
+                                    .with_high_watermark(-1)
+                                    .with_last_stable_offset(-1)
+                                    .with_log_start_offset(-1)
+                                    .with_records(Some(Bytes::new()))
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::ResponseBudget;

@@ -136,3 +136,31 @@ async fn find(broker: &Arc<Broker>, key_type: i8, key: String, listener: &str) -
         .with_host(str_bytes(host.to_string()))
         .with_port(i32::from(port))
 }
+
+/// The answer to `request` failing with `code`: before v4 one coordinator,
+/// from v4 (KIP-699) one per key asked for.
+pub fn error_response(
+    request: &FindCoordinatorRequest,
+    version: i16,
+    code: i16,
+) -> FindCoordinatorResponse {
+    if version < 4 {
+        return FindCoordinatorResponse::default()
+            .with_error_code(code)
+            .with_node_id(BrokerId(-1))
+            .with_port(-1);
+    }
+    FindCoordinatorResponse::default().with_coordinators(
+        request
+            .coordinator_keys
+            .iter()
+            .map(|key| {
+                Coordinator::default()
+                    .with_key(key.clone())
+                    .with_node_id(BrokerId(-1))
+                    .with_port(-1)
+                    .with_error_code(code)
+            })
+            .collect(),
+    )
+}

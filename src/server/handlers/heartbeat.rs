@@ -37,3 +37,8 @@ pub async fn handle(
     };
     HeartbeatResponse::default().with_error_code(error.map_or(0, |e| e.code()))
 }
+
+/// The answer to `request` failing with `code`.
+pub fn error_response(_request: &HeartbeatRequest, _version: i16, code: i16) -> HeartbeatResponse {
+    HeartbeatResponse::default().with_error_code(code)
+}

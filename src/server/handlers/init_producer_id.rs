@@ -88,3 +88,15 @@ pub async fn handle(
         Err(error) => failed(txn_error_code(&error, version, FENCED_SINCE)),
     }
 }
+
+/// The answer to `request` failing with `code`: no producer id.
+pub fn error_response(
+    _request: &InitProducerIdRequest,
+    _version: i16,
+    code: i16,
+) -> InitProducerIdResponse {
+    InitProducerIdResponse::default()
+        .with_error_code(code)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1)
+}

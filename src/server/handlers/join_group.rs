@@ -105,3 +105,11 @@ pub async fn handle(
     }
     response
 }
+
+/// The answer to `request` failing with `code`; the member keeps its id.
+pub fn error_response(request: &JoinGroupRequest, _version: i16, code: i16) -> JoinGroupResponse {
+    JoinGroupResponse::default()
+        .with_error_code(code)
+        .with_generation_id(-1)
+        .with_member_id(request.member_id.clone())
+}

@@ -63,3 +63,12 @@ pub async fn handle(
         .collect();
     LeaveGroupResponse::default().with_members(responses)
 }
+
+/// The answer to `request` failing with `code`.
+pub fn error_response(
+    _request: &LeaveGroupRequest,
+    _version: i16,
+    code: i16,
+) -> LeaveGroupResponse {
+    LeaveGroupResponse::default().with_error_code(code)
+}

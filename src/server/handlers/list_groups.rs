@@ -53,3 +53,12 @@ pub async fn handle(
         .collect();
     ListGroupsResponse::default().with_groups(groups)
 }
+
+/// The answer to `request` failing with `code`.
+pub fn error_response(
+    _request: &ListGroupsRequest,
+    _version: i16,
+    code: i16,
+) -> ListGroupsResponse {
+    ListGroupsResponse::default().with_error_code(code)
+}

@@ -90,3 +90,33 @@ pub async fn handle(
     }
     ListOffsetsResponse::default().with_topics(topics)
 }
+
+/// The answer to `request` failing with `code` in every partition.
+pub fn error_response(
+    request: &ListOffsetsRequest,
+    _version: i16,
+    code: i16,
+) -> ListOffsetsResponse {
+    ListOffsetsResponse::default().with_topics(
+        request
+            .topics
+            .iter()
+            .map(|t| {
+                ListOffsetsTopicResponse::default()
+                    .with_name(t.name.clone())
+                    .with_partitions(
+                        t.partitions
+                            .iter()
+                            .map(|p| {
+                                ListOffsetsPartitionResponse::default()
+                                    .with_partition_index(p.partition_index)
+                                    .with_error_code(code)
+                                    .with_timestamp(-1)
+                                    .with_offset(-1)
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}

@@ -83,3 +83,12 @@ pub async fn handle(
         .with_unknown_state_filters(unknown_filters)
         .with_transaction_states(states)
 }
+
+/// The answer to `request` failing with `code`.
+pub fn error_response(
+    _request: &ListTransactionsRequest,
+    _version: i16,
+    code: i16,
+) -> ListTransactionsResponse {
+    ListTransactionsResponse::default().with_error_code(code)
+}

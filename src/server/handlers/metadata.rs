@@ -252,3 +252,21 @@ fn describe(
         .with_is_internal(topic.is_internal())
         .with_partitions(partitions)
 }
+
+/// The answer to `request` failing with `code` for every topic asked for
+/// (none when all topics were asked for).
+pub fn error_response(request: &MetadataRequest, _version: i16, code: i16) -> MetadataResponse {
+    MetadataResponse::default().with_topics(
+        request
+            .topics
+            .iter()
+            .flatten()
+            .map(|t| {
+                MetadataResponseTopic::default()
+                    .with_error_code(code)
+                    .with_name(t.name.clone())
+                    .with_topic_id(t.topic_id)
+            })
+            .collect(),
+    )
+}

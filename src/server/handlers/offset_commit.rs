@@ -110,3 +110,31 @@ pub async fn handle(
         .collect();
     OffsetCommitResponse::default().with_topics(topics)
 }
+
+/// The answer to `request` failing with `code` in every partition.
+pub fn error_response(
+    request: &OffsetCommitRequest,
+    _version: i16,
+    code: i16,
+) -> OffsetCommitResponse {
+    OffsetCommitResponse::default().with_topics(
+        request
+            .topics
+            .iter()
+            .map(|t| {
+                OffsetCommitResponseTopic::default()
+                    .with_name(t.name.clone())
+                    .with_partitions(
+                        t.partitions
+                            .iter()
+                            .map(|p| {
+                                OffsetCommitResponsePartition::default()
+                                    .with_partition_index(p.partition_index)
+                                    .with_error_code(code)
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}

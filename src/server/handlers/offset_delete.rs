@@ -87,3 +87,12 @@ pub async fn handle(
         .collect();
     OffsetDeleteResponse::default().with_topics(topics)
 }
+
+/// The answer to `request` failing with `code`.
+pub fn error_response(
+    _request: &OffsetDeleteRequest,
+    _version: i16,
+    code: i16,
+) -> OffsetDeleteResponse {
+    OffsetDeleteResponse::default().with_error_code(code)
+}

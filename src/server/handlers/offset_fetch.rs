@@ -215,3 +215,49 @@ pub async fn handle(
         ),
     }
 }
+
+/// The answer to `request` failing with `code`: from v8 for every group,
+/// before it for every partition asked for (and from v2 at the top level).
+pub fn error_response(
+    request: &OffsetFetchRequest,
+    version: i16,
+    code: i16,
+) -> OffsetFetchResponse {
+    if version >= 8 {
+        return OffsetFetchResponse::default().with_groups(
+            request
+                .groups
+                .iter()
+                .map(|g| {
+                    OffsetFetchResponseGroup::default()
+                        .with_group_id(g.group_id.clone())
+                        .with_error_code(code)
+                })
+                .collect(),
+        );
+    }
+    OffsetFetchResponse::default()
+        .with_topics(
+            request
+                .topics
+                .iter()
+                .flatten()
+                .map(|t| {
+                    OffsetFetchResponseTopic::default()
+                        .with_name(t.name.clone())
+                        .with_partitions(
+                            t.partition_indexes
+                                .iter()
+                                .map(|p| {
+                                    OffsetFetchResponsePartition::default()
+                                        .with_partition_index(*p)
+                                        .with_committed_offset(-1)
+                                        .with_error_code(code)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        )
+        .with_error_code(if version >= 2 { code } else { 0 })
+}

@@ -83,3 +83,33 @@ pub async fn handle(
     }
     OffsetForLeaderEpochResponse::default().with_topics(topics)
 }
+
+/// The answer to `request` failing with `code` in every partition.
+pub fn error_response(
+    request: &OffsetForLeaderEpochRequest,
+    _version: i16,
+    code: i16,
+) -> OffsetForLeaderEpochResponse {
+    OffsetForLeaderEpochResponse::default().with_topics(
+        request
+            .topics
+            .iter()
+            .map(|t| {
+                OffsetForLeaderTopicResult::default()
+                    .with_topic(t.topic.clone())
+                    .with_partitions(
+                        t.partitions
+                            .iter()
+                            .map(|p| {
+                                EpochEndOffset::default()
+                                    .with_partition(p.partition)
+                                    .with_error_code(code)
+                                    .with_leader_epoch(-1)
+                                    .with_end_offset(-1)
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}

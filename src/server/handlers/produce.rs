@@ -126,24 +126,10 @@ fn refused(index: i32, code: ResponseError) -> PartitionProduceResponse {
         .with_log_start_offset(-1)
 }
 
-/// Every partition of the request refused with `code`.
+/// Every partition of the request refused with `code`, as `error_response`
+/// builds them, but through `answer`: acks=0 gets the connection closed.
 fn refuse_all(request: ProduceRequest, code: ResponseError) -> Reply {
-    let topics = request
-        .topic_data
-        .into_iter()
-        .map(|topic| {
-            TopicProduceResponse::default()
-                .with_partition_responses(
-                    topic
-                        .partition_data
-                        .iter()
-                        .map(|data| refused(data.index, code))
-                        .collect(),
-                )
-                .with_name(topic.name)
-        })
-        .collect();
-    answer(request.acks, topics)
+    answer(request.acks, refusals(&request, code.code()))
 }
 
 fn has_transactional_batches(request: &ProduceRequest) -> bool {
@@ -327,4 +313,43 @@ async fn verify_transaction(
             TxnError::ProducerFenced { .. } => ResponseError::InvalidProducerEpoch,
             other => other.kafka_error(),
         })
+}
+
+/// The answer to `request` failing with `code` in every partition (Kafka's
+/// `ProduceRequest.getErrorResponse`); none for acks=0, which is never
+/// answered.
+pub fn error_response(
+    request: &ProduceRequest,
+    _version: i16,
+    code: i16,
+) -> Option<ProduceResponse> {
+    if request.acks == 0 {
+        return None;
+    }
+    Some(ProduceResponse::default().with_responses(refusals(request, code)))
+}
+
+/// Every partition of `request` refused with `code`.
+fn refusals(request: &ProduceRequest, code: i16) -> Vec<TopicProduceResponse> {
+    request
+        .topic_data
+        .iter()
+        .map(|t| {
+            TopicProduceResponse::default()
+                .with_name(t.name.clone())
+                .with_partition_responses(
+                    t.partition_data
+                        .iter()
+                        .map(|p| {
+                            PartitionProduceResponse::default()
+                                .with_index(p.index)
+                                .with_error_code(code)
+                                .with_base_offset(-1)
+                                .with_log_append_time_ms(-1)
+                                .with_log_start_offset(-1)
+                        })
+                        .collect(),
+                )
+        })
+        .collect()
 }

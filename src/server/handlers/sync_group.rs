@@ -59,3 +59,8 @@ pub async fn handle(
     }
     response
 }
+
+/// The answer to `request` failing with `code`.
+pub fn error_response(_request: &SyncGroupRequest, _version: i16, code: i16) -> SyncGroupResponse {
+    SyncGroupResponse::default().with_error_code(code)
+}

@@ -158,3 +158,31 @@ async fn commit(
     results.extend(committed);
     Ok(results)
 }
+
+/// The answer to `request` failing with `code` in every partition.
+pub fn error_response(
+    request: &TxnOffsetCommitRequest,
+    _version: i16,
+    code: i16,
+) -> TxnOffsetCommitResponse {
+    TxnOffsetCommitResponse::default().with_topics(
+        request
+            .topics
+            .iter()
+            .map(|t| {
+                TxnOffsetCommitResponseTopic::default()
+                    .with_name(t.name.clone())
+                    .with_partitions(
+                        t.partitions
+                            .iter()
+                            .map(|p| {
+                                TxnOffsetCommitResponsePartition::default()
+                                    .with_partition_index(p.partition_index)
+                                    .with_error_code(code)
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}

@@ -22,7 +22,7 @@ use crate::types::TopicPartition;
 pub async fn handle(
     broker: &Arc<Broker>,
     request: WriteTxnMarkersRequest,
-    _version: i16,
+    version: i16,
     context: &RequestContext,
 ) -> WriteTxnMarkersResponse {
     // Broker-to-broker: ALTER or CLUSTER_ACTION on the cluster, else
@@ -36,7 +36,8 @@ pub async fn handle(
         );
     drop(authz);
     if !allowed {
-        return refuse_all(request, ResponseError::ClusterAuthorizationFailed);
+        let code = ResponseError::ClusterAuthorizationFailed.code();
+        return error_response(&request, version, code);
     }
     let mut results = Vec::with_capacity(request.markers.len());
     for wanted in request.markers {
@@ -89,33 +90,40 @@ pub async fn handle(
     WriteTxnMarkersResponse::default().with_markers(results)
 }
 
-fn refuse_all(request: WriteTxnMarkersRequest, error: ResponseError) -> WriteTxnMarkersResponse {
-    let markers = request
-        .markers
-        .into_iter()
-        .map(|marker| {
-            let topics = marker
-                .topics
-                .into_iter()
-                .map(|topic| {
-                    let partitions = topic
-                        .partition_indexes
-                        .iter()
-                        .map(|index| {
-                            WritableTxnMarkerPartitionResult::default()
-                                .with_partition_index(*index)
-                                .with_error_code(error.code())
-                        })
-                        .collect();
-                    WritableTxnMarkerTopicResult::default()
-                        .with_name(topic.name)
-                        .with_partitions(partitions)
-                })
-                .collect();
-            WritableTxnMarkerResult::default()
-                .with_producer_id(marker.producer_id)
-                .with_topics(topics)
-        })
-        .collect();
-    WriteTxnMarkersResponse::default().with_markers(markers)
+/// The answer to `request` failing with `code` in every partition of
+/// every marker.
+pub fn error_response(
+    request: &WriteTxnMarkersRequest,
+    _version: i16,
+    code: i16,
+) -> WriteTxnMarkersResponse {
+    WriteTxnMarkersResponse::default().with_markers(
+        request
+            .markers
+            .iter()
+            .map(|m| {
+                WritableTxnMarkerResult::default()
+                    .with_producer_id(m.producer_id)
+                    .with_topics(
+                        m.topics
+                            .iter()
+                            .map(|t| {
+                                WritableTxnMarkerTopicResult::default()
+                                    .with_name(t.name.clone())
+                                    .with_partitions(
+                                        t.partition_indexes
+                                            .iter()
+                                            .map(|p| {
+                                                WritableTxnMarkerPartitionResult::default()
+                                                    .with_partition_index(*p)
+                                                    .with_error_code(code)
+                                            })
+                                            .collect(),
+                                    )
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
 }
