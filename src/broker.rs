@@ -32,6 +32,8 @@ pub enum BrokerError {
     Controller(#[from] ControllerError),
     #[error(transparent)]
     Log(#[from] LogError),
+    #[error(transparent)]
+    Tls(#[from] crate::auth::tls::TlsError),
 }
 
 /// How long a stopping broker tries to move its leaderships away.
@@ -73,6 +75,28 @@ pub struct Broker {
     authorizer: crate::auth::authorizer::Authorizer,
 }
 
+/// The controllers' mutual TLS, when their listener is `SSL`.
+fn quorum_tls(
+    config: &BrokerConfig,
+) -> Result<Option<crate::controller::quorum::QuorumTls>, BrokerError> {
+    let Some(name) = config.controller_listener_names.first() else {
+        return Ok(None);
+    };
+    match config.security.ssl.get(name) {
+        Some(ssl) if config.security.protocol(name).uses_tls() => {
+            let (acceptor, connector) = crate::auth::tls::quorum(name, ssl)?;
+            Ok(Some(crate::controller::quorum::QuorumTls {
+                acceptor,
+                connector,
+                authorizer: Some(crate::auth::authorizer::Authorizer::new(
+                    config.security.authorizer.clone(),
+                )),
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
 impl Broker {
     /// Opens the data directory, recovers every log and builds the
     /// partitions the metadata says this broker leads.
@@ -110,6 +134,7 @@ impl Broker {
                 .collect(),
             bind: config.controller_listener().map(|l| l.bind_address()),
             observer: !config.is_controller(),
+            tls: quorum_tls(&config)?,
         };
         let config_node_id = config.node_id;
         let replication_config = config.replication.clone();

@@ -111,6 +111,8 @@ impl KafkaError for BrokerError {
             BrokerError::Config(error) => error.kafka_error(),
             BrokerError::Controller(error) => error.kafka_error(),
             BrokerError::Log(error) => error.kafka_error(),
+            // Only at start-up: no request is answered with it.
+            BrokerError::Tls(_) => ResponseError::UnknownServerError,
         }
     }
 }

@@ -34,12 +34,20 @@ fn raft_config() -> Arc<openraft::Config> {
 async fn start(id: u64, dir: &std::path::Path, listener: TcpListener) -> Voter {
     let log = LogStore::open(dir).unwrap();
     let state = StateMachineStore::open(dir).unwrap();
-    let raft = MetadataRaft::new(id, raft_config(), QuorumNetwork, log, state.clone())
-        .await
-        .unwrap();
+    let raft = MetadataRaft::new(
+        id,
+        raft_config(),
+        QuorumNetwork::default(),
+        log,
+        state.clone(),
+    )
+    .await
+    .unwrap();
     let stop = CancellationToken::new();
     tokio::spawn(serve(
         listener,
+        None,
+        Default::default(),
         raft.clone(),
         state.clone(),
         Default::default(),

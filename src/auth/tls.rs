@@ -129,6 +129,28 @@ pub fn acceptor(listener: &str, config: &SslConfig) -> Result<TlsAcceptor, TlsEr
     Ok(TlsAcceptor::from(Arc::new(server)))
 }
 
+/// Mutual TLS between controllers on an `SSL` controller listener: the
+/// acceptor requires a client certificate its truststore trusts, and the
+/// connector presents this node's own certificate.
+pub fn quorum(listener: &str, config: &SslConfig) -> Result<(TlsAcceptor, TlsConnector), TlsError> {
+    let mut required = config.clone();
+    required.client_auth = ClientAuth::Required;
+    if required.truststore.is_none() {
+        return Err(TlsError::Invalid {
+            listener: listener.to_string(),
+            reason: "controllers check each other's certificates: set ssl.truststore.location"
+                .to_string(),
+        });
+    }
+    let acceptor = acceptor(listener, &required)?;
+    let connector = connector(&ClientTlsConfig {
+        truststore: config.truststore.clone(),
+        keystore: Some(config.keystore.clone()),
+        verify_hostname: true,
+    })?;
+    Ok((acceptor, connector))
+}
+
 /// The connector of a client: the server's certificate checked against
 /// the truststore (required: the system's roots are not read), its host
 /// name checked unless `verify_hostname` is off, and a client certificate

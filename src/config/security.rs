@@ -320,10 +320,26 @@ impl SecurityConfig {
             };
             protocols.insert(listener.name.clone(), protocol);
         }
+        // A broker that is not a controller still connects to the
+        // controllers' listener, with its protocol and TLS settings.
+        for name in controller_listener_names {
+            if !protocols.contains_key(name) {
+                let protocol = map
+                    .get(name)
+                    .copied()
+                    .unwrap_or(SecurityProtocol::Plaintext);
+                protocols.insert(name.clone(), protocol);
+            }
+        }
         let inter_broker_listener_name =
             inter_broker_listener(properties, listeners, controller_listener_names)?;
         let mut ssl = BTreeMap::new();
         let mut sasl = BTreeMap::new();
+        for name in controller_listener_names {
+            if !listeners.iter().any(|l| &l.name == name) && protocols[name].uses_tls() {
+                ssl.insert(name.clone(), SslConfig::for_listener(properties, name)?);
+            }
+        }
         for listener in listeners {
             let protocol = protocols[&listener.name];
             if protocol.uses_sasl() {

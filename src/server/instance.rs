@@ -16,7 +16,6 @@ use super::listener::Budgets;
 use crate::auth::tls::{self, TlsError};
 use crate::broker::{Broker, BrokerError};
 use crate::config::listener::Listener;
-use crate::config::security::SecurityProtocol;
 use crate::config::BrokerConfig;
 use crate::log::LogError;
 use crate::metadata::Endpoint;
@@ -199,14 +198,11 @@ impl RunningBroker {
 /// Refuses what the configuration asks for and gregor does not do yet.
 fn check_security(config: &BrokerConfig) -> Result<(), StartError> {
     let security = &config.security;
-    for listener in &config.listeners {
-        let protocol = security.protocol(&listener.name);
-        if config.controller_listener_names.contains(&listener.name)
-            && protocol != SecurityProtocol::Plaintext
-        {
+    for name in &config.controller_listener_names {
+        let protocol = security.protocol(name);
+        if protocol.uses_sasl() {
             return Err(StartError::Unsupported(format!(
-                "controller listener {} is {protocol}: the quorum speaks PLAINTEXT only yet",
-                listener.name
+                "controller listener {name} is {protocol}: controllers authenticate each other with TLS client certificates (SSL) only yet"
             )));
         }
     }

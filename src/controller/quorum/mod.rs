@@ -64,6 +64,32 @@ pub struct QuorumMembers {
     /// This node is not a voter (`process.roles=broker`): it follows the
     /// voters' metadata instead of taking part in Raft.
     pub observer: bool,
+    /// Mutual TLS between controllers (an `SSL` controller listener).
+    pub tls: Option<QuorumTls>,
+}
+
+/// The controller listener's TLS: its acceptor (client certificates
+/// required) and this node's connector to the others.
+#[derive(Clone)]
+pub struct QuorumTls {
+    pub acceptor: tokio_rustls::TlsAcceptor,
+    pub connector: tokio_rustls::TlsConnector,
+    /// With ACLs on, a peer's certificate must name a principal allowed
+    /// CLUSTER_ACTION (a super user, or by ACL), as Kafka's controller
+    /// requires of its peers.
+    pub authorizer: Option<crate::auth::authorizer::Authorizer>,
+}
+
+impl std::fmt::Debug for QuorumTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QuorumTls")
+    }
+}
+
+impl QuorumMembers {
+    fn transport(&self) -> network::Transport {
+        network::Transport::new(self.tls.as_ref().map(|tls| tls.connector.clone()))
+    }
 }
 
 /// How long a starting controller waits for the quorum to elect a leader
@@ -82,6 +108,8 @@ pub struct Quorum {
     liveness: std::sync::Arc<crate::controller::liveness::Liveness>,
     runtime: tokio::runtime::Handle,
     stop: tokio_util::sync::CancellationToken,
+    /// How this node reaches the other controllers.
+    transport: network::Transport,
 }
 
 /// How this node takes part: a Raft voter with its own copy of the log,
@@ -125,12 +153,15 @@ impl Quorum {
             .block_on(MetadataRaft::new(
                 node_id,
                 std::sync::Arc::new(config),
-                network::QuorumNetwork,
+                network::QuorumNetwork {
+                    transport: members.transport(),
+                },
                 log,
                 state.clone(),
             ))
             .map_err(|e| QuorumError::Raft(e.to_string()))?;
         let quorum = Quorum {
+            transport: members.transport(),
             member: Member::Voter { raft, state },
             liveness: Default::default(),
             runtime,
@@ -155,9 +186,11 @@ impl Quorum {
             .iter()
             .map(|(_, address)| address.clone())
             .collect();
-        let observer = observer::Observer::start(voters, &runtime, stop.clone());
+        let observer =
+            observer::Observer::start(voters, members.transport(), &runtime, stop.clone());
         runtime.block_on(observer.caught_up_to(1, ELECTION_WAIT))?;
         Ok(Quorum {
+            transport: members.transport(),
             member: Member::Observer(observer),
             liveness: Default::default(),
             runtime,
@@ -207,6 +240,8 @@ impl Quorum {
             .block_on(tokio::net::TcpListener::bind(&bind))?;
         self.runtime.spawn(network::serve(
             listener,
+            members.tls.clone(),
+            self.transport.clone(),
             raft.clone(),
             state.clone(),
             std::sync::Arc::clone(&self.liveness),
@@ -255,8 +290,13 @@ impl Quorum {
                 Err(error) => match error.forward_to_leader::<openraft::BasicNode>() {
                     Some(forward) => match &forward.leader_node {
                         Some(leader) => {
-                            match network::forward(&leader.addr, record.clone(), PROPOSAL_WAIT)
-                                .await
+                            match network::forward(
+                                &self.transport,
+                                &leader.addr,
+                                record.clone(),
+                                PROPOSAL_WAIT,
+                            )
+                            .await
                             {
                                 Ok((response, index)) => {
                                     raft.wait(Some(PROPOSAL_WAIT))
@@ -357,7 +397,9 @@ impl Quorum {
                 self.liveness.heard(node_id, leaving);
                 Ok(())
             }
-            Some((_, address)) => network::heartbeat(&address, node_id, leaving, ttl).await,
+            Some((_, address)) => {
+                network::heartbeat(&self.transport, &address, node_id, leaving, ttl).await
+            }
             None => Err("no metadata quorum leader".to_string()),
         }
     }

@@ -2,6 +2,12 @@
 //! TCP to the peer's controller listener, answered by one frame. A client
 //! keeps one connection per peer and reconnects after any failure; the
 //! server answers each connection's requests in order.
+//!
+//! When the controller listener is `SSL`, every connection is mutual TLS:
+//! the server accepts only peers whose certificate its truststore trusts,
+//! and presents its own; so only the cluster's nodes can vote, propose
+//! records, send heartbeats or read the metadata (SCRAM keys included).
+//! A `PLAINTEXT` controller listener trusts whoever reaches it.
 
 use std::time::Duration;
 
@@ -16,8 +22,9 @@ use openraft::raft::{
 use openraft::BasicNode;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
@@ -29,6 +36,47 @@ use crate::controller::liveness::Liveness;
 
 /// Frames larger than this are refused (a snapshot chunk is far smaller).
 const MAX_FRAME: usize = 64 * 1024 * 1024;
+
+/// A TCP or TLS stream to or from a peer.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Stream for T {}
+type PeerStream = Box<dyn Stream>;
+
+/// How this node reaches the other controllers: plain TCP, or TLS with
+/// its own certificate when the controller listener is `SSL`.
+#[derive(Clone, Default)]
+pub struct Transport {
+    tls: Option<TlsConnector>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+impl Transport {
+    pub fn new(tls: Option<TlsConnector>) -> Transport {
+        Transport { tls }
+    }
+
+    async fn connect(&self, address: &str) -> std::io::Result<PeerStream> {
+        let tcp = TcpStream::connect(address).await?;
+        let _ = tcp.set_nodelay(true);
+        match &self.tls {
+            None => Ok(Box::new(tcp)),
+            Some(connector) => {
+                let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                let name = rustls_pki_types::ServerName::try_from(host.to_string())
+                    .map_err(std::io::Error::other)?;
+                Ok(Box::new(connector.connect(name, tcp).await?))
+            }
+        }
+    }
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 enum RaftRequest {
@@ -65,12 +113,13 @@ enum RaftReply {
 /// One request to the controller listener at `address` on a fresh
 /// connection, answered within `ttl`.
 async fn call_once(
+    transport: &Transport,
     address: &str,
     request: RaftRequest,
     ttl: Duration,
 ) -> Result<RaftReply, String> {
     let exchange = async {
-        let mut stream = TcpStream::connect(address).await?;
+        let mut stream = transport.connect(address).await?;
         write_frame(&mut stream, &request).await?;
         read_frame::<RaftReply>(&mut stream).await
     };
@@ -86,11 +135,12 @@ const MISMATCHED: &str = "mismatched reply";
 /// Sends a proposal to the leader's controller listener at `address`;
 /// the response and the log index it was written at.
 pub async fn forward(
+    transport: &Transport,
     address: &str,
     record: MetadataRecord,
     ttl: Duration,
 ) -> Result<(MetadataResponse, u64), String> {
-    match call_once(address, RaftRequest::Propose(record), ttl).await? {
+    match call_once(transport, address, RaftRequest::Propose(record), ttl).await? {
         RaftReply::Propose(result) => result,
         _ => Err(MISMATCHED.to_string()),
     }
@@ -99,12 +149,14 @@ pub async fn forward(
 /// Tells the quorum leader's controller at `address` that `node_id` is
 /// alive.
 pub async fn heartbeat(
+    transport: &Transport,
     address: &str,
     node_id: i32,
     leaving: bool,
     ttl: Duration,
 ) -> Result<(), String> {
-    match call_once(address, RaftRequest::Heartbeat { node_id, leaving }, ttl).await? {
+    let request = RaftRequest::Heartbeat { node_id, leaving };
+    match call_once(transport, address, request, ttl).await? {
         RaftReply::Heartbeat => Ok(()),
         _ => Err(MISMATCHED.to_string()),
     }
@@ -113,25 +165,34 @@ pub async fn heartbeat(
 /// An observer's poll of the voter at `address`: the applied state if it
 /// moved past `known_index` within the voter's poll wait.
 pub async fn fetch_state(
+    transport: &Transport,
     address: &str,
     known_index: u64,
     ttl: Duration,
 ) -> Result<Option<(u64, MetadataState)>, String> {
-    match call_once(address, RaftRequest::FetchState { known_index }, ttl).await? {
+    let request = RaftRequest::FetchState { known_index };
+    match call_once(transport, address, request, ttl).await? {
         RaftReply::State(state) => Ok(state),
         _ => Err(MISMATCHED.to_string()),
     }
 }
 
-async fn write_frame(stream: &mut TcpStream, value: &impl Serialize) -> std::io::Result<()> {
+async fn write_frame(
+    stream: &mut (impl AsyncWrite + Unpin),
+    value: &impl Serialize,
+) -> std::io::Result<()> {
     let body = serde_json::to_vec(value).map_err(std::io::Error::other)?;
     let mut frame = Vec::with_capacity(4 + body.len());
     frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
     frame.extend_from_slice(&body);
-    stream.write_all(&frame).await
+    stream.write_all(&frame).await?;
+    // TLS holds what it encrypted until flushed.
+    stream.flush().await
 }
 
-async fn read_frame<T: DeserializeOwned>(stream: &mut TcpStream) -> std::io::Result<T> {
+async fn read_frame<T: DeserializeOwned>(
+    stream: &mut (impl AsyncRead + Unpin),
+) -> std::io::Result<T> {
     let length = stream.read_u32().await? as usize;
     if length > MAX_FRAME {
         return Err(std::io::Error::other(format!("frame of {length} bytes")));
@@ -157,7 +218,9 @@ async fn read_frame<T: DeserializeOwned>(stream: &mut TcpStream) -> std::io::Res
 
 /// Makes clients for peers; a peer's address is its `BasicNode` address.
 #[derive(Debug, Clone, Default)]
-pub struct QuorumNetwork;
+pub struct QuorumNetwork {
+    pub transport: Transport,
+}
 
 impl RaftNetworkFactory<TypeConfig> for QuorumNetwork {
     type Network = PeerClient;
@@ -166,6 +229,7 @@ impl RaftNetworkFactory<TypeConfig> for QuorumNetwork {
         PeerClient {
             target,
             address: node.addr.clone(),
+            transport: self.transport.clone(),
             stream: None,
         }
     }
@@ -175,7 +239,8 @@ impl RaftNetworkFactory<TypeConfig> for QuorumNetwork {
 pub struct PeerClient {
     target: u64,
     address: String,
-    stream: Option<TcpStream>,
+    transport: Transport,
+    stream: Option<PeerStream>,
 }
 
 /// How a call failed, before it is put in openraft's per-RPC error type.
@@ -188,11 +253,8 @@ impl PeerClient {
     async fn call(&mut self, request: RaftRequest, ttl: Duration) -> Result<RaftReply, CallError> {
         let stream = match self.stream.take() {
             Some(stream) => stream,
-            None => match tokio::time::timeout(ttl, TcpStream::connect(&self.address)).await {
-                Ok(Ok(stream)) => {
-                    let _ = stream.set_nodelay(true);
-                    stream
-                }
+            None => match tokio::time::timeout(ttl, self.transport.connect(&self.address)).await {
+                Ok(Ok(stream)) => stream,
                 Ok(Err(error)) => return Err(CallError::Unreachable(error)),
                 Err(_) => {
                     return Err(CallError::Unreachable(std::io::Error::new(
@@ -289,9 +351,12 @@ impl RaftNetwork<TypeConfig> for PeerClient {
     }
 }
 
-/// Answers peers' Raft RPCs on the controller listener until `shutdown`.
+/// Answers peers' Raft RPCs on the controller listener until `shutdown`;
+/// with `tls`, only to peers whose certificate it trusts.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<super::QuorumTls>,
+    transport: Transport,
     raft: MetadataRaft,
     state: StateMachineStore,
     liveness: Arc<Liveness>,
@@ -308,9 +373,40 @@ pub async fn serve(
                 let state = state.clone();
                 let liveness = Arc::clone(&liveness);
                 let shutdown = shutdown.clone();
+                let tls = tls.clone();
+                let transport = transport.clone();
                 tokio::spawn(async move {
+                    let _ = stream.set_nodelay(true);
+                    let stream: PeerStream = match tls {
+                        None => Box::new(stream),
+                        Some(tls) => {
+                            let handshake = tokio::time::timeout(
+                                Duration::from_secs(10),
+                                tls.acceptor.accept(stream),
+                            );
+                            match handshake.await {
+                                Ok(Ok(stream)) => {
+                                    if let Err(principal) =
+                                        peer_allowed(&tls, &stream, peer, &state)
+                                    {
+                                        warn!(%peer, %principal, "controller connection refused: not allowed CLUSTER_ACTION");
+                                        return;
+                                    }
+                                    Box::new(stream)
+                                }
+                                Ok(Err(error)) => {
+                                    warn!(%peer, %error, "controller connection refused: TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    warn!(%peer, "controller connection refused: no TLS handshake");
+                                    return;
+                                }
+                            }
+                        }
+                    };
                     tokio::select! {
-                        result = answer(stream, raft, state, liveness) => {
+                        result = answer(stream, transport, raft, state, liveness) => {
                             if let Err(error) = result {
                                 debug!(%peer, %error, "controller connection closed");
                             }
@@ -327,13 +423,43 @@ pub async fn serve(
     }
 }
 
+/// Whether a TLS peer may speak to the quorum: with ACLs on, its
+/// certificate's principal needs CLUSTER_ACTION; else the CA vouches.
+fn peer_allowed(
+    tls: &super::QuorumTls,
+    stream: &tokio_rustls::server::TlsStream<TcpStream>,
+    peer: std::net::SocketAddr,
+    state: &StateMachineStore,
+) -> Result<(), String> {
+    let Some(authorizer) = tls.authorizer.as_ref().filter(|a| a.enabled()) else {
+        return Ok(());
+    };
+    let principal = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(|leaf| crate::auth::principal::from_certificate(leaf))
+        .unwrap_or_else(|| "User:ANONYMOUS".to_string());
+    let acls = Arc::new(state.state().acls.clone());
+    let allowed = authorizer.session(acls, &principal, peer.ip()).allows(
+        crate::metadata::acls::AclOperation::ClusterAction,
+        crate::metadata::acls::ResourceType::Cluster,
+        crate::metadata::acls::CLUSTER_NAME,
+    );
+    match allowed {
+        true => Ok(()),
+        false => Err(principal),
+    }
+}
+
 async fn answer(
-    mut stream: TcpStream,
+    mut stream: PeerStream,
+    transport: Transport,
     raft: MetadataRaft,
     state: StateMachineStore,
     liveness: Arc<Liveness>,
 ) -> std::io::Result<()> {
-    let _ = stream.set_nodelay(true);
     loop {
         let request: RaftRequest = match read_frame(&mut stream).await {
             Ok(request) => request,
@@ -348,7 +474,9 @@ async fn answer(
             RaftRequest::InstallSnapshot(rpc) => {
                 RaftReply::InstallSnapshot(raft.install_snapshot(rpc).await)
             }
-            RaftRequest::Propose(record) => RaftReply::Propose(propose(&raft, record).await),
+            RaftRequest::Propose(record) => {
+                RaftReply::Propose(propose(&raft, &transport, record).await)
+            }
             RaftRequest::Heartbeat { node_id, leaving } => {
                 // An observer sends to every voter; the leader counts it.
                 liveness.heard(node_id, leaving);
@@ -379,6 +507,7 @@ async fn answer(
 /// else passed on to the leader (observers may ask any voter).
 async fn propose(
     raft: &MetadataRaft,
+    transport: &Transport,
     record: MetadataRecord,
 ) -> Result<(MetadataResponse, u64), String> {
     match raft.client_write(record.clone()).await {
@@ -387,7 +516,7 @@ async fn propose(
             .forward_to_leader::<BasicNode>()
             .and_then(|forward| forward.leader_node.clone())
         {
-            Some(leader) => forward(&leader.addr, record, Duration::from_secs(30)).await,
+            Some(leader) => forward(transport, &leader.addr, record, Duration::from_secs(30)).await,
             None => Err(error.to_string()),
         },
     }

@@ -21,6 +21,7 @@ pub const POLL_WAIT: Duration = Duration::from_secs(2);
 pub struct Observer {
     /// The voters' controller addresses.
     voters: Vec<String>,
+    transport: network::Transport,
     state: watch::Sender<Arc<MetadataState>>,
     /// The metadata log index `state` reflects (0: nothing yet).
     index: watch::Sender<u64>,
@@ -30,11 +31,13 @@ impl Observer {
     /// Starts following the voters; the state fills in at the first poll.
     pub fn start(
         voters: Vec<String>,
+        transport: network::Transport,
         runtime: &tokio::runtime::Handle,
         stop: CancellationToken,
     ) -> Arc<Observer> {
         let observer = Arc::new(Observer {
             voters,
+            transport,
             state: watch::Sender::new(Arc::new(MetadataState::default())),
             index: watch::Sender::new(0),
         });
@@ -48,7 +51,7 @@ impl Observer {
             let known = *self.index.borrow();
             let address = &self.voters[voter % self.voters.len()];
             let polled = tokio::select! {
-                polled = network::fetch_state(address, known, POLL_WAIT * 2) => polled,
+                polled = network::fetch_state(&self.transport, address, known, POLL_WAIT * 2) => polled,
                 _ = stop.cancelled() => return,
             };
             match polled {
@@ -105,7 +108,7 @@ impl Observer {
         let mut failure = String::from("no voter reachable");
         loop {
             for address in &self.voters {
-                match network::forward(address, record.clone(), timeout).await {
+                match network::forward(&self.transport, address, record.clone(), timeout).await {
                     Ok((response, index)) => {
                         self.caught_up_to(index, timeout).await?;
                         return Ok(response);
@@ -130,7 +133,7 @@ impl Observer {
         let mut delivered = false;
         let mut failure = String::new();
         for address in &self.voters {
-            match network::heartbeat(address, node_id, leaving, ttl).await {
+            match network::heartbeat(&self.transport, address, node_id, leaving, ttl).await {
                 Ok(()) => delivered = true,
                 Err(error) => failure = error,
             }
