@@ -20,7 +20,7 @@ import kafka_wire as w
 # first flexible version of each API
 FLEXIBLE_FROM = {0: 9, 1: 12, 2: 6, 3: 9, 18: 3, 19: 5, 20: 4}
 # highest version minimal_body() encodes correctly
-ENCODABLE_UP_TO = {0: 12, 1: 14, 2: 10, 3: 13, 18: 4, 19: 7, 20: 6}
+ENCODABLE_UP_TO = {0: 13, 1: 18, 2: 10, 3: 13, 18: 4, 19: 7, 20: 6}
 API_NAMES = {0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 18: "ApiVersions",
              19: "CreateTopics", 20: "DeleteTopics"}
 
@@ -39,7 +39,7 @@ def minimal_body(api: int, v: int) -> bytes:
             b += nstr(None)                      # transactional_id
         return b + w.i16(1) + w.i32(1000) + empty_array(flex) + tags
     if api == 1:  # Fetch
-        b = w.i32(-1) if v <= 14 else b""        # replica_id
+        b = w.i32(-1) if v <= 14 else b""        # replica_id (v15+: a tagged replica state)
         b += w.i32(0) + w.i32(0)                 # max_wait_ms, min_bytes
         if v >= 3:
             b += w.i32(1024 * 1024)              # max_bytes
@@ -57,7 +57,10 @@ def minimal_body(api: int, v: int) -> bytes:
         b = w.i32(-1)
         if v >= 2:
             b += w.i8(0)
-        return b + empty_array(flex) + tags
+        b += empty_array(flex)
+        if v >= 10:
+            b += w.i32(1000)                     # timeout_ms
+        return b + tags
     if api == 3:  # Metadata
         b = empty_array(flex)                    # v0: all topics; v1+: none
         if v >= 4:

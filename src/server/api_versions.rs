@@ -4,9 +4,9 @@
 //! fully:
 //! - Produce is advertised from v0 although v0–v2 are refused at request time
 //!   (as Kafka 4 does): librdkafka disables compression unless Produce v0 is
-//!   listed. Produce v13 (topic ids) is not advertised yet.
-//! - Fetch stops at v12: v13+ address topics by id and v15+ carry replica
-//!   state; they come with replication.
+//!   listed. Produce v13 and Fetch v13+ address topics by id (unknown ids
+//!   → UNKNOWN_TOPIC_ID); Fetch v15+ carries the follower's id in its
+//!   replica state.
 //! - Transactions V2 (KIP-890) is offered as Kafka 4 offers it: the
 //!   finalised feature `transaction.version` 2 in ApiVersions, and Produce
 //!   v12, EndTxn v5 and TxnOffsetCommit v5, which are what a client that
@@ -30,10 +30,10 @@ const fn range(api_key: ApiKey, min: i16, max: i16) -> VersionRange {
 
 /// Advertised in ApiVersions responses, in api-key order.
 pub const ADVERTISED: &[VersionRange] = &[
-    range(ApiKey::Produce, 0, 12),
-    range(ApiKey::Fetch, 4, 12),
-    range(ApiKey::ListOffsets, 1, 7),
-    range(ApiKey::Metadata, 0, 12),
+    range(ApiKey::Produce, 0, 13),
+    range(ApiKey::Fetch, 4, 18),
+    range(ApiKey::ListOffsets, 1, 10),
+    range(ApiKey::Metadata, 0, 13),
     range(ApiKey::OffsetCommit, 2, 8),
     range(ApiKey::OffsetFetch, 1, 8),
     range(ApiKey::FindCoordinator, 0, 6),
@@ -126,7 +126,8 @@ mod tests {
         assert_eq!(advertised(ApiKey::Produce).map(|r| r.min), Some(0));
         assert!(!is_accepted(ApiKey::Produce, 2));
         assert!(is_accepted(ApiKey::Produce, 3));
-        assert!(!is_accepted(ApiKey::Fetch, 13));
+        assert!(is_accepted(ApiKey::Fetch, 18));
+        assert!(!is_accepted(ApiKey::Fetch, 19));
         assert!(!is_accepted(ApiKey::AddPartitionsToTxn, 4));
     }
 }

@@ -48,16 +48,44 @@ const MAX_WAIT_CAP: Duration = Duration::from_secs(60);
 pub async fn handle(
     broker: &Arc<Broker>,
     mut request: FetchRequest,
-    _version: i16,
+    version: i16,
     context: &RequestContext,
 ) -> FetchResponse {
     let max_wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + max_wait;
     let max_bytes = request.max_bytes.clamp(0, broker.config().fetch_max_bytes) as usize;
     let min_bytes = (request.min_bytes.max(0) as usize).min(max_bytes);
-    // A follower (replica id >= 0) reads to the log end and reports its
-    // progress with each fetch; consumers read to the visible end.
-    let replica = (request.replica_id.0 >= 0).then_some(request.replica_id.0);
+    // A follower (replica id >= 0; in the replica state from v15) reads to
+    // the log end and reports its progress with each fetch; consumers read
+    // to the visible end.
+    let replica_id = match version >= 15 {
+        true => request.replica_state.replica_id.0,
+        false => request.replica_id.0,
+    };
+    let replica = (replica_id >= 0).then_some(replica_id);
+    // From v13 topics come by id: an unknown id is answered before
+    // anything else (ids are not secret), the others are read by name.
+    let image = broker.metadata();
+    let mut unknown_ids = Vec::new();
+    if version >= 13 {
+        let (known, unknown): (Vec<FetchTopic>, Vec<FetchTopic>) =
+            std::mem::take(&mut request.topics)
+                .into_iter()
+                .partition(|topic| image.topic_by_id(topic.topic_id).is_some());
+        request.topics = known
+            .into_iter()
+            .map(|mut topic| {
+                if let Some(known) = image.topic_by_id(topic.topic_id) {
+                    topic.topic = topic_name(&known.name);
+                }
+                topic
+            })
+            .collect();
+        unknown_ids = unknown
+            .iter()
+            .map(|topic| refused(topic, ResponseError::UnknownTopicId))
+            .collect();
+    }
     // Followers need CLUSTER_ACTION (a client claiming a replica id must
     // not read past the high watermark, nor move it); consumers need READ
     // on each topic. Kafka answers both refusals per partition, with
@@ -81,31 +109,21 @@ pub async fn handle(
                     ))
         });
     drop(authz);
-    let denied: Vec<FetchableTopicResponse> = denied
-        .into_iter()
-        .map(|topic| {
-            FetchableTopicResponse::default()
-                .with_partitions(
-                    topic
-                        .partitions
-                        .iter()
-                        .map(|p| {
-                            PartitionData::default()
-                                .with_partition_index(p.partition)
-                                .with_error_code(ResponseError::TopicAuthorizationFailed.code())
-                                .with_high_watermark(-1)
-                                .with_last_stable_offset(-1)
-                                .with_log_start_offset(-1)
-                                .with_records(Some(Bytes::new()))
-                        })
-                        .collect(),
-                )
-                .with_topic(topic.topic)
-        })
+    let mut denied: Vec<FetchableTopicResponse> = denied
+        .iter()
+        .map(|topic| refused(topic, ResponseError::TopicAuthorizationFailed))
         .collect();
+    denied.append(&mut unknown_ids);
     request.topics = allowed;
     let respond = |broker: &Broker, mut topics: Vec<FetchableTopicResponse>| {
         topics.extend(denied.iter().cloned());
+        if version >= 13 {
+            for topic in &mut topics {
+                if let Some(known) = image.topic(topic.topic.as_str()) {
+                    topic.topic_id = known.id;
+                }
+            }
+        }
         respond(broker, topics)
     };
     let mut wanted = resolve(broker, &request.topics);
@@ -140,6 +158,28 @@ pub async fn handle(
             _ = broker.shutting_down() => return respond(broker, topics),
         }
     }
+}
+
+/// Every partition of `topic` refused with `error`.
+fn refused(topic: &FetchTopic, error: ResponseError) -> FetchableTopicResponse {
+    FetchableTopicResponse::default()
+        .with_topic(topic.topic.clone())
+        .with_topic_id(topic.topic_id)
+        .with_partitions(
+            topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    PartitionData::default()
+                        .with_partition_index(p.partition)
+                        .with_error_code(error.code())
+                        .with_high_watermark(-1)
+                        .with_last_stable_offset(-1)
+                        .with_log_start_offset(-1)
+                        .with_records(Some(Bytes::new()))
+                })
+                .collect(),
+        )
 }
 
 /// Checks each partition a follower fetches for divergence once per
@@ -381,6 +421,7 @@ pub fn error_response(request: &FetchRequest, _version: i16, code: i16) -> Fetch
             .map(|t| {
                 FetchableTopicResponse::default()
                     .with_topic(t.topic.clone())
+                    .with_topic_id(t.topic_id)
                     .with_partitions(
                         t.partitions
                             .iter()

@@ -21,6 +21,12 @@ use crate::types::TopicPartition;
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
+/// v8+ (KIP-405): the earliest offset in local storage — the log start,
+/// as gregor keeps no remote tier.
+const EARLIEST_LOCAL: i64 = -4;
+/// v9+ (KIP-1005): the last offset in the remote tier; none without one,
+/// as Kafka answers when tiered storage is off.
+const LATEST_TIERED: i64 = -5;
 
 pub async fn handle(
     broker: &Arc<Broker>,
@@ -59,7 +65,8 @@ pub async fn handle(
                 continue;
             }
             let found = match wanted.timestamp {
-                EARLIEST => Ok(Some((-1, partition.log_start_offset().value()))),
+                EARLIEST | EARLIEST_LOCAL => Ok(Some((-1, partition.log_start_offset().value()))),
+                LATEST_TIERED => Ok(None),
                 LATEST => Ok(Some((-1, partition.visible_end(isolation).value()))),
                 MAX_TIMESTAMP => partition
                     .max_timestamp()

@@ -52,11 +52,33 @@ pub async fn handle(
             return refuse_all(request, ResponseError::TransactionalIdAuthorizationFailed);
         }
     }
+    let image = broker.metadata();
     let mut topics = Vec::with_capacity(request.topic_data.len());
     for topic in request.topic_data {
         // No auto-creation here: as in Kafka, only Metadata creates topics,
         // and a Produce to an unknown one answers UNKNOWN_TOPIC_OR_PARTITION.
-        let name = topic.name.to_string();
+        // From v13 topics come by id; an unknown id is told first.
+        let name = match version >= 13 {
+            false => topic.name.to_string(),
+            true => match image.topic_by_id(topic.topic_id) {
+                Some(known) => known.name.clone(),
+                None => {
+                    let code = ResponseError::UnknownTopicId;
+                    let partitions = topic
+                        .partition_data
+                        .iter()
+                        .map(|data| refused(data.index, code))
+                        .collect();
+                    topics.push(
+                        TopicProduceResponse::default()
+                            .with_topic_id(topic.topic_id)
+                            .with_partition_responses(partitions),
+                    );
+                    continue;
+                }
+            },
+        };
+        let topic_id = topic.topic_id;
         // Authorization comes first: an unknown topic one may not write
         // to is TOPIC_AUTHORIZATION_FAILED, which tells nothing of it.
         if !authz.allows(AclOperation::Write, ResourceType::Topic, &name) {
@@ -69,6 +91,7 @@ pub async fn handle(
             topics.push(
                 TopicProduceResponse::default()
                     .with_name(topic_name(&name))
+                    .with_topic_id(topic_id)
                     .with_partition_responses(partitions),
             );
             continue;
@@ -88,6 +111,7 @@ pub async fn handle(
         topics.push(
             TopicProduceResponse::default()
                 .with_name(topic_name(&name))
+                .with_topic_id(topic_id)
                 .with_partition_responses(partitions),
         );
     }
@@ -337,6 +361,7 @@ fn refusals(request: &ProduceRequest, code: i16) -> Vec<TopicProduceResponse> {
         .map(|t| {
             TopicProduceResponse::default()
                 .with_name(t.name.clone())
+                .with_topic_id(t.topic_id)
                 .with_partition_responses(
                     t.partition_data
                         .iter()
