@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tracing::{error, info, warn};
 
+use gregor::config::client_security::ClientSecurityConfig;
 use gregor::config::{self, BrokerConfig};
 use gregor::server::instance::RunningBroker;
 
@@ -48,14 +49,37 @@ enum Command {
     Consume(ConsumeArgs),
 }
 
+/// Where a console command connects, and how.
+#[derive(clap::Args)]
+struct ConnectionArgs {
+    /// The broker to connect to.
+    #[arg(long = "bootstrap-server", default_value = "localhost:9092")]
+    bootstrap_server: String,
+    /// Kafka client properties to connect with: security.protocol,
+    /// sasl.mechanism, sasl.jaas.config, ssl.truststore.*, ssl.keystore.*,
+    /// ssl.endpoint.identification.algorithm.
+    #[arg(long = "command-config", value_name = "FILE")]
+    command_config: Option<PathBuf>,
+}
+
+impl ConnectionArgs {
+    /// The security `--command-config` asks for; its error printed.
+    fn security(&self) -> Result<ClientSecurityConfig, ExitCode> {
+        gregor::cli::command_config::load(self.command_config.as_deref()).map_err(|error| {
+            eprintln!("Error: {error}");
+            ExitCode::FAILURE
+        })
+    }
+}
+
 fn parse_property(text: &str) -> Result<(String, String), String> {
     parse_override(text)
 }
 
 #[derive(clap::Args)]
 struct ProduceArgs {
-    #[arg(long = "bootstrap-server", default_value = "localhost:9092")]
-    bootstrap_server: String,
+    #[command(flatten)]
+    connection: ConnectionArgs,
     #[arg(long)]
     topic: String,
     /// parse.key=true, key.separator=SEP (repeatable).
@@ -65,8 +89,8 @@ struct ProduceArgs {
 
 #[derive(clap::Args)]
 struct ConsumeArgs {
-    #[arg(long = "bootstrap-server", default_value = "localhost:9092")]
-    bootstrap_server: String,
+    #[command(flatten)]
+    connection: ConnectionArgs,
     #[arg(long)]
     topic: String,
     /// Start from the earliest offset instead of the end.
@@ -95,9 +119,8 @@ struct ConsumeArgs {
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("action").required(true).args(["list", "describe", "create", "alter", "delete"])))]
 struct TopicsArgs {
-    /// The broker to connect to.
-    #[arg(long = "bootstrap-server", default_value = "localhost:9092")]
-    bootstrap_server: String,
+    #[command(flatten)]
+    connection: ConnectionArgs,
     #[arg(long)]
     list: bool,
     /// Describes --topic, or every topic.
@@ -132,9 +155,8 @@ struct TopicsArgs {
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("action").required(true).args(["list", "describe", "delete"])))]
 struct GroupsArgs {
-    /// The broker to connect to.
-    #[arg(long = "bootstrap-server", default_value = "localhost:9092")]
-    bootstrap_server: String,
+    #[command(flatten)]
+    connection: ConnectionArgs,
     /// Lists every group.
     #[arg(long)]
     list: bool,
@@ -203,16 +225,29 @@ fn main() -> ExitCode {
 
 async fn run_produce(args: ProduceArgs) -> ExitCode {
     use std::io::BufRead;
+    let security = match args.connection.security() {
+        Ok(security) => security,
+        Err(code) => return code,
+    };
     let properties = gregor::cli::console::Properties(args.properties.into_iter().collect());
     let lines = std::io::stdin().lock().lines().map_while(Result::ok);
-    let outcome =
-        gregor::cli::console::produce(&args.bootstrap_server, &args.topic, &properties, lines)
-            .await;
+    let outcome = gregor::cli::console::produce(
+        &args.connection.bootstrap_server,
+        &security,
+        &args.topic,
+        &properties,
+        lines,
+    )
+    .await;
     print_outcome(outcome.map(|_| String::new()))
 }
 
 async fn run_consume(args: ConsumeArgs) -> ExitCode {
     use gregor::cli::console::{consume, ConsumeOptions, Properties, StartAt};
+    let security = match args.connection.security() {
+        Ok(security) => security,
+        Err(code) => return code,
+    };
     let start = match args.offset.as_deref() {
         Some("earliest") => StartAt::Beginning,
         Some("latest") => StartAt::End,
@@ -235,7 +270,8 @@ async fn run_consume(args: ConsumeArgs) -> ExitCode {
     };
     let properties = Properties(args.properties.into_iter().collect());
     let outcome = consume(
-        &args.bootstrap_server,
+        &args.connection.bootstrap_server,
+        &security,
         &args.topic,
         &properties,
         &options,
@@ -250,6 +286,10 @@ async fn run_consume(args: ConsumeArgs) -> ExitCode {
 
 async fn run_topics(args: TopicsArgs) -> ExitCode {
     use gregor::cli::topics::{run, Action};
+    let security = match args.connection.security() {
+        Ok(security) => security,
+        Err(code) => return code,
+    };
     let action = if args.list {
         Action::List
     } else if args.describe {
@@ -269,11 +309,19 @@ async fn run_topics(args: TopicsArgs) -> ExitCode {
     } else {
         Action::Delete
     };
-    print_outcome(run(&args.bootstrap_server, action, args.topic.as_deref()).await)
+    print_outcome(
+        run(
+            &args.connection.bootstrap_server,
+            &security,
+            action,
+            args.topic.as_deref(),
+        )
+        .await,
+    )
 }
 
 /// Prints a console command's output, or its error on stderr.
-fn print_outcome(outcome: Result<String, gregor::client::ClientError>) -> ExitCode {
+fn print_outcome<E: std::fmt::Display>(outcome: Result<String, E>) -> ExitCode {
     match outcome {
         Ok(output) => {
             print!("{output}");
@@ -288,6 +336,10 @@ fn print_outcome(outcome: Result<String, gregor::client::ClientError>) -> ExitCo
 
 async fn run_groups(args: GroupsArgs) -> ExitCode {
     use gregor::cli::groups::{run, Action, DescribeView};
+    let security = match args.connection.security() {
+        Ok(security) => security,
+        Err(code) => return code,
+    };
     let action = if args.list {
         Action::List
     } else if args.delete {
@@ -303,7 +355,15 @@ async fn run_groups(args: GroupsArgs) -> ExitCode {
         eprintln!("--describe and --delete need at least one --group");
         return ExitCode::FAILURE;
     }
-    print_outcome(run(&args.bootstrap_server, action, &args.groups).await)
+    print_outcome(
+        run(
+            &args.connection.bootstrap_server,
+            &security,
+            action,
+            &args.groups,
+        )
+        .await,
+    )
 }
 
 async fn run_broker(config: BrokerConfig, dev_data: Option<tempfile::TempDir>) -> ExitCode {

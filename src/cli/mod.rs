@@ -1,7 +1,27 @@
 //! Console commands that speak the Kafka protocol like any client, with
 //! flags modelled on Kafka's own scripts.
 
+pub mod command_config;
 pub mod console;
 pub mod group_member;
 pub mod groups;
 pub mod topics;
+
+use thiserror::Error;
+
+use crate::client::ClientError;
+
+/// Why a console command failed.
+#[derive(Debug, Error)]
+pub enum CommandError {
+    /// The command line asks for something the tool refuses before
+    /// connecting, as Kafka's tools refuse it.
+    #[error("{0}")]
+    Usage(String),
+    /// `--command-config` could not be read or names settings gregor
+    /// cannot connect with.
+    #[error("--command-config {path}: {reason}")]
+    CommandConfig { path: String, reason: String },
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
