@@ -47,6 +47,8 @@ enum Command {
     Produce(ProduceArgs),
     /// Prints records (like kafka-console-consumer.sh).
     Consume(ConsumeArgs),
+    /// Adds, removes and lists ACLs (like kafka-acls.sh).
+    Acls(AclsArgs),
 }
 
 /// Where a console command connects, and how.
@@ -177,6 +179,72 @@ struct GroupsArgs {
     state: bool,
 }
 
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("action").required(true).args(["add", "remove", "list"])))]
+struct AclsArgs {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    /// Adds ACLs.
+    #[arg(long)]
+    add: bool,
+    /// Removes ACLs (all of a resource's without principals).
+    #[arg(long)]
+    remove: bool,
+    /// Lists the ACLs of the resources given, or all of them.
+    #[arg(long, conflicts_with_all = ["producer", "consumer", "allow_principals", "deny_principals", "allow_hosts", "deny_hosts"])]
+    list: bool,
+    /// With --remove: do not ask for confirmation.
+    #[arg(long)]
+    force: bool,
+    /// A principal to allow, Type:name, e.g. User:alice or User:* (repeatable).
+    #[arg(long = "allow-principal", value_name = "PRINCIPAL")]
+    allow_principals: Vec<String>,
+    /// A principal to deny, Type:name (repeatable).
+    #[arg(long = "deny-principal", value_name = "PRINCIPAL")]
+    deny_principals: Vec<String>,
+    /// A host the allowed principals may come from (repeatable; default *).
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allow_hosts: Vec<String>,
+    /// A host the denied principals are denied from (repeatable; default *).
+    #[arg(long = "deny-host", value_name = "HOST")]
+    deny_hosts: Vec<String>,
+    /// An operation: Read, Write, Create, Delete, Alter, Describe,
+    /// ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite,
+    /// CreateTokens, DescribeTokens, TwoPhaseCommit or All (the default;
+    /// repeatable).
+    #[arg(long = "operation", value_name = "OPERATION")]
+    operations: Vec<String>,
+    /// A topic, or * for all (repeatable).
+    #[arg(long = "topic")]
+    topics: Vec<String>,
+    /// A consumer group, or * for all (repeatable).
+    #[arg(long = "group")]
+    groups: Vec<String>,
+    /// The cluster.
+    #[arg(long)]
+    cluster: bool,
+    /// A transactional id, or * for all (repeatable).
+    #[arg(long = "transactional-id", value_name = "ID")]
+    transactional_ids: Vec<String>,
+    /// literal (the default) or prefixed; for --list and --remove also any
+    /// (any pattern of the name) or match (every pattern that applies to it).
+    #[arg(long = "resource-pattern-type", value_name = "TYPE")]
+    resource_pattern_type: Option<String>,
+    /// The producer's ACLs: WRITE, DESCRIBE, CREATE on --topic; WRITE,
+    /// DESCRIBE on --transactional-id.
+    #[arg(long, conflicts_with_all = ["operations", "deny_principals", "deny_hosts"])]
+    producer: bool,
+    /// The consumer's ACLs: READ, DESCRIBE on --topic, READ on --group.
+    #[arg(long, conflicts_with_all = ["operations", "deny_principals", "deny_hosts"])]
+    consumer: bool,
+    /// With --producer: IDEMPOTENT_WRITE on the cluster.
+    #[arg(long)]
+    idempotent: bool,
+    /// With --list: only this principal's ACLs (repeatable).
+    #[arg(long = "principal", value_name = "PRINCIPAL")]
+    principals: Vec<String>,
+}
+
 fn parse_override(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
@@ -220,6 +288,7 @@ fn main() -> ExitCode {
         Command::Topics(args) => runtime.block_on(run_topics(args)),
         Command::Produce(args) => runtime.block_on(run_produce(args)),
         Command::Consume(args) => runtime.block_on(run_consume(args)),
+        Command::Acls(args) => runtime.block_on(run_acls(args)),
     }
 }
 
@@ -364,6 +433,65 @@ async fn run_groups(args: GroupsArgs) -> ExitCode {
         )
         .await,
     )
+}
+
+async fn run_acls(args: AclsArgs) -> ExitCode {
+    use gregor::cli::acls::{run, AclOptions, Action};
+    let security = match args.connection.security() {
+        Ok(security) => security,
+        Err(code) => return code,
+    };
+    let action = if args.add {
+        Action::Add
+    } else if args.remove {
+        Action::Remove
+    } else {
+        Action::List
+    };
+    let options = AclOptions {
+        action,
+        force: args.force,
+        allow_principals: args.allow_principals,
+        deny_principals: args.deny_principals,
+        allow_hosts: args.allow_hosts,
+        deny_hosts: args.deny_hosts,
+        operations: args.operations,
+        topics: args.topics,
+        groups: args.groups,
+        cluster: args.cluster,
+        transactional_ids: args.transactional_ids,
+        resource_pattern_type: args.resource_pattern_type,
+        producer: args.producer,
+        consumer: args.consumer,
+        idempotent: args.idempotent,
+        principals: args.principals,
+    };
+    let outcome = run(
+        &args.connection.bootstrap_server,
+        &security,
+        &options,
+        &mut confirm_on_terminal,
+    )
+    .await;
+    print_outcome(outcome)
+}
+
+/// Asks `question` on the terminal; without one (stdin closed or piped)
+/// there is nobody to ask, and --force must say yes instead.
+fn confirm_on_terminal(question: &str) -> Result<bool, gregor::cli::CommandError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(gregor::cli::CommandError::Usage(
+            "--remove asks for confirmation on a terminal, and stdin is not one: add --force"
+                .to_string(),
+        ));
+    }
+    println!("{question}");
+    std::io::stdout().flush().ok();
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer).ok();
+    Ok(answer.trim().eq_ignore_ascii_case("y"))
 }
 
 async fn run_broker(config: BrokerConfig, dev_data: Option<tempfile::TempDir>) -> ExitCode {

@@ -1,12 +1,15 @@
 //! Console commands that speak the Kafka protocol like any client, with
 //! flags modelled on Kafka's own scripts.
 
+pub mod acls;
 pub mod command_config;
 pub mod console;
 pub mod group_member;
 pub mod groups;
 pub mod topics;
 
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::protocol::StrBytes;
 use thiserror::Error;
 
 use crate::client::ClientError;
@@ -24,4 +27,20 @@ pub enum CommandError {
     CommandConfig { path: String, reason: String },
     #[error(transparent)]
     Client(#[from] ClientError),
+}
+
+/// A broker's per-item error as the tools print it: the error's name and
+/// the broker's message.
+pub(crate) fn broker_error(
+    code: i16,
+    message: Option<&StrBytes>,
+    context: &str,
+) -> Result<(), ClientError> {
+    match ResponseError::try_from_code(code) {
+        None => Ok(()),
+        Some(error) => Err(ClientError::Broker(match message {
+            Some(message) if !message.is_empty() => format!("{context}: {error}: {message}"),
+            _ => format!("{context}: {error}"),
+        })),
+    }
 }
