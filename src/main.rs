@@ -49,6 +49,8 @@ enum Command {
     Consume(ConsumeArgs),
     /// Adds, removes and lists ACLs (like kafka-acls.sh).
     Acls(AclsArgs),
+    /// Alters and describes users' SCRAM credentials (like kafka-configs.sh --entity-type users).
+    Configs(ConfigsArgs),
 }
 
 /// Where a console command connects, and how.
@@ -245,6 +247,43 @@ struct AclsArgs {
     principals: Vec<String>,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum EntityType {
+    /// Users' SCRAM credentials.
+    Users,
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("action").required(true).args(["alter", "describe"])))]
+struct ConfigsArgs {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    /// Sets (--add-config) or removes (--delete-config) the user's credentials.
+    #[arg(long)]
+    alter: bool,
+    /// Describes the user's credentials, or every user's.
+    #[arg(long)]
+    describe: bool,
+    /// The kind of entity (topic configs: gregor topics --alter).
+    #[arg(long = "entity-type", value_enum)]
+    entity_type: EntityType,
+    /// The user.
+    #[arg(long = "entity-name", value_name = "NAME")]
+    entity_name: Option<String>,
+    /// Credentials to set: 'SCRAM-SHA-256=[iterations=8192,password=secret],SCRAM-SHA-512=[password=secret]'
+    /// (iterations default 4096).
+    #[arg(long = "add-config", value_name = "CONFIGS", requires = "alter")]
+    add_config: Option<String>,
+    /// Mechanisms whose credential to delete: SCRAM-SHA-256,SCRAM-SHA-512.
+    #[arg(
+        long = "delete-config",
+        value_delimiter = ',',
+        value_name = "NAMES",
+        requires = "alter"
+    )]
+    delete_configs: Vec<String>,
+}
+
 fn parse_override(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
@@ -289,6 +328,7 @@ fn main() -> ExitCode {
         Command::Produce(args) => runtime.block_on(run_produce(args)),
         Command::Consume(args) => runtime.block_on(run_consume(args)),
         Command::Acls(args) => runtime.block_on(run_acls(args)),
+        Command::Configs(args) => runtime.block_on(run_configs(args)),
     }
 }
 
@@ -492,6 +532,28 @@ fn confirm_on_terminal(question: &str) -> Result<bool, gregor::cli::CommandError
     let mut answer = String::new();
     stdin.lock().read_line(&mut answer).ok();
     Ok(answer.trim().eq_ignore_ascii_case("y"))
+}
+
+async fn run_configs(args: ConfigsArgs) -> ExitCode {
+    use gregor::cli::configs::{run, Action};
+    let security = match args.connection.security() {
+        Ok(security) => security,
+        Err(code) => return code,
+    };
+    let EntityType::Users = args.entity_type;
+    let action = match (args.alter, args.entity_name) {
+        (true, Some(user)) => Action::Alter {
+            user,
+            add_config: args.add_config,
+            delete_configs: args.delete_configs,
+        },
+        (true, None) => {
+            eprintln!("Error: An entity name must be specified for every entity type");
+            return ExitCode::FAILURE;
+        }
+        (false, user) => Action::Describe { user },
+    };
+    print_outcome(run(&args.connection.bootstrap_server, &security, action).await)
 }
 
 async fn run_broker(config: BrokerConfig, dev_data: Option<tempfile::TempDir>) -> ExitCode {

@@ -3,6 +3,7 @@
 
 pub mod acls;
 pub mod command_config;
+pub mod configs;
 pub mod console;
 pub mod group_member;
 pub mod groups;
