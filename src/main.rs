@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tracing::{error, info, warn};
 
+use gregor::config::client_security::ClientSecurityConfig;
 use gregor::config::{self, BrokerConfig};
 use gregor::server::instance::RunningBroker;
 
@@ -46,6 +47,33 @@ enum Command {
     Produce(ProduceArgs),
     /// Prints records (like kafka-console-consumer.sh).
     Consume(ConsumeArgs),
+    /// Adds, removes and lists ACLs (like kafka-acls.sh).
+    Acls(AclsArgs),
+    /// Alters and describes users' SCRAM credentials (like kafka-configs.sh --entity-type users).
+    Configs(ConfigsArgs),
+}
+
+/// Where a console command connects, and how.
+#[derive(clap::Args)]
+struct ConnectionArgs {
+    /// The broker to connect to.
+    #[arg(long = "bootstrap-server", default_value = "localhost:9092")]
+    bootstrap_server: String,
+    /// Kafka client properties to connect with: security.protocol,
+    /// sasl.mechanism, sasl.jaas.config, ssl.truststore.*, ssl.keystore.*,
+    /// ssl.endpoint.identification.algorithm.
+    #[arg(long = "command-config", value_name = "FILE")]
+    command_config: Option<PathBuf>,
+}
+
+impl ConnectionArgs {
+    /// The security `--command-config` asks for; its error printed.
+    fn security(&self) -> Result<ClientSecurityConfig, ExitCode> {
+        gregor::cli::command_config::load(self.command_config.as_deref()).map_err(|error| {
+            eprintln!("Error: {error}");
+            ExitCode::FAILURE
+        })
+    }
 }
 
 fn parse_property(text: &str) -> Result<(String, String), String> {
@@ -54,8 +82,8 @@ fn parse_property(text: &str) -> Result<(String, String), String> {
 
 #[derive(clap::Args)]
 struct ProduceArgs {
-    #[arg(long = "bootstrap-server", default_value = "localhost:9092")]
-    bootstrap_server: String,
+    #[command(flatten)]
+    connection: ConnectionArgs,
     #[arg(long)]
     topic: String,
     /// parse.key=true, key.separator=SEP (repeatable).
@@ -65,8 +93,8 @@ struct ProduceArgs {
 
 #[derive(clap::Args)]
 struct ConsumeArgs {
-    #[arg(long = "bootstrap-server", default_value = "localhost:9092")]
-    bootstrap_server: String,
+    #[command(flatten)]
+    connection: ConnectionArgs,
     #[arg(long)]
     topic: String,
     /// Start from the earliest offset instead of the end.
@@ -95,9 +123,8 @@ struct ConsumeArgs {
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("action").required(true).args(["list", "describe", "create", "alter", "delete"])))]
 struct TopicsArgs {
-    /// The broker to connect to.
-    #[arg(long = "bootstrap-server", default_value = "localhost:9092")]
-    bootstrap_server: String,
+    #[command(flatten)]
+    connection: ConnectionArgs,
     #[arg(long)]
     list: bool,
     /// Describes --topic, or every topic.
@@ -132,9 +159,8 @@ struct TopicsArgs {
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("action").required(true).args(["list", "describe", "delete"])))]
 struct GroupsArgs {
-    /// The broker to connect to.
-    #[arg(long = "bootstrap-server", default_value = "localhost:9092")]
-    bootstrap_server: String,
+    #[command(flatten)]
+    connection: ConnectionArgs,
     /// Lists every group.
     #[arg(long)]
     list: bool,
@@ -153,6 +179,109 @@ struct GroupsArgs {
     /// With --describe: the group's state.
     #[arg(long, requires = "describe", conflicts_with = "members")]
     state: bool,
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("action").required(true).args(["add", "remove", "list"])))]
+struct AclsArgs {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    /// Adds ACLs.
+    #[arg(long)]
+    add: bool,
+    /// Removes ACLs (all of a resource's without principals).
+    #[arg(long)]
+    remove: bool,
+    /// Lists the ACLs of the resources given, or all of them.
+    #[arg(long, conflicts_with_all = ["producer", "consumer", "allow_principals", "deny_principals", "allow_hosts", "deny_hosts"])]
+    list: bool,
+    /// With --remove: do not ask for confirmation.
+    #[arg(long)]
+    force: bool,
+    /// A principal to allow, Type:name, e.g. User:alice or User:* (repeatable).
+    #[arg(long = "allow-principal", value_name = "PRINCIPAL")]
+    allow_principals: Vec<String>,
+    /// A principal to deny, Type:name (repeatable).
+    #[arg(long = "deny-principal", value_name = "PRINCIPAL")]
+    deny_principals: Vec<String>,
+    /// A host the allowed principals may come from (repeatable; default *).
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allow_hosts: Vec<String>,
+    /// A host the denied principals are denied from (repeatable; default *).
+    #[arg(long = "deny-host", value_name = "HOST")]
+    deny_hosts: Vec<String>,
+    /// An operation: Read, Write, Create, Delete, Alter, Describe,
+    /// ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite,
+    /// CreateTokens, DescribeTokens, TwoPhaseCommit or All (the default;
+    /// repeatable).
+    #[arg(long = "operation", value_name = "OPERATION")]
+    operations: Vec<String>,
+    /// A topic, or * for all (repeatable).
+    #[arg(long = "topic")]
+    topics: Vec<String>,
+    /// A consumer group, or * for all (repeatable).
+    #[arg(long = "group")]
+    groups: Vec<String>,
+    /// The cluster.
+    #[arg(long)]
+    cluster: bool,
+    /// A transactional id, or * for all (repeatable).
+    #[arg(long = "transactional-id", value_name = "ID")]
+    transactional_ids: Vec<String>,
+    /// literal (the default) or prefixed; for --list and --remove also any
+    /// (any pattern of the name) or match (every pattern that applies to it).
+    #[arg(long = "resource-pattern-type", value_name = "TYPE")]
+    resource_pattern_type: Option<String>,
+    /// The producer's ACLs: WRITE, DESCRIBE, CREATE on --topic; WRITE,
+    /// DESCRIBE on --transactional-id.
+    #[arg(long, conflicts_with_all = ["operations", "deny_principals", "deny_hosts"])]
+    producer: bool,
+    /// The consumer's ACLs: READ, DESCRIBE on --topic, READ on --group.
+    #[arg(long, conflicts_with_all = ["operations", "deny_principals", "deny_hosts"])]
+    consumer: bool,
+    /// With --producer: IDEMPOTENT_WRITE on the cluster.
+    #[arg(long)]
+    idempotent: bool,
+    /// With --list: only this principal's ACLs (repeatable).
+    #[arg(long = "principal", value_name = "PRINCIPAL")]
+    principals: Vec<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum EntityType {
+    /// Users' SCRAM credentials.
+    Users,
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("action").required(true).args(["alter", "describe"])))]
+struct ConfigsArgs {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    /// Sets (--add-config) or removes (--delete-config) the user's credentials.
+    #[arg(long)]
+    alter: bool,
+    /// Describes the user's credentials, or every user's.
+    #[arg(long)]
+    describe: bool,
+    /// The kind of entity (topic configs: gregor topics --alter).
+    #[arg(long = "entity-type", value_enum)]
+    entity_type: EntityType,
+    /// The user.
+    #[arg(long = "entity-name", value_name = "NAME")]
+    entity_name: Option<String>,
+    /// Credentials to set: 'SCRAM-SHA-256=[iterations=8192,password=secret],SCRAM-SHA-512=[password=secret]'
+    /// (iterations default 4096).
+    #[arg(long = "add-config", value_name = "CONFIGS", requires = "alter")]
+    add_config: Option<String>,
+    /// Mechanisms whose credential to delete: SCRAM-SHA-256,SCRAM-SHA-512.
+    #[arg(
+        long = "delete-config",
+        value_delimiter = ',',
+        value_name = "NAMES",
+        requires = "alter"
+    )]
+    delete_configs: Vec<String>,
 }
 
 fn parse_override(text: &str) -> Result<(String, String), String> {
@@ -198,21 +327,36 @@ fn main() -> ExitCode {
         Command::Topics(args) => runtime.block_on(run_topics(args)),
         Command::Produce(args) => runtime.block_on(run_produce(args)),
         Command::Consume(args) => runtime.block_on(run_consume(args)),
+        Command::Acls(args) => runtime.block_on(run_acls(args)),
+        Command::Configs(args) => runtime.block_on(run_configs(args)),
     }
 }
 
 async fn run_produce(args: ProduceArgs) -> ExitCode {
     use std::io::BufRead;
+    let security = match args.connection.security() {
+        Ok(security) => security,
+        Err(code) => return code,
+    };
     let properties = gregor::cli::console::Properties(args.properties.into_iter().collect());
     let lines = std::io::stdin().lock().lines().map_while(Result::ok);
-    let outcome =
-        gregor::cli::console::produce(&args.bootstrap_server, &args.topic, &properties, lines)
-            .await;
+    let outcome = gregor::cli::console::produce(
+        &args.connection.bootstrap_server,
+        &security,
+        &args.topic,
+        &properties,
+        lines,
+    )
+    .await;
     print_outcome(outcome.map(|_| String::new()))
 }
 
 async fn run_consume(args: ConsumeArgs) -> ExitCode {
     use gregor::cli::console::{consume, ConsumeOptions, Properties, StartAt};
+    let security = match args.connection.security() {
+        Ok(security) => security,
+        Err(code) => return code,
+    };
     let start = match args.offset.as_deref() {
         Some("earliest") => StartAt::Beginning,
         Some("latest") => StartAt::End,
@@ -235,7 +379,8 @@ async fn run_consume(args: ConsumeArgs) -> ExitCode {
     };
     let properties = Properties(args.properties.into_iter().collect());
     let outcome = consume(
-        &args.bootstrap_server,
+        &args.connection.bootstrap_server,
+        &security,
         &args.topic,
         &properties,
         &options,
@@ -250,6 +395,10 @@ async fn run_consume(args: ConsumeArgs) -> ExitCode {
 
 async fn run_topics(args: TopicsArgs) -> ExitCode {
     use gregor::cli::topics::{run, Action};
+    let security = match args.connection.security() {
+        Ok(security) => security,
+        Err(code) => return code,
+    };
     let action = if args.list {
         Action::List
     } else if args.describe {
@@ -269,11 +418,19 @@ async fn run_topics(args: TopicsArgs) -> ExitCode {
     } else {
         Action::Delete
     };
-    print_outcome(run(&args.bootstrap_server, action, args.topic.as_deref()).await)
+    print_outcome(
+        run(
+            &args.connection.bootstrap_server,
+            &security,
+            action,
+            args.topic.as_deref(),
+        )
+        .await,
+    )
 }
 
 /// Prints a console command's output, or its error on stderr.
-fn print_outcome(outcome: Result<String, gregor::client::ClientError>) -> ExitCode {
+fn print_outcome<E: std::fmt::Display>(outcome: Result<String, E>) -> ExitCode {
     match outcome {
         Ok(output) => {
             print!("{output}");
@@ -288,6 +445,10 @@ fn print_outcome(outcome: Result<String, gregor::client::ClientError>) -> ExitCo
 
 async fn run_groups(args: GroupsArgs) -> ExitCode {
     use gregor::cli::groups::{run, Action, DescribeView};
+    let security = match args.connection.security() {
+        Ok(security) => security,
+        Err(code) => return code,
+    };
     let action = if args.list {
         Action::List
     } else if args.delete {
@@ -303,7 +464,96 @@ async fn run_groups(args: GroupsArgs) -> ExitCode {
         eprintln!("--describe and --delete need at least one --group");
         return ExitCode::FAILURE;
     }
-    print_outcome(run(&args.bootstrap_server, action, &args.groups).await)
+    print_outcome(
+        run(
+            &args.connection.bootstrap_server,
+            &security,
+            action,
+            &args.groups,
+        )
+        .await,
+    )
+}
+
+async fn run_acls(args: AclsArgs) -> ExitCode {
+    use gregor::cli::acls::{run, AclOptions, Action};
+    let security = match args.connection.security() {
+        Ok(security) => security,
+        Err(code) => return code,
+    };
+    let action = if args.add {
+        Action::Add
+    } else if args.remove {
+        Action::Remove
+    } else {
+        Action::List
+    };
+    let options = AclOptions {
+        action,
+        force: args.force,
+        allow_principals: args.allow_principals,
+        deny_principals: args.deny_principals,
+        allow_hosts: args.allow_hosts,
+        deny_hosts: args.deny_hosts,
+        operations: args.operations,
+        topics: args.topics,
+        groups: args.groups,
+        cluster: args.cluster,
+        transactional_ids: args.transactional_ids,
+        resource_pattern_type: args.resource_pattern_type,
+        producer: args.producer,
+        consumer: args.consumer,
+        idempotent: args.idempotent,
+        principals: args.principals,
+    };
+    let outcome = run(
+        &args.connection.bootstrap_server,
+        &security,
+        &options,
+        &mut confirm_on_terminal,
+    )
+    .await;
+    print_outcome(outcome)
+}
+
+/// Asks `question` on the terminal; without one (stdin closed or piped)
+/// there is nobody to ask, and --force must say yes instead.
+fn confirm_on_terminal(question: &str) -> Result<bool, gregor::cli::CommandError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(gregor::cli::CommandError::Usage(
+            "--remove asks for confirmation on a terminal, and stdin is not one: add --force"
+                .to_string(),
+        ));
+    }
+    println!("{question}");
+    std::io::stdout().flush().ok();
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer).ok();
+    Ok(answer.trim().eq_ignore_ascii_case("y"))
+}
+
+async fn run_configs(args: ConfigsArgs) -> ExitCode {
+    use gregor::cli::configs::{run, Action};
+    let security = match args.connection.security() {
+        Ok(security) => security,
+        Err(code) => return code,
+    };
+    let EntityType::Users = args.entity_type;
+    let action = match (args.alter, args.entity_name) {
+        (true, Some(user)) => Action::Alter {
+            user,
+            add_config: args.add_config,
+            delete_configs: args.delete_configs,
+        },
+        (true, None) => {
+            eprintln!("Error: An entity name must be specified for every entity type");
+            return ExitCode::FAILURE;
+        }
+        (false, user) => Action::Describe { user },
+    };
+    print_outcome(run(&args.connection.bootstrap_server, &security, action).await)
 }
 
 async fn run_broker(config: BrokerConfig, dev_data: Option<tempfile::TempDir>) -> ExitCode {

@@ -19,6 +19,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::group_member::GroupMember;
 use crate::client::{ClientError, Connection};
+use crate::config::client_security::ClientSecurityConfig;
 use crate::records::batch::{Batches, Compression};
 use crate::records::builder::BatchBuilder;
 use crate::records::compression::decompress;
@@ -43,6 +44,32 @@ impl Properties {
             .get("key.separator")
             .cloned()
             .unwrap_or_else(|| default.to_string())
+    }
+}
+
+/// Connections to partition leaders, each opened on first use with the
+/// command's security and kept for the rest of the command.
+struct Connections<'a> {
+    security: &'a ClientSecurityConfig,
+    open: BTreeMap<String, Connection>,
+}
+
+impl<'a> Connections<'a> {
+    fn new(security: &'a ClientSecurityConfig) -> Connections<'a> {
+        Connections {
+            security,
+            open: BTreeMap::new(),
+        }
+    }
+
+    async fn to(&mut self, address: &str) -> Result<&mut Connection, ClientError> {
+        if !self.open.contains_key(address) {
+            let connection = Connection::connect_with(address, CLIENT_ID, self.security).await?;
+            self.open.insert(address.to_string(), connection);
+        }
+        self.open
+            .get_mut(address)
+            .ok_or_else(|| ClientError::Protocol(format!("no connection to {address}")))
     }
 }
 
@@ -120,18 +147,19 @@ async fn leaders(
         .collect()
 }
 
-/// Reads lines, sends them as records (keyed with `parse.key=true`), and
-/// returns how many were acknowledged.
+/// Reads lines, sends them as records (keyed with `parse.key=true`) over
+/// connections with `security`, and returns how many were acknowledged.
 pub async fn produce(
     bootstrap: &str,
+    security: &ClientSecurityConfig,
     topic: &str,
     properties: &Properties,
     lines: impl IntoIterator<Item = String>,
 ) -> Result<usize, ClientError> {
-    let mut bootstrap = Connection::connect(bootstrap, CLIENT_ID).await?;
+    let mut bootstrap = Connection::connect_with(bootstrap, CLIENT_ID, security).await?;
     let leaders = leaders(&mut bootstrap, topic).await?;
     let partitions: Vec<i32> = leaders.keys().copied().collect();
-    let mut connections: BTreeMap<String, Connection> = BTreeMap::new();
+    let mut connections = Connections::new(security);
     let parse_key = properties.flag("parse.key");
     let separator = properties.separator("\t");
     let mut pending: BTreeMap<i32, BatchBuilder> = BTreeMap::new();
@@ -177,7 +205,7 @@ pub async fn produce(
 }
 
 async fn flush(
-    connections: &mut BTreeMap<String, Connection>,
+    connections: &mut Connections<'_>,
     leaders: &BTreeMap<i32, String>,
     topic: &str,
     pending: &mut BTreeMap<i32, BatchBuilder>,
@@ -187,15 +215,7 @@ async fn flush(
         let Some(address) = leaders.get(&partition) else {
             continue;
         };
-        if !connections.contains_key(address) {
-            connections.insert(
-                address.clone(),
-                Connection::connect(address, CLIENT_ID).await?,
-            );
-        }
-        let Some(connection) = connections.get_mut(address) else {
-            continue;
-        };
+        let connection = connections.to(address).await?;
         let records = builder.build();
         let count = crate::records::batch::Batch::parse(&records)
             .map(|b| b.records_count() as usize)
@@ -249,6 +269,7 @@ type Positions = BTreeMap<i32, (String, i64)>;
 /// Where to start each partition: the committed offset if there is one,
 /// else the requested start.
 async fn start_positions(
+    connections: &mut Connections<'_>,
     topic: &str,
     leaders: &BTreeMap<i32, String>,
     partitions: &[i32],
@@ -268,7 +289,7 @@ async fn start_positions(
             (None, StartAt::Beginning) => -2,
             (None, StartAt::End) => -1,
         };
-        let mut connection = Connection::connect(address, CLIENT_ID).await?;
+        let connection = connections.to(address).await?;
         let request = ListOffsetsRequest::default()
             .with_replica_id(BrokerId(-1))
             .with_topics(vec![ListOffsetsTopic::default()
@@ -287,7 +308,7 @@ async fn start_positions(
 
 /// One fetch from every partition; prints records, at most `limit`.
 async fn fetch_round(
-    connections: &mut BTreeMap<String, Connection>,
+    connections: &mut Connections<'_>,
     positions: &mut Positions,
     topic: &str,
     properties: &Properties,
@@ -296,15 +317,7 @@ async fn fetch_round(
 ) -> Result<usize, ClientError> {
     let mut consumed = 0usize;
     for (partition, (address, offset)) in positions.iter_mut() {
-        if !connections.contains_key(address.as_str()) {
-            connections.insert(
-                address.clone(),
-                Connection::connect(address, CLIENT_ID).await?,
-            );
-        }
-        let Some(connection) = connections.get_mut(address.as_str()) else {
-            continue;
-        };
+        let connection = connections.to(address).await?;
         let request = FetchRequest::default()
             .with_replica_id(BrokerId(-1))
             .with_max_wait_ms(200)
@@ -362,17 +375,18 @@ async fn fetch_round(
     Ok(consumed)
 }
 
-/// Reads records and formats them as the console consumer prints them;
-/// with a group, shares the topic with the group's other members and
-/// commits what it printed.
+/// Reads records over connections with `security` and formats them as the
+/// console consumer prints them; with a group, shares the topic with the
+/// group's other members and commits what it printed.
 pub async fn consume(
     bootstrap: &str,
+    security: &ClientSecurityConfig,
     topic: &str,
     properties: &Properties,
     options: &ConsumeOptions,
     mut output: impl FnMut(&str),
 ) -> Result<usize, ClientError> {
-    let mut bootstrap = Connection::connect(bootstrap, CLIENT_ID).await?;
+    let mut bootstrap = Connection::connect_with(bootstrap, CLIENT_ID, security).await?;
     let leaders = leaders(&mut bootstrap, topic).await?;
     let all: Vec<i32> = leaders
         .keys()
@@ -384,19 +398,37 @@ pub async fn consume(
             "topic '{topic}' has no such partition"
         )));
     }
+    let mut connections = Connections::new(security);
     let mut member = None;
     let mut positions = match &options.group {
-        None => start_positions(topic, &leaders, &all, &options.start, &BTreeMap::new()).await?,
+        None => {
+            start_positions(
+                &mut connections,
+                topic,
+                &leaders,
+                &all,
+                &options.start,
+                &BTreeMap::new(),
+            )
+            .await?
+        }
         Some(group) => {
             let (mut joined, assigned) =
-                GroupMember::join(&mut bootstrap, group, topic, &all).await?;
+                GroupMember::join(&mut bootstrap, security, group, topic, &all).await?;
             let committed = joined.committed(&assigned).await?;
             member = Some(joined);
-            start_positions(topic, &leaders, &assigned, &options.start, &committed).await?
+            start_positions(
+                &mut connections,
+                topic,
+                &leaders,
+                &assigned,
+                &options.start,
+                &committed,
+            )
+            .await?
         }
     };
 
-    let mut connections: BTreeMap<String, Connection> = BTreeMap::new();
     let mut consumed = 0usize;
     let mut last_message = Instant::now();
     let mut last_heartbeat = Instant::now();
@@ -434,9 +466,15 @@ pub async fn consume(
                 if !done && joined.heartbeat().await? {
                     let assigned = joined.rejoin(&all).await?;
                     let committed = joined.committed(&assigned).await?;
-                    positions =
-                        start_positions(topic, &leaders, &assigned, &options.start, &committed)
-                            .await?;
+                    positions = start_positions(
+                        &mut connections,
+                        topic,
+                        &leaders,
+                        &assigned,
+                        &options.start,
+                        &committed,
+                    )
+                    .await?;
                 }
             }
         }

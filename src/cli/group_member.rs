@@ -22,6 +22,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use crate::client::{ClientError, Connection};
+use crate::config::client_security::ClientSecurityConfig;
 use crate::group::consumer_protocol::{assignment_partitions, subscription_topics};
 
 const CLIENT_ID: &str = "gregor-console";
@@ -92,9 +93,11 @@ pub struct GroupMember {
 }
 
 impl GroupMember {
-    /// Finds the coordinator and joins; returns the member and its partitions.
+    /// Finds the coordinator, connects to it with `security` and joins;
+    /// returns the member and its partitions.
     pub async fn join(
         bootstrap: &mut Connection,
+        security: &ClientSecurityConfig,
         group: &str,
         topic: &str,
         all_partitions: &[i32],
@@ -106,8 +109,8 @@ impl GroupMember {
             )
             .await?;
         broker_error(found.error_code, "FindCoordinator")?;
-        let coordinator =
-            Connection::connect(&format!("{}:{}", found.host, found.port), CLIENT_ID).await?;
+        let address = format!("{}:{}", found.host, found.port);
+        let coordinator = Connection::connect_with(&address, CLIENT_ID, security).await?;
         let mut member = GroupMember {
             coordinator,
             group: group.to_string(),

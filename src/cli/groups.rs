@@ -15,6 +15,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use crate::client::{ClientError, Connection};
+use crate::config::client_security::ClientSecurityConfig;
 use crate::group::consumer_protocol::assignment_partitions;
 use crate::types::TopicPartition;
 
@@ -44,19 +45,20 @@ fn broker_error(code: i16, context: &str) -> Result<(), ClientError> {
     }
 }
 
-/// Runs the command and returns what it prints.
+/// Runs the command, connecting with `security`, and returns what it prints.
 pub async fn run(
     bootstrap: &str,
+    security: &ClientSecurityConfig,
     action: Action,
     groups: &[String],
 ) -> Result<String, ClientError> {
-    let mut bootstrap = Connection::connect(bootstrap, CLIENT_ID).await?;
+    let mut bootstrap = Connection::connect_with(bootstrap, CLIENT_ID, security).await?;
     match action {
-        Action::List => list(&mut bootstrap).await,
+        Action::List => list(&mut bootstrap, security).await,
         Action::Describe(view) => {
             let mut out = String::new();
             for group in groups {
-                out.push_str(&describe(&mut bootstrap, group, &view).await?);
+                out.push_str(&describe(&mut bootstrap, security, group, &view).await?);
                 out.push('\n');
             }
             Ok(out)
@@ -64,7 +66,7 @@ pub async fn run(
         Action::Delete => {
             let mut out = String::new();
             for group in groups {
-                let (mut coordinator, _) = coordinator(&mut bootstrap, group).await?;
+                let (mut coordinator, _) = coordinator(&mut bootstrap, security, group).await?;
                 let request = DeleteGroupsRequest::default()
                     .with_groups_names(vec![GroupId(str_bytes(group))]);
                 let response = coordinator.request(request, 2).await?;
@@ -99,10 +101,13 @@ async fn brokers(connection: &mut Connection) -> Result<HashMap<i32, String>, Cl
         .collect())
 }
 
-async fn list(bootstrap: &mut Connection) -> Result<String, ClientError> {
+async fn list(
+    bootstrap: &mut Connection,
+    security: &ClientSecurityConfig,
+) -> Result<String, ClientError> {
     let mut names = Vec::new();
     for address in brokers(bootstrap).await?.values() {
-        let mut connection = Connection::connect(address, CLIENT_ID).await?;
+        let mut connection = Connection::connect_with(address, CLIENT_ID, security).await?;
         let response = connection.request(ListGroupsRequest::default(), 4).await?;
         broker_error(response.error_code, "ListGroups")?;
         names.extend(response.groups.into_iter().map(|g| g.group_id.to_string()));
@@ -115,6 +120,7 @@ async fn list(bootstrap: &mut Connection) -> Result<String, ClientError> {
 /// `host:port (id)`.
 async fn coordinator(
     bootstrap: &mut Connection,
+    security: &ClientSecurityConfig,
     group: &str,
 ) -> Result<(Connection, String), ClientError> {
     let request = FindCoordinatorRequest::default().with_key(str_bytes(group));
@@ -122,7 +128,10 @@ async fn coordinator(
     broker_error(response.error_code, "FindCoordinator")?;
     let address = format!("{}:{}", response.host, response.port);
     let label = format!("{address} ({})", response.node_id.0);
-    Ok((Connection::connect(&address, CLIENT_ID).await?, label))
+    Ok((
+        Connection::connect_with(&address, CLIENT_ID, security).await?,
+        label,
+    ))
 }
 
 struct Row {
@@ -134,10 +143,11 @@ struct Row {
 
 async fn describe(
     bootstrap: &mut Connection,
+    security: &ClientSecurityConfig,
     group: &str,
     view: &DescribeView,
 ) -> Result<String, ClientError> {
-    let (mut coordinator, coordinator_label) = coordinator(bootstrap, group).await?;
+    let (mut coordinator, coordinator_label) = coordinator(bootstrap, security, group).await?;
     let described = coordinator
         .request(
             DescribeGroupsRequest::default().with_groups(vec![GroupId(str_bytes(group))]),
@@ -241,7 +251,7 @@ async fn describe(
             row.committed = (partition.committed_offset >= 0).then_some(partition.committed_offset);
         }
     }
-    fill_log_end_offsets(bootstrap, &mut rows).await?;
+    fill_log_end_offsets(bootstrap, security, &mut rows).await?;
 
     if description.members.is_empty() {
         writeln!(out, "Consumer group '{group}' has no active members.\n").ok();
@@ -304,6 +314,7 @@ fn offsets_line(out: &mut String, columns: [&str; 9]) {
 /// Asks each partition's leader for its latest offset.
 async fn fill_log_end_offsets(
     bootstrap: &mut Connection,
+    security: &ClientSecurityConfig,
     rows: &mut BTreeMap<TopicPartition, Row>,
 ) -> Result<(), ClientError> {
     let topics: Vec<String> = {
@@ -345,7 +356,7 @@ async fn fill_log_end_offsets(
         let Some(address) = addresses.get(&leader) else {
             continue;
         };
-        let mut connection = Connection::connect(address, CLIENT_ID).await?;
+        let mut connection = Connection::connect_with(address, CLIENT_ID, security).await?;
         let mut topics: BTreeMap<String, Vec<i32>> = BTreeMap::new();
         for partition in &partitions {
             topics

@@ -1,7 +1,47 @@
 //! Console commands that speak the Kafka protocol like any client, with
 //! flags modelled on Kafka's own scripts.
 
+pub mod acls;
+pub mod command_config;
+pub mod configs;
 pub mod console;
 pub mod group_member;
 pub mod groups;
 pub mod topics;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::protocol::StrBytes;
+use thiserror::Error;
+
+use crate::client::ClientError;
+
+/// Why a console command failed.
+#[derive(Debug, Error)]
+pub enum CommandError {
+    /// The command line asks for something the tool refuses before
+    /// connecting, as Kafka's tools refuse it.
+    #[error("{0}")]
+    Usage(String),
+    /// `--command-config` could not be read or names settings gregor
+    /// cannot connect with.
+    #[error("--command-config {path}: {reason}")]
+    CommandConfig { path: String, reason: String },
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+/// A broker's per-item error as the tools print it: the error's name and
+/// the broker's message.
+pub(crate) fn broker_error(
+    code: i16,
+    message: Option<&StrBytes>,
+    context: &str,
+) -> Result<(), ClientError> {
+    match ResponseError::try_from_code(code) {
+        None => Ok(()),
+        Some(error) => Err(ClientError::Broker(match message {
+            Some(message) if !message.is_empty() => format!("{context}: {error}: {message}"),
+            _ => format!("{context}: {error}"),
+        })),
+    }
+}

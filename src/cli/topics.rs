@@ -20,6 +20,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use crate::client::{ClientError, Connection};
+use crate::config::client_security::ClientSecurityConfig;
 
 const CLIENT_ID: &str = "gregor-topics";
 const TOPIC_RESOURCE: i8 = 2;
@@ -59,13 +60,15 @@ fn check(code: i16, message: Option<&StrBytes>, context: &str) -> Result<(), Cli
     }
 }
 
-/// Runs the command against `bootstrap` and returns what it prints.
+/// Runs the command against `bootstrap`, connecting with `security`, and
+/// returns what it prints.
 pub async fn run(
     bootstrap: &str,
+    security: &ClientSecurityConfig,
     action: Action,
     topic: Option<&str>,
 ) -> Result<String, ClientError> {
-    let mut connection = Connection::connect(bootstrap, CLIENT_ID).await?;
+    let mut connection = Connection::connect_with(bootstrap, CLIENT_ID, security).await?;
     let needs_topic =
         || topic.ok_or_else(|| ClientError::Broker("this action needs --topic".to_string()));
     match action {
