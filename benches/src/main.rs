@@ -52,6 +52,8 @@ USAGE: gregor-bench [OPTIONS]
   --skip-latency            no latency phase
   --transactions N          transactions in the transactions phase [0: none]
   --txn-messages N          messages per transaction     [100]
+  -X KEY=VALUE              a librdkafka setting for every client (repeatable),
+                            e.g. -X security.protocol=SSL -X ssl.ca.location=ca.pem
   --free-port               print a free 127.0.0.1 TCP port and exit
   -h, --help                this text
 ";
@@ -73,6 +75,18 @@ struct Args {
     skip_latency: bool,
     transactions: usize,
     txn_messages: usize,
+    /// `-X key=value`: set on every client (security, for instance).
+    client_config: Vec<(String, String)>,
+}
+
+/// A client configuration for `bootstrap` with every `-X` setting.
+fn client(bootstrap: &str, extra: &[(String, String)]) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap);
+    for (key, value) in extra {
+        config.set(key, value);
+    }
+    config
 }
 
 fn parse_args() -> Args {
@@ -93,6 +107,7 @@ fn parse_args() -> Args {
         skip_latency: false,
         transactions: 0,
         txn_messages: 100,
+        client_config: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     fn val(it: &mut impl Iterator<Item = String>, flag: &str) -> String {
@@ -127,6 +142,13 @@ fn parse_args() -> Args {
             "--skip-latency" => a.skip_latency = true,
             "--transactions" => a.transactions = num(value(), &flag),
             "--txn-messages" => a.txn_messages = num(value(), &flag),
+            "-X" | "--client-config" => {
+                let setting = value();
+                match setting.split_once('=') {
+                    Some((key, v)) => a.client_config.push((key.to_string(), v.to_string())),
+                    None => die(&format!("{flag}: expected KEY=VALUE, got {setting}")),
+                }
+            }
             "--free-port" => {
                 let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
                 println!("{}", l.local_addr().unwrap().port());
@@ -234,9 +256,8 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-fn create_topic(bootstrap: &str, topic: &str, replication_factor: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+fn create_topic(a: &Args, topic: &str, replication_factor: i32) {
+    let admin: AdminClient<DefaultClientContext> = client(&a.bootstrap, &a.client_config)
         .create()
         .expect("admin client");
     let nt = NewTopic::new(topic, 1, TopicReplication::Fixed(replication_factor));
@@ -324,8 +345,7 @@ struct ProduceResult {
 
 fn produce_phase(a: &Args, topic: &str, acks: &str, cpu: Option<&CpuProbe>) -> ProduceResult {
     let counts = Arc::new(Counts::default());
-    let producer: BaseProducer<CountingContext> = ClientConfig::new()
-        .set("bootstrap.servers", &a.bootstrap)
+    let producer: BaseProducer<CountingContext> = client(&a.bootstrap, &a.client_config)
         .set("enable.idempotence", "false")
         .set("acks", acks)
         .set("linger.ms", a.linger_ms.to_string())
@@ -381,8 +401,7 @@ fn produce_phase(a: &Args, topic: &str, acks: &str, cpu: Option<&CpuProbe>) -> P
 // ---------------------------------------------------------------------------
 
 fn consumer(a: &Args) -> BaseConsumer {
-    ClientConfig::new()
-        .set("bootstrap.servers", &a.bootstrap)
+    client(&a.bootstrap, &a.client_config)
         .set("group.id", "gregor-bench") // required by librdkafka; no group APIs are used
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -457,8 +476,7 @@ struct LatencyResult {
 }
 
 fn latency_phase(a: &Args, topic: &str, cpu: Option<&CpuProbe>) -> LatencyResult {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &a.bootstrap)
+    let producer: BaseProducer = client(&a.bootstrap, &a.client_config)
         .set("enable.idempotence", "false")
         .set("acks", &a.latency_acks)
         .set("linger.ms", "0")
@@ -560,8 +578,7 @@ struct TxnResult {
 
 fn transactions_phase(a: &Args, topic: &str, cpu: Option<&CpuProbe>) -> TxnResult {
     let counts = Arc::new(Counts::default());
-    let producer: BaseProducer<CountingContext> = ClientConfig::new()
-        .set("bootstrap.servers", &a.bootstrap)
+    let producer: BaseProducer<CountingContext> = client(&a.bootstrap, &a.client_config)
         .set("transactional.id", format!("{topic}-txn"))
         .set("linger.ms", a.linger_ms.to_string())
         .set("compression.type", &a.compression)
@@ -625,7 +642,7 @@ fn main() {
     let mut topics = Vec::new();
     for acks in &a.acks {
         let topic = format!("{}-{}-acks{}", a.topic_prefix, run, acks.replace('-', "m"));
-        create_topic(&a.bootstrap, &topic, a.replication_factor);
+        create_topic(&a, &topic, a.replication_factor);
         let r = produce_phase(&a, &topic, acks, cpu);
         let ok = a.messages as u64 - r.failed;
         println!(
@@ -661,7 +678,7 @@ fn main() {
 
     if !a.skip_latency {
         let topic = format!("{}-{}-latency", a.topic_prefix, run);
-        create_topic(&a.bootstrap, &topic, a.replication_factor);
+        create_topic(&a, &topic, a.replication_factor);
         let r = latency_phase(&a, &topic, cpu);
         let mut s = r.samples_us.clone();
         s.sort_unstable();
@@ -686,7 +703,7 @@ fn main() {
 
     if a.transactions > 0 {
         let topic = format!("{}-{}-txn", a.topic_prefix, run);
-        create_topic(&a.bootstrap, &topic, a.replication_factor);
+        create_topic(&a, &topic, a.replication_factor);
         let r = transactions_phase(&a, &topic, cpu);
         let mut s = r.commits_us.clone();
         s.sort_unstable();
