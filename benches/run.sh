@@ -13,6 +13,8 @@
 #   GREGOR_BIN        use this broker binary instead of building target/release/gregor
 #   RUST_LOG          broker log filter (default: warn)
 #   BENCH_ARGS        default bench options when none are given on the command line
+#   BENCH_TLS=1       serve an SSL listener (a throw-away CA and certificate made
+#                     with openssl) and connect every client over TLS
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,6 +36,24 @@ PORT="$("$BENCH" --free-port)"
 TMP="$(mktemp -d -t gregor-bench-XXXXXX)"
 mkdir -p "$TMP/data"
 LISTENER="PLAINTEXT://127.0.0.1:$PORT"
+TLS_OVERRIDES=()
+TLS_CLIENT=()
+if [[ -n "${BENCH_TLS:-}" ]]; then
+    LISTENER="SSL://127.0.0.1:$PORT"
+    (
+        cd "$TMP"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=bench-ca \
+            -keyout ca.key -out ca.pem 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj /CN=broker -keyout broker.key \
+            -out broker.csr 2>/dev/null
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > broker.ext
+        openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
+            -extfile broker.ext -out broker.pem 2>/dev/null
+        cat broker.key broker.pem > broker-keystore.pem
+    )
+    TLS_OVERRIDES=(--override "ssl.keystore.location=$TMP/broker-keystore.pem")
+    TLS_CLIENT=(-X security.protocol=SSL -X "ssl.ca.location=$TMP/ca.pem")
+fi
 
 BROKER_PID=""
 cleanup() {
@@ -63,6 +83,7 @@ RUST_LOG="${RUST_LOG:-warn}" "$GREGOR_BIN" broker \
     --override "advertised.listeners=$LISTENER" \
     --override "log.dirs=$TMP/data" \
     --override "node.id=1" \
+    "${TLS_OVERRIDES[@]}" \
     </dev/null >"$TMP/gregor.log" 2>&1 &
 BROKER_PID=$!
 
@@ -90,7 +111,7 @@ if [[ $# -eq 0 ]]; then
 fi
 
 echo "== $BENCH --bootstrap 127.0.0.1:$PORT --broker-pid $BROKER_PID $*" >&2
-"$BENCH" --bootstrap "127.0.0.1:$PORT" --broker-pid "$BROKER_PID" "$@"
+"$BENCH" --bootstrap "127.0.0.1:$PORT" --broker-pid "$BROKER_PID" "${TLS_CLIENT[@]}" "$@"
 status=$?
 if ! kill -0 "$BROKER_PID" 2>/dev/null; then
     echo "== broker died during the benchmark:" >&2
