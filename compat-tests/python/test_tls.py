@@ -304,7 +304,7 @@ def start_fails(tmp_path: Path, overrides: dict) -> str:
 @pytest.mark.parametrize("case", [
     "sasl-ssl", "sasl-plaintext-mapped", "unmapped", "jks", "no-keystore",
     "missing-file", "encrypted-key", "client-auth-without-truststore", "tls-1.1",
-    "ssl-between-brokers", "unknown-cipher-suite", "authorizer",
+    "inter-broker-login-missing", "sasl-controller", "unknown-cipher-suite", "authorizer",
 ])
 def test_start_up_refuses_what_gregor_cannot_honour(tmp_path, pki, case):
     p1, p2, c1 = free_port(), free_port(), free_port()
@@ -315,8 +315,8 @@ def test_start_up_refuses_what_gregor_cannot_honour(tmp_path, pki, case):
                      "SASL mechanism GSSAPI is not implemented yet"),
         "sasl-plaintext-mapped": ({"listeners": f"EXT://127.0.0.1:{p1}",
                                    "listener.security.protocol.map": "EXT:SASL_PLAINTEXT",
-                                   "sasl.enabled.mechanisms": "SCRAM-SHA-256"},
-                                  "SASL mechanism SCRAM-SHA-256 is not implemented yet"),
+                                   "sasl.enabled.mechanisms": "GSSAPI"},
+                                  "SASL mechanism GSSAPI is not implemented yet"),
         "unmapped": ({"listeners": f"EXTERNAL://127.0.0.1:{p1}"},
                      "no security protocol for listener EXTERNAL"),
         "jks": ({"listeners": f"SSL://127.0.0.1:{p1}", "ssl.keystore.type": "JKS", **keystore},
@@ -335,16 +335,31 @@ def test_start_up_refuses_what_gregor_cannot_honour(tmp_path, pki, case):
         "unknown-cipher-suite": ({"listeners": f"SSL://127.0.0.1:{p1}",
                                   "ssl.cipher.suites": "TLS_RSA_WITH_RC4_128_MD5", **keystore},
                                  "ssl.cipher.suites: [\"TLS_RSA_WITH_RC4_128_MD5\"] not supported"),
+        # Kafka 4 has no ZooKeeper-era AclAuthorizer; an authorizer asked
+        # for and not there would let everyone in.
         "authorizer": ({"listeners": f"PLAINTEXT://127.0.0.1:{p1}",
-                        "authorizer.class.name":
-                            "org.apache.kafka.metadata.authorizer.StandardAuthorizer"},
-                       "ACLs are not implemented yet"),
-        "ssl-between-brokers": ({
-            "listeners": f"SSL://127.0.0.1:{p1},CONTROLLER://127.0.0.1:{c1}",
+                        "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer"},
+                       "not an authorizer gregor has"),
+        # Brokers of a cluster on SASL need their own login (Kafka's default
+        # sasl.mechanism.inter.broker.protocol, GSSAPI, is not there).
+        "inter-broker-login-missing": ({
+            "listeners": f"SASL_SSL://127.0.0.1:{p1},CONTROLLER://127.0.0.1:{c1}",
             "controller.listener.names": "CONTROLLER",
             "controller.quorum.voters": f"1@127.0.0.1:{c1},2@127.0.0.1:{p2}",
-            "inter.broker.listener.name": "SSL", **keystore,
-        }, "brokers reach each other over PLAINTEXT only yet"),
+            "inter.broker.listener.name": "SASL_SSL",
+            "sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.sasl_ssl.plain.sasl.jaas.config":
+                'org.apache.kafka.common.security.plain.PlainLoginModule required user_a="b";',
+            **keystore,
+        }, "gregor logs in with PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 only"),
+        "sasl-controller": ({
+            "listeners": f"PLAINTEXT://127.0.0.1:{p1},CONTROLLER://127.0.0.1:{c1}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            "controller.listener.names": "CONTROLLER",
+            "sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.controller.plain.sasl.jaas.config":
+                'org.apache.kafka.common.security.plain.PlainLoginModule required user_a="b";',
+        }, "controllers authenticate each other with TLS client certificates (SSL) only yet"),
     }
     overrides, message = cases[case]
     output = start_fails(tmp_path, overrides)

@@ -34,28 +34,7 @@ pub fn acceptor(listener: &str, config: &SslConfig) -> Result<TlsAcceptor, TlsEr
         listener: listener.to_string(),
         reason,
     };
-    let (key, chain) = match &config.keystore {
-        KeyStore::File(path) => {
-            let pem = read(listener, &Pem::File(path.clone()), "ssl.keystore.location")?;
-            (pem.clone(), pem)
-        }
-        KeyStore::Inline { key, chain } => (
-            read(listener, key, "ssl.keystore.key")?,
-            read(listener, chain, "ssl.keystore.certificate.chain")?,
-        ),
-    };
-    if key.contains("ENCRYPTED PRIVATE KEY") {
-        return Err(invalid(
-            "the private key is encrypted; encrypted keys are not supported yet".to_string(),
-        ));
-    }
-    let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
-        .map_err(|error| invalid(format!("no usable private key in the keystore: {error}")))?;
-    let chain = certificates(&chain)
-        .map_err(|error| invalid(format!("bad certificate chain in the keystore: {error}")))?;
-    if chain.is_empty() {
-        return Err(invalid("no certificate in the keystore".to_string()));
-    }
+    let (key, chain) = key_and_chain(listener, &config.keystore)?;
 
     let versions: Vec<&'static rustls::SupportedProtocolVersion> = config
         .enabled_protocols
@@ -99,18 +78,10 @@ pub fn acceptor(listener: &str, config: &SslConfig) -> Result<TlsAcceptor, TlsEr
     let builder = match config.client_auth {
         ClientAuth::None => builder.with_no_client_auth(),
         auth => {
-            let trusted = match &config.truststore {
-                Some(pem) => read(listener, pem, "ssl.truststore.location")?,
-                None => return Err(invalid("client authentication needs a truststore".into())),
+            let Some(truststore) = &config.truststore else {
+                return Err(invalid("client authentication needs a truststore".into()));
             };
-            let mut roots = RootCertStore::empty();
-            for certificate in certificates(&trusted)
-                .map_err(|error| invalid(format!("bad certificate in the truststore: {error}")))?
-            {
-                roots
-                    .add(certificate)
-                    .map_err(|error| invalid(format!("truststore: {error}")))?;
-            }
+            let roots = roots(listener, truststore)?;
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
             let verifier = match auth {
                 ClientAuth::Requested => verifier.allow_unauthenticated(),
@@ -161,22 +132,12 @@ pub fn connector(config: &ClientTlsConfig) -> Result<TlsConnector, TlsError> {
         listener: what.to_string(),
         reason,
     };
-    let trusted = match &config.truststore {
-        Some(pem) => read(what, pem, "ssl.truststore.location")?,
-        None => {
-            return Err(invalid(
-                "TLS needs ssl.truststore.location (PEM)".to_string(),
-            ))
-        }
+    let Some(truststore) = &config.truststore else {
+        return Err(invalid(
+            "TLS needs ssl.truststore.location (PEM)".to_string(),
+        ));
     };
-    let mut roots = RootCertStore::empty();
-    for certificate in certificates(&trusted)
-        .map_err(|error| invalid(format!("bad certificate in the truststore: {error}")))?
-    {
-        roots
-            .add(certificate)
-            .map_err(|error| invalid(format!("truststore: {error}")))?;
-    }
+    let roots = roots(what, truststore)?;
     #[allow(deprecated)]
     let provider = Arc::new(ring::default_provider());
     let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
@@ -197,20 +158,7 @@ pub fn connector(config: &ClientTlsConfig) -> Result<TlsConnector, TlsError> {
     let client = match &config.keystore {
         None => builder.with_no_client_auth(),
         Some(keystore) => {
-            let (key, chain) = match keystore {
-                KeyStore::File(path) => {
-                    let pem = read(what, &Pem::File(path.clone()), "ssl.keystore.location")?;
-                    (pem.clone(), pem)
-                }
-                KeyStore::Inline { key, chain } => (
-                    read(what, key, "ssl.keystore.key")?,
-                    read(what, chain, "ssl.keystore.certificate.chain")?,
-                ),
-            };
-            let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
-                .map_err(|error| invalid(format!("no usable private key: {error}")))?;
-            let chain = certificates(&chain)
-                .map_err(|error| invalid(format!("bad certificate chain: {error}")))?;
+            let (key, chain) = key_and_chain(what, keystore)?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|error| invalid(format!("key and certificate: {error}")))?
@@ -266,6 +214,58 @@ impl rustls::client::danger::ServerCertVerifier for AnyHostName {
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.supported_verify_schemes()
     }
+}
+
+/// The private key and certificate chain of a PEM keystore.
+fn key_and_chain(
+    listener: &str,
+    keystore: &KeyStore,
+) -> Result<(PrivateKeyDer<'static>, Vec<CertificateDer<'static>>), TlsError> {
+    let invalid = |reason: String| TlsError::Invalid {
+        listener: listener.to_string(),
+        reason,
+    };
+    let (key, chain) = match keystore {
+        KeyStore::File(path) => {
+            let pem = read(listener, &Pem::File(path.clone()), "ssl.keystore.location")?;
+            (pem.clone(), pem)
+        }
+        KeyStore::Inline { key, chain } => (
+            read(listener, key, "ssl.keystore.key")?,
+            read(listener, chain, "ssl.keystore.certificate.chain")?,
+        ),
+    };
+    if key.contains("ENCRYPTED PRIVATE KEY") {
+        return Err(invalid(
+            "the private key is encrypted; encrypted keys are not supported yet".to_string(),
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
+        .map_err(|error| invalid(format!("no usable private key in the keystore: {error}")))?;
+    let chain = certificates(&chain)
+        .map_err(|error| invalid(format!("bad certificate chain in the keystore: {error}")))?;
+    if chain.is_empty() {
+        return Err(invalid("no certificate in the keystore".to_string()));
+    }
+    Ok((key, chain))
+}
+
+/// The CAs of a PEM truststore.
+fn roots(listener: &str, truststore: &Pem) -> Result<RootCertStore, TlsError> {
+    let invalid = |reason: String| TlsError::Invalid {
+        listener: listener.to_string(),
+        reason,
+    };
+    let trusted = read(listener, truststore, "ssl.truststore.location")?;
+    let mut roots = RootCertStore::empty();
+    for certificate in certificates(&trusted)
+        .map_err(|error| invalid(format!("bad certificate in the truststore: {error}")))?
+    {
+        roots
+            .add(certificate)
+            .map_err(|error| invalid(format!("truststore: {error}")))?;
+    }
+    Ok(roots)
 }
 
 fn read(listener: &str, pem: &Pem, what: &str) -> Result<String, TlsError> {

@@ -111,6 +111,9 @@ impl ClientSecurityConfig {
                     .get(name)
                     .map_or("GSSAPI", |m| m.trim())
                     .to_string();
+                // Kafka's default, GSSAPI, is not there: say so before
+                // asking for its login module.
+                supported(name, &mechanism)?;
                 let jaas_name = format!(
                     "listener.name.{}.{}.sasl.jaas.config",
                     listener.to_ascii_lowercase(),
@@ -130,19 +133,24 @@ impl ClientSecurityConfig {
     }
 }
 
+fn supported(name: &str, mechanism: &str) -> Result<(), ConfigError> {
+    match CLIENT_MECHANISMS.contains(&mechanism) {
+        true => Ok(()),
+        false => Err(invalid(
+            name,
+            mechanism,
+            format!("gregor logs in with {} only", CLIENT_MECHANISMS.join(", ")),
+        )),
+    }
+}
+
 fn credentials(
     mechanism_name: &str,
     mechanism: String,
     jaas_name: &str,
     jaas: &str,
 ) -> Result<SaslCredentials, ConfigError> {
-    if !CLIENT_MECHANISMS.contains(&mechanism.as_str()) {
-        return Err(invalid(
-            mechanism_name,
-            &mechanism,
-            format!("gregor logs in with {} only", CLIENT_MECHANISMS.join(", ")),
-        ));
-    }
+    supported(mechanism_name, &mechanism)?;
     let (_, options) = parse_jaas(jaas).map_err(|reason| invalid(jaas_name, "[hidden]", reason))?;
     let option = |key: &str| {
         options

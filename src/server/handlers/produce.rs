@@ -58,44 +58,35 @@ pub async fn handle(
         // No auto-creation here: as in Kafka, only Metadata creates topics,
         // and a Produce to an unknown one answers UNKNOWN_TOPIC_OR_PARTITION.
         // From v13 topics come by id; an unknown id is told first.
+        let refuse = |name: Option<&str>, code: ResponseError| {
+            TopicProduceResponse::default()
+                .with_name(name.map(topic_name).unwrap_or_default())
+                .with_topic_id(topic.topic_id)
+                .with_partition_responses(
+                    topic
+                        .partition_data
+                        .iter()
+                        .map(|data| refused(data.index, code))
+                        .collect(),
+                )
+        };
         let name = match version >= 13 {
             false => topic.name.to_string(),
             true => match image.topic_by_id(topic.topic_id) {
                 Some(known) => known.name.clone(),
                 None => {
-                    let code = ResponseError::UnknownTopicId;
-                    let partitions = topic
-                        .partition_data
-                        .iter()
-                        .map(|data| refused(data.index, code))
-                        .collect();
-                    topics.push(
-                        TopicProduceResponse::default()
-                            .with_topic_id(topic.topic_id)
-                            .with_partition_responses(partitions),
-                    );
+                    topics.push(refuse(None, ResponseError::UnknownTopicId));
                     continue;
                 }
             },
         };
-        let topic_id = topic.topic_id;
         // Authorization comes first: an unknown topic one may not write
         // to is TOPIC_AUTHORIZATION_FAILED, which tells nothing of it.
         if !authz.allows(AclOperation::Write, ResourceType::Topic, &name) {
-            let code = ResponseError::TopicAuthorizationFailed;
-            let partitions = topic
-                .partition_data
-                .iter()
-                .map(|data| refused(data.index, code))
-                .collect();
-            topics.push(
-                TopicProduceResponse::default()
-                    .with_name(topic_name(&name))
-                    .with_topic_id(topic_id)
-                    .with_partition_responses(partitions),
-            );
+            topics.push(refuse(Some(&name), ResponseError::TopicAuthorizationFailed));
             continue;
         }
+        let topic_id = topic.topic_id;
         let partitions = join_all(topic.partition_data.into_iter().map(|data| {
             let topic_partition = TopicPartition::new(name.clone(), data.index);
             append_one(
