@@ -115,7 +115,8 @@ pub struct Authenticator {
     config: Arc<SaslConfig>,
     /// The listener's OAUTHBEARER token validator, if it enables OAUTHBEARER.
     oauthbearer: Option<Arc<Validator>>,
-    /// `connections.max.reauth.ms`; `None` when 0 (sessions do not end).
+    /// `connections.max.reauth.ms`; `None` when 0 (sessions end only with
+    /// their credential: an OAUTHBEARER token).
     max_reauth: Option<Duration>,
     state: State,
     /// The session being renewed (KIP-368): the new exchange must use
@@ -346,8 +347,8 @@ impl Authenticator {
             return self.failed(mechanism, None, "no OAUTHBEARER validator on this listener");
         };
         match server.evaluate(&validator, message, oauthbearer::now_ms()) {
-            Ok(oauthbearer::Step::Challenge(error)) => {
-                info!(%error, "OAUTHBEARER token refused");
+            Ok(oauthbearer::Step::Challenge { error, reason }) => {
+                info!(%error, %reason, "OAUTHBEARER token refused");
                 self.state = State::OAuthBearerChallenged(server);
                 Step::Answer(ResponseKind::SaslAuthenticate(
                     SaslAuthenticateResponse::default()
@@ -405,7 +406,8 @@ impl Authenticator {
         self.state = State::Done(Session {
             principal,
             mechanism,
-            expires: lifetime.map(|lifetime| Instant::now() + lifetime),
+            // A token may claim to expire beyond any clock.
+            expires: lifetime.and_then(|lifetime| Instant::now().checked_add(lifetime)),
         });
         let lifetime = lifetime.filter(|_| version >= 1);
         Step::Answer(ResponseKind::SaslAuthenticate(

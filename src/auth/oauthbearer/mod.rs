@@ -210,8 +210,9 @@ impl Validator {
 /// What the server answers a client message with.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
-    /// The JSON error for a refused token; the exchange goes on.
-    Challenge(String),
+    /// The JSON error for a refused token, and why it was refused (for
+    /// the log); the exchange goes on.
+    Challenge { error: String, reason: String },
     /// Authenticated.
     Complete(Token),
 }
@@ -256,8 +257,11 @@ impl OAuthBearerServer {
             Ok(token) => token,
             Err(rejection) => {
                 let error = rejection.challenge();
-                self.challenged = Some((error.clone(), rejection.reason));
-                return Ok(Step::Challenge(error));
+                self.challenged = Some((error.clone(), rejection.reason.clone()));
+                return Ok(Step::Challenge {
+                    error,
+                    reason: rejection.reason,
+                });
             }
         };
         let authzid = &response.authorization_id;
@@ -414,10 +418,10 @@ pub(crate) mod tests {
         let expired = unsecured_jws(r#"{"sub":"alice","exp":1600000000}"#);
         let mut server = OAuthBearerServer::default();
         let message = format!("n,,\x01auth=Bearer {expired}\x01\x01");
-        assert_eq!(
+        assert!(matches!(
             server.evaluate(&validator, message.as_bytes(), now),
-            Ok(Step::Challenge(r#"{"status":"invalid_token"}"#.into()))
-        );
+            Ok(Step::Challenge { error, .. }) if error == r#"{"status":"invalid_token"}"#
+        ));
         let failure = server.evaluate(&validator, b"\x01", now).unwrap_err();
         assert_eq!(
             failure.message.as_deref(),
