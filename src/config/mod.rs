@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod client_security;
 pub mod dynamic;
 pub mod listener;
+pub mod oauthbearer;
 pub mod properties;
 pub mod quorum;
 pub mod security;

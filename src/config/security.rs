@@ -12,6 +12,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use super::listener::Listener;
+use super::oauthbearer::OAuthBearerConfig;
 use super::ConfigError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,14 +118,17 @@ pub struct SslConfig {
     pub cipher_suites: Vec<String>,
 }
 
-/// The SASL settings of one listener: its mechanisms and the users its
-/// PLAIN login module knows (SCRAM's users are in the cluster metadata).
+/// The SASL settings of one listener: its mechanisms, the users its
+/// PLAIN login module knows (SCRAM's users are in the cluster metadata),
+/// and how its OAUTHBEARER tokens are validated.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SaslConfig {
     pub mechanisms: Vec<String>,
     /// `user_<name>="<password>"` options of the listener's
     /// `PlainLoginModule`.
     pub plain_users: BTreeMap<String, String>,
+    /// Set when OAUTHBEARER is enabled.
+    pub oauthbearer: Option<OAuthBearerConfig>,
 }
 
 impl fmt::Debug for SaslConfig {
@@ -133,12 +137,13 @@ impl fmt::Debug for SaslConfig {
         f.debug_struct("SaslConfig")
             .field("mechanisms", &self.mechanisms)
             .field("plain_users", &self.plain_users.keys().collect::<Vec<_>>())
+            .field("oauthbearer", &self.oauthbearer)
             .finish()
     }
 }
 
 /// The SASL mechanisms gregor implements.
-pub const SASL_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
+pub const SASL_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"];
 
 /// What every listener speaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -533,10 +538,15 @@ impl SaslConfig {
                 ),
             ));
         }
+        let oauthbearer = match mechanisms.iter().any(|m| m == "OAUTHBEARER") {
+            true => Some(OAuthBearerConfig::for_listener(properties, listener)?),
+            false => None,
+        };
         if !mechanisms.iter().any(|m| m == "PLAIN") {
             return Ok(SaslConfig {
                 mechanisms,
                 plain_users: BTreeMap::new(),
+                oauthbearer,
             });
         }
         let jaas_name = format!("{prefix}plain.sasl.jaas.config");
@@ -572,6 +582,7 @@ impl SaslConfig {
         Ok(SaslConfig {
             mechanisms,
             plain_users,
+            oauthbearer,
         })
     }
 }
@@ -875,9 +886,16 @@ mod tests {
         refused(
             &[
                 ("listeners", "SASL_PLAINTEXT://:9092"),
-                ("sasl.enabled.mechanisms", "SCRAM-SHA-256,OAUTHBEARER"),
+                ("sasl.enabled.mechanisms", "SCRAM-SHA-256,GSSAPI"),
             ],
             "sasl.enabled.mechanisms",
+        );
+        refused(
+            &[
+                ("listeners", "SASL_PLAINTEXT://:9092"),
+                ("sasl.enabled.mechanisms", "SCRAM-SHA-256,OAUTHBEARER"),
+            ],
+            "listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config",
         );
         refused(
             &[

@@ -136,7 +136,11 @@ async fn serve_requests(
     let peer = context.peer;
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
     let mut authenticator = context.listener.sasl.as_ref().map(|config| {
-        Authenticator::new(Arc::clone(config), broker.config().socket.reauth_after())
+        Authenticator::new(
+            Arc::clone(config),
+            context.listener.oauthbearer.clone(),
+            broker.config().socket.reauth_after(),
+        )
     });
     let mut context = context.clone();
     let shutdown = &shared.shutdown;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio_rustls::TlsAcceptor;
 
 use crate::auth::authorizer::Session;
+use crate::auth::oauthbearer::Validator;
 use crate::broker::Broker;
 use crate::config::security::{SaslConfig, SecurityProtocol};
 
@@ -20,6 +21,9 @@ pub struct ListenerContext {
     pub tls: Option<TlsAcceptor>,
     /// Set for SASL listeners: every connection authenticates first.
     pub sasl: Option<Arc<SaslConfig>>,
+    /// Set for SASL listeners that enable OAUTHBEARER: how tokens are
+    /// validated (its JWKS read at start-up).
+    pub oauthbearer: Option<Arc<Validator>>,
 }
 
 /// What a handler may know of the connection a request came on.

@@ -13,6 +13,7 @@ use tracing::info;
 
 use super::context::ListenerContext;
 use super::listener::Budgets;
+use crate::auth::oauthbearer::{JwksError, Validator};
 use crate::auth::tls::{self, TlsError};
 use crate::broker::{Broker, BrokerError};
 use crate::config::listener::Listener;
@@ -37,6 +38,8 @@ pub enum StartError {
     Unsupported(String),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error("listener {listener}: SASL/OAUTHBEARER: {source}")]
+    OAuthBearer { listener: String, source: JwksError },
 }
 
 /// A client listener, bound.
@@ -217,13 +220,27 @@ fn check_security(config: &BrokerConfig) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Binds one client listener; its TLS acceptor is built now, so that a bad
-/// key or a missing file stops start-up.
+/// Binds one client listener; its TLS acceptor and its OAUTHBEARER keys are
+/// loaded now, so that a bad key or a missing file stops start-up.
 async fn bind(config: &BrokerConfig, listener: &Listener) -> Result<Bound, StartError> {
     let protocol = config.security.protocol(&listener.name);
     let tls = match config.security.ssl.get(&listener.name) {
         Some(ssl) if protocol.uses_tls() => Some(tls::acceptor(&listener.name, ssl)?),
         _ => None,
+    };
+    let sasl = config
+        .security
+        .sasl
+        .get(&listener.name)
+        .filter(|_| protocol.uses_sasl());
+    let oauthbearer = match sasl.and_then(|sasl| sasl.oauthbearer.as_ref()) {
+        None => None,
+        Some(oauthbearer) => Some(Arc::new(Validator::new(oauthbearer).map_err(|source| {
+            StartError::OAuthBearer {
+                listener: listener.name.clone(),
+                source,
+            }
+        })?)),
     };
     let bind_error = |source| StartError::Bind {
         address: listener.bind_address(),
@@ -253,15 +270,8 @@ async fn bind(config: &BrokerConfig, listener: &Listener) -> Result<Bound, Start
             name: listener.name.clone(),
             protocol,
             tls,
-            sasl: match protocol.uses_sasl() {
-                true => config
-                    .security
-                    .sasl
-                    .get(&listener.name)
-                    .cloned()
-                    .map(Arc::new),
-                false => None,
-            },
+            sasl: sasl.cloned().map(Arc::new),
+            oauthbearer,
         }),
         endpoint,
     })

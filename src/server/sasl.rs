@@ -6,12 +6,13 @@
 //!
 //! The identity comes only from a completed, verified exchange (PLAIN's
 //! password compared in constant time; SCRAM's proof checked against the
-//! stored key): no state before that one carries a principal.
+//! stored key; OAUTHBEARER's token accepted by the listener's validator):
+//! no state before that one carries a principal.
 //!
-//! With `connections.max.reauth.ms` set, SaslAuthenticate tells the client
-//! its session's lifetime (KIP-368); the client re-authenticates before it
-//! ends, as the same principal, or the connection is closed at its next
-//! request after it.
+//! A session ends at `connections.max.reauth.ms`, and an OAUTHBEARER one
+//! no later than its token expires; SaslAuthenticate tells the client when
+//! (KIP-368). The client re-authenticates before then, as the same
+//! principal, or the connection is closed at its next request after it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +27,7 @@ use kafka_protocol::protocol::StrBytes;
 use tracing::info;
 
 use super::codec::Request;
+use crate::auth::oauthbearer::{self, OAuthBearerServer, Validator};
 use crate::auth::plain;
 use crate::auth::scram::{ScramError, ScramServer};
 use crate::config::security::SaslConfig;
@@ -35,8 +37,9 @@ use crate::metadata::scram::{ScramCredential, ScramMechanism};
 /// user or password was wrong.
 const PLAIN_FAILED: &str = "Authentication failed: Invalid username or password";
 
-/// Kafka's message for a failed SCRAM exchange (any step but two).
-fn scram_failed(mechanism: ScramMechanism, reauthenticating: bool) -> String {
+/// Kafka's message for an exchange its mechanism failed without saying
+/// why (SCRAM's, but for two cases; a malformed OAUTHBEARER message).
+fn invalid_credentials(mechanism: impl std::fmt::Display, reauthenticating: bool) -> String {
     let during = match reauthenticating {
         true => "re-authentication",
         false => "authentication",
@@ -51,12 +54,14 @@ fn scram_failed(mechanism: ScramMechanism, reauthenticating: bool) -> String {
 enum Mechanism {
     Plain,
     Scram(ScramMechanism),
+    OAuthBearer,
 }
 
 impl Mechanism {
     fn from_name(name: &str) -> Option<Mechanism> {
         match name {
             "PLAIN" => Some(Mechanism::Plain),
+            "OAUTHBEARER" => Some(Mechanism::OAuthBearer),
             other => ScramMechanism::from_name(other).map(Mechanism::Scram),
         }
     }
@@ -64,7 +69,8 @@ impl Mechanism {
     fn failure(self, reauthenticating: bool) -> String {
         match self {
             Mechanism::Plain => PLAIN_FAILED.to_string(),
-            Mechanism::Scram(scram) => scram_failed(scram, reauthenticating),
+            Mechanism::Scram(scram) => invalid_credentials(scram, reauthenticating),
+            Mechanism::OAuthBearer => invalid_credentials("OAUTHBEARER", reauthenticating),
         }
     }
 }
@@ -74,8 +80,9 @@ struct Session {
     /// `User:<name>`.
     principal: String,
     mechanism: Mechanism,
-    /// When re-authentication is due (`connections.max.reauth.ms`), for
-    /// clients of every SaslAuthenticate version (v0 ones are not told).
+    /// When re-authentication is due (`connections.max.reauth.ms`, or an
+    /// OAUTHBEARER token's expiry), for clients of every SaslAuthenticate
+    /// version (v0 ones are not told).
     expires: Option<Instant>,
 }
 
@@ -97,13 +104,19 @@ enum State {
     Authenticate(Mechanism),
     /// SCRAM's server-first message is sent; waiting for the client-final.
     ScramFinal(Box<ScramServer>),
+    /// OAUTHBEARER's JSON error is sent; waiting for the client's `0x01`
+    /// (or another try).
+    OAuthBearerChallenged(OAuthBearerServer),
     /// Authenticated.
     Done(Session),
 }
 
 pub struct Authenticator {
     config: Arc<SaslConfig>,
-    /// `connections.max.reauth.ms`; `None` when 0 (sessions do not end).
+    /// The listener's OAUTHBEARER token validator, if it enables OAUTHBEARER.
+    oauthbearer: Option<Arc<Validator>>,
+    /// `connections.max.reauth.ms`; `None` when 0 (sessions end only with
+    /// their credential: an OAUTHBEARER token).
     max_reauth: Option<Duration>,
     state: State,
     /// The session being renewed (KIP-368): the new exchange must use
@@ -129,9 +142,14 @@ pub enum Step {
 }
 
 impl Authenticator {
-    pub fn new(config: Arc<SaslConfig>, max_reauth: Option<Duration>) -> Authenticator {
+    pub fn new(
+        config: Arc<SaslConfig>,
+        oauthbearer: Option<Arc<Validator>>,
+        max_reauth: Option<Duration>,
+    ) -> Authenticator {
         Authenticator {
             config,
+            oauthbearer,
             max_reauth,
             state: State::Handshake,
             reauthenticating: None,
@@ -190,10 +208,14 @@ impl Authenticator {
                         mechanism,
                         verified.user,
                         verified.server_final,
+                        None,
                         request.version(),
                     ),
                     Err(error) => self.failed(mechanism, None, &error.to_string()),
                 }
+            }
+            (State::OAuthBearerChallenged(server), RequestKind::SaslAuthenticate(authenticate)) => {
+                self.oauthbearer(server, &authenticate.auth_bytes, request.version())
             }
             (state, RequestKind::ApiVersions(_)) => {
                 self.state = state;
@@ -202,7 +224,7 @@ impl Authenticator {
             // KIP-368: a new handshake on an authenticated connection
             // renews its session, when sessions have a lifetime.
             (State::Done(session), RequestKind::SaslHandshake(handshake))
-                if self.max_reauth.is_some()
+                if session.expires.is_some()
                     && self
                         .last_reauth
                         .is_none_or(|at| at.elapsed() >= MIN_REAUTH_INTERVAL) =>
@@ -288,9 +310,12 @@ impl Authenticator {
     ) -> Step {
         match mechanism {
             Mechanism::Plain => match plain::verify(&self.config.plain_users, token) {
-                Some(user) => self.authenticated(mechanism, user, Vec::new(), version),
+                Some(user) => self.authenticated(mechanism, user, Vec::new(), None, version),
                 None => self.failed(mechanism, None, "invalid username or password"),
             },
+            Mechanism::OAuthBearer => {
+                self.oauthbearer(OAuthBearerServer::default(), token, version)
+            }
             Mechanism::Scram(scram) => {
                 match ScramServer::start(scram, token, |user| credentials(user, scram)) {
                     Ok((server, server_first)) => {
@@ -314,11 +339,42 @@ impl Authenticator {
         }
     }
 
+    /// One OAUTHBEARER message: a token, or the acknowledgement of a
+    /// challenge.
+    fn oauthbearer(&mut self, mut server: OAuthBearerServer, message: &[u8], version: i16) -> Step {
+        let mechanism = Mechanism::OAuthBearer;
+        let Some(validator) = self.oauthbearer.clone() else {
+            return self.failed(mechanism, None, "no OAUTHBEARER validator on this listener");
+        };
+        match server.evaluate(&validator, message, oauthbearer::now_ms()) {
+            Ok(oauthbearer::Step::Challenge { error, reason }) => {
+                info!(%error, %reason, "OAUTHBEARER token refused");
+                self.state = State::OAuthBearerChallenged(server);
+                Step::Answer(ResponseKind::SaslAuthenticate(
+                    SaslAuthenticateResponse::default()
+                        .with_error_message(None)
+                        .with_auth_bytes(Bytes::from(error.into_bytes())),
+                ))
+            }
+            Ok(oauthbearer::Step::Complete(token)) => self.authenticated(
+                mechanism,
+                token.principal,
+                Vec::new(),
+                Some(token.expires_at_ms),
+                version,
+            ),
+            Err(failure) => self.failed(mechanism, failure.message.as_deref(), &failure.cause),
+        }
+    }
+
+    /// `credential_expires_at_ms`: when the credential itself expires (an
+    /// OAUTHBEARER token), in milliseconds since the epoch.
     fn authenticated(
         &mut self,
         mechanism: Mechanism,
         user: String,
         final_bytes: Vec<u8>,
+        credential_expires_at_ms: Option<i64>,
         version: i16,
     ) -> Step {
         let principal = format!("User:{user}");
@@ -335,13 +391,23 @@ impl Authenticator {
             }
         }
         info!(%principal, ?mechanism, "authenticated");
-        // Every session ends; clients learn when from SaslAuthenticate v1
-        // (KIP-368), older ones by being disconnected.
-        let lifetime = self.max_reauth;
+        // Sessions end at the earlier of connections.max.reauth.ms and the
+        // credential's expiry, as Kafka's `calcCompletionTimesAndReturnSessionLifetimeMs`
+        // has it; clients learn when from SaslAuthenticate v1 (KIP-368),
+        // older ones by being disconnected.
+        let credential_lifetime = credential_expires_at_ms.map(|expires_at| {
+            let remaining = expires_at.saturating_sub(oauthbearer::now_ms()).max(0);
+            Duration::from_millis(u64::try_from(remaining).unwrap_or(0))
+        });
+        let lifetime = match (credential_lifetime, self.max_reauth) {
+            (Some(credential), Some(max)) => Some(credential.min(max)),
+            (credential, max) => credential.or(max),
+        };
         self.state = State::Done(Session {
             principal,
             mechanism,
-            expires: lifetime.map(|lifetime| Instant::now() + lifetime),
+            // A token may claim to expire beyond any clock.
+            expires: lifetime.and_then(|lifetime| Instant::now().checked_add(lifetime)),
         });
         let lifetime = lifetime.filter(|_| version >= 1);
         Step::Answer(ResponseKind::SaslAuthenticate(
@@ -407,4 +473,152 @@ pub fn authenticate_error_response(
     code: i16,
 ) -> SaslAuthenticateResponse {
     SaslAuthenticateResponse::default().with_error_code(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use base64::Engine;
+    use kafka_protocol::messages::RequestHeader;
+
+    use super::*;
+    use crate::config::oauthbearer::{OAuthBearerConfig, UnsecuredValidatorOptions};
+
+    fn authenticator(max_reauth: Option<Duration>) -> Authenticator {
+        let options = UnsecuredValidatorOptions {
+            principal_claim_name: "sub".into(),
+            scope_claim_name: "scope".into(),
+            required_scope: vec![],
+            allowable_clock_skew: Duration::ZERO,
+        };
+        let config = SaslConfig {
+            mechanisms: vec!["OAUTHBEARER".into()],
+            plain_users: BTreeMap::new(),
+            oauthbearer: Some(OAuthBearerConfig::Unsecured(options.clone())),
+        };
+        Authenticator::new(
+            Arc::new(config),
+            Some(Arc::new(Validator::Unsecured(options))),
+            max_reauth,
+        )
+    }
+
+    fn request(body: RequestKind, api_key: ApiKey) -> Request {
+        Request {
+            api_key,
+            header: RequestHeader::default().with_request_api_version(1),
+            body,
+        }
+    }
+
+    fn step(authenticator: &mut Authenticator, body: RequestKind, api_key: ApiKey) -> Step {
+        authenticator.step(&request(body, api_key), |_, _| None)
+    }
+
+    fn handshake(authenticator: &mut Authenticator) -> Step {
+        step(
+            authenticator,
+            RequestKind::SaslHandshake(
+                SaslHandshakeRequest::default()
+                    .with_mechanism(StrBytes::from_static_str("OAUTHBEARER")),
+            ),
+            ApiKey::SaslHandshake,
+        )
+    }
+
+    fn authenticate(authenticator: &mut Authenticator, bytes: &[u8]) -> Step {
+        step(
+            authenticator,
+            RequestKind::SaslAuthenticate(
+                SaslAuthenticateRequest::default().with_auth_bytes(Bytes::copy_from_slice(bytes)),
+            ),
+            ApiKey::SaslAuthenticate,
+        )
+    }
+
+    /// An unsecured token for `sub` expiring `lifetime_s` seconds from now.
+    fn bearer(sub: &str, lifetime_s: i64) -> Vec<u8> {
+        let b64 = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+        let exp = oauthbearer::now_ms() / 1000 + lifetime_s;
+        let token = format!(
+            "{}.{}.",
+            b64(r#"{"alg":"none"}"#),
+            b64(&format!(r#"{{"sub":"{sub}","exp":{exp}}}"#))
+        );
+        format!("n,,\x01auth=Bearer {token}\x01\x01").into_bytes()
+    }
+
+    fn answer(step: Step) -> SaslAuthenticateResponse {
+        match step {
+            Step::Answer(ResponseKind::SaslAuthenticate(response)) => response,
+            _ => panic!("not an answer to SaslAuthenticate"),
+        }
+    }
+
+    #[test]
+    fn an_oauthbearer_session_ends_when_its_token_does() {
+        let mut alone = authenticator(None);
+        assert!(matches!(handshake(&mut alone), Step::Answer(_)));
+        let response = answer(authenticate(&mut alone, &bearer("alice", 600)));
+        assert_eq!(response.error_code, 0);
+        assert!(
+            (598_000..=600_000).contains(&response.session_lifetime_ms),
+            "{}",
+            response.session_lifetime_ms
+        );
+        assert_eq!(alone.principal(), Some("User:alice"));
+        // connections.max.reauth.ms, when shorter, wins.
+        let mut capped = authenticator(Some(Duration::from_secs(60)));
+        handshake(&mut capped);
+        let response = answer(authenticate(&mut capped, &bearer("alice", 600)));
+        assert_eq!(response.session_lifetime_ms, 60_000);
+        // The token's lifetime alone allows re-authentication, as the same
+        // principal.
+        alone.last_reauth = Some(Instant::now() - MIN_REAUTH_INTERVAL);
+        assert!(matches!(handshake(&mut alone), Step::Answer(_)));
+        let step = authenticate(&mut alone, &bearer("bob", 600));
+        assert!(
+            matches!(&step, Step::AnswerAndClose(ResponseKind::SaslAuthenticate(r), _)
+                if r.error_code == ResponseError::SaslAuthenticationFailed.code()),
+            "a renewal as someone else"
+        );
+    }
+
+    #[test]
+    fn a_refused_token_is_challenged_then_fails_with_kafkas_json() {
+        let mut authenticator = authenticator(None);
+        handshake(&mut authenticator);
+        let challenge = answer(authenticate(&mut authenticator, &bearer("alice", -60)));
+        assert_eq!(challenge.error_code, 0);
+        assert_eq!(&challenge.auth_bytes[..], br#"{"status":"invalid_token"}"#);
+        assert_eq!(authenticator.principal(), None);
+        match authenticate(&mut authenticator, b"\x01") {
+            Step::AnswerAndClose(ResponseKind::SaslAuthenticate(response), _) => {
+                assert_eq!(
+                    response.error_code,
+                    ResponseError::SaslAuthenticationFailed.code()
+                );
+                assert_eq!(
+                    response.error_message.as_deref(),
+                    Some(r#"{"status":"invalid_token"}"#)
+                );
+            }
+            _ => panic!("the exchange must fail"),
+        }
+        assert!(authenticator.has_failed());
+        assert_eq!(authenticator.principal(), None);
+        // A malformed message fails at once, with Kafka's vague message.
+        let mut authenticator = self::authenticator(None);
+        handshake(&mut authenticator);
+        match authenticate(&mut authenticator, b"n,,\x01auth=Bearer\x01\x01") {
+            Step::AnswerAndClose(ResponseKind::SaslAuthenticate(response), _) => {
+                assert_eq!(
+                    response.error_message.as_deref(),
+                    Some("Authentication failed during authentication due to invalid credentials with SASL mechanism OAUTHBEARER")
+                );
+            }
+            _ => panic!("the exchange must fail"),
+        }
+    }
 }
