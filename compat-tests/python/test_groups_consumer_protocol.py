@@ -15,7 +15,7 @@ from confluent_kafka import ConsumerGroupType, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import java_client
-from conftest import started_shared_broker, unique_topic, wait_until
+from conftest import started_shared_broker, unique_topic
 from group_harness import GroupWire, members  # noqa: F401  (fixture)
 from group_harness import ownership_violations, settle, wait_all_consumed
 
@@ -179,7 +179,7 @@ def test_describe_and_list_show_a_consumer_group(kip848_broker, members):
 def test_the_java_client_consumes_with_the_consumer_protocol(kip848_broker):
     bootstrap = kip848_broker.bootstrap
     topic, group = unique_topic("kip848j"), unique_topic("g848j")
-    create_topic(bootstrap, topic, 3)
+    create_topic(bootstrap, topic, 1)
     config = {"bootstrap.servers": bootstrap}
     java_client.run(config, "produce", topic, *[f"v{i}" for i in range(5)])
     out = java_client.run({**config, "group.protocol": "consumer"}, "consume", topic, group, "5")

@@ -496,16 +496,17 @@ impl BrokerConfig {
                         .map(|a| a.trim().to_string())
                         .filter(|a| !a.is_empty())
                         .collect();
-                    if let Some(unknown) = config
-                        .group
-                        .consumer_assignors
-                        .iter()
-                        .find(|a| crate::group::consumer::assignor::Assignor::by_name(a).is_none())
+                    if let Some(unknown) =
+                        config.group.consumer_assignors.iter().find(|a| {
+                            crate::group::consumer::assignor::Assignor::by_name(a).is_none()
+                        })
                     {
                         return Err(ConfigError::InvalidValue {
                             name: name.to_string(),
                             value: value.to_string(),
-                            reason: format!("unknown assignor {unknown}: gregor has uniform and range"),
+                            reason: format!(
+                                "unknown assignor {unknown}: gregor has uniform and range"
+                            ),
                         });
                     }
                 }
@@ -606,7 +607,11 @@ impl BrokerConfig {
             .check_consumer_timeouts()
             .map_err(|reason| ConfigError::InvalidValue {
                 name: "group.consumer.session.timeout.ms".to_string(),
-                value: config.group.consumer_session_timeout.as_millis().to_string(),
+                value: config
+                    .group
+                    .consumer_session_timeout
+                    .as_millis()
+                    .to_string(),
                 reason,
             })?;
         config.security = SecurityConfig::from_properties(
@@ -822,11 +827,19 @@ impl BrokerConfig {
             ),
             (
                 "group.consumer.min.session.timeout.ms",
-                group.consumer_session_timeout_bounds.0.as_millis().to_string(),
+                group
+                    .consumer_session_timeout_bounds
+                    .0
+                    .as_millis()
+                    .to_string(),
             ),
             (
                 "group.consumer.max.session.timeout.ms",
-                group.consumer_session_timeout_bounds.1.as_millis().to_string(),
+                group
+                    .consumer_session_timeout_bounds
+                    .1
+                    .as_millis()
+                    .to_string(),
             ),
             (
                 "group.consumer.heartbeat.interval.ms",
@@ -834,14 +847,28 @@ impl BrokerConfig {
             ),
             (
                 "group.consumer.min.heartbeat.interval.ms",
-                group.consumer_heartbeat_interval_bounds.0.as_millis().to_string(),
+                group
+                    .consumer_heartbeat_interval_bounds
+                    .0
+                    .as_millis()
+                    .to_string(),
             ),
             (
                 "group.consumer.max.heartbeat.interval.ms",
-                group.consumer_heartbeat_interval_bounds.1.as_millis().to_string(),
+                group
+                    .consumer_heartbeat_interval_bounds
+                    .1
+                    .as_millis()
+                    .to_string(),
             ),
-            ("group.consumer.assignors", group.consumer_assignors.join(",")),
-            ("group.consumer.max.size", group.consumer_max_size.to_string()),
+            (
+                "group.consumer.assignors",
+                group.consumer_assignors.join(","),
+            ),
+            (
+                "group.consumer.max.size",
+                group.consumer_max_size.to_string(),
+            ),
             (
                 "offsets.retention.minutes",
                 (group.offsets_retention.as_secs() / 60).to_string(),

@@ -192,7 +192,10 @@ impl GroupActor {
     /// returns the group id so the coordinator can forget it.
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> String {
         loop {
-            let consumer_deadline = self.consumer.as_ref().and_then(ConsumerGroup::next_deadline);
+            let consumer_deadline = self
+                .consumer
+                .as_ref()
+                .and_then(ConsumerGroup::next_deadline);
             let deadline = [self.group.next_deadline(), consumer_deadline]
                 .into_iter()
                 .flatten()
@@ -643,9 +646,10 @@ impl GroupActor {
                 self.config.clone(),
             ));
         }
-        let consumer = self.consumer.as_mut().ok_or_else(|| {
-            ConsumerGroupError::GroupIdNotFound(self.group.group_id.clone())
-        })?;
+        let consumer = self
+            .consumer
+            .as_mut()
+            .ok_or_else(|| ConsumerGroupError::GroupIdNotFound(self.group.group_id.clone()))?;
         consumer.heartbeat(now, image, request)
     }
 }

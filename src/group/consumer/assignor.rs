@@ -62,8 +62,10 @@ fn range(
     members: &BTreeMap<String, MemberSpec>,
     topics: &BTreeMap<Uuid, i32>,
 ) -> BTreeMap<String, Assignment> {
-    let mut result: BTreeMap<String, Assignment> =
-        members.keys().map(|m| (m.clone(), Assignment::new())).collect();
+    let mut result: BTreeMap<String, Assignment> = members
+        .keys()
+        .map(|m| (m.clone(), Assignment::new()))
+        .collect();
     for (topic_id, partitions) in topics {
         let subscribed: Vec<&String> = members
             .iter()
@@ -157,8 +159,10 @@ fn uniform(
         *load.entry(from).or_default() -= 1;
         *load.entry(to).or_default() += 1;
     }
-    let mut result: BTreeMap<String, Assignment> =
-        members.keys().map(|m| (m.clone(), Assignment::new())).collect();
+    let mut result: BTreeMap<String, Assignment> = members
+        .keys()
+        .map(|m| (m.clone(), Assignment::new()))
+        .collect();
     for ((topic_id, partition), member_id) in owner {
         if let Some(assignment) = result.get_mut(member_id) {
             assignment.entry(topic_id).or_default().insert(partition);

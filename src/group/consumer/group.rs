@@ -120,8 +120,12 @@ impl Heartbeat {
             _ if self.member_id.is_empty() => return invalid("MemberId can't be empty."),
             _ => {}
         }
-        if self.subscribed_topic_regex.is_some() {
-            return invalid("SubscribedTopicRegex is not supported yet.");
+        if let Some(pattern) = self.subscribed_topic_regex.as_deref() {
+            if let Err(error) = topic_regex(pattern) {
+                return Err(ConsumerGroupError::InvalidRegularExpression(format!(
+                    "SubscribedTopicRegex `{pattern}` is not a valid regular expression: {error}."
+                )));
+            }
         }
         if let Some(assignor) = &self.server_assignor {
             if !config.consumer_assignors.iter().any(|a| a == assignor) {
@@ -161,6 +165,8 @@ pub struct ConsumerGroup {
     session_deadlines: HashMap<String, Instant>,
     /// Members that must give up partitions, and until when.
     revocation_deadlines: HashMap<String, Instant>,
+    /// The members' topic regexes, compiled.
+    regexes: HashMap<String, regex::Regex>,
     config: GroupConfig,
 }
 
@@ -188,6 +194,7 @@ impl ConsumerGroup {
             subscription_metadata: BTreeMap::new(),
             session_deadlines: HashMap::new(),
             revocation_deadlines: HashMap::new(),
+            regexes: HashMap::new(),
             config,
         }
     }
@@ -231,9 +238,17 @@ impl ConsumerGroup {
 
     /// Whether a member subscribes to `topic` (OffsetDelete refuses it).
     pub fn is_subscribed_to(&self, topic: &str) -> bool {
-        self.members
-            .values()
-            .any(|m| m.subscribed_topic_names.iter().any(|t| t == topic))
+        self.members.values().any(|m| self.subscribes(m, topic))
+    }
+
+    /// Whether `member` subscribes to `topic`, by name or by its regex.
+    fn subscribes(&self, member: &ConsumerMember, topic: &str) -> bool {
+        member.subscribed_topic_names.iter().any(|t| t == topic)
+            || member
+                .subscribed_topic_regex
+                .as_ref()
+                .and_then(|pattern| self.regexes.get(pattern))
+                .is_some_and(|regex| regex.is_match(topic))
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
@@ -305,6 +320,10 @@ impl ConsumerGroup {
         if request.server_assignor.is_some() {
             updated.server_assignor = request.server_assignor.clone();
         }
+        if let Some(pattern) = &request.subscribed_topic_regex {
+            // An empty regex subscribes to nothing, as in Kafka.
+            updated.subscribed_topic_regex = Some(pattern.clone()).filter(|p| !p.is_empty());
+        }
         if let Some(names) = &request.subscribed_topic_names {
             let mut names = names.clone();
             names.sort();
@@ -314,6 +333,7 @@ impl ConsumerGroup {
         updated.client_id = request.client_id.clone();
         updated.client_host = request.client_host.clone();
         let mut bump = updated.subscribed_topic_names != member.subscribed_topic_names
+            || updated.subscribed_topic_regex != member.subscribed_topic_regex
             || updated.server_assignor != member.server_assignor;
         self.update_member(updated.clone());
         if is_new {
@@ -342,7 +362,8 @@ impl ConsumerGroup {
             if next != updated {
                 match next.state {
                     super::MemberState::UnrevokedPartitions => {
-                        let timeout = Duration::from_millis(next.rebalance_timeout_ms.max(0) as u64);
+                        let timeout =
+                            Duration::from_millis(next.rebalance_timeout_ms.max(0) as u64);
                         self.revocation_deadlines
                             .insert(member_id.clone(), now + timeout);
                     }
@@ -354,8 +375,10 @@ impl ConsumerGroup {
                 updated = next;
             }
         }
-        self.session_deadlines
-            .insert(member_id.clone(), now + self.config.consumer_session_timeout);
+        self.session_deadlines.insert(
+            member_id.clone(),
+            now + self.config.consumer_session_timeout,
+        );
         let changed = updated.assigned_partitions != member.assigned_partitions;
         Ok(HeartbeatAnswer {
             member_id,
@@ -403,7 +426,9 @@ impl ConsumerGroup {
             .cloned();
         if request.member_epoch != JOIN_GROUP_MEMBER_EPOCH {
             let existing = existing.ok_or_else(|| {
-                ConsumerGroupError::UnknownMemberId(format!("Instance id {instance_id} is unknown."))
+                ConsumerGroupError::UnknownMemberId(format!(
+                    "Instance id {instance_id} is unknown."
+                ))
             })?;
             if existing.member_id != member_id {
                 return Err(fenced_instance(member_id, instance_id, &existing.member_id));
@@ -449,12 +474,16 @@ impl ConsumerGroup {
             assignment: None,
         };
         let member = match &request.instance_id {
-            None => self.members.get(&request.member_id).cloned().ok_or_else(|| {
-                ConsumerGroupError::UnknownMemberId(format!(
-                    "Member {} is not a member of group {}.",
-                    request.member_id, self.group_id
-                ))
-            })?,
+            None => self
+                .members
+                .get(&request.member_id)
+                .cloned()
+                .ok_or_else(|| {
+                    ConsumerGroupError::UnknownMemberId(format!(
+                        "Member {} is not a member of group {}.",
+                        request.member_id, self.group_id
+                    ))
+                })?,
             Some(instance_id) => {
                 let member = self
                     .static_members
@@ -542,6 +571,13 @@ impl ConsumerGroup {
 
     /// Stores a member's new state, keeping who-owns-what in step.
     fn update_member(&mut self, member: ConsumerMember) {
+        if let Some(pattern) = &member.subscribed_topic_regex {
+            if !self.regexes.contains_key(pattern) {
+                if let Ok(regex) = topic_regex(pattern) {
+                    self.regexes.insert(pattern.clone(), regex);
+                }
+            }
+        }
         if let Some(old) = self.members.get(&member.member_id) {
             for key in old.owned_partitions() {
                 self.partition_epochs.remove(&key);
@@ -583,23 +619,42 @@ impl ConsumerGroup {
         }
     }
 
-    /// The topics the members subscribe to, as the metadata has them now;
-    /// topics that do not exist are left out until they do.
+    /// The topics the members subscribe to, by name or regex, as the
+    /// metadata has them now; topics that do not exist are left out until
+    /// they do, and regexes never match internal topics.
     fn subscription_metadata(&self, image: &MetadataImage) -> BTreeMap<String, SubscribedTopic> {
-        self.members
+        let described = |topic: &crate::metadata::TopicImage| {
+            (
+                topic.name.clone(),
+                SubscribedTopic {
+                    id: topic.id,
+                    partitions: topic.partitions.len() as i32,
+                },
+            )
+        };
+        let mut metadata: BTreeMap<String, SubscribedTopic> = self
+            .members
             .values()
             .flat_map(|m| m.subscribed_topic_names.iter())
-            .filter_map(|name| {
-                let topic = image.topic(name)?;
-                Some((
-                    name.clone(),
-                    SubscribedTopic {
-                        id: topic.id,
-                        partitions: topic.partitions.len() as i32,
-                    },
-                ))
-            })
-            .collect()
+            .filter_map(|name| image.topic(name).map(described))
+            .collect();
+        let regexes: Vec<&regex::Regex> = self
+            .members
+            .values()
+            .filter_map(|m| m.subscribed_topic_regex.as_ref())
+            .filter_map(|pattern| self.regexes.get(pattern))
+            .collect();
+        if !regexes.is_empty() {
+            metadata.extend(
+                image
+                    .topics
+                    .values()
+                    .filter(|topic| !topic.is_internal())
+                    .filter(|topic| regexes.iter().any(|r| r.is_match(&topic.name)))
+                    .map(described),
+            );
+        }
+        metadata
     }
 
     /// The assignor most members ask for, else the first configured one.
@@ -633,10 +688,11 @@ impl ConsumerGroup {
             .members
             .values()
             .map(|m| {
-                let subscribed_topic_ids = m
-                    .subscribed_topic_names
+                let subscribed_topic_ids = self
+                    .subscription_metadata
                     .iter()
-                    .filter_map(|name| self.subscription_metadata.get(name).map(|t| t.id))
+                    .filter(|(name, _)| self.subscribes(m, name))
+                    .map(|(_, topic)| topic.id)
                     .collect();
                 let current = self.target.get(&m.member_id).cloned().unwrap_or_default();
                 (
@@ -686,6 +742,12 @@ fn check_member_epoch(
         }
     }
     Ok(())
+}
+
+/// A subscription regex (RE2/J syntax in Kafka; Rust's `regex` is the
+/// same family), matching whole topic names as Java's `matches` does.
+fn topic_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(&format!("^(?:{pattern})$"))
 }
 
 fn check_epoch_is_current(

@@ -144,15 +144,33 @@ mod tests {
     #[test]
     fn partitions_are_revoked_before_new_ones_are_given() {
         let current = member(1, &[0, 1, 2]);
-        let step = reconcile(&current, 2, &assignment(&[0, 3]), Some(&assignment(&[0, 1, 2])), |_, _| -1);
+        let step = reconcile(
+            &current,
+            2,
+            &assignment(&[0, 3]),
+            Some(&assignment(&[0, 1, 2])),
+            |_, _| -1,
+        );
         assert_eq!(step.state, MemberState::UnrevokedPartitions);
         assert_eq!(step.member_epoch, 1);
         assert_eq!(step.assigned_partitions, assignment(&[0]));
         assert_eq!(step.partitions_pending_revocation, assignment(&[1, 2]));
         // Still reported as owned: no progress.
-        let again = reconcile(&step, 2, &assignment(&[0, 3]), Some(&assignment(&[0, 1])), |_, _| -1);
+        let again = reconcile(
+            &step,
+            2,
+            &assignment(&[0, 3]),
+            Some(&assignment(&[0, 1])),
+            |_, _| -1,
+        );
         assert_eq!(again, step);
-        let done = reconcile(&step, 2, &assignment(&[0, 3]), Some(&assignment(&[0])), |_, _| -1);
+        let done = reconcile(
+            &step,
+            2,
+            &assignment(&[0, 3]),
+            Some(&assignment(&[0])),
+            |_, _| -1,
+        );
         assert_eq!(done.state, MemberState::Stable);
         assert_eq!(done.member_epoch, 2);
         assert_eq!(done.assigned_partitions, assignment(&[0, 3]));
@@ -162,11 +180,23 @@ mod tests {
     fn partitions_another_member_owns_are_not_given_yet() {
         let current = member(1, &[0]);
         let owner_of_1 = |_: Uuid, p: i32| if p == 1 { 1 } else { -1 };
-        let step = reconcile(&current, 2, &assignment(&[0, 1]), Some(&assignment(&[0])), owner_of_1);
+        let step = reconcile(
+            &current,
+            2,
+            &assignment(&[0, 1]),
+            Some(&assignment(&[0])),
+            owner_of_1,
+        );
         assert_eq!(step.state, MemberState::UnreleasedPartitions);
         assert_eq!(step.member_epoch, 2);
         assert_eq!(step.assigned_partitions, assignment(&[0]));
-        let released = reconcile(&step, 2, &assignment(&[0, 1]), Some(&assignment(&[0])), |_, _| -1);
+        let released = reconcile(
+            &step,
+            2,
+            &assignment(&[0, 1]),
+            Some(&assignment(&[0])),
+            |_, _| -1,
+        );
         assert_eq!(released.state, MemberState::Stable);
         assert_eq!(released.assigned_partitions, assignment(&[0, 1]));
     }

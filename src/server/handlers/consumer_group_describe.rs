@@ -34,7 +34,11 @@ pub async fn handle(
         let described = DescribedGroup::default().with_group_id(group_id.clone());
         let authz = context.authz(broker);
         if !authz.allows(AclOperation::Describe, ResourceType::Group, &group_id) {
-            groups.push(failed(described, ResponseError::GroupAuthorizationFailed, None));
+            groups.push(failed(
+                described,
+                ResponseError::GroupAuthorizationFailed,
+                None,
+            ));
             continue;
         }
         let described = match request.include_authorized_operations {
@@ -54,7 +58,11 @@ pub async fn handle(
         let description = coordinator.describe(&group_id).await;
         let Some(group) = description.and_then(|d| d.consumer) else {
             let message = format!("Group {} not found.", group_id.as_str());
-            groups.push(failed(described, ResponseError::GroupIdNotFound, Some(message)));
+            groups.push(failed(
+                described,
+                ResponseError::GroupIdNotFound,
+                Some(message),
+            ));
             continue;
         };
         let image = broker.metadata();

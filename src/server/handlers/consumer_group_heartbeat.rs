@@ -42,7 +42,12 @@ pub async fn handle(
         owned: request.topic_partitions.as_ref().map(|topics| {
             topics
                 .iter()
-                .map(|t| (t.topic_id, t.partitions.iter().copied().collect::<BTreeSet<i32>>()))
+                .map(|t| {
+                    (
+                        t.topic_id,
+                        t.partitions.iter().copied().collect::<BTreeSet<i32>>(),
+                    )
+                })
                 .collect()
         }),
         client_id: client_id.to_string(),
@@ -74,6 +79,7 @@ pub async fn handle(
         Err(code) => return error(code, None),
     };
     if let Err(refused) = heartbeat.validate(coordinator.config()) {
+        tracing::debug!(group = %group_id, %refused, "ConsumerGroupHeartbeat refused");
         return error(refused.code(), Some(refused.to_string()));
     }
     match coordinator

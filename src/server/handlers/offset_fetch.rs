@@ -136,7 +136,12 @@ pub async fn handle(
                 &group_id,
                 partitions,
                 request.require_stable,
-                (version >= 9).then(|| (group.member_id.as_ref().map(|m| m.to_string()), group.member_epoch)),
+                (version >= 9).then(|| {
+                    (
+                        group.member_id.as_ref().map(|m| m.to_string()),
+                        group.member_epoch,
+                    )
+                }),
             )
             .await;
             groups.push(match fetched {
