@@ -268,3 +268,27 @@ def test_a_consumer_heartbeat_to_a_classic_group_with_members_is_refused(kip848_
         assert r["error_code"] == GROUP_ID_NOT_FOUND, r
     finally:
         wire.close()
+
+
+def test_a_regex_subscription_picks_up_topics_created_later(kip848_broker):
+    bootstrap = kip848_broker.bootstrap
+    prefix, group = unique_topic("rx"), unique_topic("g848x")
+    create_topic(bootstrap, f"{prefix}-a", 2)
+    wire = GroupWire(*bootstrap.split(":"))
+    try:
+        join = dict(group_id=group, member_id="r-1", member_epoch=0, rebalance_timeout_ms=30000,
+                    subscribed_topic_regex="[", topic_partitions=[])
+        r = heartbeat(wire, **join)
+        assert r["error_code"] == 128, r   # INVALID_REGULAR_EXPRESSION
+        r = heartbeat(wire, **{**join, "subscribed_topic_regex": f"{prefix}-.*"})
+        assert r["error_code"] == 0, r
+        first = r["member_epoch"]
+        assert [len(t["partitions"]) for t in r["assignment"]["topic_partitions"]] == [2]
+        owned = r["assignment"]["topic_partitions"]
+        create_topic(bootstrap, f"{prefix}-b", 3)
+        r = heartbeat(wire, group_id=group, member_id="r-1", member_epoch=first,
+                      topic_partitions=owned)
+        assert r["error_code"] == 0 and r["member_epoch"] > first, r
+        assert sorted(len(t["partitions"]) for t in r["assignment"]["topic_partitions"]) == [2, 3]
+    finally:
+        wire.close()
