@@ -669,6 +669,19 @@ _api(16, "ListGroups", 3,
      [_f("throttle_time_ms", "int32", 1), _f("error_code", "int16"),
       _f("groups", ("array", [_f("group_id", "string"), _f("protocol_type", "string"),
                               _f("group_state", "string", 4), _f("group_type", "string", 5)]))])
+_CGHB_PARTS = ("array", [_f("topic_id", "uuid"), _f("partitions", ("array", "int32"))])
+_api(68, "ConsumerGroupHeartbeat", 0,
+     [_f("group_id", "string"), _f("member_id", "string"), _f("member_epoch", "int32"),
+      _f("instance_id", "string", 0, INF, 0), _f("rack_id", "string", 0, INF, 0),
+      _f("rebalance_timeout_ms", "int32"),
+      _f("subscribed_topic_names", ("array", "string"), 0, INF, 0),
+      _f("subscribed_topic_regex", "string", 1, INF, 0),
+      _f("server_assignor", "string", 0, INF, 0),
+      _f("topic_partitions", _CGHB_PARTS, 0, INF, 0)],
+     [_f("throttle_time_ms", "int32"), _f("error_code", "int16"),
+      _f("error_message", "string", 0, INF, 0), _f("member_id", "string", 0, INF, 0),
+      _f("member_epoch", "int32"), _f("heartbeat_interval_ms", "int32"),
+      _f("assignment", "cghb_assignment")])
 _api(42, "DeleteGroups", 2,
      [_f("groups_names", ("array", "string"))],
      [_f("throttle_time_ms", "int32"),
@@ -694,6 +707,8 @@ def _enc_value(typ, v, version, flex, nullable):
             else:
                 out += _enc_value(inner, item, version, flex, False)
         return out
+    if typ == "uuid":
+        return v or bytes(16)
     if typ == "int8":
         return i8(v or 0)
     if typ == "bool":
@@ -742,6 +757,13 @@ def _dec_value(r: Reader, typ, version, flex):
             else:
                 out.append(_dec_value(r, inner, version, flex))
         return out
+    if typ == "uuid":
+        return r.take(16)
+    if typ == "cghb_assignment":
+        # a nullable struct: int8 -1 for null, else the struct
+        if r.i8() < 0:
+            return None
+        return _dec_struct(r, [_f("topic_partitions", _CGHB_PARTS)], version, flex)
     if typ == "int8":
         return r.i8()
     if typ == "bool":

@@ -472,6 +472,45 @@ impl BrokerConfig {
                     config.group.initial_rebalance_delay = millis(name, value)?
                 }
                 "group.max.size" => config.group.max_size = number(name, value)?,
+                "group.consumer.session.timeout.ms" => {
+                    config.group.consumer_session_timeout = millis(name, value)?
+                }
+                "group.consumer.min.session.timeout.ms" => {
+                    config.group.consumer_session_timeout_bounds.0 = millis(name, value)?
+                }
+                "group.consumer.max.session.timeout.ms" => {
+                    config.group.consumer_session_timeout_bounds.1 = millis(name, value)?
+                }
+                "group.consumer.heartbeat.interval.ms" => {
+                    config.group.consumer_heartbeat_interval = millis(name, value)?
+                }
+                "group.consumer.min.heartbeat.interval.ms" => {
+                    config.group.consumer_heartbeat_interval_bounds.0 = millis(name, value)?
+                }
+                "group.consumer.max.heartbeat.interval.ms" => {
+                    config.group.consumer_heartbeat_interval_bounds.1 = millis(name, value)?
+                }
+                "group.consumer.assignors" => {
+                    config.group.consumer_assignors = value
+                        .split(',')
+                        .map(|a| a.trim().to_string())
+                        .filter(|a| !a.is_empty())
+                        .collect();
+                    if let Some(unknown) =
+                        config.group.consumer_assignors.iter().find(|a| {
+                            crate::group::consumer::assignor::Assignor::by_name(a).is_none()
+                        })
+                    {
+                        return Err(ConfigError::InvalidValue {
+                            name: name.to_string(),
+                            value: value.to_string(),
+                            reason: format!(
+                                "unknown assignor {unknown}: gregor has uniform and range"
+                            ),
+                        });
+                    }
+                }
+                "group.consumer.max.size" => config.group.consumer_max_size = number(name, value)?,
                 "replica.lag.time.max.ms" => {
                     config.replication.replica_lag_time_max = millis(name, value)?
                 }
@@ -563,6 +602,18 @@ impl BrokerConfig {
             });
         }
         config.check_quorum()?;
+        config
+            .group
+            .check_consumer_timeouts()
+            .map_err(|reason| ConfigError::InvalidValue {
+                name: "group.consumer.session.timeout.ms".to_string(),
+                value: config
+                    .group
+                    .consumer_session_timeout
+                    .as_millis()
+                    .to_string(),
+                reason,
+            })?;
         config.security = SecurityConfig::from_properties(
             properties,
             &config.listeners,
@@ -770,6 +821,54 @@ impl BrokerConfig {
                 group.initial_rebalance_delay.as_millis().to_string(),
             ),
             ("group.max.size", group.max_size.to_string()),
+            (
+                "group.consumer.session.timeout.ms",
+                group.consumer_session_timeout.as_millis().to_string(),
+            ),
+            (
+                "group.consumer.min.session.timeout.ms",
+                group
+                    .consumer_session_timeout_bounds
+                    .0
+                    .as_millis()
+                    .to_string(),
+            ),
+            (
+                "group.consumer.max.session.timeout.ms",
+                group
+                    .consumer_session_timeout_bounds
+                    .1
+                    .as_millis()
+                    .to_string(),
+            ),
+            (
+                "group.consumer.heartbeat.interval.ms",
+                group.consumer_heartbeat_interval.as_millis().to_string(),
+            ),
+            (
+                "group.consumer.min.heartbeat.interval.ms",
+                group
+                    .consumer_heartbeat_interval_bounds
+                    .0
+                    .as_millis()
+                    .to_string(),
+            ),
+            (
+                "group.consumer.max.heartbeat.interval.ms",
+                group
+                    .consumer_heartbeat_interval_bounds
+                    .1
+                    .as_millis()
+                    .to_string(),
+            ),
+            (
+                "group.consumer.assignors",
+                group.consumer_assignors.join(","),
+            ),
+            (
+                "group.consumer.max.size",
+                group.consumer_max_size.to_string(),
+            ),
             (
                 "offsets.retention.minutes",
                 (group.offsets_retention.as_secs() / 60).to_string(),

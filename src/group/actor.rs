@@ -12,12 +12,15 @@ use kafka_protocol::error::ResponseError;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
+use super::consumer::group::ConsumerGroupDescription;
+use super::consumer::{ConsumerGroup, ConsumerGroupError, Heartbeat, HeartbeatAnswer};
 use super::state::{
     CommittedOffset, Event, Group, GroupState, JoinRequest, JoinResult, Outcome, SyncRequest,
     SyncResult,
 };
 use super::{log_format, GroupConfig};
 use crate::error::KafkaError;
+use crate::metadata::MetadataImage;
 use crate::partition::Partitions;
 use crate::records::builder::BatchBuilder;
 use crate::records::primitives::{StringTooLong, MAX_STRING_LENGTH};
@@ -34,6 +37,8 @@ pub struct GroupDescription {
     pub protocol_type: String,
     pub protocol_name: String,
     pub members: Vec<MemberDescription>,
+    /// Set for KIP-848 consumer groups, whose classic part is then empty.
+    pub consumer: Option<ConsumerGroupDescription>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +54,17 @@ pub struct MemberDescription {
 pub(super) enum Command {
     Join(JoinRequest, oneshot::Sender<JoinResult>),
     Sync(SyncRequest, oneshot::Sender<SyncResult>),
+    ConsumerHeartbeat {
+        request: Heartbeat,
+        image: Arc<MetadataImage>,
+        reply: oneshot::Sender<Result<HeartbeatAnswer, ConsumerGroupError>>,
+    },
+    /// OffsetFetch v9's member check.
+    ValidateOffsetFetch {
+        member_id: Option<String>,
+        member_epoch: i32,
+        reply: oneshot::Sender<Result<(), ResponseError>>,
+    },
     Heartbeat {
         member_id: String,
         generation_id: i32,
@@ -65,6 +81,8 @@ pub(super) enum Command {
         member_id: String,
         generation_id: i32,
         group_instance_id: Option<String>,
+        /// The request's version (consumer-group members need v9+).
+        api_version: i16,
         offsets: Vec<(TopicPartition, CommittedOffset)>,
         reply: oneshot::Sender<Result<PartitionResults, ResponseError>>,
     },
@@ -147,6 +165,9 @@ impl GroupStorage {
 
 pub(super) struct GroupActor {
     group: Group,
+    /// The KIP-848 group of this id, if it is one: a group id is either a
+    /// classic group or a consumer group; offsets live in `group` for both.
+    consumer: Option<ConsumerGroup>,
     storage: GroupStorage,
     config: GroupConfig,
     join_waiters: HashMap<String, oneshot::Sender<JoinResult>>,
@@ -158,6 +179,7 @@ impl GroupActor {
     pub fn new(group: Group, storage: GroupStorage, config: GroupConfig) -> Self {
         GroupActor {
             group,
+            consumer: None,
             storage,
             next_retention_check: Instant::now() + config.offsets_retention_check_interval,
             config,
@@ -170,12 +192,14 @@ impl GroupActor {
     /// returns the group id so the coordinator can forget it.
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> String {
         loop {
-            let deadline = self
-                .group
-                .next_deadline()
-                .map_or(self.next_retention_check, |d| {
-                    d.min(self.next_retention_check)
-                });
+            let consumer_deadline = self
+                .consumer
+                .as_ref()
+                .and_then(ConsumerGroup::next_deadline);
+            let deadline = [self.group.next_deadline(), consumer_deadline]
+                .into_iter()
+                .flatten()
+                .fold(self.next_retention_check, Instant::min);
             tokio::select! {
                 command = commands.recv() => match command {
                     Some(command) => self.handle(command).await,
@@ -186,6 +210,11 @@ impl GroupActor {
             let now = Instant::now();
             let events = self.group.poll(now, now_ms());
             self.apply(events).await;
+            if let Some(consumer) = &mut self.consumer {
+                for member_id in consumer.poll(now) {
+                    info!(group = %consumer.group_id, member = %member_id, "consumer group member removed: session or rebalance timeout");
+                }
+            }
             if now >= self.next_retention_check {
                 self.next_retention_check = now + self.config.offsets_retention_check_interval;
                 self.expire_offsets().await;
@@ -202,6 +231,17 @@ impl GroupActor {
         let now_ms = now_ms();
         match command {
             Command::Join(request, reply) => {
+                // Kafka without online migration: a classic member cannot
+                // join a consumer group that has members.
+                if self.consumer.as_ref().is_some_and(|c| !c.is_empty()) {
+                    let result = JoinResult::error(
+                        ResponseError::InconsistentGroupProtocol,
+                        &request.member_id,
+                    );
+                    let _ = reply.send(result);
+                    return;
+                }
+                self.consumer = None;
                 let (outcome, events) = self.group.join(now, now_ms, request);
                 match outcome {
                     Outcome::Respond(result) => {
@@ -224,6 +264,26 @@ impl GroupActor {
                     }
                 }
                 self.apply(events).await;
+            }
+            Command::ConsumerHeartbeat {
+                request,
+                image,
+                reply,
+            } => {
+                let _ = reply.send(self.consumer_heartbeat(now, &image, request));
+            }
+            Command::ValidateOffsetFetch {
+                member_id,
+                member_epoch,
+                reply,
+            } => {
+                let result = match &self.consumer {
+                    Some(consumer) => consumer
+                        .validate_offset_fetch(member_id.as_deref(), member_epoch)
+                        .map_err(|e| e.code()),
+                    None => Ok(()),
+                };
+                let _ = reply.send(result);
             }
             Command::Heartbeat {
                 member_id,
@@ -261,15 +321,15 @@ impl GroupActor {
                 member_id,
                 generation_id,
                 group_instance_id,
+                api_version,
                 offsets,
                 reply,
             } => {
                 let result = self
                     .commit(
                         producer,
-                        &member_id,
-                        generation_id,
-                        group_instance_id.as_deref(),
+                        (&member_id, generation_id, group_instance_id.as_deref()),
+                        api_version,
                         offsets,
                     )
                     .await;
@@ -373,11 +433,16 @@ impl GroupActor {
     async fn commit(
         &mut self,
         producer: Option<TxnProducer>,
-        member_id: &str,
-        generation_id: i32,
-        group_instance_id: Option<&str>,
+        (member_id, generation_id, group_instance_id): (&str, i32, Option<&str>),
+        api_version: i16,
         offsets: Vec<(TopicPartition, CommittedOffset)>,
     ) -> Result<PartitionResults, ResponseError> {
+        if let Some(consumer) = &self.consumer {
+            consumer
+                .validate_offset_commit(member_id, generation_id, producer.is_some(), api_version)
+                .map_err(|e| e.code())?;
+            return self.store_offsets(offsets, producer).await;
+        }
         match producer {
             None => self
                 .group
@@ -452,8 +517,13 @@ impl GroupActor {
         let mut results = Vec::with_capacity(partitions.len());
         let mut tombstones = Vec::new();
         for partition in partitions {
-            if self.group.state != GroupState::Empty
-                && self.group.is_subscribed_to(&partition.topic)
+            let consumer_subscribed = self
+                .consumer
+                .as_ref()
+                .is_some_and(|c| c.is_subscribed_to(&partition.topic));
+            if consumer_subscribed
+                || (self.group.state != GroupState::Empty
+                    && self.group.is_subscribed_to(&partition.topic))
             {
                 results.push((partition, Some(ResponseError::GroupSubscribedToTopic)));
                 continue;
@@ -470,6 +540,10 @@ impl GroupActor {
     }
 
     async fn delete(&mut self, now_ms: i64) -> Result<(), ResponseError> {
+        if self.consumer.as_ref().is_some_and(|c| !c.is_empty()) {
+            return Err(ResponseError::NonEmptyGroup);
+        }
+        self.consumer = None;
         let partitions: Vec<TopicPartition> = self.group.offsets.keys().cloned().collect();
         self.group.delete(now_ms)?;
         let group_id = &self.group.group_id;
@@ -492,6 +566,7 @@ impl GroupActor {
         let retention = self.config.offsets_retention;
         let now_ms = now_ms();
         let expired = self.group.state == GroupState::Empty
+            && self.consumer.as_ref().is_none_or(ConsumerGroup::is_empty)
             && !self.group.offsets.is_empty()
             && now_ms - self.group.state_timestamp >= retention.as_millis() as i64;
         if expired {
@@ -538,7 +613,44 @@ impl GroupActor {
                     },
                 })
                 .collect(),
+            consumer: self.consumer.as_ref().map(ConsumerGroup::describe),
         }
+    }
+
+    /// A ConsumerGroupHeartbeat: the group becomes a consumer group on a
+    /// join if it has no classic members; a classic group with members is
+    /// not one (Kafka without online migration answers the same).
+    fn consumer_heartbeat(
+        &mut self,
+        now: Instant,
+        image: &MetadataImage,
+        request: Heartbeat,
+    ) -> Result<HeartbeatAnswer, ConsumerGroupError> {
+        if self.consumer.is_none() {
+            if !self.group.is_empty() {
+                return Err(ConsumerGroupError::GroupIdNotFound(format!(
+                    "Group {} is not a consumer group.",
+                    self.group.group_id
+                )));
+            }
+            // Consumer groups are kept in memory only: after a restart or a
+            // coordinator move their members are unknown and rejoin.
+            if request.member_epoch != super::consumer::JOIN_GROUP_MEMBER_EPOCH {
+                return Err(ConsumerGroupError::UnknownMemberId(format!(
+                    "Member {} is not a member of group {}.",
+                    request.member_id, self.group.group_id
+                )));
+            }
+            self.consumer = Some(ConsumerGroup::new(
+                &self.group.group_id,
+                self.config.clone(),
+            ));
+        }
+        let consumer = self
+            .consumer
+            .as_mut()
+            .ok_or_else(|| ConsumerGroupError::GroupIdNotFound(self.group.group_id.clone()))?;
+        consumer.heartbeat(now, image, request)
     }
 }
 

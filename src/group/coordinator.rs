@@ -12,12 +12,14 @@ use tracing::{info, warn};
 use super::actor::{
     Command, GroupActor, GroupDescription, GroupStorage, PartitionResults, TxnProducer,
 };
+use super::consumer::{ConsumerGroupError, Heartbeat, HeartbeatAnswer};
 use super::log_format::{self, Key};
 use super::state::{
     CommittedOffset, Group, GroupState, JoinRequest, JoinResult, SyncRequest, SyncResult,
 };
 use super::{partition_for, GroupConfig, OFFSETS_TOPIC};
 use crate::log::LogError;
+use crate::metadata::MetadataImage;
 use crate::partition::{loaded, Partitions};
 use crate::records::batch::Batch;
 use crate::records::control::TxnMarker;
@@ -301,6 +303,44 @@ impl GroupCoordinator {
             })
     }
 
+    /// ConsumerGroupHeartbeat (KIP-848): a join (epoch 0) may create the
+    /// group; `image` is the metadata its subscriptions are resolved in.
+    pub async fn consumer_heartbeat(
+        &self,
+        group_id: &str,
+        request: Heartbeat,
+        image: Arc<MetadataImage>,
+    ) -> Result<HeartbeatAnswer, ConsumerGroupError> {
+        let joining = request.member_epoch == super::consumer::JOIN_GROUP_MEMBER_EPOCH;
+        let member_id = request.member_id.clone();
+        let command = |reply| Command::ConsumerHeartbeat {
+            request,
+            image,
+            reply,
+        };
+        match self.ask(group_id, joining, command).await {
+            Some(result) => result,
+            None => Err(ConsumerGroupError::UnknownMemberId(format!(
+                "Member {member_id} is not a member of group {group_id}."
+            ))),
+        }
+    }
+
+    /// OffsetFetch v9 from a member: its epoch must be current.
+    pub async fn validate_offset_fetch(
+        &self,
+        group_id: &str,
+        member_id: Option<String>,
+        member_epoch: i32,
+    ) -> Result<(), ResponseError> {
+        let command = |reply| Command::ValidateOffsetFetch {
+            member_id,
+            member_epoch,
+            reply,
+        };
+        self.ask(group_id, false, command).await.unwrap_or(Ok(()))
+    }
+
     pub async fn sync(&self, group_id: &str, request: SyncRequest) -> SyncResult {
         self.ask(group_id, false, |reply| Command::Sync(request, reply))
             .await
@@ -348,6 +388,7 @@ impl GroupCoordinator {
         member_id: String,
         generation_id: i32,
         group_instance_id: Option<String>,
+        api_version: i16,
         offsets: Vec<(TopicPartition, CommittedOffset)>,
     ) -> Result<PartitionResults, ResponseError> {
         let command = |reply| Command::Commit {
@@ -355,6 +396,7 @@ impl GroupCoordinator {
             member_id,
             generation_id,
             group_instance_id,
+            api_version,
             offsets,
             reply,
         };
@@ -376,6 +418,7 @@ impl GroupCoordinator {
             member_id,
             generation_id,
             group_instance_id,
+            api_version: -1,
             offsets,
             reply,
         };

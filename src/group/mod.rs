@@ -1,5 +1,6 @@
 //! The group coordinator: Kafka's classic consumer-group protocol (join,
-//! sync, heartbeat, leave, static membership) and committed offsets, kept
+//! sync, heartbeat, leave, static membership), KIP-848 consumer groups
+//! (`consumer/`, in memory only for now) and committed offsets, kept
 //! durably as records in the compacted internal topic `__consumer_offsets`.
 //!
 //! The coordinator of a group is the leader of the `__consumer_offsets`
@@ -7,6 +8,7 @@
 //! brokers, coordinators move with them.
 
 mod actor;
+pub mod consumer;
 pub mod consumer_protocol;
 pub mod coordinator;
 pub mod log_format;
@@ -41,6 +43,20 @@ pub struct GroupConfig {
     pub offsets_topic_num_partitions: i32,
     /// `offsets.topic.segment.bytes`
     pub offsets_topic_segment_bytes: i32,
+    /// `group.consumer.session.timeout.ms` (KIP-848 groups)
+    pub consumer_session_timeout: Duration,
+    /// `group.consumer.heartbeat.interval.ms`
+    pub consumer_heartbeat_interval: Duration,
+    /// `group.consumer.min.session.timeout.ms` and `…max…`: the bounds
+    /// of the session timeout.
+    pub consumer_session_timeout_bounds: (Duration, Duration),
+    /// `group.consumer.min.heartbeat.interval.ms` and `…max…`.
+    pub consumer_heartbeat_interval_bounds: (Duration, Duration),
+    /// `group.consumer.assignors`: the server-side assignors members may
+    /// choose; the first is the default.
+    pub consumer_assignors: Vec<String>,
+    /// `group.consumer.max.size`
+    pub consumer_max_size: usize,
 }
 
 impl Default for GroupConfig {
@@ -55,7 +71,54 @@ impl Default for GroupConfig {
             offset_metadata_max_bytes: 4096,
             offsets_topic_num_partitions: 50,
             offsets_topic_segment_bytes: 104_857_600,
+            consumer_session_timeout: Duration::from_millis(45_000),
+            consumer_heartbeat_interval: Duration::from_millis(5_000),
+            consumer_session_timeout_bounds: (
+                Duration::from_millis(45_000),
+                Duration::from_millis(60_000),
+            ),
+            consumer_heartbeat_interval_bounds: (
+                Duration::from_millis(5_000),
+                Duration::from_millis(15_000),
+            ),
+            consumer_assignors: vec!["uniform".to_string(), "range".to_string()],
+            consumer_max_size: i32::MAX as usize,
         }
+    }
+}
+
+impl GroupConfig {
+    /// Kafka's checks of the KIP-848 timeouts: each within its bounds, and
+    /// the heartbeat interval below the session timeout.
+    pub fn check_consumer_timeouts(&self) -> Result<(), String> {
+        let (min_session, max_session) = self.consumer_session_timeout_bounds;
+        let (min_heartbeat, max_heartbeat) = self.consumer_heartbeat_interval_bounds;
+        let session = self.consumer_session_timeout;
+        let heartbeat = self.consumer_heartbeat_interval;
+        if !(min_session..=max_session).contains(&session) {
+            return Err(format!(
+                "group.consumer.session.timeout.ms must be between group.consumer.min.session.timeout.ms ({}) and group.consumer.max.session.timeout.ms ({})",
+                min_session.as_millis(),
+                max_session.as_millis()
+            ));
+        }
+        if !(min_heartbeat..=max_heartbeat).contains(&heartbeat) {
+            return Err(format!(
+                "group.consumer.heartbeat.interval.ms must be between group.consumer.min.heartbeat.interval.ms ({}) and group.consumer.max.heartbeat.interval.ms ({})",
+                min_heartbeat.as_millis(),
+                max_heartbeat.as_millis()
+            ));
+        }
+        if heartbeat >= session {
+            return Err(
+                "group.consumer.heartbeat.interval.ms must be less than group.consumer.session.timeout.ms"
+                    .to_string(),
+            );
+        }
+        if self.consumer_assignors.is_empty() {
+            return Err("group.consumer.assignors must name at least one assignor".to_string());
+        }
+        Ok(())
     }
 }
 

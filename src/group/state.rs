@@ -130,7 +130,7 @@ pub struct JoinResult {
 }
 
 impl JoinResult {
-    fn error(error: ResponseError, member_id: &str) -> JoinResult {
+    pub fn error(error: ResponseError, member_id: &str) -> JoinResult {
         JoinResult {
             error: Some(error),
             generation_id: -1,

@@ -12,8 +12,10 @@
 //!   v12, EndTxn v5 and TxnOffsetCommit v5, which are what a client that
 //!   opts in sends. Lower versions keep the classic protocol.
 //!   AddPartitionsToTxn v4+ is broker-to-broker and not advertised.
-//! - OffsetCommit and OffsetFetch stop at v8: v9 carries KIP-848 member
-//!   epochs, and DescribeGroups at v5 (v6 reports unknown groups as errors).
+//! - OffsetCommit and OffsetFetch go to v9, which carry KIP-848 member
+//!   epochs; ConsumerGroupHeartbeat and ConsumerGroupDescribe are served
+//!   at v0–v1 (v1: client-generated member ids, KIP-1082). DescribeGroups
+//!   stops at v5 (v6 reports unknown groups as errors).
 
 use kafka_protocol::messages::ApiKey;
 
@@ -34,8 +36,8 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::Fetch, 4, 18),
     range(ApiKey::ListOffsets, 1, 10),
     range(ApiKey::Metadata, 0, 13),
-    range(ApiKey::OffsetCommit, 2, 8),
-    range(ApiKey::OffsetFetch, 1, 8),
+    range(ApiKey::OffsetCommit, 2, 9),
+    range(ApiKey::OffsetFetch, 1, 9),
     range(ApiKey::FindCoordinator, 0, 6),
     range(ApiKey::JoinGroup, 0, 9),
     range(ApiKey::Heartbeat, 0, 4),
@@ -73,6 +75,8 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::DescribeProducers, 0, 0),
     range(ApiKey::DescribeTransactions, 0, 0),
     range(ApiKey::ListTransactions, 0, 1),
+    range(ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    range(ApiKey::ConsumerGroupDescribe, 0, 1),
     range(ApiKey::DescribeTopicPartitions, 0, 0),
 ];
 

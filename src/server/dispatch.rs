@@ -77,6 +77,13 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
         RequestKind::ListGroups(body) => ResponseKind::ListGroups(
             handlers::list_groups::handle(broker, body, version, context).await,
         ),
+        RequestKind::ConsumerGroupHeartbeat(body) => ResponseKind::ConsumerGroupHeartbeat(
+            handlers::consumer_group_heartbeat::handle(broker, body, version, &client_id, context)
+                .await,
+        ),
+        RequestKind::ConsumerGroupDescribe(body) => ResponseKind::ConsumerGroupDescribe(
+            handlers::consumer_group_describe::handle(broker, body, version, context).await,
+        ),
         RequestKind::DescribeGroups(body) => ResponseKind::DescribeGroups(
             handlers::describe_groups::handle(broker, body, version, context).await,
         ),
@@ -232,6 +239,12 @@ pub fn error_response(request: &RequestKind, version: i16, code: i16) -> Option<
         RequestKind::ListGroups(r) => {
             ResponseKind::ListGroups(handlers::list_groups::error_response(r, version, code))
         }
+        RequestKind::ConsumerGroupHeartbeat(r) => ResponseKind::ConsumerGroupHeartbeat(
+            handlers::consumer_group_heartbeat::error_response(r, version, code),
+        ),
+        RequestKind::ConsumerGroupDescribe(r) => ResponseKind::ConsumerGroupDescribe(
+            handlers::consumer_group_describe::error_response(r, version, code),
+        ),
         RequestKind::DescribeGroups(r) => ResponseKind::DescribeGroups(
             handlers::describe_groups::error_response(r, version, code),
         ),
@@ -396,6 +409,12 @@ mod tests {
                 DescribeGroupsRequest::default().with_groups(vec![group()]),
             ),
             ApiKey::ListGroups => RequestKind::ListGroups(Default::default()),
+            ApiKey::ConsumerGroupHeartbeat => {
+                RequestKind::ConsumerGroupHeartbeat(Default::default())
+            }
+            ApiKey::ConsumerGroupDescribe => RequestKind::ConsumerGroupDescribe(
+                ConsumerGroupDescribeRequest::default().with_group_ids(vec![group()]),
+            ),
             ApiKey::ApiVersions => RequestKind::ApiVersions(Default::default()),
             ApiKey::SaslHandshake => RequestKind::SaslHandshake(Default::default()),
             ApiKey::SaslAuthenticate => RequestKind::SaslAuthenticate(Default::default()),

@@ -120,6 +120,10 @@ pub fn error_code(response: &ResponseKind) -> i16 {
         ),
         ResponseKind::ListGroups(r) => r.error_code,
         ResponseKind::DescribeGroups(r) => first_nonzero(r.groups.iter().map(|g| g.error_code)),
+        ResponseKind::ConsumerGroupHeartbeat(r) => r.error_code,
+        ResponseKind::ConsumerGroupDescribe(r) => {
+            first_nonzero(r.groups.iter().map(|g| g.error_code))
+        }
         ResponseKind::DeleteGroups(r) => first_nonzero(r.results.iter().map(|g| g.error_code)),
         ResponseKind::OffsetDelete(r) => r.error_code,
         ResponseKind::DescribeTopicPartitions(r) => {

@@ -1,6 +1,7 @@
 //! DescribeGroups (v0–v5): state, protocol and members of each group;
 //! member metadata and assignments only while the group is Stable, and
-//! state "Dead" for groups that do not exist, as Kafka answers.
+//! state "Dead" for groups that do not exist and for KIP-848 consumer
+//! groups (ConsumerGroupDescribe describes those), as Kafka answers.
 
 use std::sync::Arc;
 
@@ -56,6 +57,7 @@ pub async fn handle(
         } else {
             broker.groups().describe(&group_id).await
         };
+        let description = description.filter(|d| d.consumer.is_none());
         groups.push(match description {
             None => described.with_group_state(str_bytes(GroupState::Dead.name())),
             Some(group) => described

@@ -1,5 +1,6 @@
 //! ListGroups (v0–v5): every group this coordinator knows, filtered by
-//! state (v4+) and type (v5+; all groups here are "classic").
+//! state (v4+) and type (v5+: "classic", or "consumer" for KIP-848 groups,
+//! whose protocol type is "consumer" and state their own).
 
 use std::sync::Arc;
 
@@ -33,22 +34,27 @@ pub async fn handle(
         .iter()
         .map(|s| s.to_lowercase())
         .collect();
-    if !types.is_empty() && !types.iter().any(|t| t == "classic") {
-        return ListGroupsResponse::default();
-    }
     let groups = broker
         .groups()
         .list()
         .await
         .into_iter()
-        .filter(|g| states.is_empty() || states.contains(&g.state.name().to_lowercase()))
-        .filter(|g| listed(&g.group_id))
         .map(|g| {
+            let (group_type, protocol_type, state) = match &g.consumer {
+                Some(consumer) => ("consumer", "consumer".to_string(), consumer.state.name()),
+                None => ("classic", g.protocol_type, g.state.name()),
+            };
+            (g.group_id, group_type, protocol_type, state)
+        })
+        .filter(|(_, _, _, state)| states.is_empty() || states.contains(&state.to_lowercase()))
+        .filter(|(_, group_type, _, _)| types.is_empty() || types.iter().any(|t| t == group_type))
+        .filter(|(group_id, _, _, _)| listed(group_id))
+        .map(|(group_id, group_type, protocol_type, state)| {
             ListedGroup::default()
-                .with_group_id(GroupId(str_bytes(g.group_id)))
-                .with_protocol_type(str_bytes(g.protocol_type))
-                .with_group_state(str_bytes(g.state.name()))
-                .with_group_type(str_bytes("classic"))
+                .with_group_id(GroupId(str_bytes(group_id)))
+                .with_protocol_type(str_bytes(protocol_type))
+                .with_group_state(str_bytes(state))
+                .with_group_type(str_bytes(group_type))
         })
         .collect();
     ListGroupsResponse::default().with_groups(groups)

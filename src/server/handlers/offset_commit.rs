@@ -1,6 +1,7 @@
-//! OffsetCommit (v2–v8): stores offsets with their metadata string, after
-//! the coordinator checked membership and generation (or that the group is
-//! not managed, for "simple" consumers).
+//! OffsetCommit (v2–v9): stores offsets with their metadata string, after
+//! the coordinator checked membership and generation, or for KIP-848
+//! consumer groups the member epoch (v9, whose request is v8's), or that
+//! the group is not managed, for "simple" consumers.
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use crate::types::TopicPartition;
 pub async fn handle(
     broker: &Arc<Broker>,
     request: OffsetCommitRequest,
-    _version: i16,
+    version: i16,
     context: &RequestContext,
 ) -> OffsetCommitResponse {
     let group_id = request.group_id.to_string();
@@ -80,6 +81,7 @@ pub async fn handle(
                     request.member_id.to_string(),
                     request.generation_id_or_member_epoch,
                     optional(&request.group_instance_id),
+                    version,
                     known.clone(),
                 )
                 .await

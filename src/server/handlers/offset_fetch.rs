@@ -1,5 +1,7 @@
-//! OffsetFetch (v1–v8): committed offsets of one group (v1–v7) or several
-//! (v8), for the partitions asked or (v2+, null topics) all of them.
+//! OffsetFetch (v1–v9): committed offsets of one group (v1–v7) or several
+//! (v8+), for the partitions asked or (v2+, null topics) all of them. In v9
+//! a KIP-848 member names itself and its epoch, checked like a commit's
+//! (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH).
 //! Partitions without a commit answer offset -1 and empty metadata; with
 //! require_stable (v7+, KIP-447), partitions whose offsets wait on an open
 //! transaction answer UNSTABLE_OFFSET_COMMIT so that the consumer retries.
@@ -35,6 +37,7 @@ async fn fetch(
     group_id: &str,
     partitions: Option<Vec<TopicPartition>>,
     require_stable: bool,
+    member: Option<(Option<String>, i32)>,
 ) -> Fetched {
     let describable = |topic: &str| {
         context
@@ -64,6 +67,11 @@ async fn fetch(
         return Ok(refused);
     }
     let coordinator = coordinator_for(broker, group_id).await?;
+    if let Some((member_id, member_epoch)) = member {
+        coordinator
+            .validate_offset_fetch(group_id, member_id, member_epoch)
+            .await?;
+    }
     let unstable = match require_stable {
         true => coordinator.unstable_partitions(group_id).await,
         false => Vec::new(),
@@ -128,6 +136,12 @@ pub async fn handle(
                 &group_id,
                 partitions,
                 request.require_stable,
+                (version >= 9).then(|| {
+                    (
+                        group.member_id.as_ref().map(|m| m.to_string()),
+                        group.member_epoch,
+                    )
+                }),
             )
             .await;
             groups.push(match fetched {
@@ -175,6 +189,7 @@ pub async fn handle(
         &group_id,
         partitions,
         request.require_stable,
+        None,
     )
     .await
     {

@@ -1,0 +1,770 @@
+//! A consumer group (KIP-848): its members, the group epoch (bumped when
+//! membership, subscriptions or the subscribed topics change), the target
+//! assignment computed for that epoch, and who owns which partition now.
+//!
+//! Each heartbeat updates its member, recomputes the target assignment if
+//! the group epoch moved past it, and reconciles the member one step (see
+//! `reconciliation.rs`). Members that stop heartbeating for the session
+//! timeout, or do not give up partitions within their rebalance timeout,
+//! are removed and their partitions go to the others.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use super::assignor::{Assignor, MemberSpec};
+use super::member::ConsumerMember;
+use super::reconciliation::reconcile;
+use super::{
+    Assignment, ConsumerGroupError, JOIN_GROUP_MEMBER_EPOCH, LEAVE_GROUP_MEMBER_EPOCH,
+    LEAVE_GROUP_STATIC_MEMBER_EPOCH,
+};
+use crate::group::GroupConfig;
+use crate::metadata::MetadataImage;
+
+/// The first ConsumerGroupHeartbeat version whose member ids the client
+/// generates (KIP-1082); before it, the coordinator does on join.
+const CLIENT_GENERATED_MEMBER_ID_VERSION: i16 = 1;
+
+/// A consumer group's state as DescribeGroups, ListGroups and
+/// ConsumerGroupDescribe name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsumerGroupState {
+    Empty,
+    /// The group epoch moved past the target assignment's.
+    Assigning,
+    /// Some member does not own its target assignment yet.
+    Reconciling,
+    Stable,
+}
+
+impl ConsumerGroupState {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConsumerGroupState::Empty => "Empty",
+            ConsumerGroupState::Assigning => "Assigning",
+            ConsumerGroupState::Reconciling => "Reconciling",
+            ConsumerGroupState::Stable => "Stable",
+        }
+    }
+}
+
+/// A subscribed topic as the group last saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubscribedTopic {
+    pub id: Uuid,
+    pub partitions: i32,
+}
+
+/// One ConsumerGroupHeartbeat, as the coordinator takes it.
+#[derive(Debug, Clone)]
+pub struct Heartbeat {
+    pub version: i16,
+    pub member_id: String,
+    pub member_epoch: i32,
+    pub instance_id: Option<String>,
+    pub rack_id: Option<String>,
+    pub rebalance_timeout_ms: i32,
+    pub subscribed_topic_names: Option<Vec<String>>,
+    pub subscribed_topic_regex: Option<String>,
+    pub server_assignor: Option<String>,
+    /// The partitions the member owns, if it said.
+    pub owned: Option<Assignment>,
+    pub client_id: String,
+    pub client_host: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatAnswer {
+    pub member_id: String,
+    pub member_epoch: i32,
+    pub heartbeat_interval_ms: i32,
+    /// Sent when the member's assignment changed or it sent everything.
+    pub assignment: Option<Assignment>,
+}
+
+impl Heartbeat {
+    /// The checks Kafka makes before looking at the group.
+    pub fn validate(&self, config: &GroupConfig) -> Result<(), ConsumerGroupError> {
+        let invalid = |message: &str| Err(ConsumerGroupError::InvalidRequest(message.into()));
+        if self.instance_id.as_deref() == Some("") {
+            return invalid("InstanceId can't be empty.");
+        }
+        if self.rack_id.as_deref() == Some("") {
+            return invalid("RackId can't be empty.");
+        }
+        if self.version >= CLIENT_GENERATED_MEMBER_ID_VERSION && self.member_id.is_empty() {
+            return invalid("MemberId can't be empty.");
+        }
+        match self.member_epoch {
+            JOIN_GROUP_MEMBER_EPOCH => {
+                if self.rebalance_timeout_ms == -1 {
+                    return invalid("RebalanceTimeoutMs must be provided in first request.");
+                }
+                if !self.owned.as_ref().is_some_and(BTreeMap::is_empty) {
+                    return invalid("TopicPartitions must be empty when (re-)joining.");
+                }
+                if self.subscribed_topic_names.is_none() && self.subscribed_topic_regex.is_none() {
+                    return invalid(
+                        "Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.",
+                    );
+                }
+            }
+            LEAVE_GROUP_STATIC_MEMBER_EPOCH if self.instance_id.is_none() => {
+                return invalid("InstanceId can't be null.");
+            }
+            epoch if epoch < LEAVE_GROUP_STATIC_MEMBER_EPOCH => {
+                return invalid("MemberEpoch is invalid.");
+            }
+            _ if self.member_id.is_empty() => return invalid("MemberId can't be empty."),
+            _ => {}
+        }
+        if let Some(pattern) = self.subscribed_topic_regex.as_deref() {
+            if let Err(error) = topic_regex(pattern) {
+                return Err(ConsumerGroupError::InvalidRegularExpression(format!(
+                    "SubscribedTopicRegex `{pattern}` is not a valid regular expression: {error}."
+                )));
+            }
+        }
+        if let Some(assignor) = &self.server_assignor {
+            if !config.consumer_assignors.iter().any(|a| a == assignor) {
+                return Err(ConsumerGroupError::UnsupportedAssignor(format!(
+                    "ServerAssignor {assignor} is not supported. Supported assignors: {}.",
+                    config.consumer_assignors.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the member sent every field: it then gets its assignment
+    /// whether it changed or not.
+    fn is_full(&self) -> bool {
+        self.member_epoch == JOIN_GROUP_MEMBER_EPOCH
+            || (self.rebalance_timeout_ms != -1
+                && self.subscribed_topic_names.is_some()
+                && self.owned.is_some())
+    }
+}
+
+#[derive(Debug)]
+pub struct ConsumerGroup {
+    pub group_id: String,
+    pub group_epoch: i32,
+    /// The group epoch the target assignment was computed for.
+    pub assignment_epoch: i32,
+    members: BTreeMap<String, ConsumerMember>,
+    /// Member id by instance id, for static members.
+    static_members: HashMap<String, String>,
+    target: BTreeMap<String, Assignment>,
+    /// The epoch of the member owning each partition (assigned or pending
+    /// revocation); partitions nobody owns are absent.
+    partition_epochs: HashMap<(Uuid, i32), i32>,
+    subscription_metadata: BTreeMap<String, SubscribedTopic>,
+    session_deadlines: HashMap<String, Instant>,
+    /// Members that must give up partitions, and until when.
+    revocation_deadlines: HashMap<String, Instant>,
+    /// The members' topic regexes, compiled.
+    regexes: HashMap<String, regex::Regex>,
+    config: GroupConfig,
+}
+
+/// A snapshot for ConsumerGroupDescribe, DescribeGroups and ListGroups.
+#[derive(Debug, Clone)]
+pub struct ConsumerGroupDescription {
+    pub state: ConsumerGroupState,
+    pub group_epoch: i32,
+    pub assignment_epoch: i32,
+    pub assignor_name: String,
+    /// Each member with its target assignment.
+    pub members: Vec<(ConsumerMember, Assignment)>,
+}
+
+impl ConsumerGroup {
+    pub fn new(group_id: &str, config: GroupConfig) -> ConsumerGroup {
+        ConsumerGroup {
+            group_id: group_id.to_string(),
+            group_epoch: 0,
+            assignment_epoch: 0,
+            members: BTreeMap::new(),
+            static_members: HashMap::new(),
+            target: BTreeMap::new(),
+            partition_epochs: HashMap::new(),
+            subscription_metadata: BTreeMap::new(),
+            session_deadlines: HashMap::new(),
+            revocation_deadlines: HashMap::new(),
+            regexes: HashMap::new(),
+            config,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    pub fn state(&self) -> ConsumerGroupState {
+        if self.members.is_empty() {
+            ConsumerGroupState::Empty
+        } else if self.group_epoch > self.assignment_epoch {
+            ConsumerGroupState::Assigning
+        } else if self
+            .members
+            .values()
+            .any(|m| !m.is_reconciled_to(self.assignment_epoch))
+        {
+            ConsumerGroupState::Reconciling
+        } else {
+            ConsumerGroupState::Stable
+        }
+    }
+
+    pub fn describe(&self) -> ConsumerGroupDescription {
+        ConsumerGroupDescription {
+            state: self.state(),
+            group_epoch: self.group_epoch,
+            assignment_epoch: self.assignment_epoch,
+            assignor_name: self.preferred_assignor().name().to_string(),
+            members: self
+                .members
+                .values()
+                .map(|m| {
+                    let target = self.target.get(&m.member_id).cloned().unwrap_or_default();
+                    (m.clone(), target)
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether a member subscribes to `topic` (OffsetDelete refuses it).
+    pub fn is_subscribed_to(&self, topic: &str) -> bool {
+        self.members.values().any(|m| self.subscribes(m, topic))
+    }
+
+    /// Whether `member` subscribes to `topic`, by name or by its regex.
+    fn subscribes(&self, member: &ConsumerMember, topic: &str) -> bool {
+        member.subscribed_topic_names.iter().any(|t| t == topic)
+            || member
+                .subscribed_topic_regex
+                .as_ref()
+                .and_then(|pattern| self.regexes.get(pattern))
+                .is_some_and(|regex| regex.is_match(topic))
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.session_deadlines
+            .values()
+            .chain(self.revocation_deadlines.values())
+            .min()
+            .copied()
+    }
+
+    /// Removes the members whose session or revocation time ran out;
+    /// returns their ids.
+    pub fn poll(&mut self, now: Instant) -> Vec<String> {
+        let expired: BTreeSet<String> = self
+            .session_deadlines
+            .iter()
+            .chain(self.revocation_deadlines.iter())
+            .filter(|(_, deadline)| **deadline <= now)
+            .map(|(member_id, _)| member_id.clone())
+            .collect();
+        for member_id in &expired {
+            self.remove_member(member_id);
+        }
+        expired.into_iter().collect()
+    }
+
+    /// One ConsumerGroupHeartbeat (join, heartbeat or leave), validated
+    /// by [`Heartbeat::validate`] first.
+    pub fn heartbeat(
+        &mut self,
+        now: Instant,
+        image: &MetadataImage,
+        request: Heartbeat,
+    ) -> Result<HeartbeatAnswer, ConsumerGroupError> {
+        if matches!(
+            request.member_epoch,
+            LEAVE_GROUP_MEMBER_EPOCH | LEAVE_GROUP_STATIC_MEMBER_EPOCH
+        ) {
+            return self.leave(&request);
+        }
+        let joining = request.member_epoch == JOIN_GROUP_MEMBER_EPOCH;
+        let member_id = match request.member_id.is_empty() {
+            true => Uuid::new_v4().to_string(),
+            false => request.member_id.clone(),
+        };
+        if joining
+            && !self.members.contains_key(&member_id)
+            && self.members.len() >= self.config.consumer_max_size
+        {
+            return Err(ConsumerGroupError::GroupMaxSizeReached(
+                self.config.consumer_max_size,
+            ));
+        }
+        let member = match &request.instance_id {
+            None => self.dynamic_member(&member_id, &request)?,
+            Some(instance_id) => self.static_member(&member_id, instance_id, &request)?,
+        };
+        let is_new = !self.members.contains_key(&member_id);
+        let mut updated = member.clone();
+        if request.instance_id.is_some() {
+            updated.instance_id = request.instance_id.clone();
+        }
+        if request.rack_id.is_some() {
+            updated.rack_id = request.rack_id.clone();
+        }
+        if request.rebalance_timeout_ms != -1 {
+            updated.rebalance_timeout_ms = request.rebalance_timeout_ms;
+        }
+        if request.server_assignor.is_some() {
+            updated.server_assignor = request.server_assignor.clone();
+        }
+        if let Some(pattern) = &request.subscribed_topic_regex {
+            // An empty regex subscribes to nothing, as in Kafka.
+            updated.subscribed_topic_regex = Some(pattern.clone()).filter(|p| !p.is_empty());
+        }
+        if let Some(names) = &request.subscribed_topic_names {
+            let mut names = names.clone();
+            names.sort();
+            names.dedup();
+            updated.subscribed_topic_names = names;
+        }
+        updated.client_id = request.client_id.clone();
+        updated.client_host = request.client_host.clone();
+        let mut bump = updated.subscribed_topic_names != member.subscribed_topic_names
+            || updated.subscribed_topic_regex != member.subscribed_topic_regex
+            || updated.server_assignor != member.server_assignor;
+        self.update_member(updated.clone());
+        if is_new {
+            tracing::info!(group = %self.group_id, member = %member_id, "member joins the consumer group");
+        }
+        let metadata = self.subscription_metadata(image);
+        if metadata != self.subscription_metadata {
+            self.subscription_metadata = metadata;
+            bump = true;
+        }
+        if bump {
+            self.group_epoch += 1;
+        }
+        if self.group_epoch > self.assignment_epoch {
+            self.compute_target_assignment();
+        }
+        if !updated.is_reconciled_to(self.assignment_epoch) {
+            let target = self.target.get(&member_id).cloned().unwrap_or_default();
+            let next = reconcile(
+                &updated,
+                self.assignment_epoch,
+                &target,
+                request.owned.as_ref(),
+                |topic_id, partition| self.partition_epoch(topic_id, partition),
+            );
+            if next != updated {
+                match next.state {
+                    super::MemberState::UnrevokedPartitions => {
+                        let timeout =
+                            Duration::from_millis(next.rebalance_timeout_ms.max(0) as u64);
+                        self.revocation_deadlines
+                            .insert(member_id.clone(), now + timeout);
+                    }
+                    _ => {
+                        self.revocation_deadlines.remove(&member_id);
+                    }
+                }
+                self.update_member(next.clone());
+                updated = next;
+            }
+        }
+        self.session_deadlines.insert(
+            member_id.clone(),
+            now + self.config.consumer_session_timeout,
+        );
+        let changed = updated.assigned_partitions != member.assigned_partitions;
+        Ok(HeartbeatAnswer {
+            member_id,
+            member_epoch: updated.member_epoch,
+            heartbeat_interval_ms: self.config.consumer_heartbeat_interval.as_millis() as i32,
+            assignment: (request.is_full() || changed).then(|| updated.assigned_partitions.clone()),
+        })
+    }
+
+    fn dynamic_member(
+        &mut self,
+        member_id: &str,
+        request: &Heartbeat,
+    ) -> Result<ConsumerMember, ConsumerGroupError> {
+        let joining = request.member_epoch == JOIN_GROUP_MEMBER_EPOCH;
+        match self.members.get(member_id) {
+            Some(existing) => match check_member_epoch(existing, request) {
+                Ok(()) => Ok(existing.clone()),
+                // A member that rejoins with its own member id (KIP-1082
+                // clients keep theirs after being fenced) starts afresh.
+                Err(_) if joining => {
+                    self.remove_member(member_id);
+                    Ok(ConsumerMember::new(member_id.to_string()))
+                }
+                Err(error) => Err(error),
+            },
+            None if joining => Ok(ConsumerMember::new(member_id.to_string())),
+            None => Err(ConsumerGroupError::UnknownMemberId(format!(
+                "Member {member_id} is not a member of group {}.",
+                self.group_id
+            ))),
+        }
+    }
+
+    fn static_member(
+        &mut self,
+        member_id: &str,
+        instance_id: &str,
+        request: &Heartbeat,
+    ) -> Result<ConsumerMember, ConsumerGroupError> {
+        let existing = self
+            .static_members
+            .get(instance_id)
+            .and_then(|id| self.members.get(id))
+            .cloned();
+        if request.member_epoch != JOIN_GROUP_MEMBER_EPOCH {
+            let existing = existing.ok_or_else(|| {
+                ConsumerGroupError::UnknownMemberId(format!(
+                    "Instance id {instance_id} is unknown."
+                ))
+            })?;
+            if existing.member_id != member_id {
+                return Err(fenced_instance(member_id, instance_id, &existing.member_id));
+            }
+            check_member_epoch(&existing, request)?;
+            return Ok(existing);
+        }
+        match existing {
+            None => self.dynamic_member(member_id, request),
+            Some(existing) if existing.member_id == member_id => {
+                self.dynamic_member(member_id, request)
+            }
+            Some(existing) if existing.member_epoch != LEAVE_GROUP_STATIC_MEMBER_EPOCH => {
+                Err(ConsumerGroupError::UnreleasedInstanceId(format!(
+                    "Static member {member_id} with instance id {instance_id} cannot join the group \
+                     because the instance id is owned by {} member.",
+                    existing.member_id
+                )))
+            }
+            Some(existing) => {
+                // The static member comes back: the new member id takes
+                // over its partitions and target assignment.
+                let target = self.target.remove(&existing.member_id);
+                self.forget_member(&existing.member_id);
+                let mut replacement = existing.clone();
+                replacement.member_id = member_id.to_string();
+                replacement.member_epoch = 0;
+                replacement.previous_member_epoch = 0;
+                if let Some(target) = target {
+                    self.target.insert(member_id.to_string(), target);
+                }
+                self.update_member(replacement.clone());
+                Ok(replacement)
+            }
+        }
+    }
+
+    fn leave(&mut self, request: &Heartbeat) -> Result<HeartbeatAnswer, ConsumerGroupError> {
+        let answer = |member_epoch| HeartbeatAnswer {
+            member_id: request.member_id.clone(),
+            member_epoch,
+            heartbeat_interval_ms: 0,
+            assignment: None,
+        };
+        let member = match &request.instance_id {
+            None => self
+                .members
+                .get(&request.member_id)
+                .cloned()
+                .ok_or_else(|| {
+                    ConsumerGroupError::UnknownMemberId(format!(
+                        "Member {} is not a member of group {}.",
+                        request.member_id, self.group_id
+                    ))
+                })?,
+            Some(instance_id) => {
+                let member = self
+                    .static_members
+                    .get(instance_id)
+                    .and_then(|id| self.members.get(id))
+                    .cloned()
+                    .ok_or_else(|| {
+                        ConsumerGroupError::UnknownMemberId(format!(
+                            "Instance id {instance_id} is unknown."
+                        ))
+                    })?;
+                if member.member_id != request.member_id {
+                    return Err(fenced_instance(
+                        &request.member_id,
+                        instance_id,
+                        &member.member_id,
+                    ));
+                }
+                member
+            }
+        };
+        if request.member_epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH {
+            // It keeps its partitions until it is back or its session ends.
+            let mut leaving = member;
+            leaving.member_epoch = LEAVE_GROUP_STATIC_MEMBER_EPOCH;
+            leaving.partitions_pending_revocation = Assignment::new();
+            self.revocation_deadlines.remove(&leaving.member_id);
+            self.update_member(leaving);
+            return Ok(answer(LEAVE_GROUP_STATIC_MEMBER_EPOCH));
+        }
+        tracing::info!(group = %self.group_id, member = %member.member_id, "member left the consumer group");
+        self.remove_member(&member.member_id);
+        Ok(answer(request.member_epoch))
+    }
+
+    /// OffsetCommit (or TxnOffsetCommit) checked against the members:
+    /// commits from outside the group (epoch -1) only while it is empty.
+    pub fn validate_offset_commit(
+        &self,
+        member_id: &str,
+        member_epoch: i32,
+        transactional: bool,
+        api_version: i16,
+    ) -> Result<(), ConsumerGroupError> {
+        if member_epoch < 0 && self.members.is_empty() {
+            return Ok(());
+        }
+        let member = self.known_member(member_id)?;
+        if !transactional && api_version < 9 {
+            return Err(ConsumerGroupError::UnsupportedVersion(
+                "OffsetCommit version 9 or above must be used by members using the modern group protocol"
+                    .into(),
+            ));
+        }
+        check_epoch_is_current(member, member_epoch)
+    }
+
+    /// OffsetFetch v9 with a member id and epoch is checked like a commit.
+    pub fn validate_offset_fetch(
+        &self,
+        member_id: Option<&str>,
+        member_epoch: i32,
+    ) -> Result<(), ConsumerGroupError> {
+        let Some(member_id) = member_id.filter(|_| member_epoch >= 0) else {
+            return Ok(());
+        };
+        check_epoch_is_current(self.known_member(member_id)?, member_epoch)
+    }
+
+    fn known_member(&self, member_id: &str) -> Result<&ConsumerMember, ConsumerGroupError> {
+        self.members.get(member_id).ok_or_else(|| {
+            ConsumerGroupError::UnknownMemberId(format!(
+                "Member {member_id} is not a member of group {}.",
+                self.group_id
+            ))
+        })
+    }
+
+    fn partition_epoch(&self, topic_id: Uuid, partition: i32) -> i32 {
+        self.partition_epochs
+            .get(&(topic_id, partition))
+            .copied()
+            .unwrap_or(-1)
+    }
+
+    /// Stores a member's new state, keeping who-owns-what in step.
+    fn update_member(&mut self, member: ConsumerMember) {
+        if let Some(pattern) = &member.subscribed_topic_regex {
+            if !self.regexes.contains_key(pattern) {
+                if let Ok(regex) = topic_regex(pattern) {
+                    self.regexes.insert(pattern.clone(), regex);
+                }
+            }
+        }
+        if let Some(old) = self.members.get(&member.member_id) {
+            for key in old.owned_partitions() {
+                self.partition_epochs.remove(&key);
+            }
+        }
+        for key in member.owned_partitions() {
+            self.partition_epochs.insert(key, member.member_epoch);
+        }
+        if let Some(instance_id) = &member.instance_id {
+            self.static_members
+                .insert(instance_id.clone(), member.member_id.clone());
+        }
+        self.members.insert(member.member_id.clone(), member);
+    }
+
+    /// Drops a member without touching the group epoch.
+    fn forget_member(&mut self, member_id: &str) {
+        if let Some(member) = self.members.remove(member_id) {
+            for key in member.owned_partitions() {
+                self.partition_epochs.remove(&key);
+            }
+            if let Some(instance_id) = &member.instance_id {
+                if self.static_members.get(instance_id).map(String::as_str) == Some(member_id) {
+                    self.static_members.remove(instance_id);
+                }
+            }
+        }
+        self.target.remove(member_id);
+        self.session_deadlines.remove(member_id);
+        self.revocation_deadlines.remove(member_id);
+    }
+
+    /// A member leaves or is fenced: its partitions are free for the
+    /// others once the next target assignment gives them out.
+    fn remove_member(&mut self, member_id: &str) {
+        if self.members.contains_key(member_id) {
+            self.forget_member(member_id);
+            self.group_epoch += 1;
+        }
+    }
+
+    /// The topics the members subscribe to, by name or regex, as the
+    /// metadata has them now; topics that do not exist are left out until
+    /// they do, and regexes never match internal topics.
+    fn subscription_metadata(&self, image: &MetadataImage) -> BTreeMap<String, SubscribedTopic> {
+        let described = |topic: &crate::metadata::TopicImage| {
+            (
+                topic.name.clone(),
+                SubscribedTopic {
+                    id: topic.id,
+                    partitions: topic.partitions.len() as i32,
+                },
+            )
+        };
+        let mut metadata: BTreeMap<String, SubscribedTopic> = self
+            .members
+            .values()
+            .flat_map(|m| m.subscribed_topic_names.iter())
+            .filter_map(|name| image.topic(name).map(described))
+            .collect();
+        let regexes: Vec<&regex::Regex> = self
+            .members
+            .values()
+            .filter_map(|m| m.subscribed_topic_regex.as_ref())
+            .filter_map(|pattern| self.regexes.get(pattern))
+            .collect();
+        if !regexes.is_empty() {
+            metadata.extend(
+                image
+                    .topics
+                    .values()
+                    .filter(|topic| !topic.is_internal())
+                    .filter(|topic| regexes.iter().any(|r| r.is_match(&topic.name)))
+                    .map(described),
+            );
+        }
+        metadata
+    }
+
+    /// The assignor most members ask for, else the first configured one.
+    fn preferred_assignor(&self) -> Assignor {
+        let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
+        for member in self.members.values() {
+            if let Some(name) = &member.server_assignor {
+                *votes.entry(name.as_str()).or_default() += 1;
+            }
+        }
+        votes
+            .into_iter()
+            .max_by_key(|(_, count)| *count)
+            .and_then(|(name, _)| Assignor::by_name(name))
+            .or_else(|| {
+                self.config
+                    .consumer_assignors
+                    .iter()
+                    .find_map(|name| Assignor::by_name(name))
+            })
+            .unwrap_or(Assignor::Uniform)
+    }
+
+    fn compute_target_assignment(&mut self) {
+        let topics: BTreeMap<Uuid, i32> = self
+            .subscription_metadata
+            .values()
+            .map(|t| (t.id, t.partitions))
+            .collect();
+        let specs: BTreeMap<String, MemberSpec> = self
+            .members
+            .values()
+            .map(|m| {
+                let subscribed_topic_ids = self
+                    .subscription_metadata
+                    .iter()
+                    .filter(|(name, _)| self.subscribes(m, name))
+                    .map(|(_, topic)| topic.id)
+                    .collect();
+                let current = self.target.get(&m.member_id).cloned().unwrap_or_default();
+                (
+                    m.member_id.clone(),
+                    MemberSpec {
+                        subscribed_topic_ids,
+                        current,
+                    },
+                )
+            })
+            .collect();
+        self.target = self.preferred_assignor().assign(&specs, &topics);
+        self.assignment_epoch = self.group_epoch;
+    }
+}
+
+/// Kafka's member epoch rule: the current epoch, or the previous one with
+/// no partition the member no longer has (the answer that moved it on may
+/// have been lost); anything else is fenced.
+fn check_member_epoch(
+    member: &ConsumerMember,
+    request: &Heartbeat,
+) -> Result<(), ConsumerGroupError> {
+    let received = request.member_epoch;
+    let fenced = |relation: &str| {
+        Err(ConsumerGroupError::FencedMemberEpoch(format!(
+            "The consumer group member has a {relation} member epoch ({received}) than the one \
+             known by the group coordinator ({}). The member must abandon all its partitions and rejoin.",
+            member.member_epoch
+        )))
+    };
+    if received > member.member_epoch {
+        return fenced("greater");
+    }
+    if received < member.member_epoch {
+        let subset = request.owned.as_ref().is_some_and(|owned| {
+            owned.iter().all(|(topic_id, partitions)| {
+                partitions.is_empty()
+                    || member
+                        .assigned_partitions
+                        .get(topic_id)
+                        .is_some_and(|assigned| partitions.is_subset(assigned))
+            })
+        });
+        if received != member.previous_member_epoch || !subset {
+            return fenced("smaller");
+        }
+    }
+    Ok(())
+}
+
+/// A subscription regex (RE2/J syntax in Kafka; Rust's `regex` is the
+/// same family), matching whole topic names as Java's `matches` does.
+fn topic_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(&format!("^(?:{pattern})$"))
+}
+
+fn check_epoch_is_current(
+    member: &ConsumerMember,
+    received: i32,
+) -> Result<(), ConsumerGroupError> {
+    match received == member.member_epoch {
+        true => Ok(()),
+        false => Err(ConsumerGroupError::StaleMemberEpoch {
+            received,
+            current: member.member_epoch,
+        }),
+    }
+}
+
+fn fenced_instance(member_id: &str, instance_id: &str, owner: &str) -> ConsumerGroupError {
+    ConsumerGroupError::FencedInstanceId(format!(
+        "Static member {member_id} with instance id {instance_id} was fenced by member {owner}."
+    ))
+}

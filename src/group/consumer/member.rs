@@ -1,0 +1,87 @@
+//! A member of a consumer group as the coordinator knows it: what it
+//! subscribes to, its epochs, and where its reconciliation stands.
+
+use super::Assignment;
+
+/// Where a member's reconciliation stands (Kafka's `MemberState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberState {
+    /// The member owns its assignment at its epoch.
+    Stable,
+    /// The member must give up partitions before it moves to a new epoch.
+    UnrevokedPartitions,
+    /// The member is at the target epoch but waits for partitions that
+    /// other members still own.
+    UnreleasedPartitions,
+}
+
+impl MemberState {
+    /// The value Kafka writes in `ConsumerGroupCurrentMemberAssignmentValue`.
+    pub fn value(self) -> i8 {
+        match self {
+            MemberState::Stable => 1,
+            MemberState::UnrevokedPartitions => 2,
+            MemberState::UnreleasedPartitions => 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerMember {
+    pub member_id: String,
+    pub instance_id: Option<String>,
+    pub rack_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub subscribed_topic_names: Vec<String>,
+    pub subscribed_topic_regex: Option<String>,
+    pub server_assignor: Option<String>,
+    pub rebalance_timeout_ms: i32,
+    pub member_epoch: i32,
+    pub previous_member_epoch: i32,
+    pub state: MemberState,
+    /// The partitions the member owns (or is being given) at its epoch.
+    pub assigned_partitions: Assignment,
+    /// The partitions the member must give up; it still owns them.
+    pub partitions_pending_revocation: Assignment,
+}
+
+impl ConsumerMember {
+    pub fn new(member_id: String) -> ConsumerMember {
+        ConsumerMember {
+            member_id,
+            instance_id: None,
+            rack_id: None,
+            client_id: String::new(),
+            client_host: String::new(),
+            subscribed_topic_names: Vec::new(),
+            subscribed_topic_regex: None,
+            server_assignor: None,
+            rebalance_timeout_ms: -1,
+            member_epoch: 0,
+            previous_member_epoch: 0,
+            state: MemberState::Stable,
+            assigned_partitions: Assignment::new(),
+            partitions_pending_revocation: Assignment::new(),
+        }
+    }
+
+    /// Whether the member owns exactly its target assignment of `epoch`.
+    pub fn is_reconciled_to(&self, epoch: i32) -> bool {
+        self.state == MemberState::Stable && self.member_epoch == epoch
+    }
+
+    /// Moves the member to `epoch`, remembering the one it leaves.
+    pub fn update_member_epoch(&mut self, epoch: i32) {
+        self.previous_member_epoch = self.member_epoch;
+        self.member_epoch = epoch;
+    }
+
+    /// Every partition the member owns: assigned or pending revocation.
+    pub fn owned_partitions(&self) -> impl Iterator<Item = (uuid::Uuid, i32)> + '_ {
+        self.assigned_partitions
+            .iter()
+            .chain(self.partitions_pending_revocation.iter())
+            .flat_map(|(topic_id, partitions)| partitions.iter().map(move |p| (*topic_id, *p)))
+    }
+}

@@ -1,0 +1,86 @@
+//! KIP-848 consumer groups: the group coordinator computes the assignment
+//! (server-side assignors) and each member reconciles towards it through
+//! ConsumerGroupHeartbeat, giving up partitions before others get them.
+//!
+//! - `member.rs`: a member as the coordinator knows it (epochs, state,
+//!   assigned partitions and partitions pending revocation);
+//! - `reconciliation.rs`: Kafka's `CurrentAssignmentBuilder`, which moves
+//!   one member towards its target assignment;
+//! - `assignor.rs`: the `uniform` and `range` server-side assignors;
+//! - `group.rs`: the group (group epoch, target assignment, who owns which
+//!   partition), the heartbeat and its rules, leaves and time-outs.
+//!
+//! Pure state like the classic state machine: no I/O, no timers. The
+//! group actor owns one beside its classic group.
+
+pub mod assignor;
+pub mod group;
+pub mod member;
+pub mod reconciliation;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kafka_protocol::error::ResponseError;
+use uuid::Uuid;
+
+pub use group::{ConsumerGroup, ConsumerGroupState, Heartbeat, HeartbeatAnswer};
+pub use member::{ConsumerMember, MemberState};
+
+/// Partitions by topic id: a member's assignment, current or target.
+pub type Assignment = BTreeMap<Uuid, BTreeSet<i32>>;
+
+/// The member epoch a member joins with.
+pub const JOIN_GROUP_MEMBER_EPOCH: i32 = 0;
+/// The member epoch a member leaves with.
+pub const LEAVE_GROUP_MEMBER_EPOCH: i32 = -1;
+/// The member epoch of a static member that left for a while and keeps
+/// its partitions until it comes back or its session times out.
+pub const LEAVE_GROUP_STATIC_MEMBER_EPOCH: i32 = -2;
+
+/// Why the coordinator refuses a consumer-group request; each maps to the
+/// Kafka error code Kafka's coordinator answers with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConsumerGroupError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    FencedMemberEpoch(String),
+    #[error("{0}")]
+    UnknownMemberId(String),
+    #[error("{0}")]
+    UnreleasedInstanceId(String),
+    #[error("{0}")]
+    FencedInstanceId(String),
+    #[error("{0}")]
+    GroupIdNotFound(String),
+    #[error("the consumer group has reached its maximum size ({0})")]
+    GroupMaxSizeReached(usize),
+    #[error("{0}")]
+    UnsupportedAssignor(String),
+    #[error("{0}")]
+    InvalidRegularExpression(String),
+    #[error("the member epoch {received} is not the current one, {current}")]
+    StaleMemberEpoch { received: i32, current: i32 },
+    #[error("{0}")]
+    UnsupportedVersion(String),
+}
+
+impl ConsumerGroupError {
+    pub fn code(&self) -> ResponseError {
+        match self {
+            ConsumerGroupError::InvalidRequest(_) => ResponseError::InvalidRequest,
+            ConsumerGroupError::FencedMemberEpoch(_) => ResponseError::FencedMemberEpoch,
+            ConsumerGroupError::UnknownMemberId(_) => ResponseError::UnknownMemberId,
+            ConsumerGroupError::UnreleasedInstanceId(_) => ResponseError::UnreleasedInstanceId,
+            ConsumerGroupError::FencedInstanceId(_) => ResponseError::FencedInstanceId,
+            ConsumerGroupError::GroupIdNotFound(_) => ResponseError::GroupIdNotFound,
+            ConsumerGroupError::GroupMaxSizeReached(_) => ResponseError::GroupMaxSizeReached,
+            ConsumerGroupError::UnsupportedAssignor(_) => ResponseError::UnsupportedAssignor,
+            ConsumerGroupError::InvalidRegularExpression(_) => {
+                ResponseError::InvalidRegularExpression
+            }
+            ConsumerGroupError::StaleMemberEpoch { .. } => ResponseError::StaleMemberEpoch,
+            ConsumerGroupError::UnsupportedVersion(_) => ResponseError::UnsupportedVersion,
+        }
+    }
+}
