@@ -374,3 +374,38 @@ def _accepts(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+# --- the client certificate's principal ---------------------------------------
+
+def test_the_certificate_names_the_principal_through_the_mapping_rules(broker_factory, pki):
+    """`ssl.principal.mapping.rules` as Kafka applies them: the first rule
+    matching the subject (`CN=alice`) names the user, whom ACLs then
+    judge; a subject no rule matches is not let in at all."""
+    from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType,
+                                       ResourcePatternType, ResourceType)
+    b, ssl_port = tls_broker(broker_factory, pki, **{
+        "ssl.truststore.location": str(pki / "ca.pem"),
+        "ssl.client.auth": "required",
+        "ssl.principal.mapping.rules": "RULE:^CN=(alice)$/$1-user/U",
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        # PLAINTEXT's ANONYMOUS is the operator here.
+        "super.users": "User:ANONYMOUS",
+    })
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    for future in admin.create_topics([NewTopic("mapped", 1, 1)]).values():
+        future.result(timeout=30)
+    tls = f"127.0.0.1:{ssl_port}"
+    # No ACL for the mapped principal yet: the topic is hidden from it.
+    alice = AdminClient({"bootstrap.servers": tls, **confluent_ssl(pki, "alice")})
+    assert "mapped" not in alice.list_topics(timeout=15).topics
+    acl = AclBinding(ResourceType.TOPIC, "mapped", ResourcePatternType.LITERAL,
+                     "User:ALICE-USER", "*", AclOperation.DESCRIBE, AclPermissionType.ALLOW)
+    for future in admin.create_acls([acl]).values():
+        future.result(timeout=30)
+    wait_until(lambda: "mapped" in alice.list_topics(timeout=15).topics, timeout=15,
+               what="the mapped principal's ACL applies")
+    # The broker's own certificate (CN=broker) matches no rule: refused.
+    assert refused_by_confluent(tls, confluent_ssl(pki, "broker"))
+    assert "no ssl.principal.mapping.rules rule matches the client certificate CN=broker" \
+        in b.log_path.read_text()

@@ -2,12 +2,153 @@
 //! principal builder names it: `User:` and the certificate's subject in
 //! RFC 2253 form, as Java's `X500Principal.getName()` writes it
 //! (`CN=alice,OU=eng,O=example`: the last RDN first, no spaces, special
-//! characters escaped). `ssl.principal.mapping.rules=DEFAULT` keeps it so.
+//! characters escaped), then mapped by `ssl.principal.mapping.rules`.
 
-/// The principal of a certificate (DER), or `None` if it cannot be read.
+/// The principal of a certificate (DER) with the default rules, or `None`
+/// if it cannot be read.
 pub fn from_certificate(der: &[u8]) -> Option<String> {
-    let subject = subject(der)?;
-    Some(format!("User:{}", rfc2253(subject)?))
+    Some(format!("User:{}", subject_name(der)?))
+}
+
+/// The certificate's subject as Java writes it.
+pub fn subject_name(der: &[u8]) -> Option<String> {
+    rfc2253(subject(der)?)
+}
+
+/// Kafka's `SslPrincipalMapper`: `ssl.principal.mapping.rules`, a list of
+/// `RULE:pattern/replacement/[LU]` and `DEFAULT`, tried in order; the
+/// first whose pattern matches the subject names the user (`L`/`U`:
+/// lower or upper case), `DEFAULT` keeps the subject. None matching:
+/// the client cannot be named, and is refused.
+#[derive(Debug, Clone)]
+pub struct PrincipalMapper {
+    rules: Vec<MappingRule>,
+}
+
+#[derive(Debug, Clone)]
+enum MappingRule {
+    Default,
+    Rule {
+        pattern: regex::Regex,
+        replacement: String,
+        case: Option<char>,
+    },
+}
+
+impl Default for PrincipalMapper {
+    fn default() -> Self {
+        PrincipalMapper {
+            rules: vec![MappingRule::Default],
+        }
+    }
+}
+
+impl PrincipalMapper {
+    pub fn parse(text: &str) -> Result<PrincipalMapper, String> {
+        let mut rules = Vec::new();
+        let mut rest = text.trim();
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix("DEFAULT") {
+                rules.push(MappingRule::Default);
+                rest = after;
+            } else if let Some(after) = rest.strip_prefix("RULE:") {
+                let (pattern, after) = until_slash(after)
+                    .ok_or_else(|| format!("a rule needs pattern/replacement/: {rest}"))?;
+                let (replacement, after) = until_slash(after)
+                    .ok_or_else(|| format!("a rule needs pattern/replacement/: {rest}"))?;
+                let (case, after) = match after.chars().next() {
+                    Some(c @ ('L' | 'U')) => (Some(c), &after[1..]),
+                    _ => (None, after),
+                };
+                let pattern = regex::Regex::new(&pattern)
+                    .map_err(|error| format!("bad pattern {pattern:?}: {error}"))?;
+                rules.push(MappingRule::Rule {
+                    pattern,
+                    replacement: java_replacement(&replacement),
+                    case,
+                });
+                rest = after;
+            } else {
+                return Err(format!("expected RULE:… or DEFAULT at {rest:?}"));
+            }
+            rest = rest.trim_start();
+            match rest.strip_prefix(',') {
+                Some(after) => rest = after.trim_start(),
+                None if rest.is_empty() => {}
+                None => return Err(format!("expected ',' before {rest:?}")),
+            }
+        }
+        if rules.is_empty() {
+            rules.push(MappingRule::Default);
+        }
+        Ok(PrincipalMapper { rules })
+    }
+
+    /// The user name for a certificate subject, by the first rule that
+    /// matches it.
+    pub fn map(&self, subject: &str) -> Option<String> {
+        self.rules.iter().find_map(|rule| match rule {
+            MappingRule::Default => Some(subject.to_string()),
+            MappingRule::Rule {
+                pattern,
+                replacement,
+                case,
+            } => {
+                if !pattern.is_match(subject) {
+                    return None;
+                }
+                let mapped = pattern
+                    .replace_all(subject, replacement.as_str())
+                    .into_owned();
+                Some(match case {
+                    Some('L') => mapped.to_lowercase(),
+                    Some('U') => mapped.to_uppercase(),
+                    _ => mapped,
+                })
+            }
+        })
+    }
+}
+
+/// Java's `$1` group references as the regex crate reads them (`${1}`:
+/// it would take `$1a` for a group named `1a`).
+fn java_replacement(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+            out.push_str("${");
+            while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                out.push(d);
+                chars.next();
+            }
+            out.push('}');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A rule's part up to an unescaped `/` (`\/` is a slash in it).
+fn until_slash(text: &str) -> Option<(String, &str)> {
+    let mut part = String::new();
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some((_, '/')) => part.push('/'),
+                Some((_, other)) => {
+                    part.push('\\');
+                    part.push(other);
+                }
+                None => return None,
+            },
+            '/' => return Some((part, &text[i + 1..])),
+            other => part.push(other),
+        }
+    }
+    None
 }
 
 /// One DER element: its tag, its contents, and what follows it.
@@ -173,6 +314,47 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mapping_rules_as_kafka_applies_them() {
+        let mapper = PrincipalMapper::parse(
+            "RULE:^CN=(.*?),OU=ServiceUsers.*$/$1/, RULE:^CN=(.*?),OU=(.*?),O=(.*?)$/$1@$2/L, DEFAULT",
+        )
+        .unwrap();
+        assert_eq!(
+            mapper
+                .map("CN=kafka-broker,OU=ServiceUsers,O=Example")
+                .as_deref(),
+            Some("kafka-broker")
+        );
+        assert_eq!(
+            mapper.map("CN=Alice,OU=Eng,O=Example").as_deref(),
+            Some("alice@eng")
+        );
+        assert_eq!(mapper.map("CN=bob").as_deref(), Some("CN=bob"));
+        let suffixed = PrincipalMapper::parse("RULE:^CN=(.*)$/$1svc/").unwrap();
+        assert_eq!(suffixed.map("CN=bob").as_deref(), Some("bobsvc"));
+        let strict = PrincipalMapper::parse("RULE:^CN=([a-z]+)$/$1/U").unwrap();
+        assert_eq!(strict.map("CN=bob").as_deref(), Some("BOB"));
+        assert_eq!(strict.map("CN=bob,O=x"), None, "no rule matches: refused");
+        assert_eq!(
+            PrincipalMapper::parse("DEFAULT")
+                .unwrap()
+                .map("CN=x")
+                .as_deref(),
+            Some("CN=x")
+        );
+        assert_eq!(
+            PrincipalMapper::parse(r"RULE:^CN=(.*)$/a\/$1/")
+                .unwrap()
+                .map("CN=x")
+                .as_deref(),
+            Some("a/x")
+        );
+        for bad in ["RULE:^CN=(.*)$", "RULE:(/x/", "NOPE", "DEFAULT DEFAULT"] {
+            assert!(PrincipalMapper::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
         let mut out = vec![tag];

@@ -116,6 +116,9 @@ pub struct SslConfig {
     /// `ssl.cipher.suites` by their IANA names, as Java names them; empty
     /// for every suite the TLS library offers.
     pub cipher_suites: Vec<String>,
+    /// `ssl.principal.mapping.rules` as given (`DEFAULT`: the subject);
+    /// read by `auth::principal::PrincipalMapper` when the listener starts.
+    pub principal_mapping_rules: String,
 }
 
 /// The SASL settings of one listener: its mechanisms, the users its
@@ -754,11 +757,10 @@ impl SslConfig {
                 versions
             }
         };
-        if let Some((name, value)) = nonempty("ssl.principal.mapping.rules") {
-            if value.trim() != "DEFAULT" {
-                return Err(invalid(&name, value, "only DEFAULT is supported yet"));
-            }
-        }
+        let principal_mapping_rules = nonempty("ssl.principal.mapping.rules").map_or_else(
+            || "DEFAULT".to_string(),
+            |(_, value)| value.trim().to_string(),
+        );
         let cipher_suites = nonempty("ssl.cipher.suites")
             .map(|(_, value)| {
                 value
@@ -775,6 +777,7 @@ impl SslConfig {
             client_auth,
             enabled_protocols,
             cipher_suites,
+            principal_mapping_rules,
         })
     }
 }

@@ -94,11 +94,24 @@ pub async fn serve(
                     // An SSL listener's client is whom its certificate
                     // names (SASL, on SASL_SSL, says it again later).
                     let certificate = stream.get_ref().1.peer_certificates();
-                    if let Some(principal) = certificate
+                    if let Some(subject) = certificate
                         .and_then(|chain| chain.first())
-                        .and_then(|leaf| crate::auth::principal::from_certificate(leaf))
+                        .and_then(|leaf| crate::auth::principal::subject_name(leaf))
                     {
-                        context.principal = Arc::from(principal);
+                        match context.listener.principal_mapper.map(&subject) {
+                            Some(name) => context.principal = Arc::from(format!("User:{name}")),
+                            // Kafka fails the connection it cannot name.
+                            None => {
+                                return finish(
+                                    &broker,
+                                    peer,
+                                    shared,
+                                    Closed::Reason(format!(
+                                        "no ssl.principal.mapping.rules rule matches the client certificate {subject}"
+                                    )),
+                                );
+                            }
+                        }
                     }
                     let (reader, writer) = tokio::io::split(stream);
                     serve_requests(&broker, reader, writer, &context, &limits, &shared).await
@@ -111,6 +124,11 @@ pub async fn serve(
             }
         }
     };
+    finish(&broker, peer, shared, closed);
+}
+
+/// Counts the connection closed and says why in the log.
+fn finish(broker: &Broker, peer: SocketAddr, shared: Shared, closed: Closed) {
     broker.metrics().connection_closed();
     match closed {
         Closed::ByClient => debug!(%peer, "connection closed by client"),

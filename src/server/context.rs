@@ -19,6 +19,9 @@ pub struct ListenerContext {
     pub protocol: SecurityProtocol,
     /// Set for TLS listeners: every connection is handshaken first.
     pub tls: Option<TlsAcceptor>,
+    /// How a client certificate's subject names the principal
+    /// (`ssl.principal.mapping.rules`).
+    pub principal_mapper: crate::auth::principal::PrincipalMapper,
     /// Set for SASL listeners: every connection authenticates first.
     pub sasl: Option<Arc<SaslConfig>>,
     /// Set for SASL listeners that enable OAUTHBEARER: how tokens are

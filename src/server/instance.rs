@@ -14,6 +14,7 @@ use tracing::info;
 use super::context::ListenerContext;
 use super::listener::Budgets;
 use crate::auth::oauthbearer::{JwksError, Validator};
+use crate::auth::principal::PrincipalMapper;
 use crate::auth::tls::{self, TlsError};
 use crate::broker::{Broker, BrokerError};
 use crate::config::listener::Listener;
@@ -228,6 +229,15 @@ async fn bind(config: &BrokerConfig, listener: &Listener) -> Result<Bound, Start
         Some(ssl) if protocol.uses_tls() => Some(tls::acceptor(&listener.name, ssl)?),
         _ => None,
     };
+    let principal_mapper = match config.security.ssl.get(&listener.name) {
+        Some(ssl) => PrincipalMapper::parse(&ssl.principal_mapping_rules).map_err(|reason| {
+            StartError::Unsupported(format!(
+                "listener {}: ssl.principal.mapping.rules: {reason}",
+                listener.name
+            ))
+        })?,
+        None => PrincipalMapper::default(),
+    };
     let sasl = config
         .security
         .sasl
@@ -270,6 +280,7 @@ async fn bind(config: &BrokerConfig, listener: &Listener) -> Result<Bound, Start
             name: listener.name.clone(),
             protocol,
             tls,
+            principal_mapper,
             sasl: sasl.cloned().map(Arc::new),
             oauthbearer,
         }),
