@@ -289,6 +289,26 @@ def test_ssl_enabled_protocols_and_cipher_suites_limit_the_handshake(broker_fact
 
 # --- start-up refuses what it cannot honour -------------------------------------
 
+def encrypted_keystore(pki: Path, d: Path, password: str = "key-secret") -> Path:
+    """The broker's keystore with its key encrypted (PKCS#8, PBES2 with
+    AES-256-CBC), as `ssl.key.password` reads it."""
+    encrypted = d / "broker-encrypted.key"
+    subprocess.run(["openssl", "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-passout",
+                    f"pass:{password}", "-in", str(pki / "broker.key"), "-out", str(encrypted)],
+                   check=True, capture_output=True)
+    keystore = d / "broker-encrypted-keystore.pem"
+    keystore.write_text(encrypted.read_text() + (pki / "broker.pem").read_text())
+    return keystore
+
+
+def test_an_encrypted_key_is_read_with_ssl_key_password(broker_factory, pki, tmp_path):
+    keystore = encrypted_keystore(pki, tmp_path)
+    assert "BEGIN ENCRYPTED PRIVATE KEY" in keystore.read_text()
+    b, ssl_port = tls_broker(broker_factory, pki, **{
+        "ssl.keystore.location": str(keystore), "ssl.key.password": "key-secret"})
+    assert metadata_port(f"127.0.0.1:{ssl_port}", confluent_ssl(pki)) == ssl_port
+
+
 def start_fails(tmp_path: Path, overrides: dict) -> str:
     """Runs a broker that must refuse to start; returns its output."""
     settings = {"log.dirs": str(tmp_path / "data"), "node.id": "1", **overrides}
@@ -325,8 +345,9 @@ def test_start_up_refuses_what_gregor_cannot_honour(tmp_path, pki, case):
         "missing-file": ({"listeners": f"SSL://127.0.0.1:{p1}",
                           "ssl.keystore.location": str(tmp_path / "nope.pem")},
                          "cannot read ssl.keystore.location"),
-        "encrypted-key": ({"listeners": f"SSL://127.0.0.1:{p1}", "ssl.key.password": "secret",
-                           **keystore}, "encrypted private keys are not supported yet"),
+        "encrypted-key": ({"listeners": f"SSL://127.0.0.1:{p1}", "ssl.key.password": "wrong",
+                           "ssl.keystore.location": str(encrypted_keystore(pki, tmp_path))},
+                          "the private key cannot be decrypted with ssl.key.password"),
         "client-auth-without-truststore": ({"listeners": f"SSL://127.0.0.1:{p1}",
                                             "ssl.client.auth": "required", **keystore},
                                            "needs a truststore"),

@@ -14,7 +14,7 @@ use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::config::client_security::ClientTlsConfig;
-use crate::config::security::{ClientAuth, KeyStore, Pem, SslConfig, TlsVersion};
+use crate::config::security::{ClientAuth, KeyStore, Password, Pem, SslConfig, TlsVersion};
 
 #[derive(Debug, Error)]
 pub enum TlsError {
@@ -34,7 +34,7 @@ pub fn acceptor(listener: &str, config: &SslConfig) -> Result<TlsAcceptor, TlsEr
         listener: listener.to_string(),
         reason,
     };
-    let (key, chain) = key_and_chain(listener, &config.keystore)?;
+    let (key, chain) = key_and_chain(listener, &config.keystore, config.key_password.as_ref())?;
 
     let versions: Vec<&'static rustls::SupportedProtocolVersion> = config
         .enabled_protocols
@@ -117,6 +117,7 @@ pub fn quorum(listener: &str, config: &SslConfig) -> Result<(TlsAcceptor, TlsCon
     let connector = connector(&ClientTlsConfig {
         truststore: config.truststore.clone(),
         keystore: Some(config.keystore.clone()),
+        key_password: config.key_password.clone(),
         verify_hostname: true,
     })?;
     Ok((acceptor, connector))
@@ -158,7 +159,7 @@ pub fn connector(config: &ClientTlsConfig) -> Result<TlsConnector, TlsError> {
     let client = match &config.keystore {
         None => builder.with_no_client_auth(),
         Some(keystore) => {
-            let (key, chain) = key_and_chain(what, keystore)?;
+            let (key, chain) = key_and_chain(what, keystore, config.key_password.as_ref())?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|error| invalid(format!("key and certificate: {error}")))?
@@ -220,6 +221,7 @@ impl rustls::client::danger::ServerCertVerifier for AnyHostName {
 fn key_and_chain(
     listener: &str,
     keystore: &KeyStore,
+    password: Option<&Password>,
 ) -> Result<(PrivateKeyDer<'static>, Vec<CertificateDer<'static>>), TlsError> {
     let invalid = |reason: String| TlsError::Invalid {
         listener: listener.to_string(),
@@ -235,19 +237,46 @@ fn key_and_chain(
             read(listener, chain, "ssl.keystore.certificate.chain")?,
         ),
     };
-    if key.contains("ENCRYPTED PRIVATE KEY") {
-        return Err(invalid(
-            "the private key is encrypted; encrypted keys are not supported yet".to_string(),
-        ));
-    }
-    let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
-        .map_err(|error| invalid(format!("no usable private key in the keystore: {error}")))?;
+    let key = match (key.contains("BEGIN ENCRYPTED PRIVATE KEY"), password) {
+        (true, Some(password)) => decrypt(&key, password).map_err(invalid)?,
+        (true, None) => {
+            return Err(invalid(
+                "the private key is encrypted: set ssl.key.password".to_string(),
+            ))
+        }
+        (false, _) => PrivateKeyDer::from_pem_slice(key.as_bytes())
+            .map_err(|error| invalid(format!("no usable private key in the keystore: {error}")))?,
+    };
     let chain = certificates(&chain)
         .map_err(|error| invalid(format!("bad certificate chain in the keystore: {error}")))?;
     if chain.is_empty() {
         return Err(invalid("no certificate in the keystore".to_string()));
     }
     Ok((key, chain))
+}
+
+/// An encrypted PKCS#8 key (PBES2, as `openssl pkcs8 -topk8 -v2 aes-256-cbc`
+/// and Java's tools write them), decrypted with `ssl.key.password`.
+fn decrypt(pem: &str, password: &Password) -> Result<PrivateKeyDer<'static>, String> {
+    let start = pem
+        .find("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        .ok_or("no encrypted private key")?;
+    let end_marker = "-----END ENCRYPTED PRIVATE KEY-----";
+    let end = pem[start..]
+        .find(end_marker)
+        .map(|at| start + at + end_marker.len())
+        .ok_or("the encrypted private key is cut short")?;
+    let unreadable = |error: &dyn std::fmt::Display| {
+        format!("the encrypted private key cannot be read: {error}")
+    };
+    let (_, der) = pkcs8::der::pem::decode_vec(pem[start..end].as_bytes())
+        .map_err(|error| unreadable(&error))?;
+    let encrypted = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice())
+        .map_err(|error| unreadable(&error))?;
+    let decrypted = encrypted
+        .decrypt(password.0.as_bytes())
+        .map_err(|_| "the private key cannot be decrypted with ssl.key.password".to_string())?;
+    Ok(PrivateKeyDer::Pkcs8(decrypted.as_bytes().to_vec().into()))
 }
 
 /// The CAs of a PEM truststore.

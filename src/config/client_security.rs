@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use super::security::{invalid, listener_setting, parse_jaas, KeyStore, Pem, SecurityProtocol};
+use super::security::{
+    invalid, listener_setting, parse_jaas, KeyStore, Password, Pem, SecurityProtocol,
+};
 use super::ConfigError;
 
 /// A client's security: TLS and SASL, each if its protocol uses it.
@@ -26,6 +28,8 @@ pub struct ClientSecurityConfig {
 pub struct ClientTlsConfig {
     pub truststore: Option<Pem>,
     pub keystore: Option<KeyStore>,
+    /// `ssl.key.password`, for an encrypted PKCS#8 key.
+    pub key_password: Option<Password>,
     /// `ssl.endpoint.identification.algorithm=https` (Kafka's default):
     /// the certificate must name the host connected to.
     pub verify_hostname: bool,
@@ -207,13 +211,7 @@ fn tls(
         }),
         _ => None,
     };
-    if let Some((name, _)) = get("ssl.key.password") {
-        return Err(invalid(
-            &name,
-            "[hidden]",
-            "encrypted private keys are not supported yet",
-        ));
-    }
+    let key_password = get("ssl.key.password").map(|(_, value)| Password(value));
     let verify_hostname = match properties.get("ssl.endpoint.identification.algorithm") {
         None => true,
         Some(value) => value.trim().eq_ignore_ascii_case("https"),
@@ -221,6 +219,7 @@ fn tls(
     Ok(ClientTlsConfig {
         truststore,
         keystore,
+        key_password,
         verify_hostname,
     })
 }

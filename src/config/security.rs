@@ -95,6 +95,16 @@ impl fmt::Debug for Pem {
     }
 }
 
+/// A password from the configuration: never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[hidden]")
+    }
+}
+
 /// Where a listener's private key and certificate chain come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyStore {
@@ -116,6 +126,9 @@ pub struct SslConfig {
     /// `ssl.cipher.suites` by their IANA names, as Java names them; empty
     /// for every suite the TLS library offers.
     pub cipher_suites: Vec<String>,
+    /// `ssl.key.password`: the keystore's private key is encrypted
+    /// PKCS#8 (`BEGIN ENCRYPTED PRIVATE KEY`), as Kafka reads PEM stores.
+    pub key_password: Option<Password>,
     /// `ssl.principal.mapping.rules` as given (`DEFAULT`: the subject);
     /// read by `auth::principal::PrincipalMapper` when the listener starts.
     pub principal_mapping_rules: String,
@@ -690,13 +703,8 @@ impl SslConfig {
                 ))
             }
         };
-        if let Some((name, _)) = nonempty("ssl.key.password") {
-            return Err(invalid(
-                &name,
-                "[hidden]",
-                "encrypted private keys are not supported yet; decrypt the key (openssl pkcs8 -nocrypt) and unset it",
-            ));
-        }
+        let key_password =
+            nonempty("ssl.key.password").map(|(_, value)| Password(value.to_string()));
         let truststore = match (
             nonempty("ssl.truststore.location"),
             nonempty("ssl.truststore.certificates"),
@@ -777,6 +785,7 @@ impl SslConfig {
             client_auth,
             enabled_protocols,
             cipher_suites,
+            key_password,
             principal_mapping_rules,
         })
     }
