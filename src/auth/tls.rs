@@ -269,7 +269,7 @@ fn decrypt(pem: &str, password: &Password) -> Result<PrivateKeyDer<'static>, Str
     let unreadable = |error: &dyn std::fmt::Display| {
         format!("the encrypted private key cannot be read: {error}")
     };
-    let (_, der) = pkcs8::der::pem::decode_vec(pem[start..end].as_bytes())
+    let (_, der) = pkcs8::der::pem::decode_vec(&pem.as_bytes()[start..end])
         .map_err(|error| unreadable(&error))?;
     let encrypted = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice())
         .map_err(|error| unreadable(&error))?;
