@@ -3,8 +3,8 @@
 # need (Debian, Python and Maven packages), builds the broker, runs the unit
 # tests, then the compatibility suites that drive a real broker process with
 # kcat, confluent-kafka-python, kafka-python, aiokafka, Kafka's Java client and
-# command-line tools, and the Rust rdkafka crate, and a short run of every fuzz
-# target.
+# command-line tools, the Go clients (franz-go, Sarama, kafka-go), and the Rust
+# rdkafka crate, and a short run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -27,6 +27,9 @@ command -v openssl >/dev/null || missing+=(openssl)  # test_tls.py makes its cer
 command -v ip >/dev/null || missing+=(iproute2)    # network namespaces of the fault campaign
 command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)  # Kafka's Java client and tools
 command -v mvn >/dev/null || missing+=(maven)
+# The Go clients (compat-tests/go) need Go 1.26 (franz-go 1.22, Sarama 1.61): the
+# machine's own; Debian's golang-go is only a fallback and may be too old for them.
+command -v go >/dev/null || missing+=(golang-go)
 dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || missing+=(libcurl4-openssl-dev)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -52,7 +55,10 @@ export GREGOR_BIN="$root/target/debug/gregor"
 stage "Java client harness (Maven: kafka-clients and kafka-tools 4.4.0)"
 mvn -q -B -f compat-tests/java/pom.xml package
 
-stage "compat: kcat, confluent-kafka-python, kafka-python, aiokafka, the Java client and Kafka's tools"
+stage "Go client harness (franz-go, Sarama, kafka-go): modules and build"
+(cd compat-tests/go && go mod download && go build -buildvcs=false -o bin/gregor-go-client .)
+
+stage "compat: kcat, confluent-kafka-python, kafka-python, aiokafka, the Java client, Kafka's tools and the Go clients"
 "$venv/bin/python" -m pytest compat-tests/python
 
 stage "compat: Rust rdkafka crate"
