@@ -16,6 +16,7 @@ use openraft::EntryPayload;
 use crate::controller::quorum::log_store::decode_frames;
 use crate::controller::quorum::state_machine::StateMachineStore;
 use crate::controller::quorum::MetadataState;
+use crate::group::consumer::records as consumer_records;
 use crate::group::{consumer_protocol, log_format as offsets_format, state::Group, GroupConfig};
 use crate::log::leader_epoch_cache::{LeaderEpochCache, CHECKPOINT_FILE};
 use crate::log::offset_index::OffsetIndex;
@@ -183,6 +184,20 @@ pub fn consumer_offsets_record(key: &[u8], value: &[u8]) {
                 assert_eq!(
                     rewritten(offsets_format::group_value(&restore_group(group, reread))),
                     written
+                );
+            }
+        }
+        offsets_format::Key::Consumer { group, record } => {
+            let written = rewritten(record.encode(group));
+            assert_eq!(
+                offsets_format::decode_key(&written).as_ref(),
+                Some(&decoded_key)
+            );
+            if let Some(decoded) = consumer_records::decode_value(record, value) {
+                let written = rewritten(consumer_records::encode_value(&decoded));
+                assert_eq!(
+                    consumer_records::decode_value(record, &written),
+                    Some(decoded)
                 );
             }
         }

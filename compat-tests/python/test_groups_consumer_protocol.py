@@ -1,7 +1,8 @@
 """KIP-848 consumer groups (`group.protocol=consumer`) against gregor:
 librdkafka members in child processes (group_harness.Member, so one can be
 SIGKILLed), the Java client, Kafka's kafka-consumer-groups tool, confluent's
-admin describe, and raw ConsumerGroupHeartbeat requests for the error cases.
+admin describe, raw ConsumerGroupHeartbeat requests for the error cases, and
+a broker restarted (SIGTERM, SIGKILL) under running members.
 
 The broker runs with short consumer-group timeouts so that a killed member's
 session ends within seconds."""
@@ -14,6 +15,7 @@ import pytest
 from confluent_kafka import ConsumerGroupType, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+import group_harness
 import java_client
 from conftest import started_shared_broker, unique_topic
 from group_harness import GroupWire, members  # noqa: F401  (fixture)
@@ -292,3 +294,120 @@ def test_a_regex_subscription_picks_up_topics_created_later(kip848_broker):
         assert sorted(len(t["partitions"]) for t in r["assignment"]["topic_partitions"]) == [2, 3]
     finally:
         wire.close()
+
+
+# ConsumerGroupDescribe v0, for the epochs no admin client shows. Its member
+# assignments are plain structs, which group_harness's codec reads as a list
+# of fields.
+_CGD_ASSIGNMENT = [group_harness._f("topic_partitions", ("array", [
+    group_harness._f("topic_id", "uuid"), group_harness._f("topic_name", "string"),
+    group_harness._f("partitions", ("array", "int32"))]))]
+group_harness._api(69, "ConsumerGroupDescribe", 0,
+                   [group_harness._f("group_ids", ("array", "string")),
+                    group_harness._f("include_authorized_operations", "bool")],
+                   [group_harness._f("throttle_time_ms", "int32"),
+                    group_harness._f("groups", ("array", [
+                        group_harness._f("error_code", "int16"),
+                        group_harness._f("error_message", "string", 0, group_harness.INF, 0),
+                        group_harness._f("group_id", "string"),
+                        group_harness._f("group_state", "string"),
+                        group_harness._f("group_epoch", "int32"),
+                        group_harness._f("assignment_epoch", "int32"),
+                        group_harness._f("assignor_name", "string"),
+                        group_harness._f("members", ("array", [
+                            group_harness._f("member_id", "string"),
+                            group_harness._f("instance_id", "string", 0, group_harness.INF, 0),
+                            group_harness._f("rack_id", "string", 0, group_harness.INF, 0),
+                            group_harness._f("member_epoch", "int32"),
+                            group_harness._f("client_id", "string"),
+                            group_harness._f("client_host", "string"),
+                            group_harness._f("subscribed_topic_names", ("array", "string")),
+                            group_harness._f("subscribed_topic_regex", "string", 0,
+                                             group_harness.INF, 0),
+                            group_harness._f("assignment", _CGD_ASSIGNMENT),
+                            group_harness._f("target_assignment", _CGD_ASSIGNMENT)])),
+                        group_harness._f("authorized_operations", "int32")]))])
+_decode_value = group_harness._dec_value
+
+
+def _decode_value_or_struct(r, typ, version, flex):
+    if isinstance(typ, list):
+        return group_harness._dec_struct(r, typ, version, flex)
+    return _decode_value(r, typ, version, flex)
+
+
+group_harness._dec_value = _decode_value_or_struct
+
+
+def consumer_group_membership(bootstrap, group) -> tuple:
+    """(group epoch, assignment epoch, {member id: (member epoch, owned)})."""
+    wire = GroupWire(*bootstrap.split(":"))
+    try:
+        r = wire.call("ConsumerGroupDescribe", 0, group_ids=[group])
+    finally:
+        wire.close()
+    g = r["groups"][0]
+    assert g["error_code"] == 0, g
+    members_ = {m["member_id"]: (m["member_epoch"],
+                                 sorted((t["topic_name"], p)
+                                        for t in m["assignment"]["topic_partitions"]
+                                        for p in t["partitions"]))
+                for m in g["members"]}
+    return g["group_epoch"], g["assignment_epoch"], members_
+
+
+# Sessions long enough to outlast a restart: a member that had to rejoin
+# would be a lost member, not a slow one.
+RESTART_SESSION_MS = 30000
+RESTART_OVERRIDES = {**OVERRIDES,
+                     "group.consumer.session.timeout.ms": str(RESTART_SESSION_MS),
+                     "group.consumer.min.session.timeout.ms": str(RESTART_SESSION_MS)}
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+def test_members_epochs_and_assignments_survive_a_broker_restart(broker_factory, members, how):
+    b = broker_factory(name=f"kip848-{how}", **RESTART_OVERRIDES)
+    bootstrap = b.bootstrap
+    topic, group = unique_topic("kip848p"), unique_topic("g848p")
+    create_topic(bootstrap, topic, 6)
+
+    def conf(name):
+        return {**member_conf(bootstrap, group, name), "reconnect.backoff.max.ms": 500}
+
+    ms = [members(f"p{i}", "confluent", conf(f"p{i}"), [topic]) for i in range(3)]
+    settle(ms, every(topic, 6), sizes=[2, 2, 2], hold=2.0, what="2 partitions each")
+    produced = produce_round(bootstrap, topic, 6, "before")
+    wait_all_consumed(ms, produced)
+    time.sleep(1.5)   # auto commits of what was consumed
+    before = consumer_group_membership(bootstrap, group)
+    group_epoch, assignment_epoch, members_before = before
+    assert len(members_before) == 3 and group_epoch == assignment_epoch, before
+    assert {m.last("assignment")["member"] for m in ms} == set(members_before)
+    events_before = [len(m.snapshot()) for m in ms]
+
+    if how == "sigterm":
+        assert b.stop() == 0
+    else:
+        b.kill()
+    b.start()
+    produced |= produce_round(bootstrap, topic, 6, "after")
+    wait_all_consumed(ms, produced, timeout=60)
+    time.sleep(2 * HEARTBEAT_MS / 1000)
+
+    # The same members, at the same epochs, own the same partitions.
+    assert consumer_group_membership(bootstrap, group) == before
+    for m, start in zip(ms, events_before):
+        since = m.snapshot()[start:]
+        assert not [e for e in since if e["ev"] in ("revoke", "lost", "assign")], m._tail()
+        assert m.last("assignment")["member"] in members_before
+    log = b.log_path.read_text(errors="replace")
+    after_restart = log[log.rindex("===== start #2"):]
+    restored = [line for line in after_restart.splitlines()
+                if "consumer group restored" in line and group in line]
+    assert restored and f"group_epoch={group_epoch}" in restored[0] \
+        and "members=3" in restored[0], after_restart[-3000:]
+    rejoined = [line for line in after_restart.splitlines()
+                if "joins the consumer group" in line and group in line]
+    assert not rejoined, rejoined
+    assert not duplicates(ms), duplicates(ms)[:10]
+    assert not ownership_violations(ms), ownership_violations(ms)

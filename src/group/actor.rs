@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
 use super::consumer::group::ConsumerGroupDescription;
+use super::consumer::records::{self, Image};
 use super::consumer::{ConsumerGroup, ConsumerGroupError, Heartbeat, HeartbeatAnswer};
 use super::state::{
     CommittedOffset, Event, Group, GroupState, JoinRequest, JoinResult, Outcome, SyncRequest,
@@ -168,6 +169,9 @@ pub(super) struct GroupActor {
     /// The KIP-848 group of this id, if it is one: a group id is either a
     /// classic group or a consumer group; offsets live in `group` for both.
     consumer: Option<ConsumerGroup>,
+    /// The consumer group's records as `__consumer_offsets` has them; what
+    /// `consumer` differs by is written before a request is answered.
+    consumer_on_disk: Image,
     storage: GroupStorage,
     config: GroupConfig,
     join_waiters: HashMap<String, oneshot::Sender<JoinResult>>,
@@ -176,10 +180,32 @@ pub(super) struct GroupActor {
 }
 
 impl GroupActor {
-    pub fn new(group: Group, storage: GroupStorage, config: GroupConfig) -> Self {
+    /// `consumer_records` are the group's consumer-group records as the
+    /// load of its partition found them (empty for none).
+    pub fn new(
+        group: Group,
+        consumer_records: Image,
+        storage: GroupStorage,
+        config: GroupConfig,
+    ) -> Self {
+        let consumer = ConsumerGroup::restore(
+            &group.group_id,
+            config.clone(),
+            &consumer_records,
+            Instant::now(),
+        );
+        if let Some(consumer) = &consumer {
+            info!(
+                group = %group.group_id,
+                group_epoch = consumer.group_epoch,
+                members = consumer.describe().members.len(),
+                "consumer group restored from __consumer_offsets"
+            );
+        }
         GroupActor {
             group,
-            consumer: None,
+            consumer,
+            consumer_on_disk: consumer_records,
             storage,
             next_retention_check: Instant::now() + config.offsets_retention_check_interval,
             config,
@@ -210,10 +236,17 @@ impl GroupActor {
             let now = Instant::now();
             let events = self.group.poll(now, now_ms());
             self.apply(events).await;
-            if let Some(consumer) = &mut self.consumer {
-                for member_id in consumer.poll(now) {
-                    info!(group = %consumer.group_id, member = %member_id, "consumer group member removed: session or rebalance timeout");
-                }
+            let expired = self
+                .consumer
+                .as_mut()
+                .map(|consumer| consumer.poll(now))
+                .unwrap_or_default();
+            for member_id in &expired {
+                info!(group = %self.group.group_id, member = %member_id, "consumer group member removed: session or rebalance timeout");
+            }
+            if !expired.is_empty() {
+                // On failure the members are back, with new sessions.
+                let _ = self.persist_consumer().await;
             }
             if now >= self.next_retention_check {
                 self.next_retention_check = now + self.config.offsets_retention_check_interval;
@@ -241,7 +274,12 @@ impl GroupActor {
                     let _ = reply.send(result);
                     return;
                 }
+                // The empty consumer group gives way to a classic one.
                 self.consumer = None;
+                if let Err(error) = self.persist_consumer().await {
+                    let _ = reply.send(JoinResult::error(error.code(), &request.member_id));
+                    return;
+                }
                 let (outcome, events) = self.group.join(now, now_ms, request);
                 match outcome {
                     Outcome::Respond(result) => {
@@ -270,7 +308,14 @@ impl GroupActor {
                 image,
                 reply,
             } => {
-                let _ = reply.send(self.consumer_heartbeat(now, &image, request));
+                let result = self.consumer_heartbeat(now, &image, request);
+                // The answer waits for the group's records, whatever it is:
+                // a refused heartbeat may have changed the group too.
+                let result = match self.persist_consumer().await {
+                    Ok(()) => result,
+                    Err(error) => Err(error),
+                };
+                let _ = reply.send(result);
             }
             Command::ValidateOffsetFetch {
                 member_id,
@@ -543,21 +588,64 @@ impl GroupActor {
         if self.consumer.as_ref().is_some_and(|c| !c.is_empty()) {
             return Err(ResponseError::NonEmptyGroup);
         }
-        self.consumer = None;
         let partitions: Vec<TopicPartition> = self.group.offsets.keys().cloned().collect();
         self.group.delete(now_ms)?;
+        self.consumer = None;
         let group_id = &self.group.group_id;
-        let mut tombstones = partitions
-            .iter()
-            .map(|p| log_format::offset_key(group_id, p).map(|key| (key, None)))
-            .collect::<Result<Vec<_>, _>>()
+        // The consumer group's tombstones first, as Kafka writes them.
+        let mut tombstones = records::changes(group_id, &self.consumer_on_disk, &Image::new())
             .map_err(|error| unstorable(group_id, error))?;
+        for partition in &partitions {
+            let key = log_format::offset_key(group_id, partition)
+                .map_err(|error| unstorable(group_id, error))?;
+            tombstones.push((key, None));
+        }
         let group_key =
             log_format::group_key(group_id).map_err(|error| unstorable(group_id, error))?;
         tombstones.push((group_key, None));
         self.storage.append(&tombstones).await?;
+        self.consumer_on_disk.clear();
         info!(group = %self.group.group_id, "deleted group");
         Ok(())
+    }
+
+    /// Writes the consumer group's records that changed since the last
+    /// write (tombstones for what went), and waits for them. If they cannot
+    /// be written the group goes back to what is on disk, as Kafka's
+    /// coordinator reverts a change whose records failed; the members then
+    /// retry.
+    async fn persist_consumer(&mut self) -> Result<(), ConsumerGroupError> {
+        let image = self
+            .consumer
+            .as_ref()
+            .map(ConsumerGroup::image)
+            .unwrap_or_default();
+        if image == self.consumer_on_disk {
+            return Ok(());
+        }
+        let group_id = &self.group.group_id;
+        let stored = match records::changes(group_id, &self.consumer_on_disk, &image) {
+            Ok(records) => self.storage.append(&records).await,
+            Err(error) => Err(unstorable(group_id, error)),
+        };
+        match stored {
+            Ok(()) => {
+                self.consumer_on_disk = image;
+                Ok(())
+            }
+            Err(error) => {
+                warn!(group = %group_id, ?error, "persisting the consumer group failed; undoing the change");
+                self.consumer = ConsumerGroup::restore(
+                    group_id,
+                    self.config.clone(),
+                    &self.consumer_on_disk,
+                    Instant::now(),
+                );
+                Err(ConsumerGroupError::CoordinatorNotAvailable(format!(
+                    "The records of group {group_id} could not be written: {error:?}."
+                )))
+            }
+        }
     }
 
     /// Offsets of a group left empty for `offsets.retention.minutes` expire,
@@ -633,8 +721,8 @@ impl GroupActor {
                     self.group.group_id
                 )));
             }
-            // Consumer groups are kept in memory only: after a restart or a
-            // coordinator move their members are unknown and rejoin.
+            // No consumer group of this id, in memory or on disk: only a
+            // join makes one.
             if request.member_epoch != super::consumer::JOIN_GROUP_MEMBER_EPOCH {
                 return Err(ConsumerGroupError::UnknownMemberId(format!(
                     "Member {} is not a member of group {}.",

@@ -12,6 +12,7 @@ use tracing::{info, warn};
 use super::actor::{
     Command, GroupActor, GroupDescription, GroupStorage, PartitionResults, TxnProducer,
 };
+use super::consumer::records::{self, Image};
 use super::consumer::{ConsumerGroupError, Heartbeat, HeartbeatAnswer};
 use super::log_format::{self, Key};
 use super::state::{
@@ -35,7 +36,7 @@ pub struct GroupCoordinator {
     partitions: Arc<Partitions>,
     running: Mutex<HashMap<String, mpsc::Sender<Command>>>,
     /// Groups restored from the log that no request has touched yet.
-    restored: Mutex<HashMap<String, Group>>,
+    restored: Mutex<HashMap<String, Restored>>,
     /// Groups holding offsets of each producer's open transaction, so that
     /// the transaction coordinator's outcome reaches them.
     txn_groups: Mutex<HashMap<i64, std::collections::BTreeSet<String>>>,
@@ -46,6 +47,23 @@ pub struct GroupCoordinator {
 
 /// Records of open transactions met while loading a partition, by producer.
 type PendingRecords = HashMap<i64, Vec<(Vec<u8>, Option<Vec<u8>>)>>;
+
+/// A group as the load of its partition left it: the classic state with
+/// the offsets, and the records of its KIP-848 consumer group, which its
+/// actor folds back into the group when it starts.
+struct Restored {
+    group: Group,
+    consumer: Image,
+}
+
+impl Restored {
+    fn new(group_id: &str, config: &GroupConfig) -> Restored {
+        Restored {
+            group: Group::new(group_id, config.clone(), now_ms()),
+            consumer: Image::new(),
+        }
+    }
+}
 
 /// The answer when a group's actor is gone mid-request (shutdown).
 const GONE: ResponseError = ResponseError::CoordinatorNotAvailable;
@@ -104,7 +122,7 @@ impl GroupCoordinator {
     /// if no marker came yet) and coordinates its groups from then on.
     /// Blocking: called while the metadata image is applied.
     pub fn load_partition(&self, index: i32) -> Result<(), LogError> {
-        let mut groups: HashMap<String, Group> = HashMap::new();
+        let mut groups: HashMap<String, Restored> = HashMap::new();
         let mut records = 0usize;
         let skipped;
         {
@@ -118,11 +136,12 @@ impl GroupCoordinator {
             })?;
             self.restore_pending(&mut groups, pending);
         }
-        groups.retain(|_, group| group.state != GroupState::Dead);
+        groups.retain(|_, restored| restored.group.state != GroupState::Dead);
         if !groups.is_empty() || records > 0 || skipped > 0 {
             info!(
                 partition = index,
                 groups = groups.len(),
+                consumer_groups = groups.values().filter(|g| !g.consumer.is_empty()).count(),
                 records,
                 skipped,
                 "group coordinator loaded a __consumer_offsets partition"
@@ -146,7 +165,7 @@ impl GroupCoordinator {
         &self,
         batch: &Batch<'_>,
         records: &[Record<'_>],
-        groups: &mut HashMap<String, Group>,
+        groups: &mut HashMap<String, Restored>,
         pending: &mut PendingRecords,
     ) -> usize {
         if let Some(marker) = TxnMarker::of(batch) {
@@ -180,7 +199,7 @@ impl GroupCoordinator {
 
     /// Offsets of transactions still open at the end of the log wait in
     /// their groups for the coordinator's outcome.
-    fn restore_pending(&self, groups: &mut HashMap<String, Group>, pending: PendingRecords) {
+    fn restore_pending(&self, groups: &mut HashMap<String, Restored>, pending: PendingRecords) {
         let mut txn_groups = self.txn_groups.lock().unwrap_or_else(|p| p.into_inner());
         for (producer_id, records) in pending {
             for (key, value) in records {
@@ -193,7 +212,8 @@ impl GroupCoordinator {
                 };
                 groups
                     .entry(group.clone())
-                    .or_insert_with(|| Group::new(&group, self.config.clone(), now_ms()))
+                    .or_insert_with(|| Restored::new(&group, &self.config))
+                    .group
                     .pending_txn_offsets
                     .entry(producer_id)
                     .or_default()
@@ -205,7 +225,7 @@ impl GroupCoordinator {
 
     fn replay(
         &self,
-        groups: &mut HashMap<String, Group>,
+        groups: &mut HashMap<String, Restored>,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
     ) {
@@ -214,11 +234,18 @@ impl GroupCoordinator {
             return;
         };
         let group_id = match &key {
-            Key::Offset { group, .. } | Key::Group { group } => group.clone(),
+            Key::Offset { group, .. } | Key::Group { group } | Key::Consumer { group, .. } => {
+                group.clone()
+            }
         };
-        let group = groups
+        let restored = groups
             .entry(group_id.clone())
-            .or_insert_with(|| Group::new(&group_id, self.config.clone(), now_ms()));
+            .or_insert_with(|| Restored::new(&group_id, &self.config));
+        // A record written after the group was deleted is a new group's.
+        if value.is_some() && restored.group.state == GroupState::Dead {
+            *restored = Restored::new(&group_id, &self.config);
+        }
+        let group = &mut restored.group;
         match (key, value) {
             (Key::Offset { partition, .. }, Some(value)) => {
                 if let Some(offset) = log_format::decode_offset_value(value) {
@@ -236,6 +263,20 @@ impl GroupCoordinator {
             (Key::Group { .. }, None) => {
                 group.offsets.clear();
                 group.state = GroupState::Dead;
+                restored.consumer.clear();
+            }
+            (Key::Consumer { record, .. }, Some(value)) => {
+                match records::decode_value(&record, value) {
+                    Some(value) => {
+                        restored.consumer.insert(record, value);
+                    }
+                    None => {
+                        warn!(group = %group_id, ?record, "skipping unreadable consumer group record")
+                    }
+                }
+            }
+            (Key::Consumer { record, .. }, None) => {
+                restored.consumer.remove(&record);
             }
         }
     }
@@ -258,9 +299,9 @@ impl GroupCoordinator {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(group_id);
-        let group = match restored {
-            Some(group) => group,
-            None if create => Group::new(group_id, self.config.clone(), now_ms()),
+        let restored = match restored {
+            Some(restored) => restored,
+            None if create => Restored::new(group_id, &self.config),
             None => return None,
         };
         let storage = GroupStorage {
@@ -268,7 +309,12 @@ impl GroupCoordinator {
             topic_partition: TopicPartition::new(OFFSETS_TOPIC, self.offsets_partition(group_id)),
         };
         let (sender, receiver) = mpsc::channel(GROUP_QUEUE);
-        let actor = GroupActor::new(group, storage, self.config.clone());
+        let actor = GroupActor::new(
+            restored.group,
+            restored.consumer,
+            storage,
+            self.config.clone(),
+        );
         tokio::spawn(actor.run(receiver));
         running.insert(group_id.to_string(), sender.clone());
         Some(sender)
@@ -587,11 +633,61 @@ mod tests {
         let offsets = |group: &str| {
             restored
                 .get(group)
-                .map(|g| g.offsets[&TopicPartition::new("orders", 0)].offset)
+                .map(|g| g.group.offsets[&TopicPartition::new("orders", 0)].offset)
         };
         assert_eq!(offsets("g1"), Some(10));
         assert_eq!(offsets("g2"), None);
         assert_eq!(offsets("g3"), Some(30));
         assert_eq!(offsets("g4"), None);
+    }
+
+    fn consumer_image(epoch: i32, members: &[&str]) -> Image {
+        use crate::group::consumer::records::{RecordKey, RecordValue};
+        let mut image = Image::from([
+            (
+                RecordKey::GroupMetadata,
+                RecordValue::GroupMetadata { epoch },
+            ),
+            (
+                RecordKey::TargetAssignmentMetadata,
+                RecordValue::TargetAssignmentMetadata {
+                    assignment_epoch: epoch,
+                },
+            ),
+        ]);
+        for member_id in members {
+            let target: crate::group::consumer::Assignment =
+                [(uuid::Uuid::from_u128(7), [0].into())].into();
+            image.insert(
+                RecordKey::TargetAssignmentMember(member_id.to_string()),
+                RecordValue::TargetAssignmentMember(target),
+            );
+        }
+        image
+    }
+
+    #[test]
+    fn the_load_folds_consumer_group_records_and_their_tombstones() {
+        let dir = tempfile::tempdir().unwrap();
+        let two = consumer_image(3, &["m-1", "m-2"]);
+        let one = consumer_image(4, &["m-1"]);
+        let mut deleted = records::changes("c2", &Image::new(), &two).unwrap();
+        deleted.extend(records::changes("c2", &two, &Image::new()).unwrap());
+        deleted.push((log_format::group_key("c2").unwrap(), None));
+        let batches = [
+            batch(&records::changes("c1", &Image::new(), &two).unwrap()),
+            batch(&records::changes("c1", &two, &one).unwrap()),
+            batch(&deleted),
+        ];
+        let topic_partition = TopicPartition::new(OFFSETS_TOPIC, 0);
+        let (partition, _, _) = partition_of(dir.path(), topic_partition, &batches);
+        let partitions = Arc::new(Partitions::default());
+        partitions.insert(partition);
+        let coordinator = Arc::new(GroupCoordinator::new(GroupConfig::default(), partitions));
+        let loading = Arc::clone(&coordinator);
+        terminates(move || loading.load_partition(0)).unwrap();
+        let restored = coordinator.restored.lock().unwrap();
+        assert_eq!(restored.get("c1").map(|g| &g.consumer), Some(&one));
+        assert!(!restored.contains_key("c2"));
     }
 }

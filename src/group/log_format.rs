@@ -4,7 +4,9 @@
 //! - offset commit: key v1 `group, topic, partition`; value v3 `offset,
 //!   leader epoch, metadata, commit timestamp`;
 //! - group metadata: key v2 `group`; value v3 `protocol type, generation,
-//!   protocol, leader, state timestamp, members`.
+//!   protocol, leader, state timestamp, members`;
+//! - KIP-848 consumer groups: keys v3 to v8, whose records
+//!   `consumer::records` writes and reads.
 //!
 //! A null value is a tombstone (offset or group deleted). Strings are
 //! i16-length-prefixed, byte arrays i32-length-prefixed, big-endian; a
@@ -12,6 +14,7 @@
 
 use bytes::Bytes;
 
+use super::consumer::records::RecordKey;
 use super::state::{CommittedOffset, Group};
 use crate::records::primitives::{
     put_bytes, put_nullable_string, put_string, Reader, StringTooLong,
@@ -32,6 +35,11 @@ pub enum Key {
     },
     Group {
         group: String,
+    },
+    /// A record of a KIP-848 consumer group.
+    Consumer {
+        group: String,
+        record: RecordKey,
     },
 }
 
@@ -121,6 +129,10 @@ pub fn decode_key(bytes: &[u8]) -> Option<Key> {
         2 => Some(Key::Group {
             group: reader.string()?,
         }),
+        version @ 3..=8 => {
+            let (group, record) = RecordKey::decode(version, &mut reader)?;
+            Some(Key::Consumer { group, record })
+        }
         _ => None,
     }
 }
@@ -265,5 +277,16 @@ mod tests {
         hostile[members_at..members_at + 4].copy_from_slice(&i32::MAX.to_be_bytes());
         assert_eq!(decode_group_value(&hostile), None);
         assert_eq!(decode_key(&[0, 9]), None);
+        assert_eq!(
+            decode_key(
+                &RecordKey::TargetAssignmentMember("m-1".into())
+                    .encode("g1")
+                    .unwrap()
+            ),
+            Some(Key::Consumer {
+                group: "g1".into(),
+                record: RecordKey::TargetAssignmentMember("m-1".into())
+            })
+        );
     }
 }

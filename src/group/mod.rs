@@ -1,7 +1,7 @@
 //! The group coordinator: Kafka's classic consumer-group protocol (join,
 //! sync, heartbeat, leave, static membership), KIP-848 consumer groups
-//! (`consumer/`, in memory only for now) and committed offsets, kept
-//! durably as records in the compacted internal topic `__consumer_offsets`.
+//! (`consumer/`) and committed offsets, all kept durably as records in the
+//! compacted internal topic `__consumer_offsets`.
 //!
 //! The coordinator of a group is the leader of the `__consumer_offsets`
 //! partition the group id hashes to, so when partitions move between

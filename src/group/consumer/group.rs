@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use super::assignor::{Assignor, MemberSpec};
-use super::member::ConsumerMember;
+use super::member::{ConsumerMember, MemberState};
 use super::reconciliation::reconcile;
+use super::records::{CurrentAssignment, Image, MemberMetadata, RecordKey, RecordValue};
 use super::{
     Assignment, ConsumerGroupError, JOIN_GROUP_MEMBER_EPOCH, LEAVE_GROUP_MEMBER_EPOCH,
     LEAVE_GROUP_STATIC_MEMBER_EPOCH,
@@ -201,6 +202,140 @@ impl ConsumerGroup {
 
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
+    }
+
+    /// The group as its `__consumer_offsets` records say it: what must
+    /// survive a restart or a coordinator move (not the timers).
+    pub fn image(&self) -> Image {
+        let mut image = Image::from([
+            (
+                RecordKey::GroupMetadata,
+                RecordValue::GroupMetadata {
+                    epoch: self.group_epoch,
+                },
+            ),
+            (
+                RecordKey::PartitionMetadata,
+                RecordValue::PartitionMetadata(self.subscription_metadata.clone()),
+            ),
+            (
+                RecordKey::TargetAssignmentMetadata,
+                RecordValue::TargetAssignmentMetadata {
+                    assignment_epoch: self.assignment_epoch,
+                },
+            ),
+        ]);
+        for (member_id, target) in &self.target {
+            image.insert(
+                RecordKey::TargetAssignmentMember(member_id.clone()),
+                RecordValue::TargetAssignmentMember(target.clone()),
+            );
+        }
+        for member in self.members.values() {
+            let metadata = MemberMetadata {
+                instance_id: member.instance_id.clone(),
+                rack_id: member.rack_id.clone(),
+                client_id: member.client_id.clone(),
+                client_host: member.client_host.clone(),
+                subscribed_topic_names: member.subscribed_topic_names.clone(),
+                subscribed_topic_regex: member.subscribed_topic_regex.clone(),
+                rebalance_timeout_ms: member.rebalance_timeout_ms,
+                server_assignor: member.server_assignor.clone(),
+            };
+            let current = CurrentAssignment {
+                member_epoch: member.member_epoch,
+                previous_member_epoch: member.previous_member_epoch,
+                state: member.state,
+                assigned_partitions: member.assigned_partitions.clone(),
+                partitions_pending_revocation: member.partitions_pending_revocation.clone(),
+            };
+            image.insert(
+                RecordKey::MemberMetadata(member.member_id.clone()),
+                RecordValue::MemberMetadata(metadata),
+            );
+            image.insert(
+                RecordKey::CurrentMemberAssignment(member.member_id.clone()),
+                RecordValue::CurrentMemberAssignment(current),
+            );
+        }
+        image
+    }
+
+    /// The group its records describe, as Kafka's coordinator rebuilds it
+    /// when it loads the group: sessions start `now` (members that are gone
+    /// time out), and members giving up partitions get their rebalance
+    /// timeout again. `None` if there is no record.
+    pub fn restore(
+        group_id: &str,
+        config: GroupConfig,
+        image: &Image,
+        now: Instant,
+    ) -> Option<ConsumerGroup> {
+        if image.is_empty() {
+            return None;
+        }
+        let mut group = ConsumerGroup::new(group_id, config);
+        let mut members: BTreeMap<String, ConsumerMember> = BTreeMap::new();
+        for (key, value) in image {
+            match (key, value) {
+                (_, RecordValue::GroupMetadata { epoch }) => group.group_epoch = *epoch,
+                (_, RecordValue::PartitionMetadata(topics)) => {
+                    group.subscription_metadata = topics.clone();
+                }
+                (_, RecordValue::TargetAssignmentMetadata { assignment_epoch }) => {
+                    group.assignment_epoch = *assignment_epoch;
+                }
+                (
+                    RecordKey::TargetAssignmentMember(member_id),
+                    RecordValue::TargetAssignmentMember(target),
+                ) => {
+                    group.target.insert(member_id.clone(), target.clone());
+                }
+                (RecordKey::MemberMetadata(member_id), RecordValue::MemberMetadata(metadata)) => {
+                    let member = members
+                        .entry(member_id.clone())
+                        .or_insert_with(|| ConsumerMember::new(member_id.clone()));
+                    member.instance_id = metadata.instance_id.clone();
+                    member.rack_id = metadata.rack_id.clone();
+                    member.client_id = metadata.client_id.clone();
+                    member.client_host = metadata.client_host.clone();
+                    member.subscribed_topic_names = metadata.subscribed_topic_names.clone();
+                    member.subscribed_topic_regex = metadata.subscribed_topic_regex.clone();
+                    member.rebalance_timeout_ms = metadata.rebalance_timeout_ms;
+                    member.server_assignor = metadata.server_assignor.clone();
+                }
+                (
+                    RecordKey::CurrentMemberAssignment(member_id),
+                    RecordValue::CurrentMemberAssignment(current),
+                ) => {
+                    let member = members
+                        .entry(member_id.clone())
+                        .or_insert_with(|| ConsumerMember::new(member_id.clone()));
+                    member.member_epoch = current.member_epoch;
+                    member.previous_member_epoch = current.previous_member_epoch;
+                    member.state = current.state;
+                    member.assigned_partitions = current.assigned_partitions.clone();
+                    member.partitions_pending_revocation =
+                        current.partitions_pending_revocation.clone();
+                }
+                // A value under another record's key is never decoded.
+                _ => {}
+            }
+        }
+        for member in members.into_values() {
+            let member_id = member.member_id.clone();
+            if member.state == MemberState::UnrevokedPartitions {
+                let timeout = Duration::from_millis(member.rebalance_timeout_ms.max(0) as u64);
+                group
+                    .revocation_deadlines
+                    .insert(member_id.clone(), now + timeout);
+            }
+            group
+                .session_deadlines
+                .insert(member_id, now + group.config.consumer_session_timeout);
+            group.update_member(member);
+        }
+        Some(group)
     }
 
     pub fn state(&self) -> ConsumerGroupState {
@@ -767,4 +902,120 @@ fn fenced_instance(member_id: &str, instance_id: &str, owner: &str) -> ConsumerG
     ConsumerGroupError::FencedInstanceId(format!(
         "Static member {member_id} with instance id {instance_id} was fenced by member {owner}."
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::group::consumer::records::{changes, decode_value};
+    use crate::group::log_format::{decode_key, Key};
+    use crate::metadata::{PartitionImage, TopicImage};
+
+    fn orders(partitions: i32) -> MetadataImage {
+        let topic = TopicImage {
+            name: "orders".into(),
+            id: Uuid::from_u128(42),
+            partitions: (0..partitions)
+                .map(|partition| PartitionImage {
+                    partition,
+                    leader: 1,
+                    leader_epoch: 0,
+                    replicas: vec![1],
+                    isr: vec![1],
+                    partition_epoch: 0,
+                })
+                .collect(),
+            configs: BTreeMap::new(),
+        };
+        MetadataImage::new(
+            "cluster".into(),
+            1,
+            Vec::new(),
+            BTreeMap::from([("orders".to_string(), topic)]),
+        )
+    }
+
+    fn heartbeat(member_id: &str, member_epoch: i32, owned: Assignment) -> Heartbeat {
+        Heartbeat {
+            version: 1,
+            member_id: member_id.into(),
+            member_epoch,
+            instance_id: None,
+            rack_id: None,
+            rebalance_timeout_ms: 30_000,
+            subscribed_topic_names: Some(vec!["orders".into()]),
+            subscribed_topic_regex: None,
+            server_assignor: None,
+            owned: Some(owned),
+            client_id: "client".into(),
+            client_host: "/127.0.0.1".into(),
+        }
+    }
+
+    /// Writes the group's records as the actor does and reads them back as
+    /// the coordinator's load does: key and value decoded, last one wins.
+    fn reloaded(group: &ConsumerGroup) -> Image {
+        let mut image = Image::new();
+        for (key, value) in changes(&group.group_id, &Image::new(), &group.image()).unwrap() {
+            let Some(Key::Consumer { group: id, record }) = decode_key(&key) else {
+                panic!("not a consumer group key: {key:?}");
+            };
+            assert_eq!(id, group.group_id);
+            let value = decode_value(&record, &value.unwrap()).unwrap();
+            image.insert(record, value);
+        }
+        image
+    }
+
+    #[test]
+    fn a_restored_group_keeps_its_members_epochs_and_assignments() {
+        let now = Instant::now();
+        let image = orders(6);
+        let mut group = ConsumerGroup::new("g1", GroupConfig::default());
+        let first = group
+            .heartbeat(now, &image, heartbeat("m-1", 0, Assignment::new()))
+            .unwrap();
+        let owned = first.assignment.clone().unwrap();
+        assert_eq!(owned[&Uuid::from_u128(42)].len(), 6);
+        // m-2 joins: m-1 must give up half, so it is mid-revocation.
+        group
+            .heartbeat(now, &image, heartbeat("m-2", 0, Assignment::new()))
+            .unwrap();
+        let answer = group
+            .heartbeat(now, &image, heartbeat("m-1", first.member_epoch, owned))
+            .unwrap();
+        let before = group.describe();
+        assert_eq!(before.state, ConsumerGroupState::Reconciling);
+
+        let restored =
+            ConsumerGroup::restore("g1", GroupConfig::default(), &reloaded(&group), now).unwrap();
+        assert_eq!(restored.image(), group.image());
+        let after = restored.describe();
+        assert_eq!(after.group_epoch, before.group_epoch);
+        assert_eq!(after.assignment_epoch, before.assignment_epoch);
+        assert_eq!(after.members, before.members);
+        assert_eq!(after.state, before.state);
+
+        // m-1 goes on where it was, at its epoch, with what it still owns.
+        let mut restored = restored;
+        let still_owned = answer.assignment.unwrap_or_default();
+        let next = restored
+            .heartbeat(
+                now,
+                &image,
+                heartbeat("m-1", answer.member_epoch, still_owned),
+            )
+            .unwrap();
+        assert_eq!(next.member_id, "m-1");
+        assert_eq!(restored.group_epoch, before.group_epoch);
+        // Sessions restart at the load: members that are gone time out.
+        assert!(restored.next_deadline().is_some());
+        assert_eq!(
+            restored.poll(now + GroupConfig::default().consumer_session_timeout),
+            vec!["m-1".to_string(), "m-2".to_string()]
+        );
+        assert!(ConsumerGroup::restore("g1", GroupConfig::default(), &Image::new(), now).is_none());
+    }
 }

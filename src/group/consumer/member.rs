@@ -24,6 +24,16 @@ impl MemberState {
             MemberState::UnreleasedPartitions => 3,
         }
     }
+
+    /// The state a `ConsumerGroupCurrentMemberAssignmentValue` names.
+    pub fn from_value(value: i8) -> Option<MemberState> {
+        match value {
+            1 => Some(MemberState::Stable),
+            2 => Some(MemberState::UnrevokedPartitions),
+            3 => Some(MemberState::UnreleasedPartitions),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

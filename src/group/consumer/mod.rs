@@ -8,15 +8,18 @@
 //!   one member towards its target assignment;
 //! - `assignor.rs`: the `uniform` and `range` server-side assignors;
 //! - `group.rs`: the group (group epoch, target assignment, who owns which
-//!   partition), the heartbeat and its rules, leaves and time-outs.
+//!   partition), the heartbeat and its rules, leaves and time-outs;
+//! - `records.rs`: the group as Kafka's records in `__consumer_offsets`.
 //!
 //! Pure state like the classic state machine: no I/O, no timers. The
-//! group actor owns one beside its classic group.
+//! group actor owns one beside its classic group and writes its records
+//! before it answers.
 
 pub mod assignor;
 pub mod group;
 pub mod member;
 pub mod reconciliation;
+pub mod records;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -63,6 +66,9 @@ pub enum ConsumerGroupError {
     StaleMemberEpoch { received: i32, current: i32 },
     #[error("{0}")]
     UnsupportedVersion(String),
+    /// The group's records could not be written; the change is undone.
+    #[error("{0}")]
+    CoordinatorNotAvailable(String),
 }
 
 impl ConsumerGroupError {
@@ -81,6 +87,9 @@ impl ConsumerGroupError {
             }
             ConsumerGroupError::StaleMemberEpoch { .. } => ResponseError::StaleMemberEpoch,
             ConsumerGroupError::UnsupportedVersion(_) => ResponseError::UnsupportedVersion,
+            ConsumerGroupError::CoordinatorNotAvailable(_) => {
+                ResponseError::CoordinatorNotAvailable
+            }
         }
     }
 }

@@ -1,0 +1,595 @@
+//! The records a consumer group keeps in `__consumer_offsets`, in Kafka's
+//! layouts (`group-coordinator/src/main/resources/common/message/`). A key
+//! is the classic kind — an i16 version naming the record type, then
+//! i16-length strings; a value is version 0 of a flexible schema — compact
+//! strings and arrays, UUIDs, and tagged fields, which gregor writes empty
+//! and skips when it reads them (Kafka's `ClassicMemberMetadata`, tag 0 of
+//! the member value, is for online migration, which gregor does not do).
+//!
+//! | key | record | value |
+//! |---|---|---|
+//! | 3 | `ConsumerGroupMetadata` | the group epoch |
+//! | 4 | `ConsumerGroupPartitionMetadata` | subscribed topics: id, name, partition count (no racks) |
+//! | 5 | `ConsumerGroupMemberMetadata` | instance id, rack, client id and host, subscription, rebalance timeout, server assignor |
+//! | 6 | `ConsumerGroupTargetAssignmentMetadata` | the assignment epoch |
+//! | 7 | `ConsumerGroupTargetAssignmentMember` | the member's target partitions by topic id |
+//! | 8 | `ConsumerGroupCurrentMemberAssignment` | member epoch, previous epoch, state, assigned and pending-revocation partitions |
+//!
+//! A null value is a tombstone. The group's durable state is an [`Image`],
+//! one value per key; the coordinator writes the difference between the
+//! image on disk and the one in memory ([`changes`]) and folds the records
+//! it reads back into an image at load.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use uuid::Uuid;
+
+use super::group::SubscribedTopic;
+use super::member::MemberState;
+use super::Assignment;
+use crate::records::primitives::{
+    check_string, put_string, Reader, StringTooLong, MAX_STRING_LENGTH,
+};
+
+/// One record of a consumer group, by what it describes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RecordKey {
+    MemberMetadata(String),
+    GroupMetadata,
+    PartitionMetadata,
+    TargetAssignmentMember(String),
+    TargetAssignmentMetadata,
+    CurrentMemberAssignment(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordValue {
+    GroupMetadata { epoch: i32 },
+    PartitionMetadata(BTreeMap<String, SubscribedTopic>),
+    MemberMetadata(MemberMetadata),
+    TargetAssignmentMetadata { assignment_epoch: i32 },
+    TargetAssignmentMember(Assignment),
+    CurrentMemberAssignment(CurrentAssignment),
+}
+
+/// What `ConsumerGroupMemberMetadataValue` keeps of a member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberMetadata {
+    pub instance_id: Option<String>,
+    pub rack_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub subscribed_topic_names: Vec<String>,
+    pub subscribed_topic_regex: Option<String>,
+    pub rebalance_timeout_ms: i32,
+    pub server_assignor: Option<String>,
+}
+
+/// What `ConsumerGroupCurrentMemberAssignmentValue` keeps of a member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentAssignment {
+    pub member_epoch: i32,
+    pub previous_member_epoch: i32,
+    pub state: MemberState,
+    pub assigned_partitions: Assignment,
+    pub partitions_pending_revocation: Assignment,
+}
+
+/// A consumer group's durable state: the latest value of each record.
+pub type Image = BTreeMap<RecordKey, RecordValue>;
+
+/// A key/value pair for `__consumer_offsets` (`None`: a tombstone).
+pub type EncodedRecord = (Vec<u8>, Option<Vec<u8>>);
+
+impl RecordKey {
+    /// The key version, which is how Kafka tells its record types apart.
+    pub fn version(&self) -> i16 {
+        match self {
+            RecordKey::GroupMetadata => 3,
+            RecordKey::PartitionMetadata => 4,
+            RecordKey::MemberMetadata(_) => 5,
+            RecordKey::TargetAssignmentMetadata => 6,
+            RecordKey::TargetAssignmentMember(_) => 7,
+            RecordKey::CurrentMemberAssignment(_) => 8,
+        }
+    }
+
+    fn member_id(&self) -> Option<&str> {
+        match self {
+            RecordKey::MemberMetadata(member_id)
+            | RecordKey::TargetAssignmentMember(member_id)
+            | RecordKey::CurrentMemberAssignment(member_id) => Some(member_id),
+            _ => None,
+        }
+    }
+
+    pub fn encode(&self, group_id: &str) -> Result<Vec<u8>, StringTooLong> {
+        let mut out = self.version().to_be_bytes().to_vec();
+        put_string(&mut out, group_id)?;
+        if let Some(member_id) = self.member_id() {
+            put_string(&mut out, member_id)?;
+        }
+        Ok(out)
+    }
+
+    /// Reads the rest of a key of `version` (3 to 8): the group id and
+    /// the record's key.
+    pub fn decode(version: i16, reader: &mut Reader<'_>) -> Option<(String, RecordKey)> {
+        let group_id = reader.string()?;
+        let key = match version {
+            3 => RecordKey::GroupMetadata,
+            4 => RecordKey::PartitionMetadata,
+            5 => RecordKey::MemberMetadata(reader.string()?),
+            6 => RecordKey::TargetAssignmentMetadata,
+            7 => RecordKey::TargetAssignmentMember(reader.string()?),
+            8 => RecordKey::CurrentMemberAssignment(reader.string()?),
+            _ => return None,
+        };
+        Some((group_id, key))
+    }
+
+    /// Kafka's order for tombstones (its `createGroupTombstoneRecords`):
+    /// assignments before the member they belong to, members before the
+    /// group, whose replay refuses to delete a group that has members.
+    fn tombstone_rank(&self) -> u8 {
+        match self {
+            RecordKey::CurrentMemberAssignment(_) => 0,
+            RecordKey::TargetAssignmentMember(_) => 1,
+            RecordKey::TargetAssignmentMetadata => 2,
+            RecordKey::MemberMetadata(_) => 3,
+            RecordKey::PartitionMetadata => 4,
+            RecordKey::GroupMetadata => 5,
+        }
+    }
+}
+
+/// The records that take a group from `before` (on disk) to `after`:
+/// tombstones first, in Kafka's order, then new values in the order Kafka
+/// writes them in a heartbeat (member, group epoch, subscribed topics,
+/// target assignment, current assignment — the key's declaration order).
+pub fn changes(
+    group_id: &str,
+    before: &Image,
+    after: &Image,
+) -> Result<Vec<EncodedRecord>, StringTooLong> {
+    let mut removed: Vec<&RecordKey> = before.keys().filter(|k| !after.contains_key(k)).collect();
+    removed.sort_by_key(|key| key.tombstone_rank());
+    let mut records = Vec::new();
+    for key in removed {
+        records.push((key.encode(group_id)?, None));
+    }
+    for (key, value) in after {
+        if before.get(key) != Some(value) {
+            records.push((key.encode(group_id)?, Some(encode_value(value)?)));
+        }
+    }
+    Ok(records)
+}
+
+/// The value version Kafka writes for every consumer-group record.
+const VALUE_VERSION: i16 = 0;
+
+pub fn encode_value(value: &RecordValue) -> Result<Vec<u8>, StringTooLong> {
+    let mut out = VALUE_VERSION.to_be_bytes().to_vec();
+    match value {
+        RecordValue::GroupMetadata { epoch } => out.extend_from_slice(&epoch.to_be_bytes()),
+        RecordValue::PartitionMetadata(topics) => {
+            put_length(&mut out, topics.len());
+            for (name, topic) in topics {
+                out.extend_from_slice(topic.id.as_bytes());
+                put_compact_string(&mut out, Some(name.as_str()))?;
+                out.extend_from_slice(&topic.partitions.to_be_bytes());
+                // PartitionMetadata (racks by partition): none kept.
+                put_length(&mut out, 0);
+                put_no_tagged_fields(&mut out);
+            }
+        }
+        RecordValue::MemberMetadata(member) => {
+            put_compact_string(&mut out, member.instance_id.as_deref())?;
+            put_compact_string(&mut out, member.rack_id.as_deref())?;
+            put_compact_string(&mut out, Some(member.client_id.as_str()))?;
+            put_compact_string(&mut out, Some(member.client_host.as_str()))?;
+            put_length(&mut out, member.subscribed_topic_names.len());
+            for name in &member.subscribed_topic_names {
+                put_compact_string(&mut out, Some(name.as_str()))?;
+            }
+            put_compact_string(&mut out, member.subscribed_topic_regex.as_deref())?;
+            out.extend_from_slice(&member.rebalance_timeout_ms.to_be_bytes());
+            put_compact_string(&mut out, member.server_assignor.as_deref())?;
+        }
+        RecordValue::TargetAssignmentMetadata { assignment_epoch } => {
+            out.extend_from_slice(&assignment_epoch.to_be_bytes())
+        }
+        RecordValue::TargetAssignmentMember(assignment) => put_assignment(&mut out, assignment),
+        RecordValue::CurrentMemberAssignment(current) => {
+            out.extend_from_slice(&current.member_epoch.to_be_bytes());
+            out.extend_from_slice(&current.previous_member_epoch.to_be_bytes());
+            out.push(current.state.value() as u8);
+            put_assignment(&mut out, &current.assigned_partitions);
+            put_assignment(&mut out, &current.partitions_pending_revocation);
+        }
+    }
+    put_no_tagged_fields(&mut out);
+    Ok(out)
+}
+
+/// Reads the value of a `key` record; `None` if it is not one.
+pub fn decode_value(key: &RecordKey, bytes: &[u8]) -> Option<RecordValue> {
+    let mut reader = FlexibleReader(bytes);
+    if reader.i16()? != VALUE_VERSION {
+        return None;
+    }
+    let value = match key {
+        RecordKey::GroupMetadata => RecordValue::GroupMetadata {
+            epoch: reader.i32()?,
+        },
+        RecordKey::PartitionMetadata => {
+            // A topic takes at least 16 + 1 + 4 + 1 + 1 bytes.
+            let count = read_length(&mut reader, 23)?;
+            let mut topics = BTreeMap::new();
+            for _ in 0..count {
+                let id = Uuid::from_slice(reader.take(16)?).ok()?;
+                let name = read_compact_string(&mut reader)??;
+                let partitions = reader.i32()?;
+                let racks = read_length(&mut reader, 6)?;
+                for _ in 0..racks {
+                    reader.i32()?;
+                    for _ in 0..read_length(&mut reader, 1)? {
+                        read_compact_string(&mut reader)?;
+                    }
+                    skip_tagged_fields(&mut reader)?;
+                }
+                skip_tagged_fields(&mut reader)?;
+                topics.insert(name, SubscribedTopic { id, partitions });
+            }
+            RecordValue::PartitionMetadata(topics)
+        }
+        RecordKey::MemberMetadata(_) => {
+            let instance_id = read_compact_string(&mut reader)?;
+            let rack_id = read_compact_string(&mut reader)?;
+            let client_id = read_compact_string(&mut reader)??;
+            let client_host = read_compact_string(&mut reader)??;
+            let names = read_length(&mut reader, 1)?;
+            let mut subscribed_topic_names = Vec::with_capacity(names);
+            for _ in 0..names {
+                subscribed_topic_names.push(read_compact_string(&mut reader)??);
+            }
+            RecordValue::MemberMetadata(MemberMetadata {
+                instance_id,
+                rack_id,
+                client_id,
+                client_host,
+                subscribed_topic_names,
+                subscribed_topic_regex: read_compact_string(&mut reader)?,
+                rebalance_timeout_ms: reader.i32()?,
+                server_assignor: read_compact_string(&mut reader)?,
+            })
+        }
+        RecordKey::TargetAssignmentMetadata => RecordValue::TargetAssignmentMetadata {
+            assignment_epoch: reader.i32()?,
+        },
+        RecordKey::TargetAssignmentMember(_) => {
+            RecordValue::TargetAssignmentMember(read_assignment(&mut reader)?)
+        }
+        RecordKey::CurrentMemberAssignment(_) => {
+            RecordValue::CurrentMemberAssignment(CurrentAssignment {
+                member_epoch: reader.i32()?,
+                previous_member_epoch: reader.i32()?,
+                state: MemberState::from_value(reader.i8()?)?,
+                assigned_partitions: read_assignment(&mut reader)?,
+                partitions_pending_revocation: read_assignment(&mut reader)?,
+            })
+        }
+    };
+    skip_tagged_fields(&mut reader)?;
+    Some(value)
+}
+
+fn put_unsigned_varint(out: &mut Vec<u8>, mut value: u32) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// A compact array's or string's length: stored plus one (0 is null).
+fn put_length(out: &mut Vec<u8>, length: usize) {
+    put_unsigned_varint(out, length as u32 + 1);
+}
+
+fn put_compact_string(out: &mut Vec<u8>, value: Option<&str>) -> Result<(), StringTooLong> {
+    match value {
+        None => out.push(0),
+        Some(value) => {
+            check_string(value)?;
+            put_length(out, value.len());
+            out.extend_from_slice(value.as_bytes());
+        }
+    }
+    Ok(())
+}
+
+fn put_no_tagged_fields(out: &mut Vec<u8>) {
+    out.push(0);
+}
+
+/// `[]TopicPartitions`: topic id, compact `[]int32` partitions, tags.
+fn put_assignment(out: &mut Vec<u8>, assignment: &Assignment) {
+    put_length(out, assignment.len());
+    for (topic_id, partitions) in assignment {
+        out.extend_from_slice(topic_id.as_bytes());
+        put_length(out, partitions.len());
+        for partition in partitions {
+            out.extend_from_slice(&partition.to_be_bytes());
+        }
+        put_no_tagged_fields(out);
+    }
+}
+
+/// A bounds-checked reader of flexible values: every read is `None` past
+/// the end, and no length is trusted beyond the bytes at hand.
+struct FlexibleReader<'a>(&'a [u8]);
+
+impl<'a> FlexibleReader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, tail) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = tail;
+        Some(head)
+    }
+
+    fn remaining(&self) -> usize {
+        self.0.len()
+    }
+
+    fn i8(&mut self) -> Option<i8> {
+        Some(self.take(1)?[0] as i8)
+    }
+
+    fn i16(&mut self) -> Option<i16> {
+        Some(i16::from_be_bytes(self.take(2)?.try_into().ok()?))
+    }
+
+    fn i32(&mut self) -> Option<i32> {
+        Some(i32::from_be_bytes(self.take(4)?.try_into().ok()?))
+    }
+}
+
+fn read_unsigned_varint(reader: &mut FlexibleReader<'_>) -> Option<u32> {
+    let mut value = 0u32;
+    for shift in (0..35).step_by(7) {
+        let byte = reader.take(1)?[0];
+        value |= u32::from(byte & 0x7f).checked_shl(shift)?;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// A compact non-null length, refused if the remaining bytes cannot hold
+/// that many elements of at least `min_size` bytes.
+fn read_length(reader: &mut FlexibleReader<'_>, min_size: usize) -> Option<usize> {
+    let length = usize::try_from(read_unsigned_varint(reader)?.checked_sub(1)?).ok()?;
+    (length.checked_mul(min_size)? <= reader.remaining()).then_some(length)
+}
+
+/// `Some(None)` is a null string; `None` unreadable input.
+fn read_compact_string(reader: &mut FlexibleReader<'_>) -> Option<Option<String>> {
+    let length = read_unsigned_varint(reader)?;
+    if length == 0 {
+        return Some(None);
+    }
+    // Kafka refuses strings longer than an i16 length, compact or not.
+    let length = usize::try_from(length - 1).ok()?;
+    if length > MAX_STRING_LENGTH {
+        return None;
+    }
+    let bytes = reader.take(length)?;
+    String::from_utf8(bytes.to_vec()).ok().map(Some)
+}
+
+fn skip_tagged_fields(reader: &mut FlexibleReader<'_>) -> Option<()> {
+    for _ in 0..read_unsigned_varint(reader)? {
+        read_unsigned_varint(reader)?;
+        let size = read_unsigned_varint(reader)?;
+        reader.take(usize::try_from(size).ok()?)?;
+    }
+    Some(())
+}
+
+fn read_assignment(reader: &mut FlexibleReader<'_>) -> Option<Assignment> {
+    // A topic takes at least 16 + 1 + 1 bytes.
+    let topics = read_length(reader, 18)?;
+    let mut assignment = Assignment::new();
+    for _ in 0..topics {
+        let topic_id = Uuid::from_slice(reader.take(16)?).ok()?;
+        let count = read_length(reader, 4)?;
+        let mut partitions = BTreeSet::new();
+        for _ in 0..count {
+            partitions.insert(reader.i32()?);
+        }
+        skip_tagged_fields(reader)?;
+        assignment.insert(topic_id, partitions);
+    }
+    Some(assignment)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assignment(topic_id: Uuid, partitions: &[i32]) -> Assignment {
+        Assignment::from([(topic_id, partitions.iter().copied().collect())])
+    }
+
+    fn every_kind_of_record() -> Image {
+        let orders = Uuid::from_u128(0x1234_5678_9abc_def0_1122_3344_5566_7788);
+        let member = MemberMetadata {
+            instance_id: Some("instance-1".into()),
+            rack_id: None,
+            client_id: "client".into(),
+            client_host: "/127.0.0.1".into(),
+            subscribed_topic_names: vec!["orders".into(), "payments".into()],
+            subscribed_topic_regex: Some("pay.*".into()),
+            rebalance_timeout_ms: 300_000,
+            server_assignor: Some("uniform".into()),
+        };
+        let current = CurrentAssignment {
+            member_epoch: 7,
+            previous_member_epoch: 6,
+            state: MemberState::UnrevokedPartitions,
+            assigned_partitions: assignment(orders, &[0, 2]),
+            partitions_pending_revocation: assignment(orders, &[1]),
+        };
+        Image::from([
+            (
+                RecordKey::GroupMetadata,
+                RecordValue::GroupMetadata { epoch: 7 },
+            ),
+            (
+                RecordKey::PartitionMetadata,
+                RecordValue::PartitionMetadata(BTreeMap::from([(
+                    "orders".to_string(),
+                    SubscribedTopic {
+                        id: orders,
+                        partitions: 3,
+                    },
+                )])),
+            ),
+            (
+                RecordKey::MemberMetadata("m-1".into()),
+                RecordValue::MemberMetadata(member),
+            ),
+            (
+                RecordKey::TargetAssignmentMetadata,
+                RecordValue::TargetAssignmentMetadata {
+                    assignment_epoch: 7,
+                },
+            ),
+            (
+                RecordKey::TargetAssignmentMember("m-1".into()),
+                RecordValue::TargetAssignmentMember(assignment(orders, &[0, 2])),
+            ),
+            (
+                RecordKey::CurrentMemberAssignment("m-1".into()),
+                RecordValue::CurrentMemberAssignment(current),
+            ),
+        ])
+    }
+
+    #[test]
+    fn every_consumer_group_record_reads_back_as_written() {
+        for (key, value) in every_kind_of_record() {
+            let encoded = key.encode("g1").unwrap();
+            let mut reader = Reader::new(&encoded);
+            let version = reader.i16().unwrap();
+            assert_eq!(version, key.version());
+            assert_eq!(
+                RecordKey::decode(version, &mut reader),
+                Some(("g1".to_string(), key.clone()))
+            );
+            let bytes = encode_value(&value).unwrap();
+            assert_eq!(decode_value(&key, &bytes), Some(value.clone()), "{key:?}");
+            // Anything cut short is unreadable, never a panic.
+            for end in 0..bytes.len() {
+                assert_eq!(
+                    decode_value(&key, &bytes[..end]),
+                    None,
+                    "{key:?} cut at {end}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn values_match_kafkas_bytes() {
+        // ConsumerGroupMetadataValue v0 {Epoch=7}: version, int32, no tags.
+        let value = encode_value(&RecordValue::GroupMetadata { epoch: 7 }).unwrap();
+        assert_eq!(value, [0, 0, 0, 0, 0, 7, 0]);
+        // ConsumerGroupTargetAssignmentMemberValue with one topic, partition 1.
+        let topic = Uuid::from_u128(1);
+        let value = encode_value(&RecordValue::TargetAssignmentMember(assignment(
+            topic,
+            &[1],
+        )))
+        .unwrap();
+        let mut expected = vec![0, 0, 2];
+        expected.extend_from_slice(topic.as_bytes());
+        expected.extend_from_slice(&[2, 0, 0, 0, 1, 0, 0]);
+        assert_eq!(value, expected);
+        // Keys: version, group id, member id.
+        let key = RecordKey::CurrentMemberAssignment("m".into())
+            .encode("g")
+            .unwrap();
+        assert_eq!(key, [0, 8, 0, 1, b'g', 0, 1, b'm']);
+    }
+
+    #[test]
+    fn tagged_fields_written_by_kafka_are_skipped() {
+        // A member value with ClassicMemberMetadata (tag 0) set.
+        let member = RecordValue::MemberMetadata(MemberMetadata {
+            instance_id: None,
+            rack_id: None,
+            client_id: "c".into(),
+            client_host: "h".into(),
+            subscribed_topic_names: vec![],
+            subscribed_topic_regex: None,
+            rebalance_timeout_ms: -1,
+            server_assignor: None,
+        });
+        let mut bytes = encode_value(&member).unwrap();
+        bytes.pop();
+        bytes.extend_from_slice(&[1, 0, 3, 0xaa, 0xbb, 0xcc]);
+        let key = RecordKey::MemberMetadata("m".into());
+        assert_eq!(decode_value(&key, &bytes), Some(member));
+    }
+
+    #[test]
+    fn changes_write_what_differs_and_tombstone_what_went() {
+        let before = every_kind_of_record();
+        assert!(changes("g1", &before, &before).unwrap().is_empty());
+        let written = changes("g1", &Image::new(), &before).unwrap();
+        assert_eq!(written.len(), before.len());
+        assert!(written.iter().all(|(_, value)| value.is_some()));
+        // The member leaves: its three records go, assignments first, and
+        // the group epoch moves on.
+        let mut after = before.clone();
+        after.retain(|key, _| key.member_id().is_none());
+        after.insert(
+            RecordKey::GroupMetadata,
+            RecordValue::GroupMetadata { epoch: 8 },
+        );
+        let written = changes("g1", &before, &after).unwrap();
+        let versions: Vec<(i16, bool)> = written
+            .iter()
+            .map(|(key, value)| (i16::from_be_bytes([key[0], key[1]]), value.is_some()))
+            .collect();
+        assert_eq!(versions, [(8, false), (7, false), (5, false), (3, true)]);
+        // Deleting the group: every record's tombstone, the group last.
+        let written = changes("g1", &before, &Image::new()).unwrap();
+        let versions: Vec<i16> = written
+            .iter()
+            .map(|(key, _)| i16::from_be_bytes([key[0], key[1]]))
+            .collect();
+        assert_eq!(versions, [8, 7, 6, 5, 4, 3]);
+    }
+
+    #[test]
+    fn hostile_lengths_are_refused() {
+        let key = RecordKey::TargetAssignmentMember("m".into());
+        // Version 0, then a topic count of 2^28.
+        assert_eq!(
+            decode_value(&key, &[0, 0, 0x80, 0x80, 0x80, 0x80, 0x01]),
+            None
+        );
+        assert_eq!(
+            decode_value(&key, &[0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]),
+            None
+        );
+        assert_eq!(
+            decode_value(&RecordKey::GroupMetadata, &[0, 1, 0, 0, 0, 7, 0]),
+            None
+        );
+    }
+}
