@@ -228,12 +228,7 @@ fn tls(
 mod tests {
     use super::*;
 
-    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::properties::from_pairs as props;
 
     #[test]
     fn client_properties_as_kafka_clients_read_them() {

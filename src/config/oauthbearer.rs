@@ -309,12 +309,7 @@ fn jwks_file(url: &str) -> Result<PathBuf, String> {
 mod tests {
     use super::*;
 
-    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::properties::from_pairs as props;
 
     const JAAS: &str = "listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config";
 

@@ -21,6 +21,15 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, String>, String> {
     Ok(properties)
 }
 
+/// Properties from `(key, value)` pairs, for tests.
+#[cfg(test)]
+pub fn from_pairs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

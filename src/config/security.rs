@@ -795,12 +795,7 @@ impl SslConfig {
 mod tests {
     use super::*;
 
-    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::properties::from_pairs as props;
 
     fn resolve(pairs: &[(&str, &str)]) -> Result<SecurityConfig, ConfigError> {
         let properties = props(pairs);
