@@ -23,13 +23,14 @@ pub async fn handle(
     _version: i16,
     context: &RequestContext,
 ) -> AlterConfigsResponse {
+    let authz = context.authz(broker);
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
         let response = AlterConfigsResourceResponse::default()
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name.clone());
         let allowed = super::configs::authorized(
-            &context.authz(broker),
+            &authz,
             resource.resource_type,
             &resource.resource_name,
             true,

@@ -48,6 +48,7 @@ pub async fn handle(
             .collect();
         return CreatePartitionsResponse::default().with_results(refused);
     }
+    let authz = context.authz(broker);
     let mut results = Vec::with_capacity(request.topics.len());
     let mut seen = std::collections::HashSet::new();
     for topic in request.topics {
@@ -62,10 +63,7 @@ pub async fn handle(
                 ResponseError::InvalidRequest,
                 format!("topic '{name}' appears twice"),
             ))
-        } else if !context
-            .authz(broker)
-            .allows(AclOperation::Alter, ResourceType::Topic, &name)
-        {
+        } else if !authz.allows(AclOperation::Alter, ResourceType::Topic, &name) {
             // Before existence: a hidden topic and an absent one look alike.
             Err((
                 ResponseError::TopicAuthorizationFailed,

@@ -17,12 +17,10 @@ pub async fn handle(
     _version: i16,
     context: &RequestContext,
 ) -> DeleteGroupsResponse {
+    let authz = context.authz(broker);
     let mut results = Vec::with_capacity(request.groups_names.len());
     for group_id in request.groups_names {
-        let allowed =
-            context
-                .authz(broker)
-                .allows(AclOperation::Delete, ResourceType::Group, &group_id);
+        let allowed = authz.allows(AclOperation::Delete, ResourceType::Group, &group_id);
         let outcome = match coordinator_for(broker, &group_id).await {
             _ if !allowed => Err(kafka_protocol::error::ResponseError::GroupAuthorizationFailed),
             Ok(coordinator) => coordinator.delete(&group_id).await,

@@ -22,13 +22,11 @@ pub async fn handle(
     _version: i16,
     context: &RequestContext,
 ) -> DeleteRecordsResponse {
+    let authz = context.authz(broker);
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.to_string();
-        let allowed =
-            context
-                .authz(broker)
-                .allows(AclOperation::Delete, ResourceType::Topic, &name);
+        let allowed = authz.allows(AclOperation::Delete, ResourceType::Topic, &name);
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for wanted in topic.partitions {
             let result = DeleteRecordsPartitionResult::default()

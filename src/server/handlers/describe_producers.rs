@@ -22,13 +22,11 @@ pub async fn handle(
     _version: i16,
     context: &RequestContext,
 ) -> DescribeProducersResponse {
+    let authz = context.authz(broker);
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         // READ on the topic (not DESCRIBE), as Kafka checks it.
-        let allowed =
-            context
-                .authz(broker)
-                .allows(AclOperation::Read, ResourceType::Topic, &topic.name);
+        let allowed = authz.allows(AclOperation::Read, ResourceType::Topic, &topic.name);
         let mut partitions = Vec::with_capacity(topic.partition_indexes.len());
         for index in topic.partition_indexes {
             let response = PartitionResponse::default().with_partition_index(index);

@@ -65,26 +65,20 @@ pub async fn handle(
     let replica = (replica_id >= 0).then_some(replica_id);
     // From v13 topics come by id: an unknown id is answered before
     // anything else (ids are not secret), the others are read by name.
-    let image = broker.metadata();
+    // Older versions name topics and need no metadata here.
+    let image = (version >= 13).then(|| broker.metadata());
     let mut unknown_ids = Vec::new();
-    if version >= 13 {
-        let (known, unknown): (Vec<FetchTopic>, Vec<FetchTopic>) =
-            std::mem::take(&mut request.topics)
-                .into_iter()
-                .partition(|topic| image.topic_by_id(topic.topic_id).is_some());
-        request.topics = known
-            .into_iter()
-            .map(|mut topic| {
-                if let Some(known) = image.topic_by_id(topic.topic_id) {
+    if let Some(image) = &image {
+        let by_id = std::mem::take(&mut request.topics);
+        for mut topic in by_id {
+            match image.topic_by_id(topic.topic_id) {
+                Some(known) => {
                     topic.topic = topic_name(&known.name);
+                    request.topics.push(topic);
                 }
-                topic
-            })
-            .collect();
-        unknown_ids = unknown
-            .iter()
-            .map(|topic| refused(topic, ResponseError::UnknownTopicId))
-            .collect();
+                None => unknown_ids.push(refused(&topic, ResponseError::UnknownTopicId)),
+            }
+        }
     }
     // Followers need CLUSTER_ACTION (a client claiming a replica id must
     // not read past the high watermark, nor move it); consumers need READ
@@ -117,7 +111,7 @@ pub async fn handle(
     request.topics = allowed;
     let respond = |broker: &Broker, mut topics: Vec<FetchableTopicResponse>| {
         topics.extend(denied.iter().cloned());
-        if version >= 13 {
+        if let Some(image) = &image {
             for topic in &mut topics {
                 if let Some(known) = image.topic(topic.topic.as_str()) {
                     topic.topic_id = known.id;

@@ -33,6 +33,7 @@ pub async fn handle(
     } else {
         vec![request.key.to_string()]
     };
+    let authz = context.authz(broker);
     let mut coordinators = Vec::with_capacity(keys.len());
     for key in keys {
         // DESCRIBE on the group or transactional id, before anything is
@@ -45,9 +46,7 @@ pub async fn handle(
             _ => (ResourceType::Group, ResponseError::GroupAuthorizationFailed),
         };
         if matches!(request.key_type, GROUP_KEY | TRANSACTION_KEY)
-            && !context
-                .authz(broker)
-                .allows(AclOperation::Describe, resource_type, &key)
+            && !authz.allows(AclOperation::Describe, resource_type, &key)
         {
             coordinators.push(
                 Coordinator::default()

@@ -107,14 +107,14 @@ pub async fn handle(
     _version: i16,
     context: &RequestContext,
 ) -> IncrementalAlterConfigsResponse {
+    let authz = context.authz(broker);
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
         let name = resource.resource_name.to_string();
         let response = AlterConfigsResourceResponse::default()
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name.clone());
-        let allowed =
-            super::configs::authorized(&context.authz(broker), resource.resource_type, &name, true);
+        let allowed = super::configs::authorized(&authz, resource.resource_type, &name, true);
         let outcome: Result<(), Failure> = match resource.resource_type {
             _ if allowed.is_err() => allowed,
             TOPIC => match broker.metadata().topic(&name) {

@@ -39,15 +39,10 @@ async fn fetch(
     require_stable: bool,
     member: Option<(Option<String>, i32)>,
 ) -> Fetched {
-    let describable = |topic: &str| {
-        context
-            .authz(broker)
-            .allows(AclOperation::Describe, ResourceType::Topic, topic)
-    };
-    if !context
-        .authz(broker)
-        .allows(AclOperation::Describe, ResourceType::Group, group_id)
-    {
+    let authz = context.authz(broker);
+    let describable =
+        |topic: &str| authz.allows(AclOperation::Describe, ResourceType::Topic, topic);
+    if !authz.allows(AclOperation::Describe, ResourceType::Group, group_id) {
         return Err(ResponseError::GroupAuthorizationFailed);
     }
     let (partitions, mut refused) = match partitions {

@@ -52,7 +52,8 @@ pub async fn handle(
             return refuse_all(request, ResponseError::TransactionalIdAuthorizationFailed);
         }
     }
-    let image = broker.metadata();
+    // Older versions name topics and need no metadata here.
+    let image = (version >= 13).then(|| broker.metadata());
     let mut topics = Vec::with_capacity(request.topic_data.len());
     for topic in request.topic_data {
         // No auto-creation here: as in Kafka, only Metadata creates topics,
@@ -70,9 +71,9 @@ pub async fn handle(
                         .collect(),
                 )
         };
-        let name = match version >= 13 {
-            false => topic.name.to_string(),
-            true => match image.topic_by_id(topic.topic_id) {
+        let name = match &image {
+            None => topic.name.to_string(),
+            Some(image) => match image.topic_by_id(topic.topic_id) {
                 Some(known) => known.name.clone(),
                 None => {
                     topics.push(refuse(None, ResponseError::UnknownTopicId));
