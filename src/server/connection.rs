@@ -30,7 +30,7 @@ use tracing::{debug, info, warn};
 use super::codec::{decode_request, encode_response, Incoming};
 use super::connection_quotas::ConnectionSlot;
 use super::context::{ListenerContext, RequestContext};
-use super::dispatch::{dispatch, Reply};
+use super::dispatch::{dispatch, error_response, Reply};
 use super::faults::{self, FaultAction};
 use super::handlers::api_versions;
 use super::journal;
@@ -251,7 +251,7 @@ async fn serve_requests(
                 }
                 let reply = match fault {
                     Some(FaultAction::Error(code)) => {
-                        match faults::error_response(&request.body, version, code) {
+                        match error_response(&request.body, version, code) {
                             Some(body) => Reply::Send(Box::new(body)),
                             None => Reply::Nothing,
                         }

@@ -8,7 +8,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
+use kafka_protocol::messages::{ApiKey, RequestKind};
 use serde::{Deserialize, Serialize};
 
 /// What a fault does to a matching request.
@@ -166,12 +166,6 @@ impl Faults {
         }
         Some(action)
     }
-}
-
-/// The answer an `Error` fault gives: the request's API failing with
-/// `code`, built by its handler; `None` where the API sends no answer.
-pub fn error_response(request: &RequestKind, version: i16, code: i16) -> Option<ResponseKind> {
-    super::dispatch::error_response(request, version, code)
 }
 
 /// How long a latency fault waits.
