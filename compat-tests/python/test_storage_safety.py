@@ -159,7 +159,9 @@ def test_an_acks_0_produce_that_fails_closes_the_connection(broker, topic):
         assert closed, "a failed acks=0 produce must close the connection"
     finally:
         sock.close()
-    assert "acks=0 produce" in broker.log_tail(200)
+    # The broker logs why once the socket is closed: wait for the line.
+    wait_until(lambda: "acks=0 produce" in broker.log_tail(200), 10,
+               what="the broker's reason for closing")
 
 
 # --- torn tails -------------------------------------------------------------
