@@ -9,7 +9,7 @@ import urllib.request
 import kafka
 from confluent_kafka import Producer
 
-from conftest import free_port
+from conftest import free_port, kafka_python_knows
 
 
 def scrape(port: int, path: str = "/metrics") -> str:
@@ -39,6 +39,7 @@ def test_health_and_metrics_reflect_clients(broker_factory, topic):
     group = f"metrics-{topic}"
     consumer = kafka.KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, group_id=group,
                                    auto_offset_reset="earliest", enable_auto_commit=False)
+    kafka_python_knows(consumer, [topic])
     got, deadline = 0, time.time() + 30
     while got < 25 and time.time() < deadline:
         got += sum(len(records) for records in consumer.poll(timeout_ms=500).values())

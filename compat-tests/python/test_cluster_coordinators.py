@@ -17,7 +17,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from cluster_harness import bootstrap, create_topic, layout
-from conftest import running_cluster, start_cluster, wait_for_brokers, wait_until
+from conftest import kafka_python_knows, running_cluster, start_cluster, wait_for_brokers, wait_until
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -71,6 +71,7 @@ def test_consumer_group_offsets_survive_the_coordinator_broker_kill(cluster):
     group = "survivors"
     consumer = KafkaConsumer("work", bootstrap_servers=bootstrap(cluster), group_id=group,
                              enable_auto_commit=False, auto_offset_reset="earliest")
+    kafka_python_knows(consumer, ["work"])
     got = []
     deadline = time.monotonic() + 60
     while len(got) < 30 and time.monotonic() < deadline:

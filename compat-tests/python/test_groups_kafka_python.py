@@ -16,7 +16,7 @@ from kafka.admin import MemberToRemove, NewTopic
 from kafka.admin._groups import GroupState
 from kafka.structs import OffsetAndMetadata
 
-from conftest import GROUP_BROKER_OVERRIDES, wait_until
+from conftest import GROUP_BROKER_OVERRIDES, kafka_python_knows, wait_until
 from group_harness import members  # noqa: F401  (fixture)
 from group_harness import ownership_violations, settle, wait_all_consumed
 
@@ -187,6 +187,7 @@ def test_committed_offsets_survive_broker_restart(broker_factory, topic, group_i
 
     c = in_process_consumer(b.bootstrap, group_id)
     c.subscribe([topic])
+    kafka_python_knows(c, [topic])
     msgs = poll_records(c, lambda out: len(out) >= 60, 40, "60 records")
     assert len(msgs) == 60
 
@@ -234,6 +235,7 @@ def test_committed_offsets_survive_broker_restart(broker_factory, topic, group_i
     try:
         assert committed(c2) == expected
         c2.subscribe([topic])
+        kafka_python_knows(c2, [topic])
         want = (20 - 7 + 5) + (20 - 12 + 5) + 5
         msgs = poll_records(c2, lambda out: len(out) >= want, 40, f"{want} records after restart")
         msgs += poll_records(c2, lambda out: True, 2, "nothing more")
