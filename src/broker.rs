@@ -75,28 +75,6 @@ pub struct Broker {
     authorizer: crate::auth::authorizer::Authorizer,
 }
 
-/// The controllers' mutual TLS, when their listener is `SSL`.
-fn quorum_tls(
-    config: &BrokerConfig,
-) -> Result<Option<crate::controller::quorum::QuorumTls>, BrokerError> {
-    let Some(name) = config.controller_listener_names.first() else {
-        return Ok(None);
-    };
-    match config.security.ssl.get(name) {
-        Some(ssl) if config.security.protocol(name).uses_tls() => {
-            let (acceptor, connector) = crate::auth::tls::quorum(name, ssl)?;
-            Ok(Some(crate::controller::quorum::QuorumTls {
-                acceptor,
-                connector,
-                authorizer: Some(crate::auth::authorizer::Authorizer::new(
-                    config.security.authorizer.clone(),
-                )),
-            }))
-        }
-        _ => Ok(None),
-    }
-}
-
 impl Broker {
     /// Opens the data directory, recovers every log and builds the
     /// partitions the metadata says this broker leads.
@@ -134,7 +112,7 @@ impl Broker {
                 .collect(),
             bind: config.controller_listener().map(|l| l.bind_address()),
             observer: !config.is_controller(),
-            tls: quorum_tls(&config)?,
+            security: crate::controller::quorum::QuorumSecurity::from_config(&config)?,
         };
         let config_node_id = config.node_id;
         let replication_config = config.replication.clone();

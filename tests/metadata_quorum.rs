@@ -46,7 +46,7 @@ async fn start(id: u64, dir: &std::path::Path, listener: TcpListener) -> Voter {
     let stop = CancellationToken::new();
     tokio::spawn(serve(
         listener,
-        None,
+        Default::default(),
         Default::default(),
         raft.clone(),
         state.clone(),

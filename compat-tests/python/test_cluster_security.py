@@ -1,12 +1,15 @@
 """A three-broker cluster that runs entirely on secured listeners (issue
 11, point 6): clients and brokers on SASL_SSL (brokers log in to each other
-with SASL/PLAIN as a super user), controllers on an SSL listener with
-mutual TLS, ACLs on. Replication, leader failover under kill -9 and
-transactions work as on PLAINTEXT; users log in with SCRAM created through
-the cluster's metadata; and impostors are refused: a client without
-CLUSTER_ACTION cannot act as a follower, and the controller port answers
-nobody without a certificate from the cluster's CA (a plain TCP proposal,
-a certificate from another CA, no certificate at all)."""
+with SASL/PLAIN as a super user), ACLs on, and controllers either on
+SASL_SSL too (they log in to each other with SASL/PLAIN,
+`sasl.mechanism.controller.protocol`) or on an SSL listener with mutual
+TLS. Replication, leader failover under kill -9 and transactions work as
+on PLAINTEXT; users log in with SCRAM created through the cluster's
+metadata; and impostors are refused: a client without CLUSTER_ACTION
+cannot act as a follower, and the controller port answers nobody who does
+not prove to be a node of the cluster (a plain TCP proposal; on mutual
+TLS a certificate from another CA, none at all, or a user's; on SASL_SSL
+no login, a wrong password, or a user without CLUSTER_ACTION)."""
 
 from __future__ import annotations
 
@@ -31,6 +34,14 @@ pytestmark = pytest.mark.timeout(300)
 JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
         'username="broker" password="broker-secret" '
         'user_broker="broker-secret" user_admin="admin-secret";')
+# The controllers' own PLAIN users: the brokers, and alice, who may log
+# in but is not allowed CLUSTER_ACTION.
+CONTROLLER_JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
+                   'username="broker" password="broker-secret" '
+                   'user_broker="broker-secret" user_alice="alice-secret";')
+SASL_CONTROLLERS, TLS_CONTROLLERS = "SASL_SSL", "SSL"
+# The tests that run on one of the two clusters only.
+on_sasl_controllers = pytest.mark.parametrize("cluster", [SASL_CONTROLLERS], indirect=True)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +49,10 @@ def pki(tmp_path_factory):
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
-@pytest.fixture(scope="module")
-def cluster(pki):
+@pytest.fixture(scope="module", params=[SASL_CONTROLLERS, TLS_CONTROLLERS],
+                ids=["controllers-sasl_ssl", "controllers-mtls"])
+def cluster(request, pki):
+    controllers = request.param
     ports = {node: (free_port(), free_port()) for node in (1, 2, 3)}
     voters = ",".join(f"{node}@127.0.0.1:{controller}" for node, (_, controller) in ports.items())
     brokers = []
@@ -49,18 +62,20 @@ def cluster(pki):
             "process.roles": "broker,controller",
             "listeners": f"SASL_SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
             "advertised.listeners": f"SASL_SSL://127.0.0.1:{port}",
-            "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:SSL",
+            "listener.security.protocol.map": f"SASL_SSL:SASL_SSL,CONTROLLER:{controllers}",
             "inter.broker.listener.name": "SASL_SSL",
             "controller.listener.names": "CONTROLLER",
             "controller.quorum.voters": voters,
             "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256",
             "sasl.mechanism.inter.broker.protocol": "PLAIN",
             "listener.name.sasl_ssl.plain.sasl.jaas.config": JAAS,
+            "sasl.mechanism.controller.protocol": "PLAIN",
+            "listener.name.controller.plain.sasl.jaas.config": CONTROLLER_JAAS,
             "ssl.keystore.location": str(pki / "broker-keystore.pem"),
             "ssl.truststore.location": str(pki / "ca.pem"),
             "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             # The brokers: by SASL on the inter-broker listener, by their
-            # certificate on the controllers' one.
+            # certificate or their PLAIN login on the controllers' one.
             "super.users": "User:broker;User:admin;User:CN=broker",
             "broker.session.timeout.ms": "3000",
             "broker.heartbeat.interval.ms": "500",
@@ -71,6 +86,7 @@ def cluster(pki):
         }))
     for b in brokers:
         b.controller_port = ports[int(b.overrides["node.id"])][1]
+        b.controllers = controllers
         b.start_async()
     try:
         for b in brokers:
@@ -116,10 +132,11 @@ def create(pki, brokers, topic, partitions=3):
                timeout=60, what=f"{topic} replicated to every broker")
 
 
+@on_sasl_controllers
 def test_replication_and_failover_run_on_secured_listeners(pki, cluster):
     """acks=all through a kill -9 of a leader: every acknowledged record
     is read back once, at its offset, and the replicas agree — all of it
-    over SASL_SSL between brokers and mTLS between controllers."""
+    over SASL_SSL, between brokers and between controllers."""
     topic = "secure-failover"
     create(pki, cluster, topic)
     acked: list[tuple[int, int, bytes]] = []
@@ -190,6 +207,7 @@ def test_replication_and_failover_run_on_secured_listeners(pki, cluster):
     wait_until(identical, timeout=60, what="byte-identical replicas")
 
 
+@on_sasl_controllers
 def test_scram_users_and_acls_through_the_secured_cluster(pki, cluster):
     """A SCRAM user made through any broker logs in at every broker (the
     credential is in the replicated metadata), and may do what its ACLs
@@ -254,7 +272,8 @@ def frame(payload: dict) -> bytes:
 
 def controller_refuses(sock) -> bool:
     """Whether the controller port ends the exchange without answering a
-    frame (a TLS alert to a plain-TCP client is no answer)."""
+    request: no frame at all (a TLS alert to a plain-TCP client is none),
+    or only the refusal of a login."""
     received = b""
     sock.settimeout(5)
     try:
@@ -262,15 +281,36 @@ def controller_refuses(sock) -> bool:
             received += chunk
     except (ConnectionError, ssl.SSLError, socket.timeout, OSError):
         pass
-    return not (len(received) > 4 and received[4:5] == b"{")
+    if len(received) <= 4:
+        return True
+    (length,) = struct.unpack(">I", received[:4])
+    try:
+        reply = json.loads(received[4:4 + length])
+    except ValueError:
+        return True
+    return "Err" in reply.get("Login", {}) and len(received) == 4 + length
+
+
+def login(user: str, password: str) -> bytes:
+    token = f"\0{user}\0{password}".encode()
+    return frame({"Login": {"mechanism": "PLAIN", "token": list(token)}})
+
+
+def tls_connect(pki, address, cert: str | None):
+    context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    if cert:
+        context.load_cert_chain(str(pki / f"{cert}.pem"), str(pki / f"{cert}.key"))
+    raw = socket.create_connection(address, timeout=5)
+    return raw, context.wrap_socket(raw, server_hostname="localhost")
 
 
 def test_impostors_on_the_controller_port_are_refused(pki, cluster):
-    """Without a certificate from the cluster's CA naming a principal
-    allowed CLUSTER_ACTION, the controller port takes nothing: not a
-    plain-TCP proposal to fence a broker, not a TLS client without a
-    certificate, not one with a certificate from another CA, not one from
-    the right CA for a user (alice). The proposal changes nothing."""
+    """The controller port takes nothing from whoever cannot prove to be a
+    node of the cluster: not a plain-TCP proposal to fence a broker; on
+    mutual TLS not a client without a certificate, with one from another
+    CA, or with one from the right CA naming a user (alice); on SASL_SSL
+    not a request before the login, a wrong password, an unknown user or a
+    user (alice) not allowed CLUSTER_ACTION. The proposal changes nothing."""
     target = cluster[0]
     address = ("127.0.0.1", target.controller_port)
     fence = frame({"Propose": {"FenceBroker": {"node_id": 2}}})
@@ -280,24 +320,35 @@ def test_impostors_on_the_controller_port_are_refused(pki, cluster):
         plain.sendall(fence + steal)
         assert controller_refuses(plain)
 
-    for cert in (None, "mallory", "alice"):
-        context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
-        if cert:
-            context.load_cert_chain(str(pki / f"{cert}.pem"), str(pki / f"{cert}.key"))
-        raw = socket.create_connection(address, timeout=5)
+    if target.controllers == TLS_CONTROLLERS:
+        attempts = [(cert, steal) for cert in (None, "mallory", "alice")]
+        refusals = ["reason=TLS handshake failed",
+                    # alice's certificate is from the right CA: refused for what it names.
+                    "reason=User:CN=alice is not allowed CLUSTER_ACTION"]
+    else:
+        attempts = [(None, steal), (None, login("broker", "wrong") + steal),
+                    (None, login("mallory", "broker-secret") + steal),
+                    (None, login("alice", "alice-secret") + fence),
+                    (None, frame({"Login": {"mechanism": "SCRAM-SHA-256", "token": []}}))]
+        refusals = ["reason=SASL/PLAIN login refused: the controller listener uses SASL: log in first",
+                    "reason=SASL/PLAIN login refused: Authentication failed: Invalid username or password",
+                    "reason=SASL/PLAIN login refused: SASL mechanism SCRAM-SHA-256 is not enabled here",
+                    "reason=User:alice is not allowed CLUSTER_ACTION"]
+    for cert, payload in attempts:
+        raw = None
         try:
-            wrapped = context.wrap_socket(raw, server_hostname="localhost")
-            wrapped.sendall(steal)
-            assert controller_refuses(wrapped), cert
+            raw, wrapped = tls_connect(pki, address, cert)
+            wrapped.sendall(payload)
+            assert controller_refuses(wrapped), (cert, payload[:60])
         except (ssl.SSLError, ConnectionError, OSError):
             pass  # refused in the handshake: what we want
         finally:
-            raw.close()
+            if raw is not None:
+                raw.close()
     log = target.log_path.read_text()
-    assert "controller connection refused: TLS handshake failed" in log
-    # alice's certificate is from the right CA: refused for what it names.
-    assert any("not allowed CLUSTER_ACTION" in line and "principal=User:CN=alice" in line
-               for line in log.splitlines()), log[-3000:]
+    for refusal in refusals:
+        assert any("controller connection refused" in line and refusal in line
+                   for line in log.splitlines()), (refusal, log[-3000:])
 
     # Broker 2 was never fenced: every broker still lists all three.
     admin = AdminClient(client(pki, cluster, "admin"))

@@ -324,7 +324,8 @@ def start_fails(tmp_path: Path, overrides: dict) -> str:
 @pytest.mark.parametrize("case", [
     "sasl-ssl", "sasl-plaintext-mapped", "unmapped", "jks", "no-keystore",
     "missing-file", "encrypted-key", "client-auth-without-truststore", "tls-1.1",
-    "inter-broker-login-missing", "sasl-controller", "unknown-cipher-suite", "authorizer",
+    "inter-broker-login-missing", "controller-login-missing", "controller-scram",
+    "unknown-cipher-suite", "authorizer",
 ])
 def test_start_up_refuses_what_gregor_cannot_honour(tmp_path, pki, case):
     p1, p2, c1 = free_port(), free_port(), free_port()
@@ -373,14 +374,24 @@ def test_start_up_refuses_what_gregor_cannot_honour(tmp_path, pki, case):
                 'org.apache.kafka.common.security.plain.PlainLoginModule required user_a="b";',
             **keystore,
         }, "gregor logs in with PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 only"),
-        "sasl-controller": ({
+        # Controllers log in to each other with PLAIN: Kafka's default
+        # sasl.mechanism.controller.protocol (GSSAPI) is not there, and
+        # SCRAM credentials live in the metadata log the controllers serve.
+        "controller-login-missing": ({
             "listeners": f"PLAINTEXT://127.0.0.1:{p1},CONTROLLER://127.0.0.1:{c1}",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
             "controller.listener.names": "CONTROLLER",
             "sasl.enabled.mechanisms": "PLAIN",
             "listener.name.controller.plain.sasl.jaas.config":
                 'org.apache.kafka.common.security.plain.PlainLoginModule required user_a="b";',
-        }, "controllers authenticate each other with TLS client certificates (SSL) only yet"),
+        }, "sasl.mechanism.controller.protocol"),
+        "controller-scram": ({
+            "listeners": f"PLAINTEXT://127.0.0.1:{p1},CONTROLLER://127.0.0.1:{c1}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            "controller.listener.names": "CONTROLLER",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-256",
+            "sasl.mechanism.controller.protocol": "SCRAM-SHA-256",
+        }, "gregor logs in with PLAIN only"),
     }
     overrides, message = cases[case]
     output = start_fails(tmp_path, overrides)

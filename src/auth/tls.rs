@@ -100,12 +100,19 @@ pub fn acceptor(listener: &str, config: &SslConfig) -> Result<TlsAcceptor, TlsEr
     Ok(TlsAcceptor::from(Arc::new(server)))
 }
 
-/// Mutual TLS between controllers on an `SSL` controller listener: the
-/// acceptor requires a client certificate its truststore trusts, and the
-/// connector presents this node's own certificate.
-pub fn quorum(listener: &str, config: &SslConfig) -> Result<(TlsAcceptor, TlsConnector), TlsError> {
+/// TLS between controllers: the connector presents this node's own
+/// certificate; the acceptor requires a client certificate its truststore
+/// trusts when `mutual` (an `SSL` controller listener), and otherwise asks
+/// as the listener's `ssl.client.auth` says (SASL proves who the peer is).
+pub fn quorum(
+    listener: &str,
+    config: &SslConfig,
+    mutual: bool,
+) -> Result<(TlsAcceptor, TlsConnector), TlsError> {
     let mut required = config.clone();
-    required.client_auth = ClientAuth::Required;
+    if mutual {
+        required.client_auth = ClientAuth::Required;
+    }
     if required.truststore.is_none() {
         return Err(TlsError::Invalid {
             listener: listener.to_string(),

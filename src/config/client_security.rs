@@ -55,6 +55,8 @@ impl fmt::Debug for SaslCredentials {
 
 /// The mechanisms gregor can log in with.
 const CLIENT_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
+/// The mechanisms controllers log in to each other with.
+const CONTROLLER_MECHANISMS: &[&str] = &["PLAIN"];
 
 impl ClientSecurityConfig {
     /// From a client's properties, as Kafka's clients read them.
@@ -91,6 +93,7 @@ impl ClientSecurityConfig {
                     mechanism,
                     "sasl.jaas.config",
                     jaas,
+                    CLIENT_MECHANISMS,
                 )?)
             }
         };
@@ -103,6 +106,40 @@ impl ClientSecurityConfig {
         listener: &str,
         protocol: SecurityProtocol,
     ) -> Result<ClientSecurityConfig, ConfigError> {
+        let role = BrokerRole {
+            mechanism_name: "sasl.mechanism.inter.broker.protocol",
+            mechanisms: CLIENT_MECHANISMS,
+            what: "inter-broker",
+        };
+        ClientSecurityConfig::of_broker(properties, listener, protocol, role)
+    }
+
+    /// A node's client side on the controller listener: its
+    /// `sasl.mechanism.controller.protocol` login. PLAIN only: SCRAM
+    /// credentials live in the metadata log the controllers serve, so
+    /// controllers could not log in to each other before it exists.
+    pub fn controller(
+        properties: &BTreeMap<String, String>,
+        listener: &str,
+        protocol: SecurityProtocol,
+    ) -> Result<ClientSecurityConfig, ConfigError> {
+        let role = BrokerRole {
+            mechanism_name: "sasl.mechanism.controller.protocol",
+            mechanisms: CONTROLLER_MECHANISMS,
+            what: "controller",
+        };
+        ClientSecurityConfig::of_broker(properties, listener, protocol, role)
+    }
+
+    /// A broker's own connections on one of its listeners, as `role` names
+    /// the mechanism; the login module of that listener and mechanism
+    /// (`listener.name.<l>.<mech>.sasl.jaas.config`) gives the identity.
+    fn of_broker(
+        properties: &BTreeMap<String, String>,
+        listener: &str,
+        protocol: SecurityProtocol,
+        role: BrokerRole,
+    ) -> Result<ClientSecurityConfig, ConfigError> {
         let tls = match protocol.uses_tls() {
             true => Some(tls(properties, Some(listener))?),
             false => None,
@@ -110,14 +147,14 @@ impl ClientSecurityConfig {
         let sasl = match protocol.uses_sasl() {
             false => None,
             true => {
-                let name = "sasl.mechanism.inter.broker.protocol";
+                let name = role.mechanism_name;
                 let mechanism = properties
                     .get(name)
                     .map_or("GSSAPI", |m| m.trim())
                     .to_string();
                 // Kafka's default, GSSAPI, is not there: say so before
                 // asking for its login module.
-                supported(name, &mechanism)?;
+                supported(name, &mechanism, role.mechanisms)?;
                 let jaas_name = format!(
                     "listener.name.{}.{}.sasl.jaas.config",
                     listener.to_ascii_lowercase(),
@@ -127,23 +164,37 @@ impl ClientSecurityConfig {
                     invalid(
                         &jaas_name,
                         "",
-                        format!("the inter-broker listener {listener} uses SASL/{mechanism}: its login module needs username=\"…\" password=\"…\" for this broker's own connections"),
+                        format!("the {} listener {listener} uses SASL/{mechanism}: its login module needs username=\"…\" password=\"…\" for this node's own connections", role.what),
                     )
                 })?;
-                Some(credentials(name, mechanism, &jaas_name, jaas)?)
+                Some(credentials(
+                    name,
+                    mechanism,
+                    &jaas_name,
+                    jaas,
+                    role.mechanisms,
+                )?)
             }
         };
         Ok(ClientSecurityConfig { tls, sasl })
     }
 }
 
-fn supported(name: &str, mechanism: &str) -> Result<(), ConfigError> {
-    match CLIENT_MECHANISMS.contains(&mechanism) {
+/// Which of a broker's own logins: the property naming its mechanism and
+/// the mechanisms gregor logs in with there.
+struct BrokerRole {
+    mechanism_name: &'static str,
+    mechanisms: &'static [&'static str],
+    what: &'static str,
+}
+
+fn supported(name: &str, mechanism: &str, mechanisms: &[&str]) -> Result<(), ConfigError> {
+    match mechanisms.contains(&mechanism) {
         true => Ok(()),
         false => Err(invalid(
             name,
             mechanism,
-            format!("gregor logs in with {} only", CLIENT_MECHANISMS.join(", ")),
+            format!("gregor logs in with {} only", mechanisms.join(", ")),
         )),
     }
 }
@@ -153,8 +204,9 @@ fn credentials(
     mechanism: String,
     jaas_name: &str,
     jaas: &str,
+    mechanisms: &[&str],
 ) -> Result<SaslCredentials, ConfigError> {
-    supported(mechanism_name, &mechanism)?;
+    supported(mechanism_name, &mechanism, mechanisms)?;
     let (_, options) = parse_jaas(jaas).map_err(|reason| invalid(jaas_name, "[hidden]", reason))?;
     let option = |key: &str| {
         options
@@ -305,5 +357,40 @@ mod tests {
             SecurityProtocol::SaslPlaintext
         )
         .is_err());
+    }
+
+    #[test]
+    fn controllers_log_in_to_each_other_with_plain_only() {
+        let jaas = "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"c\" password=\"p\";";
+        let login = |mechanism: &str| {
+            let properties = props(&[
+                ("sasl.mechanism.controller.protocol", mechanism),
+                ("listener.name.controller.plain.sasl.jaas.config", jaas),
+                (
+                    "listener.name.controller.scram-sha-256.sasl.jaas.config",
+                    jaas,
+                ),
+            ]);
+            ClientSecurityConfig::controller(
+                &properties,
+                "CONTROLLER",
+                SecurityProtocol::SaslPlaintext,
+            )
+        };
+        let plain = login("PLAIN").unwrap().sasl.unwrap();
+        assert_eq!(
+            (plain.username.as_str(), plain.password.as_str()),
+            ("c", "p")
+        );
+        // The credentials of SCRAM are in the log the controllers serve.
+        let error = login("SCRAM-SHA-256").unwrap_err().to_string();
+        assert!(error.contains("PLAIN only"), "{error}");
+        // Nothing to log in with: Kafka's default mechanism, GSSAPI.
+        let unset = ClientSecurityConfig::controller(
+            &props(&[]),
+            "CONTROLLER",
+            SecurityProtocol::SaslPlaintext,
+        );
+        assert!(unset.unwrap_err().to_string().contains("GSSAPI"));
     }
 }

@@ -175,6 +175,9 @@ pub struct SecurityConfig {
     /// How this broker connects to the others on it, or why it cannot:
     /// a lone broker never does, and starts anyway (Kafka refuses).
     pub inter_broker_client: Result<super::client_security::ClientSecurityConfig, String>,
+    /// How this node logs in to the controllers when their listener uses
+    /// SASL (`sasl.mechanism.controller.protocol`), or why it cannot.
+    pub controller_client: Result<super::client_security::ClientSecurityConfig, String>,
     pub authorizer: AuthorizerConfig,
 }
 
@@ -186,6 +189,7 @@ impl Default for SecurityConfig {
             sasl: BTreeMap::new(),
             inter_broker_listener_name: String::new(),
             inter_broker_client: Ok(Default::default()),
+            controller_client: Ok(Default::default()),
             authorizer: AuthorizerConfig::default(),
         }
     }
@@ -404,12 +408,41 @@ impl SecurityConfig {
             }
         })
         .map_err(|error| error.to_string());
+        let controller_client = match controller_listener_names.first() {
+            Some(name) => super::client_security::ClientSecurityConfig::controller(
+                properties,
+                name,
+                protocols[name],
+            ),
+            None => Ok(Default::default()),
+        }
+        .and_then(|client| {
+            // The controllers must accept the mechanism they log in with.
+            match (&client.sasl, controller_listener_names.first()) {
+                (Some(credentials), Some(name)) => match sasl.get(name) {
+                    Some(listener) if !listener.mechanisms.contains(&credentials.mechanism) => {
+                        Err(invalid(
+                            "sasl.mechanism.controller.protocol",
+                            &credentials.mechanism,
+                            format!(
+                                "must be one of the controller listener {name}'s sasl.enabled.mechanisms {:?}",
+                                listener.mechanisms
+                            ),
+                        ))
+                    }
+                    _ => Ok(client),
+                },
+                _ => Ok(client),
+            }
+        })
+        .map_err(|error| error.to_string());
         Ok(SecurityConfig {
             protocols,
             ssl,
             sasl,
             inter_broker_listener_name,
             inter_broker_client,
+            controller_client,
             authorizer,
         })
     }

@@ -204,10 +204,23 @@ fn check_security(config: &BrokerConfig) -> Result<(), StartError> {
     let security = &config.security;
     for name in &config.controller_listener_names {
         let protocol = security.protocol(name);
-        if protocol.uses_sasl() {
+        if !protocol.uses_sasl() {
+            continue;
+        }
+        // Controllers log in to each other with PLAIN (see
+        // ClientSecurityConfig::controller): the listener must take it.
+        if let Err(reason) = &security.controller_client {
             return Err(StartError::Unsupported(format!(
-                "controller listener {name} is {protocol}: controllers authenticate each other with TLS client certificates (SSL) only yet"
+                "controller listener {name} is {protocol}: {reason}"
             )));
+        }
+        if let Some(sasl) = security.sasl.get(name) {
+            if !sasl.mechanisms.iter().any(|m| m == "PLAIN") {
+                return Err(StartError::Unsupported(format!(
+                    "controller listener {name} is {protocol}: controllers log in to each other with SASL/PLAIN, which its sasl.enabled.mechanisms ({}) lack",
+                    sasl.mechanisms.join(",")
+                )));
+            }
         }
     }
     // Brokers that have others to talk to must be able to.

@@ -64,31 +64,94 @@ pub struct QuorumMembers {
     /// This node is not a voter (`process.roles=broker`): it follows the
     /// voters' metadata instead of taking part in Raft.
     pub observer: bool,
-    /// Mutual TLS between controllers (an `SSL` controller listener).
-    pub tls: Option<QuorumTls>,
+    /// How the controllers prove who they are to each other.
+    pub security: QuorumSecurity,
 }
 
-/// The controller listener's TLS: its acceptor (client certificates
-/// required) and this node's connector to the others.
-#[derive(Clone)]
-pub struct QuorumTls {
-    pub acceptor: tokio_rustls::TlsAcceptor,
-    pub connector: tokio_rustls::TlsConnector,
-    /// With ACLs on, a peer's certificate must name a principal allowed
-    /// CLUSTER_ACTION (a super user, or by ACL), as Kafka's controller
-    /// requires of its peers.
+/// The controller listener's security, as its protocol says: TLS (mutual
+/// on `SSL`), a SASL/PLAIN login on `SASL_*`, or nothing on `PLAINTEXT`.
+#[derive(Clone, Default)]
+pub struct QuorumSecurity {
+    /// Serving: the TLS acceptor (an `SSL` listener requires a client
+    /// certificate its truststore trusts).
+    pub acceptor: Option<tokio_rustls::TlsAcceptor>,
+    /// Serving: the users a `SASL_*` listener's PLAIN login module knows.
+    pub plain_users: Option<std::sync::Arc<std::collections::BTreeMap<String, String>>>,
+    /// Serving: names a peer by its certificate (`ssl.principal.mapping.rules`).
+    pub principal_mapper: crate::auth::principal::PrincipalMapper,
+    /// With ACLs on, a peer's principal needs CLUSTER_ACTION (a super
+    /// user, or by ACL), as Kafka's controller requires of its peers.
     pub authorizer: Option<crate::auth::authorizer::Authorizer>,
+    /// Connecting: TLS with this node's certificate.
+    pub connector: Option<tokio_rustls::TlsConnector>,
+    /// Connecting: this node's PLAIN login (`sasl.mechanism.controller.protocol`).
+    pub login: Option<crate::config::client_security::SaslCredentials>,
 }
 
-impl std::fmt::Debug for QuorumTls {
+impl std::fmt::Debug for QuorumSecurity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("QuorumTls")
+        f.debug_struct("QuorumSecurity")
+            .field("tls", &self.acceptor.is_some())
+            .field("sasl", &self.plain_users.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl QuorumSecurity {
+    /// From the controller listener's protocol and settings (the first of
+    /// `controller.listener.names`): TLS as `ssl.*` says (mutual on `SSL`),
+    /// PLAIN users and this node's login on `SASL_*`.
+    pub fn from_config(
+        config: &crate::config::BrokerConfig,
+    ) -> Result<QuorumSecurity, crate::auth::tls::TlsError> {
+        let Some(name) = config.controller_listener_names.first() else {
+            return Ok(QuorumSecurity::default());
+        };
+        let protocol = config.security.protocol(name);
+        let invalid = |reason: String| crate::auth::tls::TlsError::Invalid {
+            listener: name.clone(),
+            reason,
+        };
+        let mut security = QuorumSecurity {
+            authorizer: Some(crate::auth::authorizer::Authorizer::new(
+                config.security.authorizer.clone(),
+            )),
+            ..QuorumSecurity::default()
+        };
+        if let Some(ssl) = config
+            .security
+            .ssl
+            .get(name)
+            .filter(|_| protocol.uses_tls())
+        {
+            // Without SASL, the certificate is the only proof of identity.
+            let mutual = !protocol.uses_sasl();
+            let (acceptor, connector) = crate::auth::tls::quorum(name, ssl, mutual)?;
+            security.acceptor = Some(acceptor);
+            security.connector = Some(connector);
+            security.principal_mapper =
+                crate::auth::principal::PrincipalMapper::parse(&ssl.principal_mapping_rules)
+                    .map_err(|reason| invalid(format!("ssl.principal.mapping.rules: {reason}")))?;
+        }
+        if protocol.uses_sasl() {
+            // A voter serves the listener; every node logs in to it.
+            if let Some(sasl) = config.security.sasl.get(name) {
+                security.plain_users = Some(std::sync::Arc::new(sasl.plain_users.clone()));
+            }
+            let client = config
+                .security
+                .controller_client
+                .as_ref()
+                .map_err(|reason| invalid(reason.clone()))?;
+            security.login = client.sasl.clone();
+        }
+        Ok(security)
     }
 }
 
 impl QuorumMembers {
     fn transport(&self) -> network::Transport {
-        network::Transport::new(self.tls.as_ref().map(|tls| tls.connector.clone()))
+        network::Transport::new(self.security.connector.clone(), self.security.login.clone())
     }
 }
 
@@ -240,7 +303,7 @@ impl Quorum {
             .block_on(tokio::net::TcpListener::bind(&bind))?;
         self.runtime.spawn(network::serve(
             listener,
-            members.tls.clone(),
+            members.security.clone(),
             self.transport.clone(),
             raft.clone(),
             state.clone(),

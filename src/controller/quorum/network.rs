@@ -5,7 +5,11 @@
 //!
 //! When the controller listener is `SSL`, every connection is mutual TLS:
 //! the server accepts only peers whose certificate its truststore trusts,
-//! and presents its own; so only the cluster's nodes can vote, propose
+//! and presents its own. On `SASL_SSL` / `SASL_PLAINTEXT` a connection's
+//! first frame is a SASL/PLAIN login (RFC 4616's message, checked against
+//! the listener's `PlainLoginModule` users), and nothing else is read
+//! before it succeeds. Either way, with ACLs on, the peer's principal
+//! needs CLUSTER_ACTION: only the cluster's nodes can vote, propose
 //! records, send heartbeats or read the metadata (SCRAM keys included).
 //! A `PLAINTEXT` controller listener trusts whoever reaches it.
 
@@ -32,54 +36,89 @@ use std::sync::Arc;
 
 use super::state_machine::StateMachineStore;
 use super::{MetadataRaft, MetadataRecord, MetadataResponse, MetadataState, TypeConfig};
+use crate::config::client_security::SaslCredentials;
 use crate::controller::liveness::Liveness;
 
 /// Frames larger than this are refused (a snapshot chunk is far smaller).
 const MAX_FRAME: usize = 64 * 1024 * 1024;
+/// Before a peer has logged in, its frames are bounded as Kafka bounds a
+/// SASL token (`sasl.server.max.receive.size`'s default).
+const LOGIN_MAX_FRAME: usize = 512 * 1024;
+/// How long a peer has to complete its TLS handshake and login.
+const ADMISSION_WAIT: Duration = Duration::from_secs(10);
+const ANONYMOUS: &str = "User:ANONYMOUS";
 
 /// A TCP or TLS stream to or from a peer.
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Stream for T {}
 type PeerStream = Box<dyn Stream>;
 
-/// How this node reaches the other controllers: plain TCP, or TLS with
-/// its own certificate when the controller listener is `SSL`.
+/// How this node reaches the other controllers: plain TCP or TLS (with
+/// its own certificate), then its SASL/PLAIN login if the controller
+/// listener uses SASL.
 #[derive(Clone, Default)]
 pub struct Transport {
     tls: Option<TlsConnector>,
+    login: Option<SaslCredentials>,
 }
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
             .field("tls", &self.tls.is_some())
+            .field("login", &self.login)
             .finish()
     }
 }
 
 impl Transport {
-    pub fn new(tls: Option<TlsConnector>) -> Transport {
-        Transport { tls }
+    pub fn new(tls: Option<TlsConnector>, login: Option<SaslCredentials>) -> Transport {
+        Transport { tls, login }
     }
 
     async fn connect(&self, address: &str) -> std::io::Result<PeerStream> {
         let tcp = TcpStream::connect(address).await?;
         let _ = tcp.set_nodelay(true);
-        match &self.tls {
-            None => Ok(Box::new(tcp)),
+        let mut stream: PeerStream = match &self.tls {
+            None => Box::new(tcp),
             Some(connector) => {
                 let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
                 let host = host.trim_start_matches('[').trim_end_matches(']');
                 let name = rustls_pki_types::ServerName::try_from(host.to_string())
                     .map_err(std::io::Error::other)?;
-                Ok(Box::new(connector.connect(name, tcp).await?))
+                Box::new(connector.connect(name, tcp).await?)
+            }
+        };
+        if let Some(login) = &self.login {
+            let token = format!("\0{}\0{}", login.username, login.password).into_bytes();
+            let request = RaftRequest::Login {
+                mechanism: login.mechanism.clone(),
+                token,
+            };
+            write_frame(&mut stream, &request).await?;
+            match read_frame::<RaftReply>(&mut stream, MAX_FRAME).await? {
+                RaftReply::Login(Ok(())) => {}
+                RaftReply::Login(Err(reason)) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::PermissionDenied,
+                        format!("controller {address} refused the login: {reason}"),
+                    ))
+                }
+                _ => return Err(std::io::Error::other(MISMATCHED)),
             }
         }
+        Ok(stream)
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 enum RaftRequest {
+    /// A SASL login, the first frame on a `SASL_*` controller listener:
+    /// PLAIN's `[authzid] NUL user NUL password`.
+    Login {
+        mechanism: String,
+        token: Vec<u8>,
+    },
     AppendEntries(AppendEntriesRequest<TypeConfig>),
     Vote(VoteRequest<u64>),
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
@@ -108,6 +147,8 @@ enum RaftReply {
     Heartbeat,
     /// The applied index and state, or nothing new within the poll.
     State(Option<(u64, MetadataState)>),
+    /// Logged in, or why not (the connection then closes).
+    Login(Result<(), String>),
 }
 
 /// One request to the controller listener at `address` on a fresh
@@ -121,7 +162,7 @@ async fn call_once(
     let exchange = async {
         let mut stream = transport.connect(address).await?;
         write_frame(&mut stream, &request).await?;
-        read_frame::<RaftReply>(&mut stream).await
+        read_frame::<RaftReply>(&mut stream, MAX_FRAME).await
     };
     match tokio::time::timeout(ttl, exchange).await {
         Ok(Ok(reply)) => Ok(reply),
@@ -192,9 +233,10 @@ async fn write_frame(
 
 async fn read_frame<T: DeserializeOwned>(
     stream: &mut (impl AsyncRead + Unpin),
+    limit: usize,
 ) -> std::io::Result<T> {
     let length = stream.read_u32().await? as usize;
-    if length > MAX_FRAME {
+    if length > limit {
         return Err(std::io::Error::other(format!("frame of {length} bytes")));
     }
     // Grown with the bytes that arrive, not with what the prefix claims:
@@ -267,7 +309,7 @@ impl PeerClient {
         let mut stream = stream;
         let exchange = async {
             write_frame(&mut stream, &request).await?;
-            read_frame::<RaftReply>(&mut stream).await
+            read_frame::<RaftReply>(&mut stream, MAX_FRAME).await
         };
         match tokio::time::timeout(ttl, exchange).await {
             Ok(Ok(reply)) => {
@@ -351,11 +393,11 @@ impl RaftNetwork<TypeConfig> for PeerClient {
     }
 }
 
-/// Answers peers' Raft RPCs on the controller listener until `shutdown`;
-/// with `tls`, only to peers whose certificate it trusts.
+/// Answers peers' Raft RPCs on the controller listener until `shutdown`,
+/// to the peers `security` admits.
 pub async fn serve(
     listener: TcpListener,
-    tls: Option<super::QuorumTls>,
+    security: super::QuorumSecurity,
     transport: Transport,
     raft: MetadataRaft,
     state: StateMachineStore,
@@ -373,36 +415,23 @@ pub async fn serve(
                 let state = state.clone();
                 let liveness = Arc::clone(&liveness);
                 let shutdown = shutdown.clone();
-                let tls = tls.clone();
+                let security = security.clone();
                 let transport = transport.clone();
                 tokio::spawn(async move {
                     let _ = stream.set_nodelay(true);
-                    let stream: PeerStream = match tls {
-                        None => Box::new(stream),
-                        Some(tls) => {
-                            let handshake = tokio::time::timeout(
-                                Duration::from_secs(10),
-                                tls.acceptor.accept(stream),
-                            );
-                            match handshake.await {
-                                Ok(Ok(stream)) => {
-                                    if let Err(principal) =
-                                        peer_allowed(&tls, &stream, peer, &state)
-                                    {
-                                        warn!(%peer, %principal, "controller connection refused: not allowed CLUSTER_ACTION");
-                                        return;
-                                    }
-                                    Box::new(stream)
-                                }
-                                Ok(Err(error)) => {
-                                    warn!(%peer, %error, "controller connection refused: TLS handshake failed");
-                                    return;
-                                }
-                                Err(_) => {
-                                    warn!(%peer, "controller connection refused: no TLS handshake");
-                                    return;
-                                }
-                            }
+                    let admitted = tokio::time::timeout(
+                        ADMISSION_WAIT,
+                        admit(stream, peer, &security, &state),
+                    );
+                    let stream = match admitted.await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(reason)) => {
+                            warn!(%peer, %reason, "controller connection refused");
+                            return;
+                        }
+                        Err(_) => {
+                            warn!(%peer, "controller connection refused: no TLS handshake or login in {ADMISSION_WAIT:?}");
+                            return;
                         }
                     };
                     tokio::select! {
@@ -423,34 +452,97 @@ pub async fn serve(
     }
 }
 
-/// Whether a TLS peer may speak to the quorum: with ACLs on, its
-/// certificate's principal needs CLUSTER_ACTION; else the CA vouches.
-fn peer_allowed(
-    tls: &super::QuorumTls,
-    stream: &tokio_rustls::server::TlsStream<TcpStream>,
+/// Authenticates a peer as the listener's protocol asks (its certificate,
+/// then its login) and checks that it may act for the cluster.
+async fn admit(
+    tcp: TcpStream,
     peer: std::net::SocketAddr,
+    security: &super::QuorumSecurity,
     state: &StateMachineStore,
-) -> Result<(), String> {
-    let Some(authorizer) = tls.authorizer.as_ref().filter(|a| a.enabled()) else {
-        return Ok(());
+) -> Result<PeerStream, String> {
+    let (mut stream, mut principal): (PeerStream, String) = match &security.acceptor {
+        None => (Box::new(tcp), ANONYMOUS.to_string()),
+        Some(acceptor) => {
+            let stream = acceptor
+                .accept(tcp)
+                .await
+                .map_err(|error| format!("TLS handshake failed: {error}"))?;
+            let subject = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(|leaf| crate::auth::principal::subject_name(leaf));
+            let principal = match subject {
+                None => ANONYMOUS.to_string(),
+                Some(subject) => match security.principal_mapper.map(&subject) {
+                    Some(name) => format!("User:{name}"),
+                    None => {
+                        return Err(format!(
+                            "no ssl.principal.mapping.rules rule matches the certificate {subject}"
+                        ))
+                    }
+                },
+            };
+            (Box::new(stream), principal)
+        }
     };
-    let principal = stream
-        .get_ref()
-        .1
-        .peer_certificates()
-        .and_then(|chain| chain.first())
-        .and_then(|leaf| crate::auth::principal::from_certificate(leaf))
-        .unwrap_or_else(|| "User:ANONYMOUS".to_string());
-    let acls = Arc::new(state.state().acls.clone());
-    let allowed = authorizer.session(acls, &principal, peer.ip()).allows(
-        crate::metadata::acls::AclOperation::ClusterAction,
-        crate::metadata::acls::ResourceType::Cluster,
-        crate::metadata::acls::CLUSTER_NAME,
-    );
-    match allowed {
-        true => Ok(()),
-        false => Err(principal),
+    let logged_in = match &security.plain_users {
+        Some(users) => {
+            principal = format!("User:{}", login(&mut stream, users).await?);
+            true
+        }
+        None => false,
+    };
+    // Without TLS or SASL there is no one to check (PLAINTEXT trusts).
+    let checked = security.acceptor.is_some() || logged_in;
+    let authorizer = security.authorizer.as_ref().filter(|a| a.enabled());
+    let mut verdict = Ok(());
+    if let (Some(authorizer), true) = (authorizer, checked) {
+        let acls = Arc::new(state.state().acls.clone());
+        let allowed = authorizer.session(acls, &principal, peer.ip()).allows(
+            crate::metadata::acls::AclOperation::ClusterAction,
+            crate::metadata::acls::ResourceType::Cluster,
+            crate::metadata::acls::CLUSTER_NAME,
+        );
+        if !allowed {
+            verdict = Err(format!("{principal} is not allowed CLUSTER_ACTION"));
+        }
     }
+    // A login is answered once the principal is judged.
+    if logged_in {
+        let reply = RaftReply::Login(verdict.clone());
+        write_frame(&mut stream, &reply)
+            .await
+            .map_err(|error| format!("answering the login: {error}"))?;
+    }
+    verdict.map(|()| stream)
+}
+
+/// A `SASL_*` listener's first frame: a PLAIN login; the user it names
+/// if the password is theirs. A refused login is answered here.
+async fn login(
+    stream: &mut PeerStream,
+    users: &std::collections::BTreeMap<String, String>,
+) -> Result<String, String> {
+    let request = read_frame::<RaftRequest>(stream, LOGIN_MAX_FRAME)
+        .await
+        .map_err(|error| format!("reading the login: {error}"))?;
+    let refusal = match request {
+        RaftRequest::Login { mechanism, token } if mechanism == "PLAIN" => {
+            match crate::auth::plain::verify(users, &token) {
+                Some(user) => return Ok(user),
+                None => "Authentication failed: Invalid username or password".to_string(),
+            }
+        }
+        RaftRequest::Login { mechanism, .. } => {
+            format!("SASL mechanism {mechanism} is not enabled here; use PLAIN")
+        }
+        _ => "the controller listener uses SASL: log in first".to_string(),
+    };
+    // Best effort: the peer learns why before the close.
+    let _ = write_frame(stream, &RaftReply::Login(Err(refusal.clone()))).await;
+    Err(format!("SASL/PLAIN login refused: {refusal}"))
 }
 
 async fn answer(
@@ -461,12 +553,16 @@ async fn answer(
     liveness: Arc<Liveness>,
 ) -> std::io::Result<()> {
     loop {
-        let request: RaftRequest = match read_frame(&mut stream).await {
+        let request: RaftRequest = match read_frame(&mut stream, MAX_FRAME).await {
             Ok(request) => request,
             Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(error) => return Err(error),
         };
         let reply = match request {
+            // Logged in already, or on a listener without SASL.
+            RaftRequest::Login { .. } => {
+                RaftReply::Login(Err("this controller connection takes no login".to_string()))
+            }
             RaftRequest::AppendEntries(rpc) => {
                 RaftReply::AppendEntries(raft.append_entries(rpc).await)
             }
