@@ -18,7 +18,13 @@ audience and issuer).
   kid, `alg: none`, HMAC-with-the-public-key, wrong audience or issuer,
   not-yet-valid: none authenticates.
 * The session (KIP-368) ends when the token does; a new token renews it.
-* A JWKS URL gregor cannot read (http(s), a missing file) stops start-up.
+* A JWKS endpoint (https, served here with the test CA's certificate): its
+  keys are fetched at start-up, confluent-kafka and kafka-python log in
+  with tokens it signed; a rotated key is fetched as soon as a token names
+  it (not at the hourly refresh), the retired key's tokens are refused, and
+  made-up key ids do not make the broker fetch for each.
+* A JWKS gregor cannot read (an unreachable endpoint, a missing file, an
+  unsupported scheme) stops start-up.
 
 Keys and tokens are made here with the openssl command line and hashlib;
 nothing is committed."""
@@ -43,7 +49,7 @@ from kafka.net.sasl.oauth import AbstractTokenProvider
 
 import java_client
 import kafka_wire as w
-from conftest import Broker, BrokerError, free_port, unique_topic, wait_until
+from conftest import Broker, BrokerError, free_port, kafka_python_knows, unique_topic, wait_until
 from pki import make as make_pki
 
 pytestmark = pytest.mark.timeout(120)
@@ -557,9 +563,11 @@ def test_the_session_ends_with_the_token_and_a_new_token_renews_it(oauth):
 # ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("url,says", [
-    ("https://idp.example.com/.well-known/jwks.json", "local file only"),
+    # Nothing listens there: Kafka's broker does not start without its keys either.
+    (f"https://127.0.0.1:{free_port()}/.well-known/jwks.json", "cannot read the JWKS endpoint"),
     ("file:///nonexistent/jwks.json", "cannot read the JWKS file /nonexistent/jwks.json"),
-], ids=["https", "missing-file"])
+    ("ftp://idp.example.com/jwks.json", "unsupported URL scheme"),
+], ids=["unreachable-endpoint", "missing-file", "ftp"])
 def test_a_jwks_gregor_cannot_read_stops_start_up(url, says):
     b = Broker(name="oauth-bad-jwks", overrides={})
     port = free_port()
@@ -575,3 +583,166 @@ def test_a_jwks_gregor_cannot_read_stops_start_up(url, says):
         assert says in b.log_tail(), b.log_tail()
     finally:
         b.cleanup()
+
+
+# ---------------------------------------------------------------------------
+# A JWKS endpoint (https), refreshed
+# ---------------------------------------------------------------------------
+
+class JwksServer:
+    """An identity provider's JWKS endpoint over TLS (the broker's test
+    certificate, from the test CA); `keys` is what it serves, `gets` how
+    often it was asked."""
+
+    def __init__(self, pki, keys: list[dict]):
+        import http.server
+        import ssl
+        import threading
+        self.keys = keys
+        self.gets = 0
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.gets += 1
+                body = json.dumps({"keys": server.keys}).encode()
+                self.send_response(200 if self.path == "/realms/kafka/certs" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(pki / "broker.pem"), str(pki / "broker.key"))
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.httpd.server_address[1]}/realms/kafka/certs"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def endpoint(pki, keys):
+    """A broker whose SASL listener checks signed tokens against a JWKS
+    endpoint: refreshed hourly, but at once (at most every 300 ms) when a
+    token names a key id it lacks."""
+    idp = JwksServer(pki, [keys["provider"].jwk(KID)])
+    port = free_port()
+    b = Broker(name="oauth-endpoint", overrides={})
+    listeners = f"PLAINTEXT://127.0.0.1:{b.port},SASL_PLAINTEXT://127.0.0.1:{port}"
+    prefix = "listener.name.sasl_plaintext.oauthbearer."
+    b.overrides.update({
+        "listeners": listeners, "advertised.listeners": listeners,
+        "sasl.enabled.mechanisms": OAUTHBEARER,
+        # The IdP connection's TLS settings are JAAS options, as in Kafka.
+        f"{prefix}sasl.jaas.config":
+            f'{LOGIN_MODULE} required ssl.truststore.type="PEM" '
+            f'ssl.truststore.location="{pki / "ca.pem"}";',
+        f"{prefix}sasl.server.callback.handler.class": SIGNED_HANDLER,
+        f"{prefix}sasl.oauthbearer.jwks.endpoint.url": idp.url,
+        "sasl.oauthbearer.jwks.endpoint.refresh.ms": "3600000",
+        "sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms": "300",
+        f"{prefix}sasl.oauthbearer.expected.audience": AUDIENCE,
+        f"{prefix}sasl.oauthbearer.expected.issuer": ISSUER,
+        "group.initial.rebalance.delay.ms": "0",
+        "offsets.topic.num.partitions": "3",
+    })
+    try:
+        b.start()
+        b.sasl_port = port
+        yield b, idp
+    finally:
+        b.cleanup()
+        idp.close()
+
+
+class SignedTokens(AbstractTokenProvider):
+    def __init__(self, key: RsaKey, sub: str):
+        super().__init__()
+        self.key, self.sub = key, sub
+
+    def token(self):
+        return jws(self.key, signed_claims(self.sub))
+
+
+def test_signed_tokens_are_checked_against_a_jwks_endpoint(endpoint, pki, keys):
+    """The keys come from the identity provider's https endpoint at
+    start-up: librdkafka and kafka-python log in with tokens it signed,
+    and produce and consume as their principal; an impostor's token is
+    refused."""
+    b, idp = endpoint
+    assert idp.gets >= 1
+    topic = unique_topic("oauth-endpoint")
+    create_topic(b, topic)
+    config = {"bootstrap.servers": f"127.0.0.1:{b.sasl_port}", "sasl.mechanism": OAUTHBEARER,
+              "security.protocol": "SASL_PLAINTEXT",
+              "oauth_cb": lambda _: (jws(keys["provider"], signed_claims("grace")),
+                                     time.time() + 3600, "grace")}
+    assert confluent_produce(config, topic, ["e-0", "e-1"]) == [0, 1]
+    producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{b.sasl_port}",
+                             security_protocol="SASL_PLAINTEXT", sasl_mechanism=OAUTHBEARER,
+                             sasl_oauth_token_provider=SignedTokens(keys["provider"], "heidi"))
+    assert producer.send(topic, b"e-2").get(timeout=30).offset == 2
+    producer.close()
+    consumer = KafkaConsumer(bootstrap_servers=f"127.0.0.1:{b.sasl_port}",
+                             security_protocol="SASL_PLAINTEXT", sasl_mechanism=OAUTHBEARER,
+                             sasl_oauth_token_provider=SignedTokens(keys["provider"], "heidi"),
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             consumer_timeout_ms=15000)
+    consumer.subscribe([topic])
+    kafka_python_knows(consumer, [topic])
+    got = []
+    for record in consumer:
+        got.append((record.offset, record.value.decode()))
+        if len(got) == 3:
+            break
+    consumer.close()
+    assert got == [(0, "e-0"), (1, "e-1"), (2, "e-2")]
+    assert authenticated_as(b, "grace") >= 1 and authenticated_as(b, "heidi") >= 2
+
+    s, answer = login(b, b.sasl_port, jws(keys["impostor"], signed_claims()))
+    with s:
+        assert answer == (NONE, None, INVALID_TOKEN.encode(), 0)
+
+
+def test_a_rotated_key_is_fetched_when_a_token_names_it(endpoint, keys, tmp_path):
+    """The provider rotates its key: the first token signed with the new
+    key (a kid the broker has not seen) is refused and makes the broker
+    fetch the set again, at once rather than at the hourly refresh; the
+    next one is accepted, and the retired key's tokens are refused from
+    then on. Tokens naming made-up key ids do not make it fetch for each."""
+    b, idp = endpoint
+    rotated = RsaKey(tmp_path, "rotated")
+    idp.keys = [rotated.jwk("rotated-1")]
+    new_token = jws(rotated, signed_claims("ivan"), {"alg": "RS256", "kid": "rotated-1"})
+    before = idp.gets
+    s, answer = login(b, b.sasl_port, new_token)
+    s.close()
+    assert answer == (NONE, None, INVALID_TOKEN.encode(), 0), "not fetched yet"
+
+    def accepted():
+        s, answer = login(b, b.sasl_port, new_token)
+        with s:
+            return answer[:3] == (NONE, None, b"") and served(s, 10)
+    wait_until(accepted, 10, interval=0.2, what="the rotated key fetched")
+    assert idp.gets > before
+    s, answer = login(b, b.sasl_port, jws(keys["provider"], signed_claims()))
+    with s:
+        assert answer == (NONE, None, INVALID_TOKEN.encode(), 0), "the retired key still works"
+
+    # Made-up key ids: refused, and fetches stay at most one per 300 ms.
+    before, started = idp.gets, time.monotonic()
+    for i in range(20):
+        s, answer = login(b, b.sasl_port,
+                          jws(rotated, signed_claims(), {"alg": "RS256", "kid": f"made-up-{i}"}))
+        s.close()
+        assert answer[0] == NONE and answer[2] == INVALID_TOKEN.encode()
+    time.sleep(0.5)
+    elapsed = time.monotonic() - started
+    assert idp.gets - before <= elapsed / 0.3 + 1, (idp.gets - before, elapsed)
+

@@ -8,8 +8,13 @@
 //! - Signed (KIP-768's `OAuthBearerValidatorCallbackHandler`): whenever
 //!   `sasl.oauthbearer.jwks.endpoint.url` is set, tokens must carry a
 //!   signature by a key of that JWKS, with `sasl.oauthbearer.expected.*`,
-//!   `scope.claim.name`, `sub.claim.name` and `clock.skew.seconds`. Only a
-//!   local file is supported; an `http(s)` URL stops start-up.
+//!   `scope.claim.name`, `sub.claim.name` and `clock.skew.seconds`. The
+//!   JWKS is a local file (read once) or an `https://` (or `http://`)
+//!   endpoint, fetched at start-up and refreshed every
+//!   `sasl.oauthbearer.jwks.endpoint.refresh.ms`, and sooner when a token
+//!   names a key it lacks; the endpoint's certificate is checked against
+//!   the JAAS options' `ssl.truststore.location` (PEM), as Kafka takes the
+//!   IdP connection's TLS settings from them, or the system's CA bundle.
 //!
 //! Unlike Kafka, a JWKS URL alone selects signed validation (Kafka would
 //! also need the callback handler class, and without it would accept
@@ -57,10 +62,10 @@ pub struct UnsecuredValidatorOptions {
 /// `sasl.oauthbearer.*` for signed tokens (KIP-768).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedValidatorOptions {
-    /// The setting the JWKS file was named by, for errors.
+    /// The setting the JWKS was named by, for errors.
     pub jwks_setting: String,
-    /// `sasl.oauthbearer.jwks.endpoint.url`: a `file:` URL or a path.
-    pub jwks_file: PathBuf,
+    /// `sasl.oauthbearer.jwks.endpoint.url`.
+    pub jwks: JwksSource,
     /// `sasl.oauthbearer.expected.audience`: when empty, a token with an
     /// `aud` claim is refused (as jose4j does for Kafka).
     pub expected_audience: Vec<String>,
@@ -149,7 +154,11 @@ impl OAuthBearerConfig {
                 ))
             }
             (_, Some((jwks_name, url))) => Ok(OAuthBearerConfig::Signed(signed_options(
-                properties, listener, jwks_name, url,
+                properties,
+                listener,
+                jwks_name,
+                url,
+                options.as_ref(),
             )?)),
             (_, None) => {
                 let options = options.ok_or_else(|| {
@@ -221,10 +230,48 @@ fn signed_options(
     listener: &str,
     jwks_setting: String,
     url: &str,
+    jaas_options: Option<&BTreeMap<String, String>>,
 ) -> Result<SignedValidatorOptions, ConfigError> {
-    let jwks_file = jwks_file(url).map_err(|reason| invalid(&jwks_setting, url, reason))?;
     let get = |key: &str, default: &str| {
         setting(properties, listener, key).map_or(default.to_string(), |(_, v)| v.to_string())
+    };
+    let millis = |key: &str, default: u64| -> Result<Duration, ConfigError> {
+        match setting(properties, listener, key) {
+            None => Ok(Duration::from_millis(default)),
+            Some((name, value)) => match value.parse::<u64>() {
+                Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
+                _ => Err(invalid(
+                    &name,
+                    value,
+                    "must be a positive number of milliseconds",
+                )),
+            },
+        }
+    };
+    let jwks = match endpoint(url) {
+        Some(url) => {
+            let truststore = jaas_options.and_then(|o| o.get("ssl.truststore.location"));
+            let truststore_type = jaas_options.and_then(|o| o.get("ssl.truststore.type"));
+            if let Some(kind) = truststore_type.filter(|t| !t.eq_ignore_ascii_case("PEM")) {
+                return Err(invalid(
+                    "ssl.truststore.type (OAUTHBEARER JAAS option)",
+                    kind,
+                    "only PEM stores are supported",
+                ));
+            }
+            JwksSource::Endpoint {
+                url,
+                truststore: truststore.map(PathBuf::from),
+                refresh: millis("sasl.oauthbearer.jwks.endpoint.refresh.ms", 3_600_000)?,
+                retry_backoff_max: millis(
+                    "sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms",
+                    10_000,
+                )?,
+            }
+        }
+        None => {
+            JwksSource::File(jwks_file(url).map_err(|reason| invalid(&jwks_setting, url, reason))?)
+        }
     };
     let expected_audience = get("sasl.oauthbearer.expected.audience", "")
         .split(',')
@@ -249,13 +296,39 @@ fn signed_options(
     };
     Ok(SignedValidatorOptions {
         jwks_setting,
-        jwks_file,
+        jwks,
         expected_audience,
         expected_issuer,
         scope_claim_name: get("sasl.oauthbearer.scope.claim.name", "scope"),
         sub_claim_name: get("sasl.oauthbearer.sub.claim.name", "sub"),
         clock_skew,
     })
+}
+
+/// Where the keys of signed tokens come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    /// A local file, read once at start-up.
+    File(PathBuf),
+    /// An identity provider's endpoint, fetched at start-up and refreshed.
+    Endpoint {
+        url: String,
+        /// The JAAS options' `ssl.truststore.location` (PEM); else the
+        /// system's CA bundle.
+        truststore: Option<PathBuf>,
+        /// `sasl.oauthbearer.jwks.endpoint.refresh.ms` (default one hour).
+        refresh: Duration,
+        /// `sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms` (default
+        /// 10 s): the longest wait between failed fetches, and the least
+        /// between fetches asked for by unknown key ids.
+        retry_backoff_max: Duration,
+    },
+}
+
+/// An `http(s)://` JWKS URL, as given.
+fn endpoint(url: &str) -> Option<String> {
+    let lower = url.to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://")).then(|| url.to_string())
 }
 
 /// The file a JWKS URL names: `file:///path`, `file:/path`,
@@ -272,12 +345,6 @@ fn jwks_file(url: &str) -> Result<PathBuf, String> {
         });
     let path = match scheme.as_deref() {
         None => url,
-        Some("http" | "https") => {
-            return Err(
-                "gregor reads the JWKS from a local file only (fetching it over HTTP(S) is not supported): save the identity provider's JWKS to a file and set file:///path/to/jwks.json"
-                    .to_string(),
-            )
-        }
         Some("file") => {
             let rest = &url[5..];
             match rest.strip_prefix("//") {
@@ -295,7 +362,7 @@ fn jwks_file(url: &str) -> Result<PathBuf, String> {
         }
         Some(other) => {
             return Err(format!(
-                "unsupported URL scheme {other:?}: give a local file (file:///path/to/jwks.json)"
+                "unsupported URL scheme {other:?}: give https://… or a local file (file:///path/to/jwks.json)"
             ))
         }
     };
@@ -374,7 +441,7 @@ mod tests {
             OAuthBearerConfig::Signed(SignedValidatorOptions {
                 jwks_setting:
                     "listener.name.sasl_ssl.oauthbearer.sasl.oauthbearer.jwks.endpoint.url".into(),
-                jwks_file: "/etc/gregor/jwks.json".into(),
+                jwks: JwksSource::File("/etc/gregor/jwks.json".into()),
                 expected_audience: vec!["kafka".into(), "other".into()],
                 expected_issuer: Some("https://idp".into()),
                 scope_claim_name: "scope".into(),
@@ -390,6 +457,37 @@ mod tests {
         ] {
             assert_eq!(jwks_file(url), Ok(PathBuf::from(path)), "{url}");
         }
+    }
+
+    #[test]
+    fn an_endpoint_url_is_fetched_with_the_jaas_options_truststore() {
+        let config = OAuthBearerConfig::for_listener(
+            &props(&[
+                (
+                    "listener.name.sasl_ssl.oauthbearer.sasl.oauthbearer.jwks.endpoint.url",
+                    "https://idp.example.com/certs",
+                ),
+                ("sasl.oauthbearer.jwks.endpoint.refresh.ms", "60000"),
+                (
+                    "listener.name.sasl_ssl.oauthbearer.sasl.jaas.config",
+                    &format!("{LOGIN_MODULE} required ssl.truststore.location=\"/idp-ca.pem\";"),
+                ),
+            ]),
+            "SASL_SSL",
+        )
+        .unwrap();
+        let OAuthBearerConfig::Signed(options) = config else {
+            panic!("{config:?}")
+        };
+        assert_eq!(
+            options.jwks,
+            JwksSource::Endpoint {
+                url: "https://idp.example.com/certs".into(),
+                truststore: Some("/idp-ca.pem".into()),
+                refresh: Duration::from_secs(60),
+                retry_backoff_max: Duration::from_secs(10),
+            }
+        );
     }
 
     #[test]
@@ -421,8 +519,13 @@ mod tests {
             )],
             JAAS,
         );
-        refused(&[(jwks, "https://idp.example.com/jwks")], jwks);
-        refused(&[(jwks, "http://idp.example.com/jwks")], jwks);
+        refused(
+            &[
+                (jwks, "https://idp.example.com/jwks"),
+                ("sasl.oauthbearer.jwks.endpoint.refresh.ms", "0"),
+            ],
+            "sasl.oauthbearer.jwks.endpoint.refresh.ms",
+        );
         refused(&[(jwks, "ftp://idp/jwks")], jwks);
         refused(&[(jwks, "file://idp/jwks.json")], jwks);
         refused(

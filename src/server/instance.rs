@@ -258,12 +258,12 @@ async fn bind(config: &BrokerConfig, listener: &Listener) -> Result<Bound, Start
         .filter(|_| protocol.uses_sasl());
     let oauthbearer = match sasl.and_then(|sasl| sasl.oauthbearer.as_ref()) {
         None => None,
-        Some(oauthbearer) => Some(Arc::new(Validator::new(oauthbearer).map_err(|source| {
-            StartError::OAuthBearer {
+        Some(oauthbearer) => Some(Arc::new(Validator::start(oauthbearer).await.map_err(
+            |source| StartError::OAuthBearer {
                 listener: listener.name.clone(),
                 source,
-            }
-        })?)),
+            },
+        )?)),
     };
     let bind_error = |source| StartError::Bind {
         address: listener.bind_address(),

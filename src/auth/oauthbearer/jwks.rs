@@ -1,6 +1,7 @@
 //! The keys signed tokens are checked with: a JSON Web Key Set (RFC 7517)
 //! read from a file at start-up, as Kafka's `JwksFileVerificationKeyResolver`
-//! reads it (once; a changed file needs a restart), and the JWS algorithms
+//! reads it (once; a changed file needs a restart) or fetched from an
+//! endpoint (`endpoint.rs`), and the JWS algorithms
 //! (RFC 7518) gregor verifies with `ring`: RS256/384/512, PS256/384/512 on
 //! RSA keys of 2048 to 8192 bits, ES256 on P-256 and ES384 on P-384 keys.
 //!
@@ -10,7 +11,7 @@
 //! other kinds (`oct`, `OKP`, P-521, encryption keys) are skipped with a
 //! warning, so that an identity provider's full set can be used as it is.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ring::signature::{self, RsaParameters, RsaPublicKeyComponents, UnparsedPublicKey};
 use serde_json::{Map, Value};
@@ -21,22 +22,22 @@ use super::decode_segment;
 
 #[derive(Debug, Error)]
 pub enum JwksError {
-    #[error("cannot read the JWKS file {path} ({setting}): {source}")]
+    #[error("cannot read the JWKS {origin} ({setting}): {reason}")]
     Read {
         setting: String,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the JWKS file {path} ({setting}) is not a JSON Web Key Set: {reason}")]
-    Format {
-        setting: String,
-        path: PathBuf,
+        origin: String,
         reason: String,
     },
-    #[error("the JWKS file {path} ({setting}) has no key gregor can verify signatures with (RSA of 2048 bits or more, or EC on P-256 or P-384){skipped}")]
+    #[error("the JWKS {origin} ({setting}) is not a JSON Web Key Set: {reason}")]
+    Format {
+        setting: String,
+        origin: String,
+        reason: String,
+    },
+    #[error("the JWKS {origin} ({setting}) has no key gregor can verify signatures with (RSA of 2048 bits or more, or EC on P-256 or P-384){skipped}")]
     NoUsableKey {
         setting: String,
-        path: PathBuf,
+        origin: String,
         skipped: String,
     },
 }
@@ -186,23 +187,30 @@ impl Jwks {
     /// Reads `path` (named by `setting`): a file that cannot be read, is not
     /// a key set, or has no usable key stops start-up.
     pub fn load(setting: &str, path: &Path) -> Result<Jwks, JwksError> {
+        let origin = format!("file {}", path.display());
         let text = std::fs::read_to_string(path).map_err(|source| JwksError::Read {
             setting: setting.to_string(),
-            path: path.to_path_buf(),
-            source,
+            origin: origin.clone(),
+            reason: source.to_string(),
         })?;
-        let (jwks, skipped) = Jwks::parse(&text).map_err(|reason| JwksError::Format {
+        Jwks::from_text(setting, &origin, &text)
+    }
+
+    /// The usable keys of a JWKS document read from `origin`; none is an
+    /// error.
+    pub fn from_text(setting: &str, origin: &str, text: &str) -> Result<Jwks, JwksError> {
+        let (jwks, skipped) = Jwks::parse(text).map_err(|reason| JwksError::Format {
             setting: setting.to_string(),
-            path: path.to_path_buf(),
+            origin: origin.to_string(),
             reason,
         })?;
         for reason in &skipped {
-            warn!(path = %path.display(), %reason, "JWKS key skipped");
+            warn!(%origin, %reason, "JWKS key skipped");
         }
         if jwks.keys.is_empty() {
             return Err(JwksError::NoUsableKey {
                 setting: setting.to_string(),
-                path: path.to_path_buf(),
+                origin: origin.to_string(),
                 skipped: match skipped.is_empty() {
                     true => String::new(),
                     false => format!(": {}", skipped.join("; ")),

@@ -10,6 +10,7 @@
 //! it: the unsecured one (`alg: none`, for development only), or the signed
 //! one, against the keys of a JWKS file.
 
+mod endpoint;
 mod jwks;
 mod signed;
 mod unsecured;
@@ -187,13 +188,13 @@ pub enum Validator {
 }
 
 impl Validator {
-    /// Reads the JWKS file of a signed validator: a missing or unusable
-    /// file stops start-up.
-    pub fn new(config: &OAuthBearerConfig) -> Result<Validator, JwksError> {
+    /// Reads (or fetches) the JWKS of a signed validator: missing or
+    /// unusable keys stop start-up.
+    pub async fn start(config: &OAuthBearerConfig) -> Result<Validator, JwksError> {
         Ok(match config {
             OAuthBearerConfig::Unsecured(options) => Validator::Unsecured(options.clone()),
             OAuthBearerConfig::Signed(options) => {
-                Validator::Signed(signed::SignedValidator::new(options.clone())?)
+                Validator::Signed(signed::SignedValidator::start(options.clone()).await?)
             }
         })
     }

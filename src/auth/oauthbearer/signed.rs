@@ -11,19 +11,50 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use super::jwks::{Algorithm, Jwks};
+use std::sync::Arc;
+
+use super::endpoint::RefreshingJwks;
+use super::jwks::{Algorithm, Jwks, SignatureError};
 use super::{decode_segment, json_object, json_type, JwksError, Rejection, Token};
-use crate::config::oauthbearer::SignedValidatorOptions;
+use crate::config::oauthbearer::{JwksSource, SignedValidatorOptions};
 
 #[derive(Debug)]
 pub struct SignedValidator {
     options: SignedValidatorOptions,
-    keys: Jwks,
+    keys: Keys,
+}
+
+/// A file's keys, read once; or an endpoint's, refreshed.
+#[derive(Debug)]
+enum Keys {
+    Fixed(Arc<Jwks>),
+    Refreshing(Arc<RefreshingJwks>),
 }
 
 impl SignedValidator {
-    pub fn new(options: SignedValidatorOptions) -> Result<SignedValidator, JwksError> {
-        let keys = Jwks::load(&options.jwks_setting, &options.jwks_file)?;
+    /// Reads the keys (fetches them, from an endpoint): without them the
+    /// listener cannot start.
+    pub async fn start(options: SignedValidatorOptions) -> Result<SignedValidator, JwksError> {
+        let keys = match &options.jwks {
+            JwksSource::File(path) => {
+                Keys::Fixed(Arc::new(Jwks::load(&options.jwks_setting, path)?))
+            }
+            JwksSource::Endpoint {
+                url,
+                truststore,
+                refresh,
+                retry_backoff_max,
+            } => Keys::Refreshing(
+                RefreshingJwks::start(
+                    &options.jwks_setting,
+                    url,
+                    truststore.as_deref(),
+                    *refresh,
+                    *retry_backoff_max,
+                )
+                .await?,
+            ),
+        };
         Ok(SignedValidator { options, keys })
     }
 
@@ -64,9 +95,18 @@ impl SignedValidator {
         let signature = decode_segment(signature_segment)
             .ok_or_else(|| Rejection::invalid("the signature is not base64url"))?;
         let signed = &token[..header_segment.len() + 1 + claims_segment.len()];
-        self.keys
-            .verify(algorithm, kid, signed.as_bytes(), &signature)
-            .map_err(|error| Rejection::invalid(error.to_string()))?;
+        let keys = match &self.keys {
+            Keys::Fixed(keys) => Arc::clone(keys),
+            Keys::Refreshing(endpoint) => endpoint.current(),
+        };
+        let verified = keys.verify(algorithm, kid, signed.as_bytes(), &signature);
+        if let (Err(SignatureError::NoKey { kid: Some(_), .. }), Keys::Refreshing(endpoint)) =
+            (&verified, &self.keys)
+        {
+            // Perhaps a key the provider rotated in since the last fetch.
+            endpoint.missing_key();
+        }
+        verified.map_err(|error| Rejection::invalid(error.to_string()))?;
         let claims = json_object(claims_segment)?;
         self.check_claims(&claims, now_ms)
     }
@@ -299,10 +339,18 @@ mod tests {
         format!("{signed}.{}", b64(&signature))
     }
 
+    fn start(options: SignedValidatorOptions) -> Result<SignedValidator, JwksError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(SignedValidator::start(options))
+    }
+
     fn options(jwks_file: PathBuf) -> SignedValidatorOptions {
         SignedValidatorOptions {
             jwks_setting: "sasl.oauthbearer.jwks.endpoint.url".into(),
-            jwks_file,
+            jwks: JwksSource::File(jwks_file),
             expected_audience: vec![],
             expected_issuer: None,
             scope_claim_name: "scope".into(),
@@ -330,7 +378,7 @@ mod tests {
         .unwrap();
         let mut options = options(path);
         configure(&mut options);
-        let validator = SignedValidator::new(options).unwrap();
+        let validator = start(options).unwrap();
         Fixture {
             _dir: dir,
             rsa,
@@ -552,7 +600,7 @@ mod tests {
 
     #[test]
     fn a_missing_jwks_file_stops_start_up() {
-        let error = SignedValidator::new(options("/nonexistent/jwks.json".into())).unwrap_err();
+        let error = start(options("/nonexistent/jwks.json".into())).unwrap_err();
         assert!(
             error
                 .to_string()
