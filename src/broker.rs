@@ -791,6 +791,9 @@ impl Broker {
             tokio::time::interval(txn.abort_timed_out_interval.max(Duration::from_millis(1)));
         let mut txn_expiry =
             tokio::time::interval(txn.remove_expired_interval.max(Duration::from_millis(1)));
+        let mut token_expiry =
+            tokio::time::interval(self.config.delegation_token.expiry_check_interval());
+        let tokens_on = self.config.delegation_token.secret().is_some();
         let mut high_watermark_checkpoint = tokio::time::interval(Duration::from_millis(
             self.config
                 .replica_high_watermark_checkpoint_interval_ms
@@ -801,6 +804,18 @@ impl Broker {
                 _ = high_watermark_checkpoint.tick() => {
                     let broker = Arc::clone(&self);
                     let _ = tokio::task::spawn_blocking(move || broker.checkpoint_high_watermarks()).await;
+                }
+                _ = token_expiry.tick(), if tokens_on => {
+                    if self.controller.is_active() {
+                        let removed = self
+                            .on_controller(|broker| {
+                                Ok(broker.controller.remove_expired_delegation_tokens(now_ms())?)
+                            })
+                            .await;
+                        if let Err(error) = removed {
+                            warn!(%error, "removing expired delegation tokens failed");
+                        }
+                    }
                 }
                 _ = txn_timeouts.tick() => self.txn.abort_timed_out().await,
                 _ = txn_expiry.tick() => self.txn.expire_transactional_ids().await,

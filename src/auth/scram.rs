@@ -21,9 +21,7 @@ pub enum ScramError {
     Malformed(&'static str),
     #[error("authorization id differs from the user name")]
     AuthorizationId,
-    #[error("delegation tokens are not supported")]
-    TokenAuth,
-    #[error("unknown user")]
+    #[error("unknown user or delegation token")]
     UnknownUser,
     #[error("the credential's {0} iterations are below the mechanism's minimum")]
     TooFewIterations(u32),
@@ -33,11 +31,33 @@ pub enum ScramError {
     Proof,
 }
 
+/// Whom a client-first message names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScramIdentity {
+    User(String),
+    /// Kafka's `tokenauth=true` extension: a delegation token, by its id
+    /// (the user name field), its HMAC the password.
+    Token(String),
+}
+
+/// Whom a delegation token authenticates, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOwner {
+    /// `User:<name>`.
+    pub principal: String,
+    pub expires_at_ms: i64,
+}
+
+/// What an exchange is checked against: the stored credential, and for a
+/// token its owner.
+pub type ScramLookup = (ScramCredential, Option<TokenOwner>);
+
 /// After the server-first message: what the client-final is checked with.
 #[derive(Debug)]
 pub struct ScramServer {
     mechanism: ScramMechanism,
     user: String,
+    token: Option<TokenOwner>,
     credential: ScramCredential,
     client_first_bare: String,
     server_first: String,
@@ -48,6 +68,8 @@ pub struct ScramServer {
 #[derive(Debug)]
 pub struct Verified {
     pub user: String,
+    /// Set when a delegation token logged in: the principal is its owner.
+    pub token: Option<TokenOwner>,
     pub server_final: Vec<u8>,
 }
 
@@ -61,7 +83,7 @@ impl ScramServer {
     pub fn start(
         mechanism: ScramMechanism,
         client_first: &[u8],
-        credential_of: impl FnOnce(&str) -> Option<ScramCredential>,
+        credential_of: impl FnOnce(&ScramIdentity) -> Option<ScramLookup>,
     ) -> Result<(ScramServer, Vec<u8>), ScramError> {
         let text = std::str::from_utf8(client_first).map_err(|_| ScramError::Malformed("UTF-8"))?;
         // gs2-header: "n," (no channel binding), an optional
@@ -84,12 +106,13 @@ impl ScramServer {
             .filter(|nonce| !nonce.is_empty())
             .ok_or(ScramError::Malformed("nonce"))?;
         // Extensions (Kafka's `tokenauth=true` for delegation tokens).
+        let mut token = false;
         for extension in fields {
             let (key, value) = extension
                 .split_once('=')
                 .ok_or(ScramError::Malformed("extension"))?;
             if key == "tokenauth" && value.eq_ignore_ascii_case("true") {
-                return Err(ScramError::TokenAuth);
+                token = true;
             }
         }
         if let Some(authzid) = authzid.strip_prefix("a=") {
@@ -99,7 +122,11 @@ impl ScramServer {
         } else if !authzid.is_empty() {
             return Err(ScramError::Malformed("authorization id"));
         }
-        let credential = credential_of(&user).ok_or(ScramError::UnknownUser)?;
+        let identity = match token {
+            true => ScramIdentity::Token(user.clone()),
+            false => ScramIdentity::User(user.clone()),
+        };
+        let (credential, token) = credential_of(&identity).ok_or(ScramError::UnknownUser)?;
         if credential.iterations < mechanism.min_iterations() {
             return Err(ScramError::TooFewIterations(credential.iterations));
         }
@@ -114,6 +141,7 @@ impl ScramServer {
             ScramServer {
                 mechanism,
                 user,
+                token,
                 credential,
                 client_first_bare: bare.to_string(),
                 server_first,
@@ -174,6 +202,7 @@ impl ScramServer {
             mechanism.hmac_of(&self.credential.server_key, auth_message.as_bytes());
         Ok(Verified {
             user: self.user,
+            token: self.token,
             server_final: format!("v={}", BASE64.encode(server_signature)).into_bytes(),
         })
     }
@@ -332,8 +361,8 @@ mod tests {
     }
 
     fn start(first: &str) -> Result<(ScramServer, Vec<u8>), ScramError> {
-        ScramServer::start(ScramMechanism::Sha256, first.as_bytes(), |user| {
-            (user == "user").then(rfc_7677_credential)
+        ScramServer::start(ScramMechanism::Sha256, first.as_bytes(), |identity| {
+            (*identity == ScramIdentity::User("user".into())).then(|| (rfc_7677_credential(), None))
         })
     }
 
@@ -352,8 +381,8 @@ mod tests {
     #[test]
     fn the_client_and_the_server_agree() {
         let (mut client, first) = ScramClient::start(ScramMechanism::Sha256, "user", "pencil");
-        let (server, server_first) = ScramServer::start(ScramMechanism::Sha256, &first, |user| {
-            (user == "user").then(rfc_7677_credential)
+        let (server, server_first) = ScramServer::start(ScramMechanism::Sha256, &first, |who| {
+            (*who == ScramIdentity::User("user".into())).then(|| (rfc_7677_credential(), None))
         })
         .unwrap();
         let client_final = client.respond(&server_first).unwrap();
@@ -396,9 +425,11 @@ mod tests {
             ScramError::AuthorizationId
         );
         assert!(start("n,a=user,n=user,r=abc").is_ok());
+        // A token of that name there is not: the user's credential is
+        // not tried for it.
         assert_eq!(
             start("n,,n=user,r=abc,tokenauth=true").unwrap_err(),
-            ScramError::TokenAuth
+            ScramError::UnknownUser
         );
         for malformed in [
             "",
@@ -412,5 +443,26 @@ mod tests {
             assert!(start(malformed).is_err(), "{malformed}");
         }
         assert_eq!(decode_sasl_name("a=2Cb=3Dc").unwrap(), "a,b=c");
+    }
+
+    #[test]
+    fn a_delegation_token_logs_in_as_its_owner() {
+        let owner = TokenOwner {
+            principal: "User:alice".into(),
+            expires_at_ms: 42,
+        };
+        let token = owner.clone();
+        let (server, _) = ScramServer::start(
+            ScramMechanism::Sha256,
+            b"n,,n=token-1,r=abc,tokenauth=true",
+            |identity| {
+                (*identity == ScramIdentity::Token("token-1".into()))
+                    .then(|| (rfc_7677_credential(), Some(token)))
+            },
+        )
+        .unwrap();
+        let message = client_final(&server, "pencil");
+        let verified = server.finish(message.as_bytes()).unwrap();
+        assert_eq!(verified.token, Some(owner));
     }
 }

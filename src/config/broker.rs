@@ -48,6 +48,8 @@ pub struct BrokerConfig {
     pub group: GroupConfig,
     /// The transaction coordinator's settings (`transaction*`).
     pub txn: TxnConfig,
+    /// Delegation tokens (`delegation.token.*`).
+    pub delegation_token: super::delegation_token::DelegationTokenConfig,
     /// `admin.listener` (gregor's own): `host:port` of the HTTP endpoint for
     /// `/metrics` and `/health`; off when unset.
     pub admin_listener: Option<String>,
@@ -267,6 +269,7 @@ impl Default for BrokerConfig {
             log: LogConfig::default(),
             group: GroupConfig::default(),
             txn: TxnConfig::default(),
+            delegation_token: Default::default(),
             admin_listener: None,
             admin_fault_plane_enable: false,
             admin_listener_token: None,
@@ -446,6 +449,22 @@ impl BrokerConfig {
                 "admin.listener" => config.admin_listener = Some(value.trim().to_string()),
                 "admin.fault.plane.enable" => {
                     config.admin_fault_plane_enable = boolean(name, value)?
+                }
+                "delegation.token.secret.key" | "delegation.token.master.key" => {
+                    config.delegation_token.secret_key =
+                        Some(Secret(value.trim().to_string())).filter(|t| !t.0.is_empty())
+                }
+                "delegation.token.max.lifetime.ms" => {
+                    config.delegation_token.max_lifetime_ms =
+                        at_least(name, number(name, value)?, 1)?
+                }
+                "delegation.token.expiry.time.ms" => {
+                    config.delegation_token.expiry_time_ms =
+                        at_least(name, number(name, value)?, 1)?
+                }
+                "delegation.token.expiry.check.interval.ms" => {
+                    config.delegation_token.expiry_check_interval_ms =
+                        at_least(name, number(name, value)?, 1)?
                 }
                 "admin.listener.token" => {
                     config.admin_listener_token =

@@ -6,6 +6,7 @@ pub mod broker;
 pub mod broker_catalog;
 pub mod catalog;
 pub mod client_security;
+pub mod delegation_token;
 pub mod dynamic;
 pub mod listener;
 pub mod oauthbearer;

@@ -14,6 +14,7 @@
 mod acls;
 mod cluster;
 mod configs;
+pub mod delegation_tokens;
 pub mod election;
 pub mod liveness;
 mod partitions;
@@ -138,6 +139,7 @@ impl Published {
         let mut image = MetadataImage::new(cluster_id, self.node_id, brokers, state.topics.clone());
         image.scram = Arc::new(state.scram_credentials.clone());
         image.acls = Arc::new(state.acls.clone());
+        image.delegation_tokens = Arc::new(state.delegation_tokens.clone());
         let image = Arc::new(image);
         match self.image.write() {
             Ok(mut current) => *current = Arc::clone(&image),

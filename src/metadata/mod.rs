@@ -4,6 +4,7 @@
 //! hold an `Arc` to one consistent version.
 
 pub mod acls;
+pub mod delegation_tokens;
 pub mod scram;
 
 use std::collections::{BTreeMap, HashMap};
@@ -97,6 +98,9 @@ pub struct MetadataImage {
     /// Every ACL, for the authorizer.
     #[serde(skip)]
     pub acls: Arc<acls::Acls>,
+    /// Delegation tokens by id (their HMACs are derived, not stored).
+    #[serde(skip)]
+    pub delegation_tokens: Arc<delegation_tokens::DelegationTokens>,
 }
 
 impl MetadataImage {
@@ -118,6 +122,7 @@ impl MetadataImage {
             topic_names_by_id,
             scram: Arc::default(),
             acls: Arc::default(),
+            delegation_tokens: Arc::default(),
         }
     }
 

@@ -36,7 +36,10 @@ use super::handlers::api_versions;
 use super::journal;
 use super::memory_pool::{MemoryPool, Reserved};
 use super::sasl::{Authenticator, Step};
+use crate::auth::scram::{ScramIdentity, ScramLookup, TokenOwner};
 use crate::broker::Broker;
+use crate::metadata::delegation_tokens;
+use crate::metadata::scram::ScramMechanism;
 
 /// Why a connection ended, for the log line.
 enum Closed {
@@ -81,6 +84,7 @@ pub async fn serve(
         peer,
         listener,
         principal: Arc::from(super::context::ANONYMOUS),
+        token_authenticated: false,
     };
     let closed = match context.listener.tls.clone() {
         None => {
@@ -190,16 +194,17 @@ async fn serve_requests(
                 let answer =
                     |body: &ResponseKind| encode_response(api_key, version, correlation_id, body);
                 // Nothing but authentication before authentication.
-                let credentials = |user: &str, mechanism| {
-                    let image = broker.controller().image();
-                    image.scram.get(user)?.get(&mechanism).cloned()
-                };
+                let credentials =
+                    |identity: &ScramIdentity, mechanism| scram_lookup(broker, identity, mechanism);
                 let step = authenticator
                     .as_mut()
                     .map(|a| a.step(&request, credentials));
-                if let Some(principal) = authenticator.as_ref().and_then(|a| a.principal()) {
-                    if *context.principal != *principal {
-                        context.principal = Arc::from(principal);
+                if let Some(authenticated) = &authenticator {
+                    if let Some(principal) = authenticated.principal() {
+                        if *context.principal != *principal {
+                            context.principal = Arc::from(principal);
+                        }
+                        context.token_authenticated = authenticated.token_authenticated();
                     }
                 }
                 match step {
@@ -426,4 +431,31 @@ async fn read_size(
         filled += read;
     }
     Ok(Some(i32::from_be_bytes(prefix)))
+}
+
+/// A SCRAM login's credential from the current metadata: a user's, or a
+/// delegation token's (derived from its HMAC; refused once expired, or
+/// when tokens are off) with the owner it authenticates as.
+fn scram_lookup(
+    broker: &Broker,
+    identity: &ScramIdentity,
+    mechanism: ScramMechanism,
+) -> Option<ScramLookup> {
+    let image = broker.controller().image();
+    match identity {
+        ScramIdentity::User(user) => Some((image.scram.get(user)?.get(&mechanism)?.clone(), None)),
+        ScramIdentity::Token(token_id) => {
+            let secret = broker.config().delegation_token.secret()?;
+            let token = image.delegation_tokens.get(token_id)?;
+            if token.expired(crate::types::now_ms()) {
+                return None;
+            }
+            let credential = delegation_tokens::scram_credential(mechanism, secret, token_id);
+            let owner = TokenOwner {
+                principal: token.owner.clone(),
+                expires_at_ms: token.expiry_timestamp_ms,
+            };
+            Some((credential, Some(owner)))
+        }
+    }
 }

@@ -37,6 +37,9 @@ pub struct RequestContext {
     /// Who sent it: `User:ANONYMOUS` until a TLS client certificate or a
     /// SASL exchange says otherwise.
     pub principal: Arc<str>,
+    /// A delegation token authenticated the connection (Kafka's
+    /// `KafkaPrincipal.tokenAuthenticated`).
+    pub token_authenticated: bool,
 }
 
 /// Kafka's principal of unauthenticated connections.

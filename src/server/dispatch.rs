@@ -173,6 +173,18 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
         RequestKind::AlterUserScramCredentials(body) => ResponseKind::AlterUserScramCredentials(
             handlers::alter_user_scram_credentials::handle(broker, body, context).await,
         ),
+        RequestKind::CreateDelegationToken(body) => ResponseKind::CreateDelegationToken(
+            handlers::create_delegation_token::handle(broker, body, version, context).await,
+        ),
+        RequestKind::RenewDelegationToken(body) => ResponseKind::RenewDelegationToken(
+            handlers::renew_delegation_token::handle(broker, body, context).await,
+        ),
+        RequestKind::ExpireDelegationToken(body) => ResponseKind::ExpireDelegationToken(
+            handlers::expire_delegation_token::handle(broker, body, context).await,
+        ),
+        RequestKind::DescribeDelegationToken(body) => ResponseKind::DescribeDelegationToken(
+            handlers::describe_delegation_token::handle(broker, body, version, context),
+        ),
         // A SASL listener's connections authenticate before dispatch; here
         // the exchange does not belong.
         RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_) => {
@@ -322,6 +334,18 @@ pub fn error_response(request: &RequestKind, version: i16, code: i16) -> Option<
         ),
         RequestKind::AlterUserScramCredentials(r) => ResponseKind::AlterUserScramCredentials(
             handlers::alter_user_scram_credentials::error_response(r, version, code),
+        ),
+        RequestKind::CreateDelegationToken(r) => ResponseKind::CreateDelegationToken(
+            handlers::create_delegation_token::error_response(r, version, code),
+        ),
+        RequestKind::RenewDelegationToken(r) => ResponseKind::RenewDelegationToken(
+            handlers::renew_delegation_token::error_response(r, version, code),
+        ),
+        RequestKind::ExpireDelegationToken(r) => ResponseKind::ExpireDelegationToken(
+            handlers::expire_delegation_token::error_response(r, version, code),
+        ),
+        RequestKind::DescribeDelegationToken(r) => ResponseKind::DescribeDelegationToken(
+            handlers::describe_delegation_token::error_response(r, version, code),
         ),
         RequestKind::SaslHandshake(r) => {
             ResponseKind::SaslHandshake(super::sasl::handshake_error_response(r, version, code))
@@ -517,6 +541,12 @@ mod tests {
             }
             ApiKey::DescribeUserScramCredentials => {
                 RequestKind::DescribeUserScramCredentials(Default::default())
+            }
+            ApiKey::CreateDelegationToken => RequestKind::CreateDelegationToken(Default::default()),
+            ApiKey::RenewDelegationToken => RequestKind::RenewDelegationToken(Default::default()),
+            ApiKey::ExpireDelegationToken => RequestKind::ExpireDelegationToken(Default::default()),
+            ApiKey::DescribeDelegationToken => {
+                RequestKind::DescribeDelegationToken(Default::default())
             }
             ApiKey::AlterUserScramCredentials => RequestKind::AlterUserScramCredentials(
                 AlterUserScramCredentialsRequest::default().with_deletions(vec![

@@ -162,6 +162,10 @@ pub fn error_code(response: &ResponseKind) -> i16 {
             0 => first_nonzero(r.results.iter().map(|u| u.error_code)),
             code => code,
         },
+        ResponseKind::CreateDelegationToken(r) => r.error_code,
+        ResponseKind::RenewDelegationToken(r) => r.error_code,
+        ResponseKind::ExpireDelegationToken(r) => r.error_code,
+        ResponseKind::DescribeDelegationToken(r) => r.error_code,
         ResponseKind::AlterUserScramCredentials(r) => {
             first_nonzero(r.results.iter().map(|u| u.error_code))
         }

@@ -29,9 +29,9 @@ use tracing::info;
 use super::codec::Request;
 use crate::auth::oauthbearer::{self, OAuthBearerServer, Validator};
 use crate::auth::plain;
-use crate::auth::scram::{ScramError, ScramServer};
+use crate::auth::scram::{ScramError, ScramIdentity, ScramLookup, ScramServer};
 use crate::config::security::SaslConfig;
-use crate::metadata::scram::{ScramCredential, ScramMechanism};
+use crate::metadata::scram::ScramMechanism;
 
 /// Kafka's message for a failed PLAIN exchange: it does not say which of
 /// user or password was wrong.
@@ -84,6 +84,9 @@ struct Session {
     /// OAUTHBEARER token's expiry), for clients of every SaslAuthenticate
     /// version (v0 ones are not told).
     expires: Option<Instant>,
+    /// A delegation token logged in (Kafka's `tokenAuthenticated`): such
+    /// a session may not ask for more tokens.
+    token: bool,
 }
 
 /// What a re-authentication must match (KIP-368).
@@ -171,12 +174,18 @@ impl Authenticator {
         }
     }
 
+    /// Whether a delegation token authenticated this connection.
+    pub fn token_authenticated(&self) -> bool {
+        matches!(&self.state, State::Done(session) if session.token)
+    }
+
     /// Looks at a request before it is handled. `credentials` finds a
-    /// user's SCRAM credential in the current metadata.
+    /// user's (or a delegation token's) SCRAM credential in the current
+    /// metadata.
     pub fn step(
         &mut self,
         request: &Request,
-        credentials: impl FnOnce(&str, ScramMechanism) -> Option<ScramCredential>,
+        credentials: impl FnOnce(&ScramIdentity, ScramMechanism) -> Option<ScramLookup>,
     ) -> Step {
         let state = std::mem::replace(&mut self.state, State::Handshake);
         match (state, &request.body) {
@@ -204,13 +213,19 @@ impl Authenticator {
             (State::ScramFinal(server), RequestKind::SaslAuthenticate(authenticate)) => {
                 let mechanism = Mechanism::Scram(server.mechanism());
                 match server.finish(&authenticate.auth_bytes) {
-                    Ok(verified) => self.authenticated(
-                        mechanism,
-                        verified.user,
-                        verified.server_final,
-                        None,
-                        request.version(),
-                    ),
+                    Ok(verified) => {
+                        let (principal, expires_at_ms) = match verified.token {
+                            Some(token) => (token.principal, Some(token.expires_at_ms)),
+                            None => (format!("User:{}", verified.user), None),
+                        };
+                        self.authenticated(
+                            mechanism,
+                            principal,
+                            verified.server_final,
+                            expires_at_ms,
+                            request.version(),
+                        )
+                    }
                     Err(error) => self.failed(mechanism, None, &error.to_string()),
                 }
             }
@@ -306,11 +321,13 @@ impl Authenticator {
         mechanism: Mechanism,
         token: &[u8],
         version: i16,
-        credentials: impl FnOnce(&str, ScramMechanism) -> Option<ScramCredential>,
+        credentials: impl FnOnce(&ScramIdentity, ScramMechanism) -> Option<ScramLookup>,
     ) -> Step {
         match mechanism {
             Mechanism::Plain => match plain::verify(&self.config.plain_users, token) {
-                Some(user) => self.authenticated(mechanism, user, Vec::new(), None, version),
+                Some(user) => {
+                    self.authenticated(mechanism, format!("User:{user}"), Vec::new(), None, version)
+                }
                 None => self.failed(mechanism, None, "invalid username or password"),
             },
             Mechanism::OAuthBearer => {
@@ -358,7 +375,7 @@ impl Authenticator {
             }
             Ok(oauthbearer::Step::Complete(token)) => self.authenticated(
                 mechanism,
-                token.principal,
+                format!("User:{}", token.principal),
                 Vec::new(),
                 Some(token.expires_at_ms),
                 version,
@@ -368,16 +385,17 @@ impl Authenticator {
     }
 
     /// `credential_expires_at_ms`: when the credential itself expires (an
-    /// OAUTHBEARER token), in milliseconds since the epoch.
+    /// OAUTHBEARER token, a delegation token), in milliseconds since the
+    /// epoch; SCRAM sets it only for a delegation token.
     fn authenticated(
         &mut self,
         mechanism: Mechanism,
-        user: String,
+        principal: String,
         final_bytes: Vec<u8>,
         credential_expires_at_ms: Option<i64>,
         version: i16,
     ) -> Step {
-        let principal = format!("User:{user}");
+        let token = matches!(mechanism, Mechanism::Scram(_)) && credential_expires_at_ms.is_some();
         if let Some(previous) = self.reauthenticating.take().map(|r| r.principal) {
             if previous != principal {
                 // Kafka refuses a re-authentication as someone else, and
@@ -390,7 +408,7 @@ impl Authenticator {
                 return self.failed(mechanism, Some(&message), "principal changed");
             }
         }
-        info!(%principal, ?mechanism, "authenticated");
+        info!(%principal, ?mechanism, delegation_token = token, "authenticated");
         // Sessions end at the earlier of connections.max.reauth.ms and the
         // credential's expiry, as Kafka's `calcCompletionTimesAndReturnSessionLifetimeMs`
         // has it; clients learn when from SaslAuthenticate v1 (KIP-368),
@@ -408,6 +426,7 @@ impl Authenticator {
             mechanism,
             // A token may claim to expire beyond any clock.
             expires: lifetime.and_then(|lifetime| Instant::now().checked_add(lifetime)),
+            token,
         });
         let lifetime = lifetime.filter(|_| version >= 1);
         Step::Answer(ResponseKind::SaslAuthenticate(

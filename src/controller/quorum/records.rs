@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::dynamic::DynamicBrokerConfigs;
 use crate::metadata::acls::{AclBinding, Acls};
+use crate::metadata::delegation_tokens::{DelegationTokens, TokenInformation};
 use crate::metadata::scram::{ScramCredential, ScramCredentials, ScramMechanism};
 use crate::metadata::{BrokerImage, PartitionImage, TopicImage};
 
@@ -58,6 +59,10 @@ pub enum MetadataRecord {
     CreateAcls(Vec<AclBinding>),
     /// ACLs deleted (absent ones are ignored).
     DeleteAcls(Vec<AclBinding>),
+    /// A delegation token created, renewed or given a new expiry.
+    PutDelegationToken(TokenInformation),
+    /// Delegation tokens expired (absent ones are ignored).
+    RemoveDelegationTokens(Vec<String>),
 }
 
 /// What applying a record answers its proposer.
@@ -91,6 +96,8 @@ pub struct MetadataState {
     pub scram_credentials: ScramCredentials,
     #[serde(default)]
     pub acls: Acls,
+    #[serde(default)]
+    pub delegation_tokens: DelegationTokens,
 }
 
 impl MetadataState {
@@ -170,6 +177,15 @@ impl MetadataState {
             MetadataRecord::DeleteAcls(acls) => {
                 for acl in acls {
                     self.acls.remove(acl);
+                }
+            }
+            MetadataRecord::PutDelegationToken(token) => {
+                self.delegation_tokens
+                    .insert(token.token_id.clone(), token.clone());
+            }
+            MetadataRecord::RemoveDelegationTokens(ids) => {
+                for id in ids {
+                    self.delegation_tokens.remove(id);
                 }
             }
         }
