@@ -20,7 +20,7 @@ import kafka_wire as w
 # first flexible version of each API
 FLEXIBLE_FROM = {0: 9, 1: 12, 2: 6, 3: 9, 18: 3, 19: 5, 20: 4}
 # highest version minimal_body() encodes correctly
-ENCODABLE_UP_TO = {0: 13, 1: 18, 2: 10, 3: 13, 18: 4, 19: 7, 20: 6}
+ENCODABLE_UP_TO = {0: 13, 1: 18, 2: 10, 3: 13, 18: 5, 19: 7, 20: 6}
 API_NAMES = {0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 18: "ApiVersions",
              19: "CreateTopics", 20: "DeleteTopics"}
 
@@ -71,6 +71,9 @@ def minimal_body(api: int, v: int) -> bytes:
             b += w.i8(0)                         # include_topic_authorized_operations
         return b + tags
     if api == 18:  # ApiVersions
+        if v >= 5:                               # no cluster or node named (KIP-1242)
+            return (w.compact_string("gregor-compat") + w.compact_string("1.0")
+                    + w.compact_string(None) + w.i32(-1) + tags)
         if v >= 3:
             return w.compact_string("gregor-compat") + w.compact_string("1.0") + tags
         return b""
@@ -130,3 +133,37 @@ def test_every_advertised_version_is_served(broker, api):
     assert not failures, (f"{API_NAMES[api]}: advertised {lo}..{hi}, but:\n  "
                           + "\n  ".join(failures))
     assert broker.running
+
+
+REBOOTSTRAP_REQUIRED = 129
+
+
+def api_versions_v5(broker, cluster_id: str | None, node_id: int) -> tuple[int, int]:
+    """ApiVersions v5 naming the cluster and node meant (KIP-1242): (error
+    code, number of APIs listed)."""
+    body = (w.compact_string("gregor-compat") + w.compact_string("1.0")
+            + w.compact_string(cluster_id) + w.i32(node_id) + w.TAGS_NONE)
+    with w.connect(broker.host, broker.port, timeout=5) as s:
+        s.sendall(w.frame(w.request_header(18, 5, 7, flexible=True) + body))
+        r = w.Reader(w.recv_frame(s))
+        assert r.i32() == 7
+        error = r.i16()
+        return error, r.uvarint() - 1
+
+
+def test_api_versions_v5_checks_the_cluster_and_node_the_client_means(broker):
+    """KIP-1242: a client that names another cluster or another node is
+    told to rebootstrap (REBOOTSTRAP_REQUIRED, no APIs listed); naming this
+    one, or nothing, gets the usual answer. Kafka 4.4's Java client sends
+    v5 on every connection (test_java_client.py runs it)."""
+    from confluent_kafka.admin import AdminClient
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    cluster_id = admin.describe_cluster().result(timeout=10).cluster_id
+    node_id = int(broker.overrides.get("node.id", 1))
+    error, listed = api_versions_v5(broker, cluster_id, node_id)
+    assert error == 0 and listed > 40
+    assert api_versions_v5(broker, None, -1)[0] == 0
+    assert api_versions_v5(broker, cluster_id, -1)[0] == 0
+    assert api_versions_v5(broker, "AAAAAAAAAAAAAAAAAAAAAA", node_id) == (REBOOTSTRAP_REQUIRED, 0)
+    assert api_versions_v5(broker, cluster_id, node_id + 7) == (REBOOTSTRAP_REQUIRED, 0)
+

@@ -46,7 +46,7 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::DescribeGroups, 0, 5),
     range(ApiKey::ListGroups, 0, 5),
     range(ApiKey::SaslHandshake, 1, 1),
-    range(ApiKey::ApiVersions, 0, 4),
+    range(ApiKey::ApiVersions, 0, 5),
     range(ApiKey::CreateTopics, 2, 7),
     range(ApiKey::DeleteTopics, 1, 6),
     range(ApiKey::DeleteRecords, 0, 2),

@@ -30,7 +30,12 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
         .to_string();
     let response = match request.body {
         RequestKind::ApiVersions(body) => {
-            ResponseKind::ApiVersions(handlers::api_versions::handle(&body, version))
+            ResponseKind::ApiVersions(handlers::api_versions::handle(
+                &body,
+                version,
+                &broker.metadata().cluster_id,
+                broker.config().node_id,
+            ))
         }
         RequestKind::Metadata(body) => {
             ResponseKind::Metadata(handlers::metadata::handle(broker, body, version, context).await)

@@ -1,5 +1,9 @@
-//! ApiVersions (v0–v4): the version ranges of [`crate::server::api_versions`],
-//! and from v3 the supported and finalised features.
+//! ApiVersions (v0–v5): the version ranges of [`crate::server::api_versions`],
+//! and from v3 the supported and finalised features. From v5 (KIP-1242) a
+//! client names the cluster and node it means to reach; a broker that is
+//! not that node of that cluster (an address reused after a move, a
+//! cluster rebuilt) answers REBOOTSTRAP_REQUIRED, so the client looks the
+//! cluster up again rather than talk to the wrong one.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::api_versions_response::{
@@ -13,7 +17,21 @@ use crate::server::api_versions::{ADVERTISED, FEATURES};
 /// Finalised features never change on a running gregor: epoch 0.
 const FINALIZED_FEATURES_EPOCH: i64 = 0;
 
-pub fn handle(_request: &ApiVersionsRequest, version: i16) -> ApiVersionsResponse {
+pub fn handle(
+    request: &ApiVersionsRequest,
+    version: i16,
+    cluster_id: &str,
+    node_id: i32,
+) -> ApiVersionsResponse {
+    let other_cluster = request
+        .cluster_id
+        .as_deref()
+        .is_some_and(|wanted| wanted != cluster_id);
+    let other_node = request.node_id >= 0 && request.node_id != node_id;
+    if version >= 5 && (other_cluster || other_node) {
+        return ApiVersionsResponse::default()
+            .with_error_code(ResponseError::RebootstrapRequired.code());
+    }
     let response = ApiVersionsResponse::default().with_api_keys(advertised());
     if version < 3 {
         return response;
