@@ -1,10 +1,11 @@
-"""Kafka's Java client (kafka-clients 4.4) for the compatibility tests:
-compat-tests/java's `JavaClient`, built with Maven on first use (run-all.sh
-builds it beforehand), run as a process whose printed facts the tests
-assert."""
+"""Kafka's Java client (kafka-clients 4.4) and Kafka Streams 4.4 for the
+compatibility tests: compat-tests/java's `JavaClient` and `StreamsApp`,
+built with Maven on first use (run-all.sh builds them beforehand), run as
+processes whose printed facts the tests assert."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -16,10 +17,10 @@ TARGET = JAVA_DIR / "target"
 def _classpath() -> str:
     jar = TARGET / "gregor-compat-java-0.1.0.jar"
     deps = TARGET / "classpath.txt"
-    source = JAVA_DIR / "src" / "main" / "java" / "gregor" / "compat" / "JavaClient.java"
     pom = JAVA_DIR / "pom.xml"
+    inputs = [pom, *(JAVA_DIR / "src").rglob("*.java")]
     if not (jar.exists() and deps.exists()) or \
-            jar.stat().st_mtime < max(source.stat().st_mtime, pom.stat().st_mtime):
+            jar.stat().st_mtime < max(path.stat().st_mtime for path in inputs):
         subprocess.run(["mvn", "-q", "-B", "-f", str(pom), "package"],
                        check=True, capture_output=True, timeout=600)
     return f"{jar}:{deps.read_text().strip()}"
@@ -29,24 +30,40 @@ class JavaClientError(AssertionError):
     pass
 
 
-def run(config: dict[str, str], *args: str, timeout: float = 120) -> list[str]:
-    """Runs one JavaClient command with `config` as its client properties;
-    returns the lines it printed. Raises JavaClientError if it fails."""
+def run(config: dict[str, str], *args: str, timeout: float = 120,
+        main_class: str = "gregor.compat.JavaClient",
+        java_options: tuple[str, ...] = ("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",)
+        ) -> list[str]:
+    """Runs one JavaClient command (or another `main_class` of
+    compat-tests/java taking a properties file first) with `config` as its
+    client properties; returns the lines it printed. Raises JavaClientError
+    if it fails."""
     with tempfile.NamedTemporaryFile("w", suffix=".properties", delete=False) as f:
         for key, value in config.items():
             f.write(f"{key}={value}\n")
         path = f.name
     try:
         done = subprocess.run(
-            ["java", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", _classpath(),
-             "gregor.compat.JavaClient", path, *args],
+            ["java", *java_options, "-cp", _classpath(), main_class, path, *args],
             capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     finally:
         Path(path).unlink(missing_ok=True)
     if done.returncode != 0:
-        raise JavaClientError(f"JavaClient {' '.join(args)} exited {done.returncode}:\n"
-                              f"{done.stderr[-4000:]}")
+        name = main_class.rsplit(".", 1)[-1]
+        raise JavaClientError(f"{name} {' '.join(args)} exited {done.returncode}:\n"
+                              f"{done.stdout[-2000:]}\n{done.stderr[-6000:]}")
     return done.stdout.splitlines()
+
+
+def run_streams(config: dict[str, str], *args: str, timeout: float = 120) -> list[str]:
+    """Runs compat-tests/java's `StreamsApp` (Kafka Streams; see its
+    Javadoc for the arguments) with `config` as its properties; returns the
+    lines it printed. $GREGOR_STREAMS_LOG_LEVEL (warn by default; info,
+    debug) sets how much of Streams' log lands in a failure's message."""
+    level = os.environ.get("GREGOR_STREAMS_LOG_LEVEL", "warn")
+    return run(config, *args, timeout=timeout, main_class="gregor.compat.StreamsApp",
+               java_options=(f"-Dorg.slf4j.simpleLogger.defaultLogLevel={level}",
+                             "-Dorg.slf4j.simpleLogger.showDateTime=true"))
 
 
 def run_tool(main_class: str, *args: str, stdin: str | None = None,

@@ -125,7 +125,7 @@ mod tests {
         }
         assert_eq!(
             kafka_protocol::messages::ApiVersionsRequest::VERSIONS.max,
-            4
+            5
         );
     }
 
