@@ -52,7 +52,7 @@ cargo test --locked
 
 export GREGOR_BIN="$root/target/debug/gregor"
 
-stage "Java client harness (Maven: kafka-clients and kafka-tools 4.4.0)"
+stage "Java client harness (Maven: kafka-clients, kafka-streams and kafka-tools 4.4.0)"
 mvn -q -B -f compat-tests/java/pom.xml package
 
 stage "Go client harness (franz-go, Sarama, kafka-go): modules and build"
