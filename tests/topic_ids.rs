@@ -183,3 +183,122 @@ fn a_follower_named_in_the_replica_state_needs_cluster_action() {
         );
     });
 }
+
+/// OffsetCommit and OffsetFetch v10 name topics by id (KIP-848); an id the
+/// metadata does not know answers UNKNOWN_TOPIC_ID and commits nothing.
+/// DescribeGroups v6 (KIP-1043) says GROUP_ID_NOT_FOUND for a group that
+/// does not exist, with Kafka's message.
+#[test]
+fn offsets_are_committed_and_fetched_by_topic_id() {
+    use kafka_protocol::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    use kafka_protocol::messages::offset_fetch_request::{
+        OffsetFetchRequestGroup, OffsetFetchRequestTopics,
+    };
+    use kafka_protocol::messages::{
+        DescribeGroupsRequest, GroupId, OffsetCommitRequest, OffsetFetchRequest,
+    };
+    const GROUP_ID_NOT_FOUND: i16 = 69;
+    let broker = TestBroker::start().unwrap();
+    broker.create_topic("committed-by-id", 2).unwrap();
+    runtime().block_on(async {
+        let mut connection = Connection::connect(&broker.bootstrap(), "topic-ids")
+            .await
+            .unwrap();
+        let id = topic_id(&mut connection, "committed-by-id").await;
+        let unknown = Uuid::new_v4();
+        let group = || GroupId(StrBytes::from_static_str("by-id-group"));
+        let commit = |topic_id: Uuid, offset: i64| {
+            OffsetCommitRequestTopic::default()
+                .with_topic_id(topic_id)
+                .with_partitions(vec![OffsetCommitRequestPartition::default()
+                    .with_partition_index(1)
+                    .with_committed_offset(offset)
+                    .with_committed_metadata(Some(StrBytes::from_static_str("m")))])
+        };
+        // A simple consumer's commit (no member, generation -1).
+        let request = OffsetCommitRequest::default()
+            .with_group_id(group())
+            .with_generation_id_or_member_epoch(-1)
+            .with_topics(vec![commit(id, 42), commit(unknown, 7)]);
+        let response = connection.request_at(request, 10).await.unwrap();
+        let answers: Vec<(Uuid, i32, i16)> = response
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(|p| (t.topic_id, p.partition_index, p.error_code))
+            })
+            .collect();
+        assert_eq!(answers, vec![(id, 1, 0), (unknown, 1, UNKNOWN_TOPIC_ID)]);
+
+        let fetch = |topics: Option<Vec<Uuid>>| {
+            OffsetFetchRequest::default().with_groups(vec![OffsetFetchRequestGroup::default()
+                .with_group_id(group())
+                .with_topics(topics.map(|ids| {
+                    ids.into_iter()
+                        .map(|topic_id| {
+                            OffsetFetchRequestTopics::default()
+                                .with_topic_id(topic_id)
+                                .with_partition_indexes(vec![0, 1])
+                        })
+                        .collect()
+                }))])
+        };
+        for asked in [Some(vec![id, unknown]), None] {
+            let response = connection
+                .request_at(fetch(asked.clone()), 10)
+                .await
+                .unwrap();
+            let group = &response.groups[0];
+            assert_eq!(group.error_code, 0);
+            let mut offsets: Vec<(Uuid, i32, i64, i16)> = group
+                .topics
+                .iter()
+                .flat_map(|t| {
+                    t.partitions.iter().map(|p| {
+                        (
+                            t.topic_id,
+                            p.partition_index,
+                            p.committed_offset,
+                            p.error_code,
+                        )
+                    })
+                })
+                .collect();
+            offsets.sort();
+            let mut expected = match asked {
+                Some(_) => vec![
+                    (id, 0, -1, 0),
+                    (id, 1, 42, 0),
+                    (unknown, 0, -1, UNKNOWN_TOPIC_ID),
+                    (unknown, 1, -1, UNKNOWN_TOPIC_ID),
+                ],
+                // All of the group's offsets: only the known topic's.
+                None => vec![(id, 1, 42, 0)],
+            };
+            expected.sort();
+            assert_eq!(offsets, expected);
+        }
+
+        let describe = DescribeGroupsRequest::default().with_groups(vec![
+            GroupId(StrBytes::from_static_str("no-such-group")),
+            group(),
+        ]);
+        let response = connection.request_at(describe.clone(), 6).await.unwrap();
+        let missing = &response.groups[0];
+        assert_eq!(missing.error_code, GROUP_ID_NOT_FOUND);
+        assert_eq!(
+            missing.error_message.as_deref(),
+            Some("Group no-such-group not found.")
+        );
+        // The simple consumer's group has offsets and no members: it exists.
+        assert_eq!(response.groups[1].error_code, 0);
+        // Before v6, a missing group is Dead without an error.
+        let response = connection.request_at(describe, 5).await.unwrap();
+        assert_eq!(response.groups[0].error_code, 0);
+        assert_eq!(response.groups[0].group_state.as_str(), "Dead");
+    });
+}

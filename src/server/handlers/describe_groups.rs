@@ -1,7 +1,8 @@
-//! DescribeGroups (v0–v5): state, protocol and members of each group;
+//! DescribeGroups (v0–v6): state, protocol and members of each group;
 //! member metadata and assignments only while the group is Stable, and
 //! state "Dead" for groups that do not exist and for KIP-848 consumer
-//! groups (ConsumerGroupDescribe describes those), as Kafka answers.
+//! groups (ConsumerGroupDescribe describes those), as Kafka answers — from
+//! v6 (KIP-1043) with GROUP_ID_NOT_FOUND and Kafka's message.
 
 use std::sync::Arc;
 
@@ -57,8 +58,19 @@ pub async fn handle(
         } else {
             broker.groups().describe(&group_id).await
         };
+        let not_found = match &description {
+            None => format!("Group {} not found.", group_id.as_str()),
+            Some(d) if d.consumer.is_some() => {
+                format!("Group {} is not a classic group.", group_id.as_str())
+            }
+            Some(_) => String::new(),
+        };
         let description = description.filter(|d| d.consumer.is_none());
         groups.push(match description {
+            None if version >= 6 => described
+                .with_group_state(str_bytes(GroupState::Dead.name()))
+                .with_error_code(ResponseError::GroupIdNotFound.code())
+                .with_error_message(Some(str_bytes(not_found))),
             None => described.with_group_state(str_bytes(GroupState::Dead.name())),
             Some(group) => described
                 .with_group_state(str_bytes(group.state.name()))

@@ -1,8 +1,10 @@
-//! OffsetCommit (v2–v9): stores offsets with their metadata string, after
+//! OffsetCommit (v2–v10): stores offsets with their metadata string, after
 //! the coordinator checked membership and generation, or for KIP-848
 //! consumer groups the member epoch (v9, whose request is v8's), or that
-//! the group is not managed, for "simple" consumers.
+//! the group is not managed, for "simple" consumers. v10 names topics by id
+//! only; an id the metadata does not know answers UNKNOWN_TOPIC_ID.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
@@ -18,6 +20,7 @@ use crate::group::state::CommittedOffset;
 use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::server::context::RequestContext;
 use crate::types::TopicPartition;
+use uuid::Uuid;
 
 pub async fn handle(
     broker: &Arc<Broker>,
@@ -31,22 +34,40 @@ pub async fn handle(
     let authz = context.authz(broker);
     let group_allowed = authz.allows(AclOperation::Read, ResourceType::Group, &group_id);
     let mut refused: Vec<(TopicPartition, Option<ResponseError>)> = Vec::new();
-    let requested: Vec<(TopicPartition, CommittedOffset)> = request
-        .topics
-        .iter()
-        .flat_map(|topic| {
-            topic.partitions.iter().map(move |p| {
-                (
-                    TopicPartition::new(topic.name.to_string(), p.partition_index),
-                    committed_offset(
-                        p.committed_offset,
-                        p.committed_leader_epoch,
-                        p.committed_metadata.as_ref(),
-                    ),
-                )
-            })
-        })
-        .collect();
+    // v10: each topic by id, resolved to its name here.
+    let by_id = (version >= 10).then(|| broker.metadata());
+    let mut ids: HashMap<String, Uuid> = HashMap::new();
+    let mut unknown_ids: Vec<OffsetCommitResponseTopic> = Vec::new();
+    let mut requested: Vec<(TopicPartition, CommittedOffset)> = Vec::new();
+    for topic in &request.topics {
+        let name = match &by_id {
+            None => topic.name.to_string(),
+            Some(image) => match image.topic_by_id(topic.topic_id) {
+                Some(found) => {
+                    ids.insert(found.name.clone(), topic.topic_id);
+                    found.name.clone()
+                }
+                None => {
+                    let partitions = topic.partitions.iter().map(|p| p.partition_index);
+                    unknown_ids.push(answer_topic(
+                        OffsetCommitResponseTopic::default().with_topic_id(topic.topic_id),
+                        partitions.map(|index| (index, Some(ResponseError::UnknownTopicId))),
+                    ));
+                    continue;
+                }
+            },
+        };
+        for p in &topic.partitions {
+            requested.push((
+                TopicPartition::new(name.clone(), p.partition_index),
+                committed_offset(
+                    p.committed_offset,
+                    p.committed_leader_epoch,
+                    p.committed_metadata.as_ref(),
+                ),
+            ));
+        }
+    }
     let requested: Vec<(TopicPartition, CommittedOffset)> = requested
         .into_iter()
         .filter_map(|(partition, offset)| {
@@ -93,24 +114,34 @@ pub async fn handle(
         }
     };
     results.extend(refused);
-    let topics = by_topic(results)
+    let mut topics: Vec<OffsetCommitResponseTopic> = by_topic(results)
         .into_iter()
         .map(|(name, partitions)| {
-            OffsetCommitResponseTopic::default()
-                .with_name(topic_name(&name))
-                .with_partitions(
-                    partitions
-                        .into_iter()
-                        .map(|(index, error)| {
-                            OffsetCommitResponsePartition::default()
-                                .with_partition_index(index)
-                                .with_error_code(error.map_or(0, |e| e.code()))
-                        })
-                        .collect(),
-                )
+            let topic = match ids.get(&name) {
+                Some(id) => OffsetCommitResponseTopic::default().with_topic_id(*id),
+                None => OffsetCommitResponseTopic::default().with_name(topic_name(&name)),
+            };
+            answer_topic(topic, partitions)
         })
         .collect();
+    topics.append(&mut unknown_ids);
     OffsetCommitResponse::default().with_topics(topics)
+}
+
+fn answer_topic(
+    topic: OffsetCommitResponseTopic,
+    partitions: impl IntoIterator<Item = (i32, Option<ResponseError>)>,
+) -> OffsetCommitResponseTopic {
+    topic.with_partitions(
+        partitions
+            .into_iter()
+            .map(|(index, error)| {
+                OffsetCommitResponsePartition::default()
+                    .with_partition_index(index)
+                    .with_error_code(error.map_or(0, |e| e.code()))
+            })
+            .collect(),
+    )
 }
 
 /// The answer to `request` failing with `code` in every partition.
@@ -126,6 +157,7 @@ pub fn error_response(
             .map(|t| {
                 OffsetCommitResponseTopic::default()
                     .with_name(t.name.clone())
+                    .with_topic_id(t.topic_id)
                     .with_partitions(
                         t.partitions
                             .iter()

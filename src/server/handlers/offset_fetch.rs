@@ -1,7 +1,9 @@
-//! OffsetFetch (v1–v9): committed offsets of one group (v1–v7) or several
+//! OffsetFetch (v1–v10): committed offsets of one group (v1–v7) or several
 //! (v8+), for the partitions asked or (v2+, null topics) all of them. In v9
 //! a KIP-848 member names itself and its epoch, checked like a commit's
-//! (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH).
+//! (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH). v10 names topics by id: an id
+//! the metadata does not know answers UNKNOWN_TOPIC_ID, and a listing of
+//! all leaves out offsets of topics that no longer exist.
 //! Partitions without a commit answer offset -1 and empty metadata; with
 //! require_stable (v7+, KIP-447), partitions whose offsets wait on an open
 //! transaction answer UNSTABLE_OFFSET_COMMIT so that the consumer retries.
@@ -97,6 +99,25 @@ fn wanted<'a>(topics: impl Iterator<Item = (&'a str, &'a [i32])>) -> Vec<TopicPa
         .collect()
 }
 
+/// A partition's answer in a v8+ response.
+fn partition(index: i32, offset: &PartitionOffset) -> OffsetFetchResponsePartitions {
+    let (committed, epoch, metadata, code) = fields(offset);
+    OffsetFetchResponsePartitions::default()
+        .with_partition_index(index)
+        .with_error_code(code)
+        .with_committed_offset(committed)
+        .with_committed_leader_epoch(epoch)
+        .with_metadata(Some(str_bytes(metadata)))
+}
+
+/// A v10 topic whose id the metadata does not know.
+fn unknown_topic_id(id: uuid::Uuid, partitions: &[i32]) -> OffsetFetchResponseTopics {
+    let unknown: PartitionOffset = Err(ResponseError::UnknownTopicId);
+    OffsetFetchResponseTopics::default()
+        .with_topic_id(id)
+        .with_partitions(partitions.iter().map(|p| partition(*p, &unknown)).collect())
+}
+
 /// Offset, leader epoch, metadata and error code of a partition's answer.
 fn fields(offset: &PartitionOffset) -> (i64, i32, String, i16) {
     match offset {
@@ -113,15 +134,32 @@ pub async fn handle(
     context: &RequestContext,
 ) -> OffsetFetchResponse {
     if version >= 8 {
+        let by_id = (version >= 10).then(|| broker.metadata());
         let mut groups = Vec::with_capacity(request.groups.len());
         for group in request.groups {
-            let partitions = group.topics.as_ref().map(|topics| {
-                wanted(
-                    topics
-                        .iter()
-                        .map(|t| (t.name.as_str(), t.partition_indexes.as_slice())),
-                )
+            // v10: topics by id, resolved to names; the unknown answered apart.
+            let mut unknown_ids = Vec::new();
+            let named: Option<Vec<(String, &[i32])>> = group.topics.as_ref().map(|topics| {
+                topics
+                    .iter()
+                    .filter_map(|t| match &by_id {
+                        None => Some((t.name.to_string(), t.partition_indexes.as_slice())),
+                        Some(image) => match image.topic_by_id(t.topic_id) {
+                            Some(found) => {
+                                Some((found.name.clone(), t.partition_indexes.as_slice()))
+                            }
+                            None => {
+                                unknown_ids
+                                    .push(unknown_topic_id(t.topic_id, &t.partition_indexes));
+                                None
+                            }
+                        },
+                    })
+                    .collect()
             });
+            let partitions = named
+                .as_ref()
+                .map(|named| wanted(named.iter().map(|(name, p)| (name.as_str(), *p))));
             let group_id = group.group_id.to_string();
             let response = OffsetFetchResponseGroup::default()
                 .with_group_id(GroupId(str_bytes(group_id.clone())));
@@ -141,30 +179,30 @@ pub async fn handle(
             .await;
             groups.push(match fetched {
                 Err(error) => response.with_error_code(error.code()),
-                Ok(offsets) => response.with_topics(
-                    by_topic(offsets)
+                Ok(offsets) => {
+                    let mut topics: Vec<OffsetFetchResponseTopics> = by_topic(offsets)
                         .into_iter()
-                        .map(|(name, entries)| {
-                            OffsetFetchResponseTopics::default()
-                                .with_name(topic_name(&name))
-                                .with_partitions(
+                        .filter_map(|(name, entries)| {
+                            let topic = match &by_id {
+                                None => OffsetFetchResponseTopics::default()
+                                    .with_name(topic_name(&name)),
+                                // A deleted topic has no id to answer with.
+                                Some(image) => OffsetFetchResponseTopics::default()
+                                    .with_topic_id(image.topic(&name)?.id),
+                            };
+                            Some(
+                                topic.with_partitions(
                                     entries
-                                        .into_iter()
-                                        .map(|(index, offset)| {
-                                            let (committed, epoch, metadata, code) =
-                                                fields(&offset);
-                                            OffsetFetchResponsePartitions::default()
-                                                .with_partition_index(index)
-                                                .with_error_code(code)
-                                                .with_committed_offset(committed)
-                                                .with_committed_leader_epoch(epoch)
-                                                .with_metadata(Some(str_bytes(metadata)))
-                                        })
+                                        .iter()
+                                        .map(|(index, offset)| partition(*index, offset))
                                         .collect(),
-                                )
+                                ),
+                            )
                         })
-                        .collect(),
-                ),
+                        .collect();
+                    topics.append(&mut unknown_ids);
+                    response.with_topics(topics)
+                }
             });
         }
         return OffsetFetchResponse::default().with_groups(groups);
