@@ -111,6 +111,13 @@ def test_raw_transaction_lifecycle(txn_broker, topic):
         assert c.list_transactions(producer_ids=[pid], version=1, duration_ms=0)[2] == \
             {txn_id: (pid, "Ongoing")}
         assert c.list_transactions(producer_ids=[pid], version=1, duration_ms=600000)[2] == {}
+        # v2 (KIP-1152): the whole id must match the pattern; null or empty
+        # matches every id; a pattern that does not compile is refused.
+        for pattern, listed in ((txn_id[:4] + ".*", True), (txn_id[:4], False),
+                                ("", True), (None, True), (".*-nope", False)):
+            got = c.list_transactions(producer_ids=[pid], version=2, pattern=pattern)
+            assert got == (NONE, [], {txn_id: (pid, "Ongoing")} if listed else {}), pattern
+        assert c.list_transactions(version=2, pattern="(unclosed")[0] == 128  # INVALID_REGULAR_EXPRESSION
 
         err, producers = c.describe_producers(topic, [0])[0]
         assert err == NONE

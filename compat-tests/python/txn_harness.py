@@ -384,13 +384,17 @@ class TxnWire(w.WireClient):
 
     # -- ListTransactions (66) v0/v1 ---------------------------------------------
     def list_transactions(self, states: list[str] = (), producer_ids: list[int] = (),
-                          version: int = 0, duration_ms: int = -1
+                          version: int = 0, duration_ms: int = -1,
+                          pattern: str | None = None
                           ) -> tuple[int, list[str], dict[str, tuple[int, str]]]:
-        """(error_code, unknown_state_filters, {transactional_id: (producer_id, state)})."""
+        """(error_code, unknown_state_filters, {transactional_id: (producer_id, state)});
+        v2 (KIP-1152) filters by a transactional id `pattern`."""
         body = (_arr([w.compact_string(s) for s in states], True)
                 + _arr([w.i64(p) for p in producer_ids], True))
         if version >= 1:
             body += w.i64(duration_ms)
+        if version >= 2:
+            body += w.compact_string(pattern)
         body += w.TAGS_NONE
         r = self.call(66, version, body, True)
         r.i32()

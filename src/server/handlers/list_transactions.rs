@@ -1,8 +1,11 @@
-//! ListTransactions (v0–v1): the transactional ids this broker coordinates,
-//! filtered by state, producer id and (v1) how long they have been running.
+//! ListTransactions (v0–v2): the transactional ids this broker coordinates,
+//! filtered by state, producer id, (v1) how long they have been running and
+//! (v2, KIP-1152) a regular expression the whole id must match; a pattern
+//! that does not compile answers INVALID_REGULAR_EXPRESSION.
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::list_transactions_response::TransactionState;
 use kafka_protocol::messages::{
     ListTransactionsRequest, ListTransactionsResponse, ProducerId, TransactionalId,
@@ -32,6 +35,17 @@ pub async fn handle(
     _version: i16,
     context: &RequestContext,
 ) -> ListTransactionsResponse {
+    // Null or empty: every id.
+    let pattern = match request.transactional_id_pattern.as_deref() {
+        None | Some("") => None,
+        Some(pattern) => match regex::Regex::new(&format!("^(?:{pattern})$")) {
+            Ok(compiled) => Some(compiled),
+            Err(_) => {
+                return ListTransactionsResponse::default()
+                    .with_error_code(ResponseError::InvalidRegularExpression.code())
+            }
+        },
+    };
     let authz = context.authz(broker);
     let unknown_filters: Vec<_> = request
         .state_filters
@@ -51,6 +65,11 @@ pub async fn handle(
                     .state_filters
                     .iter()
                     .any(|f| f.as_str() == meta.state.name())
+        })
+        .filter(|meta| {
+            pattern
+                .as_ref()
+                .is_none_or(|p| p.is_match(&meta.transactional_id))
         })
         .filter(|meta| {
             request.producer_id_filters.is_empty()
