@@ -118,7 +118,11 @@ pub async fn handle(
                 }
             }
         }
-        respond(broker, topics)
+        let mut response = respond(broker, topics);
+        if version >= 16 {
+            super::leader_hints::fetch(broker, context, &mut response);
+        }
+        response
     };
     let mut wanted = resolve(broker, &request.topics);
     let isolation = match replica {

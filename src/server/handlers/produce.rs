@@ -107,17 +107,20 @@ pub async fn handle(
                 .with_partition_responses(partitions),
         );
     }
-    answer(acks, topics)
+    let mut response = ProduceResponse::default().with_responses(topics);
+    if version >= 10 && acks != 0 {
+        super::leader_hints::produce(broker, context, &mut response);
+    }
+    answer(acks, response)
 }
 
 /// The response, or for acks=0 nothing — or the connection closed if a
 /// partition failed, so that the client refreshes its metadata.
-fn answer(acks: i16, topics: Vec<TopicProduceResponse>) -> Reply {
+fn answer(acks: i16, response: ProduceResponse) -> Reply {
     if acks != 0 {
-        let response = ProduceResponse::default().with_responses(topics);
         return Reply::Send(Box::new(ResponseKind::Produce(response)));
     }
-    let failed = topics.iter().find_map(|topic| {
+    let failed = response.responses.iter().find_map(|topic| {
         topic
             .partition_responses
             .iter()
@@ -145,7 +148,8 @@ fn refused(index: i32, code: ResponseError) -> PartitionProduceResponse {
 /// Every partition of the request refused with `code`, as `error_response`
 /// builds them, but through `answer`: acks=0 gets the connection closed.
 fn refuse_all(request: ProduceRequest, code: ResponseError) -> Reply {
-    answer(request.acks, refusals(&request, code.code()))
+    let response = ProduceResponse::default().with_responses(refusals(&request, code.code()));
+    answer(request.acks, response)
 }
 
 fn has_transactional_batches(request: &ProduceRequest) -> bool {
