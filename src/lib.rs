@@ -22,6 +22,7 @@ pub mod log;
 pub mod metadata;
 pub mod metrics;
 pub mod partition;
+pub mod process_limits;
 pub mod records;
 pub mod replication;
 pub mod server;

@@ -557,6 +557,16 @@ async fn run_configs(args: ConfigsArgs) -> ExitCode {
 }
 
 async fn run_broker(config: BrokerConfig, dev_data: Option<tempfile::TempDir>) -> ExitCode {
+    match gregor::process_limits::raise_open_files_limit() {
+        Ok((before, after)) if before != after => {
+            info!(
+                before,
+                after, "raised the open files limit to its hard limit"
+            )
+        }
+        Ok(_) => {}
+        Err(error) => warn!(%error, "cannot raise the open files limit"),
+    }
     let running = match RunningBroker::start(config).await {
         Ok(running) => running,
         Err(error) => {
