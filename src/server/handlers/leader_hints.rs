@@ -11,6 +11,7 @@ use std::sync::Arc;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{fetch_response, produce_response, BrokerId};
 use kafka_protocol::messages::{FetchResponse, ProduceResponse};
+use kafka_protocol::protocol::StrBytes;
 
 use super::groups::str_bytes;
 use crate::broker::Broker;
@@ -64,6 +65,24 @@ impl Hints<'_> {
         );
         Some((assigned.leader, assigned.leader_epoch))
     }
+
+    /// The noted leaders' endpoints, as either response spells them.
+    fn endpoints<T>(
+        self,
+        endpoint: impl Fn(BrokerId, StrBytes, i32, Option<StrBytes>) -> T,
+    ) -> Vec<T> {
+        self.endpoints
+            .into_iter()
+            .map(|(node, e)| {
+                endpoint(
+                    BrokerId(node),
+                    str_bytes(e.host),
+                    i32::from(e.port),
+                    e.rack.map(str_bytes),
+                )
+            })
+            .collect()
+    }
 }
 
 pub fn fetch(broker: &Broker, context: &RequestContext, response: &mut FetchResponse) {
@@ -97,17 +116,13 @@ pub fn fetch(broker: &Broker, context: &RequestContext, response: &mut FetchResp
             }
         }
     }
-    response.node_endpoints = hints
-        .endpoints
-        .into_iter()
-        .map(|(node, e)| {
-            fetch_response::NodeEndpoint::default()
-                .with_node_id(BrokerId(node))
-                .with_host(str_bytes(e.host))
-                .with_port(i32::from(e.port))
-                .with_rack(e.rack.map(str_bytes))
-        })
-        .collect();
+    response.node_endpoints = hints.endpoints(|node, host, port, rack| {
+        fetch_response::NodeEndpoint::default()
+            .with_node_id(node)
+            .with_host(host)
+            .with_port(port)
+            .with_rack(rack)
+    });
 }
 
 pub fn produce(broker: &Broker, context: &RequestContext, response: &mut ProduceResponse) {
@@ -134,15 +149,11 @@ pub fn produce(broker: &Broker, context: &RequestContext, response: &mut Produce
             }
         }
     }
-    response.node_endpoints = hints
-        .endpoints
-        .into_iter()
-        .map(|(node, e)| {
-            produce_response::NodeEndpoint::default()
-                .with_node_id(BrokerId(node))
-                .with_host(str_bytes(e.host))
-                .with_port(i32::from(e.port))
-                .with_rack(e.rack.map(str_bytes))
-        })
-        .collect();
+    response.node_endpoints = hints.endpoints(|node, host, port, rack| {
+        produce_response::NodeEndpoint::default()
+            .with_node_id(node)
+            .with_host(host)
+            .with_port(port)
+            .with_rack(rack)
+    });
 }
