@@ -4,8 +4,8 @@
 //! epoch and its endpoint, so the client need not refresh its metadata.
 //! Older versions carry no hint.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
 use gregor::client::Connection;
@@ -19,83 +19,6 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 const NOT_LEADER_OR_FOLLOWER: i16 = 6;
-
-struct Node {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn cluster() -> Vec<Node> {
-    let ports: Vec<(u16, u16)> = (0..2).map(|_| (free_port(), free_port())).collect();
-    let voters = ports
-        .iter()
-        .enumerate()
-        .map(|(i, (_, controller))| format!("{}@127.0.0.1:{controller}", i + 1))
-        .collect::<Vec<_>>()
-        .join(",");
-    ports
-        .iter()
-        .enumerate()
-        .map(|(i, (port, controller))| {
-            let dir = tempfile::tempdir().unwrap();
-            let overrides = [
-                format!("node.id={}", i + 1),
-                "process.roles=broker,controller".to_string(),
-                format!(
-                    "listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}"
-                ),
-                format!("advertised.listeners=PLAINTEXT://127.0.0.1:{port}"),
-                "controller.listener.names=CONTROLLER".to_string(),
-                format!("controller.quorum.voters={voters}"),
-                format!("log.dirs={}", dir.path().display()),
-            ];
-            let mut command = Command::new(env!("CARGO_BIN_EXE_gregor"));
-            command.arg("broker");
-            for o in &overrides {
-                command.arg("--override").arg(o);
-            }
-            let child = command
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            Node {
-                child,
-                port: *port,
-                _dir: dir,
-            }
-        })
-        .collect()
-}
-
-async fn connect(port: u16) -> Connection {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match Connection::connect(&format!("127.0.0.1:{port}"), "leader-hints").await {
-            Ok(connection) => return connection,
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await
-            }
-            Err(error) => panic!("broker on {port} never came up: {error}"),
-        }
-    }
-}
 
 /// (leader, leader epoch, topic id) once both brokers are registered and
 /// the partition has a leader.
@@ -119,14 +42,14 @@ async fn leader_of(connection: &mut Connection, topic: &str) -> (i32, i32, uuid:
 
 #[test]
 fn a_refused_produce_or_fetch_names_the_current_leader() {
-    let nodes = cluster();
+    let nodes = common::cluster(2);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let mut first = connect(nodes[0].port).await;
-        let mut second = connect(nodes[1].port).await;
+        let mut first = common::connect(nodes[0].port).await;
+        let mut second = common::connect(nodes[1].port).await;
         // Both voters must be up before the cluster takes a topic.
         let create = CreateTopicsRequest::default()
             .with_timeout_ms(30_000)

@@ -77,6 +77,39 @@ def test_three_brokers_share_one_metadata_quorum(cluster):
     assert described(cluster[0]).cluster_id == seen[0].cluster_id
 
 
+def test_kafka_metadata_quorum_describes_the_quorum(cluster):
+    """`kafka-metadata-quorum.sh describe --status` and `--replication`
+    (Kafka's MetadataQuorumCommand, DescribeQuorum) through any broker: the
+    leader the cluster elected, its epoch, the three voters, each caught up
+    to the high watermark."""
+    import java_client
+    wait_until(lambda: len(described(cluster[0]).nodes) == 3, timeout=60,
+               what="three brokers registered")
+    status = java_client.run_tool("org.apache.kafka.tools.MetadataQuorumCommand",
+                                  "--bootstrap-server", cluster[1].bootstrap,
+                                  "describe", "--status")
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    leader = int(fields["LeaderId"])
+    assert leader in (1, 2, 3), status
+    assert int(fields["LeaderEpoch"]) >= 1 and int(fields["HighWatermark"]) > 0, status
+    assert sorted(int(v) for v in re.findall(r'"id":\s*(\d+)', fields["CurrentVoters"])) == \
+        [1, 2, 3], status
+
+    def replication():
+        out = java_client.run_tool("org.apache.kafka.tools.MetadataQuorumCommand",
+                                   "--bootstrap-server", cluster[2].bootstrap,
+                                   "describe", "--replication")
+        rows = [line.split() for line in out.splitlines()[1:] if line.strip()]
+        return {int(r[0]): (int(r[2]), int(r[3]), " ".join(r[6:])) for r in rows}, out
+    # NodeId DirectoryId LogEndOffset Lag LastFetchTimestamp LastCaughtUpTimestamp Status
+    rows, out = wait_until(lambda: (lambda r: r if all(lag == 0 for _, lag, _ in r[0].values())
+                                    and len(r[0]) == 3 else None)(replication()),
+                           timeout=30, what="voters caught up")
+    assert {node: status for node, (_, _, status) in rows.items()} == \
+        {n: ("Leader" if n == leader else "Follower") for n in (1, 2, 3)}, out
+
+
 def test_a_broker_that_is_not_a_voter_follows_the_quorum():
     """process.roles=broker: node 4 takes no part in Raft; it learns the
     metadata from the voters, registers, leads and follows partitions like

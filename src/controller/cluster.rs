@@ -12,6 +12,13 @@ use super::{Controller, ControllerError};
 use crate::config::broker::ReplicationConfig;
 
 impl Controller {
+    /// The metadata quorum as its leader sees it (DescribeQuorum).
+    pub async fn describe_quorum(
+        &self,
+    ) -> Result<quorum::describe::QuorumDescription, ControllerError> {
+        Ok(self.quorum.describe().await?)
+    }
+
     /// Sends this broker's heartbeats and, while this node leads the
     /// quorum, fences brokers that went silent and unfences those that
     /// came back, moving leaderships accordingly. Runs until the quorum

@@ -42,6 +42,17 @@ impl Liveness {
         heard.extend(nodes.into_iter().map(|node| (node, now)));
     }
 
+    /// Every node heard, and how long ago, by node id.
+    pub fn last_heard(&self) -> Vec<(i32, Duration)> {
+        let heard = self.heard.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last: Vec<(i32, Duration)> = heard
+            .iter()
+            .map(|(node, at)| (*node, at.elapsed()))
+            .collect();
+        last.sort_by_key(|(node, _)| *node);
+        last
+    }
+
     /// Whether `node_id` was heard within `session_timeout`.
     pub fn is_alive(&self, node_id: i32, session_timeout: Duration) -> bool {
         let heard = self.heard.lock().unwrap_or_else(|p| p.into_inner());

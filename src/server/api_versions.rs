@@ -74,6 +74,7 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::RenewDelegationToken, 1, 2),
     range(ApiKey::ExpireDelegationToken, 1, 2),
     range(ApiKey::DescribeDelegationToken, 1, 3),
+    range(ApiKey::DescribeQuorum, 0, 2),
     range(ApiKey::AlterUserScramCredentials, 0, 0),
     range(ApiKey::DescribeCluster, 0, 2),
     range(ApiKey::DescribeProducers, 0, 0),

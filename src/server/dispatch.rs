@@ -190,6 +190,9 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
         RequestKind::DescribeDelegationToken(body) => ResponseKind::DescribeDelegationToken(
             handlers::describe_delegation_token::handle(broker, body, version, context),
         ),
+        RequestKind::DescribeQuorum(body) => ResponseKind::DescribeQuorum(
+            handlers::describe_quorum::handle(broker, body, version, context).await,
+        ),
         // A SASL listener's connections authenticate before dispatch; here
         // the exchange does not belong.
         RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_) => {
@@ -351,6 +354,9 @@ pub fn error_response(request: &RequestKind, version: i16, code: i16) -> Option<
         ),
         RequestKind::DescribeDelegationToken(r) => ResponseKind::DescribeDelegationToken(
             handlers::describe_delegation_token::error_response(r, version, code),
+        ),
+        RequestKind::DescribeQuorum(r) => ResponseKind::DescribeQuorum(
+            handlers::describe_quorum::error_response(r, version, code),
         ),
         RequestKind::SaslHandshake(r) => {
             ResponseKind::SaslHandshake(super::sasl::handshake_error_response(r, version, code))
@@ -552,6 +558,13 @@ mod tests {
             ApiKey::ExpireDelegationToken => RequestKind::ExpireDelegationToken(Default::default()),
             ApiKey::DescribeDelegationToken => {
                 RequestKind::DescribeDelegationToken(Default::default())
+            }
+            ApiKey::DescribeQuorum => {
+                RequestKind::DescribeQuorum(DescribeQuorumRequest::default().with_topics(vec![
+                    describe_quorum_request::TopicData::default()
+                        .with_topic_name(name())
+                        .with_partitions(vec![describe_quorum_request::PartitionData::default()]),
+                ]))
             }
             ApiKey::AlterUserScramCredentials => RequestKind::AlterUserScramCredentials(
                 AlterUserScramCredentialsRequest::default().with_deletions(vec![

@@ -166,6 +166,14 @@ pub fn error_code(response: &ResponseKind) -> i16 {
         ResponseKind::RenewDelegationToken(r) => r.error_code,
         ResponseKind::ExpireDelegationToken(r) => r.error_code,
         ResponseKind::DescribeDelegationToken(r) => r.error_code,
+        ResponseKind::DescribeQuorum(r) => match r.error_code {
+            0 => first_nonzero(
+                r.topics
+                    .iter()
+                    .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+            ),
+            code => code,
+        },
         ResponseKind::AlterUserScramCredentials(r) => {
             first_nonzero(r.results.iter().map(|u| u.error_code))
         }

@@ -13,6 +13,7 @@
 //! deterministic, so every voter and learner folds the log into the same
 //! state.
 
+pub mod describe;
 pub mod log_store;
 pub mod network;
 pub mod observer;
@@ -410,6 +411,27 @@ impl Quorum {
                 "not committed within {PROPOSAL_WAIT:?}"
             ))),
         }
+    }
+
+    /// The quorum as its leader sees it: here, from the leader, or (an
+    /// observer) from a voter.
+    pub async fn describe(&self) -> Result<describe::QuorumDescription, QuorumError> {
+        let raft = match &self.member {
+            Member::Voter { raft, .. } => raft,
+            Member::Observer(observer) => {
+                return observer
+                    .describe(PROPOSAL_WAIT)
+                    .await
+                    .map_err(QuorumError::Raft)
+            }
+        };
+        if let Some(view) = describe::leader_view(raft, &self.liveness) {
+            return Ok(view);
+        }
+        let (_, address) = self.leader().ok_or(QuorumError::NotLeader)?;
+        network::describe(&self.transport, &address, true, PROPOSAL_WAIT)
+            .await
+            .map_err(QuorumError::Raft)
     }
 
     pub fn liveness(&self) -> &crate::controller::liveness::Liveness {

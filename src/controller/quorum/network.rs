@@ -135,6 +135,11 @@ enum RaftRequest {
     FetchState {
         known_index: u64,
     },
+    /// DescribeQuorum: the leader's view; a voter that does not lead
+    /// passes it on once (`forwarded` then).
+    DescribeQuorum {
+        forwarded: bool,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -149,6 +154,7 @@ enum RaftReply {
     State(Option<(u64, MetadataState)>),
     /// Logged in, or why not (the connection then closes).
     Login(Result<(), String>),
+    Quorum(Result<super::describe::QuorumDescription, String>),
 }
 
 /// One request to the controller listener at `address` on a fresh
@@ -199,6 +205,27 @@ pub async fn heartbeat(
     let request = RaftRequest::Heartbeat { node_id, leaving };
     match call_once(transport, address, request, ttl).await? {
         RaftReply::Heartbeat => Ok(()),
+        _ => Err(MISMATCHED.to_string()),
+    }
+}
+
+/// The quorum's description from the voter at `address` (which passes
+/// the question to the leader unless `forwarded`).
+pub async fn describe(
+    transport: &Transport,
+    address: &str,
+    forwarded: bool,
+    ttl: Duration,
+) -> Result<super::describe::QuorumDescription, String> {
+    match call_once(
+        transport,
+        address,
+        RaftRequest::DescribeQuorum { forwarded },
+        ttl,
+    )
+    .await?
+    {
+        RaftReply::Quorum(result) => result,
         _ => Err(MISMATCHED.to_string()),
     }
 }
@@ -578,6 +605,9 @@ async fn answer(
                 liveness.heard(node_id, leaving);
                 RaftReply::Heartbeat
             }
+            RaftRequest::DescribeQuorum { forwarded } => {
+                RaftReply::Quorum(describe_here(&raft, &liveness, &transport, forwarded).await)
+            }
             RaftRequest::FetchState { known_index } => {
                 let applied = |raft: &MetadataRaft| {
                     raft.metrics()
@@ -596,6 +626,36 @@ async fn answer(
             }
         };
         write_frame(&mut stream, &reply).await?;
+    }
+}
+
+/// This voter's answer to DescribeQuorum: its own view when it leads,
+/// else the leader's (asked once).
+async fn describe_here(
+    raft: &MetadataRaft,
+    liveness: &Liveness,
+    transport: &Transport,
+    forwarded: bool,
+) -> Result<super::describe::QuorumDescription, String> {
+    if let Some(view) = super::describe::leader_view(raft, liveness) {
+        return Ok(view);
+    }
+    let leader = {
+        let metrics = raft.metrics();
+        let metrics = metrics.borrow();
+        metrics.current_leader.and_then(|leader| {
+            metrics
+                .membership_config
+                .membership()
+                .get_node(&leader)
+                .map(|node| node.addr.clone())
+        })
+    };
+    match (leader, forwarded) {
+        (Some(address), false) => {
+            describe(transport, &address, true, Duration::from_secs(10)).await
+        }
+        _ => Err("no metadata quorum leader known here".to_string()),
     }
 }
 

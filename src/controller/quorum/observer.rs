@@ -124,6 +124,21 @@ impl Observer {
     }
 
     /// Tells every voter this broker is alive: whichever leads counts it.
+    /// The quorum's description, from the first voter that gives it.
+    pub async fn describe(
+        &self,
+        ttl: Duration,
+    ) -> Result<super::describe::QuorumDescription, String> {
+        let mut failure = "no voters".to_string();
+        for address in &self.voters {
+            match network::describe(&self.transport, address, false, ttl).await {
+                Ok(description) => return Ok(description),
+                Err(error) => failure = error,
+            }
+        }
+        Err(failure)
+    }
+
     pub async fn heartbeat(
         &self,
         node_id: i32,
