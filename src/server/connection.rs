@@ -87,10 +87,7 @@ pub async fn serve(
         token_authenticated: false,
     };
     let closed = match context.listener.tls.clone() {
-        None => {
-            let (reader, writer) = stream.into_split();
-            serve_requests(&broker, reader, writer, &context, &limits, &shared).await
-        }
+        None => serve_requests(&broker, stream, &context, &limits, &shared).await,
         // The handshake is bounded like any other read or write.
         Some(acceptor) => {
             match within(limits.idle, "in the TLS handshake", acceptor.accept(stream)).await {
@@ -117,8 +114,7 @@ pub async fn serve(
                             }
                         }
                     }
-                    let (reader, writer) = tokio::io::split(stream);
-                    serve_requests(&broker, reader, writer, &context, &limits, &shared).await
+                    serve_requests(&broker, stream, &context, &limits, &shared).await
                 }
                 // Kafka's words for it.
                 Err(Closed::Reason(reason)) => Closed::Reason(format!(
@@ -149,14 +145,16 @@ fn finish(broker: &Broker, peer: SocketAddr, shared: Shared, closed: Closed) {
 /// ends; says why it did.
 async fn serve_requests(
     broker: &Arc<Broker>,
-    reader: impl AsyncRead + Unpin,
-    mut writer: impl AsyncWrite + Unpin,
+    stream: impl AsyncRead + AsyncWrite + Unpin,
     context: &RequestContext,
     limits: &Limits,
     shared: &Shared,
 ) -> Closed {
     let peer = context.peer;
-    let mut reader = BufReader::with_capacity(64 * 1024, reader);
+    // One stream for both ways, unsplit: a request is read, handled and
+    // answered before the next is read, so reads and writes never overlap
+    // (and a TLS stream needs no lock between two halves).
+    let mut stream = BufReader::with_capacity(64 * 1024, stream);
     let mut authenticator = context.listener.sasl.as_ref().map(|config| {
         Authenticator::new(
             Arc::clone(config),
@@ -168,7 +166,7 @@ async fn serve_requests(
     let shutdown = &shared.shutdown;
     loop {
         let frame = tokio::select! {
-            frame = read_frame(&mut reader, limits, &shared.memory) => frame,
+            frame = read_frame(&mut stream, limits, &shared.memory) => frame,
             _ = shutdown.cancelled() => break Closed::Shutdown,
         };
         let (frame, reserved) = match frame {
@@ -213,7 +211,7 @@ async fn serve_requests(
                         drop(reserved);
                         match answer(&body) {
                             Ok(bytes) => {
-                                match write_response(&mut writer, &bytes, limits.idle).await {
+                                match write_response(&mut stream, &bytes, limits.idle).await {
                                     Ok(()) => continue,
                                     Err(closed) => break closed,
                                 }
@@ -229,7 +227,7 @@ async fn serve_requests(
                             tokio::time::sleep(Duration::from_millis(delay.max(0) as u64)).await;
                         }
                         if let Ok(bytes) = answer(&body) {
-                            let _ = write_response(&mut writer, &bytes, limits.idle).await;
+                            let _ = write_response(&mut stream, &bytes, limits.idle).await;
                         }
                         break Closed::Reason(format!(
                             "{reason} (listener {})",
@@ -284,7 +282,7 @@ async fn serve_requests(
                             // Half a response, then the connection goes: what a
                             // client sees when a broker dies mid-write.
                             let _ = write_response(
-                                &mut writer,
+                                &mut stream,
                                 &bytes.slice(..bytes.len() / 2),
                                 limits.idle,
                             )
@@ -304,7 +302,7 @@ async fn serve_requests(
             Ok(bytes) => bytes,
             Err(error) => break Closed::Reason(error.to_string()),
         };
-        if let Err(closed) = write_response(&mut writer, &bytes, limits.idle).await {
+        if let Err(closed) = write_response(&mut stream, &bytes, limits.idle).await {
             break closed;
         }
     }
