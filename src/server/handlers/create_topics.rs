@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
-use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
 
@@ -94,6 +96,13 @@ pub async fn handle(
                 if version >= 7 {
                     result = result.with_topic_id(created.id);
                 }
+                if version >= 5 && describable {
+                    // Every config of the new topic, as DescribeConfigs
+                    // would say it (Kafka's controller answers them so).
+                    if let Ok(layers) = broker.config_layers() {
+                        result = result.with_configs(Some(created_configs(&created, &layers)));
+                    }
+                }
                 if version >= 5 && !describable {
                     result = result
                         .with_num_partitions(-1)
@@ -112,6 +121,32 @@ pub async fn handle(
         results.push(result);
     }
     CreateTopicsResponse::default().with_topics(results)
+}
+
+/// A created topic's configs, sorted by name, with their sources.
+fn created_configs(
+    topic: &crate::metadata::TopicImage,
+    layers: &crate::config::dynamic::BrokerConfigLayers,
+) -> Vec<CreatableTopicConfigs> {
+    let detail = super::configs::Detail {
+        version: 0,
+        include_synonyms: false,
+        include_documentation: false,
+    };
+    let mut configs: Vec<CreatableTopicConfigs> = crate::config::catalog::TOPIC_CONFIGS
+        .iter()
+        .map(|def| {
+            let described = super::configs::describe_topic_config(def, topic, layers, detail);
+            CreatableTopicConfigs::default()
+                .with_name(described.name)
+                .with_value(described.value)
+                .with_read_only(described.read_only)
+                .with_config_source(described.config_source)
+                .with_is_sensitive(described.is_sensitive)
+        })
+        .collect();
+    configs.sort_by(|a, b| a.name.cmp(&b.name));
+    configs
 }
 
 /// The most partitions one CreateTopics or CreatePartitions may create:
