@@ -17,7 +17,9 @@ const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 fn request(topic: &'static str, partition: i32) -> DescribeQuorumRequest {
     DescribeQuorumRequest::default().with_topics(vec![TopicData::default()
         .with_topic_name(TopicName(StrBytes::from_static_str(topic)))
-        .with_partitions(vec![PartitionData::default().with_partition_index(partition)])])
+        .with_partitions(vec![
+            PartitionData::default().with_partition_index(partition)
+        ])])
 }
 
 #[test]

@@ -89,4 +89,3 @@ pub async fn connect(port: u16) -> Connection {
         }
     }
 }
-
