@@ -87,7 +87,10 @@ pub async fn serve(
         token_authenticated: false,
     };
     let closed = match context.listener.tls.clone() {
-        None => serve_requests(&broker, stream, &context, &limits, &shared).await,
+        None => {
+            let (reader, writer) = stream.into_split();
+            serve_requests(&broker, reader, writer, &context, &limits, &shared).await
+        }
         // The handshake is bounded like any other read or write.
         Some(acceptor) => {
             match within(limits.idle, "in the TLS handshake", acceptor.accept(stream)).await {
@@ -114,7 +117,8 @@ pub async fn serve(
                             }
                         }
                     }
-                    serve_requests(&broker, stream, &context, &limits, &shared).await
+                    let (reader, writer) = tokio::io::split(stream);
+                    serve_requests(&broker, reader, writer, &context, &limits, &shared).await
                 }
                 // Kafka's words for it.
                 Err(Closed::Reason(reason)) => Closed::Reason(format!(
@@ -145,16 +149,14 @@ fn finish(broker: &Broker, peer: SocketAddr, shared: Shared, closed: Closed) {
 /// ends; says why it did.
 async fn serve_requests(
     broker: &Arc<Broker>,
-    stream: impl AsyncRead + AsyncWrite + Unpin,
+    reader: impl AsyncRead + Unpin,
+    mut writer: impl AsyncWrite + Unpin,
     context: &RequestContext,
     limits: &Limits,
     shared: &Shared,
 ) -> Closed {
     let peer = context.peer;
-    // One stream for both ways, unsplit: a request is read, handled and
-    // answered before the next is read, so reads and writes never overlap
-    // (and a TLS stream needs no lock between two halves).
-    let mut stream = BufReader::with_capacity(64 * 1024, stream);
+    let mut reader = BufReader::with_capacity(64 * 1024, reader);
     let mut authenticator = context.listener.sasl.as_ref().map(|config| {
         Authenticator::new(
             Arc::clone(config),
@@ -166,7 +168,7 @@ async fn serve_requests(
     let shutdown = &shared.shutdown;
     loop {
         let frame = tokio::select! {
-            frame = read_frame(&mut stream, limits, &shared.memory) => frame,
+            frame = read_frame(&mut reader, limits, &shared.memory) => frame,
             _ = shutdown.cancelled() => break Closed::Shutdown,
         };
         let (frame, reserved) = match frame {
@@ -211,7 +213,7 @@ async fn serve_requests(
                         drop(reserved);
                         match answer(&body) {
                             Ok(bytes) => {
-                                match write_response(&mut stream, &bytes, limits.idle).await {
+                                match write_response(&mut writer, &bytes, limits.idle).await {
                                     Ok(()) => continue,
                                     Err(closed) => break closed,
                                 }
@@ -227,7 +229,7 @@ async fn serve_requests(
                             tokio::time::sleep(Duration::from_millis(delay.max(0) as u64)).await;
                         }
                         if let Ok(bytes) = answer(&body) {
-                            let _ = write_response(&mut stream, &bytes, limits.idle).await;
+                            let _ = write_response(&mut writer, &bytes, limits.idle).await;
                         }
                         break Closed::Reason(format!(
                             "{reason} (listener {})",
@@ -282,7 +284,7 @@ async fn serve_requests(
                             // Half a response, then the connection goes: what a
                             // client sees when a broker dies mid-write.
                             let _ = write_response(
-                                &mut stream,
+                                &mut writer,
                                 &bytes.slice(..bytes.len() / 2),
                                 limits.idle,
                             )
@@ -302,7 +304,7 @@ async fn serve_requests(
             Ok(bytes) => bytes,
             Err(error) => break Closed::Reason(error.to_string()),
         };
-        if let Err(closed) = write_response(&mut stream, &bytes, limits.idle).await {
+        if let Err(closed) = write_response(&mut writer, &bytes, limits.idle).await {
             break closed;
         }
     }
