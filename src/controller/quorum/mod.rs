@@ -425,11 +425,7 @@ impl Quorum {
                     .map_err(QuorumError::Raft)
             }
         };
-        if let Some(view) = describe::leader_view(raft, &self.liveness) {
-            return Ok(view);
-        }
-        let (_, address) = self.leader().ok_or(QuorumError::NotLeader)?;
-        network::describe(&self.transport, &address, true, PROPOSAL_WAIT)
+        network::describe_here(raft, &self.liveness, &self.transport, false)
             .await
             .map_err(QuorumError::Raft)
     }

@@ -630,8 +630,9 @@ async fn answer(
 }
 
 /// This voter's answer to DescribeQuorum: its own view when it leads,
-/// else the leader's (asked once).
-async fn describe_here(
+/// else the leader's (asked once: not again if this is already the
+/// forwarded question).
+pub(super) async fn describe_here(
     raft: &MetadataRaft,
     liveness: &Liveness,
     transport: &Transport,

@@ -41,16 +41,12 @@ impl Hints<'_> {
     }
 
     /// The partition's leader and epoch, if it has a leader this listener
-    /// reaches; its endpoint is noted for the response.
-    fn leader(
-        &mut self,
-        topic: Option<&str>,
-        id: uuid::Uuid,
-        partition: i32,
-    ) -> Option<(i32, i32)> {
-        let topic = match topic.filter(|name| !name.is_empty()) {
-            Some(name) => self.image.topic(name)?,
-            None => self.image.topic_by_id(id)?,
+    /// reaches; its endpoint is noted for the response. The topic by name,
+    /// or by id when the response names it by id only.
+    fn leader(&mut self, name: &str, id: uuid::Uuid, partition: i32) -> Option<(i32, i32)> {
+        let topic = match name.is_empty() {
+            false => self.image.topic(name)?,
+            true => self.image.topic_by_id(id)?,
         };
         let assigned = topic.partitions.get(usize::try_from(partition).ok()?)?;
         let broker = self.image.broker(assigned.leader)?;
@@ -104,11 +100,7 @@ pub fn fetch(broker: &Broker, context: &RequestContext, response: &mut FetchResp
             if !hinted.contains(&partition.error_code) {
                 continue;
             }
-            let leader = hints.leader(
-                Some(topic.topic.as_str()),
-                topic.topic_id,
-                partition.partition_index,
-            );
+            let leader = hints.leader(&topic.topic, topic.topic_id, partition.partition_index);
             if let Some((leader, epoch)) = leader {
                 partition.current_leader = fetch_response::LeaderIdAndEpoch::default()
                     .with_leader_id(BrokerId(leader))
@@ -141,7 +133,7 @@ pub fn produce(broker: &Broker, context: &RequestContext, response: &mut Produce
             if partition.error_code != not_leader {
                 continue;
             }
-            let leader = hints.leader(Some(topic.name.as_str()), topic.topic_id, partition.index);
+            let leader = hints.leader(&topic.name, topic.topic_id, partition.index);
             if let Some((leader, epoch)) = leader {
                 partition.current_leader = produce_response::LeaderIdAndEpoch::default()
                     .with_leader_id(BrokerId(leader))

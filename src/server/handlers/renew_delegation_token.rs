@@ -4,47 +4,36 @@
 
 use std::sync::Arc;
 
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{RenewDelegationTokenRequest, RenewDelegationTokenResponse};
 
-use super::delegation_tokens::requests_allowed;
+use super::delegation_tokens::change_expiry;
 use crate::broker::Broker;
 use crate::server::context::RequestContext;
-use crate::types::now_ms;
 
 pub async fn handle(
     broker: &Arc<Broker>,
     request: RenewDelegationTokenRequest,
     context: &RequestContext,
 ) -> RenewDelegationTokenResponse {
-    if !requests_allowed(context) {
-        return error(ResponseError::DelegationTokenRequestNotAllowed);
-    }
-    let config = broker.config().delegation_token.clone();
-    let principal = context.principal.to_string();
-    let renewed = broker
-        .on_controller(move |broker| {
-            Ok(broker.controller().renew_delegation_token(
-                &config,
+    let renewed = change_expiry(
+        broker,
+        context,
+        "renewing",
+        move |controller, config, principal, now| {
+            controller.renew_delegation_token(
+                config,
                 &request.hmac,
-                &principal,
+                principal,
                 request.renew_period_ms,
-                now_ms(),
-            )?)
-        })
-        .await;
+                now,
+            )
+        },
+    )
+    .await;
     match renewed {
-        Ok(Ok(expiry)) => RenewDelegationTokenResponse::default().with_expiry_timestamp_ms(expiry),
-        Ok(Err(code)) => error(code),
-        Err(failure) => {
-            tracing::warn!(error = %failure, "renewing a delegation token failed");
-            error(ResponseError::UnknownServerError)
-        }
+        Ok(expiry) => RenewDelegationTokenResponse::default().with_expiry_timestamp_ms(expiry),
+        Err(code) => RenewDelegationTokenResponse::default().with_error_code(code.code()),
     }
-}
-
-fn error(code: ResponseError) -> RenewDelegationTokenResponse {
-    RenewDelegationTokenResponse::default().with_error_code(code.code())
 }
 
 pub fn error_response(
