@@ -1,13 +1,15 @@
 //! One broker: its config, the controller's metadata, the logs and the
-//! partitions built from them, and the background tasks that keep them
-//! (retention, time-based flush). Handlers reach every subsystem from here.
+//! partitions built from them; handlers reach every subsystem from here.
+//! How the hosted partitions follow the metadata is `metadata_publisher`,
+//! the periodic work that keeps them (retention, flushes, expiries) is
+//! `maintenance`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use tokio_util::sync::CancellationToken;
 
@@ -18,11 +20,13 @@ use crate::controller::{Controller, ControllerError, NewTopic};
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::log::{LogError, LogManager};
 use crate::metadata::{BrokerImage, Endpoint, MetadataImage, TopicImage};
-use crate::partition::role::Role;
 use crate::partition::{Partition, Partitions};
 use crate::txn::producer_ids::ProducerIds;
 use crate::txn::{TransactionCoordinator, TRANSACTION_STATE_TOPIC};
-use crate::types::{now_ms, LeaderEpoch, TopicPartition};
+use crate::types::TopicPartition;
+
+mod maintenance;
+mod metadata_publisher;
 
 #[derive(Debug, Error)]
 pub enum BrokerError {
@@ -353,221 +357,6 @@ impl Broker {
         Ok(())
     }
 
-    /// Partition folders whose topic is gone from the metadata (a crash
-    /// during deletion) are removed, as Kafka removes stray logs.
-    fn remove_stray_logs(&self) -> Result<(), BrokerError> {
-        let image = self.controller.image();
-        for found in self.logs.partitions_on_disk()? {
-            let known = image
-                .topic(&found.topic)
-                .is_some_and(|topic| (found.partition as usize) < topic.partitions.len());
-            if !known {
-                warn!(partition = %found, "removing stray log of a deleted topic");
-                self.logs.delete_partition(&found, Duration::ZERO)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Brings the hosted partitions in line with a metadata image: drops
-    /// those of deleted (or re-created) topics, opens the logs of every
-    /// partition this broker is a replica of, gives each its role, and
-    /// points the follower fetchers at the leaders. Idempotent; blocking.
-    fn reconcile(&self, image: &MetadataImage) -> Result<(), BrokerError> {
-        let me = self.config.node_id;
-        let _one_at_a_time = self.reconciling.lock().unwrap_or_else(|p| p.into_inner());
-        for hosted in self.partitions.all() {
-            let topic_partition = hosted.topic_partition();
-            let wanted = image
-                .topic(&topic_partition.topic)
-                .filter(|topic| topic.id == hosted.topic_id())
-                .and_then(|topic| topic.partitions.get(topic_partition.partition as usize))
-                .is_some_and(|p| p.replicas.contains(&me));
-            if !wanted {
-                self.coordinators_lose(topic_partition);
-                self.partitions.remove(topic_partition);
-                hosted.become_follower(crate::metadata::NO_LEADER, hosted.leader_epoch());
-                info!(partition = %topic_partition, "no longer a replica: removing the log");
-                hosted.delete_log_blocking(&self.logs)?;
-            }
-        }
-        let mut following = BTreeMap::new();
-        for topic in image.topics.values() {
-            let mut config = None;
-            for assigned in topic.partitions.iter().filter(|p| p.replicas.contains(&me)) {
-                let topic_partition = TopicPartition::new(&topic.name, assigned.partition);
-                let partition = match self.partitions.get(&topic_partition) {
-                    Some(partition) => partition,
-                    None => {
-                        let config = match &config {
-                            Some(config) => config,
-                            None => config.insert(self.log_config(topic)?),
-                        };
-                        let (log, dir) = match self.logs.open_log(&topic_partition, config.clone())
-                        {
-                            Ok(opened) => opened,
-                            Err(error @ (LogError::LogDirOffline { .. } | LogError::Io(_))) => {
-                                warn!(partition = %topic_partition, %error, "cannot host the partition: its log dir is offline");
-                                continue;
-                            }
-                            Err(error) => return Err(error.into()),
-                        };
-                        let checkpointed = self.logs.checkpointed_high_watermark(&topic_partition);
-                        self.partitions.insert(Partition::new(
-                            topic_partition.clone(),
-                            topic.id,
-                            log,
-                            dir,
-                            LeaderEpoch(assigned.leader_epoch),
-                            checkpointed,
-                        ))
-                    }
-                };
-                if partition.is_offline() {
-                    // It serves nothing and follows no one until a restart.
-                    continue;
-                }
-                let epoch = LeaderEpoch(assigned.leader_epoch);
-                if assigned.leader == me {
-                    let newly = !partition.is_leader() || partition.leader_epoch() != epoch;
-                    partition.become_leader(
-                        me,
-                        epoch,
-                        assigned.replicas.clone(),
-                        assigned.isr.clone(),
-                        assigned.partition_epoch,
-                    );
-                    if newly {
-                        self.coordinators_gain(&topic_partition)?;
-                    }
-                } else {
-                    if partition.is_leader() {
-                        self.coordinators_lose(&topic_partition);
-                    }
-                    let changed = match partition.role() {
-                        Role::Follower { leader } => {
-                            leader != assigned.leader || partition.leader_epoch() != epoch
-                        }
-                        Role::Leader(_) => true,
-                    };
-                    if changed {
-                        partition.become_follower(assigned.leader, epoch);
-                    }
-                    if let Some(leader) = image.broker(assigned.leader) {
-                        following.insert(topic_partition, (leader.clone(), partition));
-                    }
-                }
-            }
-        }
-        self.replication.follow(following);
-        Ok(())
-    }
-
-    /// Asks the controller to change the ISR of a partition this broker
-    /// leads (a follower caught up, or some lag too far behind); one
-    /// request per partition at a time. The new ISR takes effect when the
-    /// controller has written it.
-    pub fn propose_isr(self: &Arc<Self>, partition: Arc<Partition>, isr: Vec<i32>) {
-        use std::sync::atomic::Ordering;
-        if partition.isr_change_pending.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let broker = Arc::clone(self);
-        tokio::spawn(async move {
-            let topic_partition = partition.topic_partition().clone();
-            if let Some(partition_epoch) = partition.partition_epoch() {
-                let epoch = partition.leader_epoch();
-                let outcome = broker
-                    .controller
-                    .alter_isr(
-                        &topic_partition.topic,
-                        topic_partition.partition,
-                        epoch.value(),
-                        partition_epoch,
-                        isr.clone(),
-                    )
-                    .await;
-                match outcome {
-                    // Unless leadership moved on meanwhile (the image then
-                    // says what this broker is).
-                    Ok(applied) if partition.is_leader() && partition.leader_epoch() == epoch => {
-                        partition.become_leader(
-                            broker.config.node_id,
-                            epoch,
-                            applied.replicas,
-                            applied.isr,
-                            applied.partition_epoch,
-                        )
-                    }
-                    Ok(_) => {}
-                    Err(error) => {
-                        debug!(partition = %topic_partition, ?isr, ?error, "ISR change refused")
-                    }
-                }
-            }
-            partition.isr_change_pending.store(false, Ordering::Release);
-        });
-    }
-
-    /// The group and transaction coordinators follow the leadership of
-    /// their internal partitions: a new leader loads the partition's
-    /// groups or transactional ids and serves them from then on.
-    fn coordinators_gain(&self, topic_partition: &TopicPartition) -> Result<(), BrokerError> {
-        match topic_partition.topic.as_str() {
-            OFFSETS_TOPIC => self.groups.load_partition(topic_partition.partition)?,
-            TRANSACTION_STATE_TOPIC => {
-                self.txn.load_partition(topic_partition.partition)?;
-                self.txn_recovery_due
-                    .store(true, std::sync::atomic::Ordering::Release);
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn coordinators_lose(&self, topic_partition: &TopicPartition) {
-        match topic_partition.topic.as_str() {
-            OFFSETS_TOPIC => self.groups.unload_partition(topic_partition.partition),
-            TRANSACTION_STATE_TOPIC => self.txn.unload_partition(topic_partition.partition),
-            _ => {}
-        }
-    }
-
-    /// Completes the transactions decided but not completed under the
-    /// previous coordinator of partitions this broker just took over.
-    pub async fn recover_transactions_if_due(&self) {
-        if self
-            .txn_recovery_due
-            .swap(false, std::sync::atomic::Ordering::AcqRel)
-        {
-            self.txn.recover().await;
-        }
-    }
-
-    /// Reconciles every new metadata image until the broker stops.
-    pub async fn follow_metadata(self: Arc<Self>) {
-        let mut images = self.controller.subscribe_images();
-        loop {
-            tokio::select! {
-                changed = images.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
-                }
-                _ = self.shutting_down() => return,
-            }
-            let image = images.borrow_and_update().clone();
-            let broker = Arc::clone(&self);
-            let outcome = tokio::task::spawn_blocking(move || broker.reconcile(&image)).await;
-            match outcome {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => warn!(%error, "applying the metadata image failed"),
-                Err(error) => warn!(%error, "applying the metadata image failed"),
-            }
-            self.recover_transactions_if_due().await;
-        }
-    }
-
     /// Creates a topic through the controller and opens its partitions.
     pub async fn create_topic(
         self: &Arc<Self>,
@@ -770,110 +559,6 @@ impl Broker {
         Ok(removed)
     }
 
-    /// Runs retention, compaction, producer expiry, time-based flushes and
-    /// the transaction coordinator's time-outs until the broker stops.
-    pub async fn run_log_maintenance(self: Arc<Self>) {
-        let retention_every =
-            Duration::from_millis(self.config.log_retention_check_interval_ms.max(1));
-        let flush_every = Duration::from_millis(self.config.log_flush_scheduler_interval_ms.max(1));
-        let mut retention = tokio::time::interval(retention_every);
-        let mut flush = tokio::time::interval(flush_every);
-        let mut producer_expiry = tokio::time::interval(Duration::from_millis(
-            self.config.producer_id_expiration_check_interval_ms.max(1),
-        ));
-        let mut cleaner = tokio::time::interval(Duration::from_millis(
-            self.config.log_cleaner_backoff_ms.max(1),
-        ));
-        let max_lag = self.config.replication.replica_lag_time_max;
-        let mut isr_check = tokio::time::interval((max_lag / 2).max(Duration::from_millis(10)));
-        let txn = &self.config.txn;
-        let mut txn_timeouts =
-            tokio::time::interval(txn.abort_timed_out_interval.max(Duration::from_millis(1)));
-        let mut txn_expiry =
-            tokio::time::interval(txn.remove_expired_interval.max(Duration::from_millis(1)));
-        let mut token_expiry =
-            tokio::time::interval(self.config.delegation_token.expiry_check_interval());
-        let tokens_on = self.config.delegation_token.secret().is_some();
-        let mut high_watermark_checkpoint = tokio::time::interval(Duration::from_millis(
-            self.config
-                .replica_high_watermark_checkpoint_interval_ms
-                .max(1),
-        ));
-        loop {
-            tokio::select! {
-                _ = high_watermark_checkpoint.tick() => {
-                    let broker = Arc::clone(&self);
-                    let _ = tokio::task::spawn_blocking(move || broker.checkpoint_high_watermarks()).await;
-                }
-                _ = token_expiry.tick(), if tokens_on => {
-                    if self.controller.is_active() {
-                        let removed = self
-                            .on_controller(|broker| {
-                                Ok(broker.controller.remove_expired_delegation_tokens(now_ms())?)
-                            })
-                            .await;
-                        if let Err(error) = removed {
-                            warn!(%error, "removing expired delegation tokens failed");
-                        }
-                    }
-                }
-                _ = txn_timeouts.tick() => self.txn.abort_timed_out().await,
-                _ = txn_expiry.tick() => self.txn.expire_transactional_ids().await,
-                _ = isr_check.tick() => {
-                    for partition in self.partitions.online() {
-                        if let Some((isr, _, _)) = partition.lagging_isr(max_lag) {
-                            info!(partition = %partition.topic_partition(), ?isr, "followers lag: shrinking the ISR");
-                            self.propose_isr(partition, isr);
-                        }
-                    }
-                }
-                _ = cleaner.tick(), if self.config.log_cleaner_enable => {
-                    // log.cleaner.dedupe.buffer.size may be changed at run time;
-                    // gregor's one cleaner task gets all of it, as Kafka's one
-                    // cleaner thread (log.cleaner.threads=1) does.
-                    let dedupe_buffer_size = self
-                        .config_layers()
-                        .map_or(self.config.log_cleaner_dedupe_buffer_size, |layers| {
-                            layers.effective.log_cleaner_dedupe_buffer_size
-                        });
-                    let dedupe_buffer_size = usize::try_from(dedupe_buffer_size).unwrap_or(0);
-                    for partition in self.partitions.online() {
-                        if let Err(error) = partition.compact(now_ms(), dedupe_buffer_size).await {
-                            warn!(partition = %partition.topic_partition(), %error, "compaction failed");
-                        }
-                    }
-                }
-                _ = producer_expiry.tick() => {
-                    // producer.id.expiration.ms may be changed at run time
-                    let expiration = self
-                        .config_layers()
-                        .map_or(self.config.producer_id_expiration_ms, |layers| {
-                            layers.effective.producer_id_expiration_ms
-                        });
-                    for partition in self.partitions.online() {
-                        if let Err(error) = partition.expire_producers(now_ms(), expiration).await {
-                            warn!(partition = %partition.topic_partition(), %error, "producer expiry failed");
-                        }
-                    }
-                }
-                _ = retention.tick() => {
-                    for partition in self.partitions.online() {
-                        if let Err(error) = partition.apply_retention(now_ms()).await {
-                            warn!(partition = %partition.topic_partition(), %error, "retention failed");
-                        }
-                    }
-                }
-                _ = flush.tick() => {
-                    for partition in self.partitions.online() {
-                        if let Err(error) = partition.maybe_flush_by_time().await {
-                            warn!(partition = %partition.topic_partition(), %error, "flush failed");
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// Stops the metadata quorum without flushing anything (a simulated
     /// crash). Blocking.
     pub fn stop_metadata_quorum(&self) {
@@ -899,25 +584,6 @@ impl Broker {
                 .controlled_shutdown(&self.config.replication, CONTROLLED_SHUTDOWN_WAIT)
                 .await;
         }
-    }
-
-    /// Writes every online partition's high watermark to its log dir's
-    /// `replication-offset-checkpoint`. Blocking.
-    fn checkpoint_high_watermarks(&self) {
-        let entries: Vec<_> = self
-            .partitions
-            .online()
-            .into_iter()
-            .map(|p| {
-                let high_watermark = p.high_watermark();
-                (
-                    Arc::clone(p.log_dir()),
-                    p.topic_partition().clone(),
-                    high_watermark,
-                )
-            })
-            .collect();
-        self.logs.checkpoint_high_watermarks(&entries);
     }
 
     /// Flushes every log, checkpoints the high watermarks and leaves the

@@ -1,0 +1,137 @@
+//! The broker's periodic work (Kafka's scheduler tasks of `LogManager`,
+//! `ReplicaManager` and the coordinators): retention, compaction, producer
+//! expiry, time-based flushes, ISR shrinking, transaction time-outs,
+//! high-watermark checkpoints and expired delegation tokens.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use super::Broker;
+use crate::types::now_ms;
+
+impl Broker {
+    /// Runs retention, compaction, producer expiry, time-based flushes and
+    /// the transaction coordinator's time-outs until the broker stops.
+    pub async fn run_log_maintenance(self: Arc<Self>) {
+        let retention_every =
+            Duration::from_millis(self.config.log_retention_check_interval_ms.max(1));
+        let flush_every = Duration::from_millis(self.config.log_flush_scheduler_interval_ms.max(1));
+        let mut retention = tokio::time::interval(retention_every);
+        let mut flush = tokio::time::interval(flush_every);
+        let mut producer_expiry = tokio::time::interval(Duration::from_millis(
+            self.config.producer_id_expiration_check_interval_ms.max(1),
+        ));
+        let mut cleaner = tokio::time::interval(Duration::from_millis(
+            self.config.log_cleaner_backoff_ms.max(1),
+        ));
+        let max_lag = self.config.replication.replica_lag_time_max;
+        let mut isr_check = tokio::time::interval((max_lag / 2).max(Duration::from_millis(10)));
+        let txn = &self.config.txn;
+        let mut txn_timeouts =
+            tokio::time::interval(txn.abort_timed_out_interval.max(Duration::from_millis(1)));
+        let mut txn_expiry =
+            tokio::time::interval(txn.remove_expired_interval.max(Duration::from_millis(1)));
+        let mut token_expiry =
+            tokio::time::interval(self.config.delegation_token.expiry_check_interval());
+        let tokens_on = self.config.delegation_token.secret().is_some();
+        let mut high_watermark_checkpoint = tokio::time::interval(Duration::from_millis(
+            self.config
+                .replica_high_watermark_checkpoint_interval_ms
+                .max(1),
+        ));
+        loop {
+            tokio::select! {
+                _ = high_watermark_checkpoint.tick() => {
+                    let broker = Arc::clone(&self);
+                    let _ = tokio::task::spawn_blocking(move || broker.checkpoint_high_watermarks()).await;
+                }
+                _ = token_expiry.tick(), if tokens_on => {
+                    if self.controller.is_active() {
+                        let removed = self
+                            .on_controller(|broker| {
+                                Ok(broker.controller.remove_expired_delegation_tokens(now_ms())?)
+                            })
+                            .await;
+                        if let Err(error) = removed {
+                            warn!(%error, "removing expired delegation tokens failed");
+                        }
+                    }
+                }
+                _ = txn_timeouts.tick() => self.txn.abort_timed_out().await,
+                _ = txn_expiry.tick() => self.txn.expire_transactional_ids().await,
+                _ = isr_check.tick() => {
+                    for partition in self.partitions.online() {
+                        if let Some((isr, _, _)) = partition.lagging_isr(max_lag) {
+                            info!(partition = %partition.topic_partition(), ?isr, "followers lag: shrinking the ISR");
+                            self.propose_isr(partition, isr);
+                        }
+                    }
+                }
+                _ = cleaner.tick(), if self.config.log_cleaner_enable => {
+                    // log.cleaner.dedupe.buffer.size may be changed at run time;
+                    // gregor's one cleaner task gets all of it, as Kafka's one
+                    // cleaner thread (log.cleaner.threads=1) does.
+                    let dedupe_buffer_size = self
+                        .config_layers()
+                        .map_or(self.config.log_cleaner_dedupe_buffer_size, |layers| {
+                            layers.effective.log_cleaner_dedupe_buffer_size
+                        });
+                    let dedupe_buffer_size = usize::try_from(dedupe_buffer_size).unwrap_or(0);
+                    for partition in self.partitions.online() {
+                        if let Err(error) = partition.compact(now_ms(), dedupe_buffer_size).await {
+                            warn!(partition = %partition.topic_partition(), %error, "compaction failed");
+                        }
+                    }
+                }
+                _ = producer_expiry.tick() => {
+                    // producer.id.expiration.ms may be changed at run time
+                    let expiration = self
+                        .config_layers()
+                        .map_or(self.config.producer_id_expiration_ms, |layers| {
+                            layers.effective.producer_id_expiration_ms
+                        });
+                    for partition in self.partitions.online() {
+                        if let Err(error) = partition.expire_producers(now_ms(), expiration).await {
+                            warn!(partition = %partition.topic_partition(), %error, "producer expiry failed");
+                        }
+                    }
+                }
+                _ = retention.tick() => {
+                    for partition in self.partitions.online() {
+                        if let Err(error) = partition.apply_retention(now_ms()).await {
+                            warn!(partition = %partition.topic_partition(), %error, "retention failed");
+                        }
+                    }
+                }
+                _ = flush.tick() => {
+                    for partition in self.partitions.online() {
+                        if let Err(error) = partition.maybe_flush_by_time().await {
+                            warn!(partition = %partition.topic_partition(), %error, "flush failed");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes every online partition's high watermark to its log dir's
+    /// `replication-offset-checkpoint`. Blocking.
+    pub(super) fn checkpoint_high_watermarks(&self) {
+        let entries: Vec<_> = self
+            .partitions
+            .online()
+            .into_iter()
+            .map(|p| {
+                let high_watermark = p.high_watermark();
+                (
+                    Arc::clone(p.log_dir()),
+                    p.topic_partition().clone(),
+                    high_watermark,
+                )
+            })
+            .collect();
+        self.logs.checkpoint_high_watermarks(&entries);
+    }
+}
