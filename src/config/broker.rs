@@ -530,6 +530,15 @@ impl BrokerConfig {
                     }
                 }
                 "group.consumer.max.size" => config.group.consumer_max_size = number(name, value)?,
+                "group.consumer.migration.policy" => {
+                    config.group.migration_policy = crate::group::MigrationPolicy::parse(value)
+                        .ok_or_else(|| ConfigError::InvalidValue {
+                            name: name.to_string(),
+                            value: value.to_string(),
+                            reason: "one of disabled, upgrade, downgrade, bidirectional"
+                                .to_string(),
+                        })?;
+                }
                 "replica.lag.time.max.ms" => {
                     config.replication.replica_lag_time_max = millis(name, value)?
                 }
@@ -887,6 +896,10 @@ impl BrokerConfig {
             (
                 "group.consumer.max.size",
                 group.consumer_max_size.to_string(),
+            ),
+            (
+                "group.consumer.migration.policy",
+                group.migration_policy.name().to_string(),
             ),
             (
                 "offsets.retention.minutes",

@@ -444,6 +444,7 @@ const HONOURED: &[(&str, &str)] = &[
     ("group.consumer.max.heartbeat.interval.ms", "Upper bound of group.consumer.heartbeat.interval.ms."),
     ("group.consumer.max.session.timeout.ms", "Upper bound of group.consumer.session.timeout.ms."),
     ("group.consumer.max.size", "Largest number of members of a KIP-848 consumer group."),
+    ("group.consumer.migration.policy", "Whether a classic group with members becomes a consumer group when a KIP-848 member joins (upgrade), and back when its last KIP-848 member leaves (downgrade)."),
     ("group.consumer.min.heartbeat.interval.ms", "Lower bound of group.consumer.heartbeat.interval.ms."),
     ("group.consumer.min.session.timeout.ms", "Lower bound of group.consumer.session.timeout.ms."),
     ("group.consumer.session.timeout.ms", "A KIP-848 consumer group member that does not heartbeat for this long is removed and its partitions reassigned."),

@@ -19,7 +19,7 @@ use super::state::{
     CommittedOffset, Event, Group, GroupState, JoinRequest, JoinResult, Outcome, SyncRequest,
     SyncResult,
 };
-use super::{log_format, GroupConfig};
+use super::{log_format, migration, GroupConfig};
 use crate::error::KafkaError;
 use crate::metadata::MetadataImage;
 use crate::partition::Partitions;
@@ -53,8 +53,9 @@ pub struct MemberDescription {
 }
 
 pub(super) enum Command {
-    Join(JoinRequest, oneshot::Sender<JoinResult>),
-    Sync(SyncRequest, oneshot::Sender<SyncResult>),
+    /// `image` resolves the topics of a consumer group's classic members.
+    Join(JoinRequest, Arc<MetadataImage>, oneshot::Sender<JoinResult>),
+    Sync(SyncRequest, Arc<MetadataImage>, oneshot::Sender<SyncResult>),
     ConsumerHeartbeat {
         request: Heartbeat,
         image: Arc<MetadataImage>,
@@ -70,6 +71,7 @@ pub(super) enum Command {
         member_id: String,
         generation_id: i32,
         group_instance_id: Option<String>,
+        image: Arc<MetadataImage>,
         reply: oneshot::Sender<Option<ResponseError>>,
     },
     Leave {
@@ -177,6 +179,9 @@ pub(super) struct GroupActor {
     join_waiters: HashMap<String, oneshot::Sender<JoinResult>>,
     sync_waiters: HashMap<String, oneshot::Sender<SyncResult>>,
     next_retention_check: Instant,
+    /// The metadata the last member request came with: what a downgrade
+    /// at a member's time-out names topics by.
+    image: Option<Arc<MetadataImage>>,
 }
 
 impl GroupActor {
@@ -211,6 +216,7 @@ impl GroupActor {
             config,
             join_waiters: HashMap::new(),
             sync_waiters: HashMap::new(),
+            image: None,
         }
     }
 
@@ -236,18 +242,8 @@ impl GroupActor {
             let now = Instant::now();
             let events = self.group.poll(now, now_ms());
             self.apply(events).await;
-            let expired = self
-                .consumer
-                .as_mut()
-                .map(|consumer| consumer.poll(now))
-                .unwrap_or_default();
-            for member_id in &expired {
-                info!(group = %self.group.group_id, member = %member_id, "consumer group member removed: session or rebalance timeout");
-            }
-            if !expired.is_empty() {
-                // On failure the members are back, with new sessions.
-                let _ = self.persist_consumer().await;
-            }
+            let image = self.image.clone();
+            self.expire_consumer_members(now, image.as_deref()).await;
             if now >= self.next_retention_check {
                 self.next_retention_check = now + self.config.offsets_retention_check_interval;
                 self.expire_offsets().await;
@@ -262,15 +258,23 @@ impl GroupActor {
     async fn handle(&mut self, command: Command) {
         let now = Instant::now();
         let now_ms = now_ms();
+        match &command {
+            Command::Join(_, image, _)
+            | Command::Sync(_, image, _)
+            | Command::ConsumerHeartbeat { image, .. }
+            | Command::Heartbeat { image, .. } => self.image = Some(image.clone()),
+            _ => {}
+        }
         match command {
-            Command::Join(request, reply) => {
-                // Kafka without online migration: a classic member cannot
-                // join a consumer group that has members.
-                if self.consumer.as_ref().is_some_and(|c| !c.is_empty()) {
-                    let result = JoinResult::error(
-                        ResponseError::InconsistentGroupProtocol,
-                        &request.member_id,
-                    );
+            Command::Join(request, image, reply) => {
+                // A consumer group with members takes classic members in.
+                if let Some(consumer) = self.consumer.as_mut().filter(|c| !c.is_empty()) {
+                    let member_id = request.member_id.clone();
+                    let result = consumer.classic_join(now, &image, request);
+                    let result = match self.persist_consumer().await {
+                        Ok(()) => result,
+                        Err(error) => JoinResult::error(error.code(), &member_id),
+                    };
                     let _ = reply.send(result);
                     return;
                 }
@@ -291,7 +295,12 @@ impl GroupActor {
                 }
                 self.apply(events).await;
             }
-            Command::Sync(request, reply) => {
+            Command::Sync(request, image, reply) => {
+                if let Some(consumer) = self.consumer.as_mut() {
+                    let result = consumer.classic_sync(now, &image, &request);
+                    let _ = reply.send(result);
+                    return;
+                }
                 let (outcome, events) = self.group.sync(now, now_ms, request);
                 match outcome {
                     Outcome::Respond(result) => {
@@ -308,7 +317,10 @@ impl GroupActor {
                 image,
                 reply,
             } => {
-                let result = self.consumer_heartbeat(now, &image, request);
+                let result = match self.downgrade_on_leave(now, &image, &request).await {
+                    Some(result) => result,
+                    None => self.consumer_heartbeat(now, &image, request).await,
+                };
                 // The answer waits for the group's records, whatever it is:
                 // a refused heartbeat may have changed the group too.
                 let result = match self.persist_consumer().await {
@@ -334,15 +346,38 @@ impl GroupActor {
                 member_id,
                 generation_id,
                 group_instance_id,
+                image: _,
                 reply,
             } => {
-                let error = self.group.heartbeat(
-                    now,
-                    &member_id,
-                    generation_id,
-                    group_instance_id.as_deref(),
-                );
+                let error = match self.consumer.as_mut() {
+                    Some(consumer) => consumer.classic_heartbeat(
+                        now,
+                        &member_id,
+                        generation_id,
+                        group_instance_id.as_deref(),
+                    ),
+                    None => self.group.heartbeat(
+                        now,
+                        &member_id,
+                        generation_id,
+                        group_instance_id.as_deref(),
+                    ),
+                };
                 let _ = reply.send(error);
+            }
+            Command::Leave { members, reply } if self.consumer.is_some() => {
+                let results = members
+                    .iter()
+                    .map(|(member_id, instance_id)| match self.consumer.as_mut() {
+                        Some(consumer) => consumer.classic_leave(member_id, instance_id.as_deref()),
+                        None => Err(ResponseError::UnknownMemberId),
+                    })
+                    .collect();
+                let results = match self.persist_consumer().await {
+                    Ok(()) => results,
+                    Err(error) => vec![Err(error.code()); members.len()],
+                };
+                let _ = reply.send(results);
             }
             Command::Leave { members, reply } => {
                 let mut events = Vec::new();
@@ -705,25 +740,161 @@ impl GroupActor {
         }
     }
 
+    /// The online upgrade: the classic group's members move into a new
+    /// consumer group. Its records (and the classic group's tombstone) are
+    /// written first; if they cannot be, nothing changes.
+    async fn upgrade(
+        &mut self,
+        now: Instant,
+        image: &MetadataImage,
+    ) -> Result<(), ConsumerGroupError> {
+        let consumer = migration::upgrade(&self.group, &self.config, image, now)?;
+        let group_id = &self.group.group_id;
+        let image_after = consumer.image();
+        let records = log_format::group_key(group_id)
+            .and_then(|key| {
+                let mut records = vec![(key, None)];
+                records.extend(records::changes(
+                    group_id,
+                    &self.consumer_on_disk,
+                    &image_after,
+                )?);
+                Ok(records)
+            })
+            .map_err(|error| unstorable(group_id, error));
+        if let Err(error) = match records {
+            Ok(records) => self.storage.append(&records).await,
+            Err(error) => Err(error),
+        } {
+            warn!(group = %group_id, ?error, "writing the upgraded group failed");
+            return Err(ConsumerGroupError::CoordinatorNotAvailable(format!(
+                "The records of group {group_id} could not be written: {error:?}."
+            )));
+        }
+        self.consumer_on_disk = image_after;
+        self.consumer = Some(consumer);
+        let events = self.group.hand_over_members(now_ms());
+        self.apply(events).await;
+        Ok(())
+    }
+
+    /// A consumer-protocol member leaving a group in which only classic
+    /// members would remain: the online downgrade, if the policy allows
+    /// it. `None` when this is not such a leave.
+    async fn downgrade_on_leave(
+        &mut self,
+        now: Instant,
+        image: &MetadataImage,
+        request: &Heartbeat,
+    ) -> Option<Result<HeartbeatAnswer, ConsumerGroupError>> {
+        if request.member_epoch != super::consumer::LEAVE_GROUP_MEMBER_EPOCH {
+            return None;
+        }
+        let leaving = request.member_id.clone();
+        let result = self.downgrade(now, image, &leaving).await?;
+        Some(result.map(|()| HeartbeatAnswer {
+            member_id: leaving,
+            member_epoch: super::consumer::LEAVE_GROUP_MEMBER_EPOCH,
+            heartbeat_interval_ms: 0,
+            assignment: None,
+        }))
+    }
+
+    /// Turns the consumer group into a classic group without `leaving`,
+    /// if Kafka would ([`migration::downgrade`]): the consumer group's
+    /// tombstones and the classic group's record go in one batch, then the
+    /// classic members rebalance. `None` if the group stays as it is.
+    async fn downgrade(
+        &mut self,
+        now: Instant,
+        image: &MetadataImage,
+        leaving: &str,
+    ) -> Option<Result<(), ConsumerGroupError>> {
+        let now_ms = now_ms();
+        let consumer = self.consumer.as_ref()?;
+        let metadata = migration::downgrade(consumer, leaving, &self.config, image, now_ms)?;
+        let group_id = self.group.group_id.clone();
+        let mut classic = Group::new(&group_id, self.config.clone(), now_ms);
+        classic.restore(metadata.clone(), now);
+        let records = records::changes(&group_id, &self.consumer_on_disk, &Image::new())
+            .and_then(|mut records| {
+                records.push(group_record(&classic)?);
+                Ok(records)
+            })
+            .map_err(|error| unstorable(&group_id, error));
+        let stored = match records {
+            Ok(records) => self.storage.append(&records).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = stored {
+            warn!(group = %group_id, ?error, "writing the downgraded group failed");
+            return Some(Err(ConsumerGroupError::CoordinatorNotAvailable(format!(
+                "The records of group {group_id} could not be written: {error:?}."
+            ))));
+        }
+        info!(group = %group_id, member = %leaving, "the last consumer-protocol member left: the group is a classic group again");
+        self.consumer = None;
+        self.consumer_on_disk.clear();
+        self.group.restore(metadata, now);
+        let events = self.group.rebalance(now, now_ms);
+        self.apply(events).await;
+        Some(Ok(()))
+    }
+
+    /// Removes the consumer group's members whose time ran out; the last
+    /// consumer-protocol member among classic ones downgrades the group.
+    async fn expire_consumer_members(&mut self, now: Instant, image: Option<&MetadataImage>) {
+        let Some(consumer) = self.consumer.as_ref() else {
+            return;
+        };
+        let expired = consumer.expired_members(now);
+        if expired.is_empty() {
+            return;
+        }
+        for member_id in &expired {
+            if let Some(image) = image {
+                if let Some(result) = self.downgrade(now, image, member_id).await {
+                    match result {
+                        Ok(()) => return,
+                        Err(error) => {
+                            warn!(group = %self.group.group_id, %error, "downgrading the group failed; removing the member")
+                        }
+                    }
+                }
+            }
+            let Some(consumer) = self.consumer.as_mut() else {
+                return;
+            };
+            info!(group = %self.group.group_id, member = %member_id, "consumer group member removed: session or rebalance timeout");
+            consumer.fence(member_id);
+        }
+        // On failure the members are back, with new sessions.
+        let _ = self.persist_consumer().await;
+    }
+
     /// A ConsumerGroupHeartbeat: the group becomes a consumer group on a
-    /// join if it has no classic members; a classic group with members is
-    /// not one (Kafka without online migration answers the same).
-    fn consumer_heartbeat(
+    /// join, holding the classic group's members if it had any (an online
+    /// upgrade, if the migration policy allows it).
+    async fn consumer_heartbeat(
         &mut self,
         now: Instant,
         image: &MetadataImage,
         request: Heartbeat,
     ) -> Result<HeartbeatAnswer, ConsumerGroupError> {
-        if self.consumer.is_none() {
-            if !self.group.is_empty() {
+        let joining = request.member_epoch == super::consumer::JOIN_GROUP_MEMBER_EPOCH;
+        if self.consumer.is_none() && !self.group.is_empty() {
+            if !joining {
                 return Err(ConsumerGroupError::GroupIdNotFound(format!(
                     "Group {} is not a consumer group.",
                     self.group.group_id
                 )));
             }
+            self.upgrade(now, image).await?;
+        }
+        if self.consumer.is_none() {
             // No consumer group of this id, in memory or on disk: only a
             // join makes one.
-            if request.member_epoch != super::consumer::JOIN_GROUP_MEMBER_EPOCH {
+            if !joining {
                 return Err(ConsumerGroupError::UnknownMemberId(format!(
                     "Member {} is not a member of group {}.",
                     request.member_id, self.group.group_id

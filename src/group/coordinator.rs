@@ -54,6 +54,9 @@ type PendingRecords = HashMap<i64, Vec<(Vec<u8>, Option<Vec<u8>>)>>;
 struct Restored {
     group: Group,
     consumer: Image,
+    /// Whether the classic group's metadata record stands (not a
+    /// tombstone): an empty classic group keeps its generation.
+    classic_record: bool,
 }
 
 impl Restored {
@@ -61,7 +64,16 @@ impl Restored {
         Restored {
             group: Group::new(group_id, config.clone(), now_ms()),
             consumer: Image::new(),
+            classic_record: false,
         }
+    }
+
+    /// Whether anything of the group is left once its records are read.
+    fn exists(&self) -> bool {
+        self.classic_record
+            || !self.consumer.is_empty()
+            || !self.group.offsets.is_empty()
+            || !self.group.pending_txn_offsets.is_empty()
     }
 }
 
@@ -136,7 +148,7 @@ impl GroupCoordinator {
             })?;
             self.restore_pending(&mut groups, pending);
         }
-        groups.retain(|_, restored| restored.group.state != GroupState::Dead);
+        groups.retain(|_, restored| restored.exists());
         if !groups.is_empty() || records > 0 || skipped > 0 {
             info!(
                 partition = index,
@@ -241,10 +253,6 @@ impl GroupCoordinator {
         let restored = groups
             .entry(group_id.clone())
             .or_insert_with(|| Restored::new(&group_id, &self.config));
-        // A record written after the group was deleted is a new group's.
-        if value.is_some() && restored.group.state == GroupState::Dead {
-            *restored = Restored::new(&group_id, &self.config);
-        }
         let group = &mut restored.group;
         match (key, value) {
             (Key::Offset { partition, .. }, Some(value)) => {
@@ -258,12 +266,18 @@ impl GroupCoordinator {
             (Key::Group { .. }, Some(value)) => {
                 if let Some(metadata) = log_format::decode_group_value(value) {
                     group.restore(metadata, std::time::Instant::now());
+                    restored.classic_record = true;
                 }
             }
             (Key::Group { .. }, None) => {
-                group.offsets.clear();
-                group.state = GroupState::Dead;
-                restored.consumer.clear();
+                // The classic group is gone: deleted (its offsets and
+                // consumer records have tombstones of their own) or
+                // upgraded to a consumer group, whose records follow.
+                let mut fresh = Group::new(&group_id, self.config.clone(), now_ms());
+                fresh.offsets = std::mem::take(&mut group.offsets);
+                fresh.pending_txn_offsets = std::mem::take(&mut group.pending_txn_offsets);
+                *group = fresh;
+                restored.classic_record = false;
             }
             (Key::Consumer { record, .. }, Some(value)) => {
                 match records::decode_value(&record, value) {
@@ -333,9 +347,16 @@ impl GroupCoordinator {
         response.await.ok()
     }
 
-    pub async fn join(&self, group_id: &str, request: JoinRequest) -> JoinResult {
+    /// JoinGroup; `image` is the metadata a consumer group's classic
+    /// members' subscriptions are resolved in.
+    pub async fn join(
+        &self,
+        group_id: &str,
+        request: JoinRequest,
+        image: Arc<MetadataImage>,
+    ) -> JoinResult {
         let member_id = request.member_id.clone();
-        self.ask(group_id, true, |reply| Command::Join(request, reply))
+        self.ask(group_id, true, |reply| Command::Join(request, image, reply))
             .await
             .unwrap_or_else(|| JoinResult {
                 error: Some(GONE),
@@ -387,15 +408,22 @@ impl GroupCoordinator {
         self.ask(group_id, false, command).await.unwrap_or(Ok(()))
     }
 
-    pub async fn sync(&self, group_id: &str, request: SyncRequest) -> SyncResult {
-        self.ask(group_id, false, |reply| Command::Sync(request, reply))
-            .await
-            .unwrap_or(SyncResult {
-                error: Some(ResponseError::UnknownMemberId),
-                protocol_type: None,
-                protocol_name: None,
-                assignment: Bytes::new(),
-            })
+    pub async fn sync(
+        &self,
+        group_id: &str,
+        request: SyncRequest,
+        image: Arc<MetadataImage>,
+    ) -> SyncResult {
+        self.ask(group_id, false, |reply| {
+            Command::Sync(request, image, reply)
+        })
+        .await
+        .unwrap_or(SyncResult {
+            error: Some(ResponseError::UnknownMemberId),
+            protocol_type: None,
+            protocol_name: None,
+            assignment: Bytes::new(),
+        })
     }
 
     pub async fn heartbeat(
@@ -404,11 +432,13 @@ impl GroupCoordinator {
         member_id: String,
         generation_id: i32,
         group_instance_id: Option<String>,
+        image: Arc<MetadataImage>,
     ) -> Option<ResponseError> {
         let command = |reply| Command::Heartbeat {
             member_id,
             generation_id,
             group_instance_id,
+            image,
             reply,
         };
         self.ask(group_id, false, command)
@@ -689,5 +719,56 @@ mod tests {
         let restored = coordinator.restored.lock().unwrap();
         assert_eq!(restored.get("c1").map(|g| &g.consumer), Some(&one));
         assert!(!restored.contains_key("c2"));
+    }
+
+    /// An online upgrade writes the classic group's tombstone and the
+    /// consumer group's records; a downgrade the reverse. Offsets committed
+    /// on either side of either stay.
+    #[test]
+    fn the_load_keeps_offsets_across_a_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let classic = |group: &str| {
+            let mut group = Group::new(group, GroupConfig::default(), 0);
+            group.generation_id = 4;
+            group.protocol_type = Some("consumer".into());
+            group_record_of(&group)
+        };
+        let two = consumer_image(5, &["m-1", "m-2"]);
+        let mut upgraded = vec![(log_format::group_key("up").unwrap(), None)];
+        upgraded.extend(records::changes("up", &Image::new(), &two).unwrap());
+        let mut downgraded = records::changes("down", &Image::new(), &two).unwrap();
+        let mut back = records::changes("down", &two, &Image::new()).unwrap();
+        back.push(classic("down"));
+        downgraded.extend(back);
+        let batches = [
+            batch(&[classic("up"), commit("up", 10)]),
+            batch(&upgraded),
+            batch(&downgraded),
+            batch(&[commit("down", 20)]),
+        ];
+        let topic_partition = TopicPartition::new(OFFSETS_TOPIC, 0);
+        let (partition, _, _) = partition_of(dir.path(), topic_partition, &batches);
+        let partitions = Arc::new(Partitions::default());
+        partitions.insert(partition);
+        let coordinator = Arc::new(GroupCoordinator::new(GroupConfig::default(), partitions));
+        let loading = Arc::clone(&coordinator);
+        terminates(move || loading.load_partition(0)).unwrap();
+        let restored = coordinator.restored.lock().unwrap();
+        let orders = TopicPartition::new("orders", 0);
+        let up = &restored["up"];
+        assert_eq!(up.consumer, two);
+        assert_eq!(up.group.offsets[&orders].offset, 10);
+        assert_eq!(up.group.generation_id, 0, "the classic group is gone");
+        let down = &restored["down"];
+        assert!(down.consumer.is_empty());
+        assert_eq!(down.group.generation_id, 4);
+        assert_eq!(down.group.offsets[&orders].offset, 20);
+    }
+
+    fn group_record_of(group: &Group) -> (Vec<u8>, Option<Vec<u8>>) {
+        (
+            log_format::group_key(&group.group_id).unwrap(),
+            Some(log_format::group_value(group).unwrap()),
+        )
     }
 }

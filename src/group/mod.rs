@@ -12,6 +12,7 @@ pub mod consumer;
 pub mod consumer_protocol;
 pub mod coordinator;
 pub mod log_format;
+mod migration;
 pub mod state;
 
 use std::time::Duration;
@@ -57,6 +58,58 @@ pub struct GroupConfig {
     pub consumer_assignors: Vec<String>,
     /// `group.consumer.max.size`
     pub consumer_max_size: usize,
+    /// `group.consumer.migration.policy`
+    pub migration_policy: MigrationPolicy,
+}
+
+/// `group.consumer.migration.policy`: whether a group with members moves
+/// online between the classic protocol and KIP-848's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MigrationPolicy {
+    Disabled,
+    /// Classic groups become consumer groups when a consumer joins.
+    Upgrade,
+    /// Consumer groups whose last consumer-protocol member leaves become
+    /// classic groups again.
+    Downgrade,
+    #[default]
+    Bidirectional,
+}
+
+impl MigrationPolicy {
+    /// Kafka's values, in any case.
+    pub fn parse(value: &str) -> Option<MigrationPolicy> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "disabled" => Some(MigrationPolicy::Disabled),
+            "upgrade" => Some(MigrationPolicy::Upgrade),
+            "downgrade" => Some(MigrationPolicy::Downgrade),
+            "bidirectional" => Some(MigrationPolicy::Bidirectional),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MigrationPolicy::Disabled => "disabled",
+            MigrationPolicy::Upgrade => "upgrade",
+            MigrationPolicy::Downgrade => "downgrade",
+            MigrationPolicy::Bidirectional => "bidirectional",
+        }
+    }
+
+    pub fn upgrades(self) -> bool {
+        matches!(
+            self,
+            MigrationPolicy::Upgrade | MigrationPolicy::Bidirectional
+        )
+    }
+
+    pub fn downgrades(self) -> bool {
+        matches!(
+            self,
+            MigrationPolicy::Downgrade | MigrationPolicy::Bidirectional
+        )
+    }
 }
 
 impl Default for GroupConfig {
@@ -83,6 +136,7 @@ impl Default for GroupConfig {
             ),
             consumer_assignors: vec!["uniform".to_string(), "range".to_string()],
             consumer_max_size: i32::MAX as usize,
+            migration_policy: MigrationPolicy::Bidirectional,
         }
     }
 }

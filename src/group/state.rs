@@ -830,37 +830,54 @@ impl Group {
         }
     }
 
-    /// The protocol every member supports that most members prefer.
     fn select_protocol(&self) -> Option<String> {
-        let first = self.members.values().next()?;
-        let candidates: Vec<&String> = first
-            .protocols
-            .iter()
-            .map(|(name, _)| name)
-            .filter(|name| {
-                self.members
-                    .values()
-                    .all(|m| m.protocols.iter().any(|(n, _)| n == *name))
-            })
-            .collect();
-        let mut votes: Vec<(usize, &String)> = candidates.iter().map(|c| (0, *c)).collect();
+        select_protocol(self.members.values().map(|m| m.protocols.as_slice()))
+    }
+
+    /// The members now belong to a consumer group (an online upgrade):
+    /// members waiting in JoinGroup or SyncGroup are told to rejoin, as
+    /// Kafka answers them, and the classic group is left empty; its
+    /// offsets stay.
+    pub fn hand_over_members(&mut self, now_ms: i64) -> Vec<Event> {
+        let mut events = Vec::new();
         for member in self.members.values() {
-            if let Some((name, _)) = member
-                .protocols
-                .iter()
-                .find(|(n, _)| candidates.contains(&n))
-            {
-                if let Some(vote) = votes.iter_mut().find(|(_, c)| *c == name) {
-                    vote.0 += 1;
-                }
+            if member.awaiting_join {
+                events.push(Event::Joined {
+                    member_id: member.member_id.clone(),
+                    result: JoinResult::error(
+                        ResponseError::RebalanceInProgress,
+                        &member.member_id,
+                    ),
+                });
+            }
+            if member.awaiting_sync {
+                events.push(Event::Synced {
+                    member_id: member.member_id.clone(),
+                    result: SyncResult::error(ResponseError::RebalanceInProgress),
+                });
             }
         }
-        // Highest vote; on a tie, the earlier candidate in the first member's order.
-        votes
-            .iter()
-            .rev()
-            .max_by_key(|(count, _)| *count)
-            .map(|(_, name)| (*name).clone())
+        self.members.clear();
+        self.join_order.clear();
+        self.static_members.clear();
+        self.pending_members.clear();
+        self.rebalance_deadline = None;
+        self.initial_delay = None;
+        self.sync_deadline = None;
+        self.leader_id = None;
+        self.protocol_name = None;
+        self.protocol_type = None;
+        self.set_state(GroupState::Empty, now_ms);
+        events
+    }
+
+    /// Starts a rebalance: the members are told to rejoin.
+    pub fn rebalance(&mut self, now: Instant, now_ms: i64) -> Vec<Event> {
+        let mut events = Vec::new();
+        if self.state != GroupState::PreparingRebalance && !self.members.is_empty() {
+            self.prepare_rebalance(now, now_ms, &mut events);
+        }
+        events
     }
 
     fn forget_member(&mut self, member_id: &str) -> Option<Member> {
@@ -1113,6 +1130,38 @@ impl Group {
                 .is_some_and(|topics| topics.iter().any(|t| t == topic))
         })
     }
+}
+
+/// The protocol every member supports that most members prefer; on a tie,
+/// the one the first member prefers. `members` gives each member's
+/// protocols by preference.
+pub fn select_protocol<'a>(
+    members: impl Iterator<Item = &'a [(String, Bytes)]> + Clone,
+) -> Option<String> {
+    let first = members.clone().next()?;
+    let candidates: Vec<&String> = first
+        .iter()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            members
+                .clone()
+                .all(|protocols| protocols.iter().any(|(n, _)| n == *name))
+        })
+        .collect();
+    let mut votes: Vec<(usize, &String)> = candidates.iter().map(|c| (0, *c)).collect();
+    for protocols in members {
+        if let Some((name, _)) = protocols.iter().find(|(n, _)| candidates.contains(&n)) {
+            if let Some(vote) = votes.iter_mut().find(|(_, c)| *c == name) {
+                vote.0 += 1;
+            }
+        }
+    }
+    // Highest vote; on a tie, the earlier candidate in the first member's order.
+    votes
+        .iter()
+        .rev()
+        .max_by_key(|(count, _)| *count)
+        .map(|(_, name)| (*name).clone())
 }
 
 #[cfg(test)]

@@ -155,20 +155,23 @@ pub struct ConsumerGroup {
     pub group_epoch: i32,
     /// The group epoch the target assignment was computed for.
     pub assignment_epoch: i32,
-    members: BTreeMap<String, ConsumerMember>,
+    pub(super) members: BTreeMap<String, ConsumerMember>,
     /// Member id by instance id, for static members.
-    static_members: HashMap<String, String>,
-    target: BTreeMap<String, Assignment>,
+    pub(super) static_members: HashMap<String, String>,
+    pub(super) target: BTreeMap<String, Assignment>,
     /// The epoch of the member owning each partition (assigned or pending
     /// revocation); partitions nobody owns are absent.
     partition_epochs: HashMap<(Uuid, i32), i32>,
     subscription_metadata: BTreeMap<String, SubscribedTopic>,
-    session_deadlines: HashMap<String, Instant>,
+    pub(super) session_deadlines: HashMap<String, Instant>,
     /// Members that must give up partitions, and until when.
     revocation_deadlines: HashMap<String, Instant>,
+    /// Classic members that must rejoin, or sync after joining, and until
+    /// when (their rebalance timeout: Kafka's join and sync timers).
+    pub(super) classic_deadlines: HashMap<String, Instant>,
     /// The members' topic regexes, compiled.
     regexes: HashMap<String, regex::Regex>,
-    config: GroupConfig,
+    pub(super) config: GroupConfig,
 }
 
 /// A snapshot for ConsumerGroupDescribe, DescribeGroups and ListGroups.
@@ -195,6 +198,7 @@ impl ConsumerGroup {
             subscription_metadata: BTreeMap::new(),
             session_deadlines: HashMap::new(),
             revocation_deadlines: HashMap::new(),
+            classic_deadlines: HashMap::new(),
             regexes: HashMap::new(),
             config,
         }
@@ -241,6 +245,7 @@ impl ConsumerGroup {
                 subscribed_topic_regex: member.subscribed_topic_regex.clone(),
                 rebalance_timeout_ms: member.rebalance_timeout_ms,
                 server_assignor: member.server_assignor.clone(),
+                classic: member.classic.clone(),
             };
             let current = CurrentAssignment {
                 member_epoch: member.member_epoch,
@@ -303,6 +308,7 @@ impl ConsumerGroup {
                     member.subscribed_topic_regex = metadata.subscribed_topic_regex.clone();
                     member.rebalance_timeout_ms = metadata.rebalance_timeout_ms;
                     member.server_assignor = metadata.server_assignor.clone();
+                    member.classic = metadata.classic.clone();
                 }
                 (
                     RecordKey::CurrentMemberAssignment(member_id),
@@ -324,15 +330,14 @@ impl ConsumerGroup {
         }
         for member in members.into_values() {
             let member_id = member.member_id.clone();
-            if member.state == MemberState::UnrevokedPartitions {
+            if member.state == MemberState::UnrevokedPartitions && !member.uses_classic_protocol() {
                 let timeout = Duration::from_millis(member.rebalance_timeout_ms.max(0) as u64);
                 group
                     .revocation_deadlines
                     .insert(member_id.clone(), now + timeout);
             }
-            group
-                .session_deadlines
-                .insert(member_id, now + group.config.consumer_session_timeout);
+            let session = group.session_timeout(&member);
+            group.session_deadlines.insert(member_id, now + session);
             group.update_member(member);
         }
         Some(group)
@@ -390,24 +395,64 @@ impl ConsumerGroup {
         self.session_deadlines
             .values()
             .chain(self.revocation_deadlines.values())
+            .chain(self.classic_deadlines.values())
             .min()
             .copied()
     }
 
-    /// Removes the members whose session or revocation time ran out;
-    /// returns their ids.
-    pub fn poll(&mut self, now: Instant) -> Vec<String> {
+    /// The members whose session, revocation, join or sync time ran out;
+    /// the caller removes them ([`ConsumerGroup::fence`]), or downgrades
+    /// the group without them.
+    pub fn expired_members(&self, now: Instant) -> Vec<String> {
         let expired: BTreeSet<String> = self
             .session_deadlines
             .iter()
             .chain(self.revocation_deadlines.iter())
+            .chain(self.classic_deadlines.iter())
             .filter(|(_, deadline)| **deadline <= now)
             .map(|(member_id, _)| member_id.clone())
             .collect();
-        for member_id in &expired {
-            self.remove_member(member_id);
-        }
         expired.into_iter().collect()
+    }
+
+    /// Removes a member that left or timed out: its partitions go to the
+    /// others with the next target assignment.
+    pub fn fence(&mut self, member_id: &str) {
+        self.remove_member(member_id);
+    }
+
+    /// How long a member lives without a heartbeat: the group's session
+    /// timeout, or a classic member's own.
+    pub(super) fn session_timeout(&self, member: &ConsumerMember) -> Duration {
+        match &member.classic {
+            Some(classic) => Duration::from_millis(classic.session_timeout_ms.max(0) as u64),
+            None => self.config.consumer_session_timeout,
+        }
+    }
+
+    /// The members, by id.
+    pub fn members(&self) -> impl Iterator<Item = &ConsumerMember> {
+        self.members.values()
+    }
+
+    /// The member's target assignment.
+    pub fn target_of(&self, member_id: &str) -> Option<&Assignment> {
+        self.target.get(member_id)
+    }
+
+    /// Whether `member_id` leaving would leave only members speaking the
+    /// classic protocol (at least one): Kafka then downgrades the group.
+    pub fn only_classic_members_without(&self, member_id: &str) -> bool {
+        self.members.len() > 1
+            && self
+                .members
+                .get(member_id)
+                .is_some_and(|m| !m.uses_classic_protocol())
+            && self
+                .members
+                .values()
+                .filter(|m| m.member_id != member_id)
+                .all(ConsumerMember::uses_classic_protocol)
     }
 
     /// One ConsumerGroupHeartbeat (join, heartbeat or leave), validated
@@ -443,6 +488,7 @@ impl ConsumerGroup {
         };
         let is_new = !self.members.contains_key(&member_id);
         let mut updated = member.clone();
+        updated.classic = None;
         if request.instance_id.is_some() {
             updated.instance_id = request.instance_id.clone();
         }
@@ -467,49 +513,11 @@ impl ConsumerGroup {
         }
         updated.client_id = request.client_id.clone();
         updated.client_host = request.client_host.clone();
-        let mut bump = updated.subscribed_topic_names != member.subscribed_topic_names
-            || updated.subscribed_topic_regex != member.subscribed_topic_regex
-            || updated.server_assignor != member.server_assignor;
-        self.update_member(updated.clone());
         if is_new {
             tracing::info!(group = %self.group_id, member = %member_id, "member joins the consumer group");
         }
-        let metadata = self.subscription_metadata(image);
-        if metadata != self.subscription_metadata {
-            self.subscription_metadata = metadata;
-            bump = true;
-        }
-        if bump {
-            self.group_epoch += 1;
-        }
-        if self.group_epoch > self.assignment_epoch {
-            self.compute_target_assignment();
-        }
-        if !updated.is_reconciled_to(self.assignment_epoch) {
-            let target = self.target.get(&member_id).cloned().unwrap_or_default();
-            let next = reconcile(
-                &updated,
-                self.assignment_epoch,
-                &target,
-                request.owned.as_ref(),
-                |topic_id, partition| self.partition_epoch(topic_id, partition),
-            );
-            if next != updated {
-                match next.state {
-                    super::MemberState::UnrevokedPartitions => {
-                        let timeout =
-                            Duration::from_millis(next.rebalance_timeout_ms.max(0) as u64);
-                        self.revocation_deadlines
-                            .insert(member_id.clone(), now + timeout);
-                    }
-                    _ => {
-                        self.revocation_deadlines.remove(&member_id);
-                    }
-                }
-                self.update_member(next.clone());
-                updated = next;
-            }
-        }
+        let updated =
+            self.update_and_reconcile(now, image, &member, updated, request.owned.as_ref());
         self.session_deadlines.insert(
             member_id.clone(),
             now + self.config.consumer_session_timeout,
@@ -521,6 +529,64 @@ impl ConsumerGroup {
             heartbeat_interval_ms: self.config.consumer_heartbeat_interval.as_millis() as i32,
             assignment: (request.is_full() || changed).then(|| updated.assigned_partitions.clone()),
         })
+    }
+
+    /// Stores a member's new subscription (`member` is how it was), bumps
+    /// the group epoch if the subscriptions or the subscribed topics
+    /// changed, recomputes the target assignment if the epoch moved past
+    /// it, and moves the member one step towards its target; `owned` is
+    /// what it reported owning. Returns the member as it now is.
+    pub(super) fn update_and_reconcile(
+        &mut self,
+        now: Instant,
+        image: &MetadataImage,
+        member: &ConsumerMember,
+        updated: ConsumerMember,
+        owned: Option<&Assignment>,
+    ) -> ConsumerMember {
+        let mut bump = updated.subscribed_topic_names != member.subscribed_topic_names
+            || updated.subscribed_topic_regex != member.subscribed_topic_regex
+            || updated.server_assignor != member.server_assignor;
+        self.update_member(updated.clone());
+        let metadata = self.subscription_metadata(image);
+        if metadata != self.subscription_metadata {
+            self.subscription_metadata = metadata;
+            bump = true;
+        }
+        if bump {
+            self.group_epoch += 1;
+        }
+        if self.group_epoch > self.assignment_epoch {
+            self.compute_target_assignment();
+        }
+        if updated.is_reconciled_to(self.assignment_epoch) {
+            return updated;
+        }
+        let target = self
+            .target
+            .get(&updated.member_id)
+            .cloned()
+            .unwrap_or_default();
+        let next = reconcile(
+            &updated,
+            self.assignment_epoch,
+            &target,
+            owned,
+            |topic_id, partition| self.partition_epoch(topic_id, partition),
+        );
+        if next == updated {
+            return updated;
+        }
+        // Classic members have join and sync timers instead.
+        if next.state == MemberState::UnrevokedPartitions && !next.uses_classic_protocol() {
+            let timeout = Duration::from_millis(next.rebalance_timeout_ms.max(0) as u64);
+            self.revocation_deadlines
+                .insert(next.member_id.clone(), now + timeout);
+        } else {
+            self.revocation_deadlines.remove(&next.member_id);
+        }
+        self.update_member(next.clone());
+        next
     }
 
     fn dynamic_member(
@@ -667,7 +733,8 @@ impl ConsumerGroup {
             return Ok(());
         }
         let member = self.known_member(member_id)?;
-        if !transactional && api_version < 9 {
+        // A classic member commits with its generation, at any version.
+        if !transactional && api_version < 9 && !member.uses_classic_protocol() {
             return Err(ConsumerGroupError::UnsupportedVersion(
                 "OffsetCommit version 9 or above must be used by members using the modern group protocol"
                     .into(),
@@ -688,7 +755,10 @@ impl ConsumerGroup {
         check_epoch_is_current(self.known_member(member_id)?, member_epoch)
     }
 
-    fn known_member(&self, member_id: &str) -> Result<&ConsumerMember, ConsumerGroupError> {
+    pub(super) fn known_member(
+        &self,
+        member_id: &str,
+    ) -> Result<&ConsumerMember, ConsumerGroupError> {
         self.members.get(member_id).ok_or_else(|| {
             ConsumerGroupError::UnknownMemberId(format!(
                 "Member {member_id} is not a member of group {}.",
@@ -697,7 +767,7 @@ impl ConsumerGroup {
         })
     }
 
-    fn partition_epoch(&self, topic_id: Uuid, partition: i32) -> i32 {
+    pub(super) fn partition_epoch(&self, topic_id: Uuid, partition: i32) -> i32 {
         self.partition_epochs
             .get(&(topic_id, partition))
             .copied()
@@ -705,7 +775,7 @@ impl ConsumerGroup {
     }
 
     /// Stores a member's new state, keeping who-owns-what in step.
-    fn update_member(&mut self, member: ConsumerMember) {
+    pub(super) fn update_member(&mut self, member: ConsumerMember) {
         if let Some(pattern) = &member.subscribed_topic_regex {
             if !self.regexes.contains_key(pattern) {
                 if let Ok(regex) = topic_regex(pattern) {
@@ -729,7 +799,7 @@ impl ConsumerGroup {
     }
 
     /// Drops a member without touching the group epoch.
-    fn forget_member(&mut self, member_id: &str) {
+    pub(super) fn forget_member(&mut self, member_id: &str) {
         if let Some(member) = self.members.remove(member_id) {
             for key in member.owned_partitions() {
                 self.partition_epochs.remove(&key);
@@ -743,11 +813,12 @@ impl ConsumerGroup {
         self.target.remove(member_id);
         self.session_deadlines.remove(member_id);
         self.revocation_deadlines.remove(member_id);
+        self.classic_deadlines.remove(member_id);
     }
 
     /// A member leaves or is fenced: its partitions are free for the
     /// others once the next target assignment gives them out.
-    fn remove_member(&mut self, member_id: &str) {
+    pub(super) fn remove_member(&mut self, member_id: &str) {
         if self.members.contains_key(member_id) {
             self.forget_member(member_id);
             self.group_epoch += 1;
@@ -885,27 +956,39 @@ fn topic_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
     regex::Regex::new(&format!("^(?:{pattern})$"))
 }
 
+/// A commit's or fetch's epoch against the member's: a classic member's
+/// generation is its member epoch (ILLEGAL_GENERATION when it is not).
 fn check_epoch_is_current(
     member: &ConsumerMember,
     received: i32,
 ) -> Result<(), ConsumerGroupError> {
-    match received == member.member_epoch {
-        true => Ok(()),
-        false => Err(ConsumerGroupError::StaleMemberEpoch {
+    if received == member.member_epoch {
+        return Ok(());
+    }
+    Err(match member.uses_classic_protocol() {
+        true => ConsumerGroupError::IllegalGeneration(format!(
+            "The received generation id {received} does not match the expected generation id {}.",
+            member.member_epoch
+        )),
+        false => ConsumerGroupError::StaleMemberEpoch {
             received,
             current: member.member_epoch,
-        }),
-    }
+        },
+    })
 }
 
-fn fenced_instance(member_id: &str, instance_id: &str, owner: &str) -> ConsumerGroupError {
+pub(super) fn fenced_instance(
+    member_id: &str,
+    instance_id: &str,
+    owner: &str,
+) -> ConsumerGroupError {
     ConsumerGroupError::FencedInstanceId(format!(
         "Static member {member_id} with instance id {instance_id} was fenced by member {owner}."
     ))
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
@@ -913,7 +996,8 @@ mod tests {
     use crate::group::log_format::{decode_key, Key};
     use crate::metadata::{PartitionImage, TopicImage};
 
-    fn orders(partitions: i32) -> MetadataImage {
+    /// One topic, `orders` (id 42), of `partitions` partitions.
+    pub(crate) fn orders(partitions: i32) -> MetadataImage {
         let topic = TopicImage {
             name: "orders".into(),
             id: Uuid::from_u128(42),
@@ -937,7 +1021,8 @@ mod tests {
         )
     }
 
-    fn heartbeat(member_id: &str, member_epoch: i32, owned: Assignment) -> Heartbeat {
+    /// A full heartbeat of a member subscribing to `orders`.
+    pub(crate) fn heartbeat(member_id: &str, member_epoch: i32, owned: Assignment) -> Heartbeat {
         Heartbeat {
             version: 1,
             member_id: member_id.into(),
@@ -1013,7 +1098,7 @@ mod tests {
         // Sessions restart at the load: members that are gone time out.
         assert!(restored.next_deadline().is_some());
         assert_eq!(
-            restored.poll(now + GroupConfig::default().consumer_session_timeout),
+            restored.expired_members(now + GroupConfig::default().consumer_session_timeout),
             vec!["m-1".to_string(), "m-2".to_string()]
         );
         assert!(ConsumerGroup::restore("g1", GroupConfig::default(), &Image::new(), now).is_none());

@@ -1,7 +1,38 @@
 //! A member of a consumer group as the coordinator knows it: what it
 //! subscribes to, its epochs, and where its reconciliation stands.
 
+use bytes::Bytes;
+
 use super::Assignment;
+
+/// What the coordinator keeps of a member that uses the classic protocol
+/// inside a consumer group (a group migrating between the protocols):
+/// Kafka's `ClassicMemberMetadata`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassicMember {
+    /// The session timeout of its JoinGroup; its heartbeats keep it alive.
+    pub session_timeout_ms: i32,
+    /// Its protocols by preference: name and subscription.
+    pub protocols: Vec<(String, Bytes)>,
+}
+
+impl ClassicMember {
+    /// The protocol it prefers, which its JoinGroup answer names.
+    pub fn protocol_name(&self) -> &str {
+        self.protocols
+            .first()
+            .map(|(name, _)| name.as_str())
+            .unwrap_or_default()
+    }
+
+    /// The subscription of its preferred protocol.
+    pub fn subscription(&self) -> &[u8] {
+        self.protocols
+            .first()
+            .map(|(_, metadata)| metadata.as_ref())
+            .unwrap_or_default()
+    }
+}
 
 /// Where a member's reconciliation stands (Kafka's `MemberState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +85,8 @@ pub struct ConsumerMember {
     pub assigned_partitions: Assignment,
     /// The partitions the member must give up; it still owns them.
     pub partitions_pending_revocation: Assignment,
+    /// Set for a member that speaks the classic protocol.
+    pub classic: Option<ClassicMember>,
 }
 
 impl ConsumerMember {
@@ -73,7 +106,12 @@ impl ConsumerMember {
             state: MemberState::Stable,
             assigned_partitions: Assignment::new(),
             partitions_pending_revocation: Assignment::new(),
+            classic: None,
         }
+    }
+
+    pub fn uses_classic_protocol(&self) -> bool {
+        self.classic.is_some()
     }
 
     /// Whether the member owns exactly its target assignment of `epoch`.

@@ -9,6 +9,9 @@
 //! - `assignor.rs`: the `uniform` and `range` server-side assignors;
 //! - `group.rs`: the group (group epoch, target assignment, who owns which
 //!   partition), the heartbeat and its rules, leaves and time-outs;
+//! - `classic_members.rs`: members that speak the classic protocol
+//!   (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) in a consumer group, as
+//!   a group migrating between the protocols has them;
 //! - `records.rs`: the group as Kafka's records in `__consumer_offsets`.
 //!
 //! Pure state like the classic state machine: no I/O, no timers. The
@@ -16,6 +19,7 @@
 //! before it answers.
 
 pub mod assignor;
+pub mod classic_members;
 pub mod group;
 pub mod member;
 pub mod reconciliation;
@@ -27,7 +31,7 @@ use kafka_protocol::error::ResponseError;
 use uuid::Uuid;
 
 pub use group::{ConsumerGroup, ConsumerGroupState, Heartbeat, HeartbeatAnswer};
-pub use member::{ConsumerMember, MemberState};
+pub use member::{ClassicMember, ConsumerMember, MemberState};
 
 /// Partitions by topic id: a member's assignment, current or target.
 pub type Assignment = BTreeMap<Uuid, BTreeSet<i32>>;
@@ -66,6 +70,9 @@ pub enum ConsumerGroupError {
     StaleMemberEpoch { received: i32, current: i32 },
     #[error("{0}")]
     UnsupportedVersion(String),
+    /// A classic member's generation is not its member epoch.
+    #[error("{0}")]
+    IllegalGeneration(String),
     /// The group's records could not be written; the change is undone.
     #[error("{0}")]
     CoordinatorNotAvailable(String),
@@ -87,6 +94,7 @@ impl ConsumerGroupError {
             }
             ConsumerGroupError::StaleMemberEpoch { .. } => ResponseError::StaleMemberEpoch,
             ConsumerGroupError::UnsupportedVersion(_) => ResponseError::UnsupportedVersion,
+            ConsumerGroupError::IllegalGeneration(_) => ResponseError::IllegalGeneration,
             ConsumerGroupError::CoordinatorNotAvailable(_) => {
                 ResponseError::CoordinatorNotAvailable
             }

@@ -2,15 +2,15 @@
 //! layouts (`group-coordinator/src/main/resources/common/message/`). A key
 //! is the classic kind — an i16 version naming the record type, then
 //! i16-length strings; a value is version 0 of a flexible schema — compact
-//! strings and arrays, UUIDs, and tagged fields, which gregor writes empty
-//! and skips when it reads them (Kafka's `ClassicMemberMetadata`, tag 0 of
-//! the member value, is for online migration, which gregor does not do).
+//! strings and arrays, UUIDs, and tagged fields: gregor writes and reads
+//! one, the member value's `ClassicMemberMetadata` (tag 0, set for members
+//! speaking the classic protocol in a migrated group), and skips others.
 //!
 //! | key | record | value |
 //! |---|---|---|
 //! | 3 | `ConsumerGroupMetadata` | the group epoch |
 //! | 4 | `ConsumerGroupPartitionMetadata` | subscribed topics: id, name, partition count (no racks) |
-//! | 5 | `ConsumerGroupMemberMetadata` | instance id, rack, client id and host, subscription, rebalance timeout, server assignor |
+//! | 5 | `ConsumerGroupMemberMetadata` | instance id, rack, client id and host, subscription, rebalance timeout, server assignor; classic session timeout and protocols |
 //! | 6 | `ConsumerGroupTargetAssignmentMetadata` | the assignment epoch |
 //! | 7 | `ConsumerGroupTargetAssignmentMember` | the member's target partitions by topic id |
 //! | 8 | `ConsumerGroupCurrentMemberAssignment` | member epoch, previous epoch, state, assigned and pending-revocation partitions |
@@ -24,8 +24,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;
 
+use bytes::Bytes;
+
 use super::group::SubscribedTopic;
-use super::member::MemberState;
+use super::member::{ClassicMember, MemberState};
 use super::Assignment;
 use crate::records::primitives::{
     check_string, put_string, Reader, StringTooLong, MAX_STRING_LENGTH,
@@ -63,6 +65,7 @@ pub struct MemberMetadata {
     pub subscribed_topic_regex: Option<String>,
     pub rebalance_timeout_ms: i32,
     pub server_assignor: Option<String>,
+    pub classic: Option<ClassicMember>,
 }
 
 /// What `ConsumerGroupCurrentMemberAssignmentValue` keeps of a member.
@@ -196,6 +199,16 @@ pub fn encode_value(value: &RecordValue) -> Result<Vec<u8>, StringTooLong> {
             put_compact_string(&mut out, member.subscribed_topic_regex.as_deref())?;
             out.extend_from_slice(&member.rebalance_timeout_ms.to_be_bytes());
             put_compact_string(&mut out, member.server_assignor.as_deref())?;
+            if let Some(classic) = &member.classic {
+                // Tag 0: a nullable struct, so a presence marker first.
+                let mut field = vec![1];
+                put_classic_member(&mut field, classic)?;
+                out.push(1); // one tagged field
+                put_unsigned_varint(&mut out, CLASSIC_MEMBER_TAG);
+                put_unsigned_varint(&mut out, field.len() as u32);
+                out.extend_from_slice(&field);
+                return Ok(out);
+            }
         }
         RecordValue::TargetAssignmentMetadata { assignment_epoch } => {
             out.extend_from_slice(&assignment_epoch.to_be_bytes())
@@ -254,16 +267,26 @@ pub fn decode_value(key: &RecordKey, bytes: &[u8]) -> Option<RecordValue> {
             for _ in 0..names {
                 subscribed_topic_names.push(read_compact_string(&mut reader)??);
             }
-            RecordValue::MemberMetadata(MemberMetadata {
+            let subscribed_topic_regex = read_compact_string(&mut reader)?;
+            let rebalance_timeout_ms = reader.i32()?;
+            let server_assignor = read_compact_string(&mut reader)?;
+            let mut classic = None;
+            for (tag, mut field) in tagged_fields(&mut reader)? {
+                if tag == CLASSIC_MEMBER_TAG && read_unsigned_varint(&mut field)? > 0 {
+                    classic = Some(read_classic_member(&mut field)?);
+                }
+            }
+            return Some(RecordValue::MemberMetadata(MemberMetadata {
                 instance_id,
                 rack_id,
                 client_id,
                 client_host,
                 subscribed_topic_names,
-                subscribed_topic_regex: read_compact_string(&mut reader)?,
-                rebalance_timeout_ms: reader.i32()?,
-                server_assignor: read_compact_string(&mut reader)?,
-            })
+                subscribed_topic_regex,
+                rebalance_timeout_ms,
+                server_assignor,
+                classic,
+            }));
         }
         RecordKey::TargetAssignmentMetadata => RecordValue::TargetAssignmentMetadata {
             assignment_epoch: reader.i32()?,
@@ -390,12 +413,63 @@ fn read_compact_string(reader: &mut FlexibleReader<'_>) -> Option<Option<String>
 }
 
 fn skip_tagged_fields(reader: &mut FlexibleReader<'_>) -> Option<()> {
-    for _ in 0..read_unsigned_varint(reader)? {
-        read_unsigned_varint(reader)?;
-        let size = read_unsigned_varint(reader)?;
-        reader.take(usize::try_from(size).ok()?)?;
+    tagged_fields(reader).map(|_| ())
+}
+
+/// The tagged fields at the reader, each as its tag and its bytes.
+fn tagged_fields<'a>(reader: &mut FlexibleReader<'a>) -> Option<Vec<(u32, FlexibleReader<'a>)>> {
+    // A field takes at least two bytes (tag and size).
+    let count = usize::try_from(read_unsigned_varint(reader)?).ok()?;
+    if count > reader.remaining() / 2 {
+        return None;
     }
-    Some(())
+    let mut fields = Vec::with_capacity(count);
+    for _ in 0..count {
+        let tag = read_unsigned_varint(reader)?;
+        let size = read_unsigned_varint(reader)?;
+        fields.push((
+            tag,
+            FlexibleReader(reader.take(usize::try_from(size).ok()?)?),
+        ));
+    }
+    Some(fields)
+}
+
+/// The tag of `ClassicMemberMetadata` in the member value.
+const CLASSIC_MEMBER_TAG: u32 = 0;
+
+/// `ClassicMemberMetadata`: session timeout, then `[]ClassicProtocol`
+/// (name, metadata bytes, tags), then the struct's own tags.
+fn put_classic_member(out: &mut Vec<u8>, classic: &ClassicMember) -> Result<(), StringTooLong> {
+    out.extend_from_slice(&classic.session_timeout_ms.to_be_bytes());
+    put_length(out, classic.protocols.len());
+    for (name, metadata) in &classic.protocols {
+        put_compact_string(out, Some(name.as_str()))?;
+        put_length(out, metadata.len());
+        out.extend_from_slice(metadata);
+        put_no_tagged_fields(out);
+    }
+    put_no_tagged_fields(out);
+    Ok(())
+}
+
+fn read_classic_member(reader: &mut FlexibleReader<'_>) -> Option<ClassicMember> {
+    let session_timeout_ms = reader.i32()?;
+    // A protocol takes at least 1 + 1 + 1 bytes.
+    let count = read_length(reader, 3)?;
+    let mut protocols = Vec::with_capacity(count);
+    for _ in 0..count {
+        let name = read_compact_string(reader)??;
+        let length = read_length(reader, 1)?;
+        let metadata = Bytes::copy_from_slice(reader.take(length)?);
+        skip_tagged_fields(reader)?;
+        protocols.push((name, metadata));
+    }
+    skip_tagged_fields(reader)?;
+    Some(ClassicMember {
+        session_timeout_ms,
+        protocols,
+    })
 }
 
 fn read_assignment(reader: &mut FlexibleReader<'_>) -> Option<Assignment> {
@@ -434,6 +508,7 @@ mod tests {
             subscribed_topic_regex: Some("pay.*".into()),
             rebalance_timeout_ms: 300_000,
             server_assignor: Some("uniform".into()),
+            classic: None,
         };
         let current = CurrentAssignment {
             member_epoch: 7,
@@ -526,8 +601,7 @@ mod tests {
     }
 
     #[test]
-    fn tagged_fields_written_by_kafka_are_skipped() {
-        // A member value with ClassicMemberMetadata (tag 0) set.
+    fn unknown_tagged_fields_are_skipped() {
         let member = RecordValue::MemberMetadata(MemberMetadata {
             instance_id: None,
             rack_id: None,
@@ -537,12 +611,45 @@ mod tests {
             subscribed_topic_regex: None,
             rebalance_timeout_ms: -1,
             server_assignor: None,
+            classic: None,
         });
         let mut bytes = encode_value(&member).unwrap();
         bytes.pop();
-        bytes.extend_from_slice(&[1, 0, 3, 0xaa, 0xbb, 0xcc]);
+        bytes.extend_from_slice(&[1, 5, 3, 0xaa, 0xbb, 0xcc]);
         let key = RecordKey::MemberMetadata("m".into());
         assert_eq!(decode_value(&key, &bytes), Some(member));
+    }
+
+    #[test]
+    fn a_classic_member_is_kept_in_tag_0_as_kafka_writes_it() {
+        let member = RecordValue::MemberMetadata(MemberMetadata {
+            instance_id: None,
+            rack_id: None,
+            client_id: "c".into(),
+            client_host: "h".into(),
+            subscribed_topic_names: vec!["t".into()],
+            subscribed_topic_regex: None,
+            rebalance_timeout_ms: 1000,
+            server_assignor: None,
+            classic: Some(ClassicMember {
+                session_timeout_ms: 45_000,
+                protocols: vec![("range".into(), Bytes::from_static(&[0, 1]))],
+            }),
+        });
+        let bytes = encode_value(&member).unwrap();
+        // Tail: one tagged field, tag 0, 17 bytes: the presence marker,
+        // the session timeout, one protocol ("range", 2 bytes, no tags), no
+        // tags — what Kafka's generated writer produces.
+        let tail: &[u8] = &[
+            1, 0, 17, 1, 0, 0, 0xaf, 0xc8, 2, 6, b'r', b'a', b'n', b'g', b'e', 3, 0, 1, 0, 0,
+        ];
+        assert!(bytes.ends_with(tail), "{bytes:?}");
+        let key = RecordKey::MemberMetadata("m".into());
+        assert_eq!(decode_value(&key, &bytes), Some(member));
+        // A truncated struct is refused, not half-read.
+        let mut short = bytes.clone();
+        short.truncate(bytes.len() - 3);
+        assert_eq!(decode_value(&key, &short), None);
     }
 
     #[test]

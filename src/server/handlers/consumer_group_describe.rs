@@ -20,7 +20,9 @@ use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::metadata::MetadataImage;
 use crate::server::context::RequestContext;
 
-/// `member_type` of a member using the consumer protocol (v1).
+/// `member_type` (v1, KIP-1099) of a member using the classic protocol in
+/// a migrated group, and of one using the consumer protocol.
+const CLASSIC_MEMBER_TYPE: i8 = 0;
 const CONSUMER_MEMBER_TYPE: i8 = 1;
 
 pub async fn handle(
@@ -77,6 +79,10 @@ pub async fn handle(
                         .members
                         .into_iter()
                         .map(|(member, target)| {
+                            let member_type = match member.uses_classic_protocol() {
+                                true => CLASSIC_MEMBER_TYPE,
+                                false => CONSUMER_MEMBER_TYPE,
+                            };
                             Member::default()
                                 .with_member_id(str_bytes(member.member_id))
                                 .with_instance_id(member.instance_id.map(str_bytes))
@@ -96,7 +102,7 @@ pub async fn handle(
                                 )
                                 .with_assignment(assignment(&image, member.assigned_partitions))
                                 .with_target_assignment(assignment(&image, target))
-                                .with_member_type(CONSUMER_MEMBER_TYPE)
+                                .with_member_type(member_type)
                         })
                         .collect(),
                 ),

@@ -30,6 +30,7 @@ pub async fn handle(
                     request.member_id.to_string(),
                     request.generation_id,
                     optional(&request.group_instance_id),
+                    broker.metadata(),
                 )
                 .await
         }

@@ -78,7 +78,7 @@ pub async fn handle(
         require_known_member_id: version >= 4,
         supports_skip_assignment: version >= 9,
     };
-    let result = coordinator.join(&group_id, join).await;
+    let result = coordinator.join(&group_id, join, broker.metadata()).await;
     let mut response = JoinGroupResponse::default()
         .with_error_code(result.error.map_or(0, |e| e.code()))
         .with_generation_id(result.generation_id)

@@ -48,7 +48,7 @@ pub async fn handle(
             .map(|a| (a.member_id.to_string(), a.assignment))
             .collect(),
     };
-    let result = coordinator.sync(&group_id, sync).await;
+    let result = coordinator.sync(&group_id, sync, broker.metadata()).await;
     let mut response = SyncGroupResponse::default()
         .with_error_code(result.error.map_or(0, |e| e.code()))
         .with_assignment(result.assignment);
