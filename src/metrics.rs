@@ -121,6 +121,42 @@ impl Metrics {
             self.connections.load(Ordering::Relaxed)
         )
         .ok();
+        let sessions = broker.fetch_sessions().figures();
+        for (name, kind, help, value) in [
+            (
+                "gregor_fetch_sessions",
+                "gauge",
+                "Incremental fetch sessions kept (Kafka's NumIncrementalFetchSessions).",
+                sessions.sessions as u64,
+            ),
+            (
+                "gregor_fetch_session_partitions",
+                "gauge",
+                "Partitions in the fetch sessions (NumIncrementalFetchPartitionsCached).",
+                sessions.partitions as u64,
+            ),
+            (
+                "gregor_fetch_session_evictions_total",
+                "counter",
+                "Fetch sessions evicted to make room for others.",
+                sessions.evictions,
+            ),
+            (
+                "gregor_fetch_sessions_created_total",
+                "counter",
+                "Fetch sessions created by full fetches.",
+                sessions.created,
+            ),
+            (
+                "gregor_incremental_fetches_total",
+                "counter",
+                "Fetch requests served within a session.",
+                sessions.incremental_fetches,
+            ),
+        ] {
+            header(&mut out, name, kind, help);
+            writeln!(out, "{name} {value}").ok();
+        }
 
         {
             let topics = self.topics.lock().unwrap_or_else(|p| p.into_inner());

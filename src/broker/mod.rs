@@ -77,6 +77,8 @@ pub struct Broker {
     replication: crate::replication::ReplicaFetchers,
     /// Decides what each principal may do (`authorizer.class.name`).
     authorizer: crate::auth::authorizer::Authorizer,
+    /// Incremental fetch sessions (KIP-227).
+    fetch_sessions: crate::server::fetch_session::FetchSessionCache,
 }
 
 impl Broker {
@@ -143,8 +145,12 @@ impl Broker {
         );
         let authorizer =
             crate::auth::authorizer::Authorizer::new(config.security.authorizer.clone());
+        let fetch_sessions = crate::server::fetch_session::FetchSessionCache::new(
+            config.max_incremental_fetch_session_cache_slots,
+        );
         let broker = Arc::new(Broker {
             authorizer,
+            fetch_sessions,
             config,
             controller,
             logs,
@@ -186,6 +192,10 @@ impl Broker {
 
     pub fn authorizer(&self) -> &crate::auth::authorizer::Authorizer {
         &self.authorizer
+    }
+
+    pub fn fetch_sessions(&self) -> &crate::server::fetch_session::FetchSessionCache {
+        &self.fetch_sessions
     }
 
     pub fn partition(&self, topic_partition: &TopicPartition) -> Option<Arc<Partition>> {

@@ -37,6 +37,9 @@ pub struct BrokerConfig {
     /// `fetch.max.bytes`: the most one Fetch response carries, whatever the
     /// request asks (KIP-74).
     pub fetch_max_bytes: i32,
+    /// `max.incremental.fetch.session.cache.slots`: how many fetch sessions
+    /// (KIP-227) the broker keeps; 0 keeps none.
+    pub max_incremental_fetch_session_cache_slots: usize,
     pub log_retention_check_interval_ms: u64,
     /// How often the high watermarks are written to each log dir's
     /// `replication-offset-checkpoint`.
@@ -263,6 +266,7 @@ impl Default for BrokerConfig {
             socket_request_max_bytes: 104_857_600,
             socket: SocketServerConfig::default(),
             fetch_max_bytes: 57_671_680,
+            max_incremental_fetch_session_cache_slots: 1_000,
             log_retention_check_interval_ms: 300_000,
             replica_high_watermark_checkpoint_interval_ms: 5_000,
             log_flush_scheduler_interval_ms: 1_000,
@@ -429,6 +433,9 @@ impl BrokerConfig {
                 }
                 "fetch.max.bytes" => {
                     config.fetch_max_bytes = at_least(name, number(name, value)?, 1024)?
+                }
+                "max.incremental.fetch.session.cache.slots" => {
+                    config.max_incremental_fetch_session_cache_slots = number(name, value)?
                 }
                 "log.retention.check.interval.ms" => {
                     config.log_retention_check_interval_ms = number(name, value)?
@@ -819,6 +826,10 @@ impl BrokerConfig {
                 self.socket.queued_max_request_bytes.to_string(),
             ),
             ("fetch.max.bytes", self.fetch_max_bytes.to_string()),
+            (
+                "max.incremental.fetch.session.cache.slots",
+                self.max_incremental_fetch_session_cache_slots.to_string(),
+            ),
             (
                 "log.cleaner.dedupe.buffer.size",
                 self.log_cleaner_dedupe_buffer_size.to_string(),

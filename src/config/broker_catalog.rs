@@ -481,6 +481,7 @@ const HONOURED: &[(&str, &str)] = &[
     ("max.connections", "Connections the broker holds at once; past it, new ones wait in the listen backlog until one closes."),
     ("max.connections.per.ip", "Connections one address may hold; past it, a new one is closed at once."),
     ("max.connections.per.ip.overrides", "Per-address (or host name) exceptions to max.connections.per.ip, as host:count,host:count."),
+    ("max.incremental.fetch.session.cache.slots", "How many incremental fetch sessions (KIP-227) the broker keeps; when full, a stale or smaller session is evicted as Kafka does."),
     ("message.max.bytes", "Default of max.message.bytes: largest record batch a topic accepts."),
     ("min.insync.replicas", "Default of min.insync.replicas for acks=all writes."),
     ("node.id", "This broker's id."),

@@ -10,6 +10,7 @@ pub mod connection_quotas;
 pub mod context;
 pub mod dispatch;
 pub mod faults;
+pub mod fetch_session;
 pub mod handlers;
 pub mod instance;
 pub mod journal;

@@ -16,8 +16,9 @@
 //! read_committed consumers read up to the last stable offset and get the
 //! aborted transactions of what they read, to drop those records.
 //!
-//! Fetch sessions (KIP-227) are not kept: every response is a full one with
-//! session id 0, which clients accept as "no session".
+//! From v7 a fetch may belong to a fetch session (KIP-227,
+//! `server/fetch_session.rs`): an incremental fetch reads the session's
+//! partitions and answers only those with something new.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +41,7 @@ use crate::log::txn_index::AbortedTxn;
 use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::partition::{Isolation, Partition};
 use crate::server::context::RequestContext;
+use crate::server::fetch_session::INVALID_SESSION_ID;
 use crate::types::{Offset, TopicPartition};
 
 /// Upper bound on how long one fetch may park, whatever the client asks.
@@ -63,6 +65,37 @@ pub async fn handle(
         false => request.replica_id.0,
     };
     let replica = (replica_id >= 0).then_some(replica_id);
+    // Followers need CLUSTER_ACTION (a client claiming a replica id must
+    // not read past the high watermark, nor move it); consumers need READ
+    // on each topic. Kafka answers both refusals per partition, with
+    // TOPIC_AUTHORIZATION_FAILED, after what was read.
+    let authz = context.authz(broker);
+    let follower_allowed = replica.is_none()
+        || authz.allows(
+            AclOperation::ClusterAction,
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+        );
+    // A fetch in a session (KIP-227) reads the session's partitions; a
+    // session error is the whole answer.
+    let sessions = broker.fetch_sessions();
+    let session = sessions.new_context(
+        version,
+        &request,
+        replica.is_some() && follower_allowed,
+        std::time::Instant::now(),
+    );
+    let session = match session {
+        Ok(session) => session,
+        Err(error) => {
+            return FetchResponse::default()
+                .with_error_code(error.code())
+                .with_session_id(INVALID_SESSION_ID)
+        }
+    };
+    if let Some(topics) = session.topics() {
+        request.topics = topics;
+    }
     // From v13 topics come by id: an unknown id is answered before
     // anything else (ids are not secret), the others are read by name.
     // Older versions name topics and need no metadata here.
@@ -80,17 +113,6 @@ pub async fn handle(
             }
         }
     }
-    // Followers need CLUSTER_ACTION (a client claiming a replica id must
-    // not read past the high watermark, nor move it); consumers need READ
-    // on each topic. Kafka answers both refusals per partition, with
-    // TOPIC_AUTHORIZATION_FAILED, after what was read.
-    let authz = context.authz(broker);
-    let follower_allowed = replica.is_none()
-        || authz.allows(
-            AclOperation::ClusterAction,
-            ResourceType::Cluster,
-            CLUSTER_NAME,
-        );
     let (allowed, denied): (Vec<FetchTopic>, Vec<FetchTopic>) = std::mem::take(&mut request.topics)
         .into_iter()
         .partition(|topic| {
@@ -119,6 +141,11 @@ pub async fn handle(
             }
         }
         let mut response = respond(broker, topics);
+        let now = std::time::Instant::now();
+        let (session_id, error) = sessions.finish(&session, &mut response.responses, now);
+        response = response
+            .with_session_id(session_id)
+            .with_error_code(error.map_or(0, |e| e.code()));
         if version >= 16 {
             super::leader_hints::fetch(broker, context, &mut response);
         }
