@@ -9,6 +9,8 @@
   verify that no partition was ever owned by two members at the same time.
 * ``settle``: wait until the members' current assignments are disjoint, cover
   the expected partitions and have the expected sizes.
+* ``JavaMember``: the same for Kafka's Java client (compat-tests/java
+  JavaClient's ``member`` command), with the same events and commands.
 """
 
 from __future__ import annotations
@@ -432,6 +434,41 @@ class Member:
         return f"<Member {self.name} {sorted(self.assignment)}>"
 
 
+class JavaMember(Member):
+    """One group member running Kafka's Java client (kafka-clients 4.4,
+    compat-tests/java JavaClient's ``member`` command) in its own JVM: it
+    prints the same JSON events as the Python children (``assign``,
+    ``revoke``, ``lost``, ``assignment`` with ``gen``/``member``, ``msg``,
+    ``error``, ``closed``) and takes the same commands (``close``,
+    ``commit``, ``info``, ``exit``). ``conf`` holds the Java client's
+    properties (group.id, group.protocol, ...). The JVM ends by itself after
+    ``max_seconds``."""
+
+    def __init__(self, name: str, conf: dict, topics: list[str], log_dir: Path,
+                 max_seconds: int = 170):
+        import java_client
+        self.name = name
+        self.kind = "java"
+        self.topics = list(topics)
+        self.events = []
+        self.cond = threading.Condition()
+        stamp = int(time.time() * 1000)
+        self.stderr_path = Path(log_dir) / f"{name}.{stamp}.stderr"
+        self._stderr = open(self.stderr_path, "wb")
+        properties = Path(log_dir) / f"{name}.{stamp}.properties"
+        properties.write_text("".join(f"{k}={v}\n" for k, v in conf.items()))
+        self.proc = subprocess.Popen(
+            ["java", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+             "-Dorg.slf4j.simpleLogger.showDateTime=true",
+             "-cp", java_client.classpath(), "gregor.compat.JavaClient", str(properties),
+             "member", ",".join(self.topics), str(max_seconds)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+            text=True, bufsize=1)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.ended = False
+
+
 @pytest.fixture
 def members(tmp_path):
     """Factory for child consumers; all are killed at teardown. On failure the
@@ -689,6 +726,26 @@ _api(42, "DeleteGroups", 2,
      [_f("groups_names", ("array", "string"))],
      [_f("throttle_time_ms", "int32"),
       _f("results", ("array", [_f("group_id", "string"), _f("error_code", "int16")]))])
+# ConsumerGroupDescribe (KIP-848): v1 adds each member's type (0 classic, 1
+# consumer; KIP-1099). Assignments are structs: ("struct", fields).
+_CGD_ASSIGNMENT = ("struct", [_f("topic_partitions", ("array", [
+    _f("topic_id", "uuid"), _f("topic_name", "string"), _f("partitions", ("array", "int32"))]))])
+_api(69, "ConsumerGroupDescribe", 0,
+     [_f("group_ids", ("array", "string")), _f("include_authorized_operations", "bool")],
+     [_f("throttle_time_ms", "int32"),
+      _f("groups", ("array", [
+          _f("error_code", "int16"), _f("error_message", "string", 0, INF, 0),
+          _f("group_id", "string"), _f("group_state", "string"), _f("group_epoch", "int32"),
+          _f("assignment_epoch", "int32"), _f("assignor_name", "string"),
+          _f("members", ("array", [
+              _f("member_id", "string"), _f("instance_id", "string", 0, INF, 0),
+              _f("rack_id", "string", 0, INF, 0), _f("member_epoch", "int32"),
+              _f("client_id", "string"), _f("client_host", "string"),
+              _f("subscribed_topic_names", ("array", "string")),
+              _f("subscribed_topic_regex", "string", 0, INF, 0),
+              _f("assignment", _CGD_ASSIGNMENT), _f("target_assignment", _CGD_ASSIGNMENT),
+              _f("member_type", "int8", 1)])),
+          _f("authorized_operations", "int32")]))])
 _api(47, "OffsetDelete", INF,
      [_f("group_id", "string"),
       _f("topics", ("array", [_f("name", "string"), _f("partitions", ("array", [_f("partition_index", "int32")]))]))],
@@ -698,6 +755,8 @@ _api(47, "OffsetDelete", INF,
 
 
 def _enc_value(typ, v, version, flex, nullable):
+    if isinstance(typ, tuple) and typ[0] == "struct":
+        return _enc_struct(typ[1], v or {}, version, flex)
     if isinstance(typ, tuple):
         kind, inner = typ
         if v is None:
@@ -748,6 +807,8 @@ def _enc_struct(fields, values: dict, version, flex):
 
 
 def _dec_value(r: Reader, typ, version, flex):
+    if isinstance(typ, tuple) and typ[0] == "struct":
+        return _dec_struct(r, typ[1], version, flex)
     if isinstance(typ, tuple):
         kind, inner = typ
         n = r.uvarint() - 1 if flex else r.i32()

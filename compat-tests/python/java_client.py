@@ -26,6 +26,13 @@ def _classpath() -> str:
     return f"{jar}:{deps.read_text().strip()}"
 
 
+def classpath() -> str:
+    """The classpath of compat-tests/java's classes and their dependencies
+    (built first if missing or older than the sources), for a `java`
+    process a test runs itself (group_harness.JavaMember)."""
+    return _classpath()
+
+
 class JavaClientError(AssertionError):
     pass
 

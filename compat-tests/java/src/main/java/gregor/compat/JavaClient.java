@@ -73,6 +73,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * JavaClient CONFIG_FILE try-produce TOPIC VALUE... -- as produce, but a failed send prints
  *                                                     "error EXCEPTION_CLASS" (exit status 0)
  * JavaClient CONFIG_FILE consume TOPIC GROUP COUNT  -- from the start, in a group, committed
+ * JavaClient CONFIG_FILE member TOPICS MAX_SECONDS  -- a group member driven over stdin/stdout
+ *                    (compat-tests/python/group_harness.JavaMember): JSON lines of events
  * JavaClient CONFIG_FILE transaction TOPIC TXN_ID commit|abort VALUE...
  * JavaClient CONFIG_FILE end-offsets TOPIC          -- Admin.listOffsets(latest) per partition
  * JavaClient CONFIG_FILE committed GROUP TOPIC      -- Admin.listConsumerGroupOffsets
@@ -114,6 +116,7 @@ public final class JavaClient {
             case "produce" -> produce(config, args[2], List.of(args).subList(3, args.length));
             case "try-produce" -> tryProduce(config, args[2], List.of(args).subList(3, args.length));
             case "consume" -> consume(config, args[2], args[3], Integer.parseInt(args[4]));
+            case "member" -> member(config, args[2], Long.parseLong(args[3]));
             case "transaction" -> transaction(config, args[2], args[3], args[4],
                     List.of(args).subList(5, args.length));
             case "end-offsets" -> endOffsets(config, args[2]);
@@ -279,6 +282,185 @@ public final class JavaClient {
             consumer.commitSync(TIMEOUT);
             System.out.println("committed " + seen);
         }
+    }
+
+    // --- A group member for group_harness.JavaMember ----------------------------------
+
+    /**
+     * member TOPICS MAX_SECONDS: subscribes to the comma-separated TOPICS with
+     * the settings of CONFIG_FILE (group.id, group.protocol, assignors,
+     * commits...) and prints one JSON object per line, as group_harness's
+     * Python members do, each with "ev" and "t" (wall-clock seconds):
+     * "started"; "assign", "revoke" and "lost" from the rebalance listener
+     * with "parts" ([[topic, partition], ...]); "assignment" whenever
+     * assignment(), the generation (member epoch) or the member id change;
+     * "msg" for every record (topic, p, o, v); "error" for a failed poll.
+     * Commands come on stdin, one a line: "close" (close the consumer, which
+     * leaves the group; prints "closed" and ends), "commit" (commitSync;
+     * "committed" or "commit_error"), "info", and "exit" or the end of stdin
+     * (ends at once, as a crash would). Ends by itself, closing the consumer,
+     * after MAX_SECONDS.
+     */
+    private static void member(Properties config, String topics, long maxSeconds)
+            throws Exception {
+        Properties consumerConfig = new Properties();
+        consumerConfig.putAll(config);
+        consumerConfig.put("key.deserializer", StringDeserializer.class.getName());
+        consumerConfig.put("value.deserializer", StringDeserializer.class.getName());
+        java.util.concurrent.BlockingQueue<String> commands =
+                new java.util.concurrent.LinkedBlockingQueue<>();
+        Thread reader = new Thread(() -> {
+            try (java.io.BufferedReader in = new java.io.BufferedReader(
+                    new java.io.InputStreamReader(System.in, StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = in.readLine()) != null) {
+                    if (!line.isBlank()) {
+                        commands.add(line.trim());
+                    }
+                }
+            } catch (IOException e) {
+                // the end of the commands, as at the end of stdin
+            }
+            commands.add("eof");
+        });
+        reader.setDaemon(true);
+        reader.start();
+        long deadline = System.nanoTime() + Duration.ofSeconds(maxSeconds).toNanos();
+        KafkaConsumer<String, String> consumer = new KafkaConsumer<>(consumerConfig);
+        consumer.subscribe(List.of(topics.split(",")),
+                new org.apache.kafka.clients.consumer.ConsumerRebalanceListener() {
+                    @Override
+                    public void onPartitionsRevoked(Collection<TopicPartition> parts) {
+                        emit("ev", "revoke", "parts", jsonParts(parts));
+                    }
+
+                    @Override
+                    public void onPartitionsAssigned(Collection<TopicPartition> parts) {
+                        emit("ev", "assign", "parts", jsonParts(parts));
+                    }
+
+                    @Override
+                    public void onPartitionsLost(Collection<TopicPartition> parts) {
+                        emit("ev", "lost", "parts", jsonParts(parts));
+                    }
+                });
+        emit("ev", "started", "pid", ProcessHandle.current().pid());
+        String last = null;
+        while (System.nanoTime() < deadline) {
+            try {
+                for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(100))) {
+                    emit("ev", "msg", "topic", record.topic(), "p", record.partition(),
+                            "o", record.offset(), "v", record.value());
+                }
+            } catch (org.apache.kafka.common.KafkaException e) {
+                emit("ev", "error", "type", e.getClass().getSimpleName(), "str", String.valueOf(e));
+                Thread.sleep(100);
+            }
+            String parts = jsonParts(consumer.assignment());
+            int generation = -1;
+            String memberId = null;
+            try {
+                var metadata = consumer.groupMetadata();
+                generation = metadata.generationId();
+                memberId = metadata.memberId();
+            } catch (RuntimeException e) {
+                // no group metadata yet
+            }
+            String now = parts + " " + generation + " " + memberId;
+            if (!now.equals(last)) {
+                emit("ev", "assignment", "parts", parts, "gen", generation, "member", memberId);
+                last = now;
+            }
+            String command = commands.poll();
+            if (command == null) {
+                continue;
+            }
+            switch (command) {
+                case "close" -> {
+                    try {
+                        consumer.close();
+                    } catch (RuntimeException e) {
+                        emit("ev", "close_error", "str", String.valueOf(e));
+                    }
+                    emit("ev", "closed");
+                    return;
+                }
+                case "commit" -> {
+                    try {
+                        consumer.commitSync(TIMEOUT);
+                        emit("ev", "committed");
+                    } catch (RuntimeException e) {
+                        emit("ev", "commit_error", "type", e.getClass().getSimpleName(),
+                                "str", String.valueOf(e));
+                    }
+                }
+                case "info" -> emit("ev", "info", "member", memberId, "gen", generation,
+                        "parts", parts);
+                default -> {
+                    // "exit", "eof": gone without a word, as a crashed process
+                    System.out.flush();
+                    Runtime.getRuntime().halt(0);
+                }
+            }
+        }
+        consumer.close();
+        emit("ev", "closed");
+    }
+
+    private static String jsonParts(Collection<TopicPartition> parts) {
+        return parts.stream()
+                .sorted(Comparator.comparing(TopicPartition::topic)
+                        .thenComparingInt(TopicPartition::partition))
+                .map(tp -> "[" + jsonString(tp.topic()) + "," + tp.partition() + "]")
+                .collect(Collectors.joining(",", "[", "]"));
+    }
+
+    private static String jsonString(String value) {
+        if (value == null) {
+            return "null";
+        }
+        StringBuilder out = new StringBuilder("\"");
+        for (char c : value.toCharArray()) {
+            switch (c) {
+                case '"' -> out.append("\\\"");
+                case '\\' -> out.append("\\\\");
+                case '\n' -> out.append("\\n");
+                case '\r' -> out.append("\\r");
+                case '\t' -> out.append("\\t");
+                default -> {
+                    if (c < 0x20) {
+                        out.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        out.append(c);
+                    }
+                }
+            }
+        }
+        return out.append('"').toString();
+    }
+
+    /**
+     * Prints one JSON object: KEY, VALUE pairs (strings quoted, numbers as
+     * they are, "parts" values already JSON) and the time "t" in seconds.
+     */
+    private static synchronized void emit(Object... keyValues) {
+        StringBuilder out = new StringBuilder("{");
+        for (int i = 0; i < keyValues.length; i += 2) {
+            String key = (String) keyValues[i];
+            Object value = keyValues[i + 1];
+            out.append(jsonString(key)).append(':');
+            if (key.equals("parts")) {
+                out.append(value);
+            } else if (value instanceof Number) {
+                out.append(value);
+            } else {
+                out.append(jsonString(value == null ? null : value.toString()));
+            }
+            out.append(',');
+        }
+        out.append("\"t\":").append(System.currentTimeMillis() / 1000.0).append('}');
+        System.out.println(out);
+        System.out.flush();
     }
 
     // --- The wider tour: producer settings, seeking by time, the Admin client ----------
