@@ -61,6 +61,13 @@ stage "Go client harness (franz-go, Sarama, kafka-go): modules and build"
 stage "compat: kcat, confluent-kafka-python, kafka-python, aiokafka, the Java client, Kafka's tools and the Go clients"
 "$venv/bin/python" -m pytest compat-tests/python
 
+# results_plugin.py wrote every test's outcome to target/compat-results.json:
+# print the client × feature table, and fail on a test or test file the
+# mapping does not cover, or on a ✓ in docs/compatibility.md this run does not back.
+stage "client × feature table (compat-tests/feature_table.py)"
+"$venv/bin/python" compat-tests/feature_table.py --check-files --check-mapping \
+  --check docs/compatibility.md --print
+
 stage "compat: Rust rdkafka crate"
 (cd compat-tests/rust && CARGO_TARGET_DIR="$root/target/rdkafka" cargo test --locked)
 
