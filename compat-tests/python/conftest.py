@@ -17,6 +17,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -478,7 +479,11 @@ def running_cluster(size: int = 3, overrides: dict | None = None, observers: int
     try:
         wait_for_brokers(brokers)
     except BaseException:
+        # The report hook no longer sees brokers cleaned up here: their logs
+        # go to the setup's captured stderr.
         for broker in brokers:
+            sys.stderr.write(f"----- {broker.name} log tail ({broker.log_path}) -----\n"
+                             f"{broker.log_tail()}\n")
             broker.cleanup()
         raise
     yield brokers

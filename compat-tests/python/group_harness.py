@@ -907,3 +907,33 @@ def decode_assignment(data: bytes) -> dict[str, list[int]]:
         t = r.string()
         out[t] = [r.i32() for _ in range(r.i32())]
     return out
+
+
+# ---------------------------------------------------------------------------
+# Topics and records for the group suites
+# ---------------------------------------------------------------------------
+
+def create_topic(bootstrap, name, partitions):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for f in admin.create_topics([NewTopic(name, partitions, 1)], operation_timeout=10).values():
+        f.result(15)
+
+
+def produce_round(bootstrap, topic, partitions, tag, per_partition=10) -> set:
+    """`per_partition` records into each partition (acks=all); returns their
+    (topic, partition, offset)."""
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5})
+    out = set()
+
+    def dr(err, msg):
+        assert err is None, err
+        out.add((msg.topic(), msg.partition(), msg.offset()))
+
+    for part in range(partitions):
+        for i in range(per_partition):
+            p.produce(topic, value=f"{tag}-{part}-{i}".encode(), partition=part, on_delivery=dr)
+    assert p.flush(30) == 0
+    assert len(out) == partitions * per_partition
+    return out

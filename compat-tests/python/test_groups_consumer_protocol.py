@@ -12,13 +12,14 @@ from __future__ import annotations
 import time
 
 import pytest
-from confluent_kafka import ConsumerGroupType, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import ConsumerGroupType
+from confluent_kafka.admin import AdminClient
 
 import java_client
 from conftest import started_shared_broker, unique_topic
 from group_harness import GroupWire, members  # noqa: F401  (fixture)
-from group_harness import ownership_violations, settle, wait_all_consumed
+from group_harness import create_topic, ownership_violations, produce_round, settle
+from group_harness import wait_all_consumed
 
 SESSION_MS = 6000
 HEARTBEAT_MS = 1000
@@ -44,28 +45,6 @@ STALE_MEMBER_EPOCH = 113
 @pytest.fixture(scope="module")
 def kip848_broker():
     yield from started_shared_broker("kip848", OVERRIDES)
-
-
-def create_topic(bootstrap, name, partitions):
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for f in admin.create_topics([NewTopic(name, partitions, 1)], operation_timeout=10).values():
-        f.result(15)
-
-
-def produce_round(bootstrap, topic, partitions, tag, per_partition=10) -> set:
-    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5})
-    out = set()
-
-    def dr(err, msg):
-        assert err is None, err
-        out.add((msg.topic(), msg.partition(), msg.offset()))
-
-    for part in range(partitions):
-        for i in range(per_partition):
-            p.produce(topic, value=f"{tag}-{part}-{i}".encode(), partition=part, on_delivery=dr)
-    assert p.flush(30) == 0
-    assert len(out) == partitions * per_partition
-    return out
 
 
 def member_conf(bootstrap, group, client_id) -> dict:

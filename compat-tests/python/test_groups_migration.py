@@ -31,11 +31,11 @@ import time
 
 import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
 from conftest import started_shared_broker, unique_topic, wait_until
 from group_harness import GroupWire, JavaMember, consumer_assignment, consumer_subscription
-from group_harness import decode_assignment
+from group_harness import create_topic, decode_assignment, produce_round
 from group_harness import members  # noqa: F401  (fixture)
 from group_harness import ownership_violations, settle, wait_all_consumed
 
@@ -92,28 +92,6 @@ def java_members(tmp_path):
 # ---------------------------------------------------------------------------
 # helpers: topics, records, offsets, describes
 # ---------------------------------------------------------------------------
-
-def create_topic(bootstrap, name, partitions):
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for f in admin.create_topics([NewTopic(name, partitions, 1)], operation_timeout=10).values():
-        f.result(15)
-
-
-def produce_round(bootstrap, topic, partitions, tag, per_partition=10) -> set:
-    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5})
-    out = set()
-
-    def dr(err, msg):
-        assert err is None, err
-        out.add((msg.topic(), msg.partition(), msg.offset()))
-
-    for part in range(partitions):
-        for i in range(per_partition):
-            p.produce(topic, value=f"{tag}-{part}-{i}".encode(), partition=part, on_delivery=dr)
-    assert p.flush(30) == 0
-    assert len(out) == partitions * per_partition
-    return out
-
 
 class BackgroundProducer:
     """Produces one record to every partition every `interval` seconds from

@@ -709,13 +709,7 @@ mod tests {
             batch(&records::changes("c1", &two, &one).unwrap()),
             batch(&deleted),
         ];
-        let topic_partition = TopicPartition::new(OFFSETS_TOPIC, 0);
-        let (partition, _, _) = partition_of(dir.path(), topic_partition, &batches);
-        let partitions = Arc::new(Partitions::default());
-        partitions.insert(partition);
-        let coordinator = Arc::new(GroupCoordinator::new(GroupConfig::default(), partitions));
-        let loading = Arc::clone(&coordinator);
-        terminates(move || loading.load_partition(0)).unwrap();
+        let coordinator = loaded(dir.path(), &batches);
         let restored = coordinator.restored.lock().unwrap();
         assert_eq!(restored.get("c1").map(|g| &g.consumer), Some(&one));
         assert!(!restored.contains_key("c2"));
@@ -746,13 +740,7 @@ mod tests {
             batch(&downgraded),
             batch(&[commit("down", 20)]),
         ];
-        let topic_partition = TopicPartition::new(OFFSETS_TOPIC, 0);
-        let (partition, _, _) = partition_of(dir.path(), topic_partition, &batches);
-        let partitions = Arc::new(Partitions::default());
-        partitions.insert(partition);
-        let coordinator = Arc::new(GroupCoordinator::new(GroupConfig::default(), partitions));
-        let loading = Arc::clone(&coordinator);
-        terminates(move || loading.load_partition(0)).unwrap();
+        let coordinator = loaded(dir.path(), &batches);
         let restored = coordinator.restored.lock().unwrap();
         let orders = TopicPartition::new("orders", 0);
         let up = &restored["up"];
@@ -763,6 +751,18 @@ mod tests {
         assert!(down.consumer.is_empty());
         assert_eq!(down.group.generation_id, 4);
         assert_eq!(down.group.offsets[&orders].offset, 20);
+    }
+
+    /// A coordinator that loaded `__consumer_offsets-0` made of `batches`.
+    fn loaded(dir: &std::path::Path, batches: &[Vec<u8>]) -> Arc<GroupCoordinator> {
+        let topic_partition = TopicPartition::new(OFFSETS_TOPIC, 0);
+        let (partition, _, _) = partition_of(dir, topic_partition, batches);
+        let partitions = Arc::new(Partitions::default());
+        partitions.insert(partition);
+        let coordinator = Arc::new(GroupCoordinator::new(GroupConfig::default(), partitions));
+        let loading = Arc::clone(&coordinator);
+        terminates(move || loading.load_partition(0)).unwrap();
+        coordinator
     }
 
     fn group_record_of(group: &Group) -> (Vec<u8>, Option<Vec<u8>>) {

@@ -275,20 +275,8 @@ impl ConsumerGroup {
                 Some(_) => Ok(existing),
                 None => Err(not_classic()),
             },
-            Some(existing) if unknown => {
-                // The new member id takes over the instance's partitions.
-                let target = self.target.remove(&existing.member_id);
-                self.forget_member(&existing.member_id);
-                let mut replacement = existing;
-                replacement.member_id = member_id.to_string();
-                replacement.member_epoch = 0;
-                replacement.previous_member_epoch = 0;
-                if let Some(target) = target {
-                    self.target.insert(member_id.to_string(), target);
-                }
-                self.update_member(replacement.clone());
-                Ok(replacement)
-            }
+            // The new member id takes over the instance's partitions.
+            Some(existing) if unknown => Ok(self.replace_static_member(existing, member_id)),
             Some(existing) => Err(fenced_instance(member_id, instance_id, &existing.member_id)),
         }
     }

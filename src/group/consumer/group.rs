@@ -649,22 +649,29 @@ impl ConsumerGroup {
                     existing.member_id
                 )))
             }
-            Some(existing) => {
-                // The static member comes back: the new member id takes
-                // over its partitions and target assignment.
-                let target = self.target.remove(&existing.member_id);
-                self.forget_member(&existing.member_id);
-                let mut replacement = existing.clone();
-                replacement.member_id = member_id.to_string();
-                replacement.member_epoch = 0;
-                replacement.previous_member_epoch = 0;
-                if let Some(target) = target {
-                    self.target.insert(member_id.to_string(), target);
-                }
-                self.update_member(replacement.clone());
-                Ok(replacement)
-            }
+            // The static member comes back with a new member id.
+            Some(existing) => Ok(self.replace_static_member(existing, member_id)),
         }
+    }
+
+    /// A static member's new member id takes over its partitions and
+    /// target assignment, at epoch 0.
+    pub(super) fn replace_static_member(
+        &mut self,
+        existing: ConsumerMember,
+        member_id: &str,
+    ) -> ConsumerMember {
+        let target = self.target.remove(&existing.member_id);
+        self.forget_member(&existing.member_id);
+        let mut replacement = existing;
+        replacement.member_id = member_id.to_string();
+        replacement.member_epoch = 0;
+        replacement.previous_member_epoch = 0;
+        if let Some(target) = target {
+            self.target.insert(member_id.to_string(), target);
+        }
+        self.update_member(replacement.clone());
+        replacement
     }
 
     fn leave(&mut self, request: &Heartbeat) -> Result<HeartbeatAnswer, ConsumerGroupError> {
@@ -799,7 +806,7 @@ impl ConsumerGroup {
     }
 
     /// Drops a member without touching the group epoch.
-    pub(super) fn forget_member(&mut self, member_id: &str) {
+    fn forget_member(&mut self, member_id: &str) {
         if let Some(member) = self.members.remove(member_id) {
             for key in member.owned_partitions() {
                 self.partition_epochs.remove(&key);
