@@ -638,6 +638,18 @@ impl Partition {
         let high_watermark = self.high_watermark();
         let last_stable_offset = self.last_stable_offset();
         let end = self.visible_end(isolation);
+        let log_start_offset = self.log_start_offset();
+        // Caught up: nothing to read, and no need to go to the log (a long
+        // poll's idle partitions cost no blocking hop when it wakes up).
+        if offset == end && offset >= log_start_offset {
+            return Ok(FetchedData {
+                records: Vec::new(),
+                high_watermark,
+                last_stable_offset,
+                log_start_offset,
+                aborted: Vec::new(),
+            });
+        }
         let (records, aborted) = self
             .with_log(move |log| {
                 let records = log.read(offset, max_bytes, end)?;
