@@ -470,6 +470,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_franz_go_reads_through_incremental_sessions"), on(FRANZ, SESSIONS, PRODUCE)),
         # librdkafka fetches without sessions: only that it still reads everything
         (names("test_librdkafka_reads_without_sessions"), on(CK, PRODUCE)),
+        # gregor's own replica fetchers in sessions, under librdkafka's acks=all
+        (names("test_followers_replicate_through_sessions"), on(CK, REPLICATION)),
     ],
     "test_groups_aiokafka.py": [
         (ALL, on(AIO, CLASSIC)),

@@ -225,3 +225,38 @@ def test_librdkafka_reads_without_sessions(sessions_broker):
     finally:
         consumer.close()
     assert sorted(read) == sorted(records)
+
+
+def test_followers_replicate_through_sessions():
+    """Followers fetch from their leaders in sessions too: after the first
+    full fetch each one names only the partitions whose position moved, and
+    every replica still ends byte for byte the same."""
+    from cluster_harness import bootstrap as cluster_bootstrap
+    from cluster_harness import create_topic as create_replicated
+    from cluster_harness import layout
+    from cluster_harness import replicas_identical
+    from conftest import running_cluster, wait_until
+
+    cluster_gen = running_cluster(3, {"offsets.topic.replication.factor": "3"},
+                                  admin_listeners=True)
+    cluster = next(cluster_gen)
+    try:
+        topic = unique_topic("sessions-followers")
+        create_replicated(cluster, topic, 4, 3)
+        producer = Producer({"bootstrap.servers": cluster_bootstrap(cluster), "acks": "all"})
+        for i in range(200):
+            producer.produce(topic, value=f"r-{i}".encode(), partition=i % 4)
+        assert producer.flush(30) == 0
+        wait_until(lambda: replicas_identical(cluster, topic, 4), timeout=30,
+                   what="byte-identical replicas")
+        # Each leader keeps a session for each of its two followers and
+        # serves them incremental fetches.
+        leaders = {leader for leader, _, _ in layout(cluster_bootstrap(cluster), topic).values()}
+        assert leaders
+        for broker in cluster:
+            if int(broker.overrides["node.id"]) in leaders:
+                assert metric("gregor_fetch_sessions", broker.admin_port) >= 2, broker.name
+                assert metric("gregor_incremental_fetches_total", broker.admin_port) > 0, \
+                    broker.name
+    finally:
+        next(cluster_gen, None)

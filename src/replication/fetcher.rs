@@ -1,6 +1,8 @@
 //! One leader's fetcher: a loop of Fetch requests (v12, with this
 //! broker's replica id and each partition's last fetched epoch) over one
-//! connection, appending what comes back byte for byte. A diverging epoch
+//! connection, in a fetch session (KIP-227: after the first, each fetch
+//! names only the partitions whose position changed), appending what
+//! comes back byte for byte. A diverging epoch
 //! in the answer (KIP-320/KIP-595's check, the Fetch-borne form of
 //! OffsetForLeaderEpoch) truncates the follower's log to where it agrees
 //! with the leader before it fetches on.
@@ -10,15 +12,15 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_request::FetchPartition;
 use kafka_protocol::messages::fetch_response::PartitionData;
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::Followed;
+use crate::client::fetch_session::SessionHandler;
 use crate::client::Connection;
 use crate::config::broker::ReplicationConfig;
 use crate::metadata::BrokerImage;
@@ -35,6 +37,8 @@ pub(super) struct Fetcher {
     config: ReplicationConfig,
     partitions: watch::Receiver<Followed>,
     stop: CancellationToken,
+    /// The fetch session (KIP-227) the leader keeps for this fetcher.
+    session: SessionHandler,
 }
 
 impl Fetcher {
@@ -51,6 +55,7 @@ impl Fetcher {
             config,
             partitions,
             stop,
+            session: SessionHandler::default(),
         }
     }
 
@@ -89,7 +94,7 @@ impl Fetcher {
                     }
                 }
             };
-            let (request, epochs) = self.request(&followed);
+            let (request, wanted, epochs) = self.request(&followed);
             // A fetch interrupted mid-flight leaves the connection unusable:
             // it is dropped, and the next round reconnects.
             let response = tokio::select! {
@@ -100,11 +105,23 @@ impl Fetcher {
                 Ok(response) => response,
                 Err(error) => {
                     debug!(leader = self.leader.node_id, %error, "replica fetch failed");
+                    self.session.failed();
                     self.back_off().await;
                     continue;
                 }
             };
             connection = Some(open);
+            let error = ResponseError::try_from_code(response.error_code);
+            self.session.answered(&wanted, error, response.session_id);
+            if let Some(error) = error {
+                // A session error: the next fetch is a full one.
+                debug!(
+                    leader = self.leader.node_id,
+                    ?error,
+                    "replica fetch session refused"
+                );
+                continue;
+            }
             if !self.apply(&followed, &epochs, response).await {
                 self.back_off().await;
             }
@@ -119,13 +136,19 @@ impl Fetcher {
         }
     }
 
-    /// The next Fetch, and the leader epoch each partition was at: an
-    /// answer for a partition whose epoch moved since is dropped.
+    /// The next Fetch (in the fetch session: only what changed since the
+    /// last one), every partition as it wants it, and the leader epoch
+    /// each partition was at: an answer for a partition whose epoch moved
+    /// since is dropped.
     fn request(
         &self,
         followed: &Followed,
-    ) -> (FetchRequest, BTreeMap<TopicPartition, LeaderEpoch>) {
-        let mut topics: Vec<FetchTopic> = Vec::new();
+    ) -> (
+        FetchRequest,
+        BTreeMap<TopicPartition, FetchPartition>,
+        BTreeMap<TopicPartition, LeaderEpoch>,
+    ) {
+        let mut wanted = BTreeMap::new();
         let mut epochs = BTreeMap::new();
         for (topic_partition, partition) in followed.iter() {
             let epoch = partition.leader_epoch();
@@ -137,30 +160,22 @@ impl Fetcher {
                 .with_last_fetched_epoch(partition.latest_epoch().map_or(-1, |e| e.value()))
                 .with_log_start_offset(partition.log_start_offset().value())
                 .with_partition_max_bytes(self.config.fetch_max_bytes);
-            match topics.last_mut() {
-                Some(last) if last.topic.as_str() == topic_partition.topic => {
-                    last.partitions.push(fetch)
-                }
-                _ => topics.push(
-                    FetchTopic::default()
-                        .with_topic(TopicName(StrBytes::from_string(
-                            topic_partition.topic.clone(),
-                        )))
-                        .with_partitions(vec![fetch]),
-                ),
-            }
+            wanted.insert(topic_partition.clone(), fetch);
         }
+        let fetch = self.session.next(&wanted);
         let request = FetchRequest::default()
             .with_replica_id(BrokerId(self.node_id))
             .with_max_wait_ms(self.config.fetch_wait_max.as_millis() as i32)
             .with_min_bytes(1)
             .with_max_bytes(self.config.fetch_response_max_bytes)
-            .with_session_epoch(-1)
-            .with_topics(topics);
-        (request, epochs)
+            .with_session_id(fetch.session_id)
+            .with_session_epoch(fetch.epoch)
+            .with_topics(fetch.topics)
+            .with_forgotten_topics_data(fetch.forgotten);
+        (request, wanted, epochs)
     }
 
-    /// Applies one response; false if nothing went well (back off).
+    /// Applies one response; false if every partition failed (back off).
     async fn apply(
         &self,
         followed: &Followed,
@@ -172,8 +187,13 @@ impl Fetcher {
             .iter()
             .map(|topic| (topic.topic.as_str(), topic))
             .collect();
-        let mut progressed = false;
+        // A partition an incremental answer leaves out had nothing new: it
+        // is fine. Back off only when every partition failed.
+        let mut fine = false;
         for (topic_partition, partition) in followed.iter() {
+            if epochs.get(topic_partition) != Some(&partition.leader_epoch()) {
+                continue;
+            }
             let Some(data) = by_name
                 .get(topic_partition.topic.as_str())
                 .and_then(|topic| {
@@ -183,20 +203,18 @@ impl Fetcher {
                         .find(|p| p.partition_index == topic_partition.partition)
                 })
             else {
+                fine = true;
                 continue;
             };
-            if epochs.get(topic_partition) != Some(&partition.leader_epoch()) {
-                continue;
-            }
             match self.apply_partition(topic_partition, partition, data).await {
-                Ok(()) => progressed = true,
+                Ok(()) => fine = true,
                 Err(error) => {
                     debug!(partition = %topic_partition, leader = self.leader.node_id, %error,
                            "replica fetch of partition failed")
                 }
             }
         }
-        progressed
+        fine
     }
 
     async fn apply_partition(

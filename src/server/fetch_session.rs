@@ -26,12 +26,10 @@ use kafka_protocol::messages::{FetchRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
-/// The session id of "no session".
-pub const INVALID_SESSION_ID: i32 = 0;
-/// The epoch of a full fetch that creates a session.
-pub const INITIAL_EPOCH: i32 = 0;
-/// The epoch of a full fetch that wants no session.
-pub const FINAL_EPOCH: i32 = -1;
+pub use crate::client::fetch_session::{
+    next_epoch, FINAL_EPOCH, INITIAL_EPOCH, INVALID_SESSION_ID,
+};
+
 /// The first Fetch version with sessions.
 pub const FIRST_SESSION_VERSION: i16 = 7;
 /// From this version topics are named by id (KIP-516), and so are the
@@ -39,15 +37,6 @@ pub const FIRST_SESSION_VERSION: i16 = 7;
 const TOPIC_ID_VERSION: i16 = 13;
 /// Kafka's `MIN_INCREMENTAL_FETCH_SESSION_EVICTION_MS`.
 const EVICTION_AGE: Duration = Duration::from_secs(120);
-
-/// The epoch that follows `epoch` (Kafka's `FetchMetadata.nextEpoch`).
-pub fn next_epoch(epoch: i32) -> i32 {
-    match epoch {
-        e if e < 0 => FINAL_EPOCH,
-        i32::MAX => 1,
-        e => e + 1,
-    }
-}
 
 /// A partition of a session: by topic id for sessions of v13+ requests,
 /// by topic name before.
