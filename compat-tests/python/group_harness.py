@@ -910,7 +910,24 @@ def decode_assignment(data: bytes) -> dict[str, list[int]]:
 
 
 # ---------------------------------------------------------------------------
-# Topics and records for the group suites
+# Broker settings, topics and records for the group suites
+# ---------------------------------------------------------------------------
+
+# KIP-848 groups with short timeouts, so that a killed member's session ends
+# within seconds.
+SESSION_MS = 6000
+HEARTBEAT_MS = 1000
+FAST_CONSUMER_GROUPS = {
+    "group.initial.rebalance.delay.ms": "0",
+    "group.consumer.session.timeout.ms": str(SESSION_MS),
+    "group.consumer.min.session.timeout.ms": str(SESSION_MS),
+    "group.consumer.heartbeat.interval.ms": str(HEARTBEAT_MS),
+    "group.consumer.min.heartbeat.interval.ms": str(HEARTBEAT_MS),
+}
+
+
+# ---------------------------------------------------------------------------
+# Topics and records
 # ---------------------------------------------------------------------------
 
 def create_topic(bootstrap, name, partitions):

@@ -20,16 +20,9 @@ from conftest import started_shared_broker, unique_topic
 from group_harness import GroupWire, members  # noqa: F401  (fixture)
 from group_harness import create_topic, ownership_violations, produce_round, settle
 from group_harness import wait_all_consumed
+from group_harness import FAST_CONSUMER_GROUPS as OVERRIDES
+from group_harness import HEARTBEAT_MS, SESSION_MS
 
-SESSION_MS = 6000
-HEARTBEAT_MS = 1000
-OVERRIDES = {
-    "group.initial.rebalance.delay.ms": "0",
-    "group.consumer.session.timeout.ms": str(SESSION_MS),
-    "group.consumer.min.session.timeout.ms": str(SESSION_MS),
-    "group.consumer.heartbeat.interval.ms": str(HEARTBEAT_MS),
-    "group.consumer.min.heartbeat.interval.ms": str(HEARTBEAT_MS),
-}
 
 # Kafka error codes
 INVALID_REQUEST = 42

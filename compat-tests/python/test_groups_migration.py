@@ -38,16 +38,9 @@ from group_harness import GroupWire, JavaMember, consumer_assignment, consumer_s
 from group_harness import create_topic, decode_assignment, produce_round
 from group_harness import members  # noqa: F401  (fixture)
 from group_harness import ownership_violations, settle, wait_all_consumed
+from group_harness import HEARTBEAT_MS, SESSION_MS
+from group_harness import FAST_CONSUMER_GROUPS as OVERRIDES
 
-SESSION_MS = 6000
-HEARTBEAT_MS = 1000
-OVERRIDES = {
-    "group.initial.rebalance.delay.ms": "0",
-    "group.consumer.session.timeout.ms": str(SESSION_MS),
-    "group.consumer.min.session.timeout.ms": str(SESSION_MS),
-    "group.consumer.heartbeat.interval.ms": str(HEARTBEAT_MS),
-    "group.consumer.min.heartbeat.interval.ms": str(HEARTBEAT_MS),
-}
 # Raw classic members' session timeout (group.min.session.timeout.ms is 6 s).
 CLASSIC_SESSION_MS = 10000
 
