@@ -641,7 +641,7 @@ impl Partition {
         let log_start_offset = self.log_start_offset();
         // Caught up: nothing to read, and no need to go to the log (a long
         // poll's idle partitions cost no blocking hop when it wakes up).
-        if offset == end && offset >= log_start_offset {
+        if offset == end && offset >= log_start_offset && !self.is_offline() {
             return Ok(FetchedData {
                 records: Vec::new(),
                 high_watermark,
