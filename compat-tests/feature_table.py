@@ -508,6 +508,7 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
          on(JAVA, MIGRATION)),
         (names("test_raw_upgrade_classic_member_rules_and_downgrade",
                "test_raw_downgrade_when_the_last_consumer_member_is_fenced",
+               "test_a_classic_static_member_taking_the_last_consumer_instance_downgrades",
                "test_the_migration_policy"), on(WIRE, MIGRATION)),
         (names("test_a_converted_group_with_a_classic_member_survives_a_restart"),
          on(WIRE, MIGRATION, DURABILITY)),

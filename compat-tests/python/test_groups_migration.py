@@ -750,6 +750,49 @@ def test_raw_downgrade_when_the_last_consumer_member_is_fenced(migration_broker)
         c.close()
 
 
+def test_a_classic_static_member_taking_the_last_consumer_instance_downgrades(migration_broker):
+    """A static consumer-protocol member's instance comes back as a classic
+    consumer (an application rolled back): Kafka makes the group classic
+    again at that JoinGroup, without a rebalance, the newcomer keeping the
+    partitions the instance had."""
+    b = migration_broker
+    topic, group = unique_topic("migs"), unique_topic("gmigs")
+    create_topic(b.bootstrap, topic, 2)
+    a = classic_group_of_one(b, group, topic, 2)
+    k = Modern(b, group, topic, "k-static")
+    w = GroupWire(b.host, b.port, client_id="k-classic")
+    try:
+        r = k._call(member_epoch=0, instance_id="inst-k", rebalance_timeout_ms=30000,
+                    subscribed_topic_names=[topic], topic_partitions=[])
+        assert r["error_code"] == NONE, r
+        converge(b, group, [a], [k], {0, 1})
+        assert_is_consumer_group(b, group)
+        assert k.owned, "the static consumer member owns a partition"
+        j = w.call("JoinGroup", 5, group_id=group, session_timeout_ms=CLASSIC_SESSION_MS,
+                   rebalance_timeout_ms=10000, member_id="", group_instance_id="inst-k",
+                   protocol_type="consumer",
+                   protocols=[{"name": "range", "metadata": consumer_subscription([topic])}])
+        assert j["error_code"] == NONE, j
+        g = assert_is_classic_group(b, group)
+        assert g["group_state"] == "Stable", g
+        members = {m["member_id"]: m["group_instance_id"] for m in g["members"]}
+        assert members == {a.member_id: None, j["member_id"]: "inst-k"}, g
+        # The newcomer syncs in the generation it was given and gets the
+        # instance's partitions; the other member goes on undisturbed.
+        s = w.call("SyncGroup", 5, group_id=group, generation_id=j["generation_id"],
+                   member_id=j["member_id"], group_instance_id="inst-k",
+                   protocol_type="consumer", protocol_name="range", assignments=[])
+        assert s["error_code"] == NONE, s
+        assert set(decode_assignment(s["assignment"]).get(topic, [])) == k.owned, s
+        assert a.heartbeat() == NONE
+        # The replaced consumer-protocol member is gone.
+        assert k.heartbeat()["error_code"] in (UNKNOWN_MEMBER_ID, GROUP_ID_NOT_FOUND)
+    finally:
+        a.close()
+        k.close()
+        w.close()
+
+
 # ---------------------------------------------------------------------------
 # policies
 # ---------------------------------------------------------------------------

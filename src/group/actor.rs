@@ -270,7 +270,23 @@ impl GroupActor {
                 // A consumer group with members takes classic members in.
                 if let Some(consumer) = self.consumer.as_mut().filter(|c| !c.is_empty()) {
                     let member_id = request.member_id.clone();
+                    // A classic static member taking over a consumer
+                    // member's instance may leave classic members only.
+                    let replaces_consumer = member_id.is_empty()
+                        && request
+                            .group_instance_id
+                            .as_deref()
+                            .and_then(|instance_id| consumer.member_of_instance(instance_id))
+                            .is_some_and(|m| !m.uses_classic_protocol());
                     let result = consumer.classic_join(now, &image, request);
+                    if replaces_consumer && result.error.is_none() {
+                        // Kafka downgrades then and there, without a
+                        // rebalance: the newcomer has the old one's partitions.
+                        if let Some(Err(error)) = self.downgrade(now, &image, None).await {
+                            let _ = reply.send(JoinResult::error(error.code(), &member_id));
+                            return;
+                        }
+                    }
                     let result = match self.persist_consumer().await {
                         Ok(()) => result,
                         Err(error) => JoinResult::error(error.code(), &member_id),
@@ -791,7 +807,7 @@ impl GroupActor {
             return None;
         }
         let leaving = request.member_id.clone();
-        let result = self.downgrade(now, image, &leaving).await?;
+        let result = self.downgrade(now, image, Some(&leaving)).await?;
         Some(result.map(|()| HeartbeatAnswer {
             member_id: leaving,
             member_epoch: super::consumer::LEAVE_GROUP_MEMBER_EPOCH,
@@ -800,15 +816,16 @@ impl GroupActor {
         }))
     }
 
-    /// Turns the consumer group into a classic group without `leaving`,
-    /// if Kafka would ([`migration::downgrade`]): the consumer group's
-    /// tombstones and the classic group's record go in one batch, then the
+    /// Turns the consumer group into a classic group without `leaving`
+    /// (`None`: with every member, all classic now), if Kafka would
+    /// ([`migration::downgrade`]): the consumer group's tombstones and the
+    /// classic group's record go in one batch; then, if a member left, the
     /// classic members rebalance. `None` if the group stays as it is.
     async fn downgrade(
         &mut self,
         now: Instant,
         image: &MetadataImage,
-        leaving: &str,
+        leaving: Option<&str>,
     ) -> Option<Result<(), ConsumerGroupError>> {
         let now_ms = now_ms();
         let consumer = self.consumer.as_ref()?;
@@ -832,12 +849,19 @@ impl GroupActor {
                 "The records of group {group_id} could not be written: {error:?}."
             ))));
         }
-        info!(group = %group_id, member = %leaving, "the last consumer-protocol member left: the group is a classic group again");
         self.consumer = None;
         self.consumer_on_disk.clear();
         self.group.restore(metadata, now);
-        let events = self.group.rebalance(now, now_ms);
-        self.apply(events).await;
+        match leaving {
+            Some(leaving) => {
+                info!(group = %group_id, member = %leaving, "the last consumer-protocol member left: the group is a classic group again");
+                let events = self.group.rebalance(now, now_ms);
+                self.apply(events).await;
+            }
+            None => {
+                info!(group = %group_id, "a classic member took over the last consumer-protocol member's instance: the group is a classic group again");
+            }
+        }
         Some(Ok(()))
     }
 
@@ -853,7 +877,7 @@ impl GroupActor {
         }
         for member_id in &expired {
             if let Some(image) = image {
-                if let Some(result) = self.downgrade(now, image, member_id).await {
+                if let Some(result) = self.downgrade(now, image, Some(member_id)).await {
                     match result {
                         Ok(()) => return,
                         Err(error) => {

@@ -110,20 +110,31 @@ pub fn upgrade(
     ))
 }
 
-/// The classic group `consumer` becomes when `leaving` goes, if Kafka
-/// would downgrade it: `leaving` is its last member speaking the consumer
-/// protocol, classic members remain, the policy allows it and they fit
-/// `group.max.size`. Each member gets its target assignment, which the
-/// rebalance that follows replaces.
+/// The classic group `consumer` becomes, if Kafka would downgrade it:
+/// when `leaving` goes, its last member speaking the consumer protocol,
+/// classic members remain; or (`leaving` `None`) when a classic static
+/// member has just taken over the instance of that last one, so that every
+/// member speaks the classic protocol. And the policy allows it, and the
+/// members fit `group.max.size`. Each member gets its target assignment.
 pub fn downgrade(
     consumer: &ConsumerGroup,
-    leaving: &str,
+    leaving: Option<&str>,
     config: &GroupConfig,
     image: &MetadataImage,
     now_ms: i64,
 ) -> Option<GroupMetadata> {
     let group_id = &consumer.group_id;
-    if !consumer.only_classic_members_without(leaving) {
+    let leaving = leaving.unwrap_or_default();
+    let eligible = match leaving {
+        "" => {
+            consumer.members().next().is_some()
+                && consumer
+                    .members()
+                    .all(ConsumerMember::uses_classic_protocol)
+        }
+        leaving => consumer.only_classic_members_without(leaving),
+    };
+    if !eligible {
         return None;
     }
     if !config.migration_policy.downgrades() {
@@ -374,8 +385,9 @@ mod tests {
         );
 
         // The consumer leaves: the classic members take the group back.
-        assert!(downgrade(&group, "c-1", &config, &image, 0).is_none());
-        let metadata = downgrade(&group, "k-1", &config, &image, 0).unwrap();
+        assert!(downgrade(&group, Some("c-1"), &config, &image, 0).is_none());
+        assert!(downgrade(&group, None, &config, &image, 0).is_none());
+        let metadata = downgrade(&group, Some("k-1"), &config, &image, 0).unwrap();
         assert_eq!(metadata.generation_id, group.group_epoch);
         assert_eq!(metadata.protocol_name.as_deref(), Some("range"));
         let members: Vec<(&str, Vec<i32>)> = metadata
@@ -405,9 +417,9 @@ mod tests {
         group
             .heartbeat(now, &image, heartbeat("k-1", 0, Assignment::new()))
             .unwrap();
-        assert!(downgrade(&group, "k-1", &config, &image, 0).is_none());
+        assert!(downgrade(&group, Some("k-1"), &config, &image, 0).is_none());
         config.migration_policy = MigrationPolicy::Bidirectional;
-        assert!(downgrade(&group, "k-1", &config, &image, 0).is_some());
+        assert!(downgrade(&group, Some("k-1"), &config, &image, 0).is_some());
         // Classic members must share a protocol and be consumers.
         let mut connect = join("", &[]);
         connect.protocol_type = "connect".into();

@@ -206,9 +206,7 @@ impl ConsumerGroup {
             None => self.known_member(member_id).map_err(|e| e.code())?,
             Some(instance_id) => {
                 let member = self
-                    .static_members
-                    .get(instance_id)
-                    .and_then(|id| self.members.get(id))
+                    .member_of_instance(instance_id)
                     .ok_or(ResponseError::UnknownMemberId)?;
                 // An admin removes static members by instance id alone.
                 if !member_id.is_empty() && member.member_id != member_id {
@@ -264,11 +262,7 @@ impl ConsumerGroup {
                 None => Ok(ConsumerMember::new(member_id.to_string())),
             };
         };
-        let existing = self
-            .static_members
-            .get(instance_id)
-            .and_then(|id| self.members.get(id))
-            .cloned();
+        let existing = self.member_of_instance(instance_id).cloned();
         match existing {
             None => Ok(ConsumerMember::new(member_id.to_string())),
             Some(existing) if existing.member_id == member_id => match existing.classic {
@@ -291,16 +285,12 @@ impl ConsumerGroup {
         let member = match instance_id {
             None => self.known_member(member_id)?,
             Some(instance_id) => {
-                let member = self
-                    .static_members
-                    .get(instance_id)
-                    .and_then(|id| self.members.get(id))
-                    .ok_or_else(|| {
-                        ConsumerGroupError::UnknownMemberId(format!(
-                            "Member with instance id {instance_id} is not a member of group {}.",
-                            self.group_id
-                        ))
-                    })?;
+                let member = self.member_of_instance(instance_id).ok_or_else(|| {
+                    ConsumerGroupError::UnknownMemberId(format!(
+                        "Member with instance id {instance_id} is not a member of group {}.",
+                        self.group_id
+                    ))
+                })?;
                 if member.member_id != member_id {
                     return Err(fenced_instance(member_id, instance_id, &member.member_id));
                 }

@@ -435,6 +435,13 @@ impl ConsumerGroup {
         self.members.values()
     }
 
+    /// The static member of `instance_id`, if there is one.
+    pub fn member_of_instance(&self, instance_id: &str) -> Option<&ConsumerMember> {
+        self.static_members
+            .get(instance_id)
+            .and_then(|member_id| self.members.get(member_id))
+    }
+
     /// The member's target assignment.
     pub fn target_of(&self, member_id: &str) -> Option<&Assignment> {
         self.target.get(member_id)
