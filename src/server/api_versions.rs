@@ -12,10 +12,10 @@
 //!   v12, EndTxn v5 and TxnOffsetCommit v5, which are what a client that
 //!   opts in sends. Lower versions keep the classic protocol.
 //!   AddPartitionsToTxn v4+ is broker-to-broker and not advertised.
-//! - OffsetCommit and OffsetFetch go to v9, which carry KIP-848 member
-//!   epochs; ConsumerGroupHeartbeat and ConsumerGroupDescribe are served
-//!   at v0–v1 (v1: client-generated member ids, KIP-1082). DescribeGroups
-//!   stops at v5 (v6 reports unknown groups as errors).
+//! - OffsetCommit and OffsetFetch go to v10 (v9 carries KIP-848 member
+//!   epochs, v10 topic ids); ConsumerGroupHeartbeat and
+//!   ConsumerGroupDescribe are served at v0–v1 (v1: client-generated member
+//!   ids, KIP-1082). DescribeGroups goes to v6 (unknown groups as errors).
 
 use kafka_protocol::messages::ApiKey;
 
@@ -89,9 +89,13 @@ pub const ADVERTISED: &[VersionRange] = &[
 const PRODUCE_REFUSED_BELOW: i16 = 3;
 
 /// Features advertised in ApiVersions v3+: name, supported range and
-/// finalised level. `transaction.version` 2 lets clients use transactions
-/// V2 (KIP-890); clients that do not know it keep the classic protocol.
-pub const FEATURES: &[(&str, i16, i16, i16)] = &[("transaction.version", 0, 2, 2)];
+/// finalised level, by Kafka 4.4's names and levels. `group.version` 1:
+/// the KIP-848 consumer group protocol is served (Kafka refuses
+/// ConsumerGroupHeartbeat below it). `transaction.version` 2 lets clients
+/// use transactions V2 (KIP-890); clients that do not know it keep the
+/// classic protocol.
+pub const FEATURES: &[(&str, i16, i16, i16)] =
+    &[("group.version", 0, 1, 1), ("transaction.version", 0, 2, 2)];
 
 pub fn advertised(api_key: ApiKey) -> Option<VersionRange> {
     ADVERTISED.iter().copied().find(|r| r.api_key == api_key)
