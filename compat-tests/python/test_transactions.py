@@ -29,6 +29,7 @@ import time
 import pytest
 
 import kafka_wire as w
+from conftest import kafka_python_knows
 from txn_harness import (
     CONCURRENT_TRANSACTIONS, CONTROL_ABORT, CONTROL_COMMIT, INVALID_PRODUCER_EPOCH,
     INVALID_PRODUCER_ID_MAPPING, INVALID_TRANSACTION_TIMEOUT, INVALID_TXN_STATE, NONE,
@@ -590,6 +591,9 @@ def test_txn_offset_commit_checks_group_membership(txn_broker, topic, group_id):
     member = KafkaConsumer(topic, bootstrap_servers=b.bootstrap, group_id=group_id,
                            enable_auto_commit=False, session_timeout_ms=10000)
     try:
+        # kafka-python 3.0.12 loses its assignment if its first join races
+        # the topic's metadata (see conftest.kafka_python_knows).
+        kafka_python_knows(member, [topic])
         wait_for(lambda: (member.poll(timeout_ms=100) is not None and member.assignment()), 20,
                  "the consumer to join its group")
         gen = member.group_metadata()
