@@ -477,7 +477,10 @@ def members(tmp_path):
 
     class Factory:
         def __call__(self, name: str, kind: str, conf: dict, topics: list[str]) -> Member:
-            m = Member(name, kind, conf, topics, tmp_path)
+            """`kind` "java" is a JavaMember, whose `conf` is the Java
+            client's properties."""
+            m = (JavaMember(name, conf, topics, tmp_path) if kind == "java"
+                 else Member(name, kind, conf, topics, tmp_path))
             made.append(m)
             return m
 

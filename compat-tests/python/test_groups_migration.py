@@ -34,7 +34,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartiti
 from confluent_kafka.admin import AdminClient
 
 from conftest import started_shared_broker, unique_topic, wait_until
-from group_harness import GroupWire, JavaMember, consumer_assignment, consumer_subscription
+from group_harness import GroupWire, consumer_assignment, consumer_subscription
 from group_harness import create_topic, decode_assignment, produce_round
 from group_harness import members  # noqa: F401  (fixture)
 from group_harness import ownership_violations, settle, wait_all_consumed
@@ -61,25 +61,6 @@ CLASSIC, CONSUMER = 0, 1   # ConsumerGroupDescribe v1 member types
 @pytest.fixture(scope="module")
 def migration_broker():
     yield from started_shared_broker("migration", OVERRIDES)
-
-
-@pytest.fixture
-def java_members(tmp_path):
-    """Factory for group_harness.JavaMember children; killed at teardown."""
-    made: list[JavaMember] = []
-
-    def make(name: str, conf: dict, topics: list[str]) -> JavaMember:
-        m = JavaMember(name, conf, topics, tmp_path)
-        made.append(m)
-        return m
-
-    yield make
-    for m in made:
-        m.cleanup()
-    for m in made:
-        tail = m.stderr_tail(20)
-        if tail:
-            print(f"--- stderr of {m.name} (java) ---\n{tail}")
 
 
 # ---------------------------------------------------------------------------
@@ -532,20 +513,20 @@ def java_consumer_protocol_conf(bootstrap, group, client_id) -> dict:
             "enable.auto.commit": "true", "auto.commit.interval.ms": 500}
 
 
-def test_the_java_client_classic_and_consumer_members_share_a_group(migration_broker, java_members):
+def test_the_java_client_classic_and_consumer_members_share_a_group(migration_broker, members):
     b = migration_broker
     topic, group = unique_topic("migj"), unique_topic("gmigj")
     create_topic(b.bootstrap, topic, 4)
-    classic = java_members("java-classic", java_classic_conf(b.bootstrap, group, "java-classic"),
-                           [topic])
+    classic = members("java-classic", "java",
+                      java_classic_conf(b.bootstrap, group, "java-classic"), [topic])
     settle([classic], every(topic, 4), sizes=[4], timeout=60, what="the classic Java member's 4")
     produced = produce_round(b.bootstrap, topic, 4, "one")
     wait_all_consumed([classic], produced)
 
     with BackgroundProducer(b.bootstrap, topic, 4, "upgrade") as load:
-        modern = java_members("java-consumer",
-                              java_consumer_protocol_conf(b.bootstrap, group, "java-consumer"),
-                              [topic])
+        modern = members("java-consumer", "java",
+                         java_consumer_protocol_conf(b.bootstrap, group, "java-consumer"),
+                         [topic])
         settle([classic, modern], every(topic, 4), sizes=[2, 2], hold=2.0, timeout=60,
                what="2 partitions each after the upgrade")
     produced |= load.produced

@@ -52,13 +52,7 @@ pub fn subscription(metadata: &[u8]) -> Option<Subscription> {
         reader.take(usize::try_from(user_data).ok()?)?;
     }
     if version >= 1 {
-        for (topic, partitions) in read_partitions(&mut reader)? {
-            subscription
-                .owned_partitions
-                .entry(topic)
-                .or_default()
-                .extend(partitions);
-        }
+        subscription.owned_partitions = by_topic(read_partitions(&mut reader)?);
     }
     if version >= 2 {
         reader.i32()?; // generation id
@@ -94,6 +88,23 @@ pub fn encode_assignment(
     }
     out.extend_from_slice(&(-1i32).to_be_bytes()); // no user data
     Ok(Bytes::from(out))
+}
+
+/// The partitions of an assignment by topic; `None` if the bytes are
+/// not an assignment.
+pub fn assignment(assignment: &[u8]) -> Option<BTreeMap<String, Vec<i32>>> {
+    let mut reader = Reader::new(assignment);
+    reader.take(2)?;
+    Some(by_topic(read_partitions(&mut reader)?))
+}
+
+/// Partition lists by topic, a topic named twice counting once.
+fn by_topic(partitions: Vec<(String, Vec<i32>)>) -> BTreeMap<String, Vec<i32>> {
+    let mut out: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+    for (topic, partitions) in partitions {
+        out.entry(topic).or_default().extend(partitions);
+    }
+    out
 }
 
 /// `[]TopicPartition`: topic names, each with its partition numbers.

@@ -64,8 +64,8 @@ pub fn upgrade(
         let subscription = consumer_protocol::subscription(metadata);
         // A member not assigned yet has no assignment bytes: nothing owned.
         let assignment = match member.assignment.is_empty() {
-            true => Some(Vec::new()),
-            false => consumer_protocol::assignment_partitions(&member.assignment),
+            true => Some(Default::default()),
+            false => consumer_protocol::assignment(&member.assignment),
         };
         let (Some(subscription), Some(assignment)) = (subscription, assignment) else {
             tracing::warn!(group = %group_id, member = %member.member_id, "the embedded consumer protocol is malformed");
@@ -73,13 +73,6 @@ pub fn upgrade(
                 "Cannot upgrade the classic group {group_id} to consumer group because the embedded consumer protocol is malformed."
             )));
         };
-        let mut assigned = std::collections::BTreeMap::<String, Vec<i32>>::new();
-        for partition in assignment {
-            assigned
-                .entry(partition.topic)
-                .or_default()
-                .push(partition.partition);
-        }
         let mut topics = subscription.topics;
         topics.sort();
         topics.dedup();
@@ -93,7 +86,7 @@ pub fn upgrade(
         converted.member_epoch = classic.generation_id;
         converted.previous_member_epoch = classic.generation_id;
         converted.state = MemberState::Stable;
-        converted.assigned_partitions = by_topic_id(image, &assigned);
+        converted.assigned_partitions = by_topic_id(image, &assignment);
         converted.classic = Some(ClassicMember {
             session_timeout_ms: millis(member.session_timeout),
             protocols: member.protocols.clone(),

@@ -299,10 +299,11 @@ impl FetchSessionCache {
         if version < FIRST_SESSION_VERSION {
             return Ok(FetchContext::Sessionless);
         }
-        let mut sessions = lock(&self.sessions);
         if epoch == INITIAL_EPOCH || epoch == FINAL_EPOCH {
+            // A sessionless client (librdkafka: id 0, epoch -1) never
+            // takes the cache's lock.
             if session_id != INVALID_SESSION_ID {
-                sessions.by_id.remove(&session_id);
+                lock(&self.sessions).by_id.remove(&session_id);
             }
             return Ok(match epoch {
                 FINAL_EPOCH => FetchContext::Sessionless,
@@ -313,6 +314,7 @@ impl FetchSessionCache {
                 },
             });
         }
+        let mut sessions = lock(&self.sessions);
         let session = sessions
             .by_id
             .get(&session_id)
