@@ -63,9 +63,9 @@ impl Broker {
                 _ = txn_expiry.tick() => self.txn.expire_transactional_ids().await,
                 _ = isr_check.tick() => {
                     for partition in self.partitions.online() {
-                        if let Some((isr, _, _)) = partition.lagging_isr(max_lag) {
-                            info!(partition = %partition.topic_partition(), ?isr, "followers lag: shrinking the ISR");
-                            self.propose_isr(partition, isr);
+                        if let Some(proposal) = partition.propose_isr_shrink(max_lag) {
+                            info!(partition = %partition.topic_partition(), isr = ?proposal.isr, "followers lag: shrinking the ISR");
+                            self.propose_isr(partition, proposal);
                         }
                     }
                 }

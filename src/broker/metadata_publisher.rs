@@ -14,7 +14,7 @@ use super::{Broker, BrokerError};
 use crate::group::OFFSETS_TOPIC;
 use crate::log::LogError;
 use crate::metadata::MetadataImage;
-use crate::partition::role::Role;
+use crate::partition::role::{IsrProposal, Role};
 use crate::partition::Partition;
 use crate::txn::TRANSACTION_STATE_TOPIC;
 use crate::types::{LeaderEpoch, TopicPartition};
@@ -130,49 +130,36 @@ impl Broker {
         Ok(())
     }
 
-    /// Asks the controller to change the ISR of a partition this broker
-    /// leads (a follower caught up, or some lag too far behind); one
-    /// request per partition at a time. The new ISR takes effect when the
-    /// controller has written it.
-    pub fn propose_isr(self: &Arc<Self>, partition: Arc<Partition>, isr: Vec<i32>) {
-        use std::sync::atomic::Ordering;
-        if partition.isr_change_pending.swap(true, Ordering::AcqRel) {
-            return;
-        }
+    /// Asks the controller for an ISR change of a partition this broker
+    /// leads (a follower caught up, or some lag too far behind). The
+    /// partition holds one such proposal at a time, and the new ISR takes
+    /// effect when the controller has written it.
+    pub fn propose_isr(self: &Arc<Self>, partition: Arc<Partition>, proposal: IsrProposal) {
         let broker = Arc::clone(self);
+        let epoch = partition.leader_epoch();
         tokio::spawn(async move {
             let topic_partition = partition.topic_partition().clone();
-            if let Some(partition_epoch) = partition.partition_epoch() {
-                let epoch = partition.leader_epoch();
-                let outcome = broker
-                    .controller
-                    .alter_isr(
-                        &topic_partition.topic,
-                        topic_partition.partition,
-                        epoch.value(),
-                        partition_epoch,
-                        isr.clone(),
-                    )
-                    .await;
-                match outcome {
-                    // Unless leadership moved on meanwhile (the image then
-                    // says what this broker is).
-                    Ok(applied) if partition.is_leader() && partition.leader_epoch() == epoch => {
-                        partition.become_leader(
-                            broker.config.node_id,
-                            epoch,
-                            applied.replicas,
-                            applied.isr,
-                            applied.partition_epoch,
-                        )
-                    }
-                    Ok(_) => {}
-                    Err(error) => {
-                        debug!(partition = %topic_partition, ?isr, ?error, "ISR change refused")
-                    }
+            let outcome = broker
+                .controller
+                .alter_isr(
+                    &topic_partition.topic,
+                    topic_partition.partition,
+                    epoch.value(),
+                    proposal.partition_epoch,
+                    proposal.isr.clone(),
+                )
+                .await;
+            let applied = match outcome {
+                Ok(applied) => Some((applied.replicas, applied.isr, applied.partition_epoch)),
+                Err(error) => {
+                    debug!(partition = %topic_partition, isr = ?proposal.isr, ?error,
+                           "ISR change refused");
+                    None
                 }
-            }
-            partition.isr_change_pending.store(false, Ordering::Release);
+            };
+            // Unless leadership moved on meanwhile (the image then says
+            // what this broker is).
+            partition.isr_proposal_answered(epoch, proposal.partition_epoch, applied);
         });
     }
 

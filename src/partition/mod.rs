@@ -29,7 +29,7 @@ use crate::records::control::TxnMarker;
 use crate::types::{LeaderEpoch, Offset, TopicPartition};
 
 pub use registry::Partitions;
-use role::{LeaderState, Role};
+use role::{IsrProposal, LeaderState, Role};
 
 pub struct Partition {
     topic_partition: TopicPartition,
@@ -66,9 +66,6 @@ pub struct Partition {
     leader_high_watermark: AtomicI64,
     /// The newest leader epoch in the log (-1: none).
     latest_epoch: AtomicI32,
-    /// Set while an ISR change this leader asked for is with the
-    /// controller, so that fetches do not ask again meanwhile.
-    pub(crate) isr_change_pending: std::sync::atomic::AtomicBool,
 }
 
 /// How long a coordinator's write waits for the ISR (Kafka's
@@ -152,7 +149,6 @@ impl Partition {
             role: Mutex::new(Role::Follower { leader: -1 }),
             leader_high_watermark: AtomicI64::new(high_watermark.0),
             latest_epoch: AtomicI32::new(latest_epoch),
-            isr_change_pending: Default::default(),
             leader_epoch: AtomicI32::new(leader_epoch.0),
             min_insync_replicas: AtomicI32::new(min_insync_replicas),
             high_watermark: AtomicI64::new(high_watermark.0),
@@ -345,49 +341,66 @@ impl Partition {
         }
     }
 
-    /// Leader: records a follower's fetch; the ISR it should move to if
-    /// the follower just caught up (for the controller to approve).
-    pub fn record_follower_fetch(&self, replica: i32, fetch_offset: Offset) -> Option<Vec<i32>> {
-        let expanded = {
-            let mut role = self.lock_role();
-            let Role::Leader(state) = &mut *role else {
-                return None;
-            };
-            state.record_fetch(replica, fetch_offset, self.log_end_offset());
-            state.expanded_isr(replica, self.high_watermark())
+    /// Leader: records a follower's fetch; the ISR change to ask the
+    /// controller for if the follower just caught up.
+    pub fn record_follower_fetch(&self, replica: i32, fetch_offset: Offset) -> Option<IsrProposal> {
+        let mut role = self.lock_role();
+        let Role::Leader(state) = &mut *role else {
+            return None;
         };
-        self.refresh_watermarks();
-        expanded
+        state.record_fetch(replica, fetch_offset, self.log_end_offset());
+        let proposal = state.propose_expansion(replica, self.high_watermark());
+        self.refresh_watermarks_locked(&role);
+        proposal
     }
 
-    /// Leader: the ISR without followers lagging more than `max_lag`, with
-    /// the leader epoch and partition epoch it was computed at.
-    pub fn lagging_isr(
+    /// Leader: the ISR change to ask for if followers lag more than
+    /// `max_lag` (none while another is pending).
+    pub fn propose_isr_shrink(&self, max_lag: std::time::Duration) -> Option<IsrProposal> {
+        match &mut *self.lock_role() {
+            Role::Leader(state) => state.propose_shrink(max_lag),
+            Role::Follower { .. } => None,
+        }
+    }
+
+    /// Leader: the controller answered the ISR change asked against
+    /// `partition_epoch` at `leader_epoch`, with the partition as written
+    /// if it took it (replicas, ISR, partition epoch).
+    pub fn isr_proposal_answered(
         &self,
-        max_lag: std::time::Duration,
-    ) -> Option<(Vec<i32>, LeaderEpoch, i32)> {
-        match &*self.lock_role() {
-            Role::Leader(state) => state
-                .shrunk_isr(max_lag)
-                .map(|isr| (isr, self.leader_epoch(), state.partition_epoch)),
-            Role::Follower { .. } => None,
+        leader_epoch: LeaderEpoch,
+        partition_epoch: i32,
+        applied: Option<(Vec<i32>, Vec<i32>, i32)>,
+    ) {
+        let mut role = self.lock_role();
+        if self.leader_epoch() != leader_epoch {
+            return;
         }
-    }
-
-    /// Leader: the partition epoch of the ISR it holds.
-    pub fn partition_epoch(&self) -> Option<i32> {
-        match &*self.lock_role() {
-            Role::Leader(state) => Some(state.partition_epoch),
-            Role::Follower { .. } => None,
+        let Role::Leader(state) = &mut *role else {
+            return;
+        };
+        state.proposal_answered(partition_epoch);
+        if let Some((replicas, isr, partition_epoch)) = applied {
+            state.update(replicas, isr, partition_epoch);
         }
+        self.refresh_watermarks_locked(&role);
     }
 
     /// Recomputes the high watermark (never backwards on a leader) and the
     /// last stable offset, and wakes waiters if they moved.
     fn refresh_watermarks(&self) {
+        let role = self.lock_role();
+        self.refresh_watermarks_locked(&role);
+    }
+
+    /// [`refresh_watermarks`](Self::refresh_watermarks) under the role
+    /// lock, which every writer of the watermarks holds: two refreshes
+    /// cannot store their figures out of order, and a follower joining the
+    /// maximal ISR holds back every later one.
+    fn refresh_watermarks_locked(&self, role: &Role) {
         let end = self.log_end_offset();
         let current = self.high_watermark();
-        let high_watermark = match &*self.lock_role() {
+        let high_watermark = match role {
             Role::Leader(state) => state
                 .isr_high_watermark(end)
                 .map_or(current, |allowed| allowed.max(current))

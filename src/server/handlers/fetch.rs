@@ -226,8 +226,9 @@ fn record_follower_progress(broker: &Arc<Broker>, wanted: &Wanted, replica: i32)
         if !partition.is_leader() || fetch.diverged.is_some() {
             continue;
         }
-        if let Some(isr) = partition.record_follower_fetch(replica, Offset(fetch.fetch_offset)) {
-            broker.propose_isr(Arc::clone(partition), isr);
+        if let Some(proposal) = partition.record_follower_fetch(replica, Offset(fetch.fetch_offset))
+        {
+            broker.propose_isr(Arc::clone(partition), proposal);
         }
     }
 }
