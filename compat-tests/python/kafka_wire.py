@@ -420,6 +420,13 @@ def w_array(items: list[bytes]) -> bytes:
 
 def parse_metadata_v4(frame_body: bytes) -> tuple[int, dict]:
     """Returns (correlation_id, {topic: (error_code, partition_count)})."""
+    corr, topics = parse_metadata_v4_partitions(frame_body)
+    return corr, {name: (err, n) for name, (err, n, _) in topics.items()}
+
+
+def parse_metadata_v4_partitions(frame_body: bytes) -> tuple[int, dict]:
+    """Returns (correlation_id, {topic: (error_code, partition_count,
+    {partition: (error_code, leader, replicas, isr)})})."""
     r = Reader(frame_body)
     corr = r.i32()
     r.i32()                                  # throttle_time_ms
@@ -433,13 +440,13 @@ def parse_metadata_v4(frame_body: bytes) -> tuple[int, dict]:
         name = r.string()
         r.i8()                               # is_internal
         n = r.i32()
+        partitions = {}
         for _ in range(max(n, 0)):
-            r.i16(); r.i32(); r.i32()        # error, index, leader
-            for _ in range(r.i32()):         # replicas
-                r.i32()
-            for _ in range(r.i32()):         # isr
-                r.i32()
-        topics[name] = (err, n)
+            p_err, index, leader = r.i16(), r.i32(), r.i32()
+            replicas = [r.i32() for _ in range(r.i32())]
+            isr = [r.i32() for _ in range(r.i32())]
+            partitions[index] = (p_err, leader, replicas, isr)
+        topics[name] = (err, n, partitions)
     return corr, topics
 
 

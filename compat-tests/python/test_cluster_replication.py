@@ -19,8 +19,9 @@ from confluent_kafka.admin import AdminClient
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 import cluster_harness
+import kafka_wire
 from cluster_harness import bootstrap, create_topic, in_sync, replicas_identical
-from conftest import running_cluster, start_cluster, wait_for_brokers, wait_until
+from conftest import port_accepts, running_cluster, start_cluster, wait_for_brokers, wait_until
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -30,6 +31,9 @@ CLUSTER_OVERRIDES = {
     "replica.lag.time.max.ms": "4000",
     "offsets.topic.replication.factor": "3",
 }
+
+
+NOT_LEADER_OR_FOLLOWER = 6
 
 
 @pytest.fixture
@@ -150,6 +154,59 @@ def test_a_killed_leader_is_replaced_without_losing_acknowledged_records(cluster
     victim.start()
     fully_replicated(cluster, "failover", 3)
     wait_identical_replicas(cluster, "failover", 3)
+
+
+def test_a_restarted_broker_serves_nothing_before_it_has_caught_up_with_the_metadata(cluster):
+    """A broker killed while it led a partition comes back with the
+    metadata of its crash. Until it has replayed what the quorum wrote
+    meanwhile it must not answer at all (as a Kafka broker waits for the
+    metadata log before it serves): its first answers name the partition's
+    real leader, and an acks=1 write sent to it is refused, not
+    acknowledged by a deposed leader and lost."""
+    create_topic(cluster, "stale-leader", 1, 3)
+    fully_replicated(cluster, "stale-leader", 1)
+    producer = Producer({"bootstrap.servers": bootstrap(cluster), "acks": "all",
+                         "enable.idempotence": True})
+    for i in range(20):
+        producer.produce("stale-leader", value=f"before-{i}".encode(), partition=0)
+    assert producer.flush(30) == 0
+    old_leader = layout(cluster[0], "stale-leader")[0][0]
+    victim = cluster[old_leader - 1]
+    victim.kill()
+    survivors = [b for b in cluster if b.running]
+    new_leader = wait_until(
+        lambda: (lambda leader: leader if leader not in (-1, old_leader) else None)(
+            layout(survivors[0], "stale-leader")[0][0]),
+        timeout=30, what="a new leader for the partition")
+    for i in range(20):
+        producer.produce("stale-leader", value=f"after-{i}".encode(), partition=0)
+    assert producer.flush(60) == 0
+
+    victim.start_async()
+    wait_until(lambda: port_accepts(victim.host, victim.port), timeout=30,
+               what="the restarted broker's port")
+    sock = kafka_wire.connect(victim.host, victim.port, timeout=30)
+    try:
+        sock.sendall(kafka_wire.metadata_v4_request(1, ["stale-leader"], False))
+        _, topics = kafka_wire.parse_metadata_v4_partitions(kafka_wire.recv_frame(sock))
+        _, _, partitions = topics["stale-leader"]
+        assert partitions[0][1] == new_leader, (
+            f"the restarted broker's first answer names {partitions[0][1]} as the leader; "
+            f"{new_leader} leads")
+        batch = kafka_wire.record_batch([kafka_wire.Rec(None, b"stale", int(time.time() * 1000))])
+        sock.sendall(kafka_wire.produce_request(7, 2, "stale-leader", 0, batch, acks=1))
+        _, results = kafka_wire.parse_produce_response(7, kafka_wire.recv_frame(sock))
+        assert results[("stale-leader", 0)].error_code == NOT_LEADER_OR_FOLLOWER, \
+            results[("stale-leader", 0)]
+    finally:
+        sock.close()
+    victim.wait_ready()
+    fully_replicated(cluster, "stale-leader", 1)
+    records = consume_all(cluster, "stale-leader", 1, 40)
+    assert [r.value for r in records] == (
+        [f"before-{i}".encode() for i in range(20)] + [f"after-{i}".encode() for i in range(20)])
+    assert [r.offset for r in records] == list(range(40))
+    wait_identical_replicas(cluster, "stale-leader", 1)
 
 
 def test_acks_all_needs_min_insync_replicas_but_acks_1_does_not(cluster):

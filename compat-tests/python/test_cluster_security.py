@@ -184,14 +184,25 @@ def test_replication_and_failover_run_on_secured_listeners(pki, cluster):
             for p in range(3)}
     consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
     seen = {}
+    errors = []
     deadline = time.monotonic() + 60
-    while sum(1 for k in seen if True) < sum(ends.values()) and time.monotonic() < deadline:
+    while len(seen) < sum(ends.values()) and time.monotonic() < deadline:
         message = consumer.poll(0.5)
-        if message is not None and message.error() is None:
+        if message is None:
+            continue
+        if message.error() is None:
             seen[(message.partition(), message.offset())] = message.value()
+        else:
+            errors.append(message.error())
     consumer.close()
+
+    def read(partition):
+        offsets = [o for p, o in seen if p == partition]
+        return len(offsets), min(offsets, default=None), max(offsets, default=None)
+    diagnosis = {"ends": ends, "read (count, first, last)": {p: read(p) for p in range(3)},
+                 "errors": errors[:5]}
     for partition, offset, value in acked:
-        assert seen.get((partition, offset)) == value, (partition, offset, value)
+        assert seen.get((partition, offset)) == value, (partition, offset, value, diagnosis)
     assert len(set(seen.values())) == len(seen), "a record was written twice"
 
     # Followers copy the leaders' bytes, over the secured listener too.

@@ -199,7 +199,9 @@ impl Quorum {
         runtime: tokio::runtime::Handle,
     ) -> Result<Quorum, QuorumError> {
         if members.observer {
-            return Quorum::observe(members, runtime);
+            let quorum = Quorum::observe(members, runtime)?;
+            quorum.runtime.block_on(quorum.catch_up(ELECTION_WAIT))?;
+            return Ok(quorum);
         }
         let dir = data_dir.join(METADATA_LOG_DIR);
         let log = log_store::LogStore::open(&dir)?;
@@ -236,7 +238,49 @@ impl Quorum {
         } else {
             quorum.join(members)?;
         }
+        quorum.runtime.block_on(quorum.catch_up(ELECTION_WAIT))?;
         Ok(quorum)
+    }
+
+    /// Waits until this node has applied what the quorum's leader has, as
+    /// a Kafka broker catches up with the metadata log before it serves:
+    /// a node restarted after a crash holds the image of that moment, and
+    /// acting on it would make it lead partitions that moved on meanwhile
+    /// (and acknowledge writes the real leaders never see).
+    async fn catch_up(&self, timeout: std::time::Duration) -> Result<(), QuorumError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let high_watermark = loop {
+            match self.describe().await {
+                Ok(description) => break description.high_watermark,
+                Err(error) if tokio::time::Instant::now() >= deadline => {
+                    return Err(QuorumError::Raft(format!(
+                        "cannot learn the metadata high watermark to catch up with: {error}"
+                    )))
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "metadata high watermark not known yet");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        };
+        // The high watermark is the next index to write (Kafka's offsets).
+        let Some(last) = u64::try_from(high_watermark)
+            .ok()
+            .and_then(|hw| hw.checked_sub(1))
+        else {
+            return Ok(());
+        };
+        tracing::info!(index = last, "catching up with the metadata log");
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match &self.member {
+            Member::Voter { raft, .. } => raft
+                .wait(Some(remaining))
+                .applied_index_at_least(Some(last), "caught up with the metadata log")
+                .await
+                .map(|_| ())
+                .map_err(|error| QuorumError::Raft(error.to_string())),
+            Member::Observer(observer) => observer.caught_up_to(last, remaining).await,
+        }
     }
 
     /// Follows the voters' metadata without voting, once it has arrived.
