@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use crate::config::security::AuthorizerConfig;
 use crate::metadata::acls::{
-    pattern_applies, AclBinding, AclOperation, Acls, PatternType, PermissionType, ResourceType,
-    WILDCARD, WILDCARD_PRINCIPAL,
+    self, AclBinding, AclOperation, Acls, PatternType, PermissionType, ResourceType, WILDCARD,
+    WILDCARD_PRINCIPAL,
 };
 
 /// The broker's authorizer: its settings. Decisions are taken against the
@@ -81,10 +81,8 @@ impl Session<'_> {
         if !self.config.enabled || self.is_super_user() {
             return true;
         }
-        let mine: Vec<&AclBinding> = self
-            .acls
-            .iter()
-            .filter(|acl| acl.resource_type == resource_type && self.applies_to_me(acl))
+        let mine: Vec<&AclBinding> = acls::of_type(&self.acls, resource_type)
+            .filter(|acl| self.applies_to_me(acl))
             .filter(|acl| acl.operation == operation || acl.operation == AclOperation::All)
             .collect();
         let denied = |pattern: &AclBinding| {
@@ -110,10 +108,7 @@ impl Session<'_> {
             return true;
         }
         self.config.allow_everyone_if_no_acl_found
-            && !self
-                .acls
-                .iter()
-                .any(|acl| acl.resource_type == resource_type)
+            && acls::of_type(&self.acls, resource_type).next().is_none()
     }
 
     /// Kafka's `authorized_operations` bit field: bit n set when the
@@ -140,10 +135,7 @@ impl Session<'_> {
     fn decide(&self, operation: AclOperation, resource_type: ResourceType, name: &str) -> Decision {
         let mut found = false;
         let mut allowed = false;
-        for acl in self.acls.iter() {
-            if acl.resource_type != resource_type || !pattern_applies(acl, name) {
-                continue;
-            }
+        for acl in acls::applicable(&self.acls, resource_type, name) {
             found = true;
             if !self.applies_to_me(acl) {
                 continue;
