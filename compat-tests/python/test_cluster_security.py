@@ -302,6 +302,18 @@ def controller_refuses(sock) -> bool:
     return "Err" in reply.get("Login", {}) and len(received) == 4 + length
 
 
+def read_reply(sock) -> bytes:
+    """One frame's JSON body from the controller port."""
+    sock.settimeout(5)
+    received = b""
+    while len(received) < 4 or len(received) < 4 + struct.unpack(">I", received[:4])[0]:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise AssertionError(f"the controller closed the connection: {received!r}")
+        received += chunk
+    return received[4:]
+
+
 def login(user: str, password: str) -> bytes:
     token = f"\0{user}\0{password}".encode()
     return frame({"Login": {"mechanism": "PLAIN", "token": list(token)}})
@@ -357,11 +369,28 @@ def test_impostors_on_the_controller_port_are_refused(pki, cluster):
             if raw is not None:
                 raw.close()
     # The broker logs a refusal after the peer has its answer and the close.
-    def logged(refusal):
-        return any("controller connection refused" in line and refusal in line
+    def logged(refusal, what="controller connection refused"):
+        return any(what in line and refusal in line
                    for line in target.log_path.read_text().splitlines())
     for refusal in refusals:
         wait_until(lambda: logged(refusal), timeout=10, what=f"the log line {refusal!r}")
+
+    # A peer that proves to be a node of the cluster still speaks only for
+    # registered brokers: a heartbeat for node 42 keeps nothing alive.
+    ghost = frame({"Heartbeat": {"node_id": 42, "leaving": False}})
+    raw, wrapped = tls_connect(pki, address, "broker")
+    try:
+        if target.controllers == TLS_CONTROLLERS:
+            wrapped.sendall(ghost)
+        else:
+            wrapped.sendall(login("broker", "broker-secret"))
+            assert json.loads(read_reply(wrapped)) == {"Login": {"Ok": None}}
+            wrapped.sendall(ghost)
+        assert json.loads(read_reply(wrapped)) == "Heartbeat"
+    finally:
+        raw.close()
+    wait_until(lambda: logged("node_id=42", "not a registered broker"), timeout=10,
+               what="the ignored heartbeat in the log")
 
     # Broker 2 was never fenced: every broker still lists all three.
     admin = AdminClient(client(pki, cluster, "admin"))

@@ -602,7 +602,17 @@ async fn answer(
             }
             RaftRequest::Heartbeat { node_id, leaving } => {
                 // An observer sends to every voter; the leader counts it.
-                liveness.heard(node_id, leaving);
+                // Only a registered broker has a session to keep: a
+                // heartbeat naming any other id (a peer speaking for a
+                // node that does not exist) keeps nothing alive and shows
+                // no observer.
+                match state.state().brokers.contains_key(&node_id) {
+                    true => liveness.heard(node_id, leaving),
+                    false => warn!(
+                        node_id,
+                        "heartbeat from a node that is not a registered broker ignored"
+                    ),
+                }
                 RaftReply::Heartbeat
             }
             RaftRequest::DescribeQuorum { forwarded } => {
