@@ -25,6 +25,9 @@
 #   BENCH_ROUNDS      rounds, each on a fresh broker (default 1)
 #   BENCH_WARMUP      messages produced and consumed before each measured run
 #                     (default 0: none)
+#   BENCH_BROKER_CONFIG  broker settings for both brokers, space-separated
+#                     key=value (e.g. "log.segment.bytes=16777216" to measure
+#                     produce while segments roll)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -120,11 +123,15 @@ wait_until_ready() {
 }
 
 start_gregor() {
-    local listener="PLAINTEXT://127.0.0.1:$PORT" tls=()
+    local listener="PLAINTEXT://127.0.0.1:$PORT" extra=()
     if [[ -n "${BENCH_TLS:-}" ]]; then
         listener="SSL://127.0.0.1:$PORT"
-        tls=(--override "ssl.keystore.location=$TMP/broker-keystore.pem")
+        extra=(--override "ssl.keystore.location=$TMP/broker-keystore.pem")
     fi
+    local key_value
+    for key_value in ${BENCH_BROKER_CONFIG:-}; do
+        extra+=(--override "$key_value")
+    done
     rm -rf "$TMP/gregor"
     mkdir -p "$TMP/gregor"
     echo "== starting $GREGOR_BIN on 127.0.0.1:$PORT (data and log in $TMP/gregor)" >&2
@@ -133,7 +140,7 @@ start_gregor() {
         --override "advertised.listeners=$listener" \
         --override "log.dirs=$TMP/gregor/data" \
         --override "node.id=1" \
-        "${tls[@]}" \
+        "${extra[@]}" \
         </dev/null >"$TMP/gregor/gregor.log" 2>&1 &
     BROKER_PID=$!
     wait_until_ready "$TMP/gregor/gregor.log" 20
@@ -173,6 +180,10 @@ EOF
         printf 'ssl.keystore.type=PEM\nssl.keystore.location=%s\n' \
             "$TMP/broker-keystore.pem" >>"$dir/server.properties"
     fi
+    local key_value
+    for key_value in ${BENCH_BROKER_CONFIG:-}; do
+        printf '%s\n' "$key_value" >>"$dir/server.properties"
+    done
     local cluster_id
     cluster_id="$(java -cp "$classpath" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)"
     if ! java -cp "$classpath" kafka.tools.StorageTool format -t "$cluster_id" \

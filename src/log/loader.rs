@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::cleaner;
 use super::leader_epoch_cache::LeaderEpochCache;
@@ -31,11 +31,28 @@ impl PartitionLog {
         cleaner::remove_leftovers(dir)?;
         let base_offsets = list_segment_base_offsets(dir)?;
         let mut segments = BTreeMap::new();
-        let last = base_offsets.last().copied();
-        for base_offset in base_offsets {
+        let count = base_offsets.len();
+        for (i, &base_offset) in base_offsets.iter().enumerate() {
             let mut segment = Segment::open(dir, base_offset, config.index_interval_bytes)?;
-            if Some(base_offset) == last {
+            if i + 1 == count {
                 recover_active_segment(&mut segment, dir, clean_shutdown)?;
+            } else if i + 2 == count && !clean_shutdown {
+                // The segment rolled last is synced after its roll
+                // (`rolled_sync.rs`): after a crash it is validated as the
+                // active one is, and made durable now.
+                let cut = recover_active_segment(&mut segment, dir, false)?;
+                segment.seal()?;
+                segment.sync()?;
+                segments.insert(base_offset, segment);
+                if cut > 0 {
+                    // What followed a torn segment cannot be trusted.
+                    let after = base_offsets[count - 1];
+                    warn!(dir = %dir.display(), base_offset = %after,
+                          "deleting the segment after a torn one");
+                    Segment::open(dir, after, config.index_interval_bytes)?.delete_files(dir)?;
+                    break;
+                }
+                continue;
             } else {
                 recover_sealed_segment(&mut segment, dir)?;
                 segment.seal()?;
@@ -62,6 +79,7 @@ impl PartitionLog {
             last_flush: Instant::now(),
             producers: ProducerState::default(),
             leader_epochs: LeaderEpochCache::empty(dir),
+            rolled_sync: None,
         };
         if let Some(start) = stored_start {
             log.log_start_offset = start.clamp(first_base, log.log_end_offset());

@@ -15,6 +15,7 @@ pub mod partition_log;
 pub mod producer_state;
 pub mod recovery;
 mod retention;
+mod rolled_sync;
 pub mod segment;
 pub mod time_index;
 pub mod txn_index;

@@ -17,6 +17,7 @@ use super::producer_state::{
     ProducerSummary, SequenceCheck,
 };
 use super::recovery::recover_sealed_segment;
+use super::rolled_sync::{RolledSync, Snapshot};
 use super::segment::{PendingBatch, Segment, SegmentView};
 use super::txn_index::AbortedTxn;
 use super::validator::LogValidator;
@@ -62,6 +63,8 @@ pub struct PartitionLog {
     pub(super) last_flush: Instant,
     pub(super) producers: ProducerState,
     pub(super) leader_epochs: LeaderEpochCache,
+    /// The sync of the segment rolled last, while it may still run.
+    pub(super) rolled_sync: Option<RolledSync>,
 }
 
 impl PartitionLog {
@@ -209,6 +212,7 @@ impl PartitionLog {
     /// Writes batches at the log end in one write, rolling first if the
     /// active segment cannot take them all.
     fn append_pending(&mut self, pending: &[PendingBatch<'_>]) -> Result<(), LogError> {
+        self.check_rolled_sync()?;
         let size = pending.iter().map(PendingBatch::size).sum();
         self.maybe_roll(size)?;
         self.active_mut().append_batches(pending)?;
@@ -365,6 +369,7 @@ impl PartitionLog {
     /// the log there ([`PartitionLog::truncate_fully_and_start_at`]).
     /// Nothing happens if `offset` is at or past the log end.
     pub fn truncate_to(&mut self, offset: Offset) -> Result<(), LogError> {
+        self.wait_for_rolled_sync()?;
         if offset >= self.log_end_offset() {
             // No records go, but an epoch that started here without a
             // record (a leader that wrote nothing) is not this log's: the
@@ -417,6 +422,7 @@ impl PartitionLog {
     /// its leader's log start does this. Producer state, its snapshots and
     /// the leader-epoch cache are cleared.
     pub fn truncate_fully_and_start_at(&mut self, offset: Offset) -> Result<(), LogError> {
+        self.wait_for_rolled_sync()?;
         info!(dir = %self.dir.display(), %offset, "deleting the whole log to start it anew");
         let old: Vec<Offset> = self.segments.keys().copied().collect();
         if !self.segments.contains_key(&offset) {
@@ -497,21 +503,53 @@ impl PartitionLog {
     /// The new segment is made before the old one is sealed, so that a
     /// failure leaves the old one active and the log as it was.
     pub fn roll(&mut self) -> Result<(), LogError> {
+        // One rolled segment awaits its sync at a time.
+        self.wait_for_rolled_sync()?;
         let next = self.log_end_offset();
         let segment = Segment::create(&self.dir, next, self.config.index_interval_bytes)?;
         let sealed = self
             .active_mut()
             .seal()
-            .and_then(|()| write_snapshot(&self.dir, next, &self.producers));
-        if let Err(error) = sealed {
-            if let Err(cleanup) = segment.delete_files(&self.dir) {
-                warn!(dir = %self.dir.display(), %cleanup, "cannot remove the segment of a failed roll");
+            .and_then(|()| self.active().data_sync());
+        let data = match sealed {
+            Ok(data) => data,
+            Err(error) => {
+                if let Err(cleanup) = segment.delete_files(&self.dir) {
+                    warn!(dir = %self.dir.display(), %cleanup, "cannot remove the segment of a failed roll");
+                }
+                return Err(error.into());
             }
-            return Err(error.into());
-        }
+        };
         info!(dir = %self.dir.display(), base_offset = %next, "rolled new segment");
         self.segments.insert(next, segment);
+        let snapshot = Snapshot {
+            dir: self.dir.clone(),
+            offset: next,
+            encoded: self.producers.encode(),
+        };
+        self.rolled_sync = Some(RolledSync::start(data, snapshot));
         Ok(())
+    }
+
+    /// Waits for the rolled segment's sync, if one runs; its error if it
+    /// failed (the log dir then goes offline).
+    fn wait_for_rolled_sync(&mut self) -> Result<(), LogError> {
+        match self.rolled_sync.take() {
+            Some(sync) => Ok(sync.wait()?),
+            None => Ok(()),
+        }
+    }
+
+    /// Fails an append once the rolled segment's sync has failed: what
+    /// was written may not be on disk.
+    fn check_rolled_sync(&mut self) -> Result<(), LogError> {
+        match self.rolled_sync.as_ref().and_then(RolledSync::outcome) {
+            Some(outcome) => {
+                self.rolled_sync = None;
+                Ok(outcome?)
+            }
+            None => Ok(()),
+        }
     }
 
     /// Reads whole batches starting at the one holding `offset`, up to
@@ -670,6 +708,7 @@ impl PartitionLog {
             )?;
             recover_sealed_segment(&mut segment, &self.dir)?;
             segment.seal()?;
+            segment.sync()?;
             self.segments.insert(cleaned.base_offset, segment);
         }
         cleaner::write_checkpoint(&self.dir, compacted.checkpoint)?;
@@ -723,8 +762,10 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Forces the active segment and its indexes to disk.
+    /// Forces the active segment and its indexes to disk, and the segment
+    /// rolled last if its sync still runs.
     pub fn flush(&mut self) -> Result<(), LogError> {
+        self.wait_for_rolled_sync()?;
         self.active_mut().flush()?;
         self.unflushed_messages = 0;
         self.last_flush = Instant::now();

@@ -348,7 +348,7 @@ impl ProducerState {
         before - self.producers.len()
     }
 
-    fn encode(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Vec<u8> {
         let mut body = Vec::new();
         body.extend_from_slice(&(self.producers.len() as i32).to_be_bytes());
         for (producer_id, entry) in &self.producers {
@@ -439,7 +439,13 @@ pub fn snapshot_path(dir: &Path, offset: Offset) -> PathBuf {
 /// Writes the state as of `offset` (everything before it applied), keeping
 /// only the two newest snapshots.
 pub fn write_snapshot(dir: &Path, offset: Offset, state: &ProducerState) -> io::Result<()> {
-    crate::durable::write_atomically(&snapshot_path(dir, offset), &state.encode())?;
+    write_snapshot_bytes(dir, offset, &state.encode())
+}
+
+/// [`write_snapshot`] of a state encoded earlier (at a roll, under the
+/// log's lock; written after the rolled segment's sync).
+pub fn write_snapshot_bytes(dir: &Path, offset: Offset, encoded: &[u8]) -> io::Result<()> {
+    crate::durable::write_atomically(&snapshot_path(dir, offset), encoded)?;
     let mut snapshots = list_snapshots(dir)?;
     snapshots.sort();
     while snapshots.len() > 2 {

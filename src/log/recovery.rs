@@ -1,8 +1,10 @@
 //! Bringing a partition's segments back after a restart.
 //!
-//! Sealed segments were fsynced when they were rolled, so their data is
+//! Sealed segments were fsynced after their roll, so their data is
 //! trusted; only their indexes are checked and rebuilt if missing or
-//! inconsistent. The active (last) segment may end in a torn write, after a
+//! inconsistent — except the segment rolled last, whose sync may not have
+//! finished before a crash (`rolled_sync.rs`): the loader validates it as
+//! it does the active one. The active (last) segment may end in a torn write, after a
 //! crash or after a failed write whose cut-back failed too: every open
 //! validates its tail batch by batch (length, magic, CRC-32C, increasing
 //! offsets) and cuts it at the first bad byte — all of it after an unclean

@@ -65,6 +65,27 @@ pub struct Segment {
 /// How many recent batch headers a segment remembers.
 const RECENT_BATCHES: usize = 64;
 
+/// A segment's file, to force to disk away from the segment (which stays
+/// with the log and its lock).
+pub struct DataSync {
+    file: File,
+    path: PathBuf,
+}
+
+impl DataSync {
+    pub fn run(&self) -> io::Result<()> {
+        sync_file(&self.file, &self.path)
+    }
+}
+
+/// `fdatasync`, unless the fault plane fails it.
+fn sync_file(file: &File, path: &Path) -> io::Result<()> {
+    if let Some(error) = disk_faults::check(path, DiskOp::Fsync) {
+        return Err(error);
+    }
+    file.sync_data()
+}
+
 /// Batch header fields read from disk while scanning a segment.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchHeader {
@@ -604,14 +625,28 @@ impl Segment {
     }
 
     /// Makes the segment read-only: records its final max timestamp in the
-    /// time index (as Kafka does on roll), flushes, and maps the indexes.
+    /// time index (as Kafka does on roll) and maps the indexes. Its data
+    /// is not forced to disk here: a roll syncs it in the background
+    /// ([`Segment::data_sync`]), the others call [`Segment::sync`].
     pub fn seal(&mut self) -> io::Result<()> {
         if let Some(max) = self.max_timestamp {
             self.time_index.maybe_append(max.timestamp, max.offset)?;
         }
-        self.sync_data()?;
         self.offset_index.seal()?;
         self.time_index.seal()
+    }
+
+    /// Forces the segment's data to disk.
+    pub fn sync(&self) -> io::Result<()> {
+        self.sync_data()
+    }
+
+    /// A handle that forces the segment's data to disk from another thread.
+    pub fn data_sync(&self) -> io::Result<DataSync> {
+        Ok(DataSync {
+            file: self.file.try_clone()?,
+            path: self.path.clone(),
+        })
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
@@ -623,10 +658,7 @@ impl Segment {
     }
 
     fn sync_data(&self) -> io::Result<()> {
-        if let Some(error) = disk_faults::check(&self.path, DiskOp::Fsync) {
-            return Err(error);
-        }
-        self.file.sync_data()
+        sync_file(&self.file, &self.path)
     }
 
     /// Removes the segment's files (retention, topic deletion).

@@ -852,6 +852,78 @@ fn a_failed_write_appends_nothing_and_the_retry_lands_where_it_would_have() {
 }
 
 #[test]
+fn a_rolled_segment_is_synced_after_the_roll_and_a_failed_sync_fails_the_next_append() {
+    use crate::log::disk_faults::{self, DiskErrno, DiskFault, DiskOp};
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+    // The first segment's sync (the one the roll starts) fails.
+    disk_faults::arm(DiskFault {
+        path: segment::log_path(dir.path(), Offset(0)),
+        op: DiskOp::Fsync,
+        errno: DiskErrno::Eio,
+        count: 1,
+    });
+    while log.segment_count() < 2 {
+        append(&mut log, 3);
+    }
+    let rolled_at = log.log_end_offset();
+    // Outside a runtime the sync ran in the roll; the append after it
+    // learns of the failure (the log dir then goes offline).
+    let failed = log.append_as_leader(&sample_batch(1), LeaderEpoch(0), AppendOrigin::Client);
+    assert!(matches!(failed, Err(LogError::Io(ref e)) if e.raw_os_error() == Some(libc::EIO)));
+    assert_eq!(log.log_end_offset(), rolled_at, "nothing appended");
+    // A healthy roll writes the producer snapshot after the sync.
+    while log.segment_count() < 3 {
+        append(&mut log, 3);
+    }
+    log.flush().unwrap();
+    let snapshot = dir.path().join(format!(
+        "{:020}.snapshot",
+        log.active().base_offset().value()
+    ));
+    assert!(snapshot.exists(), "{}", snapshot.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn after_a_crash_a_torn_rolled_segment_is_cut_and_what_followed_it_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let (first_end, rolled) = tokio::task::spawn_blocking(move || {
+        let mut log = PartitionLog::open(&path, small_config(), true).unwrap();
+        while log.segment_count() < 3 {
+            append(&mut log, 3);
+        }
+        let bases: Vec<Offset> = log.segments.keys().copied().collect();
+        append(&mut log, 1);
+        // The background sync runs on the runtime; wait for it, as a
+        // crash after it would have left the disk.
+        log.flush().unwrap();
+        (bases[2], bases[1])
+    })
+    .await
+    .unwrap();
+    // A power loss tore the segment rolled last: its tail is garbage.
+    let torn = segment::log_path(dir.path(), rolled);
+    let good = std::fs::metadata(&torn).unwrap().len();
+    let mut bytes = std::fs::read(&torn).unwrap();
+    let keep = bytes.len() - 20;
+    bytes.truncate(keep);
+    bytes.extend_from_slice(&[0xAB; 20]);
+    std::fs::write(&torn, &bytes).unwrap();
+    let log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
+    assert!(log.log_end_offset() < first_end, "the torn batch is cut");
+    assert_eq!(
+        log.active().base_offset(),
+        rolled,
+        "the later segment is gone"
+    );
+    assert!(!segment::log_path(dir.path(), first_end).exists());
+    assert!(std::fs::metadata(&torn).unwrap().len() < good);
+    let bytes = log.read(rolled, 1 << 20, log.log_end_offset()).unwrap();
+    assert!(Batches::new(&bytes).all(|batch| batch.is_ok()));
+}
+
+#[test]
 fn a_torn_tail_is_cut_even_after_a_clean_shutdown() {
     let dir = tempfile::tempdir().unwrap();
     {
