@@ -8,6 +8,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use thiserror::Error;
 
 use super::api_versions;
+use super::encoded::{shared_records, Encoded, GatherBuf};
 
 #[derive(Debug, Error)]
 pub enum CodecError {
@@ -93,29 +94,38 @@ pub fn decode_request(mut frame: Bytes) -> Result<Incoming, CodecError> {
 }
 
 /// Encodes a response with its size prefix and header. The ApiVersions
-/// response header is always v0, whatever the request version.
+/// response header is always v0, whatever the request version. A Fetch
+/// response keeps its large record sets as they were read (see
+/// [`encoded`](super::encoded)).
 pub fn encode_response(
     api_key: ApiKey,
     version: i16,
     correlation_id: i32,
     body: &ResponseKind,
-) -> Result<Bytes, CodecError> {
+) -> Result<Encoded, CodecError> {
     let failed = |error: anyhow::Error| CodecError::Encode {
         api_key,
         version,
         reason: error.to_string(),
     };
     let header_version = api_key.response_header_version(version);
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    if let ResponseKind::Fetch(fetch) = body {
+        let mut buffer = GatherBuf::new(shared_records(fetch));
+        buffer.put_i32(0); // size, patched below
+        header.encode(&mut buffer, header_version).map_err(failed)?;
+        fetch.encode(&mut buffer, version).map_err(failed)?;
+        return Ok(buffer.finish(|first, total| {
+            first[..4].copy_from_slice(&((total - 4) as i32).to_be_bytes())
+        }));
+    }
     let mut buffer = BytesMut::with_capacity(64);
     buffer.put_i32(0); // size, patched below
-    ResponseHeader::default()
-        .with_correlation_id(correlation_id)
-        .encode(&mut buffer, header_version)
-        .map_err(failed)?;
+    header.encode(&mut buffer, header_version).map_err(failed)?;
     body.encode(&mut buffer, version).map_err(failed)?;
     let size = (buffer.len() - 4) as i32;
     buffer[..4].copy_from_slice(&size.to_be_bytes());
-    Ok(buffer.freeze())
+    Ok(Encoded::from(buffer.freeze()))
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 //! what frees one, and the same holds here.
 
 use std::future::Future;
+use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,7 @@ use super::codec::{decode_request, encode_response, Incoming};
 use super::connection_quotas::ConnectionSlot;
 use super::context::{ListenerContext, RequestContext};
 use super::dispatch::{dispatch, error_response, Reply};
+use super::encoded::Encoded;
 use super::faults::{self, FaultAction};
 use super::handlers::api_versions;
 use super::journal;
@@ -285,7 +287,7 @@ async fn serve_requests(
                             // client sees when a broker dies mid-write.
                             let _ = write_response(
                                 &mut writer,
-                                &bytes.slice(..bytes.len() / 2),
+                                &bytes.truncated(bytes.len() / 2),
                                 limits.idle,
                             )
                             .await;
@@ -336,25 +338,40 @@ async fn timed<T>(
     }
 }
 
-/// Writes a whole response. Each write must make progress within the idle
-/// timeout: a client that stops reading its responses holds one response,
-/// and only until then.
+/// Writes a whole response, its pieces in vectored writes. Each write must
+/// make progress within the idle timeout: a client that stops reading its
+/// responses holds one response, and only until then.
 async fn write_response(
     writer: &mut (impl AsyncWrite + Unpin),
-    bytes: &[u8],
+    response: &Encoded,
     idle: Option<Duration>,
 ) -> Result<(), Closed> {
-    let mut written = 0;
-    while written < bytes.len() {
-        let sent = within(idle, "writing a response", writer.write(&bytes[written..])).await?;
+    let pieces = response.pieces();
+    // The first piece not wholly written, and how much of it was.
+    let (mut piece, mut within_piece) = (0, 0);
+    while piece < pieces.len() {
+        let slices: Vec<IoSlice<'_>> = std::iter::once(&pieces[piece][within_piece..])
+            .chain(pieces[piece + 1..].iter().map(|p| &p[..]))
+            .take(MAX_SLICES)
+            .map(IoSlice::new)
+            .collect();
+        let mut sent = within(idle, "writing a response", writer.write_vectored(&slices)).await?;
         if sent == 0 {
             return Err(Closed::Reason("write returned 0 bytes".to_string()));
         }
-        written += sent;
+        while piece < pieces.len() && sent >= pieces[piece].len() - within_piece {
+            sent -= pieces[piece].len() - within_piece;
+            piece += 1;
+            within_piece = 0;
+        }
+        within_piece += sent;
     }
     // TLS holds what it encrypted until flushed; TCP flushes nothing.
     within(idle, "writing a response", writer.flush()).await
 }
+
+/// At most this many pieces per vectored write (Linux's `IOV_MAX` is 1024).
+const MAX_SLICES: usize = 64;
 
 /// Reads one frame and reserves its bytes in the pool. `Ok(None)` on a
 /// clean end of stream between frames; an error for a bad size prefix, a

@@ -9,6 +9,7 @@ pub mod connection;
 pub mod connection_quotas;
 pub mod context;
 pub mod dispatch;
+pub mod encoded;
 pub mod faults;
 pub mod fetch_session;
 pub mod handlers;
