@@ -267,18 +267,20 @@ async fn serve_requests(
                 };
                 let latency = started.elapsed();
                 broker.metrics().request_handled(api_key, latency);
-                broker.journal().record(journal::Entry {
-                    api: format!("{api_key:?}"),
-                    version,
-                    client_id,
-                    correlation_id,
-                    latency_us: latency.as_micros() as u64,
-                    error_code: match &reply {
-                        Reply::Send(body) => journal::error_code(body),
-                        _ => 0,
-                    },
-                    fault: fault.as_ref().map(|f| format!("{f:?}")),
-                });
+                if broker.journal().is_enabled() {
+                    broker.journal().record(journal::Entry {
+                        api: format!("{api_key:?}"),
+                        version,
+                        client_id,
+                        correlation_id,
+                        latency_us: latency.as_micros() as u64,
+                        error_code: match &reply {
+                            Reply::Send(body) => journal::error_code(body),
+                            _ => 0,
+                        },
+                        fault: fault.as_ref().map(|f| format!("{f:?}")),
+                    });
+                }
                 match reply {
                     Reply::Send(body) => {
                         let encoded = encode_response(api_key, version, correlation_id, &body);

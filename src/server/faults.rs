@@ -5,6 +5,7 @@
 //! Faults are exact ("the next 3 Produce requests for topic t"), never
 //! probabilistic, so a test that arms one knows what its client will see.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -114,6 +115,9 @@ pub fn addressed_partitions(request: &RequestKind) -> Vec<(String, i32)> {
 #[derive(Default)]
 pub struct Faults {
     armed: Mutex<Vec<Fault>>,
+    /// Whether `armed` may hold a fault: every request checks it, and
+    /// takes the lock only when it does (the plane costs nothing unused).
+    any_armed: AtomicBool,
     next_id: Mutex<u64>,
 }
 
@@ -128,10 +132,9 @@ impl Faults {
         let mut next_id = self.next_id.lock().unwrap_or_else(|p| p.into_inner());
         *next_id += 1;
         fault.id = *next_id;
-        self.armed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(fault.clone());
+        let mut armed = self.armed.lock().unwrap_or_else(|p| p.into_inner());
+        armed.push(fault.clone());
+        self.any_armed.store(true, Ordering::Release);
         Ok(fault)
     }
 
@@ -140,7 +143,9 @@ impl Faults {
     }
 
     pub fn clear(&self) {
-        self.armed.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let mut armed = self.armed.lock().unwrap_or_else(|p| p.into_inner());
+        armed.clear();
+        self.any_armed.store(false, Ordering::Release);
     }
 
     /// The action for a request, if an armed fault matches; that fault's
@@ -151,6 +156,9 @@ impl Faults {
         client_id: &str,
         request: &RequestKind,
     ) -> Option<FaultAction> {
+        if !self.any_armed.load(Ordering::Acquire) {
+            return None;
+        }
         let mut armed = self.armed.lock().unwrap_or_else(|p| p.into_inner());
         if armed.is_empty() {
             return None;
@@ -163,6 +171,7 @@ impl Faults {
         armed[index].count -= 1;
         if armed[index].count == 0 {
             armed.remove(index);
+            self.any_armed.store(!armed.is_empty(), Ordering::Release);
         }
         Some(action)
     }

@@ -4,6 +4,7 @@
 //! included).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use kafka_protocol::messages::ResponseKind;
@@ -27,10 +28,24 @@ pub struct Entry {
 #[derive(Default)]
 pub struct Journal {
     entries: Mutex<VecDeque<Entry>>,
+    /// Off unless someone can read it (the admin listener serves
+    /// `/journal`): a request then pays nothing for it.
+    enabled: AtomicBool,
 }
 
 impl Journal {
+    pub fn enable(&self) {
+        self.enabled.store(true, Ordering::Release);
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.load(Ordering::Acquire)
+    }
+
     pub fn record(&self, entry: Entry) {
+        if !self.is_enabled() {
+            return;
+        }
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() == CAPACITY {
             entries.pop_front();
