@@ -2,9 +2,10 @@
 # Runs every gregor test on a fresh machine: installs what the real clients
 # need (Debian, Python and Maven packages), builds the broker, runs the unit
 # tests, then the compatibility suites that drive a real broker process with
-# kcat, confluent-kafka-python, kafka-python, aiokafka, Kafka's Java client and
-# command-line tools, the Go clients (franz-go, Sarama, kafka-go), and the Rust
-# rdkafka crate, and a short run of every fuzz target.
+# kcat, confluent-kafka-python, kafka-python, aiokafka, Kafka's Java client
+# (its own JUnit suite, and from Python) and command-line tools, the Go
+# clients (franz-go, Sarama, kafka-go), and the Rust rdkafka crate, and a
+# short run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -52,8 +53,13 @@ cargo test --locked
 
 export GREGOR_BIN="$root/target/debug/gregor"
 
-stage "Java client harness (Maven: kafka-clients, kafka-streams and kafka-tools 4.4.0)"
-mvn -q -B -f compat-tests/java/pom.xml package
+# The JUnit suite (compat-tests/java/src/test) drives Kafka's Java client
+# against the debug binary built above; `package` then builds the jar and
+# target/classpath.txt that compat-tests/python/java_client.py runs.
+stage "Java client: JUnit tests against gregor, then the harness jar (Maven: kafka-clients, kafka-streams and kafka-tools 4.4.0)"
+junit_started=$SECONDS
+GREGOR_BIN="${GREGOR_BIN:-$PWD/target/debug/gregor}" mvn -B -ntp -f compat-tests/java/pom.xml package
+echo "== JUnit tests and jar (compat-tests/java) took $((SECONDS - junit_started)) s"
 
 stage "Go client harness (franz-go, Sarama, kafka-go): modules and build"
 (cd compat-tests/go && go mod download && go build -buildvcs=false -o bin/gregor-go-client .)

@@ -21,7 +21,7 @@ def _classpath() -> str:
     inputs = [pom, *(JAVA_DIR / "src").rglob("*.java")]
     if not (jar.exists() and deps.exists()) or \
             jar.stat().st_mtime < max(path.stat().st_mtime for path in inputs):
-        subprocess.run(["mvn", "-q", "-B", "-f", str(pom), "package"],
+        subprocess.run(["mvn", "-q", "-B", "-f", str(pom), "-DskipTests", "package"],
                        check=True, capture_output=True, timeout=600)
     return f"{jar}:{deps.read_text().strip()}"
 

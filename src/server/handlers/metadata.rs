@@ -47,9 +47,11 @@ pub async fn handle(
         Some(topics) => Some(
             topics
                 .into_iter()
+                // A topic with an id is looked up by it, whatever its name
+                // says: Kafka 4's Admin sends ids with an empty name.
                 .map(|topic| match topic.name {
-                    Some(name) => Wanted::Name(name.to_string()),
-                    None => Wanted::Id(topic.topic_id),
+                    Some(name) if topic.topic_id.is_nil() => Wanted::Name(name.to_string()),
+                    _ => Wanted::Id(topic.topic_id),
                 })
                 .collect(),
         ),
