@@ -306,7 +306,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
                "test_a_killed_leader_is_replaced_without_losing_acknowledged_records",
                "test_acks_all_needs_min_insync_replicas_but_acks_1_does_not",
                "test_consumers_validate_their_position_after_a_leader_change",
-               "test_a_stalled_follower_leaves_the_isr_after_the_lag_time_and_rejoins"),
+               "test_a_stalled_follower_leaves_the_isr_after_the_lag_time_and_rejoins",
+               "test_a_restarted_broker_serves_nothing_before_it_has_caught_up_with_the_metadata"),
          on((CK, KP), REPLICATION)),
         (names("test_a_stopped_broker_hands_its_leaderships_over_before_it_exits"),
          on(CK, REPLICATION)),
@@ -400,7 +401,9 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (ALL, on(WIRE, TOPICS)),
     ],
     "test_dev_mode.py": [
-        (ALL, on(CK, OPERATIONS)),
+        (names("test_dev_mode_serves_and_cleans_up"), on(CK, OPERATIONS)),
+        (names("test_dev_cluster_in_one_process_replicates_and_cleans_up"),
+         on((CK, KP), OPERATIONS, REPLICATION)),
     ],
     "test_docker_compose_config.py": [
         (ALL, on(CK, OPERATIONS, REPLICATION)),

@@ -38,6 +38,11 @@ enum Command {
         /// The port to listen on (0: any free port).
         #[arg(long)]
         port: Option<u16>,
+        /// Dev mode only: a cluster of this many brokers in this process
+        /// (each a voter of the metadata quorum), on `--port` and the ports
+        /// after it; prints every broker's address on one line first.
+        #[arg(long, requires = "dev")]
+        brokers: Option<usize>,
     },
     /// Lists, describes and deletes consumer groups (like kafka-consumer-groups.sh).
     Groups(GroupsArgs),
@@ -312,10 +317,26 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Broker {
+            config: None,
+            overrides,
+            dev: true,
+            port,
+            brokers: Some(brokers),
+        } if brokers > 1 => run_dev_cluster(&runtime, brokers, port, overrides),
+        Command::Broker {
+            brokers: Some(brokers),
+            config: Some(_),
+            ..
+        } if brokers > 1 => {
+            error!("--brokers takes its settings as --override, not --config");
+            ExitCode::FAILURE
+        }
+        Command::Broker {
             config,
             overrides,
             dev,
             port,
+            brokers: _,
         } => match broker_config(config, overrides, dev, port) {
             Ok((config, dev_data)) => runtime.block_on(run_broker(config, dev_data)),
             Err(error) => {
@@ -591,6 +612,55 @@ async fn run_broker(config: BrokerConfig, dev_data: Option<tempfile::TempDir>) -
     }
 }
 
+/// `--dev --brokers N`: a cluster of N brokers in this process, until
+/// SIGTERM or Ctrl-C; its data is removed on exit.
+fn run_dev_cluster(
+    runtime: &tokio::runtime::Runtime,
+    brokers: usize,
+    port: Option<u16>,
+    overrides: Vec<(String, String)>,
+) -> ExitCode {
+    let mut builder = gregor::testkit::TestCluster::builder()
+        .brokers(brokers)
+        .host("localhost");
+    // `--port 0`: any free ports.
+    match port.unwrap_or(9092) {
+        0 => {}
+        first => builder = builder.first_port(first),
+    }
+    for (name, value) in DEV_SETTINGS.iter().copied().chain(
+        overrides
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    ) {
+        builder = builder.config(name, value);
+    }
+    let cluster = match builder.start() {
+        Ok(cluster) => cluster,
+        Err(error) => {
+            error!(%error, "cannot start the dev cluster");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The first stdout line is the bootstrap list, for scripts to read.
+    println!("{}", cluster.bootstrap());
+    runtime.block_on(wait_for_signal());
+    // Its data goes with it: no clean shutdown to wait for (each broker's
+    // would hand its leaderships to brokers about to stop too).
+    info!("stopping the dev cluster");
+    drop(cluster);
+    ExitCode::SUCCESS
+}
+
+/// What `--dev` sets before the command line's overrides.
+const DEV_SETTINGS: &[(&str, &str)] = &[
+    ("group.initial.rebalance.delay.ms", "0"),
+    ("auto.create.topics.enable", "true"),
+    // A dev broker is a test broker: its admin listener, when given one,
+    // serves the fault plane.
+    ("admin.fault.plane.enable", "true"),
+];
+
 /// Loads the broker's settings: file, environment, overrides; in dev mode
 /// a temporary data directory, instant rebalances, and `--port`.
 fn broker_config(
@@ -605,17 +675,12 @@ fn broker_config(
             .prefix("gregor-dev-")
             .tempdir()
             .map_err(|error| format!("cannot create a temporary data directory: {error}"))?;
-        let mut dev_overrides = vec![
-            ("log.dirs".to_string(), dir.path().display().to_string()),
-            (
-                "group.initial.rebalance.delay.ms".to_string(),
-                "0".to_string(),
-            ),
-            ("auto.create.topics.enable".to_string(), "true".to_string()),
-            // A dev broker is a test broker: its admin listener, when given
-            // one, serves the fault plane.
-            ("admin.fault.plane.enable".to_string(), "true".to_string()),
-        ];
+        let mut dev_overrides = vec![("log.dirs".to_string(), dir.path().display().to_string())];
+        dev_overrides.extend(
+            DEV_SETTINGS
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string())),
+        );
         dev_overrides.extend(overrides);
         overrides = dev_overrides;
         dev_data = Some(dir);

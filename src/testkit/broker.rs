@@ -1,47 +1,14 @@
-//! An embeddable broker for other programs' tests: a real gregor broker,
-//! in-process, on a free port and a temporary directory, removed on drop.
-//!
-//! The broker runs on its own runtime threads, so the testkit works the same
-//! from plain `#[test]`s and from async tests, with any Kafka client.
-//!
-//! ```
-//! use std::time::Duration;
-//! use gregor::testkit::TestBroker;
-//!
-//! let broker = TestBroker::builder().config("num.partitions", "3").start().unwrap();
-//! broker.create_topic("orders", 2).unwrap();
-//! // Point any Kafka client at this address.
-//! let bootstrap = broker.bootstrap();
-//! assert!(bootstrap.starts_with("127.0.0.1:"));
-//! assert!(std::net::TcpStream::connect(&bootstrap).is_ok());
-//! assert_eq!(broker.high_watermark("orders", 0), Some(0));
-//! assert!(broker.wait_for_high_watermark("orders", 1, 1, Duration::from_millis(50)).is_err());
-//! ```
+//! One in-process broker ([`TestBroker`]).
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use thiserror::Error;
-
+use super::TestkitError;
 use crate::config::{self, BrokerConfig};
 use crate::controller::NewTopic;
 use crate::group::state::GroupState;
-use crate::server::instance::{RunningBroker, StartError};
+use crate::server::instance::RunningBroker;
 use crate::types::TopicPartition;
-
-#[derive(Debug, Error)]
-pub enum TestkitError {
-    #[error("cannot set up the test broker: {0}")]
-    Setup(String),
-    #[error(transparent)]
-    Start(#[from] StartError),
-    #[error("{0}")]
-    Broker(#[from] crate::broker::BrokerError),
-    #[error("timed out after {0:?} waiting for {1}")]
-    Timeout(Duration, String),
-    #[error("the broker is stopped")]
-    Stopped,
-}
 
 /// Settings for a [`TestBroker`], by Kafka's config names.
 #[derive(Default)]
@@ -61,12 +28,7 @@ impl TestBrokerBuilder {
             .prefix("gregor-testkit-")
             .tempdir()
             .map_err(|error| TestkitError::Setup(error.to_string()))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("gregor-testkit")
-            .enable_all()
-            .build()
-            .map_err(|error| TestkitError::Setup(error.to_string()))?;
+        let runtime = super::runtime("gregor-testkit")?;
         let mut overrides = vec![
             (
                 "listeners".to_string(),
@@ -119,13 +81,7 @@ impl TestBroker {
         F::Output: Send,
     {
         let runtime = self.runtime.as_ref().expect("the runtime lives until drop"); // ok: invariant
-        std::thread::scope(|scope| {
-            let joined = scope.spawn(|| runtime.block_on(future)).join();
-            match joined {
-                Ok(output) => output,
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        })
+        super::block_on(runtime, future)
     }
 
     fn start_on_port(&mut self, port: u16) -> Result<(), TestkitError> {
@@ -180,22 +136,6 @@ impl TestBroker {
             .map(|p| p.high_watermark().value())
     }
 
-    fn wait_until(
-        &self,
-        timeout: Duration,
-        what: String,
-        mut done: impl FnMut() -> bool,
-    ) -> Result<(), TestkitError> {
-        let deadline = Instant::now() + timeout;
-        while !done() {
-            if Instant::now() >= deadline {
-                return Err(TestkitError::Timeout(timeout, what));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Ok(())
-    }
-
     /// Waits until a partition's high watermark reaches `offset`.
     pub fn wait_for_high_watermark(
         &self,
@@ -204,8 +144,8 @@ impl TestBroker {
         offset: i64,
         timeout: Duration,
     ) -> Result<(), TestkitError> {
-        let what = format!("{topic}-{partition} to reach offset {offset}");
-        self.wait_until(timeout, what, || {
+        let what = || format!("{topic}-{partition} to reach offset {offset}");
+        super::wait_until(timeout, what, || {
             self.high_watermark(topic, partition)
                 .is_some_and(|hw| hw >= offset)
         })
@@ -218,10 +158,14 @@ impl TestBroker {
         timeout: Duration,
     ) -> Result<(), TestkitError> {
         let broker = self.broker()?;
-        self.wait_until(timeout, format!("group {group} to be Stable"), || {
-            self.block_on(broker.groups().describe(group))
-                .is_some_and(|g| g.state == GroupState::Stable)
-        })
+        super::wait_until(
+            timeout,
+            || format!("group {group} to be Stable"),
+            || {
+                self.block_on(broker.groups().describe(group))
+                    .is_some_and(|g| g.state == GroupState::Stable)
+            },
+        )
     }
 
     /// Stops the broker cleanly (clients see it go away).

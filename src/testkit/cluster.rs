@@ -1,0 +1,526 @@
+//! A cluster of in-process brokers ([`TestCluster`]): every node a broker
+//! and a voter of the metadata quorum (KRaft combined mode), replicating
+//! over loopback as separate processes would — the same code, only one
+//! process. `gregor broker --dev --brokers 3` runs one.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use gregor::testkit::TestCluster;
+//!
+//! let mut cluster = TestCluster::builder().brokers(3).start().unwrap();
+//! cluster.create_topic("orders", 1, 3).unwrap();
+//! let leader = cluster.leader_of("orders", 0).unwrap();
+//! cluster.kill(leader).unwrap();
+//! let next = cluster.wait_for_leader("orders", 0, Duration::from_secs(30)).unwrap();
+//! assert_ne!(next, leader);
+//! cluster.restart(leader).unwrap();
+//! cluster.wait_for_isr("orders", 0, 3, Duration::from_secs(30)).unwrap();
+//! ```
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::TestkitError;
+use crate::broker::Broker;
+use crate::config::{self, BrokerConfig};
+use crate::controller::NewTopic;
+use crate::metadata::PartitionImage;
+use crate::server::instance::RunningBroker;
+use crate::types::TopicPartition;
+
+/// How long a topic's creation may take to show everywhere.
+const TOPIC_WAIT: Duration = Duration::from_secs(30);
+
+/// Settings for a [`TestCluster`].
+pub struct TestClusterBuilder {
+    brokers: usize,
+    overrides: Vec<(String, String)>,
+    host: String,
+    first_port: Option<u16>,
+}
+
+impl Default for TestClusterBuilder {
+    fn default() -> Self {
+        TestClusterBuilder {
+            brokers: 3,
+            overrides: Vec::new(),
+            host: "127.0.0.1".to_string(),
+            first_port: None,
+        }
+    }
+}
+
+impl TestClusterBuilder {
+    /// How many brokers (node ids 1 to n); 3 unless said.
+    pub fn brokers(mut self, brokers: usize) -> Self {
+        self.brokers = brokers;
+        self
+    }
+
+    /// A setting for every broker, by its Kafka name.
+    pub fn config(mut self, name: &str, value: &str) -> Self {
+        self.overrides.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// The host the brokers listen on and advertise (`127.0.0.1` unless said).
+    pub fn host(mut self, host: &str) -> Self {
+        self.host = host.to_string();
+        self
+    }
+
+    /// Client listeners on `port`, `port + 1`… rather than free ports.
+    pub fn first_port(mut self, port: u16) -> Self {
+        self.first_port = Some(port);
+        self
+    }
+
+    pub fn start(self) -> Result<TestCluster, TestkitError> {
+        if self.brokers == 0 {
+            return Err(TestkitError::Setup("a cluster needs a broker".to_string()));
+        }
+        let data = tempfile::Builder::new()
+            .prefix("gregor-cluster-")
+            .tempdir()
+            .map_err(|error| TestkitError::Setup(error.to_string()))?;
+        let runtime = super::runtime("gregor-cluster")?;
+        let mut nodes = Vec::new();
+        for index in 0..self.brokers {
+            let node_id =
+                i32::try_from(index + 1).map_err(|e| TestkitError::Setup(e.to_string()))?;
+            let port = match self.first_port {
+                Some(first) => u16::try_from(usize::from(first) + index)
+                    .map_err(|e| TestkitError::Setup(e.to_string()))?,
+                None => free_port()?,
+            };
+            nodes.push(Node {
+                node_id,
+                port,
+                controller_port: free_port()?,
+                data: data.path().join(format!("node-{node_id}")),
+                running: None,
+            });
+        }
+        let voters = nodes
+            .iter()
+            .map(|node| format!("{}@127.0.0.1:{}", node.node_id, node.controller_port))
+            .collect::<Vec<_>>()
+            .join(",");
+        // Internal topics as Kafka makes them (replicated 3 times, 2 in
+        // sync) where the cluster is big enough; fencing and ISR changes
+        // within seconds, so that tests of failures do not wait long.
+        let replicas = self.brokers.min(3).to_string();
+        let min_isr = self.brokers.min(2).to_string();
+        let mut overrides: Vec<(String, String)> = [
+            ("group.initial.rebalance.delay.ms", "0"),
+            ("offsets.topic.replication.factor", replicas.as_str()),
+            (
+                "transaction.state.log.replication.factor",
+                replicas.as_str(),
+            ),
+            ("transaction.state.log.min.isr", min_isr.as_str()),
+            ("broker.session.timeout.ms", "3000"),
+            ("broker.heartbeat.interval.ms", "500"),
+            ("replica.lag.time.max.ms", "5000"),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+        overrides.extend(self.overrides);
+        let mut cluster = TestCluster {
+            runtime: Some(runtime),
+            nodes,
+            host: self.host,
+            voters,
+            overrides,
+            _data: data,
+        };
+        let all: Vec<i32> = cluster.nodes.iter().map(|node| node.node_id).collect();
+        cluster.start_nodes(&all)?;
+        Ok(cluster)
+    }
+}
+
+struct Node {
+    node_id: i32,
+    port: u16,
+    controller_port: u16,
+    data: PathBuf,
+    running: Option<RunningBroker>,
+}
+
+/// A cluster of brokers for tests; see the module docs.
+pub struct TestCluster {
+    /// Taken on drop, to shut it down in the background.
+    runtime: Option<tokio::runtime::Runtime>,
+    nodes: Vec<Node>,
+    host: String,
+    voters: String,
+    overrides: Vec<(String, String)>,
+    /// Removed when the cluster is dropped, after its brokers.
+    _data: tempfile::TempDir,
+}
+
+impl TestCluster {
+    /// Three brokers with default settings.
+    pub fn start() -> Result<TestCluster, TestkitError> {
+        TestCluster::builder().start()
+    }
+
+    pub fn builder() -> TestClusterBuilder {
+        TestClusterBuilder::default()
+    }
+
+    fn block_on<F: std::future::Future + Send>(&self, future: F) -> F::Output
+    where
+        F::Output: Send,
+    {
+        let runtime = self.runtime.as_ref().expect("the runtime lives until drop"); // ok: invariant
+        super::block_on(runtime, future)
+    }
+
+    fn config(&self, node: &Node) -> Result<BrokerConfig, TestkitError> {
+        let client = format!("PLAINTEXT://{}:{}", self.host, node.port);
+        let mut overrides: Vec<(String, String)> = vec![
+            ("node.id".to_string(), node.node_id.to_string()),
+            ("process.roles".to_string(), "broker,controller".to_string()),
+            (
+                "listeners".to_string(),
+                format!("{client},CONTROLLER://127.0.0.1:{}", node.controller_port),
+            ),
+            ("advertised.listeners".to_string(), client),
+            (
+                "controller.listener.names".to_string(),
+                "CONTROLLER".to_string(),
+            ),
+            ("controller.quorum.voters".to_string(), self.voters.clone()),
+            ("log.dirs".to_string(), node.data.display().to_string()),
+        ];
+        overrides.extend(self.overrides.iter().cloned());
+        let (config, _unused) = config::load(None, &overrides)
+            .map_err(|error| TestkitError::Setup(error.to_string()))?;
+        Ok(config)
+    }
+
+    /// Starts the nodes at the same moment: each waits for a quorum of the
+    /// others.
+    fn start_nodes(&mut self, node_ids: &[i32]) -> Result<(), TestkitError> {
+        let mut configs = Vec::new();
+        for node_id in node_ids {
+            let node = self.node(*node_id)?;
+            configs.push((*node_id, self.config(node)?));
+        }
+        let started = self.block_on(async move {
+            let starting: Vec<_> = configs
+                .into_iter()
+                .map(|(node_id, config)| (node_id, tokio::spawn(RunningBroker::start(config))))
+                .collect();
+            let mut started = Vec::new();
+            for (node_id, task) in starting {
+                let outcome = match task.await {
+                    Ok(outcome) => outcome.map_err(TestkitError::from),
+                    Err(error) => Err(TestkitError::Setup(error.to_string())),
+                };
+                started.push((node_id, outcome));
+            }
+            started
+        });
+        let mut failure = None;
+        for (node_id, outcome) in started {
+            match outcome {
+                Ok(running) => self.node_mut(node_id)?.running = Some(running),
+                Err(error) => failure = Some(error),
+            }
+        }
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    fn node(&self, node_id: i32) -> Result<&Node, TestkitError> {
+        self.nodes
+            .iter()
+            .find(|node| node.node_id == node_id)
+            .ok_or(TestkitError::UnknownNode(node_id))
+    }
+
+    fn node_mut(&mut self, node_id: i32) -> Result<&mut Node, TestkitError> {
+        self.nodes
+            .iter_mut()
+            .find(|node| node.node_id == node_id)
+            .ok_or(TestkitError::UnknownNode(node_id))
+    }
+
+    fn running(&self) -> impl Iterator<Item = (i32, &Arc<Broker>)> {
+        self.nodes.iter().filter_map(|node| {
+            node.running
+                .as_ref()
+                .map(|running| (node.node_id, running.broker()))
+        })
+    }
+
+    /// The node ids, 1 to n.
+    pub fn node_ids(&self) -> Vec<i32> {
+        self.nodes.iter().map(|node| node.node_id).collect()
+    }
+
+    /// `bootstrap.servers` for clients: every running broker.
+    pub fn bootstrap(&self) -> String {
+        self.nodes
+            .iter()
+            .filter(|node| node.running.is_some())
+            .map(|node| format!("{}:{}", self.host, node.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// One broker's address.
+    pub fn address(&self, node_id: i32) -> Result<String, TestkitError> {
+        let node = self.node(node_id)?;
+        Ok(format!("{}:{}", self.host, node.port))
+    }
+
+    /// Whether the broker runs.
+    pub fn is_running(&self, node_id: i32) -> bool {
+        self.node(node_id).is_ok_and(|node| node.running.is_some())
+    }
+
+    /// Stops a broker without a clean shutdown, as `kill -9` would: its
+    /// leaderships move once the quorum stops hearing from it.
+    pub fn kill(&mut self, node_id: i32) -> Result<(), TestkitError> {
+        let running = self.node_mut(node_id)?.running.take();
+        if let Some(running) = running {
+            self.block_on(running.abort());
+        }
+        Ok(())
+    }
+
+    /// Stops a broker cleanly: it hands its leaderships over first.
+    pub fn stop(&mut self, node_id: i32) -> Result<(), TestkitError> {
+        let running = self.node_mut(node_id)?.running.take();
+        if let Some(running) = running {
+            self.block_on(running.shutdown())?;
+        }
+        Ok(())
+    }
+
+    /// Starts a stopped or killed broker again, on its ports and data.
+    pub fn restart(&mut self, node_id: i32) -> Result<(), TestkitError> {
+        self.stop(node_id)?;
+        self.start_nodes(&[node_id])
+    }
+
+    /// Creates a topic and waits until every partition has a leader and
+    /// its full ISR in every running broker's metadata.
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+    ) -> Result<(), TestkitError> {
+        let (_, broker) = self.running().next().ok_or(TestkitError::Stopped)?;
+        let topic = NewTopic {
+            name: name.to_string(),
+            num_partitions: partitions,
+            replication_factor,
+            configs: Default::default(),
+        };
+        self.block_on(broker.create_topic(topic, false))?;
+        for partition in 0..partitions {
+            self.wait_for_isr(
+                name,
+                partition,
+                usize::try_from(replication_factor).unwrap_or(1),
+                TOPIC_WAIT,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The partition as the running brokers' metadata agree on it, if
+    /// they all know it the same way.
+    fn agreed(&self, topic: &str, partition: i32) -> Option<PartitionImage> {
+        let mut seen: Option<PartitionImage> = None;
+        for (_, broker) in self.running() {
+            let image = broker.metadata();
+            let found = image
+                .topic(topic)?
+                .partitions
+                .get(usize::try_from(partition).ok()?)?
+                .clone();
+            match &seen {
+                Some(earlier) if *earlier != found => return None,
+                _ => seen = Some(found),
+            }
+        }
+        seen
+    }
+
+    /// The partition's leader, if the running brokers agree on one.
+    pub fn leader_of(&self, topic: &str, partition: i32) -> Option<i32> {
+        self.agreed(topic, partition)
+            .map(|p| p.leader)
+            .filter(|leader| *leader >= 0)
+    }
+
+    /// The partition's in-sync replicas, as the running brokers agree.
+    pub fn in_sync_replicas(&self, topic: &str, partition: i32) -> Vec<i32> {
+        self.agreed(topic, partition)
+            .map(|p| p.isr)
+            .unwrap_or_default()
+    }
+
+    /// Waits until the partition has a running leader every running broker
+    /// agrees on; that leader.
+    pub fn wait_for_leader(
+        &self,
+        topic: &str,
+        partition: i32,
+        timeout: Duration,
+    ) -> Result<i32, TestkitError> {
+        let mut leader = -1;
+        super::wait_until(
+            timeout,
+            || format!("a running leader for {topic}-{partition}"),
+            || {
+                leader = self.leader_of(topic, partition).unwrap_or(-1);
+                leader >= 0 && self.is_running(leader)
+            },
+        )?;
+        Ok(leader)
+    }
+
+    /// Waits until the partition's ISR, as every running broker sees it,
+    /// holds `replicas` brokers.
+    pub fn wait_for_isr(
+        &self,
+        topic: &str,
+        partition: i32,
+        replicas: usize,
+        timeout: Duration,
+    ) -> Result<(), TestkitError> {
+        super::wait_until(
+            timeout,
+            || format!("{replicas} in-sync replicas of {topic}-{partition}"),
+            || {
+                self.leader_of(topic, partition).is_some()
+                    && self.in_sync_replicas(topic, partition).len() == replicas
+            },
+        )
+    }
+
+    /// The partition's high watermark on its leader.
+    pub fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
+        let leader = self.leader_of(topic, partition)?;
+        let (_, broker) = self.running().find(|(node_id, _)| *node_id == leader)?;
+        broker
+            .partition(&TopicPartition::new(topic, partition))
+            .map(|p| p.high_watermark().value())
+    }
+
+    /// The data directory of one broker (removed with the cluster).
+    pub fn data_dir(&self, node_id: i32) -> Result<&std::path::Path, TestkitError> {
+        Ok(&self.node(node_id)?.data)
+    }
+
+    /// Stops every broker cleanly.
+    pub fn shutdown(&mut self) -> Result<(), TestkitError> {
+        let mut failure = None;
+        for node_id in self.node_ids() {
+            if let Err(error) = self.stop(node_id) {
+                failure = Some(error);
+            }
+        }
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        // Killed rather than stopped: a clean stop hands leaderships to
+        // brokers about to go too, and waits for it.
+        for node_id in self.node_ids() {
+            let _ = self.kill(node_id);
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// A port free now (the OS's pick), for a listener opened later.
+fn free_port() -> Result<u16, TestkitError> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|error| TestkitError::Setup(error.to_string()))?;
+    listener
+        .local_addr()
+        .map(|address| address.port())
+        .map_err(|error| TestkitError::Setup(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::Connection;
+    use crate::records::builder::BatchBuilder;
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{ProduceRequest, TopicName};
+    use kafka_protocol::protocol::StrBytes;
+
+    fn produce(cluster: &TestCluster, leader: i32, topic: &str, value: &str) -> (i16, i64) {
+        let address = cluster.address(leader).unwrap();
+        let now = crate::types::now_ms();
+        let mut batch = BatchBuilder::new(now);
+        batch.push(now, None, Some(value.as_bytes()), &[]);
+        let records = bytes::Bytes::from(batch.build());
+        let request = ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(10_000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(records))])]);
+        cluster.block_on(async move {
+            let mut connection = Connection::connect(&address, "testkit-cluster")
+                .await
+                .unwrap();
+            let response = connection.request(request, 9).await.unwrap();
+            let partition = &response.responses[0].partition_responses[0];
+            (partition.error_code, partition.base_offset)
+        })
+    }
+
+    #[test]
+    fn a_cluster_replicates_fails_over_and_takes_a_restarted_broker_back() {
+        let mut cluster = TestCluster::builder().brokers(3).start().unwrap();
+        assert_eq!(cluster.node_ids(), vec![1, 2, 3]);
+        assert_eq!(cluster.bootstrap().split(',').count(), 3);
+        cluster.create_topic("replicated", 1, 3).unwrap();
+        assert_eq!(cluster.in_sync_replicas("replicated", 0).len(), 3);
+        let leader = cluster.leader_of("replicated", 0).unwrap();
+        assert_eq!(produce(&cluster, leader, "replicated", "one"), (0, 0));
+        assert_eq!(cluster.high_watermark("replicated", 0), Some(1));
+
+        cluster.kill(leader).unwrap();
+        assert!(!cluster.is_running(leader));
+        assert_eq!(cluster.bootstrap().split(',').count(), 2);
+        let next = cluster
+            .wait_for_leader("replicated", 0, Duration::from_secs(30))
+            .unwrap();
+        assert_ne!(next, leader);
+        assert_eq!(produce(&cluster, next, "replicated", "two"), (0, 1));
+
+        cluster.restart(leader).unwrap();
+        cluster
+            .wait_for_isr("replicated", 0, 3, Duration::from_secs(30))
+            .unwrap();
+        assert_eq!(cluster.high_watermark("replicated", 0), Some(2));
+        assert!(matches!(cluster.kill(9), Err(TestkitError::UnknownNode(9))));
+    }
+}
