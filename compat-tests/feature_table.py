@@ -81,7 +81,7 @@ CLIENT_LEGEND = {
     STREAMS: "Kafka Streams",
     TOOLS: "Kafka's command-line tools (kafka-topics, console producer/consumer, "
            "kafka-consumer-groups, kafka-acls, kafka-configs, kafka-delegation-tokens, "
-           "kafka-metadata-quorum)",
+           "kafka-metadata-quorum, kafka-reassign-partitions)",
     FRANZ: "franz-go",
     SARAMA: "Sarama",
     KGO: "segmentio/kafka-go",
@@ -116,6 +116,7 @@ SCRAM = "SASL/SCRAM"
 OAUTH = "SASL/OAUTHBEARER"
 TOKENS = "delegation tokens"
 REPLICATION = "replication & leader failover"
+REASSIGNMENT = "partition reassignment"
 DURABILITY = "durability (restart, kill -9, disks)"
 FAULTS = "fault injection, lost responses"
 VERSIONS = "API versions"
@@ -124,7 +125,7 @@ OPERATIONS = "operations (--dev, compose, metrics)"
 
 FEATURES = [PRODUCE, COMPRESSION, IDEMPOTENT, TXN, CLASSIC, KIP848, MIGRATION, OFFSETS,
             SESSIONS, TOPICS, CONFIGS, COMPACTION, CLUSTER, ACL, TLS, PLAIN, SCRAM, OAUTH, TOKENS,
-            REPLICATION, DURABILITY, FAULTS, VERSIONS, BAD_INPUT, OPERATIONS]
+            REPLICATION, REASSIGNMENT, DURABILITY, FAULTS, VERSIONS, BAD_INPUT, OPERATIONS]
 
 
 def on(clients, *features) -> list[tuple[str, str]]:
@@ -300,6 +301,12 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_kafka_metadata_quorum_describes_the_quorum"), on(TOOLS, CLUSTER)),
         (names("test_a_broker_that_is_not_a_voter_follows_the_quorum"),
          on(CK, CLUSTER, REPLICATION) + on(KP, REPLICATION)),
+    ],
+    "test_cluster_reassignment.py": [
+        (names("test_kafka_reassign_partitions_moves_replicas_without_losing_a_record"),
+         on(TOOLS, REASSIGNMENT) + on((CK, KP), REASSIGNMENT, REPLICATION)),
+        (names("test_a_stuck_reassignment_is_listed_and_cancelled_and_bad_ones_refused"),
+         on(WIRE, REASSIGNMENT) + on(CK, REASSIGNMENT)),
     ],
     "test_cluster_replication.py": [
         (names("test_replicated_topic_spreads_leaders_and_copies_logs_byte_for_byte",

@@ -54,6 +54,7 @@ UNKNOWN_TOPIC_OR_PARTITION = 3
 TOPIC_AUTHORIZATION_FAILED = 29
 GROUP_AUTHORIZATION_FAILED = 30
 CLUSTER_AUTHORIZATION_FAILED = 31
+NO_REASSIGNMENT_IN_PROGRESS = 85
 TOPIC_ALREADY_EXISTS = 36
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
 SECURITY_DISABLED = 54
@@ -365,6 +366,31 @@ class Wire(TxnWire):
         r = self.call(35, 4, w.uvarint(0) + w.TAGS_NONE, True)
         r.i32()
         return r.i16(), r.n()
+
+    # AlterPartitionReassignments v1, ListPartitionReassignments v0
+    def alter_partition_reassignment(self, topic: str, replicas: list[int] | None
+                                     ) -> tuple[int, int]:
+        """(top-level error, the partition's error) for partition 0."""
+        target = (w.uvarint(0) if replicas is None
+                  else w.uvarint(len(replicas) + 1) + b"".join(w.i32(r) for r in replicas))
+        body = (w.i32(10000) + w.i8(1) + w.uvarint(2) + w.compact_string(topic)
+                + w.uvarint(2) + w.i32(0) + target + w.TAGS_NONE + w.TAGS_NONE + w.TAGS_NONE)
+        r = self.call(45, 1, body, True)
+        r.i32()
+        r.i8()
+        top = r.i16()
+        r.compact_string()
+        assert r.n() == 1
+        r.compact_string()
+        assert r.n() == 1
+        r.i32()
+        return top, r.i16()
+
+    def list_partition_reassignments(self) -> int:
+        """The top-level error."""
+        r = self.call(46, 0, w.i32(10000) + w.uvarint(0) + w.TAGS_NONE, True)
+        r.i32()
+        return r.i16()
 
     # DescribeTopicPartitions v0
     def describe_topic_partitions(self, topics: list[str]) -> list[tuple[int, str | None, int]]:
@@ -1535,7 +1561,8 @@ def test_transaction_listings_are_filtered(acl):
 
 def test_cluster_and_topic_describing_apis(acl):
     """DescribeLogDirs: DESCRIBE CLUSTER, else 31 and no results;
-    ElectLeaders: ALTER CLUSTER, else 31; OffsetForLeaderEpoch: DESCRIBE
+    ElectLeaders and AlterPartitionReassignments: ALTER CLUSTER, else 31;
+    ListPartitionReassignments: DESCRIBE CLUSTER, else 31; OffsetForLeaderEpoch: DESCRIBE
     TOPIC (unless CLUSTER_ACTION), else 29; DescribeTopicPartitions: DESCRIBE
     TOPIC, denied names last with 29, authorized operations always set
     (§1 DescribeLogDirs, ElectLeaders, OffsetForLeaderEpoch,
@@ -1550,9 +1577,19 @@ def test_cluster_and_topic_describing_apis(acl):
         assert wire.describe_topic_partitions([hidden, seen]) == [
             (NONE, seen, 1 << AclOperation.DESCRIBE.value),
             (TOPIC_AUTHORIZATION_FAILED, hidden, INT32_MIN)]
+        # Reassignments: ALTER CLUSTER to change, DESCRIBE CLUSTER to list;
+        # refused whole (top level and partition) and nothing changes.
+        assert wire.alter_partition_reassignment(seen, [1]) == \
+            (CLUSTER_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED)
+        assert wire.list_partition_reassignments() == CLUSTER_AUTHORIZATION_FAILED
     with Wire(acl, "admin") as wire:
         error, dirs = wire.describe_log_dirs()
         assert error == NONE and dirs >= 1
+        # The super user may: the one broker already holds partition 0.
+        assert wire.alter_partition_reassignment(seen, [1]) == (NONE, NONE)
+        assert wire.alter_partition_reassignment(seen, None) == \
+            (NONE, NO_REASSIGNMENT_IN_PROGRESS)
+        assert wire.list_partition_reassignments() == NONE
     from confluent_kafka import ElectionType
     future = admin_of(acl, "alice").elect_leaders(ElectionType.PREFERRED,
                                                   [TopicPartition(seen, 0)])

@@ -308,6 +308,7 @@ impl Broker {
             ]
             .into_iter()
             .collect(),
+            assignments: None,
         };
         self.create_topic_now(topic, false).await.map(|_| ())
     }
@@ -412,6 +413,7 @@ impl Broker {
             num_partitions: self.config.num_partitions,
             replication_factor: self.config.default_replication_factor,
             configs: Default::default(),
+            assignments: None,
         };
         match self.create_topic(topic, false).await {
             Ok(created) => Ok(Some(created)),
@@ -466,12 +468,16 @@ impl Broker {
         self: &Arc<Self>,
         name: String,
         count: i32,
+        assignments: Option<Vec<Vec<i32>>>,
         validate_only: bool,
     ) -> Result<TopicImage, BrokerError> {
         self.on_controller(move |broker| {
-            let topic = broker
-                .controller
-                .create_partitions(&name, count, validate_only)?;
+            let topic = broker.controller.create_partitions(
+                &name,
+                count,
+                assignments.as_deref(),
+                validate_only,
+            )?;
             if !validate_only {
                 broker.reconcile(&broker.metadata())?;
             }

@@ -10,14 +10,19 @@ use crate::metadata::{PartitionImage, TopicImage, NO_LEADER};
 
 /// Whether `topic` allows an out-of-sync replica to lead: its own
 /// `unclean.leader.election.enable`, else the broker default.
-fn unclean_allowed(topic: &TopicImage, broker_default: bool) -> bool {
+pub(super) fn unclean_allowed(topic: &TopicImage, broker_default: bool) -> bool {
     match topic.configs.get("unclean.leader.election.enable") {
         Some(value) => value == "true",
         None => broker_default,
     }
 }
 
-fn change(topic: &TopicImage, old: &PartitionImage, new: PartitionImage) -> PartitionChange {
+/// The change from `old` to `new`, decided on `old`'s partition epoch.
+pub(super) fn change(
+    topic: &TopicImage,
+    old: &PartitionImage,
+    new: PartitionImage,
+) -> PartitionChange {
     PartitionChange {
         topic: topic.name.clone(),
         topic_id: topic.id,
@@ -36,6 +41,14 @@ fn with_leader(old: &PartitionImage, leader: i32, isr: Vec<i32>) -> PartitionIma
         isr,
         ..old.clone()
     }
+}
+
+/// The first replica (in the replicas' order) that is in the ISR and
+/// alive: who leads when the leader must change.
+pub(super) fn live_leader(state: &MetadataState, partition: &PartitionImage) -> Option<i32> {
+    partition.replicas.iter().copied().find(|id| {
+        partition.isr.contains(id) && !state.fenced.contains(id) && state.brokers.contains_key(id)
+    })
 }
 
 /// A broker was fenced: it leaves every ISR it can leave, and each
@@ -202,7 +215,9 @@ pub fn alter_isr(
     {
         return Err(ResponseError::IneligibleReplica);
     }
-    let new = PartitionImage { isr, ..old.clone() };
+    // The ISR change that brings a reassignment's last target replica in
+    // completes it.
+    let new = super::reassignment::complete_if_done(state, PartitionImage { isr, ..old.clone() });
     Ok(change(topic, old, new))
 }
 
@@ -250,6 +265,8 @@ mod tests {
             replicas: vec![1, 2, 3],
             isr: isr.to_vec(),
             partition_epoch: 10,
+            adding_replicas: Vec::new(),
+            removing_replicas: Vec::new(),
         }
     }
 

@@ -18,9 +18,10 @@ pub mod delegation_tokens;
 pub mod election;
 pub mod liveness;
 mod partitions;
-mod placement;
+pub mod placement;
 mod producer_ids;
 pub mod quorum;
+pub mod reassignment;
 pub mod scram;
 mod topic_name;
 mod topics;
@@ -80,6 +81,9 @@ pub struct NewTopic {
     pub num_partitions: i32,
     pub replication_factor: i16,
     pub configs: BTreeMap<String, String>,
+    /// Each partition's replicas as the client named them, in partition
+    /// order (else they are placed).
+    pub assignments: Option<Vec<Vec<i32>>>,
 }
 
 const SNAPSHOT_FILE: &str = "gregor-metadata.json";
@@ -375,6 +379,7 @@ mod tests {
             num_partitions: 3,
             replication_factor: 1,
             configs: BTreeMap::new(),
+            assignments: None,
         }
     }
 

@@ -113,7 +113,7 @@ impl Controller {
     }
 }
 
-fn find_partition<'a>(
+pub(super) fn find_partition<'a>(
     state: &'a quorum::MetadataState,
     topic: &str,
     partition: i32,

@@ -6,7 +6,73 @@
 
 use std::collections::BTreeMap;
 
-use crate::metadata::BrokerImage;
+use crate::metadata::{BrokerImage, PartitionImage};
+
+/// Kafka's `validateManualPartitionAssignment`: replicas named by a client
+/// (CreateTopics, CreatePartitions, AlterPartitionReassignments) must be
+/// registered brokers, each once, and as many as the topic's other
+/// partitions have when that is given.
+pub fn validate_manual(
+    registered: impl Fn(i32) -> bool,
+    replicas: &[i32],
+    replication_factor: Option<usize>,
+) -> Result<(), String> {
+    if replicas.is_empty() {
+        return Err("The manual partition assignment includes an empty replica list.".to_string());
+    }
+    let mut sorted = replicas.to_vec();
+    sorted.sort_unstable();
+    for (i, id) in sorted.iter().enumerate() {
+        if !registered(*id) {
+            return Err(format!(
+                "The manual partition assignment includes broker {id}, but no such broker is registered."
+            ));
+        }
+        if i > 0 && sorted[i - 1] == *id {
+            return Err(format!(
+                "The manual partition assignment includes the broker {id} more than once."
+            ));
+        }
+    }
+    match replication_factor {
+        Some(factor) if factor != replicas.len() => Err(format!(
+            "The manual partition assignment includes a partition with {} replica(s), but this is not consistent with previous partitions, which have {factor} replica(s).",
+            replicas.len()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// New partitions `first..` on the replicas a client named: the live ones
+/// in sync, the first of them leading (Kafka's manual assignment).
+pub fn manual_partitions(
+    first: i32,
+    assignments: &[Vec<i32>],
+    live: impl Fn(i32) -> bool,
+) -> Result<Vec<PartitionImage>, String> {
+    assignments
+        .iter()
+        .zip(first..)
+        .map(|(replicas, partition)| {
+            let isr: Vec<i32> = replicas.iter().copied().filter(|id| live(*id)).collect();
+            let Some(&leader) = isr.first() else {
+                return Err(format!(
+                    "All brokers specified in the partition assignment for partition {partition} are fenced or in controlled shutdown."
+                ));
+            };
+            Ok(PartitionImage {
+                partition,
+                leader,
+                leader_epoch: 0,
+                replicas: replicas.clone(),
+                isr,
+                partition_epoch: 0,
+                adding_replicas: Vec::new(),
+                removing_replicas: Vec::new(),
+            })
+        })
+        .collect()
+}
 
 /// The replica lists of partitions `first..first + count`, each
 /// `replication_factor` long (callers check there are enough brokers).

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use tracing::info;
 use uuid::Uuid;
 
-use super::placement;
+use super::placement::{self, manual_partitions, validate_manual};
 use super::quorum::{MetadataRecord, MetadataResponse};
 use super::{validate_topic_name, Controller, ControllerError, NewTopic};
 use crate::metadata::{MetadataImage, PartitionImage, TopicImage, NO_LEADER};
@@ -25,26 +25,46 @@ impl Controller {
         if image.topic(&topic.name).is_some() {
             return Err(ControllerError::TopicAlreadyExists(topic.name.clone()));
         }
-        if topic.num_partitions < 1 {
-            return Err(ControllerError::InvalidPartitions(topic.num_partitions));
-        }
-        if topic.replication_factor < 1 || topic.replication_factor as usize > image.brokers.len() {
-            return Err(ControllerError::InvalidReplicationFactor {
-                requested: topic.replication_factor,
-                available: image.brokers.len(),
-            });
-        }
+        let partitions = match &topic.assignments {
+            Some(assignments) => {
+                let state = self.quorum.state();
+                let factor = assignments.first().map(Vec::len);
+                for replicas in assignments {
+                    validate_manual(|id| state.brokers.contains_key(&id), replicas, factor)
+                        .map_err(ControllerError::InvalidReplicaAssignment)?;
+                }
+                if assignments.is_empty() {
+                    return Err(ControllerError::InvalidPartitions(0));
+                }
+                manual_partitions(0, assignments, |id| image.broker(id).is_some())
+                    .map_err(ControllerError::InvalidReplicaAssignment)?
+            }
+            None => {
+                if topic.num_partitions < 1 {
+                    return Err(ControllerError::InvalidPartitions(topic.num_partitions));
+                }
+                if topic.replication_factor < 1
+                    || topic.replication_factor as usize > image.brokers.len()
+                {
+                    return Err(ControllerError::InvalidReplicationFactor {
+                        requested: topic.replication_factor,
+                        available: image.brokers.len(),
+                    });
+                }
+                new_partitions(
+                    &image,
+                    &topic.name,
+                    0,
+                    topic.num_partitions,
+                    topic.replication_factor as usize,
+                )
+            }
+        };
         self.log_defaults.with_overrides(&topic.configs)?;
         let created = TopicImage {
             name: topic.name.clone(),
             id: Uuid::new_v4(),
-            partitions: new_partitions(
-                &image,
-                &topic.name,
-                0,
-                topic.num_partitions,
-                topic.replication_factor as usize,
-            ),
+            partitions,
             configs: topic.configs.clone(),
         };
         if validate_only {
@@ -54,7 +74,7 @@ impl Controller {
         if responses.contains(&MetadataResponse::TopicExists) {
             return Err(ControllerError::TopicAlreadyExists(created.name));
         }
-        info!(topic = %created.name, id = %created.id, partitions = topic.num_partitions, "created topic");
+        info!(topic = %created.name, id = %created.id, partitions = created.partitions.len(), "created topic");
         Ok(created)
     }
 
@@ -97,14 +117,17 @@ impl Controller {
         Ok(topic)
     }
 
-    /// Grows a topic to `count` partitions.
+    /// Grows a topic to `count` partitions, on the replicas `assignments`
+    /// names for each new one, else placed.
     pub fn create_partitions(
         &self,
         name: &str,
         count: i32,
+        assignments: Option<&[Vec<i32>]>,
         validate_only: bool,
     ) -> Result<TopicImage, ControllerError> {
         let image = self.image();
+        let state = self.quorum.state();
         let mut current = 0;
         let topic = self.update_topic(name, validate_only, |topic| {
             current = topic.partitions.len() as i32;
@@ -114,20 +137,47 @@ impl Controller {
                     requested: count,
                 });
             }
-            let replication_factor = topic.partitions.first().map_or(1, |p| p.replicas.len());
-            if replication_factor > image.brokers.len() {
-                return Err(ControllerError::InvalidReplicationFactor {
-                    requested: replication_factor as i16,
-                    available: image.brokers.len(),
-                });
-            }
-            let added = new_partitions(
-                &image,
-                &topic.name,
-                current,
-                count - current,
-                replication_factor,
-            );
+            // The replicas before any reassignment in progress.
+            let replication_factor = topic
+                .partitions
+                .first()
+                .map_or(1, |p| super::reassignment::original_replicas(p).len());
+            let added = match assignments {
+                Some(assignments) => {
+                    let adding = (count - current) as usize;
+                    if assignments.len() != adding {
+                        return Err(ControllerError::InvalidReplicaAssignment(format!(
+                            "Attempted to add {adding} additional partition(s), but only {} assignment(s) were specified.",
+                            assignments.len()
+                        )));
+                    }
+                    for replicas in assignments {
+                        validate_manual(
+                            |id| state.brokers.contains_key(&id),
+                            replicas,
+                            Some(replication_factor),
+                        )
+                        .map_err(ControllerError::InvalidReplicaAssignment)?;
+                    }
+                    manual_partitions(current, assignments, |id| image.broker(id).is_some())
+                        .map_err(ControllerError::InvalidReplicaAssignment)?
+                }
+                None => {
+                    if replication_factor > image.brokers.len() {
+                        return Err(ControllerError::InvalidReplicationFactor {
+                            requested: replication_factor as i16,
+                            available: image.brokers.len(),
+                        });
+                    }
+                    new_partitions(
+                        &image,
+                        &topic.name,
+                        current,
+                        count - current,
+                        replication_factor,
+                    )
+                }
+            };
             topic.partitions.extend(added);
             Ok(())
         })?;
@@ -181,6 +231,8 @@ fn new_partitions(
         isr: replicas.clone(),
         replicas,
         partition_epoch: 0,
+        adding_replicas: Vec::new(),
+        removing_replicas: Vec::new(),
     })
     .collect()
 }

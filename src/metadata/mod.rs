@@ -64,6 +64,20 @@ pub struct PartitionImage {
     /// leader that saw an older version is refused (Kafka's partition epoch).
     #[serde(default)]
     pub partition_epoch: i32,
+    /// A reassignment in progress (KIP-455): the replicas it adds (in
+    /// `replicas`, catching up) …
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adding_replicas: Vec<i32>,
+    /// … and those it removes once every added one is in the ISR.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removing_replicas: Vec<i32>,
+}
+
+impl PartitionImage {
+    /// Whether a reassignment is in progress.
+    pub fn is_reassigning(&self) -> bool {
+        !self.adding_replicas.is_empty() || !self.removing_replicas.is_empty()
+    }
 }
 
 /// The leader id of a partition that has none.
@@ -178,6 +192,8 @@ mod tests {
             replicas: vec![1, 2],
             isr: vec![1, 2],
             partition_epoch: 5,
+            adding_replicas: Vec::new(),
+            removing_replicas: Vec::new(),
         };
         assert_eq!(image.live_leader(&led_by(1)), 1);
         assert_eq!(image.live_leader(&led_by(2)), NO_LEADER);

@@ -193,6 +193,15 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
         RequestKind::DescribeQuorum(body) => ResponseKind::DescribeQuorum(
             handlers::describe_quorum::handle(broker, body, version, context).await,
         ),
+        RequestKind::AlterPartitionReassignments(body) => {
+            ResponseKind::AlterPartitionReassignments(
+                handlers::alter_partition_reassignments::handle(broker, body, version, context)
+                    .await,
+            )
+        }
+        RequestKind::ListPartitionReassignments(body) => ResponseKind::ListPartitionReassignments(
+            handlers::list_partition_reassignments::handle(broker, body, context).await,
+        ),
         // A SASL listener's connections authenticate before dispatch; here
         // the exchange does not belong.
         RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_) => {
@@ -357,6 +366,12 @@ pub fn error_response(request: &RequestKind, version: i16, code: i16) -> Option<
         ),
         RequestKind::DescribeQuorum(r) => ResponseKind::DescribeQuorum(
             handlers::describe_quorum::error_response(r, version, code),
+        ),
+        RequestKind::AlterPartitionReassignments(r) => ResponseKind::AlterPartitionReassignments(
+            handlers::alter_partition_reassignments::error_response(r, version, code),
+        ),
+        RequestKind::ListPartitionReassignments(_) => ResponseKind::ListPartitionReassignments(
+            handlers::list_partition_reassignments::error_response(code),
         ),
         RequestKind::SaslHandshake(r) => {
             ResponseKind::SaslHandshake(super::sasl::handshake_error_response(r, version, code))
@@ -595,6 +610,18 @@ mod tests {
                 DescribeTransactionsRequest::default()
                     .with_transactional_ids(vec![TransactionalId(StrBytes::from_static_str("t"))]),
             ),
+            ApiKey::AlterPartitionReassignments => RequestKind::AlterPartitionReassignments(
+                AlterPartitionReassignmentsRequest::default().with_topics(vec![
+                    alter_partition_reassignments_request::ReassignableTopic::default()
+                        .with_name(name())
+                        .with_partitions(vec![
+                            alter_partition_reassignments_request::ReassignablePartition::default(),
+                        ]),
+                ]),
+            ),
+            ApiKey::ListPartitionReassignments => {
+                RequestKind::ListPartitionReassignments(Default::default())
+            }
             ApiKey::DescribeTopicPartitions => RequestKind::DescribeTopicPartitions(
                 DescribeTopicPartitionsRequest::default().with_topics(vec![
                     describe_topic_partitions_request::TopicRequest::default().with_name(name()),

@@ -202,6 +202,14 @@ pub fn error_code(response: &ResponseKind) -> i16 {
         ResponseKind::DescribeTransactions(r) => {
             first_nonzero(r.transaction_states.iter().map(|t| t.error_code))
         }
+        ResponseKind::AlterPartitionReassignments(r) => first_nonzero(
+            std::iter::once(r.error_code).chain(
+                r.responses
+                    .iter()
+                    .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+            ),
+        ),
+        ResponseKind::ListPartitionReassignments(r) => r.error_code,
         _ => 0,
     }
 }

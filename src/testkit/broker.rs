@@ -123,6 +123,7 @@ impl TestBroker {
             num_partitions: partitions,
             replication_factor: 1,
             configs: Default::default(),
+            assignments: None,
         };
         self.block_on(broker.create_topic(topic, false))?;
         Ok(())

@@ -31,6 +31,8 @@ use crate::types::TopicPartition;
 
 /// How long a topic's creation may take to show everywhere.
 const TOPIC_WAIT: Duration = Duration::from_secs(30);
+/// How long brokers may take to register (and be unfenced) everywhere.
+const REGISTRATION_WAIT: Duration = Duration::from_secs(60);
 
 /// Settings for a [`TestCluster`].
 pub struct TestClusterBuilder {
@@ -138,6 +140,7 @@ impl TestClusterBuilder {
         };
         let all: Vec<i32> = cluster.nodes.iter().map(|node| node.node_id).collect();
         cluster.start_nodes(&all)?;
+        cluster.wait_for_brokers(REGISTRATION_WAIT)?;
         Ok(cluster)
     }
 }
@@ -306,10 +309,29 @@ impl TestCluster {
         Ok(())
     }
 
-    /// Starts a stopped or killed broker again, on its ports and data.
+    /// Starts a stopped or killed broker again, on its ports and data, and
+    /// waits until every running broker lists it as alive.
     pub fn restart(&mut self, node_id: i32) -> Result<(), TestkitError> {
         self.stop(node_id)?;
-        self.start_nodes(&[node_id])
+        self.start_nodes(&[node_id])?;
+        self.wait_for_brokers(REGISTRATION_WAIT)
+    }
+
+    /// Waits until every running broker's metadata lists every running
+    /// broker as registered and not fenced: until then a topic replicated
+    /// to all of them cannot be created.
+    pub fn wait_for_brokers(&self, timeout: Duration) -> Result<(), TestkitError> {
+        let running: Vec<i32> = self.running().map(|(node_id, _)| node_id).collect();
+        super::wait_until(
+            timeout,
+            || format!("brokers {running:?} registered and alive everywhere"),
+            || {
+                self.running().all(|(_, broker)| {
+                    let image = broker.metadata();
+                    running.iter().all(|id| image.broker(*id).is_some())
+                })
+            },
+        )
     }
 
     /// Creates a topic and waits until every partition has a leader and
@@ -326,6 +348,7 @@ impl TestCluster {
             num_partitions: partitions,
             replication_factor,
             configs: Default::default(),
+            assignments: None,
         };
         self.block_on(broker.create_topic(topic, false))?;
         for partition in 0..partitions {

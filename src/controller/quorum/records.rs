@@ -260,6 +260,8 @@ mod tests {
             replicas: vec![1, 2],
             isr: vec![1, 2],
             partition_epoch,
+            adding_replicas: Vec::new(),
+            removing_replicas: Vec::new(),
         };
         let topic = TopicImage {
             name: "t".into(),

@@ -1023,6 +1023,8 @@ pub(crate) mod tests {
                     replicas: vec![1],
                     isr: vec![1],
                     partition_epoch: 0,
+                    adding_replicas: Vec::new(),
+                    removing_replicas: Vec::new(),
                 })
                 .collect(),
             configs: BTreeMap::new(),

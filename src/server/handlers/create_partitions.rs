@@ -1,5 +1,5 @@
 //! CreatePartitions (v0–v3): grows topics, with validate-only and explicit
-//! replica assignments (which on one broker may only name this broker).
+//! replica assignments (the controller checks them as Kafka does).
 //!
 //! A request that would add more than Kafka's per-request limit of new
 //! partitions in all is refused whole, validate-only too, with CreateTopics'
@@ -25,7 +25,6 @@ pub async fn handle(
     _version: i16,
     context: &RequestContext,
 ) -> CreatePartitionsResponse {
-    let node_id = broker.config().node_id;
     let metadata = broker.metadata();
     let new_partitions: i64 = request
         .topics
@@ -54,10 +53,6 @@ pub async fn handle(
     for topic in request.topics {
         let name = topic.name.to_string();
         let result = CreatePartitionsTopicResult::default().with_name(topic.name.clone());
-        let current = broker
-            .metadata()
-            .topic(&name)
-            .map(|t| t.partitions.len() as i32);
         let check = if !seen.insert(name.clone()) {
             Err((
                 ResponseError::InvalidRequest,
@@ -69,34 +64,21 @@ pub async fn handle(
                 ResponseError::TopicAuthorizationFailed,
                 "Authorization failed.".to_string(),
             ))
-        } else if let (Some(assignments), Some(current)) = (&topic.assignments, current) {
-            let expected = (topic.count - current).max(0) as usize;
-            if assignments.len() != expected {
-                Err((
-                    ResponseError::InvalidReplicaAssignment,
-                    format!(
-                        "{} assignments given for {expected} new partitions",
-                        assignments.len()
-                    ),
-                ))
-            } else if assignments
-                .iter()
-                .any(|a| a.broker_ids.len() != 1 || a.broker_ids[0].0 != node_id)
-            {
-                Err((
-                    ResponseError::InvalidReplicaAssignment,
-                    format!("replicas must be the one broker of this cluster, {node_id}"),
-                ))
-            } else {
-                Ok(())
-            }
         } else {
             Ok(())
         };
+        // Replicas the client named for each new partition (validated by
+        // the controller against the registered brokers).
+        let assignments: Option<Vec<Vec<i32>>> = topic.assignments.as_ref().map(|assignments| {
+            assignments
+                .iter()
+                .map(|a| a.broker_ids.iter().map(|id| id.0).collect())
+                .collect()
+        });
         let outcome = match check {
             Err(failure) => Err(failure),
             Ok(()) => broker
-                .create_partitions(name, topic.count, request.validate_only)
+                .create_partitions(name, topic.count, assignments, request.validate_only)
                 .await
                 .map(|_| ())
                 .map_err(|error| (error.kafka_error(), error.to_string())),

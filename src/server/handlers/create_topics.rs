@@ -70,23 +70,36 @@ pub async fn handle(
                     .map(|v| (c.name.to_string(), v.to_string()))
             })
             .collect();
-        // Explicit assignments fix the partition count; on one broker every
-        // replica must be this broker, which the controller checks by count.
-        let num_partitions = match (topic.num_partitions, topic.assignments.len()) {
-            (-1, 0) => broker.config().num_partitions,
-            (-1, assigned) => assigned as i32,
-            (count, _) => count,
+        // Explicit assignments fix the partitions and their replicas: then
+        // the count and factor must be left to them (-1), as Kafka checks,
+        // and the partitions numbered 0, 1, … in any order.
+        let assignments = match manual_assignments(&topic) {
+            Ok(assignments) => assignments,
+            Err((error, message)) => {
+                results.push(
+                    result
+                        .with_error_code(error.code())
+                        .with_error_message(Some(StrBytes::from_string(message))),
+                );
+                continue;
+            }
         };
-        let replication_factor = match (topic.replication_factor, topic.assignments.first()) {
-            (-1, Some(assignment)) => assignment.broker_ids.len() as i16,
+        let num_partitions = match (topic.num_partitions, &assignments) {
+            (_, Some(assigned)) => assigned.len() as i32,
+            (-1, None) => broker.config().num_partitions,
+            (count, None) => count,
+        };
+        let replication_factor = match (topic.replication_factor, &assignments) {
+            (_, Some(assigned)) => assigned.first().map_or(0, Vec::len) as i16,
             (-1, None) => broker.config().default_replication_factor,
-            (factor, _) => factor,
+            (factor, None) => factor,
         };
         let new_topic = NewTopic {
             name,
             num_partitions,
             replication_factor,
             configs,
+            assignments,
         };
         match broker.create_topic(new_topic, request.validate_only).await {
             Ok(created) => {
@@ -191,6 +204,43 @@ pub fn error_response(
             })
             .collect(),
     )
+}
+
+/// The replicas a CreateTopics topic names for its partitions, in
+/// partition order; `None` when it names none.
+fn manual_assignments(
+    topic: &kafka_protocol::messages::create_topics_request::CreatableTopic,
+) -> Result<Option<Vec<Vec<i32>>>, (ResponseError, String)> {
+    if topic.assignments.is_empty() {
+        return Ok(None);
+    }
+    if topic.replication_factor != -1 {
+        return Err((
+            ResponseError::InvalidRequest,
+            "A manual partition assignment was specified, but replication factor was not set to -1."
+                .to_string(),
+        ));
+    }
+    if topic.num_partitions != -1 {
+        return Err((
+            ResponseError::InvalidRequest,
+            "A manual partition assignment was specified, but numPartitions was not set to -1."
+                .to_string(),
+        ));
+    }
+    let mut sorted: Vec<_> = topic.assignments.iter().collect();
+    sorted.sort_by_key(|a| a.partition_index);
+    let mut replicas = Vec::with_capacity(sorted.len());
+    for (expected, assignment) in sorted.into_iter().enumerate() {
+        if assignment.partition_index != expected as i32 {
+            return Err((
+                ResponseError::InvalidReplicaAssignment,
+                "partitions should be a consecutive 0-based integer sequence".to_string(),
+            ));
+        }
+        replicas.push(assignment.broker_ids.iter().map(|id| id.0).collect());
+    }
+    Ok(Some(replicas))
 }
 
 #[cfg(test)]

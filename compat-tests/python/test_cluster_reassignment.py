@@ -1,0 +1,228 @@
+"""Partition reassignment (KIP-455, issue 14 point 1) on a 3-broker
+cluster: Kafka's own `kafka-reassign-partitions.sh`
+(ReassignPartitionsCommand, which drives AlterPartitionReassignments and
+ListPartitionReassignments through the Java Admin) moves a replica away
+from a leader and grows a partition's replication factor while
+confluent-kafka produces; kafka-python reads every record back at its
+offset; the new replicas are byte-identical copies and the removed broker
+deletes its own. Over raw sockets: a reassignment that cannot finish (its
+new replica's broker is down) is listed with its adding and removing
+replicas and cancelled, and Kafka's errors come back for bad targets."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+import cluster_harness
+import java_client
+import kafka_wire as w
+from cluster_harness import bootstrap, replicas_identical
+from conftest import running_cluster, wait_until
+
+pytestmark = pytest.mark.timeout(300)
+
+OVERRIDES = {
+    "broker.session.timeout.ms": "3000",
+    "broker.heartbeat.interval.ms": "500",
+    "replica.lag.time.max.ms": "4000",
+    "offsets.topic.replication.factor": "3",
+}
+
+INVALID_REPLICA_ASSIGNMENT = 39
+UNKNOWN_TOPIC_OR_PARTITION = 3
+NO_REASSIGNMENT_IN_PROGRESS = 85
+INVALID_REPLICATION_FACTOR = 38
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    yield from running_cluster(3, OVERRIDES)
+
+
+def layout(cluster, topic):
+    return cluster_harness.layout(bootstrap([b for b in cluster if b.running]), topic)
+
+
+def replicas_of(cluster, topic):
+    admin = AdminClient({"bootstrap.servers": bootstrap([b for b in cluster if b.running])})
+    partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions
+    return {p: (m.leader, list(m.replicas), sorted(m.isrs)) for p, m in partitions.items()}
+
+
+def reassign_tool(cluster, tmp_path, action: str, plan: dict) -> str:
+    plan_file = tmp_path / f"plan-{action}.json"
+    plan_file.write_text(json.dumps(plan))
+    return java_client.run_tool(
+        "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
+        "--bootstrap-server", bootstrap([b for b in cluster if b.running]),
+        "--reassignment-json-file", str(plan_file), f"--{action}")
+
+
+def test_kafka_reassign_partitions_moves_replicas_without_losing_a_record(cluster, tmp_path):
+    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    admin.create_topics([NewTopic("moving", num_partitions=2, replica_assignment=[[1, 2], [2, 3]])])["moving"] \
+        .result(timeout=30)
+    wait_until(lambda: all(len(isr) == 2 for _, (_, _, isr) in replicas_of(cluster, "moving").items()),
+               timeout=30, what="moving fully replicated")
+    producer = Producer({"bootstrap.servers": bootstrap(cluster), "acks": "all",
+                         "enable.idempotence": True, "linger.ms": 2})
+    acked = []
+
+    def send(start, count):
+        for i in range(start, start + count):
+            producer.produce("moving", value=f"m{i}".encode(), partition=i % 2,
+                             on_delivery=lambda err, msg: acked.append(
+                                 (err, msg.partition(), msg.offset(), msg.value())))
+        assert producer.flush(60) == 0
+
+    send(0, 200)
+    # Partition 0 leaves broker 1 (its leader) for broker 3; partition 1
+    # grows from two replicas to three.
+    plan = {"version": 1, "partitions": [
+        {"topic": "moving", "partition": 0, "replicas": [3, 2]},
+        {"topic": "moving", "partition": 1, "replicas": [1, 3, 2]},
+    ]}
+    executed = reassign_tool(cluster, tmp_path, "execute", plan)
+    assert "Successfully started partition reassignments" in executed, executed
+    send(200, 100)  # while the new replicas catch up
+
+    def verified():
+        out = reassign_tool(cluster, tmp_path, "verify", plan)
+        return out if ("Reassignment of partition moving-0 is completed" in out
+                       and "Reassignment of partition moving-1 is completed" in out) else None
+    wait_until(verified, timeout=90, interval=1, what="both reassignments completed")
+
+    layout_now = replicas_of(cluster, "moving")
+    leader0, replicas0, isr0 = layout_now[0]
+    assert (replicas0, isr0) == ([3, 2], [2, 3]) and leader0 in (2, 3), layout_now
+    leader1, replicas1, isr1 = layout_now[1]
+    assert (replicas1, isr1) == ([1, 3, 2], [1, 2, 3]), layout_now
+    send(300, 100)
+    assert all(err is None for err, *_ in acked), [a for a in acked if a[0]][:3]
+
+    records = cluster_harness.consume_all(bootstrap(cluster), "moving", 2, 400)
+    at = {(r.partition, r.offset): r.value for r in records}
+    assert len(at) == 400
+    assert all(at.get((p, o)) == v for _, p, o, v in acked), "acknowledged records moved"
+    # The removed broker deletes its copy; the new ones equal the others.
+    broker1 = next(b for b in cluster if b.overrides["node.id"] == 1)
+    wait_until(lambda: not os.path.exists(broker1.partition_dir("moving", 0)), timeout=30,
+               what="broker 1 deleting its copy of moving-0")
+    wait_until(lambda: replicas_identical([b for b in cluster if b.overrides["node.id"] != 1],
+                                          "moving", 1), timeout=30,
+               what="byte-identical copies of moving-0 on brokers 2 and 3")
+    def one_copy_of_moving_1():
+        return len({b.partition_dir("moving", 1).joinpath("00000000000000000000.log").read_bytes()
+                    for b in cluster}) == 1
+    wait_until(one_copy_of_moving_1, timeout=30,
+               what="byte-identical copies of moving-1 on all three brokers")
+
+
+# -- raw AlterPartitionReassignments (45) v1 / ListPartitionReassignments (46) v0 --
+
+def alter_request(correlation_id: int, topic: str, partition: int,
+                  replicas: list[int] | None, allow_rf_change: bool = True) -> bytes:
+    body = w.i32(30000) + w.i8(1 if allow_rf_change else 0)
+    body += w.uvarint(2) + w.compact_string(topic)
+    body += w.uvarint(2) + w.i32(partition)
+    body += (w.uvarint(0) if replicas is None
+             else w.uvarint(len(replicas) + 1) + b"".join(w.i32(r) for r in replicas))
+    body += w.TAGS_NONE + w.TAGS_NONE + w.TAGS_NONE
+    return w.frame(w.request_header(45, 1, correlation_id, flexible=True) + body)
+
+
+def parse_alter(frame: bytes) -> tuple[int, list[tuple[str, int, int, str | None]]]:
+    r = w.Reader(frame)
+    r.i32()  # correlation id
+    r.skip_tags()
+    r.i32()  # throttle
+    r.i8()   # allow_replication_factor_change
+    top = r.i16()
+    r.compact_string()
+    out = []
+    for _ in range(r.array_len(True)):
+        name = r.compact_string()
+        for _ in range(r.array_len(True)):
+            index, code, message = r.i32(), r.i16(), r.compact_string()
+            r.skip_tags()
+            out.append((name, index, code, message))
+        r.skip_tags()
+    return top, out
+
+
+def list_request(correlation_id: int) -> bytes:
+    body = w.i32(30000) + w.uvarint(0) + w.TAGS_NONE  # every topic
+    return w.frame(w.request_header(46, 0, correlation_id, flexible=True) + body)
+
+
+def parse_list(frame: bytes) -> dict[tuple[str, int], tuple[list[int], list[int], list[int]]]:
+    r = w.Reader(frame)
+    r.i32()
+    r.skip_tags()
+    r.i32()
+    assert r.i16() == 0
+    r.compact_string()
+    out = {}
+
+    def ids():
+        return [r.i32() for _ in range(r.array_len(True))]
+    for _ in range(r.array_len(True)):
+        name = r.compact_string()
+        for _ in range(r.array_len(True)):
+            index = r.i32()
+            out[(name, index)] = (ids(), ids(), ids())
+            r.skip_tags()
+        r.skip_tags()
+    return out
+
+
+def call(broker, request: bytes) -> bytes:
+    with w.connect(broker.host, broker.port) as sock:
+        sock.sendall(request)
+        return w.recv_frame(sock)
+
+
+def test_a_stuck_reassignment_is_listed_and_cancelled_and_bad_ones_refused(cluster):
+    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    admin.create_topics([NewTopic("stuck", num_partitions=1, replica_assignment=[[1, 2]])])["stuck"].result(timeout=30)
+    wait_until(lambda: (lambda seen: seen if seen[0][1:] == ([1, 2], [1, 2]) else False)(
+        replicas_of(cluster, "stuck")), timeout=30, what="stuck fully replicated")
+    target = next(b for b in cluster if b.overrides["node.id"] == 1)
+
+    # Kafka's errors, partition by partition.
+    _, results = parse_alter(call(target, alter_request(1, "stuck", 0, [1, 9])))
+    assert results[0][2] == INVALID_REPLICA_ASSIGNMENT and "broker 9" in results[0][3], results
+    _, results = parse_alter(call(target, alter_request(2, "stuck", 0, [1, 1])))
+    assert results[0][2] == INVALID_REPLICA_ASSIGNMENT, results
+    _, results = parse_alter(call(target, alter_request(3, "nowhere", 0, [1, 2])))
+    assert results[0][2] == UNKNOWN_TOPIC_OR_PARTITION, results
+    _, results = parse_alter(call(target, alter_request(4, "stuck", 0, None)))
+    assert results[0][2] == NO_REASSIGNMENT_IN_PROGRESS, results
+    _, results = parse_alter(call(target, alter_request(5, "stuck", 0, [1, 2, 3], False)))
+    assert results[0][2] == INVALID_REPLICATION_FACTOR, results
+    assert replicas_of(cluster, "stuck")[0][1] == [1, 2], "refusals changed nothing"
+
+    # Broker 3 is down: a move of replica 2 to it cannot finish.
+    broker3 = next(b for b in cluster if b.overrides["node.id"] == 3)
+    broker3.kill()
+    try:
+        _, results = parse_alter(call(target, alter_request(6, "stuck", 0, [1, 3])))
+        assert results == [("stuck", 0, 0, None)], results
+        ongoing = wait_until(lambda: parse_list(call(target, list_request(7))).get(("stuck", 0)),
+                             timeout=10, what="the reassignment listed")
+        assert ongoing == ([1, 3, 2], [3], [2]), ongoing
+        assert replicas_of(cluster, "stuck")[0][1] == [1, 3, 2]
+        # Cancelled: back to brokers 1 and 2.
+        _, results = parse_alter(call(target, alter_request(8, "stuck", 0, None)))
+        assert results == [("stuck", 0, 0, None)], results
+        assert ("stuck", 0) not in parse_list(call(target, list_request(9)))
+        wait_until(lambda: replicas_of(cluster, "stuck")[0][1:] == ([1, 2], [1, 2]),
+                   timeout=10, what="the original replicas back")
+    finally:
+        broker3.start()
