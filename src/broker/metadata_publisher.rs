@@ -149,7 +149,14 @@ impl Broker {
                     proposal.isr.clone(),
                 )
                 .await;
+            let me = broker.config.node_id;
             let applied = match outcome {
+                // A change that also moved leadership or began a new epoch
+                // (a reassignment it completed) takes effect through the
+                // metadata image, as any other leadership change does.
+                Ok(applied) if applied.leader != me || applied.leader_epoch != epoch.value() => {
+                    None
+                }
                 Ok(applied) => Some((applied.replicas, applied.isr, applied.partition_epoch)),
                 Err(error) => {
                     debug!(partition = %topic_partition, isr = ?proposal.isr, ?error,
