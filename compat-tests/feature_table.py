@@ -307,6 +307,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
          on(TOOLS, REASSIGNMENT) + on((CK, KP), REASSIGNMENT, REPLICATION)),
         (names("test_a_stuck_reassignment_is_listed_and_cancelled_and_bad_ones_refused"),
          on(WIRE, REASSIGNMENT) + on(CK, REASSIGNMENT)),
+        (names("test_franz_go_reassigns_lists_and_cancels"),
+         on(FRANZ, REASSIGNMENT, PRODUCE) + on(CK, REASSIGNMENT)),
     ],
     "test_cluster_replication.py": [
         (names("test_replicated_topic_spreads_leaders_and_copies_logs_byte_for_byte",

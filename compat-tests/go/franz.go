@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -265,5 +267,79 @@ func (franz) eos(ctx context.Context, s *settings, in, out, group, id string, co
 		seen += len(copies)
 	}
 	say("committed %d", seen)
+	return nil
+}
+
+// reassign asks for one partition's reassignment to replicas (nil: cancel
+// the one in progress) with AlterPartitionAssignments, and prints
+// "reassign PARTITION ERROR_CODE" (or "error CODE" for a top-level error).
+func (franz) reassign(ctx context.Context, s *settings, topic string, partition int32,
+	replicas []int32) error {
+	cl, err := franzClient(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+	req.TimeoutMillis = 30000
+	t := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+	t.Topic = topic
+	p := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+	p.Partition = partition
+	p.Replicas = replicas // nil is sent as null: a cancellation
+	t.Partitions = append(t.Partitions, p)
+	req.Topics = append(req.Topics, t)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return franzError(err)
+	}
+	if resp.ErrorCode != 0 {
+		say("error %d", resp.ErrorCode)
+		return nil
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			say("reassign %d %d", p.Partition, p.ErrorCode)
+		}
+	}
+	return nil
+}
+
+// reassignments lists the reassignments in progress with
+// ListPartitionReassignments: "reassigning TOPIC PARTITION REPLICAS ADDING
+// REMOVING", each list comma-separated ("-" when empty), then "listed".
+func (franz) reassignments(ctx context.Context, s *settings) error {
+	cl, err := franzClient(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrListPartitionReassignmentsRequest()
+	req.TimeoutMillis = 30000 // every topic: Topics stays nil
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return franzError(err)
+	}
+	if resp.ErrorCode != 0 {
+		say("error %d", resp.ErrorCode)
+		return nil
+	}
+	ids := func(list []int32) string {
+		if len(list) == 0 {
+			return "-"
+		}
+		parts := make([]string, len(list))
+		for i, id := range list {
+			parts[i] = strconv.Itoa(int(id))
+		}
+		return strings.Join(parts, ",")
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			say("reassigning %s %d %s %s %s", t.Topic, p.Partition, ids(p.Replicas),
+				ids(p.AddingReplicas), ids(p.RemovingReplicas))
+		}
+	}
+	say("listed")
 	return nil
 }

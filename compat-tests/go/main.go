@@ -23,6 +23,11 @@
 //	eos IN OUT GROUP TXN_ID COUNT           -- franz-go: consume-transform-produce exactly once
 //	                                           (GroupTransactSession), see franz.eos
 //
+//	reassign TOPIC PARTITION BROKERS|cancel -- franz-go: AlterPartitionAssignments (BROKERS
+//	                                           comma-separated), "reassign PARTITION ERROR_CODE"
+//	reassignments                           -- franz-go: ListPartitionReassignments, see
+//	                                           franz.reassignments
+//
 // A refused SASL authentication prints "error SASL_AUTHENTICATION_FAILED" on
 // stdout and exits with status 3.
 package main
@@ -207,6 +212,32 @@ func run(s *settings, args []string) error {
 			return err
 		}
 		return f.eos(ctx, s, rest[0], rest[1], rest[2], rest[3], count)
+	case "reassign", "reassignments":
+		f, ok := lib.(franz)
+		if !ok {
+			return fmt.Errorf("%s is franz-go's only", command)
+		}
+		if command == "reassignments" {
+			return f.reassignments(ctx, s)
+		}
+		if err := need(3); err != nil {
+			return err
+		}
+		partition, err := strconv.Atoi(rest[1])
+		if err != nil {
+			return err
+		}
+		var replicas []int32
+		if rest[2] != "cancel" {
+			for _, id := range strings.Split(rest[2], ",") {
+				broker, err := strconv.Atoi(id)
+				if err != nil {
+					return err
+				}
+				replicas = append(replicas, int32(broker))
+			}
+		}
+		return f.reassign(ctx, s, rest[0], int32(partition), replicas)
 	default:
 		return fmt.Errorf("unknown command %q", command)
 	}

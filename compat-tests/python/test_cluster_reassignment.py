@@ -5,9 +5,10 @@ ListPartitionReassignments through the Java Admin) moves a replica away
 from a leader and grows a partition's replication factor while
 confluent-kafka produces; kafka-python reads every record back at its
 offset; the new replicas are byte-identical copies and the removed broker
-deletes its own. Over raw sockets: a reassignment that cannot finish (its
-new replica's broker is down) is listed with its adding and removing
-replicas and cancelled, and Kafka's errors come back for bad targets."""
+deletes its own. Over raw sockets and with franz-go: a reassignment that
+cannot finish (its new replica's broker is down) is listed with its adding
+and removing replicas and cancelled, and Kafka's errors come back for bad
+targets."""
 
 from __future__ import annotations
 
@@ -226,3 +227,54 @@ def test_a_stuck_reassignment_is_listed_and_cancelled_and_bad_ones_refused(clust
                    timeout=10, what="the original replicas back")
     finally:
         broker3.start()
+
+
+def test_franz_go_reassigns_lists_and_cancels(cluster):
+    """franz-go's AlterPartitionAssignments and ListPartitionReassignments
+    (kmsg): a partition moves off its leader's broker while franz-go
+    produces and consumes around it; a stuck move is listed and cancelled;
+    a bad target gets INVALID_REPLICA_ASSIGNMENT."""
+    import go_client
+    from go_client import FRANZ
+
+    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    admin.create_topics([NewTopic("franz-moving", num_partitions=1, replica_assignment=[[1, 2]])])[
+        "franz-moving"].result(timeout=30)
+    wait_until(lambda: replicas_of(cluster, "franz-moving")[0][2] == [1, 2], timeout=30,
+               what="franz-moving fully replicated")
+    boot = bootstrap(cluster)
+    produced = go_client.call(FRANZ, boot, "produce", "franz-moving", "a", "b", "c")
+    assert produced.lines == ["offset 0 0", "offset 0 1", "offset 0 2"], produced
+
+    assert go_client.call(FRANZ, boot, "reassign", "franz-moving", "0", "2,9").lines == \
+        [f"reassign 0 {INVALID_REPLICA_ASSIGNMENT}"]
+    assert go_client.call(FRANZ, boot, "reassign", "franz-moving", "0", "cancel").lines == \
+        [f"reassign 0 {NO_REASSIGNMENT_IN_PROGRESS}"]
+    assert go_client.call(FRANZ, boot, "reassign", "franz-moving", "0", "3,2").lines == \
+        ["reassign 0 0"]
+    wait_until(lambda: replicas_of(cluster, "franz-moving")[0][1:] == ([3, 2], [2, 3]),
+               timeout=60, what="franz-moving on brokers 3 and 2")
+    assert go_client.call(FRANZ, boot, "reassignments").lines == ["listed"]
+    produced = go_client.call(FRANZ, boot, "produce", "franz-moving", "d")
+    assert produced.lines == ["offset 0 3"], produced
+    consumed = go_client.call(FRANZ, boot, "consume", "franz-moving", "franz-moving-g", "4")
+    assert [l for l in consumed.lines if l.startswith("record")] == [
+        f"record 0 {i} {v}" for i, v in enumerate("abcd")], consumed
+
+    # A move to a broker that is down stays in progress: listed, cancelled.
+    broker1 = next(b for b in cluster if b.overrides["node.id"] == 1)
+    broker1.kill()
+    try:
+        assert go_client.call(FRANZ, bootstrap([b for b in cluster if b.running]),
+                              "reassign", "franz-moving", "0", "1,2").lines == ["reassign 0 0"]
+        listed = go_client.call(FRANZ, bootstrap([b for b in cluster if b.running]),
+                                "reassignments").lines
+        assert listed == ["reassigning franz-moving 0 1,2,3 1 3", "listed"], listed
+        assert go_client.call(FRANZ, bootstrap([b for b in cluster if b.running]),
+                              "reassign", "franz-moving", "0", "cancel").lines == ["reassign 0 0"]
+        # Back to brokers 2 and 3: the replicas without the added one, in
+        # the order the reassignment had them (as Kafka reverts).
+        wait_until(lambda: replicas_of(cluster, "franz-moving")[0][1] == [2, 3], timeout=30,
+                   what="the move cancelled")
+    finally:
+        broker1.start()
