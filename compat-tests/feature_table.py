@@ -81,7 +81,7 @@ CLIENT_LEGEND = {
     STREAMS: "Kafka Streams",
     TOOLS: "Kafka's command-line tools (kafka-topics, console producer/consumer, "
            "kafka-consumer-groups, kafka-acls, kafka-configs, kafka-delegation-tokens, "
-           "kafka-metadata-quorum, kafka-reassign-partitions)",
+           "kafka-metadata-quorum, kafka-reassign-partitions, kafka-cluster)",
     FRANZ: "franz-go",
     SARAMA: "Sarama",
     KGO: "segmentio/kafka-go",
@@ -309,6 +309,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
          on(WIRE, REASSIGNMENT) + on(CK, REASSIGNMENT)),
         (names("test_franz_go_reassigns_lists_and_cancels"),
          on(FRANZ, REASSIGNMENT, PRODUCE) + on(CK, REASSIGNMENT)),
+        (names("test_kafka_cluster_unregister_removes_a_stopped_broker"),
+         on(TOOLS, CLUSTER) + on(FRANZ, REASSIGNMENT) + on(CK, CLUSTER)),
     ],
     "test_cluster_replication.py": [
         (names("test_replicated_topic_spreads_leaders_and_copies_logs_byte_for_byte",

@@ -278,3 +278,38 @@ def test_franz_go_reassigns_lists_and_cancels(cluster):
                    what="the move cancelled")
     finally:
         broker1.start()
+
+
+def test_kafka_cluster_unregister_removes_a_stopped_broker(cluster):
+    """`kafka-cluster.sh unregister` (ClusterTool, UnregisterBroker): a
+    stopped broker's registration goes, so a reassignment may no longer
+    name it; an unknown id is BROKER_ID_NOT_REGISTERED; the broker
+    registers again when it restarts."""
+    import go_client
+    from go_client import FRANZ
+
+    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    admin.create_topics([NewTopic("unregistered", num_partitions=1, replica_assignment=[[1, 3]])])[
+        "unregistered"].result(timeout=30)
+    broker2 = next(b for b in cluster if b.overrides["node.id"] == 2)
+    broker2.kill()
+    running = [b for b in cluster if b.running]
+    survivors = AdminClient({"bootstrap.servers": bootstrap(running)})
+    wait_until(lambda: len(survivors.describe_cluster().result(timeout=10).nodes) == 2,
+               timeout=30, what="broker 2 fenced")
+    try:
+        out = java_client.run_tool("org.apache.kafka.tools.ClusterTool", "unregister",
+                                   "--bootstrap-server", bootstrap(running), "--id", "2")
+        assert "Broker 2 is no longer registered." in out, out
+        with pytest.raises(java_client.JavaClientError, match="BrokerIdNotRegistered"):
+            java_client.run_tool("org.apache.kafka.tools.ClusterTool", "unregister",
+                                 "--bootstrap-server", bootstrap(running), "--id", "42")
+        # A fenced broker may be named in a reassignment; an unregistered one not.
+        outcome = go_client.call(FRANZ, bootstrap(running), "reassign", "unregistered", "0", "1,2")
+        assert outcome.lines == [f"reassign 0 {INVALID_REPLICA_ASSIGNMENT}"], outcome
+    finally:
+        broker2.start()
+    wait_until(lambda: len(admin.describe_cluster().result(timeout=10).nodes) == 3,
+               timeout=60, what="broker 2 registered again")
+    outcome = go_client.call(FRANZ, bootstrap(cluster), "reassign", "unregistered", "0", "1,2")
+    assert outcome.lines == ["reassign 0 0"], outcome

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use tracing::{info, warn};
 
 use super::election;
@@ -147,5 +148,37 @@ impl Controller {
             Ok(Err(error)) => warn!(%error, "controlled shutdown incomplete"),
             Err(_) => warn!(?timeout, "controlled shutdown timed out"),
         }
+    }
+
+    /// UnregisterBroker (`kafka-cluster.sh unregister`): the broker's
+    /// registration goes, its leaderships and ISR memberships first, as
+    /// when it is fenced. A broker that still runs is heard no more (its
+    /// heartbeats name an unregistered node) until it restarts and
+    /// registers again; Kafka's would re-register at once.
+    pub async fn unregister_broker(
+        &self,
+        node: i32,
+        unclean_default: bool,
+    ) -> Result<(), (ResponseError, String)> {
+        let state = self.quorum.state();
+        if !state.brokers.contains_key(&node) {
+            return Err((
+                ResponseError::BrokerIdNotRegistered,
+                format!("Broker ID {node} is not currently registered"),
+            ));
+        }
+        let failed =
+            |error: &dyn std::fmt::Display| (ResponseError::RequestTimedOut, error.to_string());
+        let changes = election::on_fenced(&state, node, unclean_default);
+        self.write_changes(changes, None)
+            .await
+            .map_err(|e| failed(&e))?;
+        self.quorum
+            .propose_async(MetadataRecord::UnregisterBroker { node_id: node })
+            .await
+            .map_err(|e| failed(&e))?;
+        self.refresh();
+        info!(node, "broker unregistered");
+        Ok(())
     }
 }

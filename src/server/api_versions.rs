@@ -69,6 +69,7 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::ElectLeaders, 0, 2),
     range(ApiKey::AlterPartitionReassignments, 0, 1),
     range(ApiKey::ListPartitionReassignments, 0, 0),
+    range(ApiKey::UnregisterBroker, 0, 0),
     range(ApiKey::IncrementalAlterConfigs, 0, 1),
     range(ApiKey::OffsetDelete, 0, 0),
     range(ApiKey::DescribeUserScramCredentials, 0, 0),

@@ -202,6 +202,9 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
         RequestKind::ListPartitionReassignments(body) => ResponseKind::ListPartitionReassignments(
             handlers::list_partition_reassignments::handle(broker, body, context).await,
         ),
+        RequestKind::UnregisterBroker(body) => ResponseKind::UnregisterBroker(
+            handlers::unregister_broker::handle(broker, body, context).await,
+        ),
         // A SASL listener's connections authenticate before dispatch; here
         // the exchange does not belong.
         RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_) => {
@@ -373,6 +376,9 @@ pub fn error_response(request: &RequestKind, version: i16, code: i16) -> Option<
         RequestKind::ListPartitionReassignments(_) => ResponseKind::ListPartitionReassignments(
             handlers::list_partition_reassignments::error_response(code),
         ),
+        RequestKind::UnregisterBroker(_) => {
+            ResponseKind::UnregisterBroker(handlers::unregister_broker::error_response(code))
+        }
         RequestKind::SaslHandshake(r) => {
             ResponseKind::SaslHandshake(super::sasl::handshake_error_response(r, version, code))
         }
@@ -622,6 +628,7 @@ mod tests {
             ApiKey::ListPartitionReassignments => {
                 RequestKind::ListPartitionReassignments(Default::default())
             }
+            ApiKey::UnregisterBroker => RequestKind::UnregisterBroker(Default::default()),
             ApiKey::DescribeTopicPartitions => RequestKind::DescribeTopicPartitions(
                 DescribeTopicPartitionsRequest::default().with_topics(vec![
                     describe_topic_partitions_request::TopicRequest::default().with_name(name()),

@@ -210,6 +210,7 @@ pub fn error_code(response: &ResponseKind) -> i16 {
             ),
         ),
         ResponseKind::ListPartitionReassignments(r) => r.error_code,
+        ResponseKind::UnregisterBroker(r) => r.error_code,
         _ => 0,
     }
 }

@@ -246,41 +246,80 @@ impl Quorum {
     /// a Kafka broker catches up with the metadata log before it serves:
     /// a node restarted after a crash holds the image of that moment, and
     /// acting on it would make it lead partitions that moved on meanwhile
-    /// (and acknowledge writes the real leaders never see).
+    /// (and acknowledge writes the real leaders never see). A voter asks
+    /// for a linearizable read: as the leader, confirmed by a quorum (a
+    /// node that led before its crash still believes it does), else from
+    /// the leader it is sent to; an observer polls the voters.
     async fn catch_up(&self, timeout: std::time::Duration) -> Result<(), QuorumError> {
         let deadline = tokio::time::Instant::now() + timeout;
-        let high_watermark = loop {
-            match self.describe().await {
-                Ok(description) => break description.high_watermark,
-                Err(error) if tokio::time::Instant::now() >= deadline => {
-                    return Err(QuorumError::Raft(format!(
-                        "cannot learn the metadata high watermark to catch up with: {error}"
-                    )))
+        loop {
+            let caught_up = match &self.member {
+                Member::Voter { raft, .. } => self.catch_up_voter(raft, deadline).await,
+                Member::Observer(observer) => {
+                    let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    match observer.describe(remaining).await {
+                        Ok(description) => match last_index(description.high_watermark) {
+                            Some(last) => {
+                                observer.caught_up_to(last, remaining).await.map(|()| true)
+                            }
+                            None => Ok(true),
+                        },
+                        Err(error) => {
+                            tracing::debug!(%error, "metadata high watermark not known yet");
+                            Ok(false)
+                        }
+                    }
                 }
+            };
+            if caught_up? {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(QuorumError::Raft(format!(
+                    "not caught up with the metadata log within {timeout:?}"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// One attempt of a voter's catch-up; false to try again.
+    async fn catch_up_voter(
+        &self,
+        raft: &MetadataRaft,
+        deadline: tokio::time::Instant,
+    ) -> Result<bool, QuorumError> {
+        let attempt = std::time::Duration::from_secs(2);
+        let read = tokio::time::timeout(attempt, raft.ensure_linearizable()).await;
+        let leader = match read {
+            // This node leads, and has applied all it committed.
+            Ok(Ok(_)) => return Ok(true),
+            Ok(Err(error)) => error
+                .forward_to_leader::<openraft::BasicNode>()
+                .and_then(|forward| forward.leader_node.clone()),
+            Err(_) => None,
+        };
+        let Some(leader) = leader else {
+            return Ok(false);
+        };
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let description =
+            match network::describe(&self.transport, &leader.addr, true, remaining).await {
+                Ok(description) => description,
                 Err(error) => {
                     tracing::debug!(%error, "metadata high watermark not known yet");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    return Ok(false);
                 }
-            }
-        };
-        // The high watermark is the next index to write (Kafka's offsets).
-        let Some(last) = u64::try_from(high_watermark)
-            .ok()
-            .and_then(|hw| hw.checked_sub(1))
-        else {
-            return Ok(());
+            };
+        let Some(last) = last_index(description.high_watermark) else {
+            return Ok(true);
         };
         tracing::info!(index = last, "catching up with the metadata log");
-        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match &self.member {
-            Member::Voter { raft, .. } => raft
-                .wait(Some(remaining))
-                .applied_index_at_least(Some(last), "caught up with the metadata log")
-                .await
-                .map(|_| ())
-                .map_err(|error| QuorumError::Raft(error.to_string())),
-            Member::Observer(observer) => observer.caught_up_to(last, remaining).await,
-        }
+        raft.wait(Some(remaining))
+            .applied_index_at_least(Some(last), "caught up with the metadata log")
+            .await
+            .map(|_| true)
+            .map_err(|error| QuorumError::Raft(error.to_string()))
     }
 
     /// Follows the voters' metadata without voting, once it has arrived.
@@ -572,6 +611,14 @@ pub(crate) fn storage_error(
     error: impl std::error::Error + 'static,
 ) -> StorageError {
     openraft::StorageIOError::new(subject, verb, openraft::AnyError::new(&error)).into()
+}
+
+/// The last index a high watermark (the next index to write, as Kafka
+/// counts its offsets) covers, if any.
+fn last_index(high_watermark: i64) -> Option<u64> {
+    u64::try_from(high_watermark)
+        .ok()
+        .and_then(|hw| hw.checked_sub(1))
 }
 
 #[cfg(test)]

@@ -36,6 +36,11 @@ pub enum MetadataRecord {
     FenceBroker {
         node_id: i32,
     },
+    /// A broker's registration goes (UnregisterBroker): it is no longer
+    /// one of the cluster's brokers until it registers again.
+    UnregisterBroker {
+        node_id: i32,
+    },
     /// A topic is created, gets more partitions or new configs: the whole
     /// new image of the topic. Partitions it had keep their applied state
     /// (only `ChangePartition` changes leaders and ISRs).
@@ -112,6 +117,10 @@ impl MetadataState {
             }
             MetadataRecord::FenceBroker { node_id } => {
                 self.fenced.insert(*node_id);
+            }
+            MetadataRecord::UnregisterBroker { node_id } => {
+                self.brokers.remove(node_id);
+                self.fenced.remove(node_id);
             }
             MetadataRecord::PutTopic(topic) => {
                 let mut topic = topic.clone();

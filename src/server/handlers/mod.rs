@@ -55,6 +55,7 @@ pub mod produce;
 pub mod renew_delegation_token;
 pub mod sync_group;
 pub mod txn_offset_commit;
+pub mod unregister_broker;
 pub mod write_txn_markers;
 
 use kafka_protocol::messages::TopicName;
