@@ -15,6 +15,7 @@
 //! assert_ne!(next, leader);
 //! cluster.restart(leader).unwrap();
 //! cluster.wait_for_isr("orders", 0, 3, Duration::from_secs(30)).unwrap();
+//! cluster.move_leader("orders", 0, leader, Duration::from_secs(30)).unwrap();
 //! ```
 
 use std::path::PathBuf;
@@ -434,6 +435,48 @@ impl TestCluster {
         )
     }
 
+    /// Moves the partition's leadership to `to`, an in-sync replica: it
+    /// becomes the first replica (a reassignment that only reorders, done
+    /// at once) and a preferred-leader election makes it lead, as
+    /// `kafka-reassign-partitions.sh` then `kafka-leader-election.sh`
+    /// would. Waits until every running broker sees it lead.
+    pub fn move_leader(
+        &self,
+        topic: &str,
+        partition: i32,
+        to: i32,
+        timeout: Duration,
+    ) -> Result<(), TestkitError> {
+        let current = self
+            .agreed(topic, partition)
+            .ok_or_else(|| TestkitError::Setup(format!("{topic}-{partition} is not known")))?;
+        if !current.isr.contains(&to) {
+            return Err(TestkitError::Setup(format!(
+                "{to} is not in the ISR of {topic}-{partition}: {:?}",
+                current.isr
+            )));
+        }
+        let mut replicas = vec![to];
+        replicas.extend(current.replicas.iter().copied().filter(|id| *id != to));
+        let (_, broker) = self.running().next().ok_or(TestkitError::Stopped)?;
+        let controller = broker.controller();
+        self.block_on(async {
+            controller
+                .alter_partition_reassignment(topic, partition, Some(&replicas), false, false)
+                .await
+                .map_err(|refused| TestkitError::Setup(refused.message))?;
+            controller
+                .elect_leader(topic, partition, false)
+                .await
+                .map_err(|error| TestkitError::Setup(format!("{error:?}")))
+        })?;
+        super::wait_until(
+            timeout,
+            || format!("{to} leading {topic}-{partition}"),
+            || self.leader_of(topic, partition) == Some(to),
+        )
+    }
+
     /// The partition's high watermark on its leader.
     pub fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
         let leader = self.leader_of(topic, partition)?;
@@ -544,6 +587,12 @@ mod tests {
             .wait_for_isr("replicated", 0, 3, Duration::from_secs(30))
             .unwrap();
         assert_eq!(cluster.high_watermark("replicated", 0), Some(2));
+
+        // Leadership moved back to the restarted broker on request.
+        cluster
+            .move_leader("replicated", 0, leader, Duration::from_secs(30))
+            .unwrap();
+        assert_eq!(produce(&cluster, leader, "replicated", "three"), (0, 2));
         assert!(matches!(cluster.kill(9), Err(TestkitError::UnknownNode(9))));
     }
 }
