@@ -21,6 +21,7 @@ pub mod group;
 pub mod log;
 pub mod metadata;
 pub mod metrics;
+pub mod network_faults;
 pub mod partition;
 pub mod process_limits;
 pub mod records;

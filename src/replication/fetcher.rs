@@ -74,6 +74,15 @@ impl Fetcher {
                     _ = self.stop.cancelled() => break,
                 }
             }
+            // A test's network partition (`network_faults`) cuts this
+            // link as a refused connection would.
+            if let Err(error) = crate::network_faults::check(Some(self.node_id), &address) {
+                debug!(leader = self.leader.node_id, %error, "cannot reach leader");
+                connection = None;
+                self.session.failed();
+                self.back_off().await;
+                continue;
+            }
             let mut open = match connection.take() {
                 Some(open) => open,
                 None => {

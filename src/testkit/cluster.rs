@@ -137,6 +137,8 @@ impl TestClusterBuilder {
             host: self.host,
             voters,
             overrides,
+            cuts: Vec::new(),
+            isolated: Default::default(),
             _data: data,
         };
         let all: Vec<i32> = cluster.nodes.iter().map(|node| node.node_id).collect();
@@ -162,6 +164,10 @@ pub struct TestCluster {
     host: String,
     voters: String,
     overrides: Vec<(String, String)>,
+    /// The network partitions this cluster's `isolate` made, and the
+    /// brokers isolated.
+    cuts: Vec<(i32, String)>,
+    isolated: std::collections::BTreeSet<i32>,
     /// Removed when the cluster is dropped, after its brokers.
     _data: tempfile::TempDir,
 }
@@ -265,6 +271,51 @@ impl TestCluster {
         })
     }
 
+    /// The running brokers not isolated from the others: the cluster as
+    /// its majority sees it.
+    fn connected(&self) -> impl Iterator<Item = (i32, &Arc<Broker>)> {
+        self.running()
+            .filter(|(node_id, _)| !self.isolated.contains(node_id))
+    }
+
+    /// Cuts a broker off from the other brokers (replica fetching and the
+    /// metadata quorum, both ways; clients still reach it), as a network
+    /// partition would: it stops hearing the quorum and following its
+    /// leaders, the others fence it and move its leaderships. Until
+    /// [`heal`](Self::heal), the cluster's answers (`leader_of`,
+    /// `wait_for_isr`…) are the other brokers'.
+    pub fn isolate(&mut self, node_id: i32) -> Result<(), TestkitError> {
+        let isolated = self.node(node_id)?;
+        let addresses = |node: &Node| {
+            [
+                format!("{}:{}", self.host, node.port),
+                format!("127.0.0.1:{}", node.controller_port),
+            ]
+        };
+        let mut cuts = Vec::new();
+        for other in self.nodes.iter().filter(|node| node.node_id != node_id) {
+            for address in addresses(other) {
+                cuts.push((node_id, address));
+            }
+            for address in addresses(isolated) {
+                cuts.push((other.node_id, address));
+            }
+        }
+        for (from, address) in &cuts {
+            crate::network_faults::cut(*from, address);
+        }
+        self.cuts.extend(cuts);
+        self.isolated.insert(node_id);
+        Ok(())
+    }
+
+    /// Ends every partition `isolate` made.
+    pub fn heal(&mut self) {
+        crate::network_faults::heal(&self.cuts);
+        self.cuts.clear();
+        self.isolated.clear();
+    }
+
     /// The node ids, 1 to n.
     pub fn node_ids(&self) -> Vec<i32> {
         self.nodes.iter().map(|node| node.node_id).collect()
@@ -352,12 +403,14 @@ impl TestCluster {
             assignments: None,
         };
         self.block_on(broker.create_topic(topic, false))?;
+        let replicas = usize::try_from(replication_factor).unwrap_or(1);
         for partition in 0..partitions {
-            self.wait_for_isr(
-                name,
-                partition,
-                usize::try_from(replication_factor).unwrap_or(1),
+            self.wait_for_isr(name, partition, replicas, TOPIC_WAIT)?;
+            // The metadata is ahead of the leader taking its role.
+            super::wait_until(
                 TOPIC_WAIT,
+                || format!("the leader of {name}-{partition} leading"),
+                || self.leads(name, partition),
             )?;
         }
         Ok(())
@@ -367,7 +420,7 @@ impl TestCluster {
     /// they all know it the same way.
     fn agreed(&self, topic: &str, partition: i32) -> Option<PartitionImage> {
         let mut seen: Option<PartitionImage> = None;
-        for (_, broker) in self.running() {
+        for (_, broker) in self.connected() {
             let image = broker.metadata();
             let found = image
                 .topic(topic)?
@@ -396,8 +449,8 @@ impl TestCluster {
             .unwrap_or_default()
     }
 
-    /// Waits until the partition has a running leader every running broker
-    /// agrees on; that leader.
+    /// Waits until the partition has a running leader, not isolated, that
+    /// every running broker (not isolated) agrees on; that leader.
     pub fn wait_for_leader(
         &self,
         topic: &str,
@@ -410,7 +463,7 @@ impl TestCluster {
             || format!("a running leader for {topic}-{partition}"),
             || {
                 leader = self.leader_of(topic, partition).unwrap_or(-1);
-                leader >= 0 && self.is_running(leader)
+                leader >= 0 && self.is_running(leader) && !self.isolated.contains(&leader)
             },
         )?;
         Ok(leader)
@@ -477,6 +530,18 @@ impl TestCluster {
         )
     }
 
+    /// Whether the partition's leader (as the metadata says) has taken
+    /// the role.
+    fn leads(&self, topic: &str, partition: i32) -> bool {
+        let Some(leader) = self.leader_of(topic, partition) else {
+            return false;
+        };
+        self.running()
+            .find(|(node_id, _)| *node_id == leader)
+            .and_then(|(_, broker)| broker.partition(&TopicPartition::new(topic, partition)))
+            .is_some_and(|p| p.is_leader())
+    }
+
     /// The partition's high watermark on its leader.
     pub fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
         let leader = self.leader_of(topic, partition)?;
@@ -508,6 +573,7 @@ impl TestCluster {
 
 impl Drop for TestCluster {
     fn drop(&mut self) {
+        self.heal();
         // Killed rather than stopped: a clean stop hands leaderships to
         // brokers about to go too, and waits for it.
         for node_id in self.node_ids() {
@@ -539,6 +605,16 @@ mod tests {
     use kafka_protocol::protocol::StrBytes;
 
     fn produce(cluster: &TestCluster, leader: i32, topic: &str, value: &str) -> (i16, i64) {
+        produce_within(cluster, leader, topic, value, 10_000)
+    }
+
+    fn produce_within(
+        cluster: &TestCluster,
+        leader: i32,
+        topic: &str,
+        value: &str,
+        timeout_ms: i32,
+    ) -> (i16, i64) {
         let address = cluster.address(leader).unwrap();
         let now = crate::types::now_ms();
         let mut batch = BatchBuilder::new(now);
@@ -546,7 +622,7 @@ mod tests {
         let records = bytes::Bytes::from(batch.build());
         let request = ProduceRequest::default()
             .with_acks(-1)
-            .with_timeout_ms(10_000)
+            .with_timeout_ms(timeout_ms)
             .with_topic_data(vec![TopicProduceData::default()
                 .with_name(TopicName(StrBytes::from_string(topic.to_string())))
                 .with_partition_data(vec![PartitionProduceData::default()
@@ -594,5 +670,56 @@ mod tests {
             .unwrap();
         assert_eq!(produce(&cluster, leader, "replicated", "three"), (0, 2));
         assert!(matches!(cluster.kill(9), Err(TestkitError::UnknownNode(9))));
+    }
+
+    #[test]
+    fn an_isolated_leader_acknowledges_nothing_and_loses_nothing_when_healed() {
+        let mut cluster = TestCluster::builder()
+            .brokers(3)
+            .config("min.insync.replicas", "2")
+            .start()
+            .unwrap();
+        cluster.create_topic("cut", 1, 3).unwrap();
+        let leader = cluster.leader_of("cut", 0).unwrap();
+        assert_eq!(produce(&cluster, leader, "cut", "before"), (0, 0));
+
+        cluster.isolate(leader).unwrap();
+        // Its followers are gone: acks=all is not acknowledged (the write
+        // stays in its log, unreplicated).
+        let (code, _) = produce_within(&cluster, leader, "cut", "unacknowledged", 1_000);
+        assert_ne!(code, 0, "an isolated leader acknowledged acks=all");
+        let next = cluster
+            .wait_for_leader("cut", 0, Duration::from_secs(30))
+            .unwrap();
+        assert_ne!(next, leader);
+        // The unacknowledged write may have reached the followers before
+        // the cut (a fetch in flight), or not: "after" lands at 1 or 2.
+        let (code, after) = produce(&cluster, next, "cut", "after");
+        assert_eq!(code, 0);
+        assert!(after == 1 || after == 2, "{after}");
+
+        cluster.heal();
+        cluster
+            .wait_for_isr("cut", 0, 3, Duration::from_secs(60))
+            .unwrap();
+        // The old leader now holds the new leader's log: a write of its
+        // own the others lacked was dropped, nothing acknowledged was.
+        assert_eq!(cluster.high_watermark("cut", 0), Some(after + 1));
+        let (_, old) = cluster.running().find(|(id, _)| *id == leader).unwrap();
+        let partition = old.partition(&TopicPartition::new("cut", 0)).unwrap();
+        super::super::wait_until(
+            Duration::from_secs(30),
+            || "the old leader caught up".to_string(),
+            || partition.log_end_offset().value() == after + 1,
+        )
+        .unwrap();
+        let (_, new) = cluster.running().find(|(id, _)| *id == next).unwrap();
+        let read = |broker: &Arc<Broker>| {
+            let partition = broker.partition(&TopicPartition::new("cut", 0)).unwrap();
+            partition
+                .read_to_log_end_blocking(crate::types::Offset(0), 1 << 20)
+                .unwrap()
+        };
+        assert_eq!(read(old), read(new), "byte-identical replicas");
     }
 }

@@ -151,8 +151,9 @@ impl QuorumSecurity {
 }
 
 impl QuorumMembers {
-    fn transport(&self) -> network::Transport {
+    fn transport(&self, node: i32) -> network::Transport {
         network::Transport::new(self.security.connector.clone(), self.security.login.clone())
+            .of_node(node)
     }
 }
 
@@ -198,8 +199,9 @@ impl Quorum {
         members: &QuorumMembers,
         runtime: tokio::runtime::Handle,
     ) -> Result<Quorum, QuorumError> {
+        let node = i32::try_from(node_id).unwrap_or(i32::MAX);
         if members.observer {
-            let quorum = Quorum::observe(members, runtime)?;
+            let quorum = Quorum::observe(members, node, runtime)?;
             quorum.runtime.block_on(quorum.catch_up(ELECTION_WAIT))?;
             return Ok(quorum);
         }
@@ -220,14 +222,14 @@ impl Quorum {
                 node_id,
                 std::sync::Arc::new(config),
                 network::QuorumNetwork {
-                    transport: members.transport(),
+                    transport: members.transport(node),
                 },
                 log,
                 state.clone(),
             ))
             .map_err(|e| QuorumError::Raft(e.to_string()))?;
         let quorum = Quorum {
-            transport: members.transport(),
+            transport: members.transport(node),
             member: Member::Voter { raft, state },
             liveness: Default::default(),
             runtime,
@@ -325,6 +327,7 @@ impl Quorum {
     /// Follows the voters' metadata without voting, once it has arrived.
     fn observe(
         members: &QuorumMembers,
+        node: i32,
         runtime: tokio::runtime::Handle,
     ) -> Result<Quorum, QuorumError> {
         let stop = tokio_util::sync::CancellationToken::new();
@@ -334,10 +337,10 @@ impl Quorum {
             .map(|(_, address)| address.clone())
             .collect();
         let observer =
-            observer::Observer::start(voters, members.transport(), &runtime, stop.clone());
+            observer::Observer::start(voters, members.transport(node), &runtime, stop.clone());
         runtime.block_on(observer.caught_up_to(1, ELECTION_WAIT))?;
         Ok(Quorum {
-            transport: members.transport(),
+            transport: members.transport(node),
             member: Member::Observer(observer),
             liveness: Default::default(),
             runtime,

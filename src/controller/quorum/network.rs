@@ -60,6 +60,8 @@ type PeerStream = Box<dyn Stream>;
 pub struct Transport {
     tls: Option<TlsConnector>,
     login: Option<SaslCredentials>,
+    /// This node, for the test network's partitions (`network_faults`).
+    node: Option<i32>,
 }
 
 impl std::fmt::Debug for Transport {
@@ -73,10 +75,23 @@ impl std::fmt::Debug for Transport {
 
 impl Transport {
     pub fn new(tls: Option<TlsConnector>, login: Option<SaslCredentials>) -> Transport {
-        Transport { tls, login }
+        Transport {
+            tls,
+            login,
+            node: None,
+        }
+    }
+
+    /// The transport of node `node`.
+    pub fn of_node(self, node: i32) -> Transport {
+        Transport {
+            node: Some(node),
+            ..self
+        }
     }
 
     async fn connect(&self, address: &str) -> std::io::Result<PeerStream> {
+        crate::network_faults::check(self.node, address)?;
         let tcp = TcpStream::connect(address).await?;
         let _ = tcp.set_nodelay(true);
         let mut stream: PeerStream = match &self.tls {
@@ -320,6 +335,10 @@ enum CallError {
 
 impl PeerClient {
     async fn call(&mut self, request: RaftRequest, ttl: Duration) -> Result<RaftReply, CallError> {
+        if let Err(error) = crate::network_faults::check(self.transport.node, &self.address) {
+            self.stream = None;
+            return Err(CallError::Unreachable(error));
+        }
         let stream = match self.stream.take() {
             Some(stream) => stream,
             None => match tokio::time::timeout(ttl, self.transport.connect(&self.address)).await {
