@@ -415,6 +415,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_dev_mode_serves_and_cleans_up"), on(CK, OPERATIONS)),
         (names("test_dev_cluster_in_one_process_replicates_and_cleans_up"),
          on((CK, KP), OPERATIONS, REPLICATION)),
+        (names("test_dev_cluster_fault_plane_isolates_kills_and_moves_leaders"),
+         on((CK, KP), OPERATIONS, REPLICATION, FAULTS) + on(HTTP, FAULTS, OPERATIONS)),
     ],
     "test_docker_compose_config.py": [
         (ALL, on(CK, OPERATIONS, REPLICATION)),

@@ -628,27 +628,55 @@ fn run_dev_cluster(
         0 => {}
         first => builder = builder.first_port(first),
     }
+    // `admin.listener` is the cluster's fault plane, not each broker's.
+    let mut admin_listener = None;
     for (name, value) in DEV_SETTINGS.iter().copied().chain(
         overrides
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str())),
     ) {
-        builder = builder.config(name, value);
+        match name {
+            "admin.listener" => admin_listener = Some(value.to_string()),
+            _ => builder = builder.config(name, value),
+        }
     }
+    let admin = match &admin_listener {
+        Some(address) => match runtime.block_on(tokio::net::TcpListener::bind(address)) {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                error!(%address, %error, "cannot listen for the dev cluster's admin endpoint");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
     let cluster = match builder.start() {
-        Ok(cluster) => cluster,
+        Ok(cluster) => std::sync::Arc::new(std::sync::Mutex::new(Some(cluster))),
         Err(error) => {
             error!(%error, "cannot start the dev cluster");
             return ExitCode::FAILURE;
         }
     };
+    let bootstrap = cluster
+        .lock()
+        .ok()
+        .and_then(|cluster| cluster.as_ref().map(|c| c.bootstrap()))
+        .unwrap_or_default();
+    if let Some(listener) = admin {
+        info!(address = ?listener.local_addr().ok(), "dev cluster admin endpoint started");
+        runtime.spawn(gregor::testkit::cluster_admin::run(
+            std::sync::Arc::clone(&cluster),
+            listener,
+        ));
+    }
     // The first stdout line is the bootstrap list, for scripts to read.
-    println!("{}", cluster.bootstrap());
+    println!("{bootstrap}");
     runtime.block_on(wait_for_signal());
     // Its data goes with it: no clean shutdown to wait for (each broker's
     // would hand its leaderships to brokers about to stop too).
     info!("stopping the dev cluster");
-    drop(cluster);
+    let stopped = cluster.lock().unwrap_or_else(|p| p.into_inner()).take();
+    drop(stopped);
     ExitCode::SUCCESS
 }
 

@@ -89,3 +89,105 @@ def test_dev_cluster_in_one_process_replicates_and_cleans_up():
         cluster.terminate()
         assert cluster.wait(20) == 0
     assert not os.path.exists(data_dir)
+
+
+def test_dev_cluster_fault_plane_isolates_kills_and_moves_leaders():
+    """`--dev --brokers 3` with `admin.listener`: the cluster's own fault
+    plane over HTTP. Isolating a partition's leader moves leadership away
+    (confluent-kafka's acks=all writes go on through the new leader for a
+    producer that knows only the other brokers),
+    `heal` brings it back into the ISR, a leader moves on request, and a
+    killed broker restarts; kafka-python then reads every acknowledged
+    record at its offset."""
+    import json
+    import urllib.request
+
+    from confluent_kafka.admin import AdminClient, NewTopic
+    from kafka import KafkaConsumer, TopicPartition as KTopicPartition
+
+    from conftest import free_port, wait_until
+
+    admin_port = free_port()
+    cluster = subprocess.Popen(
+        [GREGOR_BIN, "broker", "--dev", "--brokers", "3", "--port", "0",
+         "--override", f"admin.listener=127.0.0.1:{admin_port}",
+         "--override", "min.insync.replicas=2"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def http(method, path, body=None):
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{admin_port}{path}", method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            text = answer.read().decode()
+            return answer.status, (json.loads(text) if text else None)
+
+    try:
+        bootstrap = cluster.stdout.readline().decode().strip()
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin.create_topics([NewTopic("faulted", 1, 3)])["faulted"].result(timeout=30)
+        partition = lambda: http("GET", "/partitions/faulted/0")[1]  # noqa: E731
+        wait_until(lambda: len(partition()["isr"]) == 3, timeout=30, what="faulted in sync")
+        status, brokers = http("GET", "/brokers")
+        assert status == 200 and [b["node_id"] for b in brokers] == [1, 2, 3]
+        assert all(b["running"] and not b["isolated"] for b in brokers)
+
+        acked = []
+
+        def send(producer, values):
+            for value in values:
+                producer.produce("faulted", value=value.encode(), on_delivery=lambda err, msg:
+                                 acked.append((err, msg.offset(), msg.value())))
+            assert producer.flush(60) == 0
+
+        def producer_of(addresses):
+            return Producer({"bootstrap.servers": addresses, "acks": "all",
+                             "enable.idempotence": True, "message.timeout.ms": 60000})
+
+        send(producer_of(bootstrap), [f"a{i}" for i in range(20)])
+        leader = partition()["leader"]
+        assert http("POST", f"/brokers/{leader}/isolate", {})[0] == 204
+        assert [b["isolated"] for b in http("GET", "/brokers")[1]] == \
+            [b == leader for b in (1, 2, 3)]
+        new_leader = wait_until(lambda: (lambda p: p["leader"] if p["leader"] not in (None, leader)
+                                         else None)(partition()),
+                                timeout=30, what="a new leader")
+        # Clients still reach the isolated broker, which still believes it
+        # leads (as a partitioned Kafka broker does): this producer knows
+        # the others only, and the metadata they serve no longer lists it.
+        reachable = ",".join(b["address"] for b in http("GET", "/brokers")[1]
+                             if b["node_id"] != leader)
+        send(producer_of(reachable), [f"b{i}" for i in range(20)])
+        assert http("POST", "/heal", {})[0] == 204
+        wait_until(lambda: len(partition()["isr"]) == 3, timeout=60, what="the ISR whole again")
+
+        assert http("POST", "/partitions/faulted/0/leader", {"to": leader})[0] == 204
+        assert partition()["leader"] == leader
+        assert http("POST", f"/brokers/{new_leader}/kill", {})[0] == 204
+        assert not [b for b in http("GET", "/brokers")[1] if b["node_id"] == new_leader][0]["running"]
+        send(producer_of(bootstrap), [f"c{i}" for i in range(20)])
+        assert http("POST", f"/brokers/{new_leader}/restart", {})[0] == 204
+        wait_until(lambda: len(partition()["isr"]) == 3, timeout=60, what="the restarted broker back")
+
+        assert all(err is None for err, *_ in acked), [a for a in acked if a[0]][:3]
+        assert len(acked) == 60
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), auto_offset_reset="earliest",
+                                 enable_auto_commit=False, consumer_timeout_ms=10000)
+        consumer.assign([KTopicPartition("faulted", 0)])
+        seen = {}
+        for record in consumer:
+            seen[record.offset] = record.value
+            if len(seen) >= 60:
+                break
+        consumer.close()
+        assert all(seen.get(offset) == value for _, offset, value in acked), "acknowledged records lost"
+        # Bad requests are refused, not acted on.
+        try:
+            http("POST", "/brokers/9/kill", {})
+            raise AssertionError("an unknown broker was killed")
+        except urllib.error.HTTPError as refused:
+            assert refused.code == 404
+    finally:
+        cluster.terminate()
+        assert cluster.wait(20) == 0

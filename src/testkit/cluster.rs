@@ -309,6 +309,11 @@ impl TestCluster {
         Ok(())
     }
 
+    /// Whether `isolate` cut the broker off.
+    pub fn is_isolated(&self, node_id: i32) -> bool {
+        self.isolated.contains(&node_id)
+    }
+
     /// Ends every partition `isolate` made.
     pub fn heal(&mut self) {
         crate::network_faults::heal(&self.cuts);

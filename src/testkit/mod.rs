@@ -22,6 +22,7 @@
 
 mod broker;
 mod cluster;
+pub mod cluster_admin;
 
 use std::time::Duration;
 

@@ -1,0 +1,217 @@
+//! The dev cluster's fault plane over HTTP (`gregor broker --dev --brokers
+//! N --override admin.listener=HOST:PORT`), so that tests in any language
+//! can do to a `--dev` cluster what Rust tests do to a [`TestCluster`]:
+//!
+//! - `GET /brokers`: each broker's node id, address, whether it runs and
+//!   whether it is isolated;
+//! - `POST /brokers/<id>/kill` (as kill -9), `/stop` (clean), `/restart`,
+//!   `/isolate` (cut off from the other brokers, clients still reach it);
+//!   `POST /heal` ends every isolation;
+//! - `GET /partitions/<topic>/<partition>`: its leader and ISR as the
+//!   brokers that are not isolated agree on them;
+//!   `POST /partitions/<topic>/<partition>/leader` with `{"to": <id>}`
+//!   moves its leadership to an in-sync replica.
+//!
+//! Changes need `Content-Type: application/json`, as on a broker's admin
+//! listener; the endpoint is meant for loopback.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tracing::{debug, warn};
+
+use super::{TestCluster, TestkitError};
+
+/// The cluster, shared with the process that runs it (which takes it out
+/// to stop it).
+pub type Shared = Arc<Mutex<Option<TestCluster>>>;
+
+/// How long a leadership move may take.
+const MOVE_WAIT: Duration = Duration::from_secs(30);
+
+type Answer = (StatusCode, String);
+
+#[derive(Serialize)]
+struct BrokerState {
+    node_id: i32,
+    address: String,
+    running: bool,
+    isolated: bool,
+}
+
+#[derive(Serialize)]
+struct PartitionState {
+    leader: Option<i32>,
+    isr: Vec<i32>,
+}
+
+#[derive(Deserialize)]
+struct MoveLeader {
+    to: i32,
+}
+
+fn json(value: &impl Serialize) -> Answer {
+    match serde_json::to_string(value) {
+        Ok(body) => (StatusCode::OK, body),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+    }
+}
+
+fn failed(error: TestkitError) -> Answer {
+    let status = match error {
+        TestkitError::UnknownNode(_) => StatusCode::NOT_FOUND,
+        _ => StatusCode::CONFLICT,
+    };
+    (status, format!("{error}\n"))
+}
+
+fn done(outcome: Result<(), TestkitError>) -> Answer {
+    match outcome {
+        Ok(()) => (StatusCode::NO_CONTENT, String::new()),
+        Err(error) => failed(error),
+    }
+}
+
+/// What one request does to the cluster (on a blocking thread: the
+/// cluster's calls wait for it).
+fn act(cluster: &Shared, method: &Method, path: &str, body: &[u8]) -> Answer {
+    let mut guard = cluster.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(cluster) = guard.as_mut() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the cluster is stopping\n".to_string(),
+        );
+    };
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method, parts.as_slice()) {
+        (&Method::GET, ["brokers"]) => {
+            let brokers: Vec<BrokerState> = cluster
+                .node_ids()
+                .into_iter()
+                .map(|node_id| BrokerState {
+                    node_id,
+                    address: cluster.address(node_id).unwrap_or_default(),
+                    running: cluster.is_running(node_id),
+                    isolated: cluster.is_isolated(node_id),
+                })
+                .collect();
+            json(&brokers)
+        }
+        (&Method::POST, ["brokers", id, action]) => {
+            let Ok(node_id) = id.parse::<i32>() else {
+                return (StatusCode::BAD_REQUEST, format!("bad node id {id:?}\n"));
+            };
+            match *action {
+                "kill" => done(cluster.kill(node_id)),
+                "stop" => done(cluster.stop(node_id)),
+                "restart" => done(cluster.restart(node_id)),
+                "isolate" => done(cluster.isolate(node_id)),
+                other => (StatusCode::NOT_FOUND, format!("unknown action {other:?}\n")),
+            }
+        }
+        (&Method::POST, ["heal"]) => {
+            cluster.heal();
+            (StatusCode::NO_CONTENT, String::new())
+        }
+        (&Method::GET, ["partitions", topic, partition]) => {
+            let Ok(partition) = partition.parse::<i32>() else {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!("bad partition {partition:?}\n"),
+                );
+            };
+            json(&PartitionState {
+                leader: cluster.leader_of(topic, partition),
+                isr: cluster.in_sync_replicas(topic, partition),
+            })
+        }
+        (&Method::POST, ["partitions", topic, partition, "leader"]) => {
+            let Ok(partition) = partition.parse::<i32>() else {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!("bad partition {partition:?}\n"),
+                );
+            };
+            let wanted: MoveLeader = match serde_json::from_slice(body) {
+                Ok(wanted) => wanted,
+                Err(error) => {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        format!("not {{\"to\": id}}: {error}\n"),
+                    )
+                }
+            };
+            done(cluster.move_leader(topic, partition, wanted.to, MOVE_WAIT))
+        }
+        _ => (StatusCode::NOT_FOUND, "not found\n".to_string()),
+    }
+}
+
+async fn route(
+    cluster: Shared,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let json_sent = request
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim().starts_with("application/json"));
+    let (status, body) = if method != Method::GET && !json_sent {
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "requests that change something must be sent with Content-Type: application/json\n"
+                .to_string(),
+        )
+    } else {
+        match Limited::new(request.into_body(), 64 * 1024).collect().await {
+            Err(error) => (
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the body: {error}\n"),
+            ),
+            Ok(body) => {
+                let body = body.to_bytes();
+                tokio::task::spawn_blocking(move || act(&cluster, &method, &path, &body))
+                    .await
+                    .unwrap_or_else(|error| (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))
+            }
+        }
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+/// Serves the cluster's fault plane on `listener` until the process ends.
+pub async fn run(cluster: Shared, listener: TcpListener) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                warn!(%error, "cluster admin accept failed");
+                continue;
+            }
+        };
+        let cluster = Arc::clone(&cluster);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| route(Arc::clone(&cluster), request));
+            if let Err(error) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                debug!(%peer, %error, "cluster admin connection ended");
+            }
+        });
+    }
+}
