@@ -226,22 +226,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::metadata::BrokerImage;
 
     fn state(partitions: Vec<PartitionImage>, unclean: Option<&str>) -> MetadataState {
-        let mut state = MetadataState::default();
-        for node_id in 1..=3 {
-            state.brokers.insert(
-                node_id,
-                BrokerImage {
-                    node_id,
-                    host: "localhost".into(),
-                    port: 9090 + node_id as u16,
-                    rack: None,
-                    endpoints: Vec::new(),
-                },
-            );
-        }
+        let mut state = MetadataState::with_brokers(3);
         let configs: BTreeMap<String, String> = unclean
             .map(|v| [("unclean.leader.election.enable".to_string(), v.to_string())].into())
             .unwrap_or_default();

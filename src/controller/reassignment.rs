@@ -263,23 +263,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::metadata::BrokerImage;
 
     fn state() -> MetadataState {
-        let mut state = MetadataState::default();
-        for node_id in 1..=4 {
-            state.brokers.insert(
-                node_id,
-                BrokerImage {
-                    node_id,
-                    host: "localhost".into(),
-                    port: 9090 + node_id as u16,
-                    rack: None,
-                    endpoints: Vec::new(),
-                },
-            );
-        }
-        state
+        MetadataState::with_brokers(4)
     }
 
     fn topic() -> TopicImage {

@@ -106,6 +106,25 @@ pub struct MetadataState {
 }
 
 impl MetadataState {
+    /// A state with brokers 1 to `brokers` registered (tests).
+    #[cfg(test)]
+    pub fn with_brokers(brokers: i32) -> MetadataState {
+        let mut state = MetadataState::default();
+        for node_id in 1..=brokers {
+            state.brokers.insert(
+                node_id,
+                BrokerImage {
+                    node_id,
+                    host: "localhost".into(),
+                    port: 9090 + node_id as u16,
+                    rack: None,
+                    endpoints: Vec::new(),
+                },
+            );
+        }
+        state
+    }
+
     pub fn apply(&mut self, record: &MetadataRecord) -> MetadataResponse {
         match record {
             MetadataRecord::InitCluster { cluster_id } => {
