@@ -7,7 +7,10 @@ socket. Then reads the idle resident set size after a second. Also times
 `gregor --version`, which is what starting any process costs from here, so
 the broker's own share can be told apart. Prints median and worst figures.
 
-    benches/dev_startup.py [--bin target/release/gregor] [--runs 20]
+    benches/dev_startup.py [--bin target/release/gregor] [--runs 20] [--brokers 3]
+
+With --brokers N it starts `--dev --brokers N` (a cluster in one process)
+and times the bootstrap line and the first broker's first Metadata answer.
 """
 
 import argparse
@@ -44,7 +47,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "gregor"))
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--brokers", type=int, default=1)
     args = parser.parse_args()
+    cluster = ["--brokers", str(args.brokers)] if args.brokers > 1 else []
     address_ms, metadata_ms, rss, baseline_ms = [], [], [], []
     for _ in range(args.runs):
         # What exec itself costs from here: the binary printing its version.
@@ -53,17 +58,18 @@ def main() -> None:
         baseline_ms.append((time.perf_counter() - start) * 1000)
     for _ in range(args.runs):
         start = time.perf_counter()
-        process = subprocess.Popen([args.bin, "broker", "--dev", "--port", "0"], stdout=subprocess.PIPE,
+        process = subprocess.Popen([args.bin, "broker", "--dev", "--port", "0", *cluster],
+                                   stdout=subprocess.PIPE,
                                    stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"})
         line = process.stdout.readline().decode().strip()
         address_ms.append((time.perf_counter() - start) * 1000)
-        first_metadata(int(line.rsplit(":", 1)[1]))
+        first_metadata(int(line.split(",")[0].rsplit(":", 1)[1]))
         metadata_ms.append((time.perf_counter() - start) * 1000)
         time.sleep(1.0)
         rss.append(rss_kib(process.pid))
         process.terminate()
         process.wait(10)
-    print(f"binary: {os.path.realpath(args.bin)}, {args.runs} runs")
+    print(f"binary: {os.path.realpath(args.bin)}, {args.runs} runs, {args.brokers} broker(s)")
     for name, values, unit in [("exec of `--version` alone", baseline_ms, "ms"),
                                ("address printed", address_ms, "ms"), ("first Metadata answered", metadata_ms, "ms"),
                                ("idle RSS after 1 s", [v / 1024 for v in rss], "MiB")]:
