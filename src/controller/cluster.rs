@@ -80,6 +80,7 @@ impl Controller {
         let state = self.quorum.state();
         let liveness = self.quorum.liveness();
         for &node in state.brokers.keys() {
+            liveness.start_clock_if_unknown(node);
             let alive = node == self.node_id || liveness.is_alive(node, config.session_timeout);
             let fenced = state.fenced.contains(&node);
             if !alive && !fenced {

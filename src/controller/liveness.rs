@@ -53,6 +53,15 @@ impl Liveness {
         last
     }
 
+    /// Starts the session clock of a broker this controller has not heard
+    /// yet (just registered, its first heartbeat still to come — or sent
+    /// before its registration and ignored): a registration counts as a
+    /// heartbeat, as Kafka's does.
+    pub fn start_clock_if_unknown(&self, node_id: i32) {
+        let mut heard = self.heard.lock().unwrap_or_else(|p| p.into_inner());
+        heard.entry(node_id).or_insert_with(Instant::now);
+    }
+
     /// Whether `node_id` was heard within `session_timeout`.
     pub fn is_alive(&self, node_id: i32, session_timeout: Duration) -> bool {
         let heard = self.heard.lock().unwrap_or_else(|p| p.into_inner());
@@ -78,6 +87,11 @@ mod tests {
         assert!(!liveness.is_leaving(1));
         assert!(!liveness.is_alive(1, Duration::ZERO));
         liveness.restart_clocks([2]);
+        liveness.start_clock_if_unknown(3);
+        assert!(
+            liveness.is_alive(3, Duration::from_secs(9)),
+            "a new broker's session starts"
+        );
         assert!(!liveness.is_alive(1, Duration::from_secs(9)));
         assert!(liveness.is_alive(2, Duration::from_secs(9)));
     }
