@@ -81,7 +81,7 @@ CLIENT_LEGEND = {
     STREAMS: "Kafka Streams",
     TOOLS: "Kafka's command-line tools (kafka-topics, console producer/consumer, "
            "kafka-consumer-groups, kafka-acls, kafka-configs, kafka-delegation-tokens, "
-           "kafka-metadata-quorum, kafka-reassign-partitions, kafka-cluster)",
+           "kafka-metadata-quorum, kafka-reassign-partitions, kafka-cluster, kafka-features)",
     FRANZ: "franz-go",
     SARAMA: "Sarama",
     KGO: "segmentio/kafka-go",
@@ -107,6 +107,7 @@ OFFSETS = "offsets, ListOffsets, seeking"
 SESSIONS = "fetch sessions (KIP-227)"
 TOPICS = "topics, partitions, records admin"
 CONFIGS = "topic & broker configs"
+QUOTAS = "client quotas"
 COMPACTION = "compaction"
 CLUSTER = "cluster admin & metadata quorum"
 ACL = "ACLs & authorization"
@@ -124,8 +125,8 @@ BAD_INPUT = "bad input & bounds"
 OPERATIONS = "operations (--dev, compose, metrics)"
 
 FEATURES = [PRODUCE, COMPRESSION, IDEMPOTENT, TXN, CLASSIC, KIP848, MIGRATION, OFFSETS,
-            SESSIONS, TOPICS, CONFIGS, COMPACTION, CLUSTER, ACL, TLS, PLAIN, SCRAM, OAUTH, TOKENS,
-            REPLICATION, REASSIGNMENT, DURABILITY, FAULTS, VERSIONS, BAD_INPUT, OPERATIONS]
+            SESSIONS, TOPICS, CONFIGS, QUOTAS, COMPACTION, CLUSTER, ACL, TLS, PLAIN, SCRAM, OAUTH,
+            TOKENS, REPLICATION, REASSIGNMENT, DURABILITY, FAULTS, VERSIONS, BAD_INPUT, OPERATIONS]
 
 
 def on(clients, *features) -> list[tuple[str, str]]:
@@ -280,6 +281,28 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_dynamic_configs_survive_restarts"),
          on((CK, KP, WIRE), CONFIGS) + on(CK, DURABILITY)),
     ],
+    "test_client_quotas.py": [
+        # set_quotas()/describe_all() are raw requests that set up and look;
+        # the kafka-python reader only checks what a producer wrote.
+        (names("test_kafka_configs_alters_and_describes_client_quotas"), on(TOOLS, QUOTAS)),
+        (names("test_franz_go_describes_with_every_match_type",
+               "test_franz_go_alter_validation_and_validate_only"), on(FRANZ, QUOTAS)),
+        (names("test_raw_describe_and_alter_at_each_version",
+               "test_request_percentage_throttles_a_busy_client",
+               "test_connection_creation_rate_closes_connections_over_it"), on(WIRE, QUOTAS)),
+        (names("test_confluent_producer_over_producer_byte_rate_is_throttled",
+               "test_controller_mutation_rate_throttles_librdkafka_old_versions"),
+         on(CK, QUOTAS)),
+        (names("test_kafka_python_producer_over_a_user_and_client_quota_is_throttled",
+               "test_kafka_python_consumer_over_consumer_byte_rate_is_throttled",
+               "test_controller_mutation_rate_refuses_kafka_python_with_error_89"),
+         on(KP, QUOTAS)),
+        (names("test_quota_apis_need_cluster_describe_configs_and_alter_configs"),
+         on((WIRE, TOOLS), QUOTAS, ACL)),
+        (names("test_a_user_quota_applies_to_the_authenticated_principal"),
+         on(CK, QUOTAS, PLAIN)),
+        (names("test_quotas_survive_a_restart"), on(WIRE, QUOTAS, DURABILITY) + on(CK, QUOTAS)),
+    ],
     "test_cluster_admin.py": [
         (ALL, on((CK, KP), CLUSTER)),
     ],
@@ -301,6 +324,12 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_kafka_metadata_quorum_describes_the_quorum"), on(TOOLS, CLUSTER)),
         (names("test_a_broker_that_is_not_a_voter_follows_the_quorum"),
          on(CK, CLUSTER, REPLICATION) + on(KP, REPLICATION)),
+    ],
+    "test_cluster_replication_throttles.py": [
+        (names("test_kafka_reassign_partitions_throttle_holds_the_new_replica_back"),
+         on(TOOLS, REASSIGNMENT) + on(CK, REASSIGNMENT, REPLICATION)),
+        (names("test_a_leader_throttle_answers_the_catching_up_replica_without_records"),
+         on(FRANZ, REASSIGNMENT) + on(CK, REASSIGNMENT, REPLICATION)),
     ],
     "test_cluster_reassignment.py": [
         (names("test_kafka_reassign_partitions_moves_replicas_without_losing_a_record"),
@@ -382,6 +411,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_console_producer_and_consumer"), on((GCLI, CK), PRODUCE)),
         (names("test_console_consumers_in_a_group_share_partitions_and_commit"),
          on(GCLI, PRODUCE, CLASSIC)),
+        (names("test_configs_sets_describes_and_deletes_client_quotas"),
+         on((GCLI, TOOLS), QUOTAS)),
     ],
     "test_console_security.py": [
         # --command-config: the admin logs in with PLAIN, users with SCRAM, on SASL_SSL
@@ -415,7 +446,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_dev_mode_serves_and_cleans_up"), on(CK, OPERATIONS)),
         (names("test_dev_cluster_in_one_process_replicates_and_cleans_up"),
          on((CK, KP), OPERATIONS, REPLICATION)),
-        (names("test_dev_cluster_fault_plane_isolates_kills_and_moves_leaders"),
+        (names("test_dev_cluster_fault_plane_isolates_kills_and_moves_leaders",
+               "test_dev_cluster_pauses_a_leader_and_cuts_a_brokers_clients"),
          on((CK, KP), OPERATIONS, REPLICATION, FAULTS) + on(HTTP, FAULTS, OPERATIONS)),
     ],
     "test_docker_compose_config.py": [
@@ -446,13 +478,45 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_short_fault_campaign_finds_no_anomaly"),
          on((CK, KP), IDEMPOTENT, TXN, CLASSIC, REPLICATION, FAULTS)),
     ],
+    "test_version_emulation.py": [
+        (names("test_kafka_broker_api_versions_sees_kafka_3_6"), on(TOOLS, VERSIONS)),
+        (names("test_kafka_python_probes_the_emulated_release"), on(KP, VERSIONS)),
+        (names("test_clients_see_a_3_6_broker"),
+         on(JAVA, VERSIONS, KIP848, CLASSIC) + on(CK, VERSIONS, PRODUCE, CLASSIC)),
+        (names("test_an_unknown_release_stops_start_up"), on(GCLI, OPERATIONS)),
+    ],
+    "test_time_travel.py": [
+        (names("test_a_dead_members_session_expires_when_the_clock_passes_it"),
+         on((CK, KP), CLASSIC) + on(HTTP, FAULTS)),
+        (names("test_an_open_transaction_is_aborted_when_the_clock_passes_its_timeout"),
+         on((CK, KP), TXN) + on(HTTP, FAULTS)),
+        (names("test_retention_deletes_what_the_clock_has_aged"),
+         on((CK, KP), TOPICS) + on(HTTP, FAULTS)),
+    ],
+    "test_lint.py": [
+        (names("test_a_retry_without_idempotence_that_duplicates_is_found",
+               "test_a_transaction_left_open_until_its_timeout_is_found"), on((CK, HTTP), FAULTS)),
+        (names("test_commits_past_the_high_watermark_and_backwards_are_found",
+               "test_a_metadata_storm_is_found"), on((KP, CK, HTTP), FAULTS)),
+        (names("test_a_dev_broker_prints_its_findings_when_it_stops"), on(KP, OPERATIONS)),
+    ],
+    "test_features.py": [
+        (names("test_kafka_features_and_franz_go_update_and_describe_features"),
+         on((TOOLS, FRANZ), CLUSTER, VERSIONS)),
+        (names("test_clients_follow_the_finalized_levels"),
+         on(JAVA, TXN, KIP848, VERSIONS) + on(TOOLS, CLUSTER)),
+        (names("test_finalized_levels_survive_a_restart"), on(TOOLS, CLUSTER, DURABILITY)),
+    ],
     "test_fault_plane.py": [
         (names("test_confluent_producer_retries_through_injected_errors"), on(CK, FAULTS)),
         (names("test_idempotent_producer_survives_injected_disconnects_without_duplicates"),
          on(CK, FAULTS, IDEMPOTENT)),
         (names("test_kafka_python_producer_retries_through_not_leader",
                "test_latency_pause_and_client_scoping"), on(KP, FAULTS)),
-        (names("test_error_faults_on_admin_apis_reach_both_admin_clients"),
+        (names("test_error_faults_on_admin_apis_reach_both_admin_clients",
+               "test_throttle_faults_reach_clients_as_quota_throttles",
+               "test_a_broker_cut_off_from_its_clients_holds_or_refuses_their_requests",
+               "test_a_scheduled_fault_waits_for_its_records"),
          on((CK, KP), FAULTS)),
     ],
     "test_go_clients.py": [

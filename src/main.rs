@@ -43,6 +43,11 @@ enum Command {
         /// after it; prints every broker's address on one line first.
         #[arg(long, requires = "dev")]
         brokers: Option<usize>,
+        /// Advertise and accept only the API versions of this Kafka release
+        /// (3.0 to 3.9, or 4.4: gregor's own), to test an application
+        /// against the Kafka its production runs.
+        #[arg(long = "emulate-kafka", value_name = "RELEASE")]
+        emulate_kafka: Option<String>,
     },
     /// Lists, describes and deletes consumer groups (like kafka-consumer-groups.sh).
     Groups(GroupsArgs),
@@ -54,7 +59,8 @@ enum Command {
     Consume(ConsumeArgs),
     /// Adds, removes and lists ACLs (like kafka-acls.sh).
     Acls(AclsArgs),
-    /// Alters and describes users' SCRAM credentials (like kafka-configs.sh --entity-type users).
+    /// Alters and describes client quotas and users' SCRAM credentials (like kafka-configs.sh
+    /// --entity-type users/clients/ips).
     Configs(ConfigsArgs),
 }
 
@@ -254,8 +260,109 @@ struct AclsArgs {
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum EntityType {
-    /// Users' SCRAM credentials.
+    /// Users: quotas, and SCRAM credentials.
     Users,
+    /// Client ids: quotas (with users: a user's client id).
+    Clients,
+    /// IP addresses: connection_creation_rate.
+    Ips,
+}
+
+impl From<EntityType> for gregor::cli::configs::EntityType {
+    fn from(kind: EntityType) -> Self {
+        match kind {
+            EntityType::Users => Self::Users,
+            EntityType::Clients => Self::Clients,
+            EntityType::Ips => Self::Ips,
+        }
+    }
+}
+
+/// `--entity-type`, `--entity-name` and `--entity-default`: the names and
+/// defaults in command-line order, to pair with the types in order (as
+/// kafka-configs.sh pairs them), which the derive cannot express.
+struct EntityArgs {
+    types: Vec<EntityType>,
+    names: Vec<gregor::cli::configs::EntityName>,
+}
+
+impl clap::FromArgMatches for EntityArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        Self::from_arg_matches_mut(&mut matches.clone())
+    }
+
+    fn from_arg_matches_mut(matches: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        use gregor::cli::configs::EntityName;
+        let indexed = |id: &str| -> Vec<usize> {
+            matches
+                .indices_of(id)
+                .map(|indices| indices.collect())
+                .unwrap_or_default()
+        };
+        let name_indices = indexed("entity_name");
+        let default_indices = indexed("entity_default");
+        let mut names: Vec<(usize, EntityName)> = matches
+            .remove_many::<String>("entity_name")
+            .into_iter()
+            .flatten()
+            .zip(name_indices)
+            .map(|(name, index)| (index, EntityName::Named(name)))
+            .chain(
+                default_indices
+                    .into_iter()
+                    .map(|index| (index, EntityName::Default)),
+            )
+            .collect();
+        names.sort_by_key(|(index, _)| *index);
+        Ok(EntityArgs {
+            types: matches
+                .remove_many::<EntityType>("entity_type")
+                .into_iter()
+                .flatten()
+                .collect(),
+            names: names.into_iter().map(|(_, name)| name).collect(),
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for EntityArgs {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        use clap::{Arg, ArgAction};
+        command
+            .arg(
+                Arg::new("entity_type")
+                    .long("entity-type")
+                    .value_name("TYPE")
+                    .value_parser(clap::value_parser!(EntityType))
+                    .action(ArgAction::Append)
+                    .required(true)
+                    .help("The kind of entity: users, clients or ips; users and clients together name a user's client (topic configs: gregor topics --alter)"),
+            )
+            .arg(
+                Arg::new("entity_name")
+                    .long("entity-name")
+                    .value_name("NAME")
+                    .action(ArgAction::Append)
+                    .help("The user, client id or IP, paired in order with the --entity-type options; --describe without one: every entity of the type"),
+            )
+            .arg(
+                Arg::new("entity_default")
+                    .long("entity-default")
+                    .num_args(0)
+                    .default_missing_value("")
+                    .action(ArgAction::Append)
+                    .help("Instead of an --entity-name: the default user, client id or IP (quotas only)"),
+            )
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
 }
 
 #[derive(clap::Args)]
@@ -263,23 +370,20 @@ enum EntityType {
 struct ConfigsArgs {
     #[command(flatten)]
     connection: ConnectionArgs,
-    /// Sets (--add-config) or removes (--delete-config) the user's credentials.
+    /// Sets (--add-config) or removes (--delete-config) the entity's quotas or the user's credentials.
     #[arg(long)]
     alter: bool,
-    /// Describes the user's credentials, or every user's.
+    /// Describes the entity's quotas (and a user's credentials), or every matching entity's.
     #[arg(long)]
     describe: bool,
-    /// The kind of entity (topic configs: gregor topics --alter).
-    #[arg(long = "entity-type", value_enum)]
-    entity_type: EntityType,
-    /// The user.
-    #[arg(long = "entity-name", value_name = "NAME")]
-    entity_name: Option<String>,
-    /// Credentials to set: 'SCRAM-SHA-256=[iterations=8192,password=secret],SCRAM-SHA-512=[password=secret]'
-    /// (iterations default 4096).
+    #[command(flatten)]
+    entities: EntityArgs,
+    /// Configs to set: quotas 'producer_byte_rate=1048576,consumer_byte_rate=2097152,request_percentage=50,controller_mutation_rate=10'
+    /// (users, clients), 'connection_creation_rate=10' (ips); a user's credentials
+    /// 'SCRAM-SHA-256=[iterations=8192,password=secret],SCRAM-SHA-512=[password=secret]' (iterations default 4096).
     #[arg(long = "add-config", value_name = "CONFIGS", requires = "alter")]
     add_config: Option<String>,
-    /// Mechanisms whose credential to delete: SCRAM-SHA-256,SCRAM-SHA-512.
+    /// Configs to delete: quota keys, or mechanisms whose credential to delete (SCRAM-SHA-256,SCRAM-SHA-512).
     #[arg(
         long = "delete-config",
         value_delimiter = ',',
@@ -315,6 +419,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Broker {
+        emulate_kafka: Some(release),
+        ..
+    } = &cli.command
+    {
+        if let Err(error) = gregor::server::api_versions::emulate(release) {
+            error!(%error, "--emulate-kafka");
+            return ExitCode::FAILURE;
+        }
+        info!(release, "emulating Kafka's API versions");
+    }
     match cli.command {
         Command::Broker {
             config: None,
@@ -322,6 +437,7 @@ fn main() -> ExitCode {
             dev: true,
             port,
             brokers: Some(brokers),
+            ..
         } if brokers > 1 => run_dev_cluster(&runtime, brokers, port, overrides),
         Command::Broker {
             brokers: Some(brokers),
@@ -336,7 +452,7 @@ fn main() -> ExitCode {
             overrides,
             dev,
             port,
-            brokers: _,
+            ..
         } => match broker_config(config, overrides, dev, port) {
             Ok((config, dev_data)) => runtime.block_on(run_broker(config, dev_data)),
             Err(error) => {
@@ -561,20 +677,26 @@ async fn run_configs(args: ConfigsArgs) -> ExitCode {
         Ok(security) => security,
         Err(code) => return code,
     };
-    let EntityType::Users = args.entity_type;
-    let action = match (args.alter, args.entity_name) {
-        (true, Some(user)) => Action::Alter {
-            user,
+    let action = if args.alter {
+        Action::Alter {
             add_config: args.add_config,
             delete_configs: args.delete_configs,
-        },
-        (true, None) => {
-            eprintln!("Error: An entity name must be specified for every entity type");
-            return ExitCode::FAILURE;
         }
-        (false, user) => Action::Describe { user },
+    } else {
+        Action::Describe
     };
-    print_outcome(run(&args.connection.bootstrap_server, &security, action).await)
+    let types: Vec<gregor::cli::configs::EntityType> =
+        args.entities.types.into_iter().map(Into::into).collect();
+    print_outcome(
+        run(
+            &args.connection.bootstrap_server,
+            &security,
+            &types,
+            &args.entities.names,
+            action,
+        )
+        .await,
+    )
 }
 
 async fn run_broker(config: BrokerConfig, dev_data: Option<tempfile::TempDir>) -> ExitCode {
@@ -598,9 +720,13 @@ async fn run_broker(config: BrokerConfig, dev_data: Option<tempfile::TempDir>) -
     if dev_data.is_some() {
         // Dev mode's first stdout line is the address, for scripts to read.
         println!("localhost:{}", running.address().port());
+        running.broker().linter().enable();
     }
     wait_for_signal().await;
     info!("shutting down");
+    if dev_data.is_some() {
+        print_lint_summary(&running.broker().lint());
+    }
     let outcome = running.shutdown().await;
     drop(dev_data);
     match outcome {
@@ -609,6 +735,21 @@ async fn run_broker(config: BrokerConfig, dev_data: Option<tempfile::TempDir>) -
             error!(%error, "shutdown failed; the next start recovers the logs");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// What the client linter found, on stderr as a dev broker stops.
+fn print_lint_summary(findings: &[gregor::server::lint::Finding]) {
+    if findings.is_empty() {
+        eprintln!("gregor lint: no findings");
+        return;
+    }
+    eprintln!("gregor lint: {} finding(s)", findings.len());
+    for finding in findings {
+        eprintln!(
+            "  [{}] client '{}': {} (fix: {})",
+            finding.rule, finding.client_id, finding.message, finding.fix
+        );
     }
 }
 

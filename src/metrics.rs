@@ -121,6 +121,64 @@ impl Metrics {
             self.connections.load(Ordering::Relaxed)
         )
         .ok();
+        let throttles = broker.quotas().figures();
+        header(
+            &mut out,
+            "gregor_quota_throttles_total",
+            "counter",
+            "Responses throttled for a client quota (KIP-219), by quota.",
+        );
+        for (quota, count, _) in &throttles {
+            writeln!(
+                out,
+                "gregor_quota_throttles_total{{quota=\"{quota}\"}} {count}"
+            )
+            .ok();
+        }
+        header(
+            &mut out,
+            "gregor_quota_throttle_seconds_total",
+            "counter",
+            "Time clients were throttled for (their connections muted), by quota.",
+        );
+        for (quota, _, ms) in &throttles {
+            let seconds = *ms as f64 / 1e3;
+            writeln!(
+                out,
+                "gregor_quota_throttle_seconds_total{{quota=\"{quota}\"}} {seconds}"
+            )
+            .ok();
+        }
+        let sides = [
+            ("leader", broker.leader_throttle().figures()),
+            ("follower", broker.follower_throttle_figures()),
+        ];
+        header(
+            &mut out,
+            "gregor_replication_throttled_total",
+            "counter",
+            "Throttled replicas held back (leader: answered without records; follower: left out of a fetch).",
+        );
+        for (side, (held_back, _)) in &sides {
+            writeln!(
+                out,
+                "gregor_replication_throttled_total{{side=\"{side}\"}} {held_back}"
+            )
+            .ok();
+        }
+        header(
+            &mut out,
+            "gregor_replication_throttled_bytes_total",
+            "counter",
+            "Bytes replicated for throttled replicas, counted against the throttle rate.",
+        );
+        for (side, (_, bytes)) in &sides {
+            writeln!(
+                out,
+                "gregor_replication_throttled_bytes_total{{side=\"{side}\"}} {bytes}"
+            )
+            .ok();
+        }
         let sessions = broker.fetch_sessions().figures();
         for (name, kind, help, value) in [
             (

@@ -1,15 +1,23 @@
-//! Network partitions between the nodes of one process, for the testkit's
-//! `TestCluster`: a node cut off from an address fails to connect there, as
-//! against a closed port, and a connection it holds there fails at its next
-//! request. Only the links between brokers are cut — replica fetching and
-//! the metadata quorum's RPCs — so clients still reach every broker, as
-//! when a broker loses its peers but not its clients. Off (one atomic load
-//! per check) unless a test cuts something.
+//! Network partitions for tests, off (one atomic load per check) unless a
+//! test cuts something:
+//!
+//! - between the nodes of one process (the testkit's `TestCluster`): a
+//!   node cut off from an address fails to connect there, as against a
+//!   closed port, and a connection it holds there fails at its next
+//!   request — replica fetching and the metadata quorum's RPCs;
+//! - between a broker and its clients (anyone but another broker's replica
+//!   fetcher, told apart by the client id of its requests): refused (a
+//!   connection closes at its next request) or black-holed (requests are
+//!   left unanswered until the cut heals, as when the network drops packets
+//!   and TCP keeps resending them).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
 
 static ARMED: AtomicBool = AtomicBool::new(false);
 /// (node, address it may not reach).
@@ -53,6 +61,71 @@ pub fn check(from: Option<i32>, address: &str) -> io::Result<()> {
     }
 }
 
+/// What a broker's clients see of a cut between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientCut {
+    /// Connections close at their next request.
+    Refuse,
+    /// Requests go unanswered until the cut heals.
+    BlackHole,
+}
+
+/// What the admin planes take to cut clients off: `{"mode": "refuse"}` or
+/// `{"mode": "black_hole"}`.
+#[derive(Debug, Deserialize)]
+pub struct ClientCutRequest {
+    pub mode: ClientCut,
+}
+
+static CLIENTS_ARMED: AtomicBool = AtomicBool::new(false);
+static CLIENT_CUTS: Mutex<BTreeMap<i32, ClientCut>> = Mutex::new(BTreeMap::new());
+static CLIENTS_HEALED: Notify = Notify::const_new();
+
+fn client_cuts() -> std::sync::MutexGuard<'static, BTreeMap<i32, ClientCut>> {
+    CLIENT_CUTS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Broker `node`'s clients are cut off from it, as `how` says.
+pub fn cut_clients(node: i32, how: ClientCut) {
+    client_cuts().insert(node, how);
+    CLIENTS_ARMED.store(true, Ordering::Release);
+}
+
+/// Broker `node`'s clients reach it again.
+pub fn heal_clients(node: i32) {
+    let mut cuts = client_cuts();
+    cuts.remove(&node);
+    CLIENTS_ARMED.store(!cuts.is_empty(), Ordering::Release);
+    drop(cuts);
+    CLIENTS_HEALED.notify_waiters();
+}
+
+/// How broker `node`'s clients are cut off from it, if they are. A client
+/// id of another broker's replica fetcher is not a client.
+pub fn client_cut(node: i32, client_id: Option<&str>) -> Option<ClientCut> {
+    if !CLIENTS_ARMED.load(Ordering::Acquire) {
+        return None;
+    }
+    if client_id.is_some_and(|id| id.starts_with(crate::replication::REPLICA_CLIENT_ID_PREFIX)) {
+        return None;
+    }
+    client_cuts().get(&node).copied()
+}
+
+/// Waits until broker `node`'s clients are no longer black-holed.
+pub async fn black_hole_healed(node: i32) {
+    loop {
+        let healed = CLIENTS_HEALED.notified();
+        if client_cut(node, None) != Some(ClientCut::BlackHole) {
+            return;
+        }
+        healed.await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +144,23 @@ mod tests {
         assert!(check(Some(71), "127.0.0.1:2").is_ok(), "another address");
         heal(&[(71, address.to_string())]);
         assert!(check(Some(71), address).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_black_holed_request_waits_until_its_broker_heals() {
+        let node = 9_071;
+        assert_eq!(client_cut(node, Some("app")), None);
+        cut_clients(node, ClientCut::BlackHole);
+        assert_eq!(client_cut(node, Some("app")), Some(ClientCut::BlackHole));
+        assert_eq!(client_cut(node, Some("gregor-replica-2")), None, "a broker");
+        let waiting = tokio::spawn(black_hole_healed(node));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished());
+        heal_clients(node);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("healed")
+            .expect("no panic");
+        assert_eq!(client_cut(node, Some("app")), None);
     }
 }

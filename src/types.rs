@@ -6,11 +6,10 @@
 
 use std::fmt;
 
-/// Wall-clock milliseconds since the epoch: the unit of Kafka timestamps.
+/// Wall-clock milliseconds since the epoch: the unit of Kafka timestamps
+/// (on the broker's clock, which a dev broker's tests may move forward).
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+    crate::clock::now_ms()
 }
 
 /// A record offset within one partition.

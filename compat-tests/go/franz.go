@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -341,5 +342,265 @@ func (franz) reassignments(ctx context.Context, s *settings) error {
 		}
 	}
 	say("listed")
+	return nil
+}
+
+// quotaName prints a quota entity's name: "<default>" for null (the default
+// entity), as Kafka's tools do.
+func quotaName(name *string) string {
+	if name == nil {
+		return "<default>"
+	}
+	return *name
+}
+
+// quotaEntity prints an entity as "TYPE=NAME ..." in the order user,
+// client-id, ip (then any other type, alphabetically), whatever order the
+// broker answered in.
+func quotaEntity(parts map[string]*string) string {
+	rank := map[string]int{"user": 0, "client-id": 1, "ip": 2}
+	types := make([]string, 0, len(parts))
+	for t := range parts {
+		types = append(types, t)
+	}
+	sort.Slice(types, func(i, j int) bool {
+		ri, oki := rank[types[i]]
+		rj, okj := rank[types[j]]
+		switch {
+		case oki && okj:
+			return ri < rj
+		case oki != okj:
+			return oki
+		default:
+			return types[i] < types[j]
+		}
+	})
+	words := make([]string, len(types))
+	for i, t := range types {
+		words[i] = t + "=" + quotaName(parts[t])
+	}
+	return strings.Join(words, " ")
+}
+
+// quotaValue prints a quota's value without exponent or trailing zeros
+// (1024, 0.5, 10000000).
+func quotaValue(v float64) string {
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+func quotaMessage(message *string) string {
+	if message == nil {
+		return "-"
+	}
+	return *message
+}
+
+// parseQuotaEntity reads "TYPE=NAME,TYPE=NAME": NAME "<default>" is the
+// default entity (null), an empty NAME the empty string.
+func parseQuotaEntity(spec string) ([]kmsg.AlterClientQuotasRequestEntryEntity, error) {
+	var entity []kmsg.AlterClientQuotasRequestEntryEntity
+	for _, part := range strings.Split(spec, ",") {
+		t, name, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, fmt.Errorf("entity part %q is not TYPE=NAME", part)
+		}
+		e := kmsg.NewAlterClientQuotasRequestEntryEntity()
+		e.Type = t
+		if name != "<default>" {
+			e.Name = kmsg.StringPtr(name)
+		}
+		entity = append(entity, e)
+	}
+	return entity, nil
+}
+
+// quotasAlter sends one AlterClientQuotas. args: [validate-only] then, per
+// entry, "entity SPEC" (see parseQuotaEntity) followed by its operations,
+// "set KEY=VALUE" or "remove KEY". Prints, per result entry, "altered
+// ENTITY" or "alter-error ENTITY ERROR_CODE MESSAGE" (MESSAGE "-" if null).
+func (franz) quotasAlter(ctx context.Context, s *settings, args []string) error {
+	req := kmsg.NewPtrAlterClientQuotasRequest()
+	if len(args) > 0 && args[0] == "validate-only" {
+		req.ValidateOnly = true
+		args = args[1:]
+	}
+	for i := 0; i < len(args); i++ {
+		word := args[i]
+		if i+1 >= len(args) {
+			return fmt.Errorf("quotas-alter: %q needs an argument", word)
+		}
+		arg := args[i+1]
+		i++
+		switch word {
+		case "entity":
+			entity, err := parseQuotaEntity(arg)
+			if err != nil {
+				return err
+			}
+			entry := kmsg.NewAlterClientQuotasRequestEntry()
+			entry.Entity = entity
+			req.Entries = append(req.Entries, entry)
+		case "set", "remove":
+			if len(req.Entries) == 0 {
+				return fmt.Errorf("quotas-alter: %s before any entity", word)
+			}
+			op := kmsg.NewAlterClientQuotasRequestEntryOp()
+			if word == "set" {
+				key, value, ok := strings.Cut(arg, "=")
+				if !ok {
+					return fmt.Errorf("quotas-alter: set %q is not KEY=VALUE", arg)
+				}
+				v, err := strconv.ParseFloat(value, 64)
+				if err != nil {
+					return err
+				}
+				op.Key, op.Value = key, v
+			} else {
+				op.Key, op.Remove = arg, true
+			}
+			entry := &req.Entries[len(req.Entries)-1]
+			entry.Ops = append(entry.Ops, op)
+		default:
+			return fmt.Errorf("quotas-alter: entity, set or remove, not %q", word)
+		}
+	}
+	cl, err := franzClient(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return franzError(err)
+	}
+	for _, entry := range resp.Entries {
+		parts := map[string]*string{}
+		for _, e := range entry.Entity {
+			parts[e.Type] = e.Name
+		}
+		if entry.ErrorCode == 0 {
+			say("altered %s", quotaEntity(parts))
+		} else {
+			say("alter-error %s %d %s", quotaEntity(parts), entry.ErrorCode,
+				quotaMessage(entry.ErrorMessage))
+		}
+	}
+	return nil
+}
+
+// quotasDescribe sends one DescribeClientQuotas. args: [strict] then its
+// filter components: "TYPE=NAME" (match exact), "TYPE=<default>" (match
+// default), "TYPE" (match any specified name), or "TYPE/MATCH_TYPE/MATCH"
+// sent as given (MATCH "<null>" for null). Prints "quota ENTITY KEY=VALUE..."
+// per entry (keys sorted), then "described N"; an error is
+// "describe-error ERROR_CODE MESSAGE" (MESSAGE "-" if null) before that.
+func (franz) quotasDescribe(ctx context.Context, s *settings, args []string) error {
+	req := kmsg.NewPtrDescribeClientQuotasRequest()
+	if len(args) > 0 && args[0] == "strict" {
+		req.Strict = true
+		args = args[1:]
+	}
+	req.Components = []kmsg.DescribeClientQuotasRequestComponent{}
+	for _, arg := range args {
+		c := kmsg.NewDescribeClientQuotasRequestComponent()
+		if raw := strings.SplitN(arg, "/", 3); len(raw) == 3 {
+			matchType, err := strconv.Atoi(raw[1])
+			if err != nil {
+				return err
+			}
+			c.EntityType, c.MatchType = raw[0], kmsg.QuotasMatchType(matchType)
+			if raw[2] != "<null>" {
+				c.Match = kmsg.StringPtr(raw[2])
+			}
+		} else if t, name, ok := strings.Cut(arg, "="); !ok {
+			c.EntityType, c.MatchType = arg, 2
+		} else if name == "<default>" {
+			c.EntityType, c.MatchType = t, 1
+		} else {
+			c.EntityType, c.MatchType, c.Match = t, 0, kmsg.StringPtr(name)
+		}
+		req.Components = append(req.Components, c)
+	}
+	cl, err := franzClient(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return franzError(err)
+	}
+	if resp.ErrorCode != 0 {
+		say("describe-error %d %s", resp.ErrorCode, quotaMessage(resp.ErrorMessage))
+	}
+	for _, entry := range resp.Entries {
+		parts := map[string]*string{}
+		for _, e := range entry.Entity {
+			parts[e.Type] = e.Name
+		}
+		values := make([]string, len(entry.Values))
+		for i, v := range entry.Values {
+			values[i] = v.Key + "=" + quotaValue(v.Value)
+		}
+		sort.Strings(values)
+		say("quota %s %s", quotaEntity(parts), strings.Join(values, " "))
+	}
+	say("described %d", len(resp.Entries))
+	return nil
+}
+
+// features prints the features an ApiVersions v3+ answer lists: what the
+// broker supports and what the cluster finalized.
+func (franz) features(ctx context.Context, s *settings) error {
+	cl, err := franzClient(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.ClientSoftwareName = "gregor-go-client"
+	req.ClientSoftwareVersion = "1.0"
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return franzError(err)
+	}
+	for _, f := range resp.SupportedFeatures {
+		say("supported %s %d %d", f.Name, f.MinVersion, f.MaxVersion)
+	}
+	for _, f := range resp.FinalizedFeatures {
+		say("finalized %s %d", f.Name, f.MaxVersionLevel)
+	}
+	say("epoch %d", resp.FinalizedFeaturesEpoch)
+	return nil
+}
+
+// updateFeature sends one UpdateFeatures for one feature (at the newest
+// version both sides know: v2 answers without per-feature results).
+func (franz) updateFeature(ctx context.Context, s *settings, name string, level int16,
+	upgradeType int8) error {
+	cl, err := franzClient(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrUpdateFeaturesRequest()
+	req.TimeoutMillis = 30000
+	update := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
+	update.Feature = name
+	update.MaxVersionLevel = level
+	update.UpgradeType = upgradeType
+	req.FeatureUpdates = append(req.FeatureUpdates, update)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return franzError(err)
+	}
+	if resp.ErrorMessage != nil && *resp.ErrorMessage != "" {
+		say("updated %d %s", resp.ErrorCode, *resp.ErrorMessage)
+	} else {
+		say("updated %d", resp.ErrorCode)
+	}
+	for _, r := range resp.Results {
+		say("result %s %d", r.Feature, r.ErrorCode)
+	}
 	return nil
 }

@@ -28,6 +28,24 @@
 //	reassignments                           -- franz-go: ListPartitionReassignments, see
 //	                                           franz.reassignments
 //
+//	quotas-alter [validate-only] entity SPEC (set KEY=VALUE | remove KEY)... [entity SPEC ...]
+//	                                        -- franz-go: one AlterClientQuotas, SPEC is
+//	                                           TYPE=NAME[,TYPE=NAME] (NAME <default>: the
+//	                                           default entity); "altered ENTITY" or
+//	                                           "alter-error ENTITY ERROR_CODE MESSAGE" per
+//	                                           result, see franz.quotasAlter
+//	quotas-describe [strict] COMPONENT...   -- franz-go: one DescribeClientQuotas (TYPE=NAME
+//	                                           exact, TYPE=<default>, TYPE any), "quota
+//	                                           ENTITY KEY=VALUE..." per entry, then
+//	                                           "described N", see franz.quotasDescribe
+//
+//	features                                -- franz-go: ApiVersions v3's features, "supported
+//	                                           NAME MIN MAX" and "finalized NAME LEVEL" each,
+//	                                           then "epoch EPOCH"
+//	update-feature NAME LEVEL TYPE          -- franz-go: one UpdateFeatures (TYPE 1 upgrade,
+//	                                           2 safe downgrade, 3 unsafe), "updated ERROR_CODE"
+//	                                           and the message if any
+//
 // A refused SASL authentication prints "error SASL_AUTHENTICATION_FAILED" on
 // stdout and exits with status 3.
 package main
@@ -238,6 +256,35 @@ func run(s *settings, args []string) error {
 			}
 		}
 		return f.reassign(ctx, s, rest[0], int32(partition), replicas)
+	case "features", "update-feature":
+		f, ok := lib.(franz)
+		if !ok {
+			return fmt.Errorf("%s is franz-go's only", command)
+		}
+		if command == "features" {
+			return f.features(ctx, s)
+		}
+		if err := need(3); err != nil {
+			return err
+		}
+		level, err := strconv.Atoi(rest[1])
+		if err != nil {
+			return err
+		}
+		upgradeType, err := strconv.Atoi(rest[2])
+		if err != nil {
+			return err
+		}
+		return f.updateFeature(ctx, s, rest[0], int16(level), int8(upgradeType))
+	case "quotas-alter", "quotas-describe":
+		f, ok := lib.(franz)
+		if !ok {
+			return fmt.Errorf("%s is franz-go's only", command)
+		}
+		if command == "quotas-alter" {
+			return f.quotasAlter(ctx, s, rest)
+		}
+		return f.quotasDescribe(ctx, s, rest)
 	default:
 		return fmt.Errorf("unknown command %q", command)
 	}

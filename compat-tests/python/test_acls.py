@@ -861,9 +861,8 @@ def test_acl_command_adds_lists_and_removes(acl, command_config):
 def test_config_command_alters_scram_credentials(acl, command_config):
     """ConfigCommand --alter --add-config SCRAM-SHA-256=[...] --entity-type
     users (AlterUserScramCredentials, ALTER CLUSTER): admin may, alice may
-    not. (`--describe --entity-type users` also calls DescribeClientQuotas,
-    which gregor does not serve yet; the credentials are described with
-    DescribeUserScramCredentials instead.)"""
+    not. (The credentials are checked with DescribeUserScramCredentials;
+    the tool's `--describe` is covered with quotas in test_client_quotas.)"""
     tool = "org.apache.kafka.tools.ConfigCommand"
     user = f"sam-{uuid.uuid4().hex[:6]}"
     out = java_client.run_tool(

@@ -1,13 +1,16 @@
-"""`gregor topics` and `gregor groups`: the console tools, driven as a user
-would, checked against what real clients see (confluent-kafka's admin API and
-consumer)."""
+"""`gregor topics`, `gregor groups`, `gregor produce`/`consume` and `gregor
+configs`: the console tools, driven as a user would, checked against what real
+clients see (confluent-kafka's admin API and consumer, Kafka's own
+kafka-configs.sh)."""
 
 import subprocess
 import time
+import uuid
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
+import java_client
 from conftest import GREGOR_BIN, GROUP_BROKER_OVERRIDES
 
 
@@ -191,3 +194,74 @@ def test_console_consumers_in_a_group_share_partitions_and_commit(broker_factory
     again = subprocess.run(command[:-1] + ["1500"], capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and again.stdout == ""
     assert again.stderr.strip().endswith("Processed a total of 0 messages")
+
+
+def quota_lines(text: str) -> dict[str, dict[str, str]]:
+    """kafka-configs.sh's describe output: {entity: {key: value}} (the keys'
+    order is a Java HashMap's in Kafka's tool, the broker's in gregor's)."""
+    found = {}
+    for line in text.splitlines():
+        entity, _, values = line.removeprefix("Quota configs for ").partition(" are ")
+        found[entity] = dict(pair.split("=", 1) for pair in values.split(", "))
+    return found
+
+
+def test_configs_sets_describes_and_deletes_client_quotas(broker):
+    """`gregor configs` sets a client's and a user's client's quotas (the
+    entity types paired in order with their names), describes them as
+    kafka-configs.sh prints them (Java's Double.toString), agrees with Kafka's
+    own ConfigCommand, and deletes them."""
+    bootstrap = broker.bootstrap
+    suffix = uuid.uuid4().hex[:8]
+    client, user = f"console-client-{suffix}", f"console-user-{suffix}"
+    the_client = ["--entity-type", "clients", "--entity-name", client]
+    the_pair = ["--entity-type", "users", "--entity-name", user, *the_client]
+
+    def configs(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return gregor("configs", *args, bootstrap=bootstrap, check=check)
+
+    def kafka_configs(*entity: str) -> str:
+        return java_client.run_tool("org.apache.kafka.tools.ConfigCommand", "--bootstrap-server",
+                                    bootstrap, "--describe", *entity)
+
+    set_client = configs("--alter", *the_client, "--add-config",
+                         "producer_byte_rate=1024,consumer_byte_rate=20000000")
+    assert set_client.stdout == f"Completed updating config for client {client}.\n"
+    set_pair = configs("--alter", *the_pair, "--add-config", "request_percentage=12.5")
+    assert set_pair.stdout == f"Completed updating config for user {user}.\n"
+
+    client_quotas = {f"client-id '{client}'": {"producer_byte_rate": "1024.0",
+                                               "consumer_byte_rate": "2.0E7"}}
+    pair_line = (f"Quota configs for user-principal '{user}', client-id '{client}' are "
+                 "request_percentage=12.5\n")
+    assert quota_lines(configs("--describe", *the_client).stdout) == client_quotas
+    assert configs("--describe", *the_pair).stdout == pair_line
+    # The other order names the same entity; a type without a name matches
+    # any (names pair with the types in order: the client's users here).
+    assert configs("--describe", *the_client, "--entity-type", "users", "--entity-name",
+                   user).stdout == pair_line
+    assert configs("--describe", *the_client, "--entity-type", "users").stdout == pair_line
+    # Kafka's own tool reads the same quotas.
+    assert quota_lines(kafka_configs(*the_client)) == client_quotas
+    assert kafka_configs(*the_pair) == pair_line
+
+    # Refused before anything is sent, or by the broker for the entity.
+    bad = configs("--alter", *the_client, "--add-config", "producer_byte_rate=fast", check=False)
+    assert bad.returncode == 1
+    assert "Cannot parse quota configuration value for producer_byte_rate: fast" in bad.stderr
+    fractional = configs("--alter", *the_client, "--add-config", "producer_byte_rate=1.5",
+                         check=False)
+    assert fractional.returncode == 1
+    assert "InvalidRequest: producer_byte_rate cannot be a fractional value." in fractional.stderr
+    assert quota_lines(kafka_configs(*the_client)) == client_quotas
+
+    deleted = configs("--alter", *the_client, "--delete-config",
+                      "producer_byte_rate,consumer_byte_rate")
+    assert deleted.stdout == f"Completed updating config for client {client}.\n"
+    configs("--alter", *the_pair, "--delete-config", "request_percentage")
+    for entity in (the_client, the_pair):
+        assert configs("--describe", *entity).stdout == ""
+        assert kafka_configs(*entity) == ""
+    # A key that is not set is not deleted, as kafka-configs.sh refuses it.
+    again = configs("--alter", *the_pair, "--delete-config", "request_percentage", check=False)
+    assert again.returncode == 1 and "Invalid config(s): request_percentage" in again.stderr

@@ -16,6 +16,33 @@ def dev_dirs() -> set[str]:
     return set(glob.glob(os.path.join(tempfile.gettempdir(), "gregor-dev-*")))
 
 
+def dev_cluster_with_plane():
+    """`--dev --brokers 3` with min.insync.replicas 2 and the cluster's
+    fault plane: the process and an `http(method, path, body)` for it."""
+    import json
+    import urllib.request
+
+    from conftest import free_port
+
+    admin_port = free_port()
+    cluster = subprocess.Popen(
+        [GREGOR_BIN, "broker", "--dev", "--brokers", "3", "--port", "0",
+         "--override", f"admin.listener=127.0.0.1:{admin_port}",
+         "--override", "min.insync.replicas=2"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def http(method, path, body=None):
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{admin_port}{path}", method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            text = answer.read().decode()
+            return answer.status, (json.loads(text) if text else None)
+
+    return cluster, http
+
+
 def test_dev_mode_serves_and_cleans_up():
     before = dev_dirs()
     broker = subprocess.Popen([GREGOR_BIN, "broker", "--dev", "--port", "0"], stdout=subprocess.PIPE,
@@ -99,29 +126,14 @@ def test_dev_cluster_fault_plane_isolates_kills_and_moves_leaders():
     `heal` brings it back into the ISR, a leader moves on request, and a
     killed broker restarts; kafka-python then reads every acknowledged
     record at its offset."""
-    import json
-    import urllib.request
+    import urllib.error
 
     from confluent_kafka.admin import AdminClient, NewTopic
     from kafka import KafkaConsumer, TopicPartition as KTopicPartition
 
-    from conftest import free_port, wait_until
+    from conftest import wait_until
 
-    admin_port = free_port()
-    cluster = subprocess.Popen(
-        [GREGOR_BIN, "broker", "--dev", "--brokers", "3", "--port", "0",
-         "--override", f"admin.listener=127.0.0.1:{admin_port}",
-         "--override", "min.insync.replicas=2"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-
-    def http(method, path, body=None):
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{admin_port}{path}", method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            text = answer.read().decode()
-            return answer.status, (json.loads(text) if text else None)
+    cluster, http = dev_cluster_with_plane()
 
     try:
         bootstrap = cluster.stdout.readline().decode().strip()
@@ -188,6 +200,88 @@ def test_dev_cluster_fault_plane_isolates_kills_and_moves_leaders():
             raise AssertionError("an unknown broker was killed")
         except urllib.error.HTTPError as refused:
             assert refused.code == 404
+    finally:
+        cluster.terminate()
+        assert cluster.wait(20) == 0
+
+
+def test_dev_cluster_pauses_a_leader_and_cuts_a_brokers_clients():
+    """`/brokers/<id>/pause` freezes a partition's leader as SIGSTOP would
+    from outside (isolated, its clients black-holed): leadership moves,
+    confluent-kafka's idempotent acks=all producer — whose requests to the
+    frozen broker go unanswered — delivers everything through the new
+    leader; after `/heal` the old leader rejoins the ISR. `/clients` with
+    `refuse` cuts one broker off from its clients only: it stays in the
+    ISR (the brokers still reach it), while kafka-python, whose bootstrap
+    names it first, still produces through the other brokers. kafka-python
+    then reads every acknowledged record once, at its offset."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition as KTopicPartition
+
+    from conftest import wait_until
+
+    cluster, http = dev_cluster_with_plane()
+
+    try:
+        bootstrap = cluster.stdout.readline().decode().strip()
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin.create_topics([NewTopic("paused", 1, 3)])["paused"].result(timeout=30)
+        partition = lambda: http("GET", "/partitions/paused/0")[1]  # noqa: E731
+        wait_until(lambda: len(partition()["isr"]) == 3, timeout=30, what="paused in sync")
+        acked = []
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                             "enable.idempotence": True, "message.timeout.ms": 90000,
+                             "request.timeout.ms": 3000, "socket.timeout.ms": 3000})
+
+        def send(values):
+            for value in values:
+                producer.produce("paused", value=value.encode(), on_delivery=lambda err, msg:
+                                 acked.append((err, msg.offset(), msg.value())))
+            assert producer.flush(90) == 0
+
+        send([f"a{i}" for i in range(20)])
+        leader = partition()["leader"]
+        assert http("POST", f"/brokers/{leader}/pause", {})[0] == 204
+        state = {b["node_id"]: b for b in http("GET", "/brokers")[1]}
+        assert state[leader]["isolated"] and state[leader]["clients_cut"] == "black_hole"
+        wait_until(lambda: partition()["leader"] not in (None, leader), timeout=30,
+                   what="a new leader")
+        send([f"b{i}" for i in range(20)])
+        assert http("POST", "/heal", {})[0] == 204
+        wait_until(lambda: len(partition()["isr"]) == 3, timeout=60, what="the ISR whole again")
+
+        # One broker cut off from its clients, not from the other brokers.
+        cut = partition()["leader"]
+        others = [b for b in (1, 2, 3) if b != cut]
+        assert http("POST", f"/brokers/{cut}/clients", {"mode": "refuse"})[0] == 204
+        assert http("POST", "/partitions/paused/0/leader", {"to": others[0]})[0] == 204
+        addresses = {b["node_id"]: b["address"] for b in http("GET", "/brokers")[1]}
+        kp = KafkaProducer(bootstrap_servers=[addresses[cut]] + [addresses[b] for b in others],
+                           acks="all", retries=10, request_timeout_ms=5000)
+        offsets = [kp.send("paused", f"c{i}".encode(), partition=0).get(timeout=60).offset
+                   for i in range(10)]
+        kp.close()
+        assert sorted(partition()["isr"]) == [1, 2, 3], "the brokers still reach it"
+        assert http("POST", "/heal", {})[0] == 204
+        # The cluster's clock moves forward on request (time travel).
+        before = http("GET", "/clock")[1]
+        status, clock = http("POST", "/clock/advance?ms=1000", {})
+        assert status == 200 and clock["offset_ms"] == before["offset_ms"] + 1000
+
+        assert all(err is None for err, *_ in acked), [a for a in acked if a[0]][:3]
+        expected = {offset: value for _, offset, value in acked}
+        expected.update({offset: f"c{i}".encode() for i, offset in enumerate(offsets)})
+        assert len(expected) == 50, "every record at its own offset"
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), auto_offset_reset="earliest",
+                                 enable_auto_commit=False, consumer_timeout_ms=10000)
+        consumer.assign([KTopicPartition("paused", 0)])
+        seen = {}
+        for record in consumer:
+            seen[record.offset] = record.value
+            if len(seen) >= 50:
+                break
+        consumer.close()
+        assert seen == expected, "each acknowledged record once, at its offset"
     finally:
         cluster.terminate()
         assert cluster.wait(20) == 0

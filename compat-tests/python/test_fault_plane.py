@@ -4,6 +4,7 @@ real clients must ride through (confluent-kafka and kafka-python)."""
 import time
 
 import kafka
+import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from conftest import FaultPlane, free_port
@@ -134,3 +135,126 @@ def test_error_faults_on_admin_apis_reach_both_admin_clients(broker_factory, top
     kp.close()
     assert [(e["api"], e["error_code"]) for e in admin.journal() if e["fault"]] == [
         ("CreateTopics", POLICY_VIOLATION), ("CreateTopics", POLICY_VIOLATION)]
+
+
+def test_throttle_faults_reach_clients_as_quota_throttles(broker_factory, topic):
+    """A `throttle_ms` fault answers the request normally with
+    throttle_time_ms set and mutes the connection, as a quota would:
+    librdkafka reports it through throttle_cb, kafka-python in its
+    throttle-time metric; every record still lands at its offset."""
+    broker, admin = start(broker_factory)
+    admin.arm(api="Produce", client_id="throttled-ck", action={"throttle_ms": 700}, count=1)
+    admin.arm(api="Produce", client_id="throttled-kp", action={"throttle_ms": 600}, count=1)
+
+    throttles = []
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "client.id": "throttled-ck",
+                         "throttle_cb": lambda event: throttles.append(event.throttle_time)})
+    delivered = []
+    for value in (b"a", b"b"):
+        producer.produce(topic, value=value, on_delivery=lambda err, msg: delivered.append(
+            (err, msg.offset(), msg.value())))
+        producer.flush(10)
+    producer.poll(1)
+    assert [(err, offset, value) for err, offset, value in delivered] == \
+        [(None, 0, b"a"), (None, 1, b"b")]
+    assert throttles and max(throttles) == 0.7, throttles
+
+    kp = kafka.KafkaProducer(bootstrap_servers=broker.bootstrap, client_id="throttled-kp")
+    assert kp.send(topic, b"c").get(timeout=10).offset == 2
+    assert kp.send(topic, b"d").get(timeout=10).offset == 3
+    metric = kp.metrics()["producer-metrics"]["throttle-time-max"]
+    assert metric == 600, kp.metrics()["producer-metrics"]
+    kp.close()
+    assert read_all(broker.bootstrap, topic) == ["a", "b", "c", "d"]
+    journal = admin.journal()
+    assert any(e["client_id"] == "throttled-ck" and e["fault"] == "ThrottleMs(700)"
+               for e in journal)
+
+
+def test_a_broker_cut_off_from_its_clients_holds_or_refuses_their_requests(broker_factory, topic):
+    """`POST /network/clients`: black-holed, a request goes unanswered until
+    the cut heals and is answered then (as a network that dropped packets
+    TCP resent); confluent-kafka's idempotent producer delivers once,
+    after the heal. Refused, kafka-python's connections close at their next
+    request until the cut heals."""
+    import socket
+
+    import kafka_wire as w
+
+    broker, admin = start(broker_factory)
+    assert admin.call("GET", "/network/clients")[1] is None
+    raw = socket.create_connection(("127.0.0.1", broker.port), timeout=10)
+    raw.sendall(w.frame(w.request_header(18, 0, 7, "held")))
+    assert raw.recv(4096)[4:8] == (7).to_bytes(4, "big"), "answered before the cut"
+    assert admin.call("POST", "/network/clients", {"mode": "black_hole"})[0] == 204
+    raw.sendall(w.frame(w.request_header(18, 0, 8, "held")))
+    raw.settimeout(1.0)
+    try:
+        raw.recv(4096)
+        raise AssertionError("a black-holed request was answered")
+    except socket.timeout:
+        pass
+
+    delivered = []
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True,
+                         "message.timeout.ms": 60000})
+    producer.produce(topic, value=b"held", on_delivery=lambda err, msg: delivered.append(
+        (err, msg.offset())))
+    assert producer.flush(2) == 1, "nothing is answered while black-holed"
+    assert admin.call("GET", "/network/clients")[1] == "black_hole"
+    assert admin.call("DELETE", "/network/clients")[0] == 204
+    raw.settimeout(10)
+    answer = raw.recv(4096)
+    assert answer[4:8] == (8).to_bytes(4, "big"), "the held request is answered after the heal"
+    raw.close()
+    assert producer.flush(30) == 0
+    assert delivered == [(None, 0)]
+
+    assert admin.call("POST", "/network/clients", {"mode": "refuse"})[0] == 204
+    with pytest.raises(kafka.errors.KafkaError):
+        kafka.KafkaProducer(bootstrap_servers=broker.bootstrap, request_timeout_ms=2000,
+                            max_block_ms=3000).send(topic, b"refused").get(timeout=5)
+    assert admin.call("DELETE", "/network/clients")[0] == 204
+    kp = kafka.KafkaProducer(bootstrap_servers=broker.bootstrap)
+    assert kp.send(topic, b"after").get(timeout=10).offset == 1
+    kp.close()
+    assert read_all(broker.bootstrap, topic) == ["held", "after"]
+
+
+def test_a_scheduled_fault_waits_for_its_records(broker_factory, topic):
+    """`"after": {"topic": t, "records": 50}` arms a fault once 50 more
+    records reach t: confluent-kafka's first 50 records go through
+    untouched, the next request gets NOT_LEADER_OR_FOLLOWER and is retried;
+    kafka-python's consumer is then cut mid-response once 10 more records
+    are produced, and reads on. Every record lands once, in order."""
+    broker, admin = start(broker_factory)
+    armed = admin.arm(api="Produce", topic=topic, action={"error": NOT_LEADER_OR_FOLLOWER},
+                      count=1, after={"topic": topic, "records": 50})
+    assert armed["after"] == {"topic": topic, "records": 50}
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "client.id": "scheduled",
+                         "linger.ms": 0, "retry.backoff.ms": 20})
+    delivered = []
+    for i in range(60):
+        producer.produce(topic, value=f"v{i}".encode(), partition=0,
+                         on_delivery=lambda err, msg: delivered.append((err, msg.offset())))
+        producer.flush(10)
+    assert delivered == [(None, i) for i in range(60)]
+    produces = [e for e in admin.journal() if e["api"] == "Produce" and e["client_id"] == "scheduled"]
+    faulted = [i for i, e in enumerate(produces) if e["fault"]]
+    assert len(faulted) == 1 and produces[faulted[0]]["error_code"] == NOT_LEADER_OR_FOLLOWER
+    assert all(e["error_code"] == 0 for e in produces[:faulted[0]])
+    assert faulted[0] == 50, ("the 51st request, after 50 records", faulted)
+    assert admin.call("GET", "/faults")[1] == []
+
+    admin.arm(api="Fetch", topic=topic, action="disconnect", count=1,
+              after={"topic": topic, "records": 10})
+    consumer = kafka.KafkaConsumer(topic, bootstrap_servers=broker.bootstrap,
+                                   auto_offset_reset="earliest", consumer_timeout_ms=5000)
+    kp = kafka.KafkaProducer(bootstrap_servers=broker.bootstrap)
+    for i in range(60, 70):
+        kp.send(topic, f"v{i}".encode(), partition=0).get(timeout=10)
+    kp.close()
+    seen = [r.value.decode() for r in consumer]
+    consumer.close()
+    assert seen == [f"v{i}" for i in range(70)]
+    assert any(e["api"] == "Fetch" and e["fault"] == "Disconnect" for e in admin.journal())

@@ -69,6 +69,8 @@ pub struct Broker {
     metrics: crate::metrics::Metrics,
     faults: crate::server::faults::Faults,
     journal: crate::server::journal::Journal,
+    /// The client-behaviour linter (on with the admin listener or `--dev`).
+    linter: crate::server::lint::Linter,
     /// Serialises reconciliations with the metadata image.
     reconciling: std::sync::Mutex<()>,
     /// Set when this broker took over `__transaction_state` partitions.
@@ -79,6 +81,10 @@ pub struct Broker {
     authorizer: crate::auth::authorizer::Authorizer,
     /// Incremental fetch sessions (KIP-227).
     fetch_sessions: crate::server::fetch_session::FetchSessionCache,
+    /// Client quota meters (the quotas themselves are in the metadata).
+    quotas: crate::server::quotas::QuotaManagers,
+    /// The leader's side of the replication throttles.
+    leader_throttle: crate::quota::replication::ReplicationQuota,
 }
 
 impl Broker {
@@ -130,6 +136,15 @@ impl Broker {
             &members,
             runtime,
         )?);
+        let follower_throttle = {
+            let controller = Arc::clone(&controller);
+            crate::replication::throttle::FollowerThrottle::new(
+                config_node_id,
+                config.quota.replication_window_num,
+                config.quota.replication_window_size_seconds,
+                Box::new(move || (controller.image(), controller.broker_configs())),
+            )
+        };
         let partitions = Arc::new(Partitions::default());
         let groups = Arc::new(GroupCoordinator::new(
             config.group.clone(),
@@ -148,9 +163,17 @@ impl Broker {
         let fetch_sessions = crate::server::fetch_session::FetchSessionCache::new(
             config.max_incremental_fetch_session_cache_slots,
         );
+        let quotas = crate::server::quotas::QuotaManagers::new(config.quota);
+        let leader_throttle = crate::quota::replication::ReplicationQuota::new(
+            crate::quota::replication::Side::Leader,
+            config.quota.replication_window_num,
+            config.quota.replication_window_size_seconds,
+        );
         let broker = Arc::new(Broker {
             authorizer,
             fetch_sessions,
+            quotas,
+            leader_throttle,
             config,
             controller,
             logs,
@@ -163,11 +186,13 @@ impl Broker {
             metrics: crate::metrics::Metrics::default(),
             faults: Default::default(),
             journal: Default::default(),
+            linter: Default::default(),
             reconciling: Default::default(),
             txn_recovery_due: Default::default(),
             replication: crate::replication::ReplicaFetchers::new(
                 config_node_id,
                 replication_config,
+                follower_throttle,
                 runtime_handle,
             ),
         });
@@ -198,6 +223,19 @@ impl Broker {
         &self.fetch_sessions
     }
 
+    pub fn quotas(&self) -> &crate::server::quotas::QuotaManagers {
+        &self.quotas
+    }
+
+    pub fn leader_throttle(&self) -> &crate::quota::replication::ReplicationQuota {
+        &self.leader_throttle
+    }
+
+    /// The follower throttle's (partitions held back, bytes metered).
+    pub fn follower_throttle_figures(&self) -> (u64, u64) {
+        self.replication.throttle_figures()
+    }
+
     pub fn partition(&self, topic_partition: &TopicPartition) -> Option<Arc<Partition>> {
         self.partitions.get(topic_partition)
     }
@@ -221,6 +259,15 @@ impl Broker {
 
     pub fn journal(&self) -> &crate::server::journal::Journal {
         &self.journal
+    }
+
+    pub fn linter(&self) -> &crate::server::lint::Linter {
+        &self.linter
+    }
+
+    /// What the linter found so far.
+    pub fn lint(&self) -> Vec<crate::server::lint::Finding> {
+        self.linter.findings(&self.txn().timed_out())
     }
 
     /// Every hosted partition, by name.

@@ -34,6 +34,8 @@ pub struct BrokerConfig {
     pub socket_request_max_bytes: usize,
     /// What one client may make the broker hold on its connections.
     pub socket: SocketServerConfig,
+    /// The windows client quotas are measured over.
+    pub quota: QuotaConfig,
     /// `fetch.max.bytes`: the most one Fetch response carries, whatever the
     /// request asks (KIP-74).
     pub fetch_max_bytes: i32,
@@ -94,6 +96,39 @@ pub struct Secret(pub String);
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("[hidden]")
+    }
+}
+
+/// Kafka's `QuotaConfig` windows: a client's rate is measured over
+/// `window_num` samples of `window_size_seconds` each (the last one
+/// current), and throttle times follow from that span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaConfig {
+    /// `quota.window.num`
+    pub window_num: u32,
+    /// `quota.window.size.seconds`
+    pub window_size_seconds: u32,
+    /// `controller.quota.window.num`: with the size below, how many
+    /// seconds of `controller_mutation_rate` a client may spend at once.
+    pub controller_window_num: u32,
+    /// `controller.quota.window.size.seconds`
+    pub controller_window_size_seconds: u32,
+    /// `replication.quota.window.num`: the replication throttles' span.
+    pub replication_window_num: u32,
+    /// `replication.quota.window.size.seconds`
+    pub replication_window_size_seconds: u32,
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        QuotaConfig {
+            window_num: 11,
+            window_size_seconds: 1,
+            controller_window_num: 11,
+            controller_window_size_seconds: 1,
+            replication_window_num: 11,
+            replication_window_size_seconds: 1,
+        }
     }
 }
 
@@ -265,6 +300,7 @@ impl Default for BrokerConfig {
             delete_topic_enable: true,
             socket_request_max_bytes: 104_857_600,
             socket: SocketServerConfig::default(),
+            quota: QuotaConfig::default(),
             fetch_max_bytes: 57_671_680,
             max_incremental_fetch_session_cache_slots: 1_000,
             log_retention_check_interval_ms: 300_000,
@@ -407,6 +443,29 @@ impl BrokerConfig {
                 "delete.topic.enable" => config.delete_topic_enable = boolean(name, value)?,
                 "socket.request.max.bytes" => {
                     config.socket_request_max_bytes = number(name, value)?
+                }
+                "quota.window.num" => {
+                    config.quota.window_num = at_least_one(name, number(name, value)?)? as u32
+                }
+                "quota.window.size.seconds" => {
+                    config.quota.window_size_seconds =
+                        at_least_one(name, number(name, value)?)? as u32
+                }
+                "controller.quota.window.num" => {
+                    config.quota.controller_window_num =
+                        at_least_one(name, number(name, value)?)? as u32
+                }
+                "controller.quota.window.size.seconds" => {
+                    config.quota.controller_window_size_seconds =
+                        at_least_one(name, number(name, value)?)? as u32
+                }
+                "replication.quota.window.num" => {
+                    config.quota.replication_window_num =
+                        at_least_one(name, number(name, value)?)? as u32
+                }
+                "replication.quota.window.size.seconds" => {
+                    config.quota.replication_window_size_seconds =
+                        at_least_one(name, number(name, value)?)? as u32
                 }
                 "max.connections" => {
                     config.socket.max_connections = at_least(name, number(name, value)?, 0)?
@@ -799,6 +858,27 @@ impl BrokerConfig {
             (
                 "socket.request.max.bytes",
                 self.socket_request_max_bytes.to_string(),
+            ),
+            ("quota.window.num", self.quota.window_num.to_string()),
+            (
+                "quota.window.size.seconds",
+                self.quota.window_size_seconds.to_string(),
+            ),
+            (
+                "controller.quota.window.num",
+                self.quota.controller_window_num.to_string(),
+            ),
+            (
+                "controller.quota.window.size.seconds",
+                self.quota.controller_window_size_seconds.to_string(),
+            ),
+            (
+                "replication.quota.window.num",
+                self.quota.replication_window_num.to_string(),
+            ),
+            (
+                "replication.quota.window.size.seconds",
+                self.quota.replication_window_size_seconds.to_string(),
             ),
             ("max.connections", self.socket.max_connections.to_string()),
             (

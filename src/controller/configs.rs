@@ -1,6 +1,6 @@
 //! Dynamic broker configs (Kafka's `ConfigurationControlManager`, broker
 //! side): per-broker and cluster-wide defaults, validated, then written as
-//! one record.
+//! one record for the scope changed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,11 +26,19 @@ impl Controller {
     ) -> Result<Arc<DynamicBrokerConfigs>, ControllerError> {
         let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let current = self.broker_configs();
-        let next = Arc::new(current.with(scope, change(&current)?));
+        let configs = change(&current)?;
+        let next = Arc::new(current.with(scope, configs.clone()));
         if validate_only {
             return Ok(next);
         }
-        self.commit(vec![MetadataRecord::PutBrokerConfigs((*next).clone())])?;
+        let node_id = match scope {
+            Scope::Broker(node_id) => Some(node_id),
+            Scope::ClusterDefault => None,
+        };
+        self.commit(vec![MetadataRecord::PutBrokerScopeConfigs {
+            node_id,
+            configs,
+        }])?;
         info!(?scope, "altered dynamic broker configs");
         Ok(next)
     }

@@ -12,10 +12,12 @@
 //! on first start and renamed `.migrated`.
 
 mod acls;
+pub mod client_quotas;
 mod cluster;
 mod configs;
 pub mod delegation_tokens;
 pub mod election;
+pub mod features;
 pub mod liveness;
 mod partitions;
 pub mod placement;
@@ -144,6 +146,11 @@ impl Published {
         image.scram = Arc::new(state.scram_credentials.clone());
         image.acls = Arc::new(state.acls.clone());
         image.delegation_tokens = Arc::new(state.delegation_tokens.clone());
+        image.client_quotas = Arc::new(state.client_quotas.clone());
+        image.features = Arc::new(crate::metadata::features::FinalizedFeatures::new(
+            &state.feature_levels,
+            state.features_epoch,
+        ));
         let image = Arc::new(image);
         match self.image.write() {
             Ok(mut current) => *current = Arc::clone(&image),

@@ -197,7 +197,7 @@ impl GroupActor {
             &group.group_id,
             config.clone(),
             &consumer_records,
-            Instant::now(),
+            crate::clock::instant(),
         );
         if let Some(consumer) = &consumer {
             info!(
@@ -212,7 +212,7 @@ impl GroupActor {
             consumer,
             consumer_on_disk: consumer_records,
             storage,
-            next_retention_check: Instant::now() + config.offsets_retention_check_interval,
+            next_retention_check: crate::clock::instant() + config.offsets_retention_check_interval,
             config,
             join_waiters: HashMap::new(),
             sync_waiters: HashMap::new(),
@@ -237,9 +237,14 @@ impl GroupActor {
                     Some(command) => self.handle(command).await,
                     None => break,
                 },
-                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {}
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(
+                    crate::clock::to_real(deadline),
+                )) => {}
+                // Time travel (a dev broker's test moved the clock): the
+                // deadlines may have passed.
+                _ = crate::clock::advanced() => {}
             }
-            let now = Instant::now();
+            let now = crate::clock::instant();
             let events = self.group.poll(now, now_ms());
             self.apply(events).await;
             let image = self.image.clone();
@@ -256,7 +261,7 @@ impl GroupActor {
     }
 
     async fn handle(&mut self, command: Command) {
-        let now = Instant::now();
+        let now = crate::clock::instant();
         let now_ms = now_ms();
         match &command {
             Command::Join(_, image, _)
@@ -690,7 +695,7 @@ impl GroupActor {
                     group_id,
                     self.config.clone(),
                     &self.consumer_on_disk,
-                    Instant::now(),
+                    crate::clock::instant(),
                 );
                 Err(ConsumerGroupError::CoordinatorNotAvailable(format!(
                     "The records of group {group_id} could not be written: {error:?}."

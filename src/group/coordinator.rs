@@ -265,7 +265,7 @@ impl GroupCoordinator {
             }
             (Key::Group { .. }, Some(value)) => {
                 if let Some(metadata) = log_format::decode_group_value(value) {
-                    group.restore(metadata, std::time::Instant::now());
+                    group.restore(metadata, crate::clock::instant());
                     restored.classic_record = true;
                 }
             }

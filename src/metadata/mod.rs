@@ -4,7 +4,9 @@
 //! hold an `Arc` to one consistent version.
 
 pub mod acls;
+pub mod client_quotas;
 pub mod delegation_tokens;
+pub mod features;
 pub mod scram;
 
 use std::collections::{BTreeMap, HashMap};
@@ -115,6 +117,12 @@ pub struct MetadataImage {
     /// Delegation tokens by id (their HMACs are derived, not stored).
     #[serde(skip)]
     pub delegation_tokens: Arc<delegation_tokens::DelegationTokens>,
+    /// Client quotas by entity.
+    #[serde(skip)]
+    pub client_quotas: Arc<client_quotas::ClientQuotas>,
+    /// The finalized feature levels.
+    #[serde(skip)]
+    pub features: Arc<features::FinalizedFeatures>,
 }
 
 impl MetadataImage {
@@ -137,6 +145,8 @@ impl MetadataImage {
             scram: Arc::default(),
             acls: Arc::default(),
             delegation_tokens: Arc::default(),
+            client_quotas: Arc::default(),
+            features: Arc::default(),
         }
     }
 

@@ -7,7 +7,7 @@
 //! OffsetForLeaderEpoch) truncates the follower's log to where it agrees
 //! with the leader before it fetches on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::throttle::FollowerThrottle;
 use super::Followed;
 use crate::client::fetch_session::SessionHandler;
 use crate::client::Connection;
@@ -35,6 +36,7 @@ pub(super) struct Fetcher {
     node_id: i32,
     leader: BrokerImage,
     config: ReplicationConfig,
+    throttle: Arc<FollowerThrottle>,
     partitions: watch::Receiver<Followed>,
     stop: CancellationToken,
     /// The fetch session (KIP-227) the leader keeps for this fetcher.
@@ -46,6 +48,7 @@ impl Fetcher {
         node_id: i32,
         leader: BrokerImage,
         config: ReplicationConfig,
+        throttle: Arc<FollowerThrottle>,
         partitions: watch::Receiver<Followed>,
         stop: CancellationToken,
     ) -> Fetcher {
@@ -53,6 +56,7 @@ impl Fetcher {
             node_id,
             leader,
             config,
+            throttle,
             partitions,
             stop,
             session: SessionHandler::default(),
@@ -86,7 +90,7 @@ impl Fetcher {
             let mut open = match connection.take() {
                 Some(open) => open,
                 None => {
-                    let client_id = format!("gregor-replica-{}", self.node_id);
+                    let client_id = format!("{}{}", super::REPLICA_CLIENT_ID_PREFIX, self.node_id);
                     match Connection::connect_with(
                         &address,
                         &client_id,
@@ -103,7 +107,14 @@ impl Fetcher {
                     }
                 }
             };
-            let (request, wanted, epochs) = self.request(&followed);
+            let plan = self.throttle.plan(&followed);
+            if !plan.held_back.is_empty() && plan.held_back.len() == followed.len() {
+                // Everything is held back: wait for the rate to fall.
+                connection = Some(open);
+                self.back_off().await;
+                continue;
+            }
+            let (request, wanted, epochs) = self.request(&followed, &plan.held_back);
             // A fetch interrupted mid-flight leaves the connection unusable:
             // it is dropped, and the next round reconnects.
             let response = tokio::select! {
@@ -131,7 +142,10 @@ impl Fetcher {
                 );
                 continue;
             }
-            if !self.apply(&followed, &epochs, response).await {
+            if !self
+                .apply(&followed, &epochs, &plan.metered, response)
+                .await
+            {
                 self.back_off().await;
             }
         }
@@ -152,6 +166,7 @@ impl Fetcher {
     fn request(
         &self,
         followed: &Followed,
+        held_back: &BTreeSet<TopicPartition>,
     ) -> (
         FetchRequest,
         BTreeMap<TopicPartition, FetchPartition>,
@@ -160,6 +175,9 @@ impl Fetcher {
         let mut wanted = BTreeMap::new();
         let mut epochs = BTreeMap::new();
         for (topic_partition, partition) in followed.iter() {
+            if held_back.contains(topic_partition) {
+                continue;
+            }
             let epoch = partition.leader_epoch();
             epochs.insert(topic_partition.clone(), epoch);
             let fetch = FetchPartition::default()
@@ -189,6 +207,7 @@ impl Fetcher {
         &self,
         followed: &Followed,
         epochs: &BTreeMap<TopicPartition, LeaderEpoch>,
+        metered: &BTreeSet<TopicPartition>,
         response: FetchResponse,
     ) -> bool {
         let by_name: BTreeMap<&str, _> = response
@@ -200,6 +219,7 @@ impl Fetcher {
         // is fine. Back off only when every partition failed.
         let mut fine = false;
         for (topic_partition, partition) in followed.iter() {
+            // Held back from this fetch, or its epoch moved since.
             if epochs.get(topic_partition) != Some(&partition.leader_epoch()) {
                 continue;
             }
@@ -215,6 +235,10 @@ impl Fetcher {
                 fine = true;
                 continue;
             };
+            if metered.contains(topic_partition) {
+                let bytes = data.records.as_ref().map_or(0, |records| records.len());
+                self.throttle.record(bytes);
+            }
             match self.apply_partition(topic_partition, partition, data).await {
                 Ok(()) => fine = true,
                 Err(error) => {

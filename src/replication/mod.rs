@@ -5,6 +5,7 @@
 //! this module only moves partitions between fetchers.
 
 mod fetcher;
+pub mod throttle;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,9 @@ use crate::config::broker::ReplicationConfig;
 use crate::metadata::BrokerImage;
 use crate::partition::Partition;
 use crate::types::TopicPartition;
+
+/// Replica fetchers' client ids start with this (then the node id).
+pub const REPLICA_CLIENT_ID_PREFIX: &str = "gregor-replica-";
 
 /// The partitions one fetcher keeps in step.
 pub(crate) type Followed = Arc<BTreeMap<TopicPartition, Arc<Partition>>>;
@@ -29,6 +33,7 @@ struct FetcherHandle {
 pub struct ReplicaFetchers {
     node_id: i32,
     config: ReplicationConfig,
+    throttle: Arc<throttle::FollowerThrottle>,
     runtime: tokio::runtime::Handle,
     by_leader: Mutex<HashMap<i32, FetcherHandle>>,
 }
@@ -37,11 +42,13 @@ impl ReplicaFetchers {
     pub fn new(
         node_id: i32,
         config: ReplicationConfig,
+        throttle: throttle::FollowerThrottle,
         runtime: tokio::runtime::Handle,
     ) -> ReplicaFetchers {
         ReplicaFetchers {
             node_id,
             config,
+            throttle: Arc::new(throttle),
             runtime,
             by_leader: Mutex::new(HashMap::new()),
         }
@@ -91,6 +98,7 @@ impl ReplicaFetchers {
                             self.node_id,
                             leader.clone(),
                             self.config.clone(),
+                            Arc::clone(&self.throttle),
                             receiver,
                             stop.clone(),
                         )
@@ -107,6 +115,11 @@ impl ReplicaFetchers {
                 }
             }
         }
+    }
+
+    /// The follower throttle's (partitions held back, bytes metered).
+    pub fn throttle_figures(&self) -> (u64, u64) {
+        self.throttle.figures()
     }
 
     /// Stops every fetcher (shutdown).

@@ -10,9 +10,15 @@
 //!   `GET` lists, `DELETE` clears them;
 //! - `POST /partitions/<topic>/<partition>/pause` and `/resume` hold and
 //!   release a partition's appends;
-//! - `GET /journal`: the most recent requests.
+//! - `POST /network/clients` with `{"mode": "refuse"}` or
+//!   `{"mode": "black_hole"}` cuts this broker off from its clients (not
+//!   from other brokers) until `DELETE /network/clients`;
+//! - `POST /clock/advance?ms=N` moves the broker's clock forward (time
+//!   travel: timeouts and retention fire at once), `GET /clock` shows it;
+//! - `GET /journal`: the most recent requests;
+//! - `GET /lint`: the client-behaviour linter's findings.
 //!
-//! The fault plane and the partition pause are served only with
+//! The fault plane, the partition pause and the client cut are served only with
 //! `admin.fault.plane.enable` (on in `--dev`); with `admin.listener.token`
 //! every endpoint but `/metrics` and `/health` needs it as a bearer token.
 //! Every request that changes something (POST, DELETE) must carry
@@ -101,6 +107,18 @@ fn one() -> u32 {
     1
 }
 
+/// Cuts this broker off from its clients (`{"mode": "refuse"}` or
+/// `{"mode": "black_hole"}`) until `DELETE /network/clients`.
+async fn cut_clients(broker: &Broker, request: Request<Incoming>) -> Answer {
+    let wanted: crate::network_faults::ClientCutRequest =
+        match json_body(request, "a client cut").await {
+            Ok(wanted) => wanted,
+            Err(answer) => return answer,
+        };
+    crate::network_faults::cut_clients(broker.config().node_id, wanted.mode);
+    (StatusCode::NO_CONTENT, "text/plain", String::new())
+}
+
 async fn arm_disk_fault(broker: &Broker, request: Request<Incoming>) -> Answer {
     let wanted: DiskFaultRequest = match json_body(request, "a disk fault").await {
         Ok(wanted) => wanted,
@@ -181,7 +199,10 @@ async fn route(
     let path = request.uri().path().to_string();
     let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
     let open = matches!(path.as_str(), "/health" | "/metrics");
-    let fault_plane = path.starts_with("/faults") || path.starts_with("/partitions/");
+    let fault_plane = path.starts_with("/faults")
+        || path.starts_with("/partitions/")
+        || path.starts_with("/network/")
+        || path.starts_with("/clock");
     let config = broker.config();
     let (status, content_type, body) = match (request.method().clone(), path.as_str()) {
         _ if !open && !has_token(&request, config.admin_listener_token.as_ref()) => (
@@ -223,7 +244,27 @@ async fn route(
             (StatusCode::NO_CONTENT, "text/plain", String::new())
         }
         (Method::GET, "/journal") => json(StatusCode::OK, &broker.journal().entries()),
+        (Method::GET, "/lint") => json(StatusCode::OK, &broker.lint()),
+        (Method::GET, "/clock") => json(StatusCode::OK, &crate::clock::state()),
+        (Method::POST, "/clock/advance") => {
+            match crate::clock::advance_query(request.uri().query()) {
+                Ok(by) => {
+                    crate::clock::advance(by);
+                    json(StatusCode::OK, &crate::clock::state())
+                }
+                Err(reason) => bad_request(reason),
+            }
+        }
         (Method::POST, p) if p.starts_with("/partitions/") => pause(&broker, p),
+        (Method::GET, "/network/clients") => json(
+            StatusCode::OK,
+            &crate::network_faults::client_cut(config.node_id, None),
+        ),
+        (Method::POST, "/network/clients") => cut_clients(&broker, request).await,
+        (Method::DELETE, "/network/clients") => {
+            crate::network_faults::heal_clients(config.node_id);
+            (StatusCode::NO_CONTENT, "text/plain", String::new())
+        }
         _ => (
             StatusCode::NOT_FOUND,
             "text/plain",

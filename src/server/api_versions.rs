@@ -72,6 +72,8 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::UnregisterBroker, 0, 0),
     range(ApiKey::IncrementalAlterConfigs, 0, 1),
     range(ApiKey::OffsetDelete, 0, 0),
+    range(ApiKey::DescribeClientQuotas, 0, 1),
+    range(ApiKey::AlterClientQuotas, 0, 1),
     range(ApiKey::DescribeUserScramCredentials, 0, 0),
     range(ApiKey::CreateDelegationToken, 1, 3),
     range(ApiKey::RenewDelegationToken, 1, 2),
@@ -79,6 +81,7 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::DescribeDelegationToken, 1, 3),
     range(ApiKey::DescribeQuorum, 0, 2),
     range(ApiKey::AlterUserScramCredentials, 0, 0),
+    range(ApiKey::UpdateFeatures, 0, 2),
     range(ApiKey::DescribeCluster, 0, 2),
     range(ApiKey::DescribeProducers, 0, 0),
     range(ApiKey::DescribeTransactions, 0, 0),
@@ -91,17 +94,74 @@ pub const ADVERTISED: &[VersionRange] = &[
 /// Produce versions advertised for librdkafka's sake but refused.
 const PRODUCE_REFUSED_BELOW: i16 = 3;
 
-/// Features advertised in ApiVersions v3+: name, supported range and
-/// finalised level, by Kafka 4.4's names and levels. `group.version` 1:
-/// the KIP-848 consumer group protocol is served (Kafka refuses
-/// ConsumerGroupHeartbeat below it). `transaction.version` 2 lets clients
-/// use transactions V2 (KIP-890); clients that do not know it keep the
-/// classic protocol.
-pub const FEATURES: &[(&str, i16, i16, i16)] =
-    &[("group.version", 0, 1, 1), ("transaction.version", 0, 2, 2)];
+/// The ranges a broker of an older Kafka release would advertise, when
+/// this process emulates one (`--emulate-kafka`): each of gregor's ranges
+/// cut to that release's, APIs it lacked left out.
+static EMULATED: std::sync::OnceLock<(String, Vec<VersionRange>)> = std::sync::OnceLock::new();
+
+/// The Kafka releases `--emulate-kafka` knows (besides 4.4, gregor's own).
+pub fn emulated_releases() -> Vec<&'static str> {
+    super::kafka_releases::RELEASES
+        .iter()
+        .map(|(name, _)| *name)
+        .collect()
+}
+
+/// From now on, this process's brokers advertise and accept only what
+/// Kafka `release` (e.g. "3.6") served, and list no features (3.x brokers
+/// listed none of gregor's). Once per process.
+pub fn emulate(release: &str) -> Result<(), String> {
+    let known = || format!("{}, 4.4", emulated_releases().join(", "));
+    if release == "4.4" {
+        return Ok(());
+    }
+    let Some((_, table)) = super::kafka_releases::RELEASES
+        .iter()
+        .find(|(name, _)| *name == release)
+    else {
+        return Err(format!(
+            "gregor cannot emulate Kafka {release}: it knows {}",
+            known()
+        ));
+    };
+    let ranges = ADVERTISED
+        .iter()
+        .filter_map(|ours| {
+            let (_, min, max) = table
+                .iter()
+                .find(|(key, _, _)| *key == ours.api_key as i16)?;
+            let (min, max) = (ours.min.max(*min), ours.max.min(*max));
+            (min <= max).then_some(VersionRange {
+                api_key: ours.api_key,
+                min,
+                max,
+            })
+        })
+        .collect();
+    EMULATED
+        .set((release.to_string(), ranges))
+        .map_err(|_| "a Kafka release is emulated already".to_string())
+}
+
+/// The release emulated, if any.
+pub fn emulated_release() -> Option<&'static str> {
+    EMULATED.get().map(|(release, _)| release.as_str())
+}
+
+/// What this process advertises: gregor's ranges, or an emulated
+/// release's.
+pub fn advertised_ranges() -> &'static [VersionRange] {
+    match EMULATED.get() {
+        Some((_, ranges)) => ranges,
+        None => ADVERTISED,
+    }
+}
 
 pub fn advertised(api_key: ApiKey) -> Option<VersionRange> {
-    ADVERTISED.iter().copied().find(|r| r.api_key == api_key)
+    advertised_ranges()
+        .iter()
+        .copied()
+        .find(|r| r.api_key == api_key)
 }
 
 /// Whether a request of this key and version is decoded and handled.

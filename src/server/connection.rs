@@ -37,11 +37,13 @@ use super::faults::{self, FaultAction};
 use super::handlers::api_versions;
 use super::journal;
 use super::memory_pool::{MemoryPool, Reserved};
+use super::quotas::{self, Metering};
 use super::sasl::{Authenticator, Step};
 use crate::auth::scram::{ScramIdentity, ScramLookup, TokenOwner};
 use crate::broker::Broker;
 use crate::metadata::delegation_tokens;
 use crate::metadata::scram::ScramMechanism;
+use crate::network_faults::ClientCut;
 
 /// Why a connection ended, for the log line.
 enum Closed {
@@ -168,7 +170,15 @@ async fn serve_requests(
     });
     let mut context = context.clone();
     let shutdown = &shared.shutdown;
+    // A client over its quota is muted: nothing is read from it until then.
+    let mut muted_until: Option<tokio::time::Instant> = None;
     loop {
+        if let Some(until) = muted_until.take() {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => {}
+                _ = shutdown.cancelled() => break Closed::Shutdown,
+            }
+        }
         let frame = tokio::select! {
             frame = read_frame(&mut reader, limits, &shared.memory) => frame,
             _ = shutdown.cancelled() => break Closed::Shutdown,
@@ -178,6 +188,7 @@ async fn serve_requests(
             Ok(None) => break Closed::ByClient,
             Err(closed) => break closed,
         };
+        let request_bytes = frame.len();
         let response = match decode_request(frame) {
             Err(error) => break Closed::Reason(error.to_string()),
             Ok(Incoming::ApiVersionsTooNew { correlation_id }) => {
@@ -251,20 +262,58 @@ async fn serve_requests(
                     .as_deref()
                     .unwrap_or("")
                     .to_string();
+                // A test's network partition between this broker and its
+                // clients (`network_faults`).
+                let node_id = broker.config().node_id;
+                match crate::network_faults::client_cut(node_id, Some(&client_id)) {
+                    None => {}
+                    Some(ClientCut::Refuse) => {
+                        break Closed::Reason("network partition: clients refused".to_string())
+                    }
+                    Some(ClientCut::BlackHole) => tokio::select! {
+                        _ = crate::network_faults::black_hole_healed(node_id) => {}
+                        _ = shutdown.cancelled() => break Closed::Shutdown,
+                    },
+                }
                 let started = std::time::Instant::now();
                 let fault = broker.faults().take(api_key, &client_id, &request.body);
                 if let Some(FaultAction::LatencyMs(ms)) = fault {
                     tokio::time::sleep(faults::latency(ms)).await;
                 }
-                let reply = match fault {
+                // Records counted toward a scheduled fault, once appended.
+                let counted = match broker.faults().counts_records() {
+                    true => faults::produced_records(&request.body),
+                    false => Vec::new(),
+                };
+                let metering = Metering::of(&request.body);
+                let linted = match broker.linter().is_enabled() {
+                    true => broker.linter().before(&request.body),
+                    false => None,
+                };
+                let (mut reply, busy) = match fault {
                     Some(FaultAction::Error(code)) => {
                         match error_response(&request.body, version, code) {
-                            Some(body) => Reply::Send(Box::new(body)),
-                            None => Reply::Nothing,
+                            Some(body) => (Reply::Send(Box::new(body)), Duration::ZERO),
+                            None => (Reply::Nothing, Duration::ZERO),
                         }
                     }
-                    _ => dispatch(broker, *request, &context).await,
+                    _ => quotas::busy_time(dispatch(broker, *request, &context)).await,
                 };
+                muted_until = muted_until.max(after_handling(
+                    broker,
+                    &context,
+                    &client_id,
+                    Handled {
+                        version,
+                        request_bytes,
+                        busy,
+                        metering,
+                        fault: fault.as_ref(),
+                        counted,
+                        linted,
+                    },
+                    &mut reply,
+                ));
                 let latency = started.elapsed();
                 broker.metrics().request_handled(api_key, latency);
                 if broker.journal().is_enabled() {
@@ -312,6 +361,85 @@ async fn serve_requests(
             break closed;
         }
     }
+}
+
+/// What was noted of a request before it was handled, for what follows it.
+struct Handled<'a> {
+    version: i16,
+    request_bytes: usize,
+    /// Time its handling was polled (request_percentage).
+    busy: Duration,
+    metering: Metering,
+    fault: Option<&'a FaultAction>,
+    /// Records it carried, counted toward a scheduled fault once appended.
+    counted: Vec<(String, i32, u64)>,
+    linted: Option<crate::server::lint::Pending>,
+}
+
+/// After a request is handled: client quotas and a throttle fault set the
+/// response's throttle time (answering until when the connection is
+/// muted), appended records count toward scheduled faults, the linter
+/// notes what it needs.
+fn after_handling(
+    broker: &Broker,
+    context: &RequestContext,
+    client_id: &str,
+    handled: Handled<'_>,
+    reply: &mut Reply,
+) -> Option<tokio::time::Instant> {
+    let mut muted_until = None;
+    let version = handled.version;
+    let quotas = Arc::clone(&broker.metadata().client_quotas);
+    if !quotas.is_empty() && !matches!(reply, Reply::Close(_)) {
+        let client = quotas::Client::new(&context.principal, client_id);
+        let response = match &mut *reply {
+            Reply::Send(body) => Some(&mut **body),
+            _ => None,
+        };
+        let mute = broker.quotas().after_request(
+            &quotas,
+            &client,
+            handled.metering,
+            handled.request_bytes,
+            handled.busy,
+            version,
+            response,
+        );
+        if !mute.is_zero() {
+            muted_until = Some(tokio::time::Instant::now() + mute);
+        }
+    }
+    if let (Some(FaultAction::ThrottleMs(ms)), Reply::Send(body)) = (handled.fault, &mut *reply) {
+        let carried = quotas::raise_throttle_time(body, version, *ms);
+        let until = tokio::time::Instant::now() + Duration::from_millis(carried);
+        muted_until = muted_until.max(Some(until));
+    }
+    let response = match &*reply {
+        Reply::Send(body) => Some(&**body),
+        _ => None,
+    };
+    for (topic, partition, records) in &handled.counted {
+        let appended = match (response, &*reply) {
+            (Some(ResponseKind::Produce(produce)), _) => {
+                super::handlers::produce::appended(produce, topic, *partition)
+            }
+            // acks=0: nothing says it was not appended.
+            (_, Reply::Nothing) => true,
+            _ => false,
+        };
+        if appended {
+            broker.faults().records_appended(topic, *records);
+        }
+    }
+    if let Some(pending) = handled.linted {
+        broker
+            .linter()
+            .after(client_id, pending, response, |topic, partition| {
+                let tp = crate::types::TopicPartition::new(topic, partition);
+                broker.partition(&tp).map(|p| p.high_watermark().value())
+            });
+    }
+    muted_until
 }
 
 /// Runs one read or write; `Closed::Idle` if it makes no progress within

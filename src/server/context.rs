@@ -11,6 +11,7 @@ use crate::auth::authorizer::Session;
 use crate::auth::oauthbearer::Validator;
 use crate::broker::Broker;
 use crate::config::security::{SaslConfig, SecurityProtocol};
+use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
 
 /// One bound client listener.
 pub struct ListenerContext {
@@ -63,5 +64,12 @@ impl RequestContext {
         broker
             .authorizer()
             .session(acls, &self.principal, self.peer.ip())
+    }
+
+    /// Whether the principal may do `operation` on the cluster: what
+    /// Kafka's `authorizeClusterOperation` checks.
+    pub fn may_on_cluster(&self, broker: &Broker, operation: AclOperation) -> bool {
+        self.authz(broker)
+            .allows(operation, ResourceType::Cluster, CLUSTER_NAME)
     }
 }

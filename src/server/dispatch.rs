@@ -30,28 +30,30 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
         .to_string();
     let response = match request.body {
         RequestKind::ApiVersions(body) => {
+            let image = broker.metadata();
             ResponseKind::ApiVersions(handlers::api_versions::handle(
                 &body,
                 version,
-                &broker.metadata().cluster_id,
+                &image.cluster_id,
                 broker.config().node_id,
+                &image.features,
             ))
         }
         RequestKind::Metadata(body) => {
             ResponseKind::Metadata(handlers::metadata::handle(broker, body, version, context).await)
         }
         RequestKind::CreateTopics(body) => ResponseKind::CreateTopics(
-            handlers::create_topics::handle(broker, body, version, context).await,
+            handlers::create_topics::handle(broker, body, version, &client_id, context).await,
         ),
         RequestKind::DeleteTopics(body) => ResponseKind::DeleteTopics(
-            handlers::delete_topics::handle(broker, body, version, context).await,
+            handlers::delete_topics::handle(broker, body, version, &client_id, context).await,
         ),
         RequestKind::Produce(body) => {
             return handlers::produce::handle(broker, body, version, context).await;
         }
-        RequestKind::Fetch(body) => {
-            ResponseKind::Fetch(handlers::fetch::handle(broker, body, version, context).await)
-        }
+        RequestKind::Fetch(body) => ResponseKind::Fetch(
+            handlers::fetch::handle(broker, body, version, &client_id, context).await,
+        ),
         RequestKind::ListOffsets(body) => ResponseKind::ListOffsets(
             handlers::list_offsets::handle(broker, body, version, context).await,
         ),
@@ -108,7 +110,7 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
             handlers::incremental_alter_configs::handle(broker, body, version, context).await,
         ),
         RequestKind::CreatePartitions(body) => ResponseKind::CreatePartitions(
-            handlers::create_partitions::handle(broker, body, version, context).await,
+            handlers::create_partitions::handle(broker, body, version, &client_id, context).await,
         ),
         RequestKind::DeleteRecords(body) => ResponseKind::DeleteRecords(
             handlers::delete_records::handle(broker, body, version, context).await,
@@ -175,6 +177,15 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
                 handlers::describe_user_scram_credentials::handle(broker, body, context),
             )
         }
+        RequestKind::UpdateFeatures(body) => ResponseKind::UpdateFeatures(
+            handlers::update_features::handle(broker, body, version, context).await,
+        ),
+        RequestKind::DescribeClientQuotas(body) => ResponseKind::DescribeClientQuotas(
+            handlers::describe_client_quotas::handle(broker, body, context),
+        ),
+        RequestKind::AlterClientQuotas(body) => ResponseKind::AlterClientQuotas(
+            handlers::alter_client_quotas::handle(broker, body, context).await,
+        ),
         RequestKind::AlterUserScramCredentials(body) => ResponseKind::AlterUserScramCredentials(
             handlers::alter_user_scram_credentials::handle(broker, body, context).await,
         ),
@@ -351,6 +362,15 @@ pub fn error_response(request: &RequestKind, version: i16, code: i16) -> Option<
         }
         RequestKind::DescribeUserScramCredentials(r) => ResponseKind::DescribeUserScramCredentials(
             handlers::describe_user_scram_credentials::error_response(r, version, code),
+        ),
+        RequestKind::UpdateFeatures(r) => ResponseKind::UpdateFeatures(
+            handlers::update_features::error_response(r, version, code),
+        ),
+        RequestKind::DescribeClientQuotas(r) => ResponseKind::DescribeClientQuotas(
+            handlers::describe_client_quotas::error_response(r, version, code),
+        ),
+        RequestKind::AlterClientQuotas(r) => ResponseKind::AlterClientQuotas(
+            handlers::alter_client_quotas::error_response(r, version, code),
         ),
         RequestKind::AlterUserScramCredentials(r) => ResponseKind::AlterUserScramCredentials(
             handlers::alter_user_scram_credentials::error_response(r, version, code),
@@ -629,6 +649,20 @@ mod tests {
                 RequestKind::ListPartitionReassignments(Default::default())
             }
             ApiKey::UnregisterBroker => RequestKind::UnregisterBroker(Default::default()),
+            ApiKey::DescribeClientQuotas => RequestKind::DescribeClientQuotas(Default::default()),
+            ApiKey::UpdateFeatures => RequestKind::UpdateFeatures(
+                UpdateFeaturesRequest::default().with_feature_updates(vec![
+                    update_features_request::FeatureUpdateKey::default()
+                        .with_feature(StrBytes::from_static_str("group.version")),
+                ]),
+            ),
+            ApiKey::AlterClientQuotas => RequestKind::AlterClientQuotas(
+                AlterClientQuotasRequest::default().with_entries(vec![
+                    alter_client_quotas_request::EntryData::default()
+                        .with_entity(vec![alter_client_quotas_request::EntityData::default()
+                            .with_entity_type(StrBytes::from_static_str("user"))]),
+                ]),
+            ),
             ApiKey::DescribeTopicPartitions => RequestKind::DescribeTopicPartitions(
                 DescribeTopicPartitionsRequest::default().with_topics(vec![
                     describe_topic_partitions_request::TopicRequest::default().with_name(name()),
@@ -659,8 +693,10 @@ mod tests {
                     continue;
                 }
                 if crate::server::api_versions::is_accepted(range.api_key, version) {
-                    let response = error_response(&request, version, 6)
+                    let mut response = error_response(&request, version, 6)
                         .unwrap_or_else(|| panic!("no error answer for {:?}", range.api_key));
+                    // A throttle time is set only where the version has one.
+                    crate::server::quotas::raise_throttle_time(&mut response, version, 1234);
                     crate::server::codec::encode_response(range.api_key, version, 1, &response)
                         .unwrap_or_else(|e| panic!("{:?} v{version}: {e}", range.api_key));
                     assert_eq!(

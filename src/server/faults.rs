@@ -1,9 +1,12 @@
 //! The fault plane: deterministic faults that tests arm over the admin HTTP
 //! listener — the next N matching requests fail with a chosen Kafka error,
-//! wait before being handled, or lose their connection mid-response.
+//! wait before being handled, lose their connection mid-response, or are
+//! throttled as a quota would throttle them.
 //!
 //! Faults are exact ("the next 3 Produce requests for topic t"), never
 //! probabilistic, so a test that arms one knows what its client will see.
+//! A fault can wait for its moment: `"after": {"topic": "t", "records": 1000}`
+//! arms it once 1,000 more records have been appended to topic t.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -22,6 +25,10 @@ pub enum FaultAction {
     LatencyMs(u64),
     /// Handle the request, send half of the response, close the connection.
     Disconnect,
+    /// Handle the request, answer it with `throttle_time_ms` set to this,
+    /// and read nothing more from the connection for as long: what a
+    /// client over its quota sees (KIP-219).
+    ThrottleMs(u64),
 }
 
 /// A fault as armed: which requests it matches, what it does, how often.
@@ -40,6 +47,17 @@ pub struct Fault {
     pub action: FaultAction,
     /// How many more requests it applies to.
     pub count: u32,
+    /// When it starts to apply: after this many more records to a topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<After>,
+}
+
+/// A fault's schedule: it waits until `records` more records have been
+/// appended to `topic` (counted from when it was armed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct After {
+    pub topic: String,
+    pub records: u64,
 }
 
 impl Fault {
@@ -54,6 +72,9 @@ impl Fault {
 
     fn matches(&self, api_key: ApiKey, client_id: &str, partitions: &[(String, i32)]) -> bool {
         if self.count == 0 || self.api_key() != Some(api_key) {
+            return false;
+        }
+        if self.after.as_ref().is_some_and(|after| after.records > 0) {
             return false;
         }
         if self
@@ -118,6 +139,9 @@ pub struct Faults {
     /// Whether `armed` may hold a fault: every request checks it, and
     /// takes the lock only when it does (the plane costs nothing unused).
     any_armed: AtomicBool,
+    /// Whether an armed fault waits for records: only then are appended
+    /// records counted.
+    any_scheduled: AtomicBool,
     next_id: Mutex<u64>,
 }
 
@@ -133,9 +157,34 @@ impl Faults {
         *next_id += 1;
         fault.id = *next_id;
         let mut armed = self.armed.lock().unwrap_or_else(|p| p.into_inner());
+        if fault.after.is_some() {
+            self.any_scheduled.store(true, Ordering::Release);
+        }
         armed.push(fault.clone());
         self.any_armed.store(true, Ordering::Release);
         Ok(fault)
+    }
+
+    /// Whether appended records are being counted for a scheduled fault.
+    pub fn counts_records(&self) -> bool {
+        self.any_scheduled.load(Ordering::Acquire)
+    }
+
+    /// Counts records appended to `topic` toward the faults waiting on it.
+    pub fn records_appended(&self, topic: &str, records: u64) {
+        if !self.counts_records() {
+            return;
+        }
+        let mut armed = self.armed.lock().unwrap_or_else(|p| p.into_inner());
+        for after in armed.iter_mut().filter_map(|f| f.after.as_mut()) {
+            if after.topic == topic {
+                after.records = after.records.saturating_sub(records);
+            }
+        }
+        let waiting = armed
+            .iter()
+            .any(|f| f.after.as_ref().is_some_and(|a| a.records > 0));
+        self.any_scheduled.store(waiting, Ordering::Release);
     }
 
     pub fn list(&self) -> Vec<Fault> {
@@ -146,6 +195,7 @@ impl Faults {
         let mut armed = self.armed.lock().unwrap_or_else(|p| p.into_inner());
         armed.clear();
         self.any_armed.store(false, Ordering::Release);
+        self.any_scheduled.store(false, Ordering::Release);
     }
 
     /// The action for a request, if an armed fault matches; that fault's
@@ -175,6 +225,29 @@ impl Faults {
         }
         Some(action)
     }
+}
+
+/// The records a Produce request carries, by (topic, partition), for
+/// counting them once they are appended.
+pub fn produced_records(request: &RequestKind) -> Vec<(String, i32, u64)> {
+    let RequestKind::Produce(produce) = request else {
+        return Vec::new();
+    };
+    produce
+        .topic_data
+        .iter()
+        .flat_map(|topic| {
+            topic.partition_data.iter().map(move |partition| {
+                let records = partition.records.as_deref().map_or(0, |bytes| {
+                    crate::records::batch::Batches::new(bytes)
+                        .flatten()
+                        .map(|(_, batch)| u64::try_from(batch.records_count()).unwrap_or(0))
+                        .sum()
+                });
+                (topic.name.to_string(), partition.index, records)
+            })
+        })
+        .collect()
 }
 
 /// How long a latency fault waits.
@@ -209,6 +282,7 @@ mod tests {
                 client_id: None,
                 action: FaultAction::Error(6),
                 count: 2,
+                after: None,
             })
             .unwrap();
         assert_eq!(armed.id, 1);
@@ -233,8 +307,40 @@ mod tests {
                 partition: None,
                 client_id: None,
                 action: FaultAction::Disconnect,
-                count: 1
+                count: 1,
+                after: None,
             })
             .is_err());
+    }
+
+    #[test]
+    fn a_scheduled_fault_waits_for_its_records() {
+        let faults = Faults::default();
+        faults
+            .arm(Fault {
+                id: 0,
+                api: "Produce".into(),
+                topic: None,
+                partition: None,
+                client_id: None,
+                action: FaultAction::Error(6),
+                count: 1,
+                after: Some(After {
+                    topic: "t".into(),
+                    records: 10,
+                }),
+            })
+            .unwrap();
+        assert!(faults.counts_records());
+        assert_eq!(faults.take(ApiKey::Produce, "c", &produce_to("t", 0)), None);
+        faults.records_appended("t", 6);
+        faults.records_appended("other", 100);
+        assert_eq!(faults.take(ApiKey::Produce, "c", &produce_to("t", 0)), None);
+        faults.records_appended("t", 4);
+        assert!(!faults.counts_records());
+        assert_eq!(
+            faults.take(ApiKey::Produce, "c", &produce_to("t", 0)),
+            Some(FaultAction::Error(6))
+        );
     }
 }

@@ -115,6 +115,7 @@ impl RunningBroker {
         let mut admin_address = None;
         if let Some(admin_listener) = admin_listener {
             broker.journal().enable();
+            broker.linter().enable();
             admin_address = admin_listener.local_addr().ok();
             info!(address = ?admin_address, "admin listener (/metrics, /health) started");
             tokio::spawn(super::admin::run(

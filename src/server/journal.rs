@@ -192,6 +192,9 @@ pub fn error_code(response: &ResponseKind) -> i16 {
         ResponseKind::AlterUserScramCredentials(r) => {
             first_nonzero(r.results.iter().map(|u| u.error_code))
         }
+        ResponseKind::DescribeClientQuotas(r) => r.error_code,
+        ResponseKind::UpdateFeatures(r) => r.error_code,
+        ResponseKind::AlterClientQuotas(r) => first_nonzero(r.entries.iter().map(|e| e.error_code)),
         ResponseKind::ElectLeaders(r) => first_nonzero(
             std::iter::once(r.error_code).chain(
                 r.replica_election_results

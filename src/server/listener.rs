@@ -59,6 +59,23 @@ pub async fn run(
             _ = shutdown.cancelled() => break,
         };
         match accepted {
+            // Over its address's connection_creation_rate (KIP-612):
+            // accepted, never read, closed once the throttle is over.
+            Ok((stream, peer)) if let Some(delay) = creation_throttle(&broker, peer) => {
+                info!(
+                    "Delaying closing of connection from {} for {} ms",
+                    peer.ip(),
+                    delay.as_millis()
+                );
+                let shutdown = shutdown.clone();
+                connections.spawn(async move {
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = shutdown.cancelled() => {}
+                    }
+                    drop(stream);
+                });
+            }
             Ok((stream, peer)) => match quotas.open(peer.ip(), &current) {
                 Ok(slot) => {
                     connections.spawn(connection::serve(
@@ -97,6 +114,16 @@ pub async fn run(
         .is_err()
     {
         warn!("connections still busy after drain timeout");
+    }
+}
+
+/// How long a new connection from `peer` waits to be closed unserved, if
+/// it is over its address's `connection_creation_rate`.
+fn creation_throttle(broker: &Broker, peer: std::net::SocketAddr) -> Option<Duration> {
+    let quotas = &broker.metadata().client_quotas;
+    match quotas.is_empty() {
+        true => None,
+        false => broker.quotas().connection_throttle(quotas, peer.ip()),
     }
 }
 

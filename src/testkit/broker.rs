@@ -170,6 +170,13 @@ impl TestBroker {
     }
 
     /// Stops the broker cleanly (clients see it go away).
+    /// Moves the broker's clock forward (time travel): session, rebalance
+    /// and transaction timeouts, producer id expiry and retention fire at
+    /// once instead of after real minutes. The clock is the process's.
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        crate::clock::advance(by);
+    }
+
     pub fn stop(&mut self) -> Result<(), TestkitError> {
         if let Some(running) = self.running.take() {
             self.block_on(running.shutdown())?;

@@ -139,6 +139,7 @@ impl TestClusterBuilder {
             overrides,
             cuts: Vec::new(),
             isolated: Default::default(),
+            clients_cut: Default::default(),
             _data: data,
         };
         let all: Vec<i32> = cluster.nodes.iter().map(|node| node.node_id).collect();
@@ -168,6 +169,8 @@ pub struct TestCluster {
     /// brokers isolated.
     cuts: Vec<(i32, String)>,
     isolated: std::collections::BTreeSet<i32>,
+    /// Brokers cut off from their clients, and how.
+    clients_cut: std::collections::BTreeMap<i32, crate::network_faults::ClientCut>,
     /// Removed when the cluster is dropped, after its brokers.
     _data: tempfile::TempDir,
 }
@@ -314,11 +317,49 @@ impl TestCluster {
         self.isolated.contains(&node_id)
     }
 
-    /// Ends every partition `isolate` made.
+    /// Cuts a broker off from its clients (not from the other brokers):
+    /// their connections close at their next request (`Refuse`), or their
+    /// requests go unanswered (`BlackHole`), until `heal`.
+    pub fn cut_clients(
+        &mut self,
+        node_id: i32,
+        how: crate::network_faults::ClientCut,
+    ) -> Result<(), TestkitError> {
+        self.node(node_id)?;
+        crate::network_faults::cut_clients(node_id, how);
+        self.clients_cut.insert(node_id, how);
+        Ok(())
+    }
+
+    /// How `cut_clients` cut a broker off from its clients, if it did.
+    pub fn clients_cut(&self, node_id: i32) -> Option<crate::network_faults::ClientCut> {
+        self.clients_cut.get(&node_id).copied()
+    }
+
+    /// Freezes a broker as SIGSTOP would, from the outside: the other
+    /// brokers and its clients reach it, and nothing comes back — it is
+    /// isolated and its clients black-holed — until `heal`. (Its own
+    /// timers keep running: when healed it acts on what it missed.)
+    pub fn pause(&mut self, node_id: i32) -> Result<(), TestkitError> {
+        self.isolate(node_id)?;
+        self.cut_clients(node_id, crate::network_faults::ClientCut::BlackHole)
+    }
+
+    /// Moves the brokers' clock forward (time travel): session, rebalance
+    /// and transaction timeouts, producer id expiry and retention fire at
+    /// once instead of after real minutes. The clock is the process's.
+    pub fn advance_clock(&self, by: Duration) {
+        crate::clock::advance(by);
+    }
+
+    /// Ends every partition `isolate`, `cut_clients` and `pause` made.
     pub fn heal(&mut self) {
         crate::network_faults::heal(&self.cuts);
         self.cuts.clear();
         self.isolated.clear();
+        for node_id in std::mem::take(&mut self.clients_cut).into_keys() {
+            crate::network_faults::heal_clients(node_id);
+        }
     }
 
     /// The node ids, 1 to n.
@@ -699,8 +740,16 @@ mod tests {
         assert_ne!(next, leader);
         // The unacknowledged write may have reached the followers before
         // the cut (a fetch in flight), or not: "after" lands at 1 or 2.
-        let (code, after) = produce(&cluster, next, "cut", "after");
-        assert_eq!(code, 0);
+        // Until `next` has applied its own election it answers
+        // NOT_LEADER_OR_FOLLOWER (6), appending nothing: try again then.
+        let mut attempt = produce(&cluster, next, "cut", "after");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while attempt.0 == 6 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            attempt = produce(&cluster, next, "cut", "after");
+        }
+        let (code, after) = attempt;
+        assert_eq!(code, 0, "producing to the new leader {next}");
         assert!(after == 1 || after == 2, "{after}");
 
         cluster.heal();

@@ -5,8 +5,13 @@
 //! - `GET /brokers`: each broker's node id, address, whether it runs and
 //!   whether it is isolated;
 //! - `POST /brokers/<id>/kill` (as kill -9), `/stop` (clean), `/restart`,
-//!   `/isolate` (cut off from the other brokers, clients still reach it);
-//!   `POST /heal` ends every isolation;
+//!   `/isolate` (cut off from the other brokers, clients still reach it),
+//!   `/clients` with `{"mode": "refuse"|"black_hole"}` (cut off from its
+//!   clients, the other brokers still reach it), `/pause` (frozen as by
+//!   SIGSTOP: isolated and its clients black-holed); `POST /heal` ends
+//!   every cut;
+//! - `POST /clock/advance?ms=N`: moves the cluster's clock forward (time
+//!   travel), `GET /clock` shows it;
 //! - `GET /partitions/<topic>/<partition>`: its leader and ISR as the
 //!   brokers that are not isolated agree on them;
 //!   `POST /partitions/<topic>/<partition>/leader` with `{"to": <id>}`
@@ -47,6 +52,8 @@ struct BrokerState {
     address: String,
     running: bool,
     isolated: bool,
+    /// "refuse" or "black_hole" when cut off from its clients.
+    clients_cut: Option<crate::network_faults::ClientCut>,
 }
 
 #[derive(Serialize)]
@@ -64,6 +71,14 @@ fn json(value: &impl Serialize) -> Answer {
     match serde_json::to_string(value) {
         Ok(body) => (StatusCode::OK, body),
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+    }
+}
+
+/// The clock after an advance (or the reason it was refused).
+fn clock_answer(outcome: Result<(), String>) -> Answer {
+    match outcome {
+        Ok(()) => json(&crate::clock::state()),
+        Err(reason) => (StatusCode::BAD_REQUEST, format!("{reason}\n")),
     }
 }
 
@@ -103,6 +118,7 @@ fn act(cluster: &Shared, method: &Method, path: &str, body: &[u8]) -> Answer {
                     address: cluster.address(node_id).unwrap_or_default(),
                     running: cluster.is_running(node_id),
                     isolated: cluster.is_isolated(node_id),
+                    clients_cut: cluster.clients_cut(node_id),
                 })
                 .collect();
             json(&brokers)
@@ -116,6 +132,16 @@ fn act(cluster: &Shared, method: &Method, path: &str, body: &[u8]) -> Answer {
                 "stop" => done(cluster.stop(node_id)),
                 "restart" => done(cluster.restart(node_id)),
                 "isolate" => done(cluster.isolate(node_id)),
+                "pause" => done(cluster.pause(node_id)),
+                "clients" => {
+                    match serde_json::from_slice::<crate::network_faults::ClientCutRequest>(body) {
+                        Ok(wanted) => done(cluster.cut_clients(node_id, wanted.mode)),
+                        Err(error) => (
+                            StatusCode::BAD_REQUEST,
+                            format!("bad client cut: {error}\n"),
+                        ),
+                    }
+                }
                 other => (StatusCode::NOT_FOUND, format!("unknown action {other:?}\n")),
             }
         }
@@ -168,6 +194,7 @@ async fn route(
         .get(hyper::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.trim().starts_with("application/json"));
+    let query = request.uri().query().map(str::to_string);
     let (status, body) = if method != Method::GET && !json_sent {
         (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -179,6 +206,11 @@ async fn route(
             Err(error) => (
                 StatusCode::BAD_REQUEST,
                 format!("cannot read the body: {error}\n"),
+            ),
+            // The clock is the process's: no broker to lock for it.
+            Ok(_) if path == "/clock" && method == Method::GET => clock_answer(Ok(())),
+            Ok(_) if path == "/clock/advance" && method == Method::POST => clock_answer(
+                crate::clock::advance_query(query.as_deref()).map(crate::clock::advance),
             ),
             Ok(body) => {
                 let body = body.to_bytes();

@@ -43,7 +43,13 @@ pub struct TransactionCoordinator {
     owned: crate::partition::loaded::LoadedPartitions,
     /// Where remote partitions' leaders are, for their markers.
     controller: Arc<Controller>,
+    /// The latest transactions aborted for outliving their timeout
+    /// (transactional id, timeout), for the client linter.
+    timed_out: Mutex<std::collections::VecDeque<(String, i32)>>,
 }
+
+/// Timed-out transactions remembered for the linter.
+const TIMED_OUT_KEPT: usize = 100;
 
 /// Which transaction protocol a request speaks: the classic one, or
 /// transactions V2 (KIP-890 part 2), chosen per request by its version as
@@ -80,7 +86,15 @@ impl TransactionCoordinator {
             owners: Mutex::new(HashMap::new()),
             owned: Default::default(),
             controller,
+            timed_out: Mutex::new(std::collections::VecDeque::new()),
         }
+    }
+
+    /// The transactions most recently aborted for outliving
+    /// `transaction.timeout.ms`: (transactional id, timeout in ms).
+    pub fn timed_out(&self) -> Vec<(String, i32)> {
+        let timed_out = self.timed_out.lock().unwrap_or_else(|p| p.into_inner());
+        timed_out.iter().cloned().collect()
     }
 
     fn state_partition_index(&self, transactional_id: &str) -> i32 {
@@ -509,6 +523,13 @@ impl TransactionCoordinator {
             let now = now_ms();
             if meta.timed_out(now) {
                 info!(transactional_id = %id, timeout_ms = meta.timeout_ms, "aborting a timed-out transaction");
+                {
+                    let mut timed_out = self.timed_out.lock().unwrap_or_else(|p| p.into_inner());
+                    if timed_out.len() == TIMED_OUT_KEPT {
+                        timed_out.pop_front();
+                    }
+                    timed_out.push_back((id.clone(), meta.timeout_ms));
+                }
                 if let Err(error) = self.write_outcome(&mut guard, meta.fenced_abort(now)).await {
                     warn!(transactional_id = %id, %error, "aborting timed-out transaction failed");
                 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::dynamic::DynamicBrokerConfigs;
 use crate::metadata::acls::{AclBinding, Acls};
+use crate::metadata::client_quotas::{ClientQuotas, QuotaEntity, QuotaValue};
 use crate::metadata::delegation_tokens::{DelegationTokens, TokenInformation};
 use crate::metadata::scram::{ScramCredential, ScramCredentials, ScramMechanism};
 use crate::metadata::{BrokerImage, PartitionImage, TopicImage};
@@ -53,8 +54,17 @@ pub enum MetadataRecord {
     AllocateProducerIds {
         block_size: i64,
     },
-    /// The dynamic broker configs after an AlterConfigs.
+    /// Every dynamic broker config (logs written before
+    /// `PutBrokerScopeConfigs`, and migrated JSON snapshots).
     PutBrokerConfigs(DynamicBrokerConfigs),
+    /// One scope's dynamic broker configs after an AlterConfigs: one
+    /// broker's (`node_id`) or the cluster default (`None`). Only that
+    /// scope is replaced, so that two brokers' changes written from
+    /// different nodes do not undo each other.
+    PutBrokerScopeConfigs {
+        node_id: Option<i32>,
+        configs: BTreeMap<String, String>,
+    },
     /// An AlterUserScramCredentials' accepted changes, all at once.
     AlterScramCredentials {
         deletions: Vec<(String, ScramMechanism)>,
@@ -68,6 +78,11 @@ pub enum MetadataRecord {
     PutDelegationToken(TokenInformation),
     /// Delegation tokens expired (absent ones are ignored).
     RemoveDelegationTokens(Vec<String>),
+    /// An AlterClientQuotas' accepted changes: each key of an entity set
+    /// to a value, or removed (`None`).
+    AlterClientQuotas(Vec<(QuotaEntity, String, Option<QuotaValue>)>),
+    /// An UpdateFeatures' finalized levels, all at once.
+    SetFeatureLevels(Vec<(String, i16)>),
 }
 
 /// What applying a record answers its proposer.
@@ -103,6 +118,14 @@ pub struct MetadataState {
     pub acls: Acls,
     #[serde(default)]
     pub delegation_tokens: DelegationTokens,
+    #[serde(default)]
+    pub client_quotas: ClientQuotas,
+    /// Feature levels UpdateFeatures set (the others are at their default).
+    #[serde(default)]
+    pub feature_levels: BTreeMap<String, i16>,
+    /// How many times they were set: the finalized features epoch.
+    #[serde(default)]
+    pub features_epoch: i64,
 }
 
 impl MetadataState {
@@ -182,6 +205,13 @@ impl MetadataState {
             MetadataRecord::PutBrokerConfigs(configs) => {
                 self.broker_configs = configs.clone();
             }
+            MetadataRecord::PutBrokerScopeConfigs { node_id, configs } => {
+                let scope = match node_id {
+                    Some(node_id) => crate::config::dynamic::Scope::Broker(*node_id),
+                    None => crate::config::dynamic::Scope::ClusterDefault,
+                };
+                self.broker_configs = self.broker_configs.with(scope, configs.clone());
+            }
             MetadataRecord::AlterScramCredentials {
                 deletions,
                 upsertions,
@@ -214,6 +244,15 @@ impl MetadataState {
             MetadataRecord::RemoveDelegationTokens(ids) => {
                 for id in ids {
                     self.delegation_tokens.remove(id);
+                }
+            }
+            MetadataRecord::SetFeatureLevels(levels) => {
+                self.feature_levels.extend(levels.iter().cloned());
+                self.features_epoch += 1;
+            }
+            MetadataRecord::AlterClientQuotas(changes) => {
+                for (entity, key, value) in changes {
+                    self.client_quotas.apply(entity, key, *value);
                 }
             }
         }
@@ -321,5 +360,31 @@ mod tests {
         state.apply(&MetadataRecord::PutTopic(reconfigured));
         let partitions = &state.topics["t"].partitions;
         assert_eq!((partitions[0].leader, partitions.len()), (2, 2));
+    }
+
+    /// Two brokers' configs altered from different nodes, each on its own
+    /// view: both stay (a whole-configs record would undo the first).
+    #[test]
+    fn scoped_broker_configs_replace_only_their_scope() {
+        let mut state = MetadataState::default();
+        let set = |node_id, value: &str| MetadataRecord::PutBrokerScopeConfigs {
+            node_id,
+            configs: BTreeMap::from([("log.cleaner.threads".to_string(), value.to_string())]),
+        };
+        state.apply(&set(Some(1), "2"));
+        state.apply(&set(Some(2), "3"));
+        state.apply(&set(None, "4"));
+        let configs = &state.broker_configs;
+        assert_eq!(configs.per_broker.len(), 2);
+        assert_eq!(configs.per_broker[&1]["log.cleaner.threads"], "2");
+        assert_eq!(configs.cluster_default["log.cleaner.threads"], "4");
+        state.apply(&MetadataRecord::PutBrokerScopeConfigs {
+            node_id: Some(1),
+            configs: BTreeMap::new(),
+        });
+        assert_eq!(
+            state.broker_configs.per_broker.keys().collect::<Vec<_>>(),
+            vec![&2]
+        );
     }
 }

@@ -16,7 +16,7 @@ use kafka_protocol::messages::{
 
 use super::groups::str_bytes;
 use crate::broker::Broker;
-use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::metadata::acls::AclOperation;
 use crate::server::context::RequestContext;
 
 pub async fn handle(
@@ -25,10 +25,7 @@ pub async fn handle(
     version: i16,
     context: &RequestContext,
 ) -> AlterPartitionReassignmentsResponse {
-    if !context
-        .authz(broker)
-        .allows(AclOperation::Alter, ResourceType::Cluster, CLUSTER_NAME)
-    {
+    if !context.may_on_cluster(broker, AclOperation::Alter) {
         return error_response(
             &request,
             version,

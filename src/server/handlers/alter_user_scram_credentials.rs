@@ -15,7 +15,7 @@ use super::acls::not_authorized;
 use super::groups::str_bytes;
 use crate::broker::Broker;
 use crate::controller::scram::ScramAlteration;
-use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::metadata::acls::AclOperation;
 use crate::server::context::RequestContext;
 
 pub async fn handle(
@@ -62,10 +62,7 @@ pub async fn handle(
                 .collect(),
         )
     };
-    if !context
-        .authz(broker)
-        .allows(AclOperation::Alter, ResourceType::Cluster, CLUSTER_NAME)
-    {
+    if !context.may_on_cluster(broker, AclOperation::Alter) {
         return every(
             ResponseError::ClusterAuthorizationFailed,
             not_authorized(ApiKey::AlterUserScramCredentials),

@@ -12,16 +12,15 @@ use kafka_protocol::messages::api_versions_response::{
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use crate::server::api_versions::{ADVERTISED, FEATURES};
-
-/// Finalised features never change on a running gregor: epoch 0.
-const FINALIZED_FEATURES_EPOCH: i64 = 0;
+use crate::metadata::features::{FinalizedFeatures, SUPPORTED};
+use crate::server::api_versions::{advertised_ranges, emulated_release};
 
 pub fn handle(
     request: &ApiVersionsRequest,
     version: i16,
     cluster_id: &str,
     node_id: i32,
+    features: &FinalizedFeatures,
 ) -> ApiVersionsResponse {
     let other_cluster = request
         .cluster_id
@@ -33,31 +32,33 @@ pub fn handle(
             .with_error_code(ResponseError::RebootstrapRequired.code());
     }
     let response = ApiVersionsResponse::default().with_api_keys(advertised());
-    if version < 3 {
+    // An emulated 3.x release lists none of the features gregor serves.
+    if version < 3 || emulated_release().is_some() {
         return response;
     }
     let name = |name: &str| StrBytes::from_string(name.to_string());
     response
         .with_supported_features(
-            FEATURES
+            SUPPORTED
                 .iter()
-                .map(|(feature, min, max, _)| {
+                .map(|feature| {
                     SupportedFeatureKey::default()
-                        .with_name(name(feature))
-                        .with_min_version(*min)
-                        .with_max_version(*max)
+                        .with_name(name(feature.name))
+                        .with_min_version(feature.min)
+                        .with_max_version(feature.max)
                 })
                 .collect(),
         )
-        .with_finalized_features_epoch(FINALIZED_FEATURES_EPOCH)
+        // Features finalized at 0 are off: Kafka leaves them out.
+        .with_finalized_features_epoch(features.epoch)
         .with_finalized_features(
-            FEATURES
-                .iter()
-                .map(|(feature, _, _, level)| {
+            features
+                .enabled()
+                .map(|(feature, level)| {
                     FinalizedFeatureKey::default()
                         .with_name(name(feature))
-                        .with_min_version_level(*level)
-                        .with_max_version_level(*level)
+                        .with_min_version_level(level)
+                        .with_max_version_level(level)
                 })
                 .collect(),
         )
@@ -72,7 +73,7 @@ pub fn unsupported_version() -> ApiVersionsResponse {
 }
 
 fn advertised() -> Vec<ApiVersion> {
-    ADVERTISED
+    advertised_ranges()
         .iter()
         .map(|range| {
             ApiVersion::default()

@@ -17,6 +17,7 @@ use super::groups::{coordinator_for, str_bytes};
 use crate::broker::Broker;
 use crate::group::consumer;
 use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::metadata::features::GROUP_VERSION;
 use crate::metadata::MetadataImage;
 use crate::server::context::RequestContext;
 
@@ -32,8 +33,14 @@ pub async fn handle(
     context: &RequestContext,
 ) -> ConsumerGroupDescribeResponse {
     let mut groups = Vec::with_capacity(request.group_ids.len());
+    // Below group.version 1 KIP-848 is off: every group is refused.
+    let served = broker.metadata().features.level(GROUP_VERSION) >= 1;
     for group_id in request.group_ids {
         let described = DescribedGroup::default().with_group_id(group_id.clone());
+        if !served {
+            groups.push(failed(described, ResponseError::UnsupportedVersion, None));
+            continue;
+        }
         let authz = context.authz(broker);
         if !authz.allows(AclOperation::Describe, ResourceType::Group, &group_id) {
             groups.push(failed(

@@ -16,6 +16,7 @@ use super::groups::{coordinator_for, optional, str_bytes};
 use crate::broker::Broker;
 use crate::group::consumer::{self, Heartbeat};
 use crate::metadata::acls::{AclOperation, ResourceType};
+use crate::metadata::features::GROUP_VERSION;
 use crate::server::context::RequestContext;
 
 pub async fn handle(
@@ -25,6 +26,11 @@ pub async fn handle(
     client_id: &str,
     context: &RequestContext,
 ) -> ConsumerGroupHeartbeatResponse {
+    // A cluster finalized below group.version 1 does not serve KIP-848
+    // (`kafka-features.sh downgrade`), as Kafka's KafkaApis refuses it.
+    if broker.metadata().features.level(GROUP_VERSION) < 1 {
+        return error(ResponseError::UnsupportedVersion, None);
+    }
     let group_id = request.group_id.to_string();
     let heartbeat = Heartbeat {
         version,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
+use kafka_protocol::messages::{ApiKey, CreatePartitionsRequest, CreatePartitionsResponse};
 
 use super::create_topics::{MAX_PARTITIONS_PER_REQUEST, TOO_MANY_PARTITIONS};
 use super::groups::str_bytes;
@@ -18,11 +18,13 @@ use crate::broker::Broker;
 use crate::error::KafkaError;
 use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::server::context::RequestContext;
+use crate::server::quotas;
 
 pub async fn handle(
     broker: &Arc<Broker>,
     request: CreatePartitionsRequest,
-    _version: i16,
+    version: i16,
+    client_id: &str,
     context: &RequestContext,
 ) -> CreatePartitionsResponse {
     let metadata = broker.metadata();
@@ -48,6 +50,11 @@ pub async fn handle(
         return CreatePartitionsResponse::default().with_results(refused);
     }
     let authz = context.authz(broker);
+    let client = quotas::Client::new(&context.principal, client_id);
+    let strict = quotas::strict_mutation_quota(ApiKey::CreatePartitions, version);
+    let quota = broker
+        .quotas()
+        .mutation_quota(&metadata.client_quotas, &client, strict);
     let mut results = Vec::with_capacity(request.topics.len());
     let mut seen = std::collections::HashSet::new();
     for topic in request.topics {
@@ -64,6 +71,8 @@ pub async fn handle(
                 ResponseError::TopicAuthorizationFailed,
                 "Authorization failed.".to_string(),
             ))
+        } else if quota.as_ref().is_some_and(|quota| !quota.admits()) {
+            Err((ResponseError::ThrottlingQuotaExceeded, String::new()))
         } else {
             Ok(())
         };
@@ -75,6 +84,10 @@ pub async fn handle(
                 .map(|a| a.broker_ids.iter().map(|id| id.0).collect())
                 .collect()
         });
+        let current = metadata.topic(&name).map_or(0, |t| t.partitions.len());
+        let added = usize::try_from(topic.count)
+            .unwrap_or(0)
+            .saturating_sub(current);
         let outcome = match check {
             Err(failure) => Err(failure),
             Ok(()) => broker
@@ -84,13 +97,25 @@ pub async fn handle(
                 .map_err(|error| (error.kafka_error(), error.to_string())),
         };
         results.push(match outcome {
-            Ok(()) => result,
+            Ok(()) => {
+                if let Some(quota) = &quota {
+                    quota.record(added);
+                }
+                result
+            }
+            // Kafka leaves out a message that only repeats the error's own.
+            Err((ResponseError::ThrottlingQuotaExceeded, _)) => {
+                result.with_error_code(ResponseError::ThrottlingQuotaExceeded.code())
+            }
             Err((error, message)) => result
                 .with_error_code(error.code())
                 .with_error_message(Some(str_bytes(message))),
         });
     }
-    CreatePartitionsResponse::default().with_results(results)
+    let throttle = quota.map_or(0, |quota| quota.throttle_ms());
+    CreatePartitionsResponse::default()
+        .with_results(results)
+        .with_throttle_time_ms(i32::try_from(throttle).unwrap_or(i32::MAX))
 }
 
 /// The answer to `request` failing with `code` for every topic.

@@ -14,7 +14,7 @@ use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
 };
-use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
+use kafka_protocol::messages::{ApiKey, CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
@@ -22,11 +22,13 @@ use crate::controller::NewTopic;
 use crate::error::KafkaError;
 use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::server::context::RequestContext;
+use crate::server::quotas;
 
 pub async fn handle(
     broker: &Arc<Broker>,
     request: CreateTopicsRequest,
     version: i16,
+    client_id: &str,
     context: &RequestContext,
 ) -> CreateTopicsResponse {
     // CREATE on the cluster, else on each topic — checked before the
@@ -47,10 +49,18 @@ pub async fn handle(
             .collect();
         return CreateTopicsResponse::default().with_topics(refused);
     }
+    let client = quotas::Client::new(&context.principal, client_id);
+    let strict = quotas::strict_mutation_quota(ApiKey::CreateTopics, version);
+    let quota = broker
+        .quotas()
+        .mutation_quota(&broker.metadata().client_quotas, &client, strict);
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.to_string();
-        let mut result = CreatableTopicResult::default().with_name(topic.name.clone());
+        // Kafka's message is null unless there is something to say.
+        let mut result = CreatableTopicResult::default()
+            .with_name(topic.name.clone())
+            .with_error_message(None);
         if !cluster_create && !authz.allows(AclOperation::Create, ResourceType::Topic, &name) {
             results.push(
                 result
@@ -94,6 +104,10 @@ pub async fn handle(
             (-1, None) => broker.config().default_replication_factor,
             (factor, None) => factor,
         };
+        if quota.as_ref().is_some_and(|quota| !quota.admits()) {
+            results.push(result.with_error_code(ResponseError::ThrottlingQuotaExceeded.code()));
+            continue;
+        }
         let new_topic = NewTopic {
             name,
             num_partitions,
@@ -103,6 +117,10 @@ pub async fn handle(
         };
         match broker.create_topic(new_topic, request.validate_only).await {
             Ok(created) => {
+                // Validate-only spends too, as on Kafka's controller.
+                if let Some(quota) = &quota {
+                    quota.record(created.partitions.len());
+                }
                 result = result
                     .with_num_partitions(created.partitions.len() as i32)
                     .with_replication_factor(replication_factor);
@@ -133,7 +151,10 @@ pub async fn handle(
         }
         results.push(result);
     }
-    CreateTopicsResponse::default().with_topics(results)
+    let throttle = quota.map_or(0, |quota| quota.throttle_ms());
+    CreateTopicsResponse::default()
+        .with_topics(results)
+        .with_throttle_time_ms(i32::try_from(throttle).unwrap_or(i32::MAX))
 }
 
 /// A created topic's configs, sorted by name, with their sources.

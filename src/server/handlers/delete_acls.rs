@@ -13,7 +13,7 @@ use kafka_protocol::messages::{ApiKey, DeleteAclsRequest, DeleteAclsResponse};
 use super::acls::{filter, not_authorized, security_disabled};
 use super::groups::str_bytes;
 use crate::broker::Broker;
-use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::metadata::acls::AclOperation;
 use crate::server::context::RequestContext;
 
 pub async fn handle(
@@ -48,10 +48,7 @@ pub async fn handle(
         let (code, message) = security_disabled();
         return Ok(every(code, message));
     }
-    if !context
-        .authz(broker)
-        .allows(AclOperation::Alter, ResourceType::Cluster, CLUSTER_NAME)
-    {
+    if !context.may_on_cluster(broker, AclOperation::Alter) {
         return Ok(every(
             ResponseError::ClusterAuthorizationFailed,
             not_authorized(ApiKey::DeleteAcls),

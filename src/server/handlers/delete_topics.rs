@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
-use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
+use kafka_protocol::messages::{ApiKey, DeleteTopicsRequest, DeleteTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
@@ -14,11 +14,13 @@ use crate::broker::Broker;
 use crate::error::KafkaError;
 use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::server::context::RequestContext;
+use crate::server::quotas;
 
 pub async fn handle(
     broker: &Arc<Broker>,
     request: DeleteTopicsRequest,
     version: i16,
+    client_id: &str,
     context: &RequestContext,
 ) -> DeleteTopicsResponse {
     // DELETE on the cluster allows every topic; otherwise DESCRIBE and
@@ -43,6 +45,11 @@ pub async fn handle(
             .map(|name| (Some(name.to_string()), Uuid::nil()))
             .collect()
     };
+    let client = quotas::Client::new(&context.principal, client_id);
+    let strict = quotas::strict_mutation_quota(ApiKey::DeleteTopics, version);
+    let quota = broker
+        .quotas()
+        .mutation_quota(&broker.metadata().client_quotas, &client, strict);
     let mut responses = Vec::with_capacity(targets.len());
     for (name, id) in targets {
         let resolved = match &name {
@@ -81,10 +88,16 @@ pub async fn handle(
                 }
                 denied()
             }
+            Some(_) if quota.as_ref().is_some_and(|quota| !quota.admits()) => {
+                Err((ResponseError::ThrottlingQuotaExceeded, String::new()))
+            }
             Some(resolved) => broker
                 .delete_topic(&resolved)
                 .await
                 .map(|deleted| {
+                    if let Some(quota) = &quota {
+                        quota.record(deleted.partitions.len());
+                    }
                     if version >= 6 {
                         result = std::mem::take(&mut result)
                             .with_name(Some(topic_name(&deleted.name)))
@@ -95,13 +108,17 @@ pub async fn handle(
         };
         if let Err((error, message)) = outcome {
             result = result.with_error_code(error.code());
-            if version >= 5 {
+            // Kafka leaves out a message that only repeats the error's own.
+            if version >= 5 && error != ResponseError::ThrottlingQuotaExceeded {
                 result = result.with_error_message(Some(StrBytes::from_string(message)));
             }
         }
         responses.push(result);
     }
-    DeleteTopicsResponse::default().with_responses(responses)
+    let throttle = quota.map_or(0, |quota| quota.throttle_ms());
+    DeleteTopicsResponse::default()
+        .with_responses(responses)
+        .with_throttle_time_ms(i32::try_from(throttle).unwrap_or(i32::MAX))
 }
 
 /// The answer to `request` failing with `code` for every topic, named as

@@ -12,7 +12,7 @@ use kafka_protocol::messages::{ApiKey, DescribeAclsRequest, DescribeAclsResponse
 use super::acls::{filter, not_authorized, security_disabled};
 use super::groups::str_bytes;
 use crate::broker::Broker;
-use crate::metadata::acls::{AclOperation, PatternType, ResourceType, CLUSTER_NAME};
+use crate::metadata::acls::{AclOperation, PatternType, ResourceType};
 use crate::server::context::RequestContext;
 
 pub async fn handle(
@@ -38,10 +38,7 @@ pub async fn handle(
         let (code, message) = security_disabled();
         return Ok(refused(code, message));
     }
-    if !context
-        .authz(broker)
-        .allows(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME)
-    {
+    if !context.may_on_cluster(broker, AclOperation::Describe) {
         return Ok(refused(
             ResponseError::ClusterAuthorizationFailed,
             not_authorized(ApiKey::DescribeAcls),

@@ -13,7 +13,7 @@ use kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse};
 use super::groups::str_bytes;
 use super::topic_name;
 use crate::broker::Broker;
-use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::metadata::acls::AclOperation;
 use crate::server::context::RequestContext;
 
 /// Total and available bytes of the file system holding `path`.
@@ -36,10 +36,7 @@ pub async fn handle(
     version: i16,
     context: &RequestContext,
 ) -> DescribeLogDirsResponse {
-    if !context
-        .authz(broker)
-        .allows(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME)
-    {
+    if !context.may_on_cluster(broker, AclOperation::Describe) {
         let response = DescribeLogDirsResponse::default();
         return match version >= 3 {
             true => response.with_error_code(ResponseError::ClusterAuthorizationFailed.code()),

@@ -21,7 +21,7 @@ use super::acls::not_authorized;
 use super::groups::str_bytes;
 use crate::broker::Broker;
 use crate::controller::quorum::describe;
-use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::metadata::acls::AclOperation;
 use crate::server::context::RequestContext;
 
 /// The metadata log's name in Kafka (KRaft).
@@ -33,10 +33,7 @@ pub async fn handle(
     version: i16,
     context: &RequestContext,
 ) -> DescribeQuorumResponse {
-    if !context
-        .authz(broker)
-        .allows(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME)
-    {
+    if !context.may_on_cluster(broker, AclOperation::Describe) {
         let code = ResponseError::ClusterAuthorizationFailed.code();
         let response = DescribeQuorumResponse::default().with_error_code(code);
         return match version >= 2 {

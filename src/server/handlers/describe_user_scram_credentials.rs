@@ -16,7 +16,7 @@ use kafka_protocol::messages::{
 use super::acls::not_authorized;
 use super::groups::str_bytes;
 use crate::broker::Broker;
-use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::metadata::acls::AclOperation;
 use crate::server::context::RequestContext;
 
 pub fn handle(
@@ -30,10 +30,7 @@ pub fn handle(
         .into_iter()
         .map(|u| u.name.to_string())
         .collect();
-    if !context
-        .authz(broker)
-        .allows(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME)
-    {
+    if !context.may_on_cluster(broker, AclOperation::Describe) {
         let code = ResponseError::ClusterAuthorizationFailed.code();
         let message = not_authorized(ApiKey::DescribeUserScramCredentials);
         // Kafka leaves the user names out of a refusal.

@@ -14,7 +14,7 @@ use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse};
 use super::groups::str_bytes;
 use super::topic_name;
 use crate::broker::Broker;
-use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::metadata::acls::AclOperation;
 use crate::server::context::RequestContext;
 
 const PREFERRED: i8 = 0;
@@ -28,10 +28,7 @@ pub async fn handle(
 ) -> ElectLeadersResponse {
     // ALTER on the cluster, else the request and every partition in it
     // are refused.
-    if !context
-        .authz(broker)
-        .allows(AclOperation::Alter, ResourceType::Cluster, CLUSTER_NAME)
-    {
+    if !context.may_on_cluster(broker, AclOperation::Alter) {
         let code = ResponseError::ClusterAuthorizationFailed.code();
         let message = super::acls::not_authorized(kafka_protocol::messages::ApiKey::ElectLeaders);
         let mut response = error_response(&request, version, code);

@@ -39,7 +39,9 @@ use crate::broker::Broker;
 use crate::error::KafkaError;
 use crate::log::txn_index::AbortedTxn;
 use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::metadata::MetadataImage;
 use crate::partition::{Isolation, Partition};
+use crate::quota::replication::{is_throttled, ReplicationQuota, Side};
 use crate::server::context::RequestContext;
 use crate::server::fetch_session::INVALID_SESSION_ID;
 use crate::types::{Offset, TopicPartition};
@@ -51,11 +53,12 @@ pub async fn handle(
     broker: &Arc<Broker>,
     mut request: FetchRequest,
     version: i16,
+    client_id: &str,
     context: &RequestContext,
 ) -> FetchResponse {
     let max_wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + max_wait;
-    let max_bytes = request.max_bytes.clamp(0, broker.config().fetch_max_bytes) as usize;
+    let mut max_bytes = request.max_bytes.clamp(0, broker.config().fetch_max_bytes) as usize;
     let min_bytes = (request.min_bytes.max(0) as usize).min(max_bytes);
     // A follower (replica id >= 0; in the replica state from v15) reads to
     // the log end and reports its progress with each fetch; consumers read
@@ -65,6 +68,18 @@ pub async fn handle(
         false => request.replica_id.0,
     };
     let replica = (replica_id >= 0).then_some(replica_id);
+    if replica.is_none() {
+        // A consumer under consumer_byte_rate gets no more than its quota
+        // allows over the whole span: more would be throttled, answered
+        // empty, and read again, forever.
+        let quotas = &broker.metadata().client_quotas;
+        if !quotas.is_empty() {
+            let client = crate::server::quotas::Client::new(&context.principal, client_id);
+            if let Some(cap) = broker.quotas().fetch_bytes_cap(quotas, &client) {
+                max_bytes = max_bytes.min(cap.max(0) as usize);
+            }
+        }
+    }
     // Followers need CLUSTER_ACTION (a client claiming a replica id must
     // not read past the high watermark, nor move it); consumers need READ
     // on each topic. Kafka answers both refusals per partition, with
@@ -160,6 +175,7 @@ pub async fn handle(
         find_divergences(&mut wanted).await;
         record_follower_progress(broker, &wanted, replica);
     }
+    let throttle = replica.and_then(|replica| LeaderThrottle::of(broker, replica));
 
     loop {
         // Register for wake-ups before reading, so data appended between the
@@ -172,15 +188,20 @@ pub async fn handle(
         for waiter in &mut waiters {
             waiter.as_mut().enable();
         }
-        let (topics, total_bytes, any_error) = read_all(&wanted, max_bytes, isolation).await;
+        let read = read_all(&wanted, max_bytes, isolation, throttle.as_ref()).await;
+        let (topics, total_bytes, any_error, metered) = read;
         let now = Instant::now();
         if total_bytes >= min_bytes || any_error || now >= deadline || waiters.is_empty() {
+            broker.leader_throttle().record(metered);
             return respond(broker, topics);
         }
         tokio::select! {
             _ = tokio::time::timeout(deadline - now, select_all(waiters)) => {}
             // Answer with what there is rather than hold up shutdown.
-            _ = broker.shutting_down() => return respond(broker, topics),
+            _ = broker.shutting_down() => {
+                broker.leader_throttle().record(metered);
+                return respond(broker, topics);
+            }
         }
     }
 }
@@ -300,12 +321,52 @@ fn resolve(broker: &Broker, topics: &[FetchTopic]) -> Wanted {
         .collect()
 }
 
-/// Reads every wanted partition within the response budget `max_bytes`.
+/// A follower's fetch under `leader.replication.throttled.rate`: the
+/// replicas its topics throttle on this leader, while out of the ISR, get
+/// no records once the rate is used up.
+struct LeaderThrottle<'a> {
+    quota: &'a ReplicationQuota,
+    bound: u64,
+    replica: i32,
+    node_id: i32,
+    image: Arc<MetadataImage>,
+}
+
+impl<'a> LeaderThrottle<'a> {
+    /// `None` without a leader rate set on this broker.
+    fn of(broker: &'a Broker, replica: i32) -> Option<LeaderThrottle<'a>> {
+        let quota = broker.leader_throttle();
+        let node_id = broker.config().node_id;
+        let bound = quota.bound(&broker.controller().broker_configs(), node_id)?;
+        Some(LeaderThrottle {
+            quota,
+            bound,
+            replica,
+            node_id,
+            image: broker.metadata(),
+        })
+    }
+
+    fn applies(&self, topic_partition: &TopicPartition, partition: &Partition) -> bool {
+        self.image
+            .topic(&topic_partition.topic)
+            .is_some_and(|topic| {
+                let (p, node) = (topic_partition.partition, self.node_id);
+                is_throttled(&topic.configs, Side::Leader, p, node)
+                    && !partition.in_sync_replicas().contains(&self.replica)
+            })
+    }
+}
+
+/// Reads every wanted partition within the response budget `max_bytes`;
+/// answers also the bytes read for throttled replicas.
 async fn read_all(
     wanted: &Wanted,
     max_bytes: usize,
     isolation: Isolation,
-) -> (Vec<FetchableTopicResponse>, usize, bool) {
+    throttle: Option<&LeaderThrottle<'_>>,
+) -> (Vec<FetchableTopicResponse>, usize, bool, usize) {
+    let mut metered = 0;
     let read_committed = isolation == Isolation::ReadCommitted;
     let mut topics: Vec<FetchableTopicResponse> = Vec::new();
     let mut budget = ResponseBudget::new(max_bytes);
@@ -352,6 +413,12 @@ async fn read_all(
                             .with_end_offset(end.value()),
                     );
                 } else if let Some(limit) = budget.limit(fetch.partition_max_bytes) {
+                    let throttled = throttle.filter(|t| t.applies(topic_partition, partition));
+                    if throttled.is_some_and(|t| t.quota.holds_back(t.bound)) {
+                        // Answered as caught up for now: no records.
+                        push_partition(&mut topics, topic_partition, data);
+                        continue;
+                    }
                     let read = partition.read(Offset(fetch.fetch_offset), limit, isolation);
                     match read.await {
                         Ok(mut fetched) => {
@@ -360,6 +427,9 @@ async fn read_all(
                                 // only the first partition with data may do that.
                                 fetched.records = Vec::new();
                                 fetched.aborted.clear();
+                            }
+                            if throttled.is_some() {
+                                metered += fetched.records.len();
                             }
                             let aborted = read_committed
                                 .then(|| fetched.aborted.iter().map(aborted_transaction).collect());
@@ -378,18 +448,26 @@ async fn read_all(
                 }
             }
         }
-        match topics.last_mut() {
-            Some(last) if last.topic.as_str() == topic_partition.topic => {
-                last.partitions.push(data)
-            }
-            _ => topics.push(
-                FetchableTopicResponse::default()
-                    .with_topic(topic_name(&topic_partition.topic))
-                    .with_partitions(vec![data]),
-            ),
-        }
+        push_partition(&mut topics, topic_partition, data);
     }
-    (topics, budget.used, any_error)
+    (topics, budget.used, any_error, metered)
+}
+
+/// Adds a partition's answer under its topic (wanted partitions come
+/// grouped by topic).
+fn push_partition(
+    topics: &mut Vec<FetchableTopicResponse>,
+    topic_partition: &TopicPartition,
+    data: PartitionData,
+) {
+    match topics.last_mut() {
+        Some(last) if last.topic.as_str() == topic_partition.topic => last.partitions.push(data),
+        _ => topics.push(
+            FetchableTopicResponse::default()
+                .with_topic(topic_name(&topic_partition.topic))
+                .with_partitions(vec![data]),
+        ),
+    }
 }
 
 /// What is left of a response's size limit as partitions are read.

@@ -16,7 +16,7 @@ use kafka_protocol::messages::{
 use super::groups::str_bytes;
 use super::topic_name;
 use crate::broker::Broker;
-use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::metadata::acls::AclOperation;
 use crate::metadata::{PartitionImage, TopicImage};
 use crate::server::context::RequestContext;
 
@@ -25,10 +25,7 @@ pub async fn handle(
     request: ListPartitionReassignmentsRequest,
     context: &RequestContext,
 ) -> ListPartitionReassignmentsResponse {
-    if !context
-        .authz(broker)
-        .allows(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME)
-    {
+    if !context.may_on_cluster(broker, AclOperation::Describe) {
         return error_response(ResponseError::ClusterAuthorizationFailed.code())
             .with_error_message(Some(str_bytes(super::acls::not_authorized(
                 ApiKey::ListPartitionReassignments,

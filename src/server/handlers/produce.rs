@@ -116,6 +116,16 @@ pub async fn handle(
 
 /// The response, or for acks=0 nothing — or the connection closed if a
 /// partition failed, so that the client refreshes its metadata.
+/// Whether `response` says the partition's records were appended.
+pub fn appended(response: &ProduceResponse, topic: &str, partition: i32) -> bool {
+    response
+        .responses
+        .iter()
+        .filter(|t| t.name.as_str() == topic)
+        .flat_map(|t| t.partition_responses.iter())
+        .any(|p| p.index == partition && p.error_code == 0)
+}
+
 fn answer(acks: i16, response: ProduceResponse) -> Reply {
     if acks != 0 {
         return Reply::Send(Box::new(ResponseKind::Produce(response)));

@@ -11,7 +11,7 @@ use kafka_protocol::messages::{ApiKey, UnregisterBrokerRequest, UnregisterBroker
 
 use super::groups::str_bytes;
 use crate::broker::Broker;
-use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::metadata::acls::AclOperation;
 use crate::server::context::RequestContext;
 
 pub async fn handle(
@@ -19,10 +19,7 @@ pub async fn handle(
     request: UnregisterBrokerRequest,
     context: &RequestContext,
 ) -> UnregisterBrokerResponse {
-    if !context
-        .authz(broker)
-        .allows(AclOperation::Alter, ResourceType::Cluster, CLUSTER_NAME)
-    {
+    if !context.may_on_cluster(broker, AclOperation::Alter) {
         return error_response(ResponseError::ClusterAuthorizationFailed.code())
             .with_error_message(Some(str_bytes(super::acls::not_authorized(
                 ApiKey::UnregisterBroker,

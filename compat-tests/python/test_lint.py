@@ -1,0 +1,195 @@
+"""The client-behaviour linter (issue 13 point 4): `GET /lint` names, per
+client id, what a Kafka expert would flag in review — each rule fired by a
+real client misconfigured on purpose, and silent for a well-behaved one
+beside it:
+- confluent-kafka without idempotence, whose request is cut after the
+  append: it retries and the batch lands twice (`non-idempotent-retry`);
+  an idempotent one through the same fault does not;
+- kafka-python committing past the high watermark and then backwards
+  (`commit-beyond-high-watermark`, `commit-went-backwards`); a
+  confluent-kafka consumer committing what it read does not;
+- kafka-python with `metadata_max_age_ms=10` (`metadata-storm`); a
+  confluent-kafka producer with defaults does not;
+- a confluent-kafka transactional producer that never ends its
+  transaction (`transaction-timed-out`); one that commits does not;
+and a `--dev` broker prints the findings when it stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import kafka
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka import TopicPartition as CKTopicPartition
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from conftest import FaultPlane, free_port, wait_until
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def start(broker_factory, **overrides):
+    port = free_port()
+    broker = broker_factory(**{"admin.listener": f"127.0.0.1:{port}",
+                               "admin.fault.plane.enable": "true", **overrides})
+    return broker, FaultPlane(port)
+
+
+def findings(plane: FaultPlane, client_id: str) -> dict[str, dict]:
+    status, found = plane.call("GET", "/lint")
+    assert status == 200, (status, found)
+    return {f["rule"]: f for f in found if f["client_id"] == client_id}
+
+
+def read_values(bootstrap: str, topic: str) -> list[bytes]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "lint-reader",
+                         "enable.partition.eof": True, "enable.auto.commit": False})
+    consumer.assign([CKTopicPartition(topic, 0, 0)])
+    values, deadline = [], time.time() + 20
+    while time.time() < deadline:
+        message = consumer.poll(0.5)
+        if message is None:
+            continue
+        if message.error():
+            break
+        values.append(message.value())
+    consumer.close()
+    return values
+
+
+def test_a_retry_without_idempotence_that_duplicates_is_found(broker_factory, topic):
+    broker, plane = start(broker_factory)
+
+    def produce(client_id: str, idempotent: bool, values: list[bytes]):
+        plane.arm(api="Produce", client_id=client_id, action="disconnect", count=1)
+        producer = Producer({"bootstrap.servers": broker.bootstrap, "client.id": client_id,
+                             "enable.idempotence": idempotent, "acks": "all",
+                             "retry.backoff.ms": 50})
+        errors = []
+        for value in values:
+            producer.produce(topic, value=value, partition=0,
+                             on_delivery=lambda err, msg: errors.append(err))
+        assert producer.flush(30) == 0
+        assert errors == [None] * len(values), errors
+
+    produce("careless", False, [b"c1", b"c2"])
+    produce("careful", True, [b"i1", b"i2"])
+    values = read_values(broker.bootstrap, topic)
+    assert values.count(b"c1") == 2, ("the retry duplicated the batch", values)
+    assert values.count(b"i1") == 1, values
+    found = findings(plane, "careless")
+    assert set(found) == {"non-idempotent-retry"}, found
+    assert found["non-idempotent-retry"]["evidence"]["duplicates"] >= 1
+    assert found["non-idempotent-retry"]["evidence"]["examples"][0]["topic"] == topic
+    assert "enable.idempotence=true" in found["non-idempotent-retry"]["fix"]
+    assert findings(plane, "careful") == {}
+
+
+def test_commits_past_the_high_watermark_and_backwards_are_found(broker_factory, topic):
+    broker, plane = start(broker_factory)
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(10):
+        producer.produce(topic, value=f"v{i}".encode(), partition=0)
+    assert producer.flush(30) == 0
+
+    wrong = kafka.KafkaConsumer(bootstrap_servers=broker.bootstrap, client_id="wrong-offsets",
+                                group_id="lint-wrong", enable_auto_commit=False)
+    tp = TopicPartition(topic, 0)
+    wrong.assign([tp])
+    wrong.commit({tp: OffsetAndMetadata(110, "", -1)})
+    wrong.commit({tp: OffsetAndMetadata(4, "", -1)})
+    wrong.close()
+
+    right = Consumer({"bootstrap.servers": broker.bootstrap, "client.id": "right-offsets",
+                      "group.id": "lint-right", "enable.auto.commit": False,
+                      "auto.offset.reset": "earliest"})
+    right.subscribe([topic])
+    read = 0
+    deadline = time.time() + 30
+    while read < 10 and time.time() < deadline:
+        message = right.poll(0.5)
+        if message is not None and not message.error():
+            read += 1
+            right.commit(message, asynchronous=False)
+    right.close()
+    assert read == 10
+
+    found = findings(plane, "wrong-offsets")
+    assert set(found) == {"commit-beyond-high-watermark", "commit-went-backwards"}, found
+    beyond = found["commit-beyond-high-watermark"]["evidence"]["examples"][0]
+    assert (beyond["offset"], beyond["high_watermark"], beyond["group"]) == (110, 10, "lint-wrong")
+    back = found["commit-went-backwards"]["evidence"]["examples"][0]
+    assert (back["from"], back["to"]) == (110, 4)
+    assert findings(plane, "right-offsets") == {}
+
+
+def test_a_metadata_storm_is_found(broker_factory, topic):
+    broker, plane = start(broker_factory)
+    stormy = kafka.KafkaProducer(bootstrap_servers=broker.bootstrap, client_id="stormy",
+                                 metadata_max_age_ms=10)
+    calm = Producer({"bootstrap.servers": broker.bootstrap, "client.id": "calm"})
+    stormy.send(topic, b"s").get(timeout=10)
+    calm.produce(topic, value=b"c")
+    calm.flush(10)
+    deadline = time.time() + 3.5
+    while time.time() < deadline:
+        calm.poll(0.1)
+    wait_until(lambda: "metadata-storm" in findings(plane, "stormy"), timeout=30,
+               what="the storm found")
+    stormy.close()
+    storm = findings(plane, "stormy")["metadata-storm"]
+    assert storm["evidence"]["requests"] >= 10 and storm["evidence"]["seconds"] >= 2, storm
+    assert "metadata.max.age.ms" in storm["fix"]
+    assert findings(plane, "calm") == {}
+
+
+def test_a_transaction_left_open_until_its_timeout_is_found(broker_factory, topic):
+    broker, plane = start(
+        broker_factory, **{"transaction.abort.timed.out.transaction.cleanup.interval.ms": "200"})
+    done = Producer({"bootstrap.servers": broker.bootstrap, "client.id": "finisher",
+                     "transactional.id": "lint-finisher"})
+    done.init_transactions(30)
+    done.begin_transaction()
+    done.produce(topic, value=b"committed", partition=0)
+    done.commit_transaction(30)
+
+    left = Producer({"bootstrap.servers": broker.bootstrap, "client.id": "forgetful",
+                     "transactional.id": "lint-forgetful", "transaction.timeout.ms": 1000})
+    left.init_transactions(30)
+    left.begin_transaction()
+    left.produce(topic, value=b"never committed", partition=0)
+    assert left.flush(30) == 0
+    wait_until(lambda: "transaction-timed-out" in findings(plane, "forgetful"), timeout=30,
+               what="the open transaction found")
+    timed_out = findings(plane, "forgetful")["transaction-timed-out"]
+    assert timed_out["evidence"]["transactions"] == [
+        {"transactional_id": "lint-forgetful", "timeout_ms": 1000}]
+    assert findings(plane, "finisher") == {}
+
+
+def test_a_dev_broker_prints_its_findings_when_it_stops(tmp_path):
+    binary = os.environ.get("GREGOR_BIN", "target/debug/gregor")
+    port = free_port()
+    proc = subprocess.Popen([binary, "broker", "--dev", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == f"localhost:{port}"
+        consumer = kafka.KafkaConsumer(bootstrap_servers=f"127.0.0.1:{port}",
+                                       client_id="dev-wrong", group_id="dev-lint",
+                                       enable_auto_commit=False)
+        tp = TopicPartition("dev-lint", 0)
+        producer = kafka.KafkaProducer(bootstrap_servers=f"127.0.0.1:{port}")
+        producer.send("dev-lint", b"x", partition=0).get(timeout=10)
+        producer.close()
+        consumer.assign([tp])
+        consumer.commit({tp: OffsetAndMetadata(50, "", -1)})
+        consumer.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert "gregor lint: 1 finding(s)" in stderr, stderr[-3000:]
+    assert "[commit-beyond-high-watermark] client 'dev-wrong'" in stderr, stderr[-3000:]
