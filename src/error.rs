@@ -49,7 +49,9 @@ impl KafkaError for LogError {
                 ResponseError::TransactionCoordinatorFenced
             }
             LogError::ControlBatchFromClient => ResponseError::InvalidRecord,
-            LogError::NotLeader => ResponseError::NotLeaderOrFollower,
+            LogError::NotLeader | LogError::StaleReplicaFetch { .. } => {
+                ResponseError::NotLeaderOrFollower
+            }
             LogError::NotReplicated(_) => ResponseError::NotEnoughReplicas,
             LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
             // Only a replica fetcher meets it; Kafka has no code for it either.

@@ -50,6 +50,10 @@ pub enum LogError {
     /// Appends as leader on a broker that does not lead the partition.
     #[error("this broker is not the partition's leader")]
     NotLeader,
+    /// A replica fetch made at `fetched_at` answered after this broker
+    /// became the leader or followed a newer epoch: dropped.
+    #[error("replica fetch made at leader epoch {fetched_at} is stale")]
+    StaleReplicaFetch { fetched_at: i32 },
     /// A write that must reach the ISR (coordinator records, markers) did
     /// not in time.
     #[error("the in-sync replicas did not confirm the write: {0}")]

@@ -241,6 +241,12 @@ impl Partition {
 
     /// Becomes (or stays) the leader at `leader_epoch`. A new epoch starts
     /// follower tracking afresh; the same epoch only takes the new ISR.
+    ///
+    /// The role changes and the epoch's start is written under the log
+    /// lock (taken before the role lock, as publishing offsets takes
+    /// them): a replica fetch still in flight from the follower days checks
+    /// its epoch under that lock and cannot land after the epoch began,
+    /// and no append of this epoch lands before its start is recorded.
     pub fn become_leader(
         &self,
         node_id: i32,
@@ -249,7 +255,8 @@ impl Partition {
         isr: Vec<i32>,
         partition_epoch: i32,
     ) {
-        let new_epoch = {
+        {
+            let log = &mut *self.lock_log();
             let mut role = self.lock_role();
             let new_epoch = match &mut *role {
                 Role::Leader(state) if self.leader_epoch() == leader_epoch => {
@@ -262,24 +269,21 @@ impl Partition {
                         replicas,
                         isr,
                         partition_epoch,
-                        self.log_end_offset(),
+                        log.log_end_offset(),
                     ));
                     true
                 }
             };
             self.leader_epoch.store(leader_epoch.0, Ordering::Release);
-            new_epoch
-        };
-        // The log lock is taken outside the role lock: publishing offsets
-        // takes them the other way round.
-        if new_epoch {
-            let log = &mut *self.lock_log();
-            if let Err(error) = log.assign_epoch_start(leader_epoch) {
-                tracing::warn!(partition = %self.topic_partition, %error,
-                               "cannot record the new leader epoch");
+            drop(role);
+            if new_epoch {
+                if let Err(error) = log.assign_epoch_start(leader_epoch) {
+                    tracing::warn!(partition = %self.topic_partition, %error,
+                                   "cannot record the new leader epoch");
+                }
+                self.latest_epoch
+                    .store(log.latest_epoch().map_or(-1, |e| e.0), Ordering::Release);
             }
-            self.latest_epoch
-                .store(log.latest_epoch().map_or(-1, |e| e.0), Ordering::Release);
         }
         self.refresh_watermarks();
     }
@@ -465,34 +469,66 @@ impl Partition {
         self.refresh_watermarks();
     }
 
-    /// Follower: appends batches fetched from the leader, byte for byte.
+    /// Follower: appends batches fetched from the leader at
+    /// `leader_epoch`, byte for byte.
     pub async fn append_as_follower(
         self: &Arc<Self>,
         records: bytes::Bytes,
+        leader_epoch: LeaderEpoch,
     ) -> Result<(), LogError> {
-        if self.is_leader() {
-            return Err(LogError::NotLeader);
-        }
-        self.changing_log(move |log| log.append_as_follower(&records))
-            .await?;
+        let partition = Arc::clone(self);
+        self.changing_log(move |log| {
+            partition.following_at(leader_epoch)?;
+            log.append_as_follower(&records)
+        })
+        .await?;
         self.new_data.notify_waiters();
         Ok(())
     }
 
     /// Follower: drops the log from `offset` on (it diverged from the
-    /// leader's there).
-    pub async fn truncate_to(self: &Arc<Self>, offset: Offset) -> Result<(), LogError> {
-        self.changing_log(move |log| log.truncate_to(offset)).await
+    /// leader's there), as the leader at `leader_epoch` said.
+    pub async fn truncate_to(
+        self: &Arc<Self>,
+        offset: Offset,
+        leader_epoch: LeaderEpoch,
+    ) -> Result<(), LogError> {
+        let partition = Arc::clone(self);
+        self.changing_log(move |log| {
+            partition.following_at(leader_epoch)?;
+            log.truncate_to(offset)
+        })
+        .await
     }
 
     /// Follower: empties the log and restarts it at `offset` (the leader's
-    /// log start, past everything held here).
+    /// log start, past everything held here), as the leader at
+    /// `leader_epoch` said.
     pub async fn truncate_fully_and_start_at(
         self: &Arc<Self>,
         offset: Offset,
+        leader_epoch: LeaderEpoch,
     ) -> Result<(), LogError> {
-        self.changing_log(move |log| log.truncate_fully_and_start_at(offset))
-            .await
+        let partition = Arc::clone(self);
+        self.changing_log(move |log| {
+            partition.following_at(leader_epoch)?;
+            log.truncate_fully_and_start_at(offset)
+        })
+        .await
+    }
+
+    /// Checked under the log lock before a replica fetch changes the log:
+    /// this broker still follows at the epoch the fetch was made at. A
+    /// fetch answered after this broker became the leader (or followed a
+    /// newer one) must not touch the log: its records or truncation would
+    /// land inside the new epoch, under offsets already counted for it.
+    fn following_at(&self, leader_epoch: LeaderEpoch) -> Result<(), LogError> {
+        match &*self.lock_role() {
+            Role::Follower { .. } if self.leader_epoch() == leader_epoch => Ok(()),
+            _ => Err(LogError::StaleReplicaFetch {
+                fetched_at: leader_epoch.0,
+            }),
+        }
     }
 
     /// Leader: where the given epoch ends in this log (Kafka's
@@ -863,6 +899,37 @@ mod tests {
             Err(LogError::NotLeader)
         ));
         assert_eq!(partition.log_end_offset(), Offset(2));
+    }
+
+    #[tokio::test]
+    async fn a_replica_fetch_answered_after_the_epoch_moved_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let partition = partition(dir.path());
+        partition.become_follower(2, LeaderEpoch(2));
+        partition
+            .append_as_follower(sample_batch(2).into(), LeaderEpoch(2))
+            .await
+            .unwrap();
+        assert_eq!(partition.log_end_offset(), Offset(2));
+        // Made at epoch 2, answered once this broker leads at epoch 3.
+        partition.become_leader(1, LeaderEpoch(3), vec![1, 2], vec![1, 2], 1);
+        let stale = LeaderEpoch(2);
+        assert!(matches!(
+            partition.truncate_to(Offset(0), stale).await,
+            Err(LogError::StaleReplicaFetch { fetched_at: 2 })
+        ));
+        assert!(partition
+            .append_as_follower(sample_batch(2).into(), stale)
+            .await
+            .is_err());
+        // ... or once it follows a newer epoch.
+        partition.become_follower(2, LeaderEpoch(4));
+        assert!(partition
+            .truncate_fully_and_start_at(Offset(10), stale)
+            .await
+            .is_err());
+        assert_eq!(partition.log_end_offset(), Offset(2));
+        assert_eq!(partition.latest_epoch(), Some(LeaderEpoch(3)));
     }
 
     #[tokio::test]

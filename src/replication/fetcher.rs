@@ -220,7 +220,10 @@ impl Fetcher {
         let mut fine = false;
         for (topic_partition, partition) in followed.iter() {
             // Held back from this fetch, or its epoch moved since.
-            if epochs.get(topic_partition) != Some(&partition.leader_epoch()) {
+            let Some(&fetched_at) = epochs.get(topic_partition) else {
+                continue;
+            };
+            if fetched_at != partition.leader_epoch() {
                 continue;
             }
             let Some(data) = by_name
@@ -239,7 +242,10 @@ impl Fetcher {
                 let bytes = data.records.as_ref().map_or(0, |records| records.len());
                 self.throttle.record(bytes);
             }
-            match self.apply_partition(topic_partition, partition, data).await {
+            match self
+                .apply_partition(topic_partition, partition, fetched_at, data)
+                .await
+            {
                 Ok(()) => fine = true,
                 Err(error) => {
                     debug!(partition = %topic_partition, leader = self.leader.node_id, %error,
@@ -254,6 +260,7 @@ impl Fetcher {
         &self,
         topic_partition: &TopicPartition,
         partition: &Arc<Partition>,
+        fetched_at: LeaderEpoch,
         data: &PartitionData,
     ) -> Result<(), String> {
         let error = ResponseError::try_from_code(data.error_code);
@@ -267,7 +274,7 @@ impl Fetcher {
                     warn!(partition = %topic_partition, start = %leader_start,
                           "follower behind the leader's log start: starting over there");
                     return partition
-                        .truncate_fully_and_start_at(leader_start)
+                        .truncate_fully_and_start_at(leader_start, fetched_at)
                         .await
                         .map_err(|e| e.to_string());
                 }
@@ -291,22 +298,26 @@ impl Fetcher {
             info!(partition = %topic_partition, epoch, end_offset = %target,
                   "log diverges from the leader's: truncating");
             return partition
-                .truncate_to(target)
+                .truncate_to(target, fetched_at)
                 .await
                 .map_err(|e| e.to_string());
         }
         let records = data.records.clone().unwrap_or_default();
         if !records.is_empty() {
-            append(partition, records).await?;
+            append(partition, records, fetched_at).await?;
         }
         partition.set_leader_high_watermark(Offset(data.high_watermark));
         Ok(())
     }
 }
 
-async fn append(partition: &Arc<Partition>, records: Bytes) -> Result<(), String> {
+async fn append(
+    partition: &Arc<Partition>,
+    records: Bytes,
+    epoch: LeaderEpoch,
+) -> Result<(), String> {
     partition
-        .append_as_follower(records)
+        .append_as_follower(records, epoch)
         .await
         .map_err(|error| error.to_string())
 }

@@ -240,11 +240,16 @@ async fn find_divergences(wanted: &mut Wanted) {
 
 /// A follower's fetch offsets are its log end offsets: the leader's ISR
 /// and high watermark move with them. A diverging follower (its last
-/// fetched epoch ends before its fetch offset here) is not counted.
+/// fetched epoch ends before its fetch offset here) is not counted, nor
+/// one fetching at another leader epoch (refused with FENCED_LEADER_EPOCH
+/// or UNKNOWN_LEADER_EPOCH when read), as Kafka validates the epoch before
+/// it updates a follower's state.
 fn record_follower_progress(broker: &Arc<Broker>, wanted: &Wanted, replica: i32) {
     for (fetch, partition) in wanted {
         let Some(partition) = partition else { continue };
-        if !partition.is_leader() || fetch.diverged.is_some() {
+        let other_epoch = fetch.current_leader_epoch >= 0
+            && fetch.current_leader_epoch != partition.leader_epoch().value();
+        if !partition.is_leader() || fetch.diverged.is_some() || other_epoch {
             continue;
         }
         if let Some(proposal) = partition.record_follower_fetch(replica, Offset(fetch.fetch_offset))
