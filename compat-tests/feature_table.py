@@ -484,6 +484,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_clients_see_a_3_6_broker"),
          on(JAVA, VERSIONS, KIP848, CLASSIC) + on(CK, VERSIONS, PRODUCE, CLASSIC)),
         (names("test_an_unknown_release_stops_start_up"), on(GCLI, OPERATIONS)),
+        (names("test_kafka_4_0_and_4_1_are_emulated"),
+         on(TOOLS, VERSIONS) + on(CK, VERSIONS, KIP848) + on(KP, VERSIONS, CLASSIC)),
     ],
     "test_time_travel.py": [
         (names("test_a_dead_members_session_expires_when_the_clock_passes_it"),
@@ -499,6 +501,11 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_commits_past_the_high_watermark_and_backwards_are_found",
                "test_a_metadata_storm_is_found"), on((KP, CK, HTTP), FAULTS)),
         (names("test_a_dev_broker_prints_its_findings_when_it_stops"), on(KP, OPERATIONS)),
+        (names("test_a_heartbeat_storm_is_found",
+               "test_a_consumer_that_polls_too_slowly_for_its_group_is_found"),
+         on((CK, KP), CLASSIC, FAULTS) + on(HTTP, FAULTS)),
+        (names("test_clients_on_api_versions_kafka_4_removed_are_found"),
+         on((KCAT, KP), VERSIONS, FAULTS) + on(CK, PRODUCE) + on(HTTP, FAULTS)),
     ],
     "test_features.py": [
         (names("test_kafka_features_and_franz_go_update_and_describe_features"),

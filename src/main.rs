@@ -44,7 +44,7 @@ enum Command {
         #[arg(long, requires = "dev")]
         brokers: Option<usize>,
         /// Advertise and accept only the API versions of this Kafka release
-        /// (3.0 to 3.9, or 4.4: gregor's own), to test an application
+        /// (3.0 to 4.3, or 4.4: gregor's own), to test an application
         /// against the Kafka its production runs.
         #[arg(long = "emulate-kafka", value_name = "RELEASE")]
         emulate_kafka: Option<String>,

@@ -12,6 +12,14 @@ beside it:
   confluent-kafka producer with defaults does not;
 - a confluent-kafka transactional producer that never ends its
   transaction (`transaction-timed-out`); one that commits does not;
+- confluent-kafka and kafka-python consumers with `heartbeat.interval.ms`
+  20 (`heartbeat-storm`); one with the defaults does not;
+- confluent-kafka and kafka-python consumers that pause longer than their
+  `max.poll.interval.ms` between polls: each leaves its group and rejoins
+  (`rebalance-storm`); a consumer that polls steadily does not;
+- kcat with `broker.version.fallback=0.9.0` and kafka-python with
+  `api_version=(0, 10, 1)` send Produce versions Kafka 4 removed
+  (`removed-api-version`); confluent-kafka with the defaults does not;
 and a `--dev` broker prints the findings when it stops."""
 
 from __future__ import annotations
@@ -169,6 +177,120 @@ def test_a_transaction_left_open_until_its_timeout_is_found(broker_factory, topi
     assert timed_out["evidence"]["transactions"] == [
         {"transactional_id": "lint-forgetful", "timeout_ms": 1000}]
     assert findings(plane, "finisher") == {}
+
+
+def poll_for(consumer, seconds: float) -> int:
+    """Polls a consumer (either library) for `seconds`; records read."""
+    read, deadline = 0, time.time() + seconds
+    while time.time() < deadline:
+        if isinstance(consumer, Consumer):
+            message = consumer.poll(0.1)
+            read += message is not None and not message.error()
+        else:
+            read += sum(len(v) for v in consumer.poll(timeout_ms=100).values())
+    return read
+
+
+def test_a_heartbeat_storm_is_found(broker_factory, topic):
+    broker, plane = start(broker_factory)
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    producer.produce(topic, value=b"x")
+    assert producer.flush(30) == 0
+    common = {"bootstrap.servers": broker.bootstrap, "auto.offset.reset": "earliest"}
+    stormy = Consumer({**common, "client.id": "hasty-librdkafka", "group.id": "lint-hb-1",
+                       "heartbeat.interval.ms": 20})
+    calm = Consumer({**common, "client.id": "calm-librdkafka", "group.id": "lint-hb-2"})
+    python = kafka.KafkaConsumer(topic, bootstrap_servers=broker.bootstrap,
+                                 client_id="hasty-python", group_id="lint-hb-3",
+                                 heartbeat_interval_ms=20)
+    for consumer in (stormy, calm):
+        consumer.subscribe([topic])
+    # Joining takes group.initial.rebalance.delay.ms (3 s); then 3 s more.
+    deadline = time.time() + 7
+    while time.time() < deadline:
+        for consumer in (stormy, calm, python):
+            poll_for(consumer, 0.2)
+    for consumer in (stormy, calm, python):
+        consumer.close()
+    for client_id, group in (("hasty-librdkafka", "lint-hb-1"), ("hasty-python", "lint-hb-3")):
+        storm = findings(plane, client_id).get("heartbeat-storm")
+        assert storm is not None, (client_id, findings(plane, client_id))
+        member = storm["evidence"]["members"][0]
+        assert member["group"] == group and member["heartbeats"] >= 6, storm
+        assert "heartbeat.interval.ms" in storm["fix"]
+    assert findings(plane, "calm-librdkafka") == {}
+
+
+def test_a_consumer_that_polls_too_slowly_for_its_group_is_found(broker_factory, topic):
+    # Short timeouts make each pause outlast max.poll.interval.ms.
+    broker, plane = start(broker_factory, **{"group.min.session.timeout.ms": "500"})
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(30):
+        producer.produce(topic, value=f"r{i}".encode())
+    assert producer.flush(30) == 0
+    common = {"bootstrap.servers": broker.bootstrap, "auto.offset.reset": "earliest"}
+    slow = Consumer({**common, "client.id": "slow-librdkafka", "group.id": "lint-slow-1",
+                     "session.timeout.ms": 1000, "max.poll.interval.ms": 1000,
+                     "heartbeat.interval.ms": 300})
+    steady = Consumer({**common, "client.id": "steady-librdkafka", "group.id": "lint-steady",
+                       "session.timeout.ms": 1000, "max.poll.interval.ms": 1000,
+                       "heartbeat.interval.ms": 300})
+    python = kafka.KafkaConsumer(topic, bootstrap_servers=broker.bootstrap,
+                                 client_id="slow-python", group_id="lint-slow-2",
+                                 session_timeout_ms=1000, max_poll_interval_ms=1000,
+                                 heartbeat_interval_ms=300, auto_offset_reset="earliest")
+    slow.subscribe([topic])
+    steady.subscribe([topic])
+    for _ in range(3):
+        # Polls that join, then a pause longer than max.poll.interval.ms
+        # (the steady consumer keeps polling through it).
+        for _ in range(10):
+            for consumer in (slow, python, steady):
+                poll_for(consumer, 0.1)
+        pause = time.time() + 2.5
+        while time.time() < pause:
+            poll_for(steady, 0.1)
+    for _ in range(10):
+        for consumer in (slow, python, steady):
+            poll_for(consumer, 0.1)
+    for consumer in (slow, steady, python):
+        consumer.close()
+    for client_id, group in (("slow-librdkafka", "lint-slow-1"), ("slow-python", "lint-slow-2")):
+        storm = findings(plane, client_id).get("rebalance-storm")
+        assert storm is not None, (client_id, findings(plane, client_id))
+        assert storm["evidence"]["rejoins"] + storm["evidence"]["expelled"] >= 2, storm
+        example = storm["evidence"]["examples"][0]
+        assert example["group"] == group and example["max_poll_interval_ms"] == 1000, storm
+        assert "max.poll.interval.ms" in storm["fix"]
+    # (Its 300 ms heartbeats are a heartbeat storm, rightly.)
+    assert "rebalance-storm" not in findings(plane, "steady-librdkafka")
+
+
+def test_clients_on_api_versions_kafka_4_removed_are_found(broker_factory, topic):
+    broker, plane = start(broker_factory)
+    kcat = subprocess.run(
+        ["kcat", "-P", "-b", broker.bootstrap, "-t", topic, "-p", "0",
+         "-X", "client.id=old-kcat", "-X", "api.version.request=false",
+         "-X", "broker.version.fallback=0.9.0", "-X", "message.timeout.ms=3000"],
+        input=b"old\n", capture_output=True, timeout=60)
+    assert kcat.returncode != 0, "gregor refuses Produce v0-2, as Kafka 4 does"
+    old_python = kafka.KafkaProducer(bootstrap_servers=broker.bootstrap, client_id="old-python",
+                                     api_version=(0, 10, 1), max_block_ms=3000,
+                                     request_timeout_ms=2000, retries=0)
+    with pytest.raises(kafka.errors.KafkaError):
+        old_python.send(topic, b"old", partition=0).get(timeout=10)
+    old_python.close(timeout=5)
+    current = Producer({"bootstrap.servers": broker.bootstrap, "client.id": "current"})
+    current.produce(topic, value=b"new", partition=0)
+    assert current.flush(10) == 0
+
+    kcat_found = findings(plane, "old-kcat")["removed-api-version"]
+    assert set(kcat_found["evidence"]["requests"]) <= {"Produce v0", "Produce v1", "Produce v2"}
+    assert kcat_found["evidence"]["requests"], kcat_found
+    python_found = findings(plane, "old-python")["removed-api-version"]
+    assert python_found["evidence"]["requests"].get("Produce v2", 0) >= 1, python_found
+    assert "api.version.request" in python_found["fix"]
+    assert findings(plane, "current") == {}
 
 
 def test_a_dev_broker_prints_its_findings_when_it_stops(tmp_path):

@@ -10,6 +10,10 @@ tested against the Kafka its production runs:
 - the Java consumer with `group.protocol=consumer` is refused as by a 3.6
   broker, and with the classic protocol it works; librdkafka produces and
   consumes at 3.6's versions;
+- Kafka 4.0 and 4.1 (from their schemas too): Kafka's tool sees KIP-896's
+  floors, Produce up to v12 on 4.0 and v13 on 4.1, OffsetCommit without
+  topic ids (v9); librdkafka's KIP-848 consumer and kafka-python read what
+  was produced to a 4.0;
 - an unknown release stops start-up with the list of known ones."""
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 
 import pytest
 from confluent_kafka import Consumer, Producer
@@ -124,6 +129,48 @@ def test_clients_see_a_3_6_broker(kafka_3_6):
             values.append(message.value())
     consumer.close()
     assert values == [f"v{i}".encode() for i in range(5)]
+
+
+def test_kafka_4_0_and_4_1_are_emulated():
+    from kafka import KafkaConsumer
+
+    kafka_4_0 = Emulating("4.0")
+    try:
+        seen = api_versions(kafka_4_0.bootstrap)
+        # Produce's advertised floor stays 0 for librdkafka (KAFKA-18659).
+        assert seen["Produce"] == "0 to 12 [usable: 12]"
+        assert seen["Fetch"] == "4 to 17 [usable: 17]"
+        assert seen["OffsetCommit"] == "2 to 9 [usable: 9]"
+        assert seen["ConsumerGroupHeartbeat"] == "0 to 1 [usable: 1]"
+        config = {"bootstrap.servers": kafka_4_0.bootstrap}
+        producer = Producer(config)
+        for i in range(5):
+            producer.produce("on-4.0", value=f"v{i}".encode(), partition=0)
+        assert producer.flush(30) == 0
+        consumer = Consumer({**config, "group.id": "kip848-on-4.0", "group.protocol": "consumer",
+                             "auto.offset.reset": "earliest"})
+        consumer.subscribe(["on-4.0"])
+        values = []
+        deadline = time.time() + 60
+        while len(values) < 5 and time.time() < deadline:
+            message = consumer.poll(1)
+            if message is not None and not message.error():
+                values.append(message.value())
+        consumer.close()
+        assert values == [f"v{i}".encode() for i in range(5)]
+        python = KafkaConsumer("on-4.0", bootstrap_servers=kafka_4_0.bootstrap,
+                               auto_offset_reset="earliest", consumer_timeout_ms=10000)
+        assert [m.value for m in python] == [f"v{i}".encode() for i in range(5)]
+        python.close()
+    finally:
+        kafka_4_0.close()
+    kafka_4_1 = Emulating("4.1")
+    try:
+        seen = api_versions(kafka_4_1.bootstrap)
+        assert seen["Produce"] == "0 to 13 [usable: 13]"
+        assert seen["OffsetCommit"] == "2 to 9 [usable: 9]"
+    finally:
+        kafka_4_1.close()
 
 
 def test_an_unknown_release_stops_start_up():

@@ -130,7 +130,13 @@ pub fn emulate(release: &str) -> Result<(), String> {
             let (_, min, max) = table
                 .iter()
                 .find(|(key, _, _)| *key == ours.api_key as i16)?;
-            let (min, max) = (ours.min.max(*min), ours.max.min(*max));
+            // Produce keeps its advertised minimum of 0 (refused below 3):
+            // every Kafka release advertises it for librdkafka (KAFKA-18659).
+            let min = match ours.api_key {
+                ApiKey::Produce => ours.min,
+                _ => ours.min.max(*min),
+            };
+            let (min, max) = (min, ours.max.min(*max));
             (min <= max).then_some(VersionRange {
                 api_key: ours.api_key,
                 min,

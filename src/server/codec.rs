@@ -57,8 +57,18 @@ pub enum Incoming {
     },
 }
 
+/// Reads a big-endian int16; the caller has checked the length.
 fn be_i16(bytes: &[u8], at: usize) -> i16 {
     i16::from_be_bytes([bytes[at], bytes[at + 1]])
+}
+
+/// The client id of a request frame, read without decoding the rest: it
+/// follows the correlation id in every header version that has one (a
+/// nullable int16-prefixed string, not compact even in flexible headers).
+pub fn header_client_id(frame: &[u8]) -> Option<String> {
+    let len = usize::try_from(be_i16(frame.get(..10)?, 8)).ok()?;
+    let bytes = frame.get(10..10 + len)?;
+    Some(String::from_utf8_lossy(bytes).into_owned())
 }
 
 /// Decodes one request frame (the bytes after the size prefix).
@@ -249,5 +259,16 @@ mod tests {
             decode_request(frame(3, 1, &body)),
             Err(CodecError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn the_client_id_is_read_from_a_header_without_decoding_it() {
+        let mut frame = vec![0, 0, 0, 2, 0, 0, 0, 7, 0, 3];
+        frame.extend_from_slice(b"kcat");
+        assert_eq!(header_client_id(&frame).as_deref(), Some("kca"));
+        assert_eq!(header_client_id(&frame[..11]), None);
+        let null = [0, 0, 0, 2, 0, 0, 0, 7, 0xff, 0xff];
+        assert_eq!(header_client_id(&null), None);
+        assert_eq!(header_client_id(&[0, 0]), None);
     }
 }

@@ -28,7 +28,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::codec::{decode_request, encode_response, Incoming};
+use super::codec::{decode_request, encode_response, header_client_id, CodecError, Incoming};
 use super::connection_quotas::ConnectionSlot;
 use super::context::{ListenerContext, RequestContext};
 use super::dispatch::{dispatch, error_response, Reply};
@@ -189,8 +189,18 @@ async fn serve_requests(
             Err(closed) => break closed,
         };
         let request_bytes = frame.len();
+        // The linter names clients that send versions Kafka refuses.
+        let refused_frame = broker.linter().is_enabled().then(|| frame.clone());
         let response = match decode_request(frame) {
-            Err(error) => break Closed::Reason(error.to_string()),
+            Err(error) => {
+                if let (CodecError::UnsupportedVersion { api_key, version }, Some(frame)) =
+                    (&error, refused_frame)
+                {
+                    let client_id = header_client_id(&frame).unwrap_or_default();
+                    broker.linter().version_used(&client_id, *api_key, *version);
+                }
+                break Closed::Reason(error.to_string());
+            }
             Ok(Incoming::ApiVersionsTooNew { correlation_id }) => {
                 let body = ResponseKind::ApiVersions(api_versions::unsupported_version());
                 encode_response(
@@ -287,7 +297,10 @@ async fn serve_requests(
                 };
                 let metering = Metering::of(&request.body);
                 let linted = match broker.linter().is_enabled() {
-                    true => broker.linter().before(&request.body),
+                    true => {
+                        broker.linter().version_used(&client_id, api_key, version);
+                        broker.linter().before(context.peer, &request.body)
+                    }
                     false => None,
                 };
                 let (mut reply, busy) = match fault {

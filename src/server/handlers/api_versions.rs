@@ -32,8 +32,9 @@ pub fn handle(
             .with_error_code(ResponseError::RebootstrapRequired.code());
     }
     let response = ApiVersionsResponse::default().with_api_keys(advertised());
-    // An emulated 3.x release lists none of the features gregor serves.
-    if version < 3 || emulated_release().is_some() {
+    // An emulated 3.x release lists none of the features gregor serves
+    // (4.x brokers list them as gregor does).
+    if version < 3 || emulated_release().is_some_and(|release| release.starts_with("3.")) {
         return response;
     }
     let name = |name: &str| StrBytes::from_string(name.to_string());

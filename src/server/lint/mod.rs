@@ -14,21 +14,46 @@
 //!   moved back (records will be read again after a restart).
 //! - `metadata-storm`: at least 5 Metadata requests a second, sustained
 //!   over 2 seconds or more.
+//! - `heartbeat-storm`: a group member heartbeating at least twice a
+//!   second over 2 seconds or more (the default is once in 3 s).
+//! - `rebalance-storm`: a member left its group and rejoined on the same
+//!   connection (its client gave up on it: more time between polls than
+//!   `max.poll.interval.ms`), or was expelled (its heartbeats were answered
+//!   UNKNOWN_MEMBER_ID: `session.timeout.ms` ran out), at least twice —
+//!   each time the whole group rebalances.
+//! - `removed-api-version`: requests at API versions Kafka 4.0 removed
+//!   (KIP-896); a Kafka 4 broker refuses such a client.
 //! - `transaction-timed-out`: a transaction the producer left open until
 //!   `transaction.timeout.ms` aborted it.
 //!
 //! Off (one atomic load per request) unless the admin listener is on or the
 //! broker runs with `--dev`.
 
+mod removed_versions;
+mod storm;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use kafka_protocol::messages::{RequestKind, ResponseKind};
+use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 use serde::Serialize;
 
 use crate::records::batch::Batches;
+use storm::Storm;
+
+/// An answer saying a member is no longer in its group: it was expelled.
+fn expelled(error_code: i16) -> bool {
+    matches!(
+        kafka_protocol::error::ResponseError::try_from_code(error_code),
+        Some(
+            kafka_protocol::error::ResponseError::UnknownMemberId
+                | kafka_protocol::error::ResponseError::FencedMemberEpoch
+        )
+    )
+}
 
 /// Clients tracked at most; past it, new client ids are not linted.
 const MAX_CLIENTS: usize = 10_000;
@@ -36,10 +61,10 @@ const MAX_CLIENTS: usize = 10_000;
 const RECENT_BATCHES: usize = 32;
 /// Examples kept per finding.
 const EXAMPLES: usize = 5;
-/// A storm: this many Metadata requests a second …
-const STORM_RATE: f64 = 5.0;
-/// … over at least this long.
-const STORM_SECONDS: f64 = 2.0;
+/// Group members whose heartbeats are counted, per client.
+const MEMBERS: usize = 64;
+/// Rejoins and expulsions that make a rebalance storm.
+const REBALANCES: u64 = 2;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Finding {
@@ -59,6 +84,31 @@ pub enum Pending {
     Metadata,
     /// A transactional producer's id, to name its client later.
     InitProducerId(String),
+    /// A classic member joining `group` on the connection from `peer`.
+    JoinGroup {
+        group: String,
+        peer: SocketAddr,
+        session_timeout_ms: i32,
+        rebalance_timeout_ms: i32,
+    },
+    /// A classic member leaving `group`.
+    LeaveGroup {
+        group: String,
+        peer: SocketAddr,
+    },
+    /// A classic member's heartbeat.
+    Heartbeat {
+        group: String,
+        member: String,
+    },
+    /// A KIP-848 member's heartbeat: epoch 0 joins, a negative one leaves.
+    ConsumerGroupHeartbeat {
+        group: String,
+        member: String,
+        member_epoch: i32,
+        peer: SocketAddr,
+        rebalance_timeout_ms: i32,
+    },
 }
 
 /// How often something was seen, with the first few cases.
@@ -83,12 +133,42 @@ struct ClientState {
     duplicates: Evidence,
     beyond: Evidence,
     backwards: Evidence,
-    metadata: u64,
-    first_metadata: Option<Instant>,
-    last_metadata: Option<Instant>,
-    /// The most Metadata requests seen in any one second.
-    metadata_peak: u64,
-    metadata_second: (u64, u64),
+    metadata: Storm,
+    /// Heartbeats per (group, member id).
+    heartbeats: HashMap<(String, String), Storm>,
+    /// When a member left a group on a connection: joining again on it is
+    /// the same consumer rejoining (a new consumer comes on a new one).
+    left: HashMap<(String, SocketAddr), Instant>,
+    /// The timeouts each group's member joined with last:
+    /// (session.timeout.ms, max.poll.interval.ms).
+    timeouts: HashMap<String, (i32, i32)>,
+    rejoins: Evidence,
+    expelled: Evidence,
+    /// Requests at versions Kafka 4.0 removed, by (API, version).
+    removed_versions: BTreeMap<(i16, i16), u64>,
+}
+
+impl ClientState {
+    fn left(&mut self, group: String, peer: SocketAddr) {
+        self.left.insert((group, peer), Instant::now());
+    }
+
+    /// A join of `group` from `peer`: a rejoin if this connection left it.
+    fn joined(&mut self, group: String, peer: SocketAddr, timeouts: (i32, i32)) {
+        self.timeouts.insert(group.clone(), timeouts);
+        if let Some(left) = self.left.remove(&(group.clone(), peer)) {
+            self.rejoins.add(serde_json::json!({"group": group,
+                "rejoined_after_ms": left.elapsed().as_millis() as u64,
+                "session_timeout_ms": timeouts.0, "max_poll_interval_ms": timeouts.1}));
+        }
+    }
+
+    fn heartbeat(&mut self, group: String, member: String, now: Instant, second: u64) {
+        let key = (group, member);
+        if self.heartbeats.len() < MEMBERS || self.heartbeats.contains_key(&key) {
+            self.heartbeats.entry(key).or_default().add(now, second);
+        }
+    }
 }
 
 #[derive(Default)]
@@ -121,8 +201,9 @@ impl Linter {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// What of `request` matters once it is answered.
-    pub fn before(&self, request: &RequestKind) -> Option<Pending> {
+    /// What of `request`, sent on the connection from `peer`, matters
+    /// once it is answered.
+    pub fn before(&self, peer: SocketAddr, request: &RequestKind) -> Option<Pending> {
         match request {
             RequestKind::Produce(produce) => {
                 let mut batches = Vec::new();
@@ -166,8 +247,48 @@ impl Linter {
                 .transactional_id
                 .as_ref()
                 .map(|id| Pending::InitProducerId(id.to_string())),
+            RequestKind::JoinGroup(join) => Some(Pending::JoinGroup {
+                group: join.group_id.to_string(),
+                peer,
+                session_timeout_ms: join.session_timeout_ms,
+                rebalance_timeout_ms: join.rebalance_timeout_ms,
+            }),
+            RequestKind::LeaveGroup(leave) => Some(Pending::LeaveGroup {
+                group: leave.group_id.to_string(),
+                peer,
+            }),
+            RequestKind::Heartbeat(heartbeat) => Some(Pending::Heartbeat {
+                group: heartbeat.group_id.to_string(),
+                member: heartbeat.member_id.to_string(),
+            }),
+            RequestKind::ConsumerGroupHeartbeat(heartbeat) => {
+                Some(Pending::ConsumerGroupHeartbeat {
+                    group: heartbeat.group_id.to_string(),
+                    member: heartbeat.member_id.to_string(),
+                    member_epoch: heartbeat.member_epoch,
+                    peer,
+                    rebalance_timeout_ms: heartbeat.rebalance_timeout_ms,
+                })
+            }
             _ => None,
         }
+    }
+
+    /// Notes a request at an API version Kafka 4.0 removed; the lock is
+    /// taken only for those.
+    pub fn version_used(&self, client_id: &str, api_key: ApiKey, version: i16) {
+        if !removed_versions::removed(api_key, version) {
+            return;
+        }
+        let mut state = self.lock();
+        if !state.clients.contains_key(client_id) && state.clients.len() >= MAX_CLIENTS {
+            return;
+        }
+        let client = state.clients.entry(client_id.to_string()).or_default();
+        *client
+            .removed_versions
+            .entry((api_key as i16, version))
+            .or_default() += 1;
     }
 
     /// Records what a request did, now that `response` answers it;
@@ -185,6 +306,11 @@ impl Linter {
             return;
         }
         let client = state.clients.entry(client_id.to_string()).or_default();
+        let now = Instant::now();
+        let second = self
+            .started
+            .get()
+            .map_or(0, |started| now.duration_since(*started).as_secs());
         match (pending, response) {
             (Pending::Produce(batches), Some(ResponseKind::Produce(produce))) => {
                 for (topic, partition, crc, count) in batches {
@@ -236,23 +362,52 @@ impl Linter {
                     }
                 }
             }
-            (Pending::Metadata, _) => {
-                let now = Instant::now();
-                client.metadata += 1;
-                client.first_metadata.get_or_insert(now);
-                client.last_metadata = Some(now);
-                let second = self
-                    .started
-                    .get()
-                    .map_or(0, |started| now.duration_since(*started).as_secs());
-                match client.metadata_second {
-                    (s, n) if s == second => client.metadata_second = (s, n + 1),
-                    _ => client.metadata_second = (second, 1),
-                }
-                client.metadata_peak = client.metadata_peak.max(client.metadata_second.1);
-            }
+            (Pending::Metadata, _) => client.metadata.add(now, second),
             (Pending::InitProducerId(id), _) => {
                 state.transactional.insert(id, client_id.to_string());
+            }
+            (
+                Pending::JoinGroup {
+                    group,
+                    peer,
+                    session_timeout_ms,
+                    rebalance_timeout_ms,
+                },
+                _,
+            ) => client.joined(group, peer, (session_timeout_ms, rebalance_timeout_ms)),
+            (Pending::LeaveGroup { group, peer }, _) => client.left(group, peer),
+            (Pending::Heartbeat { group, member }, Some(ResponseKind::Heartbeat(answer))) => {
+                if expelled(answer.error_code) {
+                    let timeouts = client.timeouts.get(&group).copied().unwrap_or((-1, -1));
+                    client
+                        .expelled
+                        .add(serde_json::json!({"group": group, "member": member,
+                        "session_timeout_ms": timeouts.0, "max_poll_interval_ms": timeouts.1}));
+                }
+                client.heartbeat(group, member, now, second);
+            }
+            (
+                Pending::ConsumerGroupHeartbeat {
+                    group,
+                    member,
+                    member_epoch,
+                    peer,
+                    rebalance_timeout_ms,
+                },
+                Some(ResponseKind::ConsumerGroupHeartbeat(answer)),
+            ) => {
+                if member_epoch < 0 {
+                    client.left(group, peer);
+                } else if member_epoch == 0 {
+                    client.joined(group, peer, (-1, rebalance_timeout_ms));
+                } else {
+                    if expelled(answer.error_code) {
+                        client.expelled.add(serde_json::json!({"group": group,
+                            "member": member, "error_code": answer.error_code,
+                            "max_poll_interval_ms": rebalance_timeout_ms}));
+                    }
+                    client.heartbeat(group, member, now, second);
+                }
             }
             _ => {}
         }
@@ -299,23 +454,82 @@ impl Linter {
                 "commits",
                 "commit only increasing offsets; with manual commits set enable.auto.commit=false",
             );
-            if let (Some(first), Some(last)) = (client.first_metadata, client.last_metadata) {
-                let seconds = last.duration_since(first).as_secs_f64();
-                let rate = client.metadata as f64 / seconds.max(1e-3);
-                if seconds >= STORM_SECONDS && rate >= STORM_RATE {
-                    findings.push(Finding {
-                        client_id: client_id.clone(),
-                        rule: "metadata-storm",
-                        message: format!(
-                            "{} Metadata requests in {seconds:.1} s ({rate:.0}/s)",
-                            client.metadata
-                        ),
-                        evidence: serde_json::json!({"requests": client.metadata,
-                            "seconds": (seconds * 10.0).round() / 10.0,
-                            "peak_per_second": client.metadata_peak}),
-                        fix: "metadata.max.age.ms (Java, kafka-python) or topic.metadata.refresh.interval.ms (librdkafka): minutes, not milliseconds",
-                    });
-                }
+            if let Some(storm) = client.metadata.storm(storm::METADATA_RATE) {
+                findings.push(Finding {
+                    client_id: client_id.clone(),
+                    rule: "metadata-storm",
+                    message: format!(
+                        "{} Metadata requests in {} s ({:.0}/s)",
+                        storm.count, storm.seconds, storm.rate
+                    ),
+                    evidence: serde_json::json!({"requests": storm.count,
+                        "seconds": storm.seconds, "peak_per_second": storm.peak_per_second}),
+                    fix: "metadata.max.age.ms (Java, kafka-python) or topic.metadata.refresh.interval.ms (librdkafka): minutes, not milliseconds",
+                });
+            }
+            let mut members: Vec<_> = client
+                .heartbeats
+                .iter()
+                .filter_map(|((group, member), storm)| {
+                    storm
+                        .storm(storm::HEARTBEAT_RATE)
+                        .map(|storm| (group, member, storm))
+                })
+                .collect();
+            members.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            if let Some((_, _, worst)) = members.iter().max_by(|a, b| a.2.rate.total_cmp(&b.2.rate))
+            {
+                findings.push(Finding {
+                    client_id: client_id.clone(),
+                    rule: "heartbeat-storm",
+                    message: format!(
+                        "{} member(s) heartbeating up to {:.0} times a second",
+                        members.len(),
+                        worst.rate
+                    ),
+                    evidence: serde_json::json!({"members": members.iter().take(EXAMPLES)
+                        .map(|(group, member, storm)| serde_json::json!({"group": group,
+                            "member": member, "heartbeats": storm.count,
+                            "seconds": storm.seconds,
+                            "peak_per_second": storm.peak_per_second}))
+                        .collect::<Vec<_>>()}),
+                    fix: "heartbeat.interval.ms about a third of session.timeout.ms (3000 by default), not milliseconds",
+                });
+            }
+            let rebalances = client.rejoins.count + client.expelled.count;
+            if rebalances >= REBALANCES {
+                findings.push(Finding {
+                    client_id: client_id.clone(),
+                    rule: "rebalance-storm",
+                    message: format!(
+                        "{} time(s) a member left its group and rejoined, {} time(s) one was expelled: each rebalances the whole group",
+                        client.rejoins.count, client.expelled.count
+                    ),
+                    evidence: serde_json::json!({"rejoins": client.rejoins.count,
+                        "expelled": client.expelled.count,
+                        "examples": client.rejoins.examples.iter()
+                            .chain(&client.expelled.examples).take(EXAMPLES)
+                            .collect::<Vec<_>>()}),
+                    fix: "max.poll.interval.ms above the longest time between polls (or fewer records per poll: max.poll.records); session.timeout.ms at least 3 x heartbeat.interval.ms",
+                });
+            }
+            if !client.removed_versions.is_empty() {
+                let requests: u64 = client.removed_versions.values().sum();
+                findings.push(Finding {
+                    client_id: client_id.clone(),
+                    rule: "removed-api-version",
+                    message: format!(
+                        "{requests} request(s) at API versions Kafka 4.0 removed (KIP-896): a Kafka 4 broker refuses them"
+                    ),
+                    evidence: serde_json::json!({"requests": client.removed_versions.iter()
+                        .map(|((api, version), count)| {
+                            let api = ApiKey::try_from(*api).map_or_else(
+                                |()| format!("API {api}"), |api| format!("{api:?}"));
+                            (format!("{api} v{version}"), *count)
+                        })
+                        .collect::<BTreeMap<_, _>>()}),
+                    fix: "upgrade the client, or let it ask the broker's versions (librdkafka: api.version.request=true without broker.version.fallback; kafka-python: no api_version)",
+                });
             }
         }
         let mut timed_out_by_client: BTreeMap<&str, Vec<serde_json::Value>> = BTreeMap::new();
@@ -391,5 +605,55 @@ mod tests {
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].client_id, "txn-app");
         assert_eq!(findings[0].rule, "transaction-timed-out");
+    }
+
+    #[test]
+    fn a_member_rejoining_on_its_connection_is_a_rebalance_and_a_new_consumer_is_not() {
+        let linter = Linter::default();
+        linter.enable();
+        let here: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let elsewhere: SocketAddr = "127.0.0.1:5001".parse().unwrap();
+        let join = |peer| Pending::JoinGroup {
+            group: "g".into(),
+            peer,
+            session_timeout_ms: 6000,
+            rebalance_timeout_ms: 1000,
+        };
+        let leave = |peer| Pending::LeaveGroup {
+            group: "g".into(),
+            peer,
+        };
+        // A consumer closed, and a new one (same client id) on a new connection.
+        linter.after("app", join(here), None, |_, _| None);
+        linter.after("app", leave(here), None, |_, _| None);
+        linter.after("app", join(elsewhere), None, |_, _| None);
+        assert!(linter.findings(&[]).is_empty());
+        // The same consumer leaving and rejoining, twice.
+        for _ in 0..2 {
+            linter.after("app", leave(elsewhere), None, |_, _| None);
+            linter.after("app", join(elsewhere), None, |_, _| None);
+        }
+        let findings = linter.findings(&[]);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].rule, "rebalance-storm");
+        assert_eq!(findings[0].evidence["rejoins"], 2);
+        assert_eq!(
+            findings[0].evidence["examples"][0]["max_poll_interval_ms"],
+            1000
+        );
+    }
+
+    #[test]
+    fn requests_at_versions_kafka_4_removed_are_named_by_api_and_version() {
+        let linter = Linter::default();
+        linter.enable();
+        linter.version_used("old", ApiKey::Produce, 2);
+        linter.version_used("old", ApiKey::Produce, 2);
+        linter.version_used("old", ApiKey::Produce, 9);
+        linter.version_used("new", ApiKey::Fetch, 17);
+        let findings = linter.findings(&[]);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].client_id, "old");
+        assert_eq!(findings[0].evidence["requests"]["Produce v2"], 2);
     }
 }
