@@ -495,6 +495,13 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_retention_deletes_what_the_clock_has_aged"),
          on((CK, KP), TOPICS) + on(HTTP, FAULTS)),
     ],
+    "test_newest_versions.py": [
+        (names("test_franz_go_asks_at_the_newest_versions"),
+         on(FRANZ, VERSIONS, OFFSETS, CLASSIC) + on(HTTP, FAULTS)),
+        (names("test_franz_go_commits_transactional_offsets_by_topic_id"),
+         on(FRANZ, VERSIONS, TXN) + on(CK, CLASSIC)),
+        (names("test_txn_offset_commit_v6_answers_by_topic_id"), on(WIRE, VERSIONS, TXN)),
+    ],
     "test_lint.py": [
         (names("test_a_retry_without_idempotence_that_duplicates_is_found",
                "test_a_transaction_left_open_until_its_timeout_is_found"), on((CK, HTTP), FAULTS)),

@@ -604,3 +604,56 @@ func (franz) updateFeature(ctx context.Context, s *settings, name string, level 
 	}
 	return nil
 }
+
+// newest sends, at the newest versions both sides know (Kafka 4.4's), a
+// DeleteGroups for a group that does not exist, ListOffsets of partition 0
+// of topic at the special timestamps -1, -2, -6 (earliest pending upload)
+// and -7 (no such thing), and a DescribeLogDirs, printing what came back.
+func (franz) newest(ctx context.Context, s *settings, topic, group string) error {
+	cl, err := franzClient(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	del := kmsg.NewPtrDeleteGroupsRequest()
+	del.Groups = []string{group}
+	deleted, err := del.RequestWith(ctx, cl)
+	if err != nil {
+		return franzError(err)
+	}
+	for _, r := range deleted.Groups {
+		message := "null"
+		if r.ErrorMessage != nil {
+			message = *r.ErrorMessage
+		}
+		say("deleted %s %d %s", r.Group, r.ErrorCode, message)
+	}
+	for _, timestamp := range []int64{-1, -2, -6, -7} {
+		list := kmsg.NewPtrListOffsetsRequest()
+		list.ReplicaID = -1
+		t := kmsg.NewListOffsetsRequestTopic()
+		t.Topic = topic
+		p := kmsg.NewListOffsetsRequestTopicPartition()
+		p.Partition = 0
+		p.Timestamp = timestamp
+		t.Partitions = append(t.Partitions, p)
+		list.Topics = append(list.Topics, t)
+		listed, err := list.RequestWith(ctx, cl)
+		if err != nil {
+			return franzError(err)
+		}
+		for _, rt := range listed.Topics {
+			for _, rp := range rt.Partitions {
+				say("offset %d %d %d %d", timestamp, rp.ErrorCode, rp.Offset, rp.LeaderEpoch)
+			}
+		}
+	}
+	dirs, err := kmsg.NewPtrDescribeLogDirsRequest().RequestWith(ctx, cl)
+	if err != nil {
+		return franzError(err)
+	}
+	for _, d := range dirs.Dirs {
+		say("dir %d cordoned=%t topics=%d", d.ErrorCode, d.IsCordoned, len(d.Topics))
+	}
+	return nil
+}

@@ -276,6 +276,15 @@ func run(s *settings, args []string) error {
 			return err
 		}
 		return f.updateFeature(ctx, s, rest[0], int16(level), int8(upgradeType))
+	case "newest":
+		f, ok := lib.(franz)
+		if !ok {
+			return errors.New("newest is franz-go's only")
+		}
+		if err := need(2); err != nil {
+			return err
+		}
+		return f.newest(ctx, s, rest[0], rest[1])
 	case "quotas-alter", "quotas-describe":
 		f, ok := lib.(franz)
 		if !ok {

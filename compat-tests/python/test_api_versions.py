@@ -20,7 +20,7 @@ import kafka_wire as w
 # first flexible version of each API
 FLEXIBLE_FROM = {0: 9, 1: 12, 2: 6, 3: 9, 18: 3, 19: 5, 20: 4}
 # highest version minimal_body() encodes correctly
-ENCODABLE_UP_TO = {0: 13, 1: 18, 2: 10, 3: 13, 18: 5, 19: 7, 20: 6}
+ENCODABLE_UP_TO = {0: 13, 1: 18, 2: 11, 3: 13, 18: 5, 19: 7, 20: 6}
 API_NAMES = {0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 18: "ApiVersions",
              19: "CreateTopics", 20: "DeleteTopics"}
 

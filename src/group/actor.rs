@@ -539,9 +539,22 @@ impl GroupActor {
         offsets: Vec<(TopicPartition, CommittedOffset)>,
     ) -> Result<PartitionResults, ResponseError> {
         if let Some(consumer) = &self.consumer {
-            consumer
-                .validate_offset_commit(member_id, generation_id, producer.is_some(), api_version)
-                .map_err(|e| e.code())?;
+            // TxnOffsetCommit need not name a member: one that names
+            // none is not checked (Kafka's ConsumerGroup does the same).
+            let anonymous = producer.is_some()
+                && generation_id == -1
+                && member_id.is_empty()
+                && group_instance_id.is_none();
+            if !anonymous {
+                consumer
+                    .validate_offset_commit(
+                        member_id,
+                        generation_id,
+                        producer.is_some(),
+                        api_version,
+                    )
+                    .map_err(|e| e.code())?;
+            }
             return self.store_offsets(offsets, producer).await;
         }
         match producer {

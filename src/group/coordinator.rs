@@ -489,6 +489,9 @@ impl GroupCoordinator {
         offsets: Vec<(TopicPartition, CommittedOffset)>,
     ) -> Result<PartitionResults, ResponseError> {
         let (member_id, generation_id, group_instance_id) = member;
+        // As Kafka: only a commit from outside group management (no
+        // generation) creates a (simple) group.
+        let create = generation_id < 0;
         let command = |reply| Command::Commit {
             producer: Some(producer),
             member_id,
@@ -498,7 +501,13 @@ impl GroupCoordinator {
             offsets,
             reply,
         };
-        let result = self.ask(group_id, true, command).await.unwrap_or(Err(GONE));
+        let result = self
+            .ask(group_id, create, command)
+            .await
+            .unwrap_or(Err(match create {
+                true => GONE,
+                false => ResponseError::GroupIdNotFound,
+            }));
         if result.is_ok() {
             self.txn_groups
                 .lock()

@@ -1,8 +1,11 @@
-//! DeleteGroups (v0–v2): removes empty groups and their offsets
+//! DeleteGroups (v0–v3): removes empty groups and their offsets
 //! (NON_EMPTY_GROUP while members remain, GROUP_ID_NOT_FOUND if unknown).
+//! v3's ErrorMessage stays null: Kafka fills it only for streams groups'
+//! GROUP_DELETION_FAILED, which gregor has no cause for.
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 
@@ -22,7 +25,7 @@ pub async fn handle(
     for group_id in request.groups_names {
         let allowed = authz.allows(AclOperation::Delete, ResourceType::Group, &group_id);
         let outcome = match coordinator_for(broker, &group_id).await {
-            _ if !allowed => Err(kafka_protocol::error::ResponseError::GroupAuthorizationFailed),
+            _ if !allowed => Err(ResponseError::GroupAuthorizationFailed),
             Ok(coordinator) => coordinator.delete(&group_id).await,
             Err(error) => Err(error),
         };

@@ -1,6 +1,7 @@
-//! DescribeLogDirs (v1–v4): each of `log.dirs` (KAFKA_STORAGE_ERROR for an
-//! offline one), each partition's size on disk, and (v4) the file system's
-//! total and usable bytes.
+//! DescribeLogDirs (v1–v5): each of `log.dirs` (KAFKA_STORAGE_ERROR for an
+//! offline one), each partition's size on disk, (v4) the file system's
+//! total and usable bytes, and (v5) whether the dir is cordoned — never:
+//! gregor has no `cordoned.log.dirs` (KIP-1066).
 
 use std::sync::Arc;
 

@@ -91,3 +91,37 @@ pub(crate) fn by_topic<T>(answers: Vec<(TopicPartition, T)>) -> Vec<(String, Vec
     }
     topics
 }
+
+/// The topics of an offset commit named by id (OffsetCommit v10,
+/// TxnOffsetCommit v6): each id resolved to its name in one metadata
+/// image, and the answer naming each topic as its request did.
+pub(crate) struct TopicIds {
+    image: Option<Arc<crate::metadata::MetadataImage>>,
+    ids: std::collections::HashMap<String, uuid::Uuid>,
+}
+
+impl TopicIds {
+    /// `by_id`: the request's version names topics by id.
+    pub(crate) fn new(broker: &Broker, by_id: bool) -> TopicIds {
+        TopicIds {
+            image: by_id.then(|| broker.metadata()),
+            ids: Default::default(),
+        }
+    }
+
+    /// The name of a requested topic: as named, or its id's; None for an
+    /// id the metadata does not know (UNKNOWN_TOPIC_ID).
+    pub(crate) fn name(&mut self, name: &str, id: uuid::Uuid) -> Option<String> {
+        let Some(image) = &self.image else {
+            return Some(name.to_string());
+        };
+        let found = image.topic_by_id(id)?;
+        self.ids.insert(found.name.clone(), id);
+        Some(found.name.clone())
+    }
+
+    /// The id a topic was requested by, if it was.
+    pub(crate) fn id_of(&self, name: &str) -> Option<uuid::Uuid> {
+        self.ids.get(name).copied()
+    }
+}

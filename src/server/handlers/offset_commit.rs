@@ -4,7 +4,6 @@
 //! the group is not managed, for "simple" consumers. v10 names topics by id
 //! only; an id the metadata does not know answers UNKNOWN_TOPIC_ID.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
@@ -13,14 +12,15 @@ use kafka_protocol::messages::offset_commit_response::{
 };
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
-use super::groups::{by_topic, committed_offset, coordinator_for, optional, split_unknown};
+use super::groups::{
+    by_topic, committed_offset, coordinator_for, optional, split_unknown, TopicIds,
+};
 use super::topic_name;
 use crate::broker::Broker;
 use crate::group::state::CommittedOffset;
 use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::server::context::RequestContext;
 use crate::types::TopicPartition;
-use uuid::Uuid;
 
 pub async fn handle(
     broker: &Arc<Broker>,
@@ -35,27 +35,17 @@ pub async fn handle(
     let group_allowed = authz.allows(AclOperation::Read, ResourceType::Group, &group_id);
     let mut refused: Vec<(TopicPartition, Option<ResponseError>)> = Vec::new();
     // v10: each topic by id, resolved to its name here.
-    let by_id = (version >= 10).then(|| broker.metadata());
-    let mut ids: HashMap<String, Uuid> = HashMap::new();
+    let mut ids = TopicIds::new(broker, version >= 10);
     let mut unknown_ids: Vec<OffsetCommitResponseTopic> = Vec::new();
     let mut requested: Vec<(TopicPartition, CommittedOffset)> = Vec::new();
     for topic in &request.topics {
-        let name = match &by_id {
-            None => topic.name.to_string(),
-            Some(image) => match image.topic_by_id(topic.topic_id) {
-                Some(found) => {
-                    ids.insert(found.name.clone(), topic.topic_id);
-                    found.name.clone()
-                }
-                None => {
-                    let partitions = topic.partitions.iter().map(|p| p.partition_index);
-                    unknown_ids.push(answer_topic(
-                        OffsetCommitResponseTopic::default().with_topic_id(topic.topic_id),
-                        partitions.map(|index| (index, Some(ResponseError::UnknownTopicId))),
-                    ));
-                    continue;
-                }
-            },
+        let Some(name) = ids.name(&topic.name, topic.topic_id) else {
+            let partitions = topic.partitions.iter().map(|p| p.partition_index);
+            unknown_ids.push(answer_topic(
+                OffsetCommitResponseTopic::default().with_topic_id(topic.topic_id),
+                partitions.map(|index| (index, Some(ResponseError::UnknownTopicId))),
+            ));
+            continue;
         };
         for p in &topic.partitions {
             requested.push((
@@ -117,8 +107,8 @@ pub async fn handle(
     let mut topics: Vec<OffsetCommitResponseTopic> = by_topic(results)
         .into_iter()
         .map(|(name, partitions)| {
-            let topic = match ids.get(&name) {
-                Some(id) => OffsetCommitResponseTopic::default().with_topic_id(*id),
+            let topic = match ids.id_of(&name) {
+                Some(id) => OffsetCommitResponseTopic::default().with_topic_id(id),
                 None => OffsetCommitResponseTopic::default().with_name(topic_name(&name)),
             };
             answer_topic(topic, partitions)

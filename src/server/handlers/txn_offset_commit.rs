@@ -1,10 +1,12 @@
-//! TxnOffsetCommit (v0–v5): offsets committed inside a transaction. The
+//! TxnOffsetCommit (v0–v6): offsets committed inside a transaction. The
 //! group's offsets partition must have joined the transaction
 //! (AddOffsetsToTxn) — or, from v5 (transactions V2), joins it with this
 //! request; the offsets are written now, under the producer's id and
 //! epoch, and count once the transaction commits. v4+ answer a partition
 //! outside the transaction with TRANSACTION_ABORTABLE, older versions with
-//! INVALID_TXN_STATE.
+//! INVALID_TXN_STATE. v6 (KIP-1319) names topics by id (UNKNOWN_TOPIC_ID
+//! for an id the metadata does not know) and answers GROUP_ID_NOT_FOUND
+//! and STALE_MEMBER_EPOCH, which older versions get as ILLEGAL_GENERATION.
 
 use std::sync::Arc;
 
@@ -15,7 +17,7 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
 use super::groups::{
-    by_topic, committed_offset, coordinator_for, optional, split_unknown, PartitionErrors,
+    by_topic, committed_offset, coordinator_for, optional, split_unknown, PartitionErrors, TopicIds,
 };
 use super::topic_name;
 use crate::broker::Broker;
@@ -32,6 +34,8 @@ use crate::types::TopicPartition;
 const ABORTABLE_SINCE: i16 = 4;
 /// The first TxnOffsetCommit version of transactions V2.
 const V2_SINCE: i16 = 5;
+/// Topic ids, GROUP_ID_NOT_FOUND and STALE_MEMBER_EPOCH (KIP-1319).
+const TOPIC_IDS_SINCE: i16 = 6;
 
 pub async fn handle(
     broker: &Arc<Broker>,
@@ -39,22 +43,29 @@ pub async fn handle(
     version: i16,
     context: &RequestContext,
 ) -> TxnOffsetCommitResponse {
-    let requested: Vec<(TopicPartition, CommittedOffset)> = request
-        .topics
-        .iter()
-        .flat_map(|topic| {
-            topic.partitions.iter().map(move |p| {
-                (
-                    TopicPartition::new(topic.name.to_string(), p.partition_index),
-                    committed_offset(
-                        p.committed_offset,
-                        p.committed_leader_epoch,
-                        p.committed_metadata.as_ref(),
-                    ),
-                )
-            })
-        })
-        .collect();
+    let mut ids = TopicIds::new(broker, version >= TOPIC_IDS_SINCE);
+    let mut unknown_ids = Vec::new();
+    let mut requested: Vec<(TopicPartition, CommittedOffset)> = Vec::new();
+    for topic in &request.topics {
+        let Some(name) = ids.name(&topic.name, topic.topic_id) else {
+            let partitions = topic.partitions.iter().map(|p| p.partition_index);
+            unknown_ids.push(answer_topic(
+                TxnOffsetCommitResponseTopic::default().with_topic_id(topic.topic_id),
+                partitions.map(|index| (index, Some(ResponseError::UnknownTopicId))),
+            ));
+            continue;
+        };
+        for p in &topic.partitions {
+            requested.push((
+                TopicPartition::new(name.clone(), p.partition_index),
+                committed_offset(
+                    p.committed_offset,
+                    p.committed_leader_epoch,
+                    p.committed_metadata.as_ref(),
+                ),
+            ));
+        }
+    }
     let producer = TxnProducer {
         producer_id: request.producer_id.0,
         producer_epoch: request.producer_epoch,
@@ -95,24 +106,34 @@ pub async fn handle(
         },
     };
     results.extend(refused);
-    let topics = by_topic(results)
+    let mut topics: Vec<TxnOffsetCommitResponseTopic> = by_topic(results)
         .into_iter()
         .map(|(name, partitions)| {
-            TxnOffsetCommitResponseTopic::default()
-                .with_name(topic_name(&name))
-                .with_partitions(
-                    partitions
-                        .into_iter()
-                        .map(|(index, error)| {
-                            TxnOffsetCommitResponsePartition::default()
-                                .with_partition_index(index)
-                                .with_error_code(error.map_or(0, |e| e.code()))
-                        })
-                        .collect(),
-                )
+            let topic = match ids.id_of(&name) {
+                Some(id) => TxnOffsetCommitResponseTopic::default().with_topic_id(id),
+                None => TxnOffsetCommitResponseTopic::default().with_name(topic_name(&name)),
+            };
+            answer_topic(topic, partitions)
         })
         .collect();
+    topics.append(&mut unknown_ids);
     TxnOffsetCommitResponse::default().with_topics(topics)
+}
+
+fn answer_topic(
+    topic: TxnOffsetCommitResponseTopic,
+    partitions: impl IntoIterator<Item = (i32, Option<ResponseError>)>,
+) -> TxnOffsetCommitResponseTopic {
+    topic.with_partitions(
+        partitions
+            .into_iter()
+            .map(|(index, error)| {
+                TxnOffsetCommitResponsePartition::default()
+                    .with_partition_index(index)
+                    .with_error_code(error.map_or(0, |e| e.code()))
+            })
+            .collect(),
+    )
 }
 
 async fn commit(
@@ -154,7 +175,15 @@ async fn commit(
     );
     let committed = coordinator
         .txn_commit_offsets(group_id, producer, member, known)
-        .await?;
+        .await
+        .map_err(|error| match error {
+            ResponseError::GroupIdNotFound | ResponseError::StaleMemberEpoch
+                if version < TOPIC_IDS_SINCE =>
+            {
+                ResponseError::IllegalGeneration
+            }
+            other => other,
+        })?;
     results.extend(committed);
     Ok(results)
 }
@@ -172,6 +201,7 @@ pub fn error_response(
             .map(|t| {
                 TxnOffsetCommitResponseTopic::default()
                     .with_name(t.name.clone())
+                    .with_topic_id(t.topic_id)
                     .with_partitions(
                         t.partitions
                             .iter()
