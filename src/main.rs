@@ -717,12 +717,15 @@ async fn run_broker(config: BrokerConfig, dev_data: Option<tempfile::TempDir>) -
             return ExitCode::FAILURE;
         }
     };
+    // Listening before the address is printed: a script may stop the
+    // broker the moment it has read it.
+    let stop = StopSignals::listen();
     if dev_data.is_some() {
+        running.broker().linter().enable();
         // Dev mode's first stdout line is the address, for scripts to read.
         println!("localhost:{}", running.address().port());
-        running.broker().linter().enable();
     }
-    wait_for_signal().await;
+    stop.wait().await;
     info!("shutting down");
     if dev_data.is_some() {
         print_lint_summary(&running.broker().lint());
@@ -810,9 +813,10 @@ fn run_dev_cluster(
             listener,
         ));
     }
+    let stop = runtime.block_on(async { StopSignals::listen() });
     // The first stdout line is the bootstrap list, for scripts to read.
     println!("{bootstrap}");
-    runtime.block_on(wait_for_signal());
+    runtime.block_on(stop.wait());
     // Its data goes with it: no clean shutdown to wait for (each broker's
     // would hand its leaderships to brokers about to stop too).
     info!("stopping the dev cluster");
@@ -868,19 +872,42 @@ fn broker_config(
     Ok((config, dev_data))
 }
 
-/// SIGTERM or SIGINT (Ctrl-C).
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = terminate.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+/// SIGTERM or SIGINT (Ctrl-C), listened for from the moment this is made
+/// (within a runtime): one that comes before the wait still stops the
+/// process cleanly, where the default action would kill it.
+struct StopSignals {
+    terminate: Option<tokio::signal::unix::Signal>,
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn listen() -> StopSignals {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listen = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(listening) => Some(listening),
+            Err(error) => {
+                warn!(%error, "cannot watch {name}");
+                None
+            }
+        };
+        StopSignals {
+            terminate: listen(SignalKind::terminate(), "SIGTERM"),
+            interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+        }
+    }
+
+    async fn wait(mut self) {
+        async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
             }
         }
-        Err(error) => {
-            warn!(%error, "cannot watch SIGTERM; only Ctrl-C stops the broker");
-            let _ = tokio::signal::ctrl_c().await;
+        tokio::select! {
+            _ = next(&mut self.terminate) => {}
+            _ = next(&mut self.interrupt) => {}
         }
     }
 }
