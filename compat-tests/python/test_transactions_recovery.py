@@ -284,7 +284,7 @@ def test_lost_transactional_responses_confluent(broker_factory, topic, group_id,
     with TxnWire(b.host, b.port) as c:
         err, res = c.offset_fetch(group_id, {src: [0]}, require_stable=True)
         assert res == {(src, 0): (11, NONE)}, res
-    cut = [e for e in admin.journal() if e["fault"] == "Disconnect" and e["api"] == api]
+    cut = [e for e in admin.journal() if e["fault"] == "disconnect" and e["api"] == api]
     assert len(cut) == (1 if api == "InitProducerId" else 2), \
         f"{api} responses cut: {len(cut)}"
 

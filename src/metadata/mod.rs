@@ -160,6 +160,19 @@ impl MetadataImage {
             .and_then(|name| self.topics.get(name))
     }
 
+    /// The topic a request names: by `name`, or — at the versions that
+    /// name topics by id (Produce v13+, Fetch v13+, OffsetCommit v10+,
+    /// TxnOffsetCommit v6+), whose names are empty — by `id` ("" if the
+    /// id is unknown).
+    pub fn requested_topic(&self, name: &str, id: Uuid) -> String {
+        match name.is_empty() && !id.is_nil() {
+            true => self
+                .topic_by_id(id)
+                .map_or_else(String::new, |topic| topic.name.clone()),
+            false => name.to_string(),
+        }
+    }
+
     pub fn broker(&self, node_id: i32) -> Option<&BrokerImage> {
         self.brokers.iter().find(|broker| broker.node_id == node_id)
     }

@@ -286,20 +286,24 @@ async fn serve_requests(
                     },
                 }
                 let started = std::time::Instant::now();
-                let fault = broker.faults().take(api_key, &client_id, &request.body);
+                let fault = broker
+                    .faults()
+                    .take(api_key, &client_id, &request.body, || broker.metadata());
                 if let Some(FaultAction::LatencyMs(ms)) = fault {
                     tokio::time::sleep(faults::latency(ms)).await;
                 }
                 // Records counted toward a scheduled fault, once appended.
                 let counted = match broker.faults().counts_records() {
-                    true => faults::produced_records(&request.body),
+                    true => faults::produced_records(&request.body, &broker.metadata()),
                     false => Vec::new(),
                 };
                 let metering = Metering::of(&request.body);
                 let linted = match broker.linter().is_enabled() {
                     true => {
                         broker.linter().version_used(&client_id, api_key, version);
-                        broker.linter().before(context.peer, &request.body)
+                        broker
+                            .linter()
+                            .before(context.peer, &request.body, || broker.metadata())
                     }
                     false => None,
                 };
@@ -340,7 +344,7 @@ async fn serve_requests(
                             Reply::Send(body) => journal::error_code(body),
                             _ => 0,
                         },
-                        fault: fault.as_ref().map(|f| format!("{f:?}")),
+                        fault: fault.clone(),
                     });
                 }
                 match reply {
@@ -385,7 +389,7 @@ struct Handled<'a> {
     metering: Metering,
     fault: Option<&'a FaultAction>,
     /// Records it carried, counted toward a scheduled fault once appended.
-    counted: Vec<(String, i32, u64)>,
+    counted: Vec<faults::ProducedRecords>,
     linted: Option<crate::server::lint::Pending>,
 }
 
@@ -431,17 +435,22 @@ fn after_handling(
         Reply::Send(body) => Some(&**body),
         _ => None,
     };
-    for (topic, partition, records) in &handled.counted {
+    for counted in &handled.counted {
         let appended = match (response, &*reply) {
-            (Some(ResponseKind::Produce(produce)), _) => {
-                super::handlers::produce::appended(produce, topic, *partition)
-            }
+            (Some(ResponseKind::Produce(produce)), _) => super::handlers::produce::appended(
+                produce,
+                &counted.topic,
+                counted.topic_id,
+                counted.partition,
+            ),
             // acks=0: nothing says it was not appended.
             (_, Reply::Nothing) => true,
             _ => false,
         };
         if appended {
-            broker.faults().records_appended(topic, *records);
+            broker
+                .faults()
+                .records_appended(&counted.topic, counted.records);
         }
     }
     if let Some(pending) = handled.linted {

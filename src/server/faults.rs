@@ -9,11 +9,13 @@
 //! arms it once 1,000 more records have been appended to topic t.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kafka_protocol::messages::{ApiKey, RequestKind};
 use serde::{Deserialize, Serialize};
+
+use crate::metadata::MetadataImage;
 
 /// What a fault does to a matching request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,34 +86,36 @@ impl Fault {
         {
             return false;
         }
-        match (&self.topic, self.partition) {
-            (None, _) => true,
-            (Some(topic), partition) => partitions
-                .iter()
-                .any(|(t, p)| t == topic && partition.is_none_or(|wanted| wanted == *p)),
-        }
+        partitions.is_empty() && self.topic.is_none() && self.partition.is_none()
+            || partitions.iter().any(|(t, p)| {
+                self.topic.as_ref().is_none_or(|wanted| wanted == t)
+                    && self.partition.is_none_or(|wanted| wanted == *p)
+            })
     }
 }
 
-/// The topic-partitions a request addresses, for matching faults.
-pub fn addressed_partitions(request: &RequestKind) -> Vec<(String, i32)> {
+/// The topic-partitions a request addresses, for matching faults; topics
+/// named by id are looked up in `image`.
+pub fn addressed_partitions(request: &RequestKind, image: &MetadataImage) -> Vec<(String, i32)> {
     match request {
         RequestKind::Produce(r) => r
             .topic_data
             .iter()
             .flat_map(|t| {
+                let name = image.requested_topic(&t.name, t.topic_id);
                 t.partition_data
                     .iter()
-                    .map(move |p| (t.name.to_string(), p.index))
+                    .map(move |p| (name.clone(), p.index))
             })
             .collect(),
         RequestKind::Fetch(r) => r
             .topics
             .iter()
             .flat_map(|t| {
+                let name = image.requested_topic(&t.topic, t.topic_id);
                 t.partitions
                     .iter()
-                    .map(move |p| (t.topic.to_string(), p.partition))
+                    .map(move |p| (name.clone(), p.partition))
             })
             .collect(),
         RequestKind::ListOffsets(r) => r
@@ -200,11 +204,13 @@ impl Faults {
 
     /// The action for a request, if an armed fault matches; that fault's
     /// count goes down by one (and it is dropped at zero).
+    /// `image` is asked for only when a fault is armed.
     pub fn take(
         &self,
         api_key: ApiKey,
         client_id: &str,
         request: &RequestKind,
+        image: impl FnOnce() -> Arc<MetadataImage>,
     ) -> Option<FaultAction> {
         if !self.any_armed.load(Ordering::Acquire) {
             return None;
@@ -213,7 +219,7 @@ impl Faults {
         if armed.is_empty() {
             return None;
         }
-        let partitions = addressed_partitions(request);
+        let partitions = addressed_partitions(request, &image());
         let index = armed
             .iter()
             .position(|f| f.matches(api_key, client_id, &partitions))?;
@@ -227,9 +233,18 @@ impl Faults {
     }
 }
 
+/// How many records a Produce request carries for one partition.
+pub struct ProducedRecords {
+    pub topic: String,
+    /// From Produce v13, which names topics by id (nil before).
+    pub topic_id: uuid::Uuid,
+    pub partition: i32,
+    pub records: u64,
+}
+
 /// The records a Produce request carries, by (topic, partition), for
 /// counting them once they are appended.
-pub fn produced_records(request: &RequestKind) -> Vec<(String, i32, u64)> {
+pub fn produced_records(request: &RequestKind, image: &MetadataImage) -> Vec<ProducedRecords> {
     let RequestKind::Produce(produce) = request else {
         return Vec::new();
     };
@@ -244,7 +259,12 @@ pub fn produced_records(request: &RequestKind) -> Vec<(String, i32, u64)> {
                         .map(|(_, batch)| u64::try_from(batch.records_count()).unwrap_or(0))
                         .sum()
                 });
-                (topic.name.to_string(), partition.index, records)
+                ProducedRecords {
+                    topic: image.requested_topic(&topic.name, topic.topic_id),
+                    topic_id: topic.topic_id,
+                    partition: partition.index,
+                    records,
+                }
             })
         })
         .collect()
@@ -286,18 +306,27 @@ mod tests {
             })
             .unwrap();
         assert_eq!(armed.id, 1);
-        assert_eq!(faults.take(ApiKey::Produce, "c", &produce_to("t", 0)), None);
-        assert_eq!(faults.take(ApiKey::Produce, "c", &produce_to("u", 1)), None);
         assert_eq!(
-            faults.take(ApiKey::Produce, "c", &produce_to("t", 1)),
+            faults.take(ApiKey::Produce, "c", &produce_to("t", 0), Arc::default),
+            None
+        );
+        assert_eq!(
+            faults.take(ApiKey::Produce, "c", &produce_to("u", 1), Arc::default),
+            None
+        );
+        assert_eq!(
+            faults.take(ApiKey::Produce, "c", &produce_to("t", 1), Arc::default),
             Some(FaultAction::Error(6))
         );
         assert_eq!(faults.list()[0].count, 1);
         assert_eq!(
-            faults.take(ApiKey::Produce, "c", &produce_to("t", 1)),
+            faults.take(ApiKey::Produce, "c", &produce_to("t", 1), Arc::default),
             Some(FaultAction::Error(6))
         );
-        assert_eq!(faults.take(ApiKey::Produce, "c", &produce_to("t", 1)), None);
+        assert_eq!(
+            faults.take(ApiKey::Produce, "c", &produce_to("t", 1), Arc::default),
+            None
+        );
         assert!(faults.list().is_empty());
         assert!(faults
             .arm(Fault {
@@ -311,6 +340,55 @@ mod tests {
                 after: None,
             })
             .is_err());
+    }
+
+    #[test]
+    fn a_request_naming_its_topic_by_id_matches_the_topics_faults() {
+        let id = uuid::Uuid::from_u128(7);
+        let topic = crate::metadata::TopicImage {
+            name: "t".into(),
+            id,
+            partitions: Vec::new(),
+            configs: Default::default(),
+        };
+        let image = Arc::new(MetadataImage::new(
+            "cluster".into(),
+            1,
+            Vec::new(),
+            [("t".to_string(), topic)].into(),
+        ));
+        let faults = Faults::default();
+        faults
+            .arm(Fault {
+                id: 0,
+                api: "Produce".into(),
+                topic: Some("t".into()),
+                partition: Some(0),
+                client_id: None,
+                action: FaultAction::Error(6),
+                count: 1,
+                after: None,
+            })
+            .unwrap();
+        // Produce v13: no name, the topic's id.
+        let by_id = RequestKind::Produce(ProduceRequest::default().with_topic_data(vec![
+            TopicProduceData::default()
+                .with_topic_id(uuid::Uuid::from_u128(8))
+                .with_partition_data(vec![PartitionProduceData::default().with_index(0)]),
+        ]));
+        assert_eq!(
+            faults.take(ApiKey::Produce, "c", &by_id, || Arc::clone(&image)),
+            None
+        );
+        let by_id = RequestKind::Produce(ProduceRequest::default().with_topic_data(vec![
+            TopicProduceData::default()
+                .with_topic_id(id)
+                .with_partition_data(vec![PartitionProduceData::default().with_index(0)]),
+        ]));
+        assert_eq!(
+            faults.take(ApiKey::Produce, "c", &by_id, || Arc::clone(&image)),
+            Some(FaultAction::Error(6))
+        );
     }
 
     #[test]
@@ -332,14 +410,20 @@ mod tests {
             })
             .unwrap();
         assert!(faults.counts_records());
-        assert_eq!(faults.take(ApiKey::Produce, "c", &produce_to("t", 0)), None);
+        assert_eq!(
+            faults.take(ApiKey::Produce, "c", &produce_to("t", 0), Arc::default),
+            None
+        );
         faults.records_appended("t", 6);
         faults.records_appended("other", 100);
-        assert_eq!(faults.take(ApiKey::Produce, "c", &produce_to("t", 0)), None);
+        assert_eq!(
+            faults.take(ApiKey::Produce, "c", &produce_to("t", 0), Arc::default),
+            None
+        );
         faults.records_appended("t", 4);
         assert!(!faults.counts_records());
         assert_eq!(
-            faults.take(ApiKey::Produce, "c", &produce_to("t", 0)),
+            faults.take(ApiKey::Produce, "c", &produce_to("t", 0), Arc::default),
             Some(FaultAction::Error(6))
         );
     }

@@ -21,8 +21,9 @@ pub struct Entry {
     pub correlation_id: i32,
     pub latency_us: u64,
     pub error_code: i16,
-    /// What the fault plane did to the request, if anything.
-    pub fault: Option<String>,
+    /// What the fault plane did to the request, if anything, in the shape
+    /// a fault is armed with (`{"error": 6}`, `"disconnect"`…).
+    pub fault: Option<super::faults::FaultAction>,
 }
 
 #[derive(Default)]

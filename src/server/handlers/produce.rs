@@ -15,6 +15,7 @@ use kafka_protocol::messages::ResponseKind;
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 use tracing::{debug, warn};
+use uuid::Uuid;
 
 use super::topic_name;
 use crate::broker::Broker;
@@ -117,11 +118,16 @@ pub async fn handle(
 /// The response, or for acks=0 nothing — or the connection closed if a
 /// partition failed, so that the client refreshes its metadata.
 /// Whether `response` says the partition's records were appended.
-pub fn appended(response: &ProduceResponse, topic: &str, partition: i32) -> bool {
+/// Whether `response` says the batches for `topic` (named, or from v13 by
+/// `topic_id`) and `partition` were appended.
+pub fn appended(response: &ProduceResponse, topic: &str, topic_id: Uuid, partition: i32) -> bool {
     response
         .responses
         .iter()
-        .filter(|t| t.name.as_str() == topic)
+        .filter(|t| match t.name.is_empty() && !topic_id.is_nil() {
+            true => t.topic_id == topic_id,
+            false => t.name.as_str() == topic,
+        })
         .flat_map(|t| t.partition_responses.iter())
         .any(|p| p.index == partition && p.error_code == 0)
 }

@@ -35,12 +35,13 @@ mod storm;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 use serde::Serialize;
 
+use crate::metadata::MetadataImage;
 use crate::records::batch::Batches;
 use storm::Storm;
 
@@ -77,10 +78,10 @@ pub struct Finding {
 
 /// What a request says that the linter needs after it is answered.
 pub enum Pending {
-    /// Non-idempotent batches: (topic, partition, CRC, record count).
-    Produce(Vec<(String, i32, u32, i32)>),
-    /// (group, topic, partition, offset) committed.
-    OffsetCommit(Vec<(String, String, i32, i64)>),
+    /// Non-idempotent batches.
+    Produce(Vec<ProducedBatch>),
+    /// Offsets committed.
+    OffsetCommit(Vec<Commit>),
     Metadata,
     /// A transactional producer's id, to name its client later.
     InitProducerId(String),
@@ -109,6 +110,26 @@ pub enum Pending {
         peer: SocketAddr,
         rebalance_timeout_ms: i32,
     },
+}
+
+/// A batch a producer without idempotence sent.
+pub struct ProducedBatch {
+    topic: String,
+    /// From Produce v13, which names topics by id (nil before).
+    topic_id: uuid::Uuid,
+    partition: i32,
+    crc: u32,
+    records: i32,
+}
+
+/// An offset a consumer committed.
+pub struct Commit {
+    group: String,
+    topic: String,
+    /// From OffsetCommit v10, which names topics by id (nil before).
+    topic_id: uuid::Uuid,
+    partition: i32,
+    offset: i64,
 }
 
 /// How often something was seen, with the first few cases.
@@ -202,46 +223,57 @@ impl Linter {
     }
 
     /// What of `request`, sent on the connection from `peer`, matters
-    /// once it is answered.
-    pub fn before(&self, peer: SocketAddr, request: &RequestKind) -> Option<Pending> {
+    /// once it is answered; topics named by id are looked up in `image`.
+    pub fn before(
+        &self,
+        peer: SocketAddr,
+        request: &RequestKind,
+        image: impl FnOnce() -> Arc<MetadataImage>,
+    ) -> Option<Pending> {
         match request {
             RequestKind::Produce(produce) => {
+                let image = image();
                 let mut batches = Vec::new();
                 for topic in &produce.topic_data {
+                    let name = image.requested_topic(&topic.name, topic.topic_id);
                     for partition in &topic.partition_data {
                         let Some(records) = &partition.records else {
                             continue;
                         };
                         for (_, batch) in Batches::new(records).flatten() {
                             if batch.producer_id() < 0 {
-                                batches.push((
-                                    topic.name.to_string(),
-                                    partition.index,
-                                    batch.crc(),
-                                    batch.records_count(),
-                                ));
+                                batches.push(ProducedBatch {
+                                    topic: name.clone(),
+                                    topic_id: topic.topic_id,
+                                    partition: partition.index,
+                                    crc: batch.crc(),
+                                    records: batch.records_count(),
+                                });
                             }
                         }
                     }
                 }
                 Some(Pending::Produce(batches))
             }
-            RequestKind::OffsetCommit(commit) => Some(Pending::OffsetCommit(
-                commit
-                    .topics
-                    .iter()
-                    .flat_map(|topic| {
-                        topic.partitions.iter().map(|p| {
-                            (
-                                commit.group_id.to_string(),
-                                topic.name.to_string(),
-                                p.partition_index,
-                                p.committed_offset,
-                            )
+            RequestKind::OffsetCommit(commit) => {
+                let image = image();
+                Some(Pending::OffsetCommit(
+                    commit
+                        .topics
+                        .iter()
+                        .flat_map(|topic| {
+                            let name = image.requested_topic(&topic.name, topic.topic_id);
+                            topic.partitions.iter().map(move |p| Commit {
+                                group: commit.group_id.to_string(),
+                                topic: name.clone(),
+                                topic_id: topic.topic_id,
+                                partition: p.partition_index,
+                                offset: p.committed_offset,
+                            })
                         })
-                    })
-                    .collect(),
-            )),
+                        .collect(),
+                ))
+            }
             RequestKind::Metadata(_) => Some(Pending::Metadata),
             RequestKind::InitProducerId(init) => init
                 .transactional_id
@@ -313,8 +345,15 @@ impl Linter {
             .map_or(0, |started| now.duration_since(*started).as_secs());
         match (pending, response) {
             (Pending::Produce(batches), Some(ResponseKind::Produce(produce))) => {
-                for (topic, partition, crc, count) in batches {
-                    if !super::handlers::produce::appended(produce, &topic, partition) {
+                for batch in batches {
+                    let ProducedBatch {
+                        topic,
+                        topic_id,
+                        partition,
+                        crc,
+                        records: count,
+                    } = batch;
+                    if !super::handlers::produce::appended(produce, &topic, topic_id, partition) {
                         continue;
                     }
                     let recent = client
@@ -333,18 +372,28 @@ impl Linter {
                 }
             }
             (Pending::OffsetCommit(commits), Some(ResponseKind::OffsetCommit(response))) => {
-                let accepted = |topic: &str, partition: i32| {
+                let accepted = |commit: &Commit| {
                     response
                         .topics
                         .iter()
-                        .filter(|t| t.name.as_str() == topic)
+                        .filter(|t| match t.name.is_empty() && !commit.topic_id.is_nil() {
+                            true => t.topic_id == commit.topic_id,
+                            false => t.name.as_str() == commit.topic,
+                        })
                         .flat_map(|t| t.partitions.iter())
-                        .any(|p| p.partition_index == partition && p.error_code == 0)
+                        .any(|p| p.partition_index == commit.partition && p.error_code == 0)
                 };
-                for (group, topic, partition, offset) in commits {
-                    if !accepted(&topic, partition) {
+                for commit in commits {
+                    if !accepted(&commit) {
                         continue;
                     }
+                    let Commit {
+                        group,
+                        topic,
+                        partition,
+                        offset,
+                        ..
+                    } = commit;
                     if let Some(hw) = high_watermark(&topic, partition) {
                         if offset > hw {
                             client.beyond.add(serde_json::json!({"group": group,
@@ -577,7 +626,15 @@ mod tests {
     fn a_resent_batch_appended_twice_is_a_finding_and_a_new_one_is_not() {
         let linter = Linter::default();
         linter.enable();
-        let batch = |crc| Pending::Produce(vec![("t".to_string(), 0, crc, 3)]);
+        let batch = |crc| {
+            Pending::Produce(vec![ProducedBatch {
+                topic: "t".to_string(),
+                topic_id: uuid::Uuid::nil(),
+                partition: 0,
+                crc,
+                records: 3,
+            }])
+        };
         let response = produced("t");
         linter.after("app", batch(7), Some(&response), |_, _| None);
         linter.after("app", batch(8), Some(&response), |_, _| None);
