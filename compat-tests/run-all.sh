@@ -4,8 +4,9 @@
 # tests, then the compatibility suites that drive a real broker process with
 # kcat, confluent-kafka-python, kafka-python, aiokafka, Kafka's Java client
 # (its own JUnit suite, and from Python) and command-line tools, the Go
-# clients (franz-go, Sarama, kafka-go), and the Rust rdkafka crate, and a
-# short run of every fuzz target.
+# clients (franz-go, Sarama, kafka-go), the test helpers of testkits/ (a
+# pytest plugin, a JUnit 5 extension, a Go package) with their examples,
+# and the Rust rdkafka crate, and a short run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -73,6 +74,15 @@ stage "compat: kcat, confluent-kafka-python, kafka-python, aiokafka, the Java cl
 stage "client × feature table (compat-tests/feature_table.py)"
 "$venv/bin/python" compat-tests/feature_table.py --check-files --check-mapping \
   --check docs/compatibility.md --print
+
+# The test helpers users install (issue 13): each runs its own examples
+# against the debug binary — the pytest plugin (installed into the venv),
+# the JUnit 5 extension (Maven) and the Go package (franz-go examples).
+stage "test helpers: pytest plugin, JUnit 5 extension, Go package (testkits/)"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check ./testkits/python
+"$venv/bin/python" -m pytest testkits/python/examples testkits/python/tests -q -p no:cacheprovider
+mvn -B -ntp -f testkits/java/pom.xml verify
+(cd testkits/go && go mod download && go vet ./... && go test ./...)
 
 stage "compat: Rust rdkafka crate"
 (cd compat-tests/rust && CARGO_TARGET_DIR="$root/target/rdkafka" cargo test --locked)
