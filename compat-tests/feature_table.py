@@ -449,6 +449,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_dev_cluster_fault_plane_isolates_kills_and_moves_leaders",
                "test_dev_cluster_pauses_a_leader_and_cuts_a_brokers_clients"),
          on((CK, KP), OPERATIONS, REPLICATION, FAULTS) + on(HTTP, FAULTS, OPERATIONS)),
+        (names("test_dev_cluster_serves_each_brokers_own_plane"),
+         on((CK, KP), OPERATIONS, REPLICATION, FAULTS, DURABILITY) + on(HTTP, FAULTS, OPERATIONS)),
     ],
     "test_docker_compose_config.py": [
         (ALL, on(CK, OPERATIONS, REPLICATION)),

@@ -807,6 +807,10 @@ fn run_dev_cluster(
         .and_then(|cluster| cluster.as_ref().map(|c| c.bootstrap()))
         .unwrap_or_default();
     if let Some(listener) = admin {
+        // Its plane serves each broker's journal and lint findings.
+        if let Some(cluster) = cluster.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            cluster.observe();
+        }
         info!(address = ?listener.local_addr().ok(), "dev cluster admin endpoint started");
         runtime.spawn(gregor::testkit::cluster_admin::run(
             std::sync::Arc::clone(&cluster),

@@ -49,7 +49,8 @@ use crate::types::TopicPartition;
 /// Request bodies larger than this are refused: faults are small JSON.
 const MAX_BODY: usize = 64 * 1024;
 
-type Answer = (StatusCode, &'static str, String);
+/// Status, content type and body.
+pub type Answer = (StatusCode, &'static str, String);
 
 fn json(status: StatusCode, value: &impl serde::Serialize) -> Answer {
     match serde_json::to_string(value) {
@@ -67,19 +68,12 @@ fn bad_request(message: String) -> Answer {
 }
 
 /// A request's JSON body, or the 400 answer saying why it is not one.
-async fn json_body<T: serde::de::DeserializeOwned>(
-    request: Request<Incoming>,
-    what: &str,
-) -> Result<T, Answer> {
-    let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(error) => return Err(bad_request(format!("cannot read the body: {error}"))),
-    };
-    serde_json::from_slice(&body).map_err(|error| bad_request(format!("not {what}: {error}")))
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Answer> {
+    serde_json::from_slice(body).map_err(|error| bad_request(format!("not {what}: {error}")))
 }
 
-async fn arm_fault(broker: &Broker, request: Request<Incoming>) -> Answer {
-    let fault: Fault = match json_body(request, "a fault").await {
+fn arm_fault(broker: &Broker, body: &[u8]) -> Answer {
+    let fault: Fault = match json_body(body, "a fault") {
         Ok(fault) => fault,
         Err(answer) => return answer,
     };
@@ -109,18 +103,17 @@ fn one() -> u32 {
 
 /// Cuts this broker off from its clients (`{"mode": "refuse"}` or
 /// `{"mode": "black_hole"}`) until `DELETE /network/clients`.
-async fn cut_clients(broker: &Broker, request: Request<Incoming>) -> Answer {
-    let wanted: crate::network_faults::ClientCutRequest =
-        match json_body(request, "a client cut").await {
-            Ok(wanted) => wanted,
-            Err(answer) => return answer,
-        };
+fn cut_clients(broker: &Broker, body: &[u8]) -> Answer {
+    let wanted: crate::network_faults::ClientCutRequest = match json_body(body, "a client cut") {
+        Ok(wanted) => wanted,
+        Err(answer) => return answer,
+    };
     crate::network_faults::cut_clients(broker.config().node_id, wanted.mode);
     (StatusCode::NO_CONTENT, "text/plain", String::new())
 }
 
-async fn arm_disk_fault(broker: &Broker, request: Request<Incoming>) -> Answer {
-    let wanted: DiskFaultRequest = match json_body(request, "a disk fault").await {
+fn arm_disk_fault(broker: &Broker, body: &[u8]) -> Answer {
+    let wanted: DiskFaultRequest = match json_body(body, "a disk fault") {
         Ok(wanted) => wanted,
         Err(answer) => return answer,
     };
@@ -199,18 +192,14 @@ async fn route(
     let path = request.uri().path().to_string();
     let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
     let open = matches!(path.as_str(), "/health" | "/metrics");
-    let fault_plane = path.starts_with("/faults")
-        || path.starts_with("/partitions/")
-        || path.starts_with("/network/")
-        || path.starts_with("/clock");
     let config = broker.config();
-    let (status, content_type, body) = match (request.method().clone(), path.as_str()) {
+    let (status, content_type, body) = match () {
         _ if !open && !has_token(&request, config.admin_listener_token.as_ref()) => (
             StatusCode::UNAUTHORIZED,
             "text/plain",
             "this endpoint needs Authorization: Bearer <admin.listener.token>\n".to_string(),
         ),
-        _ if fault_plane && !config.admin_fault_plane_enable => (
+        _ if is_fault_plane(&path) && !config.admin_fault_plane_enable => (
             StatusCode::NOT_FOUND,
             "text/plain",
             "the fault plane is off: admin.fault.plane.enable=true turns it on\n".to_string(),
@@ -223,53 +212,16 @@ async fn route(
             "requests that change something must be sent with Content-Type: application/json\n"
                 .to_string(),
         ),
-        (Method::GET, "/health") => (StatusCode::OK, "text/plain", "ok\n".to_string()),
-        (Method::GET, "/metrics") => (
-            StatusCode::OK,
-            "text/plain; version=0.0.4",
-            broker.metrics().render(&broker).await,
-        ),
-        (Method::GET, "/faults") => json(StatusCode::OK, &broker.faults().list()),
-        (Method::POST, "/faults") => arm_fault(&broker, request).await,
-        (Method::DELETE, "/faults") => {
-            broker.faults().clear();
-            (StatusCode::NO_CONTENT, "text/plain", String::new())
-        }
-        (Method::GET, "/faults/disk") => json(StatusCode::OK, &disk_faults_of(&broker)),
-        (Method::POST, "/faults/disk") => arm_disk_fault(&broker, request).await,
-        (Method::DELETE, "/faults/disk") => {
-            for dir in broker.log_dir_sizes() {
-                disk_faults::clear_under(&dir.path);
-            }
-            (StatusCode::NO_CONTENT, "text/plain", String::new())
-        }
-        (Method::GET, "/journal") => json(StatusCode::OK, &broker.journal().entries()),
-        (Method::GET, "/lint") => json(StatusCode::OK, &broker.lint()),
-        (Method::GET, "/clock") => json(StatusCode::OK, &crate::clock::state()),
-        (Method::POST, "/clock/advance") => {
-            match crate::clock::advance_query(request.uri().query()) {
-                Ok(by) => {
-                    crate::clock::advance(by);
-                    json(StatusCode::OK, &crate::clock::state())
+        _ => {
+            let method = request.method().clone();
+            let query = request.uri().query().map(str::to_string);
+            match Limited::new(request.into_body(), MAX_BODY).collect().await {
+                Ok(body) => {
+                    answer(&broker, &method, &path, query.as_deref(), &body.to_bytes()).await
                 }
-                Err(reason) => bad_request(reason),
+                Err(error) => bad_request(format!("cannot read the body: {error}")),
             }
         }
-        (Method::POST, p) if p.starts_with("/partitions/") => pause(&broker, p),
-        (Method::GET, "/network/clients") => json(
-            StatusCode::OK,
-            &crate::network_faults::client_cut(config.node_id, None),
-        ),
-        (Method::POST, "/network/clients") => cut_clients(&broker, request).await,
-        (Method::DELETE, "/network/clients") => {
-            crate::network_faults::heal_clients(config.node_id);
-            (StatusCode::NO_CONTENT, "text/plain", String::new())
-        }
-        _ => (
-            StatusCode::NOT_FOUND,
-            "text/plain",
-            "not found\n".to_string(),
-        ),
     };
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
@@ -279,6 +231,75 @@ async fn route(
             .insert(hyper::header::CONTENT_TYPE, value);
     }
     Ok(response)
+}
+
+/// Whether `path` is part of the fault plane (off unless
+/// `admin.fault.plane.enable`).
+fn is_fault_plane(path: &str) -> bool {
+    path.starts_with("/faults")
+        || path.starts_with("/partitions/")
+        || path.starts_with("/network/")
+        || path.starts_with("/clock")
+}
+
+/// One admin request of `broker`, its body read and its access checked: the
+/// broker's own listener answers with it, and so does the dev cluster's
+/// plane under `/brokers/<id>/…`.
+pub async fn answer(
+    broker: &Arc<Broker>,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    body: &[u8],
+) -> Answer {
+    let config = broker.config();
+    match (method.clone(), path) {
+        (Method::GET, "/health") => (StatusCode::OK, "text/plain", "ok\n".to_string()),
+        (Method::GET, "/metrics") => (
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            broker.metrics().render(broker).await,
+        ),
+        (Method::GET, "/faults") => json(StatusCode::OK, &broker.faults().list()),
+        (Method::POST, "/faults") => arm_fault(broker, body),
+        (Method::DELETE, "/faults") => {
+            broker.faults().clear();
+            (StatusCode::NO_CONTENT, "text/plain", String::new())
+        }
+        (Method::GET, "/faults/disk") => json(StatusCode::OK, &disk_faults_of(broker)),
+        (Method::POST, "/faults/disk") => arm_disk_fault(broker, body),
+        (Method::DELETE, "/faults/disk") => {
+            for dir in broker.log_dir_sizes() {
+                disk_faults::clear_under(&dir.path);
+            }
+            (StatusCode::NO_CONTENT, "text/plain", String::new())
+        }
+        (Method::GET, "/journal") => json(StatusCode::OK, &broker.journal().entries()),
+        (Method::GET, "/lint") => json(StatusCode::OK, &broker.lint()),
+        (Method::GET, "/clock") => json(StatusCode::OK, &crate::clock::state()),
+        (Method::POST, "/clock/advance") => match crate::clock::advance_query(query) {
+            Ok(by) => {
+                crate::clock::advance(by);
+                json(StatusCode::OK, &crate::clock::state())
+            }
+            Err(reason) => bad_request(reason),
+        },
+        (Method::POST, p) if p.starts_with("/partitions/") => pause(broker, p),
+        (Method::GET, "/network/clients") => json(
+            StatusCode::OK,
+            &crate::network_faults::client_cut(config.node_id, None),
+        ),
+        (Method::POST, "/network/clients") => cut_clients(broker, body),
+        (Method::DELETE, "/network/clients") => {
+            crate::network_faults::heal_clients(config.node_id);
+            (StatusCode::NO_CONTENT, "text/plain", String::new())
+        }
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "not found\n".to_string(),
+        ),
+    }
 }
 
 /// Whether the request carries the admin token, if one is configured.

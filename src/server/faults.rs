@@ -34,11 +34,14 @@ pub enum FaultAction {
 }
 
 /// A fault as armed: which requests it matches, what it does, how often.
+/// Unknown fields are refused: a misspelt filter would match everything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Fault {
     #[serde(default)]
     pub id: u64,
-    /// The API by Kafka's name ("Produce") or key ("0").
+    /// The API by Kafka's name ("Produce") or key (0, or "0").
+    #[serde(deserialize_with = "name_or_key")]
     pub api: String,
     #[serde(default)]
     pub topic: Option<String>,
@@ -52,6 +55,20 @@ pub struct Fault {
     /// When it starts to apply: after this many more records to a topic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<After>,
+}
+
+/// An API given by name or by key, as a string or a JSON number.
+fn name_or_key<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NameOrKey {
+        Name(String),
+        Key(i16),
+    }
+    Ok(match NameOrKey::deserialize(deserializer)? {
+        NameOrKey::Name(name) => name,
+        NameOrKey::Key(key) => key.to_string(),
+    })
 }
 
 /// A fault's schedule: it waits until `records` more records have been
@@ -156,6 +173,9 @@ impl Faults {
         };
         if super::api_versions::advertised(api_key).is_none() {
             return Err(format!("{api_key:?} is not served by this broker"));
+        }
+        if fault.count == 0 {
+            return Err("count must be at least 1".to_string());
         }
         let mut next_id = self.next_id.lock().unwrap_or_else(|p| p.into_inner());
         *next_id += 1;

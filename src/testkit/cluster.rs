@@ -140,6 +140,7 @@ impl TestClusterBuilder {
             cuts: Vec::new(),
             isolated: Default::default(),
             clients_cut: Default::default(),
+            observed: false,
             _data: data,
         };
         let all: Vec<i32> = cluster.nodes.iter().map(|node| node.node_id).collect();
@@ -171,6 +172,9 @@ pub struct TestCluster {
     isolated: std::collections::BTreeSet<i32>,
     /// Brokers cut off from their clients, and how.
     clients_cut: std::collections::BTreeMap<i32, crate::network_faults::ClientCut>,
+    /// Every broker keeps a request journal and lints its clients (what an
+    /// admin listener turns on for one broker), restarted ones too.
+    observed: bool,
     /// Removed when the cluster is dropped, after its brokers.
     _data: tempfile::TempDir,
 }
@@ -242,7 +246,12 @@ impl TestCluster {
         let mut failure = None;
         for (node_id, outcome) in started {
             match outcome {
-                Ok(running) => self.node_mut(node_id)?.running = Some(running),
+                Ok(running) => {
+                    if self.observed {
+                        observe(running.broker());
+                    }
+                    self.node_mut(node_id)?.running = Some(running)
+                }
                 Err(error) => failure = Some(error),
             }
         }
@@ -328,6 +337,14 @@ impl TestCluster {
         self.node(node_id)?;
         crate::network_faults::cut_clients(node_id, how);
         self.clients_cut.insert(node_id, how);
+        Ok(())
+    }
+
+    /// Ends the client cut of one broker (`heal` ends every cut).
+    pub fn heal_clients(&mut self, node_id: i32) -> Result<(), TestkitError> {
+        self.node(node_id)?;
+        crate::network_faults::heal_clients(node_id);
+        self.clients_cut.remove(&node_id);
         Ok(())
     }
 
@@ -588,6 +605,23 @@ impl TestCluster {
             .is_some_and(|p| p.is_leader())
     }
 
+    /// From now on every broker keeps a request journal and lints its
+    /// clients, as a broker with an admin listener does (the dev cluster's
+    /// plane serves them under `/brokers/<id>/`).
+    pub fn observe(&mut self) {
+        self.observed = true;
+        for (_, broker) in self.running() {
+            observe(broker);
+        }
+    }
+
+    /// A running broker, for what the tests want of it directly.
+    pub fn broker(&self, node_id: i32) -> Option<Arc<Broker>> {
+        self.running()
+            .find(|(id, _)| *id == node_id)
+            .map(|(_, broker)| Arc::clone(broker))
+    }
+
     /// The partition's high watermark on its leader.
     pub fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
         let leader = self.leader_of(topic, partition)?;
@@ -639,6 +673,12 @@ fn free_port() -> Result<u16, TestkitError> {
         .local_addr()
         .map(|address| address.port())
         .map_err(|error| TestkitError::Setup(error.to_string()))
+}
+
+/// Turns on a broker's request journal and linter.
+fn observe(broker: &Broker) {
+    broker.journal().enable();
+    broker.linter().enable();
 }
 
 #[cfg(test)]

@@ -13,9 +13,15 @@
 //! - `POST /clock/advance?ms=N`: moves the cluster's clock forward (time
 //!   travel), `GET /clock` shows it;
 //! - `GET /partitions/<topic>/<partition>`: its leader and ISR as the
-//!   brokers that are not isolated agree on them;
+//!   brokers that are not isolated agree on them (404 if none knows it);
 //!   `POST /partitions/<topic>/<partition>/leader` with `{"to": <id>}`
-//!   moves its leadership to an in-sync replica.
+//!   moves its leadership to an in-sync replica;
+//! - each running broker's own plane under `/brokers/<id>/`: request
+//!   faults (`faults`), disk faults (`faults/disk`), `journal`, `lint`,
+//!   `metrics`, partition `pause`/`resume` and `network/clients` (DELETE
+//!   ends that broker's client cut), as a single broker's admin listener
+//!   serves them;
+//! - `GET /health`.
 //!
 //! Changes need `Content-Type: application/json`, as on a broker's admin
 //! listener; the endpoint is meant for loopback.
@@ -97,6 +103,14 @@ fn done(outcome: Result<(), TestkitError>) -> Answer {
     }
 }
 
+/// The endpoints of one broker's own plane, served under `/brokers/<id>/`.
+fn is_broker_plane(rest: &[&str]) -> bool {
+    matches!(
+        rest.first(),
+        Some(&("faults" | "journal" | "lint" | "metrics" | "partitions" | "network"))
+    )
+}
+
 /// What one request does to the cluster (on a blocking thread: the
 /// cluster's calls wait for it).
 fn act(cluster: &Shared, method: &Method, path: &str, body: &[u8]) -> Answer {
@@ -145,6 +159,12 @@ fn act(cluster: &Shared, method: &Method, path: &str, body: &[u8]) -> Answer {
                 other => (StatusCode::NOT_FOUND, format!("unknown action {other:?}\n")),
             }
         }
+        (&Method::DELETE, ["brokers", id, "clients"]) => {
+            let Ok(node_id) = id.parse::<i32>() else {
+                return (StatusCode::BAD_REQUEST, format!("bad node id {id:?}\n"));
+            };
+            done(cluster.heal_clients(node_id))
+        }
         (&Method::POST, ["heal"]) => {
             cluster.heal();
             (StatusCode::NO_CONTENT, String::new())
@@ -156,10 +176,17 @@ fn act(cluster: &Shared, method: &Method, path: &str, body: &[u8]) -> Answer {
                     format!("bad partition {partition:?}\n"),
                 );
             };
-            json(&PartitionState {
+            let state = PartitionState {
                 leader: cluster.leader_of(topic, partition),
                 isr: cluster.in_sync_replicas(topic, partition),
-            })
+            };
+            match state.leader.is_none() && state.isr.is_empty() {
+                true => (
+                    StatusCode::NOT_FOUND,
+                    format!("no broker knows {topic}-{partition}\n"),
+                ),
+                false => json(&state),
+            }
         }
         (&Method::POST, ["partitions", topic, partition, "leader"]) => {
             let Ok(partition) = partition.parse::<i32>() else {
@@ -177,7 +204,15 @@ fn act(cluster: &Shared, method: &Method, path: &str, body: &[u8]) -> Answer {
                     )
                 }
             };
-            done(cluster.move_leader(topic, partition, wanted.to, MOVE_WAIT))
+            match cluster.move_leader(topic, partition, wanted.to, MOVE_WAIT) {
+                Ok(()) => (StatusCode::NO_CONTENT, String::new()),
+                // Not a set-up failure: the move was refused.
+                Err(TestkitError::Setup(reason)) => (
+                    StatusCode::CONFLICT,
+                    format!("cannot move the leader: {reason}\n"),
+                ),
+                Err(error) => failed(error),
+            }
         }
         _ => (StatusCode::NOT_FOUND, "not found\n".to_string()),
     }
@@ -207,11 +242,39 @@ async fn route(
                 StatusCode::BAD_REQUEST,
                 format!("cannot read the body: {error}\n"),
             ),
+            Ok(_) if path == "/health" && method == Method::GET => {
+                (StatusCode::OK, "ok\n".to_string())
+            }
             // The clock is the process's: no broker to lock for it.
             Ok(_) if path == "/clock" && method == Method::GET => clock_answer(Ok(())),
             Ok(_) if path == "/clock/advance" && method == Method::POST => clock_answer(
                 crate::clock::advance_query(query.as_deref()).map(crate::clock::advance),
             ),
+            Ok(body) if broker_plane(&path).is_some() => {
+                let (node_id, rest) = broker_plane(&path).unwrap_or_default();
+                let broker = cluster
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_ref()
+                    .and_then(|cluster| cluster.broker(node_id));
+                match broker {
+                    Some(broker) => {
+                        let (status, _, answer) = crate::server::admin::answer(
+                            &broker,
+                            &method,
+                            &rest,
+                            query.as_deref(),
+                            &body.to_bytes(),
+                        )
+                        .await;
+                        (status, answer)
+                    }
+                    None => (
+                        StatusCode::NOT_FOUND,
+                        format!("no running broker {node_id}\n"),
+                    ),
+                }
+            }
             Ok(body) => {
                 let body = body.to_bytes();
                 tokio::task::spawn_blocking(move || act(&cluster, &method, &path, &body))
@@ -223,6 +286,18 @@ async fn route(
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     Ok(response)
+}
+
+/// `/brokers/<id>/<rest>` of one broker's own plane: the node id and
+/// `/<rest>`.
+fn broker_plane(path: &str) -> Option<(i32, String)> {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["brokers", id, rest @ ..] if is_broker_plane(rest) => {
+            Some((id.parse().ok()?, format!("/{}", rest.join("/"))))
+        }
+        _ => None,
+    }
 }
 
 /// Serves the cluster's fault plane on `listener` until the process ends.

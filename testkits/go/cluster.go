@@ -104,9 +104,15 @@ type partitionState struct {
 	ISR    []int32 `json:"isr"`
 }
 
+// partition is the partition's leader and ISR; none (and no error) while
+// no broker knows the partition (404).
 func (c *Cluster) partition(topic string, partition int32) (partitionState, error) {
 	var state partitionState
 	err := c.process.admin.call(http.MethodGet, partitionPath(topic, partition), nil, &state)
+	var refused *HTTPError
+	if errors.As(err, &refused) && refused.StatusCode == http.StatusNotFound {
+		return partitionState{}, nil
+	}
 	return state, err
 }
 

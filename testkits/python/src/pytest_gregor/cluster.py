@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Mapping, Optional, Union
 
+from .errors import GregorAdminError
 from .process import STARTUP_TIMEOUT_S, GregorProcess, OverrideValue, find_binary
 from .schema import BrokerState, ClientCutMode, Clock, PartitionState
 
@@ -82,8 +83,14 @@ class GregorCluster(GregorProcess):
 
     def partition(self, topic: str, partition: int) -> PartitionState:
         """The partition's leader and ISR as the brokers that are not
-        isolated agree on them."""
-        return self._admin.get(f"/partitions/{topic}/{partition}")
+        isolated agree on them (no leader and an empty ISR while no broker
+        knows the partition)."""
+        try:
+            return self._admin.get(f"/partitions/{topic}/{partition}")
+        except GregorAdminError as error:
+            if error.status != 404:
+                raise
+            return {"leader": None, "isr": []}
 
     def leader_of(self, topic: str, partition: int) -> Optional[int]:
         """The partition's leader, or None while it has none (or the

@@ -258,9 +258,17 @@ public final class Gregor {
         }
     }
 
+    /** The partition's leader and ISR; none while no broker knows the partition (404). */
     private Map<String, Object> partitionState(String topic, int partition) {
         requireCluster("leaderOf and inSyncReplicas");
-        return Json.parseObject(admin.get(partitionPath(topic, partition)));
+        try {
+            return Json.parseObject(admin.get(partitionPath(topic, partition)));
+        } catch (GregorException e) {
+            if (e.status() != 404) {
+                throw e;
+            }
+            return Map.of("isr", java.util.List.of());
+        }
     }
 
     private void brokerAction(int node, String action) {
