@@ -449,6 +449,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_dev_cluster_fault_plane_isolates_kills_and_moves_leaders",
                "test_dev_cluster_pauses_a_leader_and_cuts_a_brokers_clients"),
          on((CK, KP), OPERATIONS, REPLICATION, FAULTS) + on(HTTP, FAULTS, OPERATIONS)),
+        (names("test_dev_cluster_cuts_the_network_one_way_between_brokers"),
+         on(CK, OPERATIONS, REPLICATION, FAULTS) + on(HTTP, FAULTS, OPERATIONS)),
         (names("test_dev_cluster_serves_each_brokers_own_plane"),
          on((CK, KP), OPERATIONS, REPLICATION, FAULTS, DURABILITY) + on(HTTP, FAULTS, OPERATIONS)),
     ],
@@ -532,7 +534,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_error_faults_on_admin_apis_reach_both_admin_clients",
                "test_throttle_faults_reach_clients_as_quota_throttles",
                "test_a_broker_cut_off_from_its_clients_holds_or_refuses_their_requests",
-               "test_a_scheduled_fault_waits_for_its_records"),
+               "test_a_scheduled_fault_waits_for_its_records",
+               "test_answers_lost_on_the_way_back_duplicate_only_a_producer_without_idempotence"),
          on((CK, KP), FAULTS)),
     ],
     "test_go_clients.py": [

@@ -7,9 +7,11 @@
 //!   request — replica fetching and the metadata quorum's RPCs;
 //! - between a broker and its clients (anyone but another broker's replica
 //!   fetcher, told apart by the client id of its requests): refused (a
-//!   connection closes at its next request) or black-holed (requests are
-//!   left unanswered until the cut heals, as when the network drops packets
-//!   and TCP keeps resending them).
+//!   connection closes at its next request), or black-holed one way or
+//!   both: requests held unhandled until the cut heals (the clients'
+//!   packets dropped, as TCP keeps resending them), or handled with their
+//!   answers held (the broker's packets dropped: written, and the client
+//!   does not know).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -67,8 +69,11 @@ pub fn check(from: Option<i32>, address: &str) -> io::Result<()> {
 pub enum ClientCut {
     /// Connections close at their next request.
     Refuse,
-    /// Requests go unanswered until the cut heals.
+    /// Requests wait unhandled until the cut heals (client to broker lost).
     BlackHole,
+    /// Requests are handled and their answers wait until the cut heals
+    /// (broker to client lost): the write is made, the client cannot know.
+    BlackHoleResponses,
 }
 
 /// What the admin planes take to cut clients off: `{"mode": "refuse"}` or
@@ -115,11 +120,11 @@ pub fn client_cut(node: i32, client_id: Option<&str>) -> Option<ClientCut> {
     client_cuts().get(&node).copied()
 }
 
-/// Waits until broker `node`'s clients are no longer black-holed.
-pub async fn black_hole_healed(node: i32) {
+/// Waits until broker `node`'s clients are no longer cut off as `how`.
+pub async fn client_cut_healed(node: i32, how: ClientCut) {
     loop {
         let healed = CLIENTS_HEALED.notified();
-        if client_cut(node, None) != Some(ClientCut::BlackHole) {
+        if client_cut(node, None) != Some(how) {
             return;
         }
         healed.await;
@@ -153,7 +158,7 @@ mod tests {
         cut_clients(node, ClientCut::BlackHole);
         assert_eq!(client_cut(node, Some("app")), Some(ClientCut::BlackHole));
         assert_eq!(client_cut(node, Some("gregor-replica-2")), None, "a broker");
-        let waiting = tokio::spawn(black_hole_healed(node));
+        let waiting = tokio::spawn(client_cut_healed(node, ClientCut::BlackHole));
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         assert!(!waiting.is_finished());
         heal_clients(node);

@@ -394,3 +394,63 @@ def test_dev_cluster_serves_each_brokers_own_plane():
     finally:
         cluster.terminate()
         assert cluster.wait(20) == 0
+
+
+def test_dev_cluster_cuts_the_network_one_way_between_brokers():
+    """`POST /brokers/<from>/cut` with `{"to": <id>}` cuts one direction:
+    a follower that can no longer reach its partition's leader (while the
+    leader still reaches it) stops replicating and leaves the ISR;
+    confluent-kafka's acks=all producer goes on with the other two
+    replicas (min.insync.replicas 2); after `/heal` the follower catches up
+    and rejoins, and every acknowledged record is read back once."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from conftest import wait_until
+
+    cluster, http = dev_cluster_with_plane()
+    try:
+        bootstrap = cluster.stdout.readline().decode().strip()
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin.create_topics([NewTopic("one-way", 1, 3)])["one-way"].result(timeout=30)
+        partition = lambda: partition_state(http, "one-way", 0)  # noqa: E731
+        wait_until(lambda: len(partition()["isr"]) == 3, timeout=30, what="one-way in sync")
+        leader = partition()["leader"]
+        follower = next(b for b in (1, 2, 3) if b != leader)
+        acked = []
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                             "enable.idempotence": True})
+
+        def send(values):
+            for value in values:
+                producer.produce("one-way", value=value.encode(), on_delivery=lambda err, msg:
+                                 acked.append((err, msg.offset(), msg.value())))
+            assert producer.flush(60) == 0
+
+        send([f"a{i}" for i in range(10)])
+        assert http("POST", f"/brokers/{follower}/cut", {"to": leader})[0] == 204
+        state = {b["node_id"]: b for b in http("GET", "/brokers")[1]}
+        assert state[follower]["unreachable"] == [leader]
+        assert state[leader]["unreachable"] == [], "the other way is open"
+        wait_until(lambda: follower not in partition()["isr"], timeout=60,
+                   what="the cut-off follower out of the ISR")
+        send([f"b{i}" for i in range(10)])
+        assert http("POST", "/heal", {})[0] == 204
+        wait_until(lambda: sorted(partition()["isr"]) == [1, 2, 3], timeout=60,
+                   what="the follower back in the ISR")
+
+        assert all(err is None for err, *_ in acked), [a for a in acked if a[0]][:3]
+        reader = Consumer({"bootstrap.servers": bootstrap, "group.id": "one-way-reader",
+                           "enable.partition.eof": True})
+        reader.assign([TopicPartition("one-way", 0, 0)])
+        seen = {}
+        while True:
+            message = reader.poll(10)
+            assert message is not None, seen
+            if message.error():
+                break
+            seen[message.offset()] = message.value()
+        reader.close()
+        assert seen == {offset: value for _, offset, value in acked}
+    finally:
+        cluster.terminate()
+        assert cluster.wait(20) == 0

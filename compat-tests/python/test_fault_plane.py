@@ -258,3 +258,47 @@ def test_a_scheduled_fault_waits_for_its_records(broker_factory, topic):
     consumer.close()
     assert seen == [f"v{i}" for i in range(70)]
     assert any(e["api"] == "Fetch" and e["fault"] == "disconnect" for e in admin.journal())
+
+
+def test_answers_lost_on_the_way_back_duplicate_only_a_producer_without_idempotence(
+        broker_factory, topic):
+    """`{"mode": "black_hole_responses"}` cuts one direction only: requests
+    reach the broker and are handled, their answers wait until the cut
+    heals. kafka-python without idempotence times out, retries, and its
+    record lands twice (the linter names it: `non-idempotent-retry`);
+    confluent-kafka's idempotent producer through the same cut lands its
+    record once."""
+    broker, admin = start(broker_factory)
+    # Both connected and knowing the topic before the cut.
+    careless = kafka.KafkaProducer(bootstrap_servers=broker.bootstrap, client_id="lost-acks",
+                                   acks=1, retries=3, request_timeout_ms=1500,
+                                   retry_backoff_ms=100, max_in_flight_requests_per_connection=1,
+                                   enable_idempotence=False)
+    careless.send(topic, b"warm", partition=0).get(timeout=30)
+    careful = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True,
+                        "request.timeout.ms": 1500, "message.timeout.ms": 60000,
+                        "client.id": "careful-acks"})
+    careful.produce(topic, value=b"warm", partition=0)
+    assert careful.flush(30) == 0
+
+    assert admin.call("POST", "/network/clients", {"mode": "black_hole_responses"})[0] == 204
+    careless_sent = careless.send(topic, b"careless", partition=0)
+    careful_delivered = []
+    careful.produce(topic, value=b"careful", partition=0,
+                    on_delivery=lambda err, msg: careful_delivered.append(err))
+    deadline = time.time() + 4
+    while time.time() < deadline:
+        careful.poll(0.1)
+    assert careful_delivered == [], "no answer crossed the cut"
+    assert admin.call("DELETE", "/network/clients")[0] == 204
+    careless_sent.get(timeout=30)
+    careless.close()
+    assert careful.flush(30) == 0 and careful_delivered == [None]
+
+    values = read_all(broker.bootstrap, topic)
+    assert values.count("careful") == 1, values
+    assert values.count("careless") >= 2, values
+    status, found = admin.call("GET", "/lint")
+    assert status == 200
+    assert [f["rule"] for f in found if f["client_id"] == "lost-acks"] == ["non-idempotent-retry"]
+    assert not [f for f in found if f["client_id"] == "careful-acks"], found

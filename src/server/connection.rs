@@ -276,14 +276,15 @@ async fn serve_requests(
                 // clients (`network_faults`).
                 let node_id = broker.config().node_id;
                 match crate::network_faults::client_cut(node_id, Some(&client_id)) {
-                    None => {}
                     Some(ClientCut::Refuse) => {
                         break Closed::Reason("network partition: clients refused".to_string())
                     }
                     Some(ClientCut::BlackHole) => tokio::select! {
-                        _ = crate::network_faults::black_hole_healed(node_id) => {}
+                        _ = crate::network_faults::client_cut_healed(node_id, ClientCut::BlackHole) => {}
                         _ = shutdown.cancelled() => break Closed::Shutdown,
                     },
+                    // Handled now; its answer waits below.
+                    None | Some(ClientCut::BlackHoleResponses) => {}
                 }
                 let started = std::time::Instant::now();
                 let fault = broker
@@ -331,6 +332,8 @@ async fn serve_requests(
                     },
                     &mut reply,
                 ));
+                let answer_cut = crate::network_faults::client_cut(node_id, Some(&client_id))
+                    == Some(ClientCut::BlackHoleResponses);
                 let latency = started.elapsed();
                 broker.metrics().request_handled(api_key, latency);
                 if broker.journal().is_enabled() {
@@ -346,6 +349,17 @@ async fn serve_requests(
                         },
                         fault: fault.clone(),
                     });
+                }
+                // Its answer lost on the way back while the test's cut lasts
+                // (it arrives after, as TCP delivers it once the path heals).
+                if answer_cut {
+                    tokio::select! {
+                        _ = crate::network_faults::client_cut_healed(
+                            node_id,
+                            ClientCut::BlackHoleResponses,
+                        ) => {}
+                        _ = shutdown.cancelled() => break Closed::Shutdown,
+                    }
                 }
                 match reply {
                     Reply::Send(body) => {

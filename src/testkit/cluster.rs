@@ -140,6 +140,7 @@ impl TestClusterBuilder {
             cuts: Vec::new(),
             isolated: Default::default(),
             clients_cut: Default::default(),
+            links_cut: Default::default(),
             observed: false,
             _data: data,
         };
@@ -170,6 +171,8 @@ pub struct TestCluster {
     /// brokers isolated.
     cuts: Vec<(i32, String)>,
     isolated: std::collections::BTreeSet<i32>,
+    /// (from, to): `from` cannot reach `to`.
+    links_cut: std::collections::BTreeSet<(i32, i32)>,
     /// Brokers cut off from their clients, and how.
     clients_cut: std::collections::BTreeMap<i32, crate::network_faults::ClientCut>,
     /// Every broker keeps a request journal and lints its clients (what an
@@ -297,28 +300,45 @@ impl TestCluster {
     /// [`heal`](Self::heal), the cluster's answers (`leader_of`,
     /// `wait_for_isr`…) are the other brokers'.
     pub fn isolate(&mut self, node_id: i32) -> Result<(), TestkitError> {
-        let isolated = self.node(node_id)?;
-        let addresses = |node: &Node| {
-            [
-                format!("{}:{}", self.host, node.port),
-                format!("127.0.0.1:{}", node.controller_port),
-            ]
-        };
-        let mut cuts = Vec::new();
-        for other in self.nodes.iter().filter(|node| node.node_id != node_id) {
-            for address in addresses(other) {
-                cuts.push((node_id, address));
-            }
-            for address in addresses(isolated) {
-                cuts.push((other.node_id, address));
-            }
+        self.node(node_id)?;
+        let others: Vec<i32> = self
+            .node_ids()
+            .into_iter()
+            .filter(|id| *id != node_id)
+            .collect();
+        for other in others {
+            self.cut_link(node_id, other)?;
+            self.cut_link(other, node_id)?;
         }
-        for (from, address) in &cuts {
-            crate::network_faults::cut(*from, address);
-        }
-        self.cuts.extend(cuts);
         self.isolated.insert(node_id);
         Ok(())
+    }
+
+    /// Cuts the network one way: broker `from` can no longer reach broker
+    /// `to` (its replica fetches and quorum RPCs there fail, as against a
+    /// closed port), while `to` still reaches `from`. Until
+    /// [`heal`](Self::heal).
+    pub fn cut_link(&mut self, from: i32, to: i32) -> Result<(), TestkitError> {
+        self.node(from)?;
+        let target = self.node(to)?;
+        let addresses = [
+            format!("{}:{}", self.host, target.port),
+            format!("127.0.0.1:{}", target.controller_port),
+        ];
+        for address in addresses {
+            crate::network_faults::cut(from, &address);
+            self.cuts.push((from, address));
+        }
+        self.links_cut.insert((from, to));
+        Ok(())
+    }
+
+    /// The brokers `node_id` cannot reach (`cut_link`, `isolate`).
+    pub fn unreachable_from(&self, node_id: i32) -> Vec<i32> {
+        self.links_cut
+            .range((node_id, i32::MIN)..=(node_id, i32::MAX))
+            .map(|(_, to)| *to)
+            .collect()
     }
 
     /// Whether `isolate` cut the broker off.
@@ -369,11 +389,13 @@ impl TestCluster {
         crate::clock::advance(by);
     }
 
-    /// Ends every partition `isolate`, `cut_clients` and `pause` made.
+    /// Ends every partition `isolate`, `cut_link`, `cut_clients` and
+    /// `pause` made.
     pub fn heal(&mut self) {
         crate::network_faults::heal(&self.cuts);
         self.cuts.clear();
         self.isolated.clear();
+        self.links_cut.clear();
         for node_id in std::mem::take(&mut self.clients_cut).into_keys() {
             crate::network_faults::heal_clients(node_id);
         }

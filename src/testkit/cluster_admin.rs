@@ -6,8 +6,10 @@
 //!   whether it is isolated;
 //! - `POST /brokers/<id>/kill` (as kill -9), `/stop` (clean), `/restart`,
 //!   `/isolate` (cut off from the other brokers, clients still reach it),
-//!   `/clients` with `{"mode": "refuse"|"black_hole"}` (cut off from its
-//!   clients, the other brokers still reach it), `/pause` (frozen as by
+//!   `/cut` with `{"to": <id>}` (it can no longer reach that broker, which
+//!   still reaches it; `"both_ways": true` for both),
+//!   `/clients` with `{"mode": "refuse"|"black_hole"|"black_hole_responses"}`
+//!   (cut off from its clients, the other brokers still reach it), `/pause` (frozen as by
 //!   SIGSTOP: isolated and its clients black-holed); `POST /heal` ends
 //!   every cut;
 //! - `POST /clock/advance?ms=N`: moves the cluster's clock forward (time
@@ -58,8 +60,11 @@ struct BrokerState {
     address: String,
     running: bool,
     isolated: bool,
-    /// "refuse" or "black_hole" when cut off from its clients.
+    /// "refuse", "black_hole" or "black_hole_responses" when cut off from
+    /// its clients.
     clients_cut: Option<crate::network_faults::ClientCut>,
+    /// The brokers it cannot reach (`cut`, `isolate`, `pause`).
+    unreachable: Vec<i32>,
 }
 
 #[derive(Serialize)]
@@ -71,6 +76,15 @@ struct PartitionState {
 #[derive(Deserialize)]
 struct MoveLeader {
     to: i32,
+}
+
+/// `POST /brokers/<from>/cut`: `from` can no longer reach `to`; both ways
+/// if `both_ways`.
+#[derive(Deserialize)]
+struct CutLink {
+    to: i32,
+    #[serde(default)]
+    both_ways: bool,
 }
 
 fn json(value: &impl Serialize) -> Answer {
@@ -133,6 +147,7 @@ fn act(cluster: &Shared, method: &Method, path: &str, body: &[u8]) -> Answer {
                     running: cluster.is_running(node_id),
                     isolated: cluster.is_isolated(node_id),
                     clients_cut: cluster.clients_cut(node_id),
+                    unreachable: cluster.unreachable_from(node_id),
                 })
                 .collect();
             json(&brokers)
@@ -147,6 +162,20 @@ fn act(cluster: &Shared, method: &Method, path: &str, body: &[u8]) -> Answer {
                 "restart" => done(cluster.restart(node_id)),
                 "isolate" => done(cluster.isolate(node_id)),
                 "pause" => done(cluster.pause(node_id)),
+                "cut" => {
+                    match serde_json::from_slice::<CutLink>(body) {
+                        Ok(link) => done(cluster.cut_link(node_id, link.to).and_then(|()| {
+                            match link.both_ways {
+                                true => cluster.cut_link(link.to, node_id),
+                                false => Ok(()),
+                            }
+                        })),
+                        Err(error) => (
+                            StatusCode::BAD_REQUEST,
+                            format!("not {{\"to\": id, \"both_ways\": bool}}: {error}\n"),
+                        ),
+                    }
+                }
                 "clients" => {
                     match serde_json::from_slice::<crate::network_faults::ClientCutRequest>(body) {
                         Ok(wanted) => done(cluster.cut_clients(node_id, wanted.mode)),
