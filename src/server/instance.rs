@@ -56,6 +56,8 @@ pub struct RunningBroker {
     address: SocketAddr,
     admin_address: Option<SocketAddr>,
     connections: CancellationToken,
+    /// Ends every connection at once, mid-request (`abort`: kill -9).
+    killed: CancellationToken,
     serving: Vec<JoinHandle<()>>,
     maintenance: JoinHandle<()>,
 }
@@ -112,6 +114,7 @@ impl RunningBroker {
             "gregor broker started"
         );
         let connections = CancellationToken::new();
+        let killed = CancellationToken::new();
         let mut admin_address = None;
         if let Some(admin_listener) = admin_listener {
             broker.journal().enable();
@@ -138,7 +141,10 @@ impl RunningBroker {
                     b.listener,
                     b.context,
                     budgets.clone(),
-                    connections.clone(),
+                    super::listener::Stopping {
+                        shutdown: connections.clone(),
+                        killed: killed.clone(),
+                    },
                 ))
             })
             .collect();
@@ -147,6 +153,7 @@ impl RunningBroker {
             address,
             admin_address,
             connections,
+            killed,
             serving,
             maintenance,
         })
@@ -193,6 +200,9 @@ impl RunningBroker {
     /// Stops without the clean shutdown: nothing is flushed or marked, so
     /// the next start runs crash recovery, as after `kill -9`.
     pub async fn abort(mut self) {
+        // No request is finished: an acks=all write waiting for its
+        // followers must not complete (it would shrink the ISR first).
+        self.killed.cancel();
         self.stop_serving().await;
         // The metadata quorum's tasks stop too, as they would with the
         // process: a restart in the same process opens the log afresh.

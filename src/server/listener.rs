@@ -40,13 +40,22 @@ impl Budgets {
     }
 }
 
+/// How a listener stops: `shutdown` stops accepting and lets each
+/// connection finish its request; `killed` ends them at once, mid-request,
+/// as a killed process does.
+pub struct Stopping {
+    pub shutdown: CancellationToken,
+    pub killed: CancellationToken,
+}
+
 pub async fn run(
     broker: Arc<Broker>,
     listener: TcpListener,
     context: Arc<ListenerContext>,
     budgets: Budgets,
-    shutdown: CancellationToken,
+    stopping: Stopping,
 ) {
+    let Stopping { shutdown, killed } = stopping;
     let connections = TaskTracker::new();
     let Budgets { quotas, memory } = budgets;
     let mut limits = CurrentLimits::default();
@@ -78,7 +87,7 @@ pub async fn run(
             }
             Ok((stream, peer)) => match quotas.open(peer.ip(), &current) {
                 Ok(slot) => {
-                    connections.spawn(connection::serve(
+                    let serving = connection::serve(
                         Arc::clone(&broker),
                         stream,
                         peer,
@@ -88,7 +97,14 @@ pub async fn run(
                             memory: memory.clone(),
                             shutdown: shutdown.clone(),
                         },
-                    ));
+                    );
+                    let killed = killed.clone();
+                    connections.spawn(async move {
+                        tokio::select! {
+                            _ = serving => {}
+                            _ = killed.cancelled() => {}
+                        }
+                    });
                 }
                 Err(TooManyConnections { address, max }) => {
                     // Kafka's words for it.
@@ -109,11 +125,13 @@ pub async fn run(
         open = connections.len(),
         "listener stopped; draining connections"
     );
-    if tokio::time::timeout(DRAIN_TIMEOUT, connections.wait())
-        .await
-        .is_err()
-    {
-        warn!("connections still busy after drain timeout");
+    tokio::select! {
+        drained = tokio::time::timeout(DRAIN_TIMEOUT, connections.wait()) => {
+            if drained.is_err() {
+                warn!("connections still busy after drain timeout");
+            }
+        }
+        _ = killed.cancelled() => {}
     }
 }
 
