@@ -454,3 +454,60 @@ def test_dev_cluster_cuts_the_network_one_way_between_brokers():
     finally:
         cluster.terminate()
         assert cluster.wait(20) == 0
+
+
+def test_dev_cluster_kills_a_leader_when_a_scheduled_fault_comes_due():
+    """`POST /brokers/<id>/kill` with `"after": {"topic": …, "records": 30}`
+    is answered 202 and kills the broker once 30 more records are in the
+    topic: confluent-kafka's idempotent acks=all producer, mid-stream,
+    loses its leader and goes on with the next one; every acknowledged
+    record is read back once, at its offset."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from conftest import wait_until
+
+    cluster, http = dev_cluster_with_plane()
+    try:
+        bootstrap = cluster.stdout.readline().decode().strip()
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin.create_topics([NewTopic("scheduled", 1, 3)])["scheduled"].result(timeout=30)
+        partition = lambda: partition_state(http, "scheduled", 0)  # noqa: E731
+        wait_until(lambda: len(partition()["isr"]) == 3, timeout=30, what="scheduled in sync")
+        leader = partition()["leader"]
+        status, answer = http("POST", f"/brokers/{leader}/kill",
+                              {"after": {"topic": "scheduled", "records": 30}})
+        assert status == 202 and answer["scheduled"]["records"] == 30
+        acked = []
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                             "enable.idempotence": True, "linger.ms": 0})
+        for i in range(20):
+            producer.produce("scheduled", value=f"v{i}".encode(), on_delivery=lambda err, msg:
+                             acked.append((err, msg.offset(), msg.value())))
+        assert producer.flush(60) == 0
+        running = lambda: {b["node_id"]: b["running"] for b in http("GET", "/brokers")[1]}  # noqa
+        assert running()[leader], "20 of 30 records: not yet"
+        for i in range(20, 60):
+            producer.produce("scheduled", value=f"v{i}".encode(), on_delivery=lambda err, msg:
+                             acked.append((err, msg.offset(), msg.value())))
+            producer.poll(0.01)
+        assert producer.flush(90) == 0
+        wait_until(lambda: not running()[leader], timeout=30, what="the scheduled kill")
+        assert partition()["leader"] != leader
+
+        assert all(err is None for err, *_ in acked), [a for a in acked if a[0]][:3]
+        reader = Consumer({"bootstrap.servers": bootstrap, "group.id": "scheduled-reader",
+                           "enable.partition.eof": True})
+        reader.assign([TopicPartition("scheduled", 0, 0)])
+        seen = {}
+        while True:
+            message = reader.poll(10)
+            assert message is not None, seen
+            if message.error():
+                break
+            seen[message.offset()] = message.value()
+        reader.close()
+        assert seen == {offset: value for _, offset, value in acked}
+        assert sorted(seen.values()) == sorted(f"v{i}".encode() for i in range(60))
+    finally:
+        cluster.terminate()
+        assert cluster.wait(20) == 0

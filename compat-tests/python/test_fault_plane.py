@@ -7,7 +7,7 @@ import kafka
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from conftest import FaultPlane, free_port
+from conftest import FaultPlane, free_port, wait_until
 
 NOT_LEADER_OR_FOLLOWER = 6
 REQUEST_TIMED_OUT = 7
@@ -302,3 +302,41 @@ def test_answers_lost_on_the_way_back_duplicate_only_a_producer_without_idempote
     assert status == 200
     assert [f["rule"] for f in found if f["client_id"] == "lost-acks"] == ["non-idempotent-retry"]
     assert not [f for f in found if f["client_id"] == "careful-acks"], found
+
+
+def test_a_slow_disk_and_scheduled_cuts(broker_factory, topic):
+    """`/faults/disk` with `latency_ms` makes a partition's disk slow: a
+    kafka-python write whose request times out meanwhile is still written
+    (read back). A client cut scheduled `after` 5 more records (202) waits
+    for them: confluent-kafka's first records go through, and the cut is in
+    force once they are in."""
+    broker, admin = start(broker_factory)
+    seed = Producer({"bootstrap.servers": broker.bootstrap})
+    seed.produce(topic, value=b"seed", partition=0)
+    assert seed.flush(30) == 0
+
+    status, armed = admin.call("POST", "/faults/disk",
+                               {"op": "write", "latency_ms": 3000, "count": 1,
+                                "topic": topic, "partition": 0})
+    assert status == 201 and armed[0]["latency_ms"] == 3000 and "errno" not in armed[0]
+    impatient = kafka.KafkaProducer(bootstrap_servers=broker.bootstrap, acks=1, retries=0,
+                                    request_timeout_ms=1000)
+    with pytest.raises(kafka.errors.KafkaError):
+        impatient.send(topic, b"slow", partition=0).get(timeout=30)
+    impatient.close()
+    wait_until(lambda: "slow" in read_all(broker.bootstrap, topic), timeout=30,
+               what="the slow write in the log")
+
+    status, answer = admin.call("POST", "/network/clients",
+                                {"mode": "refuse", "after": {"topic": topic, "records": 5}})
+    assert status == 202 and answer["scheduled"] == {"topic": topic, "records": 5}
+    for i in range(3):
+        seed.produce(topic, value=f"before-{i}".encode(), partition=0)
+    assert seed.flush(30) == 0
+    assert admin.call("GET", "/network/clients")[1] is None, "3 of 5 records: not yet"
+    for i in range(2):
+        seed.produce(topic, value=f"last-{i}".encode(), partition=0)
+    assert seed.flush(30) == 0
+    wait_until(lambda: admin.call("GET", "/network/clients")[1] == "refuse", timeout=10,
+               what="the scheduled cut in force")
+    assert admin.call("DELETE", "/network/clients")[0] == 204

@@ -1,6 +1,8 @@
 //! Disk faults on demand, for tests: the next N writes or fsyncs under a
 //! path (a log dir or one partition's folder) fail with EIO or ENOSPC, as a
-//! failing or full disk makes them fail. A failing write first writes half
+//! failing or full disk makes them fail, or take longer, as a slow disk
+//! makes them (the calling thread waits, holding what it holds, as a
+//! thread blocked in the kernel would). A failing write first writes half
 //! of its bytes, so the torn write a real disk leaves is there too.
 //!
 //! Segment writes and flushes ask [`check`] first; with nothing armed that
@@ -41,14 +43,26 @@ impl DiskErrno {
 }
 
 /// One armed fault: the next `count` operations of kind `op` on files
-/// under `path` fail with `errno`.
+/// under `path` take `latency_ms` longer, then fail with `errno` if it is
+/// given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiskFault {
     pub path: PathBuf,
     pub op: DiskOp,
-    pub errno: DiskErrno,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno: Option<DiskErrno>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub latency_ms: u64,
     pub count: u32,
 }
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+/// The longest a slow operation is held: a test's typo must not hang a
+/// broker for hours.
+const MAX_LATENCY_MS: u64 = 60_000;
 
 static ARMED: AtomicBool = AtomicBool::new(false);
 static FAULTS: Mutex<Vec<DiskFault>> = Mutex::new(Vec::new());
@@ -92,13 +106,19 @@ pub fn check(file: &Path, op: DiskOp) -> Option<io::Error> {
     let index = faults
         .iter()
         .position(|fault| fault.op == op && file.starts_with(&fault.path))?;
-    let error = faults[index].errno.error();
+    let (errno, latency_ms) = (faults[index].errno, faults[index].latency_ms);
     faults[index].count = faults[index].count.saturating_sub(1);
     if faults[index].count == 0 {
         faults.remove(index);
         ARMED.store(!faults.is_empty(), Ordering::Release);
     }
-    Some(error)
+    drop(faults);
+    if latency_ms > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(
+            latency_ms.min(MAX_LATENCY_MS),
+        ));
+    }
+    errno.map(DiskErrno::error)
 }
 
 #[cfg(test)]
@@ -111,7 +131,8 @@ mod tests {
         arm(DiskFault {
             path: root.join("t-0"),
             op: DiskOp::Fsync,
-            errno: DiskErrno::Enospc,
+            errno: Some(DiskErrno::Enospc),
+            latency_ms: 0,
             count: 2,
         });
         let file = root.join("t-0").join("00000000000000000000.log");
@@ -126,5 +147,21 @@ mod tests {
         }
         assert!(check(&file, DiskOp::Fsync).is_none(), "count used up");
         assert!(armed_under(&root).is_empty());
+    }
+
+    #[test]
+    fn a_slow_disk_delays_its_operations_without_failing_them() {
+        let root = PathBuf::from("/nonexistent/slow-disk-test");
+        arm(DiskFault {
+            path: root.clone(),
+            op: DiskOp::Write,
+            errno: None,
+            latency_ms: 30,
+            count: 1,
+        });
+        let started = std::time::Instant::now();
+        assert!(check(&root.join("t-0/x.log"), DiskOp::Write).is_none());
+        assert!(started.elapsed() >= std::time::Duration::from_millis(30));
+        assert!(armed_under(&root).is_empty(), "count used up");
     }
 }

@@ -940,7 +940,8 @@ mod tests {
         disk_faults::arm(DiskFault {
             path: dir.path().to_path_buf(),
             op: DiskOp::Write,
-            errno: DiskErrno::Eio,
+            errno: Some(DiskErrno::Eio),
+            latency_ms: 0,
             count: 1,
         });
         let client = AppendOrigin::Client;

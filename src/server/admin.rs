@@ -39,7 +39,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::faults::Fault;
+use super::faults::{After, Fault};
 use crate::auth::constant_time_eq;
 use crate::broker::Broker;
 use crate::config::broker::Secret;
@@ -83,13 +83,21 @@ fn arm_fault(broker: &Broker, body: &[u8]) -> Answer {
     }
 }
 
-/// What `POST /faults/disk` takes: the next `count` writes or fsyncs fail
-/// with `errno`, for one partition (`topic` and `partition`), one log dir
+/// What `POST /faults/disk` takes: the next `count` writes or fsyncs take
+/// `latency_ms` longer (a slow disk) and/or fail with `errno` (a failing
+/// or full one), for one partition (`topic` and `partition`), one log dir
 /// (`log_dir`), or every log dir of the broker (neither).
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DiskFaultRequest {
     op: DiskOp,
-    errno: DiskErrno,
+    #[serde(default)]
+    errno: Option<DiskErrno>,
+    #[serde(default)]
+    latency_ms: u64,
+    /// Armed once this many more records are in a topic, not now.
+    #[serde(default)]
+    after: Option<After>,
     #[serde(default = "one")]
     count: u32,
     topic: Option<String>,
@@ -101,22 +109,65 @@ fn one() -> u32 {
     1
 }
 
-/// Cuts this broker off from its clients (`{"mode": "refuse"}` or
-/// `{"mode": "black_hole"}`) until `DELETE /network/clients`.
-fn cut_clients(broker: &Broker, body: &[u8]) -> Answer {
+/// A change's schedule, if its body has one (`"after": {"topic": …,
+/// "records": …}`).
+#[derive(serde::Deserialize)]
+struct Scheduled {
+    #[serde(default)]
+    after: Option<After>,
+}
+
+/// The answer to a change scheduled for later.
+fn scheduled(after: &After) -> Answer {
+    json(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({ "scheduled": after }),
+    )
+}
+
+/// Runs `action` once `after`'s records are in, on `broker`'s counts.
+fn when(broker: &Arc<Broker>, after: After, action: impl FnOnce() + Send + 'static) {
+    let counted = Arc::clone(broker);
+    super::scheduled::run_after(
+        after,
+        move |topic| Some(super::scheduled::records_on(&counted, topic)),
+        action,
+    );
+}
+
+/// Cuts this broker off from its clients (`{"mode": "refuse"}`,
+/// `"black_hole"` or `"black_hole_responses"`) until `DELETE
+/// /network/clients`; now, or `after` that many records.
+fn cut_clients(broker: &Arc<Broker>, body: &[u8]) -> Answer {
     let wanted: crate::network_faults::ClientCutRequest = match json_body(body, "a client cut") {
         Ok(wanted) => wanted,
         Err(answer) => return answer,
     };
-    crate::network_faults::cut_clients(broker.config().node_id, wanted.mode);
-    (StatusCode::NO_CONTENT, "text/plain", String::new())
+    let node_id = broker.config().node_id;
+    match json_body::<Scheduled>(body, "a client cut") {
+        Ok(Scheduled { after: Some(after) }) => {
+            let answer = scheduled(&after);
+            when(broker, after, move || {
+                crate::network_faults::cut_clients(node_id, wanted.mode)
+            });
+            answer
+        }
+        Ok(Scheduled { after: None }) => {
+            crate::network_faults::cut_clients(node_id, wanted.mode);
+            (StatusCode::NO_CONTENT, "text/plain", String::new())
+        }
+        Err(answer) => answer,
+    }
 }
 
-fn arm_disk_fault(broker: &Broker, body: &[u8]) -> Answer {
+fn arm_disk_fault(broker: &Arc<Broker>, body: &[u8]) -> Answer {
     let wanted: DiskFaultRequest = match json_body(body, "a disk fault") {
         Ok(wanted) => wanted,
         Err(answer) => return answer,
     };
+    if wanted.errno.is_none() && wanted.latency_ms == 0 {
+        return bad_request("a disk fault needs an errno, a latency_ms, or both".to_string());
+    }
     let dirs: Vec<std::path::PathBuf> = broker
         .log_dir_sizes()
         .into_iter()
@@ -143,9 +194,17 @@ fn arm_disk_fault(broker: &Broker, body: &[u8]) -> Answer {
             path,
             op: wanted.op,
             errno: wanted.errno,
+            latency_ms: wanted.latency_ms,
             count: wanted.count.max(1),
         })
         .collect();
+    if let Some(after) = wanted.after {
+        let answer = scheduled(&after);
+        when(broker, after, move || {
+            armed.into_iter().for_each(disk_faults::arm)
+        });
+        return answer;
+    }
     for fault in &armed {
         disk_faults::arm(fault.clone());
     }

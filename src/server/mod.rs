@@ -21,3 +21,4 @@ pub mod listener;
 pub mod memory_pool;
 pub mod quotas;
 pub mod sasl;
+pub mod scheduled;

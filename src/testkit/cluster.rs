@@ -644,6 +644,16 @@ impl TestCluster {
             .map(|(_, broker)| Arc::clone(broker))
     }
 
+    /// The records in `topic`: the log end offsets of its partitions on
+    /// their leaders (as the brokers that are not isolated see them).
+    pub fn records_in(&self, topic: &str) -> u64 {
+        self.connected()
+            .flat_map(|(_, broker)| broker.partitions_by_name().into_values())
+            .filter(|partition| partition.topic_partition().topic == topic && partition.is_leader())
+            .map(|partition| u64::try_from(partition.log_end_offset().value()).unwrap_or(0))
+            .sum()
+    }
+
     /// The partition's high watermark on its leader.
     pub fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
         let leader = self.leader_of(topic, partition)?;

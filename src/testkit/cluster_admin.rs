@@ -41,7 +41,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::{TestCluster, TestkitError};
 
@@ -306,15 +306,67 @@ async fn route(
             }
             Ok(body) => {
                 let body = body.to_bytes();
-                tokio::task::spawn_blocking(move || act(&cluster, &method, &path, &body))
-                    .await
-                    .unwrap_or_else(|error| (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))
+                match schedule_of(&body).filter(|_| method == Method::POST) {
+                    Some(after) => schedule(cluster, after, method, path, body),
+                    None => {
+                        tokio::task::spawn_blocking(move || act(&cluster, &method, &path, &body))
+                            .await
+                            .unwrap_or_else(|error| {
+                                (StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+                            })
+                    }
+                }
             }
         }
     };
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     Ok(response)
+}
+
+/// Makes a change to the cluster once `after`'s records are in; answers
+/// 202 now.
+fn schedule(
+    cluster: Shared,
+    after: crate::server::faults::After,
+    method: Method,
+    path: String,
+    body: Bytes,
+) -> Answer {
+    let answer = (
+        StatusCode::ACCEPTED,
+        serde_json::json!({ "scheduled": after }).to_string(),
+    );
+    let counted = Arc::clone(&cluster);
+    crate::server::scheduled::run_after(
+        after,
+        // Never waits for the lock: a cluster busy with a long change
+        // (a restart, a leader move) is asked again at the next poll.
+        move |topic| {
+            counted
+                .try_lock()
+                .ok()?
+                .as_ref()
+                .map(|cluster| cluster.records_in(topic))
+        },
+        move || {
+            tokio::task::spawn_blocking(move || {
+                let (status, text) = act(&cluster, &method, &path, &body);
+                info!(%path, %status, answer = %text.trim(), "scheduled fault done");
+            });
+        },
+    );
+    answer
+}
+
+/// A change's schedule (`"after": {"topic": …, "records": …}` in its
+/// body): it is made once that many more records are in the topic.
+fn schedule_of(body: &[u8]) -> Option<crate::server::faults::After> {
+    #[derive(Deserialize)]
+    struct Scheduled {
+        after: Option<crate::server::faults::After>,
+    }
+    serde_json::from_slice::<Scheduled>(body).ok()?.after
 }
 
 /// `/brokers/<id>/<rest>` of one broker's own plane: the node id and

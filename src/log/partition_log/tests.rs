@@ -830,7 +830,8 @@ fn a_failed_write_appends_nothing_and_the_retry_lands_where_it_would_have() {
     disk_faults::arm(DiskFault {
         path: dir.path().to_path_buf(),
         op: DiskOp::Write,
-        errno: DiskErrno::Enospc,
+        errno: Some(DiskErrno::Enospc),
+        latency_ms: 0,
         count: 1,
     });
     let failed = log.append_as_leader(&request, LeaderEpoch(0), AppendOrigin::Client);
@@ -860,7 +861,8 @@ fn a_rolled_segment_is_synced_after_the_roll_and_a_failed_sync_fails_the_next_ap
     disk_faults::arm(DiskFault {
         path: segment::log_path(dir.path(), Offset(0)),
         op: DiskOp::Fsync,
-        errno: DiskErrno::Eio,
+        errno: Some(DiskErrno::Eio),
+        latency_ms: 0,
         count: 1,
     });
     while log.segment_count() < 2 {
