@@ -48,10 +48,14 @@ def tool(broker, *args: str) -> str:
 def test_kafka_features_and_franz_go_update_and_describe_features(featured):
     broker, _ = featured
     assert describe(broker) == {"group.version": ("0", "1", "1", "0"),
+                                "kraft.version": ("0", "0", "0", "0"),
+                                "metadata.version": ("3.3-IV3", "4.4-IV2", "4.4-IV2", "0"),
                                 "transaction.version": ("0", "2", "2", "0")}
     franz = go_client.call(FRANZ, broker.bootstrap, "features").lines
-    assert franz == ["supported group.version 0 1", "supported transaction.version 0 2",
-                     "finalized group.version 1", "finalized transaction.version 2", "epoch 0"]
+    assert franz == ["supported metadata.version 7 33", "supported kraft.version 0 0",
+                     "supported group.version 0 1", "supported transaction.version 0 2",
+                     "finalized group.version 1", "finalized metadata.version 33",
+                     "finalized transaction.version 2", "epoch 0"]
 
     # A dry run changes nothing; the real one is seen by both clients.
     assert tool(broker, "downgrade", "--feature", "transaction.version=1", "--dry-run") \
@@ -81,6 +85,16 @@ def test_kafka_features_and_franz_go_update_and_describe_features(featured):
     assert go_client.call(FRANZ, broker.bootstrap, "update-feature", "transaction.version",
                           "2", "1").lines == ["updated 0"]
     assert describe(broker)["transaction.version"] == ("0", "2", "2", "2")
+
+    # metadata.version as Kafka 4.4's: a downgrade across levels that
+    # changed the metadata is refused (4.4-IV1 and -IV2 did).
+    with pytest.raises(java_client.JavaClientError) as refused:
+        tool(broker, "downgrade", "--metadata", "4.3-IV0")
+    assert ("Unsupported metadata.version downgrade from 33 to 30. Refusing to perform the "
+            "requested downgrade because it might delete metadata information.") \
+        in str(refused.value)
+    assert tool(broker, "upgrade", "--metadata", "4.4-IV2").strip().endswith(
+        "metadata.version was upgraded to 33.")
 
 
 def test_clients_follow_the_finalized_levels(featured):

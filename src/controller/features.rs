@@ -7,7 +7,7 @@ use tracing::info;
 
 use super::quorum::MetadataRecord;
 use super::{Controller, ControllerError};
-use crate::metadata::features::supported;
+use crate::metadata::features::{metadata_changed_between, supported, METADATA_VERSION};
 
 /// How an update may move a level (UpdateFeatures' `upgrade_type`; v0's
 /// `allow_downgrade` is a safe downgrade).
@@ -48,11 +48,7 @@ impl Controller {
         let current = self.image().features.clone();
         let mut levels = Vec::new();
         for update in &updates {
-            if let Err(reason) = check(update, current.level(&update.feature), self.node_id) {
-                let message = format!(
-                    "Invalid update version {} for feature {}. {reason}",
-                    update.level, update.feature
-                );
+            if let Err(message) = check(update, current.level(&update.feature), self.node_id) {
                 return Ok(Err(message));
             }
             levels.retain(|(name, _)| *name != update.feature);
@@ -66,8 +62,39 @@ impl Controller {
     }
 }
 
-/// Kafka's checks of one update, in its order, with its words.
+/// Kafka's checks of one update, in its order, with its words: the
+/// refusal's whole message.
 fn check(update: &FeatureUpdate, current: i16, node_id: i32) -> Result<(), String> {
+    check_level(update, current, node_id).map_err(|reason| {
+        format!(
+            "Invalid update version {} for feature {}. {reason}",
+            update.level, update.feature
+        )
+    })?;
+    if update.feature == METADATA_VERSION && update.level < current {
+        return check_metadata_downgrade(update, current);
+    }
+    Ok(())
+}
+
+/// A `metadata.version` downgrade, as Kafka's `updateMetadataVersion`
+/// judges it: only across levels that did not change the metadata.
+fn check_metadata_downgrade(update: &FeatureUpdate, current: i16) -> Result<(), String> {
+    if !metadata_changed_between(update.level, current) {
+        return Ok(());
+    }
+    let why = match update.upgrade_type {
+        UpgradeType::UnsafeDowngrade => "Unsafe metadata downgrade is not supported in this version.",
+        _ => "Refusing to perform the requested downgrade because it might delete metadata information.",
+    };
+    Err(format!(
+        "Unsupported metadata.version downgrade from {current} to {}. {why}",
+        update.level
+    ))
+}
+
+/// The checks every feature's update goes through; the reason it fails.
+fn check_level(update: &FeatureUpdate, current: i16, node_id: i32) -> Result<(), String> {
     if update.upgrade_type == UpgradeType::Unknown {
         return Err("The controller does not support the given upgrade type.".into());
     }
@@ -110,7 +137,7 @@ mod tests {
     #[test]
     fn updates_are_checked_as_kafkas_controller_checks_them() {
         use UpgradeType::*;
-        let ok = |u: FeatureUpdate, current| check(&u, current, 1);
+        let ok = |u: FeatureUpdate, current| check_level(&u, current, 1);
         assert_eq!(
             ok(update("transaction.version", 1, SafeDowngrade), 2),
             Ok(())
@@ -138,5 +165,26 @@ mod tests {
             Err("A feature version cannot be less than 0.".into())
         );
         assert!(ok(update("group.version", 1, Unknown), 1).is_err());
+    }
+
+    #[test]
+    fn metadata_version_downgrades_only_across_levels_that_kept_the_metadata() {
+        use UpgradeType::*;
+        let metadata = |level, how| update(METADATA_VERSION, level, how);
+        assert_eq!(check(&metadata(33, Upgrade), 30, 1), Ok(()));
+        // 31 changed nothing: 31 -> 30 is safe.
+        assert_eq!(check(&metadata(30, SafeDowngrade), 31, 1), Ok(()));
+        assert_eq!(
+            check(&metadata(30, SafeDowngrade), 33, 1),
+            Err("Unsupported metadata.version downgrade from 33 to 30. Refusing to perform the requested downgrade because it might delete metadata information.".into())
+        );
+        assert_eq!(
+            check(&metadata(30, UnsafeDowngrade), 33, 1),
+            Err("Unsupported metadata.version downgrade from 33 to 30. Unsafe metadata downgrade is not supported in this version.".into())
+        );
+        assert_eq!(
+            check(&metadata(6, SafeDowngrade), 33, 1),
+            Err("Invalid update version 6 for feature metadata.version. Local controller 1 only supports versions 7-33".into())
+        );
     }
 }

@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 
 /// A feature gregor serves: its name, the levels it supports, and the
 /// level a new cluster finalizes, by Kafka 4.4's names and levels.
+/// `metadata.version` is Kafka 4.4.0's range (3.3-IV3 to 4.4-IV2): what
+/// the tools show and what clients compare; gregor's own records do not
+/// change with it. `kraft.version` 0: the quorum's voters are static
+/// (`controller.quorum.voters`; KIP-853's dynamic quorum is level 1).
 /// `group.version` 1: the KIP-848 consumer group protocol is served (below
 /// it ConsumerGroupHeartbeat is refused, as Kafka does). `transaction.version`
 /// 2 lets clients use transactions V2 (KIP-890); clients that do not know
@@ -20,8 +24,48 @@ pub struct Feature {
 
 pub const GROUP_VERSION: &str = "group.version";
 pub const TRANSACTION_VERSION: &str = "transaction.version";
+pub const METADATA_VERSION: &str = "metadata.version";
+pub const KRAFT_VERSION: &str = "kraft.version";
+
+/// Kafka's lowest `metadata.version` (3.3-IV3).
+pub const METADATA_VERSION_MIN: i16 = 7;
+/// Kafka 4.4.0's newest production `metadata.version` (4.4-IV2).
+pub const METADATA_VERSION_MAX: i16 = 33;
+
+/// Whether each `metadata.version` from [`METADATA_VERSION_MIN`] up changed
+/// the metadata's records (Kafka's `didMetadataChange`): a downgrade across
+/// one that did could lose metadata, and Kafka refuses it.
+const METADATA_CHANGED: [bool; (METADATA_VERSION_MAX - METADATA_VERSION_MIN + 1) as usize] = [
+    true, true, false, false, true, false, true, true, true, false, true, false, false, false,
+    false, false, true, false, false, false, false, false, false, true, false, true, true,
+];
+
+/// Whether a `metadata.version` downgrade from `current` to `target` would
+/// cross a level that changed the metadata (Kafka's
+/// `MetadataVersion.checkIfMetadataChanged`).
+pub fn metadata_changed_between(target: i16, current: i16) -> bool {
+    (target + 1..=current).any(|level| {
+        usize::try_from(level - METADATA_VERSION_MIN)
+            .ok()
+            .and_then(|index| METADATA_CHANGED.get(index))
+            .copied()
+            .unwrap_or(true)
+    })
+}
 
 pub const SUPPORTED: &[Feature] = &[
+    Feature {
+        name: METADATA_VERSION,
+        min: METADATA_VERSION_MIN,
+        max: METADATA_VERSION_MAX,
+        default_level: METADATA_VERSION_MAX,
+    },
+    Feature {
+        name: KRAFT_VERSION,
+        min: 0,
+        max: 0,
+        default_level: 0,
+    },
     Feature {
         name: GROUP_VERSION,
         min: 0,
