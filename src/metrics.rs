@@ -149,6 +149,21 @@ impl Metrics {
             )
             .ok();
         }
+        header(
+            &mut out,
+            "gregor_quota_client_rate",
+            "gauge",
+            "Each metered client's rate (bytes/s, or percent of a thread), by quota entity.",
+        );
+        for (quota, user, client_id, rate) in broker.quotas().client_rates() {
+            writeln!(
+                out,
+                "gregor_quota_client_rate{{quota=\"{quota}\",user=\"{}\",client_id=\"{}\"}} {rate}",
+                escape_label(&user),
+                escape_label(&client_id)
+            )
+            .ok();
+        }
         let sides = [
             ("leader", broker.leader_throttle().figures()),
             ("follower", broker.follower_throttle_figures()),

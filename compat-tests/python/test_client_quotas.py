@@ -1036,3 +1036,46 @@ def test_quotas_survive_a_restart(broker_factory):
     reports, throttles = confluent_produce(b.bootstrap, topic, "prod", values)
     assert reports == [(None, i) for i in range(RECORDS)]
     assert throttles and max(throttles) > 0, throttles
+
+
+def test_metrics_show_each_metered_clients_rate(broker_factory):
+    """`/metrics` shows each metered client's rate by its quota entity
+    (Kafka's per-user/client-id `byte-rate` sensors): a confluent-kafka
+    producer under a client-id producer_byte_rate, and a kafka-python
+    consumer under a default consumer_byte_rate."""
+    import urllib.request
+
+    from conftest import free_port
+
+    admin_port = free_port()
+    b = broker_factory(**{"admin.listener": f"127.0.0.1:{admin_port}"})
+    producer_id, consumer_id = uid("m-prod"), uid("m-cons")
+    set_quotas(b.port, [({"client-id": producer_id}, {"producer_byte_rate": 1e9}),
+                        ({"client-id": None}, {"consumer_byte_rate": 1e9})])
+    topic = unique_topic("q-metrics")
+    create_topic(b.bootstrap, topic)
+    reports, _ = confluent_produce(b.bootstrap, topic, producer_id,
+                                   [payload(i) for i in range(20)])
+    assert reports == [(None, i) for i in range(20)]
+    consumer = KafkaConsumer(bootstrap_servers=b.bootstrap, client_id=consumer_id,
+                             auto_offset_reset="earliest", consumer_timeout_ms=5000)
+    consumer.assign([KTP(topic, 0)])
+    assert len(list(consumer)) == 20
+    consumer.close()
+
+    def rates() -> dict[tuple[str, str, str], float]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics") as answer:
+            text = answer.read().decode()
+        found = {}
+        for line in text.splitlines():
+            if line.startswith("gregor_quota_client_rate{"):
+                labels, value = line[len("gregor_quota_client_rate{"):].rsplit("} ", 1)
+                parts = dict(part.split("=", 1) for part in labels.split(","))
+                key = tuple(parts[k].strip('"') for k in ("quota", "user", "client_id"))
+                found[key] = float(value)
+        return found
+
+    measured = rates()
+    assert measured.get(("producer_byte_rate", "", producer_id), 0) > 0, measured
+    # A default client-id quota meters each client id on its own.
+    assert measured.get(("consumer_byte_rate", "", consumer_id), 0) > 0, measured

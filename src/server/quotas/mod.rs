@@ -327,6 +327,33 @@ impl QuotaManagers {
         Some(Duration::from_millis(ms))
     }
 
+    /// Each metered client's current rate, by quota — Kafka's per-user and
+    /// per-client-id `byte-rate` and `request-time` sensors — as (quota,
+    /// user, client id, rate), for `/metrics`. The user and client id are
+    /// the quota entity's (empty when the quota is not per user, or not
+    /// per client id).
+    pub fn client_rates(&self) -> Vec<(&'static str, String, String, f64)> {
+        let now = self.now_ms();
+        let mut rates = Vec::new();
+        for key in [
+            QuotaKey::ProducerByteRate,
+            QuotaKey::ConsumerByteRate,
+            QuotaKey::RequestPercentage,
+        ] {
+            let mut meters = self.meters(key).0.lock().unwrap_or_else(|p| p.into_inner());
+            for ((user, client_id), rate) in meters.iter_mut() {
+                rates.push((
+                    key.name(),
+                    user.clone(),
+                    client_id.clone(),
+                    rate.measure(now),
+                ));
+            }
+        }
+        rates.sort_by(|a, b| (a.0, &a.1, &a.2).cmp(&(b.0, &b.1, &b.2)));
+        rates
+    }
+
     /// (kind, throttles, milliseconds) since start, for `/metrics`.
     pub fn figures(&self) -> Vec<(&'static str, u64, u64)> {
         Throttled::ALL
