@@ -12,7 +12,7 @@ tested against the Kafka its production runs:
   consumes at 3.6's versions;
 - Kafka 4.0 and 4.1 (from their schemas too): Kafka's tool sees KIP-896's
   floors, Produce up to v12 on 4.0 and v13 on 4.1, OffsetCommit without
-  topic ids (v9); librdkafka's KIP-848 consumer and kafka-python read what
+  topic ids (v9), and 4.0's metadata.version (4.0-IV3); librdkafka's KIP-848 consumer and kafka-python read what
   was produced to a 4.0;
 - an unknown release stops start-up with the list of known ones."""
 
@@ -142,6 +142,12 @@ def test_kafka_4_0_and_4_1_are_emulated():
         assert seen["Fetch"] == "4 to 17 [usable: 17]"
         assert seen["OffsetCommit"] == "2 to 9 [usable: 9]"
         assert seen["ConsumerGroupHeartbeat"] == "0 to 1 [usable: 1]"
+        # Its features as a 4.0 cluster's: metadata.version tops at 4.0-IV3.
+        features = java_client.run_tool("org.apache.kafka.tools.FeatureCommand",
+                                        "--bootstrap-server", kafka_4_0.bootstrap, "describe")
+        assert re.search(r"Feature: metadata.version\s+SupportedMinVersion: 3.3-IV3\s+"
+                         r"SupportedMaxVersion: 4.0-IV3\s+FinalizedVersionLevel: 4.0-IV3",
+                         features), features
         config = {"bootstrap.servers": kafka_4_0.bootstrap}
         producer = Producer(config)
         for i in range(5):

@@ -149,6 +149,18 @@ pub fn emulate(release: &str) -> Result<(), String> {
         .map_err(|_| "a Kafka release is emulated already".to_string())
 }
 
+/// The newest `metadata.version` of the emulated 4.x release (its last
+/// level: 4.0-IV3, 4.1-IV1, 4.2-IV1, 4.3-IV0), if one is emulated.
+pub fn emulated_metadata_version() -> Option<i16> {
+    match emulated_release()? {
+        "4.0" => Some(25),
+        "4.1" => Some(27),
+        "4.2" => Some(29),
+        "4.3" => Some(30),
+        _ => None,
+    }
+}
+
 /// The release emulated, if any.
 pub fn emulated_release() -> Option<&'static str> {
     EMULATED.get().map(|(release, _)| release.as_str())

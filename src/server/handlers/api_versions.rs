@@ -12,8 +12,8 @@ use kafka_protocol::messages::api_versions_response::{
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use crate::metadata::features::{FinalizedFeatures, SUPPORTED};
-use crate::server::api_versions::{advertised_ranges, emulated_release};
+use crate::metadata::features::{FinalizedFeatures, METADATA_VERSION, SUPPORTED};
+use crate::server::api_versions::{advertised_ranges, emulated_metadata_version, emulated_release};
 
 pub fn handle(
     request: &ApiVersionsRequest,
@@ -38,6 +38,11 @@ pub fn handle(
         return response;
     }
     let name = |name: &str| StrBytes::from_string(name.to_string());
+    // An emulated 4.x release tops metadata.version at its own last level.
+    let cap = |feature: &str, level: i16| match (feature, emulated_metadata_version()) {
+        (METADATA_VERSION, Some(newest)) => level.min(newest),
+        _ => level,
+    };
     response
         .with_supported_features(
             SUPPORTED
@@ -46,7 +51,7 @@ pub fn handle(
                     SupportedFeatureKey::default()
                         .with_name(name(feature.name))
                         .with_min_version(feature.min)
-                        .with_max_version(feature.max)
+                        .with_max_version(cap(feature.name, feature.max))
                 })
                 .collect(),
         )
@@ -58,8 +63,8 @@ pub fn handle(
                 .map(|(feature, level)| {
                     FinalizedFeatureKey::default()
                         .with_name(name(feature))
-                        .with_min_version_level(level)
-                        .with_max_version_level(level)
+                        .with_min_version_level(cap(feature, level))
+                        .with_max_version_level(cap(feature, level))
                 })
                 .collect(),
         )
