@@ -220,6 +220,45 @@ def partition_state(http, topic: str, partition: int) -> dict:
         return {"leader": None, "isr": []}
 
 
+class AckedProducer:
+    """A confluent-kafka producer to one topic that keeps what each record's
+    delivery said: (error, offset, value)."""
+
+    def __init__(self, bootstrap: str, topic: str, **config):
+        self.topic = topic
+        self.acked: list = []
+        self.producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", **config})
+
+    def produce(self, value: str):
+        self.producer.produce(self.topic, value=value.encode(), on_delivery=lambda err, msg:
+                              self.acked.append((err, msg.offset(), msg.value())))
+
+    def send(self, values, poll: float = 0.0):
+        for value in values:
+            self.produce(value)
+            if poll:
+                self.producer.poll(poll)
+        assert self.producer.flush(90) == 0
+
+    def assert_all_read_back(self, bootstrap: str):
+        """Every record acknowledged, and read back once, at its offset."""
+        assert all(err is None for err, *_ in self.acked), \
+            [a for a in self.acked if a[0]][:3]
+        reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{self.topic}-reader",
+                           "enable.partition.eof": True})
+        reader.assign([TopicPartition(self.topic, 0, 0)])
+        seen = {}
+        while True:
+            message = reader.poll(10)
+            assert message is not None, seen
+            if message.error():
+                break
+            seen[message.offset()] = message.value()
+        reader.close()
+        assert seen == {offset: value for _, offset, value in self.acked}
+        return seen
+
+
 def test_dev_cluster_pauses_a_leader_and_cuts_a_brokers_clients():
     """`/brokers/<id>/pause` freezes a partition's leader as SIGSTOP would
     from outside (isolated, its clients black-holed): leadership moves,
@@ -339,16 +378,8 @@ def test_dev_cluster_serves_each_brokers_own_plane():
                              {"api": "Produce", "topic": "planes", "action": {"error": 6},
                               "count": 1})
         assert status == 201 and armed["count"] == 1
-        acked = []
-        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
-                             "client.id": "plane-producer"})
-
-        def send(values):
-            for value in values:
-                producer.produce("planes", value=value.encode(), on_delivery=lambda err, msg:
-                                 acked.append((err, msg.offset(), msg.value())))
-            assert producer.flush(60) == 0
-
+        producer = AckedProducer(bootstrap, "planes", **{"client.id": "plane-producer"})
+        send = producer.send
         send([f"a{i}" for i in range(5)])
         assert http("GET", f"/brokers/{leader}/faults")[1] == [], "the fault was used"
         journal = http("GET", f"/brokers/{leader}/journal")[1]
@@ -378,19 +409,7 @@ def test_dev_cluster_serves_each_brokers_own_plane():
         assert http("DELETE", f"/brokers/{leader}/clients")[0] == 204
         assert {b["node_id"]: b["clients_cut"] for b in http("GET", "/brokers")[1]}[leader] is None
 
-        assert all(err is None for err, *_ in acked), [a for a in acked if a[0]][:3]
-        reader = Consumer({"bootstrap.servers": bootstrap, "group.id": "plane-reader",
-                           "enable.partition.eof": True})
-        reader.assign([TopicPartition("planes", 0, 0)])
-        seen = {}
-        while True:
-            message = reader.poll(10)
-            assert message is not None, seen
-            if message.error():
-                break
-            seen[message.offset()] = message.value()
-        reader.close()
-        assert seen == {offset: value for _, offset, value in acked}
+        producer.assert_all_read_back(bootstrap)
     finally:
         cluster.terminate()
         assert cluster.wait(20) == 0
@@ -416,16 +435,8 @@ def test_dev_cluster_cuts_the_network_one_way_between_brokers():
         wait_until(lambda: len(partition()["isr"]) == 3, timeout=30, what="one-way in sync")
         leader = partition()["leader"]
         follower = next(b for b in (1, 2, 3) if b != leader)
-        acked = []
-        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
-                             "enable.idempotence": True})
-
-        def send(values):
-            for value in values:
-                producer.produce("one-way", value=value.encode(), on_delivery=lambda err, msg:
-                                 acked.append((err, msg.offset(), msg.value())))
-            assert producer.flush(60) == 0
-
+        producer = AckedProducer(bootstrap, "one-way", **{"enable.idempotence": True})
+        send = producer.send
         send([f"a{i}" for i in range(10)])
         assert http("POST", f"/brokers/{follower}/cut", {"to": leader})[0] == 204
         state = {b["node_id"]: b for b in http("GET", "/brokers")[1]}
@@ -438,19 +449,7 @@ def test_dev_cluster_cuts_the_network_one_way_between_brokers():
         wait_until(lambda: sorted(partition()["isr"]) == [1, 2, 3], timeout=60,
                    what="the follower back in the ISR")
 
-        assert all(err is None for err, *_ in acked), [a for a in acked if a[0]][:3]
-        reader = Consumer({"bootstrap.servers": bootstrap, "group.id": "one-way-reader",
-                           "enable.partition.eof": True})
-        reader.assign([TopicPartition("one-way", 0, 0)])
-        seen = {}
-        while True:
-            message = reader.poll(10)
-            assert message is not None, seen
-            if message.error():
-                break
-            seen[message.offset()] = message.value()
-        reader.close()
-        assert seen == {offset: value for _, offset, value in acked}
+        producer.assert_all_read_back(bootstrap)
     finally:
         cluster.terminate()
         assert cluster.wait(20) == 0
@@ -477,36 +476,15 @@ def test_dev_cluster_kills_a_leader_when_a_scheduled_fault_comes_due():
         status, answer = http("POST", f"/brokers/{leader}/kill",
                               {"after": {"topic": "scheduled", "records": 30}})
         assert status == 202 and answer["scheduled"]["records"] == 30
-        acked = []
-        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
-                             "enable.idempotence": True, "linger.ms": 0})
-        for i in range(20):
-            producer.produce("scheduled", value=f"v{i}".encode(), on_delivery=lambda err, msg:
-                             acked.append((err, msg.offset(), msg.value())))
-        assert producer.flush(60) == 0
+        producer = AckedProducer(bootstrap, "scheduled",
+                                 **{"enable.idempotence": True, "linger.ms": 0})
+        producer.send([f"v{i}" for i in range(20)])
         running = lambda: {b["node_id"]: b["running"] for b in http("GET", "/brokers")[1]}  # noqa
         assert running()[leader], "20 of 30 records: not yet"
-        for i in range(20, 60):
-            producer.produce("scheduled", value=f"v{i}".encode(), on_delivery=lambda err, msg:
-                             acked.append((err, msg.offset(), msg.value())))
-            producer.poll(0.01)
-        assert producer.flush(90) == 0
+        producer.send([f"v{i}" for i in range(20, 60)], poll=0.01)
         wait_until(lambda: not running()[leader], timeout=30, what="the scheduled kill")
         assert partition()["leader"] != leader
-
-        assert all(err is None for err, *_ in acked), [a for a in acked if a[0]][:3]
-        reader = Consumer({"bootstrap.servers": bootstrap, "group.id": "scheduled-reader",
-                           "enable.partition.eof": True})
-        reader.assign([TopicPartition("scheduled", 0, 0)])
-        seen = {}
-        while True:
-            message = reader.poll(10)
-            assert message is not None, seen
-            if message.error():
-                break
-            seen[message.offset()] = message.value()
-        reader.close()
-        assert seen == {offset: value for _, offset, value in acked}
+        seen = producer.assert_all_read_back(bootstrap)
         assert sorted(seen.values()) == sorted(f"v{i}".encode() for i in range(60))
     finally:
         cluster.terminate()

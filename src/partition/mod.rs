@@ -476,12 +476,8 @@ impl Partition {
         records: bytes::Bytes,
         leader_epoch: LeaderEpoch,
     ) -> Result<(), LogError> {
-        let partition = Arc::clone(self);
-        self.changing_log(move |log| {
-            partition.following_at(leader_epoch)?;
-            log.append_as_follower(&records)
-        })
-        .await?;
+        self.changing_log_as_follower(leader_epoch, move |log| log.append_as_follower(&records))
+            .await?;
         self.new_data.notify_waiters();
         Ok(())
     }
@@ -493,12 +489,8 @@ impl Partition {
         offset: Offset,
         leader_epoch: LeaderEpoch,
     ) -> Result<(), LogError> {
-        let partition = Arc::clone(self);
-        self.changing_log(move |log| {
-            partition.following_at(leader_epoch)?;
-            log.truncate_to(offset)
-        })
-        .await
+        self.changing_log_as_follower(leader_epoch, move |log| log.truncate_to(offset))
+            .await
     }
 
     /// Follower: empties the log and restarts it at `offset` (the leader's
@@ -509,10 +501,23 @@ impl Partition {
         offset: Offset,
         leader_epoch: LeaderEpoch,
     ) -> Result<(), LogError> {
+        self.changing_log_as_follower(leader_epoch, move |log| {
+            log.truncate_fully_and_start_at(offset)
+        })
+        .await
+    }
+
+    /// `changing_log` for what a replica fetch made at `leader_epoch`
+    /// does to the log, once [`following_at`](Self::following_at) allows it.
+    async fn changing_log_as_follower<T: Send + 'static>(
+        self: &Arc<Self>,
+        leader_epoch: LeaderEpoch,
+        work: impl FnOnce(&mut PartitionLog) -> Result<T, LogError> + Send + 'static,
+    ) -> Result<T, LogError> {
         let partition = Arc::clone(self);
         self.changing_log(move |log| {
             partition.following_at(leader_epoch)?;
-            log.truncate_fully_and_start_at(offset)
+            work(log)
         })
         .await
     }
