@@ -109,14 +109,6 @@ fn one() -> u32 {
     1
 }
 
-/// A change's schedule, if its body has one (`"after": {"topic": …,
-/// "records": …}`).
-#[derive(serde::Deserialize)]
-struct Scheduled {
-    #[serde(default)]
-    after: Option<After>,
-}
-
 /// The answer to a change scheduled for later.
 fn scheduled(after: &After) -> Answer {
     json(
@@ -144,19 +136,19 @@ fn cut_clients(broker: &Arc<Broker>, body: &[u8]) -> Answer {
         Err(answer) => return answer,
     };
     let node_id = broker.config().node_id;
-    match json_body::<Scheduled>(body, "a client cut") {
-        Ok(Scheduled { after: Some(after) }) => {
+    match super::scheduled::after_of(body) {
+        Ok(Some(after)) => {
             let answer = scheduled(&after);
             when(broker, after, move || {
                 crate::network_faults::cut_clients(node_id, wanted.mode)
             });
             answer
         }
-        Ok(Scheduled { after: None }) => {
+        Ok(None) => {
             crate::network_faults::cut_clients(node_id, wanted.mode);
             (StatusCode::NO_CONTENT, "text/plain", String::new())
         }
-        Err(answer) => answer,
+        Err(error) => bad_request(format!("not a client cut: {error}")),
     }
 }
 

@@ -272,6 +272,7 @@ pub fn produced_records(request: &RequestKind, image: &MetadataImage) -> Vec<Pro
         .topic_data
         .iter()
         .flat_map(|topic| {
+            let name = image.requested_topic(&topic.name, topic.topic_id);
             topic.partition_data.iter().map(move |partition| {
                 let records = partition.records.as_deref().map_or(0, |bytes| {
                     crate::records::batch::Batches::new(bytes)
@@ -280,7 +281,7 @@ pub fn produced_records(request: &RequestKind, image: &MetadataImage) -> Vec<Pro
                         .sum()
                 });
                 ProducedRecords {
-                    topic: image.requested_topic(&topic.name, topic.topic_id),
+                    topic: name.clone(),
                     topic_id: topic.topic_id,
                     partition: partition.index,
                     records,

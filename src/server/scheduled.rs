@@ -10,6 +10,18 @@ use std::time::Duration;
 use super::faults::After;
 use crate::broker::Broker;
 
+/// A change's schedule, if its JSON body has one (`"after": {"topic": …,
+/// "records": …}`); an error if the body is not JSON or its `after` is
+/// malformed.
+pub fn after_of(body: &[u8]) -> Result<Option<After>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Scheduled {
+        #[serde(default)]
+        after: Option<After>,
+    }
+    serde_json::from_slice::<Scheduled>(body).map(|scheduled| scheduled.after)
+}
+
 /// How often a scheduled fault looks at the topic.
 const POLL: Duration = Duration::from_millis(5);
 

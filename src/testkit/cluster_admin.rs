@@ -306,7 +306,10 @@ async fn route(
             }
             Ok(body) => {
                 let body = body.to_bytes();
-                match schedule_of(&body).filter(|_| method == Method::POST) {
+                // A change with `"after"` is made once that many more records are
+                // in the topic (a body that is not JSON is the action's to refuse).
+                let after = crate::server::scheduled::after_of(&body).ok().flatten();
+                match after.filter(|_| method == Method::POST) {
                     Some(after) => schedule(cluster, after, method, path, body),
                     None => {
                         tokio::task::spawn_blocking(move || act(&cluster, &method, &path, &body))
@@ -357,16 +360,6 @@ fn schedule(
         },
     );
     answer
-}
-
-/// A change's schedule (`"after": {"topic": …, "records": …}` in its
-/// body): it is made once that many more records are in the topic.
-fn schedule_of(body: &[u8]) -> Option<crate::server::faults::After> {
-    #[derive(Deserialize)]
-    struct Scheduled {
-        after: Option<crate::server::faults::After>,
-    }
-    serde_json::from_slice::<Scheduled>(body).ok()?.after
 }
 
 /// `/brokers/<id>/<rest>` of one broker's own plane: the node id and
