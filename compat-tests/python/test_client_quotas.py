@@ -232,20 +232,27 @@ def create_topic(bootstrap: str, topic: str, partitions: int = 1) -> None:
     admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(15)
 
 
+def poll_from_start(c: KafkaConsumer, topic: str, count: int,
+                    timeout: float) -> list[tuple[int, bytes]]:
+    """(offset, value) of partition 0 from the start, until `count` came or
+    `timeout` seconds passed."""
+    tp = KTP(topic, 0)
+    c.assign([tp])
+    c.seek_to_beginning(tp)
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < count and time.monotonic() < deadline:
+        for records in c.poll(timeout_ms=500).values():
+            got += [(r.offset, r.value) for r in records]
+    return got
+
+
 def read_all(bootstrap: str, topic: str, count: int) -> list[tuple[int, bytes]]:
     """(offset, value) of partition 0 from the start, by an unquota'd kafka-python consumer."""
     c = KafkaConsumer(bootstrap_servers=bootstrap, client_id=uid("reader"),
                       enable_auto_commit=False, auto_offset_reset="earliest")
     try:
-        tp = KTP(topic, 0)
-        c.assign([tp])
-        c.seek_to_beginning(tp)
-        got = []
-        deadline = time.monotonic() + 60
-        while len(got) < count and time.monotonic() < deadline:
-            for records in c.poll(timeout_ms=500).values():
-                got += [(r.offset, r.value) for r in records]
-        return got
+        return poll_from_start(c, topic, count, 60)
     finally:
         c.close()
 
@@ -676,14 +683,7 @@ def test_kafka_python_consumer_over_consumer_byte_rate_is_throttled(broker, topi
         c = KafkaConsumer(bootstrap_servers=broker.bootstrap, client_id=client_id,
                           enable_auto_commit=False, auto_offset_reset="earliest")
         try:
-            tp = KTP(topic, 0)
-            c.assign([tp])
-            c.seek_to_beginning(tp)
-            got = []
-            deadline = time.monotonic() + 90
-            while len(got) < RECORDS and time.monotonic() < deadline:
-                for records in c.poll(timeout_ms=500).values():
-                    got += [(r.offset, r.value) for r in records]
+            got = poll_from_start(c, topic, RECORDS, 90)
             # a little more: nothing after the end
             for records in c.poll(timeout_ms=300).values():
                 got += [(r.offset, r.value) for r in records]

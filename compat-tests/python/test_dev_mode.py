@@ -130,7 +130,6 @@ def test_dev_cluster_fault_plane_isolates_kills_and_moves_leaders():
     record at its offset."""
     import urllib.error
 
-    from confluent_kafka.admin import AdminClient, NewTopic
     from kafka import KafkaConsumer, TopicPartition as KTopicPartition
 
     from conftest import wait_until
@@ -139,10 +138,7 @@ def test_dev_cluster_fault_plane_isolates_kills_and_moves_leaders():
 
     try:
         bootstrap = cluster.stdout.readline().decode().strip()
-        admin = AdminClient({"bootstrap.servers": bootstrap})
-        admin.create_topics([NewTopic("faulted", 1, 3)])["faulted"].result(timeout=30)
-        partition = lambda: partition_state(http, "faulted", 0)  # noqa: E731
-        wait_until(lambda: len(partition()["isr"]) == 3, timeout=30, what="faulted in sync")
+        partition = replicated_topic(http, bootstrap, "faulted")
         status, brokers = http("GET", "/brokers")
         assert status == 200 and [b["node_id"] for b in brokers] == [1, 2, 3]
         assert all(b["running"] and not b["isolated"] for b in brokers)
@@ -220,6 +216,20 @@ def partition_state(http, topic: str, partition: int) -> dict:
         return {"leader": None, "isr": []}
 
 
+def replicated_topic(http, bootstrap: str, topic: str):
+    """Creates `topic` (one partition, three replicas) and waits for its
+    whole ISR; returns what reads its partition's state from the plane."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from conftest import wait_until
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, 1, 3)])[topic].result(timeout=30)
+    partition = lambda: partition_state(http, topic, 0)  # noqa: E731
+    wait_until(lambda: len(partition()["isr"]) == 3, timeout=30, what=f"{topic} in sync")
+    return partition
+
+
 class AckedProducer:
     """A confluent-kafka producer to one topic that keeps what each record's
     delivery said: (error, offset, value)."""
@@ -269,7 +279,6 @@ def test_dev_cluster_pauses_a_leader_and_cuts_a_brokers_clients():
     ISR (the brokers still reach it), while kafka-python, whose bootstrap
     names it first, still produces through the other brokers. kafka-python
     then reads every acknowledged record once, at its offset."""
-    from confluent_kafka.admin import AdminClient, NewTopic
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition as KTopicPartition
 
     from conftest import wait_until
@@ -278,10 +287,7 @@ def test_dev_cluster_pauses_a_leader_and_cuts_a_brokers_clients():
 
     try:
         bootstrap = cluster.stdout.readline().decode().strip()
-        admin = AdminClient({"bootstrap.servers": bootstrap})
-        admin.create_topics([NewTopic("paused", 1, 3)])["paused"].result(timeout=30)
-        partition = lambda: partition_state(http, "paused", 0)  # noqa: E731
-        wait_until(lambda: len(partition()["isr"]) == 3, timeout=30, what="paused in sync")
+        partition = replicated_topic(http, bootstrap, "paused")
         acked = []
         producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
                              "enable.idempotence": True, "message.timeout.ms": 90000,
@@ -353,7 +359,6 @@ def test_dev_cluster_serves_each_brokers_own_plane():
     404; DELETE `/brokers/<id>/clients` ends that broker's client cut."""
     import urllib.error
 
-    from confluent_kafka.admin import AdminClient, NewTopic
     from kafka import KafkaConsumer
     from kafka.structs import OffsetAndMetadata
     from kafka.structs import TopicPartition as KTopicPartition
@@ -369,10 +374,7 @@ def test_dev_cluster_serves_each_brokers_own_plane():
             raise AssertionError("an unknown partition was found")
         except urllib.error.HTTPError as error:
             assert error.code == 404
-        admin = AdminClient({"bootstrap.servers": bootstrap})
-        admin.create_topics([NewTopic("planes", 1, 3)])["planes"].result(timeout=30)
-        partition = lambda: partition_state(http, "planes", 0)  # noqa: E731
-        wait_until(lambda: len(partition()["isr"]) == 3, timeout=30, what="planes in sync")
+        partition = replicated_topic(http, bootstrap, "planes")
         leader = partition()["leader"]
         status, armed = http("POST", f"/brokers/{leader}/faults",
                              {"api": "Produce", "topic": "planes", "action": {"error": 6},
@@ -422,17 +424,13 @@ def test_dev_cluster_cuts_the_network_one_way_between_brokers():
     confluent-kafka's acks=all producer goes on with the other two
     replicas (min.insync.replicas 2); after `/heal` the follower catches up
     and rejoins, and every acknowledged record is read back once."""
-    from confluent_kafka.admin import AdminClient, NewTopic
 
     from conftest import wait_until
 
     cluster, http = dev_cluster_with_plane()
     try:
         bootstrap = cluster.stdout.readline().decode().strip()
-        admin = AdminClient({"bootstrap.servers": bootstrap})
-        admin.create_topics([NewTopic("one-way", 1, 3)])["one-way"].result(timeout=30)
-        partition = lambda: partition_state(http, "one-way", 0)  # noqa: E731
-        wait_until(lambda: len(partition()["isr"]) == 3, timeout=30, what="one-way in sync")
+        partition = replicated_topic(http, bootstrap, "one-way")
         leader = partition()["leader"]
         follower = next(b for b in (1, 2, 3) if b != leader)
         producer = AckedProducer(bootstrap, "one-way", **{"enable.idempotence": True})
@@ -461,17 +459,13 @@ def test_dev_cluster_kills_a_leader_when_a_scheduled_fault_comes_due():
     topic: confluent-kafka's idempotent acks=all producer, mid-stream,
     loses its leader and goes on with the next one; every acknowledged
     record is read back once, at its offset."""
-    from confluent_kafka.admin import AdminClient, NewTopic
 
     from conftest import wait_until
 
     cluster, http = dev_cluster_with_plane()
     try:
         bootstrap = cluster.stdout.readline().decode().strip()
-        admin = AdminClient({"bootstrap.servers": bootstrap})
-        admin.create_topics([NewTopic("scheduled", 1, 3)])["scheduled"].result(timeout=30)
-        partition = lambda: partition_state(http, "scheduled", 0)  # noqa: E731
-        wait_until(lambda: len(partition()["isr"]) == 3, timeout=30, what="scheduled in sync")
+        partition = replicated_topic(http, bootstrap, "scheduled")
         leader = partition()["leader"]
         status, answer = http("POST", f"/brokers/{leader}/kill",
                               {"after": {"topic": "scheduled", "records": 30}})
