@@ -605,6 +605,34 @@ impl BrokerConfig {
                                 .to_string(),
                         })?;
                 }
+                "group.streams.session.timeout.ms" => {
+                    config.group.streams.session_timeout = millis(name, value)?
+                }
+                "group.streams.heartbeat.interval.ms" => {
+                    config.group.streams.heartbeat_interval = millis(name, value)?
+                }
+                "group.streams.min.session.timeout.ms" => {
+                    config.group.streams.session_timeout_bounds.0 = millis(name, value)?
+                }
+                "group.streams.max.session.timeout.ms" => {
+                    config.group.streams.session_timeout_bounds.1 = millis(name, value)?
+                }
+                "group.streams.min.heartbeat.interval.ms" => {
+                    config.group.streams.heartbeat_interval_bounds.0 = millis(name, value)?
+                }
+                "group.streams.max.heartbeat.interval.ms" => {
+                    config.group.streams.heartbeat_interval_bounds.1 = millis(name, value)?
+                }
+                "group.streams.max.size" => config.group.streams.max_size = number(name, value)?,
+                "group.streams.num.standby.replicas" => {
+                    config.group.streams.num_standby_replicas = number(name, value)?
+                }
+                "group.streams.initial.rebalance.delay.ms" => {
+                    config.group.streams.initial_rebalance_delay = millis(name, value)?
+                }
+                "group.streams.assignment.interval.ms" => {
+                    config.group.streams.assignment_interval = millis(name, value)?
+                }
                 "replica.lag.time.max.ms" => {
                     config.replication.replica_lag_time_max = millis(name, value)?
                 }
@@ -708,6 +736,13 @@ impl BrokerConfig {
                     .to_string(),
                 reason,
             })?;
+        if let Err((name, reason)) = config.group.streams.check() {
+            return Err(ConfigError::InvalidValue {
+                name: name.to_string(),
+                value: properties.get(name).cloned().unwrap_or_default(),
+                reason,
+            });
+        }
         config.security = SecurityConfig::from_properties(
             properties,
             &config.listeners,

@@ -13,11 +13,12 @@ use super::actor::{
     Command, GroupActor, GroupDescription, GroupStorage, PartitionResults, TxnProducer,
 };
 use super::consumer::records::{self, Image};
-use super::consumer::{ConsumerGroupError, Heartbeat, HeartbeatAnswer};
+use super::consumer::{GroupError, Heartbeat, HeartbeatAnswer};
 use super::log_format::{self, Key};
 use super::state::{
     CommittedOffset, Group, GroupState, JoinRequest, JoinResult, SyncRequest, SyncResult,
 };
+use super::streams::{StreamsHeartbeat, StreamsHeartbeatAnswer};
 use super::{partition_for, GroupConfig, OFFSETS_TOPIC};
 use crate::log::LogError;
 use crate::metadata::MetadataImage;
@@ -377,7 +378,7 @@ impl GroupCoordinator {
         group_id: &str,
         request: Heartbeat,
         image: Arc<MetadataImage>,
-    ) -> Result<HeartbeatAnswer, ConsumerGroupError> {
+    ) -> Result<HeartbeatAnswer, GroupError> {
         let joining = request.member_epoch == super::consumer::JOIN_GROUP_MEMBER_EPOCH;
         let member_id = request.member_id.clone();
         let command = |reply| Command::ConsumerHeartbeat {
@@ -387,7 +388,30 @@ impl GroupCoordinator {
         };
         match self.ask(group_id, joining, command).await {
             Some(result) => result,
-            None => Err(ConsumerGroupError::UnknownMemberId(format!(
+            None => Err(GroupError::UnknownMemberId(format!(
+                "Member {member_id} is not a member of group {group_id}."
+            ))),
+        }
+    }
+
+    /// StreamsGroupHeartbeat (KIP-1071): a join (epoch 0) may create the
+    /// group; `image` is the metadata its topology is configured with.
+    pub async fn streams_heartbeat(
+        &self,
+        group_id: &str,
+        request: StreamsHeartbeat,
+        image: Arc<MetadataImage>,
+    ) -> Result<StreamsHeartbeatAnswer, GroupError> {
+        let joining = request.member_epoch == super::streams::JOIN_GROUP_MEMBER_EPOCH;
+        let member_id = request.member_id.clone();
+        let command = |reply| Command::StreamsHeartbeat {
+            request,
+            image,
+            reply,
+        };
+        match self.ask(group_id, joining, command).await {
+            Some(result) => result,
+            None => Err(GroupError::UnknownMemberId(format!(
                 "Member {member_id} is not a member of group {group_id}."
             ))),
         }

@@ -19,9 +19,7 @@ use std::time::Instant;
 use super::consumer::classic_members::{
     by_topic_id, by_topic_name, millis, CONSUMER_PROTOCOL_TYPE,
 };
-use super::consumer::{
-    ClassicMember, ConsumerGroup, ConsumerGroupError, ConsumerMember, MemberState,
-};
+use super::consumer::{ClassicMember, ConsumerGroup, ConsumerMember, GroupError, MemberState};
 use super::consumer_protocol;
 use super::log_format::{GroupMetadata, MemberMetadata};
 use super::state::{select_protocol, Group};
@@ -35,11 +33,11 @@ pub fn upgrade(
     config: &GroupConfig,
     image: &MetadataImage,
     now: Instant,
-) -> Result<ConsumerGroup, ConsumerGroupError> {
+) -> Result<ConsumerGroup, GroupError> {
     let group_id = &classic.group_id;
     let refused = |why: &str| {
         tracing::info!(group = %group_id, "cannot upgrade the classic group to a consumer group: {why}");
-        ConsumerGroupError::GroupIdNotFound(format!("Group {group_id} is not a consumer group."))
+        GroupError::GroupIdNotFound(format!("Group {group_id} is not a consumer group."))
     };
     if !config.migration_policy.upgrades() {
         return Err(refused("the online upgrade is disabled"));
@@ -69,7 +67,7 @@ pub fn upgrade(
         };
         let (Some(subscription), Some(assignment)) = (subscription, assignment) else {
             tracing::warn!(group = %group_id, member = %member.member_id, "the embedded consumer protocol is malformed");
-            return Err(ConsumerGroupError::GroupIdNotFound(format!(
+            return Err(GroupError::GroupIdNotFound(format!(
                 "Cannot upgrade the classic group {group_id} to consumer group because the embedded consumer protocol is malformed."
             )));
         };

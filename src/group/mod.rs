@@ -11,14 +11,17 @@ mod actor;
 pub mod consumer;
 pub mod consumer_protocol;
 pub mod coordinator;
+pub mod error;
 pub mod log_format;
 mod migration;
 pub mod state;
+pub mod streams;
 
 use std::time::Duration;
 
 pub use actor::TxnProducer;
 pub use coordinator::GroupCoordinator;
+pub use error::GroupError;
 
 /// The internal topic holding group metadata and committed offsets.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -60,6 +63,56 @@ pub struct GroupConfig {
     pub consumer_max_size: usize,
     /// `group.consumer.migration.policy`
     pub migration_policy: MigrationPolicy,
+    /// KIP-1071 streams groups' settings.
+    pub streams: StreamsGroupConfig,
+}
+
+/// Streams groups' settings (`group.streams.*`), by Kafka's names and
+/// defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamsGroupConfig {
+    /// `group.streams.session.timeout.ms`
+    pub session_timeout: Duration,
+    /// `group.streams.heartbeat.interval.ms`
+    pub heartbeat_interval: Duration,
+    /// `group.streams.min.session.timeout.ms` and `…max…`.
+    pub session_timeout_bounds: (Duration, Duration),
+    /// `group.streams.min.heartbeat.interval.ms` and `…max…`.
+    pub heartbeat_interval_bounds: (Duration, Duration),
+    /// `group.streams.max.size`
+    pub max_size: usize,
+    /// `group.streams.num.standby.replicas`
+    pub num_standby_replicas: usize,
+    /// `group.streams.initial.rebalance.delay.ms`: how long a group that
+    /// was empty waits for more members before it assigns tasks.
+    pub initial_rebalance_delay: Duration,
+    /// `group.streams.assignment.interval.ms`: the least time between two
+    /// assignments of one group.
+    pub assignment_interval: Duration,
+    /// `group.streams.task.offset.interval.ms`
+    pub task_offset_interval: Duration,
+    /// `group.streams.acceptable.recovery.lag`
+    pub acceptable_recovery_lag: i64,
+}
+
+impl Default for StreamsGroupConfig {
+    fn default() -> Self {
+        StreamsGroupConfig {
+            session_timeout: Duration::from_millis(45_000),
+            heartbeat_interval: Duration::from_millis(5_000),
+            session_timeout_bounds: (Duration::from_millis(45_000), Duration::from_millis(60_000)),
+            heartbeat_interval_bounds: (
+                Duration::from_millis(5_000),
+                Duration::from_millis(15_000),
+            ),
+            max_size: i32::MAX as usize,
+            num_standby_replicas: 0,
+            initial_rebalance_delay: Duration::from_millis(3_000),
+            assignment_interval: Duration::from_millis(1_000),
+            task_offset_interval: Duration::from_millis(60_000),
+            acceptable_recovery_lag: 10_000,
+        }
+    }
 }
 
 /// `group.consumer.migration.policy`: whether a group with members moves
@@ -137,6 +190,7 @@ impl Default for GroupConfig {
             consumer_assignors: vec!["uniform".to_string(), "range".to_string()],
             consumer_max_size: i32::MAX as usize,
             migration_policy: MigrationPolicy::Bidirectional,
+            streams: StreamsGroupConfig::default(),
         }
     }
 }
@@ -171,6 +225,49 @@ impl GroupConfig {
         }
         if self.consumer_assignors.is_empty() {
             return Err("group.consumer.assignors must name at least one assignor".to_string());
+        }
+        Ok(())
+    }
+}
+
+impl StreamsGroupConfig {
+    /// Kafka's checks of the streams groups' settings: each timeout within
+    /// its bounds, the heartbeat interval below the session timeout, at
+    /// most 2 standby replicas (`group.streams.max.standby.replicas`).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let (min_session, max_session) = self.session_timeout_bounds;
+        let (min_heartbeat, max_heartbeat) = self.heartbeat_interval_bounds;
+        if !(min_session..=max_session).contains(&self.session_timeout) {
+            return Err((
+                "group.streams.session.timeout.ms",
+                format!(
+                    "must be between group.streams.min.session.timeout.ms ({}) and group.streams.max.session.timeout.ms ({})",
+                    min_session.as_millis(),
+                    max_session.as_millis()
+                ),
+            ));
+        }
+        if !(min_heartbeat..=max_heartbeat).contains(&self.heartbeat_interval) {
+            return Err((
+                "group.streams.heartbeat.interval.ms",
+                format!(
+                    "must be between group.streams.min.heartbeat.interval.ms ({}) and group.streams.max.heartbeat.interval.ms ({})",
+                    min_heartbeat.as_millis(),
+                    max_heartbeat.as_millis()
+                ),
+            ));
+        }
+        if self.heartbeat_interval >= self.session_timeout {
+            return Err((
+                "group.streams.heartbeat.interval.ms",
+                "must be less than group.streams.session.timeout.ms".into(),
+            ));
+        }
+        if self.num_standby_replicas > 2 {
+            return Err((
+                "group.streams.num.standby.replicas",
+                "must be at most group.streams.max.standby.replicas (2)".into(),
+            ));
         }
         Ok(())
     }

@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 /// it ConsumerGroupHeartbeat is refused, as Kafka does). `transaction.version`
 /// 2 lets clients use transactions V2 (KIP-890); clients that do not know
 /// it, or a cluster finalized below it, keep the classic protocol.
+/// `streams.version` 1: KIP-1071 streams groups are served (below it
+/// StreamsGroupHeartbeat and StreamsGroupDescribe are refused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Feature {
     pub name: &'static str,
@@ -26,6 +28,7 @@ pub const GROUP_VERSION: &str = "group.version";
 pub const TRANSACTION_VERSION: &str = "transaction.version";
 pub const METADATA_VERSION: &str = "metadata.version";
 pub const KRAFT_VERSION: &str = "kraft.version";
+pub const STREAMS_VERSION: &str = "streams.version";
 
 /// Kafka's lowest `metadata.version` (3.3-IV3).
 pub const METADATA_VERSION_MIN: i16 = 7;
@@ -77,6 +80,12 @@ pub const SUPPORTED: &[Feature] = &[
         min: 0,
         max: 2,
         default_level: 2,
+    },
+    Feature {
+        name: STREAMS_VERSION,
+        min: 0,
+        max: 1,
+        default_level: 1,
     },
 ];
 

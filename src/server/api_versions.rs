@@ -88,6 +88,8 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::ListTransactions, 0, 2),
     range(ApiKey::ConsumerGroupHeartbeat, 0, 1),
     range(ApiKey::ConsumerGroupDescribe, 0, 1),
+    range(ApiKey::StreamsGroupHeartbeat, 0, 1),
+    range(ApiKey::StreamsGroupDescribe, 0, 1),
     range(ApiKey::DescribeTopicPartitions, 0, 0),
 ];
 

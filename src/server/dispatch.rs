@@ -91,6 +91,13 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
         RequestKind::ConsumerGroupDescribe(body) => ResponseKind::ConsumerGroupDescribe(
             handlers::consumer_group_describe::handle(broker, body, version, context).await,
         ),
+        RequestKind::StreamsGroupHeartbeat(body) => ResponseKind::StreamsGroupHeartbeat(
+            handlers::streams_group_heartbeat::handle(broker, body, version, &client_id, context)
+                .await,
+        ),
+        RequestKind::StreamsGroupDescribe(body) => ResponseKind::StreamsGroupDescribe(
+            handlers::streams_group_describe::handle(broker, body, version, context).await,
+        ),
         RequestKind::DescribeGroups(body) => ResponseKind::DescribeGroups(
             handlers::describe_groups::handle(broker, body, version, context).await,
         ),
@@ -287,6 +294,12 @@ pub fn error_response(request: &RequestKind, version: i16, code: i16) -> Option<
         ),
         RequestKind::ConsumerGroupDescribe(r) => ResponseKind::ConsumerGroupDescribe(
             handlers::consumer_group_describe::error_response(r, version, code),
+        ),
+        RequestKind::StreamsGroupHeartbeat(r) => ResponseKind::StreamsGroupHeartbeat(
+            handlers::streams_group_heartbeat::error_response(r, version, code),
+        ),
+        RequestKind::StreamsGroupDescribe(r) => ResponseKind::StreamsGroupDescribe(
+            handlers::streams_group_describe::error_response(r, version, code),
         ),
         RequestKind::DescribeGroups(r) => ResponseKind::DescribeGroups(
             handlers::describe_groups::error_response(r, version, code),
@@ -490,6 +503,11 @@ mod tests {
             }
             ApiKey::ConsumerGroupDescribe => RequestKind::ConsumerGroupDescribe(
                 ConsumerGroupDescribeRequest::default().with_group_ids(vec![group()]),
+            ),
+            ApiKey::StreamsGroupHeartbeat => RequestKind::StreamsGroupHeartbeat(Default::default()),
+            ApiKey::StreamsGroupDescribe => RequestKind::StreamsGroupDescribe(
+                kafka_protocol::messages::StreamsGroupDescribeRequest::default()
+                    .with_group_ids(vec![group()]),
             ),
             ApiKey::ApiVersions => RequestKind::ApiVersions(Default::default()),
             ApiKey::SaslHandshake => RequestKind::SaslHandshake(Default::default()),

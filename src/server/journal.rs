@@ -137,6 +137,10 @@ pub fn error_code(response: &ResponseKind) -> i16 {
         ResponseKind::ListGroups(r) => r.error_code,
         ResponseKind::DescribeGroups(r) => first_nonzero(r.groups.iter().map(|g| g.error_code)),
         ResponseKind::ConsumerGroupHeartbeat(r) => r.error_code,
+        ResponseKind::StreamsGroupHeartbeat(r) => r.error_code,
+        ResponseKind::StreamsGroupDescribe(r) => {
+            first_nonzero(r.groups.iter().map(|g| g.error_code))
+        }
         ResponseKind::ConsumerGroupDescribe(r) => {
             first_nonzero(r.groups.iter().map(|g| g.error_code))
         }

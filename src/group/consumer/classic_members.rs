@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::group::{fenced_instance, ConsumerGroup};
 use super::member::{ClassicMember, ConsumerMember, MemberState};
-use super::{Assignment, ConsumerGroupError};
+use super::{Assignment, GroupError};
 use crate::group::consumer_protocol;
 use crate::group::state::{JoinRequest, JoinResult, SyncRequest, SyncResult};
 use crate::metadata::MetadataImage;
@@ -249,9 +249,9 @@ impl ConsumerGroup {
         member_id: &str,
         unknown: bool,
         request: &JoinRequest,
-    ) -> Result<ConsumerMember, ConsumerGroupError> {
+    ) -> Result<ConsumerMember, GroupError> {
         let not_classic = || {
-            ConsumerGroupError::UnknownMemberId(format!(
+            GroupError::UnknownMemberId(format!(
                 "Member {member_id} does not use the classic protocol."
             ))
         };
@@ -281,12 +281,12 @@ impl ConsumerGroup {
         member_id: &str,
         instance_id: Option<&str>,
         generation: i32,
-    ) -> Result<&ConsumerMember, ConsumerGroupError> {
+    ) -> Result<&ConsumerMember, GroupError> {
         let member = match instance_id {
             None => self.known_member(member_id)?,
             Some(instance_id) => {
                 let member = self.member_of_instance(instance_id).ok_or_else(|| {
-                    ConsumerGroupError::UnknownMemberId(format!(
+                    GroupError::UnknownMemberId(format!(
                         "Member with instance id {instance_id} is not a member of group {}.",
                         self.group_id
                     ))
@@ -298,12 +298,12 @@ impl ConsumerGroup {
             }
         };
         if !member.uses_classic_protocol() {
-            return Err(ConsumerGroupError::UnknownMemberId(format!(
+            return Err(GroupError::UnknownMemberId(format!(
                 "Member {member_id} does not use the classic protocol."
             )));
         }
         if generation != member.member_epoch {
-            return Err(ConsumerGroupError::IllegalGeneration(format!(
+            return Err(GroupError::IllegalGeneration(format!(
                 "The member {member_id} has generation {} but sent {generation}.",
                 member.member_epoch
             )));

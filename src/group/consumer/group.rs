@@ -18,7 +18,7 @@ use super::member::{ConsumerMember, MemberState};
 use super::reconciliation::reconcile;
 use super::records::{CurrentAssignment, Image, MemberMetadata, RecordKey, RecordValue};
 use super::{
-    Assignment, ConsumerGroupError, JOIN_GROUP_MEMBER_EPOCH, LEAVE_GROUP_MEMBER_EPOCH,
+    Assignment, GroupError, JOIN_GROUP_MEMBER_EPOCH, LEAVE_GROUP_MEMBER_EPOCH,
     LEAVE_GROUP_STATIC_MEMBER_EPOCH,
 };
 use crate::group::GroupConfig;
@@ -87,8 +87,8 @@ pub struct HeartbeatAnswer {
 
 impl Heartbeat {
     /// The checks Kafka makes before looking at the group.
-    pub fn validate(&self, config: &GroupConfig) -> Result<(), ConsumerGroupError> {
-        let invalid = |message: &str| Err(ConsumerGroupError::InvalidRequest(message.into()));
+    pub fn validate(&self, config: &GroupConfig) -> Result<(), GroupError> {
+        let invalid = |message: &str| Err(GroupError::InvalidRequest(message.into()));
         if self.instance_id.as_deref() == Some("") {
             return invalid("InstanceId can't be empty.");
         }
@@ -123,14 +123,14 @@ impl Heartbeat {
         }
         if let Some(pattern) = self.subscribed_topic_regex.as_deref() {
             if let Err(error) = topic_regex(pattern) {
-                return Err(ConsumerGroupError::InvalidRegularExpression(format!(
+                return Err(GroupError::InvalidRegularExpression(format!(
                     "SubscribedTopicRegex `{pattern}` is not a valid regular expression: {error}."
                 )));
             }
         }
         if let Some(assignor) = &self.server_assignor {
             if !config.consumer_assignors.iter().any(|a| a == assignor) {
-                return Err(ConsumerGroupError::UnsupportedAssignor(format!(
+                return Err(GroupError::UnsupportedAssignor(format!(
                     "ServerAssignor {assignor} is not supported. Supported assignors: {}.",
                     config.consumer_assignors.join(", ")
                 )));
@@ -469,7 +469,7 @@ impl ConsumerGroup {
         now: Instant,
         image: &MetadataImage,
         request: Heartbeat,
-    ) -> Result<HeartbeatAnswer, ConsumerGroupError> {
+    ) -> Result<HeartbeatAnswer, GroupError> {
         if matches!(
             request.member_epoch,
             LEAVE_GROUP_MEMBER_EPOCH | LEAVE_GROUP_STATIC_MEMBER_EPOCH
@@ -485,7 +485,7 @@ impl ConsumerGroup {
             && !self.members.contains_key(&member_id)
             && self.members.len() >= self.config.consumer_max_size
         {
-            return Err(ConsumerGroupError::GroupMaxSizeReached(
+            return Err(GroupError::GroupMaxSizeReached(
                 self.config.consumer_max_size,
             ));
         }
@@ -600,7 +600,7 @@ impl ConsumerGroup {
         &mut self,
         member_id: &str,
         request: &Heartbeat,
-    ) -> Result<ConsumerMember, ConsumerGroupError> {
+    ) -> Result<ConsumerMember, GroupError> {
         let joining = request.member_epoch == JOIN_GROUP_MEMBER_EPOCH;
         match self.members.get(member_id) {
             Some(existing) => match check_member_epoch(existing, request) {
@@ -614,7 +614,7 @@ impl ConsumerGroup {
                 Err(error) => Err(error),
             },
             None if joining => Ok(ConsumerMember::new(member_id.to_string())),
-            None => Err(ConsumerGroupError::UnknownMemberId(format!(
+            None => Err(GroupError::UnknownMemberId(format!(
                 "Member {member_id} is not a member of group {}.",
                 self.group_id
             ))),
@@ -626,7 +626,7 @@ impl ConsumerGroup {
         member_id: &str,
         instance_id: &str,
         request: &Heartbeat,
-    ) -> Result<ConsumerMember, ConsumerGroupError> {
+    ) -> Result<ConsumerMember, GroupError> {
         let existing = self
             .static_members
             .get(instance_id)
@@ -634,9 +634,7 @@ impl ConsumerGroup {
             .cloned();
         if request.member_epoch != JOIN_GROUP_MEMBER_EPOCH {
             let existing = existing.ok_or_else(|| {
-                ConsumerGroupError::UnknownMemberId(format!(
-                    "Instance id {instance_id} is unknown."
-                ))
+                GroupError::UnknownMemberId(format!("Instance id {instance_id} is unknown."))
             })?;
             if existing.member_id != member_id {
                 return Err(fenced_instance(member_id, instance_id, &existing.member_id));
@@ -650,7 +648,7 @@ impl ConsumerGroup {
                 self.dynamic_member(member_id, request)
             }
             Some(existing) if existing.member_epoch != LEAVE_GROUP_STATIC_MEMBER_EPOCH => {
-                Err(ConsumerGroupError::UnreleasedInstanceId(format!(
+                Err(GroupError::UnreleasedInstanceId(format!(
                     "Static member {member_id} with instance id {instance_id} cannot join the group \
                      because the instance id is owned by {} member.",
                     existing.member_id
@@ -681,7 +679,7 @@ impl ConsumerGroup {
         replacement
     }
 
-    fn leave(&mut self, request: &Heartbeat) -> Result<HeartbeatAnswer, ConsumerGroupError> {
+    fn leave(&mut self, request: &Heartbeat) -> Result<HeartbeatAnswer, GroupError> {
         let answer = |member_epoch| HeartbeatAnswer {
             member_id: request.member_id.clone(),
             member_epoch,
@@ -694,7 +692,7 @@ impl ConsumerGroup {
                 .get(&request.member_id)
                 .cloned()
                 .ok_or_else(|| {
-                    ConsumerGroupError::UnknownMemberId(format!(
+                    GroupError::UnknownMemberId(format!(
                         "Member {} is not a member of group {}.",
                         request.member_id, self.group_id
                     ))
@@ -706,7 +704,7 @@ impl ConsumerGroup {
                     .and_then(|id| self.members.get(id))
                     .cloned()
                     .ok_or_else(|| {
-                        ConsumerGroupError::UnknownMemberId(format!(
+                        GroupError::UnknownMemberId(format!(
                             "Instance id {instance_id} is unknown."
                         ))
                     })?;
@@ -742,14 +740,14 @@ impl ConsumerGroup {
         member_epoch: i32,
         transactional: bool,
         api_version: i16,
-    ) -> Result<(), ConsumerGroupError> {
+    ) -> Result<(), GroupError> {
         if member_epoch < 0 && self.members.is_empty() {
             return Ok(());
         }
         let member = self.known_member(member_id)?;
         // A classic member commits with its generation, at any version.
         if !transactional && api_version < 9 && !member.uses_classic_protocol() {
-            return Err(ConsumerGroupError::UnsupportedVersion(
+            return Err(GroupError::UnsupportedVersion(
                 "OffsetCommit version 9 or above must be used by members using the modern group protocol"
                     .into(),
             ));
@@ -762,19 +760,16 @@ impl ConsumerGroup {
         &self,
         member_id: Option<&str>,
         member_epoch: i32,
-    ) -> Result<(), ConsumerGroupError> {
+    ) -> Result<(), GroupError> {
         let Some(member_id) = member_id.filter(|_| member_epoch >= 0) else {
             return Ok(());
         };
         check_epoch_is_current(self.known_member(member_id)?, member_epoch)
     }
 
-    pub(super) fn known_member(
-        &self,
-        member_id: &str,
-    ) -> Result<&ConsumerMember, ConsumerGroupError> {
+    pub(super) fn known_member(&self, member_id: &str) -> Result<&ConsumerMember, GroupError> {
         self.members.get(member_id).ok_or_else(|| {
-            ConsumerGroupError::UnknownMemberId(format!(
+            GroupError::UnknownMemberId(format!(
                 "Member {member_id} is not a member of group {}.",
                 self.group_id
             ))
@@ -932,13 +927,10 @@ impl ConsumerGroup {
 /// Kafka's member epoch rule: the current epoch, or the previous one with
 /// no partition the member no longer has (the answer that moved it on may
 /// have been lost); anything else is fenced.
-fn check_member_epoch(
-    member: &ConsumerMember,
-    request: &Heartbeat,
-) -> Result<(), ConsumerGroupError> {
+fn check_member_epoch(member: &ConsumerMember, request: &Heartbeat) -> Result<(), GroupError> {
     let received = request.member_epoch;
     let fenced = |relation: &str| {
-        Err(ConsumerGroupError::FencedMemberEpoch(format!(
+        Err(GroupError::FencedMemberEpoch(format!(
             "The consumer group member has a {relation} member epoch ({received}) than the one \
              known by the group coordinator ({}). The member must abandon all its partitions and rejoin.",
             member.member_epoch
@@ -972,31 +964,24 @@ fn topic_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
 
 /// A commit's or fetch's epoch against the member's: a classic member's
 /// generation is its member epoch (ILLEGAL_GENERATION when it is not).
-fn check_epoch_is_current(
-    member: &ConsumerMember,
-    received: i32,
-) -> Result<(), ConsumerGroupError> {
+fn check_epoch_is_current(member: &ConsumerMember, received: i32) -> Result<(), GroupError> {
     if received == member.member_epoch {
         return Ok(());
     }
     Err(match member.uses_classic_protocol() {
-        true => ConsumerGroupError::IllegalGeneration(format!(
+        true => GroupError::IllegalGeneration(format!(
             "The received generation id {received} does not match the expected generation id {}.",
             member.member_epoch
         )),
-        false => ConsumerGroupError::StaleMemberEpoch {
+        false => GroupError::StaleMemberEpoch {
             received,
             current: member.member_epoch,
         },
     })
 }
 
-pub(super) fn fenced_instance(
-    member_id: &str,
-    instance_id: &str,
-    owner: &str,
-) -> ConsumerGroupError {
-    ConsumerGroupError::FencedInstanceId(format!(
+pub(super) fn fenced_instance(member_id: &str, instance_id: &str, owner: &str) -> GroupError {
+    GroupError::FencedInstanceId(format!(
         "Static member {member_id} with instance id {instance_id} was fenced by member {owner}."
     ))
 }

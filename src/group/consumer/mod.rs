@@ -27,9 +27,9 @@ pub mod records;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kafka_protocol::error::ResponseError;
 use uuid::Uuid;
 
+pub use crate::group::error::GroupError;
 pub use group::{ConsumerGroup, ConsumerGroupState, Heartbeat, HeartbeatAnswer};
 pub use member::{ClassicMember, ConsumerMember, MemberState};
 
@@ -43,61 +43,3 @@ pub const LEAVE_GROUP_MEMBER_EPOCH: i32 = -1;
 /// The member epoch of a static member that left for a while and keeps
 /// its partitions until it comes back or its session times out.
 pub const LEAVE_GROUP_STATIC_MEMBER_EPOCH: i32 = -2;
-
-/// Why the coordinator refuses a consumer-group request; each maps to the
-/// Kafka error code Kafka's coordinator answers with.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConsumerGroupError {
-    #[error("{0}")]
-    InvalidRequest(String),
-    #[error("{0}")]
-    FencedMemberEpoch(String),
-    #[error("{0}")]
-    UnknownMemberId(String),
-    #[error("{0}")]
-    UnreleasedInstanceId(String),
-    #[error("{0}")]
-    FencedInstanceId(String),
-    #[error("{0}")]
-    GroupIdNotFound(String),
-    #[error("the consumer group has reached its maximum size ({0})")]
-    GroupMaxSizeReached(usize),
-    #[error("{0}")]
-    UnsupportedAssignor(String),
-    #[error("{0}")]
-    InvalidRegularExpression(String),
-    #[error("the member epoch {received} is not the current one, {current}")]
-    StaleMemberEpoch { received: i32, current: i32 },
-    #[error("{0}")]
-    UnsupportedVersion(String),
-    /// A classic member's generation is not its member epoch.
-    #[error("{0}")]
-    IllegalGeneration(String),
-    /// The group's records could not be written; the change is undone.
-    #[error("{0}")]
-    CoordinatorNotAvailable(String),
-}
-
-impl ConsumerGroupError {
-    pub fn code(&self) -> ResponseError {
-        match self {
-            ConsumerGroupError::InvalidRequest(_) => ResponseError::InvalidRequest,
-            ConsumerGroupError::FencedMemberEpoch(_) => ResponseError::FencedMemberEpoch,
-            ConsumerGroupError::UnknownMemberId(_) => ResponseError::UnknownMemberId,
-            ConsumerGroupError::UnreleasedInstanceId(_) => ResponseError::UnreleasedInstanceId,
-            ConsumerGroupError::FencedInstanceId(_) => ResponseError::FencedInstanceId,
-            ConsumerGroupError::GroupIdNotFound(_) => ResponseError::GroupIdNotFound,
-            ConsumerGroupError::GroupMaxSizeReached(_) => ResponseError::GroupMaxSizeReached,
-            ConsumerGroupError::UnsupportedAssignor(_) => ResponseError::UnsupportedAssignor,
-            ConsumerGroupError::InvalidRegularExpression(_) => {
-                ResponseError::InvalidRegularExpression
-            }
-            ConsumerGroupError::StaleMemberEpoch { .. } => ResponseError::StaleMemberEpoch,
-            ConsumerGroupError::UnsupportedVersion(_) => ResponseError::UnsupportedVersion,
-            ConsumerGroupError::IllegalGeneration(_) => ResponseError::IllegalGeneration,
-            ConsumerGroupError::CoordinatorNotAvailable(_) => {
-                ResponseError::CoordinatorNotAvailable
-            }
-        }
-    }
-}

@@ -65,8 +65,12 @@ pub async fn handle(
             }
         };
         let description = coordinator.describe(&group_id).await;
+        let other_kind = description.as_ref().is_some_and(|d| d.streams.is_some());
         let Some(group) = description.and_then(|d| d.consumer) else {
-            let message = format!("Group {} not found.", group_id.as_str());
+            let message = match other_kind {
+                true => format!("Group {} is not a consumer group.", group_id.as_str()),
+                false => format!("Group {} not found.", group_id.as_str()),
+            };
             groups.push(failed(
                 described,
                 ResponseError::GroupIdNotFound,

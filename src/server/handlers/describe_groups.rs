@@ -60,12 +60,12 @@ pub async fn handle(
         };
         let not_found = match &description {
             None => format!("Group {} not found.", group_id.as_str()),
-            Some(d) if d.consumer.is_some() => {
+            Some(d) if d.consumer.is_some() || d.streams.is_some() => {
                 format!("Group {} is not a classic group.", group_id.as_str())
             }
             Some(_) => String::new(),
         };
-        let description = description.filter(|d| d.consumer.is_none());
+        let description = description.filter(|d| d.consumer.is_none() && d.streams.is_none());
         groups.push(match description {
             None if version >= 6 => described
                 .with_group_state(str_bytes(GroupState::Dead.name()))

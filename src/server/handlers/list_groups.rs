@@ -40,9 +40,10 @@ pub async fn handle(
         .await
         .into_iter()
         .map(|g| {
-            let (group_type, protocol_type, state) = match &g.consumer {
-                Some(consumer) => ("consumer", "consumer".to_string(), consumer.state.name()),
-                None => ("classic", g.protocol_type, g.state.name()),
+            let (group_type, protocol_type, state) = match (&g.consumer, &g.streams) {
+                (Some(consumer), _) => ("consumer", "consumer".to_string(), consumer.state.name()),
+                (_, Some(streams)) => ("streams", "streams".to_string(), streams.state.name()),
+                _ => ("classic", g.protocol_type, g.state.name()),
             };
             (g.group_id, group_type, protocol_type, state)
         })

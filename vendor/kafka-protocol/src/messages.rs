@@ -248,7 +248,11 @@ pub mod consumer_group_heartbeat_request;
 pub use consumer_group_heartbeat_request::ConsumerGroupHeartbeatRequest;
 
 pub mod consumer_group_describe_request;
+pub mod streams_group_heartbeat_request;
+pub mod streams_group_describe_request;
 pub use consumer_group_describe_request::ConsumerGroupDescribeRequest;
+pub use streams_group_heartbeat_request::StreamsGroupHeartbeatRequest;
+pub use streams_group_describe_request::StreamsGroupDescribeRequest;
 
 pub mod controller_registration_request;
 pub use controller_registration_request::ControllerRegistrationRequest;
@@ -509,7 +513,11 @@ pub mod consumer_group_heartbeat_response;
 pub use consumer_group_heartbeat_response::ConsumerGroupHeartbeatResponse;
 
 pub mod consumer_group_describe_response;
+pub mod streams_group_heartbeat_response;
+pub mod streams_group_describe_response;
 pub use consumer_group_describe_response::ConsumerGroupDescribeResponse;
+pub use streams_group_heartbeat_response::StreamsGroupHeartbeatResponse;
+pub use streams_group_describe_response::StreamsGroupDescribeResponse;
 
 pub mod controller_registration_response;
 pub use controller_registration_response::ControllerRegistrationResponse;
@@ -969,6 +977,16 @@ impl Request for ConsumerGroupDescribeRequest {
     const KEY: i16 = 69;
     type Response = ConsumerGroupDescribeResponse;
 }
+#[cfg(all(feature = "client", feature = "broker"))]
+impl Request for StreamsGroupHeartbeatRequest {
+    const KEY: i16 = 88;
+    type Response = StreamsGroupHeartbeatResponse;
+}
+#[cfg(all(feature = "client", feature = "broker"))]
+impl Request for StreamsGroupDescribeRequest {
+    const KEY: i16 = 89;
+    type Response = StreamsGroupDescribeResponse;
+}
 
 #[cfg(all(feature = "client", feature = "broker"))]
 impl Request for ControllerRegistrationRequest {
@@ -1231,6 +1249,10 @@ pub enum ApiKey {
     ConsumerGroupHeartbeat = 68,
     /// API key for request ConsumerGroupDescribeRequest
     ConsumerGroupDescribe = 69,
+    /// API key for request StreamsGroupHeartbeatRequest
+    StreamsGroupHeartbeat = 88,
+    /// API key for request StreamsGroupDescribeRequest
+    StreamsGroupDescribe = 89,
     /// API key for request ControllerRegistrationRequest
     ControllerRegistration = 70,
     /// API key for request GetTelemetrySubscriptionsRequest
@@ -1359,6 +1381,8 @@ impl ApiKey {
                 ConsumerGroupHeartbeatRequest::header_version(version)
             }
             ApiKey::ConsumerGroupDescribe => ConsumerGroupDescribeRequest::header_version(version),
+            ApiKey::StreamsGroupHeartbeat => StreamsGroupHeartbeatRequest::header_version(version),
+            ApiKey::StreamsGroupDescribe => StreamsGroupDescribeRequest::header_version(version),
             ApiKey::ControllerRegistration => {
                 ControllerRegistrationRequest::header_version(version)
             }
@@ -1481,6 +1505,8 @@ impl ApiKey {
                 ConsumerGroupHeartbeatResponse::header_version(version)
             }
             ApiKey::ConsumerGroupDescribe => ConsumerGroupDescribeResponse::header_version(version),
+            ApiKey::StreamsGroupHeartbeat => StreamsGroupHeartbeatResponse::header_version(version),
+            ApiKey::StreamsGroupDescribe => StreamsGroupDescribeResponse::header_version(version),
             ApiKey::ControllerRegistration => {
                 ControllerRegistrationResponse::header_version(version)
             }
@@ -1589,6 +1615,8 @@ impl ApiKey {
             ApiKey::AllocateProducerIds => VersionRange { min: 0, max: 0 },
             ApiKey::ConsumerGroupHeartbeat => VersionRange { min: 0, max: 1 },
             ApiKey::ConsumerGroupDescribe => VersionRange { min: 0, max: 1 },
+            ApiKey::StreamsGroupHeartbeat => VersionRange { min: 0, max: 1 },
+            ApiKey::StreamsGroupDescribe => VersionRange { min: 0, max: 1 },
             ApiKey::ControllerRegistration => VersionRange { min: 0, max: 0 },
             ApiKey::GetTelemetrySubscriptions => VersionRange { min: 0, max: 0 },
             ApiKey::PushTelemetry => VersionRange { min: 0, max: 0 },
@@ -1697,6 +1725,8 @@ impl TryFrom<i16> for ApiKey {
             x if x == ApiKey::AllocateProducerIds as i16 => Ok(ApiKey::AllocateProducerIds),
             x if x == ApiKey::ConsumerGroupHeartbeat as i16 => Ok(ApiKey::ConsumerGroupHeartbeat),
             x if x == ApiKey::ConsumerGroupDescribe as i16 => Ok(ApiKey::ConsumerGroupDescribe),
+            x if x == ApiKey::StreamsGroupHeartbeat as i16 => Ok(ApiKey::StreamsGroupHeartbeat),
+            x if x == ApiKey::StreamsGroupDescribe as i16 => Ok(ApiKey::StreamsGroupDescribe),
             x if x == ApiKey::ControllerRegistration as i16 => Ok(ApiKey::ControllerRegistration),
             x if x == ApiKey::GetTelemetrySubscriptions as i16 => {
                 Ok(ApiKey::GetTelemetrySubscriptions)
@@ -1868,6 +1898,10 @@ pub enum RequestKind {
     ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest),
     /// ConsumerGroupDescribeRequest,
     ConsumerGroupDescribe(ConsumerGroupDescribeRequest),
+    /// StreamsGroupHeartbeatRequest,
+    StreamsGroupHeartbeat(StreamsGroupHeartbeatRequest),
+    /// StreamsGroupDescribeRequest,
+    StreamsGroupDescribe(StreamsGroupDescribeRequest),
     /// ControllerRegistrationRequest,
     ControllerRegistration(ControllerRegistrationRequest),
     /// GetTelemetrySubscriptionsRequest,
@@ -1984,6 +2018,8 @@ impl RequestKind {
             RequestKind::AllocateProducerIds(x) => encode(x, bytes, version),
             RequestKind::ConsumerGroupHeartbeat(x) => encode(x, bytes, version),
             RequestKind::ConsumerGroupDescribe(x) => encode(x, bytes, version),
+            RequestKind::StreamsGroupHeartbeat(x) => encode(x, bytes, version),
+            RequestKind::StreamsGroupDescribe(x) => encode(x, bytes, version),
             RequestKind::ControllerRegistration(x) => encode(x, bytes, version),
             RequestKind::GetTelemetrySubscriptions(x) => encode(x, bytes, version),
             RequestKind::PushTelemetry(x) => encode(x, bytes, version),
@@ -2120,6 +2156,12 @@ impl RequestKind {
             }
             ApiKey::ConsumerGroupDescribe => {
                 Ok(RequestKind::ConsumerGroupDescribe(decode(bytes, version)?))
+            }
+            ApiKey::StreamsGroupHeartbeat => {
+                Ok(RequestKind::StreamsGroupHeartbeat(decode(bytes, version)?))
+            }
+            ApiKey::StreamsGroupDescribe => {
+                Ok(RequestKind::StreamsGroupDescribe(decode(bytes, version)?))
             }
             ApiKey::ControllerRegistration => {
                 Ok(RequestKind::ControllerRegistration(decode(bytes, version)?))
@@ -2636,6 +2678,18 @@ impl From<ConsumerGroupDescribeRequest> for RequestKind {
         RequestKind::ConsumerGroupDescribe(value)
     }
 }
+#[cfg(feature = "messages_enums")]
+impl From<StreamsGroupHeartbeatRequest> for RequestKind {
+    fn from(value: StreamsGroupHeartbeatRequest) -> RequestKind {
+        RequestKind::StreamsGroupHeartbeat(value)
+    }
+}
+#[cfg(feature = "messages_enums")]
+impl From<StreamsGroupDescribeRequest> for RequestKind {
+    fn from(value: StreamsGroupDescribeRequest) -> RequestKind {
+        RequestKind::StreamsGroupDescribe(value)
+    }
+}
 
 #[cfg(feature = "messages_enums")]
 impl From<ControllerRegistrationRequest> for RequestKind {
@@ -2945,6 +2999,10 @@ pub enum ResponseKind {
     ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse),
     /// ConsumerGroupDescribeResponse,
     ConsumerGroupDescribe(ConsumerGroupDescribeResponse),
+    /// StreamsGroupHeartbeatResponse,
+    StreamsGroupHeartbeat(StreamsGroupHeartbeatResponse),
+    /// StreamsGroupDescribeResponse,
+    StreamsGroupDescribe(StreamsGroupDescribeResponse),
     /// ControllerRegistrationResponse,
     ControllerRegistration(ControllerRegistrationResponse),
     /// GetTelemetrySubscriptionsResponse,
@@ -3061,6 +3119,8 @@ impl ResponseKind {
             ResponseKind::AllocateProducerIds(x) => encode(x, bytes, version),
             ResponseKind::ConsumerGroupHeartbeat(x) => encode(x, bytes, version),
             ResponseKind::ConsumerGroupDescribe(x) => encode(x, bytes, version),
+            ResponseKind::StreamsGroupHeartbeat(x) => encode(x, bytes, version),
+            ResponseKind::StreamsGroupDescribe(x) => encode(x, bytes, version),
             ResponseKind::ControllerRegistration(x) => encode(x, bytes, version),
             ResponseKind::GetTelemetrySubscriptions(x) => encode(x, bytes, version),
             ResponseKind::PushTelemetry(x) => encode(x, bytes, version),
@@ -3197,6 +3257,12 @@ impl ResponseKind {
             )?)),
             ApiKey::ConsumerGroupDescribe => {
                 Ok(ResponseKind::ConsumerGroupDescribe(decode(bytes, version)?))
+            }
+            ApiKey::StreamsGroupHeartbeat => {
+                Ok(ResponseKind::StreamsGroupHeartbeat(decode(bytes, version)?))
+            }
+            ApiKey::StreamsGroupDescribe => {
+                Ok(ResponseKind::StreamsGroupDescribe(decode(bytes, version)?))
             }
             ApiKey::ControllerRegistration => Ok(ResponseKind::ControllerRegistration(decode(
                 bytes, version,
@@ -3359,6 +3425,12 @@ impl ResponseKind {
             }
             ResponseKind::ConsumerGroupDescribe(_) => {
                 ConsumerGroupDescribeResponse::header_version(version)
+            }
+            ResponseKind::StreamsGroupHeartbeat(_) => {
+                StreamsGroupHeartbeatResponse::header_version(version)
+            }
+            ResponseKind::StreamsGroupDescribe(_) => {
+                StreamsGroupDescribeResponse::header_version(version)
             }
             ResponseKind::ControllerRegistration(_) => {
                 ControllerRegistrationResponse::header_version(version)
@@ -3874,6 +3946,18 @@ impl From<ConsumerGroupHeartbeatResponse> for ResponseKind {
 impl From<ConsumerGroupDescribeResponse> for ResponseKind {
     fn from(value: ConsumerGroupDescribeResponse) -> ResponseKind {
         ResponseKind::ConsumerGroupDescribe(value)
+    }
+}
+#[cfg(feature = "messages_enums")]
+impl From<StreamsGroupHeartbeatResponse> for ResponseKind {
+    fn from(value: StreamsGroupHeartbeatResponse) -> ResponseKind {
+        ResponseKind::StreamsGroupHeartbeat(value)
+    }
+}
+#[cfg(feature = "messages_enums")]
+impl From<StreamsGroupDescribeResponse> for ResponseKind {
+    fn from(value: StreamsGroupDescribeResponse) -> ResponseKind {
+        ResponseKind::StreamsGroupDescribe(value)
     }
 }
 

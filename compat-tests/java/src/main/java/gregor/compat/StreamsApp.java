@@ -139,6 +139,12 @@ public final class StreamsApp {
                 (String) config.remove(LEAVE_GROUP_ON_CLOSE));
         boolean halt = Boolean.parseBoolean((String) config.remove(HALT));
         props.putAll(config);
+        if ("streams".equalsIgnoreCase(props.getProperty(StreamsConfig.GROUP_PROTOCOL_CONFIG))) {
+            // KIP-1071: the broker sets the session and the heartbeat
+            // interval (group.streams.*); the consumer refuses its own.
+            props.remove(StreamsConfig.consumerPrefix("session.timeout.ms"));
+            props.remove(StreamsConfig.consumerPrefix("heartbeat.interval.ms"));
+        }
 
         StreamsBuilder builder = new StreamsBuilder();
         AtomicLong sent = new AtomicLong();

@@ -3,6 +3,8 @@
 //! until the rebalance gets there, wakes up for the group's time-outs, and
 //! writes what must be durable to `__consumer_offsets` before answering.
 
+mod streams;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,13 +16,15 @@ use tracing::{info, warn};
 
 use super::consumer::group::ConsumerGroupDescription;
 use super::consumer::records::{self, Image};
-use super::consumer::{ConsumerGroup, ConsumerGroupError, Heartbeat, HeartbeatAnswer};
+use super::consumer::{ConsumerGroup, GroupError, Heartbeat, HeartbeatAnswer};
 use super::state::{
     CommittedOffset, Event, Group, GroupState, JoinRequest, JoinResult, Outcome, SyncRequest,
     SyncResult,
 };
 use super::{log_format, migration, GroupConfig};
 use crate::error::KafkaError;
+use crate::group::streams::group::StreamsGroupDescription;
+use crate::group::streams::{StreamsGroup, StreamsHeartbeat, StreamsHeartbeatAnswer};
 use crate::metadata::MetadataImage;
 use crate::partition::Partitions;
 use crate::records::builder::BatchBuilder;
@@ -40,6 +44,8 @@ pub struct GroupDescription {
     pub members: Vec<MemberDescription>,
     /// Set for KIP-848 consumer groups, whose classic part is then empty.
     pub consumer: Option<ConsumerGroupDescription>,
+    /// Set for KIP-1071 streams groups, whose classic part is then empty.
+    pub streams: Option<StreamsGroupDescription>,
 }
 
 #[derive(Debug, Clone)]
@@ -59,7 +65,12 @@ pub(super) enum Command {
     ConsumerHeartbeat {
         request: Heartbeat,
         image: Arc<MetadataImage>,
-        reply: oneshot::Sender<Result<HeartbeatAnswer, ConsumerGroupError>>,
+        reply: oneshot::Sender<Result<HeartbeatAnswer, GroupError>>,
+    },
+    StreamsHeartbeat {
+        request: StreamsHeartbeat,
+        image: Arc<MetadataImage>,
+        reply: oneshot::Sender<Result<StreamsHeartbeatAnswer, GroupError>>,
     },
     /// OffsetFetch v9's member check.
     ValidateOffsetFetch {
@@ -174,6 +185,9 @@ pub(super) struct GroupActor {
     /// The consumer group's records as `__consumer_offsets` has them; what
     /// `consumer` differs by is written before a request is answered.
     consumer_on_disk: Image,
+    /// The KIP-1071 streams group of this id, if it is one. Its
+    /// membership lives in memory only (its offsets are in `group`).
+    streams: Option<StreamsGroup>,
     storage: GroupStorage,
     config: GroupConfig,
     join_waiters: HashMap<String, oneshot::Sender<JoinResult>>,
@@ -211,6 +225,7 @@ impl GroupActor {
             group,
             consumer,
             consumer_on_disk: consumer_records,
+            streams: None,
             storage,
             next_retention_check: crate::clock::instant() + config.offsets_retention_check_interval,
             config,
@@ -228,10 +243,15 @@ impl GroupActor {
                 .consumer
                 .as_ref()
                 .and_then(ConsumerGroup::next_deadline);
-            let deadline = [self.group.next_deadline(), consumer_deadline]
-                .into_iter()
-                .flatten()
-                .fold(self.next_retention_check, Instant::min);
+            let streams_deadline = self.streams.as_ref().and_then(StreamsGroup::next_deadline);
+            let deadline = [
+                self.group.next_deadline(),
+                consumer_deadline,
+                streams_deadline,
+            ]
+            .into_iter()
+            .flatten()
+            .fold(self.next_retention_check, Instant::min);
             tokio::select! {
                 command = commands.recv() => match command {
                     Some(command) => self.handle(command).await,
@@ -249,6 +269,7 @@ impl GroupActor {
             self.apply(events).await;
             let image = self.image.clone();
             self.expire_consumer_members(now, image.as_deref()).await;
+            self.expire_streams_members(now);
             if now >= self.next_retention_check {
                 self.next_retention_check = now + self.config.offsets_retention_check_interval;
                 self.expire_offsets().await;
@@ -267,11 +288,19 @@ impl GroupActor {
             Command::Join(_, image, _)
             | Command::Sync(_, image, _)
             | Command::ConsumerHeartbeat { image, .. }
+            | Command::StreamsHeartbeat { image, .. }
             | Command::Heartbeat { image, .. } => self.image = Some(image.clone()),
             _ => {}
         }
         match command {
             Command::Join(request, image, reply) => {
+                if self.streams_group_keeps_the_id() {
+                    let _ = reply.send(JoinResult::error(
+                        ResponseError::InconsistentGroupProtocol,
+                        &request.member_id,
+                    ));
+                    return;
+                }
                 // A consumer group with members takes classic members in.
                 if let Some(consumer) = self.consumer.as_mut().filter(|c| !c.is_empty()) {
                     let member_id = request.member_id.clone();
@@ -333,6 +362,19 @@ impl GroupActor {
                 }
                 self.apply(events).await;
             }
+            Command::ConsumerHeartbeat { reply, .. } if self.streams.is_some() => {
+                let _ = reply.send(Err(GroupError::GroupIdNotFound(format!(
+                    "Group {} is not a consumer group.",
+                    self.group.group_id
+                ))));
+            }
+            Command::StreamsHeartbeat {
+                request,
+                image,
+                reply,
+            } => {
+                let _ = reply.send(self.streams_heartbeat(now, &image, request));
+            }
             Command::ConsumerHeartbeat {
                 request,
                 image,
@@ -355,11 +397,14 @@ impl GroupActor {
                 member_epoch,
                 reply,
             } => {
-                let result = match &self.consumer {
-                    Some(consumer) => consumer
+                let result = match (&self.consumer, &self.streams, member_id) {
+                    (Some(consumer), _, member_id) => consumer
                         .validate_offset_fetch(member_id.as_deref(), member_epoch)
                         .map_err(|e| e.code()),
-                    None => Ok(()),
+                    (_, Some(streams), Some(member_id)) if member_epoch >= 0 => streams
+                        .validate_offset_fetch(&member_id, member_epoch)
+                        .map_err(|e| e.code()),
+                    _ => Ok(()),
                 };
                 let _ = reply.send(result);
             }
@@ -538,6 +583,27 @@ impl GroupActor {
         api_version: i16,
         offsets: Vec<(TopicPartition, CommittedOffset)>,
     ) -> Result<PartitionResults, ResponseError> {
+        if let Some(streams) = &self.streams {
+            let anonymous = producer.is_some()
+                && generation_id == -1
+                && member_id.is_empty()
+                && group_instance_id.is_none();
+            if !anonymous {
+                let partitions: Vec<(String, i32)> = offsets
+                    .iter()
+                    .map(|(p, _)| (p.topic.clone(), p.partition))
+                    .collect();
+                streams
+                    .validate_offset_commit(
+                        member_id,
+                        generation_id,
+                        &partitions,
+                        producer.is_none().then_some(api_version),
+                    )
+                    .map_err(|e| e.code())?;
+            }
+            return self.store_offsets(offsets, producer).await;
+        }
         if let Some(consumer) = &self.consumer {
             // TxnOffsetCommit need not name a member: one that names
             // none is not checked (Kafka's ConsumerGroup does the same).
@@ -634,7 +700,11 @@ impl GroupActor {
             let consumer_subscribed = self
                 .consumer
                 .as_ref()
-                .is_some_and(|c| c.is_subscribed_to(&partition.topic));
+                .is_some_and(|c| c.is_subscribed_to(&partition.topic))
+                || self
+                    .streams
+                    .as_ref()
+                    .is_some_and(|s| !s.is_empty() && s.reads_topic(&partition.topic));
             if consumer_subscribed
                 || (self.group.state != GroupState::Empty
                     && self.group.is_subscribed_to(&partition.topic))
@@ -654,9 +724,12 @@ impl GroupActor {
     }
 
     async fn delete(&mut self, now_ms: i64) -> Result<(), ResponseError> {
-        if self.consumer.as_ref().is_some_and(|c| !c.is_empty()) {
+        if self.consumer.as_ref().is_some_and(|c| !c.is_empty())
+            || self.streams.as_ref().is_some_and(|s| !s.is_empty())
+        {
             return Err(ResponseError::NonEmptyGroup);
         }
+        self.streams = None;
         let partitions: Vec<TopicPartition> = self.group.offsets.keys().cloned().collect();
         self.group.delete(now_ms)?;
         self.consumer = None;
@@ -683,7 +756,7 @@ impl GroupActor {
     /// be written the group goes back to what is on disk, as Kafka's
     /// coordinator reverts a change whose records failed; the members then
     /// retry.
-    async fn persist_consumer(&mut self) -> Result<(), ConsumerGroupError> {
+    async fn persist_consumer(&mut self) -> Result<(), GroupError> {
         let image = self
             .consumer
             .as_ref()
@@ -710,7 +783,7 @@ impl GroupActor {
                     &self.consumer_on_disk,
                     crate::clock::instant(),
                 );
-                Err(ConsumerGroupError::CoordinatorNotAvailable(format!(
+                Err(GroupError::CoordinatorNotAvailable(format!(
                     "The records of group {group_id} could not be written: {error:?}."
                 )))
             }
@@ -771,17 +844,14 @@ impl GroupActor {
                 })
                 .collect(),
             consumer: self.consumer.as_ref().map(ConsumerGroup::describe),
+            streams: self.streams.as_ref().map(StreamsGroup::describe),
         }
     }
 
     /// The online upgrade: the classic group's members move into a new
     /// consumer group. Its records (and the classic group's tombstone) are
     /// written first; if they cannot be, nothing changes.
-    async fn upgrade(
-        &mut self,
-        now: Instant,
-        image: &MetadataImage,
-    ) -> Result<(), ConsumerGroupError> {
+    async fn upgrade(&mut self, now: Instant, image: &MetadataImage) -> Result<(), GroupError> {
         let consumer = migration::upgrade(&self.group, &self.config, image, now)?;
         let group_id = &self.group.group_id;
         let image_after = consumer.image();
@@ -801,7 +871,7 @@ impl GroupActor {
             Err(error) => Err(error),
         } {
             warn!(group = %group_id, ?error, "writing the upgraded group failed");
-            return Err(ConsumerGroupError::CoordinatorNotAvailable(format!(
+            return Err(GroupError::CoordinatorNotAvailable(format!(
                 "The records of group {group_id} could not be written: {error:?}."
             )));
         }
@@ -820,7 +890,7 @@ impl GroupActor {
         now: Instant,
         image: &MetadataImage,
         request: &Heartbeat,
-    ) -> Option<Result<HeartbeatAnswer, ConsumerGroupError>> {
+    ) -> Option<Result<HeartbeatAnswer, GroupError>> {
         if request.member_epoch != super::consumer::LEAVE_GROUP_MEMBER_EPOCH {
             return None;
         }
@@ -844,7 +914,7 @@ impl GroupActor {
         now: Instant,
         image: &MetadataImage,
         leaving: Option<&str>,
-    ) -> Option<Result<(), ConsumerGroupError>> {
+    ) -> Option<Result<(), GroupError>> {
         let now_ms = now_ms();
         let consumer = self.consumer.as_ref()?;
         let metadata = migration::downgrade(consumer, leaving, &self.config, image, now_ms)?;
@@ -863,7 +933,7 @@ impl GroupActor {
         };
         if let Err(error) = stored {
             warn!(group = %group_id, ?error, "writing the downgraded group failed");
-            return Some(Err(ConsumerGroupError::CoordinatorNotAvailable(format!(
+            return Some(Err(GroupError::CoordinatorNotAvailable(format!(
                 "The records of group {group_id} could not be written: {error:?}."
             ))));
         }
@@ -922,11 +992,11 @@ impl GroupActor {
         now: Instant,
         image: &MetadataImage,
         request: Heartbeat,
-    ) -> Result<HeartbeatAnswer, ConsumerGroupError> {
+    ) -> Result<HeartbeatAnswer, GroupError> {
         let joining = request.member_epoch == super::consumer::JOIN_GROUP_MEMBER_EPOCH;
         if self.consumer.is_none() && !self.group.is_empty() {
             if !joining {
-                return Err(ConsumerGroupError::GroupIdNotFound(format!(
+                return Err(GroupError::GroupIdNotFound(format!(
                     "Group {} is not a consumer group.",
                     self.group.group_id
                 )));
@@ -937,7 +1007,7 @@ impl GroupActor {
             // No consumer group of this id, in memory or on disk: only a
             // join makes one.
             if !joining {
-                return Err(ConsumerGroupError::UnknownMemberId(format!(
+                return Err(GroupError::UnknownMemberId(format!(
                     "Member {} is not a member of group {}.",
                     request.member_id, self.group.group_id
                 )));
@@ -950,7 +1020,7 @@ impl GroupActor {
         let consumer = self
             .consumer
             .as_mut()
-            .ok_or_else(|| ConsumerGroupError::GroupIdNotFound(self.group.group_id.clone()))?;
+            .ok_or_else(|| GroupError::GroupIdNotFound(self.group.group_id.clone()))?;
         consumer.heartbeat(now, image, request)
     }
 }

@@ -1,0 +1,81 @@
+//! The group actor's side of KIP-1071 streams groups: a group id is a
+//! classic group, a consumer group or a streams group, and the requests
+//! of one kind are refused by a group of another as Kafka refuses them.
+
+use std::time::Instant;
+
+use tracing::info;
+
+use super::GroupActor;
+use crate::group::streams::{StreamsGroup, StreamsHeartbeat, StreamsHeartbeatAnswer};
+use crate::group::GroupError;
+use crate::metadata::MetadataImage;
+
+impl GroupActor {
+    /// StreamsGroupHeartbeat. A join creates the streams group when the id
+    /// is free or an empty classic group; a consumer group or a classic
+    /// group with members keeps the id.
+    pub(super) fn streams_heartbeat(
+        &mut self,
+        now: Instant,
+        image: &MetadataImage,
+        request: StreamsHeartbeat,
+    ) -> Result<StreamsHeartbeatAnswer, GroupError> {
+        let group_id = self.group.group_id.clone();
+        let joining = request.member_epoch == crate::group::streams::JOIN_GROUP_MEMBER_EPOCH;
+        if self.streams.is_none() {
+            let other_kind = self.consumer.is_some() || !self.group.is_empty();
+            if !joining {
+                // Not Kafka's GROUP_ID_NOT_FOUND, which Streams treats as
+                // fatal: a streams group's membership is not kept across a
+                // coordinator restart, so its members are told to rejoin.
+                if other_kind {
+                    return Err(not_streams(&group_id));
+                }
+                return Err(GroupError::UnknownMemberId(format!(
+                    "Member {} is not a member of group {group_id}.",
+                    request.member_id
+                )));
+            }
+            if other_kind {
+                return Err(not_streams(&group_id));
+            }
+            info!(group = %group_id, "streams group created");
+            self.streams = Some(StreamsGroup::new(&group_id, self.config.streams.clone()));
+        }
+        let Some(streams) = self.streams.as_mut() else {
+            return Err(not_streams(&group_id));
+        };
+        streams.heartbeat(now, image, &request)
+    }
+
+    /// Removes the streams group's members whose time ran out.
+    pub(super) fn expire_streams_members(&mut self, now: Instant) {
+        let Some(streams) = self.streams.as_mut() else {
+            return;
+        };
+        for member_id in streams.expired_members(now) {
+            info!(group = %streams.group_id, member = %member_id, "streams group member removed: session or rebalance timeout");
+            streams.fence(&member_id);
+        }
+    }
+
+    /// A classic JoinGroup on this id: refused while the streams group
+    /// has members; an empty streams group gives way to a classic group,
+    /// as Kafka converts it.
+    pub(super) fn streams_group_keeps_the_id(&mut self) -> bool {
+        let Some(streams) = self.streams.as_ref() else {
+            return false;
+        };
+        if streams.is_empty() {
+            info!(group = %streams.group_id, "the empty streams group becomes a classic group");
+            self.streams = None;
+            return false;
+        }
+        true
+    }
+}
+
+pub(super) fn not_streams(group_id: &str) -> GroupError {
+    GroupError::GroupIdNotFound(format!("Group {group_id} is not a streams group."))
+}
