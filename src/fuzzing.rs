@@ -17,6 +17,7 @@ use crate::controller::quorum::log_store::decode_frames;
 use crate::controller::quorum::state_machine::StateMachineStore;
 use crate::controller::quorum::MetadataState;
 use crate::group::consumer::records as consumer_records;
+use crate::group::streams::records as streams_records;
 use crate::group::{consumer_protocol, log_format as offsets_format, state::Group, GroupConfig};
 use crate::log::leader_epoch_cache::{LeaderEpochCache, CHECKPOINT_FILE};
 use crate::log::offset_index::OffsetIndex;
@@ -197,6 +198,20 @@ pub fn consumer_offsets_record(key: &[u8], value: &[u8]) {
                 let written = rewritten(consumer_records::encode_value(&decoded));
                 assert_eq!(
                     consumer_records::decode_value(record, &written),
+                    Some(decoded)
+                );
+            }
+        }
+        offsets_format::Key::Streams { group, record } => {
+            let written = rewritten(record.encode(group));
+            assert_eq!(
+                offsets_format::decode_key(&written).as_ref(),
+                Some(&decoded_key)
+            );
+            if let Some(decoded) = streams_records::decode_value(record, value) {
+                let written = rewritten(streams_records::encode_value(&decoded));
+                assert_eq!(
+                    streams_records::decode_value(record, &written),
                     Some(decoded)
                 );
             }

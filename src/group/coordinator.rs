@@ -55,6 +55,7 @@ type PendingRecords = HashMap<i64, Vec<(Vec<u8>, Option<Vec<u8>>)>>;
 struct Restored {
     group: Group,
     consumer: Image,
+    streams: super::streams::records::Image,
     /// Whether the classic group's metadata record stands (not a
     /// tombstone): an empty classic group keeps its generation.
     classic_record: bool,
@@ -65,6 +66,7 @@ impl Restored {
         Restored {
             group: Group::new(group_id, config.clone(), now_ms()),
             consumer: Image::new(),
+            streams: Default::default(),
             classic_record: false,
         }
     }
@@ -73,6 +75,7 @@ impl Restored {
     fn exists(&self) -> bool {
         self.classic_record
             || !self.consumer.is_empty()
+            || !self.streams.is_empty()
             || !self.group.offsets.is_empty()
             || !self.group.pending_txn_offsets.is_empty()
     }
@@ -247,9 +250,10 @@ impl GroupCoordinator {
             return;
         };
         let group_id = match &key {
-            Key::Offset { group, .. } | Key::Group { group } | Key::Consumer { group, .. } => {
-                group.clone()
-            }
+            Key::Offset { group, .. }
+            | Key::Group { group }
+            | Key::Consumer { group, .. }
+            | Key::Streams { group, .. } => group.clone(),
         };
         let restored = groups
             .entry(group_id.clone())
@@ -293,6 +297,19 @@ impl GroupCoordinator {
             (Key::Consumer { record, .. }, None) => {
                 restored.consumer.remove(&record);
             }
+            (Key::Streams { record, .. }, Some(value)) => {
+                match super::streams::records::decode_value(&record, value) {
+                    Some(value) => {
+                        restored.streams.insert(record, value);
+                    }
+                    None => {
+                        warn!(group = %group_id, ?record, "skipping unreadable streams group record")
+                    }
+                }
+            }
+            (Key::Streams { record, .. }, None) => {
+                restored.streams.remove(&record);
+            }
         }
     }
 
@@ -327,6 +344,7 @@ impl GroupCoordinator {
         let actor = GroupActor::new(
             restored.group,
             restored.consumer,
+            restored.streams,
             storage,
             self.config.clone(),
         );
@@ -403,7 +421,6 @@ impl GroupCoordinator {
         image: Arc<MetadataImage>,
     ) -> Result<StreamsHeartbeatAnswer, GroupError> {
         let joining = request.member_epoch == super::streams::JOIN_GROUP_MEMBER_EPOCH;
-        let member_id = request.member_id.clone();
         let command = |reply| Command::StreamsHeartbeat {
             request,
             image,
@@ -411,8 +428,8 @@ impl GroupCoordinator {
         };
         match self.ask(group_id, joining, command).await {
             Some(result) => result,
-            None => Err(GroupError::UnknownMemberId(format!(
-                "Member {member_id} is not a member of group {group_id}."
+            None => Err(GroupError::GroupIdNotFound(format!(
+                "Streams group {group_id} not found."
             ))),
         }
     }

@@ -6,7 +6,9 @@
 //! - group metadata: key v2 `group`; value v3 `protocol type, generation,
 //!   protocol, leader, state timestamp, members`;
 //! - KIP-848 consumer groups: keys v3 to v8, whose records
-//!   `consumer::records` writes and reads.
+//!   `consumer::records` writes and reads;
+//! - KIP-1071 streams groups: keys v17 and v19 to v23
+//!   (`streams::records`).
 //!
 //! A null value is a tombstone (offset or group deleted). Strings are
 //! i16-length-prefixed, byte arrays i32-length-prefixed, big-endian; a
@@ -16,6 +18,7 @@ use bytes::Bytes;
 
 use super::consumer::records::RecordKey;
 use super::state::{CommittedOffset, Group};
+use super::streams::records::RecordKey as StreamsRecordKey;
 use crate::records::primitives::{
     put_bytes, put_nullable_string, put_string, Reader, StringTooLong,
 };
@@ -40,6 +43,11 @@ pub enum Key {
     Consumer {
         group: String,
         record: RecordKey,
+    },
+    /// A record of a KIP-1071 streams group.
+    Streams {
+        group: String,
+        record: StreamsRecordKey,
     },
 }
 
@@ -132,6 +140,10 @@ pub fn decode_key(bytes: &[u8]) -> Option<Key> {
         version @ 3..=8 => {
             let (group, record) = RecordKey::decode(version, &mut reader)?;
             Some(Key::Consumer { group, record })
+        }
+        version if StreamsRecordKey::is_streams_version(version) => {
+            let (group, record) = StreamsRecordKey::decode(version, &mut reader)?;
+            Some(Key::Streams { group, record })
         }
         _ => None,
     }

@@ -12,6 +12,7 @@ pub mod consumer;
 pub mod consumer_protocol;
 pub mod coordinator;
 pub mod error;
+mod flexible;
 pub mod log_format;
 mod migration;
 pub mod state;

@@ -185,9 +185,11 @@ pub(super) struct GroupActor {
     /// The consumer group's records as `__consumer_offsets` has them; what
     /// `consumer` differs by is written before a request is answered.
     consumer_on_disk: Image,
-    /// The KIP-1071 streams group of this id, if it is one. Its
-    /// membership lives in memory only (its offsets are in `group`).
+    /// The KIP-1071 streams group of this id, if it is one (its offsets
+    /// are in `group`).
     streams: Option<StreamsGroup>,
+    /// The streams group's records as `__consumer_offsets` has them.
+    streams_on_disk: crate::group::streams::records::Image,
     storage: GroupStorage,
     config: GroupConfig,
     join_waiters: HashMap<String, oneshot::Sender<JoinResult>>,
@@ -204,9 +206,24 @@ impl GroupActor {
     pub fn new(
         group: Group,
         consumer_records: Image,
+        streams_records: crate::group::streams::records::Image,
         storage: GroupStorage,
         config: GroupConfig,
     ) -> Self {
+        let streams = StreamsGroup::restore(
+            &group.group_id,
+            config.streams.clone(),
+            &streams_records,
+            crate::clock::instant(),
+        );
+        if let Some(streams) = &streams {
+            info!(
+                group = %group.group_id,
+                group_epoch = streams.group_epoch,
+                members = streams.members().count(),
+                "streams group restored from __consumer_offsets"
+            );
+        }
         let consumer = ConsumerGroup::restore(
             &group.group_id,
             config.clone(),
@@ -225,7 +242,8 @@ impl GroupActor {
             group,
             consumer,
             consumer_on_disk: consumer_records,
-            streams: None,
+            streams,
+            streams_on_disk: streams_records,
             storage,
             next_retention_check: crate::clock::instant() + config.offsets_retention_check_interval,
             config,
@@ -269,7 +287,7 @@ impl GroupActor {
             self.apply(events).await;
             let image = self.image.clone();
             self.expire_consumer_members(now, image.as_deref()).await;
-            self.expire_streams_members(now);
+            self.expire_streams_members(now).await;
             if now >= self.next_retention_check {
                 self.next_retention_check = now + self.config.offsets_retention_check_interval;
                 self.expire_offsets().await;
@@ -299,6 +317,10 @@ impl GroupActor {
                         ResponseError::InconsistentGroupProtocol,
                         &request.member_id,
                     ));
+                    return;
+                }
+                if let Err(error) = self.persist_streams().await {
+                    let _ = reply.send(JoinResult::error(error.code(), &request.member_id));
                     return;
                 }
                 // A consumer group with members takes classic members in.
@@ -373,7 +395,13 @@ impl GroupActor {
                 image,
                 reply,
             } => {
-                let _ = reply.send(self.streams_heartbeat(now, &image, request));
+                let result = self.streams_heartbeat(now, &image, request);
+                // The answer waits for the group's records.
+                let result = match self.persist_streams().await {
+                    Ok(()) => result,
+                    Err(error) => Err(error),
+                };
+                let _ = reply.send(result);
             }
             Command::ConsumerHeartbeat {
                 request,
@@ -742,11 +770,20 @@ impl GroupActor {
                 .map_err(|error| unstorable(group_id, error))?;
             tombstones.push((key, None));
         }
+        tombstones.extend(
+            crate::group::streams::records::changes(
+                group_id,
+                &self.streams_on_disk,
+                &Default::default(),
+            )
+            .map_err(|error| unstorable(group_id, error))?,
+        );
         let group_key =
             log_format::group_key(group_id).map_err(|error| unstorable(group_id, error))?;
         tombstones.push((group_key, None));
         self.storage.append(&tombstones).await?;
         self.consumer_on_disk.clear();
+        self.streams_on_disk.clear();
         info!(group = %self.group.group_id, "deleted group");
         Ok(())
     }
@@ -797,6 +834,7 @@ impl GroupActor {
         let now_ms = now_ms();
         let expired = self.group.state == GroupState::Empty
             && self.consumer.as_ref().is_none_or(ConsumerGroup::is_empty)
+            && self.streams.as_ref().is_none_or(StreamsGroup::is_empty)
             && !self.group.offsets.is_empty()
             && now_ms - self.group.state_timestamp >= retention.as_millis() as i64;
         if expired {

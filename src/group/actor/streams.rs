@@ -4,9 +4,10 @@
 
 use std::time::Instant;
 
-use tracing::info;
+use tracing::{info, warn};
 
 use super::GroupActor;
+use crate::group::streams::records;
 use crate::group::streams::{StreamsGroup, StreamsHeartbeat, StreamsHeartbeatAnswer};
 use crate::group::GroupError;
 use crate::metadata::MetadataImage;
@@ -25,20 +26,13 @@ impl GroupActor {
         let joining = request.member_epoch == crate::group::streams::JOIN_GROUP_MEMBER_EPOCH;
         if self.streams.is_none() {
             let other_kind = self.consumer.is_some() || !self.group.is_empty();
-            if !joining {
-                // Not Kafka's GROUP_ID_NOT_FOUND, which Streams treats as
-                // fatal: a streams group's membership is not kept across a
-                // coordinator restart, so its members are told to rejoin.
-                if other_kind {
-                    return Err(not_streams(&group_id));
-                }
-                return Err(GroupError::UnknownMemberId(format!(
-                    "Member {} is not a member of group {group_id}.",
-                    request.member_id
-                )));
-            }
             if other_kind {
                 return Err(not_streams(&group_id));
+            }
+            if !joining {
+                return Err(GroupError::GroupIdNotFound(format!(
+                    "Streams group {group_id} not found."
+                )));
             }
             info!(group = %group_id, "streams group created");
             self.streams = Some(StreamsGroup::new(&group_id, self.config.streams.clone()));
@@ -50,13 +44,58 @@ impl GroupActor {
     }
 
     /// Removes the streams group's members whose time ran out.
-    pub(super) fn expire_streams_members(&mut self, now: Instant) {
+    pub(super) async fn expire_streams_members(&mut self, now: Instant) {
         let Some(streams) = self.streams.as_mut() else {
             return;
         };
-        for member_id in streams.expired_members(now) {
+        let expired = streams.expired_members(now);
+        if expired.is_empty() {
+            return;
+        }
+        for member_id in expired {
             info!(group = %streams.group_id, member = %member_id, "streams group member removed: session or rebalance timeout");
             streams.fence(&member_id);
+        }
+        // A failed write puts the group back as on disk; the next timer
+        // tries again.
+        let _ = self.persist_streams().await;
+    }
+
+    /// Writes the streams group's records that changed since the last
+    /// write, and waits for them; if they cannot be written the group goes
+    /// back to what is on disk, as Kafka reverts a change whose records
+    /// failed.
+    pub(super) async fn persist_streams(&mut self) -> Result<(), GroupError> {
+        let image = self
+            .streams
+            .as_ref()
+            .map(StreamsGroup::image)
+            .unwrap_or_default();
+        if image == self.streams_on_disk {
+            return Ok(());
+        }
+        let group_id = &self.group.group_id;
+        let stored = match records::changes(group_id, &self.streams_on_disk, &image) {
+            Ok(records) => self.storage.append(&records).await,
+            Err(error) => Err(super::unstorable(group_id, error)),
+        };
+        match stored {
+            Ok(()) => {
+                self.streams_on_disk = image;
+                Ok(())
+            }
+            Err(error) => {
+                warn!(group = %group_id, ?error, "persisting the streams group failed; undoing the change");
+                self.streams = StreamsGroup::restore(
+                    group_id,
+                    self.config.streams.clone(),
+                    &self.streams_on_disk,
+                    crate::clock::instant(),
+                );
+                Err(GroupError::CoordinatorNotAvailable(format!(
+                    "The records of group {group_id} could not be written: {error:?}."
+                )))
+            }
         }
     }
 

@@ -29,9 +29,12 @@ use bytes::Bytes;
 use super::group::SubscribedTopic;
 use super::member::{ClassicMember, MemberState};
 use super::Assignment;
-use crate::records::primitives::{
-    check_string, put_string, Reader, StringTooLong, MAX_STRING_LENGTH,
+use crate::group::flexible::{
+    diff, put_compact_string, put_length, put_no_tagged_fields, put_unsigned_varint,
+    read_compact_string, read_length, read_unsigned_varint, skip_tagged_fields, tagged_fields,
+    FlexibleReader,
 };
+use crate::records::primitives::{put_string, Reader, StringTooLong};
 
 /// One record of a consumer group, by what it describes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -81,8 +84,7 @@ pub struct CurrentAssignment {
 /// A consumer group's durable state: the latest value of each record.
 pub type Image = BTreeMap<RecordKey, RecordValue>;
 
-/// A key/value pair for `__consumer_offsets` (`None`: a tombstone).
-pub type EncodedRecord = (Vec<u8>, Option<Vec<u8>>);
+pub use crate::group::flexible::EncodedRecord;
 
 impl RecordKey {
     /// The key version, which is how Kafka tells its record types apart.
@@ -155,18 +157,13 @@ pub fn changes(
     before: &Image,
     after: &Image,
 ) -> Result<Vec<EncodedRecord>, StringTooLong> {
-    let mut removed: Vec<&RecordKey> = before.keys().filter(|k| !after.contains_key(k)).collect();
-    removed.sort_by_key(|key| key.tombstone_rank());
-    let mut records = Vec::new();
-    for key in removed {
-        records.push((key.encode(group_id)?, None));
-    }
-    for (key, value) in after {
-        if before.get(key) != Some(value) {
-            records.push((key.encode(group_id)?, Some(encode_value(value)?)));
-        }
-    }
-    Ok(records)
+    diff(
+        before,
+        after,
+        RecordKey::tombstone_rank,
+        |key| key.encode(group_id),
+        encode_value,
+    )
 }
 
 /// The value version Kafka writes for every consumer-group record.
@@ -308,35 +305,6 @@ pub fn decode_value(key: &RecordKey, bytes: &[u8]) -> Option<RecordValue> {
     Some(value)
 }
 
-fn put_unsigned_varint(out: &mut Vec<u8>, mut value: u32) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-/// A compact array's or string's length: stored plus one (0 is null).
-fn put_length(out: &mut Vec<u8>, length: usize) {
-    put_unsigned_varint(out, length as u32 + 1);
-}
-
-fn put_compact_string(out: &mut Vec<u8>, value: Option<&str>) -> Result<(), StringTooLong> {
-    match value {
-        None => out.push(0),
-        Some(value) => {
-            check_string(value)?;
-            put_length(out, value.len());
-            out.extend_from_slice(value.as_bytes());
-        }
-    }
-    Ok(())
-}
-
-fn put_no_tagged_fields(out: &mut Vec<u8>) {
-    out.push(0);
-}
-
 /// `[]TopicPartitions`: topic id, compact `[]int32` partitions, tags.
 fn put_assignment(out: &mut Vec<u8>, assignment: &Assignment) {
     put_length(out, assignment.len());
@@ -348,91 +316,6 @@ fn put_assignment(out: &mut Vec<u8>, assignment: &Assignment) {
         }
         put_no_tagged_fields(out);
     }
-}
-
-/// A bounds-checked reader of flexible values: every read is `None` past
-/// the end, and no length is trusted beyond the bytes at hand.
-struct FlexibleReader<'a>(&'a [u8]);
-
-impl<'a> FlexibleReader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, tail) = (self.0.get(..n)?, self.0.get(n..)?);
-        self.0 = tail;
-        Some(head)
-    }
-
-    fn remaining(&self) -> usize {
-        self.0.len()
-    }
-
-    fn i8(&mut self) -> Option<i8> {
-        Some(self.take(1)?[0] as i8)
-    }
-
-    fn i16(&mut self) -> Option<i16> {
-        Some(i16::from_be_bytes(self.take(2)?.try_into().ok()?))
-    }
-
-    fn i32(&mut self) -> Option<i32> {
-        Some(i32::from_be_bytes(self.take(4)?.try_into().ok()?))
-    }
-}
-
-fn read_unsigned_varint(reader: &mut FlexibleReader<'_>) -> Option<u32> {
-    let mut value = 0u32;
-    for shift in (0..35).step_by(7) {
-        let byte = reader.take(1)?[0];
-        value |= u32::from(byte & 0x7f).checked_shl(shift)?;
-        if byte & 0x80 == 0 {
-            return Some(value);
-        }
-    }
-    None
-}
-
-/// A compact non-null length, refused if the remaining bytes cannot hold
-/// that many elements of at least `min_size` bytes.
-fn read_length(reader: &mut FlexibleReader<'_>, min_size: usize) -> Option<usize> {
-    let length = usize::try_from(read_unsigned_varint(reader)?.checked_sub(1)?).ok()?;
-    (length.checked_mul(min_size)? <= reader.remaining()).then_some(length)
-}
-
-/// `Some(None)` is a null string; `None` unreadable input.
-fn read_compact_string(reader: &mut FlexibleReader<'_>) -> Option<Option<String>> {
-    let length = read_unsigned_varint(reader)?;
-    if length == 0 {
-        return Some(None);
-    }
-    // Kafka refuses strings longer than an i16 length, compact or not.
-    let length = usize::try_from(length - 1).ok()?;
-    if length > MAX_STRING_LENGTH {
-        return None;
-    }
-    let bytes = reader.take(length)?;
-    String::from_utf8(bytes.to_vec()).ok().map(Some)
-}
-
-fn skip_tagged_fields(reader: &mut FlexibleReader<'_>) -> Option<()> {
-    tagged_fields(reader).map(|_| ())
-}
-
-/// The tagged fields at the reader, each as its tag and its bytes.
-fn tagged_fields<'a>(reader: &mut FlexibleReader<'a>) -> Option<Vec<(u32, FlexibleReader<'a>)>> {
-    // A field takes at least two bytes (tag and size).
-    let count = usize::try_from(read_unsigned_varint(reader)?).ok()?;
-    if count > reader.remaining() / 2 {
-        return None;
-    }
-    let mut fields = Vec::with_capacity(count);
-    for _ in 0..count {
-        let tag = read_unsigned_varint(reader)?;
-        let size = read_unsigned_varint(reader)?;
-        fields.push((
-            tag,
-            FlexibleReader(reader.take(usize::try_from(size).ok()?)?),
-        ));
-    }
-    Some(fields)
 }
 
 /// The tag of `ClassicMemberMetadata` in the member value.

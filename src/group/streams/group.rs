@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use super::assignor::{self, MemberSpec};
 use super::member::{Endpoint, MemberState, StreamsMember, TaskOffset};
 use super::reconciliation::{reconcile, TaskOwners};
+use super::records::{CurrentAssignment, Image, MemberMetadata, RecordKey, RecordValue};
 use super::topology::{configure, ConfiguredTopology, TopicInfo, Topology};
 use super::{
     Status, StatusCode, TasksTuple, JOIN_GROUP_MEMBER_EPOCH, LEAVE_GROUP_MEMBER_EPOCH,
@@ -191,6 +192,9 @@ pub struct StreamsGroup {
     /// was made with; a change (a topic created, deleted or grown)
     /// reconfigures the topology and bumps the group epoch.
     configured_with: BTreeMap<String, Option<i32>>,
+    /// A hash of `configured_with`, kept in the group's record so that a
+    /// restarted coordinator knows whether the topics changed meanwhile.
+    metadata_hash: i64,
     validated_topology_epoch: i32,
     assignment_epoch: i32,
     last_assignment: Option<Instant>,
@@ -215,6 +219,7 @@ impl StreamsGroup {
             topology: None,
             configured: None,
             configured_with: BTreeMap::new(),
+            metadata_hash: 0,
             validated_topology_epoch: -1,
             assignment_epoch: 0,
             last_assignment: None,
@@ -230,6 +235,153 @@ impl StreamsGroup {
 
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
+    }
+
+    /// The group as its `__consumer_offsets` records say it: what must
+    /// survive a restart or a coordinator move.
+    pub fn image(&self) -> Image {
+        let mut image = Image::from([
+            (
+                RecordKey::GroupMetadata,
+                RecordValue::GroupMetadata {
+                    epoch: self.group_epoch,
+                    metadata_hash: self.metadata_hash,
+                    validated_topology_epoch: self.validated_topology_epoch,
+                },
+            ),
+            (
+                RecordKey::TargetAssignmentMetadata,
+                RecordValue::TargetAssignmentMetadata {
+                    assignment_epoch: self.assignment_epoch,
+                },
+            ),
+        ]);
+        if let Some(topology) = &self.topology {
+            image.insert(RecordKey::Topology, RecordValue::Topology(topology.clone()));
+        }
+        for (member_id, target) in &self.targets {
+            image.insert(
+                RecordKey::TargetAssignmentMember(member_id.clone()),
+                RecordValue::TargetAssignmentMember(target.clone()),
+            );
+        }
+        for member in self.members.values() {
+            image.insert(
+                RecordKey::MemberMetadata(member.member_id.clone()),
+                RecordValue::MemberMetadata(MemberMetadata {
+                    instance_id: member.instance_id.clone(),
+                    rack_id: member.rack_id.clone(),
+                    client_id: member.client_id.clone(),
+                    client_host: member.client_host.clone(),
+                    rebalance_timeout_ms: member.rebalance_timeout_ms,
+                    topology_epoch: member.topology_epoch,
+                    process_id: member.process_id.clone(),
+                    user_endpoint: member.user_endpoint.clone(),
+                    client_tags: member.client_tags.clone(),
+                }),
+            );
+            image.insert(
+                RecordKey::CurrentMemberAssignment(member.member_id.clone()),
+                RecordValue::CurrentMemberAssignment(CurrentAssignment {
+                    member_epoch: member.member_epoch,
+                    previous_member_epoch: member.previous_member_epoch,
+                    state: member.state,
+                    assigned: member.assigned.clone(),
+                    pending_revocation: member.pending_revocation.clone(),
+                    active_task_epochs: member.active_task_epochs.clone(),
+                }),
+            );
+        }
+        image
+    }
+
+    /// The group its records describe, as Kafka's coordinator rebuilds it
+    /// when it loads the group: sessions start `now`, members giving up
+    /// tasks get their rebalance timeout again, and the topology is
+    /// configured anew at the next heartbeat. `None` if there is no record.
+    pub fn restore(
+        group_id: &str,
+        config: StreamsGroupConfig,
+        image: &Image,
+        now: Instant,
+    ) -> Option<StreamsGroup> {
+        if image.is_empty() {
+            return None;
+        }
+        let mut group = StreamsGroup::new(group_id, config);
+        for (key, value) in image {
+            match (key, value) {
+                (
+                    _,
+                    RecordValue::GroupMetadata {
+                        epoch,
+                        metadata_hash,
+                        validated_topology_epoch,
+                    },
+                ) => {
+                    group.group_epoch = *epoch;
+                    group.metadata_hash = *metadata_hash;
+                    group.validated_topology_epoch = *validated_topology_epoch;
+                }
+                (_, RecordValue::TargetAssignmentMetadata { assignment_epoch }) => {
+                    group.assignment_epoch = *assignment_epoch;
+                }
+                (_, RecordValue::Topology(topology)) => group.topology = Some(topology.clone()),
+                (
+                    RecordKey::TargetAssignmentMember(member_id),
+                    RecordValue::TargetAssignmentMember(target),
+                ) => {
+                    group.targets.insert(member_id.clone(), target.clone());
+                }
+                (RecordKey::MemberMetadata(member_id), RecordValue::MemberMetadata(metadata)) => {
+                    let member = group
+                        .members
+                        .entry(member_id.clone())
+                        .or_insert_with(|| StreamsMember::new(member_id.clone()));
+                    member.instance_id = metadata.instance_id.clone();
+                    member.rack_id = metadata.rack_id.clone();
+                    member.client_id = metadata.client_id.clone();
+                    member.client_host = metadata.client_host.clone();
+                    member.rebalance_timeout_ms = metadata.rebalance_timeout_ms;
+                    member.topology_epoch = metadata.topology_epoch;
+                    member.process_id = metadata.process_id.clone();
+                    member.user_endpoint = metadata.user_endpoint.clone();
+                    member.client_tags = metadata.client_tags.clone();
+                }
+                (
+                    RecordKey::CurrentMemberAssignment(member_id),
+                    RecordValue::CurrentMemberAssignment(current),
+                ) => {
+                    let member = group
+                        .members
+                        .entry(member_id.clone())
+                        .or_insert_with(|| StreamsMember::new(member_id.clone()));
+                    member.member_epoch = current.member_epoch;
+                    member.previous_member_epoch = current.previous_member_epoch;
+                    member.state = current.state;
+                    member.assigned = current.assigned.clone();
+                    member.pending_revocation = current.pending_revocation.clone();
+                    member.active_task_epochs = current.active_task_epochs.clone();
+                }
+                // A value under another record's key is never decoded.
+                _ => {}
+            }
+        }
+        let session = group.config.session_timeout;
+        for member in group.members.values() {
+            group
+                .session_deadlines
+                .insert(member.member_id.clone(), now + session);
+            if member.state == MemberState::UnrevokedTasks {
+                let timeout =
+                    Duration::from_millis(u64::try_from(member.rebalance_timeout_ms).unwrap_or(0));
+                group.rebalance_deadlines.insert(
+                    member.member_id.clone(),
+                    (now + timeout, member.member_epoch),
+                );
+            }
+        }
+        Some(group)
     }
 
     pub fn members(&self) -> impl Iterator<Item = &StreamsMember> {
@@ -608,8 +760,9 @@ impl StreamsGroup {
             true => topology.epoch,
             false => -1,
         };
-        let changed = self.configured.as_ref() != Some(&configured)
-            || validated != self.validated_topology_epoch;
+        let hash = metadata_hash(&snapshot);
+        let changed = hash != self.metadata_hash || validated != self.validated_topology_epoch;
+        self.metadata_hash = hash;
         self.validated_topology_epoch = validated;
         self.configured = Some(configured);
         self.configured_with = snapshot;
@@ -934,6 +1087,23 @@ impl StreamsGroup {
     }
 }
 
+/// FNV-1a over the topics' names and partition counts: stable across
+/// builds, unlike the standard library's hasher.
+fn metadata_hash(topics: &BTreeMap<String, Option<i32>>) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for (name, partitions) in topics {
+        feed(name.as_bytes());
+        feed(&partitions.unwrap_or(-1).to_be_bytes());
+    }
+    hash as i64
+}
+
 fn full(max_size: usize) -> GroupError {
     GroupError::GroupMaxSizeReached(max_size)
 }
@@ -958,4 +1128,237 @@ fn check_tasks_exist(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::group::streams::topology::{Subtopology, TopicInfo};
+    use crate::group::streams::Tasks;
+    use crate::metadata::{PartitionImage, TopicImage};
+
+    /// A cluster with these topics and partition counts.
+    fn cluster(topics: &[(&str, i32)]) -> MetadataImage {
+        let topics = topics
+            .iter()
+            .enumerate()
+            .map(|(i, (name, partitions))| {
+                let image = TopicImage {
+                    name: name.to_string(),
+                    id: Uuid::from_u128(i as u128 + 1),
+                    partitions: (0..*partitions)
+                        .map(|partition| PartitionImage {
+                            partition,
+                            leader: 1,
+                            leader_epoch: 0,
+                            replicas: vec![1],
+                            isr: vec![1],
+                            partition_epoch: 0,
+                            adding_replicas: Vec::new(),
+                            removing_replicas: Vec::new(),
+                        })
+                        .collect(),
+                    configs: BTreeMap::new(),
+                };
+                (name.to_string(), image)
+            })
+            .collect();
+        MetadataImage::new("cluster".into(), 1, Vec::new(), topics)
+    }
+
+    /// `input` → stateful subtopology with changelog `app-changelog`.
+    fn topology() -> Topology {
+        Topology {
+            epoch: 0,
+            subtopologies: vec![Subtopology {
+                id: "0".into(),
+                source_topics: vec!["input".into()],
+                state_changelog_topics: vec![TopicInfo {
+                    name: "app-changelog".into(),
+                    ..TopicInfo::default()
+                }],
+                ..Subtopology::default()
+            }],
+        }
+    }
+
+    fn config() -> StreamsGroupConfig {
+        StreamsGroupConfig {
+            initial_rebalance_delay: Duration::ZERO,
+            assignment_interval: Duration::ZERO,
+            ..StreamsGroupConfig::default()
+        }
+    }
+
+    fn join(member_id: &str, process: &str) -> StreamsHeartbeat {
+        StreamsHeartbeat {
+            member_id: member_id.into(),
+            member_epoch: 0,
+            endpoint_information_epoch: -1,
+            rebalance_timeout_ms: 30_000,
+            topology: Some(topology()),
+            owned: Some(TasksTuple::default()),
+            owned_lists: [true; 3],
+            process_id: Some(process.into()),
+            ..StreamsHeartbeat::default()
+        }
+    }
+
+    fn beat(member_id: &str, epoch: i32, owned: Option<&TasksTuple>) -> StreamsHeartbeat {
+        StreamsHeartbeat {
+            member_id: member_id.into(),
+            member_epoch: epoch,
+            endpoint_information_epoch: -1,
+            rebalance_timeout_ms: -1,
+            owned: owned.cloned(),
+            owned_lists: [owned.is_some(); 3],
+            ..StreamsHeartbeat::default()
+        }
+    }
+
+    fn active(tasks: &TasksTuple) -> Vec<i32> {
+        tasks.active.values().flatten().copied().collect()
+    }
+
+    #[test]
+    fn the_first_member_gets_every_task_once_the_internal_topics_exist() {
+        let now = Instant::now();
+        let mut group = StreamsGroup::new("app", config());
+        let answer = group
+            .heartbeat(now, &cluster(&[("input", 3)]), &join("a", "p1"))
+            .unwrap();
+        assert_eq!(answer.to_create.len(), 1);
+        assert_eq!(answer.statuses[0].code, StatusCode::MissingInternalTopics);
+        assert_eq!(answer.tasks, Some(TasksTuple::default()));
+        assert_eq!(group.state(), StreamsGroupState::NotReady);
+        let ready = cluster(&[("input", 3), ("app-changelog", 3)]);
+        let answer = group
+            .heartbeat(now, &ready, &beat("a", answer.member_epoch, None))
+            .unwrap();
+        assert!(answer.statuses.is_empty(), "{:?}", answer.statuses);
+        assert_eq!(active(answer.tasks.as_ref().unwrap()), [0, 1, 2]);
+        assert_eq!(group.state(), StreamsGroupState::Stable);
+        // Nothing changed: no tasks in the answer.
+        let again = group
+            .heartbeat(now, &ready, &beat("a", answer.member_epoch, None))
+            .unwrap();
+        assert_eq!(again.tasks, None);
+    }
+
+    #[test]
+    fn a_second_member_gets_tasks_only_after_the_first_revoked_them() {
+        let now = Instant::now();
+        let ready = cluster(&[("input", 2), ("app-changelog", 2)]);
+        let mut group = StreamsGroup::new("app", config());
+        let a = group.heartbeat(now, &ready, &join("a", "p1")).unwrap();
+        let a_tasks = a.tasks.clone().unwrap();
+        assert_eq!(active(&a_tasks), [0, 1]);
+        let b = group.heartbeat(now, &ready, &join("b", "p2")).unwrap();
+        // b's task is still a's.
+        assert_eq!(b.tasks, Some(TasksTuple::default()));
+        let a2 = group
+            .heartbeat(now, &ready, &beat("a", a.member_epoch, Some(&a_tasks)))
+            .unwrap();
+        assert_eq!(a2.member_epoch, a.member_epoch, "a revokes at its epoch");
+        let kept = a2.tasks.clone().unwrap();
+        assert_eq!(active(&kept).len(), 1);
+        let b2 = group
+            .heartbeat(now, &ready, &beat("b", b.member_epoch, None))
+            .unwrap();
+        assert_eq!(b2.tasks, None, "still not released");
+        let a3 = group
+            .heartbeat(now, &ready, &beat("a", a2.member_epoch, Some(&kept)))
+            .unwrap();
+        assert!(a3.member_epoch > a.member_epoch);
+        let b3 = group
+            .heartbeat(now, &ready, &beat("b", b2.member_epoch, None))
+            .unwrap();
+        let b_tasks = b3.tasks.unwrap();
+        assert_eq!(active(&b_tasks).len(), 1);
+        assert!(!b_tasks.overlaps(&kept));
+    }
+
+    #[test]
+    fn epochs_are_checked_and_a_lost_answer_is_forgiven() {
+        let now = Instant::now();
+        let ready = cluster(&[("input", 1), ("app-changelog", 1)]);
+        let mut group = StreamsGroup::new("app", config());
+        let a = group.heartbeat(now, &ready, &join("a", "p1")).unwrap();
+        let ahead = group.heartbeat(now, &ready, &beat("a", a.member_epoch + 1, None));
+        assert!(matches!(ahead, Err(GroupError::FencedMemberEpoch(_))));
+        let unknown = group.heartbeat(now, &ready, &beat("x", 1, None));
+        assert!(matches!(unknown, Err(GroupError::UnknownMemberId(_))));
+        // The answer moving a from 0 to its epoch was lost: it may come
+        // back at 0 owning nothing more than it has.
+        let lost = group.heartbeat(now, &ready, &beat("a", 0, Some(&TasksTuple::default())));
+        assert!(lost.is_ok());
+        // A refused heartbeat changed nothing.
+        assert_eq!(group.members().count(), 1);
+    }
+
+    #[test]
+    fn a_topology_cannot_change_and_a_full_group_refuses_newcomers() {
+        let now = Instant::now();
+        let ready = cluster(&[("input", 1), ("app-changelog", 1)]);
+        let mut group = StreamsGroup::new(
+            "app",
+            StreamsGroupConfig {
+                max_size: 1,
+                ..config()
+            },
+        );
+        group.heartbeat(now, &ready, &join("a", "p1")).unwrap();
+        let full = group.heartbeat(now, &ready, &join("b", "p2"));
+        assert!(matches!(full, Err(GroupError::GroupMaxSizeReached(1))));
+        let mut other = join("a", "p1");
+        if let Some(t) = other.topology.as_mut() {
+            t.subtopologies[0].source_topics.push("more".into());
+        }
+        let changed = group.heartbeat(now, &ready, &other);
+        assert_eq!(
+            changed,
+            Err(GroupError::InvalidRequest(
+                "Topology updates are not supported yet.".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn a_restored_group_keeps_members_epochs_and_tasks() {
+        let now = Instant::now();
+        let ready = cluster(&[("input", 2), ("app-changelog", 2)]);
+        let mut group = StreamsGroup::new("app", config());
+        let a = group.heartbeat(now, &ready, &join("a", "p1")).unwrap();
+        let image = group.image();
+        // Through the bytes Kafka's layout gives them.
+        let reread: Image = image
+            .iter()
+            .map(|(key, value)| {
+                let bytes = super::super::records::encode_value(value).unwrap();
+                let decoded = super::super::records::decode_value(key, &bytes).unwrap();
+                (key.clone(), decoded)
+            })
+            .collect();
+        assert_eq!(reread, image);
+        let mut restored = StreamsGroup::restore("app", config(), &reread, now).unwrap();
+        assert_eq!(restored.group_epoch, group.group_epoch);
+        assert_eq!(restored.image(), image);
+        let tasks: Tasks = a.tasks.unwrap().active;
+        let owned = TasksTuple {
+            active: tasks,
+            ..TasksTuple::default()
+        };
+        let answer = restored
+            .heartbeat(now, &ready, &beat("a", a.member_epoch, Some(&owned)))
+            .unwrap();
+        assert_eq!(answer.member_epoch, a.member_epoch);
+        assert_eq!(answer.tasks, None);
+        assert!(restored
+            .validate_offset_commit("a", a.member_epoch, &[("input".into(), 1)], Some(9))
+            .is_ok());
+    }
 }

@@ -10,7 +10,8 @@
 //!   granting, so no task is ever active on two members;
 //! - `assignor.rs`: the `sticky` task assignor;
 //! - `group.rs`: the group (epochs, target assignment, members), the
-//!   heartbeat and its rules, leaves and time-outs.
+//!   heartbeat and its rules, leaves and time-outs;
+//! - `records.rs`: the group as Kafka's records in `__consumer_offsets`.
 //!
 //! Pure state like the consumer groups beside it: no I/O, no timers.
 
@@ -18,6 +19,7 @@ pub mod assignor;
 pub mod group;
 pub mod member;
 pub mod reconciliation;
+pub mod records;
 pub mod topology;
 
 use std::collections::{BTreeMap, BTreeSet};
