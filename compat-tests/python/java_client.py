@@ -73,6 +73,49 @@ def run_streams(config: dict[str, str], *args: str, timeout: float = 120) -> lis
                              "-Dorg.slf4j.simpleLogger.showDateTime=true"))
 
 
+class StreamsProcess:
+    """compat-tests/java's `StreamsApp` running in the background, for tests
+    that crash it (SIGKILL) or stop it when its output is complete (its
+    config's `gregor.stop.file`)."""
+
+    def __init__(self, config: dict[str, str], *args: str):
+        with tempfile.NamedTemporaryFile("w", suffix=".properties", delete=False) as f:
+            for key, value in config.items():
+                f.write(f"{key}={value}\n")
+            self._config = Path(f.name)
+        self._out = tempfile.TemporaryFile("w+")
+        self._err = tempfile.TemporaryFile("w+")
+        level = os.environ.get("GREGOR_STREAMS_LOG_LEVEL", "warn")
+        self.process = subprocess.Popen(
+            ["java", f"-Dorg.slf4j.simpleLogger.defaultLogLevel={level}",
+             "-cp", _classpath(), "gregor.compat.StreamsApp", str(self._config), *args],
+            stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL)
+
+    def lines(self) -> list[str]:
+        self._out.seek(0)
+        return self._out.read().splitlines()
+
+    def output(self) -> str:
+        """The tail of what it printed, both streams."""
+        self._err.seek(0)
+        return "\n".join(self.lines()[-40:]) + "\n" + self._err.read()[-6000:]
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, nothing committed or closed."""
+        self.process.kill()
+        self.process.wait(30)
+        self._config.unlink(missing_ok=True)
+
+    def wait(self, timeout: float = 120) -> list[str]:
+        """Waits for it to exit; returns what it printed. Raises
+        JavaClientError if it failed."""
+        code = self.process.wait(timeout)
+        self._config.unlink(missing_ok=True)
+        if code != 0:
+            raise JavaClientError(f"StreamsApp exited {code}:\n{self.output()}")
+        return self.lines()
+
+
 def run_tool(main_class: str, *args: str, stdin: str | None = None,
              timeout: float = 120) -> str:
     """Runs one of Kafka's command-line tools (the class a `kafka-*.sh`

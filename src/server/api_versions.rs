@@ -11,7 +11,8 @@
 //!   finalised feature `transaction.version` 2 in ApiVersions, and Produce
 //!   v12, EndTxn v5 and TxnOffsetCommit v5, which are what a client that
 //!   opts in sends. Lower versions keep the classic protocol.
-//!   AddPartitionsToTxn v4+ is broker-to-broker and not advertised.
+//!   AddPartitionsToTxn v4+ is broker-to-broker (KIP-890 verification),
+//!   advertised as Kafka advertises it.
 //! - OffsetCommit and OffsetFetch go to v10 (v9 carries KIP-848 member
 //!   epochs, v10 topic ids); ConsumerGroupHeartbeat and
 //!   ConsumerGroupDescribe are served at v0–v1 (v1: client-generated member
@@ -52,7 +53,7 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::DeleteRecords, 0, 2),
     range(ApiKey::InitProducerId, 0, 5),
     range(ApiKey::OffsetForLeaderEpoch, 2, 4),
-    range(ApiKey::AddPartitionsToTxn, 0, 3),
+    range(ApiKey::AddPartitionsToTxn, 0, 5),
     range(ApiKey::AddOffsetsToTxn, 0, 4),
     range(ApiKey::EndTxn, 0, 5),
     range(ApiKey::WriteTxnMarkers, 1, 1),
@@ -224,6 +225,5 @@ mod tests {
         assert!(is_accepted(ApiKey::Produce, 3));
         assert!(is_accepted(ApiKey::Fetch, 18));
         assert!(!is_accepted(ApiKey::Fetch, 19));
-        assert!(!is_accepted(ApiKey::AddPartitionsToTxn, 4));
     }
 }

@@ -46,6 +46,14 @@ pub struct TransactionCoordinator {
     /// The latest transactions aborted for outliving their timeout
     /// (transactional id, timeout), for the client linter.
     timed_out: Mutex<std::collections::VecDeque<(String, i32)>>,
+    /// Connections to other coordinators, for writes they must verify.
+    links: super::verification::CoordinatorLinks,
+}
+
+fn not_in_txn(partition: &TopicPartition, producer_id: i64) -> TxnError {
+    TxnError::InvalidTxnState(format!(
+        "{partition} is not part of an open transaction of producer {producer_id}"
+    ))
 }
 
 /// Timed-out transactions remembered for the linter.
@@ -87,6 +95,7 @@ impl TransactionCoordinator {
             owned: Default::default(),
             controller,
             timed_out: Mutex::new(std::collections::VecDeque::new()),
+            links: Default::default(),
         }
     }
 
@@ -463,47 +472,85 @@ impl TransactionCoordinator {
         self.transition(current, prepared.completed(now_ms())).await
     }
 
-    /// Checks a transactional produce (or TxnOffsetCommit) against the
-    /// transaction: in the classic protocol the partition must have been
-    /// added to the producer's open transaction (KIP-890 part 1, against
-    /// hanging transactions); under V2 the write adds it (part 2).
+    /// KIP-890's verification of a transactional write to `partition` on
+    /// this broker, its leader: the partition must be in the producer's
+    /// open transaction (transactions V1), or joins it (V2). The id's
+    /// coordinator decides; when it is another broker, it is asked with
+    /// AddPartitionsToTxn v5, as Kafka's partition leaders ask. A write
+    /// that does not name its transactional id (Produce below v3 cannot)
+    /// is checked by the producer id when this broker coordinates it, and
+    /// let through otherwise.
     pub async fn verify(
         &self,
+        transactional_id: Option<&str>,
         producer_id: i64,
         epoch: i16,
         partition: &TopicPartition,
         protocol: TxnProtocol,
     ) -> Result<(), TxnError> {
-        let owner = self
-            .owners
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&producer_id)
-            .cloned();
-        let not_in_txn = || {
-            TxnError::InvalidTxnState(format!(
-                "{partition} is not part of an open transaction of producer {producer_id}"
-            ))
+        let id = match transactional_id {
+            Some(id) => id.to_string(),
+            None => {
+                let owner = self
+                    .owners
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&producer_id)
+                    .cloned();
+                let all_coordinated_here =
+                    self.owned.len() >= self.config.state_log_num_partitions as usize;
+                match owner {
+                    Some(id) => id,
+                    None if !all_coordinated_here => return Ok(()),
+                    None => return Err(not_in_txn(partition, producer_id)),
+                }
+            }
         };
-        // The producer's coordinator may be another broker; then only it
-        // could check (Kafka asks it over AddPartitionsToTxn v4; gregor
-        // does not yet), so the write is let through unchecked.
-        let all_coordinated_here =
-            self.owned.len() >= self.config.state_log_num_partitions as usize;
-        let id = match owner {
-            Some(id) => id,
-            None if !all_coordinated_here => return Ok(()),
-            None => return Err(not_in_txn()),
-        };
-        let entry = self.existing(&id).ok_or_else(not_in_txn)?;
+        if !self.coordinates(&id) {
+            return self
+                .links
+                .verify(
+                    &self.controller.image(),
+                    &self.config.inter_broker_security,
+                    &self.state_partition(&id),
+                    &id,
+                    producer_id,
+                    epoch,
+                    partition,
+                    protocol,
+                )
+                .await;
+        }
+        self.verify_here(&id, producer_id, epoch, partition, protocol)
+            .await
+    }
+
+    /// The coordinator's side of a verification (AddPartitionsToTxn v4+
+    /// from a partition leader, or a write to a partition this broker
+    /// leads): checks that `partition` is in the open transaction, or adds
+    /// it under transactions V2.
+    pub async fn verify_here(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        partition: &TopicPartition,
+        protocol: TxnProtocol,
+    ) -> Result<(), TxnError> {
+        self.check_coordinator(transactional_id)?;
+        let entry = self
+            .existing(transactional_id)
+            .ok_or_else(|| not_in_txn(partition, producer_id))?;
         let mut guard = entry.lock().await;
-        let meta = guard.clone().ok_or_else(not_in_txn)?;
+        let meta = guard
+            .clone()
+            .ok_or_else(|| not_in_txn(partition, producer_id))?;
         meta.check_producer(producer_id, epoch)?;
         if meta.state == TxnState::Ongoing && meta.partitions.contains(partition) {
             return Ok(());
         }
         match protocol {
-            TxnProtocol::Classic => Err(not_in_txn()),
+            TxnProtocol::Classic => Err(not_in_txn(partition, producer_id)),
             TxnProtocol::V2 => {
                 let next = meta.with_partitions([partition.clone()], now_ms())?;
                 self.transition(&mut guard, next).await

@@ -9,6 +9,7 @@ pub mod log_format;
 pub mod markers;
 pub mod producer_ids;
 pub mod state;
+pub mod verification;
 
 use std::time::Duration;
 

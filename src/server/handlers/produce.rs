@@ -55,6 +55,7 @@ pub async fn handle(
     }
     // Older versions name topics and need no metadata here.
     let image = (version >= 13).then(|| broker.metadata());
+    let transactional_id = request.transactional_id.as_ref().map(|id| id.to_string());
     let mut topics = Vec::with_capacity(request.topic_data.len());
     for topic in request.topic_data {
         // No auto-creation here: as in Kafka, only Metadata creates topics,
@@ -98,6 +99,7 @@ pub async fn handle(
                 acks,
                 version,
                 timeout,
+                transactional_id.as_deref(),
             )
         }))
         .await;
@@ -188,6 +190,7 @@ async fn append_one(
     acks: i16,
     version: i16,
     timeout: std::time::Duration,
+    transactional_id: Option<&str>,
 ) -> PartitionProduceResponse {
     let response = PartitionProduceResponse::default()
         .with_index(topic_partition.partition)
@@ -264,7 +267,14 @@ async fn append_one(
         true => TxnProtocol::V2,
         false => TxnProtocol::Classic,
     };
-    if let Err(error) = verify_transaction(broker, &topic_partition, &records, protocol).await {
+    let verified = verify_transaction(
+        broker,
+        transactional_id,
+        &topic_partition,
+        &records,
+        protocol,
+    );
+    if let Err(error) = verified.await {
         return failed(
             error,
             format!("{topic_partition}: transactional batch refused"),
@@ -325,6 +335,7 @@ fn record_error(error: &RecordError) -> BatchIndexAndErrorMessage {
 /// (transactions V2) the write itself adds the partition.
 async fn verify_transaction(
     broker: &Arc<Broker>,
+    transactional_id: Option<&str>,
     topic_partition: &TopicPartition,
     records: &bytes::Bytes,
     protocol: TxnProtocol,
@@ -338,6 +349,7 @@ async fn verify_transaction(
     broker
         .txn()
         .verify(
+            transactional_id,
             batch.producer_id(),
             batch.producer_epoch(),
             topic_partition,

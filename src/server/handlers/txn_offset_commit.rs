@@ -153,6 +153,7 @@ async fn commit(
     broker
         .txn()
         .verify(
+            Some(request.transactional_id.as_str()),
             producer.producer_id,
             producer.producer_epoch,
             &offsets_partition,

@@ -71,7 +71,8 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * with status 1 and the reason (the exception) on stderr. CONFIG_FILE holds
  * client settings (bootstrap.servers, ...) and may hold any Streams setting
  * (commit.interval.ms, group.protocol, ...), which take precedence over the
- * defaults set here, and {@value #LEAVE_GROUP_ON_CLOSE} and {@value #HALT}.
+ * defaults set here, and {@value #LEAVE_GROUP_ON_CLOSE}, {@value #HALT} and
+ * {@value #STOP_FILE}.
  */
 public final class StreamsApp {
     public static final String STORE = "counts";
@@ -88,6 +89,12 @@ public final class StreamsApp {
      * closing, after LINGER_MS; it prints "halted" first.
      */
     public static final String HALT = "gregor.halt";
+    /**
+     * Not a Streams setting either: a path in CONFIG_FILE; once a file
+     * exists there, the application stops as if EXPECTED records had been
+     * sent (for runs whose output the test watches instead of counting).
+     */
+    public static final String STOP_FILE = "gregor.stop.file";
 
     public static void main(String[] args) {
         int status;
@@ -138,6 +145,7 @@ public final class StreamsApp {
         boolean leaveGroup = Boolean.parseBoolean(
                 (String) config.remove(LEAVE_GROUP_ON_CLOSE));
         boolean halt = Boolean.parseBoolean((String) config.remove(HALT));
+        String stopFile = (String) config.remove(STOP_FILE);
         props.putAll(config);
         if ("streams".equalsIgnoreCase(props.getProperty(StreamsConfig.GROUP_PROTOCOL_CONFIG))) {
             // KIP-1071: the broker sets the session and the heartbeat
@@ -196,6 +204,20 @@ public final class StreamsApp {
             return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
         });
 
+        if (stopFile != null) {
+            Thread watcher = new Thread(() -> {
+                while (!java.nio.file.Files.exists(java.nio.file.Paths.get(stopFile))) {
+                    try {
+                        Thread.sleep(100);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                done.countDown();
+            }, "stop-file-watcher");
+            watcher.setDaemon(true);
+            watcher.start();
+        }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(deadlineSeconds);
         int status = 0;
         try {
