@@ -103,6 +103,7 @@ TXN = "transactions, read_committed"
 CLASSIC = "classic consumer groups"
 KIP848 = "KIP-848 consumer groups"
 MIGRATION = "group protocol migration"
+STREAMS_GROUPS = "streams groups (KIP-1071)"
 OFFSETS = "offsets, ListOffsets, seeking"
 SESSIONS = "fetch sessions (KIP-227)"
 TOPICS = "topics, partitions, records admin"
@@ -124,7 +125,8 @@ VERSIONS = "API versions"
 BAD_INPUT = "bad input & bounds"
 OPERATIONS = "operations (--dev, compose, metrics)"
 
-FEATURES = [PRODUCE, COMPRESSION, IDEMPOTENT, TXN, CLASSIC, KIP848, MIGRATION, OFFSETS,
+FEATURES = [PRODUCE, COMPRESSION, IDEMPOTENT, TXN, CLASSIC, KIP848, MIGRATION, STREAMS_GROUPS,
+            OFFSETS,
             SESSIONS, TOPICS, CONFIGS, QUOTAS, COMPACTION, CLUSTER, ACL, TLS, PLAIN, SCRAM, OAUTH,
             TOKENS, REPLICATION, REASSIGNMENT, DURABILITY, FAULTS, VERSIONS, BAD_INPUT, OPERATIONS]
 
@@ -677,9 +679,12 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
     "test_kafka_streams.py": [
         # a word count with a repartition topic and a compacted changelog, in a
         # classic group; its output read back by confluent-kafka and kafka-python
-        (names("test_word_count"), on(STREAMS, PRODUCE, CLASSIC, COMPACTION, TOPICS)),
-        (r"^test_word_count\[exactly_once_v2\]", on((STREAMS, CK, KP), TXN)),
-        (r"^test_word_count\[at_least_once\]", on((CK, KP), PRODUCE)),
+        (names("test_word_count"), on(STREAMS, PRODUCE, COMPACTION, TOPICS)),
+        (r"^test_word_count\[.*-classic\]", on(STREAMS, CLASSIC)),
+        # group.protocol=streams: the broker assigns the tasks (KIP-1071)
+        (r"^test_word_count\[.*-streams\]", on(STREAMS, STREAMS_GROUPS)),
+        (r"^test_word_count\[exactly_once_v2-", on((STREAMS, CK, KP), TXN)),
+        (r"^test_word_count\[at_least_once-", on((CK, KP), PRODUCE)),
         (names("test_restart_restores_counts"),
          on(STREAMS, TXN, CLASSIC, COMPACTION) + on((CK, KP), TXN)),
         (names("test_crash_mid_transaction_is_aborted"), on((STREAMS, CK, KP), TXN)),
@@ -770,6 +775,40 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
          on((CK, KP, WIRE), DURABILITY)),
         (names("test_topics_deleted_while_a_consumer_reads_them_never_fail_on_storage"),
          on((CK, KP), TOPICS) + on(CK, DURABILITY)),
+    ],
+    "test_cluster_streams.py": [
+        # Kafka Streams EOS on 3 brokers through a Streams kill -9 and the
+        # group coordinator's kill -9, its output read back by confluent-kafka
+        # and kafka-python with read_committed
+        (names("test_streams_counts_exactly_once_through_instance_and_broker_kills"),
+         on(STREAMS, TXN, REPLICATION, DURABILITY) + on((CK, KP), TXN)),
+        (r"\[classic\]", on(STREAMS, CLASSIC)),
+        (r"\[streams\]", on(STREAMS, STREAMS_GROUPS)),
+    ],
+    "test_streams_groups.py": [
+        (names("test_a_restarted_coordinator_knows_the_group"),
+         on(WIRE, STREAMS_GROUPS, DURABILITY)),
+        # StreamsGroupHeartbeat/StreamsGroupDescribe built by streams_wire.py, and
+        # through franz-go's kmsg (gregor-go-client franz streams)
+        (names("test_two_members_hand_tasks_over_only_after_revocation_franz"),
+         on(FRANZ, STREAMS_GROUPS)),
+        (names("test_heartbeat_validation_answers_kafkas_errors", "test_group_max_size_reached",
+               "test_streams_version_downgraded_refuses_streams_groups"),
+         on((WIRE, FRANZ), STREAMS_GROUPS)),
+        (names("test_blank_group_ids_are_refused",
+               "test_a_join_refused_for_its_topology_creates_no_group",
+               "test_topologies_naming_kafkas_internal_topics_are_refused",
+               "test_topology_is_fixed_by_the_first_member",
+               "test_missing_source_topics_then_internal_topics_created_then_tasks",
+               "test_fencing_and_unknown_members",
+               "test_static_member_leaves_for_a_while_and_is_replaced",
+               "test_shutdown_application_is_told_to_every_member",
+               "test_initial_rebalance_delay_holds_the_first_assignment",
+               "test_the_delayed_assignment_is_computed_when_the_delay_ends",
+               "test_interactive_query_endpoints",
+               "test_classic_and_consumer_group_apis_on_a_streams_group",
+               "test_join_group_on_a_streams_group_with_members_is_refused"),
+         on(WIRE, STREAMS_GROUPS)),
     ],
     "test_tls.py": [
         (names("test_ssl_and_plaintext_listeners_serve_both_clients",

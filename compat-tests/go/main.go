@@ -46,6 +46,11 @@
 //	                                           2 safe downgrade, 3 unsafe), "updated ERROR_CODE"
 //	                                           and the message if any
 //
+//	streams STEP...                         -- franz-go (kmsg): KIP-1071 StreamsGroupHeartbeat /
+//	                                           StreamsGroupDescribe requests, each STEP the JSON
+//	                                           of kmsg's request, "heartbeat JSON" or "describe
+//	                                           JSON" of each answer, see franz.streams
+//
 // A refused SASL authentication prints "error SASL_AUTHENTICATION_FAILED" on
 // stdout and exits with status 3.
 package main
@@ -285,6 +290,15 @@ func run(s *settings, args []string) error {
 			return err
 		}
 		return f.newest(ctx, s, rest[0], rest[1])
+	case "streams":
+		f, ok := lib.(franz)
+		if !ok {
+			return errors.New("streams is franz-go's only")
+		}
+		if err := need(1); err != nil {
+			return err
+		}
+		return f.streams(ctx, s, rest)
 	case "quotas-alter", "quotas-describe":
 		f, ok := lib.(franz)
 		if !ok {

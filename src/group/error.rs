@@ -19,8 +19,8 @@ pub enum GroupError {
     FencedInstanceId(String),
     #[error("{0}")]
     GroupIdNotFound(String),
-    #[error("the group has reached its maximum size ({0})")]
-    GroupMaxSizeReached(usize),
+    #[error("{0}")]
+    GroupMaxSizeReached(String),
     #[error("{0}")]
     UnsupportedAssignor(String),
     #[error("{0}")]

@@ -315,7 +315,7 @@ impl GroupActor {
                 if self.streams_group_keeps_the_id() {
                     let _ = reply.send(JoinResult::error(
                         ResponseError::InconsistentGroupProtocol,
-                        &request.member_id,
+                        "",
                     ));
                     return;
                 }

@@ -24,7 +24,8 @@ impl GroupActor {
     ) -> Result<StreamsHeartbeatAnswer, GroupError> {
         let group_id = self.group.group_id.clone();
         let joining = request.member_epoch == crate::group::streams::JOIN_GROUP_MEMBER_EPOCH;
-        if self.streams.is_none() {
+        let created = self.streams.is_none();
+        if created {
             let other_kind = self.consumer.is_some() || !self.group.is_empty();
             if other_kind {
                 return Err(not_streams(&group_id));
@@ -40,16 +41,35 @@ impl GroupActor {
         let Some(streams) = self.streams.as_mut() else {
             return Err(not_streams(&group_id));
         };
-        streams.heartbeat(now, image, &request)
+        let result = streams.heartbeat(now, image, &request);
+        if result.is_err() && created {
+            // A refused first join leaves nothing behind, as in Kafka: if
+            // the id holds nothing else, its actor ends.
+            self.streams = None;
+            let group = &mut self.group;
+            let vacant = group.is_empty()
+                && group.generation_id == 0
+                && group.offsets.is_empty()
+                && group.pending_txn_offsets.is_empty();
+            if vacant {
+                group.state = crate::group::state::GroupState::Dead;
+            }
+        }
+        result
     }
 
-    /// Removes the streams group's members whose time ran out.
+    /// Removes the streams group's members whose time ran out, and
+    /// assigns the tasks when the initial rebalance delay ends.
     pub(super) async fn expire_streams_members(&mut self, now: Instant) {
         let Some(streams) = self.streams.as_mut() else {
             return;
         };
+        let assigned = streams.assign_if_due(now);
         let expired = streams.expired_members(now);
         if expired.is_empty() {
+            if assigned {
+                let _ = self.persist_streams().await;
+            }
             return;
         }
         for member_id in expired {

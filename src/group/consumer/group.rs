@@ -485,9 +485,10 @@ impl ConsumerGroup {
             && !self.members.contains_key(&member_id)
             && self.members.len() >= self.config.consumer_max_size
         {
-            return Err(GroupError::GroupMaxSizeReached(
-                self.config.consumer_max_size,
-            ));
+            return Err(GroupError::GroupMaxSizeReached(format!(
+                "The consumer group has reached its maximum capacity of {} members.",
+                self.config.consumer_max_size
+            )));
         }
         let member = match &request.instance_id {
             None => self.dynamic_member(&member_id, &request)?,

@@ -79,7 +79,7 @@ pub struct StreamsHeartbeat {
 impl StreamsHeartbeat {
     /// The checks Kafka makes before looking at the group
     /// (`throwIfStreamsGroupHeartbeatRequestIsInvalid`).
-    pub fn validate(&self) -> Result<(), GroupError> {
+    pub fn validate(&self, group_id: &str) -> Result<(), GroupError> {
         let invalid = |message: &str| Err(GroupError::InvalidRequest(message.into()));
         if let Some(topology) = &self.topology {
             if topology
@@ -92,6 +92,9 @@ impl StreamsHeartbeat {
         }
         if self.member_id.trim().is_empty() {
             return invalid("MemberId can't be empty.");
+        }
+        if group_id.trim().is_empty() {
+            return invalid("GroupId can't be empty.");
         }
         if self
             .instance_id
@@ -455,13 +458,25 @@ impl StreamsGroup {
             .collect()
     }
 
-    /// The earliest time a member's session or rebalance timeout ends.
+    /// The earliest time a member's session or rebalance timeout ends, or
+    /// the initial rebalance delay.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.session_deadlines
             .values()
             .chain(self.rebalance_deadlines.values().map(|(at, _)| at))
+            .chain(self.delayed_until.iter())
             .min()
             .copied()
+    }
+
+    /// When the initial rebalance delay ends, the target assignment is
+    /// computed then, as Kafka's timer does, not at the next heartbeat.
+    /// Whether it was.
+    pub fn assign_if_due(&mut self, now: Instant) -> bool {
+        match self.delayed_until {
+            Some(until) if now >= until => self.update_target_assignment(now).is_none(),
+            _ => false,
+        }
     }
 
     /// Members whose session ended, or who did not revoke in time.
@@ -838,6 +853,8 @@ impl StreamsGroup {
         let Some(topology) = &self.topology else {
             return Vec::new();
         };
+        // A task reads partition p of each of its input topics that has
+        // more than p partitions.
         let partitions_of = |tasks: &[&super::Tasks]| {
             let mut by_topic: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
             for kind in tasks {
@@ -847,12 +864,13 @@ impl StreamsGroup {
                             .internal_partitions
                             .get(topic)
                             .copied()
-                            .or_else(|| configured.tasks.get(subtopology).copied())
+                            .or_else(|| self.configured_with.get(topic).copied().flatten())
                             .unwrap_or(0);
-                        by_topic
-                            .entry(topic.to_string())
-                            .or_default()
-                            .extend(partitions.iter().filter(|p| **p < count));
+                        let read: Vec<i32> =
+                            partitions.iter().copied().filter(|p| *p < count).collect();
+                        if !read.is_empty() {
+                            by_topic.entry(topic.to_string()).or_default().extend(read);
+                        }
                     }
                 }
             }
@@ -1105,7 +1123,9 @@ fn metadata_hash(topics: &BTreeMap<String, Option<i32>>) -> i64 {
 }
 
 fn full(max_size: usize) -> GroupError {
-    GroupError::GroupMaxSizeReached(max_size)
+    GroupError::GroupMaxSizeReached(format!(
+        "The streams group has reached its maximum capacity of {max_size} members."
+    ))
 }
 
 /// Kafka's `throwIfRequestContainsInvalidTasks`.
@@ -1313,7 +1333,12 @@ mod tests {
         );
         group.heartbeat(now, &ready, &join("a", "p1")).unwrap();
         let full = group.heartbeat(now, &ready, &join("b", "p2"));
-        assert!(matches!(full, Err(GroupError::GroupMaxSizeReached(1))));
+        assert_eq!(
+            full,
+            Err(GroupError::GroupMaxSizeReached(
+                "The streams group has reached its maximum capacity of 1 members.".into()
+            ))
+        );
         let mut other = join("a", "p1");
         if let Some(t) = other.topology.as_mut() {
             t.subtopologies[0].source_topics.push("more".into());

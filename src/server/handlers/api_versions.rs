@@ -12,7 +12,7 @@ use kafka_protocol::messages::api_versions_response::{
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use crate::metadata::features::{FinalizedFeatures, METADATA_VERSION, SUPPORTED};
+use crate::metadata::features::{FinalizedFeatures, METADATA_VERSION, STREAMS_VERSION, SUPPORTED};
 use crate::server::api_versions::{advertised_ranges, emulated_metadata_version, emulated_release};
 
 pub fn handle(
@@ -38,15 +38,24 @@ pub fn handle(
         return response;
     }
     let name = |name: &str| StrBytes::from_string(name.to_string());
-    // An emulated 4.x release tops metadata.version at its own last level.
+    // An emulated 4.x release tops metadata.version at its own last level,
+    // and lists streams.version only if it served streams groups (4.2+).
     let cap = |feature: &str, level: i16| match (feature, emulated_metadata_version()) {
         (METADATA_VERSION, Some(newest)) => level.min(newest),
         _ => level,
+    };
+    let listed = |feature: &str| {
+        feature != STREAMS_VERSION
+            || crate::server::api_versions::advertised(
+                kafka_protocol::messages::ApiKey::StreamsGroupHeartbeat,
+            )
+            .is_some()
     };
     response
         .with_supported_features(
             SUPPORTED
                 .iter()
+                .filter(|feature| listed(feature.name))
                 .map(|feature| {
                     SupportedFeatureKey::default()
                         .with_name(name(feature.name))
@@ -60,6 +69,7 @@ pub fn handle(
         .with_finalized_features(
             features
                 .enabled()
+                .filter(|(feature, _)| listed(feature))
                 .map(|(feature, level)| {
                     FinalizedFeatureKey::default()
                         .with_name(name(feature))

@@ -35,6 +35,13 @@ use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::metadata::features::STREAMS_VERSION;
 use crate::server::context::RequestContext;
 
+/// What Kafka's `Topic.isInternal` names; other `__` topics are users'.
+const KAFKA_INTERNAL_TOPICS: [&str; 3] = [
+    "__consumer_offsets",
+    "__transaction_state",
+    "__share_group_state",
+];
+
 pub async fn handle(
     broker: &Arc<Broker>,
     request: StreamsGroupHeartbeatRequest,
@@ -57,7 +64,7 @@ pub async fn handle(
         let internal: Vec<&str> = topics
             .iter()
             .copied()
-            .filter(|t| t.starts_with("__"))
+            .filter(|t| KAFKA_INTERNAL_TOPICS.contains(t))
             .collect();
         if !internal.is_empty() {
             return error(
@@ -90,13 +97,7 @@ pub async fn handle(
         }
     }
     drop(authz);
-    if group_id.is_empty() {
-        return error(
-            ResponseError::InvalidRequest,
-            Some("GroupId can't be empty.".to_string()),
-        );
-    }
-    if let Err(refused) = heartbeat.validate() {
+    if let Err(refused) = heartbeat.validate(&group_id) {
         tracing::debug!(group = %group_id, %refused, "StreamsGroupHeartbeat refused");
         return error(refused.code(), Some(refused.to_string()));
     }

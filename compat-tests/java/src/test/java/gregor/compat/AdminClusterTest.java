@@ -79,9 +79,10 @@ class AdminClusterTest {
             features.supportedFeatures().forEach((name, range) ->
                     supported.put(name, range.minVersion() + ".." + range.maxVersion()));
             assertEquals(Map.of("group.version", "1..1", "metadata.version", "33..33",
-                    "transaction.version", "2..2"), finalized);
+                    "streams.version", "1..1", "transaction.version", "2..2"), finalized);
             assertEquals(Map.of("group.version", "0..1", "kraft.version", "0..0",
-                    "metadata.version", "7..33", "transaction.version", "0..2"), supported);
+                    "metadata.version", "7..33", "streams.version", "0..1",
+                    "transaction.version", "0..2"), supported);
             Optional<Long> epoch = features.finalizedFeaturesEpoch();
             assertTrue(epoch.isPresent() && epoch.get() >= 0, () -> "finalized features epoch " + epoch);
         }
