@@ -47,12 +47,13 @@ fn batch(producer_id: i64, epoch: i16, sequence: i32, value: &str) -> Bytes {
 /// base offset.
 async fn produce(
     connection: &mut Connection,
+    transactional_id: &str,
     version: i16,
     partition: i32,
     records: Bytes,
 ) -> (i16, i64) {
     let request = ProduceRequest::default()
-        .with_transactional_id(Some(TransactionalId(name("ignored-by-gregor"))))
+        .with_transactional_id(Some(TransactionalId(name(transactional_id))))
         .with_acks(-1)
         .with_timeout_ms(5_000)
         .with_topic_data(vec![TopicProduceData::default()
@@ -166,11 +167,11 @@ fn transactions_v2_add_partitions_on_write_and_bump_the_epoch_at_every_end() {
         assert_eq!(epoch, 0);
         // v12 adds the partition by writing to it; v11 only verifies.
         assert_eq!(
-            produce(&mut connection, 12, 0, batch(pid, 0, 0, "one")).await,
+            produce(&mut connection, id, 12, 0, batch(pid, 0, 0, "one")).await,
             (0, 0)
         );
         assert_eq!(
-            produce(&mut connection, 11, 1, batch(pid, 0, 0, "stray"))
+            produce(&mut connection, id, 11, 1, batch(pid, 0, 0, "stray"))
                 .await
                 .0,
             48,
@@ -203,7 +204,7 @@ fn transactions_v2_add_partitions_on_write_and_bump_the_epoch_at_every_end() {
         );
         // Late writes of the old epoch are fenced by the bumped markers.
         assert_eq!(
-            produce(&mut connection, 12, 0, batch(pid, 0, 1, "late"))
+            produce(&mut connection, id, 12, 0, batch(pid, 0, 1, "late"))
                 .await
                 .0,
             47,
@@ -211,7 +212,7 @@ fn transactions_v2_add_partitions_on_write_and_bump_the_epoch_at_every_end() {
         );
         // The next transaction, aborted: its record never shows.
         assert_eq!(
-            produce(&mut connection, 12, 0, batch(pid, 1, 0, "two"))
+            produce(&mut connection, id, 12, 0, batch(pid, 1, 0, "two"))
                 .await
                 .0,
             0
@@ -257,7 +258,13 @@ fn transactions_v2_add_partitions_on_write_and_bump_the_epoch_at_every_end() {
                 added.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code,
                 0
             );
-            let written = produce(&mut connection, 11, 1, batch(cpid, cepoch, sequence, value));
+            let written = produce(
+                &mut connection,
+                classic,
+                11,
+                1,
+                batch(cpid, cepoch, sequence, value),
+            );
             assert_eq!(written.await.0, 0);
             assert_eq!(
                 end(&mut connection, 3, classic, (cpid, cepoch), true)

@@ -547,11 +547,22 @@ mod tests {
                 IncrementalAlterConfigsRequest::default().with_resources(vec![Default::default()]),
             ),
             ApiKey::OffsetDelete => RequestKind::OffsetDelete(Default::default()),
-            ApiKey::AddPartitionsToTxn => RequestKind::AddPartitionsToTxn(
+            ApiKey::AddPartitionsToTxn if version < 4 => RequestKind::AddPartitionsToTxn(
                 AddPartitionsToTxnRequest::default().with_v3_and_below_topics(vec![
                     add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
                         .with_name(name())
                         .with_partitions(vec![0]),
+                ]),
+            ),
+            // A partition leader's batch (KIP-890).
+            ApiKey::AddPartitionsToTxn => RequestKind::AddPartitionsToTxn(
+                AddPartitionsToTxnRequest::default().with_transactions(vec![
+                    add_partitions_to_txn_request::AddPartitionsToTxnTransaction::default()
+                        .with_topics(vec![
+                            add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                                .with_name(name())
+                                .with_partitions(vec![0]),
+                        ]),
                 ]),
             ),
             ApiKey::AddOffsetsToTxn => RequestKind::AddOffsetsToTxn(Default::default()),
