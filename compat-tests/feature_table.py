@@ -81,7 +81,9 @@ CLIENT_LEGEND = {
     STREAMS: "Kafka Streams",
     TOOLS: "Kafka's command-line tools (kafka-topics, console producer/consumer, "
            "kafka-consumer-groups, kafka-acls, kafka-configs, kafka-delegation-tokens, "
-           "kafka-metadata-quorum, kafka-reassign-partitions, kafka-cluster, kafka-features)",
+           "kafka-metadata-quorum, kafka-reassign-partitions, kafka-cluster, kafka-features, "
+           "kafka-get-offsets, kafka-delete-records, kafka-log-dirs, kafka-transactions, "
+           "kafka-leader-election, kafka-producer-perf-test, kafka-consumer-perf-test)",
     FRANZ: "franz-go",
     SARAMA: "Sarama",
     KGO: "segmentio/kafka-go",
@@ -688,6 +690,23 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_restart_restores_counts"),
          on(STREAMS, TXN, CLASSIC, COMPACTION) + on((CK, KP), TXN)),
         (names("test_crash_mid_transaction_is_aborted"), on((STREAMS, CK, KP), TXN)),
+    ],
+    "test_kafka_tools.py": [
+        # Kafka's own tools; confluent-kafka only writes the records and checks
+        # what the tools report (offsets, log start offsets, reads).
+        (names("test_kafka_get_offsets_lists_latest_earliest_max_timestamp_and_by_time"),
+         on(TOOLS, OFFSETS)),
+        (names("test_kafka_delete_records_moves_the_log_start_offsets",
+               "test_kafka_log_dirs_describes_the_partitions_and_their_sizes"), on(TOOLS, TOPICS)),
+        (names("test_kafka_transactions_lists_describes_and_aborts_an_open_transaction"),
+         on(TOOLS, TXN)),
+        # the consumer perf test reads in a classic group and commits on close
+        (names("test_kafka_producer_and_consumer_perf_tests_move_every_record"),
+         on(TOOLS, PRODUCE, CLASSIC)),
+        (names("test_kafka_leader_election_answers_for_partitions_needing_none_or_unknown"),
+         on(TOOLS, CLUSTER)),
+        (names("test_kafka_leader_election_gives_partitions_back_to_their_preferred_leaders"),
+         on(TOOLS, CLUSTER, REPLICATION)),
     ],
     "test_kcat.py": [
         (names("test_metadata_list", "test_metadata_list_json_single_topic"), on(KCAT, TOPICS)),

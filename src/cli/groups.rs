@@ -106,11 +106,22 @@ async fn list(
     security: &ClientSecurityConfig,
 ) -> Result<String, ClientError> {
     let mut names = Vec::new();
+    // Consumer groups only, as Kafka's tool lists them
+    // (`ListGroupsOptions.forConsumerGroups`): classic groups of consumers
+    // and KIP-848 groups, not streams or share groups.
+    let request = ListGroupsRequest::default()
+        .with_types_filter(vec![str_bytes("classic"), str_bytes("consumer")]);
     for address in brokers(bootstrap).await?.values() {
         let mut connection = Connection::connect_with(address, CLIENT_ID, security).await?;
-        let response = connection.request(ListGroupsRequest::default(), 4).await?;
+        let response = connection.request(request.clone(), 5).await?;
         broker_error(response.error_code, "ListGroups")?;
-        names.extend(response.groups.into_iter().map(|g| g.group_id.to_string()));
+        names.extend(
+            response
+                .groups
+                .into_iter()
+                .filter(|g| matches!(g.protocol_type.as_str(), "" | "consumer"))
+                .map(|g| g.group_id.to_string()),
+        );
     }
     names.sort();
     Ok(names.into_iter().map(|n| n + "\n").collect())

@@ -665,6 +665,9 @@ impl BrokerConfig {
                 "transaction.state.log.replication.factor" => {
                     config.transaction_state_log_replication_factor = number(name, value)?
                 }
+                "transaction.partition.verification.enable" => {
+                    config.txn.partition_verification = boolean(name, value)?
+                }
                 "transaction.state.log.num.partitions" => {
                     config.txn.state_log_num_partitions = at_least_one(name, number(name, value)?)?
                 }

@@ -92,6 +92,21 @@ pub fn offset_value(offset: &CommittedOffset) -> Result<Vec<u8>, StringTooLong> 
     Ok(out)
 }
 
+/// The key of a KIP-848 or KIP-1071 group record: its type (the key
+/// version), the group id, and the member id for a member's records.
+pub fn group_record_key(
+    version: i16,
+    group: &str,
+    member: Option<&str>,
+) -> Result<Vec<u8>, StringTooLong> {
+    let mut out = version.to_be_bytes().to_vec();
+    put_string(&mut out, group)?;
+    if let Some(member) = member {
+        put_string(&mut out, member)?;
+    }
+    Ok(out)
+}
+
 pub fn group_key(group: &str) -> Result<Vec<u8>, StringTooLong> {
     let mut out = GROUP_KEY_VERSION.to_be_bytes().to_vec();
     put_string(&mut out, group)?;

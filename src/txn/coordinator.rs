@@ -488,6 +488,9 @@ impl TransactionCoordinator {
         partition: &TopicPartition,
         protocol: TxnProtocol,
     ) -> Result<(), TxnError> {
+        if protocol == TxnProtocol::Classic && !self.config.partition_verification {
+            return Ok(());
+        }
         let id = match transactional_id {
             Some(id) => id.to_string(),
             None => {

@@ -36,6 +36,12 @@ pub struct TxnConfig {
     /// How markers reach other brokers (the inter-broker listener's TLS
     /// and SASL).
     pub inter_broker_security: crate::config::client_security::ClientSecurityConfig,
+    /// `transaction.partition.verification.enable`: whether a classic
+    /// (transactions V1) write must be to a partition of the producer's
+    /// open transaction (KIP-890 part 1). Off, such writes are taken as
+    /// Kafka takes them (and can leave a hanging transaction). V2 writes
+    /// always add their partition.
+    pub partition_verification: bool,
 }
 
 impl Default for TxnConfig {
@@ -48,6 +54,7 @@ impl Default for TxnConfig {
             abort_timed_out_interval: Duration::from_millis(10_000),
             remove_expired_interval: Duration::from_millis(3_600_000),
             inter_broker_security: Default::default(),
+            partition_verification: true,
         }
     }
 }

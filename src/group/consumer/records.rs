@@ -34,7 +34,7 @@ use crate::group::flexible::{
     read_compact_string, read_length, read_unsigned_varint, skip_tagged_fields, tagged_fields,
     FlexibleReader,
 };
-use crate::records::primitives::{put_string, Reader, StringTooLong};
+use crate::records::primitives::{Reader, StringTooLong};
 
 /// One record of a consumer group, by what it describes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -109,12 +109,7 @@ impl RecordKey {
     }
 
     pub fn encode(&self, group_id: &str) -> Result<Vec<u8>, StringTooLong> {
-        let mut out = self.version().to_be_bytes().to_vec();
-        put_string(&mut out, group_id)?;
-        if let Some(member_id) = self.member_id() {
-            put_string(&mut out, member_id)?;
-        }
-        Ok(out)
+        crate::group::log_format::group_record_key(self.version(), group_id, self.member_id())
     }
 
     /// Reads the rest of a key of `version` (3 to 8): the group id and

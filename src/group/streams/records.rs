@@ -25,7 +25,7 @@ use crate::group::flexible::{
     read_compact_string, read_i32_array, read_length, skip_tagged_fields, tagged_fields,
     EncodedRecord, FlexibleReader,
 };
-use crate::records::primitives::{put_string, Reader, StringTooLong};
+use crate::records::primitives::{Reader, StringTooLong};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RecordKey {
@@ -106,12 +106,7 @@ impl RecordKey {
     }
 
     pub fn encode(&self, group_id: &str) -> Result<Vec<u8>, StringTooLong> {
-        let mut out = self.version().to_be_bytes().to_vec();
-        put_string(&mut out, group_id)?;
-        if let Some(member_id) = self.member_id() {
-            put_string(&mut out, member_id)?;
-        }
-        Ok(out)
+        crate::group::log_format::group_record_key(self.version(), group_id, self.member_id())
     }
 
     /// Whether `version` is the key version of a streams-group record.

@@ -79,14 +79,20 @@ pub async fn handle(
                 .controller()
                 .elect_leader(&topic, index, unclean)
                 .await;
+            // Kafka's controller words only an unknown topic or partition;
+            // its other refusals carry no message.
             let (error, message) = match outcome {
                 Ok(true) => (None, None),
                 Ok(false) if every => continue,
-                Ok(false) => (
-                    Some(ResponseError::ElectionNotNeeded),
-                    Some(format!("{topic}-{index} needs no election")),
+                Ok(false) => (Some(ResponseError::ElectionNotNeeded), None),
+                Err(ResponseError::UnknownTopicOrPartition) => (
+                    Some(ResponseError::UnknownTopicOrPartition),
+                    Some(match image.topic(&topic) {
+                        None => format!("No such topic as {topic}"),
+                        Some(_) => format!("No such partition as {topic}-{index}"),
+                    }),
                 ),
-                Err(error) => (Some(error), Some(format!("{topic}-{index}: {error:?}"))),
+                Err(error) => (Some(error), None),
             };
             partition_result.push(
                 PartitionResult::default()
