@@ -1,7 +1,9 @@
-//! One task per group: it owns the group's [`Group`] state, answers the
-//! commands the coordinator forwards, parks JoinGroup and SyncGroup replies
-//! until the rebalance gets there, wakes up for the group's time-outs, and
-//! writes what must be durable to `__consumer_offsets` before answering.
+//! One task per group: it owns the group's [`Group`] state (and the
+//! KIP-848 consumer group or KIP-1071 streams group of its id, `streams.rs`),
+//! answers the commands the coordinator forwards, parks JoinGroup and
+//! SyncGroup replies until the rebalance gets there, wakes up for the
+//! group's time-outs, and writes what must be durable to
+//! `__consumer_offsets` before answering.
 
 mod streams;
 
