@@ -437,12 +437,7 @@ impl StreamsGroup {
     /// Whether the group reads `topic` (a source or repartition source
     /// topic of its topology).
     pub fn reads_topic(&self, topic: &str) -> bool {
-        self.topology.as_ref().is_some_and(|t| {
-            t.subtopologies.iter().any(|s| {
-                s.source_topics.iter().any(|t| t == topic)
-                    || s.repartition_source_topics.iter().any(|t| t.name == topic)
-            })
-        })
+        !self.subtopologies_reading(topic).is_empty()
     }
 
     /// The subtopologies reading `topic`.

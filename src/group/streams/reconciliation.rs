@@ -139,24 +139,16 @@ fn next_assignment(
     let current = &member.assigned;
     // What the member gives up: tasks it has and its target does not
     // (a standby or warm-up it is to run as active is converted instead).
-    let mut pending = TasksTuple::default();
-    for (subtopology, partition) in union(&current.active, &Tasks::new()) {
-        if !has_task(&target.active, &subtopology, partition) {
-            add_task(&mut pending.active, &subtopology, partition);
-        }
-    }
-    for (current_kind, target_kind, pending_kind) in [
-        (&current.standby, &target.standby, &mut pending.standby),
-        (&current.warmup, &target.warmup, &mut pending.warmup),
-    ] {
-        for (subtopology, partition) in union(current_kind, &Tasks::new()) {
-            if !has_task(target_kind, &subtopology, partition)
-                && !has_task(&target.active, &subtopology, partition)
-            {
-                add_task(pending_kind, &subtopology, partition);
-            }
-        }
-    }
+    let to_active = |s: &str, p: i32| has_task(&target.active, s, p);
+    let pending = TasksTuple {
+        active: leaving(&current.active, to_active),
+        standby: leaving(&current.standby, |s, p| {
+            has_task(&target.standby, s, p) || to_active(s, p)
+        }),
+        warmup: leaving(&current.warmup, |s, p| {
+            has_task(&target.warmup, s, p) || to_active(s, p)
+        }),
+    };
     let revoking = !pending.is_empty() && still_owns(owned, &pending);
 
     let mut assigned = TasksTuple::default();
@@ -241,6 +233,17 @@ fn retain_epochs(member: &mut StreamsMember) {
             has_task(&assigned, subtopology, *partition)
                 || has_task(&pending, subtopology, *partition)
         });
+}
+
+/// The tasks of `current` that do not `stay`.
+fn leaving(current: &Tasks, stay: impl Fn(&str, i32) -> bool) -> Tasks {
+    let mut leaving = Tasks::new();
+    for (subtopology, partitions) in current {
+        for partition in partitions.iter().filter(|p| !stay(subtopology, **p)) {
+            add_task(&mut leaving, subtopology, *partition);
+        }
+    }
+    leaving
 }
 
 fn union(a: &Tasks, b: &Tasks) -> Vec<(String, i32)> {
