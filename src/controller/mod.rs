@@ -30,8 +30,9 @@ mod topics;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
+use arc_swap::ArcSwap;
 use base64::Engine;
 use thiserror::Error;
 use tracing::info;
@@ -124,10 +125,11 @@ pub struct Controller {
 struct Published {
     cluster_id: String,
     node_id: i32,
-    image: RwLock<Arc<MetadataImage>>,
+    /// Read by every request: swapped whole, read without a lock.
+    image: ArcSwap<MetadataImage>,
     /// Every new image, for the broker to bring its partitions in line.
     images: tokio::sync::watch::Sender<Arc<MetadataImage>>,
-    broker_configs: RwLock<Arc<DynamicBrokerConfigs>>,
+    broker_configs: ArcSwap<DynamicBrokerConfigs>,
 }
 
 impl Published {
@@ -152,20 +154,14 @@ impl Published {
             state.features_epoch,
         ));
         let image = Arc::new(image);
-        match self.image.write() {
-            Ok(mut current) => *current = Arc::clone(&image),
-            Err(poisoned) => *poisoned.into_inner() = Arc::clone(&image),
-        }
+        self.image.store(Arc::clone(&image));
         self.images.send_if_modified(|current| {
             let changed = **current != *image;
             *current = Arc::clone(&image);
             changed
         });
-        let configs = Arc::new(state.broker_configs.clone());
-        match self.broker_configs.write() {
-            Ok(mut current) => *current = configs,
-            Err(poisoned) => *poisoned.into_inner() = configs,
-        }
+        self.broker_configs
+            .store(Arc::new(state.broker_configs.clone()));
     }
 }
 
@@ -205,9 +201,9 @@ impl Controller {
         let published = Arc::new(Published {
             cluster_id,
             node_id,
-            image: RwLock::new(Arc::new(MetadataImage::default())),
+            image: ArcSwap::from_pointee(MetadataImage::default()),
             images: tokio::sync::watch::Sender::new(Arc::new(MetadataImage::default())),
-            broker_configs: RwLock::new(Arc::new(DynamicBrokerConfigs::default())),
+            broker_configs: ArcSwap::from_pointee(DynamicBrokerConfigs::default()),
         });
         published.update(&quorum.state());
         // Records written on other voters reach this image too.
@@ -263,10 +259,7 @@ impl Controller {
 
     /// The current metadata image.
     pub fn image(&self) -> Arc<MetadataImage> {
-        match self.published.image.read() {
-            Ok(image) => image.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.published.image.load_full()
     }
 
     /// Each new metadata image, as it is published.
@@ -276,10 +269,7 @@ impl Controller {
 
     /// The current dynamic broker configs.
     pub fn broker_configs(&self) -> Arc<DynamicBrokerConfigs> {
-        match self.published.broker_configs.read() {
-            Ok(configs) => configs.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.published.broker_configs.load_full()
     }
 }
 
