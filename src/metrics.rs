@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use kafka_protocol::messages::ApiKey;
@@ -18,17 +17,10 @@ use crate::broker::Broker;
 /// Api keys are small integers; this covers every key Kafka defines today.
 const API_KEYS: usize = 96;
 
-#[derive(Default)]
-struct TopicBytes {
-    produced: u64,
-    fetched: u64,
-}
-
 pub struct Metrics {
     requests: Vec<AtomicU64>,
     request_micros: Vec<AtomicU64>,
     connections: AtomicI64,
-    topics: Mutex<BTreeMap<String, TopicBytes>>,
 }
 
 impl Default for Metrics {
@@ -37,7 +29,6 @@ impl Default for Metrics {
             requests: (0..API_KEYS).map(|_| AtomicU64::new(0)).collect(),
             request_micros: (0..API_KEYS).map(|_| AtomicU64::new(0)).collect(),
             connections: AtomicI64::new(0),
-            topics: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -59,22 +50,6 @@ impl Metrics {
 
     pub fn connection_closed(&self) {
         self.connections.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    fn add_bytes(&self, topic: &str, update: impl FnOnce(&mut TopicBytes)) {
-        let mut topics = self.topics.lock().unwrap_or_else(|p| p.into_inner());
-        match topics.get_mut(topic) {
-            Some(bytes) => update(bytes),
-            None => update(topics.entry(topic.to_string()).or_default()),
-        }
-    }
-
-    pub fn bytes_produced(&self, topic: &str, bytes: usize) {
-        self.add_bytes(topic, |t| t.produced += bytes as u64);
-    }
-
-    pub fn bytes_fetched(&self, topic: &str, bytes: usize) {
-        self.add_bytes(topic, |t| t.fetched += bytes as u64);
     }
 
     /// The exposition text, with gauges read from `broker` now.
@@ -231,39 +206,42 @@ impl Metrics {
             writeln!(out, "{name} {value}").ok();
         }
 
-        {
-            let topics = self.topics.lock().unwrap_or_else(|p| p.into_inner());
-            header(
-                &mut out,
-                "gregor_topic_bytes_in_total",
-                "counter",
-                "Record batch bytes appended, by topic.",
-            );
-            for (topic, bytes) in topics.iter() {
-                writeln!(
-                    out,
-                    "gregor_topic_bytes_in_total{{topic=\"{topic}\"}} {}",
-                    bytes.produced
-                )
-                .ok();
-            }
-            header(
-                &mut out,
-                "gregor_topic_bytes_out_total",
-                "counter",
-                "Record batch bytes served to fetches, by topic.",
-            );
-            for (topic, bytes) in topics.iter() {
-                writeln!(
-                    out,
-                    "gregor_topic_bytes_out_total{{topic=\"{topic}\"}} {}",
-                    bytes.fetched
-                )
-                .ok();
-            }
+        let partitions = broker.partitions_by_name();
+        // By topic: the sums of its partitions' counters.
+        let mut topics: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+        for (topic_partition, partition) in &partitions {
+            let (bytes_in, bytes_out) = partition.bytes_in_out();
+            let sums = topics.entry(topic_partition.topic.as_str()).or_default();
+            sums.0 += bytes_in;
+            sums.1 += bytes_out;
+        }
+        header(
+            &mut out,
+            "gregor_topic_bytes_in_total",
+            "counter",
+            "Record batch bytes appended, by topic.",
+        );
+        for (topic, (bytes_in, _)) in &topics {
+            writeln!(
+                out,
+                "gregor_topic_bytes_in_total{{topic=\"{topic}\"}} {bytes_in}"
+            )
+            .ok();
+        }
+        header(
+            &mut out,
+            "gregor_topic_bytes_out_total",
+            "counter",
+            "Record batch bytes served to fetches, by topic.",
+        );
+        for (topic, (_, bytes_out)) in &topics {
+            writeln!(
+                out,
+                "gregor_topic_bytes_out_total{{topic=\"{topic}\"}} {bytes_out}"
+            )
+            .ok();
         }
 
-        let partitions = broker.partitions_by_name();
         header(
             &mut out,
             "gregor_partition_log_end_offset",

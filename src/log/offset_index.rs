@@ -84,6 +84,14 @@ impl OffsetIndex {
         }
     }
 
+    /// The greatest indexed batch start at or before byte `position`.
+    pub fn floor_by_position(&self, position: u64) -> Option<u32> {
+        let position = u32::try_from(position).unwrap_or(u32::MAX);
+        self.file
+            .floor(&position, |entry| be_u32(&entry[4..]))
+            .map(|index| self.decode(self.file.entry(index)).position)
+    }
+
     /// Drops every entry at or after byte `position` of the log.
     pub fn truncate_to_position(&mut self, position: u32) -> io::Result<()> {
         let keep = (0..self.file.len())

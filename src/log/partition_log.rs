@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 use super::cleaner::{self, CleanStats, Compacted};
+use super::file_records::FileRecords;
 use super::leader_epoch_cache::LeaderEpochCache;
 use super::producer_state::{
     delete_snapshots, write_snapshot, BatchMetadata, CompletedTxn, ProducerBatch, ProducerState,
@@ -561,6 +562,20 @@ impl PartitionLog {
         max_bytes: usize,
         max_offset: Offset,
     ) -> Result<Vec<u8>, LogError> {
+        match self.read_records(offset, max_bytes, max_offset)? {
+            Some(records) => Ok(records.read()?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// What [`read`](Self::read) would read, as a slice of its segment's
+    /// file rather than bytes; `None` when there is nothing to read.
+    pub fn read_records(
+        &self,
+        offset: Offset,
+        max_bytes: usize,
+        max_offset: Offset,
+    ) -> Result<Option<FileRecords>, LogError> {
         if offset < self.log_start_offset || offset > self.log_end_offset() {
             return Err(LogError::OffsetOutOfRange {
                 requested: offset,
@@ -569,7 +584,7 @@ impl PartitionLog {
             });
         }
         if offset >= max_offset {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         for (_, segment) in self
             .segments
@@ -582,12 +597,32 @@ impl PartitionLog {
             )))
         {
             if let Some(header) = segment.find_batch(offset)? {
-                let mut bytes = segment.read_batches(header.position, max_bytes)?;
-                trim_to_offset(&mut bytes, max_offset);
-                return Ok(bytes);
+                let records = segment.records(header, max_bytes, max_offset)?;
+                return Ok((!records.is_empty()).then_some(records));
             }
         }
-        Ok(Vec::new())
+        Ok(None)
+    }
+
+    /// What [`read_records`](Self::read_records) answers, when the recent
+    /// batches' headers tell it without I/O (readers that keep up with
+    /// the log); `None` when only `read_records` can say.
+    pub fn read_records_in_memory(
+        &self,
+        offset: Offset,
+        max_bytes: usize,
+        max_offset: Offset,
+    ) -> Option<Option<FileRecords>> {
+        if offset < self.log_start_offset || offset > self.log_end_offset() {
+            return None; // read_records words the error
+        }
+        if offset >= max_offset {
+            return Some(None);
+        }
+        let (_, segment) = self.segments.range(..=offset).next_back()?;
+        let first = segment.find_recent(offset).flatten()?;
+        let records = segment.records_in_memory(first, max_bytes, max_offset)?;
+        Some((!records.is_empty()).then_some(records))
     }
 
     /// The first record with a timestamp `>= timestamp` (ListOffsets by time).
@@ -819,18 +854,6 @@ pub(super) fn aborted_entry(
             .first_unstable_offset()
             .unwrap_or(completed.last_offset.plus(1)),
     })
-}
-
-/// Drops batches at or past `max_offset` from a read buffer.
-fn trim_to_offset(bytes: &mut Vec<u8>, max_offset: Offset) {
-    let mut keep = 0;
-    for (position, batch) in Batches::new(bytes).map_while(Result::ok) {
-        if batch.base_offset() >= max_offset {
-            break;
-        }
-        keep = position + batch.size();
-    }
-    bytes.truncate(keep);
 }
 
 #[cfg(test)]

@@ -10,9 +10,11 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::disk_faults::{self, DiskOp};
+use super::file_records::FileRecords;
 use super::offset_index::OffsetIndex;
 use super::producer_state::ProducerBatch;
 use super::time_index::TimeIndex;
@@ -46,7 +48,8 @@ pub struct MaxTimestamp {
 
 pub struct Segment {
     base_offset: Offset,
-    file: File,
+    /// Shared with the reads under way ([`FileRecords`]) and the views.
+    file: Arc<File>,
     path: PathBuf,
     size: u64,
     next_offset: Offset,
@@ -68,7 +71,7 @@ const RECENT_BATCHES: usize = 64;
 /// A segment's file, to force to disk away from the segment (which stays
 /// with the log and its lock).
 pub struct DataSync {
-    file: File,
+    file: Arc<File>,
     path: PathBuf,
 }
 
@@ -229,7 +232,7 @@ fn write_all_vectored_at(
 /// A sealed segment as the cleaner reads it, outside the partition's lock.
 pub struct SegmentView {
     base_offset: Offset,
-    file: File,
+    file: Arc<File>,
     size: u64,
     next_offset: Offset,
     max_timestamp: Option<MaxTimestamp>,
@@ -273,6 +276,7 @@ impl Segment {
             .read(true)
             .write(true)
             .open(&path)?;
+        let file = Arc::new(file);
         std::fs::write(index_path(dir, base_offset), [])?;
         std::fs::write(time_index_path(dir, base_offset), [])?;
         match std::fs::remove_file(txn_index_path(dir, base_offset)) {
@@ -300,7 +304,7 @@ impl Segment {
     /// establish `next_offset` and index consistency before use.
     pub fn open(dir: &Path, base_offset: Offset, index_interval_bytes: u64) -> io::Result<Self> {
         let path = log_path(dir, base_offset);
-        let file = OpenOptions::new().read(true).write(true).open(&path)?;
+        let file = Arc::new(OpenOptions::new().read(true).write(true).open(&path)?);
         let size = file.metadata()?.len();
         Ok(Segment {
             base_offset,
@@ -469,7 +473,7 @@ impl Segment {
     pub fn view(&self) -> io::Result<SegmentView> {
         Ok(SegmentView {
             base_offset: self.base_offset,
-            file: self.file.try_clone()?,
+            file: Arc::clone(&self.file),
             size: self.size,
             next_offset: self.next_offset,
             max_timestamp: self.max_timestamp,
@@ -479,16 +483,8 @@ impl Segment {
     /// The first batch holding an offset `>= target`, from the recent
     /// batches or by scanning from the index.
     pub fn find_batch(&self, target: Offset) -> io::Result<Option<BatchHeader>> {
-        if self
-            .recent
-            .front()
-            .is_some_and(|oldest| oldest.base_offset <= target)
-        {
-            return Ok(self
-                .recent
-                .iter()
-                .find(|h| h.last_offset >= target)
-                .copied());
+        if let Some(found) = self.find_recent(target) {
+            return Ok(found);
         }
         let mut position = u64::from(self.offset_index.lookup(target).position);
         while let Some(header) = self.read_header(position)? {
@@ -498,6 +494,18 @@ impl Segment {
             position += header.size;
         }
         Ok(None)
+    }
+
+    /// [`find_batch`](Self::find_batch) answered from the recent batches'
+    /// headers, without I/O; `None` if `target` is older than they are.
+    pub fn find_recent(&self, target: Offset) -> Option<Option<BatchHeader>> {
+        let oldest = self.recent.front()?;
+        (oldest.base_offset <= target).then(|| {
+            self.recent
+                .iter()
+                .find(|h| h.last_offset >= target)
+                .copied()
+        })
     }
 
     /// The first batch whose max timestamp is `>= timestamp`.
@@ -527,32 +535,91 @@ impl Segment {
         Ok(headers)
     }
 
-    /// Reads whole batches from `position`, at most `max_bytes` of them, but
-    /// always the first batch even if it is larger (KIP-74).
-    pub fn read_batches(&self, position: u64, max_bytes: usize) -> io::Result<Vec<u8>> {
-        let available = self.size.saturating_sub(position) as usize;
-        let mut buffer = vec![0u8; available.min(max_bytes.max(HEADER_SIZE))];
-        self.file.read_exact_at(&mut buffer, position)?;
-        let mut whole = 0usize;
-        while let Some(Ok(size)) = frame_size(&buffer[whole..]) {
-            if whole + size > buffer.len() {
+    /// Whole batches from `first` on, as many as fit in `max_bytes` (but
+    /// always `first`, even if larger: KIP-74) and none at or past
+    /// `max_offset`, as a slice of the file. Where they end is found from
+    /// the recent batches' headers when the read is near the end of the
+    /// segment (no I/O, the common case of consumers that keep up), else
+    /// from the offset index and a scan of at most one index interval of
+    /// headers.
+    pub fn records(
+        &self,
+        first: BatchHeader,
+        max_bytes: usize,
+        max_offset: Offset,
+    ) -> io::Result<FileRecords> {
+        if let Some(records) = self.records_in_memory(first, max_bytes, max_offset) {
+            return Ok(records);
+        }
+        let limit = first.position + (max_bytes as u64).max(first.size);
+        let mut end = first.position + first.size;
+        let mut next_offset = Offset(first.last_offset.0.saturating_add(1));
+        let takes = |header: &BatchHeader, end: u64| {
+            header.base_offset < max_offset && end + header.size <= limit
+        };
+        // Skip to the last indexed batch start both bounds allow: every
+        // batch before it is within them.
+        let by_position = self.offset_index.floor_by_position(limit);
+        let by_offset = (max_offset.0 > self.base_offset.0)
+            .then(|| self.offset_index.lookup(Offset(max_offset.0 - 1)).position);
+        if let (Some(by_position), Some(by_offset)) = (by_position, by_offset) {
+            let skip = u64::from(by_position.min(by_offset));
+            if skip > end {
+                end = skip;
+            }
+        }
+        while let Some(header) = self.read_header(end)? {
+            if !takes(&header, end) {
+                next_offset = next_offset.max(header.base_offset);
                 break;
             }
-            whole += size;
+            end += header.size;
+            next_offset = Offset(header.last_offset.0.saturating_add(1));
         }
-        if whole == 0 {
-            // The first batch alone exceeds max_bytes: send it whole.
-            match self.read_header(position)? {
-                Some(header) => {
-                    buffer.resize(header.size as usize, 0);
-                    self.file.read_exact_at(&mut buffer, position)?;
-                    return Ok(buffer);
-                }
-                None => return Ok(Vec::new()),
+        Ok(self.slice(first.position, end, next_offset))
+    }
+
+    /// [`records`](Self::records) answered from the recent batches'
+    /// headers alone, without I/O; `None` if `first` is older than they
+    /// are.
+    pub fn records_in_memory(
+        &self,
+        first: BatchHeader,
+        max_bytes: usize,
+        max_offset: Offset,
+    ) -> Option<FileRecords> {
+        if first.base_offset >= max_offset {
+            return Some(self.slice(first.position, first.position, first.base_offset));
+        }
+        let limit = first.position + (max_bytes as u64).max(first.size);
+        let mut end = first.position + first.size;
+        let mut next_offset = Offset(first.last_offset.0.saturating_add(1));
+        if self
+            .recent
+            .front()
+            .is_none_or(|oldest| oldest.position > end)
+        {
+            return None;
+        }
+        // The recent headers run, contiguous, to the segment's end.
+        for header in self
+            .recent
+            .iter()
+            .filter(|h| h.position >= first.position + first.size)
+        {
+            let fits = header.base_offset < max_offset && end + header.size <= limit;
+            if header.position != end || !fits {
+                break;
             }
+            end += header.size;
+            next_offset = Offset(header.last_offset.0.saturating_add(1));
         }
-        buffer.truncate(whole);
-        Ok(buffer)
+        Some(self.slice(first.position, end, next_offset))
+    }
+
+    fn slice(&self, start: u64, end: u64, next_offset: Offset) -> FileRecords {
+        let len = (end - start) as usize;
+        FileRecords::new(Arc::clone(&self.file), start, len, next_offset)
     }
 
     /// Reads `length` raw bytes at `position` (whole batches by construction).
@@ -644,7 +711,7 @@ impl Segment {
     /// A handle that forces the segment's data to disk from another thread.
     pub fn data_sync(&self) -> io::Result<DataSync> {
         Ok(DataSync {
-            file: self.file.try_clone()?,
+            file: Arc::clone(&self.file),
             path: self.path.clone(),
         })
     }

@@ -9,6 +9,7 @@
 //! visible end moves or the role changes.
 
 pub mod loaded;
+mod ongoing_txns;
 pub mod registry;
 pub mod role;
 
@@ -20,14 +21,17 @@ use uuid::Uuid;
 
 use crate::config::LogConfig;
 use crate::log::cleaner::CleanStats;
+use crate::log::file_records::FileRecords;
 use crate::log::log_dir::LogDir;
 use crate::log::partition_log::{AppendInfo, AppendOrigin, TimestampAndOffset};
 use crate::log::producer_state::{CompletedTxn, ProducerSummary};
 use crate::log::txn_index::AbortedTxn;
 use crate::log::{LogError, PartitionLog};
+use crate::records::batch::Batch;
 use crate::records::control::TxnMarker;
 use crate::types::{LeaderEpoch, Offset, TopicPartition};
 
+use ongoing_txns::OngoingTxns;
 pub use registry::Partitions;
 use role::{IsrProposal, LeaderState, Role};
 
@@ -66,6 +70,11 @@ pub struct Partition {
     leader_high_watermark: AtomicI64,
     /// The newest leader epoch in the log (-1: none).
     latest_epoch: AtomicI32,
+    ongoing_txns: OngoingTxns,
+    /// Record bytes appended for producers and served to fetches, for
+    /// `/metrics`: counted here, without a broker-wide lock per request.
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
 }
 
 /// How long a coordinator's write waits for the ISR (Kafka's
@@ -103,10 +112,37 @@ impl Isolation {
     }
 }
 
+/// The records a fetch read: in memory, or left in their segment file for
+/// the connection to send from the page cache.
+#[derive(Debug)]
+pub enum FetchedRecords {
+    Memory(bytes::Bytes),
+    File(FileRecords),
+}
+
+impl FetchedRecords {
+    pub fn len(&self) -> usize {
+        match self {
+            FetchedRecords::Memory(bytes) => bytes.len(),
+            FetchedRecords::File(records) => records.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Default for FetchedRecords {
+    fn default() -> FetchedRecords {
+        FetchedRecords::Memory(bytes::Bytes::new())
+    }
+}
+
 /// What a fetch read from one partition.
 #[derive(Debug, Default)]
 pub struct FetchedData {
-    pub records: Vec<u8>,
+    pub records: FetchedRecords,
     pub high_watermark: Offset,
     pub last_stable_offset: Offset,
     pub log_start_offset: Offset,
@@ -148,6 +184,9 @@ impl Partition {
             // Until the metadata says otherwise: a follower of nobody.
             role: Mutex::new(Role::Follower { leader: -1 }),
             leader_high_watermark: AtomicI64::new(high_watermark.0),
+            ongoing_txns: OngoingTxns::default(),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
             latest_epoch: AtomicI32::new(latest_epoch),
             leader_epoch: AtomicI32::new(leader_epoch.0),
             min_insync_replicas: AtomicI32::new(min_insync_replicas),
@@ -277,6 +316,7 @@ impl Partition {
             self.leader_epoch.store(leader_epoch.0, Ordering::Release);
             drop(role);
             if new_epoch {
+                self.ongoing_txns.clear();
                 if let Err(error) = log.assign_epoch_start(leader_epoch) {
                     tracing::warn!(partition = %self.topic_partition, %error,
                                    "cannot record the new leader epoch");
@@ -296,6 +336,7 @@ impl Partition {
         {
             let _no_append_meanwhile = self.lock_log();
             *self.lock_role() = Role::Follower { leader };
+            self.ongoing_txns.clear();
             self.leader_epoch.store(leader_epoch.0, Ordering::Release);
         }
         self.new_data.notify_waiters();
@@ -620,11 +661,40 @@ impl Partition {
         let info = self
             .changing_log(move |log| {
                 let epoch = partition.leading_epoch()?;
-                log.append_as_leader(&records, epoch, origin)
+                let info = log.append_as_leader(&records, epoch, origin)?;
+                if let Ok(batch) = Batch::parse(&records) {
+                    if batch.is_transactional() && !batch.is_control() {
+                        let ongoing = &partition.ongoing_txns;
+                        ongoing.appended(batch.producer_id(), batch.producer_epoch());
+                    }
+                }
+                Ok(info)
             })
             .await?;
         self.new_data.notify_waiters();
         Ok(info)
+    }
+
+    /// Counts record bytes a producer's request appended.
+    pub fn count_bytes_in(&self, bytes: usize) {
+        self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Counts record bytes answered to a fetch.
+    pub fn count_bytes_out(&self, bytes: usize) {
+        self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Record bytes appended for producers and served to fetches so far.
+    pub fn bytes_in_out(&self) -> (u64, u64) {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        (load(&self.bytes_in), load(&self.bytes_out))
+    }
+
+    /// Whether `producer_id` at `epoch` has an open transaction that has
+    /// written here since this broker began leading.
+    pub fn has_ongoing_transaction(&self, producer_id: i64, epoch: i16) -> bool {
+        self.ongoing_txns.contains(producer_id, epoch)
     }
 
     /// Writes a transaction marker (coordinator only) and publishes the
@@ -636,7 +706,11 @@ impl Partition {
     ) -> Result<CompletedTxn, LogError> {
         let partition = Arc::clone(self);
         let (info, completed) = self
-            .changing_log(move |log| log.append_marker(&marker, partition.leading_epoch()?))
+            .changing_log(move |log| {
+                let written = log.append_marker(&marker, partition.leading_epoch()?)?;
+                partition.ongoing_txns.ended(marker.producer_id);
+                Ok(written)
+            })
             .await?;
         self.new_data.notify_waiters();
         self.replicated(info.last_offset).await?;
@@ -682,12 +756,14 @@ impl Partition {
 
     /// Reads for a consumer: never past the high watermark, or for
     /// read_committed the last stable offset, listing the aborted
-    /// transactions in what it returns.
+    /// transactions in what it returns. With `zero_copy` (a plain TCP
+    /// connection), large record sets stay in their segment file.
     pub async fn read(
         self: &Arc<Self>,
         offset: Offset,
         max_bytes: usize,
         isolation: Isolation,
+        zero_copy: bool,
     ) -> Result<FetchedData, LogError> {
         let high_watermark = self.high_watermark();
         let last_stable_offset = self.last_stable_offset();
@@ -697,25 +773,33 @@ impl Partition {
         // poll's idle partitions cost no blocking hop when it wakes up).
         if offset == end && offset >= log_start_offset && !self.is_offline() {
             return Ok(FetchedData {
-                records: Vec::new(),
                 high_watermark,
                 last_stable_offset,
                 log_start_offset,
-                aborted: Vec::new(),
+                ..FetchedData::default()
             });
         }
-        let (records, aborted) = self
-            .with_log(move |log| {
-                let records = log.read(offset, max_bytes, end)?;
-                let aborted = match isolation {
-                    Isolation::ReadCommitted if !records.is_empty() => {
-                        log.aborted_txns(offset, upper_bound(&records, offset))
-                    }
-                    _ => Vec::new(),
-                };
-                Ok((records, aborted))
-            })
-            .await?;
+        let in_memory = match zero_copy {
+            true => self.read_in_memory(offset, max_bytes, end, isolation),
+            false => None,
+        };
+        let (records, aborted) = match in_memory {
+            Some(read) => read,
+            None => {
+                self.with_log(move |log| {
+                    let Some(records) = log.read_records(offset, max_bytes, end)? else {
+                        return Ok((FetchedRecords::default(), Vec::new()));
+                    };
+                    let aborted = aborted_within(log, isolation, offset, &records);
+                    let records = match zero_copy {
+                        true => FetchedRecords::File(records),
+                        false => FetchedRecords::Memory(records.read()?.into()),
+                    };
+                    Ok((records, aborted))
+                })
+                .await?
+            }
+        };
         Ok(FetchedData {
             records,
             high_watermark,
@@ -723,6 +807,31 @@ impl Partition {
             log_start_offset: self.log_start_offset(),
             aborted,
         })
+    }
+
+    /// A read answered on the calling thread, without a blocking hop or
+    /// I/O: when no writer holds the log and the recent batches' headers
+    /// say where the read ends (readers that keep up). `None`: read on a
+    /// blocking thread.
+    fn read_in_memory(
+        &self,
+        offset: Offset,
+        max_bytes: usize,
+        end: Offset,
+        isolation: Isolation,
+    ) -> Option<(FetchedRecords, Vec<AbortedTxn>)> {
+        if self.is_offline() {
+            return None;
+        }
+        let log = self.log.try_lock().ok()?;
+        let read = match log.read_records_in_memory(offset, max_bytes, end)? {
+            None => (FetchedRecords::default(), Vec::new()),
+            Some(records) => {
+                let aborted = aborted_within(&log, isolation, offset, &records);
+                (FetchedRecords::File(records), aborted)
+            }
+        };
+        Some(read)
     }
 
     /// Every producer with state here, for DescribeProducers.
@@ -855,12 +964,18 @@ impl Partition {
     }
 }
 
-/// The offset after the last batch of a read buffer.
-fn upper_bound(records: &[u8], from: Offset) -> Offset {
-    crate::records::batch::Batches::new(records)
-        .map_while(Result::ok)
-        .last()
-        .map_or(from, |(_, batch)| batch.next_offset())
+/// For read_committed: the transactions aborted within `records`, read
+/// from `from`.
+fn aborted_within(
+    log: &PartitionLog,
+    isolation: Isolation,
+    from: Offset,
+    records: &FileRecords,
+) -> Vec<AbortedTxn> {
+    match isolation {
+        Isolation::ReadCommitted => log.aborted_txns(from, records.next_offset()),
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -970,10 +1085,59 @@ mod tests {
         ));
         assert!(matches!(
             partition
-                .read(Offset(0), 1024, Isolation::ReadUncommitted)
+                .read(Offset(0), 1024, Isolation::ReadUncommitted, true)
                 .await,
             Err(LogError::LogDirOffline { .. })
         ));
         assert_eq!(partition.log_end_offset(), Offset(0));
+    }
+
+    #[tokio::test]
+    async fn a_transaction_that_wrote_here_is_known_until_its_marker_or_a_new_leadership() {
+        use crate::records::builder::BatchBuilder;
+        let dir = tempfile::tempdir().unwrap();
+        let partition = partition(dir.path());
+        let txn_batch = |sequence| {
+            let mut builder = BatchBuilder::new(crate::types::now_ms())
+                .idempotent(7, 3, sequence)
+                .transactional();
+            builder.push(crate::types::now_ms(), None, Some(b"t"), &[]);
+            bytes::Bytes::from(builder.build())
+        };
+        let client = AppendOrigin::Client;
+        assert!(!partition.has_ongoing_transaction(7, 3));
+        partition
+            .append_as_leader(txn_batch(0), client)
+            .await
+            .unwrap();
+        assert!(partition.has_ongoing_transaction(7, 3));
+        assert!(
+            !partition.has_ongoing_transaction(7, 4),
+            "another epoch is asked about"
+        );
+        let marker = TxnMarker {
+            producer_id: 7,
+            producer_epoch: 3,
+            commit: true,
+            coordinator_epoch: 0,
+        };
+        partition.append_marker(marker).await.unwrap();
+        assert!(!partition.has_ongoing_transaction(7, 3));
+        partition
+            .append_as_leader(txn_batch(1), client)
+            .await
+            .unwrap();
+        assert!(partition.has_ongoing_transaction(7, 3));
+        partition.become_leader(1, LeaderEpoch(2), vec![1], vec![1], 1);
+        assert!(
+            !partition.has_ongoing_transaction(7, 3),
+            "a new epoch knows nothing"
+        );
+        partition
+            .append_as_leader(txn_batch(2), client)
+            .await
+            .unwrap();
+        partition.become_follower(2, LeaderEpoch(3));
+        assert!(!partition.has_ongoing_transaction(7, 3));
     }
 }

@@ -8,7 +8,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use thiserror::Error;
 
 use super::api_versions;
-use super::encoded::{shared_records, Encoded, GatherBuf};
+use super::encoded::{shared_records, Encoded, FileRecordSets, GatherBuf};
 
 #[derive(Debug, Error)]
 pub enum CodecError {
@@ -105,13 +105,14 @@ pub fn decode_request(mut frame: Bytes) -> Result<Incoming, CodecError> {
 
 /// Encodes a response with its size prefix and header. The ApiVersions
 /// response header is always v0, whatever the request version. A Fetch
-/// response keeps its large record sets as they were read (see
-/// [`encoded`](super::encoded)).
+/// response keeps its large record sets as they were read, or in their
+/// files (`files`, see [`encoded`](super::encoded)).
 pub fn encode_response(
     api_key: ApiKey,
     version: i16,
     correlation_id: i32,
     body: &ResponseKind,
+    files: &FileRecordSets,
 ) -> Result<Encoded, CodecError> {
     let failed = |error: anyhow::Error| CodecError::Encode {
         api_key,
@@ -121,13 +122,15 @@ pub fn encode_response(
     let header_version = api_key.response_header_version(version);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     if let ResponseKind::Fetch(fetch) = body {
-        let mut buffer = GatherBuf::new(shared_records(fetch));
+        let unmatched = || failed(anyhow::anyhow!("a record set's file slice was lost"));
+        let shared = shared_records(fetch, files).ok_or_else(unmatched)?;
+        let mut buffer = GatherBuf::new(shared);
         buffer.put_i32(0); // size, patched below
         header.encode(&mut buffer, header_version).map_err(failed)?;
         fetch.encode(&mut buffer, version).map_err(failed)?;
-        return Ok(buffer.finish(|first, total| {
-            first[..4].copy_from_slice(&((total - 4) as i32).to_be_bytes())
-        }));
+        return buffer
+            .finish(|first, total| first[..4].copy_from_slice(&((total - 4) as i32).to_be_bytes()))
+            .ok_or_else(unmatched);
     }
     let mut buffer = BytesMut::with_capacity(64);
     buffer.put_i32(0); // size, patched below

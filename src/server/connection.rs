@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::ResponseKind;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -32,13 +32,14 @@ use super::codec::{decode_request, encode_response, header_client_id, CodecError
 use super::connection_quotas::ConnectionSlot;
 use super::context::{ListenerContext, RequestContext};
 use super::dispatch::{dispatch, error_response, Reply};
-use super::encoded::Encoded;
+use super::encoded::{Encoded, Piece};
 use super::faults::{self, FaultAction};
 use super::handlers::api_versions;
 use super::journal;
 use super::memory_pool::{MemoryPool, Reserved};
 use super::quotas::{self, Metering};
 use super::sasl::{Authenticator, Step};
+use super::socket_writer::{send_file, SocketWriter};
 use crate::auth::scram::{ScramIdentity, ScramLookup, TokenOwner};
 use crate::broker::Broker;
 use crate::metadata::delegation_tokens;
@@ -154,7 +155,7 @@ fn finish(broker: &Broker, peer: SocketAddr, shared: Shared, closed: Closed) {
 async fn serve_requests(
     broker: &Arc<Broker>,
     reader: impl AsyncRead + Unpin,
-    mut writer: impl AsyncWrite + Unpin,
+    mut writer: impl SocketWriter,
     context: &RequestContext,
     limits: &Limits,
     shared: &Shared,
@@ -208,14 +209,16 @@ async fn serve_requests(
                     0,
                     correlation_id,
                     &body,
+                    &Default::default(),
                 )
             }
             Ok(Incoming::Request(request)) => {
                 let (api_key, version) = (request.api_key, request.version());
                 let correlation_id = request.header.correlation_id;
                 debug!(%peer, ?api_key, version, correlation_id, "request");
-                let answer =
-                    |body: &ResponseKind| encode_response(api_key, version, correlation_id, body);
+                let answer = |body: &ResponseKind| {
+                    encode_response(api_key, version, correlation_id, body, &Default::default())
+                };
                 // Nothing but authentication before authentication.
                 let credentials =
                     |identity: &ScramIdentity, mechanism| scram_lookup(broker, identity, mechanism);
@@ -311,7 +314,7 @@ async fn serve_requests(
                 let (mut reply, busy) = match fault {
                     Some(FaultAction::Error(code)) => {
                         match error_response(&request.body, version, code) {
-                            Some(body) => (Reply::Send(Box::new(body)), Duration::ZERO),
+                            Some(body) => (Reply::send(body), Duration::ZERO),
                             None => (Reply::Nothing, Duration::ZERO),
                         }
                     }
@@ -344,7 +347,7 @@ async fn serve_requests(
                         correlation_id,
                         latency_us: latency.as_micros() as u64,
                         error_code: match &reply {
-                            Reply::Send(body) => journal::error_code(body),
+                            Reply::Send(body, _) => journal::error_code(body),
                             _ => 0,
                         },
                         fault: fault.clone(),
@@ -362,8 +365,9 @@ async fn serve_requests(
                     }
                 }
                 match reply {
-                    Reply::Send(body) => {
-                        let encoded = encode_response(api_key, version, correlation_id, &body);
+                    Reply::Send(body, files) => {
+                        let encoded =
+                            encode_response(api_key, version, correlation_id, &body, &files);
                         if let (Some(FaultAction::Disconnect), Ok(bytes)) = (&fault, &encoded) {
                             // Half a response, then the connection goes: what a
                             // client sees when a broker dies mid-write.
@@ -424,7 +428,7 @@ fn after_handling(
     if !quotas.is_empty() && !matches!(reply, Reply::Close(_)) {
         let client = quotas::Client::new(&context.principal, client_id);
         let response = match &mut *reply {
-            Reply::Send(body) => Some(&mut **body),
+            Reply::Send(body, _) => Some(&mut **body),
             _ => None,
         };
         let mute = broker.quotas().after_request(
@@ -440,13 +444,14 @@ fn after_handling(
             muted_until = Some(tokio::time::Instant::now() + mute);
         }
     }
-    if let (Some(FaultAction::ThrottleMs(ms)), Reply::Send(body)) = (handled.fault, &mut *reply) {
+    if let (Some(FaultAction::ThrottleMs(ms)), Reply::Send(body, _)) = (handled.fault, &mut *reply)
+    {
         let carried = quotas::raise_throttle_time(body, version, *ms);
         let until = tokio::time::Instant::now() + Duration::from_millis(carried);
         muted_until = muted_until.max(Some(until));
     }
     let response = match &*reply {
-        Reply::Send(body) => Some(&**body),
+        Reply::Send(body, _) => Some(&**body),
         _ => None,
     };
     for counted in &handled.counted {
@@ -504,11 +509,12 @@ async fn timed<T>(
     }
 }
 
-/// Writes a whole response, its pieces in vectored writes. Each write must
+/// Writes a whole response: its pieces in memory in vectored writes, its
+/// file pieces with `sendfile` (read first under TLS). Each write must
 /// make progress within the idle timeout: a client that stops reading its
 /// responses holds one response, and only until then.
 async fn write_response(
-    writer: &mut (impl AsyncWrite + Unpin),
+    writer: &mut impl SocketWriter,
     response: &Encoded,
     idle: Option<Duration>,
 ) -> Result<(), Closed> {
@@ -516,15 +522,47 @@ async fn write_response(
     // The first piece not wholly written, and how much of it was.
     let (mut piece, mut within_piece) = (0, 0);
     while piece < pieces.len() {
-        let slices: Vec<IoSlice<'_>> = std::iter::once(&pieces[piece][within_piece..])
-            .chain(pieces[piece + 1..].iter().map(|p| &p[..]))
-            .take(MAX_SLICES)
-            .map(IoSlice::new)
-            .collect();
-        let mut sent = within(idle, "writing a response", writer.write_vectored(&slices)).await?;
+        let sent = match &pieces[piece] {
+            Piece::File(records) => match writer.tcp() {
+                Some(tcp) => {
+                    let sending = send_file(tcp, records, within_piece);
+                    let sent = within(idle, "writing a response", sending).await?;
+                    if sent == 0 {
+                        return Err(Closed::Reason(
+                            "a segment file ended under a fetch response".to_string(),
+                        ));
+                    }
+                    sent
+                }
+                None => {
+                    let chunk =
+                        records
+                            .slice(within_piece, READ_CHUNK)
+                            .read()
+                            .map_err(|error| {
+                                Closed::Reason(format!("reading records for a response: {error}"))
+                            })?;
+                    within(idle, "writing a response", writer.write_all(&chunk)).await?;
+                    chunk.len()
+                }
+            },
+            Piece::Memory(first) => {
+                let slices: Vec<IoSlice<'_>> = std::iter::once(&first[within_piece..])
+                    .chain(pieces[piece + 1..].iter().map_while(|p| match p {
+                        Piece::Memory(bytes) => Some(&bytes[..]),
+                        Piece::File(_) => None,
+                    }))
+                    .take(MAX_SLICES)
+                    .map(IoSlice::new)
+                    .collect();
+                let writing = writer.write_vectored(&slices);
+                within(idle, "writing a response", writing).await?
+            }
+        };
         if sent == 0 {
             return Err(Closed::Reason("write returned 0 bytes".to_string()));
         }
+        let mut sent = sent;
         while piece < pieces.len() && sent >= pieces[piece].len() - within_piece {
             sent -= pieces[piece].len() - within_piece;
             piece += 1;
@@ -538,6 +576,10 @@ async fn write_response(
 
 /// At most this many pieces per vectored write (Linux's `IOV_MAX` is 1024).
 const MAX_SLICES: usize = 64;
+
+/// How much of a file piece is read at a time where it cannot be sent
+/// from the page cache.
+const READ_CHUNK: usize = 256 * 1024;
 
 /// Reads one frame and reserves its bytes in the pool. `Ok(None)` on a
 /// clean end of stream between frames; an error for a bad size prefix, a
@@ -568,8 +610,11 @@ async fn read_frame(
     // Waiting for the pool is the broker's doing, not the client's: it
     // does not count as idle.
     let reserved = memory.reserve(size).await;
-    // Grow with the data actually received rather than trusting the prefix.
-    let mut frame = Vec::with_capacity(size.min(64 * 1024));
+    // Room for the whole frame at once, as the pool has reserved it: a
+    // buffer grown by doubling copied a large request up to twice more,
+    // and the pages of room a client never sends into are never touched,
+    // so cost no memory.
+    let mut frame = Vec::with_capacity(size);
     let mut body = (&mut *reader).take(size as u64);
     loop {
         let received = within(limits.idle, "reading a request", body.read_buf(&mut frame)).await?;

@@ -7,16 +7,25 @@ use kafka_protocol::messages::{RequestKind, ResponseKind};
 
 use super::codec::Request;
 use super::context::RequestContext;
+use super::encoded::FileRecordSets;
 use super::handlers;
 use crate::broker::Broker;
 
 /// What the connection does after a request.
 pub enum Reply {
-    Send(Box<ResponseKind>),
+    /// A response, and the record sets of a Fetch answer that stay in
+    /// their segment files until written.
+    Send(Box<ResponseKind>, FileRecordSets),
     /// The client expects no response (acks=0 produce).
     Nothing,
     /// The request cannot be answered; the connection closes with this reason.
     Close(String),
+}
+
+impl Reply {
+    pub fn send(response: ResponseKind) -> Reply {
+        Reply::Send(Box::new(response), FileRecordSets::default())
+    }
 }
 
 pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestContext) -> Reply {
@@ -51,9 +60,11 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
         RequestKind::Produce(body) => {
             return handlers::produce::handle(broker, body, version, context).await;
         }
-        RequestKind::Fetch(body) => ResponseKind::Fetch(
-            handlers::fetch::handle(broker, body, version, &client_id, context).await,
-        ),
+        RequestKind::Fetch(body) => {
+            let (response, files) =
+                handlers::fetch::handle(broker, body, version, &client_id, context).await;
+            return Reply::Send(Box::new(ResponseKind::Fetch(response)), files);
+        }
         RequestKind::ListOffsets(body) => ResponseKind::ListOffsets(
             handlers::list_offsets::handle(broker, body, version, context).await,
         ),
@@ -232,7 +243,7 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
         // api_versions table and this match.
         _ => return Reply::Close(format!("no handler for {api_key:?}")),
     };
-    Reply::Send(Box::new(response))
+    Reply::send(response)
 }
 
 /// The answer to `request` failing with `code` in every place its API
@@ -726,8 +737,15 @@ mod tests {
                         .unwrap_or_else(|| panic!("no error answer for {:?}", range.api_key));
                     // A throttle time is set only where the version has one.
                     crate::server::quotas::raise_throttle_time(&mut response, version, 1234);
-                    crate::server::codec::encode_response(range.api_key, version, 1, &response)
-                        .unwrap_or_else(|e| panic!("{:?} v{version}: {e}", range.api_key));
+                    let files = Default::default();
+                    crate::server::codec::encode_response(
+                        range.api_key,
+                        version,
+                        1,
+                        &response,
+                        &files,
+                    )
+                    .unwrap_or_else(|e| panic!("{:?} v{version}: {e}", range.api_key));
                     assert_eq!(
                         crate::server::journal::error_code(&response),
                         6,

@@ -22,3 +22,4 @@ pub mod memory_pool;
 pub mod quotas;
 pub mod sasl;
 pub mod scheduled;
+pub mod socket_writer;

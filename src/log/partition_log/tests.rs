@@ -1404,3 +1404,92 @@ fn a_log_truncated_fully_starts_empty_at_the_new_offset() {
         (Offset(50), Offset(50))
     );
 }
+
+/// What a read must answer, worked out from every batch of the log: whole
+/// batches from the one holding `offset`, the first always, then as many
+/// as fit in `max_bytes`, none at or past `max_offset`.
+fn expected_read(
+    all: &[(Offset, Offset, usize)],
+    offset: i64,
+    max_bytes: usize,
+    max_offset: i64,
+) -> Vec<Offset> {
+    let mut taken = Vec::new();
+    let mut bytes = 0;
+    for &(base, _, size) in all.iter().filter(|(_, last, _)| last.0 >= offset) {
+        if base.0 >= max_offset || (!taken.is_empty() && bytes + size > max_bytes) {
+            break;
+        }
+        bytes += size;
+        taken.push(base);
+    }
+    taken
+}
+
+#[test]
+fn reads_far_from_the_end_of_a_long_segment_end_where_whole_reads_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        index_interval_bytes: 300,
+        ..LogConfig::default()
+    };
+    let mut log = PartitionLog::open(dir.path(), config.clone(), true).unwrap();
+    // 400 batches of 1 to 7 records: far more than the recent headers
+    // a segment keeps, of uneven sizes.
+    let mut all = Vec::new();
+    for i in 0..400 {
+        let info = append(&mut log, 1 + i % 7);
+        let size = sample_batch(1 + i % 7).len();
+        all.push((info.base_offset, info.last_offset, size));
+    }
+    let end = log.log_end_offset().0;
+    let check = |log: &PartitionLog| {
+        let mut answered_in_memory = 0;
+        for offset in (0..end).step_by(37) {
+            for max_bytes in [1, 500, 3_000, 40_000] {
+                for max_offset in [offset + 1, offset + 20, end - 100, end] {
+                    if max_offset <= offset {
+                        continue;
+                    }
+                    let bytes = log
+                        .read(Offset(offset), max_bytes, Offset(max_offset))
+                        .unwrap();
+                    let read: Vec<Offset> = Batches::new(&bytes)
+                        .map(|batch| batch.unwrap().1.base_offset())
+                        .collect();
+                    let expected = expected_read(&all, offset, max_bytes, max_offset);
+                    assert_eq!(
+                        read, expected,
+                        "offset {offset}, max_bytes {max_bytes}, max_offset {max_offset}"
+                    );
+                    let records = log
+                        .read_records(Offset(offset), max_bytes, Offset(max_offset))
+                        .unwrap();
+                    let wanted = (Offset(offset), max_bytes, Offset(max_offset));
+                    if let Some(in_memory) =
+                        log.read_records_in_memory(wanted.0, wanted.1, wanted.2)
+                    {
+                        let read = in_memory.map(|r| r.read().unwrap()).unwrap_or_default();
+                        assert_eq!(read, bytes, "in memory: {wanted:?}");
+                        answered_in_memory += 1;
+                    }
+                    if let (Some(records), Some(&(_, last, _))) = (
+                        records,
+                        expected.last().and_then(|b| all.iter().find(|e| e.0 == *b)),
+                    ) {
+                        assert!(records.next_offset() > last);
+                    }
+                }
+            }
+        }
+        // Reads near the end of the log need no I/O.
+        assert!(answered_in_memory > 0);
+    };
+    check(&log);
+    log.checkpoint().unwrap();
+    drop(log);
+    // Reopened, the segment knows only the headers after its last index
+    // entry.
+    let log = PartitionLog::open(dir.path(), config, true).unwrap();
+    check(&log);
+}

@@ -40,9 +40,10 @@ use crate::error::KafkaError;
 use crate::log::txn_index::AbortedTxn;
 use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::metadata::MetadataImage;
-use crate::partition::{Isolation, Partition};
+use crate::partition::{FetchedRecords, Isolation, Partition};
 use crate::quota::replication::{is_throttled, ReplicationQuota, Side};
 use crate::server::context::RequestContext;
+use crate::server::encoded::{self, FileRecordSets};
 use crate::server::fetch_session::INVALID_SESSION_ID;
 use crate::types::{Offset, TopicPartition};
 
@@ -55,7 +56,7 @@ pub async fn handle(
     version: i16,
     client_id: &str,
     context: &RequestContext,
-) -> FetchResponse {
+) -> (FetchResponse, FileRecordSets) {
     let max_wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + max_wait;
     let mut max_bytes = request.max_bytes.clamp(0, broker.config().fetch_max_bytes) as usize;
@@ -103,9 +104,10 @@ pub async fn handle(
     let session = match session {
         Ok(session) => session,
         Err(error) => {
-            return FetchResponse::default()
+            let response = FetchResponse::default()
                 .with_error_code(error.code())
-                .with_session_id(INVALID_SESSION_ID)
+                .with_session_id(INVALID_SESSION_ID);
+            return (response, FileRecordSets::default());
         }
     };
     if let Some(topics) = session.topics() {
@@ -155,7 +157,7 @@ pub async fn handle(
                 }
             }
         }
-        let mut response = respond(broker, topics);
+        let mut response = respond(topics);
         let now = std::time::Instant::now();
         let (session_id, error) = sessions.finish(&session, &mut response.responses, now);
         response = response
@@ -176,6 +178,9 @@ pub async fn handle(
         record_follower_progress(broker, &wanted, replica);
     }
     let throttle = replica.and_then(|replica| LeaderThrottle::of(broker, replica));
+    // Record sets go from the page cache to the socket on plain TCP; TLS
+    // must encrypt them in memory anyway.
+    let zero_copy = context.listener.tls.is_none() && encoded::zero_copy_available();
 
     loop {
         // Register for wake-ups before reading, so data appended between the
@@ -188,20 +193,15 @@ pub async fn handle(
         for waiter in &mut waiters {
             waiter.as_mut().enable();
         }
-        let read = read_all(&wanted, max_bytes, isolation, throttle.as_ref()).await;
-        let (topics, total_bytes, any_error, metered) = read;
+        let read = read_all(&wanted, max_bytes, isolation, zero_copy, throttle.as_ref()).await;
         let now = Instant::now();
-        if total_bytes >= min_bytes || any_error || now >= deadline || waiters.is_empty() {
-            broker.leader_throttle().record(metered);
-            return respond(broker, topics);
+        if read.bytes >= min_bytes || read.any_error || now >= deadline || waiters.is_empty() {
+            return read.answered(broker, respond);
         }
         tokio::select! {
             _ = tokio::time::timeout(deadline - now, select_all(waiters)) => {}
             // Answer with what there is rather than hold up shutdown.
-            _ = broker.shutting_down() => {
-                broker.leader_throttle().record(metered);
-                return respond(broker, topics);
-            }
+            _ = broker.shutting_down() => return read.answered(broker, respond),
         }
     }
 }
@@ -276,17 +276,7 @@ async fn diverging(partition: &Arc<Partition>, fetch: &Fetch) -> Option<(i32, Of
 }
 
 /// The response, counting the bytes it serves per topic.
-fn respond(broker: &Broker, topics: Vec<FetchableTopicResponse>) -> FetchResponse {
-    for topic in &topics {
-        let bytes: usize = topic
-            .partitions
-            .iter()
-            .filter_map(|p| p.records.as_ref().map(Bytes::len))
-            .sum();
-        if bytes > 0 {
-            broker.metrics().bytes_fetched(topic.topic.as_str(), bytes);
-        }
-    }
+fn respond(topics: Vec<FetchableTopicResponse>) -> FetchResponse {
     FetchResponse::default().with_responses(topics)
 }
 
@@ -364,14 +354,17 @@ impl<'a> LeaderThrottle<'a> {
 }
 
 /// Reads every wanted partition within the response budget `max_bytes`;
-/// answers also the bytes read for throttled replicas.
+/// with `zero_copy`, large record sets stay in their files.
 async fn read_all(
     wanted: &Wanted,
     max_bytes: usize,
     isolation: Isolation,
+    zero_copy: bool,
     throttle: Option<&LeaderThrottle<'_>>,
-) -> (Vec<FetchableTopicResponse>, usize, bool, usize) {
+) -> ReadAll {
     let mut metered = 0;
+    let mut files = FileRecordSets::default();
+    let mut served = Vec::new();
     let read_committed = isolation == Isolation::ReadCommitted;
     let mut topics: Vec<FetchableTopicResponse> = Vec::new();
     let mut budget = ResponseBudget::new(max_bytes);
@@ -424,17 +417,21 @@ async fn read_all(
                         push_partition(&mut topics, topic_partition, data);
                         continue;
                     }
-                    let read = partition.read(Offset(fetch.fetch_offset), limit, isolation);
+                    let read =
+                        partition.read(Offset(fetch.fetch_offset), limit, isolation, zero_copy);
                     match read.await {
                         Ok(mut fetched) => {
                             if !budget.take(fetched.records.len(), limit) {
                                 // Its first batch alone is over the limit, and
                                 // only the first partition with data may do that.
-                                fetched.records = Vec::new();
+                                fetched.records = FetchedRecords::default();
                                 fetched.aborted.clear();
                             }
                             if throttled.is_some() {
                                 metered += fetched.records.len();
+                            }
+                            if !fetched.records.is_empty() {
+                                served.push((Arc::clone(partition), fetched.records.len()));
                             }
                             let aborted = read_committed
                                 .then(|| fetched.aborted.iter().map(aborted_transaction).collect());
@@ -443,7 +440,14 @@ async fn read_all(
                                 .with_last_stable_offset(fetched.last_stable_offset.value())
                                 .with_log_start_offset(fetched.log_start_offset.value())
                                 .with_aborted_transactions(aborted)
-                                .with_records(Some(Bytes::from(fetched.records)));
+                                .with_records(Some(match fetched.records {
+                                    FetchedRecords::Memory(bytes) => bytes,
+                                    // Past the stand-ins' range (far beyond
+                                    // any response's size): none this time.
+                                    FetchedRecords::File(records) => {
+                                        files.stand_in(records).unwrap_or_default()
+                                    }
+                                }));
                         }
                         Err(error) => {
                             any_error = true;
@@ -455,7 +459,43 @@ async fn read_all(
         }
         push_partition(&mut topics, topic_partition, data);
     }
-    (topics, budget.used, any_error, metered)
+    ReadAll {
+        topics,
+        bytes: budget.used,
+        any_error,
+        metered,
+        files,
+        served,
+    }
+}
+
+/// One pass of reads over the wanted partitions.
+struct ReadAll {
+    topics: Vec<FetchableTopicResponse>,
+    bytes: usize,
+    any_error: bool,
+    /// Bytes read for throttled replicas.
+    metered: usize,
+    /// The record sets left in their files.
+    files: FileRecordSets,
+    /// Record bytes read from each partition.
+    served: Vec<(Arc<Partition>, usize)>,
+}
+
+impl ReadAll {
+    /// This pass's reads are the answer: counted, and `respond` makes it
+    /// of the topics.
+    fn answered(
+        self,
+        broker: &Broker,
+        respond: impl FnOnce(&Broker, Vec<FetchableTopicResponse>) -> FetchResponse,
+    ) -> (FetchResponse, FileRecordSets) {
+        broker.leader_throttle().record(self.metered);
+        for (partition, bytes) in &self.served {
+            partition.count_bytes_out(*bytes);
+        }
+        (respond(broker, self.topics), self.files)
+    }
 }
 
 /// Adds a partition's answer under its topic (wanted partitions come

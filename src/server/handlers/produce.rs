@@ -23,7 +23,7 @@ use crate::error::KafkaError;
 use crate::log::partition_log::AppendOrigin;
 use crate::log::validator::RecordError;
 use crate::metadata::acls::{AclOperation, ResourceType};
-use crate::partition::ReplicationError;
+use crate::partition::{Partition, ReplicationError};
 use crate::records::batch::{Batch, Batches};
 use crate::server::context::RequestContext;
 use crate::server::dispatch::Reply;
@@ -136,7 +136,7 @@ pub fn appended(response: &ProduceResponse, topic: &str, topic_id: Uuid, partiti
 
 fn answer(acks: i16, response: ProduceResponse) -> Reply {
     if acks != 0 {
-        return Reply::Send(Box::new(ResponseKind::Produce(response)));
+        return Reply::send(ResponseKind::Produce(response));
     }
     let failed = response.responses.iter().find_map(|topic| {
         topic
@@ -267,13 +267,7 @@ async fn append_one(
         true => TxnProtocol::V2,
         false => TxnProtocol::Classic,
     };
-    let verified = verify_transaction(
-        broker,
-        transactional_id,
-        &topic_partition,
-        &records,
-        protocol,
-    );
+    let verified = verify_transaction(broker, transactional_id, &partition, &records, protocol);
     if let Err(error) = verified.await {
         return failed(
             error,
@@ -286,9 +280,7 @@ async fn append_one(
         .await
     {
         Ok(info) => {
-            broker
-                .metrics()
-                .bytes_produced(&topic_partition.topic, size);
+            partition.count_bytes_in(size);
             if acks == -1 {
                 if let Err(error) = partition
                     .wait_for_replication(info.last_offset, timeout)
@@ -332,20 +324,25 @@ fn record_error(error: &RecordError) -> BatchIndexAndErrorMessage {
 /// A transactional batch is accepted only into a partition its producer
 /// added to its open transaction (KIP-890's verification: a late or stray
 /// write must not open a transaction nobody will end); from v12
-/// (transactions V2) the write itself adds the partition.
+/// (transactions V2) the write itself adds the partition. A transaction
+/// that has already written here needs no asking, as in Kafka.
 async fn verify_transaction(
     broker: &Arc<Broker>,
     transactional_id: Option<&str>,
-    topic_partition: &TopicPartition,
+    partition: &Partition,
     records: &bytes::Bytes,
     protocol: TxnProtocol,
 ) -> Result<(), ResponseError> {
     let Ok(batch) = Batch::parse(records) else {
         return Ok(()); // the log rejects it with the precise error
     };
-    if !batch.is_transactional() || batch.is_control() {
+    if !batch.is_transactional()
+        || batch.is_control()
+        || partition.has_ongoing_transaction(batch.producer_id(), batch.producer_epoch())
+    {
         return Ok(());
     }
+    let topic_partition = partition.topic_partition();
     broker
         .txn()
         .verify(
