@@ -225,9 +225,9 @@ bench() {
         "${client[@]}" "${@:2}" --messages "$BENCH_WARMUP" --skip-latency \
             --topic-prefix gregor-bench-warmup >/dev/null
     fi
-    echo "== [$1] ${client[*]} ${*:2}" >&2
+    echo "== [$1] ${client[*]} --machine $TMP ${*:2}" >&2
     local status=0
-    "${client[@]}" "${@:2}" | sed "s/^/[$1] /" || status=$?
+    "${client[@]}" --machine "$TMP" "${@:2}" | sed "s/^/[$1] /" || status=$?
     if ! kill -0 "$BROKER_PID" 2>/dev/null; then
         echo "== $1 died during the benchmark" >&2
         exit 1

@@ -13,9 +13,16 @@
 //!    transactions of `--txn-messages` messages each (begin, send, commit);
 //!    throughput and p50/p99/max of commit_transaction.
 //!
+//! With `--machine DIR`, the machine's own limits (memcpy, page-cache
+//! writes in DIR, loopback TCP, sendfile to loopback; see `machine.rs`) are
+//! measured first, and the consume phase is also given as a share of
+//! loopback TCP.
+//!
 //! With `--broker-pid`, the broker's CPU time (utime+stime from
 //! /proc/<pid>/stat, in clock ticks / sysconf(_SC_CLK_TCK)) is reported for
 //! each phase, also per million messages.
+
+mod machine;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -50,6 +57,8 @@ USAGE: gregor-bench [OPTIONS]
   --replication-factor N    replicas of the topics created [1]
   --skip-consume            no consume phase
   --skip-latency            no latency phase
+  --machine DIR             first measure the machine's limits (memcpy, page-cache
+                            writes in DIR, loopback TCP, sendfile to loopback)
   --transactions N          transactions in the transactions phase [0: none]
   --txn-messages N          messages per transaction     [100]
   -X KEY=VALUE              a librdkafka setting for every client (repeatable),
@@ -73,6 +82,8 @@ struct Args {
     replication_factor: i32,
     skip_consume: bool,
     skip_latency: bool,
+    /// `--machine DIR`: measure the machine's limits first, writing in DIR.
+    machine: Option<std::path::PathBuf>,
     transactions: usize,
     txn_messages: usize,
     /// `-X key=value`: set on every client (security, for instance).
@@ -105,6 +116,7 @@ fn parse_args() -> Args {
         replication_factor: 1,
         skip_consume: false,
         skip_latency: false,
+        machine: None,
         transactions: 0,
         txn_messages: 100,
         client_config: Vec::new(),
@@ -140,6 +152,7 @@ fn parse_args() -> Args {
             "--replication-factor" => a.replication_factor = num(value(), &flag),
             "--skip-consume" => a.skip_consume = true,
             "--skip-latency" => a.skip_latency = true,
+            "--machine" => a.machine = Some(value().into()),
             "--transactions" => a.transactions = num(value(), &flag),
             "--txn-messages" => a.txn_messages = num(value(), &flag),
             "-X" | "--client-config" => {
@@ -639,6 +652,20 @@ fn main() {
             .unwrap_or_default()
     );
 
+    let limits = a
+        .machine
+        .as_ref()
+        .map(|dir| match machine::measure(dir, 1 << 30) {
+            Ok(limits) => limits,
+            Err(error) => die(&format!(
+                "measuring the machine in {}: {error}",
+                dir.display()
+            )),
+        });
+    if let Some(limits) = &limits {
+        println!("machine         : {limits}");
+    }
+
     let mut topics = Vec::new();
     for acks in &a.acks {
         let topic = format!("{}-{}-acks{}", a.topic_prefix, run, acks.replace('-', "m"));
@@ -665,12 +692,22 @@ fn main() {
 
     if !a.skip_consume {
         let r = consume_phase(&a, &topics[0], cpu);
+        let of_loopback = limits
+            .as_ref()
+            .map(|l| {
+                format!(
+                    " ({:.2} of loopback TCP)",
+                    r.bytes as f64 / 1e6 / r.secs / l.loopback_mb_s
+                )
+            })
+            .unwrap_or_default();
         println!(
-            "consume         : {} msgs x {} B in {:>7.3} s = {} | client CPU {:.2} s{}",
+            "consume         : {} msgs x {} B in {:>7.3} s = {}{} | client CPU {:.2} s{}",
             r.n,
             a.size,
             r.secs,
             rate(r.n, r.bytes, r.secs),
+            of_loopback,
             r.client_cpu,
             cpu_text(r.broker_cpu, r.n),
         );

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import struct
+import threading
+import time
 import urllib.request
 
 import pytest
@@ -176,14 +178,36 @@ def records_for(topic: str, partitions: int, per_partition: int) -> list[tuple[i
     return [(p, f"{topic}-{p}-{i}") for p in range(partitions) for i in range(per_partition)]
 
 
+def read_in_two_waves(broker, topic: str, records: list[tuple[int, str]], consume) -> list:
+    """Runs `consume` (which reads every record and returns its output)
+    with half the records produced before it starts and half once it has
+    fetched in a session: it must fetch again, incrementally, to read them
+    all (a consumer given everything by its first fetch would need no
+    second)."""
+    half = len(records) // 2
+    produce(broker, topic, records[:half])
+    sessions_before = metric("gregor_fetch_sessions_created_total")
+    outcome = {}
+    reader = threading.Thread(target=lambda: outcome.setdefault("read", consume()))
+    reader.start()
+    deadline = time.monotonic() + 30
+    while metric("gregor_fetch_sessions_created_total") == sessions_before:
+        assert time.monotonic() < deadline, "the consumer opened no fetch session"
+        time.sleep(0.05)
+    produce(broker, topic, records[half:])
+    reader.join(90)
+    assert "read" in outcome, "the consumer did not finish"
+    return outcome["read"]
+
+
 def test_the_java_client_reads_through_incremental_sessions(sessions_broker):
     topic = unique_topic("sessions-java")
     create_topic(sessions_broker, topic, 6)
     records = records_for(topic, 6, 10)
-    produce(sessions_broker, topic, records)
     before = metric("gregor_incremental_fetches_total")
-    lines = java_client.run({"bootstrap.servers": sessions_broker.bootstrap},
-                            "consume", topic, unique_topic("sessions-java-g"), str(len(records)))
+    lines = read_in_two_waves(sessions_broker, topic, records, lambda: java_client.run(
+        {"bootstrap.servers": sessions_broker.bootstrap},
+        "consume", topic, unique_topic("sessions-java-g"), str(len(records))))
     read = sorted(line.split(" ", 2)[2] for line in lines if line.startswith("record "))
     assert read == sorted(value for _, value in records)
     assert metric("gregor_incremental_fetches_total") > before
@@ -193,10 +217,10 @@ def test_franz_go_reads_through_incremental_sessions(sessions_broker):
     topic = unique_topic("sessions-franz")
     create_topic(sessions_broker, topic, 6)
     records = records_for(topic, 6, 10)
-    produce(sessions_broker, topic, records)
     before = metric("gregor_incremental_fetches_total")
-    outcome = go_client.call(go_client.FRANZ, sessions_broker.bootstrap, "consume", topic,
-                             unique_topic("sessions-franz-g"), str(len(records)))
+    outcome = read_in_two_waves(sessions_broker, topic, records, lambda: go_client.call(
+        go_client.FRANZ, sessions_broker.bootstrap, "consume", topic,
+        unique_topic("sessions-franz-g"), str(len(records))))
     assert outcome.code == 0, outcome.stderr
     # "record <partition> <offset> <value>" lines.
     read = sorted((int(p), v) for _, p, _, v in
