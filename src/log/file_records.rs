@@ -78,6 +78,37 @@ impl FileRecords {
         Ok(buffer)
     }
 
+    /// Reads up to `max` bytes of the slice, from its `from`th, into
+    /// `buffer` (cleared first, not zero-filled: a buffer reused for a
+    /// response's pieces is only ever written by the read). `Ok(0)` with
+    /// bytes left means the file ends before the slice does.
+    pub fn read_into(&self, from: usize, max: usize, buffer: &mut Vec<u8>) -> io::Result<usize> {
+        let wanted = self.len.saturating_sub(from).min(max);
+        buffer.clear();
+        buffer.reserve(wanted);
+        let position = self.position + from as u64;
+        let read = loop {
+            // SAFETY: the spare capacity holds at least `wanted` bytes, and
+            // `pread` writes at most that many into it.
+            let read = unsafe {
+                libc::pread(
+                    self.file.as_raw_fd(),
+                    buffer.spare_capacity_mut().as_mut_ptr().cast(),
+                    wanted,
+                    position as libc::off_t,
+                )
+            };
+            match read {
+                -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => continue,
+                -1 => return Err(io::Error::last_os_error()),
+                read => break read as usize,
+            }
+        };
+        // SAFETY: `pread` initialised the first `read` bytes.
+        unsafe { buffer.set_len(read) };
+        Ok(read)
+    }
+
     /// Sends what follows the slice's first `from` bytes to `socket` (a
     /// non-blocking TCP socket): how many bytes went, as `sendfile(2)`
     /// says. `Ok(0)` with bytes left means the file ends before the slice
@@ -132,6 +163,21 @@ mod tests {
     }
 
     #[test]
+    fn a_slice_is_read_piece_by_piece_into_a_reused_buffer() {
+        let (_dir, records) = records(b"0123456789");
+        let mut buffer = vec![b'x'; 100];
+        let mut read = Vec::new();
+        while read.len() < records.len() {
+            let n = records.read_into(read.len(), 3, &mut buffer).unwrap();
+            assert!(n > 0 && n <= 3);
+            assert_eq!(buffer.len(), n);
+            read.extend_from_slice(&buffer);
+        }
+        assert_eq!(read, b"2345678");
+        assert_eq!(records.read_into(7, 3, &mut buffer).unwrap(), 0);
+    }
+
+    #[test]
     fn a_file_cut_under_a_slice_sends_short() {
         let (dir, records) = records(b"0123456789");
         let path = dir.path().join("00000000000000000000.log");
@@ -145,5 +191,6 @@ mod tests {
         assert_eq!(records.send(0, ours.as_raw_fd()).unwrap(), 2);
         assert_eq!(records.send(2, ours.as_raw_fd()).unwrap(), 0);
         assert!(records.read().is_err());
+        assert_eq!(records.read_into(2, 10, &mut Vec::new()).unwrap(), 0);
     }
 }

@@ -1,19 +1,25 @@
 //! The storage shared by the offset and time indexes: a file of fixed-size,
 //! big-endian entries, sorted by key.
 //!
-//! The active segment's index is appended with plain writes and mirrored in
-//! memory; once a segment is sealed its index is memory-mapped read-only, so
-//! thousands of idle segments cost page cache, not heap.
+//! The active segment's index lives in memory and reaches its file only
+//! when the segment is flushed or sealed: its file is not held open (one
+//! descriptor per segment, the log's, as Kafka keeps), and appends cost no
+//! system call. A crash loses the entries not yet written, which recovery
+//! rebuilds from the log, as it does for every unflushed segment. Once a
+//! segment is sealed its index is memory-mapped read-only, so thousands of
+//! idle segments cost page cache, not heap.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
 enum Entries {
-    /// Appendable: the file's bytes mirrored in memory.
-    Active { file: File, bytes: Vec<u8> },
+    /// Appendable: the entries in memory, the first `written` bytes of
+    /// them also in the file (which holds nothing else).
+    Active { bytes: Vec<u8>, written: usize },
     /// Read-only: the file mapped into memory.
     Sealed(Option<Mmap>),
 }
@@ -36,17 +42,15 @@ impl IndexFile {
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
-            .read(true)
             .write(true)
             .open(path)?;
         file.set_len(bytes.len() as u64)?;
-        let mut index = IndexFile {
+        let written = bytes.len();
+        Ok(IndexFile {
             path: path.to_path_buf(),
             entry_size,
-            entries: Entries::Active { file, bytes },
-        };
-        index.seek_to_end()?;
-        Ok(index)
+            entries: Entries::Active { bytes, written },
+        })
     }
 
     /// Maps an existing index read-only.
@@ -67,14 +71,6 @@ impl IndexFile {
             entry_size,
             entries: Entries::Sealed(map),
         })
-    }
-
-    fn seek_to_end(&mut self) -> io::Result<()> {
-        if let Entries::Active { file, .. } = &mut self.entries {
-            use std::io::Seek;
-            file.seek(io::SeekFrom::End(0))?;
-        }
-        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -105,8 +101,7 @@ impl IndexFile {
     pub fn append(&mut self, entry: &[u8]) -> io::Result<()> {
         debug_assert_eq!(entry.len(), self.entry_size);
         match &mut self.entries {
-            Entries::Active { file, bytes } => {
-                file.write_all(entry)?;
+            Entries::Active { bytes, .. } => {
                 bytes.extend_from_slice(entry);
                 Ok(())
             }
@@ -117,10 +112,14 @@ impl IndexFile {
     /// Drops entries from `count` on (log truncation).
     pub fn truncate_entries(&mut self, count: usize) -> io::Result<()> {
         match &mut self.entries {
-            Entries::Active { file, bytes } => {
+            Entries::Active { bytes, written } => {
                 bytes.truncate(count * self.entry_size);
-                file.set_len(bytes.len() as u64)?;
-                self.seek_to_end()
+                if *written > bytes.len() {
+                    let file = OpenOptions::new().write(true).open(&self.path)?;
+                    file.set_len(bytes.len() as u64)?;
+                    *written = bytes.len();
+                }
+                Ok(())
             }
             Entries::Sealed(_) => Err(io::Error::other("truncate of a sealed index")),
         }
@@ -144,18 +143,23 @@ impl IndexFile {
 
     /// Flushes and turns the index read-only and memory-mapped.
     pub fn seal(&mut self) -> io::Result<()> {
-        if let Entries::Active { file, .. } = &self.entries {
-            file.sync_all()?;
+        if let Entries::Active { .. } = self.entries {
+            self.flush()?;
             *self = IndexFile::open_sealed(&self.path, self.entry_size)?;
         }
         Ok(())
     }
 
-    pub fn flush(&self) -> io::Result<()> {
-        match &self.entries {
-            Entries::Active { file, .. } => file.sync_data(),
-            Entries::Sealed(_) => Ok(()),
-        }
+    /// Writes the entries not yet in the file and forces them to disk.
+    pub fn flush(&mut self) -> io::Result<()> {
+        let Entries::Active { bytes, written } = &mut self.entries else {
+            return Ok(());
+        };
+        let file = OpenOptions::new().write(true).open(&self.path)?;
+        file.write_all_at(&bytes[*written..], *written as u64)?;
+        file.sync_data()?;
+        *written = bytes.len();
+        Ok(())
     }
 }
 

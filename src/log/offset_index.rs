@@ -104,7 +104,7 @@ impl OffsetIndex {
         self.file.seal()
     }
 
-    pub fn flush(&self) -> io::Result<()> {
+    pub fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
     }
 
@@ -186,6 +186,32 @@ mod tests {
         assert!(index.append(Offset(99), 10).is_err());
         assert!(index.append(Offset(100 + (1 << 32)), 10).is_err());
         assert_eq!(index.len(), 1, "nothing refused was written");
+    }
+
+    #[test]
+    fn an_active_index_reaches_its_file_when_flushed_and_holds_no_descriptor() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("00000000000000000000.index");
+        let on_disk = || std::fs::metadata(&path).unwrap().len();
+        let mut index = OffsetIndex::open_active(&path, Offset(0)).unwrap();
+        index.append(Offset(5), 100).unwrap();
+        index.append(Offset(9), 4200).unwrap();
+        assert_eq!(on_disk(), 0, "appends stay in memory");
+        index.flush().unwrap();
+        assert_eq!(on_disk(), 16);
+        index.append(Offset(14), 8300).unwrap();
+        index.flush().unwrap();
+        assert_eq!(on_disk(), 24);
+        // A truncation below what was written cuts the file too.
+        index.truncate_to_position(4200).unwrap();
+        assert_eq!((index.len(), on_disk()), (1, 8));
+        index.append(Offset(11), 4300).unwrap();
+        // A crash before the next flush: the file has a prefix of the
+        // entries, which recovery scans on from.
+        drop(index);
+        let reopened = OffsetIndex::open_active(&path, Offset(0)).unwrap();
+        assert_eq!(reopened.len(), 1);
+        assert_eq!(reopened.lookup(Offset(20)).position, 100);
     }
 
     #[test]

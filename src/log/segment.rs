@@ -62,6 +62,7 @@ pub struct Segment {
     created: Instant,
     /// Headers of the last appended batches: consumers that keep up read
     /// from here without scanning the log from the last index entry.
+    /// Grown as batches come (an idle partition's segment holds none).
     recent: VecDeque<BatchHeader>,
 }
 
@@ -296,7 +297,7 @@ impl Segment {
             bytes_since_last_index_entry: 0,
             max_timestamp: None,
             created: Instant::now(),
-            recent: VecDeque::with_capacity(RECENT_BATCHES),
+            recent: VecDeque::new(),
         })
     }
 
@@ -319,7 +320,7 @@ impl Segment {
             bytes_since_last_index_entry: 0,
             max_timestamp: None,
             created: Instant::now(),
-            recent: VecDeque::with_capacity(RECENT_BATCHES),
+            recent: VecDeque::new(),
         })
     }
 

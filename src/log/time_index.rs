@@ -101,7 +101,7 @@ impl TimeIndex {
         self.file.seal()
     }
 
-    pub fn flush(&self) -> io::Result<()> {
+    pub fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
     }
 

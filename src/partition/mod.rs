@@ -113,7 +113,7 @@ impl Isolation {
 }
 
 /// The records a fetch read: in memory, or left in their segment file for
-/// the connection to send from the page cache.
+/// the connection to write.
 #[derive(Debug)]
 pub enum FetchedRecords {
     Memory(bytes::Bytes),
@@ -756,14 +756,14 @@ impl Partition {
 
     /// Reads for a consumer: never past the high watermark, or for
     /// read_committed the last stable offset, listing the aborted
-    /// transactions in what it returns. With `zero_copy` (a plain TCP
-    /// connection), large record sets stay in their segment file.
+    /// transactions in what it returns. With `in_files`, the records stay
+    /// in their segment file for the connection to write.
     pub async fn read(
         self: &Arc<Self>,
         offset: Offset,
         max_bytes: usize,
         isolation: Isolation,
-        zero_copy: bool,
+        in_files: bool,
     ) -> Result<FetchedData, LogError> {
         let high_watermark = self.high_watermark();
         let last_stable_offset = self.last_stable_offset();
@@ -779,19 +779,19 @@ impl Partition {
                 ..FetchedData::default()
             });
         }
-        let in_memory = match zero_copy {
-            true => self.read_in_memory(offset, max_bytes, end, isolation),
+        let here = match in_files {
+            true => self.read_here(offset, max_bytes, end, isolation),
             false => None,
         };
-        let (records, aborted) = match in_memory {
-            Some(read) => read,
+        let (records, aborted) = match here {
+            Some(read) => self.checked(read)?,
             None => {
                 self.with_log(move |log| {
                     let Some(records) = log.read_records(offset, max_bytes, end)? else {
                         return Ok((FetchedRecords::default(), Vec::new()));
                     };
                     let aborted = aborted_within(log, isolation, offset, &records);
-                    let records = match zero_copy {
+                    let records = match in_files {
                         true => FetchedRecords::File(records),
                         false => FetchedRecords::Memory(records.read()?.into()),
                     };
@@ -809,28 +809,32 @@ impl Partition {
         })
     }
 
-    /// A read answered on the calling thread, without a blocking hop or
-    /// I/O: when no writer holds the log and the recent batches' headers
-    /// say where the read ends (readers that keep up). `None`: read on a
-    /// blocking thread.
-    fn read_in_memory(
+    /// A read answered on the calling thread when no writer holds the log,
+    /// without a blocking-pool hop: it reads no records (they stay in their
+    /// file, for the connection to write), only where they start and end,
+    /// from the recent batch headers (readers that keep up: no I/O at all)
+    /// or from the offset index and a few batch headers in the page cache.
+    /// `None`: the log is busy, read on a blocking thread.
+    fn read_here(
         &self,
         offset: Offset,
         max_bytes: usize,
         end: Offset,
         isolation: Isolation,
-    ) -> Option<(FetchedRecords, Vec<AbortedTxn>)> {
+    ) -> Option<Result<(FetchedRecords, Vec<AbortedTxn>), LogError>> {
         if self.is_offline() {
             return None;
         }
         let log = self.log.try_lock().ok()?;
-        let read = match log.read_records_in_memory(offset, max_bytes, end)? {
-            None => (FetchedRecords::default(), Vec::new()),
-            Some(records) => {
-                let aborted = aborted_within(&log, isolation, offset, &records);
-                (FetchedRecords::File(records), aborted)
-            }
-        };
+        let read = log
+            .read_records(offset, max_bytes, end)
+            .map(|records| match records {
+                None => (FetchedRecords::default(), Vec::new()),
+                Some(records) => {
+                    let aborted = aborted_within(&log, isolation, offset, &records);
+                    (FetchedRecords::File(records), aborted)
+                }
+            });
         Some(read)
     }
 

@@ -1,10 +1,10 @@
 //! An encoded response as the pieces the socket is given: a Fetch answer's
 //! record sets are not copied into one frame buffer (that copy, and the
 //! buffer's doublings up to a response's size, were the largest cost of
-//! serving consumers). Record sets read into memory stay the very `Bytes`
-//! read; large ones on a plain TCP connection stay in their segment files
-//! ([`FileRecords`]) and go from the page cache to the socket with
-//! `sendfile(2)`, as Kafka's `FileRecords.writeTo` sends them.
+//! serving consumers). Record sets stay in their segment files
+//! ([`FileRecords`]) until the connection writes them (see
+//! [`socket_writer`](super::socket_writer)); record sets already in memory
+//! stay the very `Bytes` they are.
 //!
 //! kafka-protocol encodes a record set from the `Bytes` in the response.
 //! A set left in its file is represented there by a stand-in: a slice of
@@ -169,9 +169,9 @@ impl FileRecordSets {
     }
 }
 
-/// Whether record sets can be left in their files (the stand-ins' range
-/// could be reserved).
-pub fn zero_copy_available() -> bool {
+/// Whether record sets can be left in their files: the stand-ins' range
+/// could be reserved.
+pub fn stand_ins_available() -> bool {
     stand_in_range().is_some()
 }
 

@@ -178,9 +178,9 @@ pub async fn handle(
         record_follower_progress(broker, &wanted, replica);
     }
     let throttle = replica.and_then(|replica| LeaderThrottle::of(broker, replica));
-    // Record sets go from the page cache to the socket on plain TCP; TLS
-    // must encrypt them in memory anyway.
-    let zero_copy = context.listener.tls.is_none() && encoded::zero_copy_available();
+    // Record sets stay in their files until the connection writes them
+    // (unless the stand-ins' address range could not be reserved).
+    let in_files = encoded::stand_ins_available();
 
     loop {
         // Register for wake-ups before reading, so data appended between the
@@ -193,7 +193,7 @@ pub async fn handle(
         for waiter in &mut waiters {
             waiter.as_mut().enable();
         }
-        let read = read_all(&wanted, max_bytes, isolation, zero_copy, throttle.as_ref()).await;
+        let read = read_all(&wanted, max_bytes, isolation, in_files, throttle.as_ref()).await;
         let now = Instant::now();
         if read.bytes >= min_bytes || read.any_error || now >= deadline || waiters.is_empty() {
             return read.answered(broker, respond);
@@ -354,12 +354,12 @@ impl<'a> LeaderThrottle<'a> {
 }
 
 /// Reads every wanted partition within the response budget `max_bytes`;
-/// with `zero_copy`, large record sets stay in their files.
+/// with `in_files`, record sets stay in their files.
 async fn read_all(
     wanted: &Wanted,
     max_bytes: usize,
     isolation: Isolation,
-    zero_copy: bool,
+    in_files: bool,
     throttle: Option<&LeaderThrottle<'_>>,
 ) -> ReadAll {
     let mut metered = 0;
@@ -418,7 +418,7 @@ async fn read_all(
                         continue;
                     }
                     let read =
-                        partition.read(Offset(fetch.fetch_offset), limit, isolation, zero_copy);
+                        partition.read(Offset(fetch.fetch_offset), limit, isolation, in_files);
                     match read.await {
                         Ok(mut fetched) => {
                             if !budget.take(fetched.records.len(), limit) {
