@@ -604,27 +604,6 @@ impl PartitionLog {
         Ok(None)
     }
 
-    /// What [`read_records`](Self::read_records) answers, when the recent
-    /// batches' headers tell it without I/O (readers that keep up with
-    /// the log); `None` when only `read_records` can say.
-    pub fn read_records_in_memory(
-        &self,
-        offset: Offset,
-        max_bytes: usize,
-        max_offset: Offset,
-    ) -> Option<Option<FileRecords>> {
-        if offset < self.log_start_offset || offset > self.log_end_offset() {
-            return None; // read_records words the error
-        }
-        if offset >= max_offset {
-            return Some(None);
-        }
-        let (_, segment) = self.segments.range(..=offset).next_back()?;
-        let first = segment.find_recent(offset).flatten()?;
-        let records = segment.records_in_memory(first, max_bytes, max_offset)?;
-        Some((!records.is_empty()).then_some(records))
-    }
-
     /// The first record with a timestamp `>= timestamp` (ListOffsets by time).
     pub fn offset_for_timestamp(
         &self,

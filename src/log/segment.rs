@@ -499,7 +499,7 @@ impl Segment {
 
     /// [`find_batch`](Self::find_batch) answered from the recent batches'
     /// headers, without I/O; `None` if `target` is older than they are.
-    pub fn find_recent(&self, target: Offset) -> Option<Option<BatchHeader>> {
+    fn find_recent(&self, target: Offset) -> Option<Option<BatchHeader>> {
         let oldest = self.recent.front()?;
         (oldest.base_offset <= target).then(|| {
             self.recent
@@ -583,7 +583,7 @@ impl Segment {
     /// [`records`](Self::records) answered from the recent batches'
     /// headers alone, without I/O; `None` if `first` is older than they
     /// are.
-    pub fn records_in_memory(
+    fn records_in_memory(
         &self,
         first: BatchHeader,
         max_bytes: usize,

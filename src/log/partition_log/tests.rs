@@ -1444,7 +1444,6 @@ fn reads_far_from_the_end_of_a_long_segment_end_where_whole_reads_would() {
     }
     let end = log.log_end_offset().0;
     let check = |log: &PartitionLog| {
-        let mut answered_in_memory = 0;
         for offset in (0..end).step_by(37) {
             for max_bytes in [1, 500, 3_000, 40_000] {
                 for max_offset in [offset + 1, offset + 20, end - 100, end] {
@@ -1465,14 +1464,6 @@ fn reads_far_from_the_end_of_a_long_segment_end_where_whole_reads_would() {
                     let records = log
                         .read_records(Offset(offset), max_bytes, Offset(max_offset))
                         .unwrap();
-                    let wanted = (Offset(offset), max_bytes, Offset(max_offset));
-                    if let Some(in_memory) =
-                        log.read_records_in_memory(wanted.0, wanted.1, wanted.2)
-                    {
-                        let read = in_memory.map(|r| r.read().unwrap()).unwrap_or_default();
-                        assert_eq!(read, bytes, "in memory: {wanted:?}");
-                        answered_in_memory += 1;
-                    }
                     if let (Some(records), Some(&(_, last, _))) = (
                         records,
                         expected.last().and_then(|b| all.iter().find(|e| e.0 == *b)),
@@ -1482,8 +1473,6 @@ fn reads_far_from_the_end_of_a_long_segment_end_where_whole_reads_would() {
                 }
             }
         }
-        // Reads near the end of the log need no I/O.
-        assert!(answered_in_memory > 0);
     };
     check(&log);
     log.checkpoint().unwrap();

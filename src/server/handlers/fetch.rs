@@ -275,7 +275,7 @@ async fn diverging(partition: &Arc<Partition>, fetch: &Fetch) -> Option<(i32, Of
     (epoch < fetch.last_fetched_epoch || end.value() < fetch.fetch_offset).then_some((epoch, end))
 }
 
-/// The response, counting the bytes it serves per topic.
+/// The response of `topics`.
 fn respond(topics: Vec<FetchableTopicResponse>) -> FetchResponse {
     FetchResponse::default().with_responses(topics)
 }
