@@ -1,19 +1,48 @@
 //! Files replaced whole, below every subsystem that keeps small state on
-//! disk (checkpoints, snapshots, indexes rewritten at once, the metadata).
+//! disk (checkpoints, snapshots, indexes rewritten at once, the metadata),
+//! and whether writes are forced to disk at all.
 
+use std::fs::File;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static FORCED: AtomicBool = AtomicBool::new(true);
+
+/// A `--dev` broker's data dir is thrown away when it stops: its writes
+/// need not reach the disk (a killed process loses nothing the page cache
+/// holds; only a machine crash would), and forcing them was most of a dev
+/// broker's start-up (18 `fsync`s before its first request).
+pub fn stop_forcing_writes() {
+    FORCED.store(false, Ordering::Relaxed);
+}
+
+/// `fsync`, unless writes are not forced.
+pub fn sync_all(file: &File) -> std::io::Result<()> {
+    match FORCED.load(Ordering::Relaxed) {
+        true => file.sync_all(),
+        false => Ok(()),
+    }
+}
+
+/// `fdatasync`, unless writes are not forced.
+pub fn sync_data(file: &File) -> std::io::Result<()> {
+    match FORCED.load(Ordering::Relaxed) {
+        true => file.sync_data(),
+        false => Ok(()),
+    }
+}
 
 /// Replaces `path` so that a crash leaves either the old or the new content:
 /// a synced temporary file renamed over it, then the folder synced.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let temporary = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&temporary)?;
+    let mut file = File::create(&temporary)?;
     file.write_all(bytes)?;
-    file.sync_all()?;
+    sync_all(&file)?;
     std::fs::rename(&temporary, path)?;
     if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
+        sync_all(&File::open(dir)?)?;
     }
     Ok(())
 }

@@ -873,6 +873,11 @@ fn broker_config(
     for name in unused {
         warn!(config = %name, "unknown or unsupported config ignored");
     }
+    if let Some(dir) = &dev_data {
+        if config.log_dirs.iter().all(|log_dir| log_dir == dir.path()) {
+            gregor::durable::stop_forcing_writes();
+        }
+    }
     Ok((config, dev_data))
 }
 

@@ -233,7 +233,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             appended.push(entry);
         }
         let file = &mut inner.file;
-        if let Err(error) = file.write_all(&bytes).and_then(|()| file.sync_data()) {
+        if let Err(error) = file
+            .write_all(&bytes)
+            .and_then(|()| crate::durable::sync_data(file))
+        {
             let copy = std::io::Error::new(error.kind(), error.to_string());
             callback.log_io_completed(Err(copy));
             return Err(storage_error(ErrorSubject::Logs, ErrorVerb::Write, error));
