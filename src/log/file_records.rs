@@ -1,7 +1,7 @@
 //! Whole record batches of a segment file, referred to rather than read
-//! (Kafka's `FileRecords` slice): a Fetch answer sends them from the page
-//! cache to the socket with `sendfile(2)`, so that serving a consumer
-//! copies nothing through the broker's memory.
+//! (Kafka's `FileRecords` slice): a Fetch answer leaves them in the file
+//! until the connection writes them, by `sendfile(2)` or read a piece at
+//! a time (`server/socket_writer.rs` says which).
 //!
 //! A slice holds the segment's file open, not its path: once a segment is
 //! deleted by retention or replaced by compaction, answers already under
@@ -70,8 +70,8 @@ impl FileRecords {
         }
     }
 
-    /// Reads the slice into memory (small answers, TLS connections and
-    /// the coordinators' loaders).
+    /// Reads the slice into memory (the coordinators' loaders, and fetches
+    /// when record sets cannot stay in their files).
     pub fn read(&self) -> io::Result<Vec<u8>> {
         let mut buffer = vec![0u8; self.len];
         self.file.read_exact_at(&mut buffer, self.position)?;

@@ -549,8 +549,8 @@ impl Segment {
         max_bytes: usize,
         max_offset: Offset,
     ) -> io::Result<FileRecords> {
-        if let Some(records) = self.records_in_memory(first, max_bytes, max_offset) {
-            return Ok(records);
+        if first.base_offset >= max_offset {
+            return Ok(self.slice(first.position, first.position, first.base_offset));
         }
         let limit = first.position + (max_bytes as u64).max(first.size);
         let mut end = first.position + first.size;
@@ -558,6 +558,22 @@ impl Segment {
         let takes = |header: &BatchHeader, end: u64| {
             header.base_offset < max_offset && end + header.size <= limit
         };
+        if self
+            .recent
+            .front()
+            .is_some_and(|oldest| oldest.position <= end)
+        {
+            // The recent headers run, contiguous, to the segment's end.
+            let after_first = end;
+            for header in self.recent.iter().filter(|h| h.position >= after_first) {
+                if header.position != end || !takes(header, end) {
+                    break;
+                }
+                end += header.size;
+                next_offset = Offset(header.last_offset.0.saturating_add(1));
+            }
+            return Ok(self.slice(first.position, end, next_offset));
+        }
         // Skip to the last indexed batch start both bounds allow: every
         // batch before it is within them.
         let by_position = self.offset_index.floor_by_position(limit);
@@ -578,44 +594,6 @@ impl Segment {
             next_offset = Offset(header.last_offset.0.saturating_add(1));
         }
         Ok(self.slice(first.position, end, next_offset))
-    }
-
-    /// [`records`](Self::records) answered from the recent batches'
-    /// headers alone, without I/O; `None` if `first` is older than they
-    /// are.
-    fn records_in_memory(
-        &self,
-        first: BatchHeader,
-        max_bytes: usize,
-        max_offset: Offset,
-    ) -> Option<FileRecords> {
-        if first.base_offset >= max_offset {
-            return Some(self.slice(first.position, first.position, first.base_offset));
-        }
-        let limit = first.position + (max_bytes as u64).max(first.size);
-        let mut end = first.position + first.size;
-        let mut next_offset = Offset(first.last_offset.0.saturating_add(1));
-        if self
-            .recent
-            .front()
-            .is_none_or(|oldest| oldest.position > end)
-        {
-            return None;
-        }
-        // The recent headers run, contiguous, to the segment's end.
-        for header in self
-            .recent
-            .iter()
-            .filter(|h| h.position >= first.position + first.size)
-        {
-            let fits = header.base_offset < max_offset && end + header.size <= limit;
-            if header.position != end || !fits {
-                break;
-            }
-            end += header.size;
-            next_offset = Offset(header.last_offset.0.saturating_add(1));
-        }
-        Some(self.slice(first.position, end, next_offset))
     }
 
     fn slice(&self, start: u64, end: u64, next_offset: Offset) -> FileRecords {

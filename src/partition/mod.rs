@@ -787,15 +787,7 @@ impl Partition {
             Some(read) => self.checked(read)?,
             None => {
                 self.with_log(move |log| {
-                    let Some(records) = log.read_records(offset, max_bytes, end)? else {
-                        return Ok((FetchedRecords::default(), Vec::new()));
-                    };
-                    let aborted = aborted_within(log, isolation, offset, &records);
-                    let records = match in_files {
-                        true => FetchedRecords::File(records),
-                        false => FetchedRecords::Memory(records.read()?.into()),
-                    };
-                    Ok((records, aborted))
+                    read_from(log, offset, max_bytes, end, isolation, in_files)
                 })
                 .await?
             }
@@ -826,16 +818,7 @@ impl Partition {
             return None;
         }
         let log = self.log.try_lock().ok()?;
-        let read = log
-            .read_records(offset, max_bytes, end)
-            .map(|records| match records {
-                None => (FetchedRecords::default(), Vec::new()),
-                Some(records) => {
-                    let aborted = aborted_within(&log, isolation, offset, &records);
-                    (FetchedRecords::File(records), aborted)
-                }
-            });
-        Some(read)
+        Some(read_from(&log, offset, max_bytes, end, isolation, true))
     }
 
     /// Every producer with state here, for DescribeProducers.
@@ -968,18 +951,29 @@ impl Partition {
     }
 }
 
-/// For read_committed: the transactions aborted within `records`, read
-/// from `from`.
-fn aborted_within(
+/// A read of `log` from `offset`, with the aborted transactions within it
+/// for read_committed; the records left in their file (`in_files`) or
+/// read into memory.
+fn read_from(
     log: &PartitionLog,
+    offset: Offset,
+    max_bytes: usize,
+    end: Offset,
     isolation: Isolation,
-    from: Offset,
-    records: &FileRecords,
-) -> Vec<AbortedTxn> {
-    match isolation {
-        Isolation::ReadCommitted => log.aborted_txns(from, records.next_offset()),
+    in_files: bool,
+) -> Result<(FetchedRecords, Vec<AbortedTxn>), LogError> {
+    let Some(records) = log.read_records(offset, max_bytes, end)? else {
+        return Ok((FetchedRecords::default(), Vec::new()));
+    };
+    let aborted = match isolation {
+        Isolation::ReadCommitted => log.aborted_txns(offset, records.next_offset()),
         _ => Vec::new(),
-    }
+    };
+    let records = match in_files {
+        true => FetchedRecords::File(records),
+        false => FetchedRecords::Memory(records.read()?.into()),
+    };
+    Ok((records, aborted))
 }
 
 #[cfg(test)]

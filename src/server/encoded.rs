@@ -149,7 +149,8 @@ pub struct FileRecordSets {
 
 impl FileRecordSets {
     /// A stand-in for `records`, or `None` once the reserved range is used
-    /// up (the caller reads the records instead).
+    /// up (far beyond any response's size; the caller answers the
+    /// partition without records this time).
     pub fn stand_in(&mut self, records: FileRecords) -> Option<Bytes> {
         let range = stand_in_range()?;
         let end = self.cursor.checked_add(records.len())?;
