@@ -96,6 +96,12 @@ pub fn clear_under(root: &Path) {
     ARMED.store(!faults.is_empty(), Ordering::Release);
 }
 
+/// Whether any fault is armed: work that may meet one (a slow disk sleeps
+/// in the calling thread) is kept off the async runtime.
+pub fn any_armed() -> bool {
+    ARMED.load(Ordering::Relaxed)
+}
+
 /// The error the next `op` on `file` must fail with, if a fault is armed
 /// for it (and counts it).
 pub fn check(file: &Path, op: DiskOp) -> Option<io::Error> {

@@ -2,7 +2,8 @@
 //! offsets, appends with roll, reads by offset and by time, retention.
 //!
 //! A `PartitionLog` is single-writer; the partition layer serialises access
-//! and runs it on blocking threads, since everything here does file I/O.
+//! and runs it on blocking threads, since everything here does file I/O,
+//! but for reads and quick appends, which may run on the request's thread.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 use super::cleaner::{self, CleanStats, Compacted};
+use super::disk_faults;
 use super::file_records::FileRecords;
 use super::leader_epoch_cache::LeaderEpochCache;
 use super::producer_state::{
@@ -32,6 +34,12 @@ use crate::records::compression::records_payload;
 use crate::records::control::TxnMarker;
 use crate::records::record::Records;
 use crate::types::{now_ms, LeaderEpoch, Offset};
+
+/// The largest append done on the request's thread (see
+/// [`PartitionLog::append_is_quick`]): a page-cache copy of this size takes
+/// tens of microseconds, about what a hop to a blocking thread costs, so
+/// larger appends lose little by the hop and keep the runtime responsive.
+const QUICK_APPEND_BYTES: usize = 128 * 1024;
 
 /// Where an append landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -487,16 +495,36 @@ impl PartitionLog {
 
     /// Rolls to a new segment if the active one is full or too old.
     fn maybe_roll(&mut self, incoming: u64) -> Result<(), LogError> {
+        if self.needs_roll(incoming) {
+            self.roll()?;
+        }
+        Ok(())
+    }
+
+    /// Whether `incoming` bytes must go to a new segment: the active one
+    /// would pass `segment.bytes`, is older than `segment.ms`, or is near
+    /// the end of the offsets its indexes can hold.
+    fn needs_roll(&self, incoming: u64) -> bool {
         let active = self.active();
         let full = active.size() + incoming > self.config.segment_bytes;
         let old = active.age() >= Duration::from_millis(self.config.segment_ms.max(0) as u64);
         // Index entries hold offsets relative to the base offset in 32 bits.
         let offsets_exhausted =
             active.next_offset().0 - active.base_offset().0 > i64::from(i32::MAX) - 1_000_000;
-        if !active.is_empty() && (full || old || offsets_exhausted) {
-            self.roll()?;
-        }
-        Ok(())
+        !active.is_empty() && (full || old || offsets_exhausted)
+    }
+
+    /// Whether appending `bytes` of records only copies them into the page
+    /// cache: no roll, no flush forced by `flush.messages` (every record
+    /// takes at least a byte, so `bytes` bounds their count), no disk fault
+    /// armed, and small. Such an append may run on the request's thread,
+    /// as Kafka's request handlers append; any other goes to a blocking
+    /// thread, so a sync or a slow disk never stalls the async runtime.
+    pub fn append_is_quick(&self, bytes: usize) -> bool {
+        bytes <= QUICK_APPEND_BYTES
+            && !disk_faults::any_armed()
+            && self.unflushed_messages.saturating_add(bytes as i64) < self.config.flush_messages
+            && !self.needs_roll(bytes as u64)
     }
 
     /// Seals the active segment and starts a new one at the log end offset,

@@ -517,8 +517,11 @@ impl Partition {
         records: bytes::Bytes,
         leader_epoch: LeaderEpoch,
     ) -> Result<(), LogError> {
-        self.changing_log_as_follower(leader_epoch, move |log| log.append_as_follower(&records))
-            .await?;
+        let bytes = Some(records.len());
+        self.changing_log_as_follower(leader_epoch, bytes, move |log| {
+            log.append_as_follower(&records)
+        })
+        .await?;
         self.new_data.notify_waiters();
         Ok(())
     }
@@ -530,7 +533,7 @@ impl Partition {
         offset: Offset,
         leader_epoch: LeaderEpoch,
     ) -> Result<(), LogError> {
-        self.changing_log_as_follower(leader_epoch, move |log| log.truncate_to(offset))
+        self.changing_log_as_follower(leader_epoch, None, move |log| log.truncate_to(offset))
             .await
     }
 
@@ -542,25 +545,30 @@ impl Partition {
         offset: Offset,
         leader_epoch: LeaderEpoch,
     ) -> Result<(), LogError> {
-        self.changing_log_as_follower(leader_epoch, move |log| {
+        self.changing_log_as_follower(leader_epoch, None, move |log| {
             log.truncate_fully_and_start_at(offset)
         })
         .await
     }
 
     /// `changing_log` for what a replica fetch made at `leader_epoch`
-    /// does to the log, once [`following_at`](Self::following_at) allows it.
+    /// does to the log, once [`following_at`](Self::following_at) allows it;
+    /// `appended` is the size of the records it appends, if it appends.
     async fn changing_log_as_follower<T: Send + 'static>(
         self: &Arc<Self>,
         leader_epoch: LeaderEpoch,
+        appended: Option<usize>,
         work: impl FnOnce(&mut PartitionLog) -> Result<T, LogError> + Send + 'static,
     ) -> Result<T, LogError> {
         let partition = Arc::clone(self);
-        self.changing_log(move |log| {
+        let work = move |log: &mut PartitionLog| {
             partition.following_at(leader_epoch)?;
             work(log)
-        })
-        .await
+        };
+        match appended {
+            Some(bytes) => self.appending(bytes, work).await,
+            None => self.changing_log(work).await,
+        }
     }
 
     /// Checked under the log lock before a replica fetch changes the log:
@@ -619,6 +627,27 @@ impl Partition {
         self.checked(outcome)
     }
 
+    /// `with_log` on the request's thread when the log is free and `quick`
+    /// says the work cannot block for long (as Kafka's request handlers
+    /// append): this saves two thread wake-ups per request. Otherwise on a
+    /// blocking thread.
+    async fn with_log_quick<T: Send + 'static>(
+        self: &Arc<Self>,
+        quick: impl FnOnce(&PartitionLog) -> bool,
+        work: impl FnOnce(&mut PartitionLog) -> Result<T, LogError> + Send + 'static,
+    ) -> Result<T, LogError> {
+        if !self.is_offline() {
+            if let Ok(mut log) = self.log.try_lock() {
+                if quick(&log) {
+                    let outcome = work(&mut log);
+                    drop(log);
+                    return self.checked(outcome);
+                }
+            }
+        }
+        self.with_log(work).await
+    }
+
     /// `with_log` on the calling thread, for start-up and shutdown.
     fn with_log_blocking<T>(
         &self,
@@ -638,13 +667,32 @@ impl Partition {
         self: &Arc<Self>,
         work: impl FnOnce(&mut PartitionLog) -> Result<T, LogError> + Send + 'static,
     ) -> Result<T, LogError> {
+        self.with_log(self.publishing(work)).await
+    }
+
+    /// `changing_log` for an append of `bytes` of records: on the
+    /// request's thread if the append is quick (see
+    /// [`PartitionLog::append_is_quick`]).
+    async fn appending<T: Send + 'static>(
+        self: &Arc<Self>,
+        bytes: usize,
+        work: impl FnOnce(&mut PartitionLog) -> Result<T, LogError> + Send + 'static,
+    ) -> Result<T, LogError> {
+        let quick = move |log: &PartitionLog| log.append_is_quick(bytes);
+        self.with_log_quick(quick, self.publishing(work)).await
+    }
+
+    /// `work`, then the offsets it moved published under the same lock.
+    fn publishing<T>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&mut PartitionLog) -> Result<T, LogError> + Send + 'static,
+    ) -> impl FnOnce(&mut PartitionLog) -> Result<T, LogError> + Send + 'static {
         let partition = Arc::clone(self);
-        self.with_log(move |log| {
+        move |log| {
             let outcome = work(log)?;
             partition.publish_offsets(log);
             Ok(outcome)
-        })
-        .await
+        }
     }
 
     /// Appends a produce request's batches as leader, then makes them visible.
@@ -659,7 +707,7 @@ impl Partition {
         let _ = self.paused.subscribe().wait_for(|paused| !*paused).await;
         let partition = Arc::clone(self);
         let info = self
-            .changing_log(move |log| {
+            .appending(records.len(), move |log| {
                 let epoch = partition.leading_epoch()?;
                 let info = log.append_as_leader(&records, epoch, origin)?;
                 if let Ok(batch) = Batch::parse(&records) {
