@@ -82,14 +82,21 @@ impl Cluster {
         }
     }
 
-    /// A consumer that uses no group APIs (partitions are assigned).
-    pub fn consumer(&self, context: Observer) -> Result<BaseConsumer<Observer>, String> {
-        self.config()
+    /// The settings of a consumer that uses no group APIs (partitions
+    /// are assigned); librdkafka's fetch defaults otherwise.
+    pub fn consumer_config(&self) -> ClientConfig {
+        let mut config = self.config();
+        config
             .set("group.id", "gregor-bench") // required by librdkafka; no group APIs are used
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "false")
-            .set("auto.offset.reset", "earliest")
+            .set("auto.offset.reset", "earliest");
+        config
+    }
+
+    pub fn consumer(&self, context: Observer) -> Result<BaseConsumer<Observer>, String> {
+        self.consumer_config()
             .create_with_context(context)
             .map_err(|e| format!("consumer: {e}"))
     }

@@ -23,6 +23,7 @@ mod args;
 mod clients;
 mod latency;
 mod machine;
+mod per_request;
 mod procs;
 mod report;
 mod request_stats;
@@ -86,7 +87,7 @@ fn main() {
     };
 
     let mut topics = Vec::new();
-    for acks in &a.acks {
+    for acks in a.acks.iter().filter(|_| !a.skip_produce) {
         let topic = format!("{}-{}-acks{}", a.topic_prefix, run, acks.replace('-', "m"));
         create(&topic, a.replication_factor);
         let how = throughput::Produce {
@@ -117,7 +118,7 @@ fn main() {
         topics.push(topic);
     }
 
-    if !a.skip_consume {
+    if !a.skip_consume && !topics.is_empty() {
         let r =
             throughput::consume(&cluster, &topics[0], a.messages, cpu).unwrap_or_else(|e| fail(&e));
         let of_loopback = limits
@@ -171,6 +172,33 @@ fn main() {
             ms(mean),
             cpu_text(r.broker_cpu, s.len()),
         );
+    }
+
+    if a.per_request > 0 {
+        let mut alone = None;
+        for tailing in [false, true] {
+            let name = if tailing { "tailing" } else { "alone" };
+            let topic = format!("{}-{}-per-request-{name}", a.topic_prefix, run);
+            create(&topic, a.replication_factor);
+            let how = per_request::PerRequest {
+                messages: a.per_request,
+                size: a.size,
+                tailing,
+            };
+            match per_request::run(&cluster, &topic, &how, cpu) {
+                Ok(r) => {
+                    let ratio = match (alone, r.cpu_us_per_request()) {
+                        (Some(alone), Some(us)) if tailing => {
+                            format!(" ({:.2}× alone)", us / alone)
+                        }
+                        _ => String::new(),
+                    };
+                    println!("per-request {name:<7}: {}{ratio}", r.describe());
+                    alone = alone.or(r.cpu_us_per_request());
+                }
+                Err(e) => println!("per-request {name:<7}: FAILED: {e}"),
+            }
+        }
     }
 
     if a.transactions > 0 {
