@@ -23,6 +23,7 @@ mod args;
 mod clients;
 mod latency;
 mod machine;
+mod paced;
 mod per_request;
 mod procs;
 mod report;
@@ -198,6 +199,34 @@ fn main() {
                 }
                 Err(e) => println!("per-request {name:<7}: FAILED: {e}"),
             }
+        }
+    }
+
+    for paced_rate in &a.paced {
+        let how = paced::Paced {
+            rate: paced_rate.rate,
+            linger_ms: paced_rate.linger_ms,
+            secs: a.paced_secs,
+            size: a.size,
+        };
+        let name = format!("paced {}/s linger {}", how.rate, how.linger_ms);
+        let mut rounds = Vec::new();
+        for round in 1..=a.paced_rounds {
+            let topic = format!(
+                "{}-{}-paced-{}-{}-{round}",
+                a.topic_prefix, run, how.rate, how.linger_ms
+            );
+            create(&topic, a.replication_factor);
+            match paced::run(&cluster, &topic, &how, cpu) {
+                Ok(r) => {
+                    println!("{name} round {round}: {}", r.describe());
+                    rounds.push(r);
+                }
+                Err(e) => println!("{name} round {round}: FAILED: {e}"),
+            }
+        }
+        if a.paced_rounds > 1 {
+            println!("{name}: {}", paced::worst_of(&rounds));
         }
     }
 
