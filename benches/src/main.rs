@@ -21,19 +21,22 @@
 
 mod args;
 mod clients;
+mod connections;
 mod latency;
 mod machine;
 mod paced;
+mod partitions;
 mod per_request;
 mod procs;
 mod report;
 mod request_stats;
 mod throughput;
 mod transactions;
+mod wire;
 
 use std::time::Duration;
 
-use args::fail;
+use args::{fail, Args};
 use clients::Cluster;
 use procs::Brokers;
 use report::{cpu_text, ms, pct, rate};
@@ -230,6 +233,21 @@ fn main() {
         }
     }
 
+    if !a.scale_partitions.is_empty() {
+        scale_partitions(&a, &cluster, &run, cpu);
+    }
+
+    if !a.idle_connections.is_empty() {
+        if cluster.plaintext() {
+            let idle = connections::hold(cluster.first_address(), &a.idle_connections, cpu);
+            for line in idle.describe() {
+                println!("scale connections: {line}");
+            }
+        } else {
+            println!("scale connections: skipped: raw connections are plaintext only");
+        }
+    }
+
     if a.transactions > 0 {
         let topic = format!("{}-{}-txn", a.topic_prefix, run);
         create(&topic, a.replication_factor);
@@ -255,6 +273,61 @@ fn main() {
             ms(pct(&s, 99.0)),
             ms(s.last().copied().unwrap_or(0)),
             cpu_text(r.broker_cpu, messages),
+        );
+    }
+}
+
+/// Topics of each `--scale-partitions` count, then the same produce load
+/// over the largest one created and over one partition.
+fn scale_partitions(a: &Args, cluster: &Cluster, run: &str, cpu: Option<&Brokers>) {
+    let timeout = Duration::from_secs(a.scale_timeout_secs);
+    let mut largest = None;
+    for &count in &a.scale_partitions {
+        let topic = format!("{}-{}-scale-{count}", a.topic_prefix, run);
+        match partitions::create(cluster, &topic, count, a.replication_factor, timeout, cpu) {
+            Ok(created) => {
+                println!("scale partitions {count}: {}", created.describe());
+                largest = Some((topic, count));
+            }
+            Err(e) => {
+                println!("scale partitions {count}: skipped: the broker refused or timed out: {e}")
+            }
+        }
+    }
+    let Some((spread_topic, spread_partitions)) = largest else {
+        println!("scale produce: skipped: no partitioned topic was created");
+        return;
+    };
+    let one_topic = format!("{}-{}-scale-1", a.topic_prefix, run);
+    if let Err(e) = cluster.create_topic(&one_topic, 1, a.replication_factor, timeout) {
+        println!("scale produce: skipped: {e}");
+        return;
+    }
+    let mut per_gb = Vec::new();
+    for (topic, count) in [(&spread_topic, spread_partitions), (&one_topic, 1)] {
+        let how = throughput::Produce {
+            messages: a.scale_messages,
+            size: a.size,
+            acks: "all",
+            linger_ms: a.linger_ms,
+            compression: &a.compression,
+            partitions: count,
+        };
+        match partitions::produce(cluster, topic, &how, cpu) {
+            Ok(spread) => {
+                println!(
+                    "scale produce acks=all: {}",
+                    spread.describe(a.scale_messages, a.size)
+                );
+                per_gb.push(spread.cpu_per_gb);
+            }
+            Err(e) => println!("scale produce over {count} partition(s): FAILED: {e}"),
+        }
+    }
+    if let [Some(spread), Some(one)] = per_gb[..] {
+        println!(
+            "scale produce: broker CPU per GB over {spread_partitions} partitions = {:.2}× one partition's",
+            spread / one
         );
     }
 }
