@@ -11,6 +11,11 @@ the broker's own share can be told apart. Prints median and worst figures.
 
 With --brokers N it starts `--dev --brokers N` (a cluster in one process)
 and times the bootstrap line and the first broker's first Metadata answer.
+
+The Rust harness measures the same for one broker, and gregor in normal
+mode too (`gregor-bench --cold-start BIN`, in `benches/run.sh --goals`);
+this script stays for the one-process dev cluster and the figures already
+published with it.
 """
 
 import argparse

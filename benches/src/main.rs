@@ -21,6 +21,7 @@
 
 mod args;
 mod clients;
+mod cold_start;
 mod connections;
 mod latency;
 mod machine;
@@ -46,6 +47,23 @@ const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn main() {
     let a = args::parse();
+    if let Some(cold_start) = &a.cold_start {
+        // A standalone mode: brokers started here, nothing else runs.
+        let (label, lines) = match cold_start {
+            args::ColdStart::Gregor(bin) => ("gregor", cold_start::gregor(bin, a.cold_start_runs)),
+            args::ColdStart::Exec { address, command } => (
+                a.cold_start_label.as_str(),
+                cold_start::exec(address, command).map(|line| vec![line]),
+            ),
+        };
+        match lines {
+            Ok(lines) => lines
+                .iter()
+                .for_each(|line| println!("cold start {label}: {line}")),
+            Err(e) => println!("cold start {label}: FAILED: {e}"),
+        }
+        return;
+    }
     let brokers = if a.broker_pids.is_empty() {
         None
     } else {
