@@ -46,9 +46,10 @@ Further phases, each off unless asked for:
   --scale-timeout-secs SECS how long one topic's creation may take  [300]
   --idle-connections LIST   open this many raw connections (ApiVersions, then
                             idle), cumulative: RSS and descriptors at each [none]
-  --compare-rf N            run produce acks=all, --per-request (alone) and the
-                            first --paced rate at --replication-factor, then at N,
-                            and print the ratios                    [none]
+  --compare-rf N            run produce acks=all (--messages), --per-request
+                            (alone) and each --paced rate (one round) on topics
+                            of --replication-factor, then of N replicas, and
+                            print the ratios; these phases then run only there [none]
 
 Standalone modes (no other phase runs):
   --cold-start BIN          exec -> first Metadata answered (raw socket) and idle

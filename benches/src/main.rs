@@ -29,6 +29,7 @@ mod paced;
 mod partitions;
 mod per_request;
 mod procs;
+mod replication;
 mod report;
 mod request_stats;
 mod throughput;
@@ -100,6 +101,15 @@ fn main() {
     });
     if let Some(limits) = &limits {
         println!("machine         : {limits}");
+    }
+
+    // A cluster's brokers register one by one; topics with replicas on
+    // each need them all.
+    let replicas = a.replication_factor.max(a.compare_rf.unwrap_or(1));
+    if replicas > 1 {
+        cluster
+            .wait_for_brokers(replicas as usize, Duration::from_secs(120))
+            .unwrap_or_else(|e| fail(&e));
     }
 
     let create = |topic: &str, replication_factor: i32| {
@@ -196,7 +206,9 @@ fn main() {
         );
     }
 
-    if a.per_request > 0 {
+    // With --compare-rf, the per-request and paced phases run inside the
+    // comparison, at both replication factors.
+    if a.per_request > 0 && a.compare_rf.is_none() {
         let mut alone = None;
         for tailing in [false, true] {
             let name = if tailing { "tailing" } else { "alone" };
@@ -223,7 +235,7 @@ fn main() {
         }
     }
 
-    for paced_rate in &a.paced {
+    for paced_rate in a.paced.iter().filter(|_| a.compare_rf.is_none()) {
         let how = paced::Paced {
             rate: paced_rate.rate,
             linger_ms: paced_rate.linger_ms,
@@ -263,6 +275,22 @@ fn main() {
             }
         } else {
             println!("scale connections: skipped: raw connections are plaintext only");
+        }
+    }
+
+    if let Some(other) = a.compare_rf {
+        let workload = replication::Workload {
+            messages: a.messages,
+            size: a.size,
+            linger_ms: a.linger_ms,
+            per_request: a.per_request,
+            paced: a.paced.clone(),
+            paced_secs: a.paced_secs,
+        };
+        let prefix = format!("{}-{}", a.topic_prefix, run);
+        let factors = [a.replication_factor, other];
+        for line in replication::compare(&cluster, &prefix, factors, &workload, cpu) {
+            println!("replication {line}");
         }
     }
 

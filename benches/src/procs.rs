@@ -26,10 +26,6 @@ impl Brokers {
         Ok(brokers)
     }
 
-    pub fn pids(&self) -> &[u32] {
-        &self.pids
-    }
-
     /// utime + stime of every broker (all threads, living or exited), in
     /// seconds; one clock tick (10 ms) of resolution per process.
     pub fn cpu_secs(&self) -> Option<f64> {
