@@ -794,6 +794,11 @@ fn run_dev_cluster(
         },
         None => None,
     };
+    // Each broker's data is a temporary dir thrown away with the cluster,
+    // as a single dev broker's is: its writes need not be forced to disk.
+    if !overrides.iter().any(|(name, _)| name == "log.dirs") {
+        gregor::durable::stop_forcing_writes();
+    }
     let cluster = match builder.start() {
         Ok(cluster) => std::sync::Arc::new(std::sync::Mutex::new(Some(cluster))),
         Err(error) => {
