@@ -196,7 +196,8 @@ pub fn run(
 }
 
 /// Reads until records 0..total are in (or `stop`): their latencies, µs.
-/// `ready` is set once the record sent before them is in.
+/// `ready` is set once the record sent before them is in; records before
+/// it (none, on a fresh topic) are not this run's and are ignored.
 fn tail(
     consumer: BaseConsumer<Observer>,
     total: usize,
@@ -212,6 +213,8 @@ fn tail(
                 if let Some((sent, seq)) = stamp(m.payload().unwrap_or(&[])) {
                     if seq == u64::MAX {
                         ready.store(true, Ordering::Relaxed);
+                    } else if !ready.load(Ordering::Relaxed) {
+                        continue;
                     } else if let Some(seen) = seen.get_mut(seq as usize).filter(|seen| !**seen) {
                         *seen = true;
                         latencies.push(now.saturating_sub(sent) / 1000);

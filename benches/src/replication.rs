@@ -107,7 +107,7 @@ pub fn compare(
         }
 
         for rate in &workload.paced {
-            let paced_topic = topic("paced");
+            let paced_topic = topic(&format!("paced-{}-{}", rate.rate, rate.linger_ms));
             let how = Paced {
                 rate: rate.rate,
                 linger_ms: rate.linger_ms,
