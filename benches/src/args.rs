@@ -60,6 +60,8 @@ Standalone modes (no other phase runs):
                             one exec of CMD -> first Metadata answered at HOST:PORT,
                             idle RSS 1 s later; CMD is stopped with SIGTERM after
   --cold-start-label NAME   the name --cold-start-exec prints       [broker]
+  --warmup                  produce and consume only, whatever else is asked
+                            (run.sh's warm-up before a measured run)
   --free-port               print a free 127.0.0.1 TCP port and exit
   -h, --help                this text
 ";
@@ -152,6 +154,7 @@ pub fn parse() -> Args {
         cold_start_runs: 10,
         cold_start_label: "broker".into(),
     };
+    let mut warmup = false;
     let mut it = std::env::args().skip(1);
     fn val(it: &mut impl Iterator<Item = String>, flag: &str) -> String {
         it.next()
@@ -192,6 +195,7 @@ pub fn parse() -> Args {
                 }
             }
             "--skip-produce" => a.skip_produce = true,
+            "--warmup" => warmup = true,
             "--per-request" => a.per_request = num(value(), &flag),
             "--paced" => a.paced = list(value()).into_iter().map(paced_rate).collect(),
             "--paced-secs" => a.paced_secs = num(value(), &flag),
@@ -232,6 +236,21 @@ pub fn parse() -> Args {
             }
             other => die(&format!("unknown argument {other}")),
         }
+    }
+    if warmup {
+        a = Args {
+            skip_produce: false,
+            skip_latency: true,
+            machine: None,
+            transactions: 0,
+            per_request: 0,
+            paced: Vec::new(),
+            scale_partitions: Vec::new(),
+            idle_connections: Vec::new(),
+            compare_rf: None,
+            cold_start: None,
+            ..a
+        };
     }
     if a.paced_secs <= 0.0 || a.paced_rounds == 0 || a.cold_start_runs == 0 {
         die("--paced-secs, --paced-rounds and --cold-start-runs must be > 0");
