@@ -346,6 +346,9 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
          on(FRANZ, REASSIGNMENT, PRODUCE) + on(CK, REASSIGNMENT)),
         (names("test_kafka_cluster_unregister_removes_a_stopped_broker"),
          on(TOOLS, CLUSTER) + on(FRANZ, REASSIGNMENT) + on(CK, CLUSTER)),
+        (names("test_a_reassignment_survives_the_death_of_the_active_controller"),
+         on(TOOLS, REASSIGNMENT) + on(WIRE, REASSIGNMENT) + on(CK, REASSIGNMENT, REPLICATION)
+         + on(KP, REPLICATION)),
     ],
     "test_cluster_replication.py": [
         (names("test_replicated_topic_spreads_leaders_and_copies_logs_byte_for_byte",

@@ -1,10 +1,12 @@
 """What the cluster suites (test_cluster_*.py, leader_kills.py) share:
 addressing the live brokers, creating replicated topics, reading a topic's
 leaders, replicas and ISR as a broker's Metadata says, comparing replicas'
-logs byte for byte, and consuming a whole topic."""
+logs byte for byte, consuming a whole topic, and finding the active
+controller."""
 
 from __future__ import annotations
 
+import re
 import time
 
 from confluent_kafka import KafkaException
@@ -87,3 +89,14 @@ def consume_all(address: str, topic: str, partitions: int, expected_count: int,
     finally:
         consumer.close()
     return got
+
+
+def active_controller(brokers) -> tuple[int, int] | None:
+    """(term, node id) of the latest active controller, from the line each
+    broker logs when it takes the lead of the metadata quorum."""
+    latest = None
+    for node, broker in enumerate(brokers, 1):
+        for term in re.findall(r"this node is now the active controller term=(\d+)",
+                               broker.log_path.read_text(errors="replace")):
+            latest = max(latest or (0, 0), (int(term), node))
+    return latest

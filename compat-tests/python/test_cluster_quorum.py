@@ -18,7 +18,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import kafka_wire as w
-from cluster_harness import bootstrap, create_topic, in_sync, layout
+from cluster_harness import active_controller, bootstrap, create_topic, in_sync, layout
 from conftest import start_cluster, wait_for_brokers, wait_until
 
 pytestmark = pytest.mark.timeout(120)
@@ -155,17 +155,6 @@ def test_a_broker_that_is_not_a_voter_follows_the_quorum():
     finally:
         for broker in brokers:
             broker.cleanup()
-
-
-def active_controller(brokers) -> tuple[int, int] | None:
-    """(term, node id) of the latest active controller, from the line each
-    broker logs when it takes the lead of the metadata quorum."""
-    latest = None
-    for node, broker in enumerate(brokers, 1):
-        for term in re.findall(r"this node is now the active controller term=(\d+)",
-                               broker.log_path.read_text(errors="replace")):
-            latest = max(latest or (0, 0), (int(term), node))
-    return latest
 
 
 def test_a_paused_active_controller_fences_no_broker_when_it_wakes():

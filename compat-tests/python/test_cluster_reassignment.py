@@ -56,13 +56,13 @@ def replicas_of(cluster, topic):
     return {p: (m.leader, list(m.replicas), sorted(m.isrs)) for p, m in partitions.items()}
 
 
-def reassign_tool(cluster, tmp_path, action: str, plan: dict) -> str:
+def reassign_tool(cluster, tmp_path, action: str, plan: dict, *options: str) -> str:
     plan_file = tmp_path / f"plan-{action}.json"
     plan_file.write_text(json.dumps(plan))
     return java_client.run_tool(
         "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
         "--bootstrap-server", bootstrap([b for b in cluster if b.running]),
-        "--reassignment-json-file", str(plan_file), f"--{action}")
+        "--reassignment-json-file", str(plan_file), f"--{action}", *options)
 
 
 def test_kafka_reassign_partitions_moves_replicas_without_losing_a_record(cluster, tmp_path):
@@ -123,6 +123,76 @@ def test_kafka_reassign_partitions_moves_replicas_without_losing_a_record(cluste
                     for b in cluster}) == 1
     wait_until(one_copy_of_moving_1, timeout=30,
                what="byte-identical copies of moving-1 on all three brokers")
+
+
+def test_a_reassignment_survives_the_death_of_the_active_controller(cluster, tmp_path):
+    """A reassignment is metadata: the controller that takes over finishes
+    it. Kafka's tool starts one held back by a throttle of 1 kB/s, the
+    active controller is killed (SIGKILL) mid-way, a new one lists the
+    reassignment as it was while producers go on, and once the killed
+    broker is back, raising the throttle with `--execute --additional`
+    lets it complete: the target replicas in sync, the removed replica's
+    folder gone, every acknowledged record read back at its offset."""
+    topic = "failover"
+    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    admin.create_topics([NewTopic(topic, num_partitions=1, replica_assignment=[[1, 2]])])[topic] \
+        .result(timeout=30)
+    wait_until(lambda: replicas_of(cluster, topic)[0][1:] == ([1, 2], [1, 2]), timeout=30,
+               what="failover fully replicated")
+    acked = []
+
+    def send(start, count):
+        producer = Producer({"bootstrap.servers": bootstrap([b for b in cluster if b.running]),
+                             "acks": "all", "enable.idempotence": True, "linger.ms": 5})
+        for i in range(start, start + count):
+            producer.produce(topic, value=f"f{i}".encode() + b"x" * 1000,
+                             on_delivery=lambda err, msg: acked.append(
+                                 (err, msg.partition(), msg.offset(), msg.value())))
+        assert producer.flush(60) == 0
+
+    send(0, 300)
+    plan = {"version": 1, "partitions": [{"topic": topic, "partition": 0, "replicas": [1, 3]}]}
+    executed = reassign_tool(cluster, tmp_path, "execute", plan, "--throttle", "1000")
+    assert f"Successfully started partition reassignment for {topic}-0" in executed, executed
+    assert "still in progress" in reassign_tool(cluster, tmp_path, "verify", plan)
+
+    term, node = wait_until(lambda: cluster_harness.active_controller(cluster), timeout=30,
+                            what="an active controller")
+    killed = cluster[node - 1]
+    assert killed.overrides["node.id"] == node
+    killed.kill()
+    try:
+        wait_until(lambda: cluster_harness.active_controller(cluster)[0] > term, timeout=30,
+                   what="a new active controller")
+        survivor = next(b for b in cluster if b.running)
+        ongoing = wait_until(lambda: parse_list(call(survivor, list_request(20))).get((topic, 0)),
+                             timeout=30, what="the reassignment listed by the new controller")
+        assert ongoing == ([1, 3, 2], [3], [2]), ongoing
+        send(300, 100)  # acks=all from the surviving replicas
+    finally:
+        killed.start()
+
+    raised = reassign_tool(cluster, tmp_path, "execute", plan, "--additional",
+                           "--throttle", "100000000")
+    assert "100000000 B/s" in raised, raised
+
+    def verified():
+        out = reassign_tool(cluster, tmp_path, "verify", plan)
+        return out if f"Reassignment of partition {topic}-0 is completed" in out else None
+    wait_until(verified, timeout=120, interval=1, what="the reassignment completed")
+    wait_until(lambda: (lambda seen: seen if seen[1:] == ([1, 3], [1, 3]) else None)(
+        replicas_of(cluster, topic)[0]), timeout=30, what="replicas 1 and 3 in sync")
+    assert all(err is None for err, *_ in acked), [a for a in acked if a[0]][:3]
+    records = cluster_harness.consume_all(bootstrap(cluster), topic, 1, 400)
+    at = {(r.partition, r.offset): r.value for r in records}
+    assert len(at) == 400
+    assert all(at.get((p, o)) == v for _, p, o, v in acked), "acknowledged records moved"
+    broker2 = next(b for b in cluster if b.overrides["node.id"] == 2)
+    wait_until(lambda: not os.path.exists(broker2.partition_dir(topic, 0)), timeout=30,
+               what="broker 2 deleting its copy")
+    wait_until(lambda: replicas_identical([b for b in cluster if b.overrides["node.id"] != 2],
+                                          topic, 1), timeout=30,
+               what="byte-identical copies on brokers 1 and 3")
 
 
 # -- raw AlterPartitionReassignments (45) v1 / ListPartitionReassignments (46) v0 --
