@@ -306,7 +306,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_a_user_quota_applies_to_the_authenticated_principal"),
          on(CK, QUOTAS, PLAIN)),
         (names("test_quotas_survive_a_restart"), on(WIRE, QUOTAS, DURABILITY) + on(CK, QUOTAS)),
-        (names("test_metrics_show_each_metered_clients_rate"),
+        (names("test_metrics_show_each_metered_clients_rate",
+               "test_metrics_show_each_clients_throttle_time"),
          on((CK, KP), QUOTAS) + on(HTTP, QUOTAS, OPERATIONS)),
     ],
     "test_cluster_admin.py": [

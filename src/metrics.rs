@@ -124,18 +124,38 @@ impl Metrics {
             )
             .ok();
         }
+        let clients = broker.quotas().client_figures();
         header(
             &mut out,
             "gregor_quota_client_rate",
             "gauge",
             "Each metered client's rate (bytes/s, or percent of a thread), by quota entity.",
         );
-        for (quota, user, client_id, rate) in broker.quotas().client_rates() {
+        for client in &clients {
             writeln!(
                 out,
-                "gregor_quota_client_rate{{quota=\"{quota}\",user=\"{}\",client_id=\"{}\"}} {rate}",
-                escape_label(&user),
-                escape_label(&client_id)
+                "gregor_quota_client_rate{{quota=\"{}\",user=\"{}\",client_id=\"{}\"}} {}",
+                client.quota,
+                escape_label(&client.user),
+                escape_label(&client.client_id),
+                client.rate
+            )
+            .ok();
+        }
+        header(
+            &mut out,
+            "gregor_quota_client_throttle_seconds_total",
+            "counter",
+            "Time each metered client's responses were throttled for, by quota entity.",
+        );
+        for client in &clients {
+            writeln!(
+                out,
+                "gregor_quota_client_throttle_seconds_total{{quota=\"{}\",user=\"{}\",client_id=\"{}\"}} {}",
+                client.quota,
+                escape_label(&client.user),
+                escape_label(&client.client_id),
+                client.throttled_ms as f64 / 1e3
             )
             .ok();
         }

@@ -1079,3 +1079,56 @@ def test_metrics_show_each_metered_clients_rate(broker_factory):
     assert measured.get(("producer_byte_rate", "", producer_id), 0) > 0, measured
     # A default client-id quota meters each client id on its own.
     assert measured.get(("consumer_byte_rate", "", consumer_id), 0) > 0, measured
+
+
+def test_metrics_show_each_clients_throttle_time(broker_factory):
+    """`/metrics` adds up the time each metered client was throttled for,
+    by quota entity (Kafka's per-client `throttle-time` sensors): a
+    confluent-kafka producer over its producer_byte_rate was throttled for
+    at least the longest throttle librdkafka reported, a kafka-python
+    consumer over its consumer_byte_rate for as long as its own
+    throttle-time-max at least, and clients within their quotas for none."""
+    import urllib.request
+
+    from conftest import free_port
+
+    admin_port = free_port()
+    b = broker_factory(**{"admin.listener": f"127.0.0.1:{admin_port}"})
+    producer_id, free_id, consumer_id = uid("t-prod"), uid("t-free"), uid("t-cons")
+    set_quotas(b.port, [({"client-id": producer_id}, {"producer_byte_rate": float(RATE)}),
+                        ({"client-id": free_id}, {"producer_byte_rate": 1e9}),
+                        ({"client-id": consumer_id}, {"consumer_byte_rate": float(RATE)})])
+    topic = unique_topic("q-throttle-time")
+    create_topic(b.bootstrap, topic)
+    values = [payload(i) for i in range(RECORDS)]
+    reports, throttles = confluent_produce(b.bootstrap, topic, producer_id, values,
+                                           **{"batch.size": 16384})
+    assert reports == [(None, i) for i in range(RECORDS)]
+    assert throttles and max(throttles) > 0, throttles
+    reports, free_throttles = confluent_produce(b.bootstrap, topic, free_id, values[:20])
+    assert reports == [(None, RECORDS + i) for i in range(20)]
+    assert all(t == 0 for t in free_throttles), free_throttles
+
+    c = KafkaConsumer(bootstrap_servers=b.bootstrap, client_id=consumer_id,
+                      enable_auto_commit=False, auto_offset_reset="earliest")
+    try:
+        got = poll_from_start(c, topic, RECORDS + 20, 90)
+        consumer_throttle_ms = kp_throttle_max(c.metrics(), "consumer")
+    finally:
+        c.close()
+    assert got == list(enumerate(values + values[:20]))
+    assert consumer_throttle_ms > 0
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics") as answer:
+        text = answer.read().decode()
+    throttled = {}
+    for line in text.splitlines():
+        if line.startswith("gregor_quota_client_throttle_seconds_total{"):
+            labels, value = line[len("gregor_quota_client_throttle_seconds_total{"):] \
+                .rsplit("} ", 1)
+            parts = dict(part.split("=", 1) for part in labels.split(","))
+            throttled[(parts["quota"].strip('"'), parts["client_id"].strip('"'))] = float(value)
+    # confluent-kafka reports seconds, kafka-python milliseconds.
+    assert throttled[("producer_byte_rate", producer_id)] >= max(throttles), throttled
+    assert throttled[("producer_byte_rate", free_id)] == 0, throttled
+    assert throttled[("consumer_byte_rate", consumer_id)] >= consumer_throttle_ms / 1000, throttled

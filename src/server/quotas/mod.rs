@@ -126,9 +126,28 @@ pub struct QuotaManagers {
     throttled: [Figures; 5],
 }
 
-/// One rate per metered identity (Kafka's sensors by user and client id).
+/// One meter per metered identity (Kafka's sensors by user and client id).
 #[derive(Default)]
-struct Meters(Mutex<HashMap<(String, String), SampledRate>>);
+struct Meters(Mutex<HashMap<(String, String), Meter>>);
+
+/// A client's rate against one quota, and the time it was throttled for
+/// (Kafka's per-client `byte-rate`/`request-time` and `throttle-time`
+/// sensors).
+struct Meter {
+    rate: SampledRate,
+    throttled_ms: u64,
+}
+
+/// One client's figures for one quota, for `/metrics`.
+pub struct ClientFigures {
+    pub quota: &'static str,
+    pub user: String,
+    pub client_id: String,
+    /// Bytes/s, or percent of a thread.
+    pub rate: f64,
+    /// Time its responses were throttled for, since it was first metered.
+    pub throttled_ms: u64,
+}
 
 impl QuotaManagers {
     pub fn new(config: QuotaConfig) -> QuotaManagers {
@@ -177,14 +196,23 @@ impl QuotaManagers {
         let now = self.now_ms();
         let mut meters = self.meters(key).0.lock().unwrap_or_else(|p| p.into_inner());
         if meters.len() > 10_000 {
-            meters.retain(|_, rate| now.saturating_sub(rate.last_record_ms) < IDLE_METER_MS);
+            meters.retain(|_, meter| now.saturating_sub(meter.rate.last_record_ms) < IDLE_METER_MS);
         }
         let (samples, window) = (self.config.window_num, self.window_ms());
-        let rate = meters
+        let meter = meters
             .entry((quota.user_tag, quota.client_tag))
-            .or_insert_with(|| SampledRate::new(samples, window, now));
-        rate.record(value, now);
-        (rate.throttle_ms(quota.bound, now), value)
+            .or_insert_with(|| Meter {
+                rate: SampledRate::new(samples, window, now),
+                throttled_ms: 0,
+            });
+        meter.rate.record(value, now);
+        let throttle_ms = match key {
+            // A request's time is throttled for at most one window.
+            QuotaKey::RequestPercentage => meter.rate.throttle_ms(quota.bound, now).min(window),
+            _ => meter.rate.throttle_ms(quota.bound, now),
+        };
+        meter.throttled_ms += throttle_ms;
+        (throttle_ms, value)
     }
 
     /// Takes back bytes recorded for a response that was not sent.
@@ -192,8 +220,8 @@ impl QuotaManagers {
         if let Some(quota) = quotas.resolve(key, client.user, client.client_id) {
             let now = self.now_ms();
             let mut meters = self.meters(key).0.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(rate) = meters.get_mut(&(quota.user_tag, quota.client_tag)) {
-                rate.record(-value, now);
+            if let Some(meter) = meters.get_mut(&(quota.user_tag, quota.client_tag)) {
+                meter.rate.record(-value, now);
             }
         }
     }
@@ -238,8 +266,8 @@ impl QuotaManagers {
             // Percent of one thread: nanoseconds busy × 100 / 1e9, per second.
             false => {
                 let percent = || busy.as_nanos() as f64 * 100.0 / 1e9;
-                let (ms, _) = self.record(quotas, QuotaKey::RequestPercentage, client, percent);
-                ms.min(self.window_ms())
+                self.record(quotas, QuotaKey::RequestPercentage, client, percent)
+                    .0
             }
         };
         self.count(Throttled::Request, request_ms);
@@ -327,31 +355,34 @@ impl QuotaManagers {
         Some(Duration::from_millis(ms))
     }
 
-    /// Each metered client's current rate, by quota — Kafka's per-user and
-    /// per-client-id `byte-rate` and `request-time` sensors — as (quota,
-    /// user, client id, rate), for `/metrics`. The user and client id are
-    /// the quota entity's (empty when the quota is not per user, or not
-    /// per client id).
-    pub fn client_rates(&self) -> Vec<(&'static str, String, String, f64)> {
+    /// Each metered client's current rate and time throttled, by quota —
+    /// Kafka's per-user and per-client-id `byte-rate`, `request-time` and
+    /// `throttle-time` sensors — for `/metrics`. The user and client id
+    /// are the quota entity's (empty when the quota is not per user, or
+    /// not per client id).
+    pub fn client_figures(&self) -> Vec<ClientFigures> {
         let now = self.now_ms();
-        let mut rates = Vec::new();
+        let mut figures = Vec::new();
         for key in [
             QuotaKey::ProducerByteRate,
             QuotaKey::ConsumerByteRate,
             QuotaKey::RequestPercentage,
         ] {
             let mut meters = self.meters(key).0.lock().unwrap_or_else(|p| p.into_inner());
-            for ((user, client_id), rate) in meters.iter_mut() {
-                rates.push((
-                    key.name(),
-                    user.clone(),
-                    client_id.clone(),
-                    rate.measure(now),
-                ));
+            for ((user, client_id), meter) in meters.iter_mut() {
+                figures.push(ClientFigures {
+                    quota: key.name(),
+                    user: user.clone(),
+                    client_id: client_id.clone(),
+                    rate: meter.rate.measure(now),
+                    throttled_ms: meter.throttled_ms,
+                });
             }
         }
-        rates.sort_by(|a, b| (a.0, &a.1, &a.2).cmp(&(b.0, &b.1, &b.2)));
-        rates
+        figures.sort_by(|a, b| {
+            (a.quota, &a.user, &a.client_id).cmp(&(b.quota, &b.user, &b.client_id))
+        });
+        figures
     }
 
     /// (kind, throttles, milliseconds) since start, for `/metrics`.
@@ -505,6 +536,12 @@ mod tests {
             Some(&mut response),
         );
         assert_eq!(mute, Duration::ZERO);
+        let figures = managers.client_figures();
+        let throttled: Vec<_> = figures
+            .iter()
+            .map(|f| (f.quota, f.client_id.as_str(), f.throttled_ms))
+            .collect();
+        assert_eq!(throttled, [("producer_byte_rate", "app", 10_000)]);
     }
 
     #[test]
