@@ -38,8 +38,10 @@ use crate::types::{now_ms, LeaderEpoch, Offset};
 /// The largest append done on the request's thread (see
 /// [`PartitionLog::append_is_quick`]): a page-cache copy of this size takes
 /// tens of microseconds, about what a hop to a blocking thread costs, so
-/// larger appends lose little by the hop and keep the runtime responsive.
-const QUICK_APPEND_BYTES: usize = 128 * 1024;
+/// larger appends lose little by the hop. They take it so that a writer
+/// held up by the kernel (dirty-page throttling under heavy writes) holds
+/// a blocking thread, not one of the few threads serving every connection.
+const QUICK_APPEND_BYTES: usize = 64 * 1024;
 
 /// Where an append landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
