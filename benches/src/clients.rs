@@ -61,10 +61,24 @@ impl Cluster {
         replication_factor: i32,
         timeout: Duration,
     ) -> Result<(), String> {
+        self.try_create_topic(topic, partitions, replication_factor, timeout)
+            .map_err(|e| e.to_string())
+    }
+
+    /// `create_topic`, telling a timeout (the creation may still be under
+    /// way, as Kafka's REQUEST_TIMED_OUT says) from a refusal.
+    pub fn try_create_topic(
+        &self,
+        topic: &str,
+        partitions: i32,
+        replication_factor: i32,
+        timeout: Duration,
+    ) -> Result<(), CreateError> {
         let admin: AdminClient<DefaultClientContext> = self
             .config()
+            .set("socket.timeout.ms", timeout.as_millis().to_string())
             .create()
-            .map_err(|e| format!("admin client: {e}"))?;
+            .map_err(|e| CreateError::Refused(format!("admin client: {e}")))?;
         let new_topic = NewTopic::new(
             topic,
             partitions,
@@ -73,12 +87,26 @@ impl Cluster {
         let options = AdminOptions::new()
             .operation_timeout(Some(timeout))
             .request_timeout(Some(timeout + Duration::from_secs(5)));
-        match block_on(admin.create_topics([&new_topic], &options)) {
+        let started = Instant::now();
+        let result = block_on(admin.create_topics([&new_topic], &options));
+        let what = |e: String| {
+            format!(
+                "CreateTopics {topic}: {e} after {:.1} s",
+                started.elapsed().as_secs_f64()
+            )
+        };
+        match result {
             Ok(results) => match &results[..] {
                 [Ok(_)] | [Err((_, RDKafkaErrorCode::TopicAlreadyExists))] => Ok(()),
-                other => Err(format!("CreateTopics {topic}: {other:?}")),
+                [Err((_, RDKafkaErrorCode::RequestTimedOut))] => {
+                    Err(CreateError::TimedOut(what("REQUEST_TIMED_OUT".into())))
+                }
+                other => Err(CreateError::Refused(what(format!("{other:?}")))),
             },
-            Err(e) => Err(format!("CreateTopics {topic}: {e}")),
+            Err(e @ KafkaError::AdminOp(RDKafkaErrorCode::OperationTimedOut)) => {
+                Err(CreateError::TimedOut(what(e.to_string())))
+            }
+            Err(e) => Err(CreateError::Refused(what(e.to_string()))),
         }
     }
 
@@ -121,6 +149,20 @@ impl Cluster {
                 }
                 _ => std::thread::sleep(Duration::from_millis(200)),
             }
+        }
+    }
+}
+
+/// Why a topic was not created.
+pub enum CreateError {
+    TimedOut(String),
+    Refused(String),
+}
+
+impl std::fmt::Display for CreateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CreateError::TimedOut(e) | CreateError::Refused(e) => f.write_str(e),
         }
     }
 }

@@ -371,6 +371,10 @@ fn scale_partitions(a: &Args, cluster: &Cluster, run: &str, cpu: Option<&Brokers
         }
     }
     if let [Some(spread), Some(one)] = per_gb[..] {
+        if one <= 0.0 {
+            println!("scale produce: one partition's broker CPU is below a clock tick; no ratio");
+            return;
+        }
         println!(
             "scale produce: broker CPU per GB over {spread_partitions} partitions = {:.2}× one partition's",
             spread / one

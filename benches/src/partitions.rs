@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::Consumer;
 
-use crate::clients::{Cluster, Observer};
+use crate::clients::{Cluster, CreateError, Observer};
 use crate::procs::{mib, Brokers};
 use crate::throughput::{self, Produce};
 
@@ -48,6 +48,8 @@ pub struct Created {
     pub partitions: i32,
     /// CreateTopics sent -> its answer.
     pub answered_secs: f64,
+    /// The CreateTopics timeout, if it timed out but the leaders came.
+    pub timed_out: Option<String>,
     /// CreateTopics sent -> every partition has a leader in Metadata.
     pub secs: f64,
     pub before: Option<Footprint>,
@@ -64,9 +66,13 @@ impl Created {
             ),
             _ => String::new(),
         };
+        let answer = match &self.timed_out {
+            Some(e) => format!("CreateTopics timed out ({e}), yet"),
+            None => format!("CreateTopics answered in {:.2} s,", self.answered_secs),
+        };
         format!(
-            "{} partitions: CreateTopics answered in {:.2} s, all with leaders in Metadata in {:.2} s{footprint}",
-            self.partitions, self.answered_secs, self.secs
+            "{} partitions: {answer} all with leaders in Metadata in {:.2} s{footprint}",
+            self.partitions, self.secs
         )
     }
 }
@@ -83,14 +89,25 @@ pub fn create(
 ) -> Result<Created, String> {
     let before = brokers.and_then(Footprint::of);
     let started = Instant::now();
-    cluster.create_topic(topic, partitions, replication_factor, timeout)?;
+    // A timed-out CreateTopics may still complete: the leaders decide.
+    let timed_out = match cluster.try_create_topic(topic, partitions, replication_factor, timeout) {
+        Ok(()) => None,
+        Err(CreateError::TimedOut(e)) => Some(e),
+        Err(refused) => return Err(refused.to_string()),
+    };
     let answered_secs = started.elapsed().as_secs_f64();
-    wait_for_leaders(cluster, topic, partitions, started + timeout)?;
+    wait_for_leaders(cluster, topic, partitions, started + timeout).map_err(
+        |e| match &timed_out {
+            Some(t) => format!("{t}; {e}"),
+            None => e,
+        },
+    )?;
     let secs = started.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_secs(1));
     Ok(Created {
         partitions,
         answered_secs,
+        timed_out,
         secs,
         before,
         after: brokers.and_then(Footprint::of),
