@@ -348,7 +348,7 @@ bench() {
     echo "== [$label] ${client[*]} ${machine[*]} ${cluster[*]} $*" >&2
     local status=0
     "${client[@]}" ${machine[@]+"${machine[@]}"} ${cluster[@]+"${cluster[@]}"} "$@" |
-        sed "s/^/[$label] /" || status=$?
+        sed -u "s/^/[$label] /" || status=$?
     local pid
     for pid in "${BROKER_PIDS[@]}"; do
         if ! kill -0 "$pid" 2>/dev/null; then
@@ -366,7 +366,7 @@ cold_start() {
     case "$1" in
         gregor)
             "$BENCH" --cold-start "$GREGOR_BIN" --cold-start-runs "${GOALS_COLD_STARTS:-10}" |
-                sed "s/^/[gregor] /"
+                sed -u "s/^/[gregor] /"
             ;;
         kafka)
             kafka_classpath
@@ -382,8 +382,7 @@ cold_start() {
                 echo "[kafka] cold start kafka: run $run: random-uuid + StorageTool format before the exec (not counted): $(awk "BEGIN { printf \"%.0f\", ($EPOCHREALTIME - $format_started) * 1000 }") ms"
                 kafka_java "$dir"
                 "$BENCH" --cold-start-label kafka --cold-start-exec "127.0.0.1:${ports[0]}" -- \
-                    "${KAFKA_JAVA[@]}" 2>"$dir/kafka.log" | sed "s/^/[kafka] /"
-                rm -rf "$dir"
+                    "${KAFKA_JAVA[@]}" 2>"$dir/kafka.log" | sed -u "s/^/[kafka] /"
             done
             ;;
     esac
@@ -403,7 +402,7 @@ goals() {
         "$@"
     echo "== [$name] goals: three brokers, RF 3 against RF 1" >&2
     NODES=3 bench "$name" --skip-produce --skip-latency \
-        --messages 200000 --per-request 20000 \
+        --messages 1000000 --per-request 20000 \
         --paced 2000@0,10000@5 --paced-secs 10 \
         "$@"
 }
