@@ -11,6 +11,11 @@
 //!    its send time, consumed by a consumer that is already fetching.
 //! 4. transactions (`transactions.rs`, with `--transactions N`).
 //!
+//! And when asked for: broker CPU per Produce request (`per_request.rs`),
+//! latency at a fixed rate (`paced.rs`), partitions and idle connections
+//! at scale (`partitions.rs`, `connections.rs`), replication factors
+//! compared (`replication.rs`); standalone, cold start (`cold_start.rs`).
+//!
 //! With `--machine DIR`, the machine's own limits (`machine.rs`) are
 //! measured first, and the consume phase is also given as a share of
 //! loopback TCP.
@@ -38,7 +43,7 @@ mod wire;
 
 use std::time::Duration;
 
-use args::{fail, Args};
+use args::fail;
 use clients::Cluster;
 use procs::Brokers;
 use report::{cpu_text, ms, pct, rate};
@@ -209,62 +214,50 @@ fn main() {
     // With --compare-rf, the per-request and paced phases run inside the
     // comparison, at both replication factors.
     if a.per_request > 0 && a.compare_rf.is_none() {
-        let mut alone = None;
-        for tailing in [false, true] {
-            let name = if tailing { "tailing" } else { "alone" };
+        let how = |tailing| per_request::PerRequest {
+            messages: a.per_request,
+            size: a.size,
+            tailing,
+        };
+        let topic = |name: &str| {
             let topic = format!("{}-{}-per-request-{name}", a.topic_prefix, run);
             create(&topic, a.replication_factor);
-            let how = per_request::PerRequest {
-                messages: a.per_request,
-                size: a.size,
-                tailing,
-            };
-            match per_request::run(&cluster, &topic, &how, cpu) {
-                Ok(r) => {
-                    let ratio = match (alone, r.cpu_us_per_request()) {
-                        (Some(alone), Some(us)) if tailing => {
-                            format!(" ({:.2}× alone)", us / alone)
-                        }
-                        _ => String::new(),
-                    };
-                    println!("per-request {name:<7}: {}{ratio}", r.describe());
-                    alone = alone.or(r.cpu_us_per_request());
-                }
-                Err(e) => println!("per-request {name:<7}: FAILED: {e}"),
-            }
-        }
+            topic
+        };
+        per_request::alone_and_tailing(&cluster, topic, how, cpu);
     }
 
-    for paced_rate in a.paced.iter().filter(|_| a.compare_rf.is_none()) {
-        let how = paced::Paced {
-            rate: paced_rate.rate,
-            linger_ms: paced_rate.linger_ms,
-            secs: a.paced_secs,
-            size: a.size,
-        };
-        let name = format!("paced {}/s linger {}", how.rate, how.linger_ms);
-        let mut rounds = Vec::new();
-        for round in 1..=a.paced_rounds {
-            let topic = format!(
-                "{}-{}-paced-{}-{}-{round}",
-                a.topic_prefix, run, how.rate, how.linger_ms
-            );
-            create(&topic, a.replication_factor);
-            match paced::run(&cluster, &topic, &how, cpu) {
-                Ok(r) => {
-                    println!("{name} round {round}: {}", r.describe());
-                    rounds.push(r);
-                }
-                Err(e) => println!("{name} round {round}: FAILED: {e}"),
-            }
-        }
-        if a.paced_rounds > 1 {
-            println!("{name}: {}", paced::worst_of(&rounds));
+    if a.compare_rf.is_none() {
+        for rate in &a.paced {
+            let how = paced::Paced {
+                rate: rate.rate,
+                linger_ms: rate.linger_ms,
+                secs: a.paced_secs,
+                size: a.size,
+            };
+            let topic = |round: usize| {
+                let topic = format!(
+                    "{}-{}-paced-{}-{}-{round}",
+                    a.topic_prefix, run, how.rate, how.linger_ms
+                );
+                create(&topic, a.replication_factor);
+                topic
+            };
+            paced::rounds(&cluster, topic, &how, a.paced_rounds, cpu);
         }
     }
 
     if !a.scale_partitions.is_empty() {
-        scale_partitions(&a, &cluster, &run, cpu);
+        let how = partitions::Scale {
+            counts: &a.scale_partitions,
+            replication_factor: a.replication_factor,
+            timeout: Duration::from_secs(a.scale_timeout_secs),
+            messages: a.scale_messages,
+            size: a.size,
+            linger_ms: a.linger_ms,
+            compression: &a.compression,
+        };
+        partitions::scale(&cluster, &format!("{}-{}", a.topic_prefix, run), &how, cpu);
     }
 
     if !a.idle_connections.is_empty() {
@@ -319,65 +312,6 @@ fn main() {
             ms(pct(&s, 99.0)),
             ms(s.last().copied().unwrap_or(0)),
             cpu_text(r.broker_cpu, messages),
-        );
-    }
-}
-
-/// Topics of each `--scale-partitions` count, then the same produce load
-/// over the largest one created and over one partition.
-fn scale_partitions(a: &Args, cluster: &Cluster, run: &str, cpu: Option<&Brokers>) {
-    let timeout = Duration::from_secs(a.scale_timeout_secs);
-    let mut largest = None;
-    for &count in &a.scale_partitions {
-        let topic = format!("{}-{}-scale-{count}", a.topic_prefix, run);
-        match partitions::create(cluster, &topic, count, a.replication_factor, timeout, cpu) {
-            Ok(created) => {
-                println!("scale partitions {count}: {}", created.describe());
-                largest = Some((topic, count));
-            }
-            Err(e) => {
-                println!("scale partitions {count}: skipped: the broker refused or timed out: {e}")
-            }
-        }
-    }
-    let Some((spread_topic, spread_partitions)) = largest else {
-        println!("scale produce: skipped: no partitioned topic was created");
-        return;
-    };
-    let one_topic = format!("{}-{}-scale-1", a.topic_prefix, run);
-    if let Err(e) = cluster.create_topic(&one_topic, 1, a.replication_factor, timeout) {
-        println!("scale produce: skipped: {e}");
-        return;
-    }
-    let mut per_gb = Vec::new();
-    for (topic, count) in [(&spread_topic, spread_partitions), (&one_topic, 1)] {
-        let how = throughput::Produce {
-            messages: a.scale_messages,
-            size: a.size,
-            acks: "all",
-            linger_ms: a.linger_ms,
-            compression: &a.compression,
-            partitions: count,
-        };
-        match partitions::produce(cluster, topic, &how, cpu) {
-            Ok(spread) => {
-                println!(
-                    "scale produce acks=all: {}",
-                    spread.describe(a.scale_messages, a.size)
-                );
-                per_gb.push(spread.cpu_per_gb);
-            }
-            Err(e) => println!("scale produce over {count} partition(s): FAILED: {e}"),
-        }
-    }
-    if let [Some(spread), Some(one)] = per_gb[..] {
-        if one <= 0.0 {
-            println!("scale produce: one partition's broker CPU is below a clock tick; no ratio");
-            return;
-        }
-        println!(
-            "scale produce: broker CPU per GB over {spread_partitions} partitions = {:.2}× one partition's",
-            spread / one
         );
     }
 }

@@ -99,6 +99,31 @@ impl PacedResult {
     }
 }
 
+/// `rounds` runs of `how`, each on the topic `topic` gives for its round
+/// (created fresh), a line each, then the worst of them.
+pub fn rounds(
+    cluster: &Cluster,
+    topic: impl Fn(usize) -> String,
+    how: &Paced,
+    rounds: usize,
+    brokers: Option<&Brokers>,
+) {
+    let name = format!("paced {}/s linger {}", how.rate, how.linger_ms);
+    let mut results = Vec::new();
+    for round in 1..=rounds {
+        match run(cluster, &topic(round), how, brokers) {
+            Ok(r) => {
+                println!("{name} round {round}: {}", r.describe());
+                results.push(r);
+            }
+            Err(e) => println!("{name} round {round}: FAILED: {e}"),
+        }
+    }
+    if rounds > 1 && !results.is_empty() {
+        println!("{name}: {}", worst_of(&results));
+    }
+}
+
 pub fn run(
     cluster: &Cluster,
     topic: &str,
@@ -266,7 +291,7 @@ fn set_timer_slack_ns(ns: u64) {
 }
 
 /// The worst of several rounds' figures, for "every round" goals.
-pub fn worst_of(rounds: &[PacedResult]) -> String {
+fn worst_of(rounds: &[PacedResult]) -> String {
     let worst = |f: &dyn Fn(&PacedResult) -> u64| rounds.iter().map(f).max().unwrap_or(0);
     format!(
         "worst of {} rounds: p50 {}  p99 {}  p99.9 {}  max {} | lowest achieved rate {:.0} msg/s",

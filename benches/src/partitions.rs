@@ -185,3 +185,79 @@ impl Spread {
         )
     }
 }
+
+/// What `--scale-partitions` asks for.
+pub struct Scale<'a> {
+    pub counts: &'a [i32],
+    pub replication_factor: i32,
+    pub timeout: Duration,
+    pub messages: usize,
+    pub size: usize,
+    pub linger_ms: u64,
+    pub compression: &'a str,
+}
+
+/// A topic of each count (named after `prefix`), then the same produce
+/// load over the largest one created and over one partition; a line each.
+pub fn scale(cluster: &Cluster, prefix: &str, how: &Scale<'_>, brokers: Option<&Brokers>) {
+    let mut largest = None;
+    for &count in how.counts {
+        let topic = format!("{prefix}-scale-{count}");
+        match create(
+            cluster,
+            &topic,
+            count,
+            how.replication_factor,
+            how.timeout,
+            brokers,
+        ) {
+            Ok(created) => {
+                println!("scale partitions {count}: {}", created.describe());
+                largest = Some((topic, count));
+            }
+            Err(e) => {
+                println!("scale partitions {count}: skipped: the broker refused or timed out: {e}")
+            }
+        }
+    }
+    let Some((spread_topic, spread_partitions)) = largest else {
+        println!("scale produce: skipped: no partitioned topic was created");
+        return;
+    };
+    let one_topic = format!("{prefix}-scale-1");
+    if let Err(e) = cluster.create_topic(&one_topic, 1, how.replication_factor, how.timeout) {
+        println!("scale produce: skipped: {e}");
+        return;
+    }
+    let mut per_gb = Vec::new();
+    for (topic, count) in [(&spread_topic, spread_partitions), (&one_topic, 1)] {
+        let produce_how = Produce {
+            messages: how.messages,
+            size: how.size,
+            acks: "all",
+            linger_ms: how.linger_ms,
+            compression: how.compression,
+            partitions: count,
+        };
+        match produce(cluster, topic, &produce_how, brokers) {
+            Ok(spread) => {
+                println!(
+                    "scale produce acks=all: {}",
+                    spread.describe(how.messages, how.size)
+                );
+                per_gb.push(spread.cpu_per_gb);
+            }
+            Err(e) => println!("scale produce over {count} partition(s): FAILED: {e}"),
+        }
+    }
+    match per_gb[..] {
+        [Some(spread), Some(one)] if one > 0.0 => println!(
+            "scale produce: broker CPU per GB over {spread_partitions} partitions = {:.2}× one partition's",
+            spread / one
+        ),
+        [Some(_), Some(_)] => {
+            println!("scale produce: one partition's broker CPU is below a clock tick; no ratio")
+        }
+        _ => {}
+    }
+}

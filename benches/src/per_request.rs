@@ -70,6 +70,31 @@ impl Outcome {
     }
 }
 
+/// The phase as `--per-request` runs it: alone, then with a consumer
+/// tailing, each on the topic `topic` gives (created), one line each.
+pub fn alone_and_tailing(
+    cluster: &Cluster,
+    topic: impl Fn(&str) -> String,
+    how: impl Fn(bool) -> PerRequest,
+    brokers: Option<&Brokers>,
+) {
+    let mut alone = None;
+    for tailing in [false, true] {
+        let name = if tailing { "tailing" } else { "alone" };
+        match run(cluster, &topic(name), &how(tailing), brokers) {
+            Ok(r) => {
+                let ratio = match (alone, r.cpu_us_per_request()) {
+                    (Some(alone), Some(us)) if tailing => format!(" ({:.2}× alone)", us / alone),
+                    _ => String::new(),
+                };
+                println!("per-request {name:<7}: {}{ratio}", r.describe());
+                alone = alone.or(r.cpu_us_per_request());
+            }
+            Err(e) => println!("per-request {name:<7}: FAILED: {e}"),
+        }
+    }
+}
+
 pub fn run(
     cluster: &Cluster,
     topic: &str,
