@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
@@ -107,6 +107,33 @@ impl Cluster {
                 Err(CreateError::TimedOut(what(e.to_string())))
             }
             Err(e) => Err(CreateError::Refused(what(e.to_string()))),
+        }
+    }
+
+    /// Grows `topic` to `partitions` partitions (CreatePartitions).
+    pub fn add_partitions(
+        &self,
+        topic: &str,
+        partitions: usize,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let admin: AdminClient<DefaultClientContext> = self
+            .config()
+            .set("socket.timeout.ms", timeout.as_millis().to_string())
+            .create()
+            .map_err(|e| format!("admin client: {e}"))?;
+        let options = AdminOptions::new()
+            .operation_timeout(Some(timeout))
+            .request_timeout(Some(timeout + Duration::from_secs(5)));
+        let grow = NewPartitions::new(topic, partitions);
+        match block_on(admin.create_partitions([&grow], &options)) {
+            Ok(results) => match &results[..] {
+                [Ok(_)] => Ok(()),
+                other => Err(format!(
+                    "CreatePartitions {topic} to {partitions}: {other:?}"
+                )),
+            },
+            Err(e) => Err(format!("CreatePartitions {topic} to {partitions}: {e}")),
         }
     }
 

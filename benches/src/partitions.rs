@@ -44,12 +44,21 @@ pub fn growth(before: Footprint, after: Footprint, items: usize, item: &str) -> 
     )
 }
 
+/// How a topic came to exist.
+pub enum How {
+    /// One CreateTopics, answered.
+    Answered,
+    /// One CreateTopics that timed out, but every leader appeared in time.
+    TimedOut(String),
+    /// One CreateTopics refused; `half` the partitions, then CreatePartitions.
+    InTwo { refusal: String, half: i32 },
+}
+
 pub struct Created {
     pub partitions: i32,
-    /// CreateTopics sent -> its answer.
+    /// CreateTopics sent -> its answer (the last one's).
     pub answered_secs: f64,
-    /// The CreateTopics timeout, if it timed out but the leaders came.
-    pub timed_out: Option<String>,
+    pub how: How,
     /// CreateTopics sent -> every partition has a leader in Metadata.
     pub secs: f64,
     pub before: Option<Footprint>,
@@ -66,9 +75,14 @@ impl Created {
             ),
             _ => String::new(),
         };
-        let answer = match &self.timed_out {
-            Some(e) => format!("CreateTopics timed out ({e}), yet"),
-            None => format!("CreateTopics answered in {:.2} s,", self.answered_secs),
+        let answer = match &self.how {
+            How::Answered => format!("CreateTopics answered in {:.2} s,", self.answered_secs),
+            How::TimedOut(e) => format!("CreateTopics timed out ({e}), yet"),
+            How::InTwo { refusal, half } => format!(
+                "refused in one CreateTopics ({refusal}), so created as {half} partitions \
+                 then CreatePartitions to {}, answered in {:.2} s,",
+                self.partitions, self.answered_secs
+            ),
         };
         format!(
             "{} partitions: {answer} all with leaders in Metadata in {:.2} s{footprint}",
@@ -90,24 +104,35 @@ pub fn create(
     let before = brokers.and_then(Footprint::of);
     let started = Instant::now();
     // A timed-out CreateTopics may still complete: the leaders decide.
-    let timed_out = match cluster.try_create_topic(topic, partitions, replication_factor, timeout) {
-        Ok(()) => None,
-        Err(CreateError::TimedOut(e)) => Some(e),
+    let how = match cluster.try_create_topic(topic, partitions, replication_factor, timeout) {
+        Ok(()) => How::Answered,
+        Err(CreateError::TimedOut(e)) => How::TimedOut(e),
+        Err(CreateError::Refused(refusal)) if partitions > 1 => {
+            // Kafka's KRaft controller takes at most 10,000 metadata
+            // records per request (POLICY_VIOLATION), and a topic of
+            // 10,000 partitions is 10,001: half, then the rest.
+            let half = partitions / 2;
+            cluster
+                .try_create_topic(topic, half, replication_factor, timeout)
+                .map_err(|e| format!("{refusal}; then {half} partitions: {e}"))?;
+            cluster
+                .add_partitions(topic, partitions as usize, timeout)
+                .map_err(|e| format!("{refusal}; then {e}"))?;
+            How::InTwo { refusal, half }
+        }
         Err(refused) => return Err(refused.to_string()),
     };
     let answered_secs = started.elapsed().as_secs_f64();
-    wait_for_leaders(cluster, topic, partitions, started + timeout).map_err(
-        |e| match &timed_out {
-            Some(t) => format!("{t}; {e}"),
-            None => e,
-        },
-    )?;
+    wait_for_leaders(cluster, topic, partitions, started + timeout).map_err(|e| match &how {
+        How::TimedOut(t) => format!("{t}; {e}"),
+        _ => e,
+    })?;
     let secs = started.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_secs(1));
     Ok(Created {
         partitions,
         answered_secs,
-        timed_out,
+        how,
         secs,
         before,
         after: brokers.and_then(Footprint::of),

@@ -43,7 +43,7 @@ pub fn produce(
         .set("linger.ms", how.linger_ms.to_string())
         .set("compression.type", how.compression)
         .set("queue.buffering.max.messages", "500000")
-        .set("message.timeout.ms", "120000")
+        .set("message.timeout.ms", "300000")
         .create_with_context(Observer::default())
         .map_err(|e| format!("producer: {e}"))?;
     // Connect and fetch metadata before the clock starts.
@@ -68,9 +68,9 @@ pub fn produce(
         }
     }
     producer
-        .flush(Duration::from_secs(120))
+        .flush(Duration::from_secs(300))
         .map_err(|e| format!("flush: {e}"))?;
-    clients::await_deliveries(&producer, how.messages as u64, Duration::from_secs(120))?;
+    clients::await_deliveries(&producer, how.messages as u64, Duration::from_secs(300))?;
     let secs = started.elapsed().as_secs_f64();
     let deliveries = &producer.context().deliveries;
     if let Some(e) = deliveries.first_error() {
