@@ -653,9 +653,9 @@ impl Broker {
     /// clean-shutdown marker.
     pub fn shutdown(&self) -> Result<(), BrokerError> {
         self.replication.stop_all();
-        for partition in self.partitions.online() {
-            partition.checkpoint_blocking()?;
-        }
+        let config = self.config();
+        let threads = config.num_recovery_threads_per_data_dir * config.log_dirs.len();
+        self.partitions.checkpoint_online(threads)?;
         self.checkpoint_high_watermarks();
         self.logs.mark_clean_shutdown()?;
         self.controller.shutdown();

@@ -27,6 +27,9 @@ pub struct BrokerConfig {
     /// inter-broker listener.
     pub security: SecurityConfig,
     pub log_dirs: Vec<PathBuf>,
+    /// `num.recovery.threads.per.data.dir`: threads per log dir that flush
+    /// and checkpoint the logs at a clean shutdown, as Kafka's close them.
+    pub num_recovery_threads_per_data_dir: usize,
     pub num_partitions: i32,
     pub default_replication_factor: i16,
     pub auto_create_topics_enable: bool,
@@ -294,6 +297,7 @@ impl Default for BrokerConfig {
                 ..SecurityConfig::default()
             },
             log_dirs: vec![PathBuf::from("./gregor-data")],
+            num_recovery_threads_per_data_dir: 2,
             num_partitions: 1,
             default_replication_factor: 1,
             auto_create_topics_enable: true,
@@ -434,6 +438,9 @@ impl BrokerConfig {
                     config.log_dirs = value.split(',').map(|d| PathBuf::from(d.trim())).collect()
                 }
                 "num.partitions" => config.num_partitions = number(name, value)?,
+                "num.recovery.threads.per.data.dir" => {
+                    config.num_recovery_threads_per_data_dir = number(name, value)?
+                }
                 "default.replication.factor" => {
                     config.default_replication_factor = number(name, value)?
                 }

@@ -16,8 +16,8 @@ use super::disk_faults;
 use super::file_records::FileRecords;
 use super::leader_epoch_cache::LeaderEpochCache;
 use super::producer_state::{
-    delete_snapshots, write_snapshot, BatchMetadata, CompletedTxn, ProducerBatch, ProducerState,
-    ProducerSummary, SequenceCheck,
+    delete_snapshots, snapshot_path, write_snapshot, BatchMetadata, CompletedTxn, ProducerBatch,
+    ProducerState, ProducerSummary, SequenceCheck,
 };
 use super::recovery::recover_sealed_segment;
 use super::rolled_sync::{RolledSync, Snapshot};
@@ -802,7 +802,15 @@ impl PartitionLog {
     /// Flushes and snapshots the producer state (clean shutdown).
     pub fn checkpoint(&mut self) -> Result<(), LogError> {
         self.flush()?;
-        write_snapshot(&self.dir, self.log_end_offset(), &self.producers)?;
+        let end = self.log_end_offset();
+        // As Kafka, no new snapshot where one already stands (a truncation
+        // below it deletes it), nor of an empty log without producers: the
+        // next start derives the same state without it, and writing one
+        // costs two `fsync`s per partition at every shutdown.
+        let empty = end == self.log_start_offset && self.producers.is_empty();
+        if !empty && !snapshot_path(&self.dir, end).exists() {
+            write_snapshot(&self.dir, end, &self.producers)?;
+        }
         Ok(())
     }
 
