@@ -24,7 +24,8 @@
 # 0 and 10,000 msg/s linger 5, several rounds; 1,000 and 10,000
 # partitions; produce spread over them; 1,000 idle connections), then a
 # cluster of three (RF 3 acks=all against RF 1). Options given with it are
-# appended to every stage's bench command line (the later value wins).
+# appended to the bench command lines of the one-broker and three-broker
+# stages (the later value wins).
 #
 # Environment:
 #   CARGO_TARGET_DIR  target dir for gregor-bench (default <repo>/target/rdkafka,

@@ -63,7 +63,7 @@ impl PacedResult {
     /// p50, p99, p99.9, max, what was received, and how well the pace held.
     pub fn describe(&self) -> String {
         let l = &self.latencies_us;
-        let missing = self.sent - l.len();
+        let missing = self.sent.saturating_sub(l.len());
         let cpu = self
             .broker_cpu
             .map(|secs| {
