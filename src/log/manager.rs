@@ -6,6 +6,11 @@
 //! at once and removes it `file.delete.delay.ms` later, as Kafka does:
 //! requests still reading the old files finish undisturbed, and a new log
 //! of the same name never meets the old one's files.
+//!
+//! A partition being moved to another dir (KIP-113) also has a
+//! `<topic>-<partition>.<id>-future` folder there (`future_log.rs`); one
+//! left without its current folder by a crash mid-swap is promoted at
+//! start-up, the others are resumed by the broker.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use super::future_log::{future_folder_partition, FutureLog, FUTURE_SUFFIX};
 use super::log_dir::LogDir;
 use super::offset_checkpoint;
 use super::{LogError, PartitionLog};
@@ -25,6 +31,15 @@ use crate::types::{Offset, TopicPartition};
 const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
 /// The suffix of a deleted partition's folder until it is removed.
 const DELETE_SUFFIX: &str = "-delete";
+
+/// A future log's folder found on disk.
+pub struct FutureFolder {
+    /// `<topic>-<partition>`
+    pub partition_folder: String,
+    pub path: PathBuf,
+    pub dir: Arc<LogDir>,
+    pub clean_shutdown: bool,
+}
 
 pub struct LogManager {
     dirs: Vec<Arc<LogDir>>,
@@ -82,6 +97,7 @@ impl LogManager {
             high_watermarks,
         };
         manager.remove_deleted_leftovers();
+        manager.promote_orphaned_futures();
         Ok(manager)
     }
 
@@ -181,6 +197,7 @@ impl LogManager {
                 let Some(name) = name.to_str() else { continue };
                 if name == crate::controller::quorum::METADATA_LOG_DIR
                     || name.ends_with(DELETE_SUFFIX)
+                    || name.ends_with(FUTURE_SUFFIX)
                 {
                     continue;
                 }
@@ -235,6 +252,83 @@ impl LogManager {
         }
     }
 
+    /// The configured dir a client names (AlterReplicaLogDirs): by its
+    /// path as configured or as DescribeLogDirs reports it (absolute).
+    pub fn dir_named(&self, path: &str) -> Option<&Arc<LogDir>> {
+        let wanted = Path::new(path);
+        let canonical = std::fs::canonicalize(wanted).ok();
+        self.dirs.iter().find(|dir| {
+            dir.path() == wanted
+                || canonical.is_some() && std::fs::canonicalize(dir.path()).ok() == canonical
+        })
+    }
+
+    /// Starts a future log for `partition` in `dir`.
+    pub fn create_future_log(
+        &self,
+        partition: &TopicPartition,
+        dir: &LogDir,
+        config: LogConfig,
+    ) -> Result<FutureLog, LogError> {
+        FutureLog::create(dir.path(), partition, config)
+    }
+
+    /// The `-future` folders in the online dirs: each with the folder name
+    /// of its partition, and its dir with whether the last run closed it
+    /// cleanly (for recovery).
+    pub fn future_folders(&self) -> Vec<FutureFolder> {
+        let mut found = Vec::new();
+        for (index, dir) in self.online() {
+            let Ok(entries) = std::fs::read_dir(dir.path()) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if let Some(partition_folder) =
+                    future_folder_partition(&entry.file_name().to_string_lossy())
+                {
+                    found.push(FutureFolder {
+                        partition_folder,
+                        path: entry.path(),
+                        dir: Arc::clone(dir),
+                        clean_shutdown: self.clean_shutdown[index],
+                    });
+                }
+            }
+        }
+        found
+    }
+
+    /// A `-future` folder whose partition has no current folder anywhere
+    /// is a move that crashed between its two renames: the current folder
+    /// was renamed for deletion only once the future one was complete and
+    /// on disk, so the future one is the partition's log now.
+    fn promote_orphaned_futures(&self) {
+        for (_, dir) in self.online() {
+            let Ok(entries) = std::fs::read_dir(dir.path()) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let Some(name) = future_folder_partition(&entry.file_name().to_string_lossy())
+                else {
+                    continue;
+                };
+                let current_exists = self.dirs.iter().any(|d| d.path().join(&name).is_dir());
+                if current_exists {
+                    continue;
+                }
+                let live = dir.path().join(&name);
+                match std::fs::rename(entry.path(), &live) {
+                    Ok(()) => {
+                        info!(folder = %live.display(), "completed a log move a crash interrupted")
+                    }
+                    Err(error) => {
+                        dir.fail(&format!("promoting {}: {error}", entry.path().display()))
+                    }
+                }
+            }
+        }
+    }
+
     /// Writes the markers after every log was flushed and closed; an
     /// offline dir gets none, so its logs are recovered in full next time.
     pub fn mark_clean_shutdown(&self) -> Result<(), LogError> {
@@ -257,7 +351,7 @@ pub fn deleted_name(folder: &Path) -> PathBuf {
 /// Removes a renamed folder after `delay`, on the broker's runtime (or at
 /// once without one); what is left when the broker stops first goes at the
 /// next start.
-fn remove_later(folder: PathBuf, delay: Duration) {
+pub fn remove_later(folder: PathBuf, delay: Duration) {
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) => {
             runtime.spawn(async move {

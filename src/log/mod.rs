@@ -5,6 +5,7 @@
 pub mod cleaner;
 pub mod disk_faults;
 pub mod file_records;
+pub mod future_log;
 pub mod index_file;
 pub mod leader_epoch_cache;
 mod loader;
