@@ -119,6 +119,22 @@ impl KafkaError for BrokerError {
     }
 }
 
+/// As Kafka's `ReplicaManager.alterReplicaLogDirs` answers.
+impl KafkaError for crate::broker::replica_moves::ReplicaMoveError {
+    fn kafka_error(&self) -> ResponseError {
+        use crate::broker::replica_moves::ReplicaMoveError;
+        match self {
+            ReplicaMoveError::LogDirNotFound(_) => ResponseError::LogDirNotFound,
+            ReplicaMoveError::LogDirOffline(_) | ReplicaMoveError::PartitionOffline(_) => {
+                ResponseError::KafkaStorageError
+            }
+            ReplicaMoveError::ReplicaNotAvailable(_) => ResponseError::ReplicaNotAvailable,
+            ReplicaMoveError::TopicNameTooLong => ResponseError::InvalidTopicException,
+            ReplicaMoveError::Log(error) => error.kafka_error(),
+        }
+    }
+}
+
 impl KafkaError for TxnError {
     fn kafka_error(&self) -> ResponseError {
         match self {

@@ -134,11 +134,7 @@ impl Broker {
             .into_iter()
             .map(|p| {
                 let high_watermark = p.high_watermark();
-                (
-                    Arc::clone(p.log_dir()),
-                    p.topic_partition().clone(),
-                    high_watermark,
-                )
+                (p.log_dir(), p.topic_partition().clone(), high_watermark)
             })
             .collect();
         self.logs.checkpoint_high_watermarks(&entries);

@@ -222,7 +222,12 @@ impl Broker {
             }
             let image = images.borrow_and_update().clone();
             let broker = Arc::clone(&self);
-            let outcome = tokio::task::spawn_blocking(move || broker.reconcile(&image)).await;
+            let outcome = tokio::task::spawn_blocking(move || {
+                broker.reconcile(&image)?;
+                broker.resume_replica_moves();
+                Ok::<(), BrokerError>(())
+            })
+            .await;
             match outcome {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => warn!(%error, "applying the metadata image failed"),

@@ -27,6 +27,7 @@ use crate::types::TopicPartition;
 
 mod maintenance;
 mod metadata_publisher;
+pub mod replica_moves;
 
 #[derive(Debug, Error)]
 pub enum BrokerError {
@@ -48,7 +49,20 @@ pub struct LogDirUsage {
     pub path: std::path::PathBuf,
     /// Why the dir is offline, if it is.
     pub failure: Option<String>,
-    pub sizes: Vec<(TopicPartition, u64)>,
+    pub replicas: Vec<ReplicaUsage>,
+}
+
+/// One replica in a log dir, as DescribeLogDirs reports it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ReplicaUsage {
+    pub partition: TopicPartition,
+    /// A future replica: the copy of a replica moving into this dir.
+    pub is_future: bool,
+    pub size: u64,
+    /// Kafka's figure: for a future replica, how far its log end is behind
+    /// the current one's; for a current one, how far behind the high
+    /// watermark its log end is.
+    pub offset_lag: i64,
 }
 
 pub struct Broker {
@@ -85,6 +99,8 @@ pub struct Broker {
     quotas: crate::server::quotas::QuotaManagers,
     /// The leader's side of the replication throttles.
     leader_throttle: crate::quota::replication::ReplicationQuota,
+    /// Replicas moving between log dirs (AlterReplicaLogDirs).
+    replica_moves: replica_moves::ReplicaMoves,
 }
 
 impl Broker {
@@ -188,6 +204,7 @@ impl Broker {
             journal: Default::default(),
             linter: Default::default(),
             reconciling: Default::default(),
+            replica_moves: Default::default(),
             txn_recovery_due: Default::default(),
             replication: crate::replication::ReplicaFetchers::new(
                 config_node_id,
@@ -199,6 +216,7 @@ impl Broker {
         broker.remove_stray_logs()?;
         let image = broker.controller.image();
         broker.reconcile(&image)?;
+        broker.resume_replica_moves();
         info!(partitions = broker.partitions.all().len(), cluster_id = %image.cluster_id, "logs loaded");
         Ok(broker)
     }
@@ -533,24 +551,44 @@ impl Broker {
         .await
     }
 
-    /// Every log dir, why it is offline if it is, and the partitions it
-    /// holds with their sizes.
+    /// Every log dir, why it is offline if it is, and the replicas it
+    /// holds (future ones too) with their sizes and lags.
     pub fn log_dir_sizes(&self) -> Vec<LogDirUsage> {
         let partitions = self.partitions.all();
+        let moves = self.replica_moves.all();
         self.logs
             .dirs()
             .iter()
             .map(|dir| {
-                let mut sizes: Vec<(TopicPartition, u64)> = partitions
+                let current = partitions
                     .iter()
-                    .filter(|p| Arc::ptr_eq(p.log_dir(), dir))
-                    .map(|p| (p.topic_partition().clone(), p.size_bytes()))
-                    .collect();
-                sizes.sort();
+                    .filter(|p| Arc::ptr_eq(&p.log_dir(), dir))
+                    .map(|p| ReplicaUsage {
+                        partition: p.topic_partition().clone(),
+                        is_future: false,
+                        size: p.size_bytes(),
+                        offset_lag: (p.high_watermark().0 - p.log_end_offset().0).max(0),
+                    });
+                let future = moves
+                    .iter()
+                    .filter(|(_, progress)| Arc::ptr_eq(&progress.target, dir))
+                    .filter_map(|(partition, progress)| {
+                        let live = self.partitions.get(partition)?;
+                        Some(ReplicaUsage {
+                            partition: partition.clone(),
+                            is_future: true,
+                            size: progress.future_size(),
+                            offset_lag: (live.log_end_offset().0
+                                - progress.future_log_end_offset().0)
+                                .max(0),
+                        })
+                    });
+                let mut replicas: Vec<ReplicaUsage> = current.chain(future).collect();
+                replicas.sort();
                 LogDirUsage {
                     path: dir.path().to_path_buf(),
                     failure: dir.failure().map(str::to_string),
-                    sizes,
+                    replicas,
                 }
             })
             .collect()

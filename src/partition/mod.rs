@@ -11,6 +11,7 @@
 pub mod loaded;
 mod ongoing_txns;
 pub mod registry;
+pub mod replica_move;
 pub mod role;
 
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, Ordering};
@@ -39,8 +40,9 @@ pub struct Partition {
     topic_partition: TopicPartition,
     topic_id: Uuid,
     log: Mutex<PartitionLog>,
-    /// The log dir the log lives in: an I/O error takes it offline.
-    log_dir: Arc<LogDir>,
+    /// The log dir the log lives in: an I/O error takes it offline. It
+    /// changes when the log moves to another dir (`replica_move.rs`).
+    log_dir: arc_swap::ArcSwap<LogDir>,
     /// Set once the partition's folder is renamed for deletion: errors of
     /// requests still running on it are not the disk's.
     deleted: std::sync::atomic::AtomicBool,
@@ -178,7 +180,7 @@ impl Partition {
             topic_partition,
             topic_id,
             log: Mutex::new(log),
-            log_dir,
+            log_dir: arc_swap::ArcSwap::new(log_dir),
             deleted: Default::default(),
             first_unstable_offset: AtomicI64::new(first_unstable),
             // Until the metadata says otherwise: a follower of nobody.
@@ -351,13 +353,13 @@ impl Partition {
     }
 
     /// The log dir this partition's log lives in.
-    pub fn log_dir(&self) -> &Arc<LogDir> {
-        &self.log_dir
+    pub fn log_dir(&self) -> Arc<LogDir> {
+        self.log_dir.load_full()
     }
 
     /// Whether the partition's log dir failed.
     pub fn is_offline(&self) -> bool {
-        self.log_dir.is_offline()
+        self.log_dir.load().is_offline()
     }
 
     /// Passes a log outcome on, taking the log dir offline on an I/O error
@@ -366,13 +368,14 @@ impl Partition {
         match &outcome {
             Err(LogError::Io(error)) if !self.deleted.load(Ordering::Acquire) => {
                 self.log_dir
+                    .load()
                     .fail(&format!("{}: {error}", self.topic_partition));
                 tracing::warn!(partition = %self.topic_partition, %error,
                                "KAFKA_STORAGE_ERROR: log I/O failed");
             }
             Err(LogError::LogDirOffline { dir }) => {
                 tracing::warn!(partition = %self.topic_partition, %dir,
-                               cause = self.log_dir.failure().unwrap_or(""),
+                               cause = self.log_dir.load().failure().unwrap_or(""),
                                "KAFKA_STORAGE_ERROR: log dir offline");
             }
             _ => {}
@@ -382,7 +385,7 @@ impl Partition {
 
     fn offline_error(&self) -> LogError {
         LogError::LogDirOffline {
-            dir: self.log_dir.path().display().to_string(),
+            dir: self.log_dir.load().path().display().to_string(),
         }
     }
 

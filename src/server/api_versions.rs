@@ -63,6 +63,7 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::DeleteAcls, 1, 3),
     range(ApiKey::DescribeConfigs, 1, 4),
     range(ApiKey::AlterConfigs, 0, 2),
+    range(ApiKey::AlterReplicaLogDirs, 1, 2),
     range(ApiKey::DescribeLogDirs, 1, 5),
     range(ApiKey::SaslAuthenticate, 0, 2),
     range(ApiKey::CreatePartitions, 0, 3),

@@ -136,6 +136,9 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
         RequestKind::DescribeLogDirs(body) => ResponseKind::DescribeLogDirs(
             handlers::describe_log_dirs::handle(broker, body, version, context).await,
         ),
+        RequestKind::AlterReplicaLogDirs(body) => ResponseKind::AlterReplicaLogDirs(
+            handlers::alter_replica_log_dirs::handle(broker, body, version, context).await,
+        ),
         RequestKind::DescribeTopicPartitions(body) => ResponseKind::DescribeTopicPartitions(
             handlers::describe_topic_partitions::handle(broker, body, version, context).await,
         ),
@@ -338,6 +341,9 @@ pub fn error_response(request: &RequestKind, version: i16, code: i16) -> Option<
         }
         RequestKind::DescribeLogDirs(r) => ResponseKind::DescribeLogDirs(
             handlers::describe_log_dirs::error_response(r, version, code),
+        ),
+        RequestKind::AlterReplicaLogDirs(r) => ResponseKind::AlterReplicaLogDirs(
+            handlers::alter_replica_log_dirs::error_response(r, version, code),
         ),
         RequestKind::DescribeTopicPartitions(r) => ResponseKind::DescribeTopicPartitions(
             handlers::describe_topic_partitions::error_response(r, version, code),
@@ -546,6 +552,17 @@ mod tests {
                 AlterConfigsRequest::default().with_resources(vec![Default::default()]),
             ),
             ApiKey::DescribeLogDirs => RequestKind::DescribeLogDirs(Default::default()),
+            ApiKey::AlterReplicaLogDirs => RequestKind::AlterReplicaLogDirs(
+                AlterReplicaLogDirsRequest::default().with_dirs(vec![
+                    alter_replica_log_dirs_request::AlterReplicaLogDir::default().with_topics(
+                        vec![
+                            alter_replica_log_dirs_request::AlterReplicaLogDirTopic::default()
+                                .with_name(name())
+                                .with_partitions(vec![0]),
+                        ],
+                    ),
+                ]),
+            ),
             ApiKey::CreatePartitions => {
                 RequestKind::CreatePartitions(CreatePartitionsRequest::default().with_topics(vec![
                     create_partitions_request::CreatePartitionsTopic::default().with_name(name()),

@@ -134,6 +134,11 @@ pub fn error_code(response: &ResponseKind) -> i16 {
         ResponseKind::DescribeLogDirs(r) => first_nonzero(
             std::iter::once(r.error_code).chain(r.results.iter().map(|d| d.error_code)),
         ),
+        ResponseKind::AlterReplicaLogDirs(r) => first_nonzero(
+            r.results
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+        ),
         ResponseKind::ListGroups(r) => r.error_code,
         ResponseKind::DescribeGroups(r) => first_nonzero(r.groups.iter().map(|g| g.error_code)),
         ResponseKind::ConsumerGroupHeartbeat(r) => r.error_code,

@@ -1,5 +1,7 @@
 //! DescribeLogDirs (v1–v5): each of `log.dirs` (KAFKA_STORAGE_ERROR for an
-//! offline one), each partition's size on disk, (v4) the file system's
+//! offline one), each partition's size on disk and offset lag, with the
+//! future replicas of partitions moving into the dir (`is_future_key`,
+//! their lag behind the current replica's log end), (v4) the file system's
 //! total and usable bytes, and (v5) whether the dir is cordoned — never:
 //! gregor has no `cordoned.log.dirs` (KIP-1066).
 
@@ -63,13 +65,16 @@ pub async fn handle(
                 return result.with_error_code(ResponseError::KafkaStorageError.code());
             }
             let mut topics: Vec<DescribeLogDirsTopic> = Vec::new();
-            for (topic_partition, size) in dir.sizes {
+            for replica in dir.replicas {
+                let topic_partition = replica.partition;
                 if !wanted(&topic_partition.topic, topic_partition.partition) {
                     continue;
                 }
                 let entry = DescribeLogDirsPartition::default()
                     .with_partition_index(topic_partition.partition)
-                    .with_partition_size(size as i64);
+                    .with_partition_size(replica.size as i64)
+                    .with_offset_lag(replica.offset_lag)
+                    .with_is_future_key(replica.is_future);
                 match topics.last_mut() {
                     Some(last) if last.name.as_str() == topic_partition.topic => {
                         last.partitions.push(entry)

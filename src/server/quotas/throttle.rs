@@ -59,6 +59,7 @@ fn throttle_time(response: &mut ResponseKind, version: i16, mut update: impl FnM
         ResponseKind::DescribeCluster(r) => update(&mut r.throttle_time_ms),
         ResponseKind::DescribeConfigs(r) => update(&mut r.throttle_time_ms),
         ResponseKind::DescribeDelegationToken(r) => update(&mut r.throttle_time_ms),
+        ResponseKind::AlterReplicaLogDirs(r) => update(&mut r.throttle_time_ms),
         ResponseKind::DescribeLogDirs(r) => update(&mut r.throttle_time_ms),
         ResponseKind::DescribeProducers(r) => update(&mut r.throttle_time_ms),
         ResponseKind::DescribeTopicPartitions(r) => update(&mut r.throttle_time_ms),
