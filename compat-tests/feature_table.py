@@ -785,6 +785,16 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_the_java_client_produces_and_consumes_over_scram"),
          on(JAVA, SCRAM, TLS, TXN)),
     ],
+    "test_replica_log_dirs.py": [
+        (names("test_a_replica_moves_under_produce_and_consume_losing_and_duplicating_nothing"),
+         on(JAVA, REASSIGNMENT) + on(CK, REASSIGNMENT, DURABILITY)),
+        (names("test_a_move_to_an_unknown_dir_or_of_an_unknown_partition_gets_kafkas_errors"),
+         on((JAVA, KP), REASSIGNMENT)),
+        (names("test_describe_log_dirs_shows_the_future_replica_and_its_lag_during_a_slow_copy"),
+         on((JAVA, KP), REASSIGNMENT) + on(HTTP, FAULTS)),
+        (names("test_kill_9_mid_move_keeps_every_acknowledged_record_and_the_move_resumes"),
+         on(JAVA, REASSIGNMENT) + on(CK, DURABILITY)),
+    ],
     "test_storage_safety.py": [
         (names("test_keyless_records_on_a_compacted_topic_fail_alone_with_record_errors",
                "test_timestamps_out_of_range_are_refused_with_invalid_timestamp"),

@@ -131,6 +131,10 @@ public final class JavaClient {
             case "group-admin" -> groupAdmin(config, args[2], args[3], args[4]);
             case "txn-admin" -> txnAdmin(config, args[2], args[3], Long.parseLong(args[4]));
             case "cluster-admin" -> clusterAdmin(config, args[2]);
+            case "move-replica" -> moveReplica(config, args[2], Integer.parseInt(args[3]),
+                    Integer.parseInt(args[4]), args[5]);
+            case "replica-dirs" -> replicaDirs(config, args[2], Integer.parseInt(args[3]),
+                    Integer.parseInt(args[4]));
             default -> throw new IllegalArgumentException("unknown command " + args[1]);
         }
     }
@@ -778,6 +782,46 @@ public final class JavaClient {
                         ReplicaInfo info = replica.getValue();
                         out("replica", node.getKey(), dir.getKey(), replica.getKey().partition(),
                                 info.size(), info.offsetLag(), info.isFuture());
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * move-replica TOPIC PARTITION BROKER DIR: alterReplicaLogDirs (KIP-113)
+     * of that replica to DIR; prints "moved ok" or "moved error CLASS".
+     */
+    private static void moveReplica(Properties config, String topic, int partition, int broker,
+            String dir) throws Exception {
+        try (Admin admin = Admin.create(config)) {
+            var replica = new org.apache.kafka.common.TopicPartitionReplica(topic, partition, broker);
+            out("moved", outcome(admin.alterReplicaLogDirs(Map.of(replica, dir)).all()));
+        }
+    }
+
+    /**
+     * replica-dirs TOPIC PARTITION BROKER: describeReplicaLogDirs of that
+     * replica ("replica-dir CURRENT FUTURE CURRENT_LAG FUTURE_LAG", "-" for
+     * no future dir), then describeLogDirs of the broker
+     * ("log-replica DIR SIZE OFFSET_LAG IS_FUTURE" per replica of the topic
+     * partition).
+     */
+    private static void replicaDirs(Properties config, String topic, int partition, int broker)
+            throws Exception {
+        try (Admin admin = Admin.create(config)) {
+            var replica = new org.apache.kafka.common.TopicPartitionReplica(topic, partition, broker);
+            var info = admin.describeReplicaLogDirs(List.of(replica)).all().get().get(replica);
+            out("replica-dir", word(info.getCurrentReplicaLogDir()),
+                    word(info.getFutureReplicaLogDir()), info.getCurrentReplicaOffsetLag(),
+                    info.getFutureReplicaOffsetLag());
+            var dirs = admin.describeLogDirs(List.of(broker)).allDescriptions().get().get(broker);
+            for (var dir : new TreeMap<>(dirs).entrySet()) {
+                for (var entry : dir.getValue().replicaInfos().entrySet()) {
+                    if (entry.getKey().equals(new TopicPartition(topic, partition))) {
+                        ReplicaInfo replicaInfo = entry.getValue();
+                        out("log-replica", dir.getKey(), replicaInfo.size(),
+                                replicaInfo.offsetLag(), replicaInfo.isFuture());
                     }
                 }
             }
