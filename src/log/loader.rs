@@ -9,7 +9,7 @@ use std::time::Instant;
 use tracing::{debug, warn};
 
 use super::cleaner;
-use super::leader_epoch_cache::LeaderEpochCache;
+use super::leader_epoch_cache::{LeaderEpochCache, CHECKPOINT_FILE};
 use super::partition_log::{aborted_entry, LOG_START_OFFSET_FILE};
 use super::producer_state::{load_latest_snapshot, BatchMetadata, ProducerState};
 use super::recovery::{list_segment_base_offsets, recover_active_segment, recover_sealed_segment};
@@ -145,7 +145,11 @@ impl PartitionLog {
             Some(cache) => (cache, Some(self.active().base_offset())),
             None => {
                 let mut cache = LeaderEpochCache::empty(&self.dir);
-                cache.clear()?;
+                // An unreadable file is replaced; a missing one (a new
+                // partition) is written with its first epoch, not empty.
+                if self.dir.join(CHECKPOINT_FILE).exists() {
+                    cache.clear()?;
+                }
                 (cache, Some(Offset::ZERO))
             }
         };

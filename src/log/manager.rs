@@ -126,11 +126,18 @@ impl LogManager {
     }
 
     /// Where a new partition goes: the online dir holding the fewest
-    /// partitions, as Kafka places new logs.
+    /// partitions, as Kafka places new logs. With one online dir there is
+    /// no choice, and no folder to count: counting made creating N
+    /// partitions cost N² directory entries read (74 s for 10,000).
     fn dir_for_new(&self) -> Option<(usize, &Arc<LogDir>)> {
-        self.online().min_by_key(|(_, dir)| {
-            std::fs::read_dir(dir.path()).map_or(usize::MAX, |entries| entries.count())
-        })
+        let mut online = self.online();
+        let first = online.next()?;
+        match online.next() {
+            None => Some(first),
+            Some(_) => self.online().min_by_key(|(_, dir)| {
+                std::fs::read_dir(dir.path()).map_or(usize::MAX, |entries| entries.count())
+            }),
+        }
     }
 
     /// The high watermark the last run checkpointed for a partition.

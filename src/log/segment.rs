@@ -552,7 +552,10 @@ impl Segment {
         if first.base_offset >= max_offset {
             return Ok(self.slice(first.position, first.position, first.base_offset));
         }
-        let limit = first.position + (max_bytes as u64).max(first.size);
+        // `max_bytes` may be "all of it" (usize::MAX).
+        let limit = first
+            .position
+            .saturating_add((max_bytes as u64).max(first.size));
         let mut end = first.position + first.size;
         let mut next_offset = Offset(first.last_offset.0.saturating_add(1));
         let takes = |header: &BatchHeader, end: u64| {
