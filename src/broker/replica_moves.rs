@@ -29,8 +29,12 @@ use crate::partition::replica_move::Swapped;
 use crate::partition::Partition;
 use crate::types::{Offset, TopicPartition};
 
-/// Bytes copied per round, without the partition's lock.
+/// Bytes copied per round, without the partition's lock, at first; a
+/// round that does not reach the log end doubles it, up to the maximum, so
+/// that a copy outpaced by the producers speeds up until it catches up
+/// rather than trailing them for ever.
 const COPY_ROUND_BYTES: usize = 1 << 20;
+const MAX_COPY_ROUND_BYTES: usize = 64 << 20;
 
 /// The longest folder name a file system takes (Kafka's KAFKA-4893 check).
 const MAX_FOLDER_NAME: usize = 255;
@@ -156,13 +160,15 @@ impl Broker {
         }
         let mut moves = self.replica_moves.lock();
         if let Some(running) = moves.get(topic_partition) {
-            if Arc::ptr_eq(&running.target, target) {
+            if Arc::ptr_eq(&running.target, target) && !running.is_cancelled() {
                 return Ok(());
             }
+            // It stays registered until its task has removed its future
+            // log, so that no resume picks that folder up meanwhile; a new
+            // move replaces it in the registry.
             info!(partition = %topic_partition, from = %running.target.path().display(),
                   "cancelling a replica move for a new destination");
             running.cancelled.store(true, Ordering::Release);
-            moves.remove(topic_partition);
         }
         if Arc::ptr_eq(&partition.log_dir(), target) {
             return Ok(());
@@ -209,7 +215,13 @@ impl Broker {
             };
             let topic_partition = partition.topic_partition().clone();
             let mut moves = self.replica_moves.lock();
-            if moves.contains_key(&topic_partition) || partition.is_offline() {
+            // A registered move owns its folder until its task ends, and a
+            // swapped one renamed it before it was unregistered: under this
+            // lock, a folder still there and unowned is a move to resume.
+            if moves.contains_key(&topic_partition)
+                || partition.is_offline()
+                || !found.path.is_dir()
+            {
                 continue;
             }
             let future = match FutureLog::open(
@@ -251,6 +263,7 @@ impl Broker {
         let topic_partition = partition.topic_partition().clone();
         let delay =
             Duration::from_millis(partition.log_config().file_delete_delay_ms.max(0) as u64);
+        let mut round_bytes = COPY_ROUND_BYTES;
         loop {
             let hosted = self
                 .partitions
@@ -264,7 +277,7 @@ impl Broker {
             }
             let (moving, target) = (Arc::clone(&partition), Arc::clone(&progress.target));
             let round = tokio::task::spawn_blocking(move || {
-                let copied = moving.copy_to_future_blocking(&mut future, &target, COPY_ROUND_BYTES);
+                let copied = moving.copy_to_future_blocking(&mut future, &target, round_bytes);
                 (future, copied)
             })
             .await;
@@ -277,7 +290,7 @@ impl Broker {
             progress.record(&future);
             match copied {
                 Ok(true) => break,
-                Ok(false) => {}
+                Ok(false) => round_bytes = (round_bytes * 2).min(MAX_COPY_ROUND_BYTES),
                 Err(error) => {
                     warn!(partition = %topic_partition, %error, "replica move failed");
                     self.abandon(future, &progress, delay);

@@ -241,9 +241,12 @@ impl FutureLog {
                 .assign(entry.epoch, entry.start_offset)
                 .map_err(in_future)?;
         }
+        // Flushed first: that also waits for the sync of the segment the
+        // copy rolled last, whose producer snapshot is written (and older
+        // ones pruned) in the background.
+        self.log.flush().map_err(in_future)?;
         write_snapshot(self.log.dir(), end, &current.producers).map_err(in_future)?;
         self.log.producers = current.producers.clone();
-        self.log.flush().map_err(in_future)?;
         Ok(())
     }
 

@@ -449,7 +449,11 @@ pub fn write_snapshot_bytes(dir: &Path, offset: Offset, encoded: &[u8]) -> io::R
     let mut snapshots = list_snapshots(dir)?;
     snapshots.sort();
     while snapshots.len() > 2 {
-        std::fs::remove_file(snapshot_path(dir, snapshots.remove(0)))?;
+        match std::fs::remove_file(snapshot_path(dir, snapshots.remove(0))) {
+            // Already pruned by another writer of this folder's snapshots.
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            outcome => outcome?,
+        }
     }
     Ok(())
 }
