@@ -13,6 +13,15 @@ use std::time::Duration;
 use kafka_protocol::messages::ApiKey;
 
 use crate::broker::Broker;
+use crate::server::quotas::ClientFigures;
+
+/// A per-client metric family: name, type, help, and its value for a client.
+type ClientFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&ClientFigures) -> f64,
+);
 
 /// Api keys are small integers; this covers every key Kafka defines today.
 const API_KEYS: usize = 96;
@@ -125,39 +134,33 @@ impl Metrics {
             .ok();
         }
         let clients = broker.quotas().client_figures();
-        header(
-            &mut out,
-            "gregor_quota_client_rate",
-            "gauge",
-            "Each metered client's rate (bytes/s, or percent of a thread), by quota entity.",
-        );
-        for client in &clients {
-            writeln!(
-                out,
-                "gregor_quota_client_rate{{quota=\"{}\",user=\"{}\",client_id=\"{}\"}} {}",
-                client.quota,
-                escape_label(&client.user),
-                escape_label(&client.client_id),
-                client.rate
-            )
-            .ok();
-        }
-        header(
-            &mut out,
-            "gregor_quota_client_throttle_seconds_total",
-            "counter",
-            "Time each metered client's responses were throttled for, by quota entity.",
-        );
-        for client in &clients {
-            writeln!(
-                out,
-                "gregor_quota_client_throttle_seconds_total{{quota=\"{}\",user=\"{}\",client_id=\"{}\"}} {}",
-                client.quota,
-                escape_label(&client.user),
-                escape_label(&client.client_id),
-                client.throttled_ms as f64 / 1e3
-            )
-            .ok();
+        let client_families: [ClientFamily; 2] = [
+            (
+                "gregor_quota_client_rate",
+                "gauge",
+                "Each metered client's rate (bytes/s, or percent of a thread), by quota entity.",
+                |client| client.rate,
+            ),
+            (
+                "gregor_quota_client_throttle_seconds_total",
+                "counter",
+                "Time each metered client's responses were throttled for, by quota entity.",
+                |client| client.throttled_ms as f64 / 1e3,
+            ),
+        ];
+        for (name, kind, help, value) in client_families {
+            header(&mut out, name, kind, help);
+            for client in &clients {
+                writeln!(
+                    out,
+                    "{name}{{quota=\"{}\",user=\"{}\",client_id=\"{}\"}} {}",
+                    client.quota,
+                    escape_label(&client.user),
+                    escape_label(&client.client_id),
+                    value(client)
+                )
+                .ok();
+            }
         }
         let sides = [
             ("leader", broker.leader_throttle().figures()),
