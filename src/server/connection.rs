@@ -151,6 +151,12 @@ fn finish(broker: &Broker, peer: SocketAddr, shared: Shared, closed: Closed) {
     drop(shared.slot);
 }
 
+/// Each connection's read buffer. A frame at least this large is read
+/// past it, straight into the frame's own buffer, so a larger one would
+/// only save reads of small pipelined requests; every idle connection
+/// holds it.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
+
 /// Reads, handles and answers requests one at a time until the connection
 /// ends; says why it did.
 async fn serve_requests(
@@ -162,7 +168,7 @@ async fn serve_requests(
     shared: &Shared,
 ) -> Closed {
     let peer = context.peer;
-    let mut reader = BufReader::with_capacity(64 * 1024, reader);
+    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, reader);
     let mut authenticator = context.listener.sasl.as_ref().map(|config| {
         Authenticator::new(
             Arc::clone(config),
@@ -319,7 +325,10 @@ async fn serve_requests(
                             None => (Reply::Nothing, Duration::ZERO),
                         }
                     }
-                    _ => quotas::busy_time(dispatch(broker, *request, &context)).await,
+                    // Boxed: the handlers' futures are large, and inlined
+                    // they would make every idle connection's task as large
+                    // as the largest of them.
+                    _ => quotas::busy_time(Box::pin(dispatch(broker, *request, &context))).await,
                 };
                 muted_until = muted_until.max(after_handling(
                     broker,
