@@ -37,6 +37,8 @@ pub async fn handle(
         );
     }
     let broker = Arc::clone(broker);
+    // Answered whole should the blocking task fail.
+    let unanswered = request.clone();
     // Creating the future logs' folders is file I/O.
     let answered = tokio::task::spawn_blocking(move || {
         let mut results: Vec<AlterReplicaLogDirTopicResult> = Vec::new();
@@ -61,7 +63,14 @@ pub async fn handle(
     .await;
     match answered {
         Ok(results) => AlterReplicaLogDirsResponse::default().with_results(results),
-        Err(_) => AlterReplicaLogDirsResponse::default(),
+        Err(join_error) => {
+            warn!(%join_error, "AlterReplicaLogDirs failed");
+            error_response(
+                &unanswered,
+                version,
+                ResponseError::UnknownServerError.code(),
+            )
+        }
     }
 }
 
