@@ -874,4 +874,4 @@ pub(super) fn aborted_entry(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

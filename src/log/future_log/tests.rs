@@ -1,16 +1,8 @@
 use super::*;
+use crate::log::partition_log::tests::{all_bytes, small_config};
 use crate::log::partition_log::AppendOrigin;
-use crate::records::batch::Batches;
 use crate::records::builder::BatchBuilder;
 use crate::types::{now_ms, LeaderEpoch};
-
-fn small_config() -> LogConfig {
-    LogConfig {
-        segment_bytes: 1024,
-        index_interval_bytes: 128,
-        ..LogConfig::default()
-    }
-}
 
 fn batch(producer_id: i64, sequence: i32, value: &str) -> Vec<u8> {
     let mut builder = BatchBuilder::new(now_ms()).idempotent(producer_id, 0, sequence);
@@ -26,19 +18,6 @@ fn append(log: &mut PartitionLog, epoch: i32, producer_id: i64, sequence: i32) {
         AppendOrigin::Client,
     )
     .unwrap();
-}
-
-/// Every batch of a log as stored, from its start.
-fn all_bytes(log: &PartitionLog) -> Vec<u8> {
-    let mut all = Vec::new();
-    let mut offset = log.log_start_offset();
-    while offset < log.log_end_offset() {
-        let bytes = log.read(offset, 1 << 20, log.log_end_offset()).unwrap();
-        let (_, last) = Batches::new(&bytes).last().unwrap().unwrap();
-        offset = last.next_offset();
-        all.extend_from_slice(&bytes);
-    }
-    all
 }
 
 /// Copies round by round as the mover does, appending to the current

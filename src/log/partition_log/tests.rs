@@ -6,7 +6,7 @@ use crate::records::batch::tests::sample_batch;
 use crate::records::batch::{set_base_offset, set_partition_leader_epoch};
 use crate::records::builder::BatchBuilder;
 
-fn small_config() -> LogConfig {
+pub(crate) fn small_config() -> LogConfig {
     LogConfig {
         segment_bytes: 1024,
         index_interval_bytes: 128,
@@ -976,7 +976,7 @@ fn retention_leaves_compact_only_topics_alone() {
 }
 
 /// Everything a leader's log holds, as a replica Fetch would read it.
-fn all_bytes(log: &PartitionLog) -> Vec<u8> {
+pub(crate) fn all_bytes(log: &PartitionLog) -> Vec<u8> {
     let mut all = Vec::new();
     let mut offset = log.log_start_offset();
     while offset < log.log_end_offset() {
