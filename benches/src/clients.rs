@@ -150,6 +150,31 @@ impl Cluster {
         config
     }
 
+    /// The settings every measured producer starts from: no idempotence,
+    /// so that each phase sets what it measures.
+    pub fn producer_config(&self) -> ClientConfig {
+        let mut config = self.config();
+        config.set("enable.idempotence", "false");
+        config
+    }
+
+    /// A producer of `config`, connected and holding `topic`'s metadata
+    /// before any phase's clock starts.
+    pub fn producer(
+        &self,
+        config: &ClientConfig,
+        topic: &str,
+    ) -> Result<BaseProducer<Observer>, String> {
+        let producer: BaseProducer<Observer> = config
+            .create_with_context(Observer::default())
+            .map_err(|e| format!("producer: {e}"))?;
+        producer
+            .client()
+            .fetch_metadata(Some(topic), Duration::from_secs(30))
+            .map_err(|e| format!("metadata of {topic}: {e}"))?;
+        Ok(producer)
+    }
+
     pub fn consumer(&self, context: Observer) -> Result<BaseConsumer<Observer>, String> {
         self.consumer_config()
             .create_with_context(context)

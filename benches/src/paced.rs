@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::producer::Producer;
 use rdkafka::topic_partition_list::Offset;
 
 use crate::clients::{self, Cluster, Observer};
@@ -131,19 +131,15 @@ pub fn run(
     brokers: Option<&Brokers>,
 ) -> Result<PacedResult, String> {
     let total = (how.rate as f64 * how.secs).round().max(1.0) as usize;
-    let producer: BaseProducer<Observer> = cluster
-        .config()
-        .set("enable.idempotence", "false")
-        .set("acks", "all")
-        .set("linger.ms", how.linger_ms.to_string())
-        .set("queue.buffering.max.messages", "1000000")
-        .set("message.timeout.ms", "60000")
-        .create_with_context(Observer::default())
-        .map_err(|e| format!("producer: {e}"))?;
-    producer
-        .client()
-        .fetch_metadata(Some(topic), Duration::from_secs(30))
-        .map_err(|e| format!("metadata of {topic}: {e}"))?;
+    let producer = cluster.producer(
+        cluster
+            .producer_config()
+            .set("acks", "all")
+            .set("linger.ms", how.linger_ms.to_string())
+            .set("queue.buffering.max.messages", "1000000")
+            .set("message.timeout.ms", "60000"),
+        topic,
+    )?;
 
     let consumer = cluster.consumer(Observer::default())?;
     clients::assign(&consumer, topic, 0, Offset::Beginning)?;

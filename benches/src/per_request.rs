@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::BaseConsumer;
-use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::producer::Producer;
 use rdkafka::topic_partition_list::Offset;
 
 use crate::clients::{self, Cluster, Observer};
@@ -101,21 +101,17 @@ pub fn run(
     how: &PerRequest,
     brokers: Option<&Brokers>,
 ) -> Result<Outcome, String> {
-    let producer: BaseProducer<Observer> = cluster
-        .config()
-        .set("enable.idempotence", "false")
-        .set("acks", "all")
-        .set("linger.ms", "0")
-        .set("batch.num.messages", "1")
-        .set("queue.buffering.max.messages", "1000000")
-        .set("message.timeout.ms", "120000")
-        .set("statistics.interval.ms", INTERVAL_MS.to_string())
-        .create_with_context(Observer::default())
-        .map_err(|e| format!("producer: {e}"))?;
-    producer
-        .client()
-        .fetch_metadata(Some(topic), Duration::from_secs(30))
-        .map_err(|e| format!("metadata of {topic}: {e}"))?;
+    let producer = cluster.producer(
+        cluster
+            .producer_config()
+            .set("acks", "all")
+            .set("linger.ms", "0")
+            .set("batch.num.messages", "1")
+            .set("queue.buffering.max.messages", "1000000")
+            .set("message.timeout.ms", "120000")
+            .set("statistics.interval.ms", INTERVAL_MS.to_string()),
+        topic,
+    )?;
 
     let tail = if how.tailing {
         Some(Tail::start(cluster, topic)?)

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::producer::Producer;
 use rdkafka::topic_partition_list::Offset;
 
 use crate::clients::{self, Cluster, Observer};
@@ -36,21 +36,16 @@ pub fn produce(
     how: &Produce<'_>,
     brokers: Option<&Brokers>,
 ) -> Result<ProduceResult, String> {
-    let producer: BaseProducer<Observer> = cluster
-        .config()
-        .set("enable.idempotence", "false")
-        .set("acks", how.acks)
-        .set("linger.ms", how.linger_ms.to_string())
-        .set("compression.type", how.compression)
-        .set("queue.buffering.max.messages", "500000")
-        .set("message.timeout.ms", "300000")
-        .create_with_context(Observer::default())
-        .map_err(|e| format!("producer: {e}"))?;
-    // Connect and fetch metadata before the clock starts.
-    producer
-        .client()
-        .fetch_metadata(Some(topic), Duration::from_secs(30))
-        .map_err(|e| format!("metadata of {topic}: {e}"))?;
+    let producer = cluster.producer(
+        cluster
+            .producer_config()
+            .set("acks", how.acks)
+            .set("linger.ms", how.linger_ms.to_string())
+            .set("compression.type", how.compression)
+            .set("queue.buffering.max.messages", "500000")
+            .set("message.timeout.ms", "300000"),
+        topic,
+    )?;
 
     // Payloads differ per message (a counter prefix) so compression is not trivial.
     let mut payload = clients::payload(how.size);
