@@ -4,13 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::{debug, warn};
 
 use super::cleaner;
 use super::leader_epoch_cache::{LeaderEpochCache, CHECKPOINT_FILE};
-use super::partition_log::{aborted_entry, LOG_START_OFFSET_FILE};
+use super::partition_log::{aborted_entry, view_of, LOG_START_OFFSET_FILE};
 use super::producer_state::{load_latest_snapshot, BatchMetadata, ProducerState};
 use super::recovery::{list_segment_base_offsets, recover_active_segment, recover_sealed_segment};
 use super::segment::Segment;
@@ -70,6 +71,7 @@ impl PartitionLog {
             .ok()
             .and_then(|text| text.trim().parse::<i64>().ok())
             .map(Offset);
+        let view = Arc::new(view_of(&segments, first_base));
         let mut log = PartitionLog {
             dir: dir.to_path_buf(),
             config,
@@ -80,10 +82,12 @@ impl PartitionLog {
             producers: ProducerState::default(),
             leader_epochs: LeaderEpochCache::empty(dir),
             rolled_sync: None,
+            view,
         };
         if let Some(start) = stored_start {
             log.log_start_offset = start.clamp(first_base, log.log_end_offset());
         }
+        log.refresh_view();
         log.load_producer_state()?;
         log.load_leader_epoch_cache(clean_shutdown)?;
         debug!(dir = %dir.display(), log_start_offset = %log.log_start_offset,

@@ -9,7 +9,7 @@
 use std::io;
 use std::path::Path;
 
-use super::index_file::{be_u32, IndexFile};
+use super::index_file::{self, be_u32, IndexEntries, IndexFile};
 use crate::types::Offset;
 
 pub const ENTRY_SIZE: usize = 8;
@@ -42,9 +42,14 @@ impl OffsetIndex {
     }
 
     fn decode(&self, entry: &[u8]) -> OffsetPosition {
-        OffsetPosition {
-            offset: self.base_offset.plus(i64::from(be_u32(&entry[..4]))),
-            position: be_u32(&entry[4..]),
+        decode(self.base_offset, entry)
+    }
+
+    /// The entries as readers of the log look them up, without its lock.
+    pub fn reader(&self) -> OffsetIndexReader {
+        OffsetIndexReader {
+            base_offset: self.base_offset,
+            entries: self.file.entries(),
         }
     }
 
@@ -58,7 +63,7 @@ impl OffsetIndex {
 
     pub fn last(&self) -> Option<OffsetPosition> {
         let count = self.file.len();
-        (count > 0).then(|| self.decode(self.file.entry(count - 1)))
+        (count > 0).then(|| self.file.entry(count - 1, |entry| self.decode(entry)))
     }
 
     /// Fails for an offset a 4-byte relative offset cannot hold (a batch
@@ -74,28 +79,16 @@ impl OffsetIndex {
     /// Where to start scanning for `target`: the greatest indexed batch whose
     /// last offset is `<= target`, or the segment start.
     pub fn lookup(&self, target: Offset) -> OffsetPosition {
-        let relative = target.0.saturating_sub(self.base_offset.0);
-        match self.file.floor(&relative, |entry| i64::from(be_u32(entry))) {
-            Some(index) => self.decode(self.file.entry(index)),
-            None => OffsetPosition {
-                offset: self.base_offset,
-                position: 0,
-            },
-        }
-    }
-
-    /// The greatest indexed batch start at or before byte `position`.
-    pub fn floor_by_position(&self, position: u64) -> Option<u32> {
-        let position = u32::try_from(position).unwrap_or(u32::MAX);
         self.file
-            .floor(&position, |entry| be_u32(&entry[4..]))
-            .map(|index| self.decode(self.file.entry(index)).position)
+            .with_bytes(|bytes| lookup(self.base_offset, bytes, target))
     }
 
     /// Drops every entry at or after byte `position` of the log.
     pub fn truncate_to_position(&mut self, position: u32) -> io::Result<()> {
         let keep = (0..self.file.len())
-            .take_while(|&index| self.decode(self.file.entry(index)).position < position)
+            .take_while(|&index| {
+                self.file.entry(index, |entry| self.decode(entry)).position < position
+            })
             .count();
         self.file.truncate_entries(keep)
     }
@@ -117,7 +110,7 @@ impl OffsetIndex {
     pub fn is_consistent(&self, log_size: u64) -> bool {
         let mut previous: Option<OffsetPosition> = None;
         for index in 0..self.file.len() {
-            let entry = self.decode(self.file.entry(index));
+            let entry = self.file.entry(index, |entry| self.decode(entry));
             if u64::from(entry.position) >= log_size {
                 return false;
             }
@@ -129,6 +122,53 @@ impl OffsetIndex {
             previous = Some(entry);
         }
         true
+    }
+}
+
+/// A segment's offset index as the log's readers look it up: the entries
+/// its writer appends, shared.
+#[derive(Clone)]
+pub struct OffsetIndexReader {
+    base_offset: Offset,
+    entries: IndexEntries,
+}
+
+impl OffsetIndexReader {
+    /// [`OffsetIndex::lookup`].
+    pub fn lookup(&self, target: Offset) -> OffsetPosition {
+        self.entries
+            .with_bytes(ENTRY_SIZE, |bytes| lookup(self.base_offset, bytes, target))
+    }
+
+    /// The greatest indexed batch start at or before byte `position`.
+    pub fn floor_by_position(&self, position: u64) -> Option<u32> {
+        let position = u32::try_from(position).unwrap_or(u32::MAX);
+        self.entries.with_bytes(ENTRY_SIZE, |bytes| {
+            index_file::floor(bytes, ENTRY_SIZE, &position, |entry| be_u32(&entry[4..]))
+                .map(|index| be_u32(&bytes[index * ENTRY_SIZE + 4..]))
+        })
+    }
+}
+
+fn decode(base_offset: Offset, entry: &[u8]) -> OffsetPosition {
+    OffsetPosition {
+        offset: base_offset.plus(i64::from(be_u32(&entry[..4]))),
+        position: be_u32(&entry[4..]),
+    }
+}
+
+/// The greatest entry of `bytes` whose offset is `<= target`, or the
+/// segment start.
+fn lookup(base_offset: Offset, bytes: &[u8], target: Offset) -> OffsetPosition {
+    let relative = target.0.saturating_sub(base_offset.0);
+    match index_file::floor(bytes, ENTRY_SIZE, &relative, |entry| {
+        i64::from(be_u32(entry))
+    }) {
+        Some(index) => decode(base_offset, &bytes[index * ENTRY_SIZE..]),
+        None => OffsetPosition {
+            offset: base_offset,
+            position: 0,
+        },
     }
 }
 

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
@@ -19,6 +20,7 @@ use super::producer_state::{
     delete_snapshots, snapshot_path, write_snapshot, BatchMetadata, CompletedTxn, ProducerBatch,
     ProducerState, ProducerSummary, SequenceCheck,
 };
+use super::read_view::LogView;
 use super::recovery::recover_sealed_segment;
 use super::rolled_sync::{RolledSync, Snapshot};
 use super::segment::{PendingBatch, Segment, SegmentView};
@@ -76,6 +78,9 @@ pub struct PartitionLog {
     pub(super) leader_epochs: LeaderEpochCache,
     /// The sync of the segment rolled last, while it may still run.
     pub(super) rolled_sync: Option<RolledSync>,
+    /// What readers without the lock see: rebuilt whenever segments come
+    /// or go or the log start moves ([`refresh_view`](Self::refresh_view)).
+    pub(super) view: Arc<LogView>,
 }
 
 impl PartitionLog {
@@ -119,6 +124,17 @@ impl PartitionLog {
 
     pub fn log_start_offset(&self) -> Offset {
         self.log_start_offset
+    }
+
+    /// The view of this log for readers that do not take its lock.
+    pub fn view(&self) -> &Arc<LogView> {
+        &self.view
+    }
+
+    /// Rebuilds the readers' view: every change to the segments or the log
+    /// start calls this before it returns.
+    pub(super) fn refresh_view(&mut self) {
+        self.view = Arc::new(view_of(&self.segments, self.log_start_offset));
     }
 
     pub fn size_bytes(&self) -> u64 {
@@ -410,16 +426,21 @@ impl PartitionLog {
             .collect();
         for base in above.into_iter().rev() {
             if let Some(segment) = self.segments.remove(&base) {
+                segment.reader().cut_to(0, base);
                 segment.delete_files(&self.dir)?;
             }
         }
         // Reopened so that its indexes are appendable again, were it sealed.
-        drop(self.segments.remove(&base_offset));
+        // Reads under way on the old one see it end where it is cut.
+        if let Some(old) = self.segments.remove(&base_offset) {
+            old.reader().cut_to(position, cut_offset);
+        }
         let mut segment = Segment::open(&self.dir, base_offset, self.config.index_interval_bytes)?;
         segment.truncate_to_position(position, cut_offset)?;
         recover_sealed_segment(&mut segment, &self.dir)?;
         segment.flush()?;
         self.segments.insert(base_offset, segment);
+        self.refresh_view();
         let log_end_offset = self.log_end_offset();
         self.leader_epochs.truncate_from_end(log_end_offset)?;
         self.lower_cleaner_checkpoint(log_end_offset)?;
@@ -443,6 +464,7 @@ impl PartitionLog {
         }
         for base in old.into_iter().rev() {
             if let Some(segment) = self.segments.remove(&base) {
+                segment.reader().cut_to(0, base);
                 segment.delete_files(&self.dir)?;
             }
             if base == offset {
@@ -482,17 +504,7 @@ impl PartitionLog {
     /// `[from, upper_bound)` must know about: those that ended at or after
     /// `from` and began before `upper_bound`.
     pub fn aborted_txns(&self, from: Offset, upper_bound: Offset) -> Vec<AbortedTxn> {
-        let first_segment = self
-            .segments
-            .range(..=from)
-            .next_back()
-            .map_or(Offset::ZERO, |(base, _)| *base);
-        self.segments
-            .range(first_segment..)
-            .flat_map(|(_, segment)| segment.aborted_txns())
-            .filter(|txn| txn.last_offset >= from && txn.first_offset < upper_bound)
-            .copied()
-            .collect()
+        self.view.aborted_txns(from, upper_bound)
     }
 
     /// Rolls to a new segment if the active one is full or too old.
@@ -553,6 +565,7 @@ impl PartitionLog {
         };
         info!(dir = %self.dir.display(), base_offset = %next, "rolled new segment");
         self.segments.insert(next, segment);
+        self.refresh_view();
         let snapshot = Snapshot {
             dir: self.dir.clone(),
             offset: next,
@@ -613,25 +626,7 @@ impl PartitionLog {
                 log_end_offset: self.log_end_offset(),
             });
         }
-        if offset >= max_offset {
-            return Ok(None);
-        }
-        for (_, segment) in self
-            .segments
-            .range(..=offset)
-            .next_back()
-            .into_iter()
-            .chain(self.segments.range((
-                std::ops::Bound::Excluded(offset),
-                std::ops::Bound::Unbounded,
-            )))
-        {
-            if let Some(header) = segment.find_batch(offset)? {
-                let records = segment.records(header, max_bytes, max_offset)?;
-                return Ok((!records.is_empty()).then_some(records));
-            }
-        }
-        Ok(None)
+        self.view.read_records(offset, max_bytes, max_offset)
     }
 
     /// The first record with a timestamp `>= timestamp` (ListOffsets by time).
@@ -719,7 +714,7 @@ impl PartitionLog {
         let aborted = self
             .segments
             .values()
-            .flat_map(|s| s.aborted_txns().iter().copied())
+            .flat_map(Segment::aborted_txns)
             .collect();
         Ok(Some(CompactionJob {
             dir: self.dir.clone(),
@@ -755,6 +750,7 @@ impl PartitionLog {
             segment.sync()?;
             self.segments.insert(cleaned.base_offset, segment);
         }
+        self.refresh_view();
         cleaner::write_checkpoint(&self.dir, compacted.checkpoint)?;
         info!(dir = %self.dir.display(), stats = ?compacted.stats, "compacted");
         Ok(compacted.stats)
@@ -858,6 +854,12 @@ impl CompactionJob {
 
 /// The `.txnindex` entry for a transaction a marker aborted (none for
 /// commits, or when the producer wrote nothing here).
+/// The readers' view of `segments`.
+pub(super) fn view_of(segments: &BTreeMap<Offset, Segment>, log_start_offset: Offset) -> LogView {
+    let readers = segments.values().map(|s| Arc::clone(s.reader())).collect();
+    LogView::new(log_start_offset, readers)
+}
+
 pub(super) fn aborted_entry(
     completed: &CompletedTxn,
     producers: &ProducerState,

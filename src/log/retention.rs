@@ -52,11 +52,15 @@ impl PartitionLog {
         if removable.last() == Some(&active_base) {
             self.roll()?;
         }
+        let mut removed = Vec::new();
         for base_offset in &removable {
-            if let Some(segment) = self.segments.remove(base_offset) {
-                info!(dir = %self.dir.display(), base_offset = %base_offset, "deleting segment past retention");
-                segment.delete_files(&self.dir)?;
-            }
+            removed.extend(self.segments.remove(base_offset));
+        }
+        // Readers see the segments gone before their files are.
+        self.refresh_view();
+        for segment in removed {
+            info!(dir = %self.dir.display(), base_offset = %segment.base_offset(), "deleting segment past retention");
+            segment.delete_files(&self.dir)?;
         }
         if let Some(first) = self.segments.keys().next().copied() {
             if first > self.log_start_offset {
@@ -92,18 +96,21 @@ impl PartitionLog {
             })
             .map(Segment::base_offset)
             .collect();
+        let mut removed = Vec::new();
         for base_offset in removable {
-            if let Some(segment) = self.segments.remove(&base_offset) {
-                segment.delete_files(&self.dir)?;
-            }
+            removed.extend(self.segments.remove(&base_offset));
         }
         self.set_log_start_offset(offset)?;
+        for segment in removed {
+            segment.delete_files(&self.dir)?;
+        }
         info!(dir = %self.dir.display(), log_start_offset = %offset, "records deleted");
         Ok(offset)
     }
 
     pub(super) fn set_log_start_offset(&mut self, offset: Offset) -> Result<(), LogError> {
         self.log_start_offset = offset;
+        self.refresh_view();
         self.leader_epochs.truncate_from_start(offset)?;
         let path = self.dir.join(LOG_START_OFFSET_FILE);
         let temporary = self.dir.join(format!("{LOG_START_OFFSET_FILE}.tmp"));

@@ -3,9 +3,9 @@
 //! and the `.txnindex` of transactions aborted by markers in it.
 //!
 //! A segment only grows at its end and is never rewritten in place; the
-//! partition log decides when to roll to a new one.
+//! partition log decides when to roll to a new one. Its read side is shared
+//! with the log's readers ([`SegmentReader`]).
 
-use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, Write};
 use std::os::unix::fs::FileExt;
@@ -15,10 +15,12 @@ use std::time::Instant;
 
 use super::disk_faults::{self, DiskOp};
 use super::file_records::FileRecords;
+use super::index_file;
 use super::offset_index::OffsetIndex;
 use super::producer_state::ProducerBatch;
+use super::segment_reader::SegmentReader;
 use super::time_index::TimeIndex;
-use super::txn_index::{txn_index_path, AbortedTxn, TxnIndex};
+use super::txn_index::{txn_index_path, AbortedTxn, AbortedTxns, TxnIndex};
 use crate::records::batch::{frame_size, Batch, HEADER_SIZE};
 use crate::types::{LeaderEpoch, Offset};
 
@@ -50,6 +52,8 @@ pub struct Segment {
     base_offset: Offset,
     /// Shared with the reads under way ([`FileRecords`]) and the views.
     file: Arc<File>,
+    /// What readers see, published after each append.
+    reader: Arc<SegmentReader>,
     path: PathBuf,
     size: u64,
     next_offset: Offset,
@@ -60,14 +64,7 @@ pub struct Segment {
     bytes_since_last_index_entry: u64,
     max_timestamp: Option<MaxTimestamp>,
     created: Instant,
-    /// Headers of the last appended batches: consumers that keep up read
-    /// from here without scanning the log from the last index entry.
-    /// Grown as batches come (an idle partition's segment holds none).
-    recent: VecDeque<BatchHeader>,
 }
-
-/// How many recent batch headers a segment remembers.
-const RECENT_BATCHES: usize = 64;
 
 /// A segment's file, to force to disk away from the segment (which stays
 /// with the log and its lock).
@@ -123,7 +120,11 @@ impl BatchHeader {
 
 /// Reads the header of the batch at `position` of a segment file of `size`
 /// bytes, if a whole batch is there.
-fn read_header(file: &File, size: u64, position: u64) -> io::Result<Option<BatchHeader>> {
+pub(super) fn read_header(
+    file: &File,
+    size: u64,
+    position: u64,
+) -> io::Result<Option<BatchHeader>> {
     if position + HEADER_SIZE as u64 > size {
         return Ok(None);
     }
@@ -278,27 +279,13 @@ impl Segment {
             .write(true)
             .open(&path)?;
         let file = Arc::new(file);
-        std::fs::write(index_path(dir, base_offset), [])?;
-        std::fs::write(time_index_path(dir, base_offset), [])?;
+        index_file::create_empty(&index_path(dir, base_offset))?;
+        index_file::create_empty(&time_index_path(dir, base_offset))?;
         match std::fs::remove_file(txn_index_path(dir, base_offset)) {
             Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
             _ => {}
         }
-        Ok(Segment {
-            base_offset,
-            file,
-            path,
-            size: 0,
-            next_offset: base_offset,
-            offset_index: OffsetIndex::open_active(&index_path(dir, base_offset), base_offset)?,
-            time_index: TimeIndex::open_active(&time_index_path(dir, base_offset), base_offset)?,
-            txn_index: TxnIndex::open(txn_index_path(dir, base_offset))?,
-            index_interval_bytes,
-            bytes_since_last_index_entry: 0,
-            max_timestamp: None,
-            created: Instant::now(),
-            recent: VecDeque::new(),
-        })
+        Segment::with_file(dir, base_offset, file, 0, index_interval_bytes)
     }
 
     /// Opens an existing segment for appending. The caller (recovery) must
@@ -307,21 +294,45 @@ impl Segment {
         let path = log_path(dir, base_offset);
         let file = Arc::new(OpenOptions::new().read(true).write(true).open(&path)?);
         let size = file.metadata()?.len();
+        Segment::with_file(dir, base_offset, file, size, index_interval_bytes)
+    }
+
+    fn with_file(
+        dir: &Path,
+        base_offset: Offset,
+        file: Arc<File>,
+        size: u64,
+        index_interval_bytes: u64,
+    ) -> io::Result<Self> {
+        let offset_index = OffsetIndex::open_active(&index_path(dir, base_offset), base_offset)?;
+        let txn_index = TxnIndex::open(txn_index_path(dir, base_offset))?;
+        let reader = SegmentReader::new(
+            base_offset,
+            Arc::clone(&file),
+            size,
+            offset_index.reader(),
+            AbortedTxns::clone(txn_index.entries()),
+        );
         Ok(Segment {
             base_offset,
             file,
-            path,
+            reader: Arc::new(reader),
+            path: log_path(dir, base_offset),
             size,
             next_offset: base_offset,
-            offset_index: OffsetIndex::open_active(&index_path(dir, base_offset), base_offset)?,
+            offset_index,
             time_index: TimeIndex::open_active(&time_index_path(dir, base_offset), base_offset)?,
-            txn_index: TxnIndex::open(txn_index_path(dir, base_offset))?,
+            txn_index,
             index_interval_bytes,
             bytes_since_last_index_entry: 0,
             max_timestamp: None,
             created: Instant::now(),
-            recent: VecDeque::new(),
         })
+    }
+
+    /// The read side, for readers that do not hold the log's lock.
+    pub fn reader(&self) -> &Arc<SegmentReader> {
+        &self.reader
     }
 
     pub fn base_offset(&self) -> Offset {
@@ -361,8 +372,8 @@ impl Segment {
     }
 
     /// Transactions aborted by markers in this segment.
-    pub fn aborted_txns(&self) -> &[AbortedTxn] {
-        self.txn_index.entries()
+    pub fn aborted_txns(&self) -> Vec<AbortedTxn> {
+        self.txn_index.entries().to_vec()
     }
 
     pub fn record_aborted_txn(&mut self, entry: AbortedTxn) -> io::Result<()> {
@@ -437,10 +448,7 @@ impl Segment {
         // Saturating: a sealed segment's headers are read unvalidated, and a
         // corrupt one may end at i64::MAX (found by fuzzing).
         self.next_offset = Offset(header.last_offset.0.saturating_add(1));
-        if self.recent.len() == RECENT_BATCHES {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(header);
+        self.reader.appended(header, self.size);
         if self
             .max_timestamp
             .is_none_or(|max| header.max_timestamp > max.timestamp)
@@ -466,7 +474,7 @@ impl Segment {
 
     /// Reads the header of the batch at `position`, if a whole one is there.
     pub fn read_header(&self, position: u64) -> io::Result<Option<BatchHeader>> {
-        read_header(&self.file, self.size, position)
+        self.reader.read_header(position)
     }
 
     /// A read-only view of this (sealed) segment for work done without the
@@ -481,32 +489,9 @@ impl Segment {
         })
     }
 
-    /// The first batch holding an offset `>= target`, from the recent
-    /// batches or by scanning from the index.
+    /// The first batch holding an offset `>= target`.
     pub fn find_batch(&self, target: Offset) -> io::Result<Option<BatchHeader>> {
-        if let Some(found) = self.find_recent(target) {
-            return Ok(found);
-        }
-        let mut position = u64::from(self.offset_index.lookup(target).position);
-        while let Some(header) = self.read_header(position)? {
-            if header.last_offset >= target {
-                return Ok(Some(header));
-            }
-            position += header.size;
-        }
-        Ok(None)
-    }
-
-    /// [`find_batch`](Self::find_batch) answered from the recent batches'
-    /// headers, without I/O; `None` if `target` is older than they are.
-    fn find_recent(&self, target: Offset) -> Option<Option<BatchHeader>> {
-        let oldest = self.recent.front()?;
-        (oldest.base_offset <= target).then(|| {
-            self.recent
-                .iter()
-                .find(|h| h.last_offset >= target)
-                .copied()
-        })
+        self.reader.find_batch(target)
     }
 
     /// The first batch whose max timestamp is `>= timestamp`.
@@ -524,91 +509,22 @@ impl Segment {
 
     /// Headers of every batch from the one holding `offset` to the end.
     pub fn headers_from(&self, offset: Offset) -> io::Result<Vec<BatchHeader>> {
-        let mut headers = Vec::new();
-        let Some(first) = self.find_batch(offset)? else {
-            return Ok(headers);
-        };
-        let mut position = first.position;
-        while let Some(header) = self.read_header(position)? {
-            position += header.size;
-            headers.push(header);
-        }
-        Ok(headers)
+        self.reader.headers_from(offset)
     }
 
-    /// Whole batches from `first` on, as many as fit in `max_bytes` (but
-    /// always `first`, even if larger: KIP-74) and none at or past
-    /// `max_offset`, as a slice of the file. Where they end is found from
-    /// the recent batches' headers when the read is near the end of the
-    /// segment (no I/O, the common case of consumers that keep up), else
-    /// from the offset index and a scan of at most one index interval of
-    /// headers.
+    /// See [`SegmentReader::records`].
     pub fn records(
         &self,
         first: BatchHeader,
         max_bytes: usize,
         max_offset: Offset,
     ) -> io::Result<FileRecords> {
-        if first.base_offset >= max_offset {
-            return Ok(self.slice(first.position, first.position, first.base_offset));
-        }
-        // `max_bytes` may be "all of it" (usize::MAX).
-        let limit = first
-            .position
-            .saturating_add((max_bytes as u64).max(first.size));
-        let mut end = first.position + first.size;
-        let mut next_offset = Offset(first.last_offset.0.saturating_add(1));
-        let takes = |header: &BatchHeader, end: u64| {
-            header.base_offset < max_offset && end + header.size <= limit
-        };
-        if self
-            .recent
-            .front()
-            .is_some_and(|oldest| oldest.position <= end)
-        {
-            // The recent headers run, contiguous, to the segment's end.
-            let after_first = end;
-            for header in self.recent.iter().filter(|h| h.position >= after_first) {
-                if header.position != end || !takes(header, end) {
-                    break;
-                }
-                end += header.size;
-                next_offset = Offset(header.last_offset.0.saturating_add(1));
-            }
-            return Ok(self.slice(first.position, end, next_offset));
-        }
-        // Skip to the last indexed batch start both bounds allow: every
-        // batch before it is within them.
-        let by_position = self.offset_index.floor_by_position(limit);
-        let by_offset = (max_offset.0 > self.base_offset.0)
-            .then(|| self.offset_index.lookup(Offset(max_offset.0 - 1)).position);
-        if let (Some(by_position), Some(by_offset)) = (by_position, by_offset) {
-            let skip = u64::from(by_position.min(by_offset));
-            if skip > end {
-                end = skip;
-            }
-        }
-        while let Some(header) = self.read_header(end)? {
-            if !takes(&header, end) {
-                next_offset = next_offset.max(header.base_offset);
-                break;
-            }
-            end += header.size;
-            next_offset = Offset(header.last_offset.0.saturating_add(1));
-        }
-        Ok(self.slice(first.position, end, next_offset))
-    }
-
-    fn slice(&self, start: u64, end: u64, next_offset: Offset) -> FileRecords {
-        let len = (end - start) as usize;
-        FileRecords::new(Arc::clone(&self.file), start, len, next_offset)
+        self.reader.records(first, max_bytes, max_offset)
     }
 
     /// Reads `length` raw bytes at `position` (whole batches by construction).
     pub fn read_at(&self, position: u64, length: usize) -> io::Result<Vec<u8>> {
-        let mut buffer = vec![0u8; length];
-        self.file.read_exact_at(&mut buffer, position)?;
-        Ok(buffer)
+        self.reader.read_at(position, length)
     }
 
     /// Cuts the segment at byte `position`, dropping batches and index
@@ -618,7 +534,7 @@ impl Segment {
         // served again.
         self.size = position;
         self.next_offset = next_offset;
-        self.recent.retain(|header| header.position < position);
+        self.reader.cut_to(position, next_offset);
         self.file.set_len(position)?;
         self.offset_index.truncate_to_position(position as u32)?;
         self.time_index.truncate_to_offset(next_offset)?;
@@ -629,10 +545,11 @@ impl Segment {
     /// Rebuilds both indexes from the log file (they were missing or
     /// inconsistent), scanning headers only.
     pub fn rebuild_indexes(&mut self, dir: &Path) -> io::Result<()> {
-        std::fs::write(index_path(dir, self.base_offset), [])?;
-        std::fs::write(time_index_path(dir, self.base_offset), [])?;
+        index_file::create_empty(&index_path(dir, self.base_offset))?;
+        index_file::create_empty(&time_index_path(dir, self.base_offset))?;
         self.offset_index =
             OffsetIndex::open_active(&index_path(dir, self.base_offset), self.base_offset)?;
+        self.reader.set_index(self.offset_index.reader());
         self.time_index =
             TimeIndex::open_active(&time_index_path(dir, self.base_offset), self.base_offset)?;
         self.replay_headers(true)
@@ -642,7 +559,7 @@ impl Segment {
     /// optionally re-writing index entries on the way.
     pub fn replay_headers(&mut self, write_indexes: bool) -> io::Result<()> {
         self.next_offset = self.base_offset;
-        self.recent.clear();
+        self.reader.reset(self.size, self.next_offset);
         self.max_timestamp = None;
         self.bytes_since_last_index_entry = 0;
         let mut position = 0;
@@ -656,7 +573,7 @@ impl Segment {
     /// Restores next offset and max timestamp of a segment whose indexes are
     /// trusted: scans only the batches after the last offset-index entry.
     pub fn restore_from_indexes(&mut self) -> io::Result<()> {
-        self.recent.clear();
+        self.reader.reset(self.size, self.base_offset);
         let mut position = self
             .offset_index
             .last()
@@ -682,6 +599,7 @@ impl Segment {
             self.time_index.maybe_append(max.timestamp, max.offset)?;
         }
         self.offset_index.seal()?;
+        self.reader.set_index(self.offset_index.reader());
         self.time_index.seal()
     }
 

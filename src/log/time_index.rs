@@ -59,7 +59,7 @@ impl TimeIndex {
 
     pub fn last(&self) -> Option<TimestampOffset> {
         let count = self.file.len();
-        (count > 0).then(|| self.decode(self.file.entry(count - 1)))
+        (count > 0).then(|| self.file.entry(count - 1, |entry| self.decode(entry)))
     }
 
     /// Appends an entry if `timestamp` is greater than the last one. Fails
@@ -85,14 +85,14 @@ impl TimeIndex {
             .file
             .floor(&target.saturating_sub(1), |entry| be_i64(&entry[..8]))
         {
-            Some(index) => self.decode(self.file.entry(index)).offset,
+            Some(index) => self.file.entry(index, |entry| self.decode(entry)).offset,
             None => self.base_offset,
         }
     }
 
     pub fn truncate_to_offset(&mut self, offset: Offset) -> io::Result<()> {
         let keep = (0..self.file.len())
-            .take_while(|&index| self.decode(self.file.entry(index)).offset < offset)
+            .take_while(|&index| self.file.entry(index, |entry| self.decode(entry)).offset < offset)
             .count();
         self.file.truncate_entries(keep)
     }
@@ -112,7 +112,7 @@ impl TimeIndex {
     pub fn is_consistent(&self, next_offset: Offset) -> bool {
         let mut previous: Option<TimestampOffset> = None;
         for index in 0..self.file.len() {
-            let entry = self.decode(self.file.entry(index));
+            let entry = self.file.entry(index, |entry| self.decode(entry));
             if entry.offset >= next_offset {
                 return false;
             }

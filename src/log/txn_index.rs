@@ -5,11 +5,13 @@
 //!
 //! A read_committed fetch returns the entries that overlap the fetched
 //! range, so that the consumer can drop the aborted records itself. The
-//! entries are few (one per abort), so they are also kept in memory.
+//! entries are few (one per abort), so they are also kept in memory, shared
+//! with the log's readers ([`AbortedTxns`]).
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::types::Offset;
 
@@ -62,11 +64,40 @@ pub fn txn_index_path(dir: &Path, base_offset: Offset) -> PathBuf {
     ))
 }
 
+/// A segment's aborted transactions, as its readers share them. The lock
+/// is held for in-memory work only.
+#[derive(Debug, Clone, Default)]
+pub struct AbortedTxns(Arc<Mutex<Vec<AbortedTxn>>>);
+
+impl AbortedTxns {
+    fn lock(&self) -> MutexGuard<'_, Vec<AbortedTxn>> {
+        // Poisoning cannot leave the entries torn: they are pushed whole.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds to `out` the entries that ended at or after `from` and began
+    /// before `upper_bound`: what a read_committed read of `[from,
+    /// upper_bound)` must know about.
+    pub fn overlapping(&self, from: Offset, upper_bound: Offset, out: &mut Vec<AbortedTxn>) {
+        out.extend(
+            self.lock()
+                .iter()
+                .filter(|txn| txn.last_offset >= from && txn.first_offset < upper_bound),
+        );
+    }
+
+    pub fn to_vec(&self) -> Vec<AbortedTxn> {
+        self.lock().clone()
+    }
+}
+
 /// A segment's aborted transactions, mirrored in its `.txnindex` file.
 #[derive(Debug)]
 pub struct TxnIndex {
     path: PathBuf,
-    entries: Vec<AbortedTxn>,
+    entries: AbortedTxns,
 }
 
 impl TxnIndex {
@@ -78,18 +109,23 @@ impl TxnIndex {
             Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
             Err(error) => return Err(error),
         };
-        let entries = bytes
+        let entries: Vec<AbortedTxn> = bytes
             .chunks_exact(ENTRY_SIZE)
             .map_while(AbortedTxn::decode)
             .collect();
-        let index = TxnIndex { path, entries };
-        if bytes.len() != index.entries.len() * ENTRY_SIZE {
-            index.rewrite()?;
+        let torn = bytes.len() != entries.len() * ENTRY_SIZE;
+        let index = TxnIndex {
+            path,
+            entries: AbortedTxns(Arc::new(Mutex::new(entries))),
+        };
+        if torn {
+            index.rewrite(&index.entries.to_vec())?;
         }
         Ok(index)
     }
 
-    pub fn entries(&self) -> &[AbortedTxn] {
+    /// The entries, shared with readers.
+    pub fn entries(&self) -> &AbortedTxns {
         &self.entries
     }
 
@@ -99,19 +135,23 @@ impl TxnIndex {
             .append(true)
             .open(&self.path)?;
         file.write_all(&entry.encode())?;
-        self.entries.push(entry);
+        self.entries.lock().push(entry);
         Ok(())
     }
 
     /// Drops the entries whose marker is at or after `offset`: recovery
     /// replays the log from there and appends them again.
     pub fn truncate_from(&mut self, offset: Offset) -> io::Result<()> {
-        let before = self.entries.len();
-        self.entries.retain(|entry| entry.last_offset < offset);
-        if self.entries.len() != before {
-            self.rewrite()?;
+        let kept = {
+            let mut entries = self.entries.lock();
+            let before = entries.len();
+            entries.retain(|entry| entry.last_offset < offset);
+            (entries.len() != before).then(|| entries.clone())
+        };
+        match kept {
+            Some(kept) => self.rewrite(&kept),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     pub fn flush(&self) -> io::Result<()> {
@@ -122,14 +162,14 @@ impl TxnIndex {
         }
     }
 
-    fn rewrite(&self) -> io::Result<()> {
-        if self.entries.is_empty() {
+    fn rewrite(&self, entries: &[AbortedTxn]) -> io::Result<()> {
+        if entries.is_empty() {
             return match std::fs::remove_file(&self.path) {
                 Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
                 _ => Ok(()),
             };
         }
-        let bytes: Vec<u8> = self.entries.iter().flat_map(AbortedTxn::encode).collect();
+        let bytes: Vec<u8> = entries.iter().flat_map(AbortedTxn::encode).collect();
         crate::durable::write_atomically(&self.path, &bytes)
     }
 }
@@ -159,9 +199,10 @@ mod tests {
         bytes.extend_from_slice(&[0, 0, 0, 0, 7]);
         std::fs::write(&path, bytes).unwrap();
         let mut index = TxnIndex::open(path.clone()).unwrap();
-        assert_eq!(index.entries(), &[entry(1, 0, 5), entry(2, 3, 9)]);
+        assert_eq!(index.entries().to_vec(), [entry(1, 0, 5), entry(2, 3, 9)]);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 68);
         index.truncate_from(Offset(6)).unwrap();
-        assert_eq!(TxnIndex::open(path).unwrap().entries(), &[entry(1, 0, 5)]);
+        let reopened = TxnIndex::open(path).unwrap();
+        assert_eq!(reopened.entries().to_vec(), [entry(1, 0, 5)]);
     }
 }

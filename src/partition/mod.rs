@@ -26,6 +26,7 @@ use crate::log::file_records::FileRecords;
 use crate::log::log_dir::LogDir;
 use crate::log::partition_log::{AppendInfo, AppendOrigin, TimestampAndOffset};
 use crate::log::producer_state::{CompletedTxn, ProducerSummary};
+use crate::log::read_view::LogView;
 use crate::log::txn_index::AbortedTxn;
 use crate::log::{LogError, PartitionLog};
 use crate::records::batch::Batch;
@@ -40,6 +41,10 @@ pub struct Partition {
     topic_partition: TopicPartition,
     topic_id: Uuid,
     log: Mutex<PartitionLog>,
+    /// The log as fetches read it, without the log lock: published by
+    /// whoever changes the log, before the offsets that make its data
+    /// visible.
+    view: arc_swap::ArcSwap<LogView>,
     /// The log dir the log lives in: an I/O error takes it offline. It
     /// changes when the log moves to another dir (`replica_move.rs`).
     log_dir: arc_swap::ArcSwap<LogDir>,
@@ -179,6 +184,7 @@ impl Partition {
         Partition {
             topic_partition,
             topic_id,
+            view: arc_swap::ArcSwap::new(Arc::clone(log.view())),
             log: Mutex::new(log),
             log_dir: arc_swap::ArcSwap::new(log_dir),
             deleted: Default::default(),
@@ -623,10 +629,15 @@ impl Partition {
             return self.checked(Err(self.offline_error()));
         }
         let partition = Arc::clone(self);
-        let outcome = tokio::task::spawn_blocking(move || work(&mut partition.lock_log()))
-            .await
-            .map_err(|join_error| LogError::TaskFailed(join_error.to_string()))
-            .and_then(|outcome| outcome);
+        let outcome = tokio::task::spawn_blocking(move || {
+            let mut log = partition.lock_log();
+            let outcome = work(&mut log);
+            partition.publish_view(&log);
+            outcome
+        })
+        .await
+        .map_err(|join_error| LogError::TaskFailed(join_error.to_string()))
+        .and_then(|outcome| outcome);
         self.checked(outcome)
     }
 
@@ -643,6 +654,7 @@ impl Partition {
             if let Ok(mut log) = self.log.try_lock() {
                 if quick(&log) {
                     let outcome = work(&mut log);
+                    self.publish_view(&log);
                     drop(log);
                     return self.checked(outcome);
                 }
@@ -659,7 +671,10 @@ impl Partition {
         if self.is_offline() {
             return self.checked(Err(self.offline_error()));
         }
-        let outcome = work(&mut self.lock_log());
+        let mut log = self.lock_log();
+        let outcome = work(&mut log);
+        self.publish_view(&log);
+        drop(log);
         self.checked(outcome)
     }
 
@@ -791,7 +806,16 @@ impl Partition {
             })
     }
 
+    /// Publishes the log's view for readers, if it changed: before the
+    /// offsets, so that a reader bounded by them finds their data in it.
+    fn publish_view(&self, log: &PartitionLog) {
+        if !Arc::ptr_eq(&self.view.load(), log.view()) {
+            self.view.store(Arc::clone(log.view()));
+        }
+    }
+
     fn publish_offsets(&self, log: &PartitionLog) {
+        self.publish_view(log);
         let end = log.log_end_offset();
         self.log_end_offset.store(end.0, Ordering::Release);
         self.log_start_offset
@@ -830,19 +854,34 @@ impl Partition {
                 ..FetchedData::default()
             });
         }
-        let here = match in_files {
-            true => self.read_here(offset, max_bytes, end, isolation),
-            false => None,
+        if self.is_offline() {
+            return self.checked(Err(self.offline_error()));
+        }
+        // Read without the log lock, from its published view: a writer
+        // holding the lock (an append, a roll, a sync) holds no reader up.
+        let view = self.view.load_full();
+        let log_end_offset = self.log_end_offset();
+        if offset < view.log_start_offset() || offset > log_end_offset {
+            return Err(LogError::OffsetOutOfRange {
+                requested: offset,
+                log_start_offset: view.log_start_offset(),
+                log_end_offset,
+            });
+        }
+        let read = move || read_from(&view, offset, max_bytes, end, isolation, in_files);
+        let read = match in_files {
+            // Only where the records start and end is read here: from the
+            // recent batch headers (readers that keep up: no I/O at all)
+            // or from the offset index and a few batch headers in the page
+            // cache. The records stay in their file for the connection.
+            true => read(),
+            // The records themselves are read, on a blocking thread.
+            false => tokio::task::spawn_blocking(read)
+                .await
+                .map_err(|join_error| LogError::TaskFailed(join_error.to_string()))
+                .and_then(|outcome| outcome),
         };
-        let (records, aborted) = match here {
-            Some(read) => self.checked(read)?,
-            None => {
-                self.with_log(move |log| {
-                    read_from(log, offset, max_bytes, end, isolation, in_files)
-                })
-                .await?
-            }
-        };
+        let (records, aborted) = self.checked(read)?;
         Ok(FetchedData {
             records,
             high_watermark,
@@ -850,26 +889,6 @@ impl Partition {
             log_start_offset: self.log_start_offset(),
             aborted,
         })
-    }
-
-    /// A read answered on the calling thread when no writer holds the log,
-    /// without a blocking-pool hop: it reads no records (they stay in their
-    /// file, for the connection to write), only where they start and end,
-    /// from the recent batch headers (readers that keep up: no I/O at all)
-    /// or from the offset index and a few batch headers in the page cache.
-    /// `None`: the log is busy, read on a blocking thread.
-    fn read_here(
-        &self,
-        offset: Offset,
-        max_bytes: usize,
-        end: Offset,
-        isolation: Isolation,
-    ) -> Option<Result<(FetchedRecords, Vec<AbortedTxn>), LogError>> {
-        if self.is_offline() {
-            return None;
-        }
-        let log = self.log.try_lock().ok()?;
-        Some(read_from(&log, offset, max_bytes, end, isolation, true))
     }
 
     /// Every producer with state here, for DescribeProducers.
@@ -1006,18 +1025,18 @@ impl Partition {
 /// for read_committed; the records left in their file (`in_files`) or
 /// read into memory.
 fn read_from(
-    log: &PartitionLog,
+    view: &LogView,
     offset: Offset,
     max_bytes: usize,
     end: Offset,
     isolation: Isolation,
     in_files: bool,
 ) -> Result<(FetchedRecords, Vec<AbortedTxn>), LogError> {
-    let Some(records) = log.read_records(offset, max_bytes, end)? else {
+    let Some(records) = view.read_records(offset, max_bytes, end)? else {
         return Ok((FetchedRecords::default(), Vec::new()));
     };
     let aborted = match isolation {
-        Isolation::ReadCommitted => log.aborted_txns(offset, records.next_offset()),
+        Isolation::ReadCommitted => view.aborted_txns(offset, records.next_offset()),
         _ => Vec::new(),
     };
     let records = match in_files {
@@ -1068,6 +1087,62 @@ mod tests {
             Err(LogError::NotLeader)
         ));
         assert_eq!(partition.log_end_offset(), Offset(2));
+    }
+
+    /// Fetches read the published view: one runs to the end while a
+    /// writer holds the log lock, and it sees every segment a roll made.
+    #[tokio::test]
+    async fn reads_do_not_wait_for_the_log_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let partition = partition(dir.path());
+        let client = AppendOrigin::Client;
+        for _ in 0..3 {
+            partition
+                .append_as_leader(sample_batch(2).into(), client)
+                .await
+                .unwrap();
+        }
+        partition.changing_log(|log| log.roll()).await.unwrap();
+        partition
+            .append_as_leader(sample_batch(2).into(), client)
+            .await
+            .unwrap();
+        // A writer on another thread holds the log lock throughout.
+        let (held, release) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let writer = {
+            let partition = Arc::clone(&partition);
+            std::thread::spawn(move || {
+                let _log = partition.lock_log();
+                held.0.send(()).unwrap();
+                release.1.recv().unwrap();
+            })
+        };
+        held.1.recv().unwrap();
+        for in_files in [true, false] {
+            // A read stops at the end of the segment it starts in.
+            for (offset, expected) in [(0, 6), (4, 2), (6, 2)] {
+                let read = partition.read(
+                    Offset(offset),
+                    usize::MAX,
+                    Isolation::ReadUncommitted,
+                    in_files,
+                );
+                let fetched = tokio::time::timeout(std::time::Duration::from_secs(5), read)
+                    .await
+                    .expect("a read does not wait for the writer")
+                    .unwrap();
+                let bytes = match fetched.records {
+                    FetchedRecords::File(records) => records.read().unwrap(),
+                    FetchedRecords::Memory(bytes) => bytes.to_vec(),
+                };
+                let offsets: i64 = crate::records::batch::Batches::new(&bytes)
+                    .map(|batch| i64::from(batch.unwrap().1.records_count()))
+                    .sum();
+                assert_eq!(offsets, expected, "from {offset}, in files: {in_files}");
+            }
+        }
+        release.0.send(()).unwrap();
+        writer.join().unwrap();
     }
 
     #[tokio::test]

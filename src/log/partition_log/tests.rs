@@ -1482,3 +1482,43 @@ fn reads_far_from_the_end_of_a_long_segment_end_where_whole_reads_would() {
     let log = PartitionLog::open(dir.path(), config, true).unwrap();
     check(&log);
 }
+
+/// A view taken before a truncation, as a fetch under way holds it, reads
+/// nothing the truncation removed, and the segment reopened for it leaves
+/// the old index mapping readable (its file is replaced, not cut).
+#[test]
+fn a_view_held_across_a_truncation_reads_only_what_remains() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+    for _ in 0..50 {
+        append(&mut log, 3);
+    }
+    drop(log);
+    // Reopened: the sealed segments' indexes are mapped, and no recent
+    // batch headers are known, so reads go through the indexes.
+    let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+    let bases: Vec<Offset> = log.segments.keys().copied().collect();
+    let (second, third) = (bases[1], bases[2]);
+    let before = Arc::clone(log.view());
+    log.truncate_to(second.plus(3)).unwrap();
+    assert_eq!(log.log_end_offset(), second.plus(3));
+
+    let records_from = |view: &LogView, offset: Offset| {
+        let read = view.read_records(offset, usize::MAX, Offset(150)).unwrap();
+        let bytes = read.map(|r| r.read().unwrap()).unwrap_or_default();
+        Batches::new(&bytes)
+            .map(|batch| batch.unwrap().1.last_offset())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(records_from(&before, second), vec![second.plus(2)]);
+    assert!(records_from(&before, second.plus(3)).is_empty());
+    assert!(records_from(&before, third).is_empty());
+    assert_eq!(records_from(log.view(), second), vec![second.plus(2)]);
+    // Appends after the truncation are found through the new view only.
+    append(&mut log, 3);
+    assert_eq!(
+        records_from(log.view(), second),
+        vec![second.plus(2), second.plus(5)]
+    );
+    assert_eq!(records_from(&before, second), vec![second.plus(2)]);
+}
