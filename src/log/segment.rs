@@ -233,8 +233,7 @@ fn write_all_vectored_at(
 
 /// A sealed segment as the cleaner reads it, outside the partition's lock.
 pub struct SegmentView {
-    base_offset: Offset,
-    file: Arc<File>,
+    reader: Arc<SegmentReader>,
     size: u64,
     next_offset: Offset,
     max_timestamp: Option<MaxTimestamp>,
@@ -242,7 +241,7 @@ pub struct SegmentView {
 
 impl SegmentView {
     pub fn base_offset(&self) -> Offset {
-        self.base_offset
+        self.reader.base_offset()
     }
 
     pub fn next_offset(&self) -> Offset {
@@ -258,13 +257,11 @@ impl SegmentView {
     }
 
     pub fn read_header(&self, position: u64) -> io::Result<Option<BatchHeader>> {
-        read_header(&self.file, self.size, position)
+        self.reader.read_header(position)
     }
 
     pub fn read_at(&self, position: u64, length: usize) -> io::Result<Vec<u8>> {
-        let mut buffer = vec![0u8; length];
-        self.file.read_exact_at(&mut buffer, position)?;
-        Ok(buffer)
+        self.reader.read_at(position, length)
     }
 }
 
@@ -481,8 +478,7 @@ impl Segment {
     /// partition's lock: a sealed segment's file never changes in place.
     pub fn view(&self) -> io::Result<SegmentView> {
         Ok(SegmentView {
-            base_offset: self.base_offset,
-            file: Arc::clone(&self.file),
+            reader: Arc::clone(&self.reader),
             size: self.size,
             next_offset: self.next_offset,
             max_timestamp: self.max_timestamp,
