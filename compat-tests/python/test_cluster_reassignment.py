@@ -24,7 +24,7 @@ import cluster_harness
 import java_client
 import kafka_wire as w
 from cluster_harness import bootstrap, replicas_identical
-from conftest import running_cluster, wait_until
+from conftest import running_cluster, wait_for_brokers, wait_until
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -383,3 +383,72 @@ def test_kafka_cluster_unregister_removes_a_stopped_broker(cluster):
                timeout=60, what="broker 2 registered again")
     outcome = go_client.call(FRANZ, bootstrap(cluster), "reassign", "unregistered", "0", "1,2")
     assert outcome.lines == ["reassign 0 0"], outcome
+
+
+def test_a_reassignment_with_log_dirs_places_the_new_replicas_in_the_dirs_asked(cluster, tmp_path):
+    """`kafka-reassign-partitions.sh` with `log_dirs` (KIP-113). The tool
+    asks the new replica's broker for its dir (AlterReplicaLogDirs) once
+    the reassignment started, retrying while the replica is not there yet
+    (REPLICA_NOT_AVAILABLE): `kept` is asked for that way only, and ends up
+    in its dir whether it was created there or moved. `asked-first` was
+    asked for with kafka-python's admin client before the reassignment:
+    broker 3 remembered the dir, as Kafka's `preferredLogDirs`, and created
+    the replica there, with no replica move. Both dirs asked for are the
+    fuller one, where broker 3 would not put a new log by itself."""
+    from kafka import KafkaAdminClient, TopicPartitionReplica
+    from kafka import errors as kafka_errors
+
+    broker3 = next(b for b in cluster if b.overrides["node.id"] == 3)
+    second = broker3.data_dir.parent / "data-second"
+    second.mkdir(exist_ok=True)
+    broker3.overrides["log.dirs"] = f"{broker3.data_dir},{second}"
+    broker3.restart()
+    wait_for_brokers(cluster)
+    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    topics = ["kept", "asked-first"]
+    for topic in topics:
+        admin.create_topics([NewTopic(topic, num_partitions=1, replica_assignment=[[1, 2]])])[
+            topic].result(timeout=30)
+        wait_until(lambda: replicas_of(cluster, topic)[0][1:] == ([1, 2], [1, 2]), timeout=30,
+                   what=f"{topic} fully replicated")
+    producer = Producer({"bootstrap.servers": bootstrap(cluster), "acks": "all"})
+    for i in range(50):
+        for topic in topics:
+            producer.produce(topic, value=f"p{i}".encode())
+    assert producer.flush(30) == 0
+
+    kafka_python = KafkaAdminClient(bootstrap_servers=bootstrap(cluster))
+    try:
+        answered = kafka_python.alter_replica_log_dirs(
+            {TopicPartitionReplica("asked-first", 0, 3): str(broker3.data_dir)})
+    finally:
+        kafka_python.close()
+    assert list(answered.values()) == [kafka_errors.ReplicaNotAvailableError], answered
+
+    log_before = broker3.log_path.stat().st_size
+    plan = {"version": 1, "partitions": [
+        {"topic": topic, "partition": 0, "replicas": [1, 2, 3],
+         "log_dirs": ["any", "any", str(broker3.data_dir)]} for topic in topics]}
+    executed = reassign_tool(cluster, tmp_path, "execute", plan)
+    assert "Successfully started partition reassignments for asked-first-0,kept-0" in executed, \
+        executed
+    for topic in topics:
+        assert (f"Successfully started moving log directory to {broker3.data_dir} for replica "
+                f"{topic}-0 with broker 3") in executed, executed
+
+    def verified():
+        out = reassign_tool(cluster, tmp_path, "verify", plan)
+        done = all(f"Reassignment of partition {t}-0 is completed" in out
+                   and f"Reassignment of replica {t}-0-3 completed successfully" in out
+                   for t in topics)
+        return out if done else None
+    wait_until(verified, timeout=60, interval=1, what="the reassignments and their log dirs")
+    for topic in topics:
+        wait_until(lambda: (broker3.data_dir / f"{topic}-0").is_dir()
+                   and not (second / f"{topic}-0").exists(), timeout=30,
+                   what=f"{topic}-0 in the dir asked for only")
+        wait_until(lambda: replicas_identical(cluster, topic, 1), timeout=30,
+                   what=f"byte-identical copies of {topic}-0 on all three brokers")
+    log = broker3.log_path.read_bytes()[log_before:].decode(errors="replace")
+    assert "moving a replica to another log dir partition=asked-first-0" not in log, \
+        "asked-first-0 was placed by a move, not created where it was asked"

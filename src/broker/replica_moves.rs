@@ -151,6 +151,10 @@ impl Broker {
             return Err(ReplicaMoveError::LogDirOffline(path.to_string()));
         }
         let Some(partition) = self.partitions.get(topic_partition) else {
+            // Not hosted yet: created in that dir when it comes (a
+            // reassignment onto this broker), and answered as Kafka does,
+            // so the tool retries until the replica is here.
+            self.logs.prefer_dir(topic_partition, target);
             return Err(ReplicaMoveError::ReplicaNotAvailable(
                 topic_partition.clone(),
             ));

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -48,6 +48,12 @@ pub struct LogManager {
     failures: watch::Sender<usize>,
     /// The high watermarks the last run checkpointed, by partition.
     high_watermarks: HashMap<TopicPartition, Offset>,
+    /// Where partitions not hosted yet go when they come: AlterReplicaLogDirs
+    /// for a replica this broker does not have yet (KIP-113; what
+    /// `kafka-reassign-partitions.sh` sends for a reassignment with
+    /// `log_dirs`), as Kafka's `LogManager.preferredLogDirs`. Not kept
+    /// across restarts, as in Kafka.
+    preferred_dirs: Mutex<HashMap<TopicPartition, Arc<LogDir>>>,
 }
 
 impl LogManager {
@@ -95,6 +101,7 @@ impl LogManager {
             clean_shutdown,
             failures,
             high_watermarks,
+            preferred_dirs: Mutex::default(),
         };
         manager.remove_deleted_leftovers();
         manager.promote_orphaned_futures();
@@ -161,6 +168,27 @@ impl LogManager {
         }
     }
 
+    fn lock_preferred(&self) -> std::sync::MutexGuard<'_, HashMap<TopicPartition, Arc<LogDir>>> {
+        self.preferred_dirs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Remembers `dir` as where `partition` goes once it is created here.
+    pub fn prefer_dir(&self, partition: &TopicPartition, dir: &Arc<LogDir>) {
+        self.lock_preferred()
+            .insert(partition.clone(), Arc::clone(dir));
+    }
+
+    /// The dir a new partition's log goes to: the one asked for it, if it
+    /// is online, else the emptiest.
+    fn dir_for(&self, partition: &TopicPartition) -> Option<(usize, &Arc<LogDir>)> {
+        let preferred = self.lock_preferred().remove(partition);
+        preferred
+            .and_then(|wanted| self.online().find(|(_, dir)| Arc::ptr_eq(dir, &wanted)))
+            .or_else(|| self.dir_for_new())
+    }
+
     /// Opens (creating if missing) one partition's log, with the dir it
     /// lives in.
     pub fn open_log(
@@ -170,9 +198,11 @@ impl LogManager {
     ) -> Result<(PartitionLog, Arc<LogDir>), LogError> {
         let (index, dir) = match self.dir_holding(partition) {
             Some(found) => found,
-            None => self.dir_for_new().ok_or_else(|| LogError::LogDirOffline {
-                dir: "every log dir".to_string(),
-            })?,
+            None => self
+                .dir_for(partition)
+                .ok_or_else(|| LogError::LogDirOffline {
+                    dir: "every log dir".to_string(),
+                })?,
         };
         if dir.is_offline() {
             return Err(LogError::LogDirOffline {
