@@ -783,11 +783,17 @@ impl PartitionLog {
 
     /// Flushes if `flush.ms` has passed since the last flush.
     pub fn maybe_flush_by_time(&mut self) -> Result<(), LogError> {
-        let due = self.last_flush.elapsed() >= Duration::from_millis(self.config.flush_ms as u64);
-        if due && self.unflushed_messages > 0 {
+        if self.flush_by_time_due() {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// Whether `flush.ms` has passed since the last flush with messages
+    /// appended meanwhile (never, with Kafka's default `flush.ms`).
+    pub fn flush_by_time_due(&self) -> bool {
+        self.unflushed_messages > 0
+            && self.last_flush.elapsed() >= Duration::from_millis(self.config.flush_ms as u64)
     }
 
     /// Forgets producers idle for longer than `producer.id.expiration.ms`.

@@ -949,8 +949,13 @@ impl Partition {
         dedupe_buffer_size: usize,
     ) -> Result<Option<CleanStats>, LogError> {
         let last_stable_offset = self.last_stable_offset();
+        // Deciding that a topic is not compacted takes no blocking hop: the
+        // cleaner's pass visits every partition.
+        let not_compacted = |log: &PartitionLog| !log.config().is_compacted();
         let Some(job) = self
-            .with_log(move |log| log.compaction_job(last_stable_offset))
+            .with_log_quick(not_compacted, move |log| {
+                log.compaction_job(last_stable_offset)
+            })
             .await?
         else {
             return Ok(None);
@@ -967,8 +972,14 @@ impl Partition {
             .await
     }
 
+    /// A flush if `flush.ms` is due. The scheduler asks every partition
+    /// every `log.flush.scheduler.interval.ms`; one that is not due answers
+    /// on the calling thread: a blocking hop each made 10,000 partitions
+    /// cost the broker more CPU than the records they took.
     pub async fn maybe_flush_by_time(self: &Arc<Self>) -> Result<(), LogError> {
-        self.with_log(|log| log.maybe_flush_by_time()).await
+        let not_due = |log: &PartitionLog| !log.flush_by_time_due();
+        self.with_log_quick(not_due, |log| log.maybe_flush_by_time())
+            .await
     }
 
     /// Flushes the log and snapshots its producer state (clean shutdown).
@@ -1001,8 +1012,12 @@ impl Partition {
         now_ms: i64,
         expiration_ms: i64,
     ) -> Result<usize, LogError> {
-        self.with_log(move |log| Ok(log.expire_producers(now_ms, expiration_ms)))
-            .await
+        // In memory only: no blocking hop.
+        self.with_log_quick(
+            |_| true,
+            move |log| Ok(log.expire_producers(now_ms, expiration_ms)),
+        )
+        .await
     }
 
     /// Renames the partition's folder for deletion (topic deletion, or no
