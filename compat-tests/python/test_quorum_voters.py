@@ -11,8 +11,8 @@ Java AdminClient (`Admin.addRaftVoter`) and node 5 with Kafka's own
 reads node 5's directory id from its meta.properties); node 5 leaves with
 `remove-controller` and node 4 with `Admin.removeRaftVoter`. DescribeQuorum
 (raw wire v2, and `Admin.describeMetadataQuorum`) shows the voters after
-each step; a static voter restarted with its old `controller.quorum.voters`
-keeps the five. The error cases are asserted on the wire, where Kafka's
+each step; a static voter and node 4, restarted with their old
+`controller.quorum.voters`, keep the five. The error cases are asserted on the wire, where Kafka's
 codes show, and through the Java client, whose exceptions show."""
 
 from __future__ import annotations
@@ -262,6 +262,12 @@ def test_a_quorum_grows_from_three_voters_to_five_and_back_while_topics_are_crea
             java_client.run_tool("org.apache.kafka.tools.FeatureCommand",
                                  "--bootstrap-server", cluster[0].bootstrap,
                                  "downgrade", "--feature", "kraft.version=0")
+        # The static voters then tell the leader their directory ids.
+        for b in cluster:
+            ids[int(b.overrides["node.id"])] = directory_id(b)
+        wait_until(lambda: {v: d for v, (d, _) in describe_quorum(cluster[1])["voters"].items()}
+                   == {n: ids[n] for n in (1, 2, 3)}, timeout=20,
+                   what="the static voters' directory ids recorded")
 
         with Load(brokers) as load:
             wait_until(lambda: len(load.created) >= 2, timeout=30, what="topics being created")
@@ -284,9 +290,10 @@ def test_a_quorum_grows_from_three_voters_to_five_and_back_while_topics_are_crea
             assert seen["observers"].keys().isdisjoint({1, 2, 3, 4, 5})
             lines = java(brokers, "quorum")
             assert [l.split()[:3] for l in lines if l.startswith("voter")] == \
-                [["voter", "1", "AAAAAAAAAAAAAAAAAAAAAA"], ["voter", "2", "AAAAAAAAAAAAAAAAAAAAAA"],
-                 ["voter", "3", "AAAAAAAAAAAAAAAAAAAAAA"], ["voter", "4", ids[4]],
-                 ["voter", "5", ids[5]]], lines
+                [["voter", str(n), ids[n]] for n in (1, 2, 3, 4, 5)], lines
+            assert [l.split()[1:] for l in lines if l.startswith("node")] == \
+                [[str(n), CONTROLLER, "127.0.0.1", str(seen["nodes"][n][2])]
+                 for n in (1, 2, 3, 4, 5)], lines
 
             # Kafka's errors: an existing voter, an unknown one, a voter
             # named with another directory id, no directory id, another
@@ -295,6 +302,7 @@ def test_a_quorum_grows_from_three_voters_to_five_and_back_while_topics_are_crea
                 DUPLICATE_VOTER
             assert remove_voter(cluster[2], 9, ids[4])[0] == VOTER_NOT_FOUND
             assert remove_voter(cluster[2], 4, ids[5])[0] == VOTER_NOT_FOUND
+            assert remove_voter(cluster[2], 2, ids[1])[0] == VOTER_NOT_FOUND
             assert remove_voter(cluster[2], 4, "AAAAAAAAAAAAAAAAAAAAAA")[0] == INVALID_REQUEST
             assert add_voter(cluster[2], 6, ids[4], "127.0.0.1", 1,
                              listener="PLAINTEXT")[0] == INVALID_REQUEST
@@ -309,11 +317,13 @@ def test_a_quorum_grows_from_three_voters_to_five_and_back_while_topics_are_crea
             assert add_voter(cluster[0], 9, ids[4], "127.0.0.1", 1)[0] == REQUEST_TIMED_OUT
 
             # The voter set is in the log: a static voter restarted with
-            # its old controller.quorum.voters keeps the five.
-            cluster[0].stop()
-            cluster[0].start()
-            wait_until(lambda: voters_are(brokers, {1, 2, 3, 4, 5}), timeout=30,
-                       what="five voters after node 1's restart")
+            # its old controller.quorum.voters keeps the five, and so does
+            # node 4, which that list does not name.
+            for node in (cluster[0], four):
+                node.stop()
+                node.start()
+                wait_until(lambda: voters_are(brokers, {1, 2, 3, 4, 5}), timeout=30,
+                           what=f"five voters after {node.name}'s restart")
 
             # Shrink: node 5 through remove-controller, node 4 through Java.
             out = metadata_quorum(brokers, "remove-controller", "--controller-id", "5",

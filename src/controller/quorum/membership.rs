@@ -12,6 +12,11 @@
 //! an observer. Both go through openraft's joint consensus and answer once
 //! the new voter set is committed.
 //!
+//! Voters seeded from `controller.quorum.voters` have no directory id in
+//! the membership until `kraft.version` 1; then each has the leader record
+//! its own (the part of UpdateRaftVoter gregor needs), and RemoveRaftVoter
+//! checks it as it checks a dynamically added voter's.
+//!
 //! One change at a time, as Kafka's leader allows: a request that arrives
 //! while another runs, or before the last change is committed, gets
 //! REQUEST_TIMED_OUT. The changes need the finalized `kraft.version` 1
@@ -23,7 +28,7 @@
 //! empty and tells a new controller where to find the quorum; a node
 //! restarted with an older list keeps the membership its log holds.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,6 +60,11 @@ pub enum VoterChange {
     },
     /// Demote voter `id` to observer, if its directory id matches.
     Remove { id: u64, directory_id: Uuid },
+    /// Record the directory id of member `id`, which has none recorded
+    /// (a voter seeded from `controller.quorum.voters`): each such voter
+    /// tells the leader its own once `kraft.version` is 1, as Kafka's
+    /// voters do with UpdateRaftVoter after the upgrade.
+    RecordDirectory { id: u64, directory_id: Uuid },
 }
 
 impl VoterChange {
@@ -62,7 +72,7 @@ impl VoterChange {
     pub fn timeout(&self) -> Duration {
         match self {
             VoterChange::Add { timeout, .. } => (*timeout).min(LONGEST_ADDITION),
-            VoterChange::Remove { .. } => REMOVAL_WAIT,
+            VoterChange::Remove { .. } | VoterChange::RecordDirectory { .. } => REMOVAL_WAIT,
         }
     }
 }
@@ -113,14 +123,28 @@ pub(super) async fn change_here(
     if !leads(raft) {
         return Err(MembershipError::NotLeader);
     }
-    let kraft_version = state
-        .state()
-        .feature_levels
-        .get(KRAFT_VERSION)
-        .copied()
-        .unwrap_or(0);
+    let kraft_version = kraft_version(state);
     if kraft_version < 1 {
         return Err(MembershipError::KraftVersion(kraft_version));
+    }
+    if let Some(target) = left_joint(raft) {
+        // A leader that failed between openraft's two steps left the
+        // quorum joint: finish that change first.
+        tracing::warn!(
+            ?target,
+            "finishing a voter change a previous leader left joint"
+        );
+        let raft = raft.clone();
+        tokio::spawn(async move {
+            if let Err(error) = raft
+                .change_membership(ChangeMembers::ReplaceAllVoters(target), true)
+                .await
+            {
+                tracing::warn!(%error, "finishing a joint voter change failed");
+            }
+            drop(running);
+        });
+        return Err(MembershipError::ChangePending);
     }
     let timeout = change.timeout();
     let membership = committed_membership(raft)?;
@@ -168,6 +192,25 @@ pub(super) async fn change_here(
             }
             ChangeMembers::RemoveVoters(BTreeSet::from([id]))
         }
+        VoterChange::RecordDirectory { id, directory_id } => {
+            let node = membership
+                .get_node(&id)
+                .ok_or_else(|| MembershipError::Raft(format!("{id} is not a member")))?;
+            match node.directory_id {
+                Some(known) if known == directory_id => return Ok(()),
+                Some(known) => {
+                    return Err(MembershipError::Raft(format!(
+                        "{id} has directory id {known} recorded, not {directory_id}"
+                    )))
+                }
+                None => {}
+            }
+            let node = ControllerNode {
+                directory_id: Some(directory_id),
+                ..node.clone()
+            };
+            ChangeMembers::SetNodes(BTreeMap::from([(id, node)]))
+        }
     };
     // On its own task: openraft proposes the joint config, then the new
     // one; a caller that gives up must not leave the quorum joint.
@@ -214,6 +257,16 @@ pub(super) async fn observe_here(
     }
 }
 
+/// The finalized `kraft.version`.
+pub(super) fn kraft_version(state: &StateMachineStore) -> i16 {
+    state
+        .state()
+        .feature_levels
+        .get(KRAFT_VERSION)
+        .copied()
+        .unwrap_or(0)
+}
+
 fn leads(raft: &MetadataRaft) -> bool {
     let metrics = raft.metrics();
     let metrics = metrics.borrow();
@@ -235,6 +288,22 @@ fn committed_membership(
         return Err(MembershipError::ChangePending);
     }
     Ok(membership.clone())
+}
+
+/// The voters a committed joint config was heading for, if the
+/// membership is one (openraft leaves it so when the leader that began
+/// the change lost its term before the second step).
+fn left_joint(raft: &MetadataRaft) -> Option<BTreeSet<u64>> {
+    let metrics = raft.metrics();
+    let metrics = metrics.borrow();
+    let stored = &metrics.membership_config;
+    let applied = metrics.last_applied.map(|log_id| log_id.index);
+    let committed = stored.log_id().map(|log_id| log_id.index) <= applied;
+    let configs = stored.membership().get_joint_config();
+    match committed && configs.len() > 1 {
+        true => configs.last().cloned(),
+        false => None,
+    }
 }
 
 /// Waits until learner `id` holds the leader's log as it is now.

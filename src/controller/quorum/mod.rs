@@ -42,8 +42,9 @@ openraft::declare_raft_types!(
 /// A member of the quorum (voter or observer) as the Raft membership
 /// records it: where its controller listener is and, for a controller
 /// that joined as an observer (KIP-853), the directory id of its metadata
-/// log dir. Voters seeded from `controller.quorum.voters` have none, as
-/// Kafka's static voters (`kraft.version` 0) show the zero directory id.
+/// log dir. Voters seeded from `controller.quorum.voters` have none until
+/// `kraft.version` 1 (Kafka's static voters show the zero directory id),
+/// then each has the leader record its own (`record_own_directory`).
 /// Serialized as openraft's `BasicNode` was, plus the id when known: logs
 /// written before it existed read unchanged.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -278,6 +279,7 @@ impl Quorum {
             quorum.runtime.block_on(quorum.lead_alone(node_id))?;
         } else {
             quorum.join(node_id, members)?;
+            quorum.record_own_directory(node_id, members.directory_id);
         }
         quorum.runtime.block_on(quorum.catch_up(ELECTION_WAIT))?;
         Ok(quorum)
@@ -507,6 +509,55 @@ impl Quorum {
             tracing::debug!(%failure, "asking to observe the metadata quorum again");
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
+    }
+
+    /// Until the membership records this node's directory id (a voter
+    /// seeded from `controller.quorum.voters` has none), asks the leader
+    /// to record it once `kraft.version` is 1.
+    fn record_own_directory(&self, node_id: u64, directory_id: uuid::Uuid) {
+        let Member::Replica { raft, state } = &self.member else {
+            return;
+        };
+        let (raft, state) = (raft.clone(), state.clone());
+        let (changes, transport, stop) = (
+            self.changes.clone(),
+            self.transport.clone(),
+            self.stop.clone(),
+        );
+        self.runtime.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    _ = stop.cancelled() => return,
+                }
+                let recorded = raft
+                    .metrics()
+                    .borrow()
+                    .membership_config
+                    .membership()
+                    .get_node(&node_id)
+                    .map(|node| node.directory_id);
+                match recorded {
+                    Some(Some(_)) => return,
+                    Some(None) if membership::kraft_version(&state) >= 1 => {}
+                    _ => continue,
+                }
+                let change = membership::VoterChange::RecordDirectory {
+                    id: node_id,
+                    directory_id,
+                };
+                let recorded = match network::leader_address(&raft) {
+                    Some(address) => network::change_voters(&transport, &address, change, true)
+                        .await
+                        .unwrap_or_else(|error| Err(membership::MembershipError::Raft(error))),
+                    None => membership::change_here(&raft, &state, &changes, change).await,
+                };
+                match recorded {
+                    Ok(()) => tracing::info!(%directory_id, "the quorum records this node's metadata log directory id"),
+                    Err(error) => tracing::debug!(%error, "recording this node's directory id"),
+                }
+            }
+        });
     }
 
     /// Carries out AddRaftVoter or RemoveRaftVoter: here when this node
