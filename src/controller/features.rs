@@ -172,6 +172,12 @@ mod tests {
             Err("A feature version cannot be less than 0.".into())
         );
         assert!(ok(update("group.version", 1, Unknown), 1).is_err());
+        // kraft.version: up to the dynamic quorum, never back.
+        assert_eq!(ok(update("kraft.version", 1, Upgrade), 0), Ok(()));
+        assert_eq!(
+            ok(update("kraft.version", 0, UnsafeDowngrade), 1),
+            Err("Downgrading kraft.version is not supported.".into())
+        );
     }
 
     #[test]

@@ -431,6 +431,38 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_id_is_created_once_and_kept_beside_an_older_cluster_id() {
+        let dir = tempfile::tempdir().unwrap();
+        // meta.properties as gregor wrote it before directory ids.
+        std::fs::write(
+            dir.path().join(META_PROPERTIES),
+            "version=1\ncluster.id=MkU3OEVBNTcwNTJENDM2Qg\nnode.id=1\n",
+        )
+        .unwrap();
+        let (cluster_id, directory_id) = load_or_create_meta_properties(dir.path(), 1).unwrap();
+        assert_eq!(cluster_id, "MkU3OEVBNTcwNTJENDM2Qg");
+        let written = std::fs::read_to_string(dir.path().join(META_PROPERTIES)).unwrap();
+        assert!(written.contains(&format!("directory.id={}\n", kafka_uuid(directory_id))));
+        assert_eq!(
+            load_or_create_meta_properties(dir.path(), 1).unwrap(),
+            (cluster_id, directory_id)
+        );
+    }
+
+    #[test]
+    fn kafka_uuids_read_back_as_written() {
+        let id = Uuid::new_v4();
+        assert_eq!(kafka_uuid(id).len(), 22);
+        assert_eq!(parse_kafka_uuid(&kafka_uuid(id)), Some(id));
+        assert_eq!(
+            parse_kafka_uuid("AAAAAAAAAAAAAAAAAAAAAA"),
+            Some(Uuid::nil())
+        );
+        assert_eq!(parse_kafka_uuid("not-a-uuid"), None);
+        assert_eq!(parse_kafka_uuid("AAAA"), None);
+    }
+
+    #[test]
     fn create_rejects_duplicates_bad_counts_and_configs_and_validate_only_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let controller = controller(dir.path());
