@@ -25,7 +25,7 @@ import base64
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer, TopicPartition
 
@@ -37,7 +37,8 @@ from conftest import Broker, free_port, running_cluster, wait_until
 pytestmark = pytest.mark.timeout(240)
 
 CONTROLLER = "CONTROLLER"
-NONE, REQUEST_TIMED_OUT, UNSUPPORTED_VERSION, INVALID_REQUEST = 0, 7, 35, 42
+NONE, NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT = 0, 6, 7
+UNSUPPORTED_VERSION, INVALID_REQUEST = 35, 42
 INCONSISTENT_CLUSTER_ID, DUPLICATE_VOTER, VOTER_NOT_FOUND = 104, 126, 127
 ADD_RAFT_VOTER, REMOVE_RAFT_VOTER, DESCRIBE_QUORUM = 80, 81, 55
 
@@ -81,9 +82,10 @@ def remove_voter(broker: Broker, voter: int, directory_id: str,
     return reader.i16(), reader.compact_string()
 
 
-def describe_quorum(broker: Broker) -> dict:
+def describe_quorum(broker: Broker) -> dict | None:
     """DescribeQuorum v2 of __cluster_metadata-0: leader, voters and
-    observers ({id: (directory id, log end offset)}), voters' endpoints."""
+    observers ({id: (directory id, log end offset)}), voters' endpoints;
+    None while there is no leader to answer (NOT_LEADER_OR_FOLLOWER)."""
     body = (w.uvarint(2) + _compact_string("__cluster_metadata") + w.uvarint(2) + w.i32(0)
             + w.TAGS_NONE + w.TAGS_NONE + w.TAGS_NONE)
     r = _call(broker, DESCRIBE_QUORUM, 2, body)
@@ -94,7 +96,10 @@ def describe_quorum(broker: Broker) -> dict:
     r.compact_string()
     assert r.array_len(True) == 1
     r.i32()
-    assert r.i16() == NONE
+    error = r.i16()
+    if error == NOT_LEADER_OR_FOLLOWER:
+        return None
+    assert error == NONE, error
     r.compact_string()
     leader, epoch, high_watermark = r.i32(), r.i32(), r.i64()
 
@@ -132,7 +137,7 @@ def voters_are(brokers, expected: set[int]) -> dict | None:
         if not b.running:
             continue
         seen = describe_quorum(b)
-        if set(seen["voters"]) != expected:
+        if seen is None or set(seen["voters"]) != expected:
             return None
     return seen
 
@@ -166,6 +171,11 @@ def start_observer_controller(voters_config: str, node: int) -> Broker:
     return broker
 
 
+def controller_port(broker: Broker) -> int:
+    listeners = broker.overrides["listeners"]
+    return int(listeners.split(f"{CONTROLLER}://")[1].split(",")[0].rsplit(":", 1)[1])
+
+
 def properties_file(broker: Broker, path: Path) -> Path:
     """The node's server.properties, as add-controller reads it."""
     settings = {k: str(v) for k, v in broker.overrides.items()}
@@ -181,15 +191,23 @@ def cluster():
 
 class Load:
     """Creates a topic (RF 3) and produces 20 records with acks=all to it,
-    over and over, until stopped; remembers what was acknowledged."""
+    over and over, until stopped; remembers what was acknowledged. A
+    creation that fails is tried again (an answer lost to a broker's
+    restart may still have created the topic)."""
 
     def __init__(self, brokers):
         self.brokers = brokers
         self.created: list[str] = []
         self.acked: dict[str, list[bytes]] = {}
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # deliveries that failed
+        self.retried: list[str] = []  # creations tried again, and why
+        self.doing = "starting"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __repr__(self) -> str:
+        return (f"{len(self.created)} created, doing: {self.doing}, "
+                f"retried: {self.retried[-3:]}, errors: {self.errors[:3]}")
 
     def __enter__(self):
         self._thread.start()
@@ -207,12 +225,17 @@ class Load:
         n = 0
         while not self._stop.is_set():
             name = f"grow-shrink-{n}"
+            self.doing = f"creating {name}"
             try:
                 admin.create_topics([NewTopic(name, 2, 3)])[name].result(timeout=30)
-            except Exception as e:  # noqa: BLE001 - recorded, asserted empty
-                self.errors.append(f"create {name}: {e}")
-                time.sleep(0.5)
-                continue
+            except KafkaException as e:
+                # Retried, as a client would; an attempt whose answer was
+                # lost (the test restarts brokers) may have created it.
+                retried = any(r.startswith(f"{name}: ") for r in self.retried)
+                self.retried.append(f"{name}: {e}")
+                if not (retried and e.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS):
+                    time.sleep(0.5)
+                    continue
             self.created.append(name)
             acked = self.acked.setdefault(name, [])
             for i in range(20):
@@ -220,6 +243,7 @@ class Load:
                 producer.produce(name, value=value, partition=i % 2,
                                  on_delivery=lambda err, msg, v=value, a=acked:
                                  a.append(v) if err is None else self.errors.append(str(err)))
+            self.doing = f"producing to {name}"
             producer.flush(60)
             n += 1
             time.sleep(0.2)
@@ -246,7 +270,7 @@ def test_a_quorum_grows_from_three_voters_to_five_and_back_while_topics_are_crea
         ids = {4: directory_id(four), 5: directory_id(five)}
         ours = cluster_id(cluster[0])
         # They follow as observers, with their directory ids.
-        seen = wait_until(lambda: (lambda d: d if {4, 5} <= set(d["observers"]) else None)(
+        seen = wait_until(lambda: (lambda d: d if d and {4, 5} <= set(d["observers"]) else None)(
             describe_quorum(cluster[0])), timeout=30, what="nodes 4 and 5 observe the quorum")
         assert set(seen["voters"]) == {1, 2, 3}
         assert seen["observers"][4][0] == ids[4] and seen["observers"][5][0] == ids[5]
@@ -265,9 +289,9 @@ def test_a_quorum_grows_from_three_voters_to_five_and_back_while_topics_are_crea
         # The static voters then tell the leader their directory ids.
         for b in cluster:
             ids[int(b.overrides["node.id"])] = directory_id(b)
-        wait_until(lambda: {v: d for v, (d, _) in describe_quorum(cluster[1])["voters"].items()}
-                   == {n: ids[n] for n in (1, 2, 3)}, timeout=20,
-                   what="the static voters' directory ids recorded")
+        wait_until(lambda: (lambda d: d and {v: i for v, (i, _) in d["voters"].items()}
+                            == {n: ids[n] for n in (1, 2, 3)})(voters_are(cluster, {1, 2, 3})),
+                   timeout=20, what="the static voters' directory ids recorded")
 
         with Load(brokers) as load:
             wait_until(lambda: len(load.created) >= 2, timeout=30, what="topics being created")
@@ -325,6 +349,21 @@ def test_a_quorum_grows_from_three_voters_to_five_and_back_while_topics_are_crea
                 wait_until(lambda: voters_are(brokers, {1, 2, 3, 4, 5}), timeout=30,
                            what=f"five voters after {node.name}'s restart")
 
+            # The active controller removed resigns: another voter leads,
+            # and the removed one, an observer, can be added back.
+            leader = wait_until(lambda: voters_are(brokers, {1, 2, 3, 4, 5}), timeout=30,
+                                what="a leader")["leader"]
+            other = brokers[leader % 5]
+            assert remove_voter(other, leader, ids[leader]) == (NONE, None)
+            seen = wait_until(lambda: (lambda d: d if d and d["leader"] != leader else None)(
+                voters_are(brokers, {1, 2, 3, 4, 5} - {leader})), timeout=30,
+                what=f"a leader other than the removed {leader}")
+            assert leader in seen["observers"]
+            assert add_voter(other, leader, ids[leader], "127.0.0.1",
+                             controller_port(brokers[leader - 1])) == (NONE, None)
+            wait_until(lambda: voters_are(brokers, {1, 2, 3, 4, 5}), timeout=30,
+                       what=f"{leader} a voter again")
+
             # Shrink: node 5 through remove-controller, node 4 through Java.
             out = metadata_quorum(brokers, "remove-controller", "--controller-id", "5",
                                   "--controller-directory-id", ids[5])
@@ -337,7 +376,7 @@ def test_a_quorum_grows_from_three_voters_to_five_and_back_while_topics_are_crea
             assert {4, 5} <= set(seen["observers"]), seen
             created_before = len(load.created)
             wait_until(lambda: len(load.created) >= created_before + 2, timeout=30,
-                       what="topics still created after the shrink")
+                       what=f"topics still created after the shrink ({load})")
 
         assert load.errors == []
         # Every created topic and acknowledged record is there, read

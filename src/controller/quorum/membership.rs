@@ -37,6 +37,7 @@ use openraft::ChangeMembers;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::network::Transport;
 use super::state_machine::StateMachineStore;
 use super::{ControllerNode, MetadataRaft};
 use crate::metadata::features::KRAFT_VERSION;
@@ -115,6 +116,7 @@ pub(super) async fn change_here(
     raft: &MetadataRaft,
     state: &StateMachineStore,
     changes: &Changes,
+    transport: &Transport,
     change: VoterChange,
 ) -> Result<(), MembershipError> {
     let running = Arc::clone(&changes.0)
@@ -148,6 +150,7 @@ pub(super) async fn change_here(
     }
     let timeout = change.timeout();
     let membership = committed_membership(raft)?;
+    let mut resigns = false;
     let voters: BTreeSet<u64> = membership.voter_ids().collect();
     let members = match change {
         VoterChange::Add {
@@ -179,6 +182,7 @@ pub(super) async fn change_here(
             ChangeMembers::AddVoterIds(BTreeSet::from([id]))
         }
         VoterChange::Remove { id, directory_id } => {
+            resigns = id == raft.metrics().borrow().id;
             let matches = membership
                 .get_node(&id)
                 .is_some_and(|node| node.directory_id.is_none_or(|known| known == directory_id));
@@ -214,6 +218,7 @@ pub(super) async fn change_here(
     };
     // On its own task: openraft proposes the joint config, then the new
     // one; a caller that gives up must not leave the quorum joint.
+    let raft_handle = raft.clone();
     let raft = raft.clone();
     let task = tokio::spawn(async move {
         let changed = raft.change_membership(members, true).await;
@@ -224,7 +229,47 @@ pub(super) async fn change_here(
         Err(_) => Err(MembershipError::TimedOut(timeout)),
         Ok(Err(join)) => Err(MembershipError::Raft(join.to_string())),
         Ok(Ok(Err(error))) => Err(from_raft(error)),
-        Ok(Ok(Ok(_))) => Ok(()),
+        Ok(Ok(Ok(_))) => {
+            if resigns {
+                tokio::spawn(resign(raft_handle, transport.clone()));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A leader that removed itself goes on leading (openraft keeps a leader
+/// that is not a voter) until someone campaigns: as Kafka's removed leader
+/// resigns once the removal is committed, it asks the voter that holds
+/// the most of its log to start an election, which it wins and this node
+/// follows.
+async fn resign(raft: MetadataRaft, transport: Transport) {
+    let successor = {
+        let metrics = raft.metrics();
+        let metrics = metrics.borrow();
+        let membership = metrics.membership_config.membership();
+        let replication = metrics.replication.clone().unwrap_or_default();
+        membership
+            .voter_ids()
+            .filter(|id| *id != metrics.id)
+            .max_by_key(|id| {
+                replication
+                    .get(id)
+                    .cloned()
+                    .flatten()
+                    .map(|log_id| log_id.index)
+            })
+            .and_then(|id| Some((id, membership.get_node(&id)?.addr.clone())))
+    };
+    let Some((id, address)) = successor else {
+        return;
+    };
+    tracing::info!(
+        successor = id,
+        "removed from the voters: resigning the metadata quorum's leadership"
+    );
+    if let Err(error) = super::network::campaign(&transport, &address).await {
+        tracing::warn!(%error, successor = id, "asking a voter to campaign failed");
     }
 }
 

@@ -550,7 +550,9 @@ impl Quorum {
                     Some(address) => network::change_voters(&transport, &address, change, true)
                         .await
                         .unwrap_or_else(|error| Err(membership::MembershipError::Raft(error))),
-                    None => membership::change_here(&raft, &state, &changes, change).await,
+                    None => {
+                        membership::change_here(&raft, &state, &changes, &transport, change).await
+                    }
                 };
                 match recorded {
                     Ok(()) => tracing::info!(%directory_id, "the quorum records this node's metadata log directory id"),
@@ -590,7 +592,9 @@ impl Quorum {
             Some(address) => network::change_voters(&self.transport, &address, change, true)
                 .await
                 .unwrap_or_else(|error| Err(MembershipError::Raft(error))),
-            None => membership::change_here(raft, state, &self.changes, change).await,
+            None => {
+                membership::change_here(raft, state, &self.changes, &self.transport, change).await
+            }
         }
     }
 

@@ -170,6 +170,9 @@ enum RaftRequest {
         change: VoterChange,
         forwarded: bool,
     },
+    /// A leader that removed itself asks this voter to start an election
+    /// (as Kafka's resigning leader sends EndQuorumEpoch).
+    Campaign,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -186,6 +189,7 @@ enum RaftReply {
     Login(Result<(), String>),
     Quorum(Result<super::describe::QuorumDescription, String>),
     Membership(Result<(), MembershipError>),
+    Campaign(Result<(), String>),
 }
 
 /// One request to the controller listener at `address` on a fresh
@@ -295,6 +299,21 @@ pub async fn change_voters(
     let request = RaftRequest::ChangeVoters { change, forwarded };
     match call_once(transport, address, request, ttl).await? {
         RaftReply::Membership(result) => Ok(result),
+        _ => Err(MISMATCHED.to_string()),
+    }
+}
+
+/// Asks the voter at `address` to start an election.
+pub async fn campaign(transport: &Transport, address: &str) -> Result<(), String> {
+    match call_once(
+        transport,
+        address,
+        RaftRequest::Campaign,
+        Duration::from_secs(5),
+    )
+    .await?
+    {
+        RaftReply::Campaign(result) => result,
         _ => Err(MISMATCHED.to_string()),
     }
 }
@@ -710,6 +729,12 @@ async fn answer(mut stream: PeerStream, transport: Transport, local: Local) -> s
                     .unwrap_or_else(|error| Err(MembershipError::Raft(error))),
                 _ => membership::observe_here(raft, node_id, node).await,
             }),
+            RaftRequest::Campaign => RaftReply::Campaign(
+                raft.trigger()
+                    .elect()
+                    .await
+                    .map_err(|error| error.to_string()),
+            ),
             RaftRequest::ChangeVoters { change, forwarded } => {
                 RaftReply::Membership(match leader_address(raft) {
                     Some(address) if !forwarded => {
@@ -717,7 +742,7 @@ async fn answer(mut stream: PeerStream, transport: Transport, local: Local) -> s
                             .await
                             .unwrap_or_else(|error| Err(MembershipError::Raft(error)))
                     }
-                    _ => membership::change_here(raft, state, changes, change).await,
+                    _ => membership::change_here(raft, state, changes, &transport, change).await,
                 })
             }
             RaftRequest::FetchState { known_index } => {

@@ -75,7 +75,7 @@ pub async fn handle_add(
         timeout: Duration::from_millis(u64::try_from(request.timeout_ms).unwrap_or(0)),
     };
     match broker.controller().change_voters(change).await {
-        Ok(()) => AddRaftVoterResponse::default(),
+        Ok(()) => AddRaftVoterResponse::default().with_error_message(None),
         Err(error) => refused(error.kafka_error(), error.to_string()),
     }
 }
@@ -107,7 +107,7 @@ pub async fn handle_remove(
         directory_id: request.voter_directory_id,
     };
     match broker.controller().change_voters(change).await {
-        Ok(()) => RemoveRaftVoterResponse::default(),
+        Ok(()) => RemoveRaftVoterResponse::default().with_error_message(None),
         Err(error) => refused(error.kafka_error(), error.to_string()),
     }
 }
