@@ -150,7 +150,8 @@ pub(super) async fn change_here(
     }
     let timeout = change.timeout();
     let membership = committed_membership(raft)?;
-    let mut resigns = false;
+    let own_id = raft.metrics().borrow().id;
+    let resigns = matches!(change, VoterChange::Remove { id, .. } if id == own_id);
     let voters: BTreeSet<u64> = membership.voter_ids().collect();
     let members = match change {
         VoterChange::Add {
@@ -182,7 +183,6 @@ pub(super) async fn change_here(
             ChangeMembers::AddVoterIds(BTreeSet::from([id]))
         }
         VoterChange::Remove { id, directory_id } => {
-            resigns = id == raft.metrics().borrow().id;
             let matches = membership
                 .get_node(&id)
                 .is_some_and(|node| node.directory_id.is_none_or(|known| known == directory_id));

@@ -1,5 +1,7 @@
 //! The metadata quorum: the controller's state replicated by Raft
-//! (openraft, storage v2) across the voters of `controller.quorum.voters`.
+//! (openraft, storage v2) across its voters (seeded from
+//! `controller.quorum.voters`, then as AddRaftVoter and RemoveRaftVoter
+//! change them) and the controllers that observe it as learners.
 //!
 //! - `records.rs`: what the metadata log holds (brokers, topics with their
 //!   partitions, leaders and ISR, producer-id blocks, dynamic broker
