@@ -12,7 +12,8 @@ reads node 5's directory id from its meta.properties); node 5 leaves with
 `remove-controller` and node 4 with `Admin.removeRaftVoter`. DescribeQuorum
 (raw wire v2, and `Admin.describeMetadataQuorum`) shows the voters after
 each step; a static voter and node 4, restarted with their old
-`controller.quorum.voters`, keep the five. The error cases are asserted on the wire, where Kafka's
+`controller.quorum.voters`, keep the five; the active controller removed
+hands over its leadership; node 5, removed and restarted, observes. The error cases are asserted on the wire, where Kafka's
 codes show, and through the Java client, whose exceptions show."""
 
 from __future__ import annotations
@@ -372,8 +373,13 @@ def test_a_quorum_grows_from_three_voters_to_five_and_back_while_topics_are_crea
             assert java(brokers, "remove-raft-voter", "4", ids[4]) == ["remove-raft-voter 4 ok"]
             seen = wait_until(lambda: voters_are(brokers, {1, 2, 3}), timeout=30,
                               what="three voters again")
-            # The removed voters observe again, and keep serving.
+            # The removed voters observe again, and keep serving; node 5,
+            # restarted, stays an observer.
             assert {4, 5} <= set(seen["observers"]), seen
+            five.stop()
+            five.start()
+            seen = wait_until(lambda: (lambda d: d if d and 5 in d["observers"] else None)(
+                voters_are(brokers, {1, 2, 3})), timeout=30, what="node 5 observing again")
             created_before = len(load.created)
             wait_until(lambda: len(load.created) >= created_before + 2, timeout=30,
                        what=f"topics still created after the shrink ({load})")
