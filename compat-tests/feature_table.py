@@ -196,7 +196,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
                "test_transactional_offset_commits_need_the_group",
                "test_anonymous_is_a_principal_like_any_other",
                "test_a_forged_follower_fetch_is_refused",
-               "test_a_forged_follower_fetch_does_not_move_the_high_watermark"),
+               "test_a_forged_follower_fetch_does_not_move_the_high_watermark",
+               "test_raft_voter_changes_need_cluster_alter"),
          on(WIRE, ACL)),
         (names("test_java_producer_needs_write"), on((JAVA, TOOLS), ACL)),
     ],
@@ -331,6 +332,12 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_kafka_metadata_quorum_describes_the_quorum"), on(TOOLS, CLUSTER)),
         (names("test_a_broker_that_is_not_a_voter_follows_the_quorum"),
          on(CK, CLUSTER, REPLICATION) + on(KP, REPLICATION)),
+    ],
+    "test_quorum_voters.py": [
+        # The load's producer and admin (confluent-kafka) and the final read
+        # (kafka-python) are what "no downtime" is measured with.
+        (names("test_a_quorum_grows_from_three_voters_to_five_and_back_while_topics_are_created"),
+         on((JAVA, TOOLS, WIRE, CK, KP), CLUSTER)),
     ],
     "test_cluster_replication_throttles.py": [
         (names("test_kafka_reassign_partitions_throttle_holds_the_new_replica_back"),

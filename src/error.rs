@@ -5,6 +5,7 @@ use kafka_protocol::error::ResponseError;
 use crate::broker::BrokerError;
 use crate::config::dynamic::BrokerConfigError;
 use crate::config::ConfigError;
+use crate::controller::quorum::membership::MembershipError;
 use crate::controller::ControllerError;
 use crate::log::producer_state::ProducerStateError;
 use crate::log::LogError;
@@ -65,6 +66,22 @@ impl KafkaError for LogError {
 impl KafkaError for ConfigError {
     fn kafka_error(&self) -> ResponseError {
         ResponseError::InvalidConfig
+    }
+}
+
+impl KafkaError for MembershipError {
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            MembershipError::NotLeader => ResponseError::NotLeaderOrFollower,
+            MembershipError::KraftVersion(_) => ResponseError::UnsupportedVersion,
+            MembershipError::ChangePending
+            | MembershipError::NotObserving { .. }
+            | MembershipError::Lagging(_)
+            | MembershipError::TimedOut(_) => ResponseError::RequestTimedOut,
+            MembershipError::DuplicateVoter(_) => ResponseError::DuplicateVoter,
+            MembershipError::VoterNotFound { .. } => ResponseError::VoterNotFound,
+            MembershipError::Raft(_) => ResponseError::UnknownServerError,
+        }
     }
 }
 

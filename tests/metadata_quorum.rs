@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gregor::controller::quorum::log_store::LogStore;
-use gregor::controller::quorum::network::{serve, QuorumNetwork};
+use gregor::controller::quorum::network::{serve, Local, QuorumNetwork};
 use gregor::controller::quorum::state_machine::StateMachineStore;
-use gregor::controller::quorum::{MetadataRaft, MetadataRecord, MetadataResponse};
+use gregor::controller::quorum::{ControllerNode, MetadataRaft, MetadataRecord, MetadataResponse};
 use gregor::metadata::{BrokerImage, TopicImage};
-use openraft::BasicNode;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -48,9 +47,12 @@ async fn start(id: u64, dir: &std::path::Path, listener: TcpListener) -> Voter {
         listener,
         Default::default(),
         Default::default(),
-        raft.clone(),
-        state.clone(),
-        Default::default(),
+        Local {
+            raft: raft.clone(),
+            state: state.clone(),
+            liveness: Default::default(),
+            changes: Default::default(),
+        },
         stop.clone(),
     ));
     Voter { raft, state, stop }
@@ -105,10 +107,10 @@ async fn three_voters_elect_replicate_fail_over_and_catch_up() {
             start(index as u64 + 1, dirs[index].path(), listener).await,
         ));
     }
-    let members: BTreeMap<u64, BasicNode> = addresses
+    let members: BTreeMap<u64, ControllerNode> = addresses
         .iter()
         .enumerate()
-        .map(|(index, address)| (index as u64 + 1, BasicNode::new(address)))
+        .map(|(index, address)| (index as u64 + 1, ControllerNode::new(address)))
         .collect();
     voters[0]
         .as_ref()

@@ -1595,6 +1595,35 @@ def test_cluster_and_topic_describing_apis(acl):
     assert error_code(future) == CLUSTER_AUTHORIZATION_FAILED
 
 
+def test_raft_voter_changes_need_cluster_alter(acl):
+    """AddRaftVoter and RemoveRaftVoter (KIP-853): ALTER CLUSTER, else 31,
+    as Kafka's ControllerApis asks; the super user passes to the quorum,
+    which refuses them on a lone broker's kraft.version 0 (35)."""
+    import struct
+
+    directory = bytes(range(1, 17))
+
+    def call(wire, api_key: int, body: bytes) -> int:
+        corr = wire.next_corr()
+        wire.sock.sendall(w.frame(w.request_header(api_key, 0, corr, flexible=True) + body))
+        r = w.Reader(w.recv_frame(wire.sock))
+        assert r.i32() == corr
+        r.skip_tags()
+        r.i32()
+        return r.i16()
+
+    add = (w.compact_string(None) + w.i32(5000) + w.i32(7) + directory + w.uvarint(2)
+           + w.compact_string("CONTROLLER") + w.compact_string("127.0.0.1")
+           + struct.pack(">H", 9999) + w.TAGS_NONE + w.TAGS_NONE)
+    remove = w.compact_string(None) + w.i32(7) + directory + w.TAGS_NONE
+    with Wire(acl, "alice") as wire:
+        assert call(wire, 80, add) == CLUSTER_AUTHORIZATION_FAILED
+        assert call(wire, 81, remove) == CLUSTER_AUTHORIZATION_FAILED
+    with Wire(acl, "admin") as wire:
+        assert call(wire, 80, add) == 35
+        assert call(wire, 81, remove) == 35
+
+
 def test_deny_overrides_allow(acl):
     """ALLOW User:* READ + DENY User:alice READ: alice refused, bob allowed;
     DENY READ does not deny DESCRIBE, DENY DESCRIBE does (§2.3, §2.7)."""

@@ -48,12 +48,12 @@ def tool(broker, *args: str) -> str:
 def test_kafka_features_and_franz_go_update_and_describe_features(featured):
     broker, _ = featured
     assert describe(broker) == {"group.version": ("0", "1", "1", "0"),
-                                "kraft.version": ("0", "0", "0", "0"),
+                                "kraft.version": ("0", "1", "0", "0"),
                                 "metadata.version": ("3.3-IV3", "4.4-IV2", "4.4-IV2", "0"),
                                 "streams.version": ("0", "1", "1", "0"),
                                 "transaction.version": ("0", "2", "2", "0")}
     franz = go_client.call(FRANZ, broker.bootstrap, "features").lines
-    assert franz == ["supported metadata.version 7 33", "supported kraft.version 0 0",
+    assert franz == ["supported metadata.version 7 33", "supported kraft.version 0 1",
                      "supported group.version 0 1", "supported transaction.version 0 2",
                      "supported streams.version 0 1",
                      "finalized group.version 1", "finalized metadata.version 33",

@@ -547,7 +547,7 @@ def test_admin_cluster_features_and_leader_elections(broker):
     epochs = {f.get("finalized_epoch") for f in features.values()}
     assert finalized == ["finalized group.version 1 1", "finalized metadata.version 33 33",
                          "finalized streams.version 1 1", "finalized transaction.version 2 2"]
-    assert supported == ["supported group.version 0 1", "supported kraft.version 0 0",
+    assert supported == ["supported group.version 0 1", "supported kraft.version 0 1",
                          "supported metadata.version 7 33", "supported streams.version 0 1",
                          "supported transaction.version 0 2"]
 

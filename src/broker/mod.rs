@@ -140,6 +140,16 @@ impl Broker {
                 .collect(),
             bind: config.controller_listener().map(|l| l.bind_address()),
             observer: !config.is_controller(),
+            address: config.controller_listener().map(|listener| {
+                let advertised = config.advertised(listener);
+                let host = match advertised.host.as_str() {
+                    "" | "0.0.0.0" | "::" => "localhost",
+                    host => host,
+                };
+                format!("{host}:{}", advertised.port)
+            }),
+            // Read from meta.properties when the controller opens.
+            directory_id: uuid::Uuid::nil(),
             security: crate::controller::quorum::QuorumSecurity::from_config(&config)?,
         };
         let config_node_id = config.node_id;

@@ -805,9 +805,8 @@ impl BrokerConfig {
             }
             return Ok(());
         }
-        if !voter {
-            return Err(invalid(format!("node.id {} is not a voter", self.node_id)));
-        }
+        // A controller that is not a voter joins the quorum as an
+        // observer, to be added with AddRaftVoter (KIP-853).
         if self.controller_listener().is_none() {
             return Err(invalid(format!(
                 "no listener named in controller.listener.names {:?}",

@@ -20,6 +20,15 @@ impl Controller {
         Ok(self.quorum.describe().await?)
     }
 
+    /// AddRaftVoter / RemoveRaftVoter, carried out by the quorum's leader
+    /// (`quorum/membership.rs`).
+    pub async fn change_voters(
+        &self,
+        change: quorum::membership::VoterChange,
+    ) -> Result<(), quorum::membership::MembershipError> {
+        self.quorum.change_voters(change).await
+    }
+
     /// Sends this broker's heartbeats and, while this node leads the
     /// quorum, fences brokers that went silent and unfences those that
     /// came back, moving leaderships accordingly. Runs until the quorum

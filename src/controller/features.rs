@@ -7,7 +7,9 @@ use tracing::info;
 
 use super::quorum::MetadataRecord;
 use super::{Controller, ControllerError};
-use crate::metadata::features::{metadata_changed_between, supported, METADATA_VERSION};
+use crate::metadata::features::{
+    metadata_changed_between, supported, KRAFT_VERSION, METADATA_VERSION,
+};
 
 /// How an update may move a level (UpdateFeatures' `upgrade_type`; v0's
 /// `allow_downgrade` is a safe downgrade).
@@ -119,6 +121,11 @@ fn check_level(update: &FeatureUpdate, current: i16, node_id: i32) -> Result<(),
     if update.level > current && update.upgrade_type != UpgradeType::Upgrade {
         return Err("Can't downgrade to a newer version.".into());
     }
+    // A voter set written with dynamic membership cannot go back to the
+    // static list (Kafka refuses this downgrade too).
+    if update.feature == KRAFT_VERSION && update.level < current {
+        return Err("Downgrading kraft.version is not supported.".into());
+    }
     Ok(())
 }
 
@@ -165,6 +172,12 @@ mod tests {
             Err("A feature version cannot be less than 0.".into())
         );
         assert!(ok(update("group.version", 1, Unknown), 1).is_err());
+        // kraft.version: up to the dynamic quorum, never back.
+        assert_eq!(ok(update("kraft.version", 1, Upgrade), 0), Ok(()));
+        assert_eq!(
+            ok(update("kraft.version", 0, UnsafeDowngrade), 1),
+            Err("Downgrading kraft.version is not supported.".into())
+        );
     }
 
     #[test]

@@ -177,9 +177,13 @@ impl Controller {
         runtime: tokio::runtime::Handle,
     ) -> Result<Controller, ControllerError> {
         std::fs::create_dir_all(data_dir)?;
-        let proposed_id = load_or_create_cluster_id(data_dir, broker.node_id)?;
+        let (proposed_id, directory_id) = load_or_create_meta_properties(data_dir, broker.node_id)?;
         let node_id = broker.node_id;
-        let quorum = quorum::Quorum::start(data_dir, node_id as u64, members, runtime.clone())?;
+        let members = quorum::QuorumMembers {
+            directory_id,
+            ..members.clone()
+        };
+        let quorum = quorum::Quorum::start(data_dir, node_id as u64, &members, runtime.clone())?;
         migrate_json_snapshot(data_dir, &quorum)?;
         if quorum.state().cluster_id.is_none() {
             quorum.propose(MetadataRecord::InitCluster {
@@ -193,7 +197,7 @@ impl Controller {
             .unwrap_or(proposed_id.clone());
         if cluster_id != proposed_id {
             // Another voter's id won: this node's meta.properties follows.
-            write_meta_properties(data_dir, &cluster_id, node_id)?;
+            write_meta_properties(data_dir, &cluster_id, node_id, directory_id)?;
         }
         if quorum.state().brokers.get(&node_id) != Some(&broker) {
             quorum.propose(MetadataRecord::RegisterBroker(broker))?;
@@ -300,25 +304,56 @@ fn migrate_json_snapshot(data_dir: &Path, quorum: &quorum::Quorum) -> Result<(),
     Ok(())
 }
 
-/// Reads `cluster.id` from `meta.properties` (Kafka's file), or creates one:
-/// a random UUID in URL-safe base64 without padding, as Kafka's are.
-fn load_or_create_cluster_id(data_dir: &Path, node_id: i32) -> Result<String, ControllerError> {
+/// Reads `cluster.id` and `directory.id` from `meta.properties` (Kafka's
+/// file), creating what is missing: a random UUID in URL-safe base64
+/// without padding, as Kafka writes both. The directory id names this
+/// node's metadata log dir in AddRaftVoter and RemoveRaftVoter
+/// (`kafka-metadata-quorum.sh add-controller` reads it from this file).
+fn load_or_create_meta_properties(
+    data_dir: &Path,
+    node_id: i32,
+) -> Result<(String, Uuid), ControllerError> {
     let path = data_dir.join(META_PROPERTIES);
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        if let Ok(properties) = crate::config::properties::parse(&text) {
-            if let Some(cluster_id) = properties.get("cluster.id") {
-                return Ok(cluster_id.clone());
-            }
-        }
+    let properties = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| crate::config::properties::parse(&text).ok())
+        .unwrap_or_default();
+    let cluster_id = properties.get("cluster.id").cloned();
+    let directory_id = properties
+        .get("directory.id")
+        .and_then(|id| parse_kafka_uuid(id));
+    if let (Some(cluster_id), Some(directory_id)) = (&cluster_id, directory_id) {
+        return Ok((cluster_id.clone(), directory_id));
     }
-    let cluster_id =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Uuid::new_v4().as_bytes());
-    write_meta_properties(data_dir, &cluster_id, node_id)?;
-    Ok(cluster_id)
+    let cluster_id = cluster_id.unwrap_or_else(|| kafka_uuid(Uuid::new_v4()));
+    let directory_id = directory_id.unwrap_or_else(Uuid::new_v4);
+    write_meta_properties(data_dir, &cluster_id, node_id, directory_id)?;
+    Ok((cluster_id, directory_id))
 }
 
-fn write_meta_properties(data_dir: &Path, cluster_id: &str, node_id: i32) -> std::io::Result<()> {
-    let contents = format!("version=1\ncluster.id={cluster_id}\nnode.id={node_id}\n");
+/// A UUID as Kafka prints one: URL-safe base64 without padding.
+pub fn kafka_uuid(id: Uuid) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+/// A UUID Kafka printed, if it is one.
+pub fn parse_kafka_uuid(text: &str) -> Option<Uuid> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text.trim())
+        .ok()?;
+    Some(Uuid::from_bytes(bytes.try_into().ok()?))
+}
+
+fn write_meta_properties(
+    data_dir: &Path,
+    cluster_id: &str,
+    node_id: i32,
+    directory_id: Uuid,
+) -> std::io::Result<()> {
+    let contents = format!(
+        "version=1\ncluster.id={cluster_id}\nnode.id={node_id}\ndirectory.id={}\n",
+        kafka_uuid(directory_id)
+    );
     crate::durable::write_atomically(&data_dir.join(META_PROPERTIES), contents.as_bytes())
 }
 
@@ -393,6 +428,38 @@ mod tests {
         assert_eq!(image.cluster_id, cluster_id);
         assert_eq!(image.topic("orders").unwrap().id, created.id);
         assert_eq!(image.topic_by_id(created.id).unwrap().partitions.len(), 3);
+    }
+
+    #[test]
+    fn a_directory_id_is_created_once_and_kept_beside_an_older_cluster_id() {
+        let dir = tempfile::tempdir().unwrap();
+        // meta.properties as gregor wrote it before directory ids.
+        std::fs::write(
+            dir.path().join(META_PROPERTIES),
+            "version=1\ncluster.id=MkU3OEVBNTcwNTJENDM2Qg\nnode.id=1\n",
+        )
+        .unwrap();
+        let (cluster_id, directory_id) = load_or_create_meta_properties(dir.path(), 1).unwrap();
+        assert_eq!(cluster_id, "MkU3OEVBNTcwNTJENDM2Qg");
+        let written = std::fs::read_to_string(dir.path().join(META_PROPERTIES)).unwrap();
+        assert!(written.contains(&format!("directory.id={}\n", kafka_uuid(directory_id))));
+        assert_eq!(
+            load_or_create_meta_properties(dir.path(), 1).unwrap(),
+            (cluster_id, directory_id)
+        );
+    }
+
+    #[test]
+    fn kafka_uuids_read_back_as_written() {
+        let id = Uuid::new_v4();
+        assert_eq!(kafka_uuid(id).len(), 22);
+        assert_eq!(parse_kafka_uuid(&kafka_uuid(id)), Some(id));
+        assert_eq!(
+            parse_kafka_uuid("AAAAAAAAAAAAAAAAAAAAAA"),
+            Some(Uuid::nil())
+        );
+        assert_eq!(parse_kafka_uuid("not-a-uuid"), None);
+        assert_eq!(parse_kafka_uuid("AAAA"), None);
     }
 
     #[test]

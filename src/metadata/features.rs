@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 /// level a new cluster finalizes, by Kafka 4.4's names and levels.
 /// `metadata.version` is Kafka 4.4.0's range (3.3-IV3 to 4.4-IV2): what
 /// the tools show and what clients compare; gregor's own records do not
-/// change with it. `kraft.version` 0: the quorum's voters are static
-/// (`controller.quorum.voters`; KIP-853's dynamic quorum is level 1).
+/// change with it. `kraft.version` 0: the quorum's voters are the static
+/// `controller.quorum.voters`, as a Kafka cluster formatted with them
+/// starts; 1 (an upgrade, never downgraded) allows KIP-853's AddRaftVoter
+/// and RemoveRaftVoter.
 /// `group.version` 1: the KIP-848 consumer group protocol is served (below
 /// it ConsumerGroupHeartbeat is refused, as Kafka does). `transaction.version`
 /// 2 lets clients use transactions V2 (KIP-890); clients that do not know
@@ -66,7 +68,7 @@ pub const SUPPORTED: &[Feature] = &[
     Feature {
         name: KRAFT_VERSION,
         min: 0,
-        max: 0,
+        max: 1,
         default_level: 0,
     },
     Feature {

@@ -93,6 +93,8 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::StreamsGroupHeartbeat, 0, 1),
     range(ApiKey::StreamsGroupDescribe, 0, 1),
     range(ApiKey::DescribeTopicPartitions, 0, 0),
+    range(ApiKey::AddRaftVoter, 0, 0),
+    range(ApiKey::RemoveRaftVoter, 0, 0),
 ];
 
 /// Produce versions advertised for librdkafka's sake but refused.

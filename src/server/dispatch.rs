@@ -237,6 +237,12 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
         RequestKind::UnregisterBroker(body) => ResponseKind::UnregisterBroker(
             handlers::unregister_broker::handle(broker, body, context).await,
         ),
+        RequestKind::AddRaftVoter(body) => ResponseKind::AddRaftVoter(
+            handlers::raft_voters::handle_add(broker, body, context).await,
+        ),
+        RequestKind::RemoveRaftVoter(body) => ResponseKind::RemoveRaftVoter(
+            handlers::raft_voters::handle_remove(broker, body, context).await,
+        ),
         // A SASL listener's connections authenticate before dispatch; here
         // the exchange does not belong.
         RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_) => {
@@ -428,6 +434,12 @@ pub fn error_response(request: &RequestKind, version: i16, code: i16) -> Option<
         ),
         RequestKind::UnregisterBroker(_) => {
             ResponseKind::UnregisterBroker(handlers::unregister_broker::error_response(code))
+        }
+        RequestKind::AddRaftVoter(_) => {
+            ResponseKind::AddRaftVoter(handlers::raft_voters::add_error_response(code))
+        }
+        RequestKind::RemoveRaftVoter(_) => {
+            ResponseKind::RemoveRaftVoter(handlers::raft_voters::remove_error_response(code))
         }
         RequestKind::SaslHandshake(r) => {
             ResponseKind::SaslHandshake(super::sasl::handshake_error_response(r, version, code))
@@ -706,6 +718,11 @@ mod tests {
                 RequestKind::ListPartitionReassignments(Default::default())
             }
             ApiKey::UnregisterBroker => RequestKind::UnregisterBroker(Default::default()),
+            ApiKey::AddRaftVoter => RequestKind::AddRaftVoter(
+                AddRaftVoterRequest::default()
+                    .with_listeners(vec![add_raft_voter_request::Listener::default()]),
+            ),
+            ApiKey::RemoveRaftVoter => RequestKind::RemoveRaftVoter(Default::default()),
             ApiKey::DescribeClientQuotas => RequestKind::DescribeClientQuotas(Default::default()),
             ApiKey::UpdateFeatures => RequestKind::UpdateFeatures(
                 UpdateFeaturesRequest::default().with_feature_updates(vec![

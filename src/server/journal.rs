@@ -224,6 +224,8 @@ pub fn error_code(response: &ResponseKind) -> i16 {
         ),
         ResponseKind::ListPartitionReassignments(r) => r.error_code,
         ResponseKind::UnregisterBroker(r) => r.error_code,
+        ResponseKind::AddRaftVoter(r) => r.error_code,
+        ResponseKind::RemoveRaftVoter(r) => r.error_code,
         _ => 0,
     }
 }

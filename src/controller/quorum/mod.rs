@@ -1,5 +1,7 @@
 //! The metadata quorum: the controller's state replicated by Raft
-//! (openraft, storage v2) across the voters of `controller.quorum.voters`.
+//! (openraft, storage v2) across its voters (seeded from
+//! `controller.quorum.voters`, then as AddRaftVoter and RemoveRaftVoter
+//! change them) and the controllers that observe it as learners.
 //!
 //! - `records.rs`: what the metadata log holds (brokers, topics with their
 //!   partitions, leaders and ISR, producer-id blocks, dynamic broker
@@ -7,7 +9,9 @@
 //! - `log_store.rs`: the durable Raft log (entries, vote, committed id);
 //! - `state_machine.rs`: the applied metadata state and its snapshots;
 //! - `network.rs`: Raft's RPCs between controllers, length-prefixed JSON
-//!   over the controller listener.
+//!   over the controller listener;
+//! - `membership.rs`: KIP-853's dynamic quorum (AddRaftVoter,
+//!   RemoveRaftVoter) as openraft membership changes.
 //!
 //! The leader validates a change before proposing it; applying a record is
 //! deterministic, so every voter and learner folds the log into the same
@@ -15,6 +19,7 @@
 
 pub mod describe;
 pub mod log_store;
+pub mod membership;
 pub mod network;
 pub mod observer;
 pub mod records;
@@ -30,11 +35,35 @@ openraft::declare_raft_types!(
         D = MetadataRecord,
         R = MetadataResponse,
         NodeId = u64,
-        Node = openraft::BasicNode,
+        Node = ControllerNode,
         Entry = openraft::Entry<TypeConfig>,
         SnapshotData = Cursor<Vec<u8>>,
         AsyncRuntime = openraft::TokioRuntime,
 );
+
+/// A member of the quorum (voter or observer) as the Raft membership
+/// records it: where its controller listener is and, for a controller
+/// that joined as an observer (KIP-853), the directory id of its metadata
+/// log dir. Voters seeded from `controller.quorum.voters` have none until
+/// `kraft.version` 1 (Kafka's static voters show the zero directory id),
+/// then each has the leader record its own (`record_own_directory`).
+/// Serialized as openraft's `BasicNode` was, plus the id when known: logs
+/// written before it existed read unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ControllerNode {
+    pub addr: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_id: Option<uuid::Uuid>,
+}
+
+impl ControllerNode {
+    pub fn new(addr: impl Into<String>) -> ControllerNode {
+        ControllerNode {
+            addr: addr.into(),
+            directory_id: None,
+        }
+    }
+}
 
 /// The Raft handle of one controller.
 pub type MetadataRaft = openraft::Raft<TypeConfig>;
@@ -62,9 +91,17 @@ pub struct QuorumMembers {
     pub voters: Vec<(u64, String)>,
     /// Where this node's controller listener binds.
     pub bind: Option<String>,
-    /// This node is not a voter (`process.roles=broker`): it follows the
-    /// voters' metadata instead of taking part in Raft.
+    /// This node is not a controller (`process.roles=broker`): it follows
+    /// the voters' metadata instead of taking part in Raft.
     pub observer: bool,
+    /// Where the other controllers reach this node's controller listener
+    /// (its advertised address), for a controller that joins the quorum
+    /// as an observer.
+    pub address: Option<String>,
+    /// The directory id of this node's metadata log dir (`directory.id`
+    /// of its `meta.properties`), which names it in AddRaftVoter and
+    /// RemoveRaftVoter.
+    pub directory_id: uuid::Uuid,
     /// How the controllers prove who they are to each other.
     pub security: QuorumSecurity,
 }
@@ -175,12 +212,16 @@ pub struct Quorum {
     stop: tokio_util::sync::CancellationToken,
     /// How this node reaches the other controllers.
     transport: network::Transport,
+    /// The voter change this node runs while it leads.
+    changes: membership::Changes,
 }
 
-/// How this node takes part: a Raft voter with its own copy of the log,
-/// or an observer of the voters' applied state.
+/// How this node takes part: a Raft member with its own copy of the log
+/// (a voter, or a controller that follows as a Raft learner until it is
+/// added as a voter, and after it is removed), or a broker that polls the
+/// voters' applied state.
 enum Member {
-    Voter {
+    Replica {
         raft: MetadataRaft,
         state: state_machine::StateMachineStore,
     },
@@ -230,15 +271,17 @@ impl Quorum {
             .map_err(|e| QuorumError::Raft(e.to_string()))?;
         let quorum = Quorum {
             transport: members.transport(node),
-            member: Member::Voter { raft, state },
+            member: Member::Replica { raft, state },
             liveness: Default::default(),
             runtime,
             stop: tokio_util::sync::CancellationToken::new(),
+            changes: Default::default(),
         };
         if members.voters.is_empty() {
             quorum.runtime.block_on(quorum.lead_alone(node_id))?;
         } else {
-            quorum.join(members)?;
+            quorum.join(node_id, members)?;
+            quorum.record_own_directory(node_id, members.directory_id);
         }
         quorum.runtime.block_on(quorum.catch_up(ELECTION_WAIT))?;
         Ok(quorum)
@@ -256,7 +299,7 @@ impl Quorum {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let caught_up = match &self.member {
-                Member::Voter { raft, .. } => self.catch_up_voter(raft, deadline).await,
+                Member::Replica { raft, .. } => self.catch_up_voter(raft, deadline).await,
                 Member::Observer(observer) => {
                     let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
                     match observer.describe(remaining).await {
@@ -297,7 +340,7 @@ impl Quorum {
             // This node leads, and has applied all it committed.
             Ok(Ok(_)) => return Ok(true),
             Ok(Err(error)) => error
-                .forward_to_leader::<openraft::BasicNode>()
+                .forward_to_leader::<ControllerNode>()
                 .and_then(|forward| forward.leader_node.clone()),
             Err(_) => None,
         };
@@ -345,13 +388,14 @@ impl Quorum {
             liveness: Default::default(),
             runtime,
             stop,
+            changes: Default::default(),
         })
     }
 
     /// The Raft handle of a voter.
     fn raft(&self) -> Result<&MetadataRaft, QuorumError> {
         match &self.member {
-            Member::Voter { raft, .. } => Ok(raft),
+            Member::Replica { raft, .. } => Ok(raft),
             Member::Observer(_) => Err(QuorumError::Raft("not a voter".to_string())),
         }
     }
@@ -360,8 +404,7 @@ impl Quorum {
         let raft_error = |e: &dyn std::fmt::Display| QuorumError::Raft(e.to_string());
         let raft = self.raft()?;
         if !raft.is_initialized().await.map_err(|e| raft_error(&e))? {
-            let members =
-                std::collections::BTreeMap::from([(node_id, openraft::BasicNode::default())]);
+            let members = std::collections::BTreeMap::from([(node_id, ControllerNode::default())]);
             raft.initialize(members).await.map_err(|e| raft_error(&e))?;
         } else {
             // A lone voter need not wait out an election timeout.
@@ -375,10 +418,10 @@ impl Quorum {
     }
 
     /// Serves the peers and takes part in (or starts) the quorum.
-    fn join(&self, members: &QuorumMembers) -> Result<(), QuorumError> {
+    fn join(&self, node_id: u64, members: &QuorumMembers) -> Result<(), QuorumError> {
         let raft_error = |e: &dyn std::fmt::Display| QuorumError::Raft(e.to_string());
         let (raft, state) = match &self.member {
-            Member::Voter { raft, state } => (raft, state),
+            Member::Replica { raft, state } => (raft, state),
             Member::Observer(_) => return Err(QuorumError::Raft("not a voter".to_string())),
         };
         let bind = members
@@ -392,22 +435,33 @@ impl Quorum {
             listener,
             members.security.clone(),
             self.transport.clone(),
-            raft.clone(),
-            state.clone(),
-            std::sync::Arc::clone(&self.liveness),
+            network::Local {
+                raft: raft.clone(),
+                state: state.clone(),
+                liveness: std::sync::Arc::clone(&self.liveness),
+                changes: self.changes.clone(),
+            },
             self.stop.clone(),
         ));
         self.runtime.block_on(async {
+            // Once the log holds a membership, it alone says who votes:
+            // the configured voters only seed an empty log.
+            let static_voter = members.voters.iter().any(|(id, _)| *id == node_id);
             if !raft.is_initialized().await.map_err(|e| raft_error(&e))? {
-                let voters: std::collections::BTreeMap<u64, openraft::BasicNode> = members
-                    .voters
-                    .iter()
-                    .map(|(id, address)| (*id, openraft::BasicNode::new(address)))
-                    .collect();
-                // Another voter's log may have reached us first: then the
-                // quorum is initialised already, which is what we want.
-                if let Err(error) = raft.initialize(voters).await {
-                    tracing::debug!(%error, "metadata quorum already initialised");
+                if static_voter {
+                    let voters: std::collections::BTreeMap<u64, ControllerNode> = members
+                        .voters
+                        .iter()
+                        .map(|(id, address)| (*id, ControllerNode::new(address)))
+                        .collect();
+                    // Another voter's log may have reached us first: then
+                    // the quorum is initialised already, which is what we
+                    // want.
+                    if let Err(error) = raft.initialize(voters).await {
+                        tracing::debug!(%error, "metadata quorum already initialised");
+                    }
+                } else {
+                    self.ask_to_observe(node_id, members).await?;
                 }
             }
             raft.wait(Some(ELECTION_WAIT))
@@ -416,6 +470,134 @@ impl Quorum {
                 .map_err(|e| raft_error(&e))?;
             Ok(())
         })
+    }
+
+    /// A controller that is not among the configured voters, on its first
+    /// start: asks the voters (one passes it on to the leader) to take it
+    /// in as an observer of the log, as a Kafka controller formatted
+    /// without initial controllers fetches as an observer until it is
+    /// added.
+    async fn ask_to_observe(
+        &self,
+        node_id: u64,
+        members: &QuorumMembers,
+    ) -> Result<(), QuorumError> {
+        let address = members
+            .address
+            .clone()
+            .ok_or_else(|| QuorumError::Raft("no controller listener".to_string()))?;
+        let node = ControllerNode {
+            addr: address,
+            directory_id: Some(members.directory_id),
+        };
+        let deadline = tokio::time::Instant::now() + ELECTION_WAIT;
+        loop {
+            let mut failure = "no voters configured (controller.quorum.voters)".to_string();
+            for (_, voter) in &members.voters {
+                match network::observe(&self.transport, voter, node_id, node.clone(), false).await {
+                    Ok(Ok(())) => {
+                        tracing::info!(%voter, "following the metadata quorum as an observer");
+                        return Ok(());
+                    }
+                    Ok(Err(error)) => failure = error.to_string(),
+                    Err(error) => failure = error,
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(QuorumError::Raft(format!(
+                    "not taken in as an observer of the metadata quorum: {failure}"
+                )));
+            }
+            tracing::debug!(%failure, "asking to observe the metadata quorum again");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Until the membership records this node's directory id (a voter
+    /// seeded from `controller.quorum.voters` has none), asks the leader
+    /// to record it once `kraft.version` is 1.
+    fn record_own_directory(&self, node_id: u64, directory_id: uuid::Uuid) {
+        let Member::Replica { raft, state } = &self.member else {
+            return;
+        };
+        let (raft, state) = (raft.clone(), state.clone());
+        let (changes, transport, stop) = (
+            self.changes.clone(),
+            self.transport.clone(),
+            self.stop.clone(),
+        );
+        self.runtime.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    _ = stop.cancelled() => return,
+                }
+                let recorded = raft
+                    .metrics()
+                    .borrow()
+                    .membership_config
+                    .membership()
+                    .get_node(&node_id)
+                    .map(|node| node.directory_id);
+                match recorded {
+                    Some(Some(_)) => return,
+                    Some(None) if membership::kraft_version(&state) >= 1 => {}
+                    _ => continue,
+                }
+                let change = membership::VoterChange::RecordDirectory {
+                    id: node_id,
+                    directory_id,
+                };
+                let recorded = match network::leader_address(&raft) {
+                    Some(address) => network::change_voters(&transport, &address, change, true)
+                        .await
+                        .unwrap_or_else(|error| Err(membership::MembershipError::Raft(error))),
+                    None => {
+                        membership::change_here(&raft, &state, &changes, &transport, change).await
+                    }
+                };
+                match recorded {
+                    Ok(()) => tracing::info!(%directory_id, "the quorum records this node's metadata log directory id"),
+                    Err(error) => tracing::debug!(%error, "recording this node's directory id"),
+                }
+            }
+        });
+    }
+
+    /// Carries out AddRaftVoter or RemoveRaftVoter: here when this node
+    /// leads, else at the leader (an observer asks the voters, which pass
+    /// it on).
+    pub async fn change_voters(
+        &self,
+        change: membership::VoterChange,
+    ) -> Result<(), membership::MembershipError> {
+        use membership::MembershipError;
+        let (raft, state) = match &self.member {
+            Member::Replica { raft, state } => (raft, state),
+            Member::Observer(observer) => {
+                let mut outcome = Err(MembershipError::NotLeader);
+                for address in observer.voters() {
+                    match network::change_voters(&self.transport, address, change.clone(), false)
+                        .await
+                    {
+                        Ok(Err(MembershipError::NotLeader)) | Err(_) => continue,
+                        Ok(answer) => {
+                            outcome = answer;
+                            break;
+                        }
+                    }
+                }
+                return outcome;
+            }
+        };
+        match network::leader_address(raft) {
+            Some(address) => network::change_voters(&self.transport, &address, change, true)
+                .await
+                .unwrap_or_else(|error| Err(MembershipError::Raft(error))),
+            None => {
+                membership::change_here(raft, state, &self.changes, &self.transport, change).await
+            }
+        }
     }
 
     /// Proposes a record and waits until it is committed and applied here
@@ -430,14 +612,14 @@ impl Quorum {
         record: MetadataRecord,
     ) -> Result<MetadataResponse, QuorumError> {
         let raft = match &self.member {
-            Member::Voter { raft, .. } => raft,
+            Member::Replica { raft, .. } => raft,
             Member::Observer(observer) => return observer.propose(record, PROPOSAL_WAIT).await,
         };
         let deadline = tokio::time::Instant::now() + PROPOSAL_WAIT;
         loop {
             let failure = match raft.client_write(record.clone()).await {
                 Ok(written) => return Ok(written.data),
-                Err(error) => match error.forward_to_leader::<openraft::BasicNode>() {
+                Err(error) => match error.forward_to_leader::<ControllerNode>() {
                     Some(forward) => match &forward.leader_node {
                         Some(leader) => {
                             match network::forward(
@@ -481,7 +663,7 @@ impl Quorum {
         record: MetadataRecord,
         term: u64,
     ) -> Result<MetadataResponse, QuorumError> {
-        let Member::Voter { raft, .. } = &self.member else {
+        let Member::Replica { raft, .. } = &self.member else {
             return Err(QuorumError::NotLeader);
         };
         if self.leader_term() != Some(term) {
@@ -489,7 +671,7 @@ impl Quorum {
         }
         match tokio::time::timeout(PROPOSAL_WAIT, raft.client_write(record)).await {
             Ok(Ok(written)) => Ok(written.data),
-            Ok(Err(error)) => Err(match error.forward_to_leader::<openraft::BasicNode>() {
+            Ok(Err(error)) => Err(match error.forward_to_leader::<ControllerNode>() {
                 Some(_) => QuorumError::NotLeader,
                 None => QuorumError::Raft(error.to_string()),
             }),
@@ -503,7 +685,7 @@ impl Quorum {
     /// observer) from a voter.
     pub async fn describe(&self) -> Result<describe::QuorumDescription, QuorumError> {
         let raft = match &self.member {
-            Member::Voter { raft, .. } => raft,
+            Member::Replica { raft, .. } => raft,
             Member::Observer(observer) => {
                 return observer
                     .describe(PROPOSAL_WAIT)
@@ -523,7 +705,7 @@ impl Quorum {
     /// The quorum's current leader and its controller address, if known.
     /// An observer knows none: it sends to every voter.
     pub fn leader(&self) -> Option<(u64, String)> {
-        let Member::Voter { raft, .. } = &self.member else {
+        let Member::Replica { raft, .. } = &self.member else {
             return None;
         };
         let metrics = raft.metrics();
@@ -540,7 +722,7 @@ impl Quorum {
 
     /// The Raft term in which this node leads the quorum, if it does.
     pub fn leader_term(&self) -> Option<u64> {
-        let Member::Voter { raft, .. } = &self.member else {
+        let Member::Replica { raft, .. } = &self.member else {
             return None;
         };
         let metrics = raft.metrics();
@@ -574,7 +756,7 @@ impl Quorum {
     /// The applied metadata.
     pub fn state(&self) -> std::sync::Arc<MetadataState> {
         match &self.member {
-            Member::Voter { state, .. } => state.state(),
+            Member::Replica { state, .. } => state.state(),
             Member::Observer(observer) => observer.state(),
         }
     }
@@ -582,7 +764,7 @@ impl Quorum {
     /// Applied metadata as it changes (records written by any voter).
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<std::sync::Arc<MetadataState>> {
         match &self.member {
-            Member::Voter { state, .. } => state.subscribe(),
+            Member::Replica { state, .. } => state.subscribe(),
             Member::Observer(observer) => observer.subscribe(),
         }
     }
@@ -595,7 +777,7 @@ impl Quorum {
     /// Stops serving peers and the Raft tasks (clean shutdown).
     pub fn shutdown(&self) {
         self.stop.cancel();
-        let Member::Voter { raft, .. } = &self.member else {
+        let Member::Replica { raft, .. } = &self.member else {
             return;
         };
         if let Err(error) = self.runtime.block_on(raft.shutdown()) {

@@ -15,6 +15,7 @@
 
 use std::time::Duration;
 
+use super::ControllerNode;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
@@ -23,7 +24,6 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::BasicNode;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -34,6 +34,7 @@ use tracing::{debug, warn};
 
 use std::sync::Arc;
 
+use super::membership::{self, MembershipError, VoterChange};
 use super::state_machine::StateMachineStore;
 use super::{MetadataRaft, MetadataRecord, MetadataResponse, MetadataState, TypeConfig};
 use crate::config::client_security::SaslCredentials;
@@ -155,6 +156,23 @@ enum RaftRequest {
     DescribeQuorum {
         forwarded: bool,
     },
+    /// A controller that is not a voter asks to follow the log as an
+    /// observer (an openraft learner); a voter that does not lead passes
+    /// it on once.
+    Observe {
+        node_id: u64,
+        node: ControllerNode,
+        forwarded: bool,
+    },
+    /// AddRaftVoter / RemoveRaftVoter, for the leader to carry out; a
+    /// voter that does not lead passes it on once.
+    ChangeVoters {
+        change: VoterChange,
+        forwarded: bool,
+    },
+    /// A leader that removed itself asks this voter to start an election
+    /// (as Kafka's resigning leader sends EndQuorumEpoch).
+    Campaign,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -170,6 +188,8 @@ enum RaftReply {
     /// Logged in, or why not (the connection then closes).
     Login(Result<(), String>),
     Quorum(Result<super::describe::QuorumDescription, String>),
+    Membership(Result<(), MembershipError>),
+    Campaign(Result<(), String>),
 }
 
 /// One request to the controller listener at `address` on a fresh
@@ -245,6 +265,59 @@ pub async fn describe(
     }
 }
 
+/// Asks the voter at `address` to take this controller in as an
+/// observer of the log (the voter passes it on to the leader unless
+/// `forwarded`).
+pub async fn observe(
+    transport: &Transport,
+    address: &str,
+    node_id: u64,
+    node: ControllerNode,
+    forwarded: bool,
+) -> Result<Result<(), MembershipError>, String> {
+    let request = RaftRequest::Observe {
+        node_id,
+        node,
+        forwarded,
+    };
+    match call_once(transport, address, request, membership::REMOVAL_WAIT).await? {
+        RaftReply::Membership(result) => Ok(result),
+        _ => Err(MISMATCHED.to_string()),
+    }
+}
+
+/// Has the voter at `address` carry out a voter change (passed on to the
+/// leader unless `forwarded`); an unreachable voter is the outer error.
+pub async fn change_voters(
+    transport: &Transport,
+    address: &str,
+    change: VoterChange,
+    forwarded: bool,
+) -> Result<Result<(), MembershipError>, String> {
+    // The change's own wait, and time for the answer to come back.
+    let ttl = change.timeout() + Duration::from_secs(5);
+    let request = RaftRequest::ChangeVoters { change, forwarded };
+    match call_once(transport, address, request, ttl).await? {
+        RaftReply::Membership(result) => Ok(result),
+        _ => Err(MISMATCHED.to_string()),
+    }
+}
+
+/// Asks the voter at `address` to start an election.
+pub async fn campaign(transport: &Transport, address: &str) -> Result<(), String> {
+    match call_once(
+        transport,
+        address,
+        RaftRequest::Campaign,
+        Duration::from_secs(5),
+    )
+    .await?
+    {
+        RaftReply::Campaign(result) => result,
+        _ => Err(MISMATCHED.to_string()),
+    }
+}
+
 /// An observer's poll of the voter at `address`: the applied state if it
 /// moved past `known_index` within the voter's poll wait.
 pub async fn fetch_state(
@@ -300,7 +373,7 @@ async fn read_frame<T: DeserializeOwned>(
     serde_json::from_slice(&body).map_err(std::io::Error::other)
 }
 
-/// Makes clients for peers; a peer's address is its `BasicNode` address.
+/// Makes clients for peers; a peer's address is its `ControllerNode` address.
 #[derive(Debug, Clone, Default)]
 pub struct QuorumNetwork {
     pub transport: Transport,
@@ -309,7 +382,7 @@ pub struct QuorumNetwork {
 impl RaftNetworkFactory<TypeConfig> for QuorumNetwork {
     type Network = PeerClient;
 
-    async fn new_client(&mut self, target: u64, node: &BasicNode) -> PeerClient {
+    async fn new_client(&mut self, target: u64, node: &ControllerNode) -> PeerClient {
         PeerClient {
             target,
             address: node.addr.clone(),
@@ -370,14 +443,17 @@ impl PeerClient {
         }
     }
 
-    fn rpc_error<E: std::error::Error>(&self, error: CallError) -> RPCError<u64, BasicNode, E> {
+    fn rpc_error<E: std::error::Error>(
+        &self,
+        error: CallError,
+    ) -> RPCError<u64, ControllerNode, E> {
         match error {
             CallError::Unreachable(error) => RPCError::Unreachable(Unreachable::new(&error)),
             CallError::Network(error) => RPCError::Network(NetworkError::new(&error)),
         }
     }
 
-    fn unexpected<E: std::error::Error>(&self) -> RPCError<u64, BasicNode, E> {
+    fn unexpected<E: std::error::Error>(&self) -> RPCError<u64, ControllerNode, E> {
         let error = std::io::Error::other("mismatched reply");
         RPCError::Network(NetworkError::new(&error))
     }
@@ -388,7 +464,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
-    ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
+    ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, ControllerNode, RaftError<u64>>> {
         match self
             .call(RaftRequest::AppendEntries(rpc), option.hard_ttl())
             .await
@@ -408,7 +484,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<
         InstallSnapshotResponse<u64>,
-        RPCError<u64, BasicNode, RaftError<u64, InstallSnapshotError>>,
+        RPCError<u64, ControllerNode, RaftError<u64, InstallSnapshotError>>,
     > {
         match self
             .call(RaftRequest::InstallSnapshot(rpc), option.hard_ttl())
@@ -427,7 +503,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         &mut self,
         rpc: VoteRequest<u64>,
         option: RPCOption,
-    ) -> Result<VoteResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
+    ) -> Result<VoteResponse<u64>, RPCError<u64, ControllerNode, RaftError<u64>>> {
         match self.call(RaftRequest::Vote(rpc), option.hard_ttl()).await {
             Ok(RaftReply::Vote(Ok(response))) => Ok(response),
             Ok(RaftReply::Vote(Err(error))) => {
@@ -445,9 +521,7 @@ pub async fn serve(
     listener: TcpListener,
     security: super::QuorumSecurity,
     transport: Transport,
-    raft: MetadataRaft,
-    state: StateMachineStore,
-    liveness: Arc<Liveness>,
+    local: Local,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -457,9 +531,7 @@ pub async fn serve(
         };
         match accepted {
             Ok((stream, peer)) => {
-                let raft = raft.clone();
-                let state = state.clone();
-                let liveness = Arc::clone(&liveness);
+                let local = local.clone();
                 let shutdown = shutdown.clone();
                 let security = security.clone();
                 let transport = transport.clone();
@@ -467,7 +539,7 @@ pub async fn serve(
                     let _ = stream.set_nodelay(true);
                     let admitted = tokio::time::timeout(
                         ADMISSION_WAIT,
-                        admit(stream, peer, &security, &state),
+                        admit(stream, peer, &security, &local.state),
                     );
                     let stream = match admitted.await {
                         Ok(Ok(stream)) => stream,
@@ -481,7 +553,7 @@ pub async fn serve(
                         }
                     };
                     tokio::select! {
-                        result = answer(stream, transport, raft, state, liveness) => {
+                        result = answer(stream, transport, local) => {
                             if let Err(error) = result {
                                 debug!(%peer, %error, "controller connection closed");
                             }
@@ -591,13 +663,23 @@ async fn login(
     Err(format!("SASL/PLAIN login refused: {refusal}"))
 }
 
-async fn answer(
-    mut stream: PeerStream,
-    transport: Transport,
-    raft: MetadataRaft,
-    state: StateMachineStore,
-    liveness: Arc<Liveness>,
-) -> std::io::Result<()> {
+/// What a Raft member serves its peers from.
+#[derive(Clone)]
+pub struct Local {
+    pub raft: MetadataRaft,
+    pub state: StateMachineStore,
+    pub liveness: Arc<Liveness>,
+    /// The leader's one voter change at a time.
+    pub changes: membership::Changes,
+}
+
+async fn answer(mut stream: PeerStream, transport: Transport, local: Local) -> std::io::Result<()> {
+    let Local {
+        raft,
+        state,
+        liveness,
+        changes,
+    } = &local;
     loop {
         let request: RaftRequest = match read_frame(&mut stream, MAX_FRAME).await {
             Ok(request) => request,
@@ -617,7 +699,7 @@ async fn answer(
                 RaftReply::InstallSnapshot(raft.install_snapshot(rpc).await)
             }
             RaftRequest::Propose(record) => {
-                RaftReply::Propose(propose(&raft, &transport, record).await)
+                RaftReply::Propose(propose(raft, &transport, record).await)
             }
             RaftRequest::Heartbeat { node_id, leaving } => {
                 // An observer sends to every voter; the leader counts it.
@@ -635,7 +717,33 @@ async fn answer(
                 RaftReply::Heartbeat
             }
             RaftRequest::DescribeQuorum { forwarded } => {
-                RaftReply::Quorum(describe_here(&raft, &liveness, &transport, forwarded).await)
+                RaftReply::Quorum(describe_here(raft, liveness, &transport, forwarded).await)
+            }
+            RaftRequest::Observe {
+                node_id,
+                node,
+                forwarded,
+            } => RaftReply::Membership(match leader_address(raft) {
+                Some(address) if !forwarded => observe(&transport, &address, node_id, node, true)
+                    .await
+                    .unwrap_or_else(|error| Err(MembershipError::Raft(error))),
+                _ => membership::observe_here(raft, node_id, node).await,
+            }),
+            RaftRequest::Campaign => RaftReply::Campaign(
+                raft.trigger()
+                    .elect()
+                    .await
+                    .map_err(|error| error.to_string()),
+            ),
+            RaftRequest::ChangeVoters { change, forwarded } => {
+                RaftReply::Membership(match leader_address(raft) {
+                    Some(address) if !forwarded => {
+                        change_voters(&transport, &address, change, true)
+                            .await
+                            .unwrap_or_else(|error| Err(MembershipError::Raft(error)))
+                    }
+                    _ => membership::change_here(raft, state, changes, &transport, change).await,
+                })
             }
             RaftRequest::FetchState { known_index } => {
                 let applied = |raft: &MetadataRaft| {
@@ -644,13 +752,13 @@ async fn answer(
                         .last_applied
                         .map_or(0, |log_id| log_id.index)
                 };
-                if applied(&raft) <= known_index {
+                if applied(raft) <= known_index {
                     let _ = raft
                         .wait(Some(super::observer::POLL_WAIT))
                         .applied_index_at_least(Some(known_index + 1), "observer poll")
                         .await;
                 }
-                let index = applied(&raft);
+                let index = applied(raft);
                 RaftReply::State((index > known_index).then(|| (index, (*state.state()).clone())))
             }
         };
@@ -689,6 +797,20 @@ pub(super) async fn describe_here(
     }
 }
 
+/// The controller address of the quorum's leader, if another node leads.
+pub(super) fn leader_address(raft: &MetadataRaft) -> Option<String> {
+    let metrics = raft.metrics();
+    let metrics = metrics.borrow();
+    let leader = metrics
+        .current_leader
+        .filter(|leader| *leader != metrics.id)?;
+    metrics
+        .membership_config
+        .membership()
+        .get_node(&leader)
+        .map(|node| node.addr.clone())
+}
+
 /// Writes a record proposed by a peer: directly when this voter leads,
 /// else passed on to the leader (observers may ask any voter).
 async fn propose(
@@ -699,7 +821,7 @@ async fn propose(
     match raft.client_write(record.clone()).await {
         Ok(written) => Ok((written.data, written.log_id.index)),
         Err(error) => match error
-            .forward_to_leader::<BasicNode>()
+            .forward_to_leader::<ControllerNode>()
             .and_then(|forward| forward.leader_node.clone())
         {
             Some(leader) => forward(transport, &leader.addr, record, Duration::from_secs(30)).await,

@@ -75,6 +75,11 @@ impl Observer {
         }
     }
 
+    /// The voters' controller addresses, as configured.
+    pub fn voters(&self) -> &[String] {
+        &self.voters
+    }
+
     pub fn state(&self) -> Arc<MetadataState> {
         self.state.borrow().clone()
     }

@@ -12,20 +12,22 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
 use openraft::{
-    BasicNode, Entry, EntryPayload, ErrorSubject, ErrorVerb, LogId, OptionalSend,
-    RaftSnapshotBuilder, StoredMembership,
+    Entry, EntryPayload, ErrorSubject, ErrorVerb, LogId, OptionalSend, RaftSnapshotBuilder,
+    StoredMembership,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::{storage_error, MetadataResponse, MetadataState, StorageError, TypeConfig};
+use super::{
+    storage_error, ControllerNode, MetadataResponse, MetadataState, StorageError, TypeConfig,
+};
 use crate::durable::write_atomically;
 
 const SNAPSHOT_FILE: &str = "raft-snapshot.json";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StoredSnapshot {
-    meta: SnapshotMeta<u64, BasicNode>,
+    meta: SnapshotMeta<u64, ControllerNode>,
     data: Vec<u8>,
 }
 
@@ -33,7 +35,7 @@ struct Applied {
     dir: PathBuf,
     state: MetadataState,
     last_applied: Option<LogId<u64>>,
-    membership: StoredMembership<u64, BasicNode>,
+    membership: StoredMembership<u64, ControllerNode>,
     snapshot: Option<StoredSnapshot>,
     snapshots_built: u64,
 }
@@ -99,7 +101,7 @@ fn save_snapshot(dir: &Path, snapshot: &StoredSnapshot) -> std::io::Result<()> {
 
 /// The error of writing a snapshot, in openraft's terms.
 fn snapshot_write_error(
-    meta: &SnapshotMeta<u64, BasicNode>,
+    meta: &SnapshotMeta<u64, ControllerNode>,
     error: std::io::Error,
 ) -> StorageError {
     storage_error(
@@ -147,7 +149,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 
     async fn applied_state(
         &mut self,
-    ) -> Result<(Option<LogId<u64>>, StoredMembership<u64, BasicNode>), StorageError> {
+    ) -> Result<(Option<LogId<u64>>, StoredMembership<u64, ControllerNode>), StorageError> {
         let applied = self.lock();
         Ok((applied.last_applied, applied.membership.clone()))
     }
@@ -185,7 +187,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 
     async fn install_snapshot(
         &mut self,
-        meta: &SnapshotMeta<u64, BasicNode>,
+        meta: &SnapshotMeta<u64, ControllerNode>,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();

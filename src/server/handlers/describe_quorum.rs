@@ -65,10 +65,14 @@ pub async fn handle(
         let state = ReplicaState::default()
             .with_replica_id(BrokerId(r.replica_id))
             .with_log_end_offset(r.log_end_offset);
-        match version >= 1 {
+        let state = match version >= 1 {
             true => state
                 .with_last_fetch_timestamp(r.last_fetch_timestamp)
                 .with_last_caught_up_timestamp(r.last_caught_up_timestamp),
+            false => state,
+        };
+        match version >= 2 {
+            true => state.with_replica_directory_id(r.directory_id.unwrap_or_default()),
             false => state,
         }
     };
@@ -88,30 +92,27 @@ pub async fn handle(
     }
 }
 
-/// Each voter's controller listener, as `controller.quorum.voters` names it.
+/// Each voter's controller listener, as the quorum's membership records
+/// it (seeded from `controller.quorum.voters`, or given by AddRaftVoter).
 fn voter_endpoints(broker: &Broker, description: &describe::QuorumDescription) -> Vec<Node> {
-    let config = broker.config();
-    let listener = config
+    let listener = broker
+        .config()
         .controller_listener_names
         .first()
         .cloned()
         .unwrap_or_else(|| "CONTROLLER".to_string());
     description
-        .voters
+        .voter_addresses
         .iter()
-        .filter_map(|voter| {
-            let configured = config
-                .controller_quorum_voters
-                .iter()
-                .find(|v| v.node_id == voter.replica_id)?;
-            Some(
-                Node::default()
-                    .with_node_id(BrokerId(voter.replica_id))
-                    .with_listeners(vec![Listener::default()
+        .filter_map(|(id, address)| {
+            let (host, port) = address.rsplit_once(':')?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            Some(Node::default().with_node_id(BrokerId(*id)).with_listeners(
+                vec![Listener::default()
                         .with_name(str_bytes(listener.clone()))
-                        .with_host(str_bytes(configured.host.clone()))
-                        .with_port(configured.port)]),
-            )
+                        .with_host(str_bytes(host.to_string()))
+                        .with_port(port.parse().ok()?)],
+            ))
         })
         .collect()
 }

@@ -55,6 +55,7 @@ pub mod offset_delete;
 pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+pub mod raft_voters;
 pub mod renew_delegation_token;
 pub mod streams_group_describe;
 pub mod streams_group_heartbeat;

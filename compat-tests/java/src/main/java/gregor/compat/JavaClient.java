@@ -90,6 +90,10 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * JavaClient CONFIG_FILE txn-admin TOPIC TXN_ID BASE_TS -- listTransactions, describeTransactions,
  *                                                     describeProducers around a transaction
  * JavaClient CONFIG_FILE cluster-admin TOPIC        -- describeCluster, describeFeatures, electLeaders
+ * JavaClient CONFIG_FILE quorum                     -- describeMetadataQuorum: leader, voters, observers
+ * JavaClient CONFIG_FILE add-raft-voter ID DIRECTORY_ID LISTENER HOST PORT
+ * JavaClient CONFIG_FILE remove-raft-voter ID DIRECTORY_ID
+ *                    -- Admin.addRaftVoter / removeRaftVoter (KIP-853): "ok" or the error
  * </pre>
  *
  * The admin commands print facts as "WHAT ARGS..." lines and a refused
@@ -131,6 +135,10 @@ public final class JavaClient {
             case "group-admin" -> groupAdmin(config, args[2], args[3], args[4]);
             case "txn-admin" -> txnAdmin(config, args[2], args[3], Long.parseLong(args[4]));
             case "cluster-admin" -> clusterAdmin(config, args[2]);
+            case "quorum" -> quorum(config);
+            case "add-raft-voter" -> addRaftVoter(config, Integer.parseInt(args[2]), args[3],
+                    args[4], args[5], Integer.parseInt(args[6]));
+            case "remove-raft-voter" -> removeRaftVoter(config, Integer.parseInt(args[2]), args[3]);
             case "move-replica" -> moveReplica(config, args[2], Integer.parseInt(args[3]),
                     Integer.parseInt(args[4]), args[5]);
             case "replica-dirs" -> replicaDirs(config, args[2], Integer.parseInt(args[3]),
@@ -1084,6 +1092,36 @@ public final class JavaClient {
      * preferred for both partitions, preferred for every partition (null),
      * unclean for one, and preferred for a partition that does not exist.
      */
+    private static void quorum(Properties config) throws Exception {
+        try (Admin admin = Admin.create(config)) {
+            var info = admin.describeMetadataQuorum().quorumInfo().get();
+            out("leader", info.leaderId(), "epoch", info.leaderEpoch(), "hw", info.highWatermark());
+            info.voters().stream().sorted(Comparator.comparingInt(r -> r.replicaId()))
+                    .forEach(r -> out("voter", r.replicaId(), r.replicaDirectoryId(), r.logEndOffset()));
+            info.observers().stream().sorted(Comparator.comparingInt(r -> r.replicaId()))
+                    .forEach(r -> out("observer", r.replicaId(), r.replicaDirectoryId(), r.logEndOffset()));
+            info.nodes().values().stream().sorted(Comparator.comparingInt(n -> n.nodeId()))
+                    .forEach(n -> n.endpoints().forEach(e ->
+                            out("node", n.nodeId(), e.listener(), e.host(), e.port())));
+        }
+    }
+
+    private static void addRaftVoter(Properties config, int id, String directoryId,
+                                     String listener, String host, int port) throws Exception {
+        try (Admin admin = Admin.create(config)) {
+            var endpoints = Set.of(new org.apache.kafka.clients.admin.RaftVoterEndpoint(listener, host, port));
+            out("add-raft-voter", id, outcome(admin.addRaftVoter(id,
+                    org.apache.kafka.common.Uuid.fromString(directoryId), endpoints).all()));
+        }
+    }
+
+    private static void removeRaftVoter(Properties config, int id, String directoryId) throws Exception {
+        try (Admin admin = Admin.create(config)) {
+            out("remove-raft-voter", id, outcome(admin.removeRaftVoter(id,
+                    org.apache.kafka.common.Uuid.fromString(directoryId)).all()));
+        }
+    }
+
     private static void clusterAdmin(Properties config, String topic) throws Exception {
         createTopic(config, topic, 2);
         try (Admin admin = Admin.create(config)) {
