@@ -200,6 +200,10 @@ pub fn complete_if_done(state: &MetadataState, partition: PartitionImage) -> Par
     done
 }
 
+/// How long a reassignment naming a partition this node does not know
+/// waits to catch up with the metadata log.
+const CATCH_UP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Controller {
     /// AlterPartitionReassignments for one partition: starts or replaces
     /// its reassignment to `target`, or (`None`) cancels the one in
@@ -215,15 +219,28 @@ impl Controller {
     ) -> Result<(), Refused> {
         // A change decided on a partition that changed meanwhile (an ISR
         // change, a leader moving) is decided again on the new one.
+        let mut caught_up = false;
         for _ in 0..RETRIES {
             let state = self.quorum.state();
-            let (topic_image, old) = find_partition(&state, topic, partition).map_err(|_| {
-                let message = match state.topics.contains_key(topic) {
-                    true => format!("Unable to find partition {topic}:{partition}."),
-                    false => format!("Unable to find a topic named {topic}."),
-                };
-                refused(ResponseError::UnknownTopicOrPartition, message)
-            })?;
+            let (topic_image, old) = match find_partition(&state, topic, partition) {
+                Ok(found) => found,
+                // This node's image may trail the quorum: look again once
+                // caught up before refusing.
+                Err(_) if !caught_up => {
+                    caught_up = true;
+                    if let Err(error) = self.quorum.caught_up(CATCH_UP_TIMEOUT).await {
+                        tracing::debug!(%error, "not caught up with the metadata log");
+                    }
+                    continue;
+                }
+                Err(_) => {
+                    let message = match state.topics.contains_key(topic) {
+                        true => format!("Unable to find partition {topic}:{partition}."),
+                        false => format!("Unable to find a topic named {topic}."),
+                    };
+                    return Err(refused(ResponseError::UnknownTopicOrPartition, message));
+                }
+            };
             let decided = match target {
                 None => {
                     let unclean = unclean_allowed(topic_image, unclean_default);

@@ -287,6 +287,14 @@ impl Quorum {
         Ok(quorum)
     }
 
+    /// [`catch_up`](Self::catch_up) for a request decided on this node's
+    /// image that found it lacking what the quorum may already hold (a
+    /// topic just created through another node), as Kafka decides such
+    /// requests on the active controller.
+    pub async fn caught_up(&self, timeout: std::time::Duration) -> Result<(), QuorumError> {
+        self.catch_up(timeout).await
+    }
+
     /// Waits until this node has applied what the quorum's leader has, as
     /// a Kafka broker catches up with the metadata log before it serves:
     /// a node restarted after a crash holds the image of that moment, and
