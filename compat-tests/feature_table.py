@@ -357,6 +357,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_a_reassignment_survives_the_death_of_the_active_controller"),
          on(TOOLS, REASSIGNMENT) + on(WIRE, REASSIGNMENT) + on(CK, REASSIGNMENT, REPLICATION)
          + on(KP, REPLICATION)),
+        (names("test_a_reassignment_with_log_dirs_places_the_new_replicas_in_the_dirs_asked"),
+         on((TOOLS, KP), REASSIGNMENT) + on(CK, REASSIGNMENT, REPLICATION)),
     ],
     "test_cluster_replication.py": [
         (names("test_replicated_topic_spreads_leaders_and_copies_logs_byte_for_byte",
