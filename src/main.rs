@@ -62,6 +62,10 @@ enum Command {
     /// Alters and describes client quotas and users' SCRAM credentials (like kafka-configs.sh
     /// --entity-type users/clients/ips).
     Configs(ConfigsArgs),
+    /// Describes the metadata quorum (like kafka-metadata-quorum.sh).
+    MetadataQuorum(MetadataQuorumArgs),
+    /// Moves partitions' replicas between brokers and log dirs (like kafka-reassign-partitions.sh).
+    ReassignPartitions(ReassignArgs),
 }
 
 /// Where a console command connects, and how.
@@ -393,6 +397,79 @@ struct ConfigsArgs {
     delete_configs: Vec<String>,
 }
 
+#[derive(clap::Args)]
+struct MetadataQuorumArgs {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    #[command(subcommand)]
+    command: MetadataQuorumCommand,
+}
+
+#[derive(Subcommand)]
+enum MetadataQuorumCommand {
+    /// Describe the metadata quorum info.
+    Describe {
+        /// A short summary of the quorum status.
+        #[arg(long)]
+        status: bool,
+        /// Detailed information about the status of replication.
+        #[arg(long)]
+        replication: bool,
+        /// Human-readable output (with --replication).
+        #[arg(long = "human-readable")]
+        human_readable: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct ReassignArgs {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    /// Generate a candidate partition reassignment configuration (gregor's
+    /// is a plain round-robin over --broker-list, keeping each partition's
+    /// replication factor; it is only a proposal, not executed).
+    #[arg(long)]
+    generate: bool,
+    /// Kick off the reassignment as specified by the --reassignment-json-file option.
+    #[arg(long)]
+    execute: bool,
+    /// Verify if the reassignment completed as specified by the
+    /// --reassignment-json-file option (and then clear the throttles).
+    #[arg(long)]
+    verify: bool,
+    /// Cancel an active reassignment.
+    #[arg(long)]
+    cancel: bool,
+    /// List all active partition reassignments.
+    #[arg(long)]
+    list: bool,
+    /// The JSON file with the partition reassignment configuration:
+    /// {"version":1,"partitions":[{"topic":"foo","partition":1,"replicas":[1,2,3],"log_dirs":["dir1","dir2","dir3"]}]}
+    /// (log_dirs optional, "any" for any dir).
+    #[arg(long = "reassignment-json-file", value_name = "FILE")]
+    reassignment_json_file: Option<PathBuf>,
+    /// With --generate: the topics whose partitions to move,
+    /// {"topics":[{"topic":"foo"},{"topic":"foo1"}],"version":1}.
+    #[arg(long = "topics-to-move-json-file", value_name = "FILE")]
+    topics_to_move_json_file: Option<PathBuf>,
+    /// With --generate: the brokers to move them to, "0,1,2".
+    #[arg(long = "broker-list", value_name = "BROKERS")]
+    broker_list: Option<String>,
+    /// With --execute: the maximum time in ms to wait for log directory
+    /// replica moves to begin.
+    #[arg(long, default_value_t = 10_000)]
+    timeout: u64,
+    /// With --execute: run in addition to the reassignments in progress.
+    #[arg(long)]
+    additional: bool,
+    /// With --verify: do not clear broker or topic throttles.
+    #[arg(long = "preserve-throttles")]
+    preserve_throttles: bool,
+    /// With --execute: refuse to change a partition's replication factor.
+    #[arg(long = "disallow-replication-factor-change")]
+    disallow_replication_factor_change: bool,
+}
+
 fn parse_override(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
@@ -466,6 +543,8 @@ fn main() -> ExitCode {
         Command::Consume(args) => runtime.block_on(run_consume(args)),
         Command::Acls(args) => runtime.block_on(run_acls(args)),
         Command::Configs(args) => runtime.block_on(run_configs(args)),
+        Command::MetadataQuorum(args) => runtime.block_on(run_metadata_quorum(args)),
+        Command::ReassignPartitions(args) => runtime.block_on(run_reassign(args)),
     }
 }
 
@@ -697,6 +776,115 @@ async fn run_configs(args: ConfigsArgs) -> ExitCode {
         )
         .await,
     )
+}
+
+async fn run_metadata_quorum(args: MetadataQuorumArgs) -> ExitCode {
+    use gregor::cli::metadata_quorum::{run, Action};
+    let MetadataQuorumCommand::Describe {
+        status,
+        replication,
+        human_readable,
+    } = args.command;
+    // Kafka's checks and texts.
+    let action = match (status, replication) {
+        (true, true) => Err(
+            "Only one of --status or --replication should be specified with describe sub-command",
+        ),
+        (false, true) => Ok(Action::Replication { human_readable }),
+        (true, false) if human_readable => {
+            Err("The option --human-readable is only supported along with --replication")
+        }
+        (true, false) => Ok(Action::Status),
+        (false, false) => {
+            Err("One of --status or --replication must be specified with describe sub-command")
+        }
+    };
+    let action = match action {
+        Ok(action) => action,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let security = match args.connection.security() {
+        Ok(security) => security,
+        Err(code) => return code,
+    };
+    print_outcome(run(&args.connection.bootstrap_server, &security, action).await)
+}
+
+async fn run_reassign(args: ReassignArgs) -> ExitCode {
+    use gregor::cli::reassign::{run, Action};
+    let usage = |message: String| {
+        eprintln!("{message}");
+        ExitCode::FAILURE
+    };
+    let actions = [
+        args.generate,
+        args.execute,
+        args.verify,
+        args.cancel,
+        args.list,
+    ];
+    if actions.iter().filter(|chosen| **chosen).count() != 1 {
+        return usage(
+            "Command must include exactly one action: --generate, --execute, --verify, --cancel, --list"
+                .to_string(),
+        );
+    }
+    let read = |option: &str, path: &Option<PathBuf>| match path {
+        None => Err(format!("Missing required argument \"[{option}]\"")),
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|error| format!("--{option} {}: {error}", path.display())),
+    };
+    let action = if args.list {
+        Ok(Action::List)
+    } else if args.generate {
+        read("topics-to-move-json-file", &args.topics_to_move_json_file).and_then(
+            |topics_to_move| {
+                let list = args
+                    .broker_list
+                    .as_deref()
+                    .ok_or_else(|| "Missing required argument \"[broker-list]\"".to_string())?;
+                let brokers = list
+                    .split(',')
+                    .map(|id| id.trim().parse::<i32>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|error| format!("--broker-list {list}: {error}"))?;
+                Ok(Action::Generate {
+                    topics_to_move,
+                    brokers,
+                })
+            },
+        )
+    } else {
+        read("reassignment-json-file", &args.reassignment_json_file).map(|plan| {
+            if args.execute {
+                Action::Execute {
+                    plan,
+                    additional: args.additional,
+                    timeout: std::time::Duration::from_millis(args.timeout),
+                    disallow_replication_factor_change: args.disallow_replication_factor_change,
+                }
+            } else if args.verify {
+                Action::Verify {
+                    plan,
+                    preserve_throttles: args.preserve_throttles,
+                }
+            } else {
+                Action::Cancel { plan }
+            }
+        })
+    };
+    let action = match action {
+        Ok(action) => action,
+        Err(message) => return usage(message),
+    };
+    let security = match args.connection.security() {
+        Ok(security) => security,
+        Err(code) => return code,
+    };
+    print_outcome(run(&args.connection.bootstrap_server, &security, action).await)
 }
 
 async fn run_broker(config: BrokerConfig, dev_data: Option<tempfile::TempDir>) -> ExitCode {

@@ -7,6 +7,8 @@ pub mod configs;
 pub mod console;
 pub mod group_member;
 pub mod groups;
+pub mod metadata_quorum;
+pub mod reassign;
 pub mod topics;
 
 use kafka_protocol::error::ResponseError;

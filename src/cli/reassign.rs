@@ -1,0 +1,999 @@
+//! `gregor reassign-partitions`: the reassignment tool, modelled on
+//! `kafka-reassign-partitions.sh` (Kafka's `ReassignPartitionsCommand`):
+//! `--execute`, `--verify`, `--cancel` with a reassignment JSON file in
+//! Kafka's format, `--list`, and `--generate` (a plain round-robin
+//! proposal over `--broker-list`, not Kafka's rack-aware placement). It
+//! prints the lines Kafka's tool prints, from AlterPartitionReassignments,
+//! ListPartitionReassignments, Metadata and (for `log_dirs`)
+//! AlterReplicaLogDirs sent to each replica's broker.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::alter_partition_reassignments_request::{
+    ReassignablePartition, ReassignableTopic,
+};
+use kafka_protocol::messages::alter_replica_log_dirs_request::{
+    AlterReplicaLogDir, AlterReplicaLogDirTopic,
+};
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
+};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{
+    AlterPartitionReassignmentsRequest, AlterReplicaLogDirsRequest, BrokerId,
+    IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest, MetadataRequest,
+    MetadataResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use serde_json::Value;
+
+use super::{broker_error, CommandError};
+use crate::client::{ClientError, Connection};
+use crate::config::client_security::ClientSecurityConfig;
+
+const CLIENT_ID: &str = "gregor-reassign-partitions";
+/// A replica placed in whichever log dir its broker picks.
+const ANY_LOG_DIR: &str = "any";
+const REQUEST_TIMEOUT_MS: i32 = 30_000;
+const BROKER_RESOURCE: i8 = 4;
+const TOPIC_RESOURCE: i8 = 2;
+const CONFIG_DELETE: i8 = 1;
+const BROKER_THROTTLES: [&str; 3] = [
+    "leader.replication.throttled.rate",
+    "follower.replication.throttled.rate",
+    "replica.alter.log.dirs.io.max.bytes.per.second",
+];
+const TOPIC_THROTTLES: [&str; 2] = [
+    "leader.replication.throttled.replicas",
+    "follower.replication.throttled.replicas",
+];
+const CANNOT_EXECUTE_BECAUSE_OF_EXISTING_MESSAGE: &str = "Cannot execute because there is an \
+    existing partition assignment.  Use --additional to override this and create a new partition \
+    assignment in addition to the existing one. The --additional flag can also be used to change \
+    the throttle by resubmitting the current reassignment.";
+
+pub enum Action {
+    /// Proposes moving every partition of the topics in the JSON file onto `brokers`.
+    Generate {
+        topics_to_move: String,
+        brokers: Vec<i32>,
+    },
+    Execute {
+        plan: String,
+        additional: bool,
+        timeout: Duration,
+        disallow_replication_factor_change: bool,
+    },
+    Verify {
+        plan: String,
+        preserve_throttles: bool,
+    },
+    Cancel {
+        plan: String,
+    },
+    List,
+}
+
+/// A topic partition, printed as Kafka prints a `TopicPartition`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct TopicPartition {
+    topic: String,
+    partition: i32,
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+/// One partition's target in a reassignment JSON file.
+#[derive(Debug, PartialEq)]
+struct Target {
+    partition: TopicPartition,
+    replicas: Vec<i32>,
+    /// Per replica, its log dir or "any".
+    log_dirs: Vec<String>,
+}
+
+fn invalid(message: impl Into<String>) -> CommandError {
+    CommandError::Usage(message.into())
+}
+
+/// Kafka's reassignment JSON: `{"version":1,"partitions":[{"topic":…,
+/// "partition":…,"replicas":[…],"log_dirs":[…]}]}`.
+fn parse_plan(text: &str) -> Result<Vec<Target>, CommandError> {
+    let json: Value = serde_json::from_str(text)
+        .map_err(|error| invalid(format!("the reassignment JSON is not JSON: {error}")))?;
+    let version = json.get("version").map_or(Some(1), Value::as_i64);
+    if version != Some(1) {
+        return Err(invalid(format!(
+            "Not supported version field value {}",
+            json.get("version").unwrap_or(&Value::Null)
+        )));
+    }
+    let Some(partitions) = json.get("partitions") else {
+        return Ok(Vec::new());
+    };
+    let partitions = partitions
+        .as_array()
+        .ok_or_else(|| invalid("\"partitions\" must be an array"))?;
+    let mut targets = Vec::new();
+    for entry in partitions {
+        let field = |name: &str| {
+            entry
+                .get(name)
+                .ok_or_else(|| invalid(format!("a partition lacks the field \"{name}\": {entry}")))
+        };
+        let topic = field("topic")?
+            .as_str()
+            .ok_or_else(|| invalid(format!("\"topic\" must be a string: {entry}")))?;
+        let partition = field("partition")?
+            .as_i64()
+            .and_then(|p| i32::try_from(p).ok())
+            .ok_or_else(|| invalid(format!("\"partition\" must be an int: {entry}")))?;
+        let replicas = int_list(field("replicas")?)
+            .ok_or_else(|| invalid(format!("\"replicas\" must be a list of ints: {entry}")))?;
+        let log_dirs: Vec<String> = match entry.get("log_dirs") {
+            None => vec![ANY_LOG_DIR.to_string(); replicas.len()],
+            Some(dirs) => dirs
+                .as_array()
+                .and_then(|dirs| {
+                    dirs.iter()
+                        .map(|dir| dir.as_str().map(str::to_string))
+                        .collect()
+                })
+                .ok_or_else(|| {
+                    invalid(format!("\"log_dirs\" must be a list of strings: {entry}"))
+                })?,
+        };
+        let partition = TopicPartition {
+            topic: topic.to_string(),
+            partition,
+        };
+        if replicas.len() != log_dirs.len() {
+            return Err(invalid(format!(
+                "Size of replicas list {} is different from size of log dirs list {} for partition {partition}",
+                java_list(&replicas),
+                java_list(&log_dirs)
+            )));
+        }
+        targets.push(Target {
+            partition,
+            replicas,
+            log_dirs,
+        });
+    }
+    Ok(targets)
+}
+
+fn int_list(value: &Value) -> Option<Vec<i32>> {
+    value
+        .as_array()?
+        .iter()
+        .map(|v| v.as_i64().and_then(|v| i32::try_from(v).ok()))
+        .collect()
+}
+
+/// A list as Java's `List.toString` prints it: `[1, 2]`.
+fn java_list<T: fmt::Display>(items: &[T]) -> String {
+    let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+    format!("[{}]", items.join(", "))
+}
+
+fn joined<T: fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    items
+        .into_iter()
+        .map(|item| item.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// What `--execute` refuses before asking a broker, as Kafka's tool does.
+fn check_executable(targets: &[Target]) -> Result<(), CommandError> {
+    if targets.is_empty() {
+        return Err(invalid("Partition reassignment list cannot be empty"));
+    }
+    if targets.iter().any(|target| target.replicas.is_empty()) {
+        return Err(invalid("Partition replica list cannot be empty"));
+    }
+    let mut seen = BTreeSet::new();
+    let duplicates: BTreeSet<&TopicPartition> = targets
+        .iter()
+        .filter(|target| !seen.insert(&target.partition))
+        .map(|target| &target.partition)
+        .collect();
+    if !duplicates.is_empty() {
+        return Err(invalid(format!(
+            "Partition reassignment contains duplicate topic partitions: {}",
+            joined(duplicates)
+        )));
+    }
+    let duplicate_replicas: Vec<String> = targets
+        .iter()
+        .filter_map(|target| {
+            let mut seen = BTreeSet::new();
+            let repeated: BTreeSet<i32> = target
+                .replicas
+                .iter()
+                .filter(|replica| !seen.insert(**replica))
+                .copied()
+                .collect();
+            (!repeated.is_empty()).then(|| {
+                format!(
+                    "{} contains multiple entries for {}",
+                    target.partition,
+                    joined(repeated)
+                )
+            })
+        })
+        .collect();
+    if !duplicate_replicas.is_empty() {
+        return Err(invalid(format!(
+            "Partition replica lists may not contain duplicate entries: {}",
+            duplicate_replicas.join(". ")
+        )));
+    }
+    Ok(())
+}
+
+/// Kafka's reassignment JSON for `assignment`, compact and in Kafka's
+/// field order.
+fn reassignment_json(assignment: &BTreeMap<TopicPartition, Vec<i32>>) -> String {
+    let partitions: Vec<String> = assignment
+        .iter()
+        .map(|(partition, replicas)| {
+            format!(
+                "{{\"topic\":{},\"partition\":{},\"replicas\":{},\"log_dirs\":{}}}",
+                Value::from(partition.topic.as_str()),
+                partition.partition,
+                Value::from(replicas.clone()),
+                Value::from(vec![ANY_LOG_DIR; replicas.len()])
+            )
+        })
+        .collect();
+    format!(
+        "{{\"version\":1,\"partitions\":[{}]}}",
+        partitions.join(",")
+    )
+}
+
+/// Runs the command against `bootstrap`, connecting with `security`, and
+/// returns what it prints.
+pub async fn run(
+    bootstrap: &str,
+    security: &ClientSecurityConfig,
+    action: Action,
+) -> Result<String, CommandError> {
+    let mut tool = Tool {
+        connection: Connection::connect_with(bootstrap, CLIENT_ID, security).await?,
+        security: security.clone(),
+        out: String::new(),
+    };
+    match action {
+        Action::List => tool.list().await?,
+        Action::Generate {
+            topics_to_move,
+            brokers,
+        } => tool.generate(&topics_to_move, &brokers).await?,
+        Action::Execute {
+            plan,
+            additional,
+            timeout,
+            disallow_replication_factor_change,
+        } => {
+            tool.execute(
+                &plan,
+                additional,
+                timeout,
+                disallow_replication_factor_change,
+            )
+            .await?
+        }
+        Action::Verify {
+            plan,
+            preserve_throttles,
+        } => tool.verify(&plan, preserve_throttles).await?,
+        Action::Cancel { plan } => tool.cancel(&plan).await?,
+    }
+    Ok(tool.out)
+}
+
+/// An ongoing reassignment as ListPartitionReassignments reports it.
+struct Ongoing {
+    replicas: Vec<i32>,
+    adding: Vec<i32>,
+    removing: Vec<i32>,
+}
+
+struct Tool {
+    connection: Connection,
+    security: ClientSecurityConfig,
+    /// What the command prints, built up as Kafka's tool prints it.
+    out: String,
+}
+
+impl Tool {
+    fn println(&mut self, line: impl AsRef<str>) {
+        self.out.push_str(line.as_ref());
+        self.out.push('\n');
+    }
+
+    async fn ongoing(&mut self) -> Result<BTreeMap<TopicPartition, Ongoing>, ClientError> {
+        let request = ListPartitionReassignmentsRequest::default()
+            .with_timeout_ms(REQUEST_TIMEOUT_MS)
+            .with_topics(None);
+        let response = self.connection.request(request, 0).await?;
+        broker_error(
+            response.error_code,
+            response.error_message.as_ref(),
+            "ListPartitionReassignments",
+        )?;
+        let ids = |ids: &[BrokerId]| ids.iter().map(|id| id.0).collect();
+        Ok(response
+            .topics
+            .iter()
+            .flat_map(|topic| {
+                topic.partitions.iter().map(move |partition| {
+                    (
+                        TopicPartition {
+                            topic: topic.name.to_string(),
+                            partition: partition.partition_index,
+                        },
+                        Ongoing {
+                            replicas: ids(&partition.replicas),
+                            adding: ids(&partition.adding_replicas),
+                            removing: ids(&partition.removing_replicas),
+                        },
+                    )
+                })
+            })
+            .collect())
+    }
+
+    /// Metadata for `topics` (all brokers, no auto-creation).
+    async fn metadata(
+        &mut self,
+        topics: &BTreeSet<String>,
+    ) -> Result<MetadataResponse, ClientError> {
+        let request = MetadataRequest::default()
+            .with_topics(Some(
+                topics
+                    .iter()
+                    .map(|topic| {
+                        MetadataRequestTopic::default()
+                            .with_name(Some(TopicName(StrBytes::from_string(topic.clone()))))
+                    })
+                    .collect(),
+            ))
+            .with_allow_auto_topic_creation(false);
+        self.connection.request(request, 12).await
+    }
+
+    /// Every partition of `topics` with its replicas; an unknown topic is
+    /// the broker's error, as Kafka's `describeTopics` reports it.
+    async fn assignment(
+        &mut self,
+        topics: &BTreeSet<String>,
+    ) -> Result<BTreeMap<TopicPartition, Vec<i32>>, ClientError> {
+        let metadata = self.metadata(topics).await?;
+        let mut assignment = BTreeMap::new();
+        for topic in &metadata.topics {
+            let name = topic
+                .name
+                .as_ref()
+                .map(|n| n.to_string())
+                .unwrap_or_default();
+            broker_error(topic.error_code, None, &format!("topic '{name}'"))?;
+            for partition in &topic.partitions {
+                assignment.insert(
+                    TopicPartition {
+                        topic: name.clone(),
+                        partition: partition.partition_index,
+                    },
+                    partition.replica_nodes.iter().map(|id| id.0).collect(),
+                );
+            }
+        }
+        Ok(assignment)
+    }
+
+    async fn list(&mut self) -> Result<(), ClientError> {
+        let ongoing = self.ongoing().await?;
+        if ongoing.is_empty() {
+            self.println("No partition reassignments found.");
+            return Ok(());
+        }
+        self.println("Current partition reassignments:");
+        for (partition, reassignment) in ongoing {
+            let mut line = format!("{partition}: replicas: {}.", joined(&reassignment.replicas));
+            if !reassignment.adding.is_empty() {
+                line.push_str(&format!(" adding: {}.", joined(&reassignment.adding)));
+            }
+            if !reassignment.removing.is_empty() {
+                line.push_str(&format!(" removing: {}.", joined(&reassignment.removing)));
+            }
+            self.println(line);
+        }
+        Ok(())
+    }
+
+    async fn generate(
+        &mut self,
+        topics_to_move: &str,
+        brokers: &[i32],
+    ) -> Result<(), CommandError> {
+        let mut seen = BTreeSet::new();
+        let duplicates: BTreeSet<i32> = brokers
+            .iter()
+            .filter(|b| !seen.insert(**b))
+            .copied()
+            .collect();
+        if !duplicates.is_empty() {
+            return Err(invalid(format!(
+                "Broker list contains duplicate entries: {}",
+                java_list(&duplicates.into_iter().collect::<Vec<_>>())
+            )));
+        }
+        let topics = parse_topics_to_move(topics_to_move)?;
+        let current = self.assignment(&topics).await?;
+        let metadata = self.metadata(&BTreeSet::new()).await?;
+        let live: BTreeSet<i32> = metadata.brokers.iter().map(|b| b.node_id.0).collect();
+        let usable: Vec<i32> = brokers
+            .iter()
+            .copied()
+            .filter(|b| live.contains(b))
+            .collect();
+        let proposed = round_robin(&current, &usable)?;
+        self.println(format!(
+            "Current partition replica assignment\n{}\n",
+            reassignment_json(&current)
+        ));
+        self.println(format!(
+            "Proposed partition reassignment configuration\n{}",
+            reassignment_json(&proposed)
+        ));
+        Ok(())
+    }
+
+    async fn execute(
+        &mut self,
+        plan: &str,
+        additional: bool,
+        timeout: Duration,
+        disallow_replication_factor_change: bool,
+    ) -> Result<(), CommandError> {
+        let targets = parse_plan(plan)?;
+        check_executable(&targets)?;
+        if !additional && !self.ongoing().await?.is_empty() {
+            return Err(invalid(CANNOT_EXECUTE_BECAUSE_OF_EXISTING_MESSAGE));
+        }
+        let metadata = self.metadata(&BTreeSet::new()).await?;
+        let known: BTreeSet<i32> = metadata.brokers.iter().map(|b| b.node_id.0).collect();
+        if let Some(unknown) = targets
+            .iter()
+            .flat_map(|target| &target.replicas)
+            .find(|replica| !known.contains(replica))
+        {
+            return Err(invalid(format!("Unknown broker id {unknown}")));
+        }
+        let topics: BTreeSet<String> = targets.iter().map(|t| t.partition.topic.clone()).collect();
+        let current: BTreeMap<TopicPartition, Vec<i32>> = self
+            .assignment(&topics)
+            .await?
+            .into_iter()
+            .filter(|(partition, _)| targets.iter().any(|t| &t.partition == partition))
+            .collect();
+        self.println(format!(
+            "Current partition replica assignment\n\n{}\n\nSave this to use as the --reassignment-json-file option during rollback",
+            reassignment_json(&current)
+        ));
+        let errors = self
+            .alter(
+                targets
+                    .iter()
+                    .map(|t| (&t.partition, Some(t.replicas.as_slice()))),
+                !disallow_replication_factor_change,
+            )
+            .await?;
+        if !errors.is_empty() {
+            return Err(invalid(format!(
+                "Error reassigning partition(s):\n{}",
+                errors.join("\n")
+            )));
+        }
+        let mut started: Vec<&TopicPartition> = targets.iter().map(|t| &t.partition).collect();
+        started.sort();
+        self.println(format!(
+            "Successfully started partition reassignment{} for {}",
+            plural(started.len()),
+            joined(started)
+        ));
+        let moves: BTreeMap<(i32, TopicPartition), String> = targets
+            .iter()
+            .flat_map(|target| {
+                target
+                    .replicas
+                    .iter()
+                    .zip(&target.log_dirs)
+                    .filter(|(_, dir)| dir.as_str() != ANY_LOG_DIR)
+                    .map(|(broker, dir)| ((*broker, target.partition.clone()), dir.clone()))
+            })
+            .collect();
+        if !moves.is_empty() {
+            self.move_log_dirs(&metadata, moves, timeout).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends AlterPartitionReassignments; each refused partition's error,
+    /// as `partition: message`, sorted.
+    async fn alter<'a>(
+        &mut self,
+        targets: impl Iterator<Item = (&'a TopicPartition, Option<&'a [i32]>)>,
+        allow_replication_factor_change: bool,
+    ) -> Result<Vec<String>, ClientError> {
+        let mut topics: BTreeMap<&str, Vec<ReassignablePartition>> = BTreeMap::new();
+        for (partition, replicas) in targets {
+            topics.entry(&partition.topic).or_default().push(
+                ReassignablePartition::default()
+                    .with_partition_index(partition.partition)
+                    .with_replicas(replicas.map(|r| r.iter().map(|id| BrokerId(*id)).collect())),
+            );
+        }
+        let request = AlterPartitionReassignmentsRequest::default()
+            .with_timeout_ms(REQUEST_TIMEOUT_MS)
+            .with_allow_replication_factor_change(allow_replication_factor_change)
+            .with_topics(
+                topics
+                    .into_iter()
+                    .map(|(topic, partitions)| {
+                        ReassignableTopic::default()
+                            .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                            .with_partitions(partitions)
+                    })
+                    .collect(),
+            );
+        let response = self.connection.request(request, 1).await?;
+        broker_error(
+            response.error_code,
+            response.error_message.as_ref(),
+            "AlterPartitionReassignments",
+        )?;
+        let mut errors = BTreeMap::new();
+        for topic in &response.responses {
+            for partition in &topic.partitions {
+                if let Some(error) = ResponseError::try_from_code(partition.error_code) {
+                    let message = partition
+                        .error_message
+                        .as_ref()
+                        .map_or_else(|| error.to_string(), |m| m.to_string());
+                    errors.insert(
+                        TopicPartition {
+                            topic: topic.name.to_string(),
+                            partition: partition.partition_index,
+                        },
+                        message,
+                    );
+                }
+            }
+        }
+        Ok(errors
+            .into_iter()
+            .map(|(partition, message)| format!("{partition}: {message}"))
+            .collect())
+    }
+
+    /// AlterReplicaLogDirs to each replica's broker until every move has
+    /// started: REPLICA_NOT_AVAILABLE (the replica is not on its new
+    /// broker yet) is retried every 100 ms up to `timeout`, as Kafka's
+    /// tool retries it.
+    async fn move_log_dirs(
+        &mut self,
+        metadata: &MetadataResponse,
+        mut pending: BTreeMap<(i32, TopicPartition), String>,
+        timeout: Duration,
+    ) -> Result<(), CommandError> {
+        let deadline = Instant::now() + timeout;
+        let addresses: BTreeMap<i32, String> = metadata
+            .brokers
+            .iter()
+            .map(|b| (b.node_id.0, format!("{}:{}", b.host, b.port)))
+            .collect();
+        loop {
+            let brokers: BTreeSet<i32> = pending.keys().map(|(broker, _)| *broker).collect();
+            for broker in brokers {
+                let address = addresses
+                    .get(&broker)
+                    .ok_or_else(|| invalid(format!("Unknown broker id {broker}")))?;
+                let mut connection =
+                    Connection::connect_with(address, CLIENT_ID, &self.security).await?;
+                let mut by_dir: BTreeMap<&str, BTreeMap<&str, Vec<i32>>> = BTreeMap::new();
+                for ((_, partition), dir) in pending.iter().filter(|((b, _), _)| *b == broker) {
+                    by_dir
+                        .entry(dir)
+                        .or_default()
+                        .entry(&partition.topic)
+                        .or_default()
+                        .push(partition.partition);
+                }
+                let request = AlterReplicaLogDirsRequest::default().with_dirs(
+                    by_dir
+                        .into_iter()
+                        .map(|(dir, topics)| {
+                            AlterReplicaLogDir::default()
+                                .with_path(StrBytes::from_string(dir.to_string()))
+                                .with_topics(
+                                    topics
+                                        .into_iter()
+                                        .map(|(topic, partitions)| {
+                                            AlterReplicaLogDirTopic::default()
+                                                .with_name(TopicName(StrBytes::from_string(
+                                                    topic.to_string(),
+                                                )))
+                                                .with_partitions(partitions)
+                                        })
+                                        .collect(),
+                                )
+                        })
+                        .collect(),
+                );
+                let response = connection.request(request, 2).await?;
+                for topic in &response.results {
+                    for result in &topic.partitions {
+                        let key = (
+                            broker,
+                            TopicPartition {
+                                topic: topic.topic_name.to_string(),
+                                partition: result.partition_index,
+                            },
+                        );
+                        match ResponseError::try_from_code(result.error_code) {
+                            None => {
+                                if let Some(dir) = pending.remove(&key) {
+                                    self.println(format!(
+                                        "Successfully started moving log directory to {dir} for replica {}-{} with broker {broker} ",
+                                        key.1.topic, key.1.partition
+                                    ));
+                                }
+                            }
+                            Some(ResponseError::ReplicaNotAvailable) => {}
+                            Some(error) => {
+                                return Err(invalid(format!(
+                                    "Failed to alter dir for {}-{}-{broker}: {error}",
+                                    key.1.topic, key.1.partition
+                                )))
+                            }
+                        }
+                    }
+                }
+            }
+            if pending.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(invalid(format!(
+                    "Timed out before log directory move{} could be started for: {}",
+                    plural(pending.len()),
+                    joined(pending.keys().map(|(broker, p)| format!("{p}-{broker}")))
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn verify(&mut self, plan: &str, preserve_throttles: bool) -> Result<(), CommandError> {
+        let targets = parse_plan(plan)?;
+        let ongoing = self.ongoing().await?;
+        let topics: BTreeSet<String> = targets
+            .iter()
+            .filter(|t| !ongoing.contains_key(&t.partition))
+            .map(|t| t.partition.topic.clone())
+            .collect();
+        let current = match topics.is_empty() {
+            true => BTreeMap::new(),
+            false => self.assignment_lenient(&topics).await?,
+        };
+        let mut lines = vec!["Status of partition reassignment:".to_string()];
+        let mut sorted: Vec<&Target> = targets.iter().collect();
+        sorted.sort_by(|a, b| a.partition.cmp(&b.partition));
+        for target in sorted {
+            let partition = &target.partition;
+            if ongoing.contains_key(partition) {
+                lines.push(format!(
+                    "Reassignment of partition {partition} is still in progress."
+                ));
+                continue;
+            }
+            let replicas = current.get(partition).cloned().unwrap_or_default();
+            if replicas == target.replicas {
+                lines.push(format!(
+                    "Reassignment of partition {partition} is completed."
+                ));
+            } else {
+                lines.push(format!(
+                    "There is no active reassignment of partition {partition}, but replica set is {} rather than {}.",
+                    joined(&replicas),
+                    joined(&target.replicas)
+                ));
+            }
+        }
+        self.println(lines.join("\n"));
+        // Kafka's tool prints the log dir moves' states next; gregor's
+        // does not describe them (`gregor topics`/kafka-log-dirs.sh do).
+        self.println("");
+        if ongoing.is_empty() && !preserve_throttles {
+            self.clear_throttles(&targets).await?;
+        }
+        Ok(())
+    }
+
+    /// Like `assignment`, but a topic that is gone has no replicas.
+    async fn assignment_lenient(
+        &mut self,
+        topics: &BTreeSet<String>,
+    ) -> Result<BTreeMap<TopicPartition, Vec<i32>>, ClientError> {
+        let metadata = self.metadata(topics).await?;
+        Ok(metadata
+            .topics
+            .iter()
+            .filter(|topic| topic.error_code != ResponseError::UnknownTopicOrPartition.code())
+            .flat_map(|topic| {
+                let name = topic
+                    .name
+                    .as_ref()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default();
+                topic.partitions.iter().map(move |partition| {
+                    (
+                        TopicPartition {
+                            topic: name.clone(),
+                            partition: partition.partition_index,
+                        },
+                        partition.replica_nodes.iter().map(|id| id.0).collect(),
+                    )
+                })
+            })
+            .collect())
+    }
+
+    /// With nothing in progress, the throttles a reassignment may have set
+    /// go, on every broker and the plan's topics, as Kafka's `--verify`
+    /// removes them.
+    async fn clear_throttles(&mut self, targets: &[Target]) -> Result<(), ClientError> {
+        let metadata = self.metadata(&BTreeSet::new()).await?;
+        let mut brokers: BTreeSet<i32> = metadata.brokers.iter().map(|b| b.node_id.0).collect();
+        brokers.extend(targets.iter().flat_map(|t| t.replicas.iter().copied()));
+        let topics: BTreeSet<&str> = targets.iter().map(|t| t.partition.topic.as_str()).collect();
+        self.println(format!(
+            "Clearing broker-level throttles on broker{} {}",
+            plural(brokers.len()),
+            joined(&brokers)
+        ));
+        let resource = |kind: i8, name: String, keys: &[&str]| {
+            AlterConfigsResource::default()
+                .with_resource_type(kind)
+                .with_resource_name(StrBytes::from_string(name))
+                .with_configs(
+                    keys.iter()
+                        .map(|key| {
+                            AlterableConfig::default()
+                                .with_name(StrBytes::from_string(key.to_string()))
+                                .with_config_operation(CONFIG_DELETE)
+                        })
+                        .collect(),
+                )
+        };
+        // A broker's dynamic configs are altered on that broker.
+        for broker in &brokers {
+            let Some(address) = metadata
+                .brokers
+                .iter()
+                .find(|b| b.node_id.0 == *broker)
+                .map(|b| format!("{}:{}", b.host, b.port))
+            else {
+                continue;
+            };
+            let mut connection =
+                Connection::connect_with(&address, CLIENT_ID, &self.security).await?;
+            let request = IncrementalAlterConfigsRequest::default().with_resources(vec![resource(
+                BROKER_RESOURCE,
+                broker.to_string(),
+                &BROKER_THROTTLES,
+            )]);
+            check_alter_configs(&mut connection, request).await?;
+        }
+        self.println(format!(
+            "Clearing topic-level throttles on topic{} {}",
+            plural(topics.len()),
+            joined(&topics)
+        ));
+        let request = IncrementalAlterConfigsRequest::default().with_resources(
+            topics
+                .iter()
+                .map(|topic| resource(TOPIC_RESOURCE, topic.to_string(), &TOPIC_THROTTLES))
+                .collect(),
+        );
+        check_alter_configs(&mut self.connection, request).await
+    }
+
+    async fn cancel(&mut self, plan: &str) -> Result<(), CommandError> {
+        let targets = parse_plan(plan)?;
+        let ongoing = self.ongoing().await?;
+        let active: Vec<&TopicPartition> = targets
+            .iter()
+            .map(|t| &t.partition)
+            .filter(|partition| {
+                ongoing
+                    .get(*partition)
+                    .is_some_and(|r| !r.adding.is_empty() || !r.removing.is_empty())
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if active.is_empty() {
+            self.println("None of the specified partition reassignments are active.");
+        } else {
+            let errors = self
+                .alter(active.iter().map(|partition| (*partition, None)), true)
+                .await?;
+            if !errors.is_empty() {
+                return Err(invalid(format!(
+                    "Error cancelling partition reassignment{} for:\n{}",
+                    plural(errors.len()),
+                    errors.join("\n")
+                )));
+            }
+            self.println(format!(
+                "Successfully cancelled partition reassignment{} for: {}",
+                plural(active.len()),
+                joined(&active)
+            ));
+        }
+        // Kafka's tool prints this without a newline: log dir moves are not
+        // cancelled here.
+        self.out
+            .push_str("None of the specified partition moves are active.");
+        Ok(())
+    }
+}
+
+async fn check_alter_configs(
+    connection: &mut Connection,
+    request: IncrementalAlterConfigsRequest,
+) -> Result<(), ClientError> {
+    let response = connection.request(request, 1).await?;
+    for result in &response.responses {
+        broker_error(
+            result.error_code,
+            result.error_message.as_ref(),
+            &format!("IncrementalAlterConfigs {}", result.resource_name),
+        )?;
+    }
+    Ok(())
+}
+
+/// `{"topics":[{"topic":"foo"}],"version":1}`: the topics to move.
+fn parse_topics_to_move(text: &str) -> Result<BTreeSet<String>, CommandError> {
+    let json: Value = serde_json::from_str(text)
+        .map_err(|error| invalid(format!("the topics-to-move JSON is not JSON: {error}")))?;
+    let entries = json
+        .get("topics")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid("the topics-to-move JSON needs a \"topics\" array"))?;
+    let mut topics = BTreeSet::new();
+    let mut duplicates = BTreeSet::new();
+    for entry in entries {
+        let topic = entry
+            .get("topic")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid(format!("a topic entry lacks \"topic\": {entry}")))?;
+        if !topics.insert(topic.to_string()) {
+            duplicates.insert(topic.to_string());
+        }
+    }
+    if !duplicates.is_empty() {
+        return Err(invalid(format!(
+            "List of topics to reassign contains duplicate entries: {}",
+            java_list(&duplicates.into_iter().collect::<Vec<_>>())
+        )));
+    }
+    Ok(topics)
+}
+
+/// Each partition keeps its replication factor; its replicas are the next
+/// brokers of `brokers` round-robin, the starting broker advancing with
+/// each partition so leaderships spread.
+fn round_robin(
+    current: &BTreeMap<TopicPartition, Vec<i32>>,
+    brokers: &[i32],
+) -> Result<BTreeMap<TopicPartition, Vec<i32>>, CommandError> {
+    let mut proposed = BTreeMap::new();
+    for (index, (partition, replicas)) in current.iter().enumerate() {
+        if replicas.len() > brokers.len() {
+            return Err(invalid(format!(
+                "Replication factor: {} larger than available brokers: {}.",
+                replicas.len(),
+                brokers.len()
+            )));
+        }
+        proposed.insert(
+            partition.clone(),
+            (0..replicas.len())
+                .map(|offset| brokers[(index + offset) % brokers.len()])
+                .collect(),
+        );
+    }
+    Ok(proposed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_in_kafkas_format_parses_with_any_log_dir_by_default() {
+        let targets = parse_plan(
+            r#"{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1,2]},
+            {"topic":"t","partition":1,"replicas":[2,3],"log_dirs":["any","/d2"]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(targets[0].log_dirs, vec!["any", "any"]);
+        assert_eq!(targets[1].log_dirs, vec!["any", "/d2"]);
+        assert_eq!(targets[1].partition.to_string(), "t-1");
+    }
+
+    #[test]
+    fn bad_plans_get_kafkas_errors() {
+        let error = |text: &str| {
+            parse_plan(text)
+                .and_then(|targets| check_executable(&targets))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            error(r#"{"version":2,"partitions":[]}"#),
+            "Not supported version field value 2"
+        );
+        assert_eq!(
+            error(r#"{"version":1,"partitions":[]}"#),
+            "Partition reassignment list cannot be empty"
+        );
+        assert_eq!(
+            error(r#"{"partitions":[{"topic":"t","partition":0,"replicas":[1,1]}]}"#),
+            "Partition replica lists may not contain duplicate entries: t-0 contains multiple entries for 1"
+        );
+        assert_eq!(
+            error(r#"{"partitions":[{"topic":"t","partition":0,"replicas":[1],"log_dirs":[]}]}"#),
+            "Size of replicas list [1] is different from size of log dirs list [] for partition t-0"
+        );
+    }
+
+    #[test]
+    fn generate_proposes_round_robin_with_the_same_replication_factor() {
+        let tp = |p| TopicPartition {
+            topic: "t".to_string(),
+            partition: p,
+        };
+        let current = BTreeMap::from([(tp(0), vec![1, 2]), (tp(1), vec![2, 3])]);
+        let proposed = round_robin(&current, &[4, 5, 6]).unwrap();
+        assert_eq!(proposed[&tp(0)], vec![4, 5]);
+        assert_eq!(proposed[&tp(1)], vec![5, 6]);
+        assert_eq!(
+            reassignment_json(&proposed),
+            r#"{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[4,5],"log_dirs":["any","any"]},{"topic":"t","partition":1,"replicas":[5,6],"log_dirs":["any","any"]}]}"#
+        );
+        assert!(round_robin(&current, &[4]).is_err());
+    }
+}
