@@ -339,6 +339,16 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_a_quorum_grows_from_three_voters_to_five_and_back_while_topics_are_created"),
          on((JAVA, TOOLS, WIRE, CK, KP), CLUSTER)),
     ],
+    "test_cli_operations.py": [
+        # Kafka's tools print what gregor's must match; confluent-kafka
+        # produces and sets the throttles, kafka-python reads back.
+        (names("test_metadata_quorum_describe_prints_what_kafkas_tool_prints"),
+         on((GCLI, TOOLS), CLUSTER)),
+        (names("test_reassign_partitions_moves_a_replica_under_acks_all_produce"),
+         on(GCLI, REASSIGNMENT) + on(TOOLS, REASSIGNMENT) + on((CK, KP), REASSIGNMENT, REPLICATION)),
+        (names("test_reassign_partitions_cancels_a_held_back_reassignment_and_refuses_bad_input"),
+         on(GCLI, REASSIGNMENT, BAD_INPUT) + on(CK, REASSIGNMENT)),
+    ],
     "test_cluster_replication_throttles.py": [
         (names("test_kafka_reassign_partitions_throttle_holds_the_new_replica_back"),
          on(TOOLS, REASSIGNMENT) + on(CK, REASSIGNMENT, REPLICATION)),

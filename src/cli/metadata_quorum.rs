@@ -34,7 +34,7 @@ pub async fn run(
     security: &ClientSecurityConfig,
     action: Action,
 ) -> Result<String, CommandError> {
-    let mut connection = Connection::connect_with(bootstrap, CLIENT_ID, security).await?;
+    let mut connection = super::connect_bootstrap(bootstrap, CLIENT_ID, security).await?;
     match action {
         Action::Status => {
             let cluster = connection

@@ -47,3 +47,24 @@ pub(crate) fn broker_error(
         })),
     }
 }
+
+/// A connection to the first reachable broker of `bootstrap`, a
+/// comma-separated `host:port` list as Kafka's `--bootstrap-server` takes.
+pub(crate) async fn connect_bootstrap(
+    bootstrap: &str,
+    client_id: &str,
+    security: &crate::config::client_security::ClientSecurityConfig,
+) -> Result<crate::client::Connection, ClientError> {
+    let mut failure = None;
+    for address in bootstrap
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
+        match crate::client::Connection::connect_with(address, client_id, security).await {
+            Ok(connection) => return Ok(connection),
+            Err(error) => failure = Some(error),
+        }
+    }
+    Err(failure.unwrap_or_else(|| ClientError::Broker("--bootstrap-server is empty".to_string())))
+}

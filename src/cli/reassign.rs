@@ -277,7 +277,7 @@ pub async fn run(
     action: Action,
 ) -> Result<String, CommandError> {
     let mut tool = Tool {
-        connection: Connection::connect_with(bootstrap, CLIENT_ID, security).await?,
+        connection: super::connect_bootstrap(bootstrap, CLIENT_ID, security).await?,
         security: security.clone(),
         out: String::new(),
     };

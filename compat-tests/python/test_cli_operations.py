@@ -1,0 +1,271 @@
+"""gregor's operator commands against a 3-broker cluster, checked against
+Kafka's own tools on the same cluster (issue 14 point 5):
+- `gregor metadata-quorum describe --status/--replication` prints the
+  fields, voters and table rows Kafka's MetadataQuorumCommand prints;
+- `gregor reassign-partitions --generate/--execute/--verify/--list` moves a
+  replica away from its leader while confluent-kafka produces with
+  acks=all: kafka-python reads every acknowledged record back at its
+  offset, and Kafka's ReassignPartitionsCommand --verify agrees the move
+  is done;
+- `--cancel` restores the original replicas of a reassignment held back
+  by a replication throttle, and bad input gets Kafka's error texts."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import threading
+
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
+                                   NewTopic)
+
+import cluster_harness
+import java_client
+from cluster_harness import bootstrap
+from conftest import GREGOR_BIN, running_cluster, wait_until
+
+pytestmark = pytest.mark.timeout(120)
+
+OVERRIDES = {
+    "broker.session.timeout.ms": "3000",
+    "broker.heartbeat.interval.ms": "500",
+    # Small replica fetches and short quota windows: a throttle of a few
+    # bytes a second holds a new replica back for good.
+    "replica.fetch.max.bytes": "16384",
+    "replication.quota.window.num": "2",
+}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    yield from running_cluster(3, OVERRIDES)
+
+
+def gregor(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([GREGOR_BIN, *args], capture_output=True, text=True, timeout=60)
+    if check:
+        assert done.returncode == 0, f"gregor {' '.join(args)}: {done.stdout}\n{done.stderr}"
+    return done
+
+
+def fields(status: str) -> dict:
+    return {k.strip(): v.strip() for k, v in
+            (line.split(":", 1) for line in status.splitlines() if ":" in line)}
+
+
+def table(text: str) -> tuple[list[str], dict]:
+    """(headers, {node id: row}) of a `describe --replication` table."""
+    lines = [line.split("\t") for line in text.splitlines() if line.strip()]
+    headers = [cell.strip() for cell in lines[0] if cell.strip()]
+    rows = {int(row[0]): [cell.strip() for cell in row if cell.strip()] for row in lines[1:]}
+    return headers, rows
+
+
+def test_metadata_quorum_describe_prints_what_kafkas_tool_prints(cluster):
+    address = cluster[0].bootstrap
+
+    def kafka(*args):
+        return java_client.run_tool("org.apache.kafka.tools.MetadataQuorumCommand",
+                                    "--bootstrap-server", address, "describe", *args)
+
+    ours = gregor("metadata-quorum", "--bootstrap-server", address, "describe", "--status").stdout
+    theirs = kafka("--status")
+    assert [line.split(":", 1)[0] for line in ours.splitlines()] == \
+        [line.split(":", 1)[0] for line in theirs.splitlines()] == \
+        ["ClusterId", "LeaderId", "LeaderEpoch", "HighWatermark", "MaxFollowerLag",
+         "MaxFollowerLagTimeMs", "CurrentVoters", "CurrentObservers"], (ours, theirs)
+    ours_fields, theirs_fields = fields(ours), fields(theirs)
+    for name in ("ClusterId", "LeaderId", "LeaderEpoch", "CurrentVoters", "CurrentObservers"):
+        assert ours_fields[name] == theirs_fields[name], (name, ours, theirs)
+    assert sorted(int(v) for v in re.findall(r'"id": (\d+)', ours_fields["CurrentVoters"])) == \
+        [1, 2, 3], ours
+    # The high watermark only grows; gregor asked first.
+    assert 0 < int(ours_fields["HighWatermark"]) <= int(theirs_fields["HighWatermark"])
+
+    ours = gregor("metadata-quorum", "--bootstrap-server", address, "describe",
+                  "--replication").stdout
+    theirs = kafka("--replication")
+    (our_headers, our_rows), (their_headers, their_rows) = table(ours), table(theirs)
+    assert our_headers == their_headers == ["NodeId", "DirectoryId", "LogEndOffset", "Lag",
+                                            "LastFetchTimestamp", "LastCaughtUpTimestamp",
+                                            "Status"]
+    assert list(our_rows) == list(their_rows), (ours, theirs)  # leader, then the followers
+    for node, row in our_rows.items():
+        assert len(row) == 7 and row[1] == their_rows[node][1] and row[6] == their_rows[node][6], \
+            (ours, theirs)
+    assert our_rows[int(ours_fields["LeaderId"])][6] == "Leader"
+    human = gregor("metadata-quorum", "--bootstrap-server", address, "describe",
+                   "--replication", "--human-readable").stdout
+    assert list(table(human)[1]) == list(our_rows), human
+
+    refused = gregor("metadata-quorum", "--bootstrap-server", address, "describe", check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == \
+        "One of --status or --replication must be specified with describe sub-command"
+
+
+def plan_file(tmp_path, name: str, plan: dict) -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(plan))
+    return str(path)
+
+
+def reassign(address: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return gregor("reassign-partitions", "--bootstrap-server", address, *args, check=check)
+
+
+def test_reassign_partitions_moves_a_replica_under_acks_all_produce(cluster, tmp_path):
+    address = bootstrap(cluster)
+    topic = "ops-moving"
+    admin = AdminClient({"bootstrap.servers": address})
+    admin.create_topics([NewTopic(topic, num_partitions=1, replica_assignment=[[1, 2]])])[topic] \
+        .result(timeout=30)
+    wait_until(lambda: cluster_harness.layout(address, topic)[0][2] == [1, 2], timeout=30,
+               what="the topic fully replicated")
+
+    topics_file = plan_file(tmp_path, "topics.json", {"topics": [{"topic": topic}], "version": 1})
+    generated = reassign(address, "--generate", "--topics-to-move-json-file", topics_file,
+                         "--broker-list", "2,3").stdout
+    current_title, current, _, proposed_title, proposed = generated.splitlines()
+    assert (current_title, proposed_title) == ("Current partition replica assignment",
+                                               "Proposed partition reassignment configuration")
+    assert json.loads(current) == {"version": 1, "partitions": [
+        {"topic": topic, "partition": 0, "replicas": [1, 2], "log_dirs": ["any", "any"]}]}
+    proposal = json.loads(proposed)
+    assert sorted(proposal["partitions"][0]["replicas"]) == [2, 3], generated
+
+    producer = Producer({"bootstrap.servers": address, "acks": "all",
+                         "enable.idempotence": True, "linger.ms": 2})
+    acked, stop = [], threading.Event()
+
+    def produce():
+        i = 0
+        while not stop.is_set():
+            producer.produce(topic, value=f"r{i}".encode(), partition=0,
+                             on_delivery=lambda err, msg: acked.append(
+                                 (err, msg.offset(), msg.value())))
+            producer.poll(0)
+            i += 1
+            if i % 50 == 0:
+                producer.flush(10)
+        producer.flush(30)
+
+    producing = threading.Thread(target=produce)
+    producing.start()
+    try:
+        wait_until(lambda: len(acked) >= 100, timeout=30, what="records acknowledged")
+        # Broker 1, the leader, leaves; broker 3 joins.
+        plan = plan_file(tmp_path, "plan.json", proposal)
+        executed = reassign(address, "--execute", "--reassignment-json-file", plan).stdout
+        assert "Save this to use as the --reassignment-json-file option during rollback" \
+            in executed, executed
+        assert f"Successfully started partition reassignment for {topic}-0" in executed
+        completed = f"Reassignment of partition {topic}-0 is completed."
+        verified = wait_until(
+            lambda: (lambda out: out if completed in out else None)(
+                reassign(address, "--verify", "--reassignment-json-file", plan).stdout),
+            timeout=30, interval=0.5, what="gregor --verify: completed")
+        assert verified.startswith("Status of partition reassignment:\n"), verified
+        assert "Clearing broker-level throttles on brokers 1,2,3" in verified, verified
+        kafka = java_client.run_tool("org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
+                                     "--bootstrap-server", address,
+                                     "--reassignment-json-file", plan, "--verify")
+        assert completed in kafka, kafka
+        assert reassign(address, "--list").stdout == "No partition reassignments found.\n"
+        count = len(acked)
+        wait_until(lambda: len(acked) >= count + 100, timeout=30,
+                   what="records acknowledged after the move")
+    finally:
+        stop.set()
+        producing.join(60)
+    leader, replicas, isr = cluster_harness.layout(address, topic)[0]
+    assert (replicas, isr) == (proposal["partitions"][0]["replicas"], [2, 3]) and leader in (2, 3)
+    assert all(err is None for err, *_ in acked), [a for a in acked if a[0]][:3]
+    records = cluster_harness.consume_all(address, topic, 1, len(acked))
+    at = {r.offset: r.value for r in records}
+    assert len(at) == len(acked) == len(records), (len(at), len(acked), len(records))
+    assert all(at.get(offset) == value for _, offset, value in acked), \
+        "every acknowledged record at its offset"
+
+
+def test_reassign_partitions_cancels_a_held_back_reassignment_and_refuses_bad_input(
+        cluster, tmp_path):
+    address = bootstrap(cluster)
+    topic = "ops-cancelled"
+    admin = AdminClient({"bootstrap.servers": address})
+    admin.create_topics([NewTopic(topic, num_partitions=1, replica_assignment=[[1, 2]])])[topic] \
+        .result(timeout=30)
+    wait_until(lambda: cluster_harness.layout(address, topic)[0][2] == [1, 2], timeout=30,
+               what="the topic fully replicated")
+    producer = Producer({"bootstrap.servers": address, "acks": "all", "linger.ms": 5})
+    for i in range(200):
+        producer.produce(topic, value=b"x" * 1000, partition=0)
+    assert producer.flush(30) == 0
+    leader = cluster_harness.layout(address, topic)[0][0]
+    # Both sides of every broker throttled to 10 B/s, as Kafka's --throttle
+    # sets them: the new replica on broker 3 stays behind.
+    throttles = [ConfigResource(ConfigResource.Type.BROKER, str(node), incremental_configs=[
+        ConfigEntry(f"{side}.replication.throttled.rate", "10",
+                    incremental_operation=AlterConfigOpType.SET) for side in ("leader", "follower")])
+        for node in (1, 2, 3)]
+    throttles.append(ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[
+        ConfigEntry("leader.replication.throttled.replicas", "0:1,0:2",
+                    incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("follower.replication.throttled.replicas", "0:3",
+                    incremental_operation=AlterConfigOpType.SET)]))
+    for resource in throttles:  # one broker per call, as librdkafka requires
+        admin.incremental_alter_configs([resource])[resource].result(30)
+
+    plan = plan_file(tmp_path, "held.json", {"version": 1, "partitions": [
+        {"topic": topic, "partition": 0, "replicas": [leader, 3]}]})
+    reassign(address, "--execute", "--reassignment-json-file", plan)
+    listed = reassign(address, "--list").stdout
+    assert listed.startswith("Current partition reassignments:\n"), listed
+    assert f"{topic}-0: replicas: " in listed and " adding: 3." in listed, listed
+    again = reassign(address, "--execute", "--reassignment-json-file", plan, check=False)
+    assert again.returncode == 1 and "Cannot execute because there is an existing partition " \
+        "assignment." in again.stderr, again.stderr
+    in_progress = reassign(address, "--verify", "--reassignment-json-file", plan,
+                           "--preserve-throttles").stdout
+    assert f"Reassignment of partition {topic}-0 is still in progress." in in_progress
+
+    cancelled = reassign(address, "--cancel", "--reassignment-json-file", plan).stdout
+    assert cancelled.splitlines()[0] == \
+        f"Successfully cancelled partition reassignment for: {topic}-0", cancelled
+    wait_until(lambda: cluster_harness.layout(address, topic)[0][1:] == ([1, 2], [1, 2]),
+               timeout=30, what="the original replicas restored")
+    assert reassign(address, "--list").stdout == "No partition reassignments found.\n"
+    assert reassign(address, "--cancel", "--reassignment-json-file", plan).stdout.startswith(
+        "None of the specified partition reassignments are active.\n")
+    # --verify with nothing in progress clears the throttles, as Kafka's does.
+    verified = reassign(address, "--verify", "--reassignment-json-file", plan).stdout
+    assert "There is no active reassignment of partition " f"{topic}-0, but replica set is " \
+        f"1,2 rather than {leader},3." in verified, verified
+    assert f"Clearing topic-level throttles on topic {topic}" in verified
+    configs = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic)])
+    described = next(iter(configs.values())).result(30)
+    assert described["leader.replication.throttled.replicas"].value in ("", None)
+
+    refusals = {
+        json.dumps({"version": 1, "partitions": [{"topic": topic, "partition": 0,
+                                                  "replicas": [1, 9]}]}): "Unknown broker id 9",
+        json.dumps({"version": 1, "partitions": []}):
+            "Partition reassignment list cannot be empty",
+        json.dumps({"version": 1, "partitions": [{"topic": topic, "partition": 0,
+                                                  "replicas": [1, 1]}]}):
+            f"Partition replica lists may not contain duplicate entries: {topic}-0 contains "
+            "multiple entries for 1",
+    }
+    for i, (text, error) in enumerate(refusals.items()):
+        path = tmp_path / f"bad-{i}.json"
+        path.write_text(text)
+        refused = reassign(address, "--execute", "--reassignment-json-file", str(path),
+                           check=False)
+        assert refused.returncode == 1 and refused.stderr.strip() == f"Error: {error}", \
+            refused.stderr
+    no_action = reassign(address, "--reassignment-json-file", plan, check=False)
+    assert no_action.returncode == 1 and "Command must include exactly one action: --generate, " \
+        "--execute, --verify, --cancel, --list" in no_action.stderr
