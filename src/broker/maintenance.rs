@@ -11,13 +11,21 @@ use tracing::{info, warn};
 use super::Broker;
 use crate::types::now_ms;
 
+/// The longest maintenance period taken as a period rather than "never".
+const MAX_TIMER: Duration = Duration::from_secs(365 * 24 * 3600);
+
 impl Broker {
     /// Runs retention, compaction, producer expiry, time-based flushes and
     /// the transaction coordinator's time-outs until the broker stops.
     pub async fn run_log_maintenance(self: Arc<Self>) {
         let retention_every =
             Duration::from_millis(self.config.log_retention_check_interval_ms.max(1));
-        let flush_every = Duration::from_millis(self.config.log_flush_scheduler_interval_ms.max(1));
+        // `log.flush.scheduler.interval.ms` is Long.MAX_VALUE by default, as
+        // in Kafka: no flush by time at all (a timer that long would
+        // overflow the clock).
+        let flush_ms = self.config.log_flush_scheduler_interval_ms;
+        let flush_on = flush_ms < MAX_TIMER.as_millis() as u64;
+        let flush_every = Duration::from_millis(flush_ms.max(1)).min(MAX_TIMER);
         let mut retention = tokio::time::interval(retention_every);
         let mut flush = tokio::time::interval(flush_every);
         let mut producer_expiry = tokio::time::interval(Duration::from_millis(
@@ -114,7 +122,7 @@ impl Broker {
                         }
                     }
                 }
-                _ = flush.tick() => {
+                _ = flush.tick(), if flush_on => {
                     for partition in self.partitions.online() {
                         if let Err(error) = partition.maybe_flush_by_time().await {
                             warn!(partition = %partition.topic_partition(), %error, "flush failed");

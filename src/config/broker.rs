@@ -309,7 +309,8 @@ impl Default for BrokerConfig {
             max_incremental_fetch_session_cache_slots: 1_000,
             log_retention_check_interval_ms: 300_000,
             replica_high_watermark_checkpoint_interval_ms: 5_000,
-            log_flush_scheduler_interval_ms: 1_000,
+            // Kafka's default: the flusher never looks, unless asked to.
+            log_flush_scheduler_interval_ms: i64::MAX as u64,
             log: LogConfig::default(),
             group: GroupConfig::default(),
             txn: TxnConfig::default(),
