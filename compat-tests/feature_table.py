@@ -342,7 +342,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
     "test_cli_operations.py": [
         # Kafka's tools print what gregor's must match; confluent-kafka
         # produces and sets the throttles, kafka-python reads back.
-        (names("test_metadata_quorum_describe_prints_what_kafkas_tool_prints"),
+        (names("test_metadata_quorum_describe_prints_what_kafkas_tool_prints",
+               "test_metadata_quorum_removes_a_controller_and_adds_it_back"),
          on((GCLI, TOOLS), CLUSTER)),
         (names("test_reassign_partitions_moves_a_replica_under_acks_all_produce"),
          on(GCLI, REASSIGNMENT) + on(TOOLS, REASSIGNMENT) + on((CK, KP), REASSIGNMENT, REPLICATION)),

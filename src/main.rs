@@ -419,6 +419,37 @@ enum MetadataQuorumCommand {
         #[arg(long = "human-readable")]
         human_readable: bool,
     },
+    /// Add a controller to the KRaft controller cluster: the one whose
+    /// server.properties --command-config names (its node.id, the
+    /// directory.id in its metadata log dir's meta.properties, its
+    /// controller.listener.names endpoints), or the one the --controller-*
+    /// flags name.
+    AddController {
+        /// Print what would be done, but do not do it.
+        #[arg(long = "dry-run")]
+        dry_run: bool,
+        /// gregor: the id of the controller to add (instead of reading its server.properties).
+        #[arg(long = "controller-id", requires_all = ["controller_directory_id", "controller_endpoints"])]
+        controller_id: Option<i32>,
+        /// gregor: its metadata log dir's directory id (meta.properties directory.id).
+        #[arg(long = "controller-directory-id", requires = "controller_id")]
+        controller_directory_id: Option<String>,
+        /// gregor: its controller endpoint, LISTENER://host:port (repeatable).
+        #[arg(long = "controller-endpoint", requires = "controller_id")]
+        controller_endpoints: Vec<String>,
+    },
+    /// Remove a controller from the KRaft controller cluster.
+    RemoveController {
+        /// The id of the controller to remove.
+        #[arg(long = "controller-id", short = 'i')]
+        controller_id: i32,
+        /// The directory ID of the controller to remove.
+        #[arg(long = "controller-directory-id", short = 'd')]
+        controller_directory_id: String,
+        /// Print what would be done, but do not do it.
+        #[arg(long = "dry-run")]
+        dry_run: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -779,25 +810,60 @@ async fn run_configs(args: ConfigsArgs) -> ExitCode {
 }
 
 async fn run_metadata_quorum(args: MetadataQuorumArgs) -> ExitCode {
-    use gregor::cli::metadata_quorum::{run, Action};
-    let MetadataQuorumCommand::Describe {
-        status,
-        replication,
-        human_readable,
-    } = args.command;
-    // Kafka's checks and texts.
-    let action = match (status, replication) {
-        (true, true) => Err(
-            "Only one of --status or --replication should be specified with describe sub-command",
-        ),
-        (false, true) => Ok(Action::Replication { human_readable }),
-        (true, false) if human_readable => {
-            Err("The option --human-readable is only supported along with --replication")
+    use gregor::cli::metadata_quorum::{controller_from_properties, run, Action, Controller};
+    let action = match args.command {
+        MetadataQuorumCommand::Describe {
+            status,
+            replication,
+            human_readable,
+        } => describe_action(status, replication, human_readable).map_err(str::to_string),
+        MetadataQuorumCommand::AddController {
+            dry_run,
+            controller_id: Some(id),
+            controller_directory_id,
+            controller_endpoints,
+        } => gregor::cli::metadata_quorum::parse_kafka_uuid(
+            controller_directory_id.as_deref().unwrap_or_default(),
+        )
+        .map_err(|error| format!("Failed to parse --controller-directory-id: {error}"))
+        .and_then(|directory_id| {
+            let endpoints = controller_endpoints
+                .iter()
+                .map(|text| gregor::cli::metadata_quorum::Endpoint::parse(text))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Action::AddController {
+                controller: Controller {
+                    id,
+                    directory_id,
+                    endpoints,
+                },
+                dry_run,
+            })
+        }),
+        MetadataQuorumCommand::AddController { dry_run, .. } => {
+            match args.connection.command_config.as_deref() {
+                None => Err(
+                    "You must supply the configuration file of the controller you are \
+                             adding when using add-controller."
+                        .to_string(),
+                ),
+                Some(path) => controller_from_properties(path)
+                    .map(|controller| Action::AddController {
+                        controller,
+                        dry_run,
+                    })
+                    .map_err(|error| error.to_string()),
+            }
         }
-        (true, false) => Ok(Action::Status),
-        (false, false) => {
-            Err("One of --status or --replication must be specified with describe sub-command")
-        }
+        MetadataQuorumCommand::RemoveController {
+            controller_id,
+            controller_directory_id,
+            dry_run,
+        } => Ok(Action::RemoveController {
+            id: controller_id,
+            directory_id: controller_directory_id,
+            dry_run,
+        }),
     };
     let action = match action {
         Ok(action) => action,
@@ -811,6 +877,28 @@ async fn run_metadata_quorum(args: MetadataQuorumArgs) -> ExitCode {
         Err(code) => return code,
     };
     print_outcome(run(&args.connection.bootstrap_server, &security, action).await)
+}
+
+/// `describe`'s action, or Kafka's refusal of its flags.
+fn describe_action(
+    status: bool,
+    replication: bool,
+    human_readable: bool,
+) -> Result<gregor::cli::metadata_quorum::Action, &'static str> {
+    use gregor::cli::metadata_quorum::Action;
+    match (status, replication) {
+        (true, true) => Err(
+            "Only one of --status or --replication should be specified with describe sub-command",
+        ),
+        (false, true) => Ok(Action::Replication { human_readable }),
+        (true, false) if human_readable => {
+            Err("The option --human-readable is only supported along with --replication")
+        }
+        (true, false) => Ok(Action::Status),
+        (false, false) => {
+            Err("One of --status or --replication must be specified with describe sub-command")
+        }
+    }
 }
 
 async fn run_reassign(args: ReassignArgs) -> ExitCode {

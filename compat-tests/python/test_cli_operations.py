@@ -269,3 +269,62 @@ def test_reassign_partitions_cancels_a_held_back_reassignment_and_refuses_bad_in
     no_action = reassign(address, "--reassignment-json-file", plan, check=False)
     assert no_action.returncode == 1 and "Command must include exactly one action: --generate, " \
         "--execute, --verify, --cancel, --list" in no_action.stderr
+
+
+def directory_id(broker) -> str:
+    text = (broker.data_dir / "meta.properties").read_text()
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)["directory.id"]
+
+
+def test_metadata_quorum_removes_a_controller_and_adds_it_back(cluster, tmp_path):
+    """KIP-853 through gregor's add-controller/remove-controller, the
+    controller to add read from its server.properties as Kafka's tool reads
+    it; Kafka's tool sees the same voters. (Last in the file: it turns the
+    module's cluster to kraft.version 1.)"""
+    address = bootstrap(cluster)
+    java_client.run_tool("org.apache.kafka.tools.FeatureCommand", "--bootstrap-server",
+                         cluster[0].bootstrap, "upgrade", "--feature", "kraft.version=1")
+    ids = {b.overrides["node.id"]: directory_id(b) for b in cluster}
+
+    def status():
+        return fields(gregor("metadata-quorum", "--bootstrap-server", address, "describe",
+                             "--status").stdout)
+
+    def voters(text: str) -> dict:
+        return {int(n): d for n, d in re.findall(r'"id": (\d+), "directoryId": "([^"]+)"', text)}
+
+    described = wait_until(lambda: (lambda f: f if voters(f["CurrentVoters"]) == ids else None)(
+        status()), timeout=20, what="the voters' directory ids recorded")
+    node = next(n for n in ids if n != int(described["LeaderId"]))
+
+    dry = gregor("metadata-quorum", "--bootstrap-server", address, "remove-controller",
+                 "--controller-id", str(node), "--controller-directory-id", ids[node],
+                 "--dry-run").stdout
+    assert dry == f"DRY RUN of removing KRaft controller {node} with directory id {ids[node]}\n"
+    removed = gregor("metadata-quorum", "--bootstrap-server", address, "remove-controller",
+                     "-i", str(node), "-d", ids[node]).stdout
+    assert removed == f"Removed KRaft controller {node} with directory id {ids[node]}\n"
+    others = {n: d for n, d in ids.items() if n != node}
+    wait_until(lambda: voters(status()["CurrentVoters"]) == others, timeout=20,
+               what=f"controller {node} removed")
+    theirs = fields(java_client.run_tool("org.apache.kafka.tools.MetadataQuorumCommand",
+                                         "--bootstrap-server", address, "describe", "--status"))
+    assert voters(theirs["CurrentVoters"]) == others, theirs
+
+    broker = next(b for b in cluster if b.overrides["node.id"] == node)
+    settings = {k: str(v) for k, v in broker.overrides.items()}
+    settings["log.dirs"] = str(broker.data_dir)
+    config = tmp_path / "controller.properties"
+    config.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+    endpoint = settings["listeners"].split(",")[1]
+    added = gregor("metadata-quorum", "--bootstrap-server", address, "--command-config",
+                   str(config), "add-controller").stdout
+    assert added == f"Added controller {node} with directory id {ids[node]} and endpoints: " \
+        f"{endpoint}\n", added
+    wait_until(lambda: voters(status()["CurrentVoters"]) == ids, timeout=30,
+               what=f"controller {node} a voter again")
+    missing = gregor("metadata-quorum", "--bootstrap-server", address, "add-controller",
+                     check=False)
+    assert missing.returncode == 1 and missing.stderr.strip() == \
+        "You must supply the configuration file of the controller you are adding when using " \
+        "add-controller."

@@ -2,19 +2,31 @@
 //! `kafka-metadata-quorum.sh` (Kafka's `MetadataQuorumCommand`):
 //! `describe --status` and `describe --replication [--human-readable]`,
 //! printed field for field as Kafka's tool prints them, from DescribeQuorum
-//! (and DescribeCluster for the cluster id) sent to any broker.
+//! (and DescribeCluster for the cluster id) sent to any broker;
+//! `add-controller` and `remove-controller` (KIP-853) send AddRaftVoter and
+//! RemoveRaftVoter, the controller to add read from its own
+//! server.properties and meta.properties as Kafka's tool reads them, or
+//! named with gregor's `--controller-*` flags.
 
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::path::Path;
+
+use kafka_protocol::messages::add_raft_voter_request::Listener as VoterListener;
 use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
 use kafka_protocol::messages::describe_quorum_response::{self, ReplicaState};
-use kafka_protocol::messages::{DescribeClusterRequest, DescribeQuorumRequest, TopicName};
+use kafka_protocol::messages::{
+    AddRaftVoterRequest, DescribeClusterRequest, DescribeQuorumRequest, RemoveRaftVoterRequest,
+    TopicName,
+};
 use kafka_protocol::protocol::StrBytes;
 
 use super::{broker_error, CommandError};
 use crate::client::{ClientError, Connection};
 use crate::config::client_security::ClientSecurityConfig;
+use crate::config::properties;
 
 const CLIENT_ID: &str = "gregor-metadata-quorum";
 /// The metadata log's name in KRaft, the only partition DescribeQuorum describes.
@@ -25,6 +37,167 @@ pub enum Action {
     Status,
     /// `describe --replication`, timestamps as "N ms ago" if human-readable.
     Replication { human_readable: bool },
+    /// `add-controller`: makes `controller` a voter.
+    AddController {
+        controller: Controller,
+        dry_run: bool,
+    },
+    /// `remove-controller --controller-id --controller-directory-id`.
+    RemoveController {
+        id: i32,
+        directory_id: String,
+        dry_run: bool,
+    },
+}
+
+/// A controller to add to the quorum: its node id, the directory id of its
+/// metadata log dir, and its controller listeners' endpoints.
+#[derive(Debug, PartialEq)]
+pub struct Controller {
+    pub id: i32,
+    pub directory_id: uuid::Uuid,
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// `LISTENER://host:port`.
+#[derive(Debug, PartialEq)]
+pub struct Endpoint {
+    pub listener: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// Parses `NAME://host:port` (`[v6]` hosts in brackets, an empty host
+    /// `localhost` as Kafka's tool takes it).
+    pub fn parse(text: &str) -> Result<Endpoint, String> {
+        let bad = || format!("{text:?} is not LISTENER://host:port");
+        let (listener, address) = text.trim().split_once("://").ok_or_else(bad)?;
+        let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        Ok(Endpoint {
+            listener: listener.to_uppercase(),
+            host: match host.is_empty() {
+                true => "localhost".to_string(),
+                false => host.to_string(),
+            },
+            port: port.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.host.contains(':') {
+            true => write!(f, "{}://[{}]:{}", self.listener, self.host, self.port),
+            false => write!(f, "{}://{}:{}", self.listener, self.host, self.port),
+        }
+    }
+}
+
+/// A Kafka `Uuid` from its URL-safe base64 text, as `Uuid.fromString` reads it.
+pub fn parse_kafka_uuid(text: &str) -> Result<uuid::Uuid, String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .map_err(|error| format!("{text:?} is not a base64 uuid: {error}"))?;
+    uuid::Uuid::from_slice(&bytes)
+        .map_err(|_| format!("{text:?} is not 16 bytes of base64 (a Kafka Uuid)"))
+}
+
+/// The controller a server.properties describes, as Kafka's add-controller
+/// reads it: `node.id`, `process.roles` with `controller`, the directory id
+/// in the meta.properties of `metadata.log.dir` (else the first of
+/// `log.dirs`), and the (advertised) listeners `controller.listener.names`
+/// names. Errors are Kafka's texts.
+pub fn controller_from_properties(path: &Path) -> Result<Controller, CommandError> {
+    let usage = |message: String| CommandError::Usage(message);
+    let text = std::fs::read_to_string(path).map_err(|_| {
+        usage(format!(
+            "Properties file {} does not exist.",
+            path.display()
+        ))
+    })?;
+    let settings = properties::parse(&text).map_err(|reason| CommandError::CommandConfig {
+        path: path.display().to_string(),
+        reason,
+    })?;
+    let node_id = settings.get("node.id").ok_or_else(|| {
+        usage("node.id not found in configuration file. Is this a valid controller configuration file?".to_string())
+    })?;
+    let id: i32 = node_id
+        .trim()
+        .parse()
+        .map_err(|_| usage(format!("node.id {node_id:?} is not a number")))?;
+    if id < 0 {
+        return Err(usage("node.id was negative in configuration file. Is this a valid controller configuration file?".to_string()));
+    }
+    if !settings
+        .get("process.roles")
+        .is_some_and(|roles| roles.contains("controller"))
+    {
+        return Err(usage("process.roles did not contain 'controller' in configuration file. Is this a valid controller configuration file?".to_string()));
+    }
+    let metadata_dir = settings
+        .get("metadata.log.dir")
+        .cloned()
+        .or_else(|| {
+            settings
+                .get("log.dirs")
+                .and_then(|dirs| dirs.trim().split(',').next().map(str::to_string))
+        })
+        .ok_or_else(|| {
+            usage("Neither metadata.log.dir nor log.dirs were found. Is this a valid controller configuration file?".to_string())
+        })?;
+    let meta = std::fs::read_to_string(Path::new(&metadata_dir).join("meta.properties")).map_err(
+        |_| {
+            usage(format!(
+                "Unable to read meta.properties from {metadata_dir}"
+            ))
+        },
+    )?;
+    let meta = properties::parse(&meta).map_err(|_| {
+        usage(format!(
+            "Unable to read meta.properties from {metadata_dir}"
+        ))
+    })?;
+    let directory_id = meta
+        .get("directory.id")
+        .ok_or_else(|| usage(format!("No directory id found in {metadata_dir}")))?;
+    let directory_id = parse_kafka_uuid(directory_id).map_err(usage)?;
+    let mut listeners: BTreeMap<String, Endpoint> = BTreeMap::new();
+    for key in ["listeners", "advertised.listeners"] {
+        for text in settings
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or_default()
+            .split(',')
+            .filter(|t| !t.trim().is_empty())
+        {
+            let endpoint = Endpoint::parse(text).map_err(|reason| CommandError::CommandConfig {
+                path: path.display().to_string(),
+                reason,
+            })?;
+            listeners.insert(endpoint.listener.clone(), endpoint);
+        }
+    }
+    let names = settings.get("controller.listener.names").ok_or_else(|| {
+        usage("controller.listener.names was not found. Is this a valid controller configuration file?".to_string())
+    })?;
+    let mut endpoints = Vec::new();
+    for name in names.split(',').map(|n| n.trim().to_uppercase()) {
+        let endpoint = listeners.remove(&name).ok_or_else(|| {
+            usage(format!(
+                "Cannot find information about controller listener name: {name}"
+            ))
+        })?;
+        endpoints.push(endpoint);
+    }
+    Ok(Controller {
+        id,
+        directory_id,
+        endpoints,
+    })
 }
 
 /// Runs the command against `bootstrap`, connecting with `security`, and
@@ -51,6 +224,89 @@ pub async fn run(
         Action::Replication { human_readable } => {
             let quorum = describe_quorum(&mut connection).await?;
             Ok(replication(&quorum, human_readable, now_ms())?)
+        }
+        Action::AddController {
+            controller,
+            dry_run,
+        } => {
+            if !dry_run {
+                let request = AddRaftVoterRequest::default()
+                    .with_cluster_id(None)
+                    .with_timeout_ms(60_000)
+                    .with_voter_id(controller.id)
+                    .with_voter_directory_id(controller.directory_id)
+                    .with_listeners(
+                        controller
+                            .endpoints
+                            .iter()
+                            .map(|endpoint| {
+                                VoterListener::default()
+                                    .with_name(StrBytes::from_string(endpoint.listener.clone()))
+                                    .with_host(StrBytes::from_string(endpoint.host.clone()))
+                                    .with_port(endpoint.port)
+                            })
+                            .collect(),
+                    );
+                let response = connection.request(request, 0).await?;
+                broker_error(
+                    response.error_code,
+                    response.error_message.as_ref(),
+                    "AddRaftVoter",
+                )?;
+            }
+            let endpoints: Vec<String> = controller
+                .endpoints
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            Ok(format!(
+                "{} controller {} with directory id {} and endpoints: {}\n",
+                if dry_run {
+                    "DRY RUN of adding"
+                } else {
+                    "Added"
+                },
+                controller.id,
+                kafka_uuid(controller.directory_id),
+                endpoints.join(", ")
+            ))
+        }
+        Action::RemoveController {
+            id,
+            directory_id,
+            dry_run,
+        } => {
+            if id < 0 {
+                return Err(CommandError::Usage(format!(
+                    "Invalid negative --controller-id: {id}"
+                )));
+            }
+            let directory_id = parse_kafka_uuid(&directory_id).map_err(|error| {
+                CommandError::Usage(format!(
+                    "Failed to parse --controller-directory-id: {error}"
+                ))
+            })?;
+            if !dry_run {
+                let request = RemoveRaftVoterRequest::default()
+                    .with_cluster_id(None)
+                    .with_voter_id(id)
+                    .with_voter_directory_id(directory_id);
+                let response = connection.request(request, 0).await?;
+                broker_error(
+                    response.error_code,
+                    response.error_message.as_ref(),
+                    "RemoveRaftVoter",
+                )?;
+            }
+            Ok(format!(
+                "{}KRaft controller {id} with directory id {}\n",
+                if dry_run {
+                    "DRY RUN of removing "
+                } else {
+                    "Removed "
+                },
+                kafka_uuid(directory_id)
+            ))
         }
     }
 }
@@ -302,6 +558,48 @@ mod tests {
                     .with_host(StrBytes::from_static_str("localhost"))
                     .with_port(9093)])],
         }
+    }
+
+    #[test]
+    fn a_controllers_server_properties_give_its_id_directory_and_endpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("meta.properties"),
+            "version=1\ncluster.id=abc\nnode.id=5\ndirectory.id=AAAAAAAAAAAAAAAAAAAAAQ\n",
+        )
+        .unwrap();
+        let path = dir.path().join("server.properties");
+        std::fs::write(
+            &path,
+            format!(
+                "node.id=5\nprocess.roles=broker,controller\nlog.dirs={}\n\
+                 listeners=PLAINTEXT://:9092,CONTROLLER://0.0.0.0:9093\n\
+                 advertised.listeners=PLAINTEXT://h:9092,CONTROLLER://c5:9093\n\
+                 controller.listener.names=CONTROLLER\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let controller = controller_from_properties(&path).unwrap();
+        assert_eq!(controller.id, 5);
+        assert_eq!(
+            kafka_uuid(controller.directory_id),
+            "AAAAAAAAAAAAAAAAAAAAAQ"
+        );
+        assert_eq!(
+            controller
+                .endpoints
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            vec!["CONTROLLER://c5:9093"]
+        );
+        std::fs::write(&path, "node.id=5\nprocess.roles=broker\n").unwrap();
+        assert_eq!(
+            controller_from_properties(&path).unwrap_err().to_string(),
+            "process.roles did not contain 'controller' in configuration file. Is this a valid controller configuration file?"
+        );
+        assert!(parse_kafka_uuid("not-a-uuid").is_err());
     }
 
     #[test]
