@@ -132,8 +132,10 @@ def test_reassign_partitions_moves_a_replica_under_acks_all_produce(cluster, tmp
     current_title, current, _, proposed_title, proposed = generated.splitlines()
     assert (current_title, proposed_title) == ("Current partition replica assignment",
                                                "Proposed partition reassignment configuration")
+    # The replicas' dirs as their brokers describe them (DescribeLogDirs).
+    dirs = [str(next(b for b in cluster if b.overrides["node.id"] == n).data_dir) for n in (1, 2)]
     assert json.loads(current) == {"version": 1, "partitions": [
-        {"topic": topic, "partition": 0, "replicas": [1, 2], "log_dirs": ["any", "any"]}]}
+        {"topic": topic, "partition": 0, "replicas": [1, 2], "log_dirs": dirs}]}
     proposal = json.loads(proposed)
     assert sorted(proposal["partitions"][0]["replicas"]) == [2, 3], generated
 
@@ -269,6 +271,57 @@ def test_reassign_partitions_cancels_a_held_back_reassignment_and_refuses_bad_in
     no_action = reassign(address, "--reassignment-json-file", plan, check=False)
     assert no_action.returncode == 1 and "Command must include exactly one action: --generate, " \
         "--execute, --verify, --cancel, --list" in no_action.stderr
+
+
+def test_reassign_partitions_places_a_new_replica_in_the_log_dir_asked(cluster, tmp_path):
+    """`log_dirs` in the plan: after AlterPartitionReassignments, gregor's
+    --execute asks broker 3 for the dir (AlterReplicaLogDirs, retried
+    while the replica is not there yet); gregor's and Kafka's --verify
+    both see the replica completed in that dir; --execute's rollback JSON
+    names the dirs the replicas are in, as Kafka's does."""
+    from conftest import wait_for_brokers
+    broker3 = next(b for b in cluster if b.overrides["node.id"] == 3)
+    second = broker3.data_dir.parent / "data-second"
+    second.mkdir(exist_ok=True)
+    broker3.overrides["log.dirs"] = f"{broker3.data_dir},{second}"
+    broker3.restart()
+    wait_for_brokers(cluster)
+    address = bootstrap(cluster)
+    topic = "ops-dirs"
+    admin = AdminClient({"bootstrap.servers": address})
+    admin.create_topics([NewTopic(topic, num_partitions=1, replica_assignment=[[1, 2]])])[topic] \
+        .result(timeout=30)
+    wait_until(lambda: cluster_harness.layout(address, topic)[0][2] == [1, 2], timeout=30,
+               what="the topic fully replicated")
+    producer = Producer({"bootstrap.servers": address, "acks": "all"})
+    for i in range(50):
+        producer.produce(topic, value=f"d{i}".encode(), partition=0)
+    assert producer.flush(30) == 0
+
+    target = str(second)
+    plan = plan_file(tmp_path, "dirs.json", {"version": 1, "partitions": [
+        {"topic": topic, "partition": 0, "replicas": [1, 2, 3],
+         "log_dirs": ["any", "any", target]}]})
+    executed = reassign(address, "--execute", "--reassignment-json-file", plan).stdout
+    rollback = json.loads(executed.splitlines()[2])
+    dirs = {b.overrides["node.id"]: str(b.data_dir) for b in cluster}
+    assert rollback["partitions"][0]["log_dirs"] == [dirs[1], dirs[2]], executed
+    assert f"Successfully started moving log directory to {target} for replica {topic}-0 " \
+        "with broker 3" in executed, executed
+    done = f"Reassignment of replica {topic}-0-3 completed successfully."
+    verified = wait_until(
+        lambda: (lambda out: out if done in out and "is completed." in out else None)(
+            reassign(address, "--verify", "--reassignment-json-file", plan).stdout),
+        timeout=30, interval=0.5, what="the replica in its dir")
+    kafka = java_client.run_tool("org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
+                                 "--bootstrap-server", address,
+                                 "--reassignment-json-file", plan, "--verify")
+    assert done in kafka and f"Reassignment of partition {topic}-0 is completed." in kafka, kafka
+    assert [line for line in verified.splitlines() if "eassignment of" in line] == \
+        [line for line in kafka.splitlines() if "eassignment of" in line], (verified, kafka)
+    assert (second / f"{topic}-0").is_dir()
+    records = cluster_harness.consume_all(address, topic, 1, 50)
+    assert [r.value for r in records] == [f"d{i}".encode() for i in range(50)]
 
 
 def directory_id(broker) -> str:

@@ -18,14 +18,15 @@ use kafka_protocol::messages::alter_partition_reassignments_request::{
 use kafka_protocol::messages::alter_replica_log_dirs_request::{
     AlterReplicaLogDir, AlterReplicaLogDirTopic,
 };
+use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
 use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, AlterReplicaLogDirsRequest, BrokerId,
-    IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest, MetadataRequest,
-    MetadataResponse, TopicName,
+    DescribeLogDirsRequest, IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest,
+    MetadataRequest, MetadataResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use serde_json::Value;
@@ -249,8 +250,11 @@ fn check_executable(targets: &[Target]) -> Result<(), CommandError> {
 }
 
 /// Kafka's reassignment JSON for `assignment`, compact and in Kafka's
-/// field order.
-fn reassignment_json(assignment: &BTreeMap<TopicPartition, Vec<i32>>) -> String {
+/// field order; each replica's log dir from `log_dirs`, else "any".
+fn reassignment_json(
+    assignment: &BTreeMap<TopicPartition, Vec<i32>>,
+    log_dirs: &BTreeMap<(i32, TopicPartition), ReplicaLogDir>,
+) -> String {
     let partitions: Vec<String> = assignment
         .iter()
         .map(|(partition, replicas)| {
@@ -259,7 +263,17 @@ fn reassignment_json(assignment: &BTreeMap<TopicPartition, Vec<i32>>) -> String 
                 Value::from(partition.topic.as_str()),
                 partition.partition,
                 Value::from(replicas.clone()),
-                Value::from(vec![ANY_LOG_DIR; replicas.len()])
+                Value::from(
+                    replicas
+                        .iter()
+                        .map(|replica| {
+                            log_dirs
+                                .get(&(*replica, partition.clone()))
+                                .and_then(|dirs| dirs.current.clone())
+                                .unwrap_or_else(|| ANY_LOG_DIR.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                )
             )
         })
         .collect();
@@ -267,6 +281,33 @@ fn reassignment_json(assignment: &BTreeMap<TopicPartition, Vec<i32>>) -> String 
         "{{\"version\":1,\"partitions\":[{}]}}",
         partitions.join(",")
     )
+}
+
+/// Every (broker, partition) replica of `assignment`.
+fn replicas_of(assignment: &BTreeMap<TopicPartition, Vec<i32>>) -> BTreeSet<(i32, TopicPartition)> {
+    assignment
+        .iter()
+        .flat_map(|(partition, replicas)| {
+            replicas
+                .iter()
+                .map(move |replica| (*replica, partition.clone()))
+        })
+        .collect()
+}
+
+/// The plan's replicas placed in a named log dir (not "any"), with it.
+fn log_dir_moves(targets: &[Target]) -> BTreeMap<(i32, TopicPartition), String> {
+    targets
+        .iter()
+        .flat_map(|target| {
+            target
+                .replicas
+                .iter()
+                .zip(&target.log_dirs)
+                .filter(|(_, dir)| dir.as_str() != ANY_LOG_DIR)
+                .map(|(broker, dir)| ((*broker, target.partition.clone()), dir.clone()))
+        })
+        .collect()
 }
 
 /// Runs the command against `bootstrap`, connecting with `security`, and
@@ -308,6 +349,14 @@ pub async fn run(
         Action::Cancel { plan } => tool.cancel(&plan).await?,
     }
     Ok(tool.out)
+}
+
+/// Where a broker keeps a replica: its current log dir and, while it
+/// moves, the future one (DescribeLogDirs).
+#[derive(Debug, Default)]
+struct ReplicaLogDir {
+    current: Option<String>,
+    future: Option<String>,
 }
 
 /// An ongoing reassignment as ListPartitionReassignments reports it.
@@ -456,13 +505,16 @@ impl Tool {
             .filter(|b| live.contains(b))
             .collect();
         let proposed = round_robin(&current, &usable)?;
+        let log_dirs = self
+            .replica_log_dirs(&metadata, replicas_of(&current))
+            .await?;
         self.println(format!(
             "Current partition replica assignment\n{}\n",
-            reassignment_json(&current)
+            reassignment_json(&current, &log_dirs)
         ));
         self.println(format!(
             "Proposed partition reassignment configuration\n{}",
-            reassignment_json(&proposed)
+            reassignment_json(&proposed, &BTreeMap::new())
         ));
         Ok(())
     }
@@ -495,9 +547,12 @@ impl Tool {
             .into_iter()
             .filter(|(partition, _)| targets.iter().any(|t| &t.partition == partition))
             .collect();
+        let log_dirs = self
+            .replica_log_dirs(&metadata, replicas_of(&current))
+            .await?;
         self.println(format!(
             "Current partition replica assignment\n\n{}\n\nSave this to use as the --reassignment-json-file option during rollback",
-            reassignment_json(&current)
+            reassignment_json(&current, &log_dirs)
         ));
         let errors = self
             .alter(
@@ -520,17 +575,7 @@ impl Tool {
             plural(started.len()),
             joined(started)
         ));
-        let moves: BTreeMap<(i32, TopicPartition), String> = targets
-            .iter()
-            .flat_map(|target| {
-                target
-                    .replicas
-                    .iter()
-                    .zip(&target.log_dirs)
-                    .filter(|(_, dir)| dir.as_str() != ANY_LOG_DIR)
-                    .map(|(broker, dir)| ((*broker, target.partition.clone()), dir.clone()))
-            })
-            .collect();
+        let moves = log_dir_moves(&targets);
         if !moves.is_empty() {
             self.move_log_dirs(&metadata, moves, timeout).await?;
         }
@@ -730,13 +775,127 @@ impl Tool {
             }
         }
         self.println(lines.join("\n"));
-        // Kafka's tool prints the log dir moves' states next; gregor's
-        // does not describe them (`gregor topics`/kafka-log-dirs.sh do).
-        self.println("");
-        if ongoing.is_empty() && !preserve_throttles {
+        let (moves, moves_ongoing) = self.log_dir_move_states(&targets).await?;
+        self.println(moves);
+        if ongoing.is_empty() && !moves_ongoing && !preserve_throttles {
             self.clear_throttles(&targets).await?;
         }
         Ok(())
+    }
+
+    /// Kafka's lines on the plan's log dir moves (replicas whose dir is
+    /// not "any"), and whether any is still under way.
+    async fn log_dir_move_states(
+        &mut self,
+        targets: &[Target],
+    ) -> Result<(String, bool), ClientError> {
+        let moves = log_dir_moves(targets);
+        if moves.is_empty() {
+            return Ok((String::new(), false));
+        }
+        let metadata = self.metadata(&BTreeSet::new()).await?;
+        let dirs = self
+            .replica_log_dirs(&metadata, moves.keys().cloned().collect())
+            .await?;
+        let mut lines = Vec::new();
+        let mut ongoing = false;
+        for ((broker, partition), target) in &moves {
+            let replica = format!("{partition}-{broker}");
+            let line = match dirs.get(&(*broker, partition.clone())) {
+                None | Some(ReplicaLogDir { current: None, .. }) => {
+                    ongoing = true;
+                    format!(
+                        "Partition {partition} is not found in any live log dir on broker {broker}. There is likely an offline log directory on the broker."
+                    )
+                }
+                Some(ReplicaLogDir {
+                    current: Some(current),
+                    future: None,
+                }) => match current == target {
+                    true => format!("Reassignment of replica {replica} completed successfully."),
+                    false => format!(
+                        "Partition {partition} on broker {broker} is not being moved from log dir {current} to {target}."
+                    ),
+                },
+                Some(ReplicaLogDir {
+                    future: Some(future),
+                    ..
+                }) => {
+                    ongoing = true;
+                    match future == target {
+                        true => format!("Reassignment of replica {replica} is still in progress."),
+                        false => format!(
+                            "Partition {partition} on broker {broker} is being moved to log dir {future} instead of {target}."
+                        ),
+                    }
+                }
+            };
+            lines.push(line);
+        }
+        Ok((lines.join("\n"), ongoing))
+    }
+
+    /// DescribeLogDirs on each broker of `replicas`: where each replica is.
+    /// A broker that cannot be asked leaves its replicas out.
+    async fn replica_log_dirs(
+        &mut self,
+        metadata: &MetadataResponse,
+        replicas: BTreeSet<(i32, TopicPartition)>,
+    ) -> Result<BTreeMap<(i32, TopicPartition), ReplicaLogDir>, ClientError> {
+        let mut found: BTreeMap<(i32, TopicPartition), ReplicaLogDir> = BTreeMap::new();
+        let brokers: BTreeSet<i32> = replicas.iter().map(|(broker, _)| *broker).collect();
+        for broker in brokers {
+            let Some(address) = metadata
+                .brokers
+                .iter()
+                .find(|b| b.node_id.0 == broker)
+                .map(|b| format!("{}:{}", b.host, b.port))
+            else {
+                continue;
+            };
+            let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+            for (_, partition) in replicas.iter().filter(|(b, _)| *b == broker) {
+                topics
+                    .entry(&partition.topic)
+                    .or_default()
+                    .push(partition.partition);
+            }
+            let request = DescribeLogDirsRequest::default().with_topics(Some(
+                topics
+                    .into_iter()
+                    .map(|(topic, partitions)| {
+                        DescribableLogDirTopic::default()
+                            .with_topic(TopicName(StrBytes::from_string(topic.to_string())))
+                            .with_partitions(partitions)
+                    })
+                    .collect(),
+            ));
+            let mut connection =
+                Connection::connect_with(&address, CLIENT_ID, &self.security).await?;
+            let response = connection.request(request, 4).await?;
+            for dir in response.results.iter().filter(|dir| dir.error_code == 0) {
+                for topic in &dir.topics {
+                    for partition in &topic.partitions {
+                        let key = (
+                            broker,
+                            TopicPartition {
+                                topic: topic.name.to_string(),
+                                partition: partition.partition_index,
+                            },
+                        );
+                        if !replicas.contains(&key) {
+                            continue;
+                        }
+                        let entry = found.entry(key).or_default();
+                        match partition.is_future_key {
+                            true => entry.future = Some(dir.log_dir.to_string()),
+                            false => entry.current = Some(dir.log_dir.to_string()),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Like `assignment`, but a topic that is gone has no replicas.
@@ -991,7 +1150,7 @@ mod tests {
         assert_eq!(proposed[&tp(0)], vec![4, 5]);
         assert_eq!(proposed[&tp(1)], vec![5, 6]);
         assert_eq!(
-            reassignment_json(&proposed),
+            reassignment_json(&proposed, &BTreeMap::new()),
             r#"{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[4,5],"log_dirs":["any","any"]},{"topic":"t","partition":1,"replicas":[5,6],"log_dirs":["any","any"]}]}"#
         );
         assert!(round_robin(&current, &[4]).is_err());
