@@ -490,6 +490,17 @@ struct ReassignArgs {
     /// replica moves to begin.
     #[arg(long, default_value_t = 10_000)]
     timeout: u64,
+    /// With --execute: the movement of partitions between brokers will be
+    /// throttled to this value (bytes/sec); --verify removes the throttle.
+    #[arg(long, value_name = "BYTES_PER_SECOND")]
+    throttle: Option<u64>,
+    /// With --execute: the movement of replicas between log directories on
+    /// the same broker will be throttled to this value (bytes/sec).
+    #[arg(
+        long = "replica-alter-log-dirs-throttle",
+        value_name = "BYTES_PER_SECOND"
+    )]
+    replica_alter_log_dirs_throttle: Option<u64>,
     /// With --execute: run in addition to the reassignments in progress.
     #[arg(long)]
     additional: bool,
@@ -950,9 +961,13 @@ async fn run_reassign(args: ReassignArgs) -> ExitCode {
             if args.execute {
                 Action::Execute {
                     plan,
-                    additional: args.additional,
-                    timeout: std::time::Duration::from_millis(args.timeout),
-                    disallow_replication_factor_change: args.disallow_replication_factor_change,
+                    options: gregor::cli::reassign::ExecuteOptions {
+                        additional: args.additional,
+                        timeout: std::time::Duration::from_millis(args.timeout),
+                        disallow_replication_factor_change: args.disallow_replication_factor_change,
+                        throttle: args.throttle,
+                        log_dir_throttle: args.replica_alter_log_dirs_throttle,
+                    },
                 }
             } else if args.verify {
                 Action::Verify {

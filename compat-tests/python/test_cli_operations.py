@@ -8,7 +8,11 @@ Kafka's own tools on the same cluster (issue 14 point 5):
   offset, and Kafka's ReassignPartitionsCommand --verify agrees the move
   is done;
 - `--cancel` restores the original replicas of a reassignment held back
-  by a replication throttle, and bad input gets Kafka's error texts."""
+  by `--throttle`, `--verify` then clears the throttle, and bad input gets
+  Kafka's error texts;
+- `log_dirs` in a plan place a new replica in the dir asked;
+- `metadata-quorum remove-controller/add-controller` take a voter out and
+  put it back."""
 
 from __future__ import annotations
 
@@ -19,8 +23,7 @@ import threading
 
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
-                                   NewTopic)
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 import cluster_harness
 import java_client
@@ -207,23 +210,19 @@ def test_reassign_partitions_cancels_a_held_back_reassignment_and_refuses_bad_in
         producer.produce(topic, value=b"x" * 1000, partition=0)
     assert producer.flush(30) == 0
     leader = cluster_harness.layout(address, topic)[0][0]
-    # Both sides of every broker throttled to 10 B/s, as Kafka's --throttle
-    # sets them: the new replica on broker 3 stays behind.
-    throttles = [ConfigResource(ConfigResource.Type.BROKER, str(node), incremental_configs=[
-        ConfigEntry(f"{side}.replication.throttled.rate", "10",
-                    incremental_operation=AlterConfigOpType.SET) for side in ("leader", "follower")])
-        for node in (1, 2, 3)]
-    throttles.append(ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[
-        ConfigEntry("leader.replication.throttled.replicas", "0:1,0:2",
-                    incremental_operation=AlterConfigOpType.SET),
-        ConfigEntry("follower.replication.throttled.replicas", "0:3",
-                    incremental_operation=AlterConfigOpType.SET)]))
-    for resource in throttles:  # one broker per call, as librdkafka requires
-        admin.incremental_alter_configs([resource])[resource].result(30)
-
+    # --throttle 10 B/s, on both sides of the three brokers the move
+    # involves: the new replica on broker 3 stays behind.
     plan = plan_file(tmp_path, "held.json", {"version": 1, "partitions": [
         {"topic": topic, "partition": 0, "replicas": [leader, 3]}]})
-    reassign(address, "--execute", "--reassignment-json-file", plan)
+    executed = reassign(address, "--execute", "--reassignment-json-file", plan,
+                        "--throttle", "10").stdout
+    assert "Warning: You must run --verify periodically, until the reassignment completes, to " \
+        "ensure the throttle is removed.\nThe inter-broker throttle limit was set to 10 B/s\n" \
+        in executed, executed
+    configs = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic)])
+    described = next(iter(configs.values())).result(30)
+    assert (described["leader.replication.throttled.replicas"].value,
+            described["follower.replication.throttled.replicas"].value) == ("0:1,0:2", "0:3")
     listed = reassign(address, "--list").stdout
     assert listed.startswith("Current partition reassignments:\n"), listed
     assert f"{topic}-0: replicas: " in listed and " adding: 3." in listed, listed

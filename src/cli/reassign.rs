@@ -42,15 +42,14 @@ const REQUEST_TIMEOUT_MS: i32 = 30_000;
 const BROKER_RESOURCE: i8 = 4;
 const TOPIC_RESOURCE: i8 = 2;
 const CONFIG_DELETE: i8 = 1;
-const BROKER_THROTTLES: [&str; 3] = [
-    "leader.replication.throttled.rate",
-    "follower.replication.throttled.rate",
-    "replica.alter.log.dirs.io.max.bytes.per.second",
-];
-const TOPIC_THROTTLES: [&str; 2] = [
-    "leader.replication.throttled.replicas",
-    "follower.replication.throttled.replicas",
-];
+const LEADER_THROTTLE: &str = "leader.replication.throttled.rate";
+const FOLLOWER_THROTTLE: &str = "follower.replication.throttled.rate";
+const LOG_DIR_THROTTLE: &str = "replica.alter.log.dirs.io.max.bytes.per.second";
+const LEADER_THROTTLED_REPLICAS: &str = "leader.replication.throttled.replicas";
+const FOLLOWER_THROTTLED_REPLICAS: &str = "follower.replication.throttled.replicas";
+const CONFIG_SET: i8 = 0;
+const YOU_MUST_RUN_VERIFY_PERIODICALLY_MESSAGE: &str = "Warning: You must run --verify \
+    periodically, until the reassignment completes, to ensure the throttle is removed.";
 const CANNOT_EXECUTE_BECAUSE_OF_EXISTING_MESSAGE: &str = "Cannot execute because there is an \
     existing partition assignment.  Use --additional to override this and create a new partition \
     assignment in addition to the existing one. The --additional flag can also be used to change \
@@ -64,9 +63,7 @@ pub enum Action {
     },
     Execute {
         plan: String,
-        additional: bool,
-        timeout: Duration,
-        disallow_replication_factor_change: bool,
+        options: ExecuteOptions,
     },
     Verify {
         plan: String,
@@ -76,6 +73,19 @@ pub enum Action {
         plan: String,
     },
     List,
+}
+
+/// `--execute`'s options besides the plan.
+pub struct ExecuteOptions {
+    /// `--additional`: go ahead although reassignments are in progress.
+    pub additional: bool,
+    /// `--timeout`: how long to retry starting the log dir moves.
+    pub timeout: Duration,
+    pub disallow_replication_factor_change: bool,
+    /// `--throttle` (B/s): the moving replicas' replication throttle.
+    pub throttle: Option<u64>,
+    /// `--replica-alter-log-dirs-throttle` (B/s).
+    pub log_dir_throttle: Option<u64>,
 }
 
 /// A topic partition, printed as Kafka prints a `TopicPartition`.
@@ -328,20 +338,7 @@ pub async fn run(
             topics_to_move,
             brokers,
         } => tool.generate(&topics_to_move, &brokers).await?,
-        Action::Execute {
-            plan,
-            additional,
-            timeout,
-            disallow_replication_factor_change,
-        } => {
-            tool.execute(
-                &plan,
-                additional,
-                timeout,
-                disallow_replication_factor_change,
-            )
-            .await?
-        }
+        Action::Execute { plan, options } => tool.execute(&plan, &options).await?,
         Action::Verify {
             plan,
             preserve_throttles,
@@ -519,16 +516,11 @@ impl Tool {
         Ok(())
     }
 
-    async fn execute(
-        &mut self,
-        plan: &str,
-        additional: bool,
-        timeout: Duration,
-        disallow_replication_factor_change: bool,
-    ) -> Result<(), CommandError> {
+    async fn execute(&mut self, plan: &str, options: &ExecuteOptions) -> Result<(), CommandError> {
         let targets = parse_plan(plan)?;
         check_executable(&targets)?;
-        if !additional && !self.ongoing().await?.is_empty() {
+        let ongoing = self.ongoing().await?;
+        if !options.additional && !ongoing.is_empty() {
             return Err(invalid(CANNOT_EXECUTE_BECAUSE_OF_EXISTING_MESSAGE));
         }
         let metadata = self.metadata(&BTreeSet::new()).await?;
@@ -554,12 +546,37 @@ impl Tool {
             "Current partition replica assignment\n\n{}\n\nSave this to use as the --reassignment-json-file option during rollback",
             reassignment_json(&current, &log_dirs)
         ));
+        if options.throttle.is_some() || options.log_dir_throttle.is_some() {
+            self.println(YOU_MUST_RUN_VERIFY_PERIODICALLY_MESSAGE);
+        }
+        if let Some(throttle) = options.throttle {
+            let moves = partition_moves(&ongoing, &targets, &current);
+            self.set_reassignment_throttle(&metadata, &moves, throttle)
+                .await?;
+        }
+        if let Some(throttle) = options.log_dir_throttle {
+            let brokers: BTreeSet<i32> = log_dir_moves(&targets)
+                .keys()
+                .map(|(broker, _)| *broker)
+                .collect();
+            for broker in brokers {
+                self.alter_broker_configs(
+                    &metadata,
+                    broker,
+                    &[(LOG_DIR_THROTTLE, Some(throttle.to_string()))],
+                )
+                .await?;
+            }
+            self.println(format!(
+                "The replica-alter-dir throttle limit was set to {throttle} B/s"
+            ));
+        }
         let errors = self
             .alter(
                 targets
                     .iter()
                     .map(|t| (&t.partition, Some(t.replicas.as_slice()))),
-                !disallow_replication_factor_change,
+                !options.disallow_replication_factor_change,
             )
             .await?;
         if !errors.is_empty() {
@@ -577,7 +594,8 @@ impl Tool {
         ));
         let moves = log_dir_moves(&targets);
         if !moves.is_empty() {
-            self.move_log_dirs(&metadata, moves, timeout).await?;
+            self.move_log_dirs(&metadata, moves, options.timeout)
+                .await?;
         }
         Ok(())
     }
@@ -940,38 +958,17 @@ impl Tool {
             plural(brokers.len()),
             joined(&brokers)
         ));
-        let resource = |kind: i8, name: String, keys: &[&str]| {
-            AlterConfigsResource::default()
-                .with_resource_type(kind)
-                .with_resource_name(StrBytes::from_string(name))
-                .with_configs(
-                    keys.iter()
-                        .map(|key| {
-                            AlterableConfig::default()
-                                .with_name(StrBytes::from_string(key.to_string()))
-                                .with_config_operation(CONFIG_DELETE)
-                        })
-                        .collect(),
-                )
-        };
-        // A broker's dynamic configs are altered on that broker.
         for broker in &brokers {
-            let Some(address) = metadata
-                .brokers
-                .iter()
-                .find(|b| b.node_id.0 == *broker)
-                .map(|b| format!("{}:{}", b.host, b.port))
-            else {
-                continue;
-            };
-            let mut connection =
-                Connection::connect_with(&address, CLIENT_ID, &self.security).await?;
-            let request = IncrementalAlterConfigsRequest::default().with_resources(vec![resource(
-                BROKER_RESOURCE,
-                broker.to_string(),
-                &BROKER_THROTTLES,
-            )]);
-            check_alter_configs(&mut connection, request).await?;
+            self.alter_broker_configs(
+                &metadata,
+                *broker,
+                &[
+                    (LEADER_THROTTLE, None),
+                    (FOLLOWER_THROTTLE, None),
+                    (LOG_DIR_THROTTLE, None),
+                ],
+            )
+            .await?;
         }
         self.println(format!(
             "Clearing topic-level throttles on topic{} {}",
@@ -981,10 +978,105 @@ impl Tool {
         let request = IncrementalAlterConfigsRequest::default().with_resources(
             topics
                 .iter()
-                .map(|topic| resource(TOPIC_RESOURCE, topic.to_string(), &TOPIC_THROTTLES))
+                .map(|topic| {
+                    config_resource(
+                        TOPIC_RESOURCE,
+                        topic,
+                        &[
+                            (LEADER_THROTTLED_REPLICAS, None),
+                            (FOLLOWER_THROTTLED_REPLICAS, None),
+                        ],
+                    )
+                })
                 .collect(),
         );
         check_alter_configs(&mut self.connection, request).await
+    }
+
+    /// Sets (`Some`) or deletes (`None`) dynamic configs of `broker`, on
+    /// that broker (where Kafka's admin sends them); a broker not in the
+    /// metadata is skipped.
+    async fn alter_broker_configs(
+        &mut self,
+        metadata: &MetadataResponse,
+        broker: i32,
+        configs: &[(&str, Option<String>)],
+    ) -> Result<(), ClientError> {
+        let Some(address) = metadata
+            .brokers
+            .iter()
+            .find(|b| b.node_id.0 == broker)
+            .map(|b| format!("{}:{}", b.host, b.port))
+        else {
+            return Ok(());
+        };
+        let mut connection = Connection::connect_with(&address, CLIENT_ID, &self.security).await?;
+        let request =
+            IncrementalAlterConfigsRequest::default().with_resources(vec![config_resource(
+                BROKER_RESOURCE,
+                &broker.to_string(),
+                configs,
+            )]);
+        check_alter_configs(&mut connection, request).await
+    }
+
+    /// `--throttle`: each topic's throttled replicas (the moves' sources on
+    /// the leader side, their new replicas on the follower side) and the
+    /// rate on every broker a move involves, as Kafka's tool sets them.
+    async fn set_reassignment_throttle(
+        &mut self,
+        metadata: &MetadataResponse,
+        moves: &BTreeMap<TopicPartition, PartitionMove>,
+        throttle: u64,
+    ) -> Result<(), ClientError> {
+        let mut leader: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        let mut follower: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        let mut brokers = BTreeSet::new();
+        for (partition, moved) in moves {
+            let leader_side = leader.entry(&partition.topic).or_default();
+            for source in &moved.sources {
+                leader_side.insert(format!("{}:{source}", partition.partition));
+            }
+            let follower_side = follower.entry(&partition.topic).or_default();
+            for destination in moved.destinations.difference(&moved.sources) {
+                follower_side.insert(format!("{}:{destination}", partition.partition));
+            }
+            brokers.extend(moved.sources.iter().chain(&moved.destinations).copied());
+        }
+        let join =
+            |replicas: &BTreeSet<String>| replicas.iter().cloned().collect::<Vec<_>>().join(",");
+        let request = IncrementalAlterConfigsRequest::default().with_resources(
+            leader
+                .iter()
+                .map(|(topic, sources)| {
+                    let destinations = follower.get(topic).map(join).unwrap_or_default();
+                    config_resource(
+                        TOPIC_RESOURCE,
+                        topic,
+                        &[
+                            (LEADER_THROTTLED_REPLICAS, Some(join(sources))),
+                            (FOLLOWER_THROTTLED_REPLICAS, Some(destinations)),
+                        ],
+                    )
+                })
+                .collect(),
+        );
+        check_alter_configs(&mut self.connection, request).await?;
+        for broker in brokers {
+            self.alter_broker_configs(
+                metadata,
+                broker,
+                &[
+                    (LEADER_THROTTLE, Some(throttle.to_string())),
+                    (FOLLOWER_THROTTLE, Some(throttle.to_string())),
+                ],
+            )
+            .await?;
+        }
+        self.println(format!(
+            "The inter-broker throttle limit was set to {throttle} B/s"
+        ));
+        Ok(())
     }
 
     async fn cancel(&mut self, plan: &str) -> Result<(), CommandError> {
@@ -1026,6 +1118,93 @@ impl Tool {
             .push_str("None of the specified partition moves are active.");
         Ok(())
     }
+}
+
+/// One resource's config changes: set to `Some(value)`, delete on `None`.
+fn config_resource(
+    kind: i8,
+    name: &str,
+    configs: &[(&str, Option<String>)],
+) -> AlterConfigsResource {
+    AlterConfigsResource::default()
+        .with_resource_type(kind)
+        .with_resource_name(StrBytes::from_string(name.to_string()))
+        .with_configs(
+            configs
+                .iter()
+                .map(|(key, value)| {
+                    AlterableConfig::default()
+                        .with_name(StrBytes::from_string(key.to_string()))
+                        .with_config_operation(match value {
+                            Some(_) => CONFIG_SET,
+                            None => CONFIG_DELETE,
+                        })
+                        .with_value(
+                            value
+                                .as_deref()
+                                .map(|v| StrBytes::from_string(v.to_string())),
+                        )
+                })
+                .collect(),
+        )
+}
+
+/// The brokers a partition's replicas move from and to.
+struct PartitionMove {
+    sources: BTreeSet<i32>,
+    destinations: BTreeSet<i32>,
+}
+
+/// The moves of the reassignments in progress and of the plan, as Kafka's
+/// `calculateProposedMoveMap` builds them: a partition already moving keeps
+/// its sources, others move from their current replicas.
+fn partition_moves(
+    ongoing: &BTreeMap<TopicPartition, Ongoing>,
+    targets: &[Target],
+    current: &BTreeMap<TopicPartition, Vec<i32>>,
+) -> BTreeMap<TopicPartition, PartitionMove> {
+    let mut moves: BTreeMap<TopicPartition, PartitionMove> = ongoing
+        .iter()
+        .map(|(partition, reassignment)| {
+            let adding: BTreeSet<i32> = reassignment.adding.iter().copied().collect();
+            let sources = reassignment
+                .replicas
+                .iter()
+                .copied()
+                .filter(|r| !adding.contains(r))
+                .collect();
+            (
+                partition.clone(),
+                PartitionMove {
+                    sources,
+                    destinations: adding,
+                },
+            )
+        })
+        .collect();
+    for target in targets {
+        let sources: BTreeSet<i32> = match moves.get(&target.partition) {
+            Some(moving) => moving.sources.clone(),
+            None => current
+                .get(&target.partition)
+                .map(|replicas| replicas.iter().copied().collect())
+                .unwrap_or_default(),
+        };
+        let destinations = target
+            .replicas
+            .iter()
+            .copied()
+            .filter(|r| !sources.contains(r))
+            .collect();
+        moves.insert(
+            target.partition.clone(),
+            PartitionMove {
+                sources,
+                destinations,
+            },
+        );
+    }
+    moves
 }
 
 async fn check_alter_configs(
