@@ -486,10 +486,10 @@ struct ReassignArgs {
     /// With --generate: the brokers to move them to, "0,1,2".
     #[arg(long = "broker-list", value_name = "BROKERS")]
     broker_list: Option<String>,
-    /// With --execute: the maximum time in ms to wait for log directory
-    /// replica moves to begin.
-    #[arg(long, default_value_t = 10_000)]
-    timeout: u64,
+    /// With --execute or --cancel: the maximum time in ms to wait for log
+    /// directory replica moves to begin.
+    #[arg(long, value_name = "MS")]
+    timeout: Option<u64>,
     /// With --execute: the movement of partitions between brokers will be
     /// throttled to this value (bytes/sec); --verify removes the throttle.
     #[arg(long, value_name = "BYTES_PER_SECOND")]
@@ -504,7 +504,7 @@ struct ReassignArgs {
     /// With --execute: run in addition to the reassignments in progress.
     #[arg(long)]
     additional: bool,
-    /// With --verify: do not clear broker or topic throttles.
+    /// With --verify or --cancel: do not clear broker or topic throttles.
     #[arg(long = "preserve-throttles")]
     preserve_throttles: bool,
     /// With --execute: refuse to change a partition's replication factor.
@@ -931,6 +931,48 @@ async fn run_reassign(args: ReassignArgs) -> ExitCode {
                 .to_string(),
         );
     }
+    // Kafka's check of which options each action takes.
+    let action_name = ["generate", "execute", "verify", "cancel", "list"]
+        [actions.iter().position(|chosen| *chosen).unwrap_or(0)];
+    let options = [
+        (
+            "reassignment-json-file",
+            args.reassignment_json_file.is_some(),
+            "execute verify cancel",
+        ),
+        (
+            "topics-to-move-json-file",
+            args.topics_to_move_json_file.is_some(),
+            "generate",
+        ),
+        ("broker-list", args.broker_list.is_some(), "generate"),
+        ("throttle", args.throttle.is_some(), "execute"),
+        (
+            "replica-alter-log-dirs-throttle",
+            args.replica_alter_log_dirs_throttle.is_some(),
+            "execute",
+        ),
+        ("timeout", args.timeout.is_some(), "execute cancel"),
+        ("additional", args.additional, "execute"),
+        (
+            "preserve-throttles",
+            args.preserve_throttles,
+            "verify cancel",
+        ),
+        (
+            "disallow-replication-factor-change",
+            args.disallow_replication_factor_change,
+            "execute",
+        ),
+    ];
+    if let Some((option, ..)) = options
+        .iter()
+        .find(|(_, given, actions)| *given && !actions.split(' ').any(|a| a == action_name))
+    {
+        return usage(format!(
+            "Option \"[{option}]\" can't be used with action \"[{action_name}]\""
+        ));
+    }
     let read = |option: &str, path: &Option<PathBuf>| match path {
         None => Err(format!("Missing required argument \"[{option}]\"")),
         Some(path) => std::fs::read_to_string(path)
@@ -963,7 +1005,7 @@ async fn run_reassign(args: ReassignArgs) -> ExitCode {
                     plan,
                     options: gregor::cli::reassign::ExecuteOptions {
                         additional: args.additional,
-                        timeout: std::time::Duration::from_millis(args.timeout),
+                        timeout: std::time::Duration::from_millis(args.timeout.unwrap_or(10_000)),
                         disallow_replication_factor_change: args.disallow_replication_factor_change,
                         throttle: args.throttle,
                         log_dir_throttle: args.replica_alter_log_dirs_throttle,
@@ -975,7 +1017,11 @@ async fn run_reassign(args: ReassignArgs) -> ExitCode {
                     preserve_throttles: args.preserve_throttles,
                 }
             } else {
-                Action::Cancel { plan }
+                Action::Cancel {
+                    plan,
+                    preserve_throttles: args.preserve_throttles,
+                    timeout: std::time::Duration::from_millis(args.timeout.unwrap_or(10_000)),
+                }
             }
         })
     };

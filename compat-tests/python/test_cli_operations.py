@@ -233,9 +233,10 @@ def test_reassign_partitions_cancels_a_held_back_reassignment_and_refuses_bad_in
                            "--preserve-throttles").stdout
     assert f"Reassignment of partition {topic}-0 is still in progress." in in_progress
 
-    cancelled = reassign(address, "--cancel", "--reassignment-json-file", plan).stdout
-    assert cancelled.splitlines()[0] == \
-        f"Successfully cancelled partition reassignment for: {topic}-0", cancelled
+    cancelled = reassign(address, "--cancel", "--reassignment-json-file", plan,
+                         "--preserve-throttles").stdout
+    assert cancelled == f"Successfully cancelled partition reassignment for: {topic}-0\n" \
+        "None of the specified partition moves are active.", cancelled
     wait_until(lambda: cluster_harness.layout(address, topic)[0][1:] == ([1, 2], [1, 2]),
                timeout=30, what="the original replicas restored")
     assert reassign(address, "--list").stdout == "No partition reassignments found.\n"
@@ -267,6 +268,10 @@ def test_reassign_partitions_cancels_a_held_back_reassignment_and_refuses_bad_in
                            check=False)
         assert refused.returncode == 1 and refused.stderr.strip() == f"Error: {error}", \
             refused.stderr
+    misplaced = reassign(address, "--verify", "--reassignment-json-file", plan, "--throttle", "5",
+                         check=False)
+    assert misplaced.returncode == 1 and misplaced.stderr.strip() == \
+        'Option "[throttle]" can\'t be used with action "[verify]"', misplaced.stderr
     no_action = reassign(address, "--reassignment-json-file", plan, check=False)
     assert no_action.returncode == 1 and "Command must include exactly one action: --generate, " \
         "--execute, --verify, --cancel, --list" in no_action.stderr

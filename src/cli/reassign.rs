@@ -71,6 +71,8 @@ pub enum Action {
     },
     Cancel {
         plan: String,
+        preserve_throttles: bool,
+        timeout: Duration,
     },
     List,
 }
@@ -343,7 +345,11 @@ pub async fn run(
             plan,
             preserve_throttles,
         } => tool.verify(&plan, preserve_throttles).await?,
-        Action::Cancel { plan } => tool.cancel(&plan).await?,
+        Action::Cancel {
+            plan,
+            preserve_throttles,
+            timeout,
+        } => tool.cancel(&plan, preserve_throttles, timeout).await?,
     }
     Ok(tool.out)
 }
@@ -1079,7 +1085,12 @@ impl Tool {
         Ok(())
     }
 
-    async fn cancel(&mut self, plan: &str) -> Result<(), CommandError> {
+    async fn cancel(
+        &mut self,
+        plan: &str,
+        preserve_throttles: bool,
+        timeout: Duration,
+    ) -> Result<(), CommandError> {
         let targets = parse_plan(plan)?;
         let ongoing = self.ongoing().await?;
         let active: Vec<&TopicPartition> = targets
@@ -1112,10 +1123,32 @@ impl Tool {
                 joined(&active)
             ));
         }
-        // Kafka's tool prints this without a newline: log dir moves are not
-        // cancelled here.
-        self.out
-            .push_str("None of the specified partition moves are active.");
+        // A log dir move under way is cancelled by moving the replica back
+        // to the dir it is still in.
+        let moves = log_dir_moves(&targets);
+        let metadata = self.metadata(&BTreeSet::new()).await?;
+        let back: BTreeMap<(i32, TopicPartition), String> = self
+            .replica_log_dirs(&metadata, moves.into_keys().collect())
+            .await?
+            .into_iter()
+            .filter_map(|(replica, dirs)| match dirs {
+                ReplicaLogDir {
+                    current: Some(current),
+                    future: Some(_),
+                } => Some((replica, current)),
+                _ => None,
+            })
+            .collect();
+        if back.is_empty() {
+            // Without a newline, as Kafka's tool prints it.
+            self.out
+                .push_str("None of the specified partition moves are active.");
+        } else {
+            self.move_log_dirs(&metadata, back, timeout).await?;
+        }
+        if !preserve_throttles {
+            self.clear_throttles(&targets).await?;
+        }
         Ok(())
     }
 }
