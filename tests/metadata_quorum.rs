@@ -51,6 +51,7 @@ async fn start(id: u64, dir: &std::path::Path, listener: TcpListener) -> Voter {
             raft: raft.clone(),
             state: state.clone(),
             liveness: Default::default(),
+            contacts: Default::default(),
             changes: Default::default(),
         },
         stop.clone(),

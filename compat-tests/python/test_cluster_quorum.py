@@ -108,6 +108,20 @@ def test_kafka_metadata_quorum_describes_the_quorum(cluster):
                            timeout=30, what="voters caught up")
     assert {node: status for node, (_, _, status) in rows.items()} == \
         {n: ("Leader" if n == leader else "Follower") for n in (1, 2, 3)}, out
+    # Every voter was heard from and caught up moments ago: the leader
+    # reports when each last answered its appends, and itself as now.
+    now_ms = time.time() * 1000
+    for line in out.splitlines()[1:]:
+        row = line.split()
+        if not row:
+            continue
+        last_fetch, last_caught_up = int(row[4]), int(row[5])
+        assert now_ms - 60_000 < last_caught_up <= last_fetch < now_ms + 5_000, out
+    status = java_client.run_tool("org.apache.kafka.tools.MetadataQuorumCommand",
+                                  "--bootstrap-server", cluster[0].bootstrap,
+                                  "describe", "--status")
+    lag_ms = re.search(r"MaxFollowerLagTimeMs:\s*(-?\d+)", status)
+    assert lag_ms and 0 <= int(lag_ms.group(1)) < 30_000, status
 
 
 def test_a_broker_that_is_not_a_voter_follows_the_quorum():

@@ -214,6 +214,8 @@ pub struct Quorum {
     transport: network::Transport,
     /// The voter change this node runs while it leads.
     changes: membership::Changes,
+    /// When the other members last answered this node's appends.
+    contacts: std::sync::Arc<describe::PeerContacts>,
 }
 
 /// How this node takes part: a Raft member with its own copy of the log
@@ -249,6 +251,7 @@ impl Quorum {
         let dir = data_dir.join(METADATA_LOG_DIR);
         let log = log_store::LogStore::open(&dir)?;
         let state = state_machine::StateMachineStore::open(&dir)?;
+        let contacts = std::sync::Arc::<describe::PeerContacts>::default();
         let config = openraft::Config {
             cluster_name: "gregor".to_string(),
             heartbeat_interval: 50,
@@ -264,6 +267,7 @@ impl Quorum {
                 std::sync::Arc::new(config),
                 network::QuorumNetwork {
                     transport: members.transport(node),
+                    contacts: std::sync::Arc::clone(&contacts),
                 },
                 log,
                 state.clone(),
@@ -276,6 +280,7 @@ impl Quorum {
             runtime,
             stop: tokio_util::sync::CancellationToken::new(),
             changes: Default::default(),
+            contacts,
         };
         if members.voters.is_empty() {
             quorum.runtime.block_on(quorum.lead_alone(node_id))?;
@@ -397,6 +402,7 @@ impl Quorum {
             runtime,
             stop,
             changes: Default::default(),
+            contacts: Default::default(),
         })
     }
 
@@ -447,6 +453,7 @@ impl Quorum {
                 raft: raft.clone(),
                 state: state.clone(),
                 liveness: std::sync::Arc::clone(&self.liveness),
+                contacts: std::sync::Arc::clone(&self.contacts),
                 changes: self.changes.clone(),
             },
             self.stop.clone(),
@@ -701,7 +708,7 @@ impl Quorum {
                     .map_err(QuorumError::Raft)
             }
         };
-        network::describe_here(raft, &self.liveness, &self.transport, false)
+        network::describe_here(raft, &self.liveness, &self.contacts, &self.transport, false)
             .await
             .map_err(QuorumError::Raft)
     }

@@ -34,6 +34,7 @@ use tracing::{debug, warn};
 
 use std::sync::Arc;
 
+use super::describe::PeerContacts;
 use super::membership::{self, MembershipError, VoterChange};
 use super::state_machine::StateMachineStore;
 use super::{MetadataRaft, MetadataRecord, MetadataResponse, MetadataState, TypeConfig};
@@ -377,6 +378,8 @@ async fn read_frame<T: DeserializeOwned>(
 #[derive(Debug, Clone, Default)]
 pub struct QuorumNetwork {
     pub transport: Transport,
+    /// Where the peers' answers are recorded, for DescribeQuorum.
+    pub contacts: Arc<PeerContacts>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for QuorumNetwork {
@@ -387,6 +390,7 @@ impl RaftNetworkFactory<TypeConfig> for QuorumNetwork {
             target,
             address: node.addr.clone(),
             transport: self.transport.clone(),
+            contacts: Arc::clone(&self.contacts),
             stream: None,
         }
     }
@@ -397,6 +401,7 @@ pub struct PeerClient {
     target: u64,
     address: String,
     transport: Transport,
+    contacts: Arc<PeerContacts>,
     stream: Option<PeerStream>,
 }
 
@@ -465,11 +470,29 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, ControllerNode, RaftError<u64>>> {
+        let reaching = rpc
+            .entries
+            .last()
+            .map(|entry| entry.log_id.index)
+            .or(rpc.prev_log_id.map(|id| id.index));
+        let log_end = self.contacts.sending(reaching);
         match self
             .call(RaftRequest::AppendEntries(rpc), option.hard_ttl())
             .await
         {
-            Ok(RaftReply::AppendEntries(Ok(response))) => Ok(response),
+            Ok(RaftReply::AppendEntries(Ok(response))) => {
+                let reached = match &response {
+                    AppendEntriesResponse::Success => Some(reaching),
+                    AppendEntriesResponse::PartialSuccess(matched) => {
+                        Some(matched.map(|id| id.index))
+                    }
+                    _ => None,
+                };
+                if let Some(reached) = reached {
+                    self.contacts.answered(self.target, reached, log_end);
+                }
+                Ok(response)
+            }
             Ok(RaftReply::AppendEntries(Err(error))) => {
                 Err(RPCError::RemoteError(RemoteError::new(self.target, error)))
             }
@@ -669,6 +692,7 @@ pub struct Local {
     pub raft: MetadataRaft,
     pub state: StateMachineStore,
     pub liveness: Arc<Liveness>,
+    pub contacts: Arc<PeerContacts>,
     /// The leader's one voter change at a time.
     pub changes: membership::Changes,
 }
@@ -678,6 +702,7 @@ async fn answer(mut stream: PeerStream, transport: Transport, local: Local) -> s
         raft,
         state,
         liveness,
+        contacts,
         changes,
     } = &local;
     loop {
@@ -716,9 +741,9 @@ async fn answer(mut stream: PeerStream, transport: Transport, local: Local) -> s
                 }
                 RaftReply::Heartbeat
             }
-            RaftRequest::DescribeQuorum { forwarded } => {
-                RaftReply::Quorum(describe_here(raft, liveness, &transport, forwarded).await)
-            }
+            RaftRequest::DescribeQuorum { forwarded } => RaftReply::Quorum(
+                describe_here(raft, liveness, contacts, &transport, forwarded).await,
+            ),
             RaftRequest::Observe {
                 node_id,
                 node,
@@ -772,10 +797,11 @@ async fn answer(mut stream: PeerStream, transport: Transport, local: Local) -> s
 pub(super) async fn describe_here(
     raft: &MetadataRaft,
     liveness: &Liveness,
+    contacts: &PeerContacts,
     transport: &Transport,
     forwarded: bool,
 ) -> Result<super::describe::QuorumDescription, String> {
-    if let Some(view) = super::describe::leader_view(raft, liveness) {
+    if let Some(view) = super::describe::leader_view(raft, liveness, contacts) {
         return Ok(view);
     }
     let leader = {
