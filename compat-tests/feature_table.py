@@ -88,7 +88,7 @@ CLIENT_LEGEND = {
     SARAMA: "Sarama",
     KGO: "segmentio/kafka-go",
     GCLI: "gregor's console commands (`gregor topics`, `groups`, `produce`, `consume`, "
-          "`configs`, `acls`)",
+          "`configs`, `acls`, `reassign-partitions`, `metadata-quorum`)",
     WIRE: "requests built by the tests themselves (kafka_wire.py, GroupWire, TxnWire, "
           "hand-made SASL exchanges and TLS sockets)",
     HTTP: "the admin listener's HTTP API (/health, /metrics, fault plane)",
