@@ -520,6 +520,32 @@ fn honoured_doc(name: &str) -> Option<&'static str> {
         .map(|(_, doc)| *doc)
 }
 
+/// Broker configs Kafka defines outside its broker config table: the
+/// dynamic-only replication quotas (`DynamicConfig.Broker`), all longs,
+/// none secret, reported when set.
+const DYNAMIC_ONLY: &[(&str, &str)] = &[
+    (
+        "follower.replication.throttled.rate",
+        "Bytes per second followers of this broker may fetch for throttled replicas.",
+    ),
+    (
+        "leader.replication.throttled.rate",
+        "Bytes per second this broker may send to followers of throttled replicas.",
+    ),
+    (
+        "replica.alter.log.dirs.io.max.bytes.per.second",
+        "Bytes per second a replica move between log dirs may copy.",
+    ),
+];
+
+/// The documentation of a dynamic-only broker config ([`DYNAMIC_ONLY`]).
+pub fn dynamic_only(name: &str) -> Option<&'static str> {
+    DYNAMIC_ONLY
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, doc)| *doc)
+}
+
 pub fn broker_config(name: &str) -> Option<&'static BrokerConfigDef> {
     BROKER_CONFIGS
         .binary_search_by(|def| def.name.cmp(name))

@@ -11,7 +11,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::groups::str_bytes;
 use crate::config::broker_catalog::{self, UpdateMode, BROKER_CONFIGS};
-use crate::config::catalog::{default_value, TopicConfigDef, TOPIC_CONFIGS};
+use crate::config::catalog::{default_value, ConfigType, TopicConfigDef, TOPIC_CONFIGS};
 use crate::config::dynamic::{BrokerConfigLayers, Synonym, DEFAULT_CONFIG, DYNAMIC_TOPIC_CONFIG};
 use crate::metadata::TopicImage;
 
@@ -197,7 +197,11 @@ fn describe_broker_config(
     detail: Detail,
 ) -> DescribeConfigsResourceResult {
     let def = broker_catalog::broker_config(name);
-    let sensitive = def.is_none_or(|def| def.is_sensitive());
+    let dynamic_only = def
+        .is_none()
+        .then(|| broker_catalog::dynamic_only(name))
+        .flatten();
+    let sensitive = def.map_or(dynamic_only.is_none(), |def| def.is_sensitive());
     let own_name = [name];
     let names = match def {
         Some(_) => broker_catalog::synonyms(name),
@@ -219,12 +223,13 @@ fn describe_broker_config(
             _ => def.default.map(str::to_string),
         },
     };
-    let (read_only, typed) = match def {
-        Some(def) => (
+    let (read_only, typed) = match (def, dynamic_only) {
+        (Some(def), _) => (
             def.mode == UpdateMode::ReadOnly,
             (def.kind as i8, def.documentation()),
         ),
-        None => (
+        (None, Some(doc)) => (false, (ConfigType::Long as i8, doc.to_string())),
+        (None, None) => (
             true,
             (
                 UNKNOWN_TYPE,
@@ -365,7 +370,10 @@ mod tests {
                 ("custom.x", "1"),
             ],
             &[("num.io.threads", "4")],
-            &[("message.max.bytes", "1000")],
+            &[
+                ("message.max.bytes", "1000"),
+                ("leader.replication.throttled.rate", "1000000"),
+            ],
         );
         let entries = describe_broker(&layers, &None, DETAIL);
         assert!(entries.len() > 300);
@@ -398,6 +406,11 @@ mod tests {
         let custom = get("custom.x");
         assert!(custom.is_sensitive && custom.value.is_none());
         assert_eq!(custom.config_type, UNKNOWN_TYPE);
+        // Kafka's dynamic-only replication quotas are longs, not secrets.
+        let rate = get("leader.replication.throttled.rate");
+        assert!(!rate.is_sensitive && !rate.read_only);
+        assert_eq!(rate.value.as_deref(), Some("1000000"));
+        assert_eq!(rate.config_type, ConfigType::Long as i8);
         // keys filter; the default resource shows only the dynamic defaults
         let keys = Some(vec![StrBytes::from_static_str("num.partitions")]);
         assert_eq!(describe_broker(&layers, &keys, DETAIL).len(), 1);
