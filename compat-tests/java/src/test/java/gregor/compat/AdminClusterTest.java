@@ -80,7 +80,7 @@ class AdminClusterTest {
                     supported.put(name, range.minVersion() + ".." + range.maxVersion()));
             assertEquals(Map.of("group.version", "1..1", "metadata.version", "33..33",
                     "streams.version", "1..1", "transaction.version", "2..2"), finalized);
-            assertEquals(Map.of("group.version", "0..1", "kraft.version", "0..0",
+            assertEquals(Map.of("group.version", "0..1", "kraft.version", "0..1",
                     "metadata.version", "7..33", "streams.version", "0..1",
                     "transaction.version", "0..2"), supported);
             Optional<Long> epoch = features.finalizedFeaturesEpoch();
