@@ -223,6 +223,12 @@ def test_reassign_partitions_cancels_a_held_back_reassignment_and_refuses_bad_in
     described = next(iter(configs.values())).result(30)
     assert (described["leader.replication.throttled.replicas"].value,
             described["follower.replication.throttled.replicas"].value) == ("0:1,0:2", "0:3")
+    # The rates are dynamic configs of each broker the move involves.
+    for broker_id in (1, 2, 3):
+        rates = next(iter(admin.describe_configs(
+            [ConfigResource(ConfigResource.Type.BROKER, str(broker_id))]).values())).result(30)
+        assert (rates["leader.replication.throttled.rate"].value,
+                rates["follower.replication.throttled.rate"].value) == ("10", "10"), broker_id
     listed = reassign(address, "--list").stdout
     assert listed.startswith("Current partition reassignments:\n"), listed
     assert f"{topic}-0: replicas: " in listed and " adding: 3." in listed, listed
