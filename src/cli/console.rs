@@ -124,11 +124,7 @@ async fn leaders(
         MetadataRequestTopic::default().with_name(Some(topic_name(topic))),
     ]));
     let metadata = bootstrap.request(request, 9).await?;
-    let brokers: BTreeMap<i32, String> = metadata
-        .brokers
-        .iter()
-        .map(|b| (b.node_id.0, format!("{}:{}", b.host, b.port)))
-        .collect();
+    let brokers = super::broker_addresses(&metadata);
     let Some(found) = metadata.topics.first() else {
         return Err(ClientError::Protocol("empty Metadata response".into()));
     };

@@ -90,15 +90,11 @@ pub async fn run(
 }
 
 /// Every broker's address from Metadata.
-async fn brokers(connection: &mut Connection) -> Result<HashMap<i32, String>, ClientError> {
+async fn brokers(connection: &mut Connection) -> Result<BTreeMap<i32, String>, ClientError> {
     let metadata = connection
         .request(MetadataRequest::default().with_topics(Some(vec![])), 9)
         .await?;
-    Ok(metadata
-        .brokers
-        .iter()
-        .map(|b| (b.node_id.0, format!("{}:{}", b.host, b.port)))
-        .collect())
+    Ok(super::broker_addresses(&metadata))
 }
 
 async fn list(
@@ -345,11 +341,7 @@ async fn fill_log_end_offsets(
     let metadata = bootstrap
         .request(request.with_allow_auto_topic_creation(false), 9)
         .await?;
-    let addresses: HashMap<i32, String> = metadata
-        .brokers
-        .iter()
-        .map(|b| (b.node_id.0, format!("{}:{}", b.host, b.port)))
-        .collect();
+    let addresses = super::broker_addresses(&metadata);
     let mut by_leader: HashMap<i32, Vec<TopicPartition>> = HashMap::new();
     for topic in &metadata.topics {
         let Some(name) = &topic.name else { continue };

@@ -32,6 +32,18 @@ pub enum CommandError {
     Client(#[from] ClientError),
 }
 
+/// Each broker's `host:port` by node id, as a Metadata response lists
+/// them: where a tool sends what only that broker answers.
+pub(crate) fn broker_addresses(
+    metadata: &kafka_protocol::messages::MetadataResponse,
+) -> std::collections::BTreeMap<i32, String> {
+    metadata
+        .brokers
+        .iter()
+        .map(|b| (b.node_id.0, format!("{}:{}", b.host, b.port)))
+        .collect()
+}
+
 /// A broker's per-item error as the tools print it: the error's name and
 /// the broker's message.
 pub(crate) fn broker_error(

@@ -31,7 +31,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use serde_json::Value;
 
-use super::{broker_error, CommandError};
+use super::{broker_addresses, broker_error, CommandError};
 use crate::client::{ClientError, Connection};
 use crate::config::client_security::ClientSecurityConfig;
 use plan::{
@@ -505,11 +505,7 @@ impl Tool {
         timeout: Duration,
     ) -> Result<(), CommandError> {
         let deadline = Instant::now() + timeout;
-        let addresses: BTreeMap<i32, String> = metadata
-            .brokers
-            .iter()
-            .map(|b| (b.node_id.0, format!("{}:{}", b.host, b.port)))
-            .collect();
+        let addresses = broker_addresses(metadata);
         loop {
             let brokers: BTreeSet<i32> = pending.keys().map(|(broker, _)| *broker).collect();
             for broker in brokers {
@@ -698,13 +694,9 @@ impl Tool {
     ) -> Result<BTreeMap<(i32, TopicPartition), ReplicaLogDir>, ClientError> {
         let mut found: BTreeMap<(i32, TopicPartition), ReplicaLogDir> = BTreeMap::new();
         let brokers: BTreeSet<i32> = replicas.iter().map(|(broker, _)| *broker).collect();
+        let addresses = broker_addresses(metadata);
         for broker in brokers {
-            let Some(address) = metadata
-                .brokers
-                .iter()
-                .find(|b| b.node_id.0 == broker)
-                .map(|b| format!("{}:{}", b.host, b.port))
-            else {
+            let Some(address) = addresses.get(&broker) else {
                 continue;
             };
             let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
@@ -725,7 +717,7 @@ impl Tool {
                     .collect(),
             ));
             let mut connection =
-                Connection::connect_with(&address, CLIENT_ID, &self.security).await?;
+                Connection::connect_with(address, CLIENT_ID, &self.security).await?;
             let response = connection.request(request, 4).await?;
             for dir in response.results.iter().filter(|dir| dir.error_code == 0) {
                 for topic in &dir.topics {
@@ -838,12 +830,7 @@ impl Tool {
         broker: i32,
         configs: &[(&str, Option<String>)],
     ) -> Result<(), ClientError> {
-        let Some(address) = metadata
-            .brokers
-            .iter()
-            .find(|b| b.node_id.0 == broker)
-            .map(|b| format!("{}:{}", b.host, b.port))
-        else {
+        let Some(address) = broker_addresses(metadata).remove(&broker) else {
             return Ok(());
         };
         let mut connection = Connection::connect_with(&address, CLIENT_ID, &self.security).await?;
