@@ -41,9 +41,9 @@ pub struct Partition {
     topic_partition: TopicPartition,
     topic_id: Uuid,
     log: Mutex<PartitionLog>,
-    /// The log as fetches read it, without the log lock: published by
-    /// whoever changes the log, before the offsets that make its data
-    /// visible.
+    /// The log as fetches read it, without the log lock: published with
+    /// the offsets (`publish_offsets`) by whatever changes the log's
+    /// segments, before the offsets that make their data visible.
     view: arc_swap::ArcSwap<LogView>,
     /// The log dir the log lives in: an I/O error takes it offline. It
     /// changes when the log moves to another dir (`replica_move.rs`).
@@ -629,15 +629,10 @@ impl Partition {
             return self.checked(Err(self.offline_error()));
         }
         let partition = Arc::clone(self);
-        let outcome = tokio::task::spawn_blocking(move || {
-            let mut log = partition.lock_log();
-            let outcome = work(&mut log);
-            partition.publish_view(&log);
-            outcome
-        })
-        .await
-        .map_err(|join_error| LogError::TaskFailed(join_error.to_string()))
-        .and_then(|outcome| outcome);
+        let outcome = tokio::task::spawn_blocking(move || work(&mut partition.lock_log()))
+            .await
+            .map_err(|join_error| LogError::TaskFailed(join_error.to_string()))
+            .and_then(|outcome| outcome);
         self.checked(outcome)
     }
 
@@ -654,7 +649,6 @@ impl Partition {
             if let Ok(mut log) = self.log.try_lock() {
                 if quick(&log) {
                     let outcome = work(&mut log);
-                    self.publish_view(&log);
                     drop(log);
                     return self.checked(outcome);
                 }
@@ -671,10 +665,7 @@ impl Partition {
         if self.is_offline() {
             return self.checked(Err(self.offline_error()));
         }
-        let mut log = self.lock_log();
-        let outcome = work(&mut log);
-        self.publish_view(&log);
-        drop(log);
+        let outcome = work(&mut self.lock_log());
         self.checked(outcome)
     }
 
@@ -700,16 +691,24 @@ impl Partition {
         self.with_log_quick(quick, self.publishing(work)).await
     }
 
-    /// `work`, then the offsets it moved published under the same lock.
+    /// `work`, then the offsets it moved published under the same lock;
+    /// the readers' view even if it failed.
     fn publishing<T>(
         self: &Arc<Self>,
         work: impl FnOnce(&mut PartitionLog) -> Result<T, LogError> + Send + 'static,
     ) -> impl FnOnce(&mut PartitionLog) -> Result<T, LogError> + Send + 'static {
         let partition = Arc::clone(self);
-        move |log| {
-            let outcome = work(log)?;
-            partition.publish_offsets(log);
-            Ok(outcome)
+        move |log| match work(log) {
+            Ok(outcome) => {
+                partition.publish_offsets(log);
+                Ok(outcome)
+            }
+            // Segments a failed change already took away (a truncation cut
+            // short) are not read any more.
+            Err(error) => {
+                partition.publish_view(log);
+                Err(error)
+            }
         }
     }
 
