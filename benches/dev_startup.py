@@ -65,8 +65,11 @@ def main() -> None:
         start = time.perf_counter()
         process = subprocess.Popen([args.bin, "broker", "--dev", "--port", "0", *cluster],
                                    stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"})
+                                   stderr=subprocess.PIPE, env={**os.environ, "RUST_LOG": "warn"})
         line = process.stdout.readline().decode().strip()
+        if ":" not in line:
+            process.kill()
+            raise SystemExit(f"no address printed; the broker said:\n{process.stderr.read().decode()}")
         address_ms.append((time.perf_counter() - start) * 1000)
         first_metadata(int(line.split(",")[0].rsplit(":", 1)[1]))
         metadata_ms.append((time.perf_counter() - start) * 1000)

@@ -19,6 +19,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod group;
+pub mod listen;
 pub mod log;
 pub mod metadata;
 pub mod metrics;

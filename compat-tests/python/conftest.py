@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -37,7 +38,34 @@ LOG_TAIL_LINES = 80
 _LIVE_BROKERS: list["Broker"] = []
 
 
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_EPHEMERAL_LOW = _ephemeral_low()
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
+    """A port free now, for a broker that binds it later. Picked below the
+    kernel's ephemeral range, so that no outgoing connection (a broker's
+    or a client's, which take ephemeral ports) can take it in between, as
+    happened when a cluster's later nodes started."""
+    for _ in range(200):
+        port = random.randrange(10_000, max(_EPHEMERAL_LOW, 10_001))
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -406,12 +434,13 @@ class FaultPlane:
 
 def start_cluster(size: int = 3, overrides: dict | None = None,
                   observers: int = 0, admin_listeners: bool = False,
-                  network=None) -> list[Broker]:
+                  network=None, racks: dict[int, str] | None = None) -> list[Broker]:
     """`size` brokers in KRaft combined mode (every one a voter), plus
     `observers` brokers with `process.roles=broker` that follow them,
     configured as Kafka's are; started at the same moment. On loopback
     ports, or on a `network` that gives each node its `host(node)` and the
-    `launcher(node)` its process runs under (campaign/network.py)."""
+    `launcher(node)` its process runs under (campaign/network.py). `racks`
+    gives nodes their `broker.rack`."""
     def host(node: int) -> str:
         return network.host(node) if network else "127.0.0.1"
 
@@ -431,6 +460,7 @@ def start_cluster(size: int = 3, overrides: dict | None = None,
                           "advertised.listeners": f"PLAINTEXT://{host(node)}:{port}",
                           "controller.listener.names": "CONTROLLER",
                           "controller.quorum.voters": voters,
+                          **({"broker.rack": racks[node]} if node in (racks or {}) else {}),
                           **(overrides or {}),
                       })
 
@@ -472,10 +502,10 @@ def wait_for_brokers(brokers: list[Broker], timeout: float = 60) -> None:
 
 
 def running_cluster(size: int = 3, overrides: dict | None = None, observers: int = 0,
-                    admin_listeners: bool = False):
+                    admin_listeners: bool = False, racks: dict[int, str] | None = None):
     """Generator for a cluster fixture: started, every broker registered,
     and torn down after the test's report (so a failure shows the logs)."""
-    brokers = start_cluster(size, overrides, observers, admin_listeners)
+    brokers = start_cluster(size, overrides, observers, admin_listeners, racks=racks)
     try:
         wait_for_brokers(brokers)
     except BaseException:

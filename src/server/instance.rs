@@ -281,7 +281,7 @@ async fn bind(config: &BrokerConfig, listener: &Listener) -> Result<Bound, Start
         address: listener.bind_address(),
         source,
     };
-    let socket = TcpListener::bind(listener.bind_address())
+    let socket = crate::listen::bind(&listener.bind_address())
         .await
         .map_err(bind_error)?;
     let address = socket.local_addr().map_err(bind_error)?;

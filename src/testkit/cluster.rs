@@ -691,20 +691,21 @@ impl Drop for TestCluster {
         for node_id in self.node_ids() {
             let _ = self.kill(node_id);
         }
+        // Ports of brokers that never started are still held.
+        for node in &self.nodes {
+            crate::listen::release(node.port);
+            crate::listen::release(node.controller_port);
+        }
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
     }
 }
 
-/// A port free now (the OS's pick), for a listener opened later.
+/// A free port (the OS's pick), held for the broker's listener to take
+/// over when it starts (see [`crate::listen`]).
 fn free_port() -> Result<u16, TestkitError> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|error| TestkitError::Setup(error.to_string()))?;
-    listener
-        .local_addr()
-        .map(|address| address.port())
-        .map_err(|error| TestkitError::Setup(error.to_string()))
+    crate::listen::reserve_loopback().map_err(|error| TestkitError::Setup(error.to_string()))
 }
 
 /// Turns on a broker's request journal and linter.

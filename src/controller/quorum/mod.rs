@@ -197,6 +197,10 @@ impl QuorumMembers {
 /// How long a starting controller waits for the quorum to elect a leader
 /// (its peers may be starting at the same moment).
 const ELECTION_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a configured voter other than the lowest-numbered one waits
+/// for that one to lead a new quorum before it campaigns itself: two
+/// election timeouts at most.
+const FIRST_VOTER_GRACE: std::time::Duration = std::time::Duration::from_millis(600);
 /// How long a proposal may look for a leader before failing.
 const PROPOSAL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -442,9 +446,7 @@ impl Quorum {
             .bind
             .clone()
             .ok_or_else(|| QuorumError::Raft("no controller listener".to_string()))?;
-        let listener = self
-            .runtime
-            .block_on(tokio::net::TcpListener::bind(&bind))?;
+        let listener = self.runtime.block_on(crate::listen::bind(&bind))?;
         self.runtime.spawn(network::serve(
             listener,
             members.security.clone(),
@@ -463,7 +465,22 @@ impl Quorum {
             // the configured voters only seed an empty log.
             let static_voter = members.voters.iter().any(|(id, _)| *id == node_id);
             if !raft.is_initialized().await.map_err(|e| raft_error(&e))? {
-                if static_voter {
+                // A new quorum's voters that all campaign at once split the
+                // vote and wait out election timeouts, one round or more.
+                // So only the lowest-numbered voter campaigns at once; the
+                // others vote for it and take the membership from its
+                // first append, unless it has not led within the grace.
+                let first = members.voters.iter().map(|(id, _)| *id).min() == Some(node_id);
+                let led_by_first = static_voter
+                    && !first
+                    && raft
+                        .wait(Some(FIRST_VOTER_GRACE))
+                        .metrics(|m| m.current_leader.is_some(), "the first voter leads")
+                        .await
+                        .is_ok();
+                if led_by_first {
+                    tracing::debug!("the metadata quorum was initialised by its first voter");
+                } else if static_voter {
                     let voters: std::collections::BTreeMap<u64, ControllerNode> = members
                         .voters
                         .iter()
