@@ -456,9 +456,9 @@ enum MetadataQuorumCommand {
 struct ReassignArgs {
     #[command(flatten)]
     connection: ConnectionArgs,
-    /// Generate a candidate partition reassignment configuration (gregor's
-    /// is a plain round-robin over --broker-list, keeping each partition's
-    /// replication factor; it is only a proposal, not executed).
+    /// Generate a candidate partition reassignment configuration: each
+    /// topic placed anew over --broker-list, its replicas on different
+    /// racks first, keeping its replication factor (a proposal only).
     #[arg(long)]
     generate: bool,
     /// Kick off the reassignment as specified by the --reassignment-json-file option.
@@ -510,6 +510,9 @@ struct ReassignArgs {
     /// With --execute: refuse to change a partition's replication factor.
     #[arg(long = "disallow-replication-factor-change")]
     disallow_replication_factor_change: bool,
+    /// With --generate: place replicas without regard to `broker.rack`.
+    #[arg(long = "disable-rack-aware")]
+    disable_rack_aware: bool,
 }
 
 fn parse_override(text: &str) -> Result<(String, String), String> {
@@ -946,6 +949,7 @@ async fn run_reassign(args: ReassignArgs) -> ExitCode {
             "generate",
         ),
         ("broker-list", args.broker_list.is_some(), "generate"),
+        ("disable-rack-aware", args.disable_rack_aware, "generate"),
         ("throttle", args.throttle.is_some(), "execute"),
         (
             "replica-alter-log-dirs-throttle",
@@ -995,6 +999,7 @@ async fn run_reassign(args: ReassignArgs) -> ExitCode {
                 Ok(Action::Generate {
                     topics_to_move,
                     brokers,
+                    rack_aware: !args.disable_rack_aware,
                 })
             },
         )

@@ -391,3 +391,59 @@ def test_metadata_quorum_removes_a_controller_and_adds_it_back(cluster, tmp_path
     assert missing.returncode == 1 and missing.stderr.strip() == \
         "You must supply the configuration file of the controller you are adding when using " \
         "add-controller."
+
+
+@pytest.fixture(scope="module")
+def racked_cluster():
+    # Voters 1 and 2 on rack a, 3 on rack b; broker 4 (an observer of the
+    # quorum) has no rack.
+    yield from running_cluster(3, OVERRIDES, observers=1, racks={1: "a", 2: "a", 3: "b"})
+
+
+def test_reassign_partitions_generate_is_rack_aware_as_kafkas(racked_cluster, tmp_path):
+    address = bootstrap(racked_cluster)
+    topic = "ops-racked"
+    admin = AdminClient({"bootstrap.servers": address})
+    admin.create_topics([NewTopic(topic, num_partitions=6, replica_assignment=[[1, 2]] * 6)])[
+        topic].result(timeout=30)
+    wait_until(lambda: len(cluster_harness.layout(address, topic)) == 6, timeout=30,
+               what="the topic's partitions")
+    topics_file = plan_file(tmp_path, "topics.json", {"topics": [{"topic": topic}], "version": 1})
+    rack = {1: "a", 2: "a", 3: "b"}
+
+    def proposal(output: str) -> dict:
+        lines = output.splitlines()
+        return json.loads(lines[lines.index("Proposed partition reassignment configuration") + 1])
+
+    ours = proposal(reassign(address, "--generate", "--topics-to-move-json-file", topics_file,
+                             "--broker-list", "1,2,3").stdout)
+    theirs = proposal(java_client.run_tool(
+        "org.apache.kafka.tools.reassign.ReassignPartitionsCommand", "--bootstrap-server",
+        address, "--generate", "--topics-to-move-json-file", topics_file, "--broker-list", "1,2,3"))
+    for plan in (ours, theirs):
+        assert sorted(p["partition"] for p in plan["partitions"]) == list(range(6)), plan
+        for p in plan["partitions"]:
+            # Two replicas each, one per rack: broker 3 and one of a's.
+            assert sorted(rack[r] for r in p["replicas"]) == ["a", "b"], plan
+    # gregor spreads the leaders over all three brokers, as Kafka's placer.
+    assert {p["replicas"][0] for p in ours["partitions"]} == {1, 2, 3}, ours
+
+    # A broker without a rack among racked ones: Kafka's refusal, in
+    # gregor's and in Kafka's tool alike, unless racks are disregarded.
+    refusal = ("Not all brokers have rack information. Add --disable-rack-aware in command line "
+               "to make replica assignment without rack information.")
+    refused = reassign(address, "--generate", "--topics-to-move-json-file", topics_file,
+                       "--broker-list", "1,2,3,4", check=False)
+    assert (refused.returncode, refused.stderr.strip()) == (1, f"Error: {refusal}"), refused
+    with pytest.raises(java_client.JavaClientError, match=re.escape(refusal)):
+        java_client.run_tool("org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
+                             "--bootstrap-server", address, "--generate",
+                             "--topics-to-move-json-file", topics_file,
+                             "--broker-list", "1,2,3,4")
+    plain = proposal(reassign(address, "--generate", "--topics-to-move-json-file", topics_file,
+                              "--broker-list", "1,2,3,4", "--disable-rack-aware").stdout)
+    assert {p["replicas"][0] for p in plain["partitions"]} == {1, 2, 3, 4}, plain
+    misplaced = reassign(address, "--list", "--disable-rack-aware", check=False)
+    assert misplaced.returncode == 1 and \
+        'Option "[disable-rack-aware]" can\'t be used with action "[list]"' in misplaced.stderr, \
+        misplaced

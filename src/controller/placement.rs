@@ -5,8 +5,33 @@
 //! (Kafka's rack-aware assignment, without its random start).
 
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 
 use crate::metadata::{BrokerImage, PartitionImage};
+
+/// A broker as placement sees it: its id and rack. Brokers without a rack
+/// each count as a rack of their own.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidate<'a> {
+    pub node_id: i32,
+    pub rack: Option<&'a str>,
+}
+
+impl<'a> From<&'a BrokerImage> for Candidate<'a> {
+    fn from(broker: &'a BrokerImage) -> Self {
+        Candidate {
+            node_id: broker.node_id,
+            rack: broker.rack.as_deref(),
+        }
+    }
+}
+
+/// Where a topic's round-robin starts (see [`place`]): its name's hash.
+pub fn topic_seed(topic: &str) -> usize {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    topic.hash(&mut hasher);
+    hasher.finish() as usize
+}
 
 /// Kafka's `validateManualPartitionAssignment`: replicas named by a client
 /// (CreateTopics, CreatePartitions, AlterPartitionReassignments) must be
@@ -79,7 +104,7 @@ pub fn manual_partitions(
 /// `seed` picks where the round-robin starts (a topic name's hash), so
 /// that many small topics do not all lead on the same broker.
 pub fn place(
-    brokers: &[BrokerImage],
+    brokers: &[Candidate<'_>],
     first: i32,
     count: i32,
     replication_factor: usize,
@@ -90,12 +115,34 @@ pub fn place(
         return Vec::new();
     }
     let n = order.len();
+    let rack_of = |id: i32| {
+        brokers
+            .iter()
+            .find(|broker| broker.node_id == id)
+            .and_then(|broker| broker.rack)
+    };
     (first..first + count)
         .map(|partition| {
             let start = (seed + partition as usize) % n;
-            (0..replication_factor.min(n))
-                .map(|i| order[(start + i) % n])
-                .collect()
+            let along = (0..n).map(|i| order[(start + i) % n]);
+            // Followers on racks not used yet first; where there are fewer
+            // racks than replicas, the next brokers along.
+            let mut replicas: Vec<i32> = Vec::with_capacity(replication_factor.min(n));
+            let mut racks: Vec<Option<&str>> = Vec::new();
+            for id in along.clone() {
+                let rack = rack_of(id);
+                if replicas.len() < replication_factor && (rack.is_none() || !racks.contains(&rack))
+                {
+                    replicas.push(id);
+                    racks.push(rack);
+                }
+            }
+            for id in along {
+                if replicas.len() < replication_factor && !replicas.contains(&id) {
+                    replicas.push(id);
+                }
+            }
+            replicas
         })
         .collect()
 }
@@ -103,11 +150,11 @@ pub fn place(
 /// Broker ids ordered so that consecutive ones are on different racks
 /// where possible: the first of each rack, then the second of each…
 /// Brokers without a rack count as one rack of their own each.
-fn rack_alternated(brokers: &[BrokerImage]) -> Vec<i32> {
+fn rack_alternated(brokers: &[Candidate<'_>]) -> Vec<i32> {
     let mut by_rack: BTreeMap<String, Vec<i32>> = BTreeMap::new();
     for broker in brokers {
-        let rack = match &broker.rack {
-            Some(rack) => rack.clone(),
+        let rack = match broker.rack {
+            Some(rack) => rack.to_string(),
             None => format!("\u{0}{}", broker.node_id),
         };
         by_rack.entry(rack).or_default().push(broker.node_id);
@@ -133,14 +180,8 @@ fn rack_alternated(brokers: &[BrokerImage]) -> Vec<i32> {
 mod tests {
     use super::*;
 
-    fn broker(node_id: i32, rack: Option<&str>) -> BrokerImage {
-        BrokerImage {
-            node_id,
-            host: "localhost".into(),
-            port: 9092,
-            rack: rack.map(str::to_string),
-            endpoints: Vec::new(),
-        }
+    fn broker(node_id: i32, rack: Option<&str>) -> Candidate<'_> {
+        Candidate { node_id, rack }
     }
 
     #[test]
@@ -161,6 +202,28 @@ mod tests {
         }
         assert_eq!(place(&brokers, 4, 1, 1, 0), vec![vec![2]]);
         assert_eq!(place(&brokers, 0, 1, 2, 1), vec![vec![2, 3]]);
+    }
+
+    #[test]
+    fn uneven_racks_still_get_one_replica_each() {
+        let brokers = [
+            broker(1, Some("a")),
+            broker(2, Some("a")),
+            broker(3, Some("b")),
+        ];
+        let placed = place(&brokers, 0, 6, 2, 0);
+        for replicas in &placed {
+            assert!(replicas.contains(&3), "{replicas:?}");
+        }
+        let mut leaders: Vec<i32> = placed.iter().map(|r| r[0]).collect();
+        leaders.sort_unstable();
+        assert_eq!(leaders, vec![1, 1, 2, 2, 3, 3]);
+        // More replicas than racks: the rest along the list.
+        for replicas in place(&brokers, 0, 3, 3, 0) {
+            let mut sorted = replicas.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, vec![1, 2, 3]);
+        }
     }
 
     #[test]

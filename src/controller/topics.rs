@@ -212,15 +212,13 @@ fn new_partitions(
     count: i32,
     replication_factor: usize,
 ) -> Vec<PartitionImage> {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    topic.hash(&mut hasher);
+    let brokers: Vec<placement::Candidate> = image.brokers.iter().map(Into::into).collect();
     placement::place(
-        &image.brokers,
+        &brokers,
         first,
         count,
         replication_factor,
-        hasher.finish() as usize,
+        placement::topic_seed(topic),
     )
     .into_iter()
     .zip(first..)

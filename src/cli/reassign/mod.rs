@@ -1,8 +1,8 @@
 //! `gregor reassign-partitions`: the reassignment tool, modelled on
 //! `kafka-reassign-partitions.sh` (Kafka's `ReassignPartitionsCommand`):
 //! `--execute`, `--verify`, `--cancel` with a reassignment JSON file in
-//! Kafka's format, `--list`, and `--generate` (a plain round-robin
-//! proposal over `--broker-list`, not Kafka's rack-aware placement). It
+//! Kafka's format, `--list`, and `--generate` (a rack-aware proposal over
+//! `--broker-list`, placed as the controller places new topics). It
 //! prints the lines Kafka's tool prints, from AlterPartitionReassignments,
 //! ListPartitionReassignments, Metadata and (for `log_dirs`)
 //! AlterReplicaLogDirs sent to each replica's broker.
@@ -34,9 +34,10 @@ use serde_json::Value;
 use super::{broker_addresses, broker_error, CommandError};
 use crate::client::{ClientError, Connection};
 use crate::config::client_security::ClientSecurityConfig;
+use crate::controller::placement::Candidate;
 use plan::{
-    check_executable, invalid, log_dir_moves, parse_plan, parse_topics_to_move, replicas_of,
-    round_robin, Target, TopicPartition,
+    check_executable, invalid, log_dir_moves, parse_plan, parse_topics_to_move, propose,
+    replicas_of, Target, TopicPartition,
 };
 
 mod plan;
@@ -62,10 +63,12 @@ const CANNOT_EXECUTE_BECAUSE_OF_EXISTING_MESSAGE: &str = "Cannot execute because
     the throttle by resubmitting the current reassignment.";
 
 pub enum Action {
-    /// Proposes moving every partition of the topics in the JSON file onto `brokers`.
+    /// Proposes moving every partition of the topics in the JSON file onto
+    /// `brokers`, on different racks first unless `rack_aware` is off.
     Generate {
         topics_to_move: String,
         brokers: Vec<i32>,
+        rack_aware: bool,
     },
     Execute {
         plan: String,
@@ -169,7 +172,8 @@ pub async fn run(
         Action::Generate {
             topics_to_move,
             brokers,
-        } => tool.generate(&topics_to_move, &brokers).await?,
+            rack_aware,
+        } => tool.generate(&topics_to_move, &brokers, rack_aware).await?,
         Action::Execute { plan, options } => tool.execute(&plan, &options).await?,
         Action::Verify {
             plan,
@@ -315,6 +319,7 @@ impl Tool {
         &mut self,
         topics_to_move: &str,
         brokers: &[i32],
+        rack_aware: bool,
     ) -> Result<(), CommandError> {
         let mut seen = BTreeSet::new();
         let duplicates: BTreeSet<i32> = brokers
@@ -331,13 +336,24 @@ impl Tool {
         let topics = parse_topics_to_move(topics_to_move)?;
         let current = self.assignment(&topics).await?;
         let metadata = self.metadata(&BTreeSet::new()).await?;
-        let live: BTreeSet<i32> = metadata.brokers.iter().map(|b| b.node_id.0).collect();
-        let usable: Vec<i32> = brokers
+        let usable: Vec<Candidate> = metadata
+            .brokers
             .iter()
-            .copied()
-            .filter(|b| live.contains(b))
+            .filter(|broker| brokers.contains(&broker.node_id.0))
+            .map(|broker| Candidate {
+                node_id: broker.node_id.0,
+                rack: broker.rack.as_deref().filter(|_| rack_aware),
+            })
             .collect();
-        let proposed = round_robin(&current, &usable)?;
+        let racked = usable.iter().filter(|broker| broker.rack.is_some()).count();
+        if racked != 0 && racked != usable.len() {
+            // Kafka's words.
+            return Err(invalid(
+                "Not all brokers have rack information. Add --disable-rack-aware in command \
+                 line to make replica assignment without rack information.",
+            ));
+        }
+        let proposed = propose(&current, &usable)?;
         let log_dirs = self
             .replica_log_dirs(&metadata, replicas_of(&current))
             .await?;
@@ -1115,19 +1131,41 @@ mod tests {
     }
 
     #[test]
-    fn generate_proposes_round_robin_with_the_same_replication_factor() {
-        let tp = |p| TopicPartition {
-            topic: "t".to_string(),
+    fn generate_places_each_topic_anew_on_different_racks_first() {
+        let tp = |topic: &str, p| TopicPartition {
+            topic: topic.to_string(),
             partition: p,
         };
-        let current = BTreeMap::from([(tp(0), vec![1, 2]), (tp(1), vec![2, 3])]);
-        let proposed = round_robin(&current, &[4, 5, 6]).unwrap();
-        assert_eq!(proposed[&tp(0)], vec![4, 5]);
-        assert_eq!(proposed[&tp(1)], vec![5, 6]);
-        assert_eq!(
-            reassignment_json(&proposed, &BTreeMap::new()),
-            r#"{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[4,5],"log_dirs":["any","any"]},{"topic":"t","partition":1,"replicas":[5,6],"log_dirs":["any","any"]}]}"#
+        let current = BTreeMap::from([
+            (tp("t", 0), vec![1, 2]),
+            (tp("t", 1), vec![2, 3]),
+            (tp("t", 2), vec![3, 1]),
+            (tp("u", 0), vec![1]),
+        ]);
+        let brokers = [(4, "a"), (5, "a"), (6, "b"), (7, "b")].map(|(node_id, rack)| Candidate {
+            node_id,
+            rack: Some(rack),
+        });
+        let proposed = propose(&current, &brokers).unwrap();
+        assert_eq!(proposed.len(), 4);
+        let rack = |id: i32| if id <= 5 { "a" } else { "b" };
+        for p in 0..3 {
+            let replicas = &proposed[&tp("t", p)];
+            assert_eq!(replicas.len(), 2, "{replicas:?}");
+            assert_ne!(rack(replicas[0]), rack(replicas[1]), "{replicas:?}");
+        }
+        // Leaders spread: three partitions, three different leaders.
+        let leaders: BTreeSet<i32> = (0..3).map(|p| proposed[&tp("t", p)][0]).collect();
+        assert_eq!(leaders.len(), 3);
+        assert_eq!(proposed[&tp("u", 0)].len(), 1);
+        let json = reassignment_json(&proposed, &BTreeMap::new());
+        assert!(
+            json.starts_with(
+                r#"{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":["#
+            ),
+            "{json}"
         );
-        assert!(round_robin(&current, &[4]).is_err());
+        let too_few = propose(&current, &brokers[..1]).unwrap_err().to_string();
+        assert_eq!(too_few, "The target replication factor of 2 cannot be reached because only 1 broker(s) are registered or some brokers have all their log directories cordoned.");
     }
 }

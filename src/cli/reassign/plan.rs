@@ -1,7 +1,6 @@
 //! The reassignment plans of `gregor reassign-partitions`: Kafka's
 //! reassignment JSON and topics-to-move JSON read and checked as
-//! `ReassignPartitionsCommand` checks them, and `--generate`'s round-robin
-//! proposal.
+//! `ReassignPartitionsCommand` checks them, and `--generate`'s proposal.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -10,6 +9,7 @@ use serde_json::Value;
 
 use super::{java_list, joined, ANY_LOG_DIR};
 use crate::cli::CommandError;
+use crate::controller::placement::{self, Candidate};
 
 /// A topic partition, printed as Kafka prints a `TopicPartition`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -217,28 +217,41 @@ pub(super) fn parse_topics_to_move(text: &str) -> Result<BTreeSet<String>, Comma
     Ok(topics)
 }
 
-/// Each partition keeps its replication factor; its replicas are the next
-/// brokers of `brokers` round-robin, the starting broker advancing with
-/// each partition so leaderships spread.
-pub(super) fn round_robin(
+/// `--generate`'s proposal: each topic's partitions placed anew on
+/// `brokers` as the controller places a new topic's (leaders round-robin
+/// from the topic's own start, a partition's replicas on different racks
+/// first), numbered from 0 and with the replication factor of its first
+/// partition, as Kafka's tool proposes.
+pub(super) fn propose(
     current: &BTreeMap<TopicPartition, Vec<i32>>,
-    brokers: &[i32],
+    brokers: &[Candidate<'_>],
 ) -> Result<BTreeMap<TopicPartition, Vec<i32>>, CommandError> {
+    let mut topics: BTreeMap<&str, (usize, i32)> = BTreeMap::new();
+    for (partition, replicas) in current {
+        let (_, count) = topics
+            .entry(partition.topic.as_str())
+            .or_insert((replicas.len(), 0));
+        *count += 1;
+    }
     let mut proposed = BTreeMap::new();
-    for (index, (partition, replicas)) in current.iter().enumerate() {
-        if replicas.len() > brokers.len() {
+    for (topic, (factor, count)) in topics {
+        if factor > brokers.len() {
+            // Kafka's placer's words.
             return Err(invalid(format!(
-                "Replication factor: {} larger than available brokers: {}.",
-                replicas.len(),
+                "The target replication factor of {factor} cannot be reached because only {} \
+                 broker(s) are registered or some brokers have all their log directories \
+                 cordoned.",
                 brokers.len()
             )));
         }
-        proposed.insert(
-            partition.clone(),
-            (0..replicas.len())
-                .map(|offset| brokers[(index + offset) % brokers.len()])
-                .collect(),
-        );
+        let placed = placement::place(brokers, 0, count, factor, placement::topic_seed(topic));
+        for (replicas, partition) in placed.into_iter().zip(0..) {
+            let partition = TopicPartition {
+                topic: topic.to_string(),
+                partition,
+            };
+            proposed.insert(partition, replicas);
+        }
     }
     Ok(proposed)
 }
