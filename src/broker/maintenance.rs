@@ -96,7 +96,14 @@ impl Broker {
                             layers.effective.log_cleaner_dedupe_buffer_size
                         });
                     let dedupe_buffer_size = usize::try_from(dedupe_buffer_size).unwrap_or(0);
+                    // A partition moving to another log dir is not cleaned
+                    // until it has moved, as Kafka pauses its cleaning: the
+                    // copy would only be cleaned again.
+                    let moving = self.replica_moves().moving();
                     for partition in self.partitions.online() {
+                        if moving.contains(partition.topic_partition()) {
+                            continue;
+                        }
                         if let Err(error) = partition.compact(now_ms(), dedupe_buffer_size).await {
                             warn!(partition = %partition.topic_partition(), %error, "compaction failed");
                         }

@@ -113,6 +113,11 @@ impl ReplicaMoves {
             .collect()
     }
 
+    /// The partitions moving now.
+    pub fn moving(&self) -> std::collections::HashSet<TopicPartition> {
+        self.lock().keys().cloned().collect()
+    }
+
     /// Forgets a move, if it is still the one registered.
     fn finished(&self, partition: &TopicPartition, progress: &Arc<MoveProgress>) {
         let mut moves = self.lock();

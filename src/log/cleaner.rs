@@ -128,6 +128,8 @@ fn plan(
 /// The output of a compaction pass, for the caller to [`install`].
 #[derive(Debug)]
 pub struct Compacted {
+    /// The folder of the log cleaned.
+    pub dir: PathBuf,
     /// Everything before this offset is now compacted.
     pub checkpoint: Offset,
     /// The rewritten segments.
@@ -227,6 +229,7 @@ pub fn compact(
         });
     }
     Ok(Some(Compacted {
+        dir: dir.to_path_buf(),
         checkpoint: end,
         outputs,
         stats,

@@ -728,6 +728,15 @@ impl PartitionLog {
     /// Swaps cleaned segments in. One whose source changed meanwhile
     /// (retention deleted it) is dropped instead.
     pub fn install_compaction(&mut self, compacted: Compacted) -> Result<CleanStats, LogError> {
+        // A log that moved to another dir while the job ran (its future
+        // replica swapped in) was cleaned in the old folder, now gone or
+        // going: nothing of it applies to this copy.
+        if compacted.dir != self.dir {
+            for cleaned in compacted.outputs {
+                let _ = std::fs::remove_file(&cleaned.path);
+            }
+            return Ok(CleanStats::default());
+        }
         for cleaned in compacted.outputs {
             let unchanged = self
                 .segments

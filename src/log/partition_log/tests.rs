@@ -527,6 +527,53 @@ fn read_all(log: &PartitionLog) -> Vec<(i64, String, Option<String>)> {
 }
 
 #[test]
+fn a_compaction_of_a_log_that_moved_meanwhile_is_dropped() {
+    // The same records in two dirs: the log before and after a move to
+    // another log dir (its future replica, copied batch for batch).
+    let config = LogConfig {
+        cleanup_policy: CleanupPolicy::Compact,
+        segment_bytes: 300,
+        ..LogConfig::default()
+    };
+    let now = now_ms();
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let mut logs = dirs.each_ref().map(|dir| {
+        let mut log = PartitionLog::open(dir.path(), config.clone(), true).unwrap();
+        for round in 0..4 {
+            let batch = keyed_batch(now - 10 + round, &[("k", Some("v")), ("k", Some("w"))]);
+            log.append_as_leader(&batch, LeaderEpoch(0), AppendOrigin::Client)
+                .unwrap();
+        }
+        log.roll().unwrap();
+        log
+    });
+    let [before, after] = &mut logs;
+    let job = before
+        .compaction_job(before.log_end_offset())
+        .unwrap()
+        .expect("sealed segments");
+    let compacted = job
+        .run(now, usize::MAX)
+        .unwrap()
+        .expect("dirty enough to clean");
+    let cleaned: Vec<_> = compacted.outputs.iter().map(|c| c.path.clone()).collect();
+    assert!(!cleaned.is_empty());
+    let records = read_all(after);
+    let stats = after.install_compaction(compacted).unwrap();
+    assert_eq!(stats, CleanStats::default());
+    assert_eq!(
+        read_all(after),
+        records,
+        "nothing of the old log's job applied"
+    );
+    assert!(
+        cleaned.iter().all(|path| !path.exists()),
+        "its files removed"
+    );
+    assert_eq!(read_all(before).len(), 8, "the old log untouched too");
+}
+
+#[test]
 fn compaction_keeps_the_latest_value_per_key_at_its_offset() {
     let dir = tempfile::tempdir().unwrap();
     let config = LogConfig {
