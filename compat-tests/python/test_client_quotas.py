@@ -837,17 +837,31 @@ def _api_versions_answered(source: str, port: int) -> bool | None:
         s.close()
 
 
-def test_connection_creation_rate_closes_connections_over_it(broker_factory):
-    """connection_creation_rate=2 for 127.0.0.1: of 30 connections opened at
-    once, some are answered, the others are closed unanswered; connections
-    from 127.0.0.2 are all answered; an established connection is not
-    affected, and once the quota is removed new ones are answered again."""
+@pytest.mark.parametrize("entity", ["127.0.0.1", "localhost"])
+def test_connection_creation_rate_closes_connections_over_it(broker_factory, entity):
+    """connection_creation_rate=2 for 127.0.0.1, named as such (raw
+    AlterClientQuotas) or as the host name `localhost` (Kafka's
+    kafka-configs, and the broker resolves it as Kafka does): of 30
+    connections opened at once, some are answered, the others are closed
+    unanswered; connections from 127.0.0.2 are all answered; an
+    established connection is not affected, and once the quota is removed
+    new ones are answered again."""
     b = broker_factory()
     with w.connect("127.0.0.1", b.port) as admin:
-        assert codes(alter_raw(admin, [({"ip": "127.0.0.1"},
-                                        {"connection_creation_rate": 2.0})])) == \
-            {entity_key({"ip": "127.0.0.1"}): NONE}
-        wait_until(lambda: describe_raw(admin, [("ip", 0, "127.0.0.1")])[2], 10,
+        if entity == "localhost":
+            out = config_command(f"127.0.0.1:{b.port}", "--alter", "--add-config",
+                                 "connection_creation_rate=2", "--entity-type", "ips",
+                                 "--entity-name", entity)
+            assert "Completed updating config for ip localhost." in out.splitlines(), out
+            # A name that does not resolve is refused, as Kafka refuses it.
+            unknown = {"ip": "no-such-host.invalid"}
+            assert codes(alter_raw(admin, [(unknown, {"connection_creation_rate": 2.0})])) == \
+                {entity_key(unknown): INVALID_REQUEST}
+        else:
+            assert codes(alter_raw(admin, [({"ip": entity},
+                                            {"connection_creation_rate": 2.0})])) == \
+                {entity_key({"ip": entity}): NONE}
+        wait_until(lambda: describe_raw(admin, [("ip", 0, entity)])[2], 10,
                    what="the ip quota served")
         with ThreadPoolExecutor(30) as pool:
             outcomes = list(pool.map(lambda _: _api_versions_answered("127.0.0.1", b.port),
@@ -860,10 +874,10 @@ def test_connection_creation_rate_closes_connections_over_it(broker_factory):
                                   range(10)))
         assert other == [True] * 10
         # the connection made before the burst still works
-        assert codes(alter_raw(admin, [({"ip": "127.0.0.1"},
+        assert codes(alter_raw(admin, [({"ip": entity},
                                         {"connection_creation_rate": None})])) == \
-            {entity_key({"ip": "127.0.0.1"}): NONE}
-        wait_until(lambda: describe_raw(admin, [("ip", 0, "127.0.0.1")])[2] == {}, 10,
+            {entity_key({"ip": entity}): NONE}
+        wait_until(lambda: describe_raw(admin, [("ip", 0, entity)])[2] == {}, 10,
                    what="the ip quota removed")
     assert [_api_versions_answered("127.0.0.1", b.port) for _ in range(10)] == [True] * 10
 

@@ -3,7 +3,7 @@
 //! change written in one record, so that every broker meters clients
 //! against the same quotas, across restarts.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, ToSocketAddrs};
 
 use tracing::info;
 
@@ -107,8 +107,14 @@ fn entity_of(parts: &[(String, Option<String>)]) -> Result<QuotaEntity, String> 
         );
     }
     if let Some(Some(ip)) = &entity.ip {
-        // Kafka also resolves host names here; gregor takes addresses only.
-        if ip.parse::<IpAddr>().is_err() {
+        // An address, or a host name that resolves (Kafka's
+        // `InetAddress.getByName`); brokers resolve it again to meter.
+        let resolves = || {
+            (ip.as_str(), 0)
+                .to_socket_addrs()
+                .is_ok_and(|mut a| a.next().is_some())
+        };
+        if ip.parse::<IpAddr>().is_err() && !resolves() {
             return Err(format!("{ip} is not a valid IP or resolvable host."));
         }
     }
@@ -210,9 +216,10 @@ mod tests {
         assert!(entity_of(&[part(IP, None), part(USER, Some("u"))])
             .is_err_and(|m| m.contains("shouldnot be combined")));
         assert_eq!(
-            entity_of(&[part(IP, Some("not-an-ip"))]),
-            Err("not-an-ip is not a valid IP or resolvable host.".into())
+            entity_of(&[part(IP, Some("not-an-ip.invalid"))]),
+            Err("not-an-ip.invalid is not a valid IP or resolvable host.".into())
         );
+        assert!(entity_of(&[part(IP, Some("localhost"))]).is_ok());
         assert_eq!(
             entity_of(&[part(USER, Some("u")), part(CLIENT_ID, None)]),
             Ok(QuotaEntity::user_and_client(Some("u"), None))

@@ -383,14 +383,18 @@ impl ClientQuotas {
         })
     }
 
-    /// `connection_creation_rate` for connections from `ip`: its own
-    /// quota, else the default IP's.
-    pub fn connection_rate(&self, ip: &str) -> Option<f64> {
+    /// Every IP entity's `connection_creation_rate`: (the entity's name as
+    /// given, an address or a host name, or `None` for the default IP;
+    /// the rate).
+    pub fn connection_rates(&self) -> Vec<(Option<String>, f64)> {
         let key = QuotaKey::ConnectionCreationRate.name();
-        [QuotaEntity::ip(Some(ip)), QuotaEntity::ip(None)]
+        self.0
             .iter()
-            .find_map(|entity| self.0.get(entity)?.get(key))
-            .map(|value| value.0)
+            .filter_map(|(entity, values)| {
+                let name = entity.ip.clone()?;
+                Some((name, values.get(key)?.0))
+            })
+            .collect()
     }
 }
 
@@ -493,8 +497,10 @@ mod tests {
             count(&[component(IP, 2, None), component(USER, 2, None)], false),
             Err(FilterError::Invalid(_))
         ));
-        assert_eq!(q.connection_rate("10.0.0.1"), Some(4.0));
-        assert_eq!(q.connection_rate("10.0.0.2"), None);
+        assert_eq!(
+            q.connection_rates(),
+            vec![(Some("10.0.0.1".to_string()), 4.0)]
+        );
     }
 
     #[test]

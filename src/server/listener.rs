@@ -67,10 +67,14 @@ pub async fn run(
             accepted = listener.accept() => accepted,
             _ = shutdown.cancelled() => break,
         };
+        let throttle = match &accepted {
+            Ok((_, peer)) => creation_throttle(&broker, *peer).await,
+            Err(_) => None,
+        };
         match accepted {
             // Over its address's connection_creation_rate (KIP-612):
             // accepted, never read, closed once the throttle is over.
-            Ok((stream, peer)) if let Some(delay) = creation_throttle(&broker, peer) => {
+            Ok((stream, peer)) if let Some(delay) = throttle => {
                 info!(
                     "Delaying closing of connection from {} for {} ms",
                     peer.ip(),
@@ -137,12 +141,13 @@ pub async fn run(
 
 /// How long a new connection from `peer` waits to be closed unserved, if
 /// it is over its address's `connection_creation_rate`.
-fn creation_throttle(broker: &Broker, peer: std::net::SocketAddr) -> Option<Duration> {
-    let quotas = &broker.metadata().client_quotas;
-    match quotas.is_empty() {
-        true => None,
-        false => broker.quotas().connection_throttle(quotas, peer.ip()),
+async fn creation_throttle(broker: &Broker, peer: std::net::SocketAddr) -> Option<Duration> {
+    let image = broker.metadata();
+    if image.client_quotas.is_empty() {
+        return None;
     }
+    let rates = broker.quotas().ip_rates(&image.client_quotas).await;
+    broker.quotas().connection_throttle(&rates, peer.ip())
 }
 
 /// Waits while the broker holds `max.connections` (Kafka blocks its

@@ -9,7 +9,10 @@
 //! that long (KIP-219) — see `server::connection`. With no quota set
 //! anywhere, nothing is metered: one emptiness check per request.
 
+mod ip_rates;
 mod throttle;
+
+pub use ip_rates::IpRates;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -123,6 +126,7 @@ pub struct QuotaManagers {
     request: Meters,
     mutations: Mutex<HashMap<(String, String), TokenBucket>>,
     connections: Mutex<HashMap<IpAddr, SampledRate>>,
+    ip_rates: ip_rates::ResolvedIpRates,
     throttled: [Figures; 5],
 }
 
@@ -159,6 +163,7 @@ impl QuotaManagers {
             request: Meters::default(),
             mutations: Mutex::new(HashMap::new()),
             connections: Mutex::new(HashMap::new()),
+            ip_rates: Default::default(),
             throttled: Default::default(),
         }
     }
@@ -331,11 +336,17 @@ impl QuotaManagers {
         })
     }
 
+    /// `quotas`' `connection_creation_rate`s by address, host names
+    /// resolved (again only when they changed).
+    pub async fn ip_rates(&self, quotas: &ClientQuotas) -> std::sync::Arc<IpRates> {
+        self.ip_rates.current(quotas).await
+    }
+
     /// How long a new connection from `ip` must wait before it is closed
     /// unserved, when it is over its address's `connection_creation_rate`
     /// (it then does not count against the rate).
-    pub fn connection_throttle(&self, quotas: &ClientQuotas, ip: IpAddr) -> Option<Duration> {
-        let bound = quotas.connection_rate(&ip.to_string())?;
+    pub fn connection_throttle(&self, rates: &IpRates, ip: IpAddr) -> Option<Duration> {
+        let bound = rates.rate(ip)?;
         let now = self.now_ms();
         let mut rates = self.connections.lock().unwrap_or_else(|p| p.into_inner());
         if rates.len() > 10_000 {
@@ -621,8 +632,8 @@ mod tests {
         assert!(permissive.admits());
     }
 
-    #[test]
-    fn connections_over_their_addresss_rate_wait_and_do_not_count() {
+    #[tokio::test]
+    async fn connections_over_their_addresss_rate_wait_and_do_not_count() {
         let managers = QuotaManagers::new(QuotaConfig::default());
         let mut quotas = ClientQuotas::default();
         quotas.apply(
@@ -630,14 +641,15 @@ mod tests {
             "connection_creation_rate",
             Some(QuotaValue(2.0)),
         );
+        let rates = managers.ip_rates(&quotas).await;
         let ip: IpAddr = "127.0.0.1".parse().expect("an address");
         let throttled = (0..40)
-            .filter(|_| managers.connection_throttle(&quotas, ip).is_some())
+            .filter(|_| managers.connection_throttle(&rates, ip).is_some())
             .count();
         // 2 per second over a 10 s span: 20 accepted.
         assert_eq!(throttled, 20);
         assert!(managers
-            .connection_throttle(&quotas, "10.0.0.1".parse().expect("an address"))
+            .connection_throttle(&rates, "10.0.0.1".parse().expect("an address"))
             .is_none());
     }
 }
