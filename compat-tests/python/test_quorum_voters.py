@@ -33,7 +33,7 @@ from kafka import KafkaConsumer, TopicPartition
 import java_client
 import kafka_wire as w
 from cluster_harness import bootstrap
-from conftest import Broker, free_port, running_cluster, wait_until
+from conftest import Broker, free_port, running_cluster, wait_for_brokers, wait_until
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -403,3 +403,49 @@ def test_a_quorum_grows_from_three_voters_to_five_and_back_while_topics_are_crea
     finally:
         for b in extra:
             b.cleanup()
+
+
+def test_a_voter_restarted_on_another_port_has_its_entry_updated(cluster):
+    """KIP-853's UpdateRaftVoter: node 3 stops and comes back with its
+    controller listener on another port, which its own
+    `controller.quorum.voters` names (the other nodes' still name the old
+    one). It has the leader update its entry, and the leader reaches it
+    again: DescribeQuorum (raw wire v2, and Kafka's MetadataQuorumCommand)
+    shows the new port and node 3 following the log; a topic created
+    afterwards through node 1 (confluent-kafka) is served by node 3, whose
+    records kafka-python reads back from it."""
+    b1, b2, b3 = cluster
+    old, new = controller_port(b3), free_port()
+    b3.stop()
+    for key in ("listeners", "controller.quorum.voters"):
+        b3.overrides[key] = b3.overrides[key].replace(f"127.0.0.1:{old}", f"127.0.0.1:{new}")
+    b3.start()
+
+    def updated():
+        seen = describe_quorum(b1)
+        if seen is None or seen["nodes"].get(3, ("", "", 0))[2] != new:
+            return None
+        leader_end = seen["voters"][seen["leader"]][1]
+        return seen if seen["voters"][3][1] == leader_end else None
+
+    seen = wait_until(updated, timeout=30, interval=0.5, what="node 3's new port in the quorum")
+    assert seen["nodes"][3] == (CONTROLLER, "127.0.0.1", new), seen
+    assert set(seen["voters"]) == {1, 2, 3}, seen
+    replication = metadata_quorum(cluster, "describe", "--replication")
+    row = next(line.split() for line in replication.splitlines() if line.split()[:1] == ["3"])
+    assert row[-1] in ("Follower", "Leader"), replication
+
+    wait_for_brokers(cluster)
+    topic = "after-update"
+    admin = AdminClient({"bootstrap.servers": b1.bootstrap})
+    admin.create_topics([NewTopic(topic, 1, 3)])[topic].result(timeout=30)
+    producer = Producer({"bootstrap.servers": b1.bootstrap, "acks": "all"})
+    for i in range(10):
+        producer.produce(topic, value=f"v{i}".encode())
+    assert producer.flush(30) == 0
+    consumer = KafkaConsumer(bootstrap_servers=b3.bootstrap, auto_offset_reset="earliest",
+                             consumer_timeout_ms=10_000)
+    consumer.assign([TopicPartition(topic, 0)])
+    values = [m.value for m in consumer]
+    consumer.close()
+    assert values == [f"v{i}".encode() for i in range(10)]

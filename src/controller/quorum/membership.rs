@@ -61,11 +61,19 @@ pub enum VoterChange {
     },
     /// Demote voter `id` to observer, if its directory id matches.
     Remove { id: u64, directory_id: Uuid },
-    /// Record the directory id of member `id`, which has none recorded
-    /// (a voter seeded from `controller.quorum.voters`): each such voter
-    /// tells the leader its own once `kraft.version` is 1, as Kafka's
-    /// voters do with UpdateRaftVoter after the upgrade.
-    RecordDirectory { id: u64, directory_id: Uuid },
+    /// Bring member `id`'s entry up to date, as Kafka's voters send
+    /// UpdateRaftVoter: the address it is reached at now (a controller
+    /// restarted on another host or port) and, once `kraft.version` is 1,
+    /// its directory id where none is recorded (a voter seeded from
+    /// `controller.quorum.voters`). Refused if another directory id is.
+    #[serde(alias = "RecordDirectory")]
+    Update {
+        id: u64,
+        directory_id: Uuid,
+        /// `None` from nodes that only recorded directory ids.
+        #[serde(default)]
+        address: Option<String>,
+    },
 }
 
 impl VoterChange {
@@ -73,7 +81,7 @@ impl VoterChange {
     pub fn timeout(&self) -> Duration {
         match self {
             VoterChange::Add { timeout, .. } => (*timeout).min(LONGEST_ADDITION),
-            VoterChange::Remove { .. } | VoterChange::RecordDirectory { .. } => REMOVAL_WAIT,
+            VoterChange::Remove { .. } | VoterChange::Update { .. } => REMOVAL_WAIT,
         }
     }
 }
@@ -126,7 +134,9 @@ pub(super) async fn change_here(
         return Err(MembershipError::NotLeader);
     }
     let kraft_version = kraft_version(state);
-    if kraft_version < 1 {
+    // Addresses live in the log whatever the version (openraft keeps the
+    // membership there); Kafka's kraft.version 0 reads them from config.
+    if kraft_version < 1 && !matches!(change, VoterChange::Update { .. }) {
         return Err(MembershipError::KraftVersion(kraft_version));
     }
     if let Some(target) = left_joint(raft) {
@@ -196,24 +206,30 @@ pub(super) async fn change_here(
             }
             ChangeMembers::RemoveVoters(BTreeSet::from([id]))
         }
-        VoterChange::RecordDirectory { id, directory_id } => {
+        VoterChange::Update {
+            id,
+            directory_id,
+            address,
+        } => {
             let node = membership
                 .get_node(&id)
                 .ok_or_else(|| MembershipError::Raft(format!("{id} is not a member")))?;
-            match node.directory_id {
-                Some(known) if known == directory_id => return Ok(()),
-                Some(known) => {
-                    return Err(MembershipError::Raft(format!(
-                        "{id} has directory id {known} recorded, not {directory_id}"
-                    )))
-                }
-                None => {}
+            if let Some(known) = node.directory_id.filter(|known| *known != directory_id) {
+                return Err(MembershipError::Raft(format!(
+                    "{id} has directory id {known} recorded, not {directory_id}"
+                )));
             }
-            let node = ControllerNode {
-                directory_id: Some(directory_id),
-                ..node.clone()
+            let updated = ControllerNode {
+                addr: address.unwrap_or_else(|| node.addr.clone()),
+                directory_id: match kraft_version {
+                    0 => node.directory_id,
+                    _ => Some(directory_id),
+                },
             };
-            ChangeMembers::SetNodes(BTreeMap::from([(id, node)]))
+            if updated == *node {
+                return Ok(());
+            }
+            ChangeMembers::SetNodes(BTreeMap::from([(id, updated)]))
         }
     };
     // On its own task: openraft proposes the joint config, then the new

@@ -290,7 +290,6 @@ impl Quorum {
             quorum.runtime.block_on(quorum.lead_alone(node_id))?;
         } else {
             quorum.join(node_id, members)?;
-            quorum.record_own_directory(node_id, members.directory_id);
         }
         quorum.runtime.block_on(quorum.catch_up(ELECTION_WAIT))?;
         Ok(quorum)
@@ -447,6 +446,10 @@ impl Quorum {
             .clone()
             .ok_or_else(|| QuorumError::Raft("no controller listener".to_string()))?;
         let listener = self.runtime.block_on(crate::listen::bind(&bind))?;
+        let port = listener.local_addr()?.port();
+        // Before waiting for a leader: one that cannot reach this node at
+        // the address it has recorded never shows up until it is updated.
+        self.keep_own_entry_current(node_id, members, port);
         self.runtime.spawn(network::serve(
             listener,
             members.security.clone(),
@@ -545,10 +548,14 @@ impl Quorum {
         }
     }
 
-    /// Until the membership records this node's directory id (a voter
-    /// seeded from `controller.quorum.voters` has none), asks the leader
-    /// to record it once `kraft.version` is 1.
-    fn record_own_directory(&self, node_id: u64, directory_id: uuid::Uuid) {
+    /// Keeps this node's entry in the membership current, as Kafka's
+    /// voters send UpdateRaftVoter: its address, once the recorded one no
+    /// longer reaches the controller listener bound on `port` (moved to
+    /// another host or port), and its directory id once `kraft.version`
+    /// is 1 (a voter seeded from `controller.quorum.voters` has none).
+    /// The address it gives is its entry in `controller.quorum.voters`,
+    /// else its advertised controller listener.
+    fn keep_own_entry_current(&self, node_id: u64, members: &QuorumMembers, port: u16) {
         let Member::Replica { raft, state } = &self.member else {
             return;
         };
@@ -558,39 +565,66 @@ impl Quorum {
             self.transport.clone(),
             self.stop.clone(),
         );
+        let directory_id = members.directory_id;
+        let own_address = members
+            .voters
+            .iter()
+            .find(|(id, _)| *id == node_id)
+            .map(|(_, address)| address.clone())
+            .or_else(|| members.address.clone());
         self.runtime.spawn(async move {
+            // (recorded address, whether it reaches this node)
+            let mut checked: Option<(String, bool)> = None;
             loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                    _ = stop.cancelled() => return,
-                }
-                let recorded = raft
-                    .metrics()
-                    .borrow()
-                    .membership_config
-                    .membership()
-                    .get_node(&node_id)
-                    .map(|node| node.directory_id);
-                match recorded {
-                    Some(Some(_)) => return,
-                    Some(None) if membership::kraft_version(&state) >= 1 => {}
-                    _ => continue,
-                }
-                let change = membership::VoterChange::RecordDirectory {
-                    id: node_id,
-                    directory_id,
-                };
-                let recorded = match network::leader_address(&raft) {
-                    Some(address) => network::change_voters(&transport, &address, change, true)
-                        .await
-                        .unwrap_or_else(|error| Err(membership::MembershipError::Raft(error))),
-                    None => {
-                        membership::change_here(&raft, &state, &changes, &transport, change).await
+                let membership = raft.metrics().borrow().membership_config.clone();
+                let Some(recorded) = membership.membership().get_node(&node_id).cloned() else {
+                    if pause(&stop).await {
+                        return;
                     }
+                    continue;
                 };
-                match recorded {
-                    Ok(()) => tracing::info!(%directory_id, "the quorum records this node's metadata log directory id"),
-                    Err(error) => tracing::debug!(%error, "recording this node's directory id"),
+                let stale = match &own_address {
+                    Some(own) if *own != recorded.addr => {
+                        if checked
+                            .as_ref()
+                            .is_none_or(|(addr, _)| *addr != recorded.addr)
+                        {
+                            let reaches = reaches_here(&recorded.addr, port).await;
+                            checked = Some((recorded.addr.clone(), reaches));
+                        }
+                        checked.as_ref().is_some_and(|(_, reaches)| !reaches)
+                    }
+                    _ => false,
+                };
+                let undirected =
+                    recorded.directory_id.is_none() && membership::kraft_version(&state) >= 1;
+                if stale || undirected {
+                    let change = membership::VoterChange::Update {
+                        id: node_id,
+                        directory_id,
+                        address: own_address.clone().filter(|_| stale),
+                    };
+                    let others: Vec<String> = membership
+                        .membership()
+                        .nodes()
+                        .filter(|(id, _)| **id != node_id)
+                        .map(|(_, node)| node.addr.clone())
+                        .collect();
+                    match update_at_leader(&raft, &state, &changes, &transport, &others, change)
+                        .await
+                    {
+                        Ok(()) => tracing::info!(
+                            address = ?own_address.as_ref().filter(|_| stale),
+                            %directory_id,
+                            "the quorum's entry for this controller is up to date"
+                        ),
+                        Err(error) => tracing::debug!(%error, "updating this controller's entry"),
+                    }
+                } else if recorded.directory_id.is_some() {
+                    return;
+                }
+                if pause(&stop).await {
+                    return;
                 }
             }
         });
@@ -836,6 +870,56 @@ fn last_index(high_watermark: i64) -> Option<u64> {
     u64::try_from(high_watermark)
         .ok()
         .and_then(|hw| hw.checked_sub(1))
+}
+
+/// Waits a second between checks of the own entry; true on shutdown.
+async fn pause(stop: &tokio_util::sync::CancellationToken) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => false,
+        _ = stop.cancelled() => true,
+    }
+}
+
+/// Whether `address` reaches this host's listener on `port`: its port is
+/// `port` and it resolves to an address of this host (one a socket can
+/// bind).
+async fn reaches_here(address: &str, port: u16) -> bool {
+    let Ok(resolved) = tokio::net::lookup_host(address).await else {
+        return false;
+    };
+    resolved
+        .into_iter()
+        .any(|found| found.port() == port && std::net::UdpSocket::bind((found.ip(), 0)).is_ok())
+}
+
+/// Carries out `change` at the leader: through the leader this node knows,
+/// here if it leads, else through any other member (which passes it on),
+/// as a voter the leader cannot reach must.
+async fn update_at_leader(
+    raft: &MetadataRaft,
+    state: &state_machine::StateMachineStore,
+    changes: &membership::Changes,
+    transport: &network::Transport,
+    others: &[String],
+    change: membership::VoterChange,
+) -> Result<(), membership::MembershipError> {
+    use membership::MembershipError;
+    if let Some(address) = network::leader_address(raft) {
+        return network::change_voters(transport, &address, change, true)
+            .await
+            .unwrap_or_else(|error| Err(MembershipError::Raft(error)));
+    }
+    let mut outcome =
+        membership::change_here(raft, state, changes, transport, change.clone()).await;
+    for address in others {
+        if !matches!(outcome, Err(MembershipError::NotLeader)) {
+            break;
+        }
+        outcome = network::change_voters(transport, address, change.clone(), false)
+            .await
+            .unwrap_or(Err(MembershipError::NotLeader));
+    }
+    outcome
 }
 
 #[cfg(test)]
