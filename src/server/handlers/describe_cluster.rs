@@ -1,7 +1,10 @@
 //! DescribeCluster (v0–v2, KIP-700): the cluster id, the active controller
 //! and the registered brokers, as admin clients' `describe_cluster` asks.
 //! Brokers answer for the broker endpoints (endpoint type 1); controller
-//! endpoints (type 2) are for clients bootstrapping from controllers.
+//! endpoints (type 2, KIP-919) are answered on the controller listener,
+//! to clients bootstrapping from the controllers, as Kafka's
+//! `ControllerApis` answers them: the voters at their controller
+//! listener, to a principal that may ALTER the cluster.
 
 use std::sync::Arc;
 
@@ -12,9 +15,11 @@ use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeCluster
 use super::groups::str_bytes;
 use crate::broker::Broker;
 use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::server::api_versions::ListenerType;
 use crate::server::context::RequestContext;
 
 const BROKER_ENDPOINTS: i8 = 1;
+const CONTROLLER_ENDPOINTS: i8 = 2;
 
 pub async fn handle(
     broker: &Arc<Broker>,
@@ -22,6 +27,9 @@ pub async fn handle(
     version: i16,
     context: &RequestContext,
 ) -> DescribeClusterResponse {
+    if context.listener.listener_type == ListenerType::Controller {
+        return controllers(broker, request, version, context);
+    }
     let image = broker.metadata();
     // Asked for: 0 to whoever may not DESCRIBE the cluster; else i32::MIN.
     let authz = context.authz(broker);
@@ -60,6 +68,70 @@ pub async fn handle(
         })
         .collect();
     response.with_brokers(brokers)
+}
+
+/// The controller listener's answer: the voters, each at its controller
+/// address, and the active controller among them (-1 if it is not, as
+/// Kafka's `AuthHelper.computeDescribeClusterResponse` answers).
+fn controllers(
+    broker: &Broker,
+    request: DescribeClusterRequest,
+    version: i16,
+    context: &RequestContext,
+) -> DescribeClusterResponse {
+    // Unlike on a broker, DescribeCluster on a controller needs ALTER.
+    if !context.may_on_cluster(broker, AclOperation::Alter) {
+        return DescribeClusterResponse::default()
+            .with_error_code(ResponseError::ClusterAuthorizationFailed.code());
+    }
+    // v0 asks for broker endpoints, which a controller does not serve.
+    let refusal = match request.endpoint_type {
+        CONTROLLER_ENDPOINTS => None,
+        _ if version == 0 => Some(ResponseError::InvalidRequest),
+        BROKER_ENDPOINTS => Some(ResponseError::MismatchedEndpointType),
+        _ => Some(ResponseError::UnsupportedEndpointType),
+    };
+    if let Some(error) = refusal {
+        let message = match request.endpoint_type {
+            BROKER_ENDPOINTS => "The request was sent to an endpoint of type CONTROLLER, but we wanted an endpoint of type BROKER".to_string(),
+            other => format!("Unsupported endpoint type {other}"),
+        };
+        return DescribeClusterResponse::default()
+            .with_error_code(error.code())
+            .with_error_message(Some(str_bytes(message)));
+    }
+    let authz = context.authz(broker);
+    let operations = match request.include_cluster_authorized_operations {
+        false => i32::MIN,
+        true if !authz.allows(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME) => 0,
+        true => authz.authorized_operations(ResourceType::Cluster, CLUSTER_NAME),
+    };
+    drop(authz);
+    let (voters, leader) = broker.controller().controllers();
+    let nodes: Vec<DescribeClusterBroker> = voters
+        .iter()
+        .filter_map(|(id, address)| {
+            let (host, port) = address.rsplit_once(':')?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            Some(
+                DescribeClusterBroker::default()
+                    .with_broker_id(BrokerId(i32::try_from(*id).ok()?))
+                    .with_host(str_bytes(host.to_string()))
+                    .with_port(port.parse().ok()?)
+                    .with_is_fenced(false),
+            )
+        })
+        .collect();
+    let controller_id = leader
+        .and_then(|leader| i32::try_from(leader).ok())
+        .filter(|leader| nodes.iter().any(|node| node.broker_id.0 == *leader))
+        .unwrap_or(-1);
+    DescribeClusterResponse::default()
+        .with_endpoint_type(CONTROLLER_ENDPOINTS)
+        .with_cluster_id(str_bytes(broker.metadata().cluster_id.clone()))
+        .with_controller_id(BrokerId(controller_id))
+        .with_cluster_authorized_operations(operations)
+        .with_brokers(nodes)
 }
 
 /// The answer to `request` failing with `code`.
