@@ -14,6 +14,9 @@
 - `kafka-reassign-partitions.sh --bootstrap-controller --list/--cancel`
   lists a reassignment held back by a throttle, cancels it, and then
   lists none;
+- `kafka-cluster cluster-id`, `kafka-features describe` and
+  `kafka-configs --describe` print the same through the controllers as
+  through the brokers;
 - the Java Admin with `bootstrap.controllers`: describeCluster lists the
   controllers, describeMetadataQuorum the voters and their endpoints;
 - the Raft peers keep sharing the listener: a voter killed and restarted
@@ -209,7 +212,10 @@ def test_kafka_reassign_partitions_list_with_bootstrap_controller(cluster, tmp_p
         .result(timeout=30)
     wait_until(lambda: cluster_harness.layout(address, topic)[0][2] == [1, 2], timeout=30,
                what="the topic fully replicated")
-    producer = Producer({"bootstrap.servers": address, "acks": "all", "linger.ms": 5})
+    # One record a batch: a replica fetch (replica.fetch.max.bytes 16 KiB)
+    # takes a few of them, and the throttle holds the rest back.
+    producer = Producer({"bootstrap.servers": address, "acks": "all",
+                         "batch.num.messages": 1})
     for _ in range(200):
         producer.produce(topic, value=b"x" * 1000, partition=0)
     assert producer.flush(30) == 0
@@ -268,3 +274,33 @@ def test_a_restarted_voter_rejoins_through_the_shared_listener(cluster):
     wait_until(caught_up, timeout=60, interval=1, what="the restarted voter caught up")
     answer = describe_cluster(victim.host, controller_port(victim), CONTROLLERS)
     assert answer["error_code"] == NONE and sorted(answer["nodes"]) == [1, 2, 3]
+
+
+def test_kafka_cluster_features_and_configs_tools_with_bootstrap_controller(cluster):
+    """kafka-cluster cluster-id, kafka-features describe and kafka-configs
+    --describe with `--bootstrap-controller` print what they print through
+    the brokers."""
+    controller = controller_address(cluster[1])
+    brokers = bootstrap(cluster)
+
+    def both(main_class: str, *args: str) -> tuple[str, str]:
+        """The tool's output through the controllers, and through the
+        brokers; `BOOTSTRAP` in `args` is where the option goes."""
+        def run(option: str, address: str) -> str:
+            return java_client.run_tool(main_class, *(
+                part for arg in args
+                for part in ((option, address) if arg == "BOOTSTRAP" else (arg,))))
+        return run("--bootstrap-controller", controller), run("--bootstrap-server", brokers)
+
+    ours, theirs = both("org.apache.kafka.tools.ClusterTool", "cluster-id", "BOOTSTRAP")
+    assert ours == theirs and ours.startswith("Cluster ID: "), (ours, theirs)
+    assert ours.split(": ", 1)[1].strip() == describe_cluster(
+        cluster[0].host, controller_port(cluster[0]), CONTROLLERS)["cluster_id"]
+
+    ours, theirs = both("org.apache.kafka.tools.FeatureCommand", "BOOTSTRAP", "describe")
+    assert ours == theirs and "Feature: metadata.version" in ours, (ours, theirs)
+
+    ours, theirs = both("org.apache.kafka.tools.ConfigCommand", "BOOTSTRAP", "--describe",
+                        "--entity-type", "brokers", "--entity-name", "2")
+    assert ours == theirs and ours.startswith("Dynamic configs for broker 2 are:"), \
+        (ours, theirs)
