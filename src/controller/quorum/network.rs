@@ -12,6 +12,12 @@
 //! needs CLUSTER_ACTION: only the cluster's nodes can vote, propose
 //! records, send heartbeats or read the metadata (SCRAM keys included).
 //! A `PLAINTEXT` controller listener trusts whoever reaches it.
+//!
+//! The listener also serves Kafka clients (`--bootstrap-controller`):
+//! after the handshake, a connection's first bytes say whether it is a
+//! peer or a Kafka client, which is handed to the server layer
+//! ([`kafka_clients`](super::kafka_clients)) and authenticated there, with
+//! the listener's SASL mechanisms and per-request ACLs.
 
 use std::time::Duration;
 
