@@ -84,14 +84,7 @@ fn controllers(
         return DescribeClusterResponse::default()
             .with_error_code(ResponseError::ClusterAuthorizationFailed.code());
     }
-    // v0 asks for broker endpoints, which a controller does not serve.
-    let refusal = match request.endpoint_type {
-        CONTROLLER_ENDPOINTS => None,
-        _ if version == 0 => Some(ResponseError::InvalidRequest),
-        BROKER_ENDPOINTS => Some(ResponseError::MismatchedEndpointType),
-        _ => Some(ResponseError::UnsupportedEndpointType),
-    };
-    if let Some(error) = refusal {
+    if let Some(error) = refusal_on_controller(request.endpoint_type, version) {
         let message = match request.endpoint_type {
             BROKER_ENDPOINTS => "The request was sent to an endpoint of type CONTROLLER, but we wanted an endpoint of type BROKER".to_string(),
             other => format!("Unsupported endpoint type {other}"),
@@ -134,6 +127,17 @@ fn controllers(
         .with_brokers(nodes)
 }
 
+/// Why a controller refuses a DescribeCluster for `endpoint_type`, if it
+/// does: v0 asks for broker endpoints and has no code of its own for it.
+fn refusal_on_controller(endpoint_type: i8, version: i16) -> Option<ResponseError> {
+    match endpoint_type {
+        CONTROLLER_ENDPOINTS => None,
+        _ if version == 0 => Some(ResponseError::InvalidRequest),
+        BROKER_ENDPOINTS => Some(ResponseError::MismatchedEndpointType),
+        _ => Some(ResponseError::UnsupportedEndpointType),
+    }
+}
+
 /// The answer to `request` failing with `code`.
 pub fn error_response(
     _request: &DescribeClusterRequest,
@@ -141,4 +145,27 @@ pub fn error_response(
     code: i16,
 ) -> DescribeClusterResponse {
     DescribeClusterResponse::default().with_error_code(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_controller_answers_controller_endpoints_and_refuses_others_as_kafka_does() {
+        assert_eq!(refusal_on_controller(CONTROLLER_ENDPOINTS, 2), None);
+        assert_eq!(refusal_on_controller(CONTROLLER_ENDPOINTS, 1), None);
+        assert_eq!(
+            refusal_on_controller(BROKER_ENDPOINTS, 1),
+            Some(ResponseError::MismatchedEndpointType)
+        );
+        assert_eq!(
+            refusal_on_controller(BROKER_ENDPOINTS, 0),
+            Some(ResponseError::InvalidRequest)
+        );
+        assert_eq!(
+            refusal_on_controller(7, 2),
+            Some(ResponseError::UnsupportedEndpointType)
+        );
+    }
 }
