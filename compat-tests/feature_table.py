@@ -351,6 +351,22 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_reassign_partitions_cancels_a_held_back_reassignment_and_refuses_bad_input"),
          on(GCLI, REASSIGNMENT, BAD_INPUT) + on(CK, REASSIGNMENT)),
     ],
+    "test_bootstrap_controller.py": [
+        # --bootstrap-controller / bootstrap.controllers (KIP-919)
+        (names("test_api_versions_on_a_controller_listener_advertise_the_controller_apis"),
+         on(WIRE, VERSIONS, CLUSTER)),
+        (names("test_describe_cluster_on_a_controller_listener_names_the_voters"),
+         on(WIRE, CLUSTER)),
+        (names("test_a_broker_api_on_a_controller_listener_closes_the_connection"),
+         on(WIRE, VERSIONS, BAD_INPUT)),
+        (names("test_kafka_metadata_quorum_tool_with_bootstrap_controller",
+               "test_kafka_cluster_features_and_configs_tools_with_bootstrap_controller",
+               "test_a_restarted_voter_rejoins_through_the_shared_listener"),
+         on(TOOLS, CLUSTER)),
+        (names("test_kafka_reassign_partitions_list_with_bootstrap_controller"),
+         on(TOOLS, REASSIGNMENT)),
+        (names("test_java_admin_with_bootstrap_controllers"), on(JAVA, CLUSTER)),
+    ],
     "test_cluster_replication_throttles.py": [
         (names("test_kafka_reassign_partitions_throttle_holds_the_new_replica_back"),
          on(TOOLS, REASSIGNMENT) + on(CK, REASSIGNMENT, REPLICATION)),
@@ -394,6 +410,11 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_impostors_on_the_controller_port_are_refused"), on(WIRE, TLS, ACL)),
         (r"^test_impostors_on_the_controller_port_are_refused\[controllers-sasl_ssl\]",
          on(WIRE, PLAIN)),
+        # the Java Admin bootstrapping from the controllers (KIP-919)
+        (names("test_kafka_clients_bootstrap_from_the_secured_controller_listener"),
+         on(JAVA, CLUSTER, TLS, ACL)),
+        (r"^test_kafka_clients_bootstrap_from_the_secured_controller_listener"
+         r"\[controllers-sasl_ssl\]", on(JAVA, PLAIN)),
     ],
     "test_cluster_storage.py": [
         (names("test_retention_never_deletes_what_followers_have_not_copied"),

@@ -32,7 +32,7 @@ use crate::records::batch::{self, Batch, Batches, Compression, HEADER_SIZE};
 use crate::records::compression::decompress;
 use crate::records::control::TxnMarker;
 use crate::records::record::Records;
-use crate::server::api_versions::{is_accepted, ADVERTISED};
+use crate::server::api_versions::{is_accepted, ListenerType, ADVERTISED};
 use crate::server::codec::{decode_request, Incoming};
 use crate::txn::log_format as txn_format;
 use crate::types::{LeaderEpoch, Offset};
@@ -44,7 +44,9 @@ const DECOMPRESSION_LIMIT: usize = 1 << 20;
 /// Decodes one request frame (the bytes after the size prefix) as a
 /// connection does.
 pub fn request_frame(frame: &[u8]) {
-    if let Ok(Incoming::Request(request)) = decode_request(Bytes::copy_from_slice(frame)) {
+    if let Ok(Incoming::Request(request)) =
+        decode_request(Bytes::copy_from_slice(frame), ListenerType::Broker)
+    {
         assert!(is_accepted(request.api_key, request.version()));
     }
 }
@@ -75,7 +77,7 @@ pub fn served_request(api_key: i16, version: i16, rest: &[u8]) {
     frame.extend_from_slice(&1i32.to_be_bytes()); // correlation id
     frame.extend_from_slice(&(-1i16).to_be_bytes()); // null client id
     frame.extend_from_slice(rest);
-    match decode_request(Bytes::from(frame)) {
+    match decode_request(Bytes::from(frame), ListenerType::Broker) {
         Ok(Incoming::Request(request)) => {
             assert_eq!((request.api_key, request.version()), (api_key, version));
         }

@@ -54,6 +54,7 @@ async fn start(id: u64, dir: &std::path::Path, listener: TcpListener) -> Voter {
             contacts: Default::default(),
             changes: Default::default(),
         },
+        Default::default(),
         stop.clone(),
     ));
     Voter { raft, state, stop }

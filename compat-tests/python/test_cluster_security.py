@@ -396,3 +396,37 @@ def test_impostors_on_the_controller_port_are_refused(pki, cluster):
     admin = AdminClient(client(pki, cluster, "admin"))
     time.sleep(1)
     assert len(admin.describe_cluster().result(timeout=10).nodes) == 3
+
+
+def controller_client(pki, cluster, user: str) -> dict:
+    """The Java Admin's settings to bootstrap from the controllers
+    (`bootstrap.controllers`, KIP-919) as `user`: its certificate on the
+    mutual-TLS controller listener, its PLAIN login on the SASL_SSL one."""
+    config = {"bootstrap.controllers": f"127.0.0.1:{cluster[0].controller_port}",
+              "ssl.truststore.type": "PEM", "ssl.truststore.location": str(pki / "ca.pem")}
+    if cluster[0].controllers == TLS_CONTROLLERS:
+        return {**config, "security.protocol": "SSL", "ssl.keystore.type": "PEM",
+                "ssl.keystore.location": str(pki / f"{user}-keystore.pem")}
+    return {**config, "security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN",
+            "sasl.jaas.config": "org.apache.kafka.common.security.plain.PlainLoginModule "
+                                f'required username="{user}" password="{user}-secret";'}
+
+
+def test_kafka_clients_bootstrap_from_the_secured_controller_listener(pki, cluster):
+    """The controller listener that authenticates the Raft peers serves
+    Kafka clients with the same security: the Java Admin with
+    `bootstrap.controllers` reaches it over mutual TLS (its certificate
+    names it) or SASL_SSL (its PLAIN login does). A super user's
+    describeCluster lists the controllers and describeMetadataQuorum the
+    voters; alice, who may not ALTER the cluster, is refused
+    DescribeCluster there, as Kafka's controllers refuse it."""
+    import java_client
+    nodes = java_client.run(controller_client(pki, cluster, "broker"), "nodes")
+    assert sorted(nodes) == sorted(f"node {b.overrides['node.id']} 127.0.0.1 {b.controller_port}"
+                                   for b in cluster), nodes
+    quorum = [line.split() for line in
+              java_client.run(controller_client(pki, cluster, "broker"), "quorum")]
+    assert sorted(int(line[1]) for line in quorum if line[0] == "voter") == [1, 2, 3], quorum
+    with pytest.raises(java_client.JavaClientError) as refused:
+        java_client.run(controller_client(pki, cluster, "alice"), "nodes")
+    assert "ClusterAuthorizationException" in str(refused.value), refused.value

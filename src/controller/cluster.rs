@@ -20,6 +20,24 @@ impl Controller {
         Ok(self.quorum.describe().await?)
     }
 
+    /// The controllers, as Kafka's DescribeCluster names them to clients
+    /// that bootstrap from the controller listener: each voter's id and
+    /// controller address, and the active controller's id (if known).
+    pub fn controllers(&self) -> (Vec<(u64, String)>, Option<u64>) {
+        let leader = self.quorum.leader().map(|(id, _)| id);
+        (self.quorum.voters(), leader)
+    }
+
+    /// Serves the Kafka clients of the controller listener with `clients`
+    /// (the server layer's connection handling); false if some were
+    /// installed already.
+    pub fn serve_kafka_clients(
+        &self,
+        clients: Arc<dyn quorum::kafka_clients::KafkaClients>,
+    ) -> bool {
+        self.quorum.serve_kafka_clients(clients)
+    }
+
     /// AddRaftVoter / RemoveRaftVoter, carried out by the quorum's leader
     /// (`quorum/membership.rs`).
     pub async fn change_voters(

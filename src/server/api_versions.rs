@@ -97,6 +97,67 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::RemoveRaftVoter, 0, 0),
 ];
 
+/// Which of Kafka's API sets a listener serves (Kafka's
+/// `ApiMessageType.ListenerType`): a broker listener all of gregor's, a
+/// controller listener what Kafka's `ControllerApis` serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerType {
+    Broker,
+    Controller,
+}
+
+/// What a controller listener serves Kafka clients: the APIs whose
+/// `*Request.json` lists the `controller` listener in Kafka 4.4, of those
+/// gregor implements. Fetch is left out although Kafka lists it: Kafka's
+/// controllers replicate their Raft log with it, gregor's with their own
+/// RPCs (`controller/quorum/network.rs`), and a partition Fetch is a
+/// broker's.
+const CONTROLLER_APIS: &[ApiKey] = &[
+    ApiKey::SaslHandshake,
+    ApiKey::ApiVersions,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
+    ApiKey::DescribeAcls,
+    ApiKey::CreateAcls,
+    ApiKey::DeleteAcls,
+    ApiKey::DescribeConfigs,
+    ApiKey::AlterConfigs,
+    ApiKey::SaslAuthenticate,
+    ApiKey::CreatePartitions,
+    ApiKey::CreateDelegationToken,
+    ApiKey::RenewDelegationToken,
+    ApiKey::ExpireDelegationToken,
+    ApiKey::DescribeDelegationToken,
+    ApiKey::ElectLeaders,
+    ApiKey::IncrementalAlterConfigs,
+    ApiKey::AlterPartitionReassignments,
+    ApiKey::ListPartitionReassignments,
+    ApiKey::AlterClientQuotas,
+    ApiKey::DescribeUserScramCredentials,
+    ApiKey::AlterUserScramCredentials,
+    ApiKey::DescribeQuorum,
+    ApiKey::UpdateFeatures,
+    ApiKey::DescribeCluster,
+    ApiKey::UnregisterBroker,
+    ApiKey::AddRaftVoter,
+    ApiKey::RemoveRaftVoter,
+];
+
+/// Whether a listener of this type serves `api_key` at all.
+pub fn serves(listener: ListenerType, api_key: ApiKey) -> bool {
+    match listener {
+        ListenerType::Broker => true,
+        ListenerType::Controller => CONTROLLER_APIS.contains(&api_key),
+    }
+}
+
+/// What a listener of this type advertises in ApiVersions.
+pub fn advertised_on(listener: ListenerType) -> impl Iterator<Item = &'static VersionRange> {
+    advertised_ranges()
+        .iter()
+        .filter(move |range| serves(listener, range.api_key))
+}
+
 /// Produce versions advertised for librdkafka's sake but refused.
 const PRODUCE_REFUSED_BELOW: i16 = 3;
 
@@ -218,6 +279,35 @@ mod tests {
         assert_eq!(
             kafka_protocol::messages::ApiVersionsRequest::VERSIONS.max,
             5
+        );
+    }
+
+    #[test]
+    fn a_controller_listener_advertises_only_controller_apis_gregor_implements() {
+        for api_key in CONTROLLER_APIS {
+            assert!(
+                advertised(*api_key).is_some(),
+                "{api_key:?} is not implemented"
+            );
+        }
+        let on_controller: Vec<ApiKey> = advertised_on(ListenerType::Controller)
+            .map(|range| range.api_key)
+            .collect();
+        assert_eq!(on_controller.len(), CONTROLLER_APIS.len());
+        for broker_only in [
+            ApiKey::Produce,
+            ApiKey::Fetch,
+            ApiKey::Metadata,
+            ApiKey::FindCoordinator,
+            ApiKey::DescribeClientQuotas,
+        ] {
+            assert!(!on_controller.contains(&broker_only), "{broker_only:?}");
+            assert!(!serves(ListenerType::Controller, broker_only));
+            assert!(serves(ListenerType::Broker, broker_only));
+        }
+        assert_eq!(
+            advertised_on(ListenerType::Broker).count(),
+            ADVERTISED.len()
         );
     }
 

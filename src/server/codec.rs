@@ -7,7 +7,7 @@ use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeade
 use kafka_protocol::protocol::{Decodable, Encodable};
 use thiserror::Error;
 
-use super::api_versions;
+use super::api_versions::{self, ListenerType};
 use super::encoded::{shared_records, Encoded, FileRecordSets, GatherBuf};
 
 #[derive(Debug, Error)]
@@ -18,6 +18,10 @@ pub enum CodecError {
     UnknownApiKey(i16),
     #[error("{api_key:?} v{version} is not supported")]
     UnsupportedVersion { api_key: ApiKey, version: i16 },
+    /// An API this listener does not serve (a broker's on a controller
+    /// listener): Kafka closes the connection, in these words.
+    #[error("Received request for disabled api with key {} ({api_key:?}) and version {version}", *api_key as i16)]
+    DisabledApi { api_key: ApiKey, version: i16 },
     #[error("malformed {api_key:?} v{version} request: {reason}")]
     Malformed {
         api_key: ApiKey,
@@ -71,8 +75,9 @@ pub fn header_client_id(frame: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(bytes).into_owned())
 }
 
-/// Decodes one request frame (the bytes after the size prefix).
-pub fn decode_request(mut frame: Bytes) -> Result<Incoming, CodecError> {
+/// Decodes one request frame (the bytes after the size prefix) that came
+/// on a listener of type `listener`.
+pub fn decode_request(mut frame: Bytes, listener: ListenerType) -> Result<Incoming, CodecError> {
     // api key, api version, correlation id: the fixed start of every header.
     if frame.len() < 8 {
         return Err(CodecError::TooShort(frame.len()));
@@ -86,6 +91,9 @@ pub fn decode_request(mut frame: Bytes) -> Result<Incoming, CodecError> {
             return Ok(Incoming::ApiVersionsTooNew { correlation_id });
         }
         return Err(CodecError::UnsupportedVersion { api_key, version });
+    }
+    if !api_versions::serves(listener, api_key) {
+        return Err(CodecError::DisabledApi { api_key, version });
     }
     // `{:#}` keeps the cause under kafka-protocol's "Failed to decode" context.
     let malformed = |error: anyhow::Error| CodecError::Malformed {
@@ -145,6 +153,10 @@ pub fn encode_response(
 mod tests {
     use super::*;
 
+    fn decode(frame: Bytes) -> Result<Incoming, CodecError> {
+        decode_request(frame, ListenerType::Broker)
+    }
+
     fn frame(api_key: i16, version: i16, body: &[u8]) -> Bytes {
         let mut bytes = Vec::new();
         bytes.extend_from_slice(&api_key.to_be_bytes());
@@ -158,22 +170,39 @@ mod tests {
     #[test]
     fn unknown_keys_short_frames_and_refused_versions_are_errors() {
         assert!(matches!(
-            decode_request(frame(9999, 0, &[])),
+            decode(frame(9999, 0, &[])),
             Err(CodecError::UnknownApiKey(9999))
         ));
         assert!(matches!(
-            decode_request(Bytes::from_static(&[0, 0, 0])),
+            decode(Bytes::from_static(&[0, 0, 0])),
             Err(CodecError::TooShort(3))
         ));
         assert!(matches!(
-            decode_request(frame(0, 2, &[])),
+            decode(frame(0, 2, &[])),
             Err(CodecError::UnsupportedVersion { version: 2, .. })
         ));
     }
 
     #[test]
+    fn a_controller_listener_refuses_a_broker_api_before_decoding_it() {
+        match decode_request(frame(0, 9, &[]), ListenerType::Controller) {
+            Err(error @ CodecError::DisabledApi { version: 9, .. }) => assert_eq!(
+                error.to_string(),
+                "Received request for disabled api with key 0 (Produce) and version 9"
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+        // ApiVersions v3: two empty compact strings and no tags.
+        let api_versions = flexible_frame(18, 3, &[1, 1, 0]);
+        assert!(matches!(
+            decode_request(api_versions, ListenerType::Controller),
+            Ok(Incoming::Request(_))
+        ));
+    }
+
+    #[test]
     fn api_versions_newer_than_ours_gets_the_fallback() {
-        match decode_request(frame(18, 99, &[])) {
+        match decode(frame(18, 99, &[])) {
             Ok(Incoming::ApiVersionsTooNew { correlation_id: 7 }) => {}
             other => panic!("unexpected {other:?}"),
         }
@@ -188,7 +217,7 @@ mod tests {
     }
 
     fn assert_malformed(frame: Bytes, reason_contains: &str) {
-        match decode_request(frame) {
+        match decode(frame) {
             Err(CodecError::Malformed { reason, .. }) => assert!(
                 reason.contains(reason_contains),
                 "{reason:?} does not mention {reason_contains:?}"
@@ -259,7 +288,7 @@ mod tests {
         // Metadata v1: topics array claims 3 entries, none follow.
         let body = 3i32.to_be_bytes();
         assert!(matches!(
-            decode_request(frame(3, 1, &body)),
+            decode(frame(3, 1, &body)),
             Err(CodecError::Malformed { .. })
         ));
     }

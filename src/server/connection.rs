@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::ResponseKind;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -72,6 +72,27 @@ struct Limits {
     idle: Option<Duration>,
 }
 
+impl Limits {
+    fn of(broker: &Broker) -> Limits {
+        Limits {
+            max_request_bytes: broker.config().socket_request_max_bytes,
+            idle: broker.config().socket.idle_timeout(),
+        }
+    }
+}
+
+/// A connection's context before anyone authenticated.
+fn anonymous(peer: SocketAddr, listener: Arc<ListenerContext>) -> RequestContext {
+    RequestContext {
+        peer,
+        listener,
+        principal: Arc::from(super::context::ANONYMOUS),
+        token_authenticated: false,
+    }
+}
+
+/// Serves a client listener's connection: its TLS handshake (on a TLS
+/// listener), then its requests.
 pub async fn serve(
     broker: Arc<Broker>,
     stream: TcpStream,
@@ -81,16 +102,8 @@ pub async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     broker.metrics().connection_opened();
-    let limits = Limits {
-        max_request_bytes: broker.config().socket_request_max_bytes,
-        idle: broker.config().socket.idle_timeout(),
-    };
-    let mut context = RequestContext {
-        peer,
-        listener,
-        principal: Arc::from(super::context::ANONYMOUS),
-        token_authenticated: false,
-    };
+    let limits = Limits::of(&broker);
+    let mut context = anonymous(peer, listener);
     let closed = match context.listener.tls.clone() {
         None => {
             let (reader, writer) = stream.into_split();
@@ -134,6 +147,29 @@ pub async fn serve(
             }
         }
     };
+    finish(&broker, peer, shared, closed);
+}
+
+/// Serves the requests of a connection another layer accepted and
+/// handshook: a Kafka client of the controller listener, which the quorum
+/// tells apart from its Raft peers (`controller::quorum::kafka_clients`).
+/// `principal`: whom its client certificate names, if it had one.
+pub async fn serve_handed_over(
+    broker: Arc<Broker>,
+    stream: impl AsyncRead + AsyncWrite + Unpin,
+    peer: SocketAddr,
+    principal: Option<String>,
+    listener: Arc<ListenerContext>,
+    shared: Shared,
+) {
+    broker.metrics().connection_opened();
+    let limits = Limits::of(&broker);
+    let mut context = anonymous(peer, listener);
+    if let Some(principal) = principal {
+        context.principal = Arc::from(principal);
+    }
+    let (reader, writer) = tokio::io::split(stream);
+    let closed = serve_requests(&broker, reader, writer, &context, &limits, &shared).await;
     finish(&broker, peer, shared, closed);
 }
 
@@ -199,7 +235,7 @@ async fn serve_requests(
         let request_bytes = frame.len();
         // The linter names clients that send versions Kafka refuses.
         let refused_frame = broker.linter().is_enabled().then(|| frame.clone());
-        let response = match decode_request(frame) {
+        let response = match decode_request(frame, context.listener.listener_type) {
             Err(error) => {
                 if let (CodecError::UnsupportedVersion { api_key, version }, Some(frame)) =
                     (&error, refused_frame)
@@ -210,7 +246,9 @@ async fn serve_requests(
                 break Closed::Reason(error.to_string());
             }
             Ok(Incoming::ApiVersionsTooNew { correlation_id }) => {
-                let body = ResponseKind::ApiVersions(api_versions::unsupported_version());
+                let body = ResponseKind::ApiVersions(api_versions::unsupported_version(
+                    context.listener.listener_type,
+                ));
                 encode_response(
                     kafka_protocol::messages::ApiKey::ApiVersions,
                     0,

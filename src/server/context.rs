@@ -7,18 +7,22 @@ use std::sync::Arc;
 
 use tokio_rustls::TlsAcceptor;
 
+use super::api_versions::ListenerType;
 use crate::auth::authorizer::Session;
 use crate::auth::oauthbearer::Validator;
 use crate::broker::Broker;
 use crate::config::security::{SaslConfig, SecurityProtocol};
 use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
 
-/// One bound client listener.
+/// One bound client listener, or the controller listener's Kafka side.
 pub struct ListenerContext {
     /// Its name in `listeners`, e.g. `PLAINTEXT` or `EXTERNAL`.
     pub name: String,
     pub protocol: SecurityProtocol,
-    /// Set for TLS listeners: every connection is handshaken first.
+    /// Which of Kafka's API sets it serves.
+    pub listener_type: ListenerType,
+    /// Set for TLS listeners whose connections this layer handshakes (the
+    /// controller listener's handshake is the quorum's).
     pub tls: Option<TlsAcceptor>,
     /// How a client certificate's subject names the principal
     /// (`ssl.principal.mapping.rules`).

@@ -46,6 +46,7 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, context: &RequestC
                 &image.cluster_id,
                 broker.config().node_id,
                 &image.features,
+                context.listener.listener_type,
             ))
         }
         RequestKind::Metadata(body) => {

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use super::api_versions::ListenerType;
 use super::context::ListenerContext;
 use super::listener::Budgets;
 use crate::auth::oauthbearer::{JwksError, Validator};
@@ -95,6 +96,14 @@ impl RunningBroker {
             }
             None => None,
         };
+        // The controller listener's Kafka clients (`--bootstrap-controller`)
+        // are served with its own name's security, once the broker runs.
+        let controller_context = match config.controller_listener() {
+            Some(listener) if config.is_controller() => Some(Arc::new(
+                listener_context(&config, &listener.name, ListenerType::Controller).await?,
+            )),
+            _ => None,
+        };
         let broker = tokio::task::spawn_blocking(move || Broker::open(config, endpoints))
             .await
             .map_err(blocking_failed)??;
@@ -133,6 +142,19 @@ impl RunningBroker {
         broker.start_cluster_tasks();
         let maintenance = tokio::spawn(Arc::clone(&broker).run_log_maintenance());
         let budgets = Budgets::new(&broker);
+        let stopping = super::listener::Stopping {
+            shutdown: connections.clone(),
+            killed: killed.clone(),
+        };
+        if let Some(context) = controller_context {
+            let clients = super::listener::ControllerClients::new(
+                Arc::clone(&broker),
+                context,
+                budgets.clone(),
+                stopping.clone(),
+            );
+            broker.controller().serve_kafka_clients(Arc::new(clients));
+        }
         let serving = bound
             .into_iter()
             .map(|b| {
@@ -141,10 +163,7 @@ impl RunningBroker {
                     b.listener,
                     b.context,
                     budgets.clone(),
-                    super::listener::Stopping {
-                        shutdown: connections.clone(),
-                        killed: killed.clone(),
-                    },
+                    stopping.clone(),
                 ))
             })
             .collect();
@@ -246,19 +265,27 @@ fn check_security(config: &BrokerConfig) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Binds one client listener; its TLS acceptor and its OAUTHBEARER keys are
-/// loaded now, so that a bad key or a missing file stops start-up.
-async fn bind(config: &BrokerConfig, listener: &Listener) -> Result<Bound, StartError> {
-    let protocol = config.security.protocol(&listener.name);
-    let tls = match config.security.ssl.get(&listener.name) {
-        Some(ssl) if protocol.uses_tls() => Some(tls::acceptor(&listener.name, ssl)?),
+/// What a listener's connections are served with, by its name's
+/// settings: its TLS acceptor (for a client listener: the controller
+/// listener's handshake is the quorum's), its principal mapping, its SASL
+/// mechanisms and OAUTHBEARER keys (loaded now, so that a bad key or a
+/// missing file stops start-up).
+async fn listener_context(
+    config: &BrokerConfig,
+    name: &str,
+    listener_type: ListenerType,
+) -> Result<ListenerContext, StartError> {
+    let protocol = config.security.protocol(name);
+    let tls = match config.security.ssl.get(name) {
+        Some(ssl) if protocol.uses_tls() && listener_type == ListenerType::Broker => {
+            Some(tls::acceptor(name, ssl)?)
+        }
         _ => None,
     };
-    let principal_mapper = match config.security.ssl.get(&listener.name) {
+    let principal_mapper = match config.security.ssl.get(name) {
         Some(ssl) => PrincipalMapper::parse(&ssl.principal_mapping_rules).map_err(|reason| {
             StartError::Unsupported(format!(
-                "listener {}: ssl.principal.mapping.rules: {reason}",
-                listener.name
+                "listener {name}: ssl.principal.mapping.rules: {reason}"
             ))
         })?,
         None => PrincipalMapper::default(),
@@ -266,17 +293,31 @@ async fn bind(config: &BrokerConfig, listener: &Listener) -> Result<Bound, Start
     let sasl = config
         .security
         .sasl
-        .get(&listener.name)
+        .get(name)
         .filter(|_| protocol.uses_sasl());
     let oauthbearer = match sasl.and_then(|sasl| sasl.oauthbearer.as_ref()) {
         None => None,
         Some(oauthbearer) => Some(Arc::new(Validator::start(oauthbearer).await.map_err(
             |source| StartError::OAuthBearer {
-                listener: listener.name.clone(),
+                listener: name.to_string(),
                 source,
             },
         )?)),
     };
+    Ok(ListenerContext {
+        name: name.to_string(),
+        protocol,
+        listener_type,
+        tls,
+        principal_mapper,
+        sasl: sasl.cloned().map(Arc::new),
+        oauthbearer,
+    })
+}
+
+/// Binds one client listener.
+async fn bind(config: &BrokerConfig, listener: &Listener) -> Result<Bound, StartError> {
+    let context = listener_context(config, &listener.name, ListenerType::Broker).await?;
     let bind_error = |source| StartError::Bind {
         address: listener.bind_address(),
         source,
@@ -301,14 +342,7 @@ async fn bind(config: &BrokerConfig, listener: &Listener) -> Result<Bound, Start
     Ok(Bound {
         listener: socket,
         address,
-        context: Arc::new(ListenerContext {
-            name: listener.name.clone(),
-            protocol,
-            tls,
-            principal_mapper,
-            sasl: sasl.cloned().map(Arc::new),
-            oauthbearer,
-        }),
+        context: Arc::new(context),
         endpoint,
     })
 }

@@ -1,6 +1,8 @@
 //! Accepting connections until shutdown, within the connection limits,
 //! then waiting for them to finish.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +17,7 @@ use super::context::ListenerContext;
 use super::memory_pool::MemoryPool;
 use crate::broker::Broker;
 use crate::config::broker::SocketServerConfig;
+use crate::controller::quorum::kafka_clients::{KafkaClients, KafkaConnection};
 
 /// How long connections get to finish their current request on shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,6 +46,7 @@ impl Budgets {
 /// How a listener stops: `shutdown` stops accepting and lets each
 /// connection finish its request; `killed` ends them at once, mid-request,
 /// as a killed process does.
+#[derive(Clone)]
 pub struct Stopping {
     pub shutdown: CancellationToken,
     pub killed: CancellationToken,
@@ -203,5 +207,71 @@ impl CurrentLimits {
         let limits = Arc::new(ConnectionLimits::resolve(&config).await);
         self.resolved = Some((config, Arc::clone(&limits)));
         limits
+    }
+}
+
+/// The controller listener's Kafka clients, handed over by the quorum
+/// (which accepts them, next to its Raft peers): served as a client
+/// listener's connections are, within the same connection limits and
+/// budgets, and stopped with them.
+pub struct ControllerClients {
+    broker: Arc<Broker>,
+    context: Arc<ListenerContext>,
+    budgets: Budgets,
+    stopping: Stopping,
+    limits: Arc<tokio::sync::Mutex<CurrentLimits>>,
+}
+
+impl ControllerClients {
+    pub fn new(
+        broker: Arc<Broker>,
+        context: Arc<ListenerContext>,
+        budgets: Budgets,
+        stopping: Stopping,
+    ) -> ControllerClients {
+        ControllerClients {
+            broker,
+            context,
+            budgets,
+            stopping,
+            limits: Default::default(),
+        }
+    }
+}
+
+impl KafkaClients for ControllerClients {
+    fn serve(&self, connection: KafkaConnection) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        let broker = Arc::clone(&self.broker);
+        let context = Arc::clone(&self.context);
+        let Budgets { quotas, memory } = self.budgets.clone();
+        let Stopping { shutdown, killed } = self.stopping.clone();
+        let limits = Arc::clone(&self.limits);
+        Box::pin(async move {
+            let KafkaConnection {
+                stream,
+                peer,
+                principal,
+            } = connection;
+            // No waiting for a slot here: the quorum accepted already.
+            let current = limits.lock().await.get(&broker).await;
+            let slot = match quotas.open(peer.ip(), &current) {
+                Ok(slot) => slot,
+                Err(TooManyConnections { address, max }) => {
+                    info!("Rejected connection from {address}, address already has the configured maximum of {max} connections.");
+                    return;
+                }
+            };
+            let shared = connection::Shared {
+                slot,
+                memory,
+                shutdown,
+            };
+            let serving =
+                connection::serve_handed_over(broker, stream, peer, principal, context, shared);
+            tokio::select! {
+                _ = serving => {}
+                _ = killed.cancelled() => {}
+            }
+        })
     }
 }

@@ -10,6 +10,9 @@
 //! - `state_machine.rs`: the applied metadata state and its snapshots;
 //! - `network.rs`: Raft's RPCs between controllers, length-prefixed JSON
 //!   over the controller listener;
+//! - `kafka_clients.rs`: the Kafka clients the controller listener also
+//!   serves (`--bootstrap-controller`), told apart from the Raft peers and
+//!   handed to the server layer;
 //! - `membership.rs`: KIP-853's dynamic quorum (AddRaftVoter,
 //!   RemoveRaftVoter) as openraft membership changes.
 //!
@@ -18,6 +21,7 @@
 //! state.
 
 pub mod describe;
+pub mod kafka_clients;
 pub mod log_store;
 pub mod membership;
 pub mod network;
@@ -220,6 +224,8 @@ pub struct Quorum {
     changes: membership::Changes,
     /// When the other members last answered this node's appends.
     contacts: std::sync::Arc<describe::PeerContacts>,
+    /// Who serves the Kafka clients of this node's controller listener.
+    kafka: kafka_clients::KafkaHandoff,
 }
 
 /// How this node takes part: a Raft member with its own copy of the log
@@ -285,6 +291,7 @@ impl Quorum {
             stop: tokio_util::sync::CancellationToken::new(),
             changes: Default::default(),
             contacts,
+            kafka: Default::default(),
         };
         if members.voters.is_empty() {
             quorum.runtime.block_on(quorum.lead_alone(node_id))?;
@@ -406,6 +413,7 @@ impl Quorum {
             stop,
             changes: Default::default(),
             contacts: Default::default(),
+            kafka: Default::default(),
         })
     }
 
@@ -461,6 +469,7 @@ impl Quorum {
                 contacts: std::sync::Arc::clone(&self.contacts),
                 changes: self.changes.clone(),
             },
+            self.kafka.clone(),
             self.stop.clone(),
         ));
         self.runtime.block_on(async {
@@ -784,6 +793,31 @@ impl Quorum {
             .map(|node| node.addr.clone())
             .unwrap_or_default();
         Some((leader, address))
+    }
+
+    /// Serves the Kafka clients of this node's controller listener with
+    /// `clients` from now on (the server layer's, once it runs); false if
+    /// some were installed already.
+    pub fn serve_kafka_clients(
+        &self,
+        clients: std::sync::Arc<dyn kafka_clients::KafkaClients>,
+    ) -> bool {
+        self.kafka.install(clients)
+    }
+
+    /// The voters as this node's copy of the membership has them: id and
+    /// controller address. An observer has no copy: none.
+    pub fn voters(&self) -> Vec<(u64, String)> {
+        let Member::Replica { raft, .. } = &self.member else {
+            return Vec::new();
+        };
+        let metrics = raft.metrics();
+        let metrics = metrics.borrow();
+        let membership = metrics.membership_config.membership();
+        membership
+            .voter_ids()
+            .filter_map(|id| membership.get_node(&id).map(|node| (id, node.addr.clone())))
+            .collect()
     }
 
     /// The Raft term in which this node leads the quorum, if it does.

@@ -12,6 +12,12 @@
 //! needs CLUSTER_ACTION: only the cluster's nodes can vote, propose
 //! records, send heartbeats or read the metadata (SCRAM keys included).
 //! A `PLAINTEXT` controller listener trusts whoever reaches it.
+//!
+//! The listener also serves Kafka clients (`--bootstrap-controller`):
+//! after the handshake, a connection's first bytes say whether it is a
+//! peer or a Kafka client, which is handed to the server layer
+//! ([`kafka_clients`](super::kafka_clients)) and authenticated there, with
+//! the listener's SASL mechanisms and per-request ACLs.
 
 use std::time::Duration;
 
@@ -35,6 +41,9 @@ use tracing::{debug, warn};
 use std::sync::Arc;
 
 use super::describe::PeerContacts;
+use super::kafka_clients::{
+    self, Caller, KafkaConnection, KafkaHandoff, Replay, Stream, SNIFFED_BYTES,
+};
 use super::membership::{self, MembershipError, VoterChange};
 use super::state_machine::StateMachineStore;
 use super::{MetadataRaft, MetadataRecord, MetadataResponse, MetadataState, TypeConfig};
@@ -51,8 +60,6 @@ const ADMISSION_WAIT: Duration = Duration::from_secs(10);
 const ANONYMOUS: &str = "User:ANONYMOUS";
 
 /// A TCP or TLS stream to or from a peer.
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Stream for T {}
 type PeerStream = Box<dyn Stream>;
 
 /// How this node reaches the other controllers: plain TCP or TLS (with
@@ -539,12 +546,14 @@ impl RaftNetwork<TypeConfig> for PeerClient {
 }
 
 /// Answers peers' Raft RPCs on the controller listener until `shutdown`,
-/// to the peers `security` admits.
+/// to the peers `security` admits; hands Kafka clients' connections to
+/// whatever `kafka` holds (see [`kafka_clients`](super::kafka_clients)).
 pub async fn serve(
     listener: TcpListener,
     security: super::QuorumSecurity,
     transport: Transport,
     local: Local,
+    kafka: KafkaHandoff,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -558,11 +567,45 @@ pub async fn serve(
                 let shutdown = shutdown.clone();
                 let security = security.clone();
                 let transport = transport.clone();
+                let kafka = kafka.clone();
                 tokio::spawn(async move {
                     let _ = stream.set_nodelay(true);
+                    let opened =
+                        tokio::time::timeout(ADMISSION_WAIT, open(stream, &security)).await;
+                    let (stream, principal, caller) = match opened {
+                        Ok(Ok(opened)) => opened,
+                        Ok(Err(Refusal::Quiet(reason))) => {
+                            debug!(%peer, %reason, "controller connection closed");
+                            return;
+                        }
+                        Ok(Err(Refusal::Loud(reason))) => {
+                            warn!(%peer, %reason, "controller connection refused");
+                            return;
+                        }
+                        Err(_) => {
+                            warn!(%peer, "controller connection refused: no TLS handshake or first bytes in {ADMISSION_WAIT:?}");
+                            return;
+                        }
+                    };
+                    if caller == Caller::Kafka {
+                        let Some(clients) = kafka.clients() else {
+                            debug!(%peer, "Kafka client on the controller listener before the broker serves: closed");
+                            return;
+                        };
+                        let connection = KafkaConnection {
+                            stream,
+                            peer,
+                            principal,
+                        };
+                        tokio::select! {
+                            _ = clients.serve(connection) => {}
+                            _ = shutdown.cancelled() => {}
+                        }
+                        return;
+                    }
                     let admitted = tokio::time::timeout(
                         ADMISSION_WAIT,
-                        admit(stream, peer, &security, &local.state),
+                        admit(stream, principal, peer, &security, &local.state),
                     );
                     let stream = match admitted.await {
                         Ok(Ok(stream)) => stream,
@@ -571,7 +614,7 @@ pub async fn serve(
                             return;
                         }
                         Err(_) => {
-                            warn!(%peer, "controller connection refused: no TLS handshake or login in {ADMISSION_WAIT:?}");
+                            warn!(%peer, "controller connection refused: no login in {ADMISSION_WAIT:?}");
                             return;
                         }
                     };
@@ -593,21 +636,28 @@ pub async fn serve(
     }
 }
 
-/// Authenticates a peer as the listener's protocol asks (its certificate,
-/// then its login) and checks that it may act for the cluster.
-async fn admit(
+/// Why a connection was closed before it was served.
+enum Refusal {
+    /// It went before saying anything (a port check, a client giving up).
+    Quiet(String),
+    /// Its handshake failed or its certificate names no one.
+    Loud(String),
+}
+
+/// The one TLS handshake of a connection (on a TLS listener), whom its
+/// certificate names, and who is calling, told by its first bytes (read
+/// here, and replayed on the stream returned).
+async fn open(
     tcp: TcpStream,
-    peer: std::net::SocketAddr,
     security: &super::QuorumSecurity,
-    state: &StateMachineStore,
-) -> Result<PeerStream, String> {
-    let (mut stream, mut principal): (PeerStream, String) = match &security.acceptor {
-        None => (Box::new(tcp), ANONYMOUS.to_string()),
+) -> Result<(PeerStream, Option<String>, Caller), Refusal> {
+    let (mut stream, principal): (PeerStream, Option<String>) = match &security.acceptor {
+        None => (Box::new(tcp), None),
         Some(acceptor) => {
             let stream = acceptor
                 .accept(tcp)
                 .await
-                .map_err(|error| format!("TLS handshake failed: {error}"))?;
+                .map_err(|error| Refusal::Loud(format!("TLS handshake failed: {error}")))?;
             let subject = stream
                 .get_ref()
                 .1
@@ -615,19 +665,39 @@ async fn admit(
                 .and_then(|chain| chain.first())
                 .and_then(|leaf| crate::auth::principal::subject_name(leaf));
             let principal = match subject {
-                None => ANONYMOUS.to_string(),
+                None => None,
                 Some(subject) => match security.principal_mapper.map(&subject) {
-                    Some(name) => format!("User:{name}"),
+                    Some(name) => Some(format!("User:{name}")),
                     None => {
-                        return Err(format!(
+                        return Err(Refusal::Loud(format!(
                             "no ssl.principal.mapping.rules rule matches the certificate {subject}"
-                        ))
+                        )))
                     }
                 },
             };
             (Box::new(stream), principal)
         }
     };
+    let mut first = [0u8; SNIFFED_BYTES];
+    stream
+        .read_exact(&mut first)
+        .await
+        .map_err(|error| Refusal::Quiet(format!("before its first request: {error}")))?;
+    let stream: PeerStream = Box::new(Replay::new(first, stream));
+    Ok((stream, principal, kafka_clients::caller(&first)))
+}
+
+/// Authenticates a Raft peer as the listener's protocol asks (its
+/// certificate named `principal` already, then its login) and checks
+/// that it may act for the cluster.
+async fn admit(
+    mut stream: PeerStream,
+    principal: Option<String>,
+    peer: std::net::SocketAddr,
+    security: &super::QuorumSecurity,
+    state: &StateMachineStore,
+) -> Result<PeerStream, String> {
+    let mut principal = principal.unwrap_or_else(|| ANONYMOUS.to_string());
     let logged_in = match &security.plain_users {
         Some(users) => {
             principal = format!("User:{}", login(&mut stream, users).await?);

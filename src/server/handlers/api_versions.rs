@@ -13,7 +13,9 @@ use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::metadata::features::{FinalizedFeatures, METADATA_VERSION, STREAMS_VERSION, SUPPORTED};
-use crate::server::api_versions::{advertised_ranges, emulated_metadata_version, emulated_release};
+use crate::server::api_versions::{
+    advertised_on, emulated_metadata_version, emulated_release, ListenerType,
+};
 
 pub fn handle(
     request: &ApiVersionsRequest,
@@ -21,6 +23,7 @@ pub fn handle(
     cluster_id: &str,
     node_id: i32,
     features: &FinalizedFeatures,
+    listener: ListenerType,
 ) -> ApiVersionsResponse {
     let other_cluster = request
         .cluster_id
@@ -31,7 +34,7 @@ pub fn handle(
         return ApiVersionsResponse::default()
             .with_error_code(ResponseError::RebootstrapRequired.code());
     }
-    let response = ApiVersionsResponse::default().with_api_keys(advertised());
+    let response = ApiVersionsResponse::default().with_api_keys(advertised(listener));
     // An emulated 3.x release lists none of the features gregor serves
     // (4.x brokers list them as gregor does).
     if version < 3 || emulated_release().is_some_and(|release| release.starts_with("3.")) {
@@ -81,16 +84,17 @@ pub fn handle(
 }
 
 /// The answer to an ApiVersions version we do not support: a v0 body with
-/// UNSUPPORTED_VERSION and our ranges.
-pub fn unsupported_version() -> ApiVersionsResponse {
+/// UNSUPPORTED_VERSION and the listener's ranges.
+pub fn unsupported_version(listener: ListenerType) -> ApiVersionsResponse {
     ApiVersionsResponse::default()
         .with_error_code(ResponseError::UnsupportedVersion.code())
-        .with_api_keys(advertised())
+        .with_api_keys(advertised(listener))
 }
 
-fn advertised() -> Vec<ApiVersion> {
-    advertised_ranges()
-        .iter()
+/// The ranges a listener of this type advertises: a controller listener
+/// only the APIs Kafka's controllers serve.
+fn advertised(listener: ListenerType) -> Vec<ApiVersion> {
+    advertised_on(listener)
         .map(|range| {
             ApiVersion::default()
                 .with_api_key(range.api_key as i16)

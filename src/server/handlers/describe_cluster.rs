@@ -1,7 +1,10 @@
 //! DescribeCluster (v0–v2, KIP-700): the cluster id, the active controller
 //! and the registered brokers, as admin clients' `describe_cluster` asks.
 //! Brokers answer for the broker endpoints (endpoint type 1); controller
-//! endpoints (type 2) are for clients bootstrapping from controllers.
+//! endpoints (type 2, KIP-919) are answered on the controller listener,
+//! to clients bootstrapping from the controllers, as Kafka's
+//! `ControllerApis` answers them: the voters at their controller
+//! listener, to a principal that may ALTER the cluster.
 
 use std::sync::Arc;
 
@@ -12,9 +15,11 @@ use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeCluster
 use super::groups::str_bytes;
 use crate::broker::Broker;
 use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::server::api_versions::ListenerType;
 use crate::server::context::RequestContext;
 
 const BROKER_ENDPOINTS: i8 = 1;
+const CONTROLLER_ENDPOINTS: i8 = 2;
 
 pub async fn handle(
     broker: &Arc<Broker>,
@@ -22,6 +27,9 @@ pub async fn handle(
     version: i16,
     context: &RequestContext,
 ) -> DescribeClusterResponse {
+    if context.listener.listener_type == ListenerType::Controller {
+        return controllers(broker, request, version, context);
+    }
     let image = broker.metadata();
     // Asked for: 0 to whoever may not DESCRIBE the cluster; else i32::MIN.
     let authz = context.authz(broker);
@@ -62,6 +70,74 @@ pub async fn handle(
     response.with_brokers(brokers)
 }
 
+/// The controller listener's answer: the voters, each at its controller
+/// address, and the active controller among them (-1 if it is not, as
+/// Kafka's `AuthHelper.computeDescribeClusterResponse` answers).
+fn controllers(
+    broker: &Broker,
+    request: DescribeClusterRequest,
+    version: i16,
+    context: &RequestContext,
+) -> DescribeClusterResponse {
+    // Unlike on a broker, DescribeCluster on a controller needs ALTER.
+    if !context.may_on_cluster(broker, AclOperation::Alter) {
+        return DescribeClusterResponse::default()
+            .with_error_code(ResponseError::ClusterAuthorizationFailed.code());
+    }
+    if let Some(error) = refusal_on_controller(request.endpoint_type, version) {
+        let message = match request.endpoint_type {
+            BROKER_ENDPOINTS => "The request was sent to an endpoint of type CONTROLLER, but we wanted an endpoint of type BROKER".to_string(),
+            other => format!("Unsupported endpoint type {other}"),
+        };
+        return DescribeClusterResponse::default()
+            .with_error_code(error.code())
+            .with_error_message(Some(str_bytes(message)));
+    }
+    let authz = context.authz(broker);
+    let operations = match request.include_cluster_authorized_operations {
+        false => i32::MIN,
+        true if !authz.allows(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME) => 0,
+        true => authz.authorized_operations(ResourceType::Cluster, CLUSTER_NAME),
+    };
+    drop(authz);
+    let (voters, leader) = broker.controller().controllers();
+    let nodes: Vec<DescribeClusterBroker> = voters
+        .iter()
+        .filter_map(|(id, address)| {
+            let (host, port) = address.rsplit_once(':')?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            Some(
+                DescribeClusterBroker::default()
+                    .with_broker_id(BrokerId(i32::try_from(*id).ok()?))
+                    .with_host(str_bytes(host.to_string()))
+                    .with_port(port.parse().ok()?)
+                    .with_is_fenced(false),
+            )
+        })
+        .collect();
+    let controller_id = leader
+        .and_then(|leader| i32::try_from(leader).ok())
+        .filter(|leader| nodes.iter().any(|node| node.broker_id.0 == *leader))
+        .unwrap_or(-1);
+    DescribeClusterResponse::default()
+        .with_endpoint_type(CONTROLLER_ENDPOINTS)
+        .with_cluster_id(str_bytes(broker.metadata().cluster_id.clone()))
+        .with_controller_id(BrokerId(controller_id))
+        .with_cluster_authorized_operations(operations)
+        .with_brokers(nodes)
+}
+
+/// Why a controller refuses a DescribeCluster for `endpoint_type`, if it
+/// does: v0 asks for broker endpoints and has no code of its own for it.
+fn refusal_on_controller(endpoint_type: i8, version: i16) -> Option<ResponseError> {
+    match endpoint_type {
+        CONTROLLER_ENDPOINTS => None,
+        _ if version == 0 => Some(ResponseError::InvalidRequest),
+        BROKER_ENDPOINTS => Some(ResponseError::MismatchedEndpointType),
+        _ => Some(ResponseError::UnsupportedEndpointType),
+    }
+}
+
 /// The answer to `request` failing with `code`.
 pub fn error_response(
     _request: &DescribeClusterRequest,
@@ -69,4 +145,27 @@ pub fn error_response(
     code: i16,
 ) -> DescribeClusterResponse {
     DescribeClusterResponse::default().with_error_code(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_controller_answers_controller_endpoints_and_refuses_others_as_kafka_does() {
+        assert_eq!(refusal_on_controller(CONTROLLER_ENDPOINTS, 2), None);
+        assert_eq!(refusal_on_controller(CONTROLLER_ENDPOINTS, 1), None);
+        assert_eq!(
+            refusal_on_controller(BROKER_ENDPOINTS, 1),
+            Some(ResponseError::MismatchedEndpointType)
+        );
+        assert_eq!(
+            refusal_on_controller(BROKER_ENDPOINTS, 0),
+            Some(ResponseError::InvalidRequest)
+        );
+        assert_eq!(
+            refusal_on_controller(7, 2),
+            Some(ResponseError::UnsupportedEndpointType)
+        );
+    }
 }
