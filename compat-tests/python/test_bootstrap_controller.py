@@ -5,8 +5,8 @@
   controller API set of Kafka 4.4's ControllerApis (no Produce, Fetch,
   Metadata, DescribeClientQuotas); DescribeCluster v2 with endpoint type
   2 names the three voters at their controller ports and the active
-  controller; type 1 there is MISMATCHED_ENDPOINT_TYPE, and type 2 on a
-  broker listener stays UNSUPPORTED_ENDPOINT_TYPE; a broker-only API on a
+  controller; type 1 there, and type 2 on a broker listener, are
+  MISMATCHED_ENDPOINT_TYPE, as Kafka 4.4 answers; a broker-only API on a
   controller listener closes the connection unanswered, as Kafka's
   SocketServer closes it;
 - Kafka 4.4's `kafka-metadata-quorum.sh --bootstrap-controller describe
@@ -140,7 +140,9 @@ def test_describe_cluster_on_a_controller_listener_names_the_voters(cluster):
         UNSUPPORTED_ENDPOINT_TYPE
     # A broker listener still answers brokers only.
     on_broker = describe_cluster(b.host, b.port, CONTROLLERS)
-    assert on_broker["error_code"] == UNSUPPORTED_ENDPOINT_TYPE, on_broker
+    assert on_broker["error_code"] == MISMATCHED_ENDPOINT_TYPE, on_broker
+    assert on_broker["error_message"] == ("The request was sent to an endpoint of type "
+                                          "BROKER, but we wanted an endpoint of type CONTROLLER")
     brokers = describe_cluster(b.host, b.port, BROKERS)
     assert {n: port for n, (_, port, _, _) in brokers["nodes"].items()} == \
         {node_id(x): x.port for x in cluster}

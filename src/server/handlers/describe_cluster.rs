@@ -30,6 +30,9 @@ pub async fn handle(
     if context.listener.listener_type == ListenerType::Controller {
         return controllers(broker, request, version, context);
     }
+    if let Some(refused) = refusal(BROKER_ENDPOINTS, request.endpoint_type, version) {
+        return refused;
+    }
     let image = broker.metadata();
     // Asked for: 0 to whoever may not DESCRIBE the cluster; else i32::MIN.
     let authz = context.authz(broker);
@@ -44,14 +47,6 @@ pub async fn handle(
         .with_cluster_id(str_bytes(image.cluster_id.clone()))
         .with_controller_id(BrokerId(image.controller_id))
         .with_cluster_authorized_operations(operations);
-    if version >= 1 && request.endpoint_type != BROKER_ENDPOINTS {
-        return response
-            .with_error_code(ResponseError::UnsupportedEndpointType.code())
-            .with_error_message(Some(str_bytes(format!(
-                "endpoint type {} is answered by controllers, not brokers",
-                request.endpoint_type
-            ))));
-    }
     let brokers = image
         .brokers
         .iter()
@@ -84,14 +79,8 @@ fn controllers(
         return DescribeClusterResponse::default()
             .with_error_code(ResponseError::ClusterAuthorizationFailed.code());
     }
-    if let Some(error) = refusal_on_controller(request.endpoint_type, version) {
-        let message = match request.endpoint_type {
-            BROKER_ENDPOINTS => "The request was sent to an endpoint of type CONTROLLER, but we wanted an endpoint of type BROKER".to_string(),
-            other => format!("Unsupported endpoint type {other}"),
-        };
-        return DescribeClusterResponse::default()
-            .with_error_code(error.code())
-            .with_error_message(Some(str_bytes(message)));
+    if let Some(refused) = refusal(CONTROLLER_ENDPOINTS, request.endpoint_type, version) {
+        return refused;
     }
     let authz = context.authz(broker);
     let operations = match request.include_cluster_authorized_operations {
@@ -127,15 +116,40 @@ fn controllers(
         .with_brokers(nodes)
 }
 
-/// Why a controller refuses a DescribeCluster for `endpoint_type`, if it
-/// does: v0 asks for broker endpoints and has no code of its own for it.
-fn refusal_on_controller(endpoint_type: i8, version: i16) -> Option<ResponseError> {
-    match endpoint_type {
-        CONTROLLER_ENDPOINTS => None,
-        _ if version == 0 => Some(ResponseError::InvalidRequest),
-        BROKER_ENDPOINTS => Some(ResponseError::MismatchedEndpointType),
-        _ => Some(ResponseError::UnsupportedEndpointType),
+/// Kafka's refusal (`AuthHelper.computeDescribeClusterResponse`) of a
+/// request for `endpoint_type` on a listener that serves `served`: an
+/// unknown type is unsupported, the other type mismatched; v0 has no code
+/// of its own for either.
+fn refusal(served: i8, endpoint_type: i8, version: i16) -> Option<DescribeClusterResponse> {
+    let name = |endpoint_type| match endpoint_type {
+        BROKER_ENDPOINTS => Some("BROKER"),
+        CONTROLLER_ENDPOINTS => Some("CONTROLLER"),
+        _ => None,
+    };
+    if endpoint_type == served {
+        return None;
     }
+    let (error, message) = match (name(served), name(endpoint_type)) {
+        (Some(served), Some(wanted)) => (
+            ResponseError::MismatchedEndpointType,
+            format!(
+                "The request was sent to an endpoint of type {served}, but we wanted an endpoint of type {wanted}"
+            ),
+        ),
+        _ => (
+            ResponseError::UnsupportedEndpointType,
+            format!("Unsupported endpoint type {endpoint_type}"),
+        ),
+    };
+    let error = match version {
+        0 => ResponseError::InvalidRequest,
+        _ => error,
+    };
+    Some(
+        DescribeClusterResponse::default()
+            .with_error_code(error.code())
+            .with_error_message(Some(str_bytes(message))),
+    )
 }
 
 /// The answer to `request` failing with `code`.
@@ -152,20 +166,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_controller_answers_controller_endpoints_and_refuses_others_as_kafka_does() {
-        assert_eq!(refusal_on_controller(CONTROLLER_ENDPOINTS, 2), None);
-        assert_eq!(refusal_on_controller(CONTROLLER_ENDPOINTS, 1), None);
+    fn each_listener_answers_its_own_endpoint_type_and_refuses_others_as_kafka_does() {
+        let code = |served, endpoint_type, version| {
+            refusal(served, endpoint_type, version).map(|response| response.error_code)
+        };
+        for served in [BROKER_ENDPOINTS, CONTROLLER_ENDPOINTS] {
+            assert_eq!(code(served, served, 2), None);
+            assert_eq!(code(served, served, 0), None);
+            assert_eq!(
+                code(served, 7, 2),
+                Some(ResponseError::UnsupportedEndpointType.code())
+            );
+        }
+        let mismatched = refusal(CONTROLLER_ENDPOINTS, BROKER_ENDPOINTS, 1).unwrap();
         assert_eq!(
-            refusal_on_controller(BROKER_ENDPOINTS, 1),
-            Some(ResponseError::MismatchedEndpointType)
+            mismatched.error_code,
+            ResponseError::MismatchedEndpointType.code()
         );
         assert_eq!(
-            refusal_on_controller(BROKER_ENDPOINTS, 0),
-            Some(ResponseError::InvalidRequest)
+            mismatched.error_message.as_deref(),
+            Some("The request was sent to an endpoint of type CONTROLLER, but we wanted an endpoint of type BROKER")
         );
         assert_eq!(
-            refusal_on_controller(7, 2),
-            Some(ResponseError::UnsupportedEndpointType)
+            code(BROKER_ENDPOINTS, CONTROLLER_ENDPOINTS, 1),
+            Some(ResponseError::MismatchedEndpointType.code())
+        );
+        assert_eq!(
+            code(CONTROLLER_ENDPOINTS, BROKER_ENDPOINTS, 0),
+            Some(ResponseError::InvalidRequest.code())
         );
     }
 }
