@@ -66,11 +66,16 @@ def _call(broker: Broker, api_key: int, version: int, body: bytes) -> w.Reader:
 
 def add_voter(broker: Broker, voter: int, directory_id: str, host: str, port: int,
               cluster_id: str | None = None, listener: str = CONTROLLER,
-              timeout_ms: int = 30_000) -> tuple[int, str | None]:
+              timeout_ms: int = 30_000,
+              ack_when_committed: bool | None = None) -> tuple[int, str | None]:
+    """AddRaftVoter v0, or v1 when `ack_when_committed` is given."""
     body = (_compact_string(cluster_id) + w.i32(timeout_ms) + w.i32(voter) + _uuid(directory_id)
             + w.uvarint(2) + _compact_string(listener) + _compact_string(host)
-            + struct.pack(">H", port) + w.TAGS_NONE + w.TAGS_NONE)
-    reader = _call(broker, ADD_RAFT_VOTER, 0, body)
+            + struct.pack(">H", port) + w.TAGS_NONE)
+    version = 0 if ack_when_committed is None else 1
+    if version == 1:
+        body += w.i8(1 if ack_when_committed else 0)
+    reader = _call(broker, ADD_RAFT_VOTER, version, body + w.TAGS_NONE)
     reader.i32()  # throttle time
     return reader.i16(), reader.compact_string()
 
@@ -360,8 +365,10 @@ def test_a_quorum_grows_from_three_voters_to_five_and_back_while_topics_are_crea
                 voters_are(brokers, {1, 2, 3, 4, 5} - {leader})), timeout=30,
                 what=f"a leader other than the removed {leader}")
             assert leader in seen["observers"]
+            # v1, answered once the leader has written the new voter set.
             assert add_voter(other, leader, ids[leader], "127.0.0.1",
-                             controller_port(brokers[leader - 1])) == (NONE, None)
+                             controller_port(brokers[leader - 1]),
+                             ack_when_committed=False) == (NONE, None)
             wait_until(lambda: voters_are(brokers, {1, 2, 3, 4, 5}), timeout=30,
                        what=f"{leader} a voter again")
 

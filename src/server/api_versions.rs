@@ -93,7 +93,7 @@ pub const ADVERTISED: &[VersionRange] = &[
     range(ApiKey::StreamsGroupHeartbeat, 0, 1),
     range(ApiKey::StreamsGroupDescribe, 0, 1),
     range(ApiKey::DescribeTopicPartitions, 0, 0),
-    range(ApiKey::AddRaftVoter, 0, 0),
+    range(ApiKey::AddRaftVoter, 0, 1),
     range(ApiKey::RemoveRaftVoter, 0, 0),
 ];
 

@@ -58,6 +58,10 @@ pub enum VoterChange {
         directory_id: Uuid,
         address: String,
         timeout: Duration,
+        /// Answer once the new voter set is committed; else once the
+        /// leader has written it (AddRaftVoter v1's AckWhenCommitted).
+        #[serde(default = "committed")]
+        ack_when_committed: bool,
     },
     /// Demote voter `id` to observer, if its directory id matches.
     Remove { id: u64, directory_id: Uuid },
@@ -74,6 +78,10 @@ pub enum VoterChange {
         #[serde(default)]
         address: Option<String>,
     },
+}
+
+fn committed() -> bool {
+    true
 }
 
 impl VoterChange {
@@ -159,6 +167,14 @@ pub(super) async fn change_here(
         return Err(MembershipError::ChangePending);
     }
     let timeout = change.timeout();
+    let answered_when_written = match change {
+        VoterChange::Add {
+            id,
+            ack_when_committed: false,
+            ..
+        } => Some(id),
+        _ => None,
+    };
     let membership = committed_membership(raft)?;
     let own_id = raft.metrics().borrow().id;
     let resigns = matches!(change, VoterChange::Remove { id, .. } if id == own_id);
@@ -236,11 +252,35 @@ pub(super) async fn change_here(
     // one; a caller that gives up must not leave the quorum joint.
     let raft_handle = raft.clone();
     let raft = raft.clone();
-    let task = tokio::spawn(async move {
+    let mut task = tokio::spawn(async move {
         let changed = raft.change_membership(members, true).await;
         drop(running);
         changed
     });
+    if let Some(id) = answered_when_written {
+        let wait = raft_handle.wait(Some(timeout));
+        let written = wait.metrics(
+            |m| {
+                m.membership_config
+                    .membership()
+                    .voter_ids()
+                    .any(|v| v == id)
+            },
+            "the new voter set written",
+        );
+        tokio::select! {
+            written = written => {
+                return written.map(|_| ()).map_err(|_| MembershipError::TimedOut(timeout));
+            }
+            done = &mut task => {
+                return match done {
+                    Err(join) => Err(MembershipError::Raft(join.to_string())),
+                    Ok(Err(error)) => Err(from_raft(error)),
+                    Ok(Ok(_)) => Ok(()),
+                };
+            }
+        }
+    }
     match tokio::time::timeout(timeout, task).await {
         Err(_) => Err(MembershipError::TimedOut(timeout)),
         Ok(Err(join)) => Err(MembershipError::Raft(join.to_string())),

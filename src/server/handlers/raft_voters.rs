@@ -1,4 +1,4 @@
-//! AddRaftVoter (v0) and RemoveRaftVoter (v0), KIP-853: what
+//! AddRaftVoter (v0–1) and RemoveRaftVoter (v0), KIP-853: what
 //! `Admin.addRaftVoter/removeRaftVoter` and `kafka-metadata-quorum.sh
 //! add-controller/remove-controller` send. Any broker takes them (Kafka's
 //! brokers forward them to the active controller, its controllers answer
@@ -73,6 +73,7 @@ pub async fn handle_add(
         directory_id: request.voter_directory_id,
         address,
         timeout: Duration::from_millis(u64::try_from(request.timeout_ms).unwrap_or(0)),
+        ack_when_committed: request.ack_when_committed,
     };
     match broker.controller().change_voters(change).await {
         Ok(()) => AddRaftVoterResponse::default().with_error_message(None),
