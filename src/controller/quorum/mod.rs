@@ -320,6 +320,9 @@ impl Quorum {
     /// the leader it is sent to; an observer polls the voters.
     async fn catch_up(&self, timeout: std::time::Duration) -> Result<(), QuorumError> {
         let deadline = tokio::time::Instant::now() + timeout;
+        // Short at first: a voter of a quorum being formed knows its
+        // leader within milliseconds, and start-up waits for this.
+        let mut pause = std::time::Duration::from_millis(2);
         loop {
             let caught_up = match &self.member {
                 Member::Replica { raft, .. } => self.catch_up_voter(raft, deadline).await,
@@ -347,7 +350,8 @@ impl Quorum {
                     "not caught up with the metadata log within {timeout:?}"
                 )));
             }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_millis(50));
         }
     }
 
