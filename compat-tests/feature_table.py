@@ -338,6 +338,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         # (kafka-python) are what "no downtime" is measured with.
         (names("test_a_quorum_grows_from_three_voters_to_five_and_back_while_topics_are_created"),
          on((JAVA, TOOLS, WIRE, CK, KP), CLUSTER)),
+        (names("test_a_voter_restarted_on_another_port_has_its_entry_updated"),
+         on((TOOLS, WIRE, CK, KP), CLUSTER)),
     ],
     "test_cli_operations.py": [
         # Kafka's tools print what gregor's must match; confluent-kafka
@@ -350,6 +352,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
          on(GCLI, REASSIGNMENT) + on(TOOLS, REASSIGNMENT) + on((CK, KP), REASSIGNMENT, REPLICATION)),
         (names("test_reassign_partitions_cancels_a_held_back_reassignment_and_refuses_bad_input"),
          on(GCLI, REASSIGNMENT, BAD_INPUT) + on(CK, REASSIGNMENT)),
+        (names("test_reassign_partitions_generate_is_rack_aware_as_kafkas"),
+         on((GCLI, TOOLS), REASSIGNMENT) + on(CK, REASSIGNMENT)),
     ],
     "test_bootstrap_controller.py": [
         # --bootstrap-controller / bootstrap.controllers (KIP-919)
