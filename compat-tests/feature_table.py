@@ -369,6 +369,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
          on(TOOLS, CLUSTER)),
         (names("test_kafka_reassign_partitions_list_with_bootstrap_controller"),
          on(TOOLS, REASSIGNMENT)),
+        (names("test_gregors_metadata_quorum_command_with_bootstrap_controller"),
+         on((GCLI, TOOLS), CLUSTER)),
         (names("test_java_admin_with_bootstrap_controllers"), on(JAVA, CLUSTER)),
     ],
     "test_cluster_replication_throttles.py": [

@@ -401,6 +401,10 @@ struct ConfigsArgs {
 struct MetadataQuorumArgs {
     #[command(flatten)]
     connection: ConnectionArgs,
+    /// A controller to connect to, on its controller listener (KIP-919),
+    /// instead of a broker.
+    #[arg(long = "bootstrap-controller", conflicts_with = "bootstrap_server")]
+    bootstrap_controller: Option<String>,
     #[command(subcommand)]
     command: MetadataQuorumCommand,
 }
@@ -824,7 +828,9 @@ async fn run_configs(args: ConfigsArgs) -> ExitCode {
 }
 
 async fn run_metadata_quorum(args: MetadataQuorumArgs) -> ExitCode {
-    use gregor::cli::metadata_quorum::{controller_from_properties, run, Action, Controller};
+    use gregor::cli::metadata_quorum::{
+        controller_from_properties, run, Action, Bootstrap, Controller,
+    };
     let action = match args.command {
         MetadataQuorumCommand::Describe {
             status,
@@ -890,7 +896,11 @@ async fn run_metadata_quorum(args: MetadataQuorumArgs) -> ExitCode {
         Ok(security) => security,
         Err(code) => return code,
     };
-    print_outcome(run(&args.connection.bootstrap_server, &security, action).await)
+    let bootstrap = match &args.bootstrap_controller {
+        Some(controllers) => Bootstrap::Controllers(controllers),
+        None => Bootstrap::Brokers(&args.connection.bootstrap_server),
+    };
+    print_outcome(run(bootstrap, &security, action).await)
 }
 
 /// `describe`'s action, or Kafka's refusal of its flags.

@@ -195,6 +195,30 @@ def test_kafka_metadata_quorum_tool_with_bootstrap_controller(cluster):
         replication
 
 
+def test_gregors_metadata_quorum_command_with_bootstrap_controller(cluster):
+    """`gregor metadata-quorum --bootstrap-controller` prints what Kafka's
+    tool prints through the same controller, and refuses
+    --bootstrap-server beside it."""
+    controller = controller_address(cluster[0])
+
+    def gregor(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run([GREGOR_BIN, "metadata-quorum", *args], capture_output=True,
+                              text=True, timeout=60)
+        assert not check or done.returncode == 0, done
+        return done
+
+    ours = fields(gregor("--bootstrap-controller", controller, "describe", "--status").stdout)
+    theirs = fields(metadata_quorum("--bootstrap-controller", controller, "describe", "--status"))
+    for name in ("ClusterId", "LeaderId", "CurrentVoters", "CurrentObservers"):
+        assert ours[name] == theirs[name], (name, ours, theirs)
+    rows = gregor("--bootstrap-controller", controller, "describe", "--replication").stdout
+    assert sorted(int(line.split()[0]) for line in rows.splitlines()[1:] if line.strip()) == \
+        [1, 2, 3], rows
+    both = gregor("--bootstrap-server", bootstrap(cluster), "--bootstrap-controller", controller,
+                  "describe", "--status", check=False)
+    assert both.returncode != 0 and "cannot be used with" in both.stderr, both
+
+
 def reassign(*args: str) -> str:
     return java_client.run_tool("org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
                                 *args)

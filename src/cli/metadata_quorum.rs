@@ -200,18 +200,34 @@ pub fn controller_from_properties(path: &Path) -> Result<Controller, CommandErro
     })
 }
 
+/// Where the command connects: brokers (`--bootstrap-server`) or
+/// controllers, on their controller listener (`--bootstrap-controller`).
+#[derive(Clone, Copy, Debug)]
+pub enum Bootstrap<'a> {
+    Brokers(&'a str),
+    Controllers(&'a str),
+}
+
 /// Runs the command against `bootstrap`, connecting with `security`, and
 /// returns what it prints.
 pub async fn run(
-    bootstrap: &str,
+    bootstrap: Bootstrap<'_>,
     security: &ClientSecurityConfig,
     action: Action,
 ) -> Result<String, CommandError> {
-    let mut connection = super::connect_bootstrap(bootstrap, CLIENT_ID, security).await?;
+    // DescribeCluster's endpoint types (KIP-919).
+    let (addresses, endpoint_type) = match bootstrap {
+        Bootstrap::Brokers(addresses) => (addresses, 1),
+        Bootstrap::Controllers(addresses) => (addresses, 2),
+    };
+    let mut connection = super::connect_bootstrap(addresses, CLIENT_ID, security).await?;
     match action {
         Action::Status => {
             let cluster = connection
-                .request(DescribeClusterRequest::default(), 1)
+                .request(
+                    DescribeClusterRequest::default().with_endpoint_type(endpoint_type),
+                    1,
+                )
                 .await?;
             broker_error(
                 cluster.error_code,
