@@ -456,3 +456,68 @@ def test_a_voter_restarted_on_another_port_has_its_entry_updated(cluster):
     values = [m.value for m in consumer]
     consumer.close()
     assert values == [f"v{i}".encode() for i in range(10)]
+
+
+def test_a_quorum_found_through_bootstrap_servers_as_kafka_4_configures_it(tmp_path):
+    """`controller.quorum.bootstrap.servers` without `controller.quorum.voters`
+    (Kafka 4's own config/server.properties): node 1, whose bootstrap
+    servers name only its own controller listener, starts a quorum of its
+    own (Kafka's `format --standalone`); controller 2, pointed at node 1,
+    observes it (`--no-initial-controllers`) until Kafka's
+    `kafka-metadata-quorum.sh --bootstrap-controller … add-controller` makes
+    it a voter; broker 3 (process.roles=broker) follows through the same
+    setting. A topic replicated on all three takes confluent-kafka's acks=all
+    records, which kafka-python reads back from broker 3."""
+    c1 = free_port()
+
+    def node(node_id: int, roles: str) -> Broker:
+        port = free_port()
+        listeners = f"PLAINTEXT://127.0.0.1:{port}"
+        controller = free_port() if node_id != 1 else c1
+        if "controller" in roles:
+            listeners += f",{CONTROLLER}://127.0.0.1:{controller}"
+        broker = Broker(name=f"node-{node_id}", port=port, overrides={
+            "node.id": node_id,
+            "process.roles": roles,
+            "listeners": listeners,
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+            "controller.listener.names": CONTROLLER,
+            "controller.quorum.bootstrap.servers": f"127.0.0.1:{c1}",
+        })
+        broker.controller_port = controller
+        return broker
+
+    brokers = [node(1, "broker,controller"), node(2, "broker,controller"), node(3, "broker")]
+    try:
+        for b in brokers:
+            b.start()
+        wait_for_brokers(brokers)
+        seen = wait_until(lambda: voters_are(brokers, {1}), timeout=20, what="node 1 alone votes")
+        assert {2, 3} <= set(seen["observers"]), seen
+        assert seen["nodes"][1] == (CONTROLLER, "127.0.0.1", c1), seen
+
+        java_client.run_tool("org.apache.kafka.tools.FeatureCommand", "--bootstrap-server",
+                             brokers[0].bootstrap, "upgrade", "--feature", "kraft.version=1")
+        out = java_client.run_tool(
+            "org.apache.kafka.tools.MetadataQuorumCommand", "--bootstrap-controller",
+            f"127.0.0.1:{c1}", "--command-config",
+            str(properties_file(brokers[1], tmp_path / "node-2.properties")), "add-controller")
+        assert f"Added controller 2 with directory id {directory_id(brokers[1])}" in out, out
+        seen = wait_until(lambda: voters_are(brokers, {1, 2}), timeout=30, what="two voters")
+        assert seen["nodes"][2] == (CONTROLLER, "127.0.0.1", brokers[1].controller_port), seen
+
+        topic = "bootstrapped"
+        admin = AdminClient({"bootstrap.servers": brokers[2].bootstrap})
+        admin.create_topics([NewTopic(topic, 1, 3)])[topic].result(timeout=30)
+        producer = Producer({"bootstrap.servers": brokers[2].bootstrap, "acks": "all"})
+        for i in range(10):
+            producer.produce(topic, value=f"b{i}".encode())
+        assert producer.flush(30) == 0
+        consumer = KafkaConsumer(bootstrap_servers=brokers[2].bootstrap,
+                                 auto_offset_reset="earliest", consumer_timeout_ms=10_000)
+        consumer.assign([TopicPartition(topic, 0)])
+        assert [m.value for m in consumer] == [f"b{i}".encode() for i in range(10)]
+        consumer.close()
+    finally:
+        for b in brokers:
+            b.cleanup()

@@ -138,6 +138,7 @@ impl Broker {
                 .iter()
                 .map(|v| (v.node_id as u64, v.address()))
                 .collect(),
+            bootstrap: config.controller_quorum_bootstrap_servers.clone(),
             bind: config.controller_listener().map(|l| l.bind_address()),
             observer: !config.is_controller(),
             address: config.controller_listener().map(|listener| {
@@ -690,7 +691,10 @@ impl Broker {
     /// in-sync replicas (Kafka's controlled shutdown), so that clients
     /// move on at once rather than after the session timeout.
     pub async fn controlled_shutdown(&self) {
-        if self.config.controller_quorum_voters.len() > 1 {
+        let config = &self.config;
+        if config.controller_quorum_voters.len() > 1
+            || !config.controller_quorum_bootstrap_servers.is_empty()
+        {
             self.controller
                 .controlled_shutdown(&self.config.replication, CONTROLLED_SHUTDOWN_WAIT)
                 .await;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::quorum::{parse_roles, parse_voters, QuorumVoter};
+use super::quorum::{parse_bootstrap_servers, parse_roles, parse_voters, QuorumVoter};
 use super::security::{is_security_setting, SecurityConfig};
 use super::topic::{at_least, LogConfig};
 use super::{listener::Listener, ConfigError};
@@ -16,8 +16,13 @@ pub struct BrokerConfig {
     pub node_id: i32,
     /// `process.roles`: always `broker,controller` (combined mode).
     pub process_roles: Vec<String>,
-    /// `controller.quorum.voters`: empty means this node is the only voter.
+    /// `controller.quorum.voters`: empty means this node is the only voter,
+    /// unless bootstrap servers are given.
     pub controller_quorum_voters: Vec<QuorumVoter>,
+    /// `controller.quorum.bootstrap.servers` (KIP-853): where a node finds
+    /// a quorum whose voters are not configured; used only without
+    /// `controller.quorum.voters`, as in Kafka.
+    pub controller_quorum_bootstrap_servers: Vec<String>,
     /// `controller.listener.names`: the listeners that carry the quorum's
     /// traffic, not clients'.
     pub controller_listener_names: Vec<String>,
@@ -289,6 +294,7 @@ impl Default for BrokerConfig {
             node_id: 1,
             process_roles: vec!["broker".to_string(), "controller".to_string()],
             controller_quorum_voters: Vec::new(),
+            controller_quorum_bootstrap_servers: Vec::new(),
             controller_listener_names: vec!["CONTROLLER".to_string()],
             listeners: vec![Listener::plaintext("localhost", 9092)],
             advertised_listeners: Vec::new(),
@@ -424,6 +430,9 @@ impl BrokerConfig {
                 "process.roles" => config.process_roles = parse_roles(value)?,
                 "controller.quorum.voters" => {
                     config.controller_quorum_voters = parse_voters(value)?
+                }
+                "controller.quorum.bootstrap.servers" => {
+                    config.controller_quorum_bootstrap_servers = parse_bootstrap_servers(value)?
                 }
                 "controller.listener.names" => {
                     config.controller_listener_names = value
@@ -773,12 +782,20 @@ impl BrokerConfig {
     /// controller listener to serve the others on.
     fn check_quorum(&self) -> Result<(), ConfigError> {
         if self.controller_quorum_voters.is_empty() {
-            if !self.is_controller() {
+            let bootstrap = !self.controller_quorum_bootstrap_servers.is_empty();
+            if !self.is_controller() && !bootstrap {
                 return Err(ConfigError::InvalidValue {
                     name: "controller.quorum.voters".to_string(),
                     value: String::new(),
-                    reason: "a broker without the controller role needs the voters to follow"
+                    reason: "a broker without the controller role needs the voters (or controller.quorum.bootstrap.servers) to follow"
                         .to_string(),
+                });
+            }
+            if self.is_controller() && bootstrap && self.controller_listener().is_none() {
+                return Err(ConfigError::InvalidValue {
+                    name: "controller.listener.names".to_string(),
+                    value: self.controller_listener_names.join(","),
+                    reason: "a controller found through controller.quorum.bootstrap.servers needs a controller listener".to_string(),
                 });
             }
             return Ok(());
@@ -872,6 +889,10 @@ impl BrokerConfig {
                     .map(|v| format!("{}@{}", v.node_id, v.address()))
                     .collect::<Vec<_>>()
                     .join(","),
+            ),
+            (
+                "controller.quorum.bootstrap.servers",
+                self.controller_quorum_bootstrap_servers.join(","),
             ),
             (
                 "controller.listener.names",

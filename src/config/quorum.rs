@@ -27,6 +27,23 @@ fn invalid(name: &str, value: &str, reason: &str) -> ConfigError {
 }
 
 /// Parses `controller.quorum.voters` (empty: this node alone).
+/// `controller.quorum.bootstrap.servers` (KIP-853): `host:port` entries,
+/// controller listeners to find the quorum through.
+pub fn parse_bootstrap_servers(value: &str) -> Result<Vec<String>, ConfigError> {
+    let name = "controller.quorum.bootstrap.servers";
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| match entry.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                Ok(entry.to_string())
+            }
+            _ => Err(invalid(name, entry, "expected host:port")),
+        })
+        .collect()
+}
+
 pub fn parse_voters(value: &str) -> Result<Vec<QuorumVoter>, ConfigError> {
     let name = "controller.quorum.voters";
     let mut voters = Vec::new();

@@ -255,7 +255,9 @@ fn check_security(config: &BrokerConfig) -> Result<(), StartError> {
         }
     }
     // Brokers that have others to talk to must be able to.
-    let alone = config.controller_quorum_voters.len() <= 1 && config.is_controller();
+    let alone = config.controller_quorum_voters.len() <= 1
+        && config.controller_quorum_bootstrap_servers.is_empty()
+        && config.is_controller();
     if let (Err(reason), false) = (&security.inter_broker_client, alone) {
         return Err(StartError::Unsupported(format!(
             "the inter-broker listener {}: {reason}",

@@ -91,8 +91,12 @@ pub enum QuorumError {
 /// (`controller.quorum.voters`) with this node serving its peers on `bind`.
 #[derive(Debug, Clone, Default)]
 pub struct QuorumMembers {
-    /// Voter id and controller address; empty: this node alone.
+    /// Voter id and controller address; empty: this node alone, unless
+    /// `bootstrap` names where to find the quorum.
     pub voters: Vec<(u64, String)>,
+    /// `controller.quorum.bootstrap.servers`: controller listeners to find
+    /// a quorum whose voters are not configured (KIP-853).
+    pub bootstrap: Vec<String>,
     /// Where this node's controller listener binds.
     pub bind: Option<String>,
     /// This node is not a controller (`process.roles=broker`): it follows
@@ -192,6 +196,42 @@ impl QuorumSecurity {
 }
 
 impl QuorumMembers {
+    /// The controller addresses to reach the quorum through: the voters',
+    /// else the bootstrap servers.
+    fn contact_points(&self) -> Vec<String> {
+        match self.voters.is_empty() {
+            false => self.voters.iter().map(|(_, a)| a.clone()).collect(),
+            true => self.bootstrap.clone(),
+        }
+    }
+
+    /// A controller found through bootstrap servers that name only itself
+    /// starts a quorum of its own, as Kafka's `kafka-storage format
+    /// --standalone` (Kafka 4's quickstart); one found through others'
+    /// joins theirs as an observer, as `--no-initial-controllers`.
+    async fn with_standalone_voter(&self, node_id: u64) -> QuorumMembers {
+        let mut members = self.clone();
+        if !self.voters.is_empty() || self.bootstrap.is_empty() || self.observer {
+            return members;
+        }
+        let port = self
+            .bind
+            .as_deref()
+            .and_then(|bind| bind.rsplit_once(':'))
+            .and_then(|(_, port)| port.parse::<u16>().ok());
+        let Some(port) = port else {
+            return members;
+        };
+        let mut own = true;
+        for address in &self.bootstrap {
+            own &= reaches_here(address, port).await;
+        }
+        if own {
+            members.voters = vec![(node_id, self.bootstrap[0].clone())];
+        }
+        members
+    }
+
     fn transport(&self, node: i32) -> network::Transport {
         network::Transport::new(self.security.connector.clone(), self.security.login.clone())
             .of_node(node)
@@ -293,10 +333,13 @@ impl Quorum {
             contacts,
             kafka: Default::default(),
         };
-        if members.voters.is_empty() {
+        if members.voters.is_empty() && members.bootstrap.is_empty() {
             quorum.runtime.block_on(quorum.lead_alone(node_id))?;
         } else {
-            quorum.join(node_id, members)?;
+            let members = quorum
+                .runtime
+                .block_on(members.with_standalone_voter(node_id));
+            quorum.join(node_id, &members)?;
         }
         quorum.runtime.block_on(quorum.catch_up(ELECTION_WAIT))?;
         Ok(quorum)
@@ -401,11 +444,7 @@ impl Quorum {
         runtime: tokio::runtime::Handle,
     ) -> Result<Quorum, QuorumError> {
         let stop = tokio_util::sync::CancellationToken::new();
-        let voters = members
-            .voters
-            .iter()
-            .map(|(_, address)| address.clone())
-            .collect();
+        let voters = members.contact_points();
         let observer =
             observer::Observer::start(voters, members.transport(node), &runtime, stop.clone());
         runtime.block_on(observer.caught_up_to(1, ELECTION_WAIT))?;
@@ -511,6 +550,18 @@ impl Quorum {
                 } else {
                     self.ask_to_observe(node_id, members).await?;
                 }
+            } else {
+                // The only voter need not wait out an election timeout.
+                let voters: Vec<u64> = raft
+                    .metrics()
+                    .borrow()
+                    .membership_config
+                    .membership()
+                    .voter_ids()
+                    .collect();
+                if voters == [node_id] {
+                    raft.trigger().elect().await.map_err(|e| raft_error(&e))?;
+                }
             }
             raft.wait(Some(ELECTION_WAIT))
                 .metrics(|m| m.current_leader.is_some(), "a metadata quorum leader")
@@ -540,8 +591,8 @@ impl Quorum {
         };
         let deadline = tokio::time::Instant::now() + ELECTION_WAIT;
         loop {
-            let mut failure = "no voters configured (controller.quorum.voters)".to_string();
-            for (_, voter) in &members.voters {
+            let mut failure = "no voters configured (controller.quorum.voters or controller.quorum.bootstrap.servers)".to_string();
+            for voter in &members.contact_points() {
                 match network::observe(&self.transport, voter, node_id, node.clone(), false).await {
                     Ok(Ok(())) => {
                         tracing::info!(%voter, "following the metadata quorum as an observer");
