@@ -338,7 +338,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         # (kafka-python) are what "no downtime" is measured with.
         (names("test_a_quorum_grows_from_three_voters_to_five_and_back_while_topics_are_created"),
          on((JAVA, TOOLS, WIRE, CK, KP), CLUSTER)),
-        (names("test_a_voter_restarted_on_another_port_has_its_entry_updated"),
+        (names("test_a_voter_restarted_on_another_port_has_its_entry_updated",
+               "test_a_quorum_found_through_bootstrap_servers_as_kafka_4_configures_it"),
          on((TOOLS, WIRE, CK, KP), CLUSTER)),
     ],
     "test_cli_operations.py": [
