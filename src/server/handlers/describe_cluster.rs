@@ -34,14 +34,7 @@ pub async fn handle(
         return refused;
     }
     let image = broker.metadata();
-    // Asked for: 0 to whoever may not DESCRIBE the cluster; else i32::MIN.
-    let authz = context.authz(broker);
-    let operations = match request.include_cluster_authorized_operations {
-        false => i32::MIN,
-        true if !authz.allows(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME) => 0,
-        true => authz.authorized_operations(ResourceType::Cluster, CLUSTER_NAME),
-    };
-    drop(authz);
+    let operations = cluster_operations(broker, &request, context);
     let response = DescribeClusterResponse::default()
         .with_endpoint_type(BROKER_ENDPOINTS)
         .with_cluster_id(str_bytes(image.cluster_id.clone()))
@@ -82,13 +75,7 @@ fn controllers(
     if let Some(refused) = refusal(CONTROLLER_ENDPOINTS, request.endpoint_type, version) {
         return refused;
     }
-    let authz = context.authz(broker);
-    let operations = match request.include_cluster_authorized_operations {
-        false => i32::MIN,
-        true if !authz.allows(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME) => 0,
-        true => authz.authorized_operations(ResourceType::Cluster, CLUSTER_NAME),
-    };
-    drop(authz);
+    let operations = cluster_operations(broker, &request, context);
     let (voters, leader) = broker.controller().controllers();
     let nodes: Vec<DescribeClusterBroker> = voters
         .iter()
@@ -114,6 +101,21 @@ fn controllers(
         .with_controller_id(BrokerId(controller_id))
         .with_cluster_authorized_operations(operations)
         .with_brokers(nodes)
+}
+
+/// The cluster's authorized operations, when asked for: 0 to whoever may
+/// not DESCRIBE the cluster; else `i32::MIN` (the schema's default).
+fn cluster_operations(
+    broker: &Broker,
+    request: &DescribeClusterRequest,
+    context: &RequestContext,
+) -> i32 {
+    let authz = context.authz(broker);
+    match request.include_cluster_authorized_operations {
+        false => i32::MIN,
+        true if !authz.allows(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME) => 0,
+        true => authz.authorized_operations(ResourceType::Cluster, CLUSTER_NAME),
+    }
 }
 
 /// Kafka's refusal (`AuthHelper.computeDescribeClusterResponse`) of a
