@@ -302,6 +302,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
                "test_kafka_python_consumer_over_consumer_byte_rate_is_throttled",
                "test_controller_mutation_rate_refuses_kafka_python_with_error_89"),
          on(KP, QUOTAS)),
+        (names("test_byte_rate_quotas_hold_a_producer_and_a_consumer_within_20_percent"),
+         on((CK, KP), QUOTAS)),
         (names("test_quota_apis_need_cluster_describe_configs_and_alter_configs"),
          on((WIRE, TOOLS), QUOTAS, ACL)),
         (names("test_a_user_quota_applies_to_the_authenticated_principal"),

@@ -699,6 +699,65 @@ def test_kafka_python_consumer_over_consumer_byte_rate_is_throttled(broker, topi
     assert throttle == 0
 
 
+def test_byte_rate_quotas_hold_a_producer_and_a_consumer_within_20_percent(broker_factory):
+    """Measured over the last 10 s of each: a confluent-kafka producer with
+    producer_byte_rate=50 kB/s and then a kafka-python consumer with
+    consumer_byte_rate=50 kB/s, each moving 18 s worth, get within 20% of
+    the quota, and see throttle times > 0. The broker's quota window is 4
+    one-second samples (`quota.window.num=4`): the first 4 s worth pass at
+    once, as a window starts padded, and the 10 s measured are past it
+    (with Kafka's 11 s window they would still see that burst leave it)."""
+    rate, count = 50_000, 900
+    broker = broker_factory(**{"quota.window.num": "4"})
+    topic = uid("q-steady")
+    create_topic(broker.bootstrap, topic)
+    producer_id, consumer_id = uid("q-steady-prod"), uid("q-steady-cons")
+    set_quotas(broker.port, [({"client-id": producer_id}, {"producer_byte_rate": float(rate)}),
+                             ({"client-id": consumer_id}, {"consumer_byte_rate": float(rate)})])
+    values = [payload(i) for i in range(count)]
+
+    def last_seconds(times: list[float], span: float = 10.0) -> float:
+        """Bytes a second over the last `span` seconds of `times`."""
+        end = max(times)
+        assert end - min(times) > span + 2, "too short to measure a steady rate"
+        return sum(RECORD_BYTES for t in times if t > end - span) / span
+
+    throttles: list[float] = []
+    delivered: list[tuple[int, float]] = []
+    p = Producer({"bootstrap.servers": broker.bootstrap, "client.id": producer_id,
+                  "acks": "all", "linger.ms": 5, "batch.size": 16384,
+                  "throttle_cb": lambda ev: throttles.append(ev.throttle_time)})
+    for v in values:
+        p.produce(topic, value=v, partition=0, on_delivery=lambda err, msg: delivered.append(
+            (msg.offset() if err is None else -1, time.monotonic())))
+        p.poll(0)
+    assert p.flush(90) == 0
+    assert sorted(o for o, _ in delivered) == list(range(count))
+    produced = last_seconds([t for _, t in delivered])
+    assert 0.8 * rate <= produced <= 1.2 * rate, produced
+    assert throttles and max(throttles) > 0, throttles
+
+    c = KafkaConsumer(bootstrap_servers=broker.bootstrap, client_id=consumer_id,
+                      enable_auto_commit=False, max_partition_fetch_bytes=16384,
+                      fetch_max_bytes=16384)
+    try:
+        tp = KTP(topic, 0)
+        c.assign([tp])
+        c.seek_to_beginning(tp)
+        got: list[tuple[int, float]] = []
+        deadline = time.monotonic() + 90
+        while len(got) < count and time.monotonic() < deadline:
+            for records in c.poll(timeout_ms=500).values():
+                now = time.monotonic()
+                got += [(r.offset, now) for r in records]
+        assert [o for o, _ in got] == list(range(count))
+        consumed = last_seconds([t for _, t in got])
+        assert 0.8 * rate <= consumed <= 1.2 * rate, consumed
+        assert kp_throttle_max(c.metrics(), "consumer") > 0
+    finally:
+        c.close()
+
+
 def _metadata_throttle(sock: socket.socket, corr: int, client_id: str) -> int:
     """Metadata v4 for no topics; returns its throttle_time_ms."""
     sock.sendall(w.frame(w.request_header(3, 4, corr, client_id) + w.i32(0) + w.i8(0)))
