@@ -64,20 +64,27 @@ impl IpRates {
     }
 }
 
-/// The IP quotas as last resolved.
+/// The IP quotas as last resolved, and the quotas they were read from.
 #[derive(Default)]
-pub struct ResolvedIpRates(tokio::sync::Mutex<Option<Arc<IpRates>>>);
+pub struct ResolvedIpRates(tokio::sync::Mutex<Option<(Arc<ClientQuotas>, Arc<IpRates>)>>);
 
 impl ResolvedIpRates {
-    /// `quotas`' IP rates: resolved again only if they changed.
-    pub async fn current(&self, quotas: &ClientQuotas) -> Arc<IpRates> {
-        let named = quotas.connection_rates();
+    /// `quotas`' IP rates: the same quotas (a metadata image keeps them
+    /// while they do not change) are not read again, and their IP
+    /// entities are resolved again only if they changed.
+    pub async fn current(&self, quotas: &Arc<ClientQuotas>) -> Arc<IpRates> {
         let mut resolved = self.0.lock().await;
-        if let Some(rates) = resolved.as_ref().filter(|rates| rates.named == named) {
-            return Arc::clone(rates);
+        if let Some((source, rates)) = resolved.as_ref() {
+            if Arc::ptr_eq(source, quotas) {
+                return Arc::clone(rates);
+            }
         }
-        let rates = Arc::new(IpRates::resolve(named).await);
-        *resolved = Some(Arc::clone(&rates));
+        let named = quotas.connection_rates();
+        let rates = match resolved.take() {
+            Some((_, rates)) if rates.named == named => rates,
+            _ => Arc::new(IpRates::resolve(named).await),
+        };
+        *resolved = Some((Arc::clone(quotas), Arc::clone(&rates)));
         rates
     }
 }
@@ -87,7 +94,7 @@ mod tests {
     use super::*;
     use crate::metadata::client_quotas::{QuotaEntity, QuotaValue};
 
-    fn rates(entries: &[(Option<&str>, f64)]) -> ClientQuotas {
+    fn rates(entries: &[(Option<&str>, f64)]) -> Arc<ClientQuotas> {
         let mut quotas = ClientQuotas::default();
         for (name, rate) in entries {
             quotas.apply(
@@ -96,7 +103,7 @@ mod tests {
                 Some(QuotaValue(*rate)),
             );
         }
-        quotas
+        Arc::new(quotas)
     }
 
     #[tokio::test]
@@ -111,6 +118,9 @@ mod tests {
         assert_eq!(current.rate(ip("::1")), Some(7.0));
         assert_eq!(current.rate(ip("127.0.0.2")), None);
         assert!(Arc::ptr_eq(&current, &resolved.current(&quotas).await));
+        // Equal quotas of a newer image: not resolved again.
+        let equal = Arc::new((*quotas).clone());
+        assert!(Arc::ptr_eq(&current, &resolved.current(&equal).await));
 
         let quotas = rates(&[(Some("127.0.0.1"), 3.0), (None, 9.0)]);
         let current = resolved.current(&quotas).await;

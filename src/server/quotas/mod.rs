@@ -338,7 +338,7 @@ impl QuotaManagers {
 
     /// `quotas`' `connection_creation_rate`s by address, host names
     /// resolved (again only when they changed).
-    pub async fn ip_rates(&self, quotas: &ClientQuotas) -> std::sync::Arc<IpRates> {
+    pub async fn ip_rates(&self, quotas: &std::sync::Arc<ClientQuotas>) -> std::sync::Arc<IpRates> {
         self.ip_rates.current(quotas).await
     }
 
@@ -641,7 +641,7 @@ mod tests {
             "connection_creation_rate",
             Some(QuotaValue(2.0)),
         );
-        let rates = managers.ip_rates(&quotas).await;
+        let rates = managers.ip_rates(&std::sync::Arc::new(quotas)).await;
         let ip: IpAddr = "127.0.0.1".parse().expect("an address");
         let throttled = (0..40)
             .filter(|_| managers.connection_throttle(&rates, ip).is_some())
