@@ -674,9 +674,16 @@ impl Quorum {
                         .filter(|(id, _)| **id != node_id)
                         .map(|(_, node)| node.addr.clone())
                         .collect();
-                    match update_at_leader(&raft, &state, &changes, &transport, &others, change)
-                        .await
-                    {
+                    let updated =
+                        match change_at_leader(&raft, &state, &changes, &transport, change.clone())
+                            .await
+                        {
+                            Err(membership::MembershipError::NotLeader) => {
+                                change_through(&transport, &others, change).await
+                            }
+                            outcome => outcome,
+                        };
+                    match updated {
                         Ok(()) => tracing::info!(
                             address = ?own_address.as_ref().filter(|_| stale),
                             %directory_id,
@@ -701,31 +708,12 @@ impl Quorum {
         &self,
         change: membership::VoterChange,
     ) -> Result<(), membership::MembershipError> {
-        use membership::MembershipError;
-        let (raft, state) = match &self.member {
-            Member::Replica { raft, state } => (raft, state),
-            Member::Observer(observer) => {
-                let mut outcome = Err(MembershipError::NotLeader);
-                for address in observer.voters() {
-                    match network::change_voters(&self.transport, address, change.clone(), false)
-                        .await
-                    {
-                        Ok(Err(MembershipError::NotLeader)) | Err(_) => continue,
-                        Ok(answer) => {
-                            outcome = answer;
-                            break;
-                        }
-                    }
-                }
-                return outcome;
+        match &self.member {
+            Member::Replica { raft, state } => {
+                change_at_leader(raft, state, &self.changes, &self.transport, change).await
             }
-        };
-        match network::leader_address(raft) {
-            Some(address) => network::change_voters(&self.transport, &address, change, true)
-                .await
-                .unwrap_or_else(|error| Err(MembershipError::Raft(error))),
-            None => {
-                membership::change_here(raft, state, &self.changes, &self.transport, change).await
+            Member::Observer(observer) => {
+                change_through(&self.transport, observer.voters(), change).await
             }
         }
     }
@@ -981,34 +969,39 @@ async fn reaches_here(address: &str, port: u16) -> bool {
         .any(|found| found.port() == port && std::net::UdpSocket::bind((found.ip(), 0)).is_ok())
 }
 
-/// Carries out `change` at the leader: through the leader this node knows,
-/// here if it leads, else through any other member (which passes it on),
-/// as a voter the leader cannot reach must.
-async fn update_at_leader(
+/// Carries out `change` at the leader: through the leader this voter
+/// knows, else here (`NotLeader` if this node does not lead either).
+async fn change_at_leader(
     raft: &MetadataRaft,
     state: &state_machine::StateMachineStore,
     changes: &membership::Changes,
     transport: &network::Transport,
-    others: &[String],
+    change: membership::VoterChange,
+) -> Result<(), membership::MembershipError> {
+    match network::leader_address(raft) {
+        Some(address) => network::change_voters(transport, &address, change, true)
+            .await
+            .unwrap_or_else(|error| Err(membership::MembershipError::Raft(error))),
+        None => membership::change_here(raft, state, changes, transport, change).await,
+    }
+}
+
+/// Has the first of the members at `addresses` that can be reached and
+/// knows the leader pass `change` on to it: an observer's way, and a
+/// voter's that the leader cannot reach.
+async fn change_through<'a>(
+    transport: &network::Transport,
+    addresses: impl IntoIterator<Item = &'a String>,
     change: membership::VoterChange,
 ) -> Result<(), membership::MembershipError> {
     use membership::MembershipError;
-    if let Some(address) = network::leader_address(raft) {
-        return network::change_voters(transport, &address, change, true)
-            .await
-            .unwrap_or_else(|error| Err(MembershipError::Raft(error)));
-    }
-    let mut outcome =
-        membership::change_here(raft, state, changes, transport, change.clone()).await;
-    for address in others {
-        if !matches!(outcome, Err(MembershipError::NotLeader)) {
-            break;
+    for address in addresses {
+        match network::change_voters(transport, address, change.clone(), false).await {
+            Ok(Err(MembershipError::NotLeader)) | Err(_) => continue,
+            Ok(answer) => return answer,
         }
-        outcome = network::change_voters(transport, address, change.clone(), false)
-            .await
-            .unwrap_or(Err(MembershipError::NotLeader));
     }
-    outcome
+    Err(MembershipError::NotLeader)
 }
 
 #[cfg(test)]
