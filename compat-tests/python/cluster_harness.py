@@ -1,8 +1,8 @@
 """What the cluster suites (test_cluster_*.py, leader_kills.py) share:
 addressing the live brokers, creating replicated topics, reading a topic's
 leaders, replicas and ISR as a broker's Metadata says, comparing replicas'
-logs byte for byte, consuming a whole topic, and finding the active
-controller."""
+logs byte for byte, consuming a whole topic, finding the active
+controller, and giving a broker a second log dir."""
 
 from __future__ import annotations
 
@@ -14,6 +14,17 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer, TopicPartition
 
 from conftest import wait_until
+
+
+def add_log_dir(brokers, node_id: int):
+    """Restarts broker `node_id` with a second, empty log dir beside its
+    own; returns (the broker, the new dir)."""
+    broker = next(b for b in brokers if b.overrides["node.id"] == node_id)
+    second = broker.data_dir.parent / "data-second"
+    second.mkdir(exist_ok=True)
+    broker.overrides["log.dirs"] = f"{broker.data_dir},{second}"
+    broker.restart()
+    return broker, second
 
 
 def bootstrap(brokers) -> str:

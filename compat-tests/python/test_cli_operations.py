@@ -120,14 +120,21 @@ def reassign(address: str, *args: str, check: bool = True) -> subprocess.Complet
     return gregor("reassign-partitions", "--bootstrap-server", address, *args, check=check)
 
 
-def test_reassign_partitions_moves_a_replica_under_acks_all_produce(cluster, tmp_path):
-    address = bootstrap(cluster)
-    topic = "ops-moving"
+def on_brokers_1_and_2(address: str, topic: str) -> AdminClient:
+    """Creates `topic`, one partition on brokers 1 and 2, and waits until
+    both are in sync; returns the admin client that created it."""
     admin = AdminClient({"bootstrap.servers": address})
     admin.create_topics([NewTopic(topic, num_partitions=1, replica_assignment=[[1, 2]])])[topic] \
         .result(timeout=30)
     wait_until(lambda: cluster_harness.layout(address, topic)[0][2] == [1, 2], timeout=30,
                what="the topic fully replicated")
+    return admin
+
+
+def test_reassign_partitions_moves_a_replica_under_acks_all_produce(cluster, tmp_path):
+    address = bootstrap(cluster)
+    topic = "ops-moving"
+    on_brokers_1_and_2(address, topic)
 
     topics_file = plan_file(tmp_path, "topics.json", {"topics": [{"topic": topic}], "version": 1})
     generated = reassign(address, "--generate", "--topics-to-move-json-file", topics_file,
@@ -200,11 +207,7 @@ def test_reassign_partitions_cancels_a_held_back_reassignment_and_refuses_bad_in
         cluster, tmp_path):
     address = bootstrap(cluster)
     topic = "ops-cancelled"
-    admin = AdminClient({"bootstrap.servers": address})
-    admin.create_topics([NewTopic(topic, num_partitions=1, replica_assignment=[[1, 2]])])[topic] \
-        .result(timeout=30)
-    wait_until(lambda: cluster_harness.layout(address, topic)[0][2] == [1, 2], timeout=30,
-               what="the topic fully replicated")
+    admin = on_brokers_1_and_2(address, topic)
     producer = Producer({"bootstrap.servers": address, "acks": "all", "linger.ms": 5})
     for i in range(200):
         producer.produce(topic, value=b"x" * 1000, partition=0)
@@ -290,19 +293,11 @@ def test_reassign_partitions_places_a_new_replica_in_the_log_dir_asked(cluster, 
     both see the replica completed in that dir; --execute's rollback JSON
     names the dirs the replicas are in, as Kafka's does."""
     from conftest import wait_for_brokers
-    broker3 = next(b for b in cluster if b.overrides["node.id"] == 3)
-    second = broker3.data_dir.parent / "data-second"
-    second.mkdir(exist_ok=True)
-    broker3.overrides["log.dirs"] = f"{broker3.data_dir},{second}"
-    broker3.restart()
+    broker3, second = cluster_harness.add_log_dir(cluster, 3)
     wait_for_brokers(cluster)
     address = bootstrap(cluster)
     topic = "ops-dirs"
-    admin = AdminClient({"bootstrap.servers": address})
-    admin.create_topics([NewTopic(topic, num_partitions=1, replica_assignment=[[1, 2]])])[topic] \
-        .result(timeout=30)
-    wait_until(lambda: cluster_harness.layout(address, topic)[0][2] == [1, 2], timeout=30,
-               what="the topic fully replicated")
+    on_brokers_1_and_2(address, topic)
     producer = Producer({"bootstrap.servers": address, "acks": "all"})
     for i in range(50):
         producer.produce(topic, value=f"d{i}".encode(), partition=0)

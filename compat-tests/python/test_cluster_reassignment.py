@@ -398,11 +398,7 @@ def test_a_reassignment_with_log_dirs_places_the_new_replicas_in_the_dirs_asked(
     from kafka import KafkaAdminClient, TopicPartitionReplica
     from kafka import errors as kafka_errors
 
-    broker3 = next(b for b in cluster if b.overrides["node.id"] == 3)
-    second = broker3.data_dir.parent / "data-second"
-    second.mkdir(exist_ok=True)
-    broker3.overrides["log.dirs"] = f"{broker3.data_dir},{second}"
-    broker3.restart()
+    broker3, second = cluster_harness.add_log_dir(cluster, 3)
     wait_for_brokers(cluster)
     admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
     topics = ["kept", "asked-first"]
