@@ -579,6 +579,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
          on((CK, KP), CLASSIC, FAULTS) + on(HTTP, FAULTS)),
         (names("test_clients_on_api_versions_kafka_4_removed_are_found"),
          on((KCAT, KP), VERSIONS, FAULTS) + on(CK, PRODUCE) + on(HTTP, FAULTS)),
+        (names("test_an_idempotent_producer_with_6_in_flight_or_a_sequence_gap_is_found"),
+         on((WIRE, HTTP), FAULTS, IDEMPOTENT) + on((CK, KP), IDEMPOTENT)),
     ],
     "test_features.py": [
         (names("test_kafka_features_and_franz_go_update_and_describe_features"),

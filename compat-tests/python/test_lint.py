@@ -17,6 +17,11 @@ beside it:
 - confluent-kafka and kafka-python consumers that pause longer than their
   `max.poll.interval.ms` between polls: each leaves its group and rejoins
   (`rebalance-storm`); a consumer that polls steadily does not;
+- a producer with 8 idempotent Produce requests in flight
+  (`idempotent-in-flight`), then a batch that skips sequences
+  (`sequence-gap`): written on the wire, since confluent-kafka and
+  kafka-python refuse that configuration (asserted) and number their
+  batches; their idempotent producers kept at 5 in flight do not;
 - kcat with `broker.version.fallback=0.9.0` and kafka-python with
   `api_version=(0, 10, 1)` send Produce versions Kafka 4 removed
   (`removed-api-version`); confluent-kafka with the defaults does not;
@@ -31,10 +36,11 @@ import time
 
 import kafka
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka import TopicPartition as CKTopicPartition
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
+import kafka_wire
 from conftest import FaultPlane, free_port, wait_until
 
 pytestmark = pytest.mark.timeout(180)
@@ -95,6 +101,72 @@ def test_a_retry_without_idempotence_that_duplicates_is_found(broker_factory, to
     assert found["non-idempotent-retry"]["evidence"]["examples"][0]["topic"] == topic
     assert "enable.idempotence=true" in found["non-idempotent-retry"]["fix"]
     assert findings(plane, "careful") == {}
+
+
+def test_an_idempotent_producer_with_6_in_flight_or_a_sequence_gap_is_found(
+        broker_factory, topic):
+    broker, plane = start(broker_factory)
+    # Every client library refuses this misconfiguration itself...
+    with pytest.raises(KafkaException, match="max.in.flight"):
+        Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True,
+                  "max.in.flight.requests.per.connection": 6})
+    with pytest.raises(kafka.errors.KafkaConfigurationError, match="max_in_flight"):
+        kafka.KafkaProducer(bootstrap_servers=broker.bootstrap, enable_idempotence=True,
+                            max_in_flight_requests_per_connection=6)
+
+    # ...so the one that has 8 in flight writes its requests itself, all at once.
+    host, port = broker.bootstrap.split(":")
+    with kafka_wire.WireClient(host, int(port)) as wire:
+        wait_until(lambda: wire.metadata_v4([topic]).get(topic) == (0, 1), timeout=20,
+                   what="the topic created")
+        producer = wire.init_producer_id()
+        assert producer.error_code == 0, producer
+        requests = b"".join(
+            kafka_wire.produce_request(9, 100 + sequence, topic, 0, kafka_wire.record_batch(
+                [kafka_wire.Rec(None, b"r%d" % sequence, int(time.time() * 1000))],
+                producer_id=producer.producer_id, producer_epoch=producer.producer_epoch,
+                base_sequence=sequence))
+            for sequence in range(8))
+        wire.sock.sendall(requests)
+        answers = [kafka_wire.parse_produce_response(9, kafka_wire.recv_frame(wire.sock))
+                   for _ in range(8)]
+        # Then a batch that skips sequences 8 and 9.
+        skipped = wire.produce(9, topic, 0, kafka_wire.record_batch(
+            [kafka_wire.Rec(None, b"skipped", int(time.time() * 1000))],
+            producer_id=producer.producer_id, producer_epoch=producer.producer_epoch,
+            base_sequence=10))
+    assert skipped.error_code == 45, skipped  # OUT_OF_ORDER_SEQUENCE_NUMBER
+    assert [correlation for correlation, _ in answers] == list(range(100, 108))
+    assert [(p[(topic, 0)].error_code, p[(topic, 0)].base_offset) for _, p in answers] == \
+        [(0, offset) for offset in range(8)]
+
+    # Idempotent producers of both libraries at 5 in flight, kept full.
+    confluent = Producer({"bootstrap.servers": broker.bootstrap, "client.id": "five-ck",
+                          "enable.idempotence": True, "linger.ms": 0,
+                          "max.in.flight.requests.per.connection": 5})
+    for i in range(5000):
+        confluent.produce(topic, value=b"c%d" % i, partition=0)
+    assert confluent.flush(60) == 0
+    python = kafka.KafkaProducer(bootstrap_servers=broker.bootstrap, client_id="five-kp",
+                                 enable_idempotence=True, linger_ms=0,
+                                 max_in_flight_requests_per_connection=5)
+    sends = [python.send(topic, b"p%d" % i, partition=0) for i in range(2000)]
+    python.flush(60)
+    assert all(send.get(timeout=30) for send in sends)
+    python.close()
+
+    found = findings(plane, "gregor-compat")
+    assert set(found) == {"idempotent-in-flight", "sequence-gap"}, found
+    gap = found["sequence-gap"]["evidence"]
+    assert gap["batches"] == 1 and gap["examples"][0]["sequence"] == 10, gap
+    assert gap["examples"][0]["topic"] == topic, gap
+    evidence = found["idempotent-in-flight"]["evidence"]
+    assert evidence["most_in_flight"] == 8, evidence
+    assert evidence["requests"] >= 1
+    assert evidence["examples"][0]["producer_id"] == producer.producer_id
+    assert "max.in.flight.requests.per.connection=5" in found["idempotent-in-flight"]["fix"]
+    assert findings(plane, "five-ck") == {}
+    assert findings(plane, "five-kp") == {}
 
 
 def test_commits_past_the_high_watermark_and_backwards_are_found(broker_factory, topic):

@@ -350,9 +350,15 @@ async fn serve_requests(
                 let linted = match broker.linter().is_enabled() {
                     true => {
                         broker.linter().version_used(&client_id, api_key, version);
+                        let waiting = match api_key {
+                            kafka_protocol::messages::ApiKey::Produce => {
+                                super::lint::produce_requests_waiting(reader.buffer())
+                            }
+                            _ => 0,
+                        };
                         broker
                             .linter()
-                            .before(context.peer, &request.body, || broker.metadata())
+                            .before(context.peer, &request.body, waiting, || broker.metadata())
                     }
                     false => None,
                 };

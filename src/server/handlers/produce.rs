@@ -119,10 +119,20 @@ pub async fn handle(
 
 /// The response, or for acks=0 nothing — or the connection closed if a
 /// partition failed, so that the client refreshes its metadata.
-/// Whether `response` says the partition's records were appended.
 /// Whether `response` says the batches for `topic` (named, or from v13 by
 /// `topic_id`) and `partition` were appended.
 pub fn appended(response: &ProduceResponse, topic: &str, topic_id: Uuid, partition: i32) -> bool {
+    partition_error(response, topic, topic_id, partition) == Some(0)
+}
+
+/// The error code `response` answers for `topic` (named, or from v13 by
+/// `topic_id`) and `partition`, if it names them.
+pub fn partition_error(
+    response: &ProduceResponse,
+    topic: &str,
+    topic_id: Uuid,
+    partition: i32,
+) -> Option<i16> {
     response
         .responses
         .iter()
@@ -131,7 +141,8 @@ pub fn appended(response: &ProduceResponse, topic: &str, topic_id: Uuid, partiti
             false => t.name.as_str() == topic,
         })
         .flat_map(|t| t.partition_responses.iter())
-        .any(|p| p.index == partition && p.error_code == 0)
+        .find(|p| p.index == partition)
+        .map(|p| p.error_code)
 }
 
 fn answer(acks: i16, response: ProduceResponse) -> Reply {

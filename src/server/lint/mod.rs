@@ -25,12 +25,20 @@
 //!   (KIP-896); a Kafka 4 broker refuses such a client.
 //! - `transaction-timed-out`: a transaction the producer left open until
 //!   `transaction.timeout.ms` aborted it.
+//! - `idempotent-in-flight`: an idempotent producer with more than 5
+//!   Produce requests in flight on a connection (`in_flight`).
+//! - `sequence-gap`: an idempotent producer's batch answered
+//!   OUT_OF_ORDER_SEQUENCE_NUMBER: its sequence skipped ahead of what the
+//!   partition had from it (a batch it gave up on, or its state lost).
 //!
 //! Off (one atomic load per request) unless the admin listener is on or the
 //! broker runs with `--dev`.
 
+mod in_flight;
 mod removed_versions;
 mod storm;
+
+pub use in_flight::produce_requests_waiting;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -41,18 +49,17 @@ use std::time::Instant;
 use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 use serde::Serialize;
 
+use super::handlers::produce::partition_error;
 use crate::metadata::MetadataImage;
 use crate::records::batch::Batches;
+use kafka_protocol::error::ResponseError;
 use storm::Storm;
 
 /// An answer saying a member is no longer in its group: it was expelled.
 fn expelled(error_code: i16) -> bool {
     matches!(
-        kafka_protocol::error::ResponseError::try_from_code(error_code),
-        Some(
-            kafka_protocol::error::ResponseError::UnknownMemberId
-                | kafka_protocol::error::ResponseError::FencedMemberEpoch
-        )
+        ResponseError::try_from_code(error_code),
+        Some(ResponseError::UnknownMemberId | ResponseError::FencedMemberEpoch)
     )
 }
 
@@ -78,8 +85,12 @@ pub struct Finding {
 
 /// What a request says that the linter needs after it is answered.
 pub enum Pending {
-    /// Non-idempotent batches.
-    Produce(Vec<ProducedBatch>),
+    Produce {
+        batches: Vec<ProducedBatch>,
+        /// An idempotent producer's id, and its requests in flight when
+        /// more than Kafka deduplicates.
+        over_in_flight: Option<(i64, usize)>,
+    },
     /// Offsets committed.
     OffsetCommit(Vec<Commit>),
     Metadata,
@@ -112,8 +123,10 @@ pub enum Pending {
     },
 }
 
-/// A batch a producer without idempotence sent.
+/// A batch a producer sent.
 pub struct ProducedBatch {
+    /// An idempotent producer's id and the batch's first sequence.
+    idempotent: Option<(i64, i32)>,
     topic: String,
     /// From Produce v13, which names topics by id (nil before).
     topic_id: uuid::Uuid,
@@ -165,6 +178,11 @@ struct ClientState {
     timeouts: HashMap<String, (i32, i32)>,
     rejoins: Evidence,
     expelled: Evidence,
+    /// Idempotent batches answered OUT_OF_ORDER_SEQUENCE_NUMBER.
+    sequence_gaps: Evidence,
+    /// Produce requests sent with more than 5 in flight, and the most seen.
+    in_flight: Evidence,
+    most_in_flight: usize,
     /// Requests at versions Kafka 4.0 removed, by (API, version).
     removed_versions: BTreeMap<(i16, i16), u64>,
 }
@@ -224,16 +242,19 @@ impl Linter {
 
     /// What of `request`, sent on the connection from `peer`, matters
     /// once it is answered; topics named by id are looked up in `image`.
+    /// `produce_waiting`: the Produce requests received behind it.
     pub fn before(
         &self,
         peer: SocketAddr,
         request: &RequestKind,
+        produce_waiting: usize,
         image: impl FnOnce() -> Arc<MetadataImage>,
     ) -> Option<Pending> {
         match request {
             RequestKind::Produce(produce) => {
                 let image = image();
                 let mut batches = Vec::new();
+                let mut producer_id = None;
                 for topic in &produce.topic_data {
                     let name = image.requested_topic(&topic.name, topic.topic_id);
                     for partition in &topic.partition_data {
@@ -241,19 +262,28 @@ impl Linter {
                             continue;
                         };
                         for (_, batch) in Batches::new(records).flatten() {
-                            if batch.producer_id() < 0 {
-                                batches.push(ProducedBatch {
-                                    topic: name.clone(),
-                                    topic_id: topic.topic_id,
-                                    partition: partition.index,
-                                    crc: batch.crc(),
-                                    records: batch.records_count(),
-                                });
-                            }
+                            let idempotent = (batch.producer_id() >= 0)
+                                .then(|| (batch.producer_id(), batch.base_sequence()));
+                            producer_id = producer_id.or(idempotent.map(|(id, _)| id));
+                            batches.push(ProducedBatch {
+                                idempotent,
+                                topic: name.clone(),
+                                topic_id: topic.topic_id,
+                                partition: partition.index,
+                                crc: batch.crc(),
+                                records: batch.records_count(),
+                            });
                         }
                     }
                 }
-                Some(Pending::Produce(batches))
+                let in_flight = 1 + produce_waiting;
+                let over_in_flight = producer_id
+                    .filter(|_| produce.acks == -1 && in_flight > in_flight::MAX_IN_FLIGHT)
+                    .map(|id| (id, in_flight));
+                Some(Pending::Produce {
+                    batches,
+                    over_in_flight,
+                })
             }
             RequestKind::OffsetCommit(commit) => {
                 let image = image();
@@ -344,16 +374,39 @@ impl Linter {
             .get()
             .map_or(0, |started| now.duration_since(*started).as_secs());
         match (pending, response) {
-            (Pending::Produce(batches), Some(ResponseKind::Produce(produce))) => {
+            (
+                Pending::Produce {
+                    batches,
+                    over_in_flight,
+                },
+                Some(ResponseKind::Produce(produce)),
+            ) => {
+                if let Some((producer_id, requests)) = over_in_flight {
+                    client
+                        .in_flight
+                        .add(serde_json::json!({"producer_id": producer_id,
+                        "requests_in_flight": requests}));
+                    client.most_in_flight = client.most_in_flight.max(requests);
+                }
                 for batch in batches {
                     let ProducedBatch {
+                        idempotent,
                         topic,
                         topic_id,
                         partition,
                         crc,
                         records: count,
                     } = batch;
-                    if !super::handlers::produce::appended(produce, &topic, topic_id, partition) {
+                    let error = partition_error(produce, &topic, topic_id, partition);
+                    if let Some((producer_id, sequence)) = idempotent {
+                        if error == Some(ResponseError::OutOfOrderSequenceNumber.code()) {
+                            client.sequence_gaps.add(serde_json::json!({"topic": topic,
+                                "partition": partition, "producer_id": producer_id,
+                                "sequence": sequence}));
+                        }
+                        continue;
+                    }
+                    if error != Some(0) {
                         continue;
                     }
                     let recent = client
@@ -503,6 +556,30 @@ impl Linter {
                 "commits",
                 "commit only increasing offsets; with manual commits set enable.auto.commit=false",
             );
+            counted(
+                &client.sequence_gaps,
+                "sequence-gap",
+                "idempotent batch(es) answered OUT_OF_ORDER_SEQUENCE_NUMBER: the producer's sequence skipped ahead of what the partition had from it",
+                "batches",
+                "keep delivery.timeout.ms (and retries) at their defaults, so that a producer never gives up on a batch it sent; a custom client must number each partition's batches without gaps",
+            );
+            if client.in_flight.count > 0 {
+                findings.push(Finding {
+                    client_id: client_id.clone(),
+                    rule: "idempotent-in-flight",
+                    message: format!(
+                        "{} Produce request(s) of an idempotent producer sent with more than {} in flight (up to {}): the broker deduplicates only a producer's last {} batches, so a retry of an older one fails instead of being recognised",
+                        client.in_flight.count,
+                        in_flight::MAX_IN_FLIGHT,
+                        client.most_in_flight,
+                        in_flight::MAX_IN_FLIGHT
+                    ),
+                    evidence: serde_json::json!({"requests": client.in_flight.count,
+                        "most_in_flight": client.most_in_flight,
+                        "examples": client.in_flight.examples}),
+                    fix: "max.in.flight.requests.per.connection=5 or fewer with enable.idempotence=true",
+                });
+            }
             if let Some(storm) = client.metadata.storm(storm::METADATA_RATE) {
                 findings.push(Finding {
                     client_id: client_id.clone(),
@@ -626,14 +703,16 @@ mod tests {
     fn a_resent_batch_appended_twice_is_a_finding_and_a_new_one_is_not() {
         let linter = Linter::default();
         linter.enable();
-        let batch = |crc| {
-            Pending::Produce(vec![ProducedBatch {
+        let batch = |crc| Pending::Produce {
+            batches: vec![ProducedBatch {
+                idempotent: None,
                 topic: "t".to_string(),
                 topic_id: uuid::Uuid::nil(),
                 partition: 0,
                 crc,
                 records: 3,
-            }])
+            }],
+            over_in_flight: None,
         };
         let response = produced("t");
         linter.after("app", batch(7), Some(&response), |_, _| None);
@@ -646,6 +725,37 @@ mod tests {
             (findings[0].rule, findings[0].client_id.as_str()),
             ("non-idempotent-retry", "app")
         );
+    }
+
+    #[test]
+    fn idempotent_batches_are_never_duplicates_and_a_refused_sequence_is_a_gap() {
+        let linter = Linter::default();
+        linter.enable();
+        let batch = |sequence, over_in_flight| Pending::Produce {
+            batches: vec![ProducedBatch {
+                idempotent: Some((42, sequence)),
+                topic: "t".to_string(),
+                topic_id: uuid::Uuid::nil(),
+                partition: 0,
+                crc: 7,
+                records: 3,
+            }],
+            over_in_flight,
+        };
+        let appended = produced("t");
+        // The same CRC twice from an idempotent producer: not a retry.
+        linter.after("app", batch(0, None), Some(&appended), |_, _| None);
+        linter.after("app", batch(3, None), Some(&appended), |_, _| None);
+        assert!(linter.findings(&[]).is_empty());
+        let ResponseKind::Produce(mut refused) = produced("t") else {
+            unreachable!()
+        };
+        refused.responses[0].partition_responses[0].error_code =
+            ResponseError::OutOfOrderSequenceNumber.code();
+        let refused = ResponseKind::Produce(refused);
+        linter.after("app", batch(9, Some((42, 7))), Some(&refused), |_, _| None);
+        let rules: Vec<_> = linter.findings(&[]).iter().map(|f| f.rule).collect();
+        assert_eq!(rules, ["sequence-gap", "idempotent-in-flight"]);
     }
 
     #[test]
