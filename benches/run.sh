@@ -88,6 +88,7 @@ if [[ "$AGAINST" != kafka && -z "${GREGOR_BIN:-}" ]]; then
     echo "== building gregor (release)" >&2
     (cd "$ROOT" && env -u CARGO_TARGET_DIR cargo build --release --bin gregor)
     GREGOR_BIN="$ROOT/target/release/gregor"
+    python3 "$ROOT/benches/symbol_order.py" --check "$GREGOR_BIN" >&2 || true
 fi
 
 echo "== building gregor-bench (CARGO_TARGET_DIR=$BENCH_TARGET)" >&2
