@@ -44,11 +44,18 @@ impl Broker {
         let mut token_expiry =
             tokio::time::interval(self.config.delegation_token.expiry_check_interval());
         let tokens_on = self.config.delegation_token.secret().is_some();
-        let mut high_watermark_checkpoint = tokio::time::interval(Duration::from_millis(
+        // The first checkpoint after one interval: at start there is nothing
+        // newer than what recovery read, and its two forced writes would
+        // queue behind the quorum's on the way to the first answer.
+        let checkpoint_every = Duration::from_millis(
             self.config
                 .replica_high_watermark_checkpoint_interval_ms
                 .max(1),
-        ));
+        );
+        let mut high_watermark_checkpoint = tokio::time::interval_at(
+            tokio::time::Instant::now() + checkpoint_every,
+            checkpoint_every,
+        );
         loop {
             tokio::select! {
                 _ = high_watermark_checkpoint.tick() => {
