@@ -117,8 +117,6 @@ pub async fn handle(
     answer(acks, response)
 }
 
-/// The response, or for acks=0 nothing — or the connection closed if a
-/// partition failed, so that the client refreshes its metadata.
 /// Whether `response` says the batches for `topic` (named, or from v13 by
 /// `topic_id`) and `partition` were appended.
 pub fn appended(response: &ProduceResponse, topic: &str, topic_id: Uuid, partition: i32) -> bool {
@@ -145,6 +143,8 @@ pub fn partition_error(
         .map(|p| p.error_code)
 }
 
+/// The response, or for acks=0 nothing — or the connection closed if a
+/// partition failed, so that the client refreshes its metadata.
 fn answer(acks: i16, response: ProduceResponse) -> Reply {
     if acks != 0 {
         return Reply::send(ResponseKind::Produce(response));

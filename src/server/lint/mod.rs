@@ -46,13 +46,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 use serde::Serialize;
 
 use super::handlers::produce::partition_error;
 use crate::metadata::MetadataImage;
 use crate::records::batch::Batches;
-use kafka_protocol::error::ResponseError;
 use storm::Storm;
 
 /// An answer saying a member is no longer in its group: it was expelled.
