@@ -110,10 +110,12 @@ fn cluster_operations(
     request: &DescribeClusterRequest,
     context: &RequestContext,
 ) -> i32 {
+    if !request.include_cluster_authorized_operations {
+        return i32::MIN;
+    }
     let authz = context.authz(broker);
-    match request.include_cluster_authorized_operations {
-        false => i32::MIN,
-        true if !authz.allows(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME) => 0,
+    match authz.allows(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME) {
+        false => 0,
         true => authz.authorized_operations(ResourceType::Cluster, CLUSTER_NAME),
     }
 }
