@@ -19,7 +19,9 @@
 # the ratio (--compare-rf 1). The brokers' CPU is summed over all of them.
 #
 # --goals measures the efficiency goals, each row in one invocation: cold
-# start (exec -> first Metadata, idle RSS), one broker (CPU per Produce
+# start (exec -> first Metadata, idle RSS), the machine's limits and 1 GB
+# of 1 KiB records produced (acks=all) and consumed, on a fresh broker in
+# each of several rounds, one broker (CPU per Produce
 # request alone and with a consumer tailing; latency at 2,000 msg/s linger
 # 0 and 10,000 msg/s linger 5, several rounds; 1,000 and 10,000
 # partitions; produce spread over them; 1,000 idle connections), then a
@@ -45,6 +47,7 @@
 #                     produce while segments roll)
 #   GOALS_COLD_STARTS       --goals: starts of gregor in each mode (default 10)
 #   GOALS_KAFKA_COLD_STARTS --goals: starts of Kafka (default 2; each is seconds)
+#   GOALS_THROUGHPUT_ROUNDS --goals: rounds of the 1 KiB produce and consume (default 3)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -395,6 +398,14 @@ goals() {
     local name="$1"
     shift
     cold_start "$name"
+    # The machine's limits are measured in each round, beside the figures
+    # they bound: they move with the machine's other load.
+    local round
+    for round in $(seq 1 "${GOALS_THROUGHPUT_ROUNDS:-3}"); do
+        echo "== [$name] goals: 1 KiB records, round $round" >&2
+        NODES=1 bench "$name" --machine "$TMP" --skip-latency \
+            --messages 1000000 --size 1024 --acks all
+    done
     echo "== [$name] goals: one broker" >&2
     NODES=1 bench "$name" --skip-produce --skip-latency \
         --per-request 50000 \

@@ -46,7 +46,7 @@ use std::time::Duration;
 use args::fail;
 use clients::Cluster;
 use procs::Brokers;
-use report::{cpu_text, ms, pct, rate};
+use report::{cpu_per_gb_text, cpu_text, ms, pct, rate};
 
 /// How long a CreateTopics of the throughput phases may take.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -138,7 +138,7 @@ fn main() {
         let r = throughput::produce(&cluster, &topic, &how, cpu).unwrap_or_else(|e| fail(&e));
         let ok = a.messages as u64 - r.failed;
         println!(
-            "produce acks={:<4}: {} msgs x {} B in {:>7.3} s = {}{} | client CPU {:.2} s{}",
+            "produce acks={:<4}: {} msgs x {} B in {:>7.3} s = {}{} | client CPU {:.2} s{}{}",
             acks,
             a.messages,
             a.size,
@@ -151,6 +151,7 @@ fn main() {
             },
             r.client_cpu,
             cpu_text(r.broker_cpu, a.messages),
+            cpu_per_gb_text(r.broker_cpu, a.messages * a.size),
         );
         topics.push(topic);
     }
@@ -168,7 +169,7 @@ fn main() {
             })
             .unwrap_or_default();
         println!(
-            "consume         : {} msgs x {} B in {:>7.3} s = {}{} | client CPU {:.2} s{}",
+            "consume         : {} msgs x {} B in {:>7.3} s = {}{} | client CPU {:.2} s{}{}",
             r.n,
             a.size,
             r.secs,
@@ -176,6 +177,7 @@ fn main() {
             of_loopback,
             r.client_cpu,
             cpu_text(r.broker_cpu, r.n),
+            cpu_per_gb_text(r.broker_cpu, r.bytes),
         );
     }
 

@@ -35,6 +35,15 @@ pub fn cpu_text(cpu: Option<f64>, msgs: usize) -> String {
     }
 }
 
+/// The broker CPU per GB moved (10^9 bytes of records), the unit of the
+/// throughput goals.
+pub fn cpu_per_gb_text(cpu: Option<f64>, bytes: usize) -> String {
+    match cpu {
+        None => String::new(),
+        Some(s) => format!(", {:.3} s per GB", s / bytes.max(1) as f64 * 1e9),
+    }
+}
+
 /// Median and worst of some figures (sorted in place).
 pub fn median_worst(values: &mut [f64]) -> (f64, f64) {
     values.sort_by(f64::total_cmp);
