@@ -36,12 +36,26 @@ pub fn sync_data(file: &File) -> std::io::Result<()> {
 /// Replaces `path` so that a crash leaves either the old or the new content:
 /// a synced temporary file renamed over it, then the folder synced.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace(path, bytes, true)
+}
+
+/// Replaces `path` with a temporary file renamed over it, forcing neither to
+/// disk: for state that can be rebuilt. A killed process loses nothing (the
+/// page cache holds the file); a machine crash may leave the old content,
+/// or an empty or torn file, which its reader must take for none.
+pub fn replace_unforced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace(path, bytes, false)
+}
+
+fn replace(path: &Path, bytes: &[u8], forced: bool) -> std::io::Result<()> {
     let temporary = path.with_extension("tmp");
     let mut file = File::create(&temporary)?;
     file.write_all(bytes)?;
-    sync_all(&file)?;
+    if forced {
+        sync_all(&file)?;
+    }
     std::fs::rename(&temporary, path)?;
-    if let Some(dir) = path.parent() {
+    if let (true, Some(dir)) = (forced, path.parent()) {
         sync_all(&File::open(dir)?)?;
     }
     Ok(())

@@ -5,7 +5,12 @@
 //!   append fsynced before openraft is told it is durable; a torn or
 //!   corrupt tail (a crash mid-append) is cut on open;
 //! - `raft-vote.json`, `raft-committed.json`, `raft-purged.json`: the
-//!   vote, the last committed log id and the last purged log id.
+//!   vote, the last committed log id and the last purged log id. The
+//!   committed id alone is written without a sync: Raft keeps it in memory
+//!   only (it lets a restart apply its log before the next commit), so a
+//!   machine crash that leaves it older, or unreadable, costs nothing but
+//!   that wait; it never runs ahead of the log, whose appends are synced
+//!   before they can be committed.
 //!
 //! Truncation and purging rewrite the log file atomically: the metadata
 //! log is small, and snapshots keep it short.
@@ -24,7 +29,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{storage_error, StorageError, TypeConfig};
-use crate::durable::write_atomically;
+use crate::durable::{replace_unforced, write_atomically};
 
 const LOG_FILE: &str = "raft.log";
 const VOTE_FILE: &str = "raft-vote.json";
@@ -94,6 +99,18 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
     write_atomically(path, &bytes)
 }
 
+/// The committed log id, or none when the file is missing or unreadable
+/// (it is written without a sync, so a machine crash may leave it empty).
+fn load_committed(path: &Path) -> Option<LogId<u64>> {
+    match read_json::<Option<LogId<u64>>>(path) {
+        Ok(committed) => committed.flatten(),
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "the metadata log's committed id is unreadable; the next commit restores it");
+            None
+        }
+    }
+}
+
 fn open_for_append(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .create(true)
@@ -132,7 +149,7 @@ impl LogStore {
                 entries,
                 last_purged,
                 vote: read_json(&dir.join(VOTE_FILE))?,
-                committed: read_json(&dir.join(COMMITTED_FILE))?,
+                committed: load_committed(&dir.join(COMMITTED_FILE)),
             })),
         })
     }
@@ -204,7 +221,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_committed(&mut self, committed: Option<LogId<u64>>) -> Result<(), StorageError> {
         let mut inner = self.lock();
-        write_json(&inner.dir.join(COMMITTED_FILE), &committed)
+        serde_json::to_vec(&committed)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| replace_unforced(&inner.dir.join(COMMITTED_FILE), &bytes))
             .map_err(|e| storage_error(ErrorSubject::Store, ErrorVerb::Write, e))?;
         inner.committed = committed;
         Ok(())
@@ -304,5 +323,23 @@ mod tests {
             std::fs::metadata(dir.path().join(LOG_FILE)).unwrap().len(),
             whole as u64
         );
+    }
+
+    /// The committed id is written without a sync: a machine crash may
+    /// leave it empty or torn, and the log must still open.
+    #[tokio::test]
+    async fn a_committed_id_is_read_back_and_an_unreadable_one_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let committed = Some(LogId::new(CommittedLeaderId::new(2, 1), 7));
+        let mut store = LogStore::open(dir.path()).unwrap();
+        store.save_committed(committed).await.unwrap();
+        assert_eq!(
+            LogStore::open(dir.path()).unwrap().lock().committed,
+            committed
+        );
+        for torn in [&b""[..], b"{\"leader_id\":{\"te"] {
+            std::fs::write(dir.path().join(COMMITTED_FILE), torn).unwrap();
+            assert_eq!(LogStore::open(dir.path()).unwrap().lock().committed, None);
+        }
     }
 }
