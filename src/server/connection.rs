@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::ResponseKind;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -38,6 +38,7 @@ use super::handlers::api_versions;
 use super::journal;
 use super::memory_pool::{MemoryPool, Reserved};
 use super::quotas::{self, Metering};
+use super::read_buffer::ReadBuffer;
 use super::sasl::{Authenticator, Step};
 use super::socket_writer::{send_file, SocketWriter, TcpWriter};
 use crate::auth::scram::{ScramIdentity, ScramLookup, TokenOwner};
@@ -187,10 +188,9 @@ fn finish(broker: &Broker, peer: SocketAddr, shared: Shared, closed: Closed) {
     drop(shared.slot);
 }
 
-/// Each connection's read buffer. A frame at least this large is read
-/// past it, straight into the frame's own buffer, so a larger one would
-/// only save reads of small pipelined requests; every idle connection
-/// holds it.
+/// Each connection's read buffer while requests arrive. A frame at least
+/// this large is read past it, straight into the frame's own buffer, so a
+/// larger one would only save reads of small pipelined requests.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 /// Reads, handles and answers requests one at a time until the connection
@@ -204,7 +204,7 @@ async fn serve_requests(
     shared: &Shared,
 ) -> Closed {
     let peer = context.peer;
-    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, reader);
+    let mut reader = ReadBuffer::new(READ_BUFFER_BYTES, reader);
     let mut authenticator = context.listener.sasl.as_ref().map(|config| {
         Authenticator::new(
             Arc::clone(config),
@@ -640,7 +640,7 @@ const READ_CHUNK: usize = 1024 * 1024;
 /// clean end of stream between frames; an error for a bad size prefix, a
 /// stream cut mid-frame, or no bytes for the idle timeout.
 async fn read_frame(
-    reader: &mut BufReader<impl AsyncRead + Unpin>,
+    reader: &mut ReadBuffer<impl AsyncRead + Unpin>,
     limits: &Limits,
     memory: &MemoryPool,
 ) -> Result<Option<(Bytes, Reserved)>, Closed> {

@@ -20,6 +20,7 @@ pub mod lint;
 pub mod listener;
 pub mod memory_pool;
 pub mod quotas;
+pub mod read_buffer;
 pub mod sasl;
 pub mod scheduled;
 pub mod socket_writer;
