@@ -197,6 +197,39 @@ def test_a_torn_tail_is_cut_at_a_clean_restart(broker_factory):
         [f"before-{i}".encode() for i in range(50)] + [f"after-{i}".encode() for i in range(50)])
 
 
+# --- the metadata quorum's committed id ---------------------------------------
+
+def test_topics_survive_a_crash_that_leaves_the_metadata_committed_id_unreadable(broker_factory):
+    """The metadata quorum's committed log id is written without a sync
+    (Raft keeps it in memory only): a machine crash may leave the file empty
+    or torn. A restart must still serve every topic and record it had,
+    rebuilt from the synced metadata log."""
+    b = broker_factory()
+    topics = [unique_topic("meta") for _ in range(3)]
+    for topic in topics:
+        create(b.bootstrap, topic, partitions=2)
+        outcomes = produce_confluent(b.bootstrap, topic, [{"value": b"kept", "partition": 1}],
+                                     **{"acks": "all"})
+        assert [(err, partition, offset) for err, partition, offset, _ in outcomes] == [
+            (None, 1, 0)]
+    committed = b.data_dir / "__cluster_metadata-0" / "raft-committed.json"
+    assert committed.stat().st_size > 0
+    for torn in (b"", b'{"leader_id":{"te'):
+        assert b.kill() == -9
+        committed.write_bytes(torn)
+        b.start()
+        admin = KafkaAdminClient(bootstrap_servers=b.bootstrap)
+        try:
+            described = {t["name"]: len(t["partitions"])
+                         for t in admin.describe_topics(topics)}
+        finally:
+            admin.close()
+        assert described == {topic: 2 for topic in topics}
+        for topic in topics:
+            assert consume_all(b.bootstrap, topic, 2, 1) == [(1, 0, b"kept")]
+        assert "committed id is unreadable" in b.log_path.read_text()
+
+
 # --- disk faults ------------------------------------------------------------
 
 def admin_broker(broker_factory, **overrides):
