@@ -111,44 +111,62 @@ pub async fn serve(
             let writer = TcpWriter::new(writer, peer);
             serve_requests(&broker, reader, writer, &context, &limits, &shared).await
         }
-        // The handshake is bounded like any other read or write.
+        // Boxed: a TLS session's state would otherwise make every
+        // plaintext connection's task as large as a TLS one's.
         Some(acceptor) => {
-            match within(limits.idle, "in the TLS handshake", acceptor.accept(stream)).await {
-                Ok(stream) => {
-                    // An SSL listener's client is whom its certificate
-                    // names (SASL, on SASL_SSL, says it again later).
-                    let certificate = stream.get_ref().1.peer_certificates();
-                    if let Some(subject) = certificate
-                        .and_then(|chain| chain.first())
-                        .and_then(|leaf| crate::auth::principal::subject_name(leaf))
-                    {
-                        match context.listener.principal_mapper.map(&subject) {
-                            Some(name) => context.principal = Arc::from(format!("User:{name}")),
-                            // Kafka fails the connection it cannot name.
-                            None => {
-                                return finish(
-                                    &broker,
-                                    peer,
-                                    shared,
-                                    Closed::Reason(format!(
-                                        "no ssl.principal.mapping.rules rule matches the client certificate {subject}"
-                                    )),
-                                );
-                            }
-                        }
-                    }
-                    let (reader, writer) = tokio::io::split(stream);
-                    serve_requests(&broker, reader, writer, &context, &limits, &shared).await
-                }
-                // Kafka's words for it.
-                Err(Closed::Reason(reason)) => Closed::Reason(format!(
-                    "Failed authentication with {peer} (SSL handshake failed): {reason}"
-                )),
-                Err(closed) => closed,
-            }
+            Box::pin(serve_tls(
+                &broker,
+                acceptor,
+                stream,
+                &mut context,
+                &limits,
+                &shared,
+            ))
+            .await
         }
     };
     finish(&broker, peer, shared, closed);
+}
+
+/// A TLS connection: the handshake, bounded like any other read or write,
+/// the principal its client certificate names, then its requests.
+async fn serve_tls(
+    broker: &Arc<Broker>,
+    acceptor: tokio_rustls::TlsAcceptor,
+    stream: TcpStream,
+    context: &mut RequestContext,
+    limits: &Limits,
+    shared: &Shared,
+) -> Closed {
+    let peer = context.peer;
+    match within(limits.idle, "in the TLS handshake", acceptor.accept(stream)).await {
+        Ok(stream) => {
+            // An SSL listener's client is whom its certificate names (SASL,
+            // on SASL_SSL, says it again later).
+            let certificate = stream.get_ref().1.peer_certificates();
+            if let Some(subject) = certificate
+                .and_then(|chain| chain.first())
+                .and_then(|leaf| crate::auth::principal::subject_name(leaf))
+            {
+                match context.listener.principal_mapper.map(&subject) {
+                    Some(name) => context.principal = Arc::from(format!("User:{name}")),
+                    // Kafka fails the connection it cannot name.
+                    None => {
+                        return Closed::Reason(format!(
+                            "no ssl.principal.mapping.rules rule matches the client certificate {subject}"
+                        ))
+                    }
+                }
+            }
+            let (reader, writer) = tokio::io::split(stream);
+            serve_requests(broker, reader, writer, context, limits, shared).await
+        }
+        // Kafka's words for it.
+        Err(Closed::Reason(reason)) => Closed::Reason(format!(
+            "Failed authentication with {peer} (SSL handshake failed): {reason}"
+        )),
+        Err(closed) => closed,
+    }
 }
 
 /// Serves the requests of a connection another layer accepted and
