@@ -55,8 +55,10 @@ fn replace(path: &Path, bytes: &[u8], forced: bool) -> std::io::Result<()> {
         sync_all(&file)?;
     }
     std::fs::rename(&temporary, path)?;
-    if let (true, Some(dir)) = (forced, path.parent()) {
-        sync_all(&File::open(dir)?)?;
+    if forced {
+        if let Some(dir) = path.parent() {
+            sync_all(&File::open(dir)?)?;
+        }
     }
     Ok(())
 }

@@ -55,10 +55,14 @@ impl<R: AsyncRead + Unpin> AsyncRead for ReadBuffer<R> {
         let this = self.get_mut();
         if this.buffered.is_empty() {
             // A read at least as large as the buffer would only be copied
-            // through it.
+            // through it. The drained buffer stays for the next small read
+            // unless the socket has nothing.
             if out.remaining() >= this.capacity {
-                this.buffered = BytesMut::new();
-                return Pin::new(&mut this.inner).poll_read(cx, out);
+                let read = Pin::new(&mut this.inner).poll_read(cx, out);
+                if read.is_pending() {
+                    this.buffered = BytesMut::new();
+                }
+                return read;
             }
             // Reuses the drained allocation when there is one.
             this.buffered.reserve(this.capacity);
