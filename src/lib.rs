@@ -19,6 +19,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod group;
+pub mod kafka_uuid;
 pub mod listen;
 pub mod log;
 pub mod metadata;

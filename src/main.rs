@@ -842,24 +842,22 @@ async fn run_metadata_quorum(args: MetadataQuorumArgs) -> ExitCode {
             controller_id: Some(id),
             controller_directory_id,
             controller_endpoints,
-        } => gregor::cli::metadata_quorum::parse_kafka_uuid(
-            controller_directory_id.as_deref().unwrap_or_default(),
-        )
-        .map_err(|error| format!("Failed to parse --controller-directory-id: {error}"))
-        .and_then(|directory_id| {
-            let endpoints = controller_endpoints
-                .iter()
-                .map(|text| gregor::cli::metadata_quorum::Endpoint::parse(text))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Action::AddController {
-                controller: Controller {
-                    id,
-                    directory_id,
-                    endpoints,
-                },
-                dry_run,
-            })
-        }),
+        } => gregor::kafka_uuid::parse(controller_directory_id.as_deref().unwrap_or_default())
+            .map_err(|error| format!("Failed to parse --controller-directory-id: {error}"))
+            .and_then(|directory_id| {
+                let endpoints = controller_endpoints
+                    .iter()
+                    .map(|text| gregor::cli::metadata_quorum::Endpoint::parse(text))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Action::AddController {
+                    controller: Controller {
+                        id,
+                        directory_id,
+                        endpoints,
+                    },
+                    dry_run,
+                })
+            }),
         MetadataQuorumCommand::AddController { dry_run, .. } => {
             match args.connection.command_config.as_deref() {
                 None => Err(

@@ -27,6 +27,7 @@ use super::{broker_error, CommandError};
 use crate::client::{ClientError, Connection};
 use crate::config::client_security::ClientSecurityConfig;
 use crate::config::properties;
+use crate::kafka_uuid;
 
 const CLIENT_ID: &str = "gregor-metadata-quorum";
 /// The metadata log's name in KRaft, the only partition DescribeQuorum describes.
@@ -95,16 +96,6 @@ impl fmt::Display for Endpoint {
     }
 }
 
-/// A Kafka `Uuid` from its URL-safe base64 text, as `Uuid.fromString` reads it.
-pub fn parse_kafka_uuid(text: &str) -> Result<uuid::Uuid, String> {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text.trim_end_matches('='))
-        .map_err(|error| format!("{text:?} is not a base64 uuid: {error}"))?;
-    uuid::Uuid::from_slice(&bytes)
-        .map_err(|_| format!("{text:?} is not 16 bytes of base64 (a Kafka Uuid)"))
-}
-
 /// The controller a server.properties describes, as Kafka's add-controller
 /// reads it: `node.id`, `process.roles` with `controller`, the directory id
 /// in the meta.properties of `metadata.log.dir` (else the first of
@@ -164,7 +155,7 @@ pub fn controller_from_properties(path: &Path) -> Result<Controller, CommandErro
     let directory_id = meta
         .get("directory.id")
         .ok_or_else(|| usage(format!("No directory id found in {metadata_dir}")))?;
-    let directory_id = parse_kafka_uuid(directory_id).map_err(usage)?;
+    let directory_id = kafka_uuid::parse(directory_id).map_err(|error| usage(error.to_string()))?;
     let mut listeners: BTreeMap<String, Endpoint> = BTreeMap::new();
     for key in ["listeners", "advertised.listeners"] {
         for text in settings
@@ -283,7 +274,7 @@ pub async fn run(
                     "Added"
                 },
                 controller.id,
-                kafka_uuid(controller.directory_id),
+                kafka_uuid::format(controller.directory_id),
                 endpoints.join(", ")
             ))
         }
@@ -297,7 +288,7 @@ pub async fn run(
                     "Invalid negative --controller-id: {id}"
                 )));
             }
-            let directory_id = parse_kafka_uuid(&directory_id).map_err(|error| {
+            let directory_id = kafka_uuid::parse(&directory_id).map_err(|error| {
                 CommandError::Usage(format!(
                     "Failed to parse --controller-directory-id: {error}"
                 ))
@@ -321,7 +312,7 @@ pub async fn run(
                 } else {
                     "Removed "
                 },
-                kafka_uuid(directory_id)
+                kafka_uuid::format(directory_id)
             ))
         }
     }
@@ -389,7 +380,7 @@ impl Quorum {
                     write!(
                         text,
                         ", \"directoryId\": \"{}\"",
-                        kafka_uuid(replica.replica_directory_id)
+                        kafka_uuid::format(replica.replica_directory_id)
                     )
                     .ok();
                 }
@@ -487,7 +478,7 @@ fn replication(quorum: &Quorum, human_readable: bool, now_ms: i64) -> Result<Str
     {
         rows.push(vec![
             replica.replica_id.0.to_string(),
-            kafka_uuid(replica.replica_directory_id),
+            kafka_uuid::format(replica.replica_directory_id),
             replica.log_end_offset.to_string(),
             (leader.log_end_offset - replica.log_end_offset).to_string(),
             timestamp(replica.last_fetch_timestamp, "last fetch")?,
@@ -527,12 +518,6 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         out.push('\n');
     }
     out
-}
-
-/// Kafka prints a `Uuid` in URL-safe base64 without padding.
-fn kafka_uuid(id: uuid::Uuid) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
 }
 
 fn now_ms() -> i64 {
@@ -599,7 +584,7 @@ mod tests {
         let controller = controller_from_properties(&path).unwrap();
         assert_eq!(controller.id, 5);
         assert_eq!(
-            kafka_uuid(controller.directory_id),
+            kafka_uuid::format(controller.directory_id),
             "AAAAAAAAAAAAAAAAAAAAAQ"
         );
         assert_eq!(
@@ -615,7 +600,7 @@ mod tests {
             controller_from_properties(&path).unwrap_err().to_string(),
             "process.roles did not contain 'controller' in configuration file. Is this a valid controller configuration file?"
         );
-        assert!(parse_kafka_uuid("not-a-uuid").is_err());
+        assert!(kafka_uuid::parse("not-a-uuid").is_err());
     }
 
     #[test]

@@ -33,13 +33,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use base64::Engine;
 use thiserror::Error;
 use tracing::info;
 use uuid::Uuid;
 
 use crate::config::dynamic::{BrokerConfigError, DynamicBrokerConfigs};
 use crate::config::{ConfigError, LogConfig};
+use crate::kafka_uuid;
 use crate::metadata::{BrokerImage, MetadataImage, TopicImage};
 use quorum::{MetadataRecord, MetadataResponse};
 
@@ -321,27 +321,14 @@ fn load_or_create_meta_properties(
     let cluster_id = properties.get("cluster.id").cloned();
     let directory_id = properties
         .get("directory.id")
-        .and_then(|id| parse_kafka_uuid(id));
+        .and_then(|id| kafka_uuid::parse(id).ok());
     if let (Some(cluster_id), Some(directory_id)) = (&cluster_id, directory_id) {
         return Ok((cluster_id.clone(), directory_id));
     }
-    let cluster_id = cluster_id.unwrap_or_else(|| kafka_uuid(Uuid::new_v4()));
-    let directory_id = directory_id.unwrap_or_else(Uuid::new_v4);
+    let cluster_id = cluster_id.unwrap_or_else(|| kafka_uuid::format(kafka_uuid::random()));
+    let directory_id = directory_id.unwrap_or_else(kafka_uuid::random);
     write_meta_properties(data_dir, &cluster_id, node_id, directory_id)?;
     Ok((cluster_id, directory_id))
-}
-
-/// A UUID as Kafka prints one: URL-safe base64 without padding.
-pub fn kafka_uuid(id: Uuid) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
-}
-
-/// A UUID Kafka printed, if it is one.
-pub fn parse_kafka_uuid(text: &str) -> Option<Uuid> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text.trim())
-        .ok()?;
-    Some(Uuid::from_bytes(bytes.try_into().ok()?))
 }
 
 fn write_meta_properties(
@@ -352,7 +339,7 @@ fn write_meta_properties(
 ) -> std::io::Result<()> {
     let contents = format!(
         "version=1\ncluster.id={cluster_id}\nnode.id={node_id}\ndirectory.id={}\n",
-        kafka_uuid(directory_id)
+        kafka_uuid::format(directory_id)
     );
     crate::durable::write_atomically(&data_dir.join(META_PROPERTIES), contents.as_bytes())
 }
@@ -442,24 +429,14 @@ mod tests {
         let (cluster_id, directory_id) = load_or_create_meta_properties(dir.path(), 1).unwrap();
         assert_eq!(cluster_id, "MkU3OEVBNTcwNTJENDM2Qg");
         let written = std::fs::read_to_string(dir.path().join(META_PROPERTIES)).unwrap();
-        assert!(written.contains(&format!("directory.id={}\n", kafka_uuid(directory_id))));
+        assert!(written.contains(&format!(
+            "directory.id={}\n",
+            kafka_uuid::format(directory_id)
+        )));
         assert_eq!(
             load_or_create_meta_properties(dir.path(), 1).unwrap(),
             (cluster_id, directory_id)
         );
-    }
-
-    #[test]
-    fn kafka_uuids_read_back_as_written() {
-        let id = Uuid::new_v4();
-        assert_eq!(kafka_uuid(id).len(), 22);
-        assert_eq!(parse_kafka_uuid(&kafka_uuid(id)), Some(id));
-        assert_eq!(
-            parse_kafka_uuid("AAAAAAAAAAAAAAAAAAAAAA"),
-            Some(Uuid::nil())
-        );
-        assert_eq!(parse_kafka_uuid("not-a-uuid"), None);
-        assert_eq!(parse_kafka_uuid("AAAA"), None);
     }
 
     #[test]

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use tracing::info;
-use uuid::Uuid;
 
 use super::placement::{self, manual_partitions, validate_manual};
 use super::quorum::{MetadataRecord, MetadataResponse};
@@ -63,7 +62,7 @@ impl Controller {
         self.log_defaults.with_overrides(&topic.configs)?;
         let created = TopicImage {
             name: topic.name.clone(),
-            id: Uuid::new_v4(),
+            id: crate::kafka_uuid::random(),
             partitions,
             configs: topic.configs.clone(),
         };

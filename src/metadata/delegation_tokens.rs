@@ -80,9 +80,9 @@ pub fn scram_credential(
     ScramCredential::from_salted_password(mechanism, salt, &salted, iterations)
 }
 
-/// A new token id: 16 random bytes, base64url as Kafka's `Uuid` prints.
+/// A new token id, as Kafka makes one: a random `Uuid` as it prints.
 pub fn new_token_id() -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
+    crate::kafka_uuid::format(crate::kafka_uuid::random())
 }
 
 #[cfg(test)]
