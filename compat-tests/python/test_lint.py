@@ -8,6 +8,11 @@ beside it:
 - kafka-python committing past the high watermark and then backwards
   (`commit-beyond-high-watermark`, `commit-went-backwards`); a
   confluent-kafka consumer committing what it read does not;
+- confluent-kafka, kafka-python and the Java client with auto-commit on
+  beside commits of what they processed, 15 records behind what poll
+  returned: the two committers overwrite each other
+  (`auto-commit-with-manual-commits`); the same consumers with
+  auto-commit off do not;
 - kafka-python with `metadata_max_age_ms=10` (`metadata-storm`); a
   confluent-kafka producer with defaults does not;
 - a confluent-kafka transactional producer that never ends its
@@ -40,6 +45,7 @@ from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka import TopicPartition as CKTopicPartition
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
+import java_client
 import kafka_wire
 from conftest import FaultPlane, free_port, wait_until
 
@@ -205,6 +211,86 @@ def test_commits_past_the_high_watermark_and_backwards_are_found(broker_factory,
     back = found["commit-went-backwards"]["evidence"]["examples"][0]
     assert (back["from"], back["to"]) == (110, 4)
     assert findings(plane, "right-offsets") == {}
+
+
+RECORDS, BEHIND = 60, 15   # commits 15 records behind: more than a poll's 10
+
+
+def commit_behind_confluent(bootstrap: str, topic: str, client_id: str, auto: bool) -> int:
+    """Reads RECORDS records, committing BEHIND short of each tenth."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "client.id": client_id,
+                         "group.id": f"lint-{client_id}", "enable.auto.commit": auto,
+                         "auto.commit.interval.ms": 20, "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    read, deadline = 0, time.time() + 30
+    while read < RECORDS and time.time() < deadline:
+        message = consumer.poll(0.5)
+        if message is None or message.error():
+            continue
+        read += 1
+        done = message.offset() + 1 - BEHIND
+        if read % 10 == 0 and done > 0:
+            consumer.commit(offsets=[CKTopicPartition(topic, 0, done)], asynchronous=False)
+            time.sleep(0.1)  # the auto-commit timer fires
+    consumer.close()
+    return read
+
+
+def commit_behind_kafka_python(bootstrap: str, topic: str, client_id: str, auto: bool) -> int:
+    consumer = kafka.KafkaConsumer(topic, bootstrap_servers=bootstrap, client_id=client_id,
+                                   group_id=f"lint-{client_id}", enable_auto_commit=auto,
+                                   auto_commit_interval_ms=20, auto_offset_reset="earliest")
+    tp = TopicPartition(topic, 0)
+    read, deadline = 0, time.time() + 30
+    while read < RECORDS and time.time() < deadline:
+        records = consumer.poll(timeout_ms=500, max_records=10).get(tp, [])
+        read += len(records)
+        if records and records[-1].offset + 1 - BEHIND > 0:
+            consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1 - BEHIND, "", -1)})
+        time.sleep(0.05)  # past the interval: the next poll auto-commits
+    consumer.close()
+    return read
+
+
+def commit_behind_java(bootstrap: str, topic: str, client_id: str, auto: bool) -> int:
+    lines = java_client.run({"bootstrap.servers": bootstrap, "client.id": client_id,
+                             "enable.auto.commit": str(auto).lower(),
+                             "auto.commit.interval.ms": "20", "max.poll.records": "10"},
+                            "commit-behind", topic, f"lint-{client_id}", str(RECORDS),
+                            str(BEHIND))
+    return int(lines[-1].removeprefix("read "))
+
+
+@pytest.mark.parametrize("library, commit_behind", [
+    ("confluent", commit_behind_confluent),
+    ("kafka-python", commit_behind_kafka_python),
+    ("java", commit_behind_java),
+])
+def test_auto_commit_beside_manual_commits_is_found(broker_factory, topic, library,
+                                                    commit_behind):
+    broker, plane = start(broker_factory)
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(RECORDS):
+        producer.produce(topic, value=f"v{i}".encode(), partition=0)
+    assert producer.flush(30) == 0
+
+    assert commit_behind(broker.bootstrap, topic, f"{library}-both", True) == RECORDS
+    assert commit_behind(broker.bootstrap, topic, f"{library}-manual", False) == RECORDS
+
+    found = findings(plane, f"{library}-both")
+    assert "auto-commit-with-manual-commits" in found, found
+    seesaw = found["auto-commit-with-manual-commits"]
+    assert seesaw["evidence"]["partitions"] == 1
+    example = seesaw["evidence"]["examples"][0]
+    assert (example["group"], example["topic"], example["partition"]) == \
+        (f"lint-{library}-both", topic, 0)
+    assert example["drops"] >= 2, example
+    offsets = example["recent_offsets"]
+    # The application's commits, BEHIND short of what was read, between the
+    # auto-commit's higher positions.
+    assert any(a > b < c for a, b, c in zip(offsets, offsets[1:], offsets[2:])), offsets
+    assert "enable.auto.commit=false" in seesaw["fix"]
+    assert findings(plane, f"{library}-manual") == {}
 
 
 def test_a_metadata_storm_is_found(broker_factory, topic):

@@ -12,6 +12,9 @@
 //!   the partition's high watermark (it would skip records it never read).
 //! - `commit-went-backwards`: a group's committed offset for a partition
 //!   moved back (records will be read again after a restart).
+//! - `auto-commit-with-manual-commits`: one client's commits to a partition
+//!   went up and back down at least twice: the auto-commit and the
+//!   application's own commits overwrite each other (`seesaw`).
 //! - `metadata-storm`: at least 5 Metadata requests a second, sustained
 //!   over 2 seconds or more.
 //! - `heartbeat-storm`: a group member heartbeating at least twice a
@@ -36,10 +39,12 @@
 
 mod in_flight;
 mod removed_versions;
+mod seesaw;
 mod storm;
 
 pub use in_flight::produce_requests_waiting;
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,6 +58,7 @@ use serde::Serialize;
 use super::handlers::produce::partition_error;
 use crate::metadata::MetadataImage;
 use crate::records::batch::Batches;
+use seesaw::Seesaw;
 use storm::Storm;
 
 /// An answer saying a member is no longer in its group: it was expelled.
@@ -71,6 +77,8 @@ const RECENT_BATCHES: usize = 32;
 const EXAMPLES: usize = 5;
 /// Group members whose heartbeats are counted, per client.
 const MEMBERS: usize = 64;
+/// Partitions whose commits are followed, per client.
+const COMMITTED_PARTITIONS: usize = 1024;
 /// Rejoins and expulsions that make a rebalance storm.
 const REBALANCES: u64 = 2;
 
@@ -167,6 +175,8 @@ struct ClientState {
     duplicates: Evidence,
     beyond: Evidence,
     backwards: Evidence,
+    /// This client's commits, by (group, topic, partition).
+    seesaws: HashMap<(String, String, i32), Seesaw>,
     metadata: Storm,
     /// Heartbeats per (group, member id).
     heartbeats: HashMap<(String, String), Storm>,
@@ -455,6 +465,14 @@ impl Linter {
                         }
                     }
                     let key = (group.clone(), topic.clone(), partition);
+                    let following = client.seesaws.len();
+                    match client.seesaws.entry(key.clone()) {
+                        Entry::Occupied(mut seesaw) => seesaw.get_mut().commit(offset),
+                        Entry::Vacant(new) if following < COMMITTED_PARTITIONS => {
+                            new.insert(Seesaw::new(offset));
+                        }
+                        Entry::Vacant(_) => {}
+                    }
                     if let Some(previous) = state.committed.insert(key, offset) {
                         if offset < previous {
                             client.backwards.add(serde_json::json!({"group": group,
@@ -563,6 +581,29 @@ impl Linter {
                 "batches",
                 "keep delivery.timeout.ms (and retries) at their defaults, so that a producer never gives up on a batch it sent; a custom client must number each partition's batches without gaps",
             );
+            let mut seesaws: Vec<_> = client
+                .seesaws
+                .iter()
+                .filter(|(_, seesaw)| seesaw.drops >= seesaw::DROPS)
+                .collect();
+            if !seesaws.is_empty() {
+                seesaws.sort_by(|a, b| a.0.cmp(b.0));
+                findings.push(Finding {
+                    client_id: client_id.clone(),
+                    rule: "auto-commit-with-manual-commits",
+                    message: format!(
+                        "{} partition(s) whose committed offset went up and back down again and again: two committers overwrite each other, the auto-commit with the consumer's position and the application with what it processed; a crash while the auto-commit is ahead loses the records between",
+                        seesaws.len()
+                    ),
+                    evidence: serde_json::json!({"partitions": seesaws.len(),
+                        "examples": seesaws.iter().take(EXAMPLES)
+                            .map(|((group, topic, partition), seesaw)| serde_json::json!({
+                                "group": group, "topic": topic, "partition": partition,
+                                "drops": seesaw.drops, "recent_offsets": seesaw.recent()}))
+                            .collect::<Vec<_>>()}),
+                    fix: "enable.auto.commit=false when the application commits offsets itself",
+                });
+            }
             if client.in_flight.count > 0 {
                 findings.push(Finding {
                     client_id: client_id.clone(),

@@ -73,6 +73,10 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * JavaClient CONFIG_FILE try-produce TOPIC VALUE... -- as produce, but a failed send prints
  *                                                     "error EXCEPTION_CLASS" (exit status 0)
  * JavaClient CONFIG_FILE consume TOPIC GROUP COUNT  -- from the start, in a group, committed
+ * JavaClient CONFIG_FILE commit-behind TOPIC GROUP COUNT BEHIND
+ *                    -- reads COUNT records, committing (commitSync) BEHIND records short of
+ *                       each poll's last, as an application processing in the background does;
+ *                       enable.auto.commit comes from CONFIG_FILE
  * JavaClient CONFIG_FILE member TOPICS MAX_SECONDS  -- a group member driven over stdin/stdout
  *                    (compat-tests/python/group_harness.JavaMember): JSON lines of events
  * JavaClient CONFIG_FILE transaction TOPIC TXN_ID commit|abort VALUE...
@@ -120,6 +124,8 @@ public final class JavaClient {
             case "produce" -> produce(config, args[2], List.of(args).subList(3, args.length));
             case "try-produce" -> tryProduce(config, args[2], List.of(args).subList(3, args.length));
             case "consume" -> consume(config, args[2], args[3], Integer.parseInt(args[4]));
+            case "commit-behind" -> commitBehind(config, args[2], args[3], Integer.parseInt(args[4]),
+                    Integer.parseInt(args[5]));
             case "member" -> member(config, args[2], Long.parseLong(args[3]));
             case "transaction" -> transaction(config, args[2], args[3], args[4],
                     List.of(args).subList(5, args.length));
@@ -293,6 +299,39 @@ public final class JavaClient {
             }
             consumer.commitSync(TIMEOUT);
             System.out.println("committed " + seen);
+        }
+    }
+
+    private static void commitBehind(Properties config, String topic, String group, int count,
+            int behind) throws InterruptedException {
+        Properties consumerConfig = new Properties();
+        consumerConfig.putAll(config);
+        consumerConfig.put("group.id", group);
+        consumerConfig.put("auto.offset.reset", "earliest");
+        consumerConfig.put("key.deserializer", StringDeserializer.class.getName());
+        consumerConfig.put("value.deserializer", StringDeserializer.class.getName());
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(consumerConfig)) {
+            consumer.subscribe(List.of(topic));
+            int seen = 0;
+            long deadline = System.nanoTime() + TIMEOUT.toNanos();
+            while (seen < count && System.nanoTime() < deadline) {
+                Map<TopicPartition, OffsetAndMetadata> processed = new HashMap<>();
+                for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(500))) {
+                    seen++;
+                    long done = record.offset() + 1 - behind;
+                    if (done > 0) {
+                        processed.put(new TopicPartition(record.topic(), record.partition()),
+                                new OffsetAndMetadata(done));
+                    }
+                }
+                if (!processed.isEmpty()) {
+                    consumer.commitSync(processed, TIMEOUT);
+                    processed.forEach((tp, offset) -> System.out.println("committed " + offset.offset()));
+                }
+                // Past auto.commit.interval.ms, so that the next poll auto-commits when enabled.
+                Thread.sleep(50);
+            }
+            System.out.println("read " + seen);
         }
     }
 
