@@ -149,6 +149,9 @@ pub struct Commit {
     topic: String,
     /// From OffsetCommit v10, which names topics by id (nil before).
     topic_id: uuid::Uuid,
+    /// The topic's id in the metadata when committed (nil if unknown): a
+    /// topic deleted and created again starts its offsets afresh.
+    incarnation: uuid::Uuid,
     partition: i32,
     offset: i64,
 }
@@ -223,8 +226,8 @@ impl ClientState {
 #[derive(Default)]
 struct State {
     clients: HashMap<String, ClientState>,
-    /// Each group's committed offsets and who committed them.
-    committed: HashMap<(String, String, i32), i64>,
+    /// Each group's committed offsets, with the topic's id then.
+    committed: HashMap<(String, String, i32), (uuid::Uuid, i64)>,
     /// Transactional id → the client id that initialized it.
     transactional: HashMap<String, String>,
 }
@@ -303,10 +306,13 @@ impl Linter {
                         .iter()
                         .flat_map(|topic| {
                             let name = image.requested_topic(&topic.name, topic.topic_id);
+                            let incarnation =
+                                image.topic(&name).map_or(uuid::Uuid::nil(), |t| t.id);
                             topic.partitions.iter().map(move |p| Commit {
                                 group: commit.group_id.to_string(),
                                 topic: name.clone(),
                                 topic_id: topic.topic_id,
+                                incarnation,
                                 partition: p.partition_index,
                                 offset: p.committed_offset,
                             })
@@ -453,6 +459,7 @@ impl Linter {
                     let Commit {
                         group,
                         topic,
+                        incarnation,
                         partition,
                         offset,
                         ..
@@ -467,13 +474,19 @@ impl Linter {
                     let key = (group.clone(), topic.clone(), partition);
                     let following = client.seesaws.len();
                     match client.seesaws.entry(key.clone()) {
-                        Entry::Occupied(mut seesaw) => seesaw.get_mut().commit(offset),
+                        Entry::Occupied(mut seesaw) if seesaw.get().topic_id == incarnation => {
+                            seesaw.get_mut().commit(offset)
+                        }
+                        Entry::Occupied(mut seesaw) => {
+                            seesaw.insert(Seesaw::new(incarnation, offset));
+                        }
                         Entry::Vacant(new) if following < COMMITTED_PARTITIONS => {
-                            new.insert(Seesaw::new(offset));
+                            new.insert(Seesaw::new(incarnation, offset));
                         }
                         Entry::Vacant(_) => {}
                     }
-                    if let Some(previous) = state.committed.insert(key, offset) {
+                    let previous = state.committed.insert(key, (incarnation, offset));
+                    if let Some((_, previous)) = previous.filter(|(id, _)| *id == incarnation) {
                         if offset < previous {
                             client.backwards.add(serde_json::json!({"group": group,
                                 "topic": topic, "partition": partition, "from": previous,
@@ -863,5 +876,64 @@ mod tests {
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].client_id, "old");
         assert_eq!(findings[0].evidence["requests"]["Produce v2"], 2);
+    }
+
+    #[test]
+    fn commits_up_and_down_twice_are_two_committers_unless_the_topic_was_created_again() {
+        use kafka_protocol::messages::offset_commit_response::{
+            OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+        };
+        use kafka_protocol::messages::OffsetCommitResponse;
+        let linter = Linter::default();
+        linter.enable();
+        let accepted = ResponseKind::OffsetCommit(OffsetCommitResponse::default().with_topics(
+            vec![OffsetCommitResponseTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str("t")))
+                .with_partitions(vec![OffsetCommitResponsePartition::default()])],
+        ));
+        let commit = |client: &str, incarnation: u128, offset| {
+            let pending = Pending::OffsetCommit(vec![Commit {
+                group: "g".into(),
+                topic: "t".into(),
+                topic_id: uuid::Uuid::nil(),
+                incarnation: uuid::Uuid::from_u128(incarnation),
+                partition: 0,
+                offset,
+            }]);
+            linter.after(client, pending, Some(&accepted), |_, _| None);
+        };
+        // Each incarnation of the topic goes up and down once: one drop each.
+        for (incarnation, offsets) in [(1, [0, 10, 5]), (2, [0, 20, 15])] {
+            for offset in offsets {
+                commit("recreating", incarnation, offset);
+            }
+        }
+        // Positions and lagging commits from one client, on one topic.
+        for offset in [10, 5, 20, 15, 30, 25] {
+            commit("both", 3, offset);
+        }
+        let rules = |client: &str| {
+            linter
+                .findings(&[])
+                .into_iter()
+                .filter(|f| f.client_id == client)
+                .map(|f| f.rule)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(rules("recreating"), ["commit-went-backwards"]);
+        assert_eq!(
+            rules("both"),
+            ["commit-went-backwards", "auto-commit-with-manual-commits"]
+        );
+        let finding = linter
+            .findings(&[])
+            .into_iter()
+            .find(|f| f.rule == "auto-commit-with-manual-commits")
+            .unwrap();
+        assert_eq!(
+            finding.evidence["examples"][0]["recent_offsets"],
+            serde_json::json!([10, 5, 20, 15, 30, 25])
+        );
+        assert_eq!(finding.evidence["examples"][0]["drops"], 2);
     }
 }

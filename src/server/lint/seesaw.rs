@@ -12,6 +12,8 @@
 
 use std::collections::VecDeque;
 
+use uuid::Uuid;
+
 /// Drops straight after a rise, on one partition, that make the finding.
 pub const DROPS: u32 = 2;
 /// Offsets kept per partition, for the finding's evidence.
@@ -20,6 +22,8 @@ const RECENT: usize = 8;
 /// One client's commits to one partition of one group.
 #[derive(Debug)]
 pub struct Seesaw {
+    /// The topic's id: a topic deleted and created again starts a new one.
+    pub topic_id: Uuid,
     last: i64,
     rising: bool,
     /// Drops that came straight after a rise.
@@ -29,8 +33,9 @@ pub struct Seesaw {
 }
 
 impl Seesaw {
-    pub fn new(offset: i64) -> Seesaw {
+    pub fn new(topic_id: Uuid, offset: i64) -> Seesaw {
         Seesaw {
+            topic_id,
             last: offset,
             rising: false,
             drops: 0,
@@ -65,7 +70,7 @@ mod tests {
     use super::*;
 
     fn drops(offsets: &[i64]) -> u32 {
-        let mut seesaw = Seesaw::new(offsets[0]);
+        let mut seesaw = Seesaw::new(Uuid::nil(), offsets[0]);
         for &offset in &offsets[1..] {
             seesaw.commit(offset);
         }
@@ -86,7 +91,7 @@ mod tests {
 
     #[test]
     fn recent_offsets_are_bounded() {
-        let mut seesaw = Seesaw::new(0);
+        let mut seesaw = Seesaw::new(Uuid::nil(), 0);
         for offset in 1..100 {
             seesaw.commit(offset);
         }
