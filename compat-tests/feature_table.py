@@ -917,8 +917,11 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         (names("test_an_encrypted_key_is_read_with_ssl_key_password"), on(CK, TLS)),
         (names("test_the_certificate_names_the_principal_through_the_mapping_rules"),
          on(CK, TLS, ACL)),
+        (names("test_pkcs12_and_jks_stores_as_keytool_writes_them"),
+         on((CK, KP, JAVA, GCLI), TLS)),
         # brokers that must refuse to start: no client
-        (names("test_start_up_refuses_what_gregor_cannot_honour"), NO_CLIENT),
+        (names("test_start_up_refuses_what_gregor_cannot_honour",
+               "test_start_up_names_what_is_wrong_with_a_key_store"), NO_CLIENT),
     ],
     "test_transactions.py": [
         # TxnWire: the raw protocol, step by step

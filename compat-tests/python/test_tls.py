@@ -322,7 +322,7 @@ def start_fails(tmp_path: Path, overrides: dict) -> str:
 
 
 @pytest.mark.parametrize("case", [
-    "sasl-ssl", "sasl-plaintext-mapped", "unmapped", "jks", "no-keystore",
+    "sasl-ssl", "sasl-plaintext-mapped", "unmapped", "jks-type-on-pem", "bcfks", "no-keystore",
     "missing-file", "encrypted-key", "client-auth-without-truststore", "tls-1.1",
     "inter-broker-login-missing", "controller-login-missing", "controller-scram",
     "unknown-cipher-suite", "authorizer",
@@ -340,8 +340,11 @@ def test_start_up_refuses_what_gregor_cannot_honour(tmp_path, pki, case):
                                   "SASL mechanism GSSAPI is not implemented yet"),
         "unmapped": ({"listeners": f"EXTERNAL://127.0.0.1:{p1}"},
                      "no security protocol for listener EXTERNAL"),
-        "jks": ({"listeners": f"SSL://127.0.0.1:{p1}", "ssl.keystore.type": "JKS", **keystore},
-                "only PEM stores are supported"),
+        "jks-type-on-pem": ({"listeners": f"SSL://127.0.0.1:{p1}", "ssl.keystore.type": "JKS",
+                             **keystore},
+                            "ssl.keystore.type is JKS but the file is not a key store"),
+        "bcfks": ({"listeners": f"SSL://127.0.0.1:{p1}", "ssl.keystore.type": "BCFKS", **keystore},
+                  "the supported store types are PEM, PKCS12 and JKS"),
         "no-keystore": ({"listeners": f"SSL://127.0.0.1:{p1}"}, "needs a key and certificate"),
         "missing-file": ({"listeners": f"SSL://127.0.0.1:{p1}",
                           "ssl.keystore.location": str(tmp_path / "nope.pem")},
@@ -406,6 +409,134 @@ def _accepts(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+# --- PKCS12 and JKS stores ---------------------------------------------------
+
+STORE_PASSWORD, KEY_PASSWORD, TRUST_PASSWORD = "store-secret", "key-secret", "trust-secret"
+
+
+def _keytool(*args: str) -> None:
+    subprocess.run(["keytool", *args], check=True, capture_output=True, text=True)
+
+
+def java_stores(pki: Path, d: Path, name: str, kind: str) -> tuple[Path, Path]:
+    """`name`'s keystore (its key, its certificate and the CA) and a
+    truststore with the CA, as Kafka's SSL guide makes them: keytool from a
+    PKCS#12 export, of `kind` PKCS12 (keytool's default since Java 9; the
+    key under the store's password) or JKS (the key under its own)."""
+    exported = d / f"{name}-export.p12"
+    subprocess.run(["openssl", "pkcs12", "-export", "-in", str(pki / f"{name}.pem"),
+                    "-inkey", str(pki / f"{name}.key"), "-certfile", str(pki / "ca.pem"),
+                    "-name", name, "-passout", f"pass:{STORE_PASSWORD}", "-out", str(exported)],
+                   check=True, capture_output=True)
+    keystore, truststore = d / f"{name}.keystore.{kind}", d / f"truststore.{kind}"
+    key_password = KEY_PASSWORD if kind == "jks" else STORE_PASSWORD
+    _keytool("-importkeystore", "-noprompt", "-srckeystore", str(exported), "-srcstoretype",
+             "PKCS12", "-srcstorepass", STORE_PASSWORD, "-srcalias", name,
+             "-destkeystore", str(keystore), "-deststoretype", kind.upper(),
+             "-deststorepass", STORE_PASSWORD, "-destkeypass", key_password)
+    if not truststore.exists():
+        _keytool("-importcert", "-noprompt", "-alias", "ca", "-file", str(pki / "ca.pem"),
+                 "-keystore", str(truststore), "-storetype", kind.upper(),
+                 "-storepass", TRUST_PASSWORD)
+    return keystore, truststore
+
+
+def store_settings(keystore: Path, truststore: Path, kind: str | None) -> dict:
+    """Kafka's settings for these stores; `kind` None leaves the types
+    unset (Kafka's default, JKS, which reads PKCS12 files too)."""
+    settings = {"ssl.keystore.location": str(keystore), "ssl.keystore.password": STORE_PASSWORD,
+                "ssl.truststore.location": str(truststore),
+                "ssl.truststore.password": TRUST_PASSWORD}
+    if kind:
+        settings.update({"ssl.keystore.type": kind.upper(), "ssl.truststore.type": kind.upper()})
+    if keystore.suffix == ".jks":
+        settings["ssl.key.password"] = KEY_PASSWORD
+    return settings
+
+
+@pytest.mark.parametrize("kind, configured", [
+    ("pkcs12", "pkcs12"), ("jks", "jks"), ("pkcs12", None),
+])
+def test_pkcs12_and_jks_stores_as_keytool_writes_them(broker_factory, pki, tmp_path, kind,
+                                                       configured):
+    """The broker's keystore and truststore in PKCS12 or JKS, with client
+    certificates required: confluent-kafka and kafka-python with PEM files,
+    the Java client with stores of the same kind; a certificate of a CA the
+    truststore does not hold is refused."""
+    keystore, truststore = java_stores(pki, tmp_path, "broker", kind)
+    b = broker_factory(start=False, **{
+        **{k: v for k, v in store_settings(keystore, truststore, configured).items()},
+        "ssl.client.auth": "required",
+    })
+    # tls_broker's PEM keystore type must not apply here.
+    ssl_port = free_port()
+    listeners = f"PLAINTEXT://127.0.0.1:{b.port},SSL://127.0.0.1:{ssl_port}"
+    b.overrides.update({"listeners": listeners, "advertised.listeners": listeners})
+    b.start()
+    tls = f"127.0.0.1:{ssl_port}"
+    topic = unique_topic(f"stores-{kind}")
+    create_topic(tls, confluent_ssl(pki, "alice"), topic)
+    assert confluent_round_trip(tls, confluent_ssl(pki, "alice"), topic, [b"a", b"b"]) == \
+        [(0, b"a"), (1, b"b")]
+    producer = KafkaProducer(bootstrap_servers=tls, **kafka_python_ssl(pki, "alice"))
+    assert producer.send(topic, value=b"c", partition=0).get(15).offset == 2
+    producer.close()
+
+    alice_keystore, client_truststore = java_stores(pki, tmp_path, "alice", kind)
+    config = {"bootstrap.servers": tls, "security.protocol": "SSL",
+              **store_settings(alice_keystore, client_truststore, configured)}
+    assert java_client.run(config, "produce", topic, "d") == ["offset 3"]
+    assert java_client.run(config, "consume", topic, unique_topic("stores-g"), "4") == \
+        ["record 0 a", "record 1 b", "record 2 c", "record 3 d", "committed 4"]
+    # gregor's own console tools read the same client settings.
+    properties = tmp_path / "client.properties"
+    properties.write_text("".join(f"{k}={v}\n" for k, v in config.items()
+                                  if k != "bootstrap.servers"))
+    listed = subprocess.run([GREGOR_BIN, "topics", "--bootstrap-server", tls,
+                             "--command-config", str(properties), "--list"],
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert listed.returncode == 0, listed.stderr
+    assert topic in listed.stdout.split()
+
+    assert refused_by_confluent(tls, confluent_ssl(pki, "mallory"))
+    assert metadata_port(b.bootstrap, {}) == b.port
+
+
+@pytest.mark.parametrize("case", ["store-password", "key-password", "legacy-3des", "jceks"])
+def test_start_up_names_what_is_wrong_with_a_key_store(tmp_path, pki, case):
+    port = free_port()
+    keystore, truststore = java_stores(pki, tmp_path, "broker", "jks")
+    settings = {"listeners": f"SSL://127.0.0.1:{port}",
+                **store_settings(keystore, truststore, "jks")}
+    if case == "store-password":
+        settings["ssl.keystore.password"] = "wrong"
+        message = "the store's password is wrong"
+    elif case == "key-password":
+        settings["ssl.key.password"] = "wrong"
+        message = "the private key cannot be recovered with ssl.key.password"
+    elif case == "legacy-3des":
+        legacy = tmp_path / "legacy.p12"
+        subprocess.run(["openssl", "pkcs12", "-export", "-in", str(pki / "broker.pem"),
+                        "-inkey", str(pki / "broker.key"), "-keypbe", "PBE-SHA1-3DES",
+                        "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1",
+                        "-passout", f"pass:{STORE_PASSWORD}", "-out", str(legacy)],
+                       check=True, capture_output=True)
+        settings.update({"ssl.keystore.location": str(legacy), "ssl.keystore.type": "PKCS12"})
+        settings.pop("ssl.key.password")
+        message = "PKCS#12's legacy encryption (3DES or RC2"
+    else:
+        jceks = tmp_path / "broker.jceks"
+        _keytool("-importkeystore", "-noprompt", "-srckeystore", str(keystore),
+                 "-srcstorepass", STORE_PASSWORD, "-srckeypass", KEY_PASSWORD,
+                 "-srcalias", "broker", "-destkeystore", str(jceks), "-deststoretype", "JCEKS",
+                 "-deststorepass", STORE_PASSWORD, "-destkeypass", KEY_PASSWORD)
+        settings["ssl.keystore.location"] = str(jceks)
+        message = "JCEKS stores"
+    output = start_fails(tmp_path, settings)
+    assert message in output, output
+    assert not _accepts(port)
 
 
 # --- the client certificate's principal ---------------------------------------

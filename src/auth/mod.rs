@@ -5,6 +5,7 @@
 //! runs them is `server::sasl`.
 
 pub mod authorizer;
+pub mod keystore;
 pub mod oauthbearer;
 pub mod plain;
 pub mod principal;

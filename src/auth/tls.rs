@@ -13,8 +13,11 @@ use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
+use crate::auth::keystore::{self, Format};
 use crate::config::client_security::ClientTlsConfig;
-use crate::config::security::{ClientAuth, KeyStore, Password, Pem, SslConfig, TlsVersion};
+use crate::config::security::{
+    ClientAuth, KeyStore, Password, Pem, SslConfig, StoreAccess, TlsVersion,
+};
 
 #[derive(Debug, Error)]
 pub enum TlsError {
@@ -34,7 +37,12 @@ pub fn acceptor(listener: &str, config: &SslConfig) -> Result<TlsAcceptor, TlsEr
         listener: listener.to_string(),
         reason,
     };
-    let (key, chain) = key_and_chain(listener, &config.keystore, config.key_password.as_ref())?;
+    let (key, chain) = key_and_chain(
+        listener,
+        &config.keystore,
+        &config.keystore_access,
+        config.key_password.as_ref(),
+    )?;
 
     let versions: Vec<&'static rustls::SupportedProtocolVersion> = config
         .enabled_protocols
@@ -81,7 +89,7 @@ pub fn acceptor(listener: &str, config: &SslConfig) -> Result<TlsAcceptor, TlsEr
             let Some(truststore) = &config.truststore else {
                 return Err(invalid("client authentication needs a truststore".into()));
             };
-            let roots = roots(listener, truststore)?;
+            let roots = roots(listener, truststore, &config.truststore_access)?;
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
             let verifier = match auth {
                 ClientAuth::Requested => verifier.allow_unauthenticated(),
@@ -123,7 +131,9 @@ pub fn quorum(
     let acceptor = acceptor(listener, &required)?;
     let connector = connector(&ClientTlsConfig {
         truststore: config.truststore.clone(),
+        truststore_access: config.truststore_access.clone(),
         keystore: Some(config.keystore.clone()),
+        keystore_access: config.keystore_access.clone(),
         key_password: config.key_password.clone(),
         verify_hostname: true,
     })?;
@@ -141,11 +151,9 @@ pub fn connector(config: &ClientTlsConfig) -> Result<TlsConnector, TlsError> {
         reason,
     };
     let Some(truststore) = &config.truststore else {
-        return Err(invalid(
-            "TLS needs ssl.truststore.location (PEM)".to_string(),
-        ));
+        return Err(invalid("TLS needs ssl.truststore.location".to_string()));
     };
-    let roots = roots(what, truststore)?;
+    let roots = roots(what, truststore, &config.truststore_access)?;
     #[allow(deprecated)]
     let provider = Arc::new(ring::default_provider());
     let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
@@ -166,7 +174,12 @@ pub fn connector(config: &ClientTlsConfig) -> Result<TlsConnector, TlsError> {
     let client = match &config.keystore {
         None => builder.with_no_client_auth(),
         Some(keystore) => {
-            let (key, chain) = key_and_chain(what, keystore, config.key_password.as_ref())?;
+            let (key, chain) = key_and_chain(
+                what,
+                keystore,
+                &config.keystore_access,
+                config.key_password.as_ref(),
+            )?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|error| invalid(format!("key and certificate: {error}")))?
@@ -224,10 +237,12 @@ impl rustls::client::danger::ServerCertVerifier for AnyHostName {
     }
 }
 
-/// The private key and certificate chain of a PEM keystore.
+/// The private key and certificate chain of a keystore: PEM (the key
+/// decrypted with `ssl.key.password` if it is encrypted), PKCS12 or JKS.
 fn key_and_chain(
     listener: &str,
     keystore: &KeyStore,
+    access: &StoreAccess,
     password: Option<&Password>,
 ) -> Result<(PrivateKeyDer<'static>, Vec<CertificateDer<'static>>), TlsError> {
     let invalid = |reason: String| TlsError::Invalid {
@@ -236,7 +251,19 @@ fn key_and_chain(
     };
     let (key, chain) = match keystore {
         KeyStore::File(path) => {
-            let pem = read(listener, &Pem::File(path.clone()), "ssl.keystore.location")?;
+            let what = "ssl.keystore.location";
+            let pem = match store_file(listener, path, access, what, "ssl.keystore.type")? {
+                StoreFile::Pem(pem) => pem,
+                StoreFile::Binary(bytes, format) => {
+                    return keystore::key_and_chain(
+                        &bytes,
+                        format,
+                        access.password.as_ref().map(|p| p.0.as_str()),
+                        password.map(|p| p.0.as_str()),
+                    )
+                    .map_err(|error| invalid(format!("{what} {}: {error}", path.display())));
+                }
+            };
             (pem.clone(), pem)
         }
         KeyStore::Inline { key, chain } => (
@@ -260,6 +287,38 @@ fn key_and_chain(
         return Err(invalid("no certificate in the keystore".to_string()));
     }
     Ok((key, chain))
+}
+
+/// A store file's contents: PEM text, or a PKCS12 or JKS store.
+enum StoreFile {
+    Pem(String),
+    Binary(Vec<u8>, Format),
+}
+
+fn store_file(
+    listener: &str,
+    path: &std::path::Path,
+    access: &StoreAccess,
+    what: &str,
+    type_setting: &str,
+) -> Result<StoreFile, TlsError> {
+    let invalid = |reason: String| TlsError::Invalid {
+        listener: listener.to_string(),
+        reason: format!("{what} {}: {reason}", path.display()),
+    };
+    let bytes = std::fs::read(path).map_err(|error| TlsError::Read {
+        listener: listener.to_string(),
+        what: format!("{what} {}", path.display()),
+        reason: error.to_string(),
+    })?;
+    match keystore::format(&bytes, access.kind, type_setting)
+        .map_err(|error| invalid(error.to_string()))?
+    {
+        Format::Pem => String::from_utf8(bytes)
+            .map(StoreFile::Pem)
+            .map_err(|_| invalid("neither PEM text nor a PKCS12 or JKS store".to_string())),
+        format => Ok(StoreFile::Binary(bytes, format)),
+    }
 }
 
 /// An encrypted PKCS#8 key (PBES2, as `openssl pkcs8 -topk8 -v2 aes-256-cbc`
@@ -286,17 +345,31 @@ fn decrypt(pem: &str, password: &Password) -> Result<PrivateKeyDer<'static>, Str
     Ok(PrivateKeyDer::Pkcs8(decrypted.as_bytes().to_vec().into()))
 }
 
-/// The CAs of a PEM truststore.
-fn roots(listener: &str, truststore: &Pem) -> Result<RootCertStore, TlsError> {
+/// The CAs of a truststore: PEM, PKCS12 or JKS.
+fn roots(
+    listener: &str,
+    truststore: &Pem,
+    access: &StoreAccess,
+) -> Result<RootCertStore, TlsError> {
     let invalid = |reason: String| TlsError::Invalid {
         listener: listener.to_string(),
         reason,
     };
-    let trusted = read(listener, truststore, "ssl.truststore.location")?;
+    let what = "ssl.truststore.location";
+    let trusted = match truststore {
+        Pem::Inline(text) => certificates(text),
+        Pem::File(path) => match store_file(listener, path, access, what, "ssl.truststore.type")? {
+            StoreFile::Pem(text) => certificates(&text),
+            StoreFile::Binary(bytes, format) => {
+                let password = access.password.as_ref().map(|p| p.0.as_str());
+                Ok(keystore::trusted(&bytes, format, password)
+                    .map_err(|error| invalid(format!("{what} {}: {error}", path.display())))?)
+            }
+        },
+    }
+    .map_err(|error| invalid(format!("bad certificate in the truststore: {error}")))?;
     let mut roots = RootCertStore::empty();
-    for certificate in certificates(&trusted)
-        .map_err(|error| invalid(format!("bad certificate in the truststore: {error}")))?
-    {
+    for certificate in trusted {
         roots
             .add(certificate)
             .map_err(|error| invalid(format!("truststore: {error}")))?;

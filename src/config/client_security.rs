@@ -11,7 +11,8 @@ use std::fmt;
 use std::path::PathBuf;
 
 use super::security::{
-    invalid, listener_setting, parse_jaas, KeyStore, Password, Pem, SecurityProtocol,
+    invalid, listener_setting, parse_jaas, KeyStore, Password, Pem, SecurityProtocol, StoreAccess,
+    StoreType,
 };
 use super::ConfigError;
 
@@ -27,8 +28,12 @@ pub struct ClientSecurityConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientTlsConfig {
     pub truststore: Option<Pem>,
+    /// `ssl.truststore.type` and `ssl.truststore.password`.
+    pub truststore_access: StoreAccess,
     pub keystore: Option<KeyStore>,
-    /// `ssl.key.password`, for an encrypted PKCS#8 key.
+    /// `ssl.keystore.type` and `ssl.keystore.password`.
+    pub keystore_access: StoreAccess,
+    /// `ssl.key.password`: an encrypted PKCS#8 key's, or a JKS key's.
     pub key_password: Option<Password>,
     /// `ssl.endpoint.identification.algorithm=https` (Kafka's default):
     /// the certificate must name the host connected to.
@@ -236,13 +241,16 @@ fn tls(
         };
         found.filter(|(_, value)| !value.trim().is_empty())
     };
-    for store in ["ssl.keystore.type", "ssl.truststore.type"] {
-        if let Some((name, value)) = get(store) {
-            if !value.trim().eq_ignore_ascii_case("PEM") {
-                return Err(invalid(&name, &value, "only PEM stores are supported"));
-            }
-        }
-    }
+    let access = |store: &str| -> Result<StoreAccess, ConfigError> {
+        let kind = match get(&format!("ssl.{store}.type")) {
+            Some((name, value)) => StoreType::parse(&name, Some(&value))?,
+            None => StoreType::Unspecified,
+        };
+        Ok(StoreAccess {
+            kind,
+            password: get(&format!("ssl.{store}.password")).map(|(_, value)| Password(value)),
+        })
+    };
     let truststore = match (
         get("ssl.truststore.location"),
         get("ssl.truststore.certificates"),
@@ -270,7 +278,9 @@ fn tls(
     };
     Ok(ClientTlsConfig {
         truststore,
+        truststore_access: access("truststore")?,
         keystore,
+        keystore_access: access("keystore")?,
         key_password,
         verify_hostname,
     })

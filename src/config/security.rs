@@ -105,10 +105,59 @@ impl fmt::Debug for Password {
     }
 }
 
+/// `ssl.keystore.type` / `ssl.truststore.type`. Kafka's default is JKS;
+/// unset, gregor reads whichever of PEM, PKCS12 and JKS the file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreType {
+    #[default]
+    Unspecified,
+    Pem,
+    Pkcs12,
+    Jks,
+}
+
+impl StoreType {
+    /// `value` of the setting `name` (`None` when unset).
+    pub(crate) fn parse(name: &str, value: Option<&str>) -> Result<StoreType, ConfigError> {
+        let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+            return Ok(StoreType::Unspecified);
+        };
+        match value.to_ascii_uppercase().as_str() {
+            "PEM" => Ok(StoreType::Pem),
+            "PKCS12" => Ok(StoreType::Pkcs12),
+            "JKS" => Ok(StoreType::Jks),
+            _ => Err(invalid(
+                name,
+                value,
+                "the supported store types are PEM, PKCS12 and JKS",
+            )),
+        }
+    }
+}
+
+impl fmt::Display for StoreType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StoreType::Unspecified => "unset",
+            StoreType::Pem => "PEM",
+            StoreType::Pkcs12 => "PKCS12",
+            StoreType::Jks => "JKS",
+        })
+    }
+}
+
+/// How a store file is read: its type and `ssl.*store.password`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoreAccess {
+    pub kind: StoreType,
+    pub password: Option<Password>,
+}
+
 /// Where a listener's private key and certificate chain come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyStore {
-    /// `ssl.keystore.location`: one PEM file with the key and the chain.
+    /// `ssl.keystore.location`: a PEM file with the key and the chain, or a
+    /// PKCS12 or JKS store.
     File(PathBuf),
     /// `ssl.keystore.key` and `ssl.keystore.certificate.chain`.
     Inline { key: Pem, chain: Pem },
@@ -118,16 +167,21 @@ pub enum KeyStore {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SslConfig {
     pub keystore: KeyStore,
+    /// `ssl.keystore.type` and `ssl.keystore.password`.
+    pub keystore_access: StoreAccess,
     /// `ssl.truststore.location` or `ssl.truststore.certificates`: the CAs
     /// client certificates are checked against.
     pub truststore: Option<Pem>,
+    /// `ssl.truststore.type` and `ssl.truststore.password`.
+    pub truststore_access: StoreAccess,
     pub client_auth: ClientAuth,
     pub enabled_protocols: Vec<TlsVersion>,
     /// `ssl.cipher.suites` by their IANA names, as Java names them; empty
     /// for every suite the TLS library offers.
     pub cipher_suites: Vec<String>,
     /// `ssl.key.password`: the keystore's private key is encrypted
-    /// PKCS#8 (`BEGIN ENCRYPTED PRIVATE KEY`), as Kafka reads PEM stores.
+    /// PKCS#8 (`BEGIN ENCRYPTED PRIVATE KEY`) in a PEM store, or its
+    /// password in a JKS store where it differs from the store's.
     pub key_password: Option<Password>,
     /// `ssl.principal.mapping.rules` as given (`DEFAULT`: the subject);
     /// read by `auth::principal::PrincipalMapper` when the listener starts.
@@ -700,17 +754,19 @@ impl SslConfig {
                 .filter(|(_, value)| !value.trim().is_empty())
         };
 
-        for store in ["ssl.keystore.type", "ssl.truststore.type"] {
-            if let Some((name, value)) = nonempty(store) {
-                if !value.trim().eq_ignore_ascii_case("PEM") {
-                    return Err(invalid(
-                        &name,
-                        value,
-                        "only PEM stores are supported; convert with `openssl pkcs12 -nodes` or keytool -exportcert",
-                    ));
-                }
-            }
-        }
+        let access = |store: &str| -> Result<StoreAccess, ConfigError> {
+            let kind = match nonempty(&format!("ssl.{store}.type")) {
+                Some((name, value)) => StoreType::parse(&name, Some(value))?,
+                None => StoreType::Unspecified,
+            };
+            Ok(StoreAccess {
+                kind,
+                password: nonempty(&format!("ssl.{store}.password"))
+                    .map(|(_, value)| Password(value.to_string())),
+            })
+        };
+        let keystore_access = access("keystore")?;
+        let truststore_access = access("truststore")?;
         let keystore = match (
             nonempty("ssl.keystore.location"),
             nonempty("ssl.keystore.key"),
@@ -814,7 +870,9 @@ impl SslConfig {
             .unwrap_or_default();
         Ok(SslConfig {
             keystore,
+            keystore_access,
             truststore,
+            truststore_access,
             client_auth,
             enabled_protocols,
             cipher_suites,

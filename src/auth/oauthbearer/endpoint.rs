@@ -178,7 +178,9 @@ impl Fetcher {
                 };
                 let config = ClientTlsConfig {
                     truststore: Some(Pem::File(truststore)),
+                    truststore_access: Default::default(),
                     keystore: None,
+                    keystore_access: Default::default(),
                     key_password: None,
                     verify_hostname: true,
                 };
