@@ -1031,9 +1031,9 @@ mod tests {
             &[
                 ("listeners", "SSL://:9093"),
                 ("ssl.keystore.location", "/k"),
-                ("ssl.keystore.type", "JKS"),
+                ("listener.name.ssl.ssl.truststore.type", "JCEKS"),
             ],
-            "ssl.keystore.type",
+            "listener.name.ssl.ssl.truststore.type",
         );
         refused(
             &[
