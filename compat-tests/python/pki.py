@@ -3,7 +3,8 @@ command line in a temporary folder: a CA, a broker certificate for
 localhost and 127.0.0.1, a client certificate (alice), and a second CA with
 a client certificate of its own (mallory) that the broker must not trust.
 Keys are unencrypted PKCS#8; `<name>-keystore.pem` holds a key and its
-certificate, as Kafka's PEM keystore does. Nothing here is committed."""
+certificate, as Kafka's PEM keystore does; `java_stores` makes PKCS12 and
+JKS stores of them with keytool. Nothing here is committed."""
 
 from __future__ import annotations
 
@@ -38,3 +39,33 @@ def make(d: Path) -> Path:
     _ca(d, "rogue-ca")
     _cert(d, "rogue-ca", "mallory")
     return d
+
+
+STORE_PASSWORD, KEY_PASSWORD, TRUST_PASSWORD = "store-secret", "key-secret", "trust-secret"
+
+
+def _keytool(*args: str) -> None:
+    subprocess.run(["keytool", *args], check=True, capture_output=True, text=True)
+
+
+def java_stores(pki: Path, d: Path, name: str, kind: str) -> tuple[Path, Path]:
+    """`name`'s keystore (its key, its certificate and the CA) and a
+    truststore with the CA, as Kafka's SSL guide makes them: keytool from a
+    PKCS#12 export, of `kind` PKCS12 (keytool's default since Java 9; the
+    key under the store's password) or JKS (the key under its own)."""
+    exported = d / f"{name}-export.p12"
+    subprocess.run(["openssl", "pkcs12", "-export", "-in", str(pki / f"{name}.pem"),
+                    "-inkey", str(pki / f"{name}.key"), "-certfile", str(pki / "ca.pem"),
+                    "-name", name, "-passout", f"pass:{STORE_PASSWORD}", "-out", str(exported)],
+                   check=True, capture_output=True)
+    keystore, truststore = d / f"{name}.keystore.{kind}", d / f"truststore.{kind}"
+    key_password = KEY_PASSWORD if kind == "jks" else STORE_PASSWORD
+    _keytool("-importkeystore", "-noprompt", "-srckeystore", str(exported), "-srcstoretype",
+             "PKCS12", "-srcstorepass", STORE_PASSWORD, "-srcalias", name,
+             "-destkeystore", str(keystore), "-deststoretype", kind.upper(),
+             "-deststorepass", STORE_PASSWORD, "-destkeypass", key_password)
+    if not truststore.exists():
+        _keytool("-importcert", "-noprompt", "-alias", "ca", "-file", str(pki / "ca.pem"),
+                 "-keystore", str(truststore), "-storetype", kind.upper(),
+                 "-storepass", TRUST_PASSWORD)
+    return keystore, truststore

@@ -3,7 +3,8 @@
 with SASL/PLAIN as a super user), ACLs on, and controllers either on
 SASL_SSL too (they log in to each other with SASL/PLAIN,
 `sasl.mechanism.controller.protocol`) or on an SSL listener with mutual
-TLS. Replication, leader failover under kill -9 and transactions work as
+TLS (that cluster's stores are keytool's: a JKS keystore, a PKCS12
+truststore). Replication, leader failover under kill -9 and transactions work as
 on PLAINTEXT; users log in with SCRAM created through the cluster's
 metadata; and impostors are refused: a client without CLUSTER_ACTION
 cannot act as a follower, and the controller port answers nobody who does
@@ -27,6 +28,7 @@ from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, 
                                    ScramMechanism, UserScramCredentialUpsertion)
 
 from conftest import Broker, free_port, wait_until
+from pki import KEY_PASSWORD, STORE_PASSWORD, TRUST_PASSWORD, java_stores
 from pki import make as make_pki
 
 pytestmark = pytest.mark.timeout(300)
@@ -53,6 +55,18 @@ def pki(tmp_path_factory):
                 ids=["controllers-sasl_ssl", "controllers-mtls"])
 def cluster(request, pki):
     controllers = request.param
+    # The mTLS cluster keeps its key in a JKS store and its CA in a PKCS12
+    # one, as keytool makes them: brokers and controllers read them to
+    # accept and to connect to each other.
+    stores = {"ssl.keystore.location": str(pki / "broker-keystore.pem"),
+              "ssl.truststore.location": str(pki / "ca.pem")}
+    if controllers == TLS_CONTROLLERS:
+        keystore, _ = java_stores(pki, pki, "broker", "jks")
+        _, truststore = java_stores(pki, pki, "broker", "pkcs12")
+        stores = {"ssl.keystore.type": "JKS", "ssl.keystore.location": str(keystore),
+                  "ssl.keystore.password": STORE_PASSWORD, "ssl.key.password": KEY_PASSWORD,
+                  "ssl.truststore.type": "PKCS12", "ssl.truststore.location": str(truststore),
+                  "ssl.truststore.password": TRUST_PASSWORD}
     ports = {node: (free_port(), free_port()) for node in (1, 2, 3)}
     voters = ",".join(f"{node}@127.0.0.1:{controller}" for node, (_, controller) in ports.items())
     brokers = []
@@ -71,8 +85,7 @@ def cluster(request, pki):
             "listener.name.sasl_ssl.plain.sasl.jaas.config": JAAS,
             "sasl.mechanism.controller.protocol": "PLAIN",
             "listener.name.controller.plain.sasl.jaas.config": CONTROLLER_JAAS,
-            "ssl.keystore.location": str(pki / "broker-keystore.pem"),
-            "ssl.truststore.location": str(pki / "ca.pem"),
+            **stores,
             "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             # The brokers: by SASL on the inter-broker listener, by their
             # certificate or their PLAIN login on the controllers' one.

@@ -23,6 +23,7 @@ from kafka.errors import KafkaError
 
 import java_client
 import kafka_wire as w
+from pki import KEY_PASSWORD, STORE_PASSWORD, TRUST_PASSWORD, java_stores
 from pki import make as make_pki
 from conftest import GREGOR_BIN, free_port, unique_topic, wait_until
 
@@ -413,36 +414,6 @@ def _accepts(port: int) -> bool:
 
 # --- PKCS12 and JKS stores ---------------------------------------------------
 
-STORE_PASSWORD, KEY_PASSWORD, TRUST_PASSWORD = "store-secret", "key-secret", "trust-secret"
-
-
-def _keytool(*args: str) -> None:
-    subprocess.run(["keytool", *args], check=True, capture_output=True, text=True)
-
-
-def java_stores(pki: Path, d: Path, name: str, kind: str) -> tuple[Path, Path]:
-    """`name`'s keystore (its key, its certificate and the CA) and a
-    truststore with the CA, as Kafka's SSL guide makes them: keytool from a
-    PKCS#12 export, of `kind` PKCS12 (keytool's default since Java 9; the
-    key under the store's password) or JKS (the key under its own)."""
-    exported = d / f"{name}-export.p12"
-    subprocess.run(["openssl", "pkcs12", "-export", "-in", str(pki / f"{name}.pem"),
-                    "-inkey", str(pki / f"{name}.key"), "-certfile", str(pki / "ca.pem"),
-                    "-name", name, "-passout", f"pass:{STORE_PASSWORD}", "-out", str(exported)],
-                   check=True, capture_output=True)
-    keystore, truststore = d / f"{name}.keystore.{kind}", d / f"truststore.{kind}"
-    key_password = KEY_PASSWORD if kind == "jks" else STORE_PASSWORD
-    _keytool("-importkeystore", "-noprompt", "-srckeystore", str(exported), "-srcstoretype",
-             "PKCS12", "-srcstorepass", STORE_PASSWORD, "-srcalias", name,
-             "-destkeystore", str(keystore), "-deststoretype", kind.upper(),
-             "-deststorepass", STORE_PASSWORD, "-destkeypass", key_password)
-    if not truststore.exists():
-        _keytool("-importcert", "-noprompt", "-alias", "ca", "-file", str(pki / "ca.pem"),
-                 "-keystore", str(truststore), "-storetype", kind.upper(),
-                 "-storepass", TRUST_PASSWORD)
-    return keystore, truststore
-
-
 def store_settings(keystore: Path, truststore: Path, kind: str | None) -> dict:
     """Kafka's settings for these stores; `kind` None leaves the types
     unset (Kafka's default, JKS, which reads PKCS12 files too)."""
@@ -528,10 +499,11 @@ def test_start_up_names_what_is_wrong_with_a_key_store(tmp_path, pki, case):
         message = "PKCS#12's legacy encryption (3DES or RC2"
     else:
         jceks = tmp_path / "broker.jceks"
-        _keytool("-importkeystore", "-noprompt", "-srckeystore", str(keystore),
+        subprocess.run(["keytool", "-importkeystore", "-noprompt", "-srckeystore", str(keystore),
                  "-srcstorepass", STORE_PASSWORD, "-srckeypass", KEY_PASSWORD,
                  "-srcalias", "broker", "-destkeystore", str(jceks), "-deststoretype", "JCEKS",
-                 "-deststorepass", STORE_PASSWORD, "-destkeypass", KEY_PASSWORD)
+                 "-deststorepass", STORE_PASSWORD, "-destkeypass", KEY_PASSWORD],
+                       check=True, capture_output=True)
         settings["ssl.keystore.location"] = str(jceks)
         message = "JCEKS stores"
     output = start_fails(tmp_path, settings)
