@@ -50,6 +50,7 @@ from kafka.net.sasl.oauth import AbstractTokenProvider
 import java_client
 import kafka_wire as w
 from conftest import Broker, BrokerError, free_port, kafka_python_knows, unique_topic, wait_until
+from pki import TRUST_PASSWORD, java_stores
 from pki import make as make_pki
 
 pytestmark = pytest.mark.timeout(120)
@@ -632,6 +633,7 @@ def endpoint(pki, keys):
     endpoint: refreshed hourly, but at once (at most every 300 ms) when a
     token names a key id it lacks."""
     idp = JwksServer(pki, [keys["provider"].jwk(KID)])
+    _, truststore = java_stores(pki, pki, "broker", "pkcs12")
     port = free_port()
     b = Broker(name="oauth-endpoint", overrides={})
     listeners = f"PLAINTEXT://127.0.0.1:{b.port},SASL_PLAINTEXT://127.0.0.1:{port}"
@@ -639,10 +641,12 @@ def endpoint(pki, keys):
     b.overrides.update({
         "listeners": listeners, "advertised.listeners": listeners,
         "sasl.enabled.mechanisms": OAUTHBEARER,
-        # The IdP connection's TLS settings are JAAS options, as in Kafka.
+        # The IdP connection's TLS settings are JAAS options, as in Kafka:
+        # here a PKCS12 truststore as keytool makes it.
         f"{prefix}sasl.jaas.config":
-            f'{LOGIN_MODULE} required ssl.truststore.type="PEM" '
-            f'ssl.truststore.location="{pki / "ca.pem"}";',
+            f'{LOGIN_MODULE} required ssl.truststore.type="PKCS12" '
+            f'ssl.truststore.location="{truststore}" '
+            f'ssl.truststore.password="{TRUST_PASSWORD}";',
         f"{prefix}sasl.server.callback.handler.class": SIGNED_HANDLER,
         f"{prefix}sasl.oauthbearer.jwks.endpoint.url": idp.url,
         "sasl.oauthbearer.jwks.endpoint.refresh.ms": "3600000",
@@ -676,7 +680,9 @@ def test_signed_tokens_are_checked_against_a_jwks_endpoint(endpoint, pki, keys):
     and produce and consume as their principal; an impostor's token is
     refused."""
     b, idp = endpoint
-    assert idp.gets >= 1
+    # Readiness is the PLAINTEXT port; the SASL listener is served once
+    # its keys are in.
+    wait_until(lambda: idp.gets >= 1, timeout=30, what="the JWKS fetched at start-up")
     topic = unique_topic("oauth-endpoint")
     create_topic(b, topic)
     config = {"bootstrap.servers": f"127.0.0.1:{b.sasl_port}", "sasl.mechanism": OAUTHBEARER,

@@ -13,7 +13,7 @@
 //!   endpoint, fetched at start-up and refreshed every
 //!   `sasl.oauthbearer.jwks.endpoint.refresh.ms`, and sooner when a token
 //!   names a key it lacks; the endpoint's certificate is checked against
-//!   the JAAS options' `ssl.truststore.location` (PEM), as Kafka takes the
+//!   the JAAS options' `ssl.truststore.*` (PEM, PKCS12 or JKS), as Kafka takes the
 //!   IdP connection's TLS settings from them, or the system's CA bundle.
 //!
 //! Unlike Kafka, a JWKS URL alone selects signed validation (Kafka would
@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::security::{invalid, parse_jaas};
+use super::security::{invalid, parse_jaas, Password, StoreAccess, StoreType};
 use super::ConfigError;
 
 /// Kafka's login module for OAUTHBEARER, the only one its JAAS entry may name.
@@ -250,18 +250,19 @@ fn signed_options(
     };
     let jwks = match endpoint(url) {
         Some(url) => {
-            let truststore = jaas_options.and_then(|o| o.get("ssl.truststore.location"));
-            let truststore_type = jaas_options.and_then(|o| o.get("ssl.truststore.type"));
-            if let Some(kind) = truststore_type.filter(|t| !t.eq_ignore_ascii_case("PEM")) {
-                return Err(invalid(
+            let option = |name: &str| jaas_options.and_then(|o| o.get(name));
+            let truststore = option("ssl.truststore.location");
+            let truststore_access = StoreAccess {
+                kind: StoreType::parse(
                     "ssl.truststore.type (OAUTHBEARER JAAS option)",
-                    kind,
-                    "only PEM stores are supported",
-                ));
-            }
+                    option("ssl.truststore.type").map(String::as_str),
+                )?,
+                password: option("ssl.truststore.password").map(|p| Password(p.clone())),
+            };
             JwksSource::Endpoint {
                 url,
                 truststore: truststore.map(PathBuf::from),
+                truststore_access,
                 refresh: millis("sasl.oauthbearer.jwks.endpoint.refresh.ms", 3_600_000)?,
                 retry_backoff_max: millis(
                     "sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms",
@@ -313,9 +314,12 @@ pub enum JwksSource {
     /// An identity provider's endpoint, fetched at start-up and refreshed.
     Endpoint {
         url: String,
-        /// The JAAS options' `ssl.truststore.location` (PEM); else the
-        /// system's CA bundle.
+        /// The JAAS options' `ssl.truststore.location`; else the system's
+        /// CA bundle.
         truststore: Option<PathBuf>,
+        /// The JAAS options' `ssl.truststore.type` and
+        /// `ssl.truststore.password`.
+        truststore_access: StoreAccess,
         /// `sasl.oauthbearer.jwks.endpoint.refresh.ms` (default one hour).
         refresh: Duration,
         /// `sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms` (default
@@ -484,6 +488,7 @@ mod tests {
             JwksSource::Endpoint {
                 url: "https://idp.example.com/certs".into(),
                 truststore: Some("/idp-ca.pem".into()),
+                truststore_access: StoreAccess::default(),
                 refresh: Duration::from_secs(60),
                 retry_backoff_max: Duration::from_secs(10),
             }

@@ -24,7 +24,7 @@ use tracing::{info, warn};
 use super::jwks::Jwks;
 use super::JwksError;
 use crate::config::client_security::ClientTlsConfig;
-use crate::config::security::Pem;
+use crate::config::security::{Pem, StoreAccess};
 
 /// How long one fetch may take, connection included (Kafka's
 /// `sasl.oauthbearer` connect and read timeouts default to 10 s each).
@@ -60,10 +60,11 @@ impl RefreshingJwks {
         setting: &str,
         url: &str,
         truststore: Option<&std::path::Path>,
+        truststore_access: &StoreAccess,
         refresh: Duration,
         retry_backoff_max: Duration,
     ) -> Result<Arc<RefreshingJwks>, JwksError> {
-        let fetcher = Fetcher::new(setting, url, truststore)?;
+        let fetcher = Fetcher::new(setting, url, truststore, truststore_access)?;
         let keys = fetcher.fetch().await?;
         info!(%url, "JWKS fetched");
         let jwks = Arc::new(RefreshingJwks {
@@ -156,6 +157,7 @@ impl Fetcher {
         setting: &str,
         url: &str,
         truststore: Option<&std::path::Path>,
+        truststore_access: &StoreAccess,
     ) -> Result<Fetcher, JwksError> {
         let error = |reason: String| JwksError::Read {
             setting: setting.to_string(),
@@ -178,7 +180,7 @@ impl Fetcher {
                 };
                 let config = ClientTlsConfig {
                     truststore: Some(Pem::File(truststore)),
-                    truststore_access: Default::default(),
+                    truststore_access: truststore_access.clone(),
                     keystore: None,
                     keystore_access: Default::default(),
                     key_password: None,

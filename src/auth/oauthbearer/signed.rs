@@ -42,6 +42,7 @@ impl SignedValidator {
             JwksSource::Endpoint {
                 url,
                 truststore,
+                truststore_access,
                 refresh,
                 retry_backoff_max,
             } => Keys::Refreshing(
@@ -49,6 +50,7 @@ impl SignedValidator {
                     &options.jwks_setting,
                     url,
                     truststore.as_deref(),
+                    truststore_access,
                     *refresh,
                     *retry_backoff_max,
                 )
