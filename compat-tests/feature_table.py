@@ -919,6 +919,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
          on(CK, TLS, ACL)),
         (names("test_pkcs12_and_jks_stores_as_keytool_writes_them"),
          on((CK, KP, JAVA, GCLI), TLS)),
+        (names("test_a_listener_keystore_is_replaced_at_run_time"),
+         on((TOOLS, CK, KP, WIRE), TLS)),
         # brokers that must refuse to start: no client
         (names("test_start_up_refuses_what_gregor_cannot_honour",
                "test_start_up_names_what_is_wrong_with_a_key_store"), NO_CLIENT),

@@ -21,8 +21,8 @@ def _ca(d: Path, name: str) -> None:
              "-subj", f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.pem", cwd=d)
 
 
-def _cert(d: Path, ca: str, name: str, san: str | None = None) -> None:
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+def _cert(d: Path, ca: str, name: str, san: str | None = None, cn: str | None = None) -> None:
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn or name}",
              "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
     ext = d / f"{name}.ext"
     ext.write_text(f"subjectAltName={san}\n" if san else "basicConstraints=CA:FALSE\n")
@@ -30,6 +30,14 @@ def _cert(d: Path, ca: str, name: str, san: str | None = None) -> None:
              "-CAcreateserial", "-days", "2", "-extfile", ext.name, "-out", f"{name}.pem", cwd=d)
     (d / f"{name}-keystore.pem").write_text((d / f"{name}.key").read_text()
                                             + (d / f"{name}.pem").read_text())
+
+
+def another_broker_certificate(d: Path, name: str, san: str = "DNS:localhost,IP:127.0.0.1"
+                               ) -> Path:
+    """A new key and certificate for the broker (CN=broker) from the same
+    CA, naming `san`: a rotated certificate; its PEM keystore's path."""
+    _cert(d, "ca", name, san=san, cn="broker")
+    return d / f"{name}-keystore.pem"
 
 
 def make(d: Path) -> Path:

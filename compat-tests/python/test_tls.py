@@ -24,6 +24,7 @@ from kafka.errors import KafkaError
 import java_client
 import kafka_wire as w
 from pki import KEY_PASSWORD, STORE_PASSWORD, TRUST_PASSWORD, java_stores
+from pki import another_broker_certificate
 from pki import make as make_pki
 from conftest import GREGOR_BIN, free_port, unique_topic, wait_until
 
@@ -410,6 +411,86 @@ def _accepts(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+# --- stores changed at run time -------------------------------------------------
+
+def served_certificate(port: int, pki: Path) -> bytes:
+    """The certificate a new TLS connection is offered (DER)."""
+    context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as s:
+            return s.getpeercert(binary_form=True)
+
+
+def certificate_of(keystore: Path) -> bytes:
+    text = keystore.read_text()
+    start = text.index("-----BEGIN CERTIFICATE-----")
+    return ssl.PEM_cert_to_DER_cert(text[start:])
+
+
+def test_a_listener_keystore_is_replaced_at_run_time(broker_factory, pki, tmp_path):
+    """Certificate rotation without a restart, as Kafka does it:
+    `kafka-configs --alter` of `listener.name.ssl.ssl.keystore.location`
+    (to a new file, or to the same file rewritten) gives new connections
+    the new certificate while open ones carry on; a certificate naming
+    other hosts is refused (confluent-kafka's AlterConfigs gets Kafka's
+    error), and the dynamic store outlives a restart."""
+    import shutil
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
+    first = tmp_path / "first.pem"
+    shutil.copy(pki / "broker-keystore.pem", first)
+    b, ssl_port = tls_broker(broker_factory, pki, **{"ssl.keystore.location": str(first)})
+    tls = f"127.0.0.1:{ssl_port}"
+    assert served_certificate(ssl_port, pki) == certificate_of(first)
+    topic = unique_topic("rotation")
+    create_topic(tls, confluent_ssl(pki), topic)
+    open_producer = Producer({"bootstrap.servers": tls, "acks": "all", **confluent_ssl(pki)})
+    open_producer.produce(topic, value=b"before", partition=0)
+    assert open_producer.flush(15) == 0
+
+    def alter(location: Path) -> str:
+        return java_client.run_tool(
+            "org.apache.kafka.tools.ConfigCommand", "--bootstrap-server", b.bootstrap,
+            "--entity-type", "brokers", "--entity-name", "1", "--alter", "--add-config",
+            f"listener.name.ssl.ssl.keystore.location={location}")
+
+    second = tmp_path / "second.pem"
+    shutil.copy(another_broker_certificate(pki, "broker-second"), second)
+    assert "Completed updating config for broker 1." in alter(second)
+    assert served_certificate(ssl_port, pki) == certificate_of(second)
+    # Rewritten in place and named again: read again.
+    shutil.copy(another_broker_certificate(pki, "broker-third"), second)
+    alter(second)
+    third = certificate_of(second)
+    assert served_certificate(ssl_port, pki) == third
+    # The connection opened before goes on; a new client connects.
+    delivered = []
+    report = lambda err, msg: delivered.append((err, msg.offset()))  # noqa: E731
+    open_producer.produce(topic, value=b"during", partition=0, on_delivery=report)
+    assert open_producer.flush(15) == 0
+    fresh = KafkaProducer(bootstrap_servers=tls, **kafka_python_ssl(pki))
+    assert fresh.send(topic, value=b"after", partition=0).get(15).offset == 2
+    fresh.close()
+    assert delivered == [(None, 1)]
+
+    other_hosts = another_broker_certificate(pki, "broker-elsewhere", san="DNS:elsewhere")
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    entry = ConfigEntry("listener.name.ssl.ssl.keystore.location", str(other_hosts),
+                        incremental_operation=AlterConfigOpType.SET)
+    future = admin.incremental_alter_configs(
+        [ConfigResource("BROKER", "1", incremental_configs=[entry])])
+    with pytest.raises(KafkaException) as refused:
+        list(future.values())[0].result(15)
+    error = refused.value.args[0]
+    assert error.code() == 42, error  # INVALID_REQUEST
+    assert "Validation of dynamic config update of SSLFactory failed" in error.str(), error
+    assert "SubjectAltNames do not match" in error.str(), error
+    assert served_certificate(ssl_port, pki) == third
+
+    b.restart()
+    wait_until(lambda: served_certificate(ssl_port, pki) == third, timeout=20,
+               what="the dynamic keystore served after the restart")
 
 
 # --- PKCS12 and JKS stores ---------------------------------------------------

@@ -11,6 +11,7 @@ pub mod plain;
 pub mod principal;
 pub mod scram;
 pub mod tls;
+pub mod tls_reload;
 
 /// Compares without stopping at the first difference, so that the time
 /// taken does not tell how much of a guess was right.

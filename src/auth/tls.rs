@@ -33,6 +33,14 @@ pub enum TlsError {
 
 /// The acceptor of one TLS listener.
 pub fn acceptor(listener: &str, config: &SslConfig) -> Result<TlsAcceptor, TlsError> {
+    acceptor_and_certificate(listener, config).map(|(acceptor, _)| acceptor)
+}
+
+/// The acceptor of one TLS listener, and the certificate it presents.
+pub(crate) fn acceptor_and_certificate(
+    listener: &str,
+    config: &SslConfig,
+) -> Result<(TlsAcceptor, CertificateDer<'static>), TlsError> {
     let invalid = |reason: String| TlsError::Invalid {
         listener: listener.to_string(),
         reason,
@@ -102,10 +110,14 @@ pub fn acceptor(listener: &str, config: &SslConfig) -> Result<TlsAcceptor, TlsEr
             )
         }
     };
+    let certificate = chain
+        .first()
+        .cloned()
+        .ok_or_else(|| invalid("no certificate in the keystore".to_string()))?;
     let server = builder
         .with_single_cert(chain, key)
         .map_err(|error| invalid(format!("key and certificate: {error}")))?;
-    Ok(TlsAcceptor::from(Arc::new(server)))
+    Ok((TlsAcceptor::from(Arc::new(server)), certificate))
 }
 
 /// TLS between controllers: the connector presents this node's own

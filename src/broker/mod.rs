@@ -25,6 +25,7 @@ use crate::txn::producer_ids::ProducerIds;
 use crate::txn::{TransactionCoordinator, TRANSACTION_STATE_TOPIC};
 use crate::types::TopicPartition;
 
+mod listener_tls;
 mod maintenance;
 mod metadata_publisher;
 pub mod replica_moves;
@@ -101,6 +102,8 @@ pub struct Broker {
     leader_throttle: crate::quota::replication::ReplicationQuota,
     /// Replicas moving between log dirs (AlterReplicaLogDirs).
     replica_moves: replica_moves::ReplicaMoves,
+    /// The TLS listeners' acceptors, reloaded by dynamic configs.
+    listener_tls: listener_tls::ListenerTls,
 }
 
 impl Broker {
@@ -216,6 +219,7 @@ impl Broker {
             linter: Default::default(),
             reconciling: Default::default(),
             replica_moves: Default::default(),
+            listener_tls: Default::default(),
             txn_recovery_due: Default::default(),
             replication: crate::replication::ReplicaFetchers::new(
                 config_node_id,
@@ -416,16 +420,21 @@ impl Broker {
         validate_only: bool,
     ) -> Result<(), BrokerError> {
         self.on_controller(move |broker| {
+            let mut reloads = None;
             broker
                 .controller
                 .alter_broker_configs(scope, validate_only, |current| {
                     let configs = change(current.of(scope))?;
                     dynamic::validate(&configs, scope)?;
                     let next = current.with(scope, configs.clone());
-                    BrokerConfigLayers::resolve(&broker.config, &next)
+                    let layers = BrokerConfigLayers::resolve(&broker.config, &next)
                         .map_err(|error| BrokerConfigError::Unusable(error.to_string()))?;
+                    reloads = Some(broker.listener_tls.prepare(&layers.effective.security)?);
                     Ok(configs)
                 })?;
+            if let Some(reloads) = reloads.filter(|_| !validate_only) {
+                reloads.install();
+            }
             Ok(())
         })
         .await?;

@@ -120,6 +120,10 @@ pub enum BrokerConfigError {
     /// The broker cannot run with the resulting settings.
     #[error("{0}")]
     Unusable(String),
+    /// A listener's new TLS stores cannot be loaded, or name another
+    /// identity.
+    #[error("Validation of dynamic config update of SSLFactory failed: {0}")]
+    SslReconfiguration(String),
 }
 
 /// Names as Kafka prints a set of them: `Set(a, b)`.

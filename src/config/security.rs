@@ -186,6 +186,10 @@ pub struct SslConfig {
     /// `ssl.principal.mapping.rules` as given (`DEFAULT`: the subject);
     /// read by `auth::principal::PrincipalMapper` when the listener starts.
     pub principal_mapping_rules: String,
+    /// `ssl.allow.dn.changes` / `ssl.allow.san.changes` (false): whether a
+    /// keystore changed at run time may name another subject or hosts.
+    pub allow_dn_changes: bool,
+    pub allow_san_changes: bool,
 }
 
 /// The SASL settings of one listener: its mechanisms, the users its
@@ -868,7 +872,12 @@ impl SslConfig {
                     .collect()
             })
             .unwrap_or_default();
+        let allowed = |key: &str| {
+            nonempty(key).is_some_and(|(_, value)| value.trim().eq_ignore_ascii_case("true"))
+        };
         Ok(SslConfig {
+            allow_dn_changes: allowed("ssl.allow.dn.changes"),
+            allow_san_changes: allowed("ssl.allow.san.changes"),
             keystore,
             keystore_access,
             truststore,

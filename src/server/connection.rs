@@ -105,7 +105,7 @@ pub async fn serve(
     broker.metrics().connection_opened();
     let limits = Limits::of(&broker);
     let mut context = anonymous(peer, listener);
-    let closed = match context.listener.tls.clone() {
+    let closed = match context.listener.tls.as_ref().map(|tls| tls.current()) {
         None => {
             let (reader, writer) = stream.into_split();
             let writer = TcpWriter::new(writer, peer);

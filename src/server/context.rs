@@ -5,11 +5,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio_rustls::TlsAcceptor;
-
 use super::api_versions::ListenerType;
 use crate::auth::authorizer::Session;
 use crate::auth::oauthbearer::Validator;
+use crate::auth::tls_reload::ReloadableAcceptor;
 use crate::broker::Broker;
 use crate::config::security::{SaslConfig, SecurityProtocol};
 use crate::metadata::acls::{AclOperation, ResourceType, CLUSTER_NAME};
@@ -23,7 +22,7 @@ pub struct ListenerContext {
     pub listener_type: ListenerType,
     /// Set for TLS listeners whose connections this layer handshakes (the
     /// controller listener's handshake is the quorum's).
-    pub tls: Option<TlsAcceptor>,
+    pub tls: Option<Arc<ReloadableAcceptor>>,
     /// How a client certificate's subject names the principal
     /// (`ssl.principal.mapping.rules`).
     pub principal_mapper: crate::auth::principal::PrincipalMapper,

@@ -16,7 +16,8 @@ use super::context::ListenerContext;
 use super::listener::Budgets;
 use crate::auth::oauthbearer::{JwksError, Validator};
 use crate::auth::principal::PrincipalMapper;
-use crate::auth::tls::{self, TlsError};
+use crate::auth::tls::TlsError;
+use crate::auth::tls_reload::ReloadableAcceptor;
 use crate::broker::{Broker, BrokerError};
 use crate::config::listener::Listener;
 use crate::config::BrokerConfig;
@@ -107,6 +108,9 @@ impl RunningBroker {
         let broker = tokio::task::spawn_blocking(move || Broker::open(config, endpoints))
             .await
             .map_err(blocking_failed)??;
+        for tls in bound.iter().filter_map(|b| b.context.tls.as_ref()) {
+            broker.register_listener_tls(Arc::clone(tls));
+        }
         for b in &bound {
             info!(
                 listener = %b.context.name,
@@ -280,7 +284,7 @@ async fn listener_context(
     let protocol = config.security.protocol(name);
     let tls = match config.security.ssl.get(name) {
         Some(ssl) if protocol.uses_tls() && listener_type == ListenerType::Broker => {
-            Some(tls::acceptor(name, ssl)?)
+            Some(Arc::new(ReloadableAcceptor::new(name, ssl)?))
         }
         _ => None,
     };
