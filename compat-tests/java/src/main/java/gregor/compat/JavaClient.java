@@ -278,15 +278,21 @@ public final class JavaClient {
         }
     }
 
-    private static void consume(Properties config, String topic, String group, int count)
-            throws IOException {
+    /** CONFIG_FILE's settings for a string consumer in GROUP, from the start. */
+    private static Properties groupConsumer(Properties config, String group) {
         Properties consumerConfig = new Properties();
         consumerConfig.putAll(config);
         consumerConfig.put("group.id", group);
         consumerConfig.put("auto.offset.reset", "earliest");
-        consumerConfig.put("enable.auto.commit", "false");
         consumerConfig.put("key.deserializer", StringDeserializer.class.getName());
         consumerConfig.put("value.deserializer", StringDeserializer.class.getName());
+        return consumerConfig;
+    }
+
+    private static void consume(Properties config, String topic, String group, int count)
+            throws IOException {
+        Properties consumerConfig = groupConsumer(config, group);
+        consumerConfig.put("enable.auto.commit", "false");
         try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(consumerConfig)) {
             consumer.subscribe(List.of(topic));
             int seen = 0;
@@ -304,12 +310,8 @@ public final class JavaClient {
 
     private static void commitBehind(Properties config, String topic, String group, int count,
             int behind) throws InterruptedException {
-        Properties consumerConfig = new Properties();
-        consumerConfig.putAll(config);
-        consumerConfig.put("group.id", group);
-        consumerConfig.put("auto.offset.reset", "earliest");
-        consumerConfig.put("key.deserializer", StringDeserializer.class.getName());
-        consumerConfig.put("value.deserializer", StringDeserializer.class.getName());
+        // enable.auto.commit as CONFIG_FILE says.
+        Properties consumerConfig = groupConsumer(config, group);
         try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(consumerConfig)) {
             consumer.subscribe(List.of(topic));
             int seen = 0;
