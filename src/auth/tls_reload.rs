@@ -151,7 +151,9 @@ fn identity(certificate: &[u8]) -> Result<(Vec<u8>, Option<Vec<u8>>), String> {
                     .expect(der::SEQUENCE, "Extension")
                     .map_err(unreadable)?,
             );
-            let oid = extension.expect(der::OID, "extension id").map_err(unreadable)?;
+            let oid = extension
+                .expect(der::OID, "extension id")
+                .map_err(unreadable)?;
             extension.optional(BOOLEAN).map_err(unreadable)?; // critical
             let value = extension
                 .expect(der::OCTET_STRING, "extension value")

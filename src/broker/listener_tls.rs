@@ -53,7 +53,10 @@ impl Reloads {
     pub fn install(self) {
         for (acceptor, prepared) in self.0 {
             acceptor.install(prepared);
-            info!(listener = acceptor.listener(), "TLS keystore and truststore reloaded");
+            info!(
+                listener = acceptor.listener(),
+                "TLS keystore and truststore reloaded"
+            );
         }
     }
 }
@@ -79,7 +82,10 @@ impl Broker {
             match acceptor.prepare(config) {
                 Ok(prepared) => {
                     acceptor.install(prepared);
-                    info!(listener = acceptor.listener(), "TLS stores from the dynamic broker configs");
+                    info!(
+                        listener = acceptor.listener(),
+                        "TLS stores from the dynamic broker configs"
+                    );
                 }
                 Err(error) => {
                     warn!(listener = acceptor.listener(), %error, "the dynamic TLS stores cannot be used: serving the static ones")
