@@ -40,6 +40,8 @@ pub struct Prepared(Loaded);
 
 impl ReloadableAcceptor {
     pub fn new(listener: &str, config: &SslConfig) -> Result<ReloadableAcceptor, TlsError> {
+        // Stat before reading: a store rewritten meanwhile is read again.
+        let modified = modified(config);
         let (acceptor, certificate) = acceptor_and_certificate(listener, config)?;
         Ok(ReloadableAcceptor {
             listener: listener.to_string(),
@@ -47,7 +49,7 @@ impl ReloadableAcceptor {
                 acceptor,
                 config: config.clone(),
                 certificate,
-                modified: modified(config),
+                modified,
             }),
         })
     }
@@ -76,6 +78,7 @@ impl ReloadableAcceptor {
     /// `ssl.allow.dn.changes` / `ssl.allow.san.changes` allow it, as Kafka
     /// checks: clients that pinned the broker's identity still find it.
     pub fn prepare(&self, config: &SslConfig) -> Result<Prepared, String> {
+        let modified = modified(config);
         let (acceptor, certificate) =
             acceptor_and_certificate(&self.listener, config).map_err(|error| error.to_string())?;
         let current = self.loaded.load();
@@ -97,7 +100,7 @@ impl ReloadableAcceptor {
             acceptor,
             config: config.clone(),
             certificate,
-            modified: modified(config),
+            modified,
         }))
     }
 
