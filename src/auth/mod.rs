@@ -5,6 +5,8 @@
 //! runs them is `server::sasl`.
 
 pub mod authorizer;
+pub mod certificate;
+pub mod der;
 pub mod keystore;
 pub mod oauthbearer;
 pub mod plain;

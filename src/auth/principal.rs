@@ -4,6 +4,8 @@
 //! (`CN=alice,OU=eng,O=example`: the last RDN first, no spaces, special
 //! characters escaped), then mapped by `ssl.principal.mapping.rules`.
 
+use super::{certificate, der};
+
 /// The principal of a certificate (DER) with the default rules, or `None`
 /// if it cannot be read.
 pub fn from_certificate(der: &[u8]) -> Option<String> {
@@ -12,7 +14,7 @@ pub fn from_certificate(der: &[u8]) -> Option<String> {
 
 /// The certificate's subject as Java writes it.
 pub fn subject_name(der: &[u8]) -> Option<String> {
-    rfc2253(subject(der)?)
+    rfc2253(certificate::subject(der)?)
 }
 
 /// Kafka's `SslPrincipalMapper`: `ssl.principal.mapping.rules`, a list of
@@ -151,55 +153,15 @@ fn until_slash(text: &str) -> Option<(String, &str)> {
     None
 }
 
-/// One DER element: its tag, its contents, and what follows it.
+/// One DER element: its tag, its contents and what follows it.
 fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (length, rest) = match first {
-        short if short < 0x80 => (usize::from(short), rest),
-        long => {
-            let count = usize::from(long & 0x7f);
-            if count == 0 || count > 4 || rest.len() < count {
-                return None;
-            }
-            let length = rest[..count]
-                .iter()
-                .fold(0usize, |length, byte| (length << 8) | usize::from(*byte));
-            (length, &rest[count..])
-        }
-    };
-    if rest.len() < length {
-        return None;
-    }
-    Some((tag, &rest[..length], &rest[length..]))
+    let mut reader = der::Reader::new(input);
+    let element = reader.element().ok()?;
+    Some((element.tag, element.contents, reader.rest()))
 }
 
-const SEQUENCE: u8 = 0x30;
-const SET: u8 = 0x31;
-
-/// The subject Name of a certificate: Certificate → tbsCertificate →
-/// [version], serial, signature, issuer, validity, subject.
-fn subject(der: &[u8]) -> Option<&[u8]> {
-    let (SEQUENCE, certificate, _) = element(der)? else {
-        return None;
-    };
-    let (SEQUENCE, tbs, _) = element(certificate)? else {
-        return None;
-    };
-    let mut rest = tbs;
-    let (tag, _, after) = element(rest)?;
-    if tag == 0xa0 {
-        rest = after; // [0] version
-    }
-    for _ in 0..4 {
-        // serial, signature algorithm, issuer, validity
-        rest = element(rest)?.2;
-    }
-    match element(rest)? {
-        (SEQUENCE, subject, _) => Some(subject),
-        _ => None,
-    }
-}
+const SEQUENCE: u8 = der::SEQUENCE;
+const SET: u8 = der::SET;
 
 /// The Name's RDNs, last first, as RFC 2253 strings.
 fn rfc2253(name: &[u8]) -> Option<String> {

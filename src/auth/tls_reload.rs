@@ -12,12 +12,9 @@ use arc_swap::ArcSwap;
 use rustls_pki_types::CertificateDer;
 use tokio_rustls::TlsAcceptor;
 
-use super::keystore::der::{self, Reader};
+use super::certificate;
 use super::tls::{acceptor_and_certificate, TlsError};
 use crate::config::security::{KeyStore, Pem, SslConfig};
-
-/// subjectAltName (2.5.29.17).
-const SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
 
 /// What a listener serves TLS with now.
 struct Loaded {
@@ -126,49 +123,9 @@ fn modified(config: &SslConfig) -> Vec<Option<SystemTime>> {
         .collect()
 }
 
-/// A certificate's subject and its subjectAltName extension, as DER.
-fn identity(certificate: &[u8]) -> Result<(Vec<u8>, Option<Vec<u8>>), String> {
-    let unreadable = |error: super::keystore::StoreError| format!("the certificate: {error}");
-    let mut tbs = Reader::new(
-        der::sequence(certificate, "Certificate")
-            .map_err(unreadable)?
-            .expect(der::SEQUENCE, "TBSCertificate")
-            .map_err(unreadable)?,
-    );
-    tbs.optional(der::EXPLICIT_0).map_err(unreadable)?; // version
-    for _ in ["serial", "signature", "issuer", "validity"] {
-        tbs.element().map_err(unreadable)?;
-    }
-    let subject = tbs.element().map_err(unreadable)?.whole.to_vec();
-    tbs.element().map_err(unreadable)?; // subjectPublicKeyInfo
-    let mut names = None;
-    while !tbs.is_empty() {
-        let element = tbs.element().map_err(unreadable)?;
-        if element.tag != EXTENSIONS {
-            continue;
-        }
-        let mut extensions = der::sequence(element.contents, "Extensions").map_err(unreadable)?;
-        while !extensions.is_empty() {
-            let mut extension = Reader::new(
-                extensions
-                    .expect(der::SEQUENCE, "Extension")
-                    .map_err(unreadable)?,
-            );
-            let oid = extension
-                .expect(der::OID, "extension id")
-                .map_err(unreadable)?;
-            extension.optional(BOOLEAN).map_err(unreadable)?; // critical
-            let value = extension
-                .expect(der::OCTET_STRING, "extension value")
-                .map_err(unreadable)?;
-            if oid == SUBJECT_ALT_NAME {
-                names = Some(value.to_vec());
-            }
-        }
-    }
-    Ok((subject, names))
+/// A certificate's subject and its subjectAltName extension.
+fn identity(der: &[u8]) -> Result<(&[u8], Option<&[u8]>), String> {
+    certificate::subject(der)
+        .zip(certificate::alt_names(der))
+        .ok_or_else(|| "the keystore's certificate cannot be read".to_string())
 }
-
-const BOOLEAN: u8 = 0x01;
-/// `[3] EXPLICIT Extensions` of a v3 certificate.
-const EXTENSIONS: u8 = 0xa3;

@@ -5,7 +5,8 @@
 
 use ring::digest::{Context, SHA1_FOR_LEGACY_USE_ONLY as SHA1};
 
-use super::{der, Contents, KeyEntry, StoreError};
+use super::{Contents, KeyEntry, StoreError};
+use crate::auth::der;
 
 pub const MAGIC: [u8; 4] = [0xfe, 0xed, 0xfe, 0xed];
 /// JCEKS, Java's other proprietary format, which can hold secret keys.
@@ -84,13 +85,13 @@ pub fn read(
 fn unprotect(protected: &[u8], password: &str) -> Result<Vec<u8>, StoreError> {
     let mut info = der::sequence(protected, "EncryptedPrivateKeyInfo")?;
     let mut algorithm = der::sequence(info.element()?.whole, "AlgorithmIdentifier")?;
-    let oid = algorithm.expect(der::OID, "algorithm")?;
+    let oid = algorithm.read(der::OID, "algorithm")?;
     if oid != KEY_PROTECTOR_OID {
         return Err(StoreError::Unsupported(
             "a JKS key protected other than by Sun's key protector".into(),
         ));
     }
-    let data = info.expect(der::OCTET_STRING, "encrypted key")?;
+    let data = info.read(der::OCTET_STRING, "encrypted key")?;
     if data.len() < 2 * DIGEST_LEN {
         return Err(cut("a protected key"));
     }

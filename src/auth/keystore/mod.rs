@@ -5,13 +5,13 @@
 //! file is in: keytool has written PKCS12 by default since Java 9, also to
 //! files named `.jks` for Kafka's default `ssl.keystore.type=JKS`.
 
-pub mod der;
 mod jks;
 mod pkcs12;
 
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use thiserror::Error;
 
+use crate::auth::der;
 use crate::config::security::StoreType;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -28,6 +28,12 @@ pub enum StoreError {
     PasswordNeeded,
     #[error("{0}")]
     Contents(String),
+}
+
+impl From<der::DerError> for StoreError {
+    fn from(error: der::DerError) -> StoreError {
+        StoreError::Malformed(error.to_string())
+    }
 }
 
 /// What a store holds.

@@ -5,8 +5,8 @@
 
 use ring::{digest, hmac};
 
-use super::der::{self, Reader};
 use super::{Contents, KeyEntry, StoreError};
+use crate::auth::der::{self, Reader};
 
 const DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
 const ENCRYPTED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x06];
@@ -43,7 +43,7 @@ pub fn read(
     key_password: Option<&str>,
 ) -> Result<Contents, StoreError> {
     let mut pfx = der::sequence(bytes, "PFX")?;
-    let version = der::small_integer(pfx.expect(der::INTEGER, "version")?)?;
+    let version = der::small_integer(pfx.read(der::INTEGER, "version")?)?;
     if version != 3 {
         return Err(StoreError::Malformed(format!("PKCS#12 version {version}")));
     }
@@ -77,9 +77,9 @@ pub fn read(
         };
         let mut bags = der::sequence(&safe_contents, "SafeContents")?;
         while !bags.is_empty() {
-            let mut bag = Reader::new(bags.expect(der::SEQUENCE, "SafeBag")?);
-            let id = bag.expect(der::OID, "bag id")?;
-            let value = Reader::new(bag.expect(der::EXPLICIT_0, "bag value")?).element()?;
+            let mut bag = Reader::new(bags.read(der::SEQUENCE, "SafeBag")?);
+            let id = bag.read(der::OID, "bag id")?;
+            let value = Reader::new(bag.read(der::EXPLICIT_0, "bag value")?).element()?;
             let (alias, local_key_id) = attributes(bag.optional(der::SET)?)?;
             match id {
                 KEY_BAG | SHROUDED_KEY_BAG => {
@@ -91,7 +91,7 @@ pub fn read(
                         _ => {
                             let mut info = der::sequence(value.whole, "EncryptedPrivateKeyInfo")?;
                             let algorithm = info.element()?.whole;
-                            let encrypted = info.expect(der::OCTET_STRING, "encrypted key")?;
+                            let encrypted = info.read(der::OCTET_STRING, "encrypted key")?;
                             decrypt(
                                 algorithm,
                                 encrypted,
@@ -109,10 +109,10 @@ pub fn read(
                 }
                 CERT_BAG => {
                     let mut cert_bag = der::sequence(value.whole, "CertBag")?;
-                    if cert_bag.expect(der::OID, "certificate type")? == X509_CERTIFICATE {
-                        let wrapped = cert_bag.expect(der::EXPLICIT_0, "certificate")?;
+                    if cert_bag.read(der::OID, "certificate type")? == X509_CERTIFICATE {
+                        let wrapped = cert_bag.read(der::EXPLICIT_0, "certificate")?;
                         let certificate =
-                            Reader::new(wrapped).expect(der::OCTET_STRING, "certificate")?;
+                            Reader::new(wrapped).read(der::OCTET_STRING, "certificate")?;
                         certificates.push((certificate.to_vec(), local_key_id));
                     }
                 }
@@ -126,25 +126,25 @@ pub fn read(
 /// A ContentInfo: its type and its `[0] EXPLICIT` content.
 fn content_info(bytes: &[u8]) -> Result<(&[u8], &[u8]), StoreError> {
     let mut info = der::sequence(bytes, "ContentInfo")?;
-    let kind = info.expect(der::OID, "content type")?;
-    let content = info.expect(der::EXPLICIT_0, "content")?;
+    let kind = info.read(der::OID, "content type")?;
+    let content = info.read(der::EXPLICIT_0, "content")?;
     Ok((kind, content))
 }
 
 /// The bytes of a `data` ContentInfo.
 fn data(content: &[u8]) -> Result<&[u8], StoreError> {
-    Reader::new(content).expect(der::OCTET_STRING, "data")
+    Ok(Reader::new(content).read(der::OCTET_STRING, "data")?)
 }
 
 /// EncryptedData: a version, then EncryptedContentInfo with the algorithm
 /// and the `[0] IMPLICIT` ciphertext.
 fn encrypted_data(content: &[u8], password: &str) -> Result<Vec<u8>, StoreError> {
     let mut encrypted = der::sequence(content, "EncryptedData")?;
-    encrypted.expect(der::INTEGER, "version")?;
-    let mut info = Reader::new(encrypted.expect(der::SEQUENCE, "EncryptedContentInfo")?);
-    info.expect(der::OID, "content type")?;
+    encrypted.read(der::INTEGER, "version")?;
+    let mut info = Reader::new(encrypted.read(der::SEQUENCE, "EncryptedContentInfo")?);
+    info.read(der::OID, "content type")?;
     let algorithm = info.element()?.whole;
-    let ciphertext = info.expect(der::IMPLICIT_0, "encrypted content")?;
+    let ciphertext = info.read(der::IMPLICIT_0, "encrypted content")?;
     decrypt(algorithm, ciphertext, password, StoreError::WrongPassword)
 }
 
@@ -157,7 +157,7 @@ fn decrypt(
     password: &str,
     wrong: StoreError,
 ) -> Result<Vec<u8>, StoreError> {
-    let oid = der::sequence(algorithm, "AlgorithmIdentifier")?.expect(der::OID, "algorithm")?;
+    let oid = der::sequence(algorithm, "AlgorithmIdentifier")?.read(der::OID, "algorithm")?;
     if oid.starts_with(PKCS12_PBE) {
         return Err(StoreError::Unsupported(
             "PKCS#12's legacy encryption (3DES or RC2, from Java 8 or openssl -legacy); re-encrypt the store with AES: keytool -importkeystore -srckeystore OLD -destkeystore NEW -deststoretype PKCS12 (Java 12 or later), or openssl pkcs12 (OpenSSL 3)".into(),
@@ -179,9 +179,9 @@ fn attributes(set: Option<der::Element>) -> Result<(String, Option<Vec<u8>>), St
     };
     let mut attributes = Reader::new(set.contents);
     while !attributes.is_empty() {
-        let mut attribute = Reader::new(attributes.expect(der::SEQUENCE, "attribute")?);
-        let oid = attribute.expect(der::OID, "attribute type")?;
-        let mut values = Reader::new(attribute.expect(der::SET, "attribute values")?);
+        let mut attribute = Reader::new(attributes.read(der::SEQUENCE, "attribute")?);
+        let oid = attribute.read(der::OID, "attribute type")?;
+        let mut values = Reader::new(attribute.read(der::SET, "attribute values")?);
         if values.is_empty() {
             continue;
         }
@@ -245,11 +245,11 @@ fn assemble(
 /// PKCS#12 key derivation (RFC 7292, appendix B) of the password.
 fn check_mac(mac_data: &[u8], authenticated: &[u8], password: &str) -> Result<(), StoreError> {
     let mut mac_data = der::sequence(mac_data, "MacData")?;
-    let mut digest_info = Reader::new(mac_data.expect(der::SEQUENCE, "DigestInfo")?);
-    let mut algorithm = Reader::new(digest_info.expect(der::SEQUENCE, "digest algorithm")?);
-    let oid = algorithm.expect(der::OID, "digest algorithm")?;
-    let expected = digest_info.expect(der::OCTET_STRING, "digest")?;
-    let salt = mac_data.expect(der::OCTET_STRING, "MAC salt")?;
+    let mut digest_info = Reader::new(mac_data.read(der::SEQUENCE, "DigestInfo")?);
+    let mut algorithm = Reader::new(digest_info.read(der::SEQUENCE, "digest algorithm")?);
+    let oid = algorithm.read(der::OID, "digest algorithm")?;
+    let expected = digest_info.read(der::OCTET_STRING, "digest")?;
+    let salt = mac_data.read(der::OCTET_STRING, "MAC salt")?;
     let iterations = match mac_data.optional(der::INTEGER)? {
         Some(iterations) => der::small_integer(iterations.contents)?,
         None => 1,

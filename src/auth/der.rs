@@ -1,8 +1,13 @@
-//! Just enough DER to walk a key store: tag, length, contents. A store is
-//! read once at start-up from the operator's own file, but it is still
-//! untrusted bytes: every length is checked against what is left.
+//! Just enough DER to walk certificates and key stores: tag, length,
+//! contents. Certificates come from clients and stores from files: every
+//! length is checked against what is left.
 
-use super::StoreError;
+use thiserror::Error;
+
+/// Bytes that are not the DER expected.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct DerError(String);
 
 pub const INTEGER: u8 = 0x02;
 pub const OCTET_STRING: u8 = 0x04;
@@ -34,7 +39,12 @@ impl<'a> Reader<'a> {
         self.0.is_empty()
     }
 
-    pub fn element(&mut self) -> Result<Element<'a>, StoreError> {
+    /// What follows the elements read so far.
+    pub fn rest(&self) -> &'a [u8] {
+        self.0
+    }
+
+    pub fn element(&mut self) -> Result<Element<'a>, DerError> {
         let bytes = self.0;
         let [tag, first, rest @ ..] = bytes else {
             return Err(malformed("an element is cut short"));
@@ -66,7 +76,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next element, which must have `tag`; its contents.
-    pub fn expect(&mut self, tag: u8, what: &str) -> Result<&'a [u8], StoreError> {
+    pub fn read(&mut self, tag: u8, what: &str) -> Result<&'a [u8], DerError> {
         let element = self.element()?;
         if element.tag != tag {
             return Err(malformed(&format!(
@@ -78,7 +88,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next element if it has `tag`.
-    pub fn optional(&mut self, tag: u8) -> Result<Option<Element<'a>>, StoreError> {
+    pub fn optional(&mut self, tag: u8) -> Result<Option<Element<'a>>, DerError> {
         match self.0.first() {
             Some(first) if *first == tag => self.element().map(Some),
             _ => Ok(None),
@@ -87,12 +97,12 @@ impl<'a> Reader<'a> {
 }
 
 /// The reader of a SEQUENCE's (or SET's) contents.
-pub fn sequence<'a>(bytes: &'a [u8], what: &str) -> Result<Reader<'a>, StoreError> {
-    Reader::new(bytes).expect(SEQUENCE, what).map(Reader::new)
+pub fn sequence<'a>(bytes: &'a [u8], what: &str) -> Result<Reader<'a>, DerError> {
+    Reader::new(bytes).read(SEQUENCE, what).map(Reader::new)
 }
 
 /// A small non-negative INTEGER.
-pub fn small_integer(contents: &[u8]) -> Result<u32, StoreError> {
+pub fn small_integer(contents: &[u8]) -> Result<u32, DerError> {
     let negative = contents.first().is_none_or(|first| first & 0x80 != 0);
     let trimmed = match contents {
         [0, rest @ ..] if !rest.is_empty() => rest,
@@ -106,8 +116,8 @@ pub fn small_integer(contents: &[u8]) -> Result<u32, StoreError> {
         .fold(0u32, |value, byte| value << 8 | u32::from(*byte)))
 }
 
-fn malformed(reason: &str) -> StoreError {
-    StoreError::Malformed(reason.to_string())
+fn malformed(reason: &str) -> DerError {
+    DerError(reason.to_string())
 }
 
 #[cfg(test)]
@@ -117,8 +127,8 @@ mod tests {
     #[test]
     fn lengths_are_read_and_checked() {
         let mut reader = Reader::new(&[0x04, 0x02, 0xaa, 0xbb, 0x30, 0x81, 0x01, 0x05]);
-        assert_eq!(reader.expect(OCTET_STRING, "bytes").unwrap(), &[0xaa, 0xbb]);
-        assert_eq!(reader.expect(SEQUENCE, "sequence").unwrap(), &[0x05]);
+        assert_eq!(reader.read(OCTET_STRING, "bytes").unwrap(), &[0xaa, 0xbb]);
+        assert_eq!(reader.read(SEQUENCE, "sequence").unwrap(), &[0x05]);
         assert!(reader.is_empty());
         for bad in [
             &[0x04, 0x03, 0x00][..],
@@ -129,7 +139,7 @@ mod tests {
             assert!(Reader::new(bad).element().is_err(), "{bad:?}");
         }
         assert!(Reader::new(&[0x02, 0x01, 0x03])
-            .expect(SEQUENCE, "x")
+            .read(SEQUENCE, "x")
             .is_err());
         assert_eq!(small_integer(&[0x00, 0x80]).unwrap(), 128);
         assert!(small_integer(&[0x80]).is_err());
