@@ -13,7 +13,6 @@ use tracing::{debug, info, warn};
 use super::{Broker, BrokerError};
 use crate::group::OFFSETS_TOPIC;
 use crate::log::LogError;
-use crate::metadata::MetadataImage;
 use crate::partition::role::{IsrProposal, Role};
 use crate::partition::Partition;
 use crate::txn::TRANSACTION_STATE_TOPIC;
@@ -36,13 +35,19 @@ impl Broker {
         Ok(())
     }
 
-    /// Brings the hosted partitions in line with a metadata image: drops
-    /// those of deleted (or re-created) topics, opens the logs of every
-    /// partition this broker is a replica of, gives each its role, and
-    /// points the follower fetchers at the leaders. Idempotent; blocking.
-    pub(super) fn reconcile(&self, image: &MetadataImage) -> Result<(), BrokerError> {
+    /// Brings the hosted partitions in line with the newest metadata image:
+    /// drops those of deleted (or re-created) topics, opens the logs of
+    /// every partition this broker is a replica of, gives each its role,
+    /// and points the follower fetchers at the leaders. Idempotent;
+    /// blocking.
+    ///
+    /// The image is read under the lock, never handed in: a caller holding
+    /// an older image would re-open the log of a topic that a newer one
+    /// deleted, while its folder is being renamed away.
+    pub(super) fn reconcile(&self) -> Result<(), BrokerError> {
         let me = self.config.node_id;
         let _one_at_a_time = self.reconciling.lock().unwrap_or_else(|p| p.into_inner());
+        let image = self.controller.image();
         for hosted in self.partitions.all() {
             let topic_partition = hosted.topic_partition();
             let wanted = image
@@ -220,10 +225,10 @@ impl Broker {
                 }
                 _ = self.shutting_down() => return,
             }
-            let image = images.borrow_and_update().clone();
+            images.borrow_and_update();
             let broker = Arc::clone(&self);
             let outcome = tokio::task::spawn_blocking(move || {
-                broker.reconcile(&image)?;
+                broker.reconcile()?;
                 broker.resume_replica_moves();
                 Ok::<(), BrokerError>(())
             })

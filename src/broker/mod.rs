@@ -229,9 +229,9 @@ impl Broker {
             ),
         });
         broker.remove_stray_logs()?;
-        let image = broker.controller.image();
-        broker.reconcile(&image)?;
+        broker.reconcile()?;
         broker.resume_replica_moves();
+        let image = broker.controller.image();
         info!(partitions = broker.partitions.all().len(), cluster_id = %image.cluster_id, "logs loaded");
         Ok(broker)
     }
@@ -472,7 +472,7 @@ impl Broker {
         self.on_controller(move |broker| {
             let created = broker.controller.create_topic(&topic, validate_only)?;
             if !validate_only {
-                broker.reconcile(&broker.metadata())?;
+                broker.reconcile()?;
             }
             Ok(created)
         })
@@ -564,7 +564,7 @@ impl Broker {
                 validate_only,
             )?;
             if !validate_only {
-                broker.reconcile(&broker.metadata())?;
+                broker.reconcile()?;
             }
             Ok(topic)
         })
@@ -655,29 +655,25 @@ impl Broker {
                 warn!(%error, "could not tell the controller of the offline replicas");
             }
             // Fetchers stop for the offline partitions.
-            let image = self.metadata();
             let broker = Arc::clone(&self);
-            let _ = tokio::task::spawn_blocking(move || broker.reconcile(&image)).await;
+            let _ = tokio::task::spawn_blocking(move || broker.reconcile()).await;
         }
     }
 
-    /// Deletes a topic from the metadata, then its partitions and files.
+    /// Deletes a topic from the metadata, then its partitions and files
+    /// (renamed before this returns; removed after
+    /// `file.delete.delay.ms`).
     pub async fn delete_topic(self: &Arc<Self>, name: &str) -> Result<TopicImage, BrokerError> {
         if !self.config.delete_topic_enable {
             return Err(ControllerError::TopicDeletionDisabled.into());
         }
         let name = name.to_string();
-        let removed = self
-            .on_controller(move |broker| Ok(broker.controller.delete_topic(&name)?))
-            .await?;
-        for partition in &removed.partitions {
-            let topic_partition = TopicPartition::new(&removed.name, partition.partition);
-            if let Some(partition) = self.partitions.remove(&topic_partition) {
-                self.on_controller(move |broker| Ok(partition.delete_log_blocking(&broker.logs)?))
-                    .await?;
-            }
-        }
-        Ok(removed)
+        self.on_controller(move |broker| {
+            let removed = broker.controller.delete_topic(&name)?;
+            broker.reconcile()?;
+            Ok(removed)
+        })
+        .await
     }
 
     /// Stops the metadata quorum without flushing anything (a simulated
