@@ -4,6 +4,7 @@
 #
 #   benches/fuzz.sh SECONDS [TARGET...]    SECONDS per target (default 60),
 #                                          all targets unless some are named
+#   benches/fuzz.sh --build-only           builds every target, runs none
 #
 # Environment:
 #   FUZZ_RSS_LIMIT_MB  libFuzzer's -rss_limit_mb (default 2048): more is an OOM
@@ -21,6 +22,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
+build_only=false
+if [ "${1:-}" = "--build-only" ]; then
+  build_only=true
+  shift
+fi
 budget="${1:-60}"
 shift || true
 rss_limit_mb="${FUZZ_RSS_LIMIT_MB:-2048}"
@@ -53,6 +59,7 @@ case " $build_flags " in
 esac
 bin_dir="target/x86_64-unknown-linux-gnu/$profile"
 echo "fuzz: built ${#targets[@]} targets in $((SECONDS - started)) s ($build_flags)"
+$build_only && exit 0
 
 total=0
 failed=()

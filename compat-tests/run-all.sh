@@ -20,7 +20,8 @@ stage() {
   echo "== ($((SECONDS - stage_started)) s) $*"
   stage_started=$SECONDS
 }
-trap 'echo "== total $((SECONDS - started)) s"' EXIT
+background=""
+trap '[ -z "$background" ] || kill "$background" 2>/dev/null; echo "== total $((SECONDS - started)) s"' EXIT
 
 missing=()
 command -v kcat >/dev/null || missing+=(kcat)
@@ -54,6 +55,24 @@ cargo test --locked
 
 export GREGOR_BIN="$root/target/debug/gregor"
 
+# The last two stages' builds (the rdkafka tests, with librdkafka compiled
+# from source, and the fuzz targets: about 6 minutes of both cores) run
+# meanwhile at idle CPU and I/O priority, so they take only what the
+# suites leave unused and never slow a broker under test.
+idle() {
+  if chrt -i 0 true 2>/dev/null; then chrt -i 0 ionice -c3 "$@"; else nice -n 19 "$@"; fi
+}
+background_log="$root/target/background-builds.log"
+fuzz_build_flags="--dev -s none"  # unoptimised, no sanitizer: a short build
+(
+  set -e
+  built_from=$SECONDS
+  (cd compat-tests/rust && CARGO_TARGET_DIR="$root/target/rdkafka" idle cargo test --locked --no-run)
+  FUZZ_BUILD_FLAGS="$fuzz_build_flags" idle bash benches/fuzz.sh --build-only
+  echo "background builds: done in $((SECONDS - built_from)) s"
+) >"$background_log" 2>&1 &
+background=$!
+
 # The JUnit suite (compat-tests/java/src/test) drives Kafka's Java client
 # against the debug binary built above; `package` then builds the jar and
 # target/classpath.txt that compat-tests/python/java_client.py runs.
@@ -84,13 +103,21 @@ stage "test helpers: pytest plugin, JUnit 5 extension, Go package (testkits/)"
 mvn -B -ntp -f testkits/java/pom.xml verify
 (cd testkits/go && go mod download && go vet ./... && go test ./...)
 
+stage "waiting for the background builds (rdkafka tests, fuzz targets)"
+if ! wait "$background"; then
+  background=""
+  cat "$background_log"
+  exit 1
+fi
+background=""
+tail -n 1 "$background_log"
+
 stage "compat: Rust rdkafka crate"
 (cd compat-tests/rust && CARGO_TARGET_DIR="$root/target/rdkafka" cargo test --locked)
 
-# Independent of the stages above: builds the cargo-fuzz targets (nightly,
-# unoptimised and without a sanitizer, to keep the build short) and runs each
-# for a few seconds from its seed corpus. benches/fuzz.sh installs
-# cargo-fuzz (and nightly, if missing) itself.
+# Runs each cargo-fuzz target (built above: nightly, unoptimised and without
+# a sanitizer) for a few seconds from its seed corpus. benches/fuzz.sh
+# installs cargo-fuzz (and nightly, if missing) itself.
 stage "fuzz smoke: every cargo-fuzz target for ${FUZZ_SMOKE_SECONDS:-3} s"
-FUZZ_BUILD_FLAGS="--dev -s none" FUZZ_NICE=0 FUZZ_SEED=1 bash benches/fuzz.sh "${FUZZ_SMOKE_SECONDS:-3}"
+FUZZ_BUILD_FLAGS="$fuzz_build_flags" FUZZ_NICE=0 FUZZ_SEED=1 bash benches/fuzz.sh "${FUZZ_SMOKE_SECONDS:-3}"
 stage "done"

@@ -457,10 +457,11 @@ class JavaMember(Member):
         self._stderr = open(self.stderr_path, "wb")
         properties = Path(log_dir) / f"{name}.{stamp}.properties"
         properties.write_text("".join(f"{k}={v}\n" for k, v in conf.items()))
+        cp = java_client.classpath()
         self.proc = subprocess.Popen(
-            ["java", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+            ["java", *java_client.jvm_options(cp), "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
              "-Dorg.slf4j.simpleLogger.showDateTime=true",
-             "-cp", java_client.classpath(), "gregor.compat.JavaClient", str(properties),
+             "-cp", cp, "gregor.compat.JavaClient", str(properties),
              "member", ",".join(self.topics), str(max_seconds)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
             text=True, bufsize=1)

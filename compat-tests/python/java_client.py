@@ -5,7 +5,9 @@ processes whose printed facts the tests assert."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -35,6 +37,56 @@ def classpath() -> str:
     return _classpath()
 
 
+# The suite starts a few hundred JVMs. Two flags halve what each costs on a
+# 2-core machine: the classes the clients load come from a class-data
+# sharing archive (made by the first run, see _java), and a short-lived
+# command compiles with C1 only. JVM warnings go to stderr, never into the
+# stdout the tests read.
+_LOGGING = ("-Xlog:disable", "-Xlog:all=warning:stderr")
+_SHORT_LIVED = ("-XX:TieredStopAtLevel=1",)
+_archive_attempted = False
+
+
+def _archive(cp: str) -> Path:
+    """The class-data sharing archive for this classpath, this JVM and this
+    build of the jar (any change gives another name; a stale one is never
+    used)."""
+    jar = TARGET / "gregor-compat-java-0.1.0.jar"
+    java = os.path.realpath(shutil.which("java") or "java")
+    key = f"{cp}\0{java}\0{jar.stat().st_mtime_ns}".encode()
+    return TARGET / f"classes-{hashlib.sha256(key).hexdigest()[:16]}.jsa"
+
+
+def jvm_options(cp: str) -> list[str]:
+    """Options for a long-running `java` process of the suite (Streams, a
+    group member): the shared archive if there is one, full JIT."""
+    archive = _archive(cp)
+    return [*_LOGGING, *([f"-XX:SharedArchiveFile={archive}"] if archive.exists() else [])]
+
+
+def _java(main_class: str, args: list[str], java_options: tuple[str, ...] = (),
+          **kwargs) -> subprocess.CompletedProcess:
+    """Runs a short-lived `java` command. The first run without an archive
+    writes one at its exit (from the classes it loaded), put in place
+    only once complete."""
+    global _archive_attempted
+    cp = _classpath()
+    archive = _archive(cp)
+    sharing, dumping = [], None
+    if archive.exists():
+        sharing = [f"-XX:SharedArchiveFile={archive}"]
+    elif not _archive_attempted:
+        _archive_attempted = True
+        dumping = archive.with_suffix(f".{os.getpid()}.tmp")
+        sharing = [f"-XX:ArchiveClassesAtExit={dumping}"]
+    try:
+        return subprocess.run(["java", *_LOGGING, *_SHORT_LIVED, *sharing, *java_options,
+                               "-cp", cp, main_class, *args], **kwargs)
+    finally:
+        if dumping is not None and dumping.exists():
+            os.replace(dumping, archive)
+
+
 class JavaClientError(AssertionError):
     pass
 
@@ -52,9 +104,8 @@ def run(config: dict[str, str], *args: str, timeout: float = 120,
             f.write(f"{key}={value}\n")
         path = f.name
     try:
-        done = subprocess.run(
-            ["java", *java_options, "-cp", _classpath(), main_class, path, *args],
-            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        done = _java(main_class, [path, *args], java_options, capture_output=True, text=True,
+                     timeout=timeout, stdin=subprocess.DEVNULL)
     finally:
         Path(path).unlink(missing_ok=True)
     if done.returncode != 0:
@@ -88,9 +139,10 @@ class StreamsProcess:
         self._out = tempfile.TemporaryFile("w+")
         self._err = tempfile.TemporaryFile("w+")
         level = os.environ.get("GREGOR_STREAMS_LOG_LEVEL", "warn")
+        cp = _classpath()
         self.process = subprocess.Popen(
-            ["java", f"-Dorg.slf4j.simpleLogger.defaultLogLevel={level}",
-             "-cp", _classpath(), "gregor.compat.StreamsApp", str(self._config), *args],
+            ["java", *jvm_options(cp), f"-Dorg.slf4j.simpleLogger.defaultLogLevel={level}",
+             "-cp", cp, "gregor.compat.StreamsApp", str(self._config), *args],
             stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL)
 
     def lines(self) -> list[str]:
@@ -123,9 +175,8 @@ def run_tool(main_class: str, *args: str, stdin: str | None = None,
     """Runs one of Kafka's command-line tools (the class a `kafka-*.sh`
     script runs, e.g. `org.apache.kafka.tools.TopicCommand`) as the script
     would; returns what it printed. Raises JavaClientError if it fails."""
-    done = subprocess.run(
-        ["java", "-cp", _classpath(), main_class, *args],
-        input=stdin, capture_output=True, text=True, timeout=timeout)
+    done = _java(main_class, list(args), input=stdin, capture_output=True, text=True,
+                 timeout=timeout)
     if done.returncode != 0:
         raise JavaClientError(f"{main_class} {' '.join(args)} exited {done.returncode}:\n"
                               f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}")

@@ -164,7 +164,8 @@ def test_wrong_passwords_and_unknown_users_are_refused(sasl, pki, user, password
     with pytest.raises(KafkaException):
         producer.list_topics(timeout=2)
     with pytest.raises(KafkaError):
-        kp = KafkaProducer(bootstrap_servers=plain, max_block_ms=5000,
+        # kafka-python retries a refused bootstrap until bootstrap_timeout_ms.
+        kp = KafkaProducer(bootstrap_servers=plain, max_block_ms=5000, bootstrap_timeout_ms=5000,
                            **kafka_python("SASL_PLAINTEXT", pki, user, password))
         try:
             kp.send(unique_topic("never"), value=b"x").get(10)

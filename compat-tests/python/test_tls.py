@@ -212,8 +212,9 @@ def test_client_auth_required_accepts_only_certificates_from_the_truststore(brok
     assert refused_by_confluent(tls, confluent_ssl(pki))                # no certificate
     assert refused_by_confluent(tls, confluent_ssl(pki, "mallory"))     # an untrusted CA's
     with pytest.raises(KafkaError):
+        # kafka-python retries a refused bootstrap until bootstrap_timeout_ms.
         refused = KafkaProducer(bootstrap_servers=tls, max_block_ms=5000,
-                                **kafka_python_ssl(pki, "mallory"))
+                                bootstrap_timeout_ms=5000, **kafka_python_ssl(pki, "mallory"))
         try:
             refused.send(topic, value=b"z", partition=0).get(10)
         finally:
