@@ -33,6 +33,13 @@ pub fn random() -> Uuid {
     }
 }
 
+/// A new random id as Kafka prints it, for ids Kafka makes with
+/// `Uuid.randomUuid().toString()` (cluster, delegation-token and
+/// KIP-848 member ids).
+pub fn random_text() -> String {
+    format(random())
+}
+
 /// `id` as Kafka prints it.
 pub fn format(id: Uuid) -> String {
     BASE64.encode(id.as_bytes())

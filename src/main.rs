@@ -40,7 +40,9 @@ enum Command {
         port: Option<u16>,
         /// Dev mode only: a cluster of this many brokers in this process
         /// (each a voter of the metadata quorum), on `--port` and the ports
-        /// after it; prints every broker's address on one line first.
+        /// after it; prints every broker's address on one line first. A
+        /// `--config` file applies to every broker, but for the node's own
+        /// identity, listeners, quorum and data dirs.
         #[arg(long, requires = "dev")]
         brokers: Option<usize>,
         /// Advertise and accept only the API versions of this Kafka release
@@ -558,21 +560,13 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Command::Broker {
-            config: None,
+            config,
             overrides,
             dev: true,
             port,
             brokers: Some(brokers),
             ..
-        } if brokers > 1 => run_dev_cluster(&runtime, brokers, port, overrides),
-        Command::Broker {
-            brokers: Some(brokers),
-            config: Some(_),
-            ..
-        } if brokers > 1 => {
-            error!("--brokers takes its settings as --override, not --config");
-            ExitCode::FAILURE
-        }
+        } if brokers > 1 => run_dev_cluster(&runtime, brokers, port, config, overrides),
         Command::Broker {
             config,
             overrides,
@@ -1112,6 +1106,7 @@ fn run_dev_cluster(
     runtime: &tokio::runtime::Runtime,
     brokers: usize,
     port: Option<u16>,
+    config_file: Option<PathBuf>,
     overrides: Vec<(String, String)>,
 ) -> ExitCode {
     let mut builder = gregor::testkit::TestCluster::builder()
@@ -1122,13 +1117,40 @@ fn run_dev_cluster(
         0 => {}
         first => builder = builder.first_port(first),
     }
+    // A `server.properties` applies to every broker, but for the settings
+    // each node gets from the cluster; the layers are those of a single
+    // dev broker: file, dev settings, `--override`.
+    let mut from_file = Vec::new();
+    if let Some(path) = &config_file {
+        let mut file = match gregor::config::read_properties(path) {
+            Ok(file) => file,
+            Err(error) => {
+                error!(%error, "invalid configuration");
+                return ExitCode::FAILURE;
+            }
+        };
+        let per_node: Vec<String> = gregor::testkit::PER_NODE_SETTINGS
+            .iter()
+            .filter_map(|name| file.remove_entry(*name).map(|(name, _)| name))
+            .collect();
+        if !per_node.is_empty() {
+            warn!(configs = %per_node.join(", "), file = %path.display(),
+                  "ignored: the dev cluster sets these for each broker itself");
+        }
+        from_file.extend(file);
+    }
     // `admin.listener` is the cluster's fault plane, not each broker's.
     let mut admin_listener = None;
-    for (name, value) in DEV_SETTINGS.iter().copied().chain(
-        overrides
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str())),
-    ) {
+    for (name, value) in from_file
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .chain(DEV_SETTINGS.iter().copied())
+        .chain(
+            overrides
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        )
+    {
         match name {
             "admin.listener" => admin_listener = Some(value.to_string()),
             _ => builder = builder.config(name, value),

@@ -338,6 +338,15 @@ def test_per_broker_configs_cannot_be_cluster_defaults(b):
     # SSL stores change only per listener (listener.name.<l>.ssl...)
     code, message = incremental_raw(b, "1", [("ssl.keystore.password", 0, "secret")])
     assert code == INVALID_REQUEST and "per-listener" in message, message
+    # ... and a listener's settings only per broker; its connection limit
+    # may be the cluster's
+    keystore = "listener.name.ssl.ssl.keystore.location"
+    assert incremental_raw(b, "", [(keystore, 0, "/k.p12")], True) == (
+        INVALID_REQUEST,
+        "Cannot update these configs at default cluster level, broker id must be specified: "
+        f"Set({keystore})")
+    assert incremental_raw(b, "", [("listener.name.plaintext.max.connections", 0, "50")],
+                           True) == (0, None)
     # another broker's resource
     code, message = incremental_raw(b, "2", [("num.io.threads", 0, "4")])
     assert (code, message) == (INVALID_REQUEST, "Unexpected broker id, expected 1, but received 2")

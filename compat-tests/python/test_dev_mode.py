@@ -7,6 +7,8 @@ import os
 import subprocess
 import tempfile
 
+import pytest
+
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from conftest import GREGOR_BIN
@@ -480,6 +482,80 @@ def test_dev_cluster_kills_a_leader_when_a_scheduled_fault_comes_due():
         assert partition()["leader"] != leader
         seen = producer.assert_all_read_back(bootstrap)
         assert sorted(seen.values()) == sorted(f"v{i}".encode() for i in range(60))
+    finally:
+        cluster.terminate()
+        assert cluster.wait(20) == 0
+
+
+def test_dev_cluster_takes_a_server_properties_file(tmp_path):
+    """`--dev --brokers 3 --config server.properties`: the file's settings
+    apply to every broker, `--override` wins over them, and the settings
+    each node takes from the cluster (identity, listeners, data dirs) are
+    left out with a warning. confluent-kafka and kafka-python see the
+    file's topic defaults and record size limit on every broker."""
+    from confluent_kafka import KafkaError
+    from confluent_kafka.admin import AdminClient
+    from kafka import KafkaProducer
+    from kafka.errors import MessageSizeTooLargeError
+
+    properties = tmp_path / "server.properties"
+    properties.write_text("\n".join([
+        "# as pasted from a Kafka node",
+        "node.id=7",
+        "process.roles=broker,controller",
+        "listeners=PLAINTEXT://:9092,CONTROLLER://:9093",
+        "log.dirs=/nonexistent/kafka-logs",
+        "num.partitions=4",
+        "default.replication.factor=3",
+        "message.max.bytes=2000",
+    ]) + "\n")
+    log = tmp_path / "cluster.log"
+    with open(log, "wb") as stderr:
+        cluster = subprocess.Popen(
+            [GREGOR_BIN, "broker", "--dev", "--brokers", "3", "--port", "0",
+             "--config", str(properties), "--override", "num.partitions=3"],
+            stdout=subprocess.PIPE, stderr=stderr)
+    try:
+        bootstrap = cluster.stdout.readline().decode().strip()
+        assert len(bootstrap.split(",")) == 3, (bootstrap, log.read_text()[-2000:])
+        warning = [line for line in log.read_text().splitlines() if "sets these for each broker" in line]
+        assert warning and all(name in warning[0] for name in
+                               ("node.id", "process.roles", "listeners", "log.dirs")), warning
+
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        assert sorted(n.id for n in admin.describe_cluster().result(timeout=10).nodes) == [1, 2, 3]
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+        # auto-created with the file's defaults
+        producer.produce("from-file", value=b"create", partition=0)
+        assert producer.flush(30) == 0
+        topic = admin.list_topics("from-file", timeout=10).topics["from-file"]
+        assert sorted(topic.partitions) == [0, 1, 2]          # --override beat the file's 4
+        assert all(sorted(p.replicas) == [1, 2, 3] for p in topic.partitions.values())
+        leaders = {p.leader for p in topic.partitions.values()}
+
+        # Every partition's leader runs with the file's record size limit.
+        # One record at a time: in one batch the small one would share the
+        # big one's fate.
+        delivered = []
+        for partition in (0, 1, 2):
+            for value in (b"small", b"x" * 3000):
+                producer.produce("from-file", value=value, partition=partition,
+                                 on_delivery=lambda err, msg: delivered.append(
+                                     (msg.partition(), err and err.code())))
+                assert producer.flush(30) == 0
+        assert delivered == [(p, code) for p in (0, 1, 2)
+                             for code in (None, KafkaError.MSG_SIZE_TOO_LARGE)], (delivered, leaders)
+
+        kp = KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all")
+        try:
+            for partition in (0, 1, 2):
+                expected = 2 if partition == 0 else 1               # after "create", "small"
+                assert kp.send("from-file", value=b"ok", partition=partition).get(15).offset \
+                    == expected
+            with pytest.raises(MessageSizeTooLargeError):
+                kp.send("from-file", value=b"y" * 3000, partition=1).get(15)
+        finally:
+            kp.close(timeout=5)
     finally:
         cluster.terminate()
         assert cluster.wait(20) == 0

@@ -262,12 +262,29 @@ pub fn validate(configs: &BTreeMap<String, String>, scope: Scope) -> Result<(), 
         }
     }
     if scope == Scope::ClusterDefault {
-        let per_broker = names_where(&|name| mode(name) == Some(UpdateMode::PerBroker));
+        let per_broker = names_where(&|name| {
+            mode(name) == Some(UpdateMode::PerBroker) || per_broker_listener_config(name)
+        });
         if !per_broker.is_empty() {
             return Err(BrokerConfigError::PerBrokerOnly(per_broker));
         }
     }
     Ok(())
+}
+
+/// A `listener.name.<listener>.<name>` setting is one broker's: its
+/// listeners, stores and JAAS logins are its own (Kafka's
+/// `perBrokerListenerConfig`); only the connection limits of a listener
+/// may be set for the whole cluster.
+fn per_broker_listener_config(name: &str) -> bool {
+    const CLUSTER_LEVEL: [&str; 3] = [
+        "max.connections",
+        "max.connection.creation.rate",
+        "num.network.threads",
+    ];
+    name.strip_prefix("listener.name.")
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(_, base)| !CLUSTER_LEVEL.contains(&base))
 }
 
 /// Kafka's `ConfigSource` codes.
@@ -579,6 +596,21 @@ mod tests {
             Err(BrokerConfigError::PerBrokerOnly(vec![
                 "ssl.client.auth".into()
             ]))
+        );
+        // a listener's own settings are one broker's; its connection
+        // limits may be the cluster's
+        let keystore = "listener.name.external.ssl.keystore.location";
+        assert_eq!(
+            validate(&map(&[(keystore, "/k.p12")]), Scope::ClusterDefault),
+            Err(BrokerConfigError::PerBrokerOnly(vec![keystore.into()]))
+        );
+        assert_eq!(validate(&map(&[(keystore, "/k.p12")]), broker), Ok(()));
+        assert_eq!(
+            validate(
+                &map(&[("listener.name.external.max.connections", "10")]),
+                Scope::ClusterDefault
+            ),
+            Ok(())
         );
         // names Kafka does not define are accepted, as Kafka accepts them
         assert_eq!(

@@ -44,6 +44,15 @@ pub enum ConfigError {
     Missing(&'static str),
 }
 
+/// The settings of a `server.properties` file.
+pub fn read_properties(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    properties::parse(&text).map_err(ConfigError::Syntax)
+}
+
 /// Loads a broker config: the properties file (if any), then `GREGOR_*`
 /// environment variables (`GREGOR_LOG_DIRS` → `log.dirs`), then `--override`
 /// pairs, each layer winning over the one before.
@@ -51,14 +60,10 @@ pub fn load(
     file: Option<&Path>,
     overrides: &[(String, String)],
 ) -> Result<(BrokerConfig, Vec<String>), ConfigError> {
-    let mut properties = BTreeMap::new();
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        properties = properties::parse(&text).map_err(ConfigError::Syntax)?;
-    }
+    let mut properties = match file {
+        Some(path) => read_properties(path)?,
+        None => BTreeMap::new(),
+    };
     for (key, value) in std::env::vars() {
         if let Some(name) = key.strip_prefix("GREGOR_") {
             if name != "BIN" {

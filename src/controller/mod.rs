@@ -325,7 +325,7 @@ fn load_or_create_meta_properties(
     if let (Some(cluster_id), Some(directory_id)) = (&cluster_id, directory_id) {
         return Ok((cluster_id.clone(), directory_id));
     }
-    let cluster_id = cluster_id.unwrap_or_else(|| kafka_uuid::format(kafka_uuid::random()));
+    let cluster_id = cluster_id.unwrap_or_else(kafka_uuid::random_text);
     let directory_id = directory_id.unwrap_or_else(kafka_uuid::random);
     write_meta_properties(data_dir, &cluster_id, node_id, directory_id)?;
     Ok((cluster_id, directory_id))

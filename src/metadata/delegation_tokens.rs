@@ -82,7 +82,7 @@ pub fn scram_credential(
 
 /// A new token id, as Kafka makes one: a random `Uuid` as it prints.
 pub fn new_token_id() -> String {
-    crate::kafka_uuid::format(crate::kafka_uuid::random())
+    crate::kafka_uuid::random_text()
 }
 
 #[cfg(test)]

@@ -182,6 +182,24 @@ pub struct TestCluster {
     _data: tempfile::TempDir,
 }
 
+/// The settings a cluster gives each of its nodes itself (its identity,
+/// listeners, quorum and data): one `server.properties` cannot hold them
+/// for every node, so a file given for the whole cluster leaves them out.
+pub const PER_NODE_SETTINGS: &[&str] = &[
+    "node.id",
+    "broker.id",
+    "process.roles",
+    "listeners",
+    "advertised.listeners",
+    "listener.security.protocol.map",
+    "inter.broker.listener.name",
+    "controller.listener.names",
+    "controller.quorum.voters",
+    "controller.quorum.bootstrap.servers",
+    "log.dirs",
+    "log.dir",
+];
+
 impl TestCluster {
     /// Three brokers with default settings.
     pub fn start() -> Result<TestCluster, TestkitError> {
@@ -201,6 +219,7 @@ impl TestCluster {
     }
 
     fn config(&self, node: &Node) -> Result<BrokerConfig, TestkitError> {
+        // Keep in step with PER_NODE_SETTINGS.
         let client = format!("PLAINTEXT://{}:{}", self.host, node.port);
         let mut overrides: Vec<(String, String)> = vec![
             ("node.id".to_string(), node.node_id.to_string()),

@@ -31,7 +31,7 @@ use thiserror::Error;
 use crate::server::instance::StartError;
 
 pub use broker::{TestBroker, TestBrokerBuilder};
-pub use cluster::{TestCluster, TestClusterBuilder};
+pub use cluster::{TestCluster, TestClusterBuilder, PER_NODE_SETTINGS};
 
 #[derive(Debug, Error)]
 pub enum TestkitError {

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use uuid::Uuid;
 
 use super::group::{fenced_instance, ConsumerGroup};
 use super::member::{ClassicMember, ConsumerMember, MemberState};
@@ -39,7 +38,7 @@ impl ConsumerGroup {
     ) -> JoinResult {
         let unknown = request.member_id.is_empty();
         let member_id = match unknown {
-            true => Uuid::new_v4().to_string(),
+            true => crate::kafka_uuid::random_text(),
             false => request.member_id.clone(),
         };
         let refuse = |error| JoinResult::error(error, &request.member_id);

@@ -478,7 +478,7 @@ impl ConsumerGroup {
         }
         let joining = request.member_epoch == JOIN_GROUP_MEMBER_EPOCH;
         let member_id = match request.member_id.is_empty() {
-            true => Uuid::new_v4().to_string(),
+            true => crate::kafka_uuid::random_text(),
             false => request.member_id.clone(),
         };
         if joining
