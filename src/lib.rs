@@ -7,6 +7,11 @@
 //! [`cli`] and [`client`] are the console tools. See `docs/` for what is
 //! compatible and how it performs.
 
+// Input from the network or a disk never unwraps: a bad request or file is
+// an error, not a panic. The few invariants that expect say so, with an
+// `allow` beside them. Tests may unwrap.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod auth;
 pub mod broker;
 pub mod cli;
@@ -16,7 +21,9 @@ pub mod config;
 pub mod controller;
 pub mod durable;
 pub mod error;
+/// The fuzz targets' harness: a panic there is a finding.
 #[doc(hidden)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 pub mod fuzzing;
 pub mod group;
 pub mod kafka_uuid;

@@ -102,14 +102,16 @@ impl PartitionLog {
         self.config = config;
     }
 
+    // Invariant: a log always has at least one segment.
+    #[allow(clippy::expect_used)]
     pub(super) fn active(&self) -> &Segment {
-        // Invariant: a log always has at least one segment.
         self.segments
             .values()
             .next_back()
             .expect("a partition log always has an active segment") // ok: invariant
     }
 
+    #[allow(clippy::expect_used)]
     fn active_mut(&mut self) -> &mut Segment {
         self.segments
             .values_mut()

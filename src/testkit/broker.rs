@@ -80,7 +80,8 @@ impl TestBroker {
     where
         F::Output: Send,
     {
-        let runtime = self.runtime.as_ref().expect("the runtime lives until drop"); // ok: invariant
+        #[allow(clippy::expect_used)] // the runtime lives until drop
+        let runtime = self.runtime.as_ref().expect("the runtime lives until drop");
         super::block_on(runtime, future)
     }
 
