@@ -1121,38 +1121,33 @@ fn run_dev_cluster(
     }
     // A `server.properties` applies to every broker, but for the settings
     // each node gets from the cluster; the layers are those of a single
-    // dev broker: file, dev settings, `--override`.
-    let mut from_file = Vec::new();
+    // dev broker: file, environment, dev settings, `--override`.
     if let Some(path) = &config_file {
-        let mut file = match gregor::config::read_properties(path) {
+        let file = match config::read_properties(path) {
             Ok(file) => file,
             Err(error) => {
                 error!(%error, "invalid configuration");
                 return ExitCode::FAILURE;
             }
         };
-        let per_node: Vec<String> = gregor::testkit::PER_NODE_SETTINGS
+        let per_node: Vec<&str> = gregor::testkit::PER_NODE_SETTINGS
             .iter()
-            .filter_map(|name| file.remove_entry(*name).map(|(name, _)| name))
+            .copied()
+            .filter(|name| file.contains_key(*name))
             .collect();
         if !per_node.is_empty() {
             warn!(configs = %per_node.join(", "), file = %path.display(),
                   "ignored: the dev cluster sets these for each broker itself");
         }
-        from_file.extend(file);
+        builder = builder.properties(file);
     }
     // `admin.listener` is the cluster's fault plane, not each broker's.
     let mut admin_listener = None;
-    for (name, value) in from_file
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .chain(DEV_SETTINGS.iter().copied())
-        .chain(
-            overrides
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str())),
-        )
-    {
+    for (name, value) in DEV_SETTINGS.iter().copied().chain(
+        overrides
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    ) {
         match name {
             "admin.listener" => admin_listener = Some(value.to_string()),
             _ => builder = builder.config(name, value),

@@ -53,20 +53,25 @@ STORE_PASSWORD, KEY_PASSWORD, TRUST_PASSWORD = "store-secret", "key-secret", "tr
 
 
 def _keytool(*args: str) -> None:
-    subprocess.run(["keytool", *args], check=True, capture_output=True, text=True)
+    # A short-lived JVM: C1 alone starts it faster.
+    subprocess.run(["keytool", "-J-XX:TieredStopAtLevel=1", *args], check=True,
+                   capture_output=True, text=True)
 
 
 def java_stores(pki: Path, d: Path, name: str, kind: str) -> tuple[Path, Path]:
     """`name`'s keystore (its key, its certificate and the CA) and a
     truststore with the CA, as Kafka's SSL guide makes them: keytool from a
     PKCS#12 export, of `kind` PKCS12 (keytool's default since Java 9; the
-    key under the store's password) or JKS (the key under its own)."""
+    key under the store's password) or JKS (the key under its own). Made
+    once per directory: keytool starts a JVM."""
+    keystore, truststore = d / f"{name}.keystore.{kind}", d / f"truststore.{kind}"
+    if keystore.exists() and truststore.exists():
+        return keystore, truststore
     exported = d / f"{name}-export.p12"
     subprocess.run(["openssl", "pkcs12", "-export", "-in", str(pki / f"{name}.pem"),
                     "-inkey", str(pki / f"{name}.key"), "-certfile", str(pki / "ca.pem"),
                     "-name", name, "-passout", f"pass:{STORE_PASSWORD}", "-out", str(exported)],
                    check=True, capture_output=True)
-    keystore, truststore = d / f"{name}.keystore.{kind}", d / f"truststore.{kind}"
     key_password = KEY_PASSWORD if kind == "jks" else STORE_PASSWORD
     _keytool("-importkeystore", "-noprompt", "-srckeystore", str(exported), "-srcstoretype",
              "PKCS12", "-srcstorepass", STORE_PASSWORD, "-srcalias", name,

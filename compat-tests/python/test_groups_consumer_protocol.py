@@ -9,6 +9,7 @@ session ends within seconds."""
 
 from __future__ import annotations
 
+import base64
 import time
 
 import pytest
@@ -192,9 +193,12 @@ def test_raw_heartbeat_error_cases(kip848_broker):
         assert r["heartbeat_interval_ms"] == HEARTBEAT_MS
         assert sorted(r["assignment"]["topic_partitions"][0]["partitions"]) == [0, 1]
         epoch = r["member_epoch"]
-        # v0: the coordinator names a joining member.
+        # v0: the coordinator names a joining member, with a Kafka Uuid
+        # as Kafka's coordinator does (22 characters of URL-safe base64).
         r0 = heartbeat(wire, 0, **{**join, "member_id": ""})
-        assert r0["error_code"] == 0 and r0["member_id"], r0
+        assert r0["error_code"] == 0, r0
+        assert len(base64.urlsafe_b64decode(r0["member_id"] + "==")) == 16, r0
+        assert len(r0["member_id"]) == 22 and not r0["member_id"].startswith("-"), r0
         # A wrong epoch is fenced; an unknown member is unknown.
         r = heartbeat(wire, group_id=group, member_id="m-1", member_epoch=epoch + 5)
         assert r["error_code"] == FENCED_MEMBER_EPOCH, r

@@ -518,7 +518,7 @@ def test_pkcs12_and_jks_stores_as_keytool_writes_them(broker_factory, pki, tmp_p
     certificates required: confluent-kafka and kafka-python with PEM files,
     the Java client with stores of the same kind; a certificate of a CA the
     truststore does not hold is refused."""
-    keystore, truststore = java_stores(pki, tmp_path, "broker", kind)
+    keystore, truststore = java_stores(pki, pki, "broker", kind)
     b = broker_factory(start=False, **{
         **{k: v for k, v in store_settings(keystore, truststore, configured).items()},
         "ssl.client.auth": "required",
@@ -537,7 +537,7 @@ def test_pkcs12_and_jks_stores_as_keytool_writes_them(broker_factory, pki, tmp_p
     assert producer.send(topic, value=b"c", partition=0).get(15).offset == 2
     producer.close()
 
-    alice_keystore, client_truststore = java_stores(pki, tmp_path, "alice", kind)
+    alice_keystore, client_truststore = java_stores(pki, pki, "alice", kind)
     config = {"bootstrap.servers": tls, "security.protocol": "SSL",
               **store_settings(alice_keystore, client_truststore, configured)}
     assert java_client.run(config, "produce", topic, "d") == ["offset 3"]
@@ -560,7 +560,7 @@ def test_pkcs12_and_jks_stores_as_keytool_writes_them(broker_factory, pki, tmp_p
 @pytest.mark.parametrize("case", ["store-password", "key-password", "legacy-3des", "jceks"])
 def test_start_up_names_what_is_wrong_with_a_key_store(tmp_path, pki, case):
     port = free_port()
-    keystore, truststore = java_stores(pki, tmp_path, "broker", "jks")
+    keystore, truststore = java_stores(pki, pki, "broker", "jks")
     settings = {"listeners": f"SSL://127.0.0.1:{port}",
                 **store_settings(keystore, truststore, "jks")}
     if case == "store-password":

@@ -60,10 +60,19 @@ pub fn load(
     file: Option<&Path>,
     overrides: &[(String, String)],
 ) -> Result<(BrokerConfig, Vec<String>), ConfigError> {
-    let mut properties = match file {
+    let file = match file {
         Some(path) => read_properties(path)?,
         None => BTreeMap::new(),
     };
+    load_layers(file, overrides)
+}
+
+/// [`load`] with the file's settings already read.
+pub fn load_layers(
+    file: BTreeMap<String, String>,
+    overrides: &[(String, String)],
+) -> Result<(BrokerConfig, Vec<String>), ConfigError> {
+    let mut properties = file;
     for (key, value) in std::env::vars() {
         if let Some(name) = key.strip_prefix("GREGOR_") {
             if name != "BIN" {

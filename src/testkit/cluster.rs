@@ -18,6 +18,7 @@
 //! cluster.move_leader("orders", 0, leader, Duration::from_secs(30)).unwrap();
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,7 @@ const REGISTRATION_WAIT: Duration = Duration::from_secs(60);
 /// Settings for a [`TestCluster`].
 pub struct TestClusterBuilder {
     brokers: usize,
+    properties: BTreeMap<String, String>,
     overrides: Vec<(String, String)>,
     host: String,
     first_port: Option<u16>,
@@ -47,6 +49,7 @@ impl Default for TestClusterBuilder {
     fn default() -> Self {
         TestClusterBuilder {
             brokers: 3,
+            properties: BTreeMap::new(),
             overrides: Vec::new(),
             host: "127.0.0.1".to_string(),
             first_port: None,
@@ -64,6 +67,18 @@ impl TestClusterBuilder {
     /// A setting for every broker, by its Kafka name.
     pub fn config(mut self, name: &str, value: &str) -> Self {
         self.overrides.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// A `server.properties` for every broker: beneath the environment and
+    /// the settings given by [`config`](Self::config) (and the cluster's
+    /// own), as a broker's file is. What the cluster sets for each node
+    /// ([`PER_NODE_SETTINGS`]) is left out.
+    pub fn properties(mut self, properties: BTreeMap<String, String>) -> Self {
+        self.properties = properties
+            .into_iter()
+            .filter(|(name, _)| !PER_NODE_SETTINGS.contains(&name.as_str()))
+            .collect();
         self
     }
 
@@ -136,6 +151,7 @@ impl TestClusterBuilder {
             nodes,
             host: self.host,
             voters,
+            properties: self.properties,
             overrides,
             cuts: Vec::new(),
             isolated: Default::default(),
@@ -166,6 +182,7 @@ pub struct TestCluster {
     nodes: Vec<Node>,
     host: String,
     voters: String,
+    properties: BTreeMap<String, String>,
     overrides: Vec<(String, String)>,
     /// The network partitions this cluster's `isolate` made, and the
     /// brokers isolated.
@@ -238,7 +255,7 @@ impl TestCluster {
             ("log.dirs".to_string(), node.data.display().to_string()),
         ];
         overrides.extend(self.overrides.iter().cloned());
-        let (config, _unused) = config::load(None, &overrides)
+        let (config, _unused) = config::load_layers(self.properties.clone(), &overrides)
             .map_err(|error| TestkitError::Setup(error.to_string()))?;
         Ok(config)
     }
@@ -779,8 +796,31 @@ mod tests {
 
     #[test]
     fn a_cluster_replicates_fails_over_and_takes_a_restarted_broker_back() {
-        let mut cluster = TestCluster::builder().brokers(3).start().unwrap();
+        // A node's server.properties: its identity and listeners are left
+        // out, the rest applies to every broker, beneath `config`.
+        let file: BTreeMap<String, String> = [
+            ("node.id", "7"),
+            ("listeners", "PLAINTEXT://:1"),
+            ("num.partitions", "4"),
+            ("message.max.bytes", "2000"),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+        let mut cluster = TestCluster::builder()
+            .brokers(3)
+            .properties(file)
+            .config("num.partitions", "2")
+            .start()
+            .unwrap();
         assert_eq!(cluster.node_ids(), vec![1, 2, 3]);
+        for node in 1..=3 {
+            let config = cluster.broker(node).unwrap().config().clone();
+            assert_eq!(
+                (config.num_partitions, config.log.max_message_bytes),
+                (2, 2000)
+            );
+        }
         assert_eq!(cluster.bootstrap().split(',').count(), 3);
         cluster.create_topic("replicated", 1, 3).unwrap();
         assert_eq!(cluster.in_sync_replicas("replicated", 0).len(), 3);
