@@ -505,7 +505,8 @@ MAPPING: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
     ],
     "test_dev_mode.py": [
         (names("test_dev_mode_serves_and_cleans_up"), on(CK, OPERATIONS)),
-        (names("test_dev_cluster_in_one_process_replicates_and_cleans_up"),
+        (names("test_dev_cluster_in_one_process_replicates_and_cleans_up",
+               "test_dev_cluster_takes_a_server_properties_file"),
          on((CK, KP), OPERATIONS, REPLICATION)),
         (names("test_dev_cluster_fault_plane_isolates_kills_and_moves_leaders",
                "test_dev_cluster_pauses_a_leader_and_cuts_a_brokers_clients"),
