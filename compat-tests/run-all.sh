@@ -60,7 +60,10 @@ export GREGOR_BIN="$root/target/debug/gregor"
 # meanwhile at idle CPU and I/O priority, so they take only what the
 # suites leave unused and never slow a broker under test.
 idle() {
-  if chrt -i 0 true 2>/dev/null; then chrt -i 0 ionice -c3 "$@"; else nice -n 19 "$@"; fi
+  if chrt -i 0 ionice -c3 true 2>/dev/null; then chrt -i 0 ionice -c3 "$@"
+  elif chrt -i 0 true 2>/dev/null; then chrt -i 0 "$@"
+  else nice -n 19 "$@"
+  fi
 }
 background_log="$root/target/background-builds.log"
 fuzz_build_flags="--dev -s none"  # unoptimised, no sanitizer: a short build
