@@ -111,20 +111,3 @@ def active_controller(brokers) -> tuple[int, int] | None:
                                broker.log_path.read_text(errors="replace")):
             latest = max(latest or (0, 0), (int(term), node))
     return latest
-
-
-def wait_for_registered(brokers, timeout: float = 30) -> None:
-    """Waits until DescribeCluster lists every running broker: a restarted
-    broker answers on its port before it has registered with the
-    controller again, and tools that check broker ids (Kafka's
-    kafka-reassign-partitions) refuse one not yet listed."""
-    running = sorted(b.overrides["node.id"] for b in brokers if b.running)
-    admin = AdminClient({"bootstrap.servers": bootstrap(brokers)})
-
-    def listed():
-        try:
-            nodes = admin.describe_cluster(request_timeout=5).result(timeout=10).nodes
-        except KafkaException:
-            return False
-        return sorted(n.id for n in nodes) == running
-    wait_until(listed, timeout=timeout, what=f"brokers {running} registered")

@@ -492,13 +492,21 @@ def start_cluster(size: int = 3, overrides: dict | None = None,
 
 
 def wait_for_brokers(brokers: list[Broker], timeout: float = 60) -> None:
-    """Waits until every running broker lists all running brokers as live."""
+    """Waits until every running broker lists all running brokers as live
+    (registered: a restarted broker answers on its port before it has
+    registered again, and tools that check broker ids refuse it until then)."""
+    from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
     running = [b for b in brokers if b.running]
     for broker in running:
         admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-        wait_until(lambda: len(admin.describe_cluster().result(timeout=10).nodes) == len(running),
-                   timeout=timeout, what=f"{broker.name} lists {len(running)} brokers")
+
+        def lists_all():
+            try:
+                return len(admin.describe_cluster().result(timeout=10).nodes) == len(running)
+            except KafkaException:
+                return False
+        wait_until(lists_all, timeout=timeout, what=f"{broker.name} lists {len(running)} brokers")
 
 
 def running_cluster(size: int = 3, overrides: dict | None = None, observers: int = 0,

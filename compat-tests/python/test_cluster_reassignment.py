@@ -51,7 +51,7 @@ def every_broker_registered(cluster):
     """Each test starts with every broker registered: one a test restarted
     answers before it has registered again, and Kafka's tool refuses a
     broker id DescribeCluster does not list."""
-    cluster_harness.wait_for_registered(cluster)
+    wait_for_brokers(cluster)
 
 
 def layout(cluster, topic):
@@ -179,7 +179,7 @@ def test_a_reassignment_survives_the_death_of_the_active_controller(cluster, tmp
         send(300, 100)  # acks=all from the surviving replicas
     finally:
         killed.start()
-    cluster_harness.wait_for_registered(cluster)
+    wait_for_brokers(cluster)
 
     raised = reassign_tool(cluster, tmp_path, "execute", plan, "--additional",
                            "--throttle", "100000000")

@@ -4,6 +4,7 @@
 //! (`CN=alice,OU=eng,O=example`: the last RDN first, no spaces, special
 //! characters escaped), then mapped by `ssl.principal.mapping.rules`.
 
+use super::der::{SEQUENCE, SET};
 use super::{certificate, der};
 
 /// The principal of a certificate (DER) with the default rules, or `None`
@@ -159,9 +160,6 @@ fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let element = reader.element().ok()?;
     Some((element.tag, element.contents, reader.rest()))
 }
-
-const SEQUENCE: u8 = der::SEQUENCE;
-const SET: u8 = der::SET;
 
 /// The Name's RDNs, last first, as RFC 2253 strings.
 fn rfc2253(name: &[u8]) -> Option<String> {
